@@ -1,0 +1,48 @@
+# Quick start: `make run` serves the demo on http://127.0.0.1:5000; `make test` runs every test.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app training
+STAMP := $(VENV)/.installed
+PORT ?= 5000
+INSTANCE := instance
+SECRET_FILE := $(INSTANCE)/secret_key
+
+.PHONY: run test lint format bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Training Desk needs $(PYTHON) on PATH."; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(SECRET_FILE):
+	mkdir -p $(INSTANCE)
+	$(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > $@
+	chmod 600 $@
+
+run: $(STAMP) $(SECRET_FILE)
+	TRAINING_SECRET_KEY="$$(cat $(SECRET_FILE))" $(FLASK) db upgrade
+	TRAINING_SECRET_KEY="$$(cat $(SECRET_FILE))" $(FLASK) seed --if-empty
+	@echo "Training Desk is starting on http://127.0.0.1:$(PORT)"
+	TRAINING_SECRET_KEY="$$(cat $(SECRET_FILE))" TRAINING_PUBLIC_URL="http://127.0.0.1:$(PORT)" \
+		$(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python bench/signup_load.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .coverage htmlcov

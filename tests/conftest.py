@@ -1,0 +1,206 @@
+"""Fixtures: an app on a fresh database per test (SQLite and PostgreSQL), and small factories."""
+
+import html
+import os
+import re
+import uuid
+from datetime import timedelta
+
+import psycopg
+import pytest
+from sqlalchemy import create_engine, text
+
+from training import create_app
+from training.booking.models import Program, TrainingSession
+from training.extensions import db, utcnow
+
+IN_CI = os.environ.get("CI") == "true"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TRAINING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+ATTESTATION = (
+    "Our organization has collected, or will collect before reporting, each learner's "
+    "permission to report their CME credit to ACCME's PARS."
+)
+
+
+def require(reason: str) -> None:
+    """Skip a test that needs a missing service, or fail it when CI=true says it must run."""
+    if IN_CI:
+        pytest.fail(f"{reason}; CI=true requires it", pytrace=False)
+    pytest.skip(reason)
+
+
+def _postgres_database_url(name: str) -> str:
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def postgres_admin():
+    """An autocommit connection to the PostgreSQL server, for creating test databases."""
+    try:
+        connection = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        require(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({error})")
+    with connection:
+        yield connection
+
+
+@pytest.fixture(scope="session")
+def make_postgres_database(postgres_admin):
+    """Create empty PostgreSQL databases; drop them all at the end of the run."""
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"training_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        postgres_admin.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return _postgres_database_url(name)
+
+    yield make
+    for name in created:
+        postgres_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_schema_url(make_postgres_database):
+    """One PostgreSQL database with the schema, emptied after every test that uses it."""
+    url = make_postgres_database()
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    db.metadata.create_all(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'training.sqlite3'}"
+    return request.getfixturevalue("postgres_schema_url")
+
+
+@pytest.fixture
+def app(database_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRAINING_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "WTF_CSRF_ENABLED": False,
+            "PUBLIC_URL": "https://training.example.org",
+        }
+    )
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            db.create_all()
+    yield app
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+            with db.engine.begin() as connection:
+                connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_program(app):
+    """Add a program (open for signups by default) and return its id."""
+
+    def make(**overrides) -> int:
+        now = utcnow()
+        values = {
+            "slug": f"program-{uuid.uuid4().hex[:8]}",
+            "name": "Learner Credit Reporting Training",
+            "description": "Small-group sessions on reporting learners to PARS.",
+            "timezone": "America/Los_Angeles",
+            "window_starts_on": (now - timedelta(days=7)).date(),
+            "window_ends_on": (now + timedelta(days=30)).date(),
+            "signup_opens_at": now - timedelta(days=1),
+            "signup_closes_at": now + timedelta(days=30),
+            "staff_email": "staff@training.example.org",
+            "accme_challenge_due_on": (now + timedelta(days=9)).date(),
+            "cma_challenge_due_on": (now + timedelta(days=120)).date(),
+            "attestation_text": ATTESTATION,
+        }
+        values.update(overrides)
+        with app.app_context():
+            program = Program(**values)
+            db.session.add(program)
+            db.session.commit()
+            return program.id
+
+    return make
+
+
+@pytest.fixture
+def program_id(make_program):
+    return make_program()
+
+
+@pytest.fixture
+def make_session(app, program_id):
+    """Add a session (in three days, 8 seats, by default) and return its id."""
+
+    def make(*, starts_in=timedelta(days=3), duration=timedelta(minutes=90), **overrides) -> int:
+        starts_at = utcnow().replace(second=0, microsecond=0) + starts_in
+        values = {
+            "program_id": program_id,
+            "starts_at": starts_at,
+            "ends_at": starts_at + duration,
+            "seats": 8,
+        }
+        values.update(overrides)
+        with app.app_context():
+            session = TrainingSession(**values)
+            db.session.add(session)
+            db.session.commit()
+            return session.id
+
+    return make
+
+
+def signup_form(session_id: int, **overrides) -> dict:
+    """The signup form as a person fills it in."""
+    data = {
+        "organization_name": "Sierra Valley Medical Society",
+        "provider_id": "",
+        "contact_name": "Ana Reyes",
+        "contact_email": "ana.reyes@sierravalley.example.org",
+        "contact_phone": "(916) 555-0100",
+        "attendee_emails": "lee@sierravalley.example.org\nkim@sierravalley.example.org",
+        "first_choice": session_id,
+        "second_choice": 0,
+        "third_choice": 0,
+        "join_waitlist": "y",
+        "attest": "y",
+        "submission_key": uuid.uuid4().hex,
+    }
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def manage_token(response) -> str:
+    """The manage token from a signup's redirect to its confirmation page."""
+    match = re.fullmatch(r"/manage/([\w\-]+)/confirmation", response.headers["Location"])
+    assert match, response.headers.get("Location")
+    return match.group(1)
+
+
+def page_text(response) -> str:
+    """The words a person reads on the page, with tags and extra white space removed."""
+    markup = response.get_data(as_text=True)
+    markup = re.sub(r"<(script|style)\b.*?</\1>", " ", markup, flags=re.S)
+    words = re.sub(r"<[^>]+>", " ", markup)
+    return " ".join(html.unescape(words).split())

@@ -1,0 +1,65 @@
+"""Training Desk: signups, invites and rosters for small-group learner reporting training."""
+
+import os
+
+from flask import Flask
+
+from training import config
+from training.extensions import csrf, db, migrate, serialize_sqlite_writes
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the application from defaults, ``TRAINING_*`` variables and ``test_config``."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=os.environ.get("TRAINING_INSTANCE_PATH")
+        or os.path.join(PROJECT_ROOT, "instance"),
+        template_folder=os.path.join(PROJECT_ROOT, "templates"),
+    )
+    app.config.from_object(config)
+    app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
+        app.instance_path, "training.sqlite3"
+    )
+    app.config.from_prefixed_env("TRAINING")
+    if test_config is not None:
+        app.config.update(test_config)
+    _check_settings(app)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(PROJECT_ROOT, "migrations"))
+    csrf.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            serialize_sqlite_writes(db.engine)
+
+    from training import cli, errors, health, security
+    from training.booking import views as booking
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(booking.bp)
+    booking.init_app(app)
+    cli.init_app(app)
+    errors.init_app(app)
+    security.init_app(app)
+    return app
+
+
+def _check_settings(app: Flask) -> None:
+    """Refuse to start with settings that would be unsafe or cannot work."""
+    if not app.config.get("SECRET_KEY"):
+        if not (app.debug or app.testing):
+            raise RuntimeError(
+                "TRAINING_SECRET_KEY is not set. Set it to a long random value, for example:\n"
+                "  export TRAINING_SECRET_KEY=\"$(python -c 'import secrets; "
+                "print(secrets.token_hex(32))')\""
+            )
+        app.config["SECRET_KEY"] = "dev-only-not-secret"  # noqa: S105 (debug and tests only)
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    # psycopg 3 is the driver we ship; plain postgresql:// URLs would ask for psycopg2.
+    for prefix in ("postgres://", "postgresql://"):
+        if uri.startswith(prefix):
+            app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[len(prefix) :]

@@ -1,0 +1,1 @@
+"""Programs, sessions and the public booking flow."""

@@ -1,0 +1,46 @@
+"""Dates and times as people read them, in the program's own time zone."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+
+def zone_abbreviation(moment: datetime) -> str:
+    """The zone's everyday name: "PT" for both PST and PDT, as the program announces times."""
+    name = moment.tzname() or ""
+    if len(name) == 3 and name[1] in "SD" and name.endswith("T"):
+        return name[0] + "T"
+    return name
+
+
+def _clock(moment: datetime) -> str:
+    return f"{moment.hour % 12 or 12}:{moment:%M}"
+
+
+def format_time_range(starts_at: datetime, ends_at: datetime, zone: ZoneInfo) -> str:
+    """``"10:00–11:30 AM PT"``, or ``"11:30 AM–1:00 PM PT"`` across noon."""
+    start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
+    if f"{start:%p}" == f"{end:%p}":
+        times = f"{_clock(start)}–{_clock(end)} {end:%p}"
+    else:
+        times = f"{_clock(start)} {start:%p}–{_clock(end)} {end:%p}"
+    return f"{times} {zone_abbreviation(start)}"
+
+
+def format_session_when(starts_at: datetime, ends_at: datetime, zone: ZoneInfo) -> str:
+    """``"Tue, Nov 28, 10:00–11:30 AM PT"``."""
+    start = starts_at.astimezone(zone)
+    return f"{start:%a, %b} {start.day}, {format_time_range(starts_at, ends_at, zone)}"
+
+
+def format_long_date(moment: datetime, zone: ZoneInfo) -> str:
+    """``"Tuesday, November 28, 2023"``."""
+    local = moment.astimezone(zone)
+    return f"{local:%A, %B} {local.day}, {local.year}"
+
+
+def format_moment(moment: datetime, zone: ZoneInfo) -> str:
+    """``"Mon, Nov 27, 2023, 10:00 AM PT"``."""
+    local = moment.astimezone(zone)
+    return f"{local:%a, %b} {local.day}, {local.year}, {_clock(local)} {local:%p} " + (
+        zone_abbreviation(local)
+    )

@@ -1,0 +1,207 @@
+"""The signup and manage forms, with each field's rules and the messages people see."""
+
+import re
+import secrets
+
+from email_validator import EmailNotValidError, validate_email
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TelField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
+
+from training.booking.names import organization_key, provider_id_digits
+from training.booking.services import SignupDetails
+
+MAX_ATTENDEES = 5
+NO_CHOICE = 0
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _single_line(value):
+    """Collapse runs of white space (newlines included) so a name stays on one line."""
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
+def _valid_phone(_form, field):
+    if field.data and not re.fullmatch(r"[0-9+().\-\s]*(?:(?:x|ext\.?)\s*\d+)?", field.data, re.I):
+        raise ValidationError("Use digits and + ( ) - only, for example (916) 555-0100 x12.")
+    if field.data and len(re.sub(r"\D", "", field.data)) < 7:
+        raise ValidationError("This phone number looks too short. Include the area code.")
+
+
+def _parse_attendee_emails(text: str) -> list[str]:
+    return [item for item in re.split(r"[\s,;]+", text or "") if item]
+
+
+class ContactFields(FlaskForm):
+    """The fields an organization may update later from its manage link."""
+
+    provider_id = StringField(
+        "ACCME provider ID (optional)",
+        filters=[_strip],
+        validators=[Optional(), Length(max=20, message="An ACCME provider ID is 7 digits.")],
+        description="The 7-digit ID ACCME gave your organization, if you know it.",
+    )
+    contact_name = StringField(
+        "Contact name",
+        filters=[_single_line],
+        validators=[
+            DataRequired("Enter the name of the person we should contact."),
+            Length(max=120, message="Keep the contact name to 120 characters or fewer."),
+        ],
+    )
+    contact_email = EmailField(
+        "Contact email",
+        filters=[_strip],
+        validators=[
+            DataRequired("Enter the email address of the person we should contact."),
+            Length(max=254, message="This email address is too long."),
+            Email("Enter an email address like name@example.org."),
+        ],
+    )
+    contact_phone = TelField(
+        "Phone (optional)",
+        filters=[_strip],
+        validators=[
+            Optional(),
+            Length(max=40, message="Keep the phone number to 40 characters or fewer."),
+            _valid_phone,
+        ],
+    )
+    attendee_emails = TextAreaField(
+        f"Emails of staff who will attend (up to {MAX_ATTENDEES})",
+        description="One address per line. Each gets the confirmation and the calendar invite.",
+    )
+
+    def validate_provider_id(self, field):
+        if field.data and not re.fullmatch(r"\d{7}", provider_id_digits(field.data)):
+            raise ValidationError(
+                "An ACCME provider ID is 7 digits, for example 0012345. "
+                "Leave it blank if you don't know it."
+            )
+
+    def validate_attendee_emails(self, field):
+        addresses = _parse_attendee_emails(field.data)
+        if len(addresses) > MAX_ATTENDEES:
+            raise ValidationError(
+                f"List up to {MAX_ATTENDEES} attendees; you listed {len(addresses)}."
+            )
+        for address in addresses:
+            try:
+                validate_email(address, check_deliverability=False)
+            except EmailNotValidError:
+                raise ValidationError(
+                    f"“{address[:80]}” is not an email address. Put one address on each line."
+                ) from None
+
+    def details(self, organization_name: str) -> SignupDetails:
+        return SignupDetails(
+            organization_name=organization_name,
+            provider_id=provider_id_digits(self.provider_id.data or "") or None,
+            contact_name=self.contact_name.data,
+            contact_email=self.contact_email.data,
+            contact_phone=self.contact_phone.data or None,
+            attendee_emails=tuple(_parse_attendee_emails(self.attendee_emails.data)),
+        )
+
+
+class SignupForm(ContactFields):
+    organization_name = StringField(
+        "Organization name",
+        filters=[_single_line],
+        validators=[
+            DataRequired("Enter your organization's name."),
+            Length(max=200, message="Keep the organization name to 200 characters or fewer."),
+        ],
+    )
+    first_choice = SelectField("Your date", coerce=int, validators=[InputRequired()])
+    second_choice = SelectField("Second choice (for the waitlist)", coerce=int, default=NO_CHOICE)
+    third_choice = SelectField("Third choice (for the waitlist)", coerce=int, default=NO_CHOICE)
+    join_waitlist = BooleanField(
+        "If none of our dates has a seat left, put us on the waitlist", default=True
+    )
+    attest = BooleanField(
+        validators=[
+            DataRequired(
+                "Please confirm that your organization has or will collect its learners' "
+                "permission before reporting their credit."
+            )
+        ]
+    )
+    submission_key = HiddenField()
+    submit = SubmitField("Sign up")
+
+    def set_sessions(self, options: list[tuple[int, str]], attestation: str) -> None:
+        """Offer ``options`` (session id, label) as dates and show the attestation in full."""
+        self.first_choice.choices = [(NO_CHOICE, "Choose a date"), *options]
+        alternates = [(NO_CHOICE, "No other choice"), *options]
+        self.second_choice.choices = alternates
+        self.third_choice.choices = alternates
+        self.attest.label.text = attestation
+        if not self.submission_key.data:
+            self.submission_key.data = secrets.token_urlsafe(24)
+
+    def validate_organization_name(self, field):
+        if field.data and not organization_key(field.data):
+            raise ValidationError("Enter your organization's name using letters or numbers.")
+
+    def validate_first_choice(self, field):
+        if field.data == NO_CHOICE:
+            raise ValidationError("Choose the date you would like to attend.")
+
+    def validate_second_choice(self, field):
+        if field.data != NO_CHOICE and field.data == self.first_choice.data:
+            raise ValidationError("Choose a different date from your first choice, or none.")
+
+    def validate_third_choice(self, field):
+        if field.data == NO_CHOICE:
+            return
+        if field.data in (self.first_choice.data, self.second_choice.data):
+            raise ValidationError("Choose a date not already chosen above, or none.")
+        if self.second_choice.data == NO_CHOICE:
+            raise ValidationError("Choose a second choice before a third.")
+
+    def validate_submission_key(self, field):
+        if not re.fullmatch(r"[A-Za-z0-9_\-]{16,64}", field.data or ""):
+            raise ValidationError("This form is out of date. Reload the page and try again.")
+
+    def ranked_session_ids(self) -> list[int]:
+        picked = (self.first_choice.data, self.second_choice.data, self.third_choice.data)
+        return [session_id for session_id in picked if session_id != NO_CHOICE]
+
+
+class ContactsForm(ContactFields):
+    submit = SubmitField("Save contacts")
+
+
+class ChangeDateForm(FlaskForm):
+    session_id = SelectField("New date", coerce=int, validators=[InputRequired()])
+    submit = SubmitField("Change date")
+
+    def validate_session_id(self, field):
+        if field.data == NO_CHOICE:
+            raise ValidationError("Choose the date you would like to move to.")
+
+
+class CancelForm(FlaskForm):
+    confirm = BooleanField(
+        "Yes, cancel our booking",
+        validators=[DataRequired("Tick the box to confirm that you want to cancel.")],
+    )
+    submit = SubmitField("Cancel booking")
+
+
+class ResendLinkForm(FlaskForm):
+    signup_ref = HiddenField(validators=[DataRequired()])
+    submit = SubmitField("Email the manage link to our contact on file")

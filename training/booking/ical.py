@@ -1,0 +1,60 @@
+"""Calendar invites (iCalendar bytes) for a booking: pure code, no app needed."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from icalendar import Calendar, Event, vCalAddress, vText
+
+PRODID = "-//Training Desk//Training Desk 0.1//EN"
+
+
+@dataclass(frozen=True)
+class InviteDetails:
+    """Everything an invite says, taken from a booking by the caller."""
+
+    uid: str
+    sequence: int
+    starts_at: datetime
+    ends_at: datetime
+    summary: str
+    description: str
+    organizer_email: str
+    organizer_name: str
+    attendees: tuple[tuple[str, str], ...]  # (name, email)
+    meeting_url: str | None = None
+
+
+def build_invite(details: InviteDetails, *, method: str, stamp: datetime) -> bytes:
+    """An iTIP REQUEST or CANCEL for one booked session, with times in UTC."""
+    if method not in ("REQUEST", "CANCEL"):
+        raise ValueError(f"unsupported iTIP method {method!r}")
+    calendar = Calendar()
+    calendar.prodid = PRODID
+    calendar.version = "2.0"
+    calendar.method = method
+
+    event = Event()
+    event.uid = details.uid
+    event.sequence = details.sequence
+    event.stamp = stamp
+    event.start = details.starts_at
+    event.end = details.ends_at
+    event.summary = details.summary
+    event.description = details.description
+    event.status = "CONFIRMED" if method == "REQUEST" else "CANCELLED"
+    if details.meeting_url:
+        event.location = details.meeting_url
+        event.url = details.meeting_url
+    organizer = vCalAddress(f"mailto:{details.organizer_email}")
+    organizer.params["CN"] = vText(details.organizer_name)
+    event.organizer = organizer
+    attendees = []
+    for name, email in details.attendees:
+        attendee = vCalAddress(f"mailto:{email}")
+        attendee.params["CN"] = vText(name or email)
+        attendee.params["RSVP"] = "FALSE"
+        attendee.params["ROLE"] = "REQ-PARTICIPANT"
+        attendees.append(attendee)
+    event.attendees = attendees
+    calendar.add_component(event)
+    return calendar.to_ical()

@@ -1,0 +1,228 @@
+"""Programs, their sessions, and the organizations that sign up for them."""
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from training.extensions import UTCDateTime, db, utcnow
+
+SIGNUP_CONFIRMED = "confirmed"
+SIGNUP_WAITLISTED = "waitlisted"
+SIGNUP_CANCELLED = "cancelled"
+SESSION_SCHEDULED = "scheduled"
+SESSION_CANCELLED = "cancelled"
+
+_ACTIVE_SIGNUP = text("status <> 'cancelled'")
+
+
+class Program(db.Model):
+    __tablename__ = "programs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    timezone: Mapped[str] = mapped_column(String(64))
+    window_starts_on: Mapped[date]
+    window_ends_on: Mapped[date]
+    signup_opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    signup_closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    staff_email: Mapped[str] = mapped_column(String(254))
+    accme_challenge_due_on: Mapped[date]
+    cma_challenge_due_on: Mapped[date]
+    attestation_text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    sessions: Mapped[list["TrainingSession"]] = relationship(
+        back_populates="program", order_by="TrainingSession.starts_at"
+    )
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def signup_state(self, now: datetime) -> str:
+        """``"not_open"``, ``"open"`` or ``"closed"`` at ``now``."""
+        if now < self.signup_opens_at:
+            return "not_open"
+        if now >= self.signup_closes_at:
+            return "closed"
+        return "open"
+
+
+class TrainingSession(db.Model):
+    __tablename__ = "training_sessions"
+    __table_args__ = (
+        CheckConstraint("seats >= 0", name="seats_not_negative"),
+        CheckConstraint(
+            "seats_booked >= 0 AND seats_booked <= seats", name="seats_booked_within_capacity"
+        ),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("status IN ('scheduled', 'cancelled')", name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seats: Mapped[int]
+    # Kept by conditional UPDATEs in the booking services so the database refuses a 9th seat.
+    seats_booked: Mapped[int] = mapped_column(default=0)
+    meeting_url: Mapped[str | None] = mapped_column(String(500))
+    dial_in: Mapped[str | None] = mapped_column(String(200))
+    passcode: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default=SESSION_SCHEDULED)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    program: Mapped[Program] = relationship(back_populates="sessions")
+
+    @property
+    def seats_left(self) -> int:
+        return max(self.seats - self.seats_booked, 0)
+
+    @property
+    def is_full(self) -> bool:
+        return self.seats_left == 0
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == SESSION_CANCELLED
+
+    def has_started(self, now: datetime) -> bool:
+        return now >= self.starts_at
+
+    def is_bookable(self, now: datetime) -> bool:
+        return not self.is_cancelled and not self.has_started(now)
+
+    def changes_close_at(self, cutoff_hours: int) -> datetime:
+        return self.starts_at - timedelta(hours=cutoff_hours)
+
+    @property
+    def local_starts_at(self) -> datetime:
+        return self.starts_at.astimezone(self.program.zone)
+
+    @property
+    def local_ends_at(self) -> datetime:
+        return self.ends_at.astimezone(self.program.zone)
+
+
+class Signup(db.Model):
+    __tablename__ = "signups"
+    __table_args__ = (
+        CheckConstraint(
+            "(status = 'confirmed' AND session_id IS NOT NULL)"
+            " OR (status = 'waitlisted' AND session_id IS NULL)"
+            " OR status = 'cancelled'",
+            name="status_matches_session",
+        ),
+        # One active signup per organization per program, whatever the race.
+        Index(
+            "uq_signups_active_organization",
+            "program_id",
+            "organization_key",
+            unique=True,
+            sqlite_where=_ACTIVE_SIGNUP,
+            postgresql_where=_ACTIVE_SIGNUP,
+        ),
+        Index(
+            "uq_signups_active_provider",
+            "program_id",
+            "provider_id",
+            unique=True,
+            sqlite_where=text("status <> 'cancelled' AND provider_id IS NOT NULL"),
+            postgresql_where=text("status <> 'cancelled' AND provider_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("training_sessions.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    organization_name: Mapped[str] = mapped_column(String(200))
+    organization_key: Mapped[str] = mapped_column(String(200))
+    provider_id: Mapped[str | None] = mapped_column(String(7))
+    contact_name: Mapped[str] = mapped_column(String(120))
+    contact_email: Mapped[str] = mapped_column(String(254))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    attestation_text: Mapped[str] = mapped_column(Text)
+    attested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    submission_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Goes up with every change sent to calendars, whichever session the invite is for.
+    invite_sequence: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    program: Mapped[Program] = relationship()
+    session: Mapped[TrainingSession | None] = relationship()
+    attendees: Mapped[list["Attendee"]] = relationship(
+        back_populates="signup", order_by="Attendee.position", cascade="all, delete-orphan"
+    )
+    choices: Mapped[list["SignupChoice"]] = relationship(
+        back_populates="signup", order_by="SignupChoice.rank", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.status == SIGNUP_CONFIRMED
+
+    @property
+    def is_waitlisted(self) -> bool:
+        return self.status == SIGNUP_WAITLISTED
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == SIGNUP_CANCELLED
+
+    @property
+    def chosen_sessions(self) -> list[TrainingSession]:
+        return [choice.session for choice in self.choices]
+
+
+class SignupChoice(db.Model):
+    """A ranked date an organization asked for: its first choice, then waitlist alternates."""
+
+    __tablename__ = "signup_choices"
+    __table_args__ = (
+        CheckConstraint("rank BETWEEN 1 AND 3", name="rank_range"),
+        Index("uq_signup_choices_signup_session", "signup_id", "session_id", unique=True),
+    )
+
+    signup_id: Mapped[int] = mapped_column(
+        ForeignKey("signups.id", ondelete="CASCADE"), primary_key=True
+    )
+    rank: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    session_id: Mapped[int] = mapped_column(ForeignKey("training_sessions.id"), index=True)
+
+    signup: Mapped[Signup] = relationship(back_populates="choices")
+    session: Mapped[TrainingSession] = relationship()
+
+
+class Attendee(db.Model):
+    """A staff member of the organization who will attend the session."""
+
+    __tablename__ = "attendees"
+    __table_args__ = (Index("uq_attendees_signup_email", "signup_id", "email", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signup_id: Mapped[int] = mapped_column(ForeignKey("signups.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    position: Mapped[int]
+
+    signup: Mapped[Signup] = relationship(back_populates="attendees")
+
+
+class ManageLink(db.Model):
+    """A manage link's token, kept only as its SHA-256 so a database leak reveals no link."""
+
+    __tablename__ = "manage_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signup_id: Mapped[int] = mapped_column(ForeignKey("signups.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    signup: Mapped[Signup] = relationship()

@@ -1,0 +1,426 @@
+"""Booking rules: signing up, the waitlist, changing dates, cancelling and manage links.
+
+Services flush and raise; the request or CLI command that called them commits.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from training.booking.display import format_session_when
+from training.booking.ical import InviteDetails
+from training.booking.models import (
+    SESSION_SCHEDULED,
+    SIGNUP_CANCELLED,
+    SIGNUP_CONFIRMED,
+    SIGNUP_WAITLISTED,
+    Attendee,
+    ManageLink,
+    Program,
+    Signup,
+    SignupChoice,
+    TrainingSession,
+)
+from training.booking.names import organization_key
+from training.extensions import db
+from training.mail.services import public_url, queue_email
+
+# A manage link can be re-sent this often; more often, the request is quietly ignored.
+RESEND_INTERVAL = timedelta(minutes=10)
+
+
+class BookingError(Exception):
+    """A booking rule refused the change; the message says why, in words for the person."""
+
+
+class SignupsClosed(BookingError):
+    pass
+
+
+class SessionUnavailable(BookingError):
+    pass
+
+
+class SessionFull(BookingError):
+    def __init__(self, session: TrainingSession):
+        super().__init__(
+            f"Sorry, the last seat on {describe_session(session)} has just been taken."
+        )
+        self.session = session
+
+
+class AlreadySignedUp(BookingError):
+    def __init__(self, signup: Signup):
+        super().__init__("This organization has already signed up.")
+        self.signup = signup
+
+
+class ChangesClosed(BookingError):
+    pass
+
+
+@dataclass(frozen=True)
+class SignupDetails:
+    """What an organization tells us about itself on the signup form."""
+
+    organization_name: str
+    contact_name: str
+    contact_email: str
+    provider_id: str | None = None
+    contact_phone: str | None = None
+    attendee_emails: tuple[str, ...] = ()
+
+
+def describe_session(session: TrainingSession) -> str:
+    return format_session_when(session.starts_at, session.ends_at, session.program.zone)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def current_program() -> Program | None:
+    """The program shown on the home page: the one whose session window ends last."""
+    return db.session.scalars(
+        select(Program).order_by(Program.window_ends_on.desc(), Program.id.desc()).limit(1)
+    ).first()
+
+
+def find_active_signup(
+    program: Program, organization_name: str, provider_id: str | None
+) -> Signup | None:
+    """The organization's confirmed or waitlisted signup, matched by name or provider ID."""
+    same_organization = Signup.organization_key == organization_key(organization_name)
+    if provider_id:
+        same_organization = or_(same_organization, Signup.provider_id == provider_id)
+    return db.session.scalars(
+        select(Signup)
+        .where(Signup.program_id == program.id, Signup.status != SIGNUP_CANCELLED)
+        .where(same_organization)
+        .order_by(Signup.id)
+        .limit(1)
+    ).first()
+
+
+def find_signup_by_submission(submission_key: str) -> Signup | None:
+    return db.session.scalars(
+        select(Signup).where(Signup.submission_key_hash == hash_token(submission_key))
+    ).first()
+
+
+def signup_for_token(token: str) -> Signup | None:
+    """The signup a manage link opens, or None for an unknown link."""
+    return db.session.scalars(
+        select(Signup).join(ManageLink).where(ManageLink.token_hash == hash_token(token))
+    ).first()
+
+
+def invite_details(signup: Signup) -> InviteDetails:
+    """What the calendar invite for a confirmed signup's session says."""
+    session = signup.session
+    sender_name, sender_email = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    domain = sender_email.rpartition("@")[2] or "localhost"
+    lines = [
+        f"{signup.program.name}: small-group training for {signup.organization_name}.",
+        f"When: {describe_session(session)}",
+    ]
+    if session.meeting_url:
+        lines.append(f"Join: {session.meeting_url}")
+    if session.dial_in:
+        lines.append(f"Dial-in: {session.dial_in}")
+    if session.passcode:
+        lines.append(f"Passcode: {session.passcode}")
+    lines += [
+        "Bring your learner data (name, month and day of birth, license number, state) and "
+        "make sure you have your learners' permission to report their credit.",
+        f"Questions: {signup.program.staff_email}",
+    ]
+    return InviteDetails(
+        uid=f"signup-{signup.id}-session-{session.id}@{domain}",
+        sequence=signup.invite_sequence,
+        starts_at=session.starts_at,
+        ends_at=session.ends_at,
+        summary=f"{signup.program.name}: training session",
+        description="\n".join(lines),
+        organizer_email=sender_email,
+        organizer_name=sender_name or signup.program.name,
+        attendees=(
+            (signup.contact_name, signup.contact_email),
+            *((attendee.email, attendee.email) for attendee in signup.attendees),
+        ),
+        meeting_url=session.meeting_url,
+    )
+
+
+def issue_manage_link(signup: Signup) -> str:
+    """Create a new manage link for ``signup`` and return its token (only its hash is kept)."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(ManageLink(signup=signup, token_hash=hash_token(token)))
+    return token
+
+
+def waitlist_position(signup: Signup, session: TrainingSession) -> int:
+    """1 for the organization first in line for ``session``."""
+    ahead = db.session.scalar(
+        select(db.func.count(Signup.id))
+        .join(SignupChoice)
+        .where(
+            SignupChoice.session_id == session.id,
+            Signup.status == SIGNUP_WAITLISTED,
+            Signup.id < signup.id,
+        )
+    )
+    return ahead + 1
+
+
+def book_signup(
+    program: Program,
+    details: SignupDetails,
+    ranked_sessions: list[TrainingSession],
+    *,
+    submission_key: str,
+    join_waitlist: bool,
+    now: datetime,
+) -> tuple[Signup, str]:
+    """Sign an organization up for its first choice with a seat, or put it on the waitlist.
+
+    ``ranked_sessions`` holds the first choice, then up to two alternates. Returns the signup
+    and its manage link token. Raises ``SignupsClosed``, ``SessionUnavailable``,
+    ``AlreadySignedUp`` or ``SessionFull`` (no seat and ``join_waitlist`` is false).
+    """
+    _require_signups_open(program, now)
+    for session in ranked_sessions:
+        if session.program_id != program.id or not session.is_bookable(now):
+            raise SessionUnavailable(
+                f"{describe_session(session)} can no longer be booked. Please choose another date."
+            )
+    existing = find_active_signup(program, details.organization_name, details.provider_id)
+    if existing is not None:
+        raise AlreadySignedUp(existing)
+
+    signup = Signup(
+        program=program,
+        organization_name=details.organization_name,
+        organization_key=organization_key(details.organization_name),
+        attestation_text=program.attestation_text,
+        attested_at=now,
+        submission_key_hash=hash_token(submission_key),
+        choices=[
+            SignupChoice(rank=rank, session_id=session.id)
+            for rank, session in enumerate(ranked_sessions, start=1)
+        ],
+    )
+    _apply_details(signup, details)
+    try:
+        with db.session.begin_nested():
+            booked = next((s for s in ranked_sessions if _claim_seat(s)), None)
+            if booked is None and not join_waitlist:
+                raise SessionFull(ranked_sessions[0])
+            if booked is None:
+                signup.status = SIGNUP_WAITLISTED
+            else:
+                signup.status, signup.session, signup.confirmed_at = SIGNUP_CONFIRMED, booked, now
+            db.session.add(signup)
+            db.session.flush()
+    except IntegrityError:
+        # Another request for the same organization committed first.
+        existing = find_active_signup(program, details.organization_name, details.provider_id)
+        if existing is None:
+            raise
+        raise AlreadySignedUp(existing) from None
+    token = issue_manage_link(signup)
+    if signup.is_confirmed:
+        _queue_confirmation(signup, token)
+    else:
+        _queue_signup_email(signup, token, "waitlisted", "You're on the waitlist")
+    return signup, token
+
+
+def change_session(signup: Signup, session: TrainingSession, *, now: datetime) -> None:
+    """Move a signup to ``session`` (which must have a free seat), freeing its old seat."""
+    require_changes_open(signup, now)
+    if session.id == signup.session_id:
+        raise BookingError("You are already booked on that date.")
+    if not session.is_bookable(now) or now >= _changes_close_at(session):
+        raise SessionUnavailable(
+            f"{describe_session(session)} can no longer be booked. Please choose another date."
+        )
+    if not _claim_seat(session):
+        raise SessionFull(session)
+    previous = signup.session if signup.is_confirmed else None
+    if previous is not None:
+        _release_seat(previous)
+    signup.status, signup.session, signup.confirmed_at = SIGNUP_CONFIRMED, session, now
+    signup.invite_sequence += 1
+    db.session.flush()
+    token = issue_manage_link(signup)
+    _queue_confirmation(signup, token, previous=previous)
+    if previous is not None:
+        promote_waitlist(previous, now=now)
+
+
+def update_contacts(signup: Signup, details: SignupDetails, *, now: datetime) -> None:
+    """Replace the contact and attendee details (the organization's name stays as booked)."""
+    require_changes_open(signup, now)
+    _apply_details(signup, details)
+    db.session.flush()
+
+
+def cancel_signup(signup: Signup, *, now: datetime) -> None:
+    """Cancel a booking or waitlist place; the freed seat goes to the waitlist."""
+    if signup.is_cancelled:
+        raise BookingError("This booking is already cancelled.")
+    require_changes_open(signup, now)
+    previous = signup.session if signup.is_confirmed else None
+    signup.status, signup.cancelled_at = SIGNUP_CANCELLED, now
+    signup.invite_sequence += 1
+    if previous is not None:
+        _release_seat(previous)
+    db.session.flush()
+    _queue_signup_email(signup, None, "cancelled", "Your training booking is cancelled")
+    if previous is not None:
+        promote_waitlist(previous, now=now)
+
+
+def promote_waitlist(session: TrainingSession, *, now: datetime) -> list[Signup]:
+    """Give free seats in ``session`` to the organizations first in line for it."""
+    promoted: list[Signup] = []
+    if not session.is_bookable(now):
+        return promoted
+    while True:
+        candidate = db.session.scalars(
+            select(Signup)
+            .join(SignupChoice)
+            .where(SignupChoice.session_id == session.id, Signup.status == SIGNUP_WAITLISTED)
+            .order_by(Signup.id)
+            .limit(1)
+        ).first()
+        if candidate is None or not _claim_seat(session):
+            return promoted
+        claimed = db.session.execute(
+            update(Signup)
+            .where(Signup.id == candidate.id, Signup.status == SIGNUP_WAITLISTED)
+            .values(status=SIGNUP_CONFIRMED, session_id=session.id, confirmed_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not claimed:  # another process promoted it first
+            _release_seat(session)
+            continue
+        db.session.refresh(candidate)
+        _queue_confirmation(candidate, issue_manage_link(candidate), promoted=True)
+        promoted.append(candidate)
+
+
+def resend_manage_link(signup: Signup, *, now: datetime) -> bool:
+    """Email a fresh manage link to the contact on file; False if one went out just now."""
+    last_sent_at = db.session.scalar(
+        select(db.func.max(ManageLink.created_at)).where(ManageLink.signup_id == signup.id)
+    )
+    if last_sent_at is not None and now - last_sent_at < RESEND_INTERVAL:
+        return False
+    token = issue_manage_link(signup)
+    queue_email(
+        "manage_link",
+        [signup.contact_email],
+        f"Your manage link for {signup.program.name}",
+        signup=signup,
+        manage_url=public_url("booking.manage", token=token),
+    )
+    return True
+
+
+def _apply_details(signup: Signup, details: SignupDetails) -> None:
+    signup.provider_id = details.provider_id or None
+    signup.contact_name = details.contact_name
+    signup.contact_email = details.contact_email
+    signup.contact_phone = details.contact_phone or None
+    wanted = list(dict.fromkeys(email.lower() for email in details.attendee_emails))
+    signup.attendees = [
+        Attendee(email=email, position=position) for position, email in enumerate(wanted, 1)
+    ]
+
+
+def _claim_seat(session: TrainingSession) -> bool:
+    """Take one seat if one is left; the database decides, so two requests never both win."""
+    claimed = db.session.execute(
+        update(TrainingSession)
+        .where(
+            TrainingSession.id == session.id,
+            TrainingSession.status == SESSION_SCHEDULED,
+            TrainingSession.seats_booked < TrainingSession.seats,
+        )
+        .values(seats_booked=TrainingSession.seats_booked + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire(session, ["seats_booked"])
+    return claimed == 1
+
+
+def _release_seat(session: TrainingSession) -> None:
+    db.session.execute(
+        update(TrainingSession)
+        .where(TrainingSession.id == session.id, TrainingSession.seats_booked > 0)
+        .values(seats_booked=TrainingSession.seats_booked - 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire(session, ["seats_booked"])
+
+
+def _require_signups_open(program: Program, now: datetime) -> None:
+    state = program.signup_state(now)
+    if state == "not_open":
+        raise SignupsClosed(f"Signups for {program.name} have not opened yet.")
+    if state == "closed":
+        raise SignupsClosed(f"Signups for {program.name} are closed.")
+
+
+def _changes_close_at(session: TrainingSession) -> datetime:
+    return session.changes_close_at(current_app.config["CHANGE_CUTOFF_HOURS"])
+
+
+def require_changes_open(signup: Signup, now: datetime) -> None:
+    if signup.is_cancelled:
+        raise ChangesClosed("This booking was cancelled, so it can no longer be changed.")
+    if signup.is_confirmed and now >= _changes_close_at(signup.session):
+        hours = current_app.config["CHANGE_CUTOFF_HOURS"]
+        raise ChangesClosed(
+            f"Changes close {hours} hours before your session, and yours starts "
+            f"{describe_session(signup.session)}. Please email {signup.program.staff_email} "
+            "if something has changed."
+        )
+
+
+def _queue_confirmation(
+    signup: Signup,
+    token: str,
+    *,
+    previous: TrainingSession | None = None,
+    promoted: bool = False,
+) -> None:
+    if previous is not None:
+        subject = f"Your training date has changed: {describe_session(signup.session)}"
+    elif promoted:
+        subject = f"A seat opened up: you're booked for {describe_session(signup.session)}"
+    else:
+        subject = f"You're booked: {describe_session(signup.session)}"
+    _queue_signup_email(signup, token, "booking_confirmed", subject, previous=previous)
+
+
+def _queue_signup_email(
+    signup: Signup, token: str | None, kind: str, subject: str, **context
+) -> None:
+    recipients = [signup.contact_email, *(attendee.email for attendee in signup.attendees)]
+    queue_email(
+        kind,
+        recipients,
+        subject,
+        signup=signup,
+        manage_url=public_url("booking.manage", token=token) if token else None,
+        **context,
+    )

@@ -1,0 +1,346 @@
+"""Public pages: the session list, the signup form, and the manage link's pages."""
+
+from datetime import datetime
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from training.booking import services
+from training.booking.display import (
+    format_long_date,
+    format_moment,
+    format_session_when,
+    format_time_range,
+)
+from training.booking.forms import (
+    NO_CHOICE,
+    CancelForm,
+    ChangeDateForm,
+    ContactsForm,
+    ResendLinkForm,
+    SignupForm,
+)
+from training.booking.ical import build_invite
+from training.booking.models import Program, Signup, TrainingSession
+from training.extensions import db, utcnow
+
+bp = Blueprint("booking", __name__)
+
+# The "already signed up" page may offer to re-send the manage link for this long.
+RESEND_OFFER_MAX_AGE = 3600
+
+
+def init_app(app: Flask) -> None:
+    """Register the date and time filters the booking templates use."""
+
+    @app.template_filter("session_when")
+    def session_when(session: TrainingSession) -> str:
+        return format_session_when(session.starts_at, session.ends_at, session.program.zone)
+
+    @app.template_filter("session_times")
+    def session_times(session: TrainingSession) -> str:
+        return format_time_range(session.starts_at, session.ends_at, session.program.zone)
+
+    @app.template_filter("long_date")
+    def long_date(session: TrainingSession) -> str:
+        return format_long_date(session.starts_at, session.program.zone)
+
+    @app.template_filter("ordinal_choice")
+    def ordinal_choice(rank: int) -> str:
+        return {1: "First choice", 2: "Second choice", 3: "Third choice"}.get(
+            rank, f"Choice {rank}"
+        )
+
+    @app.template_filter("program_moment")
+    def program_moment(moment: datetime, program: Program) -> str:
+        return format_moment(moment, program.zone)
+
+
+@bp.get("/")
+def index():
+    program = services.current_program()
+    now = utcnow()
+    return render_template(
+        "booking/index.html",
+        program=program,
+        sessions=program.sessions if program else [],
+        signup_state=program.signup_state(now) if program else None,
+        now=now,
+    )
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup():
+    program = _current_program()
+    now = utcnow()
+    form = SignupForm()
+    form.set_sessions(_date_options(program, now), program.attestation_text)
+    if request.method == "GET":
+        form.first_choice.data = request.args.get("session", NO_CHOICE, type=int)
+    signup_state = program.signup_state(now)
+    if signup_state != "open" or not form.validate_on_submit():
+        return _render_signup(program, form, signup_state, now)
+
+    duplicate = services.find_signup_by_submission(form.submission_key.data)
+    if duplicate is not None:
+        return _show_confirmation(duplicate)
+    ranked = [_program_session(program, sid) for sid in form.ranked_session_ids()]
+    try:
+        _signup, token = services.book_signup(
+            program,
+            form.details(form.organization_name.data),
+            ranked,
+            submission_key=form.submission_key.data,
+            join_waitlist=form.join_waitlist.data,
+            now=now,
+        )
+    except services.AlreadySignedUp as error:
+        if error.signup.submission_key_hash == services.hash_token(form.submission_key.data):
+            return _show_confirmation(error.signup)  # the same form, submitted twice
+        return _render_already_signed_up(error.signup)
+    except services.BookingError as error:
+        flash(str(error), "error")
+        form.set_sessions(_date_options(program, now), program.attestation_text)
+        return _render_signup(program, form, program.signup_state(now), now, status=409)
+    db.session.commit()
+    return redirect(url_for("booking.confirmation", token=token), code=303)
+
+
+@bp.post("/signup/resend-link")
+def resend_link():
+    form = ResendLinkForm()
+    signup_id = None
+    if form.validate_on_submit():
+        try:
+            signup_id = _resend_serializer().loads(
+                form.signup_ref.data, max_age=RESEND_OFFER_MAX_AGE
+            )
+        except BadSignature:
+            signup_id = None
+    signup = db.session.get(Signup, signup_id) if signup_id else None
+    if signup is None or signup.is_cancelled:
+        flash("That offer has expired. Please fill in the signup form again.", "error")
+        return redirect(url_for("booking.signup"), code=303)
+    services.resend_manage_link(signup, now=utcnow())
+    db.session.commit()
+    flash(
+        "We have emailed the manage link to the contact we have on file for "
+        f"{signup.organization_name}. It can take a few minutes to arrive.",
+        "success",
+    )
+    return redirect(url_for("booking.index"), code=303)
+
+
+@bp.get("/manage/<token>/confirmation")
+def confirmation(token: str):
+    signup = _signup_or_404(token)
+    return render_template(
+        "booking/confirmation.html", signup=signup, token=token, waitlist=_waitlist(signup)
+    )
+
+
+@bp.get("/manage/<token>")
+def manage(token: str):
+    signup = _signup_or_404(token)
+    return _render_manage(signup, token)
+
+
+@bp.post("/manage/<token>/date")
+def change_date(token: str):
+    signup = _signup_or_404(token)
+    now = utcnow()
+    form = ChangeDateForm()
+    form.session_id.choices = _change_options(signup, now)
+    if not form.validate_on_submit():
+        return _render_manage(signup, token, date_form=form, status=422)
+    try:
+        services.change_session(
+            signup, _program_session(signup.program, form.session_id.data), now=now
+        )
+    except services.BookingError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return _render_manage(signup, token, status=409)
+    db.session.commit()
+    flash(f"Done: you are now booked for {_when(signup.session)}.", "success")
+    return redirect(url_for("booking.manage", token=token), code=303)
+
+
+@bp.post("/manage/<token>/contacts")
+def update_contacts(token: str):
+    signup = _signup_or_404(token)
+    form = ContactsForm()
+    if not form.validate_on_submit():
+        return _render_manage(signup, token, contacts_form=form, status=422)
+    try:
+        services.update_contacts(signup, form.details(signup.organization_name), now=utcnow())
+    except services.BookingError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return _render_manage(signup, token, status=409)
+    db.session.commit()
+    flash("Your contact details are saved.", "success")
+    return redirect(url_for("booking.manage", token=token), code=303)
+
+
+@bp.route("/manage/<token>/cancel", methods=["GET", "POST"])
+def cancel(token: str):
+    signup = _signup_or_404(token)
+    form = CancelForm()
+    if not form.validate_on_submit():
+        return render_template("booking/cancel.html", signup=signup, token=token, form=form)
+    try:
+        services.cancel_signup(signup, now=utcnow())
+    except services.BookingError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("booking.manage", token=token), code=303)
+    db.session.commit()
+    flash("Your booking is cancelled. We have emailed your contacts to let them know.", "success")
+    return redirect(url_for("booking.manage", token=token), code=303)
+
+
+@bp.get("/manage/<token>/invite.ics")
+def invite(token: str):
+    signup = _signup_or_404(token)
+    if not signup.is_confirmed:
+        abort(404)
+    body = build_invite(services.invite_details(signup), method="REQUEST", stamp=utcnow())
+    return current_app.response_class(
+        body,
+        mimetype="text/calendar",
+        headers={"Content-Disposition": 'attachment; filename="training-session.ics"'},
+    )
+
+
+def _when(session: TrainingSession) -> str:
+    return format_session_when(session.starts_at, session.ends_at, session.program.zone)
+
+
+def _current_program() -> Program:
+    program = services.current_program()
+    if program is None:
+        abort(404)
+    return program
+
+
+def _program_session(program: Program, session_id: int) -> TrainingSession:
+    session = db.session.get(TrainingSession, session_id)
+    if session is None or session.program_id != program.id:
+        abort(404)
+    return session
+
+
+def _signup_or_404(token: str) -> Signup:
+    signup = services.signup_for_token(token) if len(token) <= 100 else None
+    if signup is None:
+        abort(404, description="This manage link is not valid. Check the link in your email.")
+    return signup
+
+
+def _date_options(program: Program, now: datetime) -> list[tuple[int, str]]:
+    options = []
+    for session in program.sessions:
+        if not session.is_bookable(now):
+            continue
+        seats = "full: waitlist" if session.is_full else f"{session.seats_left} seats left"
+        if session.seats_left == 1:
+            seats = "1 seat left"
+        options.append((session.id, f"{_when(session)} ({seats})"))
+    return options
+
+
+def _change_options(signup: Signup, now: datetime) -> list[tuple[int, str]]:
+    cutoff = current_app.config["CHANGE_CUTOFF_HOURS"]
+    options = [(NO_CHOICE, "Choose a date")]
+    for session in signup.program.sessions:
+        if (
+            session.id != signup.session_id
+            and session.is_bookable(now)
+            and not session.is_full
+            and now < session.changes_close_at(cutoff)
+        ):
+            options.append((session.id, f"{_when(session)} ({session.seats_left} left)"))
+    return options
+
+
+def _render_signup(program, form, signup_state, now, status=200):
+    return (
+        render_template(
+            "booking/signup.html",
+            program=program,
+            form=form,
+            signup_state=signup_state,
+            has_open_seats=any(s.is_bookable(now) and not s.is_full for s in program.sessions),
+        ),
+        status,
+    )
+
+
+def _render_already_signed_up(signup: Signup):
+    resend_form = ResendLinkForm(signup_ref=_resend_serializer().dumps(signup.id))
+    return (
+        render_template("booking/already_signed_up.html", signup=signup, resend_form=resend_form),
+        409,
+    )
+
+
+def _show_confirmation(signup: Signup):
+    token = services.issue_manage_link(signup)
+    db.session.commit()
+    return redirect(url_for("booking.confirmation", token=token), code=303)
+
+
+def _render_manage(signup, token, *, date_form=None, contacts_form=None, status=200):
+    now = utcnow()
+    if date_form is None:
+        date_form = ChangeDateForm()
+        date_form.session_id.choices = _change_options(signup, now)
+    if contacts_form is None:
+        contacts_form = ContactsForm(
+            formdata=None,
+            provider_id=signup.provider_id,
+            contact_name=signup.contact_name,
+            contact_email=signup.contact_email,
+            contact_phone=signup.contact_phone,
+            attendee_emails="\n".join(attendee.email for attendee in signup.attendees),
+        )
+    changes_error = None
+    try:
+        services.require_changes_open(signup, now)
+    except services.ChangesClosed as error:
+        changes_error = str(error)
+    return (
+        render_template(
+            "booking/manage.html",
+            signup=signup,
+            token=token,
+            date_form=date_form,
+            contacts_form=contacts_form,
+            changes_error=changes_error,
+            waitlist=_waitlist(signup),
+        ),
+        status,
+    )
+
+
+def _waitlist(signup: Signup) -> list[tuple[TrainingSession, int]]:
+    if not signup.is_waitlisted:
+        return []
+    return [
+        (session, services.waitlist_position(signup, session)) for session in signup.chosen_sessions
+    ]
+
+
+def _resend_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="resend-manage-link")

@@ -1,0 +1,46 @@
+"""Error pages that tell a person what happened and what to do next."""
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from training.extensions import db
+
+MESSAGES = {
+    400: (
+        "Something was wrong with that request",
+        "Please go back, reload the page and try again.",
+    ),
+    404: ("Page not found", "We could not find that page. Check the link, or start from the list."),
+    405: ("That action is not available here", "Please use the buttons on the page."),
+    413: ("That upload is too large", "Please send a smaller file."),
+    429: ("Too many attempts", "Please wait a minute and try again."),
+    500: ("Something went wrong on our side", "Nothing you entered is lost; please try again."),
+}
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(_error):
+        return render_error(
+            400,
+            "This form has expired",
+            "For your security, forms expire when your browser session ends. "
+            "Please go back, reload the page and submit it again.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        title, message = MESSAGES.get(error.code or 500, (error.name, error.description))
+        if error.code == 404 and error.description and "manage link" in error.description:
+            message = error.description
+        return render_error(error.code or 500, title, message)
+
+    @app.errorhandler(500)
+    def server_error(_error):
+        db.session.rollback()
+        return render_error(500, *MESSAGES[500])
+
+
+def render_error(status: int, title: str, message: str):
+    return render_template("errors/error.html", title=title, message=message), status

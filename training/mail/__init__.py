@@ -1,0 +1,1 @@
+"""The outbox: every email is a row written with the change that caused it."""

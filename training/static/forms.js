@@ -1,0 +1,18 @@
+// Progressive enhancement: a form marked data-submit-once sends once, however often it is clicked.
+// The server also books a twice-sent form once; this only spares the second request.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (!form.hasAttribute("data-submit-once")) return;
+  if (form.dataset.submitting === "true") {
+    event.preventDefault();
+    return;
+  }
+  form.dataset.submitting = "true";
+  form.setAttribute("aria-busy", "true");
+});
+
+// After a failed submit, move focus to the list of problems so screen readers announce it.
+document.addEventListener("DOMContentLoaded", function () {
+  var summary = document.getElementById("form-errors");
+  if (summary) summary.focus();
+});
