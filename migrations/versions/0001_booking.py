@@ -76,6 +76,7 @@ def upgrade():
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('link_resent_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("(status = 'confirmed' AND session_id IS NOT NULL) OR (status = 'waitlisted' AND session_id IS NULL) OR status = 'cancelled'", name=op.f('ck_signups_status_matches_session')),
     sa.ForeignKeyConstraint(['program_id'], ['programs.id'], name=op.f('fk_signups_program_id_programs')),
     sa.ForeignKeyConstraint(['session_id'], ['training_sessions.id'], name=op.f('fk_signups_session_id_training_sessions')),

@@ -22,11 +22,9 @@ def organization_key(name: str) -> str:
     folded = unicodedata.normalize("NFKD", name)
     folded = "".join(ch for ch in folded if not unicodedata.combining(ch)).casefold()
     words = _WORD.findall(folded.replace("&", " and "))
-    core = list(words)
+    core = words[1:] if len(words) > 1 and words[0] == "the" else list(words)
     while len(core) > 1 and core[-1] in LEGAL_SUFFIXES:
         core.pop()
-    if len(core) > 1 and core[0] == "the":
-        core.pop(0)
     return "".join(core)
 
 

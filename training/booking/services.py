@@ -319,11 +319,9 @@ def promote_waitlist(session: TrainingSession, *, now: datetime) -> list[Signup]
 
 def resend_manage_link(signup: Signup, *, now: datetime) -> bool:
     """Email a fresh manage link to the contact on file; False if one went out just now."""
-    last_sent_at = db.session.scalar(
-        select(db.func.max(ManageLink.created_at)).where(ManageLink.signup_id == signup.id)
-    )
-    if last_sent_at is not None and now - last_sent_at < RESEND_INTERVAL:
+    if signup.link_resent_at is not None and now - signup.link_resent_at < RESEND_INTERVAL:
         return False
+    signup.link_resent_at = now
     token = issue_manage_link(signup)
     queue_email(
         "manage_link",

@@ -1,0 +1,77 @@
+"""Start-up settings, the health check and the headers every page carries."""
+
+import pytest
+
+from training import create_app
+
+
+def test_missing_secret_key_outside_debug_stops_start_up_with_a_clear_message(
+    monkeypatch, tmp_path
+):
+    monkeypatch.delenv("TRAINING_SECRET_KEY", raising=False)
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    monkeypatch.setenv("TRAINING_INSTANCE_PATH", str(tmp_path))
+    with pytest.raises(RuntimeError, match="TRAINING_SECRET_KEY is not set"):
+        create_app()
+
+
+def test_settings_come_from_training_environment_variables(monkeypatch, tmp_path):
+    monkeypatch.setenv("TRAINING_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("TRAINING_SECRET_KEY", "from-the-environment")
+    monkeypatch.setenv("TRAINING_SQLALCHEMY_DATABASE_URI", f"sqlite:///{tmp_path}/env.sqlite3")
+    monkeypatch.setenv("TRAINING_CHANGE_CUTOFF_HOURS", "48")
+    app = create_app()
+    assert app.secret_key == "from-the-environment"
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/env.sqlite3"
+    assert app.config["CHANGE_CUTOFF_HOURS"] == 48
+
+
+def test_default_database_is_sqlite_in_the_instance_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("TRAINING_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.delenv("TRAINING_SQLALCHEMY_DATABASE_URI", raising=False)
+    app = create_app({"TESTING": True})
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == (
+        f"sqlite:///{tmp_path / 'instance' / 'training.sqlite3'}"
+    )
+
+
+def test_plain_postgresql_urls_use_the_psycopg_driver(monkeypatch, tmp_path):
+    monkeypatch.setenv("TRAINING_INSTANCE_PATH", str(tmp_path))
+    app = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": "postgresql://postgres@127.0.0.1:1/none"}
+    )
+    assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
+
+
+def test_health_check_answers_ok_when_the_database_answers(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": "ok"}
+
+
+@pytest.mark.parametrize(
+    "unreachable",
+    [
+        "sqlite:////nonexistent-folder/for/training.sqlite3",
+        "postgresql://postgres@127.0.0.1:1/training?connect_timeout=1",
+    ],
+)
+def test_health_check_answers_503_when_the_database_does_not(monkeypatch, tmp_path, unreachable):
+    monkeypatch.setenv("TRAINING_INSTANCE_PATH", str(tmp_path))
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": unreachable})
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json["database"] == "unreachable"
+
+
+def test_pages_forbid_framing_and_keep_manage_links_out_of_referrers(client):
+    response = client.get("/")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_unknown_page_gets_a_friendly_404(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "Page not found" in response.get_data(as_text=True)

@@ -1,0 +1,32 @@
+"""Session times as people read them, in the program's zone."""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from training.booking.display import format_long_date, format_moment, format_session_when
+
+PACIFIC = ZoneInfo("America/Los_Angeles")
+
+
+def test_session_shows_weekday_date_and_pacific_time_range():
+    starts = datetime(2023, 11, 28, 18, 0, tzinfo=UTC)  # 10:00 AM PST
+    ends = datetime(2023, 11, 28, 19, 30, tzinfo=UTC)
+    assert format_session_when(starts, ends, PACIFIC) == "Tue, Nov 28, 10:00–11:30 AM PT"
+
+
+def test_session_across_noon_names_both_halves_of_the_day():
+    starts = datetime(2023, 12, 5, 19, 30, tzinfo=UTC)  # 11:30 AM PST
+    ends = datetime(2023, 12, 5, 21, 0, tzinfo=UTC)
+    assert format_session_when(starts, ends, PACIFIC) == "Tue, Dec 5, 11:30 AM–1:00 PM PT"
+
+
+def test_summer_time_is_still_called_pacific_time():
+    starts = datetime(2024, 7, 9, 17, 0, tzinfo=UTC)  # 10:00 AM PDT
+    ends = datetime(2024, 7, 9, 18, 0, tzinfo=UTC)
+    assert format_session_when(starts, ends, PACIFIC) == "Tue, Jul 9, 10:00–11:00 AM PT"
+
+
+def test_long_date_and_moment_use_the_programs_zone():
+    late_evening_utc = datetime(2023, 11, 29, 1, 0, tzinfo=UTC)  # 5:00 PM on Nov 28 in California
+    assert format_long_date(late_evening_utc, PACIFIC) == "Tuesday, November 28, 2023"
+    assert format_moment(late_evening_utc, PACIFIC) == "Tue, Nov 28, 2023, 5:00 PM PT"

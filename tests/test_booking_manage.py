@@ -1,0 +1,163 @@
+"""The manage link: see the booking, change the date, update contacts, cancel."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from conftest import manage_token, page_text, signup_form
+from training.booking.models import ManageLink, Signup, TrainingSession
+from training.extensions import db
+from training.mail.models import OutboxMessage
+
+
+@pytest.fixture
+def booked(client, make_session):
+    """A confirmed booking: (manage token, its session id)."""
+    session_id = make_session()
+    return manage_token(client.post("/signup", data=signup_form(session_id))), session_id
+
+
+def the_signup(app) -> Signup:
+    with app.app_context():
+        signup = db.session.scalars(select(Signup)).one()
+        db.session.expunge(signup)
+        return signup
+
+
+def seats_booked(app, session_id: int) -> int:
+    with app.app_context():
+        return db.session.get(TrainingSession, session_id).seats_booked
+
+
+def test_manage_page_shows_the_booking(client, booked):
+    token, _ = booked
+    text = page_text(client.get(f"/manage/{token}"))
+    assert "Manage your booking" in text
+    assert "Sierra Valley Medical Society" in text
+    assert "Change your date" in text
+    assert "Cancel this booking" in text
+
+
+def test_manage_tokens_are_stored_only_as_hashes(app, booked):
+    token, _ = booked
+    with app.app_context():
+        stored = db.session.scalars(select(ManageLink.token_hash)).all()
+    assert token not in stored
+    assert all(len(value) == 64 for value in stored)
+
+
+@pytest.mark.parametrize("token", ["not-a-real-token", "x" * 5000])
+def test_an_unknown_manage_link_is_a_clear_404(client, token):
+    response = client.get(f"/manage/{token}")
+    assert response.status_code == 404
+    assert "This manage link is not valid" in page_text(response)
+
+
+def test_manage_pages_are_not_cached(client, booked):
+    token, _ = booked
+    assert client.get(f"/manage/{token}").headers["Cache-Control"] == "no-store"
+
+
+def test_changing_to_a_date_with_free_seats_moves_the_seat(app, client, make_session, booked):
+    token, old_session = booked
+    new_session = make_session(starts_in=timedelta(days=6))
+    response = client.post(f"/manage/{token}/date", data={"session_id": new_session})
+    assert response.status_code == 303
+    assert "Done: you are now booked for" in page_text(client.get(response.headers["Location"]))
+    assert the_signup(app).session_id == new_session
+    assert seats_booked(app, old_session) == 0
+    assert seats_booked(app, new_session) == 1
+
+
+def test_a_full_date_is_not_offered_and_refused_if_forced(app, client, make_session, booked):
+    token, old_session = booked
+    full = make_session(starts_in=timedelta(days=6), seats=0)
+    assert f'value="{full}"' not in client.get(f"/manage/{token}").get_data(as_text=True)
+    response = client.post(f"/manage/{token}/date", data={"session_id": full})
+    assert response.status_code == 422
+    assert the_signup(app).session_id == old_session
+
+
+def test_updating_contacts_keeps_the_booking(app, client, booked):
+    token, session_id = booked
+    response = client.post(
+        f"/manage/{token}/contacts",
+        data={
+            "contact_name": "Dana Ortiz",
+            "contact_email": "dana@sierravalley.example.org",
+            "attendee_emails": "new@sierravalley.example.org",
+        },
+    )
+    assert response.status_code == 303
+    signup = the_signup(app)
+    assert (signup.contact_name, signup.contact_email) == (
+        "Dana Ortiz",
+        "dana@sierravalley.example.org",
+    )
+    assert signup.session_id == session_id
+    assert "Your contact details are saved." in page_text(client.get(f"/manage/{token}"))
+
+
+def test_a_bad_contact_update_says_why_and_changes_nothing(app, client, booked):
+    token, _ = booked
+    response = client.post(
+        f"/manage/{token}/contacts", data={"contact_name": "", "contact_email": "nope"}
+    )
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "Enter the name of the person we should contact." in text
+    assert "Enter an email address like name@example.org." in text
+    assert the_signup(app).contact_name == "Ana Reyes"
+
+
+def test_cancelling_asks_first_then_frees_the_seat(app, client, booked):
+    token, session_id = booked
+    unconfirmed = client.post(f"/manage/{token}/cancel", data={})
+    assert "Tick the box to confirm that you want to cancel." in page_text(unconfirmed)
+    assert the_signup(app).status == "confirmed"
+
+    response = client.post(f"/manage/{token}/cancel", data={"confirm": "y"})
+    assert response.status_code == 303
+    assert "Your booking is cancelled." in page_text(client.get(response.headers["Location"]))
+    assert the_signup(app).status == "cancelled"
+    assert seats_booked(app, session_id) == 0
+    with app.app_context():
+        kinds = db.session.scalars(select(OutboxMessage.kind).order_by(OutboxMessage.id)).all()
+    assert kinds == ["booking_confirmed", "cancelled"]
+
+
+def test_changes_close_a_day_before_the_session_with_a_clear_message(app, client, make_session):
+    session_id = make_session(starts_in=timedelta(hours=20))
+    token = manage_token(client.post("/signup", data=signup_form(session_id)))
+    other = make_session(starts_in=timedelta(days=6))
+
+    text = page_text(client.get(f"/manage/{token}"))
+    assert "Changes close 24 hours before your session" in text
+    assert "staff@training.example.org" in text
+
+    refused = client.post(f"/manage/{token}/date", data={"session_id": other})
+    assert the_signup(app).session_id == session_id
+    assert refused.status_code in (409, 422)
+    cancel = client.post(f"/manage/{token}/cancel", data={"confirm": "y"})
+    assert "Changes close 24 hours before your session" in page_text(
+        client.get(cancel.headers["Location"])
+    )
+    assert the_signup(app).status == "confirmed"
+
+
+def test_the_change_cutoff_is_configurable(app, client, make_session):
+    app.config["CHANGE_CUTOFF_HOURS"] = 2
+    session_id = make_session(starts_in=timedelta(hours=20))
+    token = manage_token(client.post("/signup", data=signup_form(session_id)))
+    client.post(f"/manage/{token}/cancel", data={"confirm": "y"})
+    assert the_signup(app).status == "cancelled"
+
+
+def test_a_cancelled_booking_cannot_be_changed(app, client, make_session, booked):
+    token, _ = booked
+    other = make_session(starts_in=timedelta(days=6))
+    client.post(f"/manage/{token}/cancel", data={"confirm": "y"})
+    assert "This booking is cancelled." in page_text(client.get(f"/manage/{token}"))
+    client.post(f"/manage/{token}/date", data={"session_id": other})
+    assert the_signup(app).status == "cancelled"

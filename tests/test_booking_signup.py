@@ -1,0 +1,352 @@
+"""Signing up on the web form: the home page, the form's rules, one date per organization."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from conftest import manage_token, page_text, signup_form
+from training.booking.models import Signup, TrainingSession
+from training.extensions import db, utcnow
+from training.mail.models import OutboxMessage
+
+
+def signups(app) -> list[Signup]:
+    with app.app_context():
+        rows = db.session.scalars(select(Signup).order_by(Signup.id)).all()
+        for row in rows:
+            _ = (row.session, row.attendees, row.choices)
+        db.session.expunge_all()
+        return rows
+
+
+def test_home_page_explains_the_training_and_lists_sessions_with_seats_left(client, make_session):
+    make_session(seats=8)
+    text = page_text(client.get("/"))
+    assert "Bring your own learner data" in text
+    assert "uploads them in batches while our staff guide you live" in text
+    assert "One date per organization" in text
+    assert "learner's permission" in text
+    assert "8 of 8" in text
+    assert "AM PT" in text or "PM PT" in text
+
+
+def test_past_full_and_cancelled_sessions_are_marked_not_hidden(client, make_session):
+    make_session(starts_in=-timedelta(days=1))
+    make_session(seats=0)
+    make_session(status="cancelled")
+    text = page_text(client.get("/"))
+    assert "Past" in text
+    assert "Full" in text
+    assert "Join the waitlist" in text
+    assert "Cancelled" in text
+
+
+def test_signup_books_the_session_and_shows_the_confirmation(app, client, make_session):
+    session_id = make_session()
+    response = client.post("/signup", data=signup_form(session_id))
+    assert response.status_code == 303
+    token = manage_token(response)
+
+    page = client.get(response.headers["Location"])
+    text = page_text(page)
+    assert "You're booked" in text
+    assert "Sierra Valley Medical Society is booked for" in text
+    assert " PT" in text
+    assert f"https://training.example.org/manage/{token}" not in text  # links use this host...
+    assert f"/manage/{token}" in text  # ...but the page shows the link it was opened from
+    assert "Add to your calendar (.ics)" in text
+    assert "We will email the meeting link before the session." in text
+
+    [signup] = signups(app)
+    assert signup.status == "confirmed"
+    assert signup.session_id == session_id
+    assert [a.email for a in signup.attendees] == [
+        "lee@sierravalley.example.org",
+        "kim@sierravalley.example.org",
+    ]
+    with app.app_context():
+        assert db.session.get(TrainingSession, session_id).seats_left == 7
+
+
+def test_confirmation_shows_the_meeting_link_once_staff_have_set_it(client, make_session):
+    session_id = make_session(meeting_url="https://meet.example.org/cma-training")
+    response = client.post("/signup", data=signup_form(session_id))
+    text = page_text(client.get(response.headers["Location"]))
+    assert "https://meet.example.org/cma-training" in text
+
+
+def test_confirmation_offers_an_invite_download(client, make_session):
+    session_id = make_session()
+    token = manage_token(client.post("/signup", data=signup_form(session_id)))
+    invite = client.get(f"/manage/{token}/invite.ics")
+    assert invite.status_code == 200
+    assert invite.mimetype == "text/calendar"
+    body = invite.get_data(as_text=True)
+    assert "METHOD:REQUEST" in body
+    assert "SUMMARY:Learner Credit Reporting Training: training session" in body
+
+
+def test_signup_form_shows_the_attestation_sentence_in_full(client, make_session):
+    from conftest import ATTESTATION
+
+    session_id = make_session()
+    assert ATTESTATION in page_text(client.get(f"/signup?session={session_id}"))
+
+
+def test_signup_form_preselects_the_session_chosen_on_the_home_page(client, make_session):
+    make_session()
+    chosen = make_session(starts_in=timedelta(days=5))
+    html = client.get(f"/signup?session={chosen}").get_data(as_text=True)
+    assert f'<option selected value="{chosen}">' in html
+
+
+def test_each_missing_field_gets_its_own_message_and_nothing_is_booked(app, client, make_session):
+    session_id = make_session()
+    response = client.post(
+        "/signup",
+        data=signup_form(
+            session_id,
+            organization_name="",
+            contact_name="",
+            contact_email="",
+            attest=None,
+            first_choice=0,
+        ),
+    )
+    assert response.status_code == 200
+    text = page_text(response)
+    assert "Enter your organization's name." in text
+    assert "Enter the name of the person we should contact." in text
+    assert "Enter the email address of the person we should contact." in text
+    assert "Choose the date you would like to attend." in text
+    assert "Please confirm that your organization has or will collect" in text
+    assert signups(app) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("provider_id", "12345", "An ACCME provider ID is 7 digits"),
+        ("provider_id", "12345678", "An ACCME provider ID is 7 digits"),
+        ("provider_id", "abcdefg", "An ACCME provider ID is 7 digits"),
+        ("contact_email", "ana at example", "Enter an email address like name@example.org."),
+        ("contact_phone", "call me maybe", "Use digits and + ( ) - only"),
+        ("contact_phone", "555", "This phone number looks too short."),
+        ("organization_name", "x" * 201, "200 characters or fewer"),
+        ("contact_name", "y" * 121, "120 characters or fewer"),
+        ("organization_name", "!!! ???", "using letters or numbers"),
+        ("attendee_emails", "a@x.org\nnot-an-email", "“not-an-email” is not an email address"),
+        (
+            "attendee_emails",
+            "\n".join(f"p{n}@x.org" for n in range(6)),
+            "List up to 5 attendees; you listed 6.",
+        ),
+    ],
+)
+def test_bad_values_are_refused_with_a_message_that_says_what_to_fix(
+    app, client, make_session, field, value, message
+):
+    session_id = make_session()
+    response = client.post("/signup", data=signup_form(session_id, **{field: value}))
+    assert response.status_code == 200
+    assert message in page_text(response)
+    assert signups(app) == []
+
+
+def test_typed_values_are_kept_when_the_form_is_shown_again(client, make_session):
+    session_id = make_session()
+    response = client.post(
+        "/signup", data=signup_form(session_id, contact_email="bad", contact_name="Dana Ortiz")
+    )
+    html = response.get_data(as_text=True)
+    assert 'value="Dana Ortiz"' in html
+    assert 'value="Sierra Valley Medical Society"' in html
+
+
+def test_provider_id_is_stored_as_seven_digits(app, client, make_session):
+    session_id = make_session()
+    client.post("/signup", data=signup_form(session_id, provider_id="001-2345"))
+    [signup] = signups(app)
+    assert signup.provider_id == "0012345"
+
+
+def test_html_and_odd_unicode_in_names_are_shown_as_text(app, client, make_session):
+    session_id = make_session()
+    name = '<script>alert("x")</script> Clínica 🩺 مركز\u202e & Co'
+    response = client.post(
+        "/signup", data=signup_form(session_id, organization_name=name, contact_name="Zoë\u0301")
+    )
+    page = client.get(response.headers["Location"])
+    html = page.get_data(as_text=True)
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; Clínica 🩺" in html
+    [signup] = signups(app)
+    assert signup.organization_name == name
+
+
+def test_newlines_in_a_name_are_folded_to_one_line(app, client, make_session):
+    session_id = make_session()
+    client.post("/signup", data=signup_form(session_id, organization_name="North\r\nCoast\tHealth"))
+    [signup] = signups(app)
+    assert signup.organization_name == "North Coast Health"
+
+
+def test_huge_values_get_a_message_not_an_error(client, make_session):
+    session_id = make_session()
+    response = client.post(
+        "/signup",
+        data=signup_form(
+            session_id, organization_name="Ω" * 100_000, attendee_emails="a@x.org " * 20_000
+        ),
+    )
+    assert response.status_code == 200
+    text = page_text(response)
+    assert "200 characters or fewer" in text
+    assert "List up to 5 attendees" in text
+
+
+def test_a_tampered_session_choice_is_refused_politely(app, client, make_session):
+    make_session()
+    response = client.post("/signup", data=signup_form(99999))
+    assert response.status_code == 200
+    assert "Not a valid choice" in page_text(response) or "can no longer be booked" in page_text(
+        response
+    )
+    assert signups(app) == []
+
+
+def test_second_signup_for_the_same_organization_is_refused_and_told_its_date(
+    app, client, make_session
+):
+    first = make_session()
+    other = make_session(starts_in=timedelta(days=6))
+    client.post("/signup", data=signup_form(first))
+    response = client.post(
+        "/signup",
+        data=signup_form(
+            other,
+            organization_name="SIERRA VALLEY MEDICAL SOCIETY, INC.",
+            contact_name="Someone Else",
+            contact_email="someone@else.example.org",
+        ),
+    )
+    assert response.status_code == 409
+    text = page_text(response)
+    assert "already holds a place on" in text
+    assert "Each organization may book one date only." in text
+    assert "Email the manage link to our contact on file" in text
+    # The page never reveals who the contact on file is.
+    assert "Ana Reyes" not in text
+    assert "ana.reyes@sierravalley.example.org" not in text
+    assert len(signups(app)) == 1
+
+
+def test_same_provider_id_under_another_name_is_the_same_organization(app, client, make_session):
+    session_id = make_session()
+    client.post("/signup", data=signup_form(session_id, provider_id="0012345"))
+    response = client.post(
+        "/signup",
+        data=signup_form(session_id, organization_name="SVMS Education", provider_id="001 2345"),
+    )
+    assert response.status_code == 409
+    assert "already holds a place" in page_text(response)
+
+
+def test_resending_the_manage_link_emails_the_contact_on_file_only(app, client, make_session):
+    session_id = make_session()
+    client.post("/signup", data=signup_form(session_id))
+    refused = client.post(
+        "/signup", data=signup_form(session_id, contact_email="intruder@example.org")
+    )
+    signup_ref = (
+        refused.get_data(as_text=True).split('name="signup_ref" type="hidden" value="')[1]
+    ).split('"')[0]
+    response = client.post("/signup/resend-link", data={"signup_ref": signup_ref})
+    assert response.status_code == 303
+    assert "We have emailed the manage link" in page_text(client.get("/"))
+    with app.app_context():
+        message = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "manage_link")
+        ).one()
+        assert message.recipients == ["ana.reyes@sierravalley.example.org"]
+        assert "https://training.example.org/manage/" in message.text_body
+
+
+def test_a_forged_resend_request_is_refused(client, make_session):
+    response = client.post("/signup/resend-link", data={"signup_ref": "1"})
+    assert response.status_code == 303
+    assert "That offer has expired" in page_text(client.get(response.headers["Location"]))
+
+
+def test_submitting_the_same_form_twice_books_once_and_shows_the_confirmation(
+    app, client, make_session
+):
+    session_id = make_session()
+    form = signup_form(session_id)
+    first = client.post("/signup", data=form)
+    second = client.post("/signup", data=form)
+    assert second.status_code == 303
+    assert "You're booked" in page_text(client.get(second.headers["Location"]))
+    assert first.headers["Location"] != second.headers["Location"]  # each gets a working link
+    assert len(signups(app)) == 1
+    with app.app_context():
+        assert db.session.get(TrainingSession, session_id).seats_booked == 1
+
+
+def test_a_cancelled_organization_may_sign_up_again(app, client, make_session):
+    session_id = make_session()
+    token = manage_token(client.post("/signup", data=signup_form(session_id)))
+    client.post(f"/manage/{token}/cancel", data={"confirm": "y"})
+    again = client.post("/signup", data=signup_form(session_id))
+    assert again.status_code == 303
+    assert [s.status for s in signups(app)] == ["cancelled", "confirmed"]
+
+
+@pytest.mark.parametrize(
+    ("opens_in", "closes_in", "message"),
+    [
+        (timedelta(days=2), timedelta(days=9), "have not opened yet"),
+        (-timedelta(days=9), -timedelta(hours=1), "are closed"),
+    ],
+)
+def test_signups_outside_the_programs_dates_are_not_taken(
+    app, client, make_program, opens_in, closes_in, message
+):
+    now = utcnow()
+    program_id = make_program(signup_opens_at=now + opens_in, signup_closes_at=now + closes_in)
+    with app.app_context():
+        session = TrainingSession(
+            program_id=program_id,
+            starts_at=now + timedelta(days=3),
+            ends_at=now + timedelta(days=3, hours=1),
+            seats=8,
+        )
+        db.session.add(session)
+        db.session.commit()
+        session_id = session.id
+    assert "Sign up" not in page_text(client.get("/")).replace("Sign up for a", "")
+    form_page = page_text(client.get("/signup"))
+    assert "open" in form_page or "closed" in form_page
+    response = client.post("/signup", data=signup_form(session_id))
+    assert response.status_code == 200
+    assert signups(app) == []
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Signup.id))) == 0
+    if message == "are closed":
+        assert "Signups for Learner Credit Reporting Training are closed." in page_text(response)
+
+
+def test_signup_writes_the_confirmation_email_to_the_outbox(app, client, make_session):
+    session_id = make_session()
+    client.post("/signup", data=signup_form(session_id))
+    with app.app_context():
+        message = db.session.scalars(select(OutboxMessage)).one()
+        assert message.kind == "booking_confirmed"
+        assert message.recipients == [
+            "ana.reyes@sierravalley.example.org",
+            "lee@sierravalley.example.org",
+            "kim@sierravalley.example.org",
+        ]
+        assert message.subject.startswith("You're booked: ")
+        assert "https://training.example.org/manage/" in message.text_body

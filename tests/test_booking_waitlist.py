@@ -1,0 +1,111 @@
+"""Full sessions, ranked alternates and the waitlist."""
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from conftest import manage_token, page_text, signup_form
+from training.booking.models import Signup, TrainingSession
+from training.extensions import db
+from training.mail.models import OutboxMessage
+
+
+def statuses(app) -> dict[str, tuple[str, int | None]]:
+    with app.app_context():
+        return {
+            signup.organization_name: (signup.status, signup.session_id)
+            for signup in db.session.scalars(select(Signup))
+        }
+
+
+def test_a_full_first_choice_books_the_next_choice_with_a_seat(app, client, make_session):
+    full = make_session(seats=0)
+    open_session = make_session(starts_in=timedelta(days=5))
+    response = client.post("/signup", data=signup_form(full, second_choice=open_session))
+    text = page_text(client.get(response.headers["Location"]))
+    assert "You're booked" in text
+    assert "Your first choice was full" in text
+    assert statuses(app)["Sierra Valley Medical Society"] == ("confirmed", open_session)
+
+
+def test_when_every_choice_is_full_the_organization_joins_the_waitlist(app, client, make_session):
+    first = make_session(seats=0)
+    second = make_session(seats=0, starts_in=timedelta(days=5))
+    response = client.post("/signup", data=signup_form(first, second_choice=second))
+    text = page_text(client.get(response.headers["Location"]))
+    assert "You're on the waitlist" in text
+    assert "First choice" in text and "number 1 in line" in text
+    assert statuses(app)["Sierra Valley Medical Society"] == ("waitlisted", None)
+    with app.app_context():
+        assert db.session.scalars(select(OutboxMessage.kind)).all() == ["waitlisted"]
+
+
+def test_without_the_waitlist_box_a_full_session_is_refused_and_the_form_kept(
+    app, client, make_session
+):
+    full = make_session(seats=0)
+    response = client.post("/signup", data=signup_form(full, join_waitlist=None))
+    assert response.status_code == 409
+    text = page_text(response)
+    assert "has just been taken" in text
+    assert 'value="Sierra Valley Medical Society"' in response.get_data(as_text=True)
+    assert statuses(app) == {}
+
+
+def test_a_freed_seat_goes_to_the_first_organization_in_line(app, client, make_session):
+    session_id = make_session(seats=1)
+    holder = manage_token(client.post("/signup", data=signup_form(session_id)))
+    for name in ("First In Line Clinic", "Second In Line Clinic"):
+        client.post("/signup", data=signup_form(session_id, organization_name=name))
+    assert statuses(app)["First In Line Clinic"] == ("waitlisted", None)
+
+    client.post(f"/manage/{holder}/cancel", data={"confirm": "y"})
+
+    result = statuses(app)
+    assert result["First In Line Clinic"] == ("confirmed", session_id)
+    assert result["Second In Line Clinic"] == ("waitlisted", None)
+    with app.app_context():
+        assert db.session.get(TrainingSession, session_id).seats_booked == 1
+        promoted = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.subject.startswith("A seat opened up"))
+        ).one()
+        assert "https://training.example.org/manage/" in promoted.text_body
+
+
+def test_a_seat_freed_by_a_move_is_promoted_from_alternates_too(app, client, make_session):
+    popular = make_session(seats=1)
+    quiet = make_session(starts_in=timedelta(days=6))
+    holder = manage_token(client.post("/signup", data=signup_form(popular)))
+    other_full = make_session(seats=0, starts_in=timedelta(days=8))
+    client.post(
+        "/signup",
+        data=signup_form(other_full, second_choice=popular, organization_name="Alternate Clinic"),
+    )
+
+    client.post(f"/manage/{holder}/date", data={"session_id": quiet})
+
+    result = statuses(app)
+    assert result["Sierra Valley Medical Society"] == ("confirmed", quiet)
+    assert result["Alternate Clinic"] == ("confirmed", popular)
+
+
+def test_a_waitlisted_organization_can_take_a_date_with_free_seats(app, client, make_session):
+    full = make_session(seats=0)
+    token = manage_token(client.post("/signup", data=signup_form(full)))
+    opened = make_session(starts_in=timedelta(days=6))
+    text = page_text(client.get(f"/manage/{token}"))
+    assert "Book a date with free seats" in text
+    client.post(f"/manage/{token}/date", data={"session_id": opened})
+    assert statuses(app)["Sierra Valley Medical Society"] == ("confirmed", opened)
+
+
+def test_the_second_and_third_choices_must_differ(client, make_session):
+    first = make_session()
+    second = make_session(starts_in=timedelta(days=4))
+    response = client.post(
+        "/signup", data=signup_form(first, second_choice=first, third_choice=second)
+    )
+    text = page_text(response)
+    assert "Choose a different date from your first choice, or none." in text
+    response = client.post("/signup", data=signup_form(first, third_choice=second))
+    assert "Choose a second choice before a third." in page_text(response)
