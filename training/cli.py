@@ -4,6 +4,7 @@ from pathlib import Path
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from training import PROJECT_ROOT
@@ -17,6 +18,7 @@ DEMO_PROGRAM = Path(PROJECT_ROOT) / "seed" / "demo_program.toml"
 @click.command("seed")
 @click.option("--year", type=click.IntRange(2000, 2100), help="Window year (default: current).")
 @click.option("--if-empty", is_flag=True, help="Do nothing if any program exists already.")
+@with_appcontext
 def seed_command(year: int | None, if_empty: bool) -> None:
     """Load the demo program and its sessions; running it again changes nothing."""
     if if_empty and db.session.scalar(select(Program.id).limit(1)) is not None:

@@ -1,11 +1,17 @@
 """Calendar invites (iCalendar bytes) for a booking: pure code, no app needed."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
 PRODID = "-//Training Desk//Training Desk 0.1//EN"
+GOOGLE_CALENDAR_URL = "https://calendar.google.com/calendar/render"
+OUTLOOK_CALENDAR_URLS = {
+    "work": "https://outlook.office.com/calendar/0/deeplink/compose",
+    "personal": "https://outlook.live.com/calendar/0/deeplink/compose",
+}
 
 
 @dataclass(frozen=True)
@@ -58,3 +64,33 @@ def build_invite(details: InviteDetails, *, method: str, stamp: datetime) -> byt
     event.attendees = attendees
     calendar.add_component(event)
     return calendar.to_ical()
+
+
+def google_calendar_url(details: InviteDetails) -> str:
+    """A link that opens Google Calendar's new-event page filled in with the session."""
+    dates = "/".join(f"{moment.astimezone(UTC):%Y%m%dT%H%M%SZ}" for moment in _span(details))
+    query = {"action": "TEMPLATE", "text": details.summary, "dates": dates}
+    query["details"] = details.description
+    if details.meeting_url:
+        query["location"] = details.meeting_url
+    return f"{GOOGLE_CALENDAR_URL}?{urlencode(query)}"
+
+
+def outlook_calendar_url(details: InviteDetails, *, account: str = "work") -> str:
+    """A link that opens Outlook on the web's new-event form (``work`` or ``personal``)."""
+    starts_at, ends_at = (moment.astimezone(UTC) for moment in _span(details))
+    query = {
+        "path": "/calendar/action/compose",
+        "rru": "addevent",
+        "subject": details.summary,
+        "startdt": f"{starts_at:%Y-%m-%dT%H:%M:%SZ}",
+        "enddt": f"{ends_at:%Y-%m-%dT%H:%M:%SZ}",
+        "body": details.description,
+    }
+    if details.meeting_url:
+        query["location"] = details.meeting_url
+    return f"{OUTLOOK_CALENDAR_URLS[account]}?{urlencode(query)}"
+
+
+def _span(details: InviteDetails) -> tuple[datetime, datetime]:
+    return details.starts_at, details.ends_at
