@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app training
 STAMP := $(VENV)/.installed
 PORT ?= 5000
-INSTANCE := instance
+INSTANCE := $(or $(TRAINING_INSTANCE_PATH),instance)
 SECRET_FILE := $(INSTANCE)/secret_key
 
 .PHONY: run test lint format bench clean

@@ -1,0 +1,129 @@
+"""The commands the README gives a new user work as it says."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def environment(tmp_path):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TRAINING_", "FLASK_"))
+    }
+    env["TRAINING_INSTANCE_PATH"] = str(tmp_path / "instance")
+    env["TRAINING_SECRET_KEY"] = "readme-test-secret"
+    return env
+
+
+def flask(env, *args) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [BIN / "flask", "--app", "training", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def wait_for_page(url: str, process: subprocess.Popen, seconds: float = 60) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.read().decode()
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {seconds}s")
+
+
+def stop(process: subprocess.Popen) -> str:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        output, _ = process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+    return output
+
+
+def test_db_upgrade_then_seed_commands_work_from_the_shell(environment):
+    upgrade = flask(environment, "db", "upgrade")
+    assert upgrade.returncode == 0, upgrade.stderr
+    seeded = flask(environment, "seed", "--year", "2023")
+    assert seeded.returncode == 0, seeded.stderr
+    assert "Loaded CMA Learner Credit Reporting Training 2023 with 11 sessions." in seeded.stdout
+    again = flask(environment, "seed", "--year", "2023")
+    assert "nothing changed" in again.stdout
+    if_empty = flask(environment, "seed", "--if-empty")
+    assert "nothing seeded" in if_empty.stdout
+
+
+def test_starting_without_a_secret_key_fails_with_a_clear_message(environment):
+    del environment["TRAINING_SECRET_KEY"]
+    result = flask(environment, "db", "upgrade")
+    assert result.returncode != 0
+    assert "TRAINING_SECRET_KEY is not set" in result.stderr
+
+
+def test_make_run_serves_the_demo_program(environment, tmp_path):
+    del environment["TRAINING_SECRET_KEY"]  # make run keeps its own in the instance folder
+    port = free_port()
+    environment["PORT"] = str(port)
+    process = subprocess.Popen(
+        ["make", "run"],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        home = wait_for_page(f"http://127.0.0.1:{port}/", process)
+    finally:
+        output = stop(process)
+    assert "CMA Learner Credit Reporting Training" in home, output
+    assert "Sign up" in home
+    assert (tmp_path / "instance" / "training.sqlite3").exists()
+    assert (tmp_path / "instance" / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_gunicorn_serves_the_app_as_the_readme_shows(environment):
+    assert flask(environment, "db", "upgrade").returncode == 0
+    port = free_port()
+    process = subprocess.Popen(
+        [BIN / "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "training:create_app()"],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        health = wait_for_page(f"http://127.0.0.1:{port}/healthz", process)
+    finally:
+        stop(process)
+    assert '"status":"ok"' in health.replace(" ", "")
