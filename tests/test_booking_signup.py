@@ -3,9 +3,9 @@
 from datetime import timedelta
 
 import pytest
+from conftest import manage_token, page_text, signup_form
 from sqlalchemy import func, select
 
-from conftest import manage_token, page_text, signup_form
 from training.booking.models import Signup, TrainingSession
 from training.extensions import db, utcnow
 from training.mail.models import OutboxMessage
@@ -350,3 +350,33 @@ def test_signup_writes_the_confirmation_email_to_the_outbox(app, client, make_se
         ]
         assert message.subject.startswith("You're booked: ")
         assert "https://training.example.org/manage/" in message.text_body
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("organization_name", "Acme\x00 Health"),
+        ("contact_name", "Ana\x00 Reyes\x1b"),
+        ("contact_email", "ana\x00@x.org"),
+        ("provider_id", "\x00"),
+        ("attendee_emails", "a@x.org\x00"),
+        ("first_choice", "not-a-number"),
+        ("second_choice", "1e9"),
+        ("submission_key", "\x00" * 30),
+    ],
+)
+def test_control_characters_and_junk_never_cause_a_server_error(
+    client, make_session, field, value
+):
+    session_id = make_session()
+    response = client.post("/signup", data=signup_form(session_id, **{field: value}))
+    assert response.status_code in (200, 303)
+    if response.status_code == 200:
+        assert "Please correct the" in page_text(response)
+
+
+def test_control_characters_are_removed_from_names(app, client, make_session):
+    session_id = make_session()
+    client.post("/signup", data=signup_form(session_id, organization_name="Acme\x00 Health\x07"))
+    [signup] = signups(app)
+    assert signup.organization_name == "Acme Health"

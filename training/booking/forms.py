@@ -24,13 +24,17 @@ MAX_ATTENDEES = 5
 NO_CHOICE = 0
 
 
+# Control characters (NUL above all, which PostgreSQL refuses) are never meant as text.
+_CONTROL_CHARACTERS = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+
+
 def _strip(value):
-    return value.strip() if isinstance(value, str) else value
+    return value.translate(_CONTROL_CHARACTERS).strip() if isinstance(value, str) else value
 
 
 def _single_line(value):
     """Collapse runs of white space (newlines included) so a name stays on one line."""
-    return " ".join(value.split()) if isinstance(value, str) else value
+    return " ".join(_strip(value).split()) if isinstance(value, str) else value
 
 
 def _valid_phone(_form, field):
