@@ -53,8 +53,8 @@ def test_signup_books_the_session_and_shows_the_confirmation(app, client, make_s
     assert "You're booked" in text
     assert "Sierra Valley Medical Society is booked for" in text
     assert " PT" in text
-    assert f"https://training.example.org/manage/{token}" not in text  # links use this host...
-    assert f"/manage/{token}" in text  # ...but the page shows the link it was opened from
+    # The link to keep is built from PUBLIC_URL, never from the request's Host header.
+    assert f"https://training.example.org/manage/{token}" in text
     assert "Add to your calendar (.ics)" in text
     assert "We will email the meeting link before the session." in text
 
@@ -152,6 +152,15 @@ def test_bad_values_are_refused_with_a_message_that_says_what_to_fix(
     assert response.status_code == 200
     assert message in page_text(response)
     assert signups(app) == []
+
+
+def test_the_list_of_problems_follows_the_order_of_the_page(client, make_session):
+    session_id = make_session()
+    response = client.post(
+        "/signup", data=signup_form(session_id, organization_name="", contact_email="bad")
+    )
+    text = page_text(response)
+    assert text.index("Organization name: Enter") < text.index("Contact email: Enter")
 
 
 def test_typed_values_are_kept_when_the_form_is_shown_again(client, make_session):
@@ -365,9 +374,7 @@ def test_signup_writes_the_confirmation_email_to_the_outbox(app, client, make_se
         ("submission_key", "\x00" * 30),
     ],
 )
-def test_control_characters_and_junk_never_cause_a_server_error(
-    client, make_session, field, value
-):
+def test_control_characters_and_junk_never_cause_a_server_error(client, make_session, field, value):
     session_id = make_session()
     response = client.post("/signup", data=signup_form(session_id, **{field: value}))
     assert response.status_code in (200, 303)

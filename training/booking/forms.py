@@ -9,6 +9,7 @@ from wtforms import (
     BooleanField,
     EmailField,
     HiddenField,
+    SelectChoice,
     SelectField,
     StringField,
     SubmitField,
@@ -46,6 +47,19 @@ def _valid_phone(_form, field):
 
 def _parse_attendee_emails(text: str) -> list[str]:
     return [item for item in re.split(r"[\s,;]+", text or "") if item]
+
+
+class OrganizationField(FlaskForm):
+    """Declared before the contact fields so forms list them in the order the page shows."""
+
+    organization_name = StringField(
+        "Organization name",
+        filters=[_single_line],
+        validators=[
+            DataRequired("Enter your organization's name."),
+            Length(max=200, message="Keep the organization name to 200 characters or fewer."),
+        ],
+    )
 
 
 class ContactFields(FlaskForm):
@@ -120,15 +134,7 @@ class ContactFields(FlaskForm):
         )
 
 
-class SignupForm(ContactFields):
-    organization_name = StringField(
-        "Organization name",
-        filters=[_single_line],
-        validators=[
-            DataRequired("Enter your organization's name."),
-            Length(max=200, message="Keep the organization name to 200 characters or fewer."),
-        ],
-    )
+class SignupForm(OrganizationField, ContactFields):
     first_choice = SelectField("Your date", coerce=int, validators=[InputRequired()])
     second_choice = SelectField("Second choice (for the waitlist)", coerce=int, default=NO_CHOICE)
     third_choice = SelectField("Third choice (for the waitlist)", coerce=int, default=NO_CHOICE)
@@ -146,10 +152,10 @@ class SignupForm(ContactFields):
     submission_key = HiddenField()
     submit = SubmitField("Sign up")
 
-    def set_sessions(self, options: list[tuple[int, str]], attestation: str) -> None:
-        """Offer ``options`` (session id, label) as dates and show the attestation in full."""
-        self.first_choice.choices = [(NO_CHOICE, "Choose a date"), *options]
-        alternates = [(NO_CHOICE, "No other choice"), *options]
+    def set_sessions(self, options: list[SelectChoice], attestation: str) -> None:
+        """Offer ``options`` (session ids) as dates and show the attestation in full."""
+        self.first_choice.choices = [SelectChoice(NO_CHOICE, "Choose a date"), *options]
+        alternates = [SelectChoice(NO_CHOICE, "No other choice"), *options]
         self.second_choice.choices = alternates
         self.third_choice.choices = alternates
         self.attest.label.text = attestation

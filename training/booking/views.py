@@ -14,6 +14,7 @@ from flask import (
     url_for,
 )
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from wtforms import SelectChoice
 
 from training.booking import services
 from training.booking.display import (
@@ -33,6 +34,7 @@ from training.booking.forms import (
 from training.booking.ical import build_invite
 from training.booking.models import Program, Signup, TrainingSession
 from training.extensions import db, utcnow
+from training.mail.services import public_url
 
 bp = Blueprint("booking", __name__)
 
@@ -133,9 +135,10 @@ def resend_link():
         return redirect(url_for("booking.signup"), code=303)
     services.resend_manage_link(signup, now=utcnow())
     db.session.commit()
+    name = signup.organization_name
     flash(
-        "We have emailed the manage link to the contact we have on file for "
-        f"{signup.organization_name}. It can take a few minutes to arrive.",
+        f"We have emailed the manage link to the contact we have on file for {name}"
+        f"{'' if name.endswith('.') else '.'} It can take a few minutes to arrive.",
         "success",
     )
     return redirect(url_for("booking.index"), code=303)
@@ -145,7 +148,11 @@ def resend_link():
 def confirmation(token: str):
     signup = _signup_or_404(token)
     return render_template(
-        "booking/confirmation.html", signup=signup, token=token, waitlist=_waitlist(signup)
+        "booking/confirmation.html",
+        signup=signup,
+        token=token,
+        manage_url=public_url("booking.manage", token=token),
+        waitlist=_waitlist(signup),
     )
 
 
@@ -248,7 +255,7 @@ def _signup_or_404(token: str) -> Signup:
     return signup
 
 
-def _date_options(program: Program, now: datetime) -> list[tuple[int, str]]:
+def _date_options(program: Program, now: datetime) -> list[SelectChoice]:
     options = []
     for session in program.sessions:
         if not session.is_bookable(now):
@@ -256,13 +263,13 @@ def _date_options(program: Program, now: datetime) -> list[tuple[int, str]]:
         seats = "full: waitlist" if session.is_full else f"{session.seats_left} seats left"
         if session.seats_left == 1:
             seats = "1 seat left"
-        options.append((session.id, f"{_when(session)} ({seats})"))
+        options.append(SelectChoice(session.id, f"{_when(session)} ({seats})"))
     return options
 
 
-def _change_options(signup: Signup, now: datetime) -> list[tuple[int, str]]:
+def _change_options(signup: Signup, now: datetime) -> list[SelectChoice]:
     cutoff = current_app.config["CHANGE_CUTOFF_HOURS"]
-    options = [(NO_CHOICE, "Choose a date")]
+    options = [SelectChoice(NO_CHOICE, "Choose a date")]
     for session in signup.program.sessions:
         if (
             session.id != signup.session_id
@@ -270,7 +277,9 @@ def _change_options(signup: Signup, now: datetime) -> list[tuple[int, str]]:
             and not session.is_full
             and now < session.changes_close_at(cutoff)
         ):
-            options.append((session.id, f"{_when(session)} ({session.seats_left} left)"))
+            options.append(
+                SelectChoice(session.id, f"{_when(session)} ({session.seats_left} left)")
+            )
     return options
 
 

@@ -1,0 +1,453 @@
+"""The public booking flow in a real browser: headless Chromium against the app on a live port."""
+
+import os
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from conftest import ATTESTATION, require
+from flask import Flask
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from training import create_app
+from training.booking.models import Program, Signup, TrainingSession
+from training.extensions import db, utcnow
+from training.mail.models import OutboxMessage
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-sync",
+]
+PACIFIC = ZoneInfo("America/Los_Angeles")
+# Short waits: every page here is served from loopback, so a slow step is a failure.
+TIMEOUT_MS = 5_000
+CONFIRMATION_URL = re.compile(r"/manage/([\w-]+)/confirmation$")
+
+
+@dataclass(frozen=True)
+class BookableSession:
+    """A session on the live site, and how the pages write its date."""
+
+    id: int
+    starts_at: datetime
+
+    @property
+    def when(self) -> str:
+        """As the session list writes it: "Tue, Nov 28, 10:00–11:30 AM PT"."""
+        local = self.starts_at.astimezone(PACIFIC)
+        return f"{local:%a, %b} {local.day}, 10:00–11:30 AM PT"
+
+    @property
+    def long_date(self) -> str:
+        """As the booking summary writes it: "Saturday, November 28, 2026"."""
+        local = self.starts_at.astimezone(PACIFIC)
+        return f"{local:%A, %B} {local.day}, {local.year}"
+
+
+@dataclass(frozen=True)
+class LiveSite:
+    """The app serving on a loopback port, and the sessions it offers."""
+
+    url: str
+    app: Flask
+    session: BookableSession  # open, 8 seats, 10:00–11:30 AM Pacific in three days
+    later_session: BookableSession  # open, 8 seats, 10:00–11:30 AM Pacific in five days
+
+
+def _pacific_morning(days_ahead: int) -> datetime:
+    """10:00 AM Pacific ``days_ahead`` days from today, in UTC."""
+    day = datetime.now(PACIFIC).date() + timedelta(days=days_ahead)
+    return datetime.combine(day, time(10, 0), tzinfo=PACIFIC).astimezone(UTC)
+
+
+def _add_program_and_sessions() -> tuple[BookableSession, BookableSession]:
+    """The program people sign up for: two open sessions, a full one and one already held."""
+    now = utcnow()
+    program = Program(
+        slug="learner-reporting",
+        name="Learner Credit Reporting Training",
+        description="Small-group sessions on reporting learners to PARS.",
+        timezone="America/Los_Angeles",
+        window_starts_on=(now - timedelta(days=7)).date(),
+        window_ends_on=(now + timedelta(days=30)).date(),
+        signup_opens_at=now - timedelta(days=1),
+        signup_closes_at=now + timedelta(days=30),
+        staff_email="staff@training.example.org",
+        accme_challenge_due_on=(now + timedelta(days=9)).date(),
+        cma_challenge_due_on=(now + timedelta(days=120)).date(),
+        attestation_text=ATTESTATION,
+    )
+    sessions = [
+        TrainingSession(starts_at=_pacific_morning(days), seats=8, seats_booked=booked)
+        for days, booked in ((3, 0), (5, 0), (7, 8), (-1, 3))
+    ]
+    for session in sessions:
+        session.ends_at = session.starts_at + timedelta(minutes=90)
+        program.sessions.append(session)
+    db.session.add(program)
+    db.session.commit()
+    return tuple(BookableSession(s.id, s.starts_at) for s in sessions[:2])
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the whole module."""
+    if not os.access(CHROMIUM, os.X_OK):
+        require(f"{CHROMIUM} is not installed")
+    with sync_playwright() as playwright:
+        try:
+            chromium = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            )
+        except PlaywrightError as error:
+            require(f"{CHROMIUM} did not start: {error.message.splitlines()[0]}")
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """The real app, CSRF on, on a fresh SQLite database, served on a free loopback port."""
+    monkeypatch.setenv("TRAINING_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "browser-test-secret-key",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'training.sqlite3'}",
+            "WTF_CSRF_ENABLED": True,
+        }
+    )
+    with app.app_context():
+        db.create_all()
+        session, later_session = _add_program_and_sessions()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.config["PUBLIC_URL"] = url
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield LiveSite(url=url, app=app, session=session, later_session=later_session)
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def page(browser, site):
+    """A fresh browser context (no cookies) and tab on the live site."""
+    tab = open_tab(browser, site)
+    yield tab
+    tab.context.close()
+
+
+@pytest.fixture
+def page_without_script(browser, site):
+    """A tab with JavaScript turned off, as some people browse."""
+    tab = open_tab(browser, site, java_script_enabled=False)
+    yield tab
+    tab.context.close()
+
+
+def open_tab(browser: Browser, site: LiveSite, **context_options) -> Page:
+    """A tab in a new browser context on ``site``; the caller closes its context."""
+    context = browser.new_context(base_url=site.url, **context_options)
+    context.set_default_timeout(TIMEOUT_MS)
+    return context.new_page()
+
+
+def fill_signup(
+    page: Page,
+    *,
+    organization: str = "Sierra Valley Medical Society, Inc.",
+    contact_name: str = "Ana Reyes",
+    contact_email: str = "ana.reyes@sierravalley.example.org",
+    attendees: str = "lee@sierravalley.example.org\nkim@sierravalley.example.org",
+) -> None:
+    """Fill in the signup form by the labels a person reads, and tick the attestation."""
+    page.get_by_label("Organization name").fill(organization)
+    page.get_by_label("Contact name").fill(contact_name)
+    page.get_by_label("Contact email").fill(contact_email)
+    page.get_by_label("Phone (optional)").fill("(916) 555-0100")
+    page.get_by_label("Emails of staff who will attend").fill(attendees)
+    page.get_by_label(ATTESTATION, exact=True).check()
+
+
+def sign_up_for(page: Page, session: BookableSession, **details) -> None:
+    """Start from the home page, sign up for ``session`` and wait for the confirmation."""
+    page.goto("/")
+    page.get_by_role("link", name=f"Sign up for {session.when}").click()
+    fill_signup(page, **details)
+    page.get_by_role("button", name="Sign up").click()
+    expect(page).to_have_url(CONFIRMATION_URL)
+
+
+def wait_until(page: Page, condition: Callable[[], bool]) -> None:
+    """Let the browser's events run until ``condition`` holds, or fail after the usual wait."""
+    for _ in range(TIMEOUT_MS // 50):
+        if condition():
+            return
+        page.wait_for_timeout(50)
+    pytest.fail("the browser did not get there in time")
+
+
+def manage_token(page: Page) -> str:
+    """The manage token in the address of the confirmation page the browser is on."""
+    match = CONFIRMATION_URL.search(page.url)
+    assert match, page.url
+    return match.group(1)
+
+
+def signups(site: LiveSite) -> list[tuple[str, str, int | None]]:
+    """Every signup on record as (organization, status, session id)."""
+    with site.app.app_context():
+        rows = db.session.execute(
+            select(Signup.organization_name, Signup.status, Signup.session_id).order_by(Signup.id)
+        )
+        return [tuple(row) for row in rows]
+
+
+def test_person_signs_up_from_the_session_list_and_gets_a_calendar_invite(page, site):
+    page.goto("/")
+    page.get_by_role("link", name=f"Sign up for {site.session.when}").click()
+    expect(page.get_by_role("heading", name="Sign up for a training session")).to_be_visible()
+    expect(page.get_by_label("Your date")).to_have_value(str(site.session.id))
+
+    page.get_by_label("Organization name").fill("Sierra Valley Medical Society, Inc.")
+    page.get_by_label("ACCME provider ID (optional)").fill("0012345")
+    page.get_by_label("Contact name").fill("Ana Reyes")
+    page.get_by_label("Contact email").fill("ana.reyes@sierravalley.example.org")
+    page.get_by_label("Phone (optional)").fill("(916) 555-0100")
+    page.get_by_label("Emails of staff who will attend").fill(
+        "lee@sierravalley.example.org\nkim@sierravalley.example.org"
+    )
+    page.get_by_label(ATTESTATION, exact=True).check()
+    page.get_by_role("button", name="Sign up").click()
+
+    expect(page).to_have_url(CONFIRMATION_URL)
+    token = manage_token(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("You're booked")
+    expect(page.locator(".lead")).to_contain_text(
+        f"Sierra Valley Medical Society, Inc. is booked for {site.session.when}."
+    )
+    expect(page.locator("main")).to_contain_text(f"{site.session.long_date}, 10:00–11:30 AM PT")
+    manage_link = page.get_by_role("link", name=f"{site.url}/manage/{token}", exact=True)
+    expect(manage_link).to_have_attribute("href", f"/manage/{token}")
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Add to your calendar (.ics)").click()
+    download = download_info.value
+    assert download.suggested_filename == "training-session.ics"
+    invite = Path(download.path()).read_text()
+    assert invite.startswith("BEGIN:VCALENDAR")
+    assert "METHOD:REQUEST" in invite
+    assert f"DTSTART:{site.session.starts_at:%Y%m%dT%H%M%S}Z" in invite
+
+    manage_link.click()
+    expect(page.get_by_role("heading", name="Manage your booking")).to_be_visible()
+    expect(page.locator("dl.summary")).to_contain_text("Sierra Valley Medical Society, Inc.")
+
+
+def test_second_signup_under_another_spelling_is_refused_without_showing_the_contact(page, site):
+    sign_up_for(page, site.session)
+
+    page.goto(f"/signup?session={site.later_session.id}")
+    fill_signup(
+        page,
+        organization="SIERRA VALLEY MEDICAL SOCIETY LLC",
+        contact_name="Jordan Park",
+        contact_email="jordan.park@sierravalley.example.org",
+        attendees="",
+    )
+    page.get_by_role("button", name="Sign up").click()
+
+    expect(page.get_by_role("alert")).to_contain_text(
+        f"Your organization already holds a place on {site.session.when}."
+    )
+    resend = page.get_by_role("button", name="Email the manage link to our contact on file")
+    expect(resend).to_be_visible()
+    markup = page.content()
+    assert "Ana Reyes" not in markup
+    assert "ana.reyes@sierravalley.example.org" not in markup
+
+    resend.click()
+    confirmation = page.get_by_role("status")
+    expect(confirmation).to_contain_text(
+        "We have emailed the manage link to the contact we have on file for "
+        "Sierra Valley Medical Society, Inc."
+    )
+    expect(confirmation).to_contain_text("It can take a few minutes to arrive.")
+    with site.app.app_context():
+        sent = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "manage_link"))
+        assert [message.recipients for message in sent] == [["ana.reyes@sierravalley.example.org"]]
+    assert [status for _name, status, _session in signups(site)] == ["confirmed"]
+
+
+def test_double_clicking_sign_up_books_once(page, site):
+    page.goto(f"/signup?session={site.session.id}")
+    fill_signup(page)
+
+    page.get_by_role("button", name="Sign up").dblclick()
+
+    expect(page).to_have_url(CONFIRMATION_URL)
+    page.wait_for_load_state("networkidle")  # a second request, if sent, has been answered
+    expect(page.get_by_role("heading", level=1)).to_have_text("You're booked")
+    assert signups(site) == [("Sierra Valley Medical Society, Inc.", "confirmed", site.session.id)]
+    page.goto("/")
+    expect(page.get_by_role("row").filter(has_text=site.session.when)).to_contain_text("7 of 8")
+
+
+def test_form_sent_again_while_the_first_is_on_its_way_books_once(page_without_script, site):
+    # Without JavaScript nothing stops a second click: the server must book the form once.
+    page = page_without_script
+    page.goto(f"/signup?session={site.session.id}")
+    fill_signup(page)
+    posts = []
+    page.route(
+        "**/signup",
+        lambda route: posts.append(route) if route.request.method == "POST" else route.continue_(),
+    )
+    button = page.get_by_role("button", name="Sign up").bounding_box()
+    x, y = button["x"] + button["width"] / 2, button["y"] + button["height"] / 2
+
+    page.mouse.click(x, y)
+    wait_until(page, lambda: len(posts) == 1)
+    posts[0].fetch(max_redirects=0)  # the server books, but its answer is slow to come back
+    page.mouse.click(x, y)
+    wait_until(page, lambda: len(posts) == 2)
+    posts[1].fulfill(response=posts[1].fetch(max_redirects=0))
+
+    expect(page).to_have_url(CONFIRMATION_URL)
+    expect(page.get_by_role("heading", level=1)).to_have_text("You're booked")
+    assert signups(site) == [("Sierra Valley Medical Society, Inc.", "confirmed", site.session.id)]
+
+
+def test_keyboard_user_skips_to_the_form_fills_it_and_signs_up(page, site):
+    page.goto("/signup")
+
+    def tab_to(target):
+        page.keyboard.press("Tab")
+        expect(target).to_be_focused()
+
+    skip_link = page.get_by_role("link", name="Skip to main content")
+    tab_to(skip_link)
+    expect(skip_link).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+
+    tab_to(page.get_by_label("Organization name"))
+    page.keyboard.type("Sierra Valley Medical Society")
+    tab_to(page.get_by_label("ACCME provider ID (optional)"))
+    tab_to(page.get_by_label("Contact name"))
+    page.keyboard.type("Ana Reyes")
+    tab_to(page.get_by_label("Contact email"))
+    page.keyboard.type("ana.reyes@sierravalley.example.org")
+    tab_to(page.get_by_label("Phone (optional)"))
+    tab_to(page.get_by_label("Emails of staff who will attend"))
+    page.keyboard.type("lee@sierravalley.example.org")
+    date = page.get_by_label("Your date")
+    tab_to(date)
+    page.keyboard.press("ArrowDown")
+    expect(date).to_have_value(str(site.session.id))
+    tab_to(page.get_by_label("Second choice (for the waitlist)"))
+    tab_to(page.get_by_label("Third choice (for the waitlist)"))
+    tab_to(page.get_by_label("If none of our dates has a seat left, put us on the waitlist"))
+    attest = page.get_by_label(ATTESTATION, exact=True)
+    tab_to(attest)
+    page.keyboard.press("Space")
+    expect(attest).to_be_checked()
+    tab_to(page.get_by_role("button", name="Sign up"))
+    page.keyboard.press("Enter")
+
+    expect(page).to_have_url(CONFIRMATION_URL)
+    expect(page.get_by_role("heading", level=1)).to_have_text("You're booked")
+    expect(page.locator(".lead")).to_contain_text(site.session.when)
+
+
+def test_public_pages_have_no_serious_accessibility_problems(page, site):
+    axe = Axe()
+    problems: list[str] = []
+
+    def check(page_name: str) -> None:
+        results = axe.run(page)
+        for violation in results.response["violations"]:
+            if violation["impact"] in ("serious", "critical"):
+                targets = ", ".join(" ".join(node["target"]) for node in violation["nodes"])
+                problems.append(
+                    f"{page_name}: {violation['id']} ({violation['help']}) at {targets}"
+                )
+
+    page.goto("/")
+    check("home page")
+    page.goto(f"/signup?session={site.session.id}")
+    check("signup page")
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("alert")).to_contain_text("Please correct")
+    check("signup page with errors")
+    fill_signup(page)
+    page.get_by_role("button", name="Sign up").click()
+    expect(page).to_have_url(CONFIRMATION_URL)
+    check("confirmation page")
+    page.get_by_role("link", name=f"{site.url}/manage/{manage_token(page)}").click()
+    expect(page.get_by_role("heading", name="Manage your booking")).to_be_visible()
+    check("manage page")
+
+    assert not problems, "\n".join(problems)
+
+
+def test_empty_signup_shows_each_problem_by_its_field_and_keeps_what_was_typed(page, site):
+    page.goto("/signup")
+    page.get_by_label("ACCME provider ID (optional)").fill("0012345")
+    page.get_by_label("Phone (optional)").fill("(916) 555-0100")
+    page.get_by_label("Emails of staff who will attend").fill("lee@sierravalley.example.org")
+
+    page.get_by_role("button", name="Sign up").click()
+
+    summary = page.get_by_role("alert")
+    expect(summary).to_contain_text("Please correct the 5 problems below.")
+    expect(summary).to_be_focused()
+    required = {
+        "Organization name": "Enter your organization's name.",
+        "Contact name": "Enter the name of the person we should contact.",
+        "Contact email": "Enter the email address of the person we should contact.",
+        "Your date": "Choose the date you would like to attend.",
+        ATTESTATION: (
+            "Please confirm that your organization has or will collect its learners' "
+            "permission before reporting their credit."
+        ),
+    }
+    for label, message in required.items():
+        field = page.get_by_label(label, exact=True)
+        expect(field).to_have_accessible_description(message)
+        expect(field).to_have_attribute("aria-invalid", "true")
+        # The message sits in the field's own box, where the eye looks for it.
+        box = page.locator(".field", has=field)
+        expect(box.locator(".error")).to_have_text(message)
+    expect(page.get_by_label("ACCME provider ID (optional)")).to_have_value("0012345")
+    expect(page.get_by_label("Phone (optional)")).to_have_value("(916) 555-0100")
+    expect(page.get_by_label("Emails of staff who will attend")).to_have_value(
+        "lee@sierravalley.example.org"
+    )
+    expect(
+        page.get_by_label("If none of our dates has a seat left, put us on the waitlist")
+    ).to_be_checked()
+
+    summary.get_by_role("link", name=re.compile(r"^Organization name:")).click()
+    expect(page.get_by_label("Organization name")).to_be_focused()
+    assert signups(site) == []
