@@ -2,6 +2,9 @@
 
 SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 
+# Staff pages show times in this zone (programs show theirs in their own).
+DISPLAY_TIMEZONE = "America/Los_Angeles"
+
 # Booking rules.
 CHANGE_CUTOFF_HOURS = 24
 
@@ -14,3 +17,30 @@ WTF_CSRF_TIME_LIMIT = None
 # Links in emails are built from this address, never from the request's Host header.
 PUBLIC_URL = "http://127.0.0.1:5000"
 MAIL_DEFAULT_SENDER = "Training Desk <no-reply@training-desk.localhost>"
+
+# Email. With no MAIL_SERVER the worker writes each message to <instance>/mail/*.eml instead.
+MAIL_SERVER = None
+MAIL_PORT = 25
+MAIL_USERNAME = None
+MAIL_PASSWORD = None
+MAIL_USE_TLS = False  # STARTTLS, usually on port 587
+MAIL_USE_SSL = False  # TLS from the first byte, usually on port 465
+MAIL_TIMEOUT = 30
+# Temporary failures wait 1, 2, 4... minutes, at most an hour, for about a day in all.
+MAIL_RETRY_BASE_SECONDS = 60
+MAIL_RETRY_MAX_SECONDS = 3600
+MAIL_MAX_ATTEMPTS = 30
+# A worker that dies mid-send leaves its claim; another takes the message after this long.
+MAIL_LEASE_SECONDS = 300
+MAIL_BATCH_SIZE = 50
+MAIL_POLL_SECONDS = 5
+# Reminders go out this many hours before each session (`flask mail remind` or the worker).
+MAIL_REMINDER_HOURS = [48, 2]
+
+# Rate limits: "memory://" is per process; use redis://host:6379 when running several.
+RATELIMIT_STORAGE_URI = "memory://"
+RATELIMIT_HEADERS_ENABLED = True
+SIGN_IN_RATE_LIMIT = "10 per minute;50 per hour"
+
+REMEMBER_COOKIE_HTTPONLY = True
+REMEMBER_COOKIE_SAMESITE = "Lax"

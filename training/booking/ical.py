@@ -68,9 +68,13 @@ def build_invite(details: InviteDetails, *, method: str, stamp: datetime) -> byt
 
 def google_calendar_url(details: InviteDetails) -> str:
     """A link that opens Google Calendar's new-event page filled in with the session."""
-    dates = "/".join(f"{moment.astimezone(UTC):%Y%m%dT%H%M%SZ}" for moment in _span(details))
-    query = {"action": "TEMPLATE", "text": details.summary, "dates": dates}
-    query["details"] = details.description
+    starts_at, ends_at = details.starts_at.astimezone(UTC), details.ends_at.astimezone(UTC)
+    query = {
+        "action": "TEMPLATE",
+        "text": details.summary,
+        "dates": f"{starts_at:%Y%m%dT%H%M%SZ}/{ends_at:%Y%m%dT%H%M%SZ}",
+        "details": _link_description(details),
+    }
     if details.meeting_url:
         query["location"] = details.meeting_url
     return f"{GOOGLE_CALENDAR_URL}?{urlencode(query)}"
@@ -78,19 +82,20 @@ def google_calendar_url(details: InviteDetails) -> str:
 
 def outlook_calendar_url(details: InviteDetails, *, account: str = "work") -> str:
     """A link that opens Outlook on the web's new-event form (``work`` or ``personal``)."""
-    starts_at, ends_at = (moment.astimezone(UTC) for moment in _span(details))
+    starts_at, ends_at = details.starts_at.astimezone(UTC), details.ends_at.astimezone(UTC)
     query = {
         "path": "/calendar/action/compose",
         "rru": "addevent",
         "subject": details.summary,
         "startdt": f"{starts_at:%Y-%m-%dT%H:%M:%SZ}",
         "enddt": f"{ends_at:%Y-%m-%dT%H:%M:%SZ}",
-        "body": details.description,
+        "body": _link_description(details),
     }
     if details.meeting_url:
         query["location"] = details.meeting_url
     return f"{OUTLOOK_CALENDAR_URLS[account]}?{urlencode(query)}"
 
 
-def _span(details: InviteDetails) -> tuple[datetime, datetime]:
-    return details.starts_at, details.ends_at
+def _link_description(details: InviteDetails) -> str:
+    # Links stay short enough to read in a plain-text email; the invite carries the rest.
+    return f"Join: {details.meeting_url}" if details.meeting_url else details.summary

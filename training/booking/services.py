@@ -121,9 +121,14 @@ def signup_for_token(token: str) -> Signup | None:
     ).first()
 
 
-def invite_details(signup: Signup) -> InviteDetails:
-    """What the calendar invite for a confirmed signup's session says."""
-    session = signup.session
+def invite_details(signup: Signup, session: TrainingSession | None = None) -> InviteDetails:
+    """What the calendar invite for a signup's ``session`` (its own by default) says.
+
+    The UID names the signup and the session, so each booked date is one calendar event;
+    SEQUENCE is the signup's counter, which only goes up, so any invite outranks every
+    earlier one for the same UID.
+    """
+    session = session or signup.session
     sender_name, sender_email = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
     domain = sender_email.rpartition("@")[2] or "localhost"
     lines = [
@@ -283,7 +288,14 @@ def cancel_signup(signup: Signup, *, now: datetime) -> None:
     if previous is not None:
         _release_seat(previous)
     db.session.flush()
-    _queue_signup_email(signup, None, "cancelled", "Your training booking is cancelled")
+    _queue_signup_email(
+        signup,
+        None,
+        "cancelled",
+        f"Cancelled: {signup.organization_name}'s training"
+        + (f" on {describe_session(previous)}" if previous is not None else " waitlist place"),
+        method="CANCEL" if previous is not None else None,
+    )
     if previous is not None:
         promote_waitlist(previous, now=now)
 
@@ -401,17 +413,43 @@ def _queue_confirmation(
     previous: TrainingSession | None = None,
     promoted: bool = False,
 ) -> None:
+    when, organization = describe_session(signup.session), signup.organization_name
     if previous is not None:
-        subject = f"Your training date has changed: {describe_session(signup.session)}"
+        # Two emails, one invite each: clients act on one calendar per message, and the old
+        # date is another event (another UID) that must be cancelled on its own.
+        _queue_signup_email(
+            signup,
+            None,
+            "date_released",
+            f"Cancelled: {describe_session(previous)} (moved to {when})",
+            method="CANCEL",
+            invite_session=previous,
+        )
+        subject = f"Your training date has changed: {when} ({organization})"
     elif promoted:
-        subject = f"A seat opened up: you're booked for {describe_session(signup.session)}"
+        subject = f"A seat opened up: you're booked for {when} ({organization})"
     else:
-        subject = f"You're booked: {describe_session(signup.session)}"
-    _queue_signup_email(signup, token, "booking_confirmed", subject, previous=previous)
+        subject = f"You're booked: {when} ({organization})"
+    _queue_signup_email(
+        signup,
+        token,
+        "booking_confirmed",
+        subject,
+        method="REQUEST",
+        previous=previous,
+        promoted=promoted,
+    )
 
 
 def _queue_signup_email(
-    signup: Signup, token: str | None, kind: str, subject: str, **context
+    signup: Signup,
+    token: str | None,
+    kind: str,
+    subject: str,
+    *,
+    method: str | None = None,
+    invite_session: TrainingSession | None = None,
+    **context,
 ) -> None:
     recipients = [signup.contact_email, *(attendee.email for attendee in signup.attendees)]
     queue_email(
@@ -419,6 +457,9 @@ def _queue_signup_email(
         recipients,
         subject,
         signup=signup,
+        invite=invite_details(signup, invite_session) if method else None,
+        method=method,
         manage_url=public_url("booking.manage", token=token) if token else None,
+        invite_session=invite_session,
         **context,
     )

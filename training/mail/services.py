@@ -4,10 +4,19 @@ import uuid
 from email.utils import parseaddr
 
 from flask import current_app, render_template
+from sqlalchemy import update
 
+from training.booking.ical import (
+    InviteDetails,
+    build_invite,
+    google_calendar_url,
+    outlook_calendar_url,
+)
 from training.booking.models import Signup
-from training.extensions import db
-from training.mail.models import OutboxMessage
+from training.extensions import db, utcnow
+from training.mail.models import MAIL_FAILED, MAIL_QUEUED, MAIL_RETRYING, OutboxMessage
+
+SUBJECT_LENGTH = 300
 
 
 def public_url(endpoint: str, **values) -> str:
@@ -16,18 +25,70 @@ def public_url(endpoint: str, **values) -> str:
     return current_app.config["PUBLIC_URL"].rstrip("/") + path
 
 
+def mail_domain() -> str:
+    """The domain of the sending address: Message-IDs and invite UIDs end with it."""
+    return parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2] or (
+        "localhost"
+    )
+
+
 def queue_email(
-    kind: str, recipients: list[str], subject: str, signup: Signup | None = None, **context
+    kind: str,
+    recipients: list[str],
+    subject: str,
+    signup: Signup | None = None,
+    *,
+    invite: InviteDetails | None = None,
+    method: str | None = None,
+    reply_to: str | None = None,
+    **context,
 ) -> OutboxMessage:
-    """Render ``mail/<kind>.txt`` and add it to the outbox; the caller's commit sends it."""
-    sender_domain = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2]
+    """Render ``mail/<kind>.txt`` and ``.html`` and add the email to the outbox.
+
+    With ``invite``, the row also carries the iCalendar ``method`` (REQUEST or CANCEL) built
+    now, with a fresh DTSTAMP. The caller's commit makes the row visible to the worker.
+    """
+    if (invite is None) != (method is None):
+        raise ValueError("an invite needs its method, and a method its invite")
+    calendar = None
+    if invite is not None:
+        calendar = build_invite(invite, method=method, stamp=utcnow()).decode()
+        if method == "REQUEST":
+            context["calendar_links"] = {
+                "Google Calendar": google_calendar_url(invite),
+                "Outlook (work or school)": outlook_calendar_url(invite, account="work"),
+                "Outlook.com": outlook_calendar_url(invite, account="personal"),
+            }
+    context.update(signup=signup, invite=invite, method=method)
+    if reply_to is None and signup is not None:
+        reply_to = signup.program.staff_email
     message = OutboxMessage(
         kind=kind,
         signup=signup,
         recipients=list(dict.fromkeys(recipients)),
-        subject=subject,
-        text_body=render_template(f"mail/{kind}.txt", signup=signup, **context),
-        message_id=f"<{uuid.uuid4().hex}@{sender_domain or 'localhost'}>",
+        reply_to=reply_to,
+        subject=subject if len(subject) <= SUBJECT_LENGTH else subject[: SUBJECT_LENGTH - 1] + "…",
+        text_body=render_template(f"mail/{kind}.txt", **context),
+        html_body=render_template(f"mail/{kind}.html", **context),
+        calendar=calendar,
+        calendar_method=method,
+        message_id=f"<{uuid.uuid4().hex}@{mail_domain()}>",
+        next_attempt_at=utcnow(),
     )
     db.session.add(message)
     return message
+
+
+def requeue_message(message: OutboxMessage) -> bool:
+    """Send a failed or retrying message again now, as the same message; False if it can't be."""
+    requeued = db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message.id,
+            OutboxMessage.status.in_([MAIL_FAILED, MAIL_RETRYING]),
+        )
+        .values(status=MAIL_QUEUED, next_attempt_at=utcnow(), attempts=0)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire(message)
+    return requeued == 1

@@ -1,0 +1,90 @@
+"""The MIME message and calendar links, built without an app."""
+
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from test_mail_support import mime_tree
+
+from training.booking.ical import (
+    InviteDetails,
+    build_invite,
+    google_calendar_url,
+    outlook_calendar_url,
+)
+from training.mail.message import Envelope, build_message, header_text, to_bytes
+
+DETAILS = InviteDetails(
+    uid="signup-1-session-2@training.example.org",
+    sequence=3,
+    starts_at=datetime(2026, 12, 1, 18, 0, tzinfo=UTC),
+    ends_at=datetime(2026, 12, 1, 19, 30, tzinfo=UTC),
+    summary="Learner Credit Reporting Training: training session",
+    description="Join: https://meet.example.org/x\nDial-in: +1 555 0100",
+    organizer_email="no-reply@training.example.org",
+    organizer_name="Training Desk",
+    attendees=(("Ana Reyes", "ana@example.org"),),
+    meeting_url="https://meet.example.org/x",
+)
+
+
+def envelope(**overrides) -> Envelope:
+    values = {
+        "message_id": "<abc@training.example.org>",
+        "date": datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
+        "sender": "Training Desk <no-reply@training.example.org>",
+        "recipients": ("ana@example.org",),
+        "subject": "You're booked",
+        "text_body": "Hello",
+        "html_body": "<p>Hello</p>",
+        "reply_to": "staff@training.example.org",
+    }
+    values.update(overrides)
+    return Envelope(**values)
+
+
+def test_message_without_invite_is_text_and_html_alternatives():
+    message = build_message(envelope())
+    assert mime_tree(message) == ["multipart/alternative", "  text/plain", "  text/html"]
+    assert message["MIME-Version"] == "1.0"
+    assert all(part["MIME-Version"] is None for part in message.iter_parts())
+
+
+def test_cancel_invite_is_labelled_cancel_in_both_calendar_parts():
+    calendar = build_invite(DETAILS, method="CANCEL", stamp=datetime.now(UTC))
+    message = build_message(envelope(calendar=calendar, calendar_method="CANCEL"))
+    parts = [part for part in message.walk() if part.get_content_type() == "text/calendar"]
+    assert [part.get_param("method") for part in parts] == ["CANCEL", "CANCEL"]
+    assert {part.get_payload(decode=True) for part in parts} == {calendar}
+
+
+def test_calendar_and_method_come_together():
+    with pytest.raises(ValueError):
+        build_message(envelope(calendar=b"BEGIN:VCALENDAR", calendar_method=None))
+
+
+def test_line_breaks_in_header_text_never_start_a_new_header():
+    raw = to_bytes(build_message(envelope(subject="Booked\r\nBcc: someone@example.org\n\tmore")))
+    headers = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    assert b"Subject: Booked Bcc: someone@example.org more" in headers
+    assert not any(line.startswith(b"Bcc") for line in headers)
+    assert header_text("a\x00b\u2028c") == "a b c"
+
+
+def test_google_link_fills_in_the_session_in_utc():
+    query = parse_qs(urlsplit(google_calendar_url(DETAILS)).query)
+    assert query["action"] == ["TEMPLATE"]
+    assert query["dates"] == ["20261201T180000Z/20261201T193000Z"]
+    assert query["location"] == ["https://meet.example.org/x"]
+    assert query["details"] == ["Join: https://meet.example.org/x"]
+
+
+def test_outlook_links_fill_in_the_session_for_work_and_personal_accounts():
+    work = urlsplit(outlook_calendar_url(DETAILS, account="work"))
+    personal = urlsplit(outlook_calendar_url(DETAILS, account="personal"))
+    assert work.netloc == "outlook.office.com"
+    assert personal.netloc == "outlook.live.com"
+    query = parse_qs(work.query)
+    assert query["startdt"] == ["2026-12-01T18:00:00Z"]
+    assert query["enddt"] == ["2026-12-01T19:30:00Z"]
+    assert query["subject"] == [DETAILS.summary]
