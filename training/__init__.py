@@ -5,7 +5,7 @@ import os
 from flask import Flask
 
 from training import config
-from training.extensions import csrf, db, migrate, serialize_sqlite_writes
+from training.extensions import csrf, db, limiter, login_manager, migrate, serialize_sqlite_writes
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,16 +32,21 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(PROJECT_ROOT, "migrations"))
     csrf.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             serialize_sqlite_writes(db.engine)
 
     from training import cli, errors, health, security
     from training.booking import views as booking
+    from training.staff import views as staff
 
     app.register_blueprint(health.bp)
     app.register_blueprint(booking.bp)
+    app.register_blueprint(staff.bp)
     booking.init_app(app)
+    staff.init_app(app)
     cli.init_app(app)
     errors.init_app(app)
     security.init_app(app)

@@ -1,16 +1,25 @@
 """Command-line tools: ``flask --app training <command>``, using the same services as the web."""
 
+import secrets
+import signal
+import sys
 from pathlib import Path
 
 import click
-from flask import Flask
-from flask.cli import with_appcontext
-from sqlalchemy import select
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import func, select
 
 from training import PROJECT_ROOT
 from training.booking.models import Program
 from training.booking.seeding import seed_program
 from training.extensions import db, utcnow
+from training.mail.delivery import DeliveryReport, deliver_due, watch
+from training.mail.models import OutboxMessage
+from training.mail.notices import send_reminders
+from training.mail.services import requeue_message
+from training.staff import services as staff_services
+from training.staff.models import ROLE_ADMIN, ROLES, StaffMember
 
 DEMO_PROGRAM = Path(PROJECT_ROOT) / "seed" / "demo_program.toml"
 
@@ -32,5 +41,130 @@ def seed_command(year: int | None, if_empty: bool) -> None:
     click.echo(f"Loaded {program.name} with {len(program.sessions)} sessions.")
 
 
+mail_cli = AppGroup("mail", help="Send queued email and calendar invites.")
+
+
+@mail_cli.command("deliver")
+@click.option(
+    "--watch", "keep_watching", is_flag=True, help="Keep running; send email as it comes."
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    help="Seconds between looks at the outbox with --watch (default: MAIL_POLL_SECONDS).",
+)
+def deliver_command(keep_watching: bool, interval: float | None) -> None:
+    """Send every email that is due, then exit; with --watch, keep going (the production way)."""
+    if not keep_watching:
+        _echo_report(deliver_due())
+        return
+    interval = interval or float(current_app.config["MAIL_POLL_SECONDS"])
+    target = current_app.config.get("MAIL_SERVER") or f"{current_app.instance_path}/mail/"
+    click.echo(f"Delivering email to {target} every {interval:g} s; Ctrl-C stops.")
+    stopping: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: stopping.append(signum))
+    try:
+        watch(interval, should_stop=lambda: bool(stopping), on_report=_echo_report)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@mail_cli.command("remind")
+def remind_command() -> None:
+    """Queue the reminders due now (MAIL_REMINDER_HOURS before each session)."""
+    queued = send_reminders(utcnow())
+    db.session.commit()
+    click.echo(f"Queued {queued} reminder(s).")
+
+
+@mail_cli.command("status")
+def status_command() -> None:
+    """Count the outbox's messages by delivery state."""
+    counts = db.session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    ).all()
+    for status, count in sorted(counts):
+        click.echo(f"{status}: {count}")
+
+
+@mail_cli.command("retry")
+@click.argument("message_ids", nargs=-1, type=int, required=True)
+def retry_command(message_ids: tuple[int, ...]) -> None:
+    """Queue failed or retrying messages again now, each as the same message."""
+    for message_id in message_ids:
+        message = db.session.get(OutboxMessage, message_id)
+        if message is None or not requeue_message(message):
+            db.session.rollback()
+            raise click.ClickException(f"Message {message_id} is not failed or retrying.")
+    db.session.commit()
+    click.echo(f"Queued {len(message_ids)} message(s) again.")
+
+
+def _echo_report(report: DeliveryReport) -> None:
+    click.echo(f"Sent {report.sent}, retrying {report.retrying}, failed {report.failed}.")
+
+
+staff_cli = AppGroup("staff", help="Staff accounts.")
+DEMO_ADMIN_EMAIL = "admin@training-desk.localhost"
+
+
+@staff_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="What the account may do.")
+@click.option("--name", default="", help="The person's name (default: the email).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def staff_create_command(email: str, role: str, name: str, password_stdin: bool) -> None:
+    """Create a staff account; the password is asked twice unless --password-stdin."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        member = staff_services.create_staff(email, password, role, name=name)
+    except staff_services.StaffError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"Created {member.role} account {member.email}.")
+
+
+@staff_cli.command("list")
+def staff_list_command() -> None:
+    """List staff accounts with their role and status."""
+    for member in db.session.scalars(select(StaffMember).order_by(StaffMember.email)):
+        status = "disabled" if member.is_disabled else "active"
+        click.echo(f"{member.email}\t{member.role}\t{status}")
+
+
+@staff_cli.command("disable")
+@click.argument("email")
+def staff_disable_command(email: str) -> None:
+    """Disable an account and sign it out everywhere."""
+    member = staff_services.find_staff(email)
+    if member is None:
+        raise click.ClickException(f"No account for {email}.")
+    staff_services.set_disabled(member, True)
+    db.session.commit()
+    click.echo(f"Disabled {member.email}.")
+
+
+@staff_cli.command("demo-admin")
+def staff_demo_admin_command() -> None:
+    """Create a demo admin with a random password when there is no staff account yet."""
+    if db.session.scalar(select(StaffMember.id).limit(1)) is not None:
+        return
+    password = secrets.token_urlsafe(12)
+    staff_services.create_staff(DEMO_ADMIN_EMAIL, password, ROLE_ADMIN, name="Demo admin")
+    db.session.commit()
+    click.echo(
+        f"Staff console: sign in at {current_app.config['PUBLIC_URL']}/staff/sign-in\n"
+        f"  email:    {DEMO_ADMIN_EMAIL}\n  password: {password}\n"
+        "This is shown once; create real accounts with `flask --app training staff create`."
+    )
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(seed_command)
+    app.cli.add_command(mail_cli)
+    app.cli.add_command(staff_cli)

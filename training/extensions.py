@@ -2,6 +2,9 @@
 
 from datetime import UTC, datetime
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -26,6 +29,12 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
+login_manager = LoginManager()
+login_manager.login_view = "staff.sign_in"
+login_manager.login_message = "Please sign in to see that page."
+login_manager.login_message_category = "info"
+# Limits are kept in RATELIMIT_STORAGE_URI: memory for one process, Redis for several.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 class UTCDateTime(TypeDecorator[datetime]):

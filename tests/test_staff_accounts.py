@@ -1,0 +1,225 @@
+"""Staff sign-in, passwords, roles and the `staff` commands."""
+
+import pytest
+from conftest import page_text
+from sqlalchemy import select
+
+from training.audit.models import AuditEvent
+from training.extensions import db
+from training.staff import services
+from training.staff.models import StaffMember
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def make_staff(app):
+    """Add a staff account and return its email."""
+
+    def make(email="pat@cmadocs.example.org", role="staff", password=PASSWORD) -> str:
+        with app.app_context():
+            services.create_staff(email, password, role)
+            db.session.commit()
+        return email
+
+    return make
+
+
+def sign_in(client, email, password=PASSWORD):
+    return client.post("/staff/sign-in", data={"email": email, "password": password})
+
+
+def test_staff_sign_in_reaches_the_console(client, make_staff):
+    email = make_staff()
+    response = sign_in(client, email)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/staff/"
+    assert "Signed in as pat@cmadocs.example.org (staff)" in page_text(client.get("/staff/"))
+
+
+def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(client, make_staff):
+    email = make_staff()
+    for attempt in (sign_in(client, email, "wrong password!!"), sign_in(client, "nobody@x.org")):
+        assert attempt.status_code == 200
+        assert "That email and password do not match an active account." in page_text(attempt)
+    assert client.get("/staff/").status_code == 302
+
+
+def test_passwords_are_stored_as_scrypt_hashes(app, make_staff):
+    make_staff()
+    with app.app_context():
+        stored = db.session.scalars(select(StaffMember.password_hash)).one()
+    assert stored.startswith("scrypt:")
+    assert PASSWORD not in stored
+
+
+def test_sign_in_only_follows_next_to_pages_on_this_site(client, make_staff):
+    email = make_staff()
+    response = client.post(
+        "/staff/sign-in?next=https://evil.example.com/",
+        data={"email": email, "password": PASSWORD},
+    )
+    assert response.headers["Location"] == "/staff/"
+
+
+def test_visitors_are_sent_to_sign_in(client):
+    response = client.get("/staff/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/staff/sign-in?next=")
+
+
+def test_sign_in_attempts_are_rate_limited(client, make_staff):
+    email = make_staff()
+    answers = [sign_in(client, email, "wrong password!!").status_code for _ in range(11)]
+    assert answers[:10] == [200] * 10
+    assert answers[10] == 429
+    assert "Too many attempts" in page_text(sign_in(client, email))
+
+
+def test_signing_out_ends_the_session(client, make_staff):
+    sign_in(client, make_staff())
+    response = client.post("/staff/sign-out")
+    assert response.headers["Location"] == "/staff/sign-in"
+    assert client.get("/staff/").status_code == 302
+
+
+def test_changing_the_password_signs_other_devices_out(app, make_staff):
+    email = make_staff()
+    laptop, phone = app.test_client(), app.test_client()
+    sign_in(laptop, email)
+    sign_in(phone, email)
+    response = laptop.post(
+        "/staff/password",
+        data={
+            "current_password": PASSWORD,
+            "new_password": "a brand new passphrase",
+            "confirm_password": "a brand new passphrase",
+        },
+    )
+    assert response.status_code == 303
+    assert laptop.get("/staff/").status_code == 200
+    assert phone.get("/staff/").status_code == 302
+    assert sign_in(app.test_client(), email, "a brand new passphrase").status_code == 303
+
+
+def test_a_short_or_mismatched_new_password_says_why(client, make_staff):
+    sign_in(client, make_staff())
+    response = client.post(
+        "/staff/password",
+        data={"current_password": PASSWORD, "new_password": "short", "confirm_password": "x"},
+    )
+    text = page_text(response)
+    assert "Use at least 12 characters for the password." in text
+    assert "The two new passwords do not match." in text
+
+
+def test_a_disabled_account_is_signed_out_and_cannot_sign_in(app, client, make_staff):
+    email = make_staff()
+    sign_in(client, email)
+    with app.app_context():
+        services.set_disabled(services.find_staff(email), True)
+        db.session.commit()
+    assert client.get("/staff/").status_code == 302
+    assert sign_in(client, email).status_code == 200
+
+
+def test_admins_create_accounts_and_change_roles(app, client, make_staff):
+    sign_in(client, make_staff("boss@cmadocs.example.org", role="admin"))
+    response = client.post(
+        "/staff/accounts",
+        data={
+            "email": "New.Person@CMAdocs.example.org",
+            "name": "New Person",
+            "role": "facilitator",
+            "password": "a long enough password",
+        },
+    )
+    assert response.status_code == 303
+    assert "Account created for new.person@cmadocs.example.org." in page_text(
+        client.get("/staff/accounts")
+    )
+    with app.app_context():
+        member = services.find_staff("new.person@cmadocs.example.org")
+        member_id = member.id
+    client.post(
+        f"/staff/accounts/{member_id}",
+        data={f"account-{member_id}-role": "staff", f"account-{member_id}-status": "disabled"},
+    )
+    with app.app_context():
+        member = services.find_staff("new.person@cmadocs.example.org")
+        assert (member.role, member.is_disabled) == ("staff", True)
+        actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    assert actions[-3:] == ["staff.created", "staff.role_changed", "staff.disabled"]
+
+
+def test_a_duplicate_account_email_is_refused_with_a_message(client, make_staff):
+    sign_in(client, make_staff("boss@cmadocs.example.org", role="admin"))
+    response = client.post(
+        "/staff/accounts",
+        data={
+            "email": "boss@cmadocs.example.org",
+            "role": "staff",
+            "password": "a long enough password",
+        },
+    )
+    assert "There is already an account for boss@cmadocs.example.org." in page_text(response)
+
+
+@pytest.mark.parametrize("role", ["staff", "facilitator"])
+def test_only_admins_manage_accounts(client, make_staff, role):
+    sign_in(client, make_staff(role=role))
+    assert client.get("/staff/accounts").status_code == 403
+    assert client.post("/staff/accounts", data={"email": "x@y.org"}).status_code == 403
+
+
+def test_staff_create_command_reads_the_password_from_stdin(app, runner):
+    result = runner.invoke(
+        args=[
+            "staff",
+            "create",
+            "Lee@CMAdocs.example.org",
+            "--role",
+            "facilitator",
+            "--password-stdin",
+        ],
+        input=PASSWORD + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Created facilitator account lee@cmadocs.example.org." in result.output
+    listed = runner.invoke(args=["staff", "list"])
+    assert "lee@cmadocs.example.org\tfacilitator\tactive" in listed.output
+
+
+def test_staff_create_command_asks_for_the_password_twice(runner):
+    result = runner.invoke(
+        args=["staff", "create", "kim@cmadocs.example.org", "--role", "staff"],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.count("Password") == 1
+    assert "Repeat for confirmation" in result.output
+
+
+def test_staff_create_command_refuses_a_short_password(runner):
+    result = runner.invoke(
+        args=["staff", "create", "kim@x.org", "--role", "staff", "--password-stdin"],
+        input="short\n",
+    )
+    assert result.exit_code != 0
+    assert "Use at least 12 characters" in result.output
+
+
+def test_staff_disable_command_disables_the_account(runner, make_staff):
+    email = make_staff()
+    result = runner.invoke(args=["staff", "disable", email])
+    assert result.exit_code == 0
+    assert f"{email}\tstaff\tdisabled" in runner.invoke(args=["staff", "list"]).output
+    assert runner.invoke(args=["staff", "disable", "nobody@x.org"]).exit_code != 0
+
+
+def test_demo_admin_is_created_once_and_its_sign_in_printed(runner, client):
+    first = runner.invoke(args=["staff", "demo-admin"])
+    assert "email:    admin@training-desk.localhost" in first.output
+    password = first.output.split("password: ")[1].split()[0]
+    assert sign_in(client, "admin@training-desk.localhost", password).status_code == 303
+    assert runner.invoke(args=["staff", "demo-admin"]).output == ""

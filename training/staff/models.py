@@ -1,0 +1,77 @@
+"""Staff accounts and the sessions each facilitator is assigned to."""
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from training.booking.models import TrainingSession
+from training.extensions import UTCDateTime, db, utcnow
+
+ROLE_ADMIN = "admin"
+ROLE_STAFF = "staff"
+ROLE_FACILITATOR = "facilitator"
+ROLES = (ROLE_ADMIN, ROLE_STAFF, ROLE_FACILITATOR)
+
+session_facilitators = Table(
+    "session_facilitators",
+    db.metadata,
+    Column(
+        "session_id",
+        ForeignKey("training_sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "staff_member_id",
+        ForeignKey("staff_members.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+)
+
+
+class StaffMember(UserMixin, db.Model):
+    __tablename__ = "staff_members"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'staff', 'facilitator')", name="role_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_disabled: Mapped[bool] = mapped_column(default=False)
+    # Part of the sign-in cookie: bumping it signs the account out everywhere.
+    login_version: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_signed_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    sessions: Mapped[list[TrainingSession]] = relationship(
+        secondary=session_facilitators, order_by=TrainingSession.starts_at
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return not self.is_disabled
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ROLE_ADMIN
+
+    @property
+    def can_manage(self) -> bool:
+        """Admins and staff run sessions, rosters, signups, exports and mail."""
+        return self.role in (ROLE_ADMIN, ROLE_STAFF)
+
+    def get_id(self) -> str:
+        return f"{self.id}.{self.login_version}"
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password, method="scrypt")
+        self.login_version = (self.login_version or 0) + 1
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)

@@ -1,0 +1,151 @@
+"""Staff sign-in, passwords and (for admins) accounts."""
+
+from datetime import datetime
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from training.booking.display import format_moment
+from training.extensions import db, limiter, login_manager
+from training.staff import services
+from training.staff.auth import load_staff_member, role_required
+from training.staff.forms import AccountForm, AccountUpdateForm, ChangePasswordForm, SignInForm
+from training.staff.models import ROLE_ADMIN, StaffMember
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+
+def init_app(app: Flask) -> None:
+    """Load staff from the sign-in cookie; show staff-facing times in the display zone."""
+    login_manager.user_loader(load_staff_member)
+
+    @app.template_filter("staff_moment")
+    def staff_moment(moment: datetime) -> str:
+        return format_moment(moment, ZoneInfo(app.config["DISPLAY_TIMEZONE"]))
+
+
+def _safe_next(target: str | None) -> str:
+    """Only paths on this site; anything else goes to the console's home."""
+    parts = urlsplit(target or "")
+    if target and not parts.scheme and not parts.netloc and target.startswith("/"):
+        return target
+    return url_for("staff.home")
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["SIGN_IN_RATE_LIMIT"], methods=["POST"])
+def sign_in():
+    if current_user.is_authenticated:
+        return redirect(url_for("staff.home"))
+    form = SignInForm()
+    if form.validate_on_submit():
+        member = services.authenticate(form.email.data, form.password.data)
+        if member is not None:
+            login_user(member)
+            db.session.commit()
+            return redirect(_safe_next(request.args.get("next")), code=303)
+        flash("That email and password do not match an active account.", "error")
+    return render_template("staff/sign_in.html", form=form)
+
+
+@bp.post("/sign-out")
+@login_required
+def sign_out():
+    logout_user()
+    flash("You are signed out.", "success")
+    return redirect(url_for("staff.sign_in"), code=303)
+
+
+@bp.get("/")
+@login_required
+def home():
+    return render_template("staff/home.html")
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(
+                current_user, form.current_password.data, form.new_password.data
+            )
+        except services.StaffError as error:
+            form.current_password.errors.append(str(error))
+        else:
+            db.session.commit()
+            login_user(current_user)  # the cookie carries the new login version
+            flash("Your password is changed. Other devices have been signed out.", "success")
+            return redirect(url_for("staff.home"), code=303)
+    return render_template("staff/password.html", form=form)
+
+
+@bp.route("/accounts", methods=["GET", "POST"])
+@role_required(ROLE_ADMIN)
+def accounts():
+    form = AccountForm()
+    if form.validate_on_submit():
+        try:
+            member = services.create_staff(
+                form.email.data,
+                form.password.data,
+                form.role.data,
+                name=form.name.data,
+                actor=current_user,
+            )
+        except services.StaffError as error:
+            form.email.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(f"Account created for {member.email}.", "success")
+            return redirect(url_for("staff.accounts"), code=303)
+    members = db.session.scalars(select(StaffMember).order_by(StaffMember.email)).all()
+    rows = [
+        (
+            member,
+            AccountUpdateForm(
+                formdata=None,
+                prefix=f"account-{member.id}",
+                role=member.role,
+                status="disabled" if member.is_disabled else "active",
+            ),
+        )
+        for member in members
+    ]
+    return render_template("staff/accounts.html", form=form, rows=rows)
+
+
+@bp.post("/accounts/<int:member_id>")
+@role_required(ROLE_ADMIN)
+def update_account(member_id: int):
+    member = db.get_or_404(StaffMember, member_id)
+    form = AccountUpdateForm(prefix=f"account-{member.id}")
+    if not form.validate_on_submit():
+        flash("Choose a role and a status from the lists.", "error")
+    elif member.id == current_user.id:
+        flash("You cannot change your own role or disable yourself.", "error")
+    else:
+        try:
+            if form.role.data != member.role:
+                services.set_role(member, form.role.data, actor=current_user)
+            if (form.status.data == "disabled") != member.is_disabled:
+                services.set_disabled(member, form.status.data == "disabled", actor=current_user)
+        except services.StaffError as error:
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(f"Saved {member.email}.", "success")
+    return redirect(url_for("staff.accounts"), code=303)
