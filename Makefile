@@ -26,9 +26,12 @@ $(SECRET_FILE):
 run: $(STAMP) $(SECRET_FILE)
 	TRAINING_SECRET_KEY="$$(cat $(SECRET_FILE))" $(FLASK) db upgrade
 	TRAINING_SECRET_KEY="$$(cat $(SECRET_FILE))" $(FLASK) seed --if-empty
-	@echo "Training Desk is starting on http://127.0.0.1:$(PORT)"
-	TRAINING_SECRET_KEY="$$(cat $(SECRET_FILE))" TRAINING_PUBLIC_URL="http://127.0.0.1:$(PORT)" \
-		$(FLASK) run --host 127.0.0.1 --port $(PORT)
+	TRAINING_SECRET_KEY="$$(cat $(SECRET_FILE))" $(FLASK) staff demo-admin
+	@echo "Training Desk is starting on http://127.0.0.1:$(PORT); emails appear in $(INSTANCE)/mail/"
+	export TRAINING_SECRET_KEY="$$(cat $(SECRET_FILE))" TRAINING_PUBLIC_URL="http://127.0.0.1:$(PORT)"; \
+	$(FLASK) mail deliver --watch & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)

@@ -4,9 +4,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from conftest import page_text, signup_form
 from sqlalchemy import func, select
 
-from conftest import page_text, signup_form
 from training.booking.models import Signup, TrainingSession
 from training.extensions import db
 
@@ -51,9 +51,7 @@ def test_many_signups_racing_for_the_last_seat_give_exactly_one_booking(app, mak
 
 def test_racers_who_accept_the_waitlist_are_queued_not_oversold(app, make_session):
     session_id = make_session(seats=3)
-    forms = [
-        signup_form(session_id, organization_name=f"Queue Clinic {n}") for n in range(RACERS)
-    ]
+    forms = [signup_form(session_id, organization_name=f"Queue Clinic {n}") for n in range(RACERS)]
     responses = race(app, forms)
     assert all(r.status_code == 303 for r in responses)
     with app.app_context():

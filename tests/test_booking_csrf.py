@@ -1,7 +1,6 @@
 """Every form refuses a post without its CSRF token."""
 
 import pytest
-
 from conftest import page_text, signup_form
 
 

@@ -3,9 +3,9 @@
 from datetime import timedelta
 
 import pytest
+from conftest import manage_token, page_text, signup_form
 from sqlalchemy import select
 
-from conftest import manage_token, page_text, signup_form
 from training.booking.models import ManageLink, Signup, TrainingSession
 from training.extensions import db
 from training.mail.models import OutboxMessage

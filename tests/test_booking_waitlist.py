@@ -2,9 +2,9 @@
 
 from datetime import timedelta
 
+from conftest import manage_token, page_text, signup_form
 from sqlalchemy import select
 
-from conftest import manage_token, page_text, signup_form
 from training.booking.models import Signup, TrainingSession
 from training.extensions import db
 from training.mail.models import OutboxMessage
