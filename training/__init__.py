@@ -40,11 +40,15 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from training import cli, errors, health, security
     from training.booking import views as booking
+    from training.rosters import views as rosters
+    from training.signups import views as signups
     from training.staff import views as staff
 
     app.register_blueprint(health.bp)
     app.register_blueprint(booking.bp)
     app.register_blueprint(staff.bp)
+    app.register_blueprint(rosters.bp)
+    app.register_blueprint(signups.bp)
     booking.init_app(app)
     staff.init_app(app)
     cli.init_app(app)

@@ -7,18 +7,20 @@ from training.booking.models import Program, Signup, TrainingSession
 from training.extensions import db
 
 PUBLIC_ACTOR = "organization (public page)"
+SYSTEM_ACTOR = "Training Desk (automatic)"
 
 
 def record(
     action: str,
     *,
     actor=None,
+    actor_label: str | None = None,
     signup: Signup | None = None,
     session: TrainingSession | None = None,
     program: Program | None = None,
     **details: Any,
 ) -> AuditEvent:
-    """Add an audit event; ``actor`` is a staff member, or None for the public side."""
+    """Add an audit event by ``actor`` (a staff member), else ``actor_label`` or the public."""
     if session is None and signup is not None:
         session = signup.session
     if program is None:
@@ -27,7 +29,7 @@ def record(
         )
     event = AuditEvent(
         actor_id=actor.id if actor is not None else None,
-        actor=actor.email if actor is not None else PUBLIC_ACTOR,
+        actor=actor.email if actor is not None else actor_label or PUBLIC_ACTOR,
         action=action,
         program_id=program.id if program is not None else None,
         session_id=session.id if session is not None else None,

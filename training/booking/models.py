@@ -14,7 +14,12 @@ SIGNUP_CANCELLED = "cancelled"
 SESSION_SCHEDULED = "scheduled"
 SESSION_CANCELLED = "cancelled"
 
-_ACTIVE_SIGNUP = text("status <> 'cancelled'")
+# Staff may book an organization a second time only with a recorded reason (override_reason);
+# such signups stand outside the one-per-organization indexes.
+_ACTIVE_SIGNUP = text("status <> 'cancelled' AND override_reason IS NULL")
+_ACTIVE_PROVIDER = text(
+    "status <> 'cancelled' AND override_reason IS NULL AND provider_id IS NOT NULL"
+)
 
 
 class Program(db.Model):
@@ -74,6 +79,7 @@ class TrainingSession(db.Model):
     dial_in: Mapped[str | None] = mapped_column(String(200))
     passcode: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default=SESSION_SCHEDULED)
+    cancellation_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     program: Mapped[Program] = relationship(back_populates="sessions")
@@ -131,8 +137,8 @@ class Signup(db.Model):
             "program_id",
             "provider_id",
             unique=True,
-            sqlite_where=text("status <> 'cancelled' AND provider_id IS NOT NULL"),
-            postgresql_where=text("status <> 'cancelled' AND provider_id IS NOT NULL"),
+            sqlite_where=_ACTIVE_PROVIDER,
+            postgresql_where=_ACTIVE_PROVIDER,
         ),
     )
 
@@ -156,6 +162,8 @@ class Signup(db.Model):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     link_resent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    staff_notes: Mapped[str | None] = mapped_column(Text)
+    override_reason: Mapped[str | None] = mapped_column(Text)
 
     program: Mapped[Program] = relationship()
     session: Mapped[TrainingSession | None] = relationship()

@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from training.audit.services import SYSTEM_ACTOR, record
 from training.booking.display import format_session_when
 from training.booking.ical import InviteDetails
 from training.booking.models import (
@@ -192,21 +193,27 @@ def book_signup(
     submission_key: str,
     join_waitlist: bool,
     now: datetime,
+    actor=None,
+    override_reason: str | None = None,
 ) -> tuple[Signup, str]:
     """Sign an organization up for its first choice with a seat, or put it on the waitlist.
 
     ``ranked_sessions`` holds the first choice, then up to two alternates. Returns the signup
     and its manage link token. Raises ``SignupsClosed``, ``SessionUnavailable``,
     ``AlreadySignedUp`` or ``SessionFull`` (no seat and ``join_waitlist`` is false).
+
+    Staff (``actor``) may add a signup outside the signup dates, and may book an organization
+    that already holds a place only with an ``override_reason``, which is recorded.
     """
-    _require_signups_open(program, now)
+    if actor is None:
+        _require_signups_open(program, now)
     for session in ranked_sessions:
         if session.program_id != program.id or not session.is_bookable(now):
             raise SessionUnavailable(
                 f"{describe_session(session)} can no longer be booked. Please choose another date."
             )
     existing = find_active_signup(program, details.organization_name, details.provider_id)
-    if existing is not None:
+    if existing is not None and not (actor is not None and override_reason):
         raise AlreadySignedUp(existing)
 
     signup = Signup(
@@ -216,6 +223,7 @@ def book_signup(
         attestation_text=program.attestation_text,
         attested_at=now,
         submission_key_hash=hash_token(submission_key),
+        override_reason=override_reason if actor is not None else None,
         choices=[
             SignupChoice(rank=rank, session_id=session.id)
             for rank, session in enumerate(ranked_sessions, start=1)
@@ -239,6 +247,14 @@ def book_signup(
         if existing is None:
             raise
         raise AlreadySignedUp(existing) from None
+    record(
+        "signup.created",
+        actor=actor,
+        signup=signup,
+        status=signup.status,
+        choices=[describe_session(session) for session in ranked_sessions],
+        override_reason=signup.override_reason,
+    )
     token = issue_manage_link(signup)
     if signup.is_confirmed:
         _queue_confirmation(signup, token)
@@ -247,12 +263,19 @@ def book_signup(
     return signup, token
 
 
-def change_session(signup: Signup, session: TrainingSession, *, now: datetime) -> None:
-    """Move a signup to ``session`` (which must have a free seat), freeing its old seat."""
-    require_changes_open(signup, now)
-    if session.id == signup.session_id:
-        raise BookingError("You are already booked on that date.")
-    if not session.is_bookable(now) or now >= _changes_close_at(session):
+def change_session(signup: Signup, session: TrainingSession, *, now: datetime, actor=None) -> None:
+    """Move a signup to ``session`` (which must have a free seat), freeing its old seat.
+
+    For a waitlisted signup this books it. Staff (``actor``) are not held to the change cutoff.
+    """
+    if actor is None:
+        require_changes_open(signup, now)
+    elif signup.is_cancelled:
+        raise ChangesClosed("This booking was cancelled, so it can no longer be changed.")
+    if session.id == signup.session_id and signup.is_confirmed:
+        raise BookingError("This organization is already booked on that date.")
+    closes_at = session.starts_at if actor is not None else _changes_close_at(session)
+    if not session.is_bookable(now) or now >= closes_at:
         raise SessionUnavailable(
             f"{describe_session(session)} can no longer be booked. Please choose another date."
         )
@@ -264,30 +287,48 @@ def change_session(signup: Signup, session: TrainingSession, *, now: datetime) -
     signup.status, signup.session, signup.confirmed_at = SIGNUP_CONFIRMED, session, now
     signup.invite_sequence += 1
     db.session.flush()
+    record(
+        "signup.moved" if previous is not None else "signup.booked_from_waitlist",
+        actor=actor,
+        signup=signup,
+        old=describe_session(previous) if previous is not None else "waitlist",
+        new=describe_session(session),
+    )
     token = issue_manage_link(signup)
     _queue_confirmation(signup, token, previous=previous)
     if previous is not None:
         promote_waitlist(previous, now=now)
 
 
-def update_contacts(signup: Signup, details: SignupDetails, *, now: datetime) -> None:
+def update_contacts(signup: Signup, details: SignupDetails, *, now: datetime, actor=None) -> None:
     """Replace the contact and attendee details (the organization's name stays as booked)."""
-    require_changes_open(signup, now)
+    if actor is None:
+        require_changes_open(signup, now)
+    before = _contact_snapshot(signup)
     _apply_details(signup, details)
     db.session.flush()
+    after = _contact_snapshot(signup)
+    changed = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
+    if changed:
+        record("signup.contacts_updated", actor=actor, signup=signup, changes=changed)
 
 
-def cancel_signup(signup: Signup, *, now: datetime) -> None:
-    """Cancel a booking or waitlist place; the freed seat goes to the waitlist."""
+def cancel_signup(signup: Signup, *, now: datetime, actor=None, reason: str | None = None) -> None:
+    """Cancel a booking or waitlist place; the freed seat goes to the waitlist.
+
+    Staff (``actor``) may cancel after the change cutoff, giving a ``reason`` for the log.
+    """
     if signup.is_cancelled:
         raise BookingError("This booking is already cancelled.")
-    require_changes_open(signup, now)
+    if actor is None:
+        require_changes_open(signup, now)
     previous = signup.session if signup.is_confirmed else None
     signup.status, signup.cancelled_at = SIGNUP_CANCELLED, now
     signup.invite_sequence += 1
     if previous is not None:
         _release_seat(previous)
     db.session.flush()
+    record("signup.cancelled", actor=actor, signup=signup, session=previous, reason=reason)
     _queue_signup_email(
         signup,
         None,
@@ -325,6 +366,12 @@ def promote_waitlist(session: TrainingSession, *, now: datetime) -> list[Signup]
             _release_seat(session)
             continue
         db.session.refresh(candidate)
+        record(
+            "signup.promoted",
+            actor_label=SYSTEM_ACTOR,
+            signup=candidate,
+            new=describe_session(session),
+        )
         _queue_confirmation(candidate, issue_manage_link(candidate), promoted=True)
         promoted.append(candidate)
 
@@ -334,6 +381,7 @@ def resend_manage_link(signup: Signup, *, now: datetime) -> bool:
     if signup.link_resent_at is not None and now - signup.link_resent_at < RESEND_INTERVAL:
         return False
     signup.link_resent_at = now
+    record("signup.manage_link_resent", signup=signup)
     token = issue_manage_link(signup)
     queue_email(
         "manage_link",
@@ -343,6 +391,22 @@ def resend_manage_link(signup: Signup, *, now: datetime) -> bool:
         manage_url=public_url("booking.manage", token=token),
     )
     return True
+
+
+def set_staff_notes(signup: Signup, notes: str, *, actor) -> None:
+    """Keep staff's notes on a signup (never shown to the organization)."""
+    signup.staff_notes = notes.strip() or None
+    record("signup.notes_updated", actor=actor, signup=signup)
+
+
+def _contact_snapshot(signup: Signup) -> dict[str, str | None]:
+    return {
+        "provider_id": signup.provider_id,
+        "contact_name": signup.contact_name,
+        "contact_email": signup.contact_email,
+        "contact_phone": signup.contact_phone,
+        "attendees": ", ".join(attendee.email for attendee in signup.attendees),
+    }
 
 
 def _apply_details(signup: Signup, details: SignupDetails) -> None:

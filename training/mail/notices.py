@@ -37,6 +37,12 @@ def send_session_update(session: TrainingSession) -> int:
             signup=signup,
             invite=invite_details(signup, session),
             method="CANCEL" if cancelled else "REQUEST",
+            manage_url=public_url("booking.manage", token=issue_manage_link(signup)),
+            alternates=[
+                choice.session
+                for choice in signup.choices
+                if choice.session_id != session.id and not choice.session.is_cancelled
+            ],
         )
     db.session.flush()
     return len(signups)
