@@ -1,0 +1,177 @@
+"""Drain N queued emails through the outbox worker vs plain smtplib, both to a local SMTP sink.
+
+    .venv/bin/python bench/mail_drain.py [-n 500] [--database URL]
+
+The worker claims, builds and records each message; smtplib only sends the same prebuilt
+bytes over one connection. The ratio is what the outbox's bookkeeping costs per email.
+"""
+
+import argparse
+import json
+import os
+import platform
+import smtplib
+import socket
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+from training import create_app
+from training.booking import services
+from training.booking.models import Program, TrainingSession
+from training.extensions import db, utcnow
+from training.mail.delivery import deliver_due, envelope_for
+from training.mail.message import build_message, to_bytes
+from training.mail.models import OutboxMessage
+from training.mail.services import public_url, queue_email
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+class CountingSink:
+    def __init__(self):
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def queue_confirmations(count: int) -> None:
+    """One real booking, then ``count`` confirmation emails with invites for it."""
+    now = utcnow()
+    program = Program(
+        slug="bench",
+        name="Learner Credit Reporting Training",
+        description="Benchmark program.",
+        timezone="America/Los_Angeles",
+        window_starts_on=now.date(),
+        window_ends_on=(now + timedelta(days=30)).date(),
+        signup_opens_at=now - timedelta(days=1),
+        signup_closes_at=now + timedelta(days=30),
+        staff_email="staff@training.example.org",
+        accme_challenge_due_on=now.date(),
+        cma_challenge_due_on=now.date(),
+        attestation_text="We have our learners' permission.",
+    )
+    session = TrainingSession(
+        program=program,
+        starts_at=now + timedelta(days=3),
+        ends_at=now + timedelta(days=3, minutes=90),
+        seats=8,
+        meeting_url="https://meet.example.org/bench",
+        dial_in="+1 555 0100",
+    )
+    db.session.add_all([program, session])
+    db.session.flush()
+    signup, token = services.book_signup(
+        program,
+        services.SignupDetails(
+            organization_name="Sierra Valley Medical Society",
+            contact_name="Ana Reyes",
+            contact_email="ana@example.org",
+            attendee_emails=("lee@example.org", "kim@example.org"),
+        ),
+        [session],
+        submission_key="bench",
+        join_waitlist=False,
+        now=now,
+    )
+    for _ in range(count - 1):
+        queue_email(
+            "booking_confirmed",
+            [signup.contact_email, "lee@example.org", "kim@example.org"],
+            "You're booked",
+            signup=signup,
+            invite=services.invite_details(signup),
+            method="REQUEST",
+            manage_url=public_url("booking.manage", token=token),
+        )
+    db.session.commit()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--count", type=int, default=500)
+    parser.add_argument("--database", help="SQLAlchemy URL of an EMPTY database (default: SQLite)")
+    args = parser.parse_args()
+
+    sink = CountingSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ["TRAINING_INSTANCE_PATH"] = folder
+        url = args.database or f"sqlite:///{folder}/bench.sqlite3"
+        app = create_app(
+            {
+                "SECRET_KEY": "bench",
+                "SQLALCHEMY_DATABASE_URI": url,
+                "MAIL_SERVER": "127.0.0.1",
+                "MAIL_PORT": port,
+                "PUBLIC_URL": "https://training.example.org",
+            }
+        )
+        app.logger.disabled = True
+        with app.app_context():
+            db.create_all()
+            queue_confirmations(args.count)
+            sender = app.config["MAIL_DEFAULT_SENDER"]
+            prebuilt = [
+                (message.recipients, to_bytes(build_message(envelope_for(message, sender))))
+                for message in db.session.scalars(db.select(OutboxMessage))
+            ]
+            db.session.remove()
+
+            started = time.perf_counter()
+            report = deliver_due()
+            worker_seconds = time.perf_counter() - started
+            assert report.sent == args.count, report
+
+            started = time.perf_counter()
+            with smtplib.SMTP("127.0.0.1", port) as connection:
+                for recipients, data in prebuilt:
+                    connection.sendmail("no-reply@training-desk.localhost", recipients, data)
+            smtplib_seconds = time.perf_counter() - started
+            dialect = db.engine.dialect.name
+            db.drop_all()
+            db.engine.dispose()
+    controller.stop()
+    assert sink.count == 2 * args.count
+
+    result = {
+        "benchmark": "mail_drain",
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "messages": args.count,
+        "database": dialect,
+        "message_bytes": len(prebuilt[0][1]),
+        "worker_seconds": round(worker_seconds, 3),
+        "smtplib_seconds": round(smtplib_seconds, 3),
+        "worker_per_second": round(args.count / worker_seconds, 1),
+        "smtplib_per_second": round(args.count / smtplib_seconds, 1),
+        "ratio": round(worker_seconds / smtplib_seconds, 2),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"mail_drain-{dialect}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(
+        f"{args.count} emails ({result['message_bytes']} bytes each, {dialect}): "
+        f"worker {worker_seconds:.2f} s ({result['worker_per_second']}/s), "
+        f"smtplib {smtplib_seconds:.2f} s ({result['smtplib_per_second']}/s), "
+        f"ratio {result['ratio']}x. Saved {path.relative_to(RESULTS.parent.parent)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
