@@ -1,5 +1,7 @@
 """The commands the README gives a new user work as it says."""
 
+import email
+import email.policy
 import os
 import signal
 import socket
@@ -87,10 +89,12 @@ def test_starting_without_a_secret_key_fails_with_a_clear_message(environment):
     assert "TRAINING_SECRET_KEY is not set" in result.stderr
 
 
-def test_make_run_serves_the_demo_program(environment, tmp_path):
+def test_make_run_serves_the_demo_and_delivers_its_emails_as_files(environment, tmp_path):
     del environment["TRAINING_SECRET_KEY"]  # make run keeps its own in the instance folder
     port = free_port()
     environment["PORT"] = str(port)
+    environment["TRAINING_MAIL_POLL_SECONDS"] = "0.5"
+    mail_folder = tmp_path / "instance" / "mail"
     process = subprocess.Popen(
         ["make", "run"],
         cwd=PROJECT_ROOT,
@@ -102,12 +106,50 @@ def test_make_run_serves_the_demo_program(environment, tmp_path):
     )
     try:
         home = wait_for_page(f"http://127.0.0.1:{port}/", process)
+        booked = sign_up_over_http(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not list(mail_folder.glob("*.eml")):
+            time.sleep(0.2)
+        emails = list(mail_folder.glob("*.eml"))
     finally:
         output = stop(process)
     assert "CMA Learner Credit Reporting Training" in home, output
-    assert "Sign up" in home
-    assert (tmp_path / "instance" / "training.sqlite3").exists()
+    assert "You're booked" in booked
+    assert len(emails) == 1, output
+    message = email.message_from_bytes(emails[0].read_bytes(), policy=email.policy.default)
+    calendars = [part for part in message.walk() if part.get_content_type() == "text/calendar"]
+    assert calendars and "METHOD:REQUEST" in calendars[0].get_content()
+    assert "email:    admin@training-desk.localhost" in output
     assert (tmp_path / "instance" / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def sign_up_over_http(base_url: str) -> str:
+    """Fill in the signup form as a browser would (cookie, CSRF token) and return the result."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    form = opener.open(f"{base_url}/signup").read().decode()
+    hidden = dict(
+        re.findall(r'name="(csrf_token|submission_key)" type="hidden" value="([^"]+)"', form)
+    )
+    first_session = re.search(r'<option value="(\d+)">', form).group(1)
+    data = urllib.parse.urlencode(
+        {
+            **hidden,
+            "organization_name": "Shell Test Clinic",
+            "contact_name": "Ana Reyes",
+            "contact_email": "ana@shelltest.example.org",
+            "first_choice": first_session,
+            "second_choice": "0",
+            "third_choice": "0",
+            "attest": "y",
+        }
+    ).encode()
+    return opener.open(f"{base_url}/signup", data=data).read().decode()
 
 
 def test_gunicorn_serves_the_app_as_the_readme_shows(environment):
