@@ -60,6 +60,19 @@ def wait_for_page(url: str, process: subprocess.Popen, seconds: float = 60) -> s
     raise AssertionError(f"{url} did not answer within {seconds}s")
 
 
+def start(command: list, env: dict) -> subprocess.Popen:
+    """Run a server command in its own process group, so stop() ends it and its children."""
+    return subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
 def stop(process: subprocess.Popen) -> str:
     os.killpg(process.pid, signal.SIGTERM)
     try:
@@ -95,15 +108,7 @@ def test_make_run_serves_the_demo_and_delivers_its_emails_as_files(environment, 
     environment["PORT"] = str(port)
     environment["TRAINING_MAIL_POLL_SECONDS"] = "0.5"
     mail_folder = tmp_path / "instance" / "mail"
-    process = subprocess.Popen(
-        ["make", "run"],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    process = start(["make", "run"], environment)
     try:
         home = wait_for_page(f"http://127.0.0.1:{port}/", process)
         booked = sign_up_over_http(f"http://127.0.0.1:{port}")
@@ -155,7 +160,7 @@ def sign_up_over_http(base_url: str) -> str:
 def test_gunicorn_serves_the_app_as_the_readme_shows(environment):
     assert flask(environment, "db", "upgrade").returncode == 0
     port = free_port()
-    process = subprocess.Popen(
+    process = start(
         [
             BIN / "gunicorn",
             "--workers",
@@ -164,12 +169,7 @@ def test_gunicorn_serves_the_app_as_the_readme_shows(environment):
             f"127.0.0.1:{port}",
             "training:create_app()",
         ],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
+        environment,
     )
     try:
         health = wait_for_page(f"http://127.0.0.1:{port}/healthz", process)
