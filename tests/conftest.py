@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from training import create_app
 from training.booking.models import Program, TrainingSession
@@ -64,12 +64,16 @@ def make_postgres_database(postgres_admin):
 
 
 @pytest.fixture(scope="session")
-def postgres_schema_url(make_postgres_database):
+def postgres_schema_url(make_postgres_database, tmp_path_factory):
     """One PostgreSQL database with the schema, emptied after every test that uses it."""
     url = make_postgres_database()
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    db.metadata.create_all(engine)
-    engine.dispose()
+    # Building the app imports every feature's models, so create_all makes every table.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRAINING_INSTANCE_PATH", str(tmp_path_factory.mktemp("schema")))
+        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        db.create_all()
+        db.engine.dispose()
     return url
 
 
@@ -202,5 +206,7 @@ def page_text(response) -> str:
     """The words a person reads on the page, with tags and extra white space removed."""
     markup = response.get_data(as_text=True)
     markup = re.sub(r"<(script|style)\b.*?</\1>", " ", markup, flags=re.S)
+    # Inline tags run into the words around them, as a person reads them; others break words.
+    markup = re.sub(r"</?(?:a|b|strong|em|i|span|code|small|abbr)\b[^>]*>", "", markup)
     words = re.sub(r"<[^>]+>", " ", markup)
     return " ".join(html.unescape(words).split())

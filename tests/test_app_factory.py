@@ -75,3 +75,11 @@ def test_unknown_page_gets_a_friendly_404(client):
     response = client.get("/no/such/page")
     assert response.status_code == 404
     assert "Page not found" in response.get_data(as_text=True)
+
+
+def test_session_cookies_are_secure_when_served_over_https(monkeypatch, tmp_path):
+    monkeypatch.setenv("TRAINING_INSTANCE_PATH", str(tmp_path))
+    app = create_app({"TESTING": True, "PUBLIC_URL": "https://training.example.org"})
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    plain = create_app({"TESTING": True, "PUBLIC_URL": "http://127.0.0.1:5000"})
+    assert plain.config["SESSION_COOKIE_SECURE"] is False

@@ -161,3 +161,24 @@ def test_a_cancelled_booking_cannot_be_changed(app, client, make_session, booked
     assert "This booking is cancelled." in page_text(client.get(f"/manage/{token}"))
     client.post(f"/manage/{token}/date", data={"session_id": other})
     assert the_signup(app).status == "cancelled"
+
+
+def test_saving_contacts_that_keep_an_attendee_works(app, client, booked):
+    token, _ = booked
+    response = client.post(
+        f"/manage/{token}/contacts",
+        data={
+            "contact_name": "Ana Reyes",
+            "contact_email": "ana.reyes@sierravalley.example.org",
+            "contact_phone": "(916) 555-0199",
+            "attendee_emails": "kim@sierravalley.example.org\nnew@sierravalley.example.org",
+        },
+    )
+    assert response.status_code == 303
+    with app.app_context():
+        signup = db.session.scalars(select(Signup)).one()
+        assert [a.email for a in signup.attendees] == [
+            "kim@sierravalley.example.org",
+            "new@sierravalley.example.org",
+        ]
+        assert signup.contact_phone == "(916) 555-0199"

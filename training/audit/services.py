@@ -1,6 +1,11 @@
-"""Writing to the audit log, in the same transaction as the change it records."""
+"""Writing to the audit log (in the same transaction as the change it records) and reading it."""
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import func, select
 
 from training.audit.models import AuditEvent
 from training.booking.models import Program, Signup, TrainingSession
@@ -8,6 +13,7 @@ from training.extensions import db
 
 PUBLIC_ACTOR = "organization (public page)"
 SYSTEM_ACTOR = "Training Desk (automatic)"
+COMMAND_LINE_ACTOR = "command line"
 
 
 def record(
@@ -39,3 +45,41 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """What an admin narrows the log to; ``since`` and ``before`` bound ``created_at``."""
+
+    actor: str | None = None
+    organization: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    before: datetime | None = None
+
+
+def filter_choices() -> tuple[list[str], list[str]]:
+    """Everyone who has acted and every action in the log, for the filter lists."""
+    actors = db.session.scalars(select(AuditEvent.actor).distinct().order_by(AuditEvent.actor))
+    actions = db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action))
+    return list(actors), list(actions)
+
+
+def search_events(filters: AuditFilters, *, page: int, per_page: int = 50) -> Pagination:
+    """The log, newest first, narrowed by ``filters``."""
+    statement = select(AuditEvent).order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+    if filters.actor:
+        statement = statement.where(AuditEvent.actor == filters.actor)
+    if filters.action:
+        statement = statement.where(AuditEvent.action == filters.action)
+    if filters.organization:
+        statement = statement.where(
+            func.lower(AuditEvent.organization_name).contains(
+                filters.organization.lower(), autoescape=True
+            )
+        )
+    if filters.since is not None:
+        statement = statement.where(AuditEvent.created_at >= filters.since)
+    if filters.before is not None:
+        statement = statement.where(AuditEvent.created_at < filters.before)
+    return db.paginate(statement, page=page, per_page=per_page, error_out=False)

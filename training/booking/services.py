@@ -415,9 +415,12 @@ def _apply_details(signup: Signup, details: SignupDetails) -> None:
     signup.contact_email = details.contact_email
     signup.contact_phone = details.contact_phone or None
     wanted = list(dict.fromkeys(email.lower() for email in details.attendee_emails))
-    signup.attendees = [
-        Attendee(email=email, position=position) for position, email in enumerate(wanted, 1)
-    ]
+    # Keep the rows of attendees who stay: replacing them all would insert a second row for
+    # the same email before the old one is deleted, which the unique index refuses.
+    kept = {attendee.email: attendee for attendee in signup.attendees}
+    signup.attendees = [kept.get(email) or Attendee(email=email) for email in wanted]
+    for position, attendee in enumerate(signup.attendees, 1):
+        attendee.position = position
 
 
 def _claim_seat(session: TrainingSession) -> bool:

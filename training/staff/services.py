@@ -5,7 +5,7 @@ from functools import cache
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from training.audit.services import record
+from training.audit.services import COMMAND_LINE_ACTOR, record
 from training.extensions import db, utcnow
 from training.staff.models import ROLES, StaffMember
 
@@ -51,7 +51,7 @@ def create_staff(
     member.set_password(password)
     db.session.add(member)
     db.session.flush()
-    record("staff.created", actor=actor, account=member.email, role=role)
+    record("staff.created", actor=actor, actor_label=_label(actor), account=member.email, role=role)
     return member
 
 
@@ -81,7 +81,12 @@ def set_disabled(member: StaffMember, disabled: bool, *, actor=None) -> None:
     """Disable (or enable) an account; disabling signs it out everywhere."""
     member.is_disabled = disabled
     member.login_version += 1
-    record("staff.disabled" if disabled else "staff.enabled", actor=actor, account=member.email)
+    record(
+        "staff.disabled" if disabled else "staff.enabled",
+        actor=actor,
+        actor_label=_label(actor),
+        account=member.email,
+    )
 
 
 def set_role(member: StaffMember, role: str, *, actor=None) -> None:
@@ -90,3 +95,8 @@ def set_role(member: StaffMember, role: str, *, actor=None) -> None:
     previous, member.role = member.role, role
     member.login_version += 1
     record("staff.role_changed", actor=actor, account=member.email, old=previous, new=role)
+
+
+def _label(actor) -> str | None:
+    """Who acted when no one is signed in: only the command line changes accounts that way."""
+    return None if actor is not None else COMMAND_LINE_ACTOR
