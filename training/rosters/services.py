@@ -3,24 +3,43 @@
 Every change that calendars must know of goes out through the same invites as a booking.
 """
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from training.audit.services import record
 from training.booking.models import (
     SESSION_CANCELLED,
+    SESSION_SCHEDULED,
     SIGNUP_CONFIRMED,
     SIGNUP_WAITLISTED,
     Program,
     Signup,
+    SignupChoice,
     TrainingSession,
 )
-from training.booking.services import BookingError, describe_session, promote_waitlist
+from training.booking.services import (
+    AlreadySignedUp,
+    BookingError,
+    SignupDetails,
+    book_signup,
+    change_session,
+    describe_session,
+    find_active_signup,
+    find_signup_by_submission,
+    hash_token,
+    promote_waitlist,
+)
 from training.extensions import db
+from training.mail.models import OutboxMessage
 from training.mail.notices import send_session_update
-from training.staff.models import StaffMember
+from training.mail.services import requeue_message
+from training.rosters.models import CalendarFeed
+from training.staff.models import ROLE_FACILITATOR, StaffMember
+from training.staff.models import session_facilitators as session_facilitators_table
 
 
 class SeatsBelowBooked(BookingError):
@@ -164,3 +183,319 @@ def _columns(details: SessionDetails) -> dict:
 
 def _plain(value):
     return value.isoformat() if isinstance(value, datetime) else value
+
+
+# The staff console's reads and actions, below, build on the scheduling services above.
+
+
+def plan_session(
+    program: Program, details: SessionDetails, facilitators: list[StaffMember], *, actor
+) -> TrainingSession:
+    """Create a session and assign its facilitators, as the "New session" form asks."""
+    session = create_session(program, details, actor=actor)
+    assign_facilitators(session, facilitators, actor=actor)
+    return session
+
+
+def edit_session(
+    session: TrainingSession,
+    details: SessionDetails,
+    facilitators: list[StaffMember],
+    *,
+    now: datetime,
+    actor,
+) -> int:
+    """Apply the edit form: details first (which may refuse), then facilitators."""
+    told = update_session(session, details, now=now, actor=actor)
+    assign_facilitators(session, facilitators, actor=actor)
+    return told
+
+
+def add_signup_by_hand(
+    session: TrainingSession,
+    details: SignupDetails,
+    *,
+    submission_key: str,
+    join_waitlist: bool,
+    now: datetime,
+    actor,
+    override_reason: str | None = None,
+) -> Signup:
+    """Book an organization that phoned in on ``session`` (or return it, if the form came twice).
+
+    An organization that already holds a place raises ``AlreadySignedUp`` unless staff give an
+    ``override_reason``; a reason given when there is no conflict is not recorded, so the
+    signup stays inside the one-per-organization rule.
+    """
+    resubmitted = find_signup_by_submission(submission_key)
+    if resubmitted is not None:
+        return resubmitted  # the same form, sent twice
+    existing = find_active_signup(session.program, details.organization_name, details.provider_id)
+    reason = (override_reason or "").strip() or None
+    if existing is None:
+        reason = None
+    elif reason is None:
+        raise AlreadySignedUp(existing)
+    signup, _token = book_signup(
+        session.program,
+        details,
+        [session],
+        submission_key=submission_key,
+        join_waitlist=join_waitlist,
+        now=now,
+        actor=actor,
+        override_reason=reason,
+    )
+    return signup
+
+
+def promote_signup(signup: Signup, session: TrainingSession, *, now: datetime, actor) -> None:
+    """Book a waitlisted organization into ``session`` ahead of its turn."""
+    if not signup.is_waitlisted:
+        raise BookingError(f"{signup.organization_name} is no longer on the waitlist.")
+    change_session(signup, session, now=now, actor=actor)
+
+
+def resend_email(message: OutboxMessage, *, actor) -> bool:
+    """Queue a failed or retrying email again; False if it is no longer waiting for that."""
+    if not requeue_message(message):
+        return False
+    record("email.resent", actor=actor, signup=message.signup, subject=message.subject)
+    return True
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """One row of the staff session list."""
+
+    session: TrainingSession
+    waitlist_length: int
+    facilitators: list[StaffMember]
+
+
+def list_sessions(program: Program, member: StaffMember) -> list[SessionSummary]:
+    """The program's sessions, by start; a facilitator sees only those assigned to them."""
+    query = (
+        select(TrainingSession)
+        .where(TrainingSession.program_id == program.id)
+        .options(joinedload(TrainingSession.program))
+        .order_by(TrainingSession.starts_at, TrainingSession.id)
+    )
+    if member.role == ROLE_FACILITATOR:
+        query = query.where(TrainingSession.id.in_(_assigned_session_ids(member)))
+    sessions = db.session.scalars(query).all()
+    waitlists = dict(
+        db.session.execute(
+            select(SignupChoice.session_id, func.count(Signup.id))
+            .join(Signup, Signup.id == SignupChoice.signup_id)
+            .join(TrainingSession, TrainingSession.id == SignupChoice.session_id)
+            .where(TrainingSession.program_id == program.id, Signup.status == SIGNUP_WAITLISTED)
+            .group_by(SignupChoice.session_id)
+        ).all()
+    )
+    facilitators = facilitators_by_session([session.id for session in sessions])
+    return [
+        SessionSummary(session, waitlists.get(session.id, 0), facilitators.get(session.id, []))
+        for session in sessions
+    ]
+
+
+def facilitators_by_session(session_ids: list[int]) -> dict[int, list[StaffMember]]:
+    """Each session's facilitators, by name, in one query."""
+    grouped: dict[int, list[StaffMember]] = {}
+    if not session_ids:
+        return grouped
+    rows = db.session.execute(
+        select(session_facilitators_table.c.session_id, StaffMember)
+        .join(StaffMember, StaffMember.id == session_facilitators_table.c.staff_member_id)
+        .where(session_facilitators_table.c.session_id.in_(session_ids))
+        .order_by(StaffMember.name, StaffMember.email)
+    ).all()
+    for session_id, member in rows:
+        grouped.setdefault(session_id, []).append(member)
+    return grouped
+
+
+def facilitator_accounts() -> list[StaffMember]:
+    """Accounts that can be assigned to a session: every facilitator, active ones first."""
+    return list(
+        db.session.scalars(
+            select(StaffMember)
+            .where(StaffMember.role == ROLE_FACILITATOR)
+            .order_by(StaffMember.is_disabled, StaffMember.name, StaffMember.email)
+        )
+    )
+
+
+def may_read_roster(member: StaffMember, session: TrainingSession) -> bool:
+    """Admins and staff read every roster; a facilitator only those of their sessions."""
+    if member.can_manage:
+        return True
+    if member.role != ROLE_FACILITATOR:
+        return False
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(session_facilitators_table)
+            .where(
+                session_facilitators_table.c.session_id == session.id,
+                session_facilitators_table.c.staff_member_id == member.id,
+            )
+        )
+        > 0
+    )
+
+
+@dataclass(frozen=True)
+class Roster:
+    """Everything a session's roster page and exports show, loaded in a fixed few queries."""
+
+    session: TrainingSession
+    booked: list[Signup]
+    waitlist: list[Signup]
+    emails: dict[int, list[OutboxMessage]]
+    facilitators: list[StaffMember]
+
+
+# The roster shows each signup's latest few emails: enough to see a failure without the history.
+EMAILS_PER_SIGNUP = 3
+
+
+def load_roster(session: TrainingSession) -> Roster:
+    """The organizations booked on ``session``, its waitlist in order, and their latest emails."""
+    signup_details = (
+        selectinload(Signup.attendees),
+        selectinload(Signup.choices).joinedload(SignupChoice.session),
+    )
+    booked = db.session.scalars(
+        select(Signup)
+        .where(Signup.session_id == session.id, Signup.status == SIGNUP_CONFIRMED)
+        .options(*signup_details)
+        .order_by(func.lower(Signup.organization_name), Signup.id)
+    ).all()
+    # promote_waitlist takes the lowest id first, so that is the order of the line.
+    waitlist = db.session.scalars(
+        select(Signup)
+        .join(SignupChoice, SignupChoice.signup_id == Signup.id)
+        .where(SignupChoice.session_id == session.id, Signup.status == SIGNUP_WAITLISTED)
+        .options(*signup_details)
+        .order_by(Signup.id)
+    ).all()
+    return Roster(
+        session=session,
+        booked=list(booked),
+        waitlist=list(waitlist),
+        emails=latest_emails(session),
+        facilitators=facilitators_by_session([session.id]).get(session.id, []),
+    )
+
+
+def latest_emails(session: TrainingSession) -> dict[int, list[OutboxMessage]]:
+    """The latest emails of each signup booked on or waiting for ``session``, newest first."""
+    on_roster = (
+        select(Signup.id)
+        .where(Signup.session_id == session.id, Signup.status == SIGNUP_CONFIRMED)
+        .union(
+            select(SignupChoice.signup_id)
+            .join(Signup, Signup.id == SignupChoice.signup_id)
+            .where(SignupChoice.session_id == session.id, Signup.status == SIGNUP_WAITLISTED)
+        )
+    )
+    newest_first = (
+        select(
+            OutboxMessage.id,
+            func.row_number()
+            .over(partition_by=OutboxMessage.signup_id, order_by=OutboxMessage.id.desc())
+            .label("newest"),
+        )
+        .where(OutboxMessage.signup_id.in_(on_roster))
+        .subquery()
+    )
+    messages = db.session.scalars(
+        select(OutboxMessage)
+        .join(newest_first, newest_first.c.id == OutboxMessage.id)
+        .where(newest_first.c.newest <= EMAILS_PER_SIGNUP)
+        # The bodies and invites are large and the roster never shows them.
+        .options(
+            load_only(
+                OutboxMessage.id,
+                OutboxMessage.signup_id,
+                OutboxMessage.kind,
+                OutboxMessage.subject,
+                OutboxMessage.status,
+                OutboxMessage.attempts,
+                OutboxMessage.last_error,
+                OutboxMessage.created_at,
+                OutboxMessage.sent_at,
+            )
+        )
+        .order_by(OutboxMessage.id.desc())
+    ).all()
+    grouped: dict[int, list[OutboxMessage]] = {}
+    for message in messages:
+        grouped.setdefault(message.signup_id, []).append(message)
+    return grouped
+
+
+def move_targets(session: TrainingSession, now: datetime) -> list[TrainingSession]:
+    """The program's other sessions a signup can be moved to: not started, with a seat."""
+    return list(
+        db.session.scalars(
+            select(TrainingSession)
+            .where(
+                TrainingSession.program_id == session.program_id,
+                TrainingSession.id != session.id,
+                TrainingSession.status == SESSION_SCHEDULED,
+                TrainingSession.starts_at > now,
+                TrainingSession.seats_booked < TrainingSession.seats,
+            )
+            .options(joinedload(TrainingSession.program))
+            .order_by(TrainingSession.starts_at, TrainingSession.id)
+        )
+    )
+
+
+def rotate_calendar_feed(*, actor) -> str:
+    """Replace the staff calendar feed's secret address; returns the new token.
+
+    Only the token's SHA-256 is kept, so the address can be shown only now; the old one stops
+    working at once.
+    """
+    db.session.execute(delete(CalendarFeed))
+    token = secrets.token_urlsafe(32)
+    db.session.add(
+        CalendarFeed(token_hash=hash_token(token), created_by_id=actor.id if actor else None)
+    )
+    db.session.flush()
+    record("calendar_feed.rotated", actor=actor)
+    return token
+
+
+def current_calendar_feed() -> CalendarFeed | None:
+    """The feed in use, if one was created (there is at most one)."""
+    return db.session.scalars(select(CalendarFeed).order_by(CalendarFeed.id.desc())).first()
+
+
+def calendar_feed_for_token(token: str) -> CalendarFeed | None:
+    """The feed this secret opens, or None for an unknown or rotated one."""
+    return db.session.scalars(
+        select(CalendarFeed).where(CalendarFeed.token_hash == hash_token(token))
+    ).first()
+
+
+def feed_sessions() -> tuple[list[TrainingSession], dict[int, list[StaffMember]]]:
+    """Every program's sessions, scheduled and cancelled, with their facilitators."""
+    sessions = list(
+        db.session.scalars(
+            select(TrainingSession)
+            .options(joinedload(TrainingSession.program))
+            .order_by(TrainingSession.starts_at, TrainingSession.id)
+        )
+    )
+    return sessions, facilitators_by_session([session.id for session in sessions])
+
+
+def _assigned_session_ids(member: StaffMember):
+    return select(session_facilitators_table.c.session_id).where(
+        session_facilitators_table.c.staff_member_id == member.id
+    )

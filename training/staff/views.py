@@ -18,7 +18,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from training.booking.display import format_moment
-from training.extensions import db, limiter, login_manager
+from training.extensions import db, limiter, login_manager, utcnow
+from training.signups import services as signup_services
 from training.staff import services
 from training.staff.auth import load_staff_member, role_required
 from training.staff.forms import AccountForm, AccountUpdateForm, ChangePasswordForm, SignInForm
@@ -71,7 +72,11 @@ def sign_out():
 @bp.get("/")
 @login_required
 def home():
-    return render_template("staff/home.html")
+    """The dashboard for admins and staff; facilitators see the sessions assigned to them."""
+    if not current_user.can_manage:
+        return render_template("staff/home.html", dashboard=None)
+    figures = signup_services.dashboard(utcnow(), ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]))
+    return render_template("staff/home.html", dashboard=figures)
 
 
 @bp.route("/password", methods=["GET", "POST"])

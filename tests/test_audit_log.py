@@ -1,0 +1,195 @@
+"""The audit log page: admins only, filtered by person, organization, action and days."""
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from conftest import page_text, signup_form
+
+from training.audit.models import AuditEvent
+from training.audit.views import readable_details
+from training.extensions import db
+from training.staff import services as staff_services
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def sign_in_as(app, client):
+    def sign_in(role: str) -> None:
+        email = f"{role}@cmadocs.example.org"
+        with app.app_context():
+            staff_services.create_staff(email, PASSWORD, role)
+            db.session.commit()
+        response = client.post("/staff/sign-in", data={"email": email, "password": PASSWORD})
+        assert response.status_code == 303
+
+    return sign_in
+
+
+def add_event(app, action, *, at, actor="pat@cmadocs.example.org", organization=None, **details):
+    with app.app_context():
+        db.session.add(
+            AuditEvent(
+                created_at=at,
+                actor=actor,
+                action=action,
+                organization_name=organization,
+                details=details,
+            )
+        )
+        db.session.commit()
+
+
+def listed_actions(response) -> list[str]:
+    return re.findall(r"<code>([\w.]+)</code>", response.get_data(as_text=True))
+
+
+@pytest.fixture
+def events(app):
+    # 07:30 UTC on February 10 is still February 9 in Los Angeles.
+    add_event(
+        app,
+        "signup.cancelled",
+        at=datetime(2025, 2, 10, 7, 30, tzinfo=UTC),
+        organization="Lakeside Health",
+        reason="merged into Lakeside Health Partners (signup 4)",
+    )
+    add_event(
+        app,
+        "signup.contacts_updated",
+        at=datetime(2025, 2, 10, 9, 0, tzinfo=UTC),
+        actor="organization (public page)",
+        organization="Sierra Valley Medical Society",
+        changes={"contact_email": ["ana@sv.example.org", "dana@sv.example.org"]},
+    )
+    add_event(
+        app,
+        "session.updated",
+        at=datetime(2025, 2, 12, 17, 0, tzinfo=UTC),
+        actor="kim@cmadocs.example.org",
+        seats=10,
+    )
+
+
+def test_admins_read_who_did_what_when_to_which_organization(client, sign_in_as, events):
+    sign_in_as("admin")
+    response = client.get("/staff/audit/")
+    assert response.status_code == 200
+    text = page_text(response)
+    assert "5 events." in text  # with the admin's account and sign-in
+    assert listed_actions(response) == [
+        "staff.signed_in",
+        "staff.created",
+        "session.updated",
+        "signup.contacts_updated",
+        "signup.cancelled",
+    ]
+    assert (
+        "Sun, Feb 9, 2025, 11:30 PM PT pat@cmadocs.example.org signup.cancelled Lakeside Health "
+        "Reason merged into Lakeside Health Partners (signup 4)"
+    ) in text
+    assert (
+        "organization (public page) signup.contacts_updated Sierra Valley Medical Society "
+        "Changes Contact email: ana@sv.example.org → dana@sv.example.org"
+    ) in text
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"actor": "kim@cmadocs.example.org"}, ["session.updated"]),
+        ({"organization": "sierra VALLEY"}, ["signup.contacts_updated"]),
+        ({"action": "signup.cancelled"}, ["signup.cancelled"]),
+        # Days are read in the display zone (Los Angeles), both ends included.
+        ({"until": "2025-02-09"}, ["signup.cancelled"]),
+        ({"since": "2025-02-10", "until": "2025-02-10"}, ["signup.contacts_updated"]),
+        ({"since": "2025-02-11", "action": "session.updated"}, ["session.updated"]),
+        ({"organization": "%"}, []),
+    ],
+)
+def test_admins_filter_the_log(client, sign_in_as, events, query, expected):
+    sign_in_as("admin")
+    response = client.get("/staff/audit/", query_string=query)
+    assert response.status_code == 200
+    found = [action for action in listed_actions(response) if not action.startswith("staff.")]
+    assert found == expected
+
+
+def test_a_backwards_date_range_is_refused_with_a_message(client, sign_in_as):
+    sign_in_as("admin")
+    response = client.get(
+        "/staff/audit/", query_string={"since": "2025-02-10", "until": "2025-02-01"}
+    )
+    assert response.status_code == 400
+    assert "The “To” day must be on or after the “From” day." in page_text(response)
+
+
+def test_details_are_escaped(app, client, sign_in_as):
+    add_event(
+        app,
+        "signup.notes_updated",
+        at=datetime(2025, 2, 10, tzinfo=UTC),
+        organization="<b>Bold</b> Clinic",
+        note="<script>alert(1)</script>",
+    )
+    sign_in_as("admin")
+    markup = client.get("/staff/audit/").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in markup and "<b>Bold</b>" not in markup
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in markup
+
+
+def test_public_signups_and_staff_actions_are_in_the_log(client, sign_in_as, make_session):
+    client.post("/signup", data=signup_form(make_session()))
+    sign_in_as("admin")
+    text = page_text(
+        client.get(
+            "/staff/audit/", query_string={"organization": "sierra", "action": "signup.created"}
+        )
+    )
+    assert "1 event." in text
+    assert "organization (public page) signup.created Sierra Valley Medical Society" in text
+    assert "Status confirmed Choices" in text
+
+
+def test_the_log_comes_fifty_to_a_page_keeping_the_filters(app, client, sign_in_as):
+    for minute in range(55):
+        add_event(
+            app, "session.created", at=datetime(2025, 2, 10, 12, minute, tzinfo=UTC), n=minute
+        )
+    sign_in_as("admin")
+    first = client.get("/staff/audit/", query_string={"action": "session.created"})
+    assert "55 events." in page_text(first) and "Page 1 of 2" in page_text(first)
+    assert len(listed_actions(first)) == 50
+    assert 'href="/staff/audit/?page=2&amp;actor=&amp;organization=&amp;action=session.created' in (
+        first.get_data(as_text=True)
+    )
+    second = client.get("/staff/audit/", query_string={"action": "session.created", "page": 2})
+    assert len(listed_actions(second)) == 5
+
+
+def test_readable_details_spell_out_changes_lists_and_blanks():
+    assert readable_details(
+        {
+            "changes": {"contact_phone": [None, "555"], "attendees": ["a@x.org", ""]},
+            "choices": ["Tue", "Wed"],
+            "override_reason": "phoned in",
+        }
+    ) == [
+        ("Changes", "Contact phone: (blank) → 555; Attendees: a@x.org → (blank)"),
+        ("Choices", "Tue, Wed"),
+        ("Override reason", "phoned in"),
+    ]
+    assert readable_details(None) == []
+
+
+@pytest.mark.parametrize("role", ["staff", "facilitator"])
+def test_only_admins_read_the_audit_log(client, sign_in_as, role):
+    sign_in_as(role)
+    assert client.get("/staff/audit/").status_code == 403
+
+
+def test_visitors_are_sent_to_sign_in_from_the_audit_log(client):
+    response = client.get("/staff/audit/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/staff/sign-in?next=")

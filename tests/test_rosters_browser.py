@@ -1,0 +1,129 @@
+"""A staff member moves an organization in a real browser and downloads the roster."""
+
+import csv
+import io
+import os
+import threading
+from datetime import timedelta
+
+import pytest
+from conftest import ATTESTATION, require
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import expect, sync_playwright
+from werkzeug.serving import make_server
+
+from training import create_app
+from training.booking.models import Program, TrainingSession
+from training.booking.services import SignupDetails, book_signup
+from training.extensions import db, utcnow
+from training.staff.services import create_staff
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
+PASSWORD = "correct horse battery staple"
+TIMEOUT_MS = 5_000
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """The app, CSRF on, with two sessions and one organization booked on the first."""
+    monkeypatch.setenv("TRAINING_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "browser-test-secret-key",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'training.sqlite3'}",
+            "WTF_CSRF_ENABLED": True,
+        }
+    )
+    with app.app_context():
+        db.create_all()
+        now = utcnow().replace(second=0, microsecond=0)
+        program = Program(
+            slug="learner-credit",
+            name="Learner Credit Reporting Training",
+            description="Small-group sessions.",
+            timezone="America/Los_Angeles",
+            window_starts_on=now.date(),
+            window_ends_on=(now + timedelta(days=30)).date(),
+            signup_opens_at=now - timedelta(days=1),
+            signup_closes_at=now + timedelta(days=20),
+            staff_email="staff@training.example.org",
+            accme_challenge_due_on=(now + timedelta(days=9)).date(),
+            cma_challenge_due_on=(now + timedelta(days=90)).date(),
+            attestation_text=ATTESTATION,
+        )
+        sessions = [
+            TrainingSession(
+                program=program,
+                starts_at=now + timedelta(days=days),
+                ends_at=now + timedelta(days=days, minutes=90),
+                seats=8,
+            )
+            for days in (3, 6)
+        ]
+        db.session.add_all(sessions)
+        db.session.flush()
+        book_signup(
+            program,
+            SignupDetails("North Clinic", "Ana Reyes", "ana@north.example.org"),
+            [sessions[0]],
+            submission_key="browser-test-submission",
+            join_waitlist=False,
+            now=now,
+        )
+        create_staff("pat@cmadocs.example.org", PASSWORD, "staff")
+        db.session.commit()
+        session_ids = [session.id for session in sessions]
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", session_ids
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def page(site):
+    if not os.access(CHROMIUM, os.X_OK):
+        require(f"{CHROMIUM} is not installed")
+    with sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except PlaywrightError as error:
+            require(f"{CHROMIUM} did not start: {error.message.splitlines()[0]}")
+        context = browser.new_context(base_url=site[0], accept_downloads=True)
+        context.set_default_timeout(TIMEOUT_MS)
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def test_staff_move_an_organization_and_download_the_roster(site, page):
+    _url, (first, second) = site
+    page.goto(f"/staff/sessions/{first}")
+    page.get_by_label("Email").fill("pat@cmadocs.example.org")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Booked (1)")).to_be_visible()
+
+    page.get_by_label("Move to").select_option(str(second))
+    page.get_by_role("button", name="Move North Clinic").click()
+    expect(page.get_by_text("Moved North Clinic to")).to_be_visible()
+    expect(page.get_by_role("heading", name="Booked (0)")).to_be_visible()
+
+    console = page.get_by_role("navigation", name="Staff console")
+    console.get_by_role("link", name="Sessions", exact=True).click()
+    page.locator(f'a[href="/staff/sessions/{second}"]').click()
+    expect(page.get_by_role("heading", name="North Clinic")).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download CSV").click()
+    assert download.value.suggested_filename.startswith("roster-")
+    with open(download.value.path(), encoding="utf-8-sig") as exported:
+        rows = list(csv.reader(io.StringIO(exported.read())))
+    assert [row[0] for row in rows] == ["Organization", "North Clinic"]

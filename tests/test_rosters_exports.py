@@ -1,0 +1,212 @@
+"""Roster exports (CSV and XLSX) and the roster's bounded number of SQL queries."""
+
+import csv
+import io
+import uuid
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import ATTESTATION, signup_form
+from openpyxl import load_workbook
+from sqlalchemy import event, select
+
+from training.booking.models import Attendee, Signup, SignupChoice, TrainingSession
+from training.extensions import db
+from training.mail.models import OutboxMessage
+from training.rosters.exports import COLUMNS
+from training.signups.exports import neutralize
+from training.staff.services import create_staff
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ('=HYPERLINK("http://evil")', '\'=HYPERLINK("http://evil")'),
+        ("+1 916 555 0100", "'+1 916 555 0100"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tcmd", "'\tcmd"),
+        ("\rcmd", "'\rcmd"),
+        ("North Clinic", "North Clinic"),
+        ("a=b", "a=b"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_neutralize_prefixes_only_values_a_spreadsheet_would_run(value, cell):
+    assert neutralize(value) == cell
+
+
+@pytest.fixture
+def staff_client(app, client):
+    with app.app_context():
+        create_staff("pat@cmadocs.example.org", PASSWORD, "staff")
+        db.session.commit()
+    client.post("/staff/sign-in", data={"email": "pat@cmadocs.example.org", "password": PASSWORD})
+    return client
+
+
+@pytest.fixture
+def december_session(make_session):
+    """A session on December 1 next year, 10:00–11:30 AM in Los Angeles."""
+    starts_at = datetime(datetime.now(UTC).year + 1, 12, 1, 18, 0, tzinfo=UTC)
+    return make_session(starts_at=starts_at, ends_at=starts_at + timedelta(minutes=90))
+
+
+@pytest.fixture
+def dangerous_roster(app, client, december_session):
+    """One organization whose details start with formula characters, and one waitlisted."""
+    client.post(
+        "/signup",
+        data=signup_form(
+            december_session,
+            organization_name='=HYPERLINK("http://evil.example","Click")',
+            provider_id="0012345",
+            contact_phone="+1 916 555 0100",
+        ),
+    )
+    with app.app_context():
+        session = db.session.get(TrainingSession, december_session)
+        session.seats = 1
+        signup = db.session.scalars(select(Signup)).one()
+        signup.contact_name = "@SUM(1+1)"
+        signup.staff_notes = "-2+3 needs captioning"
+        db.session.commit()
+    client.post("/signup", data=signup_form(december_session, organization_name="Waiting Clinic"))
+    return december_session
+
+
+def test_the_csv_export_lists_the_roster_with_formulas_neutralized(staff_client, dangerous_roster):
+    response = staff_client.get(f"/staff/sessions/{dangerous_roster}/roster.csv")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    year = datetime.now(UTC).year + 1
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="roster-{year}-12-01.csv"'
+    )
+    rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
+    assert rows[0] == list(COLUMNS)
+    booked = dict(zip(COLUMNS, rows[1], strict=True))
+    assert booked["Organization"] == '\'=HYPERLINK("http://evil.example","Click")'
+    assert booked["Provider ID"] == "0012345"
+    assert booked["Contact name"] == "'@SUM(1+1)"
+    assert booked["Contact email"] == "ana.reyes@sierravalley.example.org"
+    assert booked["Contact phone"] == "'+1 916 555 0100"
+    assert booked["Attendees"] == "lee@sierravalley.example.org; kim@sierravalley.example.org"
+    assert booked["Status"] == "booked"
+    assert booked["Session date"] == f"{year}-12-01, 10:00–11:30 AM PT"
+    assert booked["Signed up"].endswith(" PT")
+    assert booked["Attested"].endswith(" PT")
+    assert booked["Staff notes"] == "'-2+3 needs captioning"
+    waiting = dict(zip(COLUMNS, rows[2], strict=True))
+    assert (waiting["Organization"], waiting["Status"]) == (
+        "Waiting Clinic",
+        "waitlisted (1 in line)",
+    )
+    assert len(rows) == 3
+
+
+def test_the_xlsx_export_holds_the_same_cells_as_text_never_formulas(
+    staff_client, dangerous_roster
+):
+    response = staff_client.get(f"/staff/sessions/{dangerous_roster}/roster.xlsx")
+    assert response.status_code == 200
+    year = datetime.now(UTC).year + 1
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="roster-{year}-12-01.xlsx"'
+    )
+    sheet = load_workbook(io.BytesIO(response.get_data())).active
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert rows[0] == list(COLUMNS)
+    assert rows[1][0] == '\'=HYPERLINK("http://evil.example","Click")'
+    assert rows[1][2] == "'@SUM(1+1)"
+    assert rows[1][4] == "'+1 916 555 0100"
+    assert rows[1][10] == "'-2+3 needs captioning"
+    assert rows[2][0] == "Waiting Clinic"
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+
+
+def seed_roster(app, session_id: int, booked: int, waitlisted: int) -> None:
+    """Put organizations straight into the tables: each with two attendees and two emails."""
+    with app.app_context():
+        session = db.session.get(TrainingSession, session_id)
+        session.seats = session.seats_booked = booked
+        now = datetime.now(UTC)
+        for number in range(booked + waitlisted):
+            is_booked = number < booked
+            signup = Signup(
+                program_id=session.program_id,
+                session_id=session_id if is_booked else None,
+                status="confirmed" if is_booked else "waitlisted",
+                organization_name=f"Clinic {session_id}-{number}",
+                organization_key=f"clinic {session_id} {number}",
+                contact_name=f"Contact {number}",
+                contact_email=f"contact{number}@clinic.example.org",
+                attestation_text=ATTESTATION,
+                attested_at=now,
+                submission_key_hash=uuid.uuid4().hex,
+                confirmed_at=now if is_booked else None,
+                attendees=[
+                    Attendee(email=f"a{number}@clinic.example.org", position=1),
+                    Attendee(email=f"b{number}@clinic.example.org", position=2),
+                ],
+                choices=[SignupChoice(rank=1, session_id=session_id)],
+            )
+            db.session.add(signup)
+            for status in ("sent", "failed"):
+                db.session.add(
+                    OutboxMessage(
+                        kind="booking_confirmed",
+                        signup=signup,
+                        recipients=[signup.contact_email],
+                        subject="You're booked",
+                        text_body="...",
+                        message_id=f"<{uuid.uuid4().hex}@example.org>",
+                        status=status,
+                        last_error="550 no such user" if status == "failed" else None,
+                    )
+                )
+        db.session.commit()
+
+
+@contextmanager
+def counting_queries(app):
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def queries_for(app, client, url: str) -> int:
+    with counting_queries(app) as statements:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(statements)
+
+
+@pytest.mark.parametrize("page", ["", "/roster.csv"])
+def test_the_roster_runs_the_same_queries_for_5_or_500_signups(
+    app, staff_client, make_session, page
+):
+    small, large = make_session(), make_session(starts_in=timedelta(days=6))
+    seed_roster(app, small, booked=5, waitlisted=1)
+    seed_roster(app, large, booked=500, waitlisted=100)
+    small_count = queries_for(app, staff_client, f"/staff/sessions/{small}{page}")
+    large_count = queries_for(app, staff_client, f"/staff/sessions/{large}{page}")
+    assert small_count == large_count
+    assert small_count <= 12
+    if not page:
+        text = staff_client.get(f"/staff/sessions/{large}").get_data(as_text=True)
+        assert "Booked (500)" in text and "Waitlist (100)" in text
+        assert text.count("Last error: 550 no such user") == 600

@@ -1,0 +1,121 @@
+"""The staff calendar feed: a secret, rotatable iCalendar address of every session."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from conftest import page_text
+from icalendar import Calendar
+from sqlalchemy import select
+
+from training.audit.models import AuditEvent
+from training.booking.models import TrainingSession
+from training.extensions import db, utcnow
+from training.rosters.models import CalendarFeed
+from training.rosters.services import cancel_session
+from training.staff.services import create_staff
+
+PASSWORD = "correct horse battery staple"
+FEED_URL = re.compile(r"https://training\.example\.org(/feeds/sessions/[\w\-]+\.ics)")
+
+
+@pytest.fixture
+def staff_client(app, client):
+    with app.app_context():
+        create_staff("pat@cmadocs.example.org", PASSWORD, "staff", name="Pat Lee")
+        db.session.commit()
+    client.post("/staff/sign-in", data={"email": "pat@cmadocs.example.org", "password": PASSWORD})
+    return client
+
+
+def create_feed(client) -> str:
+    """Ask for a new feed address and return its path, as shown once on the page."""
+    response = client.post("/staff/calendar-feed")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    match = FEED_URL.search(page_text(response))
+    assert match, page_text(response)
+    return match.group(1)
+
+
+def test_the_feed_lists_every_session_with_status_facilitators_and_link(
+    app, staff_client, make_program, make_session
+):
+    booked = make_session(meeting_url="https://meet.example.org/abc", dial_in="+1 555 0100")
+    cancelled = make_session(starts_in=timedelta(days=6))
+    other_program_session = make_session(program_id=make_program(name="Second Program"))
+    with app.app_context():
+        robin = create_staff("robin@cmadocs.example.org", PASSWORD, "facilitator", name="Robin")
+        robin.sessions.append(db.session.get(TrainingSession, booked))
+        cancel_session(
+            db.session.get(TrainingSession, cancelled), "Facilitator ill", now=utcnow(), actor=None
+        )
+        db.session.commit()
+        starts_at = db.session.get(TrainingSession, booked).starts_at
+    path = create_feed(staff_client)
+
+    response = app.test_client().get(path)  # calendar apps do not sign in
+    assert response.status_code == 200
+    assert response.mimetype == "text/calendar"
+    calendar = Calendar.from_ical(response.get_data())
+    assert calendar["METHOD"] == "PUBLISH"
+    events = {str(event["UID"]): event for event in calendar.walk("VEVENT")}
+    assert set(events) == {
+        f"session-{session_id}@training-desk.localhost"
+        for session_id in (booked, cancelled, other_program_session)
+    }
+    event = events[f"session-{booked}@training-desk.localhost"]
+    assert event["STATUS"] == "CONFIRMED"
+    assert event.decoded("DTSTART") == starts_at
+    assert str(event["LOCATION"]) == "https://meet.example.org/abc"
+    assert str(event["URL"]) == "https://meet.example.org/abc"
+    description = str(event["DESCRIPTION"])
+    assert "Facilitators: Robin" in description
+    assert "Dial-in: +1 555 0100" in description
+    assert f"Roster: https://training.example.org/staff/sessions/{booked}" in description
+    gone = events[f"session-{cancelled}@training-desk.localhost"]
+    assert gone["STATUS"] == "CANCELLED"
+    assert str(gone["SUMMARY"]).startswith("Cancelled: ")
+    assert "CANCELLED: Facilitator ill" in str(gone["DESCRIPTION"])
+    assert "Second Program" in str(
+        events[f"session-{other_program_session}@training-desk.localhost"]["SUMMARY"]
+    )
+
+
+def test_rotating_the_feed_makes_the_old_address_not_found(app, staff_client, make_session):
+    make_session()
+    old = create_feed(staff_client)
+    new = create_feed(staff_client)
+    assert old != new
+    visitor = app.test_client()
+    assert visitor.get(old).status_code == 404
+    assert visitor.get(new).status_code == 200
+    with app.app_context():
+        stored = db.session.scalars(select(CalendarFeed.token_hash)).all()
+    token = new.removeprefix("/feeds/sessions/").removesuffix(".ics")
+    assert len(stored) == 1
+    assert token not in stored[0]
+
+
+def test_the_address_is_shown_only_when_created(staff_client):
+    first = page_text(staff_client.get("/staff/calendar-feed"))
+    assert "There is no feed address yet." in first
+    path = create_feed(staff_client)
+    later = page_text(staff_client.get("/staff/calendar-feed"))
+    assert path not in later
+    assert "The current address was created" in later
+    assert "by pat@cmadocs.example.org" in later
+
+
+@pytest.mark.parametrize("token", ["nope", "x" * 200])
+def test_an_unknown_feed_address_is_not_found(client, token):
+    assert client.get(f"/feeds/sessions/{token}.ics").status_code == 404
+
+
+def test_rotating_is_recorded_in_the_audit_log(app, staff_client):
+    create_feed(staff_client)
+    with app.app_context():
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "calendar_feed.rotated")
+        ).one()
+        assert event.actor == "pat@cmadocs.example.org"

@@ -1,0 +1,302 @@
+"""Possible duplicate organizations: the pure detection, and merging or dismissing a pair."""
+
+import pytest
+from conftest import page_text, signup_form
+from sqlalchemy import select
+
+from training.audit.models import AuditEvent
+from training.booking.models import Signup, TrainingSession
+from training.extensions import db
+from training.signups.duplicates import PossibleDuplicate, SignupFacts, find_possible_duplicates
+from training.signups.models import DuplicateReview
+from training.staff import services as staff_services
+
+PASSWORD = "correct horse battery staple"
+
+
+def facts(signup_id, key, *, emails=(), provider_id=None, program_id=1) -> SignupFacts:
+    return SignupFacts(
+        id=signup_id,
+        program_id=program_id,
+        organization_key=key,
+        provider_id=provider_id,
+        emails=tuple(emails),
+    )
+
+
+# The pure detection, without an app.
+
+
+def test_similar_names_are_a_possible_duplicate():
+    found = find_possible_duplicates(
+        [facts(1, "sierravalleymedicalsociety"), facts(2, "sierravalleymedicalsocity")]
+    )
+    assert found == [PossibleDuplicate(1, 2, ("similar names",))]
+
+
+def test_a_name_inside_another_is_a_possible_duplicate_but_short_ones_are_not():
+    found = find_possible_duplicates(
+        [
+            facts(1, "sierravalley"),
+            facts(2, "sierravalleymedicalsocietyofcalifornia"),
+            facts(3, "ama"),
+            facts(4, "amarillohealthsystem"),
+        ]
+    )
+    assert found == [PossibleDuplicate(1, 2, ("one name contains the other",))]
+
+
+def test_different_names_are_not_listed():
+    assert find_possible_duplicates([facts(1, "northclinic"), facts(2, "lakesidehealth")]) == []
+
+
+def test_the_same_email_domain_is_a_possible_duplicate_whatever_its_case():
+    found = find_possible_duplicates(
+        [
+            facts(1, "northclinic", emails=["ana@SierraValley.org"]),
+            facts(2, "lakesidehealth", emails=["pat@other.org", "lee@sierravalley.org"]),
+        ]
+    )
+    assert found == [PossibleDuplicate(1, 2, ("email addresses at sierravalley.org",))]
+
+
+@pytest.mark.parametrize("domain", ["gmail.com", "yahoo.com", "outlook.com", "Hotmail.com"])
+def test_free_mail_domains_say_nothing(domain):
+    found = find_possible_duplicates(
+        [
+            facts(1, "northclinic", emails=[f"ana@{domain}"]),
+            facts(2, "lakesidehealth", emails=[f"pat@{domain}"]),
+        ]
+    )
+    assert found == []
+
+
+@pytest.mark.parametrize("spelling", ["001-2345", "12345", "0012345 ", "001 23 45"])
+def test_the_same_provider_id_spelled_differently_is_a_possible_duplicate(spelling):
+    found = find_possible_duplicates(
+        [
+            facts(1, "northclinic", provider_id="0012345"),
+            facts(2, "lakesidehealth", provider_id=spelling),
+        ]
+    )
+    assert [(pair.first_id, pair.second_id) for pair in found] == [(1, 2)]
+    assert found[0].reasons[0].startswith("the same provider ID (0012345 and ")
+
+
+def test_all_reasons_of_a_pair_are_given_together():
+    found = find_possible_duplicates(
+        [
+            facts(7, "acmehealth", emails=["a@acme.org"], provider_id="0000042"),
+            facts(3, "acmehealth", emails=["b@acme.org"], provider_id="42"),
+        ]
+    )
+    assert found == [
+        PossibleDuplicate(
+            3,
+            7,
+            (
+                "the same name",
+                "email addresses at acme.org",
+                "the same provider ID (42 and 0000042)",
+            ),
+        )
+    ]
+
+
+def test_signups_in_different_programs_are_never_paired():
+    found = find_possible_duplicates(
+        [facts(1, "acmehealth", program_id=1), facts(2, "acmehealth", program_id=2)]
+    )
+    assert found == []
+
+
+def test_reviewed_pairs_are_not_listed_again():
+    signups = [facts(1, "acmehealth"), facts(2, "acmehealths"), facts(3, "acmehealthcare")]
+    found = find_possible_duplicates(signups, reviewed={(1, 2), (2, 3)})
+    assert [(pair.first_id, pair.second_id) for pair in found] == [(1, 3)]
+
+
+# Reviewing pairs in the staff console.
+
+
+@pytest.fixture
+def sign_in_as(app, client):
+    def sign_in(role: str) -> int:
+        email = f"{role}@cmadocs.example.org"
+        with app.app_context():
+            member_id = staff_services.create_staff(email, PASSWORD, role).id
+            db.session.commit()
+        response = client.post("/staff/sign-in", data={"email": email, "password": PASSWORD})
+        assert response.status_code == 303
+        return member_id
+
+    return sign_in
+
+
+@pytest.fixture
+def pair(client, make_session):
+    """Two signups of what may be one organization; returns (session id, first, second ids)."""
+    session_id = make_session()
+    client.post("/signup", data=signup_form(session_id))
+    client.post(
+        "/signup",
+        data=signup_form(
+            session_id,
+            organization_name="Sierra Valley Medical Societies",
+            contact_name="Pat Kim",
+            contact_email="pat@svms.example.net",
+            attendee_emails="kim@sierravalley.example.org\njo@svms.example.net\nlu@svms.example.net",
+        ),
+    )
+    return session_id, 1, 2
+
+
+def test_staff_see_a_possible_duplicate_with_its_reasons(client, sign_in_as, pair):
+    sign_in_as("staff")
+    text = page_text(client.get("/staff/duplicates"))
+    assert "1 pair to review." in text
+    assert "Sierra Valley Medical Society and Sierra Valley Medical Societies" in text
+    assert "Why listed: similar names; email addresses at sierravalley.example.org." in text
+    assert "Keep Sierra Valley Medical Society (signup 1, the earlier)" in text
+
+
+def test_dismissing_a_pair_records_the_note_and_hides_it(app, client, sign_in_as, pair):
+    staff_id = sign_in_as("staff")
+    response = client.post(
+        "/staff/duplicates/1/2/dismiss", data={"pair-1-2-dismiss-note": "Two chapters."}
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/staff/duplicates"
+    text = page_text(client.get("/staff/duplicates"))
+    assert (
+        "Marked Sierra Valley Medical Society and Sierra Valley Medical Societies "
+        "as different organizations."
+    ) in text
+    assert "No possible duplicates to review." in text
+    with app.app_context():
+        review = db.session.scalars(select(DuplicateReview)).one()
+        assert (review.decision, review.note, review.decided_by_id) == (
+            "dismissed",
+            "Two chapters.",
+            staff_id,
+        )
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "signup.duplicate_dismissed")
+        ).all()
+        assert sorted(event.signup_id for event in events) == [1, 2]
+        assert all(event.actor == "staff@cmadocs.example.org" for event in events)
+        assert events[0].details["note"] == "Two chapters."
+        assert db.session.scalars(select(Signup.status)).all() == ["confirmed", "confirmed"]
+
+
+def test_merging_keeps_the_earlier_signup_and_cancels_the_other(app, client, sign_in_as, pair):
+    session_id = pair[0]
+    sign_in_as("admin")
+    response = client.post("/staff/duplicates/1/2/merge", data={"pair-1-2-merge-keep": "first"})
+    assert response.status_code == 303
+    text = page_text(client.get("/staff/duplicates"))
+    assert (
+        "Kept Sierra Valley Medical Society's signup and cancelled "
+        "Sierra Valley Medical Societies's (its contacts were emailed)."
+    ) in text
+    assert "No possible duplicates to review." in text
+    with app.app_context():
+        kept, dropped = db.session.get(Signup, 1), db.session.get(Signup, 2)
+        assert (kept.status, dropped.status) == ("confirmed", "cancelled")
+        # Attendees only the cancelled signup had move over; the kept one's stay first.
+        assert [attendee.email for attendee in kept.attendees] == [
+            "lee@sierravalley.example.org",
+            "kim@sierravalley.example.org",
+            "jo@svms.example.net",
+            "lu@svms.example.net",
+        ]
+        assert db.session.get(TrainingSession, session_id).seats_booked == 1
+        assert db.session.scalars(select(DuplicateReview.decision)).one() == "merged"
+        events = {
+            event.action: event
+            for event in db.session.scalars(select(AuditEvent).where(AuditEvent.actor_id == 1))
+        }
+        assert events["signup.cancelled"].signup_id == 2
+        assert events["signup.cancelled"].details["reason"] == (
+            "merged into Sierra Valley Medical Society (signup 1)"
+        )
+        assert events["signup.duplicate_merged"].details["attendees_added"] == [
+            "jo@svms.example.net",
+            "lu@svms.example.net",
+        ]
+
+
+def test_staff_may_keep_the_later_signup_and_attendees_stop_at_five(
+    app, client, sign_in_as, make_session
+):
+    session_id = make_session()
+    client.post(
+        "/signup",
+        data=signup_form(
+            session_id, attendee_emails="\n".join(f"a{n}@sierravalley.example.org" for n in (1, 2))
+        ),
+    )
+    client.post(
+        "/signup",
+        data=signup_form(
+            session_id,
+            organization_name="Sierra Valley Medical Societies",
+            attendee_emails="\n".join(f"b{n}@sierravalley.example.org" for n in (1, 2, 3, 4)),
+        ),
+    )
+    sign_in_as("staff")
+    client.post("/staff/duplicates/1/2/merge", data={"pair-1-2-merge-keep": "second"})
+    with app.app_context():
+        kept, dropped = db.session.get(Signup, 2), db.session.get(Signup, 1)
+        assert (kept.status, dropped.status) == ("confirmed", "cancelled")
+        assert [attendee.email for attendee in kept.attendees] == [
+            "b1@sierravalley.example.org",
+            "b2@sierravalley.example.org",
+            "b3@sierravalley.example.org",
+            "b4@sierravalley.example.org",
+            "a1@sierravalley.example.org",
+        ]
+
+
+def test_a_pair_cannot_be_decided_twice(client, sign_in_as, pair):
+    sign_in_as("staff")
+    client.post("/staff/duplicates/1/2/dismiss", data={})
+    response = client.post("/staff/duplicates/1/2/merge", data={"pair-1-2-merge-keep": "first"})
+    assert response.status_code == 303
+    assert "Someone has already reviewed these two signups." in page_text(
+        client.get("/staff/duplicates")
+    )
+
+
+def test_merging_a_cancelled_signup_is_refused_with_a_message(app, client, sign_in_as, pair):
+    sign_in_as("staff")
+    with app.app_context():
+        db.session.get(Signup, 2).status = "cancelled"
+        db.session.commit()
+    client.post("/staff/duplicates/1/2/merge", data={"pair-1-2-merge-keep": "first"})
+    assert "One of these signups is already cancelled; nothing to merge." in page_text(
+        client.get("/staff/duplicates")
+    )
+    with app.app_context():
+        assert db.session.scalars(select(DuplicateReview)).all() == []
+
+
+def test_an_unknown_choice_of_signup_to_keep_is_refused(app, client, sign_in_as, pair):
+    sign_in_as("staff")
+    client.post("/staff/duplicates/1/2/merge", data={"pair-1-2-merge-keep": "both"})
+    assert "Choose which signup stays." in page_text(client.get("/staff/duplicates"))
+    with app.app_context():
+        assert db.session.scalars(select(Signup.status)).all() == ["confirmed", "confirmed"]
+
+
+def test_facilitators_cannot_see_or_decide_duplicates(client, sign_in_as, pair):
+    sign_in_as("facilitator")
+    assert client.get("/staff/duplicates").status_code == 403
+    assert client.post("/staff/duplicates/1/2/dismiss").status_code == 403
+    assert client.post("/staff/duplicates/1/2/merge").status_code == 403
+
+
+def test_visitors_are_sent_to_sign_in_from_duplicates(client, pair):
+    for response in (client.get("/staff/duplicates"), client.post("/staff/duplicates/1/2/merge")):
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/staff/sign-in?next=")

@@ -1,0 +1,163 @@
+"""All signups as CSV and XLSX, with formula-like cells neutralized."""
+
+import csv
+import io
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from conftest import ATTESTATION, signup_form
+from openpyxl import load_workbook
+
+from training.booking.models import Signup
+from training.extensions import db
+from training.signups.exports import csv_bytes, neutralize, xlsx_bytes
+from training.staff import services as staff_services
+
+PASSWORD = "correct horse battery staple"
+HEADER = [
+    "Organization",
+    "Provider ID",
+    "Contact name",
+    "Contact email",
+    "Contact phone",
+    "Attendees",
+    "Status",
+    "Session date",
+    "Signed up at",
+    "Attested at",
+    "Staff notes",
+    "Override reason",
+]
+
+
+@pytest.fixture
+def sign_in_as(app, client):
+    def sign_in(role: str) -> None:
+        email = f"{role}@cmadocs.example.org"
+        with app.app_context():
+            staff_services.create_staff(email, PASSWORD, role)
+            db.session.commit()
+        response = client.post("/staff/sign-in", data={"email": email, "password": PASSWORD})
+        assert response.status_code == 303
+
+    return sign_in
+
+
+@pytest.fixture
+def signups(app, client, make_session, program_id):
+    """A booked signup through the public form, and a hostile one written straight in."""
+    session_id = make_session()
+    client.post("/signup", data=signup_form(session_id, provider_id="0012345"))
+    with app.app_context():
+        moment = datetime(2025, 1, 15, 18, 30, tzinfo=UTC)
+        db.session.add(
+            Signup(
+                program_id=program_id,
+                status="waitlisted",
+                organization_name='=HYPERLINK("https://evil.example","Click")',
+                organization_key="hyperlink",
+                contact_name="@SUM(A1:A9)",
+                contact_email="-2+3@example.org",
+                contact_phone="+1 916 555 0100",
+                attestation_text=ATTESTATION,
+                attested_at=moment,
+                created_at=moment,
+                submission_key_hash=uuid.uuid4().hex,
+                staff_notes="\tcmd|' /C calc'!A0",
+                override_reason="\rsecond place, agreed by phone",
+            )
+        )
+        db.session.commit()
+    return session_id
+
+
+HOSTILE_ROW = [
+    '\'=HYPERLINK("https://evil.example","Click")',
+    "",
+    "'@SUM(A1:A9)",
+    "'-2+3@example.org",
+    "'+1 916 555 0100",
+    "",
+    "waitlisted",
+    "",
+    "Wed, Jan 15, 2025, 10:30 AM PT",
+    "Wed, Jan 15, 2025, 10:30 AM PT",
+    "'\tcmd|' /C calc'!A0",
+    "'\rsecond place, agreed by phone",
+]
+
+
+def test_all_signups_download_as_csv_with_formulas_neutralized(client, sign_in_as, signups):
+    sign_in_as("staff")
+    response = client.get("/staff/signups.csv")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="signups-')
+    table = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"), newline="")))
+    assert table[0] == HEADER
+    # Oldest signup first.
+    assert table[1] == HOSTILE_ROW
+    booked = table[2]
+    assert booked[:7] == [
+        "Sierra Valley Medical Society",
+        "0012345",
+        "Ana Reyes",
+        "ana.reyes@sierravalley.example.org",
+        "(916) 555-0100",
+        "lee@sierravalley.example.org, kim@sierravalley.example.org",
+        "confirmed",
+    ]
+    assert booked[7].endswith(" PT") and booked[10:] == ["", ""]
+
+
+def test_all_signups_download_as_xlsx_with_formulas_neutralized(client, sign_in_as, signups):
+    sign_in_as("admin")
+    response = client.get("/staff/signups.xlsx")
+    assert response.status_code == 200
+    assert response.mimetype == (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    sheet = load_workbook(io.BytesIO(response.get_data())).active
+    assert sheet.title == "Signups"
+    table = [[cell.value or "" for cell in row] for row in sheet.iter_rows()]
+    assert table[0] == HEADER
+    # XML reads a stored carriage return back as a line feed; the quote in front is what counts.
+    assert table[1] == [value.replace("\r", "\n") for value in HOSTILE_ROW]
+    assert table[2][0] == "Sierra Valley Medical Society"
+    assert all(cell.data_type == "s" for row in sheet.iter_rows() for cell in row if cell.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1 916", "'+1 916"),
+        ("-5", "'-5"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("Acme = good", "Acme = good"),
+        (None, ""),
+        (42, "42"),
+    ],
+)
+def test_neutralize_quotes_only_what_a_spreadsheet_would_run(value, expected):
+    assert neutralize(value) == expected
+
+
+def test_xlsx_drops_control_characters_before_judging_the_cell():
+    workbook = load_workbook(io.BytesIO(xlsx_bytes(["Name"], [["\x01=1+1"], ["ok\x00"]])))
+    assert [row[0].value for row in workbook.active.iter_rows()] == ["Name", "'=1+1", "ok"]
+
+
+def test_csv_starts_with_a_byte_order_mark_for_excel():
+    assert csv_bytes(["Name"], [["Zoë"]]) == "\ufeffName\r\nZoë\r\n".encode()
+
+
+@pytest.mark.parametrize("extension", ["csv", "xlsx"])
+def test_facilitators_and_visitors_cannot_download_signups(client, sign_in_as, extension):
+    response = client.get(f"/staff/signups.{extension}")
+    assert response.status_code == 302
+    sign_in_as("facilitator")
+    assert client.get(f"/staff/signups.{extension}").status_code == 403

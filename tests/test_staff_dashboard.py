@@ -1,0 +1,151 @@
+"""The console home: the dashboard for admins and staff, assigned sessions for facilitators."""
+
+import re
+import uuid
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import page_text, signup_form
+
+from training.booking.models import TrainingSession
+from training.extensions import db, utcnow
+from training.mail.models import OutboxMessage
+from training.staff import services as staff_services
+from training.staff.models import StaffMember
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def sign_in_as(app, client):
+    def sign_in(role: str) -> int:
+        email = f"{role}@cmadocs.example.org"
+        with app.app_context():
+            member_id = staff_services.create_staff(email, PASSWORD, role).id
+            db.session.commit()
+        response = client.post("/staff/sign-in", data={"email": email, "password": PASSWORD})
+        assert response.status_code == 303
+        return member_id
+
+    return sign_in
+
+
+def add_email(app, status: str, error: str | None = None) -> None:
+    with app.app_context():
+        db.session.add(
+            OutboxMessage(
+                kind="booking_confirmed",
+                recipients=["ana@example.org"],
+                subject=f"You're booked ({status})",
+                text_body="Hello",
+                message_id=f"<{uuid.uuid4().hex}@example.org>",
+                status=status,
+                last_error=error,
+            )
+        )
+        db.session.commit()
+
+
+def test_staff_see_seats_filled_and_waitlists_per_session(client, sign_in_as, make_session):
+    small = make_session(seats=1)
+    later = make_session(seats=4, starts_in=timedelta(days=5))
+    make_session(starts_in=timedelta(days=-2))  # over: not on the dashboard
+    client.post("/signup", data=signup_form(small, second_choice=later))
+    for name in ("Lakeside Health", "North Coast Clinic"):
+        client.post("/signup", data=signup_form(small, organization_name=name, second_choice=0))
+    sign_in_as("staff")
+    response = client.get("/staff/")
+    text = page_text(response)
+    assert "Seats filled, upcoming sessions" in text
+    rows = re.findall(r"(\d+ of \d+(?: \(full\))?) (\d+)", text)
+    assert rows == [("1 of 1 (full)", "2"), ("0 of 4", "0")]
+    markup = response.get_data(as_text=True)
+    # The chart is drawn as shapes; the figures above are the text everyone can read.
+    assert '<rect class="bar-fill bar-full" width="100.0"' in markup
+    assert '<rect class="bar-fill" width="0.0"' in markup
+    assert 'aria-hidden="true"' in markup
+
+
+def test_staff_see_signups_per_day_as_a_chart_and_a_table(client, sign_in_as, make_session):
+    session_id = make_session()
+    client.post("/signup", data=signup_form(session_id))
+    client.post("/signup", data=signup_form(session_id, organization_name="Lakeside Health"))
+    sign_in_as("admin")
+    response = client.get("/staff/")
+    text = page_text(response)
+    assert "New signups per day, last 30 days" in text
+    assert "2 signups in this period; the busiest day had 2." in text
+    today = utcnow().astimezone(ZoneInfo("America/Los_Angeles"))
+    assert f"Day New signups {today:%a, %b} {today.day} 2" in text
+    assert response.get_data(as_text=True).count('<rect class="bar-fill" x=') == 30
+
+
+def test_staff_see_failing_emails_with_their_last_error(app, client, sign_in_as):
+    add_email(app, "sent")
+    add_email(app, "retrying", "421 try again later")
+    add_email(app, "failed", "550 <mailbox> unavailable")
+    sign_in_as("staff")
+    response = client.get("/staff/")
+    text = page_text(response)
+    assert "Emails failing 1 failed (given up) and 1 retrying." in text
+    assert "ana@example.org You're booked (failed) 550 <mailbox> unavailable" in text
+    assert "421 try again later" not in text
+    assert "550 &lt;mailbox&gt; unavailable" in response.get_data(as_text=True)
+
+
+def test_an_empty_dashboard_says_so(client, sign_in_as):
+    sign_in_as("staff")
+    text = page_text(client.get("/staff/"))
+    assert "No upcoming sessions." in text
+    assert "0 signups in this period." in text
+    assert "0 failed (given up) and 0 retrying." in text
+
+
+def test_facilitators_see_their_assigned_sessions_instead(app, client, sign_in_as, make_session):
+    mine = make_session()
+    make_session(starts_in=timedelta(days=6))  # someone else's
+    member_id = sign_in_as("facilitator")
+    with app.app_context():
+        member, session = (
+            db.session.get(StaffMember, member_id),
+            db.session.get(TrainingSession, mine),
+        )
+        member.sessions.append(session)
+        db.session.commit()
+        when = session.local_starts_at
+    response = client.get("/staff/")
+    text = page_text(response)
+    assert "Your sessions" in text
+    assert "Seats filled" not in text and "Emails failing" not in text
+    assert f"{when:%a, %b} {when.day}," in text
+    assert text.count("Learner Credit Reporting Training") == 1
+    assert f'href="/staff/sessions/{mine}"' in response.get_data(as_text=True)
+
+
+def test_facilitators_without_sessions_are_told(client, sign_in_as):
+    sign_in_as("facilitator")
+    assert "No sessions are assigned to you yet." in page_text(client.get("/staff/"))
+
+
+@pytest.mark.parametrize(
+    ("role", "shown", "hidden"),
+    [
+        ("admin", ["Dashboard", "Signups", "Duplicates", "Audit log"], []),
+        ("staff", ["Dashboard", "Signups", "Duplicates"], ["Audit log"]),
+        ("facilitator", ["Your sessions"], ["Signups", "Duplicates", "Audit log"]),
+    ],
+)
+def test_the_nav_shows_each_role_its_pages(client, sign_in_as, role, shown, hidden):
+    sign_in_as(role)
+    markup = client.get("/staff/").get_data(as_text=True)
+    nav = markup.split('aria-label="Staff console"')[1].split("</nav>")[0]
+    links = {
+        "Dashboard": '/staff/">Dashboard<',
+        "Your sessions": '/staff/">Your sessions<',
+        "Signups": '/staff/signups">Signups<',
+        "Duplicates": '/staff/duplicates">Duplicates<',
+        "Audit log": '/staff/audit/">Audit log<',
+    }
+    assert all(links[name] in nav for name in shown)
+    assert not any(links[name] in nav for name in hidden)

@@ -1,0 +1,69 @@
+"""Rosters as CSV and XLSX files that no spreadsheet will run as formulas."""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from training.booking.display import format_time_range, zone_abbreviation
+from training.booking.models import Signup
+from training.rosters.services import Roster
+from training.signups.exports import csv_bytes, xlsx_bytes
+
+COLUMNS = (
+    "Organization",
+    "Provider ID",
+    "Contact name",
+    "Contact email",
+    "Contact phone",
+    "Attendees",
+    "Status",
+    "Session date",
+    "Signed up",
+    "Attested",
+    "Staff notes",
+)
+
+
+def roster_rows(roster: Roster) -> list[list[str | None]]:
+    """One row per organization booked, then the waitlist in order."""
+    session = roster.session
+    zone = session.program.zone
+    local_start = session.starts_at.astimezone(zone)
+    when = f"{local_start:%Y-%m-%d}, {format_time_range(session.starts_at, session.ends_at, zone)}"
+    rows = [_row(signup, "booked", when, zone) for signup in roster.booked]
+    rows += [
+        _row(signup, f"waitlisted ({place} in line)", when, zone)
+        for place, signup in enumerate(roster.waitlist, start=1)
+    ]
+    return rows
+
+
+def _row(signup: Signup, status: str, when: str, zone: ZoneInfo) -> list[str | None]:
+    return [
+        signup.organization_name,
+        signup.provider_id,
+        signup.contact_name,
+        signup.contact_email,
+        signup.contact_phone,
+        "; ".join(attendee.email for attendee in signup.attendees),
+        status,
+        when,
+        _moment(signup.created_at, zone),
+        _moment(signup.attested_at, zone),
+        signup.staff_notes,
+    ]
+
+
+def _moment(moment: datetime, zone: ZoneInfo) -> str:
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {zone_abbreviation(local)}"
+
+
+def to_csv(rows: Iterable[Sequence[object]]) -> bytes:
+    """The roster as CSV, every cell neutralized (see training.signups.exports)."""
+    return csv_bytes(COLUMNS, rows)
+
+
+def to_xlsx(rows: Iterable[Sequence[object]], *, title: str) -> bytes:
+    """The roster as an XLSX sheet of text cells, never a formula."""
+    return xlsx_bytes(COLUMNS, rows, title=title)

@@ -1,0 +1,47 @@
+"""The staff calendar feed: every session as an iCalendar subscription (pure code)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from icalendar import Calendar, Event
+
+from training.booking.ical import PRODID
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    """One session as the feed shows it, taken from the database by the caller."""
+
+    uid: str
+    starts_at: datetime
+    ends_at: datetime
+    summary: str
+    description: str
+    is_cancelled: bool
+    meeting_url: str | None = None
+    roster_url: str | None = None
+
+
+def build_feed(events: list[FeedEvent], *, name: str, stamp: datetime) -> bytes:
+    """A PUBLISH calendar with one VEVENT per session, times in UTC."""
+    calendar = Calendar()
+    calendar.prodid = PRODID
+    calendar.version = "2.0"
+    calendar.method = "PUBLISH"
+    calendar.calendar_name = name
+    for item in events:
+        event = Event()
+        event.uid = item.uid
+        event.stamp = stamp
+        event.start = item.starts_at
+        event.end = item.ends_at
+        event.summary = item.summary
+        event.description = item.description
+        event.status = "CANCELLED" if item.is_cancelled else "CONFIRMED"
+        if item.meeting_url:
+            event.location = item.meeting_url
+            event.url = item.meeting_url
+        elif item.roster_url:
+            event.url = item.roster_url
+        calendar.add_component(event)
+    return calendar.to_ical()

@@ -1,0 +1,229 @@
+"""Staff forms for sessions and rosters, with each field's rules and the messages staff see."""
+
+import secrets
+from datetime import UTC, date, datetime, time
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import (
+    URL,
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+from wtforms.widgets import CheckboxInput
+
+from training.booking.forms import ContactFields, OrganizationField, _single_line, _strip
+from training.booking.names import organization_key
+from training.rosters.services import SessionDetails
+from training.staff.models import StaffMember
+
+MAX_SEATS = 500
+
+
+def local_moment(day: date, clock: time, zone: ZoneInfo) -> datetime:
+    """``day`` at ``clock`` on the wall clocks of ``zone``, as UTC.
+
+    Raises ValueError for a time that does not exist there (the hour skipped when clocks go
+    forward), which would otherwise be silently shifted.
+    """
+    moment = datetime.combine(day, clock, tzinfo=zone)
+    if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment.replace(tzinfo=None):
+        raise ValueError(f"{clock:%H:%M} on {day:%b} {day.day} does not exist in {zone.key}.")
+    return moment.astimezone(UTC)
+
+
+def _web_address(_form, field):
+    if field.data and urlsplit(field.data).scheme not in ("http", "https"):
+        raise ValidationError("Enter the meeting link starting with https://")
+
+
+class SessionForm(FlaskForm):
+    day = DateField("Date", validators=[InputRequired("Enter the session's date.")])
+    starts_at = TimeField("Start time", validators=[InputRequired("Enter the start time.")])
+    ends_at = TimeField("End time", validators=[InputRequired("Enter the end time.")])
+    seats = IntegerField(
+        "Seats",
+        description="Organizations, not people: each books one seat.",
+        validators=[
+            InputRequired("Enter how many organizations can book."),
+            NumberRange(min=1, max=MAX_SEATS, message=f"Use between 1 and {MAX_SEATS} seats."),
+        ],
+    )
+    meeting_url = StringField(
+        "Meeting link",
+        filters=[_strip],
+        validators=[
+            Optional(),
+            Length(max=500, message="Keep the meeting link to 500 characters or fewer."),
+            URL(message="Enter the meeting link as a full web address, like https://…"),
+            _web_address,
+        ],
+    )
+    dial_in = StringField(
+        "Dial-in",
+        filters=[_single_line],
+        validators=[Optional(), Length(max=200, message="Keep the dial-in to 200 characters.")],
+    )
+    passcode = StringField(
+        "Passcode",
+        filters=[_strip],
+        validators=[Optional(), Length(max=64, message="Keep the passcode to 64 characters.")],
+    )
+    facilitators = SelectMultipleField(
+        "Facilitators",
+        coerce=int,
+        description="They see this session's roster.",
+        invalid_choice_message="Choose facilitators from the list.",
+        option_widget=CheckboxInput(),
+    )
+    submit = SubmitField("Save session")
+
+    def __init__(self, *args, zone: ZoneInfo, accounts: list[StaffMember], **kwargs):
+        """``accounts`` are the facilitators to offer; times are read in ``zone``."""
+        super().__init__(*args, **kwargs)
+        self.zone = zone
+        self.facilitator_accounts = {member.id: member for member in accounts}
+        self.facilitators.choices = [
+            SelectChoice(member.id, _facilitator_label(member)) for member in accounts
+        ]
+        self.day.description = f"Times are in {zone.key}."
+
+    def validate_starts_at(self, field):
+        if self.day.data and field.data:
+            try:
+                local_moment(self.day.data, field.data, self.zone)
+            except ValueError as error:
+                raise ValidationError(str(error)) from None
+
+    def validate_ends_at(self, field):
+        if self.starts_at.data and field.data and field.data <= self.starts_at.data:
+            raise ValidationError("The session must end after it starts, on the same day.")
+        if self.day.data and field.data:
+            try:
+                local_moment(self.day.data, field.data, self.zone)
+            except ValueError as error:
+                raise ValidationError(str(error)) from None
+
+    def details(self) -> SessionDetails:
+        return SessionDetails(
+            starts_at=local_moment(self.day.data, self.starts_at.data, self.zone),
+            ends_at=local_moment(self.day.data, self.ends_at.data, self.zone),
+            seats=self.seats.data,
+            meeting_url=self.meeting_url.data or None,
+            dial_in=self.dial_in.data or None,
+            passcode=self.passcode.data or None,
+        )
+
+    def chosen_facilitators(self) -> list[StaffMember]:
+        return [self.facilitator_accounts[member_id] for member_id in self.facilitators.data or []]
+
+
+def _facilitator_label(member: StaffMember) -> str:
+    label = member.name if member.name == member.email else f"{member.name} ({member.email})"
+    return label + (" (disabled)" if member.is_disabled else "")
+
+
+class CancelSessionForm(FlaskForm):
+    reason = TextAreaField(
+        "Why is it cancelled?",
+        filters=[_strip],
+        description="Each organization booked on it reads this in its email.",
+        validators=[
+            DataRequired("Say why the session is cancelled; organizations will see it."),
+            Length(max=1000, message="Keep the reason to 1000 characters or fewer."),
+        ],
+    )
+    submit = SubmitField("Cancel the session")
+
+
+class MoveSignupForm(FlaskForm):
+    session_id = SelectField(
+        "Move to",
+        coerce=int,
+        validators=[InputRequired("Choose the session to move them to.")],
+        invalid_choice_message="That session cannot take them; choose one from the list.",
+    )
+    submit = SubmitField("Move")
+
+
+class CancelSignupForm(FlaskForm):
+    reason = StringField(
+        "Reason",
+        filters=[_single_line],
+        validators=[
+            DataRequired("Say why you are cancelling this booking; the audit log keeps it."),
+            Length(max=500, message="Keep the reason to 500 characters or fewer."),
+        ],
+    )
+    submit = SubmitField("Cancel booking")
+
+
+class NotesForm(FlaskForm):
+    staff_notes = TextAreaField(
+        "Staff notes",
+        filters=[_strip],
+        validators=[Length(max=5000, message="Keep notes to 5000 characters or fewer.")],
+    )
+    submit = SubmitField("Save notes")
+
+
+class ResendForm(FlaskForm):
+    submit = SubmitField("Resend")
+
+
+class FeedForm(FlaskForm):
+    submit = SubmitField("Create a new feed address")
+
+
+class AddSignupForm(OrganizationField, ContactFields):
+    """The public signup form's fields, for an organization that phoned in."""
+
+    join_waitlist = BooleanField("If the session is full, put them on its waitlist")
+    attest = BooleanField(
+        validators=[
+            DataRequired(
+                "Confirm that the organization has or will collect its learners' permission "
+                "(ask them, and read them the statement)."
+            )
+        ]
+    )
+    override_reason = TextAreaField(
+        "Reason to book them anyway",
+        filters=[_strip],
+        description="Required to book an organization that already holds a place; it is "
+        "recorded with the signup and in the audit log.",
+        validators=[Length(max=1000, message="Keep the reason to 1000 characters or fewer.")],
+    )
+    submission_key = HiddenField()
+    submit = SubmitField("Add signup")
+
+    def set_attestation(self, attestation: str) -> None:
+        self.attest.label.text = attestation
+        if not self.submission_key.data:
+            self.submission_key.data = secrets.token_urlsafe(24)
+
+    def validate_organization_name(self, field):
+        if field.data and not organization_key(field.data):
+            raise ValidationError("Enter the organization's name using letters or numbers.")
+
+    def validate_submission_key(self, field):
+        if not (16 <= len(field.data or "") <= 64):
+            raise ValidationError("This form is out of date. Reload the page and try again.")

@@ -1,0 +1,47 @@
+"""Spreadsheet files from a header and rows, safe to open in Excel, Numbers or Sheets."""
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+# A cell starting with one of these is run as a formula by some spreadsheet (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+CSV_MIMETYPE = "text/csv; charset=utf-8"
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def neutralize(value: object) -> str:
+    """The value as text, with a leading ``'`` when a spreadsheet would run it as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def csv_bytes(header: Sequence[object], rows: Iterable[Sequence[object]]) -> bytes:
+    """UTF-8 CSV with a byte-order mark, so Excel reads accents right."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for row in (header, *rows):
+        writer.writerow([neutralize(value) for value in row])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def xlsx_bytes(
+    header: Sequence[object], rows: Iterable[Sequence[object]], *, title: str = "Export"
+) -> bytes:
+    """One worksheet, every cell stored as text (openpyxl would take ``=...`` for a formula)."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title[:31])
+    for row in (header, *rows):
+        sheet.append([neutralize(_xml_safe(value)) for value in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _xml_safe(value: object) -> object:
+    """Drop the control characters XML cannot hold (openpyxl refuses them rather than drop)."""
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value

@@ -1,0 +1,60 @@
+"""The signup search and the forms that decide on a possible duplicate."""
+
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import Length, NumberRange, Optional
+
+from training.booking.models import SIGNUP_CANCELLED, SIGNUP_CONFIRMED, SIGNUP_WAITLISTED
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class SignupSearchForm(FlaskForm):
+    """Read from the query string (a GET form: nothing changes, so no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(
+        "Organization, person or email",
+        filters=[_strip],
+        validators=[Optional(), Length(max=200, message="Search for 200 characters or fewer.")],
+    )
+    status = SelectField(
+        "Status",
+        choices=[
+            SelectChoice("", "Any status"),
+            SelectChoice(SIGNUP_CONFIRMED, "Confirmed"),
+            SelectChoice(SIGNUP_WAITLISTED, "Waitlisted"),
+            SelectChoice(SIGNUP_CANCELLED, "Cancelled"),
+        ],
+        default="",
+    )
+    page = IntegerField(
+        "Page", default=1, validators=[Optional(), NumberRange(min=1, message="Pages start at 1.")]
+    )
+
+
+class DismissDuplicateForm(FlaskForm):
+    note = TextAreaField(
+        "Note (optional)",
+        filters=[_strip],
+        validators=[Length(max=1000, message="Keep the note to 1000 characters or fewer.")],
+    )
+
+
+class MergeDuplicateForm(FlaskForm):
+    keep = RadioField(
+        "Which signup stays?",
+        choices=[SelectChoice("first", "The earlier signup"), SelectChoice("second", "The later")],
+        default="first",
+    )
+
+    def name_choices(self, first_label: str, second_label: str) -> None:
+        """Show the organizations' own names beside the radio buttons."""
+        self.keep.choices = [
+            SelectChoice("first", first_label),
+            SelectChoice("second", second_label),
+        ]
