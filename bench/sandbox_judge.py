@@ -1,0 +1,286 @@
+"""Benchmark: judge generated learner files and compare with frictionless and a bare csv.reader.
+
+Generates CSV files of 10k, 100k and 1M rows (mostly valid, about 1 row in 12 with a mistake)
+and a 100k-row XLSX (openpyxl write-only), then measures three tools on each, every run in a
+fresh subprocess so each peak is its own:
+
+- judge: training.sandbox.judge.judge_file, every rule of the spec, with a seeded register;
+- frictionless: validating the same columns against an equivalent Table Schema (types, required,
+  patterns, enums, ranges: what a Table Schema can say; no cross-row or register rules);
+- floor: csv.reader reading the rows and nothing else (for the XLSX: openpyxl read-only).
+
+It prints a table and writes bench/results/sandbox_judge.json. Peak memory is the subprocess's
+ru_maxrss, and the growth over its baseline after imports. Run with the project's virtualenv:
+
+    .venv/bin/python bench/sandbox_judge.py            # 10k, 100k, 1M CSV and 100k XLSX
+    .venv/bin/python bench/sandbox_judge.py --quick    # 10k CSV and 10k XLSX only
+"""
+
+import argparse
+import csv
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from decimal import Decimal
+from importlib.metadata import version
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from training.sandbox import rules  # noqa: E402 (the project root is put on the path first)
+
+RESULTS = ROOT / "bench" / "results" / "sandbox_judge.json"
+TODAY = date(2025, 6, 10)
+ACTIVITY_IDS = [f"{100000000 + n}" for n in range(20)]
+# Frictionless runs longer than this many rows are measured on their first rows only.
+FRICTIONLESS_ROW_CAP = 200_000
+STATES = list(rules.STATES)
+BOARD_ROWS = [
+    ("ABIM", "2", "Medical Knowledge", "2"),
+    ("ABP", "2", "Lifelong Learning and Self-Assessment", "2"),
+    ("ABS", "", "CME", "2"),
+    ("", "", "", ""),
+]
+
+
+def learner_row(n: int) -> list[str]:
+    """Row n of a generated file: valid, except one row in 12 with one typical mistake."""
+    board, board_credits, credit_type, type_credits = BOARD_ROWS[n % len(BOARD_ROWS)]
+    values = [
+        "Add",
+        ACTIVITY_IDS[n % len(ACTIVITY_IDS)],
+        f"{(n % 5) + 1:02d}/{(n % 27) + 1:02d}/2025",
+        f"Learner{n}",
+        f"Family{n % 997}",
+        f"{(n % 12) + 1:02d}/{(n % 28) + 1:02d}",
+        STATES[n % len(STATES)],
+        f"L-{n}" if n % 3 else "",
+        "1.5",
+        board,
+        f"{500000 + n}" if board else "",
+        board_credits if board != "ABS" else "2",
+        credit_type,
+        type_credits,
+    ]
+    mistake = n % 12
+    if mistake == 1:
+        values[8] = "1.3"  # not a quarter
+    elif mistake == 5:
+        values[5] = "03/15/1970"  # birth year
+    elif mistake == 7:
+        values[1] = "12345"  # activity ID format
+    elif mistake == 11:
+        values[2] = "2025-13-01"  # no such date
+    return values
+
+
+def write_csv(path: Path, rows: int) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(rules.REQUIRED_HEADERS)
+        for n in range(rows):
+            writer.writerow(learner_row(n))
+
+
+def write_xlsx(path: Path, rows: int) -> None:
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Learners")
+    sheet.append([rules.GUIDANCE_LINE])
+    sheet.append(list(rules.REQUIRED_HEADERS))
+    for n in range(rows):
+        sheet.append(learner_row(n))
+    workbook.save(path)
+
+
+def judge_context():
+    from training.sandbox.judge import (
+        Activity,
+        BoardRegistration,
+        JudgeContext,
+        NoRecords,
+        Register,
+        RegisterEntry,
+    )
+
+    boards = {
+        "ABIM": BoardRegistration(Decimal(2), frozenset({"Medical Knowledge"})),
+        "ABP": BoardRegistration(Decimal(2), frozenset({"Lifelong Learning and Self-Assessment"})),
+        "ABS": BoardRegistration(Decimal(4), frozenset({"CME"})),
+    }
+    activities = {
+        activity_id: Activity(
+            activity_id, "Bench", date(2025, 1, 1), date(2025, 12, 31), Decimal(3), boards
+        )
+        for activity_id in ACTIVITY_IDS
+    }
+    register = Register(
+        RegisterEntry(f"Learner{n}", f"Family{n % 997}", (n % 12) + 1, (n % 28) + 1,
+                      STATES[n % len(STATES)], f"L-{n}", None, None, None)
+        for n in range(1, 20_000, 3)
+    )  # fmt: skip
+    return JudgeContext(activities, register, NoRecords(), TODAY, max_bytes=1 << 40)
+
+
+def table_schema() -> dict:
+    """The learner columns as a Table Schema: what frictionless can check of the spec."""
+    number = {"type": "number", "constraints": {"minimum": 0.25, "maximum": 1000}}
+    text = {"type": "string"}
+    fields = [
+        {"type": "string", "constraints": {"required": True, "enum": ["Add", "Delete"]}},
+        {"type": "string", "constraints": {"required": True, "pattern": "[0-9]{9}"}},
+        {"type": "date", "format": "%m/%d/%Y", "constraints": {"required": True}},
+        {"type": "string", "constraints": {"required": True, "maxLength": 50}},
+        {"type": "string", "constraints": {"required": True, "maxLength": 50}},
+        {"type": "string", "constraints": {"required": True, "pattern": "[0-9]{2}/[0-9]{2}"}},
+        {"type": "string", "constraints": {"enum": [*STATES, ""]}},
+        {"type": "string", "constraints": {"pattern": "[A-Za-z0-9-]{1,20}"}},
+        number,
+        {"type": "string", "constraints": {"enum": list(rules.BOARDS)}},
+        {"type": "string", "constraints": {"pattern": "[0-9]+"}},
+        number,
+        text,
+        number,
+    ]
+    return {
+        "fields": [
+            {"name": name, **field}
+            for name, field in zip(rules.REQUIRED_HEADERS, fields, strict=True)
+        ]
+    }
+
+
+def measure(tool: str, path: Path) -> dict:
+    """Run one tool over one file in this process; rows, seconds and memory."""
+    context = judge_context() if tool == "judge" else None  # the register is not timed
+    baseline_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    rows, extra = _run(tool, path, context)
+    seconds = time.perf_counter() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "rows": rows,
+        "seconds": round(seconds, 3),
+        "rows_per_second": round(rows / seconds),
+        "peak_rss_mb": round(peak_kb / 1024, 1),
+        "rss_growth_mb": round((peak_kb - baseline_kb) / 1024, 1),
+        **extra,
+    }
+
+
+def _run(tool: str, path: Path, context) -> tuple[int, dict]:
+    xlsx = path.suffix == ".xlsx"
+    if tool == "judge":
+        from training.sandbox.judge import judge_file, summarize
+
+        with path.open("rb") as stream:
+            summary = summarize(judge_file(stream, path.name, context))
+        extra = {"accepted": summary.accepted, "rejected": summary.rejected}
+        return summary.rows_read, extra
+    if tool == "floor" and xlsx:
+        from openpyxl import load_workbook
+
+        workbook = load_workbook(path, read_only=True, data_only=True)
+        rows = sum(1 for _ in workbook.worksheets[0].iter_rows(min_row=3, values_only=True))
+        workbook.close()
+        return rows, {}
+    if tool == "floor":
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            next(reader)
+            return sum(1 for _ in reader), {}
+    if tool == "frictionless":
+        from frictionless import Dialect, Resource, Schema
+
+        options = {"dialect": Dialect(header_rows=[2])} if xlsx else {}
+        source = Resource(
+            path.name,
+            basepath=str(path.parent),
+            schema=Schema.from_descriptor(table_schema()),
+            **options,
+        )
+        report = source.validate(limit_errors=10**9, limit_rows=FRICTIONLESS_ROW_CAP)
+        task = report.tasks[0]
+        return task.stats["rows"], {"invalid_rows": len({e.row_number for e in task.errors})}
+    raise ValueError(tool)
+
+
+def run_in_subprocess(tool: str, path: Path) -> dict:
+    completed = subprocess.run(
+        [sys.executable, __file__, "--measure", tool, str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode:
+        return {"error": completed.stderr.strip().splitlines()[-1:]}
+    return json.loads(completed.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10k rows only")
+    parser.add_argument("--measure", nargs=2, metavar=("TOOL", "FILE"), help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.measure:
+        tool, path = arguments.measure
+        print(json.dumps(measure(tool, Path(path))))
+        return
+
+    sizes = [("csv", 10_000), ("xlsx", 10_000)] if arguments.quick else [
+        ("csv", 10_000), ("csv", 100_000), ("csv", 1_000_000), ("xlsx", 100_000)
+    ]  # fmt: skip
+    results = []
+    with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as folder:
+        for kind, rows in sizes:
+            path = Path(folder) / f"learners-{rows}.{kind}"
+            started = time.perf_counter()
+            (write_xlsx if kind == "xlsx" else write_csv)(path, rows)
+            print(f"wrote {path.name} ({path.stat().st_size / 1e6:.1f} MB) in "
+                  f"{time.perf_counter() - started:.1f} s", file=sys.stderr)  # fmt: skip
+            for tool in ("judge", "frictionless", "floor"):
+                outcome = run_in_subprocess(tool, path)
+                outcome.update(file=path.name, file_mb=round(path.stat().st_size / 1e6, 1))
+                outcome.update(tool=tool, file_rows=rows)
+                results.append(outcome)
+                print(f"  {tool}: {outcome}", file=sys.stderr)
+
+    print(f"{'file':<22}{'tool':<14}{'rows':>10}{'rows/s':>10}{'seconds':>9}"
+          f"{'peak MB':>9}{'growth MB':>10}")  # fmt: skip
+    for outcome in results:
+        if "error" in outcome:
+            print(f"{outcome['file']:<22}{outcome['tool']:<14} failed: {outcome['error']}")
+            continue
+        note = " (first rows only)" if outcome["rows"] < outcome["file_rows"] else ""
+        print(
+            f"{outcome['file']:<22}{outcome['tool']:<14}{outcome['rows']:>10,}"
+            f"{outcome['rows_per_second']:>10,}{outcome['seconds']:>9.1f}"
+            f"{outcome['peak_rss_mb']:>9.1f}{outcome['rss_growth_mb']:>10.1f}{note}"
+        )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "python": platform.python_version(),
+                "machine": platform.machine(),
+                "frictionless": version("frictionless"),
+                "openpyxl": version("openpyxl"),
+                "frictionless_row_cap": FRICTIONLESS_ROW_CAP,
+                "results": results,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

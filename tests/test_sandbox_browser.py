@@ -1,0 +1,278 @@
+"""The practice upload sandbox in a real browser: headless Chromium against the app on a live
+port, from the manage link to an accepted corrected file."""
+
+import csv
+import io
+import os
+import re
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from conftest import ATTESTATION, require
+from flask import Flask
+from openpyxl import load_workbook
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, expect, sync_playwright
+from werkzeug.serving import make_server
+
+from training import create_app
+from training.booking.models import Program, TrainingSession
+from training.booking.services import SignupDetails, book_signup
+from training.extensions import db, utcnow
+from training.sandbox import rules, tasks
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-gpu",
+]
+TIMEOUT_MS = 10_000
+RESULTS_URL = re.compile(r"/sandbox/attempts/(\d+)$")
+
+
+@dataclass(frozen=True)
+class LiveSite:
+    url: str
+    app: Flask
+    token: str
+
+
+def _book_an_organization() -> str:
+    """A program, a session and a confirmed booking; returns its manage token."""
+    now = utcnow()
+    program = Program(
+        slug="learner-reporting",
+        name="Learner Credit Reporting Training",
+        description="Small-group sessions on reporting learners to PARS.",
+        timezone="America/Los_Angeles",
+        window_starts_on=(now - timedelta(days=7)).date(),
+        window_ends_on=(now + timedelta(days=30)).date(),
+        signup_opens_at=now - timedelta(days=1),
+        signup_closes_at=now + timedelta(days=30),
+        staff_email="staff@training.example.org",
+        accme_challenge_due_on=(now + timedelta(days=9)).date(),
+        cma_challenge_due_on=(now + timedelta(days=120)).date(),
+        attestation_text=ATTESTATION,
+    )
+    session = TrainingSession(
+        starts_at=now + timedelta(days=3), ends_at=now + timedelta(days=3, hours=1), seats=8
+    )
+    program.sessions.append(session)
+    db.session.add(program)
+    db.session.flush()
+    _signup, token = book_signup(
+        program,
+        SignupDetails("Sierra Valley Medical Society", "Ana Reyes", "ana@sierra.example.org"),
+        [session],
+        submission_key="browser-sandbox-test-key",
+        join_waitlist=True,
+        now=now,
+    )
+    db.session.commit()
+    return token
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the whole module."""
+    if not os.access(CHROMIUM, os.X_OK):
+        require(f"{CHROMIUM} is not installed")
+    with sync_playwright() as playwright:
+        try:
+            chromium = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            )
+        except PlaywrightError as error:
+            require(f"{CHROMIUM} did not start: {error.message.splitlines()[0]}")
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """The real app, CSRF on, on a fresh SQLite database, served on a free loopback port."""
+    monkeypatch.setenv("TRAINING_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "browser-test-secret-key",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'training.sqlite3'}",
+            "WTF_CSRF_ENABLED": True,
+            "SANDBOX_POLL_SECONDS": 0.2,
+        }
+    )
+    with app.app_context():
+        db.create_all()
+        token = _book_an_organization()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.config["PUBLIC_URL"] = url
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield LiveSite(url=url, app=app, token=token)
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _tab(browser, site: LiveSite, **options) -> Page:
+    context = browser.new_context(base_url=site.url, accept_downloads=True, **options)
+    context.set_default_timeout(TIMEOUT_MS)
+    return context.new_page()
+
+
+@pytest.fixture
+def page(browser, site):
+    tab = _tab(browser, site)
+    yield tab
+    tab.context.close()
+
+
+@pytest.fixture
+def page_without_script(browser, site):
+    tab = _tab(browser, site, java_script_enabled=False)
+    yield tab
+    tab.context.close()
+
+
+def download(page: Page, link_name: str, tmp_path: Path) -> Path:
+    """Click a download link and keep the file under its suggested name."""
+    with page.expect_download() as info:
+        page.get_by_role("link", name=link_name, exact=True).click()
+    target = tmp_path / info.value.suggested_filename
+    info.value.save_as(target)
+    return target
+
+
+def open_sandbox(page: Page, site: LiveSite) -> None:
+    page.goto(f"/manage/{site.token}")
+    page.get_by_role("link", name=re.compile("^Practice upload sandbox")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Practice upload sandbox")
+
+
+def upload(page: Page, path: Path) -> None:
+    page.get_by_label("Learner file", exact=True).set_input_files(path)
+    page.get_by_role("button", name="Upload and check").click()
+    expect(page).to_have_url(RESULTS_URL)
+
+
+def test_organization_practises_an_upload_from_template_to_accepted_file(page, site, tmp_path):
+    open_sandbox(page, site)
+    page.get_by_role("button", name="Start from the example activity").click()
+    expect(page.get_by_role("status").first).to_contain_text("Added the example activity 200012345")
+
+    template = load_workbook(download(page, "Learner template (Excel .xlsx)", tmp_path))
+    assert template.active["A1"].value == rules.GUIDANCE_LINE
+    assert tuple(cell.value for cell in template.active[2]) == rules.HEADERS
+
+    upload(page, download(page, "Practice file (.xlsx)", tmp_path))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Results: practice-learners.xlsx")
+    expect(page.locator("main")).to_contain_text("row(s) were rejected")
+    findings = page.locator("table.findings")
+    expect(findings).to_contain_text("DOB_HAS_YEAR")
+    expect(findings).to_contain_text("Date of Birth has a year")
+    expect(findings).to_contain_text("BOARD_NOT_REGISTERED")
+
+    page.get_by_label("Code").select_option("DUPLICATE_ROW")
+    page.get_by_role("button", name="Show").click()
+    expect(findings.locator("tbody tr")).to_have_count(1)
+    expect(findings).to_contain_text("DUPLICATE_ROW")
+    page.screenshot(path=str(tmp_path / "results.png"), full_page=True)
+
+    findings_file = download(page, "Download the findings (.csv)", tmp_path)
+    lines = findings_file.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == "row,column,severity,code,message"
+    codes = {row["code"] for row in csv.DictReader(io.StringIO("\n".join(lines)))}
+    assert {"DOB_HAS_YEAR", "STATE_UNKNOWN", "DUPLICATE_ROW", "DELETE_NOT_FOUND"} <= codes
+
+    page.get_by_role("link", name="Back to your sandbox and its upload history").click()
+    upload(page, download(page, "Corrections for the practice file (.xlsx)", tmp_path))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Results: practice-corrections.xlsx")
+    expect(page.locator("main")).to_contain_text(re.compile(r"All \d+ row\(s\) were accepted"))
+
+    page.get_by_role("link", name="Back to your sandbox and its upload history").click()
+    history = page.locator("#history table")
+    expect(history.locator("tbody tr")).to_have_count(2)
+    expect(history).to_contain_text("Checked, no errors")
+
+
+def test_a_large_file_shows_progress_and_then_its_results(page, site, tmp_path):
+    site.app.config["SANDBOX_INLINE_MAX_ROWS"] = 1
+    open_sandbox(page, site)
+    page.get_by_role("button", name="Start from the example activity").click()
+    upload(page, download(page, "Practice file (.csv)", tmp_path))
+    expect(page.get_by_role("heading", name="Checking the file")).to_be_visible()
+    expect(page.locator(".judging-text")).to_have_text("Waiting for its turn to be checked.")
+    with site.app.app_context():
+        assert tasks.work() == 1
+
+    # The page polls its status and shows the results once the worker is done.
+    expect(page.locator("main")).to_contain_text(re.compile(r"\d+ of \d+ row\(s\) were rejected"))
+    expect(page.locator("table.findings")).to_contain_text("DOB_HAS_YEAR")
+    expect(page.get_by_role("heading", name="Checking the file")).to_have_count(0)
+
+
+def test_the_upload_works_without_javascript(page_without_script, site, tmp_path):
+    page = page_without_script
+    page.goto(f"/manage/{site.token}/sandbox")
+    path = tmp_path / "learners.csv"
+    path.write_text(",".join(rules.HEADERS) + "\r\n")
+    upload(page, path)
+    expect(page.get_by_role("alert")).to_contain_text("The file could not be checked.")
+    expect(page.get_by_role("alert")).to_contain_text("FILE_EMPTY")
+
+
+def test_a_file_over_the_limit_is_stopped_before_it_is_sent(page, site, tmp_path):
+    site.app.config["SANDBOX_MAX_UPLOAD_BYTES"] = 100
+    open_sandbox(page, site)
+    path = tmp_path / "big.csv"
+    path.write_text("x" * 500)
+    page.get_by_label("Learner file", exact=True).set_input_files(path)
+    page.get_by_role("button", name="Upload and check").click()
+    expect(page.locator(".upload-progress-text")).to_have_text(
+        "The file is larger than 100 bytes; split it into smaller files and upload each."
+    )
+    expect(page).to_have_url(re.compile(r"/sandbox$"))
+
+
+def test_sandbox_pages_have_no_serious_accessibility_problems(page, site, tmp_path):
+    axe = Axe()
+    problems: list[str] = []
+
+    def check(page_name: str) -> None:
+        for violation in axe.run(page).response["violations"]:
+            if violation["impact"] in ("serious", "critical"):
+                targets = ", ".join(" ".join(node["target"]) for node in violation["nodes"])
+                problems.append(
+                    f"{page_name}: {violation['id']} ({violation['help']}) at {targets}"
+                )
+
+    open_sandbox(page, site)
+    check("sandbox home, empty")
+    page.get_by_role("link", name="Add an activity").click()
+    check("activity form")
+    page.get_by_role("button", name="Add this activity").click()
+    expect(page.get_by_role("alert")).to_contain_text("Please correct")
+    check("activity form with errors")
+    page.goto(f"/manage/{site.token}/sandbox")
+    page.get_by_role("button", name="Start from the example activity").click()
+    upload(page, download(page, "Practice file (.csv)", tmp_path))
+    check("results page")
+    page.get_by_role("link", name="Back to your sandbox and its upload history").click()
+    check("sandbox home with an upload")
+    page.get_by_role("link", name="Delete all of our sandbox data").click()
+    check("delete page")
+    page.get_by_role("button", name="Delete our sandbox data").click()
+    check("delete page with errors")
+
+    assert not problems, "\n".join(problems)

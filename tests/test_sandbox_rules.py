@@ -1,0 +1,118 @@
+"""The learner-file rules as data: columns, codes, boards, states, and the small pure checks."""
+
+import string
+
+import pytest
+
+from training.sandbox import rules
+from training.sandbox.judge import (
+    CompactIndex,
+    board_code,
+    column_letter,
+    masked,
+    npi_is_valid,
+    state_code,
+)
+
+SPEC_CODES = [
+    "ACTION_INVALID", "ACTIVITY_ID_FORMAT", "ACTIVITY_NOT_FOUND", "DATE_FORMAT",
+    "DATE_OUTSIDE_ACTIVITY", "DATE_IN_FUTURE", "DATE_TOO_OLD", "FIRST_NAME_REQUIRED",
+    "LAST_NAME_REQUIRED", "NAME_TOO_LONG", "DOB_FORMAT", "DOB_HAS_YEAR", "DOB_INVALID_DAY",
+    "STATE_UNKNOWN", "STATE_REQUIRED", "NPI_INVALID", "LICENSE_FORMAT", "CREDITS_FORMAT",
+    "CREDITS_NOT_QUARTER", "CREDITS_EXCEED_ACTIVITY", "BOARD_UNKNOWN", "BOARD_NOT_REGISTERED",
+    "BOARD_ID_REQUIRED", "BOARD_ID_FORMAT", "BOARD_CREDITS_EXCEED", "ABP_PARTIAL_CREDIT",
+    "CREDIT_TYPE_INVALID", "CREDIT_TYPE_EXCEEDS_TOTAL", "NO_CREDIT_REPORTED", "HEADER_MISMATCH",
+    "DUPLICATE_ROW", "DUPLICATE_COMPLETION", "DELETE_NOT_FOUND", "LEARNER_NOT_MATCHED",
+    "LATE_REPORT", "STATE_NOT_PARTICIPATING", "ABS_DAILY_LIMIT", "NAME_LOOKS_SWAPPED",
+    "FILE_TYPE", "FILE_EMPTY", "FILE_TOO_LARGE", "FILE_ENCODING", "FILE_UNREADABLE",
+]  # fmt: skip
+WARNINGS = {"LATE_REPORT", "STATE_NOT_PARTICIPATING", "ABS_DAILY_LIMIT", "NAME_LOOKS_SWAPPED"}
+
+
+def test_the_codes_are_exactly_the_spec_codes_with_their_severity():
+    assert set(rules.CODES) == set(SPEC_CODES)
+    for code, rule in rules.CODES.items():
+        assert rule.severity == (rules.WARNING if code in WARNINGS else rules.ERROR), code
+
+
+def test_every_message_says_what_to_do_and_names_only_known_fields():
+    known = {
+        "value", "column", "limit", "length", "maximum", "activity_id", "start", "end",
+        "earliest_year", "boards", "registered", "board", "allowed", "total", "where", "days",
+        "day", "position", "expected", "found", "hint", "what",
+    }  # fmt: skip
+    for code, rule in rules.CODES.items():
+        fields = {name for _, name, _, _ in string.Formatter().parse(rule.message) if name}
+        assert fields <= known, code
+        assert rule.message.rstrip().endswith((".", "}")), code
+
+
+def test_the_header_is_the_template_columns_in_order():
+    assert rules.HEADERS[:3] == ("Record Action", "ACCME Activity ID", "Completion Date")
+    assert len(rules.HEADERS) == 20 and len(set(rules.HEADERS)) == 20
+    assert rules.HEADERS[-2:] == (
+        "Additional Credit Type 3",
+        "Credits Awarded for Additional Credit Type 3",
+    )
+    assert {14, 16, 18, 20} == rules.ACCEPTED_HEADER_LENGTHS
+    assert rules.GUIDANCE_LINE.startswith(rules.GUIDANCE_MARKER)
+
+
+def test_boards_say_which_need_an_id_and_which_take_partial_credit():
+    assert set(rules.BOARDS) == {
+        "ABA", "ABIM", "ABOHNS", "ABOS", "ABP", "ABPath", "ABPMR", "ABS", "ABTS",
+    }  # fmt: skip
+    assert {code for code, b in rules.BOARDS.items() if not b.board_id_required} == {"ABS"}
+    assert {code for code, b in rules.BOARDS.items() if not b.partial_credit_allowed} == {"ABP"}
+    assert "Medical Knowledge" in rules.BOARDS["ABIM"].credit_types
+    assert all(board.credit_types for board in rules.BOARDS.values())
+
+
+@pytest.mark.parametrize("text", ["abpath", "ABPATH", " ABPath "])
+def test_board_codes_are_matched_in_any_case(text):
+    assert board_code(text) == "ABPath"
+
+
+def test_states_cover_the_states_dc_and_territories():
+    assert len(rules.STATES) == 56
+    assert set(rules.STATES) >= rules.PARS_STATES
+    assert {"DC", "PR", "GU", "VI", "AS", "MP"} <= set(rules.STATES)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [("ca", "CA"), ("California", "CA"), ("new  york", "NY"), ("Washington DC", "DC"),
+     ("Puerto Rico", "PR"), ("Calif.", None), ("XX", None)],
+)  # fmt: skip
+def test_states_are_found_by_code_or_name(text, code):
+    assert state_code(text) == code
+
+
+@pytest.mark.parametrize(
+    ("npi", "valid"),
+    [("1234567893", True), ("1234567890", False), ("123456789", False), ("12345678931", False),
+     ("１２３４５６７８９３", False)],
+)  # fmt: skip
+def test_the_npi_check_digit_uses_the_80840_prefix(npi, valid):
+    assert npi_is_valid(npi) is valid
+
+
+def test_identifiers_are_masked_beyond_their_last_four_characters():
+    assert masked("A1234567") == '"****4567"'
+    assert masked("123") == '"123"'
+    assert masked("") == "blank"
+
+
+def test_column_letters_follow_the_spreadsheet():
+    assert [column_letter(n) for n in (1, 14, 26, 27)] == ["A", "N", "Z", "AA"]
+
+
+def test_the_compact_index_remembers_many_keys_in_little_memory():
+    index = CompactIndex()
+    keys = [CompactIndex.hash_of(("learner", n)) for n in range(50_000)]
+    for n, key in enumerate(keys):
+        index.set(key, n)
+    assert len(index) == 50_000
+    assert all(index.get(key) == n for n, key in enumerate(keys))
+    assert index.get(CompactIndex.hash_of(("someone else", 1))) is None
+    assert index.nbytes <= 12 * 3 * 50_000

@@ -1,0 +1,184 @@
+"""Practice activities in the sandbox: entered by hand or from the example, one per ID."""
+
+import pytest
+from conftest import manage_token, page_text, signup_form
+from sqlalchemy import select
+
+from training.extensions import db
+from training.sandbox.models import SandboxActivity
+
+
+@pytest.fixture
+def token(client, make_session):
+    """The manage token of a confirmed booking."""
+    return manage_token(client.post("/signup", data=signup_form(make_session())))
+
+
+def activity_form(**overrides) -> dict:
+    data = {
+        "activity_id": "201234567",
+        "title": "Cardiology Update 2026",
+        "start_date": "2026-01-10",
+        "end_date": "2026-12-20",
+        "max_cme_credits": "3.5",
+        "board_ABIM-is_registered": "y",
+        "board_ABIM-points": "3.5",
+        "board_ABIM-credit_types": ["Medical Knowledge", "Patient Safety"],
+    }
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def activities(app) -> list[tuple]:
+    with app.app_context():
+        rows = db.session.scalars(select(SandboxActivity).order_by(SandboxActivity.id))
+        return [
+            (
+                a.activity_id,
+                a.title,
+                str(a.max_cme_credits),
+                [(b.board, str(b.points), b.credit_types) for b in a.boards],
+            )
+            for a in rows
+        ]
+
+
+def test_the_manage_page_links_to_the_sandbox(client, token):
+    response = client.get(f"/manage/{token}")
+    assert f'href="/manage/{token}/sandbox"' in response.get_data(as_text=True)
+
+
+def test_an_unknown_manage_link_opens_no_sandbox(client):
+    response = client.get("/manage/not-a-token/sandbox")
+    assert response.status_code == 404
+    assert "This manage link is not valid" in page_text(response)
+
+
+def test_organization_adds_a_practice_activity_with_its_boards(app, client, token):
+    form = client.get(f"/manage/{token}/sandbox/activities/new")
+    text = page_text(form)
+    assert "ABIM: American Board of Internal Medicine" in text
+    assert "Lifelong Learning and Self-Assessment" in text  # credit types come from rules.py
+
+    response = client.post(f"/manage/{token}/sandbox/activities/new", data=activity_form())
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/manage/{token}/sandbox#activities"
+    assert activities(app) == [
+        (
+            "201234567",
+            "Cardiology Update 2026",
+            "3.50",
+            [("ABIM", "3.50", ["Medical Knowledge", "Patient Safety"])],
+        )
+    ]
+    text = page_text(client.get(f"/manage/{token}/sandbox"))
+    assert "Added activity 201234567." in text
+    assert "ABIM 3.50: Medical Knowledge, Patient Safety" in text
+
+
+def test_the_same_activity_id_twice_is_refused_with_a_message(app, client, token):
+    client.post(f"/manage/{token}/sandbox/activities/new", data=activity_form())
+
+    response = client.post(
+        f"/manage/{token}/sandbox/activities/new", data=activity_form(title="Another title")
+    )
+
+    assert response.status_code == 422
+    assert "Activity 201234567 is already in your sandbox." in page_text(response)
+    assert len(activities(app)) == 1
+
+
+def test_another_organization_may_use_the_same_activity_id(app, client, make_session, token):
+    other = manage_token(
+        client.post(
+            "/signup",
+            data=signup_form(
+                make_session(),
+                organization_name="Coastal Health Education",
+                contact_email="kai@coastal.example.org",
+                attendee_emails="",
+            ),
+        )
+    )
+    client.post(f"/manage/{token}/sandbox/activities/new", data=activity_form())
+    response = client.post(f"/manage/{other}/sandbox/activities/new", data=activity_form())
+    assert response.status_code == 303
+    assert len(activities(app)) == 2
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"activity_id": "12345"}, "An ACCME activity ID is 9 digits"),
+        ({"end_date": "2025-12-31"}, "The end date is before the start date"),
+        ({"max_cme_credits": "1.1"}, "Credits go in steps of 0.25"),
+        ({"board_ABIM-credit_types": None}, "Choose at least one credit type"),
+        ({"board_ABIM-points": ""}, "Enter the points the activity offers for this board."),
+        (
+            {"max_cme_credits": "", "board_ABIM-is_registered": None},
+            "Enter the maximum CME credits, register a board below, or both",
+        ),
+    ],
+)
+def test_the_activity_form_says_what_to_fix(app, client, token, overrides, message):
+    response = client.post(
+        f"/manage/{token}/sandbox/activities/new", data=activity_form(**overrides)
+    )
+    assert response.status_code == 422
+    assert message in page_text(response)
+    assert activities(app) == []
+
+
+def test_the_example_activity_is_added_once(app, client, token):
+    response = client.post(f"/manage/{token}/sandbox/activities/example")
+    assert response.headers["Location"] == f"/manage/{token}/sandbox#activities"
+    assert "Added the example activity 200012345." in page_text(
+        client.get(f"/manage/{token}/sandbox")
+    )
+    [(activity_id, title, _cme, boards)] = activities(app)
+    assert activity_id == "200012345"
+    assert title.startswith("Example:")
+    assert [board for board, _points, _types in boards] == ["ABIM", "ABP", "ABS"]
+
+    client.post(f"/manage/{token}/sandbox/activities/example")
+    text = page_text(client.get(f"/manage/{token}/sandbox"))
+    assert "Activity 200012345 is already in your sandbox." in text
+    assert len(activities(app)) == 1
+
+
+def test_an_activity_is_removed_only_from_its_own_sandbox(app, client, make_session, token):
+    client.post(f"/manage/{token}/sandbox/activities/example")
+    with app.app_context():
+        activity_pk = db.session.scalar(select(SandboxActivity.id))
+    other = manage_token(
+        client.post(
+            "/signup",
+            data=signup_form(
+                make_session(),
+                organization_name="Coastal Health Education",
+                contact_email="kai@coastal.example.org",
+                attendee_emails="",
+            ),
+        )
+    )
+    client.post(f"/manage/{other}/sandbox/activities/{activity_pk}/remove")
+    assert len(activities(app)) == 1
+
+    client.post(f"/manage/{token}/sandbox/activities/{activity_pk}/remove")
+    assert activities(app) == []
+
+
+def test_a_board_problem_is_listed_by_board_at_the_top(client, token):
+    response = client.post(
+        f"/manage/{token}/sandbox/activities/new",
+        data=activity_form(**{"board_ABIM-credit_types": None, "board_ABIM-points": ""}),
+    )
+    page = response.get_data(as_text=True)
+    assert "Please correct the 2 problems below." in page_text(response)
+    assert (
+        '<a href="#board_ABIM-points">ABIM points: Enter the points the activity offers for '
+        "this board.</a>"
+    ) in page
+    assert '<a href="#board_ABIM-credit_types">ABIM credit types: Choose at least one' in page
+    assert 'id="board_ABIM-credit_types"' in page

@@ -1,0 +1,247 @@
+"""Learner data in the sandbox: deleting it, the retention purge, logs, and who may look."""
+
+import io
+import logging
+from datetime import date, timedelta
+
+import pytest
+from conftest import manage_token, page_text, signup_form
+from sqlalchemy import func, select, update
+
+from training.extensions import db, utcnow
+from training.sandbox import downloads, judge, rules, services, tasks
+from training.sandbox.models import (
+    SandboxActivity,
+    SandboxAttempt,
+    SandboxFinding,
+    SandboxRecord,
+    SandboxUpload,
+)
+from training.staff import services as staff_services
+
+PASSWORD = "correct horse battery staple"
+# A learner no register and no other test knows, to look for in the logs.
+UNIQUE_FIRST, UNIQUE_LAST = "Zephyrine", "Quaxworthington"
+
+
+@pytest.fixture
+def token(client, make_session):
+    """The manage token of a confirmed booking whose sandbox holds the example activity."""
+    token = manage_token(client.post("/signup", data=signup_form(make_session())))
+    client.post(f"/manage/{token}/sandbox/activities/example")
+    return token
+
+
+def learner_file(*, first=UNIQUE_FIRST, last=UNIQUE_LAST, birthday="07/19", count=1) -> bytes:
+    done = (date.today() - timedelta(days=3)).strftime("%m/%d/%Y")
+    rows = [
+        ["Add", "200012345", done, first, f"{last}{n or ''}", birthday, "CA", f"A9{n:05d}", "1"]
+        + [""] * 5
+        for n in range(count)
+    ]
+    return downloads.template_text(",", rows=rows)
+
+
+def upload(client, token: str, data: bytes, filename: str = "learners.csv"):
+    return client.post(
+        f"/manage/{token}/sandbox/uploads",
+        data={"learner_file": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data",
+    )
+
+
+def counts(app) -> dict[str, int]:
+    with app.app_context():
+        return {
+            model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
+            for model in (
+                SandboxActivity,
+                SandboxAttempt,
+                SandboxFinding,
+                SandboxRecord,
+                SandboxUpload,
+            )
+        }
+
+
+def fill_sandbox(app, client, token) -> None:
+    """An accepted record, a finding, and an upload still waiting for the worker."""
+    upload(client, token, learner_file())
+    upload(client, token, learner_file(birthday="07/19/1980"))
+    app.config["SANDBOX_INLINE_MAX_BYTES"] = 1
+    upload(client, token, learner_file(last="Waiting"))
+    app.config["SANDBOX_INLINE_MAX_BYTES"] = 200 * 1024
+
+
+def test_deleting_all_sandbox_data_asks_first_and_keeps_activities(app, client, token):
+    fill_sandbox(app, client, token)
+    assert counts(app) == {
+        "sandbox_activities": 1,
+        "sandbox_attempts": 3,
+        "sandbox_findings": 1,
+        "sandbox_records": 1,
+        "sandbox_uploads": 1,
+    }
+    page = client.get(f"/manage/{token}/sandbox/delete")
+    assert "Your practice activities stay" in page_text(page)
+
+    refused = client.post(f"/manage/{token}/sandbox/delete", data={})
+    assert refused.status_code == 422
+    assert "Tick the box to confirm" in page_text(refused)
+    assert counts(app)["sandbox_records"] == 1
+
+    response = client.post(f"/manage/{token}/sandbox/delete", data={"confirm": "y"})
+    assert response.headers["Location"] == f"/manage/{token}/sandbox"
+    assert "Deleted 1 sandbox record(s) and 3 upload(s) with their findings." in page_text(
+        client.get(response.headers["Location"])
+    )
+    assert counts(app) == {
+        "sandbox_activities": 1,
+        "sandbox_attempts": 0,
+        "sandbox_findings": 0,
+        "sandbox_records": 0,
+        "sandbox_uploads": 0,
+    }
+
+
+def test_deleting_all_sandbox_data_can_take_the_activities_too(app, client, token):
+    fill_sandbox(app, client, token)
+    client.post(f"/manage/{token}/sandbox/delete", data={"confirm": "y", "include_activities": "y"})
+    assert set(counts(app).values()) == {0}
+
+
+def test_purge_deletes_sandbox_data_older_than_the_retention_period(app, client, runner, token):
+    upload(client, token, learner_file(first="Recent"))
+    fill_sandbox(app, client, token)
+    long_ago = utcnow() - timedelta(days=31)
+    with app.app_context():
+        old_attempts = [2, 3, 4]
+        db.session.execute(
+            update(SandboxAttempt)
+            .where(SandboxAttempt.id.in_(old_attempts))
+            .values(created_at=long_ago)
+        )
+        db.session.execute(
+            update(SandboxRecord)
+            .where(SandboxRecord.first_name == UNIQUE_FIRST)
+            .values(created_at=long_ago)
+        )
+        db.session.commit()
+
+    result = runner.invoke(args=["sandbox", "purge"])
+
+    assert result.output == "Deleted 1 sandbox record(s) and 3 upload(s) older than 30 days.\n"
+    assert counts(app) == {
+        "sandbox_activities": 1,
+        "sandbox_attempts": 1,
+        "sandbox_findings": 0,
+        "sandbox_records": 1,
+        "sandbox_uploads": 0,
+    }
+    with app.app_context():
+        assert db.session.scalar(select(SandboxRecord.first_name)) == "Recent"
+
+
+def test_purge_follows_the_configured_retention(app, client, runner, token):
+    upload(client, token, learner_file())
+    app.config["SANDBOX_RETENTION_DAYS"] = 0
+    assert (
+        "Deleted 1 sandbox record(s) and 1 upload(s)"
+        in runner.invoke(args=["sandbox", "purge"]).output
+    )
+
+
+def test_judging_logs_no_learner_value(app, client, token, caplog, monkeypatch):
+    caplog.set_level(logging.DEBUG)
+    upload(client, token, learner_file())  # judged in the request
+    upload(client, token, learner_file(birthday="07/19/1980"))  # rejected
+    app.config["SANDBOX_INLINE_MAX_ROWS"] = 1
+    upload(client, token, learner_file(count=3))  # judged by the worker
+    with app.app_context():
+        assert tasks.work() == 1
+
+    def leaky(*_args, **_kwargs):
+        raise ValueError(f"cannot read {UNIQUE_FIRST} {UNIQUE_LAST} born 07/19")
+
+    monkeypatch.setattr(judge, "judge_file", leaky)
+    upload(client, token, learner_file(count=3))  # fails in the worker
+    with app.app_context():
+        assert tasks.work() == 0
+    app.config["SANDBOX_INLINE_MAX_ROWS"] = 2000
+    upload(client, token, learner_file())  # fails in the request
+
+    assert "sandbox attempt 5 failed: ValueError" in caplog.text
+    assert "sandbox attempt 3 judged" in caplog.text
+    for record in caplog.records:
+        logged = record.getMessage() + str(record.exc_info or "") + str(record.args)
+        for value in (UNIQUE_FIRST, UNIQUE_LAST, "07/19", "A900000"):
+            assert value not in logged
+
+
+@pytest.fixture
+def sign_in_as(app, client):
+    def sign_in(role: str) -> None:
+        email = f"{role}@cmadocs.example.org"
+        with app.app_context():
+            staff_services.create_staff(email, PASSWORD, role)
+            db.session.commit()
+        client.post("/staff/sign-in", data={"email": email, "password": PASSWORD})
+
+    return sign_in
+
+
+def signup_id(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(SandboxActivity.signup_id))
+
+
+@pytest.mark.parametrize("role", ["admin", "staff", "facilitator"])
+def test_staff_and_facilitators_can_open_any_sandbox_read_only(
+    app, client, token, sign_in_as, role
+):
+    upload(client, token, learner_file(birthday="07/19/1980"))
+    sign_in_as(role)
+    signup = signup_id(app)
+
+    index = page_text(client.get("/staff/sandbox"))
+    assert "Sierra Valley Medical Society" in index
+    overview = client.get(f"/staff/sandbox/{signup}")
+    text = page_text(overview)
+    assert "Sandbox: Sierra Valley Medical Society" in text
+    assert "200012345" in text
+    assert "Remove" not in text
+    attempt = client.get(f"/staff/sandbox/{signup}/attempts/1")
+    text = page_text(attempt)
+    assert "DOB_HAS_YEAR" in text
+    assert "Fix and upload again" not in text
+    assert '<form method="post" action="/manage' not in attempt.get_data(as_text=True)
+    findings = client.get(f"/staff/sandbox/{signup}/attempts/1/findings.csv")
+    assert findings.get_data(as_text=True).splitlines()[0] == "row,column,severity,code,message"
+
+
+def test_visitors_are_sent_to_sign_in_from_the_staff_sandbox_pages(app, client, token):
+    upload(client, token, learner_file())
+    signup = signup_id(app)
+    for path in (
+        "/staff/sandbox",
+        f"/staff/sandbox/{signup}",
+        f"/staff/sandbox/{signup}/attempts/1",
+        f"/staff/sandbox/{signup}/attempts/1/findings.csv",
+    ):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/staff/sign-in")
+
+
+def test_a_finding_message_holds_no_unmasked_identifier(app, client, token):
+    done = (date.today() - timedelta(days=3)).strftime("%m/%d/%Y")
+    entry = next(e for e in services.read_register_entries() if e.npi)
+    row = ["Add", "200012345", done, "Not", "Them", "07/19", entry.state, entry.npi, "1"]
+    upload(client, token, downloads.template_text(",", rows=[row + [""] * 5]))
+    with app.app_context():
+        [message] = db.session.scalars(
+            select(SandboxFinding.message).where(SandboxFinding.code == "LEARNER_NOT_MATCHED")
+        ).all()
+    assert entry.npi not in message
+    assert entry.npi[-4:] in message
+    assert rules.LICENSE_OR_NPI in message

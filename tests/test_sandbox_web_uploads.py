@@ -1,0 +1,368 @@
+"""Uploading learner files: results, findings, records, the background worker, bad files."""
+
+import csv
+import io
+from datetime import date, timedelta
+
+import pytest
+from conftest import manage_token, page_text, signup_form
+from sqlalchemy import select
+
+from training.extensions import db, utcnow
+from training.sandbox import downloads, judge, rules, services, tasks
+from training.sandbox.models import SandboxAttempt, SandboxRecord, SandboxUpload
+
+ACTIVITY = "200012345"  # the seeded example activity
+
+
+@pytest.fixture
+def token(client, make_session):
+    """The manage token of a confirmed booking whose sandbox holds the example activity."""
+    token = manage_token(client.post("/signup", data=signup_form(make_session())))
+    client.post(f"/manage/{token}/sandbox/activities/example")
+    return token
+
+
+def people(count: int) -> list[judge.RegisterEntry]:
+    """Licensees from the fictional register, in states whose boards take PARS data."""
+    entries = services.read_register_entries()
+    return [
+        e for e in entries if e.license_number and not e.board and e.state in rules.PARS_STATES
+    ][:count]
+
+
+def learner_row(entry: judge.RegisterEntry, **changes: str) -> list[str]:
+    """A right Add row for ``entry``: 1 CME credit for the example activity, three days ago."""
+    done = date.today() - timedelta(days=3)
+    cells = {
+        rules.RECORD_ACTION: "Add",
+        rules.ACTIVITY_ID: ACTIVITY,
+        rules.COMPLETION_DATE: done.strftime("%m/%d/%Y"),
+        rules.FIRST_NAME: entry.first_name,
+        rules.LAST_NAME: entry.last_name,
+        rules.DATE_OF_BIRTH: f"{entry.birth_month:02d}/{entry.birth_day:02d}",
+        rules.LICENSING_STATE: entry.state,
+        rules.LICENSE_OR_NPI: entry.license_number,
+        rules.CME_CREDITS: "1",
+    }
+    cells.update(changes)
+    return [cells.get(header, "") for header in rules.REQUIRED_HEADERS]
+
+
+def csv_file(*rows: list[str]) -> bytes:
+    return downloads.template_text(",", rows=rows)
+
+
+def upload(client, token: str, data: bytes, filename: str = "learners.csv"):
+    return client.post(
+        f"/manage/{token}/sandbox/uploads",
+        data={"learner_file": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data",
+    )
+
+
+def results(client, response):
+    assert response.status_code == 303, response.status_code
+    return client.get(response.headers["Location"])
+
+
+def record_names(app) -> list[tuple[str, str]]:
+    with app.app_context():
+        rows = db.session.execute(
+            select(SandboxRecord.first_name, SandboxRecord.last_name).order_by(SandboxRecord.id)
+        )
+        return [tuple(row) for row in rows]
+
+
+def test_results_show_the_summary_and_findings_and_the_csv_header_is_exact(client, token):
+    first, second = people(2)
+    data = csv_file(learner_row(first), learner_row(second, **{rules.DATE_OF_BIRTH: "04/12/1970"}))
+
+    page = results(client, upload(client, token, data))
+
+    text = page_text(page)
+    assert "1 of 2 row(s) were rejected." in text
+    assert "Rows read 2 Accepted 1 Rejected 1 Errors 1 Warnings 0" in text
+    assert "DOB_HAS_YEAR" in text
+    assert "3 Date of Birth error DOB_HAS_YEAR Date of Birth has a year" in text
+    assert "1970" not in text  # the message is masked: no learner value is repeated
+    csv_link = f"{page.request.path}/findings.csv"
+    assert f'href="{csv_link}"' in page.get_data(as_text=True)
+
+    download = client.get(csv_link)
+    assert download.mimetype == "text/csv"
+    lines = download.get_data(as_text=True).splitlines()
+    assert lines[0] == "row,column,severity,code,message"
+    [row] = list(csv.DictReader(lines))
+    assert (row["row"], row["column"], row["severity"], row["code"]) == (
+        "3",
+        "Date of Birth",
+        "error",
+        "DOB_HAS_YEAR",
+    )
+
+
+def test_findings_can_be_filtered_by_code_and_severity(client, token):
+    client.post(f"/manage/{token}/sandbox/activities/example")
+    practice = client.get(f"/manage/{token}/sandbox/practice-file.csv").data
+    page = results(client, upload(client, token, practice))
+    path = page.request.path
+
+    def codes_shown(query: str) -> set[str]:
+        text = page_text(client.get(f"{path}?{query}"))
+        table = text.split("What to fix", 1)[1]
+        return {code for code in rules.CODES if f" {code} " in table}
+
+    assert codes_shown("code=DOB_HAS_YEAR") == {"DOB_HAS_YEAR"}
+    assert codes_shown("severity=warning") <= {
+        "NAME_LOOKS_SWAPPED",
+        "STATE_NOT_PARTICIPATING",
+        "LATE_REPORT",
+    }
+    assert "NAME_LOOKS_SWAPPED" in codes_shown("severity=warning")
+    assert "NAME_LOOKS_SWAPPED" not in codes_shown("severity=error")
+    assert codes_shown("code=NOT_A_CODE") >= {"DOB_HAS_YEAR", "NAME_LOOKS_SWAPPED"}
+
+
+def test_a_corrected_file_is_accepted_and_its_rows_become_records(app, client, token):
+    first, second = people(2)
+    wrong = learner_row(second, **{rules.LICENSING_STATE: "Californa"})
+    results(client, upload(client, token, csv_file(learner_row(first), wrong)))
+    assert record_names(app) == [(first.first_name, first.last_name)]
+
+    page = results(client, upload(client, token, csv_file(learner_row(second)), "fixed.csv"))
+
+    assert "All 1 row(s) were accepted" in page_text(page)
+    assert record_names(app) == [
+        (first.first_name, first.last_name),
+        (second.first_name, second.last_name),
+    ]
+    history = page_text(client.get(f"/manage/{token}/sandbox"))
+    assert "fixed.csv Checked, no errors" in history
+    assert "learners.csv Checked, errors to fix" in history
+    assert "Your sandbox holds 2 learner record(s)" in history
+
+
+def test_an_accepted_row_sent_again_is_a_duplicate_of_the_sandbox_record(app, client, token):
+    [person] = people(1)
+    upload(client, token, csv_file(learner_row(person)))
+    page = results(client, upload(client, token, csv_file(learner_row(person))))
+    assert "in your sandbox records from an earlier upload" in page_text(page)
+    assert len(record_names(app)) == 1
+
+
+def test_a_delete_row_removes_its_record_and_an_unknown_delete_is_refused(app, client, token):
+    first, second, third = people(3)
+    upload(client, token, csv_file(learner_row(first), learner_row(second)))
+
+    page = results(
+        client,
+        upload(
+            client,
+            token,
+            csv_file(
+                learner_row(first, **{rules.RECORD_ACTION: "Delete"}),
+                learner_row(third, **{rules.RECORD_ACTION: "delete"}),
+            ),
+        ),
+    )
+
+    text = page_text(page)
+    assert "1 of 2 row(s) were rejected." in text
+    assert "3 — error DELETE_NOT_FOUND There is no record to delete" in text
+    assert record_names(app) == [(second.first_name, second.last_name)]
+
+
+def test_a_record_can_be_changed_by_a_delete_then_an_add_in_one_file(app, client, token):
+    [person] = people(1)
+    upload(client, token, csv_file(learner_row(person)))
+    changed = csv_file(
+        learner_row(person, **{rules.RECORD_ACTION: "Delete"}),
+        learner_row(person, **{rules.CME_CREDITS: "0.5"}),
+    )
+    assert "All 2 row(s) were accepted" in page_text(
+        results(client, upload(client, token, changed))
+    )
+    with app.app_context():
+        assert [str(c) for c in db.session.scalars(select(SandboxRecord.cme_credits))] == ["0.50"]
+
+
+def big_file(count: int) -> bytes:
+    entries = people(count)
+    return csv_file(*(learner_row(entry) for entry in entries))
+
+
+def test_a_large_file_is_judged_in_the_background_and_the_page_follows(
+    app, client, token, monkeypatch
+):
+    app.config["SANDBOX_INLINE_MAX_ROWS"] = 3
+    monkeypatch.setattr(services, "WRITE_BATCH_ROWS", 2)
+    response = upload(client, token, big_file(6))
+    page = results(client, response)
+    attempt_path = response.headers["Location"]
+    assert "Waiting for its turn to be checked." in page_text(page)
+    assert f'data-status-url="{attempt_path}/status"' in page.get_data(as_text=True)
+    status = client.get(f"{attempt_path}/status").get_json()
+    assert status == {
+        "status": "queued",
+        "rows_judged": 0,
+        "rows_expected": 6,
+        "percent": 0,
+        "finished": False,
+    }
+    with app.app_context():
+        assert db.session.scalar(select(SandboxUpload.attempt_id)) is not None
+
+    seen = []
+    judge_attempt = services.judge_attempt
+
+    def judge_and_look(attempt, stream, **options):
+        report = options.pop("on_progress")
+
+        def progress(rows):
+            report(rows)
+            seen.append(client.get(f"{attempt_path}/status").get_json())
+
+        return judge_attempt(attempt, stream, on_progress=progress, **options)
+
+    monkeypatch.setattr(services, "judge_attempt", judge_and_look)
+    with app.app_context():
+        assert tasks.work() == 1
+
+    assert [(s["status"], s["rows_judged"], s["percent"]) for s in seen] == [
+        ("judging", 2, 33),
+        ("judging", 4, 66),
+        ("judging", 6, 99),
+    ]
+    done = client.get(f"{attempt_path}/status").get_json()
+    assert (done["status"], done["finished"], done["percent"]) == ("done", True, 100)
+    assert "All 6 row(s) were accepted" in page_text(client.get(attempt_path))
+    assert len(record_names(app)) == 6
+    with app.app_context():
+        assert db.session.scalar(select(SandboxUpload.attempt_id)) is None  # bytes not kept
+
+
+def test_the_sandbox_work_command_judges_waiting_uploads(app, client, runner, token):
+    app.config["SANDBOX_INLINE_MAX_BYTES"] = 10
+    response = upload(client, token, big_file(2))
+    result = runner.invoke(args=["sandbox", "work"])
+    assert result.output == "Judged 1 upload(s).\n"
+    assert "All 2 row(s) were accepted" in page_text(client.get(response.headers["Location"]))
+
+
+class WorkerKilled(BaseException):
+    """The worker's process ends mid-file (not an error the worker could catch)."""
+
+
+def test_a_worker_that_died_is_replaced_and_nothing_is_counted_twice(
+    app, client, token, monkeypatch
+):
+    first, second = people(2)
+    upload(client, token, csv_file(learner_row(first)))
+    app.config["SANDBOX_INLINE_MAX_ROWS"] = 0
+    upload(
+        client,
+        token,
+        csv_file(learner_row(first, **{rules.RECORD_ACTION: "Delete"}), learner_row(second)),
+    )
+    monkeypatch.setattr(services, "WRITE_BATCH_ROWS", 1)
+    judge_attempt = services.judge_attempt
+
+    def dies_after_the_first_row(attempt, stream, **options):
+        report = options.pop("on_progress")
+
+        def progress(rows):
+            report(rows)  # the first row's change and the progress are committed...
+            raise WorkerKilled  # ...and then the worker is gone
+
+        return judge_attempt(attempt, stream, on_progress=progress, **options)
+
+    monkeypatch.setattr(services, "judge_attempt", dies_after_the_first_row)
+    with app.app_context():
+        claim = tasks.claim_next(utcnow())
+        with pytest.raises(WorkerKilled):
+            tasks.run_claim(claim)
+        db.session.rollback()
+        attempt = db.session.get(SandboxAttempt, claim.attempt_id)
+        assert (attempt.status, attempt.rows_judged) == ("judging", 1)
+    assert record_names(app) == [(first.first_name, first.last_name)]  # not deleted yet
+
+    monkeypatch.setattr(services, "judge_attempt", judge_attempt)
+    lease = timedelta(seconds=app.config["SANDBOX_LEASE_SECONDS"] + 1)
+    with app.app_context():
+        assert tasks.claim_next(utcnow()) is None  # the dead worker's lease still holds
+        again = tasks.claim_next(utcnow() + lease)
+        assert again.attempt_id == claim.attempt_id
+        assert tasks.run_claim(again)
+    assert record_names(app) == [(second.first_name, second.last_name)]
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "code"),
+    [
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "learners.csv", "FILE_TYPE"),
+        (b"", "learners.csv", "FILE_EMPTY"),
+        (b"PK\x03\x04 truncated workbook", "learners.xlsx", "FILE_UNREADABLE"),
+        (b"Name,Date\r\nAna,01/02\r\n", "learners.csv", "HEADER_MISMATCH"),
+        (b"anything", "learners.pdf", "FILE_TYPE"),
+    ],
+)
+def test_a_bad_file_gets_a_clear_message_never_a_500(client, token, data, filename, code):
+    page = results(client, upload(client, token, data, filename))
+    assert page.status_code == 200
+    text = page_text(page)
+    assert "The file could not be checked." in text
+    assert f"({code})" in text
+
+
+def test_a_judge_failure_shows_as_a_failed_upload_not_a_500(app, client, token, monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(judge, "judge_file", broken)
+    page = results(client, upload(client, token, big_file(1)))
+    assert "We could not finish checking this file, and nothing in it was kept." in page_text(page)
+    assert record_names(app) == []
+    with app.app_context():
+        assert db.session.scalar(select(SandboxAttempt.status)) == "failed"
+
+
+def test_a_file_over_the_limit_is_refused_with_a_friendly_message(app, client, token):
+    app.config["SANDBOX_MAX_UPLOAD_BYTES"] = 1000
+    app.config["MAX_CONTENT_LENGTH"] = 3000
+
+    response = upload(client, token, big_file(12))  # over the sandbox limit, under the request's
+    assert response.status_code == 422
+    assert "The file is larger than 1000 bytes; split it into smaller files" in page_text(response)
+
+    response = upload(client, token, b"x" * 5000)  # over the request limit
+    assert response.status_code == 413
+    assert "That file is too large" in page_text(response)
+    assert "split it into smaller files and upload each" in page_text(response)
+    with app.app_context():
+        assert db.session.scalar(select(SandboxAttempt.id)) is None
+
+
+def test_an_upload_without_a_file_says_to_choose_one(client, token):
+    response = client.post(f"/manage/{token}/sandbox/uploads", data={})
+    assert response.status_code == 422
+    assert "Choose your learner file to upload." in page_text(response)
+
+
+def test_another_organizations_attempt_is_not_found(client, make_session, token):
+    response = upload(client, token, big_file(1))
+    other = manage_token(
+        client.post(
+            "/signup",
+            data=signup_form(
+                make_session(),
+                organization_name="Coastal Health Education",
+                contact_email="kai@coastal.example.org",
+                attendee_emails="",
+            ),
+        )
+    )
+    attempt_path = response.headers["Location"].replace(token, other)
+    assert client.get(attempt_path).status_code == 404
+    assert client.get(f"{attempt_path}/findings.csv").status_code == 404
+    assert client.get(f"{attempt_path}/status").status_code == 404

@@ -1,0 +1,1 @@
+"""Practice upload sandbox: learner files judged the way PARS would, before the real upload."""

@@ -1,0 +1,336 @@
+"""The files an organization downloads: the learner template (XLSX, CSV, tab-delimited) and a
+practice file of fictional learners with the typical mistakes, and its corrections.
+
+Pure functions from activities and register entries to bytes; no app needed.
+"""
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from decimal import Decimal
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from training.sandbox import rules
+from training.sandbox.judge import Activity, RegisterEntry
+
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Data validations cover this many rows below the header.
+VALIDATED_ROWS = 10_000
+ACTIONS = ("Add", "Delete")
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def _cell(value: str) -> str:
+    """Text a spreadsheet will show as text, never run as a formula."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+# --- The template ----------------------------------------------------------------------------
+
+
+def template_text(
+    delimiter: str, *, guidance: bool = False, rows: Iterable[Sequence[str]] = ()
+) -> bytes:
+    """The learner file as CSV (``","``) or tab-delimited text, UTF-8 with a BOM for Excel."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    if guidance:
+        writer.writerow([rules.GUIDANCE_LINE])
+    writer.writerow(rules.HEADERS)
+    writer.writerows([_cell(value) for value in row] for row in rows)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def template_xlsx(rows: Iterable[Sequence[str]] = ()) -> bytes:
+    """The learner workbook: guidance on row 1, the header on row 2, drop-down lists below.
+
+    Every cell is written as text, so Excel keeps 03/15 a month and day rather than a date.
+    """
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Learners"
+    sheet.append([rules.GUIDANCE_LINE])
+    sheet["A1"].alignment = Alignment(wrap_text=False)
+    sheet["A1"].font = Font(italic=True)
+    sheet.append(list(rules.HEADERS))
+    for cell in sheet[rules.XLSX_HEADER_ROW]:
+        cell.font = Font(bold=True)
+    sheet.freeze_panes = f"A{rules.XLSX_HEADER_ROW + 1}"
+    for position, header in enumerate(rules.HEADERS, start=1):
+        letter = get_column_letter(position)
+        sheet.column_dimensions[letter].width = max(14, len(header) + 2)
+        sheet.column_dimensions[letter].number_format = "@"
+    for row in rows:
+        sheet.append([_cell(value) for value in row])
+        for cell in sheet[sheet.max_row]:
+            cell.number_format = "@"
+            cell.data_type = "s"
+
+    lists = workbook.create_sheet("ValidValues")
+    _write_valid_values(lists)
+    _add_drop_downs(sheet)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _credit_types() -> list[str]:
+    seen: dict[str, None] = {}
+    for board in rules.BOARDS.values():
+        seen.update(dict.fromkeys(board.credit_types))
+    return list(seen)
+
+
+# ValidValues columns: (header, values); the drop-downs point at columns A to D.
+def _valid_value_lists() -> list[tuple[str, list[str]]]:
+    return [
+        (rules.RECORD_ACTION, list(ACTIONS)),
+        (rules.LICENSING_STATE, list(rules.STATES)),
+        (rules.BOARD, list(rules.BOARDS)),
+        (rules.CREDIT_TYPE, _credit_types()),
+    ]
+
+
+def _write_valid_values(sheet) -> None:
+    lists = _valid_value_lists()
+    for position, (header, values) in enumerate(lists, start=1):
+        sheet.cell(row=1, column=position, value=header).font = Font(bold=True)
+        for offset, value in enumerate(values, start=2):
+            sheet.cell(row=offset, column=position, value=value)
+        sheet.column_dimensions[get_column_letter(position)].width = 24
+    # Beside the lists: each board's name and the credit types it offers, and state names.
+    first = len(lists) + 2
+    for position, header in enumerate(
+        ("Board", "Board name", "Credit types", "State code", "State name"), start=first
+    ):
+        sheet.cell(row=1, column=position, value=header).font = Font(bold=True)
+    for offset, board in enumerate(rules.BOARDS.values(), start=2):
+        sheet.cell(row=offset, column=first, value=board.code)
+        sheet.cell(row=offset, column=first + 1, value=board.name)
+        sheet.cell(row=offset, column=first + 2, value="; ".join(board.credit_types))
+    for offset, (code, name) in enumerate(rules.STATES.items(), start=2):
+        sheet.cell(row=offset, column=first + 3, value=code)
+        sheet.cell(row=offset, column=first + 4, value=name)
+    for position in range(first, first + 5):
+        sheet.column_dimensions[get_column_letter(position)].width = 30
+
+
+def _add_drop_downs(sheet) -> None:
+    columns = {header: get_column_letter(n) for n, header in enumerate(rules.HEADERS, start=1)}
+    first_row = rules.XLSX_HEADER_ROW + 1
+    last_row = rules.XLSX_HEADER_ROW + VALIDATED_ROWS
+    credit_type_columns = [pair[0] for pair in rules.CREDIT_TYPE_PAIRS]
+    targets = {
+        rules.RECORD_ACTION: [rules.RECORD_ACTION],
+        rules.LICENSING_STATE: [rules.LICENSING_STATE],
+        rules.BOARD: [rules.BOARD],
+        rules.CREDIT_TYPE: credit_type_columns,
+    }
+    for position, (header, values) in enumerate(_valid_value_lists(), start=1):
+        letter = get_column_letter(position)
+        validation = DataValidation(
+            type="list",
+            formula1=f"ValidValues!${letter}$2:${letter}${len(values) + 1}",
+            allow_blank=True,
+            showErrorMessage=True,
+            errorStyle="warning",
+            errorTitle=f"Check {header}",
+            error=f"This is not one of the values on the ValidValues sheet for {header}.",
+        )
+        validation.promptTitle = header
+        sheet.add_data_validation(validation)
+        for column in targets[header]:
+            validation.add(f"{columns[column]}{first_row}:{columns[column]}{last_row}")
+
+
+# --- The practice file -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PracticeRow:
+    """One row of the practice file, with the mistake it shows and the row that fixes it."""
+
+    cells: tuple[str, ...]
+    mistake: str = ""  # the finding code it should get; "" for a row that is right
+    fixes: tuple[tuple[str, ...], ...] = ()  # the rows to upload instead (none: drop it)
+
+
+def _money(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01')).normalize():f}"
+
+
+def _day(day: date) -> str:
+    return f"{day.month:02d}/{day.day:02d}/{day.year}"
+
+
+@dataclass(frozen=True)
+class _Learner:
+    """The fourteen cells of a row, by name, so a mistake is one replaced field."""
+
+    action: str
+    activity_id: str
+    completion: str
+    first_name: str
+    last_name: str
+    birthday: str
+    state: str
+    license_or_npi: str
+    cme: str
+    board: str = ""
+    board_id: str = ""
+    board_credits: str = ""
+    credit_type: str = ""
+    credit_type_credits: str = ""
+
+    @property
+    def cells(self) -> tuple[str, ...]:
+        return (
+            self.action,
+            self.activity_id,
+            self.completion,
+            self.first_name,
+            self.last_name,
+            self.birthday,
+            self.state,
+            self.license_or_npi,
+            self.cme,
+            self.board,
+            self.board_id,
+            self.board_credits,
+            self.credit_type,
+            self.credit_type_credits,
+        )
+
+
+def _preferred_board(activity: Activity) -> str | None:
+    """A board of the activity that takes partial credit and many completions (ABIM first)."""
+    boards = sorted(activity.boards, key=lambda code: (code != "ABIM", code))
+    flexible = [code for code in boards if code not in rules.ONE_COMPLETION_BOARDS]
+    return (flexible or boards or [None])[0]
+
+
+def _broken_npi(npi: str) -> str:
+    return npi[:-1] + str((int(npi[-1]) + 1) % 10)
+
+
+def practice_rows(
+    activity: Activity, register: Sequence[RegisterEntry], today: date
+) -> list[PracticeRow]:
+    """Fictional learners of ``activity``: most rows right, a dozen with a typical mistake."""
+    completed = max(min(today, activity.end_date) - timedelta(days=2), activity.start_date)
+    cme = (
+        _money(min(activity.max_cme_credits, Decimal(1)))
+        if activity.max_cme_credits is not None
+        else ""
+    )
+    board = _preferred_board(activity)
+    registration = activity.boards.get(board) if board else None
+    credit_type = sorted(registration.credit_types)[0] if registration else ""
+    points = _money(registration.points) if registration else ""
+
+    licensed = [e for e in register if e.state and e.license_number and not e.board]
+    # Learners licensed where the board takes PARS data first, so right rows carry no warning.
+    licensed.sort(key=lambda entry: entry.state not in rules.PARS_STATES)
+    certified = [e for e in register if board and e.board == board and e.board_id and e.state]
+    with_npi = [e for e in licensed if e.npi]
+
+    def learner(entry: RegisterEntry, *, with_board: bool = False) -> _Learner:
+        row = _Learner(
+            action="Add",
+            activity_id=activity.activity_id,
+            completion=_day(completed),
+            first_name=entry.first_name,
+            last_name=entry.last_name,
+            birthday=f"{entry.birth_month:02d}/{entry.birth_day:02d}",
+            state=entry.state or "",
+            license_or_npi=entry.license_number or "",
+            cme=cme,
+        )
+        if (with_board or not cme) and board:
+            row = replace(
+                row,
+                board=board,
+                board_id=entry.board_id or "",
+                board_credits=points,
+                credit_type=credit_type,
+                credit_type_credits=points,
+            )
+        return row
+
+    people = iter(licensed)
+    good = [learner(next(people)) for _ in range(6)]
+    good += [learner(entry, with_board=True) for entry in certified[:3]]
+    rows = [PracticeRow(row.cells) for row in good]
+
+    def mistake(code: str, wrong: _Learner, *fixes: _Learner) -> None:
+        rows.append(PracticeRow(wrong.cells, code, tuple(fix.cells for fix in fixes)))
+
+    right = learner(next(people))
+    month_day = right.birthday
+    mistake("DOB_HAS_YEAR", replace(right, birthday=f"{month_day}/1975"), right)
+    right = learner(next(people))
+    mistake("STATE_UNKNOWN", replace(right, state="Californa"), right)
+    right = learner(next(people))
+    if cme:
+        mistake("CREDITS_NOT_QUARTER", replace(right, cme="0.3"), replace(right, cme="0.5"))
+    unregistered = next(code for code in rules.BOARDS if code not in activity.boards)
+    right = learner(next(people))
+    wrong_board = replace(
+        right,
+        board=unregistered,
+        board_id="4417021",
+        board_credits="1",
+        credit_type=rules.BOARDS[unregistered].credit_types[0],
+        credit_type_credits="1",
+    )
+    if cme:
+        mistake("BOARD_NOT_REGISTERED", wrong_board, right)
+    mistake("DUPLICATE_ROW", good[0])
+    if cme:
+        right = learner(next(people))
+        swapped = replace(
+            right, first_name=right.last_name, last_name=right.first_name, license_or_npi=""
+        )
+        mistake(
+            "NAME_LOOKS_SWAPPED",
+            swapped,
+            replace(swapped, action="Delete"),
+            replace(right, license_or_npi=""),
+        )
+    right = learner(next(people))
+    month, day = (int(part) for part in right.birthday.split("/"))
+    other_day = f"{month:02d}/{day % 28 + 1:02d}"
+    mistake("LEARNER_NOT_MATCHED", replace(right, birthday=other_day), right)
+    if with_npi:
+        entry = with_npi[-1]
+        right = replace(learner(entry), license_or_npi=entry.npi or "")
+        mistake("NPI_INVALID", replace(right, license_or_npi=_broken_npi(entry.npi)), right)
+    right = learner(next(people))
+    mistake("DATE_IN_FUTURE", replace(right, completion=_day(today + timedelta(days=10))), right)
+    right = learner(next(people))
+    mistake("LAST_NAME_REQUIRED", replace(right, last_name=""), right)
+    right = learner(next(people))
+    mistake("DELETE_NOT_FOUND", replace(right, action="Delete"))
+    right = learner(next(people))
+    mistake("ACTION_INVALID", replace(right, action="Update"), right)
+    return rows
+
+
+def practice_file_rows(rows: Sequence[PracticeRow]) -> list[tuple[str, ...]]:
+    """The practice file as uploaded first: every row, mistakes included."""
+    return [row.cells for row in rows]
+
+
+def corrected_file_rows(rows: Sequence[PracticeRow]) -> list[tuple[str, ...]]:
+    """What to upload after the practice file: only the fixes for the rows it got wrong.
+
+    The rows that were right are already sandbox records; sending them again would be a
+    duplicate, just as in PARS.
+    """
+    return [fix for row in rows if row.mistake for fix in row.fixes]

@@ -1,0 +1,221 @@
+"""The sandbox forms: a practice activity with its boards, an upload, deleting, and filters."""
+
+from decimal import Decimal
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    Form,
+    FormField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms.validators import ValidationError as FieldError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from training.sandbox import rules
+from training.sandbox.readers import human_size
+from training.sandbox.services import ActivityDetails, BoardDetails
+
+MAX_CREDITS = Decimal(1000)
+
+
+def _strip(value):
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
+def _credits_rule(_form, field):
+    """Credits above 0, in steps of 0.25, as PARS takes them."""
+    if field.data is None:
+        return
+    if not Decimal(0) < field.data <= MAX_CREDITS:
+        raise FieldError(f"Enter a number above 0 and at most {MAX_CREDITS}, for example 1.5.")
+    if field.data % rules.CREDIT_STEP:
+        raise FieldError("Credits go in steps of 0.25, for example 0.25, 1.5 or 2.75.")
+
+
+class CheckboxListField(SelectMultipleField):
+    """Several choices, each a checkbox with its own label."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class BoardForm(Form):
+    """One board's registration: whether the activity has it, its points and credit types."""
+
+    is_registered = BooleanField("Registered")
+    points = DecimalField(
+        "Points",
+        places=2,
+        validators=[Optional(), _credits_rule],
+        description="The MOC points the activity offers for this board.",
+    )
+    credit_types = CheckboxListField("Credit types")
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        # Here, not in validate_points: Optional() ends the field's own checks when it is blank.
+        if self.is_registered.data and self.points.data is None and not self.points.errors:
+            self.points.errors.append("Enter the points the activity offers for this board.")
+            valid = False
+        return valid
+
+    def validate_credit_types(self, field):
+        if self.is_registered.data and not field.data:
+            raise FieldError("Choose at least one credit type the activity offers for this board.")
+
+
+def _board_form(board: rules.Board) -> FormField:
+    class OneBoardForm(BoardForm):
+        pass
+
+    OneBoardForm.credit_types = CheckboxListField(
+        "Credit types", choices=[SelectChoice(kind, kind) for kind in board.credit_types]
+    )
+    return FormField(OneBoardForm, label=f"{board.code}: {board.name}")
+
+
+class ActivityForm(FlaskForm):
+    activity_id = StringField(
+        "ACCME activity ID",
+        description="The 9-digit ID of an activity you will report learners for.",
+        filters=[_strip],
+        validators=[
+            DataRequired("Enter the activity's 9-digit ACCME ID."),
+            Regexp(r"^\d{9}$", message="An ACCME activity ID is 9 digits, for example 201234567."),
+        ],
+    )
+    title = StringField(
+        "Activity title",
+        filters=[_strip],
+        validators=[
+            DataRequired("Enter the activity's title."),
+            Length(max=200, message="Keep the title to 200 characters or fewer."),
+        ],
+    )
+    start_date = DateField(
+        "Start date", validators=[InputRequired("Enter the date the activity starts.")]
+    )
+    end_date = DateField(
+        "End date", validators=[InputRequired("Enter the date the activity ends.")]
+    )
+    max_cme_credits = DecimalField(
+        "Maximum AMA PRA Category 1 Credits™ (optional)",
+        places=2,
+        description="Leave blank if the activity offers MOC points only.",
+        validators=[Optional(), _credits_rule],
+    )
+    submit = SubmitField("Add this activity")
+
+    @property
+    def board_fields(self) -> list[FormField]:
+        return [self[f"board_{code}"] for code in rules.BOARDS]
+
+    def validate_end_date(self, field):
+        if self.start_date.data and field.data and field.data < self.start_date.data:
+            raise FieldError("The end date is before the start date; check both dates.")
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        credits = self.max_cme_credits
+        # Here, not in a validate_ method: Optional() ends the field's own checks when blank.
+        if (
+            credits.data is None
+            and not credits.errors
+            and not any(board.is_registered.data for board in self.board_fields)
+        ):
+            credits.errors.append(
+                "Enter the maximum CME credits, register a board below, or both: "
+                "a learner row must report some credit."
+            )
+            valid = False
+        return valid
+
+    def details(self) -> ActivityDetails:
+        return ActivityDetails(
+            activity_id=self.activity_id.data,
+            title=self.title.data,
+            start_date=self.start_date.data,
+            end_date=self.end_date.data,
+            max_cme_credits=self.max_cme_credits.data,
+            boards=tuple(
+                BoardDetails(code, board.points.data, tuple(board.credit_types.data))
+                for code, board in zip(rules.BOARDS, self.board_fields, strict=True)
+                if board.is_registered.data
+            ),
+        )
+
+
+for _code, _board in rules.BOARDS.items():
+    setattr(ActivityForm, f"board_{_code}", _board_form(_board))
+
+
+class UploadForm(FlaskForm):
+    learner_file = FileField(
+        "Learner file",
+        description="A .xlsx from the template, or a .csv, .tsv or .txt (tab-delimited) file.",
+        validators=[FileRequired("Choose your learner file to upload.")],
+    )
+    submit = SubmitField("Upload and check")
+
+    def __init__(self, *args, max_bytes: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_bytes = max_bytes
+
+    def validate_learner_file(self, field):
+        if self.file_size() > self.max_bytes:
+            raise FieldError(
+                rules.CODES["FILE_TOO_LARGE"].message.format(limit=human_size(self.max_bytes))
+            )
+
+    def file_size(self) -> int:
+        """The size of the uploaded file, found without reading it."""
+        stream = self.learner_file.data.stream
+        stream.seek(0, 2)
+        size = stream.tell()
+        stream.seek(0)
+        return size
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only its CSRF token to check."""
+
+
+class DeleteAllForm(FlaskForm):
+    confirm = BooleanField(
+        "Yes, delete our sandbox records, uploads and findings",
+        validators=[DataRequired("Tick the box to confirm that you want to delete them.")],
+    )
+    include_activities = BooleanField("Also delete our practice activities")
+    submit = SubmitField("Delete our sandbox data")
+
+
+class FindingsFilterForm(FlaskForm):
+    """The findings table's filters, sent in the address so a filtered view can be shared."""
+
+    class Meta:
+        csrf = False
+
+    code = SelectField("Code", validate_choice=False)
+    severity = SelectField(
+        "Severity",
+        choices=[
+            SelectChoice("", "Errors and warnings"),
+            SelectChoice(rules.ERROR, "Errors only"),
+            SelectChoice(rules.WARNING, "Warnings only"),
+        ],
+        validate_choice=False,
+    )
+
+    def set_codes(self, codes) -> None:
+        self.code.choices = [SelectChoice("", "All codes")] + [
+            SelectChoice(code, code) for code in codes
+        ]

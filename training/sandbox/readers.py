@@ -1,0 +1,387 @@
+"""Opens a learner file (CSV, TSV/TXT or XLSX) safely and streams its rows with their numbers."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+import shutil
+import tempfile
+import warnings
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from itertools import islice
+from typing import BinaryIO
+
+from training.sandbox import rules
+
+Cell = str | datetime  # a datetime only from a real Excel date cell
+SpreadsheetRow = tuple[int, tuple[Cell, ...]]  # (row number as the person sees it, cells)
+
+_OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+_ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
+_BINARY_SIGNATURES = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"%PDF": "a PDF document",
+    b"\x1f\x8b": "a gzip archive",
+    b"Rar!": "a RAR archive",
+    b"7z\xbc\xaf": "a 7-Zip archive",
+    b"{\\rtf": "an RTF document",
+}
+_WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_CHUNK = 1024 * 1024
+_SNIFF = 4096
+_XLSX_BATCH = 256
+
+
+class FileProblem(Exception):
+    """The file as a whole cannot be judged: a file-level finding code and its message fields."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+@dataclass
+class LearnerFile:
+    """An opened learner file: where its header is, what it says, and its data rows to come."""
+
+    kind: str  # "csv", "tsv" or "xlsx"
+    header_row: int
+    header: tuple[str, ...]
+    rows: Iterator[SpreadsheetRow]  # non-empty data rows; may raise FileProblem part-way
+    encoding: str = ""
+    _resources: ExitStack = field(default_factory=ExitStack, repr=False)
+
+    def close(self) -> None:
+        """Release the workbook and any spooled copy of the upload."""
+        self._resources.close()
+
+    def __enter__(self) -> LearnerFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def human_size(size: int) -> str:
+    """A byte count in the units people read (20 MB)."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):g} MB"
+    if size >= 1024:
+        return f"{size / 1024:g} KB"
+    return f"{size} bytes"
+
+
+def open_learner_file(stream: BinaryIO, filename: str, max_bytes: int) -> LearnerFile:
+    """Check the upload as a whole and open it for row streaming, or raise FileProblem."""
+    extension = os.path.splitext(filename)[1].lower()
+    if extension in rules.MACRO_EXTENSIONS:
+        raise FileProblem(
+            "FILE_UNREADABLE", what="it is a macro-enabled workbook; save it as .xlsx"
+        )
+    if extension not in rules.ACCEPTED_EXTENSIONS:
+        shown = extension or "a file without an extension"
+        raise FileProblem("FILE_TYPE", what=f"named {shown}")
+    resources = ExitStack()
+    try:
+        data = _bounded_copy(stream, max_bytes, resources)
+        learner_file = _open_content(data, extension, resources)
+    except BaseException:
+        resources.close()
+        raise
+    learner_file._resources = resources
+    return learner_file
+
+
+def _bounded_copy(stream: BinaryIO, max_bytes: int, resources: ExitStack) -> BinaryIO:
+    """A seekable view of the upload, refused as too large before more than max_bytes are read."""
+    too_large = FileProblem("FILE_TOO_LARGE", limit=human_size(max_bytes))
+    seekable = getattr(stream, "seekable", None)
+    if seekable is not None and seekable():
+        size = stream.seek(0, io.SEEK_END)
+        stream.seek(0)
+        if size > max_bytes:
+            raise too_large
+        if size == 0:
+            raise FileProblem("FILE_EMPTY", what="nothing in it")
+        return stream
+    spool = resources.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 (closed by resources)
+    copied = 0
+    while chunk := stream.read(min(_CHUNK, max_bytes + 1 - copied)):
+        copied += len(chunk)
+        if copied > max_bytes:
+            raise too_large
+        spool.write(chunk)
+    if copied == 0:
+        raise FileProblem("FILE_EMPTY", what="nothing in it")
+    spool.seek(0)
+    return spool
+
+
+def _open_content(data: BinaryIO, extension: str, resources: ExitStack) -> LearnerFile:
+    head = data.read(_SNIFF)
+    data.seek(0)
+    if head.startswith(_OLE2_SIGNATURE):
+        if _contains(data, _ENCRYPTED_PACKAGE):
+            raise FileProblem(
+                "FILE_UNREADABLE",
+                what="the workbook is protected with a password; remove the password "
+                "(File > Info > Protect Workbook) and save it as .xlsx",
+            )
+        raise FileProblem("FILE_TYPE", what="an Excel 97-2003 (.xls) or other Office binary file")
+    if head.startswith(_ZIP_SIGNATURES):
+        if extension != ".xlsx":
+            raise FileProblem("FILE_TYPE", what=f"a zip archive or workbook named {extension}")
+        return _open_xlsx(data, resources)
+    if extension == ".xlsx":
+        raise FileProblem("FILE_TYPE", what="named .xlsx but is not an Excel workbook")
+    for signature, what in _BINARY_SIGNATURES.items():
+        if head.startswith(signature):
+            raise FileProblem("FILE_TYPE", what=f"{what} named {extension}")
+    if head.startswith(_WIDE_BOMS):
+        raise FileProblem("FILE_ENCODING", where=" (it is UTF-16 or UTF-32)")
+    if b"\x00" in head:
+        raise FileProblem("FILE_TYPE", what=f"binary data named {extension}, not text")
+    return _open_text(data, extension, resources)
+
+
+def _contains(data: BinaryIO, needle: bytes) -> bool:
+    """Whether the bytes occur anywhere in the file, read in chunks."""
+    tail = b""
+    while chunk := data.read(_CHUNK):
+        if needle in tail + chunk:
+            data.seek(0)
+            return True
+        tail = chunk[-len(needle) :]
+    data.seek(0)
+    return False
+
+
+# --- Text files ------------------------------------------------------------------------------
+
+
+def _open_text(data: BinaryIO, extension: str, resources: ExitStack) -> LearnerFile:
+    kind = "tsv" if extension in rules.TAB_EXTENSIONS else "csv"
+    delimiter = "\t" if kind == "tsv" else ","
+    encoding = _text_encoding(data, delimiter)
+    text = resources.enter_context(_text_stream(data, encoding))
+    numbered = _numbered_csv_rows(text, delimiter)
+    header_row = 0
+    header: tuple[str, ...] = ()
+    may_be_guidance = True
+    for number, cells in numbered:
+        trimmed = _trim(cells)
+        if not trimmed:
+            continue
+        if may_be_guidance and trimmed[0].strip().startswith(rules.GUIDANCE_MARKER):
+            may_be_guidance = False
+            continue
+        header_row, header = number, tuple(trimmed)
+        break
+    if not header_row:
+        raise FileProblem("FILE_EMPTY", what="no header row and no learner rows")
+    return LearnerFile(kind, header_row, header, _data_rows(numbered), encoding)
+
+
+def _text_stream(data: BinaryIO, encoding: str) -> io.TextIOWrapper:
+    data.seek(0)
+    return _UnclosingTextWrapper(data, encoding=encoding, newline="")
+
+
+class _UnclosingTextWrapper(io.TextIOWrapper):
+    """A text view that leaves the caller's stream open when it is closed."""
+
+    def close(self) -> None:
+        self.detach()
+
+
+def _text_encoding(data: BinaryIO, delimiter: str) -> str:
+    """UTF-8 (BOM or not) when the whole file decodes as it, else Windows-1252, else refuse.
+
+    The check reads the whole file once through csv.reader, so a row that cannot be read is
+    found before any row is judged rather than half-way.
+    """
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            with _text_stream(data, encoding) as text:
+                for _ in csv.reader(text, delimiter=delimiter, strict=False):
+                    pass
+        except UnicodeDecodeError:
+            continue
+        except csv.Error as error:
+            raise _csv_problem(error) from None
+        return encoding
+    raise FileProblem("FILE_ENCODING", where=" as UTF-8 or Windows-1252")
+
+
+def _csv_problem(error: csv.Error) -> FileProblem:
+    if "field larger than field limit" in str(error):
+        return FileProblem(
+            "FILE_UNREADABLE",
+            what='a cell is far longer than any learner value (often a quote character " '
+            "that is never closed); check the quotes",
+        )
+    return FileProblem("FILE_UNREADABLE", what="it is not a well-formed delimited text file")
+
+
+def _numbered_csv_rows(text: io.TextIOBase, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    # Rows, not lines: a quoted cell may hold a line break, and the spreadsheet shows one row.
+    reader = csv.reader(text, delimiter=delimiter, strict=False)
+    try:
+        yield from enumerate(reader, start=1)
+    except csv.Error as error:
+        raise _csv_problem(error) from None
+
+
+def _trim(cells: list[str]) -> list[str]:
+    """The cells without the empty ones at the end of the row."""
+    end = len(cells)
+    while end and not cells[end - 1].strip():
+        end -= 1
+    return cells[:end]
+
+
+def _data_rows(numbered: Iterator[tuple[int, list[str]]]) -> Iterator[SpreadsheetRow]:
+    for number, cells in numbered:
+        if cells and cells[-1].strip():
+            yield number, tuple(cells)
+        elif trimmed := _trim(cells):
+            yield number, tuple(trimmed)
+
+
+# --- Workbooks -------------------------------------------------------------------------------
+
+
+def _open_xlsx(data: BinaryIO, resources: ExitStack) -> LearnerFile:
+    _check_workbook_zip(data)
+    # openpyxl is imported here so that a CSV upload never pays for it.
+    from openpyxl import load_workbook
+
+    data.seek(0)
+    try:
+        with warnings.catch_warnings():
+            # Unsupported extensions (data validation lists, styles) are warned about and
+            # dropped; they do not matter for reading values.
+            warnings.simplefilter("ignore")
+            workbook = load_workbook(data, read_only=True, data_only=True, keep_links=False)
+    except Exception:  # a damaged workbook fails in many ways inside openpyxl
+        raise FileProblem("FILE_UNREADABLE", what="the workbook is damaged") from None
+    resources.callback(workbook.close)
+    if not workbook.worksheets:
+        raise FileProblem("FILE_EMPTY", what="no worksheet")
+    sheet = workbook.worksheets[0]
+    sheet.reset_dimensions()  # a stale dimension tag would pad a million empty rows
+    rows = _xlsx_rows(sheet.iter_rows(values_only=True))
+    for number, cells in rows:
+        if number < rules.XLSX_HEADER_ROW:
+            continue  # the guidance line, whatever it says
+        header: tuple[str, ...] = ()
+        if number == rules.XLSX_HEADER_ROW:
+            header = tuple(cell if isinstance(cell, str) else str(cell) for cell in cells)
+        return LearnerFile("xlsx", rules.XLSX_HEADER_ROW, header, rows)
+    raise FileProblem("FILE_EMPTY", what="no header row and no learner rows")
+
+
+def _check_workbook_zip(data: BinaryIO) -> None:
+    """Refuse a damaged workbook, a zip bomb, or a macro-enabled workbook before extracting."""
+    try:
+        archive = zipfile.ZipFile(data)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise FileProblem("FILE_UNREADABLE", what="the workbook is damaged or cut short") from None
+    with archive:
+        members = archive.infolist()
+        if len(members) > rules.XLSX_MAX_MEMBERS:
+            raise FileProblem("FILE_UNREADABLE", what="the workbook holds too many parts")
+        declared = 0
+        for member in members:
+            declared += member.file_size
+            if member.flag_bits & 0x1:
+                raise FileProblem("FILE_UNREADABLE", what="the workbook is encrypted")
+            ratio = member.file_size / max(member.compress_size, 1)
+            if (
+                member.file_size > rules.XLSX_RATIO_CHECK_FROM_BYTES
+                and ratio > rules.XLSX_MAX_COMPRESSION_RATIO
+            ) or declared > rules.XLSX_MAX_UNCOMPRESSED_BYTES:
+                raise FileProblem(
+                    "FILE_UNREADABLE",
+                    what="the workbook would expand far beyond any learner file (a zip bomb?)",
+                )
+        names = {member.filename for member in members}
+        if "xl/workbook.xml" not in names or "[Content_Types].xml" not in names:
+            raise FileProblem("FILE_TYPE", what="a zip archive but not an Excel workbook")
+        content_types = archive.getinfo("[Content_Types].xml")
+        if content_types.file_size > rules.XLSX_SMALL_MEMBER_BYTES:
+            raise FileProblem("FILE_UNREADABLE", what="the workbook is damaged")
+        try:
+            declared_types = archive.read(content_types).decode("utf-8", "replace").casefold()
+            if "macroenabled" in declared_types or any(
+                name.casefold().endswith("vbaproject.bin") for name in names
+            ):
+                raise FileProblem(
+                    "FILE_UNREADABLE", what="it is a macro-enabled workbook; save it as .xlsx"
+                )
+            # Inflate every part once (bounded by the sizes checked above) so a damaged part is
+            # found before any row is judged.
+            for member in members:
+                with archive.open(member) as part:
+                    shutil.copyfileobj(part, _Discard(), _CHUNK)
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError):
+            raise FileProblem("FILE_UNREADABLE", what="the workbook is damaged") from None
+
+
+class _Discard(io.RawIOBase):
+    """A sink for inflating a zip member only to check it."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, chunk: bytes) -> int:  # type: ignore[override]
+        return len(chunk)
+
+
+def _xlsx_rows(values: Iterator[tuple[object, ...]]) -> Iterator[SpreadsheetRow]:
+    """Numbered non-empty rows of the sheet, cells as text (dates kept as datetime)."""
+    number = 0
+    while True:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                batch = list(islice(values, _XLSX_BATCH))
+        except Exception:  # the sheet's XML is damaged part-way
+            raise FileProblem("FILE_UNREADABLE", what="the worksheet is damaged") from None
+        if not batch:
+            return
+        for raw in batch:
+            number += 1
+            cells = [_cell_text(value) for value in raw]
+            end = len(cells)
+            while end and isinstance(cells[end - 1], str) and not cells[end - 1].strip():
+                end -= 1
+            if end:
+                yield number, tuple(cells[:end])
+
+
+def _cell_text(value: object) -> Cell:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime.combine(value, time())
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)

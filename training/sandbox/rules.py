@@ -1,0 +1,379 @@
+"""The PARS learner-file rules as data: columns, codes and messages, boards, states and limits.
+
+This is our best public reading of PARS (see ../shared/spec/pars-learner-file.md); a correction
+to a rule should be an edit here and nowhere else.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+# --- Columns ---------------------------------------------------------------------------------
+
+RECORD_ACTION = "Record Action"
+ACTIVITY_ID = "ACCME Activity ID"
+COMPLETION_DATE = "Completion Date"
+FIRST_NAME = "First Name"
+LAST_NAME = "Last Name"
+DATE_OF_BIRTH = "Date of Birth"
+LICENSING_STATE = "Licensing State"
+LICENSE_OR_NPI = "Licensing ID or NPI"
+CME_CREDITS = "Number of CME Credits"
+BOARD = "Certifying Board"
+BOARD_ID = "Certifying Board ID"
+BOARD_CREDITS = "Total Board Credits"
+CREDIT_TYPE = "Credit Type"
+CREDIT_TYPE_CREDITS = "Credits Awarded for Credit Type"
+ADDITIONAL_PAIRS = 3
+
+# (credit type column, credits column) pairs, the first one and the additional ones.
+CREDIT_TYPE_PAIRS: tuple[tuple[str, str], ...] = (
+    (CREDIT_TYPE, CREDIT_TYPE_CREDITS),
+    *(
+        (f"Additional Credit Type {n}", f"Credits Awarded for Additional Credit Type {n}")
+        for n in range(1, ADDITIONAL_PAIRS + 1)
+    ),
+)
+
+REQUIRED_HEADERS: tuple[str, ...] = (
+    RECORD_ACTION,
+    ACTIVITY_ID,
+    COMPLETION_DATE,
+    FIRST_NAME,
+    LAST_NAME,
+    DATE_OF_BIRTH,
+    LICENSING_STATE,
+    LICENSE_OR_NPI,
+    CME_CREDITS,
+    BOARD,
+    BOARD_ID,
+    BOARD_CREDITS,
+    CREDIT_TYPE,
+    CREDIT_TYPE_CREDITS,
+)
+# The full header, as the template writes it. A file may stop after column 14 or after any
+# additional pair ("up to three more pairs may follow").
+HEADERS: tuple[str, ...] = REQUIRED_HEADERS + tuple(
+    column for pair in CREDIT_TYPE_PAIRS[1:] for column in pair
+)
+ACCEPTED_HEADER_LENGTHS = frozenset(
+    len(REQUIRED_HEADERS) + 2 * n for n in range(ADDITIONAL_PAIRS + 1)
+)
+
+# Row 1 of the XLSX template (and optionally of a CSV/TSV): a single cell in column A. A CSV row
+# whose first cell starts with GUIDANCE_MARKER is taken for it and skipped.
+GUIDANCE_MARKER = "Guidance:"
+GUIDANCE_LINE = (
+    "Guidance: one learner completion per row, from row 3. Keep this row and the header row "
+    "below it as they are. Record Action is Add or Delete. Completion Date as MM/DD/YYYY. "
+    "Date of Birth as MM/DD with no year. Credits in steps of 0.25. Valid boards and credit "
+    "types are on the ValidValues sheet."
+)
+XLSX_HEADER_ROW = 2  # row 1 of the template is the guidance line
+CSV_HEADER_ROW = 1  # or 2 after a recognised guidance line
+
+# --- Findings --------------------------------------------------------------------------------
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A finding code: how serious it is and what the person should do about it."""
+
+    severity: str
+    message: str  # str.format template; the judge passes the named fields it uses
+
+
+CODES: dict[str, Rule] = {
+    # Row: Record Action and activity
+    "ACTION_INVALID": Rule(
+        ERROR,
+        "Record Action is {value}; enter Add or Delete (to change a record, delete it "
+        "and add it again).",
+    ),
+    "ACTIVITY_ID_FORMAT": Rule(
+        ERROR,
+        "ACCME Activity ID is {value}; enter the 9-digit activity ID from your activity "
+        "list, digits only.",
+    ),
+    "ACTIVITY_NOT_FOUND": Rule(
+        ERROR,
+        "Activity {value} is not among your sandbox activities; add the activity first "
+        "(activities come before learners) or correct the ID.",
+    ),
+    # Completion Date
+    "DATE_FORMAT": Rule(
+        ERROR, "Completion Date is {value}; enter it as MM/DD/YYYY (or YYYY-MM-DD), with no time."
+    ),
+    "DATE_OUTSIDE_ACTIVITY": Rule(
+        ERROR,
+        "Completion Date {value} is outside the activity's dates ({start} to {end}); "
+        "enter the date the learner completed it.",
+    ),
+    "DATE_IN_FUTURE": Rule(
+        ERROR, "Completion Date {value} is in the future; report a completion once it happened."
+    ),
+    "DATE_TOO_OLD": Rule(
+        ERROR,
+        "Completion Date {value} is before {earliest_year}; PARS takes completions from "
+        "this or last calendar year only.",
+    ),
+    # Names and date of birth
+    "FIRST_NAME_REQUIRED": Rule(ERROR, "First Name is blank; enter the learner's first name."),
+    "LAST_NAME_REQUIRED": Rule(ERROR, "Last Name is blank; enter the learner's last name."),
+    "NAME_TOO_LONG": Rule(
+        ERROR, "{column} is {length} characters long; shorten it to at most {limit}."
+    ),
+    "DOB_FORMAT": Rule(
+        ERROR, "Date of Birth is {value}; enter month and day as MM/DD, for example 03/15."
+    ),
+    "DOB_HAS_YEAR": Rule(
+        ERROR,
+        "Date of Birth has a year; PARS stores month and day only: enter MM/DD (if "
+        "Excel turns it into a date, format the column as Text).",
+    ),
+    "DOB_INVALID_DAY": Rule(
+        ERROR, "Date of Birth {value} is not a day of the year; check the month and day (MM/DD)."
+    ),
+    # State and identifiers
+    "STATE_UNKNOWN": Rule(
+        ERROR,
+        "Licensing State {value} is not a US state, DC or territory; enter its 2-letter "
+        "code (for example CA) or full name.",
+    ),
+    "STATE_REQUIRED": Rule(
+        ERROR,
+        "Licensing State is blank but CME credits are reported; enter the state that "
+        "licenses the learner.",
+    ),
+    "NPI_INVALID": Rule(
+        ERROR,
+        "NPI {value} fails the NPI check digit; check the 10 digits (or enter the state "
+        "license number instead).",
+    ),
+    "LICENSE_FORMAT": Rule(
+        ERROR,
+        "Licensing ID {value} may hold only letters, digits and dashes (at most {limit} "
+        "characters); correct it or leave it blank.",
+    ),
+    # CME credits
+    "CREDITS_FORMAT": Rule(
+        ERROR, "{column} is {value}; enter a number greater than 0, for example 1 or 1.25."
+    ),
+    "CREDITS_NOT_QUARTER": Rule(
+        ERROR, "{column} is {value}; credits go in steps of 0.25 (for example 0.25, 1.5, 2.75)."
+    ),
+    "CREDITS_EXCEED_ACTIVITY": Rule(
+        ERROR,
+        "Number of CME Credits {value} is more than the {maximum} CME credits activity "
+        "{activity_id} offers; enter at most {maximum}.",
+    ),
+    # Boards
+    "BOARD_UNKNOWN": Rule(
+        ERROR,
+        "Certifying Board is {value}; enter one of {boards} (leave the board columns "
+        "blank when no MOC credit is reported).",
+    ),
+    "BOARD_NOT_REGISTERED": Rule(
+        ERROR,
+        "Activity {activity_id} is not registered for {value}; report only the boards it "
+        "is registered for ({registered}), or register it first.",
+    ),
+    "BOARD_ID_REQUIRED": Rule(
+        ERROR, "Certifying Board ID is blank; {board} needs the learner's board ID."
+    ),
+    "BOARD_ID_FORMAT": Rule(
+        ERROR, "Certifying Board ID {value} may hold digits only; enter the ID the board issued."
+    ),
+    "BOARD_CREDITS_EXCEED": Rule(
+        ERROR,
+        "Total Board Credits {value} is more than the {maximum} points activity "
+        "{activity_id} is registered for with {board}; enter at most {maximum}.",
+    ),
+    "ABP_PARTIAL_CREDIT": Rule(
+        ERROR,
+        "Total Board Credits {value} is not the activity's {maximum} ABP points; ABP "
+        "takes no partial credit: report the full {maximum}.",
+    ),
+    "CREDIT_TYPE_INVALID": Rule(
+        ERROR,
+        "{column} is {value}; enter a credit type the activity registered with {board}: {allowed}.",
+    ),
+    "CREDIT_TYPE_EXCEEDS_TOTAL": Rule(
+        ERROR,
+        "The credits awarded by credit type add up to {value}, more than the Total Board "
+        "Credits {total}; lower them or correct the total.",
+    ),
+    # Row rules
+    "NO_CREDIT_REPORTED": Rule(
+        ERROR,
+        "The row reports no credit; enter Number of CME Credits, a Certifying Board with "
+        "its credits, or both.",
+    ),
+    "DUPLICATE_ROW": Rule(
+        ERROR,
+        "This learner, activity, completion date and board are already {where}; remove "
+        "this row (to change a record, delete it and add it again).",
+    ),
+    "DUPLICATE_COMPLETION": Rule(
+        ERROR,
+        "{board} accepts one completion per learner per activity and this learner already "
+        "has one for activity {activity_id} {where}; remove this row.",
+    ),
+    "DELETE_NOT_FOUND": Rule(
+        ERROR,
+        "There is no record to delete with this learner, activity, completion date and "
+        "board; check the values against the record you added.",
+    ),
+    "LEARNER_NOT_MATCHED": Rule(
+        ERROR,
+        "{column} {value} belongs to a learner with a different name or date of birth; "
+        "check the name, the date of birth and the ID.",
+    ),
+    # Warnings
+    "LATE_REPORT": Rule(
+        WARNING,
+        "Completion Date {value} is more than {days} days ago; ACCME asks for learner "
+        "completions within {days} days (the row is still accepted).",
+    ),
+    "STATE_NOT_PARTICIPATING": Rule(
+        WARNING,
+        "The {value} licensing board does not use PARS data yet; the credit is kept but "
+        "the learner may need to report it to the board themselves.",
+    ),
+    "ABS_DAILY_LIMIT": Rule(
+        WARNING,
+        "This learner has {value} ABS credits on {day} in this file, more than ABS "
+        "accepts in one day ({limit}); check the credits.",
+    ),
+    "NAME_LOOKS_SWAPPED": Rule(
+        WARNING,
+        "First and last name look swapped (the register knows this learner the other "
+        "way round); check which is which.",
+    ),
+    # File
+    "HEADER_MISMATCH": Rule(
+        ERROR,
+        "Column {position} should be {expected} but is {found}; use the header row from "
+        "the template exactly, in order. {hint}",
+    ),
+    "FILE_TYPE": Rule(
+        ERROR,
+        "The file is {what}; upload a .csv, .tsv, .txt (tab-delimited) or .xlsx learner file.",
+    ),
+    "FILE_EMPTY": Rule(ERROR, "The file has {what}; fill in the template and upload it again."),
+    "FILE_TOO_LARGE": Rule(
+        ERROR, "The file is larger than {limit}; split it into smaller files and upload each."
+    ),
+    "FILE_ENCODING": Rule(
+        ERROR,
+        "The file's text encoding cannot be read{where}; save it as CSV UTF-8 and upload it again.",
+    ),
+    "FILE_UNREADABLE": Rule(ERROR, "The file cannot be read: {what}."),
+}
+
+# --- Boards ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Board:
+    """A certifying board in the CME for MOC/CC collaboration."""
+
+    code: str
+    name: str
+    board_id_required: bool
+    partial_credit_allowed: bool
+    credit_types: tuple[str, ...]  # examples offered in the template and seed activities
+
+
+BOARDS: dict[str, Board] = {
+    board.code: board
+    for board in (
+        Board("ABA", "American Board of Anesthesiology", True, True,
+              ("Lifelong Learning", "Patient Safety", "Quality Improvement")),
+        Board("ABIM", "American Board of Internal Medicine", True, True,
+              ("Medical Knowledge", "Practice Assessment", "Patient Safety")),
+        Board("ABOHNS", "American Board of Otolaryngology – Head and Neck Surgery", True, True,
+              ("Lifelong Learning and Self-Assessment", "Improvement in Medical Practice",
+               "Patient Safety")),
+        Board("ABOS", "American Board of Orthopaedic Surgery", True, True,
+              ("CME", "Self-Assessment")),
+        Board("ABP", "American Board of Pediatrics", True, False,
+              ("Lifelong Learning and Self-Assessment", "Improving Professional Practice")),
+        Board("ABPath", "American Board of Pathology", True, True,
+              ("CME", "Self-Assessment Module")),
+        Board("ABPMR", "American Board of Physical Medicine and Rehabilitation", True, True,
+              ("CME", "Self-Assessment", "Patient Safety")),
+        Board("ABS", "American Board of Surgery", False, True, ("CME", "Self-Assessment")),
+        Board("ABTS", "American Board of Thoracic Surgery", True, True,
+              ("CME", "Self-Assessment", "Patient Safety")),
+    )
+}  # fmt: skip
+BOARDS_BY_FOLDED_CODE: dict[str, str] = {code.casefold(): code for code in BOARDS}
+ONE_COMPLETION_BOARDS = frozenset({"ABA", "ABP"})  # one completion per learner per activity
+
+# --- States ----------------------------------------------------------------------------------
+
+STATES: dict[str, str] = {
+    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
+    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia",
+    "FL": "Florida", "GA": "Georgia", "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois",
+    "IN": "Indiana", "IA": "Iowa", "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana",
+    "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota",
+    "MS": "Mississippi", "MO": "Missouri", "MT": "Montana", "NE": "Nebraska", "NV": "Nevada",
+    "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico", "NY": "New York",
+    "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma",
+    "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina",
+    "SD": "South Dakota", "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont",
+    "VA": "Virginia", "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin",
+    "WY": "Wyoming",
+    # Territories
+    "AS": "American Samoa", "GU": "Guam", "MP": "Northern Mariana Islands",
+    "PR": "Puerto Rico", "VI": "U.S. Virgin Islands",
+}  # fmt: skip
+STATE_ALIASES: dict[str, str] = {
+    "washington dc": "DC", "washington, dc": "DC", "washington d.c.": "DC",
+    "virgin islands": "VI", "us virgin islands": "VI",
+}  # fmt: skip
+STATE_CODES_BY_FOLDED_NAME: dict[str, str] = {
+    **{name.casefold(): code for code, name in STATES.items()},
+    **STATE_ALIASES,
+}
+
+# Boards that designated PARS as their source, or actively use it, for relicensure CME: DATA TO
+# KEEP CURRENT. From accme.org "State Medical Licensing Boards Collaborations" as last read.
+PARS_STATES = frozenset(
+    {"AL", "AK", "CA", "DC", "ID", "ME", "MD", "MS", "NJ", "NC", "ND", "OR", "VI", "WA", "WY"}
+)
+
+# --- Limits and formats ----------------------------------------------------------------------
+
+NAME_MAX_LENGTH = 50
+LICENSE_MAX_LENGTH = 20
+ACTIVITY_ID_DIGITS = 9
+NPI_DIGITS = 10
+NPI_PREFIX = "80840"  # the card issuer prefix the NPI check digit is computed with
+CREDIT_STEP = Decimal("0.25")
+ABS_DAILY_LIMIT = Decimal(12)
+LATE_REPORT_DAYS = 30
+OLDEST_YEAR_BACK = 1  # this calendar year or the one before
+
+# Completion Date as text; a real Excel date cell is accepted as well. Month and day may be one
+# digit (Excel writes 3/5/2025 in CSV); the year has four.
+COMPLETION_DATE_FORMATS = ("MM/DD/YYYY", "YYYY-MM-DD")
+DATE_OF_BIRTH_FORMAT = "MM/DD"
+
+# --- File limits -----------------------------------------------------------------------------
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+ACCEPTED_EXTENSIONS = frozenset({".csv", ".tsv", ".txt", ".xlsx"})
+TAB_EXTENSIONS = frozenset({".tsv", ".txt"})
+MACRO_EXTENSIONS = frozenset({".xlsm", ".xltm", ".xlsb"})
+# A workbook is refused before anything is extracted when its zip directory declares more than
+# these (a real 20 MB workbook inflates to a few hundred MB at most; zip bombs go far beyond).
+XLSX_MAX_MEMBERS = 10_000
+XLSX_MAX_UNCOMPRESSED_BYTES = 512 * 1024 * 1024
+XLSX_MAX_COMPRESSION_RATIO = 100
+XLSX_RATIO_CHECK_FROM_BYTES = 1024 * 1024  # small members may compress extremely well
+XLSX_SMALL_MEMBER_BYTES = 1024 * 1024  # [Content_Types].xml and the like are read whole

@@ -1,0 +1,167 @@
+"""The sandbox worker: claim a queued upload from the database, judge it, record the outcome.
+
+Uploads wait in the database, not in any one process, so any host's worker may judge them. A
+claim is a conditional UPDATE committed before judging starts (the pattern of the mail
+worker); progress is committed every batch of rows and renews the lease. A worker that dies
+leaves its claim to lapse; the next one undoes the half-judged run and starts it over.
+"""
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import IO
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+
+from training.extensions import db, utcnow
+from training.sandbox import services
+from training.sandbox.models import ATTEMPT_JUDGING, ATTEMPT_QUEUED, SandboxAttempt
+
+
+class LostClaim(Exception):
+    """Another worker took the attempt over after this one's lease ran out."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    attempt_id: int
+    token: str
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=float(current_app.config["SANDBOX_LEASE_SECONDS"]))
+
+
+def claim_next(now: datetime) -> Claim | None:
+    """Take the oldest waiting upload of an organization no other worker is judging."""
+    waiting = or_(
+        SandboxAttempt.status == ATTEMPT_QUEUED,
+        and_(SandboxAttempt.status == ATTEMPT_JUDGING, SandboxAttempt.lease_expires_at <= now),
+    )
+    busy = select(SandboxAttempt.signup_id).where(
+        SandboxAttempt.status == ATTEMPT_JUDGING, SandboxAttempt.lease_expires_at > now
+    )
+    candidate = (
+        select(SandboxAttempt.id)
+        .where(waiting, SandboxAttempt.signup_id.not_in(busy))
+        .order_by(SandboxAttempt.id)
+        .limit(1)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        candidate = candidate.with_for_update(skip_locked=True)
+    attempt_id = db.session.scalar(candidate)
+    if attempt_id is None:
+        db.session.commit()
+        return None
+    token = uuid.uuid4().hex
+    claimed = db.session.execute(
+        update(SandboxAttempt)
+        .where(SandboxAttempt.id == attempt_id, waiting)
+        .values(status=ATTEMPT_JUDGING, claim_token=token, lease_expires_at=now + _lease())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return Claim(attempt_id, token) if claimed == 1 else None
+
+
+def judging_day(attempt: SandboxAttempt) -> date:
+    """Today in the program's time zone: a completion this evening in California is today's."""
+    return utcnow().astimezone(ZoneInfo(attempt.signup.program.timezone)).date()
+
+
+def run_claim(claim: Claim) -> bool:
+    """Judge a claimed attempt to the end; False when it failed or the claim was lost."""
+    attempt = db.session.get(SandboxAttempt, claim.attempt_id)
+    if attempt is None or attempt.claim_token != claim.token:
+        db.session.rollback()
+        return False
+
+    def keep_going(rows_judged: int) -> None:
+        renewed = db.session.execute(
+            update(SandboxAttempt)
+            .where(SandboxAttempt.id == claim.attempt_id, SandboxAttempt.claim_token == claim.token)
+            .values(rows_judged=rows_judged, lease_expires_at=utcnow() + _lease())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if renewed != 1:
+            raise LostClaim
+        db.session.commit()
+
+    try:
+        services.judge_attempt(
+            attempt,
+            services.upload_stream(attempt),
+            today=judging_day(attempt),
+            max_bytes=int(current_app.config["SANDBOX_MAX_UPLOAD_BYTES"]),
+            on_progress=keep_going,
+        )
+        db.session.commit()
+    except LostClaim:
+        db.session.rollback()
+        current_app.logger.warning(
+            "sandbox attempt %s was taken over by another worker", claim.attempt_id
+        )
+        return False
+    except Exception as error:  # any bug must fail this attempt, not stop the worker
+        record_failure(claim.attempt_id, error)
+        return False
+    current_app.logger.info("sandbox attempt %s judged", claim.attempt_id)
+    return True
+
+
+def judge_in_request(attempt: SandboxAttempt, stream: IO[bytes]) -> bool:
+    """Judge a small upload while its person waits; False when the judge failed on it."""
+    try:
+        stream.seek(0)
+        services.judge_attempt(
+            attempt,
+            stream,
+            today=judging_day(attempt),
+            max_bytes=int(current_app.config["SANDBOX_MAX_UPLOAD_BYTES"]),
+        )
+        db.session.commit()
+    except Exception as error:  # any bug must show as a failed attempt, never a 500
+        record_failure(attempt.id, error)
+        return False
+    return True
+
+
+def record_failure(attempt_id: int, error: Exception) -> None:
+    """Mark an attempt failed and log the kind of error only: its text may hold learner data."""
+    db.session.rollback()
+    current_app.logger.error(
+        "sandbox attempt %s failed: %s (details withheld: they may hold learner data)",
+        attempt_id,
+        type(error).__name__,
+    )
+    attempt = db.session.get(SandboxAttempt, attempt_id)
+    if attempt is not None:
+        services.fail_attempt(attempt)
+        db.session.commit()
+
+
+def work(*, now: Callable[[], datetime] = utcnow) -> int:
+    """Judge every waiting upload, one at a time; returns how many were judged."""
+    judged = 0
+    while (claim := claim_next(now())) is not None:
+        judged += run_claim(claim)
+    return judged
+
+
+def watch(
+    interval: float,
+    *,
+    should_stop: Callable[[], bool],
+    on_judged: Callable[[int], None] = lambda count: None,
+) -> None:
+    """Judge waiting uploads every ``interval`` seconds until ``should_stop()``."""
+    while not should_stop():
+        judged = work()
+        if judged:
+            on_judged(judged)
+        db.session.remove()  # a fresh session each round: no stale rows in a long-lived worker
+        time.sleep(interval)

@@ -1,0 +1,406 @@
+"""The practice upload sandbox: an organization's own pages from its manage link, and staff's
+read-only view of any organization's sandbox."""
+
+from collections.abc import Callable
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from sqlalchemy import func, select
+
+from training.booking.models import Signup
+from training.booking.views import signup_or_404
+from training.extensions import db, utcnow
+from training.sandbox import downloads, judge, rules, services, tasks
+from training.sandbox.forms import (
+    ActionForm,
+    ActivityForm,
+    DeleteAllForm,
+    FindingsFilterForm,
+    UploadForm,
+)
+from training.sandbox.models import SandboxActivity, SandboxAttempt
+from training.sandbox.readers import human_size
+from training.staff.auth import role_required
+from training.staff.models import ROLE_ADMIN, ROLE_FACILITATOR, ROLE_STAFF
+
+bp = Blueprint("sandbox", __name__)
+
+HELPER_ROLES = (ROLE_ADMIN, ROLE_STAFF, ROLE_FACILITATOR)
+CSV_MIMETYPE = "text/csv; charset=utf-8"
+TEXT_MIMETYPE = "text/tab-separated-values; charset=utf-8"
+
+
+def init_app(app: Flask) -> None:
+    """Refuse requests far above the upload limit before reading them (the 413 page)."""
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = int(app.config["SANDBOX_MAX_UPLOAD_BYTES"]) + int(
+            app.config["SANDBOX_REQUEST_OVERHEAD_BYTES"]
+        )
+
+
+def _max_bytes() -> int:
+    return int(current_app.config["SANDBOX_MAX_UPLOAD_BYTES"])
+
+
+def _today(signup: Signup) -> date:
+    return utcnow().astimezone(ZoneInfo(signup.program.timezone)).date()
+
+
+def _attachment(body: bytes, mimetype: str, filename: str):
+    return current_app.response_class(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# --- The organization's sandbox ----------------------------------------------------------------
+
+
+@bp.get("/manage/<token>/sandbox")
+def home(token: str):
+    signup = signup_or_404(token)
+    return _render_home(signup, token)
+
+
+def _render_home(signup: Signup, token: str, *, upload_form: UploadForm | None = None, status=200):
+    return (
+        render_template(
+            "sandbox/home.html",
+            signup=signup,
+            token=token,
+            activities=services.activities_of(signup),
+            record_counts=services.record_counts(signup),
+            attempts=services.attempts_of(signup),
+            upload_form=upload_form or UploadForm(max_bytes=_max_bytes()),
+            action_form=ActionForm(),
+            max_size=human_size(_max_bytes()),
+            retention_days=current_app.config["SANDBOX_RETENTION_DAYS"],
+        ),
+        status,
+    )
+
+
+@bp.route("/manage/<token>/sandbox/activities/new", methods=["GET", "POST"])
+def add_activity(token: str):
+    signup = signup_or_404(token)
+    form = ActivityForm()
+    if form.validate_on_submit():
+        try:
+            activity = services.add_activity(signup, form.details())
+        except services.SandboxError as error:
+            form.activity_id.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(f"Added activity {activity.activity_id}.", "success")
+            return redirect(url_for("sandbox.home", token=token) + "#activities", code=303)
+    page = render_template("sandbox/activity_form.html", signup=signup, token=token, form=form)
+    return page, 422 if form.errors else 200
+
+
+@bp.post("/manage/<token>/sandbox/activities/example")
+def add_example_activity(token: str):
+    signup = signup_or_404(token)
+    if ActionForm().validate_on_submit():
+        try:
+            activity = services.add_example_activity(signup, _today(signup))
+        except services.SandboxError as error:
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(f"Added the example activity {activity.activity_id}.", "success")
+    return redirect(url_for("sandbox.home", token=token) + "#activities", code=303)
+
+
+@bp.post("/manage/<token>/sandbox/activities/<int:activity_pk>/remove")
+def remove_activity(token: str, activity_pk: int):
+    signup = signup_or_404(token)
+    activity = db.session.get(SandboxActivity, activity_pk)
+    if activity is None or activity.signup_id != signup.id or not ActionForm().validate_on_submit():
+        flash("That activity is no longer in your sandbox.", "error")
+    else:
+        activity_id = activity.activity_id
+        removed = services.remove_activity(activity)
+        db.session.commit()
+        flash(f"Removed activity {activity_id} and its {removed} sandbox record(s).", "success")
+    return redirect(url_for("sandbox.home", token=token) + "#activities", code=303)
+
+
+@bp.get("/manage/<token>/sandbox/learner-template.<any(xlsx, csv, txt):kind>")
+def template(token: str, kind: str):
+    signup_or_404(token)
+    guidance = request.args.get("guidance") == "1"
+    if kind == "xlsx":
+        return _attachment(
+            downloads.template_xlsx(), downloads.XLSX_MIMETYPE, "learner-template.xlsx"
+        )
+    if kind == "csv":
+        return _attachment(
+            downloads.template_text(",", guidance=guidance), CSV_MIMETYPE, "learner-template.csv"
+        )
+    return _attachment(
+        downloads.template_text("\t", guidance=guidance), TEXT_MIMETYPE, "learner-template.txt"
+    )
+
+
+def _practice_rows(signup: Signup) -> list[downloads.PracticeRow]:
+    activities = services.activities_of(signup)
+    today = _today(signup)
+    activity = (
+        services.judge_activity(activities[0])
+        if activities
+        else services.judge_example_activity(today)
+    )
+    return downloads.practice_rows(activity, services.read_register_entries(), today)
+
+
+@bp.get("/manage/<token>/sandbox/practice-file.<any(xlsx, csv):kind>")
+def practice_file(token: str, kind: str):
+    signup = signup_or_404(token)
+    rows = downloads.practice_file_rows(_practice_rows(signup))
+    return _rows_file(rows, kind, "practice-learners")
+
+
+@bp.get("/manage/<token>/sandbox/practice-corrections.<any(xlsx, csv):kind>")
+def practice_corrections(token: str, kind: str):
+    signup = signup_or_404(token)
+    rows = downloads.corrected_file_rows(_practice_rows(signup))
+    return _rows_file(rows, kind, "practice-corrections")
+
+
+def _rows_file(rows, kind: str, name: str):
+    if kind == "xlsx":
+        return _attachment(downloads.template_xlsx(rows), downloads.XLSX_MIMETYPE, f"{name}.xlsx")
+    return _attachment(downloads.template_text(",", rows=rows), CSV_MIMETYPE, f"{name}.csv")
+
+
+@bp.post("/manage/<token>/sandbox/uploads")
+def upload(token: str):
+    signup = signup_or_404(token)
+    form = UploadForm(max_bytes=_max_bytes())
+    if not form.validate_on_submit():
+        return _render_home(signup, token, upload_form=form, status=422)
+    upload = form.learner_file.data
+    config = current_app.config
+    attempt, inline = services.start_attempt(
+        signup,
+        upload.filename or "upload",
+        upload.stream,
+        form.file_size(),
+        inline_max_bytes=int(config["SANDBOX_INLINE_MAX_BYTES"]),
+        inline_max_rows=int(config["SANDBOX_INLINE_MAX_ROWS"]),
+        lease_seconds=float(config["SANDBOX_LEASE_SECONDS"]),
+    )
+    # Committed before judging, so a file the judge chokes on is still recorded as failed.
+    db.session.commit()
+    if inline:
+        tasks.judge_in_request(attempt, upload.stream)
+    return redirect(url_for("sandbox.attempt", token=token, attempt_id=attempt.id), code=303)
+
+
+@bp.errorhandler(413)
+def upload_too_large(_error):
+    message = rules.CODES["FILE_TOO_LARGE"].message.format(limit=human_size(_max_bytes()))
+    page = render_template("errors/error.html", title="That file is too large", message=message)
+    return page, 413
+
+
+def _attempt_or_404(signup: Signup, attempt_id: int) -> SandboxAttempt:
+    attempt = services.attempt_of(signup, attempt_id)
+    if attempt is None:
+        abort(404)
+    return attempt
+
+
+@bp.get("/manage/<token>/sandbox/attempts/<int:attempt_id>")
+def attempt(token: str, attempt_id: int):
+    signup = signup_or_404(token)
+    attempt = _attempt_or_404(signup, attempt_id)
+    return _render_attempt(
+        signup,
+        attempt,
+        page_url=lambda **args: url_for(
+            "sandbox.attempt", token=token, attempt_id=attempt.id, **args
+        ),
+        csv_url=url_for("sandbox.findings_csv", token=token, attempt_id=attempt.id),
+        status_url=url_for("sandbox.attempt_status", token=token, attempt_id=attempt.id),
+        back_url=url_for("sandbox.home", token=token),
+        upload_form=UploadForm(max_bytes=_max_bytes()),
+        token=token,
+    )
+
+
+@bp.get("/manage/<token>/sandbox/attempts/<int:attempt_id>/status")
+def attempt_status(token: str, attempt_id: int):
+    signup = signup_or_404(token)
+    attempt = _attempt_or_404(signup, attempt_id)
+    return jsonify(
+        status=attempt.status,
+        rows_judged=attempt.rows_judged,
+        rows_expected=attempt.rows_expected,
+        percent=attempt.percent_judged,
+        finished=attempt.is_finished,
+    )
+
+
+@bp.get("/manage/<token>/sandbox/attempts/<int:attempt_id>/findings.csv")
+def findings_csv(token: str, attempt_id: int):
+    signup = signup_or_404(token)
+    return _findings_csv(_attempt_or_404(signup, attempt_id))
+
+
+@bp.route("/manage/<token>/sandbox/delete", methods=["GET", "POST"])
+def delete_all(token: str):
+    signup = signup_or_404(token)
+    form = DeleteAllForm()
+    if not form.validate_on_submit():
+        status = 422 if form.errors else 200
+        return render_template("sandbox/delete.html", signup=signup, token=token, form=form), status
+    deleted = services.delete_sandbox_data(signup, include_activities=form.include_activities.data)
+    db.session.commit()
+    flash(
+        f"Deleted {deleted.records} sandbox record(s) and {deleted.attempts} upload(s) with "
+        f"their findings"
+        + (f", and {deleted.activities} practice activities." if deleted.activities else "."),
+        "success",
+    )
+    return redirect(url_for("sandbox.home", token=token), code=303)
+
+
+# --- Shared by the organization's and staff's pages ------------------------------------------
+
+
+def _render_attempt(
+    signup: Signup,
+    attempt: SandboxAttempt,
+    *,
+    page_url: Callable[..., str],
+    csv_url: str,
+    status_url: str | None,
+    back_url: str,
+    upload_form: UploadForm | None = None,
+    token: str | None = None,
+):
+    filters = FindingsFilterForm(formdata=request.args)
+    filters.set_codes(attempt.counts_by_code)
+    code = filters.code.data if filters.code.data in attempt.counts_by_code else ""
+    severity = (
+        filters.severity.data if filters.severity.data in (rules.ERROR, rules.WARNING) else ""
+    )
+    page = request.args.get("page", 1, type=int)
+    findings = services.findings_page(attempt, code=code, severity=severity, page=page)
+    return render_template(
+        "sandbox/attempt.html",
+        signup=signup,
+        attempt=attempt,
+        file_findings=services.file_findings(attempt) if attempt.is_finished else [],
+        findings=findings,
+        filters=filters,
+        code=code,
+        severity=severity,
+        severities={code: rules.CODES[code].severity for code in rules.CODES},
+        page_url=page_url,
+        csv_url=csv_url,
+        status_url=status_url,
+        back_url=back_url,
+        upload_form=upload_form,
+        token=token,
+        max_size=human_size(_max_bytes()),
+        poll_seconds=current_app.config["SANDBOX_POLL_SECONDS"],
+    )
+
+
+def _findings_csv(attempt: SandboxAttempt):
+    lines = judge.findings_csv(services.all_findings(attempt))
+    return current_app.response_class(
+        stream_with_context(lines),
+        mimetype=CSV_MIMETYPE,
+        headers={"Content-Disposition": f'attachment; filename="findings-upload-{attempt.id}.csv"'},
+    )
+
+
+# --- Staff and facilitators: read-only --------------------------------------------------------
+
+
+@bp.get("/staff/sandbox")
+@role_required(*HELPER_ROLES)
+def staff_index():
+    attempts = (
+        select(
+            SandboxAttempt.signup_id,
+            func.count(SandboxAttempt.id).label("uploads"),
+            func.max(SandboxAttempt.created_at).label("last_upload_at"),
+        )
+        .group_by(SandboxAttempt.signup_id)
+        .subquery()
+    )
+    activities = (
+        select(SandboxActivity.signup_id, func.count(SandboxActivity.id).label("activities"))
+        .group_by(SandboxActivity.signup_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(Signup, attempts.c.uploads, attempts.c.last_upload_at, activities.c.activities)
+        .outerjoin(attempts, attempts.c.signup_id == Signup.id)
+        .outerjoin(activities, activities.c.signup_id == Signup.id)
+        .where((attempts.c.uploads.is_not(None)) | (activities.c.activities.is_not(None)))
+        .order_by(Signup.organization_name)
+    ).all()
+    return render_template("sandbox/staff_index.html", rows=rows)
+
+
+def _signup_for_staff(signup_id: int) -> Signup:
+    signup = db.session.get(Signup, signup_id)
+    if signup is None:
+        abort(404)
+    return signup
+
+
+@bp.get("/staff/sandbox/<int:signup_id>")
+@role_required(*HELPER_ROLES)
+def staff_sandbox(signup_id: int):
+    signup = _signup_for_staff(signup_id)
+    return render_template(
+        "sandbox/staff_sandbox.html",
+        signup=signup,
+        activities=services.activities_of(signup),
+        record_counts=services.record_counts(signup),
+        attempts=services.attempts_of(signup),
+    )
+
+
+@bp.get("/staff/sandbox/<int:signup_id>/attempts/<int:attempt_id>")
+@role_required(*HELPER_ROLES)
+def staff_attempt(signup_id: int, attempt_id: int):
+    signup = _signup_for_staff(signup_id)
+    attempt = _attempt_or_404(signup, attempt_id)
+    return _render_attempt(
+        signup,
+        attempt,
+        page_url=lambda **args: url_for(
+            "sandbox.staff_attempt", signup_id=signup.id, attempt_id=attempt.id, **args
+        ),
+        csv_url=url_for("sandbox.staff_findings_csv", signup_id=signup.id, attempt_id=attempt.id),
+        status_url=None,
+        back_url=url_for("sandbox.staff_sandbox", signup_id=signup.id),
+    )
+
+
+@bp.get("/staff/sandbox/<int:signup_id>/attempts/<int:attempt_id>/findings.csv")
+@role_required(*HELPER_ROLES)
+def staff_findings_csv(signup_id: int, attempt_id: int):
+    signup = _signup_for_staff(signup_id)
+    return _findings_csv(_attempt_or_404(signup, attempt_id))

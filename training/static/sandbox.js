@@ -1,0 +1,117 @@
+// Progressive enhancement for the practice upload sandbox: without it the upload form posts as
+// usual and the results page has a refresh link.
+(function () {
+  "use strict";
+
+  // Send the file with XMLHttpRequest so a progress bar can show how much has gone up.
+  function enhanceUpload(form) {
+    var box = form.querySelector(".upload-progress");
+    var bar = form.querySelector("progress");
+    var text = form.querySelector(".upload-progress-text");
+    var input = form.querySelector("input[type=file]");
+    if (!box || !window.FormData || !window.XMLHttpRequest) return;
+
+    form.addEventListener("submit", function (event) {
+      var file = input && input.files && input.files[0];
+      var limit = parseInt(form.getAttribute("data-max-bytes"), 10);
+      if (file && limit && file.size > limit) {
+        event.preventDefault();
+        box.hidden = false;
+        text.textContent = form.getAttribute("data-too-large");
+        return;
+      }
+      if (!file) return; // let the server say a file is needed
+      event.preventDefault();
+      if (form.dataset.submitting === "true") return;
+      form.dataset.submitting = "true";
+      form.setAttribute("aria-busy", "true");
+      box.hidden = false;
+      bar.value = 0;
+      text.textContent = "Uploading " + file.name + "…";
+
+      var request = new XMLHttpRequest();
+      request.open("POST", form.action);
+      request.upload.addEventListener("progress", function (progress) {
+        if (!progress.lengthComputable) return;
+        var percent = Math.round((progress.loaded / progress.total) * 100);
+        bar.value = percent;
+        text.textContent = "Uploaded " + percent + "%";
+      });
+      request.upload.addEventListener("load", function () {
+        bar.removeAttribute("value"); // the server is reading the file: no measure of that
+        text.textContent = "Uploaded. Checking the file…";
+      });
+      request.addEventListener("load", function () {
+        if (request.status < 400 && request.responseURL && request.responseURL !== form.action) {
+          window.location.assign(request.responseURL);
+          return;
+        }
+        // A page with the problem (a form error, or a file too large): show it as the post would.
+        var page = new DOMParser().parseFromString(request.responseText, "text/html");
+        document.title = page.title;
+        document.body.replaceWith(document.adoptNode(page.body));
+        var summary = document.getElementById("form-errors") || document.querySelector("h1");
+        if (summary) {
+          summary.setAttribute("tabindex", "-1");
+          summary.focus();
+        }
+        enhanceAll();
+      });
+      request.addEventListener("error", function () {
+        delete form.dataset.submitting;
+        form.removeAttribute("aria-busy");
+        text.textContent =
+          "The upload did not go through. Check your connection and the file's size, then try again.";
+      });
+      request.send(new FormData(form));
+    });
+  }
+
+  // Follow a file being checked in the background, then show its results.
+  function followJudging(section) {
+    var url = section.getAttribute("data-status-url");
+    if (!url) return;
+    var bar = section.querySelector("progress");
+    var text = section.querySelector(".judging-text");
+    var wait = (parseFloat(section.getAttribute("data-poll-seconds")) || 2) * 1000;
+
+    function poll() {
+      var request = new XMLHttpRequest();
+      request.open("GET", url);
+      request.responseType = "json";
+      request.addEventListener("load", function () {
+        var status = request.response;
+        if (!status) return setTimeout(poll, wait * 2);
+        if (status.finished) {
+          window.location.reload();
+          return;
+        }
+        if (status.percent !== null) bar.value = status.percent;
+        if (status.status === "queued") {
+          text.textContent = "Waiting for its turn to be checked.";
+        } else {
+          text.textContent =
+            status.rows_judged + " rows checked" +
+            (status.rows_expected ? " of about " + status.rows_expected : "") + ".";
+        }
+        setTimeout(poll, wait);
+      });
+      request.addEventListener("error", function () {
+        setTimeout(poll, wait * 2);
+      });
+      request.send();
+    }
+    setTimeout(poll, wait);
+  }
+
+  function enhanceAll() {
+    document.querySelectorAll("form[data-upload-progress]").forEach(enhanceUpload);
+    document.querySelectorAll("[data-status-url]").forEach(followJudging);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", enhanceAll);
+  } else {
+    enhanceAll();
+  }
+})();
