@@ -1,0 +1,553 @@
+"""The facilitator's console and the participant's live page, over HTTP, without a browser."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import manage_token, page_text, signup_form
+from flask import Flask
+from sqlalchemy import event, select
+
+from training import PROJECT_ROOT, create_app
+from training.audit.models import AuditEvent
+from training.booking.models import Signup, TrainingSession
+from training.extensions import db
+from training.live import services
+from training.live.models import LiveAttendance, LiveSession, WalkthroughStep
+from training.sandbox.models import SandboxAttempt
+from training.staff import services as staff_services
+
+PASSWORD = "correct horse battery staple"
+WALKTHROUGH = Path(PROJECT_ROOT) / "seed" / "walkthrough"
+SIERRA = "Sierra Valley Medical Society"
+COAST = "Coast Range Hospital"
+FACILITATOR = "fran@cmadocs.example.org"
+OTHER_FACILITATOR = "otto@cmadocs.example.org"
+STAFF = "pat@cmadocs.example.org"
+ADMIN = "ada@cmadocs.example.org"
+
+
+@dataclass(frozen=True)
+class Live:
+    """A session with two organizations booked, the walkthrough loaded and staff accounts."""
+
+    session_id: int
+    tokens: dict[str, str]
+    signup_ids: dict[str, int]
+
+
+@pytest.fixture
+def live(app, make_session) -> Live:
+    session_id = make_session()
+    public = app.test_client()
+    tokens = {}
+    for name, email in ((SIERRA, "ana@sierra.example.org"), (COAST, "cy@coast.example.org")):
+        response = public.post(
+            "/signup",
+            data=signup_form(
+                session_id, organization_name=name, contact_email=email, attendee_emails=""
+            ),
+        )
+        tokens[name] = manage_token(response)
+    with app.app_context():
+        services.seed_walkthrough(WALKTHROUGH)
+        session = db.session.get(TrainingSession, session_id)
+        for email, role in (
+            (FACILITATOR, "facilitator"),
+            (OTHER_FACILITATOR, "facilitator"),
+            (STAFF, "staff"),
+            (ADMIN, "admin"),
+        ):
+            member = staff_services.create_staff(email, PASSWORD, role)
+            if email == FACILITATOR:
+                member.sessions.append(session)
+        db.session.commit()
+        signup_ids = dict(db.session.execute(select(Signup.organization_name, Signup.id)).all())
+    return Live(session_id=session_id, tokens=tokens, signup_ids=signup_ids)
+
+
+def signed_in(app: Flask, email: str):
+    """A test client signed in as ``email``."""
+    client = app.test_client()
+    response = client.post("/staff/sign-in", data={"email": email, "password": PASSWORD})
+    assert response.status_code == 303, page_text(response)
+    return client
+
+
+@pytest.fixture
+def facilitator(app, live):
+    return signed_in(app, FACILITATOR)
+
+
+def console_url(live: Live, action: str = "") -> str:
+    return f"/staff/live/{live.session_id}" + (f"/{action}" if action else "")
+
+
+def follow_url(live: Live, name: str = SIERRA, action: str = "") -> str:
+    return f"/manage/{live.tokens[name]}/live" + (f"/{action}" if action else "")
+
+
+@contextmanager
+def counted_queries(app: Flask) -> Iterator[list[str]]:
+    """The SQL statements run inside the block (SQLite's BEGIN IMMEDIATE aside)."""
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if not statement.startswith("BEGIN"):
+            statements.append(statement)
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            yield statements
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+
+
+# --- Who may use the console -----------------------------------------------------------------
+
+
+def test_only_the_assigned_facilitator_and_staff_reach_the_console(app, live):
+    for email in (FACILITATOR, STAFF, ADMIN):
+        client = signed_in(app, email)
+        assert client.get(console_url(live)).status_code == 200, email
+        assert client.get(console_url(live, "board.json")).status_code == 200, email
+    other = signed_in(app, OTHER_FACILITATOR)
+    assert other.get(console_url(live)).status_code == 403
+    assert other.get(console_url(live, "board.json")).status_code == 403
+    assert other.post(console_url(live, "start")).status_code == 403
+    with app.app_context():
+        assert services.find_live(db.session.get(TrainingSession, live.session_id)) is None
+
+
+def test_visitors_are_sent_to_sign_in_from_the_console(client, live):
+    for url in (console_url(live), console_url(live, "board.json")):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/staff/sign-in?next=")
+    assert client.post(console_url(live, "next")).status_code == 302
+
+
+def test_facilitators_see_only_their_sessions_in_the_list(app, live, make_session):
+    other_session = make_session()
+    assert f'/staff/live/{live.session_id}"' in signed_in(app, FACILITATOR).get(
+        "/staff/live/"
+    ).get_data(as_text=True)
+    assert f'/staff/live/{other_session}"' not in signed_in(app, FACILITATOR).get(
+        "/staff/live/"
+    ).get_data(as_text=True)
+    assert f'/staff/live/{other_session}"' in signed_in(app, STAFF).get("/staff/live/").get_data(
+        as_text=True
+    )
+
+
+# --- Driving the walkthrough --------------------------------------------------------------------
+
+
+def test_starting_shows_the_first_step_and_next_back_and_jump_move_it(app, live, facilitator):
+    response = facilitator.post(console_url(live, "start"))
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/staff/live/{live.session_id}#step"
+    text = page_text(facilitator.get(console_url(live)))
+    assert "Step 1 of 8: Collect learner permission" in text
+    assert "Facilitator notes" in text
+    assert "Time: 0:00:0" in text
+
+    facilitator.post(console_url(live, "next"))
+    facilitator.post(console_url(live, "next"))
+    assert "Step 3 of 8: Download the learner template" in page_text(
+        facilitator.get(console_url(live))
+    )
+    facilitator.post(console_url(live, "back"))
+    assert "Step 2 of 8: Find your activity in PARS" in page_text(
+        facilitator.get(console_url(live))
+    )
+    with app.app_context():
+        last = db.session.scalars(
+            select(WalkthroughStep).where(WalkthroughStep.position == 8)
+        ).one()
+    facilitator.post(console_url(live, "step"), data={"step_id": last.id})
+    assert "Step 8 of 8: Check CME Passport" in page_text(facilitator.get(console_url(live)))
+
+    with app.app_context():
+        changes = db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "live.step_changed")
+            .order_by(AuditEvent.id)
+        ).all()
+        assert [event.details["new"] for event in changes] == [
+            "Find your activity in PARS",
+            "Download the learner template",
+            "Find your activity in PARS",
+            "Check CME Passport",
+        ]
+        assert {event.actor for event in changes} == {FACILITATOR}
+        live_row = db.session.get(LiveSession, live.session_id)
+        assert live_row.version == 5  # started, then four moves
+
+
+def test_next_past_the_last_step_is_refused_with_a_message(app, live, facilitator):
+    facilitator.post(console_url(live, "start"))
+    for _ in range(7):
+        facilitator.post(console_url(live, "next"))
+    response = facilitator.post(console_url(live, "next"), follow_redirects=True)
+    assert "That was the last step." in page_text(response)
+    assert "Step 8 of 8" in page_text(response)
+
+
+def test_steps_cannot_move_before_the_session_starts(live, facilitator):
+    response = facilitator.post(console_url(live, "next"), follow_redirects=True)
+    assert "Start the session first." in page_text(response)
+
+
+def test_ending_stops_the_timer_and_tells_participants(app, live, facilitator):
+    facilitator.post(console_url(live, "start"))
+    facilitator.post(console_url(live, "end"))
+    text = page_text(facilitator.get(console_url(live)))
+    assert "Ended" in text
+    assert "Restart the session" in text
+    assert "The session has ended." in page_text(app.test_client().get(follow_url(live)))
+
+
+def test_check_in_marks_present_joined_late_or_no_show_and_is_audited(app, live, facilitator):
+    sierra, coast = live.signup_ids[SIERRA], live.signup_ids[COAST]
+    facilitator.post(console_url(live, f"check-in/{sierra}"), data={"status": "present"})
+    facilitator.post(console_url(live, f"check-in/{coast}"), data={"status": "late"})
+    facilitator.post(console_url(live, f"check-in/{coast}"), data={"status": "no_show"})
+    refused = facilitator.post(
+        console_url(live, f"check-in/{coast}"), data={"status": "asleep"}, follow_redirects=True
+    )
+    assert "Choose present, joined late or no-show." in page_text(refused)
+
+    markup = facilitator.get(console_url(live)).get_data(as_text=True)
+    assert f'id="checkin-{sierra}-present" class="button button-small" aria-pressed="true"' in (
+        markup
+    )
+    assert f'id="checkin-{coast}-no_show" class="button button-small" aria-pressed="true"' in (
+        markup
+    )
+    with app.app_context():
+        rows = {
+            row.signup_id: row.checkin_status for row in db.session.scalars(select(LiveAttendance))
+        }
+        assert rows == {sierra: "present", coast: "no_show"}
+        audited = db.session.execute(
+            select(AuditEvent.organization_name, AuditEvent.details)
+            .where(AuditEvent.action == "live.checked_in")
+            .order_by(AuditEvent.id)
+        ).all()
+        assert [(name, details["status"]) for name, details in audited] == [
+            (SIERRA, "Present"),
+            (COAST, "Joined late"),
+            (COAST, "No-show"),
+        ]
+
+
+def test_check_in_refuses_an_organization_from_another_session(
+    app, live, facilitator, make_session
+):
+    other = make_session()
+    response = app.test_client().post(
+        "/signup", data=signup_form(other, organization_name="Elsewhere Clinic")
+    )
+    assert response.status_code == 303
+    with app.app_context():
+        elsewhere = db.session.scalars(
+            select(Signup.id).where(Signup.organization_name == "Elsewhere Clinic")
+        ).one()
+    response = facilitator.post(
+        console_url(live, f"check-in/{elsewhere}"),
+        data={"status": "present"},
+        follow_redirects=True,
+    )
+    assert "Elsewhere Clinic is not booked on this session." in page_text(response)
+
+
+def test_session_notes_are_kept_with_the_session(app, live, facilitator):
+    response = facilitator.post(
+        console_url(live, "notes"), data={"notes": "Coast Range: PARS rejected row 4.\x00"}
+    )
+    assert response.status_code == 303
+    assert "Coast Range: PARS rejected row 4." in page_text(facilitator.get(console_url(live)))
+    with app.app_context():
+        assert db.session.get(LiveSession, live.session_id).notes == (
+            "Coast Range: PARS rejected row 4."
+        )
+    too_long = facilitator.post(console_url(live, "notes"), data={"notes": "x" * 20_001})
+    assert too_long.status_code == 422
+    assert "Keep the notes under 20,000 characters." in page_text(too_long)
+
+
+# --- The participant's page -----------------------------------------------------------------------
+
+
+def test_participant_page_waits_for_the_start(client, live):
+    text = page_text(client.get(follow_url(live)))
+    assert "Waiting for the session to start" in text
+    assert "I need help" in text
+    assert "Done with this step" not in text
+
+
+def test_participant_page_without_javascript_shows_the_current_step(client, live, facilitator):
+    facilitator.post(console_url(live, "start"))
+    facilitator.post(console_url(live, "next"))
+    response = client.get(follow_url(live))
+    text = page_text(response)
+    assert "Step 2 of 8: Find your activity in PARS" in text
+    assert "Copy its 9-digit ACCME Activity ID" in text
+    assert "Share your screen" not in text  # facilitator notes stay on the console
+    markup = response.get_data(as_text=True)
+    assert f'href="/manage/{live.tokens[SIERRA]}/live" id="refresh-link"' in markup
+    assert f'href="/manage/{live.tokens[SIERRA]}/sandbox"' in markup
+
+    facilitator.post(console_url(live, "next"))
+    assert "Step 3 of 8: Download the learner template" in page_text(client.get(follow_url(live)))
+
+
+def test_manage_page_links_to_the_live_session(client, live):
+    markup = client.get(f"/manage/{live.tokens[SIERRA]}").get_data(as_text=True)
+    assert f'href="/manage/{live.tokens[SIERRA]}/live"' in markup
+
+
+def test_an_unknown_manage_link_has_no_live_page(client, live):
+    assert client.get("/manage/not-a-token/live").status_code == 404
+    assert client.get("/manage/not-a-token/live/state.json").status_code == 404
+    assert client.post("/manage/not-a-token/live/help").status_code == 404
+
+
+def test_help_raised_by_a_participant_shows_on_the_board_until_cleared(app, live, facilitator):
+    participant = app.test_client()
+    facilitator.post(console_url(live, "start"))
+    response = participant.post(follow_url(live, action="help"))
+    assert response.headers["Location"] == f"/manage/{live.tokens[SIERRA]}/live#step"
+    assert "A facilitator knows you need help." in page_text(participant.get(follow_url(live)))
+
+    sierra = live.signup_ids[SIERRA]
+    board = facilitator.get(console_url(live, "board.json")).get_json()
+    assert board["help"] == [sierra]
+    assert "1 organization needs help." in board["board_html"]
+    assert f'href="/staff/sandbox/{sierra}" id="findings-{sierra}"' in board["board_html"]
+    assert "Needs help" in page_text(facilitator.get(console_url(live)))
+
+    facilitator.post(console_url(live, f"help/{sierra}/clear"))
+    assert facilitator.get(console_url(live, "board.json")).get_json()["help"] == []
+    assert "I need help" in page_text(participant.get(follow_url(live)))
+    with app.app_context():
+        assert db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.action == "live.help_cleared")
+        ).all() == ["live.help_cleared"]
+
+
+def test_participant_can_withdraw_its_own_help_request(app, live):
+    participant = app.test_client()
+    participant.post(follow_url(live, action="help"))
+    participant.post(follow_url(live, action="help/withdraw"))
+    text = page_text(participant.get(follow_url(live)))
+    assert "A facilitator knows you need help." not in text
+    assert "I need help" in text
+
+
+def test_done_with_a_step_shows_on_the_board(app, live, facilitator):
+    participant = app.test_client()
+    facilitator.post(console_url(live, "start"))
+    with app.app_context():
+        first = db.session.scalars(
+            select(WalkthroughStep).where(WalkthroughStep.position == 1)
+        ).one()
+    participant.post(follow_url(live, action="done"), data={"step_id": first.id})
+    assert "You said you are done with this step." in page_text(participant.get(follow_url(live)))
+    board = page_text(facilitator.get(console_url(live)))
+    assert "1. Collect learner permission done" in board
+
+    facilitator.post(console_url(live, "next"))
+    assert "Done with this step" in page_text(participant.get(follow_url(live)))
+
+
+# --- Conditional requests -------------------------------------------------------------------------
+
+
+def test_participant_state_answers_304_until_the_facilitator_clicks(app, live, facilitator):
+    participant = app.test_client()
+    facilitator.post(console_url(live, "start"))
+    first = participant.get(follow_url(live, action="state.json"))
+    assert first.status_code == 200
+    etag = first.headers["ETag"]
+    assert etag.startswith('"') and not etag.startswith("W/")
+    assert first.get_json()["step"]["title"] == "Collect learner permission"
+    assert first.headers["Cache-Control"] == "no-store"  # manage links are never cached
+
+    again = participant.get(follow_url(live, action="state.json"), headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.headers["ETag"] == etag
+    assert again.get_data() == b""
+
+    # Another organization's signal changes the board, not this page.
+    app.test_client().post(follow_url(live, COAST, action="help"))
+    assert (
+        participant.get(
+            follow_url(live, action="state.json"), headers={"If-None-Match": etag}
+        ).status_code
+        == 304
+    )
+
+    facilitator.post(console_url(live, "next"))
+    changed = participant.get(
+        follow_url(live, action="state.json"), headers={"If-None-Match": etag}
+    )
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] != etag
+    state = changed.get_json()
+    assert state["step"]["number"] == 2
+    assert "Step 2 of 8: Find your activity in PARS" in state["html"]
+
+
+def test_the_page_carries_the_etag_its_content_matches(app, live, facilitator):
+    participant = app.test_client()
+    facilitator.post(console_url(live, "start"))
+    markup = participant.get(follow_url(live)).get_data(as_text=True)
+    etag = participant.get(follow_url(live, action="state.json")).headers["ETag"]
+    assert f'data-etag="{etag.replace(chr(34), "&#34;")}"' in markup
+
+
+def test_board_answers_304_until_an_organization_or_upload_changes(app, live, facilitator):
+    first = facilitator.get(console_url(live, "board.json"))
+    etag = first.headers["ETag"]
+    assert first.headers["Cache-Control"] == "no-cache"
+    assert (
+        facilitator.get(
+            console_url(live, "board.json"), headers={"If-None-Match": etag}
+        ).status_code
+        == 304
+    )
+    app.test_client().post(follow_url(live, action="help"))
+    after_help = facilitator.get(console_url(live, "board.json"), headers={"If-None-Match": etag})
+    assert after_help.status_code == 200
+    etag = after_help.headers["ETag"]
+
+    with app.app_context():
+        db.session.add(
+            SandboxAttempt(signup_id=live.signup_ids[COAST], filename="learners.csv", size_bytes=10)
+        )
+        db.session.commit()
+    after_upload = facilitator.get(console_url(live, "board.json"), headers={"If-None-Match": etag})
+    assert after_upload.status_code == 200
+    assert "Being judged" in after_upload.get_json()["board_html"]
+
+
+def test_each_etag_is_one_query(app, live, facilitator):
+    facilitator.post(console_url(live, "start"))
+    with counted_queries(app) as statements:
+        assert services.participant_tag(live.tokens[SIERRA]) is not None
+    assert len(statements) == 1
+    with counted_queries(app) as statements:
+        services.board_tag(live.session_id)
+    assert len(statements) == 1
+
+
+# --- The board's uploads --------------------------------------------------------------------
+
+
+def test_board_shows_each_latest_upload_with_errors_by_code(app, live, facilitator):
+    sierra = live.signup_ids[SIERRA]
+    with app.app_context():
+        db.session.add_all(
+            [
+                SandboxAttempt(
+                    signup_id=sierra,
+                    filename="first.csv",
+                    size_bytes=10,
+                    status="done",
+                    rows_read=40,
+                    error_count=40,
+                    counts_by_code={"DOB_HAS_YEAR": 40},
+                ),
+                SandboxAttempt(
+                    signup_id=sierra,
+                    filename="second.csv",
+                    size_bytes=10,
+                    status="done",
+                    rows_read=12,
+                    rows_accepted=9,
+                    rows_rejected=3,
+                    error_count=3,
+                    warning_count=2,
+                    counts_by_code={"STATE_UNKNOWN": 1, "DOB_HAS_YEAR": 2, "LATE_REPORT": 2},
+                ),
+            ]
+        )
+        db.session.commit()
+    text = page_text(facilitator.get(console_url(live)))
+    assert "12 rows, 3 errors, 2 warnings DOB_HAS_YEAR × 2 STATE_UNKNOWN × 1 Open findings" in text
+    assert "LATE_REPORT" not in text  # a warning, not an error
+    assert "No upload yet" in text  # Coast Range has not uploaded
+    with counted_queries(app) as statements:
+        uploads = services.latest_uploads(live.signup_ids.values())
+    assert len(statements) == 1
+    assert set(uploads) == {sierra}
+    assert uploads[sierra].errors_by_code == {"DOB_HAS_YEAR": 2, "STATE_UNKNOWN": 1}
+
+
+# --- Safety and sharing ---------------------------------------------------------------------
+
+
+def test_step_text_is_markdown_with_html_shown_as_text(app, live, facilitator):
+    with app.app_context():
+        step = db.session.scalars(
+            select(WalkthroughStep).where(WalkthroughStep.position == 1)
+        ).one()
+        step.participant_text = (
+            "**Bold** <script>alert('x')</script> [bad](javascript:alert(1)) <img src=x onerror=1>"
+        )
+        step.facilitator_notes = "<script>alert('notes')</script>"
+        db.session.commit()
+    facilitator.post(console_url(live, "start"))
+    for markup in (
+        app.test_client().get(follow_url(live)).get_data(as_text=True),
+        facilitator.get(console_url(live)).get_data(as_text=True),
+        app.test_client().get(follow_url(live, action="state.json")).get_json()["html"],
+    ):
+        assert "<strong>Bold</strong>" in markup
+        assert "&lt;script&gt;alert(" in markup
+        assert "<script>alert" not in markup
+        assert "<img" not in markup
+        assert 'href="javascript:' not in markup
+
+
+def test_live_state_is_shared_by_two_app_instances_on_one_database(app, live, facilitator):
+    """Two app objects stand for two gunicorn processes: nothing lives in one's memory."""
+    other = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key",
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
+    participant_elsewhere = other.test_client()
+    try:
+        facilitator.post(console_url(live, "start"))
+        first = participant_elsewhere.get(follow_url(live, action="state.json"))
+        assert first.get_json()["step"]["number"] == 1
+        here = app.test_client().get(follow_url(live, action="state.json"))
+        assert here.headers["ETag"] == first.headers["ETag"]
+
+        facilitator.post(console_url(live, "next"))
+        changed = participant_elsewhere.get(
+            follow_url(live, action="state.json"), headers={"If-None-Match": first.headers["ETag"]}
+        )
+        assert changed.status_code == 200
+        assert changed.get_json()["step"]["title"] == "Find your activity in PARS"
+
+        participant_elsewhere.post(follow_url(live, action="help"))
+        assert facilitator.get(console_url(live, "board.json")).get_json()["help"] == [
+            live.signup_ids[SIERRA]
+        ]
+    finally:
+        with other.app_context():
+            db.engine.dispose()
+
+
+def test_staff_nav_links_to_live_sessions(live, facilitator):
+    assert 'href="/staff/live/"' in facilitator.get("/staff/").get_data(as_text=True)

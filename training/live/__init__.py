@@ -1,0 +1,1 @@
+"""Live guided upload: the facilitator drives the walkthrough, every organization follows."""

@@ -1,0 +1,396 @@
+"""The facilitator's console and the participant's live page, with their polling endpoints."""
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.http import quote_etag
+
+from training.booking.models import SESSION_SCHEDULED, Signup, TrainingSession
+from training.booking.views import signup_or_404
+from training.extensions import db, utcnow
+from training.live import services
+from training.live.forms import ActionForm, CheckInForm, DoneForm, JumpForm, NotesForm
+from training.live.models import WalkthroughStep
+from training.resources.markdown import render_markdown
+from training.staff.auth import role_required
+from training.staff.models import ROLE_ADMIN, ROLE_FACILITATOR, ROLE_STAFF
+
+bp = Blueprint("live", __name__)
+CONSOLE_ROLES = (ROLE_ADMIN, ROLE_STAFF, ROLE_FACILITATOR)
+
+
+# --- Facilitator console -----------------------------------------------------------------------
+
+
+@bp.get("/staff/live/")
+@role_required(*CONSOLE_ROLES)
+def index():
+    """Sessions to run: a facilitator's own, or every scheduled one for admins and staff."""
+    if current_user.can_manage:
+        sessions = db.session.scalars(
+            select(TrainingSession)
+            .where(TrainingSession.status == SESSION_SCHEDULED)
+            .order_by(TrainingSession.starts_at)
+        ).all()
+    else:
+        sessions = [s for s in current_user.sessions if s.status == SESSION_SCHEDULED]
+    return render_template("live/index.html", sessions=sessions)
+
+
+@bp.get("/staff/live/<int:session_id>")
+@role_required(*CONSOLE_ROLES)
+def console(session_id: int):
+    return _render_console(_console_session(session_id))
+
+
+@bp.get("/staff/live/<int:session_id>/board.json")
+@role_required(*CONSOLE_ROLES)
+def board_state(session_id: int):
+    session = _console_session(session_id)
+    etag = services.board_tag(session.id)
+    if request.if_none_match.contains(etag):
+        return _not_modified(etag)
+    context = _console_context(session)
+    return _live_json(
+        {
+            "version": context["live"].version if context["live"] else 0,
+            "help": [row.signup.id for row in context["rows"] if row.needs_help],
+            "board_html": render_template("live/_board.html", **context),
+            "step_html": render_template("live/_console_step.html", **context),
+        },
+        etag,
+    )
+
+
+@bp.post("/staff/live/<int:session_id>/start")
+@role_required(*CONSOLE_ROLES)
+def start(session_id: int):
+    session = _console_session(session_id)
+    return _console_action(
+        session,
+        lambda: services.start_session(session, actor=current_user, now=utcnow()),
+        "The session has started: everyone sees the first step.",
+    )
+
+
+@bp.post("/staff/live/<int:session_id>/end")
+@role_required(*CONSOLE_ROLES)
+def end(session_id: int):
+    session = _console_session(session_id)
+    return _console_action(
+        session,
+        lambda: services.end_session(session, actor=current_user, now=utcnow()),
+        "The session has ended.",
+    )
+
+
+@bp.post("/staff/live/<int:session_id>/next")
+@role_required(*CONSOLE_ROLES)
+def next_step(session_id: int):
+    session = _console_session(session_id)
+    return _console_action(session, lambda: services.move_step(session, 1, actor=current_user))
+
+
+@bp.post("/staff/live/<int:session_id>/back")
+@role_required(*CONSOLE_ROLES)
+def previous_step(session_id: int):
+    session = _console_session(session_id)
+    return _console_action(session, lambda: services.move_step(session, -1, actor=current_user))
+
+
+@bp.post("/staff/live/<int:session_id>/step")
+@role_required(*CONSOLE_ROLES)
+def jump(session_id: int):
+    session = _console_session(session_id)
+    form = JumpForm()
+    form.set_steps(services.walkthrough())
+    if not form.validate_on_submit():
+        flash("Choose a step from the list.", "error")
+        return _to_console(session)
+    step = db.get_or_404(WalkthroughStep, form.step_id.data)
+    return _console_action(session, lambda: services.go_to_step(session, step, actor=current_user))
+
+
+@bp.post("/staff/live/<int:session_id>/check-in/<int:signup_id>")
+@role_required(*CONSOLE_ROLES)
+def check_in(session_id: int, signup_id: int):
+    session = _console_session(session_id)
+    signup = db.get_or_404(Signup, signup_id)
+    form = CheckInForm()
+    if not form.validate_on_submit():
+        flash("Choose present, joined late or no-show.", "error")
+        return _to_console(session)
+    return _console_action(
+        session,
+        lambda: services.check_in(
+            session, signup, form.status.data, actor=current_user, now=utcnow()
+        ),
+        anchor=f"org-{signup.id}",
+    )
+
+
+@bp.post("/staff/live/<int:session_id>/help/<int:signup_id>/clear")
+@role_required(*CONSOLE_ROLES)
+def clear_help(session_id: int, signup_id: int):
+    session = _console_session(session_id)
+    signup = db.get_or_404(Signup, signup_id)
+    return _console_action(
+        session,
+        lambda: services.clear_help(session, signup, actor=current_user),
+        f"{signup.organization_name} is no longer waiting for help.",
+        anchor=f"org-{signup.id}",
+    )
+
+
+@bp.post("/staff/live/<int:session_id>/notes")
+@role_required(*CONSOLE_ROLES)
+def notes(session_id: int):
+    session = _console_session(session_id)
+    form = NotesForm()
+    if not form.validate_on_submit():
+        return _render_console(session, notes_form=form, status=422)
+    return _console_action(
+        session,
+        lambda: services.save_notes(session, form.notes.data, actor=current_user),
+        "Notes saved.",
+        anchor="notes-heading",
+    )
+
+
+@bp.post("/staff/live/<int:session_id>/follow-ups")
+@role_required(*CONSOLE_ROLES)
+def follow_ups(session_id: int):
+    session = _console_session(session_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        report = services.send_followups(session, actor=current_user, now=utcnow())
+    except services.LiveError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return _to_console(session, "follow-ups-heading")
+    db.session.commit()
+    if report.sent:
+        flash(
+            f"Follow-ups queued: {report.attended} to organizations that came, "
+            f"{report.missed} to no-shows.",
+            "success",
+        )
+    else:
+        flash("Every organization has had its follow-up already; nothing was sent again.", "info")
+    return _to_console(session, "follow-ups-heading")
+
+
+def _console_session(session_id: int) -> TrainingSession:
+    """The session, if the signed-in person may run it: its facilitators, admins and staff."""
+    session = db.get_or_404(TrainingSession, session_id)
+    if not current_user.can_manage and session not in current_user.sessions:
+        abort(403)
+    return session
+
+
+def _render_console(session: TrainingSession, *, notes_form=None, status: int = 200):
+    etag = services.board_tag(session.id)  # before the content, so the content is never older
+    context = _console_context(session, notes_form=notes_form)
+    return render_template("live/console.html", board_etag=quote_etag(etag), **context), status
+
+
+def _console_context(session: TrainingSession, *, notes_form: NotesForm | None = None) -> dict:
+    live = services.find_live(session)
+    steps = services.walkthrough()
+    jump_form = JumpForm(formdata=None)
+    jump_form.set_steps(steps)
+    if live is not None and live.current_step_id is not None:
+        jump_form.step_id.data = live.current_step_id
+    if notes_form is None:
+        notes_form = NotesForm(formdata=None, notes=live.notes if live else "")
+    rows = services.board(session)
+    current_step = live.current_step if live is not None and live.started_at else None
+    return {
+        "session": session,
+        "live": live,
+        "steps": steps,
+        "step_numbers": {step.id: number for number, step in enumerate(steps, 1)},
+        "current_step": current_step,
+        "current_step_html": render_markdown(current_step.participant_text) if current_step else "",
+        "current_notes_html": render_markdown(current_step.facilitator_notes)
+        if current_step
+        else "",
+        "step_number": services.step_position(current_step, steps),
+        "elapsed": _elapsed(live),
+        "rows": rows,
+        "help_count": sum(row.needs_help for row in rows),
+        "action_form": ActionForm(formdata=None),
+        "checkin_form": CheckInForm(formdata=None),
+        "jump_form": jump_form,
+        "notes_form": notes_form,
+        "now": utcnow(),
+    }
+
+
+def _elapsed(live) -> str:
+    """The session's running time as H:MM:SS (the page's script keeps it ticking)."""
+    if live is None or live.started_at is None:
+        return ""
+    seconds = int(((live.ended_at or utcnow()) - live.started_at).total_seconds())
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _console_action(session, change, message: str | None = None, *, anchor: str = "step"):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        change()
+    except services.LiveError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return _to_console(session, anchor)
+    db.session.commit()
+    if message:
+        flash(message, "success")
+    return _to_console(session, anchor)
+
+
+def _to_console(session: TrainingSession, anchor: str = "step"):
+    return redirect(url_for("live.console", session_id=session.id, _anchor=anchor), code=303)
+
+
+# --- Participant view --------------------------------------------------------------------------
+
+
+@bp.get("/manage/<token>/live")
+def follow(token: str):
+    tag = services.participant_tag(token) if len(token) <= 100 else None
+    signup = signup_or_404(token)
+    return render_template(
+        "live/follow.html",
+        etag=quote_etag(tag.etag) if tag else "",
+        **_participant_context(signup, token),
+    )
+
+
+@bp.get("/manage/<token>/live/state.json")
+def follow_state(token: str):
+    tag = services.participant_tag(token) if len(token) <= 100 else None
+    if tag is None:
+        abort(404)
+    if request.if_none_match.contains(tag.etag):
+        return _not_modified(tag.etag)
+    signup = db.session.get(Signup, tag.signup_id)
+    context = _participant_context(signup, token)
+    step = context["step"]
+    return _live_json(
+        {
+            "version": context["live"].version if context["live"] else 0,
+            "step": {"id": step.id, "number": context["step_number"], "title": step.title}
+            if step
+            else None,
+            "needs_help": context["needs_help"],
+            "is_done": context["is_done"],
+            "html": render_template("live/_follow_step.html", **context),
+        },
+        tag.etag,
+    )
+
+
+@bp.post("/manage/<token>/live/help")
+def request_help(token: str):
+    signup = signup_or_404(token)
+    return _participant_action(
+        signup,
+        token,
+        lambda: services.request_help(signup, now=utcnow()),
+        "A facilitator has been told you need help.",
+    )
+
+
+@bp.post("/manage/<token>/live/help/withdraw")
+def withdraw_help(token: str):
+    signup = signup_or_404(token)
+    return _participant_action(
+        signup, token, lambda: services.withdraw_help(signup), "Glad it's sorted."
+    )
+
+
+@bp.post("/manage/<token>/live/done")
+def step_done(token: str):
+    signup = signup_or_404(token)
+    form = DoneForm()
+    if not form.validate_on_submit():
+        flash("That step is no longer on screen; here is the current one.", "error")
+        return redirect(url_for("live.follow", token=token), code=303)
+    step = db.get_or_404(WalkthroughStep, form.step_id.data)
+    return _participant_action(
+        signup,
+        token,
+        lambda: services.mark_step_done(signup, step, now=utcnow()),
+        f"Marked done: {step.title}.",
+    )
+
+
+def _participant_action(signup: Signup, token: str, change, message: str):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        change()
+    except services.LiveError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(message, "success")
+    return redirect(url_for("live.follow", token=token, _anchor="step"), code=303)
+
+
+def _participant_context(signup: Signup, token: str) -> dict:
+    session = signup.session if signup.is_confirmed else None
+    live = services.find_live(session) if session is not None else None
+    steps = services.walkthrough() if live is not None else []
+    step = live.current_step if live is not None and live.started_at is not None else None
+    attendance = services.participant_attendance(signup) if session is not None else None
+    return {
+        "signup": signup,
+        "token": token,
+        "session": session,
+        "live": live,
+        "step": step,
+        "step_number": services.step_position(step, steps),
+        "step_count": len(steps),
+        "needs_help": attendance is not None and attendance.needs_help,
+        "is_done": step is not None
+        and attendance is not None
+        and attendance.reported_step_id == step.id
+        and attendance.done_at is not None,
+        "step_html": render_markdown(step.participant_text) if step else "",
+        "sandbox_path": services.sandbox_path(token),
+        "action_form": ActionForm(formdata=None),
+        "done_form": DoneForm(formdata=None, step_id=step.id if step else None),
+        "poll_ms": current_app.config["LIVE_POLL_MS"],
+    }
+
+
+# --- Conditional responses ---------------------------------------------------------------------
+
+
+def _not_modified(etag: str):
+    response = current_app.response_class(status=304)
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def _live_json(payload: dict, etag: str):
+    response = jsonify(payload)
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "no-cache"
+    return response

@@ -1,0 +1,102 @@
+// Live sessions: the participant's page follows the facilitator, and the facilitator's board
+// follows the organizations, by asking the server for changes (If-None-Match, 304 when none).
+// Without JavaScript both pages still work: they render the current state and link to refresh.
+(function () {
+  "use strict";
+
+  // Ask `url` every `intervalMs` ms; call `onChange(data)` only when its ETag changes.
+  function poll(url, etag, intervalMs, onChange) {
+    var busy = false;
+    function ask() {
+      if (busy) return;
+      busy = true;
+      var headers = { Accept: "application/json" };
+      if (etag) headers["If-None-Match"] = etag;
+      fetch(url, { headers: headers, credentials: "same-origin", cache: "no-store" })
+        .then(function (response) {
+          if (response.status === 304 || !response.ok) return null;
+          etag = response.headers.get("ETag") || etag;
+          return response.json();
+        })
+        .then(function (data) {
+          if (data) onChange(data);
+        })
+        .catch(function () {
+          // A dropped poll is retried at the next tick.
+        })
+        .then(function () {
+          busy = false;
+        });
+    }
+    window.setInterval(ask, intervalMs);
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden) ask();
+    });
+  }
+
+  // Replace `container`'s content, keeping keyboard focus on the same control if it is there.
+  function swap(container, html, focusFallback) {
+    var active = document.activeElement;
+    var hadFocus = active && container.contains(active) && active !== container;
+    var focusedId = hadFocus ? active.id : null;
+    container.innerHTML = html;
+    if (!hadFocus) return;
+    var again = focusedId && document.getElementById(focusedId);
+    var target = again || (focusFallback && document.getElementById(focusFallback));
+    if (target) target.focus();
+  }
+
+  function startTimer() {
+    var timer = document.getElementById("live-timer");
+    if (!timer || timer.dataset.ticking) return;
+    timer.dataset.ticking = "yes";
+    var started = Date.parse(timer.dataset.startedAt);
+    function show() {
+      var ended = timer.dataset.endedAt ? Date.parse(timer.dataset.endedAt) : Date.now();
+      var seconds = Math.max(0, Math.floor((ended - started) / 1000));
+      var minutes = Math.floor(seconds / 60) % 60;
+      timer.textContent =
+        Math.floor(seconds / 3600) + ":" + String(minutes).padStart(2, "0") + ":" +
+        String(seconds % 60).padStart(2, "0");
+    }
+    show();
+    if (!timer.dataset.endedAt) window.setInterval(show, 1000);
+  }
+
+  function followParticipant(root) {
+    var region = document.getElementById("live-step");
+    var announce = document.getElementById("live-announce");
+    var stepId = (region.querySelector("[data-step-id]") || {}).dataset;
+    var shownStep = stepId ? stepId.stepId : null;
+    poll(root.dataset.stateUrl, root.dataset.etag, Number(root.dataset.pollMs) || 1000, function (data) {
+      swap(region, data.html, "step-title");
+      var newStep = data.step ? String(data.step.id) : null;
+      if (newStep !== shownStep && data.step) {
+        announce.textContent = "Now on step " + data.step.number + ": " + data.step.title;
+      }
+      shownStep = newStep;
+    });
+  }
+
+  function followBoard(root) {
+    var board = document.getElementById("live-board");
+    var stepPanel = document.getElementById("step");
+    var version = root.dataset.version;
+    poll(root.dataset.boardUrl, root.dataset.etag, Number(root.dataset.pollMs) || 2000, function (data) {
+      swap(board, data.board_html);
+      if (String(data.version) !== version) {
+        swap(stepPanel, data.step_html, "next-step");
+        version = String(data.version);
+        startTimer();
+      }
+      document.title = document.title.replace(/^\(\d+ need help\) /, "");
+      if (data.help.length) document.title = "(" + data.help.length + " need help) " + document.title;
+    });
+    startTimer();
+  }
+
+  var participant = document.getElementById("live-follow");
+  if (participant) followParticipant(participant);
+  var console_ = document.getElementById("live-console");
+  if (console_) followBoard(console_);
+})();
