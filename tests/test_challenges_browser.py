@@ -1,0 +1,36 @@
+"""An organization records its PARS entries in a real browser and sees itself eligible."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+# The live site and browser fixtures are shared with the booking flow's browser tests.
+from test_booking_browser import PACIFIC, browser, page, sign_up_for, site  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+
+def test_organization_records_two_activities_and_sees_itself_eligible(page, site):  # noqa: F811
+    sign_up_for(page, site.session)
+    page.goto(page.url.replace("/confirmation", ""))
+    page.get_by_role("link", name="The ACCME and CMA Challenges: record your PARS entries").click()
+    expect(page.get_by_role("heading", name="The ACCME and CMA Challenges")).to_be_visible()
+    expect(page.get_by_text("ACCME Challenge: 0 of 2 activities")).to_be_visible()
+
+    yesterday = (datetime.now(PACIFIC) - timedelta(days=1)).date()
+    for activity_id in ("201234567", "201234568"):
+        page.get_by_label("ACCME activity ID").fill(activity_id)
+        page.get_by_label("Date you entered the learners in PARS").fill(yesterday.isoformat())
+        page.get_by_label("Number of learners entered").fill("25")
+        page.get_by_role("button", name="Record this activity").click()
+        expect(page.get_by_role("status")).to_contain_text(f"Recorded activity {activity_id}.")
+
+    expect(page.get_by_text("ACCME Challenge: 2 of 2 activities")).to_be_visible()
+    expect(page.locator(".challenge-status .badge-ok")).to_have_text("Met")
+    expect(page.get_by_text("once CMA staff verify your entries")).to_be_visible()
+
+    results = Axe().run(page)
+    serious = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert serious == [], serious

@@ -1,0 +1,68 @@
+"""Recording PARS entries, verifying them, and running a drawing."""
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+)
+from wtforms.validators import DataRequired, InputRequired, NumberRange, Regexp
+
+from training.challenges.eligibility import ACCME, CMA
+
+
+class EntryForm(FlaskForm):
+    activity_id = StringField(
+        "ACCME activity ID",
+        description="The 9-digit ID PARS shows for the activity.",
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        validators=[
+            DataRequired("Enter the activity's 9-digit ACCME ID."),
+            Regexp(r"^\d{9}$", message="An ACCME activity ID is 9 digits, for example 201234567."),
+        ],
+    )
+    entered_on = DateField(
+        "Date you entered the learners in PARS",
+        validators=[InputRequired("Enter the date, for example 12/01/2026.")],
+    )
+    learners = IntegerField(
+        "Number of learners entered",
+        validators=[
+            InputRequired("Enter how many learners you entered."),
+            NumberRange(min=1, max=1_000_000, message="Enter a number of learners from 1 up."),
+        ],
+    )
+    submit = SubmitField("Record this activity")
+
+
+class StaffEntryForm(EntryForm):
+    signup_id = SelectField("Organization", coerce=int)
+
+    def set_organizations(self, signups) -> None:
+        self.signup_id.choices = [
+            SelectChoice(signup.id, signup.organization_name) for signup in signups
+        ]
+
+
+class ActionForm(FlaskForm):
+    """A button that changes one thing (verify, remove): only the CSRF token."""
+
+    submit = SubmitField("Go")
+
+
+class DrawingForm(FlaskForm):
+    challenge = RadioField(
+        "Challenge",
+        default=ACCME,
+        choices=[SelectChoice(ACCME, "ACCME Challenge"), SelectChoice(CMA, "CMA Challenge")],
+    )
+    winners = IntegerField(
+        "Number of winners",
+        default=1,
+        validators=[InputRequired(), NumberRange(min=1, max=100, message="From 1 to 100.")],
+    )
+    submit = SubmitField("Run the drawing")

@@ -1,0 +1,1 @@
+"""Resources for organizations: quick start guide, FAQ and sample permission wording."""

@@ -1,0 +1,57 @@
+"""The permission wording builder and the page editor."""
+
+from flask_wtf import FlaskForm
+from wtforms import RadioField, SelectChoice, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from training.resources.services import durations, wordings
+
+DURATION_LABELS = {
+    "activity": "Per activity",
+    "annual": "Annually (this calendar year)",
+    "perpetual": "For perpetuity (until withdrawn)",
+}
+
+
+class WordingBuilderForm(FlaskForm):
+    """Read from the query string: building text changes nothing, so it needs no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    organization = StringField(
+        "Your organization's name",
+        validators=[
+            DataRequired("Enter your organization's name."),
+            Length(max=200, message="Keep the name to 200 characters or fewer."),
+        ],
+    )
+    duration = RadioField("How long the permission lasts", default="activity")
+    wording = RadioField("Wording", default="short")
+    submit = SubmitField("Build my wording")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.duration.choices = [
+            SelectChoice(key, DURATION_LABELS.get(key, key)) for key in durations()
+        ]
+        self.wording.choices = [SelectChoice(w.key, w.label) for w in wordings()]
+
+
+class PageForm(FlaskForm):
+    title = StringField(
+        "Title", validators=[DataRequired("Give the page a title."), Length(max=200)]
+    )
+    body = TextAreaField(
+        "Text (Markdown)",
+        description="Headings with ##, lists with 1. or -, **bold**. HTML is shown as text.",
+        validators=[
+            DataRequired("The page needs some text."),
+            Length(max=100_000, message="Keep the page under 100,000 characters."),
+        ],
+    )
+    submit = SubmitField("Save page")
+
+
+class RestoreForm(FlaskForm):
+    submit = SubmitField("Restore the default text")

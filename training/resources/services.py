@@ -1,0 +1,98 @@
+"""Resource pages (defaults from seed/, staff edits in the database) and permission wording."""
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from markupsafe import Markup
+from sqlalchemy import select
+
+from training import PROJECT_ROOT
+from training.audit.services import record
+from training.extensions import db
+from training.resources.models import ResourcePage
+
+SEED_FOLDER = Path(PROJECT_ROOT) / "seed" / "resources"
+PAGES = ("quick-start", "faq", "permission-wording")
+
+
+@dataclass(frozen=True)
+class Page:
+    slug: str
+    title: str
+    body: str
+    is_edited: bool
+
+
+@cache
+def default_page(slug: str) -> Page:
+    """The page as shipped in ``seed/resources/<slug>.md`` (a title in front matter, then text)."""
+    text = (SEED_FOLDER / f"{slug}.md").read_text(encoding="utf-8")
+    _, front, body = text.split("---", 2)
+    title = next(
+        line.partition(":")[2].strip() for line in front.splitlines() if line.startswith("title:")
+    )
+    return Page(slug=slug, title=title, body=body.strip() + "\n", is_edited=False)
+
+
+def get_page(slug: str) -> Page | None:
+    if slug not in PAGES:
+        return None
+    edited = db.session.scalars(select(ResourcePage).where(ResourcePage.slug == slug)).first()
+    if edited is None:
+        return default_page(slug)
+    return Page(slug=slug, title=edited.title, body=edited.body, is_edited=True)
+
+
+def save_page(slug: str, title: str, body: str, *, actor) -> None:
+    """Keep staff's version of a page."""
+    page = db.session.scalars(select(ResourcePage).where(ResourcePage.slug == slug)).first()
+    if page is None:
+        page = ResourcePage(slug=slug)
+        db.session.add(page)
+    page.title, page.body, page.updated_by_id = title, body, actor.id
+    db.session.flush()
+    record("resource.edited", actor=actor, page=slug)
+
+
+def restore_default(slug: str, *, actor) -> None:
+    """Drop staff's version so the page shows its default again."""
+    page = db.session.scalars(select(ResourcePage).where(ResourcePage.slug == slug)).first()
+    if page is not None:
+        db.session.delete(page)
+        record("resource.restored", actor=actor, page=slug)
+
+
+@dataclass(frozen=True)
+class Wording:
+    key: str
+    label: str
+    text: str
+
+
+@cache
+def _wording_data() -> dict:
+    return tomllib.loads((SEED_FOLDER / "permission_wordings.toml").read_text(encoding="utf-8"))
+
+
+def wordings() -> list[Wording]:
+    return [Wording(**item) for item in _wording_data()["wordings"]]
+
+
+def durations() -> dict[str, str]:
+    return dict(_wording_data()["durations"])
+
+
+def wording_html(text: str) -> str:
+    """The wording as an HTML paragraph (its text escaped), ready to paste into a web page."""
+    return str(Markup("<p>{}</p>").format(text))
+
+
+def build_wording(organization: str, wording_key: str, duration_key: str) -> str:
+    """The chosen sample wording with the organization's name and the permission's duration."""
+    wording = next(w for w in wordings() if w.key == wording_key)
+    # str.replace, not format(): braces in an organization's name stay as typed.
+    return wording.text.replace("{duration}", durations()[duration_key]).replace(
+        "{organization}", organization
+    )

@@ -1,0 +1,76 @@
+"""Resource pages for organizations, the permission wording builder, and staff editing."""
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from training.extensions import db
+from training.resources import services
+from training.resources.forms import PageForm, RestoreForm, WordingBuilderForm
+from training.resources.markdown import render_markdown
+from training.staff.auth import role_required
+from training.staff.models import ROLE_ADMIN, ROLE_STAFF
+
+bp = Blueprint("resources", __name__)
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(render_markdown, "markdown")
+
+
+@bp.get("/resources/")
+def index():
+    pages = [services.get_page(slug) for slug in services.PAGES]
+    return render_template("resources/index.html", pages=pages)
+
+
+@bp.get("/resources/permission-wording/builder")
+def wording_builder():
+    form = WordingBuilderForm(request.args)
+    wording = None
+    if request.args and form.validate():
+        wording = services.build_wording(
+            form.organization.data.strip(), form.wording.data, form.duration.data
+        )
+    return render_template(
+        "resources/builder.html",
+        form=form,
+        wording=wording,
+        wording_html=services.wording_html(wording) if wording else None,
+    )
+
+
+@bp.get("/resources/<slug>")
+def page(slug: str):
+    resource = services.get_page(slug)
+    if resource is None:
+        abort(404)
+    return render_template("resources/page.html", page=resource, wordings=services.wordings())
+
+
+@bp.route("/staff/resources/<slug>", methods=["GET", "POST"])
+@role_required(ROLE_ADMIN, ROLE_STAFF)
+def edit(slug: str):
+    resource = services.get_page(slug)
+    if resource is None:
+        abort(404)
+    form = PageForm(data={"title": resource.title, "body": resource.body})
+    if form.validate_on_submit():
+        services.save_page(slug, form.title.data, form.body.data, actor=current_user)
+        db.session.commit()
+        flash(f"Saved “{form.title.data}”.", "success")
+        return redirect(url_for("resources.page", slug=slug), code=303)
+    return render_template(
+        "resources/edit.html", page=resource, form=form, restore_form=RestoreForm()
+    )
+
+
+@bp.post("/staff/resources/<slug>/restore")
+@role_required(ROLE_ADMIN, ROLE_STAFF)
+def restore(slug: str):
+    if services.get_page(slug) is None:
+        abort(404)
+    if RestoreForm().validate_on_submit():
+        services.restore_default(slug, actor=current_user)
+        db.session.commit()
+        flash("The page shows its default text again.", "success")
+    return redirect(url_for("resources.page", slug=slug), code=303)
