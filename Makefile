@@ -30,7 +30,8 @@ run: $(STAMP) $(SECRET_FILE)
 	@echo "Training Desk is starting on http://127.0.0.1:$(PORT); emails appear in $(INSTANCE)/mail/"
 	export TRAINING_SECRET_KEY="$$(cat $(SECRET_FILE))" TRAINING_PUBLIC_URL="http://127.0.0.1:$(PORT)"; \
 	$(FLASK) mail deliver --watch & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(FLASK) sandbox work --watch & sandbox_worker=$$!; \
+	trap 'kill $$worker $$sandbox_worker 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 test: $(STAMP)

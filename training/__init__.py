@@ -39,8 +39,13 @@ def create_app(test_config: dict | None = None) -> Flask:
             serialize_sqlite_writes(db.engine)
 
     from training import cli, errors, health, security
+    from training.audit import views as audit
     from training.booking import views as booking
+    from training.challenges import views as challenges
+    from training.live import views as live
+    from training.resources import views as resources
     from training.rosters import views as rosters
+    from training.sandbox import views as sandbox
     from training.signups import views as signups
     from training.staff import views as staff
 
@@ -49,8 +54,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(staff.bp)
     app.register_blueprint(rosters.bp)
     app.register_blueprint(signups.bp)
+    app.register_blueprint(audit.bp)
+    app.register_blueprint(resources.bp)
+    app.register_blueprint(challenges.bp)
+    app.register_blueprint(sandbox.bp)
+    app.register_blueprint(live.bp)
     booking.init_app(app)
     staff.init_app(app)
+    resources.init_app(app)
+    sandbox.init_app(app)
     cli.init_app(app)
     errors.init_app(app)
     security.init_app(app)
@@ -67,6 +79,10 @@ def _check_settings(app: Flask) -> None:
                 "print(secrets.token_hex(32))')\""
             )
         app.config["SECRET_KEY"] = "dev-only-not-secret"  # noqa: S105 (debug and tests only)
+    if app.config["PUBLIC_URL"].startswith("https://"):
+        # Served over HTTPS: the session cookie must never travel over plain HTTP.
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     # psycopg 3 is the driver we ship; plain postgresql:// URLs would ask for psycopg2.
     for prefix in ("postgres://", "postgresql://"):

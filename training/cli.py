@@ -11,17 +11,22 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
 from training import PROJECT_ROOT
-from training.booking.models import Program
+from training.booking.models import Program, TrainingSession
 from training.booking.seeding import seed_program
+from training.challenges.services import send_due_challenge_reminders
 from training.extensions import db, utcnow
+from training.live import services as live_services
 from training.mail.delivery import DeliveryReport, deliver_due, watch
 from training.mail.models import OutboxMessage
 from training.mail.notices import send_reminders
 from training.mail.services import requeue_message
+from training.sandbox import services as sandbox_services
+from training.sandbox import tasks as sandbox_tasks
 from training.staff import services as staff_services
 from training.staff.models import ROLE_ADMIN, ROLES, StaffMember
 
 DEMO_PROGRAM = Path(PROJECT_ROOT) / "seed" / "demo_program.toml"
+WALKTHROUGH = Path(PROJECT_ROOT) / "seed" / "walkthrough"
 
 
 @click.command("seed")
@@ -30,6 +35,10 @@ DEMO_PROGRAM = Path(PROJECT_ROOT) / "seed" / "demo_program.toml"
 @with_appcontext
 def seed_command(year: int | None, if_empty: bool) -> None:
     """Load the demo program and its sessions; running it again changes nothing."""
+    steps = live_services.seed_walkthrough(WALKTHROUGH)
+    if steps:
+        db.session.commit()
+        click.echo(f"Loaded {steps} walkthrough steps.")
     if if_empty and db.session.scalar(select(Program.id).limit(1)) is not None:
         click.echo("Programs exist already; nothing seeded.")
         return
@@ -164,7 +173,88 @@ def staff_demo_admin_command() -> None:
     )
 
 
+challenges_cli = AppGroup("challenges", help="The ACCME and CMA challenges.")
+
+
+@challenges_cli.command("remind")
+def challenges_remind_command() -> None:
+    """Queue reminders to organizations that have not met a challenge due within a week."""
+    queued = send_due_challenge_reminders(utcnow())
+    db.session.commit()
+    click.echo(f"Queued {queued} challenge reminder(s).")
+
+
+live_cli = AppGroup("live", help="Live guided sessions.")
+
+
+@live_cli.command("follow-up")
+@click.argument("session_id", type=int)
+def live_follow_up_command(session_id: int) -> None:
+    """Email each organization of a session its follow-up (once): results, or another date."""
+    session = db.session.get(TrainingSession, session_id)
+    if session is None:
+        raise click.ClickException(f"No session {session_id}.")
+    try:
+        report = live_services.send_followups(session, now=utcnow())
+    except live_services.LiveError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(
+        f"Queued {report.attended} follow-up(s) and {report.missed} offer(s) of another date; "
+        f"{report.already_sent} organization(s) had theirs already."
+    )
+
+
+sandbox_cli = AppGroup("sandbox", help="The practice upload sandbox.")
+
+
+@sandbox_cli.command("work")
+@click.option(
+    "--watch", "keep_watching", is_flag=True, help="Keep running; judge uploads as they come."
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    help="Seconds between looks for waiting uploads with --watch (default: SANDBOX_POLL_SECONDS).",
+)
+def sandbox_work_command(keep_watching: bool, interval: float | None) -> None:
+    """Judge every waiting upload, then exit; with --watch, keep going (the production way)."""
+    if not keep_watching:
+        click.echo(f"Judged {sandbox_tasks.work()} upload(s).")
+        return
+    interval = interval or float(current_app.config["SANDBOX_POLL_SECONDS"])
+    click.echo(f"Judging sandbox uploads every {interval:g} s; Ctrl-C stops.")
+    stopping: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: stopping.append(signum))
+    try:
+        sandbox_tasks.watch(
+            interval,
+            should_stop=lambda: bool(stopping),
+            on_judged=lambda count: click.echo(f"Judged {count} upload(s)."),
+        )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@sandbox_cli.command("purge")
+def sandbox_purge_command() -> None:
+    """Delete sandbox records, uploads and findings older than SANDBOX_RETENTION_DAYS."""
+    days = int(current_app.config["SANDBOX_RETENTION_DAYS"])
+    deleted = sandbox_services.purge_expired(utcnow(), days)
+    db.session.commit()
+    click.echo(
+        f"Deleted {deleted.records} sandbox record(s) and {deleted.attempts} upload(s) "
+        f"older than {days} days."
+    )
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(seed_command)
     app.cli.add_command(mail_cli)
     app.cli.add_command(staff_cli)
+    app.cli.add_command(challenges_cli)
+    app.cli.add_command(live_cli)
+    app.cli.add_command(sandbox_cli)

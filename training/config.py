@@ -44,3 +44,21 @@ SIGN_IN_RATE_LIMIT = "10 per minute;50 per hour"
 
 REMEMBER_COOKIE_HTTPONLY = True
 REMEMBER_COOKIE_SAMESITE = "Lax"
+
+# Practice upload sandbox. Uploads above the byte or row limit are judged by the worker
+# (`flask --app training sandbox work --watch`); smaller ones while the person waits.
+SANDBOX_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+# Requests above MAX_CONTENT_LENGTH get the 413 page; unless set, it is the upload limit plus
+# this much room for the rest of the form.
+SANDBOX_REQUEST_OVERHEAD_BYTES = 1024 * 1024
+SANDBOX_INLINE_MAX_BYTES = 200 * 1024
+SANDBOX_INLINE_MAX_ROWS = 2000
+SANDBOX_POLL_SECONDS = 2
+SANDBOX_LEASE_SECONDS = 300
+# Sandbox records, attempts and findings are deleted this many days after they were made
+# (`flask --app training sandbox purge`).
+SANDBOX_RETENTION_DAYS = 30
+
+# Live sessions: how often a participant's page and the facilitator's board ask for changes.
+LIVE_POLL_MS = 1000
+LIVE_BOARD_POLL_MS = 2000

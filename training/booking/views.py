@@ -146,7 +146,7 @@ def resend_link():
 
 @bp.get("/manage/<token>/confirmation")
 def confirmation(token: str):
-    signup = _signup_or_404(token)
+    signup = signup_or_404(token)
     return render_template(
         "booking/confirmation.html",
         signup=signup,
@@ -158,13 +158,13 @@ def confirmation(token: str):
 
 @bp.get("/manage/<token>")
 def manage(token: str):
-    signup = _signup_or_404(token)
+    signup = signup_or_404(token)
     return _render_manage(signup, token)
 
 
 @bp.post("/manage/<token>/date")
 def change_date(token: str):
-    signup = _signup_or_404(token)
+    signup = signup_or_404(token)
     now = utcnow()
     form = ChangeDateForm()
     form.session_id.choices = _change_options(signup, now)
@@ -185,7 +185,7 @@ def change_date(token: str):
 
 @bp.post("/manage/<token>/contacts")
 def update_contacts(token: str):
-    signup = _signup_or_404(token)
+    signup = signup_or_404(token)
     form = ContactsForm()
     if not form.validate_on_submit():
         return _render_manage(signup, token, contacts_form=form, status=422)
@@ -202,7 +202,7 @@ def update_contacts(token: str):
 
 @bp.route("/manage/<token>/cancel", methods=["GET", "POST"])
 def cancel(token: str):
-    signup = _signup_or_404(token)
+    signup = signup_or_404(token)
     form = CancelForm()
     if not form.validate_on_submit():
         return render_template("booking/cancel.html", signup=signup, token=token, form=form)
@@ -219,7 +219,7 @@ def cancel(token: str):
 
 @bp.get("/manage/<token>/invite.ics")
 def invite(token: str):
-    signup = _signup_or_404(token)
+    signup = signup_or_404(token)
     if not signup.is_confirmed:
         abort(404)
     body = build_invite(services.invite_details(signup), method="REQUEST", stamp=utcnow())
@@ -248,7 +248,8 @@ def _program_session(program: Program, session_id: int) -> TrainingSession:
     return session
 
 
-def _signup_or_404(token: str) -> Signup:
+def signup_or_404(token: str) -> Signup:
+    """The signup a manage link opens; a clear 404 for a link that is not valid."""
     signup = services.signup_for_token(token) if len(token) <= 100 else None
     if signup is None:
         abort(404, description="This manage link is not valid. Check the link in your email.")

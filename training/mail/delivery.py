@@ -18,6 +18,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
+from training.challenges.services import send_due_challenge_reminders
 from training.extensions import db, utcnow
 from training.mail.message import Envelope, build_message, to_bytes
 from training.mail.models import (
@@ -356,6 +357,7 @@ def watch(
     while not should_stop():
         if time.monotonic() >= next_reminder_check:
             send_reminders(utcnow())
+            send_due_challenge_reminders(utcnow())
             db.session.commit()
             next_reminder_check = time.monotonic() + REMINDER_CHECK_SECONDS
         report = deliver_due()
