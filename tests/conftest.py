@@ -3,12 +3,19 @@
 import html
 import os
 import re
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import psycopg
 import pytest
+from flask import Flask
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import sync_playwright
 from sqlalchemy import text
+from werkzeug.serving import make_server
 
 from training import create_app
 from training.booking.models import Program, TrainingSession
@@ -210,3 +217,72 @@ def page_text(response) -> str:
     markup = re.sub(r"</?(?:a|b|strong|em|i|span|code|small|abbr)\b[^>]*>", "", markup)
     words = re.sub(r"<[^>]+>", " ", markup)
     return " ".join(html.unescape(words).split())
+
+
+# --- Real browsers against the app on a live port ---------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium (Debian's) per test module; missing, it fails under CI=true."""
+    if not os.access(CHROMIUM, os.X_OK):
+        require(f"{CHROMIUM} is not installed")
+    with sync_playwright() as playwright:
+        try:
+            chromium = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            )
+        except PlaywrightError as error:
+            require(f"{CHROMIUM} did not start: {error.message.splitlines()[0]}")
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def make_live_app(tmp_path, monkeypatch):
+    """Build the real app, CSRF on, on a fresh SQLite database, for a browser to use."""
+
+    def make(**config) -> Flask:
+        monkeypatch.setenv("TRAINING_INSTANCE_PATH", str(tmp_path / "instance"))
+        app = create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": "browser-test-secret-key",
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'training.sqlite3'}",
+                "WTF_CSRF_ENABLED": True,
+                **config,
+            }
+        )
+        with app.app_context():
+            db.create_all()
+        return app
+
+    return make
+
+
+@contextmanager
+def live_server(app: Flask) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port in a thread; yields its address."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.config["PUBLIC_URL"] = url
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield url
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        with app.app_context():
+            db.engine.dispose()

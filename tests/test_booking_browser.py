@@ -1,8 +1,6 @@
 """The public booking flow in a real browser: headless Chromium against the app on a live port."""
 
-import os
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -11,29 +9,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from conftest import ATTESTATION, require
+from conftest import ATTESTATION, live_server
 from flask import Flask
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from training import create_app
 from training.booking.models import Program, Signup, TrainingSession
 from training.extensions import db, utcnow
 from training.mail.models import OutboxMessage
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-sync",
-]
 PACIFIC = ZoneInfo("America/Los_Angeles")
 # Short waits: every page here is served from loopback, so a slow step is a failure.
 TIMEOUT_MS = 5_000
@@ -105,48 +91,14 @@ def _add_program_and_sessions() -> tuple[BookableSession, BookableSession]:
     return tuple(BookableSession(s.id, s.starts_at) for s in sessions[:2])
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """One headless Chromium for the whole module."""
-    if not os.access(CHROMIUM, os.X_OK):
-        require(f"{CHROMIUM} is not installed")
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-            )
-        except PlaywrightError as error:
-            require(f"{CHROMIUM} did not start: {error.message.splitlines()[0]}")
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
-def site(tmp_path, monkeypatch):
+def site(make_live_app):
     """The real app, CSRF on, on a fresh SQLite database, served on a free loopback port."""
-    monkeypatch.setenv("TRAINING_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "browser-test-secret-key",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'training.sqlite3'}",
-            "WTF_CSRF_ENABLED": True,
-        }
-    )
+    app = make_live_app()
     with app.app_context():
-        db.create_all()
         session, later_session = _add_program_and_sessions()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    app.config["PUBLIC_URL"] = url
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield LiveSite(url=url, app=app, session=session, later_session=later_session)
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
-    with app.app_context():
-        db.engine.dispose()
+    with live_server(app) as url:
+        yield LiveSite(url=url, app=app, session=session, later_session=later_session)
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-# The live site and browser fixtures are shared with the booking flow's browser tests.
-from test_booking_browser import PACIFIC, browser, page, sign_up_for, site  # noqa: F401
+# The booking flow's live site and tab fixtures; the browser comes from conftest.
+from test_booking_browser import PACIFIC, page, sign_up_for, site  # noqa: F401
 
 pytestmark = pytest.mark.browser
 

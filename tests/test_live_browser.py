@@ -1,7 +1,5 @@
 """A live session in real browsers: a facilitator drives, two organizations follow on their own."""
 
-import os
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -10,13 +8,11 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from conftest import ATTESTATION, require
+from conftest import ATTESTATION, live_server
 from flask import Flask
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from playwright.sync_api import Error as PlaywrightError
-from werkzeug.serving import make_server
+from playwright.sync_api import Browser, Page, expect
 
-from training import PROJECT_ROOT, create_app
+from training import PROJECT_ROOT
 from training.booking.models import Program, TrainingSession
 from training.booking.services import SignupDetails, book_signup
 from training.extensions import db, utcnow
@@ -25,13 +21,6 @@ from training.staff import services as staff_services
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-gpu",
-]
 TIMEOUT_MS = 5_000
 # The issue's promise: every participant shows the facilitator's step within 2 seconds.
 FOLLOW_WITHIN_S = 2.0
@@ -47,21 +36,6 @@ class LiveSite:
     session_id: int
     tokens: tuple[str, ...]
     signup_ids: tuple[int, ...]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.access(CHROMIUM, os.X_OK):
-        require(f"{CHROMIUM} is not installed")
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-            )
-        except PlaywrightError as error:
-            require(f"{CHROMIUM} did not start: {error.message.splitlines()[0]}")
-        yield chromium
-        chromium.close()
 
 
 def _add_session_with_two_organizations() -> tuple[int, tuple[str, ...], tuple[int, ...]]:
@@ -107,31 +81,13 @@ def _add_session_with_two_organizations() -> tuple[int, tuple[str, ...], tuple[i
 
 
 @pytest.fixture
-def site(tmp_path, monkeypatch):
+def site(make_live_app):
     """The real app, CSRF on, on a fresh SQLite database, served on a free loopback port."""
-    monkeypatch.setenv("TRAINING_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "browser-test-secret-key",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'training.sqlite3'}",
-            "WTF_CSRF_ENABLED": True,
-        }
-    )
+    app = make_live_app()
     with app.app_context():
-        db.create_all()
         session_id, tokens, signup_ids = _add_session_with_two_organizations()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    app.config["PUBLIC_URL"] = url
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield LiveSite(url, app, session_id, tokens, signup_ids)
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
-    with app.app_context():
-        db.engine.dispose()
+    with live_server(app) as url:
+        yield LiveSite(url, app, session_id, tokens, signup_ids)
 
 
 def open_tab(browser: Browser, site: LiveSite, **options) -> Page:

@@ -2,17 +2,12 @@
 
 import csv
 import io
-import os
-import threading
 from datetime import timedelta
 
 import pytest
-from conftest import ATTESTATION, require
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import expect, sync_playwright
-from werkzeug.serving import make_server
+from conftest import ATTESTATION, live_server
+from playwright.sync_api import expect
 
-from training import create_app
 from training.booking.models import Program, TrainingSession
 from training.booking.services import SignupDetails, book_signup
 from training.extensions import db, utcnow
@@ -20,26 +15,15 @@ from training.staff.services import create_staff
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
 PASSWORD = "correct horse battery staple"
 TIMEOUT_MS = 5_000
 
 
 @pytest.fixture
-def site(tmp_path, monkeypatch):
+def site(make_live_app):
     """The app, CSRF on, with two sessions and one organization booked on the first."""
-    monkeypatch.setenv("TRAINING_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "browser-test-secret-key",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'training.sqlite3'}",
-            "WTF_CSRF_ENABLED": True,
-        }
-    )
+    app = make_live_app()
     with app.app_context():
-        db.create_all()
         now = utcnow().replace(second=0, microsecond=0)
         program = Program(
             slug="learner-credit",
@@ -77,31 +61,16 @@ def site(tmp_path, monkeypatch):
         create_staff("pat@cmadocs.example.org", PASSWORD, "staff")
         db.session.commit()
         session_ids = [session.id for session in sessions]
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", session_ids
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
-    with app.app_context():
-        db.engine.dispose()
+    with live_server(app) as url:
+        yield url, session_ids
 
 
 @pytest.fixture
-def page(site):
-    if not os.access(CHROMIUM, os.X_OK):
-        require(f"{CHROMIUM} is not installed")
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except PlaywrightError as error:
-            require(f"{CHROMIUM} did not start: {error.message.splitlines()[0]}")
-        context = browser.new_context(base_url=site[0], accept_downloads=True)
-        context.set_default_timeout(TIMEOUT_MS)
-        yield context.new_page()
-        context.close()
-        browser.close()
+def page(browser, site):
+    context = browser.new_context(base_url=site[0], accept_downloads=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context.new_page()
+    context.close()
 
 
 def test_staff_move_an_organization_and_download_the_roster(site, page):

@@ -3,23 +3,18 @@ port, from the manage link to an accepted corrected file."""
 
 import csv
 import io
-import os
 import re
-import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from conftest import ATTESTATION, require
+from conftest import ATTESTATION, live_server
 from flask import Flask
 from openpyxl import load_workbook
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page, expect, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import Page, expect
 
-from training import create_app
 from training.booking.models import Program, TrainingSession
 from training.booking.services import SignupDetails, book_signup
 from training.extensions import db, utcnow
@@ -27,13 +22,6 @@ from training.sandbox import rules, tasks
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-gpu",
-]
 TIMEOUT_MS = 10_000
 RESULTS_URL = re.compile(r"/sandbox/attempts/(\d+)$")
 
@@ -80,49 +68,14 @@ def _book_an_organization() -> str:
     return token
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """One headless Chromium for the whole module."""
-    if not os.access(CHROMIUM, os.X_OK):
-        require(f"{CHROMIUM} is not installed")
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-            )
-        except PlaywrightError as error:
-            require(f"{CHROMIUM} did not start: {error.message.splitlines()[0]}")
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
-def site(tmp_path, monkeypatch):
+def site(make_live_app):
     """The real app, CSRF on, on a fresh SQLite database, served on a free loopback port."""
-    monkeypatch.setenv("TRAINING_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "browser-test-secret-key",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'training.sqlite3'}",
-            "WTF_CSRF_ENABLED": True,
-            "SANDBOX_POLL_SECONDS": 0.2,
-        }
-    )
+    app = make_live_app(SANDBOX_POLL_SECONDS=0.2)
     with app.app_context():
-        db.create_all()
         token = _book_an_organization()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    app.config["PUBLIC_URL"] = url
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield LiveSite(url=url, app=app, token=token)
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
-    with app.app_context():
-        db.engine.dispose()
+    with live_server(app) as url:
+        yield LiveSite(url=url, app=app, token=token)
 
 
 def _tab(browser, site: LiveSite, **options) -> Page:
