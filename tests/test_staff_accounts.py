@@ -1,9 +1,13 @@
 """Staff sign-in, passwords, roles and the `staff` commands."""
 
+import uuid
+
 import pytest
-from conftest import page_text
+import redis
+from conftest import page_text, require
 from sqlalchemy import select
 
+from training import create_app
 from training.audit.models import AuditEvent
 from training.extensions import db
 from training.staff import services
@@ -223,3 +227,32 @@ def test_demo_admin_is_created_once_and_its_sign_in_printed(runner, client):
     password = first.output.split("password: ")[1].split()[0]
     assert sign_in(client, "admin@training-desk.localhost", password).status_code == 303
     assert runner.invoke(args=["staff", "demo-admin"]).output == ""
+
+
+def test_sign_in_limits_hold_across_processes_sharing_redis(tmp_path, monkeypatch):
+    """Two app instances (as two gunicorn processes would be) count attempts in one Redis."""
+
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379", socket_timeout=2).ping()
+    except redis.exceptions.ConnectionError as error:
+        require(f"Redis is not reachable at 127.0.0.1:6379 ({error})")
+    monkeypatch.setenv("TRAINING_INSTANCE_PATH", str(tmp_path))
+    settings = {
+        "TESTING": True,
+        "SECRET_KEY": "test",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379",
+        "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+    }
+    first, second = create_app(settings), create_app(settings)
+    with first.app_context():
+        db.create_all()
+    clients = [first.test_client(), second.test_client()]
+    answers = [
+        clients[n % 2]
+        .post("/staff/sign-in", data={"email": "x@y.org", "password": "wrong password!!"})
+        .status_code
+        for n in range(11)
+    ]
+    assert answers == [200] * 10 + [429]
