@@ -125,26 +125,30 @@ def runner(app):
     return app.test_cli_runner()
 
 
+def program_values(now) -> dict:
+    """A program open for signups around ``now``: the columns, for Program(**values)."""
+    return {
+        "slug": f"program-{uuid.uuid4().hex[:8]}",
+        "name": "Learner Credit Reporting Training",
+        "description": "Small-group sessions on reporting learners to PARS.",
+        "timezone": "America/Los_Angeles",
+        "window_starts_on": (now - timedelta(days=7)).date(),
+        "window_ends_on": (now + timedelta(days=30)).date(),
+        "signup_opens_at": now - timedelta(days=1),
+        "signup_closes_at": now + timedelta(days=30),
+        "staff_email": "staff@training.example.org",
+        "accme_challenge_due_on": (now + timedelta(days=9)).date(),
+        "cma_challenge_due_on": (now + timedelta(days=120)).date(),
+        "attestation_text": ATTESTATION,
+    }
+
+
 @pytest.fixture
 def make_program(app):
     """Add a program (open for signups by default) and return its id."""
 
     def make(**overrides) -> int:
-        now = utcnow()
-        values = {
-            "slug": f"program-{uuid.uuid4().hex[:8]}",
-            "name": "Learner Credit Reporting Training",
-            "description": "Small-group sessions on reporting learners to PARS.",
-            "timezone": "America/Los_Angeles",
-            "window_starts_on": (now - timedelta(days=7)).date(),
-            "window_ends_on": (now + timedelta(days=30)).date(),
-            "signup_opens_at": now - timedelta(days=1),
-            "signup_closes_at": now + timedelta(days=30),
-            "staff_email": "staff@training.example.org",
-            "accme_challenge_due_on": (now + timedelta(days=9)).date(),
-            "cma_challenge_due_on": (now + timedelta(days=120)).date(),
-            "attestation_text": ATTESTATION,
-        }
+        values = program_values(utcnow())
         values.update(overrides)
         with app.app_context():
             program = Program(**values)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from conftest import ATTESTATION, live_server
+from conftest import ATTESTATION, live_server, program_values
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
@@ -65,20 +65,7 @@ def _pacific_morning(days_ahead: int) -> datetime:
 def _add_program_and_sessions() -> tuple[BookableSession, BookableSession]:
     """The program people sign up for: two open sessions, a full one and one already held."""
     now = utcnow()
-    program = Program(
-        slug="learner-reporting",
-        name="Learner Credit Reporting Training",
-        description="Small-group sessions on reporting learners to PARS.",
-        timezone="America/Los_Angeles",
-        window_starts_on=(now - timedelta(days=7)).date(),
-        window_ends_on=(now + timedelta(days=30)).date(),
-        signup_opens_at=now - timedelta(days=1),
-        signup_closes_at=now + timedelta(days=30),
-        staff_email="staff@training.example.org",
-        accme_challenge_due_on=(now + timedelta(days=9)).date(),
-        cma_challenge_due_on=(now + timedelta(days=120)).date(),
-        attestation_text=ATTESTATION,
-    )
+    program = Program(**program_values(now))
     sessions = [
         TrainingSession(starts_at=_pacific_morning(days), seats=8, seats_booked=booked)
         for days, booked in ((3, 0), (5, 0), (7, 8), (-1, 3))

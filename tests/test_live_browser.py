@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from conftest import ATTESTATION, live_server
+from conftest import live_server, program_values
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 
@@ -40,20 +40,7 @@ class LiveSite:
 
 def _add_session_with_two_organizations() -> tuple[int, tuple[str, ...], tuple[int, ...]]:
     now = utcnow()
-    program = Program(
-        slug="learner-reporting",
-        name="Learner Credit Reporting Training",
-        description="Small-group sessions on reporting learners to PARS.",
-        timezone="America/Los_Angeles",
-        window_starts_on=(now - timedelta(days=7)).date(),
-        window_ends_on=(now + timedelta(days=30)).date(),
-        signup_opens_at=now - timedelta(days=1),
-        signup_closes_at=now + timedelta(days=30),
-        staff_email="staff@training.example.org",
-        accme_challenge_due_on=(now + timedelta(days=9)).date(),
-        cma_challenge_due_on=(now + timedelta(days=120)).date(),
-        attestation_text=ATTESTATION,
-    )
+    program = Program(**program_values(now))
     starts_at = now.replace(second=0, microsecond=0) + timedelta(days=2)
     session = TrainingSession(
         starts_at=starts_at, ends_at=starts_at + timedelta(minutes=90), seats=8

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from conftest import ATTESTATION, live_server
+from conftest import live_server, program_values
 from flask import Flask
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
@@ -36,20 +36,7 @@ class LiveSite:
 def _book_an_organization() -> str:
     """A program, a session and a confirmed booking; returns its manage token."""
     now = utcnow()
-    program = Program(
-        slug="learner-reporting",
-        name="Learner Credit Reporting Training",
-        description="Small-group sessions on reporting learners to PARS.",
-        timezone="America/Los_Angeles",
-        window_starts_on=(now - timedelta(days=7)).date(),
-        window_ends_on=(now + timedelta(days=30)).date(),
-        signup_opens_at=now - timedelta(days=1),
-        signup_closes_at=now + timedelta(days=30),
-        staff_email="staff@training.example.org",
-        accme_challenge_due_on=(now + timedelta(days=9)).date(),
-        cma_challenge_due_on=(now + timedelta(days=120)).date(),
-        attestation_text=ATTESTATION,
-    )
+    program = Program(**program_values(now))
     session = TrainingSession(
         starts_at=now + timedelta(days=3), ends_at=now + timedelta(days=3, hours=1), seats=8
     )
