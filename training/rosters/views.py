@@ -26,11 +26,7 @@ from training.booking.services import AlreadySignedUp, BookingError, current_pro
 from training.extensions import db, utcnow
 from training.mail.models import OutboxMessage
 from training.mail.services import mail_domain, public_url
-from training.rosters import (
-    exports,
-    models,  # noqa: F401 (the feed table belongs to this blueprint)
-    services,
-)
+from training.rosters import exports, services
 from training.rosters.feed import FeedEvent, build_feed
 from training.rosters.forms import (
     AddSignupForm,
