@@ -22,6 +22,28 @@ from training.booking.models import Program, TrainingSession
 from training.extensions import db, utcnow
 
 IN_CI = os.environ.get("CI") == "true"
+
+# Under Debian's faketime (CI runs the suite at chosen hours with it), only this process keeps
+# the faked clock: Playwright's Node driver aborts with libfaketime loaded, so the processes
+# tests start (Node, Chromium, servers from the README's commands) run on the real clock.
+if "faketime" in os.environ.get("LD_PRELOAD", ""):
+    os.environ["LD_PRELOAD"] = " ".join(
+        library for library in os.environ["LD_PRELOAD"].split() if "faketime" not in library
+    )
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """End timers left waiting, so the run ends at once under faketime too.
+
+    Each app's in-memory rate-limit storage (the ``limits`` library) arms a 10 ms
+    ``threading.Timer``. libfaketime fakes CLOCK_MONOTONIC but not ``sem_clockwait``, where
+    such a timer waits, so under faketime it would wait for decades and keep Python from exiting.
+    """
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer):
+            thread.cancel()
+
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "TRAINING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

@@ -10,6 +10,8 @@ from training.booking.models import Signup, TrainingSession
 from training.extensions import db, utcnow
 from training.mail.models import OutboxMessage
 
+pytestmark = pytest.mark.clock
+
 
 def signups(app) -> list[Signup]:
     with app.app_context():

@@ -12,6 +12,8 @@ from training.extensions import db, utcnow
 from training.sandbox import downloads, judge, rules, services, tasks
 from training.sandbox.models import SandboxAttempt, SandboxRecord, SandboxUpload
 
+pytestmark = pytest.mark.clock
+
 ACTIVITY = "200012345"  # the seeded example activity
 
 

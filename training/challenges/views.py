@@ -1,8 +1,5 @@
 """The challenges: an organization's own entries, and staff's progress, exports and drawings."""
 
-from datetime import date
-from zoneinfo import ZoneInfo
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -24,11 +21,6 @@ bp = Blueprint("challenges", __name__)
 STAFF_ROLES = (ROLE_ADMIN, ROLE_STAFF)
 
 
-def _today(program: Program) -> date:
-    """Today in the program's zone: a PARS entry made this evening in California is today's."""
-    return utcnow().astimezone(ZoneInfo(program.timezone)).date()
-
-
 @bp.route("/manage/<token>/challenges", methods=["GET", "POST"])
 def organization(token: str):
     signup = signup_or_404(token)
@@ -40,7 +32,7 @@ def organization(token: str):
                 form.activity_id.data,
                 form.entered_on.data,
                 form.learners.data,
-                today=_today(signup.program),
+                now=utcnow(),
             )
         except services.ChallengeError as error:
             form.entered_on.errors.append(str(error))
@@ -91,7 +83,7 @@ def progress():
                 form.activity_id.data,
                 form.entered_on.data,
                 form.learners.data,
-                today=_today(program),
+                now=utcnow(),
                 actor=current_user,
             )
         except services.ChallengeError as error:

@@ -3,7 +3,6 @@ read-only view of any organization's sandbox."""
 
 from collections.abc import Callable
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -56,7 +55,7 @@ def _max_bytes() -> int:
 
 
 def _today(signup: Signup) -> date:
-    return utcnow().astimezone(ZoneInfo(signup.program.timezone)).date()
+    return signup.program.today(utcnow())
 
 
 def _attachment(body: bytes, mimetype: str, filename: str):

@@ -50,12 +50,13 @@ def index():
 @bp.get("/signups.<any(csv, xlsx):extension>")
 @role_required(ROLE_ADMIN, ROLE_STAFF)
 def export(extension: str):
-    header, rows = services.signup_export(ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]))
+    zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
+    header, rows = services.signup_export(zone)
     if extension == "csv":
         body, mimetype = exports.csv_bytes(header, rows), exports.CSV_MIMETYPE
     else:
         body, mimetype = exports.xlsx_bytes(header, rows, title="Signups"), exports.XLSX_MIMETYPE
-    filename = f"signups-{utcnow():%Y-%m-%d}.{extension}"
+    filename = f"signups-{utcnow().astimezone(zone):%Y-%m-%d}.{extension}"
     return Response(
         body,
         mimetype=mimetype,
