@@ -1,7 +1,6 @@
 """The signup and manage forms, with each field's rules and the messages people see."""
 
 import re
-import secrets
 
 from email_validator import EmailNotValidError, validate_email
 from flask_wtf import FlaskForm
@@ -149,7 +148,6 @@ class SignupForm(OrganizationField, ContactFields):
             )
         ]
     )
-    submission_key = HiddenField()
     submit = SubmitField("Sign up")
 
     def set_sessions(self, options: list[SelectChoice], attestation: str) -> None:
@@ -159,8 +157,6 @@ class SignupForm(OrganizationField, ContactFields):
         self.second_choice.choices = alternates
         self.third_choice.choices = alternates
         self.attest.label.text = attestation
-        if not self.submission_key.data:
-            self.submission_key.data = secrets.token_urlsafe(24)
 
     def validate_organization_name(self, field):
         if field.data and not organization_key(field.data):
@@ -181,10 +177,6 @@ class SignupForm(OrganizationField, ContactFields):
             raise ValidationError("Choose a date not already chosen above, or none.")
         if self.second_choice.data == NO_CHOICE:
             raise ValidationError("Choose a second choice before a third.")
-
-    def validate_submission_key(self, field):
-        if not re.fullmatch(r"[A-Za-z0-9_\-]{16,64}", field.data or ""):
-            raise ValidationError("This form is out of date. Reload the page and try again.")
 
     def ranked_session_ids(self) -> list[int]:
         picked = (self.first_choice.data, self.second_choice.data, self.third_choice.data)

@@ -164,9 +164,12 @@ def invite_details(signup: Signup, session: TrainingSession | None = None) -> In
     )
 
 
-def issue_manage_link(signup: Signup) -> str:
-    """Create a new manage link for ``signup`` and return its token (only its hash is kept)."""
-    token = secrets.token_urlsafe(32)
+def issue_manage_link(signup: Signup, *, token: str | None = None) -> str:
+    """Create a manage link for ``signup`` and return its token (only its hash is kept).
+
+    The token is random unless given.
+    """
+    token = token or secrets.token_urlsafe(32)
     db.session.add(ManageLink(signup=signup, token_hash=hash_token(token)))
     return token
 
@@ -193,13 +196,15 @@ def book_signup(
     submission_key: str,
     join_waitlist: bool,
     now: datetime,
+    manage_token: str | None = None,
     actor=None,
     override_reason: str | None = None,
 ) -> tuple[Signup, str]:
     """Sign an organization up for its first choice with a seat, or put it on the waitlist.
 
     ``ranked_sessions`` holds the first choice, then up to two alternates. Returns the signup
-    and its manage link token. Raises ``SignupsClosed``, ``SessionUnavailable``,
+    and its manage link token: ``manage_token`` when given (256 bits, made by the caller),
+    else a random one. Raises ``SignupsClosed``, ``SessionUnavailable``,
     ``AlreadySignedUp`` or ``SessionFull`` (no seat and ``join_waitlist`` is false).
 
     Staff (``actor``) may add a signup outside the signup dates, and may book an organization
@@ -255,7 +260,7 @@ def book_signup(
         choices=[describe_session(session) for session in ranked_sessions],
         override_reason=signup.override_reason,
     )
-    token = issue_manage_link(signup)
+    token = issue_manage_link(signup, token=manage_token)
     if signup.is_confirmed:
         _queue_confirmation(signup, token)
     else:

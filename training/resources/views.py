@@ -3,12 +3,12 @@
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from training.extensions import db
 from training.resources import services
 from training.resources.forms import PageForm, RestoreForm, WordingBuilderForm
 from training.resources.markdown import render_markdown
 from training.staff.auth import role_required
 from training.staff.models import ROLE_ADMIN, ROLE_STAFF
+from training.submissions.guard import commit_and_redirect, once_per_submission
 
 bp = Blueprint("resources", __name__)
 
@@ -49,6 +49,7 @@ def page(slug: str):
 
 @bp.route("/staff/resources/<slug>", methods=["GET", "POST"])
 @role_required(ROLE_ADMIN, ROLE_STAFF)
+@once_per_submission
 def edit(slug: str):
     resource = services.get_page(slug)
     if resource is None:
@@ -56,9 +57,8 @@ def edit(slug: str):
     form = PageForm(data={"title": resource.title, "body": resource.body})
     if form.validate_on_submit():
         services.save_page(slug, form.title.data, form.body.data, actor=current_user)
-        db.session.commit()
         flash(f"Saved “{form.title.data}”.", "success")
-        return redirect(url_for("resources.page", slug=slug), code=303)
+        return commit_and_redirect(url_for("resources.page", slug=slug))
     return render_template(
         "resources/edit.html", page=resource, form=form, restore_form=RestoreForm()
     )
@@ -66,11 +66,12 @@ def edit(slug: str):
 
 @bp.post("/staff/resources/<slug>/restore")
 @role_required(ROLE_ADMIN, ROLE_STAFF)
+@once_per_submission
 def restore(slug: str):
     if services.get_page(slug) is None:
         abort(404)
     if RestoreForm().validate_on_submit():
         services.restore_default(slug, actor=current_user)
-        db.session.commit()
         flash("The page shows its default text again.", "success")
+        return commit_and_redirect(url_for("resources.page", slug=slug))
     return redirect(url_for("resources.page", slug=slug), code=303)

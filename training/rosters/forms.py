@@ -1,6 +1,5 @@
 """Staff forms for sessions and rosters, with each field's rules and the messages staff see."""
 
-import secrets
 from datetime import UTC, date, datetime, time
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -9,7 +8,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
-    HiddenField,
     IntegerField,
     SelectChoice,
     SelectField,
@@ -212,18 +210,11 @@ class AddSignupForm(OrganizationField, ContactFields):
         "recorded with the signup and in the audit log.",
         validators=[Length(max=1000, message="Keep the reason to 1000 characters or fewer.")],
     )
-    submission_key = HiddenField()
     submit = SubmitField("Add signup")
 
     def set_attestation(self, attestation: str) -> None:
         self.attest.label.text = attestation
-        if not self.submission_key.data:
-            self.submission_key.data = secrets.token_urlsafe(24)
 
     def validate_organization_name(self, field):
         if field.data and not organization_key(field.data):
             raise ValidationError("Enter the organization's name using letters or numbers.")
-
-    def validate_submission_key(self, field):
-        if not (16 <= len(field.data or "") <= 64):
-            raise ValidationError("This form is out of date. Reload the page and try again.")

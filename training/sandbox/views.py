@@ -17,8 +17,10 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_login import current_user
 from sqlalchemy import func, select
 
+from training.audit.services import record_export
 from training.booking.models import Signup
 from training.booking.views import signup_or_404
 from training.extensions import db, utcnow
@@ -34,6 +36,7 @@ from training.sandbox.models import SandboxActivity, SandboxAttempt
 from training.sandbox.readers import human_size
 from training.staff.auth import role_required
 from training.staff.models import ROLE_ADMIN, ROLE_FACILITATOR, ROLE_STAFF
+from training.submissions.guard import commit_and_redirect, once_per_submission
 
 bp = Blueprint("sandbox", __name__)
 
@@ -94,6 +97,7 @@ def _render_home(signup: Signup, token: str, *, upload_form: UploadForm | None =
 
 
 @bp.route("/manage/<token>/sandbox/activities/new", methods=["GET", "POST"])
+@once_per_submission
 def add_activity(token: str):
     signup = signup_or_404(token)
     form = ActivityForm()
@@ -103,14 +107,14 @@ def add_activity(token: str):
         except services.SandboxError as error:
             form.activity_id.errors.append(str(error))
         else:
-            db.session.commit()
             flash(f"Added activity {activity.activity_id}.", "success")
-            return redirect(url_for("sandbox.home", token=token) + "#activities", code=303)
+            return commit_and_redirect(url_for("sandbox.home", token=token) + "#activities")
     page = render_template("sandbox/activity_form.html", signup=signup, token=token, form=form)
     return page, 422 if form.errors else 200
 
 
 @bp.post("/manage/<token>/sandbox/activities/example")
+@once_per_submission
 def add_example_activity(token: str):
     signup = signup_or_404(token)
     if ActionForm().validate_on_submit():
@@ -119,12 +123,13 @@ def add_example_activity(token: str):
         except services.SandboxError as error:
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(f"Added the example activity {activity.activity_id}.", "success")
+            return commit_and_redirect(url_for("sandbox.home", token=token) + "#activities")
     return redirect(url_for("sandbox.home", token=token) + "#activities", code=303)
 
 
 @bp.post("/manage/<token>/sandbox/activities/<int:activity_pk>/remove")
+@once_per_submission
 def remove_activity(token: str, activity_pk: int):
     signup = signup_or_404(token)
     activity = db.session.get(SandboxActivity, activity_pk)
@@ -133,8 +138,8 @@ def remove_activity(token: str, activity_pk: int):
     else:
         activity_id = activity.activity_id
         removed = services.remove_activity(activity)
-        db.session.commit()
         flash(f"Removed activity {activity_id} and its {removed} sandbox record(s).", "success")
+        return commit_and_redirect(url_for("sandbox.home", token=token) + "#activities")
     return redirect(url_for("sandbox.home", token=token) + "#activities", code=303)
 
 
@@ -187,6 +192,7 @@ def _rows_file(rows, kind: str, name: str):
 
 
 @bp.post("/manage/<token>/sandbox/uploads")
+@once_per_submission
 def upload(token: str):
     signup = signup_or_404(token)
     form = UploadForm(max_bytes=_max_bytes())
@@ -204,10 +210,10 @@ def upload(token: str):
         lease_seconds=float(config["SANDBOX_LEASE_SECONDS"]),
     )
     # Committed before judging, so a file the judge chokes on is still recorded as failed.
-    db.session.commit()
+    response = commit_and_redirect(url_for("sandbox.attempt", token=token, attempt_id=attempt.id))
     if inline:
         tasks.judge_in_request(attempt, upload.stream)
-    return redirect(url_for("sandbox.attempt", token=token, attempt_id=attempt.id), code=303)
+    return response
 
 
 @bp.errorhandler(413)
@@ -262,6 +268,7 @@ def findings_csv(token: str, attempt_id: int):
 
 
 @bp.route("/manage/<token>/sandbox/delete", methods=["GET", "POST"])
+@once_per_submission
 def delete_all(token: str):
     signup = signup_or_404(token)
     form = DeleteAllForm()
@@ -269,14 +276,13 @@ def delete_all(token: str):
         status = 422 if form.errors else 200
         return render_template("sandbox/delete.html", signup=signup, token=token, form=form), status
     deleted = services.delete_sandbox_data(signup, include_activities=form.include_activities.data)
-    db.session.commit()
     flash(
         f"Deleted {deleted.records} sandbox record(s) and {deleted.attempts} upload(s) with "
         f"their findings"
         + (f", and {deleted.activities} practice activities." if deleted.activities else "."),
         "success",
     )
-    return redirect(url_for("sandbox.home", token=token), code=303)
+    return commit_and_redirect(url_for("sandbox.home", token=token))
 
 
 # --- Shared by the organization's and staff's pages ------------------------------------------
@@ -402,4 +408,13 @@ def staff_attempt(signup_id: int, attempt_id: int):
 @role_required(*HELPER_ROLES)
 def staff_findings_csv(signup_id: int, attempt_id: int):
     signup = _signup_for_staff(signup_id)
-    return _findings_csv(_attempt_or_404(signup, attempt_id))
+    attempt = _attempt_or_404(signup, attempt_id)
+    record_export(
+        "sandbox_findings",
+        actor=current_user,
+        rows=sum(attempt.counts_by_code.values()),
+        signup=signup,
+        upload=attempt.id,
+    )
+    db.session.commit()
+    return _findings_csv(attempt)
