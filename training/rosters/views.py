@@ -157,14 +157,14 @@ def roster(session_id: int):
 def export_roster(session_id: int, file_format: str):
     session = _session_or_404(session_id)
     rows = exports.roster_rows(services.load_roster(session))
-    record_export("roster", actor=current_user, rows=len(rows), session=session, format=file_format)
-    db.session.commit()
     day = f"{session.local_starts_at:%Y-%m-%d}"
     if file_format == "csv":
         body, mimetype = exports.to_csv(rows), "text/csv"
     else:
         body = exports.to_xlsx(rows, title=f"Roster {day}")
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    record_export("roster", actor=current_user, rows=len(rows), session=session, format=file_format)
+    db.session.commit()
     return current_app.response_class(
         body,
         mimetype=mimetype,
