@@ -143,7 +143,8 @@ def sign_up_over_http(base_url: str) -> str:
     opener = urllib.request.build_opener(
         urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
     )
-    form = opener.open(f"{base_url}/signup").read().decode()
+    with opener.open(f"{base_url}/signup") as page:
+        form = page.read().decode()
     hidden = dict(
         re.findall(r'name="(csrf_token|submission_key)" type="hidden" value="([^"]+)"', form)
     )
@@ -160,7 +161,8 @@ def sign_up_over_http(base_url: str) -> str:
             "attest": "y",
         }
     ).encode()
-    return opener.open(f"{base_url}/signup", data=data).read().decode()
+    with opener.open(f"{base_url}/signup", data=data) as answer:
+        return answer.read().decode()
 
 
 def gunicorn_as_the_readme_runs_it(port: int) -> list:
@@ -219,30 +221,30 @@ def test_gunicorn_logs_hold_no_token_email_or_search_term(environment, tmp_path)
         wait_for_page(f"{base}/healthz", process)
         booked = sign_up_over_http(base)
         token = re.search(r"/manage/([\w\-]{40,})", booked).group(1)
-        urllib.request.urlopen(f"{base}/manage/{token}").read()  # noqa: S310 (loopback)
+        with urllib.request.urlopen(f"{base}/manage/{token}") as manage:  # noqa: S310 (loopback)
+            assert manage.status == 200
         # A fault the app cannot survive: a table gone from under it.
         with sqlite3.connect(tmp_path / "instance" / "training.sqlite3") as database:
             database.execute("DROP TABLE challenge_entries")
         with pytest.raises(urllib.error.HTTPError) as failed:
             urllib.request.urlopen(f"{base}/manage/{token}/challenges")  # noqa: S310
+        failed.value.close()
         assert failed.value.code == 500
         staff = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
         )
-        page = staff.open(f"{base}/staff/sign-in").read().decode()
+        with staff.open(f"{base}/staff/sign-in") as sign_in:
+            page = sign_in.read().decode()
         csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-        staff.open(
-            f"{base}/staff/sign-in",
-            data=urllib.parse.urlencode(
-                {
-                    "csrf_token": csrf,
-                    "email": "pat@cmadocs.example.org",
-                    "password": "correct horse battery staple",
-                }
-            ).encode(),
-        ).read()
-        search = staff.open(f"{base}/staff/signups?q=ana%40shelltest.example.org").read().decode()
-        assert "Shell Test Clinic" in search
+        credentials = {
+            "csrf_token": csrf,
+            "email": "pat@cmadocs.example.org",
+            "password": "correct horse battery staple",
+        }
+        with staff.open(f"{base}/staff/sign-in", data=urllib.parse.urlencode(credentials).encode()):
+            pass
+        with staff.open(f"{base}/staff/signups?q=ana%40shelltest.example.org") as search:
+            assert "Shell Test Clinic" in search.read().decode()
     finally:
         output = stop(process)
     assert 'GET /manage/<token>/challenges HTTP/1.1" 500' in output, output
