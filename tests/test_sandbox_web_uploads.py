@@ -370,11 +370,9 @@ def test_another_organizations_attempt_is_not_found(client, make_session, token)
     assert client.get(f"{attempt_path}/status").status_code == 404
 
 
-def test_a_completion_dated_today_in_new_york_is_not_in_the_future(
-    client, make_session, time_machine
-):
-    # 9:30 PM on Dec 1 in California is 12:30 AM on Dec 2 in New York.
-    time_machine.move_to(datetime(2026, 12, 2, 5, 30, tzinfo=UTC), tick=True)
+# 9:30 PM on Dec 1 in California is 12:30 AM on Dec 2 in New York.
+@pytest.mark.time_machine(datetime(2026, 12, 2, 5, 30, tzinfo=UTC), tick=True)
+def test_a_completion_dated_today_in_new_york_is_not_in_the_future(client, make_session):
     token = manage_token(client.post("/signup", data=signup_form(make_session())))
     client.post(f"/manage/{token}/sandbox/activities/example")
     first, second = people(2)

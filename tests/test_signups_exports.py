@@ -165,8 +165,8 @@ def test_facilitators_and_visitors_cannot_download_signups(client, sign_in_as, e
     assert client.get(f"/staff/signups.{extension}").status_code == 403
 
 
-def test_the_export_is_named_for_the_day_in_california_not_in_utc(client, sign_in_as, time_machine):
-    time_machine.move_to(datetime(2026, 12, 2, 3, 0, tzinfo=UTC), tick=True)  # 7 PM, Dec 1 PT
+@pytest.mark.time_machine(datetime(2026, 12, 2, 3, 0, tzinfo=UTC), tick=True)  # 7 PM, Dec 1 PT
+def test_the_export_is_named_for_the_day_in_california_not_in_utc(client, sign_in_as):
     sign_in_as("staff")
     response = client.get("/staff/signups.xlsx")
     assert 'filename="signups-2026-12-01.xlsx"' in response.headers["Content-Disposition"]
