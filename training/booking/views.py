@@ -35,6 +35,7 @@ from training.booking.ical import build_invite
 from training.booking.models import Program, Signup, TrainingSession
 from training.extensions import db, utcnow
 from training.mail.services import public_url
+from training.routing import query_number
 
 bp = Blueprint("booking", __name__)
 
@@ -88,7 +89,7 @@ def signup():
     form = SignupForm()
     form.set_sessions(_date_options(program, now), program.attestation_text)
     if request.method == "GET":
-        form.first_choice.data = request.args.get("session", NO_CHOICE, type=int)
+        form.first_choice.data = query_number("session", NO_CHOICE)
     signup_state = program.signup_state(now)
     if signup_state != "open" or not form.validate_on_submit():
         return _render_signup(program, form, signup_state, now)

@@ -59,7 +59,7 @@ def organization(token: str):
     )
 
 
-@bp.post("/manage/<token>/challenges/<int:entry_id>/remove")
+@bp.post("/manage/<token>/challenges/<id:entry_id>/remove")
 def remove_own_entry(token: str, entry_id: int):
     signup = signup_or_404(token)
     entry = db.session.get(ChallengeEntry, entry_id)
@@ -122,7 +122,7 @@ def progress():
     )
 
 
-@bp.post("/staff/challenges/entries/<int:entry_id>/verify")
+@bp.post("/staff/challenges/entries/<id:entry_id>/verify")
 @role_required(*STAFF_ROLES)
 def verify(entry_id: int):
     entry = db.get_or_404(ChallengeEntry, entry_id)
@@ -136,7 +136,7 @@ def verify(entry_id: int):
     return redirect(url_for("challenges.progress"), code=303)
 
 
-@bp.post("/staff/challenges/entries/<int:entry_id>/remove")
+@bp.post("/staff/challenges/entries/<id:entry_id>/remove")
 @role_required(*STAFF_ROLES)
 def remove(entry_id: int):
     entry = db.get_or_404(ChallengeEntry, entry_id)

@@ -81,7 +81,7 @@ def new_session():
     return render_template("rosters/session_form.html", form=form, program=program, session=None)
 
 
-@bp.route("/staff/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+@bp.route("/staff/sessions/<id:session_id>/edit", methods=["GET", "POST"])
 @role_required(*MANAGERS)
 def edit_session(session_id: int):
     session = _session_or_404(session_id)
@@ -110,7 +110,7 @@ def edit_session(session_id: int):
     )
 
 
-@bp.route("/staff/sessions/<int:session_id>/cancel", methods=["GET", "POST"])
+@bp.route("/staff/sessions/<id:session_id>/cancel", methods=["GET", "POST"])
 @role_required(*MANAGERS)
 def cancel_session(session_id: int):
     session = _session_or_404(session_id)
@@ -130,7 +130,7 @@ def cancel_session(session_id: int):
     return render_template("rosters/cancel_session.html", session=session, form=form)
 
 
-@bp.get("/staff/sessions/<int:session_id>")
+@bp.get("/staff/sessions/<id:session_id>")
 @role_required(*READERS)
 def roster(session_id: int):
     session = _readable_session(session_id)
@@ -146,7 +146,7 @@ def roster(session_id: int):
     )
 
 
-@bp.get("/staff/sessions/<int:session_id>/roster.<any(csv, xlsx):file_format>")
+@bp.get("/staff/sessions/<id:session_id>/roster.<any(csv, xlsx):file_format>")
 @role_required(*MANAGERS)
 def export_roster(session_id: int, file_format: str):
     session = _session_or_404(session_id)
@@ -164,7 +164,7 @@ def export_roster(session_id: int, file_format: str):
     )
 
 
-@bp.post("/staff/sessions/<int:session_id>/signups/<int:signup_id>/move")
+@bp.post("/staff/sessions/<id:session_id>/signups/<id:signup_id>/move")
 @role_required(*MANAGERS)
 def move_signup(session_id: int, signup_id: int):
     session, signup = _session_signup_or_404(session_id, signup_id)
@@ -182,7 +182,7 @@ def move_signup(session_id: int, signup_id: int):
     return redirect(url_for("rosters.roster", session_id=session.id), code=303)
 
 
-@bp.post("/staff/sessions/<int:session_id>/signups/<int:signup_id>/cancel")
+@bp.post("/staff/sessions/<id:session_id>/signups/<id:signup_id>/cancel")
 @role_required(*MANAGERS)
 def cancel_signup(session_id: int, signup_id: int):
     session, signup = _session_signup_or_404(session_id, signup_id)
@@ -199,7 +199,7 @@ def cancel_signup(session_id: int, signup_id: int):
     return redirect(url_for("rosters.roster", session_id=session.id), code=303)
 
 
-@bp.post("/staff/sessions/<int:session_id>/signups/<int:signup_id>/promote")
+@bp.post("/staff/sessions/<id:session_id>/signups/<id:signup_id>/promote")
 @role_required(*MANAGERS)
 def promote_signup(session_id: int, signup_id: int):
     session, signup = _session_signup_or_404(session_id, signup_id)
@@ -218,7 +218,7 @@ def promote_signup(session_id: int, signup_id: int):
     return redirect(url_for("rosters.roster", session_id=session.id), code=303)
 
 
-@bp.post("/staff/sessions/<int:session_id>/signups/<int:signup_id>/notes")
+@bp.post("/staff/sessions/<id:session_id>/signups/<id:signup_id>/notes")
 @role_required(*MANAGERS)
 def save_notes(session_id: int, signup_id: int):
     session, signup = _session_signup_or_404(session_id, signup_id)
@@ -235,7 +235,7 @@ def save_notes(session_id: int, signup_id: int):
     )
 
 
-@bp.post("/staff/sessions/<int:session_id>/emails/<int:message_id>/resend")
+@bp.post("/staff/sessions/<id:session_id>/emails/<id:message_id>/resend")
 @role_required(*MANAGERS)
 def resend_email(session_id: int, message_id: int):
     session = _session_or_404(session_id)
@@ -251,7 +251,7 @@ def resend_email(session_id: int, message_id: int):
     return redirect(url_for("rosters.roster", session_id=session.id), code=303)
 
 
-@bp.route("/staff/sessions/<int:session_id>/signups/new", methods=["GET", "POST"])
+@bp.route("/staff/sessions/<id:session_id>/signups/new", methods=["GET", "POST"])
 @role_required(*MANAGERS)
 def add_signup(session_id: int):
     session = _session_or_404(session_id)

@@ -74,7 +74,7 @@ def duplicates():
     return render_template("signups/duplicates.html", rows=rows)
 
 
-@bp.post("/duplicates/<int:first_id>/<int:second_id>/dismiss")
+@bp.post("/duplicates/<id:first_id>/<id:second_id>/dismiss")
 @role_required(ROLE_ADMIN, ROLE_STAFF)
 def dismiss_duplicate(first_id: int, second_id: int):
     first, second = db.get_or_404(Signup, first_id), db.get_or_404(Signup, second_id)
@@ -99,7 +99,7 @@ def dismiss_duplicate(first_id: int, second_id: int):
     return redirect(url_for("signups.duplicates"), code=303)
 
 
-@bp.post("/duplicates/<int:first_id>/<int:second_id>/merge")
+@bp.post("/duplicates/<id:first_id>/<id:second_id>/merge")
 @role_required(ROLE_ADMIN, ROLE_STAFF)
 def merge_duplicate(first_id: int, second_id: int):
     first, second = db.get_or_404(Signup, first_id), db.get_or_404(Signup, second_id)

@@ -133,7 +133,7 @@ def accounts():
     return render_template("staff/accounts.html", form=form, rows=rows)
 
 
-@bp.post("/accounts/<int:member_id>")
+@bp.post("/accounts/<id:member_id>")
 @role_required(ROLE_ADMIN)
 def update_account(member_id: int):
     member = db.get_or_404(StaffMember, member_id)
