@@ -29,7 +29,7 @@ def wording_builder():
     wording = None
     if request.args and form.validate():
         wording = services.build_wording(
-            form.organization.data.strip(), form.wording.data, form.duration.data
+            form.organization.data, form.wording.data, form.duration.data
         )
     return render_template(
         "resources/builder.html",
