@@ -192,10 +192,13 @@ def update_contacts(token: str):
         return _render_manage(signup, token, contacts_form=form, status=422)
     try:
         services.update_contacts(signup, form.details(signup.organization_name), now=utcnow())
+    except services.ProviderIdTaken as error:
+        form.provider_id.errors.append(str(error))
+        return _render_manage(signup, token, contacts_form=form, status=409)
     except services.BookingError as error:
         db.session.rollback()
         flash(str(error), "error")
-        return _render_manage(signup, token, status=409)
+        return _render_manage(signup, token, contacts_form=form, status=409)
     db.session.commit()
     flash("Your contact details are saved.", "success")
     return redirect(url_for("booking.manage", token=token), code=303)

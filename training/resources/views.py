@@ -55,10 +55,15 @@ def edit(slug: str):
         abort(404)
     form = PageForm(data={"title": resource.title, "body": resource.body})
     if form.validate_on_submit():
-        services.save_page(slug, form.title.data, form.body.data, actor=current_user)
-        db.session.commit()
-        flash(f"Saved “{form.title.data}”.", "success")
-        return redirect(url_for("resources.page", slug=slug), code=303)
+        try:
+            services.save_page(slug, form.title.data, form.body.data, actor=current_user)
+        except services.PageSavedMeanwhile as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(f"Saved “{form.title.data}”.", "success")
+            return redirect(url_for("resources.page", slug=slug), code=303)
     return render_template(
         "resources/edit.html", page=resource, form=form, restore_form=RestoreForm()
     )
