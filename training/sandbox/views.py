@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from training.booking.models import Signup
 from training.booking.views import signup_or_404
+from training.errors import render_error
 from training.extensions import db, utcnow
 from training.routing import query_number
 from training.sandbox import downloads, judge, rules, services, tasks
@@ -215,8 +216,7 @@ def upload(token: str):
 @bp.errorhandler(413)
 def upload_too_large(_error):
     message = rules.CODES["FILE_TOO_LARGE"].message.format(limit=human_size(_max_bytes()))
-    page = render_template("errors/error.html", title="That file is too large", message=message)
-    return page, 413
+    return render_error(413, "That file is too large", message)
 
 
 def _attempt_or_404(signup: Signup, attempt_id: int) -> SandboxAttempt:
