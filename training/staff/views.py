@@ -39,10 +39,12 @@ def init_app(app: Flask) -> None:
 
 def _safe_next(target: str | None) -> str:
     """Only paths on this site; anything else goes to the console's home."""
-    parts = urlsplit(target or "")
-    if target and not parts.scheme and not parts.netloc and target.startswith("/"):
-        return target
-    return url_for("staff.home")
+    if not target or not target.isprintable() or not target.startswith("/"):
+        return url_for("staff.home")  # control characters (CR, LF) cannot go in a header
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("/\\"):
+        return url_for("staff.home")
+    return target
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
