@@ -384,7 +384,8 @@ def valid_values(field_, world: World) -> st.SearchStrategy[str]:
     if isinstance(field_, SelectField | RadioField | SelectMultipleField) and field_.choices:
         return st.sampled_from([str(choice[0]) for choice in field_.iter_choices()] or [""])
     if isinstance(field_, DateField):
-        return st.dates().map(lambda day: day.isoformat())
+        edges = st.sampled_from(["0001-01-01", "9999-12-31", "1899-12-31", "2200-01-01"])
+        return st.one_of(edges, st.dates().map(lambda day: day.isoformat()))
     if isinstance(field_, TimeField):
         return st.times().map(lambda moment: moment.strftime("%H:%M"))
     if isinstance(field_, DecimalField):

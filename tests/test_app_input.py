@@ -20,12 +20,12 @@ from test_sandbox_web_activities import activity_form
 from test_staff_access import client_for
 from test_staff_access import world as world
 from werkzeug.routing import ValidationError
-from wtforms import DecimalField, FormField, IntegerField, SelectFieldBase, StringField
+from wtforms import DateField, DecimalField, FormField, IntegerField, SelectFieldBase, StringField
 from wtforms.fields.core import UnboundField
 
 import training
 from training import PROJECT_ROOT, forms
-from training.booking.models import Signup
+from training.booking.models import Signup, TrainingSession
 from training.extensions import MAX_ID, db
 from training.live import services as live_services
 from training.live.models import LiveSession
@@ -217,6 +217,27 @@ def test_a_huge_step_marked_done_is_refused_with_a_message(app, client, token):
     assert response.status_code == 303
     text = page_text(client.get(response.headers["Location"]))
     assert "That step is no longer on screen; here is the current one." in text
+
+
+# --- Dates at the ends of the calendar -------------------------------------------------------
+
+
+def test_a_date_at_the_end_of_the_calendar_is_refused_with_a_message(app, world):
+    admin = client_for(app, "admin")
+    message = "Enter a date from 1900 to 2199, for example 2026-12-01."
+
+    audit = admin.get("/staff/audit/", query_string={"until": "9999-12-31"})
+    session = admin.post(
+        "/staff/sessions/new",
+        data={"day": "9999-12-31", "starts_at": "22:00", "ends_at": "23:00", "seats": "5"},
+    )
+
+    assert audit.status_code == 400
+    assert message in page_text(audit)
+    assert session.status_code == 200
+    assert message in page_text(session)
+    with app.app_context():
+        assert len(db.session.scalars(select(TrainingSession)).all()) == 2  # the world's own
 
 
 # --- Decimal numbers ---------------------------------------------------------------------------
@@ -438,6 +459,17 @@ def test_every_text_field_runs_a_shared_text_filter():
         and not set(field.kwargs.get("filters", ())) & set(forms.TEXT_FILTERS)
     ]
     assert unfiltered == []
+
+
+def test_every_date_field_keeps_to_the_calendar_the_code_can_count_in():
+    unbounded = [
+        name
+        for form in package_forms()
+        for name, field in _unbound_fields(form)
+        if issubclass(field.field_class, DateField)
+        and not issubclass(field.field_class, forms.DayField)
+    ]
+    assert unbounded == []
 
 
 def test_every_number_field_holds_only_what_the_database_can():

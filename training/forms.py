@@ -5,12 +5,20 @@ missing from a post, a file where text was expected or a value no column can hol
 field's own message, never as an error page.
 """
 
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from flask import request
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
-from wtforms import DecimalField, FileField, IntegerField, SelectField, SelectMultipleField
+from wtforms import (
+    DateField,
+    DecimalField,
+    FileField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+)
 from wtforms.validators import NumberRange, Optional
 
 from training.extensions import MAX_ID
@@ -93,6 +101,22 @@ class IdSelectField(_ById, SelectField):
 
 class IdSelectMultipleField(_ById, SelectMultipleField):
     """Any number of records, chosen by their ids."""
+
+
+class DayField(DateField):
+    """A calendar date from 1900 to 2199: room for any real date, and far from the ends of
+    Python's calendar, where adding a day or a time zone overflows."""
+
+    earliest, latest = date(1900, 1, 1), date(2199, 12, 31)
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and not self.earliest <= self.data <= self.latest:
+            self.data = None
+            raise ValueError(
+                f"Enter a date from {self.earliest.year} to {self.latest.year}, "
+                "for example 2026-12-01."
+            )
 
 
 class WholeNumberField(IntegerField):

@@ -3,11 +3,11 @@
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from wtforms import DateField, SelectChoice, SelectField, StringField
+from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
 from training.audit.services import AuditFilters
-from training.forms import Form, PageField, clean_text
+from training.forms import DayField, Form, PageField, clean_text
 
 
 class AuditFilterForm(Form):
@@ -23,8 +23,8 @@ class AuditFilterForm(Form):
         validators=[Optional(), Length(max=200, message="Search for 200 characters or fewer.")],
     )
     action = SelectField("Action", default="")
-    since = DateField("From", validators=[Optional()], format="%Y-%m-%d")
-    until = DateField("To", validators=[Optional()], format="%Y-%m-%d")
+    since = DayField("From", validators=[Optional()], format="%Y-%m-%d")
+    until = DayField("To", validators=[Optional()], format="%Y-%m-%d")
     page = PageField()
 
     def set_choices(self, actors: list[str], actions: list[str]) -> None:

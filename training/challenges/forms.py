@@ -1,7 +1,6 @@
 """Recording PARS entries, verifying them, and running a drawing."""
 
 from wtforms import (
-    DateField,
     RadioField,
     SelectChoice,
     StringField,
@@ -10,7 +9,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Regexp
 
 from training.challenges.eligibility import ACCME, CMA
-from training.forms import Form, IdSelectField, WholeNumberField, clean_text
+from training.forms import DayField, Form, IdSelectField, WholeNumberField, clean_text
 
 
 class EntryForm(Form):
@@ -23,7 +22,7 @@ class EntryForm(Form):
             Regexp(r"^\d{9}$", message="An ACCME activity ID is 9 digits, for example 201234567."),
         ],
     )
-    entered_on = DateField(
+    entered_on = DayField(
         "Date you entered the learners in PARS",
         validators=[InputRequired("Enter the date, for example 12/01/2026.")],
     )

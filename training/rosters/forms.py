@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 from wtforms import (
     BooleanField,
-    DateField,
     HiddenField,
     SelectChoice,
     StringField,
@@ -29,6 +28,7 @@ from wtforms.widgets import CheckboxInput
 from training.booking.forms import ContactFields, OrganizationField
 from training.booking.names import organization_key
 from training.forms import (
+    DayField,
     Form,
     IdSelectField,
     IdSelectMultipleField,
@@ -60,7 +60,7 @@ def _web_address(_form, field):
 
 
 class SessionForm(Form):
-    day = DateField("Date", validators=[InputRequired("Enter the session's date.")])
+    day = DayField("Date", validators=[InputRequired("Enter the session's date.")])
     starts_at = TimeField("Start time", validators=[InputRequired("Enter the start time.")])
     ends_at = TimeField("End time", validators=[InputRequired("Enter the end time.")])
     seats = WholeNumberField(

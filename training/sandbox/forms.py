@@ -6,7 +6,6 @@ import wtforms
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
-    DateField,
     FormField,
     SelectChoice,
     SelectField,
@@ -18,7 +17,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Re
 from wtforms.validators import ValidationError as FieldError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from training.forms import FiniteDecimalField, Form, single_line
+from training.forms import DayField, FiniteDecimalField, Form, single_line
 from training.sandbox import rules
 from training.sandbox.readers import human_size
 from training.sandbox.services import ActivityDetails, BoardDetails
@@ -99,12 +98,10 @@ class ActivityForm(Form):
             Length(max=200, message="Keep the title to 200 characters or fewer."),
         ],
     )
-    start_date = DateField(
+    start_date = DayField(
         "Start date", validators=[InputRequired("Enter the date the activity starts.")]
     )
-    end_date = DateField(
-        "End date", validators=[InputRequired("Enter the date the activity ends.")]
-    )
+    end_date = DayField("End date", validators=[InputRequired("Enter the date the activity ends.")])
     max_cme_credits = FiniteDecimalField(
         "Maximum AMA PRA Category 1 Credits™ (optional)",
         places=2,
