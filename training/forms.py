@@ -1,4 +1,5 @@
-"""What every form shares: the base form, the text filters, and numbers that fit the database.
+"""What every form shares: the base form, the text filters, and number and date fields that
+hold only what the database and the calendar can.
 
 Every form derives from ``Form`` and every text field runs one of the filters below, so a field
 missing from a post, a file where text was expected or a value no column can hold ends as the
@@ -77,8 +78,8 @@ TEXT_FILTERS = (clean_text, single_line, as_typed)
 def database_id(value: object) -> int:
     """``value`` as an id the database can hold (0 to ``MAX_ID``; 0 means "none chosen").
 
-    For ``coerce=`` on choice fields and ``type=`` on query-string reads. Raises ValueError
-    (or TypeError) for anything else, which both turn into "not a valid choice".
+    The ``coerce`` of the id choice fields below. Raises ValueError (or TypeError) for anything
+    else, which the field shows as its "not a valid choice" message.
     """
     number = int(value)
     if not 0 <= number <= MAX_ID:
