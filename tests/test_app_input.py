@@ -13,7 +13,7 @@ import pytest
 from conftest import manage_token, page_text, signup_form
 from flask_wtf import FlaskForm
 from jinja2 import DictLoader
-from sqlalchemy import select
+from sqlalchemy import UniqueConstraint, select
 
 # The staff-access walk's ``world`` fixture (sessions, signups, an entry, an account per role).
 from test_sandbox_web_activities import activity_form
@@ -345,7 +345,7 @@ def test_every_unique_constraint_is_accounted_for(app):
         names |= {
             constraint.name
             for constraint in table.constraints
-            if type(constraint).__name__ == "UniqueConstraint"
+            if isinstance(constraint, UniqueConstraint)
         }
     assert names - UNIQUE_CONSTRAINTS.keys() == set(), "say what a person who hits these is told"
     assert UNIQUE_CONSTRAINTS.keys() - names == set(), "these constraints no longer exist"
