@@ -38,7 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             serialize_sqlite_writes(db.engine)
 
-    from training import cli, errors, health, logs, security
+    from training import cli, errors, health, logs, routing, security
     from training.audit import views as audit
     from training.booking import views as booking
     from training.challenges import views as challenges
@@ -50,6 +50,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from training.staff import views as staff
     from training.submissions import guard as submissions
 
+    routing.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(booking.bp)
     app.register_blueprint(staff.bp)

@@ -29,6 +29,7 @@ from training.booking.models import (
     TrainingSession,
 )
 from training.booking.names import organization_key
+from training.constraints import unique_or
 from training.extensions import db
 from training.mail.services import public_url, queue_email
 
@@ -64,6 +65,24 @@ class AlreadySignedUp(BookingError):
 
 class ChangesClosed(BookingError):
     pass
+
+
+class ProviderIdTaken(BookingError):
+    """Another organization's active signup holds this ACCME provider ID."""
+
+    def __init__(self):
+        super().__init__(
+            "Another organization has signed up with this ACCME provider ID. Check the 7 digits, "
+            "or leave it blank if you are not sure."
+        )
+
+
+class ContactsChangedMeanwhile(BookingError):
+    def __init__(self):
+        super().__init__(
+            "These contacts were changed somewhere else at the same moment. Check them below and "
+            "save again."
+        )
 
 
 @dataclass(frozen=True)
@@ -248,7 +267,9 @@ def book_signup(
             db.session.flush()
     except IntegrityError:
         # Another request for the same organization committed first.
-        existing = find_active_signup(program, details.organization_name, details.provider_id)
+        existing = find_active_signup(
+            program, details.organization_name, details.provider_id
+        ) or find_signup_by_submission(submission_key)
         if existing is None:
             raise
         raise AlreadySignedUp(existing) from None
@@ -306,12 +327,20 @@ def change_session(signup: Signup, session: TrainingSession, *, now: datetime, a
 
 
 def update_contacts(signup: Signup, details: SignupDetails, *, now: datetime, actor=None) -> None:
-    """Replace the contact and attendee details (the organization's name stays as booked)."""
+    """Replace the contact and attendee details (the organization's name stays as booked).
+
+    Raises ``ChangesClosed``, ``ProviderIdTaken`` (nothing is changed) or
+    ``ContactsChangedMeanwhile`` (another request saved the same attendee first).
+    """
     if actor is None:
         require_changes_open(signup, now)
     before = _contact_snapshot(signup)
-    _apply_details(signup, details)
-    db.session.flush()
+    refusals = {
+        "uq_signups_active_provider": ProviderIdTaken,
+        "uq_attendees_signup_email": ContactsChangedMeanwhile,
+    }
+    with unique_or(refusals):
+        _apply_details(signup, details)
     after = _contact_snapshot(signup)
     changed = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
     if changed:

@@ -40,6 +40,7 @@ from training.booking.ical import build_invite
 from training.booking.models import Program, Signup, TrainingSession
 from training.extensions import db, utcnow
 from training.mail.services import public_url
+from training.routing import query_number
 from training.submissions.guard import (
     commit_and_redirect,
     current_submission_key,
@@ -123,7 +124,7 @@ def signup():
     form = SignupForm()
     form.set_sessions(_date_options(program, now), program.attestation_text)
     if request.method == "GET":
-        form.first_choice.data = request.args.get("session", NO_CHOICE, type=int)
+        form.first_choice.data = query_number("session", NO_CHOICE)
     signup_state = program.signup_state(now)
     if signup_state != "open" or not form.validate_on_submit():
         return _render_signup(program, form, signup_state, now)
@@ -245,10 +246,13 @@ def update_contacts(token: str):
         return _render_manage(signup, token, contacts_form=form, status=422)
     try:
         services.update_contacts(signup, form.details(signup.organization_name), now=utcnow())
+    except services.ProviderIdTaken as error:
+        form.provider_id.errors.append(str(error))
+        return _render_manage(signup, token, contacts_form=form, status=409)
     except services.BookingError as error:
         db.session.rollback()
         flash(str(error), "error")
-        return _render_manage(signup, token, status=409)
+        return _render_manage(signup, token, contacts_form=form, status=409)
     flash("Your contact details are saved.", "success")
     return commit_and_redirect(url_for("booking.manage", token=token))
 

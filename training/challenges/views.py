@@ -53,7 +53,7 @@ def organization(token: str):
     )
 
 
-@bp.post("/manage/<token>/challenges/<int:entry_id>/remove")
+@bp.post("/manage/<token>/challenges/<id:entry_id>/remove")
 @once_per_submission
 def remove_own_entry(token: str, entry_id: int):
     signup = signup_or_404(token)
@@ -117,7 +117,7 @@ def progress():
     )
 
 
-@bp.post("/staff/challenges/entries/<int:entry_id>/verify")
+@bp.post("/staff/challenges/entries/<id:entry_id>/verify")
 @role_required(*STAFF_ROLES)
 @once_per_submission
 def verify(entry_id: int):
@@ -132,7 +132,7 @@ def verify(entry_id: int):
     return redirect(url_for("challenges.progress"), code=303)
 
 
-@bp.post("/staff/challenges/entries/<int:entry_id>/remove")
+@bp.post("/staff/challenges/entries/<id:entry_id>/remove")
 @role_required(*STAFF_ROLES)
 @once_per_submission
 def remove(entry_id: int):

@@ -48,13 +48,13 @@ def index():
     return render_template("live/index.html", sessions=sessions)
 
 
-@bp.get("/staff/live/<int:session_id>")
+@bp.get("/staff/live/<id:session_id>")
 @role_required(*CONSOLE_ROLES)
 def console(session_id: int):
     return _render_console(_console_session(session_id))
 
 
-@bp.get("/staff/live/<int:session_id>/board.json")
+@bp.get("/staff/live/<id:session_id>/board.json")
 @role_required(*CONSOLE_ROLES)
 def board_state(session_id: int):
     session = _console_session(session_id)
@@ -73,7 +73,7 @@ def board_state(session_id: int):
     )
 
 
-@bp.post("/staff/live/<int:session_id>/start")
+@bp.post("/staff/live/<id:session_id>/start")
 @role_required(*CONSOLE_ROLES)
 @once_per_submission
 def start(session_id: int):
@@ -85,7 +85,7 @@ def start(session_id: int):
     )
 
 
-@bp.post("/staff/live/<int:session_id>/end")
+@bp.post("/staff/live/<id:session_id>/end")
 @role_required(*CONSOLE_ROLES)
 @once_per_submission
 def end(session_id: int):
@@ -97,7 +97,7 @@ def end(session_id: int):
     )
 
 
-@bp.post("/staff/live/<int:session_id>/next")
+@bp.post("/staff/live/<id:session_id>/next")
 @role_required(*CONSOLE_ROLES)
 @once_per_submission
 def next_step(session_id: int):
@@ -105,7 +105,7 @@ def next_step(session_id: int):
     return _console_action(session, lambda: services.move_step(session, 1, actor=current_user))
 
 
-@bp.post("/staff/live/<int:session_id>/back")
+@bp.post("/staff/live/<id:session_id>/back")
 @role_required(*CONSOLE_ROLES)
 @once_per_submission
 def previous_step(session_id: int):
@@ -113,7 +113,7 @@ def previous_step(session_id: int):
     return _console_action(session, lambda: services.move_step(session, -1, actor=current_user))
 
 
-@bp.post("/staff/live/<int:session_id>/step")
+@bp.post("/staff/live/<id:session_id>/step")
 @role_required(*CONSOLE_ROLES)
 @once_per_submission
 def jump(session_id: int):
@@ -127,7 +127,7 @@ def jump(session_id: int):
     return _console_action(session, lambda: services.go_to_step(session, step, actor=current_user))
 
 
-@bp.post("/staff/live/<int:session_id>/check-in/<int:signup_id>")
+@bp.post("/staff/live/<id:session_id>/check-in/<id:signup_id>")
 @role_required(*CONSOLE_ROLES)
 @once_per_submission
 def check_in(session_id: int, signup_id: int):
@@ -146,7 +146,7 @@ def check_in(session_id: int, signup_id: int):
     )
 
 
-@bp.post("/staff/live/<int:session_id>/help/<int:signup_id>/clear")
+@bp.post("/staff/live/<id:session_id>/help/<id:signup_id>/clear")
 @role_required(*CONSOLE_ROLES)
 @once_per_submission
 def clear_help(session_id: int, signup_id: int):
@@ -160,7 +160,7 @@ def clear_help(session_id: int, signup_id: int):
     )
 
 
-@bp.post("/staff/live/<int:session_id>/notes")
+@bp.post("/staff/live/<id:session_id>/notes")
 @role_required(*CONSOLE_ROLES)
 @once_per_submission
 def notes(session_id: int):
@@ -176,7 +176,7 @@ def notes(session_id: int):
     )
 
 
-@bp.post("/staff/live/<int:session_id>/follow-ups")
+@bp.post("/staff/live/<id:session_id>/follow-ups")
 @role_required(*CONSOLE_ROLES)
 @once_per_submission
 def follow_ups(session_id: int):

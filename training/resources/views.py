@@ -3,6 +3,7 @@
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from training.extensions import db
 from training.resources import services
 from training.resources.forms import PageForm, RestoreForm, WordingBuilderForm
 from training.resources.markdown import render_markdown
@@ -29,7 +30,7 @@ def wording_builder():
     wording = None
     if request.args and form.validate():
         wording = services.build_wording(
-            form.organization.data.strip(), form.wording.data, form.duration.data
+            form.organization.data, form.wording.data, form.duration.data
         )
     return render_template(
         "resources/builder.html",
@@ -56,9 +57,14 @@ def edit(slug: str):
         abort(404)
     form = PageForm(data={"title": resource.title, "body": resource.body})
     if form.validate_on_submit():
-        services.save_page(slug, form.title.data, form.body.data, actor=current_user)
-        flash(f"Saved “{form.title.data}”.", "success")
-        return commit_and_redirect(url_for("resources.page", slug=slug))
+        try:
+            services.save_page(slug, form.title.data, form.body.data, actor=current_user)
+        except services.PageSavedMeanwhile as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            flash(f"Saved “{form.title.data}”.", "success")
+            return commit_and_redirect(url_for("resources.page", slug=slug))
     return render_template(
         "resources/edit.html", page=resource, form=form, restore_form=RestoreForm()
     )

@@ -87,7 +87,7 @@ def new_session():
     return render_template("rosters/session_form.html", form=form, program=program, session=None)
 
 
-@bp.route("/staff/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+@bp.route("/staff/sessions/<id:session_id>/edit", methods=["GET", "POST"])
 @role_required(*MANAGERS)
 @once_per_submission
 def edit_session(session_id: int):
@@ -116,7 +116,7 @@ def edit_session(session_id: int):
     )
 
 
-@bp.route("/staff/sessions/<int:session_id>/cancel", methods=["GET", "POST"])
+@bp.route("/staff/sessions/<id:session_id>/cancel", methods=["GET", "POST"])
 @role_required(*MANAGERS)
 @once_per_submission
 def cancel_session(session_id: int):
@@ -136,7 +136,7 @@ def cancel_session(session_id: int):
     return render_template("rosters/cancel_session.html", session=session, form=form)
 
 
-@bp.get("/staff/sessions/<int:session_id>")
+@bp.get("/staff/sessions/<id:session_id>")
 @role_required(*READERS)
 def roster(session_id: int):
     session = _readable_session(session_id)
@@ -152,7 +152,7 @@ def roster(session_id: int):
     )
 
 
-@bp.get("/staff/sessions/<int:session_id>/roster.<any(csv, xlsx):file_format>")
+@bp.get("/staff/sessions/<id:session_id>/roster.<any(csv, xlsx):file_format>")
 @role_required(*MANAGERS)
 def export_roster(session_id: int, file_format: str):
     session = _session_or_404(session_id)
@@ -172,7 +172,7 @@ def export_roster(session_id: int, file_format: str):
     )
 
 
-@bp.post("/staff/sessions/<int:session_id>/signups/<int:signup_id>/move")
+@bp.post("/staff/sessions/<id:session_id>/signups/<id:signup_id>/move")
 @role_required(*MANAGERS)
 @once_per_submission
 def move_signup(session_id: int, signup_id: int):
@@ -191,7 +191,7 @@ def move_signup(session_id: int, signup_id: int):
     return redirect(url_for("rosters.roster", session_id=session.id), code=303)
 
 
-@bp.post("/staff/sessions/<int:session_id>/signups/<int:signup_id>/cancel")
+@bp.post("/staff/sessions/<id:session_id>/signups/<id:signup_id>/cancel")
 @role_required(*MANAGERS)
 @once_per_submission
 def cancel_signup(session_id: int, signup_id: int):
@@ -209,7 +209,7 @@ def cancel_signup(session_id: int, signup_id: int):
     return redirect(url_for("rosters.roster", session_id=session.id), code=303)
 
 
-@bp.post("/staff/sessions/<int:session_id>/signups/<int:signup_id>/promote")
+@bp.post("/staff/sessions/<id:session_id>/signups/<id:signup_id>/promote")
 @role_required(*MANAGERS)
 @once_per_submission
 def promote_signup(session_id: int, signup_id: int):
@@ -229,7 +229,7 @@ def promote_signup(session_id: int, signup_id: int):
     return redirect(url_for("rosters.roster", session_id=session.id), code=303)
 
 
-@bp.post("/staff/sessions/<int:session_id>/signups/<int:signup_id>/notes")
+@bp.post("/staff/sessions/<id:session_id>/signups/<id:signup_id>/notes")
 @role_required(*MANAGERS)
 @once_per_submission
 def save_notes(session_id: int, signup_id: int):
@@ -246,7 +246,7 @@ def save_notes(session_id: int, signup_id: int):
     return redirect(back, code=303)
 
 
-@bp.post("/staff/sessions/<int:session_id>/emails/<int:message_id>/resend")
+@bp.post("/staff/sessions/<id:session_id>/emails/<id:message_id>/resend")
 @role_required(*MANAGERS)
 @once_per_submission
 def resend_email(session_id: int, message_id: int):
@@ -263,7 +263,7 @@ def resend_email(session_id: int, message_id: int):
     return redirect(url_for("rosters.roster", session_id=session.id), code=303)
 
 
-@bp.route("/staff/sessions/<int:session_id>/signups/new", methods=["GET", "POST"])
+@bp.route("/staff/sessions/<id:session_id>/signups/new", methods=["GET", "POST"])
 @role_required(*MANAGERS)
 @once_per_submission
 def add_signup(session_id: int):

@@ -2,13 +2,10 @@
 
 from decimal import Decimal
 
-from flask_wtf import FlaskForm
+import wtforms
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
-    DateField,
-    DecimalField,
-    Form,
     FormField,
     SelectChoice,
     SelectField,
@@ -20,15 +17,13 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Re
 from wtforms.validators import ValidationError as FieldError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from training.forms import DayField, FiniteDecimalField, Form, single_line
 from training.sandbox import rules
 from training.sandbox.readers import human_size
 from training.sandbox.services import ActivityDetails, BoardDetails
 
 MAX_CREDITS = Decimal(1000)
-
-
-def _strip(value):
-    return " ".join(value.split()) if isinstance(value, str) else value
+CREDITS_MESSAGE = f"Enter a number above 0 and at most {MAX_CREDITS}, for example 1.5."
 
 
 def _credits_rule(_form, field):
@@ -36,7 +31,7 @@ def _credits_rule(_form, field):
     if field.data is None:
         return
     if not Decimal(0) < field.data <= MAX_CREDITS:
-        raise FieldError(f"Enter a number above 0 and at most {MAX_CREDITS}, for example 1.5.")
+        raise FieldError(CREDITS_MESSAGE)
     if field.data % rules.CREDIT_STEP:
         raise FieldError("Credits go in steps of 0.25, for example 0.25, 1.5 or 2.75.")
 
@@ -48,13 +43,15 @@ class CheckboxListField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class BoardForm(Form):
+class BoardForm(wtforms.Form):
     """One board's registration: whether the activity has it, its points and credit types."""
 
     is_registered = BooleanField("Registered")
-    points = DecimalField(
+    points = FiniteDecimalField(
         "Points",
         places=2,
+        maximum=MAX_CREDITS,
+        invalid_value_message=CREDITS_MESSAGE,
         validators=[Optional(), _credits_rule],
         description="The MOC points the activity offers for this board.",
     )
@@ -83,11 +80,11 @@ def _board_form(board: rules.Board) -> FormField:
     return FormField(OneBoardForm, label=f"{board.code}: {board.name}")
 
 
-class ActivityForm(FlaskForm):
+class ActivityForm(Form):
     activity_id = StringField(
         "ACCME activity ID",
         description="The 9-digit ID of an activity you will report learners for.",
-        filters=[_strip],
+        filters=[single_line],
         validators=[
             DataRequired("Enter the activity's 9-digit ACCME ID."),
             Regexp(r"^\d{9}$", message="An ACCME activity ID is 9 digits, for example 201234567."),
@@ -95,21 +92,21 @@ class ActivityForm(FlaskForm):
     )
     title = StringField(
         "Activity title",
-        filters=[_strip],
+        filters=[single_line],
         validators=[
             DataRequired("Enter the activity's title."),
             Length(max=200, message="Keep the title to 200 characters or fewer."),
         ],
     )
-    start_date = DateField(
+    start_date = DayField(
         "Start date", validators=[InputRequired("Enter the date the activity starts.")]
     )
-    end_date = DateField(
-        "End date", validators=[InputRequired("Enter the date the activity ends.")]
-    )
-    max_cme_credits = DecimalField(
+    end_date = DayField("End date", validators=[InputRequired("Enter the date the activity ends.")])
+    max_cme_credits = FiniteDecimalField(
         "Maximum AMA PRA Category 1 Credits™ (optional)",
         places=2,
+        maximum=MAX_CREDITS,
+        invalid_value_message=CREDITS_MESSAGE,
         description="Leave blank if the activity offers MOC points only.",
         validators=[Optional(), _credits_rule],
     )
@@ -158,7 +155,7 @@ for _code, _board in rules.BOARDS.items():
     setattr(ActivityForm, f"board_{_code}", _board_form(_board))
 
 
-class UploadForm(FlaskForm):
+class UploadForm(Form):
     learner_file = FileField(
         "Learner file",
         description="A .xlsx from the template, or a .csv, .tsv or .txt (tab-delimited) file.",
@@ -185,11 +182,11 @@ class UploadForm(FlaskForm):
         return size
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button that changes something: only its CSRF token to check."""
 
 
-class DeleteAllForm(FlaskForm):
+class DeleteAllForm(Form):
     confirm = BooleanField(
         "Yes, delete our sandbox records, uploads and findings",
         validators=[DataRequired("Tick the box to confirm that you want to delete them.")],
@@ -198,7 +195,7 @@ class DeleteAllForm(FlaskForm):
     submit = SubmitField("Delete our sandbox data")
 
 
-class FindingsFilterForm(FlaskForm):
+class FindingsFilterForm(Form):
     """The findings table's filters, sent in the address so a filtered view can be shared."""
 
     class Meta:

@@ -23,7 +23,9 @@ from sqlalchemy import func, select
 from training.audit.services import record_export
 from training.booking.models import Signup
 from training.booking.views import signup_or_404
+from training.errors import render_error
 from training.extensions import db, utcnow
+from training.routing import query_number
 from training.sandbox import downloads, judge, rules, services, tasks
 from training.sandbox.forms import (
     ActionForm,
@@ -128,7 +130,7 @@ def add_example_activity(token: str):
     return redirect(url_for("sandbox.home", token=token) + "#activities", code=303)
 
 
-@bp.post("/manage/<token>/sandbox/activities/<int:activity_pk>/remove")
+@bp.post("/manage/<token>/sandbox/activities/<id:activity_pk>/remove")
 @once_per_submission
 def remove_activity(token: str, activity_pk: int):
     signup = signup_or_404(token)
@@ -219,8 +221,7 @@ def upload(token: str):
 @bp.errorhandler(413)
 def upload_too_large(_error):
     message = rules.CODES["FILE_TOO_LARGE"].message.format(limit=human_size(_max_bytes()))
-    page = render_template("errors/error.html", title="That file is too large", message=message)
-    return page, 413
+    return render_error(413, "That file is too large", message)
 
 
 def _attempt_or_404(signup: Signup, attempt_id: int) -> SandboxAttempt:
@@ -230,7 +231,7 @@ def _attempt_or_404(signup: Signup, attempt_id: int) -> SandboxAttempt:
     return attempt
 
 
-@bp.get("/manage/<token>/sandbox/attempts/<int:attempt_id>")
+@bp.get("/manage/<token>/sandbox/attempts/<id:attempt_id>")
 def attempt(token: str, attempt_id: int):
     signup = signup_or_404(token)
     attempt = _attempt_or_404(signup, attempt_id)
@@ -248,7 +249,7 @@ def attempt(token: str, attempt_id: int):
     )
 
 
-@bp.get("/manage/<token>/sandbox/attempts/<int:attempt_id>/status")
+@bp.get("/manage/<token>/sandbox/attempts/<id:attempt_id>/status")
 def attempt_status(token: str, attempt_id: int):
     signup = signup_or_404(token)
     attempt = _attempt_or_404(signup, attempt_id)
@@ -261,7 +262,7 @@ def attempt_status(token: str, attempt_id: int):
     )
 
 
-@bp.get("/manage/<token>/sandbox/attempts/<int:attempt_id>/findings.csv")
+@bp.get("/manage/<token>/sandbox/attempts/<id:attempt_id>/findings.csv")
 def findings_csv(token: str, attempt_id: int):
     signup = signup_or_404(token)
     return _findings_csv(_attempt_or_404(signup, attempt_id))
@@ -305,7 +306,7 @@ def _render_attempt(
     severity = (
         filters.severity.data if filters.severity.data in (rules.ERROR, rules.WARNING) else ""
     )
-    page = request.args.get("page", 1, type=int)
+    page = query_number("page", 1, minimum=1)
     findings = services.findings_page(attempt, code=code, severity=severity, page=page)
     return render_template(
         "sandbox/attempt.html",
@@ -374,7 +375,7 @@ def _signup_for_staff(signup_id: int) -> Signup:
     return signup
 
 
-@bp.get("/staff/sandbox/<int:signup_id>")
+@bp.get("/staff/sandbox/<id:signup_id>")
 @role_required(*HELPER_ROLES)
 def staff_sandbox(signup_id: int):
     signup = _signup_for_staff(signup_id)
@@ -387,7 +388,7 @@ def staff_sandbox(signup_id: int):
     )
 
 
-@bp.get("/staff/sandbox/<int:signup_id>/attempts/<int:attempt_id>")
+@bp.get("/staff/sandbox/<id:signup_id>/attempts/<id:attempt_id>")
 @role_required(*HELPER_ROLES)
 def staff_attempt(signup_id: int, attempt_id: int):
     signup = _signup_for_staff(signup_id)
@@ -404,7 +405,7 @@ def staff_attempt(signup_id: int, attempt_id: int):
     )
 
 
-@bp.get("/staff/sandbox/<int:signup_id>/attempts/<int:attempt_id>/findings.csv")
+@bp.get("/staff/sandbox/<id:signup_id>/attempts/<id:attempt_id>/findings.csv")
 @role_required(*HELPER_ROLES)
 def staff_findings_csv(signup_id: int, attempt_id: int):
     signup = _signup_for_staff(signup_id)

@@ -79,7 +79,7 @@ def duplicates():
     return render_template("signups/duplicates.html", rows=rows)
 
 
-@bp.post("/duplicates/<int:first_id>/<int:second_id>/dismiss")
+@bp.post("/duplicates/<id:first_id>/<id:second_id>/dismiss")
 @role_required(ROLE_ADMIN, ROLE_STAFF)
 @once_per_submission
 def dismiss_duplicate(first_id: int, second_id: int):
@@ -105,7 +105,7 @@ def dismiss_duplicate(first_id: int, second_id: int):
     return redirect(url_for("signups.duplicates"), code=303)
 
 
-@bp.post("/duplicates/<int:first_id>/<int:second_id>/merge")
+@bp.post("/duplicates/<id:first_id>/<id:second_id>/merge")
 @role_required(ROLE_ADMIN, ROLE_STAFF)
 @once_per_submission
 def merge_duplicate(first_id: int, second_id: int):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import contains_eager
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from training.audit.services import COMMAND_LINE_ACTOR, SIGN_IN_ACTOR, record
+from training.constraints import unique_or
 from training.extensions import db, utcnow
 from training.staff.models import ROLES, StaffMember, StaffSession
 
@@ -46,15 +47,13 @@ def create_staff(
     """Add a staff account; raises StaffError for a taken email, unknown role or weak password."""
     if role not in ROLES:
         raise StaffError(f"Choose a role: {', '.join(ROLES)}.")
-    if find_staff(email) is not None:
-        raise StaffError(f"There is already an account for {normalize_email(email)}.")
     check_password_rules(password)
-    member = StaffMember(
-        email=normalize_email(email), name=name.strip() or normalize_email(email), role=role
-    )
+    address = normalize_email(email)
+    member = StaffMember(email=address, name=name.strip() or address, role=role)
     member.set_password(password)
-    db.session.add(member)
-    db.session.flush()
+    taken = f"There is already an account for {address}."
+    with unique_or({"uq_staff_members_email": lambda: StaffError(taken)}):
+        db.session.add(member)
     record("staff.created", actor=actor, actor_label=_label(actor), account=member.email, role=role)
     return member
 

@@ -67,10 +67,12 @@ def _note_staff_session_use(_error: BaseException | None = None) -> None:
 
 def _safe_next(target: str | None) -> str:
     """Only paths on this site; anything else goes to the console's home."""
-    parts = urlsplit(target or "")
-    if target and not parts.scheme and not parts.netloc and target.startswith("/"):
-        return target
-    return url_for("staff.home")
+    if not target or not target.isprintable() or not target.startswith("/"):
+        return url_for("staff.home")  # control characters (CR, LF) cannot go in a header
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("/\\"):
+        return url_for("staff.home")
+    return target
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -169,7 +171,7 @@ def accounts():
     return render_template("staff/accounts.html", form=form, rows=rows)
 
 
-@bp.post("/accounts/<int:member_id>")
+@bp.post("/accounts/<id:member_id>")
 @role_required(ROLE_ADMIN)
 @once_per_submission
 def update_account(member_id: int):
