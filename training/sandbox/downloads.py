@@ -6,7 +6,7 @@ Pure functions from activities and register entries to bytes; no app needed.
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -17,18 +17,40 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from training.sandbox import rules
-from training.sandbox.judge import Activity, RegisterEntry
+from training.sandbox.judge import Activity, Finding, RegisterEntry
+from training.signups.exports import neutralize, write_text
 
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Data validations cover this many rows below the header.
 VALIDATED_ROWS = 10_000
-ACTIONS = ("Add", "Delete")
-FORMULA_STARTS = ("=", "+", "-", "@")
+ACTIONS = rules.ACTIONS
+FINDINGS_CSV_HEADER = ("row", "column", "severity", "code", "message")
 
 
-def _cell(value: str) -> str:
-    """Text a spreadsheet will show as text, never run as a formula."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+# --- The findings ----------------------------------------------------------------------------
+
+
+def findings_csv(findings: Iterable[Finding]) -> Iterator[str]:
+    """Lines of CSV (each ending in CRLF) with the header row,column,severity,code,message."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(FINDINGS_CSV_HEADER)
+    for finding in findings:
+        yield _take(buffer)
+        row = "" if finding.row is None else str(finding.row)
+        writer.writerow(
+            [
+                neutralize(cell)
+                for cell in (row, finding.column, finding.severity, finding.code, finding.message)
+            ]
+        )
+    yield _take(buffer)
+
+
+def _take(buffer: io.StringIO) -> str:
+    line = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return line
 
 
 # --- The template ----------------------------------------------------------------------------
@@ -43,7 +65,7 @@ def template_text(
     if guidance:
         writer.writerow([rules.GUIDANCE_LINE])
     writer.writerow(rules.HEADERS)
-    writer.writerows([_cell(value) for value in row] for row in rows)
+    writer.writerows([neutralize(value) for value in row] for row in rows)
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -66,11 +88,11 @@ def template_xlsx(rows: Iterable[Sequence[str]] = ()) -> bytes:
         letter = get_column_letter(position)
         sheet.column_dimensions[letter].width = max(14, len(header) + 2)
         sheet.column_dimensions[letter].number_format = "@"
-    for row in rows:
-        sheet.append([_cell(value) for value in row])
-        for cell in sheet[sheet.max_row]:
+    for number, row in enumerate(rows, start=rules.XLSX_HEADER_ROW + 1):
+        for position, value in enumerate(row, start=1):
+            cell = sheet.cell(row=number, column=position)
+            write_text(cell, value)
             cell.number_format = "@"
-            cell.data_type = "s"
 
     lists = workbook.create_sheet("ValidValues")
     _write_valid_values(lists)

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from training.booking.models import Signup
 from training.booking.views import signup_or_404
 from training.extensions import db, utcnow
-from training.sandbox import downloads, judge, rules, services, tasks
+from training.sandbox import downloads, rules, services, tasks
 from training.sandbox.forms import (
     ActionForm,
     ActivityForm,
@@ -33,6 +33,7 @@ from training.sandbox.forms import (
 )
 from training.sandbox.models import SandboxActivity, SandboxAttempt
 from training.sandbox.readers import human_size
+from training.signups.exports import XLSX_MIMETYPE
 from training.staff.auth import role_required
 from training.staff.models import ROLE_ADMIN, ROLE_FACILITATOR, ROLE_STAFF
 
@@ -144,9 +145,7 @@ def template(token: str, kind: str):
     signup_or_404(token)
     guidance = request.args.get("guidance") == "1"
     if kind == "xlsx":
-        return _attachment(
-            downloads.template_xlsx(), downloads.XLSX_MIMETYPE, "learner-template.xlsx"
-        )
+        return _attachment(downloads.template_xlsx(), XLSX_MIMETYPE, "learner-template.xlsx")
     if kind == "csv":
         return _attachment(
             downloads.template_text(",", guidance=guidance), CSV_MIMETYPE, "learner-template.csv"
@@ -183,7 +182,7 @@ def practice_corrections(token: str, kind: str):
 
 def _rows_file(rows, kind: str, name: str):
     if kind == "xlsx":
-        return _attachment(downloads.template_xlsx(rows), downloads.XLSX_MIMETYPE, f"{name}.xlsx")
+        return _attachment(downloads.template_xlsx(rows), XLSX_MIMETYPE, f"{name}.xlsx")
     return _attachment(downloads.template_text(",", rows=rows), CSV_MIMETYPE, f"{name}.csv")
 
 
@@ -324,7 +323,7 @@ def _render_attempt(
 
 
 def _findings_csv(attempt: SandboxAttempt):
-    lines = judge.findings_csv(services.all_findings(attempt))
+    lines = downloads.findings_csv(services.all_findings(attempt))
     return current_app.response_class(
         stream_with_context(lines),
         mimetype=CSV_MIMETYPE,
