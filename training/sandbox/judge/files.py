@@ -342,8 +342,13 @@ def _formulas_without_values(
         if type(cell) is NoValue
     ]
     blanked = {part for column in columns for part in column.split(" / ")}
+    # A row "reports no credit" only because its credits are a formula without a value.
+    credits_blanked = bool(blanked & {rules.CME_CREDITS, rules.BOARD})
     findings = [make_finding("FORMULA_NO_VALUE", result.row, column) for column in columns] + [
-        finding for finding in result.findings if finding.column not in blanked
+        finding
+        for finding in result.findings
+        if finding.column not in blanked
+        and not (credits_blanked and finding.code == "NO_CREDIT_REPORTED")
     ]
     findings.sort(key=lambda finding: _column_order(finding.column))
     return RowResult(result.row, result.action, tuple(findings), None, False)
