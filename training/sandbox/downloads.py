@@ -1,23 +1,34 @@
-"""The files an organization downloads: the learner template (XLSX, CSV, tab-delimited) and a
-practice file of fictional learners with the typical mistakes, and its corrections.
+"""The files an organization downloads: the learner template (XLSX, CSV, tab-delimited), a
+practice file of fictional learners with the typical mistakes and its corrections, the findings,
+and the PARS-ready file made from a judged upload.
 
 Pure functions from activities and register entries to bytes; no app needed.
 """
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from training.sandbox import rules
-from training.sandbox.judge import Activity, Finding, RegisterEntry
+from training.sandbox.judge import Activity, Finding, LearnerRow, RegisterEntry
+from training.sandbox.judge.values import (
+    board_code,
+    cell_text,
+    parse_birthday,
+    parse_completion_date,
+    parse_credits,
+    state_code,
+)
 from training.signups.exports import neutralize, write_text
 
 # Data validations cover this many rows below the header.
@@ -96,6 +107,8 @@ def template_xlsx(rows: Iterable[Sequence[str]] = ()) -> bytes:
 
     lists = workbook.create_sheet("ValidValues")
     _write_valid_values(lists)
+    for cell in lists[1]:
+        cell.font = Font(bold=True)
     _add_drop_downs(sheet)
     buffer = io.BytesIO()
     workbook.save(buffer)
@@ -119,28 +132,41 @@ def _valid_value_lists() -> list[tuple[str, list[str]]]:
     ]
 
 
-def _write_valid_values(sheet) -> None:
+def _valid_values_rows() -> list[list[str | None]]:
+    """The ValidValues sheet as rows: the drop-down lists in columns A to D, then each board's
+    name and credit types, and the state names."""
     lists = _valid_value_lists()
+    first = len(lists) + 2  # one empty column between
+    grid: dict[tuple[int, int], str] = {}
     for position, (header, values) in enumerate(lists, start=1):
-        sheet.cell(row=1, column=position, value=header).font = Font(bold=True)
+        grid[1, position] = header
         for offset, value in enumerate(values, start=2):
-            sheet.cell(row=offset, column=position, value=value)
-        sheet.column_dimensions[get_column_letter(position)].width = 24
-    # Beside the lists: each board's name and the credit types it offers, and state names.
-    first = len(lists) + 2
+            grid[offset, position] = value
     for position, header in enumerate(
         ("Board", "Board name", "Credit types", "State code", "State name"), start=first
     ):
-        sheet.cell(row=1, column=position, value=header).font = Font(bold=True)
+        grid[1, position] = header
     for offset, board in enumerate(rules.BOARDS.values(), start=2):
-        sheet.cell(row=offset, column=first, value=board.code)
-        sheet.cell(row=offset, column=first + 1, value=board.name)
-        sheet.cell(row=offset, column=first + 2, value="; ".join(board.credit_types))
+        grid[offset, first] = board.code
+        grid[offset, first + 1] = board.name
+        grid[offset, first + 2] = "; ".join(board.credit_types)
     for offset, (code, name) in enumerate(rules.STATES.items(), start=2):
-        sheet.cell(row=offset, column=first + 3, value=code)
-        sheet.cell(row=offset, column=first + 4, value=name)
-    for position in range(first, first + 5):
-        sheet.column_dimensions[get_column_letter(position)].width = 30
+        grid[offset, first + 3] = code
+        grid[offset, first + 4] = name
+    rows = max(row for row, _ in grid)
+    columns = max(column for _, column in grid)
+    return [
+        [grid.get((row, column)) for column in range(1, columns + 1)] for row in range(1, rows + 1)
+    ]
+
+
+def _write_valid_values(sheet) -> None:
+    """Fill a ValidValues sheet (an ordinary or a write-only one)."""
+    widths = [24] * len(_valid_value_lists()) + [4] + [30] * 5
+    for position, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(position)].width = width
+    for row in _valid_values_rows():
+        sheet.append(row)
 
 
 def _add_drop_downs(sheet) -> None:
@@ -356,3 +382,175 @@ def corrected_file_rows(rows: Sequence[PracticeRow]) -> list[tuple[str, ...]]:
     duplicate, just as in PARS.
     """
     return [fix for row in rows if row.mistake for fix in row.fixes]
+
+
+# --- The PARS-ready file -----------------------------------------------------------------------
+
+PARS_READY_SHEET = "Learners"
+REJECTED_SHEET = "Rejected rows"
+REJECTED_HEADER = ("Row in your file", *rules.HEADERS, "What to fix")
+_DATE_FORMAT = "mm/dd/yyyy"
+
+
+class JudgedFinding(Protocol):
+    """A stored finding, as the rejected sheet shows it."""
+
+    code: str
+    severity: str
+    message: str
+
+
+class JudgedRow(Protocol):
+    """A row of a judged file read again (services.JudgedRow)."""
+
+    row: int
+    fields: LearnerRow
+    findings: Sequence[JudgedFinding]
+
+    @property
+    def accepted(self) -> bool: ...
+
+
+def pars_ready_cells(
+    fields: LearnerRow, activities: Mapping[str, Activity], today: date
+) -> list[object]:
+    """An accepted row in the template's columns as PARS takes them: Record Action, state,
+    board and credit types spelled as the ValidValues sheet lists them, dates as dates, the
+    Date of Birth as MM/DD text, credits as numbers. Leading zeros stay (IDs are text)."""
+    _problem, month, day, _made_by = parse_birthday(fields.date_of_birth, today)
+    activity = activities.get(fields.activity_id)
+    board = board_code(fields.board) if fields.board else None
+    registration = activity.boards.get(board) if activity is not None and board else None
+    registered = (
+        {name.casefold(): name for name in registration.credit_types} if registration else {}
+    )
+    pairs: list[object] = []
+    for credit_type, credits in fields.credit_types:
+        pairs += [registered.get(credit_type.casefold(), credit_type), _number(credits)]
+    cells: list[object] = [
+        ACTION_SPELLING.get(fields.action.casefold(), fields.action),
+        fields.activity_id,
+        parse_completion_date(fields.completion_date),
+        fields.first_name,
+        fields.last_name,
+        f"{month:02d}/{day:02d}",
+        (state_code(fields.licensing_state) or "") if fields.licensing_state else "",
+        fields.license_or_npi,
+        _number(fields.cme_credits),
+        board or "",
+        fields.board_id,
+        _number(fields.board_credits),
+        *pairs,
+    ]
+    return cells + [""] * (len(rules.HEADERS) - len(cells))
+
+
+ACTION_SPELLING = {action.casefold(): action for action in ACTIONS}
+
+
+def _number(text: str) -> Decimal | str:
+    value = parse_credits(text) if text else None
+    return value.normalize() if value is not None else text
+
+
+def pars_ready_xlsx(
+    rows: Iterable[JudgedRow], activities: Mapping[str, Activity], today: date
+) -> bytes:
+    """The accepted rows in the ACCME Excel layout (guidance on row 1, the header on row 2),
+    the rejected rows with what to fix on a second sheet, and the ValidValues sheet.
+
+    Written row by row (openpyxl write-only), so a large file never sits in memory as cells.
+    """
+    workbook = Workbook(write_only=True)
+    learners = workbook.create_sheet(PARS_READY_SHEET)
+    rejected = workbook.create_sheet(REJECTED_SHEET)
+    for position, header in enumerate(rules.HEADERS, start=1):
+        width = max(14, len(header) + 2)
+        learners.column_dimensions[get_column_letter(position)].width = width
+        rejected.column_dimensions[get_column_letter(position + 1)].width = width
+    rejected.column_dimensions[get_column_letter(len(REJECTED_HEADER))].width = 80
+    learners.freeze_panes = f"A{rules.XLSX_HEADER_ROW + 1}"
+    rejected.freeze_panes = "B2"
+    guidance = _text_cell(learners, rules.GUIDANCE_LINE)
+    guidance.font = Font(italic=True)
+    learners.append([guidance])
+    learners.append([_text_cell(learners, header, bold=True) for header in rules.HEADERS])
+    rejected.append([_text_cell(rejected, header, bold=True) for header in REJECTED_HEADER])
+    for judged in rows:
+        if judged.accepted:
+            learners.append(
+                [
+                    _cell(learners, value)
+                    for value in pars_ready_cells(judged.fields, activities, today)
+                ]
+            )
+        else:
+            rejected.append(
+                [
+                    judged.row,
+                    *(_text_cell(rejected, value) for value in _as_read(judged.fields)),
+                    _text_cell(rejected, _what_to_fix(judged.findings)),
+                ]
+            )
+    _write_valid_values(workbook.create_sheet("ValidValues"))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def pars_ready_text(
+    rows: Iterable[JudgedRow], activities: Mapping[str, Activity], today: date
+) -> bytes:
+    """The accepted rows as tab-delimited text with no header row, as ACCME's tab-delimited
+    instructions have it; dates MM/DD/YYYY; UTF-8 with a BOM, like the template."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter="\t", lineterminator="\r\n")
+    for judged in rows:
+        if judged.accepted:
+            cells = pars_ready_cells(judged.fields, activities, today)
+            writer.writerow([neutralize(_text(value)) for value in cells])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def _text(value: object) -> str:
+    if isinstance(value, date):
+        return value.strftime("%m/%d/%Y")
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    return "" if value is None else str(value)
+
+
+def _as_read(fields: LearnerRow) -> list[str]:
+    """A rejected row's values as the judge read them, in the template's columns."""
+    values = [
+        cell_text(value) if not isinstance(value, tuple) else ""
+        for value in fields[: len(fields) - 1]
+    ]
+    for credit_type, credits in fields.credit_types:
+        values += [credit_type, credits]
+    return values + [""] * (len(rules.HEADERS) - len(values))
+
+
+def _what_to_fix(findings: Sequence[JudgedFinding]) -> str:
+    return "\n".join(
+        f"{finding.code} ({rules.CODES[finding.code].stage_label()}): {finding.message}"
+        for finding in findings
+    )
+
+
+def _cell(sheet, value: object) -> WriteOnlyCell:
+    if isinstance(value, str):
+        return _text_cell(sheet, value)
+    cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, date):
+        cell.number_format = _DATE_FORMAT
+    return cell
+
+
+def _text_cell(sheet, value: str, *, bold: bool = False) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet)
+    write_text(cell, value)
+    cell.number_format = "@"
+    if bold:
+        cell.font = Font(bold=True)
+    return cell

@@ -10,17 +10,23 @@ from wtforms import (
     DecimalField,
     Form,
     FormField,
+    HiddenField,
+    RadioField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
     SubmitField,
+    TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 from wtforms.validators import ValidationError as FieldError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from training.sandbox import rules
+from training.sandbox.columns import ColumnMap
+from training.sandbox.judge.values import column_letter
+from training.sandbox.mapping import duplicate_targets, missing_columns
 from training.sandbox.readers import human_size
 from training.sandbox.services import ActivityDetails, BoardDetails
 
@@ -137,6 +143,15 @@ class ActivityForm(FlaskForm):
                 "a learner row must report some credit."
             )
             valid = False
+        for code, board in zip(rules.BOARDS, self.board_fields, strict=True):
+            since = rules.BOARDS[code].activities_from
+            starts = self.start_date.data
+            if board.is_registered.data and since and starts and starts < since:
+                board.is_registered.errors.append(
+                    f"{code} takes PARS data only for activities starting on or after "
+                    f"{since:%m/%d/%Y}; leave it out for this activity."
+                )
+                valid = False
         return valid
 
     def details(self) -> ActivityDetails:
@@ -163,6 +178,11 @@ class UploadForm(FlaskForm):
         "Learner file",
         description="A .xlsx from the template, or a .csv, .tsv or .txt (tab-delimited) file.",
         validators=[FileRequired("Choose your learner file to upload.")],
+    )
+    mode = RadioField(
+        "What to check",
+        choices=[SelectChoice(value, label) for value, label in rules.MODES.items()],
+        default=rules.MODE_FULL,
     )
     submit = SubmitField("Upload and check")
 
@@ -219,3 +239,141 @@ class FindingsFilterForm(FlaskForm):
         self.code.choices = [SelectChoice("", "All codes")] + [
             SelectChoice(code, code) for code in codes
         ]
+
+
+# --- The organization's own columns -----------------------------------------------------------
+
+
+class ColumnMappingForm(FlaskForm):
+    """Which template column each column of the file holds (one select per file column, added
+    by column_mapping_form), and the values for every row when the file has no such column."""
+
+    columns = HiddenField()  # carries the form-level message naming unmapped columns
+    fill_action = SelectField(
+        "Record Action, when the file has no such column",
+        choices=[SelectChoice("", "Taken from the file"), SelectChoice("Add", "Add, on every row")],
+        validate_choice=False,
+    )
+    fill_activity = SelectField(
+        "ACCME activity ID, when the file has no such column", validate_choice=False
+    )
+    preview = SubmitField("Show the preview with these columns")
+    submit = SubmitField("Check the file with these columns")
+
+    header: tuple[str, ...] = ()
+    learners_only = False
+
+    @property
+    def column_fields(self) -> list[SelectField]:
+        return [self[f"column_{position}"] for position in range(len(self.header))]
+
+    def column_map(self) -> ColumnMap:
+        """The choices as a ColumnMap for the file's header."""
+        targets = {
+            position: field.data
+            for position, field in enumerate(self.column_fields)
+            if field.data in rules.MAPPING_TARGETS
+        }
+        fixed = {}
+        if not self.learners_only:
+            if self.fill_action.data and rules.RECORD_ACTION not in targets.values():
+                fixed[rules.RECORD_ACTION] = self.fill_action.data
+            if self.fill_activity.data and rules.ACTIVITY_ID not in targets.values():
+                fixed[rules.ACTIVITY_ID] = self.fill_activity.data
+        return ColumnMap(self.header, targets, fixed)
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        chosen: dict[str, int] = {}
+        for position, field in enumerate(self.column_fields):
+            if field.data and field.data in chosen:
+                first = chosen[field.data]
+                field.errors.append(
+                    f"“{field.data}” is already chosen for column {column_letter(first + 1)} "
+                    f"(“{self.header[first]}”); choose one column for it."
+                )
+                valid = False
+            elif field.data:
+                chosen[field.data] = position
+        activities = {value for value, _ in self.fill_activity.choices}
+        if self.fill_activity.data and self.fill_activity.data not in activities:
+            self.fill_activity.errors.append("Choose one of your practice activities.")
+            valid = False
+        column_map = self.column_map()
+        missing = (
+            []
+            if duplicate_targets(column_map)
+            else missing_columns(column_map, learners_only=self.learners_only)
+        )
+        if missing:
+            self.columns.errors.append(
+                "Choose a column for " + ", ".join(missing) + " (required columns)."
+            )
+            valid = False
+        return valid
+
+
+def column_mapping_form(
+    header: tuple[str, ...],
+    current: ColumnMap,
+    activities: list[tuple[str, str]],
+    *,
+    learners_only: bool,
+    formdata=None,
+) -> ColumnMappingForm:
+    """The mapping form for a file's header: a select per column, preset to ``current``.
+
+    ``activities`` are (activity ID, title) of the organization's practice activities.
+    """
+    options = [SelectChoice("", "Not used")] + [
+        SelectChoice(target, target) for target in rules.MAPPING_TARGETS
+    ]
+
+    class Form(ColumnMappingForm):
+        pass
+
+    Form.header = header
+    Form.learners_only = learners_only
+    for position, name in enumerate(header):
+        label = f"Column {column_letter(position + 1)}, headed “{name or '(no heading)'}”"
+        setattr(
+            Form,
+            f"column_{position}",
+            SelectField(
+                label,
+                choices=options,
+                default=current.targets.get(position, ""),
+                validate_choice=True,
+            ),
+        )
+    form = Form(
+        formdata=formdata,
+        fill_action=current.fixed.get(rules.RECORD_ACTION, ""),
+        fill_activity=current.fixed.get(rules.ACTIVITY_ID, ""),
+    )
+    form.fill_activity.choices = [SelectChoice("", "Taken from the file")] + [
+        SelectChoice(activity_id, f"{activity_id}: {title}") for activity_id, title in activities
+    ]
+    return form
+
+
+class ParsStatesForm(FlaskForm):
+    """Staff's check of the state boards using PARS data."""
+
+    states = CheckboxListField(
+        "State boards using PARS data",
+        choices=[SelectChoice(code, f"{name} ({code})") for code, name in rules.STATES.items()],
+    )
+    source = TextAreaField(
+        "Source",
+        description="Where the list comes from, with its address, so the next check is quick.",
+        filters=[_strip],
+        validators=[
+            DataRequired("Say where the list comes from."),
+            Length(max=1000, message="Keep the source to 1000 characters or fewer."),
+        ],
+    )
+    checked_on = DateField(
+        "Last checked on", validators=[InputRequired("Enter the day the list was checked.")]
+    )
+    submit = SubmitField("Save the list")

@@ -121,7 +121,8 @@ COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
     FIRST_NAME: ("First", "FirstName", "Given Name", "Forename", "Fname", "First Nm"),
     LAST_NAME: ("Last", "LastName", "Surname", "Family Name", "Lname", "Last Nm"),
     DATE_OF_BIRTH: ("DOB", "Birthday", "Birth Day", "DOB (MM/DD)", "Birth Month/Day",
-                    "Month/Day of Birth"),
+                    "Month/Day of Birth", "Birthdate (MM/DD)", "Birth Date (MM/DD)",
+                    "Date of Birth (MM/DD)"),
     BIRTH_DATE_COLUMN: ("Birth Date", "Birthdate", "Date of Birth (full)", "Full DOB"),
     LICENSING_STATE: ("State", "Lic State", "License State", "State of Licensure",
                       "Licensure State", "Licensing State", "St", "State Licensed"),
@@ -141,7 +142,8 @@ COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
                   "Participant", "Participant Name", "Attendee", "Attendee Name", "Last, First",
                   "Name (Last, First)"),
 }  # fmt: skip
-# How close (0-100, rapidfuzz WRatio) an unknown header must come to a known name to be proposed.
+# How close (0-100, rapidfuzz token_sort_ratio) an unknown header must come to a known name to
+# be proposed: typos and abbreviations ("Licence Number", "Completion Dt"), not other words.
 FUZZY_MATCH_CUTOFF = 86
 # Splitting a Name column: words after a comma that are not a first name, and the small words
 # that belong to a last name ("de la Cruz") [D].

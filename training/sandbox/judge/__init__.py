@@ -40,6 +40,7 @@ from training.sandbox.judge.register import (
 from training.sandbox.judge.rows import LearnerRow, RowJudge
 from training.sandbox.judge.values import (
     board_code,
+    cell_text,
     column_letter,
     masked,
     npi_is_valid,
@@ -72,6 +73,7 @@ __all__ = [
     "RowShaper",
     "Summary",
     "board_code",
+    "cell_text",
     "column_letter",
     "header_mismatch",
     "judge_file",

@@ -232,9 +232,13 @@ class RowShaper:
     @classmethod
     def for_layout(cls, layout: FileLayout) -> RowShaper:
         """The shaper for a recognised layout."""
-        column_map = layout.column_map
-        if column_map is None:
-            return cls({name: index for index, name in enumerate(rules.HEADERS[: layout.width])})
+        if layout.column_map is not None:
+            return cls.for_map(layout.column_map)
+        return cls({name: index for index, name in enumerate(rules.HEADERS[: layout.width])})
+
+    @classmethod
+    def for_map(cls, column_map: ColumnMap) -> RowShaper:
+        """The shaper that reads a file through a column mapping."""
         positions = {
             name: position
             for position, name in column_map.targets.items()
