@@ -295,7 +295,7 @@ class ColumnMappingForm(FlaskForm):
                 valid = False
             elif field.data:
                 chosen[field.data] = position
-        activities = {value for value, _ in self.fill_activity.choices}
+        activities = {choice.value for choice in self.fill_activity.choices}
         if self.fill_activity.data and self.fill_activity.data not in activities:
             self.fill_activity.errors.append("Choose one of your practice activities.")
             valid = False

@@ -748,7 +748,7 @@ def can_map_columns(attempt: SandboxAttempt) -> bool:
     layout = attempt.file_layout or {}
     return (
         attempt.status == ATTEMPT_DONE
-        and layout.get("columns") in ("", judge.MAPPED, judge.BY_NAME)
+        and layout.get("columns") in ("", judge.MAPPED)
         and db.session.get(SandboxUpload, attempt.id) is not None
     )
 
@@ -776,7 +776,18 @@ def columns_to_map(attempt: SandboxAttempt, *, today: date, max_bytes: int) -> C
     )
     current = mapping.proposed_map(proposals, header)
     if in_use is not None:
-        current = ColumnMap(header, current.targets, in_use.fixed)
+        fixed = dict(in_use.fixed)
+    elif attempt.learners_only:
+        fixed = {}
+    else:  # a file of completions with no action column holds Adds, of its only activity
+        fixed = {rules.RECORD_ACTION: "Add"}
+        activities = activities_of(attempt.signup)
+        if len(activities) == 1:
+            fixed[rules.ACTIVITY_ID] = activities[0].activity_id
+    fixed = {
+        column: value for column, value in fixed.items() if column not in current.targets.values()
+    }
+    current = ColumnMap(header, current.targets, fixed)
     return ColumnsToMap(layout.header_row or 1, header, samples, proposals, current)
 
 
