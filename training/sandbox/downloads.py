@@ -268,9 +268,15 @@ def _broken_npi(npi: str) -> str:
 
 
 def practice_rows(
-    activity: Activity, register: Sequence[RegisterEntry], today: date
+    activity: Activity,
+    register: Sequence[RegisterEntry],
+    today: date,
+    pars_states: frozenset[str] = rules.PARS_STATES,
 ) -> list[PracticeRow]:
-    """Fictional learners of ``activity``: most rows right, a dozen with a typical mistake."""
+    """Fictional learners of ``activity``: most rows right, a dozen with a typical mistake.
+
+    ``pars_states`` are the states whose boards use PARS data (right rows come from them).
+    """
     completed = max(min(today, activity.end_date) - timedelta(days=2), activity.start_date)
     cme = (
         _money(min(activity.max_cme_credits, Decimal(1)))
@@ -284,7 +290,7 @@ def practice_rows(
 
     licensed = [e for e in register if e.state and e.license_number and not e.board]
     # Learners licensed where the board takes PARS data first, so right rows carry no warning.
-    licensed.sort(key=lambda entry: entry.state not in rules.PARS_STATES)
+    licensed.sort(key=lambda entry: entry.state not in pars_states)
     certified = [e for e in register if board and e.board == board and e.board_id and e.state]
     with_npi = [e for e in licensed if e.npi]
 

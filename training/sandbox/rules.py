@@ -60,8 +60,8 @@ ACCEPTED_HEADER_LENGTHS = frozenset(
     len(REQUIRED_HEADERS) + 2 * n for n in range(ADDITIONAL_PAIRS + 1)
 )
 
-# Row 1 of the XLSX template (and optionally of a CSV/TSV): a single cell in column A. A CSV row
-# whose first cell starts with GUIDANCE_MARKER is taken for it and skipped.
+# Row 1 of the XLSX template (kept by Excel when it is saved as CSV or text): one cell. A file
+# may keep it or not: the header is found by its content below it.
 GUIDANCE_MARKER = "Guidance:"
 GUIDANCE_LINE = (
     "Guidance: one learner completion per row, from row 3. Keep this row and the header row "

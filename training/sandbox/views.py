@@ -178,7 +178,9 @@ def _practice_rows(signup: Signup) -> list[downloads.PracticeRow]:
         if activities
         else services.judge_example_activity(today)
     )
-    return downloads.practice_rows(activity, services.read_register_entries(), today)
+    return downloads.practice_rows(
+        activity, services.read_register_entries(), today, services.pars_states().states
+    )
 
 
 @bp.get("/manage/<token>/sandbox/practice-file.<any(xlsx, csv):kind>")

@@ -22,6 +22,7 @@ from training.sandbox.judge.values import (
     LICENSE_PATTERN,
     board_code,
     cell_text,
+    credits_problem,
     excel_serial_date,
     format_day,
     is_digits,
@@ -30,7 +31,6 @@ from training.sandbox.judge.values import (
     npi_is_valid,
     parse_birthday,
     parse_completion_date,
-    parse_credits,
     shown,
     state_code,
 )
@@ -75,6 +75,8 @@ class RowJudge:
 
     def __init__(self, context: JudgeContext, *, learners_only: bool = False) -> None:
         self.context = context
+        self.today = context.today
+        self.pars_states = context.pars_states
         self.learners_only = learners_only
         self.earliest_year = context.today.year - rules.OLDEST_YEAR_BACK
         self.rows_by_key = CompactIndex()
@@ -194,7 +196,7 @@ class RowJudge:
             return None
         if not is_add:
             return completion
-        today = self.context.today
+        today = self.today
         future = completion > today
         too_old = completion.year < self.earliest_year
         outside = activity is not None and not (
@@ -229,9 +231,19 @@ class RowJudge:
         self, number: int, row: LearnerRow, add
     ) -> tuple[str, str, int, int, LearnerKey | None]:
         first_name, last_name = row.first_name, row.last_name
+        names_fine = (
+            first_name
+            and last_name
+            and len(first_name) <= rules.NAME_MAX_LENGTH
+            and len(last_name) <= rules.NAME_MAX_LENGTH
+        )
         for name, column, required in (
-            (first_name, rules.FIRST_NAME, "FIRST_NAME_REQUIRED"),
-            (last_name, rules.LAST_NAME, "LAST_NAME_REQUIRED"),
+            ()
+            if names_fine
+            else (
+                (first_name, rules.FIRST_NAME, "FIRST_NAME_REQUIRED"),
+                (last_name, rules.LAST_NAME, "LAST_NAME_REQUIRED"),
+            )
         ):
             if not name:
                 add(make_finding(required, number, column))
@@ -245,7 +257,7 @@ class RowJudge:
                         limit=rules.NAME_MAX_LENGTH,
                     )
                 )
-        problem, month, day, made_by = parse_birthday(row.date_of_birth, self.context.today)
+        problem, month, day, made_by = parse_birthday(row.date_of_birth, self.today)
         if problem:
             value = masked_birthday(cell_text(row.date_of_birth))
             add(make_finding(problem, number, rules.DATE_OF_BIRTH, value=value))
@@ -270,7 +282,7 @@ class RowJudge:
                         "STATE_UNKNOWN", number, rules.LICENSING_STATE, value=shown(state_text)
                     )
                 )
-            elif is_add and state not in self.context.pars_states:
+            elif is_add and state not in self.pars_states:
                 add(
                     make_finding(
                         "STATE_NOT_PARTICIPATING",
@@ -333,13 +345,10 @@ class RowJudge:
 
     @staticmethod
     def _credits(number: int, column: str, text: str, add) -> Decimal | None:
-        value = parse_credits(text) if text else None
-        if value is None or value <= 0:
-            add(make_finding("CREDITS_FORMAT", number, column, value=shown(text)))
-            return None
-        if value % rules.CREDIT_STEP:
-            add(make_finding("CREDITS_NOT_QUARTER", number, column, value=text))
-            return None
+        value, problem = credits_problem(text)
+        if problem is not None:
+            shown_value = shown(text) if problem == "CREDITS_FORMAT" else text
+            add(make_finding(problem, number, column, value=shown_value))
         return value
 
     # --- Certifying Board and its credits -----------------------------------------------------

@@ -6,6 +6,7 @@ import calendar
 import re
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from training.sandbox import rules
 from training.sandbox.readers import Cell
@@ -83,6 +84,9 @@ _CREDITS = re.compile(r"\d+(?:\.\d*)?|\.\d+")
 LICENSE_PATTERN = re.compile(r"[A-Za-z0-9-]*[A-Za-z0-9][A-Za-z0-9-]*")
 ACTIONS = {action.casefold(): action for action in rules.ACTIONS}
 _LEAP_YEAR = 2000
+# Parsed values repeat a lot within a file (a few dates, credit values and states), so the pure
+# parsers below keep the most recent results.
+_CACHE_SIZE = 4096
 
 
 def cell_text(cell: Cell) -> str:
@@ -97,6 +101,7 @@ def is_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def parse_completion_date(cell: Cell) -> date | None:
     """A completion date from MM/DD/YYYY, YYYY-MM-DD or an Excel date cell with no time."""
     if isinstance(cell, datetime):
@@ -124,8 +129,15 @@ def excel_serial_date(text: str) -> date | None:
     return _EXCEL_EPOCH + timedelta(days=serial) if low <= serial < high else None
 
 
+_DAYS_OF_THE_YEAR = frozenset(
+    (month, day)
+    for month in range(1, 13)
+    for day in range(1, calendar.monthrange(_LEAP_YEAR, month)[1] + 1)
+)
+
+
 def _month_day(month: int, day: int) -> bool:
-    return 1 <= month <= 12 and 1 <= day <= calendar.monthrange(_LEAP_YEAR, month)[1]
+    return (month, day) in _DAYS_OF_THE_YEAR
 
 
 # How a Date of Birth reads: (error code or None, month, day, how the spreadsheet turned the
@@ -136,6 +148,7 @@ _NO_BIRTHDAY = {
 }
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def parse_birthday(cell: Cell, today: date) -> Birthday:
     """Read a Date of Birth: MM/DD, or a date the spreadsheet made of one (with a warning).
 
@@ -191,6 +204,7 @@ def full_birth_date(text: str) -> tuple[int, int, int] | None:
     return (year, month, day) if _month_day(month, day) else None
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def birthday_from_full_date(cell: Cell) -> Cell:
     """A full date of birth (1975-09-10, 09/10/1975 or a date cell) as MM/DD; the year goes.
 
@@ -212,6 +226,7 @@ def looks_like_full_birth_date(cell: object, today: date) -> bool:
     return full is not None and full[0] < today.year - rules.MADE_DATE_RECENT_YEARS
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def parse_credits(text: str) -> Decimal | None:
     """Credits as a Decimal rounded as Excel shows them (15 significant digits), or None."""
     if not _CREDITS.fullmatch(text):
@@ -229,6 +244,7 @@ def parse_credits(text: str) -> Decimal | None:
     return value
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def state_code(text: str) -> str | None:
     """The 2-letter code of a US state, DC or territory given as code or full name, else None."""
     folded = " ".join(text.split()).casefold()
@@ -283,3 +299,15 @@ def split_name(text: str) -> tuple[str, str]:
     while start > 1 and words[start - 1].casefold() in rules.NAME_PARTICLES:
         start -= 1
     return " ".join(words[:start]), " ".join(words[start:])
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def credits_problem(text: str) -> tuple[Decimal | None, str | None]:
+    """(credits, None), or (None, the finding code) for a credits cell that is not a positive
+    number in steps of rules.CREDIT_STEP."""
+    value = parse_credits(text) if text else None
+    if value is None or value <= 0:
+        return None, "CREDITS_FORMAT"
+    if value % rules.CREDIT_STEP:
+        return None, "CREDITS_NOT_QUARTER"
+    return value, None
