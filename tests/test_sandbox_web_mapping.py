@@ -8,11 +8,13 @@ from datetime import timedelta
 
 import pytest
 from conftest import manage_token, page_text, signup_form
+from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from training.extensions import db, utcnow
 from training.sandbox import rules, services
 from training.sandbox.models import SandboxAttempt, SandboxColumnMap, SandboxRecord
+from training.staff.services import create_staff
 
 ACTIVITY = "200012345"  # the seeded example activity
 # An LMS export: its own headers, one Name column, full birth dates, no action or activity.
@@ -215,3 +217,63 @@ def test_learners_only_checks_identities_and_names_the_board_stage(app, client, 
     assert "PARS-ready file" not in text
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(SandboxRecord)) == 0
+
+
+def test_deleting_the_sandbox_data_forgets_the_column_mappings(app, client, token):
+    attempt_url = upload(client, token, lms_export(licensees(2))).headers["Location"]
+    client.post(f"{attempt_url}/columns", data=mapping_form())
+    client.post(f"/manage/{token}/sandbox/delete", data={"confirm": "y"})
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(SandboxColumnMap)) == 0
+    again = upload(client, token, lms_export(licensees(2)))
+    assert "HEADER_MISMATCH" in page_text(client.get(again.headers["Location"]))
+
+
+def test_the_results_name_the_sheet_read_and_the_hidden_ones_skipped(client, token):
+    workbook = Workbook()
+    old = workbook.active
+    old.title = "Old learners"
+    old.append(["Learner"])
+    old.sheet_state = "hidden"
+    sheet = workbook.create_sheet("Learners")
+    sheet.append([rules.GUIDANCE_LINE])
+    sheet.append(list(rules.REQUIRED_HEADERS))
+    entry = licensees(1)[0]
+    done = (utcnow() - timedelta(days=3)).date()
+    sheet.append(["Add", ACTIVITY, f"{done:%m/%d/%Y}", entry.first_name, entry.last_name,
+                  f"{entry.birth_month:02d}/{entry.birth_day:02d}", entry.state,
+                  entry.license_number, "1"])  # fmt: skip
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    response = upload(client, token, buffer.getvalue(), "learners.xlsx")
+    text = page_text(client.get(response.headers["Location"]))
+    assert (
+        "How the file was read: the sheet “Learners” (hidden sheet “Old learners” skipped): "
+        "the template's header on row 2." in text
+    )
+    assert "All 1 row(s) were accepted" in text
+
+
+def test_staff_see_a_mapped_upload_read_only(app, client, token):
+    attempt_url = upload(client, token, lms_export(licensees(2))).headers["Location"]
+    mapped_url = client.post(f"{attempt_url}/columns", data=mapping_form()).headers["Location"]
+    with app.app_context():
+        create_staff("facilitator@cmadocs.example.org", "correct horse battery staple",
+                     "facilitator")  # fmt: skip
+        db.session.commit()
+        attempt = db.session.scalars(select(SandboxAttempt).order_by(SandboxAttempt.id)).all()[-1]
+        path = f"/staff/sandbox/{attempt.signup_id}/attempts/{attempt.id}"
+    staff = app.test_client()
+    staff.post(
+        "/staff/sign-in",
+        data={
+            "email": "facilitator@cmadocs.example.org",
+            "password": "correct horse battery staple",
+        },
+    )
+    page = staff.get(path)
+    text = page_text(page)
+    assert "read through the column mapping you confirmed" in text
+    assert "Match your columns" not in text and "Change how your columns" not in text
+    assert "/columns" not in page.get_data(as_text=True)
+    assert mapped_url.endswith(f"/attempts/{attempt.id}")

@@ -335,7 +335,8 @@ def column_mapping_form(
     Form.header = header
     Form.learners_only = learners_only
     for position, name in enumerate(header):
-        label = f"Column {column_letter(position + 1)}, headed “{name or '(no heading)'}”"
+        shown_name = name if len(name) <= 60 else name[:59] + "…"
+        label = f"Column {column_letter(position + 1)}, headed “{shown_name or '(no heading)'}”"
         setattr(
             Form,
             f"column_{position}",

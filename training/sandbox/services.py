@@ -50,6 +50,8 @@ REGISTER_FILE = SEED / "fictional_register.csv"
 EXAMPLE_ACTIVITY_FILE = SEED / "sandbox_example_activity.toml"
 FINDINGS_PER_PAGE = 100
 MAPPING_PREVIEW_ROWS = 5
+# A header wider than this is not a learner list to map column by column.
+MAPPING_MAX_COLUMNS = 100
 # Findings and records are written in batches of this many rows.
 WRITE_BATCH_ROWS = 500
 
@@ -674,8 +676,8 @@ class Deleted:
 
 
 def delete_sandbox_data(signup: Signup, *, include_activities: bool) -> Deleted:
-    """Delete the organization's records, attempts, findings and stored uploads (and, if
-    asked, its practice activities)."""
+    """Delete the organization's records, attempts, findings, stored uploads and column
+    mappings (and, if asked, its practice activities)."""
     records = db.session.execute(
         delete(SandboxRecord).where(SandboxRecord.signup_id == signup.id)
     ).rowcount
@@ -685,6 +687,8 @@ def delete_sandbox_data(signup: Signup, *, include_activities: bool) -> Deleted:
     attempts = db.session.execute(
         delete(SandboxAttempt).where(SandboxAttempt.signup_id == signup.id)
     ).rowcount
+    # A header may be a learner row when a file had none: mappings go with the data.
+    db.session.execute(delete(SandboxColumnMap).where(SandboxColumnMap.signup_id == signup.id))
     activities = 0
     if include_activities:
         for activity in activities_of(signup):
@@ -695,7 +699,8 @@ def delete_sandbox_data(signup: Signup, *, include_activities: bool) -> Deleted:
 
 
 def purge_expired(now: datetime, retention_days: int) -> Deleted:
-    """Delete sandbox records, attempts, findings and stored uploads older than the retention."""
+    """Delete sandbox records, attempts, findings, stored uploads and column mappings older than
+    the retention period."""
     cutoff = now - timedelta(days=retention_days)
     records = db.session.execute(
         delete(SandboxRecord).where(SandboxRecord.created_at < cutoff)
@@ -706,6 +711,7 @@ def purge_expired(now: datetime, retention_days: int) -> Deleted:
     attempts = db.session.execute(
         delete(SandboxAttempt).where(SandboxAttempt.created_at < cutoff)
     ).rowcount
+    db.session.execute(delete(SandboxColumnMap).where(SandboxColumnMap.updated_at < cutoff))
     db.session.flush()
     return Deleted(records, attempts, 0)
 
@@ -767,6 +773,11 @@ def columns_to_map(attempt: SandboxAttempt, *, today: date, max_bytes: int) -> C
         message = judge.make_finding(problem.code, None, **problem.params).message
         raise SandboxError(message) from None
     header = tuple(cell.strip() for cell in layout.header)
+    if len(header) > MAPPING_MAX_COLUMNS:
+        raise SandboxError(
+            f"The file's header has {len(header)} columns; keep only the learner columns "
+            f"(at most {MAPPING_MAX_COLUMNS}) and upload it again to match them to the template."
+        )
     in_use = ColumnMap.from_json(attempt.column_map) if attempt.column_map else None
     proposals = mapping.propose(
         header,

@@ -64,12 +64,12 @@ class FileLayout:
     delimiter: str = ""
 
     def to_json(self) -> dict:
-        """The layout as JSON data (kept with the attempt; the header holds no learner data)."""
+        """The layout as JSON data, kept with the attempt. Not the header: in a file without
+        one, the row taken for it may be a learner's."""
         return {
             "kind": self.kind,
             "columns": self.columns,
             "header_row": self.header_row,
-            "header": list(self.header),
             "width": self.width,
             "sheet_name": self.sheet_name,
             "hidden_sheets": list(self.hidden_sheets),
