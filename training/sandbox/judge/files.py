@@ -122,13 +122,17 @@ def learner_rows(
 def _locate(
     learner_file: LearnerFile, column_maps: tuple[ColumnMap, ...], learners_only: bool
 ) -> tuple[FileLayout, Iterator[SpreadsheetRow]]:
-    basics = {
-        "kind": learner_file.kind,
-        "sheet_name": learner_file.sheet_name,
-        "hidden_sheets": learner_file.hidden_sheets,
-        "encoding": learner_file.encoding,
-        "delimiter": learner_file.delimiter,
-    }
+    def laid_out(columns: str, **found) -> FileLayout:
+        return FileLayout(
+            kind=learner_file.kind,
+            columns=columns,
+            sheet_name=learner_file.sheet_name,
+            hidden_sheets=learner_file.hidden_sheets,
+            encoding=learner_file.encoding,
+            delimiter=learner_file.delimiter,
+            **found,
+        )
+
     maps = {column_map.signature: column_map for column_map in column_maps}
     scanned: list[SpreadsheetRow] = []
     rows = learner_file.rows
@@ -136,21 +140,16 @@ def _locate(
         scanned.append((number, cells))
         header = tuple(cell if isinstance(cell, str) else cell_text(cell) for cell in cells)
         if (width := template_width(header)) is not None:
-            return FileLayout(columns=TEMPLATE, header_row=number, header=header, width=width,
-                              **basics), rows  # fmt: skip
+            return laid_out(TEMPLATE, header_row=number, header=header, width=width), rows
         if (column_map := maps.get(signature(header))) is not None:
-            return FileLayout(columns=MAPPED, header_row=number, header=header,
-                              column_map=column_map, **basics), rows  # fmt: skip
+            return laid_out(MAPPED, header_row=number, header=header, column_map=column_map), rows
         named = by_name(header) if learners_only else None
         if named is not None and not named.missing(rules.LEARNER_CHECK_REQUIRED):
-            return FileLayout(columns=BY_NAME, header_row=number, header=header,
-                              column_map=named, **basics), rows  # fmt: skip
+            return laid_out(BY_NAME, header_row=number, header=header, column_map=named), rows
         # No header: the first row is a learner row (only one-cell lines, a guidance or a
         # title, may come before it).
         if is_learner_row(cells) and all(len(row) == 1 for _, row in scanned[:-1]):
-            return FileLayout(columns=BY_POSITION, header_row=None, **basics), chain(
-                [(number, cells)], rows
-            )
+            return laid_out(BY_POSITION, header_row=None), chain([(number, cells)], rows)
         if len(scanned) >= rules.HEADER_SCAN_ROWS:
             break
     if not scanned:
@@ -160,9 +159,8 @@ def _locate(
     if header_score(best[1]) < 2:
         best = scanned[0]
     header = tuple(cell if isinstance(cell, str) else cell_text(cell) for cell in best[1])
-    return FileLayout(columns=UNRECOGNISED, header_row=best[0], header=header, **basics), iter(
-        [row for row in scanned if row[0] > best[0]]
-    )
+    following = iter([row for row in scanned if row[0] > best[0]])
+    return laid_out(UNRECOGNISED, header_row=best[0], header=header), following
 
 
 class RowShaper:
