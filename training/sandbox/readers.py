@@ -378,12 +378,15 @@ class _WorkbookCells:
         self.sheet = sheet
         self._padding: dict[int, int | None] = {}
 
-    def rows(self) -> Iterator[tuple[int, list[object]]]:
+    def rows(self) -> Iterator[tuple[int, list[Cell]]]:
+        """(row number, cells as text: dates kept as datetime, None as "") for each row."""
         from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+
+        parse_cell = WorkSheetParser.parse_cell
 
         class CellParser(WorkSheetParser):
             def parse_cell(self, element):
-                cell = super().parse_cell(element)
+                cell = parse_cell(self, element)
                 if cell["value"] is None and element.find(FORMULA_TAG) is not None:
                     cell["value"] = FORMULA_WITHOUT_VALUE
                 return cell
@@ -401,11 +404,15 @@ class _WorkbookCells:
             for number, cells in parser.parse():
                 if not cells:
                     continue
-                values: list[object] = [None] * cells[-1]["column"]
+                values: list[Cell] = [""] * cells[-1]["column"]
                 for cell in cells:
                     value = cell["value"]
-                    if value is not None and cell["style_id"] and type(value) is int:
-                        value = self._padded(value, cell["style_id"])
+                    if type(value) is not str:  # most cells are text: they pass as they are
+                        if value is None:
+                            continue
+                        if cell["style_id"] and type(value) is int:
+                            value = self._padded(value, cell["style_id"])
+                        value = _cell_text(value)
                     values[cell["column"] - 1] = value
                 yield number, values
 
@@ -430,8 +437,9 @@ class _WorkbookCells:
         return len(digits) if digits and set(digits) == {"0"} else None
 
 
-def _xlsx_rows(values: Iterator[tuple[int, list[object]]]) -> Iterator[SpreadsheetRow]:
-    """Numbered non-empty rows of the sheet, cells as text (dates kept as datetime)."""
+def _xlsx_rows(values: Iterator[tuple[int, list[Cell]]]) -> Iterator[SpreadsheetRow]:
+    """Numbered non-empty rows of the sheet, without their empty trailing cells; a sheet whose
+    XML turns out damaged part-way raises FileProblem."""
     while True:
         try:
             with warnings.catch_warnings():
@@ -441,8 +449,7 @@ def _xlsx_rows(values: Iterator[tuple[int, list[object]]]) -> Iterator[Spreadshe
             raise FileProblem("FILE_UNREADABLE", what="the worksheet is damaged") from None
         if not batch:
             return
-        for number, raw in batch:
-            cells = [_cell_text(value) for value in raw]
+        for number, cells in batch:
             end = len(cells)
             # A formula without its value is not an empty cell: it is kept, to be named.
             while end and type(cells[end - 1]) is str and not cells[end - 1].strip():
@@ -452,6 +459,7 @@ def _xlsx_rows(values: Iterator[tuple[int, list[object]]]) -> Iterator[Spreadshe
 
 
 def _cell_text(value: object) -> Cell:
+    """A workbook value as the judge takes it: text, or a datetime for a date cell."""
     if value is None:
         return ""
     if isinstance(value, str):
