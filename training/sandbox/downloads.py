@@ -15,6 +15,7 @@ from typing import Protocol
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -29,7 +30,7 @@ from training.sandbox.judge.values import (
     parse_credits,
     state_code,
 )
-from training.signups.exports import neutralize, write_text
+from training.signups.exports import FORMULA_STARTS, neutralize, write_text
 
 # Data validations cover this many rows below the header.
 VALIDATED_ROWS = 10_000
@@ -396,6 +397,9 @@ PARS_READY_SHEET = "Learners"
 REJECTED_SHEET = "Rejected rows"
 REJECTED_HEADER = ("Row in your file", *rules.HEADERS, "What to fix")
 _DATE_FORMAT = "mm/dd/yyyy"
+TEXT_COLUMNS = frozenset(
+    {rules.ACTIVITY_ID, rules.DATE_OF_BIRTH, rules.LICENSE_OR_NPI, rules.BOARD_ID}
+)
 
 
 class JudgedFinding(Protocol):
@@ -473,6 +477,8 @@ def pars_ready_xlsx(
     for position, header in enumerate(rules.HEADERS, start=1):
         width = max(14, len(header) + 2)
         learners.column_dimensions[get_column_letter(position)].width = width
+        if header in TEXT_COLUMNS:  # typed in later, 03/15 or 00123 stays as written
+            learners.column_dimensions[get_column_letter(position)].number_format = "@"
         rejected.column_dimensions[get_column_letter(position + 1)].width = width
     rejected.column_dimensions[get_column_letter(len(REJECTED_HEADER))].width = 80
     learners.freeze_panes = f"A{rules.XLSX_HEADER_ROW + 1}"
@@ -544,9 +550,13 @@ def _what_to_fix(findings: Sequence[JudgedFinding]) -> str:
     )
 
 
-def _cell(sheet, value: object) -> WriteOnlyCell:
+def _cell(sheet, value: object) -> object:
+    """A value for a write-only row: plain text as it is (openpyxl stores it as text), text a
+    spreadsheet could take for a formula or an error as a typed text cell, dates formatted."""
     if isinstance(value, str):
-        return _text_cell(sheet, value)
+        if value.startswith(FORMULA_STARTS) or value in ERROR_CODES:
+            return _text_cell(sheet, value)
+        return value
     cell = WriteOnlyCell(sheet, value=value)
     if isinstance(value, date):
         cell.number_format = _DATE_FORMAT
