@@ -214,3 +214,17 @@ def test_staff_keep_the_list_of_state_boards_using_pars_data(app, client, token)
     attempt_url = upload(client, token, provider_file())
     findings = page_text(client.get(f"{attempt_url}?code=STATE_NOT_PARTICIPATING"))
     assert "The California licensing board does not use PARS data yet" in findings
+
+
+def test_the_state_list_source_keeps_no_control_characters(app, client):
+    with app.app_context():
+        create_staff("admin@cmadocs.example.org", PASSWORD, "admin")
+        db.session.commit()
+    client.post("/staff/sign-in", data={"email": "admin@cmadocs.example.org", "password": PASSWORD})
+    saved = client.post(
+        "/staff/sandbox/pars-states",
+        data={"states": ["CA"], "source": "ACCME\x00 page\r\nchecked", "checked_on": "2026-11-28"},
+    )
+    assert saved.status_code == 303
+    with app.app_context():
+        assert services.pars_states().source == "ACCME page checked"

@@ -358,6 +358,15 @@ def column_mapping_form(
     return form
 
 
+def _printable(value):
+    """One line of text without control characters (NUL above all, which PostgreSQL refuses)."""
+    if not isinstance(value, str):
+        return value
+    return " ".join(
+        "".join(" " if ord(char) < 32 or char == "\x7f" else char for char in value).split()
+    )
+
+
 class ParsStatesForm(FlaskForm):
     """Staff's check of the state boards using PARS data."""
 
@@ -368,7 +377,7 @@ class ParsStatesForm(FlaskForm):
     source = TextAreaField(
         "Source",
         description="Where the list comes from, with its address, so the next check is quick.",
-        filters=[_strip],
+        filters=[_printable],
         validators=[
             DataRequired("Say where the list comes from."),
             Length(max=1000, message="Keep the source to 1000 characters or fewer."),
