@@ -22,6 +22,7 @@ over it after imports (the largest of the runs). Run with the project's virtuale
 
     .venv/bin/python bench/sandbox_judge.py            # all files, 3 runs each
     .venv/bin/python bench/sandbox_judge.py --quick    # 10k CSV and 10k XLSX only
+    .venv/bin/python bench/sandbox_judge.py --only csv:100000 --runs 5
 """
 
 import argparse
@@ -353,6 +354,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10k rows only")
     parser.add_argument("--runs", type=int, default=3, help="runs per tool and file")
     parser.add_argument("--baseline-ref", default="main", help="git ref of the baseline judge")
+    parser.add_argument(
+        "--only", metavar="KIND:ROWS", action="append", help="one file only, e.g. csv:100000"
+    )
     parser.add_argument("--measure", nargs=2, metavar=("TOOL", "FILE"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.measure:
@@ -363,6 +367,8 @@ def main() -> None:
     sizes = [("csv", 10_000), ("xlsx", 10_000)] if arguments.quick else [
         ("csv", 10_000), ("csv", 100_000), ("csv", 1_000_000), ("xlsx", 100_000),
     ]  # fmt: skip
+    if arguments.only:
+        sizes = [(kind, int(rows)) for kind, rows in (item.split(":") for item in arguments.only)]
     # The mapped path runs beside the others on one CSV size, so the same moments of a shared
     # machine fall on it too.
     mapped_rows = 10_000 if arguments.quick else 100_000

@@ -69,6 +69,9 @@ class LearnerFile:
     delimiter: str = ""
     sheet_name: str = ""  # the worksheet read (xlsx)
     hidden_sheets: tuple[str, ...] = ()  # hidden worksheets skipped before it
+    # Numbers of the rows read so far that hold a formula without its value (xlsx); the reader
+    # of the rows takes each out as it comes to it, so the set stays small.
+    formula_rows: set[int] = field(default_factory=set)
     # File-level warnings about how it was read: (finding code, message fields).
     notes: list[tuple[str, dict[str, object]]] = field(default_factory=list)
     _resources: ExitStack = field(default_factory=ExitStack, repr=False)
@@ -304,8 +307,14 @@ def _open_xlsx(data: BinaryIO, resources: ExitStack) -> LearnerFile:
     hidden = tuple(
         other.title for other in sheets[: sheets.index(sheet)] if other.sheet_state != "visible"
     )
-    rows = _xlsx_rows(_WorkbookCells(workbook, sheet).rows())
-    return LearnerFile("xlsx", rows, sheet_name=sheet.title, hidden_sheets=hidden)
+    cells = _WorkbookCells(workbook, sheet)
+    return LearnerFile(
+        "xlsx",
+        _xlsx_rows(cells.rows()),
+        sheet_name=sheet.title,
+        hidden_sheets=hidden,
+        formula_rows=cells.formula_rows,
+    )
 
 
 def _check_workbook_zip(data: BinaryIO) -> None:
@@ -376,20 +385,25 @@ class _WorkbookCells:
     def __init__(self, workbook, sheet) -> None:
         self.workbook = workbook
         self.sheet = sheet
+        self.formula_rows: set[int] = set()
         self._padding: dict[int, int | None] = {}
 
     def rows(self) -> Iterator[tuple[int, list[Cell]]]:
         """(row number, cells as text: dates kept as datetime, None as "") for each row."""
-        from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+        from openpyxl.worksheet._reader import CELL_TAG, FORMULA_TAG, WorkSheetParser
 
-        parse_cell = WorkSheetParser.parse_cell
+        parse_row = WorkSheetParser.parse_row
+        formula_in_row = f"{CELL_TAG}/{FORMULA_TAG}"
 
         class CellParser(WorkSheetParser):
-            def parse_cell(self, element):
-                cell = parse_cell(self, element)
-                if cell["value"] is None and element.find(FORMULA_TAG) is not None:
-                    cell["value"] = FORMULA_WITHOUT_VALUE
-                return cell
+            def parse_row(self, row):
+                number, cells = parse_row(self, row)
+                # One search per row (in C); cells are looked at only in rows with formulas.
+                if row.find(formula_in_row) is not None:
+                    for cell, element in zip(cells, row, strict=False):
+                        if cell["value"] is None and element.find(FORMULA_TAG) is not None:
+                            cell["value"] = FORMULA_WITHOUT_VALUE
+                return number, cells
 
         workbook = self.workbook
         with self.sheet._get_source() as source:
@@ -410,6 +424,8 @@ class _WorkbookCells:
                     if type(value) is not str:  # most cells are text: they pass as they are
                         if value is None:
                             continue
+                        if value is FORMULA_WITHOUT_VALUE:
+                            self.formula_rows.add(number)
                         if cell["style_id"] and type(value) is int:
                             value = self._padded(value, cell["style_id"])
                         value = _cell_text(value)

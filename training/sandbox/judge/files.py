@@ -85,7 +85,8 @@ class LearnerRows:
     layout: FileLayout
     notes: list[Finding]  # file-level warnings about how it was read
     raw_rows: Iterator[SpreadsheetRow]
-    shaper: RowShaper | None = field(default=None)
+    shaper: RowShaper | None = None
+    formula_rows: set[int] = field(default_factory=set)  # see LearnerFile.formula_rows
 
     def __iter__(self) -> Iterator[tuple[int, LearnerRow, tuple[Cell, ...]]]:
         shape = self.shaper
@@ -116,7 +117,7 @@ def learner_rows(
         if layout.columns == BY_POSITION:
             notes.append(make_finding("NO_HEADER_ROW", None))
         shaper = RowShaper.for_layout(layout) if layout.columns else None
-        yield LearnerRows(layout, notes, rows, shaper)
+        yield LearnerRows(layout, notes, rows, shaper, learner_file.formula_rows)
 
 
 def _locate(
@@ -321,12 +322,13 @@ class FileJudgement:
         judge = RowJudge(self.context, learners_only=self.learners_only)
         shaper = rows.shaper
         assert shaper is not None
-        may_hold_formulas = rows.layout.kind == "xlsx"
+        formula_rows = rows.formula_rows
         judged = 0
         for number, cells in rows.raw_rows:
             judged += 1
             result = judge.judge(number, shaper(cells))
-            if may_hold_formulas and any(type(cell) is NoValue for cell in cells):
+            if formula_rows and number in formula_rows:
+                formula_rows.discard(number)
                 result = _formulas_without_values(result, cells, rows.layout)
             yield result
         if not judged:
