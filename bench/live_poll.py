@@ -229,7 +229,8 @@ def click_to_screen(base_url: str, session_id: int, tokens: list[str], clicks: i
     for step in range(2, 2 + clicks):
         clicked[step] = time.monotonic()
         response = facilitator.post(
-            f"/staff/live/{session_id}/next", data={"csrf_token": csrf_token}
+            f"/staff/live/{session_id}/next",
+            data={"csrf_token": csrf_token, "submission_key": uuid.uuid4().hex},
         )
         if response.status_code != 303:
             raise SetupError(f"Next step answered {response.status_code}")
@@ -303,7 +304,10 @@ def run(args: argparse.Namespace, workdir: str) -> dict:
             # The next run starts on step 2 again.
             client, csrf_token = facilitator_client(base_url, session_id)
             for _ in range(args.clicks):
-                client.post(f"/staff/live/{session_id}/back", data={"csrf_token": csrf_token})
+                client.post(
+                    f"/staff/live/{session_id}/back",
+                    data={"csrf_token": csrf_token, "submission_key": uuid.uuid4().hex},
+                )
             client.close()
         return {"poll_cost": cost, "click_to_screen": runs}
     finally:

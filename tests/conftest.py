@@ -12,9 +12,11 @@ from datetime import timedelta
 import psycopg
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 from sqlalchemy import text
+from werkzeug.datastructures import MultiDict
 from werkzeug.serving import make_server
 
 from training import create_app
@@ -22,6 +24,28 @@ from training.booking.models import Program, TrainingSession
 from training.extensions import db, utcnow
 
 IN_CI = os.environ.get("CI") == "true"
+
+# Under Debian's faketime (CI runs the suite at chosen hours with it), only this process keeps
+# the faked clock: Playwright's Node driver aborts with libfaketime loaded, so the processes
+# tests start (Node, Chromium, servers from the README's commands) run on the real clock.
+if "faketime" in os.environ.get("LD_PRELOAD", ""):
+    os.environ["LD_PRELOAD"] = " ".join(
+        library for library in os.environ["LD_PRELOAD"].split() if "faketime" not in library
+    )
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """End timers left waiting, so the run ends at once under faketime too.
+
+    Each app's in-memory rate-limit storage (the ``limits`` library) arms a 10 ms
+    ``threading.Timer``. libfaketime fakes CLOCK_MONOTONIC but not ``sem_clockwait``, where
+    such a timer waits, so under faketime it would wait for decades and keep Python from exiting.
+    """
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer):
+            thread.cancel()
+
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "TRAINING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -84,6 +108,27 @@ def postgres_schema_url(make_postgres_database, tmp_path_factory):
     return url
 
 
+class BrowserLikeClient(FlaskClient):
+    """Posts forms as a browser posts a page's form: with a new one-time ``submission_key``.
+
+    Templates draw that key in every form that changes something; a test that sends the same
+    form twice, or no key at all, passes ``submission_key`` itself.
+    """
+
+    def open(self, *args, **kwargs):
+        if kwargs.get("method") == "POST" and "json" not in kwargs:
+            data = kwargs.get("data")
+            if data is None:
+                kwargs["data"] = {"submission_key": uuid.uuid4().hex}
+            elif isinstance(data, MultiDict) and "submission_key" not in data:
+                data = data.copy()
+                data["submission_key"] = uuid.uuid4().hex
+                kwargs["data"] = data
+            elif isinstance(data, dict) and "submission_key" not in data:
+                kwargs["data"] = {**data, "submission_key": uuid.uuid4().hex}
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path):
     if request.param == "sqlite":
@@ -103,6 +148,7 @@ def app(database_url, tmp_path, monkeypatch):
             "PUBLIC_URL": "https://training.example.org",
         }
     )
+    app.test_client_class = BrowserLikeClient
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             db.create_all()

@@ -11,6 +11,8 @@ from training.audit.views import readable_details
 from training.extensions import db
 from training.staff import services as staff_services
 
+pytestmark = pytest.mark.clock
+
 PASSWORD = "correct horse battery staple"
 
 

@@ -18,7 +18,7 @@ from training.booking.models import Program, Signup, TrainingSession
 from training.extensions import db, utcnow
 from training.mail.models import OutboxMessage
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.clock]
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 # Short waits: every page here is served from loopback, so a slow step is a failure.

@@ -10,6 +10,8 @@ from training.booking.models import ManageLink, Signup, TrainingSession
 from training.extensions import db
 from training.mail.models import OutboxMessage
 
+pytestmark = pytest.mark.clock
+
 
 @pytest.fixture
 def booked(client, make_session):

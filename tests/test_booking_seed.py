@@ -1,6 +1,6 @@
 """`flask --app training seed` loads the demo program from seed/ data."""
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -8,7 +8,9 @@ from sqlalchemy import func, select
 
 from training.booking.models import Program, TrainingSession
 from training.booking.seeding import current_window_year
-from training.extensions import db, utcnow
+from training.extensions import db
+
+pytestmark = pytest.mark.clock
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 
@@ -57,12 +59,24 @@ def test_running_seed_twice_changes_nothing(app, runner):
         assert db.session.scalar(select(func.count(TrainingSession.id))) == 11
 
 
-def test_seed_without_a_year_opens_the_current_window_for_booking(app, runner, client):
+@pytest.mark.parametrize(
+    ("moment", "year"),
+    [
+        (datetime(2026, 6, 1, 18, 0, tzinfo=UTC), 2026),
+        # 7 PM on Dec 8 in California (the window's last day) is already Dec 9 in UTC.
+        (datetime(2026, 12, 9, 3, 0, tzinfo=UTC), 2026),
+        (datetime(2026, 12, 9, 9, 0, tzinfo=UTC), 2027),
+    ],
+)
+def test_seed_without_a_year_opens_the_current_window_for_booking(
+    app, runner, client, time_machine, moment, year
+):
+    time_machine.move_to(moment, tick=False)
     result = runner.invoke(args=["seed"])
     assert result.exit_code == 0, result.output
     [program] = programs(app)
-    assert program.window_ends_on.year == current_window_year(utcnow().date(), "12-08")
-    assert program.signup_opens_at <= utcnow()
+    assert program.window_ends_on == date(year, 12, 8)
+    assert program.signup_opens_at <= moment
 
 
 def test_seed_if_empty_leaves_an_existing_database_alone(app, runner):
@@ -88,4 +102,3 @@ def test_seeded_sessions_list_on_the_home_page(runner, client):
     runner.invoke(args=["seed", "--year", "2023"])
     text = client.get("/").get_data(as_text=True)
     assert "Mon, Nov 20, 10:00–11:30 AM PT" in text
-    assert (utcnow() - timedelta(days=1)).year >= 2023

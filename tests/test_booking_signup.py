@@ -6,9 +6,11 @@ import pytest
 from conftest import manage_token, page_text, signup_form
 from sqlalchemy import func, select
 
-from training.booking.models import Signup, TrainingSession
+from training.booking.models import ManageLink, Signup, TrainingSession
 from training.extensions import db, utcnow
 from training.mail.models import OutboxMessage
+
+pytestmark = pytest.mark.clock
 
 
 def signups(app) -> list[Signup]:
@@ -288,19 +290,37 @@ def test_a_forged_resend_request_is_refused(client, make_session):
     assert "That offer has expired" in page_text(client.get(response.headers["Location"]))
 
 
-def test_submitting_the_same_form_twice_books_once_and_shows_the_confirmation(
-    app, client, make_session
-):
+def test_a_signup_posted_five_times_books_once_and_shows_one_manage_link(app, client, make_session):
     session_id = make_session()
     form = signup_form(session_id)
-    first = client.post("/signup", data=form)
-    second = client.post("/signup", data=form)
-    assert second.status_code == 303
-    assert "You're booked" in page_text(client.get(second.headers["Location"]))
-    assert first.headers["Location"] != second.headers["Location"]  # each gets a working link
+    answers = [client.post("/signup", data=form) for _ in range(5)]
+    assert {answer.status_code for answer in answers} == {303}
+    assert len({answer.headers["Location"] for answer in answers}) == 1
+    assert "You're booked" in page_text(client.get(answers[-1].headers["Location"]))
     assert len(signups(app)) == 1
     with app.app_context():
         assert db.session.get(TrainingSession, session_id).seats_booked == 1
+        assert db.session.scalar(select(func.count(ManageLink.id))) == 1
+        assert db.session.scalar(select(func.count(OutboxMessage.id))) == 1
+
+
+def test_the_same_signup_from_another_browser_gets_no_manage_link(app, client, make_session):
+    form = signup_form(make_session())
+    first = client.post("/signup", data=form)
+    other_browser = app.test_client()
+    elsewhere = other_browser.post("/signup", data=form)
+    assert "/manage/" in first.headers["Location"]
+    assert elsewhere.headers["Location"] == "/"
+    assert "We already have this signup" in page_text(other_browser.get("/"))
+    with app.app_context():
+        assert db.session.scalar(select(func.count(ManageLink.id))) == 1
+
+
+def test_a_form_without_its_one_time_key_is_refused_as_out_of_date(app, client, make_session):
+    response = client.post("/signup", data=signup_form(make_session(), submission_key=""))
+    assert response.status_code == 400
+    assert "This form is out of date" in page_text(response)
+    assert signups(app) == []
 
 
 def test_a_cancelled_organization_may_sign_up_again(app, client, make_session):
@@ -377,9 +397,11 @@ def test_signup_writes_the_confirmation_email_to_the_outbox(app, client, make_se
 def test_control_characters_and_junk_never_cause_a_server_error(client, make_session, field, value):
     session_id = make_session()
     response = client.post("/signup", data=signup_form(session_id, **{field: value}))
-    assert response.status_code in (200, 303)
+    assert response.status_code in (200, 303, 400)
     if response.status_code == 200:
         assert "Please correct the" in page_text(response)
+    if response.status_code == 400:
+        assert "This form is out of date" in page_text(response)
 
 
 def test_control_characters_are_removed_from_names(app, client, make_session):

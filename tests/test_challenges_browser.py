@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 # The booking flow's live site and tab fixtures; the browser comes from conftest.
 from test_booking_browser import PACIFIC, page, sign_up_for, site  # noqa: F401
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.clock]
 
 
 def test_organization_records_two_activities_and_sees_itself_eligible(page, site):  # noqa: F811

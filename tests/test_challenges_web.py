@@ -2,7 +2,8 @@
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import manage_token, page_text, signup_form
@@ -16,7 +17,19 @@ from training.extensions import db
 from training.mail.models import OutboxMessage
 from training.staff.services import create_staff
 
+pytestmark = pytest.mark.clock
+
 PASSWORD = "correct horse battery staple"
+PACIFIC = ZoneInfo("America/Los_Angeles")
+# 7 PM on Dec 1 in California, already Dec 2 in UTC: the hour a UTC date passes for the
+# program's. Every test here runs on a clock frozen (ticking) at this moment.
+CALIFORNIA_EVENING = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
+TODAY = CALIFORNIA_EVENING.astimezone(PACIFIC).date()
+
+
+@pytest.fixture(autouse=True)
+def california_evening(time_machine):
+    time_machine.move_to(CALIFORNIA_EVENING, tick=True)
 
 
 @pytest.fixture
@@ -52,9 +65,8 @@ def program_dates(app) -> tuple[date, date]:
 
 
 def test_an_organization_records_two_activities_and_meets_the_accme_challenge(app, client, token):
-    today = date.today()
-    assert record(client, token, "201234567", today - timedelta(days=2)).status_code == 303
-    record(client, token, "201234568", today - timedelta(days=1))
+    assert record(client, token, "201234567", TODAY - timedelta(days=2)).status_code == 303
+    record(client, token, "201234568", TODAY - timedelta(days=1))
     text = page_text(client.get(f"/manage/{token}/challenges"))
     assert "ACCME Challenge: 2 of 2 activities" in text
     assert "Met" in text
@@ -62,8 +74,8 @@ def test_an_organization_records_two_activities_and_meets_the_accme_challenge(ap
 
 
 def test_the_same_activity_twice_counts_once(client, token):
-    record(client, token, "201234567", date.today())
-    record(client, token, "201234567", date.today())
+    record(client, token, "201234567", TODAY)
+    record(client, token, "201234567", TODAY)
     assert "ACCME Challenge: 1 of 2 activities" in page_text(
         client.get(f"/manage/{token}/challenges")
     )
@@ -72,9 +84,9 @@ def test_the_same_activity_twice_counts_once(client, token):
 @pytest.mark.parametrize(
     ("activity_id", "entered_on", "learners", "message"),
     [
-        ("12345", date.today(), 3, "An ACCME activity ID is 9 digits"),
-        ("201234567", date.today() + timedelta(days=2), 3, "cannot be in the future"),
-        ("201234567", date.today(), 0, "Enter a number of learners from 1 up."),
+        ("12345", TODAY, 3, "An ACCME activity ID is 9 digits"),
+        ("201234567", TODAY + timedelta(days=2), 3, "cannot be in the future"),
+        ("201234567", TODAY, 0, "Enter a number of learners from 1 up."),
     ],
 )
 def test_bad_entries_are_refused_with_a_message(
@@ -86,8 +98,28 @@ def test_bad_entries_are_refused_with_a_message(
     assert "None recorded yet." in page_text(response)
 
 
+@pytest.mark.parametrize(
+    ("moment", "place"),
+    [
+        (datetime(2026, 12, 2, 5, 30, tzinfo=UTC), "New York, 12:30 AM on Dec 2"),
+        (datetime(2026, 12, 1, 20, 0, tzinfo=UTC), "Guam, 6 AM on Dec 2"),
+    ],
+)
+def test_todays_date_in_a_zone_east_of_california_is_not_called_the_future(
+    client, token, time_machine, moment, place
+):
+    time_machine.move_to(moment, tick=True)
+    accepted = record(client, token, "201234567", date(2026, 12, 2))
+    assert accepted.status_code == 303, place
+    refused = record(client, token, "201234568", date(2026, 12, 3))
+    assert "cannot be in the future" in page_text(refused), place
+    assert "ACCME Challenge: 1 of 2 activities" in page_text(
+        client.get(f"/manage/{token}/challenges")
+    )
+
+
 def test_an_organization_can_remove_an_unverified_entry(app, client, token):
-    record(client, token, "201234567", date.today())
+    record(client, token, "201234567", TODAY)
     with app.app_context():
         from training.challenges.models import ChallengeEntry
 
@@ -97,8 +129,8 @@ def test_an_organization_can_remove_an_unverified_entry(app, client, token):
 
 
 def test_staff_see_progress_verify_and_export(app, client, token, staff_client):
-    record(client, token, "201234567", date.today())
-    record(client, token, "201234568", date.today())
+    record(client, token, "201234567", TODAY)
+    record(client, token, "201234568", TODAY)
     page = page_text(staff_client.get("/staff/challenges"))
     assert "Sierra Valley Medical Society" in page
     assert "Met, to verify" in page
@@ -118,8 +150,8 @@ def test_staff_see_progress_verify_and_export(app, client, token, staff_client):
 
 
 def test_a_drawing_records_its_seed_can_be_rerun_and_is_audited(app, client, token, staff_client):
-    record(client, token, "201234567", date.today())
-    record(client, token, "201234568", date.today())
+    record(client, token, "201234567", TODAY)
+    record(client, token, "201234568", TODAY)
     refused = staff_client.post(
         "/staff/challenges/drawing", data={"challenge": "accme", "winners": 1}
     )
@@ -157,8 +189,8 @@ def test_reminders_go_a_week_before_the_deadline_once_to_those_not_yet_eligible(
             ),
         )
     )
-    record(client, met, "201234567", date.today())
-    record(client, met, "201234568", date.today())
+    record(client, met, "201234567", TODAY)
+    record(client, met, "201234568", TODAY)
     accme_due, _ = program_dates(app)
     with app.app_context():
         program = db.session.scalars(select(Program)).one()

@@ -15,6 +15,8 @@ from training.extensions import db
 from training.mail.models import OutboxMessage
 from training.sandbox.models import SandboxAttempt
 
+pytestmark = pytest.mark.clock
+
 # The console's fixtures: a session with two organizations, and its facilitator signed in.
 live = test_live_pages.live
 facilitator = test_live_pages.facilitator

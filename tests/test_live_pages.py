@@ -525,6 +525,7 @@ def test_live_state_is_shared_by_two_app_instances_on_one_database(app, live, fa
             "WTF_CSRF_ENABLED": False,
         }
     )
+    other.test_client_class = app.test_client_class
     participant_elsewhere = other.test_client()
     try:
         facilitator.post(console_url(live, "start"))

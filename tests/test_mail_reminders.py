@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 from conftest import manage_token, signup_form
 from sqlalchemy import select
 
@@ -9,6 +10,8 @@ from training.booking.models import Signup, TrainingSession
 from training.extensions import db
 from training.mail.models import OutboxMessage, Reminder
 from training.mail.notices import send_reminders
+
+pytestmark = pytest.mark.clock
 
 
 def reminders(app) -> list[OutboxMessage]:

@@ -3,6 +3,7 @@
 import email
 import email.policy
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -12,6 +13,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.clock
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -126,18 +129,22 @@ def test_make_run_serves_the_demo_and_delivers_its_emails_as_files(environment, 
     assert calendars and "METHOD:REQUEST" in calendars[0].get_content()
     assert "email:    admin@training-desk.localhost" in output
     assert (tmp_path / "instance" / "secret_key").stat().st_mode & 0o077 == 0
+    # The development server's request lines show the manage link's path, never its token.
+    token = re.search(r"/manage/([\w\-]{40,})", booked).group(1)
+    assert "GET /manage/<token>/confirmation HTTP/1.1" in output, output
+    assert token not in output
 
 
 def sign_up_over_http(base_url: str) -> str:
     """Fill in the signup form as a browser would (cookie, CSRF token) and return the result."""
     import http.cookiejar
-    import re
     import urllib.parse
 
     opener = urllib.request.build_opener(
         urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
     )
-    form = opener.open(f"{base_url}/signup").read().decode()
+    with opener.open(f"{base_url}/signup") as page:
+        form = page.read().decode()
     hidden = dict(
         re.findall(r'name="(csrf_token|submission_key)" type="hidden" value="([^"]+)"', form)
     )
@@ -154,25 +161,94 @@ def sign_up_over_http(base_url: str) -> str:
             "attest": "y",
         }
     ).encode()
-    return opener.open(f"{base_url}/signup", data=data).read().decode()
+    with opener.open(f"{base_url}/signup", data=data) as answer:
+        return answer.read().decode()
+
+
+def gunicorn_as_the_readme_runs_it(port: int) -> list:
+    """The README's production command (its `gunicorn -c python:training.gunicorn_conf ...`)."""
+    return [
+        BIN / "gunicorn",
+        "-c",
+        "python:training.gunicorn_conf",
+        "--workers",
+        "2",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "training:create_app()",
+    ]
 
 
 def test_gunicorn_serves_the_app_as_the_readme_shows(environment):
     assert flask(environment, "db", "upgrade").returncode == 0
     port = free_port()
-    process = start(
-        [
-            BIN / "gunicorn",
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "training:create_app()",
-        ],
-        environment,
-    )
+    process = start(gunicorn_as_the_readme_runs_it(port), environment)
     try:
         health = wait_for_page(f"http://127.0.0.1:{port}/healthz", process)
     finally:
-        stop(process)
+        output = stop(process)
     assert '"status":"ok"' in health.replace(" ", "")
+    assert '"GET /healthz HTTP/1.1" 200' in output  # the access log is on
+
+
+def test_gunicorn_logs_hold_no_token_email_or_search_term(environment, tmp_path):
+    """A signup, its manage page, an exception on a manage URL and a staff search, logged."""
+    import http.cookiejar
+    import sqlite3
+    import urllib.error
+    import urllib.parse
+
+    assert flask(environment, "db", "upgrade").returncode == 0
+    assert flask(environment, "seed").returncode == 0
+    created = subprocess.run(
+        [
+            *(BIN / "flask", "--app", "training", "staff", "create"),
+            *("pat@cmadocs.example.org", "--role", "staff", "--password-stdin"),
+        ],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        input="correct horse battery staple\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = start(gunicorn_as_the_readme_runs_it(port), environment)
+    try:
+        wait_for_page(f"{base}/healthz", process)
+        booked = sign_up_over_http(base)
+        token = re.search(r"/manage/([\w\-]{40,})", booked).group(1)
+        with urllib.request.urlopen(f"{base}/manage/{token}") as manage:  # noqa: S310 (loopback)
+            assert manage.status == 200
+        # A fault the app cannot survive: a table gone from under it.
+        with sqlite3.connect(tmp_path / "instance" / "training.sqlite3") as database:
+            database.execute("DROP TABLE challenge_entries")
+        with pytest.raises(urllib.error.HTTPError) as failed:
+            urllib.request.urlopen(f"{base}/manage/{token}/challenges")  # noqa: S310
+        failed.value.close()
+        assert failed.value.code == 500
+        staff = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+        with staff.open(f"{base}/staff/sign-in") as sign_in:
+            page = sign_in.read().decode()
+        csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        credentials = {
+            "csrf_token": csrf,
+            "email": "pat@cmadocs.example.org",
+            "password": "correct horse battery staple",
+        }
+        with staff.open(f"{base}/staff/sign-in", data=urllib.parse.urlencode(credentials).encode()):
+            pass
+        with staff.open(f"{base}/staff/signups?q=ana%40shelltest.example.org") as search:
+            assert "Shell Test Clinic" in search.read().decode()
+    finally:
+        output = stop(process)
+    assert 'GET /manage/<token>/challenges HTTP/1.1" 500' in output, output
+    assert "Exception on /manage/<token>/challenges [GET]" in output, output
+    assert "GET /staff/signups?q=<masked> HTTP/1.1" in output, output
+    for secret in (token, "ana@shelltest", "shelltest.example.org", "ana%40", "pat@cmadocs"):
+        assert secret not in output, secret

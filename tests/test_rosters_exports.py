@@ -18,6 +18,8 @@ from training.rosters.exports import COLUMNS
 from training.signups.exports import neutralize
 from training.staff.services import create_staff
 
+pytestmark = pytest.mark.clock
+
 PASSWORD = "correct horse battery staple"
 
 

@@ -14,6 +14,8 @@ from training.mail.models import OutboxMessage
 from training.staff.models import StaffMember
 from training.staff.services import create_staff
 
+pytestmark = pytest.mark.clock
+
 PASSWORD = "correct horse battery staple"
 
 

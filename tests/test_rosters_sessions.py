@@ -13,6 +13,8 @@ from training.mail.models import OutboxMessage
 from training.rosters import services
 from training.staff.services import create_staff
 
+pytestmark = pytest.mark.clock
+
 
 @pytest.fixture
 def staff_id(app):

@@ -16,6 +16,9 @@ from training.sandbox import rules, services
 from training.sandbox.models import SandboxAttempt, SandboxColumnMap, SandboxRecord
 from training.staff.services import create_staff
 
+# Completion dates are counted back from now, and judged against the program's today.
+pytestmark = pytest.mark.clock
+
 ACTIVITY = "200012345"  # the seeded example activity
 # An LMS export: its own headers, one Name column, full birth dates, no action or activity.
 LMS_HEADER = ["Learner", "DOB", "License #", "State", "Date Completed", "Credits", "Email"]
@@ -277,3 +280,22 @@ def test_staff_see_a_mapped_upload_read_only(app, client, token):
     assert "Match your columns" not in text and "Change how your columns" not in text
     assert "/columns" not in page.get_data(as_text=True)
     assert mapped_url.endswith(f"/attempts/{attempt.id}")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"column_0": "\x00"},
+        {"column_1": "x" * 10_000, "column_99": rules.FIRST_NAME},
+        {"fill_activity": "999999999"},
+        {"fill_action": "Delete"},
+        {"column_0": "", "column_1": "", "column_2": "", "column_3": "", "column_4": ""},
+    ],
+)
+def test_a_mapping_post_that_is_not_one_of_the_choices_is_refused_with_a_message(
+    client, token, changes
+):
+    attempt_url = upload(client, token, lms_export(licensees(2))).headers["Location"]
+    response = client.post(f"{attempt_url}/columns", data=mapping_form(**changes))
+    assert response.status_code == 422
+    assert "Please correct" in page_text(response)

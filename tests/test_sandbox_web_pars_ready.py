@@ -16,6 +16,9 @@ from training.sandbox import downloads, judge, rules, services, tasks
 from training.sandbox.models import SandboxAttempt
 from training.staff.services import create_staff
 
+# Completion dates are counted back from now, and judged against the program's today.
+pytestmark = pytest.mark.clock
+
 ACTIVITY = "200012345"  # the seeded example activity: ABIM, ABS and ABP registered
 HOSTILE_NAME = '=HYPERLINK("https://evil.example","Click")'
 PASSWORD = "correct horse battery staple"

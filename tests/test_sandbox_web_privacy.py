@@ -19,6 +19,8 @@ from training.sandbox.models import (
 )
 from training.staff import services as staff_services
 
+pytestmark = pytest.mark.clock
+
 PASSWORD = "correct horse battery staple"
 # A learner no register and no other test knows, to look for in the logs.
 UNIQUE_FIRST, UNIQUE_LAST = "Zephyrine", "Quaxworthington"

@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from conftest import manage_token, page_text, signup_form
@@ -11,6 +11,8 @@ from sqlalchemy import select
 from training.extensions import db, utcnow
 from training.sandbox import downloads, judge, rules, services, tasks
 from training.sandbox.models import SandboxAttempt, SandboxRecord, SandboxUpload
+
+pytestmark = pytest.mark.clock
 
 ACTIVITY = "200012345"  # the seeded example activity
 
@@ -372,3 +374,19 @@ def test_another_organizations_attempt_is_not_found(client, make_session, token)
     assert client.get(attempt_path).status_code == 404
     assert client.get(f"{attempt_path}/findings.csv").status_code == 404
     assert client.get(f"{attempt_path}/status").status_code == 404
+
+
+# 9:30 PM on Dec 1 in California is 12:30 AM on Dec 2 in New York.
+@pytest.mark.time_machine(datetime(2026, 12, 2, 5, 30, tzinfo=UTC), tick=True)
+def test_a_completion_dated_today_in_new_york_is_not_in_the_future(client, make_session):
+    token = manage_token(client.post("/signup", data=signup_form(make_session())))
+    client.post(f"/manage/{token}/sandbox/activities/example")
+    first, second = people(2)
+    data = csv_file(
+        learner_row(first, **{rules.COMPLETION_DATE: "12/02/2026"}),
+        learner_row(second, **{rules.COMPLETION_DATE: "12/03/2026"}),
+    )
+    text = page_text(results(client, upload(client, token, data)))
+    assert "Rows read 2 Accepted 1 Rejected 1" in text
+    assert "Completion Date 12/03/2026 is in the future" in text
+    assert "12/02/2026 is in the future" not in text

@@ -14,6 +14,8 @@ from training.extensions import db
 from training.signups.exports import csv_bytes, neutralize, xlsx_bytes
 from training.staff import services as staff_services
 
+pytestmark = pytest.mark.clock
+
 PASSWORD = "correct horse battery staple"
 HEADER = [
     "Organization",
@@ -161,3 +163,10 @@ def test_facilitators_and_visitors_cannot_download_signups(client, sign_in_as, e
     assert response.status_code == 302
     sign_in_as("facilitator")
     assert client.get(f"/staff/signups.{extension}").status_code == 403
+
+
+@pytest.mark.time_machine(datetime(2026, 12, 2, 3, 0, tzinfo=UTC), tick=True)  # 7 PM, Dec 1 PT
+def test_the_export_is_named_for_the_day_in_california_not_in_utc(client, sign_in_as):
+    sign_in_as("staff")
+    response = client.get("/staff/signups.xlsx")
+    assert 'filename="signups-2026-12-01.xlsx"' in response.headers["Content-Disposition"]

@@ -1,7 +1,7 @@
 """Every staff URL, walked by every role and by an anonymous visitor."""
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from conftest import signup_form
@@ -42,7 +42,9 @@ def world(app, client, make_session) -> World:
             db.session.get(TrainingSession, assigned), [facilitator], actor=facilitator
         )
         first, second = db.session.scalars(db.select(Signup).order_by(Signup.id)).all()
-        entry = record_entry(first, "201234567", date.today(), 5, today=date.today())
+        entry = record_entry(
+            first, "201234567", date(2026, 11, 27), 5, now=datetime(2026, 11, 30, tzinfo=UTC)
+        )
         db.session.commit()
         return World(assigned, other, first.id, second.id, entry.id, facilitator.id)
 

@@ -38,7 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             serialize_sqlite_writes(db.engine)
 
-    from training import cli, errors, health, security
+    from training import cli, errors, health, logs, routing, security
     from training.audit import views as audit
     from training.booking import views as booking
     from training.challenges import views as challenges
@@ -48,7 +48,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from training.sandbox import views as sandbox
     from training.signups import views as signups
     from training.staff import views as staff
+    from training.submissions import guard as submissions
 
+    routing.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(booking.bp)
     app.register_blueprint(staff.bp)
@@ -66,6 +68,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     errors.init_app(app)
     security.init_app(app)
+    submissions.init_app(app)
+    logs.init_app(app)
     return app
 
 

@@ -1,6 +1,7 @@
 """Default settings; secrets and addresses come from ``TRAINING_*`` environment variables."""
 
-SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+# hide_parameters: a database error's message never shows the values (emails, learner data).
+SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
 
 # Staff pages show times in this zone (programs show theirs in their own).
 DISPLAY_TIMEZONE = "America/Los_Angeles"
@@ -41,6 +42,12 @@ MAIL_REMINDER_HOURS = [48, 2]
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_HEADERS_ENABLED = True
 SIGN_IN_RATE_LIMIT = "10 per minute;50 per hour"
+
+# Staff sign-ins end on sign-out, after this long without a request, and this long after
+# signing in, whatever copy of the cookie is used. Last use is written at most this often.
+STAFF_SESSION_IDLE_HOURS = 8
+STAFF_SESSION_LIFETIME_DAYS = 7
+STAFF_SESSION_TOUCH_SECONDS = 60
 
 REMEMBER_COOKIE_HTTPONLY = True
 REMEMBER_COOKIE_SAMESITE = "Lax"

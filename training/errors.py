@@ -1,7 +1,11 @@
 """Error pages that tell a person what happened and what to do next."""
 
-from flask import Flask, render_template
+from contextlib import suppress
+
+from flask import Flask, current_app, render_template
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from training.extensions import db
@@ -38,9 +42,19 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(_error):
-        db.session.rollback()
+        with suppress(SQLAlchemyError):  # a lost connection needs no rollback; the page no database
+            db.session.rollback()
         return render_error(500, *MESSAGES[500])
 
 
 def render_error(status: int, title: str, message: str):
-    return render_template("errors/error.html", title=title, message=message), status
+    """The error page; if even it cannot be drawn, a plain one, never a second error."""
+    try:
+        return render_template("errors/error.html", title=title, message=message), status
+    except Exception:  # whatever broke, a second error here would answer 500
+        current_app.logger.exception("The %s error page could not be drawn", status)
+        page = Markup(
+            '<!doctype html><html lang="en"><meta charset="utf-8"><title>{0}</title>'
+            "<h1>{0}</h1><p>{1}</p></html>"
+        ).format(title, message)
+        return page, status, {"Content-Type": "text/html; charset=utf-8"}

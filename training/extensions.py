@@ -21,6 +21,11 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# The largest id a path, a query string or a form may name: the id columns are INTEGER, 32 bits
+# on PostgreSQL (SQLite's hold 64), and a larger number sent to either raises instead of matching
+# nothing.
+MAX_ID = 2**31 - 1
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)

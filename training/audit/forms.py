@@ -3,18 +3,14 @@
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField
-from wtforms.validators import Length, NumberRange, Optional, ValidationError
+from wtforms import SelectChoice, SelectField, StringField
+from wtforms.validators import Length, Optional, ValidationError
 
 from training.audit.services import AuditFilters
+from training.forms import DayField, Form, PageField, clean_text
 
 
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(Form):
     """A GET form: it changes nothing, so it carries no CSRF token."""
 
     class Meta:
@@ -23,15 +19,13 @@ class AuditFilterForm(FlaskForm):
     actor = SelectField("Person", default="")
     organization = StringField(
         "Organization",
-        filters=[_strip],
+        filters=[clean_text],
         validators=[Optional(), Length(max=200, message="Search for 200 characters or fewer.")],
     )
     action = SelectField("Action", default="")
-    since = DateField("From", validators=[Optional()], format="%Y-%m-%d")
-    until = DateField("To", validators=[Optional()], format="%Y-%m-%d")
-    page = IntegerField(
-        "Page", default=1, validators=[Optional(), NumberRange(min=1, message="Pages start at 1.")]
-    )
+    since = DayField("From", validators=[Optional()], format="%Y-%m-%d")
+    until = DayField("To", validators=[Optional()], format="%Y-%m-%d")
+    page = PageField()
 
     def set_choices(self, actors: list[str], actions: list[str]) -> None:
         self.actor.choices = [SelectChoice("", "Anyone")] + [SelectChoice(a, a) for a in actors]

@@ -14,6 +14,7 @@ from training.extensions import db
 PUBLIC_ACTOR = "organization (public page)"
 SYSTEM_ACTOR = "Training Desk (automatic)"
 COMMAND_LINE_ACTOR = "command line"
+SIGN_IN_ACTOR = "someone at the staff sign-in page"
 
 
 def record(
@@ -45,6 +46,11 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def record_export(what: str, *, actor, rows: int, **details: Any) -> AuditEvent:
+    """Note that ``actor`` downloaded personal data: ``what`` (e.g. "signups"), ``rows`` rows."""
+    return record(f"{what}.exported", actor=actor, rows=rows, **details)
 
 
 @dataclass(frozen=True)

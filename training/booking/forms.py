@@ -1,16 +1,13 @@
 """The signup and manage forms, with each field's rules and the messages people see."""
 
 import re
-import secrets
 
 from email_validator import EmailNotValidError, validate_email
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
     HiddenField,
     SelectChoice,
-    SelectField,
     StringField,
     SubmitField,
     TelField,
@@ -20,22 +17,10 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Optio
 
 from training.booking.names import organization_key, provider_id_digits
 from training.booking.services import SignupDetails
+from training.forms import Form, IdSelectField, clean_text, single_line
 
 MAX_ATTENDEES = 5
 NO_CHOICE = 0
-
-
-# Control characters (NUL above all, which PostgreSQL refuses) are never meant as text.
-_CONTROL_CHARACTERS = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
-
-
-def _strip(value):
-    return value.translate(_CONTROL_CHARACTERS).strip() if isinstance(value, str) else value
-
-
-def _single_line(value):
-    """Collapse runs of white space (newlines included) so a name stays on one line."""
-    return " ".join(_strip(value).split()) if isinstance(value, str) else value
 
 
 def _valid_phone(_form, field):
@@ -49,12 +34,12 @@ def _parse_attendee_emails(text: str) -> list[str]:
     return [item for item in re.split(r"[\s,;]+", text or "") if item]
 
 
-class OrganizationField(FlaskForm):
+class OrganizationField(Form):
     """Declared before the contact fields so forms list them in the order the page shows."""
 
     organization_name = StringField(
         "Organization name",
-        filters=[_single_line],
+        filters=[single_line],
         validators=[
             DataRequired("Enter your organization's name."),
             Length(max=200, message="Keep the organization name to 200 characters or fewer."),
@@ -62,18 +47,18 @@ class OrganizationField(FlaskForm):
     )
 
 
-class ContactFields(FlaskForm):
+class ContactFields(Form):
     """The fields an organization may update later from its manage link."""
 
     provider_id = StringField(
         "ACCME provider ID (optional)",
-        filters=[_strip],
+        filters=[clean_text],
         validators=[Optional(), Length(max=20, message="An ACCME provider ID is 7 digits.")],
         description="The 7-digit ID ACCME gave your organization, if you know it.",
     )
     contact_name = StringField(
         "Contact name",
-        filters=[_single_line],
+        filters=[single_line],
         validators=[
             DataRequired("Enter the name of the person we should contact."),
             Length(max=120, message="Keep the contact name to 120 characters or fewer."),
@@ -81,7 +66,7 @@ class ContactFields(FlaskForm):
     )
     contact_email = EmailField(
         "Contact email",
-        filters=[_strip],
+        filters=[clean_text],
         validators=[
             DataRequired("Enter the email address of the person we should contact."),
             Length(max=254, message="This email address is too long."),
@@ -90,7 +75,7 @@ class ContactFields(FlaskForm):
     )
     contact_phone = TelField(
         "Phone (optional)",
-        filters=[_strip],
+        filters=[clean_text],
         validators=[
             Optional(),
             Length(max=40, message="Keep the phone number to 40 characters or fewer."),
@@ -99,6 +84,7 @@ class ContactFields(FlaskForm):
     )
     attendee_emails = TextAreaField(
         f"Emails of staff who will attend (up to {MAX_ATTENDEES})",
+        filters=[clean_text],
         description="One address per line. Each gets the confirmation and the calendar invite.",
     )
 
@@ -135,9 +121,9 @@ class ContactFields(FlaskForm):
 
 
 class SignupForm(OrganizationField, ContactFields):
-    first_choice = SelectField("Your date", coerce=int, validators=[InputRequired()])
-    second_choice = SelectField("Second choice (for the waitlist)", coerce=int, default=NO_CHOICE)
-    third_choice = SelectField("Third choice (for the waitlist)", coerce=int, default=NO_CHOICE)
+    first_choice = IdSelectField("Your date", validators=[InputRequired()])
+    second_choice = IdSelectField("Second choice (for the waitlist)", default=NO_CHOICE)
+    third_choice = IdSelectField("Third choice (for the waitlist)", default=NO_CHOICE)
     join_waitlist = BooleanField(
         "If none of our dates has a seat left, put us on the waitlist", default=True
     )
@@ -149,7 +135,6 @@ class SignupForm(OrganizationField, ContactFields):
             )
         ]
     )
-    submission_key = HiddenField()
     submit = SubmitField("Sign up")
 
     def set_sessions(self, options: list[SelectChoice], attestation: str) -> None:
@@ -159,8 +144,6 @@ class SignupForm(OrganizationField, ContactFields):
         self.second_choice.choices = alternates
         self.third_choice.choices = alternates
         self.attest.label.text = attestation
-        if not self.submission_key.data:
-            self.submission_key.data = secrets.token_urlsafe(24)
 
     def validate_organization_name(self, field):
         if field.data and not organization_key(field.data):
@@ -182,10 +165,6 @@ class SignupForm(OrganizationField, ContactFields):
         if self.second_choice.data == NO_CHOICE:
             raise ValidationError("Choose a second choice before a third.")
 
-    def validate_submission_key(self, field):
-        if not re.fullmatch(r"[A-Za-z0-9_\-]{16,64}", field.data or ""):
-            raise ValidationError("This form is out of date. Reload the page and try again.")
-
     def ranked_session_ids(self) -> list[int]:
         picked = (self.first_choice.data, self.second_choice.data, self.third_choice.data)
         return [session_id for session_id in picked if session_id != NO_CHOICE]
@@ -195,8 +174,8 @@ class ContactsForm(ContactFields):
     submit = SubmitField("Save contacts")
 
 
-class ChangeDateForm(FlaskForm):
-    session_id = SelectField("New date", coerce=int, validators=[InputRequired()])
+class ChangeDateForm(Form):
+    session_id = IdSelectField("New date", validators=[InputRequired()])
     submit = SubmitField("Change date")
 
     def validate_session_id(self, field):
@@ -204,7 +183,7 @@ class ChangeDateForm(FlaskForm):
             raise ValidationError("Choose the date you would like to move to.")
 
 
-class CancelForm(FlaskForm):
+class CancelForm(Form):
     confirm = BooleanField(
         "Yes, cancel our booking",
         validators=[DataRequired("Tick the box to confirm that you want to cancel.")],
@@ -212,6 +191,6 @@ class CancelForm(FlaskForm):
     submit = SubmitField("Cancel booking")
 
 
-class ResendLinkForm(FlaskForm):
-    signup_ref = HiddenField(validators=[DataRequired()])
+class ResendLinkForm(Form):
+    signup_ref = HiddenField(filters=[clean_text], validators=[DataRequired()])
     submit = SubmitField("Email the manage link to our contact on file")

@@ -48,6 +48,19 @@ class Program(db.Model):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def today(self, now: datetime) -> date:
+        """The date on the program's wall clocks at ``now`` (a timezone-aware moment)."""
+        return now.astimezone(self.zone).date()
+
+    def latest_date(self, now: datetime) -> date:
+        """The latest date that is already today somewhere in the US at ``now``.
+
+        Organizations report from every US zone: east of the program's zone (and in Guam, 18
+        hours ahead of California) the next day begins first, so a date is "in the future"
+        only after the program's date and the day after.
+        """
+        return self.today(now) + timedelta(days=1)
+
     def signup_state(self, now: datetime) -> str:
         """``"not_open"``, ``"open"`` or ``"closed"`` at ``now``."""
         if now < self.signup_opens_at:

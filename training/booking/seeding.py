@@ -42,13 +42,14 @@ def seed_program(path: Path, year: int | None, now: datetime) -> tuple[Program |
     opening date is still ahead, so a new user can try booking straight away.
     """
     data = tomllib.loads(path.read_text(encoding="utf-8"))
+    zone = ZoneInfo(data["timezone"])
     open_now = year is None
     if year is None:
-        year = current_window_year(now.date(), data["window_ends"])
+        # The program's own date: at 03:00 UTC on Dec 9 it is still Dec 8 in California.
+        year = current_window_year(now.astimezone(zone).date(), data["window_ends"])
     slug = f"{data['slug']}-{year}"
     if db.session.scalar(select(Program.id).where(Program.slug == slug)) is not None:
         return None, year
-    zone = ZoneInfo(data["timezone"])
     opens_at = _moment(year, data["signup_opens"], zone)
     program = Program(
         slug=slug,

@@ -29,6 +29,7 @@ from training.booking.models import (
     TrainingSession,
 )
 from training.booking.names import organization_key
+from training.constraints import unique_or
 from training.extensions import db
 from training.mail.services import public_url, queue_email
 
@@ -64,6 +65,24 @@ class AlreadySignedUp(BookingError):
 
 class ChangesClosed(BookingError):
     pass
+
+
+class ProviderIdTaken(BookingError):
+    """Another organization's active signup holds this ACCME provider ID."""
+
+    def __init__(self):
+        super().__init__(
+            "Another organization has signed up with this ACCME provider ID. Check the 7 digits, "
+            "or leave it blank if you are not sure."
+        )
+
+
+class ContactsChangedMeanwhile(BookingError):
+    def __init__(self):
+        super().__init__(
+            "These contacts were changed somewhere else at the same moment. Check them below and "
+            "save again."
+        )
 
 
 @dataclass(frozen=True)
@@ -164,9 +183,12 @@ def invite_details(signup: Signup, session: TrainingSession | None = None) -> In
     )
 
 
-def issue_manage_link(signup: Signup) -> str:
-    """Create a new manage link for ``signup`` and return its token (only its hash is kept)."""
-    token = secrets.token_urlsafe(32)
+def issue_manage_link(signup: Signup, *, token: str | None = None) -> str:
+    """Create a manage link for ``signup`` and return its token (only its hash is kept).
+
+    The token is random unless given.
+    """
+    token = token or secrets.token_urlsafe(32)
     db.session.add(ManageLink(signup=signup, token_hash=hash_token(token)))
     return token
 
@@ -193,13 +215,15 @@ def book_signup(
     submission_key: str,
     join_waitlist: bool,
     now: datetime,
+    manage_token: str | None = None,
     actor=None,
     override_reason: str | None = None,
 ) -> tuple[Signup, str]:
     """Sign an organization up for its first choice with a seat, or put it on the waitlist.
 
     ``ranked_sessions`` holds the first choice, then up to two alternates. Returns the signup
-    and its manage link token. Raises ``SignupsClosed``, ``SessionUnavailable``,
+    and its manage link token: ``manage_token`` when given (256 bits, made by the caller),
+    else a random one. Raises ``SignupsClosed``, ``SessionUnavailable``,
     ``AlreadySignedUp`` or ``SessionFull`` (no seat and ``join_waitlist`` is false).
 
     Staff (``actor``) may add a signup outside the signup dates, and may book an organization
@@ -243,7 +267,9 @@ def book_signup(
             db.session.flush()
     except IntegrityError:
         # Another request for the same organization committed first.
-        existing = find_active_signup(program, details.organization_name, details.provider_id)
+        existing = find_active_signup(
+            program, details.organization_name, details.provider_id
+        ) or find_signup_by_submission(submission_key)
         if existing is None:
             raise
         raise AlreadySignedUp(existing) from None
@@ -255,7 +281,7 @@ def book_signup(
         choices=[describe_session(session) for session in ranked_sessions],
         override_reason=signup.override_reason,
     )
-    token = issue_manage_link(signup)
+    token = issue_manage_link(signup, token=manage_token)
     if signup.is_confirmed:
         _queue_confirmation(signup, token)
     else:
@@ -301,12 +327,20 @@ def change_session(signup: Signup, session: TrainingSession, *, now: datetime, a
 
 
 def update_contacts(signup: Signup, details: SignupDetails, *, now: datetime, actor=None) -> None:
-    """Replace the contact and attendee details (the organization's name stays as booked)."""
+    """Replace the contact and attendee details (the organization's name stays as booked).
+
+    Raises ``ChangesClosed``, ``ProviderIdTaken`` (nothing is changed) or
+    ``ContactsChangedMeanwhile`` (another request saved the same attendee first).
+    """
     if actor is None:
         require_changes_open(signup, now)
     before = _contact_snapshot(signup)
-    _apply_details(signup, details)
-    db.session.flush()
+    refusals = {
+        "uq_signups_active_provider": ProviderIdTaken,
+        "uq_attendees_signup_email": ContactsChangedMeanwhile,
+    }
+    with unique_or(refusals):
+        _apply_details(signup, details)
     after = _contact_snapshot(signup)
     changed = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
     if changed:

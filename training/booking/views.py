@@ -1,5 +1,9 @@
 """Public pages: the session list, the signup form, and the manage link's pages."""
 
+import base64
+import hashlib
+import hmac
+import secrets
 from datetime import datetime
 
 from flask import (
@@ -13,6 +17,7 @@ from flask import (
     request,
     url_for,
 )
+from flask import session as browser_session
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from wtforms import SelectChoice
 
@@ -35,11 +40,21 @@ from training.booking.ical import build_invite
 from training.booking.models import Program, Signup, TrainingSession
 from training.extensions import db, utcnow
 from training.mail.services import public_url
+from training.routing import query_number
+from training.submissions.guard import (
+    commit_and_redirect,
+    current_submission_key,
+    once_per_submission,
+)
+from training.submissions.models import FormSubmission
 
 bp = Blueprint("booking", __name__)
 
 # The "already signed up" page may offer to re-send the manage link for this long.
 RESEND_OFFER_MAX_AGE = 3600
+# A random value in this browser's session cookie; with a form's one-time key it makes the
+# token of the manage link that form's signup starts with.
+BROWSER_NONCE_KEY = "submission_nonce"
 
 
 def init_app(app: Flask) -> None:
@@ -81,44 +96,84 @@ def index():
     )
 
 
+def _repeated_signup(_submission: FormSubmission, submission_key: str):
+    """The same signup form again: its confirmation, with the link it was first given.
+
+    No new manage link is made. The first link's token is derived from the form's key and this
+    browser's session (see ``_first_manage_token``), so only the browser that sent the form
+    finds it; from anywhere else the page only says the signup was received.
+    """
+    signup = services.find_signup_by_submission(submission_key)
+    token = _first_manage_token(submission_key)
+    if signup is not None and services.signup_for_token(token) == signup:
+        return redirect(url_for("booking.confirmation", token=token), code=303)
+    flash(
+        "We already have this signup. Its confirmation and manage link are in the email we "
+        "sent to your contact.",
+        "info",
+    )
+    return redirect(url_for("booking.index"), code=303)
+
+
 @bp.route("/signup", methods=["GET", "POST"])
+@once_per_submission(on_repeat=_repeated_signup)
 def signup():
     program = _current_program()
     now = utcnow()
+    _browser_nonce()
     form = SignupForm()
     form.set_sessions(_date_options(program, now), program.attestation_text)
     if request.method == "GET":
-        form.first_choice.data = request.args.get("session", NO_CHOICE, type=int)
+        form.first_choice.data = query_number("session", NO_CHOICE)
     signup_state = program.signup_state(now)
     if signup_state != "open" or not form.validate_on_submit():
         return _render_signup(program, form, signup_state, now)
 
-    duplicate = services.find_signup_by_submission(form.submission_key.data)
-    if duplicate is not None:
-        return _show_confirmation(duplicate)
+    submission_key = current_submission_key()
     ranked = [_program_session(program, sid) for sid in form.ranked_session_ids()]
     try:
         _signup, token = services.book_signup(
             program,
             form.details(form.organization_name.data),
             ranked,
-            submission_key=form.submission_key.data,
+            submission_key=submission_key,
+            manage_token=_first_manage_token(submission_key),
             join_waitlist=form.join_waitlist.data,
             now=now,
         )
     except services.AlreadySignedUp as error:
-        if error.signup.submission_key_hash == services.hash_token(form.submission_key.data):
-            return _show_confirmation(error.signup)  # the same form, submitted twice
+        db.session.rollback()
         return _render_already_signed_up(error.signup)
     except services.BookingError as error:
+        db.session.rollback()
         flash(str(error), "error")
         form.set_sessions(_date_options(program, now), program.attestation_text)
         return _render_signup(program, form, program.signup_state(now), now, status=409)
-    db.session.commit()
-    return redirect(url_for("booking.confirmation", token=token), code=303)
+    return commit_and_redirect(url_for("booking.confirmation", token=token))
+
+
+def _browser_nonce() -> str:
+    """This browser session's random value, made on its first visit to the signup form."""
+    if not isinstance(browser_session.get(BROWSER_NONCE_KEY), str):
+        browser_session[BROWSER_NONCE_KEY] = secrets.token_urlsafe(16)
+    return browser_session[BROWSER_NONCE_KEY]
+
+
+def _first_manage_token(submission_key: str) -> str:
+    """The token of the first manage link of the signup sent with ``submission_key``.
+
+    HMAC-SHA256, under the app's secret key, of the form's one-time key and this browser's
+    nonce: 256 bits like a random token. The database keeps only the token's SHA-256 and the
+    key's; neither the key nor the nonce is stored, so the token cannot be rebuilt from the
+    database, only by the browser that sent the form, sending it again.
+    """
+    message = f"manage-link\0{submission_key}\0{_browser_nonce()}".encode()
+    digest = hmac.new(current_app.secret_key.encode(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 @bp.post("/signup/resend-link")
+@once_per_submission
 def resend_link():
     form = ResendLinkForm()
     signup_id = None
@@ -134,14 +189,13 @@ def resend_link():
         flash("That offer has expired. Please fill in the signup form again.", "error")
         return redirect(url_for("booking.signup"), code=303)
     services.resend_manage_link(signup, now=utcnow())
-    db.session.commit()
     name = signup.organization_name
     flash(
         f"We have emailed the manage link to the contact we have on file for {name}"
         f"{'' if name.endswith('.') else '.'} It can take a few minutes to arrive.",
         "success",
     )
-    return redirect(url_for("booking.index"), code=303)
+    return commit_and_redirect(url_for("booking.index"))
 
 
 @bp.get("/manage/<token>/confirmation")
@@ -163,6 +217,7 @@ def manage(token: str):
 
 
 @bp.post("/manage/<token>/date")
+@once_per_submission
 def change_date(token: str):
     signup = signup_or_404(token)
     now = utcnow()
@@ -178,12 +233,12 @@ def change_date(token: str):
         db.session.rollback()
         flash(str(error), "error")
         return _render_manage(signup, token, status=409)
-    db.session.commit()
     flash(f"Done: you are now booked for {_when(signup.session)}.", "success")
-    return redirect(url_for("booking.manage", token=token), code=303)
+    return commit_and_redirect(url_for("booking.manage", token=token))
 
 
 @bp.post("/manage/<token>/contacts")
+@once_per_submission
 def update_contacts(token: str):
     signup = signup_or_404(token)
     form = ContactsForm()
@@ -191,16 +246,19 @@ def update_contacts(token: str):
         return _render_manage(signup, token, contacts_form=form, status=422)
     try:
         services.update_contacts(signup, form.details(signup.organization_name), now=utcnow())
+    except services.ProviderIdTaken as error:
+        form.provider_id.errors.append(str(error))
+        return _render_manage(signup, token, contacts_form=form, status=409)
     except services.BookingError as error:
         db.session.rollback()
         flash(str(error), "error")
-        return _render_manage(signup, token, status=409)
-    db.session.commit()
+        return _render_manage(signup, token, contacts_form=form, status=409)
     flash("Your contact details are saved.", "success")
-    return redirect(url_for("booking.manage", token=token), code=303)
+    return commit_and_redirect(url_for("booking.manage", token=token))
 
 
 @bp.route("/manage/<token>/cancel", methods=["GET", "POST"])
+@once_per_submission
 def cancel(token: str):
     signup = signup_or_404(token)
     form = CancelForm()
@@ -212,9 +270,8 @@ def cancel(token: str):
         db.session.rollback()
         flash(str(error), "error")
         return redirect(url_for("booking.manage", token=token), code=303)
-    db.session.commit()
     flash("Your booking is cancelled. We have emailed your contacts to let them know.", "success")
-    return redirect(url_for("booking.manage", token=token), code=303)
+    return commit_and_redirect(url_for("booking.manage", token=token))
 
 
 @bp.get("/manage/<token>/invite.ics")
@@ -303,12 +360,6 @@ def _render_already_signed_up(signup: Signup):
         render_template("booking/already_signed_up.html", signup=signup, resend_form=resend_form),
         409,
     )
-
-
-def _show_confirmation(signup: Signup):
-    token = services.issue_manage_link(signup)
-    db.session.commit()
-    return redirect(url_for("booking.confirmation", token=token), code=303)
 
 
 def _render_manage(signup, token, *, date_form=None, contacts_form=None, status=200):

@@ -1,35 +1,32 @@
 """Recording PARS entries, verifying them, and running a drawing."""
 
-from flask_wtf import FlaskForm
 from wtforms import (
-    DateField,
-    IntegerField,
     RadioField,
     SelectChoice,
-    SelectField,
     StringField,
     SubmitField,
 )
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Regexp
 
 from training.challenges.eligibility import ACCME, CMA
+from training.forms import DayField, Form, IdSelectField, WholeNumberField, clean_text
 
 
-class EntryForm(FlaskForm):
+class EntryForm(Form):
     activity_id = StringField(
         "ACCME activity ID",
         description="The 9-digit ID PARS shows for the activity.",
-        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        filters=[clean_text],
         validators=[
             DataRequired("Enter the activity's 9-digit ACCME ID."),
             Regexp(r"^\d{9}$", message="An ACCME activity ID is 9 digits, for example 201234567."),
         ],
     )
-    entered_on = DateField(
+    entered_on = DayField(
         "Date you entered the learners in PARS",
         validators=[InputRequired("Enter the date, for example 12/01/2026.")],
     )
-    learners = IntegerField(
+    learners = WholeNumberField(
         "Number of learners entered",
         validators=[
             InputRequired("Enter how many learners you entered."),
@@ -40,7 +37,7 @@ class EntryForm(FlaskForm):
 
 
 class StaffEntryForm(EntryForm):
-    signup_id = SelectField("Organization", coerce=int)
+    signup_id = IdSelectField("Organization")
 
     def set_organizations(self, signups) -> None:
         self.signup_id.choices = [
@@ -48,19 +45,19 @@ class StaffEntryForm(EntryForm):
         ]
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button that changes one thing (verify, remove): only the CSRF token."""
 
     submit = SubmitField("Go")
 
 
-class DrawingForm(FlaskForm):
+class DrawingForm(Form):
     challenge = RadioField(
         "Challenge",
         default=ACCME,
         choices=[SelectChoice(ACCME, "ACCME Challenge"), SelectChoice(CMA, "CMA Challenge")],
     )
-    winners = IntegerField(
+    winners = WholeNumberField(
         "Number of winners",
         default=1,
         validators=[InputRequired(), NumberRange(min=1, max=100, message="From 1 to 100.")],

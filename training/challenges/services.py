@@ -3,7 +3,6 @@
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -37,12 +36,22 @@ def deadline(program: Program, challenge: str) -> date:
 
 
 def record_entry(
-    signup: Signup, activity_id: str, entered_on: date, learners: int, *, today: date, actor=None
+    signup: Signup,
+    activity_id: str,
+    entered_on: date,
+    learners: int,
+    *,
+    now: datetime,
+    actor=None,
 ) -> ChallengeEntry:
-    """Record that learners were entered in PARS for an activity (by the organization or staff)."""
+    """Record that learners were entered in PARS for an activity (by the organization or staff).
+
+    ``entered_on`` may be as late as the latest date anywhere in the US at ``now``
+    (``Program.latest_date``); later dates raise ``ChallengeError``.
+    """
     if signup.is_cancelled:
         raise ChallengeError("This booking is cancelled, so it cannot record entries.")
-    if entered_on > today:
+    if entered_on > signup.program.latest_date(now):
         raise ChallengeError("The date entered cannot be in the future.")
     entry = ChallengeEntry(
         signup=signup,
@@ -149,8 +158,7 @@ def send_due_challenge_reminders(now: datetime) -> int:
     """Challenge reminders for every program whose deadline is a week away or nearer."""
     queued = 0
     for program in db.session.scalars(select(Program)):
-        today = now.astimezone(ZoneInfo(program.timezone)).date()
-        queued += send_challenge_reminders(program, today)
+        queued += send_challenge_reminders(program, program.today(now))
     return queued
 
 

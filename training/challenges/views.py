@@ -1,12 +1,10 @@
 """The challenges: an organization's own entries, and staff's progress, exports and drawings."""
 
-from datetime import date
-from zoneinfo import ZoneInfo
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from training.audit.services import record_export
 from training.booking.models import Program
 from training.booking.services import current_program
 from training.booking.views import signup_or_404
@@ -18,18 +16,15 @@ from training.extensions import db, utcnow
 from training.signups.exports import CSV_MIMETYPE, csv_bytes
 from training.staff.auth import role_required
 from training.staff.models import ROLE_ADMIN, ROLE_STAFF
+from training.submissions.guard import commit_and_redirect, once_per_submission
 
 bp = Blueprint("challenges", __name__)
 
 STAFF_ROLES = (ROLE_ADMIN, ROLE_STAFF)
 
 
-def _today(program: Program) -> date:
-    """Today in the program's zone: a PARS entry made this evening in California is today's."""
-    return utcnow().astimezone(ZoneInfo(program.timezone)).date()
-
-
 @bp.route("/manage/<token>/challenges", methods=["GET", "POST"])
+@once_per_submission
 def organization(token: str):
     signup = signup_or_404(token)
     form = EntryForm()
@@ -40,14 +35,13 @@ def organization(token: str):
                 form.activity_id.data,
                 form.entered_on.data,
                 form.learners.data,
-                today=_today(signup.program),
+                now=utcnow(),
             )
         except services.ChallengeError as error:
             form.entered_on.errors.append(str(error))
         else:
-            db.session.commit()
             flash(f"Recorded activity {form.activity_id.data}.", "success")
-            return redirect(url_for("challenges.organization", token=token), code=303)
+            return commit_and_redirect(url_for("challenges.organization", token=token))
     entries = _entries_of(signup.id)
     return render_template(
         "challenges/organization.html",
@@ -59,7 +53,8 @@ def organization(token: str):
     )
 
 
-@bp.post("/manage/<token>/challenges/<int:entry_id>/remove")
+@bp.post("/manage/<token>/challenges/<id:entry_id>/remove")
+@once_per_submission
 def remove_own_entry(token: str, entry_id: int):
     signup = signup_or_404(token)
     entry = db.session.get(ChallengeEntry, entry_id)
@@ -71,13 +66,14 @@ def remove_own_entry(token: str, entry_id: int):
         except services.ChallengeError as error:
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(f"Removed activity {entry.activity_id}.", "success")
+            return commit_and_redirect(url_for("challenges.organization", token=token))
     return redirect(url_for("challenges.organization", token=token), code=303)
 
 
 @bp.route("/staff/challenges", methods=["GET", "POST"])
 @role_required(*STAFF_ROLES)
+@once_per_submission
 def progress():
     program = _current_program()
     rows = services.program_progress(program)
@@ -91,18 +87,17 @@ def progress():
                 form.activity_id.data,
                 form.entered_on.data,
                 form.learners.data,
-                today=_today(program),
+                now=utcnow(),
                 actor=current_user,
             )
         except services.ChallengeError as error:
             form.entered_on.errors.append(str(error))
         else:
-            db.session.commit()
             flash(
                 f"Recorded activity {form.activity_id.data} for {signup.organization_name}.",
                 "success",
             )
-            return redirect(url_for("challenges.progress"), code=303)
+            return commit_and_redirect(url_for("challenges.progress"))
     drawings = db.session.scalars(
         select(ChallengeDrawing)
         .where(ChallengeDrawing.program_id == program.id)
@@ -122,33 +117,36 @@ def progress():
     )
 
 
-@bp.post("/staff/challenges/entries/<int:entry_id>/verify")
+@bp.post("/staff/challenges/entries/<id:entry_id>/verify")
 @role_required(*STAFF_ROLES)
+@once_per_submission
 def verify(entry_id: int):
     entry = db.get_or_404(ChallengeEntry, entry_id)
     if ActionForm().validate_on_submit():
         services.verify_entry(entry, actor=current_user)
-        db.session.commit()
         flash(
             f"Verified activity {entry.activity_id} for {entry.signup.organization_name}.",
             "success",
         )
+        return commit_and_redirect(url_for("challenges.progress"))
     return redirect(url_for("challenges.progress"), code=303)
 
 
-@bp.post("/staff/challenges/entries/<int:entry_id>/remove")
+@bp.post("/staff/challenges/entries/<id:entry_id>/remove")
 @role_required(*STAFF_ROLES)
+@once_per_submission
 def remove(entry_id: int):
     entry = db.get_or_404(ChallengeEntry, entry_id)
     if ActionForm().validate_on_submit():
         services.remove_entry(entry, actor=current_user)
-        db.session.commit()
         flash(f"Removed activity {entry.activity_id}.", "success")
+        return commit_and_redirect(url_for("challenges.progress"))
     return redirect(url_for("challenges.progress"), code=303)
 
 
 @bp.post("/staff/challenges/drawing")
 @role_required(*STAFF_ROLES)
+@once_per_submission
 def drawing():
     program = _current_program()
     form = DrawingForm()
@@ -160,14 +158,14 @@ def drawing():
             program, form.challenge.data, form.winners.data, actor=current_user
         )
     except services.ChallengeError as error:
+        db.session.rollback()
         flash(str(error), "error")
-    else:
-        db.session.commit()
-        flash(
-            f"Drawing done: {len(result.winner_signup_ids)} winner(s), seed {result.seed}.",
-            "success",
-        )
-    return redirect(url_for("challenges.progress") + "#drawings", code=303)
+        return redirect(url_for("challenges.progress") + "#drawings", code=303)
+    flash(
+        f"Drawing done: {len(result.winner_signup_ids)} winner(s), seed {result.seed}.",
+        "success",
+    )
+    return commit_and_redirect(url_for("challenges.progress") + "#drawings")
 
 
 @bp.get("/staff/challenges.csv")
@@ -193,6 +191,8 @@ def export():
         ]
         for row in services.program_progress(program)
     ]
+    record_export("challenge_progress", actor=current_user, rows=len(rows), program=program)
+    db.session.commit()
     return current_app.response_class(
         csv_bytes(header, rows),
         mimetype=CSV_MIMETYPE,

@@ -24,6 +24,7 @@ from training.live.models import WalkthroughStep
 from training.resources.markdown import render_markdown
 from training.staff.auth import role_required
 from training.staff.models import ROLE_ADMIN, ROLE_FACILITATOR, ROLE_STAFF
+from training.submissions.guard import commit_and_redirect, once_per_submission
 
 bp = Blueprint("live", __name__)
 CONSOLE_ROLES = (ROLE_ADMIN, ROLE_STAFF, ROLE_FACILITATOR)
@@ -47,13 +48,13 @@ def index():
     return render_template("live/index.html", sessions=sessions)
 
 
-@bp.get("/staff/live/<int:session_id>")
+@bp.get("/staff/live/<id:session_id>")
 @role_required(*CONSOLE_ROLES)
 def console(session_id: int):
     return _render_console(_console_session(session_id))
 
 
-@bp.get("/staff/live/<int:session_id>/board.json")
+@bp.get("/staff/live/<id:session_id>/board.json")
 @role_required(*CONSOLE_ROLES)
 def board_state(session_id: int):
     session = _console_session(session_id)
@@ -72,8 +73,9 @@ def board_state(session_id: int):
     )
 
 
-@bp.post("/staff/live/<int:session_id>/start")
+@bp.post("/staff/live/<id:session_id>/start")
 @role_required(*CONSOLE_ROLES)
+@once_per_submission
 def start(session_id: int):
     session = _console_session(session_id)
     return _console_action(
@@ -83,8 +85,9 @@ def start(session_id: int):
     )
 
 
-@bp.post("/staff/live/<int:session_id>/end")
+@bp.post("/staff/live/<id:session_id>/end")
 @role_required(*CONSOLE_ROLES)
+@once_per_submission
 def end(session_id: int):
     session = _console_session(session_id)
     return _console_action(
@@ -94,22 +97,25 @@ def end(session_id: int):
     )
 
 
-@bp.post("/staff/live/<int:session_id>/next")
+@bp.post("/staff/live/<id:session_id>/next")
 @role_required(*CONSOLE_ROLES)
+@once_per_submission
 def next_step(session_id: int):
     session = _console_session(session_id)
     return _console_action(session, lambda: services.move_step(session, 1, actor=current_user))
 
 
-@bp.post("/staff/live/<int:session_id>/back")
+@bp.post("/staff/live/<id:session_id>/back")
 @role_required(*CONSOLE_ROLES)
+@once_per_submission
 def previous_step(session_id: int):
     session = _console_session(session_id)
     return _console_action(session, lambda: services.move_step(session, -1, actor=current_user))
 
 
-@bp.post("/staff/live/<int:session_id>/step")
+@bp.post("/staff/live/<id:session_id>/step")
 @role_required(*CONSOLE_ROLES)
+@once_per_submission
 def jump(session_id: int):
     session = _console_session(session_id)
     form = JumpForm()
@@ -121,8 +127,9 @@ def jump(session_id: int):
     return _console_action(session, lambda: services.go_to_step(session, step, actor=current_user))
 
 
-@bp.post("/staff/live/<int:session_id>/check-in/<int:signup_id>")
+@bp.post("/staff/live/<id:session_id>/check-in/<id:signup_id>")
 @role_required(*CONSOLE_ROLES)
+@once_per_submission
 def check_in(session_id: int, signup_id: int):
     session = _console_session(session_id)
     signup = db.get_or_404(Signup, signup_id)
@@ -139,8 +146,9 @@ def check_in(session_id: int, signup_id: int):
     )
 
 
-@bp.post("/staff/live/<int:session_id>/help/<int:signup_id>/clear")
+@bp.post("/staff/live/<id:session_id>/help/<id:signup_id>/clear")
 @role_required(*CONSOLE_ROLES)
+@once_per_submission
 def clear_help(session_id: int, signup_id: int):
     session = _console_session(session_id)
     signup = db.get_or_404(Signup, signup_id)
@@ -152,8 +160,9 @@ def clear_help(session_id: int, signup_id: int):
     )
 
 
-@bp.post("/staff/live/<int:session_id>/notes")
+@bp.post("/staff/live/<id:session_id>/notes")
 @role_required(*CONSOLE_ROLES)
+@once_per_submission
 def notes(session_id: int):
     session = _console_session(session_id)
     form = NotesForm()
@@ -167,8 +176,9 @@ def notes(session_id: int):
     )
 
 
-@bp.post("/staff/live/<int:session_id>/follow-ups")
+@bp.post("/staff/live/<id:session_id>/follow-ups")
 @role_required(*CONSOLE_ROLES)
+@once_per_submission
 def follow_ups(session_id: int):
     session = _console_session(session_id)
     if not ActionForm().validate_on_submit():
@@ -179,7 +189,6 @@ def follow_ups(session_id: int):
         db.session.rollback()
         flash(str(error), "error")
         return _to_console(session, "follow-ups-heading")
-    db.session.commit()
     if report.sent:
         flash(
             f"Follow-ups queued: {report.attended} to organizations that came, "
@@ -188,7 +197,7 @@ def follow_ups(session_id: int):
         )
     else:
         flash("Every organization has had its follow-up already; nothing was sent again.", "info")
-    return _to_console(session, "follow-ups-heading")
+    return commit_and_redirect(_console_url(session, "follow-ups-heading"))
 
 
 def _console_session(session_id: int) -> TrainingSession:
@@ -255,14 +264,17 @@ def _console_action(session, change, message: str | None = None, *, anchor: str 
         db.session.rollback()
         flash(str(error), "error")
         return _to_console(session, anchor)
-    db.session.commit()
     if message:
         flash(message, "success")
-    return _to_console(session, anchor)
+    return commit_and_redirect(_console_url(session, anchor))
+
+
+def _console_url(session: TrainingSession, anchor: str = "step") -> str:
+    return url_for("live.console", session_id=session.id, _anchor=anchor)
 
 
 def _to_console(session: TrainingSession, anchor: str = "step"):
-    return redirect(url_for("live.console", session_id=session.id, _anchor=anchor), code=303)
+    return redirect(_console_url(session, anchor), code=303)
 
 
 # --- Participant view --------------------------------------------------------------------------
@@ -304,6 +316,7 @@ def follow_state(token: str):
 
 
 @bp.post("/manage/<token>/live/help")
+@once_per_submission
 def request_help(token: str):
     signup = signup_or_404(token)
     return _participant_action(
@@ -315,6 +328,7 @@ def request_help(token: str):
 
 
 @bp.post("/manage/<token>/live/help/withdraw")
+@once_per_submission
 def withdraw_help(token: str):
     signup = signup_or_404(token)
     return _participant_action(
@@ -323,6 +337,7 @@ def withdraw_help(token: str):
 
 
 @bp.post("/manage/<token>/live/done")
+@once_per_submission
 def step_done(token: str):
     signup = signup_or_404(token)
     form = DoneForm()
@@ -346,10 +361,9 @@ def _participant_action(signup: Signup, token: str, change, message: str):
     except services.LiveError as error:
         db.session.rollback()
         flash(str(error), "error")
-    else:
-        db.session.commit()
-        flash(message, "success")
-    return redirect(url_for("live.follow", token=token, _anchor="step"), code=303)
+        return redirect(url_for("live.follow", token=token, _anchor="step"), code=303)
+    flash(message, "success")
+    return commit_and_redirect(url_for("live.follow", token=token, _anchor="step"))
 
 
 def _participant_context(signup: Signup, token: str) -> dict:

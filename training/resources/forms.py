@@ -1,9 +1,9 @@
 """The permission wording builder and the page editor."""
 
-from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from training.forms import Form, clean_text, single_line
 from training.resources.services import durations, wordings
 
 DURATION_LABELS = {
@@ -13,7 +13,7 @@ DURATION_LABELS = {
 }
 
 
-class WordingBuilderForm(FlaskForm):
+class WordingBuilderForm(Form):
     """Read from the query string: building text changes nothing, so it needs no CSRF token."""
 
     class Meta:
@@ -21,6 +21,7 @@ class WordingBuilderForm(FlaskForm):
 
     organization = StringField(
         "Your organization's name",
+        filters=[single_line],
         validators=[
             DataRequired("Enter your organization's name."),
             Length(max=200, message="Keep the name to 200 characters or fewer."),
@@ -38,13 +39,16 @@ class WordingBuilderForm(FlaskForm):
         self.wording.choices = [SelectChoice(w.key, w.label) for w in wordings()]
 
 
-class PageForm(FlaskForm):
+class PageForm(Form):
     title = StringField(
-        "Title", validators=[DataRequired("Give the page a title."), Length(max=200)]
+        "Title",
+        filters=[single_line],
+        validators=[DataRequired("Give the page a title."), Length(max=200)],
     )
     body = TextAreaField(
         "Text (Markdown)",
         description="Headings with ##, lists with 1. or -, **bold**. HTML is shown as text.",
+        filters=[clean_text],
         validators=[
             DataRequired("The page needs some text."),
             Length(max=100_000, message="Keep the page under 100,000 characters."),
@@ -53,5 +57,5 @@ class PageForm(FlaskForm):
     submit = SubmitField("Save page")
 
 
-class RestoreForm(FlaskForm):
+class RestoreForm(Form):
     submit = SubmitField("Restore the default text")

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from training import PROJECT_ROOT
 from training.audit.services import record
+from training.constraints import unique_or
 from training.extensions import db
 from training.resources.models import ResourcePage
 
@@ -39,26 +40,40 @@ def default_page(slug: str) -> Page:
 def get_page(slug: str) -> Page | None:
     if slug not in PAGES:
         return None
-    edited = db.session.scalars(select(ResourcePage).where(ResourcePage.slug == slug)).first()
+    edited = _edited_page(slug)
     if edited is None:
         return default_page(slug)
     return Page(slug=slug, title=edited.title, body=edited.body, is_edited=True)
 
 
+class PageSavedMeanwhile(Exception):
+    """Two people saved a page's first edit at once; the other one's is kept."""
+
+    def __init__(self):
+        super().__init__(
+            "Someone else saved this page at the same moment. Your text is still below: "
+            "save again to keep it instead."
+        )
+
+
 def save_page(slug: str, title: str, body: str, *, actor) -> None:
-    """Keep staff's version of a page."""
-    page = db.session.scalars(select(ResourcePage).where(ResourcePage.slug == slug)).first()
-    if page is None:
-        page = ResourcePage(slug=slug)
-        db.session.add(page)
-    page.title, page.body, page.updated_by_id = title, body, actor.id
-    db.session.flush()
+    """Keep staff's version of a page; raises ``PageSavedMeanwhile`` (nothing saved)."""
+    page = _edited_page(slug)
+    with unique_or({"uq_resource_pages_slug": PageSavedMeanwhile}):
+        if page is None:
+            page = ResourcePage(slug=slug)
+            db.session.add(page)
+        page.title, page.body, page.updated_by_id = title, body, actor.id
     record("resource.edited", actor=actor, page=slug)
+
+
+def _edited_page(slug: str) -> ResourcePage | None:
+    return db.session.scalars(select(ResourcePage).where(ResourcePage.slug == slug)).first()
 
 
 def restore_default(slug: str, *, actor) -> None:
     """Drop staff's version so the page shows its default again."""
-    page = db.session.scalars(select(ResourcePage).where(ResourcePage.slug == slug)).first()
+    page = _edited_page(slug)
     if page is not None:
         db.session.delete(page)
         record("resource.restored", actor=actor, page=slug)

@@ -9,6 +9,7 @@ from training.resources.forms import PageForm, RestoreForm, WordingBuilderForm
 from training.resources.markdown import render_markdown
 from training.staff.auth import role_required
 from training.staff.models import ROLE_ADMIN, ROLE_STAFF
+from training.submissions.guard import commit_and_redirect, once_per_submission
 
 bp = Blueprint("resources", __name__)
 
@@ -29,7 +30,7 @@ def wording_builder():
     wording = None
     if request.args and form.validate():
         wording = services.build_wording(
-            form.organization.data.strip(), form.wording.data, form.duration.data
+            form.organization.data, form.wording.data, form.duration.data
         )
     return render_template(
         "resources/builder.html",
@@ -49,16 +50,21 @@ def page(slug: str):
 
 @bp.route("/staff/resources/<slug>", methods=["GET", "POST"])
 @role_required(ROLE_ADMIN, ROLE_STAFF)
+@once_per_submission
 def edit(slug: str):
     resource = services.get_page(slug)
     if resource is None:
         abort(404)
     form = PageForm(data={"title": resource.title, "body": resource.body})
     if form.validate_on_submit():
-        services.save_page(slug, form.title.data, form.body.data, actor=current_user)
-        db.session.commit()
-        flash(f"Saved “{form.title.data}”.", "success")
-        return redirect(url_for("resources.page", slug=slug), code=303)
+        try:
+            services.save_page(slug, form.title.data, form.body.data, actor=current_user)
+        except services.PageSavedMeanwhile as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            flash(f"Saved “{form.title.data}”.", "success")
+            return commit_and_redirect(url_for("resources.page", slug=slug))
     return render_template(
         "resources/edit.html", page=resource, form=form, restore_form=RestoreForm()
     )
@@ -66,11 +72,12 @@ def edit(slug: str):
 
 @bp.post("/staff/resources/<slug>/restore")
 @role_required(ROLE_ADMIN, ROLE_STAFF)
+@once_per_submission
 def restore(slug: str):
     if services.get_page(slug) is None:
         abort(404)
     if RestoreForm().validate_on_submit():
         services.restore_default(slug, actor=current_user)
-        db.session.commit()
         flash("The page shows its default text again.", "success")
+        return commit_and_redirect(url_for("resources.page", slug=slug))
     return redirect(url_for("resources.page", slug=slug), code=303)

@@ -1,19 +1,12 @@
 """Staff forms for sessions and rosters, with each field's rules and the messages staff see."""
 
-import secrets
 from datetime import UTC, date, datetime, time
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
-    HiddenField,
-    IntegerField,
     SelectChoice,
-    SelectField,
-    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -30,8 +23,17 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput
 
-from training.booking.forms import ContactFields, OrganizationField, _single_line, _strip
+from training.booking.forms import ContactFields, OrganizationField
 from training.booking.names import organization_key
+from training.forms import (
+    DayField,
+    Form,
+    IdSelectField,
+    IdSelectMultipleField,
+    WholeNumberField,
+    clean_text,
+    single_line,
+)
 from training.rosters.services import SessionDetails
 from training.staff.models import StaffMember
 
@@ -55,11 +57,11 @@ def _web_address(_form, field):
         raise ValidationError("Enter the meeting link starting with https://")
 
 
-class SessionForm(FlaskForm):
-    day = DateField("Date", validators=[InputRequired("Enter the session's date.")])
+class SessionForm(Form):
+    day = DayField("Date", validators=[InputRequired("Enter the session's date.")])
     starts_at = TimeField("Start time", validators=[InputRequired("Enter the start time.")])
     ends_at = TimeField("End time", validators=[InputRequired("Enter the end time.")])
-    seats = IntegerField(
+    seats = WholeNumberField(
         "Seats",
         description="Organizations, not people: each books one seat.",
         validators=[
@@ -69,7 +71,7 @@ class SessionForm(FlaskForm):
     )
     meeting_url = StringField(
         "Meeting link",
-        filters=[_strip],
+        filters=[clean_text],
         validators=[
             Optional(),
             Length(max=500, message="Keep the meeting link to 500 characters or fewer."),
@@ -79,17 +81,16 @@ class SessionForm(FlaskForm):
     )
     dial_in = StringField(
         "Dial-in",
-        filters=[_single_line],
+        filters=[single_line],
         validators=[Optional(), Length(max=200, message="Keep the dial-in to 200 characters.")],
     )
     passcode = StringField(
         "Passcode",
-        filters=[_strip],
+        filters=[clean_text],
         validators=[Optional(), Length(max=64, message="Keep the passcode to 64 characters.")],
     )
-    facilitators = SelectMultipleField(
+    facilitators = IdSelectMultipleField(
         "Facilitators",
-        coerce=int,
         description="They see this session's roster.",
         invalid_choice_message="Choose facilitators from the list.",
         option_widget=CheckboxInput(),
@@ -141,10 +142,10 @@ def _facilitator_label(member: StaffMember) -> str:
     return label + (" (disabled)" if member.is_disabled else "")
 
 
-class CancelSessionForm(FlaskForm):
+class CancelSessionForm(Form):
     reason = TextAreaField(
         "Why is it cancelled?",
-        filters=[_strip],
+        filters=[clean_text],
         description="Each organization booked on it reads this in its email.",
         validators=[
             DataRequired("Say why the session is cancelled; organizations will see it."),
@@ -154,20 +155,19 @@ class CancelSessionForm(FlaskForm):
     submit = SubmitField("Cancel the session")
 
 
-class MoveSignupForm(FlaskForm):
-    session_id = SelectField(
+class MoveSignupForm(Form):
+    session_id = IdSelectField(
         "Move to",
-        coerce=int,
         validators=[InputRequired("Choose the session to move them to.")],
         invalid_choice_message="That session cannot take them; choose one from the list.",
     )
     submit = SubmitField("Move")
 
 
-class CancelSignupForm(FlaskForm):
+class CancelSignupForm(Form):
     reason = StringField(
         "Reason",
-        filters=[_single_line],
+        filters=[single_line],
         validators=[
             DataRequired("Say why you are cancelling this booking; the audit log keeps it."),
             Length(max=500, message="Keep the reason to 500 characters or fewer."),
@@ -176,20 +176,20 @@ class CancelSignupForm(FlaskForm):
     submit = SubmitField("Cancel booking")
 
 
-class NotesForm(FlaskForm):
+class NotesForm(Form):
     staff_notes = TextAreaField(
         "Staff notes",
-        filters=[_strip],
+        filters=[clean_text],
         validators=[Length(max=5000, message="Keep notes to 5000 characters or fewer.")],
     )
     submit = SubmitField("Save notes")
 
 
-class ResendForm(FlaskForm):
+class ResendForm(Form):
     submit = SubmitField("Resend")
 
 
-class FeedForm(FlaskForm):
+class FeedForm(Form):
     submit = SubmitField("Create a new feed address")
 
 
@@ -207,23 +207,16 @@ class AddSignupForm(OrganizationField, ContactFields):
     )
     override_reason = TextAreaField(
         "Reason to book them anyway",
-        filters=[_strip],
+        filters=[clean_text],
         description="Required to book an organization that already holds a place; it is "
         "recorded with the signup and in the audit log.",
         validators=[Length(max=1000, message="Keep the reason to 1000 characters or fewer.")],
     )
-    submission_key = HiddenField()
     submit = SubmitField("Add signup")
 
     def set_attestation(self, attestation: str) -> None:
         self.attest.label.text = attestation
-        if not self.submission_key.data:
-            self.submission_key.data = secrets.token_urlsafe(24)
 
     def validate_organization_name(self, field):
         if field.data and not organization_key(field.data):
             raise ValidationError("Enter the organization's name using letters or numbers.")
-
-    def validate_submission_key(self, field):
-        if not (16 <= len(field.data or "") <= 64):
-            raise ValidationError("This form is out of date. Reload the page and try again.")

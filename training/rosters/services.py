@@ -29,7 +29,6 @@ from training.booking.services import (
     change_session,
     describe_session,
     find_active_signup,
-    find_signup_by_submission,
     hash_token,
     promote_waitlist,
 )
@@ -221,15 +220,12 @@ def add_signup_by_hand(
     actor,
     override_reason: str | None = None,
 ) -> Signup:
-    """Book an organization that phoned in on ``session`` (or return it, if the form came twice).
+    """Book an organization that phoned in on ``session``.
 
     An organization that already holds a place raises ``AlreadySignedUp`` unless staff give an
     ``override_reason``; a reason given when there is no conflict is not recorded, so the
     signup stays inside the one-per-organization rule.
     """
-    resubmitted = find_signup_by_submission(submission_key)
-    if resubmitted is not None:
-        return resubmitted  # the same form, sent twice
     existing = find_active_signup(session.program, details.organization_name, details.provider_id)
     reason = (override_reason or "").strip() or None
     if existing is None:

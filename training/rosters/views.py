@@ -19,6 +19,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 from wtforms import SelectChoice
 
+from training.audit.services import record_export
 from training.booking import services as booking
 from training.booking.display import format_session_when
 from training.booking.models import Program, Signup, TrainingSession
@@ -40,6 +41,11 @@ from training.rosters.forms import (
 )
 from training.staff.auth import role_required
 from training.staff.models import ROLE_ADMIN, ROLE_FACILITATOR, ROLE_STAFF, StaffMember
+from training.submissions.guard import (
+    commit_and_redirect,
+    current_submission_key,
+    once_per_submission,
+)
 
 bp = Blueprint("rosters", __name__)
 
@@ -61,6 +67,7 @@ def sessions():
 
 @bp.route("/staff/sessions/new", methods=["GET", "POST"])
 @role_required(*MANAGERS)
+@once_per_submission
 def new_session():
     program = current_program()
     if program is None:
@@ -75,14 +82,14 @@ def new_session():
             db.session.rollback()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(f"Session added: {_when(session)}.", "success")
-            return redirect(url_for("rosters.roster", session_id=session.id), code=303)
+            return commit_and_redirect(url_for("rosters.roster", session_id=session.id))
     return render_template("rosters/session_form.html", form=form, program=program, session=None)
 
 
-@bp.route("/staff/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+@bp.route("/staff/sessions/<id:session_id>/edit", methods=["GET", "POST"])
 @role_required(*MANAGERS)
+@once_per_submission
 def edit_session(session_id: int):
     session = _session_or_404(session_id)
     form = _session_form(session.program, session)
@@ -102,16 +109,16 @@ def edit_session(session_id: int):
             db.session.rollback()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(f"Saved {_when(session)}." + _told(told, "an updated invite"), "success")
-            return redirect(url_for("rosters.roster", session_id=session.id), code=303)
+            return commit_and_redirect(url_for("rosters.roster", session_id=session.id))
     return render_template(
         "rosters/session_form.html", form=form, program=session.program, session=session
     )
 
 
-@bp.route("/staff/sessions/<int:session_id>/cancel", methods=["GET", "POST"])
+@bp.route("/staff/sessions/<id:session_id>/cancel", methods=["GET", "POST"])
 @role_required(*MANAGERS)
+@once_per_submission
 def cancel_session(session_id: int):
     session = _session_or_404(session_id)
     form = CancelSessionForm()
@@ -124,13 +131,12 @@ def cancel_session(session_id: int):
             db.session.rollback()
             flash(str(error), "error")
             return redirect(url_for("rosters.roster", session_id=session.id), code=303)
-        db.session.commit()
         flash(f"Cancelled {_when(session)}." + _told(told, "the cancellation"), "success")
-        return redirect(url_for("rosters.sessions"), code=303)
+        return commit_and_redirect(url_for("rosters.sessions"))
     return render_template("rosters/cancel_session.html", session=session, form=form)
 
 
-@bp.get("/staff/sessions/<int:session_id>")
+@bp.get("/staff/sessions/<id:session_id>")
 @role_required(*READERS)
 def roster(session_id: int):
     session = _readable_session(session_id)
@@ -146,7 +152,7 @@ def roster(session_id: int):
     )
 
 
-@bp.get("/staff/sessions/<int:session_id>/roster.<any(csv, xlsx):file_format>")
+@bp.get("/staff/sessions/<id:session_id>/roster.<any(csv, xlsx):file_format>")
 @role_required(*MANAGERS)
 def export_roster(session_id: int, file_format: str):
     session = _session_or_404(session_id)
@@ -157,6 +163,8 @@ def export_roster(session_id: int, file_format: str):
     else:
         body = exports.to_xlsx(rows, title=f"Roster {day}")
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    record_export("roster", actor=current_user, rows=len(rows), session=session, format=file_format)
+    db.session.commit()
     return current_app.response_class(
         body,
         mimetype=mimetype,
@@ -164,43 +172,46 @@ def export_roster(session_id: int, file_format: str):
     )
 
 
-@bp.post("/staff/sessions/<int:session_id>/signups/<int:signup_id>/move")
+@bp.post("/staff/sessions/<id:session_id>/signups/<id:signup_id>/move")
 @role_required(*MANAGERS)
+@once_per_submission
 def move_signup(session_id: int, signup_id: int):
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = MoveSignupForm()
     form.session_id.choices = _move_options(session, utcnow())
     if form.validate_on_submit():
         target = _session_or_404(form.session_id.data)
-        _apply(
+        return _apply(
             lambda: booking.change_session(signup, target, now=utcnow(), actor=current_user),
             f"Moved {signup.organization_name} to {_when(target)}. "
             "They have been emailed the new date and invite.",
+            url_for("rosters.roster", session_id=session.id),
         )
-    else:
-        _flash_errors(form)
+    _flash_errors(form)
     return redirect(url_for("rosters.roster", session_id=session.id), code=303)
 
 
-@bp.post("/staff/sessions/<int:session_id>/signups/<int:signup_id>/cancel")
+@bp.post("/staff/sessions/<id:session_id>/signups/<id:signup_id>/cancel")
 @role_required(*MANAGERS)
+@once_per_submission
 def cancel_signup(session_id: int, signup_id: int):
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = CancelSignupForm()
     if form.validate_on_submit():
-        _apply(
+        return _apply(
             lambda: booking.cancel_signup(
                 signup, now=utcnow(), actor=current_user, reason=form.reason.data
             ),
             f"Cancelled {signup.organization_name}'s place. They have been emailed.",
+            url_for("rosters.roster", session_id=session.id),
         )
-    else:
-        _flash_errors(form)
+    _flash_errors(form)
     return redirect(url_for("rosters.roster", session_id=session.id), code=303)
 
 
-@bp.post("/staff/sessions/<int:session_id>/signups/<int:signup_id>/promote")
+@bp.post("/staff/sessions/<id:session_id>/signups/<id:signup_id>/promote")
 @role_required(*MANAGERS)
+@once_per_submission
 def promote_signup(session_id: int, signup_id: int):
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = MoveSignupForm()
@@ -208,35 +219,36 @@ def promote_signup(session_id: int, signup_id: int):
     form.session_id.choices = _promote_options(session, now, _move_options(session, now))
     if form.validate_on_submit():
         target = _session_or_404(form.session_id.data)
-        _apply(
+        return _apply(
             lambda: services.promote_signup(signup, target, now=utcnow(), actor=current_user),
             f"Booked {signup.organization_name} from the waitlist on {_when(target)}. "
             "They have been emailed.",
+            url_for("rosters.roster", session_id=session.id),
         )
-    else:
-        _flash_errors(form)
+    _flash_errors(form)
     return redirect(url_for("rosters.roster", session_id=session.id), code=303)
 
 
-@bp.post("/staff/sessions/<int:session_id>/signups/<int:signup_id>/notes")
+@bp.post("/staff/sessions/<id:session_id>/signups/<id:signup_id>/notes")
 @role_required(*MANAGERS)
+@once_per_submission
 def save_notes(session_id: int, signup_id: int):
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = NotesForm()
+    back = url_for("rosters.roster", session_id=session.id, _anchor=f"signup-{signup.id}")
     if form.validate_on_submit():
-        _apply(
+        return _apply(
             lambda: booking.set_staff_notes(signup, form.staff_notes.data, actor=current_user),
             f"Saved the notes on {signup.organization_name}.",
+            back,
         )
-    else:
-        _flash_errors(form)
-    return redirect(
-        url_for("rosters.roster", session_id=session.id, _anchor=f"signup-{signup.id}"), code=303
-    )
+    _flash_errors(form)
+    return redirect(back, code=303)
 
 
-@bp.post("/staff/sessions/<int:session_id>/emails/<int:message_id>/resend")
+@bp.post("/staff/sessions/<id:session_id>/emails/<id:message_id>/resend")
 @role_required(*MANAGERS)
+@once_per_submission
 def resend_email(session_id: int, message_id: int):
     session = _session_or_404(session_id)
     message = db.get_or_404(OutboxMessage, message_id)
@@ -244,15 +256,16 @@ def resend_email(session_id: int, message_id: int):
         abort(404)
     if ResendForm().validate_on_submit():
         if services.resend_email(message, actor=current_user):
-            db.session.commit()
             flash(f"“{message.subject}” will be sent again in a moment.", "success")
+            return commit_and_redirect(url_for("rosters.roster", session_id=session.id))
         else:
             flash("That email is no longer waiting to be resent; see its state below.", "info")
     return redirect(url_for("rosters.roster", session_id=session.id), code=303)
 
 
-@bp.route("/staff/sessions/<int:session_id>/signups/new", methods=["GET", "POST"])
+@bp.route("/staff/sessions/<id:session_id>/signups/new", methods=["GET", "POST"])
 @role_required(*MANAGERS)
+@once_per_submission
 def add_signup(session_id: int):
     session = _session_or_404(session_id)
     form = AddSignupForm()
@@ -263,7 +276,7 @@ def add_signup(session_id: int):
             signup = services.add_signup_by_hand(
                 session,
                 form.details(form.organization_name.data),
-                submission_key=form.submission_key.data,
+                submission_key=current_submission_key(),
                 join_waitlist=form.join_waitlist.data,
                 now=utcnow(),
                 actor=current_user,
@@ -276,10 +289,9 @@ def add_signup(session_id: int):
             db.session.rollback()
             flash(str(error), "error")
         else:
-            db.session.commit()
             place = "booked on this session" if signup.is_confirmed else "on the waitlist"
             flash(f"Added {signup.organization_name}: {place}. They have been emailed.", "success")
-            return redirect(url_for("rosters.roster", session_id=session.id), code=303)
+            return commit_and_redirect(url_for("rosters.roster", session_id=session.id))
     status = 409 if conflict is not None else 200
     return (
         render_template("rosters/add_signup.html", session=session, form=form, conflict=conflict),
@@ -289,6 +301,7 @@ def add_signup(session_id: int):
 
 @bp.route("/staff/calendar-feed", methods=["GET", "POST"])
 @role_required(*MANAGERS)
+@once_per_submission
 def calendar_feed():
     form = FeedForm()
     feed_url = None
@@ -379,16 +392,16 @@ def _session_form(program: Program, session: TrainingSession | None = None) -> S
     return SessionForm(zone=program.zone, accounts=services.facilitator_accounts(), **values)
 
 
-def _apply(change, success: str) -> None:
-    """Run one service call: commit and flash ``success``, or roll back and say why."""
+def _apply(change, success: str, back: str):
+    """Run one service call: commit and flash ``success``, or roll back and say why; go ``back``."""
     try:
         change()
     except BookingError as error:
         db.session.rollback()
         flash(str(error), "error")
-    else:
-        db.session.commit()
-        flash(success, "success")
+        return redirect(back, code=303)
+    flash(success, "success")
+    return commit_and_redirect(back)
 
 
 def _flash_errors(form) -> None:

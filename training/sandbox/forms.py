@@ -2,13 +2,10 @@
 
 from decimal import Decimal
 
-from flask_wtf import FlaskForm
+import wtforms
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
-    DateField,
-    DecimalField,
-    Form,
     FormField,
     HiddenField,
     RadioField,
@@ -23,6 +20,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Re
 from wtforms.validators import ValidationError as FieldError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from training.forms import DayField, FiniteDecimalField, Form, single_line
 from training.sandbox import rules
 from training.sandbox.columns import ColumnMap
 from training.sandbox.judge.values import column_letter
@@ -31,10 +29,7 @@ from training.sandbox.readers import human_size
 from training.sandbox.services import ActivityDetails, BoardDetails
 
 MAX_CREDITS = Decimal(1000)
-
-
-def _strip(value):
-    return " ".join(value.split()) if isinstance(value, str) else value
+CREDITS_MESSAGE = f"Enter a number above 0 and at most {MAX_CREDITS}, for example 1.5."
 
 
 def _credits_rule(_form, field):
@@ -42,7 +37,7 @@ def _credits_rule(_form, field):
     if field.data is None:
         return
     if not Decimal(0) < field.data <= MAX_CREDITS:
-        raise FieldError(f"Enter a number above 0 and at most {MAX_CREDITS}, for example 1.5.")
+        raise FieldError(CREDITS_MESSAGE)
     if field.data % rules.CREDIT_STEP:
         raise FieldError("Credits go in steps of 0.25, for example 0.25, 1.5 or 2.75.")
 
@@ -54,13 +49,15 @@ class CheckboxListField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class BoardForm(Form):
+class BoardForm(wtforms.Form):
     """One board's registration: whether the activity has it, its points and credit types."""
 
     is_registered = BooleanField("Registered")
-    points = DecimalField(
+    points = FiniteDecimalField(
         "Points",
         places=2,
+        maximum=MAX_CREDITS,
+        invalid_value_message=CREDITS_MESSAGE,
         validators=[Optional(), _credits_rule],
         description="The MOC points the activity offers for this board.",
     )
@@ -89,11 +86,11 @@ def _board_form(board: rules.Board) -> FormField:
     return FormField(OneBoardForm, label=f"{board.code}: {board.name}")
 
 
-class ActivityForm(FlaskForm):
+class ActivityForm(Form):
     activity_id = StringField(
         "ACCME activity ID",
         description="The 9-digit ID of an activity you will report learners for.",
-        filters=[_strip],
+        filters=[single_line],
         validators=[
             DataRequired("Enter the activity's 9-digit ACCME ID."),
             Regexp(r"^\d{9}$", message="An ACCME activity ID is 9 digits, for example 201234567."),
@@ -101,21 +98,21 @@ class ActivityForm(FlaskForm):
     )
     title = StringField(
         "Activity title",
-        filters=[_strip],
+        filters=[single_line],
         validators=[
             DataRequired("Enter the activity's title."),
             Length(max=200, message="Keep the title to 200 characters or fewer."),
         ],
     )
-    start_date = DateField(
+    start_date = DayField(
         "Start date", validators=[InputRequired("Enter the date the activity starts.")]
     )
-    end_date = DateField(
-        "End date", validators=[InputRequired("Enter the date the activity ends.")]
-    )
-    max_cme_credits = DecimalField(
+    end_date = DayField("End date", validators=[InputRequired("Enter the date the activity ends.")])
+    max_cme_credits = FiniteDecimalField(
         "Maximum AMA PRA Category 1 Credits™ (optional)",
         places=2,
+        maximum=MAX_CREDITS,
+        invalid_value_message=CREDITS_MESSAGE,
         description="Leave blank if the activity offers MOC points only.",
         validators=[Optional(), _credits_rule],
     )
@@ -173,7 +170,7 @@ for _code, _board in rules.BOARDS.items():
     setattr(ActivityForm, f"board_{_code}", _board_form(_board))
 
 
-class UploadForm(FlaskForm):
+class UploadForm(Form):
     learner_file = FileField(
         "Learner file",
         description="A .xlsx from the template, or a .csv, .tsv or .txt (tab-delimited) file.",
@@ -205,11 +202,11 @@ class UploadForm(FlaskForm):
         return size
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button that changes something: only its CSRF token to check."""
 
 
-class DeleteAllForm(FlaskForm):
+class DeleteAllForm(Form):
     confirm = BooleanField(
         "Yes, delete our sandbox records, uploads and findings",
         validators=[DataRequired("Tick the box to confirm that you want to delete them.")],
@@ -218,7 +215,7 @@ class DeleteAllForm(FlaskForm):
     submit = SubmitField("Delete our sandbox data")
 
 
-class FindingsFilterForm(FlaskForm):
+class FindingsFilterForm(Form):
     """The findings table's filters, sent in the address so a filtered view can be shared."""
 
     class Meta:
@@ -244,15 +241,24 @@ class FindingsFilterForm(FlaskForm):
 # --- The organization's own columns -----------------------------------------------------------
 
 
-class ColumnMappingForm(FlaskForm):
-    """Which template column each column of the file holds (one select per file column, added
-    by column_mapping_form), and the values for every row when the file has no such column."""
+MAPPING_OPTIONS = [SelectChoice("", "Not used")] + [
+    SelectChoice(target, target) for target in rules.MAPPING_TARGETS
+]
 
-    columns = HiddenField()  # carries the form-level message naming unmapped columns
+
+class ColumnMappingForm(Form):
+    """Which template column each column of the file holds (a select per column, labelled with
+    the column's letter and heading), and the values for every row when the file has no such
+    column.
+
+    ``header`` is the file's header; ``current`` the mapping to start from; ``activities`` the
+    organization's practice activities as (activity ID, title).
+    """
+
+    required = HiddenField(filters=[single_line])  # carries the message naming missing columns
     fill_action = SelectField(
         "Record Action, when the file has no such column",
         choices=[SelectChoice("", "Taken from the file"), SelectChoice("Add", "Add, on every row")],
-        validate_choice=False,
     )
     fill_activity = SelectField(
         "ACCME activity ID, when the file has no such column", validate_choice=False
@@ -260,12 +266,41 @@ class ColumnMappingForm(FlaskForm):
     preview = SubmitField("Show the preview with these columns")
     submit = SubmitField("Check the file with these columns")
 
-    header: tuple[str, ...] = ()
-    learners_only = False
-
-    @property
-    def column_fields(self) -> list[SelectField]:
-        return [self[f"column_{position}"] for position in range(len(self.header))]
+    def __init__(
+        self,
+        formdata=None,
+        *,
+        header: tuple[str, ...] = (),
+        current: ColumnMap | None = None,
+        activities: tuple[tuple[str, str], ...] = (),
+        learners_only: bool = False,
+        **kwargs,
+    ):
+        current = current or ColumnMap(tuple(header), {})
+        kwargs.setdefault("fill_action", current.fixed.get(rules.RECORD_ACTION, ""))
+        kwargs.setdefault("fill_activity", current.fixed.get(rules.ACTIVITY_ID, ""))
+        super().__init__(formdata, **kwargs)
+        self.header = tuple(header)
+        self.learners_only = learners_only
+        self.fill_activity.choices = [SelectChoice("", "Taken from the file")] + [
+            SelectChoice(activity_id, f"{activity_id}: {title}")
+            for activity_id, title in activities
+        ]
+        # A select per column of this file's header, added to the form's own fields so they
+        # are validated, and their errors listed, like the others.
+        self.column_fields: list[SelectField] = []
+        for position, name in enumerate(self.header):
+            shown = name if len(name) <= 60 else name[:59] + "…"
+            label = f"Column {column_letter(position + 1)}, headed “{shown or '(none)'}”"
+            field_name = f"column_{position}"
+            field = SelectField(label, choices=MAPPING_OPTIONS).bind(
+                form=self, name=field_name, prefix=self._prefix
+            )
+            field.process(
+                self.meta.wrap_formdata(self, formdata), current.targets.get(position, "")
+            )
+            self._fields[field_name] = field
+            self.column_fields.append(field)
 
     def column_map(self) -> ColumnMap:
         """The choices as a ColumnMap for the file's header."""
@@ -306,68 +341,14 @@ class ColumnMappingForm(FlaskForm):
             else missing_columns(column_map, learners_only=self.learners_only)
         )
         if missing:
-            self.columns.errors.append(
+            self.required.errors.append(
                 "Choose a column for " + ", ".join(missing) + " (required columns)."
             )
             valid = False
         return valid
 
 
-def column_mapping_form(
-    header: tuple[str, ...],
-    current: ColumnMap,
-    activities: list[tuple[str, str]],
-    *,
-    learners_only: bool,
-    formdata=None,
-) -> ColumnMappingForm:
-    """The mapping form for a file's header: a select per column, preset to ``current``.
-
-    ``activities`` are (activity ID, title) of the organization's practice activities.
-    """
-    options = [SelectChoice("", "Not used")] + [
-        SelectChoice(target, target) for target in rules.MAPPING_TARGETS
-    ]
-
-    class Form(ColumnMappingForm):
-        pass
-
-    Form.header = header
-    Form.learners_only = learners_only
-    for position, name in enumerate(header):
-        shown_name = name if len(name) <= 60 else name[:59] + "…"
-        label = f"Column {column_letter(position + 1)}, headed “{shown_name or '(no heading)'}”"
-        setattr(
-            Form,
-            f"column_{position}",
-            SelectField(
-                label,
-                choices=options,
-                default=current.targets.get(position, ""),
-                validate_choice=True,
-            ),
-        )
-    form = Form(
-        formdata=formdata,
-        fill_action=current.fixed.get(rules.RECORD_ACTION, ""),
-        fill_activity=current.fixed.get(rules.ACTIVITY_ID, ""),
-    )
-    form.fill_activity.choices = [SelectChoice("", "Taken from the file")] + [
-        SelectChoice(activity_id, f"{activity_id}: {title}") for activity_id, title in activities
-    ]
-    return form
-
-
-def _printable(value):
-    """One line of text without control characters (NUL above all, which PostgreSQL refuses)."""
-    if not isinstance(value, str):
-        return value
-    return " ".join(
-        "".join(" " if ord(char) < 32 or char == "\x7f" else char for char in value).split()
-    )
-
-
-class ParsStatesForm(FlaskForm):
+class ParsStatesForm(Form):
     """Staff's check of the state boards using PARS data."""
 
     states = CheckboxListField(
@@ -377,13 +358,13 @@ class ParsStatesForm(FlaskForm):
     source = TextAreaField(
         "Source",
         description="Where the list comes from, with its address, so the next check is quick.",
-        filters=[_printable],
+        filters=[single_line],
         validators=[
             DataRequired("Say where the list comes from."),
             Length(max=1000, message="Keep the source to 1000 characters or fewer."),
         ],
     )
-    checked_on = DateField(
+    checked_on = DayField(
         "Last checked on", validators=[InputRequired("Enter the day the list was checked.")]
     )
     submit = SubmitField("Save the list")

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from training import PROJECT_ROOT
 from training.audit.services import record as audit
 from training.booking.models import Signup
+from training.constraints import unique_or
 from training.extensions import db, utcnow
 from training.sandbox import judge, mapping, rules
 from training.sandbox.columns import ColumnMap, header_key
@@ -815,19 +816,27 @@ def remember_column_map(signup: Signup, column_map: ColumnMap) -> SandboxColumnM
     """Keep the organization's confirmed mapping for files with this header (replacing one it
     confirmed before for the same header)."""
     signature = column_map.signature
-    saved = db.session.scalar(
-        select(SandboxColumnMap).where(
-            SandboxColumnMap.signup_id == signup.id,
-            SandboxColumnMap.header_signature == signature,
-        )
+    held = select(SandboxColumnMap).where(
+        SandboxColumnMap.signup_id == signup.id, SandboxColumnMap.header_signature == signature
     )
+    saved = db.session.scalar(held)
     if saved is None:
-        saved = SandboxColumnMap(signup_id=signup.id, header_signature=signature)
-        db.session.add(saved)
+        saved = SandboxColumnMap(
+            signup_id=signup.id, header_signature=signature, column_map=column_map.to_json()
+        )
+        try:
+            with unique_or({"uq_sandbox_column_maps_signup_header": _ConfirmedMeanwhile}):
+                db.session.add(saved)
+        except _ConfirmedMeanwhile:  # confirmed at the same moment by another request
+            saved = db.session.scalars(held).one()
     saved.column_map = column_map.to_json()
     saved.updated_at = utcnow()
     db.session.flush()
     return saved
+
+
+class _ConfirmedMeanwhile(Exception):
+    """The same header's mapping was saved by another request at the same moment."""
 
 
 def map_columns(

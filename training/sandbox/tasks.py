@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import IO
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
@@ -69,8 +68,13 @@ def claim_next(now: datetime) -> Claim | None:
 
 
 def judging_day(attempt: SandboxAttempt) -> date:
-    """Today in the program's time zone: a completion this evening in California is today's."""
-    return utcnow().astimezone(ZoneInfo(attempt.signup.program.timezone)).date()
+    """The judge's "today" for an upload: the latest date anywhere in the US when it was sent.
+
+    A completion dated today in New York or Guam is not "in the future" for a California
+    program (``Program.latest_date``), and a file judged later by the worker is judged as of
+    its upload.
+    """
+    return attempt.signup.program.latest_date(attempt.created_at)
 
 
 def run_claim(claim: Claim) -> bool:

@@ -3,7 +3,6 @@ read-only view of any organization's sandbox."""
 
 from collections.abc import Callable
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -21,9 +20,12 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from training.audit.services import record_export
 from training.booking.models import Signup
 from training.booking.views import signup_or_404
+from training.errors import render_error
 from training.extensions import db, utcnow
+from training.routing import query_number
 from training.sandbox import downloads, mapping, rules, services, tasks
 from training.sandbox.columns import ColumnMap
 from training.sandbox.forms import (
@@ -34,13 +36,13 @@ from training.sandbox.forms import (
     FindingsFilterForm,
     ParsStatesForm,
     UploadForm,
-    column_mapping_form,
 )
 from training.sandbox.models import SandboxActivity, SandboxAttempt
 from training.sandbox.readers import human_size
 from training.signups.exports import XLSX_MIMETYPE
 from training.staff.auth import role_required
 from training.staff.models import ROLE_ADMIN, ROLE_FACILITATOR, ROLE_STAFF
+from training.submissions.guard import commit_and_redirect, once_per_submission
 
 bp = Blueprint("sandbox", __name__)
 
@@ -64,7 +66,7 @@ def _max_bytes() -> int:
 
 
 def _today(signup: Signup) -> date:
-    return utcnow().astimezone(ZoneInfo(signup.program.timezone)).date()
+    return signup.program.today(utcnow())
 
 
 def _attachment(body: bytes, mimetype: str, filename: str, *, personal: bool = False):
@@ -111,6 +113,7 @@ def _render_home(signup: Signup, token: str, *, upload_form: UploadForm | None =
 
 
 @bp.route("/manage/<token>/sandbox/activities/new", methods=["GET", "POST"])
+@once_per_submission
 def add_activity(token: str):
     signup = signup_or_404(token)
     form = ActivityForm()
@@ -120,14 +123,14 @@ def add_activity(token: str):
         except services.SandboxError as error:
             form.activity_id.errors.append(str(error))
         else:
-            db.session.commit()
             flash(f"Added activity {activity.activity_id}.", "success")
-            return redirect(url_for("sandbox.home", token=token) + "#activities", code=303)
+            return commit_and_redirect(url_for("sandbox.home", token=token) + "#activities")
     page = render_template("sandbox/activity_form.html", signup=signup, token=token, form=form)
     return page, 422 if form.errors else 200
 
 
 @bp.post("/manage/<token>/sandbox/activities/example")
+@once_per_submission
 def add_example_activity(token: str):
     signup = signup_or_404(token)
     if ActionForm().validate_on_submit():
@@ -136,12 +139,13 @@ def add_example_activity(token: str):
         except services.SandboxError as error:
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(f"Added the example activity {activity.activity_id}.", "success")
+            return commit_and_redirect(url_for("sandbox.home", token=token) + "#activities")
     return redirect(url_for("sandbox.home", token=token) + "#activities", code=303)
 
 
-@bp.post("/manage/<token>/sandbox/activities/<int:activity_pk>/remove")
+@bp.post("/manage/<token>/sandbox/activities/<id:activity_pk>/remove")
+@once_per_submission
 def remove_activity(token: str, activity_pk: int):
     signup = signup_or_404(token)
     activity = db.session.get(SandboxActivity, activity_pk)
@@ -150,8 +154,8 @@ def remove_activity(token: str, activity_pk: int):
     else:
         activity_id = activity.activity_id
         removed = services.remove_activity(activity)
-        db.session.commit()
         flash(f"Removed activity {activity_id} and its {removed} sandbox record(s).", "success")
+        return commit_and_redirect(url_for("sandbox.home", token=token) + "#activities")
     return redirect(url_for("sandbox.home", token=token) + "#activities", code=303)
 
 
@@ -204,6 +208,7 @@ def _rows_file(rows, kind: str, name: str):
 
 
 @bp.post("/manage/<token>/sandbox/uploads")
+@once_per_submission
 def upload(token: str):
     signup = signup_or_404(token)
     form = UploadForm(max_bytes=_max_bytes())
@@ -220,17 +225,16 @@ def upload(token: str):
         **_inline_limits(),
     )
     # Committed before judging, so a file the judge chokes on is still recorded as failed.
-    db.session.commit()
+    response = commit_and_redirect(url_for("sandbox.attempt", token=token, attempt_id=attempt.id))
     if inline:
         tasks.judge_in_request(attempt, upload.stream)
-    return redirect(url_for("sandbox.attempt", token=token, attempt_id=attempt.id), code=303)
+    return response
 
 
 @bp.errorhandler(413)
 def upload_too_large(_error):
     message = rules.CODES["FILE_TOO_LARGE"].message.format(limit=human_size(_max_bytes()))
-    page = render_template("errors/error.html", title="That file is too large", message=message)
-    return page, 413
+    return render_error(413, "That file is too large", message)
 
 
 def _attempt_or_404(signup: Signup, attempt_id: int) -> SandboxAttempt:
@@ -240,7 +244,7 @@ def _attempt_or_404(signup: Signup, attempt_id: int) -> SandboxAttempt:
     return attempt
 
 
-@bp.get("/manage/<token>/sandbox/attempts/<int:attempt_id>")
+@bp.get("/manage/<token>/sandbox/attempts/<id:attempt_id>")
 def attempt(token: str, attempt_id: int):
     signup = signup_or_404(token)
     attempt = _attempt_or_404(signup, attempt_id)
@@ -286,43 +290,46 @@ def _render_own_attempt(
 
 
 def _mapping_form(signup: Signup, attempt: SandboxAttempt, columns, formdata=None):
-    activities = [
+    activities = tuple(
         (activity.activity_id, activity.title) for activity in services.activities_of(signup)
-    ]
-    return column_mapping_form(
-        columns.header,
-        columns.current,
-        activities,
+    )
+    return ColumnMappingForm(
+        formdata,
+        header=columns.header,
+        current=columns.current,
+        activities=activities,
         learners_only=attempt.learners_only,
-        formdata=formdata,
     )
 
 
-@bp.post("/manage/<token>/sandbox/attempts/<int:attempt_id>/columns")
+@bp.post("/manage/<token>/sandbox/attempts/<id:attempt_id>/columns")
+@once_per_submission
 def map_columns(token: str, attempt_id: int):
     signup = signup_or_404(token)
     attempt = _attempt_or_404(signup, attempt_id)
+    back = url_for("sandbox.attempt", token=token, attempt_id=attempt.id)
     if not services.can_map_columns(attempt):
         flash("This upload's columns can no longer be mapped; upload the file again.", "error")
-        return redirect(url_for("sandbox.attempt", token=token, attempt_id=attempt.id), code=303)
+        return redirect(back, code=303)
     try:
         columns = services.columns_to_map(attempt, today=_today(signup), max_bytes=_max_bytes())
     except services.SandboxError as error:
         flash(str(error), "error")
-        return redirect(url_for("sandbox.attempt", token=token, attempt_id=attempt.id), code=303)
+        return redirect(back, code=303)
     form = _mapping_form(signup, attempt, columns, formdata=request.form)
     if not form.validate_on_submit():
         return _render_own_attempt(signup, attempt, token, mapping_form=form, status=422)
     if form.preview.data:
         return _render_own_attempt(signup, attempt, token, mapping_form=form)
     mapped, inline = services.map_columns(attempt, form.column_map(), **_inline_limits())
-    db.session.commit()
+    # Committed before judging, so a file the judge chokes on is still recorded as failed.
+    response = commit_and_redirect(url_for("sandbox.attempt", token=token, attempt_id=mapped.id))
     if inline:
         tasks.judge_in_request(mapped, services.upload_stream(mapped))
-    return redirect(url_for("sandbox.attempt", token=token, attempt_id=mapped.id), code=303)
+    return response
 
 
-@bp.get("/manage/<token>/sandbox/attempts/<int:attempt_id>/pars-ready.<any(xlsx, txt):kind>")
+@bp.get("/manage/<token>/sandbox/attempts/<id:attempt_id>/pars-ready.<any(xlsx, txt):kind>")
 def pars_ready(token: str, attempt_id: int, kind: str):
     signup = signup_or_404(token)
     attempt = _attempt_or_404(signup, attempt_id)
@@ -355,7 +362,7 @@ def _safe_name(name: str) -> str:
     )
 
 
-@bp.get("/manage/<token>/sandbox/attempts/<int:attempt_id>/status")
+@bp.get("/manage/<token>/sandbox/attempts/<id:attempt_id>/status")
 def attempt_status(token: str, attempt_id: int):
     signup = signup_or_404(token)
     attempt = _attempt_or_404(signup, attempt_id)
@@ -368,13 +375,14 @@ def attempt_status(token: str, attempt_id: int):
     )
 
 
-@bp.get("/manage/<token>/sandbox/attempts/<int:attempt_id>/findings.csv")
+@bp.get("/manage/<token>/sandbox/attempts/<id:attempt_id>/findings.csv")
 def findings_csv(token: str, attempt_id: int):
     signup = signup_or_404(token)
     return _findings_csv(_attempt_or_404(signup, attempt_id))
 
 
 @bp.route("/manage/<token>/sandbox/delete", methods=["GET", "POST"])
+@once_per_submission
 def delete_all(token: str):
     signup = signup_or_404(token)
     form = DeleteAllForm()
@@ -382,14 +390,13 @@ def delete_all(token: str):
         status = 422 if form.errors else 200
         return render_template("sandbox/delete.html", signup=signup, token=token, form=form), status
     deleted = services.delete_sandbox_data(signup, include_activities=form.include_activities.data)
-    db.session.commit()
     flash(
         f"Deleted {deleted.records} sandbox record(s) and {deleted.attempts} upload(s) with "
         f"their findings"
         + (f", and {deleted.activities} practice activities." if deleted.activities else "."),
         "success",
     )
-    return redirect(url_for("sandbox.home", token=token), code=303)
+    return commit_and_redirect(url_for("sandbox.home", token=token))
 
 
 # --- Shared by the organization's and staff's pages ------------------------------------------
@@ -416,7 +423,7 @@ def _render_attempt(
     severity = (
         filters.severity.data if filters.severity.data in (rules.ERROR, rules.WARNING) else ""
     )
-    page = request.args.get("page", 1, type=int)
+    page = query_number("page", 1, minimum=1)
     findings = services.findings_page(attempt, code=code, severity=severity, page=page)
     layout = attempt.file_layout or {}
     return render_template(
@@ -495,7 +502,7 @@ def _signup_for_staff(signup_id: int) -> Signup:
     return signup
 
 
-@bp.get("/staff/sandbox/<int:signup_id>")
+@bp.get("/staff/sandbox/<id:signup_id>")
 @role_required(*HELPER_ROLES)
 def staff_sandbox(signup_id: int):
     signup = _signup_for_staff(signup_id)
@@ -508,7 +515,7 @@ def staff_sandbox(signup_id: int):
     )
 
 
-@bp.get("/staff/sandbox/<int:signup_id>/attempts/<int:attempt_id>")
+@bp.get("/staff/sandbox/<id:signup_id>/attempts/<id:attempt_id>")
 @role_required(*HELPER_ROLES)
 def staff_attempt(signup_id: int, attempt_id: int):
     signup = _signup_for_staff(signup_id)
@@ -525,15 +532,25 @@ def staff_attempt(signup_id: int, attempt_id: int):
     )
 
 
-@bp.get("/staff/sandbox/<int:signup_id>/attempts/<int:attempt_id>/findings.csv")
+@bp.get("/staff/sandbox/<id:signup_id>/attempts/<id:attempt_id>/findings.csv")
 @role_required(*HELPER_ROLES)
 def staff_findings_csv(signup_id: int, attempt_id: int):
     signup = _signup_for_staff(signup_id)
-    return _findings_csv(_attempt_or_404(signup, attempt_id))
+    attempt = _attempt_or_404(signup, attempt_id)
+    record_export(
+        "sandbox_findings",
+        actor=current_user,
+        rows=sum(attempt.counts_by_code.values()),
+        signup=signup,
+        upload=attempt.id,
+    )
+    db.session.commit()
+    return _findings_csv(attempt)
 
 
 @bp.route("/staff/sandbox/pars-states", methods=["GET", "POST"])
 @role_required(*REFERENCE_DATA_ROLES)
+@once_per_submission
 def pars_states():
     current = services.pars_states()
     form = ParsStatesForm(
@@ -551,8 +568,7 @@ def pars_states():
         except services.SandboxError as error:
             form.states.errors.append(str(error))
         else:
-            db.session.commit()
             flash("Saved the list of state boards using PARS data.", "success")
-            return redirect(url_for("sandbox.pars_states"), code=303)
+            return commit_and_redirect(url_for("sandbox.pars_states"))
     page = render_template("sandbox/pars_states.html", form=form, current=current, rules=rules)
     return page, 422 if form.errors else 200

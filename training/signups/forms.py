@@ -1,17 +1,13 @@
 """The signup search and the forms that decide on a possible duplicate."""
 
-from flask_wtf import FlaskForm
-from wtforms import IntegerField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import Length, NumberRange, Optional
+from wtforms import RadioField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import Length, Optional
 
 from training.booking.models import SIGNUP_CANCELLED, SIGNUP_CONFIRMED, SIGNUP_WAITLISTED
+from training.forms import Form, PageField, clean_text
 
 
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-class SignupSearchForm(FlaskForm):
+class SignupSearchForm(Form):
     """Read from the query string (a GET form: nothing changes, so no CSRF token)."""
 
     class Meta:
@@ -19,7 +15,7 @@ class SignupSearchForm(FlaskForm):
 
     q = StringField(
         "Organization, person or email",
-        filters=[_strip],
+        filters=[clean_text],
         validators=[Optional(), Length(max=200, message="Search for 200 characters or fewer.")],
     )
     status = SelectField(
@@ -32,20 +28,18 @@ class SignupSearchForm(FlaskForm):
         ],
         default="",
     )
-    page = IntegerField(
-        "Page", default=1, validators=[Optional(), NumberRange(min=1, message="Pages start at 1.")]
-    )
+    page = PageField()
 
 
-class DismissDuplicateForm(FlaskForm):
+class DismissDuplicateForm(Form):
     note = TextAreaField(
         "Note (optional)",
-        filters=[_strip],
+        filters=[clean_text],
         validators=[Length(max=1000, message="Keep the note to 1000 characters or fewer.")],
     )
 
 
-class MergeDuplicateForm(FlaskForm):
+class MergeDuplicateForm(Form):
     keep = RadioField(
         "Which signup stays?",
         choices=[SelectChoice("first", "The earlier signup"), SelectChoice("second", "The later")],

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import exists, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from training.audit.services import record
@@ -27,6 +26,7 @@ from training.booking.models import (
 )
 from training.booking.names import organization_key
 from training.booking.services import BookingError, cancel_signup
+from training.constraints import unique_or
 from training.extensions import db
 from training.mail.models import MAIL_FAILED, MAIL_RETRYING, OutboxMessage
 from training.signups.duplicates import SignupFacts, find_possible_duplicates
@@ -311,12 +311,9 @@ def _add_review(
         decided_by_id=actor.id,
         decided_at=now,
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(review)
-            db.session.flush()
-    except IntegrityError:
-        raise DuplicateReviewError("Someone has already reviewed these two signups.") from None
+    reviewed = "Someone has already reviewed these two signups."
+    with unique_or({"uq_duplicate_reviews_pair": lambda: DuplicateReviewError(reviewed)}):
+        db.session.add(review)
 
 
 def _attendees_to_move(keep: Signup, drop: Signup) -> list[str]:

@@ -14,6 +14,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from training.audit.services import record_export
 from training.booking.models import Signup
 from training.booking.services import BookingError
 from training.extensions import db, utcnow
@@ -21,6 +22,7 @@ from training.signups import exports, services
 from training.signups.forms import DismissDuplicateForm, MergeDuplicateForm, SignupSearchForm
 from training.staff.auth import role_required
 from training.staff.models import ROLE_ADMIN, ROLE_STAFF
+from training.submissions.guard import commit_and_redirect, once_per_submission
 
 bp = Blueprint("signups", __name__, url_prefix="/staff")
 
@@ -50,12 +52,15 @@ def index():
 @bp.get("/signups.<any(csv, xlsx):extension>")
 @role_required(ROLE_ADMIN, ROLE_STAFF)
 def export(extension: str):
-    header, rows = services.signup_export(ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]))
+    zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
+    header, rows = services.signup_export(zone)
+    record_export("signups", actor=current_user, rows=len(rows), format=extension)
+    db.session.commit()
     if extension == "csv":
         body, mimetype = exports.csv_bytes(header, rows), exports.CSV_MIMETYPE
     else:
         body, mimetype = exports.xlsx_bytes(header, rows, title="Signups"), exports.XLSX_MIMETYPE
-    filename = f"signups-{utcnow():%Y-%m-%d}.{extension}"
+    filename = f"signups-{utcnow().astimezone(zone):%Y-%m-%d}.{extension}"
     return Response(
         body,
         mimetype=mimetype,
@@ -74,8 +79,9 @@ def duplicates():
     return render_template("signups/duplicates.html", rows=rows)
 
 
-@bp.post("/duplicates/<int:first_id>/<int:second_id>/dismiss")
+@bp.post("/duplicates/<id:first_id>/<id:second_id>/dismiss")
 @role_required(ROLE_ADMIN, ROLE_STAFF)
+@once_per_submission
 def dismiss_duplicate(first_id: int, second_id: int):
     first, second = db.get_or_404(Signup, first_id), db.get_or_404(Signup, second_id)
     form = _pair_forms(first, second)[0]
@@ -90,17 +96,18 @@ def dismiss_duplicate(first_id: int, second_id: int):
         db.session.rollback()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(
             f"Marked {first.organization_name} and {second.organization_name} "
             "as different organizations.",
             "success",
         )
+        return commit_and_redirect(url_for("signups.duplicates"))
     return redirect(url_for("signups.duplicates"), code=303)
 
 
-@bp.post("/duplicates/<int:first_id>/<int:second_id>/merge")
+@bp.post("/duplicates/<id:first_id>/<id:second_id>/merge")
 @role_required(ROLE_ADMIN, ROLE_STAFF)
+@once_per_submission
 def merge_duplicate(first_id: int, second_id: int):
     first, second = db.get_or_404(Signup, first_id), db.get_or_404(Signup, second_id)
     form = _pair_forms(first, second)[1]
@@ -114,12 +121,12 @@ def merge_duplicate(first_id: int, second_id: int):
         db.session.rollback()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(
             f"Kept {keep.organization_name}'s signup and cancelled {drop.organization_name}'s "
             "(its contacts were emailed).",
             "success",
         )
+        return commit_and_redirect(url_for("signups.duplicates"))
     return redirect(url_for("signups.duplicates"), code=303)
 
 

@@ -1,6 +1,5 @@
 """Sign-in, password and account forms."""
 
-from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
     PasswordField,
@@ -11,23 +10,31 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
+from training.forms import Form, as_typed, clean_text, single_line
 from training.staff.models import ROLES
 from training.staff.services import MIN_PASSWORD_LENGTH
 
 
-class SignInForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired("Enter your email address.")])
-    password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
+class SignInForm(Form):
+    email = EmailField(
+        "Email", filters=[clean_text], validators=[DataRequired("Enter your email address.")]
+    )
+    password = PasswordField(
+        "Password", filters=[as_typed], validators=[DataRequired("Enter your password.")]
+    )
     submit = SubmitField("Sign in")
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     current_password = PasswordField(
-        "Current password", validators=[DataRequired("Enter your current password.")]
+        "Current password",
+        filters=[as_typed],
+        validators=[DataRequired("Enter your current password.")],
     )
     new_password = PasswordField(
         "New password",
         description=f"At least {MIN_PASSWORD_LENGTH} characters.",
+        filters=[as_typed],
         validators=[
             DataRequired("Enter a new password."),
             Length(
@@ -39,25 +46,28 @@ class ChangePasswordForm(FlaskForm):
     )
     confirm_password = PasswordField(
         "New password again",
+        filters=[as_typed],
         validators=[EqualTo("new_password", "The two new passwords do not match.")],
     )
     submit = SubmitField("Change password")
 
 
-class AccountForm(FlaskForm):
+class AccountForm(Form):
     email = EmailField(
         "Email",
+        filters=[clean_text],
         validators=[
             DataRequired("Enter the email address."),
             Email("Enter an email address like name@example.org."),
             Length(max=254),
         ],
     )
-    name = StringField("Name", validators=[Length(max=120)])
+    name = StringField("Name", filters=[single_line], validators=[Length(max=120)])
     role = SelectField("Role", choices=[SelectChoice(role, role.capitalize()) for role in ROLES])
     password = PasswordField(
         "Initial password",
         description=f"At least {MIN_PASSWORD_LENGTH} characters; they can change it later.",
+        filters=[as_typed],
         validators=[
             DataRequired("Enter an initial password."),
             Length(min=MIN_PASSWORD_LENGTH, max=500),
@@ -66,7 +76,7 @@ class AccountForm(FlaskForm):
     submit = SubmitField("Create account")
 
 
-class AccountUpdateForm(FlaskForm):
+class AccountUpdateForm(Form):
     """One row of the accounts table; built with ``prefix=f"account-{id}"`` so ids stay unique."""
 
     role = SelectField("Role", choices=[SelectChoice(role, role.capitalize()) for role in ROLES])

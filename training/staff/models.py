@@ -1,6 +1,6 @@
 """Staff accounts and the sessions each facilitator is assigned to."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table
@@ -75,3 +75,34 @@ class StaffMember(UserMixin, db.Model):
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+
+class StaffSession(db.Model):
+    """One sign-in. The cookie holds a random token; the database only the token's SHA-256.
+
+    Signing out sets ``ended_at``; a session also ends after ``STAFF_SESSION_IDLE_HOURS``
+    without a request and ``STAFF_SESSION_LIFETIME_DAYS`` after sign-in, for every copy of
+    the cookie.
+    """
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_member_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_members.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Brought up to date at most once a minute (STAFF_SESSION_TOUCH_SECONDS).
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    staff_member: Mapped[StaffMember] = relationship()
+
+    def is_live(self, now: datetime, *, idle: timedelta, lifetime: timedelta) -> bool:
+        """Not signed out, used within ``idle``, and signed in less than ``lifetime`` ago."""
+        return (
+            self.ended_at is None
+            and now - self.last_seen_at < idle
+            and now - self.created_at < lifetime
+        )

@@ -1,13 +1,18 @@
 """Staff accounts: creating, signing in, changing passwords, disabling."""
 
+import hashlib
+import secrets
+from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import contains_eager
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from training.audit.services import COMMAND_LINE_ACTOR, record
+from training.audit.services import COMMAND_LINE_ACTOR, SIGN_IN_ACTOR, record
+from training.constraints import unique_or
 from training.extensions import db, utcnow
-from training.staff.models import ROLES, StaffMember
+from training.staff.models import ROLES, StaffMember, StaffSession
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -42,27 +47,34 @@ def create_staff(
     """Add a staff account; raises StaffError for a taken email, unknown role or weak password."""
     if role not in ROLES:
         raise StaffError(f"Choose a role: {', '.join(ROLES)}.")
-    if find_staff(email) is not None:
-        raise StaffError(f"There is already an account for {normalize_email(email)}.")
     check_password_rules(password)
-    member = StaffMember(
-        email=normalize_email(email), name=name.strip() or normalize_email(email), role=role
-    )
+    address = normalize_email(email)
+    member = StaffMember(email=address, name=name.strip() or address, role=role)
     member.set_password(password)
-    db.session.add(member)
-    db.session.flush()
+    taken = f"There is already an account for {address}."
+    with unique_or({"uq_staff_members_email": lambda: StaffError(taken)}):
+        db.session.add(member)
     record("staff.created", actor=actor, actor_label=_label(actor), account=member.email, role=role)
     return member
 
 
 def authenticate(email: str, password: str) -> StaffMember | None:
-    """The active account with this email and password, or None."""
+    """The active account with this email and password, or None (the failure is audited).
+
+    A failure names the account only when one has that email: what people type there by
+    mistake (a password, say) is never kept.
+    """
     member = find_staff(email)
     if member is None:
         # Spend the same time as a real check, so timing does not reveal which emails exist.
         check_password_hash(_dummy_hash(), password)
+        record("staff.sign_in_failed", actor_label=SIGN_IN_ACTOR, reason="no such account")
         return None
     if not member.check_password(password) or member.is_disabled:
+        reason = "account disabled" if member.is_disabled else "wrong password"
+        record(
+            "staff.sign_in_failed", actor_label=SIGN_IN_ACTOR, account=member.email, reason=reason
+        )
         return None
     member.last_signed_in_at = utcnow()
     record("staff.signed_in", actor=member)
@@ -100,3 +112,57 @@ def set_role(member: StaffMember, role: str, *, actor=None) -> None:
 def _label(actor) -> str | None:
     """Who acted when no one is signed in: only the command line changes accounts that way."""
     return None if actor is not None else COMMAND_LINE_ACTOR
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(member: StaffMember, *, now: datetime) -> str:
+    """Record a sign-in and return its token, for the cookie (only its SHA-256 is kept)."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(
+        StaffSession(
+            staff_member=member, token_hash=_token_hash(token), created_at=now, last_seen_at=now
+        )
+    )
+    return token
+
+
+def find_session(
+    member_id: int, token: str, *, now: datetime, idle: timedelta, lifetime: timedelta
+) -> StaffSession | None:
+    """The live sign-in of ``member_id`` with ``token`` (and its account), in one query."""
+    staff_session = db.session.scalars(
+        select(StaffSession)
+        .join(StaffSession.staff_member)
+        .where(StaffSession.token_hash == _token_hash(token), StaffMember.id == member_id)
+        .options(contains_eager(StaffSession.staff_member))
+    ).first()
+    if staff_session is None or not staff_session.is_live(now, idle=idle, lifetime=lifetime):
+        return None
+    return staff_session
+
+
+def end_session(token: str, *, now: datetime) -> None:
+    """Sign out the session with ``token``, for every copy of its cookie."""
+    db.session.execute(
+        update(StaffSession)
+        .where(StaffSession.token_hash == _token_hash(token), StaffSession.ended_at.is_(None))
+        .values(ended_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def touch_session(session_id: int, *, now: datetime, every: timedelta) -> None:
+    """Note that the session was used at ``now``, unless that was noted less than ``every`` ago."""
+    db.session.execute(
+        update(StaffSession)
+        .where(
+            StaffSession.id == session_id,
+            StaffSession.ended_at.is_(None),
+            StaffSession.last_seen_at <= now - every,
+        )
+        .values(last_seen_at=now)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,7 +1,7 @@
 """sandbox: column mappings organizations confirm, the mode and layout of each attempt
 
-Revision ID: 0008_sandbox_column_maps
-Revises: 0007_challenges_resources
+Revision ID: 0009_sandbox_column_maps
+Revises: 0008_sessions_submissions
 Create Date: 2026-11-30 03:17:03
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0008_sandbox_column_maps'
-down_revision = '0007_challenges_resources'
+revision = '0009_sandbox_column_maps'
+down_revision = '0008_sessions_submissions'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """the state boards using PARS data, as staff keep the list
 
-Revision ID: 0009_pars_state_lists
-Revises: 0008_sandbox_column_maps
+Revision ID: 0010_pars_state_lists
+Revises: 0009_sandbox_column_maps
 Create Date: 2026-11-30 03:18:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0009_pars_state_lists'
-down_revision = '0008_sandbox_column_maps'
+revision = '0010_pars_state_lists'
+down_revision = '0009_sandbox_column_maps'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,524 @@
+"""Odd input gets the field's own message or a 404, never an error page: missing fields, ids no
+column can hold, numbers that are not numbers, values another organization holds, bodies that
+are not forms; and the mechanisms every form and route share to make it so."""
+
+import importlib
+import io
+import pkgutil
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import manage_token, page_text, signup_form
+from flask_wtf import FlaskForm
+from jinja2 import DictLoader
+from sqlalchemy import UniqueConstraint, select
+
+# The staff-access walk's ``world`` fixture (sessions, signups, an entry, an account per role).
+from test_sandbox_web_activities import activity_form
+from test_staff_access import client_for
+from test_staff_access import world as world
+from werkzeug.routing import ValidationError
+from wtforms import DateField, DecimalField, FormField, IntegerField, SelectFieldBase, StringField
+from wtforms.fields.core import UnboundField
+
+import training
+from training import PROJECT_ROOT, forms
+from training.booking.models import Signup, TrainingSession
+from training.extensions import MAX_ID, db
+from training.live import services as live_services
+from training.live.models import LiveSession
+from training.resources import services as resource_services
+from training.resources.models import ResourcePage
+from training.routing import IdConverter
+from training.sandbox import downloads
+from training.sandbox.forms import CREDITS_MESSAGE
+from training.sandbox.models import SandboxActivity
+from training.staff.models import StaffMember
+
+TOO_BIG = (str(MAX_ID + 1), str(2**63), "9" * 20)
+
+
+@pytest.fixture
+def token(client, make_session) -> str:
+    """The manage token of a confirmed booking with ACCME provider ID 0012345."""
+    return manage_token(
+        client.post("/signup", data=signup_form(make_session(), provider_id="0012345"))
+    )
+
+
+def one(app, model, **where):
+    with app.app_context():
+        row = db.session.scalars(select(model).filter_by(**where)).one()
+        db.session.expunge(row)
+        return row
+
+
+# --- A field missing from the post --------------------------------------------------------------
+
+
+def test_staff_notes_posted_without_the_notes_field_are_saved_blank(app, world):
+    staff = client_for(app, "staff")
+    notes = f"/staff/sessions/{world.assigned}/signups/{world.signup}/notes"
+    staff.post(notes, data={"staff_notes": "Call first."})
+    assert one(app, Signup, id=world.signup).staff_notes == "Call first."
+
+    response = staff.post(notes, data={})
+
+    assert response.status_code == 303
+    assert "Saved the notes on Sierra Valley Medical Society." in page_text(
+        staff.get(response.headers["Location"])
+    )
+    assert one(app, Signup, id=world.signup).staff_notes is None
+
+
+def test_live_notes_posted_without_the_notes_field_are_saved_blank(app, world):
+    staff = client_for(app, "staff")
+    staff.post(f"/staff/live/{world.assigned}/notes", data={"notes": "Slow start."})
+    assert one(app, LiveSession, session_id=world.assigned).notes == "Slow start."
+
+    response = staff.post(f"/staff/live/{world.assigned}/notes", data={})
+
+    assert response.status_code == 303
+    assert "Notes saved." in page_text(staff.get(response.headers["Location"]))
+    assert one(app, LiveSession, session_id=world.assigned).notes is None
+
+
+def test_an_account_posted_without_a_name_field_is_named_by_its_email(app, world):
+    admin = client_for(app, "admin")
+
+    response = admin.post(
+        "/staff/accounts",
+        data={
+            "email": "new@cmadocs.example.org",
+            "role": "staff",
+            "password": "a long enough password",
+        },
+    )
+
+    assert response.status_code == 303
+    assert one(app, StaffMember, email="new@cmadocs.example.org").name == "new@cmadocs.example.org"
+
+
+def test_each_required_field_missing_from_a_post_gets_its_message(app, world):
+    for role, path, message in (
+        ("anonymous", "/signup", "Enter your organization's name."),
+        ("anonymous", "/staff/sign-in", "Enter your email address."),
+        ("staff", f"/staff/sessions/{world.assigned}/cancel", "Say why the session is cancelled"),
+        ("staff", "/staff/sessions/new", "Enter the session's date."),
+        ("staff", "/staff/challenges", "Enter the activity's 9-digit ACCME ID."),
+        ("admin", "/staff/password", "Enter your current password."),
+    ):
+        response = client_for(app, role).post(path, data={})
+        assert response.status_code == 200, path
+        assert message in page_text(response)
+
+
+# --- Ids no column can hold -----------------------------------------------------------------
+
+
+def test_huge_session_id_in_path_is_not_found(app, world):
+    admin = client_for(app, "admin")
+    for method, path in (
+        ("GET", "/staff/sessions/{n}"),
+        ("GET", "/staff/sessions/{n}/edit"),
+        ("POST", "/staff/sessions/{session}/signups/{n}/notes"),
+        ("GET", "/staff/live/{n}/board.json"),
+        ("POST", "/staff/live/{session}/check-in/{n}"),
+        ("GET", "/staff/sandbox/{n}"),
+        ("POST", "/staff/accounts/{n}"),
+        ("POST", "/staff/challenges/entries/{n}/verify"),
+        ("POST", "/staff/duplicates/{n}/{signup}/dismiss"),
+    ):
+        for number in TOO_BIG:
+            url = path.format(n=number, session=world.assigned, signup=world.signup)
+            response = admin.open(url, method=method)
+            assert response.status_code == 404, url
+            assert "Page not found" in page_text(response)
+
+
+def test_huge_ids_in_a_manage_link_path_are_not_found(client, token):
+    for path in ("/sandbox/attempts/{n}", "/sandbox/attempts/{n}/status", "/challenges/{n}/remove"):
+        for number in TOO_BIG:
+            url = f"/manage/{token}" + path.format(n=number)
+            response = client.open(url, method="POST" if path.endswith("remove") else "GET")
+            assert response.status_code == 404, url
+
+
+@pytest.mark.parametrize("path", ["/staff/signups", "/staff/audit/"])
+def test_a_huge_page_number_in_a_search_is_refused_with_a_message(app, world, path):
+    response = client_for(app, "admin").get(path, query_string={"page": "9" * 20})
+
+    assert response.status_code == 400
+    assert "That number is too large." in page_text(response)
+
+
+def test_a_huge_findings_page_shows_the_first_page(client, token):
+    upload = client.post(
+        f"/manage/{token}/sandbox/uploads",
+        data={"learner_file": (io.BytesIO(downloads.template_text(",")), "learners.csv")},
+        content_type="multipart/form-data",
+    )
+
+    response = client.get(upload.headers["Location"], query_string={"page": "9" * 20})
+
+    assert response.status_code == 200
+    assert "learners.csv" in page_text(response)
+
+
+def test_a_huge_session_in_a_signup_link_offers_the_form_with_no_date_chosen(client, make_session):
+    make_session()
+
+    response = client.get("/signup", query_string={"session": "9" * 20})
+
+    assert response.status_code == 200
+    assert '<option selected value="0">Choose a date</option>' in response.get_data(as_text=True)
+
+
+def test_a_huge_date_choice_on_the_signup_form_is_not_a_valid_choice(app, client, make_session):
+    response = client.post("/signup", data=signup_form(make_session(), first_choice=str(2**63)))
+
+    assert response.status_code == 200
+    assert "Not a valid choice" in page_text(response)
+    with app.app_context():
+        assert db.session.scalars(select(Signup)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "message"),
+    [
+        ("/staff/live/{session}/step", {"step_id": str(2**63)}, "Choose a step from the list."),
+        (
+            "/staff/sessions/{session}/signups/{signup}/move",
+            {"session_id": str(2**63)},
+            "That session cannot take them; choose one from the list.",
+        ),
+    ],
+)
+def test_a_huge_id_chosen_in_a_staff_form_is_refused_with_a_message(
+    app, world, path, data, message
+):
+    staff = client_for(app, "staff")
+
+    response = staff.post(path.format(session=world.assigned, signup=world.signup), data=data)
+
+    assert response.status_code == 303
+    assert message in page_text(staff.get(response.headers["Location"]))
+
+
+def test_a_huge_step_marked_done_is_refused_with_a_message(app, client, token):
+    with app.app_context():
+        live_services.seed_walkthrough(Path(PROJECT_ROOT) / "seed" / "walkthrough")
+        db.session.commit()
+
+    response = client.post(f"/manage/{token}/live/done", data={"step_id": str(2**63)})
+
+    assert response.status_code == 303
+    text = page_text(client.get(response.headers["Location"]))
+    assert "That step is no longer on screen; here is the current one." in text
+
+
+# --- Dates at the ends of the calendar -------------------------------------------------------
+
+
+def test_a_date_at_the_end_of_the_calendar_is_refused_with_a_message(app, world):
+    admin = client_for(app, "admin")
+    message = "Enter a date from 1900 to 2199, for example 2026-12-01."
+
+    audit = admin.get("/staff/audit/", query_string={"until": "9999-12-31"})
+    session = admin.post(
+        "/staff/sessions/new",
+        data={"day": "9999-12-31", "starts_at": "22:00", "ends_at": "23:00", "seats": "5"},
+    )
+
+    assert audit.status_code == 400
+    assert message in page_text(audit)
+    assert session.status_code == 200
+    assert message in page_text(session)
+    with app.app_context():
+        assert len(db.session.scalars(select(TrainingSession)).all()) == 2  # the world's own
+
+
+# --- Decimal numbers ---------------------------------------------------------------------------
+
+
+def test_nan_credits_are_refused_with_a_message(app, client, token):
+    data = activity_form()
+    for field in ("max_cme_credits", "board_ABIM-points"):
+        for value in ("NaN", "sNaN", "Infinity", "-Infinity", "1e999", "1" * 40):
+            response = client.post(
+                f"/manage/{token}/sandbox/activities/new", data=data | {field: value}
+            )
+            assert response.status_code == 422, (field, value)
+            assert CREDITS_MESSAGE in page_text(response)
+            assert f'value="{value}"' in response.get_data(as_text=True)  # kept as typed
+    with app.app_context():
+        assert db.session.scalars(select(SandboxActivity)).all() == []
+
+
+# --- Values another record holds ---------------------------------------------------------------
+
+
+def test_manage_page_provider_id_held_by_another_org_keeps_input(app, client, make_session, token):
+    other = manage_token(
+        client.post(
+            "/signup",
+            data=signup_form(
+                make_session(),
+                organization_name="Coast Range Hospital",
+                contact_email="cy@coast.example.org",
+            ),
+        )
+    )
+
+    response = client.post(
+        f"/manage/{other}/contacts",
+        data={
+            "provider_id": "001-2345",
+            "contact_name": "Cy Okafor",
+            "contact_email": "cy@coast.example.org",
+            "attendee_emails": "",
+        },
+    )
+
+    assert response.status_code == 409
+    text = page_text(response)
+    assert "Another organization has signed up with this ACCME provider ID." in text
+    html = response.get_data(as_text=True)
+    assert 'value="001-2345"' in html
+    assert 'value="Cy Okafor"' in html
+    coast = one(app, Signup, organization_name="Coast Range Hospital")
+    assert (coast.provider_id, coast.contact_name) == (None, "Ana Reyes")
+
+
+def test_a_page_first_saved_by_two_people_at_once_keeps_the_typed_text(app, world, monkeypatch):
+    staff = client_for(app, "staff")
+    with app.app_context():
+        db.session.add(ResourcePage(slug="faq", title="Their FAQ", body="Their text."))
+        db.session.commit()
+    # The other person's save committed after this request looked for an edited page.
+    monkeypatch.setattr(resource_services, "_edited_page", lambda slug: None)
+
+    response = staff.post("/staff/resources/faq", data={"title": "My FAQ", "body": "My text."})
+
+    assert response.status_code == 200
+    assert "Someone else saved this page at the same moment." in page_text(response)
+    assert "My text." in response.get_data(as_text=True)
+    assert one(app, ResourcePage, slug="faq").title == "Their FAQ"
+
+
+# Every unique constraint and index, and what a person who runs into it is told.
+UNIQUE_CONSTRAINTS = {
+    "uq_signups_active_provider": "test_manage_page_provider_id_held_by_another_org_keeps_input; "
+    "on the signup form the same ID is the same organization (test_booking_signup)",
+    "uq_signups_active_organization": "the already-signed-up page (test_booking_signup)",
+    "uq_signups_submission_key_hash": "the same form sent twice shows its booking "
+    "(test_booking_signup)",
+    "uq_staff_members_email": "test_a_duplicate_account_email_is_refused_with_a_message",
+    "uq_resource_pages_slug": "test_a_page_first_saved_by_two_people_at_once_keeps_the_typed_text",
+    "uq_sandbox_activities_signup_activity": "test_the_same_activity_id_twice_is_refused_"
+    "with_a_message",
+    "uq_duplicate_reviews_pair": "test_a_pair_cannot_be_decided_twice",
+    "uq_attendees_signup_email": "addresses are de-duplicated before saving; a concurrent save "
+    "says the contacts changed meanwhile",
+    "uq_signup_choices_signup_session": "the form refuses the same date twice "
+    "(test_booking_waitlist)",
+    "uq_sandbox_activity_boards_board": "one sub-form per board: a board cannot be sent twice",
+    "uq_sandbox_column_maps_signup_header": "a mapping confirmed twice at once: the one saved "
+    "first is read back and updated",
+    "uq_live_attendances_session_signup": "made on first use; a concurrent insert is read back",
+    # No person chooses these values:
+    "uq_programs_slug": "programs come from seed files",
+    "uq_walkthrough_steps_slug": "steps come from seed files",
+    "uq_walkthrough_steps_position": "steps come from seed files",
+    "uq_manage_links_token_hash": "random 256-bit tokens",
+    "uq_calendar_feeds_token_hash": "random 256-bit tokens",
+    "uq_staff_sessions_token_hash": "random 256-bit tokens",
+    "uq_form_submissions_key_hash": "a repeat is sent where the first answer went "
+    "(test_submissions_repeats)",
+    "uq_outbox_messages_message_id": "generated Message-IDs",
+    "uq_reminders_once": "written by the reminder job",
+    "uq_challenge_reminders_signup_challenge": "written by the reminder job",
+}
+
+
+def test_every_unique_constraint_is_accounted_for(app):
+    names = set()
+    for table in db.metadata.tables.values():
+        names |= {index.name for index in table.indexes if index.unique}
+        names |= {
+            constraint.name
+            for constraint in table.constraints
+            if isinstance(constraint, UniqueConstraint)
+        }
+    assert names - UNIQUE_CONSTRAINTS.keys() == set(), "say what a person who hits these is told"
+    assert UNIQUE_CONSTRAINTS.keys() - names == set(), "these constraints no longer exist"
+
+
+# --- Bodies that are not what a browser sends ---------------------------------------------------
+
+
+def test_a_json_body_is_read_as_an_empty_form(client):
+    response = client.post(
+        "/staff/sign-in", json={"email": "ana@example.org", "password": "long enough pw"}
+    )
+
+    assert response.status_code == 200
+    assert "Email: Enter your email address." in page_text(response)
+
+
+def test_a_json_signup_has_no_submission_key_and_books_nothing(app, client, make_session):
+    response = client.post("/signup", json=signup_form(make_session()))
+
+    assert response.status_code == 400
+    assert "This form is out of date" in page_text(response)
+    with app.app_context():
+        assert db.session.scalars(select(Signup)).all() == []
+
+
+@pytest.mark.parametrize("document", ["[1, 2]", '"text"', "null", "12", "{not json"])
+def test_a_json_body_that_is_not_an_object_is_an_empty_form(client, document):
+    response = client.post("/staff/sign-in", data=document, content_type="application/json")
+
+    assert response.status_code == 200
+    assert "Password: Enter your password." in page_text(response)
+
+
+def test_a_file_sent_in_a_text_field_is_not_read_as_text(client, token):
+    response = client.post(
+        f"/manage/{token}/contacts",
+        data={
+            "contact_name": (io.BytesIO(b"Ana"), "name.txt"),
+            "contact_email": "ana@sierravalley.example.org",
+        },
+        content_type="multipart/form-data",
+    )
+
+    assert response.status_code == 422
+    assert "Enter the name of the person we should contact." in page_text(response)
+
+
+def test_text_sent_in_the_file_field_asks_for_a_file(client, token):
+    response = client.post(f"/manage/{token}/sandbox/uploads", data={"learner_file": "not a file"})
+
+    assert response.status_code == 422
+    assert "Choose your learner file to upload." in page_text(response)
+
+
+# --- Error pages and redirects -----------------------------------------------------------------
+
+
+def test_an_error_page_that_cannot_be_drawn_still_answers_with_its_status(app, client):
+    app.jinja_env.loader = DictLoader({})  # every template is gone
+
+    response = client.get("/no-such-page")
+
+    assert response.status_code == 404
+    assert "Page not found" in page_text(response)
+
+
+@pytest.mark.parametrize("target", ["/staff/sessions\r\nSet-Cookie: a=b", "/\\evil.example.org"])
+def test_a_next_address_that_could_leave_the_site_goes_to_the_console_home(app, world, target):
+    response = app.test_client().post(
+        "/staff/sign-in",
+        query_string={"next": target},
+        data={"email": "staff@cmadocs.example.org", "password": "correct horse battery staple"},
+    )
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/staff/"
+
+
+# --- The shared mechanisms ----------------------------------------------------------------------
+
+
+def package_forms() -> list[type[FlaskForm]]:
+    """Every form class the package defines (all its modules imported)."""
+    for module in pkgutil.walk_packages(training.__path__, "training."):
+        importlib.import_module(module.name)
+    return [form for form in _subclasses(FlaskForm) if form.__module__.startswith("training.")]
+
+
+def _subclasses(cls: type) -> Iterator[type]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def _unbound_fields(form_class: type) -> Iterator[tuple[str, UnboundField]]:
+    for name in dir(form_class):
+        value = getattr(form_class, name)
+        if not isinstance(value, UnboundField):
+            continue
+        if issubclass(value.field_class, FormField):
+            yield from _unbound_fields(value.args[0])
+        else:
+            yield f"{form_class.__qualname__}.{name}", value
+
+
+def test_every_form_reads_posts_through_the_shared_base_form():
+    strays = [form.__qualname__ for form in package_forms() if not issubclass(form, forms.Form)]
+    assert strays == []
+
+
+def test_every_text_field_runs_a_shared_text_filter():
+    unfiltered = [
+        name
+        for form in package_forms()
+        for name, field in _unbound_fields(form)
+        if issubclass(field.field_class, StringField)
+        and not set(field.kwargs.get("filters", ())) & set(forms.TEXT_FILTERS)
+    ]
+    assert unfiltered == []
+
+
+def test_every_date_field_keeps_to_the_calendar_the_code_can_count_in():
+    unbounded = [
+        name
+        for form in package_forms()
+        for name, field in _unbound_fields(form)
+        if issubclass(field.field_class, DateField)
+        and not issubclass(field.field_class, forms.DayField)
+    ]
+    assert unbounded == []
+
+
+def test_every_number_field_holds_only_what_the_database_can():
+    unbounded = [
+        name
+        for form in package_forms()
+        for name, field in _unbound_fields(form)
+        if (
+            issubclass(field.field_class, IntegerField)
+            and not issubclass(field.field_class, forms.WholeNumberField)
+        )
+        or (
+            issubclass(field.field_class, DecimalField)
+            and not issubclass(field.field_class, forms.FiniteDecimalField)
+        )
+        or (issubclass(field.field_class, SelectFieldBase) and field.kwargs.get("coerce") is int)
+    ]
+    assert unbounded == []
+
+
+def test_every_number_in_a_path_is_a_bounded_id(app):
+    rules = [rule.rule for rule in app.url_map.iter_rules()]
+    assert [rule for rule in rules if re.search(r"<(int|float)\b", rule)] == []
+    assert app.url_map.converters["id"] is IdConverter
+    assert any("<id:" in rule for rule in rules)
+
+
+def test_the_largest_id_is_still_an_id_and_one_more_is_not(app):
+    converter = IdConverter(app.url_map)
+    assert converter.to_python(str(MAX_ID)) == MAX_ID
+    for outside in ("0", str(MAX_ID + 1), "1" * 5000):
+        with pytest.raises(ValidationError):
+            converter.to_python(outside)
+
+
+def test_text_filters_take_a_missing_field():
+    assert forms.clean_text(None) == forms.single_line(None) == forms.as_typed(None) == ""
+    assert forms.clean_text("  a\x00b\r\nc \t") == "ab\r\nc"
+    assert forms.single_line(" a \r\n b\x07 ") == "a b"
+    assert forms.as_typed("  pass word ") == "  pass word "

@@ -1,0 +1,161 @@
+"""What every form shares: the base form, the text filters, and number and date fields that
+hold only what the database and the calendar can.
+
+Every form derives from ``Form`` and every text field runs one of the filters below, so a field
+missing from a post, a file where text was expected or a value no column can hold ends as the
+field's own message, never as an error page.
+"""
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from flask import request
+from flask_wtf import FlaskForm
+from werkzeug.datastructures import CombinedMultiDict, MultiDict
+from wtforms import (
+    DateField,
+    DecimalField,
+    FileField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+)
+from wtforms.validators import NumberRange, Optional
+
+from training.extensions import MAX_ID
+
+# Control characters (NUL above all, which PostgreSQL refuses) are never meant as text; tab,
+# line feed and carriage return are white space.
+_CONTROL_CHARACTERS = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+
+
+class Form(FlaskForm):
+    """The base of every form: it reads a post only as a browser sends a form.
+
+    Flask-WTF also reads a JSON body and hands uploaded files to any field of the same name;
+    here a JSON body counts as an empty form, and files reach only file fields.
+    """
+
+    class Meta:
+        def wrap_formdata(self, form, formdata):
+            if formdata is None or hasattr(formdata, "getlist"):
+                return formdata  # given by the view: the query string, or nothing
+            if not form.is_submitted():
+                return None
+            file_fields = {field.name for field in form if isinstance(field, FileField)}
+            files = MultiDict(
+                [
+                    (name, upload)
+                    for name, upload in request.files.items(multi=True)
+                    if name in file_fields
+                ]
+            )
+            if files:
+                return CombinedMultiDict((files, request.form))
+            return request.form or None
+
+
+def clean_text(value: str | None) -> str:
+    """Text as typed, less control characters and outer white space; a missing field is ""."""
+    if value is None:
+        return ""
+    return value.translate(_CONTROL_CHARACTERS).strip()
+
+
+def single_line(value: str | None) -> str:
+    """``clean_text`` with every run of white space, line breaks included, made one space."""
+    return " ".join(clean_text(value).split())
+
+
+def as_typed(value: str | None) -> str:
+    """Exactly as typed (passwords); a missing field is ""."""
+    return "" if value is None else value
+
+
+TEXT_FILTERS = (clean_text, single_line, as_typed)
+
+
+def database_id(value: object) -> int:
+    """``value`` as an id the database can hold (0 to ``MAX_ID``; 0 means "none chosen").
+
+    The ``coerce`` of the id choice fields below. Raises ValueError (or TypeError) for anything
+    else, which the field shows as its "not a valid choice" message.
+    """
+    number = int(value)
+    if not 0 <= number <= MAX_ID:
+        raise ValueError(f"{number} is not an id")
+    return number
+
+
+class _ById:
+    """Choices of records by id: a value no id column can hold reads as not a choice."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        message = kwargs.get("invalid_choice_message") or "Not a valid choice."
+        kwargs.setdefault("invalid_value_message", message)
+        super().__init__(label, validators, coerce=database_id, **kwargs)
+
+
+class IdSelectField(_ById, SelectField):
+    """One record, chosen by its id (0 for none)."""
+
+
+class IdSelectMultipleField(_ById, SelectMultipleField):
+    """Any number of records, chosen by their ids."""
+
+
+class DayField(DateField):
+    """A calendar date from 1900 to 2199: room for any real date, and far from the ends of
+    Python's calendar, where adding a day or a time zone overflows."""
+
+    earliest, latest = date(1900, 1, 1), date(2199, 12, 31)
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and not self.earliest <= self.data <= self.latest:
+            self.data = None
+            raise ValueError(
+                f"Enter a date from {self.earliest.year} to {self.latest.year}, "
+                "for example 2026-12-01."
+            )
+
+
+class WholeNumberField(IntegerField):
+    """An integer that fits the database's INTEGER columns; anything else is a field message."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and not -MAX_ID <= self.data <= MAX_ID:
+            self.data = None
+            raise ValueError(self.invalid_value_message or "That number is too large.")
+
+
+class PageField(WholeNumberField):
+    """The page of a long list, from 1; blank is the first."""
+
+    def __init__(self, label="Page", **kwargs):
+        validators = [Optional(), NumberRange(min=1, message="Pages start at 1.")]
+        super().__init__(label, validators, default=1, **kwargs)
+
+
+class FiniteDecimalField(DecimalField):
+    """A decimal number people type: finite and at most ``maximum`` either side of zero.
+
+    NaN, Infinity and numbers like 1e999 get ``invalid_value_message`` (or a plain one), as
+    any other text that is not a number does.
+    """
+
+    def __init__(self, label=None, validators=None, *, maximum: Decimal, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.maximum = maximum
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        try:
+            in_range = self.data is None or abs(self.data) <= self.maximum
+        except InvalidOperation:
+            in_range = False  # NaN
+        if not in_range:
+            self.data = None
+            message = f"Enter a number from -{self.maximum} to {self.maximum}."
+            raise ValueError(self.invalid_value_message or message)

@@ -1,0 +1,60 @@
+"""Claiming a form's one-time key in the transaction that carries out the form's change."""
+
+import hashlib
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from training.extensions import db
+from training.submissions.models import FormSubmission
+
+
+class AlreadySubmitted(Exception):
+    """This form was acted on before; ``submission`` says where its answer sent the person."""
+
+    def __init__(self, submission: FormSubmission):
+        super().__init__("This form was already sent.")
+        self.submission = submission
+
+
+def submission_identity(
+    key: str,
+    *,
+    path: str,
+    account_id: int | None,
+    values: Iterable[tuple[str, str]],
+    files: Iterable[tuple[str, str, bytes]] = (),
+) -> str:
+    """The hex SHA-256 that names one submission of one form.
+
+    ``values`` are the form's (name, value) pairs and ``files`` its (field, filename, SHA-256
+    digest) triples; order does not matter. The key alone is never stored.
+    """
+    digest = hashlib.sha256()
+    for part in (key, path, str(account_id or "")):
+        digest.update(part.encode() + b"\0")
+    for name, value in sorted(values):
+        digest.update(name.encode() + b"=" + value.encode() + b"\0")
+    for name, filename, content_digest in sorted(files):
+        digest.update(name.encode() + b"@" + filename.encode() + b":" + content_digest + b"\0")
+    return digest.hexdigest()
+
+
+def claim_submission(identity: str, *, endpoint: str, result_path: str) -> FormSubmission:
+    """Record that the submission named ``identity`` is being acted on; flushes, never commits.
+
+    Raises ``AlreadySubmitted`` with the earlier submission when it was acted on before. On
+    PostgreSQL a copy sent while the first is still running waits here until the first commits
+    (then finds it) or rolls back (then goes ahead); SQLite runs the two one after the other.
+    """
+    submission = FormSubmission(key_hash=identity, endpoint=endpoint, result_path=result_path)
+    try:
+        with db.session.begin_nested():
+            db.session.add(submission)
+    except IntegrityError:
+        earlier = db.session.scalars(
+            select(FormSubmission).where(FormSubmission.key_hash == identity)
+        ).one()
+        raise AlreadySubmitted(earlier) from None
+    return submission
