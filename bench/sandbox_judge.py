@@ -1,28 +1,42 @@
-"""Benchmark: judge generated learner files and compare with frictionless and a bare csv.reader.
+"""Benchmark: judge generated learner files and compare with the judge before this change,
+frictionless and a bare csv.reader.
 
-Generates CSV files of 10k, 100k and 1M rows (mostly valid, about 1 row in 12 with a mistake)
-and a 100k-row XLSX (openpyxl write-only), then measures three tools on each, every run in a
-fresh subprocess so each peak is its own:
+Generates CSV files of 10k, 100k and 1M rows (mostly valid, about 1 row in 12 with a mistake),
+a 100k-row XLSX (openpyxl write-only), and the same 100k learners as a provider's own
+spreadsheet (its own headers, "Last, First" in one column, full birth dates, no Record Action),
+then measures on each, every run in a fresh subprocess so each peak is its own:
 
 - judge: training.sandbox.judge.judge_file, every rule of the spec, with a seeded register;
+- judge (mapped): the same on the provider's own spreadsheet, read through a column mapping;
+- baseline judge: the same, as it is at --baseline-ref (default main), extracted from git into
+  a temporary folder and run by the same interpreter on the same files;
 - frictionless: validating the same columns against an equivalent Table Schema (types, required,
   patterns, enums, ranges: what a Table Schema can say; no cross-row or register rules);
 - floor: csv.reader reading the rows and nothing else (for the XLSX: openpyxl read-only).
 
-It prints a table and writes bench/results/sandbox_judge.json. Peak memory is the subprocess's
-ru_maxrss, and the growth over its baseline after imports. Run with the project's virtualenv:
+Each tool runs --runs times (3 by default) per file, interleaved so that a busy moment of a
+shared machine does not fall on one tool; the table gives the median and the min-max rows/s.
+It prints the machine's load average before and after, and writes bench/results/
+sandbox_judge.json. Peak memory is the subprocess's own high-water mark (VmHWM), and the growth
+over it after imports (the largest of the runs). Run with the project's virtualenv:
 
-    .venv/bin/python bench/sandbox_judge.py            # 10k, 100k, 1M CSV and 100k XLSX
+    .venv/bin/python bench/sandbox_judge.py            # all files, 3 runs each
     .venv/bin/python bench/sandbox_judge.py --quick    # 10k CSV and 10k XLSX only
+    .venv/bin/python bench/sandbox_judge.py --only csv:100000 --runs 5
 """
 
 import argparse
 import csv
+import io
 import json
+import os
 import platform
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from datetime import date
@@ -31,7 +45,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The baseline run puts the judge extracted from git first on the path.
+sys.path.insert(0, os.environ.get("BENCH_JUDGE_ROOT") or str(ROOT))
 
 from training.sandbox import rules  # noqa: E402 (the project root is put on the path first)
 
@@ -88,6 +103,40 @@ def write_csv(path: Path, rows: int) -> None:
             writer.writerow(learner_row(n))
 
 
+# A provider's own spreadsheet (an LMS export): its headers, and how they map to the template.
+OWN_HEADER = [
+    "Learner", "Course ID", "Birth Date", "State", "License #", "Date Completed", "Credits",
+    "Board", "Board ID", "MOC Points", "MOC Credit Type", "Type Credits",
+]  # fmt: skip
+
+
+def own_row(n: int) -> list[str]:
+    """Row n of the provider's own spreadsheet: the learner row n, as the LMS exports it."""
+    values = learner_row(n)
+    birthday = values[5]
+    full = f"{birthday}/1970" if birthday.count("/") == 1 else birthday
+    return [f"{values[4]}, {values[3]}", values[1], full, values[6], values[7], values[2],
+            *values[8:14]]  # fmt: skip
+
+
+def own_column_map():
+    from training.sandbox.columns import ColumnMap
+
+    targets = [rules.NAME_COLUMN, rules.ACTIVITY_ID, rules.BIRTH_DATE_COLUMN,
+               rules.LICENSING_STATE, rules.LICENSE_OR_NPI, rules.COMPLETION_DATE,
+               rules.CME_CREDITS, rules.BOARD, rules.BOARD_ID, rules.BOARD_CREDITS,
+               rules.CREDIT_TYPE, rules.CREDIT_TYPE_CREDITS]  # fmt: skip
+    return ColumnMap(tuple(OWN_HEADER), dict(enumerate(targets)), {rules.RECORD_ACTION: "Add"})
+
+
+def write_own_csv(path: Path, rows: int) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(OWN_HEADER)
+        for n in range(rows):
+            writer.writerow(own_row(n))
+
+
 def write_xlsx(path: Path, rows: int) -> None:
     from openpyxl import Workbook
 
@@ -100,7 +149,7 @@ def write_xlsx(path: Path, rows: int) -> None:
     workbook.save(path)
 
 
-def judge_context():
+def judge_context(*, mapped: bool = False):
     from training.sandbox.judge import (
         Activity,
         BoardRegistration,
@@ -126,6 +175,11 @@ def judge_context():
                       STATES[n % len(STATES)], f"L-{n}", None, None, None)
         for n in range(1, 20_000, 3)
     )  # fmt: skip
+    if mapped:
+        return JudgeContext(
+            activities, register, NoRecords(), TODAY, max_bytes=1 << 40,
+            column_maps=(own_column_map(),),
+        )  # fmt: skip
     return JudgeContext(activities, register, NoRecords(), TODAY, max_bytes=1 << 40)
 
 
@@ -157,14 +211,26 @@ def table_schema() -> dict:
     }
 
 
+def peak_rss_kb() -> int:
+    """This process's peak resident memory in KiB: VmHWM on Linux, which starts afresh at exec
+    (ru_maxrss there keeps the parent's peak from before the exec), else ru_maxrss."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def measure(tool: str, path: Path) -> dict:
     """Run one tool over one file in this process; rows, seconds and memory."""
-    context = judge_context() if tool == "judge" else None  # the register is not timed
-    baseline_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # The register is built before timing starts.
+    context = judge_context(mapped=path.stem.startswith("own")) if tool == "judge" else None
+    baseline_kb = peak_rss_kb()
     started = time.perf_counter()
     rows, extra = _run(tool, path, context)
     seconds = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kb = peak_rss_kb()
     return {
         "rows": rows,
         "seconds": round(seconds, 3),
@@ -212,21 +278,85 @@ def _run(tool: str, path: Path, context) -> tuple[int, dict]:
     raise ValueError(tool)
 
 
-def run_in_subprocess(tool: str, path: Path) -> dict:
+TOOL_NAMES = {"baseline": "baseline judge", "mapped": "judge (mapped)"}
+WRITERS = {"csv": write_csv, "xlsx": write_xlsx}
+
+
+def run_in_subprocess(tool: str, path: Path, roots: dict[str, Path]) -> dict:
+    """One measurement in a fresh interpreter; the judges run from their extracted copies."""
+    env = dict(os.environ)
+    if tool in roots:
+        env["BENCH_JUDGE_ROOT"] = str(roots[tool])
     completed = subprocess.run(
-        [sys.executable, __file__, "--measure", tool, str(path)],
+        [sys.executable, __file__, "--measure", "judge" if tool == "baseline" else tool,
+         str(path)],
         capture_output=True,
         text=True,
         check=False,
-    )
+        env=env,
+    )  # fmt: skip
     if completed.returncode:
         return {"error": completed.stderr.strip().splitlines()[-1:]}
     return json.loads(completed.stdout)
 
 
+def extract_baseline(ref: str, folder: Path) -> Path:
+    """The sandbox package as it is at ``ref``, importable on its own (the app's __init__ is
+    replaced by an empty one: the judge needs nothing of it)."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref, "training/sandbox"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    root = folder / "baseline"
+    root.mkdir()
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(root, filter="data")
+    (root / "training" / "__init__.py").write_text("")
+    return root
+
+
+def copy_current(folder: Path) -> Path:
+    """The working tree's sandbox package, set up exactly as the baseline is, so that both
+    judges run with the same imports (and the same garbage collector load)."""
+    root = folder / "current"
+    shutil.copytree(ROOT / "training" / "sandbox", root / "training" / "sandbox",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    (root / "training" / "__init__.py").write_text("")
+    return root
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
+
+
+def summarize_runs(runs: list[dict]) -> dict:
+    """The median and min-max of rows/s over the runs, and the largest peak and growth."""
+    good = [run for run in runs if "error" not in run]
+    if not good:
+        return {"error": runs[0]["error"]}
+    speeds = [run["rows_per_second"] for run in good]
+    return {
+        "rows": good[0]["rows"],
+        "runs": len(good),
+        "rows_per_second": round(statistics.median(speeds)),
+        "rows_per_second_min": min(speeds),
+        "rows_per_second_max": max(speeds),
+        "peak_rss_mb": max(run["peak_rss_mb"] for run in good),
+        "rss_growth_mb": max(run["rss_growth_mb"] for run in good),
+        **{key: good[0][key] for key in ("accepted", "rejected") if key in good[0]},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10k rows only")
+    parser.add_argument("--runs", type=int, default=3, help="runs per tool and file")
+    parser.add_argument("--baseline-ref", default="main", help="git ref of the baseline judge")
+    parser.add_argument(
+        "--only", metavar="KIND:ROWS", action="append", help="one file only, e.g. csv:100000"
+    )
     parser.add_argument("--measure", nargs=2, metavar=("TOOL", "FILE"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.measure:
@@ -235,41 +365,72 @@ def main() -> None:
         return
 
     sizes = [("csv", 10_000), ("xlsx", 10_000)] if arguments.quick else [
-        ("csv", 10_000), ("csv", 100_000), ("csv", 1_000_000), ("xlsx", 100_000)
+        ("csv", 10_000), ("csv", 100_000), ("csv", 1_000_000), ("xlsx", 100_000),
     ]  # fmt: skip
+    if arguments.only:
+        sizes = [(kind, int(rows)) for kind, rows in (item.split(":") for item in arguments.only)]
+    # The mapped path runs beside the others on one CSV size, so the same moments of a shared
+    # machine fall on it too.
+    mapped_rows = 10_000 if arguments.quick else 100_000
     results = []
+    load_before = load()
+    print(f"{load_before}; baseline judge from {arguments.baseline_ref}", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as folder:
+        roots = {
+            "baseline": extract_baseline(arguments.baseline_ref, Path(folder)),
+            "judge": copy_current(Path(folder)),
+        }
         for kind, rows in sizes:
-            path = Path(folder) / f"learners-{rows}.{kind}"
-            started = time.perf_counter()
-            (write_xlsx if kind == "xlsx" else write_csv)(path, rows)
-            print(f"wrote {path.name} ({path.stat().st_size / 1e6:.1f} MB) in "
-                  f"{time.perf_counter() - started:.1f} s", file=sys.stderr)  # fmt: skip
-            for tool in ("judge", "frictionless", "floor"):
-                outcome = run_in_subprocess(tool, path)
+            files = {"": Path(folder) / f"learners-{rows}.{kind}"}
+            if kind == "csv" and rows == mapped_rows:
+                files["mapped"] = Path(folder) / f"own-learners-{rows}.csv"
+            for tool, path in files.items():
+                started = time.perf_counter()
+                writer = write_own_csv if tool == "mapped" else WRITERS[kind]
+                writer(path, rows)
+                print(f"wrote {path.name} ({path.stat().st_size / 1e6:.1f} MB) in "
+                      f"{time.perf_counter() - started:.1f} s", file=sys.stderr)  # fmt: skip
+            tools = ["judge", "baseline", "frictionless", "floor", *(t for t in files if t)]
+            runs: dict[str, list[dict]] = {tool: [] for tool in tools}
+            for _ in range(arguments.runs):
+                for tool in tools:
+                    path = files.get(tool, files[""])
+                    measured = "judge" if tool == "mapped" else tool
+                    runs[tool].append(run_in_subprocess(measured, path, roots))
+            for tool in tools:
+                path = files.get(tool, files[""])
+                outcome = summarize_runs(runs[tool])
                 outcome.update(file=path.name, file_mb=round(path.stat().st_size / 1e6, 1))
-                outcome.update(tool=tool, file_rows=rows)
+                outcome.update(tool=TOOL_NAMES.get(tool, tool), file_rows=rows)
                 results.append(outcome)
-                print(f"  {tool}: {outcome}", file=sys.stderr)
+                print(f"  {outcome['tool']}: {outcome}", file=sys.stderr)
+    load_after = load()
 
-    print(f"{'file':<22}{'tool':<14}{'rows':>10}{'rows/s':>10}{'seconds':>9}"
+    print(f"{'file':<26}{'tool':<18}{'rows':>10}{'rows/s median':>15}{'min-max':>22}"
           f"{'peak MB':>9}{'growth MB':>10}")  # fmt: skip
     for outcome in results:
         if "error" in outcome:
-            print(f"{outcome['file']:<22}{outcome['tool']:<14} failed: {outcome['error']}")
+            print(f"{outcome['file']:<26}{outcome['tool']:<18} failed: {outcome['error']}")
             continue
         note = " (first rows only)" if outcome["rows"] < outcome["file_rows"] else ""
+        spread = f"{outcome['rows_per_second_min']:,}-{outcome['rows_per_second_max']:,}"
         print(
-            f"{outcome['file']:<22}{outcome['tool']:<14}{outcome['rows']:>10,}"
-            f"{outcome['rows_per_second']:>10,}{outcome['seconds']:>9.1f}"
+            f"{outcome['file']:<26}{outcome['tool']:<18}{outcome['rows']:>10,}"
+            f"{outcome['rows_per_second']:>15,}{spread:>22}"
             f"{outcome['peak_rss_mb']:>9.1f}{outcome['rss_growth_mb']:>10.1f}{note}"
         )
+    print(f"before: {load_before}\nafter:  {load_after}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
             {
                 "python": platform.python_version(),
                 "machine": platform.machine(),
+                "cpus": os.cpu_count(),
+                "load_before": load_before,
+                "load_after": load_after,
+                "baseline_ref": arguments.baseline_ref,
+                "runs": arguments.runs,
                 "frictionless": version("frictionless"),
                 "openpyxl": version("openpyxl"),
                 "frictionless_row_cap": FRICTIONLESS_ROW_CAP,

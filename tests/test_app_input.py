@@ -325,6 +325,8 @@ UNIQUE_CONSTRAINTS = {
     "uq_signup_choices_signup_session": "the form refuses the same date twice "
     "(test_booking_waitlist)",
     "uq_sandbox_activity_boards_board": "one sub-form per board: a board cannot be sent twice",
+    "uq_sandbox_column_maps_signup_header": "a mapping confirmed twice at once: the one saved "
+    "first is read back and updated",
     "uq_live_attendances_session_signup": "made on first use; a concurrent insert is read back",
     # No person chooses these values:
     "uq_programs_slug": "programs come from seed files",

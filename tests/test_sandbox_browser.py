@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 from training.booking.models import Program, TrainingSession
 from training.booking.services import SignupDetails, book_signup
 from training.extensions import db, utcnow
-from training.sandbox import rules, tasks
+from training.sandbox import rules, services, tasks
 
 pytestmark = pytest.mark.browser
 
@@ -216,3 +216,88 @@ def test_sandbox_pages_have_no_serious_accessibility_problems(page, site, tmp_pa
     check("delete page with errors")
 
     assert not problems, "\n".join(problems)
+
+
+def _lms_export(path: Path) -> list:
+    """A provider's own spreadsheet, saved as CSV: its own headers, family name first."""
+    entries = [
+        entry
+        for entry in services.read_register_entries()
+        if entry.license_number and not entry.board and entry.state in rules.PARS_STATES
+    ][:3]
+    done = (utcnow() - timedelta(days=3)).date()
+    with path.open("w", newline="", encoding="utf-8-sig") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(["Surname", "Given", "Birth Date", "Lic No", "State", "Completed",
+                         "CME", "Notes"])  # fmt: skip
+        for entry in entries:
+            writer.writerow(
+                [entry.last_name, entry.first_name,
+                 f"1979-{entry.birth_month:02d}-{entry.birth_day:02d}", entry.license_number,
+                 entry.state, f"{done:%m/%d/%Y}", "1", "attended in person"]
+            )  # fmt: skip
+    return entries
+
+
+def test_a_provider_maps_its_own_spreadsheet_and_downloads_a_pars_ready_file(page, site, tmp_path):
+    axe = Axe()
+    problems: list[str] = []
+
+    def check(page_name: str) -> None:
+        for violation in axe.run(page).response["violations"]:
+            if violation["impact"] in ("serious", "critical"):
+                problems.append(f"{page_name}: {violation['id']} ({violation['help']})")
+
+    open_sandbox(page, site)
+    page.get_by_role("button", name="Start from the example activity").click()
+    entries = _lms_export(tmp_path / "lms-export.csv")
+    upload(page, tmp_path / "lms-export.csv")
+    expect(page.get_by_role("heading", name="Match your columns to the template")).to_be_visible()
+    check("results with a column mapping to confirm")
+
+    # The proposal, in labelled selects: "Surname" is a known name, "Given" is not.
+    expect(page.get_by_label("Column A, headed “Surname”")).to_have_value(rules.LAST_NAME)
+    expect(page.get_by_label("Column C, headed “Birth Date”")).to_have_value(
+        rules.BIRTH_DATE_COLUMN
+    )
+    given = page.get_by_label("Column B, headed “Given”")
+    expect(given).to_have_value("")
+    given.focus()
+    given.select_option(label=rules.FIRST_NAME)
+    page.get_by_role("button", name="Show the preview with these columns").click()
+    preview = page.get_by_role("table", name="The first rows as they will be read")
+    first = entries[0]
+    expect(preview).to_contain_text(first.first_name)
+    expect(preview).to_contain_text(f"{first.birth_month:02d}/{first.birth_day:02d}")
+    expect(preview).not_to_contain_text("1979")
+    check("mapping preview")
+
+    page.get_by_role("button", name="Check the file with these columns").press("Enter")
+    expect(page.locator("main")).to_contain_text("All 3 row(s) were accepted")
+    expect(page.locator("main")).to_contain_text("read through the column mapping you confirmed")
+    check("results of the mapped file")
+
+    workbook = load_workbook(download(page, "PARS-ready file (Excel .xlsx)", tmp_path))
+    sheet = workbook["Learners"]
+    assert sheet["A1"].value == rules.GUIDANCE_LINE
+    assert tuple(cell.value for cell in sheet[2]) == rules.HEADERS
+    assert [cell.value for cell in sheet[3]][:6][3:] == [
+        first.first_name,
+        first.last_name,
+        f"{first.birth_month:02d}/{first.birth_day:02d}",
+    ]
+    text = download(page, "PARS-ready file (tab-delimited .txt, accepted rows only, no header "
+                    "row)", tmp_path).read_text(encoding="utf-8-sig")  # fmt: skip
+    assert len(text.splitlines()) == 3 and text.startswith("Add\t200012345\t")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_column_mapping_works_without_javascript(page_without_script, site, tmp_path):
+    page = page_without_script
+    page.goto(f"/manage/{site.token}/sandbox")
+    page.get_by_role("button", name="Start from the example activity").click()
+    _lms_export(tmp_path / "lms-export.csv")
+    upload(page, tmp_path / "lms-export.csv")
+    page.get_by_label("Column B, headed “Given”").select_option(label=rules.FIRST_NAME)
+    page.get_by_role("button", name="Check the file with these columns").click()
+    expect(page.locator("main")).to_contain_text("All 3 row(s) were accepted")

@@ -26,20 +26,37 @@ SPEC_CODES = [
     "LATE_REPORT", "STATE_NOT_PARTICIPATING", "ABS_DAILY_LIMIT", "NAME_LOOKS_SWAPPED",
     "FILE_TYPE", "FILE_EMPTY", "FILE_TOO_LARGE", "FILE_ENCODING", "FILE_UNREADABLE",
 ]  # fmt: skip
-WARNINGS = {"LATE_REPORT", "STATE_NOT_PARTICIPATING", "ABS_DAILY_LIMIT", "NAME_LOOKS_SWAPPED"}
+# Our own, for what spreadsheets do to learner files (the spec's "each named for what it is").
+DESIGN_CODES = [
+    "DOB_MADE_A_DATE", "DATE_IS_SERIAL", "FORMULA_NO_VALUE", "BOARD_TOO_EARLY", "NO_HEADER_ROW",
+    "FILE_SEMICOLONS",
+]  # fmt: skip
+WARNINGS = {
+    "LATE_REPORT", "STATE_NOT_PARTICIPATING", "ABS_DAILY_LIMIT", "NAME_LOOKS_SWAPPED",
+    "DOB_MADE_A_DATE", "NO_HEADER_ROW", "FILE_SEMICOLONS",
+}  # fmt: skip
+BOARD_STAGE = {"LEARNER_NOT_MATCHED", "NAME_LOOKS_SWAPPED"}
 
 
-def test_the_codes_are_exactly_the_spec_codes_with_their_severity():
-    assert set(rules.CODES) == set(SPEC_CODES)
+def test_the_codes_are_exactly_the_spec_codes_with_their_severity_and_stage():
+    assert set(rules.CODES) == set(SPEC_CODES) | set(DESIGN_CODES)
     for code, rule in rules.CODES.items():
         assert rule.severity == (rules.WARNING if code in WARNINGS else rules.ERROR), code
+        assert rule.stage == (rules.STAGE_BOARD if code in BOARD_STAGE else rules.STAGE_UPLOAD)
+
+
+def test_a_board_stage_error_says_the_board_would_reject_it_after_upload():
+    assert rules.CODES["LEARNER_NOT_MATCHED"].stage_label() == (
+        "The board would reject it after upload"
+    )
+    assert rules.CODES["DOB_FORMAT"].stage_label() == "PARS refuses it at upload"
 
 
 def test_every_message_says_what_to_do_and_names_only_known_fields():
     known = {
         "value", "column", "limit", "length", "maximum", "activity_id", "start", "end",
         "earliest_year", "boards", "registered", "board", "allowed", "total", "where", "days",
-        "day", "position", "expected", "found", "hint", "what",
+        "day", "position", "expected", "found", "hint", "what", "how", "since",
     }  # fmt: skip
     for code, rule in rules.CODES.items():
         fields = {name for _, name, _, _ in string.Formatter().parse(rule.message) if name}

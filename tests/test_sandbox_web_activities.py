@@ -182,3 +182,27 @@ def test_a_board_problem_is_listed_by_board_at_the_top(client, token):
     ) in page
     assert '<a href="#board_ABIM-credit_types">ABIM credit types: Choose at least one' in page
     assert 'id="board_ABIM-credit_types"' in page
+
+
+def test_abpmr_is_refused_for_an_activity_starting_before_2025(app, client, token):
+    abpmr = {
+        "board_ABPMR-is_registered": "y",
+        "board_ABPMR-points": "2",
+        "board_ABPMR-credit_types": ["CME"],
+    }
+    early = client.post(
+        f"/manage/{token}/sandbox/activities/new",
+        data=activity_form(start_date="2024-12-31", end_date="2025-06-30", **abpmr),
+    )
+    assert early.status_code == 422
+    assert "ABPMR takes PARS data only for activities starting on or after 01/01/2025" in page_text(
+        early
+    )
+    assert activities(app) == []
+
+    on_time = client.post(
+        f"/manage/{token}/sandbox/activities/new",
+        data=activity_form(start_date="2025-01-01", end_date="2025-06-30", **abpmr),
+    )
+    assert on_time.status_code == 303
+    assert [board for board, *_ in activities(app)[0][3]] == ["ABIM", "ABPMR"]

@@ -67,7 +67,8 @@ def counts(app) -> dict[str, int]:
 
 
 def fill_sandbox(app, client, token) -> None:
-    """An accepted record, a finding, and an upload still waiting for the worker."""
+    """An accepted record, a finding, and an upload still waiting for the worker (every
+    upload's file is kept with it)."""
     upload(client, token, learner_file())
     upload(client, token, learner_file(birthday="07/19/1980"))
     app.config["SANDBOX_INLINE_MAX_BYTES"] = 1
@@ -82,7 +83,7 @@ def test_deleting_all_sandbox_data_asks_first_and_keeps_activities(app, client, 
         "sandbox_attempts": 3,
         "sandbox_findings": 1,
         "sandbox_records": 1,
-        "sandbox_uploads": 1,
+        "sandbox_uploads": 3,
     }
     page = client.get(f"/manage/{token}/sandbox/delete")
     assert "Your practice activities stay" in page_text(page)
@@ -138,7 +139,7 @@ def test_purge_deletes_sandbox_data_older_than_the_retention_period(app, client,
         "sandbox_attempts": 1,
         "sandbox_findings": 0,
         "sandbox_records": 1,
-        "sandbox_uploads": 0,
+        "sandbox_uploads": 1,  # the recent upload's file, kept with it
     }
     with app.app_context():
         assert db.session.scalar(select(SandboxRecord.first_name)) == "Recent"

@@ -86,7 +86,10 @@ def test_results_show_the_summary_and_findings_and_the_csv_header_is_exact(clien
     assert "1 of 2 row(s) were rejected." in text
     assert "Rows read 2 Accepted 1 Rejected 1 Errors 1 Warnings 0" in text
     assert "DOB_HAS_YEAR" in text
-    assert "3 Date of Birth error DOB_HAS_YEAR Date of Birth has a year" in text
+    assert (
+        "3 Date of Birth error PARS refuses it at upload DOB_HAS_YEAR Date of Birth has a year"
+        in text
+    )
     assert "1970" not in text  # the message is masked: no learner value is repeated
     csv_link = f"{page.request.path}/findings.csv"
     assert f'href="{csv_link}"' in page.get_data(as_text=True)
@@ -171,7 +174,9 @@ def test_a_delete_row_removes_its_record_and_an_unknown_delete_is_refused(app, c
 
     text = page_text(page)
     assert "1 of 2 row(s) were rejected." in text
-    assert "3 — error DELETE_NOT_FOUND There is no record to delete" in text
+    assert (
+        "3 — error PARS refuses it at upload DELETE_NOT_FOUND There is no record to delete" in text
+    )
     assert record_names(app) == [(second.first_name, second.last_name)]
 
 
@@ -241,7 +246,8 @@ def test_a_large_file_is_judged_in_the_background_and_the_page_follows(
     assert "All 6 row(s) were accepted" in page_text(client.get(attempt_path))
     assert len(record_names(app)) == 6
     with app.app_context():
-        assert db.session.scalar(select(SandboxUpload.attempt_id)) is None  # bytes not kept
+        # The file stays with its attempt (for the PARS-ready file) until deleted or purged.
+        assert db.session.scalar(select(SandboxUpload.attempt_id)) is not None
 
 
 def test_the_sandbox_work_command_judges_waiting_uploads(app, client, runner, token):

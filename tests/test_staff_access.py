@@ -101,6 +101,7 @@ def get_cases(w: World) -> dict[str, tuple[str, tuple]]:
             f"/staff/sandbox/{w.signup}/attempts/999999/findings.csv",
             (SIGN_IN, MISSING, MISSING, MISSING),
         ),
+        "sandbox.pars_states": ("/staff/sandbox/pars-states", (SIGN_IN, FORBIDDEN, OK, OK)),
     }
 
 
@@ -135,6 +136,7 @@ def post_cases(w: World) -> dict[str, tuple[str, tuple]]:
         "challenges.drawing": ("/staff/challenges/drawing", manage_only),
         "resources.edit": ("/staff/resources/faq", manage_only),
         "resources.restore": ("/staff/resources/faq/restore", manage_only),
+        "sandbox.pars_states": ("/staff/sandbox/pars-states", manage_only),
         "staff.change_password": ("/staff/password", (SIGN_IN, None, None, None)),
         "staff.sign_in": ("/staff/sign-in", (None, None, None, None)),
         **{

@@ -1,34 +1,68 @@
-"""The files an organization downloads: the learner template (XLSX, CSV, tab-delimited) and a
-practice file of fictional learners with the typical mistakes, and its corrections.
+"""The files an organization downloads: the learner template (XLSX, CSV, tab-delimited), a
+practice file of fictional learners with the typical mistakes and its corrections, the findings,
+and the PARS-ready file made from a judged upload.
 
 Pure functions from activities and register entries to bytes; no app needed.
 """
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from training.sandbox import rules
-from training.sandbox.judge import Activity, RegisterEntry
+from training.sandbox.judge import Activity, Finding, LearnerRow, RegisterEntry
+from training.sandbox.judge.values import (
+    board_code,
+    cell_text,
+    parse_birthday,
+    parse_completion_date,
+    parse_credits,
+    state_code,
+)
+from training.signups.exports import FORMULA_STARTS, neutralize, write_text
 
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Data validations cover this many rows below the header.
 VALIDATED_ROWS = 10_000
-ACTIONS = ("Add", "Delete")
-FORMULA_STARTS = ("=", "+", "-", "@")
+ACTIONS = rules.ACTIONS
+FINDINGS_CSV_HEADER = ("row", "column", "severity", "code", "message")
 
 
-def _cell(value: str) -> str:
-    """Text a spreadsheet will show as text, never run as a formula."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+# --- The findings ----------------------------------------------------------------------------
+
+
+def findings_csv(findings: Iterable[Finding]) -> Iterator[str]:
+    """Lines of CSV (each ending in CRLF) with the header row,column,severity,code,message."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(FINDINGS_CSV_HEADER)
+    for finding in findings:
+        yield _take(buffer)
+        row = "" if finding.row is None else str(finding.row)
+        writer.writerow(
+            [
+                neutralize(cell)
+                for cell in (row, finding.column, finding.severity, finding.code, finding.message)
+            ]
+        )
+    yield _take(buffer)
+
+
+def _take(buffer: io.StringIO) -> str:
+    line = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return line
 
 
 # --- The template ----------------------------------------------------------------------------
@@ -43,7 +77,7 @@ def template_text(
     if guidance:
         writer.writerow([rules.GUIDANCE_LINE])
     writer.writerow(rules.HEADERS)
-    writer.writerows([_cell(value) for value in row] for row in rows)
+    writer.writerows([neutralize(value) for value in row] for row in rows)
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -66,14 +100,16 @@ def template_xlsx(rows: Iterable[Sequence[str]] = ()) -> bytes:
         letter = get_column_letter(position)
         sheet.column_dimensions[letter].width = max(14, len(header) + 2)
         sheet.column_dimensions[letter].number_format = "@"
-    for row in rows:
-        sheet.append([_cell(value) for value in row])
-        for cell in sheet[sheet.max_row]:
+    for number, row in enumerate(rows, start=rules.XLSX_HEADER_ROW + 1):
+        for position, value in enumerate(row, start=1):
+            cell = sheet.cell(row=number, column=position)
+            write_text(cell, value)
             cell.number_format = "@"
-            cell.data_type = "s"
 
     lists = workbook.create_sheet("ValidValues")
     _write_valid_values(lists)
+    for cell in lists[1]:
+        cell.font = Font(bold=True)
     _add_drop_downs(sheet)
     buffer = io.BytesIO()
     workbook.save(buffer)
@@ -97,28 +133,41 @@ def _valid_value_lists() -> list[tuple[str, list[str]]]:
     ]
 
 
-def _write_valid_values(sheet) -> None:
+def _valid_values_rows() -> list[list[str | None]]:
+    """The ValidValues sheet as rows: the drop-down lists in columns A to D, then each board's
+    name and credit types, and the state names."""
     lists = _valid_value_lists()
+    first = len(lists) + 2  # one empty column between
+    grid: dict[tuple[int, int], str] = {}
     for position, (header, values) in enumerate(lists, start=1):
-        sheet.cell(row=1, column=position, value=header).font = Font(bold=True)
+        grid[1, position] = header
         for offset, value in enumerate(values, start=2):
-            sheet.cell(row=offset, column=position, value=value)
-        sheet.column_dimensions[get_column_letter(position)].width = 24
-    # Beside the lists: each board's name and the credit types it offers, and state names.
-    first = len(lists) + 2
+            grid[offset, position] = value
     for position, header in enumerate(
         ("Board", "Board name", "Credit types", "State code", "State name"), start=first
     ):
-        sheet.cell(row=1, column=position, value=header).font = Font(bold=True)
+        grid[1, position] = header
     for offset, board in enumerate(rules.BOARDS.values(), start=2):
-        sheet.cell(row=offset, column=first, value=board.code)
-        sheet.cell(row=offset, column=first + 1, value=board.name)
-        sheet.cell(row=offset, column=first + 2, value="; ".join(board.credit_types))
+        grid[offset, first] = board.code
+        grid[offset, first + 1] = board.name
+        grid[offset, first + 2] = "; ".join(board.credit_types)
     for offset, (code, name) in enumerate(rules.STATES.items(), start=2):
-        sheet.cell(row=offset, column=first + 3, value=code)
-        sheet.cell(row=offset, column=first + 4, value=name)
-    for position in range(first, first + 5):
-        sheet.column_dimensions[get_column_letter(position)].width = 30
+        grid[offset, first + 3] = code
+        grid[offset, first + 4] = name
+    rows = max(row for row, _ in grid)
+    columns = max(column for _, column in grid)
+    return [
+        [grid.get((row, column)) for column in range(1, columns + 1)] for row in range(1, rows + 1)
+    ]
+
+
+def _write_valid_values(sheet) -> None:
+    """Fill a ValidValues sheet (an ordinary or a write-only one)."""
+    widths = [24] * len(_valid_value_lists()) + [4] + [30] * 5
+    for position, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(position)].width = width
+    for row in _valid_values_rows():
+        sheet.append(row)
 
 
 def _add_drop_downs(sheet) -> None:
@@ -220,9 +269,15 @@ def _broken_npi(npi: str) -> str:
 
 
 def practice_rows(
-    activity: Activity, register: Sequence[RegisterEntry], today: date
+    activity: Activity,
+    register: Sequence[RegisterEntry],
+    today: date,
+    pars_states: frozenset[str] = rules.PARS_STATES,
 ) -> list[PracticeRow]:
-    """Fictional learners of ``activity``: most rows right, a dozen with a typical mistake."""
+    """Fictional learners of ``activity``: most rows right, a dozen with a typical mistake.
+
+    ``pars_states`` are the states whose boards use PARS data (right rows come from them).
+    """
     completed = max(min(today, activity.end_date) - timedelta(days=2), activity.start_date)
     cme = (
         _money(min(activity.max_cme_credits, Decimal(1)))
@@ -236,7 +291,7 @@ def practice_rows(
 
     licensed = [e for e in register if e.state and e.license_number and not e.board]
     # Learners licensed where the board takes PARS data first, so right rows carry no warning.
-    licensed.sort(key=lambda entry: entry.state not in rules.PARS_STATES)
+    licensed.sort(key=lambda entry: entry.state not in pars_states)
     certified = [e for e in register if board and e.board == board and e.board_id and e.state]
     with_npi = [e for e in licensed if e.npi]
 
@@ -334,3 +389,184 @@ def corrected_file_rows(rows: Sequence[PracticeRow]) -> list[tuple[str, ...]]:
     duplicate, just as in PARS.
     """
     return [fix for row in rows if row.mistake for fix in row.fixes]
+
+
+# --- The PARS-ready file -----------------------------------------------------------------------
+
+PARS_READY_SHEET = "Learners"
+REJECTED_SHEET = "Rejected rows"
+REJECTED_HEADER = ("Row in your file", *rules.HEADERS, "What to fix")
+_DATE_FORMAT = "mm/dd/yyyy"
+TEXT_COLUMNS = frozenset(
+    {rules.ACTIVITY_ID, rules.DATE_OF_BIRTH, rules.LICENSE_OR_NPI, rules.BOARD_ID}
+)
+
+
+class JudgedFinding(Protocol):
+    """A stored finding, as the rejected sheet shows it."""
+
+    code: str
+    severity: str
+    message: str
+
+
+class JudgedRow(Protocol):
+    """A row of a judged file read again (services.JudgedRow)."""
+
+    row: int
+    fields: LearnerRow
+    findings: Sequence[JudgedFinding]
+
+    @property
+    def accepted(self) -> bool: ...
+
+
+def pars_ready_cells(
+    fields: LearnerRow, activities: Mapping[str, Activity], today: date
+) -> list[object]:
+    """An accepted row in the template's columns as PARS takes them: Record Action, state,
+    board and credit types spelled as the ValidValues sheet lists them, dates as dates, the
+    Date of Birth as MM/DD text, credits as numbers. Leading zeros stay (IDs are text)."""
+    _problem, month, day, _made_by = parse_birthday(fields.date_of_birth, today)
+    activity = activities.get(fields.activity_id)
+    board = board_code(fields.board) if fields.board else None
+    registration = activity.boards.get(board) if activity is not None and board else None
+    registered = (
+        {name.casefold(): name for name in registration.credit_types} if registration else {}
+    )
+    pairs: list[object] = []
+    for credit_type, credits in fields.credit_types:
+        pairs += [registered.get(credit_type.casefold(), credit_type), _number(credits)]
+    cells: list[object] = [
+        ACTION_SPELLING.get(fields.action.casefold(), fields.action),
+        fields.activity_id,
+        parse_completion_date(fields.completion_date),
+        fields.first_name,
+        fields.last_name,
+        f"{month:02d}/{day:02d}",
+        (state_code(fields.licensing_state) or "") if fields.licensing_state else "",
+        fields.license_or_npi,
+        _number(fields.cme_credits),
+        board or "",
+        fields.board_id,
+        _number(fields.board_credits),
+        *pairs,
+    ]
+    return cells + [""] * (len(rules.HEADERS) - len(cells))
+
+
+ACTION_SPELLING = {action.casefold(): action for action in ACTIONS}
+
+
+def _number(text: str) -> Decimal | str:
+    value = parse_credits(text) if text else None
+    return value.normalize() if value is not None else text
+
+
+def pars_ready_xlsx(
+    rows: Iterable[JudgedRow], activities: Mapping[str, Activity], today: date
+) -> bytes:
+    """The accepted rows in the ACCME Excel layout (guidance on row 1, the header on row 2),
+    the rejected rows with what to fix on a second sheet, and the ValidValues sheet.
+
+    Written row by row (openpyxl write-only), so a large file never sits in memory as cells.
+    """
+    workbook = Workbook(write_only=True)
+    learners = workbook.create_sheet(PARS_READY_SHEET)
+    rejected = workbook.create_sheet(REJECTED_SHEET)
+    for position, header in enumerate(rules.HEADERS, start=1):
+        width = max(14, len(header) + 2)
+        learners.column_dimensions[get_column_letter(position)].width = width
+        if header in TEXT_COLUMNS:  # typed in later, 03/15 or 00123 stays as written
+            learners.column_dimensions[get_column_letter(position)].number_format = "@"
+        rejected.column_dimensions[get_column_letter(position + 1)].width = width
+    rejected.column_dimensions[get_column_letter(len(REJECTED_HEADER))].width = 80
+    learners.freeze_panes = f"A{rules.XLSX_HEADER_ROW + 1}"
+    rejected.freeze_panes = "B2"
+    guidance = _text_cell(learners, rules.GUIDANCE_LINE)
+    guidance.font = Font(italic=True)
+    learners.append([guidance])
+    learners.append([_text_cell(learners, header, bold=True) for header in rules.HEADERS])
+    rejected.append([_text_cell(rejected, header, bold=True) for header in REJECTED_HEADER])
+    for judged in rows:
+        if judged.accepted:
+            learners.append(
+                [
+                    _cell(learners, value)
+                    for value in pars_ready_cells(judged.fields, activities, today)
+                ]
+            )
+        else:
+            rejected.append(
+                [
+                    judged.row,
+                    *(_text_cell(rejected, value) for value in _as_read(judged.fields)),
+                    _text_cell(rejected, _what_to_fix(judged.findings)),
+                ]
+            )
+    _write_valid_values(workbook.create_sheet("ValidValues"))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def pars_ready_text(
+    rows: Iterable[JudgedRow], activities: Mapping[str, Activity], today: date
+) -> bytes:
+    """The accepted rows as tab-delimited text with no header row, as ACCME's tab-delimited
+    instructions have it; dates MM/DD/YYYY; UTF-8 with a BOM, like the template."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter="\t", lineterminator="\r\n")
+    for judged in rows:
+        if judged.accepted:
+            cells = pars_ready_cells(judged.fields, activities, today)
+            writer.writerow([neutralize(_text(value)) for value in cells])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def _text(value: object) -> str:
+    if isinstance(value, date):
+        return value.strftime("%m/%d/%Y")
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    return "" if value is None else str(value)
+
+
+def _as_read(fields: LearnerRow) -> list[str]:
+    """A rejected row's values as the judge read them, in the template's columns."""
+    values = [
+        cell_text(value) if not isinstance(value, tuple) else ""
+        for value in fields[: len(fields) - 1]
+    ]
+    for credit_type, credits in fields.credit_types:
+        values += [credit_type, credits]
+    return values + [""] * (len(rules.HEADERS) - len(values))
+
+
+def _what_to_fix(findings: Sequence[JudgedFinding]) -> str:
+    return "\n".join(
+        f"{finding.code} ({rules.CODES[finding.code].stage_label()}): {finding.message}"
+        for finding in findings
+    )
+
+
+def _cell(sheet, value: object) -> object:
+    """A value for a write-only row: plain text as it is (openpyxl stores it as text), text a
+    spreadsheet could take for a formula or an error as a typed text cell, dates formatted."""
+    if isinstance(value, str):
+        if value.startswith(FORMULA_STARTS) or value in ERROR_CODES:
+            return _text_cell(sheet, value)
+        return value
+    cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, date):
+        cell.number_format = _DATE_FORMAT
+    return cell
+
+
+def _text_cell(sheet, value: str, *, bold: bool = False) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet)
+    write_text(cell, value)
+    cell.number_format = "@"
+    if bold:
+        cell.font = Font(bold=True)
+    return cell

@@ -7,11 +7,14 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     FormField,
+    HiddenField,
+    RadioField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
     SubmitField,
+    TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 from wtforms.validators import ValidationError as FieldError
@@ -19,6 +22,9 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from training.forms import DayField, FiniteDecimalField, Form, single_line
 from training.sandbox import rules
+from training.sandbox.columns import ColumnMap
+from training.sandbox.judge.values import column_letter
+from training.sandbox.mapping import duplicate_targets, missing_columns
 from training.sandbox.readers import human_size
 from training.sandbox.services import ActivityDetails, BoardDetails
 
@@ -134,6 +140,15 @@ class ActivityForm(Form):
                 "a learner row must report some credit."
             )
             valid = False
+        for code, board in zip(rules.BOARDS, self.board_fields, strict=True):
+            since = rules.BOARDS[code].activities_from
+            starts = self.start_date.data
+            if board.is_registered.data and since and starts and starts < since:
+                board.is_registered.errors.append(
+                    f"{code} takes PARS data only for activities starting on or after "
+                    f"{since:%m/%d/%Y}; leave it out for this activity."
+                )
+                valid = False
         return valid
 
     def details(self) -> ActivityDetails:
@@ -160,6 +175,11 @@ class UploadForm(Form):
         "Learner file",
         description="A .xlsx from the template, or a .csv, .tsv or .txt (tab-delimited) file.",
         validators=[FileRequired("Choose your learner file to upload.")],
+    )
+    mode = RadioField(
+        "What to check",
+        choices=[SelectChoice(value, label) for value, label in rules.MODES.items()],
+        default=rules.MODE_FULL,
     )
     submit = SubmitField("Upload and check")
 
@@ -216,3 +236,135 @@ class FindingsFilterForm(Form):
         self.code.choices = [SelectChoice("", "All codes")] + [
             SelectChoice(code, code) for code in codes
         ]
+
+
+# --- The organization's own columns -----------------------------------------------------------
+
+
+MAPPING_OPTIONS = [SelectChoice("", "Not used")] + [
+    SelectChoice(target, target) for target in rules.MAPPING_TARGETS
+]
+
+
+class ColumnMappingForm(Form):
+    """Which template column each column of the file holds (a select per column, labelled with
+    the column's letter and heading), and the values for every row when the file has no such
+    column.
+
+    ``header`` is the file's header; ``current`` the mapping to start from; ``activities`` the
+    organization's practice activities as (activity ID, title).
+    """
+
+    required = HiddenField(filters=[single_line])  # carries the message naming missing columns
+    fill_action = SelectField(
+        "Record Action, when the file has no such column",
+        choices=[SelectChoice("", "Taken from the file"), SelectChoice("Add", "Add, on every row")],
+    )
+    fill_activity = SelectField(
+        "ACCME activity ID, when the file has no such column", validate_choice=False
+    )
+    preview = SubmitField("Show the preview with these columns")
+    submit = SubmitField("Check the file with these columns")
+
+    def __init__(
+        self,
+        formdata=None,
+        *,
+        header: tuple[str, ...] = (),
+        current: ColumnMap | None = None,
+        activities: tuple[tuple[str, str], ...] = (),
+        learners_only: bool = False,
+        **kwargs,
+    ):
+        current = current or ColumnMap(tuple(header), {})
+        kwargs.setdefault("fill_action", current.fixed.get(rules.RECORD_ACTION, ""))
+        kwargs.setdefault("fill_activity", current.fixed.get(rules.ACTIVITY_ID, ""))
+        super().__init__(formdata, **kwargs)
+        self.header = tuple(header)
+        self.learners_only = learners_only
+        self.fill_activity.choices = [SelectChoice("", "Taken from the file")] + [
+            SelectChoice(activity_id, f"{activity_id}: {title}")
+            for activity_id, title in activities
+        ]
+        # A select per column of this file's header, added to the form's own fields so they
+        # are validated, and their errors listed, like the others.
+        self.column_fields: list[SelectField] = []
+        for position, name in enumerate(self.header):
+            shown = name if len(name) <= 60 else name[:59] + "…"
+            label = f"Column {column_letter(position + 1)}, headed “{shown or '(none)'}”"
+            field_name = f"column_{position}"
+            field = SelectField(label, choices=MAPPING_OPTIONS).bind(
+                form=self, name=field_name, prefix=self._prefix
+            )
+            field.process(
+                self.meta.wrap_formdata(self, formdata), current.targets.get(position, "")
+            )
+            self._fields[field_name] = field
+            self.column_fields.append(field)
+
+    def column_map(self) -> ColumnMap:
+        """The choices as a ColumnMap for the file's header."""
+        targets = {
+            position: field.data
+            for position, field in enumerate(self.column_fields)
+            if field.data in rules.MAPPING_TARGETS
+        }
+        fixed = {}
+        if not self.learners_only:
+            if self.fill_action.data and rules.RECORD_ACTION not in targets.values():
+                fixed[rules.RECORD_ACTION] = self.fill_action.data
+            if self.fill_activity.data and rules.ACTIVITY_ID not in targets.values():
+                fixed[rules.ACTIVITY_ID] = self.fill_activity.data
+        return ColumnMap(self.header, targets, fixed)
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        chosen: dict[str, int] = {}
+        for position, field in enumerate(self.column_fields):
+            if field.data and field.data in chosen:
+                first = chosen[field.data]
+                field.errors.append(
+                    f"“{field.data}” is already chosen for column {column_letter(first + 1)} "
+                    f"(“{self.header[first]}”); choose one column for it."
+                )
+                valid = False
+            elif field.data:
+                chosen[field.data] = position
+        activities = {choice.value for choice in self.fill_activity.choices}
+        if self.fill_activity.data and self.fill_activity.data not in activities:
+            self.fill_activity.errors.append("Choose one of your practice activities.")
+            valid = False
+        column_map = self.column_map()
+        missing = (
+            []
+            if duplicate_targets(column_map)
+            else missing_columns(column_map, learners_only=self.learners_only)
+        )
+        if missing:
+            self.required.errors.append(
+                "Choose a column for " + ", ".join(missing) + " (required columns)."
+            )
+            valid = False
+        return valid
+
+
+class ParsStatesForm(Form):
+    """Staff's check of the state boards using PARS data."""
+
+    states = CheckboxListField(
+        "State boards using PARS data",
+        choices=[SelectChoice(code, f"{name} ({code})") for code, name in rules.STATES.items()],
+    )
+    source = TextAreaField(
+        "Source",
+        description="Where the list comes from, with its address, so the next check is quick.",
+        filters=[single_line],
+        validators=[
+            DataRequired("Say where the list comes from."),
+            Length(max=1000, message="Keep the source to 1000 characters or fewer."),
+        ],
+    )
+    checked_on = DayField(
+        "Last checked on", validators=[InputRequired("Enter the day the list was checked.")]
+    )
+    submit = SubmitField("Save the list")

@@ -1,7 +1,10 @@
-"""Sandbox tables: practice activities, upload attempts with their findings, and learner records.
+"""Sandbox tables: practice activities, upload attempts with their findings, learner records,
+the column mappings organizations confirmed, and the list of state boards using PARS data.
 
-Learner values live only in ``sandbox_records`` (accepted rows) and, until judged, in
-``sandbox_uploads``; findings keep the judge's masked messages and nothing else.
+Learner values live only in ``sandbox_records`` (accepted rows) and ``sandbox_uploads`` (the
+uploaded file, kept for the column mapping and the PARS-ready download until the organization
+deletes its sandbox data or the retention period ends); findings keep the judge's masked
+messages and nothing else.
 """
 
 from datetime import date, datetime
@@ -21,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from training.booking.models import Signup
 from training.extensions import UTCDateTime, db, utcnow
+from training.sandbox.rules import MODE_FULL, MODE_LEARNERS
 
 ATTEMPT_QUEUED = "queued"
 ATTEMPT_JUDGING = "judging"
@@ -82,6 +86,7 @@ class SandboxAttempt(db.Model):
     __tablename__ = "sandbox_attempts"
     __table_args__ = (
         CheckConstraint("status IN ('queued', 'judging', 'done', 'failed')", name="status_known"),
+        CheckConstraint("mode IN ('full', 'learners')", name="mode_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -98,6 +103,16 @@ class SandboxAttempt(db.Model):
     error_count: Mapped[int] = mapped_column(default=0)
     warning_count: Mapped[int] = mapped_column(default=0)
     counts_by_code: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    # "full": judged as PARS judges an upload; "learners": identities only (pre-validation).
+    mode: Mapped[str] = mapped_column(String(10), default=MODE_FULL)
+    # How the file was read (judge.FileLayout.to_json: sheet, header row, whose columns), and
+    # the column mapping it was read through (columns.ColumnMap.to_json), if any.
+    file_layout: Mapped[dict | None] = mapped_column(JSON)
+    column_map: Mapped[dict | None] = mapped_column(JSON)
+    # The upload whose file this attempt judges again through a confirmed column mapping.
+    mapped_from_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sandbox_attempts.id", ondelete="SET NULL")
+    )
     # A worker owns a "judging" attempt through its claim token until the lease runs out.
     claim_token: Mapped[str | None] = mapped_column(String(32))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -112,6 +127,11 @@ class SandboxAttempt(db.Model):
         return self.status in (ATTEMPT_DONE, ATTEMPT_FAILED)
 
     @property
+    def learners_only(self) -> bool:
+        """Whether only the learners' identities were checked (pre-validation)."""
+        return self.mode == MODE_LEARNERS
+
+    @property
     def percent_judged(self) -> int | None:
         """How far judging got, in percent, when the number of rows is known up front."""
         if self.status == ATTEMPT_DONE:
@@ -122,7 +142,9 @@ class SandboxAttempt(db.Model):
 
 
 class SandboxUpload(db.Model):
-    """The bytes of a file waiting for a worker; deleted once the file is judged."""
+    """The bytes of an uploaded file: judged by a worker when large, read again to map its
+    columns or to write the PARS-ready file; deleted with the organization's sandbox data or
+    when the retention period ends."""
 
     __tablename__ = "sandbox_uploads"
 
@@ -188,5 +210,44 @@ class SandboxRecord(db.Model):
     is_pending: Mapped[bool] = mapped_column(default=False)
     deleting_attempt_id: Mapped[int | None] = mapped_column(
         ForeignKey("sandbox_attempts.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class SandboxColumnMap(db.Model):
+    """A column mapping an organization confirmed for its own spreadsheet's header.
+
+    A later upload with the same header (compared as columns.header_key folds it) is read
+    through it without asking again.
+    """
+
+    __tablename__ = "sandbox_column_maps"
+    __table_args__ = (
+        Index("uq_sandbox_column_maps_signup_header", "signup_id", "header_signature", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signup_id: Mapped[int] = mapped_column(ForeignKey("signups.id", ondelete="CASCADE"))
+    header_signature: Mapped[str] = mapped_column(String(32))
+    column_map: Mapped[dict] = mapped_column(JSON)  # columns.ColumnMap.to_json
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ParsStateList(db.Model):
+    """The state boards using PARS data, as staff last checked them; the newest row counts.
+
+    Rows are kept as the history of the list; with none, rules.PARS_STATES (shipped with the
+    code) is used.
+    """
+
+    __tablename__ = "pars_state_lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    states: Mapped[list[str]] = mapped_column(JSON)  # 2-letter codes
+    source: Mapped[str] = mapped_column(Text)
+    checked_on: Mapped[date]
+    updated_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_members.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

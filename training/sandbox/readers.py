@@ -19,8 +19,16 @@ from itertools import islice
 from typing import BinaryIO
 
 from training.sandbox import rules
+from training.sandbox.columns import header_score, is_learner_row
 
-Cell = str | datetime  # a datetime only from a real Excel date cell
+
+class NoValue(str):
+    """A formula cell saved without its value (a file written by a program): blank text that
+    the judge can tell from a blank cell."""
+
+
+FORMULA_WITHOUT_VALUE = NoValue()
+Cell = str | datetime  # a datetime only from a real Excel date cell; NoValue is a str
 SpreadsheetRow = tuple[int, tuple[Cell, ...]]  # (row number as the person sees it, cells)
 
 _OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -53,13 +61,19 @@ class FileProblem(Exception):
 
 @dataclass
 class LearnerFile:
-    """An opened learner file: where its header is, what it says, and its data rows to come."""
+    """An opened learner file and its rows to come, header included (the judge finds it)."""
 
     kind: str  # "csv", "tsv" or "xlsx"
-    header_row: int
-    header: tuple[str, ...]
-    rows: Iterator[SpreadsheetRow]  # non-empty data rows; may raise FileProblem part-way
+    rows: Iterator[SpreadsheetRow]  # non-empty rows, in order; may raise FileProblem part-way
     encoding: str = ""
+    delimiter: str = ""
+    sheet_name: str = ""  # the worksheet read (xlsx)
+    hidden_sheets: tuple[str, ...] = ()  # hidden worksheets skipped before it
+    # Numbers of the rows read so far that hold a formula without its value (xlsx); the reader
+    # of the rows takes each out as it comes to it, so the set stays small.
+    formula_rows: set[int] = field(default_factory=set)
+    # File-level warnings about how it was read: (finding code, message fields).
+    notes: list[tuple[str, dict[str, object]]] = field(default_factory=list)
     _resources: ExitStack = field(default_factory=ExitStack, repr=False)
 
     def close(self) -> None:
@@ -172,25 +186,32 @@ def _contains(data: BinaryIO, needle: bytes) -> bool:
 
 def _open_text(data: BinaryIO, extension: str, resources: ExitStack) -> LearnerFile:
     kind = "tsv" if extension in rules.TAB_EXTENSIONS else "csv"
-    delimiter = "\t" if kind == "tsv" else ","
+    delimiter = _delimiter(data, kind)
     encoding = _text_encoding(data, delimiter)
     text = resources.enter_context(_text_stream(data, encoding))
-    numbered = _numbered_csv_rows(text, delimiter)
-    header_row = 0
-    header: tuple[str, ...] = ()
-    may_be_guidance = True
-    for number, cells in numbered:
-        trimmed = _trim(cells)
-        if not trimmed:
-            continue
-        if may_be_guidance and trimmed[0].strip().startswith(rules.GUIDANCE_MARKER):
-            may_be_guidance = False
-            continue
-        header_row, header = number, tuple(trimmed)
-        break
-    if not header_row:
-        raise FileProblem("FILE_EMPTY", what="no header row and no learner rows")
-    return LearnerFile(kind, header_row, header, _data_rows(numbered), encoding)
+    learner_file = LearnerFile(
+        kind, _data_rows(_numbered_csv_rows(text, delimiter)), encoding, delimiter
+    )
+    if delimiter == ";":
+        learner_file.notes.append(("FILE_SEMICOLONS", {}))
+    return learner_file
+
+
+def _delimiter(data: BinaryIO, kind: str) -> str:
+    """Tab for .tsv/.txt; for .csv a comma, unless the first rows only make sense split at
+    semicolons (European Excel's "CSV")."""
+    if kind == "tsv":
+        return "\t"
+    head = data.read(_SNIFF * 16).decode("utf-8", "replace")
+    data.seek(0)
+    lines = head.splitlines()[: rules.HEADER_SCAN_ROWS]
+    scores = {}
+    for candidate in (",", ";"):
+        rows = list(csv.reader(lines, delimiter=candidate, strict=False))
+        scores[candidate] = max(
+            (100 if is_learner_row(row) else header_score(row) for row in rows), default=0
+        )
+    return ";" if scores[";"] > scores[","] else ","
 
 
 def _text_stream(data: BinaryIO, encoding: str) -> io.TextIOWrapper:
@@ -252,6 +273,7 @@ def _trim(cells: list[str]) -> list[str]:
 
 
 def _data_rows(numbered: Iterator[tuple[int, list[str]]]) -> Iterator[SpreadsheetRow]:
+    """The rows with something in them, trailing empty cells dropped."""
     for number, cells in numbered:
         if cells and cells[-1].strip():
             yield number, tuple(cells)
@@ -277,19 +299,22 @@ def _open_xlsx(data: BinaryIO, resources: ExitStack) -> LearnerFile:
     except Exception:  # a damaged workbook fails in many ways inside openpyxl
         raise FileProblem("FILE_UNREADABLE", what="the workbook is damaged") from None
     resources.callback(workbook.close)
-    if not workbook.worksheets:
+    sheets = workbook.worksheets
+    if not sheets:
         raise FileProblem("FILE_EMPTY", what="no worksheet")
-    sheet = workbook.worksheets[0]
-    sheet.reset_dimensions()  # a stale dimension tag would pad a million empty rows
-    rows = _xlsx_rows(sheet.iter_rows(values_only=True))
-    for number, cells in rows:
-        if number < rules.XLSX_HEADER_ROW:
-            continue  # the guidance line, whatever it says
-        header: tuple[str, ...] = ()
-        if number == rules.XLSX_HEADER_ROW:
-            header = tuple(cell if isinstance(cell, str) else str(cell) for cell in cells)
-        return LearnerFile("xlsx", rules.XLSX_HEADER_ROW, header, rows)
-    raise FileProblem("FILE_EMPTY", what="no header row and no learner rows")
+    visible = [sheet for sheet in sheets if sheet.sheet_state == "visible"]
+    sheet = visible[0] if visible else workbook.active or sheets[0]
+    hidden = tuple(
+        other.title for other in sheets[: sheets.index(sheet)] if other.sheet_state != "visible"
+    )
+    cells = _WorkbookCells(workbook, sheet)
+    return LearnerFile(
+        "xlsx",
+        _xlsx_rows(cells.rows()),
+        sheet_name=sheet.title,
+        hidden_sheets=hidden,
+        formula_rows=cells.formula_rows,
+    )
 
 
 def _check_workbook_zip(data: BinaryIO) -> None:
@@ -349,9 +374,88 @@ class _Discard(io.RawIOBase):
         return len(chunk)
 
 
-def _xlsx_rows(values: Iterator[tuple[object, ...]]) -> Iterator[SpreadsheetRow]:
-    """Numbered non-empty rows of the sheet, cells as text (dates kept as datetime)."""
-    number = 0
+class _WorkbookCells:
+    """A worksheet's rows as numbered value lists, read with openpyxl's own sheet parser.
+
+    openpyxl's read-only rows give None both for a blank cell and for a formula saved without
+    its value; this keeps them apart (FORMULA_WITHOUT_VALUE), and shows numbers whose format
+    pads them with zeros (a license number formatted 000000) as Excel shows them.
+    """
+
+    def __init__(self, workbook, sheet) -> None:
+        self.workbook = workbook
+        self.sheet = sheet
+        self.formula_rows: set[int] = set()
+        self._padding: dict[int, int | None] = {}
+
+    def rows(self) -> Iterator[tuple[int, list[Cell]]]:
+        """(row number, cells as text: dates kept as datetime, None as "") for each row."""
+        from openpyxl.worksheet._reader import CELL_TAG, FORMULA_TAG, WorkSheetParser
+
+        parse_row = WorkSheetParser.parse_row
+        formula_in_row = f"{CELL_TAG}/{FORMULA_TAG}"
+
+        class CellParser(WorkSheetParser):
+            def parse_row(self, row):
+                number, cells = parse_row(self, row)
+                # One search per row (in C); cells are looked at only in rows with formulas.
+                if row.find(formula_in_row) is not None:
+                    for cell, element in zip(cells, row, strict=False):
+                        if cell["value"] is None and element.find(FORMULA_TAG) is not None:
+                            cell["value"] = FORMULA_WITHOUT_VALUE
+                return number, cells
+
+        workbook = self.workbook
+        with self.sheet._get_source() as source:
+            parser = CellParser(
+                source,
+                self.sheet._shared_strings,
+                data_only=True,
+                epoch=workbook.epoch,
+                date_formats=workbook._date_formats,
+                timedelta_formats=workbook._timedelta_formats,
+            )
+            for number, cells in parser.parse():
+                if not cells:
+                    continue
+                values: list[Cell] = [""] * cells[-1]["column"]
+                for cell in cells:
+                    value = cell["value"]
+                    if type(value) is not str:  # most cells are text: they pass as they are
+                        if value is None:
+                            continue
+                        if value is FORMULA_WITHOUT_VALUE:
+                            self.formula_rows.add(number)
+                        if cell["style_id"] and type(value) is int:
+                            value = self._padded(value, cell["style_id"])
+                        value = _cell_text(value)
+                    values[cell["column"] - 1] = value
+                yield number, values
+
+    def _padded(self, value: int, style_id: int) -> object:
+        width = self._padding.get(style_id, -1)
+        if width == -1:
+            width = self._padding[style_id] = self._zero_padding(style_id)
+        return value if width is None else f"{value:0{width}d}"
+
+    def _zero_padding(self, style_id: int) -> int | None:
+        """The width of a number format made only of zeros (00000), or None."""
+        from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
+
+        format_id = self.workbook._cell_styles[style_id].numFmtId
+        if format_id < BUILTIN_FORMATS_MAX_SIZE:
+            number_format = BUILTIN_FORMATS.get(format_id, "General")
+        else:
+            number_format = self.workbook._number_formats[format_id - BUILTIN_FORMATS_MAX_SIZE]
+        if number_format == "@":  # Text: a number typed before the column was formatted
+            return 1
+        digits = number_format.replace('"', "")
+        return len(digits) if digits and set(digits) == {"0"} else None
+
+
+def _xlsx_rows(values: Iterator[tuple[int, list[Cell]]]) -> Iterator[SpreadsheetRow]:
+    """Numbered non-empty rows of the sheet, without their empty trailing cells; a sheet whose
+    XML turns out damaged part-way raises FileProblem."""
     while True:
         try:
             with warnings.catch_warnings():
@@ -361,17 +465,17 @@ def _xlsx_rows(values: Iterator[tuple[object, ...]]) -> Iterator[SpreadsheetRow]
             raise FileProblem("FILE_UNREADABLE", what="the worksheet is damaged") from None
         if not batch:
             return
-        for raw in batch:
-            number += 1
-            cells = [_cell_text(value) for value in raw]
+        for number, cells in batch:
             end = len(cells)
-            while end and isinstance(cells[end - 1], str) and not cells[end - 1].strip():
+            # A formula without its value is not an empty cell: it is kept, to be named.
+            while end and type(cells[end - 1]) is str and not cells[end - 1].strip():
                 end -= 1
             if end:
                 yield number, tuple(cells[:end])
 
 
 def _cell_text(value: object) -> Cell:
+    """A workbook value as the judge takes it: text, or a datetime for a date cell."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -383,5 +487,12 @@ def _cell_text(value: object) -> Cell:
     if isinstance(value, date):
         return datetime.combine(value, time())
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
+        return excel_number(value)
     return str(value)
+
+
+def excel_number(value: float) -> str:
+    """A number as Excel shows it in a General cell: rounded to 15 significant digits."""
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.{rules.EXCEL_SIGNIFICANT_DIGITS}g}"

@@ -5,6 +5,7 @@ to a rule should be an edit here and nowhere else.
 """
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 # --- Columns ---------------------------------------------------------------------------------
@@ -59,8 +60,8 @@ ACCEPTED_HEADER_LENGTHS = frozenset(
     len(REQUIRED_HEADERS) + 2 * n for n in range(ADDITIONAL_PAIRS + 1)
 )
 
-# Row 1 of the XLSX template (and optionally of a CSV/TSV): a single cell in column A. A CSV row
-# whose first cell starts with GUIDANCE_MARKER is taken for it and skipped.
+# Row 1 of the XLSX template (kept by Excel when it is saved as CSV or text): one cell. A file
+# may keep it or not: the header is found by its content below it.
 GUIDANCE_MARKER = "Guidance:"
 GUIDANCE_LINE = (
     "Guidance: one learner completion per row, from row 3. Keep this row and the header row "
@@ -69,7 +70,101 @@ GUIDANCE_LINE = (
     "types are on the ValidValues sheet."
 )
 XLSX_HEADER_ROW = 2  # row 1 of the template is the guidance line
-CSV_HEADER_ROW = 1  # or 2 after a recognised guidance line
+# The header is found by its content among the first rows (guidance, titles and blank lines
+# above it are skipped); a header further down than this is not looked for.
+HEADER_SCAN_ROWS = 20
+# Additional pairs written without their number: numbered in the order they come.
+UNNUMBERED_PAIR = ("Additional Credit Type", "Credits Awarded for Additional Credit Type")
+# A first row starting with one of these is a learner row: the file has no header [P: ACCME's
+# tab-delimited instructions have the header row deleted].
+ACTIONS = ("Add", "Delete")
+
+# --- The provider's own columns (mapping) ----------------------------------------------------
+
+# What a file column can be mapped to besides a template column [D].
+NAME_COLUMN = "Name (first and last name in one column)"
+BIRTH_DATE_COLUMN = "Date of birth with a year (only month and day are kept)"
+NOT_USED = ""
+MAPPING_TARGETS: tuple[str, ...] = (*HEADERS, NAME_COLUMN, BIRTH_DATE_COLUMN)
+# Columns a mapped file must have; Record Action and the activity may be one value for every row.
+MAPPING_REQUIRED = (
+    RECORD_ACTION,
+    ACTIVITY_ID,
+    COMPLETION_DATE,
+    FIRST_NAME,
+    LAST_NAME,
+    DATE_OF_BIRTH,
+)
+FILLABLE_COLUMNS = (RECORD_ACTION, ACTIVITY_ID)
+# Checking learners only needs who they are; the rest of the row is not judged.
+LEARNER_CHECK_REQUIRED = (FIRST_NAME, LAST_NAME, DATE_OF_BIRTH)
+LEARNER_CHECK_COLUMNS = (
+    FIRST_NAME,
+    LAST_NAME,
+    DATE_OF_BIRTH,
+    LICENSING_STATE,
+    LICENSE_OR_NPI,
+    BOARD,
+    BOARD_ID,
+)
+
+# Headers providers' own spreadsheets and LMS exports use, compared after folding case,
+# punctuation and spaces (see columns.header_key) [D, from the spec's examples]. Anything else is
+# matched fuzzily (rapidfuzz) against these and the template's own names.
+COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
+    RECORD_ACTION: ("Action", "Add/Delete", "Record"),
+    ACTIVITY_ID: ("Activity ID", "Activity", "Activity Number", "ACCME ID", "Activity #",
+                  "PARS Activity ID", "Course ID"),
+    COMPLETION_DATE: ("Date Completed", "Completed", "Completed On", "Completion",
+                      "Date of Completion", "Attended", "Date Attended", "Attendance Date",
+                      "Session Date", "Credit Date", "Date"),
+    FIRST_NAME: ("First", "FirstName", "Given Name", "Forename", "Fname", "First Nm"),
+    LAST_NAME: ("Last", "LastName", "Surname", "Family Name", "Lname", "Last Nm"),
+    DATE_OF_BIRTH: ("DOB", "Birthday", "Birth Day", "DOB (MM/DD)", "Birth Month/Day",
+                    "Month/Day of Birth", "Birthdate (MM/DD)", "Birth Date (MM/DD)",
+                    "Date of Birth (MM/DD)"),
+    BIRTH_DATE_COLUMN: ("Birth Date", "Birthdate", "Date of Birth (full)", "Full DOB"),
+    LICENSING_STATE: ("State", "Lic State", "License State", "State of Licensure",
+                      "Licensure State", "Licensing State", "St", "State Licensed"),
+    LICENSE_OR_NPI: ("License #", "License", "License Number", "License No", "Lic No", "Lic #",
+                     "Lic Num", "License ID", "Medical License", "Licence", "NPI",
+                     "NPI Number", "License or NPI"),
+    CME_CREDITS: ("Credits", "CME Credits", "CME", "Credit Hours", "Credits Earned",
+                  "Credits Awarded", "AMA Credits", "AMA PRA Category 1 Credits", "Hours",
+                  "CME Hours"),
+    BOARD: ("Board", "MOC Board", "Specialty Board", "ABMS Board", "Board Name"),
+    BOARD_ID: ("Board ID", "Board Number", "Diplomate ID", "Diplomate Number", "MOC ID",
+               "ABIM ID", "ABP ID", "Board Cert ID"),
+    BOARD_CREDITS: ("MOC Points", "MOC Credits", "Board Credits", "Board Points", "Points"),
+    CREDIT_TYPE: ("MOC Credit Type", "Type of Credit", "Credit Category"),
+    CREDIT_TYPE_CREDITS: ("Credit Type Credits", "Credits for Credit Type", "Type Credits"),
+    NAME_COLUMN: ("Name", "Full Name", "Learner", "Learner Name", "Physician", "Physician Name",
+                  "Participant", "Participant Name", "Attendee", "Attendee Name", "Last, First",
+                  "Name (Last, First)"),
+}  # fmt: skip
+# How close (0-100, rapidfuzz token_sort_ratio) an unknown header must come to a known name to
+# be proposed: typos and abbreviations ("Licence Number", "Completion Dt"), not other words.
+FUZZY_MATCH_CUTOFF = 86
+# Splitting a Name column: words after a comma that are not a first name, and the small words
+# that belong to a last name ("de la Cruz") [D].
+NAME_SUFFIXES = frozenset(
+    {"md", "do", "phd", "mbbs", "mph", "np", "pa", "pa-c", "rn", "dnp", "jr", "sr", "ii", "iii",
+     "iv", "facp", "faap", "facs"}
+)  # fmt: skip
+NAME_PARTICLES = frozenset(
+    {"de", "da", "das", "del", "della", "der", "den", "di", "dos", "du", "la", "le", "van",
+     "von", "st", "st.", "bin", "ibn", "al", "el", "mac", "ter"}
+)  # fmt: skip
+
+# --- What is judged --------------------------------------------------------------------------
+
+MODE_FULL = "full"  # the whole row, as PARS judges an upload
+MODE_LEARNERS = "learners"  # identities only, like ACCME's learner pre-validation template [P]
+MODES = {
+    MODE_FULL: "The whole file, as PARS would (learners and credits)",
+    MODE_LEARNERS: "Learners only: check names, birthdays and IDs, like ACCME's "
+    "pre-validation template",
+}
 
 # --- Findings --------------------------------------------------------------------------------
 
@@ -77,12 +172,31 @@ ERROR = "error"
 WARNING = "warning"
 
 
+# When PARS would say so [P: ACCME FAQ]: the upload's format checks refuse a record at once;
+# accepted records then go to the board, which marks each Accepted or Rejected within about
+# 24 hours (identity is checked there).
+STAGE_UPLOAD = "upload"
+STAGE_BOARD = "board"
+STAGE_LABELS = {
+    (ERROR, STAGE_UPLOAD): "PARS refuses it at upload",
+    (ERROR, STAGE_BOARD): "The board would reject it after upload",
+    (WARNING, STAGE_UPLOAD): "PARS accepts it; worth a look",
+    (WARNING, STAGE_BOARD): "The board may query it after upload",
+}
+
+
 @dataclass(frozen=True)
 class Rule:
-    """A finding code: how serious it is and what the person should do about it."""
+    """A finding code: how serious it is, what the person should do about it, and when PARS
+    would say so."""
 
     severity: str
     message: str  # str.format template; the judge passes the named fields it uses
+    stage: str = STAGE_UPLOAD
+
+    def stage_label(self) -> str:
+        """The stage in words ("PARS refuses it at upload")."""
+        return STAGE_LABELS[self.severity, self.stage]
 
 
 CODES: dict[str, Rule] = {
@@ -105,6 +219,11 @@ CODES: dict[str, Rule] = {
     # Completion Date
     "DATE_FORMAT": Rule(
         ERROR, "Completion Date is {value}; enter it as MM/DD/YYYY (or YYYY-MM-DD), with no time."
+    ),
+    "DATE_IS_SERIAL": Rule(
+        ERROR,
+        "Completion Date is {value}, an Excel date serial number: it means {day}. Format the "
+        "column as a date (MM/DD/YYYY) before saving the file, or type the date that way.",
     ),
     "DATE_OUTSIDE_ACTIVITY": Rule(
         ERROR,
@@ -135,6 +254,12 @@ CODES: dict[str, Rule] = {
     ),
     "DOB_INVALID_DAY": Rule(
         ERROR, "Date of Birth {value} is not a day of the year; check the month and day (MM/DD)."
+    ),
+    "DOB_MADE_A_DATE": Rule(
+        WARNING,
+        "Date of Birth was turned into a date by the spreadsheet ({how}); it was read as month "
+        "and day. Before the real upload, format the Date of Birth column as Text (Format Cells "
+        "> Text) and type the dates again as MM/DD: PARS refuses a date with a year.",
     ),
     # State and identifiers
     "STATE_UNKNOWN": Rule(
@@ -179,6 +304,12 @@ CODES: dict[str, Rule] = {
         ERROR,
         "Activity {activity_id} is not registered for {value}; report only the boards it "
         "is registered for ({registered}), or register it first.",
+    ),
+    "BOARD_TOO_EARLY": Rule(
+        ERROR,
+        "{value} takes PARS data only for activities starting on or after {since}, and "
+        "activity {activity_id} starts {start}; leave the board columns blank for this "
+        "activity and report the MOC credit to {value} another way.",
     ),
     "BOARD_ID_REQUIRED": Rule(
         ERROR, "Certifying Board ID is blank; {board} needs the learner's board ID."
@@ -229,7 +360,9 @@ CODES: dict[str, Rule] = {
     "LEARNER_NOT_MATCHED": Rule(
         ERROR,
         "{column} {value} belongs to a learner with a different name or date of birth; "
-        "check the name, the date of birth and the ID.",
+        "PARS would take the row at upload, but the board would reject it: check the name, "
+        "the date of birth and the ID.",
+        STAGE_BOARD,
     ),
     # Warnings
     "LATE_REPORT": Rule(
@@ -251,12 +384,33 @@ CODES: dict[str, Rule] = {
         WARNING,
         "First and last name look swapped (the register knows this learner the other "
         "way round); check which is which.",
+        STAGE_BOARD,
+    ),
+    # A cell, whatever its column
+    "FORMULA_NO_VALUE": Rule(
+        ERROR,
+        "{column} holds a formula with no saved value (the file was written by a program, not "
+        "saved by Excel); open the file in Excel and save it, or copy the column and paste it "
+        "back as values only.",
     ),
     # File
     "HEADER_MISMATCH": Rule(
         ERROR,
         "Column {position} should be {expected} but is {found}; use the header row from "
-        "the template exactly, in order. {hint}",
+        "the template exactly, in order, or match your columns to the template's below. {hint}",
+    ),
+    "NO_HEADER_ROW": Rule(
+        WARNING,
+        "The file has no header row (its first row is already a learner row), so its columns "
+        "were read in the template's order, as ACCME's tab-delimited instructions lay them "
+        "out; check that yours are in that order.",
+    ),
+    "FILE_SEMICOLONS": Rule(
+        WARNING,
+        "The file is separated by semicolons, as Excel saves CSV in many countries; it was "
+        "read that way. PARS takes commas: upload the .xlsx instead, or save as CSV UTF-8 "
+        "with the list separator set to a comma (Windows: Region > Additional settings > "
+        "List separator).",
     ),
     "FILE_TYPE": Rule(
         ERROR,
@@ -285,6 +439,8 @@ class Board:
     board_id_required: bool
     partial_credit_allowed: bool
     credit_types: tuple[str, ...]  # examples offered in the template and seed activities
+    # Takes PARS data only for activities starting on or after this day (None: any activity).
+    activities_from: date | None = None
 
 
 BOARDS: dict[str, Board] = {
@@ -303,8 +459,9 @@ BOARDS: dict[str, Board] = {
               ("Lifelong Learning and Self-Assessment", "Improving Professional Practice")),
         Board("ABPath", "American Board of Pathology", True, True,
               ("CME", "Self-Assessment Module")),
+        # ABPMR joined for activities starting on or after Jan 1, 2025 [P: ACCME data newsletter].
         Board("ABPMR", "American Board of Physical Medicine and Rehabilitation", True, True,
-              ("CME", "Self-Assessment", "Patient Safety")),
+              ("CME", "Self-Assessment", "Patient Safety"), date(2025, 1, 1)),
         Board("ABS", "American Board of Surgery", False, True, ("CME", "Self-Assessment")),
         Board("ABTS", "American Board of Thoracic Surgery", True, True,
               ("CME", "Self-Assessment", "Patient Safety")),
@@ -341,11 +498,17 @@ STATE_CODES_BY_FOLDED_NAME: dict[str, str] = {
     **STATE_ALIASES,
 }
 
-# Boards that designated PARS as their source, or actively use it, for relicensure CME: DATA TO
-# KEEP CURRENT. From accme.org "State Medical Licensing Boards Collaborations" as last read.
+# State boards that designated PARS as their source, or actively use it, for relicensure CME:
+# data to keep current. Staff update it from the console (Sandboxes > State boards using PARS
+# data); this is the list shipped with the code, used until they do.
 PARS_STATES = frozenset(
     {"AL", "AK", "CA", "DC", "ID", "ME", "MD", "MS", "NJ", "NC", "ND", "OR", "VI", "WA", "WY"}
 )
+PARS_STATES_SOURCE = (
+    "ACCME, “State Medical Licensing Boards Collaborations” "
+    "(https://accme.org/state-medical-licensing-boards-collaborations/)"
+)
+PARS_STATES_CHECKED_ON = date(2026, 11, 25)
 
 # --- Limits and formats ----------------------------------------------------------------------
 
@@ -358,6 +521,14 @@ CREDIT_STEP = Decimal("0.25")
 ABS_DAILY_LIMIT = Decimal(12)
 LATE_REPORT_DAYS = 30
 OLDEST_YEAR_BACK = 1  # this calendar year or the one before
+# Excel keeps 15 significant digits and shows numbers rounded to them: =0.07*25 is stored as
+# 1.7500000000000002 and shown as 1.75.
+EXCEL_SIGNIFICANT_DIGITS = 15
+# A Date of Birth date cell (or a CSV date) whose year is this recent cannot be a physician's
+# birth year: it is the year the spreadsheet added to a month and day typed as 09/10 [D].
+MADE_DATE_RECENT_YEARS = 18
+# Excel date serial numbers a date column of a CSV may hold (1982-10-09 to 2173-10-14).
+EXCEL_SERIAL_RANGE = (30_000, 100_000)
 
 # Completion Date as text; a real Excel date cell is accepted as well. Month and day may be one
 # digit (Excel writes 3/5/2025 in CSV); the year has four.

@@ -10,11 +10,12 @@ import hashlib
 import io
 import tomllib
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,26 +23,36 @@ from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from training import PROJECT_ROOT
+from training.audit.services import record as audit
 from training.booking.models import Signup
+from training.constraints import unique_or
 from training.extensions import db, utcnow
-from training.sandbox import judge
+from training.sandbox import judge, mapping, rules
+from training.sandbox.columns import ColumnMap, header_key
 from training.sandbox.models import (
     ATTEMPT_DONE,
     ATTEMPT_FAILED,
     ATTEMPT_JUDGING,
     ATTEMPT_QUEUED,
+    ParsStateList,
     SandboxActivity,
     SandboxActivityBoard,
     SandboxAttempt,
+    SandboxColumnMap,
     SandboxFinding,
     SandboxRecord,
     SandboxUpload,
 )
+from training.sandbox.readers import FileProblem
+from training.staff.models import StaffMember
 
 SEED = Path(PROJECT_ROOT) / "seed"
 REGISTER_FILE = SEED / "fictional_register.csv"
 EXAMPLE_ACTIVITY_FILE = SEED / "sandbox_example_activity.toml"
 FINDINGS_PER_PAGE = 100
+MAPPING_PREVIEW_ROWS = 5
+# A header wider than this is not a learner list to map column by column.
+MAPPING_MAX_COLUMNS = 100
 # Findings and records are written in batches of this many rows.
 WRITE_BATCH_ROWS = 500
 
@@ -315,11 +326,16 @@ def start_attempt(
     inline_max_bytes: int,
     inline_max_rows: int,
     lease_seconds: float,
+    mode: str = rules.MODE_FULL,
+    mapped_from: SandboxAttempt | None = None,
 ) -> tuple[SandboxAttempt, bool]:
-    """Record an upload; returns the attempt and whether to judge it now, in the request.
+    """Record an upload and keep its bytes; returns the attempt and whether to judge it now,
+    in the request.
 
-    A large file, or any file while an earlier one is still waiting, is stored for the
-    background worker, which judges one file per organization at a time and in order.
+    A large file, or any file while an earlier one is still waiting, waits for the background
+    worker, which judges one file per organization at a time and in order. The bytes stay
+    (for mapping the columns and the PARS-ready file) until the organization deletes its
+    sandbox data or the retention period ends.
     """
     is_text = not filename.lower().endswith((".xlsx", ".xlsm", ".xls"))
     # Counting line breaks is quick, and lets the progress bar show a percentage.
@@ -335,24 +351,27 @@ def start_attempt(
         size_bytes=size,
         status=ATTEMPT_QUEUED,
         rows_expected=rows_expected,
+        mode=mode,
+        mapped_from_id=mapped_from.id if mapped_from is not None else None,
     )
     if inline:
-        # Claimed by the request itself; should it die, the lease lapses and a worker marks
-        # the attempt failed (its bytes were never stored).
+        # Claimed by the request itself; should it die, the lease lapses and a worker judges
+        # the stored bytes again.
         attempt.status = ATTEMPT_JUDGING
         attempt.claim_token = uuid.uuid4().hex
         attempt.lease_expires_at = utcnow() + timedelta(seconds=lease_seconds)
     db.session.add(attempt)
     db.session.flush()
     stream.seek(0)
-    if not inline:
-        db.session.add(SandboxUpload(attempt_id=attempt.id, content=stream.read()))
-        db.session.flush()
+    db.session.add(SandboxUpload(attempt_id=attempt.id, content=stream.read()))
+    db.session.flush()
+    stream.seek(0)
     return attempt, inline
 
 
 def judge_context(attempt: SandboxAttempt, today: date, max_bytes: int) -> judge.JudgeContext:
-    """What the judge compares the attempt's rows against: its organization's sandbox."""
+    """What the judge compares the attempt's rows against: its organization's sandbox, the
+    column mappings it confirmed, and the state boards using PARS data."""
     activities = db.session.scalars(
         select(SandboxActivity).where(SandboxActivity.signup_id == attempt.signup_id)
     )
@@ -362,6 +381,8 @@ def judge_context(attempt: SandboxAttempt, today: date, max_bytes: int) -> judge
         records=DatabaseRecords(attempt.signup_id),
         today=today,
         max_bytes=max_bytes,
+        pars_states=pars_states().states,
+        column_maps=column_maps_of(attempt.signup_id),
     )
 
 
@@ -408,6 +429,8 @@ class _AttemptWriter:
     def apply(self, result: judge.RowResult) -> None:
         """Make an accepted row's change: add a pending record, or mark one for deletion."""
         record = result.record
+        if record is None:  # a learner checked, not reported: nothing to keep
+            return
         key = judge.record_key(record)
         if result.action == "Delete":
             self.flush()
@@ -488,9 +511,13 @@ def judge_attempt(
     summary = judge.Summary()
     writer = _AttemptWriter(attempt)
     rows = 0
-    for item in judge.judge_file(
-        stream, attempt.filename, judge_context(attempt, today, max_bytes)
-    ):
+    judgement = judge.judge_file(
+        stream,
+        attempt.filename,
+        judge_context(attempt, today, max_bytes),
+        learners_only=attempt.learners_only,
+    )
+    for item in judgement:
         summary.add(item)
         if isinstance(item, judge.Finding):
             writer.add_findings([item], of_file=True)
@@ -504,19 +531,23 @@ def judge_attempt(
             if on_progress is not None:
                 on_progress(rows)
     writer.flush()
+    layout = judgement.layout
+    attempt.file_layout = layout.to_json() if layout is not None else None
+    attempt.column_map = (
+        layout.column_map.to_json() if layout is not None and layout.column_map else None
+    )
     finish_attempt(attempt, summary)
     return summary
 
 
 def finish_attempt(attempt: SandboxAttempt, summary: judge.Summary) -> None:
-    """Make the attempt's changes final and keep its totals; the stored upload goes."""
+    """Make the attempt's changes final and keep its totals."""
     db.session.execute(delete(SandboxRecord).where(SandboxRecord.deleting_attempt_id == attempt.id))
     db.session.execute(
         update(SandboxRecord)
         .where(SandboxRecord.added_by_attempt_id == attempt.id, SandboxRecord.is_pending.is_(True))
         .values(is_pending=False)
     )
-    db.session.execute(delete(SandboxUpload).where(SandboxUpload.attempt_id == attempt.id))
     attempt.status = ATTEMPT_DONE
     attempt.rows_read = summary.rows_read
     attempt.rows_judged = summary.rows_read
@@ -543,7 +574,7 @@ def fail_attempt(attempt: SandboxAttempt) -> None:
 
 
 def upload_stream(attempt: SandboxAttempt) -> IO[bytes]:
-    """The stored bytes of a queued attempt, as a file."""
+    """The stored bytes of an attempt's file, as a file; SandboxError when they are gone."""
     upload = db.session.get(SandboxUpload, attempt.id)
     if upload is None:
         raise SandboxError("The uploaded file is no longer stored; please upload it again.")
@@ -646,8 +677,8 @@ class Deleted:
 
 
 def delete_sandbox_data(signup: Signup, *, include_activities: bool) -> Deleted:
-    """Delete the organization's records, attempts, findings and stored uploads (and, if
-    asked, its practice activities)."""
+    """Delete the organization's records, attempts, findings, stored uploads and column
+    mappings (and, if asked, its practice activities)."""
     records = db.session.execute(
         delete(SandboxRecord).where(SandboxRecord.signup_id == signup.id)
     ).rowcount
@@ -657,6 +688,8 @@ def delete_sandbox_data(signup: Signup, *, include_activities: bool) -> Deleted:
     attempts = db.session.execute(
         delete(SandboxAttempt).where(SandboxAttempt.signup_id == signup.id)
     ).rowcount
+    # A header may be a learner row when a file had none: mappings go with the data.
+    db.session.execute(delete(SandboxColumnMap).where(SandboxColumnMap.signup_id == signup.id))
     activities = 0
     if include_activities:
         for activity in activities_of(signup):
@@ -667,7 +700,8 @@ def delete_sandbox_data(signup: Signup, *, include_activities: bool) -> Deleted:
 
 
 def purge_expired(now: datetime, retention_days: int) -> Deleted:
-    """Delete sandbox records, attempts, findings and stored uploads older than the retention."""
+    """Delete sandbox records, attempts, findings, stored uploads and column mappings older than
+    the retention period."""
     cutoff = now - timedelta(days=retention_days)
     records = db.session.execute(
         delete(SandboxRecord).where(SandboxRecord.created_at < cutoff)
@@ -678,5 +712,267 @@ def purge_expired(now: datetime, retention_days: int) -> Deleted:
     attempts = db.session.execute(
         delete(SandboxAttempt).where(SandboxAttempt.created_at < cutoff)
     ).rowcount
+    db.session.execute(delete(SandboxColumnMap).where(SandboxColumnMap.updated_at < cutoff))
     db.session.flush()
     return Deleted(records, attempts, 0)
+
+
+# --- Column mappings for the organization's own spreadsheet ------------------------------------
+
+
+def column_maps_of(signup_id: int) -> tuple[ColumnMap, ...]:
+    """The column mappings the organization confirmed, newest first."""
+    rows = db.session.scalars(
+        select(SandboxColumnMap.column_map)
+        .where(SandboxColumnMap.signup_id == signup_id)
+        .order_by(SandboxColumnMap.updated_at.desc(), SandboxColumnMap.id.desc())
+    )
+    return tuple(ColumnMap.from_json(data) for data in rows)
+
+
+@dataclass(frozen=True)
+class ColumnsToMap:
+    """A file whose header is not the template's: its header, first rows and a proposal."""
+
+    header_row: int
+    header: tuple[str, ...]
+    samples: list[tuple[int, tuple]]  # (row number, cells) of the first data rows
+    proposals: list[mapping.Proposal]
+    current: ColumnMap  # what the page starts from: the proposal, or the map in use
+
+    @property
+    def first_values(self) -> list[str]:
+        """The first data row's values as text, column by column ("" past its end)."""
+        cells = self.samples[0][1] if self.samples else ()
+        return [
+            judge.cell_text(cells[position]) if position < len(cells) else ""
+            for position in range(len(self.header))
+        ]
+
+
+def can_map_columns(attempt: SandboxAttempt) -> bool:
+    """Whether the attempt's file can be (re)mapped: judged, kept, and not the template's."""
+    layout = attempt.file_layout or {}
+    return (
+        attempt.status == ATTEMPT_DONE
+        and layout.get("columns") in ("", judge.MAPPED)
+        and db.session.get(SandboxUpload, attempt.id) is not None
+    )
+
+
+def columns_to_map(attempt: SandboxAttempt, *, today: date, max_bytes: int) -> ColumnsToMap:
+    """The header and first rows of the attempt's file, with a proposed mapping (known names
+    first, then rapidfuzz); a map the organization confirmed for a header like it comes first.
+    Raises SandboxError when the file is gone or cannot be read."""
+    saved = column_maps_of(attempt.signup_id)
+    context = judge.JudgeContext({}, judge.Register(), judge.NoRecords(), today, max_bytes)
+    try:
+        with judge.learner_rows(upload_stream(attempt), attempt.filename, context) as rows:
+            layout = rows.layout
+            samples = list(islice(rows.raw_rows, MAPPING_PREVIEW_ROWS))
+    except FileProblem as problem:
+        message = judge.make_finding(problem.code, None, **problem.params).message
+        raise SandboxError(message) from None
+    header = tuple(cell.strip() for cell in layout.header)
+    if len(header) > MAPPING_MAX_COLUMNS:
+        raise SandboxError(
+            f"The file's header has {len(header)} columns; keep only the learner columns "
+            f"(at most {MAPPING_MAX_COLUMNS}) and upload it again to match them to the template."
+        )
+    in_use = ColumnMap.from_json(attempt.column_map) if attempt.column_map else None
+    proposals = mapping.propose(
+        header,
+        [cells for _, cells in samples],
+        today=today,
+        saved=in_use or _closest_saved(saved, header),
+    )
+    current = mapping.proposed_map(proposals, header)
+    if in_use is not None:
+        fixed = dict(in_use.fixed)
+    elif attempt.learners_only:
+        fixed = {}
+    else:  # a file of completions with no action column holds Adds, of its only activity
+        fixed = {rules.RECORD_ACTION: "Add"}
+        activities = activities_of(attempt.signup)
+        if len(activities) == 1:
+            fixed[rules.ACTIVITY_ID] = activities[0].activity_id
+    fixed = {
+        column: value for column, value in fixed.items() if column not in current.targets.values()
+    }
+    current = ColumnMap(header, current.targets, fixed)
+    return ColumnsToMap(layout.header_row or 1, header, samples, proposals, current)
+
+
+def _closest_saved(saved: tuple[ColumnMap, ...], header: tuple[str, ...]) -> ColumnMap | None:
+    """The saved map sharing the most column names with this header (none shared: None)."""
+    keys = {header_key(cell) for cell in header if cell}
+    best = max(saved, key=lambda m: len(keys & {header_key(c) for c in m.header}), default=None)
+    if best is None or not keys & {header_key(cell) for cell in best.header}:
+        return None
+    return best
+
+
+def remember_column_map(signup: Signup, column_map: ColumnMap) -> SandboxColumnMap:
+    """Keep the organization's confirmed mapping for files with this header (replacing one it
+    confirmed before for the same header)."""
+    signature = column_map.signature
+    held = select(SandboxColumnMap).where(
+        SandboxColumnMap.signup_id == signup.id, SandboxColumnMap.header_signature == signature
+    )
+    saved = db.session.scalar(held)
+    if saved is None:
+        saved = SandboxColumnMap(
+            signup_id=signup.id, header_signature=signature, column_map=column_map.to_json()
+        )
+        try:
+            with unique_or({"uq_sandbox_column_maps_signup_header": _ConfirmedMeanwhile}):
+                db.session.add(saved)
+        except _ConfirmedMeanwhile:  # confirmed at the same moment by another request
+            saved = db.session.scalars(held).one()
+    saved.column_map = column_map.to_json()
+    saved.updated_at = utcnow()
+    db.session.flush()
+    return saved
+
+
+class _ConfirmedMeanwhile(Exception):
+    """The same header's mapping was saved by another request at the same moment."""
+
+
+def map_columns(
+    attempt: SandboxAttempt,
+    column_map: ColumnMap,
+    *,
+    inline_max_bytes: int,
+    inline_max_rows: int,
+    lease_seconds: float,
+) -> tuple[SandboxAttempt, bool]:
+    """Remember the confirmed mapping and judge the attempt's file again through it: a new
+    attempt; returns it and whether to judge it now, in the request."""
+    signup = attempt.signup
+    remember_column_map(signup, column_map)
+    stream = upload_stream(attempt)
+    return start_attempt(
+        signup,
+        attempt.filename,
+        stream,
+        attempt.size_bytes,
+        inline_max_bytes=inline_max_bytes,
+        inline_max_rows=inline_max_rows,
+        lease_seconds=lease_seconds,
+        mode=attempt.mode,
+        mapped_from=attempt,
+    )
+
+
+# --- The state boards using PARS data ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParsStates:
+    """The state boards using PARS data: the list, where it comes from, when it was checked."""
+
+    states: frozenset[str]  # 2-letter codes
+    source: str
+    checked_on: date
+    updated_by: str | None  # the staff member's email; None for the list shipped with the code
+    updated_at: datetime | None
+
+
+def pars_states() -> ParsStates:
+    """The current list: staff's latest update, else the one in rules."""
+    latest = db.session.scalar(
+        select(ParsStateList).order_by(ParsStateList.created_at.desc(), ParsStateList.id.desc())
+    )
+    if latest is None:
+        return ParsStates(
+            rules.PARS_STATES, rules.PARS_STATES_SOURCE, rules.PARS_STATES_CHECKED_ON, None, None
+        )
+    member = db.session.get(StaffMember, latest.updated_by_id) if latest.updated_by_id else None
+    return ParsStates(
+        frozenset(latest.states),
+        latest.source,
+        latest.checked_on,
+        member.email if member is not None else None,
+        latest.created_at,
+    )
+
+
+def update_pars_states(
+    states: Iterable[str], source: str, checked_on: date, *, actor
+) -> ParsStateList:
+    """Record a new check of the list (kept as history, audited); codes must be in rules.STATES."""
+    codes = sorted(set(states))
+    unknown = [code for code in codes if code not in rules.STATES]
+    if unknown:
+        raise SandboxError(f"Not a state, DC or territory code: {', '.join(unknown)}.")
+    before = pars_states().states
+    entry = ParsStateList(
+        states=codes, source=source, checked_on=checked_on, updated_by_id=actor.id
+    )
+    db.session.add(entry)
+    db.session.flush()
+    audit(
+        "sandbox.pars_states_updated",
+        actor=actor,
+        added=sorted(set(codes) - before) or None,
+        removed=sorted(before - set(codes)) or None,
+        checked_on=checked_on.isoformat(),
+    )
+    return entry
+
+
+# --- The PARS-ready file -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JudgedRow:
+    """A data row of a judged file, read again: accepted when it has no error finding."""
+
+    row: int
+    fields: judge.LearnerRow
+    findings: list[SandboxFinding]  # the row's findings (errors first); none for most rows
+
+    @property
+    def accepted(self) -> bool:
+        return not any(finding.severity == rules.ERROR for finding in self.findings)
+
+
+def can_make_pars_file(attempt: SandboxAttempt) -> bool:
+    """Whether a PARS-ready file can be made: the whole file judged, rows read, bytes kept."""
+    return (
+        attempt.status == ATTEMPT_DONE
+        and not attempt.learners_only
+        and attempt.rows_read > 0
+        and db.session.get(SandboxUpload, attempt.id) is not None
+    )
+
+
+def judged_rows(attempt: SandboxAttempt, *, today: date, max_bytes: int) -> Iterator[JudgedRow]:
+    """The attempt's data rows, read again from its file as the judge read them (same columns,
+    same mapping), each with its findings; streamed, in row order."""
+    column_maps = (ColumnMap.from_json(attempt.column_map),) if attempt.column_map else ()
+    context = judge.JudgeContext(
+        {}, judge.Register(), judge.NoRecords(), today, max_bytes, column_maps=column_maps
+    )
+    findings = db.session.scalars(
+        select(SandboxFinding)
+        .where(SandboxFinding.attempt_id == attempt.id, SandboxFinding.row.is_not(None))
+        .order_by(SandboxFinding.row, SandboxFinding.id)
+        .execution_options(yield_per=1000)
+    )
+    pending = next(iter_findings := iter(findings), None)
+    try:
+        with judge.learner_rows(upload_stream(attempt), attempt.filename, context) as rows:
+            if rows.shaper is None:
+                return
+            for number, fields, _cells in rows:
+                mine: list[SandboxFinding] = []
+                while pending is not None and pending.row <= number:
+                    if pending.row == number:
+                        mine.append(pending)
+                    pending = next(iter_findings, None)
+                yield JudgedRow(number, fields, mine)
+    except FileProblem as problem:
+        message = judge.make_finding(problem.code, None, **problem.params).message
+        raise SandboxError(message) from None

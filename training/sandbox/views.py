@@ -26,16 +26,20 @@ from training.booking.views import signup_or_404
 from training.errors import render_error
 from training.extensions import db, utcnow
 from training.routing import query_number
-from training.sandbox import downloads, judge, rules, services, tasks
+from training.sandbox import downloads, mapping, rules, services, tasks
+from training.sandbox.columns import ColumnMap
 from training.sandbox.forms import (
     ActionForm,
     ActivityForm,
+    ColumnMappingForm,
     DeleteAllForm,
     FindingsFilterForm,
+    ParsStatesForm,
     UploadForm,
 )
 from training.sandbox.models import SandboxActivity, SandboxAttempt
 from training.sandbox.readers import human_size
+from training.signups.exports import XLSX_MIMETYPE
 from training.staff.auth import role_required
 from training.staff.models import ROLE_ADMIN, ROLE_FACILITATOR, ROLE_STAFF
 from training.submissions.guard import commit_and_redirect, once_per_submission
@@ -43,8 +47,10 @@ from training.submissions.guard import commit_and_redirect, once_per_submission
 bp = Blueprint("sandbox", __name__)
 
 HELPER_ROLES = (ROLE_ADMIN, ROLE_STAFF, ROLE_FACILITATOR)
+REFERENCE_DATA_ROLES = (ROLE_ADMIN, ROLE_STAFF)
 CSV_MIMETYPE = "text/csv; charset=utf-8"
 TEXT_MIMETYPE = "text/tab-separated-values; charset=utf-8"
+PLAIN_TEXT_MIMETYPE = "text/plain; charset=utf-8"
 
 
 def init_app(app: Flask) -> None:
@@ -63,12 +69,20 @@ def _today(signup: Signup) -> date:
     return signup.program.today(utcnow())
 
 
-def _attachment(body: bytes, mimetype: str, filename: str):
-    return current_app.response_class(
-        body,
-        mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+def _attachment(body: bytes, mimetype: str, filename: str, *, personal: bool = False):
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if personal:  # learner data: never kept by a browser or a proxy
+        headers["Cache-Control"] = "no-store"
+    return current_app.response_class(body, mimetype=mimetype, headers=headers)
+
+
+def _inline_limits() -> dict:
+    config = current_app.config
+    return {
+        "inline_max_bytes": int(config["SANDBOX_INLINE_MAX_BYTES"]),
+        "inline_max_rows": int(config["SANDBOX_INLINE_MAX_ROWS"]),
+        "lease_seconds": float(config["SANDBOX_LEASE_SECONDS"]),
+    }
 
 
 # --- The organization's sandbox ----------------------------------------------------------------
@@ -150,9 +164,7 @@ def template(token: str, kind: str):
     signup_or_404(token)
     guidance = request.args.get("guidance") == "1"
     if kind == "xlsx":
-        return _attachment(
-            downloads.template_xlsx(), downloads.XLSX_MIMETYPE, "learner-template.xlsx"
-        )
+        return _attachment(downloads.template_xlsx(), XLSX_MIMETYPE, "learner-template.xlsx")
     if kind == "csv":
         return _attachment(
             downloads.template_text(",", guidance=guidance), CSV_MIMETYPE, "learner-template.csv"
@@ -170,7 +182,9 @@ def _practice_rows(signup: Signup) -> list[downloads.PracticeRow]:
         if activities
         else services.judge_example_activity(today)
     )
-    return downloads.practice_rows(activity, services.read_register_entries(), today)
+    return downloads.practice_rows(
+        activity, services.read_register_entries(), today, services.pars_states().states
+    )
 
 
 @bp.get("/manage/<token>/sandbox/practice-file.<any(xlsx, csv):kind>")
@@ -189,7 +203,7 @@ def practice_corrections(token: str, kind: str):
 
 def _rows_file(rows, kind: str, name: str):
     if kind == "xlsx":
-        return _attachment(downloads.template_xlsx(rows), downloads.XLSX_MIMETYPE, f"{name}.xlsx")
+        return _attachment(downloads.template_xlsx(rows), XLSX_MIMETYPE, f"{name}.xlsx")
     return _attachment(downloads.template_text(",", rows=rows), CSV_MIMETYPE, f"{name}.csv")
 
 
@@ -201,15 +215,14 @@ def upload(token: str):
     if not form.validate_on_submit():
         return _render_home(signup, token, upload_form=form, status=422)
     upload = form.learner_file.data
-    config = current_app.config
+    mode = form.mode.data if form.mode.data in rules.MODES else rules.MODE_FULL
     attempt, inline = services.start_attempt(
         signup,
         upload.filename or "upload",
         upload.stream,
         form.file_size(),
-        inline_max_bytes=int(config["SANDBOX_INLINE_MAX_BYTES"]),
-        inline_max_rows=int(config["SANDBOX_INLINE_MAX_ROWS"]),
-        lease_seconds=float(config["SANDBOX_LEASE_SECONDS"]),
+        mode=mode,
+        **_inline_limits(),
     )
     # Committed before judging, so a file the judge chokes on is still recorded as failed.
     response = commit_and_redirect(url_for("sandbox.attempt", token=token, attempt_id=attempt.id))
@@ -235,7 +248,29 @@ def _attempt_or_404(signup: Signup, attempt_id: int) -> SandboxAttempt:
 def attempt(token: str, attempt_id: int):
     signup = signup_or_404(token)
     attempt = _attempt_or_404(signup, attempt_id)
-    return _render_attempt(
+    return _render_own_attempt(signup, attempt, token)
+
+
+def _render_own_attempt(
+    signup: Signup,
+    attempt: SandboxAttempt,
+    token: str,
+    *,
+    mapping_form: ColumnMappingForm | None = None,
+    status: int = 200,
+):
+    columns = None
+    if services.can_map_columns(attempt):
+        try:
+            columns = services.columns_to_map(attempt, today=_today(signup), max_bytes=_max_bytes())
+        except services.SandboxError as error:
+            flash(str(error), "error")
+    if columns is not None and mapping_form is None:
+        mapping_form = _mapping_form(signup, attempt, columns)
+    preview = None
+    if columns is not None and mapping_form is not None:
+        preview = mapping.preview(mapping_form.column_map(), columns.samples, today=_today(signup))
+    page = _render_attempt(
         signup,
         attempt,
         page_url=lambda **args: url_for(
@@ -246,6 +281,84 @@ def attempt(token: str, attempt_id: int):
         back_url=url_for("sandbox.home", token=token),
         upload_form=UploadForm(max_bytes=_max_bytes()),
         token=token,
+        columns=columns,
+        mapping_form=mapping_form,
+        preview=preview,
+        pars_ready=services.can_make_pars_file(attempt),
+    )
+    return page, status
+
+
+def _mapping_form(signup: Signup, attempt: SandboxAttempt, columns, formdata=None):
+    activities = tuple(
+        (activity.activity_id, activity.title) for activity in services.activities_of(signup)
+    )
+    return ColumnMappingForm(
+        formdata,
+        header=columns.header,
+        current=columns.current,
+        activities=activities,
+        learners_only=attempt.learners_only,
+    )
+
+
+@bp.post("/manage/<token>/sandbox/attempts/<id:attempt_id>/columns")
+@once_per_submission
+def map_columns(token: str, attempt_id: int):
+    signup = signup_or_404(token)
+    attempt = _attempt_or_404(signup, attempt_id)
+    back = url_for("sandbox.attempt", token=token, attempt_id=attempt.id)
+    if not services.can_map_columns(attempt):
+        flash("This upload's columns can no longer be mapped; upload the file again.", "error")
+        return redirect(back, code=303)
+    try:
+        columns = services.columns_to_map(attempt, today=_today(signup), max_bytes=_max_bytes())
+    except services.SandboxError as error:
+        flash(str(error), "error")
+        return redirect(back, code=303)
+    form = _mapping_form(signup, attempt, columns, formdata=request.form)
+    if not form.validate_on_submit():
+        return _render_own_attempt(signup, attempt, token, mapping_form=form, status=422)
+    if form.preview.data:
+        return _render_own_attempt(signup, attempt, token, mapping_form=form)
+    mapped, inline = services.map_columns(attempt, form.column_map(), **_inline_limits())
+    # Committed before judging, so a file the judge chokes on is still recorded as failed.
+    response = commit_and_redirect(url_for("sandbox.attempt", token=token, attempt_id=mapped.id))
+    if inline:
+        tasks.judge_in_request(mapped, services.upload_stream(mapped))
+    return response
+
+
+@bp.get("/manage/<token>/sandbox/attempts/<id:attempt_id>/pars-ready.<any(xlsx, txt):kind>")
+def pars_ready(token: str, attempt_id: int, kind: str):
+    signup = signup_or_404(token)
+    attempt = _attempt_or_404(signup, attempt_id)
+    if not services.can_make_pars_file(attempt):
+        abort(404)
+    today = _today(signup)
+    activities = {
+        activity.activity_id: services.judge_activity(activity)
+        for activity in services.activities_of(signup)
+    }
+    try:
+        rows = services.judged_rows(attempt, today=today, max_bytes=_max_bytes())
+        if kind == "xlsx":
+            body = downloads.pars_ready_xlsx(rows, activities, today)
+            mimetype = XLSX_MIMETYPE
+        else:
+            body = downloads.pars_ready_text(rows, activities, today)
+            mimetype = PLAIN_TEXT_MIMETYPE
+    except services.SandboxError as error:
+        flash(str(error), "error")
+        return redirect(url_for("sandbox.attempt", token=token, attempt_id=attempt.id), code=303)
+    stem = attempt.filename.rsplit(".", 1)[0][:80] or "learners"
+    return _attachment(body, mimetype, f"{_safe_name(stem)}-pars-ready.{kind}", personal=True)
+
+
+def _safe_name(name: str) -> str:
+    """A file name for Content-Disposition: letters, digits, dashes and underscores only."""
+    return "".join(
+        char if char.isascii() and (char.isalnum() or char in "-_") else "-" for char in name
     )
 
 
@@ -299,6 +412,10 @@ def _render_attempt(
     back_url: str,
     upload_form: UploadForm | None = None,
     token: str | None = None,
+    columns: services.ColumnsToMap | None = None,
+    mapping_form: ColumnMappingForm | None = None,
+    preview=None,
+    pars_ready: bool = False,
 ):
     filters = FindingsFilterForm(formdata=request.args)
     filters.set_codes(attempt.counts_by_code)
@@ -308,6 +425,7 @@ def _render_attempt(
     )
     page = query_number("page", 1, minimum=1)
     findings = services.findings_page(attempt, code=code, severity=severity, page=page)
+    layout = attempt.file_layout or {}
     return render_template(
         "sandbox/attempt.html",
         signup=signup,
@@ -326,11 +444,20 @@ def _render_attempt(
         token=token,
         max_size=human_size(_max_bytes()),
         poll_seconds=current_app.config["SANDBOX_POLL_SECONDS"],
+        layout=layout,
+        column_map=ColumnMap.from_json(attempt.column_map) if attempt.column_map else None,
+        columns=columns,
+        mapping_form=mapping_form,
+        preview=preview,
+        pars_ready=pars_ready,
+        stage_labels={code: rule.stage_label() for code, rule in rules.CODES.items()},
+        reasons=mapping.REASONS,
+        rules=rules,
     )
 
 
 def _findings_csv(attempt: SandboxAttempt):
-    lines = judge.findings_csv(services.all_findings(attempt))
+    lines = downloads.findings_csv(services.all_findings(attempt))
     return current_app.response_class(
         stream_with_context(lines),
         mimetype=CSV_MIMETYPE,
@@ -419,3 +546,29 @@ def staff_findings_csv(signup_id: int, attempt_id: int):
     )
     db.session.commit()
     return _findings_csv(attempt)
+
+
+@bp.route("/staff/sandbox/pars-states", methods=["GET", "POST"])
+@role_required(*REFERENCE_DATA_ROLES)
+@once_per_submission
+def pars_states():
+    current = services.pars_states()
+    form = ParsStatesForm(
+        data={
+            "states": sorted(current.states),
+            "source": current.source,
+            "checked_on": current.checked_on,
+        }
+    )
+    if form.validate_on_submit():
+        try:
+            services.update_pars_states(
+                form.states.data, form.source.data, form.checked_on.data, actor=current_user
+            )
+        except services.SandboxError as error:
+            form.states.errors.append(str(error))
+        else:
+            flash("Saved the list of state boards using PARS data.", "success")
+            return commit_and_redirect(url_for("sandbox.pars_states"))
+    page = render_template("sandbox/pars_states.html", form=form, current=current, rules=rules)
+    return page, 422 if form.errors else 200

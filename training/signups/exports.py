@@ -42,6 +42,13 @@ def xlsx_bytes(
     return buffer.getvalue()
 
 
+def write_text(cell, value: str) -> None:
+    """Store text in a workbook cell exactly as written: never run as a formula, no ``'``
+    shown (the cell is typed as text, which is what the apostrophe would have asked for)."""
+    cell.value = _xml_safe(value)
+    cell.data_type = "s"
+
+
 def _xml_safe(value: object) -> object:
     """Drop the control characters XML cannot hold (openpyxl refuses them rather than drop)."""
     return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value

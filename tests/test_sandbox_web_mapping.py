@@ -1,0 +1,301 @@
+"""A provider's own spreadsheet: the results page proposes a column mapping, previews the rows,
+takes corrections, judges the file through it and remembers it for the organization."""
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from conftest import manage_token, page_text, signup_form
+from openpyxl import Workbook
+from sqlalchemy import func, select
+
+from training.extensions import db, utcnow
+from training.sandbox import rules, services
+from training.sandbox.models import SandboxAttempt, SandboxColumnMap, SandboxRecord
+from training.staff.services import create_staff
+
+# Completion dates are counted back from now, and judged against the program's today.
+pytestmark = pytest.mark.clock
+
+ACTIVITY = "200012345"  # the seeded example activity
+# An LMS export: its own headers, one Name column, full birth dates, no action or activity.
+LMS_HEADER = ["Learner", "DOB", "License #", "State", "Date Completed", "Credits", "Email"]
+
+
+@pytest.fixture
+def token(client, make_session):
+    """The manage token of a confirmed booking whose sandbox holds the example activity."""
+    token = manage_token(client.post("/signup", data=signup_form(make_session())))
+    client.post(f"/manage/{token}/sandbox/activities/example")
+    return token
+
+
+def licensees(count: int, skip: int = 0):
+    """Licensees of the fictional register in states whose boards take PARS data."""
+    entries = services.read_register_entries()
+    chosen = [
+        e for e in entries if e.license_number and not e.board and e.state in rules.PARS_STATES
+    ]
+    return chosen[skip : skip + count]
+
+
+def lms_export(entries, *, birth_year: int = 1978) -> bytes:
+    """The export as Excel saves it to CSV: "Last, First" names, ISO birth dates."""
+    done = (utcnow() - timedelta(days=3)).date()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(LMS_HEADER)
+    for entry in entries:
+        writer.writerow(
+            [
+                f"{entry.last_name}, {entry.first_name}",
+                f"{birth_year}-{entry.birth_month:02d}-{entry.birth_day:02d}",
+                entry.license_number,
+                entry.state,
+                f"{done.month}/{done.day}/{done.year}",
+                "1",
+                f"{entry.first_name.lower()}@clinic.example.org",
+            ]
+        )
+    return ("\ufeff" + buffer.getvalue()).encode()
+
+
+def upload(client, token, data: bytes, filename: str = "lms-export.csv", mode: str = "full"):
+    return client.post(
+        f"/manage/{token}/sandbox/uploads",
+        data={"learner_file": (io.BytesIO(data), filename), "mode": mode},
+        content_type="multipart/form-data",
+    )
+
+
+def selected(page, position: int) -> str:
+    """The option a column's select shows as chosen."""
+    markup = page.get_data(as_text=True)
+    select_html = re.search(rf'<select[^>]*id="column_{position}".*?</select>', markup, re.S)
+    assert select_html, position
+    chosen = re.search(r'<option selected value="([^"]*)"', select_html.group(0))
+    return chosen.group(1) if chosen else ""
+
+
+def mapping_form(**changes) -> dict:
+    """The mapping as proposed for the LMS export, with Add and the activity for every row."""
+    data = {
+        "column_0": rules.NAME_COLUMN,
+        "column_1": rules.BIRTH_DATE_COLUMN,
+        "column_2": rules.LICENSE_OR_NPI,
+        "column_3": rules.LICENSING_STATE,
+        "column_4": rules.COMPLETION_DATE,
+        "column_5": rules.CME_CREDITS,
+        "column_6": "",
+        "fill_action": "Add",
+        "fill_activity": ACTIVITY,
+    }
+    data.update(changes)
+    return data
+
+
+def test_the_results_page_proposes_a_mapping_and_previews_the_rows(client, token):
+    entries = licensees(3)
+    response = upload(client, token, lms_export(entries))
+    page = client.get(response.headers["Location"])
+    text = page_text(page)
+
+    assert "HEADER_MISMATCH" in text
+    assert "Match your columns to the template" in text
+    proposed = [selected(page, position) for position in range(len(LMS_HEADER))]
+    assert proposed == [
+        rules.NAME_COLUMN,  # "Learner": a usual name for one Name column
+        rules.BIRTH_DATE_COLUMN,  # "DOB" holds full dates: the year is dropped
+        rules.LICENSE_OR_NPI,
+        rules.LICENSING_STATE,
+        rules.COMPLETION_DATE,
+        rules.CME_CREDITS,
+        "",  # Email: not used
+    ]
+    assert 'for="column_1"' in page.get_data(as_text=True)  # every select has its label
+    assert "Column B, headed “DOB”" in text
+    # The preview splits "Last, First" and shows month and day only.
+    first = entries[0]
+    birthday = f"{first.birth_month:02d}/{first.birth_day:02d}"
+    assert f"{first.first_name} {first.last_name} {birthday}" in text
+    assert "1978" not in text.split("The first rows as they will be read")[1]
+
+
+def test_required_columns_left_unmapped_are_named(client, token):
+    attempt_url = upload(client, token, lms_export(licensees(2))).headers["Location"]
+    response = client.post(
+        f"{attempt_url}/columns", data=mapping_form(fill_action="", fill_activity="", column_4="")
+    )
+    assert response.status_code == 422
+    assert (
+        "Choose a column for Record Action, ACCME Activity ID, Completion Date (required columns)."
+        in page_text(response)
+    )
+
+
+def test_one_template_column_chosen_twice_is_refused_on_the_second(client, token):
+    attempt_url = upload(client, token, lms_export(licensees(2))).headers["Location"]
+    response = client.post(
+        f"{attempt_url}/columns", data=mapping_form(column_6=rules.LICENSE_OR_NPI)
+    )
+    assert response.status_code == 422
+    assert "“Licensing ID or NPI” is already chosen for column C (“License #”)" in page_text(
+        response
+    )
+
+
+def test_the_preview_button_shows_the_rows_through_the_corrected_choices(client, token):
+    entries = licensees(2)
+    attempt_url = upload(client, token, lms_export(entries)).headers["Location"]
+    response = client.post(
+        f"{attempt_url}/columns",
+        data=mapping_form(column_6=rules.BOARD_ID, preview="Show the preview with these columns"),
+    )
+    assert response.status_code == 200
+    preview = page_text(response).split("The first rows as they will be read")[1]
+    assert "Certifying Board ID" in preview and "@clinic.example.org" in preview
+
+
+def test_a_confirmed_mapping_judges_the_file_and_is_remembered(app, client, token):
+    entries = licensees(3)
+    attempt_url = upload(client, token, lms_export(entries)).headers["Location"]
+    response = client.post(f"{attempt_url}/columns", data=mapping_form())
+    assert response.status_code == 303
+    mapped_url = response.headers["Location"]
+    assert mapped_url != attempt_url
+
+    text = page_text(client.get(mapped_url))
+    assert "All 3 row(s) were accepted" in text
+    assert "read through the column mapping you confirmed" in text
+    with app.app_context():
+        names = db.session.execute(
+            select(SandboxRecord.first_name, SandboxRecord.last_name, SandboxRecord.birth_month)
+        ).all()
+        assert sorted(names) == sorted((e.first_name, e.last_name, e.birth_month) for e in entries)
+        assert db.session.scalar(select(func.count()).select_from(SandboxColumnMap)) == 1
+        mapped = db.session.scalars(select(SandboxAttempt).order_by(SandboxAttempt.id)).all()[-1]
+        assert mapped.column_map["fixed"] == {
+            rules.RECORD_ACTION: "Add",
+            rules.ACTIVITY_ID: ACTIVITY,
+        }
+
+    # The next export with the same columns is read through the remembered mapping.
+    later = upload(client, token, lms_export(licensees(2, skip=3)))
+    text = page_text(client.get(later.headers["Location"]))
+    assert "HEADER_MISMATCH" not in text
+    assert "All 2 row(s) were accepted" in text
+
+
+def test_the_birth_year_is_never_stored(app, client, token):
+    attempt_url = upload(client, token, lms_export(licensees(2), birth_year=1966)).headers[
+        "Location"
+    ]
+    client.post(f"{attempt_url}/columns", data=mapping_form())
+    with app.app_context():
+        records = db.session.scalars(select(SandboxRecord)).all()
+        assert len(records) == 2
+        stored = " ".join(str(value) for r in records for value in vars(r).values())
+        assert "1966" not in stored
+
+
+def test_learners_only_checks_identities_and_names_the_board_stage(app, client, token):
+    right, wrong = licensees(2)
+    header = [rules.FIRST_NAME, rules.LAST_NAME, rules.DATE_OF_BIRTH, "Licensing State",
+              rules.LICENSE_OR_NPI]  # fmt: skip
+    rows = [
+        [right.first_name, right.last_name, f"{right.birth_month:02d}/{right.birth_day:02d}",
+         right.state, right.license_number],
+        [wrong.first_name, wrong.last_name, f"{wrong.birth_month % 12 + 1:02d}/01",
+         wrong.state, wrong.license_number],
+    ]  # fmt: skip
+    data = "\r\n".join(",".join(row) for row in [header, *rows]).encode()
+    response = upload(client, token, data, "pre-validation.csv", mode="learners")
+    text = page_text(client.get(response.headers["Location"]))
+
+    assert "Learners only" in text
+    assert "1 of 2 learner(s) need a fix" in text
+    assert "The board would reject it after upload LEARNER_NOT_MATCHED" in text
+    assert "PARS-ready file" not in text
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(SandboxRecord)) == 0
+
+
+def test_deleting_the_sandbox_data_forgets_the_column_mappings(app, client, token):
+    attempt_url = upload(client, token, lms_export(licensees(2))).headers["Location"]
+    client.post(f"{attempt_url}/columns", data=mapping_form())
+    client.post(f"/manage/{token}/sandbox/delete", data={"confirm": "y"})
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(SandboxColumnMap)) == 0
+    again = upload(client, token, lms_export(licensees(2)))
+    assert "HEADER_MISMATCH" in page_text(client.get(again.headers["Location"]))
+
+
+def test_the_results_name_the_sheet_read_and_the_hidden_ones_skipped(client, token):
+    workbook = Workbook()
+    old = workbook.active
+    old.title = "Old learners"
+    old.append(["Learner"])
+    old.sheet_state = "hidden"
+    sheet = workbook.create_sheet("Learners")
+    sheet.append([rules.GUIDANCE_LINE])
+    sheet.append(list(rules.REQUIRED_HEADERS))
+    entry = licensees(1)[0]
+    done = (utcnow() - timedelta(days=3)).date()
+    sheet.append(["Add", ACTIVITY, f"{done:%m/%d/%Y}", entry.first_name, entry.last_name,
+                  f"{entry.birth_month:02d}/{entry.birth_day:02d}", entry.state,
+                  entry.license_number, "1"])  # fmt: skip
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    response = upload(client, token, buffer.getvalue(), "learners.xlsx")
+    text = page_text(client.get(response.headers["Location"]))
+    assert (
+        "How the file was read: the sheet “Learners” (hidden sheet “Old learners” skipped): "
+        "the template's header on row 2." in text
+    )
+    assert "All 1 row(s) were accepted" in text
+
+
+def test_staff_see_a_mapped_upload_read_only(app, client, token):
+    attempt_url = upload(client, token, lms_export(licensees(2))).headers["Location"]
+    mapped_url = client.post(f"{attempt_url}/columns", data=mapping_form()).headers["Location"]
+    with app.app_context():
+        create_staff("facilitator@cmadocs.example.org", "correct horse battery staple",
+                     "facilitator")  # fmt: skip
+        db.session.commit()
+        attempt = db.session.scalars(select(SandboxAttempt).order_by(SandboxAttempt.id)).all()[-1]
+        path = f"/staff/sandbox/{attempt.signup_id}/attempts/{attempt.id}"
+    staff = app.test_client()
+    staff.post(
+        "/staff/sign-in",
+        data={
+            "email": "facilitator@cmadocs.example.org",
+            "password": "correct horse battery staple",
+        },
+    )
+    page = staff.get(path)
+    text = page_text(page)
+    assert "read through the column mapping you confirmed" in text
+    assert "Match your columns" not in text and "Change how your columns" not in text
+    assert "/columns" not in page.get_data(as_text=True)
+    assert mapped_url.endswith(f"/attempts/{attempt.id}")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"column_0": "\x00"},
+        {"column_1": "x" * 10_000, "column_99": rules.FIRST_NAME},
+        {"fill_activity": "999999999"},
+        {"fill_action": "Delete"},
+        {"column_0": "", "column_1": "", "column_2": "", "column_3": "", "column_4": ""},
+    ],
+)
+def test_a_mapping_post_that_is_not_one_of_the_choices_is_refused_with_a_message(
+    client, token, changes
+):
+    attempt_url = upload(client, token, lms_export(licensees(2))).headers["Location"]
+    response = client.post(f"{attempt_url}/columns", data=mapping_form(**changes))
+    assert response.status_code == 422
+    assert "Please correct" in page_text(response)

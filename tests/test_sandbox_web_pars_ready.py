@@ -1,0 +1,233 @@
+"""The PARS-ready file made from a judged upload: the ACCME Excel layout and tab-delimited text,
+read back with openpyxl and judged again by the sandbox with no finding."""
+
+import csv
+import io
+from datetime import datetime, timedelta
+
+import pytest
+from conftest import manage_token, page_text, signup_form
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from training.audit.models import AuditEvent
+from training.extensions import db, utcnow
+from training.sandbox import downloads, judge, rules, services, tasks
+from training.sandbox.models import SandboxAttempt
+from training.staff.services import create_staff
+
+# Completion dates are counted back from now, and judged against the program's today.
+pytestmark = pytest.mark.clock
+
+ACTIVITY = "200012345"  # the seeded example activity: ABIM, ABS and ABP registered
+HOSTILE_NAME = '=HYPERLINK("https://evil.example","Click")'
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def token(client, make_session):
+    """The manage token of a confirmed booking whose sandbox holds the example activity."""
+    token = manage_token(client.post("/signup", data=signup_form(make_session())))
+    client.post(f"/manage/{token}/sandbox/activities/example")
+    return token
+
+
+def completed() -> str:
+    done = (utcnow() - timedelta(days=3)).date()
+    return f"{done.month}/{done.day}/{done.year}"
+
+
+def learners():
+    """Three licensees in Oregon and California (their boards take PARS data)."""
+    entries = services.read_register_entries()
+    return [e for e in entries if e.license_number and not e.board and e.state in ("CA", "OR")]
+
+
+def provider_file() -> bytes:
+    """The template as a person fills it and Excel saves it to CSV: a birthday Excel turned into
+    "10-Sep", a state spelled out, a board and credit type typed in lower case, a license
+    number with a leading zero, a name that looks like a formula, and one row to fix."""
+    first, second, third, fourth = learners()[:4]
+    rows = [
+        ["Add", ACTIVITY, completed(), first.first_name, first.last_name,
+         f"{first.birth_day}-{datetime(2000, first.birth_month, 1):%b}",
+         rules.STATES[first.state], first.license_number, "1.5", "abim", "0042", "2",
+         "medical knowledge", "2"],
+        ["Add", ACTIVITY, completed(), HOSTILE_NAME, "Quill", "03/15", second.state, "", "1",
+         "", "", "", "", ""],
+        ["add", ACTIVITY, completed(), third.first_name, third.last_name,
+         f"{third.birth_month:02d}/{third.birth_day:02d}", third.state, "0" + "7" * 6, "0.75",
+         "", "", "", "", ""],
+        ["Add", ACTIVITY, completed(), fourth.first_name, fourth.last_name, "09/10/1975",
+         fourth.state, fourth.license_number, "1.3", "", "", "", "", ""],
+    ]  # fmt: skip
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([rules.GUIDANCE_LINE] + [""] * 13)
+    writer.writerow(rules.REQUIRED_HEADERS)
+    writer.writerows(rows)
+    return ("\ufeff" + buffer.getvalue()).encode()
+
+
+def upload(client, token, data: bytes, filename: str = "learners.csv"):
+    response = client.post(
+        f"/manage/{token}/sandbox/uploads",
+        data={"learner_file": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303
+    return response.headers["Location"]
+
+
+def judge_again(app, data: bytes, filename: str) -> list:
+    """Judge a file as the sandbox does for this organization, but with no held records."""
+    with app.app_context():
+        attempt = db.session.scalars(select(SandboxAttempt)).first()
+        context = services.judge_context(attempt, tasks.judging_day(attempt), 1 << 24)
+        context = judge.JudgeContext(
+            context.activities, context.register, judge.NoRecords(), context.today
+        )
+        return list(judge.judge_file(io.BytesIO(data), filename, context))
+
+
+def test_the_pars_ready_workbook_has_the_template_layout_and_judges_clean(app, client, token):
+    attempt_url = upload(client, token, provider_file())
+    page = page_text(client.get(attempt_url))
+    assert "1 of 4 row(s) were rejected" in page
+    assert "PARS-ready file (Excel .xlsx)" in page
+
+    response = client.get(f"{attempt_url}/pars-ready.xlsx")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="learners-pars-ready.xlsx"'
+    )
+    workbook = load_workbook(io.BytesIO(response.data))
+    assert workbook.sheetnames == ["Learners", "Rejected rows", "ValidValues"]
+    sheet = workbook["Learners"]
+    assert sheet["A1"].value == rules.GUIDANCE_LINE
+    assert tuple(cell.value for cell in sheet[2]) == rules.HEADERS
+    first = learners()[0]
+    row = list(sheet[3])
+    assert row[5].value == f"{first.birth_month:02d}/{first.birth_day:02d}"
+    assert row[5].data_type == "s"  # Date of Birth is text, never a date
+    assert isinstance(row[2].value, datetime) and row[2].is_date  # Completion Date is a date
+    assert row[6].value == first.state  # spelled out in the upload, a code as ValidValues has it
+    assert (row[9].value, row[10].value, row[12].value) == ("ABIM", "0042", "Medical Knowledge")
+    assert row[8].value == 1.5
+    hostile = sheet[4][3]
+    assert (hostile.value, hostile.data_type) == (HOSTILE_NAME, "s")  # exact text, no apostrophe
+    assert sheet[5][0].value == "Add" and sheet[5][7].value == "0777777"
+    assert sheet.max_row == 5
+
+    rejected = workbook["Rejected rows"]
+    assert rejected["A1"].value == "Row in your file"
+    assert rejected["A2"].value == 6
+    fix = rejected.cell(2, len(downloads.REJECTED_HEADER)).value
+    assert "DOB_HAS_YEAR (PARS refuses it at upload)" in fix
+    assert "CREDITS_NOT_QUARTER" in fix
+
+    again = judge_again(app, response.data, "learners-pars-ready.xlsx")
+    assert [item.row for item in again] == [3, 4, 5]
+    assert [finding for item in again for finding in item.findings] == []
+
+
+def test_the_pars_ready_text_is_tab_delimited_without_a_header_and_neutralized(client, token):
+    attempt_url = upload(client, token, provider_file())
+    response = client.get(f"{attempt_url}/pars-ready.txt")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    lines = response.data.decode("utf-8-sig").split("\r\n")
+    rows = list(csv.reader(lines[:-1], delimiter="\t"))
+    assert len(rows) == 3 and lines[-1] == ""
+    first = learners()[0]
+    assert rows[0][:2] == ["Add", ACTIVITY]
+    assert rows[0][5] == f"{first.birth_month:02d}/{first.birth_day:02d}"
+    assert rows[0][6] == first.state and rows[0][8] == "1.5"
+    assert rows[1][3] == "'" + HOSTILE_NAME  # a spreadsheet will not run it
+
+
+def test_a_mapped_file_comes_back_in_the_template_layout(app, client, token):
+    entry = learners()[0]
+    export = (
+        "Name,Birth Date,License #,State,Date Completed,Credits\r\n"
+        f'"{entry.first_name} {entry.last_name}",1971-{entry.birth_month:02d}-'
+        f"{entry.birth_day:02d},{entry.license_number},{entry.state},{completed()},1\r\n"
+    ).encode()
+    attempt_url = upload(client, token, export, "export.csv")
+    mapped = client.post(
+        f"{attempt_url}/columns",
+        data={
+            "column_0": rules.NAME_COLUMN,
+            "column_1": rules.BIRTH_DATE_COLUMN,
+            "column_2": rules.LICENSE_OR_NPI,
+            "column_3": rules.LICENSING_STATE,
+            "column_4": rules.COMPLETION_DATE,
+            "column_5": rules.CME_CREDITS,
+            "fill_action": "Add",
+            "fill_activity": ACTIVITY,
+        },
+    ).headers["Location"]
+    workbook = load_workbook(io.BytesIO(client.get(f"{mapped}/pars-ready.xlsx").data))
+    values = [cell.value for cell in workbook["Learners"][3]]
+    assert values[:2] == ["Add", ACTIVITY]
+    assert values[3:6] == [entry.first_name, entry.last_name, f"{entry.birth_month:02d}/"
+                           f"{entry.birth_day:02d}"]  # fmt: skip
+    assert "1971" not in " ".join(str(value) for value in values)
+    assert not judge_again(app, client.get(f"{mapped}/pars-ready.xlsx").data, "x.xlsx")[0].findings
+
+
+def test_no_pars_ready_file_for_a_file_that_could_not_be_read(client, token):
+    attempt_url = upload(client, token, b"Learner,Email\r\nLee,ann@example.org\r\n", "x.csv")
+    assert "PARS-ready file (Excel .xlsx)" not in page_text(client.get(attempt_url))
+    assert client.get(f"{attempt_url}/pars-ready.xlsx").status_code == 404
+
+
+def test_staff_keep_the_list_of_state_boards_using_pars_data(app, client, token):
+    with app.app_context():
+        create_staff("staff@cmadocs.example.org", PASSWORD, "staff")
+        db.session.commit()
+    client.post("/staff/sign-in", data={"email": "staff@cmadocs.example.org", "password": PASSWORD})
+    page = client.get("/staff/sandbox/pars-states")
+    assert "the list shipped with Training Desk" in page_text(page)
+    assert "accme.org" in page_text(page)
+
+    refused = client.post("/staff/sandbox/pars-states", data={"states": ["CA"], "source": ""})
+    assert refused.status_code == 422
+    assert "Say where the list comes from." in page_text(refused)
+
+    kept = sorted((rules.PARS_STATES - {"CA"}) | {"NY"})
+    saved = client.post(
+        "/staff/sandbox/pars-states",
+        data={
+            "states": kept,
+            "source": "ACCME state collaborations page",
+            "checked_on": "2026-11-28",
+        },
+    )
+    assert saved.status_code == 303
+    text = page_text(client.get("/staff/sandbox/pars-states"))
+    assert "11/28/2026, saved by staff@cmadocs.example.org" in text
+    with app.app_context():
+        assert services.pars_states().states == frozenset(kept)
+        event = db.session.scalars(select(AuditEvent)).all()[-1]
+        assert event.action == "sandbox.pars_states_updated"
+        assert event.details["removed"] == ["CA"] and event.details["added"] == ["NY"]
+
+    attempt_url = upload(client, token, provider_file())
+    findings = page_text(client.get(f"{attempt_url}?code=STATE_NOT_PARTICIPATING"))
+    assert "The California licensing board does not use PARS data yet" in findings
+
+
+def test_the_state_list_source_keeps_no_control_characters(app, client):
+    with app.app_context():
+        create_staff("admin@cmadocs.example.org", PASSWORD, "admin")
+        db.session.commit()
+    client.post("/staff/sign-in", data={"email": "admin@cmadocs.example.org", "password": PASSWORD})
+    saved = client.post(
+        "/staff/sandbox/pars-states",
+        data={"states": ["CA"], "source": "ACCME\x00 page\r\nchecked", "checked_on": "2026-11-28"},
+    )
+    assert saved.status_code == 303
+    with app.app_context():
+        assert services.pars_states().source == "ACCME page checked"

@@ -1,0 +1,89 @@
+"""Judges a learner file the way PARS would: pure code, streamed, no app needed.
+
+By concern: ``values`` reads and shows one cell, ``register`` is the fictional register,
+``records`` what rows are judged against, ``findings`` what the judge says, ``index`` what it
+remembers across rows, ``rows`` judges one row by its named fields, and ``files`` a whole file.
+"""
+
+from training.sandbox.judge.files import (
+    BY_NAME,
+    BY_POSITION,
+    MAPPED,
+    TEMPLATE,
+    FileJudgement,
+    FileLayout,
+    LearnerRows,
+    RowShaper,
+    header_mismatch,
+    judge_file,
+    learner_rows,
+)
+from training.sandbox.judge.findings import Finding, RowResult, Summary, make_finding, summarize
+from training.sandbox.judge.index import CompactIndex
+from training.sandbox.judge.records import (
+    Activity,
+    BoardRegistration,
+    JudgeContext,
+    LearnerRecord,
+    NoRecords,
+    RecordKey,
+    RecordLookup,
+    record_key,
+)
+from training.sandbox.judge.register import (
+    LearnerKey,
+    Register,
+    RegisterEntry,
+    learner_key,
+    name_key,
+)
+from training.sandbox.judge.rows import LearnerRow, RowJudge
+from training.sandbox.judge.values import (
+    board_code,
+    cell_text,
+    column_letter,
+    masked,
+    npi_is_valid,
+    state_code,
+)
+
+__all__ = [
+    "BY_NAME",
+    "BY_POSITION",
+    "MAPPED",
+    "TEMPLATE",
+    "Activity",
+    "BoardRegistration",
+    "CompactIndex",
+    "FileJudgement",
+    "FileLayout",
+    "Finding",
+    "JudgeContext",
+    "LearnerKey",
+    "LearnerRecord",
+    "LearnerRow",
+    "LearnerRows",
+    "NoRecords",
+    "RecordKey",
+    "RecordLookup",
+    "Register",
+    "RegisterEntry",
+    "RowJudge",
+    "RowResult",
+    "RowShaper",
+    "Summary",
+    "board_code",
+    "cell_text",
+    "column_letter",
+    "header_mismatch",
+    "judge_file",
+    "learner_key",
+    "learner_rows",
+    "make_finding",
+    "masked",
+    "name_key",
+    "npi_is_valid",
+    "record_key",
+    "state_code",
+    "summarize",
+]

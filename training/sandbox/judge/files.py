@@ -1,0 +1,408 @@
+"""A whole learner file: finding its header by content, reading its columns by name (template,
+a confirmed mapping, or position), and judging its rows in order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import chain
+from operator import itemgetter
+from typing import BinaryIO
+
+from training.sandbox import rules
+from training.sandbox.columns import (
+    TEMPLATE_KEYS,
+    ColumnMap,
+    by_name,
+    header_key,
+    header_score,
+    is_learner_row,
+    signature,
+    template_width,
+)
+from training.sandbox.judge.findings import Finding, RowResult, make_finding
+from training.sandbox.judge.records import JudgeContext
+from training.sandbox.judge.rows import LearnerRow, RowJudge
+from training.sandbox.judge.values import (
+    birthday_from_full_date,
+    cell_text,
+    column_letter,
+    shown,
+    split_name,
+)
+from training.sandbox.readers import (
+    Cell,
+    FileProblem,
+    LearnerFile,
+    NoValue,
+    SpreadsheetRow,
+    open_learner_file,
+)
+
+# How the columns were read.
+TEMPLATE = "template"  # the template's header, found by content and matched loosely
+MAPPED = "mapped"  # a column mapping the organization confirmed
+BY_NAME = "by name"  # learners only: template column names in another order or a subset
+BY_POSITION = "by position"  # no header: the template's order
+UNRECOGNISED = ""
+
+
+@dataclass(frozen=True)
+class FileLayout:
+    """How a learner file was read: which sheet, where its header is, whose columns."""
+
+    kind: str  # "csv", "tsv" or "xlsx"
+    columns: str  # TEMPLATE, MAPPED, BY_NAME, BY_POSITION, or UNRECOGNISED (not judged)
+    header_row: int | None  # None when the file has no header
+    header: tuple[str, ...] = ()
+    column_map: ColumnMap | None = None  # for MAPPED and BY_NAME
+    width: int = len(rules.HEADERS)  # template columns, for TEMPLATE and BY_POSITION
+    sheet_name: str = ""
+    hidden_sheets: tuple[str, ...] = ()
+    encoding: str = ""
+    delimiter: str = ""
+
+    def to_json(self) -> dict:
+        """The layout as JSON data, kept with the attempt. Not the header: in a file without
+        one, the row taken for it may be a learner's."""
+        return {
+            "kind": self.kind,
+            "columns": self.columns,
+            "header_row": self.header_row,
+            "width": self.width,
+            "sheet_name": self.sheet_name,
+            "hidden_sheets": list(self.hidden_sheets),
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+        }
+
+
+@dataclass
+class LearnerRows:
+    """An open file's layout and its data rows as named fields, with their row numbers."""
+
+    layout: FileLayout
+    notes: list[Finding]  # file-level warnings about how it was read
+    raw_rows: Iterator[SpreadsheetRow]
+    shaper: RowShaper | None = None
+    formula_rows: set[int] = field(default_factory=set)  # see LearnerFile.formula_rows
+
+    def __iter__(self) -> Iterator[tuple[int, LearnerRow, tuple[Cell, ...]]]:
+        shape = self.shaper
+        assert shape is not None, "the header was not recognised"
+        for number, cells in self.raw_rows:
+            yield number, shape(cells), cells
+
+
+@contextmanager
+def learner_rows(
+    stream: BinaryIO,
+    filename: str,
+    context: JudgeContext,
+    *,
+    learners_only: bool = False,
+) -> Iterator[LearnerRows]:
+    """Open a learner file and find how to read its columns; raises FileProblem.
+
+    The header is the first row (of the first rules.HEADER_SCAN_ROWS) that names the template's
+    columns, or is the header of a mapping in ``context.column_maps``; a first row that is
+    already a learner row means there is no header. Otherwise the layout is UNRECOGNISED, its
+    header the likeliest row, and the file is not to be judged.
+    """
+    learner_file = open_learner_file(stream, filename, context.max_bytes)
+    with learner_file:
+        layout, rows = _locate(learner_file, context.column_maps, learners_only)
+        notes = [make_finding(code, None, **params) for code, params in learner_file.notes]
+        if layout.columns == BY_POSITION:
+            notes.append(make_finding("NO_HEADER_ROW", None))
+        shaper = RowShaper.for_layout(layout) if layout.columns else None
+        yield LearnerRows(layout, notes, rows, shaper, learner_file.formula_rows)
+
+
+def _locate(
+    learner_file: LearnerFile, column_maps: tuple[ColumnMap, ...], learners_only: bool
+) -> tuple[FileLayout, Iterator[SpreadsheetRow]]:
+    def laid_out(columns: str, **found) -> FileLayout:
+        return FileLayout(
+            kind=learner_file.kind,
+            columns=columns,
+            sheet_name=learner_file.sheet_name,
+            hidden_sheets=learner_file.hidden_sheets,
+            encoding=learner_file.encoding,
+            delimiter=learner_file.delimiter,
+            **found,
+        )
+
+    maps = {column_map.signature: column_map for column_map in column_maps}
+    scanned: list[SpreadsheetRow] = []
+    rows = learner_file.rows
+    for number, cells in rows:
+        scanned.append((number, cells))
+        header = tuple(cell if isinstance(cell, str) else cell_text(cell) for cell in cells)
+        if (width := template_width(header)) is not None:
+            return laid_out(TEMPLATE, header_row=number, header=header, width=width), rows
+        if (column_map := maps.get(signature(header))) is not None:
+            return laid_out(MAPPED, header_row=number, header=header, column_map=column_map), rows
+        named = by_name(header) if learners_only else None
+        if named is not None and not named.missing(rules.LEARNER_CHECK_REQUIRED):
+            return laid_out(BY_NAME, header_row=number, header=header, column_map=named), rows
+        # No header: the first row is a learner row (only one-cell lines, a guidance or a
+        # title, may come before it).
+        if is_learner_row(cells) and all(len(row) == 1 for _, row in scanned[:-1]):
+            return laid_out(BY_POSITION, header_row=None), chain([(number, cells)], rows)
+        if len(scanned) >= rules.HEADER_SCAN_ROWS:
+            break
+    if not scanned:
+        raise FileProblem("FILE_EMPTY", what="no header row and no learner rows")
+    # Not the template's: the likeliest header is the first row naming most known columns.
+    best = max(scanned, key=lambda item: (header_score(item[1]), -item[0]))
+    if header_score(best[1]) < 2:
+        best = scanned[0]
+    header = tuple(cell if isinstance(cell, str) else cell_text(cell) for cell in best[1])
+    following = iter([row for row in scanned if row[0] > best[0]])
+    return laid_out(UNRECOGNISED, header_row=best[0], header=header), following
+
+
+class RowShaper:
+    """Turns a row's cells into a LearnerRow, by the positions of the template's columns.
+
+    Built once per file; made for speed, as it runs on every row: one pass strips the cells,
+    and C-level itemgetters pick the fields (a column the file lacks reads as "" or as the
+    value the mapping fixed for every row).
+    """
+
+    _FIELDS = (
+        rules.RECORD_ACTION,
+        rules.ACTIVITY_ID,
+        rules.COMPLETION_DATE,
+        rules.FIRST_NAME,
+        rules.LAST_NAME,
+        rules.DATE_OF_BIRTH,
+        rules.LICENSING_STATE,
+        rules.LICENSE_OR_NPI,
+        rules.CME_CREDITS,
+        rules.BOARD,
+        rules.BOARD_ID,
+        rules.BOARD_CREDITS,
+    )
+    _DATES = (rules.COMPLETION_DATE, rules.DATE_OF_BIRTH)
+
+    def __init__(
+        self,
+        positions: Mapping[str, int],
+        fixed: Mapping[str, str] | None = None,
+        *,
+        name_position: int | None = None,
+        birth_date_position: int | None = None,
+    ) -> None:
+        fixed = fixed or {}
+        used = [*positions.values(), name_position or 0, birth_date_position or 0]
+        self.width = width = max(used, default=0) + 1
+        # After the row's own texts: "" for a missing column, then the fixed values.
+        self.constants = ["", *(fixed.get(name, "") for name in rules.FILLABLE_COLUMNS)]
+        fixed_slots = {
+            name: width + 1 + index
+            for index, name in enumerate(rules.FILLABLE_COLUMNS)
+            if name in fixed
+        }
+        self.fields = itemgetter(
+            *(positions.get(name, fixed_slots.get(name, width)) for name in self._FIELDS)
+        )
+        # The raw cell goes where the date fields' text would be: a date cell stays a date.
+        self.dates = [positions[name] for name in self._DATES if name in positions]
+        pairs = [
+            itemgetter(positions.get(type_column, width), positions.get(credits_column, width))
+            for type_column, credits_column in rules.CREDIT_TYPE_PAIRS
+            if type_column in positions or credits_column in positions
+        ]
+        if len(pairs) == 1:
+            only = pairs[0]
+            self.pairs = lambda texts: (only(texts),)
+        else:
+            self.pairs = lambda texts: tuple([pair(texts) for pair in pairs])
+        split_name = rules.FIRST_NAME not in positions and rules.LAST_NAME not in positions
+        self.name_position = name_position if split_name else None
+        self.birth_date_position = (
+            birth_date_position if rules.DATE_OF_BIRTH not in positions else None
+        )
+        self._padding = ("",) * width
+
+    @classmethod
+    def for_layout(cls, layout: FileLayout) -> RowShaper:
+        """The shaper for a recognised layout."""
+        if layout.column_map is not None:
+            return cls.for_map(layout.column_map)
+        return cls({name: index for index, name in enumerate(rules.HEADERS[: layout.width])})
+
+    @classmethod
+    def for_map(cls, column_map: ColumnMap) -> RowShaper:
+        """The shaper that reads a file through a column mapping."""
+        positions = {
+            name: position
+            for position, name in column_map.targets.items()
+            if name in TEMPLATE_KEYS.values()
+        }
+        return cls(
+            positions,
+            column_map.fixed,
+            name_position=column_map.position_of(rules.NAME_COLUMN),
+            birth_date_position=column_map.position_of(rules.BIRTH_DATE_COLUMN),
+        )
+
+    def __call__(self, cells: tuple[Cell, ...]) -> LearnerRow:
+        width = self.width
+        if len(cells) != width:
+            cells = cells[:width] if len(cells) > width else cells + self._padding[len(cells) :]
+        texts = [cell.strip() if type(cell) is str else cell_text(cell) for cell in cells]
+        texts += self.constants
+        for position in self.dates:
+            texts[position] = cells[position]
+        fields = self.fields(texts)
+        if self.name_position is None and self.birth_date_position is None:
+            return tuple.__new__(LearnerRow, (*fields, self.pairs(texts)))
+        row = list(fields)
+        if self.name_position is not None:
+            row[3], row[4] = split_name(texts[self.name_position])
+        if self.birth_date_position is not None:
+            row[5] = birthday_from_full_date(cells[self.birth_date_position])
+        return tuple.__new__(LearnerRow, (*row, self.pairs(texts)))
+
+
+def column_of(position: int, layout: FileLayout) -> str:
+    """The template column a file column holds ("" when none), for naming a cell."""
+    column_map = layout.column_map
+    if column_map is None:
+        return rules.HEADERS[position] if position < layout.width else ""
+    target = column_map.targets.get(position, "")
+    if target == rules.NAME_COLUMN:
+        return f"{rules.FIRST_NAME} / {rules.LAST_NAME}"
+    if target == rules.BIRTH_DATE_COLUMN:
+        return rules.DATE_OF_BIRTH
+    return target
+
+
+# --- Judging a file --------------------------------------------------------------------------
+
+
+class FileJudgement:
+    """The results of judging a file, in order: file-level findings, then one RowResult per
+    data row. ``layout`` says how the file was read once the first item has been taken.
+
+    Every file-level error is fatal and comes before the first row, except one: a workbook
+    whose sheet turns out damaged part-way ends with FILE_UNREADABLE after the rows read so
+    far; treat it as failing the whole upload. File-level warnings (how the file was read) do
+    not stop the judging.
+    """
+
+    def __init__(
+        self, stream: BinaryIO, filename: str, context: JudgeContext, *, learners_only: bool
+    ) -> None:
+        self.stream = stream
+        self.filename = filename
+        self.context = context
+        self.learners_only = learners_only
+        self.layout: FileLayout | None = None
+
+    def __iter__(self) -> Iterator[RowResult | Finding]:
+        try:
+            with learner_rows(
+                self.stream, self.filename, self.context, learners_only=self.learners_only
+            ) as rows:
+                self.layout = rows.layout
+                if not rows.layout.columns:
+                    yield header_mismatch(rows.layout)
+                    return
+                yield from rows.notes
+                yield from self._judge_rows(rows)
+        except FileProblem as problem:
+            yield make_finding(problem.code, None, **problem.params)
+
+    def _judge_rows(self, rows: LearnerRows) -> Iterator[RowResult]:
+        judge = RowJudge(self.context, learners_only=self.learners_only)
+        shaper = rows.shaper
+        assert shaper is not None
+        formula_rows = rows.formula_rows
+        judged = 0
+        for number, cells in rows.raw_rows:
+            judged += 1
+            result = judge.judge(number, shaper(cells))
+            if formula_rows and number in formula_rows:
+                formula_rows.discard(number)
+                result = _formulas_without_values(result, cells, rows.layout)
+            yield result
+        if not judged:
+            raise FileProblem("FILE_EMPTY", what="a header row but no learner rows")
+
+
+def _formulas_without_values(
+    result: RowResult, cells: tuple[Cell, ...], layout: FileLayout
+) -> RowResult:
+    """Name the cells that hold a formula with no saved value, instead of what their blank
+    value would otherwise get."""
+    columns = [
+        column_of(position, layout) or f"Column {column_letter(position + 1)}"
+        for position, cell in enumerate(cells)
+        if type(cell) is NoValue
+    ]
+    blanked = {part for column in columns for part in column.split(" / ")}
+    # A row "reports no credit" only because its credits are a formula without a value.
+    credits_blanked = bool(blanked & {rules.CME_CREDITS, rules.BOARD})
+    findings = [make_finding("FORMULA_NO_VALUE", result.row, column) for column in columns] + [
+        finding
+        for finding in result.findings
+        if finding.column not in blanked
+        and not (credits_blanked and finding.code == "NO_CREDIT_REPORTED")
+    ]
+    findings.sort(key=lambda finding: _column_order(finding.column))
+    return RowResult(result.row, result.action, tuple(findings), None, False)
+
+
+def _column_order(column: str) -> int:
+    first = column.split(" / ")[0]
+    return rules.HEADERS.index(first) if first in rules.HEADERS else len(rules.HEADERS)
+
+
+def judge_file(
+    stream: BinaryIO,
+    filename: str,
+    context: JudgeContext,
+    *,
+    learners_only: bool = False,
+) -> FileJudgement:
+    """Judge a learner file: iterate it for file-level findings and one RowResult per data row.
+
+    ``learners_only`` checks who each learner is and nothing of the credits (pre-validation).
+    """
+    return FileJudgement(stream, filename, context, learners_only=learners_only)
+
+
+def header_mismatch(layout: FileLayout) -> Finding:
+    """One HEADER_MISMATCH naming the first column that differs from the template."""
+    header = layout.header
+    found = tuple(header_key(cell) for cell in header)
+    while found and not found[-1]:
+        found = found[:-1]
+    expected = rules.HEADERS
+    index = next(
+        (
+            i
+            for i, (one, other) in enumerate(zip(found, expected, strict=False))
+            if one != header_key(other)
+        ),
+        min(len(found), len(expected)),
+    )
+    wanted = expected[index] if index < len(expected) else ""
+    got = header[index].strip() if index < len(found) else ""
+    hint = ""
+    if header and "\t" in header[0]:
+        hint = "The file looks tab-delimited: name it .txt or .tsv, or save it as CSV."
+    return make_finding(
+        "HEADER_MISMATCH",
+        layout.header_row,
+        wanted,
+        position=f"{index + 1} ({column_letter(index + 1)})",
+        expected=f'"{wanted}"' if wanted else "nothing (no more columns)",
+        found=shown(got) if got else "missing",
+        hint=hint,
+    )

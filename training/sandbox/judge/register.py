@@ -1,0 +1,98 @@
+"""The fictional licensee and diplomate register the identity check compares learners with."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from training.sandbox.judge.values import board_code, license_key, state_code
+
+
+@dataclass(frozen=True)
+class RegisterEntry:
+    """One person in the fictional licensee and diplomate register."""
+
+    first_name: str
+    last_name: str
+    birth_month: int
+    birth_day: int
+    state: str | None
+    license_number: str | None
+    npi: str | None
+    board: str | None
+    board_id: str | None
+
+
+class LearnerKey(NamedTuple):
+    """Who the learner is, as compared between rows and records: names folded by name_key()."""
+
+    first_name: str
+    last_name: str
+    birth_month: int
+    birth_day: int
+
+
+def name_key(name: str) -> str:
+    """A name folded for comparison: case-folded, inner whitespace collapsed."""
+    return " ".join(name.split()).casefold()
+
+
+def learner_key(first_name: str, last_name: str, birth_month: int, birth_day: int) -> LearnerKey:
+    """The key of a learner from the values a row or record holds."""
+    return LearnerKey(name_key(first_name), name_key(last_name), birth_month, birth_day)
+
+
+def is_same_person(entry: RegisterEntry, learner: LearnerKey) -> bool:
+    """Whether a register entry has the learner's names and birthday."""
+    return learner == learner_key(
+        entry.first_name, entry.last_name, entry.birth_month, entry.birth_day
+    )
+
+
+class Register:
+    """The fictional register, indexed by license, NPI, board ID and name."""
+
+    def __init__(self, entries: Iterable[RegisterEntry] = ()) -> None:
+        self._by_license: dict[tuple[str, str], list[RegisterEntry]] = defaultdict(list)
+        self._by_npi: dict[str, list[RegisterEntry]] = defaultdict(list)
+        self._by_board_id: dict[tuple[str, str], list[RegisterEntry]] = defaultdict(list)
+        self._birthdays_by_name: dict[tuple[str, str], set[tuple[int, int]]] = defaultdict(set)
+        self._size = 0
+        for entry in entries:
+            self.add(entry)
+
+    def add(self, entry: RegisterEntry) -> None:
+        """Index one more entry."""
+        self._size += 1
+        state = state_code(entry.state) if entry.state else None
+        if state and entry.license_number:
+            self._by_license[state, license_key(entry.license_number)].append(entry)
+        if entry.npi:
+            self._by_npi[entry.npi.strip()].append(entry)
+        board = board_code(entry.board) if entry.board else None
+        if board and entry.board_id:
+            self._by_board_id[board, entry.board_id.strip()].append(entry)
+        names = (name_key(entry.first_name), name_key(entry.last_name))
+        self._birthdays_by_name[names].add((entry.birth_month, entry.birth_day))
+
+    def __len__(self) -> int:
+        return self._size
+
+    def by_license(self, state: str, license_number: str) -> list[RegisterEntry]:
+        """Entries licensed in this state (2-letter code) under this number."""
+        return self._by_license.get((state, license_key(license_number)), [])
+
+    def by_npi(self, npi: str) -> list[RegisterEntry]:
+        """Entries with this NPI."""
+        return self._by_npi.get(npi, [])
+
+    def by_board_id(self, board: str, board_id: str) -> list[RegisterEntry]:
+        """Entries certified by this board (code) under this ID."""
+        return self._by_board_id.get((board, board_id), [])
+
+    def knows(self, learner: LearnerKey) -> bool:
+        """Whether someone with the learner's names and birthday is in the register."""
+        birthdays = self._birthdays_by_name.get((learner.first_name, learner.last_name))
+        return birthdays is not None and (learner.birth_month, learner.birth_day) in birthdays

@@ -1,0 +1,678 @@
+"""Judging one learner row by its named fields, column group by column group, in file order."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import NamedTuple
+
+from training.sandbox import rules
+from training.sandbox.judge.findings import Finding, RowResult, make_finding
+from training.sandbox.judge.index import ACCEPTED, CLEARED, DELETE, CompactIndex
+from training.sandbox.judge.records import (
+    Activity,
+    BoardRegistration,
+    JudgeContext,
+    LearnerRecord,
+    RecordKey,
+)
+from training.sandbox.judge.register import LearnerKey, is_same_person, learner_key
+from training.sandbox.judge.values import (
+    ACTIONS,
+    LICENSE_PATTERN,
+    board_code,
+    cell_text,
+    credits_problem,
+    excel_serial_date,
+    format_day,
+    is_digits,
+    masked,
+    masked_birthday,
+    npi_is_valid,
+    parse_birthday,
+    parse_completion_date,
+    shown,
+    state_code,
+)
+from training.sandbox.readers import Cell
+
+
+class LearnerRow(NamedTuple):
+    """One data row as the template's named fields.
+
+    Text fields are stripped; the two date fields are the cells as the spreadsheet held them
+    (an Excel date cell stays a datetime). ``credit_types`` holds a (credit type, credits)
+    pair for each pair of columns the file has.
+    """
+
+    action: str
+    activity_id: str
+    completion_date: Cell
+    first_name: str
+    last_name: str
+    date_of_birth: Cell
+    licensing_state: str
+    license_or_npi: str
+    cme_credits: str
+    board: str
+    board_id: str
+    board_credits: str
+    credit_types: tuple[tuple[str, str], ...]
+
+
+# What the column groups read, as plain tuples (they are made for every row):
+# the learner: (first name, last name, birth month, birth day, LearnerKey or None when a name
+# or the birthday cannot be read); the license: (state code, license number, NPI).
+_License = tuple[str | None, str | None, str | None]
+
+
+class RowJudge:
+    """Judges the data rows of one file in order, remembering what later rows are judged by.
+
+    ``learners_only`` judges who each learner is (names, birthday, state, IDs and the register)
+    and nothing of the credits, like ACCME's learner pre-validation.
+    """
+
+    def __init__(self, context: JudgeContext, *, learners_only: bool = False) -> None:
+        self.context = context
+        self.today = context.today
+        self.pars_states = context.pars_states
+        self.learners_only = learners_only
+        self.earliest_year = context.today.year - rules.OLDEST_YEAR_BACK
+        self.rows_by_key = CompactIndex()
+        self.completions = CompactIndex()
+        self.abs_quarters = CompactIndex()
+        self._credit_types: dict[tuple[str, str], dict[str, str]] = {}
+
+    def judge(self, number: int, row: LearnerRow) -> RowResult:
+        """Judge one data row."""
+        findings: list[Finding] = []
+        if self.learners_only:
+            return self._check_learner(number, row, findings)
+        add = findings.append
+        action = self._action(number, row.action, add)
+        # A row with an unreadable action is judged as an Add so that every problem shows.
+        is_add = action != "Delete"
+        activity_id, activity, activity_id_ok = self._activity(number, row.activity_id, add)
+        completion = self._completion(number, row.completion_date, activity, is_add, add)
+        first_name, last_name, birth_month, birth_day, learner = self._learner(number, row, add)
+        license = self._license(number, row, is_add, bool(row.cme_credits), add)
+        cme = self._cme(number, row.cme_credits, activity, activity_id, add) if is_add else None
+        board, board_id, board_credits, awards = self._board(
+            number, row, activity, activity_id, is_add, add
+        )
+        if is_add and not row.cme_credits and not row.board:
+            add(make_finding("NO_CREDIT_REPORTED", number))
+        if learner is not None and is_add:
+            self._identity(number, learner, license, board, board_id, add)
+
+        key: RecordKey | None = None
+        if (
+            learner is not None
+            and activity_id_ok
+            and completion is not None
+            and (board or not row.board)
+        ):
+            key = RecordKey(learner, activity_id, completion, board or "")
+        has_error = any(finding.severity == rules.ERROR for finding in findings)
+        if key is not None and action:
+            has_error = self._repeats(number, action, key, board, has_error, add)
+
+        if has_error:
+            return RowResult(number, action, tuple(findings), None, False)
+        assert completion is not None and learner is not None  # no error means they parsed
+        if action == "Add" and board == "ABS" and board_credits is not None:
+            self._abs_day(number, learner, completion, board_credits, add)
+        state, license_number, npi = license
+        record = LearnerRecord(
+            activity_id=activity_id,
+            completion_date=completion,
+            first_name=first_name,
+            last_name=last_name,
+            birth_month=birth_month,
+            birth_day=birth_day,
+            state=state,
+            license_or_npi=npi or license_number,
+            board=board,
+            board_id=board_id,
+            cme_credits=cme,
+            board_credits=board_credits,
+            credit_awards=awards,
+        )
+        return RowResult(number, action, tuple(findings), record, True)
+
+    def _check_learner(self, number: int, row: LearnerRow, findings: list[Finding]) -> RowResult:
+        """Who the learner is, and nothing else: names, birthday, state, IDs, the register."""
+        add = findings.append
+        learner = self._learner(number, row, add)[4]
+        license = self._license(number, row, False, False, add)
+        board: str | None = None
+        if row.board:
+            board = board_code(row.board)
+            if board is None:
+                add(self._board_unknown(number, shown(row.board)))
+        board_id = self._board_id(number, row.board_id, board, is_add=True, add=add)
+        if learner is not None:
+            self._identity(number, learner, license, board, board_id, add)
+        accepted = not any(finding.severity == rules.ERROR for finding in findings)
+        return RowResult(number, "", tuple(findings), None, accepted)
+
+    # --- Record Action and activity -----------------------------------------------------------
+
+    @staticmethod
+    def _action(number: int, text: str, add) -> str:
+        action = ACTIONS.get(text.casefold(), "")
+        if not action:
+            add(make_finding("ACTION_INVALID", number, rules.RECORD_ACTION, value=shown(text)))
+        return action
+
+    def _activity(self, number: int, text: str, add) -> tuple[str, Activity | None, bool]:
+        if not (len(text) == rules.ACTIVITY_ID_DIGITS and is_digits(text)):
+            add(make_finding("ACTIVITY_ID_FORMAT", number, rules.ACTIVITY_ID, value=shown(text)))
+            return text, None, False
+        activity = self.context.activities.get(text)
+        if activity is None:
+            add(make_finding("ACTIVITY_NOT_FOUND", number, rules.ACTIVITY_ID, value=text))
+        return text, activity, True
+
+    # --- Completion Date ----------------------------------------------------------------------
+
+    def _completion(
+        self, number: int, cell: Cell, activity: Activity | None, is_add: bool, add
+    ) -> date | None:
+        completion = parse_completion_date(cell)
+        column = rules.COMPLETION_DATE
+        if completion is None:
+            text = cell_text(cell)
+            serial = excel_serial_date(text)
+            if serial is not None:
+                add(
+                    make_finding(
+                        "DATE_IS_SERIAL", number, column, value=shown(text), day=format_day(serial)
+                    )
+                )
+            else:
+                add(make_finding("DATE_FORMAT", number, column, value=shown(text)))
+            return None
+        if not is_add:
+            return completion
+        today = self.today
+        future = completion > today
+        too_old = completion.year < self.earliest_year
+        outside = activity is not None and not (
+            activity.start_date <= completion <= activity.end_date
+        )
+        late = (today - completion).days > rules.LATE_REPORT_DAYS
+        if not (future or too_old or outside or late):
+            return completion
+        value = format_day(completion)
+        if future:
+            add(make_finding("DATE_IN_FUTURE", number, column, value=value))
+        elif too_old:
+            earliest = self.earliest_year
+            add(make_finding("DATE_TOO_OLD", number, column, value=value, earliest_year=earliest))
+        if outside:
+            assert activity is not None
+            start, end = format_day(activity.start_date), format_day(activity.end_date)
+            add(
+                make_finding(
+                    "DATE_OUTSIDE_ACTIVITY", number, column, value=value, start=start, end=end
+                )
+            )
+        # A date that is wrong anyway needs no reminder to report sooner.
+        if late and not (too_old or outside):
+            days = rules.LATE_REPORT_DAYS
+            add(make_finding("LATE_REPORT", number, column, value=value, days=days))
+        return completion
+
+    # --- Names and Date of Birth --------------------------------------------------------------
+
+    def _learner(
+        self, number: int, row: LearnerRow, add
+    ) -> tuple[str, str, int, int, LearnerKey | None]:
+        first_name, last_name = row.first_name, row.last_name
+        names_fine = (
+            first_name
+            and last_name
+            and len(first_name) <= rules.NAME_MAX_LENGTH
+            and len(last_name) <= rules.NAME_MAX_LENGTH
+        )
+        for name, column, required in (
+            ()
+            if names_fine
+            else (
+                (first_name, rules.FIRST_NAME, "FIRST_NAME_REQUIRED"),
+                (last_name, rules.LAST_NAME, "LAST_NAME_REQUIRED"),
+            )
+        ):
+            if not name:
+                add(make_finding(required, number, column))
+            elif len(name) > rules.NAME_MAX_LENGTH:
+                add(
+                    make_finding(
+                        "NAME_TOO_LONG",
+                        number,
+                        column,
+                        length=len(name),
+                        limit=rules.NAME_MAX_LENGTH,
+                    )
+                )
+        problem, month, day, made_by = parse_birthday(row.date_of_birth, self.today)
+        if problem:
+            value = masked_birthday(cell_text(row.date_of_birth))
+            add(make_finding(problem, number, rules.DATE_OF_BIRTH, value=value))
+            return first_name, last_name, 0, 0, None
+        if made_by:
+            add(make_finding("DOB_MADE_A_DATE", number, rules.DATE_OF_BIRTH, how=made_by))
+        key = learner_key(first_name, last_name, month, day) if first_name and last_name else None
+        return first_name, last_name, month, day, key
+
+    # --- Licensing State and Licensing ID or NPI ----------------------------------------------
+
+    def _license(
+        self, number: int, row: LearnerRow, is_add: bool, reports_cme: bool, add
+    ) -> _License:
+        state_text = row.licensing_state
+        state: str | None = None
+        if state_text:
+            state = state_code(state_text)
+            if state is None:
+                add(
+                    make_finding(
+                        "STATE_UNKNOWN", number, rules.LICENSING_STATE, value=shown(state_text)
+                    )
+                )
+            elif is_add and state not in self.pars_states:
+                add(
+                    make_finding(
+                        "STATE_NOT_PARTICIPATING",
+                        number,
+                        rules.LICENSING_STATE,
+                        value=rules.STATES[state],
+                    )
+                )
+        elif is_add and reports_cme:
+            add(make_finding("STATE_REQUIRED", number, rules.LICENSING_STATE))
+
+        identifier = row.license_or_npi
+        npi: str | None = None
+        license_number: str | None = None
+        if identifier:
+            column = rules.LICENSE_OR_NPI
+            if len(identifier) == rules.NPI_DIGITS and is_digits(identifier):
+                if npi_is_valid(identifier):
+                    npi = identifier
+                else:
+                    add(make_finding("NPI_INVALID", number, column, value=masked(identifier)))
+            elif len(identifier) <= rules.LICENSE_MAX_LENGTH and LICENSE_PATTERN.fullmatch(
+                identifier
+            ):
+                license_number = identifier.upper()
+            else:
+                add(
+                    make_finding(
+                        "LICENSE_FORMAT",
+                        number,
+                        column,
+                        value=masked(identifier),
+                        limit=rules.LICENSE_MAX_LENGTH,
+                    )
+                )
+        return state, license_number, npi
+
+    # --- Number of CME Credits ----------------------------------------------------------------
+
+    def _cme(
+        self, number: int, text: str, activity: Activity | None, activity_id: str, add
+    ) -> Decimal | None:
+        if not text:
+            return None
+        cme = self._credits(number, rules.CME_CREDITS, text, add)
+        if cme is not None and activity is not None:
+            maximum = activity.max_cme_credits or Decimal(0)
+            if cme > maximum:
+                add(
+                    make_finding(
+                        "CREDITS_EXCEED_ACTIVITY",
+                        number,
+                        rules.CME_CREDITS,
+                        value=cme,
+                        maximum=maximum,
+                        activity_id=activity_id,
+                    )
+                )
+        return cme
+
+    @staticmethod
+    def _credits(number: int, column: str, text: str, add) -> Decimal | None:
+        value, problem = credits_problem(text)
+        if problem is not None:
+            shown_value = shown(text) if problem == "CREDITS_FORMAT" else text
+            add(make_finding(problem, number, column, value=shown_value))
+        return value
+
+    # --- Certifying Board and its credits -----------------------------------------------------
+
+    def _board(
+        self,
+        number: int,
+        row: LearnerRow,
+        activity: Activity | None,
+        activity_id: str,
+        is_add: bool,
+        add,
+    ) -> tuple[str | None, str | None, Decimal | None, tuple[tuple[str, Decimal], ...]]:
+        """(board code, board ID, Total Board Credits, credits by credit type)."""
+        board: str | None = None
+        registration: BoardRegistration | None = None
+        if row.board:
+            board = board_code(row.board)
+            if board is None:
+                add(self._board_unknown(number, shown(row.board)))
+            elif activity is not None:
+                registration = self._registration(number, board, activity, add)
+        elif is_add and (
+            row.board_id or row.board_credits or any(t or c for t, c in row.credit_types)
+        ):
+            add(self._board_unknown(number, "blank while other board columns are filled in"))
+        board_id = self._board_id(number, row.board_id, board, is_add=is_add, add=add)
+        if not (is_add and board is not None):
+            return board, board_id, None, ()
+        credits = self._board_credits(
+            number, board, row.board_credits, registration, activity_id, add
+        )
+        awards = self._credit_awards(
+            number, board, activity, registration, credits, row.credit_types, add
+        )
+        return board, board_id, credits, awards
+
+    def _registration(
+        self, number: int, board: str, activity: Activity, add
+    ) -> BoardRegistration | None:
+        since = rules.BOARDS[board].activities_from
+        if since is not None and activity.start_date < since:
+            add(
+                make_finding(
+                    "BOARD_TOO_EARLY",
+                    number,
+                    rules.BOARD,
+                    value=board,
+                    since=format_day(since),
+                    activity_id=activity.activity_id,
+                    start=format_day(activity.start_date),
+                )
+            )
+            return None
+        registration = activity.boards.get(board)
+        if registration is None:
+            add(
+                make_finding(
+                    "BOARD_NOT_REGISTERED",
+                    number,
+                    rules.BOARD,
+                    value=board,
+                    activity_id=activity.activity_id,
+                    registered=", ".join(sorted(activity.boards)) or "no board",
+                )
+            )
+        return registration
+
+    @staticmethod
+    def _board_id(number: int, text: str, board: str | None, *, is_add: bool, add) -> str | None:
+        if text:
+            if is_digits(text):
+                return text
+            add(make_finding("BOARD_ID_FORMAT", number, rules.BOARD_ID, value=masked(text)))
+        elif is_add and board is not None and rules.BOARDS[board].board_id_required:
+            add(make_finding("BOARD_ID_REQUIRED", number, rules.BOARD_ID, board=board))
+        return None
+
+    @staticmethod
+    def _board_unknown(number: int, value: str) -> Finding:
+        return make_finding(
+            "BOARD_UNKNOWN", number, rules.BOARD, value=value, boards=", ".join(rules.BOARDS)
+        )
+
+    def _board_credits(
+        self,
+        number: int,
+        board: str,
+        text: str,
+        registration: BoardRegistration | None,
+        activity_id: str,
+        add,
+    ) -> Decimal | None:
+        credits = self._credits(number, rules.BOARD_CREDITS, text, add)
+        if credits is None or registration is None:
+            return credits
+        maximum = registration.points
+        if credits > maximum:
+            add(
+                make_finding(
+                    "BOARD_CREDITS_EXCEED",
+                    number,
+                    rules.BOARD_CREDITS,
+                    value=credits,
+                    maximum=maximum,
+                    activity_id=activity_id,
+                    board=board,
+                )
+            )
+        elif credits != maximum and not rules.BOARDS[board].partial_credit_allowed:
+            add(
+                make_finding(
+                    "ABP_PARTIAL_CREDIT",
+                    number,
+                    rules.BOARD_CREDITS,
+                    value=credits,
+                    maximum=maximum,
+                )
+            )
+        return credits
+
+    def _credit_awards(
+        self,
+        number: int,
+        board: str,
+        activity: Activity | None,
+        registration: BoardRegistration | None,
+        board_credits: Decimal | None,
+        pairs: tuple[tuple[str, str], ...],
+        add,
+    ) -> tuple[tuple[str, Decimal], ...]:
+        names = self._credit_type_names(activity, board, registration)
+        awards: list[tuple[str, Decimal]] = []
+        awarded = Decimal(0)
+        exceeded = False
+        for index, (type_text, credits_text) in enumerate(pairs):
+            if index and not type_text and not credits_text:
+                continue
+            type_column, credits_column = rules.CREDIT_TYPE_PAIRS[index]
+            credit_type: str | None = None
+            if not type_text or (names is not None and type_text.casefold() not in names):
+                add(
+                    make_finding(
+                        "CREDIT_TYPE_INVALID",
+                        number,
+                        type_column,
+                        value=shown(type_text),
+                        board=board,
+                        allowed=", ".join(sorted(registration.credit_types))
+                        if registration
+                        else "see the activity",
+                    )
+                )
+            elif names is not None:
+                credit_type = names[type_text.casefold()]
+            credits = self._credits(number, credits_column, credits_text, add)
+            if credits is None:
+                continue
+            awarded += credits
+            if board_credits is not None and awarded > board_credits and not exceeded:
+                exceeded = True
+                add(
+                    make_finding(
+                        "CREDIT_TYPE_EXCEEDS_TOTAL",
+                        number,
+                        credits_column,
+                        value=awarded,
+                        total=board_credits,
+                    )
+                )
+            if credit_type is not None:
+                awards.append((credit_type, credits))
+        return tuple(awards)
+
+    def _credit_type_names(
+        self, activity: Activity | None, board: str, registration: BoardRegistration | None
+    ) -> dict[str, str] | None:
+        """Folded credit type -> as registered, for the activity and board; None if unknown."""
+        if activity is None or registration is None:
+            return None
+        cache_key = (activity.activity_id, board)
+        names = self._credit_types.get(cache_key)
+        if names is None:
+            names = {name.casefold(): name for name in registration.credit_types}
+            self._credit_types[cache_key] = names
+        return names
+
+    # --- Identity: the register (the board's check after upload) ------------------------------
+
+    def _identity(
+        self,
+        number: int,
+        learner: LearnerKey,
+        license: _License,
+        board: str | None,
+        board_id: str | None,
+        add,
+    ) -> None:
+        register = self.context.register
+        state, license_number, npi = license
+        lookups: list[tuple[str, str, list]] = []
+        if state and license_number:
+            lookups.append(
+                (rules.LICENSE_OR_NPI, license_number, register.by_license(state, license_number))
+            )
+        if npi:
+            lookups.append((rules.LICENSE_OR_NPI, npi, register.by_npi(npi)))
+        if board and board_id:
+            lookups.append((rules.BOARD_ID, board_id, register.by_board_id(board, board_id)))
+        for column, identifier, entries in lookups:
+            if entries and not any(is_same_person(entry, learner) for entry in entries):
+                add(make_finding("LEARNER_NOT_MATCHED", number, column, value=masked(identifier)))
+                break
+        first, last, month, day = learner
+        if (
+            first != last
+            and not register.knows(learner)
+            and register.knows(LearnerKey(last, first, month, day))
+        ):
+            add(make_finding("NAME_LOOKS_SWAPPED", number))
+
+    # --- Across rows: duplicates, deletes, one completion, the ABS day -------------------------
+
+    def _repeats(
+        self,
+        number: int,
+        action: str,
+        key: RecordKey,
+        board: str | None,
+        has_error: bool,
+        add,
+    ) -> bool:
+        """DUPLICATE_ROW, DELETE_NOT_FOUND and DUPLICATE_COMPLETION; whether the row has an error.
+
+        The file is judged as applied in order: a Delete then an Add of the same record is how
+        a record is changed, and a Delete may remove a record added earlier in the same file.
+        """
+        records = self.context.records
+        row_key = CompactIndex.hash_of(key)
+        earlier = self.rows_by_key.get(row_key)
+        earlier_row = None if earlier is None else earlier >> 2
+        earlier_deleted = earlier is not None and bool(earlier & DELETE)
+        earlier_accepted = earlier is not None and bool(earlier & ACCEPTED)
+        duplicate = False
+        if action == "Add":
+            if earlier is not None and not earlier_deleted:
+                duplicate = True
+                add(make_finding("DUPLICATE_ROW", number, where=f"on row {earlier_row}"))
+            elif not (earlier_deleted and earlier_accepted) and records.find(key):
+                duplicate = True
+                add(
+                    make_finding(
+                        "DUPLICATE_ROW",
+                        number,
+                        where="in your sandbox records from an earlier upload",
+                    )
+                )
+        elif earlier is not None and earlier_deleted:
+            duplicate = True
+            add(make_finding("DUPLICATE_ROW", number, where=f"deleted on row {earlier_row}"))
+        elif not (earlier is not None and earlier_accepted) and not records.find(key):
+            add(make_finding("DELETE_NOT_FOUND", number))
+            has_error = True
+        has_error = has_error or duplicate
+
+        if board in rules.ONE_COMPLETION_BOARDS:
+            has_error = self._one_completion(number, action, key, board, has_error, duplicate, add)
+
+        if earlier is None or earlier_deleted != (action == "Delete"):
+            flags = (DELETE if action == "Delete" else 0) | (0 if has_error else ACCEPTED)
+            self.rows_by_key.set(row_key, number << 2 | flags)
+        return has_error
+
+    def _one_completion(
+        self,
+        number: int,
+        action: str,
+        key: RecordKey,
+        board: str,
+        has_error: bool,
+        duplicate: bool,
+        add,
+    ) -> bool:
+        records = self.context.records
+        completion_key = CompactIndex.hash_of((board, key.learner, key.activity_id))
+        held = self.completions.get(completion_key)
+        if action == "Add" and not duplicate:
+            where = None
+            if held is not None and not held & CLEARED:
+                where = f"on row {held >> 1}"
+            elif held is None and records.has_completion(key.learner, key.activity_id):
+                where = "in your sandbox records"
+            if where is not None:
+                has_error = True
+                add(
+                    make_finding(
+                        "DUPLICATE_COMPLETION",
+                        number,
+                        board=board,
+                        activity_id=key.activity_id,
+                        where=where,
+                    )
+                )
+            if held is None or held & CLEARED:
+                self.completions.set(completion_key, number << 1)
+        elif action == "Delete" and not has_error:
+            self.completions.set(completion_key, number << 1 | CLEARED)
+        return has_error
+
+    def _abs_day(
+        self, number: int, learner: LearnerKey, completion: date, credits: Decimal, add
+    ) -> None:
+        day_key = CompactIndex.hash_of((learner, completion))
+        quarters = (self.abs_quarters.get(day_key) or 0) + int(credits / rules.CREDIT_STEP)
+        self.abs_quarters.set(day_key, quarters)
+        total = Decimal(quarters) * rules.CREDIT_STEP
+        if total > rules.ABS_DAILY_LIMIT:
+            add(
+                make_finding(
+                    "ABS_DAILY_LIMIT",
+                    number,
+                    rules.BOARD_CREDITS,
+                    value=total.normalize(),
+                    day=format_day(completion),
+                    limit=rules.ABS_DAILY_LIMIT,
+                )
+            )

@@ -1,0 +1,201 @@
+"""Mapping a provider's own spreadsheet to the template: a proposal for each column (known
+names first, then the closest name by rapidfuzz), and a preview of rows as they would be read.
+
+Pure functions; the mapping page and its services call them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+
+from rapidfuzz import fuzz, process
+
+from training.sandbox import rules
+from training.sandbox.columns import TEMPLATE_KEYS, ColumnMap, header_key, known_names
+from training.sandbox.judge.files import RowShaper
+from training.sandbox.judge.values import (
+    cell_text,
+    full_birth_date,
+    looks_like_full_birth_date,
+    parse_birthday,
+)
+from training.sandbox.readers import Cell
+
+# How the proposal found a column's target, in words for the page.
+REASONS = {
+    "template": "same name as the template",
+    "synonym": "a usual name for it",
+    "similar": "a similar name",
+    "values": "its values are full dates of birth",
+    "saved": "as you mapped it before",
+    "": "",
+}
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A proposed target for one file column, and why."""
+
+    position: int  # 0-based column of the file
+    header: str  # the file's own header for it
+    target: str  # a rules.MAPPING_TARGETS name, or rules.NOT_USED
+    reason: str  # a key of REASONS
+
+
+@cache
+def _choices() -> tuple[list[str], list[str]]:
+    names = known_names()
+    return list(names), list(names.values())
+
+
+def propose(
+    header: Sequence[str],
+    samples: Sequence[Sequence[Cell]] = (),
+    *,
+    today: date,
+    saved: ColumnMap | None = None,
+) -> list[Proposal]:
+    """A target for each column of ``header``: what ``saved`` (the organization's map for a
+    header like this) says, else the template's own name, a known synonym, or the closest name
+    (rapidfuzz token_sort_ratio, at least rules.FUZZY_MATCH_CUTOFF). Each target goes to one
+    column at most, the best match. ``samples`` (the first rows) refine it: a birthday column
+    that holds full dates is proposed as rules.BIRTH_DATE_COLUMN, whose year is dropped.
+    """
+    keys, targets = _choices()
+    names = known_names()
+    saved_targets = _saved_targets(saved, header)
+    candidates: list[tuple[float, int, str, str]] = []  # (score, position, target, reason)
+    for position, cell in enumerate(header):
+        key = header_key(cell)
+        if position in saved_targets:
+            candidates.append((102.0, position, saved_targets[position], "saved"))
+        elif not key:
+            continue
+        elif key in TEMPLATE_KEYS:
+            candidates.append((101.0, position, TEMPLATE_KEYS[key], "template"))
+        elif key in names:
+            candidates.append((100.0, position, names[key], "synonym"))
+        else:
+            match = process.extractOne(
+                key, keys, scorer=fuzz.token_sort_ratio, score_cutoff=rules.FUZZY_MATCH_CUTOFF
+            )
+            if match is not None:
+                candidates.append((match[1], position, targets[match[2]], "similar"))
+    chosen: dict[int, tuple[str, str]] = {}
+    taken: set[str] = set()
+    for _score, position, target, reason in sorted(candidates, key=lambda c: (-c[0], c[1])):
+        if target in taken or position in chosen:
+            continue
+        chosen[position] = (target, reason)
+        taken.add(target)
+    for position, (target, reason) in list(chosen.items()):
+        values = [row[position] for row in samples if position < len(row) and row[position]]
+        if (
+            target == rules.DATE_OF_BIRTH
+            and reason != "saved"
+            and rules.BIRTH_DATE_COLUMN not in taken
+            and values
+            and all(looks_like_full_birth_date(value, today) for value in values)
+        ):
+            chosen[position] = (rules.BIRTH_DATE_COLUMN, "values")
+    return [
+        Proposal(position, cell, *chosen.get(position, (rules.NOT_USED, "")))
+        for position, cell in enumerate(header)
+    ]
+
+
+def _saved_targets(saved: ColumnMap | None, header: Sequence[str]) -> dict[int, str]:
+    """The saved map's targets for the columns of this header with the same name."""
+    if saved is None:
+        return {}
+    by_name = {
+        header_key(name): saved.targets[position]
+        for position, name in enumerate(saved.header)
+        if position in saved.targets
+    }
+    return {
+        position: by_name[header_key(cell)]
+        for position, cell in enumerate(header)
+        if header_key(cell) in by_name
+    }
+
+
+def proposed_map(proposals: Sequence[Proposal], header: Sequence[str]) -> ColumnMap:
+    """The proposals as a ColumnMap (no fixed values)."""
+    return ColumnMap(
+        tuple(header),
+        {proposal.position: proposal.target for proposal in proposals if proposal.target},
+    )
+
+
+def duplicate_targets(column_map: ColumnMap) -> list[str]:
+    """Template columns that more than one file column is mapped to."""
+    seen: set[str] = set()
+    twice: list[str] = []
+    for target in column_map.targets.values():
+        if target in seen and target not in twice:
+            twice.append(target)
+        seen.add(target)
+    return twice
+
+
+def missing_columns(column_map: ColumnMap, *, learners_only: bool) -> list[str]:
+    """The required template columns the map gives no value (named on the page)."""
+    required = rules.LEARNER_CHECK_REQUIRED if learners_only else rules.MAPPING_REQUIRED
+    return column_map.missing(required)
+
+
+def preview(
+    column_map: ColumnMap, samples: Sequence[tuple[int, Sequence[Cell]]], *, today: date
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The first rows as the judge would read them through the map: (template columns shown,
+    [(row number, their values)]). A Date of Birth shows as MM/DD: the year is never kept."""
+    shaper = RowShaper.for_map(column_map)
+    shown_columns = [column for column in rules.HEADERS if column_map.covers(column)]
+    fields = {
+        rules.RECORD_ACTION: "action",
+        rules.ACTIVITY_ID: "activity_id",
+        rules.COMPLETION_DATE: "completion_date",
+        rules.FIRST_NAME: "first_name",
+        rules.LAST_NAME: "last_name",
+        rules.DATE_OF_BIRTH: "date_of_birth",
+        rules.LICENSING_STATE: "licensing_state",
+        rules.LICENSE_OR_NPI: "license_or_npi",
+        rules.CME_CREDITS: "cme_credits",
+        rules.BOARD: "board",
+        rules.BOARD_ID: "board_id",
+        rules.BOARD_CREDITS: "board_credits",
+    }
+    pair_columns = {
+        column: (index, side)
+        for index, pair in enumerate(rules.CREDIT_TYPE_PAIRS)
+        for side, column in enumerate(pair)
+    }
+    rows: list[tuple[int, list[str]]] = []
+    for number, cells in samples:
+        row = shaper(tuple(cells))
+        values: list[str] = []
+        for column in shown_columns:
+            if column == rules.DATE_OF_BIRTH:
+                values.append(_birthday_shown(row.date_of_birth, today))
+            elif column in fields:
+                values.append(cell_text(getattr(row, fields[column])))
+            else:
+                index, side = pair_columns[column]
+                pairs = row.credit_types
+                values.append(pairs[index][side] if index < len(pairs) else "")
+        rows.append((number, values))
+    return shown_columns, rows
+
+
+def _birthday_shown(cell: Cell, today: date) -> str:
+    problem, month, day, _made_by = parse_birthday(cell, today)
+    if problem is None:
+        return f"{month:02d}/{day:02d}"
+    text = cell_text(cell)
+    if full_birth_date(text) is not None:
+        return f"{text} (has a year: PARS refuses it)"
+    return text
