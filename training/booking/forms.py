@@ -15,11 +15,11 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
+from training.booking.models import MAX_ATTENDEES
 from training.booking.names import organization_key, provider_id_digits
 from training.booking.services import SignupDetails
 from training.forms import Form, IdSelectField, clean_text, single_line
 
-MAX_ATTENDEES = 5
 NO_CHOICE = 0
 
 

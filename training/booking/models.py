@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from training.booking.display import format_session_when
 from training.extensions import UTCDateTime, db, utcnow
 
 SIGNUP_CONFIRMED = "confirmed"
@@ -13,6 +14,8 @@ SIGNUP_WAITLISTED = "waitlisted"
 SIGNUP_CANCELLED = "cancelled"
 SESSION_SCHEDULED = "scheduled"
 SESSION_CANCELLED = "cancelled"
+# Staff of an organization who may be listed to attend, besides its contact.
+MAX_ATTENDEES = 5
 
 # Staff may book an organization a second time only with a recorded reason (override_reason);
 # such signups stand outside the one-per-organization indexes.
@@ -119,6 +122,11 @@ class TrainingSession(db.Model):
         return self.starts_at - timedelta(hours=cutoff_hours)
 
     @property
+    def when(self) -> str:
+        """Its date and times as people read them: ``"Tue, Nov 28, 10:00–11:30 AM PT"``."""
+        return format_session_when(self.starts_at, self.ends_at, self.program.zone)
+
+    @property
     def local_starts_at(self) -> datetime:
         return self.starts_at.astimezone(self.program.zone)
 
@@ -198,6 +206,11 @@ class Signup(db.Model):
     @property
     def is_cancelled(self) -> bool:
         return self.status == SIGNUP_CANCELLED
+
+    @property
+    def recipients(self) -> list[str]:
+        """Who the organization's emails go to: its contact, then its attendees."""
+        return [self.contact_email, *(attendee.email for attendee in self.attendees)]
 
     @property
     def chosen_sessions(self) -> list[TrainingSession]:

@@ -14,7 +14,6 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from training.audit.services import SYSTEM_ACTOR, record
-from training.booking.display import format_session_when
 from training.booking.ical import InviteDetails
 from training.booking.models import (
     SESSION_SCHEDULED,
@@ -51,9 +50,7 @@ class SessionUnavailable(BookingError):
 
 class SessionFull(BookingError):
     def __init__(self, session: TrainingSession):
-        super().__init__(
-            f"Sorry, the last seat on {describe_session(session)} has just been taken."
-        )
+        super().__init__(f"Sorry, the last seat on {session.when} has just been taken.")
         self.session = session
 
 
@@ -95,10 +92,6 @@ class SignupDetails:
     provider_id: str | None = None
     contact_phone: str | None = None
     attendee_emails: tuple[str, ...] = ()
-
-
-def describe_session(session: TrainingSession) -> str:
-    return format_session_when(session.starts_at, session.ends_at, session.program.zone)
 
 
 def hash_token(token: str) -> str:
@@ -153,7 +146,7 @@ def invite_details(signup: Signup, session: TrainingSession | None = None) -> In
     domain = sender_email.rpartition("@")[2] or "localhost"
     lines = [
         f"{signup.program.name}: small-group training for {signup.organization_name}.",
-        f"When: {describe_session(session)}",
+        f"When: {session.when}",
     ]
     if session.meeting_url:
         lines.append(f"Join: {session.meeting_url}")
@@ -234,7 +227,7 @@ def book_signup(
     for session in ranked_sessions:
         if session.program_id != program.id or not session.is_bookable(now):
             raise SessionUnavailable(
-                f"{describe_session(session)} can no longer be booked. Please choose another date."
+                f"{session.when} can no longer be booked. Please choose another date."
             )
     existing = find_active_signup(program, details.organization_name, details.provider_id)
     if existing is not None and not (actor is not None and override_reason):
@@ -278,7 +271,7 @@ def book_signup(
         actor=actor,
         signup=signup,
         status=signup.status,
-        choices=[describe_session(session) for session in ranked_sessions],
+        choices=[session.when for session in ranked_sessions],
         override_reason=signup.override_reason,
     )
     token = issue_manage_link(signup, token=manage_token)
@@ -303,7 +296,7 @@ def change_session(signup: Signup, session: TrainingSession, *, now: datetime, a
     closes_at = session.starts_at if actor is not None else _changes_close_at(session)
     if not session.is_bookable(now) or now >= closes_at:
         raise SessionUnavailable(
-            f"{describe_session(session)} can no longer be booked. Please choose another date."
+            f"{session.when} can no longer be booked. Please choose another date."
         )
     if not _claim_seat(session):
         raise SessionFull(session)
@@ -317,8 +310,8 @@ def change_session(signup: Signup, session: TrainingSession, *, now: datetime, a
         "signup.moved" if previous is not None else "signup.booked_from_waitlist",
         actor=actor,
         signup=signup,
-        old=describe_session(previous) if previous is not None else "waitlist",
-        new=describe_session(session),
+        old=previous.when if previous is not None else "waitlist",
+        new=session.when,
     )
     token = issue_manage_link(signup)
     _queue_confirmation(signup, token, previous=previous)
@@ -368,7 +361,7 @@ def cancel_signup(signup: Signup, *, now: datetime, actor=None, reason: str | No
         None,
         "cancelled",
         f"Cancelled: {signup.organization_name}'s training"
-        + (f" on {describe_session(previous)}" if previous is not None else " waitlist place"),
+        + (f" on {previous.when}" if previous is not None else " waitlist place"),
         method="CANCEL" if previous is not None else None,
     )
     if previous is not None:
@@ -404,7 +397,7 @@ def promote_waitlist(session: TrainingSession, *, now: datetime) -> list[Signup]
             "signup.promoted",
             actor_label=SYSTEM_ACTOR,
             signup=candidate,
-            new=describe_session(session),
+            new=session.when,
         )
         _queue_confirmation(candidate, issue_manage_link(candidate), promoted=True)
         promoted.append(candidate)
@@ -502,7 +495,7 @@ def require_changes_open(signup: Signup, now: datetime) -> None:
         hours = current_app.config["CHANGE_CUTOFF_HOURS"]
         raise ChangesClosed(
             f"Changes close {hours} hours before your session, and yours starts "
-            f"{describe_session(signup.session)}. Please email {signup.program.staff_email} "
+            f"{signup.session.when}. Please email {signup.program.staff_email} "
             "if something has changed."
         )
 
@@ -514,7 +507,7 @@ def _queue_confirmation(
     previous: TrainingSession | None = None,
     promoted: bool = False,
 ) -> None:
-    when, organization = describe_session(signup.session), signup.organization_name
+    when, organization = signup.session.when, signup.organization_name
     if previous is not None:
         # Two emails, one invite each: clients act on one calendar per message, and the old
         # date is another event (another UID) that must be cancelled on its own.
@@ -522,7 +515,7 @@ def _queue_confirmation(
             signup,
             None,
             "date_released",
-            f"Cancelled: {describe_session(previous)} (moved to {when})",
+            f"Cancelled: {previous.when} (moved to {when})",
             method="CANCEL",
             invite_session=previous,
         )
@@ -552,10 +545,9 @@ def _queue_signup_email(
     invite_session: TrainingSession | None = None,
     **context,
 ) -> None:
-    recipients = [signup.contact_email, *(attendee.email for attendee in signup.attendees)]
     queue_email(
         kind,
-        recipients,
+        signup.recipients,
         subject,
         signup=signup,
         invite=invite_details(signup, invite_session) if method else None,

@@ -25,7 +25,6 @@ from training.booking import services
 from training.booking.display import (
     format_long_date,
     format_moment,
-    format_session_when,
     format_time_range,
 )
 from training.booking.forms import (
@@ -59,10 +58,6 @@ BROWSER_NONCE_KEY = "submission_nonce"
 
 def init_app(app: Flask) -> None:
     """Register the date and time filters the booking templates use."""
-
-    @app.template_filter("session_when")
-    def session_when(session: TrainingSession) -> str:
-        return format_session_when(session.starts_at, session.ends_at, session.program.zone)
 
     @app.template_filter("session_times")
     def session_times(session: TrainingSession) -> str:
@@ -233,7 +228,7 @@ def change_date(token: str):
         db.session.rollback()
         flash(str(error), "error")
         return _render_manage(signup, token, status=409)
-    flash(f"Done: you are now booked for {_when(signup.session)}.", "success")
+    flash(f"Done: you are now booked for {signup.session.when}.", "success")
     return commit_and_redirect(url_for("booking.manage", token=token))
 
 
@@ -287,10 +282,6 @@ def invite(token: str):
     )
 
 
-def _when(session: TrainingSession) -> str:
-    return format_session_when(session.starts_at, session.ends_at, session.program.zone)
-
-
 def _current_program() -> Program:
     program = services.current_program()
     if program is None:
@@ -321,7 +312,7 @@ def _date_options(program: Program, now: datetime) -> list[SelectChoice]:
         seats = "full: waitlist" if session.is_full else f"{session.seats_left} seats left"
         if session.seats_left == 1:
             seats = "1 seat left"
-        options.append(SelectChoice(session.id, f"{_when(session)} ({seats})"))
+        options.append(SelectChoice(session.id, f"{session.when} ({seats})"))
     return options
 
 
@@ -335,9 +326,7 @@ def _change_options(signup: Signup, now: datetime) -> list[SelectChoice]:
             and not session.is_full
             and now < session.changes_close_at(cutoff)
         ):
-            options.append(
-                SelectChoice(session.id, f"{_when(session)} ({session.seats_left} left)")
-            )
+            options.append(SelectChoice(session.id, f"{session.when} ({session.seats_left} left)"))
     return options
 
 

@@ -570,10 +570,6 @@ def _checked_in(attendance: LiveAttendance | None) -> bool:
     return attendance is not None and attendance.checkin_status is not None
 
 
-def _recipients(signup: Signup) -> list[str]:
-    return [signup.contact_email, *(attendee.email for attendee in signup.attendees)]
-
-
 def _long_date(day: date) -> str:
     return f"{day:%A, %B} {day.day}, {day.year}"
 
@@ -583,7 +579,7 @@ def _queue_followup(signup: Signup, upload: UploadSummary | None) -> None:
     token = issue_manage_link(signup)
     queue_email(
         "live_followup",
-        _recipients(signup),
+        signup.recipients,
         f"After your training: your sandbox results and next steps ({signup.organization_name})",
         signup=signup,
         upload=upload,
@@ -604,7 +600,7 @@ def _queue_missed(signup: Signup, now: datetime) -> None:
     ]
     queue_email(
         "live_missed",
-        _recipients(signup),
+        signup.recipients,
         f"We missed you: book another training date ({signup.organization_name})",
         signup=signup,
         session_date=format_long_date(signup.session.starts_at, program.zone),

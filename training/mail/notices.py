@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from training.booking.models import SESSION_SCHEDULED, SIGNUP_CONFIRMED, Signup, TrainingSession
-from training.booking.services import describe_session, invite_details, issue_manage_link
+from training.booking.services import invite_details, issue_manage_link
 from training.extensions import db
 from training.mail.models import Reminder
 from training.mail.services import public_url, queue_email
@@ -27,10 +27,10 @@ def send_session_update(session: TrainingSession) -> int:
     ).all()
     for signup in signups:
         signup.invite_sequence += 1
-        when = describe_session(session)
+        when = session.when
         queue_email(
             "session_cancelled" if cancelled else "session_changed",
-            _recipients(signup),
+            signup.recipients,
             f"Cancelled: the training session on {when}"
             if cancelled
             else f"Updated: your training session, {when}",
@@ -109,8 +109,8 @@ def send_reminders(now: datetime) -> int:
             continue
         message = queue_email(
             "reminder",
-            _recipients(signup),
-            f"Reminder: your training session, {describe_session(session)}",
+            signup.recipients,
+            f"Reminder: your training session, {session.when}",
             signup=signup,
             manage_url=public_url("booking.manage", token=issue_manage_link(signup)),
             starts_in=_starts_in(session.starts_at - now),
@@ -120,10 +120,6 @@ def send_reminders(now: datetime) -> int:
         queued += 1
     db.session.flush()
     return queued
-
-
-def _recipients(signup: Signup) -> list[str]:
-    return [signup.contact_email, *(attendee.email for attendee in signup.attendees)]
 
 
 def _minutes(hours: float) -> int:

@@ -21,7 +21,6 @@ from wtforms import SelectChoice
 
 from training.audit.services import record_export
 from training.booking import services as booking
-from training.booking.display import format_session_when
 from training.booking.models import Program, Signup, TrainingSession
 from training.booking.services import AlreadySignedUp, BookingError, current_program
 from training.extensions import db, utcnow
@@ -82,7 +81,7 @@ def new_session():
             db.session.rollback()
             flash(str(error), "error")
         else:
-            flash(f"Session added: {_when(session)}.", "success")
+            flash(f"Session added: {session.when}.", "success")
             return commit_and_redirect(url_for("rosters.roster", session_id=session.id))
     return render_template("rosters/session_form.html", form=form, program=program, session=None)
 
@@ -109,7 +108,7 @@ def edit_session(session_id: int):
             db.session.rollback()
             flash(str(error), "error")
         else:
-            flash(f"Saved {_when(session)}." + _told(told, "an updated invite"), "success")
+            flash(f"Saved {session.when}." + _told(told, "an updated invite"), "success")
             return commit_and_redirect(url_for("rosters.roster", session_id=session.id))
     return render_template(
         "rosters/session_form.html", form=form, program=session.program, session=session
@@ -131,7 +130,7 @@ def cancel_session(session_id: int):
             db.session.rollback()
             flash(str(error), "error")
             return redirect(url_for("rosters.roster", session_id=session.id), code=303)
-        flash(f"Cancelled {_when(session)}." + _told(told, "the cancellation"), "success")
+        flash(f"Cancelled {session.when}." + _told(told, "the cancellation"), "success")
         return commit_and_redirect(url_for("rosters.sessions"))
     return render_template("rosters/cancel_session.html", session=session, form=form)
 
@@ -183,7 +182,7 @@ def move_signup(session_id: int, signup_id: int):
         target = _session_or_404(form.session_id.data)
         return _apply(
             lambda: booking.change_session(signup, target, now=utcnow(), actor=current_user),
-            f"Moved {signup.organization_name} to {_when(target)}. "
+            f"Moved {signup.organization_name} to {target.when}. "
             "They have been emailed the new date and invite.",
             url_for("rosters.roster", session_id=session.id),
         )
@@ -221,7 +220,7 @@ def promote_signup(session_id: int, signup_id: int):
         target = _session_or_404(form.session_id.data)
         return _apply(
             lambda: services.promote_signup(signup, target, now=utcnow(), actor=current_user),
-            f"Booked {signup.organization_name} from the waitlist on {_when(target)}. "
+            f"Booked {signup.organization_name} from the waitlist on {target.when}. "
             "They have been emailed.",
             url_for("rosters.roster", session_id=session.id),
         )
@@ -416,10 +415,6 @@ def _told(count: int, what: str) -> str:
     return f" {organizations} booked on it will be emailed {what}."
 
 
-def _when(session: TrainingSession) -> str:
-    return format_session_when(session.starts_at, session.ends_at, session.program.zone)
-
-
 def _session_or_404(session_id: int) -> TrainingSession:
     return db.get_or_404(TrainingSession, session_id, options=[joinedload(TrainingSession.program)])
 
@@ -441,7 +436,7 @@ def _session_signup_or_404(session_id: int, signup_id: int) -> tuple[TrainingSes
 
 def _move_options(session: TrainingSession, now: datetime) -> list[SelectChoice]:
     return [
-        SelectChoice(target.id, f"{_when(target)} ({target.seats_left} left)")
+        SelectChoice(target.id, f"{target.when} ({target.seats_left} left)")
         for target in services.move_targets(session, now)
     ]
 

@@ -14,8 +14,8 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from training.audit.services import record
 from training.booking.display import format_moment
-from training.booking.forms import MAX_ATTENDEES
 from training.booking.models import (
+    MAX_ATTENDEES,
     SESSION_SCHEDULED,
     SIGNUP_CANCELLED,
     SIGNUP_WAITLISTED,
@@ -185,7 +185,7 @@ def possible_duplicates() -> list[DuplicatePair]:
             program_id=signup.program_id,
             organization_key=signup.organization_key,
             provider_id=signup.provider_id,
-            emails=(signup.contact_email, *(attendee.email for attendee in signup.attendees)),
+            emails=tuple(signup.recipients),
         )
         for signup in signups
     ]
