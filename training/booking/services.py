@@ -3,8 +3,6 @@
 Services flush and raise; the request or CLI command that called them commits.
 """
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -15,13 +13,13 @@ from sqlalchemy.exc import IntegrityError
 
 from training.audit.services import SYSTEM_ACTOR, record
 from training.booking.ical import InviteDetails
+from training.booking.links import hash_token, issue_manage_link
 from training.booking.models import (
     SESSION_SCHEDULED,
     SIGNUP_CANCELLED,
     SIGNUP_CONFIRMED,
     SIGNUP_WAITLISTED,
     Attendee,
-    ManageLink,
     Program,
     Signup,
     SignupChoice,
@@ -94,10 +92,6 @@ class SignupDetails:
     attendee_emails: tuple[str, ...] = ()
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def current_program() -> Program | None:
     """The program shown on the home page: the one whose session window ends last."""
     return db.session.scalars(
@@ -124,13 +118,6 @@ def find_active_signup(
 def find_signup_by_submission(submission_key: str) -> Signup | None:
     return db.session.scalars(
         select(Signup).where(Signup.submission_key_hash == hash_token(submission_key))
-    ).first()
-
-
-def signup_for_token(token: str) -> Signup | None:
-    """The signup a manage link opens, or None for an unknown link."""
-    return db.session.scalars(
-        select(Signup).join(ManageLink).where(ManageLink.token_hash == hash_token(token))
     ).first()
 
 
@@ -174,16 +161,6 @@ def invite_details(signup: Signup, session: TrainingSession | None = None) -> In
         ),
         meeting_url=session.meeting_url,
     )
-
-
-def issue_manage_link(signup: Signup, *, token: str | None = None) -> str:
-    """Create a manage link for ``signup`` and return its token (only its hash is kept).
-
-    The token is random unless given.
-    """
-    token = token or secrets.token_urlsafe(32)
-    db.session.add(ManageLink(signup=signup, token_hash=hash_token(token)))
-    return token
 
 
 def waitlist_position(signup: Signup, session: TrainingSession) -> int:

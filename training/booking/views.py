@@ -36,6 +36,7 @@ from training.booking.forms import (
     SignupForm,
 )
 from training.booking.ical import build_invite
+from training.booking.links import signup_for_token, signup_or_404
 from training.booking.models import Program, Signup, TrainingSession
 from training.extensions import db, utcnow
 from training.mail.services import public_url
@@ -100,7 +101,7 @@ def _repeated_signup(_submission: FormSubmission, submission_key: str):
     """
     signup = services.find_signup_by_submission(submission_key)
     token = _first_manage_token(submission_key)
-    if signup is not None and services.signup_for_token(token) == signup:
+    if signup is not None and signup_for_token(token) == signup:
         return redirect(url_for("booking.confirmation", token=token), code=303)
     flash(
         "We already have this signup. Its confirmation and manage link are in the email we "
@@ -294,14 +295,6 @@ def _program_session(program: Program, session_id: int) -> TrainingSession:
     if session is None or session.program_id != program.id:
         abort(404)
     return session
-
-
-def signup_or_404(token: str) -> Signup:
-    """The signup a manage link opens; a clear 404 for a link that is not valid."""
-    signup = services.signup_for_token(token) if len(token) <= 100 else None
-    if signup is None:
-        abort(404, description="This manage link is not valid. Check the link in your email.")
-    return signup
 
 
 def _date_options(program: Program, now: datetime) -> list[SelectChoice]:

@@ -8,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from training.audit.services import SYSTEM_ACTOR, record
+from training.booking.links import issue_manage_link
 from training.booking.models import SIGNUP_CANCELLED, Program, Signup
-from training.booking.services import BookingError, issue_manage_link
+from training.booking.services import BookingError
 from training.challenges.eligibility import ACCME, CMA, Entry, Progress, draw, progress
 from training.challenges.models import ChallengeDrawing, ChallengeEntry, ChallengeReminder
 from training.extensions import db, utcnow

@@ -5,9 +5,9 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from training.audit.services import record_export
+from training.booking.links import signup_or_404
 from training.booking.models import Program
 from training.booking.services import current_program
-from training.booking.views import signup_or_404
 from training.challenges import services
 from training.challenges.eligibility import ACCME, CMA
 from training.challenges.forms import ActionForm, DrawingForm, EntryForm, StaffEntryForm

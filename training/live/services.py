@@ -18,8 +18,8 @@ from sqlalchemy.exc import IntegrityError
 
 from training.audit.services import COMMAND_LINE_ACTOR, record
 from training.booking.display import format_long_date
+from training.booking.links import hash_token, issue_manage_link
 from training.booking.models import SIGNUP_CONFIRMED, ManageLink, Signup, TrainingSession
-from training.booking.services import hash_token, issue_manage_link
 from training.extensions import db
 from training.live.models import (
     CHECKIN_LABELS,

@@ -15,8 +15,8 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.http import quote_etag
 
+from training.booking.links import MAX_TOKEN_LENGTH, signup_or_404
 from training.booking.models import SESSION_SCHEDULED, Signup, TrainingSession
-from training.booking.views import signup_or_404
 from training.extensions import db, utcnow
 from training.live import services
 from training.live.forms import ActionForm, CheckInForm, DoneForm, JumpForm, NotesForm
@@ -282,7 +282,7 @@ def _to_console(session: TrainingSession, anchor: str = "step"):
 
 @bp.get("/manage/<token>/live")
 def follow(token: str):
-    tag = services.participant_tag(token) if len(token) <= 100 else None
+    tag = services.participant_tag(token) if len(token) <= MAX_TOKEN_LENGTH else None
     signup = signup_or_404(token)
     return render_template(
         "live/follow.html",
@@ -293,7 +293,7 @@ def follow(token: str):
 
 @bp.get("/manage/<token>/live/state.json")
 def follow_state(token: str):
-    tag = services.participant_tag(token) if len(token) <= 100 else None
+    tag = services.participant_tag(token) if len(token) <= MAX_TOKEN_LENGTH else None
     if tag is None:
         abort(404)
     if request.if_none_match.contains(tag.etag):

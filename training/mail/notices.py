@@ -6,8 +6,9 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from training.booking.links import issue_manage_link
 from training.booking.models import SESSION_SCHEDULED, SIGNUP_CONFIRMED, Signup, TrainingSession
-from training.booking.services import invite_details, issue_manage_link
+from training.booking.services import invite_details
 from training.extensions import db
 from training.mail.models import Reminder
 from training.mail.services import public_url, queue_email

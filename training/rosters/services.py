@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from training.audit.services import record
+from training.booking.links import hash_token
 from training.booking.models import (
     SESSION_CANCELLED,
     SESSION_SCHEDULED,
@@ -28,7 +29,6 @@ from training.booking.services import (
     book_signup,
     change_session,
     find_active_signup,
-    hash_token,
     promote_waitlist,
 )
 from training.extensions import db

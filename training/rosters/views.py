@@ -21,6 +21,7 @@ from wtforms import SelectChoice
 
 from training.audit.services import record_export
 from training.booking import services as booking
+from training.booking.links import MAX_TOKEN_LENGTH
 from training.booking.models import Program, Signup, TrainingSession
 from training.booking.services import AlreadySignedUp, BookingError, current_program
 from training.extensions import db, utcnow
@@ -50,8 +51,6 @@ bp = Blueprint("rosters", __name__)
 
 MANAGERS = (ROLE_ADMIN, ROLE_STAFF)
 READERS = (ROLE_ADMIN, ROLE_STAFF, ROLE_FACILITATOR)
-# A feed token is 43 characters; anything much longer is not one of ours.
-MAX_TOKEN_LENGTH = 100
 
 
 @bp.get("/staff/sessions")

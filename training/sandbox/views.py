@@ -21,8 +21,8 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from training.audit.services import record_export
+from training.booking.links import signup_or_404
 from training.booking.models import Signup
-from training.booking.views import signup_or_404
 from training.errors import render_error
 from training.extensions import db, utcnow
 from training.routing import query_number

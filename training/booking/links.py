@@ -1,0 +1,47 @@
+"""Manage links: the secret address each signup is managed from, kept only as a hash.
+
+Every page an organization reaches from its manage link (booking, live session, sandbox,
+challenges) finds its signup here.
+"""
+
+import hashlib
+import secrets
+
+from flask import abort
+from sqlalchemy import select
+
+from training.booking.models import ManageLink, Signup
+from training.extensions import db
+
+# Our tokens (manage links, the calendar feed) are 43 characters; much longer is not one of ours.
+MAX_TOKEN_LENGTH = 100
+
+
+def hash_token(token: str) -> str:
+    """The hex SHA-256 of a secret token: what the database keeps instead of the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_manage_link(signup: Signup, *, token: str | None = None) -> str:
+    """Create a manage link for ``signup`` and return its token (only its hash is kept).
+
+    The token is random unless given.
+    """
+    token = token or secrets.token_urlsafe(32)
+    db.session.add(ManageLink(signup=signup, token_hash=hash_token(token)))
+    return token
+
+
+def signup_for_token(token: str) -> Signup | None:
+    """The signup a manage link opens, or None for an unknown link."""
+    return db.session.scalars(
+        select(Signup).join(ManageLink).where(ManageLink.token_hash == hash_token(token))
+    ).first()
+
+
+def signup_or_404(token: str) -> Signup:
+    """The signup a manage link opens; a clear 404 for a link that is not valid."""
+    signup = signup_for_token(token) if len(token) <= MAX_TOKEN_LENGTH else None
+    if signup is None:
+        abort(404, description="This manage link is not valid. Check the link in your email.")
+    return signup
