@@ -20,7 +20,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 
 from training import create_app
-from training.booking import services
+from training.booking import notices, services
 from training.booking.models import Program, TrainingSession
 from training.extensions import db, utcnow
 from training.mail.delivery import deliver_due, envelope_for
@@ -92,7 +92,7 @@ def queue_confirmations(count: int) -> None:
             [signup.contact_email, "lee@example.org", "kim@example.org"],
             "You're booked",
             signup=signup,
-            invite=services.invite_details(signup),
+            invite=notices.invite_details(signup),
             method="REQUEST",
             manage_url=public_url("booking.manage", token=token),
         )

@@ -17,10 +17,10 @@ from test_mail_support import SmtpSink, invite_bytes
 
 from training.booking import services
 from training.booking.models import SESSION_CANCELLED, Signup, TrainingSession
+from training.booking.notices import send_session_update
 from training.extensions import db, utcnow
 from training.mail.delivery import deliver_due
 from training.mail.models import OutboxMessage
-from training.mail.notices import send_session_update
 
 HOSTILE_NAME = (
     'Clínica "Ñandú"; Smith, Jones & Co.\r\nBcc: victim@example.org\r\nX-Evil: 1 🎉 مستشفى الأمل'

@@ -7,9 +7,9 @@ from conftest import manage_token, signup_form
 from sqlalchemy import select
 
 from training.booking.models import Signup, TrainingSession
+from training.booking.notices import send_reminders
 from training.extensions import db
 from training.mail.models import OutboxMessage, Reminder
-from training.mail.notices import send_reminders
 
 pytestmark = pytest.mark.clock
 

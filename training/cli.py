@@ -12,13 +12,13 @@ from sqlalchemy import func, select
 
 from training import PROJECT_ROOT
 from training.booking.models import Program, TrainingSession
+from training.booking.notices import send_reminders
 from training.booking.seeding import seed_program
 from training.challenges.services import send_due_challenge_reminders
 from training.extensions import db, utcnow
 from training.live import services as live_services
 from training.mail.delivery import DeliveryReport, deliver_due, watch
 from training.mail.models import OutboxMessage
-from training.mail.notices import send_reminders
 from training.mail.services import requeue_message
 from training.sandbox import services as sandbox_services
 from training.sandbox import tasks as sandbox_tasks

@@ -5,14 +5,13 @@ Services flush and raise; the request or CLI command that called them commits.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 
 from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from training.audit.services import SYSTEM_ACTOR, record
-from training.booking.ical import InviteDetails
+from training.booking import notices
 from training.booking.links import hash_token, issue_manage_link
 from training.booking.models import (
     SESSION_SCHEDULED,
@@ -28,7 +27,6 @@ from training.booking.models import (
 from training.booking.names import organization_key
 from training.constraints import unique_or
 from training.extensions import db
-from training.mail.services import public_url, queue_email
 
 # A manage link can be re-sent this often; more often, the request is quietly ignored.
 RESEND_INTERVAL = timedelta(minutes=10)
@@ -121,48 +119,6 @@ def find_signup_by_submission(submission_key: str) -> Signup | None:
     ).first()
 
 
-def invite_details(signup: Signup, session: TrainingSession | None = None) -> InviteDetails:
-    """What the calendar invite for a signup's ``session`` (its own by default) says.
-
-    The UID names the signup and the session, so each booked date is one calendar event;
-    SEQUENCE is the signup's counter, which only goes up, so any invite outranks every
-    earlier one for the same UID.
-    """
-    session = session or signup.session
-    sender_name, sender_email = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
-    domain = sender_email.rpartition("@")[2] or "localhost"
-    lines = [
-        f"{signup.program.name}: small-group training for {signup.organization_name}.",
-        f"When: {session.when}",
-    ]
-    if session.meeting_url:
-        lines.append(f"Join: {session.meeting_url}")
-    if session.dial_in:
-        lines.append(f"Dial-in: {session.dial_in}")
-    if session.passcode:
-        lines.append(f"Passcode: {session.passcode}")
-    lines += [
-        "Bring your learner data (name, month and day of birth, license number, state) and "
-        "make sure you have your learners' permission to report their credit.",
-        f"Questions: {signup.program.staff_email}",
-    ]
-    return InviteDetails(
-        uid=f"signup-{signup.id}-session-{session.id}@{domain}",
-        sequence=signup.invite_sequence,
-        starts_at=session.starts_at,
-        ends_at=session.ends_at,
-        summary=f"{signup.program.name}: training session",
-        description="\n".join(lines),
-        organizer_email=sender_email,
-        organizer_name=sender_name or signup.program.name,
-        attendees=(
-            (signup.contact_name, signup.contact_email),
-            *((attendee.email, attendee.email) for attendee in signup.attendees),
-        ),
-        meeting_url=session.meeting_url,
-    )
-
-
 def waitlist_position(signup: Signup, session: TrainingSession) -> int:
     """1 for the organization first in line for ``session``."""
     ahead = db.session.scalar(
@@ -253,9 +209,9 @@ def book_signup(
     )
     token = issue_manage_link(signup, token=manage_token)
     if signup.is_confirmed:
-        _queue_confirmation(signup, token)
+        notices.queue_confirmation(signup, token)
     else:
-        _queue_signup_email(signup, token, "waitlisted", "You're on the waitlist")
+        notices.queue_signup_email(signup, token, "waitlisted", "You're on the waitlist")
     return signup, token
 
 
@@ -291,7 +247,7 @@ def change_session(signup: Signup, session: TrainingSession, *, now: datetime, a
         new=session.when,
     )
     token = issue_manage_link(signup)
-    _queue_confirmation(signup, token, previous=previous)
+    notices.queue_confirmation(signup, token, previous=previous)
     if previous is not None:
         promote_waitlist(previous, now=now)
 
@@ -333,7 +289,7 @@ def cancel_signup(signup: Signup, *, now: datetime, actor=None, reason: str | No
         _release_seat(previous)
     db.session.flush()
     record("signup.cancelled", actor=actor, signup=signup, session=previous, reason=reason)
-    _queue_signup_email(
+    notices.queue_signup_email(
         signup,
         None,
         "cancelled",
@@ -376,7 +332,7 @@ def promote_waitlist(session: TrainingSession, *, now: datetime) -> list[Signup]
             signup=candidate,
             new=session.when,
         )
-        _queue_confirmation(candidate, issue_manage_link(candidate), promoted=True)
+        notices.queue_confirmation(candidate, issue_manage_link(candidate), promoted=True)
         promoted.append(candidate)
 
 
@@ -386,14 +342,7 @@ def resend_manage_link(signup: Signup, *, now: datetime) -> bool:
         return False
     signup.link_resent_at = now
     record("signup.manage_link_resent", signup=signup)
-    token = issue_manage_link(signup)
-    queue_email(
-        "manage_link",
-        [signup.contact_email],
-        f"Your manage link for {signup.program.name}",
-        signup=signup,
-        manage_url=public_url("booking.manage", token=token),
-    )
+    notices.queue_manage_link(signup, issue_manage_link(signup))
     return True
 
 
@@ -475,61 +424,3 @@ def require_changes_open(signup: Signup, now: datetime) -> None:
             f"{signup.session.when}. Please email {signup.program.staff_email} "
             "if something has changed."
         )
-
-
-def _queue_confirmation(
-    signup: Signup,
-    token: str,
-    *,
-    previous: TrainingSession | None = None,
-    promoted: bool = False,
-) -> None:
-    when, organization = signup.session.when, signup.organization_name
-    if previous is not None:
-        # Two emails, one invite each: clients act on one calendar per message, and the old
-        # date is another event (another UID) that must be cancelled on its own.
-        _queue_signup_email(
-            signup,
-            None,
-            "date_released",
-            f"Cancelled: {previous.when} (moved to {when})",
-            method="CANCEL",
-            invite_session=previous,
-        )
-        subject = f"Your training date has changed: {when} ({organization})"
-    elif promoted:
-        subject = f"A seat opened up: you're booked for {when} ({organization})"
-    else:
-        subject = f"You're booked: {when} ({organization})"
-    _queue_signup_email(
-        signup,
-        token,
-        "booking_confirmed",
-        subject,
-        method="REQUEST",
-        previous=previous,
-        promoted=promoted,
-    )
-
-
-def _queue_signup_email(
-    signup: Signup,
-    token: str | None,
-    kind: str,
-    subject: str,
-    *,
-    method: str | None = None,
-    invite_session: TrainingSession | None = None,
-    **context,
-) -> None:
-    queue_email(
-        kind,
-        signup.recipients,
-        subject,
-        signup=signup,
-        invite=invite_details(signup, invite_session) if method else None,
-        method=method,
-        manage_url=public_url("booking.manage", token=token) if token else None,
-        invite_session=invite_session,
-        **context,
-    )

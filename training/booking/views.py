@@ -21,7 +21,7 @@ from flask import session as browser_session
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from wtforms import SelectChoice
 
-from training.booking import services
+from training.booking import notices, services
 from training.booking.display import (
     format_long_date,
     format_moment,
@@ -275,7 +275,7 @@ def invite(token: str):
     signup = signup_or_404(token)
     if not signup.is_confirmed:
         abort(404)
-    body = build_invite(services.invite_details(signup), method="REQUEST", stamp=utcnow())
+    body = build_invite(notices.invite_details(signup), method="REQUEST", stamp=utcnow())
     return current_app.response_class(
         body,
         mimetype="text/calendar",

@@ -18,6 +18,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
+from training.booking.notices import send_reminders
 from training.challenges.services import send_due_challenge_reminders
 from training.extensions import db, utcnow
 from training.mail.message import Envelope, build_message, to_bytes
@@ -29,7 +30,6 @@ from training.mail.models import (
     MAIL_SENT,
     OutboxMessage,
 )
-from training.mail.notices import send_reminders
 
 # How often a watching worker looks for reminders that have come due.
 REMINDER_CHECK_SECONDS = 60

@@ -22,6 +22,7 @@ from training.booking.models import (
     SignupChoice,
     TrainingSession,
 )
+from training.booking.notices import send_session_update
 from training.booking.services import (
     AlreadySignedUp,
     BookingError,
@@ -33,7 +34,6 @@ from training.booking.services import (
 )
 from training.extensions import db
 from training.mail.models import OutboxMessage
-from training.mail.notices import send_session_update
 from training.mail.services import requeue_message
 from training.rosters.models import CalendarFeed
 from training.staff.models import ROLE_FACILITATOR, StaffMember

@@ -1,17 +1,135 @@
-"""Emails no organization asked for: a session changed by staff, and reminders before it."""
+"""Booking's emails: confirmations, waitlist and cancellation notes, manage links, a session
+changed by staff, and reminders before it. Each is queued in the caller's transaction."""
 
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from training.booking.ical import InviteDetails
 from training.booking.links import issue_manage_link
 from training.booking.models import SESSION_SCHEDULED, SIGNUP_CONFIRMED, Signup, TrainingSession
-from training.booking.services import invite_details
 from training.extensions import db
 from training.mail.models import Reminder
 from training.mail.services import public_url, queue_email
+
+
+def invite_details(signup: Signup, session: TrainingSession | None = None) -> InviteDetails:
+    """What the calendar invite for a signup's ``session`` (its own by default) says.
+
+    The UID names the signup and the session, so each booked date is one calendar event;
+    SEQUENCE is the signup's counter, which only goes up, so any invite outranks every
+    earlier one for the same UID.
+    """
+    session = session or signup.session
+    sender_name, sender_email = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    domain = sender_email.rpartition("@")[2] or "localhost"
+    lines = [
+        f"{signup.program.name}: small-group training for {signup.organization_name}.",
+        f"When: {session.when}",
+    ]
+    if session.meeting_url:
+        lines.append(f"Join: {session.meeting_url}")
+    if session.dial_in:
+        lines.append(f"Dial-in: {session.dial_in}")
+    if session.passcode:
+        lines.append(f"Passcode: {session.passcode}")
+    lines += [
+        "Bring your learner data (name, month and day of birth, license number, state) and "
+        "make sure you have your learners' permission to report their credit.",
+        f"Questions: {signup.program.staff_email}",
+    ]
+    return InviteDetails(
+        uid=f"signup-{signup.id}-session-{session.id}@{domain}",
+        sequence=signup.invite_sequence,
+        starts_at=session.starts_at,
+        ends_at=session.ends_at,
+        summary=f"{signup.program.name}: training session",
+        description="\n".join(lines),
+        organizer_email=sender_email,
+        organizer_name=sender_name or signup.program.name,
+        attendees=(
+            (signup.contact_name, signup.contact_email),
+            *((attendee.email, attendee.email) for attendee in signup.attendees),
+        ),
+        meeting_url=session.meeting_url,
+    )
+
+
+def queue_confirmation(
+    signup: Signup,
+    token: str,
+    *,
+    previous: TrainingSession | None = None,
+    promoted: bool = False,
+) -> None:
+    """Queue the "you're booked" email with its invite (REQUEST); after a move, first the CANCEL
+    of the old date, as an email of its own."""
+    when, organization = signup.session.when, signup.organization_name
+    if previous is not None:
+        # Two emails, one invite each: clients act on one calendar per message, and the old
+        # date is another event (another UID) that must be cancelled on its own.
+        queue_signup_email(
+            signup,
+            None,
+            "date_released",
+            f"Cancelled: {previous.when} (moved to {when})",
+            method="CANCEL",
+            invite_session=previous,
+        )
+        subject = f"Your training date has changed: {when} ({organization})"
+    elif promoted:
+        subject = f"A seat opened up: you're booked for {when} ({organization})"
+    else:
+        subject = f"You're booked: {when} ({organization})"
+    queue_signup_email(
+        signup,
+        token,
+        "booking_confirmed",
+        subject,
+        method="REQUEST",
+        previous=previous,
+        promoted=promoted,
+    )
+
+
+def queue_signup_email(
+    signup: Signup,
+    token: str | None,
+    kind: str,
+    subject: str,
+    *,
+    method: str | None = None,
+    invite_session: TrainingSession | None = None,
+    **context,
+) -> None:
+    """Queue ``mail/<kind>`` to the signup's recipients, with an invite when ``method`` is set
+    (for ``invite_session``, the signup's own session by default) and the manage link when
+    ``token`` is given."""
+    queue_email(
+        kind,
+        signup.recipients,
+        subject,
+        signup=signup,
+        invite=invite_details(signup, invite_session) if method else None,
+        method=method,
+        manage_url=public_url("booking.manage", token=token) if token else None,
+        invite_session=invite_session,
+        **context,
+    )
+
+
+def queue_manage_link(signup: Signup, token: str) -> None:
+    """Queue a fresh manage link to the contact on file (never to the attendees)."""
+    queue_email(
+        "manage_link",
+        [signup.contact_email],
+        f"Your manage link for {signup.program.name}",
+        signup=signup,
+        manage_url=public_url("booking.manage", token=token),
+    )
 
 
 def send_session_update(session: TrainingSession) -> int:
