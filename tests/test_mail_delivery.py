@@ -1,7 +1,7 @@
 """The outbox worker against a real SMTP server on loopback: what arrives, once, and when."""
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -9,6 +9,7 @@ from conftest import signup_form
 from sqlalchemy import select
 from test_mail_support import SmtpSink, free_port, invite_bytes, mime_tree
 
+from training.booking.models import TrainingSession
 from training.extensions import db, utcnow
 from training.mail.delivery import claim_due, deliver_due, watch
 from training.mail.models import MAIL_FAILED, MAIL_RETRYING, MAIL_SENT, OutboxMessage
@@ -288,6 +289,29 @@ def test_watching_worker_delivers_what_is_queued_until_told_to_stop(app, client,
     assert [path.name for path in (Path(app.instance_path) / "mail").iterdir()] == [
         "000001-booking_confirmed.eml"
     ]
+
+
+def test_a_watching_worker_runs_the_periodic_jobs_it_is_handed_and_commits_them(app, make_session):
+    session_id = make_session()
+    runs: list[datetime] = []
+
+    def job(now: datetime) -> None:
+        runs.append(now)
+        db.session.get(TrainingSession, session_id).seats = 3
+
+    rounds: list[bool] = []
+
+    def stop_after_three_rounds() -> bool:
+        rounds.append(True)
+        return len(rounds) > 3
+
+    with app.app_context():
+        watch(0.1, should_stop=stop_after_three_rounds, periodic=[job])
+
+    # Once at the start, then once a minute: not in the rounds a tenth of a second later.
+    assert len(runs) == 1
+    with app.app_context():
+        assert db.session.get(TrainingSession, session_id).seats == 3
 
 
 def test_status_counts_messages_by_state(app, client, runner, make_session):

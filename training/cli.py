@@ -51,6 +51,8 @@ def seed_command(year: int | None, if_empty: bool) -> None:
 
 
 mail_cli = AppGroup("mail", help="Send queued email and calendar invites.")
+# What a watching mail worker queues every minute: the reminders that have come due.
+REMINDER_JOBS = (send_reminders, send_due_challenge_reminders)
 
 
 @mail_cli.command("deliver")
@@ -73,7 +75,12 @@ def deliver_command(keep_watching: bool, interval: float | None) -> None:
     stopping: list[int] = []
     previous = signal.signal(signal.SIGTERM, lambda signum, _frame: stopping.append(signum))
     try:
-        watch(interval, should_stop=lambda: bool(stopping), on_report=_echo_report)
+        watch(
+            interval,
+            should_stop=lambda: bool(stopping),
+            on_report=_echo_report,
+            periodic=REMINDER_JOBS,
+        )
     except KeyboardInterrupt:
         pass
     finally:

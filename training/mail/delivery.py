@@ -9,7 +9,7 @@ import smtplib
 import ssl
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -18,8 +18,6 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
-from training.booking.notices import send_reminders
-from training.challenges.services import send_due_challenge_reminders
 from training.extensions import db, utcnow
 from training.mail.message import Envelope, build_message, to_bytes
 from training.mail.models import (
@@ -31,8 +29,11 @@ from training.mail.models import (
     OutboxMessage,
 )
 
-# How often a watching worker looks for reminders that have come due.
-REMINDER_CHECK_SECONDS = 60
+# How often a watching worker runs the periodic jobs it was given (reminders that came due).
+PERIODIC_JOB_SECONDS = 60
+
+# A job the worker runs now and then: given the time, it queues what is due, and flushes.
+PeriodicJob = Callable[[datetime], object]
 
 
 class DeliveryError(Exception):
@@ -351,15 +352,17 @@ def watch(
     *,
     should_stop: Callable[[], bool],
     on_report: Callable[[DeliveryReport], None] = lambda report: None,
+    periodic: Sequence[PeriodicJob] = (),
 ) -> None:
-    """Deliver due email every ``interval`` seconds, and queue due reminders every minute."""
-    next_reminder_check = 0.0
+    """Deliver due email every ``interval`` seconds, and run the ``periodic`` jobs (the
+    features' reminders, handed in by the command) every minute, committing after them."""
+    next_periodic_run = 0.0
     while not should_stop():
-        if time.monotonic() >= next_reminder_check:
-            send_reminders(utcnow())
-            send_due_challenge_reminders(utcnow())
+        if periodic and time.monotonic() >= next_periodic_run:
+            for job in periodic:
+                job(utcnow())
             db.session.commit()
-            next_reminder_check = time.monotonic() + REMINDER_CHECK_SECONDS
+            next_periodic_run = time.monotonic() + PERIODIC_JOB_SECONDS
         report = deliver_due()
         if report.total:
             on_report(report)
