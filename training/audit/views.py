@@ -7,8 +7,7 @@ from flask import Blueprint, current_app, render_template, request
 
 from training.audit import services
 from training.audit.forms import AuditFilterForm
-from training.staff.auth import role_required
-from training.staff.models import ROLE_ADMIN
+from training.staff.auth import ADMINS, role_required
 
 bp = Blueprint("audit", __name__, url_prefix="/staff/audit")
 
@@ -50,7 +49,7 @@ def _text(value: Any) -> str:
 
 
 @bp.get("/")
-@role_required(ROLE_ADMIN)
+@role_required(*ADMINS)
 def index():
     actors, actions = services.filter_choices()
     form = AuditFilterForm(request.args)

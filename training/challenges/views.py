@@ -14,13 +14,10 @@ from training.challenges.forms import ActionForm, DrawingForm, EntryForm, StaffE
 from training.challenges.models import ChallengeDrawing, ChallengeEntry
 from training.extensions import db, utcnow
 from training.signups.exports import CSV_MIMETYPE, csv_bytes
-from training.staff.auth import role_required
-from training.staff.models import ROLE_ADMIN, ROLE_STAFF
+from training.staff.auth import MANAGERS, role_required
 from training.submissions.guard import commit_and_redirect, once_per_submission
 
 bp = Blueprint("challenges", __name__)
-
-STAFF_ROLES = (ROLE_ADMIN, ROLE_STAFF)
 
 
 @bp.route("/manage/<token>/challenges", methods=["GET", "POST"])
@@ -72,7 +69,7 @@ def remove_own_entry(token: str, entry_id: int):
 
 
 @bp.route("/staff/challenges", methods=["GET", "POST"])
-@role_required(*STAFF_ROLES)
+@role_required(*MANAGERS)
 @once_per_submission
 def progress():
     program = _current_program()
@@ -118,7 +115,7 @@ def progress():
 
 
 @bp.post("/staff/challenges/entries/<id:entry_id>/verify")
-@role_required(*STAFF_ROLES)
+@role_required(*MANAGERS)
 @once_per_submission
 def verify(entry_id: int):
     entry = db.get_or_404(ChallengeEntry, entry_id)
@@ -133,7 +130,7 @@ def verify(entry_id: int):
 
 
 @bp.post("/staff/challenges/entries/<id:entry_id>/remove")
-@role_required(*STAFF_ROLES)
+@role_required(*MANAGERS)
 @once_per_submission
 def remove(entry_id: int):
     entry = db.get_or_404(ChallengeEntry, entry_id)
@@ -145,7 +142,7 @@ def remove(entry_id: int):
 
 
 @bp.post("/staff/challenges/drawing")
-@role_required(*STAFF_ROLES)
+@role_required(*MANAGERS)
 @once_per_submission
 def drawing():
     program = _current_program()
@@ -169,7 +166,7 @@ def drawing():
 
 
 @bp.get("/staff/challenges.csv")
-@role_required(*STAFF_ROLES)
+@role_required(*MANAGERS)
 def export():
     program = _current_program()
     header = [

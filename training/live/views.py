@@ -22,19 +22,17 @@ from training.live import services
 from training.live.forms import ActionForm, CheckInForm, DoneForm, JumpForm, NotesForm
 from training.live.models import WalkthroughStep
 from training.resources.markdown import render_markdown
-from training.staff.auth import role_required
-from training.staff.models import ROLE_ADMIN, ROLE_FACILITATOR, ROLE_STAFF
+from training.staff.auth import EVERY_ROLE, role_required
 from training.submissions.guard import commit_and_redirect, once_per_submission
 
 bp = Blueprint("live", __name__)
-CONSOLE_ROLES = (ROLE_ADMIN, ROLE_STAFF, ROLE_FACILITATOR)
 
 
 # --- Facilitator console -----------------------------------------------------------------------
 
 
 @bp.get("/staff/live/")
-@role_required(*CONSOLE_ROLES)
+@role_required(*EVERY_ROLE)
 def index():
     """Sessions to run: a facilitator's own, or every scheduled one for admins and staff."""
     if current_user.can_manage:
@@ -49,13 +47,13 @@ def index():
 
 
 @bp.get("/staff/live/<id:session_id>")
-@role_required(*CONSOLE_ROLES)
+@role_required(*EVERY_ROLE)
 def console(session_id: int):
     return _render_console(_console_session(session_id))
 
 
 @bp.get("/staff/live/<id:session_id>/board.json")
-@role_required(*CONSOLE_ROLES)
+@role_required(*EVERY_ROLE)
 def board_state(session_id: int):
     session = _console_session(session_id)
     etag = services.board_tag(session.id)
@@ -74,7 +72,7 @@ def board_state(session_id: int):
 
 
 @bp.post("/staff/live/<id:session_id>/start")
-@role_required(*CONSOLE_ROLES)
+@role_required(*EVERY_ROLE)
 @once_per_submission
 def start(session_id: int):
     session = _console_session(session_id)
@@ -86,7 +84,7 @@ def start(session_id: int):
 
 
 @bp.post("/staff/live/<id:session_id>/end")
-@role_required(*CONSOLE_ROLES)
+@role_required(*EVERY_ROLE)
 @once_per_submission
 def end(session_id: int):
     session = _console_session(session_id)
@@ -98,7 +96,7 @@ def end(session_id: int):
 
 
 @bp.post("/staff/live/<id:session_id>/next")
-@role_required(*CONSOLE_ROLES)
+@role_required(*EVERY_ROLE)
 @once_per_submission
 def next_step(session_id: int):
     session = _console_session(session_id)
@@ -106,7 +104,7 @@ def next_step(session_id: int):
 
 
 @bp.post("/staff/live/<id:session_id>/back")
-@role_required(*CONSOLE_ROLES)
+@role_required(*EVERY_ROLE)
 @once_per_submission
 def previous_step(session_id: int):
     session = _console_session(session_id)
@@ -114,7 +112,7 @@ def previous_step(session_id: int):
 
 
 @bp.post("/staff/live/<id:session_id>/step")
-@role_required(*CONSOLE_ROLES)
+@role_required(*EVERY_ROLE)
 @once_per_submission
 def jump(session_id: int):
     session = _console_session(session_id)
@@ -128,7 +126,7 @@ def jump(session_id: int):
 
 
 @bp.post("/staff/live/<id:session_id>/check-in/<id:signup_id>")
-@role_required(*CONSOLE_ROLES)
+@role_required(*EVERY_ROLE)
 @once_per_submission
 def check_in(session_id: int, signup_id: int):
     session = _console_session(session_id)
@@ -147,7 +145,7 @@ def check_in(session_id: int, signup_id: int):
 
 
 @bp.post("/staff/live/<id:session_id>/help/<id:signup_id>/clear")
-@role_required(*CONSOLE_ROLES)
+@role_required(*EVERY_ROLE)
 @once_per_submission
 def clear_help(session_id: int, signup_id: int):
     session = _console_session(session_id)
@@ -161,7 +159,7 @@ def clear_help(session_id: int, signup_id: int):
 
 
 @bp.post("/staff/live/<id:session_id>/notes")
-@role_required(*CONSOLE_ROLES)
+@role_required(*EVERY_ROLE)
 @once_per_submission
 def notes(session_id: int):
     session = _console_session(session_id)
@@ -177,7 +175,7 @@ def notes(session_id: int):
 
 
 @bp.post("/staff/live/<id:session_id>/follow-ups")
-@role_required(*CONSOLE_ROLES)
+@role_required(*EVERY_ROLE)
 @once_per_submission
 def follow_ups(session_id: int):
     session = _console_session(session_id)

@@ -7,8 +7,7 @@ from training.extensions import db
 from training.resources import services
 from training.resources.forms import PageForm, RestoreForm, WordingBuilderForm
 from training.resources.markdown import render_markdown
-from training.staff.auth import role_required
-from training.staff.models import ROLE_ADMIN, ROLE_STAFF
+from training.staff.auth import MANAGERS, role_required
 from training.submissions.guard import commit_and_redirect, once_per_submission
 
 bp = Blueprint("resources", __name__)
@@ -49,7 +48,7 @@ def page(slug: str):
 
 
 @bp.route("/staff/resources/<slug>", methods=["GET", "POST"])
-@role_required(ROLE_ADMIN, ROLE_STAFF)
+@role_required(*MANAGERS)
 @once_per_submission
 def edit(slug: str):
     resource = services.get_page(slug)
@@ -71,7 +70,7 @@ def edit(slug: str):
 
 
 @bp.post("/staff/resources/<slug>/restore")
-@role_required(ROLE_ADMIN, ROLE_STAFF)
+@role_required(*MANAGERS)
 @once_per_submission
 def restore(slug: str):
     if services.get_page(slug) is None:

@@ -39,8 +39,8 @@ from training.rosters.forms import (
     ResendForm,
     SessionForm,
 )
-from training.staff.auth import role_required
-from training.staff.models import ROLE_ADMIN, ROLE_FACILITATOR, ROLE_STAFF, StaffMember
+from training.staff.auth import EVERY_ROLE, MANAGERS, role_required
+from training.staff.models import StaffMember
 from training.submissions.guard import (
     commit_and_redirect,
     current_submission_key,
@@ -49,12 +49,9 @@ from training.submissions.guard import (
 
 bp = Blueprint("rosters", __name__)
 
-MANAGERS = (ROLE_ADMIN, ROLE_STAFF)
-READERS = (ROLE_ADMIN, ROLE_STAFF, ROLE_FACILITATOR)
-
 
 @bp.get("/staff/sessions")
-@role_required(*READERS)
+@role_required(*EVERY_ROLE)
 def sessions():
     program = current_program()
     summaries = services.list_sessions(program, current_user) if program else []
@@ -135,7 +132,7 @@ def cancel_session(session_id: int):
 
 
 @bp.get("/staff/sessions/<id:session_id>")
-@role_required(*READERS)
+@role_required(*EVERY_ROLE)
 def roster(session_id: int):
     session = _readable_session(session_id)
     now = utcnow()

@@ -40,14 +40,11 @@ from training.sandbox.forms import (
 from training.sandbox.models import SandboxActivity, SandboxAttempt
 from training.sandbox.readers import human_size
 from training.signups.exports import XLSX_MIMETYPE
-from training.staff.auth import role_required
-from training.staff.models import ROLE_ADMIN, ROLE_FACILITATOR, ROLE_STAFF
+from training.staff.auth import EVERY_ROLE, MANAGERS, role_required
 from training.submissions.guard import commit_and_redirect, once_per_submission
 
 bp = Blueprint("sandbox", __name__)
 
-HELPER_ROLES = (ROLE_ADMIN, ROLE_STAFF, ROLE_FACILITATOR)
-REFERENCE_DATA_ROLES = (ROLE_ADMIN, ROLE_STAFF)
 CSV_MIMETYPE = "text/csv; charset=utf-8"
 TEXT_MIMETYPE = "text/tab-separated-values; charset=utf-8"
 PLAIN_TEXT_MIMETYPE = "text/plain; charset=utf-8"
@@ -469,7 +466,7 @@ def _findings_csv(attempt: SandboxAttempt):
 
 
 @bp.get("/staff/sandbox")
-@role_required(*HELPER_ROLES)
+@role_required(*EVERY_ROLE)
 def staff_index():
     attempts = (
         select(
@@ -503,7 +500,7 @@ def _signup_for_staff(signup_id: int) -> Signup:
 
 
 @bp.get("/staff/sandbox/<id:signup_id>")
-@role_required(*HELPER_ROLES)
+@role_required(*EVERY_ROLE)
 def staff_sandbox(signup_id: int):
     signup = _signup_for_staff(signup_id)
     return render_template(
@@ -516,7 +513,7 @@ def staff_sandbox(signup_id: int):
 
 
 @bp.get("/staff/sandbox/<id:signup_id>/attempts/<id:attempt_id>")
-@role_required(*HELPER_ROLES)
+@role_required(*EVERY_ROLE)
 def staff_attempt(signup_id: int, attempt_id: int):
     signup = _signup_for_staff(signup_id)
     attempt = _attempt_or_404(signup, attempt_id)
@@ -533,7 +530,7 @@ def staff_attempt(signup_id: int, attempt_id: int):
 
 
 @bp.get("/staff/sandbox/<id:signup_id>/attempts/<id:attempt_id>/findings.csv")
-@role_required(*HELPER_ROLES)
+@role_required(*EVERY_ROLE)
 def staff_findings_csv(signup_id: int, attempt_id: int):
     signup = _signup_for_staff(signup_id)
     attempt = _attempt_or_404(signup, attempt_id)
@@ -549,7 +546,7 @@ def staff_findings_csv(signup_id: int, attempt_id: int):
 
 
 @bp.route("/staff/sandbox/pars-states", methods=["GET", "POST"])
-@role_required(*REFERENCE_DATA_ROLES)
+@role_required(*MANAGERS)
 @once_per_submission
 def pars_states():
     current = services.pars_states()

@@ -20,8 +20,7 @@ from training.booking.services import BookingError
 from training.extensions import db, utcnow
 from training.signups import exports, services
 from training.signups.forms import DismissDuplicateForm, MergeDuplicateForm, SignupSearchForm
-from training.staff.auth import role_required
-from training.staff.models import ROLE_ADMIN, ROLE_STAFF
+from training.staff.auth import MANAGERS, role_required
 from training.submissions.guard import commit_and_redirect, once_per_submission
 
 bp = Blueprint("signups", __name__, url_prefix="/staff")
@@ -38,7 +37,7 @@ def roster_url(session_id: int) -> str | None:
 
 
 @bp.get("/signups")
-@role_required(ROLE_ADMIN, ROLE_STAFF)
+@role_required(*MANAGERS)
 def index():
     form = SignupSearchForm(request.args)
     if not form.validate():
@@ -50,7 +49,7 @@ def index():
 
 
 @bp.get("/signups.<any(csv, xlsx):extension>")
-@role_required(ROLE_ADMIN, ROLE_STAFF)
+@role_required(*MANAGERS)
 def export(extension: str):
     zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
     header, rows = services.signup_export(zone)
@@ -72,7 +71,7 @@ def export(extension: str):
 
 
 @bp.get("/duplicates")
-@role_required(ROLE_ADMIN, ROLE_STAFF)
+@role_required(*MANAGERS)
 def duplicates():
     pairs = services.possible_duplicates()
     rows = [(pair, *_pair_forms(pair.first, pair.second, formdata=None)) for pair in pairs]
@@ -80,7 +79,7 @@ def duplicates():
 
 
 @bp.post("/duplicates/<id:first_id>/<id:second_id>/dismiss")
-@role_required(ROLE_ADMIN, ROLE_STAFF)
+@role_required(*MANAGERS)
 @once_per_submission
 def dismiss_duplicate(first_id: int, second_id: int):
     first, second = db.get_or_404(Signup, first_id), db.get_or_404(Signup, second_id)
@@ -106,7 +105,7 @@ def dismiss_duplicate(first_id: int, second_id: int):
 
 
 @bp.post("/duplicates/<id:first_id>/<id:second_id>/merge")
-@role_required(ROLE_ADMIN, ROLE_STAFF)
+@role_required(*MANAGERS)
 @once_per_submission
 def merge_duplicate(first_id: int, second_id: int):
     first, second = db.get_or_404(Signup, first_id), db.get_or_404(Signup, second_id)

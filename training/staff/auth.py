@@ -9,7 +9,15 @@ from flask_login import current_user, login_required
 
 from training.extensions import utcnow
 from training.staff import services
-from training.staff.models import StaffMember
+from training.staff.models import ROLE_ADMIN, ROLE_STAFF, ROLES, StaffMember
+
+# Who may open which staff pages, named once; each staff view names one of these.
+# Everyone: rosters of their sessions, live consoles, sandboxes (read only), their password.
+EVERY_ROLE = ROLES
+# Admins and staff: sessions, signups, duplicates, challenges, resources, reference data.
+MANAGERS = (ROLE_ADMIN, ROLE_STAFF)
+# Admins alone: accounts and the audit log.
+ADMINS = (ROLE_ADMIN,)
 
 # The sign-in's token in Flask's session cookie (the database keeps only its SHA-256).
 SESSION_TOKEN_KEY = "staff_session"  # noqa: S105 (a cookie key, not a secret)

@@ -24,9 +24,9 @@ from training.booking.display import format_moment
 from training.extensions import db, limiter, login_manager, utcnow
 from training.signups import services as signup_services
 from training.staff import services
-from training.staff.auth import SESSION_TOKEN_KEY, load_staff_member, role_required
+from training.staff.auth import ADMINS, SESSION_TOKEN_KEY, load_staff_member, role_required
 from training.staff.forms import AccountForm, AccountUpdateForm, ChangePasswordForm, SignInForm
-from training.staff.models import ROLE_ADMIN, StaffMember
+from training.staff.models import StaffMember
 from training.submissions.guard import commit_and_redirect, once_per_submission
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -137,7 +137,7 @@ def change_password():
 
 
 @bp.route("/accounts", methods=["GET", "POST"])
-@role_required(ROLE_ADMIN)
+@role_required(*ADMINS)
 @once_per_submission
 def accounts():
     form = AccountForm()
@@ -172,7 +172,7 @@ def accounts():
 
 
 @bp.post("/accounts/<id:member_id>")
-@role_required(ROLE_ADMIN)
+@role_required(*ADMINS)
 @once_per_submission
 def update_account(member_id: int):
     member = db.get_or_404(StaffMember, member_id)
