@@ -1,8 +1,11 @@
 """Start-up settings, the health check and the headers every page carries."""
 
+import shutil
+
 import pytest
 
-from training import create_app
+from training import config, create_app
+from training.extensions import db
 
 
 def test_missing_secret_key_outside_debug_stops_start_up_with_a_clear_message(
@@ -33,6 +36,26 @@ def test_default_database_is_sqlite_in_the_instance_folder(monkeypatch, tmp_path
     assert app.config["SQLALCHEMY_DATABASE_URI"] == (
         f"sqlite:///{tmp_path / 'instance' / 'training.sqlite3'}"
     )
+
+
+def test_the_shipped_data_is_read_from_the_seed_folder_setting(monkeypatch, tmp_path):
+    seed = tmp_path / "seed"
+    shutil.copytree(config.SEED_FOLDER, seed)
+    page = seed / "resources" / "quick-start.md"
+    page.write_text(
+        page.read_text(encoding="utf-8").replace("title:", "title: Our own", 1), encoding="utf-8"
+    )
+    monkeypatch.setenv("TRAINING_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'seed.sqlite3'}",
+            "SEED_FOLDER": str(seed),
+        }
+    )
+    with app.app_context():
+        db.create_all()
+    assert "<h1>Our own" in app.test_client().get("/resources/quick-start").get_data(as_text=True)
 
 
 def test_plain_postgresql_urls_use_the_psycopg_driver(monkeypatch, tmp_path):

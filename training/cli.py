@@ -3,19 +3,17 @@
 import secrets
 import signal
 import sys
-from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
-from training import PROJECT_ROOT
 from training.booking.models import Program, TrainingSession
 from training.booking.notices import send_reminders
 from training.booking.seeding import seed_program
 from training.challenges.services import send_due_challenge_reminders
-from training.extensions import db, utcnow
+from training.extensions import db, seed_path, utcnow
 from training.live import services as live_services
 from training.mail.delivery import DeliveryReport, deliver_due, watch
 from training.mail.models import OutboxMessage
@@ -25,9 +23,6 @@ from training.sandbox import tasks as sandbox_tasks
 from training.staff import services as staff_services
 from training.staff.models import ROLE_ADMIN, ROLES, StaffMember
 
-DEMO_PROGRAM = Path(PROJECT_ROOT) / "seed" / "demo_program.toml"
-WALKTHROUGH = Path(PROJECT_ROOT) / "seed" / "walkthrough"
-
 
 @click.command("seed")
 @click.option("--year", type=click.IntRange(2000, 2100), help="Window year (default: current).")
@@ -35,14 +30,14 @@ WALKTHROUGH = Path(PROJECT_ROOT) / "seed" / "walkthrough"
 @with_appcontext
 def seed_command(year: int | None, if_empty: bool) -> None:
     """Load the demo program and its sessions; running it again changes nothing."""
-    steps = live_services.seed_walkthrough(WALKTHROUGH)
+    steps = live_services.seed_walkthrough(seed_path("walkthrough"))
     if steps:
         db.session.commit()
         click.echo(f"Loaded {steps} walkthrough steps.")
     if if_empty and db.session.scalar(select(Program.id).limit(1)) is not None:
         click.echo("Programs exist already; nothing seeded.")
         return
-    program, data_year = seed_program(DEMO_PROGRAM, year, utcnow())
+    program, data_year = seed_program(seed_path("demo_program.toml"), year, utcnow())
     if program is None:
         click.echo(f"The {data_year} demo program is already loaded; nothing changed.")
         return

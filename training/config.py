@@ -1,7 +1,13 @@
 """Default settings; secrets and addresses come from ``TRAINING_*`` environment variables."""
 
+from pathlib import Path
+
 # hide_parameters: a database error's message never shows the values (emails, learner data).
 SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+
+# Data shipped with the code (demo program, walkthrough steps, fictional register, resource
+# pages); tests and other installs may point elsewhere.
+SEED_FOLDER = str(Path(__file__).resolve().parent.parent / "seed")
 
 # Staff pages show times in this zone (programs show theirs in their own).
 DISPLAY_TIMEZONE = "America/Los_Angeles"

@@ -1,7 +1,10 @@
-"""Extension objects shared by the whole application, and the column type for UTC datetimes."""
+"""Extension objects shared by the whole application, the column type for UTC datetimes, and
+where the shipped data lives."""
 
 from datetime import UTC, datetime
+from pathlib import Path
 
+from flask import current_app, has_app_context
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -12,6 +15,8 @@ from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from training import config
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -66,6 +71,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC."""
     return datetime.now(UTC)
+
+
+def seed_path(*parts: str) -> Path:
+    """A file or folder of the shipped data: under the app's ``SEED_FOLDER`` (outside an app,
+    the default one)."""
+    folder = current_app.config["SEED_FOLDER"] if has_app_context() else config.SEED_FOLDER
+    return Path(folder, *parts)
 
 
 def serialize_sqlite_writes(engine: Engine) -> None:

@@ -8,13 +8,11 @@ from pathlib import Path
 from markupsafe import Markup
 from sqlalchemy import select
 
-from training import PROJECT_ROOT
 from training.audit.services import record
 from training.constraints import unique_or
-from training.extensions import db
+from training.extensions import db, seed_path
 from training.resources.models import ResourcePage
 
-SEED_FOLDER = Path(PROJECT_ROOT) / "seed" / "resources"
 PAGES = ("quick-start", "faq", "permission-wording")
 
 
@@ -26,10 +24,14 @@ class Page:
     is_edited: bool
 
 
-@cache
 def default_page(slug: str) -> Page:
     """The page as shipped in ``seed/resources/<slug>.md`` (a title in front matter, then text)."""
-    text = (SEED_FOLDER / f"{slug}.md").read_text(encoding="utf-8")
+    return _page_at(seed_path("resources", f"{slug}.md"), slug)
+
+
+@cache
+def _page_at(path: Path, slug: str) -> Page:
+    text = path.read_text(encoding="utf-8")
     _, front, body = text.split("---", 2)
     title = next(
         line.partition(":")[2].strip() for line in front.splitlines() if line.startswith("title:")
@@ -86,9 +88,13 @@ class Wording:
     text: str
 
 
-@cache
 def _wording_data() -> dict:
-    return tomllib.loads((SEED_FOLDER / "permission_wordings.toml").read_text(encoding="utf-8"))
+    return _toml_at(seed_path("resources", "permission_wordings.toml"))
+
+
+@cache
+def _toml_at(path: Path) -> dict:
+    return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
 def wordings() -> list[Wording]:

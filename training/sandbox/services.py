@@ -22,11 +22,10 @@ from typing import IO, Any
 from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from training import PROJECT_ROOT
 from training.audit.services import record as audit
 from training.booking.models import Signup
 from training.constraints import unique_or
-from training.extensions import db, utcnow
+from training.extensions import db, seed_path, utcnow
 from training.sandbox import judge, mapping, rules
 from training.sandbox.columns import ColumnMap, header_key
 from training.sandbox.models import (
@@ -46,9 +45,8 @@ from training.sandbox.models import (
 from training.sandbox.readers import FileProblem
 from training.staff.models import StaffMember
 
-SEED = Path(PROJECT_ROOT) / "seed"
-REGISTER_FILE = SEED / "fictional_register.csv"
-EXAMPLE_ACTIVITY_FILE = SEED / "sandbox_example_activity.toml"
+REGISTER_FILE = "fictional_register.csv"
+EXAMPLE_ACTIVITY_FILE = "sandbox_example_activity.toml"
 FINDINGS_PER_PAGE = 100
 MAPPING_PREVIEW_ROWS = 5
 # A header wider than this is not a learner list to map column by column.
@@ -123,9 +121,10 @@ def add_activity(signup: Signup, details: ActivityDetails) -> SandboxActivity:
     return activity
 
 
-def example_activity(today: date, path: Path = EXAMPLE_ACTIVITY_FILE) -> ActivityDetails:
-    """The seeded example activity, its dates placed around ``today``."""
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+def example_activity(today: date, path: Path | None = None) -> ActivityDetails:
+    """The seeded example activity (``SEED_FOLDER``'s unless ``path``), its dates placed around
+    ``today``."""
+    data = tomllib.loads((path or seed_path(EXAMPLE_ACTIVITY_FILE)).read_text(encoding="utf-8"))
     return ActivityDetails(
         activity_id=data["activity_id"],
         title=data["title"],
@@ -203,9 +202,10 @@ def judge_example_activity(today: date) -> judge.Activity:
 # --- The fictional register ------------------------------------------------------------------
 
 
-def read_register_entries(path: Path = REGISTER_FILE) -> tuple[judge.RegisterEntry, ...]:
-    """The fictional licensees and diplomates in the seed file."""
-    with path.open(newline="", encoding="utf-8") as source:
+def read_register_entries(path: Path | None = None) -> tuple[judge.RegisterEntry, ...]:
+    """The fictional licensees and diplomates in the seed file (``SEED_FOLDER``'s unless
+    ``path``)."""
+    with (path or seed_path(REGISTER_FILE)).open(newline="", encoding="utf-8") as source:
         return tuple(
             judge.RegisterEntry(
                 first_name=row["first_name"],
@@ -222,10 +222,14 @@ def read_register_entries(path: Path = REGISTER_FILE) -> tuple[judge.RegisterEnt
         )
 
 
-@cache
 def register() -> judge.Register:
     """The fictional register, read once per process: it is data shipped with the code."""
-    return judge.Register(read_register_entries())
+    return _register_at(seed_path(REGISTER_FILE))
+
+
+@cache
+def _register_at(path: Path) -> judge.Register:
+    return judge.Register(read_register_entries(path))
 
 
 # --- Records as the judge asks about them ----------------------------------------------------
