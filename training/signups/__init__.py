@@ -1,1 +1,1 @@
-"""The staff side of signups: search, possible duplicates, exports, dashboard."""
+"""The staff side of signups: search, possible duplicates, exports."""

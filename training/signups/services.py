@@ -1,11 +1,10 @@
-"""Staff work on all signups: search, export, possible duplicates, and the dashboard's figures.
+"""Staff work on all signups: search, export and possible duplicates.
 
 Services flush and raise; the request that called them commits.
 """
 
-from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask_sqlalchemy.pagination import Pagination
@@ -16,25 +15,19 @@ from training.audit.services import record
 from training.booking.display import format_moment
 from training.booking.models import (
     MAX_ATTENDEES,
-    SESSION_SCHEDULED,
     SIGNUP_CANCELLED,
-    SIGNUP_WAITLISTED,
     Attendee,
     Signup,
     SignupChoice,
-    TrainingSession,
 )
 from training.booking.names import organization_key
 from training.booking.services import BookingError, cancel_signup
 from training.constraints import unique_or
 from training.extensions import db
-from training.mail.models import MAIL_FAILED, MAIL_RETRYING, OutboxMessage
 from training.signups.duplicates import SignupFacts, find_possible_duplicates
 from training.signups.models import DECISION_DISMISSED, DECISION_MERGED, DuplicateReview
 
 SIGNUPS_PER_PAGE = 50
-DASHBOARD_DAYS = 30
-LATEST_FAILED_EMAILS = 10
 
 EXPORT_HEADER = (
     "Organization",
@@ -63,40 +56,6 @@ class DuplicatePair:
     first: Signup
     second: Signup
     reasons: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class SessionFigures:
-    session: TrainingSession
-    waitlisted: int
-
-    @property
-    def percent_filled(self) -> float:
-        seats = self.session.seats
-        return round(100 * self.session.seats_booked / seats, 1) if seats else 0.0
-
-
-@dataclass(frozen=True)
-class DayCount:
-    day: date
-    signups: int
-
-
-@dataclass(frozen=True)
-class Dashboard:
-    sessions: list[SessionFigures]
-    days: list[DayCount]
-    emails_failed: int
-    emails_retrying: int
-    latest_failed: list[OutboxMessage]
-
-    @property
-    def busiest_day(self) -> int:
-        return max((day.signups for day in self.days), default=0)
-
-    @property
-    def signups_in_period(self) -> int:
-        return sum(day.signups for day in self.days)
 
 
 def search_signups(text: str, status: str | None, *, page: int) -> Pagination:
@@ -240,56 +199,6 @@ def merge_duplicates(keep: Signup, drop: Signup, *, now: datetime, actor) -> lis
         attendees_added=moved or None,
     )
     return moved
-
-
-def dashboard(now: datetime, zone: ZoneInfo) -> Dashboard:
-    """Seats filled and waitlists of upcoming sessions, signups per day, emails failing."""
-    sessions = db.session.scalars(
-        select(TrainingSession)
-        .options(joinedload(TrainingSession.program))
-        .where(TrainingSession.status == SESSION_SCHEDULED, TrainingSession.ends_at >= now)
-        .order_by(TrainingSession.starts_at, TrainingSession.id)
-    ).all()
-    waitlists = dict(
-        db.session.execute(
-            select(SignupChoice.session_id, func.count(func.distinct(SignupChoice.signup_id)))
-            .join(Signup)
-            .where(Signup.status == SIGNUP_WAITLISTED)
-            .group_by(SignupChoice.session_id)
-        ).all()
-    )
-    today = now.astimezone(zone).date()
-    first_day = today - timedelta(days=DASHBOARD_DAYS - 1)
-    since = datetime.combine(first_day, time.min, tzinfo=zone).astimezone(UTC)
-    per_day = Counter(
-        created_at.astimezone(zone).date()
-        for created_at in db.session.scalars(
-            select(Signup.created_at).where(Signup.created_at >= since)
-        )
-    )
-    failing = dict(
-        db.session.execute(
-            select(OutboxMessage.status, func.count(OutboxMessage.id))
-            .where(OutboxMessage.status.in_((MAIL_FAILED, MAIL_RETRYING)))
-            .group_by(OutboxMessage.status)
-        ).all()
-    )
-    latest_failed = db.session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.status == MAIL_FAILED)
-        .order_by(OutboxMessage.id.desc())
-        .limit(LATEST_FAILED_EMAILS)
-    ).all()
-    return Dashboard(
-        sessions=[SessionFigures(session, waitlists.get(session.id, 0)) for session in sessions],
-        days=[
-            DayCount(day, per_day[day])
-            for day in (first_day + timedelta(days=offset) for offset in range(DASHBOARD_DAYS))
-        ],
-        emails_failed=failing.get(MAIL_FAILED, 0),
-        emails_retrying=failing.get(MAIL_RETRYING, 0),
-        latest_failed=list(latest_failed),
-    )
 
 
 def _ordered_pair(first: Signup, second: Signup) -> tuple[Signup, Signup]:

@@ -22,8 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from training.booking.display import format_moment
 from training.extensions import db, limiter, login_manager, utcnow
-from training.signups import services as signup_services
-from training.staff import services
+from training.staff import dashboard, services
 from training.staff.auth import ADMINS, SESSION_TOKEN_KEY, load_staff_member, role_required
 from training.staff.forms import AccountForm, AccountUpdateForm, ChangePasswordForm, SignInForm
 from training.staff.models import StaffMember
@@ -113,7 +112,7 @@ def home():
     """The dashboard for admins and staff; facilitators see the sessions assigned to them."""
     if not current_user.can_manage:
         return render_template("staff/home.html", dashboard=None)
-    figures = signup_services.dashboard(utcnow(), ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]))
+    figures = dashboard.figures(utcnow(), ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]))
     return render_template("staff/home.html", dashboard=figures)
 
 

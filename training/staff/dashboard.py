@@ -1,0 +1,112 @@
+"""The console's home page for admins and staff: seats filled, signups per day, emails failing."""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from training.booking.models import (
+    SESSION_SCHEDULED,
+    SIGNUP_WAITLISTED,
+    Signup,
+    SignupChoice,
+    TrainingSession,
+)
+from training.extensions import db
+from training.mail.models import MAIL_FAILED, MAIL_RETRYING, OutboxMessage
+
+DASHBOARD_DAYS = 30
+LATEST_FAILED_EMAILS = 10
+
+
+@dataclass(frozen=True)
+class SessionFigures:
+    """An upcoming session's seats and waitlist, as the dashboard shows them."""
+
+    session: TrainingSession
+    waitlisted: int
+
+    @property
+    def percent_filled(self) -> float:
+        seats = self.session.seats
+        return round(100 * self.session.seats_booked / seats, 1) if seats else 0.0
+
+
+@dataclass(frozen=True)
+class DayCount:
+    """How many organizations signed up on one day (in the display zone)."""
+
+    day: date
+    signups: int
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """The figures on the console's home page for admins and staff."""
+
+    sessions: list[SessionFigures]
+    days: list[DayCount]
+    emails_failed: int
+    emails_retrying: int
+    latest_failed: list[OutboxMessage]
+
+    @property
+    def busiest_day(self) -> int:
+        return max((day.signups for day in self.days), default=0)
+
+    @property
+    def signups_in_period(self) -> int:
+        return sum(day.signups for day in self.days)
+
+
+def figures(now: datetime, zone: ZoneInfo) -> Dashboard:
+    """Seats filled and waitlists of upcoming sessions, signups per day, emails failing."""
+    sessions = db.session.scalars(
+        select(TrainingSession)
+        .options(joinedload(TrainingSession.program))
+        .where(TrainingSession.status == SESSION_SCHEDULED, TrainingSession.ends_at >= now)
+        .order_by(TrainingSession.starts_at, TrainingSession.id)
+    ).all()
+    waitlists = dict(
+        db.session.execute(
+            select(SignupChoice.session_id, func.count(func.distinct(SignupChoice.signup_id)))
+            .join(Signup)
+            .where(Signup.status == SIGNUP_WAITLISTED)
+            .group_by(SignupChoice.session_id)
+        ).all()
+    )
+    today = now.astimezone(zone).date()
+    first_day = today - timedelta(days=DASHBOARD_DAYS - 1)
+    since = datetime.combine(first_day, time.min, tzinfo=zone).astimezone(UTC)
+    per_day = Counter(
+        created_at.astimezone(zone).date()
+        for created_at in db.session.scalars(
+            select(Signup.created_at).where(Signup.created_at >= since)
+        )
+    )
+    failing = dict(
+        db.session.execute(
+            select(OutboxMessage.status, func.count(OutboxMessage.id))
+            .where(OutboxMessage.status.in_((MAIL_FAILED, MAIL_RETRYING)))
+            .group_by(OutboxMessage.status)
+        ).all()
+    )
+    latest_failed = db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.status == MAIL_FAILED)
+        .order_by(OutboxMessage.id.desc())
+        .limit(LATEST_FAILED_EMAILS)
+    ).all()
+    return Dashboard(
+        sessions=[SessionFigures(session, waitlists.get(session.id, 0)) for session in sessions],
+        days=[
+            DayCount(day, per_day[day])
+            for day in (first_day + timedelta(days=offset) for offset in range(DASHBOARD_DAYS))
+        ],
+        emails_failed=failing.get(MAIL_FAILED, 0),
+        emails_retrying=failing.get(MAIL_RETRYING, 0),
+        latest_failed=list(latest_failed),
+    )
