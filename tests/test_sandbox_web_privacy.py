@@ -219,6 +219,7 @@ def test_staff_and_facilitators_can_open_any_sandbox_read_only(
     assert "Fix and upload again" not in text
     assert '<form method="post" action="/manage' not in attempt.get_data(as_text=True)
     findings = client.get(f"/staff/sandbox/{signup}/attempts/1/findings.csv")
+    assert findings.headers["Cache-Control"] == "no-store"
     assert findings.get_data(as_text=True).splitlines()[0] == "row,column,severity,code,message"
 
 

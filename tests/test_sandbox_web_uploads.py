@@ -96,6 +96,8 @@ def test_results_show_the_summary_and_findings_and_the_csv_header_is_exact(clien
 
     download = client.get(csv_link)
     assert download.mimetype == "text/csv"
+    assert download.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert download.headers["Cache-Control"] == "no-store"
     lines = download.get_data(as_text=True).splitlines()
     assert lines[0] == "row,column,severity,code,message"
     [row] = list(csv.DictReader(lines))

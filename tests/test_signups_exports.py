@@ -11,7 +11,6 @@ from openpyxl import load_workbook
 
 from training.booking.models import Signup
 from training.extensions import db
-from training.signups.exports import csv_bytes, neutralize, xlsx_bytes
 from training.staff import services as staff_services
 
 pytestmark = pytest.mark.clock
@@ -128,33 +127,6 @@ def test_all_signups_download_as_xlsx_with_formulas_neutralized(client, sign_in_
     assert table[1] == [value.replace("\r", "\n") for value in HOSTILE_ROW]
     assert table[2][0] == "Sierra Valley Medical Society"
     assert all(cell.data_type == "s" for row in sheet.iter_rows() for cell in row if cell.value)
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("=1+1", "'=1+1"),
-        ("+1 916", "'+1 916"),
-        ("-5", "'-5"),
-        ("@SUM(A1)", "'@SUM(A1)"),
-        ("\tx", "'\tx"),
-        ("\rx", "'\rx"),
-        ("Acme = good", "Acme = good"),
-        (None, ""),
-        (42, "42"),
-    ],
-)
-def test_neutralize_quotes_only_what_a_spreadsheet_would_run(value, expected):
-    assert neutralize(value) == expected
-
-
-def test_xlsx_drops_control_characters_before_judging_the_cell():
-    workbook = load_workbook(io.BytesIO(xlsx_bytes(["Name"], [["\x01=1+1"], ["ok\x00"]])))
-    assert [row[0].value for row in workbook.active.iter_rows()] == ["Name", "'=1+1", "ok"]
-
-
-def test_csv_starts_with_a_byte_order_mark_for_excel():
-    assert csv_bytes(["Name"], [["Zoë"]]) == "\ufeffName\r\nZoë\r\n".encode()
 
 
 @pytest.mark.parametrize("extension", ["csv", "xlsx"])

@@ -41,6 +41,7 @@ from training.booking.models import Program, Signup, TrainingSession
 from training.extensions import db, utcnow
 from training.mail.services import public_url
 from training.routing import query_number
+from training.spreadsheets import CALENDAR_MIMETYPE, attachment
 from training.submissions.guard import (
     commit_and_redirect,
     current_submission_key,
@@ -276,10 +277,8 @@ def invite(token: str):
     if not signup.is_confirmed:
         abort(404)
     body = build_invite(notices.invite_details(signup), method="REQUEST", stamp=utcnow())
-    return current_app.response_class(
-        body,
-        mimetype="text/calendar",
-        headers={"Content-Disposition": 'attachment; filename="training-session.ics"'},
+    return attachment(
+        body, filename="training-session.ics", mimetype=CALENDAR_MIMETYPE, personal=True
     )
 
 

@@ -1,6 +1,6 @@
 """The challenges: an organization's own entries, and staff's progress, exports and drawings."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -13,7 +13,7 @@ from training.challenges.eligibility import ACCME, CMA
 from training.challenges.forms import ActionForm, DrawingForm, EntryForm, StaffEntryForm
 from training.challenges.models import ChallengeDrawing, ChallengeEntry
 from training.extensions import db, utcnow
-from training.signups.exports import CSV_MIMETYPE, csv_bytes
+from training.spreadsheets import CSV_MIMETYPE, attachment, csv_bytes
 from training.staff.auth import MANAGERS, role_required
 from training.submissions.guard import commit_and_redirect, once_per_submission
 
@@ -190,10 +190,11 @@ def export():
     ]
     record_export("challenge_progress", actor=current_user, rows=len(rows), program=program)
     db.session.commit()
-    return current_app.response_class(
+    return attachment(
         csv_bytes(header, rows),
+        filename="challenge-progress.csv",
         mimetype=CSV_MIMETYPE,
-        headers={"Content-Disposition": 'attachment; filename="challenge-progress.csv"'},
+        personal=True,
     )
 
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from training.booking.display import format_time_range, zone_abbreviation
 from training.booking.models import Signup
 from training.rosters.services import Roster
-from training.signups.exports import csv_bytes, xlsx_bytes
+from training.spreadsheets import csv_bytes, xlsx_bytes
 
 COLUMNS = (
     "Organization",
@@ -60,7 +60,7 @@ def _moment(moment: datetime, zone: ZoneInfo) -> str:
 
 
 def to_csv(rows: Iterable[Sequence[object]]) -> bytes:
-    """The roster as CSV, every cell neutralized (see training.signups.exports)."""
+    """The roster as CSV, every cell neutralized (see training.spreadsheets)."""
     return csv_bytes(COLUMNS, rows)
 
 

@@ -39,6 +39,7 @@ from training.rosters.forms import (
     ResendForm,
     SessionForm,
 )
+from training.spreadsheets import CSV_MIMETYPE, XLSX_MIMETYPE, attachment
 from training.staff.auth import EVERY_ROLE, MANAGERS, role_required
 from training.staff.models import StaffMember
 from training.submissions.guard import (
@@ -154,16 +155,13 @@ def export_roster(session_id: int, file_format: str):
     rows = exports.roster_rows(services.load_roster(session))
     day = f"{session.local_starts_at:%Y-%m-%d}"
     if file_format == "csv":
-        body, mimetype = exports.to_csv(rows), "text/csv"
+        body, mimetype = exports.to_csv(rows), CSV_MIMETYPE
     else:
-        body = exports.to_xlsx(rows, title=f"Roster {day}")
-        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        body, mimetype = exports.to_xlsx(rows, title=f"Roster {day}"), XLSX_MIMETYPE
     record_export("roster", actor=current_user, rows=len(rows), session=session, format=file_format)
     db.session.commit()
-    return current_app.response_class(
-        body,
-        mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="roster-{day}.{file_format}"'},
+    return attachment(
+        body, filename=f"roster-{day}.{file_format}", mimetype=mimetype, personal=True
     )
 
 

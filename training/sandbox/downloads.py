@@ -30,7 +30,7 @@ from training.sandbox.judge.values import (
     parse_credits,
     state_code,
 )
-from training.signups.exports import FORMULA_STARTS, neutralize, write_text
+from training.spreadsheets import FORMULA_STARTS, neutralize, write_text
 
 # Data validations cover this many rows below the header.
 VALIDATED_ROWS = 10_000

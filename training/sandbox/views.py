@@ -39,15 +39,18 @@ from training.sandbox.forms import (
 )
 from training.sandbox.models import SandboxActivity, SandboxAttempt
 from training.sandbox.readers import human_size
-from training.signups.exports import XLSX_MIMETYPE
+from training.spreadsheets import (
+    CSV_MIMETYPE,
+    PLAIN_TEXT_MIMETYPE,
+    TAB_SEPARATED_MIMETYPE,
+    XLSX_MIMETYPE,
+    attachment,
+    safe_stem,
+)
 from training.staff.auth import EVERY_ROLE, MANAGERS, role_required
 from training.submissions.guard import commit_and_redirect, once_per_submission
 
 bp = Blueprint("sandbox", __name__)
-
-CSV_MIMETYPE = "text/csv; charset=utf-8"
-TEXT_MIMETYPE = "text/tab-separated-values; charset=utf-8"
-PLAIN_TEXT_MIMETYPE = "text/plain; charset=utf-8"
 
 
 def init_app(app: Flask) -> None:
@@ -64,13 +67,6 @@ def _max_bytes() -> int:
 
 def _today(signup: Signup) -> date:
     return signup.program.today(utcnow())
-
-
-def _attachment(body: bytes, mimetype: str, filename: str, *, personal: bool = False):
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
-    if personal:  # learner data: never kept by a browser or a proxy
-        headers["Cache-Control"] = "no-store"
-    return current_app.response_class(body, mimetype=mimetype, headers=headers)
 
 
 def _inline_limits() -> dict:
@@ -161,14 +157,12 @@ def template(token: str, kind: str):
     signup_or_404(token)
     guidance = request.args.get("guidance") == "1"
     if kind == "xlsx":
-        return _attachment(downloads.template_xlsx(), XLSX_MIMETYPE, "learner-template.xlsx")
-    if kind == "csv":
-        return _attachment(
-            downloads.template_text(",", guidance=guidance), CSV_MIMETYPE, "learner-template.csv"
-        )
-    return _attachment(
-        downloads.template_text("\t", guidance=guidance), TEXT_MIMETYPE, "learner-template.txt"
-    )
+        body, mimetype = downloads.template_xlsx(), XLSX_MIMETYPE
+    elif kind == "csv":
+        body, mimetype = downloads.template_text(",", guidance=guidance), CSV_MIMETYPE
+    else:
+        body, mimetype = downloads.template_text("\t", guidance=guidance), TAB_SEPARATED_MIMETYPE
+    return attachment(body, filename=f"learner-template.{kind}", mimetype=mimetype, personal=False)
 
 
 def _practice_rows(signup: Signup) -> list[downloads.PracticeRow]:
@@ -199,9 +193,12 @@ def practice_corrections(token: str, kind: str):
 
 
 def _rows_file(rows, kind: str, name: str):
+    """A practice file of fictional learners, in the template's layout."""
     if kind == "xlsx":
-        return _attachment(downloads.template_xlsx(rows), XLSX_MIMETYPE, f"{name}.xlsx")
-    return _attachment(downloads.template_text(",", rows=rows), CSV_MIMETYPE, f"{name}.csv")
+        body, mimetype = downloads.template_xlsx(rows), XLSX_MIMETYPE
+    else:
+        body, mimetype = downloads.template_text(",", rows=rows), CSV_MIMETYPE
+    return attachment(body, filename=f"{name}.{kind}", mimetype=mimetype, personal=False)
 
 
 @bp.post("/manage/<token>/sandbox/uploads")
@@ -349,14 +346,8 @@ def pars_ready(token: str, attempt_id: int, kind: str):
         flash(str(error), "error")
         return redirect(url_for("sandbox.attempt", token=token, attempt_id=attempt.id), code=303)
     stem = attempt.filename.rsplit(".", 1)[0][:80] or "learners"
-    return _attachment(body, mimetype, f"{_safe_name(stem)}-pars-ready.{kind}", personal=True)
-
-
-def _safe_name(name: str) -> str:
-    """A file name for Content-Disposition: letters, digits, dashes and underscores only."""
-    return "".join(
-        char if char.isascii() and (char.isalnum() or char in "-_") else "-" for char in name
-    )
+    filename = f"{safe_stem(stem)}-pars-ready.{kind}"
+    return attachment(body, filename=filename, mimetype=mimetype, personal=True)
 
 
 @bp.get("/manage/<token>/sandbox/attempts/<id:attempt_id>/status")
@@ -455,10 +446,11 @@ def _render_attempt(
 
 def _findings_csv(attempt: SandboxAttempt):
     lines = downloads.findings_csv(services.all_findings(attempt))
-    return current_app.response_class(
+    return attachment(
         stream_with_context(lines),
+        filename=f"findings-upload-{attempt.id}.csv",
         mimetype=CSV_MIMETYPE,
-        headers={"Content-Disposition": f'attachment; filename="findings-upload-{attempt.id}.csv"'},
+        personal=True,
     )
 
 

@@ -4,7 +4,6 @@ from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     redirect,
@@ -14,11 +13,12 @@ from flask import (
 )
 from flask_login import current_user
 
+from training import spreadsheets
 from training.audit.services import record_export
 from training.booking.models import Signup
 from training.booking.services import BookingError
 from training.extensions import db, utcnow
-from training.signups import exports, services
+from training.signups import services
 from training.signups.forms import DismissDuplicateForm, MergeDuplicateForm, SignupSearchForm
 from training.staff.auth import MANAGERS, role_required
 from training.submissions.guard import commit_and_redirect, once_per_submission
@@ -56,18 +56,12 @@ def export(extension: str):
     record_export("signups", actor=current_user, rows=len(rows), format=extension)
     db.session.commit()
     if extension == "csv":
-        body, mimetype = exports.csv_bytes(header, rows), exports.CSV_MIMETYPE
+        body, mimetype = spreadsheets.csv_bytes(header, rows), spreadsheets.CSV_MIMETYPE
     else:
-        body, mimetype = exports.xlsx_bytes(header, rows, title="Signups"), exports.XLSX_MIMETYPE
+        body = spreadsheets.xlsx_bytes(header, rows, title="Signups")
+        mimetype = spreadsheets.XLSX_MIMETYPE
     filename = f"signups-{utcnow().astimezone(zone):%Y-%m-%d}.{extension}"
-    return Response(
-        body,
-        mimetype=mimetype,
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return spreadsheets.attachment(body, filename=filename, mimetype=mimetype, personal=True)
 
 
 @bp.get("/duplicates")

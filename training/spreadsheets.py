@@ -1,16 +1,27 @@
-"""Spreadsheet files from a header and rows, safe to open in Excel, Numbers or Sheets."""
+"""Spreadsheet files and downloads: every export and download of the app is made here.
+
+Cells are neutralized so no spreadsheet runs them as formulas (OWASP's CSV injection rule), CSV
+and XLSX bytes are built from a header and rows, and ``attachment`` sends a file with the
+headers a download needs: its name, one charset for text, and ``Cache-Control: no-store`` for
+personal data.
+"""
 
 import csv
 import io
 from collections.abc import Iterable, Sequence
 
+from flask import Response, current_app
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 # A cell starting with one of these is run as a formula by some spreadsheet (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
-CSV_MIMETYPE = "text/csv; charset=utf-8"
+# Text types carry no charset here: the response adds "; charset=utf-8" to text/* once.
+CSV_MIMETYPE = "text/csv"
+TAB_SEPARATED_MIMETYPE = "text/tab-separated-values"
+PLAIN_TEXT_MIMETYPE = "text/plain"
+CALENDAR_MIMETYPE = "text/calendar"
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -52,3 +63,24 @@ def write_text(cell, value: str) -> None:
 def _xml_safe(value: object) -> object:
     """Drop the control characters XML cannot hold (openpyxl refuses them rather than drop)."""
     return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
+def attachment(
+    body: bytes | Iterable[str], *, filename: str, mimetype: str, personal: bool
+) -> Response:
+    """A download of ``body`` (bytes, or text streamed line by line) saved as ``filename``.
+
+    ``personal`` files (anything naming an organization's people or learners) are sent with
+    ``Cache-Control: no-store``, so neither the browser nor a proxy keeps a copy.
+    """
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if personal:
+        headers["Cache-Control"] = "no-store"
+    return current_app.response_class(body, mimetype=mimetype, headers=headers)
+
+
+def safe_stem(name: str) -> str:
+    """A file name stem for Content-Disposition: letters, digits, dashes and underscores only."""
+    return "".join(
+        char if char.isascii() and (char.isalnum() or char in "-_") else "-" for char in name
+    )
