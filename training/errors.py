@@ -1,4 +1,5 @@
-"""Error pages that tell a person what happened and what to do next."""
+"""Error pages that tell a person what happened and what to do next, and ``Refused``, the
+base of every rule's refusal, which views turn into a message instead of an error page."""
 
 from contextlib import suppress
 
@@ -9,6 +10,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from training.extensions import db
+
+
+class Refused(Exception):
+    """A rule refused the change; the message says why, in words for the person.
+
+    Each feature's errors derive from it (``BookingError``, ``LiveError``, ``SandboxError``...);
+    ``training.edge.carry_out`` rolls the request back and shows the message.
+    """
+
 
 MESSAGES = {
     400: (

@@ -26,13 +26,14 @@ from training.booking.models import (
 )
 from training.booking.names import organization_key
 from training.constraints import unique_or
+from training.errors import Refused
 from training.extensions import db
 
 # A manage link can be re-sent this often; more often, the request is quietly ignored.
 RESEND_INTERVAL = timedelta(minutes=10)
 
 
-class BookingError(Exception):
+class BookingError(Refused):
     """A booking rule refused the change; the message says why, in words for the person."""
 
 

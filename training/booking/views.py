@@ -38,12 +38,12 @@ from training.booking.forms import (
 from training.booking.ical import build_invite
 from training.booking.links import signup_for_token, signup_or_404
 from training.booking.models import Program, Signup, TrainingSession
+from training.edge import carry_out
 from training.extensions import db, utcnow
 from training.mail.services import public_url
 from training.routing import query_number
 from training.spreadsheets import CALENDAR_MIMETYPE, attachment
 from training.submissions.guard import (
-    commit_and_redirect,
     current_submission_key,
     once_per_submission,
 )
@@ -128,8 +128,16 @@ def signup():
 
     submission_key = current_submission_key()
     ranked = [_program_session(program, sid) for sid in form.ranked_session_ids()]
-    try:
-        _signup, token = services.book_signup(
+
+    def refused(error: services.BookingError):
+        if isinstance(error, services.AlreadySignedUp):
+            return _render_already_signed_up(error.signup)
+        flash(str(error), "error")
+        form.set_sessions(_date_options(program, now), program.attestation_text)
+        return _render_signup(program, form, program.signup_state(now), now, status=409)
+
+    return carry_out(
+        lambda: services.book_signup(
             program,
             form.details(form.organization_name.data),
             ranked,
@@ -137,16 +145,10 @@ def signup():
             manage_token=_first_manage_token(submission_key),
             join_waitlist=form.join_waitlist.data,
             now=now,
-        )
-    except services.AlreadySignedUp as error:
-        db.session.rollback()
-        return _render_already_signed_up(error.signup)
-    except services.BookingError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        form.set_sessions(_date_options(program, now), program.attestation_text)
-        return _render_signup(program, form, program.signup_state(now), now, status=409)
-    return commit_and_redirect(url_for("booking.confirmation", token=token))
+        ),
+        redirect_to=lambda booked: url_for("booking.confirmation", token=booked[1]),
+        refused=refused,
+    )
 
 
 def _browser_nonce() -> str:
@@ -185,14 +187,13 @@ def resend_link():
     if signup is None or signup.is_cancelled:
         flash("That offer has expired. Please fill in the signup form again.", "error")
         return redirect(url_for("booking.signup"), code=303)
-    services.resend_manage_link(signup, now=utcnow())
     name = signup.organization_name
-    flash(
-        f"We have emailed the manage link to the contact we have on file for {name}"
+    return carry_out(
+        lambda: services.resend_manage_link(signup, now=utcnow()),
+        done=f"We have emailed the manage link to the contact we have on file for {name}"
         f"{'' if name.endswith('.') else '.'} It can take a few minutes to arrive.",
-        "success",
+        redirect_to=url_for("booking.index"),
     )
-    return commit_and_redirect(url_for("booking.index"))
 
 
 @bp.get("/manage/<token>/confirmation")
@@ -222,16 +223,18 @@ def change_date(token: str):
     form.session_id.choices = _change_options(signup, now)
     if not form.validate_on_submit():
         return _render_manage(signup, token, date_form=form, status=422)
-    try:
-        services.change_session(
-            signup, _program_session(signup.program, form.session_id.data), now=now
-        )
-    except services.BookingError as error:
-        db.session.rollback()
+    session = _program_session(signup.program, form.session_id.data)
+
+    def refused(error: services.BookingError):
         flash(str(error), "error")
         return _render_manage(signup, token, status=409)
-    flash(f"Done: you are now booked for {signup.session.when}.", "success")
-    return commit_and_redirect(url_for("booking.manage", token=token))
+
+    return carry_out(
+        lambda: services.change_session(signup, session, now=now),
+        done=lambda _: f"Done: you are now booked for {signup.session.when}.",
+        redirect_to=url_for("booking.manage", token=token),
+        refused=refused,
+    )
 
 
 @bp.post("/manage/<token>/contacts")
@@ -241,17 +244,21 @@ def update_contacts(token: str):
     form = ContactsForm()
     if not form.validate_on_submit():
         return _render_manage(signup, token, contacts_form=form, status=422)
-    try:
-        services.update_contacts(signup, form.details(signup.organization_name), now=utcnow())
-    except services.ProviderIdTaken as error:
-        form.provider_id.errors.append(str(error))
+    details = form.details(signup.organization_name)
+
+    def refused(error: services.BookingError):
+        if isinstance(error, services.ProviderIdTaken):
+            form.provider_id.errors.append(str(error))
+        else:
+            flash(str(error), "error")
         return _render_manage(signup, token, contacts_form=form, status=409)
-    except services.BookingError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return _render_manage(signup, token, contacts_form=form, status=409)
-    flash("Your contact details are saved.", "success")
-    return commit_and_redirect(url_for("booking.manage", token=token))
+
+    return carry_out(
+        lambda: services.update_contacts(signup, details, now=utcnow()),
+        done="Your contact details are saved.",
+        redirect_to=url_for("booking.manage", token=token),
+        refused=refused,
+    )
 
 
 @bp.route("/manage/<token>/cancel", methods=["GET", "POST"])
@@ -261,14 +268,11 @@ def cancel(token: str):
     form = CancelForm()
     if not form.validate_on_submit():
         return render_template("booking/cancel.html", signup=signup, token=token, form=form)
-    try:
-        services.cancel_signup(signup, now=utcnow())
-    except services.BookingError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return redirect(url_for("booking.manage", token=token), code=303)
-    flash("Your booking is cancelled. We have emailed your contacts to let them know.", "success")
-    return commit_and_redirect(url_for("booking.manage", token=token))
+    return carry_out(
+        lambda: services.cancel_signup(signup, now=utcnow()),
+        done="Your booking is cancelled. We have emailed your contacts to let them know.",
+        redirect_to=url_for("booking.manage", token=token),
+    )
 
 
 @bp.get("/manage/<token>/invite.ics")

@@ -1,6 +1,9 @@
 """The challenges: an organization's own entries, and staff's progress, exports and drawings."""
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -12,10 +15,11 @@ from training.challenges import services
 from training.challenges.eligibility import ACCME, CMA
 from training.challenges.forms import ActionForm, DrawingForm, EntryForm, StaffEntryForm
 from training.challenges.models import ChallengeDrawing, ChallengeEntry
+from training.edge import carry_out
 from training.extensions import db, utcnow
 from training.spreadsheets import CSV_MIMETYPE, attachment, csv_bytes
 from training.staff.auth import MANAGERS, role_required
-from training.submissions.guard import commit_and_redirect, once_per_submission
+from training.submissions.guard import once_per_submission
 
 bp = Blueprint("challenges", __name__)
 
@@ -25,28 +29,31 @@ bp = Blueprint("challenges", __name__)
 def organization(token: str):
     signup = signup_or_404(token)
     form = EntryForm()
-    if form.validate_on_submit():
-        try:
-            services.record_entry(
-                signup,
-                form.activity_id.data,
-                form.entered_on.data,
-                form.learners.data,
-                now=utcnow(),
-            )
-        except services.ChallengeError as error:
-            form.entered_on.errors.append(str(error))
-        else:
-            flash(f"Recorded activity {form.activity_id.data}.", "success")
-            return commit_and_redirect(url_for("challenges.organization", token=token))
-    entries = _entries_of(signup.id)
-    return render_template(
-        "challenges/organization.html",
-        signup=signup,
-        token=token,
-        form=form,
-        remove_form=ActionForm(),
-        row=services.organization_progress(signup, entries),
+
+    def page():
+        entries = _entries_of(signup.id)
+        return render_template(
+            "challenges/organization.html",
+            signup=signup,
+            token=token,
+            form=form,
+            remove_form=ActionForm(),
+            row=services.organization_progress(signup, entries),
+        )
+
+    if not form.validate_on_submit():
+        return page()
+    return carry_out(
+        lambda: services.record_entry(
+            signup,
+            form.activity_id.data,
+            form.entered_on.data,
+            form.learners.data,
+            now=utcnow(),
+        ),
+        done=f"Recorded activity {form.activity_id.data}.",
+        redirect_to=url_for("challenges.organization", token=token),
+        refused=lambda error: _field_error(form.entered_on, error, page),
     )
 
 
@@ -55,17 +62,16 @@ def organization(token: str):
 def remove_own_entry(token: str, entry_id: int):
     signup = signup_or_404(token)
     entry = db.session.get(ChallengeEntry, entry_id)
+    back = url_for("challenges.organization", token=token)
     if entry is None or entry.signup_id != signup.id or not ActionForm().validate_on_submit():
         flash("That entry is no longer there.", "error")
-    else:
-        try:
-            services.remove_entry(entry)
-        except services.ChallengeError as error:
-            flash(str(error), "error")
-        else:
-            flash(f"Removed activity {entry.activity_id}.", "success")
-            return commit_and_redirect(url_for("challenges.organization", token=token))
-    return redirect(url_for("challenges.organization", token=token), code=303)
+        return redirect(back, code=303)
+    activity_id = entry.activity_id
+    return carry_out(
+        lambda: services.remove_entry(entry),
+        done=f"Removed activity {activity_id}.",
+        redirect_to=back,
+    )
 
 
 @bp.route("/staff/challenges", methods=["GET", "POST"])
@@ -76,41 +82,42 @@ def progress():
     rows = services.program_progress(program)
     form = StaffEntryForm()
     form.set_organizations(row.signup for row in rows)
-    if form.validate_on_submit():
-        signup = next(row.signup for row in rows if row.signup.id == form.signup_id.data)
-        try:
-            services.record_entry(
-                signup,
-                form.activity_id.data,
-                form.entered_on.data,
-                form.learners.data,
-                now=utcnow(),
-                actor=current_user,
-            )
-        except services.ChallengeError as error:
-            form.entered_on.errors.append(str(error))
-        else:
-            flash(
-                f"Recorded activity {form.activity_id.data} for {signup.organization_name}.",
-                "success",
-            )
-            return commit_and_redirect(url_for("challenges.progress"))
-    drawings = db.session.scalars(
-        select(ChallengeDrawing)
-        .where(ChallengeDrawing.program_id == program.id)
-        .order_by(ChallengeDrawing.id.desc())
-    ).all()
-    names = {row.signup.id: row.signup.organization_name for row in rows}
-    return render_template(
-        "challenges/progress.html",
-        program=program,
-        rows=rows,
-        form=form,
-        action_form=ActionForm(),
-        drawing_form=DrawingForm(),
-        drawings=[(d, services.check_drawing(d)) for d in drawings],
-        names=names,
-        challenges=(ACCME, CMA),
+
+    def page():
+        drawings = db.session.scalars(
+            select(ChallengeDrawing)
+            .where(ChallengeDrawing.program_id == program.id)
+            .order_by(ChallengeDrawing.id.desc())
+        ).all()
+        names = {row.signup.id: row.signup.organization_name for row in rows}
+        return render_template(
+            "challenges/progress.html",
+            program=program,
+            rows=rows,
+            form=form,
+            action_form=ActionForm(),
+            drawing_form=DrawingForm(),
+            drawings=[(d, services.check_drawing(d)) for d in drawings],
+            names=names,
+            challenges=(ACCME, CMA),
+        )
+
+    if not form.validate_on_submit():
+        return page()
+    signup = next(row.signup for row in rows if row.signup.id == form.signup_id.data)
+    organization = signup.organization_name
+    return carry_out(
+        lambda: services.record_entry(
+            signup,
+            form.activity_id.data,
+            form.entered_on.data,
+            form.learners.data,
+            now=utcnow(),
+            actor=current_user,
+        ),
+        done=f"Recorded activity {form.activity_id.data} for {organization}.",
+        redirect_to=url_for("challenges.progress"),
+        refused=lambda error: _field_error(form.entered_on, error, page),
     )
 
 
@@ -119,14 +126,13 @@ def progress():
 @once_per_submission
 def verify(entry_id: int):
     entry = db.get_or_404(ChallengeEntry, entry_id)
-    if ActionForm().validate_on_submit():
-        services.verify_entry(entry, actor=current_user)
-        flash(
-            f"Verified activity {entry.activity_id} for {entry.signup.organization_name}.",
-            "success",
-        )
-        return commit_and_redirect(url_for("challenges.progress"))
-    return redirect(url_for("challenges.progress"), code=303)
+    if not ActionForm().validate_on_submit():
+        return redirect(url_for("challenges.progress"), code=303)
+    return carry_out(
+        lambda: services.verify_entry(entry, actor=current_user),
+        done=f"Verified activity {entry.activity_id} for {entry.signup.organization_name}.",
+        redirect_to=url_for("challenges.progress"),
+    )
 
 
 @bp.post("/staff/challenges/entries/<id:entry_id>/remove")
@@ -134,11 +140,13 @@ def verify(entry_id: int):
 @once_per_submission
 def remove(entry_id: int):
     entry = db.get_or_404(ChallengeEntry, entry_id)
-    if ActionForm().validate_on_submit():
-        services.remove_entry(entry, actor=current_user)
-        flash(f"Removed activity {entry.activity_id}.", "success")
-        return commit_and_redirect(url_for("challenges.progress"))
-    return redirect(url_for("challenges.progress"), code=303)
+    if not ActionForm().validate_on_submit():
+        return redirect(url_for("challenges.progress"), code=303)
+    return carry_out(
+        lambda: services.remove_entry(entry, actor=current_user),
+        done=f"Removed activity {entry.activity_id}.",
+        redirect_to=url_for("challenges.progress"),
+    )
 
 
 @bp.post("/staff/challenges/drawing")
@@ -150,19 +158,15 @@ def drawing():
     if not form.validate_on_submit():
         flash("Choose a challenge and a number of winners from 1 to 100.", "error")
         return redirect(url_for("challenges.progress"), code=303)
-    try:
-        result = services.run_drawing(
+    return carry_out(
+        lambda: services.run_drawing(
             program, form.challenge.data, form.winners.data, actor=current_user
-        )
-    except services.ChallengeError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return redirect(url_for("challenges.progress") + "#drawings", code=303)
-    flash(
-        f"Drawing done: {len(result.winner_signup_ids)} winner(s), seed {result.seed}.",
-        "success",
+        ),
+        done=lambda drawn: (
+            f"Drawing done: {len(drawn.winner_signup_ids)} winner(s), seed {drawn.seed}."
+        ),
+        redirect_to=url_for("challenges.progress") + "#drawings",
     )
-    return commit_and_redirect(url_for("challenges.progress") + "#drawings")
 
 
 @bp.get("/staff/challenges.csv")
@@ -188,14 +192,23 @@ def export():
         ]
         for row in services.program_progress(program)
     ]
-    record_export("challenge_progress", actor=current_user, rows=len(rows), program=program)
-    db.session.commit()
-    return attachment(
-        csv_bytes(header, rows),
-        filename="challenge-progress.csv",
-        mimetype=CSV_MIMETYPE,
-        personal=True,
+    return carry_out(
+        lambda: record_export(
+            "challenge_progress", actor=current_user, rows=len(rows), program=program
+        ),
+        respond=lambda _: attachment(
+            csv_bytes(header, rows),
+            filename="challenge-progress.csv",
+            mimetype=CSV_MIMETYPE,
+            personal=True,
+        ),
     )
+
+
+def _field_error(field, error: Exception, page: Callable[[], ResponseReturnValue]):
+    """``page()``, drawn with ``error``'s message under ``field``."""
+    field.errors.append(str(error))
+    return page()
 
 
 def _entries_of(signup_id: int) -> list[ChallengeEntry]:

@@ -20,6 +20,7 @@ from training.audit.services import COMMAND_LINE_ACTOR, record
 from training.booking.display import format_long_date
 from training.booking.links import hash_token, issue_manage_link
 from training.booking.models import SIGNUP_CONFIRMED, ManageLink, Signup, TrainingSession
+from training.errors import Refused
 from training.extensions import db
 from training.live.models import (
     CHECKIN_LABELS,
@@ -37,7 +38,7 @@ STEP_FILE = re.compile(r"^(\d{2})-([a-z0-9-]+)\.md$")
 NOTES_HEADING = "## Facilitator notes"
 
 
-class LiveError(Exception):
+class LiveError(Refused):
     """A live-session rule refused the change; the message says why, in words for the person."""
 
 

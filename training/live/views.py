@@ -17,13 +17,14 @@ from werkzeug.http import quote_etag
 
 from training.booking.links import MAX_TOKEN_LENGTH, signup_or_404
 from training.booking.models import SESSION_SCHEDULED, Signup, TrainingSession
+from training.edge import carry_out
 from training.extensions import db, utcnow
 from training.live import services
 from training.live.forms import ActionForm, CheckInForm, DoneForm, JumpForm, NotesForm
 from training.live.models import WalkthroughStep
 from training.resources.markdown import render_markdown
 from training.staff.auth import EVERY_ROLE, role_required
-from training.submissions.guard import commit_and_redirect, once_per_submission
+from training.submissions.guard import once_per_submission
 
 bp = Blueprint("live", __name__)
 
@@ -181,21 +182,24 @@ def follow_ups(session_id: int):
     session = _console_session(session_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        report = services.send_followups(session, actor=current_user, now=utcnow())
-    except services.LiveError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return _to_console(session, "follow-ups-heading")
-    if report.sent:
-        flash(
+
+    def said(report: services.FollowUpReport) -> str | None:
+        if not report.sent:
+            flash(
+                "Every organization has had its follow-up already; nothing was sent again.",
+                "info",
+            )
+            return None
+        return (
             f"Follow-ups queued: {report.attended} to organizations that came, "
-            f"{report.missed} to no-shows.",
-            "success",
+            f"{report.missed} to no-shows."
         )
-    else:
-        flash("Every organization has had its follow-up already; nothing was sent again.", "info")
-    return commit_and_redirect(_console_url(session, "follow-ups-heading"))
+
+    return carry_out(
+        lambda: services.send_followups(session, actor=current_user, now=utcnow()),
+        done=said,
+        redirect_to=_console_url(session, "follow-ups-heading"),
+    )
 
 
 def _console_session(session_id: int) -> TrainingSession:
@@ -254,17 +258,10 @@ def _elapsed(live) -> str:
 
 
 def _console_action(session, change, message: str | None = None, *, anchor: str = "step"):
+    """A console button: carry out ``change`` and go back to the console at ``anchor``."""
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        change()
-    except services.LiveError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return _to_console(session, anchor)
-    if message:
-        flash(message, "success")
-    return commit_and_redirect(_console_url(session, anchor))
+    return carry_out(change, done=message, redirect_to=_console_url(session, anchor))
 
 
 def _console_url(session: TrainingSession, anchor: str = "step") -> str:
@@ -352,16 +349,12 @@ def step_done(token: str):
 
 
 def _participant_action(signup: Signup, token: str, change, message: str):
+    """A participant's button: carry out ``change`` and go back to the live page."""
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        change()
-    except services.LiveError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return redirect(url_for("live.follow", token=token, _anchor="step"), code=303)
-    flash(message, "success")
-    return commit_and_redirect(url_for("live.follow", token=token, _anchor="step"))
+    return carry_out(
+        change, done=message, redirect_to=url_for("live.follow", token=token, _anchor="step")
+    )
 
 
 def _participant_context(signup: Signup, token: str) -> dict:

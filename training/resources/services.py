@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from training.audit.services import record
 from training.constraints import unique_or
+from training.errors import Refused
 from training.extensions import db, seed_path
 from training.resources.models import ResourcePage
 
@@ -48,7 +49,7 @@ def get_page(slug: str) -> Page | None:
     return Page(slug=slug, title=edited.title, body=edited.body, is_edited=True)
 
 
-class PageSavedMeanwhile(Exception):
+class PageSavedMeanwhile(Refused):
     """Two people saved a page's first edit at once; the other one's is kept."""
 
     def __init__(self):

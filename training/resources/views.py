@@ -3,12 +3,12 @@
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from training.extensions import db
+from training.edge import carry_out
 from training.resources import services
 from training.resources.forms import PageForm, RestoreForm, WordingBuilderForm
 from training.resources.markdown import render_markdown
 from training.staff.auth import MANAGERS, role_required
-from training.submissions.guard import commit_and_redirect, once_per_submission
+from training.submissions.guard import once_per_submission
 
 bp = Blueprint("resources", __name__)
 
@@ -55,17 +55,23 @@ def edit(slug: str):
     if resource is None:
         abort(404)
     form = PageForm(data={"title": resource.title, "body": resource.body})
-    if form.validate_on_submit():
-        try:
-            services.save_page(slug, form.title.data, form.body.data, actor=current_user)
-        except services.PageSavedMeanwhile as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            flash(f"Saved “{form.title.data}”.", "success")
-            return commit_and_redirect(url_for("resources.page", slug=slug))
-    return render_template(
-        "resources/edit.html", page=resource, form=form, restore_form=RestoreForm()
+
+    def page():
+        return render_template(
+            "resources/edit.html", page=resource, form=form, restore_form=RestoreForm()
+        )
+
+    def refused(error: services.PageSavedMeanwhile):
+        flash(str(error), "error")
+        return page()
+
+    if not form.validate_on_submit():
+        return page()
+    return carry_out(
+        lambda: services.save_page(slug, form.title.data, form.body.data, actor=current_user),
+        done=f"Saved “{form.title.data}”.",
+        redirect_to=url_for("resources.page", slug=slug),
+        refused=refused,
     )
 
 
@@ -75,8 +81,10 @@ def edit(slug: str):
 def restore(slug: str):
     if services.get_page(slug) is None:
         abort(404)
-    if RestoreForm().validate_on_submit():
-        services.restore_default(slug, actor=current_user)
-        flash("The page shows its default text again.", "success")
-        return commit_and_redirect(url_for("resources.page", slug=slug))
-    return redirect(url_for("resources.page", slug=slug), code=303)
+    if not RestoreForm().validate_on_submit():
+        return redirect(url_for("resources.page", slug=slug), code=303)
+    return carry_out(
+        lambda: services.restore_default(slug, actor=current_user),
+        done="The page shows its default text again.",
+        redirect_to=url_for("resources.page", slug=slug),
+    )

@@ -4,6 +4,7 @@ The blueprint has no URL prefix: its pages live under /staff, and the calendar f
 calendar apps fetch without signing in, at /feeds/sessions/<token>.ics.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 
 from flask import (
@@ -15,6 +16,7 @@ from flask import (
     render_template,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 from wtforms import SelectChoice
@@ -24,6 +26,7 @@ from training.booking import services as booking
 from training.booking.links import MAX_TOKEN_LENGTH
 from training.booking.models import Program, Signup, TrainingSession
 from training.booking.services import AlreadySignedUp, BookingError, current_program
+from training.edge import carry_out
 from training.extensions import db, utcnow
 from training.mail.models import OutboxMessage
 from training.mail.services import mail_domain, public_url
@@ -43,7 +46,6 @@ from training.spreadsheets import CSV_MIMETYPE, XLSX_MIMETYPE, attachment
 from training.staff.auth import EVERY_ROLE, MANAGERS, role_required
 from training.staff.models import StaffMember
 from training.submissions.guard import (
-    commit_and_redirect,
     current_submission_key,
     once_per_submission,
 )
@@ -69,18 +71,22 @@ def new_session():
     if program is None:
         abort(404)
     form = _session_form(program)
-    if form.validate_on_submit():
-        try:
-            session = services.plan_session(
-                program, form.details(), form.chosen_facilitators(), actor=current_user
-            )
-        except BookingError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            flash(f"Session added: {session.when}.", "success")
-            return commit_and_redirect(url_for("rosters.roster", session_id=session.id))
-    return render_template("rosters/session_form.html", form=form, program=program, session=None)
+
+    def page():
+        return render_template(
+            "rosters/session_form.html", form=form, program=program, session=None
+        )
+
+    if not form.validate_on_submit():
+        return page()
+    return carry_out(
+        lambda: services.plan_session(
+            program, form.details(), form.chosen_facilitators(), actor=current_user
+        ),
+        done=lambda session: f"Session added: {session.when}.",
+        redirect_to=lambda session: url_for("rosters.roster", session_id=session.id),
+        refused=lambda error: _flashed(error, page),
+    )
 
 
 @bp.route("/staff/sessions/<id:session_id>/edit", methods=["GET", "POST"])
@@ -89,26 +95,31 @@ def new_session():
 def edit_session(session_id: int):
     session = _session_or_404(session_id)
     form = _session_form(session.program, session)
-    if form.validate_on_submit():
-        try:
-            told = services.edit_session(
-                session,
-                form.details(),
-                form.chosen_facilitators(),
-                now=utcnow(),
-                actor=current_user,
-            )
-        except services.SeatsBelowBooked as error:
-            db.session.rollback()
+
+    def page():
+        return render_template(
+            "rosters/session_form.html", form=form, program=session.program, session=session
+        )
+
+    def refused(error: BookingError):
+        if isinstance(error, services.SeatsBelowBooked):
             form.seats.errors.append(str(error))
-        except BookingError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            flash(f"Saved {session.when}." + _told(told, "an updated invite"), "success")
-            return commit_and_redirect(url_for("rosters.roster", session_id=session.id))
-    return render_template(
-        "rosters/session_form.html", form=form, program=session.program, session=session
+            return page()
+        return _flashed(error, page)
+
+    if not form.validate_on_submit():
+        return page()
+    return carry_out(
+        lambda: services.edit_session(
+            session,
+            form.details(),
+            form.chosen_facilitators(),
+            now=utcnow(),
+            actor=current_user,
+        ),
+        done=lambda told: f"Saved {session.when}." + _told(told, "an updated invite"),
+        redirect_to=url_for("rosters.roster", session_id=session.id),
+        refused=refused,
     )
 
 
@@ -118,18 +129,16 @@ def edit_session(session_id: int):
 def cancel_session(session_id: int):
     session = _session_or_404(session_id)
     form = CancelSessionForm()
-    if form.validate_on_submit():
-        try:
-            told = services.cancel_session(
-                session, form.reason.data, now=utcnow(), actor=current_user
-            )
-        except BookingError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-            return redirect(url_for("rosters.roster", session_id=session.id), code=303)
-        flash(f"Cancelled {session.when}." + _told(told, "the cancellation"), "success")
-        return commit_and_redirect(url_for("rosters.sessions"))
-    return render_template("rosters/cancel_session.html", session=session, form=form)
+    if not form.validate_on_submit():
+        return render_template("rosters/cancel_session.html", session=session, form=form)
+    return carry_out(
+        lambda: services.cancel_session(
+            session, form.reason.data, now=utcnow(), actor=current_user
+        ),
+        done=lambda told: f"Cancelled {session.when}." + _told(told, "the cancellation"),
+        redirect_to=url_for("rosters.sessions"),
+        refused=url_for("rosters.roster", session_id=session.id),
+    )
 
 
 @bp.get("/staff/sessions/<id:session_id>")
@@ -158,10 +167,13 @@ def export_roster(session_id: int, file_format: str):
         body, mimetype = exports.to_csv(rows), CSV_MIMETYPE
     else:
         body, mimetype = exports.to_xlsx(rows, title=f"Roster {day}"), XLSX_MIMETYPE
-    record_export("roster", actor=current_user, rows=len(rows), session=session, format=file_format)
-    db.session.commit()
-    return attachment(
-        body, filename=f"roster-{day}.{file_format}", mimetype=mimetype, personal=True
+    return carry_out(
+        lambda: record_export(
+            "roster", actor=current_user, rows=len(rows), session=session, format=file_format
+        ),
+        respond=lambda _: attachment(
+            body, filename=f"roster-{day}.{file_format}", mimetype=mimetype, personal=True
+        ),
     )
 
 
@@ -174,11 +186,11 @@ def move_signup(session_id: int, signup_id: int):
     form.session_id.choices = _move_options(session, utcnow())
     if form.validate_on_submit():
         target = _session_or_404(form.session_id.data)
-        return _apply(
+        return carry_out(
             lambda: booking.change_session(signup, target, now=utcnow(), actor=current_user),
-            f"Moved {signup.organization_name} to {target.when}. "
+            done=f"Moved {signup.organization_name} to {target.when}. "
             "They have been emailed the new date and invite.",
-            url_for("rosters.roster", session_id=session.id),
+            redirect_to=url_for("rosters.roster", session_id=session.id),
         )
     _flash_errors(form)
     return redirect(url_for("rosters.roster", session_id=session.id), code=303)
@@ -191,12 +203,12 @@ def cancel_signup(session_id: int, signup_id: int):
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = CancelSignupForm()
     if form.validate_on_submit():
-        return _apply(
+        return carry_out(
             lambda: booking.cancel_signup(
                 signup, now=utcnow(), actor=current_user, reason=form.reason.data
             ),
-            f"Cancelled {signup.organization_name}'s place. They have been emailed.",
-            url_for("rosters.roster", session_id=session.id),
+            done=f"Cancelled {signup.organization_name}'s place. They have been emailed.",
+            redirect_to=url_for("rosters.roster", session_id=session.id),
         )
     _flash_errors(form)
     return redirect(url_for("rosters.roster", session_id=session.id), code=303)
@@ -212,11 +224,11 @@ def promote_signup(session_id: int, signup_id: int):
     form.session_id.choices = _promote_options(session, now, _move_options(session, now))
     if form.validate_on_submit():
         target = _session_or_404(form.session_id.data)
-        return _apply(
+        return carry_out(
             lambda: services.promote_signup(signup, target, now=utcnow(), actor=current_user),
-            f"Booked {signup.organization_name} from the waitlist on {target.when}. "
+            done=f"Booked {signup.organization_name} from the waitlist on {target.when}. "
             "They have been emailed.",
-            url_for("rosters.roster", session_id=session.id),
+            redirect_to=url_for("rosters.roster", session_id=session.id),
         )
     _flash_errors(form)
     return redirect(url_for("rosters.roster", session_id=session.id), code=303)
@@ -230,10 +242,10 @@ def save_notes(session_id: int, signup_id: int):
     form = NotesForm()
     back = url_for("rosters.roster", session_id=session.id, _anchor=f"signup-{signup.id}")
     if form.validate_on_submit():
-        return _apply(
+        return carry_out(
             lambda: booking.set_staff_notes(signup, form.staff_notes.data, actor=current_user),
-            f"Saved the notes on {signup.organization_name}.",
-            back,
+            done=f"Saved the notes on {signup.organization_name}.",
+            redirect_to=back,
         )
     _flash_errors(form)
     return redirect(back, code=303)
@@ -247,13 +259,19 @@ def resend_email(session_id: int, message_id: int):
     message = db.get_or_404(OutboxMessage, message_id)
     if message.signup is None or message.signup.program_id != session.program_id:
         abort(404)
-    if ResendForm().validate_on_submit():
-        if services.resend_email(message, actor=current_user):
-            flash(f"“{message.subject}” will be sent again in a moment.", "success")
-            return commit_and_redirect(url_for("rosters.roster", session_id=session.id))
-        else:
+    back = url_for("rosters.roster", session_id=session.id)
+    if not ResendForm().validate_on_submit():
+        return redirect(back, code=303)
+
+    def said(resent: bool) -> str | None:
+        if not resent:
             flash("That email is no longer waiting to be resent; see its state below.", "info")
-    return redirect(url_for("rosters.roster", session_id=session.id), code=303)
+            return None
+        return f"“{message.subject}” will be sent again in a moment."
+
+    return carry_out(
+        lambda: services.resend_email(message, actor=current_user), done=said, redirect_to=back
+    )
 
 
 @bp.route("/staff/sessions/<id:session_id>/signups/new", methods=["GET", "POST"])
@@ -263,32 +281,40 @@ def add_signup(session_id: int):
     session = _session_or_404(session_id)
     form = AddSignupForm()
     form.set_attestation(session.program.attestation_text)
-    conflict = None
-    if form.validate_on_submit():
-        try:
-            signup = services.add_signup_by_hand(
-                session,
-                form.details(form.organization_name.data),
-                submission_key=current_submission_key(),
-                join_waitlist=form.join_waitlist.data,
-                now=utcnow(),
-                actor=current_user,
-                override_reason=form.override_reason.data,
-            )
-        except AlreadySignedUp as error:
-            db.session.rollback()
-            conflict = error.signup
-        except BookingError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            place = "booked on this session" if signup.is_confirmed else "on the waitlist"
-            flash(f"Added {signup.organization_name}: {place}. They have been emailed.", "success")
-            return commit_and_redirect(url_for("rosters.roster", session_id=session.id))
-    status = 409 if conflict is not None else 200
-    return (
-        render_template("rosters/add_signup.html", session=session, form=form, conflict=conflict),
-        status,
+
+    def page(conflict: Signup | None = None):
+        status = 409 if conflict is not None else 200
+        return (
+            render_template(
+                "rosters/add_signup.html", session=session, form=form, conflict=conflict
+            ),
+            status,
+        )
+
+    def refused(error: BookingError):
+        if isinstance(error, AlreadySignedUp):
+            return page(conflict=error.signup)
+        return _flashed(error, page)
+
+    def added(signup: Signup) -> str:
+        place = "booked on this session" if signup.is_confirmed else "on the waitlist"
+        return f"Added {signup.organization_name}: {place}. They have been emailed."
+
+    if not form.validate_on_submit():
+        return page()
+    return carry_out(
+        lambda: services.add_signup_by_hand(
+            session,
+            form.details(form.organization_name.data),
+            submission_key=current_submission_key(),
+            join_waitlist=form.join_waitlist.data,
+            now=utcnow(),
+            actor=current_user,
+            override_reason=form.override_reason.data,
+        ),
+        done=added,
+        redirect_to=url_for("rosters.roster", session_id=session.id),
+        refused=refused,
     )
 
 
@@ -297,25 +323,29 @@ def add_signup(session_id: int):
 @once_per_submission
 def calendar_feed():
     form = FeedForm()
-    feed_url = None
-    if form.validate_on_submit():
-        token = services.rotate_calendar_feed(actor=current_user)
-        db.session.commit()
-        feed_url = public_url("rosters.feed", token=token)
-    feed = services.current_calendar_feed()
-    created_by = db.session.get(StaffMember, feed.created_by_id) if feed else None
-    # Only a hash is kept, so the address is shown once, on the answer to the POST itself.
-    response = current_app.make_response(
-        render_template(
-            "rosters/calendar_feed.html",
-            form=form,
-            feed=feed,
-            created_by=created_by,
-            feed_url=feed_url,
+
+    def page(feed_url: str | None = None):
+        feed = services.current_calendar_feed()
+        created_by = db.session.get(StaffMember, feed.created_by_id) if feed else None
+        response = current_app.make_response(
+            render_template(
+                "rosters/calendar_feed.html",
+                form=form,
+                feed=feed,
+                created_by=created_by,
+                feed_url=feed_url,
+            )
         )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    if not form.validate_on_submit():
+        return page()
+    # Only a hash is kept, so the address is shown once, on the answer to the POST itself.
+    return carry_out(
+        lambda: services.rotate_calendar_feed(actor=current_user),
+        respond=lambda token: page(public_url("rosters.feed", token=token)),
     )
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @bp.get("/feeds/sessions/<token>.ics")
@@ -385,16 +415,10 @@ def _session_form(program: Program, session: TrainingSession | None = None) -> S
     return SessionForm(zone=program.zone, accounts=services.facilitator_accounts(), **values)
 
 
-def _apply(change, success: str, back: str):
-    """Run one service call: commit and flash ``success``, or roll back and say why; go ``back``."""
-    try:
-        change()
-    except BookingError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return redirect(back, code=303)
-    flash(success, "success")
-    return commit_and_redirect(back)
+def _flashed(error: Exception, page: Callable[[], ResponseReturnValue]) -> ResponseReturnValue:
+    """``page()``, drawn with ``error``'s message flashed above it."""
+    flash(str(error), "error")
+    return page()
 
 
 def _flash_errors(form) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from training.audit.services import record as audit
 from training.booking.models import Signup
 from training.constraints import unique_or
+from training.errors import Refused
 from training.extensions import db, seed_path, utcnow
 from training.sandbox import judge, mapping, rules
 from training.sandbox.columns import ColumnMap, header_key
@@ -55,7 +56,7 @@ MAPPING_MAX_COLUMNS = 100
 WRITE_BATCH_ROWS = 500
 
 
-class SandboxError(Exception):
+class SandboxError(Refused):
     """A sandbox rule refused the change; the message says why, in words for the person."""
 
 

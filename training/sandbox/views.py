@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from training.audit.services import record_export
 from training.booking.links import signup_or_404
 from training.booking.models import Signup
+from training.edge import carry_out
 from training.errors import render_error
 from training.extensions import db, utcnow
 from training.routing import query_number
@@ -48,7 +49,7 @@ from training.spreadsheets import (
     safe_stem,
 )
 from training.staff.auth import EVERY_ROLE, MANAGERS, role_required
-from training.submissions.guard import commit_and_redirect, once_per_submission
+from training.submissions.guard import once_per_submission
 
 bp = Blueprint("sandbox", __name__)
 
@@ -110,31 +111,37 @@ def _render_home(signup: Signup, token: str, *, upload_form: UploadForm | None =
 def add_activity(token: str):
     signup = signup_or_404(token)
     form = ActivityForm()
-    if form.validate_on_submit():
-        try:
-            activity = services.add_activity(signup, form.details())
-        except services.SandboxError as error:
-            form.activity_id.errors.append(str(error))
-        else:
-            flash(f"Added activity {activity.activity_id}.", "success")
-            return commit_and_redirect(url_for("sandbox.home", token=token) + "#activities")
-    page = render_template("sandbox/activity_form.html", signup=signup, token=token, form=form)
-    return page, 422 if form.errors else 200
+
+    def page():
+        page = render_template("sandbox/activity_form.html", signup=signup, token=token, form=form)
+        return page, 422 if form.errors else 200
+
+    def refused(error: services.SandboxError):
+        form.activity_id.errors.append(str(error))
+        return page()
+
+    if not form.validate_on_submit():
+        return page()
+    return carry_out(
+        lambda: services.add_activity(signup, form.details()),
+        done=lambda activity: f"Added activity {activity.activity_id}.",
+        redirect_to=url_for("sandbox.home", token=token) + "#activities",
+        refused=refused,
+    )
 
 
 @bp.post("/manage/<token>/sandbox/activities/example")
 @once_per_submission
 def add_example_activity(token: str):
     signup = signup_or_404(token)
-    if ActionForm().validate_on_submit():
-        try:
-            activity = services.add_example_activity(signup, _today(signup))
-        except services.SandboxError as error:
-            flash(str(error), "error")
-        else:
-            flash(f"Added the example activity {activity.activity_id}.", "success")
-            return commit_and_redirect(url_for("sandbox.home", token=token) + "#activities")
-    return redirect(url_for("sandbox.home", token=token) + "#activities", code=303)
+    back = url_for("sandbox.home", token=token) + "#activities"
+    if not ActionForm().validate_on_submit():
+        return redirect(back, code=303)
+    return carry_out(
+        lambda: services.add_example_activity(signup, _today(signup)),
+        done=lambda activity: f"Added the example activity {activity.activity_id}.",
+        redirect_to=back,
+    )
 
 
 @bp.post("/manage/<token>/sandbox/activities/<id:activity_pk>/remove")
@@ -142,14 +149,16 @@ def add_example_activity(token: str):
 def remove_activity(token: str, activity_pk: int):
     signup = signup_or_404(token)
     activity = db.session.get(SandboxActivity, activity_pk)
+    back = url_for("sandbox.home", token=token) + "#activities"
     if activity is None or activity.signup_id != signup.id or not ActionForm().validate_on_submit():
         flash("That activity is no longer in your sandbox.", "error")
-    else:
-        activity_id = activity.activity_id
-        removed = services.remove_activity(activity)
-        flash(f"Removed activity {activity_id} and its {removed} sandbox record(s).", "success")
-        return commit_and_redirect(url_for("sandbox.home", token=token) + "#activities")
-    return redirect(url_for("sandbox.home", token=token) + "#activities", code=303)
+        return redirect(back, code=303)
+    activity_id = activity.activity_id
+    return carry_out(
+        lambda: services.remove_activity(activity),
+        done=lambda removed: f"Removed activity {activity_id} and its {removed} sandbox record(s).",
+        redirect_to=back,
+    )
 
 
 @bp.get("/manage/<token>/sandbox/learner-template.<any(xlsx, csv, txt):kind>")
@@ -210,19 +219,27 @@ def upload(token: str):
         return _render_home(signup, token, upload_form=form, status=422)
     upload = form.learner_file.data
     mode = form.mode.data if form.mode.data in rules.MODES else rules.MODE_FULL
-    attempt, inline = services.start_attempt(
-        signup,
-        upload.filename or "upload",
-        upload.stream,
-        form.file_size(),
-        mode=mode,
-        **_inline_limits(),
-    )
     # Committed before judging, so a file the judge chokes on is still recorded as failed.
-    response = commit_and_redirect(url_for("sandbox.attempt", token=token, attempt_id=attempt.id))
+    return carry_out(
+        lambda: services.start_attempt(
+            signup,
+            upload.filename or "upload",
+            upload.stream,
+            form.file_size(),
+            mode=mode,
+            **_inline_limits(),
+        ),
+        redirect_to=lambda started: url_for(
+            "sandbox.attempt", token=token, attempt_id=started[0].id
+        ),
+        after=lambda started: _judge_now(*started, upload.stream),
+    )
+
+
+def _judge_now(attempt: SandboxAttempt, inline: bool, stream) -> None:
+    """Judge a small upload while its person waits (after its attempt is committed)."""
     if inline:
-        tasks.judge_in_request(attempt, upload.stream)
-    return response
+        tasks.judge_in_request(attempt, stream)
 
 
 @bp.errorhandler(413)
@@ -315,12 +332,13 @@ def map_columns(token: str, attempt_id: int):
         return _render_own_attempt(signup, attempt, token, mapping_form=form, status=422)
     if form.preview.data:
         return _render_own_attempt(signup, attempt, token, mapping_form=form)
-    mapped, inline = services.map_columns(attempt, form.column_map(), **_inline_limits())
     # Committed before judging, so a file the judge chokes on is still recorded as failed.
-    response = commit_and_redirect(url_for("sandbox.attempt", token=token, attempt_id=mapped.id))
-    if inline:
-        tasks.judge_in_request(mapped, services.upload_stream(mapped))
-    return response
+    return carry_out(
+        lambda: services.map_columns(attempt, form.column_map(), **_inline_limits()),
+        redirect_to=lambda mapped: url_for("sandbox.attempt", token=token, attempt_id=mapped[0].id),
+        after=lambda mapped: _judge_now(*mapped, services.upload_stream(mapped[0])),
+        refused=back,
+    )
 
 
 @bp.get("/manage/<token>/sandbox/attempts/<id:attempt_id>/pars-ready.<any(xlsx, txt):kind>")
@@ -377,14 +395,17 @@ def delete_all(token: str):
     if not form.validate_on_submit():
         status = 422 if form.errors else 200
         return render_template("sandbox/delete.html", signup=signup, token=token, form=form), status
-    deleted = services.delete_sandbox_data(signup, include_activities=form.include_activities.data)
-    flash(
-        f"Deleted {deleted.records} sandbox record(s) and {deleted.attempts} upload(s) with "
-        f"their findings"
-        + (f", and {deleted.activities} practice activities." if deleted.activities else "."),
-        "success",
+    return carry_out(
+        lambda: services.delete_sandbox_data(
+            signup, include_activities=form.include_activities.data
+        ),
+        done=lambda deleted: (
+            f"Deleted {deleted.records} sandbox record(s) and {deleted.attempts} upload(s) with "
+            f"their findings"
+            + (f", and {deleted.activities} practice activities." if deleted.activities else ".")
+        ),
+        redirect_to=url_for("sandbox.home", token=token),
     )
-    return commit_and_redirect(url_for("sandbox.home", token=token))
 
 
 # --- Shared by the organization's and staff's pages ------------------------------------------
@@ -526,15 +547,16 @@ def staff_attempt(signup_id: int, attempt_id: int):
 def staff_findings_csv(signup_id: int, attempt_id: int):
     signup = _signup_for_staff(signup_id)
     attempt = _attempt_or_404(signup, attempt_id)
-    record_export(
-        "sandbox_findings",
-        actor=current_user,
-        rows=sum(attempt.counts_by_code.values()),
-        signup=signup,
-        upload=attempt.id,
+    return carry_out(
+        lambda: record_export(
+            "sandbox_findings",
+            actor=current_user,
+            rows=sum(attempt.counts_by_code.values()),
+            signup=signup,
+            upload=attempt.id,
+        ),
+        respond=lambda _: _findings_csv(attempt),
     )
-    db.session.commit()
-    return _findings_csv(attempt)
 
 
 @bp.route("/staff/sandbox/pars-states", methods=["GET", "POST"])
@@ -549,15 +571,22 @@ def pars_states():
             "checked_on": current.checked_on,
         }
     )
-    if form.validate_on_submit():
-        try:
-            services.update_pars_states(
-                form.states.data, form.source.data, form.checked_on.data, actor=current_user
-            )
-        except services.SandboxError as error:
-            form.states.errors.append(str(error))
-        else:
-            flash("Saved the list of state boards using PARS data.", "success")
-            return commit_and_redirect(url_for("sandbox.pars_states"))
-    page = render_template("sandbox/pars_states.html", form=form, current=current, rules=rules)
-    return page, 422 if form.errors else 200
+
+    def page():
+        page = render_template("sandbox/pars_states.html", form=form, current=current, rules=rules)
+        return page, 422 if form.errors else 200
+
+    def refused(error: services.SandboxError):
+        form.states.errors.append(str(error))
+        return page()
+
+    if not form.validate_on_submit():
+        return page()
+    return carry_out(
+        lambda: services.update_pars_states(
+            form.states.data, form.source.data, form.checked_on.data, actor=current_user
+        ),
+        done="Saved the list of state boards using PARS data.",
+        redirect_to=url_for("sandbox.pars_states"),
+        refused=refused,
+    )

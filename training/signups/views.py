@@ -16,12 +16,12 @@ from flask_login import current_user
 from training import spreadsheets
 from training.audit.services import record_export
 from training.booking.models import Signup
-from training.booking.services import BookingError
+from training.edge import carry_out
 from training.extensions import db, utcnow
 from training.signups import services
 from training.signups.forms import DismissDuplicateForm, MergeDuplicateForm, SignupSearchForm
 from training.staff.auth import MANAGERS, role_required
-from training.submissions.guard import commit_and_redirect, once_per_submission
+from training.submissions.guard import once_per_submission
 
 bp = Blueprint("signups", __name__, url_prefix="/staff")
 
@@ -53,15 +53,18 @@ def index():
 def export(extension: str):
     zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
     header, rows = services.signup_export(zone)
-    record_export("signups", actor=current_user, rows=len(rows), format=extension)
-    db.session.commit()
     if extension == "csv":
         body, mimetype = spreadsheets.csv_bytes(header, rows), spreadsheets.CSV_MIMETYPE
     else:
         body = spreadsheets.xlsx_bytes(header, rows, title="Signups")
         mimetype = spreadsheets.XLSX_MIMETYPE
     filename = f"signups-{utcnow().astimezone(zone):%Y-%m-%d}.{extension}"
-    return spreadsheets.attachment(body, filename=filename, mimetype=mimetype, personal=True)
+    return carry_out(
+        lambda: record_export("signups", actor=current_user, rows=len(rows), format=extension),
+        respond=lambda _: spreadsheets.attachment(
+            body, filename=filename, mimetype=mimetype, personal=True
+        ),
+    )
 
 
 @bp.get("/duplicates")
@@ -81,21 +84,14 @@ def dismiss_duplicate(first_id: int, second_id: int):
     if not form.validate_on_submit():
         flash(form.note.errors[0] if form.note.errors else "Please try again.", "error")
         return redirect(url_for("signups.duplicates"), code=303)
-    try:
-        services.dismiss_duplicate(
+    return carry_out(
+        lambda: services.dismiss_duplicate(
             first, second, note=form.note.data or "", now=utcnow(), actor=current_user
-        )
-    except BookingError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-    else:
-        flash(
-            f"Marked {first.organization_name} and {second.organization_name} "
-            "as different organizations.",
-            "success",
-        )
-        return commit_and_redirect(url_for("signups.duplicates"))
-    return redirect(url_for("signups.duplicates"), code=303)
+        ),
+        done=f"Marked {first.organization_name} and {second.organization_name} "
+        "as different organizations.",
+        redirect_to=url_for("signups.duplicates"),
+    )
 
 
 @bp.post("/duplicates/<id:first_id>/<id:second_id>/merge")
@@ -108,19 +104,12 @@ def merge_duplicate(first_id: int, second_id: int):
         flash("Choose which signup stays.", "error")
         return redirect(url_for("signups.duplicates"), code=303)
     keep, drop = (first, second) if form.keep.data == "first" else (second, first)
-    try:
-        services.merge_duplicates(keep, drop, now=utcnow(), actor=current_user)
-    except BookingError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-    else:
-        flash(
-            f"Kept {keep.organization_name}'s signup and cancelled {drop.organization_name}'s "
-            "(its contacts were emailed).",
-            "success",
-        )
-        return commit_and_redirect(url_for("signups.duplicates"))
-    return redirect(url_for("signups.duplicates"), code=303)
+    return carry_out(
+        lambda: services.merge_duplicates(keep, drop, now=utcnow(), actor=current_user),
+        done=f"Kept {keep.organization_name}'s signup and cancelled {drop.organization_name}'s "
+        "(its contacts were emailed).",
+        redirect_to=url_for("signups.duplicates"),
+    )
 
 
 def _pair_forms(first: Signup, second: Signup, **kwargs):

@@ -11,13 +11,14 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from training.audit.services import COMMAND_LINE_ACTOR, SIGN_IN_ACTOR, record
 from training.constraints import unique_or
+from training.errors import Refused
 from training.extensions import db, utcnow
 from training.staff.models import ROLES, StaffMember, StaffSession
 
 MIN_PASSWORD_LENGTH = 12
 
 
-class StaffError(Exception):
+class StaffError(Refused):
     """An account rule refused the change; the message says why."""
 
 

@@ -21,12 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from training.booking.display import format_moment
+from training.edge import carry_out
 from training.extensions import db, limiter, login_manager, utcnow
 from training.staff import dashboard, services
 from training.staff.auth import ADMINS, SESSION_TOKEN_KEY, load_staff_member, role_required
 from training.staff.forms import AccountForm, AccountUpdateForm, ChangePasswordForm, SignInForm
 from training.staff.models import StaffMember
-from training.submissions.guard import commit_and_redirect, once_per_submission
+from training.submissions.guard import once_per_submission
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -80,30 +81,41 @@ def sign_in():
     if current_user.is_authenticated:
         return redirect(url_for("staff.home"))
     form = SignInForm()
-    if form.validate_on_submit():
-        member = services.authenticate(form.email.data, form.password.data)
-        if member is not None:
-            token = services.start_session(member, now=utcnow())
-            login_user(member)
-            session[SESSION_TOKEN_KEY] = token
-            db.session.commit()
-            return redirect(_safe_next(request.args.get("next")), code=303)
-        db.session.commit()  # the failed attempt, for the audit log
-        flash("That email and password do not match an active account.", "error")
-    return render_template("staff/sign_in.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("staff/sign_in.html", form=form)
+
+    def signed_in(member: StaffMember | None):
+        if member is None:  # the failed attempt is committed too, for the audit log
+            flash("That email and password do not match an active account.", "error")
+            return render_template("staff/sign_in.html", form=form)
+        return redirect(_safe_next(request.args.get("next")), code=303)
+
+    return carry_out(lambda: _sign_in(form.email.data, form.password.data), respond=signed_in)
+
+
+def _sign_in(email: str, password: str) -> StaffMember | None:
+    """Check the password and, when it matches, start a sign-in in this browser."""
+    member = services.authenticate(email, password)
+    if member is not None:
+        token = services.start_session(member, now=utcnow())
+        login_user(member)
+        session[SESSION_TOKEN_KEY] = token
+    return member
 
 
 @bp.post("/sign-out")
 @login_required
 def sign_out():
+    return carry_out(_sign_out, done="You are signed out.", redirect_to=url_for("staff.sign_in"))
+
+
+def _sign_out() -> None:
+    """End this browser's sign-in, in the database and in its cookie."""
     token = session.pop(SESSION_TOKEN_KEY, None)
     if isinstance(token, str):
         services.end_session(token, now=utcnow())
     g.pop("staff_session_seen", None)
     logout_user()
-    db.session.commit()
-    flash("You are signed out.", "success")
-    return redirect(url_for("staff.sign_in"), code=303)
 
 
 @bp.get("/")
@@ -121,18 +133,26 @@ def home():
 @once_per_submission
 def change_password():
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            services.change_password(
-                current_user, form.current_password.data, form.new_password.data
-            )
-        except services.StaffError as error:
-            form.current_password.errors.append(str(error))
-        else:
-            login_user(current_user)  # the cookie carries the new login version
-            flash("Your password is changed. Other devices have been signed out.", "success")
-            return commit_and_redirect(url_for("staff.home"))
-    return render_template("staff/password.html", form=form)
+
+    def page():
+        return render_template("staff/password.html", form=form)
+
+    def change_password() -> None:
+        services.change_password(current_user, form.current_password.data, form.new_password.data)
+        login_user(current_user)  # the cookie carries the new login version
+
+    def refused(error: services.StaffError):
+        form.current_password.errors.append(str(error))
+        return page()
+
+    if not form.validate_on_submit():
+        return page()
+    return carry_out(
+        change_password,
+        done="Your password is changed. Other devices have been signed out.",
+        redirect_to=url_for("staff.home"),
+        refused=refused,
+    )
 
 
 @bp.route("/accounts", methods=["GET", "POST"])
@@ -140,34 +160,41 @@ def change_password():
 @once_per_submission
 def accounts():
     form = AccountForm()
-    if form.validate_on_submit():
-        try:
-            member = services.create_staff(
-                form.email.data,
-                form.password.data,
-                form.role.data,
-                name=form.name.data,
-                actor=current_user,
+
+    def page():
+        members = db.session.scalars(select(StaffMember).order_by(StaffMember.email)).all()
+        rows = [
+            (
+                member,
+                AccountUpdateForm(
+                    formdata=None,
+                    prefix=f"account-{member.id}",
+                    role=member.role,
+                    status="disabled" if member.is_disabled else "active",
+                ),
             )
-        except services.StaffError as error:
-            form.email.errors.append(str(error))
-        else:
-            flash(f"Account created for {member.email}.", "success")
-            return commit_and_redirect(url_for("staff.accounts"))
-    members = db.session.scalars(select(StaffMember).order_by(StaffMember.email)).all()
-    rows = [
-        (
-            member,
-            AccountUpdateForm(
-                formdata=None,
-                prefix=f"account-{member.id}",
-                role=member.role,
-                status="disabled" if member.is_disabled else "active",
-            ),
-        )
-        for member in members
-    ]
-    return render_template("staff/accounts.html", form=form, rows=rows)
+            for member in members
+        ]
+        return render_template("staff/accounts.html", form=form, rows=rows)
+
+    def refused(error: services.StaffError):
+        form.email.errors.append(str(error))
+        return page()
+
+    if not form.validate_on_submit():
+        return page()
+    return carry_out(
+        lambda: services.create_staff(
+            form.email.data,
+            form.password.data,
+            form.role.data,
+            name=form.name.data,
+            actor=current_user,
+        ),
+        done=lambda member: f"Account created for {member.email}.",
+        redirect_to=url_for("staff.accounts"),
+        refused=refused,
+    )
 
 
 @bp.post("/accounts/<id:member_id>")
@@ -178,17 +205,15 @@ def update_account(member_id: int):
     form = AccountUpdateForm(prefix=f"account-{member.id}")
     if not form.validate_on_submit():
         flash("Choose a role and a status from the lists.", "error")
-    elif member.id == current_user.id:
+        return redirect(url_for("staff.accounts"), code=303)
+    if member.id == current_user.id:
         flash("You cannot change your own role or disable yourself.", "error")
-    else:
-        try:
-            if form.role.data != member.role:
-                services.set_role(member, form.role.data, actor=current_user)
-            if (form.status.data == "disabled") != member.is_disabled:
-                services.set_disabled(member, form.status.data == "disabled", actor=current_user)
-        except services.StaffError as error:
-            flash(str(error), "error")
-        else:
-            flash(f"Saved {member.email}.", "success")
-            return commit_and_redirect(url_for("staff.accounts"))
-    return redirect(url_for("staff.accounts"), code=303)
+        return redirect(url_for("staff.accounts"), code=303)
+
+    def update() -> None:
+        if form.role.data != member.role:
+            services.set_role(member, form.role.data, actor=current_user)
+        if (form.status.data == "disabled") != member.is_disabled:
+            services.set_disabled(member, form.status.data == "disabled", actor=current_user)
+
+    return carry_out(update, done=f"Saved {member.email}.", redirect_to=url_for("staff.accounts"))
