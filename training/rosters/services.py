@@ -1,9 +1,11 @@
-"""Scheduling sessions: create, change and cancel them, and assign facilitators.
+"""Sessions and their rosters, one layer: scheduling (create, change, cancel, facilitators),
+what the roster page shows, staff's actions on a roster, and the staff calendar feed.
 
 Every change that calendars must know of goes out through the same invites as a booking.
 """
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -60,23 +62,40 @@ class SessionDetails:
 INVITE_FIELDS = ("starts_at", "ends_at", "meeting_url", "dial_in", "passcode")
 
 
-def create_session(program: Program, details: SessionDetails, *, actor) -> TrainingSession:
+def create_session(
+    program: Program,
+    details: SessionDetails,
+    *,
+    facilitators: Iterable[StaffMember] = (),
+    actor,
+) -> TrainingSession:
+    """Add a session to ``program`` and assign its facilitators, as the "New session" form asks.
+
+    Raises ``BookingError`` for a session that ends before it starts.
+    """
     if details.ends_at <= details.starts_at:
         raise BookingError("The session must end after it starts.")
     session = TrainingSession(program=program, **_columns(details))
     db.session.add(session)
     db.session.flush()
     record("session.created", actor=actor, session=session, when=session.when)
+    assign_facilitators(session, list(facilitators), actor=actor)
     return session
 
 
 def update_session(
-    session: TrainingSession, details: SessionDetails, *, now: datetime, actor
+    session: TrainingSession,
+    details: SessionDetails,
+    *,
+    facilitators: Iterable[StaffMember] | None = None,
+    now: datetime,
+    actor,
 ) -> int:
-    """Apply staff's changes; returns how many organizations were sent an updated invite.
+    """Apply staff's changes, then the ``facilitators`` (None keeps them); returns how many
+    organizations were sent an updated invite.
 
     Seats may go down only to the number already booked; the check and the change are one
-    UPDATE, so a booking racing the change cannot slip in between.
+    UPDATE, so a booking racing the change cannot slip in between (``SeatsBelowBooked``).
     """
     if session.is_cancelled:
         raise BookingError("This session is cancelled, so it can no longer be changed.")
@@ -106,6 +125,8 @@ def update_session(
     record("session.updated", actor=actor, session=session, changes=changed, seats=details.seats)
     told = send_session_update(session) if changed else 0
     promote_waitlist(session, now=now)
+    if facilitators is not None:
+        assign_facilitators(session, list(facilitators), actor=actor)
     return told
 
 
@@ -181,32 +202,6 @@ def _columns(details: SessionDetails) -> dict:
 
 def _plain(value):
     return value.isoformat() if isinstance(value, datetime) else value
-
-
-# The staff console's reads and actions, below, build on the scheduling services above.
-
-
-def plan_session(
-    program: Program, details: SessionDetails, facilitators: list[StaffMember], *, actor
-) -> TrainingSession:
-    """Create a session and assign its facilitators, as the "New session" form asks."""
-    session = create_session(program, details, actor=actor)
-    assign_facilitators(session, facilitators, actor=actor)
-    return session
-
-
-def edit_session(
-    session: TrainingSession,
-    details: SessionDetails,
-    facilitators: list[StaffMember],
-    *,
-    now: datetime,
-    actor,
-) -> int:
-    """Apply the edit form: details first (which may refuse), then facilitators."""
-    told = update_session(session, details, now=now, actor=actor)
-    assign_facilitators(session, facilitators, actor=actor)
-    return told
 
 
 def add_signup_by_hand(

@@ -80,8 +80,8 @@ def new_session():
     if not form.validate_on_submit():
         return page()
     return carry_out(
-        lambda: services.plan_session(
-            program, form.details(), form.chosen_facilitators(), actor=current_user
+        lambda: services.create_session(
+            program, form.details(), facilitators=form.chosen_facilitators(), actor=current_user
         ),
         done=lambda session: f"Session added: {session.when}.",
         redirect_to=lambda session: url_for("rosters.roster", session_id=session.id),
@@ -110,10 +110,10 @@ def edit_session(session_id: int):
     if not form.validate_on_submit():
         return page()
     return carry_out(
-        lambda: services.edit_session(
+        lambda: services.update_session(
             session,
             form.details(),
-            form.chosen_facilitators(),
+            facilitators=form.chosen_facilitators(),
             now=utcnow(),
             actor=current_user,
         ),
