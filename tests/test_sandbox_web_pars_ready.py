@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from training.audit.models import AuditEvent
 from training.extensions import db, utcnow
-from training.sandbox import downloads, judge, rules, services, tasks
+from training.sandbox import attempts, downloads, judge, rules, services, tasks
 from training.sandbox.models import SandboxAttempt
 from training.staff.services import create_staff
 
@@ -83,7 +83,7 @@ def judge_again(app, data: bytes, filename: str) -> list:
     """Judge a file as the sandbox does for this organization, but with no held records."""
     with app.app_context():
         attempt = db.session.scalars(select(SandboxAttempt)).first()
-        context = services.judge_context(attempt, tasks.judging_day(attempt), 1 << 24)
+        context = attempts.judge_context(attempt, tasks.judging_day(attempt), 1 << 24)
         context = judge.JudgeContext(
             context.activities, context.register, judge.NoRecords(), context.today
         )

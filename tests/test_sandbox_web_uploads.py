@@ -9,7 +9,7 @@ from conftest import manage_token, page_text, signup_form
 from sqlalchemy import select
 
 from training.extensions import db, utcnow
-from training.sandbox import downloads, judge, rules, services, tasks
+from training.sandbox import attempts, downloads, judge, rules, services, tasks
 from training.sandbox.models import SandboxAttempt, SandboxRecord, SandboxUpload
 
 pytestmark = pytest.mark.clock
@@ -205,7 +205,7 @@ def test_a_large_file_is_judged_in_the_background_and_the_page_follows(
     app, client, token, monkeypatch
 ):
     app.config["SANDBOX_INLINE_MAX_ROWS"] = 3
-    monkeypatch.setattr(services, "WRITE_BATCH_ROWS", 2)
+    monkeypatch.setattr(attempts, "WRITE_BATCH_ROWS", 2)
     response = upload(client, token, big_file(6))
     page = results(client, response)
     attempt_path = response.headers["Location"]
@@ -223,7 +223,7 @@ def test_a_large_file_is_judged_in_the_background_and_the_page_follows(
         assert db.session.scalar(select(SandboxUpload.attempt_id)) is not None
 
     seen = []
-    judge_attempt = services.judge_attempt
+    judge_attempt = attempts.judge_attempt
 
     def judge_and_look(attempt, stream, **options):
         report = options.pop("on_progress")
@@ -234,7 +234,7 @@ def test_a_large_file_is_judged_in_the_background_and_the_page_follows(
 
         return judge_attempt(attempt, stream, on_progress=progress, **options)
 
-    monkeypatch.setattr(services, "judge_attempt", judge_and_look)
+    monkeypatch.setattr(attempts, "judge_attempt", judge_and_look)
     with app.app_context():
         assert tasks.work() == 1
 
@@ -275,8 +275,8 @@ def test_a_worker_that_died_is_replaced_and_nothing_is_counted_twice(
         token,
         csv_file(learner_row(first, **{rules.RECORD_ACTION: "Delete"}), learner_row(second)),
     )
-    monkeypatch.setattr(services, "WRITE_BATCH_ROWS", 1)
-    judge_attempt = services.judge_attempt
+    monkeypatch.setattr(attempts, "WRITE_BATCH_ROWS", 1)
+    judge_attempt = attempts.judge_attempt
 
     def dies_after_the_first_row(attempt, stream, **options):
         report = options.pop("on_progress")
@@ -287,7 +287,7 @@ def test_a_worker_that_died_is_replaced_and_nothing_is_counted_twice(
 
         return judge_attempt(attempt, stream, on_progress=progress, **options)
 
-    monkeypatch.setattr(services, "judge_attempt", dies_after_the_first_row)
+    monkeypatch.setattr(attempts, "judge_attempt", dies_after_the_first_row)
     with app.app_context():
         claim = tasks.claim_next(utcnow())
         with pytest.raises(WorkerKilled):
@@ -297,7 +297,7 @@ def test_a_worker_that_died_is_replaced_and_nothing_is_counted_twice(
         assert (attempt.status, attempt.rows_judged) == ("judging", 1)
     assert record_names(app) == [(first.first_name, first.last_name)]  # not deleted yet
 
-    monkeypatch.setattr(services, "judge_attempt", judge_attempt)
+    monkeypatch.setattr(attempts, "judge_attempt", judge_attempt)
     lease = timedelta(seconds=app.config["SANDBOX_LEASE_SECONDS"] + 1)
     with app.app_context():
         assert tasks.claim_next(utcnow()) is None  # the dead worker's lease still holds

@@ -1,25 +1,24 @@
-"""Sandbox rules: practice activities, judging an upload into findings and records, deleting.
+"""Sandbox rules: practice activities, the fictional register, reading an attempt's results,
+deleting, column mappings, the state boards using PARS data, and the PARS-ready file's rows.
 
-Services flush and raise; the request or CLI command that called them commits. The one
-exception is judging in the background worker, which commits its progress as it goes (see
-``judge_attempt``'s ``on_progress``).
+An upload's own life (recorded, judged, finished) is in ``attempts``; the records the judge
+reads and writes are in ``records``. Services flush and raise; the request or CLI command that
+called them commits.
 """
 
 import csv
-import hashlib
 import io
 import tomllib
-import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from training.audit.services import record as audit
@@ -31,9 +30,6 @@ from training.sandbox import judge, mapping, rules
 from training.sandbox.columns import ColumnMap, header_key
 from training.sandbox.models import (
     ATTEMPT_DONE,
-    ATTEMPT_FAILED,
-    ATTEMPT_JUDGING,
-    ATTEMPT_QUEUED,
     ParsStateList,
     SandboxActivity,
     SandboxActivityBoard,
@@ -52,8 +48,6 @@ FINDINGS_PER_PAGE = 100
 MAPPING_PREVIEW_ROWS = 5
 # A header wider than this is not a learner list to map column by column.
 MAPPING_MAX_COLUMNS = 100
-# Findings and records are written in batches of this many rows.
-WRITE_BATCH_ROWS = 500
 
 
 class SandboxError(Refused):
@@ -233,349 +227,7 @@ def _register_at(path: Path) -> judge.Register:
     return judge.Register(read_register_entries(path))
 
 
-# --- Records as the judge asks about them ----------------------------------------------------
-
-
-def _digest(parts: Iterable[object]) -> str:
-    return hashlib.sha256("\x1f".join(str(part) for part in parts).encode()).hexdigest()
-
-
-def record_digest(key: judge.RecordKey) -> str:
-    """The indexed form of a record key."""
-    return _digest((*key.learner, key.activity_id, key.completion_date.isoformat(), key.board))
-
-
-def learner_digest(learner: judge.LearnerKey) -> str:
-    """The indexed form of a learner key."""
-    return _digest(learner)
-
-
-class DatabaseRecords:
-    """The organization's sandbox records as they were before the file being judged.
-
-    Records a file adds stay pending until the file is judged, so they are not seen here: the
-    judge itself compares rows within one file.
-    """
-
-    def __init__(self, signup_id: int):
-        self.signup_id = signup_id
-        self.has_any = (
-            db.session.scalar(
-                select(SandboxRecord.id)
-                .where(SandboxRecord.signup_id == signup_id, SandboxRecord.is_pending.is_(False))
-                .limit(1)
-            )
-            is not None
-        )
-
-    def _exists(self, *conditions) -> bool:
-        if not self.has_any:
-            return False
-        return bool(
-            db.session.scalar(
-                select(
-                    exists().where(
-                        SandboxRecord.signup_id == self.signup_id,
-                        SandboxRecord.is_pending.is_(False),
-                        *conditions,
-                    )
-                )
-            )
-        )
-
-    def find(self, key: judge.RecordKey) -> bool:
-        """True when the sandbox holds a record with this key."""
-        return self._exists(SandboxRecord.record_key == record_digest(key))
-
-    def has_completion(self, learner: judge.LearnerKey, activity_id: str) -> bool:
-        """True when the sandbox holds any record of this learner for this activity."""
-        return self._exists(
-            SandboxRecord.learner_key == learner_digest(learner),
-            SandboxRecord.activity_id == activity_id,
-        )
-
-
-# --- Uploads and attempts --------------------------------------------------------------------
-
-
-def has_unfinished_attempt(signup: Signup) -> bool:
-    return (
-        db.session.scalar(
-            select(SandboxAttempt.id)
-            .where(
-                SandboxAttempt.signup_id == signup.id,
-                SandboxAttempt.status.in_([ATTEMPT_QUEUED, ATTEMPT_JUDGING]),
-            )
-            .limit(1)
-        )
-        is not None
-    )
-
-
-def count_lines(stream: IO[bytes]) -> int:
-    """Line breaks in a text file, read in blocks; the stream is rewound."""
-    lines = 0
-    stream.seek(0)
-    while block := stream.read(1 << 20):
-        lines += block.count(b"\n")
-    stream.seek(0)
-    return lines
-
-
-def start_attempt(
-    signup: Signup,
-    filename: str,
-    stream: IO[bytes],
-    size: int,
-    *,
-    inline_max_bytes: int,
-    inline_max_rows: int,
-    lease_seconds: float,
-    mode: str = rules.MODE_FULL,
-    mapped_from: SandboxAttempt | None = None,
-) -> tuple[SandboxAttempt, bool]:
-    """Record an upload and keep its bytes; returns the attempt and whether to judge it now,
-    in the request.
-
-    A large file, or any file while an earlier one is still waiting, waits for the background
-    worker, which judges one file per organization at a time and in order. The bytes stay
-    (for mapping the columns and the PARS-ready file) until the organization deletes its
-    sandbox data or the retention period ends.
-    """
-    is_text = not filename.lower().endswith((".xlsx", ".xlsm", ".xls"))
-    # Counting line breaks is quick, and lets the progress bar show a percentage.
-    rows_expected = (max(count_lines(stream) - 1, 0) or None) if is_text else None
-    inline = (
-        size <= inline_max_bytes
-        and (rows_expected or 0) <= inline_max_rows
-        and not has_unfinished_attempt(signup)
-    )
-    attempt = SandboxAttempt(
-        signup_id=signup.id,
-        filename=filename[-255:] or "upload",
-        size_bytes=size,
-        status=ATTEMPT_QUEUED,
-        rows_expected=rows_expected,
-        mode=mode,
-        mapped_from_id=mapped_from.id if mapped_from is not None else None,
-    )
-    if inline:
-        # Claimed by the request itself; should it die, the lease lapses and a worker judges
-        # the stored bytes again.
-        attempt.status = ATTEMPT_JUDGING
-        attempt.claim_token = uuid.uuid4().hex
-        attempt.lease_expires_at = utcnow() + timedelta(seconds=lease_seconds)
-    db.session.add(attempt)
-    db.session.flush()
-    stream.seek(0)
-    db.session.add(SandboxUpload(attempt_id=attempt.id, content=stream.read()))
-    db.session.flush()
-    stream.seek(0)
-    return attempt, inline
-
-
-def judge_context(attempt: SandboxAttempt, today: date, max_bytes: int) -> judge.JudgeContext:
-    """What the judge compares the attempt's rows against: its organization's sandbox, the
-    column mappings it confirmed, and the state boards using PARS data."""
-    activities = db.session.scalars(
-        select(SandboxActivity).where(SandboxActivity.signup_id == attempt.signup_id)
-    )
-    return judge.JudgeContext(
-        activities={activity.activity_id: judge_activity(activity) for activity in activities},
-        register=register(),
-        records=DatabaseRecords(attempt.signup_id),
-        today=today,
-        max_bytes=max_bytes,
-        pars_states=pars_states().states,
-        column_maps=column_maps_of(attempt.signup_id),
-    )
-
-
-def reset_attempt(attempt: SandboxAttempt) -> None:
-    """Undo what an earlier, unfinished run of this attempt wrote, before judging it again."""
-    db.session.execute(delete(SandboxFinding).where(SandboxFinding.attempt_id == attempt.id))
-    db.session.execute(
-        delete(SandboxRecord).where(
-            SandboxRecord.added_by_attempt_id == attempt.id, SandboxRecord.is_pending.is_(True)
-        )
-    )
-    db.session.execute(
-        update(SandboxRecord)
-        .where(SandboxRecord.deleting_attempt_id == attempt.id)
-        .values(deleting_attempt_id=None)
-    )
-    attempt.rows_judged = 0
-    db.session.flush()
-
-
-class _AttemptWriter:
-    """Writes an attempt's findings and accepted rows in batches, in row order."""
-
-    def __init__(self, attempt: SandboxAttempt):
-        self.attempt_id = attempt.id
-        self.signup_id = attempt.signup_id
-        self.findings: list[dict[str, Any]] = []
-        self.records: list[dict[str, Any]] = []
-
-    def add_findings(self, findings: Iterable[judge.Finding], *, of_file: bool = False) -> None:
-        self.findings.extend(
-            {
-                "attempt_id": self.attempt_id,
-                "is_file_level": of_file,
-                "row": finding.row,
-                "column": finding.column[:100],
-                "severity": finding.severity,
-                "code": finding.code,
-                "message": finding.message,
-            }
-            for finding in findings
-        )
-
-    def apply(self, result: judge.RowResult) -> None:
-        """Make an accepted row's change: add a pending record, or mark one for deletion."""
-        record = result.record
-        if record is None:  # a learner checked, not reported: nothing to keep
-            return
-        key = judge.record_key(record)
-        if result.action == "Delete":
-            self.flush()
-            self._delete(record_digest(key))
-            return
-        self.records.append(
-            {
-                "signup_id": self.signup_id,
-                "activity_id": record.activity_id,
-                "completion_date": record.completion_date,
-                "first_name": record.first_name,
-                "last_name": record.last_name,
-                "birth_month": record.birth_month,
-                "birth_day": record.birth_day,
-                "state": record.state,
-                "license_or_npi": record.license_or_npi,
-                "board": record.board,
-                "board_id": record.board_id,
-                "cme_credits": record.cme_credits,
-                "board_credits": record.board_credits,
-                "credit_awards": [[kind, str(credits)] for kind, credits in record.credit_awards],
-                "record_key": record_digest(key),
-                "learner_key": learner_digest(key.learner),
-                "added_by_attempt_id": self.attempt_id,
-                "is_pending": True,
-                "created_at": utcnow(),
-            }
-        )
-
-    def _delete(self, digest: str) -> None:
-        same_record = (SandboxRecord.signup_id == self.signup_id) & (
-            SandboxRecord.record_key == digest
-        )
-        # A record this same file added a few rows up goes at once; others when the file is done.
-        added_here = db.session.execute(
-            delete(SandboxRecord).where(
-                same_record,
-                SandboxRecord.is_pending.is_(True),
-                SandboxRecord.added_by_attempt_id == self.attempt_id,
-            )
-        ).rowcount
-        if not added_here:
-            db.session.execute(
-                update(SandboxRecord)
-                .where(
-                    same_record,
-                    SandboxRecord.is_pending.is_(False),
-                    SandboxRecord.deleting_attempt_id.is_(None),
-                )
-                .values(deleting_attempt_id=self.attempt_id)
-            )
-
-    def flush(self) -> None:
-        if self.findings:
-            db.session.execute(insert(SandboxFinding), self.findings)
-            self.findings = []
-        if self.records:
-            db.session.execute(insert(SandboxRecord), self.records)
-            self.records = []
-
-
-def judge_attempt(
-    attempt: SandboxAttempt,
-    stream: IO[bytes],
-    *,
-    today: date,
-    max_bytes: int,
-    on_progress: Callable[[int], None] | None = None,
-) -> judge.Summary:
-    """Judge the attempt's file: store its findings, apply its accepted rows, and finish it.
-
-    ``on_progress(rows_judged)`` is called after every batch of rows is written; the worker
-    commits there so the page can follow along.
-    """
-    reset_attempt(attempt)
-    attempt.status = ATTEMPT_JUDGING
-    attempt.started_at = attempt.started_at or utcnow()
-    summary = judge.Summary()
-    writer = _AttemptWriter(attempt)
-    rows = 0
-    judgement = judge.judge_file(
-        stream,
-        attempt.filename,
-        judge_context(attempt, today, max_bytes),
-        learners_only=attempt.learners_only,
-    )
-    for item in judgement:
-        summary.add(item)
-        if isinstance(item, judge.Finding):
-            writer.add_findings([item], of_file=True)
-            continue
-        rows += 1
-        writer.add_findings(item.findings)
-        if item.accepted:
-            writer.apply(item)
-        if rows % WRITE_BATCH_ROWS == 0:
-            writer.flush()
-            if on_progress is not None:
-                on_progress(rows)
-    writer.flush()
-    layout = judgement.layout
-    attempt.file_layout = layout.to_json() if layout is not None else None
-    attempt.column_map = (
-        layout.column_map.to_json() if layout is not None and layout.column_map else None
-    )
-    finish_attempt(attempt, summary)
-    return summary
-
-
-def finish_attempt(attempt: SandboxAttempt, summary: judge.Summary) -> None:
-    """Make the attempt's changes final and keep its totals."""
-    db.session.execute(delete(SandboxRecord).where(SandboxRecord.deleting_attempt_id == attempt.id))
-    db.session.execute(
-        update(SandboxRecord)
-        .where(SandboxRecord.added_by_attempt_id == attempt.id, SandboxRecord.is_pending.is_(True))
-        .values(is_pending=False)
-    )
-    attempt.status = ATTEMPT_DONE
-    attempt.rows_read = summary.rows_read
-    attempt.rows_judged = summary.rows_read
-    attempt.rows_accepted = summary.accepted
-    attempt.rows_rejected = summary.rejected
-    attempt.error_count = summary.errors
-    attempt.warning_count = summary.warnings
-    attempt.counts_by_code = dict(sorted(summary.by_code.items()))
-    attempt.claim_token = None
-    attempt.lease_expires_at = None
-    attempt.finished_at = utcnow()
-    db.session.flush()
-
-
-def fail_attempt(attempt: SandboxAttempt) -> None:
-    """Give up on an attempt the judge could not finish; nothing it wrote is kept."""
-    reset_attempt(attempt)
-    db.session.execute(delete(SandboxUpload).where(SandboxUpload.attempt_id == attempt.id))
-    attempt.status = ATTEMPT_FAILED
-    attempt.claim_token = None
-    attempt.lease_expires_at = None
-    attempt.finished_at = utcnow()
-    db.session.flush()
+# --- Reading results -------------------------------------------------------------------------
 
 
 def upload_stream(attempt: SandboxAttempt) -> IO[bytes]:
@@ -584,9 +236,6 @@ def upload_stream(attempt: SandboxAttempt) -> IO[bytes]:
     if upload is None:
         raise SandboxError("The uploaded file is no longer stored; please upload it again.")
     return io.BytesIO(upload.content)
-
-
-# --- Reading results -------------------------------------------------------------------------
 
 
 def attempts_of(signup: Signup, limit: int = 50) -> list[SandboxAttempt]:
@@ -842,32 +491,6 @@ def remember_column_map(signup: Signup, column_map: ColumnMap) -> SandboxColumnM
 
 class _ConfirmedMeanwhile(Exception):
     """The same header's mapping was saved by another request at the same moment."""
-
-
-def map_columns(
-    attempt: SandboxAttempt,
-    column_map: ColumnMap,
-    *,
-    inline_max_bytes: int,
-    inline_max_rows: int,
-    lease_seconds: float,
-) -> tuple[SandboxAttempt, bool]:
-    """Remember the confirmed mapping and judge the attempt's file again through it: a new
-    attempt; returns it and whether to judge it now, in the request."""
-    signup = attempt.signup
-    remember_column_map(signup, column_map)
-    stream = upload_stream(attempt)
-    return start_attempt(
-        signup,
-        attempt.filename,
-        stream,
-        attempt.size_bytes,
-        inline_max_bytes=inline_max_bytes,
-        inline_max_rows=inline_max_rows,
-        lease_seconds=lease_seconds,
-        mode=attempt.mode,
-        mapped_from=attempt,
-    )
 
 
 # --- The state boards using PARS data ----------------------------------------------------------

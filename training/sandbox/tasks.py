@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
 from training.extensions import db, utcnow
-from training.sandbox import services
+from training.sandbox import attempts, services
 from training.sandbox.models import ATTEMPT_JUDGING, ATTEMPT_QUEUED, SandboxAttempt
 
 
@@ -96,7 +96,7 @@ def run_claim(claim: Claim) -> bool:
         db.session.commit()
 
     try:
-        services.judge_attempt(
+        attempts.judge_attempt(
             attempt,
             services.upload_stream(attempt),
             today=judging_day(attempt),
@@ -121,7 +121,7 @@ def judge_in_request(attempt: SandboxAttempt, stream: IO[bytes]) -> bool:
     """Judge a small upload while its person waits; False when the judge failed on it."""
     try:
         stream.seek(0)
-        services.judge_attempt(
+        attempts.judge_attempt(
             attempt,
             stream,
             today=judging_day(attempt),
@@ -144,7 +144,7 @@ def record_failure(attempt_id: int, error: Exception) -> None:
     )
     attempt = db.session.get(SandboxAttempt, attempt_id)
     if attempt is not None:
-        services.fail_attempt(attempt)
+        attempts.fail_attempt(attempt)
         db.session.commit()
 
 

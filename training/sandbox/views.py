@@ -27,7 +27,7 @@ from training.edge import carry_out
 from training.errors import render_error
 from training.extensions import db, utcnow
 from training.routing import query_number
-from training.sandbox import downloads, mapping, rules, services, tasks
+from training.sandbox import attempts, downloads, mapping, rules, services, tasks
 from training.sandbox.columns import ColumnMap
 from training.sandbox.forms import (
     ActionForm,
@@ -221,7 +221,7 @@ def upload(token: str):
     mode = form.mode.data if form.mode.data in rules.MODES else rules.MODE_FULL
     # Committed before judging, so a file the judge chokes on is still recorded as failed.
     return carry_out(
-        lambda: services.start_attempt(
+        lambda: attempts.start_attempt(
             signup,
             upload.filename or "upload",
             upload.stream,
@@ -334,7 +334,7 @@ def map_columns(token: str, attempt_id: int):
         return _render_own_attempt(signup, attempt, token, mapping_form=form)
     # Committed before judging, so a file the judge chokes on is still recorded as failed.
     return carry_out(
-        lambda: services.map_columns(attempt, form.column_map(), **_inline_limits()),
+        lambda: attempts.map_columns(attempt, form.column_map(), **_inline_limits()),
         redirect_to=lambda mapped: url_for("sandbox.attempt", token=token, attempt_id=mapped[0].id),
         after=lambda mapped: _judge_now(*mapped, services.upload_stream(mapped[0])),
         refused=back,
