@@ -54,7 +54,8 @@ from training import create_app
 from training.booking.models import Program, TrainingSession
 from training.booking.services import SignupDetails, book_signup
 from training.extensions import db, utcnow
-from training.live.services import seed_walkthrough, start_session
+from training.live.services import start_session
+from training.live.steps import seed_walkthrough
 from training.staff import services as staff_services
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -57,6 +57,7 @@ from training.challenges.services import record_entry
 from training.extensions import db, utcnow
 from training.live import forms as live_forms
 from training.live import services as live_services
+from training.live import steps as live_steps
 from training.live.models import WalkthroughStep
 from training.mail.models import OutboxMessage
 from training.resources import forms as resource_forms
@@ -238,7 +239,7 @@ def world(app, make_session) -> World:
         content_type="multipart/form-data",
     )
     with app.app_context():
-        live_services.seed_walkthrough(WALKTHROUGH)
+        live_steps.seed_walkthrough(WALKTHROUGH)
         for role in ("facilitator", "staff", "admin"):
             create_staff(f"{role}@cmadocs.example.org", PASSWORD, role)
         facilitator, admin = (

@@ -27,7 +27,7 @@ import training
 from training import PROJECT_ROOT, forms
 from training.booking.models import Signup, TrainingSession
 from training.extensions import MAX_ID, db
-from training.live import services as live_services
+from training.live import steps as live_steps
 from training.live.models import LiveSession
 from training.resources import services as resource_services
 from training.resources.models import ResourcePage
@@ -209,7 +209,7 @@ def test_a_huge_id_chosen_in_a_staff_form_is_refused_with_a_message(
 
 def test_a_huge_step_marked_done_is_refused_with_a_message(app, client, token):
     with app.app_context():
-        live_services.seed_walkthrough(Path(PROJECT_ROOT) / "seed" / "walkthrough")
+        live_steps.seed_walkthrough(Path(PROJECT_ROOT) / "seed" / "walkthrough")
         db.session.commit()
 
     response = client.post(f"/manage/{token}/live/done", data={"step_id": str(2**63)})

@@ -16,7 +16,7 @@ from training import PROJECT_ROOT
 from training.booking.models import Program, TrainingSession
 from training.booking.services import SignupDetails, book_signup
 from training.extensions import db, utcnow
-from training.live.services import seed_walkthrough
+from training.live.steps import seed_walkthrough
 from training.staff import services as staff_services
 
 pytestmark = pytest.mark.browser

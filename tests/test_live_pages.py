@@ -14,7 +14,9 @@ from training import PROJECT_ROOT, create_app
 from training.audit.models import AuditEvent
 from training.booking.models import Signup, TrainingSession
 from training.extensions import db
+from training.live import board as live_board
 from training.live import services
+from training.live import steps as live_steps
 from training.live.models import LiveAttendance, LiveSession, WalkthroughStep
 from training.sandbox.models import SandboxAttempt
 from training.staff import services as staff_services
@@ -52,7 +54,7 @@ def live(app, make_session) -> Live:
         )
         tokens[name] = manage_token(response)
     with app.app_context():
-        services.seed_walkthrough(WALKTHROUGH)
+        live_steps.seed_walkthrough(WALKTHROUGH)
         session = db.session.get(TrainingSession, session_id)
         for email, role in (
             (FACILITATOR, "facilitator"),
@@ -439,10 +441,10 @@ def test_board_answers_304_until_an_organization_or_upload_changes(app, live, fa
 def test_each_etag_is_one_query(app, live, facilitator):
     facilitator.post(console_url(live, "start"))
     with counted_queries(app) as statements:
-        assert services.participant_tag(live.tokens[SIERRA]) is not None
+        assert live_board.participant_tag(live.tokens[SIERRA]) is not None
     assert len(statements) == 1
     with counted_queries(app) as statements:
-        services.board_tag(live.session_id)
+        live_board.board_tag(live.session_id)
     assert len(statements) == 1
 
 
@@ -483,7 +485,7 @@ def test_board_shows_each_latest_upload_with_errors_by_code(app, live, facilitat
     assert "LATE_REPORT" not in text  # a warning, not an error
     assert "No upload yet" in text  # Coast Range has not uploaded
     with counted_queries(app) as statements:
-        uploads = services.latest_uploads(live.signup_ids.values())
+        uploads = live_board.latest_uploads(live.signup_ids.values())
     assert len(statements) == 1
     assert set(uploads) == {sierra}
     assert uploads[sierra].errors_by_code == {"DOB_HAS_YEAR": 2, "STATE_UNKNOWN": 1}

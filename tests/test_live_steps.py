@@ -8,7 +8,7 @@ from sqlalchemy import select
 from training import PROJECT_ROOT
 from training.extensions import db
 from training.live.models import WalkthroughStep
-from training.live.services import parse_step_file, seed_walkthrough
+from training.live.steps import parse_step_file, seed_walkthrough
 
 WALKTHROUGH = Path(PROJECT_ROOT) / "seed" / "walkthrough"
 STEP_TITLES = [

@@ -15,7 +15,7 @@ from training.audit.models import AuditEvent
 from training.booking.models import Signup, TrainingSession
 from training.challenges.models import ChallengeDrawing, ChallengeEntry
 from training.extensions import db
-from training.live import services as live_services
+from training.live import steps as live_steps
 from training.live.models import LiveSession
 from training.staff.services import create_staff
 from training.submissions.guard import REPEAT_MESSAGE
@@ -186,7 +186,7 @@ def test_next_step_sent_twice_moves_one_step(app, client, make_session):
     session_id = make_session()
     client.post("/signup", data=signup_form(session_id))
     with app.app_context():
-        live_services.seed_walkthrough(Path(PROJECT_ROOT) / "seed" / "walkthrough")
+        live_steps.seed_walkthrough(Path(PROJECT_ROOT) / "seed" / "walkthrough")
         db.session.commit()
     staff = signed_in(app)
     staff.post(f"/staff/live/{session_id}/start")
@@ -194,8 +194,8 @@ def test_next_step_sent_twice_moves_one_step(app, client, make_session):
         staff.post(f"/staff/live/{session_id}/next", data={"submission_key": KEY})
     with app.app_context():
         live = db.session.scalars(select(LiveSession)).one()
-        steps = live_services.walkthrough()
-        assert live_services.step_position(live.current_step, steps) == 2
+        steps = live_steps.walkthrough()
+        assert live_steps.step_position(live.current_step, steps) == 2
 
 
 def test_two_copies_sent_at_the_same_moment_create_one_session(app, program_id):

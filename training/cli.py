@@ -14,7 +14,9 @@ from training.booking.notices import send_reminders
 from training.booking.seeding import seed_program
 from training.challenges.services import send_due_challenge_reminders
 from training.extensions import db, seed_path, utcnow
+from training.live import followups as live_followups
 from training.live import services as live_services
+from training.live import steps as live_steps
 from training.mail.delivery import DeliveryReport, deliver_due, watch
 from training.mail.models import OutboxMessage
 from training.mail.services import requeue_message
@@ -30,7 +32,7 @@ from training.staff.models import ROLE_ADMIN, ROLES, StaffMember
 @with_appcontext
 def seed_command(year: int | None, if_empty: bool) -> None:
     """Load the demo program and its sessions; running it again changes nothing."""
-    steps = live_services.seed_walkthrough(seed_path("walkthrough"))
+    steps = live_steps.seed_walkthrough(seed_path("walkthrough"))
     if steps:
         db.session.commit()
         click.echo(f"Loaded {steps} walkthrough steps.")
@@ -197,7 +199,7 @@ def live_follow_up_command(session_id: int) -> None:
     if session is None:
         raise click.ClickException(f"No session {session_id}.")
     try:
-        report = live_services.send_followups(session, now=utcnow())
+        report = live_followups.send_followups(session, now=utcnow())
     except live_services.LiveError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from None

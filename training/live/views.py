@@ -20,8 +20,17 @@ from training.booking.models import SESSION_SCHEDULED, Signup, TrainingSession
 from training.edge import carry_out
 from training.extensions import db, utcnow
 from training.live import services
+from training.live.board import (
+    board,
+    board_tag,
+    participant_attendance,
+    participant_tag,
+    sandbox_path,
+)
+from training.live.followups import FollowUpReport, send_followups
 from training.live.forms import ActionForm, CheckInForm, DoneForm, JumpForm, NotesForm
 from training.live.models import WalkthroughStep
+from training.live.steps import step_position, walkthrough
 from training.resources.markdown import render_markdown
 from training.staff.auth import EVERY_ROLE, role_required
 from training.submissions.guard import once_per_submission
@@ -57,7 +66,7 @@ def console(session_id: int):
 @role_required(*EVERY_ROLE)
 def board_state(session_id: int):
     session = _console_session(session_id)
-    etag = services.board_tag(session.id)
+    etag = board_tag(session.id)
     if request.if_none_match.contains(etag):
         return _not_modified(etag)
     context = _console_context(session)
@@ -118,7 +127,7 @@ def previous_step(session_id: int):
 def jump(session_id: int):
     session = _console_session(session_id)
     form = JumpForm()
-    form.set_steps(services.walkthrough())
+    form.set_steps(walkthrough())
     if not form.validate_on_submit():
         flash("Choose a step from the list.", "error")
         return _to_console(session)
@@ -183,7 +192,7 @@ def follow_ups(session_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
 
-    def said(report: services.FollowUpReport) -> str | None:
+    def said(report: FollowUpReport) -> str | None:
         if not report.sent:
             flash(
                 "Every organization has had its follow-up already; nothing was sent again.",
@@ -196,7 +205,7 @@ def follow_ups(session_id: int):
         )
 
     return carry_out(
-        lambda: services.send_followups(session, actor=current_user, now=utcnow()),
+        lambda: send_followups(session, actor=current_user, now=utcnow()),
         done=said,
         redirect_to=_console_url(session, "follow-ups-heading"),
     )
@@ -211,21 +220,21 @@ def _console_session(session_id: int) -> TrainingSession:
 
 
 def _render_console(session: TrainingSession, *, notes_form=None, status: int = 200):
-    etag = services.board_tag(session.id)  # before the content, so the content is never older
+    etag = board_tag(session.id)  # before the content, so the content is never older
     context = _console_context(session, notes_form=notes_form)
     return render_template("live/console.html", board_etag=quote_etag(etag), **context), status
 
 
 def _console_context(session: TrainingSession, *, notes_form: NotesForm | None = None) -> dict:
     live = services.find_live(session)
-    steps = services.walkthrough()
+    steps = walkthrough()
     jump_form = JumpForm(formdata=None)
     jump_form.set_steps(steps)
     if live is not None and live.current_step_id is not None:
         jump_form.step_id.data = live.current_step_id
     if notes_form is None:
         notes_form = NotesForm(formdata=None, notes=live.notes if live else "")
-    rows = services.board(session)
+    rows = board(session)
     current_step = live.current_step if live is not None and live.started_at else None
     return {
         "session": session,
@@ -237,7 +246,7 @@ def _console_context(session: TrainingSession, *, notes_form: NotesForm | None =
         "current_notes_html": render_markdown(current_step.facilitator_notes)
         if current_step
         else "",
-        "step_number": services.step_position(current_step, steps),
+        "step_number": step_position(current_step, steps),
         "elapsed": _elapsed(live),
         "rows": rows,
         "help_count": sum(row.needs_help for row in rows),
@@ -277,7 +286,7 @@ def _to_console(session: TrainingSession, anchor: str = "step"):
 
 @bp.get("/manage/<token>/live")
 def follow(token: str):
-    tag = services.participant_tag(token) if len(token) <= MAX_TOKEN_LENGTH else None
+    tag = participant_tag(token) if len(token) <= MAX_TOKEN_LENGTH else None
     signup = signup_or_404(token)
     return render_template(
         "live/follow.html",
@@ -288,7 +297,7 @@ def follow(token: str):
 
 @bp.get("/manage/<token>/live/state.json")
 def follow_state(token: str):
-    tag = services.participant_tag(token) if len(token) <= MAX_TOKEN_LENGTH else None
+    tag = participant_tag(token) if len(token) <= MAX_TOKEN_LENGTH else None
     if tag is None:
         abort(404)
     if request.if_none_match.contains(tag.etag):
@@ -360,16 +369,16 @@ def _participant_action(signup: Signup, token: str, change, message: str):
 def _participant_context(signup: Signup, token: str) -> dict:
     session = signup.session if signup.is_confirmed else None
     live = services.find_live(session) if session is not None else None
-    steps = services.walkthrough() if live is not None else []
+    steps = walkthrough() if live is not None else []
     step = live.current_step if live is not None and live.started_at is not None else None
-    attendance = services.participant_attendance(signup) if session is not None else None
+    attendance = participant_attendance(signup) if session is not None else None
     return {
         "signup": signup,
         "token": token,
         "session": session,
         "live": live,
         "step": step,
-        "step_number": services.step_position(step, steps),
+        "step_number": step_position(step, steps),
         "step_count": len(steps),
         "needs_help": attendance is not None and attendance.needs_help,
         "is_done": step is not None
@@ -377,7 +386,7 @@ def _participant_context(signup: Signup, token: str) -> dict:
         and attendance.reported_step_id == step.id
         and attendance.done_at is not None,
         "step_html": render_markdown(step.participant_text) if step else "",
-        "sandbox_path": services.sandbox_path(token),
+        "sandbox_path": sandbox_path(token),
         "action_form": ActionForm(formdata=None),
         "done_form": DoneForm(formdata=None, step_id=step.id if step else None),
         "poll_ms": current_app.config["LIVE_POLL_MS"],

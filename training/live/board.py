@@ -1,0 +1,192 @@
+"""What the live pages show, and their ETags: the facilitator's board (each organization's
+check-in, signals and latest sandbox upload) and the participant's page, each answered with a
+cheap query when nothing changed."""
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import url_for
+from sqlalchemy import and_, func, select
+
+from training.booking.links import hash_token
+from training.booking.models import SIGNUP_CONFIRMED, ManageLink, Signup, TrainingSession
+from training.extensions import db
+from training.live.models import LiveAttendance, LiveSession
+from training.sandbox.models import ATTEMPT_DONE, ATTEMPT_FAILED, SandboxAttempt
+from training.sandbox.rules import CODES, ERROR
+
+
+def roster(session: TrainingSession) -> list[Signup]:
+    """The organizations booked on ``session``, by name."""
+    return list(
+        db.session.scalars(
+            select(Signup)
+            .where(Signup.session_id == session.id, Signup.status == SIGNUP_CONFIRMED)
+            .order_by(Signup.organization_name, Signup.id)
+        )
+    )
+
+
+def attendances(session: TrainingSession) -> dict[int, LiveAttendance]:
+    """Each organization's live row in ``session``, by signup id."""
+    rows = db.session.scalars(select(LiveAttendance).where(LiveAttendance.session_id == session.id))
+    return {row.signup_id: row for row in rows}
+
+
+def _etag(*parts: object) -> str:
+    return hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
+
+
+@dataclass(frozen=True)
+class ParticipantTag:
+    signup_id: int
+    etag: str
+
+
+def participant_tag(token: str) -> ParticipantTag | None:
+    """The manage link's signup and the ETag of its live page, in one indexed query."""
+    row = db.session.execute(
+        select(
+            Signup.id,
+            Signup.status,
+            Signup.session_id,
+            LiveSession.version,
+            LiveAttendance.revision,
+        )
+        .select_from(ManageLink)
+        .join(Signup, Signup.id == ManageLink.signup_id)
+        .outerjoin(LiveSession, LiveSession.session_id == Signup.session_id)
+        .outerjoin(
+            LiveAttendance,
+            and_(
+                LiveAttendance.session_id == Signup.session_id,
+                LiveAttendance.signup_id == Signup.id,
+            ),
+        )
+        .where(ManageLink.token_hash == hash_token(token))
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return ParticipantTag(signup_id=row.id, etag="p" + _etag(*row))
+
+
+def board_tag(session_id: int) -> str:
+    """The ETag of the facilitator's board: live counters, roster and uploads, in one query."""
+    in_session = Signup.session_id == session_id
+    columns = (
+        select(LiveSession.board_version)
+        .where(LiveSession.session_id == session_id)
+        .scalar_subquery(),
+        select(func.count(Signup.id)).where(in_session).scalar_subquery(),
+        select(func.max(Signup.updated_at)).where(in_session).scalar_subquery(),
+        select(func.max(SandboxAttempt.id))
+        .join(Signup, Signup.id == SandboxAttempt.signup_id)
+        .where(in_session)
+        .scalar_subquery(),
+        # A judged attempt changes its own row, not the newest id: count finished ones too.
+        select(func.count(SandboxAttempt.finished_at))
+        .join(Signup, Signup.id == SandboxAttempt.signup_id)
+        .where(in_session)
+        .scalar_subquery(),
+    )
+    return "b" + _etag(session_id, *db.session.execute(select(*columns)).one())
+
+
+@dataclass(frozen=True)
+class UploadSummary:
+    """An organization's latest sandbox attempt, as the board and the follow-up show it."""
+
+    uploaded_at: datetime
+    status: str
+    rows: int
+    accepted: int
+    rejected: int
+    errors: int
+    warnings: int
+    errors_by_code: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def is_judged(self) -> bool:
+        return self.status == ATTEMPT_DONE
+
+    @property
+    def is_failed(self) -> bool:
+        return self.status == ATTEMPT_FAILED
+
+
+def latest_uploads(signup_ids: Iterable[int]) -> dict[int, UploadSummary]:
+    """Each signup's latest sandbox attempt, in one query whatever the number of signups.
+
+    Signups that have uploaded nothing are left out (the board says "no upload yet").
+    """
+    ids = list(signup_ids)
+    if not ids:
+        return {}
+    latest = (
+        select(func.max(SandboxAttempt.id))
+        .where(SandboxAttempt.signup_id.in_(ids))
+        .group_by(SandboxAttempt.signup_id)
+    )
+    attempts = db.session.scalars(select(SandboxAttempt).where(SandboxAttempt.id.in_(latest)))
+    return {
+        attempt.signup_id: UploadSummary(
+            uploaded_at=attempt.created_at,
+            status=attempt.status,
+            rows=attempt.rows_read,
+            accepted=attempt.rows_accepted,
+            rejected=attempt.rows_rejected,
+            errors=attempt.error_count,
+            warnings=attempt.warning_count,
+            errors_by_code={
+                code: count
+                for code, count in sorted(
+                    (attempt.counts_by_code or {}).items(), key=lambda item: (-item[1], item[0])
+                )
+                if code in CODES and CODES[code].severity == ERROR
+            },
+        )
+        for attempt in attempts
+    }
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """One organization on the facilitator's board."""
+
+    signup: Signup
+    attendance: LiveAttendance | None
+    upload: UploadSummary | None
+
+    @property
+    def needs_help(self) -> bool:
+        return self.attendance is not None and self.attendance.needs_help
+
+    @property
+    def staff_sandbox_path(self) -> str:
+        return url_for("sandbox.staff_sandbox", signup_id=self.signup.id)
+
+
+def board(session: TrainingSession) -> list[BoardRow]:
+    """Every organization in the session with its check-in, signals and latest upload."""
+    signups = roster(session)
+    rows = attendances(session)
+    uploads = latest_uploads(signup.id for signup in signups)
+    return [BoardRow(signup, rows.get(signup.id), uploads.get(signup.id)) for signup in signups]
+
+
+def participant_attendance(signup: Signup) -> LiveAttendance | None:
+    if signup.session_id is None:
+        return None
+    return db.session.scalars(
+        select(LiveAttendance).where(
+            LiveAttendance.session_id == signup.session_id,
+            LiveAttendance.signup_id == signup.id,
+        )
+    ).first()
+
+
+def sandbox_path(token: str) -> str:
+    return url_for("sandbox.home", token=token)

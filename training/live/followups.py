@@ -1,0 +1,124 @@
+"""After a live session: each organization's follow-up email, once (its results and next steps
+if it came, another date if it did not)."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import update
+
+from training.audit.services import COMMAND_LINE_ACTOR, record
+from training.booking.display import format_long_date
+from training.booking.links import issue_manage_link
+from training.booking.models import Signup, TrainingSession
+from training.extensions import db
+from training.live.board import UploadSummary, attendances, latest_uploads, roster
+from training.live.models import LiveAttendance
+from training.live.services import LiveError, bump, open_live
+from training.mail.services import public_url, queue_email
+
+
+class FollowUpsNotReady(LiveError):
+    """Some organization of the session is not checked in yet."""
+
+
+@dataclass
+class FollowUpReport:
+    attended: int = 0
+    missed: int = 0
+    already_sent: int = 0
+
+    @property
+    def sent(self) -> int:
+        return self.attended + self.missed
+
+
+def send_followups(session: TrainingSession, *, actor=None, now: datetime) -> FollowUpReport:
+    """Email each organization once: results and next steps if it came, another date if not.
+
+    Every organization must be checked in (present, joined late or no-show) first, so nobody
+    who came is told they were missed.
+    """
+    signups = roster(session)
+    rows = attendances(session)
+    unmarked = [s.organization_name for s in signups if not _checked_in(rows.get(s.id))]
+    if unmarked:
+        raise FollowUpsNotReady(
+            "Check in every organization first (present, joined late or no-show): "
+            + ", ".join(unmarked)
+            + "."
+        )
+    report = FollowUpReport()
+    uploads = latest_uploads(signup.id for signup in signups)
+    for signup in signups:
+        attendance = rows[signup.id]
+        claimed = db.session.execute(
+            update(LiveAttendance)
+            .where(LiveAttendance.id == attendance.id, LiveAttendance.followup_sent_at.is_(None))
+            .values(followup_sent_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.expire(attendance, ["followup_sent_at"])
+        if not claimed:
+            report.already_sent += 1
+            continue
+        if attendance.has_attended:
+            _queue_followup(signup, uploads.get(signup.id))
+            report.attended += 1
+        else:
+            _queue_missed(signup, now)
+            report.missed += 1
+    if report.sent:
+        live = open_live(session)
+        bump(live, seen_by_participants=False)
+        record(
+            "live.followups_sent",
+            actor=actor,
+            actor_label=None if actor is not None else COMMAND_LINE_ACTOR,
+            session=session,
+            attended=report.attended,
+            missed=report.missed,
+        )
+    return report
+
+
+def _checked_in(attendance: LiveAttendance | None) -> bool:
+    return attendance is not None and attendance.checkin_status is not None
+
+
+def _long_date(day: date) -> str:
+    return f"{day:%A, %B} {day.day}, {day.year}"
+
+
+def _queue_followup(signup: Signup, upload: UploadSummary | None) -> None:
+    program = signup.program
+    token = issue_manage_link(signup)
+    queue_email(
+        "live_followup",
+        signup.recipients,
+        f"After your training: your sandbox results and next steps ({signup.organization_name})",
+        signup=signup,
+        upload=upload,
+        session_date=format_long_date(signup.session.starts_at, program.zone),
+        sandbox_url=public_url("sandbox.home", token=token),
+        challenges_url=public_url("challenges.organization", token=token),
+        accme_due=_long_date(program.accme_challenge_due_on),
+        cma_due=_long_date(program.cma_challenge_due_on),
+    )
+
+
+def _queue_missed(signup: Signup, now: datetime) -> None:
+    program = signup.program
+    open_dates = [
+        session
+        for session in program.sessions
+        if session.is_bookable(now) and not session.is_full and session.id != signup.session_id
+    ]
+    queue_email(
+        "live_missed",
+        signup.recipients,
+        f"We missed you: book another training date ({signup.organization_name})",
+        signup=signup,
+        session_date=format_long_date(signup.session.starts_at, program.zone),
+        open_dates=open_dates,
+        home_url=public_url("booking.index"),
+    )
