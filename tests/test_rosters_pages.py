@@ -11,6 +11,7 @@ from training.audit.models import AuditEvent
 from training.booking.models import Signup, TrainingSession
 from training.extensions import db
 from training.mail.models import OutboxMessage
+from training.rosters.forms import CancelSignupForm
 from training.staff.models import StaffMember
 from training.staff.services import create_staff
 
@@ -319,6 +320,28 @@ def test_the_roster_shows_each_organization_with_its_contacts_and_email_state(
         assert db.session.scalars(
             select(AuditEvent.actor).where(AuditEvent.action == "email.resent")
         ).all() == ["staff@cmadocs.example.org"]
+
+
+def test_the_rosters_actions_take_their_rules_from_the_form_classes(
+    app, client, make_session, sign_in
+):
+    session_id = make_session(seats=1)
+    other = make_session(starts_in=timedelta(days=6))
+    book(client, session_id, "North Clinic")
+    book(client, session_id, "South Clinic")  # waitlisted
+    north, south = signup_id(app, "North Clinic"), signup_id(app, "South Clinic")
+    sign_in("staff")
+    page = client.get(f"/staff/sessions/{session_id}").get_data(as_text=True)
+    reason = CancelSignupForm.reason.kwargs["validators"][1].max
+    for signup in (north, south):
+        assert (
+            f'<input id="cancel-{signup}" maxlength="{reason}" name="reason" required '
+            'type="text" value="">'
+        ) in page
+        assert f'<label for="cancel-{signup}">Reason</label>' in page
+    assert f'<select id="move-{north}" name="session_id" required>' in page
+    assert f'<label for="promote-{south}">Book into</label>' in page
+    assert f'<option value="{other}">' in page
 
 
 def test_moving_an_organization_changes_both_rosters(app, client, make_session, sign_in):

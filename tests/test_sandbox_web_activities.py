@@ -1,5 +1,7 @@
 """Practice activities in the sandbox: entered by hand or from the example, one per ID."""
 
+import re
+
 import pytest
 from conftest import manage_token, page_text, signup_form
 from sqlalchemy import select
@@ -46,6 +48,15 @@ def activities(app) -> list[tuple]:
 def test_the_manage_page_links_to_the_sandbox(client, token):
     response = client.get(f"/manage/{token}")
     assert f'href="/manage/{token}/sandbox"' in response.get_data(as_text=True)
+
+
+def test_the_sandbox_pages_title_is_its_name_and_nothing_else(client, token):
+    page = client.get(f"/manage/{token}/sandbox").get_data(as_text=True)
+    [title] = re.findall(r"<title>(.*?)</title>", page, re.S)
+    assert title == "Practice upload sandbox · Training Desk"
+    head = page.split("</head>")[0]
+    assert head.count("sandbox.js") == 1
+    assert "sandbox.js" not in page.split("</head>")[1]
 
 
 def test_an_unknown_manage_link_opens_no_sandbox(client):

@@ -147,11 +147,15 @@ def roster(session_id: int):
     session = _readable_session(session_id)
     now = utcnow()
     move_options = _move_options(session, now)
+    move_form, promote_form = MoveSignupForm(formdata=None), MoveSignupForm(formdata=None)
+    move_form.session_id.choices = move_options
+    promote_form.session_id.choices = _promote_options(session, now, move_options)
     return render_template(
         "rosters/roster.html",
         roster=services.load_roster(session),
-        move_options=move_options,
-        promote_options=_promote_options(session, now, move_options),
+        move_form=move_form,
+        promote_form=promote_form,
+        cancel_form=CancelSignupForm(formdata=None),
         can_manage=current_user.can_manage,
         now=now,
     )
