@@ -1,38 +1,11 @@
 // Live sessions: the participant's page follows the facilitator, and the facilitator's board
-// follows the organizations, by asking the server for changes (If-None-Match, 304 when none).
-// Without JavaScript both pages still work: they render the current state and link to refresh.
+// follows the organizations, through the shared polling loop (poll.js: If-None-Match, 304 when
+// nothing changed). Without JavaScript both pages still work: they render the current state
+// and link to refresh.
 (function () {
   "use strict";
 
-  // Ask `url` every `intervalMs` ms; call `onChange(data)` only when its ETag changes.
-  function poll(url, etag, intervalMs, onChange) {
-    var busy = false;
-    function ask() {
-      if (busy) return;
-      busy = true;
-      var headers = { Accept: "application/json" };
-      if (etag) headers["If-None-Match"] = etag;
-      fetch(url, { headers: headers, credentials: "same-origin", cache: "no-store" })
-        .then(function (response) {
-          if (response.status === 304 || !response.ok) return null;
-          etag = response.headers.get("ETag") || etag;
-          return response.json();
-        })
-        .then(function (data) {
-          if (data) onChange(data);
-        })
-        .catch(function () {
-          // A dropped poll is retried at the next tick.
-        })
-        .then(function () {
-          busy = false;
-        });
-    }
-    window.setInterval(ask, intervalMs);
-    document.addEventListener("visibilitychange", function () {
-      if (!document.hidden) ask();
-    });
-  }
+  var poll = window.TrainingDesk.poll;
 
   // Replace `container`'s content, keeping keyboard focus on the same control if it is there.
   function swap(container, html, focusFallback) {
@@ -68,13 +41,17 @@
     var announce = document.getElementById("live-announce");
     var stepId = (region.querySelector("[data-step-id]") || {}).dataset;
     var shownStep = stepId ? stepId.stepId : null;
-    poll(root.dataset.stateUrl, root.dataset.etag, Number(root.dataset.pollMs) || 1000, function (data) {
-      swap(region, data.html, "step-title");
-      var newStep = data.step ? String(data.step.id) : null;
-      if (newStep !== shownStep && data.step) {
-        announce.textContent = "Now on step " + data.step.number + ": " + data.step.title;
-      }
-      shownStep = newStep;
+    poll(root.dataset.stateUrl, {
+      etag: root.dataset.etag,
+      intervalMs: Number(root.dataset.pollMs) || 1000,
+      onChange: function (data) {
+        swap(region, data.html, "step-title");
+        var newStep = data.step ? String(data.step.id) : null;
+        if (newStep !== shownStep && data.step) {
+          announce.textContent = "Now on step " + data.step.number + ": " + data.step.title;
+        }
+        shownStep = newStep;
+      },
     });
   }
 
@@ -82,15 +59,19 @@
     var board = document.getElementById("live-board");
     var stepPanel = document.getElementById("step");
     var version = root.dataset.version;
-    poll(root.dataset.boardUrl, root.dataset.etag, Number(root.dataset.pollMs) || 2000, function (data) {
-      swap(board, data.board_html);
-      if (String(data.version) !== version) {
-        swap(stepPanel, data.step_html, "next-step");
-        version = String(data.version);
-        startTimer();
-      }
-      document.title = document.title.replace(/^\(\d+ need help\) /, "");
-      if (data.help.length) document.title = "(" + data.help.length + " need help) " + document.title;
+    poll(root.dataset.boardUrl, {
+      etag: root.dataset.etag,
+      intervalMs: Number(root.dataset.pollMs) || 2000,
+      onChange: function (data) {
+        swap(board, data.board_html);
+        if (String(data.version) !== version) {
+          swap(stepPanel, data.step_html, "next-step");
+          version = String(data.version);
+          startTimer();
+        }
+        document.title = document.title.replace(/^\(\d+ need help\) /, "");
+        if (data.help.length) document.title = "(" + data.help.length + " need help) " + document.title;
+      },
     });
     startTimer();
   }

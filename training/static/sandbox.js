@@ -67,24 +67,19 @@
     });
   }
 
-  // Follow a file being checked in the background, then show its results.
+  // Follow a file being checked in the background (the shared loop of poll.js), then show its
+  // results.
   function followJudging(section) {
     var url = section.getAttribute("data-status-url");
     if (!url) return;
     var bar = section.querySelector("progress");
     var text = section.querySelector(".judging-text");
-    var wait = (parseFloat(section.getAttribute("data-poll-seconds")) || 2) * 1000;
-
-    function poll() {
-      var request = new XMLHttpRequest();
-      request.open("GET", url);
-      request.responseType = "json";
-      request.addEventListener("load", function () {
-        var status = request.response;
-        if (!status) return setTimeout(poll, wait * 2);
+    window.TrainingDesk.poll(url, {
+      intervalMs: (parseFloat(section.getAttribute("data-poll-seconds")) || 2) * 1000,
+      onChange: function (status) {
         if (status.finished) {
           window.location.reload();
-          return;
+          return false;
         }
         if (status.percent !== null) bar.value = status.percent;
         if (status.status === "queued") {
@@ -94,14 +89,8 @@
             status.rows_judged + " rows checked" +
             (status.rows_expected ? " of about " + status.rows_expected : "") + ".";
         }
-        setTimeout(poll, wait);
-      });
-      request.addEventListener("error", function () {
-        setTimeout(poll, wait * 2);
-      });
-      request.send();
-    }
-    setTimeout(poll, wait);
+      },
+    });
   }
 
   function enhanceAll() {

@@ -1,0 +1,58 @@
+// The one polling loop of the pages that follow the server: the live pages (the participant's
+// step, the facilitator's board) and the sandbox's progress bar. It asks `url` for JSON every
+// `intervalMs` ms, with If-None-Match once it knows an ETag (304: nothing changed), and hands
+// each new answer to `onChange`, which returns false to stop. A failed ask waits twice as long;
+// a page shown again asks at once. Without JavaScript every page still works: it renders the
+// current state and links to refresh.
+(function () {
+  "use strict";
+
+  function poll(url, options) {
+    var etag = options.etag || null;
+    var wait = options.intervalMs;
+    var stopped = false;
+    var busy = false;
+    var timer = null;
+
+    function later(delay) {
+      if (!stopped) timer = window.setTimeout(ask, delay);
+    }
+
+    function ask() {
+      if (busy || stopped) return;
+      window.clearTimeout(timer);
+      busy = true;
+      var failed = false;
+      var headers = { Accept: "application/json" };
+      if (etag) headers["If-None-Match"] = etag;
+      fetch(url, { headers: headers, credentials: "same-origin", cache: "no-store" })
+        .then(function (response) {
+          if (response.status === 304) return null;
+          if (!response.ok) {
+            failed = true;
+            return null;
+          }
+          etag = response.headers.get("ETag") || etag;
+          return response.json();
+        })
+        .then(function (data) {
+          if (data && options.onChange(data) === false) stopped = true;
+        })
+        .catch(function () {
+          failed = true;
+        })
+        .then(function () {
+          busy = false;
+          later(failed ? wait * 2 : wait);
+        });
+    }
+
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden) ask();
+    });
+    later(wait);
+  }
+
+  window.TrainingDesk = window.TrainingDesk || {};
+  window.TrainingDesk.poll = poll;
+})();
