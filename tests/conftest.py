@@ -22,6 +22,7 @@ from werkzeug.serving import make_server
 from training import create_app
 from training.booking.models import Program, TrainingSession
 from training.extensions import db, utcnow
+from training.staff.services import create_staff
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -49,6 +50,8 @@ def pytest_sessionfinish(session, exitstatus):
 POSTGRES_ADMIN_URL = os.environ.get(
     "TRAINING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+# Every staff account the tests make has this password.
+PASSWORD = "correct horse battery staple"
 ATTESTATION = (
     "Our organization has collected, or will collect before reporting, each learner's "
     "permission to report their CME credit to ACCME's PARS."
@@ -267,6 +270,46 @@ def page_text(response) -> str:
     markup = re.sub(r"</?(?:a|b|strong|em|i|span|code|small|abbr)\b[^>]*>", "", markup)
     words = re.sub(r"<[^>]+>", " ", markup)
     return " ".join(html.unescape(words).split())
+
+
+@pytest.fixture
+def token(client, make_session) -> str:
+    """The manage token of a booking confirmed through the signup form."""
+    return manage_token(client.post("/signup", data=signup_form(make_session())))
+
+
+@pytest.fixture
+def example_activity(client, token) -> None:
+    """Put the example activity in ``token``'s sandbox, as its button does."""
+    client.post(f"/manage/{token}/sandbox/activities/example")
+
+
+@pytest.fixture
+def sign_in_as(app, client):
+    """Create an account with ``role`` (and ``name``), sign ``client`` in with it, and return
+    the account's id."""
+
+    def sign_in(role: str = "staff", name: str = "") -> int:
+        email = f"{role}@cmadocs.example.org"
+        with app.app_context():
+            member_id = create_staff(email, PASSWORD, role, name=name).id
+            db.session.commit()
+        response = client.post("/staff/sign-in", data={"email": email, "password": PASSWORD})
+        assert response.status_code == 303
+        return member_id
+
+    return sign_in
+
+
+@pytest.fixture
+def staff_client(app):
+    """A browser of its own, signed in as staff member Pat Lee (pat@cmadocs.example.org)."""
+    client = app.test_client()
+    with app.app_context():
+        create_staff("pat@cmadocs.example.org", PASSWORD, "staff", name="Pat Lee")
+        db.session.commit()
+    client.post("/staff/sign-in", data={"email": "pat@cmadocs.example.org", "password": PASSWORD})
+    return client
 
 
 # --- Real browsers against the app on a live port ---------------------------------------------

@@ -9,24 +9,8 @@ from conftest import page_text, signup_form
 from training.audit.models import AuditEvent
 from training.audit.views import readable_details
 from training.extensions import db
-from training.staff import services as staff_services
 
 pytestmark = pytest.mark.clock
-
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def sign_in_as(app, client):
-    def sign_in(role: str) -> None:
-        email = f"{role}@cmadocs.example.org"
-        with app.app_context():
-            staff_services.create_staff(email, PASSWORD, role)
-            db.session.commit()
-        response = client.post("/staff/sign-in", data={"email": email, "password": PASSWORD})
-        assert response.status_code == 303
-
-    return sign_in
 
 
 def add_event(app, action, *, at, actor="pat@cmadocs.example.org", organization=None, **details):

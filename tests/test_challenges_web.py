@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import manage_token, page_text, signup_form
+from conftest import PASSWORD, manage_token, page_text, signup_form
 from sqlalchemy import select
 
 from training.audit.models import AuditEvent
@@ -19,7 +19,6 @@ from training.staff.services import create_staff
 
 pytestmark = pytest.mark.clock
 
-PASSWORD = "correct horse battery staple"
 PACIFIC = ZoneInfo("America/Los_Angeles")
 # 7 PM on Dec 1 in California, already Dec 2 in UTC: the hour a UTC date passes for the
 # program's. Every test here runs on a clock frozen (ticking) at this moment.
@@ -30,21 +29,6 @@ TODAY = CALIFORNIA_EVENING.astimezone(PACIFIC).date()
 @pytest.fixture(autouse=True)
 def california_evening(time_machine):
     time_machine.move_to(CALIFORNIA_EVENING, tick=True)
-
-
-@pytest.fixture
-def token(client, make_session):
-    return manage_token(client.post("/signup", data=signup_form(make_session())))
-
-
-@pytest.fixture
-def staff_client(app):
-    client = app.test_client()
-    with app.app_context():
-        create_staff("pat@cmadocs.example.org", PASSWORD, "staff")
-        db.session.commit()
-    client.post("/staff/sign-in", data={"email": "pat@cmadocs.example.org", "password": PASSWORD})
-    return client
 
 
 def record(client, token, activity_id, entered_on, learners=12):

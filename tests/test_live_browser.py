@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from conftest import live_server, program_values
+from conftest import PASSWORD, live_server, program_values
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 
@@ -25,7 +25,6 @@ TIMEOUT_MS = 5_000
 # The promise: every participant shows the facilitator's step within 2 seconds.
 FOLLOW_WITHIN_S = 2.0
 FACILITATOR = "fran@cmadocs.example.org"
-PASSWORD = "correct horse battery staple"
 ORGANIZATIONS = ("Sierra Valley Medical Society", "Coast Range Hospital")
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import manage_token, page_text, signup_form
+from conftest import PASSWORD, manage_token, page_text, signup_form
 from flask import Flask
 from sqlalchemy import event, select
 
@@ -21,7 +21,6 @@ from training.live.models import LiveAttendance, LiveSession, WalkthroughStep
 from training.sandbox.models import SandboxAttempt
 from training.staff import services as staff_services
 
-PASSWORD = "correct horse battery staple"
 WALKTHROUGH = Path(PROJECT_ROOT) / "seed" / "walkthrough"
 SIERRA = "Sierra Valley Medical Society"
 COAST = "Coast Range Hospital"

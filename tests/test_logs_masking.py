@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from conftest import live_server, program_values
+from conftest import PASSWORD, live_server, program_values
 
 from training.booking.models import Program, TrainingSession
 from training.extensions import db, utcnow
@@ -15,7 +15,6 @@ from training.masking import mask_secrets
 from training.sandbox import downloads
 from training.staff.services import create_staff
 
-PASSWORD = "correct horse battery staple"
 CONTACT = "ana.reyes@sierravalley.example.org"
 # Add, activity, completion, first and last name, birthday, state, license, credits.
 LEARNER_ROW = [

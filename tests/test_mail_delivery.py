@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from conftest import signup_form
+from mail_support import SmtpSink, free_port, invite_bytes, mime_tree
 from sqlalchemy import select
-from test_mail_support import SmtpSink, free_port, invite_bytes, mime_tree
 
 from training.booking.models import TrainingSession
 from training.extensions import db, utcnow

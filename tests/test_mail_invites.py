@@ -12,8 +12,8 @@ import pytest
 import vobject
 from conftest import manage_token, signup_form
 from ical.calendar_stream import IcsCalendarStream
+from mail_support import SmtpSink, invite_bytes
 from sqlalchemy import select
-from test_mail_support import SmtpSink, invite_bytes
 
 from training.booking import services
 from training.booking.models import SESSION_CANCELLED, Signup, TrainingSession

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from test_mail_support import mime_tree
+from mail_support import mime_tree
 
 from training.booking.ical import (
     InviteDetails,

@@ -1,22 +1,11 @@
 """Resource pages, staff edits, and the permission wording builder."""
 
 import pytest
-from conftest import page_text
+from conftest import PASSWORD, page_text
 
 from training.extensions import db
 from training.resources.services import build_wording
 from training.staff.services import create_staff
-
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def staff_client(app, client):
-    with app.app_context():
-        create_staff("pat@cmadocs.example.org", PASSWORD, "staff")
-        db.session.commit()
-    client.post("/staff/sign-in", data={"email": "pat@cmadocs.example.org", "password": PASSWORD})
-    return client
 
 
 @pytest.mark.parametrize(

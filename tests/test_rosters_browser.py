@@ -5,7 +5,7 @@ import io
 from datetime import timedelta
 
 import pytest
-from conftest import ATTESTATION, live_server
+from conftest import ATTESTATION, PASSWORD, live_server
 from playwright.sync_api import expect
 
 from training.booking.models import Program, TrainingSession
@@ -15,7 +15,6 @@ from training.staff.services import create_staff
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "correct horse battery staple"
 TIMEOUT_MS = 5_000
 
 

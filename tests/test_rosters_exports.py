@@ -15,20 +15,8 @@ from training.booking.models import Attendee, Signup, SignupChoice, TrainingSess
 from training.extensions import db
 from training.mail.models import OutboxMessage
 from training.rosters.exports import COLUMNS
-from training.staff.services import create_staff
 
 pytestmark = pytest.mark.clock
-
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def staff_client(app, client):
-    with app.app_context():
-        create_staff("pat@cmadocs.example.org", PASSWORD, "staff")
-        db.session.commit()
-    client.post("/staff/sign-in", data={"email": "pat@cmadocs.example.org", "password": PASSWORD})
-    return client
 
 
 @pytest.fixture

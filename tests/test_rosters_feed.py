@@ -4,7 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import page_text
+from conftest import PASSWORD, page_text
 from icalendar import Calendar
 from sqlalchemy import select
 
@@ -15,17 +15,7 @@ from training.rosters.models import CalendarFeed
 from training.rosters.services import cancel_session
 from training.staff.services import create_staff
 
-PASSWORD = "correct horse battery staple"
 FEED_URL = re.compile(r"https://training\.example\.org(/feeds/sessions/[\w\-]+\.ics)")
-
-
-@pytest.fixture
-def staff_client(app, client):
-    with app.app_context():
-        create_staff("pat@cmadocs.example.org", PASSWORD, "staff", name="Pat Lee")
-        db.session.commit()
-    client.post("/staff/sign-in", data={"email": "pat@cmadocs.example.org", "password": PASSWORD})
-    return client
 
 
 def create_feed(client) -> str:

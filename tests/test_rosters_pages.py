@@ -4,7 +4,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import page_text, signup_form
+from conftest import PASSWORD, page_text, signup_form
 from sqlalchemy import select
 
 from training.audit.models import AuditEvent
@@ -16,25 +16,6 @@ from training.staff.models import StaffMember
 from training.staff.services import create_staff
 
 pytestmark = pytest.mark.clock
-
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def sign_in(app, client):
-    """Create an account with ``role``, sign ``client`` in with it, return the account's id."""
-
-    def sign_in_as(role: str = "staff", name: str | None = None) -> int:
-        email = f"{role}@cmadocs.example.org"
-        with app.app_context():
-            member = create_staff(email, PASSWORD, role, name=name or role.capitalize())
-            db.session.commit()
-            member_id = member.id
-        response = client.post("/staff/sign-in", data={"email": email, "password": PASSWORD})
-        assert response.status_code == 303
-        return member_id
-
-    return sign_in_as
 
 
 @pytest.fixture
@@ -83,14 +64,14 @@ def session_form(**fields) -> dict:
 
 
 def test_staff_see_every_session_with_seats_waitlist_and_facilitators(
-    client, make_session, make_facilitator, sign_in
+    client, make_session, make_facilitator, sign_in_as
 ):
     full = make_session(seats=1)
     later = make_session(starts_in=timedelta(days=6))
     make_facilitator("Robin Diaz", session_ids=[full])
     book(client, full, "North Clinic")
     book(client, full, "South Clinic")  # waitlisted
-    sign_in("staff")
+    sign_in_as("staff")
     text = page_text(client.get("/staff/sessions"))
     assert "1 of 1 full 1 Robin Diaz Scheduled" in text
     assert "0 of 8 0 None assigned Scheduled" in text
@@ -98,11 +79,11 @@ def test_staff_see_every_session_with_seats_waitlist_and_facilitators(
 
 
 def test_facilitators_see_only_their_sessions_and_only_read_their_rosters(
-    client, make_session, make_facilitator, sign_in
+    client, make_session, make_facilitator, sign_in_as
 ):
     mine, theirs = make_session(), make_session(starts_in=timedelta(days=6))
     book(client, mine, "North Clinic")
-    facilitator_id = sign_in("facilitator", name="Robin Diaz")
+    facilitator_id = sign_in_as("facilitator", name="Robin Diaz")
     with client.application.app_context():
         member = db.session.get(StaffMember, facilitator_id)
         member.sessions.append(db.session.get(TrainingSession, mine))
@@ -144,10 +125,10 @@ def test_visitors_are_sent_to_sign_in_for_sessions_and_rosters(client, make_sess
 
 
 def test_a_new_session_is_entered_in_program_time_and_stored_in_utc(
-    app, client, program_id, make_facilitator, sign_in
+    app, client, program_id, make_facilitator, sign_in_as
 ):
     robin = make_facilitator("Robin Diaz")
-    sign_in("staff")
+    sign_in_as("staff")
     response = client.post("/staff/sessions/new", data=session_form(facilitators=[robin]))
     assert response.status_code == 303
     with app.app_context():
@@ -185,15 +166,15 @@ def session_facilitators(session):
         ({"day": ""}, "Enter the session's date."),
     ],
 )
-def test_session_form_says_what_is_wrong(client, program_id, sign_in, fields, message):
-    sign_in("staff")
+def test_session_form_says_what_is_wrong(client, program_id, sign_in_as, fields, message):
+    sign_in_as("staff")
     response = client.post("/staff/sessions/new", data=session_form(**fields))
     assert response.status_code == 200
     assert message in page_text(response)
 
 
-def test_a_time_skipped_by_the_clock_change_is_refused(client, program_id, sign_in):
-    sign_in("staff")
+def test_a_time_skipped_by_the_clock_change_is_refused(client, program_id, sign_in_as):
+    sign_in_as("staff")
     # Clocks in Los Angeles jump from 2:00 to 3:00 AM on the second Sunday of March.
     year = datetime.now(UTC).year + 1
     sunday = next(d for d in range(8, 15) if datetime(year, 3, d).weekday() == 6)
@@ -205,12 +186,12 @@ def test_a_time_skipped_by_the_clock_change_is_refused(client, program_id, sign_
 
 
 def test_seats_below_the_number_booked_are_refused_keeping_what_was_typed(
-    app, client, make_session, sign_in
+    app, client, make_session, sign_in_as
 ):
     session_id = make_session(seats=3)
     book(client, session_id, "North Clinic")
     book(client, session_id, "South Clinic")
-    sign_in("staff")
+    sign_in_as("staff")
     edit = page_text(client.get(f"/staff/sessions/{session_id}/edit"))
     assert "Seats" in edit
     with app.app_context():
@@ -236,12 +217,12 @@ def test_seats_below_the_number_booked_are_refused_keeping_what_was_typed(
 
 
 def test_a_new_meeting_link_tells_staff_who_gets_an_updated_invite(
-    app, client, make_session, sign_in
+    app, client, make_session, sign_in_as
 ):
     session_id = make_session()
     book(client, session_id, "North Clinic")
     book(client, session_id, "South Clinic")
-    sign_in("staff")
+    sign_in_as("staff")
     with app.app_context():
         session = db.session.get(TrainingSession, session_id)
         local, local_end = session.local_starts_at, session.local_ends_at
@@ -261,10 +242,12 @@ def test_a_new_meeting_link_tells_staff_who_gets_an_updated_invite(
     assert len(kinds) == 2
 
 
-def test_cancelling_a_session_asks_for_a_reason_then_cancels_it(app, client, make_session, sign_in):
+def test_cancelling_a_session_asks_for_a_reason_then_cancels_it(
+    app, client, make_session, sign_in_as
+):
     session_id = make_session()
     book(client, session_id, "North Clinic")
-    sign_in("admin")
+    sign_in_as("admin")
     confirm = page_text(client.get(f"/staff/sessions/{session_id}/cancel"))
     assert "1 organization booked on it will be emailed a calendar cancellation" in confirm
     refused = client.post(f"/staff/sessions/{session_id}/cancel", data={"reason": "  "})
@@ -281,7 +264,7 @@ def test_cancelling_a_session_asks_for_a_reason_then_cancels_it(app, client, mak
 
 
 def test_the_roster_shows_each_organization_with_its_contacts_and_email_state(
-    app, client, make_session, sign_in
+    app, client, make_session, sign_in_as
 ):
     session_id = make_session()
     book(client, session_id, "North Clinic", provider_id="0012345")
@@ -290,7 +273,7 @@ def test_the_roster_shows_each_organization_with_its_contacts_and_email_state(
         message.status, message.last_error, message.attempts = "failed", "550 mailbox full", 3
         db.session.commit()
         message_id = message.id
-    sign_in("staff")
+    sign_in_as("staff")
     text = page_text(client.get(f"/staff/sessions/{session_id}"))
     for expected in (
         "Booked (1)",
@@ -323,14 +306,14 @@ def test_the_roster_shows_each_organization_with_its_contacts_and_email_state(
 
 
 def test_the_rosters_actions_take_their_rules_from_the_form_classes(
-    app, client, make_session, sign_in
+    app, client, make_session, sign_in_as
 ):
     session_id = make_session(seats=1)
     other = make_session(starts_in=timedelta(days=6))
     book(client, session_id, "North Clinic")
     book(client, session_id, "South Clinic")  # waitlisted
     north, south = signup_id(app, "North Clinic"), signup_id(app, "South Clinic")
-    sign_in("staff")
+    sign_in_as("staff")
     page = client.get(f"/staff/sessions/{session_id}").get_data(as_text=True)
     reason = CancelSignupForm.reason.kwargs["validators"][1].max
     for signup in (north, south):
@@ -344,12 +327,12 @@ def test_the_rosters_actions_take_their_rules_from_the_form_classes(
     assert f'<option value="{other}">' in page
 
 
-def test_moving_an_organization_changes_both_rosters(app, client, make_session, sign_in):
+def test_moving_an_organization_changes_both_rosters(app, client, make_session, sign_in_as):
     first = make_session()
     second = make_session(starts_in=timedelta(days=6))
     book(client, first, "North Clinic")
     north = signup_id(app, "North Clinic")
-    sign_in("staff")
+    sign_in_as("staff")
     response = client.post(
         f"/staff/sessions/{first}/signups/{north}/move", data={"session_id": second}
     )
@@ -365,13 +348,13 @@ def test_moving_an_organization_changes_both_rosters(app, client, make_session, 
     assert kinds[-2:] == ["date_released", "booking_confirmed"]
 
 
-def test_moving_to_a_full_session_is_refused_with_a_message(app, client, make_session, sign_in):
+def test_moving_to_a_full_session_is_refused_with_a_message(app, client, make_session, sign_in_as):
     first = make_session()
     full = make_session(seats=1, starts_in=timedelta(days=6))
     book(client, first, "North Clinic")
     book(client, full, "South Clinic")
     north = signup_id(app, "North Clinic")
-    sign_in("staff")
+    sign_in_as("staff")
     roster = client.get(f"/staff/sessions/{first}").get_data(as_text=True)
     assert f'<option value="{full}"' not in roster
     response = client.post(
@@ -382,12 +365,14 @@ def test_moving_to_a_full_session_is_refused_with_a_message(app, client, make_se
     assert "Booked (1) North Clinic" in text
 
 
-def test_cancelling_a_booking_needs_a_reason_and_frees_the_seat(app, client, make_session, sign_in):
+def test_cancelling_a_booking_needs_a_reason_and_frees_the_seat(
+    app, client, make_session, sign_in_as
+):
     session_id = make_session(seats=1)
     book(client, session_id, "North Clinic")
     book(client, session_id, "South Clinic")  # waitlisted
     north = signup_id(app, "North Clinic")
-    sign_in("staff")
+    sign_in_as("staff")
     url = f"/staff/sessions/{session_id}/signups/{north}/cancel"
     refused = client.post(url, data={"reason": ""})
     assert "Say why you are cancelling this booking" in page_text(
@@ -412,14 +397,14 @@ def test_cancelling_a_booking_needs_a_reason_and_frees_the_seat(app, client, mak
 
 
 def test_the_waitlist_is_listed_in_order_and_can_be_booked_elsewhere(
-    app, client, make_session, sign_in
+    app, client, make_session, sign_in_as
 ):
     full = make_session(seats=1)
     other = make_session(starts_in=timedelta(days=6))
     book(client, full, "North Clinic")
     book(client, full, "South Clinic")
     book(client, full, "East Clinic")
-    sign_in("staff")
+    sign_in_as("staff")
     text = page_text(client.get(f"/staff/sessions/{full}"))
     assert "Waitlist (2)" in text
     assert text.index("South Clinic") < text.index("East Clinic")
@@ -440,7 +425,7 @@ def test_the_waitlist_is_listed_in_order_and_can_be_booked_elsewhere(
 
 
 def test_a_waitlisted_organization_is_booked_into_a_seat_freed_on_this_session(
-    app, client, make_session, sign_in
+    app, client, make_session, sign_in_as
 ):
     session_id = make_session(seats=1)
     book(client, session_id, "North Clinic")
@@ -449,7 +434,7 @@ def test_a_waitlisted_organization_is_booked_into_a_seat_freed_on_this_session(
         db.session.get(TrainingSession, session_id).seats = 2
         db.session.commit()
     south = signup_id(app, "South Clinic")
-    sign_in("staff")
+    sign_in_as("staff")
     assert "This session (1 left)" in page_text(client.get(f"/staff/sessions/{session_id}"))
     client.post(
         f"/staff/sessions/{session_id}/signups/{south}/promote", data={"session_id": session_id}
@@ -467,9 +452,9 @@ def add_form(session_id, **fields):
     return data
 
 
-def test_staff_add_a_signup_by_hand(app, client, make_session, sign_in):
+def test_staff_add_a_signup_by_hand(app, client, make_session, sign_in_as):
     session_id = make_session()
-    sign_in("staff")
+    sign_in_as("staff")
     page = page_text(client.get(f"/staff/sessions/{session_id}/signups/new"))
     assert "Our organization has collected" in page
     assert "Reason to book them anyway" not in page
@@ -494,12 +479,12 @@ def test_staff_add_a_signup_by_hand(app, client, make_session, sign_in):
 
 
 def test_an_organization_with_a_place_is_added_again_only_with_a_reason(
-    app, client, make_session, sign_in
+    app, client, make_session, sign_in_as
 ):
     first = make_session()
     second = make_session(starts_in=timedelta(days=6))
     book(client, first, "North Clinic")
-    sign_in("staff")
+    sign_in_as("staff")
     url = f"/staff/sessions/{second}/signups/new"
     form = add_form(second, organization_name="north clinic")
     conflict = client.post(url, data=form)
@@ -527,9 +512,11 @@ def test_an_organization_with_a_place_is_added_again_only_with_a_reason(
     assert "Booked despite an existing place Second team, same clinic; agreed with CMA." in text
 
 
-def test_an_override_reason_without_a_conflict_is_not_recorded(app, client, make_session, sign_in):
+def test_an_override_reason_without_a_conflict_is_not_recorded(
+    app, client, make_session, sign_in_as
+):
     session_id = make_session()
-    sign_in("staff")
+    sign_in_as("staff")
     client.post(
         f"/staff/sessions/{session_id}/signups/new",
         data=add_form(session_id, organization_name="New Clinic", override_reason="Just because"),
@@ -539,11 +526,11 @@ def test_an_override_reason_without_a_conflict_is_not_recorded(app, client, make
 
 
 def test_adding_to_a_full_session_says_so_unless_the_waitlist_is_ticked(
-    app, client, make_session, sign_in
+    app, client, make_session, sign_in_as
 ):
     session_id = make_session(seats=1)
     book(client, session_id, "North Clinic")
-    sign_in("staff")
+    sign_in_as("staff")
     url = f"/staff/sessions/{session_id}/signups/new"
     full = client.post(url, data=add_form(session_id, organization_name="Phone Clinic"))
     assert "has just been taken" in page_text(full)
@@ -555,11 +542,11 @@ def test_adding_to_a_full_session_says_so_unless_the_waitlist_is_ticked(
     )
 
 
-def test_staff_notes_are_saved_and_shown(app, client, make_session, sign_in):
+def test_staff_notes_are_saved_and_shown(app, client, make_session, sign_in_as):
     session_id = make_session()
     book(client, session_id, "North Clinic")
     north = signup_id(app, "North Clinic")
-    sign_in("staff")
+    sign_in_as("staff")
     response = client.post(
         f"/staff/sessions/{session_id}/signups/{north}/notes",
         data={"staff_notes": "Needs captioning."},
@@ -571,13 +558,13 @@ def test_staff_notes_are_saved_and_shown(app, client, make_session, sign_in):
 
 
 def test_an_action_on_a_signup_of_another_program_is_not_found(
-    app, client, make_program, make_session, sign_in
+    app, client, make_program, make_session, sign_in_as
 ):
     session_id = make_session()
     book(client, session_id, "North Clinic")
     other_session = make_session(program_id=make_program())
     north = signup_id(app, "North Clinic")
-    sign_in("staff")
+    sign_in_as("staff")
     response = client.post(
         f"/staff/sessions/{other_session}/signups/{north}/notes", data={"staff_notes": "x"}
     )
@@ -585,13 +572,13 @@ def test_an_action_on_a_signup_of_another_program_is_not_found(
 
 
 def test_every_roster_form_refuses_a_post_without_its_csrf_token(
-    app, client, make_session, sign_in
+    app, client, make_session, sign_in_as
 ):
     session_id = make_session()
     make_session(starts_in=timedelta(days=6))  # somewhere to move to
     book(client, session_id, "North Clinic")
     north = signup_id(app, "North Clinic")
-    sign_in("admin")
+    sign_in_as("admin")
     app.config["WTF_CSRF_ENABLED"] = True
     roster = client.get(f"/staff/sessions/{session_id}").get_data(as_text=True)
     assert roster.count('name="csrf_token"') == 4  # notes, move, cancel, sign out

@@ -10,12 +10,6 @@ from training.extensions import db
 from training.sandbox.models import SandboxActivity
 
 
-@pytest.fixture
-def token(client, make_session):
-    """The manage token of a confirmed booking."""
-    return manage_token(client.post("/signup", data=signup_form(make_session())))
-
-
 def activity_form(**overrides) -> dict:
     data = {
         "activity_id": "201234567",

@@ -5,20 +5,12 @@ import io
 from collections import Counter
 
 import pytest
-from conftest import manage_token, signup_form
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from training.extensions import db
 from training.sandbox import judge, rules, services
 from training.sandbox.models import SandboxFinding
-
-
-@pytest.fixture
-def token(client, make_session):
-    """The manage token of a confirmed booking."""
-    return manage_token(client.post("/signup", data=signup_form(make_session())))
-
 
 TYPICAL_MISTAKES = {
     "DOB_HAS_YEAR",

@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import manage_token, page_text, signup_form
+from conftest import page_text
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
@@ -25,10 +25,8 @@ LMS_HEADER = ["Learner", "DOB", "License #", "State", "Date Completed", "Credits
 
 
 @pytest.fixture
-def token(client, make_session):
+def token(token, example_activity):
     """The manage token of a confirmed booking whose sandbox holds the example activity."""
-    token = manage_token(client.post("/signup", data=signup_form(make_session())))
-    client.post(f"/manage/{token}/sandbox/activities/example")
     return token
 
 

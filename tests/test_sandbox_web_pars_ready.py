@@ -6,7 +6,7 @@ import io
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import manage_token, page_text, signup_form
+from conftest import PASSWORD, page_text
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -21,14 +21,11 @@ pytestmark = pytest.mark.clock
 
 ACTIVITY = "200012345"  # the seeded example activity: ABIM, ABS and ABP registered
 HOSTILE_NAME = '=HYPERLINK("https://evil.example","Click")'
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def token(client, make_session):
+def token(token, example_activity):
     """The manage token of a confirmed booking whose sandbox holds the example activity."""
-    token = manage_token(client.post("/signup", data=signup_form(make_session())))
-    client.post(f"/manage/{token}/sandbox/activities/example")
     return token
 
 

@@ -5,7 +5,7 @@ import logging
 from datetime import date, timedelta
 
 import pytest
-from conftest import manage_token, page_text, signup_form
+from conftest import page_text
 from sqlalchemy import func, select, update
 
 from training.extensions import db, utcnow
@@ -17,20 +17,16 @@ from training.sandbox.models import (
     SandboxRecord,
     SandboxUpload,
 )
-from training.staff import services as staff_services
 
 pytestmark = pytest.mark.clock
 
-PASSWORD = "correct horse battery staple"
 # A learner no register and no other test knows, to look for in the logs.
 UNIQUE_FIRST, UNIQUE_LAST = "Zephyrine", "Quaxworthington"
 
 
 @pytest.fixture
-def token(client, make_session):
+def token(token, example_activity):
     """The manage token of a confirmed booking whose sandbox holds the example activity."""
-    token = manage_token(client.post("/signup", data=signup_form(make_session())))
-    client.post(f"/manage/{token}/sandbox/activities/example")
     return token
 
 
@@ -179,18 +175,6 @@ def test_judging_logs_no_learner_value(app, client, token, caplog, monkeypatch):
         logged = record.getMessage() + str(record.exc_info or "") + str(record.args)
         for value in (UNIQUE_FIRST, UNIQUE_LAST, "07/19", "A900000"):
             assert value not in logged
-
-
-@pytest.fixture
-def sign_in_as(app, client):
-    def sign_in(role: str) -> None:
-        email = f"{role}@cmadocs.example.org"
-        with app.app_context():
-            staff_services.create_staff(email, PASSWORD, role)
-            db.session.commit()
-        client.post("/staff/sign-in", data={"email": email, "password": PASSWORD})
-
-    return sign_in
 
 
 def signup_id(app) -> int:

@@ -18,10 +18,8 @@ ACTIVITY = "200012345"  # the seeded example activity
 
 
 @pytest.fixture
-def token(client, make_session):
+def token(token, example_activity):
     """The manage token of a confirmed booking whose sandbox holds the example activity."""
-    token = manage_token(client.post("/signup", data=signup_form(make_session())))
-    client.post(f"/manage/{token}/sandbox/activities/example")
     return token
 
 

@@ -9,9 +9,6 @@ from training.booking.models import Signup, TrainingSession
 from training.extensions import db
 from training.signups.duplicates import PossibleDuplicate, SignupFacts, find_possible_duplicates
 from training.signups.models import DuplicateReview
-from training.staff import services as staff_services
-
-PASSWORD = "correct horse battery staple"
 
 
 def facts(signup_id, key, *, emails=(), provider_id=None, program_id=1) -> SignupFacts:
@@ -117,20 +114,6 @@ def test_reviewed_pairs_are_not_listed_again():
 
 
 # Reviewing pairs in the staff console.
-
-
-@pytest.fixture
-def sign_in_as(app, client):
-    def sign_in(role: str) -> int:
-        email = f"{role}@cmadocs.example.org"
-        with app.app_context():
-            member_id = staff_services.create_staff(email, PASSWORD, role).id
-            db.session.commit()
-        response = client.post("/staff/sign-in", data={"email": email, "password": PASSWORD})
-        assert response.status_code == 303
-        return member_id
-
-    return sign_in
 
 
 @pytest.fixture

@@ -11,11 +11,9 @@ from openpyxl import load_workbook
 
 from training.booking.models import Signup
 from training.extensions import db
-from training.staff import services as staff_services
 
 pytestmark = pytest.mark.clock
 
-PASSWORD = "correct horse battery staple"
 HEADER = [
     "Organization",
     "Provider ID",
@@ -30,19 +28,6 @@ HEADER = [
     "Staff notes",
     "Override reason",
 ]
-
-
-@pytest.fixture
-def sign_in_as(app, client):
-    def sign_in(role: str) -> None:
-        email = f"{role}@cmadocs.example.org"
-        with app.app_context():
-            staff_services.create_staff(email, PASSWORD, role)
-            db.session.commit()
-        response = client.post("/staff/sign-in", data={"email": email, "password": PASSWORD})
-        assert response.status_code == 303
-
-    return sign_in
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from conftest import ATTESTATION
+from conftest import ATTESTATION, PASSWORD
 from sqlalchemy import event
 
 from training.audit.models import AuditEvent
@@ -16,7 +16,6 @@ from training.extensions import db, utcnow
 from training.mail.models import OutboxMessage
 from training.staff import services as staff_services
 
-PASSWORD = "correct horse battery staple"
 PAGES = [
     "/staff/signups",
     "/staff/signups?q=clinic&status=confirmed",

@@ -7,22 +7,6 @@ from conftest import ATTESTATION, page_text, signup_form
 
 from training.booking.models import Signup
 from training.extensions import db, utcnow
-from training.staff import services as staff_services
-
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def sign_in_as(app, client):
-    def sign_in(role: str) -> None:
-        email = f"{role}@cmadocs.example.org"
-        with app.app_context():
-            staff_services.create_staff(email, PASSWORD, role)
-            db.session.commit()
-        response = client.post("/staff/sign-in", data={"email": email, "password": PASSWORD})
-        assert response.status_code == 303
-
-    return sign_in
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from conftest import signup_form
+from conftest import PASSWORD, signup_form
 
 from training.booking.models import Signup, TrainingSession
 from training.challenges.services import record_entry
@@ -12,7 +12,6 @@ from training.extensions import db
 from training.rosters.services import assign_facilitators
 from training.staff.services import create_staff, find_staff
 
-PASSWORD = "correct horse battery staple"
 ROLES = ("anonymous", "facilitator", "staff", "admin")
 SIGN_IN = "sign-in"  # a redirect to the sign-in page
 OK, FORBIDDEN, MISSING = 200, 403, 404

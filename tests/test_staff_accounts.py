@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 import redis
-from conftest import page_text, require
+from conftest import PASSWORD, page_text, require
 from sqlalchemy import select
 
 from training import create_app
@@ -12,8 +12,6 @@ from training.audit.models import AuditEvent
 from training.extensions import db
 from training.staff import services
 from training.staff.models import StaffMember
-
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture

@@ -10,26 +10,9 @@ from conftest import page_text, signup_form
 from training.booking.models import TrainingSession
 from training.extensions import db
 from training.mail.models import OutboxMessage
-from training.staff import services as staff_services
 from training.staff.models import StaffMember
 
 pytestmark = pytest.mark.clock
-
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def sign_in_as(app, client):
-    def sign_in(role: str) -> int:
-        email = f"{role}@cmadocs.example.org"
-        with app.app_context():
-            member_id = staff_services.create_staff(email, PASSWORD, role).id
-            db.session.commit()
-        response = client.post("/staff/sign-in", data={"email": email, "password": PASSWORD})
-        assert response.status_code == 303
-        return member_id
-
-    return sign_in
 
 
 def add_email(app, status: str, error: str | None = None) -> None:

@@ -5,7 +5,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import manage_token, signup_form
+from conftest import PASSWORD, manage_token, signup_form
 from sqlalchemy import event, select
 
 from training.audit.models import AuditEvent
@@ -16,7 +16,6 @@ from training.staff.services import create_staff
 
 pytestmark = pytest.mark.clock
 
-PASSWORD = "correct horse battery staple"
 EMAIL = "pat@cmadocs.example.org"
 MONDAY_MORNING = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)  # 8 AM in California
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import manage_token, page_text, signup_form
+from conftest import PASSWORD, manage_token, page_text, signup_form
 from sqlalchemy import func, select
 
 from training import PROJECT_ROOT
@@ -21,7 +21,6 @@ from training.staff.services import create_staff
 from training.submissions.guard import REPEAT_MESSAGE
 from training.submissions.models import FormSubmission
 
-PASSWORD = "correct horse battery staple"
 TEMPLATES = Path(PROJECT_ROOT) / "templates"
 # A repeat of either changes nothing more, so they carry no key.
 UNGUARDED = {"staff.sign_in", "staff.sign_out"}
