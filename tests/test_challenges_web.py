@@ -191,10 +191,21 @@ def test_reminders_go_a_week_before_the_deadline_once_to_those_not_yet_eligible(
         assert db.session.scalars(select(ChallengeReminder.challenge)).all() == ["accme"]
 
 
-def test_the_remind_command_reports_what_it_queued(runner, token):
+def test_the_remind_command_reports_what_it_queued(app, runner, token):
+    with app.app_context():
+        program = db.session.scalars(select(Program)).one()
+        program.accme_challenge_due_on = TODAY + timedelta(days=3)
+        db.session.commit()
     result = runner.invoke(args=["challenges", "remind"])
     assert result.exit_code == 0
     assert "challenge reminder(s)" in result.output
+    assert result.output == "Queued 1 challenge reminder(s).\n"
+    assert runner.invoke(args=["challenges", "remind"]).output == (
+        "Queued 0 challenge reminder(s).\n"
+    )
+    with app.app_context():
+        kinds = db.session.scalars(select(OutboxMessage.kind)).all()
+    assert kinds.count("challenge_reminder") == 1
 
 
 @pytest.mark.parametrize("role", ["facilitator", None])

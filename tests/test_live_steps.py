@@ -44,11 +44,14 @@ def test_a_step_file_has_a_title_participant_text_and_facilitator_notes():
 
 
 @pytest.mark.parametrize(
-    ("filename", "text"),
-    [("download.md", "---\ntitle: x\n---\nText"), ("01-ok.md", "---\nauthor: x\n---\nText")],
+    ("filename", "text", "message"),
+    [
+        ("download.md", "---\ntitle: x\n---\nText", "download.md: step files are named NN-slug.md"),
+        ("01-ok.md", "---\nauthor: x\n---\nText", "01-ok.md: the front matter needs a title"),
+    ],
 )
-def test_a_step_file_without_its_number_or_title_is_refused(filename, text):
-    with pytest.raises(ValueError):
+def test_a_step_file_without_its_number_or_title_is_refused(filename, text, message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
         parse_step_file(filename, text)
 
 

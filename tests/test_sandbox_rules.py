@@ -1,14 +1,26 @@
 """The learner-file rules as data: columns, codes, boards, states, and the small pure checks."""
 
+import csv
+import io
 import string
+from datetime import date
+from decimal import Decimal
 
 import pytest
 
 from training.sandbox import rules
 from training.sandbox.judge import (
+    Activity,
+    BoardRegistration,
     CompactIndex,
+    Finding,
+    JudgeContext,
+    NoRecords,
+    Register,
+    RowResult,
     board_code,
     column_letter,
+    judge_file,
     masked,
     npi_is_valid,
     state_code,
@@ -36,6 +48,44 @@ WARNINGS = {
     "DOB_MADE_A_DATE", "NO_HEADER_ROW", "FILE_SEMICOLONS",
 }  # fmt: skip
 BOARD_STAGE = {"LEARNER_NOT_MATCHED", "NAME_LOOKS_SWAPPED"}
+
+
+# One activity registered with every board for 2 points, judged on a day in 2025.
+EVERY_BOARD = Activity(
+    "123456789",
+    "Sepsis update",
+    date(2025, 1, 1),
+    date(2025, 12, 31),
+    Decimal(3),
+    {
+        code: BoardRegistration(Decimal(2), frozenset(board.credit_types))
+        for code, board in rules.BOARDS.items()
+    },
+)
+CONTEXT = JudgeContext({"123456789": EVERY_BOARD}, Register(), NoRecords(), date(2025, 6, 10))
+
+
+def row_for(board: str, *, board_id: str = "777", credits: str = "2") -> list[str]:
+    """A valid row reporting ``credits`` of ``board``'s first credit type (of 2 registered)."""
+    credit_type = sorted(rules.BOARDS[board].credit_types)[0]
+    return [
+        "Add", "123456789", "06/01/2025", "Ann", "Lee", "03/15", "CA", "B-555", "1.5",
+        board, board_id, credits, credit_type, credits,
+    ]  # fmt: skip
+
+
+def judge_rows(header, rows) -> list:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return list(judge_file(io.BytesIO(buffer.getvalue().encode()), "learners.csv", CONTEXT))
+
+
+def codes_of(results) -> list[str]:
+    [result] = results
+    assert isinstance(result, RowResult), result
+    return [finding.code for finding in result.findings]
 
 
 def test_the_codes_are_exactly_the_spec_codes_with_their_severity_and_stage():
@@ -71,18 +121,41 @@ def test_the_header_is_the_template_columns_in_order():
         "Additional Credit Type 3",
         "Credits Awarded for Additional Credit Type 3",
     )
-    assert {14, 16, 18, 20} == rules.ACCEPTED_HEADER_LENGTHS
     assert rules.GUIDANCE_LINE.startswith(rules.GUIDANCE_MARKER)
+
+
+def test_a_file_may_stop_after_any_whole_credit_type_pair():
+    judged_lengths = {
+        length
+        for length in range(13, 21)
+        if not any(
+            isinstance(item, Finding) and item.code == "HEADER_MISMATCH"
+            for item in judge_rows(rules.HEADERS[:length], [row_for("ABIM")])
+        )
+    }
+    assert judged_lengths == {14, 16, 18, 20}
 
 
 def test_boards_say_which_need_an_id_and_which_take_partial_credit():
     assert set(rules.BOARDS) == {
         "ABA", "ABIM", "ABOHNS", "ABOS", "ABP", "ABPath", "ABPMR", "ABS", "ABTS",
     }  # fmt: skip
-    assert {code for code, b in rules.BOARDS.items() if not b.board_id_required} == {"ABS"}
-    assert {code for code, b in rules.BOARDS.items() if not b.partial_credit_allowed} == {"ABP"}
     assert "Medical Knowledge" in rules.BOARDS["ABIM"].credit_types
     assert all(board.credit_types for board in rules.BOARDS.values())
+    without_id = {
+        board: codes_of(judge_rows(rules.HEADERS[:14], [row_for(board, board_id="")]))
+        for board in rules.BOARDS
+    }
+    assert {board for board, codes in without_id.items() if not codes} == {"ABS"}
+    assert all(
+        codes == ["BOARD_ID_REQUIRED"] for board, codes in without_id.items() if board != "ABS"
+    )
+    partial = {
+        board: codes_of(judge_rows(rules.HEADERS[:14], [row_for(board, credits="1.5")]))
+        for board in rules.BOARDS
+    }
+    assert {board for board, codes in partial.items() if codes} == {"ABP"}
+    assert partial["ABP"] == ["ABP_PARTIAL_CREDIT"]
 
 
 @pytest.mark.parametrize("text", ["abpath", "ABPATH", " ABPath "])
