@@ -35,20 +35,23 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from psycopg import sql
-from signup_load import (
+from harness import (
     POSTGRES_ADMIN_URL,
+    PROJECT_ROOT,
+    RESULTS_DIR,
     SetupError,
     database_url,
     hidden_inputs,
     listening_socket,
     percentile,
+    say,
     start_gunicorn,
     stop_gunicorn,
     upgrade_database,
     wait_until_healthy,
     worker_cpu_seconds,
 )
+from psycopg import sql
 
 from training import create_app
 from training.booking.models import Program, TrainingSession
@@ -58,8 +61,6 @@ from training.live.services import start_session
 from training.live.steps import seed_walkthrough
 from training.staff import services as staff_services
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 FACILITATOR = "bench-facilitator@training.example.org"
 PASSWORD = secrets.token_urlsafe(16)
 POLL_MS = 1000  # as LIVE_POLL_MS, the participant page's default
@@ -76,10 +77,6 @@ class Poller:
     requests: int = 0
     not_modified: int = 0
     errors: int = 0
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
