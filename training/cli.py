@@ -256,6 +256,7 @@ def sandbox_purge_command() -> None:
 
 
 def init_app(app: Flask) -> None:
+    """Register the commands with the app."""
     app.cli.add_command(seed_command)
     app.cli.add_command(mail_cli)
     app.cli.add_command(staff_cli)

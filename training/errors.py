@@ -34,6 +34,8 @@ MESSAGES = {
 
 
 def init_app(app: Flask) -> None:
+    """Answer CSRF failures, HTTP errors and server errors with the error page."""
+
     @app.errorhandler(CSRFError)
     def csrf_error(_error):
         return render_error(

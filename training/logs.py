@@ -18,6 +18,7 @@ class SecretMaskingFilter(logging.Filter):
     """Rewrites a record's message, traceback and stack with their secrets masked."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Mask the record's secrets; every record is kept."""
         record.msg = mask_secrets(record.getMessage())
         record.args = None
         if record.exc_info and not record.exc_text:
@@ -45,6 +46,7 @@ class GunicornLogger(glogging.Logger):
     """Gunicorn's logger with its access and error logs masked (``logger_class`` setting)."""
 
     def setup(self, cfg) -> None:
+        """Set up gunicorn's loggers as usual, then mask their secrets."""
         super().setup(cfg)
         add_masking(self.error_log)
         add_masking(self.access_log)

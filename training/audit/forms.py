@@ -28,12 +28,14 @@ class AuditFilterForm(Form):
     page = PageField()
 
     def set_choices(self, actors: list[str], actions: list[str]) -> None:
+        """Offer the actors and actions found in the log."""
         self.actor.choices = [SelectChoice("", "Anyone")] + [SelectChoice(a, a) for a in actors]
         self.action.choices = [SelectChoice("", "Any action")] + [
             SelectChoice(a, a) for a in actions
         ]
 
     def validate_until(self, field):
+        """The “To” day may not be before the “From” day."""
         if field.data and self.since.data and field.data < self.since.data:
             raise ValidationError("The “To” day must be on or after the “From” day.")
 

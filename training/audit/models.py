@@ -10,6 +10,8 @@ from training.extensions import UTCDateTime, db, utcnow
 
 
 class AuditEvent(db.Model):
+    """Who did what, when, to which organization: one row per audited action, never changed."""
+
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)

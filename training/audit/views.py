@@ -51,6 +51,7 @@ def _text(value: Any) -> str:
 @bp.get("/")
 @role_required(*ADMINS)
 def index():
+    """The audit log, filtered by actor, action, organization and days, newest first."""
     actors, actions = services.filter_choices()
     form = AuditFilterForm(request.args)
     form.set_choices(actors, actions)

@@ -89,6 +89,7 @@ class ContactFields(Form):
     )
 
     def validate_provider_id(self, field):
+        """Seven digits, once spaces and dashes are dropped."""
         if field.data and not re.fullmatch(r"\d{7}", provider_id_digits(field.data)):
             raise ValidationError(
                 "An ACCME provider ID is 7 digits, for example 0012345. "
@@ -96,6 +97,7 @@ class ContactFields(Form):
             )
 
     def validate_attendee_emails(self, field):
+        """At most ``MAX_ATTENDEES`` addresses, each an email address."""
         addresses = _parse_attendee_emails(field.data)
         if len(addresses) > MAX_ATTENDEES:
             raise ValidationError(
@@ -110,6 +112,7 @@ class ContactFields(Form):
                 ) from None
 
     def details(self, organization_name: str) -> SignupDetails:
+        """The form as the booking services take it, for ``organization_name``."""
         return SignupDetails(
             organization_name=organization_name,
             provider_id=provider_id_digits(self.provider_id.data or "") or None,
@@ -121,6 +124,8 @@ class ContactFields(Form):
 
 
 class SignupForm(OrganizationField, ContactFields):
+    """The public signup form: organization, contacts, up to three dates, the attestation."""
+
     first_choice = IdSelectField("Your date", validators=[InputRequired()])
     second_choice = IdSelectField("Second choice (for the waitlist)", default=NO_CHOICE)
     third_choice = IdSelectField("Third choice (for the waitlist)", default=NO_CHOICE)
@@ -146,18 +151,22 @@ class SignupForm(OrganizationField, ContactFields):
         self.attest.label.text = attestation
 
     def validate_organization_name(self, field):
+        """A name with at least one letter or digit (the key duplicates are found by)."""
         if field.data and not organization_key(field.data):
             raise ValidationError("Enter your organization's name using letters or numbers.")
 
     def validate_first_choice(self, field):
+        """A date must be chosen."""
         if field.data == NO_CHOICE:
             raise ValidationError("Choose the date you would like to attend.")
 
     def validate_second_choice(self, field):
+        """Not the first choice again."""
         if field.data != NO_CHOICE and field.data == self.first_choice.data:
             raise ValidationError("Choose a different date from your first choice, or none.")
 
     def validate_third_choice(self, field):
+        """Neither date above again, and only after a second choice."""
         if field.data == NO_CHOICE:
             return
         if field.data in (self.first_choice.data, self.second_choice.data):
@@ -166,24 +175,32 @@ class SignupForm(OrganizationField, ContactFields):
             raise ValidationError("Choose a second choice before a third.")
 
     def ranked_session_ids(self) -> list[int]:
+        """The chosen session ids, first choice first."""
         picked = (self.first_choice.data, self.second_choice.data, self.third_choice.data)
         return [session_id for session_id in picked if session_id != NO_CHOICE]
 
 
 class ContactsForm(ContactFields):
+    """The manage page's form for the contacts and attendees."""
+
     submit = SubmitField("Save contacts")
 
 
 class ChangeDateForm(Form):
+    """The manage page's form to move the booking to another date."""
+
     session_id = IdSelectField("New date", validators=[InputRequired()])
     submit = SubmitField("Change date")
 
     def validate_session_id(self, field):
+        """A date must be chosen."""
         if field.data == NO_CHOICE:
             raise ValidationError("Choose the date you would like to move to.")
 
 
 class CancelForm(Form):
+    """The question asked before a booking is cancelled."""
+
     confirm = BooleanField(
         "Yes, cancel our booking",
         validators=[DataRequired("Tick the box to confirm that you want to cancel.")],
@@ -192,5 +209,7 @@ class CancelForm(Form):
 
 
 class ResendLinkForm(Form):
+    """The “already signed up” page's button: a signed reference to the signup."""
+
     signup_ref = HiddenField(filters=[clean_text], validators=[DataRequired()])
     submit = SubmitField("Email the manage link to our contact on file")

@@ -26,6 +26,8 @@ _ACTIVE_PROVIDER = text(
 
 
 class Program(db.Model):
+    """A training program: its session window, signup dates, time zone and challenge deadlines."""
+
     __tablename__ = "programs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -49,6 +51,7 @@ class Program(db.Model):
 
     @property
     def zone(self) -> ZoneInfo:
+        """The program's time zone."""
         return ZoneInfo(self.timezone)
 
     def today(self, now: datetime) -> date:
@@ -74,6 +77,8 @@ class Program(db.Model):
 
 
 class TrainingSession(db.Model):
+    """One small-group session of a program: its time, seats and joining details."""
+
     __tablename__ = "training_sessions"
     __table_args__ = (
         CheckConstraint("seats >= 0", name="seats_not_negative"),
@@ -113,12 +118,16 @@ class TrainingSession(db.Model):
         return self.status == SESSION_CANCELLED
 
     def has_started(self, now: datetime) -> bool:
+        """Whether ``now`` is at or after its start."""
         return now >= self.starts_at
 
     def is_bookable(self, now: datetime) -> bool:
+        """Scheduled, and not started at ``now``."""
         return not self.is_cancelled and not self.has_started(now)
 
     def changes_close_at(self, cutoff_hours: int) -> datetime:
+        """When an organization may no longer change its booking: ``cutoff_hours`` before the
+        start."""
         return self.starts_at - timedelta(hours=cutoff_hours)
 
     @property
@@ -128,14 +137,19 @@ class TrainingSession(db.Model):
 
     @property
     def local_starts_at(self) -> datetime:
+        """Its start on the program's wall clocks."""
         return self.starts_at.astimezone(self.program.zone)
 
     @property
     def local_ends_at(self) -> datetime:
+        """Its end on the program's wall clocks."""
         return self.ends_at.astimezone(self.program.zone)
 
 
 class Signup(db.Model):
+    """An organization's signup for a program: contacts, attestation, and a seat or waitlist
+    place."""
+
     __tablename__ = "signups"
     __table_args__ = (
         CheckConstraint(
@@ -214,6 +228,7 @@ class Signup(db.Model):
 
     @property
     def chosen_sessions(self) -> list[TrainingSession]:
+        """The dates it asked for, first choice first."""
         return [choice.session for choice in self.choices]
 
 

@@ -38,26 +38,36 @@ class BookingError(Refused):
 
 
 class SignupsClosed(BookingError):
+    """Signups for the program are not open at this moment."""
+
     pass
 
 
 class SessionUnavailable(BookingError):
+    """The session is cancelled or has started, or it is another program's."""
+
     pass
 
 
 class SessionFull(BookingError):
+    """No seat is left on the session."""
+
     def __init__(self, session: TrainingSession):
         super().__init__(f"Sorry, the last seat on {session.when} has just been taken.")
         self.session = session
 
 
 class AlreadySignedUp(BookingError):
+    """The organization already holds a place in the program (``signup``)."""
+
     def __init__(self, signup: Signup):
         super().__init__("This organization has already signed up.")
         self.signup = signup
 
 
 class ChangesClosed(BookingError):
+    """The organization may no longer change this booking."""
+
     pass
 
 
@@ -72,6 +82,8 @@ class ProviderIdTaken(BookingError):
 
 
 class ContactsChangedMeanwhile(BookingError):
+    """Another request saved the same attendee at the same moment."""
+
     def __init__(self):
         super().__init__(
             "These contacts were changed somewhere else at the same moment. Check them below and "
@@ -115,6 +127,7 @@ def find_active_signup(
 
 
 def find_signup_by_submission(submission_key: str) -> Signup | None:
+    """The signup made by the form sent with ``submission_key``, if any."""
     return db.session.scalars(
         select(Signup).where(Signup.submission_key_hash == hash_token(submission_key))
     ).first()
@@ -416,6 +429,7 @@ def _changes_close_at(session: TrainingSession) -> datetime:
 
 
 def require_changes_open(signup: Signup, now: datetime) -> None:
+    """Raise ``ChangesClosed`` when the organization may no longer change ``signup`` at ``now``."""
     if signup.is_cancelled:
         raise ChangesClosed("This booking was cancelled, so it can no longer be changed.")
     if signup.is_confirmed and now >= _changes_close_at(signup.session):

@@ -82,6 +82,7 @@ def init_app(app: Flask) -> None:
 
 @bp.get("/")
 def index():
+    """The home page: the current program's sessions and whether signups are open."""
     program = services.current_program()
     now = utcnow()
     return render_template(
@@ -115,6 +116,7 @@ def _repeated_signup(_submission: FormSubmission, submission_key: str):
 @bp.route("/signup", methods=["GET", "POST"])
 @once_per_submission(on_repeat=_repeated_signup)
 def signup():
+    """The signup form; a valid post books the first choice with a seat, or the waitlist."""
     program = _current_program()
     now = utcnow()
     _browser_nonce()
@@ -174,6 +176,7 @@ def _first_manage_token(submission_key: str) -> str:
 @bp.post("/signup/resend-link")
 @once_per_submission
 def resend_link():
+    """Email the manage link again to the contact on file (from “already signed up”)."""
     form = ResendLinkForm()
     signup_id = None
     if form.validate_on_submit():
@@ -198,6 +201,7 @@ def resend_link():
 
 @bp.get("/manage/<token>/confirmation")
 def confirmation(token: str):
+    """The page after signing up: the seat or waitlist place, and the manage link."""
     signup = signup_or_404(token)
     return render_template(
         "booking/confirmation.html",
@@ -210,6 +214,7 @@ def confirmation(token: str):
 
 @bp.get("/manage/<token>")
 def manage(token: str):
+    """The manage link's page: the booking, and the forms to change or cancel it."""
     signup = signup_or_404(token)
     return _render_manage(signup, token)
 
@@ -217,6 +222,7 @@ def manage(token: str):
 @bp.post("/manage/<token>/date")
 @once_per_submission
 def change_date(token: str):
+    """Move the booking to another date with a free seat."""
     signup = signup_or_404(token)
     now = utcnow()
     form = ChangeDateForm()
@@ -240,6 +246,7 @@ def change_date(token: str):
 @bp.post("/manage/<token>/contacts")
 @once_per_submission
 def update_contacts(token: str):
+    """Save new contact and attendee details."""
     signup = signup_or_404(token)
     form = ContactsForm()
     if not form.validate_on_submit():
@@ -264,6 +271,7 @@ def update_contacts(token: str):
 @bp.route("/manage/<token>/cancel", methods=["GET", "POST"])
 @once_per_submission
 def cancel(token: str):
+    """Ask, then cancel the booking or waitlist place."""
     signup = signup_or_404(token)
     form = CancelForm()
     if not form.validate_on_submit():
@@ -277,6 +285,7 @@ def cancel(token: str):
 
 @bp.get("/manage/<token>/invite.ics")
 def invite(token: str):
+    """The booking's calendar invite as an .ics download."""
     signup = signup_or_404(token)
     if not signup.is_confirmed:
         abort(404)

@@ -22,12 +22,15 @@ class Entry:
 
 @dataclass(frozen=True)
 class Progress:
+    """How far an organization is towards each challenge, counted to its deadline."""
+
     accme_activities: int
     cma_activities: int
     accme_met: bool
     cma_met: bool
 
     def met(self, challenge: str) -> bool:
+        """Whether ``challenge`` (ACCME or CMA) is met."""
         return self.cma_met if challenge == CMA else self.accme_met
 
 

@@ -13,6 +13,8 @@ from training.forms import DayField, Form, IdSelectField, WholeNumberField, clea
 
 
 class EntryForm(Form):
+    """An activity whose learners were entered in PARS, as the organization records it."""
+
     activity_id = StringField(
         "ACCME activity ID",
         description="The 9-digit ID PARS shows for the activity.",
@@ -37,9 +39,12 @@ class EntryForm(Form):
 
 
 class StaffEntryForm(EntryForm):
+    """The entry form, for staff recording on behalf of an organization."""
+
     signup_id = IdSelectField("Organization")
 
     def set_organizations(self, signups) -> None:
+        """Offer ``signups`` as the organizations to record for."""
         self.signup_id.choices = [
             SelectChoice(signup.id, signup.organization_name) for signup in signups
         ]
@@ -52,6 +57,8 @@ class ActionForm(Form):
 
 
 class DrawingForm(Form):
+    """Which challenge to draw for, and how many winners."""
+
     challenge = RadioField(
         "Challenge",
         default=ACCME,

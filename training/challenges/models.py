@@ -36,6 +36,7 @@ class ChallengeEntry(db.Model):
 
     @property
     def is_verified(self) -> bool:
+        """Whether staff checked the entry in PARS."""
         return self.verified_at is not None
 
 

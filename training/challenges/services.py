@@ -26,6 +26,8 @@ class ChallengeError(BookingError):
 
 @dataclass(frozen=True)
 class OrganizationProgress:
+    """An organization's entries and its progress, on all entries and on verified ones."""
+
     signup: Signup
     entries: list[ChallengeEntry]
     recorded: Progress  # counting every recorded entry
@@ -33,6 +35,7 @@ class OrganizationProgress:
 
 
 def deadline(program: Program, challenge: str) -> date:
+    """The program's due date for ``challenge``."""
     return program.cma_challenge_due_on if challenge == CMA else program.accme_challenge_due_on
 
 
@@ -86,6 +89,7 @@ def remove_entry(entry: ChallengeEntry, *, actor=None) -> None:
 
 
 def verify_entry(entry: ChallengeEntry, *, actor) -> None:
+    """Mark an entry checked in PARS by staff (``actor``)."""
     entry.verified_at, entry.verified_by_id = utcnow(), actor.id
     record(
         "challenge.entry_verified", actor=actor, signup=entry.signup, activity_id=entry.activity_id
@@ -93,6 +97,7 @@ def verify_entry(entry: ChallengeEntry, *, actor) -> None:
 
 
 def organization_progress(signup: Signup, entries: list[ChallengeEntry]) -> OrganizationProgress:
+    """The organization's progress from its ``entries``, to each deadline."""
     program = signup.program
     due = (program.accme_challenge_due_on, program.cma_challenge_due_on)
     as_entries = [Entry(e.activity_id, e.entered_on) for e in entries]

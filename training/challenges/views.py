@@ -27,6 +27,7 @@ bp = Blueprint("challenges", __name__)
 @bp.route("/manage/<token>/challenges", methods=["GET", "POST"])
 @once_per_submission
 def organization(token: str):
+    """An organization's challenge page: its entries and progress, and a form to record one."""
     signup = signup_or_404(token)
     form = EntryForm()
 
@@ -60,6 +61,7 @@ def organization(token: str):
 @bp.post("/manage/<token>/challenges/<id:entry_id>/remove")
 @once_per_submission
 def remove_own_entry(token: str, entry_id: int):
+    """Remove an entry the organization recorded by mistake (not once verified)."""
     signup = signup_or_404(token)
     entry = db.session.get(ChallengeEntry, entry_id)
     back = url_for("challenges.organization", token=token)
@@ -78,6 +80,7 @@ def remove_own_entry(token: str, entry_id: int):
 @role_required(*MANAGERS)
 @once_per_submission
 def progress():
+    """Every organization's progress for staff, with a form to record entries, and drawings."""
     program = _current_program()
     rows = services.program_progress(program)
     form = StaffEntryForm()
@@ -125,6 +128,7 @@ def progress():
 @role_required(*MANAGERS)
 @once_per_submission
 def verify(entry_id: int):
+    """Mark an entry verified."""
     entry = db.get_or_404(ChallengeEntry, entry_id)
     if not ActionForm().validate_on_submit():
         return redirect(url_for("challenges.progress"), code=303)
@@ -139,6 +143,7 @@ def verify(entry_id: int):
 @role_required(*MANAGERS)
 @once_per_submission
 def remove(entry_id: int):
+    """Remove an entry (staff may remove verified ones)."""
     entry = db.get_or_404(ChallengeEntry, entry_id)
     if not ActionForm().validate_on_submit():
         return redirect(url_for("challenges.progress"), code=303)
@@ -153,6 +158,7 @@ def remove(entry_id: int):
 @role_required(*MANAGERS)
 @once_per_submission
 def drawing():
+    """Draw winners among the organizations that met a challenge on verified entries."""
     program = _current_program()
     form = DrawingForm()
     if not form.validate_on_submit():
@@ -172,6 +178,7 @@ def drawing():
 @bp.get("/staff/challenges.csv")
 @role_required(*MANAGERS)
 def export():
+    """Every organization's progress as CSV (audited)."""
     program = _current_program()
     header = [
         "organization", "provider_id", "contact_email", "activities_by_accme_deadline",

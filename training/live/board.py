@@ -41,6 +41,8 @@ def _etag(*parts: object) -> str:
 
 @dataclass(frozen=True)
 class ParticipantTag:
+    """A manage link's signup and the ETag of its live page."""
+
     signup_id: int
     etag: str
 
@@ -110,10 +112,12 @@ class UploadSummary:
 
     @property
     def is_judged(self) -> bool:
+        """Whether the whole file was judged."""
         return self.status == ATTEMPT_DONE
 
     @property
     def is_failed(self) -> bool:
+        """Whether the judge gave up on the file."""
         return self.status == ATTEMPT_FAILED
 
 
@@ -162,10 +166,12 @@ class BoardRow:
 
     @property
     def needs_help(self) -> bool:
+        """Whether the organization asked for help and nobody has cleared it."""
         return self.attendance is not None and self.attendance.needs_help
 
     @property
     def staff_sandbox_path(self) -> str:
+        """The organization's sandbox, as staff open it."""
         return url_for("sandbox.staff_sandbox", signup_id=self.signup.id)
 
 
@@ -178,6 +184,7 @@ def board(session: TrainingSession) -> list[BoardRow]:
 
 
 def participant_attendance(signup: Signup) -> LiveAttendance | None:
+    """The signup's row in its session's live state, if it has one yet."""
     if signup.session_id is None:
         return None
     return db.session.scalars(
@@ -189,4 +196,5 @@ def participant_attendance(signup: Signup) -> LiveAttendance | None:
 
 
 def sandbox_path(token: str) -> str:
+    """The organization's own sandbox page, from its manage ``token``."""
     return url_for("sandbox.home", token=token)

@@ -23,12 +23,15 @@ class FollowUpsNotReady(LiveError):
 
 @dataclass
 class FollowUpReport:
+    """Follow-ups queued (to those who came, to no-shows), and how many had gone before."""
+
     attended: int = 0
     missed: int = 0
     already_sent: int = 0
 
     @property
     def sent(self) -> int:
+        """Follow-ups queued now."""
         return self.attended + self.missed
 
 

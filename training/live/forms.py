@@ -15,15 +15,20 @@ class ActionForm(Form):
 
 
 class JumpForm(Form):
+    """The console's list of steps to go to."""
+
     step_id = IdSelectField("Go to step", validators=[InputRequired()])
 
     def set_steps(self, steps) -> None:
+        """Offer ``steps``, numbered from 1."""
         self.step_id.choices = [
             SelectChoice(step.id, f"{number}. {step.title}") for number, step in enumerate(steps, 1)
         ]
 
 
 class CheckInForm(Form):
+    """An organization's check-in: present, joined late or no-show."""
+
     # Each check-in button sends its own value of ``status``.
     status = SelectField(
         "Check-in",
@@ -33,6 +38,8 @@ class CheckInForm(Form):
 
 
 class NotesForm(Form):
+    """The facilitator's notes on the session."""
+
     notes = TextAreaField(
         "Session notes",
         description="Kept with this session; organizations never see them.",
@@ -44,4 +51,6 @@ class NotesForm(Form):
 
 
 class DoneForm(Form):
+    """The participant's “done with this step” button, naming the step it saw."""
+
     step_id = WholeNumberField(widget=HiddenInput(), validators=[DataRequired()])

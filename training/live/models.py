@@ -63,6 +63,7 @@ class LiveSession(db.Model):
 
     @property
     def is_running(self) -> bool:
+        """Started and not ended."""
         return self.started_at is not None and self.ended_at is None
 
 
@@ -101,12 +102,15 @@ class LiveAttendance(db.Model):
 
     @property
     def needs_help(self) -> bool:
+        """Whether the organization asked for help and nobody has cleared it."""
         return self.help_requested_at is not None
 
     @property
     def has_attended(self) -> bool:
+        """Checked in as present or joined late."""
         return self.checkin_status in ATTENDED
 
     @property
     def checkin_label(self) -> str:
+        """The check-in as staff read it (“Present”...), or “Not checked in”."""
         return CHECKIN_LABELS.get(self.checkin_status or "", "Not checked in")

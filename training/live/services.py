@@ -34,6 +34,7 @@ class LiveError(Refused):
 
 
 def find_live(session: TrainingSession) -> LiveSession | None:
+    """The session's live state, or None before it was first started."""
     return db.session.get(LiveSession, session.id)
 
 

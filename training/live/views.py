@@ -59,12 +59,14 @@ def index():
 @bp.get("/staff/live/<id:session_id>")
 @role_required(*EVERY_ROLE)
 def console(session_id: int):
+    """The facilitator's console: the current step, the board and the session's controls."""
     return _render_console(_console_session(session_id))
 
 
 @bp.get("/staff/live/<id:session_id>/board.json")
 @role_required(*EVERY_ROLE)
 def board_state(session_id: int):
+    """The board and step panel as JSON for the console's polling; 304 when unchanged."""
     session = _console_session(session_id)
     etag = board_tag(session.id)
     if request.if_none_match.contains(etag):
@@ -85,6 +87,7 @@ def board_state(session_id: int):
 @role_required(*EVERY_ROLE)
 @once_per_submission
 def start(session_id: int):
+    """Start the session: everyone sees the first step."""
     session = _console_session(session_id)
     return _console_action(
         session,
@@ -97,6 +100,7 @@ def start(session_id: int):
 @role_required(*EVERY_ROLE)
 @once_per_submission
 def end(session_id: int):
+    """End the session."""
     session = _console_session(session_id)
     return _console_action(
         session,
@@ -109,6 +113,7 @@ def end(session_id: int):
 @role_required(*EVERY_ROLE)
 @once_per_submission
 def next_step(session_id: int):
+    """Show everyone the next step."""
     session = _console_session(session_id)
     return _console_action(session, lambda: services.move_step(session, 1, actor=current_user))
 
@@ -117,6 +122,7 @@ def next_step(session_id: int):
 @role_required(*EVERY_ROLE)
 @once_per_submission
 def previous_step(session_id: int):
+    """Show everyone the step before."""
     session = _console_session(session_id)
     return _console_action(session, lambda: services.move_step(session, -1, actor=current_user))
 
@@ -125,6 +131,7 @@ def previous_step(session_id: int):
 @role_required(*EVERY_ROLE)
 @once_per_submission
 def jump(session_id: int):
+    """Show everyone the step chosen from the list."""
     session = _console_session(session_id)
     form = JumpForm()
     form.set_steps(walkthrough())
@@ -139,6 +146,7 @@ def jump(session_id: int):
 @role_required(*EVERY_ROLE)
 @once_per_submission
 def check_in(session_id: int, signup_id: int):
+    """Mark an organization present, joined late or a no-show."""
     session = _console_session(session_id)
     signup = db.get_or_404(Signup, signup_id)
     form = CheckInForm()
@@ -158,6 +166,7 @@ def check_in(session_id: int, signup_id: int):
 @role_required(*EVERY_ROLE)
 @once_per_submission
 def clear_help(session_id: int, signup_id: int):
+    """Lower an organization's “needs help” flag."""
     session = _console_session(session_id)
     signup = db.get_or_404(Signup, signup_id)
     return _console_action(
@@ -172,6 +181,7 @@ def clear_help(session_id: int, signup_id: int):
 @role_required(*EVERY_ROLE)
 @once_per_submission
 def notes(session_id: int):
+    """Save the facilitator's notes."""
     session = _console_session(session_id)
     form = NotesForm()
     if not form.validate_on_submit():
@@ -188,6 +198,7 @@ def notes(session_id: int):
 @role_required(*EVERY_ROLE)
 @once_per_submission
 def follow_ups(session_id: int):
+    """Queue each organization's follow-up email (once each)."""
     session = _console_session(session_id)
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -286,6 +297,7 @@ def _to_console(session: TrainingSession, anchor: str = "step"):
 
 @bp.get("/manage/<token>/live")
 def follow(token: str):
+    """The participant's live page: the step the facilitator is on."""
     tag = participant_tag(token) if len(token) <= MAX_TOKEN_LENGTH else None
     signup = signup_or_404(token)
     return render_template(
@@ -297,6 +309,7 @@ def follow(token: str):
 
 @bp.get("/manage/<token>/live/state.json")
 def follow_state(token: str):
+    """The participant's page as JSON for its polling; 304 when unchanged."""
     tag = participant_tag(token) if len(token) <= MAX_TOKEN_LENGTH else None
     if tag is None:
         abort(404)
@@ -322,6 +335,7 @@ def follow_state(token: str):
 @bp.post("/manage/<token>/live/help")
 @once_per_submission
 def request_help(token: str):
+    """Tell the facilitators this organization needs help."""
     signup = signup_or_404(token)
     return _participant_action(
         signup,
@@ -334,6 +348,7 @@ def request_help(token: str):
 @bp.post("/manage/<token>/live/help/withdraw")
 @once_per_submission
 def withdraw_help(token: str):
+    """Take back a request for help."""
     signup = signup_or_404(token)
     return _participant_action(
         signup, token, lambda: services.withdraw_help(signup), "Glad it's sorted."
@@ -343,6 +358,7 @@ def withdraw_help(token: str):
 @bp.post("/manage/<token>/live/done")
 @once_per_submission
 def step_done(token: str):
+    """Tell the facilitators this organization is done with the step it saw."""
     signup = signup_or_404(token)
     form = DoneForm()
     if not form.validate_on_submit():

@@ -48,12 +48,15 @@ class DeliveryError(Exception):
 
 @dataclass
 class DeliveryReport:
+    """What became of the messages one delivery run took."""
+
     sent: int = 0
     retrying: int = 0
     failed: int = 0
 
     @property
     def total(self) -> int:
+        """Messages the run took, whatever became of them."""
         return self.sent + self.retrying + self.failed
 
 
@@ -107,6 +110,7 @@ class SmtpTransport:
             raise DeliveryError(f"{type(error).__name__}: {error}", connection=True) from error
 
     def close(self) -> None:
+        """Say goodbye to the server (or just drop the connection)."""
         connection, self.connection = self.connection, None
         if connection is None:
             return
@@ -144,6 +148,7 @@ class FileTransport:
         self.folder = Path(folder)
 
     def send(self, claim: Claim, sender: str, data: bytes) -> dict:
+        """Write the message to its .eml file, atomically; no recipient is ever refused."""
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{claim.id:06d}-{claim.kind}.eml"
         partial = path.with_suffix(".eml.partial")

@@ -16,6 +16,9 @@ MAIL_FAILED = "failed"
 
 
 class OutboxMessage(db.Model):
+    """An email waiting to be sent, or sent: written in the transaction of the change that caused
+    it."""
+
     __tablename__ = "outbox_messages"
     __table_args__ = (
         CheckConstraint(

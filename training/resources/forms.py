@@ -40,6 +40,8 @@ class WordingBuilderForm(Form):
 
 
 class PageForm(Form):
+    """Staff's editor for a resource page: its title and Markdown text."""
+
     title = StringField(
         "Title",
         filters=[single_line],
@@ -58,4 +60,6 @@ class PageForm(Form):
 
 
 class RestoreForm(Form):
+    """The button that brings back a page's shipped text."""
+
     submit = SubmitField("Restore the default text")

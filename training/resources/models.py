@@ -9,6 +9,8 @@ from training.extensions import UTCDateTime, db, utcnow
 
 
 class ResourcePage(db.Model):
+    """Staff's version of a resource page (a page without one shows its shipped text)."""
+
     __tablename__ = "resource_pages"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -19,6 +19,8 @@ PAGES = ("quick-start", "faq", "permission-wording")
 
 @dataclass(frozen=True)
 class Page:
+    """A resource page as shown: shipped, or as staff edited it (``is_edited``)."""
+
     slug: str
     title: str
     body: str
@@ -41,6 +43,7 @@ def _page_at(path: Path, slug: str) -> Page:
 
 
 def get_page(slug: str) -> Page | None:
+    """The page named ``slug``, or None when there is no such page."""
     if slug not in PAGES:
         return None
     edited = _edited_page(slug)
@@ -84,6 +87,8 @@ def restore_default(slug: str, *, actor) -> None:
 
 @dataclass(frozen=True)
 class Wording:
+    """A sample permission wording, with ``{organization}`` and ``{duration}`` to fill in."""
+
     key: str
     label: str
     text: str
@@ -99,10 +104,12 @@ def _toml_at(path: Path) -> dict:
 
 
 def wordings() -> list[Wording]:
+    """The sample permission wordings shipped in the seed folder."""
     return [Wording(**item) for item in _wording_data()["wordings"]]
 
 
 def durations() -> dict[str, str]:
+    """How long a permission may last, by key: the builder's choices."""
     return dict(_wording_data()["durations"])
 
 

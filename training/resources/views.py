@@ -14,17 +14,20 @@ bp = Blueprint("resources", __name__)
 
 
 def init_app(app: Flask) -> None:
+    """Offer the ``markdown`` filter to templates."""
     app.add_template_filter(render_markdown, "markdown")
 
 
 @bp.get("/resources/")
 def index():
+    """The list of resource pages."""
     pages = [services.get_page(slug) for slug in services.PAGES]
     return render_template("resources/index.html", pages=pages)
 
 
 @bp.get("/resources/permission-wording/builder")
 def wording_builder():
+    """The permission wording builder: a sample wording with the organization's name."""
     form = WordingBuilderForm(request.args)
     wording = None
     if request.args and form.validate():
@@ -41,6 +44,7 @@ def wording_builder():
 
 @bp.get("/resources/<slug>")
 def page(slug: str):
+    """One resource page, as shipped or as staff edited it."""
     resource = services.get_page(slug)
     if resource is None:
         abort(404)
@@ -51,6 +55,7 @@ def page(slug: str):
 @role_required(*MANAGERS)
 @once_per_submission
 def edit(slug: str):
+    """Staff's editor for a resource page."""
     resource = services.get_page(slug)
     if resource is None:
         abort(404)
@@ -79,6 +84,7 @@ def edit(slug: str):
 @role_required(*MANAGERS)
 @once_per_submission
 def restore(slug: str):
+    """Drop staff's version, so the page shows its shipped text again."""
     if services.get_page(slug) is None:
         abort(404)
     if not RestoreForm().validate_on_submit():

@@ -58,6 +58,9 @@ def _web_address(_form, field):
 
 
 class SessionForm(Form):
+    """Staff's form for a session: its day and times in the program's zone, seats, joining details
+    and facilitators."""
+
     day = DayField("Date", validators=[InputRequired("Enter the session's date.")])
     starts_at = TimeField("Start time", validators=[InputRequired("Enter the start time.")])
     ends_at = TimeField("End time", validators=[InputRequired("Enter the end time.")])
@@ -108,6 +111,7 @@ class SessionForm(Form):
         self.day.description = f"Times are in {zone.key}."
 
     def validate_starts_at(self, field):
+        """A time that exists on that day in the program's zone."""
         if self.day.data and field.data:
             try:
                 local_moment(self.day.data, field.data, self.zone)
@@ -115,6 +119,7 @@ class SessionForm(Form):
                 raise ValidationError(str(error)) from None
 
     def validate_ends_at(self, field):
+        """After the start, on the same day, and a time that exists then."""
         if self.starts_at.data and field.data and field.data <= self.starts_at.data:
             raise ValidationError("The session must end after it starts, on the same day.")
         if self.day.data and field.data:
@@ -124,6 +129,7 @@ class SessionForm(Form):
                 raise ValidationError(str(error)) from None
 
     def details(self) -> SessionDetails:
+        """The form as the rosters services take it, times in UTC."""
         return SessionDetails(
             starts_at=local_moment(self.day.data, self.starts_at.data, self.zone),
             ends_at=local_moment(self.day.data, self.ends_at.data, self.zone),
@@ -134,6 +140,7 @@ class SessionForm(Form):
         )
 
     def chosen_facilitators(self) -> list[StaffMember]:
+        """The accounts ticked as facilitators."""
         return [self.facilitator_accounts[member_id] for member_id in self.facilitators.data or []]
 
 
@@ -143,6 +150,8 @@ def _facilitator_label(member: StaffMember) -> str:
 
 
 class CancelSessionForm(Form):
+    """Why a session is cancelled (organizations read it)."""
+
     reason = TextAreaField(
         "Why is it cancelled?",
         filters=[clean_text],
@@ -156,6 +165,8 @@ class CancelSessionForm(Form):
 
 
 class MoveSignupForm(Form):
+    """The session to move (or book) an organization into."""
+
     session_id = IdSelectField(
         "Move to",
         validators=[InputRequired("Choose the session to move them to.")],
@@ -165,6 +176,8 @@ class MoveSignupForm(Form):
 
 
 class CancelSignupForm(Form):
+    """Why staff cancel a booking (the audit log keeps it)."""
+
     reason = StringField(
         "Reason",
         filters=[single_line],
@@ -177,6 +190,8 @@ class CancelSignupForm(Form):
 
 
 class NotesForm(Form):
+    """Staff's notes on a signup."""
+
     staff_notes = TextAreaField(
         "Staff notes",
         filters=[clean_text],
@@ -186,10 +201,14 @@ class NotesForm(Form):
 
 
 class ResendForm(Form):
+    """The button that queues a failed email again."""
+
     submit = SubmitField("Resend")
 
 
 class FeedForm(Form):
+    """The button that makes a new calendar feed address."""
+
     submit = SubmitField("Create a new feed address")
 
 
@@ -215,8 +234,10 @@ class AddSignupForm(OrganizationField, ContactFields):
     submit = SubmitField("Add signup")
 
     def set_attestation(self, attestation: str) -> None:
+        """Show the program's attestation as the box's label."""
         self.attest.label.text = attestation
 
     def validate_organization_name(self, field):
+        """A name with at least one letter or digit."""
         if field.data and not organization_key(field.data):
             raise ValidationError("Enter the organization's name using letters or numbers.")

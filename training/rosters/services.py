@@ -43,6 +43,8 @@ from training.staff.models import session_facilitators as session_facilitators_t
 
 
 class SeatsBelowBooked(BookingError):
+    """Fewer seats than organizations already booked on the session."""
+
     pass
 
 
@@ -180,6 +182,7 @@ def assign_facilitators(
 
 
 def session_facilitators(session: TrainingSession) -> list[StaffMember]:
+    """The session's facilitators, by email."""
     return list(
         db.session.scalars(
             select(StaffMember)

@@ -56,6 +56,7 @@ bp = Blueprint("rosters", __name__)
 @bp.get("/staff/sessions")
 @role_required(*EVERY_ROLE)
 def sessions():
+    """The program's sessions (a facilitator's own) with seats, waitlist and facilitators."""
     program = current_program()
     summaries = services.list_sessions(program, current_user) if program else []
     return render_template(
@@ -67,6 +68,7 @@ def sessions():
 @role_required(*MANAGERS)
 @once_per_submission
 def new_session():
+    """Add a session to the current program."""
     program = current_program()
     if program is None:
         abort(404)
@@ -93,6 +95,7 @@ def new_session():
 @role_required(*MANAGERS)
 @once_per_submission
 def edit_session(session_id: int):
+    """Change a session's time, seats, joining details and facilitators."""
     session = _session_or_404(session_id)
     form = _session_form(session.program, session)
 
@@ -127,6 +130,7 @@ def edit_session(session_id: int):
 @role_required(*MANAGERS)
 @once_per_submission
 def cancel_session(session_id: int):
+    """Ask why, then cancel a session and email everyone booked on it."""
     session = _session_or_404(session_id)
     form = CancelSessionForm()
     if not form.validate_on_submit():
@@ -144,6 +148,7 @@ def cancel_session(session_id: int):
 @bp.get("/staff/sessions/<id:session_id>")
 @role_required(*EVERY_ROLE)
 def roster(session_id: int):
+    """A session's roster: who is booked, the waitlist, their latest emails, staff's actions."""
     session = _readable_session(session_id)
     now = utcnow()
     move_options = _move_options(session, now)
@@ -164,6 +169,7 @@ def roster(session_id: int):
 @bp.get("/staff/sessions/<id:session_id>/roster.<any(csv, xlsx):file_format>")
 @role_required(*MANAGERS)
 def export_roster(session_id: int, file_format: str):
+    """The roster as CSV or XLSX (audited)."""
     session = _session_or_404(session_id)
     rows = exports.roster_rows(services.load_roster(session))
     day = f"{session.local_starts_at:%Y-%m-%d}"
@@ -185,6 +191,7 @@ def export_roster(session_id: int, file_format: str):
 @role_required(*MANAGERS)
 @once_per_submission
 def move_signup(session_id: int, signup_id: int):
+    """Move a booked organization to another session with a free seat."""
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = MoveSignupForm()
     form.session_id.choices = _move_options(session, utcnow())
@@ -204,6 +211,7 @@ def move_signup(session_id: int, signup_id: int):
 @role_required(*MANAGERS)
 @once_per_submission
 def cancel_signup(session_id: int, signup_id: int):
+    """Cancel an organization's booking or waitlist place, with a reason."""
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = CancelSignupForm()
     if form.validate_on_submit():
@@ -222,6 +230,7 @@ def cancel_signup(session_id: int, signup_id: int):
 @role_required(*MANAGERS)
 @once_per_submission
 def promote_signup(session_id: int, signup_id: int):
+    """Book a waitlisted organization into a session with a free seat."""
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = MoveSignupForm()
     now = utcnow()
@@ -242,6 +251,7 @@ def promote_signup(session_id: int, signup_id: int):
 @role_required(*MANAGERS)
 @once_per_submission
 def save_notes(session_id: int, signup_id: int):
+    """Save staff's notes on a signup."""
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = NotesForm()
     back = url_for("rosters.roster", session_id=session.id, _anchor=f"signup-{signup.id}")
@@ -259,6 +269,7 @@ def save_notes(session_id: int, signup_id: int):
 @role_required(*MANAGERS)
 @once_per_submission
 def resend_email(session_id: int, message_id: int):
+    """Queue a failed or retrying email again."""
     session = _session_or_404(session_id)
     message = db.get_or_404(OutboxMessage, message_id)
     if message.signup is None or message.signup.program_id != session.program_id:
@@ -282,6 +293,7 @@ def resend_email(session_id: int, message_id: int):
 @role_required(*MANAGERS)
 @once_per_submission
 def add_signup(session_id: int):
+    """Book an organization that phoned in."""
     session = _session_or_404(session_id)
     form = AddSignupForm()
     form.set_attestation(session.program.attestation_text)
@@ -326,6 +338,7 @@ def add_signup(session_id: int):
 @role_required(*MANAGERS)
 @once_per_submission
 def calendar_feed():
+    """The staff calendar feed: a new address, shown once when it is made."""
     form = FeedForm()
 
     def page(feed_url: str | None = None):
@@ -354,6 +367,7 @@ def calendar_feed():
 
 @bp.get("/feeds/sessions/<token>.ics")
 def feed(token: str):
+    """Every session as iCalendar, for calendar apps that fetch it without signing in."""
     if len(token) > MAX_TOKEN_LENGTH or services.calendar_feed_for_token(token) is None:
         abort(404)
     sessions, facilitators = services.feed_sessions()

@@ -111,6 +111,7 @@ class ColumnMap:
 
     @property
     def signature(self) -> str:
+        """The fingerprint of the header this map is for (see ``signature``)."""
         return signature(self.header)
 
     def position_of(self, target: str) -> int | None:

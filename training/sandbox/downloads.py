@@ -418,7 +418,9 @@ class JudgedRow(Protocol):
     findings: Sequence[JudgedFinding]
 
     @property
-    def accepted(self) -> bool: ...
+    def accepted(self) -> bool:
+        """Whether the row had no error."""
+        ...
 
 
 def pars_ready_cells(

@@ -64,6 +64,7 @@ class BoardForm(wtforms.Form):
     credit_types = CheckboxListField("Credit types")
 
     def validate(self, extra_validators=None) -> bool:
+        """A registered board needs its points."""
         valid = super().validate(extra_validators)
         # Here, not in validate_points: Optional() ends the field's own checks when it is blank.
         if self.is_registered.data and self.points.data is None and not self.points.errors:
@@ -72,6 +73,7 @@ class BoardForm(wtforms.Form):
         return valid
 
     def validate_credit_types(self, field):
+        """A registered board needs at least one credit type."""
         if self.is_registered.data and not field.data:
             raise FieldError("Choose at least one credit type the activity offers for this board.")
 
@@ -87,6 +89,9 @@ def _board_form(board: rules.Board) -> FormField:
 
 
 class ActivityForm(Form):
+    """A practice activity: its ID, title, dates, CME credits and the boards it is registered
+    with."""
+
     activity_id = StringField(
         "ACCME activity ID",
         description="The 9-digit ID of an activity you will report learners for.",
@@ -120,13 +125,16 @@ class ActivityForm(Form):
 
     @property
     def board_fields(self) -> list[FormField]:
+        """Each board's sub-form, in the order of ``rules.BOARDS``."""
         return [self[f"board_{code}"] for code in rules.BOARDS]
 
     def validate_end_date(self, field):
+        """Not before the start date."""
         if self.start_date.data and field.data and field.data < self.start_date.data:
             raise FieldError("The end date is before the start date; check both dates.")
 
     def validate(self, extra_validators=None) -> bool:
+        """Some credit (CME, a board or both), and no board before it takes PARS data."""
         valid = super().validate(extra_validators)
         credits = self.max_cme_credits
         # Here, not in a validate_ method: Optional() ends the field's own checks when blank.
@@ -152,6 +160,7 @@ class ActivityForm(Form):
         return valid
 
     def details(self) -> ActivityDetails:
+        """The form as the sandbox services take it."""
         return ActivityDetails(
             activity_id=self.activity_id.data,
             title=self.title.data,
@@ -171,6 +180,8 @@ for _code, _board in rules.BOARDS.items():
 
 
 class UploadForm(Form):
+    """A learner file to judge, and whether to judge it all or check the learners only."""
+
     learner_file = FileField(
         "Learner file",
         description="A .xlsx from the template, or a .csv, .tsv or .txt (tab-delimited) file.",
@@ -188,6 +199,7 @@ class UploadForm(Form):
         self.max_bytes = max_bytes
 
     def validate_learner_file(self, field):
+        """Not above the upload limit."""
         if self.file_size() > self.max_bytes:
             raise FieldError(
                 rules.CODES["FILE_TOO_LARGE"].message.format(limit=human_size(self.max_bytes))
@@ -207,6 +219,8 @@ class ActionForm(Form):
 
 
 class DeleteAllForm(Form):
+    """The question asked before the sandbox data is deleted."""
+
     confirm = BooleanField(
         "Yes, delete our sandbox records, uploads and findings",
         validators=[DataRequired("Tick the box to confirm that you want to delete them.")],
@@ -233,6 +247,7 @@ class FindingsFilterForm(Form):
     )
 
     def set_codes(self, codes) -> None:
+        """Offer the codes the upload's findings have."""
         self.code.choices = [SelectChoice("", "All codes")] + [
             SelectChoice(code, code) for code in codes
         ]
@@ -318,6 +333,7 @@ class ColumnMappingForm(Form):
         return ColumnMap(self.header, targets, fixed)
 
     def validate(self, extra_validators=None) -> bool:
+        """Each template column chosen for one column of the file at most."""
         valid = super().validate(extra_validators)
         chosen: dict[str, int] = {}
         for position, field in enumerate(self.column_fields):

@@ -124,6 +124,7 @@ class SandboxAttempt(db.Model):
 
     @property
     def is_finished(self) -> bool:
+        """Judged, or given up on."""
         return self.status in (ATTEMPT_DONE, ATTEMPT_FAILED)
 
     @property

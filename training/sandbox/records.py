@@ -81,6 +81,7 @@ class RecordWriter:
         self.records: list[dict[str, Any]] = []
 
     def add_findings(self, findings: Iterable[judge.Finding], *, of_file: bool = False) -> None:
+        """Keep ``findings`` to write (``of_file``: about the file as a whole)."""
         self.findings.extend(
             {
                 "attempt_id": self.attempt_id,
@@ -152,6 +153,7 @@ class RecordWriter:
             )
 
     def flush(self) -> None:
+        """Write what is kept, in two INSERTs."""
         if self.findings:
             db.session.execute(insert(SandboxFinding), self.findings)
             self.findings = []

@@ -55,6 +55,8 @@ class SandboxError(Refused):
 
 
 class DuplicateActivity(SandboxError):
+    """The organization entered this activity ID before."""
+
     def __init__(self, activity_id: str):
         super().__init__(
             f"Activity {activity_id} is already in your sandbox. Each activity ID can be "
@@ -152,6 +154,7 @@ def remove_activity(activity: SandboxActivity) -> int:
 
 
 def activities_of(signup: Signup) -> list[SandboxActivity]:
+    """The organization's practice activities, by activity ID."""
     return list(
         db.session.scalars(
             select(SandboxActivity)
@@ -239,6 +242,7 @@ def upload_stream(attempt: SandboxAttempt) -> IO[bytes]:
 
 
 def attempts_of(signup: Signup, limit: int = 50) -> list[SandboxAttempt]:
+    """The organization's latest uploads, newest first."""
     return list(
         db.session.scalars(
             select(SandboxAttempt)
@@ -257,6 +261,8 @@ def attempt_of(signup: Signup, attempt_id: int) -> SandboxAttempt | None:
 
 @dataclass(frozen=True)
 class FindingsPage:
+    """One page of an upload's findings, with the total and the number of pages."""
+
     findings: list[SandboxFinding]
     total: int
     page: int
@@ -325,6 +331,8 @@ def record_counts(signup: Signup) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Deleted:
+    """How many records, uploads and activities were deleted."""
+
     records: int
     attempts: int
     activities: int
@@ -563,6 +571,7 @@ class JudgedRow:
 
     @property
     def accepted(self) -> bool:
+        """Whether the row has no error finding."""
         return not any(finding.severity == rules.ERROR for finding in self.findings)
 
 

@@ -84,6 +84,7 @@ def _inline_limits() -> dict:
 
 @bp.get("/manage/<token>/sandbox")
 def home(token: str):
+    """The organization's sandbox: its activities, the downloads, its uploads and their results."""
     signup = signup_or_404(token)
     return _render_home(signup, token)
 
@@ -109,6 +110,7 @@ def _render_home(signup: Signup, token: str, *, upload_form: UploadForm | None =
 @bp.route("/manage/<token>/sandbox/activities/new", methods=["GET", "POST"])
 @once_per_submission
 def add_activity(token: str):
+    """Add a practice activity."""
     signup = signup_or_404(token)
     form = ActivityForm()
 
@@ -133,6 +135,7 @@ def add_activity(token: str):
 @bp.post("/manage/<token>/sandbox/activities/example")
 @once_per_submission
 def add_example_activity(token: str):
+    """Add the shipped example activity, its dates around today."""
     signup = signup_or_404(token)
     back = url_for("sandbox.home", token=token) + "#activities"
     if not ActionForm().validate_on_submit():
@@ -147,6 +150,7 @@ def add_example_activity(token: str):
 @bp.post("/manage/<token>/sandbox/activities/<id:activity_pk>/remove")
 @once_per_submission
 def remove_activity(token: str, activity_pk: int):
+    """Remove a practice activity and its sandbox records."""
     signup = signup_or_404(token)
     activity = db.session.get(SandboxActivity, activity_pk)
     back = url_for("sandbox.home", token=token) + "#activities"
@@ -163,6 +167,7 @@ def remove_activity(token: str, activity_pk: int):
 
 @bp.get("/manage/<token>/sandbox/learner-template.<any(xlsx, csv, txt):kind>")
 def template(token: str, kind: str):
+    """The learner template as XLSX, CSV or tab-delimited text."""
     signup_or_404(token)
     guidance = request.args.get("guidance") == "1"
     if kind == "xlsx":
@@ -189,6 +194,7 @@ def _practice_rows(signup: Signup) -> list[downloads.PracticeRow]:
 
 @bp.get("/manage/<token>/sandbox/practice-file.<any(xlsx, csv):kind>")
 def practice_file(token: str, kind: str):
+    """A file of fictional learners with the typical mistakes, to upload for practice."""
     signup = signup_or_404(token)
     rows = downloads.practice_file_rows(_practice_rows(signup))
     return _rows_file(rows, kind, "practice-learners")
@@ -196,6 +202,7 @@ def practice_file(token: str, kind: str):
 
 @bp.get("/manage/<token>/sandbox/practice-corrections.<any(xlsx, csv):kind>")
 def practice_corrections(token: str, kind: str):
+    """The practice file with every mistake corrected."""
     signup = signup_or_404(token)
     rows = downloads.corrected_file_rows(_practice_rows(signup))
     return _rows_file(rows, kind, "practice-corrections")
@@ -213,6 +220,7 @@ def _rows_file(rows, kind: str, name: str):
 @bp.post("/manage/<token>/sandbox/uploads")
 @once_per_submission
 def upload(token: str):
+    """Take a learner file: judged at once when small, else by the worker."""
     signup = signup_or_404(token)
     form = UploadForm(max_bytes=_max_bytes())
     if not form.validate_on_submit():
@@ -244,6 +252,7 @@ def _judge_now(attempt: SandboxAttempt, inline: bool, stream) -> None:
 
 @bp.errorhandler(413)
 def upload_too_large(_error):
+    """The 413 page for an upload far above the limit, naming the limit."""
     message = rules.CODES["FILE_TOO_LARGE"].message.format(limit=human_size(_max_bytes()))
     return render_error(413, "That file is too large", message)
 
@@ -257,6 +266,7 @@ def _attempt_or_404(signup: Signup, attempt_id: int) -> SandboxAttempt:
 
 @bp.get("/manage/<token>/sandbox/attempts/<id:attempt_id>")
 def attempt(token: str, attempt_id: int):
+    """An upload's results: findings, a column mapping to confirm, the PARS-ready file."""
     signup = signup_or_404(token)
     attempt = _attempt_or_404(signup, attempt_id)
     return _render_own_attempt(signup, attempt, token)
@@ -316,6 +326,7 @@ def _mapping_form(signup: Signup, attempt: SandboxAttempt, columns, formdata=Non
 @bp.post("/manage/<token>/sandbox/attempts/<id:attempt_id>/columns")
 @once_per_submission
 def map_columns(token: str, attempt_id: int):
+    """Preview or confirm a column mapping, then judge the file again through it."""
     signup = signup_or_404(token)
     attempt = _attempt_or_404(signup, attempt_id)
     back = url_for("sandbox.attempt", token=token, attempt_id=attempt.id)
@@ -343,6 +354,7 @@ def map_columns(token: str, attempt_id: int):
 
 @bp.get("/manage/<token>/sandbox/attempts/<id:attempt_id>/pars-ready.<any(xlsx, txt):kind>")
 def pars_ready(token: str, attempt_id: int, kind: str):
+    """The accepted rows as a file ready for the real PARS upload."""
     signup = signup_or_404(token)
     attempt = _attempt_or_404(signup, attempt_id)
     if not services.can_make_pars_file(attempt):
@@ -370,6 +382,7 @@ def pars_ready(token: str, attempt_id: int, kind: str):
 
 @bp.get("/manage/<token>/sandbox/attempts/<id:attempt_id>/status")
 def attempt_status(token: str, attempt_id: int):
+    """An upload's progress as JSON, for the page's polling."""
     signup = signup_or_404(token)
     attempt = _attempt_or_404(signup, attempt_id)
     return jsonify(
@@ -383,6 +396,7 @@ def attempt_status(token: str, attempt_id: int):
 
 @bp.get("/manage/<token>/sandbox/attempts/<id:attempt_id>/findings.csv")
 def findings_csv(token: str, attempt_id: int):
+    """An upload's findings as CSV."""
     signup = signup_or_404(token)
     return _findings_csv(_attempt_or_404(signup, attempt_id))
 
@@ -390,6 +404,7 @@ def findings_csv(token: str, attempt_id: int):
 @bp.route("/manage/<token>/sandbox/delete", methods=["GET", "POST"])
 @once_per_submission
 def delete_all(token: str):
+    """Ask, then delete the organization's sandbox data."""
     signup = signup_or_404(token)
     form = DeleteAllForm()
     if not form.validate_on_submit():
@@ -481,6 +496,7 @@ def _findings_csv(attempt: SandboxAttempt):
 @bp.get("/staff/sandbox")
 @role_required(*EVERY_ROLE)
 def staff_index():
+    """The organizations with sandbox activity, for staff and facilitators."""
     attempts = (
         select(
             SandboxAttempt.signup_id,
@@ -515,6 +531,7 @@ def _signup_for_staff(signup_id: int) -> Signup:
 @bp.get("/staff/sandbox/<id:signup_id>")
 @role_required(*EVERY_ROLE)
 def staff_sandbox(signup_id: int):
+    """An organization's sandbox, read only."""
     signup = _signup_for_staff(signup_id)
     return render_template(
         "sandbox/staff_sandbox.html",
@@ -528,6 +545,7 @@ def staff_sandbox(signup_id: int):
 @bp.get("/staff/sandbox/<id:signup_id>/attempts/<id:attempt_id>")
 @role_required(*EVERY_ROLE)
 def staff_attempt(signup_id: int, attempt_id: int):
+    """An upload's results, read only."""
     signup = _signup_for_staff(signup_id)
     attempt = _attempt_or_404(signup, attempt_id)
     return _render_attempt(
@@ -545,6 +563,7 @@ def staff_attempt(signup_id: int, attempt_id: int):
 @bp.get("/staff/sandbox/<id:signup_id>/attempts/<id:attempt_id>/findings.csv")
 @role_required(*EVERY_ROLE)
 def staff_findings_csv(signup_id: int, attempt_id: int):
+    """An upload's findings as CSV (audited)."""
     signup = _signup_for_staff(signup_id)
     attempt = _attempt_or_404(signup, attempt_id)
     return carry_out(
@@ -563,6 +582,7 @@ def staff_findings_csv(signup_id: int, attempt_id: int):
 @role_required(*MANAGERS)
 @once_per_submission
 def pars_states():
+    """The list of state boards using PARS data: shown, and updated by staff."""
     current = services.pars_states()
     form = ParsStatesForm(
         data={

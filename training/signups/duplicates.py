@@ -41,6 +41,7 @@ class PossibleDuplicate:
 
 
 def email_domain(address: str) -> str:
+    """The part of an address after the @, lowercased."""
     return address.rpartition("@")[2].strip().lower()
 
 

@@ -32,6 +32,8 @@ class SignupSearchForm(Form):
 
 
 class DismissDuplicateForm(Form):
+    """Mark two signups as different organizations, with an optional note."""
+
     note = TextAreaField(
         "Note (optional)",
         filters=[clean_text],
@@ -40,6 +42,8 @@ class DismissDuplicateForm(Form):
 
 
 class MergeDuplicateForm(Form):
+    """Which signup of a pair stays."""
+
     keep = RadioField(
         "Which signup stays?",
         choices=[SelectChoice("first", "The earlier signup"), SelectChoice("second", "The later")],

@@ -39,6 +39,7 @@ def roster_url(session_id: int) -> str | None:
 @bp.get("/signups")
 @role_required(*MANAGERS)
 def index():
+    """Search all signups by organization, contact or attendee, and by status."""
     form = SignupSearchForm(request.args)
     if not form.validate():
         return render_template("signups/index.html", form=form, results=None), 400
@@ -51,6 +52,7 @@ def index():
 @bp.get("/signups.<any(csv, xlsx):extension>")
 @role_required(*MANAGERS)
 def export(extension: str):
+    """All signups as CSV or XLSX (audited)."""
     zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
     header, rows = services.signup_export(zone)
     if extension == "csv":
@@ -70,6 +72,7 @@ def export(extension: str):
 @bp.get("/duplicates")
 @role_required(*MANAGERS)
 def duplicates():
+    """Pairs of signups that may be one organization, to dismiss or merge."""
     pairs = services.possible_duplicates()
     rows = [(pair, *_pair_forms(pair.first, pair.second, formdata=None)) for pair in pairs]
     return render_template("signups/duplicates.html", rows=rows)
@@ -79,6 +82,7 @@ def duplicates():
 @role_required(*MANAGERS)
 @once_per_submission
 def dismiss_duplicate(first_id: int, second_id: int):
+    """Record that two signups are different organizations."""
     first, second = db.get_or_404(Signup, first_id), db.get_or_404(Signup, second_id)
     form = _pair_forms(first, second)[0]
     if not form.validate_on_submit():
@@ -98,6 +102,7 @@ def dismiss_duplicate(first_id: int, second_id: int):
 @role_required(*MANAGERS)
 @once_per_submission
 def merge_duplicate(first_id: int, second_id: int):
+    """Keep one signup of a pair and cancel the other, moving its attendees."""
     first, second = db.get_or_404(Signup, first_id), db.get_or_404(Signup, second_id)
     form = _pair_forms(first, second)[1]
     if not form.validate_on_submit():

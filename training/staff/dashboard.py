@@ -31,6 +31,7 @@ class SessionFigures:
 
     @property
     def percent_filled(self) -> float:
+        """Seats booked as a percentage of the seats, to one decimal."""
         seats = self.session.seats
         return round(100 * self.session.seats_booked / seats, 1) if seats else 0.0
 
@@ -55,10 +56,12 @@ class Dashboard:
 
     @property
     def busiest_day(self) -> int:
+        """The most signups on one day of the period (for the chart's scale)."""
         return max((day.signups for day in self.days), default=0)
 
     @property
     def signups_in_period(self) -> int:
+        """Signups over the whole period."""
         return sum(day.signups for day in self.days)
 
 

@@ -16,6 +16,8 @@ from training.staff.services import MIN_PASSWORD_LENGTH
 
 
 class SignInForm(Form):
+    """Email and password."""
+
     email = EmailField(
         "Email", filters=[clean_text], validators=[DataRequired("Enter your email address.")]
     )
@@ -26,6 +28,8 @@ class SignInForm(Form):
 
 
 class ChangePasswordForm(Form):
+    """The current password, and the new one twice."""
+
     current_password = PasswordField(
         "Current password",
         filters=[as_typed],
@@ -53,6 +57,8 @@ class ChangePasswordForm(Form):
 
 
 class AccountForm(Form):
+    """An admin's form for a new staff account."""
+
     email = EmailField(
         "Email",
         filters=[clean_text],

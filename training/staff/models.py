@@ -33,6 +33,8 @@ session_facilitators = Table(
 
 
 class StaffMember(UserMixin, db.Model):
+    """A staff account: admin, staff or facilitator."""
+
     __tablename__ = "staff_members"
     __table_args__ = (
         CheckConstraint("role IN ('admin', 'staff', 'facilitator')", name="role_known"),
@@ -55,6 +57,7 @@ class StaffMember(UserMixin, db.Model):
 
     @property
     def is_active(self) -> bool:
+        """Not disabled (Flask-Login refuses inactive accounts)."""
         return not self.is_disabled
 
     @property
@@ -67,13 +70,16 @@ class StaffMember(UserMixin, db.Model):
         return self.role in (ROLE_ADMIN, ROLE_STAFF)
 
     def get_id(self) -> str:
+        """The id Flask-Login keeps: the account's id and its login version."""
         return f"{self.id}.{self.login_version}"
 
     def set_password(self, password: str) -> None:
+        """Keep only the password's hash, and end every earlier sign-in."""
         self.password_hash = generate_password_hash(password, method="scrypt")
         self.login_version = (self.login_version or 0) + 1
 
     def check_password(self, password: str) -> bool:
+        """Whether ``password`` matches the kept hash."""
         return check_password_hash(self.password_hash, password)
 
 

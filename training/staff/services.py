@@ -28,16 +28,19 @@ def _dummy_hash() -> str:
 
 
 def normalize_email(email: str) -> str:
+    """The address as accounts are found by: trimmed and lowercased."""
     return email.strip().lower()
 
 
 def find_staff(email: str) -> StaffMember | None:
+    """The account with this email, if any."""
     return db.session.scalars(
         select(StaffMember).where(StaffMember.email == normalize_email(email))
     ).first()
 
 
 def check_password_rules(password: str) -> None:
+    """Raise ``StaffError`` for a password shorter than ``MIN_PASSWORD_LENGTH``."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise StaffError(f"Use at least {MIN_PASSWORD_LENGTH} characters for the password.")
 
@@ -83,6 +86,7 @@ def authenticate(email: str, password: str) -> StaffMember | None:
 
 
 def change_password(member: StaffMember, current: str, new: str) -> None:
+    """Change ``member``'s own password after checking the ``current`` one (``StaffError``)."""
     if not member.check_password(current):
         raise StaffError("Your current password is not right.")
     check_password_rules(new)
@@ -103,6 +107,7 @@ def set_disabled(member: StaffMember, disabled: bool, *, actor=None) -> None:
 
 
 def set_role(member: StaffMember, role: str, *, actor=None) -> None:
+    """Change an account's role (audited); its other sign-ins end."""
     if role not in ROLES:
         raise StaffError(f"Choose a role: {', '.join(ROLES)}.")
     previous, member.role = member.role, role

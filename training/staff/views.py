@@ -78,6 +78,7 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/sign-in", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["SIGN_IN_RATE_LIMIT"], methods=["POST"])
 def sign_in():
+    """Staff sign-in (rate limited); a failed attempt is audited too."""
     if current_user.is_authenticated:
         return redirect(url_for("staff.home"))
     form = SignInForm()
@@ -106,6 +107,7 @@ def _sign_in(email: str, password: str) -> StaffMember | None:
 @bp.post("/sign-out")
 @login_required
 def sign_out():
+    """End this browser's sign-in."""
     return carry_out(_sign_out, done="You are signed out.", redirect_to=url_for("staff.sign_in"))
 
 
@@ -132,6 +134,7 @@ def home():
 @login_required
 @once_per_submission
 def change_password():
+    """Change one's own password; other devices are signed out."""
     form = ChangePasswordForm()
 
     def page():
@@ -159,6 +162,7 @@ def change_password():
 @role_required(*ADMINS)
 @once_per_submission
 def accounts():
+    """Admins' list of staff accounts, with a form to add one."""
     form = AccountForm()
 
     def page():
@@ -201,6 +205,7 @@ def accounts():
 @role_required(*ADMINS)
 @once_per_submission
 def update_account(member_id: int):
+    """Change an account's role or status (never one's own)."""
     member = db.get_or_404(StaffMember, member_id)
     form = AccountUpdateForm(prefix=f"account-{member.id}")
     if not form.validate_on_submit():
