@@ -7,7 +7,7 @@ from flask import get_flashed_messages
 from sqlalchemy import func, select
 
 from training.booking.models import Program
-from training.edge import Refused, carry_out
+from training.edge import Refused, carry_out, flashed_above, shown_under
 from training.extensions import db, utcnow
 
 
@@ -106,3 +106,22 @@ def test_any_other_error_is_not_a_refusal(app):
 
     with app.test_request_context("/", method="POST"), pytest.raises(KeyError):
         carry_out(change, redirect_to="/x")
+
+
+def test_a_refusal_is_shown_under_its_field_or_flashed_above_the_page(app):
+    class Field:
+        def __init__(self):
+            self.errors: list[str] = []
+
+    def change():
+        add_program()
+        raise SeatTaken("That ID is taken.")
+
+    with app.test_request_context("/", method="POST"):
+        field = Field()
+        under = carry_out(change, redirect_to="/x", refused=shown_under(field, lambda: "form"))
+        above = carry_out(change, redirect_to="/x", refused=flashed_above(lambda: "form"))
+        flashed = get_flashed_messages(with_categories=True)
+    assert (under, field.errors) == ("form", ["That ID is taken."])
+    assert (above, flashed) == ("form", [("error", "That ID is taken.")])
+    assert programs(app) == 0

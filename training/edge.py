@@ -18,8 +18,10 @@ from training.extensions import db
 from training.submissions.guard import commit_and_redirect
 
 Result = TypeVar("Result")
+Page = Callable[[], ResponseReturnValue]
+RefusalAnswer = Callable[[Refused], ResponseReturnValue]
 
-__all__ = ["Refused", "carry_out"]
+__all__ = ["Refused", "carry_out", "flashed_above", "shown_under"]
 
 
 def carry_out(
@@ -69,3 +71,24 @@ def carry_out(
     if after is not None:
         after(result)
     return response
+
+
+def flashed_above(page: Page) -> RefusalAnswer:
+    """A ``refused`` answer: ``page()``, drawn with the refusal's message flashed above it."""
+
+    def answer(error: Refused) -> ResponseReturnValue:
+        flash(str(error), "error")
+        return page()
+
+    return answer
+
+
+def shown_under(field, page: Page) -> RefusalAnswer:
+    """A ``refused`` answer: ``page()``, drawn with the refusal's message under the form's
+    ``field``, as its own validators' messages are."""
+
+    def answer(error: Refused) -> ResponseReturnValue:
+        field.errors.append(str(error))
+        return page()
+
+    return answer

@@ -136,6 +136,16 @@ class TrainingSession(db.Model):
         return format_session_when(self.starts_at, self.ends_at, self.program.zone)
 
     @property
+    def joining_lines(self) -> list[str]:
+        """How to join, as lines of an invite or a feed: "Join: …", "Dial-in: …", "Passcode: …"."""
+        details = (
+            ("Join", self.meeting_url),
+            ("Dial-in", self.dial_in),
+            ("Passcode", self.passcode),
+        )
+        return [f"{label}: {value}" for label, value in details if value]
+
+    @property
     def local_starts_at(self) -> datetime:
         """Its start on the program's wall clocks."""
         return self.starts_at.astimezone(self.program.zone)

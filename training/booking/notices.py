@@ -29,14 +29,7 @@ def invite_details(signup: Signup, session: TrainingSession | None = None) -> In
     lines = [
         f"{signup.program.name}: small-group training for {signup.organization_name}.",
         f"When: {session.when}",
-    ]
-    if session.meeting_url:
-        lines.append(f"Join: {session.meeting_url}")
-    if session.dial_in:
-        lines.append(f"Dial-in: {session.dial_in}")
-    if session.passcode:
-        lines.append(f"Passcode: {session.passcode}")
-    lines += [
+        *session.joining_lines,
         "Bring your learner data (name, month and day of birth, license number, state) and "
         "make sure you have your learners' permission to report their credit.",
         f"Questions: {signup.program.staff_email}",

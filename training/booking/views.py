@@ -38,7 +38,7 @@ from training.booking.forms import (
 from training.booking.ical import build_invite
 from training.booking.links import signup_for_token, signup_or_404
 from training.booking.models import Program, Signup, TrainingSession
-from training.edge import carry_out
+from training.edge import carry_out, flashed_above, shown_under
 from training.extensions import db, utcnow
 from training.mail.services import public_url
 from training.routing import query_number
@@ -131,12 +131,14 @@ def signup():
     submission_key = current_submission_key()
     ranked = [_program_session(program, sid) for sid in form.ranked_session_ids()]
 
+    def page():
+        form.set_sessions(_date_options(program, now), program.attestation_text)
+        return _render_signup(program, form, program.signup_state(now), now, status=409)
+
     def refused(error: services.BookingError):
         if isinstance(error, services.AlreadySignedUp):
             return _render_already_signed_up(error.signup)
-        flash(str(error), "error")
-        form.set_sessions(_date_options(program, now), program.attestation_text)
-        return _render_signup(program, form, program.signup_state(now), now, status=409)
+        return flashed_above(page)(error)
 
     return carry_out(
         lambda: services.book_signup(
@@ -231,15 +233,11 @@ def change_date(token: str):
         return _render_manage(signup, token, date_form=form, status=422)
     session = _program_session(signup.program, form.session_id.data)
 
-    def refused(error: services.BookingError):
-        flash(str(error), "error")
-        return _render_manage(signup, token, status=409)
-
     return carry_out(
         lambda: services.change_session(signup, session, now=now),
         done=lambda _: f"Done: you are now booked for {signup.session.when}.",
         redirect_to=url_for("booking.manage", token=token),
-        refused=refused,
+        refused=flashed_above(lambda: _render_manage(signup, token, status=409)),
     )
 
 
@@ -253,12 +251,13 @@ def update_contacts(token: str):
         return _render_manage(signup, token, contacts_form=form, status=422)
     details = form.details(signup.organization_name)
 
+    def page():
+        return _render_manage(signup, token, contacts_form=form, status=409)
+
     def refused(error: services.BookingError):
         if isinstance(error, services.ProviderIdTaken):
-            form.provider_id.errors.append(str(error))
-        else:
-            flash(str(error), "error")
-        return _render_manage(signup, token, contacts_form=form, status=409)
+            return shown_under(form.provider_id, page)(error)
+        return flashed_above(page)(error)
 
     return carry_out(
         lambda: services.update_contacts(signup, details, now=utcnow()),

@@ -1,9 +1,6 @@
 """The challenges: an organization's own entries, and staff's progress, exports and drawings."""
 
-from collections.abc import Callable
-
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -15,7 +12,7 @@ from training.challenges import services
 from training.challenges.eligibility import ACCME, CMA
 from training.challenges.forms import ActionForm, DrawingForm, EntryForm, StaffEntryForm
 from training.challenges.models import ChallengeDrawing, ChallengeEntry
-from training.edge import carry_out
+from training.edge import carry_out, shown_under
 from training.extensions import db, utcnow
 from training.spreadsheets import CSV_MIMETYPE, attachment, csv_bytes
 from training.staff.auth import MANAGERS, role_required
@@ -54,7 +51,7 @@ def organization(token: str):
         ),
         done=f"Recorded activity {form.activity_id.data}.",
         redirect_to=url_for("challenges.organization", token=token),
-        refused=lambda error: _field_error(form.entered_on, error, page),
+        refused=shown_under(form.entered_on, page),
     )
 
 
@@ -120,7 +117,7 @@ def progress():
         ),
         done=f"Recorded activity {form.activity_id.data} for {organization}.",
         redirect_to=url_for("challenges.progress"),
-        refused=lambda error: _field_error(form.entered_on, error, page),
+        refused=shown_under(form.entered_on, page),
     )
 
 
@@ -210,12 +207,6 @@ def export():
             personal=True,
         ),
     )
-
-
-def _field_error(field, error: Exception, page: Callable[[], ResponseReturnValue]):
-    """``page()``, drawn with ``error``'s message under ``field``."""
-    field.errors.append(str(error))
-    return page()
 
 
 def _entries_of(signup_id: int) -> list[ChallengeEntry]:

@@ -1,9 +1,9 @@
 """Resource pages for organizations, the permission wording builder, and staff editing."""
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from training.edge import carry_out
+from training.edge import carry_out, flashed_above
 from training.resources import services
 from training.resources.forms import PageForm, RestoreForm, WordingBuilderForm
 from training.resources.markdown import render_markdown
@@ -66,17 +66,13 @@ def edit(slug: str):
             "resources/edit.html", page=resource, form=form, restore_form=RestoreForm()
         )
 
-    def refused(error: services.PageSavedMeanwhile):
-        flash(str(error), "error")
-        return page()
-
     if not form.validate_on_submit():
         return page()
     return carry_out(
         lambda: services.save_page(slug, form.title.data, form.body.data, actor=current_user),
         done=f"Saved “{form.title.data}”.",
         redirect_to=url_for("resources.page", slug=slug),
-        refused=refused,
+        refused=flashed_above(page),
     )
 
 

@@ -16,7 +16,6 @@ from flask import (
     render_template,
     url_for,
 )
-from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 from wtforms import SelectChoice
@@ -26,7 +25,7 @@ from training.booking import services as booking
 from training.booking.links import MAX_TOKEN_LENGTH
 from training.booking.models import Program, Signup, TrainingSession
 from training.booking.services import AlreadySignedUp, BookingError, current_program
-from training.edge import carry_out
+from training.edge import carry_out, flashed_above, shown_under
 from training.extensions import db, utcnow
 from training.mail.models import OutboxMessage
 from training.mail.services import mail_domain, public_url
@@ -87,7 +86,7 @@ def new_session():
         ),
         done=lambda session: f"Session added: {session.when}.",
         redirect_to=lambda session: url_for("rosters.roster", session_id=session.id),
-        refused=lambda error: _flashed(error, page),
+        refused=flashed_above(page),
     )
 
 
@@ -106,9 +105,8 @@ def edit_session(session_id: int):
 
     def refused(error: BookingError):
         if isinstance(error, services.SeatsBelowBooked):
-            form.seats.errors.append(str(error))
-            return page()
-        return _flashed(error, page)
+            return shown_under(form.seats, page)(error)
+        return flashed_above(page)(error)
 
     if not form.validate_on_submit():
         return page()
@@ -195,16 +193,17 @@ def move_signup(session_id: int, signup_id: int):
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = MoveSignupForm()
     form.session_id.choices = _move_options(session, utcnow())
-    if form.validate_on_submit():
-        target = _session_or_404(form.session_id.data)
-        return carry_out(
-            lambda: booking.change_session(signup, target, now=utcnow(), actor=current_user),
-            done=f"Moved {signup.organization_name} to {target.when}. "
-            "They have been emailed the new date and invite.",
-            redirect_to=url_for("rosters.roster", session_id=session.id),
-        )
-    _flash_errors(form)
-    return redirect(url_for("rosters.roster", session_id=session.id), code=303)
+    return _roster_action(
+        form,
+        lambda: booking.change_session(
+            signup, _session_or_404(form.session_id.data), now=utcnow(), actor=current_user
+        ),
+        done=lambda _: (
+            f"Moved {signup.organization_name} to {signup.session.when}. "
+            "They have been emailed the new date and invite."
+        ),
+        back=url_for("rosters.roster", session_id=session.id),
+    )
 
 
 @bp.post("/staff/sessions/<id:session_id>/signups/<id:signup_id>/cancel")
@@ -214,16 +213,14 @@ def cancel_signup(session_id: int, signup_id: int):
     """Cancel an organization's booking or waitlist place, with a reason."""
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = CancelSignupForm()
-    if form.validate_on_submit():
-        return carry_out(
-            lambda: booking.cancel_signup(
-                signup, now=utcnow(), actor=current_user, reason=form.reason.data
-            ),
-            done=f"Cancelled {signup.organization_name}'s place. They have been emailed.",
-            redirect_to=url_for("rosters.roster", session_id=session.id),
-        )
-    _flash_errors(form)
-    return redirect(url_for("rosters.roster", session_id=session.id), code=303)
+    return _roster_action(
+        form,
+        lambda: booking.cancel_signup(
+            signup, now=utcnow(), actor=current_user, reason=form.reason.data
+        ),
+        done=f"Cancelled {signup.organization_name}'s place. They have been emailed.",
+        back=url_for("rosters.roster", session_id=session.id),
+    )
 
 
 @bp.post("/staff/sessions/<id:session_id>/signups/<id:signup_id>/promote")
@@ -235,16 +232,17 @@ def promote_signup(session_id: int, signup_id: int):
     form = MoveSignupForm()
     now = utcnow()
     form.session_id.choices = _promote_options(session, now, _move_options(session, now))
-    if form.validate_on_submit():
-        target = _session_or_404(form.session_id.data)
-        return carry_out(
-            lambda: services.promote_signup(signup, target, now=utcnow(), actor=current_user),
-            done=f"Booked {signup.organization_name} from the waitlist on {target.when}. "
-            "They have been emailed.",
-            redirect_to=url_for("rosters.roster", session_id=session.id),
-        )
-    _flash_errors(form)
-    return redirect(url_for("rosters.roster", session_id=session.id), code=303)
+    return _roster_action(
+        form,
+        lambda: services.promote_signup(
+            signup, _session_or_404(form.session_id.data), now=utcnow(), actor=current_user
+        ),
+        done=lambda _: (
+            f"Booked {signup.organization_name} from the waitlist on "
+            f"{signup.session.when}. They have been emailed."
+        ),
+        back=url_for("rosters.roster", session_id=session.id),
+    )
 
 
 @bp.post("/staff/sessions/<id:session_id>/signups/<id:signup_id>/notes")
@@ -254,15 +252,12 @@ def save_notes(session_id: int, signup_id: int):
     """Save staff's notes on a signup."""
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = NotesForm()
-    back = url_for("rosters.roster", session_id=session.id, _anchor=f"signup-{signup.id}")
-    if form.validate_on_submit():
-        return carry_out(
-            lambda: booking.set_staff_notes(signup, form.staff_notes.data, actor=current_user),
-            done=f"Saved the notes on {signup.organization_name}.",
-            redirect_to=back,
-        )
-    _flash_errors(form)
-    return redirect(back, code=303)
+    return _roster_action(
+        form,
+        lambda: booking.set_staff_notes(signup, form.staff_notes.data, actor=current_user),
+        done=f"Saved the notes on {signup.organization_name}.",
+        back=url_for("rosters.roster", session_id=session.id, _anchor=f"signup-{signup.id}"),
+    )
 
 
 @bp.post("/staff/sessions/<id:session_id>/emails/<id:message_id>/resend")
@@ -310,7 +305,7 @@ def add_signup(session_id: int):
     def refused(error: BookingError):
         if isinstance(error, AlreadySignedUp):
             return page(conflict=error.signup)
-        return _flashed(error, page)
+        return flashed_above(page)(error)
 
     def added(signup: Signup) -> str:
         place = "booked on this session" if signup.is_confirmed else "on the waitlist"
@@ -396,12 +391,7 @@ def _feed_event(session: TrainingSession, facilitators: list[StaffMember]) -> Fe
     ]
     if session.is_cancelled:
         lines.insert(0, f"CANCELLED: {session.cancellation_reason or 'no reason given'}")
-    if session.meeting_url:
-        lines.append(f"Join: {session.meeting_url}")
-    if session.dial_in:
-        lines.append(f"Dial-in: {session.dial_in}")
-    if session.passcode:
-        lines.append(f"Passcode: {session.passcode}")
+    lines += session.joining_lines
     roster_url = public_url("rosters.roster", session_id=session.id)
     lines.append(f"Roster: {roster_url}")
     summary = f"{program.name}: training session"
@@ -433,15 +423,14 @@ def _session_form(program: Program, session: TrainingSession | None = None) -> S
     return SessionForm(zone=program.zone, accounts=services.facilitator_accounts(), **values)
 
 
-def _flashed(error: Exception, page: Callable[[], ResponseReturnValue]) -> ResponseReturnValue:
-    """``page()``, drawn with ``error``'s message flashed above it."""
-    flash(str(error), "error")
-    return page()
-
-
-def _flash_errors(form) -> None:
-    for errors in form.errors.values():
-        flash(errors[0], "error")
+def _roster_action(form, change: Callable[[], object], *, done, back: str):
+    """A button on the roster: ``change`` carried out when its form is valid, else the form's
+    errors flashed; back to the roster either way."""
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            flash(errors[0], "error")
+        return redirect(back, code=303)
+    return carry_out(change, done=done, redirect_to=back)
 
 
 def _told(count: int, what: str) -> str:

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from training.audit.services import record_export
 from training.booking.links import signup_or_404
 from training.booking.models import Signup
-from training.edge import carry_out
+from training.edge import carry_out, shown_under
 from training.errors import render_error
 from training.extensions import db, utcnow
 from training.routing import query_number
@@ -118,17 +118,13 @@ def add_activity(token: str):
         page = render_template("sandbox/activity_form.html", signup=signup, token=token, form=form)
         return page, 422 if form.errors else 200
 
-    def refused(error: services.SandboxError):
-        form.activity_id.errors.append(str(error))
-        return page()
-
     if not form.validate_on_submit():
         return page()
     return carry_out(
         lambda: services.add_activity(signup, form.details()),
         done=lambda activity: f"Added activity {activity.activity_id}.",
         redirect_to=url_for("sandbox.home", token=token) + "#activities",
-        refused=refused,
+        refused=shown_under(form.activity_id, page),
     )
 
 
@@ -596,10 +592,6 @@ def pars_states():
         page = render_template("sandbox/pars_states.html", form=form, current=current, rules=rules)
         return page, 422 if form.errors else 200
 
-    def refused(error: services.SandboxError):
-        form.states.errors.append(str(error))
-        return page()
-
     if not form.validate_on_submit():
         return page()
     return carry_out(
@@ -608,5 +600,5 @@ def pars_states():
         ),
         done="Saved the list of state boards using PARS data.",
         redirect_to=url_for("sandbox.pars_states"),
-        refused=refused,
+        refused=shown_under(form.states, page),
     )

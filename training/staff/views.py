@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from training.booking.display import format_moment
-from training.edge import carry_out
+from training.edge import carry_out, shown_under
 from training.extensions import db, limiter, login_manager, utcnow
 from training.staff import dashboard, services
 from training.staff.auth import ADMINS, SESSION_TOKEN_KEY, load_staff_member, role_required
@@ -144,17 +144,13 @@ def change_password():
         services.change_password(current_user, form.current_password.data, form.new_password.data)
         login_user(current_user)  # the cookie carries the new login version
 
-    def refused(error: services.StaffError):
-        form.current_password.errors.append(str(error))
-        return page()
-
     if not form.validate_on_submit():
         return page()
     return carry_out(
         change_password,
         done="Your password is changed. Other devices have been signed out.",
         redirect_to=url_for("staff.home"),
-        refused=refused,
+        refused=shown_under(form.current_password, page),
     )
 
 
@@ -181,10 +177,6 @@ def accounts():
         ]
         return render_template("staff/accounts.html", form=form, rows=rows)
 
-    def refused(error: services.StaffError):
-        form.email.errors.append(str(error))
-        return page()
-
     if not form.validate_on_submit():
         return page()
     return carry_out(
@@ -197,7 +189,7 @@ def accounts():
         ),
         done=lambda member: f"Account created for {member.email}.",
         redirect_to=url_for("staff.accounts"),
-        refused=refused,
+        refused=shown_under(form.email, page),
     )
 
 
