@@ -26,7 +26,7 @@ from training.extensions import db, utcnow
 from training.mail.delivery import deliver_due, envelope_for
 from training.mail.message import build_message, to_bytes
 from training.mail.models import OutboxMessage
-from training.mail.services import public_url, queue_email
+from training.mail.services import public_url
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -87,11 +87,11 @@ def queue_confirmations(count: int) -> None:
         now=now,
     )
     for _ in range(count - 1):
-        queue_email(
+        notices.queue_with_invite(
             "booking_confirmed",
             [signup.contact_email, "lee@example.org", "kim@example.org"],
             "You're booked",
-            signup=signup,
+            signup,
             invite=notices.invite_details(signup),
             method="REQUEST",
             manage_url=public_url("booking.manage", token=token),

@@ -8,11 +8,16 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from training.booking.ical import InviteDetails
+from training.booking.ical import (
+    InviteDetails,
+    build_invite,
+    google_calendar_url,
+    outlook_calendar_url,
+)
 from training.booking.links import issue_manage_link
 from training.booking.models import SESSION_SCHEDULED, SIGNUP_CONFIRMED, Signup, TrainingSession
-from training.extensions import db
-from training.mail.models import Reminder
+from training.extensions import db, utcnow
+from training.mail.models import OutboxMessage, Reminder
 from training.mail.services import public_url, queue_email
 
 
@@ -48,6 +53,30 @@ def invite_details(signup: Signup, session: TrainingSession | None = None) -> In
             *((attendee.email, attendee.email) for attendee in signup.attendees),
         ),
         meeting_url=session.meeting_url,
+    )
+
+
+def queue_with_invite(
+    kind: str,
+    recipients: list[str],
+    subject: str,
+    signup: Signup,
+    *,
+    invite: InviteDetails,
+    method: str,
+    **context,
+) -> OutboxMessage:
+    """``queue_email`` with the calendar invite ``invite``, for ``method`` REQUEST or CANCEL,
+    built now with a fresh DTSTAMP; a REQUEST also offers the add-to-calendar links."""
+    calendar = build_invite(invite, method=method, stamp=utcnow()).decode()
+    if method == "REQUEST":
+        context["calendar_links"] = {
+            "Google Calendar": google_calendar_url(invite),
+            "Outlook (work or school)": outlook_calendar_url(invite, account="work"),
+            "Outlook.com": outlook_calendar_url(invite, account="personal"),
+        }
+    return queue_email(
+        kind, recipients, subject, signup, calendar=calendar, method=method, **context
     )
 
 
@@ -101,16 +130,16 @@ def queue_signup_email(
     """Queue ``mail/<kind>`` to the signup's recipients, with an invite when ``method`` is set
     (for ``invite_session``, the signup's own session by default) and the manage link when
     ``token`` is given."""
-    queue_email(
-        kind,
-        signup.recipients,
-        subject,
-        signup=signup,
-        invite=invite_details(signup, invite_session) if method else None,
-        method=method,
+    context.update(
         manage_url=public_url("booking.manage", token=token) if token else None,
         invite_session=invite_session,
-        **context,
+    )
+    if method is None:
+        queue_email(kind, signup.recipients, subject, signup, **context)
+        return
+    invite = invite_details(signup, invite_session)
+    queue_with_invite(
+        kind, signup.recipients, subject, signup, invite=invite, method=method, **context
     )
 
 
@@ -140,13 +169,13 @@ def send_session_update(session: TrainingSession) -> int:
     for signup in signups:
         signup.invite_sequence += 1
         when = session.when
-        queue_email(
+        queue_with_invite(
             "session_cancelled" if cancelled else "session_changed",
             signup.recipients,
             f"Cancelled: the training session on {when}"
             if cancelled
             else f"Updated: your training session, {when}",
-            signup=signup,
+            signup,
             invite=invite_details(signup, session),
             method="CANCEL" if cancelled else "REQUEST",
             manage_url=public_url("booking.manage", token=issue_manage_link(signup)),

@@ -5,7 +5,6 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from training.booking.models import Signup
 from training.extensions import UTCDateTime, db, utcnow
 
 MAIL_QUEUED = "queued"
@@ -55,7 +54,8 @@ class OutboxMessage(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    signup: Mapped[Signup | None] = relationship()
+    # The booking the email is about; the class is booking's, named so mail imports no feature.
+    signup: Mapped["Signup | None"] = relationship("Signup")  # noqa: F821
 
 
 class Reminder(db.Model):

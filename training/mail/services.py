@@ -2,17 +2,11 @@
 
 import uuid
 from email.utils import parseaddr
+from typing import Any
 
 from flask import current_app, render_template
 from sqlalchemy import update
 
-from training.booking.ical import (
-    InviteDetails,
-    build_invite,
-    google_calendar_url,
-    outlook_calendar_url,
-)
-from training.booking.models import Signup
 from training.extensions import db, utcnow
 from training.mail.models import MAIL_FAILED, MAIL_QUEUED, MAIL_RETRYING, OutboxMessage
 
@@ -36,30 +30,23 @@ def queue_email(
     kind: str,
     recipients: list[str],
     subject: str,
-    signup: Signup | None = None,
+    signup: Any = None,
     *,
-    invite: InviteDetails | None = None,
+    calendar: str | None = None,
     method: str | None = None,
     reply_to: str | None = None,
     **context,
 ) -> OutboxMessage:
     """Render ``mail/<kind>.txt`` and ``.html`` and add the email to the outbox.
 
-    With ``invite``, the row also carries the iCalendar ``method`` (REQUEST or CANCEL) built
-    now, with a fresh DTSTAMP. The caller's commit makes the row visible to the worker.
+    ``signup`` is the booking the email is about (its program's staff answer replies), or
+    None. With ``calendar`` (iCalendar text, built by the feature that sends the invite), the
+    row also carries its ``method`` (REQUEST or CANCEL). The caller's commit makes the row
+    visible to the worker.
     """
-    if (invite is None) != (method is None):
-        raise ValueError("an invite needs its method, and a method its invite")
-    calendar = None
-    if invite is not None:
-        calendar = build_invite(invite, method=method, stamp=utcnow()).decode()
-        if method == "REQUEST":
-            context["calendar_links"] = {
-                "Google Calendar": google_calendar_url(invite),
-                "Outlook (work or school)": outlook_calendar_url(invite, account="work"),
-                "Outlook.com": outlook_calendar_url(invite, account="personal"),
-            }
-    context.update(signup=signup, invite=invite, method=method)
+    if (calendar is None) != (method is None):
+        raise ValueError("a calendar needs its method, and a method its calendar")
+    context.update(signup=signup, method=method)
     if reply_to is None and signup is not None:
         reply_to = signup.program.staff_email
     message = OutboxMessage(
