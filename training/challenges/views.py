@@ -126,13 +126,12 @@ def progress():
 @once_per_submission
 def verify(entry_id: int):
     """Mark an entry verified."""
-    entry = db.get_or_404(ChallengeEntry, entry_id)
-    if not ActionForm().validate_on_submit():
-        return redirect(url_for("challenges.progress"), code=303)
-    return carry_out(
-        lambda: services.verify_entry(entry, actor=current_user),
-        done=f"Verified activity {entry.activity_id} for {entry.signup.organization_name}.",
-        redirect_to=url_for("challenges.progress"),
+    return _entry_action(
+        entry_id,
+        lambda entry: services.verify_entry(entry, actor=current_user),
+        lambda entry: (
+            f"Verified activity {entry.activity_id} for {entry.signup.organization_name}."
+        ),
     )
 
 
@@ -141,14 +140,22 @@ def verify(entry_id: int):
 @once_per_submission
 def remove(entry_id: int):
     """Remove an entry (staff may remove verified ones)."""
-    entry = db.get_or_404(ChallengeEntry, entry_id)
-    if not ActionForm().validate_on_submit():
-        return redirect(url_for("challenges.progress"), code=303)
-    return carry_out(
-        lambda: services.remove_entry(entry, actor=current_user),
-        done=f"Removed activity {entry.activity_id}.",
-        redirect_to=url_for("challenges.progress"),
+    return _entry_action(
+        entry_id,
+        lambda entry: services.remove_entry(entry, actor=current_user),
+        lambda entry: f"Removed activity {entry.activity_id}.",
     )
+
+
+def _entry_action(entry_id: int, change, said):
+    """A staff button on an entry: ``change(entry)`` carried out, ``said(entry)`` flashed;
+    back to the progress page."""
+    entry = db.get_or_404(ChallengeEntry, entry_id)
+    back = url_for("challenges.progress")
+    if not ActionForm().validate_on_submit():
+        return redirect(back, code=303)
+    message = said(entry)  # read before the change: a removed entry is gone after it
+    return carry_out(lambda: change(entry), done=message, redirect_to=back)
 
 
 @bp.post("/staff/challenges/drawing")
