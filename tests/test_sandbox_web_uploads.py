@@ -2,6 +2,7 @@
 
 import csv
 import io
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -228,7 +229,10 @@ def test_a_large_file_is_judged_in_the_background_and_the_page_follows(
 
         def progress(rows):
             report(rows)
-            seen.append(client.get(f"{attempt_path}/status").get_json())
+            # The page polls from another process: its own connection, not the worker's.
+            with ThreadPoolExecutor(max_workers=1) as poller:
+                status = poller.submit(client.get, f"{attempt_path}/status").result()
+            seen.append(status.get_json())
 
         return judge_attempt(attempt, stream, on_progress=progress, **options)
 

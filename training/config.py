@@ -2,6 +2,9 @@
 
 # hide_parameters: a database error's message never shows the values (emails, learner data).
 SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+# SQLite: how long a statement waits for another connection's write lock before it fails with
+# "database is locked" (well under gunicorn's 30 s worker timeout).
+SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 # Staff pages show times in this zone (programs show theirs in their own).
 DISPLAY_TIMEZONE = "America/Los_Angeles"
