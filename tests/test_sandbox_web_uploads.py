@@ -241,6 +241,7 @@ def test_a_large_file_is_judged_in_the_background_and_the_page_follows(
         assert tasks.work() == 1
 
     assert [(s["status"], s["rows_judged"], s["percent"]) for s in seen] == [
+        ("judging", 0, 0),
         ("judging", 2, 33),
         ("judging", 4, 66),
         ("judging", 6, 99),
@@ -284,8 +285,9 @@ def test_a_worker_that_died_is_replaced_and_nothing_is_counted_twice(
         report = options.pop("on_progress")
 
         def progress(rows):
-            report(rows)  # the first row's change and the progress are committed...
-            raise WorkerKilled  # ...and then the worker is gone
+            report(rows)
+            if rows:  # the first row's change and the progress are committed...
+                raise WorkerKilled  # ...and then the worker is gone
 
         return judge_attempt(attempt, stream, on_progress=progress, **options)
 
