@@ -72,3 +72,9 @@ SANDBOX_RETENTION_DAYS = 30
 # Live sessions: how often a participant's page and the facilitator's board ask for changes.
 LIVE_POLL_MS = 1000
 LIVE_BOARD_POLL_MS = 2000
+
+# Background workers (`flask mail deliver --watch`, `flask sandbox work --watch`): after an error
+# that may pass (a locked database, a mail server gone), each waits twice as long as the time
+# before, up to this long; staff are warned when one has not been seen for this long.
+WORKER_MAX_BACKOFF_SECONDS = 60
+WORKER_STALE_SECONDS = 300

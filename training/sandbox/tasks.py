@@ -6,7 +6,6 @@ worker); progress is committed every batch of rows and renews the lease. A worke
 leaves its claim to lapse; the next one undoes the half-judged run and starts it over.
 """
 
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,8 @@ from training.database import deferred_transactions
 from training.extensions import db, utcnow
 from training.sandbox import services
 from training.sandbox.models import ATTEMPT_JUDGING, ATTEMPT_QUEUED, SandboxAttempt
+from training.workers import loop as worker_loop
+from training.workers.services import SANDBOX_WORKER
 
 
 class LostClaim(Exception):
@@ -204,10 +205,12 @@ def watch(
     should_stop: Callable[[], bool],
     on_judged: Callable[[int], None] = lambda count: None,
 ) -> None:
-    """Judge waiting uploads every ``interval`` seconds until ``should_stop()``."""
-    while not should_stop():
+    """Judge waiting uploads every ``interval`` seconds until ``should_stop()``, surviving a
+    locked or unreachable database (``training.workers.loop``)."""
+
+    def judge_round() -> None:
         judged = work()
         if judged:
             on_judged(judged)
-        db.session.remove()  # a fresh session each round: no stale rows in a long-lived worker
-        time.sleep(interval)
+
+    worker_loop.run(SANDBOX_WORKER, judge_round, interval=interval, should_stop=should_stop)
