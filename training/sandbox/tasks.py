@@ -159,6 +159,7 @@ def judge_in_request(attempt: SandboxAttempt, stream: IO[bytes]) -> bool:
     Read and written as the worker does (a read without lock, short writes), so even the
     largest file judged in a request holds SQLite's write lock only batch by batch.
     """
+    attempt_id = attempt.id  # the attempt expires at each commit below
     try:
         stream.seek(0)
         with deferred_transactions():
@@ -172,7 +173,7 @@ def judge_in_request(attempt: SandboxAttempt, stream: IO[bytes]) -> bool:
             )
             db.session.commit()
     except Exception as error:  # any bug must show as a failed attempt, never a 500
-        record_failure(attempt.id, error)
+        record_failure(attempt_id, error)
         return False
     return True
 
