@@ -13,7 +13,6 @@ from conftest import BrowserLikeClient, manage_token, page_text, signup_form
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from training import create_app
 from training.extensions import db, utcnow
 from training.mail import delivery
 from training.sandbox import downloads, tasks
@@ -24,22 +23,12 @@ from training.workers.services import note_seen
 
 
 @pytest.fixture
-def app(tmp_path, monkeypatch):
+def app(make_live_app):
     """The app on SQLite with a short busy timeout, so a held lock is met within a round."""
-    monkeypatch.setenv("TRAINING_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret-key",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'training.sqlite3'}",
-            "WTF_CSRF_ENABLED": False,
-            "SQLITE_BUSY_TIMEOUT_MS": 200,
-            "SANDBOX_INLINE_MAX_ROWS": 0,
-        }
+    app = make_live_app(
+        WTF_CSRF_ENABLED=False, SQLITE_BUSY_TIMEOUT_MS=200, SANDBOX_INLINE_MAX_ROWS=0
     )
     app.test_client_class = BrowserLikeClient
-    with app.app_context():
-        db.create_all()
     yield app
     with app.app_context():
         db.engine.dispose()
