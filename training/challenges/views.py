@@ -12,6 +12,7 @@ from training.challenges import services
 from training.challenges.eligibility import ACCME, CMA
 from training.challenges.forms import ActionForm, DrawingForm, EntryForm, StaffEntryForm
 from training.challenges.models import ChallengeDrawing, ChallengeEntry
+from training.database import writes_after_reading
 from training.edge import carry_out, shown_under
 from training.extensions import db, utcnow
 from training.spreadsheets import CSV_MIMETYPE, attachment, csv_bytes
@@ -180,6 +181,7 @@ def drawing():
 
 
 @bp.get("/staff/challenges.csv")
+@writes_after_reading
 @role_required(*MANAGERS)
 def export():
     """Every organization's progress as CSV (audited)."""

@@ -28,6 +28,8 @@ from training.mail.models import (
     MAIL_SENT,
     OutboxMessage,
 )
+from training.workers import loop as worker_loop
+from training.workers.services import MAIL_WORKER
 
 # How often a watching worker runs the periodic jobs it was given (reminders that came due).
 PERIODIC_JOB_SECONDS = 60
@@ -360,9 +362,12 @@ def watch(
     periodic: Sequence[PeriodicJob] = (),
 ) -> None:
     """Deliver due email every ``interval`` seconds, and run the ``periodic`` jobs (the
-    features' reminders, handed in by the command) every minute, committing after them."""
+    features' reminders, handed in by the command) every minute, committing after them;
+    surviving a locked database or a mail server gone away (``training.workers.loop``)."""
     next_periodic_run = 0.0
-    while not should_stop():
+
+    def deliver_round() -> None:
+        nonlocal next_periodic_run
         if periodic and time.monotonic() >= next_periodic_run:
             for job in periodic:
                 job(utcnow())
@@ -371,6 +376,5 @@ def watch(
         report = deliver_due()
         if report.total:
             on_report(report)
-        # A fresh session each round, so a long-running worker holds no stale rows.
-        db.session.remove()
-        time.sleep(interval)
+
+    worker_loop.run(MAIL_WORKER, deliver_round, interval=interval, should_stop=should_stop)

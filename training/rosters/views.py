@@ -25,6 +25,7 @@ from training.booking import services as booking
 from training.booking.links import MAX_TOKEN_LENGTH
 from training.booking.models import Program, Signup, TrainingSession
 from training.booking.services import AlreadySignedUp, BookingError, current_program
+from training.database import writes_after_reading
 from training.edge import carry_out, flashed_above, shown_under
 from training.extensions import db, utcnow
 from training.mail.models import OutboxMessage
@@ -165,6 +166,7 @@ def roster(session_id: int):
 
 
 @bp.get("/staff/sessions/<id:session_id>/roster.<any(csv, xlsx):file_format>")
+@writes_after_reading
 @role_required(*MANAGERS)
 def export_roster(session_id: int, file_format: str):
     """The roster as CSV or XLSX (audited)."""

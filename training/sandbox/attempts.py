@@ -28,7 +28,7 @@ from training.sandbox.models import (
     SandboxRecord,
     SandboxUpload,
 )
-from training.sandbox.records import DatabaseRecords, RecordWriter
+from training.sandbox.records import HeldRecords, RecordWriter
 from training.sandbox.services import (
     column_maps_of,
     judge_activity,
@@ -43,7 +43,6 @@ WRITE_BATCH_ROWS = 500
 
 
 def has_unfinished_attempt(signup: Signup) -> bool:
-    """Whether an upload of the organization is still waiting or being judged."""
     return (
         db.session.scalar(
             select(SandboxAttempt.id)
@@ -128,7 +127,7 @@ def judge_context(attempt: SandboxAttempt, today: date, max_bytes: int) -> judge
     return judge.JudgeContext(
         activities={activity.activity_id: judge_activity(activity) for activity in activities},
         register=register(),
-        records=DatabaseRecords(attempt.signup_id),
+        records=HeldRecords(attempt.signup_id),
         today=today,
         max_bytes=max_bytes,
         pars_states=pars_states().states,
@@ -136,21 +135,29 @@ def judge_context(attempt: SandboxAttempt, today: date, max_bytes: int) -> judge
     )
 
 
-def reset_attempt(attempt: SandboxAttempt) -> None:
-    """Undo what an earlier, unfinished run of this attempt wrote, before judging it again."""
-    db.session.execute(delete(SandboxFinding).where(SandboxFinding.attempt_id == attempt.id))
+def reset_attempt(attempt_id: int) -> None:
+    """Undo what an earlier, unfinished run of this attempt wrote, before judging it again.
+
+    Its first statement writes, so on SQLite a transaction begun deferred takes the write lock
+    here, waiting its turn.
+    """
+    db.session.execute(delete(SandboxFinding).where(SandboxFinding.attempt_id == attempt_id))
     db.session.execute(
         delete(SandboxRecord).where(
-            SandboxRecord.added_by_attempt_id == attempt.id, SandboxRecord.is_pending.is_(True)
+            SandboxRecord.added_by_attempt_id == attempt_id, SandboxRecord.is_pending.is_(True)
         )
     )
     db.session.execute(
         update(SandboxRecord)
-        .where(SandboxRecord.deleting_attempt_id == attempt.id)
+        .where(SandboxRecord.deleting_attempt_id == attempt_id)
         .values(deleting_attempt_id=None)
     )
-    attempt.rows_judged = 0
-    db.session.flush()
+    db.session.execute(
+        update(SandboxAttempt)
+        .where(SandboxAttempt.id == attempt_id)
+        .values(rows_judged=0)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def judge_attempt(
@@ -159,25 +166,37 @@ def judge_attempt(
     *,
     today: date,
     max_bytes: int,
+    after_reading: Callable[[], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> judge.Summary:
     """Judge the attempt's file: store its findings, apply its accepted rows, and finish it.
 
-    ``on_progress(rows_judged)`` is called after every batch of rows is written; the worker
-    commits there so the page can follow along.
+    Everything the rows are judged against is read first, once (the organization's
+    activities, column mappings and record keys: ``HeldRecords``). Then ``after_reading()`` is
+    called, before anything is written; the attempt is reset and ``on_progress(0)`` called;
+    then, after every batch of WRITE_BATCH_ROWS rows is written, ``on_progress(rows_judged)``.
+    The worker ends its read-only transaction at the first and commits at the others, so on
+    SQLite the write lock is held only while a batch is written, never while rows are judged.
+    ``attempt`` is only read before ``after_reading``: what follows writes by its id.
     """
-    reset_attempt(attempt)
-    attempt.status = ATTEMPT_JUDGING
-    attempt.started_at = attempt.started_at or utcnow()
-    summary = judge.Summary()
-    writer = RecordWriter(attempt)
-    rows = 0
-    judgement = judge.judge_file(
-        stream,
-        attempt.filename,
-        judge_context(attempt, today, max_bytes),
-        learners_only=attempt.learners_only,
+    context = judge_context(attempt, today, max_bytes)
+    attempt_id, filename, learners_only = attempt.id, attempt.filename, attempt.learners_only
+    started_at = attempt.started_at or utcnow()
+    writer = RecordWriter(attempt_id, attempt.signup_id)
+    if after_reading is not None:
+        after_reading()
+    reset_attempt(attempt_id)
+    db.session.execute(
+        update(SandboxAttempt)
+        .where(SandboxAttempt.id == attempt_id)
+        .values(status=ATTEMPT_JUDGING, started_at=started_at)
+        .execution_options(synchronize_session=False)
     )
+    if on_progress is not None:
+        on_progress(0)
+    summary = judge.Summary()
+    rows = 0
+    judgement = judge.judge_file(stream, filename, context, learners_only=learners_only)
     for item in judgement:
         summary.add(item)
         if isinstance(item, judge.Finding):
@@ -188,44 +207,51 @@ def judge_attempt(
         if item.accepted:
             writer.apply(item)
         if rows % WRITE_BATCH_ROWS == 0:
-            writer.flush()
+            writer.write()
             if on_progress is not None:
                 on_progress(rows)
-    writer.flush()
-    layout = judgement.layout
-    attempt.file_layout = layout.to_json() if layout is not None else None
-    attempt.column_map = (
-        layout.column_map.to_json() if layout is not None and layout.column_map else None
-    )
-    finish_attempt(attempt, summary)
+    writer.write()
+    finish_attempt(attempt_id, summary, judgement.layout)
     return summary
 
 
-def finish_attempt(attempt: SandboxAttempt, summary: judge.Summary) -> None:
-    """Make the attempt's changes final and keep its totals."""
-    db.session.execute(delete(SandboxRecord).where(SandboxRecord.deleting_attempt_id == attempt.id))
+def finish_attempt(
+    attempt_id: int, summary: judge.Summary, layout: judge.FileLayout | None
+) -> None:
+    """Make the attempt's changes final and keep its totals and how its file was read."""
+    db.session.execute(delete(SandboxRecord).where(SandboxRecord.deleting_attempt_id == attempt_id))
     db.session.execute(
         update(SandboxRecord)
-        .where(SandboxRecord.added_by_attempt_id == attempt.id, SandboxRecord.is_pending.is_(True))
+        .where(SandboxRecord.added_by_attempt_id == attempt_id, SandboxRecord.is_pending.is_(True))
         .values(is_pending=False)
     )
-    attempt.status = ATTEMPT_DONE
-    attempt.rows_read = summary.rows_read
-    attempt.rows_judged = summary.rows_read
-    attempt.rows_accepted = summary.accepted
-    attempt.rows_rejected = summary.rejected
-    attempt.error_count = summary.errors
-    attempt.warning_count = summary.warnings
-    attempt.counts_by_code = dict(sorted(summary.by_code.items()))
-    attempt.claim_token = None
-    attempt.lease_expires_at = None
-    attempt.finished_at = utcnow()
-    db.session.flush()
+    db.session.execute(
+        update(SandboxAttempt)
+        .where(SandboxAttempt.id == attempt_id)
+        .values(
+            status=ATTEMPT_DONE,
+            rows_read=summary.rows_read,
+            rows_judged=summary.rows_read,
+            rows_accepted=summary.accepted,
+            rows_rejected=summary.rejected,
+            error_count=summary.errors,
+            warning_count=summary.warnings,
+            counts_by_code=dict(sorted(summary.by_code.items())),
+            file_layout=layout.to_json() if layout is not None else None,
+            column_map=(
+                layout.column_map.to_json() if layout is not None and layout.column_map else None
+            ),
+            claim_token=None,
+            lease_expires_at=None,
+            finished_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def fail_attempt(attempt: SandboxAttempt) -> None:
     """Give up on an attempt the judge could not finish; nothing it wrote is kept."""
-    reset_attempt(attempt)
+    reset_attempt(attempt.id)
     db.session.execute(delete(SandboxUpload).where(SandboxUpload.attempt_id == attempt.id))
     attempt.status = ATTEMPT_FAILED
     attempt.claim_token = None

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from training.audit.services import record_export
 from training.booking.links import signup_or_404
 from training.booking.models import Signup
+from training.database import writes_after_reading
 from training.edge import carry_out, shown_under
 from training.errors import render_error
 from training.extensions import db, utcnow
@@ -557,6 +558,7 @@ def staff_attempt(signup_id: int, attempt_id: int):
 
 
 @bp.get("/staff/sandbox/<id:signup_id>/attempts/<id:attempt_id>/findings.csv")
+@writes_after_reading
 @role_required(*EVERY_ROLE)
 def staff_findings_csv(signup_id: int, attempt_id: int):
     """An upload's findings as CSV (audited)."""

@@ -16,6 +16,7 @@ from flask_login import current_user
 from training import spreadsheets
 from training.audit.services import record_export
 from training.booking.models import Signup
+from training.database import writes_after_reading
 from training.edge import carry_out
 from training.extensions import db, utcnow
 from training.signups import services
@@ -50,6 +51,7 @@ def index():
 
 
 @bp.get("/signups.<any(csv, xlsx):extension>")
+@writes_after_reading
 @role_required(*MANAGERS)
 def export(extension: str):
     """All signups as CSV or XLSX (audited)."""
