@@ -43,6 +43,7 @@ WRITE_BATCH_ROWS = 500
 
 
 def has_unfinished_attempt(signup: Signup) -> bool:
+    """Whether an upload of the organization is still waiting or being judged."""
     return (
         db.session.scalar(
             select(SandboxAttempt.id)

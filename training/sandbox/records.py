@@ -80,6 +80,7 @@ class RecordWriter:
         self.changes: list[tuple[str, list[dict[str, Any]]]] = []
 
     def add_findings(self, findings: Iterable[judge.Finding], *, of_file: bool = False) -> None:
+        """Keep ``findings`` to write (``of_file``: about the file as a whole)."""
         self.findings.extend(
             {
                 "attempt_id": self.attempt_id,

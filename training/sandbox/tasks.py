@@ -30,6 +30,8 @@ class LostClaim(Exception):
 
 @dataclass(frozen=True)
 class Claim:
+    """An upload this worker holds: its id and the claim's token."""
+
     attempt_id: int
     token: str
 
