@@ -133,7 +133,7 @@ def test_each_missing_field_gets_its_own_message_and_nothing_is_booked(app, clie
         ("provider_id", "12345678", "An ACCME provider ID is 7 digits"),
         ("provider_id", "abcdefg", "An ACCME provider ID is 7 digits"),
         ("contact_email", "ana at example", "Enter an email address like name@example.org."),
-        ("contact_phone", "call me maybe", "Use digits and + ( ) - only"),
+        ("contact_phone", "call me maybe", "Use digits, spaces and + ( ) - . only"),
         ("contact_phone", "555", "This phone number looks too short."),
         ("organization_name", "x" * 201, "200 characters or fewer"),
         ("contact_name", "y" * 121, "120 characters or fewer"),
@@ -193,7 +193,7 @@ def test_html_and_odd_unicode_in_names_are_shown_as_text(app, client, make_sessi
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; Clínica 🩺" in html
     [signup] = signups(app)
-    assert signup.organization_name == name
+    assert signup.organization_name == name.replace("\u202e", "")  # no override kept
 
 
 def test_newlines_in_a_name_are_folded_to_one_line(app, client, make_session):

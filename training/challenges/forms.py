@@ -9,17 +9,19 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Regexp
 
 from training.challenges.eligibility import ACCME, CMA
-from training.forms import DayField, Form, IdSelectField, WholeNumberField, clean_text
+from training.forms import DayField, Form, IdSelectField, WholeNumberField, identifier
 
 
 class EntryForm(Form):
     activity_id = StringField(
         "ACCME activity ID",
         description="The 9-digit ID PARS shows for the activity.",
-        filters=[clean_text],
+        filters=[identifier],
         validators=[
             DataRequired("Enter the activity's 9-digit ACCME ID."),
-            Regexp(r"^\d{9}$", message="An ACCME activity ID is 9 digits, for example 201234567."),
+            Regexp(
+                r"^[0-9]{9}$", message="An ACCME activity ID is 9 digits, for example 201234567."
+            ),
         ],
     )
     entered_on = DayField(
