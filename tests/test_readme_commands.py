@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from test_logs_masking import token_path_variants
 
 pytestmark = pytest.mark.clock
 
@@ -231,6 +232,11 @@ def test_gunicorn_logs_hold_no_token_email_or_search_term(environment, tmp_path)
             urllib.request.urlopen(f"{base}/manage/{token}/challenges")  # noqa: S310
         failed.value.close()
         assert failed.value.code == 500
+        for path, _logged in token_path_variants(token):
+            try:
+                urllib.request.urlopen(f"{base}{path}").close()  # noqa: S310
+            except urllib.error.HTTPError as missing:  # most are not pages
+                missing.close()
         staff = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
         )
@@ -251,5 +257,7 @@ def test_gunicorn_logs_hold_no_token_email_or_search_term(environment, tmp_path)
     assert 'GET /manage/<token>/challenges HTTP/1.1" 500' in output, output
     assert "Exception on /manage/<token>/challenges [GET]" in output, output
     assert "GET /staff/signups?q=<masked> HTTP/1.1" in output, output
+    for _path, logged in token_path_variants(token):
+        assert f"GET {logged} HTTP/1.1" in output, logged
     for secret in (token, "ana@shelltest", "shelltest.example.org", "ana%40", "pat@cmadocs"):
         assert secret not in output, secret
