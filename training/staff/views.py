@@ -75,22 +75,42 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _audit_limited_sign_in(_limit) -> None:
+    """A sign-in the rate limit refuses is a failed sign-in in the audit log, once a request
+    (Flask-Limiter calls this for each limit hit: per minute, per hour)."""
+    if g.get("sign_in_refusal_audited"):
+        return
+    g.sign_in_refusal_audited = True
+    services.refuse_sign_in(SignInForm().email.data or "", "too many attempts")
+    db.session.commit()
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["SIGN_IN_RATE_LIMIT"], methods=["POST"])
+@limiter.limit(
+    lambda: current_app.config["SIGN_IN_RATE_LIMIT"],
+    methods=["POST"],
+    on_breach=_audit_limited_sign_in,
+)
 def sign_in():
     if current_user.is_authenticated:
         return redirect(url_for("staff.home"))
     form = SignInForm()
-    if form.validate_on_submit():
-        member = services.authenticate(form.email.data, form.password.data)
-        if member is not None:
-            token = services.start_session(member, now=utcnow())
-            login_user(member)
-            session[SESSION_TOKEN_KEY] = token
-            db.session.commit()
-            return redirect(_safe_next(request.args.get("next")), code=303)
-        db.session.commit()  # the failed attempt, for the audit log
-        flash("That email and password do not match an active account.", "error")
+    if not form.is_submitted():
+        return render_template("staff/sign_in.html", form=form)
+    if not form.validate():
+        missing = "password" if not form.password.data else "email"
+        services.refuse_sign_in(form.email.data or "", f"no {missing} given")
+        db.session.commit()  # the refused attempt, for the audit log
+        return render_template("staff/sign_in.html", form=form)
+    member = services.authenticate(form.email.data, form.password.data)
+    if member is not None:
+        token = services.start_session(member, now=utcnow())
+        login_user(member)
+        session[SESSION_TOKEN_KEY] = token
+        db.session.commit()
+        return redirect(_safe_next(request.args.get("next")), code=303)
+    db.session.commit()  # the failed attempt, for the audit log
+    flash("That email and password do not match an active account.", "error")
     return render_template("staff/sign_in.html", form=form)
 
 
