@@ -27,7 +27,6 @@ from training.booking.services import (
     SignupDetails,
     book_signup,
     change_session,
-    describe_session,
     find_active_signup,
     hash_token,
     promote_waitlist,
@@ -67,7 +66,7 @@ def create_session(program: Program, details: SessionDetails, *, actor) -> Train
     session = TrainingSession(program=program, **_columns(details))
     db.session.add(session)
     db.session.flush()
-    record("session.created", actor=actor, session=session, when=describe_session(session))
+    record("session.created", actor=actor, session=session)
     return session
 
 
