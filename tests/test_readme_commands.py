@@ -130,6 +130,10 @@ def test_make_run_serves_the_demo_and_delivers_its_emails_as_files(environment, 
     calendars = [part for part in message.walk() if part.get_content_type() == "text/calendar"]
     assert calendars and "METHOD:REQUEST" in calendars[0].get_content()
     assert "email:    admin@training-desk.localhost" in output
+    # Every address it prints is on the port it serves on.
+    assert f"Training Desk is starting on http://127.0.0.1:{port};" in output, output
+    assert f"sign in at http://127.0.0.1:{port}/staff/sign-in" in output, output
+    assert set(re.findall(r"http://127\.0\.0\.1:(\d+)", output)) == {str(port)}, output
     assert (tmp_path / "instance" / "secret_key").stat().st_mode & 0o077 == 0
     # The development server's request lines show the manage link's path, never its token.
     token = re.search(r"/manage/([\w\-]{40,})", booked).group(1)
