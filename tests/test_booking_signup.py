@@ -304,6 +304,64 @@ def test_a_signup_posted_five_times_books_once_and_shows_one_manage_link(app, cl
         assert db.session.scalar(select(func.count(OutboxMessage.id))) == 1
 
 
+def test_a_signup_sent_again_after_back_shows_its_confirmation_and_makes_no_new_link(
+    app, client, make_session
+):
+    """Signup pages are not cached, so Back redraws the form with a new one-time key."""
+    session_id = make_session()
+    first = client.post("/signup", data=signup_form(session_id, submission_key=f"{'a' * 32}"))
+    again = client.post("/signup", data=signup_form(session_id, submission_key=f"{'b' * 32}"))
+
+    assert again.status_code == 303
+    assert again.headers["Location"] == first.headers["Location"]
+    assert "You're booked" in page_text(client.get(again.headers["Location"]))
+    assert len(signups(app)) == 1
+    with app.app_context():
+        assert db.session.scalar(select(func.count(ManageLink.id))) == 1
+        assert db.session.scalar(select(func.count(OutboxMessage.id))) == 1
+
+
+def test_an_edited_signup_from_the_same_browser_is_a_second_place_and_refused(
+    app, client, make_session
+):
+    session_id = make_session()
+    client.post("/signup", data=signup_form(session_id))
+    edited = client.post("/signup", data=signup_form(session_id, contact_name="Dana Ortiz"))
+
+    assert edited.status_code == 409
+    assert "already holds a place on" in page_text(edited)
+    assert len(signups(app)) == 1
+
+
+def test_a_replayed_key_with_another_organizations_form_never_shows_the_first_booking(
+    app, client, make_session
+):
+    first_date, other_date = make_session(), make_session(starts_in=timedelta(days=6))
+    key = "c" * 32
+    client.post("/signup", data=signup_form(first_date, submission_key=key))
+    replay = app.test_client().post(
+        "/signup",
+        data=signup_form(
+            other_date,
+            organization_name="Coast Range Hospital",
+            contact_name="Cy Okafor",
+            contact_email="cy@coast.example.org",
+            attendee_emails="",
+            submission_key=key,
+        ),
+    )
+
+    assert replay.status_code == 303  # a submission of its own
+    with app.test_client() as browser:
+        text = page_text(browser.get(replay.headers["Location"]))
+    assert "Coast Range Hospital" in text
+    assert "Sierra Valley" not in text
+    assert sorted(signup.organization_name for signup in signups(app)) == [
+        "Coast Range Hospital",
+        "Sierra Valley Medical Society",
+    ]
+
+
 def test_the_same_signup_from_another_browser_gets_no_manage_link(app, client, make_session):
     form = signup_form(make_session())
     first = client.post("/signup", data=form)

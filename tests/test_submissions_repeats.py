@@ -124,6 +124,27 @@ def test_an_edited_form_sent_again_with_the_same_key_is_acted_on(app, program_id
     assert count(app, TrainingSession) == 2
 
 
+def test_a_session_form_sent_again_after_back_asks_before_a_second_session_at_that_time(
+    app, program_id
+):
+    """Pages are not cached: Back redraws the form with a new key, so the key cannot tell."""
+    staff = signed_in(app)
+    first = staff.post("/staff/sessions/new", data=new_session_form(submission_key=f"{KEY}a"))
+    again = staff.post("/staff/sessions/new", data=new_session_form(submission_key=f"{KEY}b"))
+
+    assert first.status_code == 303
+    assert again.status_code == 200
+    text = page_text(again)
+    assert "already starts at this time" in text
+    assert "Create it anyway" in text
+    assert f'href="{first.headers["Location"]}"' in again.get_data(as_text=True)
+    assert count(app, TrainingSession) == 1
+
+    anyway = new_session_form(submission_key=f"{KEY}c", create_anyway="y")
+    assert staff.post("/staff/sessions/new", data=anyway).status_code == 303
+    assert count(app, TrainingSession) == 2
+
+
 def test_a_failed_form_sent_again_is_acted_on(app, program_id):
     staff = signed_in(app)
     refused = staff.post("/staff/sessions/new", data=new_session_form(seats="0"))

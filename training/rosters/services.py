@@ -27,6 +27,7 @@ from training.booking.services import (
     SignupDetails,
     book_signup,
     change_session,
+    describe_session,
     find_active_signup,
     hash_token,
     promote_waitlist,
@@ -42,6 +43,17 @@ from training.staff.models import session_facilitators as session_facilitators_t
 
 class SeatsBelowBooked(BookingError):
     pass
+
+
+class SameStartTime(BookingError):
+    """A scheduled session of the program already starts then; ``session`` is the first."""
+
+    def __init__(self, session: TrainingSession):
+        super().__init__(
+            f"Session {session.id} ({describe_session(session)}) already starts at this time. "
+            "To add a second session at the same time, tick “Create it anyway”."
+        )
+        self.session = session
 
 
 @dataclass(frozen=True)
@@ -60,9 +72,30 @@ class SessionDetails:
 INVITE_FIELDS = ("starts_at", "ends_at", "meeting_url", "dial_in", "passcode")
 
 
-def create_session(program: Program, details: SessionDetails, *, actor) -> TrainingSession:
+def create_session(
+    program: Program, details: SessionDetails, *, actor, same_start_confirmed: bool = False
+) -> TrainingSession:
+    """Add a session to ``program``.
+
+    A second scheduled session starting at the same moment is most often the same form sent
+    again (Back, then Save, draws a new one-time key): it raises ``SameStartTime`` unless
+    staff confirmed it (``same_start_confirmed``).
+    """
     if details.ends_at <= details.starts_at:
         raise BookingError("The session must end after it starts.")
+    if not same_start_confirmed:
+        same_start = db.session.scalars(
+            select(TrainingSession)
+            .where(
+                TrainingSession.program_id == program.id,
+                TrainingSession.starts_at == details.starts_at,
+                TrainingSession.status == SESSION_SCHEDULED,
+            )
+            .order_by(TrainingSession.id)
+            .limit(1)
+        ).first()
+        if same_start is not None:
+            raise SameStartTime(same_start)
     session = TrainingSession(program=program, **_columns(details))
     db.session.add(session)
     db.session.flush()
@@ -187,10 +220,17 @@ def _plain(value):
 
 
 def plan_session(
-    program: Program, details: SessionDetails, facilitators: list[StaffMember], *, actor
+    program: Program,
+    details: SessionDetails,
+    facilitators: list[StaffMember],
+    *,
+    actor,
+    same_start_confirmed: bool = False,
 ) -> TrainingSession:
     """Create a session and assign its facilitators, as the "New session" form asks."""
-    session = create_session(program, details, actor=actor)
+    session = create_session(
+        program, details, actor=actor, same_start_confirmed=same_start_confirmed
+    )
     assign_facilitators(session, facilitators, actor=actor)
     return session
 

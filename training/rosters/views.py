@@ -43,7 +43,7 @@ from training.staff.auth import role_required
 from training.staff.models import ROLE_ADMIN, ROLE_FACILITATOR, ROLE_STAFF, StaffMember
 from training.submissions.guard import (
     commit_and_redirect,
-    current_submission_key,
+    current_submission_identity,
     once_per_submission,
 )
 
@@ -73,18 +73,33 @@ def new_session():
     if program is None:
         abort(404)
     form = _session_form(program)
+    same_start = None
     if form.validate_on_submit():
         try:
             session = services.plan_session(
-                program, form.details(), form.chosen_facilitators(), actor=current_user
+                program,
+                form.details(),
+                form.chosen_facilitators(),
+                actor=current_user,
+                same_start_confirmed=form.create_anyway.data,
             )
+        except services.SameStartTime as error:
+            db.session.rollback()
+            same_start = error.session
+            form.starts_at.errors.append(str(error))
         except BookingError as error:
             db.session.rollback()
             flash(str(error), "error")
         else:
             flash(f"Session added: {_when(session)}.", "success")
             return commit_and_redirect(url_for("rosters.roster", session_id=session.id))
-    return render_template("rosters/session_form.html", form=form, program=program, session=None)
+    return render_template(
+        "rosters/session_form.html",
+        form=form,
+        program=program,
+        session=None,
+        same_start=same_start,
+    )
 
 
 @bp.route("/staff/sessions/<id:session_id>/edit", methods=["GET", "POST"])
@@ -276,7 +291,7 @@ def add_signup(session_id: int):
             signup = services.add_signup_by_hand(
                 session,
                 form.details(form.organization_name.data),
-                submission_key=current_submission_key(),
+                submission_key=current_submission_identity(),
                 join_waitlist=form.join_waitlist.data,
                 now=utcnow(),
                 actor=current_user,
