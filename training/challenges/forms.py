@@ -5,11 +5,19 @@ from wtforms import (
     SelectChoice,
     StringField,
     SubmitField,
+    TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, NumberRange, Regexp
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
 
 from training.challenges.eligibility import ACCME, CMA
-from training.forms import DayField, Form, IdSelectField, WholeNumberField, identifier
+from training.forms import (
+    DayField,
+    Form,
+    IdSelectField,
+    WholeNumberField,
+    clean_text,
+    identifier,
+)
 
 
 class EntryForm(Form):
@@ -63,5 +71,11 @@ class DrawingForm(Form):
         "Number of winners",
         default=1,
         validators=[InputRequired(), NumberRange(min=1, max=100, message="From 1 to 100.")],
+    )
+    redraw_reason = TextAreaField(
+        "Reason to draw again (admins)",
+        filters=[clean_text],
+        description="Only to replace a drawing already made; the audit log keeps the reason.",
+        validators=[Length(max=1000, message="Keep the reason to 1000 characters or fewer.")],
     )
     submit = SubmitField("Run the drawing")

@@ -112,6 +112,7 @@ def progress():
         action_form=ActionForm(),
         drawing_form=DrawingForm(),
         drawings=[(d, services.check_drawing(d)) for d in drawings],
+        standing={services.official_drawing(program, challenge) for challenge in (ACCME, CMA)},
         names=names,
         challenges=(ACCME, CMA),
     )
@@ -155,8 +156,17 @@ def drawing():
         return redirect(url_for("challenges.progress"), code=303)
     try:
         result = services.run_drawing(
-            program, form.challenge.data, form.winners.data, actor=current_user
+            program,
+            form.challenge.data,
+            form.winners.data,
+            actor=current_user,
+            redraw_reason=form.redraw_reason.data,
         )
+    except services.AlreadyDrawn as error:
+        standing_id = error.drawing.id
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("challenges.progress") + f"#drawing-{standing_id}", code=303)
     except services.ChallengeError as error:
         db.session.rollback()
         flash(str(error), "error")
