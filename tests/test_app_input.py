@@ -269,8 +269,10 @@ def test_nan_credits_are_refused_with_a_message(app, client, token):
 # --- Values another record holds ---------------------------------------------------------------
 
 
-def test_manage_page_provider_id_held_by_another_org_keeps_input(app, client, make_session, token):
-    other = manage_token(
+@pytest.fixture
+def other_token(client, make_session) -> str:
+    """The manage token of another organization's booking, with no provider ID."""
+    return manage_token(
         client.post(
             "/signup",
             data=signup_form(
@@ -281,15 +283,21 @@ def test_manage_page_provider_id_held_by_another_org_keeps_input(app, client, ma
         )
     )
 
-    response = client.post(
-        f"/manage/{other}/contacts",
+
+def save_contacts(client, token: str, provider_id: str):
+    return client.post(
+        f"/manage/{token}/contacts",
         data={
-            "provider_id": "001-2345",
+            "provider_id": provider_id,
             "contact_name": "Cy Okafor",
             "contact_email": "cy@coast.example.org",
             "attendee_emails": "",
         },
     )
+
+
+def test_manage_page_provider_id_held_by_another_org_keeps_input(app, client, token, other_token):
+    response = save_contacts(client, other_token, "001-2345")
 
     assert response.status_code == 409
     text = page_text(response)
@@ -550,27 +558,9 @@ def test_digits_of_any_script_are_read_as_the_same_ascii_digits():
 
 @pytest.mark.parametrize("typed", [ARABIC_INDIC_0012345, FULLWIDTH_0012345, "００１-２３４５"])
 def test_a_provider_id_in_other_digits_is_the_id_another_org_holds(
-    app, client, make_session, token, typed
+    app, client, token, other_token, typed
 ):
-    other = manage_token(
-        client.post(
-            "/signup",
-            data=signup_form(
-                make_session(),
-                organization_name="Coast Range Hospital",
-                contact_email="cy@coast.example.org",
-            ),
-        )
-    )
-
-    response = client.post(
-        f"/manage/{other}/contacts",
-        data={
-            "provider_id": typed,
-            "contact_name": "Cy Okafor",
-            "contact_email": "cy@coast.example.org",
-        },
-    )
+    response = save_contacts(client, other_token, typed)
 
     assert response.status_code == 409
     assert "Another organization has signed up with this ACCME provider ID." in page_text(response)
@@ -619,14 +609,16 @@ def test_a_decimal_takes_only_digits_a_sign_and_one_point(app, client, token, ty
         assert db.session.scalars(select(SandboxActivity)).all() == []
 
 
+def new_session_with_seats(app, seats: str):
+    return client_for(app, "staff").post(
+        "/staff/sessions/new",
+        data={"day": "2026-12-09", "starts_at": "08:00", "ends_at": "09:00", "seats": seats},
+    )
+
+
 @pytest.mark.parametrize(("typed", "seats"), [("٣", 3), ("１２", 12), ("+7", 7)])
 def test_a_whole_number_in_any_scripts_digits_is_that_number(app, world, typed, seats):
-    staff = client_for(app, "staff")
-
-    response = staff.post(
-        "/staff/sessions/new",
-        data={"day": "2026-12-09", "starts_at": "08:00", "ends_at": "09:00", "seats": typed},
-    )
+    response = new_session_with_seats(app, typed)
 
     assert response.status_code == 303
     assert one(app, TrainingSession, seats=seats).seats == seats
@@ -634,12 +626,7 @@ def test_a_whole_number_in_any_scripts_digits_is_that_number(app, world, typed, 
 
 @pytest.mark.parametrize("typed", ["1_000", "12.0", "1e3", "--4"])
 def test_a_whole_number_takes_only_digits_and_a_sign(app, world, typed):
-    staff = client_for(app, "staff")
-
-    response = staff.post(
-        "/staff/sessions/new",
-        data={"day": "2026-12-09", "starts_at": "08:00", "ends_at": "09:00", "seats": typed},
-    )
+    response = new_session_with_seats(app, typed)
 
     assert response.status_code == 200
     assert "Enter a whole number in digits, for example 12." in page_text(response)
