@@ -33,11 +33,9 @@ run: $(STAMP) $(SECRET_FILE)
 	$(DEMO_ENV) $(FLASK) seed --if-empty
 	$(DEMO_ENV) $(FLASK) staff demo-admin
 	@echo "Training Desk is starting on $(ADDRESS); emails appear in $(INSTANCE)/mail/"
-	export $(DEMO_ENV); \
-	$(FLASK) mail deliver --watch & worker=$$!; \
-	$(FLASK) sandbox work --watch & sandbox_worker=$$!; \
-	trap 'kill $$worker $$sandbox_worker 2>/dev/null' EXIT INT TERM; \
-	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+	@echo "The web server and both workers run under honcho (see Procfile); Ctrl-C stops them all."
+	export $(DEMO_ENV) PATH="$(abspath $(BIN)):$$PATH" PYTHONUNBUFFERED=1; \
+	exec $(BIN)/honcho start --procfile Procfile --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)

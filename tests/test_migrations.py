@@ -44,7 +44,7 @@ def test_drawings_repeated_before_the_one_drawing_rule_are_kept_as_draws_again(
     empty_database_app,
 ):
     with empty_database_app.app_context():
-        upgrade(revision="0010_pars_state_lists")
+        upgrade(revision="0011_worker_heartbeats")
         with db.engine.begin() as connection:
             connection.execute(
                 text(

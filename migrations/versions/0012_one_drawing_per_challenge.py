@@ -1,7 +1,7 @@
 """one official drawing per challenge: later drawings need a reason
 
-Revision ID: 0011_one_drawing_per_challenge
-Revises: 0010_pars_state_lists
+Revision ID: 0012_one_drawing_per_challenge
+Revises: 0011_worker_heartbeats
 Create Date: 2026-11-30 07:00:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0011_one_drawing_per_challenge'
-down_revision = '0010_pars_state_lists'
+revision = '0012_one_drawing_per_challenge'
+down_revision = '0011_worker_heartbeats'
 branch_labels = None
 depends_on = None
 
