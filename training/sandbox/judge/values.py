@@ -452,12 +452,13 @@ def split_name(text: str) -> NameSplit:
     if not text:
         return NameSplit("", "", (), "")
     words = text.replace(",", " ").split()
-    if len(words) == 2 and text.count(",") <= 1 and not _special(words):
+    if len(words) == 2 and not _special(words):
         # The common case, read as nameparser would read it, without its cost.
-        if "," in text:
-            last, first = (part.strip() for part in text.split(","))
-            return NameSplit(first, last, (), "")
-        return NameSplit(words[0], words[1], (), "")
+        before, comma, after = text.partition(",")
+        if not comma:
+            return NameSplit(words[0], words[1], (), "")
+        if before.strip() and after.strip() and "," not in after:
+            return NameSplit(after.strip(), before.strip(), (), "")
     name = HumanName(text, constants=_NAME_WORDS)
     first = " ".join(part for part in (name.first, name.middle) if part)
     last = name.last
@@ -477,7 +478,9 @@ def split_name(text: str) -> NameSplit:
 
 
 def _special(words: list[str]) -> bool:
-    return any(word.casefold().strip(".") in _SPECIAL_NAME_WORDS for word in words)
+    first, second = words
+    special = _SPECIAL_NAME_WORDS
+    return first.casefold().strip(".") in special or second.casefold().strip(".") in special
 
 
 def _particle_only(name: HumanName) -> bool:
