@@ -28,11 +28,10 @@ run: $(STAMP) $(SECRET_FILE)
 	TRAINING_SECRET_KEY="$$(cat $(SECRET_FILE))" $(FLASK) seed --if-empty
 	TRAINING_SECRET_KEY="$$(cat $(SECRET_FILE))" $(FLASK) staff demo-admin
 	@echo "Training Desk is starting on http://127.0.0.1:$(PORT); emails appear in $(INSTANCE)/mail/"
-	export TRAINING_SECRET_KEY="$$(cat $(SECRET_FILE))" TRAINING_PUBLIC_URL="http://127.0.0.1:$(PORT)"; \
-	$(FLASK) mail deliver --watch & worker=$$!; \
-	$(FLASK) sandbox work --watch & sandbox_worker=$$!; \
-	trap 'kill $$worker $$sandbox_worker 2>/dev/null' EXIT INT TERM; \
-	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+	@echo "The web server and both workers run under honcho (see Procfile); Ctrl-C stops them all."
+	export TRAINING_SECRET_KEY="$$(cat $(SECRET_FILE))" TRAINING_PUBLIC_URL="http://127.0.0.1:$(PORT)" \
+		PATH="$(abspath $(BIN)):$$PATH" PYTHONUNBUFFERED=1; \
+	exec $(BIN)/honcho start --procfile Procfile --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)

@@ -4,8 +4,8 @@ import os
 
 from flask import Flask
 
-from training import config
-from training.extensions import csrf, db, limiter, login_manager, migrate, serialize_sqlite_writes
+from training import config, database
+from training.extensions import csrf, db, limiter, login_manager, migrate
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -36,7 +36,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            serialize_sqlite_writes(db.engine)
+            database.configure_sqlite(
+                db.engine, busy_timeout_ms=int(app.config["SQLITE_BUSY_TIMEOUT_MS"])
+            )
+    # First of the request hooks: it decides how the request's transactions begin.
+    database.init_app(app)
 
     from training import cli, errors, health, logs, routing, security
     from training.audit import views as audit

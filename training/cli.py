@@ -3,6 +3,7 @@
 import secrets
 import signal
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -24,6 +25,7 @@ from training.sandbox import services as sandbox_services
 from training.sandbox import tasks as sandbox_tasks
 from training.staff import services as staff_services
 from training.staff.models import ROLE_ADMIN, ROLES, StaffMember
+from training.workers.services import seen_ago, workers_seen
 
 DEMO_PROGRAM = Path(PROJECT_ROOT) / "seed" / "demo_program.toml"
 WALKTHROUGH = Path(PROJECT_ROOT) / "seed" / "walkthrough"
@@ -90,12 +92,24 @@ def remind_command() -> None:
 
 @mail_cli.command("status")
 def status_command() -> None:
-    """Count the outbox's messages by delivery state."""
+    """Count the outbox's messages by delivery state; say when each worker was last seen."""
     counts = db.session.execute(
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     ).all()
     for status, count in sorted(counts):
         click.echo(f"{status}: {count}")
+    now = utcnow()
+    stale_after = timedelta(seconds=float(current_app.config["WORKER_STALE_SECONDS"]))
+    for worker in workers_seen(now, stale_after=stale_after):
+        if worker.last_seen_at is None:
+            seen = "never seen"
+        else:
+            seen = (
+                f"last seen {worker.last_seen_at:%Y-%m-%d %H:%M:%S} UTC "
+                f"({seen_ago(worker.last_seen_at, now)})"
+            )
+        warning = f"; NOT RUNNING? start it: {worker.command}" if worker.is_stale else ""
+        click.echo(f"{worker.name} worker: {seen}{warning}")
 
 
 @mail_cli.command("retry")

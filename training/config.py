@@ -2,6 +2,9 @@
 
 # hide_parameters: a database error's message never shows the values (emails, learner data).
 SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+# SQLite: how long a statement waits for another connection's write lock before it fails with
+# "database is locked" (well under gunicorn's 30 s worker timeout).
+SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 # Staff pages show times in this zone (programs show theirs in their own).
 DISPLAY_TIMEZONE = "America/Los_Angeles"
@@ -69,3 +72,9 @@ SANDBOX_RETENTION_DAYS = 30
 # Live sessions: how often a participant's page and the facilitator's board ask for changes.
 LIVE_POLL_MS = 1000
 LIVE_BOARD_POLL_MS = 2000
+
+# Background workers (`flask mail deliver --watch`, `flask sandbox work --watch`): after an error
+# that may pass (a locked database, a mail server gone), each waits twice as long as the time
+# before, up to this long; staff are warned when one has not been seen for this long.
+WORKER_MAX_BACKOFF_SECONDS = 60
+WORKER_STALE_SECONDS = 300

@@ -12,6 +12,7 @@ from training.challenges import services
 from training.challenges.eligibility import ACCME, CMA
 from training.challenges.forms import ActionForm, DrawingForm, EntryForm, StaffEntryForm
 from training.challenges.models import ChallengeDrawing, ChallengeEntry
+from training.database import writes_after_reading
 from training.extensions import db, utcnow
 from training.signups.exports import CSV_MIMETYPE, csv_bytes
 from training.staff.auth import role_required
@@ -169,6 +170,7 @@ def drawing():
 
 
 @bp.get("/staff/challenges.csv")
+@writes_after_reading
 @role_required(*STAFF_ROLES)
 def export():
     program = _current_program()

@@ -30,6 +30,8 @@ from training.mail.models import (
     OutboxMessage,
 )
 from training.mail.notices import send_reminders
+from training.workers import loop as worker_loop
+from training.workers.services import MAIL_WORKER
 
 # How often a watching worker looks for reminders that have come due.
 REMINDER_CHECK_SECONDS = 60
@@ -352,9 +354,12 @@ def watch(
     should_stop: Callable[[], bool],
     on_report: Callable[[DeliveryReport], None] = lambda report: None,
 ) -> None:
-    """Deliver due email every ``interval`` seconds, and queue due reminders every minute."""
+    """Deliver due email every ``interval`` seconds, and queue due reminders every minute,
+    surviving a locked database or a mail server gone away (``training.workers.loop``)."""
     next_reminder_check = 0.0
-    while not should_stop():
+
+    def deliver_round() -> None:
+        nonlocal next_reminder_check
         if time.monotonic() >= next_reminder_check:
             send_reminders(utcnow())
             send_due_challenge_reminders(utcnow())
@@ -363,6 +368,5 @@ def watch(
         report = deliver_due()
         if report.total:
             on_report(report)
-        # A fresh session each round, so a long-running worker holds no stale rows.
-        db.session.remove()
-        time.sleep(interval)
+
+    worker_loop.run(MAIL_WORKER, deliver_round, interval=interval, should_stop=should_stop)

@@ -24,6 +24,7 @@ from training.booking import services as booking
 from training.booking.display import format_session_when
 from training.booking.models import Program, Signup, TrainingSession
 from training.booking.services import AlreadySignedUp, BookingError, current_program
+from training.database import writes_after_reading
 from training.extensions import db, utcnow
 from training.mail.models import OutboxMessage
 from training.mail.services import mail_domain, public_url
@@ -153,6 +154,7 @@ def roster(session_id: int):
 
 
 @bp.get("/staff/sessions/<id:session_id>/roster.<any(csv, xlsx):file_format>")
+@writes_after_reading
 @role_required(*MANAGERS)
 def export_roster(session_id: int, file_format: str):
     session = _session_or_404(session_id)

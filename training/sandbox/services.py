@@ -19,7 +19,7 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from training import PROJECT_ROOT
@@ -245,49 +245,45 @@ def learner_digest(learner: judge.LearnerKey) -> str:
     return _digest(learner)
 
 
-class DatabaseRecords:
-    """The organization's sandbox records as they were before the file being judged.
+def _key64(digest: str) -> int:
+    """The first 64 bits of a hex digest, as an int: what HeldRecords keeps of each key."""
+    return int(digest[:16], 16)
+
+
+class HeldRecords:
+    """The organization's sandbox records as they were before the file being judged, read
+    once in one query (two 64-bit numbers a record) so judging asks the database nothing.
 
     Records a file adds stay pending until the file is judged, so they are not seen here: the
-    judge itself compares rows within one file.
+    judge itself compares rows within one file. Keys are SHA-256 prefixes: two different
+    records share one with a chance of about 1 in 10**10 for 50,000 rows against 40,000
+    records.
     """
 
     def __init__(self, signup_id: int):
-        self.signup_id = signup_id
-        self.has_any = (
-            db.session.scalar(
-                select(SandboxRecord.id)
-                .where(SandboxRecord.signup_id == signup_id, SandboxRecord.is_pending.is_(False))
-                .limit(1)
-            )
-            is not None
+        self.record_keys: set[int] = set()
+        self.completions: set[int] = set()
+        rows = db.session.execute(
+            select(SandboxRecord.record_key, SandboxRecord.learner_key, SandboxRecord.activity_id)
+            .where(SandboxRecord.signup_id == signup_id, SandboxRecord.is_pending.is_(False))
+            .execution_options(yield_per=10_000)
         )
+        for record_key, learner_key, activity_id in rows:
+            self.record_keys.add(_key64(record_key))
+            self.completions.add(_key64(_digest((learner_key, activity_id))))
 
-    def _exists(self, *conditions) -> bool:
-        if not self.has_any:
-            return False
-        return bool(
-            db.session.scalar(
-                select(
-                    exists().where(
-                        SandboxRecord.signup_id == self.signup_id,
-                        SandboxRecord.is_pending.is_(False),
-                        *conditions,
-                    )
-                )
-            )
-        )
+    def __len__(self) -> int:
+        return len(self.record_keys)
 
     def find(self, key: judge.RecordKey) -> bool:
         """True when the sandbox holds a record with this key."""
-        return self._exists(SandboxRecord.record_key == record_digest(key))
+        return bool(self.record_keys) and _key64(record_digest(key)) in self.record_keys
 
     def has_completion(self, learner: judge.LearnerKey, activity_id: str) -> bool:
         """True when the sandbox holds any record of this learner for this activity."""
-        return self._exists(
-            SandboxRecord.learner_key == learner_digest(learner),
-            SandboxRecord.activity_id == activity_id,
-        )
+        if not self.completions:
+            return False
+        return _key64(_digest((learner_digest(learner), activity_id))) in self.completions
 
 
 # --- Uploads and attempts --------------------------------------------------------------------
@@ -378,7 +374,7 @@ def judge_context(attempt: SandboxAttempt, today: date, max_bytes: int) -> judge
     return judge.JudgeContext(
         activities={activity.activity_id: judge_activity(activity) for activity in activities},
         register=register(),
-        records=DatabaseRecords(attempt.signup_id),
+        records=HeldRecords(attempt.signup_id),
         today=today,
         max_bytes=max_bytes,
         pars_states=pars_states().states,
@@ -386,31 +382,42 @@ def judge_context(attempt: SandboxAttempt, today: date, max_bytes: int) -> judge
     )
 
 
-def reset_attempt(attempt: SandboxAttempt) -> None:
-    """Undo what an earlier, unfinished run of this attempt wrote, before judging it again."""
-    db.session.execute(delete(SandboxFinding).where(SandboxFinding.attempt_id == attempt.id))
+def reset_attempt(attempt_id: int) -> None:
+    """Undo what an earlier, unfinished run of this attempt wrote, before judging it again.
+
+    Its first statement writes, so on SQLite a transaction begun deferred takes the write lock
+    here, waiting its turn.
+    """
+    db.session.execute(delete(SandboxFinding).where(SandboxFinding.attempt_id == attempt_id))
     db.session.execute(
         delete(SandboxRecord).where(
-            SandboxRecord.added_by_attempt_id == attempt.id, SandboxRecord.is_pending.is_(True)
+            SandboxRecord.added_by_attempt_id == attempt_id, SandboxRecord.is_pending.is_(True)
         )
     )
     db.session.execute(
         update(SandboxRecord)
-        .where(SandboxRecord.deleting_attempt_id == attempt.id)
+        .where(SandboxRecord.deleting_attempt_id == attempt_id)
         .values(deleting_attempt_id=None)
     )
-    attempt.rows_judged = 0
-    db.session.flush()
+    db.session.execute(
+        update(SandboxAttempt)
+        .where(SandboxAttempt.id == attempt_id)
+        .values(rows_judged=0)
+        .execution_options(synchronize_session=False)
+    )
 
 
 class _AttemptWriter:
-    """Writes an attempt's findings and accepted rows in batches, in row order."""
+    """Keeps an attempt's findings and accepted rows' changes, and writes them in batches: one
+    executemany a kind of statement (every row with the same keys, so none is split), the
+    rows' changes in row order."""
 
-    def __init__(self, attempt: SandboxAttempt):
-        self.attempt_id = attempt.id
-        self.signup_id = attempt.signup_id
+    def __init__(self, attempt_id: int, signup_id: int):
+        self.attempt_id = attempt_id
+        self.signup_id = signup_id
         self.findings: list[dict[str, Any]] = []
-        self.records: list[dict[str, Any]] = []
+        # Runs of ("add", record rows) and ("delete", record digests), in row order.
+        self.changes: list[tuple[str, list[dict[str, Any]]]] = []
 
     def add_findings(self, findings: Iterable[judge.Finding], *, of_file: bool = False) -> None:
         self.findings.extend(
@@ -426,17 +433,21 @@ class _AttemptWriter:
             for finding in findings
         )
 
+    def _run(self, kind: str) -> list[dict[str, Any]]:
+        if not self.changes or self.changes[-1][0] != kind:
+            self.changes.append((kind, []))
+        return self.changes[-1][1]
+
     def apply(self, result: judge.RowResult) -> None:
-        """Make an accepted row's change: add a pending record, or mark one for deletion."""
+        """Keep an accepted row's change: add a pending record, or delete one."""
         record = result.record
         if record is None:  # a learner checked, not reported: nothing to keep
             return
         key = judge.record_key(record)
         if result.action == "Delete":
-            self.flush()
-            self._delete(record_digest(key))
+            self._run("delete").append({"digest": record_digest(key)})
             return
-        self.records.append(
+        self._run("add").append(
             {
                 "signup_id": self.signup_id,
                 "activity_id": record.activity_id,
@@ -456,40 +467,48 @@ class _AttemptWriter:
                 "learner_key": learner_digest(key.learner),
                 "added_by_attempt_id": self.attempt_id,
                 "is_pending": True,
+                "deleting_attempt_id": None,
                 "created_at": utcnow(),
             }
         )
 
-    def _delete(self, digest: str) -> None:
-        same_record = (SandboxRecord.signup_id == self.signup_id) & (
-            SandboxRecord.record_key == digest
-        )
-        # A record this same file added a few rows up goes at once; others when the file is done.
-        added_here = db.session.execute(
-            delete(SandboxRecord).where(
-                same_record,
-                SandboxRecord.is_pending.is_(True),
-                SandboxRecord.added_by_attempt_id == self.attempt_id,
-            )
-        ).rowcount
-        if not added_here:
-            db.session.execute(
-                update(SandboxRecord)
-                .where(
-                    same_record,
-                    SandboxRecord.is_pending.is_(False),
-                    SandboxRecord.deleting_attempt_id.is_(None),
-                )
-                .values(deleting_attempt_id=self.attempt_id)
-            )
-
-    def flush(self) -> None:
+    def write(self) -> None:
+        """Write what is kept: the findings, then the rows' changes in row order."""
         if self.findings:
-            db.session.execute(insert(SandboxFinding), self.findings)
-            self.findings = []
-        if self.records:
-            db.session.execute(insert(SandboxRecord), self.records)
-            self.records = []
+            db.session.execute(insert(SandboxFinding.__table__), self.findings)
+        for kind, rows in self.changes:
+            if kind == "add":
+                db.session.execute(insert(SandboxRecord.__table__), rows)
+            else:
+                self._delete(rows)
+        self.findings, self.changes = [], []
+
+    def _delete(self, digests: list[dict[str, Any]]) -> None:
+        """A record this same file added goes at once; one held from before is marked, and goes
+        when the file is done. Both statements run for every digest: a record the file added
+        cannot also be held unmarked (its Add would have been a duplicate)."""
+        records = SandboxRecord.__table__
+        same_record = (records.c.signup_id == self.signup_id) & (
+            records.c.record_key == bindparam("digest")
+        )
+        db.session.execute(
+            delete(records).where(
+                same_record,
+                records.c.is_pending.is_(True),
+                records.c.added_by_attempt_id == self.attempt_id,
+            ),
+            digests,
+        )
+        db.session.execute(
+            update(records)
+            .where(
+                same_record,
+                records.c.is_pending.is_(False),
+                records.c.deleting_attempt_id.is_(None),
+            )
+            .values(deleting_attempt_id=self.attempt_id),
+            digests,
+        )
 
 
 def judge_attempt(
@@ -498,25 +517,37 @@ def judge_attempt(
     *,
     today: date,
     max_bytes: int,
+    after_reading: Callable[[], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> judge.Summary:
     """Judge the attempt's file: store its findings, apply its accepted rows, and finish it.
 
-    ``on_progress(rows_judged)`` is called after every batch of rows is written; the worker
-    commits there so the page can follow along.
+    Everything the rows are judged against is read first, once (the organization's
+    activities, column mappings and record keys: ``HeldRecords``). Then ``after_reading()`` is
+    called, before anything is written; the attempt is reset and ``on_progress(0)`` called;
+    then, after every batch of WRITE_BATCH_ROWS rows is written, ``on_progress(rows_judged)``.
+    The worker ends its read-only transaction at the first and commits at the others, so on
+    SQLite the write lock is held only while a batch is written, never while rows are judged.
+    ``attempt`` is only read before ``after_reading``: what follows writes by its id.
     """
-    reset_attempt(attempt)
-    attempt.status = ATTEMPT_JUDGING
-    attempt.started_at = attempt.started_at or utcnow()
-    summary = judge.Summary()
-    writer = _AttemptWriter(attempt)
-    rows = 0
-    judgement = judge.judge_file(
-        stream,
-        attempt.filename,
-        judge_context(attempt, today, max_bytes),
-        learners_only=attempt.learners_only,
+    context = judge_context(attempt, today, max_bytes)
+    attempt_id, filename, learners_only = attempt.id, attempt.filename, attempt.learners_only
+    started_at = attempt.started_at or utcnow()
+    writer = _AttemptWriter(attempt_id, attempt.signup_id)
+    if after_reading is not None:
+        after_reading()
+    reset_attempt(attempt_id)
+    db.session.execute(
+        update(SandboxAttempt)
+        .where(SandboxAttempt.id == attempt_id)
+        .values(status=ATTEMPT_JUDGING, started_at=started_at)
+        .execution_options(synchronize_session=False)
     )
+    if on_progress is not None:
+        on_progress(0)
+    summary = judge.Summary()
+    rows = 0
+    judgement = judge.judge_file(stream, filename, context, learners_only=learners_only)
     for item in judgement:
         summary.add(item)
         if isinstance(item, judge.Finding):
@@ -527,44 +558,51 @@ def judge_attempt(
         if item.accepted:
             writer.apply(item)
         if rows % WRITE_BATCH_ROWS == 0:
-            writer.flush()
+            writer.write()
             if on_progress is not None:
                 on_progress(rows)
-    writer.flush()
-    layout = judgement.layout
-    attempt.file_layout = layout.to_json() if layout is not None else None
-    attempt.column_map = (
-        layout.column_map.to_json() if layout is not None and layout.column_map else None
-    )
-    finish_attempt(attempt, summary)
+    writer.write()
+    finish_attempt(attempt_id, summary, judgement.layout)
     return summary
 
 
-def finish_attempt(attempt: SandboxAttempt, summary: judge.Summary) -> None:
-    """Make the attempt's changes final and keep its totals."""
-    db.session.execute(delete(SandboxRecord).where(SandboxRecord.deleting_attempt_id == attempt.id))
+def finish_attempt(
+    attempt_id: int, summary: judge.Summary, layout: judge.FileLayout | None
+) -> None:
+    """Make the attempt's changes final and keep its totals and how its file was read."""
+    db.session.execute(delete(SandboxRecord).where(SandboxRecord.deleting_attempt_id == attempt_id))
     db.session.execute(
         update(SandboxRecord)
-        .where(SandboxRecord.added_by_attempt_id == attempt.id, SandboxRecord.is_pending.is_(True))
+        .where(SandboxRecord.added_by_attempt_id == attempt_id, SandboxRecord.is_pending.is_(True))
         .values(is_pending=False)
     )
-    attempt.status = ATTEMPT_DONE
-    attempt.rows_read = summary.rows_read
-    attempt.rows_judged = summary.rows_read
-    attempt.rows_accepted = summary.accepted
-    attempt.rows_rejected = summary.rejected
-    attempt.error_count = summary.errors
-    attempt.warning_count = summary.warnings
-    attempt.counts_by_code = dict(sorted(summary.by_code.items()))
-    attempt.claim_token = None
-    attempt.lease_expires_at = None
-    attempt.finished_at = utcnow()
-    db.session.flush()
+    db.session.execute(
+        update(SandboxAttempt)
+        .where(SandboxAttempt.id == attempt_id)
+        .values(
+            status=ATTEMPT_DONE,
+            rows_read=summary.rows_read,
+            rows_judged=summary.rows_read,
+            rows_accepted=summary.accepted,
+            rows_rejected=summary.rejected,
+            error_count=summary.errors,
+            warning_count=summary.warnings,
+            counts_by_code=dict(sorted(summary.by_code.items())),
+            file_layout=layout.to_json() if layout is not None else None,
+            column_map=(
+                layout.column_map.to_json() if layout is not None and layout.column_map else None
+            ),
+            claim_token=None,
+            lease_expires_at=None,
+            finished_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def fail_attempt(attempt: SandboxAttempt) -> None:
     """Give up on an attempt the judge could not finish; nothing it wrote is kept."""
-    reset_attempt(attempt)
+    reset_attempt(attempt.id)
     db.session.execute(delete(SandboxUpload).where(SandboxUpload.attempt_id == attempt.id))
     attempt.status = ATTEMPT_FAILED
     attempt.claim_token = None

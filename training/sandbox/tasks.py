@@ -6,7 +6,6 @@ worker); progress is committed every batch of rows and renews the lease. A worke
 leaves its claim to lapse; the next one undoes the half-judged run and starts it over.
 """
 
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,10 +14,14 @@ from typing import IO
 
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import OperationalError
 
+from training.database import deferred_transactions
 from training.extensions import db, utcnow
 from training.sandbox import services
 from training.sandbox.models import ATTEMPT_JUDGING, ATTEMPT_QUEUED, SandboxAttempt
+from training.workers import loop as worker_loop
+from training.workers.services import SANDBOX_WORKER
 
 
 class LostClaim(Exception):
@@ -78,11 +81,15 @@ def judging_day(attempt: SandboxAttempt) -> date:
 
 
 def run_claim(claim: Claim) -> bool:
-    """Judge a claimed attempt to the end; False when it failed or the claim was lost."""
-    attempt = db.session.get(SandboxAttempt, claim.attempt_id)
-    if attempt is None or attempt.claim_token != claim.token:
-        db.session.rollback()
-        return False
+    """Judge a claimed attempt to the end; False when it failed or the claim was lost.
+
+    The file and what its rows are judged against are read in a transaction that takes no
+    lock; rows are judged outside any transaction; each batch of findings and records is
+    written, with the progress and a renewed lease, in a short transaction of its own. A
+    database error that may pass (``OperationalError``: "database is locked", a lost
+    connection) hands the attempt back to the queue when it can and is raised, for the
+    worker's loop to wait and try again; any other error fails the attempt.
+    """
 
     def keep_going(rows_judged: int) -> None:
         renewed = db.session.execute(
@@ -96,20 +103,30 @@ def run_claim(claim: Claim) -> bool:
         db.session.commit()
 
     try:
-        services.judge_attempt(
-            attempt,
-            services.upload_stream(attempt),
-            today=judging_day(attempt),
-            max_bytes=int(current_app.config["SANDBOX_MAX_UPLOAD_BYTES"]),
-            on_progress=keep_going,
-        )
-        db.session.commit()
+        with deferred_transactions():
+            attempt = db.session.get(SandboxAttempt, claim.attempt_id)
+            if attempt is None or attempt.claim_token != claim.token:
+                db.session.rollback()
+                return False
+            services.judge_attempt(
+                attempt,
+                services.upload_stream(attempt),
+                today=judging_day(attempt),
+                max_bytes=int(current_app.config["SANDBOX_MAX_UPLOAD_BYTES"]),
+                after_reading=db.session.commit,
+                on_progress=keep_going,
+            )
+            db.session.commit()
     except LostClaim:
         db.session.rollback()
         current_app.logger.warning(
             "sandbox attempt %s was taken over by another worker", claim.attempt_id
         )
         return False
+    except OperationalError:
+        db.session.rollback()
+        release_claim(claim)
+        raise
     except Exception as error:  # any bug must fail this attempt, not stop the worker
         record_failure(claim.attempt_id, error)
         return False
@@ -117,19 +134,46 @@ def run_claim(claim: Claim) -> bool:
     return True
 
 
-def judge_in_request(attempt: SandboxAttempt, stream: IO[bytes]) -> bool:
-    """Judge a small upload while its person waits; False when the judge failed on it."""
+def release_claim(claim: Claim) -> None:
+    """Put a claimed attempt back in the queue, to be judged again from the start; when the
+    database cannot be reached for that either, the claim lapses with its lease."""
     try:
-        stream.seek(0)
-        services.judge_attempt(
-            attempt,
-            stream,
-            today=judging_day(attempt),
-            max_bytes=int(current_app.config["SANDBOX_MAX_UPLOAD_BYTES"]),
+        db.session.execute(
+            update(SandboxAttempt)
+            .where(SandboxAttempt.id == claim.attempt_id, SandboxAttempt.claim_token == claim.token)
+            .values(status=ATTEMPT_QUEUED, claim_token=None, lease_expires_at=None)
+            .execution_options(synchronize_session=False)
         )
         db.session.commit()
+    except OperationalError:
+        db.session.rollback()
+        current_app.logger.warning(
+            "sandbox attempt %s left to its lease: the database could not be reached",
+            claim.attempt_id,
+        )
+
+
+def judge_in_request(attempt: SandboxAttempt, stream: IO[bytes]) -> bool:
+    """Judge a small upload while its person waits; False when the judge failed on it.
+
+    Read and written as the worker does (a read without lock, short writes), so even the
+    largest file judged in a request holds SQLite's write lock only batch by batch.
+    """
+    attempt_id = attempt.id  # the attempt expires at each commit below
+    try:
+        stream.seek(0)
+        with deferred_transactions():
+            services.judge_attempt(
+                attempt,
+                stream,
+                today=judging_day(attempt),
+                max_bytes=int(current_app.config["SANDBOX_MAX_UPLOAD_BYTES"]),
+                after_reading=db.session.commit,
+                on_progress=lambda _rows: db.session.commit(),
+            )
+            db.session.commit()
     except Exception as error:  # any bug must show as a failed attempt, never a 500
-        record_failure(attempt.id, error)
+        record_failure(attempt_id, error)
         return False
     return True
 
@@ -162,10 +206,12 @@ def watch(
     should_stop: Callable[[], bool],
     on_judged: Callable[[int], None] = lambda count: None,
 ) -> None:
-    """Judge waiting uploads every ``interval`` seconds until ``should_stop()``."""
-    while not should_stop():
+    """Judge waiting uploads every ``interval`` seconds until ``should_stop()``, surviving a
+    locked or unreachable database (``training.workers.loop``)."""
+
+    def judge_round() -> None:
         judged = work()
         if judged:
             on_judged(judged)
-        db.session.remove()  # a fresh session each round: no stale rows in a long-lived worker
-        time.sleep(interval)
+
+    worker_loop.run(SANDBOX_WORKER, judge_round, interval=interval, should_stop=should_stop)

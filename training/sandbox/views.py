@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from training.audit.services import record_export
 from training.booking.models import Signup
 from training.booking.views import signup_or_404
+from training.database import writes_after_reading
 from training.errors import render_error
 from training.extensions import db, utcnow
 from training.routing import query_number
@@ -533,6 +534,7 @@ def staff_attempt(signup_id: int, attempt_id: int):
 
 
 @bp.get("/staff/sandbox/<id:signup_id>/attempts/<id:attempt_id>/findings.csv")
+@writes_after_reading
 @role_required(*HELPER_ROLES)
 def staff_findings_csv(signup_id: int, attempt_id: int):
     signup = _signup_for_staff(signup_id)

@@ -17,6 +17,7 @@ from flask_login import current_user
 from training.audit.services import record_export
 from training.booking.models import Signup
 from training.booking.services import BookingError
+from training.database import writes_after_reading
 from training.extensions import db, utcnow
 from training.signups import exports, services
 from training.signups.forms import DismissDuplicateForm, MergeDuplicateForm, SignupSearchForm
@@ -50,6 +51,7 @@ def index():
 
 
 @bp.get("/signups.<any(csv, xlsx):extension>")
+@writes_after_reading
 @role_required(ROLE_ADMIN, ROLE_STAFF)
 def export(extension: str):
     zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])

@@ -28,6 +28,7 @@ from training.staff.auth import SESSION_TOKEN_KEY, load_staff_member, role_requi
 from training.staff.forms import AccountForm, AccountUpdateForm, ChangePasswordForm, SignInForm
 from training.staff.models import ROLE_ADMIN, StaffMember
 from training.submissions.guard import commit_and_redirect, once_per_submission
+from training.workers import services as worker_services
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -40,6 +41,8 @@ def init_app(app: Flask) -> None:
     @app.template_filter("staff_moment")
     def staff_moment(moment: datetime) -> str:
         return format_moment(moment, ZoneInfo(app.config["DISPLAY_TIMEZONE"]))
+
+    app.add_template_filter(worker_services.seen_ago, "seen_ago")
 
 
 def _note_staff_session_use(_error: BaseException | None = None) -> None:
@@ -113,8 +116,11 @@ def home():
     """The dashboard for admins and staff; facilitators see the sessions assigned to them."""
     if not current_user.can_manage:
         return render_template("staff/home.html", dashboard=None)
-    figures = signup_services.dashboard(utcnow(), ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]))
-    return render_template("staff/home.html", dashboard=figures)
+    now = utcnow()
+    figures = signup_services.dashboard(now, ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]))
+    stale_after = timedelta(seconds=float(current_app.config["WORKER_STALE_SECONDS"]))
+    workers = worker_services.workers_seen(now, stale_after=stale_after)
+    return render_template("staff/home.html", dashboard=figures, workers=workers, now=now)
 
 
 @bp.route("/password", methods=["GET", "POST"])

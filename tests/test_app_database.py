@@ -1,0 +1,89 @@
+"""SQLite: reads never wait for a writer, writes take the lock up front, the journal is WAL."""
+
+import sqlite3
+import threading
+
+import pytest
+from conftest import signup_form
+from sqlalchemy import select, text
+
+from training.booking.models import Program
+from training.database import ReadThenWriteWarning, deferred_transactions
+from training.extensions import db
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def database_file(app) -> str:
+    with app.app_context():
+        return db.engine.url.database
+
+
+def test_a_file_database_keeps_a_write_ahead_log_synced_at_checkpoints(app):
+    with app.app_context():
+        pragmas = {
+            name: db.session.execute(text(f"PRAGMA {name}")).scalar()
+            for name in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
+        }
+    # synchronous 1 is NORMAL; the busy timeout is SQLITE_BUSY_TIMEOUT_MS.
+    assert pragmas == {
+        "journal_mode": "wal",
+        "synchronous": 1,
+        "busy_timeout": 10000,
+        "foreign_keys": 1,
+    }
+
+
+def test_pages_and_the_health_check_answer_while_another_process_holds_the_write_lock(
+    app, client, make_session
+):
+    make_session()
+    writer = sqlite3.connect(database_file(app), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("UPDATE programs SET name = name || ' (renamed)'")
+    try:
+        health = client.get("/healthz")
+        home = client.get("/")
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert health.status_code == 200 and health.get_json()["database"] == "ok"
+    assert home.status_code == 200
+    assert "(renamed)" not in home.get_data(as_text=True)  # not committed, so not seen
+
+
+def test_a_signup_waits_for_the_write_lock_instead_of_failing(app, client, make_session):
+    session_id = make_session()
+    writer = sqlite3.connect(database_file(app), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    answers = []
+    poster = threading.Thread(
+        target=lambda: answers.append(client.post("/signup", data=signup_form(session_id)))
+    )
+    poster.start()
+    poster.join(timeout=0.5)
+    still_waiting = poster.is_alive()
+    writer.execute("COMMIT")
+    writer.close()
+    poster.join()
+    assert still_waiting
+    assert answers[0].status_code == 303
+    assert answers[0].headers["Location"].endswith("/confirmation")
+
+
+def test_a_transaction_begun_for_reading_that_writes_after_reading_is_reported(app):
+    with app.app_context(), deferred_transactions():
+        program = db.session.scalars(select(Program)).first()
+        assert program is None
+        db.session.execute(text("SELECT 1"))
+        with pytest.warns(ReadThenWriteWarning, match="wrote after reading"):
+            db.session.execute(text("DELETE FROM programs"))
+        db.session.rollback()
+
+
+def test_a_transaction_begun_for_reading_may_write_first(app):
+    with app.app_context(), deferred_transactions():
+        db.session.execute(text("DELETE FROM programs"))
+        db.session.execute(text("SELECT 1"))
+        db.session.execute(text("DELETE FROM programs"))
+        db.session.commit()

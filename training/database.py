@@ -1,0 +1,127 @@
+"""How transactions lock an SQLite database: reads take no write lock, writes take it up front.
+
+SQLite lets one connection write at a time. A transaction that reads and then writes must hold
+the write lock from its ``BEGIN`` (``BEGIN IMMEDIATE``): one that upgrades a read lock to a
+write lock later fails at once with "database is locked" when another connection wrote in the
+meantime, without waiting out the busy timeout. That lock also keeps capacity and uniqueness
+under concurrency, the way row locks do on PostgreSQL. A transaction that only reads, or whose
+first statement writes, needs no lock up front (a deferred ``BEGIN``): in WAL mode readers and
+the one writer do not wait for each other.
+
+So on SQLite (PostgreSQL is untouched):
+
+- transactions begin ``IMMEDIATE`` unless something says they read first: the transactions of
+  a GET, HEAD or OPTIONS request (``init_app``; a GET view that writes after reading, such as a
+  download noted in the audit log, is marked ``@writes_after_reading``), and code run inside
+  ``deferred_transactions()`` (the workers' long reads);
+- a deferred transaction that writes after reading raises ``ReadThenWriteWarning`` in tests
+  (pytest turns warnings into errors), naming the statement that should have been declared;
+- file databases use WAL with ``synchronous=NORMAL``: a commit survives a crash of the
+  process, and a power cut can lose only the last commits, never corrupt the file.
+"""
+
+import re
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TypeVar
+
+from flask import Flask, current_app, g, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+BEGIN_IMMEDIATE = "IMMEDIATE"
+BEGIN_DEFERRED = "DEFERRED"
+# An execution option naming how one connection's transactions begin, ahead of the default.
+SQLITE_BEGIN = "sqlite_begin"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+_default_begin: ContextVar[str] = ContextVar("sqlite_begin", default=BEGIN_IMMEDIATE)
+_WRITE_STATEMENT = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+# What a connection's current transaction has done, kept in its ``info``.
+_STATE = "training_transaction"
+_LOCKED, _NOTHING_YET, _READ = "holds the write lock", "nothing yet", "read"
+
+View = TypeVar("View", bound=Callable)
+
+
+class ReadThenWriteWarning(UserWarning):
+    """A transaction begun without the write lock wrote after reading (SQLite)."""
+
+
+def configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
+    """Set up an SQLite engine: foreign keys, the busy timeout, WAL for a file, and how each
+    transaction begins (see the module's docstring)."""
+    in_memory = engine.url.database in (None, "", ":memory:")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" below sends BEGIN
+        dbapi_connection.execute("PRAGMA foreign_keys = ON")
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        if not in_memory:
+            dbapi_connection.execute("PRAGMA journal_mode = WAL")
+            dbapi_connection.execute("PRAGMA synchronous = NORMAL")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        mode = connection.get_execution_options().get(SQLITE_BEGIN) or _default_begin.get()
+        if mode not in (BEGIN_IMMEDIATE, BEGIN_DEFERRED):
+            raise ValueError(f"{SQLITE_BEGIN} must be {BEGIN_IMMEDIATE} or {BEGIN_DEFERRED}")
+        connection.info[_STATE] = _LOCKED  # BEGIN itself is no read
+        connection.exec_driver_sql(f"BEGIN {mode}")
+        connection.info[_STATE] = _LOCKED if mode == BEGIN_IMMEDIATE else _NOTHING_YET
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _on_statement(connection, _cursor, statement, _parameters, _context, _executemany):
+        state = connection.info.get(_STATE, _LOCKED)
+        if state == _LOCKED:
+            return
+        if _WRITE_STATEMENT.match(statement):
+            connection.info[_STATE] = _LOCKED
+            if state == _READ:
+                warnings.warn(
+                    "a transaction begun without the write lock wrote after reading; under "
+                    "load it fails with 'database is locked'. Begin it IMMEDIATE (a POST, "
+                    "@writes_after_reading, or outside deferred_transactions()): "
+                    + statement.split("\n", 1)[0][:80],
+                    ReadThenWriteWarning,
+                    stacklevel=2,
+                )
+        else:
+            connection.info[_STATE] = _READ
+
+
+@contextmanager
+def deferred_transactions() -> Iterator[None]:
+    """Begin the transactions started inside without SQLite's write lock: for code that reads,
+    or whose transactions write first (each takes the lock at its first write)."""
+    token = _default_begin.set(BEGIN_DEFERRED)
+    try:
+        yield
+    finally:
+        _default_begin.reset(token)
+
+
+def writes_after_reading(view: View) -> View:
+    """Mark a GET view that writes after reading: its request's transactions begin with the
+    write lock, like a POST's."""
+    view.writes_after_reading = True  # type: ignore[attr-defined]
+    return view
+
+
+def init_app(app: Flask) -> None:
+    """Begin a GET, HEAD or OPTIONS request's transactions deferred (see the module)."""
+
+    @app.before_request
+    def _begin_reads_deferred():
+        view = current_app.view_functions.get(request.endpoint or "")
+        if request.method in SAFE_METHODS and not getattr(view, "writes_after_reading", False):
+            g.sqlite_begin_token = _default_begin.set(BEGIN_DEFERRED)
+
+    @app.teardown_request
+    def _restore_default(_error=None):
+        token = g.pop("sqlite_begin_token", None)
+        if token is not None:
+            _default_begin.reset(token)
