@@ -463,12 +463,29 @@ def test_a_completion_date_cell_with_a_time_says_so_and_a_midnight_export_is_rea
             [*LEARNERS[1][:2], "6/2/2025 3:45 PM", *LEARNERS[1][3:]]]  # fmt: skip
     midnight, afternoon = judged(excel_save_as_text([ACCME_HEADER, *rows]), "learners.csv")
     assert codes(midnight) == ["DATE_MIDNIGHT"] and midnight.accepted
-    assert "it was read as 06/01/2025" in midnight.findings[0].message
+    assert midnight.findings[0].message.startswith(
+        'Completion Date "2025-06-01 00:00:00" comes with a midnight time (00:00:00), as many '
+        "systems export dates; it was read as 06/01/2025."
+    )
     assert midnight.record.completion_date == date(2025, 6, 1)
     assert codes(afternoon) == ["DATE_HAS_TIME"] and not afternoon.accepted
     assert '"6/2/2025 3:45 PM": a date with a time of day (3:45 PM)' in (
         afternoon.findings[0].message
     )
+
+
+def test_a_completion_date_cell_formatted_with_a_midnight_time_is_read_with_a_warning():
+    workbook = template_workbook(LEARNERS)
+    workbook["Learners"]["C3"] = datetime(2025, 6, 1)
+    workbook["Learners"]["C3"].number_format = "m/d/yyyy h:mm"  # Excel shows 6/1/2025 0:00
+    workbook["Learners"]["C4"] = datetime(2025, 6, 2)
+    workbook["Learners"]["C4"].number_format = "mm/dd/yyyy"
+    first, second = judged(xlsx_bytes(workbook), "learners.xlsx")
+    assert codes(first) == ["DATE_MIDNIGHT"] and first.accepted
+    assert '"06/01/2025 12:00 AM" comes with a midnight time' in first.findings[0].message
+    assert "format the column as a date without a time" in first.findings[0].message
+    assert first.record.completion_date == date(2025, 6, 1)
+    assert second.findings == ()
 
 
 def test_a_birth_date_whose_cell_format_hides_the_year_says_the_year_is_hidden():

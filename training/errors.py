@@ -47,10 +47,15 @@ def init_app(app: Flask) -> None:
         return render_error(500, *MESSAGES[500])
 
 
-def render_error(status: int, title: str, message: str):
-    """The error page; if even it cannot be drawn, a plain one, never a second error."""
+def render_error(status: int, title: str, message: str, *, back: tuple[str, str] | None = None):
+    """The error page; if even it cannot be drawn, a plain one, never a second error.
+
+    ``back`` is (URL, link text) of the page the person came from, offered before the session
+    list.
+    """
     try:
-        return render_template("errors/error.html", title=title, message=message), status
+        page = render_template("errors/error.html", title=title, message=message, back=back)
+        return page, status
     except Exception:  # whatever broke, a second error here would answer 500
         current_app.logger.exception("The %s error page could not be drawn", status)
         page = Markup(

@@ -33,9 +33,14 @@ class YearHiddenDate(datetime):
     day, but the cell holds a full date."""
 
 
+class TimeShownDate(datetime):
+    """A date cell whose number format shows a time of day (m/d/yyyy h:mm, as LMS exports
+    write dates): saved as CSV, the time goes with the date."""
+
+
 FORMULA_WITHOUT_VALUE = NoValue()
-# A datetime only from a real Excel date cell (YearHiddenDate when its format hides the year);
-# NoValue is a str.
+# A datetime only from a real Excel date cell (YearHiddenDate when its format hides the year,
+# TimeShownDate when it shows a time); NoValue is a str.
 Cell = str | datetime
 SpreadsheetRow = tuple[int, tuple[Cell, ...]]  # (row number as the person sees it, cells)
 
@@ -446,7 +451,8 @@ class _WorkbookCells:
     openpyxl's read-only rows give None both for a blank cell and for a formula saved without
     its value; this keeps them apart (FORMULA_WITHOUT_VALUE), shows numbers whose format pads
     them with zeros (a license number formatted 000000) as Excel shows them, marks date cells
-    whose format hides the year (YearHiddenDate), and notes the rows hidden in the sheet.
+    whose format hides the year or shows a time (YearHiddenDate, TimeShownDate), and notes the
+    rows hidden in the sheet.
     """
 
     def __init__(self, workbook, sheet) -> None:
@@ -455,7 +461,7 @@ class _WorkbookCells:
         self.formula_rows: set[int] = set()
         self.hidden_rows: set[int] = set()
         self._padding: dict[int, int | None] = {}
-        self._hides_year: dict[int, bool] = {}
+        self._date_kinds: dict[int, type[datetime] | None] = {}
 
     def rows(self) -> Iterator[tuple[int, list[Cell]]]:
         """(row number, cells as text: dates kept as datetime, None as "") for each row."""
@@ -501,8 +507,8 @@ class _WorkbookCells:
                         elif style_id := cell["style_id"]:
                             if type(value) is int:
                                 value = self._padded(value, style_id)
-                            elif type(value) is datetime and self._year_hidden(style_id):
-                                value = YearHiddenDate.combine(value.date(), value.time())
+                            elif type(value) is datetime and (kind := self._date_kind(style_id)):
+                                value = kind.combine(value.date(), value.time())
                         value = _cell_text(value)
                     values[cell["column"] - 1] = value
                 yield number, values
@@ -513,14 +519,18 @@ class _WorkbookCells:
             width = self._padding[style_id] = self._zero_padding(style_id)
         return value if width is None else f"{value:0{width}d}"
 
-    def _year_hidden(self, style_id: int) -> bool:
-        hidden = self._hides_year.get(style_id)
-        if hidden is None:
-            shown_parts = _LITERALS.sub("", self._number_format(style_id)).casefold()
-            hidden = self._hides_year[style_id] = "y" not in shown_parts and (
-                "d" in shown_parts or "mmm" in shown_parts
-            )
-        return hidden
+    def _date_kind(self, style_id: int) -> type[datetime] | None:
+        """YearHiddenDate or TimeShownDate for a date format that hides the year or shows a
+        time of day, else None (a date shown as a date)."""
+        if style_id not in self._date_kinds:
+            shown = _LITERALS.sub("", self._number_format(style_id)).casefold()
+            kind = None
+            if "y" not in shown and ("d" in shown or "mmm" in shown):
+                kind = YearHiddenDate
+            elif "h" in shown or "s" in shown:
+                kind = TimeShownDate
+            self._date_kinds[style_id] = kind
+        return self._date_kinds[style_id]
 
     def _number_format(self, style_id: int) -> str:
         from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE

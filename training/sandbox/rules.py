@@ -233,9 +233,9 @@ CODES: dict[str, Rule] = {
     ),
     "DATE_MIDNIGHT": Rule(
         WARNING,
-        "Completion Date is {value}: a date with a midnight time, as many systems export dates; "
-        "it was read as {day}. PARS takes the date alone: write {day}, or export the dates "
-        "without times.",
+        "Completion Date {value} comes with a midnight time ({time}), as many systems export "
+        "dates; it was read as {day}. PARS takes the date alone: format the column as a date "
+        "without a time (MM/DD/YYYY), or export the dates without times.",
     ),
     "DATE_DAY_FIRST": Rule(
         ERROR,

@@ -235,7 +235,9 @@ def upload(token: str):
 @bp.errorhandler(413)
 def upload_too_large(_error):
     message = rules.CODES["FILE_TOO_LARGE"].message.format(limit=human_size(_max_bytes()))
-    return render_error(413, "That file is too large", message)
+    token = (request.view_args or {}).get("token")
+    back = (url_for("sandbox.home", token=token), "Back to your sandbox") if token else None
+    return render_error(413, "That file is too large", message, back=back)
 
 
 def _attempt_or_404(signup: Signup, attempt_id: int) -> SandboxAttempt:

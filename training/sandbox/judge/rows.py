@@ -220,9 +220,10 @@ class RowJudge:
             code, params = completion_date_problem(cell)
             add(make_finding(code, number, column, **params))
             return None
-        if midnight_time(cell):
+        if midnight := midnight_time(cell):
             day = format_day(completion)
-            add(make_finding("DATE_MIDNIGHT", number, column, value=shown(str(cell)), day=day))
+            value = shown(cell) if isinstance(cell, str) else f'"{day} {midnight}"'
+            add(make_finding("DATE_MIDNIGHT", number, column, value=value, time=midnight, day=day))
         if not is_add:
             return completion
         today = self.today

@@ -14,7 +14,7 @@ from nameparser import HumanName
 from nameparser.config import Constants
 
 from training.sandbox import rules
-from training.sandbox.readers import Cell, YearHiddenDate
+from training.sandbox.readers import Cell, TimeShownDate, YearHiddenDate
 
 # --- Showing values --------------------------------------------------------------------------
 
@@ -176,9 +176,15 @@ def _is_midnight(match: re.Match) -> bool:
     return hour == 0 and int(match["minute"]) == 0 and int(match["second"] or 0) == 0
 
 
-def midnight_time(cell: Cell) -> bool:
-    """Whether a completion date that was read is text with a midnight time after the date."""
-    return type(cell) is str and len(cell.strip()) > 10
+def midnight_time(cell: Cell) -> str:
+    """The midnight time a completion date that was read shows after the date ("00:00:00" in
+    text, "12:00 AM" for a date cell formatted with a time), else ""."""
+    if type(cell) is TimeShownDate:
+        return "12:00 AM"
+    if type(cell) is not str or len(cell) <= len("MM/DD/YYYY"):
+        return ""
+    match = _DATE_AND_TIME.fullmatch(cell.strip())
+    return match["time"] if match else ""
 
 
 def completion_date_problem(cell: Cell) -> tuple[str, dict[str, str]]:
