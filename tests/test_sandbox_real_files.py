@@ -553,3 +553,21 @@ def test_a_cell_typed_over_two_lines_is_not_taken_for_an_open_quote():
     row = [*LEARNERS[1][:3], "Ann\r\nMarie", *LEARNERS[1][4:]]
     [result] = judged(excel_save_as_text([ACCME_HEADER, row]), "learners.csv")
     assert codes(result) == ["CONTROL_CHARACTER"]
+
+
+def test_a_full_birth_date_written_day_first_with_dots_is_read_as_its_month_and_day():
+    header = ["Name", "Geburtsdatum", "License #", "State", "Date Completed", "CME Credits"]
+    targets = [rules.NAME_COLUMN, rules.BIRTH_DATE_COLUMN, rules.LICENSE_OR_NPI,
+               rules.LICENSING_STATE, rules.COMPLETION_DATE, rules.CME_CREDITS]  # fmt: skip
+    column_map = ColumnMap(
+        tuple(header), dict(enumerate(targets)), {rules.RECORD_ACTION: "Add",
+                                                  rules.ACTIVITY_ID: "123456789"}
+    )  # fmt: skip
+    context = JudgeContext(
+        CONTEXT.activities, CONTEXT.register, CONTEXT.records, TODAY, column_maps=(column_map,)
+    )
+    row = ["Lee, Ann", "14.03.1975", "B-54321", "CA", "6/1/2025", "1"]
+    data = excel_save_as_text([header, row], delimiter=";", width=len(header))
+    [result] = rows_of(judged(data, "export.csv", context))
+    assert result.accepted
+    assert (result.record.birth_month, result.record.birth_day) == (3, 14)

@@ -108,7 +108,8 @@ _BIRTHDAY_WITH_YEAR = re.compile(
 # Full dates of birth as providers' own spreadsheets and LMS exports hold them.
 _FULL_BIRTH_DATE = re.compile(
     r"(?:(?P<y1>\d{4})-(?P<m1>\d{1,2})-(?P<d1>\d{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?"
-    r"|(?P<m2>\d{1,2})[/-](?P<d2>\d{1,2})[/-](?P<y2>\d{4}|\d{2}))"
+    r"|(?P<m2>\d{1,2})[/-](?P<d2>\d{1,2})[/-](?P<y2>\d{4}|\d{2})"
+    r"|(?P<d3>\d{1,2})\.(?P<m3>\d{1,2})\.(?P<y3>\d{4}))"  # day first with dots (European Excel)
 )
 # What Excel writes in a CSV for a date it made of "09/10" (its d-mmm format): "10-Sep".
 _DAY_MONTH = re.compile(r"(\d{1,2})-([A-Za-z]{3})")
@@ -327,6 +328,8 @@ def full_birth_date(text: str) -> tuple[int, int, int] | None:
         return None
     if match["y1"]:
         year, month, day = int(match["y1"]), int(match["m1"]), int(match["d1"])
+    elif match["y3"]:
+        year, month, day = int(match["y3"]), int(match["m3"]), int(match["d3"])
     else:
         year, month, day = int(match["y2"]), int(match["m2"]), int(match["d2"])
         if year < 100:
