@@ -99,9 +99,8 @@ def test_the_pars_ready_workbook_has_the_template_layout_and_judges_clean(app, c
     response = client.get(f"{attempt_url}/pars-ready.xlsx")
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
-    assert response.headers["Content-Disposition"] == (
-        'attachment; filename="learners-pars-ready.xlsx"'
-    )
+    disposition = response.headers["Content-Disposition"]
+    assert disposition == "attachment; filename=learners-pars-ready.xlsx"
     workbook = load_workbook(io.BytesIO(response.data))
     assert workbook.sheetnames == ["Learners", "Rejected rows", "ValidValues"]
     sheet = workbook["Learners"]
@@ -270,3 +269,28 @@ def test_the_pars_ready_text_never_splits_a_row_over_lines_or_extra_tabs(app, cl
     assert [line.split("\t")[3] for line in lines] == ["ZeroWidth", "RTL", "Non Break", "Plain"]
     assert all(len(line.split("\t")) == len(rules.HEADERS) for line in lines)
     assert b"\n" not in data.replace(b"\r\n", b"") and b"\xe2\x80" not in data
+
+
+@pytest.mark.parametrize(
+    ("uploaded", "disposition"),
+    [
+        ("Résumé 😀 learners.csv",
+         """attachment; filename="Resume  learners-pars-ready.xlsx"; """
+         "filename*=UTF-8''R%C3%A9sum%C3%A9%20%F0%9F%98%80%20learners-pars-ready.xlsx"),
+        ("学習者.csv",
+         "attachment; filename=-pars-ready.xlsx; "
+         "filename*=UTF-8''%E5%AD%A6%E7%BF%92%E8%80%85-pars-ready.xlsx"),
+        ("Q3: learners?.csv", 'attachment; filename="Q3- learners--pars-ready.xlsx"'),
+        (".csv", "attachment; filename=learners-pars-ready.xlsx"),
+    ],
+)  # fmt: skip
+def test_the_pars_ready_file_keeps_the_name_the_file_was_uploaded_with(
+    client, token, uploaded, disposition
+):
+    """The name in any script (filename*, RFC 6266), with an ASCII fallback for old clients."""
+    attempt_url = upload(client, token, provider_file(), uploaded)
+    response = client.get(f"{attempt_url}/pars-ready.xlsx")
+    assert response.headers["Content-Disposition"] == disposition
+    assert response.headers["Content-Type"] == (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
