@@ -89,7 +89,7 @@ class LearnerRows:
     shaper: RowShaper | None = None
     formula_rows: set[int] = field(default_factory=set)  # see LearnerFile.formula_rows
     hidden_rows: set[int] = field(default_factory=set)  # see LearnerFile.hidden_rows
-    quote_rows: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # LearnerFile's
+    quote_rows: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # see LearnerFile
 
     def __iter__(self) -> Iterator[tuple[int, LearnerRow, tuple[Cell, ...]]]:
         shape = self.shaper

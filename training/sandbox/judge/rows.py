@@ -97,9 +97,9 @@ class RowJudge:
 
     def judge(self, number: int, row: LearnerRow) -> RowResult:
         """Judge one data row."""
-        if row.odd_cells:
-            return self._with_odd_cells(number, row)
         findings: list[Finding] = []
+        if row.odd_cells:
+            self._odd_cells(number, row.odd_cells, findings.append)
         if self.learners_only:
             return self._check_learner(number, row, findings)
         add = findings.append
@@ -132,7 +132,7 @@ class RowJudge:
             has_error = self._repeats(number, action, key, board, has_error, add)
 
         if has_error:
-            return RowResult(number, action, tuple(findings), None, False)
+            return RowResult(number, action, _in_order(findings, row), None, False)
         assert completion is not None and learner is not None  # no error means they parsed
         if action == "Add" and board == "ABS" and board_credits is not None:
             self._abs_day(number, learner, completion, board_credits, add)
@@ -152,28 +152,19 @@ class RowJudge:
             board_credits=board_credits,
             credit_awards=awards,
         )
-        return RowResult(number, action, tuple(findings), record, True)
+        return RowResult(number, action, _in_order(findings, row), record, True)
 
-    def _with_odd_cells(self, number: int, row: LearnerRow) -> RowResult:
-        """Judge a row some of whose cells had line breaks or invisible characters taken out:
-        a line break, tab or control character is an error (PARS takes a value on one line,
-        and the PARS-ready text file could not hold it), and the cell's other findings, which
-        follow from it, are left out; an invisible character is a warning."""
-        odd: list[Finding] = []
-        broken: set[str] = set()
-        for column, text in row.odd_cells:
+    @staticmethod
+    def _odd_cells(number: int, odd_cells: tuple[tuple[str, str], ...], add) -> None:
+        """Name the cells that had line breaks or invisible characters taken out: a line
+        break, tab or control character is an error (PARS takes a value on one line, and the
+        PARS-ready text file could not hold it); an invisible character is a warning."""
+        for column, text in odd_cells:
             breaking, invisible = odd_characters(text)
             if breaking:
-                odd.append(make_finding("CONTROL_CHARACTER", number, column, what=breaking))
-                broken.update(column.split(" / "))
+                add(make_finding("CONTROL_CHARACTER", number, column, what=breaking))
             if invisible:
-                odd.append(make_finding("INVISIBLE_CHARACTER", number, column, what=invisible))
-        result = self.judge(number, row._replace(odd_cells=()))
-        findings = odd + [finding for finding in result.findings if finding.column not in broken]
-        findings.sort(key=lambda finding: column_order(finding.column))
-        if broken:
-            return RowResult(number, result.action, tuple(findings), None, False)
-        return result._replace(findings=tuple(findings))
+                add(make_finding("INVISIBLE_CHARACTER", number, column, what=invisible))
 
     def _check_learner(self, number: int, row: LearnerRow, findings: list[Finding]) -> RowResult:
         """Who the learner is, and nothing else: names, birthday, state, IDs, the register."""
@@ -189,7 +180,7 @@ class RowJudge:
         if learner is not None:
             self._identity(number, learner, license, board, board_id, add)
         accepted = not any(finding.severity == rules.ERROR for finding in findings)
-        return RowResult(number, "", tuple(findings), None, accepted)
+        return RowResult(number, "", _in_order(findings, row), None, accepted)
 
     # --- Record Action and activity -----------------------------------------------------------
 
@@ -741,3 +732,23 @@ class RowJudge:
                     limit=rules.ABS_DAILY_LIMIT,
                 )
             )
+
+
+def _in_order(findings: list[Finding], row: LearnerRow) -> tuple[Finding, ...]:
+    """A row's findings in column order. A cell refused for a line break or control character
+    has no other finding: they would follow from it (a name "too long" because two lines were
+    read as one)."""
+    if not row.odd_cells:
+        return tuple(findings)
+    broken = {
+        part
+        for finding in findings
+        if finding.code == "CONTROL_CHARACTER"
+        for part in finding.column.split(" / ")
+    }
+    kept = [
+        finding
+        for finding in findings
+        if finding.code == "CONTROL_CHARACTER" or finding.column not in broken
+    ]
+    return tuple(sorted(kept, key=lambda finding: column_order(finding.column)))
