@@ -74,7 +74,7 @@ class LearnerRow(NamedTuple):
 # or the birthday cannot be read); the license: (state code, license number, NPI).
 _License = tuple[str | None, str | None, str | None]
 # Text a spreadsheet program would run as a formula, in the columns that take any text.
-_FORMULA_STARTS = ("=", "+", "-", "@")
+_FORMULA_STARTS = frozenset(("=", "+", "-", "@"))
 
 
 class RowJudge:
@@ -132,7 +132,8 @@ class RowJudge:
             has_error = self._repeats(number, action, key, board, has_error, add)
 
         if has_error:
-            return RowResult(number, action, _in_order(findings, row), None, False)
+            in_order = _in_order(findings) if row.odd_cells else tuple(findings)
+            return RowResult(number, action, in_order, None, False)
         assert completion is not None and learner is not None  # no error means they parsed
         if action == "Add" and board == "ABS" and board_credits is not None:
             self._abs_day(number, learner, completion, board_credits, add)
@@ -152,7 +153,9 @@ class RowJudge:
             board_credits=board_credits,
             credit_awards=awards,
         )
-        return RowResult(number, action, _in_order(findings, row), record, True)
+        if row.odd_cells:
+            return RowResult(number, action, _in_order(findings), record, True)
+        return RowResult(number, action, tuple(findings), record, True)
 
     @staticmethod
     def _odd_cells(number: int, odd_cells: tuple[tuple[str, str], ...], add) -> None:
@@ -180,7 +183,8 @@ class RowJudge:
         if learner is not None:
             self._identity(number, learner, license, board, board_id, add)
         accepted = not any(finding.severity == rules.ERROR for finding in findings)
-        return RowResult(number, "", _in_order(findings, row), None, accepted)
+        in_order = _in_order(findings) if row.odd_cells else tuple(findings)
+        return RowResult(number, "", in_order, None, accepted)
 
     # --- Record Action and activity -----------------------------------------------------------
 
@@ -211,7 +215,7 @@ class RowJudge:
             code, params = completion_date_problem(cell)
             add(make_finding(code, number, column, **params))
             return None
-        if midnight := midnight_time(cell):
+        if (type(cell) is not str or len(cell) > 10) and (midnight := midnight_time(cell)):
             day = format_day(completion)
             value = shown(cell) if isinstance(cell, str) else f'"{day} {midnight}"'
             add(make_finding("DATE_MIDNIGHT", number, column, value=value, time=midnight, day=day))
@@ -280,11 +284,11 @@ class RowJudge:
                 )
         if row.name_cell:
             self._name_split(number, row.name_cell, add)
-        for name, column in ((first_name, rules.FIRST_NAME), (last_name, rules.LAST_NAME)):
-            if name and (unusual := unusual_characters(name)):
-                add(make_finding("UNUSUAL_CHARACTER", number, column, what=unusual))
-            if name.startswith(_FORMULA_STARTS):
-                add(make_finding("LOOKS_LIKE_FORMULA", number, column, start=f'"{name[0]}"'))
+        if not (first_name + last_name).isascii() or _FORMULA_STARTS & {
+            first_name[:1],
+            last_name[:1],
+        }:
+            self._name_characters(number, first_name, last_name, add)
         problem, month, day, made_by = parse_birthday(row.date_of_birth, self.today)
         if problem:
             value = birthday_problem_detail(problem, row.date_of_birth)
@@ -294,6 +298,14 @@ class RowJudge:
             add(make_finding("DOB_MADE_A_DATE", number, rules.DATE_OF_BIRTH, how=made_by))
         key = learner_key(first_name, last_name, month, day) if first_name and last_name else None
         return first_name, last_name, month, day, key
+
+    @staticmethod
+    def _name_characters(number: int, first_name: str, last_name: str, add) -> None:
+        for name, column in ((first_name, rules.FIRST_NAME), (last_name, rules.LAST_NAME)):
+            if unusual := unusual_characters(name):
+                add(make_finding("UNUSUAL_CHARACTER", number, column, what=unusual))
+            if name[:1] in _FORMULA_STARTS:
+                add(make_finding("LOOKS_LIKE_FORMULA", number, column, start=f'"{name[0]}"'))
 
     @staticmethod
     def _name_split(number: int, name_cell: str, add) -> None:
@@ -346,7 +358,7 @@ class RowJudge:
         license_number: str | None = None
         if identifier:
             column = rules.LICENSE_OR_NPI
-            if identifier.startswith(_FORMULA_STARTS):
+            if identifier[:1] in _FORMULA_STARTS:
                 add(make_finding("LOOKS_LIKE_FORMULA", number, column, start=f'"{identifier[0]}"'))
             if len(identifier) == rules.NPI_DIGITS and is_digits(identifier):
                 if npi_is_valid(identifier):
@@ -734,12 +746,10 @@ class RowJudge:
             )
 
 
-def _in_order(findings: list[Finding], row: LearnerRow) -> tuple[Finding, ...]:
-    """A row's findings in column order. A cell refused for a line break or control character
-    has no other finding: they would follow from it (a name "too long" because two lines were
-    read as one)."""
-    if not row.odd_cells:
-        return tuple(findings)
+def _in_order(findings: list[Finding]) -> tuple[Finding, ...]:
+    """A row's findings in column order, once odd characters were named. A cell refused for a
+    line break or control character has no other finding: they would follow from it (a name
+    "too long" because two lines were read as one)."""
     broken = {
         part
         for finding in findings
