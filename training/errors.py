@@ -61,10 +61,15 @@ def wait_message(seconds: float) -> str:
     return f"Too many attempts for now. Try again in about {round(minutes / 60)} hours."
 
 
-def render_error(status: int, title: str, message: str):
-    """The error page; if even it cannot be drawn, a plain one, never a second error."""
+def render_error(status: int, title: str, message: str, *, back: tuple[str, str] | None = None):
+    """The error page; if even it cannot be drawn, a plain one, never a second error.
+
+    ``back`` is (URL, link text) of the page the person came from, offered before the session
+    list.
+    """
     try:
-        return render_template("errors/error.html", title=title, message=message), status
+        page = render_template("errors/error.html", title=title, message=message, back=back)
+        return page, status
     except Exception:  # whatever broke, a second error here would answer 500
         current_app.logger.exception("The %s error page could not be drawn", status)
         page = Markup(

@@ -1,6 +1,7 @@
 """The practice upload sandbox: an organization's own pages from its manage link, and staff's
 read-only view of any organization's sandbox."""
 
+import io
 from collections.abc import Callable
 from datetime import date
 
@@ -14,6 +15,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     stream_with_context,
     url_for,
 )
@@ -75,6 +77,22 @@ def _attachment(body: bytes, mimetype: str, filename: str, *, personal: bool = F
     if personal:  # learner data: never kept by a browser or a proxy
         headers["Cache-Control"] = "no-store"
     return current_app.response_class(body, mimetype=mimetype, headers=headers)
+
+
+def _named_attachment(body: bytes, mimetype: str, filename: str):
+    """A download of learner data named after the person's own file, in any script: send_file
+    writes filename* (UTF-8, RFC 6266) and an ASCII fallback for old clients; the charset is
+    Flask's to add, once."""
+    response = send_file(
+        io.BytesIO(body),
+        mimetype=mimetype.split(";")[0],
+        as_attachment=True,
+        download_name=filename,
+        conditional=False,
+        etag=False,
+    )
+    response.headers["Cache-Control"] = "no-store"  # never kept by a browser or a proxy
+    return response
 
 
 def _inline_limits() -> dict:
@@ -235,7 +253,9 @@ def upload(token: str):
 @bp.errorhandler(413)
 def upload_too_large(_error):
     message = rules.CODES["FILE_TOO_LARGE"].message.format(limit=human_size(_max_bytes()))
-    return render_error(413, "That file is too large", message)
+    token = (request.view_args or {}).get("token")
+    back = (url_for("sandbox.home", token=token), "Back to your sandbox") if token else None
+    return render_error(413, "That file is too large", message, back=back)
 
 
 def _attempt_or_404(signup: Signup, attempt_id: int) -> SandboxAttempt:
@@ -352,15 +372,16 @@ def pars_ready(token: str, attempt_id: int, kind: str):
     except services.SandboxError as error:
         flash(str(error), "error")
         return redirect(url_for("sandbox.attempt", token=token, attempt_id=attempt.id), code=303)
-    stem = attempt.filename.rsplit(".", 1)[0][:80] or "learners"
-    return _attachment(body, mimetype, f"{_safe_name(stem)}-pars-ready.{kind}", personal=True)
+    stem = _safe_name(attempt.filename.rsplit(".", 1)[0][:80]) or "learners"
+    return _named_attachment(body, mimetype, f"{stem}-pars-ready.{kind}")
 
 
 def _safe_name(name: str) -> str:
-    """A file name for Content-Disposition: letters, digits, dashes and underscores only."""
+    """A file name stem as the person wrote it, in any script, without what no file system
+    takes in a name (path separators, quotes, control characters)."""
     return "".join(
-        char if char.isascii() and (char.isalnum() or char in "-_") else "-" for char in name
-    )
+        char if char.isprintable() and char not in '\\/:*?"<>|' else "-" for char in name
+    ).strip(" .")
 
 
 @bp.get("/manage/<token>/sandbox/attempts/<id:attempt_id>/status")
