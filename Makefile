@@ -1,4 +1,5 @@
-# Quick start: `make run` serves the demo on http://127.0.0.1:5000; `make test` runs every test.
+# Quick start: `make run` serves the demo on http://127.0.0.1:5000 (PORT=8000 make run for
+# another port); `make test` runs every test.
 
 PYTHON ?= python3.11
 VENV := .venv
@@ -8,6 +9,10 @@ STAMP := $(VENV)/.installed
 PORT ?= 5000
 INSTANCE := $(or $(TRAINING_INSTANCE_PATH),instance)
 SECRET_FILE := $(INSTANCE)/secret_key
+# Where `make run` serves; every step it runs (the sign-in address it prints, links in emails)
+# uses this address.
+ADDRESS = http://127.0.0.1:$(PORT)
+DEMO_ENV = TRAINING_SECRET_KEY="$$(cat $(SECRET_FILE))" TRAINING_PUBLIC_URL="$(ADDRESS)"
 
 .PHONY: run test lint format bench clean
 
@@ -24,13 +29,12 @@ $(SECRET_FILE):
 	chmod 600 $@
 
 run: $(STAMP) $(SECRET_FILE)
-	TRAINING_SECRET_KEY="$$(cat $(SECRET_FILE))" $(FLASK) db upgrade
-	TRAINING_SECRET_KEY="$$(cat $(SECRET_FILE))" $(FLASK) seed --if-empty
-	TRAINING_SECRET_KEY="$$(cat $(SECRET_FILE))" $(FLASK) staff demo-admin
-	@echo "Training Desk is starting on http://127.0.0.1:$(PORT); emails appear in $(INSTANCE)/mail/"
+	$(DEMO_ENV) $(FLASK) db upgrade
+	$(DEMO_ENV) $(FLASK) seed --if-empty
+	$(DEMO_ENV) $(FLASK) staff demo-admin
+	@echo "Training Desk is starting on $(ADDRESS); emails appear in $(INSTANCE)/mail/"
 	@echo "The web server and both workers run under honcho (see Procfile); Ctrl-C stops them all."
-	export TRAINING_SECRET_KEY="$$(cat $(SECRET_FILE))" TRAINING_PUBLIC_URL="http://127.0.0.1:$(PORT)" \
-		PATH="$(abspath $(BIN)):$$PATH" PYTHONUNBUFFERED=1; \
+	export $(DEMO_ENV) PATH="$(abspath $(BIN)):$$PATH" PYTHONUNBUFFERED=1; \
 	exec $(BIN)/honcho start --procfile Procfile --port $(PORT)
 
 test: $(STAMP)

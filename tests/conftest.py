@@ -4,6 +4,7 @@ import html
 import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,6 +46,19 @@ def pytest_sessionfinish(session, exitstatus):
     for thread in threading.enumerate():
         if isinstance(thread, threading.Timer):
             thread.cancel()
+
+
+def ended_within(thread: threading.Thread, seconds: float) -> bool:
+    """Wait up to ``seconds`` for ``thread`` to end; True if it has.
+
+    ``Thread.join(timeout)`` waits in ``sem_clockwait`` too, so under faketime it never times
+    out and waits for the thread however long it takes. Short sleeps (``nanosleep``, which
+    libfaketime does fake) keep time under the real clock and the faked one alike.
+    """
+    deadline = time.monotonic() + seconds
+    while thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return not thread.is_alive()
 
 
 POSTGRES_ADMIN_URL = os.environ.get(

@@ -4,7 +4,7 @@ import sqlite3
 import threading
 
 import pytest
-from conftest import signup_form
+from conftest import ended_within, signup_form
 from sqlalchemy import select, text
 
 from training.booking.models import Program
@@ -61,8 +61,7 @@ def test_a_signup_waits_for_the_write_lock_instead_of_failing(app, client, make_
         target=lambda: answers.append(client.post("/signup", data=signup_form(session_id)))
     )
     poster.start()
-    poster.join(timeout=0.5)
-    still_waiting = poster.is_alive()
+    still_waiting = not ended_within(poster, 0.5)
     writer.execute("COMMIT")
     writer.close()
     poster.join()

@@ -20,8 +20,17 @@ from test_sandbox_web_activities import activity_form
 from test_staff_access import client_for
 from test_staff_access import world as world
 from werkzeug.routing import ValidationError
-from wtforms import DateField, DecimalField, FormField, IntegerField, SelectFieldBase, StringField
+from wtforms import (
+    DateField,
+    DecimalField,
+    FormField,
+    IntegerField,
+    SelectFieldBase,
+    StringField,
+    TelField,
+)
 from wtforms.fields.core import UnboundField
+from wtforms.validators import Regexp
 
 import training
 from training import PROJECT_ROOT, forms
@@ -260,8 +269,10 @@ def test_nan_credits_are_refused_with_a_message(app, client, token):
 # --- Values another record holds ---------------------------------------------------------------
 
 
-def test_manage_page_provider_id_held_by_another_org_keeps_input(app, client, make_session, token):
-    other = manage_token(
+@pytest.fixture
+def other_token(client, make_session) -> str:
+    """The manage token of another organization's booking, with no provider ID."""
+    return manage_token(
         client.post(
             "/signup",
             data=signup_form(
@@ -272,15 +283,21 @@ def test_manage_page_provider_id_held_by_another_org_keeps_input(app, client, ma
         )
     )
 
-    response = client.post(
-        f"/manage/{other}/contacts",
+
+def save_contacts(client, token: str, provider_id: str):
+    return client.post(
+        f"/manage/{token}/contacts",
         data={
-            "provider_id": "001-2345",
+            "provider_id": provider_id,
             "contact_name": "Cy Okafor",
             "contact_email": "cy@coast.example.org",
             "attendee_emails": "",
         },
     )
+
+
+def test_manage_page_provider_id_held_by_another_org_keeps_input(app, client, token, other_token):
+    response = save_contacts(client, other_token, "001-2345")
 
     assert response.status_code == 409
     text = page_text(response)
@@ -328,6 +345,8 @@ UNIQUE_CONSTRAINTS = {
     "uq_sandbox_column_maps_signup_header": "a mapping confirmed twice at once: the one saved "
     "first is read back and updated",
     "uq_live_attendances_session_signup": "made on first use; a concurrent insert is read back",
+    "uq_challenge_drawings_first": "the drawing that stands is shown (test_a_drawing_run_again_"
+    "shows_the_one_that_stands_unless_an_admin_gives_a_reason)",
     # No person chooses these values:
     "uq_programs_slug": "programs come from seed files",
     "uq_walkthrough_steps_slug": "steps come from seed files",
@@ -522,3 +541,166 @@ def test_text_filters_take_a_missing_field():
     assert forms.clean_text("  a\x00b\r\nc \t") == "ab\r\nc"
     assert forms.single_line(" a \r\n b\x07 ") == "a b"
     assert forms.as_typed("  pass word ") == "  pass word "
+
+
+# --- Digits of any script, plain numbers, phone numbers, direction controls --------------------
+
+ARABIC_INDIC_0012345 = "٠٠١٢٣٤٥"
+FULLWIDTH_0012345 = "００１２３４５"
+
+
+def test_digits_of_any_script_are_read_as_the_same_ascii_digits():
+    assert forms.identifier(ARABIC_INDIC_0012345) == "0012345"
+    assert forms.identifier(FULLWIDTH_0012345) == "0012345"
+    assert forms.identifier(" ２０１２３４５６７ ") == "201234567"
+    assert forms.identifier("(916) ５５５-0100") == "(916) 555-0100"
+
+
+@pytest.mark.parametrize("typed", [ARABIC_INDIC_0012345, FULLWIDTH_0012345, "００１-２３４５"])
+def test_a_provider_id_in_other_digits_is_the_id_another_org_holds(
+    app, client, token, other_token, typed
+):
+    response = save_contacts(client, other_token, typed)
+
+    assert response.status_code == 409
+    assert "Another organization has signed up with this ACCME provider ID." in page_text(response)
+    assert one(app, Signup, organization_name="Coast Range Hospital").provider_id is None
+
+
+def test_a_signup_with_a_provider_id_in_other_digits_is_the_organization_already_signed_up(
+    app, client, make_session, token
+):
+    response = client.post(
+        "/signup",
+        data=signup_form(
+            make_session(),
+            organization_name="Coast Range Hospital",
+            contact_email="cy@coast.example.org",
+            provider_id=ARABIC_INDIC_0012345,
+        ),
+    )
+
+    assert response.status_code == 409
+    with app.app_context():
+        assert db.session.scalars(select(Signup.provider_id)).all() == ["0012345"]
+
+
+def test_an_activity_id_in_fullwidth_digits_is_saved_in_ascii(app, client, token):
+    response = client.post(
+        f"/manage/{token}/sandbox/activities/new",
+        data=activity_form(activity_id="２０１２３４５６７", max_cme_credits="１.５"),
+    )
+
+    assert response.status_code == 303
+    activity = one(app, SandboxActivity, activity_id="201234567")
+    assert str(activity.max_cme_credits) == "1.50"
+
+
+@pytest.mark.parametrize("typed", ["1_000", "1e2", "1.2.3", "+-1", "1,5", "0x10", "٣ ٣"])
+def test_a_decimal_takes_only_digits_a_sign_and_one_point(app, client, token, typed):
+    response = client.post(
+        f"/manage/{token}/sandbox/activities/new", data=activity_form(max_cme_credits=typed)
+    )
+
+    assert response.status_code == 422
+    assert CREDITS_MESSAGE in page_text(response)
+    assert f'value="{typed}"' in response.get_data(as_text=True)  # kept as typed
+    with app.app_context():
+        assert db.session.scalars(select(SandboxActivity)).all() == []
+
+
+def new_session_with_seats(app, seats: str):
+    return client_for(app, "staff").post(
+        "/staff/sessions/new",
+        data={"day": "2026-12-09", "starts_at": "08:00", "ends_at": "09:00", "seats": seats},
+    )
+
+
+@pytest.mark.parametrize(("typed", "seats"), [("٣", 3), ("１２", 12), ("+7", 7)])
+def test_a_whole_number_in_any_scripts_digits_is_that_number(app, world, typed, seats):
+    response = new_session_with_seats(app, typed)
+
+    assert response.status_code == 303
+    assert one(app, TrainingSession, seats=seats).seats == seats
+
+
+@pytest.mark.parametrize("typed", ["1_000", "12.0", "1e3", "--4"])
+def test_a_whole_number_takes_only_digits_and_a_sign(app, world, typed):
+    response = new_session_with_seats(app, typed)
+
+    assert response.status_code == 200
+    assert "Enter a whole number in digits, for example 12." in page_text(response)
+    with app.app_context():
+        assert len(db.session.scalars(select(TrainingSession)).all()) == 2  # the world's own
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("(916) 555-0100 x12", "(916) 555-0100 x12"),
+        ("+1 916.555.0100 ext. 7", "+1 916.555.0100 ext. 7"),
+        ("９１６ ５５５ ０１００", "916 555 0100"),
+    ],
+)
+def test_a_phone_number_of_digits_and_punctuation_is_saved(app, client, make_session, typed, kept):
+    response = client.post("/signup", data=signup_form(make_session(), contact_phone=typed))
+
+    assert response.status_code == 303
+    assert one(app, Signup, organization_name="Sierra Valley Medical Society").contact_phone == kept
+
+
+@pytest.mark.parametrize("typed", ["call me", "916-555-0100 or email", "916/555/0100 #"])
+def test_a_phone_number_with_other_text_is_refused_saying_what_is_allowed(
+    app, client, make_session, typed
+):
+    response = client.post("/signup", data=signup_form(make_session(), contact_phone=typed))
+
+    assert response.status_code == 200
+    assert forms.PHONE_MESSAGE in page_text(response)
+    with app.app_context():
+        assert db.session.scalars(select(Signup)).all() == []
+
+
+def test_direction_overrides_and_isolates_are_dropped_from_typed_text(app, client, make_session):
+    spoofed = "Sierra \u202eyellaV\u202c \u2066Medical\u2069 Society"
+    response = client.post(
+        "/signup",
+        data=signup_form(make_session(), organization_name=spoofed, contact_name="Ana\u202dReyes"),
+    )
+
+    assert response.status_code == 303
+    signup = one(app, Signup, contact_name="AnaReyes")
+    assert signup.organization_name == "Sierra yellaV Medical Society"
+    for control in ("\u202a", "\u202e", "\u2066", "\u2069"):
+        assert forms.single_line(f"a{control}b") == forms.clean_text(f"a{control}b") == "ab"
+    assert forms.single_line("\u200fשלום\u200e") == "\u200fשלום\u200e"  # marks, not overrides
+
+
+def test_no_field_pattern_takes_digits_of_other_scripts():
+    """A pattern's \\d also matches Arabic-Indic or fullwidth digits, which then reach the
+    database as different text: patterns say [0-9], and the field's ``identifier`` filter
+    reads every script's digits as ASCII first."""
+    loose = [
+        name
+        for form in package_forms()
+        for name, field in _unbound_fields(form)
+        for validator in field.kwargs.get(
+            "validators", field.args[1] if len(field.args) > 1 else ()
+        )
+        if isinstance(validator, Regexp) and "\\d" in validator.regex.pattern
+    ]
+    assert loose == []
+
+
+def test_every_phone_field_checks_the_number_by_the_shared_rule():
+    unchecked = [
+        name
+        for form in package_forms()
+        for name, field in _unbound_fields(form)
+        if issubclass(field.field_class, TelField)
+        and (
+            forms.phone_number not in field.kwargs.get("validators", ())
+            or forms.identifier not in field.kwargs.get("filters", ())
+        )
+    ]
+    assert unchecked == []

@@ -1,14 +1,16 @@
 """The audit log page: admins only, filtered by person, organization, action and days."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import page_text, signup_form
+from sqlalchemy import select
 
 from training.audit.models import AuditEvent
 from training.audit.views import readable_details
-from training.extensions import db
+from training.extensions import db, seed_path
+from training.live.steps import seed_walkthrough
 
 pytestmark = pytest.mark.clock
 
@@ -136,6 +138,39 @@ def test_public_signups_and_staff_actions_are_in_the_log(client, sign_in_as, mak
     assert "1 event." in text
     assert "organization (public page) signup.created Sierra Valley Medical Society" in text
     assert "Status confirmed Choices" in text
+
+
+def test_exports_edits_and_live_starts_name_the_session_they_were_about(
+    app, client, sign_in_as, make_session
+):
+    starts_at = datetime(2026, 12, 8, 18, 0, tzinfo=UTC)  # 10 AM in California
+    session_id = make_session(starts_at=starts_at, ends_at=starts_at + timedelta(minutes=90))
+    with app.app_context():
+        seed_walkthrough(seed_path("walkthrough"))
+        db.session.commit()
+    sign_in_as("admin")
+
+    client.get(f"/staff/sessions/{session_id}/roster.csv")
+    client.post(
+        f"/staff/sessions/{session_id}/edit",
+        data={"day": "2026-12-08", "starts_at": "10:00", "ends_at": "11:30", "seats": "9"},
+    )
+    client.post(f"/staff/live/{session_id}/start")
+
+    label = f"#{session_id}, Tue, Dec 8, 10:00–11:30 AM PT"
+    with app.app_context():
+        events = db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action.in_(["roster.exported", "session.updated", "live.started"]))
+            .order_by(AuditEvent.id)
+        ).all()
+        assert [(event.action, event.details["session"]) for event in events] == [
+            ("roster.exported", label),
+            ("session.updated", label),
+            ("live.started", label),
+        ]
+    text = page_text(client.get("/staff/audit/", query_string={"action": "live.started"}))
+    assert f"live.started — Session {label}" in text
 
 
 def test_the_log_comes_fifty_to_a_page_keeping_the_filters(app, client, sign_in_as):

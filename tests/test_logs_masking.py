@@ -57,6 +57,47 @@ def test_secrets_are_masked_in_a_log_line(line, expected):
     assert mask_secrets(line) == expected
 
 
+TOKEN = "O_18ZCxdvtwM1gd0qf27rRdJMoG8gN86xVbmH2l1cQU"
+HEX_KEY = "9f86d081884c7d659a2feaa0c55ad015"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (f'"GET /manage//{TOKEN} HTTP/1.1" 404', '"GET /manage//<token> HTTP/1.1" 404'),
+        (f"GET /feeds//sessions/{TOKEN}.ics", "GET /feeds//sessions/<token>.ics"),
+        (f"GET /Manage/{TOKEN}/sandbox", "GET /Manage/<token>/sandbox"),
+        (f'"GET /{TOKEN} HTTP/1.1" 404', '"GET /<token> HTTP/1.1" 404'),
+        (f"GET /manage%2F{TOKEN}%2fsandbox", "GET /manage%2F<token>%2fsandbox"),
+        (f"GET /manage%252F{TOKEN}", "GET /manage%25<token>"),
+        (f"GET /static/{HEX_KEY}.css", "GET /static/<token>.css"),
+        (f'"-" "https://x.example.org/x/{TOKEN}"', '"-" "https://x.example.org/x/<token>"'),
+        (f"GET /?{TOKEN}", "GET /?<token>=<masked>"),
+        # Short runs and file paths in tracebacks stay readable.
+        (
+            'File "/srv/app/.venv/lib/python3.11/site-packages/flask/app.py", line 917',
+            'File "/srv/app/.venv/lib/python3.11/site-packages/flask/app.py", line 917',
+        ),
+        ("GET /staff/sessions/12/roster.csv", "GET /staff/sessions/12/roster.csv"),
+    ],
+)
+def test_a_token_anywhere_in_a_path_is_masked_however_the_path_is_spelled(line, expected):
+    assert mask_secrets(line) == expected
+
+
+def token_path_variants(token: str) -> list[tuple[str, str]]:
+    """Paths someone may send with a real token (doubled slashes, capitals, the token at the
+    root, slashes percent-encoded), each with how its request line shows it in a log."""
+    return [
+        (f"/manage//{token}", "/manage//<token>"),
+        (f"/feeds//sessions/{token}.ics", "/feeds//sessions/<token>.ics"),
+        (f"/Manage/{token}", "/Manage/<token>"),
+        (f"/{token}", "/<token>"),
+        (f"/manage%2F{token}", "/manage%2F<token>"),
+        (f"/manage/{token}%2Fsandbox", "/manage/<token>"),
+    ]
+
+
 def hidden_fields(page: str) -> dict[str, str]:
     """The CSRF token and a one-time key from a page, as a browser sends them with a form."""
     return dict(
@@ -113,6 +154,8 @@ def test_a_journey_leaves_no_secret_in_the_development_servers_log(
 
         monkeypatch.setattr("training.challenges.views._entries_of", broken)
         assert browser.get(f"/manage/{token}/challenges").status_code == 500
+        for path, _logged in token_path_variants(token):
+            assert browser.get(path).status_code < 500, path
 
         with httpx.Client(base_url=url) as staff:
             staff.post(
@@ -136,5 +179,7 @@ def test_a_journey_leaves_no_secret_in_the_development_servers_log(
     assert "Exception on /manage/<token>/challenges [GET]" in log
     assert "RuntimeError: could not read /manage/<token>/challenges for <email>" in log
     assert "GET /staff/signups?q=<masked> HTTP/1.1" in log
+    for _path, logged in token_path_variants(token):
+        assert f"GET {logged} HTTP/1.1" in log, logged
     for secret in (token, CONTACT, "ana.reyes", "%40", "pat@cmadocs", *LEARNER_ROW[3:8]):
         assert secret not in log, secret

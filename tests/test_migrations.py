@@ -1,10 +1,12 @@
 """Alembic migrations build the schema the models describe, and undo it."""
 
+from datetime import UTC, datetime
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from training import create_app
 from training.extensions import db
@@ -36,3 +38,45 @@ def test_downgrade_to_base_removes_every_table(empty_database_app):
         upgrade()
         downgrade(revision="base")
         assert inspect(db.engine).get_table_names() == ["alembic_version"]
+
+
+def test_drawings_repeated_before_the_one_drawing_rule_are_kept_as_draws_again(
+    empty_database_app,
+):
+    with empty_database_app.app_context():
+        upgrade(revision="0011_worker_heartbeats")
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO programs (id, slug, name, description, timezone, "
+                    "window_starts_on, window_ends_on, signup_opens_at, signup_closes_at, "
+                    "staff_email, accme_challenge_due_on, cma_challenge_due_on, "
+                    "attestation_text, created_at) VALUES (1, 'p', 'P', '', 'UTC', "
+                    "'2026-12-01', '2026-12-08', :at, :at, 's@x.org', '2026-12-10', "
+                    "'2027-03-01', 'a', :at)"
+                ),
+                {"at": datetime(2026, 11, 1, tzinfo=UTC)},
+            )
+            for drawing_id, challenge in ((1, "accme"), (2, "accme"), (3, "cma")):
+                connection.execute(
+                    text(
+                        "INSERT INTO challenge_drawings (id, program_id, challenge, seed, "
+                        "eligible_signup_ids, winner_signup_ids, drawn_at) "
+                        "VALUES (:id, 1, :challenge, '7', '[1]', '[1]', :at)"
+                    ),
+                    {
+                        "id": drawing_id,
+                        "challenge": challenge,
+                        "at": datetime(2026, 12, 9, tzinfo=UTC),
+                    },
+                )
+        upgrade()
+        with db.engine.connect() as connection:
+            reasons = connection.execute(
+                text("SELECT id, redraw_reason FROM challenge_drawings ORDER BY id")
+            ).all()
+    assert [(drawing_id, reason is None) for drawing_id, reason in reasons] == [
+        (1, True),
+        (2, False),
+        (3, True),
+    ]

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from test_logs_masking import token_path_variants
 
 pytestmark = pytest.mark.clock
 
@@ -129,6 +130,10 @@ def test_make_run_serves_the_demo_and_delivers_its_emails_as_files(environment, 
     calendars = [part for part in message.walk() if part.get_content_type() == "text/calendar"]
     assert calendars and "METHOD:REQUEST" in calendars[0].get_content()
     assert "email:    admin@training-desk.localhost" in output
+    # Every address it prints is on the port it serves on.
+    assert f"Training Desk is starting on http://127.0.0.1:{port};" in output, output
+    assert f"sign in at http://127.0.0.1:{port}/staff/sign-in" in output, output
+    assert set(re.findall(r"http://127\.0\.0\.1:(\d+)", output)) == {str(port)}, output
     assert (tmp_path / "instance" / "secret_key").stat().st_mode & 0o077 == 0
     # The development server's request lines show the manage link's path, never its token.
     token = re.search(r"/manage/([\w\-]{40,})", booked).group(1)
@@ -231,6 +236,11 @@ def test_gunicorn_logs_hold_no_token_email_or_search_term(environment, tmp_path)
             urllib.request.urlopen(f"{base}/manage/{token}/challenges")  # noqa: S310
         failed.value.close()
         assert failed.value.code == 500
+        for path, _logged in token_path_variants(token):
+            try:
+                urllib.request.urlopen(f"{base}{path}").close()  # noqa: S310
+            except urllib.error.HTTPError as missing:  # most are not pages
+                missing.close()
         staff = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
         )
@@ -251,5 +261,7 @@ def test_gunicorn_logs_hold_no_token_email_or_search_term(environment, tmp_path)
     assert 'GET /manage/<token>/challenges HTTP/1.1" 500' in output, output
     assert "Exception on /manage/<token>/challenges [GET]" in output, output
     assert "GET /staff/signups?q=<masked> HTTP/1.1" in output, output
+    for _path, logged in token_path_variants(token):
+        assert f"GET {logged} HTTP/1.1" in output, logged
     for secret in (token, "ana@shelltest", "shelltest.example.org", "ana%40", "pat@cmadocs"):
         assert secret not in output, secret

@@ -17,6 +17,16 @@ from training.staff.services import create_staff
 
 pytestmark = pytest.mark.clock
 
+# Sessions here start three days from "now" and staff edit them by their local day and times:
+# from 10:30 PM in California the 90 minutes would end on the next day there and the edit form
+# would refuse them. Every test runs on a clock frozen (ticking) at 10 AM Pacific, Nov 24, 2026.
+TUESDAY_MORNING = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def tuesday_morning(time_machine):
+    time_machine.move_to(TUESDAY_MORNING, tick=True)
+
 
 @pytest.fixture
 def make_facilitator(app):

@@ -113,7 +113,7 @@ def test_organization_practises_an_upload_from_template_to_accepted_file(page, s
 
     template = load_workbook(download(page, "Learner template (Excel .xlsx)", tmp_path))
     assert template.active["A1"].value == rules.GUIDANCE_LINE
-    assert tuple(cell.value for cell in template.active[2]) == rules.HEADERS
+    assert tuple(cell.value for cell in template.active[2]) == rules.TEMPLATE_HEADER_ROW
 
     upload(page, download(page, "Practice file (.xlsx)", tmp_path))
     expect(page.get_by_role("heading", level=1)).to_have_text("Results: practice-learners.xlsx")
@@ -280,14 +280,14 @@ def test_a_provider_maps_its_own_spreadsheet_and_downloads_a_pars_ready_file(pag
     workbook = load_workbook(download(page, "PARS-ready file (Excel .xlsx)", tmp_path))
     sheet = workbook["Learners"]
     assert sheet["A1"].value == rules.GUIDANCE_LINE
-    assert tuple(cell.value for cell in sheet[2]) == rules.HEADERS
+    assert tuple(cell.value for cell in sheet[2]) == rules.TEMPLATE_HEADER_ROW
     assert [cell.value for cell in sheet[3]][:6][3:] == [
         first.first_name,
         first.last_name,
         f"{first.birth_month:02d}/{first.birth_day:02d}",
     ]
     text = download(page, "PARS-ready file (tab-delimited .txt, accepted rows only, no header "
-                    "row)", tmp_path).read_text(encoding="utf-8-sig")  # fmt: skip
+                    "row)", tmp_path).read_text(encoding="utf-8")  # fmt: skip
     assert len(text.splitlines()) == 3 and text.startswith("Add\t200012345\t")
     assert not problems, "\n".join(problems)
 
@@ -301,3 +301,52 @@ def test_the_column_mapping_works_without_javascript(page_without_script, site, 
     page.get_by_label("Column B, headed “Given”").select_option(label=rules.FIRST_NAME)
     page.get_by_role("button", name="Check the file with these columns").click()
     expect(page.locator("main")).to_contain_text("All 3 row(s) were accepted")
+
+
+def _name_export(path: Path) -> None:
+    """An LMS export with one Name column, titles and credentials as the LMS keeps them."""
+    entries = [
+        entry
+        for entry in services.read_register_entries()
+        if entry.license_number and not entry.board and entry.state in rules.PARS_STATES
+    ][:2]
+    done = (utcnow() - timedelta(days=3)).date()
+    with path.open("w", newline="", encoding="utf-8-sig") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(["Name", "DOB (MM/DD)", "Lic No", "State", "Completed", "CME"])
+        for title, entry in zip(("Dr.", "Ms."), entries, strict=True):
+            writer.writerow(
+                [f"{title} {entry.first_name} {entry.last_name}, MD",
+                 f"{entry.birth_month:02d}/{entry.birth_day:02d}", entry.license_number,
+                 entry.state, f"{done:%m/%d/%Y}", "1"]
+            )  # fmt: skip
+
+
+def test_keyboard_focus_follows_the_preview_and_the_mapping_errors(page, site, tmp_path):
+    axe = Axe()
+    problems: list[str] = []
+
+    def check(page_name: str) -> None:
+        for violation in axe.run(page).response["violations"]:
+            if violation["impact"] in ("serious", "critical"):
+                problems.append(f"{page_name}: {violation['id']} ({violation['help']})")
+
+    open_sandbox(page, site)
+    page.get_by_role("button", name="Start from the example activity").click()
+    _name_export(tmp_path / "lms-export.csv")
+    upload(page, tmp_path / "lms-export.csv")
+    page.get_by_role("button", name="Show the preview with these columns").press("Enter")
+    preview = page.get_by_role("region", name="The first rows as they will be read")
+    expect(preview).to_be_focused()
+    expect(preview).to_contain_text("left out Dr., MD")
+    check("mapping preview with names split")
+
+    page.get_by_label("Column D, headed “State”").select_option(label="Not used")
+    page.get_by_label("Column C, headed “Lic No”").select_option(label="Not used")
+    page.get_by_label("Column E, headed “Completed”").select_option(label="Not used")
+    page.get_by_role("button", name="Check the file with these columns").press("Enter")
+    summary = page.get_by_role("alert").filter(has_text="Please correct")
+    expect(summary).to_be_focused()
+    expect(summary).to_contain_text("Completion Date")
+    check("mapping refused")
+    assert not problems, "\n".join(problems)

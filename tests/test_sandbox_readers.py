@@ -164,9 +164,31 @@ def test_a_header_that_differs_is_one_finding_and_no_row_is_judged(header, colum
     assert found in finding.message
 
 
-def test_a_tab_delimited_file_named_csv_gets_a_hint():
-    [finding] = judged(csv_text(VALID_ROW, delimiter="\t").encode(), "learners.csv")
-    assert finding.code == "HEADER_MISMATCH" and "tab-delimited" in finding.message
+@pytest.mark.parametrize(
+    ("filename", "delimiter", "found", "fix"),
+    [
+        ("learners.csv", "\t", "separated by tabs", "name it .txt"),
+        ("learners.tsv", ",", "separated by commas", "name it .csv"),
+        ("learners.txt", ",", "separated by commas", "name it .csv"),
+    ],
+)
+def test_a_file_whose_delimiter_is_not_its_names_is_read_by_its_content_and_says_so(
+    filename, delimiter, found, fix
+):
+    data = csv_text(VALID_ROW, delimiter=delimiter).encode()
+    warning, row = judged(data, filename)
+    assert (warning.code, warning.severity) == ("FILE_DELIMITER", "warning")
+    assert found in warning.message and fix in warning.message
+    assert row.accepted and row.findings == ()
+
+
+def test_an_own_spreadsheet_saved_as_tab_text_named_csv_is_split_at_its_tabs():
+    data = b"Surname\tGiven\tDOB\r\nLee\tAnn\t03/15\r\n"
+    judgement = judge_file(io.BytesIO(data), "export.csv", CONTEXT)
+    [mismatch] = list(judgement)
+    assert judgement.layout.delimiter == "\t"
+    assert judgement.layout.header == ("Surname", "Given", "DOB")
+    assert mismatch.code == "HEADER_MISMATCH"
 
 
 def test_an_empty_file_is_refused():
@@ -198,6 +220,19 @@ def test_a_png_renamed_csv_is_refused_for_its_type(tmp_path):
 @pytest.mark.parametrize("name", ["learners.pdf", "learners", "learners.xls", "learners.json"])
 def test_other_file_names_are_refused_for_their_type(name):
     assert file_code(judged(csv_text(VALID_ROW).encode(), name)) == "FILE_TYPE"
+
+
+@pytest.mark.parametrize("name", [".csv", "C:\\Users\\ana\\.CSV", "learners.v2.csv"])
+def test_a_file_named_only_by_its_extension_or_with_dots_is_read_by_it(name):
+    [result] = judged(csv_text(VALID_ROW).encode(), name)
+    assert result.accepted
+
+
+def test_a_file_without_an_extension_is_refused_in_plain_words():
+    [finding] = judged(csv_text(VALID_ROW).encode(), "learners")
+    assert finding.message.startswith(
+        "The file is named without an extension (like .csv); upload a .csv, .tsv, .txt"
+    )
 
 
 def test_text_named_xlsx_and_a_workbook_named_csv_are_refused(tmp_path):
@@ -288,11 +323,14 @@ def test_a_workbook_is_read_from_row_3_with_real_date_cells(tmp_path):
     assert results[1].record.cme_credits == Decimal("1.5")
 
 
-def test_a_workbook_date_cell_with_a_time_is_a_date_format_problem(tmp_path):
+def test_a_workbook_date_cell_with_a_time_says_it_has_a_time_and_how_to_drop_it(tmp_path):
     timed = [*VALID_ROW]
-    timed[2] = datetime(2025, 6, 1, 10, 30)
+    timed[2] = datetime(2025, 6, 1, 15, 45)
     first, second = judged(write_xlsx(tmp_path / "l.xlsx", timed, VALID_ROW), "l.xlsx")
-    assert [f.code for f in first.findings] == ["DATE_FORMAT"]
+    [finding] = first.findings
+    assert finding.code == "DATE_HAS_TIME" and not first.accepted
+    assert '"06/01/2025 3:45 PM"' in finding.message and "(3:45 PM)" in finding.message
+    assert "=INT()" in finding.message
     assert second.accepted
 
 

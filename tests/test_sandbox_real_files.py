@@ -10,8 +10,10 @@ from decimal import Decimal
 
 import pytest
 from openpyxl import Workbook
+from openpyxl.styles import Alignment
 
 from training.sandbox import rules
+from training.sandbox.columns import ColumnMap
 from training.sandbox.judge import (
     Activity,
     BoardRegistration,
@@ -212,7 +214,9 @@ def test_the_same_saved_as_csv_shows_day_month_and_is_read_with_the_warning():
     first, second = judged(data, "learners.csv")
     assert codes(first) == ["DOB_MADE_A_DATE"] and codes(second) == ["DOB_MADE_A_DATE"]
     assert (second.record.birth_month, second.record.birth_day) == (3, 15)
-    assert "saved as DD-Mon" in first.findings[0].message
+    message = first.findings[0].message
+    assert "saved as a day and a month name" in message
+    assert "Sep" not in message and "10" not in message  # the birthday is described, not shown
 
 
 def test_a_birth_date_typed_with_its_year_is_still_refused_for_the_year():
@@ -309,11 +313,22 @@ def test_a_semicolon_separated_csv_is_read_and_says_how_to_save_with_commas():
     assert first.findings == () and second.accepted
 
 
-def test_decimal_commas_of_a_semicolon_csv_are_named_as_they_are():
-    row = [*LEARNERS[0][:8], "1,5", *LEARNERS[0][9:]]
+def test_decimal_commas_and_day_first_dates_of_a_semicolon_csv_are_named_as_they_are():
+    row = [*LEARNERS[0][:2], "01.06.2025", *LEARNERS[0][3:5], "10.09.", *LEARNERS[0][6:8],
+           "1,5", *LEARNERS[0][9:11], "2,0", LEARNERS[0][12], "2"]  # fmt: skip
     results = judged(excel_save_as_text([ACCME_HEADER, row], delimiter=";"), "learners.csv")
+    [warning] = file_findings(results)
+    assert "dates month first (MM/DD/YYYY) and a decimal point" in warning.message
     [result] = rows_of(results)
-    assert codes(result) == ["CREDITS_FORMAT"] and '"1,5"' in result.findings[0].message
+    assert codes(result) == [
+        "DATE_DAY_FIRST", "DOB_DAY_FIRST", "CREDITS_DECIMAL_COMMA", "CREDITS_DECIMAL_COMMA"
+    ]  # fmt: skip
+    date_finding, birthday, cme, board = result.findings
+    assert '"01.06.2025", written day first' in date_finding.message
+    assert "write 06/01/2025" in date_finding.message
+    assert "day first (DD.MM.)" in birthday.message and "10" not in birthday.message
+    assert '"1,5", written with a decimal comma' in cme.message
+    assert "write 1.5" in cme.message and "write 2.0" in board.message
 
 
 def test_leading_zeros_are_kept_in_every_format():
@@ -335,3 +350,224 @@ def test_a_title_and_blank_lines_above_the_header_are_skipped():
     results = judged(data, "learners.csv")
     assert [result.row for result in results] == [4, 5]
     assert all(result.accepted for result in results)
+
+
+# --- Providers' own exports: names in one column, times, hidden rows, stray quotes -------------
+
+OWN_HEADER = ["Name", "DOB", "License #", "State", "Date Completed", "CME Credits"]
+
+
+def own_export_context() -> JudgeContext:
+    """The sandbox with the organization's confirmed mapping for OWN_HEADER (Add, one activity)."""
+    targets = [rules.NAME_COLUMN, rules.DATE_OF_BIRTH, rules.LICENSE_OR_NPI,
+               rules.LICENSING_STATE, rules.COMPLETION_DATE, rules.CME_CREDITS]  # fmt: skip
+    column_map = ColumnMap(
+        tuple(OWN_HEADER),
+        dict(enumerate(targets)),
+        {rules.RECORD_ACTION: "Add", rules.ACTIVITY_ID: "123456789"},
+    )
+    return JudgeContext(
+        CONTEXT.activities, CONTEXT.register, CONTEXT.records, TODAY, column_maps=(column_map,)
+    )
+
+
+def own_export(names: list[str]) -> bytes:
+    """An LMS export saved by Excel as CSV UTF-8: one Name column as the LMS writes it."""
+    rows = [[name, f"09/{n:02d}", "B-54321", "CA", "6/1/2025", "1"] for n, name in
+            enumerate(names, start=1)]  # fmt: skip
+    return excel_save_as_text([OWN_HEADER, *rows], width=len(OWN_HEADER))
+
+
+def test_titles_and_credentials_are_left_out_of_a_split_name_with_a_warning_to_check_it():
+    names = ["Odile Frost MD", "Dr. Piers Gallant Jr.", "Dr. Odile Frost", "Piers Gallant, MD",
+             "Frost, Odile", "Ana de la Cruz", "José María García Márquez"]  # fmt: skip
+    results = rows_of(judged(own_export(names), "export.csv", own_export_context()))
+    assert [(r.record.first_name, r.record.last_name) for r in results] == [
+        ("Odile", "Frost"), ("Piers", "Gallant"), ("Odile", "Frost"), ("Piers", "Gallant"),
+        ("Odile", "Frost"), ("Ana", "de la Cruz"), ("José María García", "Márquez"),
+    ]  # fmt: skip
+    assert all(result.accepted for result in results)
+    warned = {result.row: result.findings[0] for result in results if result.findings}
+    assert sorted(warned) == [2, 3, 5, 8]  # a dropped suffix or credential; 3+ names, no comma
+    assert {finding.code for finding in warned.values()} == {"NAME_SPLIT_CHECK"}
+    suffix = warned[3].message
+    assert suffix.startswith(
+        'Name "Dr. Piers Gallant Jr." was read as First Name "Piers" and Last Name "Gallant" '
+        "(left out: Dr., Jr.)"
+    )
+    assert "add it back to the last name" in suffix
+    assert 'where the last name starts is a guess (write it "Last, First"' in warned[8].message
+    assert warned[8].column == "First Name / Last Name"
+
+
+def test_a_name_column_with_one_name_says_which_is_missing():
+    [result] = rows_of(judged(own_export(["Cher"]), "export.csv", own_export_context()))
+    assert codes(result) == ["FIRST_NAME_REQUIRED"]
+
+
+def unknown_learners(count: int) -> list[list[str]]:
+    """Learners the register does not know, each completing on another day."""
+    return [
+        [*LEARNERS[1][:2], f"06/{day:02d}/2025", *LEARNERS[1][3:]] for day in range(1, count + 1)
+    ]
+
+
+def test_line_breaks_tabs_and_invisible_characters_in_names_and_ids_are_named():
+    workbook = template_workbook(unknown_learners(6))
+    sheet = workbook["Learners"]
+    sheet["D3"] = "Ann\nMarie"  # typed with Alt+Enter: Excel wraps the cell
+    sheet["D3"].alignment = Alignment(wrap_text=True)
+    sheet["E4"] = "O’Brien\u200b"  # pasted from an email
+    sheet["D5"] = "\u202eAnn"
+    sheet["H6"] = "A-123\t45"  # pasted from another program
+    sheet["E7"] = "Lee\u00a0Chan"
+    rows = rows_of(judged(xlsx_bytes(workbook), "learners.xlsx"))
+    first, second, third, fourth, fifth, sixth = rows
+    [finding] = first.findings
+    assert (finding.code, finding.column, finding.severity) == (
+        "CONTROL_CHARACTER", rules.FIRST_NAME, "error"
+    )  # fmt: skip
+    assert "a line break after character 3" in finding.message and "Alt+Enter" in finding.message
+    assert codes(second) == ["INVISIBLE_CHARACTER"] and second.accepted
+    assert "a zero-width space at the end" in second.findings[0].message
+    assert second.record.last_name == "O’Brien"  # left out, here and in the PARS-ready file
+    assert "a right-to-left override (U+202E) at the start" in third.findings[0].message
+    assert third.record.first_name == "Ann"
+    assert codes(fourth) == ["CONTROL_CHARACTER"]  # and not LICENSE_FORMAT as well
+    assert "a tab after character 5" in fourth.findings[0].message
+    assert "a no-break space after character 3" in fifth.findings[0].message
+    assert fifth.record.last_name == "Lee Chan"
+    assert sixth.findings == ()
+
+
+def test_emoji_and_full_width_letters_in_names_get_a_warning():
+    renee, other_day = unknown_learners(2)
+    rows = [[*renee[:3], "Ａｎｎ", *renee[4:]], [*other_day[:4], "O’Brien 😀", *other_day[5:]]]
+    first, second = rows_of(judged(excel_save_as_text([ACCME_HEADER, *rows]), "learners.csv"))
+    assert codes(first) == ["UNUSUAL_CHARACTER"] and first.accepted
+    assert "full-width" in first.findings[0].message
+    assert codes(second) == ["UNUSUAL_CHARACTER"]
+    assert '("😀")' in second.findings[0].message
+
+
+def test_a_completion_date_cell_with_a_time_says_so_and_a_midnight_export_is_read():
+    workbook = template_workbook(LEARNERS)
+    cell = workbook["Learners"]["C3"]
+    cell.value = datetime(2025, 6, 1, 15, 45)
+    cell.number_format = "m/d/yyyy h:mm"  # as LMS exports write it
+    first, _ = judged(xlsx_bytes(workbook), "learners.xlsx")
+    [finding] = first.findings
+    assert finding.code == "DATE_HAS_TIME" and "(3:45 PM)" in finding.message
+
+    rows = [[*LEARNERS[0][:2], "2025-06-01 00:00:00", *LEARNERS[0][3:]],
+            [*LEARNERS[1][:2], "6/2/2025 3:45 PM", *LEARNERS[1][3:]]]  # fmt: skip
+    midnight, afternoon = judged(excel_save_as_text([ACCME_HEADER, *rows]), "learners.csv")
+    assert codes(midnight) == ["DATE_MIDNIGHT"] and midnight.accepted
+    assert midnight.findings[0].message.startswith(
+        'Completion Date "2025-06-01 00:00:00" comes with a midnight time (00:00:00), as many '
+        "systems export dates; it was read as 06/01/2025."
+    )
+    assert midnight.record.completion_date == date(2025, 6, 1)
+    assert codes(afternoon) == ["DATE_HAS_TIME"] and not afternoon.accepted
+    assert '"6/2/2025 3:45 PM": a date with a time of day (3:45 PM)' in (
+        afternoon.findings[0].message
+    )
+
+
+def test_a_completion_date_cell_formatted_with_a_midnight_time_is_read_with_a_warning():
+    workbook = template_workbook(LEARNERS)
+    workbook["Learners"]["C3"] = datetime(2025, 6, 1)
+    workbook["Learners"]["C3"].number_format = "m/d/yyyy h:mm"  # Excel shows 6/1/2025 0:00
+    workbook["Learners"]["C4"] = datetime(2025, 6, 2)
+    workbook["Learners"]["C4"].number_format = "mm/dd/yyyy"
+    first, second = judged(xlsx_bytes(workbook), "learners.xlsx")
+    assert codes(first) == ["DATE_MIDNIGHT"] and first.accepted
+    assert '"06/01/2025 12:00 AM" comes with a midnight time' in first.findings[0].message
+    assert "format the column as a date without a time" in first.findings[0].message
+    assert first.record.completion_date == date(2025, 6, 1)
+    assert second.findings == ()
+
+
+def test_a_birth_date_whose_cell_format_hides_the_year_says_the_year_is_hidden():
+    workbook = template_workbook(LEARNERS)
+    cell = workbook["Learners"]["F3"]
+    cell.value = datetime(1975, 9, 10)
+    cell.number_format = "mm/dd"  # Excel shows 09/10
+    first, _ = judged(xlsx_bytes(workbook), "learners.xlsx")
+    [finding] = first.findings
+    assert finding.code == "DOB_YEAR_HIDDEN" and not first.accepted
+    assert "its format shows only month and day" in finding.message
+    assert "1975" not in finding.message
+
+
+@pytest.mark.parametrize(
+    ("typed", "code", "said"),
+    [
+        ("Sep-10", "DOB_FORMAT", "a month name and a number"),
+        ("9/10/2025", "DOB_MADE_A_DATE", "full date with the year the spreadsheet added"),
+        ("14/03", "DOB_DAY_FIRST", "day first (DD/MM)"),
+        ("02/30", "DOB_INVALID_DAY", "month 02 has no day 30"),
+        ("N/A", "DOB_FORMAT", '"N/A"'),
+    ],
+)
+def test_date_of_birth_messages_describe_the_value_without_masks_or_a_birth_year(typed, code, said):
+    row = [*LEARNERS[0][:5], typed, *LEARNERS[0][6:]]
+    [result] = judged(excel_save_as_text([ACCME_HEADER, row]), "learners.csv")
+    [finding] = result.findings
+    assert finding.code == code and said in finding.message
+    assert "*" not in finding.message and "DD/DDDD" not in finding.message
+    assert "2025" not in finding.message and "Sep-10" not in finding.message
+
+
+def test_hidden_rows_of_a_workbook_are_judged_and_named_in_one_warning():
+    workbook = template_workbook(LEARNERS * 2)
+    sheet = workbook["Learners"]
+    sheet.row_dimensions[4].hidden = True  # a learner who has not given permission
+    sheet.row_dimensions[6].hidden = True
+    results = judged(xlsx_bytes(workbook), "learners.xlsx")
+    assert [result.row for result in rows_of(results)] == [3, 4, 5, 6]
+    [warning] = file_findings(results)
+    assert (warning.code, warning.severity) == ("FILE_HIDDEN_ROWS", "warning")
+    assert warning.message.startswith("2 hidden rows of the sheet (rows 4, 6) were judged")
+    assert "PARS would upload them too" in warning.message
+
+
+def test_a_quote_never_closed_is_named_with_the_lines_it_swallowed():
+    good = excel_save_as_text([ACCME_HEADER, LEARNERS[0]])
+    broken = ",".join(LEARNERS[1][:3]) + ',"Renée,' + ",".join(LEARNERS[1][4:]) + "\r\n"
+    after = ",".join(LEARNERS[0][:3]) + ",Next," + ",".join(LEARNERS[0][4:]) + "\r\n"
+    results = judged(good + (broken + after).encode(), "learners.csv")
+    first, second = rows_of(results)
+    assert first.accepted
+    [finding] = second.findings
+    assert (finding.code, finding.column, finding.row) == (
+        "QUOTE_NOT_CLOSED", rules.FIRST_NAME, 3
+    )  # fmt: skip
+    assert 'A quote (") opened in First Name on line 3 of the file is never closed' in (
+        finding.message
+    )
+    assert "lines 3–4 were read as one row" in finding.message
+
+
+def test_a_cell_typed_over_two_lines_is_not_taken_for_an_open_quote():
+    row = [*LEARNERS[1][:3], "Ann\r\nMarie", *LEARNERS[1][4:]]
+    [result] = judged(excel_save_as_text([ACCME_HEADER, row]), "learners.csv")
+    assert codes(result) == ["CONTROL_CHARACTER"]
+
+
+def test_a_full_birth_date_written_day_first_with_dots_is_read_as_its_month_and_day():
+    header = ["Name", "Geburtsdatum", "License #", "State", "Date Completed", "CME Credits"]
+    targets = [rules.NAME_COLUMN, rules.BIRTH_DATE_COLUMN, rules.LICENSE_OR_NPI,
+               rules.LICENSING_STATE, rules.COMPLETION_DATE, rules.CME_CREDITS]  # fmt: skip
+    column_map = ColumnMap(
+        tuple(header), dict(enumerate(targets)), {rules.RECORD_ACTION: "Add",
+                                                  rules.ACTIVITY_ID: "123456789"}
+    )  # fmt: skip
+    context = JudgeContext(
+        CONTEXT.activities, CONTEXT.register, CONTEXT.records, TODAY, column_maps=(column_map,)
+    )
+    row = ["Lee, Ann", "14.03.1975", "B-54321", "CA", "6/1/2025", "1"]
+    data = excel_save_as_text([header, row], delimiter=";", width=len(header))
+    [result] = rows_of(judged(data, "export.csv", context))
+    assert result.accepted
+    assert (result.record.birth_month, result.record.birth_day) == (3, 14)

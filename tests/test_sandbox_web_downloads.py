@@ -50,7 +50,7 @@ def test_xlsx_template_has_guidance_header_valid_values_and_drop_downs(client, t
     assert workbook.sheetnames == ["Learners", "ValidValues"]
     sheet = workbook["Learners"]
     assert sheet["A1"].value == rules.GUIDANCE_LINE
-    assert tuple(cell.value for cell in sheet[2]) == rules.HEADERS
+    assert tuple(cell.value for cell in sheet[2]) == rules.TEMPLATE_HEADER_ROW
     assert sheet.max_row == 2
 
     valid = workbook["ValidValues"]
@@ -87,9 +87,9 @@ def test_text_templates_have_the_header_and_optionally_the_guidance_line(
 
     assert plain.headers["Content-Disposition"] == f'attachment; filename="learner-template.{kind}"'
     rows = list(csv.reader(io.StringIO(plain.data.decode("utf-8-sig")), delimiter=delimiter))
-    assert rows == [list(rules.HEADERS)]
+    assert rows == [list(rules.TEMPLATE_HEADER_ROW)]
     rows = list(csv.reader(io.StringIO(guided.data.decode("utf-8-sig")), delimiter=delimiter))
-    assert rows == [[rules.GUIDANCE_LINE], list(rules.HEADERS)]
+    assert rows == [[rules.GUIDANCE_LINE], list(rules.TEMPLATE_HEADER_ROW)]
 
 
 def test_an_empty_template_uploaded_as_is_says_it_has_no_rows(client, token):
@@ -136,7 +136,7 @@ def test_the_practice_file_is_built_for_the_organizations_own_activity(client, t
             )
         )
     )
-    assert rows[0] == list(rules.HEADERS)
+    assert rows[0] == list(rules.TEMPLATE_HEADER_ROW)
     assert {row[1] for row in rows[1:]} >= {"209876543"}
     assert "ABS" in {row[9] for row in rows[1:]}
 

@@ -297,3 +297,50 @@ def test_a_mapping_post_that_is_not_one_of_the_choices_is_refused_with_a_message
     response = client.post(f"{attempt_url}/columns", data=mapping_form(**changes))
     assert response.status_code == 422
     assert "Please correct" in page_text(response)
+
+
+def test_headers_with_hints_in_parentheses_and_board_points_are_proposed(client, token):
+    header = ["Name (Last, First)", "Date of Birth (MM/DD)", "License #", "State",
+              "Completion Date (MM/DD/YYYY)", "Credits", "Board", "Board ID",
+              "Board Pts"]  # fmt: skip
+    entry = licensees(1)[0]
+    row = [f"{entry.last_name}, {entry.first_name}", "03/15", entry.license_number, entry.state,
+           "11/20/2026", "1", "ABIM", "123456", "1"]  # fmt: skip
+    data = "\r\n".join(",".join(f'"{cell}"' for cell in cells) for cells in (header, row))
+    page = client.get(upload(client, token, data.encode()).headers["Location"])
+    assert [selected(page, position) for position in range(len(header))] == [
+        rules.NAME_COLUMN, rules.DATE_OF_BIRTH, rules.LICENSE_OR_NPI, rules.LICENSING_STATE,
+        rules.COMPLETION_DATE, rules.CME_CREDITS, rules.BOARD, rules.BOARD_ID,
+        rules.BOARD_CREDITS,
+    ]  # fmt: skip
+
+
+def test_the_preview_shows_how_each_name_was_split_and_what_was_left_out(client, token):
+    entries = licensees(2)
+    data = (
+        lms_export(entries)
+        .decode("utf-8-sig")
+        .replace(
+            f"{entries[0].last_name}, {entries[0].first_name}",
+            f"Dr. {entries[0].first_name} {entries[0].last_name} Jr.",
+        )
+    )
+    attempt_url = upload(client, token, data.encode()).headers["Location"]
+    response = client.post(
+        f"{attempt_url}/columns",
+        data=mapping_form(preview="Show the preview with these columns"),
+    )
+    preview = page_text(response).split("The first rows as they will be read")[1]
+    first, second = entries
+    assert "Name in your file How the name was split First Name Last Name" in preview
+    assert (
+        f"Dr. {first.first_name} {first.last_name} Jr. left out Dr., Jr. "
+        f"{first.first_name} {first.last_name}"
+    ) in preview
+    assert (
+        f"{second.last_name}, {second.first_name} as written {second.first_name} {second.last_name}"
+    ) in preview
+
+    mapped = client.post(f"{attempt_url}/columns", data=mapping_form()).headers["Location"]
+    warned = page_text(client.get(f"{mapped}?code=NAME_SPLIT_CHECK"))
+    assert f'Name "Dr. {first.first_name} {first.last_name} Jr." was read as First Name' in warned

@@ -96,18 +96,20 @@ def test_the_pars_ready_workbook_has_the_template_layout_and_judges_clean(app, c
     response = client.get(f"{attempt_url}/pars-ready.xlsx")
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
-    assert response.headers["Content-Disposition"] == (
-        'attachment; filename="learners-pars-ready.xlsx"'
-    )
+    disposition = response.headers["Content-Disposition"]
+    assert disposition == "attachment; filename=learners-pars-ready.xlsx"
     workbook = load_workbook(io.BytesIO(response.data))
     assert workbook.sheetnames == ["Learners", "Rejected rows", "ValidValues"]
     sheet = workbook["Learners"]
     assert sheet["A1"].value == rules.GUIDANCE_LINE
-    assert tuple(cell.value for cell in sheet[2]) == rules.HEADERS
+    assert tuple(cell.value for cell in sheet[2]) == rules.TEMPLATE_HEADER_ROW
+    assert sheet["M2"].value == "Credit Type "  # as ACCME's template spells it
     first = learners()[0]
     row = list(sheet[3])
     assert row[5].value == f"{first.birth_month:02d}/{first.birth_day:02d}"
     assert row[5].data_type == "s"  # Date of Birth is text, never a date
+    # ... in Text-formatted cells, so editing one in Excel keeps it text (not a date, no zeros lost)
+    assert [row[n].number_format for n in (1, 5, 7, 10)] == ["@"] * 4
     assert isinstance(row[2].value, datetime) and row[2].is_date  # Completion Date is a date
     assert row[6].value == first.state  # spelled out in the upload, a code as ValidValues has it
     assert (row[9].value, row[10].value, row[12].value) == ("ABIM", "0042", "Medical Knowledge")
@@ -126,22 +128,38 @@ def test_the_pars_ready_workbook_has_the_template_layout_and_judges_clean(app, c
 
     again = judge_again(app, response.data, "learners-pars-ready.xlsx")
     assert [item.row for item in again] == [3, 4, 5]
-    assert [finding for item in again for finding in item.findings] == []
+    assert [(f.code, f.severity) for item in again for f in item.findings] == [
+        ("LOOKS_LIKE_FORMULA", "warning")  # the name that looks like a formula, kept as it is
+    ]
 
 
-def test_the_pars_ready_text_is_tab_delimited_without_a_header_and_neutralized(client, token):
+def test_the_pars_ready_text_holds_the_values_exactly_one_row_a_line_with_no_bom(
+    app, client, token
+):
     attempt_url = upload(client, token, provider_file())
     response = client.get(f"{attempt_url}/pars-ready.txt")
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
-    lines = response.data.decode("utf-8-sig").split("\r\n")
-    rows = list(csv.reader(lines[:-1], delimiter="\t"))
+    assert response.data.startswith(b"Add\t")  # no byte-order mark before the first value
+    lines = response.data.decode("utf-8").split("\r\n")
+    rows = [line.split("\t") for line in lines[:-1]]
     assert len(rows) == 3 and lines[-1] == ""
+    assert {len(row) for row in rows} == {len(rules.HEADERS)}
     first = learners()[0]
     assert rows[0][:2] == ["Add", ACTIVITY]
     assert rows[0][5] == f"{first.birth_month:02d}/{first.birth_day:02d}"
     assert rows[0][6] == first.state and rows[0][8] == "1.5"
-    assert rows[1][3] == "'" + HOSTILE_NAME  # a spreadsheet will not run it
+    assert rows[1][3] == HOSTILE_NAME  # exactly: no apostrophe, no quotes around it
+    # The results page warned about that name instead.
+    warned = page_text(client.get(f"{attempt_url}?code=LOOKS_LIKE_FORMULA"))
+    assert 'First Name starts with "=", which a spreadsheet program takes for a formula' in warned
+
+    again = judge_again(app, response.data, "learners-pars-ready.txt")
+    assert [item.row for item in again if not isinstance(item, judge.Finding)] == [1, 2, 3]
+    assert [f.code for item in again for f in getattr(item, "findings", [item])] == [
+        "NO_HEADER_ROW",  # a file-level warning: ACCME's tab-delimited files have no header
+        "LOOKS_LIKE_FORMULA",
+    ]
 
 
 def test_a_mapped_file_comes_back_in_the_template_layout(app, client, token):
@@ -228,3 +246,48 @@ def test_the_state_list_source_keeps_no_control_characters(app, client):
     assert saved.status_code == 303
     with app.app_context():
         assert services.pars_states().source == "ACCME page checked"
+
+
+def test_the_pars_ready_text_never_splits_a_row_over_lines_or_extra_tabs(app, client, token):
+    """Names typed with Alt+Enter or pasted with tabs and invisible characters, as Excel saves
+    them to CSV: refused or cleaned, so every line of the .txt is one learner of 20 values."""
+    names = ["Ann\nMarie", "Tab\tIn", "Zero\u200bWidth", "\u202eRTL", "Non\u00a0Break", "Plain"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, dialect="excel")
+    writer.writerow(rules.TEMPLATE_HEADER_ROW[:14])
+    for day, name in enumerate(names, start=1):
+        writer.writerow(["Add", ACTIVITY, completed(), name, "Quill", f"03/{day:02d}", "CA", "",
+                         "1", "", "", "", "", ""])  # fmt: skip
+    attempt_url = upload(client, token, buffer.getvalue().encode("utf-8"))
+    assert "2 of 6 row(s) were rejected" in page_text(client.get(attempt_url))
+
+    data = client.get(f"{attempt_url}/pars-ready.txt").data
+    lines = data.decode("utf-8").split("\r\n")[:-1]
+    assert [line.split("\t")[3] for line in lines] == ["ZeroWidth", "RTL", "Non Break", "Plain"]
+    assert all(len(line.split("\t")) == len(rules.HEADERS) for line in lines)
+    assert b"\n" not in data.replace(b"\r\n", b"") and b"\xe2\x80" not in data
+
+
+@pytest.mark.parametrize(
+    ("uploaded", "disposition"),
+    [
+        ("Résumé 😀 learners.csv",
+         """attachment; filename="Resume  learners-pars-ready.xlsx"; """
+         "filename*=UTF-8''R%C3%A9sum%C3%A9%20%F0%9F%98%80%20learners-pars-ready.xlsx"),
+        ("学習者.csv",
+         "attachment; filename=-pars-ready.xlsx; "
+         "filename*=UTF-8''%E5%AD%A6%E7%BF%92%E8%80%85-pars-ready.xlsx"),
+        ("Q3: learners?.csv", 'attachment; filename="Q3- learners--pars-ready.xlsx"'),
+        (".csv", "attachment; filename=learners-pars-ready.xlsx"),
+    ],
+)  # fmt: skip
+def test_the_pars_ready_file_keeps_the_name_the_file_was_uploaded_with(
+    client, token, uploaded, disposition
+):
+    """The name in any script (filename*, RFC 6266), with an ASCII fallback for old clients."""
+    attempt_url = upload(client, token, provider_file(), uploaded)
+    response = client.get(f"{attempt_url}/pars-ready.xlsx")
+    assert response.headers["Content-Disposition"] == disposition
+    assert response.headers["Content-Type"] == (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )

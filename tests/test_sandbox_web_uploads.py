@@ -353,6 +353,9 @@ def test_a_file_over_the_limit_is_refused_with_a_friendly_message(app, client, t
     assert response.status_code == 413
     assert "That file is too large" in page_text(response)
     assert "split it into smaller files and upload each" in page_text(response)
+    assert f'<a href="/manage/{token}/sandbox">Back to your sandbox</a>' in response.get_data(
+        as_text=True
+    )  # without JavaScript this page is where the person lands
     with app.app_context():
         assert db.session.scalar(select(SandboxAttempt.id)) is None
 

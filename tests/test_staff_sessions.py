@@ -5,10 +5,11 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import PASSWORD, manage_token, signup_form
+from conftest import PASSWORD, manage_token, page_text, signup_form
 from sqlalchemy import event, select
 
 from training.audit.models import AuditEvent
+from training.errors import wait_message
 from training.extensions import db
 from training.sandbox.models import SandboxAttempt
 from training.staff.models import StaffSession
@@ -152,6 +153,78 @@ def test_failed_sign_ins_are_audited_without_what_was_typed(app, clock, account)
             {"reason": "no such account"},
         ]
         assert all("my secret password" not in str(event.details) for event in events)
+
+
+def failed_sign_ins(app) -> list[dict]:
+    with app.app_context():
+        return [
+            event.details
+            for event in db.session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.action == "staff.sign_in_failed")
+                .order_by(AuditEvent.id)
+            )
+        ]
+
+
+def test_a_sign_in_with_an_empty_password_is_audited_as_failed(app, clock, account):
+    client = app.test_client()
+    answer = client.post("/staff/sign-in", data={"email": EMAIL, "password": ""})
+    client.post("/staff/sign-in", data={"email": "", "password": "my secret password"})
+
+    assert "Enter your password." in page_text(answer)
+    assert failed_sign_ins(app) == [
+        {"account": EMAIL, "reason": "no password given"},
+        {"reason": "no email given"},
+    ]
+    assert "my secret password" not in str(failed_sign_ins(app))
+
+
+def test_sign_ins_refused_by_the_rate_limit_are_audited_as_failed(app, clock, account):
+    app.config["SIGN_IN_RATE_LIMIT"] = "2 per minute;5 per hour"
+    client = app.test_client()
+    answers = [
+        client.post("/staff/sign-in", data={"email": EMAIL, "password": "my secret password"})
+        for _ in range(3)
+    ]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    assert failed_sign_ins(app) == [
+        {"account": EMAIL, "reason": "wrong password"},
+        {"account": EMAIL, "reason": "wrong password"},
+        {"account": EMAIL, "reason": "too many attempts"},
+    ]
+    assert "my secret password" not in str(failed_sign_ins(app))
+
+
+@pytest.mark.parametrize(("minutes_later", "wait"), [(20, "40 minutes"), (58, "2 minutes")])
+def test_the_rate_limit_page_says_how_long_an_hourly_limit_makes_you_wait(
+    app, clock, account, minutes_later, wait
+):
+    app.config["SIGN_IN_RATE_LIMIT"] = "1 per hour"
+    client = app.test_client()
+    client.post("/staff/sign-in", data={"email": EMAIL, "password": "not the password"})
+    clock.move_to(MONDAY_MORNING + timedelta(minutes=minutes_later), tick=False)
+
+    answer = client.post("/staff/sign-in", data={"email": EMAIL, "password": "not it either"})
+
+    assert answer.status_code == 429
+    retry_after = int(answer.headers["Retry-After"])
+    assert (60 - minutes_later) * 60 <= retry_after <= (60 - minutes_later) * 60 + 1
+    assert f"Try again in about {wait}." in page_text(answer)
+    assert "wait a minute" not in page_text(answer)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [
+        (20, "Please wait a minute and try again."),
+        (2664, "Try again in about 44 minutes."),
+        (3 * 3600 - 5, "Try again in about 3 hours."),
+    ],
+)
+def test_a_wait_is_said_in_minutes_or_hours_as_long_as_it_is(seconds, said):
+    assert said in wait_message(seconds)
 
 
 def test_downloads_of_personal_data_are_audited(app, clock, account, make_session, client):

@@ -123,6 +123,27 @@ def test_an_edited_form_sent_again_with_the_same_key_is_acted_on(app, program_id
     assert count(app, TrainingSession) == 2
 
 
+def test_a_session_form_sent_again_after_back_asks_before_a_second_session_at_that_time(
+    app, program_id
+):
+    """Pages are not cached: Back redraws the form with a new key, so the key cannot tell."""
+    staff = signed_in(app)
+    first = staff.post("/staff/sessions/new", data=new_session_form(submission_key=f"{KEY}a"))
+    again = staff.post("/staff/sessions/new", data=new_session_form(submission_key=f"{KEY}b"))
+
+    assert first.status_code == 303
+    assert again.status_code == 200
+    text = page_text(again)
+    assert "already starts at this time" in text
+    assert "Create it anyway" in text
+    assert f'href="{first.headers["Location"]}"' in again.get_data(as_text=True)
+    assert count(app, TrainingSession) == 1
+
+    anyway = new_session_form(submission_key=f"{KEY}c", create_anyway="y")
+    assert staff.post("/staff/sessions/new", data=anyway).status_code == 303
+    assert count(app, TrainingSession) == 2
+
+
 def test_a_failed_form_sent_again_is_acted_on(app, program_id):
     staff = signed_in(app)
     refused = staff.post("/staff/sessions/new", data=new_session_form(seats="0"))
@@ -160,6 +181,47 @@ def test_a_challenge_entry_and_a_drawing_sent_twice_count_once(app, client, make
     assert {answer.headers["Location"] for answer in answers} == {"/staff/challenges#drawings"}
     assert "Re-run gives the same winners" in page_text(staff.get("/staff/challenges"))
     assert f"/manage/{token}" not in page_text(staff.get("/staff/challenges"))
+
+
+def test_a_drawing_run_again_shows_the_one_that_stands_unless_an_admin_gives_a_reason(
+    app, client, make_session
+):
+    client.post("/signup", data=signup_form(make_session()))
+    staff, admin = signed_in(app, "staff"), signed_in(app, "admin")
+    with app.app_context():
+        signup_id = db.session.scalar(select(func.min(Signup.id)))
+    for activity_id in ("201234567", "201234568"):
+        entry = {"activity_id": activity_id, "entered_on": "2026-11-20", "learners": "12"}
+        staff.post("/staff/challenges", data={**entry, "signup_id": str(signup_id)})
+    with app.app_context():
+        entry_ids = db.session.scalars(select(ChallengeEntry.id)).all()
+    for entry_id in entry_ids:
+        staff.post(f"/staff/challenges/entries/{entry_id}/verify")
+    drawing = {"challenge": "accme", "winners": "1"}
+    staff.post("/staff/challenges/drawing", data={**drawing, "submission_key": f"{KEY}a"})
+    with app.app_context():
+        first_id = db.session.scalar(select(ChallengeDrawing.id))
+
+    again = staff.post("/staff/challenges/drawing", data={**drawing, "submission_key": f"{KEY}b"})
+    assert again.headers["Location"] == f"/staff/challenges#drawing-{first_id}"
+    shown = page_text(staff.get(again.headers["Location"]))
+    assert f"The ACCME Challenge was already drawn (drawing {first_id}, below)" in shown
+    not_admin = staff.post("/staff/challenges/drawing", data={**drawing, "redraw_reason": "Why"})
+    assert "Only an admin can draw again." in page_text(staff.get(not_admin.headers["Location"]))
+    assert count(app, ChallengeDrawing) == 1
+
+    reason = "The first drawing counted an entry verified by mistake."
+    admin.post("/staff/challenges/drawing", data={**drawing, "redraw_reason": reason})
+    page = page_text(admin.get("/staff/challenges"))
+    assert f"{first_id}: replaced" in page
+    assert f"{first_id + 1}: stands (drawn again: {reason})" in page
+    with app.app_context():
+        event = db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "challenge.drawing")
+            .order_by(AuditEvent.id.desc())
+        ).first()
+        assert (event.details["redraw_reason"], event.details["replaces"]) == (reason, first_id)
 
 
 def test_a_repeat_on_a_manage_page_goes_back_to_that_manage_page(app, client, make_session):

@@ -1,6 +1,7 @@
 """Error pages that tell a person what happened and what to do next, and ``Refused``, the
 base of every rule's refusal, which views turn into a message instead of an error page."""
 
+import time
 from contextlib import suppress
 
 from flask import Flask, current_app, render_template
@@ -9,7 +10,7 @@ from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from training.extensions import db
+from training.extensions import db, limiter
 
 
 class Refused(Exception):
@@ -28,7 +29,7 @@ MESSAGES = {
     404: ("Page not found", "We could not find that page. Check the link, or start from the list."),
     405: ("That action is not available here", "Please use the buttons on the page."),
     413: ("That upload is too large", "Please send a smaller file."),
-    429: ("Too many attempts", "Please wait a minute and try again."),
+    429: ("Too many attempts", "Please wait a little and try again."),
     500: ("Something went wrong on our side", "Nothing you entered is lost; please try again."),
 }
 
@@ -50,6 +51,8 @@ def init_app(app: Flask) -> None:
         title, message = MESSAGES.get(error.code or 500, (error.name, error.description))
         if error.code == 404 and error.description and "manage link" in error.description:
             message = error.description
+        if error.code == 429 and limiter.current_limit is not None:
+            message = wait_message(limiter.current_limit.reset_at - time.time())
         return render_error(error.code or 500, title, message)
 
     @app.errorhandler(500)
@@ -59,10 +62,26 @@ def init_app(app: Flask) -> None:
         return render_error(500, *MESSAGES[500])
 
 
-def render_error(status: int, title: str, message: str):
-    """The error page; if even it cannot be drawn, a plain one, never a second error."""
+def wait_message(seconds: float) -> str:
+    """What the rate-limit page says about a wait of ``seconds`` (the limit's reset time less
+    now, as the Retry-After header counts it), to the nearest minute or, from 90 minutes, hour."""
+    minutes = max(round(seconds / 60), 1)
+    if minutes == 1:
+        return "Please wait a minute and try again."
+    if minutes < 90:
+        return f"Too many attempts for now. Try again in about {minutes} minutes."
+    return f"Too many attempts for now. Try again in about {round(minutes / 60)} hours."
+
+
+def render_error(status: int, title: str, message: str, *, back: tuple[str, str] | None = None):
+    """The error page; if even it cannot be drawn, a plain one, never a second error.
+
+    ``back`` is (URL, link text) of the page the person came from, offered before the session
+    list.
+    """
     try:
-        return render_template("errors/error.html", title=title, message=message), status
+        page = render_template("errors/error.html", title=title, message=message, back=back)
+        return page, status
     except Exception:  # whatever broke, a second error here would answer 500
         current_app.logger.exception("The %s error page could not be drawn", status)
         page = Markup(

@@ -6,6 +6,8 @@ missing from a post, a file where text was expected or a value no column can hol
 field's own message, never as an error page.
 """
 
+import re
+import unicodedata
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -20,13 +22,27 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
 )
-from wtforms.validators import NumberRange, Optional
+from wtforms.validators import NumberRange, Optional, ValidationError
 
 from training.extensions import MAX_ID
 
 # Control characters (NUL above all, which PostgreSQL refuses) are never meant as text; tab,
 # line feed and carriage return are white space.
 _CONTROL_CHARACTERS = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+# Bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) redraw the
+# text around them in another order, so a name could read on a roster as something it is not.
+# The plain direction marks (U+200E, U+200F) only nudge punctuation and stay.
+_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+_NOT_TEXT = {**_CONTROL_CHARACTERS, **_BIDI_CONTROLS}
+# Any script's decimal digit (Python's \d in text patterns), to be read as its ASCII digit.
+_ANY_DIGIT = re.compile(r"\d")
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_PHONE_NUMBER = re.compile(r"[0-9+().\- ]*(?:(?:x|ext\.?) ?[0-9]+)?", re.IGNORECASE)
+PHONE_MESSAGE = (
+    "Use digits, spaces and + ( ) - . only, with x or ext before an extension, "
+    "for example (916) 555-0100 x12."
+)
 
 
 class Form(FlaskForm):
@@ -56,10 +72,11 @@ class Form(FlaskForm):
 
 
 def clean_text(value: str | None) -> str:
-    """Text as typed, less control characters and outer white space; a missing field is ""."""
+    """Text as typed, less control characters, bidirectional overrides and isolates, and outer
+    white space; a missing field is ""."""
     if value is None:
         return ""
-    return value.translate(_CONTROL_CHARACTERS).strip()
+    return value.translate(_NOT_TEXT).strip()
 
 
 def single_line(value: str | None) -> str:
@@ -72,7 +89,50 @@ def as_typed(value: str | None) -> str:
     return "" if value is None else value
 
 
-TEXT_FILTERS = (clean_text, single_line, as_typed)
+def ascii_digits(text: str) -> str:
+    """``text`` in Unicode's NFKC form with every decimal digit, of any script, as ASCII.
+
+    People mean the same number whichever digits their keyboard types: fullwidth "１２３"
+    (NFKC makes it "123") and Arabic-Indic "٣٤٥" (Unicode gives each its decimal value) are
+    read as "123" and "345", so they match, sort and count as the same ID.
+    """
+    normalized = unicodedata.normalize("NFKC", text)
+    return _ANY_DIGIT.sub(lambda digit: str(unicodedata.decimal(digit.group())), normalized)
+
+
+def identifier(value: str | None) -> str:
+    """``single_line`` text with its digits in ASCII (``ascii_digits``): for what people type
+    as digits, such as provider and activity IDs and phone numbers."""
+    return ascii_digits(single_line(value))
+
+
+TEXT_FILTERS = (clean_text, single_line, as_typed, identifier)
+
+
+def phone_number(_form, field) -> None:
+    """A phone number's rule (the field runs ``identifier``): digits, spaces, + ( ) - . and an
+    extension after x or ext; at least 7 digits. Raises ValidationError with what to type."""
+    if not field.data:
+        return
+    if not _PHONE_NUMBER.fullmatch(field.data):
+        raise ValidationError(PHONE_MESSAGE)
+    if sum(character.isdigit() for character in field.data) < 7:
+        raise ValidationError("This phone number looks too short. Include the area code.")
+
+
+def _number_text(valuelist: list, pattern: re.Pattern, message: str) -> list:
+    """The posted text of a number field, digits made ASCII, or ValueError(``message``) for
+    anything but an optional sign, ASCII digits and (for decimals) one decimal point.
+
+    Python's ``int`` and ``Decimal`` also read "1_000", exponents and other scripts' digits;
+    people mean none of those as a count or an amount, so only plain digits reach them.
+    """
+    if not valuelist or not isinstance(valuelist[0], str):
+        return valuelist
+    text = ascii_digits(clean_text(valuelist[0]))
+    if text and not pattern.fullmatch(text):
+        raise ValueError(message)
+    return [text, *valuelist[1:]]
 
 
 def database_id(value: object) -> int:
@@ -121,9 +181,16 @@ class DayField(DateField):
 
 
 class WholeNumberField(IntegerField):
-    """An integer that fits the database's INTEGER columns; anything else is a field message."""
+    """An integer that fits the database's INTEGER columns, typed as digits with an optional
+    sign (any script's digits read as ASCII); anything else is a field message."""
 
     def process_formdata(self, valuelist):
+        message = self.invalid_value_message or "Enter a whole number in digits, for example 12."
+        try:
+            valuelist = _number_text(valuelist, _WHOLE_NUMBER, message)
+        except ValueError:
+            self.data = None
+            raise
         super().process_formdata(valuelist)
         if self.data is not None and not -MAX_ID <= self.data <= MAX_ID:
             self.data = None
@@ -141,8 +208,9 @@ class PageField(WholeNumberField):
 class FiniteDecimalField(DecimalField):
     """A decimal number people type: finite and at most ``maximum`` either side of zero.
 
-    NaN, Infinity and numbers like 1e999 get ``invalid_value_message`` (or a plain one), as
-    any other text that is not a number does.
+    Typed as digits (any script's, read as ASCII) with an optional sign and one decimal point.
+    NaN, Infinity, 1e999, 1_000 and any other text get ``invalid_value_message`` (or a plain
+    one).
     """
 
     def __init__(self, label=None, validators=None, *, maximum: Decimal, **kwargs):
@@ -150,6 +218,14 @@ class FiniteDecimalField(DecimalField):
         self.maximum = maximum
 
     def process_formdata(self, valuelist):
+        message = f"Enter a number from -{self.maximum} to {self.maximum}, for example 1.5."
+        try:
+            valuelist = _number_text(
+                valuelist, _DECIMAL_NUMBER, self.invalid_value_message or message
+            )
+        except ValueError:
+            self.data = None
+            raise
         super().process_formdata(valuelist)
         try:
             in_range = self.data is None or abs(self.data) <= self.maximum

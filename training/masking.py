@@ -1,7 +1,12 @@
 """Secrets masked out of text meant for logs: manage and feed tokens, search terms, emails.
 
 One function, ``mask_secrets``, serves every log line (the development server's and gunicorn's
-request lines, error messages and tracebacks) and the result paths kept for repeated forms.
+request lines, error messages and tracebacks).
+
+A token is masked by its shape as well as by where the app's routes put it: anyone can send
+``/manage//<token>``, ``/Manage/<token>``, ``/<token>`` or ``/manage%2F<token>``, and the log
+records those paths too. Every token the app makes is 43 URL-safe characters, so any run of 32
+or more of them in a path (a hex key of 32 or more digits too) is a token to the log.
 """
 
 import re
@@ -19,20 +24,36 @@ SAFE_QUERY_KEYS = frozenset(
 _MANAGE_TOKEN = re.compile(r"(/manage/)[^/?#\s\"'<>]+")
 _FEED_TOKEN = re.compile(r"(/feeds/sessions/)[^/?#\s\"'<>]+?(\.ics\b|(?=[/?#\s\"'<>]|$))")
 _QUERY = re.compile(r"\?([^\s\"'#<>]*)")
+# A path or address as a log line holds it, from its first slash (request lines, "Exception on
+# /…" messages, the referrer in gunicorn's access log).
+_PATH = re.compile(r"/[^\s\"'<>]*")
+# In a path: a percent escape (kept as it is, so "%2F" never starts a token), or a long run of
+# URL-safe characters, however long.
+_ESCAPE_OR_LONG_RUN = re.compile(r"%[0-9A-Fa-f]{2}|[A-Za-z0-9_\-]{32,}")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 
 
 def mask_secrets(text: str) -> str:
-    """``text`` with tokens in manage and feed paths, query values and email addresses masked.
+    """``text`` with tokens in paths, query values and email addresses masked.
 
     ``/manage/abc…/sandbox`` becomes ``/manage/<token>/sandbox``, ``/feeds/sessions/abc….ics``
-    becomes ``/feeds/sessions/<token>.ics``, ``?q=ana&page=2`` becomes ``?q=<masked>&page=2``
-    (values of ``SAFE_QUERY_KEYS`` stay) and ``ana@example.org`` becomes ``<email>``.
+    becomes ``/feeds/sessions/<token>.ics``, any run of 32 or more URL-safe characters in any
+    path becomes ``<token>`` (``/manage%2F<token>``, ``/<token>``), ``?q=ana&page=2`` becomes
+    ``?q=<masked>&page=2`` (values of ``SAFE_QUERY_KEYS`` stay) and ``ana@example.org``
+    becomes ``<email>``.
     """
     text = mask_manage_token(text)
     text = _FEED_TOKEN.sub(r"\1" + TOKEN_PLACEHOLDER + r"\2", text)
     text = _QUERY.sub(lambda match: "?" + mask_query(match.group(1)), text)
+    text = _PATH.sub(lambda path: mask_long_runs(path.group()), text)
     return _EMAIL.sub(EMAIL_PLACEHOLDER, text)
+
+
+def mask_long_runs(path: str) -> str:
+    """``path`` with every run of 32 or more URL-safe characters replaced by ``<token>``."""
+    return _ESCAPE_OR_LONG_RUN.sub(
+        lambda part: part.group() if part.group().startswith("%") else TOKEN_PLACEHOLDER, path
+    )
 
 
 def mask_manage_token(text: str) -> str:

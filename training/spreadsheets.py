@@ -10,7 +10,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 
-from flask import Response, current_app
+from flask import Response, current_app, send_file
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
@@ -79,8 +79,28 @@ def attachment(
     return current_app.response_class(body, mimetype=mimetype, headers=headers)
 
 
-def safe_stem(name: str) -> str:
-    """A file name stem for Content-Disposition: letters, digits, dashes and underscores only."""
-    return "".join(
-        char if char.isascii() and (char.isalnum() or char in "-_") else "-" for char in name
+def named_attachment(body: bytes, *, filename: str, mimetype: str) -> Response:
+    """A download of learner data named after the person's own file, in any script.
+
+    ``send_file`` writes ``filename*`` (UTF-8, RFC 6266) with an ASCII fallback for old
+    clients, and adds the charset of a text type once; the file is personal, so it is sent with
+    ``Cache-Control: no-store``.
+    """
+    response = send_file(
+        io.BytesIO(body),
+        mimetype=mimetype,
+        as_attachment=True,
+        download_name=filename,
+        conditional=False,
+        etag=False,
     )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def file_stem(name: str) -> str:
+    """A file name stem as the person wrote it, in any script, without what no file system
+    takes in a name (path separators, quotes, control characters)."""
+    return "".join(
+        char if char.isprintable() and char not in '\\/:*?"<>|' else "-" for char in name
+    ).strip(" .")

@@ -27,9 +27,16 @@ def record(
     program: Program | None = None,
     **details: Any,
 ) -> AuditEvent:
-    """Add an audit event by ``actor`` (a staff member), else ``actor_label`` or the public."""
+    """Add an audit event by ``actor`` (a staff member), else ``actor_label`` or the public.
+
+    An event about a session (given, or the signup's) names it in its details too, as
+    ``session``: its id and when it is (``"#12, Tue, Dec 1, 10:00–11:30 AM PT"``), so the log
+    says which session or roster even once the session is gone.
+    """
     if session is None and signup is not None:
         session = signup.session
+    if session is not None:
+        details = {"session": session_label(session), **details}
     if program is None:
         program = (signup.program if signup is not None else None) or (
             session.program if session is not None else None
@@ -46,6 +53,11 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def session_label(session: TrainingSession) -> str:
+    """``"#12, Tue, Dec 1, 10:00–11:30 AM PT"``: a session's id and when it is, in its zone."""
+    return f"#{session.id}, {session.when}"
 
 
 def record_export(what: str, *, actor, rows: int, **details: Any) -> AuditEvent:

@@ -18,16 +18,16 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Optio
 from training.booking.models import MAX_ATTENDEES
 from training.booking.names import organization_key, provider_id_digits
 from training.booking.services import SignupDetails
-from training.forms import Form, IdSelectField, clean_text, single_line
+from training.forms import (
+    Form,
+    IdSelectField,
+    clean_text,
+    identifier,
+    phone_number,
+    single_line,
+)
 
 NO_CHOICE = 0
-
-
-def _valid_phone(_form, field):
-    if field.data and not re.fullmatch(r"[0-9+().\-\s]*(?:(?:x|ext\.?)\s*\d+)?", field.data, re.I):
-        raise ValidationError("Use digits and + ( ) - only, for example (916) 555-0100 x12.")
-    if field.data and len(re.sub(r"\D", "", field.data)) < 7:
-        raise ValidationError("This phone number looks too short. Include the area code.")
 
 
 def _parse_attendee_emails(text: str) -> list[str]:
@@ -52,7 +52,7 @@ class ContactFields(Form):
 
     provider_id = StringField(
         "ACCME provider ID (optional)",
-        filters=[clean_text],
+        filters=[identifier],
         validators=[Optional(), Length(max=20, message="An ACCME provider ID is 7 digits.")],
         description="The 7-digit ID ACCME gave your organization, if you know it.",
     )
@@ -75,11 +75,12 @@ class ContactFields(Form):
     )
     contact_phone = TelField(
         "Phone (optional)",
-        filters=[clean_text],
+        filters=[identifier],
+        description="Digits, spaces and + ( ) - . are fine; put x or ext before an extension.",
         validators=[
             Optional(),
             Length(max=40, message="Keep the phone number to 40 characters or fewer."),
-            _valid_phone,
+            phone_number,
         ],
     )
     attendee_emails = TextAreaField(
@@ -89,8 +90,8 @@ class ContactFields(Form):
     )
 
     def validate_provider_id(self, field):
-        """Seven digits, once spaces and dashes are dropped."""
-        if field.data and not re.fullmatch(r"\d{7}", provider_id_digits(field.data)):
+        """Seven ASCII digits, once spaces and dashes are dropped."""
+        if field.data and not re.fullmatch(r"[0-9]{7}", provider_id_digits(field.data)):
             raise ValidationError(
                 "An ACCME provider ID is 7 digits, for example 0012345. "
                 "Leave it blank if you don't know it."

@@ -161,10 +161,12 @@ def book_signup(
 ) -> tuple[Signup, str]:
     """Sign an organization up for its first choice with a seat, or put it on the waitlist.
 
-    ``ranked_sessions`` holds the first choice, then up to two alternates. Returns the signup
-    and its manage link token: ``manage_token`` when given (256 bits, made by the caller),
-    else a random one. Raises ``SignupsClosed``, ``SessionUnavailable``,
-    ``AlreadySignedUp`` or ``SessionFull`` (no seat and ``join_waitlist`` is false).
+    ``ranked_sessions`` holds the first choice, then up to two alternates. ``submission_key``
+    names the form that asks (its submission identity: one-time key and content); only its
+    SHA-256 is kept. Returns the signup and its manage link token: ``manage_token`` when
+    given (256 bits, made by the caller), else a random one. Raises ``SignupsClosed``,
+    ``SessionUnavailable``, ``AlreadySignedUp`` or ``SessionFull`` (no seat and
+    ``join_waitlist`` is false).
 
     Staff (``actor``) may add a signup outside the signup dates, and may book an organization
     that already holds a place only with an ``override_reason``, which is recorded.

@@ -44,7 +44,8 @@ from training.mail.services import public_url
 from training.routing import query_number
 from training.spreadsheets import CALENDAR_MIMETYPE, attachment
 from training.submissions.guard import (
-    current_submission_key,
+    current_submission_content,
+    current_submission_identity,
     once_per_submission,
 )
 from training.submissions.models import FormSubmission
@@ -53,9 +54,13 @@ bp = Blueprint("booking", __name__)
 
 # The "already signed up" page may offer to re-send the manage link for this long.
 RESEND_OFFER_MAX_AGE = 3600
-# A random value in this browser's session cookie; with a form's one-time key it makes the
-# token of the manage link that form's signup starts with.
+# A random value in this browser's session cookie; with a form's submission identity it makes
+# the token of the manage link that form's signup starts with.
 BROWSER_NONCE_KEY = "submission_nonce"
+# The signups this browser made: signup id -> the submission that made it and a digest of the
+# form's content, so the same form sent again (Back, then Sign up) finds the first manage link.
+BROWSER_SIGNUPS_KEY = "signups_made"
+BROWSER_SIGNUPS_KEPT = 5
 
 
 def init_app(app: Flask) -> None:
@@ -94,17 +99,16 @@ def index():
     )
 
 
-def _repeated_signup(_submission: FormSubmission, submission_key: str):
+def _repeated_signup(submission: FormSubmission, _submission_key: str):
     """The same signup form again: its confirmation, with the link it was first given.
 
-    No new manage link is made. The first link's token is derived from the form's key and this
+    No new manage link is made. The first link's token is derived from the submission and this
     browser's session (see ``_first_manage_token``), so only the browser that sent the form
     finds it; from anywhere else the page only says the signup was received.
     """
-    signup = services.find_signup_by_submission(submission_key)
-    token = _first_manage_token(submission_key)
-    if signup is not None and signup_for_token(token) == signup:
-        return redirect(url_for("booking.confirmation", token=token), code=303)
+    signup = services.find_signup_by_submission(submission.key_hash)
+    if signup is not None and (confirmation := _confirmation_sent_before(signup)) is not None:
+        return confirmation
     flash(
         "We already have this signup. Its confirmation and manage link are in the email we "
         "sent to your contact.",
@@ -128,7 +132,7 @@ def signup():
     if signup_state != "open" or not form.validate_on_submit():
         return _render_signup(program, form, signup_state, now)
 
-    submission_key = current_submission_key()
+    submission = current_submission_identity()
     ranked = [_program_session(program, sid) for sid in form.ranked_session_ids()]
 
     def page():
@@ -137,6 +141,9 @@ def signup():
 
     def refused(error: services.BookingError):
         if isinstance(error, services.AlreadySignedUp):
+            # The same form again after Back (a new one-time key): the booking it made.
+            if (confirmation := _confirmation_sent_before(error.signup)) is not None:
+                return confirmation
             return _render_already_signed_up(error.signup)
         return flashed_above(page)(error)
 
@@ -145,14 +152,52 @@ def signup():
             program,
             form.details(form.organization_name.data),
             ranked,
-            submission_key=submission_key,
-            manage_token=_first_manage_token(submission_key),
+            submission_key=submission,
+            manage_token=_first_manage_token(submission),
             join_waitlist=form.join_waitlist.data,
             now=now,
         ),
         redirect_to=lambda booked: url_for("booking.confirmation", token=booked[1]),
         refused=refused,
+        after=lambda booked: _remember_signup_made(booked[0], submission),
     )
+
+
+def _remember_signup_made(signup: Signup, submission: str) -> None:
+    """Note in this browser's session that ``submission`` made ``signup`` (the latest few)."""
+    made = browser_session.get(BROWSER_SIGNUPS_KEY)
+    made = dict(made) if isinstance(made, dict) else {}
+    made.pop(str(signup.id), None)
+    made[str(signup.id)] = [submission, _content_digest()]
+    browser_session[BROWSER_SIGNUPS_KEY] = dict(list(made.items())[-BROWSER_SIGNUPS_KEPT:])
+
+
+def _confirmation_sent_before(signup: Signup):
+    """A redirect to ``signup``'s confirmation when this browser made it with the form this
+    request sends (with this one-time key or another), else None.
+
+    The same form sent again, with the key it had or a new one drawn when Back redrew the
+    page, finds the booking's first manage link and makes none. An edited form, or the form
+    from another browser, does not: it is another organization's try at a second place.
+    """
+    made = browser_session.get(BROWSER_SIGNUPS_KEY)
+    remembered = made.get(str(signup.id)) if isinstance(made, dict) else None
+    if not (isinstance(remembered, list) and len(remembered) == 2):
+        return None
+    submission, content = remembered
+    if not isinstance(submission, str) or content != _content_digest():
+        return None
+    token = _first_manage_token(submission)
+    if signup_for_token(token) != signup:
+        return None
+    return redirect(url_for("booking.confirmation", token=token), code=303)
+
+
+def _content_digest() -> str:
+    """The signup form's content digest under the app's secret key, fit for the session
+    cookie: without the key, the cookie cannot be checked against guessed form values."""
+    message = f"signup-content\0{current_submission_content()}".encode()
+    return hmac.new(current_app.secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 
 def _browser_nonce() -> str:
@@ -162,15 +207,16 @@ def _browser_nonce() -> str:
     return browser_session[BROWSER_NONCE_KEY]
 
 
-def _first_manage_token(submission_key: str) -> str:
-    """The token of the first manage link of the signup sent with ``submission_key``.
+def _first_manage_token(submission: str) -> str:
+    """The token of the first manage link of the signup made by ``submission`` (its identity:
+    the form's one-time key and its content, see ``current_submission_identity``).
 
-    HMAC-SHA256, under the app's secret key, of the form's one-time key and this browser's
-    nonce: 256 bits like a random token. The database keeps only the token's SHA-256 and the
-    key's; neither the key nor the nonce is stored, so the token cannot be rebuilt from the
-    database, only by the browser that sent the form, sending it again.
+    HMAC-SHA256, under the app's secret key, of the submission and this browser's nonce: 256
+    bits like a random token. The database keeps only the token's SHA-256 and the
+    submission's; the nonce is not stored, so the token cannot be rebuilt from the database,
+    only by the browser that sent the form.
     """
-    message = f"manage-link\0{submission_key}\0{_browser_nonce()}".encode()
+    message = f"manage-link\0{submission}\0{_browser_nonce()}".encode()
     digest = hmac.new(current_app.secret_key.encode(), message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 

@@ -5,11 +5,19 @@ from wtforms import (
     SelectChoice,
     StringField,
     SubmitField,
+    TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, NumberRange, Regexp
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
 
 from training.challenges.eligibility import ACCME, CMA
-from training.forms import DayField, Form, IdSelectField, WholeNumberField, clean_text
+from training.forms import (
+    DayField,
+    Form,
+    IdSelectField,
+    WholeNumberField,
+    clean_text,
+    identifier,
+)
 
 
 class EntryForm(Form):
@@ -18,10 +26,12 @@ class EntryForm(Form):
     activity_id = StringField(
         "ACCME activity ID",
         description="The 9-digit ID PARS shows for the activity.",
-        filters=[clean_text],
+        filters=[identifier],
         validators=[
             DataRequired("Enter the activity's 9-digit ACCME ID."),
-            Regexp(r"^\d{9}$", message="An ACCME activity ID is 9 digits, for example 201234567."),
+            Regexp(
+                r"^[0-9]{9}$", message="An ACCME activity ID is 9 digits, for example 201234567."
+            ),
         ],
     )
     entered_on = DayField(
@@ -68,5 +78,11 @@ class DrawingForm(Form):
         "Number of winners",
         default=1,
         validators=[InputRequired(), NumberRange(min=1, max=100, message="From 1 to 100.")],
+    )
+    redraw_reason = TextAreaField(
+        "Reason to draw again (admins)",
+        filters=[clean_text],
+        description="Only to replace a drawing already made; the audit log keeps the reason.",
+        validators=[Length(max=1000, message="Keep the reason to 1000 characters or fewer.")],
     )
     submit = SubmitField("Run the drawing")

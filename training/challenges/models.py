@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from training.booking.models import Program, Signup
@@ -54,10 +54,29 @@ class ChallengeReminder(db.Model):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# A drawing made with no reason to draw again is the challenge's first; only one may exist.
+_FIRST_DRAWING = text("redraw_reason IS NULL")
+
+
 class ChallengeDrawing(db.Model):
-    """A drawing among the eligible, with everything needed to run it again and check it."""
+    """A drawing among the eligible, with everything needed to run it again and check it.
+
+    One official drawing per program and challenge: the latest. The first is drawn with no
+    reason (the database holds one such drawing per challenge); an admin may draw again only
+    with a ``redraw_reason``, which the page and the audit log show.
+    """
 
     __tablename__ = "challenge_drawings"
+    __table_args__ = (
+        Index(
+            "uq_challenge_drawings_first",
+            "program_id",
+            "challenge",
+            unique=True,
+            sqlite_where=_FIRST_DRAWING,
+            postgresql_where=_FIRST_DRAWING,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
@@ -69,5 +88,6 @@ class ChallengeDrawing(db.Model):
     drawn_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_members.id", ondelete="SET NULL")
     )
+    redraw_reason: Mapped[str | None] = mapped_column(Text)
 
     program: Mapped[Program] = relationship()

@@ -13,6 +13,7 @@ from training.booking.models import SIGNUP_CANCELLED, Program, Signup
 from training.booking.services import BookingError
 from training.challenges.eligibility import ACCME, CMA, Entry, Progress, draw, progress
 from training.challenges.models import ChallengeDrawing, ChallengeEntry, ChallengeReminder
+from training.constraints import unique_or
 from training.extensions import db, utcnow
 from training.mail.services import public_url, queue_email
 
@@ -22,6 +23,17 @@ CHALLENGE_NAMES = {ACCME: "ACCME Challenge", CMA: "CMA Challenge"}
 
 class ChallengeError(BookingError):
     """A challenge rule refused the change; the message says why."""
+
+
+class AlreadyDrawn(ChallengeError):
+    """The challenge has its drawing; ``drawing`` is the official one."""
+
+    def __init__(self, drawing: ChallengeDrawing):
+        super().__init__(
+            f"The {CHALLENGE_NAMES[drawing.challenge]} was already drawn (drawing "
+            f"{drawing.id}, below); its winners stand. An admin may draw again, giving a reason."
+        )
+        self.drawing = drawing
 
 
 @dataclass(frozen=True)
@@ -124,8 +136,34 @@ def program_progress(program: Program) -> list[OrganizationProgress]:
     return [organization_progress(signup, entries[signup.id]) for signup in signups]
 
 
-def run_drawing(program: Program, challenge: str, winners: int, *, actor) -> ChallengeDrawing:
-    """Draw ``winners`` among organizations that met ``challenge`` on verified entries."""
+def official_drawing(program: Program, challenge: str) -> ChallengeDrawing | None:
+    """The drawing that stands for ``challenge``: the latest, or None before the first."""
+    return db.session.scalars(
+        select(ChallengeDrawing)
+        .where(ChallengeDrawing.program_id == program.id, ChallengeDrawing.challenge == challenge)
+        .order_by(ChallengeDrawing.id.desc())
+        .limit(1)
+    ).first()
+
+
+def run_drawing(
+    program: Program, challenge: str, winners: int, *, actor, redraw_reason: str | None = None
+) -> ChallengeDrawing:
+    """Draw ``winners`` among organizations that met ``challenge`` on verified entries.
+
+    One drawing stands per challenge. Once there is one, raises ``AlreadyDrawn`` unless an
+    admin gives a ``redraw_reason`` (recorded with the new drawing, which then stands); a
+    reason given for the first drawing is not recorded. Two first drawings at once: the
+    database keeps one and the other raises ``AlreadyDrawn``.
+    """
+    standing = official_drawing(program, challenge)
+    reason = (redraw_reason or "").strip() or None
+    if standing is None:
+        reason = None
+    elif reason is None:
+        raise AlreadyDrawn(standing)
+    elif not actor.is_admin:
+        raise ChallengeError("Only an admin can draw again.")
     eligible = [row.signup.id for row in program_progress(program) if row.verified.met(challenge)]
     if not eligible:
         raise ChallengeError(
@@ -139,9 +177,13 @@ def run_drawing(program: Program, challenge: str, winners: int, *, actor) -> Cha
         eligible_signup_ids=sorted(eligible),
         winner_signup_ids=draw(eligible, winners, seed),
         drawn_by_id=actor.id,
+        redraw_reason=reason,
     )
-    db.session.add(drawing)
-    db.session.flush()
+    refusal = {
+        "uq_challenge_drawings_first": lambda: AlreadyDrawn(official_drawing(program, challenge))
+    }
+    with unique_or(refusal):
+        db.session.add(drawing)
     record(
         "challenge.drawing",
         actor=actor,
@@ -150,6 +192,8 @@ def run_drawing(program: Program, challenge: str, winners: int, *, actor) -> Cha
         seed=drawing.seed,
         eligible=drawing.eligible_signup_ids,
         winners=drawing.winner_signup_ids,
+        redraw_reason=reason,
+        replaces=standing.id if standing is not None else None,
     )
     return drawing
 

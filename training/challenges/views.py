@@ -99,6 +99,7 @@ def progress():
             action_form=ActionForm(),
             drawing_form=DrawingForm(),
             drawings=[(d, services.check_drawing(d)) for d in drawings],
+            standing={services.official_drawing(program, challenge) for challenge in (ACCME, CMA)},
             names=names,
             challenges=(ACCME, CMA),
         )
@@ -169,14 +170,30 @@ def drawing():
     if not form.validate_on_submit():
         flash("Choose a challenge and a number of winners from 1 to 100.", "error")
         return redirect(url_for("challenges.progress"), code=303)
+
+    def refused(error: services.ChallengeError):
+        # A challenge already drawn: back to the drawing that stands.
+        anchor = (
+            f"#drawing-{error.drawing.id}"
+            if isinstance(error, services.AlreadyDrawn)
+            else "#drawings"
+        )
+        flash(str(error), "error")
+        return redirect(url_for("challenges.progress") + anchor, code=303)
+
     return carry_out(
         lambda: services.run_drawing(
-            program, form.challenge.data, form.winners.data, actor=current_user
+            program,
+            form.challenge.data,
+            form.winners.data,
+            actor=current_user,
+            redraw_reason=form.redraw_reason.data,
         ),
         done=lambda drawn: (
             f"Drawing done: {len(drawn.winner_signup_ids)} winner(s), seed {drawn.seed}."
         ),
         redirect_to=url_for("challenges.progress") + "#drawings",
+        refused=refused,
     )
 
 

@@ -98,6 +98,8 @@ class SessionForm(Form):
         invalid_choice_message="Choose facilitators from the list.",
         option_widget=CheckboxInput(),
     )
+    # Offered when a session of the program already starts at this time.
+    create_anyway = BooleanField("Create it anyway: a second session at the same time is intended")
     submit = SubmitField("Save session")
 
     def __init__(self, *args, zone: ZoneInfo, accounts: list[StaffMember], **kwargs):

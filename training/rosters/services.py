@@ -48,6 +48,17 @@ class SeatsBelowBooked(BookingError):
     pass
 
 
+class SameStartTime(BookingError):
+    """A scheduled session of the program already starts then; ``session`` is the first."""
+
+    def __init__(self, session: TrainingSession):
+        super().__init__(
+            f"Session {session.id} ({session.when}) already starts at this time. "
+            "To add a second session at the same time, tick “Create it anyway”."
+        )
+        self.session = session
+
+
 @dataclass(frozen=True)
 class SessionDetails:
     """What staff set on a session."""
@@ -70,17 +81,34 @@ def create_session(
     *,
     facilitators: Iterable[StaffMember] = (),
     actor,
+    same_start_confirmed: bool = False,
 ) -> TrainingSession:
     """Add a session to ``program`` and assign its facilitators, as the "New session" form asks.
 
-    Raises ``BookingError`` for a session that ends before it starts.
+    Raises ``BookingError`` for a session that ends before it starts. A second scheduled
+    session starting at the same moment is most often the same form sent again (Back, then
+    Save, draws a new one-time key): it raises ``SameStartTime`` unless staff confirmed it
+    (``same_start_confirmed``).
     """
     if details.ends_at <= details.starts_at:
         raise BookingError("The session must end after it starts.")
+    if not same_start_confirmed:
+        same_start = db.session.scalars(
+            select(TrainingSession)
+            .where(
+                TrainingSession.program_id == program.id,
+                TrainingSession.starts_at == details.starts_at,
+                TrainingSession.status == SESSION_SCHEDULED,
+            )
+            .order_by(TrainingSession.id)
+            .limit(1)
+        ).first()
+        if same_start is not None:
+            raise SameStartTime(same_start)
     session = TrainingSession(program=program, **_columns(details))
     db.session.add(session)
     db.session.flush()
-    record("session.created", actor=actor, session=session, when=session.when)
+    record("session.created", actor=actor, session=session)
     assign_facilitators(session, list(facilitators), actor=actor)
     return session
 

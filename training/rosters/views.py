@@ -46,7 +46,7 @@ from training.spreadsheets import CSV_MIMETYPE, XLSX_MIMETYPE, attachment
 from training.staff.auth import EVERY_ROLE, MANAGERS, role_required
 from training.staff.models import StaffMember
 from training.submissions.guard import (
-    current_submission_key,
+    current_submission_identity,
     once_per_submission,
 )
 
@@ -74,20 +74,34 @@ def new_session():
         abort(404)
     form = _session_form(program)
 
-    def page():
+    def page(same_start: TrainingSession | None = None):
         return render_template(
-            "rosters/session_form.html", form=form, program=program, session=None
+            "rosters/session_form.html",
+            form=form,
+            program=program,
+            session=None,
+            same_start=same_start,
         )
+
+    def refused(error: BookingError):
+        if isinstance(error, services.SameStartTime):
+            # Most often the same form again after Back: ask before making a second one.
+            return shown_under(form.starts_at, lambda: page(same_start=error.session))(error)
+        return flashed_above(page)(error)
 
     if not form.validate_on_submit():
         return page()
     return carry_out(
         lambda: services.create_session(
-            program, form.details(), facilitators=form.chosen_facilitators(), actor=current_user
+            program,
+            form.details(),
+            facilitators=form.chosen_facilitators(),
+            actor=current_user,
+            same_start_confirmed=form.create_anyway.data,
         ),
         done=lambda session: f"Session added: {session.when}.",
         redirect_to=lambda session: url_for("rosters.roster", session_id=session.id),
-        refused=flashed_above(page),
+        refused=refused,
     )
 
 
@@ -319,7 +333,7 @@ def add_signup(session_id: int):
         lambda: services.add_signup_by_hand(
             session,
             form.details(form.organization_name.data),
-            submission_key=current_submission_key(),
+            submission_key=current_submission_identity(),
             join_waitlist=form.join_waitlist.data,
             now=utcnow(),
             actor=current_user,

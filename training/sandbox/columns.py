@@ -15,6 +15,7 @@ from hashlib import sha256
 from training.sandbox import rules
 
 _PUNCTUATION = re.compile(r"[\W_]+")
+_HINT = re.compile(r"\([^()]*\)")
 
 
 def header_key(text: object) -> str:
@@ -24,6 +25,12 @@ def header_key(text: object) -> str:
     ``"license"``.
     """
     return " ".join(_PUNCTUATION.sub(" ", str(text).casefold()).split())
+
+
+def hintless_key(text: object) -> str:
+    """header_key of a header without its hints in parentheses: ``"Completion Date
+    (MM/DD/YYYY)"`` gives ``"completion date"``."""
+    return header_key(_HINT.sub(" ", str(text)))
 
 
 TEMPLATE_KEYS: dict[str, str] = {header_key(name): name for name in rules.HEADERS}
@@ -81,10 +88,17 @@ def is_learner_row(cells: Sequence[object]) -> bool:
     )
 
 
+def known_target(cell: object) -> str | None:
+    """The mapping target a header names (template name or synonym), as it is or without its
+    hints in parentheses; None when we do not know it."""
+    names = known_names()
+    target = names.get(header_key(cell))
+    return target if target is not None else names.get(hintless_key(cell))
+
+
 def header_score(cells: Sequence[object]) -> int:
     """How many cells of a row are column names we know (template names or synonyms)."""
-    names = known_names()
-    return sum(1 for cell in _trimmed(cells) if cell.strip() and header_key(cell) in names)
+    return sum(1 for cell in _trimmed(cells) if cell.strip() and known_target(cell) is not None)
 
 
 def signature(header: Sequence[object]) -> str:

@@ -29,6 +29,7 @@ from training.sandbox.judge.values import (
     parse_completion_date,
     parse_credits,
     state_code,
+    without_odd_characters,
 )
 from training.spreadsheets import FORMULA_STARTS, neutralize, write_text
 
@@ -76,7 +77,7 @@ def template_text(
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
     if guidance:
         writer.writerow([rules.GUIDANCE_LINE])
-    writer.writerow(rules.HEADERS)
+    writer.writerow(rules.TEMPLATE_HEADER_ROW)
     writer.writerows([neutralize(value) for value in row] for row in rows)
     return buffer.getvalue().encode("utf-8-sig")
 
@@ -92,7 +93,7 @@ def template_xlsx(rows: Iterable[Sequence[str]] = ()) -> bytes:
     sheet.append([rules.GUIDANCE_LINE])
     sheet["A1"].alignment = Alignment(wrap_text=False)
     sheet["A1"].font = Font(italic=True)
-    sheet.append(list(rules.HEADERS))
+    sheet.append(list(rules.TEMPLATE_HEADER_ROW))
     for cell in sheet[rules.XLSX_HEADER_ROW]:
         cell.font = Font(bold=True)
     sheet.freeze_panes = f"A{rules.XLSX_HEADER_ROW + 1}"
@@ -400,6 +401,9 @@ _DATE_FORMAT = "mm/dd/yyyy"
 TEXT_COLUMNS = frozenset(
     {rules.ACTIVITY_ID, rules.DATE_OF_BIRTH, rules.LICENSE_OR_NPI, rules.BOARD_ID}
 )
+_TEXT_POSITIONS = frozenset(
+    position for position, name in enumerate(rules.HEADERS) if name in TEXT_COLUMNS
+)
 
 
 class JudgedFinding(Protocol):
@@ -488,14 +492,19 @@ def pars_ready_xlsx(
     guidance = _text_cell(learners, rules.GUIDANCE_LINE)
     guidance.font = Font(italic=True)
     learners.append([guidance])
-    learners.append([_text_cell(learners, header, bold=True) for header in rules.HEADERS])
+    learners.append(
+        [_text_cell(learners, header, bold=True) for header in rules.TEMPLATE_HEADER_ROW]
+    )
     rejected.append([_text_cell(rejected, header, bold=True) for header in REJECTED_HEADER])
     for judged in rows:
         if judged.accepted:
+            cells = pars_ready_cells(judged.fields, activities, today)
             learners.append(
                 [
-                    _cell(learners, value)
-                    for value in pars_ready_cells(judged.fields, activities, today)
+                    _text_cell(learners, value)
+                    if position in _TEXT_POSITIONS
+                    else _cell(learners, value)
+                    for position, value in enumerate(cells)
                 ]
             )
         else:
@@ -516,14 +525,24 @@ def pars_ready_text(
     rows: Iterable[JudgedRow], activities: Mapping[str, Activity], today: date
 ) -> bytes:
     """The accepted rows as tab-delimited text with no header row, as ACCME's tab-delimited
-    instructions have it; dates MM/DD/YYYY; UTF-8 with a BOM, like the template."""
+    instructions have it; dates MM/DD/YYYY; UTF-8 without a byte-order mark.
+
+    The file is for PARS, not a spreadsheet program: every value is written exactly, one tab
+    between values, one row a line (CRLF), no quotes and no apostrophe before a value that
+    starts like a formula (the judge warns about those: LOOKS_LIKE_FORMULA). Accepted values
+    hold no tab or line break (the judge refuses them); any that did would become a space.
+    """
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter="\t", lineterminator="\r\n")
     for judged in rows:
         if judged.accepted:
             cells = pars_ready_cells(judged.fields, activities, today)
-            writer.writerow([neutralize(_text(value)) for value in cells])
-    return buffer.getvalue().encode("utf-8-sig")
+            buffer.write("\t".join(_one_line(_text(value)) for value in cells))
+            buffer.write("\r\n")
+    return buffer.getvalue().encode("utf-8")
+
+
+def _one_line(text: str) -> str:
+    return text if text.isprintable() else without_odd_characters(text)
 
 
 def _text(value: object) -> str:

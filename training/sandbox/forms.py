@@ -20,7 +20,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Re
 from wtforms.validators import ValidationError as FieldError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from training.forms import DayField, FiniteDecimalField, Form, single_line
+from training.forms import DayField, FiniteDecimalField, Form, identifier, single_line
 from training.sandbox import rules
 from training.sandbox.columns import ColumnMap
 from training.sandbox.judge.values import column_letter
@@ -95,10 +95,12 @@ class ActivityForm(Form):
     activity_id = StringField(
         "ACCME activity ID",
         description="The 9-digit ID of an activity you will report learners for.",
-        filters=[single_line],
+        filters=[identifier],
         validators=[
             DataRequired("Enter the activity's 9-digit ACCME ID."),
-            Regexp(r"^\d{9}$", message="An ACCME activity ID is 9 digits, for example 201234567."),
+            Regexp(
+                r"^[0-9]{9}$", message="An ACCME activity ID is 9 digits, for example 201234567."
+            ),
         ],
     )
     title = StringField(

@@ -14,13 +14,20 @@ from functools import cache
 from rapidfuzz import fuzz, process
 
 from training.sandbox import rules
-from training.sandbox.columns import TEMPLATE_KEYS, ColumnMap, header_key, known_names
+from training.sandbox.columns import (
+    TEMPLATE_KEYS,
+    ColumnMap,
+    header_key,
+    hintless_key,
+    known_names,
+)
 from training.sandbox.judge.files import RowShaper
 from training.sandbox.judge.values import (
     cell_text,
     full_birth_date,
     looks_like_full_birth_date,
     parse_birthday,
+    split_name,
 )
 from training.sandbox.readers import Cell
 
@@ -60,9 +67,11 @@ def propose(
 ) -> list[Proposal]:
     """A target for each column of ``header``: what ``saved`` (the organization's map for a
     header like this) says, else the template's own name, a known synonym, or the closest name
-    (rapidfuzz token_sort_ratio, at least rules.FUZZY_MATCH_CUTOFF). Each target goes to one
-    column at most, the best match. ``samples`` (the first rows) refine it: a birthday column
-    that holds full dates is proposed as rules.BIRTH_DATE_COLUMN, whose year is dropped.
+    (rapidfuzz token_sort_ratio, at least rules.FUZZY_MATCH_CUTOFF); a header we do not know as
+    it is is looked for again without its hints in parentheses ("Completion Date (MM/DD/YYYY)").
+    Each target goes to one column at most, the best match. ``samples`` (the first rows)
+    refine it: a birthday column that holds full dates is proposed as
+    rules.BIRTH_DATE_COLUMN, whose year is dropped.
     """
     keys, targets = _choices()
     names = known_names()
@@ -70,6 +79,8 @@ def propose(
     candidates: list[tuple[float, int, str, str]] = []  # (score, position, target, reason)
     for position, cell in enumerate(header):
         key = header_key(cell)
+        if key not in names and (bare := hintless_key(cell)):
+            key = bare
         if position in saved_targets:
             candidates.append((102.0, position, saved_targets[position], "saved"))
         elif not key:
@@ -148,13 +159,23 @@ def missing_columns(column_map: ColumnMap, *, learners_only: bool) -> list[str]:
     return column_map.missing(required)
 
 
+# The preview's columns that show how a Name column was split, before First Name.
+NAME_AS_WRITTEN = "Name in your file"
+NAME_SPLIT = "How the name was split"
+
+
 def preview(
     column_map: ColumnMap, samples: Sequence[tuple[int, Sequence[Cell]]], *, today: date
 ) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The first rows as the judge would read them through the map: (template columns shown,
-    [(row number, their values)]). A Date of Birth shows as MM/DD: the year is never kept."""
+    """The first rows as the judge would read them through the map: (columns shown, [(row
+    number, their values)]). A Date of Birth shows as MM/DD: the year is never kept. With a
+    Name column, the name as written and what was left out or needs a look come first."""
     shaper = RowShaper.for_map(column_map)
     shown_columns = [column for column in rules.HEADERS if column_map.covers(column)]
+    splits_names = shaper.name_position is not None
+    if splits_names:
+        at = shown_columns.index(rules.FIRST_NAME)
+        shown_columns[at:at] = [NAME_AS_WRITTEN, NAME_SPLIT]
     fields = {
         rules.RECORD_ACTION: "action",
         rules.ACTIVITY_ID: "activity_id",
@@ -179,7 +200,11 @@ def preview(
         row = shaper(tuple(cells))
         values: list[str] = []
         for column in shown_columns:
-            if column == rules.DATE_OF_BIRTH:
+            if column == NAME_AS_WRITTEN:
+                values.append(row.name_cell)
+            elif column == NAME_SPLIT:
+                values.append(_name_split_shown(row.name_cell))
+            elif column == rules.DATE_OF_BIRTH:
                 values.append(_birthday_shown(row.date_of_birth, today))
             elif column in fields:
                 values.append(cell_text(getattr(row, fields[column])))
@@ -189,6 +214,18 @@ def preview(
                 values.append(pairs[index][side] if index < len(pairs) else "")
         rows.append((number, values))
     return shown_columns, rows
+
+
+def _name_split_shown(name_cell: str) -> str:
+    split = split_name(name_cell)
+    notes = []
+    if split.left_out:
+        notes.append(f"left out {', '.join(split.left_out)}")
+    if split.doubt and not split.left_out:
+        notes.append("check where the last name starts")
+    if name_cell and not (split.first and split.last):
+        notes.append("a name is missing")
+    return "; ".join(notes) or "as written"
 
 
 def _birthday_shown(cell: Cell, today: date) -> str:

@@ -6,6 +6,7 @@ import codecs
 import csv
 import io
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -27,8 +28,20 @@ class NoValue(str):
     the judge can tell from a blank cell."""
 
 
+class YearHiddenDate(datetime):
+    """A date cell whose number format shows no year (mm/dd, d-mmm): Excel shows a month and
+    day, but the cell holds a full date."""
+
+
+class TimeShownDate(datetime):
+    """A date cell whose number format shows a time of day (m/d/yyyy h:mm, as LMS exports
+    write dates): saved as CSV, the time goes with the date."""
+
+
 FORMULA_WITHOUT_VALUE = NoValue()
-Cell = str | datetime  # a datetime only from a real Excel date cell; NoValue is a str
+# A datetime only from a real Excel date cell (YearHiddenDate when its format hides the year,
+# TimeShownDate when it shows a time); NoValue is a str.
+Cell = str | datetime
 SpreadsheetRow = tuple[int, tuple[Cell, ...]]  # (row number as the person sees it, cells)
 
 _OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -48,6 +61,9 @@ _WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, cod
 _CHUNK = 1024 * 1024
 _SNIFF = 4096
 _XLSX_BATCH = 256
+# What a number format writes as it is rather than from the value: quoted text, [colours],
+# escaped characters.
+_LITERALS = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.')
 
 
 class FileProblem(Exception):
@@ -72,6 +88,11 @@ class LearnerFile:
     # Numbers of the rows read so far that hold a formula without its value (xlsx); the reader
     # of the rows takes each out as it comes to it, so the set stays small.
     formula_rows: set[int] = field(default_factory=set)
+    # Numbers of the rows hidden in the sheet (xlsx), as they are read.
+    hidden_rows: set[int] = field(default_factory=set)
+    # Rows of a text file that swallowed the lines after them because a quote was never
+    # closed: row number -> (position of the cell that opened it, first line, last line).
+    quote_rows: dict[int, tuple[int, int, int]] = field(default_factory=dict)
     # File-level warnings about how it was read: (finding code, message fields).
     notes: list[tuple[str, dict[str, object]]] = field(default_factory=list)
     _resources: ExitStack = field(default_factory=ExitStack, repr=False)
@@ -96,16 +117,23 @@ def human_size(size: int) -> str:
     return f"{size} bytes"
 
 
+def file_extension(filename: str) -> str:
+    """The extension of an uploaded file's name, in lower case with its dot ("" when none); a
+    name that is only an extension (".csv") has that extension."""
+    _stem, dot, extension = os.path.basename(filename).rpartition(".")
+    return f".{extension.lower()}" if dot and extension else ""
+
+
 def open_learner_file(stream: BinaryIO, filename: str, max_bytes: int) -> LearnerFile:
     """Check the upload as a whole and open it for row streaming, or raise FileProblem."""
-    extension = os.path.splitext(filename)[1].lower()
+    extension = file_extension(filename)
     if extension in rules.MACRO_EXTENSIONS:
         raise FileProblem(
             "FILE_UNREADABLE", what="it is a macro-enabled workbook; save it as .xlsx"
         )
     if extension not in rules.ACCEPTED_EXTENSIONS:
-        shown = extension or "a file without an extension"
-        raise FileProblem("FILE_TYPE", what=f"named {shown}")
+        what = f"named {extension}" if extension else "named without an extension (like .csv)"
+        raise FileProblem("FILE_TYPE", what=what)
     resources = ExitStack()
     try:
         data = _bounded_copy(stream, max_bytes, resources)
@@ -185,33 +213,57 @@ def _contains(data: BinaryIO, needle: bytes) -> bool:
 
 
 def _open_text(data: BinaryIO, extension: str, resources: ExitStack) -> LearnerFile:
-    kind = "tsv" if extension in rules.TAB_EXTENSIONS else "csv"
-    delimiter = _delimiter(data, kind)
-    encoding = _text_encoding(data, delimiter)
+    delimiter = _delimiter(data, extension)
+    encoding, quote_rows = _read_through(data, delimiter)
     text = resources.enter_context(_text_stream(data, encoding))
     learner_file = LearnerFile(
-        kind, _data_rows(_numbered_csv_rows(text, delimiter)), encoding, delimiter
+        "tsv" if delimiter == "\t" else "csv",
+        _data_rows(_numbered_csv_rows(text, delimiter)),
+        encoding,
+        delimiter,
+        quote_rows=quote_rows,
     )
+    named = "\t" if extension in rules.TAB_EXTENSIONS else ","
     if delimiter == ";":
         learner_file.notes.append(("FILE_SEMICOLONS", {}))
+    elif delimiter != named:
+        learner_file.notes.append(("FILE_DELIMITER", _delimiter_mismatch(extension, delimiter)))
     return learner_file
 
 
-def _delimiter(data: BinaryIO, kind: str) -> str:
-    """Tab for .tsv/.txt; for .csv a comma, unless the first rows only make sense split at
-    semicolons (European Excel's "CSV")."""
-    if kind == "tsv":
-        return "\t"
+_DELIMITERS = ("\t", ",", ";")
+
+
+def _delimiter(data: BinaryIO, extension: str) -> str:
+    """The delimiter the first rows make sense with, whatever the extension says: the one that
+    finds the header or a learner row, else the one that splits the most rows; on a tie, the
+    extension's own (tab for .txt/.tsv, comma for .csv)."""
+    named = "\t" if extension in rules.TAB_EXTENSIONS else ","
     head = data.read(_SNIFF * 16).decode("utf-8", "replace")
     data.seek(0)
     lines = head.splitlines()[: rules.HEADER_SCAN_ROWS]
-    scores = {}
-    for candidate in (",", ";"):
+
+    def score(candidate: str) -> tuple[int, int, bool]:
         rows = list(csv.reader(lines, delimiter=candidate, strict=False))
-        scores[candidate] = max(
-            (100 if is_learner_row(row) else header_score(row) for row in rows), default=0
-        )
-    return ";" if scores[";"] > scores[","] else ","
+        known = max((100 if is_learner_row(row) else header_score(row) for row in rows), default=0)
+        split = sum(1 for row in rows if len(_trim(row)) > 1)
+        return known, split, candidate == named
+
+    return max(_DELIMITERS, key=score)
+
+
+def _delimiter_mismatch(extension: str, delimiter: str) -> dict[str, str]:
+    if delimiter == "\t":
+        return {
+            "extension": extension,
+            "found": "tabs",
+            "fix": "as CSV UTF-8 (File > Save As), or name it .txt",
+        }
+    return {
+        "extension": extension,
+        "found": "commas",
+        "fix": "as Text (Tab delimited) (File > Save As), or name it .csv",
+    }
 
 
 def _text_stream(data: BinaryIO, encoding: str) -> io.TextIOWrapper:
@@ -226,23 +278,41 @@ class _UnclosingTextWrapper(io.TextIOWrapper):
         self.detach()
 
 
-def _text_encoding(data: BinaryIO, delimiter: str) -> str:
-    """UTF-8 (BOM or not) when the whole file decodes as it, else Windows-1252, else refuse.
+def _read_through(data: BinaryIO, delimiter: str) -> tuple[str, dict[int, tuple[int, int, int]]]:
+    """The text encoding, UTF-8 (BOM or not) when the whole file decodes as it, else
+    Windows-1252, else refuse; and the rows that swallowed the lines after them because a
+    quote was never closed (see LearnerFile.quote_rows).
 
     The check reads the whole file once through csv.reader, so a row that cannot be read is
     found before any row is judged rather than half-way.
     """
     for encoding in ("utf-8-sig", "cp1252"):
+        swallowed: dict[int, tuple[int, int, int]] = {}
         try:
             with _text_stream(data, encoding) as text:
-                for _ in csv.reader(text, delimiter=delimiter, strict=False):
-                    pass
+                reader = csv.reader(text, delimiter=delimiter, strict=False)
+                line = 0
+                for number, cells in enumerate(reader, start=1):
+                    if reader.line_num > line + 1:  # one row over several lines
+                        position = _swallowing_cell(cells, delimiter)
+                        if position is not None:
+                            swallowed[number] = (position, line + 1, reader.line_num)
+                    line = reader.line_num
         except UnicodeDecodeError:
             continue
         except csv.Error as error:
             raise _csv_problem(error) from None
-        return encoding
+        return encoding, swallowed
     raise FileProblem("FILE_ENCODING", where=" as UTF-8 or Windows-1252")
+
+
+def _swallowing_cell(cells: list[str], delimiter: str) -> int | None:
+    """The cell a quote left open: it runs over a line break and past delimiters (a cell
+    typed with Alt+Enter holds a line break, not the next row's delimiters)."""
+    for position, cell in enumerate(cells):
+        if ("\n" in cell or "\r" in cell) and delimiter in cell:
+            return position
+    return None
 
 
 def _csv_problem(error: csv.Error) -> FileProblem:
@@ -314,6 +384,7 @@ def _open_xlsx(data: BinaryIO, resources: ExitStack) -> LearnerFile:
         sheet_name=sheet.title,
         hidden_sheets=hidden,
         formula_rows=cells.formula_rows,
+        hidden_rows=cells.hidden_rows,
     )
 
 
@@ -378,15 +449,19 @@ class _WorkbookCells:
     """A worksheet's rows as numbered value lists, read with openpyxl's own sheet parser.
 
     openpyxl's read-only rows give None both for a blank cell and for a formula saved without
-    its value; this keeps them apart (FORMULA_WITHOUT_VALUE), and shows numbers whose format
-    pads them with zeros (a license number formatted 000000) as Excel shows them.
+    its value; this keeps them apart (FORMULA_WITHOUT_VALUE), shows numbers whose format pads
+    them with zeros (a license number formatted 000000) as Excel shows them, marks date cells
+    whose format hides the year or shows a time (YearHiddenDate, TimeShownDate), and notes the
+    rows hidden in the sheet.
     """
 
     def __init__(self, workbook, sheet) -> None:
         self.workbook = workbook
         self.sheet = sheet
         self.formula_rows: set[int] = set()
+        self.hidden_rows: set[int] = set()
         self._padding: dict[int, int | None] = {}
+        self._date_kinds: dict[int, type[datetime] | None] = {}
 
     def rows(self) -> Iterator[tuple[int, list[Cell]]]:
         """(row number, cells as text: dates kept as datetime, None as "") for each row."""
@@ -394,10 +469,13 @@ class _WorkbookCells:
 
         parse_row = WorkSheetParser.parse_row
         formula_in_row = f"{CELL_TAG}/{FORMULA_TAG}"
+        hidden_rows = self.hidden_rows
 
         class CellParser(WorkSheetParser):
             def parse_row(self, row):
                 number, cells = parse_row(self, row)
+                if cells and row.get("hidden") in ("1", "true"):
+                    hidden_rows.add(number)
                 # One search per row (in C); cells are looked at only in rows with formulas.
                 if row.find(formula_in_row) is not None:
                     for cell, element in zip(cells, row, strict=False):
@@ -426,8 +504,11 @@ class _WorkbookCells:
                             continue
                         if value is FORMULA_WITHOUT_VALUE:
                             self.formula_rows.add(number)
-                        if cell["style_id"] and type(value) is int:
-                            value = self._padded(value, cell["style_id"])
+                        elif style_id := cell["style_id"]:
+                            if type(value) is int:
+                                value = self._padded(value, style_id)
+                            elif type(value) is datetime and (kind := self._date_kind(style_id)):
+                                value = kind.combine(value.date(), value.time())
                         value = _cell_text(value)
                     values[cell["column"] - 1] = value
                 yield number, values
@@ -438,15 +519,30 @@ class _WorkbookCells:
             width = self._padding[style_id] = self._zero_padding(style_id)
         return value if width is None else f"{value:0{width}d}"
 
-    def _zero_padding(self, style_id: int) -> int | None:
-        """The width of a number format made only of zeros (00000), or None."""
+    def _date_kind(self, style_id: int) -> type[datetime] | None:
+        """YearHiddenDate or TimeShownDate for a date format that hides the year or shows a
+        time of day, else None (a date shown as a date)."""
+        if style_id not in self._date_kinds:
+            shown = _LITERALS.sub("", self._number_format(style_id)).casefold()
+            kind = None
+            if "y" not in shown and ("d" in shown or "mmm" in shown):
+                kind = YearHiddenDate
+            elif "h" in shown or "s" in shown:
+                kind = TimeShownDate
+            self._date_kinds[style_id] = kind
+        return self._date_kinds[style_id]
+
+    def _number_format(self, style_id: int) -> str:
         from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
 
         format_id = self.workbook._cell_styles[style_id].numFmtId
         if format_id < BUILTIN_FORMATS_MAX_SIZE:
-            number_format = BUILTIN_FORMATS.get(format_id, "General")
-        else:
-            number_format = self.workbook._number_formats[format_id - BUILTIN_FORMATS_MAX_SIZE]
+            return BUILTIN_FORMATS.get(format_id, "General")
+        return self.workbook._number_formats[format_id - BUILTIN_FORMATS_MAX_SIZE]
+
+    def _zero_padding(self, style_id: int) -> int | None:
+        """The width of a number format made only of zeros (00000), or None."""
+        number_format = self._number_format(style_id)
         if number_format == "@":  # Text: a number typed before the column was formatted
             return 1
         digits = number_format.replace('"', "")

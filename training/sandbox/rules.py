@@ -51,11 +51,15 @@ REQUIRED_HEADERS: tuple[str, ...] = (
     CREDIT_TYPE,
     CREDIT_TYPE_CREDITS,
 )
-# The full header, as the template writes it. A file may stop after column 14 or after any
+# The full header: the column names findings use. A file may stop after column 14 or after any
 # additional pair ("up to three more pairs may follow").
 HEADERS: tuple[str, ...] = REQUIRED_HEADERS + tuple(
     column for pair in CREDIT_TYPE_PAIRS[1:] for column in pair
 )
+# The header row as ACCME's Excel template spells it, "Credit Type " with its trailing space [R]:
+# every file we hand out (the template, the PARS-ready file) writes exactly this.
+TEMPLATE_SPELLING = {CREDIT_TYPE: "Credit Type "}
+TEMPLATE_HEADER_ROW: tuple[str, ...] = tuple(TEMPLATE_SPELLING.get(name, name) for name in HEADERS)
 ACCEPTED_HEADER_LENGTHS = frozenset(
     len(REQUIRED_HEADERS) + 2 * n for n in range(ADDITIONAL_PAIRS + 1)
 )
@@ -115,9 +119,9 @@ COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
     RECORD_ACTION: ("Action", "Add/Delete", "Record"),
     ACTIVITY_ID: ("Activity ID", "Activity", "Activity Number", "ACCME ID", "Activity #",
                   "PARS Activity ID", "Course ID"),
-    COMPLETION_DATE: ("Date Completed", "Completed", "Completed On", "Completion",
-                      "Date of Completion", "Attended", "Date Attended", "Attendance Date",
-                      "Session Date", "Credit Date", "Date"),
+    COMPLETION_DATE: ("Date Completed", "Completed", "Completed On", "Completed Date",
+                      "Completion", "Date of Completion", "Attended", "Date Attended",
+                      "Attendance Date", "Session Date", "Credit Date", "Date Earned", "Date"),
     FIRST_NAME: ("First", "FirstName", "Given Name", "Forename", "Fname", "First Nm"),
     LAST_NAME: ("Last", "LastName", "Surname", "Family Name", "Lname", "Last Nm"),
     DATE_OF_BIRTH: ("DOB", "Birthday", "Birth Day", "DOB (MM/DD)", "Birth Month/Day",
@@ -128,14 +132,18 @@ COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
                       "Licensure State", "Licensing State", "St", "State Licensed"),
     LICENSE_OR_NPI: ("License #", "License", "License Number", "License No", "Lic No", "Lic #",
                      "Lic Num", "License ID", "Medical License", "Licence", "NPI",
-                     "NPI Number", "License or NPI"),
+                     "NPI Number", "NPI #", "License or NPI", "License Num", "Lic Number"),
     CME_CREDITS: ("Credits", "CME Credits", "CME", "Credit Hours", "Credits Earned",
                   "Credits Awarded", "AMA Credits", "AMA PRA Category 1 Credits", "Hours",
-                  "CME Hours"),
+                  "CME Hours", "Credits Claimed", "CME Credits Claimed", "Hours Claimed",
+                  "CME Credit", "Credit Amount", "Category 1 Credits"),
     BOARD: ("Board", "MOC Board", "Specialty Board", "ABMS Board", "Board Name"),
-    BOARD_ID: ("Board ID", "Board Number", "Diplomate ID", "Diplomate Number", "MOC ID",
-               "ABIM ID", "ABP ID", "Board Cert ID"),
-    BOARD_CREDITS: ("MOC Points", "MOC Credits", "Board Credits", "Board Points", "Points"),
+    BOARD_ID: ("Board ID", "Board Number", "Board #", "Diplomate ID", "Diplomate Number",
+               "Diplomate #", "MOC ID", "ABIM ID", "ABP ID", "Board Cert ID", "Board ID Number"),
+    BOARD_CREDITS: ("MOC Points", "MOC Pts", "MOC Credits", "Board Credits", "Board Points",
+                    "Board Pts", "Board Credit", "Points", "Pts", "Total MOC Points",
+                    "Total Board Points", "MOC Points Earned", "Board Points Earned",
+                    "Points Earned"),
     CREDIT_TYPE: ("MOC Credit Type", "Type of Credit", "Credit Category"),
     CREDIT_TYPE_CREDITS: ("Credit Type Credits", "Credits for Credit Type", "Type Credits"),
     NAME_COLUMN: ("Name", "Full Name", "Learner", "Learner Name", "Physician", "Physician Name",
@@ -143,18 +151,14 @@ COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
                   "Name (Last, First)"),
 }  # fmt: skip
 # How close (0-100, rapidfuzz token_sort_ratio) an unknown header must come to a known name to
-# be proposed: typos and abbreviations ("Licence Number", "Completion Dt"), not other words.
+# be proposed: typos and abbreviations ("Licence Number", "Completion Dt"), not other words. A
+# hint in parentheses ("Completion Date (MM/DD/YYYY)") is left out of a header we do not know
+# with it.
 FUZZY_MATCH_CUTOFF = 86
-# Splitting a Name column: words after a comma that are not a first name, and the small words
-# that belong to a last name ("de la Cruz") [D].
-NAME_SUFFIXES = frozenset(
-    {"md", "do", "phd", "mbbs", "mph", "np", "pa", "pa-c", "rn", "dnp", "jr", "sr", "ii", "iii",
-     "iv", "facp", "faap", "facs"}
-)  # fmt: skip
-NAME_PARTICLES = frozenset(
-    {"de", "da", "das", "del", "della", "der", "den", "di", "dos", "du", "la", "le", "van",
-     "von", "st", "st.", "bin", "ibn", "al", "el", "mac", "ter"}
-)  # fmt: skip
+# Splitting a Name column (nameparser): PARS wants the legal first and last name, so titles
+# (Dr., Ms.) and suffixes or credentials (Jr., III, MD, DO, PhD) are left out. These clinical
+# credentials are added to nameparser's own list, which lacks them [D].
+NAME_CREDENTIALS = frozenset({"mbbs", "mbchb", "frcp", "frcs", "fnp", "msn", "bsn", "mhs"})
 
 # --- What is judged --------------------------------------------------------------------------
 
@@ -220,6 +224,24 @@ CODES: dict[str, Rule] = {
     "DATE_FORMAT": Rule(
         ERROR, "Completion Date is {value}; enter it as MM/DD/YYYY (or YYYY-MM-DD), with no time."
     ),
+    "DATE_HAS_TIME": Rule(
+        ERROR,
+        "Completion Date is {value}: a date with a time of day ({time}), which PARS refuses. "
+        "Keep the date alone: in Excel, put =INT() of the date in a spare column, paste it back "
+        "over the dates as values only and format the column as a date (MM/DD/YYYY); or export "
+        "the dates from your system without times.",
+    ),
+    "DATE_MIDNIGHT": Rule(
+        WARNING,
+        "Completion Date {value} comes with a midnight time ({time}), as many systems export "
+        "dates; it was read as {day}. PARS takes the date alone: format the column as a date "
+        "without a time (MM/DD/YYYY), or export the dates without times.",
+    ),
+    "DATE_DAY_FIRST": Rule(
+        ERROR,
+        "Completion Date is {value}, written day first as Excel writes dates in many "
+        "countries; PARS takes month first: write {fixed}.",
+    ),
     "DATE_IS_SERIAL": Rule(
         ERROR,
         "Completion Date is {value}, an Excel date serial number: it means {day}. Format the "
@@ -252,14 +274,37 @@ CODES: dict[str, Rule] = {
         "Date of Birth has a year; PARS stores month and day only: enter MM/DD (if "
         "Excel turns it into a date, format the column as Text).",
     ),
+    "DOB_YEAR_HIDDEN": Rule(
+        ERROR,
+        "Date of Birth is a date cell holding a full date with a birth year, but its format "
+        "shows only month and day, so the year cannot be seen; PARS reads the whole date and "
+        "refuses the year. Format the column as Text (Format Cells > Text) and type the dates "
+        "again as MM/DD.",
+    ),
     "DOB_INVALID_DAY": Rule(
-        ERROR, "Date of Birth {value} is not a day of the year; check the month and day (MM/DD)."
+        ERROR, "Date of Birth is not a day of the year ({value}); check the month and day (MM/DD)."
+    ),
+    "DOB_DAY_FIRST": Rule(
+        ERROR,
+        "Date of Birth is written day first ({value}), as Excel writes dates in many "
+        "countries; PARS takes month first: write it as MM/DD.",
     ),
     "DOB_MADE_A_DATE": Rule(
         WARNING,
         "Date of Birth was turned into a date by the spreadsheet ({how}); it was read as month "
         "and day. Before the real upload, format the Date of Birth column as Text (Format Cells "
         "> Text) and type the dates again as MM/DD: PARS refuses a date with a year.",
+    ),
+    "NAME_SPLIT_CHECK": Rule(
+        WARNING,
+        "Name {value} was read as First Name {first} and Last Name {last}{left_out}: {doubt} "
+        "Check the split before the real upload, or give first and last names their own "
+        "columns.",
+    ),
+    "UNUSUAL_CHARACTER": Rule(
+        WARNING,
+        "{column} holds {what}; PARS and the boards match names letter by letter, so enter the "
+        "learner's legal name in ordinary letters.",
     ),
     # State and identifiers
     "STATE_UNKNOWN": Rule(
@@ -285,6 +330,11 @@ CODES: dict[str, Rule] = {
     # CME credits
     "CREDITS_FORMAT": Rule(
         ERROR, "{column} is {value}; enter a number greater than 0, for example 1 or 1.25."
+    ),
+    "CREDITS_DECIMAL_COMMA": Rule(
+        ERROR,
+        "{column} is {value}, written with a decimal comma as Excel writes numbers in many "
+        "countries; PARS takes a decimal point: write {dotted}.",
     ),
     "CREDITS_NOT_QUARTER": Rule(
         ERROR, "{column} is {value}; credits go in steps of 0.25 (for example 0.25, 1.5, 2.75)."
@@ -387,6 +437,29 @@ CODES: dict[str, Rule] = {
         STAGE_BOARD,
     ),
     # A cell, whatever its column
+    "CONTROL_CHARACTER": Rule(
+        ERROR,
+        "{column} holds {what}; PARS takes each value on one line, with no tabs: type the cell "
+        "again without it (in Excel, Alt+Enter makes a line break inside a cell).",
+    ),
+    "INVISIBLE_CHARACTER": Rule(
+        WARNING,
+        "{column} holds {what}, which cannot be seen and is no part of the value (it comes with "
+        "text pasted from web pages and emails); it was left out here and in the PARS-ready "
+        "file. Type the cell again in your own file.",
+    ),
+    "LOOKS_LIKE_FORMULA": Rule(
+        WARNING,
+        "{column} starts with {start}, which a spreadsheet program takes for a formula; PARS "
+        "takes it as written. Check that it is really the learner's, and upload the PARS-ready "
+        ".txt without opening it in a spreadsheet program first.",
+    ),
+    "QUOTE_NOT_CLOSED": Rule(
+        ERROR,
+        'A quote (") opened in {column} on line {first} of the file is never closed, so lines '
+        "{first}–{last} were read as one row; remove that quote (or close it at the end of the "
+        "cell) and upload the file again.",
+    ),
     "FORMULA_NO_VALUE": Rule(
         ERROR,
         "{column} holds a formula with no saved value (the file was written by a program, not "
@@ -397,7 +470,7 @@ CODES: dict[str, Rule] = {
     "HEADER_MISMATCH": Rule(
         ERROR,
         "Column {position} should be {expected} but is {found}; use the header row from "
-        "the template exactly, in order, or match your columns to the template's below. {hint}",
+        "the template exactly, in order, or match your columns to the template's below.",
     ),
     "NO_HEADER_ROW": Rule(
         WARNING,
@@ -410,7 +483,19 @@ CODES: dict[str, Rule] = {
         "The file is separated by semicolons, as Excel saves CSV in many countries; it was "
         "read that way. PARS takes commas: upload the .xlsx instead, or save as CSV UTF-8 "
         "with the list separator set to a comma (Windows: Region > Additional settings > "
-        "List separator).",
+        "List separator). Such files often hold dates written day first and decimal commas "
+        "too: PARS takes dates month first (MM/DD/YYYY) and a decimal point (1.5).",
+    ),
+    "FILE_DELIMITER": Rule(
+        WARNING,
+        "The file is named {extension} but its columns are separated by {found}; it was read "
+        "that way. PARS goes by the name: save it {fix}.",
+    ),
+    "FILE_HIDDEN_ROWS": Rule(
+        WARNING,
+        "{count} hidden {rows} of the sheet ({which}) {were} judged like the others, and PARS "
+        "would upload {them} too: hidden is not left out. Delete the rows of learners who must "
+        "not be reported (unhide them first: select all, then Format > Hide & Unhide).",
     ),
     "FILE_TYPE": Rule(
         ERROR,

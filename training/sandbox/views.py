@@ -47,7 +47,8 @@ from training.spreadsheets import (
     TAB_SEPARATED_MIMETYPE,
     XLSX_MIMETYPE,
     attachment,
-    safe_stem,
+    file_stem,
+    named_attachment,
 )
 from training.staff.auth import EVERY_ROLE, MANAGERS, role_required
 from training.submissions.guard import once_per_submission
@@ -251,7 +252,9 @@ def _judge_now(attempt: SandboxAttempt, inline: bool, stream) -> None:
 def upload_too_large(_error):
     """The 413 page for an upload far above the limit, naming the limit."""
     message = rules.CODES["FILE_TOO_LARGE"].message.format(limit=human_size(_max_bytes()))
-    return render_error(413, "That file is too large", message)
+    token = (request.view_args or {}).get("token")
+    back = (url_for("sandbox.home", token=token), "Back to your sandbox") if token else None
+    return render_error(413, "That file is too large", message, back=back)
 
 
 def _attempt_or_404(signup: Signup, attempt_id: int) -> SandboxAttempt:
@@ -372,9 +375,8 @@ def pars_ready(token: str, attempt_id: int, kind: str):
     except services.SandboxError as error:
         flash(str(error), "error")
         return redirect(url_for("sandbox.attempt", token=token, attempt_id=attempt.id), code=303)
-    stem = attempt.filename.rsplit(".", 1)[0][:80] or "learners"
-    filename = f"{safe_stem(stem)}-pars-ready.{kind}"
-    return attachment(body, filename=filename, mimetype=mimetype, personal=True)
+    stem = file_stem(attempt.filename.rsplit(".", 1)[0][:80]) or "learners"
+    return named_attachment(body, filename=f"{stem}-pars-ready.{kind}", mimetype=mimetype)
 
 
 @bp.get("/manage/<token>/sandbox/attempts/<id:attempt_id>/status")

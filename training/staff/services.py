@@ -72,17 +72,34 @@ def authenticate(email: str, password: str) -> StaffMember | None:
     if member is None:
         # Spend the same time as a real check, so timing does not reveal which emails exist.
         check_password_hash(_dummy_hash(), password)
-        record("staff.sign_in_failed", actor_label=SIGN_IN_ACTOR, reason="no such account")
+        record_failed_sign_in(None, "no such account")
         return None
     if not member.check_password(password) or member.is_disabled:
-        reason = "account disabled" if member.is_disabled else "wrong password"
-        record(
-            "staff.sign_in_failed", actor_label=SIGN_IN_ACTOR, account=member.email, reason=reason
+        record_failed_sign_in(
+            member, "account disabled" if member.is_disabled else "wrong password"
         )
         return None
     member.last_signed_in_at = utcnow()
     record("staff.signed_in", actor=member)
     return member
+
+
+def refuse_sign_in(email: str, reason: str) -> None:
+    """Audit a sign-in refused before any password was checked (none given, too many tries).
+
+    The event names the account only when one has ``email``, as ``authenticate`` does.
+    """
+    record_failed_sign_in(find_staff(email) if email else None, reason)
+
+
+def record_failed_sign_in(member: StaffMember | None, reason: str) -> None:
+    """Add a ``staff.sign_in_failed`` event: the account if known, never what was typed."""
+    record(
+        "staff.sign_in_failed",
+        actor_label=SIGN_IN_ACTOR,
+        account=member.email if member is not None else None,
+        reason=reason,
+    )
 
 
 def change_password(member: StaffMember, current: str, new: str) -> None:

@@ -78,15 +78,35 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _audit_limited_sign_in(_limit) -> None:
+    """A sign-in the rate limit refuses is a failed sign-in in the audit log, once a request
+    (Flask-Limiter calls this for each limit hit: per minute, per hour)."""
+    if g.get("sign_in_refusal_audited"):
+        return
+    g.sign_in_refusal_audited = True
+    services.refuse_sign_in(SignInForm().email.data or "", "too many attempts")
+    db.session.commit()
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["SIGN_IN_RATE_LIMIT"], methods=["POST"])
+@limiter.limit(
+    lambda: current_app.config["SIGN_IN_RATE_LIMIT"],
+    methods=["POST"],
+    on_breach=_audit_limited_sign_in,
+)
 def sign_in():
     """Staff sign-in (rate limited); a failed attempt is audited too."""
     if current_user.is_authenticated:
         return redirect(url_for("staff.home"))
     form = SignInForm()
-    if not form.validate_on_submit():
+    if not form.is_submitted():
         return render_template("staff/sign_in.html", form=form)
+    if not form.validate():
+        missing = "password" if not form.password.data else "email"
+        return carry_out(  # the refused attempt is committed, for the audit log
+            lambda: services.refuse_sign_in(form.email.data or "", f"no {missing} given"),
+            respond=lambda _: render_template("staff/sign_in.html", form=form),
+        )
 
     def signed_in(member: StaffMember | None):
         if member is None:  # the failed attempt is committed too, for the audit log

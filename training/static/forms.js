@@ -11,8 +11,10 @@ document.addEventListener("submit", function (event) {
   form.setAttribute("aria-busy", "true");
 });
 
-// After a failed submit, move focus to the list of problems so screen readers announce it.
+// After a failed submit, move focus to the list of problems so screen readers announce it; after
+// a submit that shows something new on the same page (a preview), move focus to what it shows.
 document.addEventListener("DOMContentLoaded", function () {
-  var summary = document.getElementById("form-errors");
-  if (summary) summary.focus();
+  var target =
+    document.getElementById("form-errors") || document.querySelector("[data-focus-on-load]");
+  if (target) target.focus();
 });

@@ -83,16 +83,27 @@ def once_per_submission(view=None, *, on_repeat: RepeatHandler | None = None):
             )
         except AlreadySubmitted as repeat:
             return (on_repeat or redirect_to_first_answer)(repeat.submission, key)
-        g.submission_key = key
         return view(*args, **kwargs)
 
     wrapped.once_per_submission = True
     return wrapped
 
 
-def current_submission_key() -> str:
-    """The one-time key of the form this request is acting on."""
-    return g.submission_key
+def current_submission_identity() -> str:
+    """What names the submission this request is acting on: the hex SHA-256 of its one-time
+    key and its content (``submission_identity``).
+
+    Anything kept to recognize the same submission later is keyed on this, never on the key
+    alone: a key sent again with other values (an edited form, a replayed key) is another
+    submission, and must never find the first one's record.
+    """
+    return g.submission.key_hash
+
+
+def current_submission_content() -> str:
+    """The hex SHA-256 of what this request's form says, without its one-time key: equal for
+    the same form sent again with a new key (Back, then send again), unequal for any edit."""
+    return _identity("")
 
 
 def remember_result(location: str) -> None:

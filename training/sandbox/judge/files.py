@@ -21,7 +21,7 @@ from training.sandbox.columns import (
     signature,
     template_width,
 )
-from training.sandbox.judge.findings import Finding, RowResult, make_finding
+from training.sandbox.judge.findings import Finding, RowResult, column_order, make_finding
 from training.sandbox.judge.records import JudgeContext
 from training.sandbox.judge.rows import LearnerRow, RowJudge
 from training.sandbox.judge.values import (
@@ -30,6 +30,7 @@ from training.sandbox.judge.values import (
     column_letter,
     shown,
     split_name,
+    without_odd_characters,
 )
 from training.sandbox.readers import (
     Cell,
@@ -87,6 +88,8 @@ class LearnerRows:
     raw_rows: Iterator[SpreadsheetRow]
     shaper: RowShaper | None = None
     formula_rows: set[int] = field(default_factory=set)  # see LearnerFile.formula_rows
+    hidden_rows: set[int] = field(default_factory=set)  # see LearnerFile.hidden_rows
+    quote_rows: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # see LearnerFile
 
     def __iter__(self) -> Iterator[tuple[int, LearnerRow, tuple[Cell, ...]]]:
         shape = self.shaper
@@ -117,7 +120,15 @@ def learner_rows(
         if layout.columns == BY_POSITION:
             notes.append(make_finding("NO_HEADER_ROW", None))
         shaper = RowShaper.for_layout(layout) if layout.columns else None
-        yield LearnerRows(layout, notes, rows, shaper, learner_file.formula_rows)
+        yield LearnerRows(
+            layout,
+            notes,
+            rows,
+            shaper,
+            learner_file.formula_rows,
+            learner_file.hidden_rows,
+            learner_file.quote_rows,
+        )
 
 
 def _locate(
@@ -169,7 +180,9 @@ class RowShaper:
 
     Built once per file; made for speed, as it runs on every row: one pass strips the cells,
     and C-level itemgetters pick the fields (a column the file lacks reads as "" or as the
-    value the mapping fixed for every row).
+    value the mapping fixed for every row). A row holding a character that is not printable (a
+    line break, a zero-width space) has it taken out of the fields, and the cell as written
+    kept in ``odd_cells`` for the judge to name.
     """
 
     _FIELDS = (
@@ -226,6 +239,12 @@ class RowShaper:
         self.birth_date_position = (
             birth_date_position if rules.DATE_OF_BIRTH not in positions else None
         )
+        # The template column each read position holds, to name a cell with odd characters.
+        self.columns = {position: name for name, position in positions.items()}
+        if self.name_position is not None:
+            self.columns[self.name_position] = f"{rules.FIRST_NAME} / {rules.LAST_NAME}"
+        if self.birth_date_position is not None:
+            self.columns[self.birth_date_position] = rules.DATE_OF_BIRTH
         self._padding = ("",) * width
 
     @classmethod
@@ -255,18 +274,42 @@ class RowShaper:
         if len(cells) != width:
             cells = cells[:width] if len(cells) > width else cells + self._padding[len(cells) :]
         texts = [cell.strip() if type(cell) is str else cell_text(cell) for cell in cells]
+        odd_cells: tuple[tuple[str, str], ...] = ()
+        if not "".join(texts).isprintable():  # in C: rare, and costly only then
+            cells, odd_cells = self._without_odd_characters(cells, texts)
         texts += self.constants
         for position in self.dates:
             texts[position] = cells[position]
         fields = self.fields(texts)
-        if self.name_position is None and self.birth_date_position is None:
-            return tuple.__new__(LearnerRow, (*fields, self.pairs(texts)))
+        if self.name_position is None and self.birth_date_position is None and not odd_cells:
+            return tuple.__new__(LearnerRow, (*fields, self.pairs(texts), "", ()))
         row = list(fields)
+        name_cell = ""
         if self.name_position is not None:
-            row[3], row[4] = split_name(texts[self.name_position])
+            name_cell = texts[self.name_position]
+            row[3], row[4] = split_name(name_cell)[:2]
         if self.birth_date_position is not None:
             row[5] = birthday_from_full_date(cells[self.birth_date_position])
-        return tuple.__new__(LearnerRow, (*row, self.pairs(texts)))
+        return tuple.__new__(LearnerRow, (*row, self.pairs(texts), name_cell, odd_cells))
+
+    def _without_odd_characters(
+        self, cells: tuple[Cell, ...], texts: list[str]
+    ) -> tuple[tuple[Cell, ...], tuple[tuple[str, str], ...]]:
+        """Take the odd characters out of the read cells' texts (in place) and out of the
+        cells; returns the cells and (template column, text as written) for each cell."""
+        odd_cells = []
+        cleaned_cells = list(cells)
+        for position, column in self.columns.items():
+            text = texts[position]
+            if text.isprintable():
+                continue
+            cleaned = without_odd_characters(text)
+            if cleaned != text:
+                odd_cells.append((column, text))
+                texts[position] = cleaned
+                if type(cells[position]) is str:
+                    cleaned_cells[position] = cleaned
+        return tuple(cleaned_cells), tuple(odd_cells)
 
 
 def column_of(position: int, layout: FileLayout) -> str:
@@ -292,7 +335,8 @@ class FileJudgement:
     Every file-level error is fatal and comes before the first row, except one: a workbook
     whose sheet turns out damaged part-way ends with FILE_UNREADABLE after the rows read so
     far; treat it as failing the whole upload. File-level warnings (how the file was read) do
-    not stop the judging.
+    not stop the judging; they come before the rows, except FILE_HIDDEN_ROWS, known only
+    once every row was read, which comes after them.
     """
 
     def __init__(
@@ -323,6 +367,9 @@ class FileJudgement:
         shaper = rows.shaper
         assert shaper is not None
         formula_rows = rows.formula_rows
+        quote_rows = rows.quote_rows
+        hidden_rows = rows.hidden_rows
+        hidden_judged: list[int] = []
         judged = 0
         for number, cells in rows.raw_rows:
             judged += 1
@@ -330,9 +377,15 @@ class FileJudgement:
             if formula_rows and number in formula_rows:
                 formula_rows.discard(number)
                 result = _formulas_without_values(result, cells, rows.layout)
+            if quote_rows and number in quote_rows:
+                result = _quote_not_closed(result, quote_rows[number], rows.layout)
+            if hidden_rows and number in hidden_rows:
+                hidden_judged.append(number)
             yield result
         if not judged:
             raise FileProblem("FILE_EMPTY", what="a header row but no learner rows")
+        if hidden_judged:
+            yield hidden_rows_judged(hidden_judged)
 
 
 def _formulas_without_values(
@@ -354,13 +407,36 @@ def _formulas_without_values(
         if finding.column not in blanked
         and not (credits_blanked and finding.code == "NO_CREDIT_REPORTED")
     ]
-    findings.sort(key=lambda finding: _column_order(finding.column))
+    findings.sort(key=lambda finding: column_order(finding.column))
     return RowResult(result.row, result.action, tuple(findings), None, False)
 
 
-def _column_order(column: str) -> int:
-    first = column.split(" / ")[0]
-    return rules.HEADERS.index(first) if first in rules.HEADERS else len(rules.HEADERS)
+def _quote_not_closed(
+    result: RowResult, swallowed: tuple[int, int, int], layout: FileLayout
+) -> RowResult:
+    """Name the quote that was never closed, instead of what the swallowed lines' text would
+    otherwise get (a name 80 characters long)."""
+    position, first, last = swallowed
+    column = column_of(position, layout) or f"Column {column_letter(position + 1)}"
+    finding = make_finding("QUOTE_NOT_CLOSED", result.row, column, first=first, last=last)
+    return RowResult(result.row, result.action, (finding,), None, False)
+
+
+def hidden_rows_judged(numbers: list[int]) -> Finding:
+    """The file-level warning that hidden rows were judged (and PARS would upload them)."""
+    count = len(numbers)
+    which = ", ".join(str(number) for number in numbers[:10])
+    if count > 10:
+        which += f" and {count - 10} more"
+    return make_finding(
+        "FILE_HIDDEN_ROWS",
+        None,
+        count=count,
+        rows="row" if count == 1 else "rows",
+        which=f"row {which}" if count == 1 else f"rows {which}",
+        were="was" if count == 1 else "were",
+        them="it" if count == 1 else "them",
+    )
 
 
 def judge_file(
@@ -394,9 +470,6 @@ def header_mismatch(layout: FileLayout) -> Finding:
     )
     wanted = expected[index] if index < len(expected) else ""
     got = header[index].strip() if index < len(found) else ""
-    hint = ""
-    if header and "\t" in header[0]:
-        hint = "The file looks tab-delimited: name it .txt or .tsv, or save it as CSV."
     return make_finding(
         "HEADER_MISMATCH",
         layout.header_row,
@@ -404,5 +477,4 @@ def header_mismatch(layout: FileLayout) -> Finding:
         position=f"{index + 1} ({column_letter(index + 1)})",
         expected=f'"{wanted}"' if wanted else "nothing (no more columns)",
         found=shown(got) if got else "missing",
-        hint=hint,
     )

@@ -47,6 +47,13 @@ def make_finding(code: str, row: int | None, column: str = "", **params: object)
     )
 
 
+def column_order(column: str) -> int:
+    """Where a finding's column comes in the template ("First Name / Last Name" as First Name;
+    row-level findings, with no column, last)."""
+    first = column.split(" / ")[0]
+    return rules.HEADERS.index(first) if first in rules.HEADERS else len(rules.HEADERS)
+
+
 class RowResult(NamedTuple):
     """What the judge found on one data row (a tuple: one is made for every row)."""
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from training.sandbox import rules
-from training.sandbox.judge.findings import Finding, RowResult, make_finding
+from training.sandbox.judge.findings import Finding, RowResult, column_order, make_finding
 from training.sandbox.judge.index import ACCEPTED, CLEARED, DELETE, CompactIndex
 from training.sandbox.judge.records import (
     Activity,
@@ -20,19 +20,23 @@ from training.sandbox.judge.register import LearnerKey, is_same_person, learner_
 from training.sandbox.judge.values import (
     ACTIONS,
     LICENSE_PATTERN,
+    birthday_problem_detail,
     board_code,
-    cell_text,
+    completion_date_problem,
     credits_problem,
-    excel_serial_date,
     format_day,
     is_digits,
     masked,
-    masked_birthday,
+    midnight_time,
     npi_is_valid,
+    odd_characters,
     parse_birthday,
     parse_completion_date,
     shown,
+    split_name,
     state_code,
+    unusual_characters,
+    with_decimal_point,
 )
 from training.sandbox.readers import Cell
 
@@ -40,9 +44,12 @@ from training.sandbox.readers import Cell
 class LearnerRow(NamedTuple):
     """One data row as the template's named fields.
 
-    Text fields are stripped; the two date fields are the cells as the spreadsheet held them
-    (an Excel date cell stays a datetime). ``credit_types`` holds a (credit type, credits)
-    pair for each pair of columns the file has.
+    Text fields are stripped, and hold no line break or invisible character; the two date
+    fields are the cells as the spreadsheet held them (an Excel date cell stays a datetime).
+    ``credit_types`` holds a (credit type, credits) pair for each pair of columns the file
+    has. ``name_cell`` is the Name cell first and last name were split from ("" when they have
+    their own columns); ``odd_cells`` the (template column, cell as written) of each cell that
+    had line breaks or invisible characters taken out.
     """
 
     action: str
@@ -58,12 +65,16 @@ class LearnerRow(NamedTuple):
     board_id: str
     board_credits: str
     credit_types: tuple[tuple[str, str], ...]
+    name_cell: str
+    odd_cells: tuple[tuple[str, str], ...]
 
 
 # What the column groups read, as plain tuples (they are made for every row):
 # the learner: (first name, last name, birth month, birth day, LearnerKey or None when a name
 # or the birthday cannot be read); the license: (state code, license number, NPI).
 _License = tuple[str | None, str | None, str | None]
+# Text a spreadsheet program would run as a formula, in the columns that take any text.
+_FORMULA_STARTS = frozenset(("=", "+", "-", "@"))
 
 
 class RowJudge:
@@ -87,6 +98,8 @@ class RowJudge:
     def judge(self, number: int, row: LearnerRow) -> RowResult:
         """Judge one data row."""
         findings: list[Finding] = []
+        if row.odd_cells:
+            self._odd_cells(number, row.odd_cells, findings.append)
         if self.learners_only:
             return self._check_learner(number, row, findings)
         add = findings.append
@@ -119,7 +132,8 @@ class RowJudge:
             has_error = self._repeats(number, action, key, board, has_error, add)
 
         if has_error:
-            return RowResult(number, action, tuple(findings), None, False)
+            in_order = _in_order(findings) if row.odd_cells else tuple(findings)
+            return RowResult(number, action, in_order, None, False)
         assert completion is not None and learner is not None  # no error means they parsed
         if action == "Add" and board == "ABS" and board_credits is not None:
             self._abs_day(number, learner, completion, board_credits, add)
@@ -139,7 +153,21 @@ class RowJudge:
             board_credits=board_credits,
             credit_awards=awards,
         )
+        if row.odd_cells:
+            return RowResult(number, action, _in_order(findings), record, True)
         return RowResult(number, action, tuple(findings), record, True)
+
+    @staticmethod
+    def _odd_cells(number: int, odd_cells: tuple[tuple[str, str], ...], add) -> None:
+        """Name the cells that had line breaks or invisible characters taken out: a line
+        break, tab or control character is an error (PARS takes a value on one line, and the
+        PARS-ready text file could not hold it); an invisible character is a warning."""
+        for column, text in odd_cells:
+            breaking, invisible = odd_characters(text)
+            if breaking:
+                add(make_finding("CONTROL_CHARACTER", number, column, what=breaking))
+            if invisible:
+                add(make_finding("INVISIBLE_CHARACTER", number, column, what=invisible))
 
     def _check_learner(self, number: int, row: LearnerRow, findings: list[Finding]) -> RowResult:
         """Who the learner is, and nothing else: names, birthday, state, IDs, the register."""
@@ -155,7 +183,8 @@ class RowJudge:
         if learner is not None:
             self._identity(number, learner, license, board, board_id, add)
         accepted = not any(finding.severity == rules.ERROR for finding in findings)
-        return RowResult(number, "", tuple(findings), None, accepted)
+        in_order = _in_order(findings) if row.odd_cells else tuple(findings)
+        return RowResult(number, "", in_order, None, accepted)
 
     # --- Record Action and activity -----------------------------------------------------------
 
@@ -183,17 +212,13 @@ class RowJudge:
         completion = parse_completion_date(cell)
         column = rules.COMPLETION_DATE
         if completion is None:
-            text = cell_text(cell)
-            serial = excel_serial_date(text)
-            if serial is not None:
-                add(
-                    make_finding(
-                        "DATE_IS_SERIAL", number, column, value=shown(text), day=format_day(serial)
-                    )
-                )
-            else:
-                add(make_finding("DATE_FORMAT", number, column, value=shown(text)))
+            code, params = completion_date_problem(cell)
+            add(make_finding(code, number, column, **params))
             return None
+        if (type(cell) is not str or len(cell) > 10) and (midnight := midnight_time(cell)):
+            day = format_day(completion)
+            value = shown(cell) if isinstance(cell, str) else f'"{day} {midnight}"'
+            add(make_finding("DATE_MIDNIGHT", number, column, value=value, time=midnight, day=day))
         if not is_add:
             return completion
         today = self.today
@@ -257,15 +282,49 @@ class RowJudge:
                         limit=rules.NAME_MAX_LENGTH,
                     )
                 )
+        if row.name_cell:
+            self._name_split(number, row.name_cell, add)
+        if not (first_name + last_name).isascii() or _FORMULA_STARTS & {
+            first_name[:1],
+            last_name[:1],
+        }:
+            self._name_characters(number, first_name, last_name, add)
         problem, month, day, made_by = parse_birthday(row.date_of_birth, self.today)
         if problem:
-            value = masked_birthday(cell_text(row.date_of_birth))
+            value = birthday_problem_detail(problem, row.date_of_birth)
             add(make_finding(problem, number, rules.DATE_OF_BIRTH, value=value))
             return first_name, last_name, 0, 0, None
         if made_by:
             add(make_finding("DOB_MADE_A_DATE", number, rules.DATE_OF_BIRTH, how=made_by))
         key = learner_key(first_name, last_name, month, day) if first_name and last_name else None
         return first_name, last_name, month, day, key
+
+    @staticmethod
+    def _name_characters(number: int, first_name: str, last_name: str, add) -> None:
+        for name, column in ((first_name, rules.FIRST_NAME), (last_name, rules.LAST_NAME)):
+            if unusual := unusual_characters(name):
+                add(make_finding("UNUSUAL_CHARACTER", number, column, what=unusual))
+            if name[:1] in _FORMULA_STARTS:
+                add(make_finding("LOOKS_LIKE_FORMULA", number, column, start=f'"{name[0]}"'))
+
+    @staticmethod
+    def _name_split(number: int, name_cell: str, add) -> None:
+        split = split_name(name_cell)
+        if not split.doubt:
+            return
+        left_out = ", ".join(split.left_out)
+        add(
+            make_finding(
+                "NAME_SPLIT_CHECK",
+                number,
+                f"{rules.FIRST_NAME} / {rules.LAST_NAME}",
+                value=shown(name_cell),
+                first=shown(split.first),
+                last=shown(split.last),
+                left_out=f" (left out: {left_out})" if left_out else "",
+                doubt=split.doubt,
+            )
+        )
 
     # --- Licensing State and Licensing ID or NPI ----------------------------------------------
 
@@ -299,6 +358,8 @@ class RowJudge:
         license_number: str | None = None
         if identifier:
             column = rules.LICENSE_OR_NPI
+            if identifier[:1] in _FORMULA_STARTS:
+                add(make_finding("LOOKS_LIKE_FORMULA", number, column, start=f'"{identifier[0]}"'))
             if len(identifier) == rules.NPI_DIGITS and is_digits(identifier):
                 if npi_is_valid(identifier):
                     npi = identifier
@@ -347,6 +408,13 @@ class RowJudge:
     def _credits(number: int, column: str, text: str, add) -> Decimal | None:
         value, problem = credits_problem(text)
         if problem is not None:
+            if problem == "CREDITS_FORMAT" and (dotted := with_decimal_point(text)):
+                add(
+                    make_finding(
+                        "CREDITS_DECIMAL_COMMA", number, column, value=shown(text), dotted=dotted
+                    )
+                )
+                return None
             shown_value = shown(text) if problem == "CREDITS_FORMAT" else text
             add(make_finding(problem, number, column, value=shown_value))
         return value
@@ -676,3 +744,21 @@ class RowJudge:
                     limit=rules.ABS_DAILY_LIMIT,
                 )
             )
+
+
+def _in_order(findings: list[Finding]) -> tuple[Finding, ...]:
+    """A row's findings in column order, once odd characters were named. A cell refused for a
+    line break or control character has no other finding: they would follow from it (a name
+    "too long" because two lines were read as one)."""
+    broken = {
+        part
+        for finding in findings
+        if finding.code == "CONTROL_CHARACTER"
+        for part in finding.column.split(" / ")
+    }
+    kept = [
+        finding
+        for finding in findings
+        if finding.code == "CONTROL_CHARACTER" or finding.column not in broken
+    ]
+    return tuple(sorted(kept, key=lambda finding: column_order(finding.column)))

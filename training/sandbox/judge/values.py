@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import calendar
 import re
+import unicodedata
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from typing import NamedTuple
+
+from nameparser import HumanName
+from nameparser.config import Constants
 
 from training.sandbox import rules
-from training.sandbox.readers import Cell
+from training.sandbox.readers import Cell, TimeShownDate, YearHiddenDate
 
 # --- Showing values --------------------------------------------------------------------------
 
 _SHOWN_LENGTH = 40
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def shown(value: str) -> str:
-    """A cell value quoted for a message: control characters dropped, long values cut."""
+    """A cell value quoted for a message: control and invisible characters made spaces (a
+    direction override would turn the message round), long values cut."""
     if not value:
         return "blank"
-    cleaned = _CONTROL.sub(" ", value)
+    cleaned = ODD_CHARACTERS.sub(" ", value)
     if len(cleaned) > _SHOWN_LENGTH:
         cleaned = cleaned[: _SHOWN_LENGTH - 1] + "…"
     return f'"{cleaned}"'
@@ -35,11 +40,37 @@ def masked(value: str) -> str:
     return shown("*" * (len(value) - len(keep)) + keep)
 
 
-def masked_birthday(value: str) -> str:
-    """A date of birth with every digit and letter hidden (its shape kept)."""
-    if not value:
+_MONTH_NAME = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+# How a Date of Birth that is not MM/DD is described, in words and with a made-up example rather
+# than the learner's value, which may hold a birth year: (pattern, description) in order.
+_BIRTHDAY_FORMS = (
+    (re.compile(rf"{_MONTH_NAME}[ -]\d{{1,2}}", re.I),
+     'a month name and a number (like "Mar-15"), which Excel writes for a month and a year '
+     "(March 2015), so the day may be lost"),
+    (re.compile(rf"\d{{1,2}}[ -]{_MONTH_NAME}", re.I), 'a day and a month name (like "15-Mar")'),
+    (re.compile(rf"\d{{1,2}}[ -]{_MONTH_NAME}[ -]\d{{2,4}}", re.I),
+     'a day, a month name and a year (like "15-Mar-75")'),
+    (re.compile(rf"{_MONTH_NAME}[ -]?\d{{1,2}},?[ -]?\d{{2,4}}", re.I),
+     'a month name, a day and a year (like "March 15, 1975")'),
+    (re.compile(rf"{_MONTH_NAME}", re.I), 'a month name alone (like "March")'),
+    (re.compile(r"\d{1,2}[-.]\d{1,2}"), 'month and day joined by a dash or a dot (like "03-15")'),
+    (re.compile(r"\d+"), "a number, not a month and a day (has its slash gone?)"),
+)  # fmt: skip
+
+
+def describe_birthday(value: str) -> str:
+    """A Date of Birth that is not MM/DD, described for a message without showing the value:
+    ``"Sep-10"`` gives 'a month name and a number (like "Mar-15"), …'. Text holding no digit
+    (``"unknown"``) is shown as it is: it holds no birthday."""
+    text = value.strip()
+    if not text:
         return "blank"
-    return shown(re.sub(r"\w", "*", value))
+    if not any(char.isdigit() for char in text):
+        return shown(text)
+    for pattern, description in _BIRTHDAY_FORMS:
+        if pattern.fullmatch(text):
+            return description
+    return "not a month and a day written MM/DD"
 
 
 def format_day(day: date) -> str:
@@ -60,14 +91,25 @@ def column_letter(position: int) -> str:
 
 _US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+# A date followed by a time of day, as LMS exports and date cells saved to CSV write them.
+_DATE_AND_TIME = re.compile(
+    r"(?P<date>\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{2}-\d{2})[ T]+"
+    r"(?P<time>(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.\d+)?)?"
+    r"(?:\s*(?P<half>[AaPp])\.?[Mm]\.?)?)(?:\s*(?:Z|[+-]\d{2}:?\d{2}))?"
+)
+# A date written day first, as Excel writes dates in many countries: 20.11.2026, 20/11/2026.
+_DAY_FIRST_DATE = re.compile(r"(\d{1,2})([./-])(\d{1,2})\2(\d{4})")
 _BIRTHDAY = re.compile(r"(\d{1,2})/(\d{1,2})")
+# Day first, as European Excel writes a month and day: 14.03. or 14.03
+_DOTTED_BIRTHDAY = re.compile(r"(\d{1,2})\.(\d{1,2})\.?")
 _BIRTHDAY_WITH_YEAR = re.compile(
-    r"\d{1,2}[/-]\d{1,2}[/-]\d{2,4}|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}\s.*"
+    r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}\s.*"
 )
 # Full dates of birth as providers' own spreadsheets and LMS exports hold them.
 _FULL_BIRTH_DATE = re.compile(
     r"(?:(?P<y1>\d{4})-(?P<m1>\d{1,2})-(?P<d1>\d{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?"
-    r"|(?P<m2>\d{1,2})[/-](?P<d2>\d{1,2})[/-](?P<y2>\d{4}|\d{2}))"
+    r"|(?P<m2>\d{1,2})[/-](?P<d2>\d{1,2})[/-](?P<y2>\d{4}|\d{2})"
+    r"|(?P<d3>\d{1,2})\.(?P<m3>\d{1,2})\.(?P<y3>\d{4}))"  # day first with dots (European Excel)
 )
 # What Excel writes in a CSV for a date it made of "09/10" (its d-mmm format): "10-Sep".
 _DAY_MONTH = re.compile(r"(\d{1,2})-([A-Za-z]{3})")
@@ -103,10 +145,18 @@ def is_digits(text: str) -> bool:
 
 @lru_cache(maxsize=_CACHE_SIZE)
 def parse_completion_date(cell: Cell) -> date | None:
-    """A completion date from MM/DD/YYYY, YYYY-MM-DD or an Excel date cell with no time."""
+    """A completion date from MM/DD/YYYY, YYYY-MM-DD or an Excel date cell with no time; text
+    with a midnight time after the date (``2026-11-20 00:00:00``) is read as the date, which
+    the judge warns about (see midnight_time)."""
     if isinstance(cell, datetime):
         return cell.date() if cell.time() == time() else None
     text = cell.strip()
+    if len(text) > 10 and (match := _DATE_AND_TIME.fullmatch(text)) and _is_midnight(match):
+        text = match["date"]
+    return _day_of(text)
+
+
+def _day_of(text: str) -> date | None:
     match = _US_DATE.fullmatch(text)
     if match:
         month, day, year = (int(part) for part in match.groups())
@@ -118,6 +168,53 @@ def parse_completion_date(cell: Cell) -> date | None:
         return date(year, month, day)
     except ValueError:
         return None
+
+
+def _is_midnight(match: re.Match) -> bool:
+    hour = int(match["hour"])
+    if match["half"]:
+        hour = 0 if hour == 12 and match["half"] in "Aa" else hour + 12 * (hour != 12)
+    return hour == 0 and int(match["minute"]) == 0 and int(match["second"] or 0) == 0
+
+
+def midnight_time(cell: Cell) -> str:
+    """The midnight time a completion date that was read shows after the date ("00:00:00" in
+    text, "12:00 AM" for a date cell formatted with a time), else ""."""
+    if type(cell) is TimeShownDate:
+        return "12:00 AM"
+    if type(cell) is not str or len(cell) <= len("MM/DD/YYYY"):
+        return ""
+    match = _DATE_AND_TIME.fullmatch(cell.strip())
+    return match["time"] if match else ""
+
+
+def completion_date_problem(cell: Cell) -> tuple[str, dict[str, str]]:
+    """Why a completion date cannot be read: (finding code, message fields).
+
+    DATE_HAS_TIME for a date with a time of day (a date cell or text), DATE_DAY_FIRST for a
+    date written day first (20.11.2026, 20/11/2026), DATE_IS_SERIAL for an Excel date serial
+    number in a text file, else DATE_FORMAT.
+    """
+    if isinstance(cell, datetime):
+        clock = f"{cell:%I:%M %p}".lstrip("0")
+        return "DATE_HAS_TIME", {"value": f'"{format_day(cell)} {clock}"', "time": clock}
+    text = cell.strip()
+    if (match := _DATE_AND_TIME.fullmatch(text)) and _day_of(match["date"]) is not None:
+        return "DATE_HAS_TIME", {"value": shown(text), "time": match["time"]}
+    if match := _DAY_FIRST_DATE.fullmatch(text):
+        first, separator, second, year = match.groups()
+        day, month = int(first), int(second)
+        if separator == "." or (day > 12 >= month):
+            try:
+                fixed = format_day(date(int(year), month, day))
+            except ValueError:
+                pass
+            else:
+                return "DATE_DAY_FIRST", {"value": shown(text), "fixed": fixed}
+    serial = excel_serial_date(text)
+    if serial is not None:
+        return "DATE_IS_SERIAL", {"value": shown(text), "day": format_day(serial)}
+    return "DATE_FORMAT", {"value": shown(text)}
 
 
 def excel_serial_date(text: str) -> date | None:
@@ -144,44 +241,78 @@ def _month_day(month: int, day: int) -> bool:
 # month and day into a date, "" when it did not).
 Birthday = tuple[str | None, int, int, str]
 _NO_BIRTHDAY = {
-    code: (code, 0, 0, "") for code in ("DOB_FORMAT", "DOB_HAS_YEAR", "DOB_INVALID_DAY")
+    code: (code, 0, 0, "")
+    for code in (
+        "DOB_FORMAT",
+        "DOB_HAS_YEAR",
+        "DOB_YEAR_HIDDEN",
+        "DOB_INVALID_DAY",
+        "DOB_DAY_FIRST",
+    )
 }
+# How the spreadsheet turned a month and day into a date, for DOB_MADE_A_DATE.
+_MADE_BY_CELL = "a date cell"
+_MADE_BY_DAY_MONTH = 'saved as a day and a month name, like "15-Mar"'
+_MADE_BY_FULL_DATE = 'saved as a full date with the year the spreadsheet added, like "3/15/2026"'
+_MADE_BY_SERIAL = "an Excel date number"
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
+# typed: a YearHiddenDate is equal to the datetime it holds, but is not read the same.
+@lru_cache(maxsize=_CACHE_SIZE, typed=True)
 def parse_birthday(cell: Cell, today: date) -> Birthday:
     """Read a Date of Birth: MM/DD, or a date the spreadsheet made of one (with a warning).
 
     A date whose year is recent (see rules.MADE_DATE_RECENT_YEARS) is what Excel makes of
     09/10 typed in a General cell: month and day are kept. A date with an older year is a
-    birth date typed in full: DOB_HAS_YEAR, as PARS stores no birth year.
+    birth date typed in full: DOB_HAS_YEAR, as PARS stores no birth year (DOB_YEAR_HIDDEN when
+    the cell's format hides that year). A month and day written day first (14.03., or 14/03
+    where 14 cannot be a month) is DOB_DAY_FIRST.
     """
     if isinstance(cell, datetime):
-        return _made_date(cell.year, cell.month, cell.day, today, "a date cell")
+        made = _made_date(cell.year, cell.month, cell.day, today, _MADE_BY_CELL)
+        if made[0] == "DOB_HAS_YEAR" and type(cell) is YearHiddenDate:
+            return _NO_BIRTHDAY["DOB_YEAR_HIDDEN"]
+        return made
     text = cell.strip()
     match = _BIRTHDAY.fullmatch(text)
     if match is not None:
         month, day = int(match[1]), int(match[2])
-        return (None, month, day, "") if _month_day(month, day) else _NO_BIRTHDAY["DOB_INVALID_DAY"]
+        if _month_day(month, day):
+            return None, month, day, ""
+        if month > 12 and _month_day(day, month):
+            return _NO_BIRTHDAY["DOB_DAY_FIRST"]
+        return _NO_BIRTHDAY["DOB_INVALID_DAY"]
+    if match := _DOTTED_BIRTHDAY.fullmatch(text):
+        day, month = int(match[1]), int(match[2])
+        return _NO_BIRTHDAY["DOB_DAY_FIRST" if _month_day(month, day) else "DOB_FORMAT"]
     if match := _DAY_MONTH.fullmatch(text):
         month, day = _MONTHS.get(match[2].casefold(), 0), int(match[1])
         if _month_day(month, day):
-            return None, month, day, f"saved as {_shape(text)}"
+            return None, month, day, _MADE_BY_DAY_MONTH
         return _NO_BIRTHDAY["DOB_FORMAT"]
     if _BIRTHDAY_WITH_YEAR.fullmatch(text):
         full = full_birth_date(text)
         if full is not None:
-            return _made_date(*full, today, f"saved as {_shape(text)}")
+            return _made_date(*full, today, _MADE_BY_FULL_DATE)
         return _NO_BIRTHDAY["DOB_HAS_YEAR"]
     if (serial := excel_serial_date(text)) is not None:
-        return _made_date(serial.year, serial.month, serial.day, today, "an Excel date number")
+        return _made_date(serial.year, serial.month, serial.day, today, _MADE_BY_SERIAL)
     return _NO_BIRTHDAY["DOB_FORMAT"]
 
 
-def _shape(text: str) -> str:
-    """The form of a value without its digits: 10-Sep → DD-Mon, 9/10/2026 → M/DD/YYYY."""
-    shape = re.sub(r"[A-Za-z]{3}", "Mon", text)
-    return re.sub(r"\d", "D", shape)
+def birthday_problem_detail(code: str, cell: Cell) -> str:
+    """What a message about an unreadable Date of Birth says about the value, without showing
+    a birth year: a description for DOB_FORMAT, what is wrong with the day for DOB_INVALID_DAY,
+    the form written for DOB_DAY_FIRST."""
+    text = cell_text(cell)
+    if code == "DOB_INVALID_DAY":
+        month, day = (int(part) for part in text.split("/"))
+        if not 1 <= month <= 12:
+            return f"there is no month {month}"
+        return f"month {month:02d} has no day {day}"
+    if code == "DOB_DAY_FIRST":
+        return "DD.MM." if "." in text else "DD/MM"
+    return describe_birthday(text)
 
 
 def _made_date(year: int, month: int, day: int, today: date, how: str) -> Birthday:
@@ -197,6 +328,8 @@ def full_birth_date(text: str) -> tuple[int, int, int] | None:
         return None
     if match["y1"]:
         year, month, day = int(match["y1"]), int(match["m1"]), int(match["d1"])
+    elif match["y3"]:
+        year, month, day = int(match["y3"]), int(match["m3"]), int(match["d3"])
     else:
         year, month, day = int(match["y2"]), int(match["m2"]), int(match["d2"])
         if year < 100:
@@ -277,28 +410,194 @@ def npi_is_valid(npi: str) -> bool:
     return total % 10 == 0
 
 
-def split_name(text: str) -> tuple[str, str]:
-    """(first name, last name) from one Name cell: "Last, First" or "First Last".
+class NameSplit(NamedTuple):
+    """How one Name cell was split: the names PARS takes, what was left out, and why the
+    person should check it ("" when the split is clear)."""
 
-    After a comma, a credential or suffix ("Ann Lee, MD") is dropped rather than taken for a
-    first name; without one, the last word is the last name, with the small words before it
-    that belong to it ("Ana de la Cruz").
+    first: str
+    last: str
+    left_out: tuple[str, ...]  # titles, suffixes, credentials and nicknames, as written
+    doubt: str
+
+
+def _name_words() -> Constants:
+    words = Constants()
+    words.suffix_acronyms.add(*rules.NAME_CREDENTIALS)
+    return words
+
+
+_NAME_WORDS = _name_words()
+# Words that make nameparser do more than split in two: titles, suffixes, particles, "and".
+_SPECIAL_NAME_WORDS = frozenset(
+    word
+    for group in (
+        _NAME_WORDS.titles,
+        _NAME_WORDS.suffix_acronyms,
+        _NAME_WORDS.suffix_not_acronyms,
+        _NAME_WORDS.prefixes,
+        _NAME_WORDS.conjunctions,
+    )
+    for word in group
+)
+_NAME_DOUBTS = {
+    "parts": "it has more than two names and no comma, so where the last name starts is a "
+    'guess (write it "Last, First" to say).',
+    "left_out": "PARS wants the legal name, without titles, suffixes or credentials; if the "
+    "board knows the learner with a suffix (Jr., III), add it back to the last name.",
+}
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def split_name(text: str) -> NameSplit:
+    """Split one Name cell ("Last, First" or "First Last") into PARS's first and last name.
+
+    nameparser finds titles (Dr., Ms.), suffixes and credentials (Jr., III, MD, PhD), nicknames
+    and last-name particles ("de la Cruz"); titles go without a word, and a middle name stays
+    with the first name. A single name is the last name (the first is then missing). ``doubt``
+    says why the person should check the split: more than two names without a comma, or a
+    suffix, credential or nickname left out.
     """
     text = " ".join(text.split())
-    if "," in text:
-        before, after = (part.strip() for part in text.split(",", 1))
-        tail = after.split(",")[0].strip()
-        if tail.casefold().rstrip(".") in rules.NAME_SUFFIXES or not tail:
-            text = before
+    if not text:
+        return NameSplit("", "", (), "")
+    words = text.replace(",", " ").split()
+    if len(words) == 2 and not _special(words):
+        # The common case, read as nameparser would read it, without its cost.
+        before, comma, after = text.partition(",")
+        if not comma:
+            return NameSplit(words[0], words[1], (), "")
+        if before.strip() and after.strip() and "," not in after:
+            return NameSplit(after.strip(), before.strip(), (), "")
+    name = HumanName(text, constants=_NAME_WORDS)
+    first = " ".join(part for part in (name.first, name.middle) if part)
+    last = name.last
+    suffixes = tuple(part.strip() for part in name.suffix.split(",") if part.strip())
+    nicknames = (f'"{name.nickname}"',) if name.nickname else ()
+    left_out = (*([name.title] if name.title else []), *suffixes, *nicknames)
+    if not first or not last:
+        # One name only ("Cher", "Dr. Frost"): the last name, and the first is found missing.
+        return NameSplit("", last or first, left_out, _NAME_DOUBTS["left_out"] * bool(left_out))
+    if suffixes or nicknames:
+        doubt = _NAME_DOUBTS["left_out"]
+    elif "," not in text and len((first + " " + last).split()) > 2 and not _particle_only(name):
+        doubt = _NAME_DOUBTS["parts"]
+    else:
+        doubt = ""
+    return NameSplit(first, last, left_out, doubt)
+
+
+def _special(words: list[str]) -> bool:
+    first, second = words
+    special = _SPECIAL_NAME_WORDS
+    return first.casefold().strip(".") in special or second.casefold().strip(".") in special
+
+
+def _particle_only(name: HumanName) -> bool:
+    """Whether the only extra words are a last name's particles ("Ana de la Cruz")."""
+    return not name.middle and len(name.first.split()) == 1
+
+
+# --- Characters --------------------------------------------------------------------------------
+
+# Characters that do not belong inside a value: control characters (line breaks, tabs), format
+# characters that cannot be seen (zero-width spaces, direction marks and overrides, soft
+# hyphens, byte-order marks), and spaces other than the ordinary one (no-break spaces).
+ODD_CHARACTERS = re.compile(
+    "[\x00-\x1f\x7f-\x9f\xa0\xad\u0600-\u0605\u061c\u06dd\u070f\u1680\u180e"
+    "\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u206f\u3000\ufeff\ufff9-\ufffb"
+    "\U000e0001\U000e0020-\U000e007f]"
+)
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+_CHARACTER_NAMES = {
+    "\n": "a line break",
+    "\r": "a line break",
+    "\t": "a tab",
+    "\xa0": "a no-break space",
+    "\u200b": "a zero-width space",
+    "\ufeff": "a zero-width no-break space (byte-order mark)",
+}
+
+
+class OddCharacters(NamedTuple):
+    """What a value holds that does not belong in it, described for a message."""
+
+    breaking: str  # line breaks, tabs and other control characters: the row is refused
+    invisible: str  # format characters and odd spaces: left out (a space stays a space)
+
+
+def _character_name(char: str) -> str:
+    known = _CHARACTER_NAMES.get(char)
+    if known is not None:
+        return known
+    if char in _LINE_BREAKS:
+        return f"a line break (U+{ord(char):04X})"
+    name = unicodedata.name(char, "").lower() or "control character"
+    return f"a {name} (U+{ord(char):04X})"
+
+
+def _is_breaking(char: str) -> bool:
+    return unicodedata.category(char) == "Cc" or char in _LINE_BREAKS
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def odd_characters(text: str) -> OddCharacters:
+    """Which ODD_CHARACTERS a value holds and where, in words ("a zero-width space after
+    character 4"); at most three of each kind are named."""
+    found: dict[bool, list[str]] = {True: [], False: []}
+    for match in ODD_CHARACTERS.finditer(text):
+        position = match.start()
+        char = match.group()
+        if position == 0:
+            where = "at the start"
+        elif position == len(text) - 1:
+            where = "at the end"
         else:
-            return tail, before
-    words = text.split(" ")
-    if len(words) < 2:
-        return "", text
-    start = len(words) - 1
-    while start > 1 and words[start - 1].casefold() in rules.NAME_PARTICLES:
-        start -= 1
-    return " ".join(words[:start]), " ".join(words[start:])
+            where = f"after character {position}"
+        found[_is_breaking(char)].append(f"{_character_name(char)} {where}")
+    return OddCharacters(*(_listed(found[kind]) for kind in (True, False)))
+
+
+def _listed(parts: list[str], limit: int = 3) -> str:
+    if len(parts) > limit:
+        parts = [*parts[:limit], f"{len(parts) - limit} more"]
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def without_odd_characters(text: str) -> str:
+    """The value as it is meant: odd spaces and line breaks become one space, other control
+    and format characters go (a zero-width space inside a name joins its halves)."""
+    cleaned = ODD_CHARACTERS.sub(lambda match: " " if _is_spacing(match.group()) else "", text)
+    return " ".join(cleaned.split()) if cleaned != text else text
+
+
+def _is_spacing(char: str) -> bool:
+    return char in _LINE_BREAKS or char == "\t" or unicodedata.category(char) == "Zs"
+
+
+def unusual_characters(name: str) -> str:
+    """What a name holds that ordinary keyboards do not type: emoji or symbols, or letters in a
+    compatibility form (full-width "Ａ", ligatures "ﬁ"); "" when neither. The spec is silent on
+    characters, so this is a warning, not an error [D]."""
+    if name.isascii():
+        return ""
+    symbols = [char for char in name if unicodedata.category(char) in ("So", "Sk", "Co", "Cs")]
+    if symbols:
+        return f'an emoji or symbol ("{"".join(dict.fromkeys(symbols))}")'
+    composed = unicodedata.normalize("NFC", name)
+    if unicodedata.normalize("NFKC", composed) != composed:
+        return "full-width or joined letters (as some keyboard settings type them)"
+    return ""
+
+
+_DECIMAL_COMMA = re.compile(r"\d*,\d+")
+
+
+def with_decimal_point(text: str) -> str | None:
+    """A number written with a decimal comma (1,5) as written with a point (1.5), else None."""
+    return text.replace(",", ".") if _DECIMAL_COMMA.fullmatch(text) else None
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
