@@ -33,9 +33,7 @@ class DuplicateReview(db.Model):
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # A merge remembers what it changed, so it can be undone while both sessions are ahead:
     # which signup stayed, the other's status before it was cancelled, the attendees moved.
-    kept_signup_id: Mapped[int | None] = mapped_column(
-        ForeignKey("signups.id", ondelete="CASCADE")
-    )
+    kept_signup_id: Mapped[int | None] = mapped_column(ForeignKey("signups.id", ondelete="CASCADE"))
     dropped_status: Mapped[str | None] = mapped_column(String(20))
     moved_attendees: Mapped[list[str] | None] = mapped_column(JSON)
 
@@ -45,9 +43,11 @@ class DuplicateReview(db.Model):
     @property
     def kept(self) -> Signup:
         """The signup a merge kept."""
-        return self.first_signup if self.kept_signup_id == self.first_signup_id else self.second_signup
+        kept_first = self.kept_signup_id == self.first_signup_id
+        return self.first_signup if kept_first else self.second_signup
 
     @property
     def dropped(self) -> Signup:
         """The signup a merge cancelled."""
-        return self.second_signup if self.kept_signup_id == self.first_signup_id else self.first_signup
+        kept_first = self.kept_signup_id == self.first_signup_id
+        return self.second_signup if kept_first else self.first_signup

@@ -166,8 +166,10 @@ def undo_merge(review_id: int):
         return redirect(url_for("signups.duplicates"), code=303)
     return carry_out(
         lambda: services.undo_merge(review, now=utcnow(), actor=current_user),
-        done=lambda signup: f"Merge undone: {signup.organization_name} has its place back "
-        "(its contacts were emailed a new confirmation).",
+        done=lambda signup: (
+            f"Merge undone: {signup.organization_name} has its place back "
+            "(its contacts were emailed a new confirmation)."
+        ),
         redirect_to=url_for("signups.duplicates"),
     )
 
