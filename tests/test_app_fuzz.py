@@ -124,6 +124,7 @@ ROUTES: dict[str, Route] = {
     "rosters.cancel_session": Route((roster_forms.CancelSessionForm,)),
     "rosters.roster": Route(),
     "rosters.export_roster": Route(),
+    "rosters.print_roster": Route(),
     "rosters.move_signup": Route((roster_forms.MoveSignupForm,)),
     "rosters.cancel_signup": Route((roster_forms.CancelSignupForm,)),
     "rosters.promote_signup": Route((roster_forms.MoveSignupForm,)),

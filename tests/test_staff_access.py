@@ -74,6 +74,11 @@ def get_cases(w: World) -> dict[str, tuple[str, tuple]]:
         "rosters.edit_session": (f"/staff/sessions/{s}/edit", (SIGN_IN, FORBIDDEN, OK, OK)),
         "rosters.cancel_session": (f"/staff/sessions/{s}/cancel", (SIGN_IN, FORBIDDEN, OK, OK)),
         "rosters.add_signup": (f"/staff/sessions/{s}/signups/new", (SIGN_IN, FORBIDDEN, OK, OK)),
+        "rosters.print_roster": (f"/staff/sessions/{s}/print", (SIGN_IN, OK, OK, OK)),
+        "rosters.print_roster (not assigned)": (
+            f"/staff/sessions/{o}/print",
+            (SIGN_IN, FORBIDDEN, OK, OK),
+        ),
         "rosters.export_roster": (
             f"/staff/sessions/{s}/roster.csv",
             (SIGN_IN, FORBIDDEN, OK, OK),
