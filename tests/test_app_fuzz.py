@@ -125,6 +125,7 @@ ROUTES: dict[str, Route] = {
     "rosters.roster": Route(),
     "rosters.export_roster": Route(),
     "rosters.print_roster": Route(),
+    "rosters.email_organizations": Route((roster_forms.OrganizationsEmailForm,)),
     "rosters.move_signup": Route((roster_forms.MoveSignupForm,)),
     "rosters.cancel_signup": Route((roster_forms.CancelSignupForm,)),
     "rosters.promote_signup": Route((roster_forms.MoveSignupForm,)),

@@ -71,6 +71,10 @@ def get_cases(w: World) -> dict[str, tuple[str, tuple]]:
         "rosters.roster": (f"/staff/sessions/{s}", (SIGN_IN, OK, OK, OK)),
         "rosters.roster (not assigned)": (f"/staff/sessions/{o}", (SIGN_IN, FORBIDDEN, OK, OK)),
         "rosters.new_session": ("/staff/sessions/new", (SIGN_IN, FORBIDDEN, OK, OK)),
+        "rosters.email_organizations": (
+            f"/staff/sessions/email?session={s}",
+            (SIGN_IN, FORBIDDEN, OK, OK),
+        ),
         "rosters.edit_session": (f"/staff/sessions/{s}/edit", (SIGN_IN, FORBIDDEN, OK, OK)),
         "rosters.cancel_session": (f"/staff/sessions/{s}/cancel", (SIGN_IN, FORBIDDEN, OK, OK)),
         "rosters.add_signup": (f"/staff/sessions/{s}/signups/new", (SIGN_IN, FORBIDDEN, OK, OK)),
@@ -125,6 +129,7 @@ def post_cases(w: World) -> dict[str, tuple[str, tuple]]:
         "staff.update_account": (f"/staff/accounts/{w.member}", admin_only),
         "staff.accounts": ("/staff/accounts", admin_only),
         "rosters.new_session": ("/staff/sessions/new", manage_only),
+        "rosters.email_organizations": ("/staff/sessions/email", manage_only),
         "rosters.edit_session": (f"/staff/sessions/{s}/edit", manage_only),
         "rosters.cancel_session": (f"/staff/sessions/{s}/cancel", manage_only),
         "rosters.add_signup": (f"/staff/sessions/{s}/signups/new", manage_only),
