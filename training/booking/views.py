@@ -416,6 +416,7 @@ def _render_signup(program, form, signup_state, now, status=200):
             form=form,
             signup_state=signup_state,
             has_open_seats=any(s.is_bookable(now) and not s.is_full for s in program.sessions),
+            no_choice=NO_CHOICE,
         ),
         status,
     )
