@@ -4,7 +4,7 @@ found in the app's URL map, refuses a change and draws no form."""
 import io
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from conftest import manage_token, page_text, signup_form
@@ -13,8 +13,9 @@ from test_sandbox_web_activities import activity_form
 from werkzeug.routing import Rule
 from werkzeug.routing.converters import AnyConverter
 
+from training.booking.models import Program
 from training.challenges.models import ChallengeEntry
-from training.extensions import db
+from training.extensions import db, utcnow
 from training.sandbox import downloads
 from training.sandbox.models import SandboxActivity, SandboxAttempt
 
@@ -33,6 +34,7 @@ class CancelledBooking:
 
     token: str
     other_session: int
+    today: date  # in the program's time zone
     path_values: dict[str, object]
 
 
@@ -56,9 +58,9 @@ POSTED_FORMS = {
     "sandbox.upload": lambda _: {"learner_file": learner_file(), "mode": "full"},
     "sandbox.map_columns": lambda _: {"column_0": "", "preview": ""},
     "sandbox.delete_all": lambda _: {"confirm": "y", "include_activities": "y"},
-    "challenges.organization": lambda _: {
+    "challenges.organization": lambda booking: {
         "activity_id": "209876543",
-        "entered_on": "2026-12-01",
+        "entered_on": booking.today.isoformat(),
         "learners": "7",
     },
     "challenges.remove_own_entry": lambda _: {},
@@ -79,11 +81,10 @@ def cancelled(app, client, make_session) -> CancelledBooking:
         content_type="multipart/form-data",
     )
     with app.app_context():
-        program = db.session.scalars(select(SandboxActivity)).one().signup.program
-        entered_on = program.window_starts_on
+        today = db.session.scalars(select(Program)).one().today(utcnow())
     client.post(
         f"/manage/{token}/challenges",
-        data={"activity_id": "201234567", "entered_on": entered_on.isoformat(), "learners": 5},
+        data={"activity_id": "201234567", "entered_on": today.isoformat(), "learners": 5},
     )
     assert client.post(f"/manage/{token}/cancel", data={"confirm": "y"}).status_code == 303
     with app.app_context():
@@ -93,7 +94,7 @@ def cancelled(app, client, make_session) -> CancelledBooking:
             "attempt_id": db.session.scalars(select(SandboxAttempt.id)).one(),
             "entry_id": db.session.scalars(select(ChallengeEntry.id)).one(),
         }
-    return CancelledBooking(token, other_session, path_values)
+    return CancelledBooking(token, other_session, today, path_values)
 
 
 def manage_token_rules(app, method: str) -> list[Rule]:
