@@ -17,6 +17,7 @@ from sqlalchemy import select
 from training.booking.models import Program, Signup, TrainingSession
 from training.extensions import db, utcnow
 from training.mail.models import OutboxMessage
+from training.sandbox.models import SandboxAttempt
 
 pytestmark = [pytest.mark.browser, pytest.mark.clock]
 
@@ -549,3 +550,26 @@ def test_a_cancelled_booking_pages_show_it_and_offer_nothing_to_send(page, site)
     page.goto(f"/manage/{token}/cancel")
     expect(page.get_by_role("heading", level=1)).to_have_text("This booking is cancelled")
     assert not problems, "\n".join(problems)
+
+
+def test_an_upload_from_a_sandbox_tab_left_open_after_cancelling_is_refused(page, site, tmp_path):
+    sign_up_for(page, site.session)
+    token = manage_token(page)
+    page.goto(f"/manage/{token}/sandbox")
+    other_tab = page.context.new_page()
+    other_tab.goto(f"/manage/{token}/cancel")
+    other_tab.get_by_label("Yes, cancel our booking").check()
+    other_tab.get_by_role("button", name="Cancel booking").click()
+    expect(other_tab.get_by_role("status").first).to_contain_text("Your booking is cancelled.")
+    learners = tmp_path / "learners.csv"
+    learners.write_text("Record Action,First Name\nAdd,Ana\n", encoding="utf-8")
+
+    page.get_by_label("Learner file", exact=True).set_input_files(learners)
+    page.get_by_role("button", name="Upload and check").click()
+
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_have_text("This booking is cancelled")
+    expect(heading).to_be_focused()
+    expect(page.locator("main")).to_contain_text("nothing was saved")
+    with site.app.app_context():
+        assert db.session.scalars(select(SandboxAttempt)).all() == []
