@@ -316,4 +316,6 @@ def test_a_watching_worker_runs_the_periodic_jobs_it_is_handed_and_commits_them(
 
 def test_status_counts_messages_by_state(app, client, runner, make_session):
     book(client, make_session())
-    assert runner.invoke(args=["mail", "status"]).output.startswith("queued: 1\nmail worker: ")
+    assert runner.invoke(args=["mail", "status"]).output.startswith(
+        "queued: 1\nrecipients: 3 queued\nmail worker: "
+    )
