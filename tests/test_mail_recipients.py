@@ -10,7 +10,7 @@ from mail_support import SmtpSink
 from sqlalchemy import select
 
 from training.extensions import db, utcnow
-from training.mail.delivery import deliver_due
+from training.mail.delivery import claim_due, deliver_due
 from training.mail.models import (
     MAIL_FAILED,
     MAIL_QUEUED,
@@ -144,6 +144,25 @@ def test_a_recipient_refused_for_now_every_time_is_given_up_after_the_last_attem
     assert status == MAIL_FAILED
     assert error == f"gave up after 2 attempts: {GREYLISTED}"
     assert copies(smtp) == {CONTACT: 1, LEE: 1, KIM: 0}
+
+
+def test_a_worker_taking_over_a_lapsed_claim_sends_only_to_recipients_without_the_email(
+    app, client, make_session, smtp
+):
+    book(client, make_session())
+    smtp.greylist = {KIM: 1}
+    deliver(app)
+    with app.app_context():
+        # A worker claims Kim's retry, then dies before sending.
+        [claim] = claim_due(utcnow() + timedelta(minutes=2), 10)
+        assert [recipient.address for recipient in claim.recipients] == [KIM]
+        db.session.remove()
+
+    assert deliver(app, later=timedelta(minutes=2)).total == 0  # its lease still holds
+    assert deliver(app, later=timedelta(minutes=8)).recipients_sent == 1
+
+    assert copies(smtp) == {CONTACT: 1, LEE: 1, KIM: 1}
+    assert message_status(app) == MAIL_SENT
 
 
 def test_staff_see_each_recipients_state_and_resend_to_those_without_the_email(
