@@ -21,6 +21,7 @@ from training.mail.models import (
     OutboxRecipient,
     summary_status,
 )
+from training.mail.services import one_per_mailbox
 
 CONTACT = "ana.reyes@sierravalley.example.org"
 LEE = "lee@sierravalley.example.org"
@@ -270,3 +271,14 @@ def test_two_workers_retrying_greylisted_recipients_at_once_send_each_one_copy(
 )
 def test_a_message_reads_sent_only_when_every_recipient_has_it(recipients, message):
     assert summary_status(recipients) == message
+
+
+def test_one_mailbox_written_twice_is_one_recipient_with_its_first_spelling():
+    assert one_per_mailbox(
+        [
+            "Jordan.Reyes@Example.org",
+            "jordan.reyes@example.org",
+            "Jordan Reyes <JORDAN.REYES@example.org>",
+            KIM,
+        ]
+    ) == ["Jordan.Reyes@Example.org", KIM]
