@@ -79,6 +79,7 @@ def envelope(subject: str, recipient: str, sender: str) -> Envelope:
         recipients=(recipient, "kim@sierravalley.example.org"),
         subject=subject,
         text_body="Hello",
+        reply_to=sender.replace("no-reply@", "staff@"),
     )
 
 
@@ -139,6 +140,7 @@ def assert_headers_decode_exactly(sink: SmtpSink, name: str, person: str, sender
         ("", "kim@sierravalley.example.org"),
     ]
     assert decoded_names(received.data, "From") == [(sender_name, "no-reply@training.example.org")]
+    assert decoded_names(received.data, "Reply-To") == [(sender_name, "staff@training.example.org")]
     assert max(line_lengths(received.data)) <= 78
 
 
