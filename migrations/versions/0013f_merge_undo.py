@@ -1,7 +1,7 @@
 """a merge of duplicate signups remembers what it changed, so it can be undone
 
 Revision ID: 0013f_merge_undo
-Revises: 0012_one_drawing_per_challenge
+Revises: 0013_outbox_recipients
 Create Date: 2026-11-30 10:15:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0013f_merge_undo'
-down_revision = '0012_one_drawing_per_challenge'
+down_revision = '0013_outbox_recipients'
 branch_labels = None
 depends_on = None
 
