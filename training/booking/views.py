@@ -26,6 +26,7 @@ from training.booking.display import (
     format_long_date,
     format_moment,
     format_time_range,
+    sentence,
 )
 from training.booking.forms import (
     NO_CHOICE,
@@ -65,6 +66,8 @@ BROWSER_SIGNUPS_KEPT = 5
 
 def init_app(app: Flask) -> None:
     """Register the date and time filters the booking templates use."""
+
+    app.add_template_filter(sentence, "sentence")
 
     @app.template_filter("session_times")
     def session_times(session: TrainingSession) -> str:
@@ -241,8 +244,8 @@ def resend_link():
     name = signup.organization_name
     return carry_out(
         lambda: services.resend_manage_link(signup, now=utcnow()),
-        done=f"We have emailed the manage link to the contact we have on file for {name}"
-        f"{'' if name.endswith('.') else '.'} It can take a few minutes to arrive.",
+        done=f"We have emailed the manage link to the contact we have on file for "
+        f"{sentence(name)} It can take a few minutes to arrive.",
         redirect_to=url_for("booking.index"),
     )
 

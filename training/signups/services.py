@@ -21,6 +21,7 @@ from training.booking.models import (
     SignupChoice,
 )
 from training.booking.names import organization_key
+from training.booking.notices import send_people_update
 from training.booking.services import BookingError, cancel_signup
 from training.constraints import unique_or
 from training.extensions import db
@@ -185,12 +186,14 @@ def merge_duplicates(keep: Signup, drop: Signup, *, now: datetime, actor) -> lis
         reason=f"merged into {keep.organization_name} (signup {keep.id})",
     )
     moved = _attendees_to_move(keep, drop)
+    people_before = keep.mailboxes
     last = max((attendee.position for attendee in keep.attendees), default=0)
     # Appended, not rebuilt: the kept rows stay, so (signup, email) stays unique at every step.
     keep.attendees.extend(
         Attendee(email=email, position=last + offset) for offset, email in enumerate(moved, 1)
     )
     db.session.flush()
+    send_people_update(keep, people_before)
     record(
         "signup.duplicate_merged",
         actor=actor,
