@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 import vobject
-from conftest import manage_token, signup_form
+from conftest import manage_token, page_text, signup_form
 from ical.calendar_stream import IcsCalendarStream
 from mail_support import SmtpSink, invite_bytes
 from sqlalchemy import select
@@ -133,6 +133,8 @@ def test_an_added_attendee_and_everyone_on_the_booking_get_the_next_invite(
     assert "/manage/" in update["text"]
     invite = update["invite"]
     assert (invite["method"], invite["sequence"], invite["status"]) == ("REQUEST", 1, "CONFIRMED")
+    page = page_text(client.get(f"/manage/{booked}"))
+    assert "Your contact details are saved. We have emailed the change to everyone it" in page
     assert [address for address, _name in invite["attendees"]] == mailto(*everyone)
 
 
@@ -198,6 +200,8 @@ def test_saving_contacts_without_changing_who_is_on_the_booking_sends_nothing(
     before = client.get(f"/manage/{token}/invite.ics").data
 
     assert save_contacts(app, client, smtp, token, **changes) == []
+    page = page_text(client.get(f"/manage/{token}"))
+    assert "Your contact details are saved." in page and "We have emailed" not in page
     with app.app_context():
         assert db.session.scalar(select(Signup.invite_sequence)) == 0
     assert invite_facts(client.get(f"/manage/{token}/invite.ics").data)["sequence"] == 0

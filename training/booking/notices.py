@@ -64,6 +64,19 @@ def invite_details(signup: Signup, session: TrainingSession | None = None) -> In
     )
 
 
+def raise_invite_sequence(signup: Signup) -> int:
+    """Add one to ``signup``'s invite SEQUENCE in the database and return the new value.
+
+    One ``UPDATE … SET invite_sequence = invite_sequence + 1``: the row lock orders two
+    changes sent at once, so each invite gets a SEQUENCE of its own (a Python ``+= 1`` would
+    let both write the same number).
+    """
+    signup.invite_sequence = Signup.invite_sequence + 1
+    db.session.flush()
+    db.session.refresh(signup, ["invite_sequence"])
+    return signup.invite_sequence
+
+
 def queue_with_invite(
     kind: str,
     recipients: list[str],
@@ -198,7 +211,7 @@ def send_people_update(signup: Signup, before: list[tuple[str, str]]) -> bool:
     booked = signup.session if signup.is_confirmed else None
     method = None
     if booked is not None:
-        signup.invite_sequence += 1
+        raise_invite_sequence(signup)
         method = "REQUEST"
         subject = f"Updated: who attends {booked.when} ({organization})"
     else:
@@ -295,7 +308,7 @@ def send_session_update(session: TrainingSession, previous: Mapping[str, Any] | 
         .order_by(Signup.id)
     ).all()
     for signup in signups:
-        signup.invite_sequence += 1
+        raise_invite_sequence(signup)
         when = session.when
         queue_with_invite(
             "session_cancelled" if cancelled else "session_changed",

@@ -268,9 +268,10 @@ def change_session(signup: Signup, session: TrainingSession, *, now: datetime, a
         promote_waitlist(previous, now=now)
 
 
-def update_contacts(signup: Signup, details: SignupDetails, *, now: datetime, actor=None) -> None:
+def update_contacts(signup: Signup, details: SignupDetails, *, now: datetime, actor=None) -> bool:
     """Replace the contact and attendee details (the organization's name stays as booked),
-    and tell the people added, kept and removed (``notices.send_people_update``).
+    and tell the people added, kept and removed (``notices.send_people_update``); True when
+    emails were queued (who is on the booking changed).
 
     Raises ``ChangesClosed``, ``ProviderIdTaken`` (nothing is changed) or
     ``ContactsChangedMeanwhile`` (another request saved the same attendee first).
@@ -289,7 +290,7 @@ def update_contacts(signup: Signup, details: SignupDetails, *, now: datetime, ac
     changed = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
     if changed:
         record("signup.contacts_updated", actor=actor, signup=signup, changes=changed)
-    notices.send_people_update(signup, mailboxes_before)
+    return notices.send_people_update(signup, mailboxes_before)
 
 
 def cancel_signup(signup: Signup, *, now: datetime, actor=None, reason: str | None = None) -> None:

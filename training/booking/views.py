@@ -310,7 +310,10 @@ def update_contacts(token: str):
 
     return carry_out(
         lambda: services.update_contacts(signup, details, now=utcnow()),
-        done="Your contact details are saved.",
+        done=lambda told: (
+            "Your contact details are saved."
+            + (" We have emailed the change to everyone it concerns." if told else "")
+        ),
         redirect_to=url_for("booking.manage", token=token),
         refused=refused,
     )
