@@ -18,6 +18,7 @@ from training.extensions import db, utcnow
 from training.mail.delivery import deliver_due
 from training.mail.models import OutboxMessage
 from training.rosters import services as rosters
+from training.signups.models import DuplicateReview
 from training.signups.services import merge_duplicates
 from training.staff.services import create_staff
 
@@ -260,6 +261,43 @@ def test_a_merge_sends_the_moved_attendees_the_invite(app, client, make_session,
     assert [m["rcpt"] for m in updates] == [[CONTACT, LEE]]
     assert "Added: lee@sierravalley.example.org" in updates[0]["text"]
     assert updates[0]["invite"]["sequence"] == 1
+
+
+def test_undoing_a_merge_takes_the_moved_attendees_off_the_kept_booking_with_a_cancel(
+    app, client, make_session, smtp, sign_in_as
+):
+    session_id = make_session()
+    client.post("/signup", data=signup_form(session_id, attendee_emails=LEE))
+    client.post(
+        "/signup",
+        data=signup_form(
+            session_id,
+            organization_name="Sierra Valley Medical Societies",
+            contact_email="pat@svms.example.net",
+            attendee_emails="jo@svms.example.net",
+        ),
+    )
+    sign_in_as("staff")
+    client.post("/staff/duplicates/1/2/merge", data={"pair-1-2-merge-keep": "first"})
+    with app.app_context():
+        review_id = db.session.scalars(select(DuplicateReview.id)).one()
+    deliver(app)
+    smtp.received.clear()
+
+    assert client.post(f"/staff/duplicates/merges/{review_id}/undo").status_code == 303
+    deliver(app)
+
+    messages = arrived(smtp)
+    [update] = [m for m in messages if m["subject"].startswith("Updated: who attends")]
+    assert update["rcpt"] == [CONTACT, LEE]
+    assert (update["invite"]["method"], update["invite"]["sequence"]) == ("REQUEST", 2)
+    [removal] = [m for m in messages if m["subject"].startswith("Removed:")]
+    assert removal["rcpt"] == ["jo@svms.example.net"]
+    assert (removal["invite"]["method"], removal["invite"]["uid"]) == (
+        "CANCEL",
+        update["invite"]["uid"],
+    )
+    assert [a for a, _ in removal["invite"]["attendees"]] == mailto("jo@svms.example.net")
 
 
 # --- One recipient and one ATTENDEE per mailbox ---------------------------------------------

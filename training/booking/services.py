@@ -224,11 +224,16 @@ def book_signup(
         override_reason=signup.override_reason,
     )
     token = issue_manage_link(signup, token=manage_token)
+    _queue_welcome(signup, token)
+    return signup, token
+
+
+def _queue_welcome(signup: Signup, token: str) -> None:
+    """The first email of a place: booked (with the invite), or on the waitlist."""
     if signup.is_confirmed:
         notices.queue_confirmation(signup, token)
     else:
         notices.queue_waitlisted(signup, token)
-    return signup, token
 
 
 def change_session(signup: Signup, session: TrainingSession, *, now: datetime, actor=None) -> None:
@@ -370,6 +375,39 @@ def set_staff_notes(signup: Signup, notes: str, *, actor) -> None:
     """Keep staff's notes on a signup (never shown to the organization)."""
     signup.staff_notes = notes.strip() or None
     record("signup.notes_updated", actor=actor, signup=signup)
+
+
+def reinstate_signup(signup: Signup, status: str, *, now: datetime, actor, reason: str) -> str:
+    """Give a cancelled ``signup`` its place back, as it was: its seat on its session (``status``
+    confirmed) or its waitlist place, with a new manage link emailed as at signup.
+
+    For staff undoing their own cancellation (a merge of duplicates). Returns the new manage
+    link's token. Raises ``BookingError`` when the signup is not cancelled,
+    ``SessionUnavailable`` when its session has started or was cancelled, and ``SessionFull``
+    when its seat has gone to someone else meanwhile.
+    """
+    if not signup.is_cancelled:
+        raise BookingError(f"{signup.organization_name}'s booking is not cancelled.")
+    if status == SIGNUP_CONFIRMED:
+        if signup.session is None or not signup.session.is_bookable(now):
+            raise SessionUnavailable(
+                f"{signup.organization_name}'s session has started or was cancelled."
+            )
+        if not _claim_seat(signup.session):
+            raise SessionFull(signup.session)
+    signup.status, signup.cancelled_at = status, None
+    signup.invite_sequence += 1
+    db.session.flush()
+    record(
+        "signup.reinstated",
+        actor=actor,
+        signup=signup,
+        session=signup.session if signup.is_confirmed else None,
+        reason=reason,
+    )
+    token = issue_manage_link(signup)
+    _queue_welcome(signup, token)
+    return token
 
 
 def _contact_snapshot(signup: Signup) -> dict[str, str | None]:

@@ -4,7 +4,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 
 from flask import (
     Blueprint,
@@ -23,6 +23,7 @@ from wtforms import SelectChoice
 
 from training.booking import notices, services
 from training.booking.display import (
+    format_day,
     format_long_date,
     format_moment,
     format_time_range,
@@ -83,6 +84,10 @@ def init_app(app: Flask) -> None:
             rank, f"Choice {rank}"
         )
 
+    @app.template_filter("day")
+    def day(value: date) -> str:
+        return format_day(value)
+
     @app.template_filter("program_moment")
     def program_moment(moment: datetime, program: Program) -> str:
         return format_moment(moment, program.zone)
@@ -93,10 +98,13 @@ def index():
     """The home page: the current program's sessions and whether signups are open."""
     program = services.current_program()
     now = utcnow()
+    sessions = program.sessions if program else []
     return render_template(
         "booking/index.html",
         program=program,
-        sessions=program.sessions if program else [],
+        # What can still be chosen first; the sessions that have begun behind their own control.
+        upcoming=[session for session in sessions if not session.has_started(now)],
+        past=[session for session in sessions if session.has_started(now)],
         signup_state=program.signup_state(now) if program else None,
         now=now,
     )

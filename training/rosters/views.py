@@ -180,6 +180,15 @@ def roster(session_id: int):
     )
 
 
+@bp.get("/staff/sessions/<id:session_id>/print")
+@role_required(*EVERY_ROLE)
+def print_roster(session_id: int):
+    """The roster to print: organizations, contacts, attendees and a check-in column, with no
+    forms, notes boxes or buttons on paper."""
+    session = _readable_session(session_id)
+    return render_template("rosters/print.html", roster=services.load_roster(session))
+
+
 @bp.get("/staff/sessions/<id:session_id>/roster.<any(csv, xlsx):file_format>")
 @writes_after_reading
 @role_required(*MANAGERS)
