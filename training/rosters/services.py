@@ -153,7 +153,7 @@ def update_session(
         if before[name] != getattr(session, name)
     }
     record("session.updated", actor=actor, session=session, changes=changed, seats=details.seats)
-    told = send_session_update(session) if changed else 0
+    told = send_session_update(session, before) if changed else 0
     promote_waitlist(session, now=now)
     if facilitators is not None:
         assign_facilitators(session, list(facilitators), actor=actor)
