@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from training.booking.display import format_session_when
 from training.extensions import UTCDateTime, db, utcnow
+from training.mail.services import mailbox_key
 
 SIGNUP_CONFIRMED = "confirmed"
 SIGNUP_WAITLISTED = "waitlisted"
@@ -256,13 +257,6 @@ class Signup(db.Model):
     def chosen_sessions(self) -> list[TrainingSession]:
         """The dates it asked for, first choice first."""
         return [choice.session for choice in self.choices]
-
-
-def mailbox_key(email: str) -> str:
-    """How two spellings of one address compare: ``Jordan.Reyes@Example.org`` and
-    ``jordan.reyes@example.org`` are one mailbox (providers fold case; RFC 5321 allows them
-    not to, but no one hands out addresses differing only in case)."""
-    return email.strip().lower()
 
 
 class SignupChoice(db.Model):

@@ -25,11 +25,10 @@ from training.booking.models import (
     SIGNUP_CONFIRMED,
     Signup,
     TrainingSession,
-    mailbox_key,
 )
 from training.extensions import db, utcnow
 from training.mail.models import OutboxMessage, Reminder
-from training.mail.services import public_url, queue_email
+from training.mail.services import mailbox_key, public_url, queue_email
 
 
 def invite_details(signup: Signup, session: TrainingSession | None = None) -> InviteDetails:
