@@ -155,6 +155,9 @@ def queue_signup_email(
     ``token`` is given."""
     context.update(
         manage_url=public_url("booking.manage", token=token) if token else None,
+        # Where the manage link leads besides the booking: practice, and the challenges.
+        sandbox_url=public_url("sandbox.home", token=token) if token else None,
+        challenges_url=public_url("challenges.organization", token=token) if token else None,
         invite_session=invite_session,
     )
     if method is None:
