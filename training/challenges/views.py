@@ -20,6 +20,7 @@ from training.staff.auth import MANAGERS, role_required
 from training.submissions.guard import once_per_submission
 
 bp = Blueprint("challenges", __name__)
+bp.add_app_template_filter(services.short_date, "short_date")
 
 
 @bp.route("/manage/<token>/challenges", methods=["GET", "POST"])
@@ -38,6 +39,7 @@ def organization(token: str):
             form=form,
             remove_form=ActionForm(),
             row=services.organization_progress(signup, entries),
+            dates=services.challenge_dates(signup.program),
         )
 
     if not form.validate_on_submit():
@@ -95,6 +97,7 @@ def progress():
             "challenges/progress.html",
             program=program,
             rows=rows,
+            dates=services.challenge_dates(program),
             form=form,
             action_form=ActionForm(),
             drawing_form=DrawingForm(),
