@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import PASSWORD, page_text
+from conftest import PASSWORD, manage_token, page_text, signup_form
 from sqlalchemy import select
 
 from training.audit.models import AuditEvent
@@ -242,6 +242,59 @@ def test_a_drawing_records_its_seed_can_be_rerun_and_is_audited(app, client, tok
         ).one()
         assert event.details["seed"] == drawing.seed
         assert event.details["winners"] == drawing.winner_signup_ids
+
+
+def test_running_the_drawing_again_verifies_the_one_that_stands_instead_of_replacing_it(
+    app, client, token, make_session, staff_client
+):
+    def verify_all():
+        with app.app_context():
+            ids = db.session.scalars(
+                select(ChallengeEntry.id).where(ChallengeEntry.verified_at.is_(None))
+            ).all()
+        for entry_id in ids:
+            staff_client.post(f"/staff/challenges/entries/{entry_id}/verify")
+
+    record(client, token, "201234567", TODAY)
+    record(client, token, "201234568", TODAY)
+    verify_all()
+    staff_client.post("/staff/challenges/drawing", data={"challenge": "accme", "winners": 1})
+    with app.app_context():
+        first = db.session.scalars(select(ChallengeDrawing)).one()
+        standing = (first.id, first.seed, first.eligible_signup_ids, first.winner_signup_ids)
+    # Another organization meets the challenge after the drawing.
+    later = manage_token(
+        client.post(
+            "/signup",
+            data=signup_form(
+                make_session(), organization_name="Later Clinic", contact_email="a@later.example"
+            ),
+        )
+    )
+    record(client, later, "201234569", TODAY)
+    record(client, later, "201234570", TODAY)
+    verify_all()
+
+    again = staff_client.post(
+        "/staff/challenges/drawing", data={"challenge": "accme", "winners": 1}
+    )
+    assert again.headers["Location"] == f"/staff/challenges#drawing-{standing[0]}"
+    page = page_text(staff_client.get(again.headers["Location"]))
+    assert f"was already drawn (drawing {standing[0]}, below); its winners stand." in page
+    assert f"{standing[0]}: stands" in page
+    assert "Re-run gives the same winners" in page
+    with app.app_context():
+        drawing = db.session.scalars(select(ChallengeDrawing)).one()
+        assert (
+            drawing.id,
+            drawing.seed,
+            drawing.eligible_signup_ids,
+            drawing.winner_signup_ids,
+        ) == standing
+        # The check re-runs the recorded seed and eligible list: a changed record is caught.
+        drawing.winner_signup_ids = [max(drawing.eligible_signup_ids) + 1]
+        db.session.commit()
+    assert "Re-run differs!" in page_text(staff_client.get("/staff/challenges"))
 
 
 def test_the_remind_command_reports_what_it_queued(app, runner, token):
