@@ -15,8 +15,7 @@ def entries(*pairs) -> list[Entry]:
 
 
 def test_two_activities_entered_by_the_deadline_day_meet_the_accme_challenge():
-    result = progress(
-        entries(("100000001", date(2023, 11, 20)), ("100000002", ACCME_DUE)), DATES)
+    result = progress(entries(("100000001", date(2023, 11, 20)), ("100000002", ACCME_DUE)), DATES)
     assert result.accme_activities == 2
     assert result.accme_met
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from training.audit.models import AuditEvent
 from training.booking.models import Program, Signup
 from training.challenges.models import ChallengeDrawing, ChallengeEntry
-from training.challenges.services import check_drawing, short_date
+from training.challenges.services import challenge_dates, check_drawing, short_date
 from training.extensions import db
 from training.mail.models import OutboxMessage
 from training.staff.services import create_staff
@@ -170,6 +170,27 @@ def test_status_says_met_with_the_count_and_what_each_challenge_needs(
     assert "Met: 4 activities recorded (4 needed); 0 verified" in page_text(
         staff_client.get("/staff/challenges")
     )
+
+
+def test_entries_after_the_accme_deadline_count_toward_the_cma_challenge_only(app, client, token):
+    with app.app_context():
+        program = db.session.scalars(select(Program)).one()
+        program.accme_challenge_due_on = TODAY - timedelta(days=1)
+        db.session.commit()
+    for activity_id in ("201234561", "201234562", "201234563", "201234564"):
+        assert record(client, token, activity_id, TODAY).status_code == 303
+    text = page_text(client.get(f"/manage/{token}/challenges"))
+    assert "0 of 2 activities recorded." in text
+    assert "4 of 4 activities recorded; it also needs the ACCME Challenge met." in text
+    assert text.count("The CMA Challenge only (after the ACCME deadline)") == 4
+
+
+def test_the_demo_program_counts_entries_from_the_day_its_signups_opened(app, runner):
+    assert runner.invoke(args=["seed"]).exit_code == 0
+    with app.app_context():
+        program = db.session.scalars(select(Program)).one()
+        assert program.challenges_start_on is None
+        assert challenge_dates(program).starts_on == date(2026, 11, 1)
 
 
 @pytest.mark.parametrize(

@@ -63,8 +63,6 @@ def seed_program(path: Path, year: int | None, now: datetime) -> tuple[Program |
         staff_email=data["staff_email"],
         accme_challenge_due_on=_day(year, data["accme_challenge_due"]),
         cma_challenge_due_on=_day(year + 1, data["cma_challenge_due"]),
-        # The file's signup opening day, even when a demo's signups open at once.
-        challenges_start_on=_day(year, data.get("challenges_start", data["signup_opens"][:5])),
         attestation_text=" ".join(data["attestation"].split()),
     )
     db.session.add(program)
