@@ -1,7 +1,7 @@
 """challenge entries count from a start day; challenge reminders go in one round per challenge
 
 Revision ID: 0013e_challenge_dates_and_rounds
-Revises: 0012_one_drawing_per_challenge
+Revises: 0013f_merge_undo
 Create Date: 2026-11-30 10:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0013e_challenge_dates_and_rounds'
-down_revision = '0012_one_drawing_per_challenge'
+down_revision = '0013f_merge_undo'
 branch_labels = None
 depends_on = None
 

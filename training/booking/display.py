@@ -1,6 +1,6 @@
-"""Dates and times as people read them, in the program's own time zone."""
+"""Dates, times and sentences as people read them, dates in the program's own time zone."""
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 
@@ -38,9 +38,26 @@ def format_long_date(moment: datetime, zone: ZoneInfo) -> str:
     return f"{local:%A, %B} {local.day}, {local.year}"
 
 
+def format_day(day: date) -> str:
+    """A calendar date with no time or zone (a deadline, a window's end): ``"Friday,
+    December 4, 2026"``, as ``format_long_date`` writes a session's day."""
+    return f"{day:%A, %B} {day.day}, {day.year}"
+
+
 def format_moment(moment: datetime, zone: ZoneInfo) -> str:
     """``"Mon, Nov 27, 2023, 10:00 AM PT"``."""
     local = moment.astimezone(zone)
     return f"{local:%a, %b} {local.day}, {local.year}, {_clock(local)} {local:%p} " + (
         zone_abbreviation(local)
     )
+
+
+# What already ends a sentence: a name such as "Acme Inc." needs no second period.
+_SENTENCE_ENDS = (".", "!", "?", "…")
+
+
+def sentence(text: str) -> str:
+    """``text`` ended as a sentence: a period added unless it already ends in one (or in
+    "!", "?", "…"), so "Acme Inc." stays "Acme Inc." and "Acme" becomes "Acme."."""
+    text = text.rstrip()
+    return text if text.endswith(_SENTENCE_ENDS) else f"{text}."

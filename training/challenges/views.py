@@ -5,11 +5,12 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from training.audit.services import record_export
+from training.booking.display import sentence
 from training.booking.links import signup_or_404
 from training.booking.models import Program
 from training.booking.services import current_program
 from training.challenges import services
-from training.challenges.eligibility import ACCME, CMA
+from training.challenges.eligibility import ACCME, ACCME_ACTIVITIES, CMA, CMA_ACTIVITIES
 from training.challenges.forms import ActionForm, DrawingForm, EntryForm, StaffEntryForm
 from training.challenges.models import ChallengeDrawing, ChallengeEntry
 from training.database import writes_after_reading
@@ -21,6 +22,19 @@ from training.submissions.guard import once_per_submission
 
 bp = Blueprint("challenges", __name__)
 bp.add_app_template_filter(services.short_date, "short_date")
+
+
+@bp.app_template_global()
+def challenge_rules(program: Program) -> list[dict]:
+    """Each challenge as the pages and emails announce it: ``name``, ``needed`` (distinct
+    activities with learners entered in PARS) and ``due`` (a date in the program's zone)."""
+    return [
+        {"name": services.CHALLENGE_NAMES[challenge], "needed": needed, "due": due}
+        for challenge, needed, due in (
+            (ACCME, ACCME_ACTIVITIES, program.accme_challenge_due_on),
+            (CMA, CMA_ACTIVITIES, program.cma_challenge_due_on),
+        )
+    ]
 
 
 @bp.route("/manage/<token>/challenges", methods=["GET", "POST"])
@@ -120,7 +134,7 @@ def progress():
             now=utcnow(),
             actor=current_user,
         ),
-        done=f"Recorded activity {form.activity_id.data} for {organization}.",
+        done=sentence(f"Recorded activity {form.activity_id.data} for {organization}"),
         redirect_to=url_for("challenges.progress"),
         refused=shown_under(form.entered_on, page),
     )
@@ -134,8 +148,8 @@ def verify(entry_id: int):
     return _entry_action(
         entry_id,
         lambda entry: services.verify_entry(entry, actor=current_user),
-        lambda entry: (
-            f"Verified activity {entry.activity_id} for {entry.signup.organization_name}."
+        lambda entry: sentence(
+            f"Verified activity {entry.activity_id} for {entry.signup.organization_name}"
         ),
     )
 
