@@ -359,6 +359,7 @@ UNIQUE_CONSTRAINTS = {
     "uq_outbox_messages_message_id": "generated Message-IDs",
     "uq_reminders_once": "written by the reminder job",
     "uq_challenge_reminders_signup_challenge": "written by the reminder job",
+    "uq_challenge_reminder_rounds_program_challenge": "written by the reminder job",
 }
 
 

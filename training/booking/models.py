@@ -43,6 +43,8 @@ class Program(db.Model):
     staff_email: Mapped[str] = mapped_column(String(254))
     accme_challenge_due_on: Mapped[date]
     cma_challenge_due_on: Mapped[date]
+    # The first day challenge entries count; None: the day signups opened.
+    challenges_start_on: Mapped[date | None]
     attestation_text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
