@@ -138,7 +138,7 @@ def test_stored_entries_dated_outside_the_challenge_dates_are_shown_but_not_coun
     assert "201234568 Jan 1, 1999 4 Neither: outside the challenge dates" in text
     assert "201234567 Dec 1, 2026 12 Both challenges" in text
     staff_page = page_text(staff_client.get("/staff/challenges"))
-    assert "201234568 on 1999-01-01 (4 learners) Not counted: outside the challenge dates" in (
+    assert "201234568 on Jan 1, 1999 (4 learners) Not counted: outside the challenge dates" in (
         staff_page
     )
     assert "1 of 2 activities recorded; 0 verified" in staff_page
