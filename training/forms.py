@@ -11,8 +11,9 @@ import unicodedata
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from flask import request
+from flask import has_request_context, request
 from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
 from wtforms import (
     DateField,
@@ -51,6 +52,13 @@ class Form(FlaskForm):
     Flask-WTF also reads a JSON body and hands uploaded files to any field of the same name;
     here a JSON body counts as an empty form, and files reach only file fields.
     """
+
+    def __init__(self, formdata=_Auto, **kwargs):
+        # A form read from the query string (a GET) changes nothing, and a link or a GET form
+        # carries no CSRF token: it is checked only when the form is posted.
+        if formdata is not _Auto and has_request_context() and formdata is request.args:
+            kwargs["meta"] = {**kwargs.get("meta", {}), "csrf": False}
+        super().__init__(formdata, **kwargs)
 
     class Meta:
         def wrap_formdata(self, form, formdata):
