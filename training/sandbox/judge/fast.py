@@ -38,9 +38,9 @@ def _stamped(templates: tuple[Finding, ...], number: int) -> list[Finding]:
     stamped = []
     for template in templates:
         finding = _new(Finding)
-        fields = dict(template.__dict__)
+        fields = finding.__dict__  # filled in place: the frozen class forbids only setattr
+        fields.update(template.__dict__)
         fields["row"] = number
-        _set(finding, "__dict__", fields)
         stamped.append(finding)
     return stamped
 
