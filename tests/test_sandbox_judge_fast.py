@@ -270,3 +270,31 @@ def test_fast_path_judges_each_rule_across_rows_as_row_judge_does():
         "ABS_DAILY_LIMIT",
         "STATE_REQUIRED",
     } <= codes
+
+
+def test_a_workbook_is_judged_the_same_both_ways():
+    """A template workbook: text cells, numbers, a date cell and a formula without its value."""
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append([rules.GUIDANCE_LINE])
+    sheet.append(list(rules.TEMPLATE_HEADER_ROW[:14]))
+    valid = ["Add", "123456789", "06/01/2025", "Ann", "Lee", "03/15", "CA", "B-555", 1.5,
+             "ABIM", 777, 2, "Medical Knowledge", 2]  # fmt: skip
+    sheet.append(valid)
+    sheet.append([*valid[:2], datetime(2025, 6, 2), *valid[3:]])
+    sheet.append([*valid[:4], '=PROPER("lee")', *valid[5:]])
+    sheet.append([*valid[:8], "1.3", *valid[9:]])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    context = JudgeContext(ACTIVITIES, REGISTER, NoRecords(), TODAY)
+    fast = judge_file(io.BytesIO(buffer.getvalue()), "learners.xlsx", context)
+    fast_results = list(fast)
+    slow = judge_file(io.BytesIO(buffer.getvalue()), "learners.xlsx", context, fast_path=False)
+    assert fast_results == list(slow)
+    assert [result.row for result in fast_results] == [3, 4, 5, 6]
+    assert fast.fast_rows == 2  # not the date cell, nor the name left blank by a formula
+    assert fast_results[2].findings[0].code == "FORMULA_NO_VALUE"

@@ -1,12 +1,14 @@
 """The judge's fast path: plain rows judged from remembered verdicts of their cells.
 
-Most cells of a learner file repeat (a few actions, activities, dates, states, credits and
-boards), and a cell's findings depend only on its value and a few others of its row. The fast
-path asks RowJudge's own checks once for each distinct combination and remembers the answer
-(findings made for row 0, given the row's number as it is used), so findings stay exactly what
-RowJudge says by construction. Names, identifiers and everything judged across rows (the
-register, duplicates, one completion, the ABS day) are judged for every row by RowJudge's own
-methods. A row that is not plain goes to RowJudge whole.
+Most cells of a learner file repeat (a few actions, activities, dates, birthdays, states,
+credits and boards), and what RowJudge finds in such a cell depends only on its value and on a
+few other cells of its row (the activity, whether it is an Add, whether CME credits are given).
+The fast path asks RowJudge's own checks once for each distinct combination and remembers the
+answer (findings made for row 0, given each row's number), so its findings are RowJudge's by
+construction. Names, License or NPI and Board ID are looked at only to prove that RowJudge
+would find nothing in them; the register and every rule across rows (duplicates, Deletes, one
+completion, the ABS day) are judged for every row by RowJudge's own methods, with the same
+remembered state. A row that is not plain goes to RowJudge whole.
 """
 
 from __future__ import annotations
@@ -94,10 +96,12 @@ class FastRows:
             if len(cells) > width:
                 return None
             cells = cells + self._padding[len(cells) :]
-        for cell in cells:
-            if type(cell) is not str:
-                return None
-        joined = "".join(cells)
+        try:
+            # Text only: a date cell cannot be joined. A formula without its value (NoValue) is
+            # blank text, and RowJudge reads it as blank too.
+            joined = "".join(cells)
+        except TypeError:
+            return None
         if not (joined.isascii() and joined.isprintable()):
             return None
         (action_text, activity_text, completion_cell, first_name, last_name, birthday_cell,
