@@ -298,3 +298,51 @@ def test_a_workbook_is_judged_the_same_both_ways():
     assert [result.row for result in fast_results] == [3, 4, 5, 6]
     assert fast.fast_rows == 2  # not the date cell, nor the name left blank by a formula
     assert fast_results[2].findings[0].code == "FORMULA_NO_VALUE"
+
+
+OWN_HEADER = (
+    "Learner", "Course ID", "Birth Date", "State", "License #", "Date Completed", "Credits",
+    "Board", "Board ID", "MOC Points", "MOC Credit Type", "Type Credits",
+)  # fmt: skip
+NAME_CELLS = [
+    "Lee, Ann", "Ann Lee", "Day, Mary Ann", "Mary Ann Day", "Dr. Ann Lee", "Lee Jr., Ann", "Ann",
+    "Lee, Renée", "Ann de la Cruz", "Lee,  Ann", "=Lee, Ann", "",
+]  # fmt: skip
+BIRTH_DATES = ["1975-03-15", "03/15/1975", "3/15/75", "15.03.1975", "03/15", "1975-02-30", "",
+               "Mar 15"]  # fmt: skip
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(
+        st.tuples(
+            valid_row,
+            st.sampled_from(NAME_CELLS),
+            st.sampled_from(BIRTH_DATES),
+            st.none() | st.none() | st.sampled_from(MISTAKES),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_fast_path_judges_a_mapped_spreadsheet_as_row_judge_does(rows):
+    """A provider's own spreadsheet read through a confirmed mapping: names split from one cell
+    (doubtful splits named), full birth dates made MM/DD, the Record Action fixed."""
+    from training.sandbox.columns import ColumnMap
+
+    targets = [rules.NAME_COLUMN, rules.ACTIVITY_ID, rules.BIRTH_DATE_COLUMN,
+               rules.LICENSING_STATE, rules.LICENSE_OR_NPI, rules.COMPLETION_DATE,
+               rules.CME_CREDITS, rules.BOARD, rules.BOARD_ID, rules.BOARD_CREDITS,
+               rules.CREDIT_TYPE, rules.CREDIT_TYPE_CREDITS]  # fmt: skip
+    column_map = ColumnMap(OWN_HEADER, dict(enumerate(targets)), {rules.RECORD_ACTION: "Add"})
+    cells = []
+    for values, name, birth_date, mistake in rows:
+        values = list(values)
+        if mistake is not None:
+            column, value = mistake
+            values[rules.REQUIRED_HEADERS.index(column)] = value
+        cells.append([name, values[1], birth_date, values[6], values[7], values[2], *values[8:]])
+    context = JudgeContext(ACTIVITIES, REGISTER, HELD, TODAY, column_maps=(column_map,))
+    fast, slow, _fast_rows = both_ways(csv_file(cells, OWN_HEADER), context)
+    assert fast == slow
+    assert summarize(fast) == summarize(slow)

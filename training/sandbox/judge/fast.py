@@ -56,8 +56,9 @@ def _record(*values: Any) -> LearnerRecord:
 
 
 class FastRows:
-    """Judges the data rows of a file read by the template's positions (TEMPLATE or BY_POSITION
-    layout), taking plain rows on the fast path and the others to ``judge``.
+    """Judges the data rows of a file, taking plain rows on the fast path and leaving the others
+    to ``judge``: called with a row's cells for a file read by the template's positions
+    (TEMPLATE or BY_POSITION layout), or ``shaped`` with the LearnerRow of a mapped file.
 
     A row is plain when every cell is text of printable ASCII characters only, it has no more
     cells than the template's columns the file has, both names are 1 to NAME_MAX_LENGTH
@@ -96,10 +97,21 @@ class FastRows:
             if len(cells) > width:
                 return None
             cells = cells + self._padding[len(cells) :]
+        return self._plain(number, cells, "")
+
+    def shaped(self, number: int, row: LearnerRow) -> RowResult | None:
+        """The same for a row read through a column mapping (a fixed Record Action, names split
+        from one Name cell, birth years dropped), shaped by RowShaper."""
+        if row.odd_cells:
+            return None
+        cells = (*row[:12], *(cell for pair in row.credit_types for cell in pair))
+        return self._plain(number, cells, row.name_cell)
+
+    def _plain(self, number: int, cells: tuple[Cell, ...], name_cell: str) -> RowResult | None:
         try:
             # Text only: a date cell cannot be joined. A formula without its value (NoValue) is
             # blank text, and RowJudge reads it as blank too.
-            joined = "".join(cells)
+            joined = "".join(cells) + name_cell
         except TypeError:
             return None
         if not (joined.isascii() and joined.isprintable()):
@@ -172,6 +184,11 @@ class FastRows:
             )
         completion, found = verdict
         templates += found
+        head: list[Finding] | None = None
+        if name_cell:  # RowJudge names a doubtful split after the names, before the birthday
+            head = _stamped(templates, number)
+            judge._name_split(number, name_cell, head.append)
+            templates = ()
         verdict = self._birthdays.get(birthday_cell)
         if verdict is None:
             verdict = remember(self._birthdays, birthday_cell, self._birthday(birthday_cell))
@@ -207,6 +224,8 @@ class FastRows:
             templates += self._no_credit
 
         findings = _stamped(templates, number) if templates else []
+        if head is not None:
+            findings = head + findings
         add = findings.append
         learner: LearnerKey | None = None
         if birthday_ok:

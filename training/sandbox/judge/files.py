@@ -380,17 +380,22 @@ class FileJudgement:
         hidden_rows = rows.hidden_rows
         hidden_judged: list[int] = []
         judged = 0
-        # Rows read by the template's positions take the fast path when they are plain.
-        fast = (
-            FastRows(judge, shaper.width)
-            if self.fast_path and rows.layout.column_map is None and not self.learners_only
-            else None
-        )
+        # Plain rows take the fast path: by their cells when read by the template's positions,
+        # else once shaped through the mapping.
+        fast = FastRows(judge, shaper.width) if self.fast_path and not self.learners_only else None
+        by_template = rows.layout.column_map is None
         for number, cells in rows.raw_rows:
             judged += 1
-            result = fast(number, cells) if fast is not None else None
+            row = None
+            if fast is None:
+                result = None
+            elif by_template:
+                result = fast(number, cells)
+            else:
+                row = shaper(cells)
+                result = fast.shaped(number, row)
             if result is None:
-                result = judge.judge(number, shaper(cells))
+                result = judge.judge(number, row if row is not None else shaper(cells))
             if formula_rows and number in formula_rows:
                 formula_rows.discard(number)
                 result = _formulas_without_values(result, cells, rows.layout)
