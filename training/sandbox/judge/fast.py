@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from training.sandbox import rules
-from training.sandbox.judge.findings import Finding, RowResult
+from training.sandbox.judge.findings import Finding, RowResult, make_finding
 from training.sandbox.judge.records import LearnerRecord, RecordKey
 from training.sandbox.judge.register import LearnerKey
 from training.sandbox.judge.rows import LearnerRow, RowJudge
@@ -330,6 +330,5 @@ def _collect(step: Callable[..., Any], *arguments: Any) -> tuple[Any, tuple[Find
 
 
 def _no_credit_reported(number: int, add) -> None:
-    from training.sandbox.judge.findings import make_finding
-
+    """RowJudge's NO_CREDIT_REPORTED, which it adds inline."""
     add(make_finding("NO_CREDIT_REPORTED", number))
