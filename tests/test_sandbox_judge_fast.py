@@ -13,6 +13,7 @@ from training.sandbox import rules
 from training.sandbox.judge import (
     Activity,
     BoardRegistration,
+    CompactIndex,
     JudgeContext,
     LearnerKey,
     NoRecords,
@@ -346,3 +347,21 @@ def test_fast_path_judges_a_mapped_spreadsheet_as_row_judge_does(rows):
     fast, slow, _fast_rows = both_ways(csv_file(cells, OWN_HEADER), context)
     assert fast == slow
     assert summarize(fast) == summarize(slow)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 2**64 - 1) | st.integers(1, 40), st.integers(0, 2**32 - 1)),
+        max_size=300,
+    )
+)
+def test_the_compact_index_remembers_what_a_dict_would(entries):
+    """Keys set, overwritten and looked up through the table's growth (small keys collide)."""
+    index, expected = CompactIndex(size_bits=2), {}
+    for key, value in entries:
+        assert index.get(key) == expected.get(key)
+        index.set(key, value)
+        expected[key] = value
+    assert len(index) == len(expected)
+    assert all(index.get(key) == value for key, value in expected.items())
+    assert index.get(2**63 + 12345) == expected.get(2**63 + 12345)
