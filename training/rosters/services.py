@@ -37,6 +37,7 @@ from training.booking.services import (
 from training.extensions import db
 from training.mail.models import OutboxMessage
 from training.mail.services import requeue_message
+from training.rosters import notices
 from training.rosters.models import CalendarFeed
 from training.staff.models import ROLE_FACILITATOR, StaffMember
 from training.staff.models import session_facilitators as session_facilitators_table
@@ -161,16 +162,26 @@ def update_session(
 
 
 def cancel_session(session: TrainingSession, reason: str, *, now: datetime, actor) -> int:
-    """Cancel a session: everyone booked gets a CANCEL and goes back to its alternates.
+    """Cancel a session: everyone booked gets a CANCEL and goes back to its alternates, and its
+    waitlist is emptied.
 
     Each booked organization is put on the waitlist of its other chosen dates and booked at
-    once where one has a seat; the others choose another date from their manage link.
-    Returns how many organizations were booked on it.
+    once where one has a seat; the others choose another date from their manage link. Each
+    organization waiting for the session leaves its waitlist and is emailed where it stands
+    now: booked on another of its dates, still waiting for them, or waiting for no date (it
+    may book one with free seats from its manage link). Returns how many organizations were
+    booked on it.
     """
     if session.is_cancelled:
         raise BookingError("This session is already cancelled.")
     if not reason.strip():
         raise BookingError("Say why the session is cancelled; organizations will see it.")
+    waiting = db.session.scalars(
+        select(Signup)
+        .join(SignupChoice, SignupChoice.signup_id == Signup.id)
+        .where(SignupChoice.session_id == session.id, Signup.status == SIGNUP_WAITLISTED)
+        .order_by(Signup.id)
+    ).all()
     session.status = SESSION_CANCELLED
     session.cancellation_reason = reason.strip()
     db.session.flush()
@@ -182,11 +193,46 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
         signup.status, signup.session = SIGNUP_WAITLISTED, None
     session.seats_booked = 0
     db.session.flush()
-    record("session.cancelled", actor=actor, session=session, reason=reason, booked=len(booked))
-    alternates = {choice.session for signup in booked for choice in signup.choices}
-    for alternate in sorted(alternates, key=lambda s: s.starts_at):
+    drop_cancelled_choices(session.program)
+    record(
+        "session.cancelled",
+        actor=actor,
+        session=session,
+        reason=reason,
+        booked=len(booked),
+        waitlisted=len(waiting),
+    )
+    alternates = {choice.session for signup in [*booked, *waiting] for choice in signup.choices}
+    for alternate in sorted(alternates, key=lambda s: (s.starts_at, s.id)):
         promote_waitlist(alternate, now=now)
+    for signup in waiting:
+        notices.queue_waitlist_session_cancelled(signup, session, now=now)
     return told
+
+
+def drop_cancelled_choices(program: Program) -> int:
+    """Take every waitlisted organization of ``program`` off the waitlists of its cancelled
+    sessions (a cancelled session has no waitlist); returns how many places were dropped.
+
+    The other chosen dates keep their rank, so "2nd choice" still means what the organization
+    chose.
+    """
+    cancelled = select(TrainingSession.id).where(
+        TrainingSession.program_id == program.id, TrainingSession.status == SESSION_CANCELLED
+    )
+    waitlisted = select(Signup.id).where(
+        Signup.program_id == program.id, Signup.status == SIGNUP_WAITLISTED
+    )
+    dropped = db.session.execute(
+        delete(SignupChoice)
+        .where(SignupChoice.session_id.in_(cancelled), SignupChoice.signup_id.in_(waitlisted))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if dropped:
+        for signup in list(db.session.identity_map.values()):
+            if isinstance(signup, Signup):
+                db.session.expire(signup, ["choices"])
+    return dropped
 
 
 def assign_facilitators(
@@ -310,7 +356,11 @@ def list_sessions(program: Program, member: StaffMember) -> list[SessionSummary]
             select(SignupChoice.session_id, func.count(Signup.id))
             .join(Signup, Signup.id == SignupChoice.signup_id)
             .join(TrainingSession, TrainingSession.id == SignupChoice.session_id)
-            .where(TrainingSession.program_id == program.id, Signup.status == SIGNUP_WAITLISTED)
+            .where(
+                TrainingSession.program_id == program.id,
+                TrainingSession.status == SESSION_SCHEDULED,
+                Signup.status == SIGNUP_WAITLISTED,
+            )
             .group_by(SignupChoice.session_id)
         ).all()
     )
@@ -383,7 +433,10 @@ EMAILS_PER_SIGNUP = 3
 
 
 def load_roster(session: TrainingSession) -> Roster:
-    """The organizations booked on ``session``, its waitlist in order, and their latest emails."""
+    """The organizations booked on ``session``, its waitlist in order, and their latest emails.
+
+    A cancelled session has no waitlist.
+    """
     signup_details = (
         selectinload(Signup.attendees),
         selectinload(Signup.choices).joinedload(SignupChoice.session),
@@ -395,13 +448,17 @@ def load_roster(session: TrainingSession) -> Roster:
         .order_by(func.lower(Signup.organization_name), Signup.id)
     ).all()
     # promote_waitlist takes the lowest id first, so that is the order of the line.
-    waitlist = db.session.scalars(
-        select(Signup)
-        .join(SignupChoice, SignupChoice.signup_id == Signup.id)
-        .where(SignupChoice.session_id == session.id, Signup.status == SIGNUP_WAITLISTED)
-        .options(*signup_details)
-        .order_by(Signup.id)
-    ).all()
+    waitlist = (
+        []
+        if session.is_cancelled
+        else db.session.scalars(
+            select(Signup)
+            .join(SignupChoice, SignupChoice.signup_id == Signup.id)
+            .where(SignupChoice.session_id == session.id, Signup.status == SIGNUP_WAITLISTED)
+            .options(*signup_details)
+            .order_by(Signup.id)
+        ).all()
+    )
     return Roster(
         session=session,
         booked=list(booked),
