@@ -188,3 +188,182 @@ def test_an_organization_sent_back_to_the_waitlist_does_not_wait_for_an_earlier_
     manage = page_text(app.test_client().get(f"/manage/{token}"))
     assert "in line" not in manage
     assert "Not waiting for any date" in manage
+
+
+# --- Sessions are not put in the past ---------------------------------------------------------
+
+
+def session_form(day: str, **fields) -> dict:
+    """The session form as staff fill it in: ``day`` (YYYY-MM-DD) 10:00–11:30 AM PT."""
+    return {
+        "day": day,
+        "starts_at": "10:00",
+        "ends_at": "11:30",
+        "seats": "8",
+        "meeting_url": "https://meet.example.org/abc",
+        **fields,
+    }
+
+
+def error_under(response, field_id: str) -> str:
+    """The message shown under a form field (the one its aria-describedby names)."""
+    markup = response.get_data(as_text=True)
+    start = markup.index(f'id="{field_id}-error">') + len(f'id="{field_id}-error">')
+    return markup[start : markup.index("</p>", start)]
+
+
+def audit(app, action: str) -> list[dict]:
+    with app.app_context():
+        return [
+            event.details
+            for event in db.session.scalars(
+                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+            )
+        ]
+
+
+def outbox_kinds(app) -> list[str]:
+    with app.app_context():
+        from training.mail.models import OutboxMessage
+
+        return list(db.session.scalars(select(OutboxMessage.kind).order_by(OutboxMessage.id)))
+
+
+def test_staff_cannot_create_a_session_in_the_past(app, client, program_id, sign_in_as):
+    sign_in_as("staff")
+    response = client.post("/staff/sessions/new", data=session_form("2026-11-22"))
+    assert response.status_code == 200
+    assert error_under(response, "day") == (
+        "This start, Sun, Nov 22, 2026, 10:00 AM PT, is in the past. Choose a later date or "
+        "time; only an admin can put a session in the past."
+    )
+    assert "Schedule it in the past" not in page_text(response)
+    # A staff member who sends the admin's box and reason anyway is refused the same way.
+    forced = client.post(
+        "/staff/sessions/new",
+        data=session_form("2026-11-22", in_past="y", in_past_reason="Held by phone."),
+    )
+    assert "only an admin can put a session in the past" in error_under(forced, "day")
+    with app.app_context():
+        assert db.session.scalars(select(TrainingSession)).all() == []
+
+
+def test_a_session_starting_this_very_minute_is_in_the_past(app, client, program_id, sign_in_as):
+    sign_in_as("staff")
+    response = client.post(
+        "/staff/sessions/new", data=session_form("2026-11-23", starts_at="09:00")
+    )
+    assert "is in the past" in error_under(response, "day")
+    later = client.post("/staff/sessions/new", data=session_form("2026-11-23", starts_at="09:01"))
+    assert later.status_code == 303
+
+
+def test_an_admin_creates_a_session_in_the_past_only_confirmed_with_a_reason(
+    app, client, program_id, sign_in_as
+):
+    sign_in_as("admin")
+    response = client.post("/staff/sessions/new", data=session_form("2026-11-20"))
+    assert error_under(response, "day") == (
+        "This start, Fri, Nov 20, 2026, 10:00 AM PT, is in the past. To put it in the past "
+        "anyway, tick “Schedule it in the past” and say why; the audit log keeps your reason "
+        "and nobody is emailed."
+    )
+    assert "Schedule it in the past: I know this start has gone by" in page_text(response)
+    unexplained = client.post(
+        "/staff/sessions/new", data=session_form("2026-11-20", in_past="y", in_past_reason=" ")
+    )
+    assert error_under(unexplained, "in_past_reason") == (
+        "Say why this session goes in the past; the audit log keeps it."
+    )
+    created = client.post(
+        "/staff/sessions/new",
+        data=session_form(
+            "2026-11-20", in_past="y", in_past_reason="Held by phone during the outage."
+        ),
+    )
+    assert created.status_code == 303
+    with app.app_context():
+        session = db.session.scalars(select(TrainingSession)).one()
+        assert session.starts_at == datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
+    [created_event] = audit(app, "session.created")
+    assert created_event["past_reason"] == "Held by phone during the outage."
+    assert outbox_kinds(app) == []
+
+
+def edit_form_moving(app, session_id: int, day: str, **fields) -> dict:
+    with app.app_context():
+        session = db.session.get(TrainingSession, session_id)
+        return session_form(day, seats=str(session.seats), **fields)
+
+
+def test_staff_cannot_move_a_booked_session_into_the_past(app, client, make_session, sign_in_as):
+    session_id = make_session()
+    sign_up(app, session_id, "Booked Clinic", "booked@clinic.example.org")
+    sign_in_as("staff")
+    response = client.post(
+        f"/staff/sessions/{session_id}/edit", data=edit_form_moving(app, session_id, "2026-11-21")
+    )
+    assert response.status_code == 200
+    assert error_under(response, "day") == (
+        "This start, Sat, Nov 21, 2026, 10:00 AM PT, is in the past. 1 organization is booked "
+        "on it. Choose a later date or time; only an admin can put a session in the past."
+    )
+    with app.app_context():
+        assert db.session.get(TrainingSession, session_id).starts_at > NOW
+    assert outbox_kinds(app) == ["booking_confirmed"]
+
+
+def test_an_admin_moves_a_booked_session_into_the_past_with_a_reason_and_nobody_is_emailed(
+    app, client, make_session, sign_in_as
+):
+    session_id = make_session()
+    sign_up(app, session_id, "Booked Clinic", "booked@clinic.example.org")
+    sign_in_as("admin")
+    refused = client.post(
+        f"/staff/sessions/{session_id}/edit", data=edit_form_moving(app, session_id, "2026-11-21")
+    )
+    assert "1 organization is booked on it. To put it in the past anyway" in error_under(
+        refused, "day"
+    )
+    response = client.post(
+        f"/staff/sessions/{session_id}/edit",
+        data=edit_form_moving(
+            app, session_id, "2026-11-21", in_past="y", in_past_reason="It was held a day early."
+        ),
+        follow_redirects=True,
+    )
+    assert "will be emailed" not in page_text(response)
+    with app.app_context():
+        assert db.session.get(TrainingSession, session_id).starts_at == datetime(
+            2026, 11, 21, 18, 0, tzinfo=UTC
+        )
+    [updated] = audit(app, "session.updated")
+    assert updated["past_reason"] == "It was held a day early."
+    assert outbox_kinds(app) == ["booking_confirmed"]
+
+
+def test_a_session_that_has_started_is_changed_without_emailing_anyone(
+    app, client, make_session, sign_in_as, clock
+):
+    session_id = make_session(starts_in=timedelta(hours=1))
+    sign_up(app, session_id, "Booked Clinic", "booked@clinic.example.org")
+    clock.move_to(NOW + timedelta(hours=1, minutes=15), tick=False)
+    sign_in_as("staff")
+    with app.app_context():
+        session = db.session.get(TrainingSession, session_id)
+        local = session.local_starts_at
+        form = {
+            "day": f"{local:%Y-%m-%d}",
+            "starts_at": f"{local:%H:%M}",
+            "ends_at": f"{session.local_ends_at:%H:%M}",
+            "seats": "8",
+            "meeting_url": "https://meet.example.org/new-room",
+        }
+    response = client.post(f"/staff/sessions/{session_id}/edit", data=form, follow_redirects=True)
+    assert "Saved" in page_text(response)
+    assert "will be emailed" not in page_text(response)
+    with app.app_context():
+        assert db.session.get(TrainingSession, session_id).meeting_url == (
+            "https://meet.example.org/new-room"
+        )
+    assert outbox_kinds(app) == ["booking_confirmed"]

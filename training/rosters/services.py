@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from training.audit.services import record
+from training.booking.display import format_moment
 from training.booking.links import hash_token
 from training.booking.models import (
     SESSION_CANCELLED,
@@ -60,6 +61,28 @@ class SameStartTime(BookingError):
         self.session = session
 
 
+class StartsInPast(BookingError):
+    """The session would start at or before now: only an admin may put it there, with a
+    written reason (``past_reason``)."""
+
+    def __init__(self, starts_at: datetime, zone, *, booked: int, admin: bool):
+        booked_note = ""
+        if booked:
+            booked_note = (
+                f" {booked} organization{'' if booked == 1 else 's'} "
+                f"{'is' if booked == 1 else 'are'} booked on it."
+            )
+        how = (
+            "To put it in the past anyway, tick “Schedule it in the past” and say why; the "
+            "audit log keeps your reason and nobody is emailed."
+            if admin
+            else "Choose a later date or time; only an admin can put a session in the past."
+        )
+        super().__init__(
+            f"This start, {format_moment(starts_at, zone)}, is in the past.{booked_note} {how}"
+        )
+
+
 @dataclass(frozen=True)
 class SessionDetails:
     """What staff set on a session."""
@@ -82,17 +105,22 @@ def create_session(
     *,
     facilitators: Iterable[StaffMember] = (),
     actor,
+    now: datetime,
     same_start_confirmed: bool = False,
+    past_reason: str | None = None,
 ) -> TrainingSession:
     """Add a session to ``program`` and assign its facilitators, as the "New session" form asks.
 
-    Raises ``BookingError`` for a session that ends before it starts. A second scheduled
-    session starting at the same moment is most often the same form sent again (Back, then
-    Save, draws a new one-time key): it raises ``SameStartTime`` unless staff confirmed it
+    Raises ``BookingError`` for a session that ends before it starts, and ``StartsInPast``
+    for one starting at or before ``now``, unless an admin (``actor``) confirmed it with a
+    written ``past_reason``, which the audit log keeps. A second scheduled session starting at
+    the same moment is most often the same form sent again (Back, then Save, draws a new
+    one-time key): it raises ``SameStartTime`` unless staff confirmed it
     (``same_start_confirmed``).
     """
     if details.ends_at <= details.starts_at:
         raise BookingError("The session must end after it starts.")
+    past_reason = _past_allowed(details.starts_at, program, now, actor, past_reason, booked=0)
     if not same_start_confirmed:
         same_start = db.session.scalars(
             select(TrainingSession)
@@ -109,7 +137,10 @@ def create_session(
     session = TrainingSession(program=program, **_columns(details))
     db.session.add(session)
     db.session.flush()
-    record("session.created", actor=actor, session=session)
+    if past_reason is None:
+        record("session.created", actor=actor, session=session)
+    else:
+        record("session.created", actor=actor, session=session, past_reason=past_reason)
     assign_facilitators(session, list(facilitators), actor=actor)
     return session
 
@@ -121,17 +152,32 @@ def update_session(
     facilitators: Iterable[StaffMember] | None = None,
     now: datetime,
     actor,
+    past_reason: str | None = None,
 ) -> int:
     """Apply staff's changes, then the ``facilitators`` (None keeps them); returns how many
     organizations were sent an updated invite.
 
     Seats may go down only to the number already booked; the check and the change are one
     UPDATE, so a booking racing the change cannot slip in between (``SeatsBelowBooked``).
+    A new start at or before ``now`` raises ``StartsInPast`` unless an admin (``actor``)
+    confirmed it with a written ``past_reason`` (audited). Nobody is emailed about a session
+    that has started at ``now``: an invite for a date gone by helps no one.
     """
     if session.is_cancelled:
         raise BookingError("This session is cancelled, so it can no longer be changed.")
     if details.ends_at <= details.starts_at:
         raise BookingError("The session must end after it starts.")
+    if details.starts_at != session.starts_at:
+        past_reason = _past_allowed(
+            details.starts_at,
+            session.program,
+            now,
+            actor,
+            past_reason,
+            booked=session.seats_booked,
+        )
+    else:
+        past_reason = None
     lowered = db.session.execute(
         update(TrainingSession)
         .where(TrainingSession.id == session.id, TrainingSession.seats_booked <= details.seats)
@@ -153,8 +199,16 @@ def update_session(
         for name in INVITE_FIELDS
         if before[name] != getattr(session, name)
     }
-    record("session.updated", actor=actor, session=session, changes=changed, seats=details.seats)
-    told = send_session_update(session) if changed else 0
+    extra = {"past_reason": past_reason} if past_reason is not None else {}
+    record(
+        "session.updated",
+        actor=actor,
+        session=session,
+        changes=changed,
+        seats=details.seats,
+        **extra,
+    )
+    told = send_session_update(session) if changed and not session.has_started(now) else 0
     promote_waitlist(session, now=now)
     if facilitators is not None:
         assign_facilitators(session, list(facilitators), actor=actor)
@@ -264,6 +318,26 @@ def session_facilitators(session: TrainingSession) -> list[StaffMember]:
             .order_by(StaffMember.email)
         )
     )
+
+
+def _past_allowed(
+    starts_at: datetime,
+    program: Program,
+    now: datetime,
+    actor,
+    past_reason: str | None,
+    *,
+    booked: int,
+) -> str | None:
+    """The reason to keep for a start in the past (None for a start still ahead); raises
+    ``StartsInPast`` unless an admin gave one."""
+    if starts_at > now:
+        return None
+    reason = (past_reason or "").strip()
+    is_admin = actor is not None and actor.is_admin
+    if not (is_admin and reason):
+        raise StartsInPast(starts_at, program.zone, booked=booked, admin=is_admin)
+    return reason
 
 
 def _columns(details: SessionDetails) -> dict:
