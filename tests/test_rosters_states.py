@@ -5,8 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import manage_token, page_text, signup_form
+from flask_migrate import upgrade
 from mail_support import SmtpSink
-from sqlalchemy import select
+from sqlalchemy import select, text
+from test_migrations import empty_database_app as empty_database_app
 
 from training.audit.models import AuditEvent
 from training.booking.models import Signup, SignupChoice, TrainingSession
@@ -367,3 +369,77 @@ def test_a_session_that_has_started_is_changed_without_emailing_anyone(
             "https://meet.example.org/new-room"
         )
     assert outbox_kinds(app) == ["booking_confirmed"]
+
+
+# --- Places left on cancelled sessions' waitlists before the rule -----------------------------
+
+
+def test_upgrading_takes_waiting_organizations_off_sessions_cancelled_before(
+    empty_database_app,
+):
+    with empty_database_app.app_context():
+        upgrade(revision="0012_one_drawing_per_challenge")
+        with db.engine.begin() as connection:
+            at = {"at": NOW}
+            connection.execute(
+                text(
+                    "INSERT INTO programs (id, slug, name, description, timezone, "
+                    "window_starts_on, window_ends_on, signup_opens_at, signup_closes_at, "
+                    "staff_email, accme_challenge_due_on, cma_challenge_due_on, "
+                    "attestation_text, created_at) VALUES (1, 'p', 'P', '', 'UTC', "
+                    "'2026-12-01', '2026-12-08', :at, :at, 's@x.org', '2026-12-10', "
+                    "'2027-03-01', 'a', :at)"
+                ),
+                at,
+            )
+            for session_id, status in ((1, "cancelled"), (2, "scheduled")):
+                connection.execute(
+                    text(
+                        "INSERT INTO training_sessions (id, program_id, starts_at, ends_at, "
+                        "seats, seats_booked, status, created_at) "
+                        "VALUES (:id, 1, :at, :ends, 1, :booked, :status, :at)"
+                    ),
+                    {
+                        "id": session_id,
+                        "status": status,
+                        "booked": 1 if status == "scheduled" else 0,
+                        "ends": NOW + timedelta(hours=1),
+                        **at,
+                    },
+                )
+            signups = (
+                (1, "waitlisted", None, (1, 2)),
+                (2, "confirmed", 2, (1, 2)),
+                (3, "waitlisted", None, (1,)),
+            )
+            for signup_id, status, session_id, choices in signups:
+                connection.execute(
+                    text(
+                        "INSERT INTO signups (id, program_id, session_id, status, "
+                        "organization_name, organization_key, contact_name, contact_email, "
+                        "attestation_text, attested_at, submission_key_hash, invite_sequence, "
+                        "created_at, updated_at) VALUES (:id, 1, :session_id, :status, :name, "
+                        ":name, 'C', 'c@x.org', 'a', :at, :name, 0, :at, :at)"
+                    ),
+                    {
+                        "id": signup_id,
+                        "session_id": session_id,
+                        "status": status,
+                        "name": f"org{signup_id}",
+                        **at,
+                    },
+                )
+                for rank, choice in enumerate(choices, start=1):
+                    connection.execute(
+                        text(
+                            "INSERT INTO signup_choices (signup_id, rank, session_id) "
+                            "VALUES (:signup_id, :rank, :session_id)"
+                        ),
+                        {"signup_id": signup_id, "rank": rank, "session_id": choice},
+                    )
+        upgrade()
+        with db.engine.connect() as connection:
+            left = connection.execute(
+                text("SELECT signup_id, session_id FROM signup_choices ORDER BY signup_id, rank")
+            ).all()
+    assert [tuple(row) for row in left] == [(1, 2), (2, 1), (2, 2)]
