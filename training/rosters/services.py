@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import joinedload, load_only, selectinload
@@ -65,7 +66,7 @@ class StartsInPast(BookingError):
     """The session would start at or before now: only an admin may put it there, with a
     written reason (``past_reason``)."""
 
-    def __init__(self, starts_at: datetime, zone, *, booked: int, admin: bool):
+    def __init__(self, starts_at: datetime, zone: ZoneInfo, *, booked: int, admin: bool):
         booked_note = ""
         if booked:
             booked_note = (
@@ -137,10 +138,7 @@ def create_session(
     session = TrainingSession(program=program, **_columns(details))
     db.session.add(session)
     db.session.flush()
-    if past_reason is None:
-        record("session.created", actor=actor, session=session)
-    else:
-        record("session.created", actor=actor, session=session, past_reason=past_reason)
+    record("session.created", actor=actor, session=session, **_past_note(past_reason))
     assign_facilitators(session, list(facilitators), actor=actor)
     return session
 
@@ -199,14 +197,13 @@ def update_session(
         for name in INVITE_FIELDS
         if before[name] != getattr(session, name)
     }
-    extra = {"past_reason": past_reason} if past_reason is not None else {}
     record(
         "session.updated",
         actor=actor,
         session=session,
         changes=changed,
         seats=details.seats,
-        **extra,
+        **_past_note(past_reason),
     )
     told = send_session_update(session) if changed and not session.has_started(now) else 0
     promote_waitlist(session, now=now)
@@ -338,6 +335,11 @@ def _past_allowed(
     if not (is_admin and reason):
         raise StartsInPast(starts_at, program.zone, booked=booked, admin=is_admin)
     return reason
+
+
+def _past_note(past_reason: str | None) -> dict[str, str]:
+    """The audit detail of a session put in the past (none for one still ahead)."""
+    return {"past_reason": past_reason} if past_reason is not None else {}
 
 
 def _columns(details: SessionDetails) -> dict:
