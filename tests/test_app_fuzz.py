@@ -68,6 +68,7 @@ from training.sandbox import forms as sandbox_forms
 from training.sandbox.models import SandboxActivity, SandboxAttempt
 from training.sandbox.services import add_example_activity
 from training.signups import forms as signup_forms
+from training.signups.models import DuplicateReview
 from training.staff import forms as staff_forms
 from training.staff.models import StaffMember
 from training.staff.services import create_staff, find_staff
@@ -123,6 +124,8 @@ ROUTES: dict[str, Route] = {
     "rosters.cancel_session": Route((roster_forms.CancelSessionForm,)),
     "rosters.roster": Route(),
     "rosters.export_roster": Route(),
+    "rosters.print_roster": Route(),
+    "rosters.email_organizations": Route((roster_forms.OrganizationsEmailForm,)),
     "rosters.move_signup": Route((roster_forms.MoveSignupForm,)),
     "rosters.cancel_signup": Route((roster_forms.CancelSignupForm,)),
     "rosters.promote_signup": Route((roster_forms.MoveSignupForm,)),
@@ -135,7 +138,9 @@ ROUTES: dict[str, Route] = {
     "signups.export": Route(),
     "signups.duplicates": Route(),
     "signups.dismiss_duplicate": Route((signup_forms.DismissDuplicateForm,), _pair("dismiss")),
+    "signups.confirm_merge": Route((signup_forms.MergeDuplicateForm,), _pair("merge")),
     "signups.merge_duplicate": Route((signup_forms.MergeDuplicateForm,), _pair("merge")),
+    "signups.undo_merge": Route((signup_forms.UndoMergeForm,)),
     "resources.index": Route(),
     "resources.wording_builder": Route((resource_forms.WordingBuilderForm,)),
     "resources.page": Route(),
@@ -254,6 +259,16 @@ def world(app, make_session) -> World:
         add_example_activity(signups[0], first_day)
         live_services.start_session(session, actor=admin, now=utcnow())
         feed_token = rotate_calendar_feed(actor=admin)
+        # A merge on record (its undo route needs one; both signups stay active).
+        merge = DuplicateReview(
+            first_signup_id=signups[1].id,
+            second_signup_id=signups[2].id,
+            decision="merged",
+            kept_signup_id=signups[1].id,
+            dropped_status="confirmed",
+            moved_attendees=[],
+        )
+        db.session.add(merge)
         db.session.commit()
         signup_ids = [signup.id for signup in signups]
         ids = {
@@ -267,6 +282,7 @@ def world(app, make_session) -> World:
             "activity_pk": list(db.session.scalars(select(SandboxActivity.id))),
             "attempt_id": list(db.session.scalars(select(SandboxAttempt.id))),
             "step_id": list(db.session.scalars(select(WalkthroughStep.id).limit(3))),
+            "review_id": [merge.id],
         }
     clients = {role: client_for(app, role) for role in ROLES}
     emails = [f"{role}@cmadocs.example.org" for role in ROLES[1:]]

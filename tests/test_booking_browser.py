@@ -17,6 +17,7 @@ from sqlalchemy import select
 from training.booking.models import Program, Signup, TrainingSession
 from training.extensions import db, utcnow
 from training.mail.models import OutboxMessage
+from training.sandbox.models import SandboxAttempt
 
 pytestmark = [pytest.mark.browser, pytest.mark.clock]
 
@@ -390,3 +391,185 @@ def test_empty_signup_shows_each_problem_by_its_field_and_keeps_what_was_typed(p
     summary.get_by_role("link", name=re.compile(r"^Organization name:")).click()
     expect(page.get_by_label("Organization name")).to_be_focused()
     assert signups(site) == []
+
+
+def serious_accessibility_problems(page: Page, page_name: str) -> list[str]:
+    """Axe's serious and critical findings on the page as it is now, one line each."""
+    results = Axe().run(page)
+    return [
+        f"{page_name}: {violation['id']} ({violation['help']}) at "
+        + ", ".join(" ".join(node["target"]) for node in violation["nodes"])
+        for violation in results.response["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+
+
+def full_session_id(site: LiveSite) -> int:
+    """The site's full session (offered as "full: waitlist")."""
+    with site.app.app_context():
+        return db.session.scalars(
+            select(TrainingSession.id).where(
+                TrainingSession.seats_booked == TrainingSession.seats,
+                TrainingSession.starts_at > utcnow(),
+            )
+        ).one()
+
+
+def test_each_date_list_disables_the_dates_chosen_in_the_others(page, site):
+    full = full_session_id(site)
+    page.goto("/signup")
+    first = page.get_by_label("Your date")
+    second = page.get_by_label("Second choice (for the waitlist)")
+    third = page.get_by_label("Third choice (for the waitlist)")
+
+    def option(select, session_id):
+        return select.locator(f'option[value="{session_id}"]')
+
+    first.select_option(str(full))
+    expect(option(second, full)).to_be_disabled()
+    expect(option(third, full)).to_be_disabled()
+    expect(option(second, site.session.id)).to_be_enabled()
+
+    second.select_option(str(site.session.id))
+    expect(option(first, site.session.id)).to_be_disabled()
+    expect(option(third, site.session.id)).to_be_disabled()
+    expect(option(third, site.later_session.id)).to_be_enabled()
+    expect(third.locator('option[value="0"]')).to_be_enabled()  # "No other choice" stays
+
+    third.select_option(str(site.later_session.id))
+    expect(option(first, site.later_session.id)).to_be_disabled()
+    expect(option(second, site.later_session.id)).to_be_disabled()
+    problems = serious_accessibility_problems(page, "signup page with three choices")
+
+    # Taking another date off a list frees it in the others.
+    third.select_option("0")
+    expect(option(first, site.later_session.id)).to_be_enabled()
+    expect(option(second, site.later_session.id)).to_be_enabled()
+
+    fill_signup(page)
+    page.get_by_role("button", name="Sign up").click()
+    expect(page).to_have_url(CONFIRMATION_URL)
+    expect(page.locator(".lead")).to_contain_text(f"is booked for {site.session.when}.")
+    assert not problems, "\n".join(problems)
+
+
+def test_without_javascript_a_repeated_choice_is_refused_saying_to_pick_another_date(
+    page_without_script, site
+):
+    page = page_without_script
+    page.goto(f"/signup?session={site.session.id}")
+    fill_signup(page)
+    second = page.get_by_label("Second choice (for the waitlist)")
+    second.select_option(str(site.session.id))  # the first choice again: nothing stops it here
+    page.get_by_role("button", name="Sign up").click()
+
+    message = (
+        "Your second choice is the same date as your first. Pick a different date, "
+        "or “No other choice”."
+    )
+    expect(page.get_by_role("alert")).to_contain_text(message)
+    expect(second).to_have_accessible_description(message)
+    expect(page.get_by_label("Organization name")).to_have_value(
+        "Sierra Valley Medical Society, Inc."
+    )
+    expect(page.get_by_label("Contact email")).to_have_value("ana.reyes@sierravalley.example.org")
+    expect(page.get_by_label("Emails of staff who will attend")).to_have_value(
+        "lee@sierravalley.example.org\nkim@sierravalley.example.org"
+    )
+    expect(page.get_by_label("Your date")).to_have_value(str(site.session.id))
+    expect(second).to_have_value(str(site.session.id))
+    assert signups(site) == []
+
+    second.select_option(str(site.later_session.id))
+    page.get_by_role("button", name="Sign up").click()
+    expect(page).to_have_url(CONFIRMATION_URL)
+    assert signups(site) == [("Sierra Valley Medical Society, Inc.", "confirmed", site.session.id)]
+
+
+def test_a_date_inside_the_cutoff_is_marked_and_its_booking_offers_only_cancelling(page, site):
+    with site.app.app_context():
+        program = db.session.scalars(select(Program)).one()
+        starts_at = utcnow().replace(second=0, microsecond=0) + timedelta(hours=20)
+        soon = TrainingSession(
+            program=program, starts_at=starts_at, ends_at=starts_at + timedelta(hours=1), seats=8
+        )
+        db.session.add(soon)
+        db.session.commit()
+        soon_id = soon.id
+
+    page.goto("/signup")
+    date = page.get_by_label("Your date")
+    expect(date.locator(f'option[value="{soon_id}"]')).to_have_text(
+        re.compile(r"\(8 seats left; starts within 24 hours\)$")
+    )
+    expect(date.locator(f'option[value="{site.session.id}"]')).to_have_text(
+        re.compile(r"\(8 seats left\)$")
+    )
+    expect(date).to_have_accessible_description(
+        re.compile(r"^Dates marked “starts within 24 hours” are inside our change cutoff")
+    )
+    date.select_option(str(soon_id))
+    fill_signup(page)
+    page.get_by_role("button", name="Sign up").click()
+
+    expect(page).to_have_url(CONFIRMATION_URL)
+    expect(page.locator("#inside-cutoff")).to_contain_text(
+        "Your session starts within 24 hours, inside our change cutoff, so its date and "
+        "contacts can no longer be changed. You can still cancel until it starts"
+    )
+    page.goto(f"/manage/{manage_token(page)}")
+    expect(page.locator("#change-window")).to_contain_text("You can still cancel until")
+    expect(page.get_by_role("heading", name="Change your date")).to_have_count(0)
+    expect(page.get_by_role("button", name="Save contacts")).to_have_count(0)
+    expect(page.get_by_role("link", name="Cancel this booking")).to_be_visible()
+    problems = serious_accessibility_problems(page, "manage page inside the cutoff")
+    assert not problems, "\n".join(problems)
+
+
+def test_a_cancelled_booking_pages_show_it_and_offer_nothing_to_send(page, site):
+    sign_up_for(page, site.session)
+    token = manage_token(page)
+    page.goto(f"/manage/{token}")
+    page.get_by_role("link", name="Cancel this booking").click()
+    page.get_by_label("Yes, cancel our booking").check()
+    page.get_by_role("button", name="Cancel booking").click()
+    expect(page.get_by_role("status").first).to_contain_text("Your booking is cancelled.")
+
+    problems: list[str] = []
+    for path, name in (
+        (f"/manage/{token}", "manage page"),
+        (f"/manage/{token}/cancel", "cancel page"),
+        (f"/manage/{token}/sandbox", "sandbox"),
+        (f"/manage/{token}/challenges", "challenges page"),
+    ):
+        page.goto(path)
+        expect(page.locator("#booking-cancelled")).to_contain_text("This booking is cancelled.")
+        expect(page.locator("main form[method=post]")).to_have_count(0)
+        expect(page.locator("main button")).to_have_count(0)
+        problems += serious_accessibility_problems(page, f"cancelled booking's {name}")
+    page.goto(f"/manage/{token}/cancel")
+    expect(page.get_by_role("heading", level=1)).to_have_text("This booking is cancelled")
+    assert not problems, "\n".join(problems)
+
+
+def test_an_upload_from_a_sandbox_tab_left_open_after_cancelling_is_refused(page, site, tmp_path):
+    sign_up_for(page, site.session)
+    token = manage_token(page)
+    page.goto(f"/manage/{token}/sandbox")
+    other_tab = page.context.new_page()
+    other_tab.goto(f"/manage/{token}/cancel")
+    other_tab.get_by_label("Yes, cancel our booking").check()
+    other_tab.get_by_role("button", name="Cancel booking").click()
+    expect(other_tab.get_by_role("status").first).to_contain_text("Your booking is cancelled.")
+    learners = tmp_path / "learners.csv"
+    learners.write_text("Record Action,First Name\nAdd,Ana\n", encoding="utf-8")
+
+    page.get_by_label("Learner file", exact=True).set_input_files(learners)
+    page.get_by_role("button", name="Upload and check").click()
+
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_have_text("This booking is cancelled")
+    expect(heading).to_be_focused()
+    expect(page.locator("main")).to_contain_text("nothing was saved")
+    with site.app.app_context():
+        assert db.session.scalars(select(SandboxAttempt)).all() == []

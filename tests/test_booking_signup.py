@@ -1,12 +1,12 @@
 """Signing up on the web form: the home page, the form's rules, one date per organization."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from conftest import manage_token, page_text, signup_form
 from sqlalchemy import func, select
 
-from training.booking.models import ManageLink, Signup, TrainingSession
+from training.booking.models import ManageLink, Program, Signup, TrainingSession
 from training.extensions import db, utcnow
 from training.mail.models import OutboxMessage
 
@@ -467,3 +467,33 @@ def test_control_characters_are_removed_from_names(app, client, make_session):
     client.post("/signup", data=signup_form(session_id, organization_name="Acme\x00 Health\x07"))
     [signup] = signups(app)
     assert signup.organization_name == "Acme Health"
+
+
+def test_home_page_lists_open_sessions_first_and_past_ones_behind_a_control(client, make_session):
+    for days in (-9, -8, -7, -6, -5):
+        make_session(starts_in=timedelta(days=days))
+    make_session(starts_in=timedelta(days=2))
+    page = client.get("/").get_data(as_text=True)
+    upcoming, _, past = page.partition('<details class="past-sessions">')
+    assert upcoming.count("<tr class=") == 1
+    assert "Sign up" in upcoming and "Past" not in upcoming
+    assert "Show past sessions (5)" in past
+    assert past.count('<span class="badge">Past</span>') == 5
+
+
+def test_home_page_tells_about_the_practice_sandbox_and_both_challenges(
+    app, client, make_session, program_id
+):
+    make_session()
+    with app.app_context():
+        program = db.session.get(Program, program_id)
+        program.accme_challenge_due_on = date(2026, 12, 4)
+        program.cma_challenge_due_on = date(2027, 3, 31)
+        db.session.commit()
+    text = page_text(client.get("/"))
+    assert "Practise in your own sandbox first." in text
+    assert (
+        "The ACCME Challenge asks for learners entered in PARS for 2 different activities by "
+        "Friday, December 4, 2026 and the CMA Challenge asks for learners entered in PARS for "
+        "4 different activities by Wednesday, March 31, 2027."
+    ) in text

@@ -1,5 +1,6 @@
 """Full sessions, ranked alternates and the waitlist."""
 
+import re
 from datetime import timedelta
 
 from conftest import manage_token, page_text, signup_form
@@ -106,6 +107,43 @@ def test_the_second_and_third_choices_must_differ(client, make_session):
         "/signup", data=signup_form(first, second_choice=first, third_choice=second)
     )
     text = page_text(response)
-    assert "Choose a different date from your first choice, or none." in text
+    assert (
+        "Your second choice is the same date as your first. Pick a different date, "
+        "or “No other choice”."
+    ) in text
     response = client.post("/signup", data=signup_form(first, third_choice=second))
     assert "Choose a second choice before a third." in page_text(response)
+
+
+def test_a_repeated_choice_is_refused_with_what_to_do_and_everything_typed_kept(
+    app, client, make_session
+):
+    first = make_session()
+    second = make_session(starts_in=timedelta(days=4))
+    response = client.post(
+        "/signup",
+        data=signup_form(first, second_choice=second, third_choice=first, provider_id="0012345"),
+    )
+    assert response.status_code == 200
+    text = page_text(response)
+    assert "Please correct the problem below." in text
+    assert (
+        "Your third choice repeats a date chosen above. Pick a different date, "
+        "or “No other choice”."
+    ) in text
+    markup = response.get_data(as_text=True)
+    for typed in (
+        'value="Sierra Valley Medical Society"',
+        'value="0012345"',
+        'value="Ana Reyes"',
+        'value="ana.reyes@sierravalley.example.org"',
+        'value="(916) 555-0100"',
+        "lee@sierravalley.example.org\nkim@sierravalley.example.org</textarea>",
+    ):
+        assert typed in markup
+    for name, session_id in (("first", first), ("second", second), ("third", first)):
+        chosen = re.search(
+            rf'<select[^>]*name="{name}_choice".*?</select>', markup, flags=re.S
+        ).group(0)
+        assert re.search(rf'<option selected value="{session_id}"', chosen), name
+    assert statuses(app) == {}

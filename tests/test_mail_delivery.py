@@ -12,7 +12,13 @@ from sqlalchemy import select
 from training.booking.models import TrainingSession
 from training.extensions import db, utcnow
 from training.mail.delivery import claim_due, deliver_due, watch
-from training.mail.models import MAIL_FAILED, MAIL_RETRYING, MAIL_SENT, OutboxMessage
+from training.mail.models import (
+    MAIL_FAILED,
+    MAIL_RETRYING,
+    MAIL_SENT,
+    OutboxMessage,
+    OutboxRecipient,
+)
 
 
 @pytest.fixture
@@ -249,6 +255,12 @@ def test_two_workers_draining_at_once_send_each_message_once(app, client, make_s
     assert received_ids == sorted(row.message_id for row in outbox(app))
     assert len(received_ids) == 12
     assert {row.status for row in outbox(app)} == {MAIL_SENT}
+    # Per recipient too: each claimed with its message, sent once, recorded sent.
+    assert sorted(address for received in smtp.received for address in received.rcpt_tos) == (
+        sorted(f"contact{number}@example.org" for number in range(12))
+    )
+    with app.app_context():
+        assert set(db.session.scalars(select(OutboxRecipient.status))) == {MAIL_SENT}
 
 
 def test_a_claim_whose_worker_died_is_taken_over_after_its_lease(app, client, make_session, smtp):
@@ -316,4 +328,6 @@ def test_a_watching_worker_runs_the_periodic_jobs_it_is_handed_and_commits_them(
 
 def test_status_counts_messages_by_state(app, client, runner, make_session):
     book(client, make_session())
-    assert runner.invoke(args=["mail", "status"]).output.startswith("queued: 1\nmail worker: ")
+    assert runner.invoke(args=["mail", "status"]).output.startswith(
+        "queued: 1\nrecipients: 3 queued\nmail worker: "
+    )

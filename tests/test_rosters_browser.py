@@ -5,6 +5,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from conftest import ATTESTATION, PASSWORD, live_server
 from playwright.sync_api import expect
 
@@ -16,6 +17,12 @@ from training.staff.services import create_staff
 pytestmark = pytest.mark.browser
 
 TIMEOUT_MS = 5_000
+
+
+def serious_violations(page) -> list[str]:
+    """axe's serious and critical findings on the page, by rule id."""
+    violations = Axe().run(page).response["violations"]
+    return [found["id"] for found in violations if found["impact"] in ("serious", "critical")]
 
 
 @pytest.fixture
@@ -95,3 +102,24 @@ def test_staff_move_an_organization_and_download_the_roster(site, page):
     with open(download.value.path(), encoding="utf-8-sig") as exported:
         rows = list(csv.reader(io.StringIO(exported.read())))
     assert [row[0] for row in rows] == ["Organization", "North Clinic"]
+
+
+def test_the_print_view_prints_organizations_and_a_check_in_column_without_controls(site, page):
+    _url, (first, _second) = site
+    page.goto(f"/staff/sessions/{first}")
+    page.get_by_label("Email").fill("pat@cmadocs.example.org")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="Print view").click()
+    table = page.get_by_role("table", name="Organizations booked")
+    expect(table.get_by_role("columnheader", name="Checked in")).to_be_visible()
+    expect(table.get_by_role("rowheader", name="North Clinic")).to_be_visible()
+    expect(table).to_contain_text("ana@north.example.org")
+    expect(page.get_by_role("button", name="Print this roster")).to_be_visible()
+    assert serious_violations(page) == []
+
+    page.emulate_media(media="print")
+    # On paper: the table, and nothing to click, choose or type into.
+    expect(table).to_be_visible()
+    for control in ("button", "form", "select", "textarea", "input", "nav"):
+        assert not page.locator(control).filter(visible=True).count(), control

@@ -94,10 +94,12 @@ def test_the_xlsx_export_holds_the_same_cells_as_text_never_formulas(
     sheet = load_workbook(io.BytesIO(response.get_data())).active
     rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
     assert rows[0] == list(COLUMNS)
-    assert rows[1][0] == '\'=HYPERLINK("http://evil.example","Click")'
-    assert rows[1][2] == "'@SUM(1+1)"
-    assert rows[1][4] == "'+1 916 555 0100"
-    assert rows[1][10] == "'-2+3 needs captioning"
+    # Text cells hold the values exactly: no apostrophe for staff to read, and never a formula.
+    assert rows[1][0] == '=HYPERLINK("http://evil.example","Click")'
+    assert rows[1][2] == "@SUM(1+1)"
+    assert rows[1][4] == "+1 916 555 0100"
+    assert rows[1][10] == "-2+3 needs captioning"
+    assert all(cell.data_type == "s" for row in sheet.iter_rows() for cell in row if cell.value)
     assert rows[2][0] == "Waiting Clinic"
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
 

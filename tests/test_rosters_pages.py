@@ -281,6 +281,8 @@ def test_the_roster_shows_each_organization_with_its_contacts_and_email_state(
     with app.app_context():
         message = db.session.scalars(select(OutboxMessage)).one()
         message.status, message.last_error, message.attempts = "failed", "550 mailbox full", 3
+        for recipient in message.deliveries:
+            recipient.status, recipient.last_error = "failed", "550 mailbox full"
         db.session.commit()
         message_id = message.id
     sign_in_as("staff")

@@ -152,7 +152,7 @@ def test_a_large_file_shows_progress_and_then_its_results(page, site, tmp_path):
     page.get_by_role("button", name="Start from the example activity").click()
     upload(page, download(page, "Practice file (.csv)", tmp_path))
     expect(page.get_by_role("heading", name="Checking the file")).to_be_visible()
-    expect(page.locator(".judging-text")).to_have_text("Waiting for its turn to be checked.")
+    expect(page.locator(".judging-text")).to_have_text("Waiting for its turn to be checked")
     with site.app.app_context():
         assert tasks.work() == 1
 

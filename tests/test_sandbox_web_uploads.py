@@ -208,7 +208,9 @@ def test_a_large_file_is_judged_in_the_background_and_the_page_follows(
     response = upload(client, token, big_file(6))
     page = results(client, response)
     attempt_path = response.headers["Location"]
-    assert "Waiting for its turn to be checked." in page_text(page)
+    assert "Waiting for its turn to be checked" in page_text(page)
+    # Uploading again waits until this check ends.
+    assert "Fix and upload again" not in page_text(page)
     assert f'data-status-url="{attempt_path}/status"' in page.get_data(as_text=True)
     status = client.get(f"{attempt_path}/status").get_json()
     assert status == {
@@ -216,6 +218,7 @@ def test_a_large_file_is_judged_in_the_background_and_the_page_follows(
         "rows_judged": 0,
         "rows_expected": 6,
         "percent": 0,
+        "label": "Waiting for its turn to be checked",
         "finished": False,
     }
     with app.app_context():
@@ -240,15 +243,16 @@ def test_a_large_file_is_judged_in_the_background_and_the_page_follows(
     with app.app_context():
         assert tasks.work() == 1
 
-    assert [(s["status"], s["rows_judged"], s["percent"]) for s in seen] == [
-        ("judging", 0, 0),
-        ("judging", 2, 33),
-        ("judging", 4, 66),
-        ("judging", 6, 99),
+    assert [(s["status"], s["rows_judged"], s["percent"], s["label"]) for s in seen] == [
+        ("judging", 0, 0, "Checking…"),
+        ("judging", 2, 33, "Checking… 2 of about 6 rows"),
+        ("judging", 4, 66, "Checking… 4 of about 6 rows"),
+        ("judging", 6, 99, "Checking… 6 of about 6 rows"),
     ]
     done = client.get(f"{attempt_path}/status").get_json()
     assert (done["status"], done["finished"], done["percent"]) == ("done", True, 100)
     assert "All 6 row(s) were accepted" in page_text(client.get(attempt_path))
+    assert "Fix and upload again" in page_text(client.get(attempt_path))
     assert len(record_names(app)) == 6
     with app.app_context():
         # The file stays with its attempt (for the PARS-ready file) until deleted or purged.
@@ -327,6 +331,34 @@ def test_a_bad_file_gets_a_clear_message_never_a_500(client, token, data, filena
     text = page_text(page)
     assert "The file could not be checked." in text
     assert f"({code})" in text
+
+
+@pytest.mark.parametrize(
+    ("data", "filename"),
+    [
+        (b"", "learners.csv"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "photo.png"),
+        (b"%PDF-1.7", "a.pdf"),
+    ],
+)
+def test_a_refused_file_shows_its_one_message_and_the_upload_form(client, token, data, filename):
+    page = results(client, upload(client, token, data, filename))
+    text = page_text(page)
+    assert text.count("The file could not be checked.") == 1
+    assert "Fix and upload again" in text
+    for apparatus in ("Summary", "Findings by code", "Download the findings", "PARS-ready"):
+        assert apparatus not in text
+
+
+def test_uploads_that_could_not_be_checked_are_collapsed_in_the_history(client, token):
+    upload(client, token, b"", "empty.csv")
+    upload(client, token, b"%PDF-1.7", "scan.pdf")
+    upload(client, token, csv_file(learner_row(people(1)[0])), "learners.csv")
+    html = client.get(f"/manage/{token}/sandbox").get_data(as_text=True)
+    history, _, refused = html.partition('<details class="refused-uploads">')
+    assert "learners.csv" in history and "scan.pdf" not in history
+    assert "2 uploads that could not be checked" in refused
+    assert "scan.pdf" in refused and "empty.csv" in refused
 
 
 def test_a_judge_failure_shows_as_a_failed_upload_not_a_500(app, client, token, monkeypatch):

@@ -1,5 +1,7 @@
 """Possible duplicate organizations: the pure detection, and merging or dismissing a pair."""
 
+from datetime import timedelta
+
 import pytest
 from conftest import page_text, signup_form
 from sqlalchemy import select
@@ -7,6 +9,7 @@ from sqlalchemy import select
 from training.audit.models import AuditEvent
 from training.booking.models import Signup, TrainingSession
 from training.extensions import db
+from training.mail.models import OutboxMessage
 from training.signups.duplicates import PossibleDuplicate, SignupFacts, find_possible_duplicates
 from training.signups.models import DuplicateReview
 
@@ -283,3 +286,139 @@ def test_visitors_are_sent_to_sign_in_from_duplicates(client, pair):
     for response in (client.get("/staff/duplicates"), client.post("/staff/duplicates/1/2/merge")):
         assert response.status_code == 302
         assert response.headers["Location"].startswith("/staff/sign-in?next=")
+
+
+# Confirming a merge, and undoing it.
+
+
+def test_a_merge_is_confirmed_on_a_page_showing_both_organizations_and_what_changes(
+    app, client, sign_in_as, pair
+):
+    sign_in_as("staff")
+    listing = client.get("/staff/duplicates").get_data(as_text=True)
+    assert 'method="get" action="/staff/duplicates/1/2/merge"' in listing
+    response = client.get("/staff/duplicates/1/2/merge?pair-1-2-merge-keep=second")
+    text = page_text(response)
+    assert response.status_code == 200
+    assert "Merge these two signups?" in text
+    assert "Sierra Valley Medical Society Sierra Valley Medical Societies" in text
+    assert "Sierra Valley Medical Societies (signup 2) stays, booked on" in text
+    assert (
+        "Sierra Valley Medical Society (signup 1) is cancelled, and its contacts "
+        "(ana.reyes@sierravalley.example.org, lee@sierravalley.example.org, "
+        "kim@sierravalley.example.org) are emailed that it was."
+    ) in text
+    assert "These attendees move to Sierra Valley Medical Societies: lee@sierravalley" in text
+    assert "Back to possible duplicates, changing nothing" in text
+    with app.app_context():
+        # Looking is not deciding.
+        assert db.session.scalars(select(Signup.status)).all() == ["confirmed", "confirmed"]
+        assert db.session.scalars(select(DuplicateReview)).all() == []
+    form = response.get_data(as_text=True)
+    assert 'name="pair-1-2-merge-keep" value="second"' in form
+    client.post("/staff/duplicates/1/2/merge", data={"pair-1-2-merge-keep": "second"})
+    with app.app_context():
+        assert db.session.get(Signup, 1).status == "cancelled"
+
+
+def test_the_merge_page_of_a_pair_already_decided_says_so_and_offers_nothing(
+    client, sign_in_as, pair
+):
+    sign_in_as("staff")
+    client.post("/staff/duplicates/1/2/dismiss", data={})
+    response = client.get("/staff/duplicates/1/2/merge?pair-1-2-merge-keep=first")
+    assert response.status_code == 303
+    assert "Someone has already reviewed these two signups." in page_text(
+        client.get("/staff/duplicates")
+    )
+
+
+def test_a_merge_can_be_undone_while_both_sessions_are_ahead(app, client, sign_in_as, pair):
+    session_id = pair[0]
+    sign_in_as("staff")
+    client.post("/staff/duplicates/1/2/merge", data={"pair-1-2-merge-keep": "first"})
+    text = page_text(client.get("/staff/duplicates"))
+    assert "Recent merges" in text
+    assert "Undo the merge of Sierra Valley Medical Societies into Sierra Valley Medical" in text
+    with app.app_context():
+        review_id = db.session.scalars(select(DuplicateReview.id)).one()
+    response = client.post(f"/staff/duplicates/merges/{review_id}/undo")
+    assert response.status_code == 303
+    text = page_text(client.get("/staff/duplicates"))
+    assert (
+        "Merge undone: Sierra Valley Medical Societies has its place back "
+        "(its contacts were emailed a new confirmation)."
+    ) in text
+    # The pair is back for a decision.
+    assert "1 pair to review." in text
+    with app.app_context():
+        kept, back = db.session.get(Signup, 1), db.session.get(Signup, 2)
+        assert (kept.status, back.status, back.session_id) == ("confirmed", "confirmed", session_id)
+        assert back.cancelled_at is None
+        assert [attendee.email for attendee in kept.attendees] == [
+            "lee@sierravalley.example.org",
+            "kim@sierravalley.example.org",
+        ]
+        assert db.session.get(TrainingSession, session_id).seats_booked == 2
+        assert db.session.scalars(select(DuplicateReview)).all() == []
+        welcome = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.signup_id == 2).order_by(OutboxMessage.id)
+        ).all()[-1]
+        assert welcome.subject.startswith("You're booked:")
+        assert welcome.calendar_method == "REQUEST"
+        assert "pat@svms.example.net" in welcome.recipients
+        actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+        assert actions[-2:] == ["signup.reinstated", "signup.duplicate_merge_undone"]
+
+
+def test_a_merge_cannot_be_undone_once_a_session_has_begun(
+    app, client, sign_in_as, make_session, time_machine
+):
+    session_id = make_session(starts_in=timedelta(hours=2))
+    client.post("/signup", data=signup_form(session_id))
+    client.post(
+        "/signup",
+        data=signup_form(session_id, organization_name="Sierra Valley Medical Societies"),
+    )
+    sign_in_as("staff")
+    client.post("/staff/duplicates/1/2/merge", data={"pair-1-2-merge-keep": "first"})
+    with app.app_context():
+        review_id = db.session.scalars(select(DuplicateReview.id)).one()
+        starts_at = db.session.get(TrainingSession, session_id).starts_at
+    time_machine.move_to(starts_at + timedelta(minutes=5), tick=False)
+    text = page_text(client.get("/staff/duplicates"))
+    assert "Sierra Valley Medical Society's session (" in text and ") has begun." in text
+    assert "Undo the merge" not in text
+    client.post(f"/staff/duplicates/merges/{review_id}/undo")
+    assert "This merge can no longer be undone: Sierra Valley Medical Society's session" in (
+        page_text(client.get("/staff/duplicates"))
+    )
+    with app.app_context():
+        assert db.session.get(Signup, 2).status == "cancelled"
+
+
+def test_undoing_a_merge_whose_seat_was_taken_says_so_and_changes_nothing(
+    app, client, sign_in_as, make_session
+):
+    session_id = make_session(seats=2)
+    client.post("/signup", data=signup_form(session_id))
+    client.post(
+        "/signup",
+        data=signup_form(session_id, organization_name="Sierra Valley Medical Societies"),
+    )
+    sign_in_as("staff")
+    client.post("/staff/duplicates/1/2/merge", data={"pair-1-2-merge-keep": "first"})
+    client.post(
+        "/signup",
+        data=signup_form(
+            session_id, organization_name="Delta Health", contact_email="ana@delta.example.org"
+        ),
+    )
+    with app.app_context():
+        review_id = db.session.scalars(select(DuplicateReview.id)).one()
+    client.post(f"/staff/duplicates/merges/{review_id}/undo")
+    assert "the last seat on" in page_text(client.get("/staff/duplicates"))
+    with app.app_context():
+        assert db.session.get(Signup, 2).status == "cancelled"
+        assert db.session.get(TrainingSession, session_id).seats_booked == 2
+        assert db.session.scalars(select(DuplicateReview.decision)).one() == "merged"

@@ -3,6 +3,7 @@ the headers a download is sent with."""
 
 import csv
 import io
+import zipfile
 
 import pytest
 from flask import Flask
@@ -58,16 +59,24 @@ def test_csv_neutralizes_every_cell_header_included():
     assert rows == [["'=Header"], *([cell] for _, cell in CELLS)]
 
 
-def test_xlsx_holds_every_cell_as_text_never_a_formula():
-    workbook = load_workbook(io.BytesIO(xlsx_bytes(["Name"], [["=1+1"], ["-5"], [7]])))
-    sheet = workbook.active
-    assert [row[0].value for row in sheet.iter_rows()] == ["Name", "'=1+1", "'-5", "7"]
-    assert all(row[0].data_type == "s" for row in sheet.iter_rows())
+def test_xlsx_keeps_every_value_exact_in_text_cells_never_a_formula():
+    values = [value for value, _ in CELLS if isinstance(value, str) and value]
+    body = xlsx_bytes(["=Header"], [[value] for value in [*values, 7, None]])
+    sheet = load_workbook(io.BytesIO(body)).active
+    # XML reads a stored carriage return back as a line feed.
+    exact = [value.replace("\r", "\n") for value in values]
+    assert [row[0].value for row in sheet.iter_rows()] == ["=Header", *exact, "7", None]
+    assert all(row[0].data_type == "s" for row in sheet.iter_rows() if row[0].value is not None)
+    # What Excel or LibreOffice would read: inline strings only, not one formula element.
+    with zipfile.ZipFile(io.BytesIO(body)) as package:
+        xml = package.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in xml and "<f " not in xml
+    assert xml.count('t="inlineStr"') == len(values) + 3
 
 
-def test_xlsx_drops_control_characters_before_judging_the_cell():
+def test_xlsx_drops_control_characters_and_keeps_the_rest_exact():
     workbook = load_workbook(io.BytesIO(xlsx_bytes(["Name"], [["\x01=1+1"], ["ok\x00"]])))
-    assert [row[0].value for row in workbook.active.iter_rows()] == ["Name", "'=1+1", "ok"]
+    assert [row[0].value for row in workbook.active.iter_rows()] == ["Name", "=1+1", "ok"]
 
 
 def test_xlsx_names_its_sheet_within_excels_31_characters():

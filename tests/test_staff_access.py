@@ -71,9 +71,18 @@ def get_cases(w: World) -> dict[str, tuple[str, tuple]]:
         "rosters.roster": (f"/staff/sessions/{s}", (SIGN_IN, OK, OK, OK)),
         "rosters.roster (not assigned)": (f"/staff/sessions/{o}", (SIGN_IN, FORBIDDEN, OK, OK)),
         "rosters.new_session": ("/staff/sessions/new", (SIGN_IN, FORBIDDEN, OK, OK)),
+        "rosters.email_organizations": (
+            f"/staff/sessions/email?session={s}",
+            (SIGN_IN, FORBIDDEN, OK, OK),
+        ),
         "rosters.edit_session": (f"/staff/sessions/{s}/edit", (SIGN_IN, FORBIDDEN, OK, OK)),
         "rosters.cancel_session": (f"/staff/sessions/{s}/cancel", (SIGN_IN, FORBIDDEN, OK, OK)),
         "rosters.add_signup": (f"/staff/sessions/{s}/signups/new", (SIGN_IN, FORBIDDEN, OK, OK)),
+        "rosters.print_roster": (f"/staff/sessions/{s}/print", (SIGN_IN, OK, OK, OK)),
+        "rosters.print_roster (not assigned)": (
+            f"/staff/sessions/{o}/print",
+            (SIGN_IN, FORBIDDEN, OK, OK),
+        ),
         "rosters.export_roster": (
             f"/staff/sessions/{s}/roster.csv",
             (SIGN_IN, FORBIDDEN, OK, OK),
@@ -83,6 +92,11 @@ def get_cases(w: World) -> dict[str, tuple[str, tuple]]:
         "signups.index": ("/staff/signups", (SIGN_IN, FORBIDDEN, OK, OK)),
         "signups.export": ("/staff/signups.xlsx", (SIGN_IN, FORBIDDEN, OK, OK)),
         "signups.duplicates": ("/staff/duplicates", (SIGN_IN, FORBIDDEN, OK, OK)),
+        "signups.confirm_merge": (
+            f"/staff/duplicates/{w.signup}/{w.second_signup}/merge"
+            f"?pair-{w.signup}-{w.second_signup}-merge-keep=first",
+            (SIGN_IN, FORBIDDEN, OK, OK),
+        ),
         "challenges.progress": ("/staff/challenges", (SIGN_IN, FORBIDDEN, OK, OK)),
         "challenges.export": ("/staff/challenges.csv", (SIGN_IN, FORBIDDEN, OK, OK)),
         "resources.edit": ("/staff/resources/faq", (SIGN_IN, FORBIDDEN, OK, OK)),
@@ -115,6 +129,7 @@ def post_cases(w: World) -> dict[str, tuple[str, tuple]]:
         "staff.update_account": (f"/staff/accounts/{w.member}", admin_only),
         "staff.accounts": ("/staff/accounts", admin_only),
         "rosters.new_session": ("/staff/sessions/new", manage_only),
+        "rosters.email_organizations": ("/staff/sessions/email", manage_only),
         "rosters.edit_session": (f"/staff/sessions/{s}/edit", manage_only),
         "rosters.cancel_session": (f"/staff/sessions/{s}/cancel", manage_only),
         "rosters.add_signup": (f"/staff/sessions/{s}/signups/new", manage_only),
@@ -129,6 +144,7 @@ def post_cases(w: World) -> dict[str, tuple[str, tuple]]:
             manage_only,
         ),
         "signups.merge_duplicate": (f"/staff/duplicates/{g}/{w.second_signup}/merge", manage_only),
+        "signups.undo_merge": ("/staff/duplicates/merges/999999/undo", manage_only),
         "challenges.progress": ("/staff/challenges", manage_only),
         "challenges.verify": (f"/staff/challenges/entries/{w.entry}/verify", manage_only),
         "challenges.remove": (f"/staff/challenges/entries/{w.entry}/remove", manage_only),

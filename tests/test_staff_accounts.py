@@ -1,5 +1,6 @@
 """Staff sign-in, passwords, roles and the `staff` commands."""
 
+import re
 import uuid
 
 import pytest
@@ -111,8 +112,39 @@ def test_a_short_or_mismatched_new_password_says_why(client, make_staff):
         data={"current_password": PASSWORD, "new_password": "short", "confirm_password": "x"},
     )
     text = page_text(response)
-    assert "Use at least 12 characters for the password." in text
+    assert "Use 12 to 500 characters for the password." in text
     assert "The two new passwords do not match." in text
+
+
+@pytest.mark.parametrize("page", ["/staff/password", "/staff/accounts"])
+def test_a_password_over_the_limit_is_told_the_real_limit(client, make_staff, page):
+    sign_in(client, make_staff("boss@cmadocs.example.org", role="admin"))
+    too_long = "p" * 501
+    response = client.post(
+        page,
+        data={
+            "current_password": PASSWORD,
+            "new_password": too_long,
+            "confirm_password": too_long,
+            "email": "new@cmadocs.example.org",
+            "role": "facilitator",
+            "password": too_long,
+        },
+    )
+    text = page_text(response)
+    assert response.status_code == 200
+    assert "Use 12 to 500 characters for the password." in text
+    assert "at least 12" not in text.lower()
+    assert "12 to 500 characters" in page_text(client.get(page))
+
+
+def test_a_new_account_defaults_to_the_least_privilege(client, make_staff):
+    sign_in(client, make_staff("boss@cmadocs.example.org", role="admin"))
+    page = client.get("/staff/accounts").get_data(as_text=True)
+    form = page[page.index('name="role"') :]
+    options = re.findall(r"<option([^>]*)>([^<]+)</option>", form[: form.index("</select>")])
+    assert [label for _, label in options] == ["Facilitator", "Staff", "Admin"]
+    assert [label for attributes, label in options if "selected" in attributes] == ["Facilitator"]
 
 
 def test_a_disabled_account_is_signed_out_and_cannot_sign_in(app, client, make_staff):
@@ -208,7 +240,7 @@ def test_staff_create_command_refuses_a_short_password(runner):
         input="short\n",
     )
     assert result.exit_code != 0
-    assert "Use at least 12 characters" in result.output
+    assert "Use 12 to 500 characters" in result.output
 
 
 def test_staff_disable_command_disables_the_account(runner, make_staff):

@@ -74,9 +74,9 @@ def test_staff_see_failing_emails_with_their_last_error(app, client, sign_in_as)
     sign_in_as("staff")
     response = client.get("/staff/")
     text = page_text(response)
-    assert "Emails failing 1 failed (given up) and 1 retrying." in text
+    assert "Emails failing 1 recipient failed (given up) and 1 recipient waiting to retry." in text
+    assert "1 recipient waiting to retry (421 try again later)" in text
     assert "ana@example.org You're booked (failed) 550 <mailbox> unavailable" in text
-    assert "421 try again later" not in text
     assert "550 &lt;mailbox&gt; unavailable" in response.get_data(as_text=True)
 
 
@@ -85,7 +85,7 @@ def test_an_empty_dashboard_says_so(client, sign_in_as):
     text = page_text(client.get("/staff/"))
     assert "No upcoming sessions." in text
     assert "0 signups in this period." in text
-    assert "0 failed (given up) and 0 retrying." in text
+    assert "0 recipients failed (given up) and 0 recipients waiting to retry." in text
 
 
 def test_facilitators_see_their_assigned_sessions_instead(app, client, sign_in_as, make_session):

@@ -8,7 +8,7 @@ from datetime import timedelta
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from training.booking.models import Program, TrainingSession
 from training.booking.notices import send_reminders
@@ -20,7 +20,7 @@ from training.live import services as live_services
 from training.live import steps as live_steps
 from training.mail.delivery import DeliveryReport, deliver_due, watch
 from training.mail.models import OutboxMessage
-from training.mail.services import requeue_message
+from training.mail.services import delivery_figures, requeue_message
 from training.sandbox import services as sandbox_services
 from training.sandbox import tasks as sandbox_tasks
 from training.staff import services as staff_services
@@ -96,12 +96,20 @@ def remind_command() -> None:
 
 @mail_cli.command("status")
 def status_command() -> None:
-    """Count the outbox's messages by delivery state; say when each worker was last seen."""
-    counts = db.session.execute(
-        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
-    ).all()
-    for status, count in sorted(counts):
+    """Count the outbox's messages and recipients by delivery state, with the servers' replies
+    to those waiting to retry or failed; say when each worker was last seen."""
+    figures = delivery_figures()
+    for status, count in sorted(figures.messages.items()):
         click.echo(f"{status}: {count}")
+    if figures.recipients:
+        states = ", ".join(
+            f"{count} {status}" for status, count in sorted(figures.recipients.items())
+        )
+        click.echo(f"recipients: {states}")
+    for reply, count in figures.retrying_because:
+        click.echo(f"  {_recipients(count)} waiting to retry ({reply})")
+    for reply, count in figures.failed_because:
+        click.echo(f"  {_recipients(count)} failed ({reply})")
     now = utcnow()
     stale_after = timedelta(seconds=float(current_app.config["WORKER_STALE_SECONDS"]))
     for worker in workers_seen(now, stale_after=stale_after):
@@ -130,7 +138,15 @@ def retry_command(message_ids: tuple[int, ...]) -> None:
 
 
 def _echo_report(report: DeliveryReport) -> None:
-    click.echo(f"Sent {report.sent}, retrying {report.retrying}, failed {report.failed}.")
+    click.echo(
+        f"Sent {report.sent}, retrying {report.retrying}, failed {report.failed}. "
+        f"Recipients: {report.recipients_sent} sent, {report.recipients_retrying} waiting to "
+        f"retry, {report.recipients_failed} failed."
+    )
+
+
+def _recipients(count: int) -> str:
+    return f"{count} recipient" if count == 1 else f"{count} recipients"
 
 
 staff_cli = AppGroup("staff", help="Staff accounts.")

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from flask import Response, current_app, send_file
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 # A cell starting with one of these is run as a formula by some spreadsheet (CSV injection).
@@ -43,11 +44,15 @@ def csv_bytes(header: Sequence[object], rows: Iterable[Sequence[object]]) -> byt
 def xlsx_bytes(
     header: Sequence[object], rows: Iterable[Sequence[object]], *, title: str = "Export"
 ) -> bytes:
-    """One worksheet, every cell stored as text (openpyxl would take ``=...`` for a formula)."""
+    """One worksheet, every cell a text cell holding the value exactly as written.
+
+    A text cell is never run as a formula, so ``=HYPERLINK(...)`` or ``+1 (916)...`` reads as
+    typed, with no protective ``'`` (that belongs to CSV only, which has no cell types).
+    """
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title[:31])
     for row in (header, *rows):
-        sheet.append([neutralize(_xml_safe(value)) for value in row])
+        sheet.append([_text_cell(sheet, value) for value in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -58,6 +63,13 @@ def write_text(cell, value: str) -> None:
     shown (the cell is typed as text, which is what the apostrophe would have asked for)."""
     cell.value = _xml_safe(value)
     cell.data_type = "s"
+
+
+def _text_cell(sheet, value: object) -> WriteOnlyCell:
+    """A write-only cell typed as text (openpyxl would take ``=...`` for a formula)."""
+    cell = WriteOnlyCell(sheet)
+    write_text(cell, "" if value is None else str(value))
+    return cell
 
 
 def _xml_safe(value: object) -> object:

@@ -1,6 +1,6 @@
 """Dates and times as people read them, in the program's own time zone."""
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 
@@ -36,6 +36,12 @@ def format_long_date(moment: datetime, zone: ZoneInfo) -> str:
     """``"Tuesday, November 28, 2023"``."""
     local = moment.astimezone(zone)
     return f"{local:%A, %B} {local.day}, {local.year}"
+
+
+def format_day(day: date) -> str:
+    """A calendar date with no time or zone (a deadline, a window's end): ``"Friday,
+    December 4, 2026"``, as ``format_long_date`` writes a session's day."""
+    return f"{day:%A, %B} {day.day}, {day.year}"
 
 
 def format_moment(moment: datetime, zone: ZoneInfo) -> str:

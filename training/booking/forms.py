@@ -164,14 +164,20 @@ class SignupForm(OrganizationField, ContactFields):
     def validate_second_choice(self, field):
         """Not the first choice again."""
         if field.data != NO_CHOICE and field.data == self.first_choice.data:
-            raise ValidationError("Choose a different date from your first choice, or none.")
+            raise ValidationError(
+                "Your second choice is the same date as your first. Pick a different date, "
+                "or “No other choice”."
+            )
 
     def validate_third_choice(self, field):
         """Neither date above again, and only after a second choice."""
         if field.data == NO_CHOICE:
             return
         if field.data in (self.first_choice.data, self.second_choice.data):
-            raise ValidationError("Choose a date not already chosen above, or none.")
+            raise ValidationError(
+                "Your third choice repeats a date chosen above. Pick a different date, "
+                "or “No other choice”."
+            )
         if self.second_choice.data == NO_CHOICE:
             raise ValidationError("Choose a second choice before a third.")
 

@@ -224,11 +224,16 @@ def book_signup(
         override_reason=signup.override_reason,
     )
     token = issue_manage_link(signup, token=manage_token)
+    _queue_welcome(signup, token)
+    return signup, token
+
+
+def _queue_welcome(signup: Signup, token: str) -> None:
+    """The first email of a place: booked (with the invite), or on the waitlist."""
     if signup.is_confirmed:
         notices.queue_confirmation(signup, token)
     else:
         notices.queue_signup_email(signup, token, "waitlisted", "You're on the waitlist")
-    return signup, token
 
 
 def change_session(signup: Signup, session: TrainingSession, *, now: datetime, actor=None) -> None:
@@ -292,12 +297,16 @@ def update_contacts(signup: Signup, details: SignupDetails, *, now: datetime, ac
 def cancel_signup(signup: Signup, *, now: datetime, actor=None, reason: str | None = None) -> None:
     """Cancel a booking or waitlist place; the freed seat goes to the waitlist.
 
-    Staff (``actor``) may cancel after the change cutoff, giving a ``reason`` for the log.
+    The organization may cancel until its session starts, inside the change cutoff too (see
+    ``change_window``); the organization promoted to the freed seat is emailed. Staff
+    (``actor``) may cancel at any time, giving a ``reason`` for the log. Raises
+    ``BookingError`` for a booking already cancelled, ``ChangesClosed`` once the session has
+    started.
     """
     if signup.is_cancelled:
         raise BookingError("This booking is already cancelled.")
     if actor is None:
-        require_changes_open(signup, now)
+        require_cancel_open(signup, now)
     previous = signup.session if signup.is_confirmed else None
     signup.status, signup.cancelled_at = SIGNUP_CANCELLED, now
     signup.invite_sequence += 1
@@ -368,6 +377,39 @@ def set_staff_notes(signup: Signup, notes: str, *, actor) -> None:
     record("signup.notes_updated", actor=actor, signup=signup)
 
 
+def reinstate_signup(signup: Signup, status: str, *, now: datetime, actor, reason: str) -> str:
+    """Give a cancelled ``signup`` its place back, as it was: its seat on its session (``status``
+    confirmed) or its waitlist place, with a new manage link emailed as at signup.
+
+    For staff undoing their own cancellation (a merge of duplicates). Returns the new manage
+    link's token. Raises ``BookingError`` when the signup is not cancelled,
+    ``SessionUnavailable`` when its session has started or was cancelled, and ``SessionFull``
+    when its seat has gone to someone else meanwhile.
+    """
+    if not signup.is_cancelled:
+        raise BookingError(f"{signup.organization_name}'s booking is not cancelled.")
+    if status == SIGNUP_CONFIRMED:
+        if signup.session is None or not signup.session.is_bookable(now):
+            raise SessionUnavailable(
+                f"{signup.organization_name}'s session has started or was cancelled."
+            )
+        if not _claim_seat(signup.session):
+            raise SessionFull(signup.session)
+    signup.status, signup.cancelled_at = status, None
+    signup.invite_sequence += 1
+    db.session.flush()
+    record(
+        "signup.reinstated",
+        actor=actor,
+        signup=signup,
+        session=signup.session if signup.is_confirmed else None,
+        reason=reason,
+    )
+    token = issue_manage_link(signup)
+    _queue_welcome(signup, token)
+    return token
+
+
 def _contact_snapshot(signup: Signup) -> dict[str, str | None]:
     return {
         "provider_id": signup.provider_id,
@@ -430,14 +472,72 @@ def _changes_close_at(session: TrainingSession) -> datetime:
     return session.changes_close_at(current_app.config["CHANGE_CUTOFF_HOURS"])
 
 
+def is_inside_cutoff(session: TrainingSession, now: datetime) -> bool:
+    """Whether ``now`` is past ``session``'s change cutoff (``CHANGE_CUTOFF_HOURS`` before its
+    start): a booking made now could be cancelled but not moved or edited."""
+    return now >= _changes_close_at(session)
+
+
+@dataclass(frozen=True)
+class ChangeWindow:
+    """What an organization may still do to its booking from its manage link, and until when.
+
+    ``changes_close_at`` ends date and contact changes (``CHANGE_CUTOFF_HOURS`` before the
+    session; None for a waitlist place, which has no session yet); ``cancel_closes_at`` ends
+    cancelling (the session's start; None for a waitlist place, which may leave at any time).
+    Both are aware UTC datetimes. A cancelled booking may do nothing.
+    """
+
+    can_change: bool
+    can_cancel: bool
+    changes_close_at: datetime | None
+    cancel_closes_at: datetime | None
+
+
+def change_window(signup: Signup, now: datetime) -> ChangeWindow:
+    """What ``signup``'s organization may still do at ``now``.
+
+    The rule (issue 13): date and contact changes close at the cutoff, ``CHANGE_CUTOFF_HOURS``
+    (24) before the session; cancelling stays open until the session starts, so a booking made
+    inside the cutoff can still be given up; a cancelled booking's link only shows it.
+    """
+    if signup.is_cancelled:
+        return ChangeWindow(False, False, None, None)
+    if not signup.is_confirmed:
+        return ChangeWindow(True, True, None, None)
+    session = signup.session
+    changes_close_at = _changes_close_at(session)
+    return ChangeWindow(
+        can_change=now < changes_close_at,
+        can_cancel=now < session.starts_at,
+        changes_close_at=changes_close_at,
+        cancel_closes_at=session.starts_at,
+    )
+
+
 def require_changes_open(signup: Signup, now: datetime) -> None:
-    """Raise ``ChangesClosed`` when the organization may no longer change ``signup`` at ``now``."""
+    """Raise ``ChangesClosed`` when the organization may no longer change ``signup``'s date or
+    contacts at ``now`` (see ``change_window``)."""
     if signup.is_cancelled:
         raise ChangesClosed("This booking was cancelled, so it can no longer be changed.")
-    if signup.is_confirmed and now >= _changes_close_at(signup.session):
+    window = change_window(signup, now)
+    if not window.can_change:
         hours = current_app.config["CHANGE_CUTOFF_HOURS"]
+        still = " You can still cancel until it starts." if window.can_cancel else ""
         raise ChangesClosed(
             f"Changes close {hours} hours before your session, and yours starts "
-            f"{signup.session.when}. Please email {signup.program.staff_email} "
-            "if something has changed."
+            f"{signup.session.when}.{still} Please email {signup.program.staff_email} "
+            "if something else has changed."
+        )
+
+
+def require_cancel_open(signup: Signup, now: datetime) -> None:
+    """Raise ``ChangesClosed`` when the organization may no longer cancel ``signup`` at ``now``:
+    once it is cancelled, or once its session has started (see ``change_window``)."""
+    if signup.is_cancelled:
+        raise ChangesClosed("This booking is already cancelled.")
+    if not change_window(signup, now).can_cancel:
+        raise ChangesClosed(
+            f"Your session started {signup.session.when}, so this booking can no longer be "
+            f"cancelled here. Please email {signup.program.staff_email}."
         )

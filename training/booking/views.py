@@ -4,7 +4,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 
 from flask import (
     Blueprint,
@@ -23,6 +23,7 @@ from wtforms import SelectChoice
 
 from training.booking import notices, services
 from training.booking.display import (
+    format_day,
     format_long_date,
     format_moment,
     format_time_range,
@@ -80,6 +81,10 @@ def init_app(app: Flask) -> None:
             rank, f"Choice {rank}"
         )
 
+    @app.template_filter("day")
+    def day(value: date) -> str:
+        return format_day(value)
+
     @app.template_filter("program_moment")
     def program_moment(moment: datetime, program: Program) -> str:
         return format_moment(moment, program.zone)
@@ -90,10 +95,13 @@ def index():
     """The home page: the current program's sessions and whether signups are open."""
     program = services.current_program()
     now = utcnow()
+    sessions = program.sessions if program else []
     return render_template(
         "booking/index.html",
         program=program,
-        sessions=program.sessions if program else [],
+        # What can still be chosen first; the sessions that have begun behind their own control.
+        upcoming=[session for session in sessions if not session.has_started(now)],
+        past=[session for session in sessions if session.has_started(now)],
         signup_state=program.signup_state(now) if program else None,
         now=now,
     )
@@ -125,7 +133,7 @@ def signup():
     now = utcnow()
     _browser_nonce()
     form = SignupForm()
-    form.set_sessions(_date_options(program, now), program.attestation_text)
+    _offer_dates(form, program, now)
     if request.method == "GET":
         form.first_choice.data = query_number("session", NO_CHOICE)
     signup_state = program.signup_state(now)
@@ -136,7 +144,7 @@ def signup():
     ranked = [_program_session(program, sid) for sid in form.ranked_session_ids()]
 
     def page():
-        form.set_sessions(_date_options(program, now), program.attestation_text)
+        _offer_dates(form, program, now)
         return _render_signup(program, form, program.signup_state(now), now, status=409)
 
     def refused(error: services.BookingError):
@@ -257,6 +265,8 @@ def confirmation(token: str):
         token=token,
         manage_url=public_url("booking.manage", token=token),
         waitlist=_waitlist(signup),
+        window=services.change_window(signup, utcnow()),
+        cutoff_hours=current_app.config["CHANGE_CUTOFF_HOURS"],
     )
 
 
@@ -316,13 +326,20 @@ def update_contacts(token: str):
 @bp.route("/manage/<token>/cancel", methods=["GET", "POST"])
 @once_per_submission
 def cancel(token: str):
-    """Ask, then cancel the booking or waitlist place."""
+    """Ask, then cancel the booking or waitlist place (until the session starts)."""
     signup = signup_or_404(token)
+    now = utcnow()
     form = CancelForm()
     if not form.validate_on_submit():
-        return render_template("booking/cancel.html", signup=signup, token=token, form=form)
+        return render_template(
+            "booking/cancel.html",
+            signup=signup,
+            token=token,
+            form=form,
+            window=services.change_window(signup, now),
+        )
     return carry_out(
-        lambda: services.cancel_signup(signup, now=utcnow()),
+        lambda: services.cancel_signup(signup, now=now),
         done="Your booking is cancelled. We have emailed your contacts to let them know.",
         redirect_to=url_for("booking.manage", token=token),
     )
@@ -354,27 +371,46 @@ def _program_session(program: Program, session_id: int) -> TrainingSession:
     return session
 
 
-def _date_options(program: Program, now: datetime) -> list[SelectChoice]:
+def _offer_dates(form: SignupForm, program: Program, now: datetime) -> None:
+    """Put the bookable dates in the signup form's lists, with a note under the first when some
+    start inside the change cutoff (so their date could not be changed once booked)."""
+    hours = current_app.config["CHANGE_CUTOFF_HOURS"]
+    options, inside_cutoff = _date_options(program, now, hours)
+    form.set_sessions(options, program.attestation_text)
+    form.first_choice.description = (
+        f"Dates marked “starts within {hours} hours” are inside our change cutoff: once "
+        "booked, their date and contacts can no longer be changed, though you can still "
+        "cancel until the session starts."
+        if inside_cutoff
+        else ""
+    )
+
+
+def _date_options(program: Program, now: datetime, hours: int) -> tuple[list[SelectChoice], bool]:
+    """The bookable dates as options, and whether any starts within the cutoff."""
     options = []
+    inside_cutoff = False
     for session in program.sessions:
         if not session.is_bookable(now):
             continue
         seats = "full: waitlist" if session.is_full else f"{session.seats_left} seats left"
         if session.seats_left == 1:
             seats = "1 seat left"
+        if services.is_inside_cutoff(session, now):
+            inside_cutoff = True
+            seats += f"; starts within {hours} hours"
         options.append(SelectChoice(session.id, f"{session.when} ({seats})"))
-    return options
+    return options, inside_cutoff
 
 
 def _change_options(signup: Signup, now: datetime) -> list[SelectChoice]:
-    cutoff = current_app.config["CHANGE_CUTOFF_HOURS"]
     options = [SelectChoice(NO_CHOICE, "Choose a date")]
     for session in signup.program.sessions:
         if (
             session.id != signup.session_id
             and session.is_bookable(now)
             and not session.is_full
-            and now < session.changes_close_at(cutoff)
+            and not services.is_inside_cutoff(session, now)
         ):
             options.append(SelectChoice(session.id, f"{session.when} ({session.seats_left} left)"))
     return options
@@ -388,6 +424,7 @@ def _render_signup(program, form, signup_state, now, status=200):
             form=form,
             signup_state=signup_state,
             has_open_seats=any(s.is_bookable(now) and not s.is_full for s in program.sessions),
+            no_choice=NO_CHOICE,
         ),
         status,
     )
@@ -415,11 +452,6 @@ def _render_manage(signup, token, *, date_form=None, contacts_form=None, status=
             contact_phone=signup.contact_phone,
             attendee_emails="\n".join(attendee.email for attendee in signup.attendees),
         )
-    changes_error = None
-    try:
-        services.require_changes_open(signup, now)
-    except services.ChangesClosed as error:
-        changes_error = str(error)
     return (
         render_template(
             "booking/manage.html",
@@ -427,7 +459,8 @@ def _render_manage(signup, token, *, date_form=None, contacts_form=None, status=
             token=token,
             date_form=date_form,
             contacts_form=contacts_form,
-            changes_error=changes_error,
+            window=services.change_window(signup, now),
+            cutoff_hours=current_app.config["CHANGE_CUTOFF_HOURS"],
             waitlist=_waitlist(signup),
         ),
         status,

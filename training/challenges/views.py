@@ -9,7 +9,7 @@ from training.booking.links import signup_or_404
 from training.booking.models import Program
 from training.booking.services import current_program
 from training.challenges import services
-from training.challenges.eligibility import ACCME, CMA
+from training.challenges.eligibility import ACCME, ACCME_ACTIVITIES, CMA, CMA_ACTIVITIES
 from training.challenges.forms import ActionForm, DrawingForm, EntryForm, StaffEntryForm
 from training.challenges.models import ChallengeDrawing, ChallengeEntry
 from training.database import writes_after_reading
@@ -20,6 +20,19 @@ from training.staff.auth import MANAGERS, role_required
 from training.submissions.guard import once_per_submission
 
 bp = Blueprint("challenges", __name__)
+
+
+@bp.app_template_global()
+def challenge_rules(program: Program) -> list[dict]:
+    """Each challenge as the pages and emails announce it: ``name``, ``needed`` (distinct
+    activities with learners entered in PARS) and ``due`` (a date in the program's zone)."""
+    return [
+        {"name": services.CHALLENGE_NAMES[challenge], "needed": needed, "due": due}
+        for challenge, needed, due in (
+            (ACCME, ACCME_ACTIVITIES, program.accme_challenge_due_on),
+            (CMA, CMA_ACTIVITIES, program.cma_challenge_due_on),
+        )
+    ]
 
 
 @bp.route("/manage/<token>/challenges", methods=["GET", "POST"])

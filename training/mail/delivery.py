@@ -1,7 +1,9 @@
 """The outbox worker: claim due messages, send them over SMTP (or to .eml files), record how.
 
 Each claim and each outcome is committed on its own: a claim must be visible to other workers
-before the message goes out, and a sent message must never be claimed again.
+before the message goes out, and a sent message must never be claimed again. Outcomes are kept
+per recipient: a server may take a message for some recipients and refuse it, for now or for
+good, for others; only those refused for now are sent it again, later.
 """
 
 import os
@@ -22,11 +24,13 @@ from training.extensions import db, utcnow
 from training.mail.message import Envelope, build_message, to_bytes
 from training.mail.models import (
     MAIL_FAILED,
-    MAIL_QUEUED,
     MAIL_RETRYING,
     MAIL_SENDING,
     MAIL_SENT,
+    MAIL_WAITING,
     OutboxMessage,
+    OutboxRecipient,
+    summary_status,
 )
 from training.workers import loop as worker_loop
 from training.workers.services import MAIL_WORKER
@@ -39,7 +43,8 @@ PeriodicJob = Callable[[datetime], object]
 
 
 class DeliveryError(Exception):
-    """Sending failed; ``permanent`` says whether trying again could ever help."""
+    """Sending failed for every recipient tried; ``permanent`` says whether trying again could
+    ever help."""
 
     def __init__(self, message: str, *, permanent: bool = False, connection: bool = False):
         super().__init__(message)
@@ -50,11 +55,15 @@ class DeliveryError(Exception):
 
 @dataclass
 class DeliveryReport:
-    """What became of the messages one delivery run took."""
+    """What became of the messages one delivery run took (by the status each was left in), and
+    of the recipients it tried."""
 
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    recipients_sent: int = 0
+    recipients_retrying: int = 0
+    recipients_failed: int = 0
 
     @property
     def total(self) -> int:
@@ -63,15 +72,34 @@ class DeliveryReport:
 
 
 @dataclass(frozen=True)
+class ClaimedRecipient:
+    """A recipient a claim sends the message to: its row, its address, its tries so far."""
+
+    id: int
+    address: str
+    attempts: int
+
+    @property
+    def mailbox(self) -> str:
+        """The bare address, as RCPT TO takes it."""
+        return parseaddr(self.address)[1] or self.address
+
+
+@dataclass(frozen=True)
 class Claim:
-    """A message this worker holds, copied out of the session so no transaction stays open."""
+    """A message this worker holds, copied out of the session so no transaction stays open:
+    the envelope lists every recipient (its To header), ``recipients`` those due now."""
 
     id: int
     kind: str
     token: str
     attempts: int
-    recipients: tuple[str, ...]
+    recipients: tuple[ClaimedRecipient, ...]
     envelope: Envelope
+
+
+# What became of one recipient: its status, and the reply or error when it has not the message.
+Outcome = tuple[str, str | None]
 
 
 class SmtpTransport:
@@ -88,17 +116,17 @@ class SmtpTransport:
         self.connection: smtplib.SMTP | None = None
 
     def send(self, claim: Claim, sender: str, data: bytes) -> dict:
-        """Hand the message to the server; returns the recipients it refused, if only some."""
+        """Hand the message to the server for the claim's recipients; returns those it refused
+        at RCPT, ``{mailbox: (code, reply)}``. Raises ``DeliveryError`` when the whole message
+        was refused (at MAIL FROM or DATA) or the connection failed."""
         if self.connection is None:
             self.connection = self._connect()
+        mailboxes = [recipient.mailbox for recipient in claim.recipients]
         try:
-            return self.connection.sendmail(sender, list(claim.recipients), data)
+            return self.connection.sendmail(sender, mailboxes, data)
         except smtplib.SMTPRecipientsRefused as error:
-            codes = sorted({code for code, _text in error.recipients.values()})
-            raise DeliveryError(
-                f"every recipient refused: {_describe(error.recipients)}",
-                permanent=all(500 <= code < 600 for code in codes),
-            ) from error
+            # Every recipient refused, each with its own reply; smtplib has reset the session.
+            return dict(error.recipients)
         except smtplib.SMTPResponseException as error:
             # A 5xx here judges this message; anything else may pass on the next try.
             if not 500 <= error.smtp_code < 600:
@@ -199,17 +227,21 @@ def deliver_due(
 
 
 def claim_due(now: datetime, limit: int) -> list[Claim]:
-    """Take up to ``limit`` due messages for this worker alone, and commit the claim.
+    """Take up to ``limit`` due messages, with their recipients due, for this worker alone, and
+    commit the claim.
 
     The conditional UPDATE re-checks each row's status, so of two workers racing for a row only
     one matches it (PostgreSQL re-reads a row another transaction just changed; SQLite runs
     one writer at a time). ``SKIP LOCKED`` lets PostgreSQL workers pass each other's rows
-    instead of queueing behind them. A claim whose worker died lapses when its lease does.
+    instead of queueing behind them. The recipients due are claimed in the same transaction,
+    under the message's claim, with the same token: a recipient already sent the message is
+    never claimed again. A claim whose worker died lapses when its lease does; its recipients
+    are then claimed again with the message.
     """
     token = uuid.uuid4().hex
     due = or_(
         and_(
-            OutboxMessage.status.in_([MAIL_QUEUED, MAIL_RETRYING]),
+            OutboxMessage.status.in_(MAIL_WAITING),
             OutboxMessage.next_attempt_at <= now,
         ),
         and_(OutboxMessage.status == MAIL_SENDING, OutboxMessage.lease_expires_at <= now),
@@ -234,15 +266,46 @@ def claim_due(now: datetime, limit: int) -> list[Claim]:
         )
         .execution_options(synchronize_session=False)
     )
+    held = select(OutboxMessage.id).where(OutboxMessage.claim_token == token)
+    db.session.execute(
+        update(OutboxRecipient)
+        .where(
+            OutboxRecipient.outbox_message_id.in_(held),
+            or_(
+                and_(
+                    OutboxRecipient.status.in_(MAIL_WAITING),
+                    OutboxRecipient.next_attempt_at <= now,
+                ),
+                # Left by a worker whose claim lapsed: whether it got through is unknown.
+                OutboxRecipient.status == MAIL_SENDING,
+            ),
+        )
+        .values(status=MAIL_SENDING, claim_token=token, attempts=OutboxRecipient.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    claimed: dict[int, list[ClaimedRecipient]] = {}
+    for recipient in db.session.execute(
+        select(
+            OutboxRecipient.id,
+            OutboxRecipient.outbox_message_id,
+            OutboxRecipient.address,
+            OutboxRecipient.attempts,
+        )
+        .where(OutboxRecipient.claim_token == token, OutboxRecipient.status == MAIL_SENDING)
+        .order_by(OutboxRecipient.id)
+    ):
+        claimed.setdefault(recipient.outbox_message_id, []).append(
+            ClaimedRecipient(recipient.id, recipient.address, recipient.attempts)
+        )
     claims = [
         Claim(
             id=message.id,
             kind=message.kind,
             token=token,
             attempts=message.attempts,
-            recipients=tuple(message.recipients),
+            recipients=tuple(claimed.get(message.id, ())),
             envelope=envelope_for(message, sender),
         )
         for message in db.session.scalars(
@@ -281,72 +344,129 @@ def _send_batch(
     envelope_sender = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
     outage: DeliveryError | None = None
     for claim in batch:
-        if outage is not None:
-            _record_failure(claim, outage, now(), report)
+        if outage is not None or not claim.recipients:
+            _settle(claim, _all_failed(claim, outage), now(), report)
             continue
         try:
             data = to_bytes(build_message(claim.envelope))
         except ValueError as error:  # a row that cannot become a message never will
-            _record_failure(claim, DeliveryError(str(error), permanent=True), now(), report)
+            failure = DeliveryError(str(error), permanent=True)
+            _settle(claim, _all_failed(claim, failure), now(), report)
             continue
         try:
             refused = transport.send(claim, envelope_sender, data)
         except DeliveryError as error:
-            _record_failure(claim, error, now(), report)
+            _settle(claim, _all_failed(claim, error), now(), report)
             if error.connection:
                 outage = error
             continue
-        _finish(
-            claim,
-            status=MAIL_SENT,
-            sent_at=now(),
-            last_error=f"refused: {_describe(refused)}" if refused else None,
-        )
-        report.sent += 1
-        current_app.logger.info(
-            "mail %s sent (%s, %d recipients)", claim.id, claim.kind, len(claim.recipients)
-        )
+        refused = {mailbox.lower(): reply for mailbox, reply in refused.items()}
+        outcomes: dict[int, Outcome] = {}
+        for recipient in claim.recipients:
+            reply = refused.get(recipient.mailbox.lower())
+            if reply is None:
+                outcomes[recipient.id] = (MAIL_SENT, None)
+            else:
+                code, text = reply
+                permanent = 500 <= code < 600
+                outcomes[recipient.id] = (
+                    MAIL_FAILED if permanent else MAIL_RETRYING,
+                    f"{code} {_text(text)}",
+                )
+        _settle(claim, outcomes, now(), report)
 
 
-def _record_failure(
-    claim: Claim, error: DeliveryError, now: datetime, report: DeliveryReport
+def _all_failed(claim: Claim, error: DeliveryError | None) -> dict[int, Outcome]:
+    """The same failure for every recipient the claim tried (or, without an error, none)."""
+    if error is None:
+        return {}
+    status = MAIL_FAILED if error.permanent else MAIL_RETRYING
+    return {recipient.id: (status, str(error)) for recipient in claim.recipients}
+
+
+def _settle(
+    claim: Claim, outcomes: dict[int, Outcome], now: datetime, report: DeliveryReport
 ) -> None:
+    """Record each claimed recipient's outcome, then the message's status from all its
+    recipients (``summary_status``), and release the claim, in one transaction.
+
+    A recipient refused for now waits ``retry_delay`` after its own attempts, or fails for good
+    after ``MAIL_MAX_ATTEMPTS``. Every write is conditional on the claim's token, so a worker
+    whose lease lapsed cannot overwrite what the worker that took over recorded.
+    """
     config = current_app.config
-    gave_up = claim.attempts >= int(config["MAIL_MAX_ATTEMPTS"])
-    if error.permanent or gave_up:
-        reason = (
-            str(error) if error.permanent else f"gave up after {claim.attempts} attempts: {error}"
+    max_attempts = int(config["MAIL_MAX_ATTEMPTS"])
+    for recipient in claim.recipients:
+        status, error = outcomes.get(recipient.id, (MAIL_RETRYING, "not tried"))
+        values: dict = {"status": status, "claim_token": None, "last_error": error}
+        if status == MAIL_SENT:
+            values["sent_at"] = now
+            report.recipients_sent += 1
+        elif status == MAIL_RETRYING and recipient.attempts >= max_attempts:
+            values.update(
+                status=MAIL_FAILED,
+                last_error=f"gave up after {recipient.attempts} attempts: {error}",
+            )
+            report.recipients_failed += 1
+        elif status == MAIL_RETRYING:
+            values["next_attempt_at"] = now + retry_delay(recipient.attempts, config)
+            report.recipients_retrying += 1
+        else:
+            report.recipients_failed += 1
+        db.session.execute(
+            update(OutboxRecipient)
+            .where(OutboxRecipient.id == recipient.id, OutboxRecipient.claim_token == claim.token)
+            .values(**values)
+            .execution_options(synchronize_session=False)
         )
-        _finish(claim, status=MAIL_FAILED, last_error=reason)
-        report.failed += 1
-        current_app.logger.warning(
-            "mail %s failed for good after %d attempts", claim.id, claim.attempts
-        )
-        return
-    delay = retry_delay(claim.attempts, config)
-    _finish(claim, status=MAIL_RETRYING, next_attempt_at=now + delay, last_error=str(error))
-    report.retrying += 1
-    current_app.logger.warning(
-        "mail %s not sent (attempt %d), retrying in %d s",
-        claim.id,
-        claim.attempts,
-        delay.total_seconds(),
-    )
-
-
-def _finish(claim: Claim, **values) -> None:
+    rows = db.session.execute(
+        select(
+            OutboxRecipient.status, OutboxRecipient.next_attempt_at, OutboxRecipient.last_error
+        ).where(OutboxRecipient.outbox_message_id == claim.id)
+    ).all()
+    status = summary_status(row.status for row in rows)
+    waiting = [row.next_attempt_at for row in rows if row.status in MAIL_WAITING]
+    # The distinct replies of the recipients without the message, for the message as a whole.
+    errors = dict.fromkeys(row.last_error for row in rows if row.status != MAIL_SENT)
+    values = {
+        "status": status,
+        "claim_token": None,
+        "lease_expires_at": None,
+        "last_error": "; ".join(error for error in errors if error) or None,
+    }
+    if waiting:
+        values["next_attempt_at"] = min(waiting)
+    if status == MAIL_SENT:
+        values["sent_at"] = now
     db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == claim.id, OutboxMessage.claim_token == claim.token)
-        .values(claim_token=None, lease_expires_at=None, **values)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-
-
-def _describe(refused: dict) -> str:
-    return "; ".join(
-        f"{recipient} {code} {_text(reply)}" for recipient, (code, reply) in refused.items()
+    if status == MAIL_SENT:
+        report.sent += 1
+    elif status == MAIL_FAILED:
+        report.failed += 1
+    else:
+        report.retrying += 1
+    counts = {
+        state: sum(1 for row in rows if row.status == state)
+        for state in (MAIL_SENT, MAIL_RETRYING, MAIL_FAILED)
+    }
+    # Counts only: addresses and replies (which name them) stay out of the logs.
+    log = current_app.logger.info if status == MAIL_SENT else current_app.logger.warning
+    log(
+        "mail %s (%s) %s after attempt %d: %d of %d recipients sent, %d retrying, %d failed",
+        claim.id,
+        claim.kind,
+        status,
+        claim.attempts,
+        counts[MAIL_SENT],
+        len(rows),
+        counts[MAIL_RETRYING],
+        counts[MAIL_FAILED],
     )
 
 

@@ -1,5 +1,7 @@
-"""Outbox rows, one per email written with the change that caused it, and reminders sent."""
+"""Outbox rows, one per email written with the change that caused it, each recipient's delivery
+state, and reminders sent."""
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
@@ -12,6 +14,27 @@ MAIL_SENDING = "sending"
 MAIL_SENT = "sent"
 MAIL_RETRYING = "retrying"
 MAIL_FAILED = "failed"
+# Recipients still to be sent the message: never tried yet, or refused for now.
+MAIL_WAITING = (MAIL_QUEUED, MAIL_RETRYING)
+
+
+def summary_status(recipient_statuses: Iterable[str]) -> str:
+    """A message's status from its recipients' statuses (an outbox message's own ``status``).
+
+    ``retrying`` while any recipient waits to retry (or was being sent by a worker that died);
+    otherwise ``queued`` while any waits for its first try; otherwise ``failed`` if any was
+    refused for good, even when the others have it; ``sent`` only when every recipient has it.
+    A message without recipients can never be sent: ``failed``. (While a worker holds the
+    message it is ``sending``, whatever its recipients say.)
+    """
+    statuses = set(recipient_statuses)
+    if statuses & {MAIL_RETRYING, MAIL_SENDING}:
+        return MAIL_RETRYING
+    if MAIL_QUEUED in statuses:
+        return MAIL_QUEUED
+    if MAIL_FAILED in statuses or not statuses:
+        return MAIL_FAILED
+    return MAIL_SENT
 
 
 class OutboxMessage(db.Model):
@@ -34,6 +57,8 @@ class OutboxMessage(db.Model):
     signup_id: Mapped[int | None] = mapped_column(
         ForeignKey("signups.id", ondelete="SET NULL"), index=True
     )
+    # Who the message is addressed to (its To header), as written; ``deliveries`` says, for
+    # each, whether it has the message yet.
     recipients: Mapped[list[str]] = mapped_column(JSON)
     reply_to: Mapped[str | None] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(300))
@@ -56,6 +81,64 @@ class OutboxMessage(db.Model):
 
     # The booking the email is about; the class is booking's, named so mail imports no feature.
     signup: Mapped["Signup | None"] = relationship("Signup")  # noqa: F821
+    deliveries: Mapped[list["OutboxRecipient"]] = relationship(
+        back_populates="message",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="OutboxRecipient.id",
+    )
+
+    def __init__(self, **values):
+        """A message with a delivery row for each of its ``recipients``, in the message's own
+        state (a new message: queued), unless ``deliveries`` are given. Messages written
+        before per-recipient delivery were migrated the same way."""
+        super().__init__(**values)
+        if "deliveries" not in values:
+            state = {
+                "status": self.status or MAIL_QUEUED,
+                "attempts": self.attempts or 0,
+                "last_error": self.last_error,
+                "sent_at": self.sent_at,
+            }
+            if self.next_attempt_at is not None:
+                state["next_attempt_at"] = self.next_attempt_at
+            self.deliveries = [
+                OutboxRecipient(address=recipient, **state)
+                for recipient in dict.fromkeys(self.recipients or ())
+            ]
+
+
+class OutboxRecipient(db.Model):
+    """One recipient of an outbox message and whether it has the message: a server may take a
+    message for some recipients and refuse it, for now (4xx) or for good (5xx), for others.
+
+    Each is sent the message at most once: a worker sends to the recipients it claimed with the
+    message (``claim_token``), and a sent recipient is never claimed again.
+    """
+
+    __tablename__ = "outbox_recipients"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'sending', 'sent', 'retrying', 'failed')", name="status_known"
+        ),
+        Index("uq_outbox_recipients_message_address", "outbox_message_id", "address", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_message_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="CASCADE")
+    )
+    # As in the message's recipients: a bare address or "Name <address>".
+    address: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20), default=MAIL_QUEUED, index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    # The server's reply (or what kept the message from reaching a server) at the last attempt.
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    message: Mapped[OutboxMessage] = relationship(back_populates="deliveries")
 
 
 class Reminder(db.Model):

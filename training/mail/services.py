@@ -1,14 +1,21 @@
 """Queueing email: render the templates and write the outbox row in the caller's transaction."""
 
 import uuid
+from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any
 
 from flask import current_app, render_template
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from training.extensions import db, utcnow
-from training.mail.models import MAIL_FAILED, MAIL_QUEUED, MAIL_RETRYING, OutboxMessage
+from training.mail.models import (
+    MAIL_FAILED,
+    MAIL_QUEUED,
+    MAIL_RETRYING,
+    OutboxMessage,
+    OutboxRecipient,
+)
 
 SUBJECT_LENGTH = 300
 
@@ -24,6 +31,15 @@ def mail_domain() -> str:
     return parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2] or (
         "localhost"
     )
+
+
+def one_per_mailbox(recipients: list[str]) -> list[str]:
+    """``recipients`` with each mailbox once (addresses compared case-insensitively, as mail
+    providers do), the first spelling kept, in order."""
+    mailboxes: dict[str, str] = {}
+    for recipient in recipients:
+        mailboxes.setdefault(parseaddr(recipient)[1].lower() or recipient, recipient)
+    return list(mailboxes.values())
 
 
 def queue_email(
@@ -52,7 +68,7 @@ def queue_email(
     message = OutboxMessage(
         kind=kind,
         signup=signup,
-        recipients=list(dict.fromkeys(recipients)),
+        recipients=one_per_mailbox(recipients),
         reply_to=reply_to,
         subject=subject if len(subject) <= SUBJECT_LENGTH else subject[: SUBJECT_LENGTH - 1] + "…",
         text_body=render_template(f"mail/{kind}.txt", **context),
@@ -67,15 +83,73 @@ def queue_email(
 
 
 def requeue_message(message: OutboxMessage) -> bool:
-    """Send a failed or retrying message again now, as the same message; False if it can't be."""
+    """Send a failed or retrying message again now, as the same message, to the recipients who
+    do not have it (those sent it are never sent it twice); False if it can't be."""
+    now = utcnow()
     requeued = db.session.execute(
         update(OutboxMessage)
         .where(
             OutboxMessage.id == message.id,
             OutboxMessage.status.in_([MAIL_FAILED, MAIL_RETRYING]),
         )
-        .values(status=MAIL_QUEUED, next_attempt_at=utcnow(), attempts=0)
+        .values(status=MAIL_QUEUED, next_attempt_at=now, attempts=0)
         .execution_options(synchronize_session=False)
     ).rowcount
+    if requeued == 1:
+        db.session.execute(
+            update(OutboxRecipient)
+            .where(
+                OutboxRecipient.outbox_message_id == message.id,
+                OutboxRecipient.status.in_([MAIL_FAILED, MAIL_RETRYING]),
+            )
+            .values(status=MAIL_QUEUED, next_attempt_at=now, attempts=0)
+            .execution_options(synchronize_session=False)
+        )
     db.session.expire(message)
     return requeued == 1
+
+
+@dataclass(frozen=True)
+class DeliveryFigures:
+    """The outbox at a glance: messages and recipients by state, and the servers' replies to
+    the recipients waiting to retry and those failed, most frequent first."""
+
+    messages: dict[str, int]
+    recipients: dict[str, int]
+    retrying_because: list[tuple[str, int]]
+    failed_because: list[tuple[str, int]]
+
+
+def delivery_figures(*, reasons: int = 5) -> DeliveryFigures:
+    """Count the outbox's messages and recipients by state, with up to ``reasons`` distinct
+    replies for the retrying and for the failed recipients (three queries)."""
+    messages = dict(
+        db.session.execute(
+            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        ).all()
+    )
+    recipients = dict(
+        db.session.execute(
+            select(OutboxRecipient.status, func.count()).group_by(OutboxRecipient.status)
+        ).all()
+    )
+    count = func.count().label("count")
+    replies = db.session.execute(
+        select(OutboxRecipient.status, OutboxRecipient.last_error, count)
+        .where(OutboxRecipient.status.in_([MAIL_RETRYING, MAIL_FAILED]))
+        .group_by(OutboxRecipient.status, OutboxRecipient.last_error)
+        .order_by(count.desc(), OutboxRecipient.last_error)
+    ).all()
+
+    def because(status: str) -> list[tuple[str, int]]:
+        found = [
+            (error or "no reply recorded", n) for state, error, n in replies if state == status
+        ]
+        return found[:reasons]
+
+    return DeliveryFigures(
+        messages=messages,
+        recipients=recipients,
+        retrying_because=because(MAIL_RETRYING),
+        failed_because=because(MAIL_FAILED),
+    )

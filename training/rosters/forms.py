@@ -34,6 +34,7 @@ from training.forms import (
     clean_text,
     single_line,
 )
+from training.rosters.outreach import MAX_BODY_CHARS, MAX_SUBJECT_CHARS
 from training.rosters.services import SessionDetails
 from training.staff.models import StaffMember
 
@@ -260,3 +261,53 @@ class AddSignupForm(OrganizationField, ContactFields):
         """A name with at least one letter or digit."""
         if field.data and not organization_key(field.data):
             raise ValidationError("Enter the organization's name using letters or numbers.")
+
+
+def _at_least_one(_form, field):
+    # Not DataRequired: that would mark every checkbox "required", as if all had to be ticked.
+    if not field.data:
+        raise ValidationError("Tick at least one session.")
+
+
+class OrganizationsEmailForm(Form):
+    """Staff's message to the organizations of the sessions ticked: previewed, then sent."""
+
+    sessions = IdSelectMultipleField(
+        "Sessions",
+        description="Every organization booked on a session ticked gets the message once.",
+        invalid_choice_message="Choose sessions from the list.",
+        option_widget=CheckboxInput(),
+        validators=[_at_least_one],
+    )
+    include_waitlist = BooleanField("Also the organizations on these sessions' waitlists")
+    subject = StringField(
+        "Subject",
+        filters=[single_line],
+        validators=[
+            DataRequired("Enter a subject."),
+            Length(
+                max=MAX_SUBJECT_CHARS,
+                message=f"Keep the subject to {MAX_SUBJECT_CHARS} characters.",
+            ),
+        ],
+    )
+    body = TextAreaField(
+        "Message",
+        description="Plain text. Each email starts with “Hello” and the contact's name, and ends "
+        "with the session it is about and how to reach the program's staff.",
+        filters=[clean_text],
+        validators=[
+            DataRequired("Write the message."),
+            Length(max=MAX_BODY_CHARS, message=f"Keep the message to {MAX_BODY_CHARS} characters."),
+        ],
+    )
+    preview = SubmitField("Preview")
+    send = SubmitField("Send")
+
+    def offer(self, sessions: list) -> None:
+        """Offer ``sessions`` (not cancelled ones), each named by when it is."""
+        self.sessions.choices = [
+            SelectChoice(session.id, f"{session.when}, {session.local_starts_at.year}")
+            for session in sessions
+            if not session.is_cancelled
+        ]

@@ -545,7 +545,8 @@ def load_roster(session: TrainingSession) -> Roster:
 
 
 def latest_emails(session: TrainingSession) -> dict[int, list[OutboxMessage]]:
-    """The latest emails of each signup booked on or waiting for ``session``, newest first."""
+    """The latest emails of each signup booked on or waiting for ``session``, newest first, each
+    with its recipients' delivery states (``deliveries``)."""
     on_roster = (
         select(Signup.id)
         .where(Signup.session_id == session.id, Signup.status == SIGNUP_CONFIRMED)
@@ -565,26 +566,32 @@ def latest_emails(session: TrainingSession) -> dict[int, list[OutboxMessage]]:
         .where(OutboxMessage.signup_id.in_(on_roster))
         .subquery()
     )
-    messages = db.session.scalars(
-        select(OutboxMessage)
-        .join(newest_first, newest_first.c.id == OutboxMessage.id)
-        .where(newest_first.c.newest <= EMAILS_PER_SIGNUP)
-        # The bodies and invites are large and the roster never shows them.
-        .options(
-            load_only(
-                OutboxMessage.id,
-                OutboxMessage.signup_id,
-                OutboxMessage.kind,
-                OutboxMessage.subject,
-                OutboxMessage.status,
-                OutboxMessage.attempts,
-                OutboxMessage.last_error,
-                OutboxMessage.created_at,
-                OutboxMessage.sent_at,
+    messages = (
+        db.session.scalars(
+            select(OutboxMessage)
+            .join(newest_first, newest_first.c.id == OutboxMessage.id)
+            .where(newest_first.c.newest <= EMAILS_PER_SIGNUP)
+            # The bodies and invites are large and the roster never shows them.
+            .options(
+                load_only(
+                    OutboxMessage.id,
+                    OutboxMessage.signup_id,
+                    OutboxMessage.kind,
+                    OutboxMessage.subject,
+                    OutboxMessage.status,
+                    OutboxMessage.attempts,
+                    OutboxMessage.last_error,
+                    OutboxMessage.created_at,
+                    OutboxMessage.sent_at,
+                ),
+                # In the same query: the roster's cost does not grow with its emails.
+                joinedload(OutboxMessage.deliveries),
             )
+            .order_by(OutboxMessage.id.desc())
         )
-        .order_by(OutboxMessage.id.desc())
-    ).all()
+        .unique()
+        .all()
+    )
     grouped: dict[int, list[OutboxMessage]] = {}
     for message in messages:
         grouped.setdefault(message.signup_id, []).append(message)

@@ -14,6 +14,7 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_login import current_user
@@ -30,7 +31,7 @@ from training.edge import carry_out, flashed_above, shown_under
 from training.extensions import db, utcnow
 from training.mail.models import OutboxMessage
 from training.mail.services import mail_domain, public_url
-from training.rosters import exports, services
+from training.rosters import exports, outreach, services
 from training.rosters.feed import FeedEvent, build_feed
 from training.rosters.forms import (
     AddSignupForm,
@@ -39,6 +40,7 @@ from training.rosters.forms import (
     FeedForm,
     MoveSignupForm,
     NotesForm,
+    OrganizationsEmailForm,
     ResendForm,
     SessionForm,
 )
@@ -62,6 +64,64 @@ def sessions():
     return render_template(
         "rosters/sessions.html", program=program, summaries=summaries, now=utcnow()
     )
+
+
+@bp.route("/staff/sessions/email", methods=["GET", "POST"])
+@role_required(*MANAGERS)
+@once_per_submission
+def email_organizations():
+    """Write to the organizations of the sessions ticked (``?session=`` ticks some): preview
+    the email as one organization gets it, then send it through the outbox (audited)."""
+    program = current_program()
+    if program is None:
+        abort(404)
+    sessions = services.list_sessions(program, current_user)
+    by_id = {summary.session.id: summary.session for summary in sessions}
+    form = OrganizationsEmailForm()
+    form.offer([summary.session for summary in sessions])
+    if request.method == "GET":
+        form.sessions.data = [
+            session_id for session_id in _query_ids("session") if session_id in by_id
+        ]
+    chosen = [by_id[session_id] for session_id in form.sessions.data or [] if session_id in by_id]
+    if request.method == "GET" or not form.validate():
+        status = 422 if form.errors else 200
+        return render_template("rosters/email.html", form=form, preview=None), status
+    include_waitlist = bool(form.include_waitlist.data)
+    if not form.send.data:
+        signups = outreach.audience(chosen, include_waitlist=include_waitlist)
+        return render_template(
+            "rosters/email.html",
+            form=form,
+            preview=signups,
+            preview_text=outreach.plain_text(signups[0], chosen, form.body.data) if signups else "",
+        )
+    return carry_out(
+        lambda: outreach.email_organizations(
+            chosen,
+            form.subject.data,
+            form.body.data,
+            include_waitlist=include_waitlist,
+            actor=current_user,
+        ),
+        done=lambda messages: (
+            f"Queued your message to {len(messages)} "
+            + ("organization" if len(messages) == 1 else "organizations")
+            + ". Each roster shows its delivery under the organization's emails."
+        ),
+        redirect_to=url_for("rosters.roster", session_id=chosen[0].id)
+        if len(chosen) == 1
+        else url_for("rosters.sessions"),
+        refused=flashed_above(
+            lambda: render_template("rosters/email.html", form=form, preview=None)
+        ),
+    )
+
+
+def _query_ids(name: str) -> list[int]:
+    """The record ids given as ``?name=`` (any number of times); anything else is ignored."""
+    digits = [value for value in request.args.getlist(name) if value.isascii() and value.isdigit()]
+    return [int(value) for value in digits if 0 < int(value) < 2**31]
 
 
 @bp.route("/staff/sessions/new", methods=["GET", "POST"])
@@ -189,6 +249,15 @@ def roster(session_id: int):
         can_manage=current_user.can_manage,
         now=now,
     )
+
+
+@bp.get("/staff/sessions/<id:session_id>/print")
+@role_required(*EVERY_ROLE)
+def print_roster(session_id: int):
+    """The roster to print: organizations, contacts, attendees and a check-in column, with no
+    forms, notes boxes or buttons on paper."""
+    session = _readable_session(session_id)
+    return render_template("rosters/print.html", roster=services.load_roster(session))
 
 
 @bp.get("/staff/sessions/<id:session_id>/roster.<any(csv, xlsx):file_format>")

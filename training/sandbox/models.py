@@ -133,6 +133,29 @@ class SandboxAttempt(db.Model):
         return self.mode == MODE_LEARNERS
 
     @property
+    def was_refused(self) -> bool:
+        """Nothing in the file could be judged: the worker gave up on it, or the file itself was
+        refused (empty, an image, a PDF, no header) before any row was read."""
+        if self.status == ATTEMPT_FAILED:
+            return True
+        return self.status == ATTEMPT_DONE and self.rows_read == 0 and self.error_count > 0
+
+    @property
+    def progress_label(self) -> str | None:
+        """What the status says while the file waits or is being checked, e.g. ``"Checking…
+        30,000 of about 50,000 rows"``; None once it is finished."""
+        if self.is_finished:
+            return None
+        if self.status == ATTEMPT_QUEUED:
+            return "Waiting for its turn to be checked"
+        if not self.rows_judged:
+            return "Checking…"
+        label = f"Checking… {self.rows_judged:,}"
+        if self.rows_expected:
+            return f"{label} of about {max(self.rows_expected, self.rows_judged):,} rows"
+        return f"{label} rows"
+
+    @property
     def percent_judged(self) -> int | None:
         """How far judging got, in percent, when the number of rows is known up front."""
         if self.status == ATTEMPT_DONE:

@@ -389,6 +389,7 @@ def attempt_status(token: str, attempt_id: int):
         rows_judged=attempt.rows_judged,
         rows_expected=attempt.rows_expected,
         percent=attempt.percent_judged,
+        label=attempt.progress_label,
         finished=attempt.is_finished,
     )
 

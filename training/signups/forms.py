@@ -56,3 +56,7 @@ class MergeDuplicateForm(Form):
             SelectChoice("first", first_label),
             SelectChoice("second", second_label),
         ]
+
+
+class UndoMergeForm(Form):
+    """The undo button of a recent merge: nothing to fill in."""

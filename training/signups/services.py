@@ -4,7 +4,7 @@ Services flush and raise; the request that called them commits.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_sqlalchemy.pagination import Pagination
@@ -21,7 +21,7 @@ from training.booking.models import (
     SignupChoice,
 )
 from training.booking.names import organization_key
-from training.booking.services import BookingError, cancel_signup
+from training.booking.services import BookingError, cancel_signup, reinstate_signup
 from training.constraints import unique_or
 from training.extensions import db
 from training.signups.duplicates import SignupFacts, find_possible_duplicates
@@ -177,7 +177,8 @@ def merge_duplicates(keep: Signup, drop: Signup, *, now: datetime, actor) -> lis
     low, high = _ordered_pair(keep, drop)
     if keep.is_cancelled or drop.is_cancelled:
         raise DuplicateReviewError("One of these signups is already cancelled; nothing to merge.")
-    _add_review(low, high, DECISION_MERGED, note="", now=now, actor=actor)
+    review = _add_review(low, high, DECISION_MERGED, note="", now=now, actor=actor)
+    review.kept_signup_id, review.dropped_status = keep.id, drop.status
     cancel_signup(
         drop,
         now=now,
@@ -190,6 +191,7 @@ def merge_duplicates(keep: Signup, drop: Signup, *, now: datetime, actor) -> lis
     keep.attendees.extend(
         Attendee(email=email, position=last + offset) for offset, email in enumerate(moved, 1)
     )
+    review.moved_attendees = moved
     db.session.flush()
     record(
         "signup.duplicate_merged",
@@ -199,6 +201,106 @@ def merge_duplicates(keep: Signup, drop: Signup, *, now: datetime, actor) -> lis
         attendees_added=moved or None,
     )
     return moved
+
+
+@dataclass(frozen=True)
+class RecentMerge:
+    """A merge of the last ``RECENT_MERGES_DAYS`` days, and why it can no longer be undone
+    (``blocker``; None while it can)."""
+
+    review: DuplicateReview
+    blocker: str | None
+
+
+# Merges listed with their undo on the duplicates page.
+RECENT_MERGES_DAYS = 30
+
+
+def recent_merges(now: datetime) -> list[RecentMerge]:
+    """Merges decided in the last ``RECENT_MERGES_DAYS`` days, newest first."""
+    reviews = db.session.scalars(
+        select(DuplicateReview)
+        .where(
+            DuplicateReview.decision == DECISION_MERGED,
+            DuplicateReview.decided_at >= now - timedelta(days=RECENT_MERGES_DAYS),
+        )
+        .options(
+            joinedload(DuplicateReview.first_signup).joinedload(Signup.session),
+            joinedload(DuplicateReview.second_signup).joinedload(Signup.session),
+        )
+        .order_by(DuplicateReview.decided_at.desc(), DuplicateReview.id.desc())
+    ).all()
+    return [RecentMerge(review, undo_blocker(review, now)) for review in reviews]
+
+
+def undo_blocker(review: DuplicateReview, now: datetime) -> str | None:
+    """Why the merge ``review`` can no longer be undone at ``now``, or None if it can.
+
+    A merge can be undone while the cancelled signup is still cancelled and neither
+    organization's session has begun (nor been cancelled): after that, the undo would hand out
+    a seat in the past or undo what people already acted on.
+    """
+    if review.kept_signup_id is None:
+        return "Merged before merges could be undone."
+    dropped = review.dropped
+    if not dropped.is_cancelled:
+        return f"{dropped.organization_name}'s signup is active again."
+    for signup in (review.kept, dropped):
+        session = signup.session
+        if session is not None and session.has_started(now):
+            return f"{signup.organization_name}'s session ({session.when}) has begun."
+        if session is not None and session.is_cancelled:
+            return f"{signup.organization_name}'s session ({session.when}) was cancelled."
+    return None
+
+
+def undo_merge(review: DuplicateReview, *, now: datetime, actor) -> Signup:
+    """Undo a merge: the cancelled signup gets its seat or waitlist place back (its contacts
+    get a new confirmation and manage link), the attendees the merge moved leave the kept
+    signup, and the pair is listed for review again. Returns the reinstated signup.
+
+    Raises ``DuplicateReviewError`` when ``undo_blocker`` says why not, or when the freed seat
+    or the organization's name or provider ID has been taken by another booking meanwhile.
+    """
+    if review.decision != DECISION_MERGED:
+        raise DuplicateReviewError("These two signups were not merged.")
+    blocker = undo_blocker(review, now)
+    if blocker is not None:
+        raise DuplicateReviewError(f"This merge can no longer be undone: {blocker}")
+    kept, dropped = review.kept, review.dropped
+    taken = f"{dropped.organization_name} has another active booking now; undo it by hand."
+    refusals = {
+        "uq_signups_active_organization": lambda: DuplicateReviewError(taken),
+        "uq_signups_active_provider": lambda: DuplicateReviewError(taken),
+    }
+    try:
+        with unique_or(refusals):
+            reinstate_signup(
+                dropped,
+                review.dropped_status,
+                now=now,
+                actor=actor,
+                reason=f"merge into {kept.organization_name} (signup {kept.id}) undone",
+            )
+    except BookingError as error:
+        if isinstance(error, DuplicateReviewError):
+            raise
+        raise DuplicateReviewError(
+            f"This merge can no longer be undone: {error} Add the organization by hand."
+        ) from None
+    moved = {email.lower() for email in review.moved_attendees or []}
+    for attendee in [a for a in kept.attendees if a.email.lower() in moved]:
+        kept.attendees.remove(attendee)
+    db.session.delete(review)
+    db.session.flush()
+    record(
+        "signup.duplicate_merge_undone",
+        actor=actor,
+        signup=kept,
+        reinstated=f"{dropped.organization_name} (signup {dropped.id})",
+        attendees_removed=sorted(review.moved_attendees or []) or None,
+    )
+    return dropped
 
 
 def _ordered_pair(first: Signup, second: Signup) -> tuple[Signup, Signup]:
@@ -211,7 +313,7 @@ def _ordered_pair(first: Signup, second: Signup) -> tuple[Signup, Signup]:
 
 def _add_review(
     low: Signup, high: Signup, decision: str, *, note: str, now: datetime, actor
-) -> None:
+) -> DuplicateReview:
     review = DuplicateReview(
         first_signup_id=low.id,
         second_signup_id=high.id,
@@ -223,6 +325,28 @@ def _add_review(
     reviewed = "Someone has already reviewed these two signups."
     with unique_or({"uq_duplicate_reviews_pair": lambda: DuplicateReviewError(reviewed)}):
         db.session.add(review)
+    return review
+
+
+@dataclass(frozen=True)
+class MergePreview:
+    """What merging would do: the attendee emails that would move to the kept signup."""
+
+    moved_attendees: list[str]
+
+
+def merge_preview(keep: Signup, drop: Signup) -> MergePreview:
+    """What ``merge_duplicates(keep, drop)`` would do, changing nothing; raises
+    ``DuplicateReviewError`` when it would be refused."""
+    low, high = _ordered_pair(keep, drop)
+    if keep.is_cancelled or drop.is_cancelled:
+        raise DuplicateReviewError("One of these signups is already cancelled; nothing to merge.")
+    reviewed = exists().where(
+        DuplicateReview.first_signup_id == low.id, DuplicateReview.second_signup_id == high.id
+    )
+    if db.session.scalar(select(reviewed)):
+        raise DuplicateReviewError("Someone has already reviewed these two signups.")
+    return MergePreview(_attendees_to_move(keep, drop))
 
 
 def _attendees_to_move(keep: Signup, drop: Signup) -> list[str]:

@@ -20,7 +20,13 @@ from training.database import writes_after_reading
 from training.edge import carry_out
 from training.extensions import db, utcnow
 from training.signups import services
-from training.signups.forms import DismissDuplicateForm, MergeDuplicateForm, SignupSearchForm
+from training.signups.forms import (
+    DismissDuplicateForm,
+    MergeDuplicateForm,
+    SignupSearchForm,
+    UndoMergeForm,
+)
+from training.signups.models import DuplicateReview
 from training.staff.auth import MANAGERS, role_required
 from training.submissions.guard import once_per_submission
 
@@ -74,10 +80,14 @@ def export(extension: str):
 @bp.get("/duplicates")
 @role_required(*MANAGERS)
 def duplicates():
-    """Pairs of signups that may be one organization, to dismiss or merge."""
+    """Pairs of signups that may be one organization, to dismiss or merge; recent merges, to
+    undo."""
     pairs = services.possible_duplicates()
     rows = [(pair, *_pair_forms(pair.first, pair.second, formdata=None)) for pair in pairs]
-    return render_template("signups/duplicates.html", rows=rows)
+    merges = services.recent_merges(utcnow())
+    return render_template(
+        "signups/duplicates.html", rows=rows, merges=merges, undo_form=UndoMergeForm()
+    )
 
 
 @bp.post("/duplicates/<id:first_id>/<id:second_id>/dismiss")
@@ -100,6 +110,32 @@ def dismiss_duplicate(first_id: int, second_id: int):
     )
 
 
+@bp.get("/duplicates/<id:first_id>/<id:second_id>/merge")
+@role_required(*MANAGERS)
+def confirm_merge(first_id: int, second_id: int):
+    """Both organizations side by side and what a merge would do, before anything changes."""
+    first, second = db.get_or_404(Signup, first_id), db.get_or_404(Signup, second_id)
+    form = _pair_forms(first, second, formdata=request.args)[1]
+    if not form.validate():
+        flash("Choose which signup stays.", "error")
+        return redirect(url_for("signups.duplicates"), code=303)
+    keep, drop = (first, second) if form.keep.data == "first" else (second, first)
+    try:
+        preview = services.merge_preview(keep, drop)
+    except services.DuplicateReviewError as error:
+        flash(str(error), "error")
+        return redirect(url_for("signups.duplicates"), code=303)
+    return render_template(
+        "signups/merge_confirm.html",
+        first=first,
+        second=second,
+        keep=keep,
+        drop=drop,
+        preview=preview,
+        form=form,
+    )
+
+
 @bp.post("/duplicates/<id:first_id>/<id:second_id>/merge")
 @role_required(*MANAGERS)
 @once_per_submission
@@ -114,7 +150,26 @@ def merge_duplicate(first_id: int, second_id: int):
     return carry_out(
         lambda: services.merge_duplicates(keep, drop, now=utcnow(), actor=current_user),
         done=f"Kept {keep.organization_name}'s signup and cancelled {drop.organization_name}'s "
-        "(its contacts were emailed).",
+        "(its contacts were emailed). Recent merges, below, can be undone.",
+        redirect_to=url_for("signups.duplicates"),
+    )
+
+
+@bp.post("/duplicates/merges/<id:review_id>/undo")
+@role_required(*MANAGERS)
+@once_per_submission
+def undo_merge(review_id: int):
+    """Give a merged-away signup its place back and list the pair for review again."""
+    review = db.get_or_404(DuplicateReview, review_id)
+    if not UndoMergeForm().validate_on_submit():
+        flash("Please try again.", "error")
+        return redirect(url_for("signups.duplicates"), code=303)
+    return carry_out(
+        lambda: services.undo_merge(review, now=utcnow(), actor=current_user),
+        done=lambda signup: (
+            f"Merge undone: {signup.organization_name} has its place back "
+            "(its contacts were emailed a new confirmation)."
+        ),
         redirect_to=url_for("signups.duplicates"),
     )
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from training.booking.models import (
     SESSION_SCHEDULED,
@@ -16,7 +16,8 @@ from training.booking.models import (
     TrainingSession,
 )
 from training.extensions import db
-from training.mail.models import MAIL_FAILED, MAIL_RETRYING, OutboxMessage
+from training.mail.models import MAIL_FAILED, MAIL_RETRYING, OutboxRecipient
+from training.mail.services import delivery_figures
 
 DASHBOARD_DAYS = 30
 LATEST_FAILED_EMAILS = 10
@@ -50,9 +51,12 @@ class Dashboard:
 
     sessions: list[SessionFigures]
     days: list[DayCount]
+    # Recipients (not messages): a message can reach some and be refused for others.
     emails_failed: int
     emails_retrying: int
-    latest_failed: list[OutboxMessage]
+    # (the server's reply, how many recipients got it), most frequent first
+    retrying_because: list[tuple[str, int]]
+    latest_failed: list[OutboxRecipient]
 
     @property
     def busiest_day(self) -> int:
@@ -90,17 +94,13 @@ def figures(now: datetime, zone: ZoneInfo) -> Dashboard:
             select(Signup.created_at).where(Signup.created_at >= since)
         )
     )
-    failing = dict(
-        db.session.execute(
-            select(OutboxMessage.status, func.count(OutboxMessage.id))
-            .where(OutboxMessage.status.in_((MAIL_FAILED, MAIL_RETRYING)))
-            .group_by(OutboxMessage.status)
-        ).all()
-    )
+    mail = delivery_figures()
     latest_failed = db.session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.status == MAIL_FAILED)
-        .order_by(OutboxMessage.id.desc())
+        select(OutboxRecipient)
+        .join(OutboxRecipient.message)
+        .options(contains_eager(OutboxRecipient.message))
+        .where(OutboxRecipient.status == MAIL_FAILED)
+        .order_by(OutboxRecipient.id.desc())
         .limit(LATEST_FAILED_EMAILS)
     ).all()
     return Dashboard(
@@ -109,7 +109,8 @@ def figures(now: datetime, zone: ZoneInfo) -> Dashboard:
             DayCount(day, per_day[day])
             for day in (first_day + timedelta(days=offset) for offset in range(DASHBOARD_DAYS))
         ],
-        emails_failed=failing.get(MAIL_FAILED, 0),
-        emails_retrying=failing.get(MAIL_RETRYING, 0),
+        emails_failed=mail.recipients.get(MAIL_FAILED, 0),
+        emails_retrying=mail.recipients.get(MAIL_RETRYING, 0),
+        retrying_because=mail.retrying_because,
         latest_failed=list(latest_failed),
     )

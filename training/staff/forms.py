@@ -11,8 +11,17 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from training.forms import Form, as_typed, clean_text, single_line
-from training.staff.models import ROLES
-from training.staff.services import MIN_PASSWORD_LENGTH
+from training.staff.models import ROLE_FACILITATOR, ROLES
+from training.staff.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, PASSWORD_LENGTH_RULE
+
+# Roles from the least privilege up, as the account forms offer them.
+ROLE_CHOICES = [SelectChoice(role, role.capitalize()) for role in reversed(ROLES)]
+LENGTH_LIMITS = f"{MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
+
+
+def password_length() -> Length:
+    """The password length rule, its message naming both limits."""
+    return Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH, message=PASSWORD_LENGTH_RULE)
 
 
 class SignInForm(Form):
@@ -37,16 +46,9 @@ class ChangePasswordForm(Form):
     )
     new_password = PasswordField(
         "New password",
-        description=f"At least {MIN_PASSWORD_LENGTH} characters.",
+        description=f"{LENGTH_LIMITS}.",
         filters=[as_typed],
-        validators=[
-            DataRequired("Enter a new password."),
-            Length(
-                min=MIN_PASSWORD_LENGTH,
-                max=500,
-                message=f"Use at least {MIN_PASSWORD_LENGTH} characters for the password.",
-            ),
-        ],
+        validators=[DataRequired("Enter a new password."), password_length()],
     )
     confirm_password = PasswordField(
         "New password again",
@@ -69,15 +71,13 @@ class AccountForm(Form):
         ],
     )
     name = StringField("Name", filters=[single_line], validators=[Length(max=120)])
-    role = SelectField("Role", choices=[SelectChoice(role, role.capitalize()) for role in ROLES])
+    # The least privilege unless the admin chooses more.
+    role = SelectField("Role", choices=ROLE_CHOICES, default=ROLE_FACILITATOR)
     password = PasswordField(
         "Initial password",
-        description=f"At least {MIN_PASSWORD_LENGTH} characters; they can change it later.",
+        description=f"{LENGTH_LIMITS}; they can change it later.",
         filters=[as_typed],
-        validators=[
-            DataRequired("Enter an initial password."),
-            Length(min=MIN_PASSWORD_LENGTH, max=500),
-        ],
+        validators=[DataRequired("Enter an initial password."), password_length()],
     )
     submit = SubmitField("Create account")
 
@@ -85,7 +85,7 @@ class AccountForm(Form):
 class AccountUpdateForm(Form):
     """One row of the accounts table; built with ``prefix=f"account-{id}"`` so ids stay unique."""
 
-    role = SelectField("Role", choices=[SelectChoice(role, role.capitalize()) for role in ROLES])
+    role = SelectField("Role", choices=ROLE_CHOICES)
     status = SelectField(
         "Status", choices=[SelectChoice("active", "Active"), SelectChoice("disabled", "Disabled")]
     )

@@ -16,6 +16,11 @@ from training.extensions import db, utcnow
 from training.staff.models import ROLES, StaffMember, StaffSession
 
 MIN_PASSWORD_LENGTH = 12
+# Long passphrases are welcome; the cap only keeps hashing a pasted novel off the server.
+MAX_PASSWORD_LENGTH = 500
+PASSWORD_LENGTH_RULE = (
+    f"Use {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters for the password."
+)
 
 
 class StaffError(Refused):
@@ -40,9 +45,10 @@ def find_staff(email: str) -> StaffMember | None:
 
 
 def check_password_rules(password: str) -> None:
-    """Raise ``StaffError`` for a password shorter than ``MIN_PASSWORD_LENGTH``."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise StaffError(f"Use at least {MIN_PASSWORD_LENGTH} characters for the password.")
+    """Raise ``StaffError`` for a password shorter than ``MIN_PASSWORD_LENGTH`` or longer than
+    ``MAX_PASSWORD_LENGTH`` characters, saying both limits."""
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise StaffError(PASSWORD_LENGTH_RULE)
 
 
 def create_staff(

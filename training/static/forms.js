@@ -18,3 +18,14 @@ document.addEventListener("DOMContentLoaded", function () {
     document.getElementById("form-errors") || document.querySelector("[data-focus-on-load]");
   if (target) target.focus();
 });
+
+// A "Print" button needs a script, so it shows only where one runs; without it, the browser's
+// own Print command prints the same page.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      window.print();
+    });
+  });
+});

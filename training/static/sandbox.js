@@ -82,13 +82,11 @@
           return false;
         }
         if (status.percent !== null) bar.value = status.percent;
-        if (status.status === "queued") {
-          text.textContent = "Waiting for its turn to be checked.";
-        } else {
-          text.textContent =
-            status.rows_judged + " rows checked" +
-            (status.rows_expected ? " of about " + status.rows_expected : "") + ".";
-        }
+        // The server words the label ("Checking… 30,000 of about 50,000 rows"), one place.
+        text.textContent = status.label;
+        document.querySelectorAll("[data-progress-label]").forEach(function (badge) {
+          badge.textContent = status.label;
+        });
       },
     });
   }

@@ -1,0 +1,171 @@
+"""Staff email the organizations of one or more sessions: preview, send, and what arrives."""
+
+import re
+
+import pytest
+from conftest import page_text, signup_form
+from mail_support import SmtpSink
+from sqlalchemy import select
+
+from training.audit.models import AuditEvent
+from training.extensions import db
+from training.mail.delivery import deliver_due
+from training.mail.models import OutboxMessage
+
+MESSAGE = "Please bring your learner file.\r\n\r\nThe <b>meeting link</b> is in your invite."
+
+
+@pytest.fixture
+def smtp(app):
+    sink = SmtpSink().start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port)
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def booked(client, make_session):
+    """Two sessions: two organizations booked on the first, one on the second, and one waiting
+    for the first (full after two)."""
+    first, second = make_session(seats=2), make_session()
+    client.post("/signup", data=signup_form(first))
+    client.post(
+        "/signup",
+        data=signup_form(first, organization_name="Delta Health", contact_email="jo@delta.org"),
+    )
+    client.post(
+        "/signup",
+        data=signup_form(second, organization_name="Coast Clinic", contact_email="al@coast.org"),
+    )
+    client.post(
+        "/signup",
+        data=signup_form(
+            first,
+            organization_name="Late Clinic",
+            contact_email="li@late.org",
+            join_waitlist="y",
+        ),
+    )
+    return first, second
+
+
+def staff_messages(app) -> list[OutboxMessage]:
+    with app.app_context():
+        rows = db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.kind == "staff_message")
+            .order_by(OutboxMessage.id)
+        ).all()
+        db.session.expunge_all()
+        return rows
+
+
+def compose(session_ids, **fields) -> dict:
+    return {
+        "sessions": [str(session_id) for session_id in session_ids],
+        "subject": "Before Tuesday's session",
+        "body": MESSAGE,
+        **fields,
+    }
+
+
+def test_staff_preview_the_email_then_send_it_to_each_organization_once(
+    app, client, sign_in_as, booked
+):
+    first, _second = booked
+    sign_in_as("staff")
+    form = client.get(f"/staff/sessions/email?session={first}").get_data(as_text=True)
+    assert re.search(
+        rf'<input checked id="sessions-\d" name="sessions" type="checkbox" value="{first}">', form
+    )
+
+    preview = client.post("/staff/sessions/email", data=compose([first], preview="Preview"))
+    text = page_text(preview)
+    assert preview.status_code == 200
+    assert "2 organizations get this email" in text
+    assert "Hello Ana Reyes, Please bring your learner file." in text
+    assert "The <b>meeting link</b> is in your invite." in text  # shown as typed, not as HTML
+    assert "Send to 2 organizations" in text
+    assert staff_messages(app) == []
+
+    sent = client.post("/staff/sessions/email", data=compose([first], send="Send"))
+    assert sent.status_code == 303
+    assert sent.headers["Location"] == f"/staff/sessions/{first}"
+    assert "Queued your message to 2 organizations." in page_text(
+        client.get(f"/staff/sessions/{first}")
+    )
+    messages = staff_messages(app)
+    assert sorted(message.recipients[0] for message in messages) == [
+        "ana.reyes@sierravalley.example.org",
+        "jo@delta.org",
+    ]
+    assert {message.subject for message in messages} == {"Before Tuesday's session"}
+    with app.app_context():
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "session.organizations_emailed")
+        ).one()
+        assert (event.details["organizations"], event.details["subject"]) == (
+            2,
+            "Before Tuesday's session",
+        )
+
+
+def test_the_waitlist_is_written_to_only_when_asked(app, client, sign_in_as, booked):
+    first, _second = booked
+    sign_in_as("staff")
+    client.post("/staff/sessions/email", data=compose([first], send="Send"))
+    client.post(
+        "/staff/sessions/email",
+        data=compose([first], include_waitlist="y", subject="Waitlist too", send="Send"),
+    )
+    by_subject = {}
+    for message in staff_messages(app):
+        by_subject.setdefault(message.subject, []).append(message.recipients[0])
+    assert "li@late.org" not in by_subject["Before Tuesday's session"]
+    assert "li@late.org" in by_subject["Waitlist too"]
+
+
+def test_several_sessions_at_once_from_the_sessions_list(app, client, sign_in_as, booked):
+    first, second = booked
+    sign_in_as("staff")
+    listing = client.get("/staff/sessions").get_data(as_text=True)
+    assert 'action="/staff/sessions/email"' in listing
+    assert f'name="session" value="{second}"' in listing
+    client.post("/staff/sessions/email", data=compose([first, second], send="Send"))
+    assert len(staff_messages(app)) == 3
+
+
+def test_a_missing_subject_or_no_session_says_what_to_fix_and_keeps_the_text(
+    app, client, sign_in_as, booked
+):
+    sign_in_as("staff")
+    response = client.post("/staff/sessions/email", data=compose([], subject="", preview="Preview"))
+    text = page_text(response)
+    assert response.status_code == 422
+    assert "Tick at least one session." in text
+    assert "Enter a subject." in text
+    assert "Please bring your learner file." in response.get_data(as_text=True)
+    assert staff_messages(app) == []
+
+
+def test_what_arrives_over_smtp_is_the_message_as_written(app, client, sign_in_as, booked, smtp):
+    _first, second = booked
+    sign_in_as("staff")
+    client.post("/staff/sessions/email", data=compose([second], send="Send"))
+    with app.app_context():
+        deliver_due()
+    [received] = [
+        mail for mail in smtp.received if mail.message["Subject"] == "Before Tuesday's session"
+    ]
+    assert received.rcpt_tos == [
+        "al@coast.org",
+        "lee@sierravalley.example.org",
+        "kim@sierravalley.example.org",
+    ]
+    message = received.message
+    assert message["Subject"] == "Before Tuesday's session"
+    plain = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "Hello Ana Reyes,\n\nPlease bring your learner file.\n\nThe <b>meeting link</b>" in plain
+    assert "Coast Clinic is booked on the training session on" in plain
+    html = message.get_body(("html",)).get_content()
+    assert "The &lt;b&gt;meeting link&lt;/b&gt; is in your invite." in html

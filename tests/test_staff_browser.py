@@ -1,0 +1,58 @@
+"""Staff pages in a real browser: the password fields look like every other field."""
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from conftest import PASSWORD, live_server
+
+from training.extensions import db
+from training.staff.services import create_staff
+
+pytestmark = pytest.mark.browser
+
+# What makes a field readable at a glance: its box, its border and its text.
+LOOKS = ["height", "padding-left", "border-top-width", "border-top-color", "font-size"]
+
+
+def looks(page, selector: str) -> dict[str, str]:
+    """The computed style of the field ``selector`` names, for the LOOKS properties."""
+    return page.eval_on_selector(
+        selector,
+        "(field, names) => Object.fromEntries("
+        "names.map(name => [name, getComputedStyle(field).getPropertyValue(name)]))",
+        LOOKS,
+    )
+
+
+def serious_violations(page) -> list[str]:
+    """axe's serious and critical findings on the page, by rule id."""
+    violations = Axe().run(page).response["violations"]
+    return [found["id"] for found in violations if found["impact"] in ("serious", "critical")]
+
+
+@pytest.fixture
+def site(make_live_app):
+    app = make_live_app()
+    with app.app_context():
+        create_staff("boss@cmadocs.example.org", PASSWORD, "admin")
+        db.session.commit()
+    with live_server(app) as url:
+        yield url
+
+
+def test_password_fields_look_like_the_email_field_on_sign_in_and_accounts(site, browser):
+    page = browser.new_page()
+    page.goto(f"{site}/staff/sign-in")
+    email, password = looks(page, "input[type=email]"), looks(page, "input[type=password]")
+    assert password == email
+    # A comfortable target, not the browser's thin default box.
+    assert page.locator("input[type=password]").bounding_box()["height"] >= 36
+    assert serious_violations(page) == []
+
+    page.get_by_label("Email").fill("boss@cmadocs.example.org")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{site}/staff/accounts")
+    assert looks(page, "#password") == looks(page, "#email")
+    assert page.get_by_label("Role", exact=True).first.input_value() == "facilitator"
+    assert serious_violations(page) == []
+    page.close()

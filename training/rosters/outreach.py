@@ -1,0 +1,131 @@
+"""Staff write to the organizations of one or more sessions: one email each, through the outbox.
+
+The message is staff's own words; each organization gets it at its contact and attendees, with
+a line saying which session it is about, and the roster shows its delivery like any email.
+"""
+
+from collections.abc import Sequence
+
+from flask import render_template
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from training.audit.services import record
+from training.booking.models import (
+    SIGNUP_CONFIRMED,
+    SIGNUP_WAITLISTED,
+    Signup,
+    SignupChoice,
+    TrainingSession,
+)
+from training.errors import Refused
+from training.extensions import db
+from training.mail.models import OutboxMessage
+from training.mail.services import queue_email
+
+# The email template staff's messages are sent with (templates/mail/staff_message.*).
+MESSAGE_KIND = "staff_message"
+MAX_SUBJECT_CHARS = 200
+MAX_BODY_CHARS = 5000
+
+
+class NoOneToEmail(Refused):
+    """The chosen sessions have no organization to write to."""
+
+
+def audience(sessions: Sequence[TrainingSession], *, include_waitlist: bool) -> list[Signup]:
+    """The organizations booked on ``sessions`` (and, with ``include_waitlist``, those waiting
+    for a seat on one of them), each once, by session then name.
+
+    Cancelled bookings and cancelled sessions' waitlists are never included.
+    """
+    ids = [session.id for session in sessions]
+    booked = (Signup.status == SIGNUP_CONFIRMED) & Signup.session_id.in_(ids)
+    condition = booked
+    if include_waitlist:
+        open_ids = [session.id for session in sessions if not session.is_cancelled]
+        waiting = (Signup.status == SIGNUP_WAITLISTED) & Signup.id.in_(
+            select(SignupChoice.signup_id).where(SignupChoice.session_id.in_(open_ids))
+        )
+        condition = or_(booked, waiting)
+    signups = db.session.scalars(
+        select(Signup)
+        .where(condition)
+        .options(selectinload(Signup.attendees), selectinload(Signup.choices))
+        .order_by(Signup.status, func.lower(Signup.organization_name), Signup.id)
+    ).all()
+    return list(signups)
+
+
+def email_organizations(
+    sessions: Sequence[TrainingSession],
+    subject: str,
+    body: str,
+    *,
+    include_waitlist: bool,
+    actor,
+) -> list[OutboxMessage]:
+    """Queue staff's message to every organization ``audience`` finds: one email each, to its
+    contact and attendees, naming the session it is about. Audited once per session.
+
+    Returns the queued messages. Raises ``NoOneToEmail`` when no organization is found.
+    """
+    body = _lines(body)
+    signups = audience(sessions, include_waitlist=include_waitlist)
+    if not signups:
+        raise NoOneToEmail(
+            "No organization is booked on the chosen sessions"
+            + (" or waiting for them." if include_waitlist else ".")
+            + " Nothing was sent."
+        )
+    by_session = {session.id: session for session in sessions}
+    messages = [
+        queue_email(
+            MESSAGE_KIND,
+            signup.recipients,
+            subject,
+            signup,
+            body=body,
+            about=_about(signup, by_session),
+        )
+        for signup in signups
+    ]
+    for session in sessions:
+        told = [signup for signup in signups if _about(signup, by_session) is session]
+        record(
+            "session.organizations_emailed",
+            actor=actor,
+            session=session,
+            subject=subject,
+            organizations=len(told),
+            waitlist_included=include_waitlist,
+        )
+    return messages
+
+
+def plain_text(signup: Signup, sessions: Sequence[TrainingSession], body: str) -> str:
+    """The plain-text email ``signup`` would get: what the preview shows, exactly."""
+    by_session = {session.id: session for session in sessions}
+    return render_template(
+        f"mail/{MESSAGE_KIND}.txt",
+        signup=signup,
+        body=_lines(body),
+        about=_about(signup, by_session),
+        method=None,
+    )
+
+
+def _lines(body: str) -> str:
+    """The message with LF line ends (a browser sends CRLF)."""
+    return "\n".join(body.splitlines())
+
+
+def _about(signup: Signup, by_session: dict[int, TrainingSession]) -> TrainingSession | None:
+    """The chosen session a message to ``signup`` is about: its booking, else its first chosen
+    date among them (a waitlist place)."""
+    if signup.is_confirmed:
+        return by_session.get(signup.session_id)
+    for choice in signup.choices:
+        if choice.session_id in by_session:
+            return by_session[choice.session_id]
+    return None
