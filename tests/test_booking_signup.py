@@ -497,3 +497,31 @@ def test_home_page_tells_about_the_practice_sandbox_and_both_challenges(
         "Friday, December 4, 2026 and the CMA Challenge asks for learners entered in PARS for "
         "4 different activities by Wednesday, March 31, 2027."
     ) in text
+
+
+def test_the_confirmation_page_and_email_tell_about_the_sandbox_and_the_challenges(
+    app, client, make_session, program_id
+):
+    with app.app_context():
+        program = db.session.get(Program, program_id)
+        program.accme_challenge_due_on = date(2026, 12, 4)
+        program.cma_challenge_due_on = date(2027, 3, 31)
+        db.session.commit()
+    response = client.post("/signup", data=signup_form(make_session()))
+    token = manage_token(response)
+    page = page_text(client.get(response.headers["Location"]))
+    assert "Practise in your own sandbox first." in page
+    assert "The ACCME Challenge asks for learners entered in PARS for 2 different" in page
+    with app.app_context():
+        email = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "booking_confirmed")
+        ).one()
+    text = email.text_body
+    assert f"https://training.example.org/manage/{token}/sandbox" in text
+    assert f"https://training.example.org/manage/{token}/challenges" in text
+    assert (
+        "the ACCME Challenge asks for learners entered in PARS for 2 different activities by "
+        "Friday, December 4, 2026 and the CMA Challenge asks for learners entered in PARS for 4 "
+        "different activities by Wednesday, March 31, 2027."
+    ) in " ".join(text.split())
+    assert f'href="https://training.example.org/manage/{token}/sandbox"' in email.html_body

@@ -332,7 +332,11 @@ def test_waitlist_then_promotion_sends_the_invite_only_once_booked(app, client, 
     deliver(app)
 
     kinds = [
-        (r.message["Subject"].split(":")[0], r.rcpt_tos[0], r.message.get_content_type())
+        (
+            r.message["Subject"].split(":")[0].split(" for ")[0],
+            r.rcpt_tos[0],
+            r.message.get_content_type(),
+        )
         for r in smtp.received
     ]
     assert kinds == [

@@ -308,7 +308,10 @@ def test_a_merge_is_confirmed_on_a_page_showing_both_organizations_and_what_chan
         "(ana.reyes@sierravalley.example.org, lee@sierravalley.example.org, "
         "kim@sierravalley.example.org) are emailed that it was."
     ) in text
-    assert "These attendees move to Sierra Valley Medical Societies: lee@sierravalley" in text
+    assert (
+        "These attendees move to Sierra Valley Medical Societies, and everyone on it is emailed "
+        "the change with its calendar invite: lee@sierravalley"
+    ) in text
     assert "Back to possible duplicates, changing nothing" in text
     with app.app_context():
         # Looking is not deciding.

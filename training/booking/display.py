@@ -1,4 +1,4 @@
-"""Dates and times as people read them, in the program's own time zone."""
+"""Dates, times and sentences as people read them, dates in the program's own time zone."""
 
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -50,3 +50,14 @@ def format_moment(moment: datetime, zone: ZoneInfo) -> str:
     return f"{local:%a, %b} {local.day}, {local.year}, {_clock(local)} {local:%p} " + (
         zone_abbreviation(local)
     )
+
+
+# What already ends a sentence: a name such as "Acme Inc." needs no second period.
+_SENTENCE_ENDS = (".", "!", "?", "…")
+
+
+def sentence(text: str) -> str:
+    """``text`` ended as a sentence: a period added unless it already ends in one (or in
+    "!", "?", "…"), so "Acme Inc." stays "Acme Inc." and "Acme" becomes "Acme."."""
+    text = text.rstrip()
+    return text if text.endswith(_SENTENCE_ENDS) else f"{text}."

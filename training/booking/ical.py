@@ -30,10 +30,19 @@ class InviteDetails:
     meeting_url: str | None = None
 
 
-def build_invite(details: InviteDetails, *, method: str, stamp: datetime) -> bytes:
-    """An iTIP REQUEST or CANCEL for one booked session, with times in UTC."""
+def build_invite(
+    details: InviteDetails, *, method: str, stamp: datetime, whole_event: bool = True
+) -> bytes:
+    """An iTIP REQUEST or CANCEL for one booked session, with times in UTC.
+
+    A CANCEL with ``whole_event`` false withdraws the invitation of the attendees it lists
+    (people taken off a booking that goes on): RFC 5546 §3.2.5 wants it without STATUS, which
+    only a cancelled event carries. Raises ``ValueError`` for another method.
+    """
     if method not in ("REQUEST", "CANCEL"):
         raise ValueError(f"unsupported iTIP method {method!r}")
+    if not whole_event and method != "CANCEL":
+        raise ValueError("only a CANCEL can withdraw some attendees")
     calendar = Calendar()
     calendar.prodid = PRODID
     calendar.version = "2.0"
@@ -47,7 +56,10 @@ def build_invite(details: InviteDetails, *, method: str, stamp: datetime) -> byt
     event.end = details.ends_at
     event.summary = details.summary
     event.description = details.description
-    event.status = "CONFIRMED" if method == "REQUEST" else "CANCELLED"
+    if method == "REQUEST":
+        event.status = "CONFIRMED"
+    elif whole_event:
+        event.status = "CANCELLED"
     if details.meeting_url:
         event.location = details.meeting_url
         event.url = details.meeting_url

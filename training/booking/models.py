@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from training.booking.display import format_session_when
 from training.extensions import UTCDateTime, db, utcnow
+from training.mail.services import mailbox_key
 
 SIGNUP_CONFIRMED = "confirmed"
 SIGNUP_WAITLISTED = "waitlisted"
@@ -232,9 +233,25 @@ class Signup(db.Model):
         return self.status == SIGNUP_CANCELLED
 
     @property
+    def mailboxes(self) -> list[tuple[str, str]]:
+        """Everyone the organization's emails and invites go to, one ``(name, email)`` pair per
+        mailbox: the contact first, under its name, then the attendees in their order, each
+        named by its address.
+
+        Addresses are compared case-insensitively (``mailbox_key``): an attendee who is the
+        contact, or is listed twice, is one recipient and one ATTENDEE, spelled as first given.
+        """
+        found: dict[str, tuple[str, str]] = {}
+        people = [(self.contact_name, self.contact_email)]
+        people += [(attendee.email, attendee.email) for attendee in self.attendees]
+        for name, email in people:
+            found.setdefault(mailbox_key(email), (name or email, email))
+        return list(found.values())
+
+    @property
     def recipients(self) -> list[str]:
-        """Who the organization's emails go to: its contact, then its attendees."""
-        return [self.contact_email, *(attendee.email for attendee in self.attendees)]
+        """The addresses of ``mailboxes``: who every email about the booking goes to."""
+        return [email for _name, email in self.mailboxes]
 
     @property
     def chosen_sessions(self) -> list[TrainingSession]:

@@ -1,13 +1,18 @@
-"""Booking's emails: confirmations, waitlist and cancellation notes, manage links, a session
-changed by staff, and reminders before it. Each is queued in the caller's transaction."""
+"""Booking's emails: confirmations, waitlist and cancellation notes, manage links, changes to
+who is on a booking, a session changed by staff, and reminders before it. Each is queued in the
+caller's transaction, to the booking's ``Signup.mailboxes``."""
 
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from email.utils import parseaddr
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from training.booking.display import format_session_when, sentence
 from training.booking.ical import (
     InviteDetails,
     build_invite,
@@ -15,10 +20,15 @@ from training.booking.ical import (
     outlook_calendar_url,
 )
 from training.booking.links import issue_manage_link
-from training.booking.models import SESSION_SCHEDULED, SIGNUP_CONFIRMED, Signup, TrainingSession
+from training.booking.models import (
+    SESSION_SCHEDULED,
+    SIGNUP_CONFIRMED,
+    Signup,
+    TrainingSession,
+)
 from training.extensions import db, utcnow
 from training.mail.models import OutboxMessage, Reminder
-from training.mail.services import public_url, queue_email
+from training.mail.services import mailbox_key, public_url, queue_email
 
 
 def invite_details(signup: Signup, session: TrainingSession | None = None) -> InviteDetails:
@@ -32,7 +42,7 @@ def invite_details(signup: Signup, session: TrainingSession | None = None) -> In
     sender_name, sender_email = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
     domain = sender_email.rpartition("@")[2] or "localhost"
     lines = [
-        f"{signup.program.name}: small-group training for {signup.organization_name}.",
+        sentence(f"{signup.program.name}: small-group training for {signup.organization_name}"),
         f"When: {session.when}",
         *session.joining_lines,
         "Bring your learner data (name, month and day of birth, license number, state) and "
@@ -48,12 +58,22 @@ def invite_details(signup: Signup, session: TrainingSession | None = None) -> In
         description="\n".join(lines),
         organizer_email=sender_email,
         organizer_name=sender_name or signup.program.name,
-        attendees=(
-            (signup.contact_name, signup.contact_email),
-            *((attendee.email, attendee.email) for attendee in signup.attendees),
-        ),
+        attendees=tuple(signup.mailboxes),
         meeting_url=session.meeting_url,
     )
+
+
+def raise_invite_sequence(signup: Signup) -> int:
+    """Add one to ``signup``'s invite SEQUENCE in the database and return the new value.
+
+    One ``UPDATE … SET invite_sequence = invite_sequence + 1``: the row lock orders two
+    changes sent at once, so each invite gets a SEQUENCE of its own (a Python ``+= 1`` would
+    let both write the same number).
+    """
+    signup.invite_sequence = Signup.invite_sequence + 1
+    db.session.flush()
+    db.session.refresh(signup, ["invite_sequence"])
+    return signup.invite_sequence
 
 
 def queue_with_invite(
@@ -64,11 +84,14 @@ def queue_with_invite(
     *,
     invite: InviteDetails,
     method: str,
+    whole_event: bool = True,
     **context,
 ) -> OutboxMessage:
     """``queue_email`` with the calendar invite ``invite``, for ``method`` REQUEST or CANCEL,
-    built now with a fresh DTSTAMP; a REQUEST also offers the add-to-calendar links."""
-    calendar = build_invite(invite, method=method, stamp=utcnow()).decode()
+    built now with a fresh DTSTAMP; a REQUEST also offers the add-to-calendar links. A CANCEL
+    with ``whole_event`` false withdraws only the invite's attendees (see ``build_invite``)."""
+    calendar = build_invite(invite, method=method, stamp=utcnow(), whole_event=whole_event)
+    calendar = calendar.decode()
     if method == "REQUEST":
         context["calendar_links"] = {
             "Google Calendar": google_calendar_url(invite),
@@ -132,6 +155,9 @@ def queue_signup_email(
     ``token`` is given."""
     context.update(
         manage_url=public_url("booking.manage", token=token) if token else None,
+        # Where the manage link leads besides the booking: practice, and the challenges.
+        sandbox_url=public_url("sandbox.home", token=token) if token else None,
+        challenges_url=public_url("challenges.organization", token=token) if token else None,
         invite_session=invite_session,
     )
     if method is None:
@@ -141,6 +167,86 @@ def queue_signup_email(
     queue_with_invite(
         kind, signup.recipients, subject, signup, invite=invite, method=method, **context
     )
+
+
+def queue_waitlisted(signup: Signup, token: str) -> None:
+    """Queue the "you're on the waitlist" email (no invite: no date is booked yet), its
+    subject naming the first-choice date and the organization."""
+    first_choice = signup.chosen_sessions[0].when if signup.choices else signup.program.name
+    queue_signup_email(
+        signup,
+        token,
+        "waitlisted",
+        f"You're on the waitlist for {first_choice} ({signup.organization_name})",
+    )
+
+
+def send_people_update(signup: Signup, before: list[tuple[str, str]]) -> bool:
+    """Tell everyone concerned that who is on ``signup`` changed; False when nothing did.
+
+    ``before`` is ``signup.mailboxes`` as it was before the change (the contact first).
+    Mailboxes compare case-insensitively and in any order, names too (a renamed contact is a
+    new ATTENDEE CN), so a form saved unchanged or reordered, or a phone number or provider ID
+    changed, sends nothing.
+    Otherwise everyone now on the booking gets one email (for a booked date, the invite:
+    REQUEST, the next SEQUENCE, the full ATTENDEE list, and a fresh manage link), and the
+    addresses taken off get one email of their own (for a booked date, a CANCEL of the same
+    UID and SEQUENCE listing only them, no manage link); a changed contact is named in both,
+    so the old and the new contact address each learn of it. Call it in the transaction of
+    the change.
+    """
+    after = signup.mailboxes
+    if signup.is_cancelled or _mailbox_keys(before) == _mailbox_keys(after):
+        return False
+    now_on = {mailbox_key(email) for _name, email in after}
+    was_on = {mailbox_key(email) for _name, email in before}
+    removed = [(name, email) for name, email in before if mailbox_key(email) not in now_on]
+    context: dict[str, Any] = {
+        "people": after,
+        "added": [(name, email) for name, email in after if mailbox_key(email) not in was_on],
+        "removed": removed,
+        "previous_contact": (
+            before[0] if _mailbox_keys(before)[0] != _mailbox_keys(after)[0] else None
+        ),
+    }
+    organization = signup.organization_name
+    booked = signup.session if signup.is_confirmed else None
+    method = None
+    if booked is not None:
+        raise_invite_sequence(signup)
+        method = "REQUEST"
+        subject = f"Updated: who attends {booked.when} ({organization})"
+    else:
+        subject = f"Updated: the contacts for {organization}'s waitlist place"
+    queue_signup_email(
+        signup, issue_manage_link(signup), "people_updated", subject, method=method, **context
+    )
+    if not removed:
+        return True
+    recipients = [email for _name, email in removed]
+    if booked is None:
+        subject = f"Removed: you are no longer on {organization}'s waitlist place"
+        queue_email("people_removed", recipients, subject, signup, **context)
+    else:
+        subject = f"Removed: you are no longer on {organization}'s booking for {booked.when}"
+        queue_with_invite(
+            "people_removed",
+            recipients,
+            subject,
+            signup,
+            invite=replace(invite_details(signup), attendees=tuple(removed)),
+            method="CANCEL",
+            whole_event=False,
+            **context,
+        )
+    return True
+
+
+def _mailbox_keys(mailboxes: list[tuple[str, str]]) -> tuple[tuple[str, str], frozenset]:
+    # The contact, then the others in any order: listing the same people in another order or
+    # spelling changes no one's calendar.
+    keys = [(name, mailbox_key(email)) for name, email in mailboxes]
+    return keys[0], frozenset(keys[1:])
 
 
 def queue_manage_link(signup: Signup, token: str) -> None:
@@ -154,20 +260,57 @@ def queue_manage_link(signup: Signup, token: str) -> None:
     )
 
 
-def send_session_update(session: TrainingSession) -> int:
+# What the "session changed" email names, in its order: (label, columns).
+SESSION_CHANGE_FIELDS = (
+    ("Time", ("starts_at", "ends_at")),
+    ("Meeting link", ("meeting_url",)),
+    ("Dial-in", ("dial_in",)),
+    ("Passcode", ("passcode",)),
+)
+NOT_SET = "not set"
+
+
+def session_changes(
+    session: TrainingSession, previous: Mapping[str, Any]
+) -> list[tuple[str, str, str]]:
+    """What staff changed on ``session``, as ``(label, old, new)`` lines for people to read.
+
+    ``previous`` maps the session's columns (``starts_at``, ``ends_at``, ``meeting_url``,
+    ``dial_in``, ``passcode``) to their values before the change; columns it lacks count as
+    unchanged. Only what changed is listed; times read as ``session.when`` does, a cleared
+    value reads "not set".
+    """
+    changes = []
+    for label, columns in SESSION_CHANGE_FIELDS:
+        old = tuple(previous.get(column, getattr(session, column)) for column in columns)
+        new = tuple(getattr(session, column) for column in columns)
+        if old == new:
+            continue
+        if label == "Time":
+            old_text = format_session_when(*old, session.program.zone)
+            changes.append((label, old_text, session.when))
+        else:
+            changes.append((label, old[0] or NOT_SET, new[0] or NOT_SET))
+    return changes
+
+
+def send_session_update(session: TrainingSession, previous: Mapping[str, Any] | None = None) -> int:
     """Tell everyone booked on ``session`` that staff changed it; returns how many were told.
 
     Call it after changing the session's time, link or dial-in (a REQUEST with the next
-    SEQUENCE), or after cancelling it (a CANCEL), in the same transaction.
+    SEQUENCE, whose email lists what changed from ``previous``, the columns' values before the
+    change: see ``session_changes``), or after cancelling it (a CANCEL), in the same
+    transaction.
     """
     cancelled = session.is_cancelled
+    changes = session_changes(session, previous) if previous is not None and not cancelled else []
     signups = db.session.scalars(
         select(Signup)
         .where(Signup.session_id == session.id, Signup.status == SIGNUP_CONFIRMED)
         .order_by(Signup.id)
     ).all()
     for signup in signups:
-        signup.invite_sequence += 1
+        raise_invite_sequence(signup)
         when = session.when
         queue_with_invite(
             "session_cancelled" if cancelled else "session_changed",
@@ -184,6 +327,7 @@ def send_session_update(session: TrainingSession) -> int:
                 for choice in signup.choices
                 if choice.session_id != session.id and not choice.session.is_cancelled
             ],
+            changes=changes,
         )
     db.session.flush()
     return len(signups)

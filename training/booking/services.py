@@ -233,7 +233,7 @@ def _queue_welcome(signup: Signup, token: str) -> None:
     if signup.is_confirmed:
         notices.queue_confirmation(signup, token)
     else:
-        notices.queue_signup_email(signup, token, "waitlisted", "You're on the waitlist")
+        notices.queue_waitlisted(signup, token)
 
 
 def change_session(signup: Signup, session: TrainingSession, *, now: datetime, actor=None) -> None:
@@ -273,8 +273,10 @@ def change_session(signup: Signup, session: TrainingSession, *, now: datetime, a
         promote_waitlist(previous, now=now)
 
 
-def update_contacts(signup: Signup, details: SignupDetails, *, now: datetime, actor=None) -> None:
-    """Replace the contact and attendee details (the organization's name stays as booked).
+def update_contacts(signup: Signup, details: SignupDetails, *, now: datetime, actor=None) -> bool:
+    """Replace the contact and attendee details (the organization's name stays as booked),
+    and tell the people added, kept and removed (``notices.send_people_update``); True when
+    emails were queued (who is on the booking changed).
 
     Raises ``ChangesClosed``, ``ProviderIdTaken`` (nothing is changed) or
     ``ContactsChangedMeanwhile`` (another request saved the same attendee first).
@@ -282,6 +284,7 @@ def update_contacts(signup: Signup, details: SignupDetails, *, now: datetime, ac
     if actor is None:
         require_changes_open(signup, now)
     before = _contact_snapshot(signup)
+    mailboxes_before = signup.mailboxes
     refusals = {
         "uq_signups_active_provider": ProviderIdTaken,
         "uq_attendees_signup_email": ContactsChangedMeanwhile,
@@ -292,6 +295,7 @@ def update_contacts(signup: Signup, details: SignupDetails, *, now: datetime, ac
     changed = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
     if changed:
         record("signup.contacts_updated", actor=actor, signup=signup, changes=changed)
+    return notices.send_people_update(signup, mailboxes_before)
 
 
 def cancel_signup(signup: Signup, *, now: datetime, actor=None, reason: str | None = None) -> None:

@@ -27,6 +27,7 @@ from training.booking.display import (
     format_long_date,
     format_moment,
     format_time_range,
+    sentence,
 )
 from training.booking.forms import (
     NO_CHOICE,
@@ -66,6 +67,8 @@ BROWSER_SIGNUPS_KEPT = 5
 
 def init_app(app: Flask) -> None:
     """Register the date and time filters the booking templates use."""
+
+    app.add_template_filter(sentence, "sentence")
 
     @app.template_filter("session_times")
     def session_times(session: TrainingSession) -> str:
@@ -249,8 +252,8 @@ def resend_link():
     name = signup.organization_name
     return carry_out(
         lambda: services.resend_manage_link(signup, now=utcnow()),
-        done=f"We have emailed the manage link to the contact we have on file for {name}"
-        f"{'' if name.endswith('.') else '.'} It can take a few minutes to arrive.",
+        done=f"We have emailed the manage link to the contact we have on file for "
+        f"{sentence(name)} It can take a few minutes to arrive.",
         redirect_to=url_for("booking.index"),
     )
 
@@ -317,7 +320,10 @@ def update_contacts(token: str):
 
     return carry_out(
         lambda: services.update_contacts(signup, details, now=utcnow()),
-        done="Your contact details are saved.",
+        done=lambda told: (
+            "Your contact details are saved."
+            + (" We have emailed the change to everyone it concerns." if told else "")
+        ),
         redirect_to=url_for("booking.manage", token=token),
         refused=refused,
     )

@@ -5,6 +5,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from training.audit.services import record_export
+from training.booking.display import sentence
 from training.booking.links import signup_or_404
 from training.booking.models import Program
 from training.booking.services import current_program
@@ -130,7 +131,7 @@ def progress():
             now=utcnow(),
             actor=current_user,
         ),
-        done=f"Recorded activity {form.activity_id.data} for {organization}.",
+        done=sentence(f"Recorded activity {form.activity_id.data} for {organization}"),
         redirect_to=url_for("challenges.progress"),
         refused=shown_under(form.entered_on, page),
     )
@@ -144,8 +145,8 @@ def verify(entry_id: int):
     return _entry_action(
         entry_id,
         lambda entry: services.verify_entry(entry, actor=current_user),
-        lambda entry: (
-            f"Verified activity {entry.activity_id} for {entry.signup.organization_name}."
+        lambda entry: sentence(
+            f"Verified activity {entry.activity_id} for {entry.signup.organization_name}"
         ),
     )
 

@@ -33,12 +33,20 @@ def mail_domain() -> str:
     )
 
 
+def mailbox_key(address: str) -> str:
+    """How two spellings of one address compare: ``Jordan.Reyes@Example.org``,
+    ``jordan.reyes@example.org`` and ``Jordan <jordan.reyes@example.org>`` are one mailbox
+    (providers fold case; RFC 5321 allows them not to, but no one hands out addresses differing
+    only in case). The one rule for every recipient list and invite."""
+    return (parseaddr(address)[1] or address).strip().lower()
+
+
 def one_per_mailbox(recipients: list[str]) -> list[str]:
-    """``recipients`` with each mailbox once (addresses compared case-insensitively, as mail
-    providers do), the first spelling kept, in order."""
+    """``recipients`` with each mailbox once (``mailbox_key``), the first spelling kept, in
+    order."""
     mailboxes: dict[str, str] = {}
     for recipient in recipients:
-        mailboxes.setdefault(parseaddr(recipient)[1].lower() or recipient, recipient)
+        mailboxes.setdefault(mailbox_key(recipient), recipient)
     return list(mailboxes.values())
 
 

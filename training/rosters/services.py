@@ -205,7 +205,7 @@ def update_session(
         seats=details.seats,
         **_past_note(past_reason),
     )
-    told = send_session_update(session) if changed and not session.has_started(now) else 0
+    told = send_session_update(session, before) if changed and not session.has_started(now) else 0
     promote_waitlist(session, now=now)
     if facilitators is not None:
         assign_facilitators(session, list(facilitators), actor=actor)

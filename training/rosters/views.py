@@ -23,6 +23,7 @@ from wtforms import SelectChoice
 
 from training.audit.services import record_export
 from training.booking import services as booking
+from training.booking.display import sentence
 from training.booking.links import MAX_TOKEN_LENGTH
 from training.booking.models import Program, Signup, TrainingSession
 from training.booking.services import AlreadySignedUp, BookingError, current_program
@@ -352,7 +353,7 @@ def save_notes(session_id: int, signup_id: int):
     return _roster_action(
         form,
         lambda: booking.set_staff_notes(signup, form.staff_notes.data, actor=current_user),
-        done=f"Saved the notes on {signup.organization_name}.",
+        done=sentence(f"Saved the notes on {signup.organization_name}"),
         back=url_for("rosters.roster", session_id=session.id, _anchor=f"signup-{signup.id}"),
     )
 

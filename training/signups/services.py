@@ -21,6 +21,7 @@ from training.booking.models import (
     SignupChoice,
 )
 from training.booking.names import organization_key
+from training.booking.notices import send_people_update
 from training.booking.services import BookingError, cancel_signup, reinstate_signup
 from training.constraints import unique_or
 from training.extensions import db
@@ -186,6 +187,7 @@ def merge_duplicates(keep: Signup, drop: Signup, *, now: datetime, actor) -> lis
         reason=f"merged into {keep.organization_name} (signup {keep.id})",
     )
     moved = _attendees_to_move(keep, drop)
+    people_before = keep.mailboxes
     last = max((attendee.position for attendee in keep.attendees), default=0)
     # Appended, not rebuilt: the kept rows stay, so (signup, email) stays unique at every step.
     keep.attendees.extend(
@@ -193,6 +195,7 @@ def merge_duplicates(keep: Signup, drop: Signup, *, now: datetime, actor) -> lis
     )
     review.moved_attendees = moved
     db.session.flush()
+    send_people_update(keep, people_before)
     record(
         "signup.duplicate_merged",
         actor=actor,
@@ -289,10 +292,12 @@ def undo_merge(review: DuplicateReview, *, now: datetime, actor) -> Signup:
             f"This merge can no longer be undone: {error} Add the organization by hand."
         ) from None
     moved = {email.lower() for email in review.moved_attendees or []}
+    people_before = kept.mailboxes
     for attendee in [a for a in kept.attendees if a.email.lower() in moved]:
         kept.attendees.remove(attendee)
     db.session.delete(review)
     db.session.flush()
+    send_people_update(kept, people_before)
     record(
         "signup.duplicate_merge_undone",
         actor=actor,
