@@ -53,7 +53,7 @@ from training.audit.forms import AuditFilterForm
 from training.booking import forms as booking_forms
 from training.booking.models import Signup, TrainingSession
 from training.challenges import forms as challenge_forms
-from training.challenges.services import record_entry
+from training.challenges.services import challenge_dates, record_entry
 from training.extensions import db, utcnow
 from training.live import forms as live_forms
 from training.live import services as live_services
@@ -255,7 +255,8 @@ def world(app, make_session) -> World:
         assign_facilitators(session, [facilitator], actor=admin)
         signups = db.session.scalars(select(Signup).order_by(Signup.id)).all()
         first_day = session.program.window_starts_on
-        entry = record_entry(signups[0], "201234567", first_day, 5, now=utcnow())
+        counted_from = challenge_dates(session.program).starts_on
+        entry = record_entry(signups[0], "201234567", counted_from, 5, now=utcnow())
         add_example_activity(signups[0], first_day)
         live_services.start_session(session, actor=admin, now=utcnow())
         feed_token = rotate_calendar_feed(actor=admin)

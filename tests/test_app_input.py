@@ -357,8 +357,10 @@ UNIQUE_CONSTRAINTS = {
     "uq_form_submissions_key_hash": "a repeat is sent where the first answer went "
     "(test_submissions_repeats)",
     "uq_outbox_messages_message_id": "generated Message-IDs",
+    "uq_outbox_recipients_message_address": "written by queue_email, one row per mailbox",
     "uq_reminders_once": "written by the reminder job",
     "uq_challenge_reminders_signup_challenge": "written by the reminder job",
+    "uq_challenge_reminder_rounds_program_challenge": "written by the reminder job",
 }
 
 

@@ -3,7 +3,13 @@
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from training.booking.display import format_long_date, format_moment, format_session_when
+from training.booking.display import (
+    format_day,
+    format_long_date,
+    format_moment,
+    format_session_when,
+    format_session_when_dated,
+)
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 
@@ -30,3 +36,16 @@ def test_long_date_and_moment_use_the_programs_zone():
     late_evening_utc = datetime(2023, 11, 29, 1, 0, tzinfo=UTC)  # 5:00 PM on Nov 28 in California
     assert format_long_date(late_evening_utc, PACIFIC) == "Tuesday, November 28, 2023"
     assert format_moment(late_evening_utc, PACIFIC) == "Tue, Nov 28, 2023, 5:00 PM PT"
+
+
+def test_staff_lists_put_the_year_with_the_date_as_moments_do():
+    starts = datetime(2026, 11, 18, 21, 0, tzinfo=UTC)  # 1:00 PM PST
+    ends = datetime(2026, 11, 18, 22, 30, tzinfo=UTC)
+    dated = format_session_when_dated(starts, ends, PACIFIC)
+    assert dated == "Wed, Nov 18, 2026, 1:00–2:30 PM PT"
+    # The same order as a moment's "Wed, Nov 18, 2026, 1:00 PM PT".
+    assert format_moment(starts, PACIFIC).startswith(dated.split("–")[0])
+
+
+def test_a_calendar_date_reads_as_a_long_date():
+    assert format_day(datetime(2026, 12, 4).date()) == "Friday, December 4, 2026"

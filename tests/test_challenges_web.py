@@ -10,9 +10,9 @@ from conftest import PASSWORD, manage_token, page_text, signup_form
 from sqlalchemy import select
 
 from training.audit.models import AuditEvent
-from training.booking.models import Program
-from training.challenges.models import ChallengeDrawing, ChallengeReminder
-from training.challenges.services import check_drawing, send_challenge_reminders
+from training.booking.models import Program, Signup
+from training.challenges.models import ChallengeDrawing, ChallengeEntry
+from training.challenges.services import challenge_dates, check_drawing, short_date
 from training.extensions import db
 from training.mail.models import OutboxMessage
 from training.staff.services import create_staff
@@ -42,27 +42,19 @@ def record(client, token, activity_id, entered_on, learners=12):
     )
 
 
-def program_dates(app) -> tuple[date, date]:
-    with app.app_context():
-        program = db.session.scalars(select(Program)).one()
-        return program.accme_challenge_due_on, program.cma_challenge_due_on
-
-
 def test_an_organization_records_two_activities_and_meets_the_accme_challenge(app, client, token):
-    assert record(client, token, "201234567", TODAY - timedelta(days=2)).status_code == 303
-    record(client, token, "201234568", TODAY - timedelta(days=1))
+    assert record(client, token, "201234567", TODAY - timedelta(days=1)).status_code == 303
+    record(client, token, "201234568", TODAY)
     text = page_text(client.get(f"/manage/{token}/challenges"))
-    assert "ACCME Challenge: 2 of 2 activities" in text
-    assert "Met" in text
+    assert "Met: 2 activities recorded (2 needed)" in text
+    assert "2 of 4 activities recorded" in text
     assert "once CMA staff verify your entries" in text
 
 
 def test_the_same_activity_twice_counts_once(client, token):
     record(client, token, "201234567", TODAY)
     record(client, token, "201234567", TODAY)
-    assert "ACCME Challenge: 1 of 2 activities" in page_text(
-        client.get(f"/manage/{token}/challenges")
-    )
+    assert "1 of 2 activities recorded" in page_text(client.get(f"/manage/{token}/challenges"))
 
 
 @pytest.mark.parametrize(
@@ -82,6 +74,125 @@ def test_bad_entries_are_refused_with_a_message(
     assert "None recorded yet." in page_text(response)
 
 
+def test_an_entry_dated_before_the_challenges_began_is_refused_keeping_what_was_typed(
+    app, client, token
+):
+    refused = record(client, token, "201234567", date(1999, 1, 1), learners=31)
+    assert refused.status_code == 200
+    text = page_text(refused)
+    assert "The challenges count learners entered in PARS from Nov 30, 2026 to " in text
+    assert "Jan 1, 1999 is outside those dates." in text
+    assert "None recorded yet." in text
+    markup = refused.get_data(as_text=True)
+    for typed in ('value="201234567"', 'value="1999-01-01"', 'value="31"'):
+        assert typed in markup
+    # The day signups opened (California's Nov 30) is the first day that counts.
+    assert record(client, token, "201234567", date(2026, 11, 29)).status_code == 200
+    assert record(client, token, "201234567", date(2026, 11, 30)).status_code == 303
+
+
+def test_staff_are_held_to_the_challenge_dates_too(app, client, token, staff_client):
+    with app.app_context():
+        signup_id = db.session.scalars(select(Signup.id)).one()
+    refused = staff_client.post(
+        "/staff/challenges",
+        data={
+            "signup_id": signup_id,
+            "activity_id": "201234567",
+            "entered_on": "1999-01-01",
+            "learners": "4",
+        },
+    )
+    assert refused.status_code == 200
+    assert "Jan 1, 1999 is outside those dates." in page_text(refused)
+    with app.app_context():
+        assert db.session.scalars(select(ChallengeEntry)).all() == []
+
+
+def test_a_program_that_sets_its_own_challenge_start_counts_entries_from_that_day(
+    app, client, token
+):
+    with app.app_context():
+        program = db.session.scalars(select(Program)).one()
+        program.challenges_start_on = date(2026, 11, 1)
+        db.session.commit()
+    assert record(client, token, "201234567", date(2026, 11, 1)).status_code == 303
+    refused = record(client, token, "201234568", date(2026, 10, 31))
+    assert "from Nov 1, 2026 to " in page_text(refused)
+
+
+def test_stored_entries_dated_outside_the_challenge_dates_are_shown_but_not_counted(
+    app, client, token, staff_client
+):
+    record(client, token, "201234567", TODAY)
+    with app.app_context():
+        signup = db.session.scalars(select(Signup)).one()
+        db.session.add(
+            ChallengeEntry(
+                signup=signup, activity_id="201234568", entered_on=date(1999, 1, 1), learners=4
+            )
+        )
+        db.session.commit()
+    text = page_text(client.get(f"/manage/{token}/challenges"))
+    assert "1 of 2 activities recorded" in text
+    assert "201234568 Jan 1, 1999 4 Neither: outside the challenge dates" in text
+    assert "201234567 Dec 1, 2026 12 Both challenges" in text
+    staff_page = page_text(staff_client.get("/staff/challenges"))
+    assert "201234568 on Jan 1, 1999 (4 learners) Not counted: outside the challenge dates" in (
+        staff_page
+    )
+    assert "1 of 2 activities recorded; 0 verified" in staff_page
+
+
+def test_status_says_met_with_the_count_and_what_each_challenge_needs(
+    app, client, token, staff_client
+):
+    with app.app_context():
+        program = db.session.scalars(select(Program)).one()
+        accme = short_date(program.accme_challenge_due_on)
+        cma = short_date(program.cma_challenge_due_on)
+    for activity_id in ("201234561", "201234562"):
+        record(client, token, activity_id, TODAY)
+    text = page_text(client.get(f"/manage/{token}/challenges"))
+    assert f"ACCME Challenge, by {accme}. Met: 2 activities recorded (2 needed)." in text
+    assert f"CMA Challenge, by {cma}. 2 of 4 activities recorded." in text
+    assert "4 of 2" not in text
+    staff_page = page_text(staff_client.get("/staff/challenges"))
+    assert "ACCME Challenge (2 needed) CMA Challenge (4 needed)" in staff_page
+    assert "Met: 2 activities recorded (2 needed); 0 verified Met, to verify" in staff_page
+    assert "2 of 4 activities recorded; 0 verified" in staff_page
+
+    for activity_id in ("201234563", "201234564"):
+        record(client, token, activity_id, TODAY)
+    text = page_text(client.get(f"/manage/{token}/challenges"))
+    assert f"ACCME Challenge, by {accme}. Met: 4 activities recorded (2 needed)." in text
+    assert f"CMA Challenge, by {cma}. Met: 4 activities recorded (4 needed)." in text
+    assert "Met: 4 activities recorded (4 needed); 0 verified" in page_text(
+        staff_client.get("/staff/challenges")
+    )
+
+
+def test_entries_after_the_accme_deadline_count_toward_the_cma_challenge_only(app, client, token):
+    with app.app_context():
+        program = db.session.scalars(select(Program)).one()
+        program.accme_challenge_due_on = TODAY - timedelta(days=1)
+        db.session.commit()
+    for activity_id in ("201234561", "201234562", "201234563", "201234564"):
+        assert record(client, token, activity_id, TODAY).status_code == 303
+    text = page_text(client.get(f"/manage/{token}/challenges"))
+    assert "0 of 2 activities recorded." in text
+    assert "4 of 4 activities recorded; it also needs the ACCME Challenge met." in text
+    assert text.count("The CMA Challenge only (after the ACCME deadline)") == 4
+
+
+def test_the_demo_program_counts_entries_from_the_day_its_signups_opened(app, runner):
+    assert runner.invoke(args=["seed"]).exit_code == 0
+    with app.app_context():
+        program = db.session.scalars(select(Program)).one()
+        assert program.challenges_start_on is None
+        assert challenge_dates(program).starts_on == date(2026, 11, 1)
+
+
 @pytest.mark.parametrize(
     ("moment", "place"),
     [
@@ -97,16 +208,12 @@ def test_todays_date_in_a_zone_east_of_california_is_not_called_the_future(
     assert accepted.status_code == 303, place
     refused = record(client, token, "201234568", date(2026, 12, 3))
     assert "cannot be in the future" in page_text(refused), place
-    assert "ACCME Challenge: 1 of 2 activities" in page_text(
-        client.get(f"/manage/{token}/challenges")
-    )
+    assert "1 of 2 activities recorded" in page_text(client.get(f"/manage/{token}/challenges"))
 
 
 def test_an_organization_can_remove_an_unverified_entry(app, client, token):
     record(client, token, "201234567", TODAY)
     with app.app_context():
-        from training.challenges.models import ChallengeEntry
-
         entry_id = db.session.scalars(select(ChallengeEntry.id)).one()
     client.post(f"/manage/{token}/challenges/{entry_id}/remove")
     assert "None recorded yet." in page_text(client.get(f"/manage/{token}/challenges"))
@@ -119,8 +226,6 @@ def test_staff_see_progress_verify_and_export(app, client, token, staff_client):
     assert "Sierra Valley Medical Society" in page
     assert "Met, to verify" in page
     with app.app_context():
-        from training.challenges.models import ChallengeEntry
-
         ids = db.session.scalars(select(ChallengeEntry.id)).all()
     for entry_id in ids:
         staff_client.post(f"/staff/challenges/entries/{entry_id}/verify")
@@ -143,8 +248,6 @@ def test_a_drawing_records_its_seed_can_be_rerun_and_is_audited(app, client, tok
         staff_client.get(refused.headers["Location"])
     )
     with app.app_context():
-        from training.challenges.models import ChallengeEntry
-
         ids = db.session.scalars(select(ChallengeEntry.id)).all()
     for entry_id in ids:
         staff_client.post(f"/staff/challenges/entries/{entry_id}/verify")
@@ -162,33 +265,57 @@ def test_a_drawing_records_its_seed_can_be_rerun_and_is_audited(app, client, tok
         assert event.details["winners"] == drawing.winner_signup_ids
 
 
-def test_reminders_go_a_week_before_the_deadline_once_to_those_not_yet_eligible(
-    app, client, make_session, token
+def test_running_the_drawing_again_verifies_the_one_that_stands_instead_of_replacing_it(
+    app, client, token, make_session, staff_client
 ):
-    met = manage_token(
+    def verify_all():
+        with app.app_context():
+            ids = db.session.scalars(
+                select(ChallengeEntry.id).where(ChallengeEntry.verified_at.is_(None))
+            ).all()
+        for entry_id in ids:
+            staff_client.post(f"/staff/challenges/entries/{entry_id}/verify")
+
+    record(client, token, "201234567", TODAY)
+    record(client, token, "201234568", TODAY)
+    verify_all()
+    staff_client.post("/staff/challenges/drawing", data={"challenge": "accme", "winners": 1})
+    with app.app_context():
+        first = db.session.scalars(select(ChallengeDrawing)).one()
+        standing = (first.id, first.seed, first.eligible_signup_ids, first.winner_signup_ids)
+    # Another organization meets the challenge after the drawing.
+    later = manage_token(
         client.post(
             "/signup",
             data=signup_form(
-                make_session(starts_in=timedelta(days=5)), organization_name="Done Already Clinic"
+                make_session(), organization_name="Later Clinic", contact_email="a@later.example"
             ),
         )
     )
-    record(client, met, "201234567", TODAY)
-    record(client, met, "201234568", TODAY)
-    accme_due, _ = program_dates(app)
+    record(client, later, "201234569", TODAY)
+    record(client, later, "201234570", TODAY)
+    verify_all()
+
+    again = staff_client.post(
+        "/staff/challenges/drawing", data={"challenge": "accme", "winners": 1}
+    )
+    assert again.headers["Location"] == f"/staff/challenges#drawing-{standing[0]}"
+    page = page_text(staff_client.get(again.headers["Location"]))
+    assert f"was already drawn (drawing {standing[0]}, below); its winners stand." in page
+    assert f"{standing[0]}: stands" in page
+    assert "Re-run gives the same winners" in page
     with app.app_context():
-        program = db.session.scalars(select(Program)).one()
-        assert send_challenge_reminders(program, accme_due - timedelta(days=8)) == 0
-        assert send_challenge_reminders(program, accme_due - timedelta(days=7)) == 1
-        assert send_challenge_reminders(program, accme_due - timedelta(days=6)) == 0
+        drawing = db.session.scalars(select(ChallengeDrawing)).one()
+        assert (
+            drawing.id,
+            drawing.seed,
+            drawing.eligible_signup_ids,
+            drawing.winner_signup_ids,
+        ) == standing
+        # The check re-runs the recorded seed and eligible list: a changed record is caught.
+        drawing.winner_signup_ids = [max(drawing.eligible_signup_ids) + 1]
         db.session.commit()
-        reminders = db.session.scalars(
-            select(OutboxMessage).where(OutboxMessage.kind == "challenge_reminder")
-        ).all()
-        assert [r.recipients for r in reminders] == [["ana.reyes@sierravalley.example.org"]]
-        assert reminders[0].subject == "One week left for the ACCME Challenge"
-        assert "/challenges" in reminders[0].text_body
-        assert db.session.scalars(select(ChallengeReminder.challenge)).all() == ["accme"]
+    assert "Re-run differs!" in page_text(staff_client.get("/staff/challenges"))
 
 
 def test_the_remind_command_reports_what_it_queued(app, runner, token):

@@ -1,6 +1,6 @@
 """Alembic migrations build the schema the models describe, and undo it."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -80,3 +80,45 @@ def test_drawings_repeated_before_the_one_drawing_rule_are_kept_as_draws_again(
         (2, False),
         (3, True),
     ]
+
+
+def test_challenge_reminders_sent_before_rounds_count_as_their_round(empty_database_app):
+    with empty_database_app.app_context():
+        upgrade(revision="0012_one_drawing_per_challenge")
+        at = datetime(2026, 11, 27, 8, tzinfo=UTC)
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO programs (id, slug, name, description, timezone, "
+                    "window_starts_on, window_ends_on, signup_opens_at, signup_closes_at, "
+                    "staff_email, accme_challenge_due_on, cma_challenge_due_on, "
+                    "attestation_text, created_at) VALUES (1, 'p', 'P', '', 'UTC', "
+                    "'2026-12-01', '2026-12-08', :at, :at, 's@x.org', '2026-12-04', "
+                    "'2027-03-31', 'a', :at)"
+                ),
+                {"at": at},
+            )
+            for signup_id in (1, 2):
+                connection.execute(
+                    text(
+                        "INSERT INTO signups (id, program_id, status, organization_name, "
+                        "organization_key, contact_name, contact_email, attestation_text, "
+                        "attested_at, submission_key_hash, invite_sequence, created_at, "
+                        "updated_at) VALUES (:id, 1, 'cancelled', 'O', :key, 'C', 'c@x.org', "
+                        "'a', :at, :key, 0, :at, :at)"
+                    ),
+                    {"id": signup_id, "key": f"k{signup_id}", "at": at},
+                )
+                connection.execute(
+                    text(
+                        "INSERT INTO challenge_reminders (signup_id, challenge, sent_at) "
+                        "VALUES (:id, 'accme', :at)"
+                    ),
+                    {"id": signup_id, "at": at + timedelta(minutes=signup_id)},
+                )
+        upgrade()
+        with db.engine.connect() as connection:
+            rounds = connection.execute(
+                text("SELECT program_id, challenge FROM challenge_reminder_rounds")
+            ).all()
+    assert [tuple(row) for row in rounds] == [(1, "accme")]

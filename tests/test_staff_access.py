@@ -1,14 +1,14 @@
 """Every staff URL, walked by every role and by an anonymous visitor."""
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from conftest import PASSWORD, signup_form
 
 from training.booking.models import Signup, TrainingSession
-from training.challenges.services import record_entry
-from training.extensions import db
+from training.challenges.services import challenge_dates, record_entry
+from training.extensions import db, utcnow
 from training.rosters.services import assign_facilitators
 from training.staff.services import create_staff, find_staff
 
@@ -41,9 +41,8 @@ def world(app, client, make_session) -> World:
             db.session.get(TrainingSession, assigned), [facilitator], actor=facilitator
         )
         first, second = db.session.scalars(db.select(Signup).order_by(Signup.id)).all()
-        entry = record_entry(
-            first, "201234567", date(2026, 11, 27), 5, now=datetime(2026, 11, 30, tzinfo=UTC)
-        )
+        counted_from = challenge_dates(first.program).starts_on
+        entry = record_entry(first, "201234567", counted_from, 5, now=utcnow())
         db.session.commit()
         return World(assigned, other, first.id, second.id, entry.id, facilitator.id)
 

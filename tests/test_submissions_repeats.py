@@ -163,7 +163,7 @@ def test_a_challenge_entry_and_a_drawing_sent_twice_count_once(app, client, make
     for activity_id in ("201234567", "201234568"):
         entry = {
             "activity_id": activity_id,
-            "entered_on": "2026-11-20",
+            "entered_on": "2026-11-24",
             "learners": "12",
             "signup_id": str(signup_id),
             "submission_key": f"{KEY}{activity_id}",
@@ -191,7 +191,7 @@ def test_a_drawing_run_again_shows_the_one_that_stands_unless_an_admin_gives_a_r
     with app.app_context():
         signup_id = db.session.scalar(select(func.min(Signup.id)))
     for activity_id in ("201234567", "201234568"):
-        entry = {"activity_id": activity_id, "entered_on": "2026-11-20", "learners": "12"}
+        entry = {"activity_id": activity_id, "entered_on": "2026-11-24", "learners": "12"}
         staff.post("/staff/challenges", data={**entry, "signup_id": str(signup_id)})
     with app.app_context():
         entry_ids = db.session.scalars(select(ChallengeEntry.id)).all()
@@ -228,7 +228,7 @@ def test_a_repeat_on_a_manage_page_goes_back_to_that_manage_page(app, client, ma
     token = manage_token(client.post("/signup", data=signup_form(make_session())))
     entry = {
         "activity_id": "201234567",
-        "entered_on": "2026-11-20",
+        "entered_on": "2026-11-24",
         "learners": "3",
         "submission_key": KEY,
     }

@@ -32,6 +32,14 @@ def format_session_when(starts_at: datetime, ends_at: datetime, zone: ZoneInfo) 
     return f"{start:%a, %b} {start.day}, {format_time_range(starts_at, ends_at, zone)}"
 
 
+def format_session_when_dated(starts_at: datetime, ends_at: datetime, zone: ZoneInfo) -> str:
+    """``"Tue, Nov 28, 2026, 10:00–11:30 AM PT"``: the year where a list spans programs or
+    years (staff's lists), placed as ``format_moment`` places it."""
+    start = starts_at.astimezone(zone)
+    times = format_time_range(starts_at, ends_at, zone)
+    return f"{start:%a, %b} {start.day}, {start.year}, {times}"
+
+
 def format_long_date(moment: datetime, zone: ZoneInfo) -> str:
     """``"Tuesday, November 28, 2023"``."""
     local = moment.astimezone(zone)

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from training.booking.display import format_session_when
+from training.booking.display import format_session_when, format_session_when_dated
 from training.extensions import UTCDateTime, db, utcnow
 from training.mail.services import mailbox_key
 
@@ -43,6 +43,8 @@ class Program(db.Model):
     staff_email: Mapped[str] = mapped_column(String(254))
     accme_challenge_due_on: Mapped[date]
     cma_challenge_due_on: Mapped[date]
+    # The first day challenge entries count; None: the day signups opened.
+    challenges_start_on: Mapped[date | None]
     attestation_text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -135,6 +137,12 @@ class TrainingSession(db.Model):
     def when(self) -> str:
         """Its date and times as people read them: ``"Tue, Nov 28, 10:00–11:30 AM PT"``."""
         return format_session_when(self.starts_at, self.ends_at, self.program.zone)
+
+    @property
+    def when_dated(self) -> str:
+        """``when`` with the year, as staff's lists show it: ``"Tue, Nov 28, 2026, 10:00–11:30
+        AM PT"``."""
+        return format_session_when_dated(self.starts_at, self.ends_at, self.program.zone)
 
     @property
     def joining_lines(self) -> list[str]:

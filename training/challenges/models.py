@@ -1,4 +1,4 @@
-"""Recorded PARS entries, challenge reminders sent, and drawings."""
+"""Recorded PARS entries, challenge reminders sent (and their rounds), and drawings."""
 
 from datetime import date, datetime
 
@@ -52,6 +52,29 @@ class ChallengeReminder(db.Model):
     signup_id: Mapped[int] = mapped_column(ForeignKey("signups.id", ondelete="CASCADE"))
     challenge: Mapped[str] = mapped_column(String(10))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChallengeReminderRound(db.Model):
+    """The reminders for one program's challenge went out: the first run on or after the
+    reminder day made this row, and later runs, finding it, send none.
+
+    Organizations reminded in the round each have a ``ChallengeReminder``.
+    """
+
+    __tablename__ = "challenge_reminder_rounds"
+    __table_args__ = (
+        Index(
+            "uq_challenge_reminder_rounds_program_challenge",
+            "program_id",
+            "challenge",
+            unique=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"))
+    challenge: Mapped[str] = mapped_column(String(10))
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # A drawing made with no reason to draw again is the challenge's first; only one may exist.

@@ -21,6 +21,7 @@ from training.staff.auth import MANAGERS, role_required
 from training.submissions.guard import once_per_submission
 
 bp = Blueprint("challenges", __name__)
+bp.add_app_template_filter(services.short_date, "short_date")
 
 
 @bp.app_template_global()
@@ -52,6 +53,7 @@ def organization(token: str):
             form=form,
             remove_form=ActionForm(),
             row=services.organization_progress(signup, entries),
+            dates=services.challenge_dates(signup.program),
         )
 
     if not form.validate_on_submit():
@@ -109,6 +111,7 @@ def progress():
             "challenges/progress.html",
             program=program,
             rows=rows,
+            dates=services.challenge_dates(program),
             form=form,
             action_form=ActionForm(),
             drawing_form=DrawingForm(),

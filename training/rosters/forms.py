@@ -307,7 +307,7 @@ class OrganizationsEmailForm(Form):
     def offer(self, sessions: list) -> None:
         """Offer ``sessions`` (not cancelled ones), each named by when it is."""
         self.sessions.choices = [
-            SelectChoice(session.id, f"{session.when}, {session.local_starts_at.year}")
+            SelectChoice(session.id, session.when_dated)
             for session in sessions
             if not session.is_cancelled
         ]
