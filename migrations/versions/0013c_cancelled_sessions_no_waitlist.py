@@ -1,7 +1,7 @@
 """a cancelled session has no waitlist: drop waitlist places left on cancelled sessions
 
 Revision ID: 0013c_cancelled_no_waitlist
-Revises: 0013f_merge_undo
+Revises: 0013e_challenge_dates_and_rounds
 Create Date: 2026-11-30 10:30:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0013c_cancelled_no_waitlist'
-down_revision = '0013f_merge_undo'
+down_revision = '0013e_challenge_dates_and_rounds'
 branch_labels = None
 depends_on = None
 
