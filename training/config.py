@@ -78,6 +78,9 @@ SANDBOX_RETENTION_DAYS = 30
 # Live sessions: how often a participant's page and the facilitator's board ask for changes.
 LIVE_POLL_MS = 1000
 LIVE_BOARD_POLL_MS = 2000
+# Facilitators can check organizations in from this many minutes before a session starts (a
+# check-in days before is a slip of the finger); follow-up emails wait for the session's end.
+LIVE_CHECKIN_OPENS_MINUTES = 30
 
 # Background workers (`flask mail deliver --watch`, `flask sandbox work --watch`): after an error
 # that may pass (a locked database, a mail server gone), each waits twice as long as the time

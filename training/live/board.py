@@ -75,8 +75,9 @@ def participant_tag(token: str) -> ParticipantTag | None:
     return ParticipantTag(signup_id=row.id, etag="p" + _etag(*row))
 
 
-def board_tag(session_id: int) -> str:
-    """The ETag of the facilitator's board: live counters, roster and uploads, in one query."""
+def board_tag(session_id: int, *, checkin_open: bool) -> str:
+    """The ETag of the facilitator's board: live counters, roster and uploads, in one query,
+    and whether check-in is open (the board changes when it opens, with nothing written)."""
     in_session = Signup.session_id == session_id
     columns = (
         select(LiveSession.board_version)
@@ -94,7 +95,7 @@ def board_tag(session_id: int) -> str:
         .where(in_session)
         .scalar_subquery(),
     )
-    return "b" + _etag(session_id, *db.session.execute(select(*columns)).one())
+    return "b" + _etag(session_id, checkin_open, *db.session.execute(select(*columns)).one())
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from training.live.board import (
     participant_tag,
     sandbox_path,
 )
-from training.live.followups import FollowUpReport, send_followups
+from training.live.followups import FollowUpReport, has_ended, send_followups
 from training.live.forms import ActionForm, CheckInForm, DoneForm, JumpForm, NotesForm
 from training.live.models import WalkthroughStep
 from training.live.steps import step_position, walkthrough
@@ -68,7 +68,7 @@ def console(session_id: int):
 def board_state(session_id: int):
     """The board and step panel as JSON for the console's polling; 304 when unchanged."""
     session = _console_session(session_id)
-    etag = board_tag(session.id)
+    etag = board_tag(session.id, checkin_open=services.is_checkin_open(session, utcnow()))
     if request.if_none_match.contains(etag):
         return _not_modified(etag)
     context = _console_context(session)
@@ -231,7 +231,8 @@ def _console_session(session_id: int) -> TrainingSession:
 
 
 def _render_console(session: TrainingSession, *, notes_form=None, status: int = 200):
-    etag = board_tag(session.id)  # before the content, so the content is never older
+    # Before the content, so the content is never older.
+    etag = board_tag(session.id, checkin_open=services.is_checkin_open(session, utcnow()))
     context = _console_context(session, notes_form=notes_form)
     return render_template("live/console.html", board_etag=quote_etag(etag), **context), status
 
@@ -247,6 +248,7 @@ def _console_context(session: TrainingSession, *, notes_form: NotesForm | None =
         notes_form = NotesForm(formdata=None, notes=live.notes if live else "")
     rows = board(session)
     current_step = live.current_step if live is not None and live.started_at else None
+    now = utcnow()
     return {
         "session": session,
         "live": live,
@@ -265,7 +267,10 @@ def _console_context(session: TrainingSession, *, notes_form: NotesForm | None =
         "checkin_form": CheckInForm(formdata=None),
         "jump_form": jump_form,
         "notes_form": notes_form,
-        "now": utcnow(),
+        "now": now,
+        "checkin_open": services.is_checkin_open(session, now),
+        "checkin_opens_at": services.checkin_opens_at(session),
+        "has_ended": has_ended(session, now),
     }
 
 

@@ -135,19 +135,22 @@ def new_session():
         abort(404)
     form = _session_form(program)
 
-    def page(same_start: TrainingSession | None = None):
+    def page(same_start: TrainingSession | None = None, in_past: bool = False):
         return render_template(
             "rosters/session_form.html",
             form=form,
             program=program,
             session=None,
             same_start=same_start,
+            in_past=in_past,
         )
 
     def refused(error: BookingError):
         if isinstance(error, services.SameStartTime):
             # Most often the same form again after Back: ask before making a second one.
             return shown_under(form.starts_at, lambda: page(same_start=error.session))(error)
+        if isinstance(error, services.StartsInPast):
+            return shown_under(form.day, lambda: page(in_past=True))(error)
         return flashed_above(page)(error)
 
     if not form.validate_on_submit():
@@ -158,7 +161,9 @@ def new_session():
             form.details(),
             facilitators=form.chosen_facilitators(),
             actor=current_user,
+            now=utcnow(),
             same_start_confirmed=form.create_anyway.data,
+            past_reason=form.past_reason(),
         ),
         done=lambda session: f"Session added: {session.when}.",
         redirect_to=lambda session: url_for("rosters.roster", session_id=session.id),
@@ -174,14 +179,20 @@ def edit_session(session_id: int):
     session = _session_or_404(session_id)
     form = _session_form(session.program, session)
 
-    def page():
+    def page(in_past: bool = False):
         return render_template(
-            "rosters/session_form.html", form=form, program=session.program, session=session
+            "rosters/session_form.html",
+            form=form,
+            program=session.program,
+            session=session,
+            in_past=in_past,
         )
 
     def refused(error: BookingError):
         if isinstance(error, services.SeatsBelowBooked):
             return shown_under(form.seats, page)(error)
+        if isinstance(error, services.StartsInPast):
+            return shown_under(form.day, lambda: page(in_past=True))(error)
         return flashed_above(page)(error)
 
     if not form.validate_on_submit():
@@ -193,6 +204,7 @@ def edit_session(session_id: int):
             facilitators=form.chosen_facilitators(),
             now=utcnow(),
             actor=current_user,
+            past_reason=form.past_reason(),
         ),
         done=lambda told: f"Saved {session.when}." + _told(told, "an updated invite"),
         redirect_to=url_for("rosters.roster", session_id=session.id),
