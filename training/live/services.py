@@ -165,7 +165,8 @@ def _touch(live: LiveSession, attendance: LiveAttendance) -> None:
 
 def _require_in_session(session: TrainingSession, signup: Signup) -> None:
     if signup.session_id != session.id or signup.status != SIGNUP_CONFIRMED:
-        raise LiveError(f"{signup.organization_name} is not booked on this session.")
+        # Named by nothing: a facilitator reads only their own sessions' organizations.
+        raise LiveError("That organization is not booked on this session.")
 
 
 def checkin_opens_at(session: TrainingSession) -> datetime:

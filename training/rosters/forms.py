@@ -184,12 +184,18 @@ class CancelSessionForm(Form):
     submit = SubmitField("Cancel the session")
 
 
+def _a_session_chosen(_form, field):
+    # "Choose a date…" (0) is offered first so that no date is moved to by default.
+    if not field.data:
+        raise ValidationError("Choose the session to move them to.")
+
+
 class MoveSignupForm(Form):
     """The session to move (or book) an organization into."""
 
     session_id = IdSelectField(
         "Move to",
-        validators=[InputRequired("Choose the session to move them to.")],
+        validators=[InputRequired("Choose the session to move them to."), _a_session_chosen],
         invalid_choice_message="That session cannot take them; choose one from the list.",
     )
     submit = SubmitField("Move")

@@ -239,8 +239,10 @@ def roster(session_id: int):
     now = utcnow()
     move_options = _move_options(session, now)
     move_form, promote_form = MoveSignupForm(formdata=None), MoveSignupForm(formdata=None)
-    move_form.session_id.choices = move_options
-    promote_form.session_id.choices = _promote_options(session, now, move_options)
+    move_form.session_id.choices = _with_nothing_chosen(move_options)
+    promote_form.session_id.choices = _with_nothing_chosen(
+        _promote_options(session, now, move_options)
+    )
     return render_template(
         "rosters/roster.html",
         roster=services.load_roster(session),
@@ -290,7 +292,7 @@ def move_signup(session_id: int, signup_id: int):
     """Move a booked organization to another session with a free seat."""
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = MoveSignupForm()
-    form.session_id.choices = _move_options(session, utcnow())
+    form.session_id.choices = _with_nothing_chosen(_move_options(session, utcnow()))
     return _roster_action(
         form,
         lambda: booking.change_session(
@@ -329,7 +331,9 @@ def promote_signup(session_id: int, signup_id: int):
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = MoveSignupForm()
     now = utcnow()
-    form.session_id.choices = _promote_options(session, now, _move_options(session, now))
+    form.session_id.choices = _with_nothing_chosen(
+        _promote_options(session, now, _move_options(session, now))
+    )
     return _roster_action(
         form,
         lambda: services.promote_signup(
@@ -558,10 +562,23 @@ def _session_signup_or_404(session_id: int, signup_id: int) -> tuple[TrainingSes
 
 
 def _move_options(session: TrainingSession, now: datetime) -> list[SelectChoice]:
+    """The sessions an organization can be moved to, each with its free seats; a date inside
+    the change cutoff says so. No date is chosen until staff choose one."""
+    cutoff = current_app.config["CHANGE_CUTOFF_HOURS"]
     return [
-        SelectChoice(target.id, f"{target.when} ({target.seats_left} left)")
+        SelectChoice(
+            target.id,
+            f"{target.when} ({target.seats_left} left"
+            + (f"; starts within {cutoff} hours" if now >= target.changes_close_at(cutoff) else "")
+            + ")",
+        )
         for target in services.move_targets(session, now)
     ]
+
+
+def _with_nothing_chosen(options: list[SelectChoice]) -> list[SelectChoice]:
+    """``options`` after a first "Choose a date…" (id 0), so none is picked by default."""
+    return [SelectChoice(0, "Choose a date…"), *options] if options else []
 
 
 def _promote_options(
