@@ -77,7 +77,7 @@ def test_staff_see_every_session_with_seats_waitlist_and_facilitators(
     client, make_session, make_facilitator, sign_in_as
 ):
     full = make_session(seats=1)
-    make_session(starts_in=timedelta(days=6))
+    later = make_session(starts_in=timedelta(days=6))
     make_facilitator("Robin Diaz", session_ids=[full])
     book(client, full, "North Clinic")
     book(client, full, "South Clinic")  # waitlisted
