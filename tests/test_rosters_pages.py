@@ -645,3 +645,46 @@ def test_past_sessions_offer_no_edit_link(app, client, make_session, sign_in_as)
     assert f'href="/staff/sessions/{ahead}/edit"' in listing
     assert "Edit session" not in page_text(client.get(f"/staff/sessions/{past}"))
     assert "Edit session" in page_text(client.get(f"/staff/sessions/{ahead}"))
+
+
+def test_staff_find_the_sessions_of_an_organization_by_name_contact_or_email(
+    app, client, make_session, sign_in_as
+):
+    first = make_session()
+    second = make_session(starts_in=timedelta(days=6))
+    book(client, first, "North Clinic", contact_email="ana@north.example.org")
+    book(
+        client,
+        second,
+        "Ōcean Médical",
+        contact_name="Lee Wong",
+        contact_email="lee@ocean.example.org",
+        attendee_emails="kim@sharedmail.example.org",
+    )
+    sign_in_as("staff")
+    for query in ("ocean medical", "LEE WONG", "kim@sharedmail"):
+        page = client.get("/staff/sessions", query_string={"q": query})
+        text = page_text(page)
+        html = page.get_data(as_text=True)
+        assert f'href="/staff/sessions/{second}?q=' in html, query
+        assert f'href="/staff/sessions/{first}?' not in html, query
+        assert "Matches: Ōcean Médical" in text
+        assert "1 session has an organization matching" in text
+    everyone = page_text(client.get("/staff/sessions", query_string={"q": " "}))
+    assert "matching" not in everyone
+
+
+def test_a_roster_filtered_shows_only_the_organizations_found(
+    app, client, make_session, sign_in_as
+):
+    session_id = make_session()
+    book(client, session_id, "North Clinic", contact_email="ana@north.example.org")
+    book(client, session_id, "South Clinic", contact_email="bo@south.example.org")
+    sign_in_as("staff")
+    text = page_text(client.get(f"/staff/sessions/{session_id}", query_string={"q": "bo@south"}))
+    assert "Showing the organizations matching “bo@south”: 1 booked, 0 waiting." in text
+    assert "South Clinic" in text and "North Clinic" not in text
+    assert "Booked (1)" in text
+    too_long = client.get(f"/staff/sessions/{session_id}", query_string={"q": "x" * 300})
+    assert "Keep the search to 200 characters." in page_text(too_long)
+    assert "North Clinic" in page_text(too_long)

@@ -317,3 +317,13 @@ class OrganizationsEmailForm(Form):
             for session in sessions
             if not session.is_cancelled
         ]
+
+
+class FindForm(Form):
+    """Find organizations on the sessions list or a roster (a GET form, sent in the address)."""
+
+    q = StringField(
+        "Find an organization, contact or email",
+        filters=[single_line],
+        validators=[Length(max=200, message="Keep the search to 200 characters.")],
+    )

@@ -19,6 +19,7 @@ from training.booking.links import hash_token
 from training.booking.models import (
     SESSION_CANCELLED,
     SESSION_SCHEDULED,
+    SIGNUP_CANCELLED,
     SIGNUP_CONFIRMED,
     SIGNUP_WAITLISTED,
     Program,
@@ -27,6 +28,7 @@ from training.booking.models import (
     TrainingSession,
 )
 from training.booking.notices import send_session_update
+from training.booking.search import signup_matches
 from training.booking.services import (
     AlreadySignedUp,
     BookingError,
@@ -614,6 +616,38 @@ def move_targets(session: TrainingSession, now: datetime) -> list[TrainingSessio
             .order_by(TrainingSession.starts_at, TrainingSession.id)
         )
     )
+
+
+def matching_signups(program_id: int, text: str) -> dict[int, str] | None:
+    """The active signups of the program that ``text`` finds (``signup_matches``: organization,
+    contact or attendee), as id: organization name; None when ``text`` is empty (no filter)."""
+    matches = signup_matches(text)
+    if matches is None:
+        return None
+    rows = db.session.execute(
+        select(Signup.id, Signup.organization_name).where(
+            Signup.program_id == program_id, Signup.status != SIGNUP_CANCELLED, matches
+        )
+    ).all()
+    return dict(rows)
+
+
+def sessions_of_signups(signup_ids) -> dict[int, set[int]]:
+    """For each session id, which of ``signup_ids`` are booked on it or waiting for it."""
+    found: dict[int, set[int]] = {}
+    booked = db.session.execute(
+        select(Signup.session_id, Signup.id).where(
+            Signup.id.in_(signup_ids), Signup.status == SIGNUP_CONFIRMED
+        )
+    )
+    waiting = db.session.execute(
+        select(SignupChoice.session_id, Signup.id)
+        .join(Signup, SignupChoice.signup_id == Signup.id)
+        .where(Signup.id.in_(signup_ids), Signup.status == SIGNUP_WAITLISTED)
+    )
+    for session_id, signup_id in [*booked, *waiting]:
+        found.setdefault(session_id, set()).add(signup_id)
+    return found
 
 
 def rotate_calendar_feed(*, actor) -> str:

@@ -4,6 +4,7 @@ The blueprint has no URL prefix: its pages live under /staff, and the calendar f
 calendar apps fetch without signing in, at /feeds/sessions/<token>.ics.
 """
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 
@@ -39,6 +40,7 @@ from training.rosters.forms import (
     CancelSessionForm,
     CancelSignupForm,
     FeedForm,
+    FindForm,
     MoveSignupForm,
     NotesForm,
     OrganizationsEmailForm,
@@ -62,8 +64,24 @@ def sessions():
     """The program's sessions (a facilitator's own) with seats, waitlist and facilitators."""
     program = current_program()
     summaries = services.list_sessions(program, current_user) if program else []
+    find = FindForm(request.args)
+    found = None  # no filter: every session
+    if program is not None and find.validate():
+        matches = services.matching_signups(program.id, find.q.data or "")
+        if matches is not None:
+            by_session = services.sessions_of_signups(matches)
+            summaries = [s for s in summaries if s.session.id in by_session]
+            found = {
+                session_id: sorted(matches[signup_id] for signup_id in signup_ids)
+                for session_id, signup_ids in by_session.items()
+            }
     return render_template(
-        "rosters/sessions.html", program=program, summaries=summaries, now=utcnow()
+        "rosters/sessions.html",
+        program=program,
+        summaries=summaries,
+        now=utcnow(),
+        find=find,
+        found=found,
     )
 
 
@@ -243,9 +261,24 @@ def roster(session_id: int):
     promote_form.session_id.choices = _with_nothing_chosen(
         _promote_options(session, now, move_options)
     )
+    roster = services.load_roster(session)
+    find = FindForm(request.args)
+    matches = (
+        services.matching_signups(session.program_id, find.q.data or "")
+        if (find.validate())
+        else None
+    )
+    if matches is not None:
+        roster = dataclasses.replace(
+            roster,
+            booked=[signup for signup in roster.booked if signup.id in matches],
+            waitlist=[signup for signup in roster.waitlist if signup.id in matches],
+        )
     return render_template(
         "rosters/roster.html",
-        roster=services.load_roster(session),
+        roster=roster,
+        find=find,
+        filtered=matches is not None,
         move_form=move_form,
         promote_form=promote_form,
         cancel_form=CancelSignupForm(formdata=None),
