@@ -1,6 +1,9 @@
 """Every page fits a 375 px phone screen: nothing scrolls sideways but a wide table inside its
 own box, with its first column kept in view."""
 
+# The fuzz test's `world` fixture is imported to be used by name, which ruff reads as redefining it.
+# ruff: noqa: F811
+
 import pytest
 from conftest import live_server
 from test_app_fuzz import World, world  # noqa: F401  (records for every path value)
