@@ -78,6 +78,12 @@ SANDBOX_RETENTION_DAYS = 30
 # Live sessions: how often a participant's page and the facilitator's board ask for changes.
 LIVE_POLL_MS = 1000
 LIVE_BOARD_POLL_MS = 2000
+# Redis shared by every web process and host (redis://host:6379/0): a participant's unchanged
+# poll is then answered 304 from it before Flask (training.live.cache). Unset: every poll reads
+# the database.
+LIVE_REDIS_URL = None
+LIVE_CACHE_PREFIX = "training:live:"
+LIVE_CACHE_SECONDS = 12 * 3600
 
 # Background workers (`flask mail deliver --watch`, `flask sandbox work --watch`): after an error
 # that may pass (a locked database, a mail server gone), each waits twice as long as the time

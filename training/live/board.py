@@ -39,12 +39,30 @@ def _etag(*parts: object) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
 
 
+def participant_etag(
+    signup_id: int, status: str, session_id: int | None, version: int | None, revision: int | None
+) -> str:
+    """The ETag of a participant's live page: its booking, the session's live version and the
+    organization's live revision (``training.live.cache`` computes it from Redis alike)."""
+    return "p" + _etag(signup_id, status, session_id, version, revision)
+
+
 @dataclass(frozen=True)
 class ParticipantTag:
-    """A manage link's signup and the ETag of its live page."""
+    """A manage link's signup, what its live page's ETag is made of, and the ETag."""
 
     signup_id: int
-    etag: str
+    status: str
+    session_id: int | None
+    version: int | None
+    revision: int | None
+
+    @property
+    def etag(self) -> str:
+        """The live page's ETag."""
+        return participant_etag(
+            self.signup_id, self.status, self.session_id, self.version, self.revision
+        )
 
 
 def participant_tag(token: str) -> ParticipantTag | None:
@@ -72,7 +90,7 @@ def participant_tag(token: str) -> ParticipantTag | None:
     ).first()
     if row is None:
         return None
-    return ParticipantTag(signup_id=row.id, etag="p" + _etag(*row))
+    return ParticipantTag(*row)
 
 
 def board_tag(session_id: int) -> str:

@@ -21,12 +21,14 @@ from training.edge import carry_out
 from training.extensions import db, utcnow
 from training.live import services
 from training.live.board import (
+    ParticipantTag,
     board,
     board_tag,
     participant_attendance,
     participant_tag,
     sandbox_path,
 )
+from training.live.cache import live_cache
 from training.live.followups import FollowUpReport, send_followups
 from training.live.forms import ActionForm, CheckInForm, DoneForm, JumpForm, NotesForm
 from training.live.models import WalkthroughStep
@@ -300,6 +302,8 @@ def follow(token: str):
     """The participant's live page: the step the facilitator is on."""
     tag = participant_tag(token) if len(token) <= MAX_TOKEN_LENGTH else None
     signup = signup_or_404(token)
+    if tag is not None:
+        _share(token, tag)
     return render_template(
         "live/follow.html",
         etag=quote_etag(tag.etag) if tag else "",
@@ -313,6 +317,7 @@ def follow_state(token: str):
     tag = participant_tag(token) if len(token) <= MAX_TOKEN_LENGTH else None
     if tag is None:
         abort(404)
+    _share(token, tag)
     if request.if_none_match.contains(tag.etag):
         return _not_modified(tag.etag)
     signup = db.session.get(Signup, tag.signup_id)
@@ -330,6 +335,20 @@ def follow_state(token: str):
         },
         tag.etag,
     )
+
+
+def _share(token: str, tag: ParticipantTag) -> None:
+    """Copy what was read to the live cache, so the next unchanged poll is answered from it."""
+    cache = live_cache()
+    if cache is not None:
+        cache.remember(
+            token,
+            signup_id=tag.signup_id,
+            status=tag.status,
+            session_id=tag.session_id,
+            version=tag.version,
+            revision=tag.revision,
+        )
 
 
 @bp.post("/manage/<token>/live/help")

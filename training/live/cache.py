@@ -1,0 +1,305 @@
+"""The live walkthrough's shared cache: an unchanged participant poll answered before Flask.
+
+A participant's page polls ``/manage/<token>/live/state.json`` every second with the ETag it
+has. ``FastPoll`` wraps the WSGI app: for that one path it computes the participant's current
+ETag from a Redis hash (one ``HMGET``: the live session's version and the organization's
+revision) and answers ``304 Not Modified`` when the ETag is unchanged, without dispatching the
+request, opening a database transaction or rendering anything. Anything else, a miss, a changed
+ETag or Redis unreachable, goes on to the Flask view, which reads the database as before: the
+polling fallback and the no-JavaScript Refresh are untouched.
+
+The database stays the truth; Redis holds a copy that every process and host shares:
+
+- After a commit that changed a live session (``bump``) or an organization's live row, the new
+  version and revisions are read back from the database and written with "set if greater", so a
+  value written late never hides a newer one.
+- Each full answer (the Flask view) writes what it read the same way, which fills the hash.
+- A booking that changes (cancelled, moved to another session, deleted) leaves a tombstone in
+  place of its revision: for ``TOMBSTONE_SECONDS`` its link takes the full path (which shows a
+  cancelled booking no step), whatever a full answer that read the database just before the
+  change writes.
+
+Each process keeps only a bounded map from a manage token's SHA-256 (never the token) to the
+signup and session ids it opens: the key of the shared state, filled by the full path for
+confirmed bookings only. A cached answer is never decided from it alone.
+
+Layout: hash ``{LIVE_CACHE_PREFIX}{session_id}``; field ``v`` the live session's version,
+field ``a{signup_id}`` the organization's attendance revision (``-1`` before it has a row,
+``x<unix time>`` a tombstone). The hash expires ``LIVE_CACHE_SECONDS`` after its last write.
+"""
+
+import logging
+import time
+from collections.abc import Iterable
+
+import redis
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import event, inspect, select, tuple_
+from sqlalchemy.orm import Session
+from werkzeug.http import parse_etags
+
+from training.booking.links import MAX_TOKEN_LENGTH, hash_token
+from training.booking.models import SIGNUP_CONFIRMED, Signup
+from training.extensions import db
+from training.live.board import participant_etag
+from training.live.models import LiveAttendance, LiveSession
+from training.security import CONTENT_SECURITY_POLICY
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "live_cache"
+VERSION_FIELD = b"v"
+NO_ROW = -1
+TOMBSTONE = "x"
+# How long the process leaves Redis alone after an error before trying again (seconds).
+RETRY_AFTER_ERROR_SECONDS = 5.0
+# How many manage tokens a process remembers (about 200 bytes each).
+MAPPING_SIZE = 20_000
+
+# A tombstone outlives any full answer that read the database before the change and writes
+# after it (gunicorn ends a request after 30 s).
+TOMBSTONE_SECONDS = 60
+
+# Set each field to its value if that is greater than what the field holds (a missing field is
+# smaller). A tombstone ("x" and Redis's clock) is always written, and replaced by a number
+# only once it is ARGV[2] seconds old. The hash then lives ARGV[1] more seconds.
+_SET_IF_GREATER = """
+local now = tonumber(redis.call('TIME')[1])
+for i = 3, #ARGV, 2 do
+  local field, value = ARGV[i], ARGV[i + 1]
+  local held = redis.call('HGET', KEYS[1], field)
+  if value == 'x' then
+    redis.call('HSET', KEYS[1], field, 'x' .. now)
+  elseif held == false then
+    redis.call('HSET', KEYS[1], field, value)
+  elseif string.sub(held, 1, 1) == 'x' then
+    if now - tonumber(string.sub(held, 2)) >= tonumber(ARGV[2]) then
+      redis.call('HSET', KEYS[1], field, value)
+    end
+  elseif tonumber(value) > tonumber(held) then
+    redis.call('HSET', KEYS[1], field, value)
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
+_PATH_PREFIX = "/manage/"
+_PATH_SUFFIX = "/live/state.json"
+_CHANGES = "live_cache_changes"
+
+
+class LiveCache:
+    """One app's connection to the shared cache, and its process's token map."""
+
+    def __init__(self, url: str, *, prefix: str, seconds: int) -> None:
+        self.client = redis.Redis.from_url(
+            url, socket_timeout=0.25, socket_connect_timeout=0.25, health_check_interval=0
+        )
+        self.prefix = prefix
+        self.seconds = seconds
+        self.tokens: dict[str, tuple[int, int]] = {}  # token SHA-256 -> (signup id, session id)
+        self._set_if_greater = self.client.register_script(_SET_IF_GREATER)
+        self._resting_until = 0.0
+
+    def key(self, session_id: int) -> str:
+        """The Redis key of a session's hash."""
+        return f"{self.prefix}{session_id}"
+
+    # --- reading (the fast path) ---
+
+    def current_etag(self, token_hash: str) -> str | None:
+        """The participant's current ETag from the shared state, or None when it cannot tell."""
+        known = self.tokens.get(token_hash)
+        if known is None or time.monotonic() < self._resting_until:
+            return None
+        signup_id, session_id = known
+        try:
+            version, revision = self.client.hmget(
+                self.key(session_id), (VERSION_FIELD, b"a%d" % signup_id)
+            )
+        except redis.RedisError as error:
+            self._rest(error)
+            return None
+        if version is None or revision is None or revision.startswith(b"x"):
+            return None
+        revision = int(revision)
+        return participant_etag(
+            signup_id,
+            SIGNUP_CONFIRMED,
+            session_id,
+            int(version),
+            None if revision == NO_ROW else revision,
+        )
+
+    # --- writing ---
+
+    def remember(
+        self,
+        token: str,
+        *,
+        signup_id: int,
+        status: str,
+        session_id: int | None,
+        version: int | None,
+        revision: int | None,
+    ) -> None:
+        """Keep what a full answer read from the database: the token's ids and the values."""
+        if status != SIGNUP_CONFIRMED or session_id is None or version is None:
+            return
+        revision = NO_ROW if revision is None else revision
+        self._write(session_id, [("v", version), (f"a{signup_id}", revision)])
+        if len(self.tokens) >= MAPPING_SIZE:
+            self.tokens.clear()
+        self.tokens[hash_token(token)] = (signup_id, session_id)
+
+    def publish(self, sessions: Iterable[int], attendances: Iterable[tuple[int, int]]) -> None:
+        """Copy the committed versions and revisions of these sessions and organizations."""
+        sessions, attendances = set(sessions), set(attendances)
+        fields: dict[int, list[tuple[str, object]]] = {}
+        with db.engine.connect() as connection:
+            if sessions:
+                for session_id, version in connection.execute(
+                    select(LiveSession.session_id, LiveSession.version).where(
+                        LiveSession.session_id.in_(sessions)
+                    )
+                ):
+                    fields.setdefault(session_id, []).append(("v", version))
+            if attendances:
+                for session_id, signup_id, revision in connection.execute(
+                    select(
+                        LiveAttendance.session_id, LiveAttendance.signup_id, LiveAttendance.revision
+                    ).where(
+                        tuple_(LiveAttendance.session_id, LiveAttendance.signup_id).in_(attendances)
+                    )
+                ):
+                    fields.setdefault(session_id, []).append((f"a{signup_id}", revision))
+        for session_id, values in fields.items():
+            self._write(session_id, values)
+
+    def bury(self, places: Iterable[tuple[int, int]]) -> None:
+        """Leave a tombstone for each (session id, signup id): its link takes the full path."""
+        for session_id, signup_id in set(places):
+            self._write(session_id, [(f"a{signup_id}", TOMBSTONE)])
+
+    def _write(self, session_id: int, values: list[tuple[str, object]]) -> None:
+        arguments: list[object] = [self.seconds, TOMBSTONE_SECONDS]
+        for field, value in values:
+            arguments += [field, value]
+        try:
+            self._set_if_greater(keys=[self.key(session_id)], args=arguments)
+        except redis.RedisError as error:
+            self._rest(error)
+
+    def _rest(self, error: Exception) -> None:
+        if time.monotonic() >= self._resting_until:
+            log.warning(
+                "Live cache unavailable (%s); polls take the full path for %.0f s",
+                type(error).__name__,
+                RETRY_AFTER_ERROR_SECONDS,
+            )
+        self._resting_until = time.monotonic() + RETRY_AFTER_ERROR_SECONDS
+
+
+def live_cache() -> LiveCache | None:
+    """The current app's cache, or None when ``LIVE_REDIS_URL`` is not set."""
+    return current_app.extensions.get(EXTENSION) if has_app_context() else None
+
+
+class FastPoll:
+    """WSGI middleware: ``304 Not Modified`` for an unchanged participant poll, before Flask.
+
+    Only ``GET /manage/<token>/live/state.json`` whose ``If-None-Match`` names the ETag the
+    shared state gives is answered here; every other request is passed on unchanged.
+    """
+
+    def __init__(self, app: Flask, cache: LiveCache) -> None:
+        self.wsgi_app = app.wsgi_app
+        self.cache = cache
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if (
+            environ.get("REQUEST_METHOD") == "GET"
+            and path.startswith(_PATH_PREFIX)
+            and path.endswith(_PATH_SUFFIX)
+            and "HTTP_IF_NONE_MATCH" in environ
+        ):
+            token = path[len(_PATH_PREFIX) : -len(_PATH_SUFFIX)]
+            if token and "/" not in token and len(token) <= MAX_TOKEN_LENGTH:
+                etag = self.cache.current_etag(hash_token(token))
+                if etag is not None and parse_etags(environ["HTTP_IF_NONE_MATCH"]).contains(etag):
+                    start_response("304 Not Modified", _not_modified_headers(etag))
+                    return [b""]
+        return self.wsgi_app(environ, start_response)
+
+
+def _not_modified_headers(etag: str) -> list[tuple[str, str]]:
+    # The headers the Flask view's 304 carries (training.security and live.views).
+    return [
+        ("ETag", f'"{etag}"'),
+        ("Cache-Control", "no-store"),
+        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "same-origin"),
+    ]
+
+
+# --- Noting changes in the database session, copying them after the commit ---------------------
+
+
+def note_session_change(session: Session, session_id: int) -> None:
+    """Note that live session ``session_id``'s version may change with this transaction."""
+    session.info.setdefault(_CHANGES, ([], [], []))[0].append(session_id)
+
+
+@event.listens_for(Session, "after_flush")
+def _note_changes(session: Session, _flush_context) -> None:
+    attendances, graves = [], []
+    for instance in (*session.new, *session.dirty):
+        if isinstance(instance, LiveAttendance):
+            attendances.append((instance.session_id, instance.signup_id))
+    for instance in session.dirty:  # a new booking has no live state to hide
+        if isinstance(instance, Signup):
+            state = inspect(instance)
+            moved = state.attrs.session_id.history
+            if state.attrs.status.history.has_changes() or moved.has_changes():
+                graves += [
+                    (session_id, instance.id)
+                    for session_id in (*moved.deleted, *moved.unchanged, *moved.added)
+                    if session_id is not None
+                ]
+    for instance in session.deleted:
+        if isinstance(instance, Signup) and instance.session_id is not None:
+            graves.append((instance.session_id, instance.id))
+    if attendances or graves:
+        noted = session.info.setdefault(_CHANGES, ([], [], []))
+        noted[1].extend(attendances)
+        noted[2].extend(graves)
+
+
+@event.listens_for(Session, "after_commit")
+def _copy_changes(session: Session) -> None:
+    noted = session.info.pop(_CHANGES, None)
+    cache = live_cache()
+    if noted is None or cache is None:
+        return
+    sessions, attendances, graves = noted
+    try:
+        cache.bury(graves)
+        cache.publish(sessions, attendances)
+    except Exception:  # the commit stands; the next change or full answer copies it again
+        log.exception("Could not copy a live session's change to the live cache")
+
+
+def init_app(app: Flask) -> None:
+    """Serve unchanged polls from the shared cache when ``LIVE_REDIS_URL`` is set."""
+    url = app.config.get("LIVE_REDIS_URL")
+    if not url:
+        return
+    cache = LiveCache(
+        url, prefix=app.config["LIVE_CACHE_PREFIX"], seconds=int(app.config["LIVE_CACHE_SECONDS"])
+    )
+    app.extensions[EXTENSION] = cache
+    app.wsgi_app = FastPoll(app, cache)
