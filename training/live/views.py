@@ -16,7 +16,12 @@ from sqlalchemy import select
 from werkzeug.http import quote_etag
 
 from training.booking.links import MAX_TOKEN_LENGTH, signup_or_404
-from training.booking.models import SESSION_SCHEDULED, Signup, TrainingSession
+from training.booking.models import (
+    SESSION_SCHEDULED,
+    SIGNUP_CONFIRMED,
+    Signup,
+    TrainingSession,
+)
 from training.edge import carry_out
 from training.extensions import db, utcnow
 from training.live import services
@@ -24,6 +29,7 @@ from training.live.board import (
     ParticipantTag,
     board,
     board_tag,
+    live_shown,
     participant_attendance,
     participant_tag,
     sandbox_path,
@@ -320,8 +326,9 @@ def follow_state(token: str):
     _share(token, tag)
     if request.if_none_match.contains(tag.etag):
         return _not_modified(tag.etag)
-    signup = db.session.get(Signup, tag.signup_id)
-    context = _participant_context(signup, token)
+    context = _following_context(tag, token)
+    if context is None:
+        context = _participant_context(db.session.get(Signup, tag.signup_id), token)
     step = context["step"]
     return _live_json(
         {
@@ -399,6 +406,33 @@ def _participant_action(signup: Signup, token: str, change, message: str):
     return carry_out(
         change, done=message, redirect_to=url_for("live.follow", token=token, _anchor="step")
     )
+
+
+def _following_context(tag: ParticipantTag, token: str) -> dict | None:
+    """The live page's context for a confirmed booking of a live session, from the poll's one
+    query and what every participant sees at this version (``live_shown``); None otherwise."""
+    if tag.status != SIGNUP_CONFIRMED or tag.session_id is None or tag.version is None:
+        return None
+    shown = live_shown(tag.session_id, tag.version)
+    if shown is None:
+        return None
+    step = shown.step
+    return {
+        "signup": tag,
+        "token": token,
+        "session": tag.session_id,
+        "live": shown,
+        "step": step,
+        "step_number": shown.step_number,
+        "step_count": shown.step_count,
+        "needs_help": tag.needs_help,
+        "is_done": tag.is_done_with(step.id if step else None),
+        "step_html": shown.step_html,
+        "sandbox_path": sandbox_path(token),
+        "action_form": ActionForm(formdata=None),
+        "done_form": DoneForm(formdata=None, step_id=step.id if step else None),
+        "poll_ms": current_app.config["LIVE_POLL_MS"],
+    }
 
 
 def _participant_context(signup: Signup, token: str) -> dict:
