@@ -87,7 +87,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="click-to-screen runs of the database mode (it cannot keep up with 500)",
     )
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--clicks", type=int, default=6, help="facilitator clicks per run")
     parser.add_argument("--repeat", type=int, default=3, help="click-to-screen runs per size")
     parser.add_argument("--cost-requests", type=int, default=1000, help="polls per cost run")
@@ -232,6 +232,9 @@ def _load_process(base_url: str, tokens: list[str], stop, seen, done) -> None:
     """One load-generator process: ``tokens``' participants polling until ``stop`` is set."""
     import aiohttp
 
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops it
+
     async def main() -> dict:
         counts = {"requests": 0, "not_modified": 0, "errors": 0}
         connector = aiohttp.TCPConnector(limit=0, force_close=True)
@@ -263,52 +266,60 @@ def click_to_screen(base_url: str, session_id: int, tokens: list[str], clicks: i
         )
         for number in range(min(LOAD_PROCESSES, len(tokens)))
     ]
-    facilitator, csrf_token = facilitator_client(base_url, session_id)
-    for process in processes:
-        process.start()
-    first_step: dict[int, int] = {}
+    seen_at: dict[int, list[float]] = {}  # step number -> when each participant first saw it
 
     def drain(until: float, step: int | None = None) -> None:
         while time.monotonic() < until:
-            if step is not None and first_step.get(step, 0) >= len(tokens):
+            if step is not None and len(seen_at.get(step, ())) >= len(tokens):
                 return
             try:
                 number, when = seen.get(timeout=0.05)
             except Empty:
                 continue
-            first_step[number] = first_step.get(number, 0) + 1
             seen_at.setdefault(number, []).append(when)
 
-    seen_at: dict[int, list[float]] = {}
-    drain(time.monotonic() + 3)  # every participant has its ETag
-    if sum(first_step.values()) < len(tokens):
-        raise SetupError(f"only {sum(first_step.values())} of {len(tokens)} participants polled")
-    load_before = os.getloadavg()[0]
-    cpu_before, wall_before = gunicorn_cpu_seconds(server), time.monotonic()
-    all_seen, each_seen = [], []
-    for step in range(2, 2 + clicks):
-        clicked = time.monotonic()
-        response = facilitator.post(
-            f"/staff/live/{session_id}/next",
-            data={"csrf_token": csrf_token, "submission_key": uuid.uuid4().hex},
-        )
-        if response.status_code != 303:
-            raise SetupError(f"Next step answered {response.status_code}")
-        drain(clicked + 15, step)
-        delays = [when - clicked for when in seen_at.get(step, [])]
-        if len(delays) < len(tokens):
-            raise SetupError(f"only {len(delays)} of {len(tokens)} saw step {step} in 15 s")
-        drain(clicked + 2.5)
-        all_seen.append(max(delays))
-        each_seen.extend(delays)
-    wall = time.monotonic() - wall_before
-    cpu = gunicorn_cpu_seconds(server) - cpu_before
-    load_after = os.getloadavg()[0]
-    stop.set()
-    counts = [done.get(timeout=30) for _ in processes]
+    facilitator, csrf_token = facilitator_client(base_url, session_id)
     for process in processes:
-        process.join(timeout=10)
-    facilitator.close()
+        process.start()
+    counts = []
+    try:
+        drain(time.monotonic() + 60, 1)  # every participant has its ETag
+        if len(seen_at.get(1, ())) < len(tokens):
+            raise SetupError(f"only {len(seen_at.get(1, ()))} of {len(tokens)} participants polled")
+        drain(time.monotonic() + 1)
+        load_before = os.getloadavg()[0]
+        cpu_before, wall_before = gunicorn_cpu_seconds(server), time.monotonic()
+        all_seen, each_seen = [], []
+        for step in range(2, 2 + clicks):
+            clicked = time.monotonic()
+            response = facilitator.post(
+                f"/staff/live/{session_id}/next",
+                data={"csrf_token": csrf_token, "submission_key": uuid.uuid4().hex},
+            )
+            if response.status_code != 303:
+                raise SetupError(f"Next step answered {response.status_code}")
+            drain(clicked + 15, step)
+            delays = [when - clicked for when in seen_at.get(step, [])]
+            if len(delays) < len(tokens):
+                raise SetupError(f"only {len(delays)} of {len(tokens)} saw step {step} in 15 s")
+            drain(clicked + 2.5)
+            all_seen.append(max(delays))
+            each_seen.extend(delays)
+        wall = time.monotonic() - wall_before
+        cpu = gunicorn_cpu_seconds(server) - cpu_before
+        load_after = os.getloadavg()[0]
+    finally:
+        stop.set()
+        for _ in processes:
+            try:
+                counts.append(done.get(timeout=30))
+            except Empty:
+                break
+        for process in processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+        facilitator.close()
     requests = sum(count["requests"] for count in counts)
     return {
         "participants": len(tokens),

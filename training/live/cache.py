@@ -4,9 +4,12 @@ A participant's page polls ``/manage/<token>/live/state.json`` every second with
 has. ``FastPoll`` wraps the WSGI app: for that one path it computes the participant's current
 ETag from a Redis hash (one ``HMGET``: the live session's version and the organization's
 revision) and answers ``304 Not Modified`` when the ETag is unchanged, without dispatching the
-request, opening a database transaction or rendering anything. Anything else, a miss, a changed
-ETag or Redis unreachable, goes on to the Flask view, which reads the database as before: the
-polling fallback and the no-JavaScript Refresh are untouched.
+request, opening a database transaction or rendering anything. A changed ETag is answered 200
+from the body this process's Flask view rendered for the same session, version and signals
+(``keep_body``), with the manage token and fresh one-time submission keys put in and the CSRF
+fields left empty (live.js fills them from the page, whose session they belong to). Anything
+else, a miss or Redis unreachable, goes on to the Flask view, which reads the database as
+before: the polling fallback and the no-JavaScript Refresh are untouched.
 
 The database stays the truth; Redis holds a copy that every process and host shares:
 
@@ -24,13 +27,18 @@ signup and session ids it opens: the key of the shared state, filled by the full
 confirmed bookings only. A cached answer is never decided from it alone.
 
 Layout: hash ``{LIVE_CACHE_PREFIX}{session_id}``; field ``v`` the live session's version,
-field ``a{signup_id}`` the organization's attendance revision (``-1`` before it has a row,
-``x<unix time>`` a tombstone). The hash expires ``LIVE_CACHE_SECONDS`` after its last write.
+field ``a{signup_id}`` the organization's row: ``revision|needs help (0/1)|reported step id|done
+(0/1)`` (revision ``-1`` before it has a row), or ``x<unix time>`` for a tombstone. The hash
+expires ``LIVE_CACHE_SECONDS`` after its last write.
 """
 
+import json
 import logging
+import re
 import time
+import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import redis
 from flask import Flask, current_app, has_app_context
@@ -65,6 +73,7 @@ TOMBSTONE_SECONDS = 60
 # only once it is ARGV[2] seconds old. The hash then lives ARGV[1] more seconds.
 _SET_IF_GREATER = """
 local now = tonumber(redis.call('TIME')[1])
+local function number(text) return tonumber(string.match(text, '^-?%d+')) end
 for i = 3, #ARGV, 2 do
   local field, value = ARGV[i], ARGV[i + 1]
   local held = redis.call('HGET', KEYS[1], field)
@@ -76,13 +85,22 @@ for i = 3, #ARGV, 2 do
     if now - tonumber(string.sub(held, 2)) >= tonumber(ARGV[2]) then
       redis.call('HSET', KEYS[1], field, value)
     end
-  elseif tonumber(value) > tonumber(held) then
+  elseif number(value) > number(held) then
     redis.call('HSET', KEYS[1], field, value)
   end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
 """
+
+# Stand-ins in a kept body: the manage token and each one-time submission key.
+TOKEN_MARK = "LIVETOKENMARK"  # noqa: S105 (a stand-in, not a secret)
+KEY_MARK = "LIVEKEYMARK"
+# secrets.token_urlsafe's alphabet: safe in JSON and HTML as it is.
+_TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9_-]+")
+_CSRF_VALUE = re.compile(r'(<input id="csrf_token" name="csrf_token" type="hidden" value=")[^"]*"')
+_KEY_VALUE = re.compile(r'(<input name="submission_key" type="hidden" value=")[^"]*"')
+BODIES_SIZE = 2_000
 
 _PATH_PREFIX = "/manage/"
 _PATH_SUFFIX = "/live/state.json"
@@ -99,6 +117,8 @@ class LiveCache:
         self.prefix = prefix
         self.seconds = seconds
         self.tokens: dict[str, tuple[int, int]] = {}  # token SHA-256 -> (signup id, session id)
+        # (session id, version) -> (step id, {(needs help, done): JSON body with stand-ins})
+        self.bodies: dict[tuple[int, int], tuple[int | None, dict[tuple[bool, bool], str]]] = {}
         self._set_if_greater = self.client.register_script(_SET_IF_GREATER)
         self._resting_until = 0.0
 
@@ -108,29 +128,67 @@ class LiveCache:
 
     # --- reading (the fast path) ---
 
-    def current_etag(self, token_hash: str) -> str | None:
-        """The participant's current ETag from the shared state, or None when it cannot tell."""
+    def current(self, token_hash: str) -> "Following | None":
+        """The participant's current state from the shared cache, or None when it cannot tell."""
         known = self.tokens.get(token_hash)
         if known is None or time.monotonic() < self._resting_until:
             return None
         signup_id, session_id = known
         try:
-            version, revision = self.client.hmget(
+            version, row = self.client.hmget(
                 self.key(session_id), (VERSION_FIELD, b"a%d" % signup_id)
             )
         except redis.RedisError as error:
             self._rest(error)
             return None
-        if version is None or revision is None or revision.startswith(b"x"):
+        if version is None or row is None or row.startswith(b"x"):
             return None
-        revision = int(revision)
-        return participant_etag(
-            signup_id,
-            SIGNUP_CONFIRMED,
-            session_id,
-            int(version),
-            None if revision == NO_ROW else revision,
+        revision, needs_help, reported, done = row.decode().split("|")
+        return Following(
+            signup_id=signup_id,
+            session_id=session_id,
+            version=int(version),
+            revision=None if int(revision) == NO_ROW else int(revision),
+            needs_help=needs_help == "1",
+            reported_step_id=int(reported) if reported else None,
+            done=done == "1",
         )
+
+    def body(self, following: "Following", token: str) -> bytes | None:
+        """The 200 answer's body for ``following``, from a body kept at its version; or None."""
+        kept = self.bodies.get((following.session_id, following.version))
+        if kept is None:
+            return None
+        step_id, variants = kept
+        is_done = following.done and step_id is not None and following.reported_step_id == step_id
+        template = variants.get((following.needs_help, is_done))
+        if template is None:
+            return None
+        pieces = template.replace(TOKEN_MARK, token).split(KEY_MARK)
+        keys = (uuid.uuid4().hex for _ in range(len(pieces) - 1))
+        return "".join(piece + next(keys, "") for piece in pieces).encode()
+
+    def keep_body(
+        self,
+        *,
+        session_id: int,
+        version: int,
+        step_id: int | None,
+        needs_help: bool,
+        is_done: bool,
+        payload: dict,
+        token: str,
+    ) -> None:
+        """Keep a participant's 200 body for every participant with the same signals."""
+        if not _TOKEN_CHARACTERS.fullmatch(token) or TOKEN_MARK in token:
+            return
+        html = _CSRF_VALUE.sub(r'\1"', payload["html"].replace(token, TOKEN_MARK))
+        html = _KEY_VALUE.sub(rf'\1{KEY_MARK}"', html)
+        template = json.dumps({**payload, "html": html})
+        if len(self.bodies) >= BODIES_SIZE:
+            self.bodies.clear()
+        kept = self.bodies.setdefault((session_id, version), (step_id, {}))
+        kept[1][(needs_help, is_done)] = template
 
     # --- writing ---
 
@@ -143,12 +201,15 @@ class LiveCache:
         session_id: int | None,
         version: int | None,
         revision: int | None,
+        needs_help: bool = False,
+        reported_step_id: int | None = None,
+        done: bool = False,
     ) -> None:
         """Keep what a full answer read from the database: the token's ids and the values."""
         if status != SIGNUP_CONFIRMED or session_id is None or version is None:
             return
-        revision = NO_ROW if revision is None else revision
-        self._write(session_id, [("v", version), (f"a{signup_id}", revision)])
+        row = _row_field(revision, needs_help, reported_step_id, done)
+        self._write(session_id, [("v", version), (f"a{signup_id}", row)])
         if len(self.tokens) >= MAPPING_SIZE:
             self.tokens.clear()
         self.tokens[hash_token(token)] = (signup_id, session_id)
@@ -166,14 +227,25 @@ class LiveCache:
                 ):
                     fields.setdefault(session_id, []).append(("v", version))
             if attendances:
-                for session_id, signup_id, revision in connection.execute(
+                for row in connection.execute(
                     select(
-                        LiveAttendance.session_id, LiveAttendance.signup_id, LiveAttendance.revision
+                        LiveAttendance.session_id,
+                        LiveAttendance.signup_id,
+                        LiveAttendance.revision,
+                        LiveAttendance.help_requested_at,
+                        LiveAttendance.reported_step_id,
+                        LiveAttendance.done_at,
                     ).where(
                         tuple_(LiveAttendance.session_id, LiveAttendance.signup_id).in_(attendances)
                     )
                 ):
-                    fields.setdefault(session_id, []).append((f"a{signup_id}", revision))
+                    value = _row_field(
+                        row.revision,
+                        row.help_requested_at is not None,
+                        row.reported_step_id,
+                        row.done_at is not None,
+                    )
+                    fields.setdefault(row.session_id, []).append((f"a{row.signup_id}", value))
         for session_id, values in fields.items():
             self._write(session_id, values)
 
@@ -201,16 +273,42 @@ class LiveCache:
         self._resting_until = time.monotonic() + RETRY_AFTER_ERROR_SECONDS
 
 
+@dataclass(frozen=True)
+class Following:
+    """A participant's live state as the shared cache holds it."""
+
+    signup_id: int
+    session_id: int
+    version: int
+    revision: int | None
+    needs_help: bool
+    reported_step_id: int | None
+    done: bool
+
+    @property
+    def etag(self) -> str:
+        """The participant's live page's ETag (as ``board.participant_tag`` gives it)."""
+        return participant_etag(
+            self.signup_id, SIGNUP_CONFIRMED, self.session_id, self.version, self.revision
+        )
+
+
+def _row_field(revision: int | None, needs_help: bool, reported: int | None, done: bool) -> str:
+    revision = NO_ROW if revision is None else revision
+    return f"{revision}|{int(needs_help)}|{'' if reported is None else reported}|{int(done)}"
+
+
 def live_cache() -> LiveCache | None:
     """The current app's cache, or None when ``LIVE_REDIS_URL`` is not set."""
     return current_app.extensions.get(EXTENSION) if has_app_context() else None
 
 
 class FastPoll:
-    """WSGI middleware: ``304 Not Modified`` for an unchanged participant poll, before Flask.
+    """WSGI middleware: a participant's poll answered before Flask when the cache can.
 
-    Only ``GET /manage/<token>/live/state.json`` whose ``If-None-Match`` names the ETag the
-    shared state gives is answered here; every other request is passed on unchanged.
+    Only ``GET /manage/<token>/live/state.json`` of a token this process has seen confirmed is
+    answered here: ``304 Not Modified`` when ``If-None-Match`` names the ETag the shared state
+    gives, 200 with a kept body for that state; every other request is passed on unchanged.
     """
 
     def __init__(self, app: Flask, cache: LiveCache) -> None:
@@ -223,19 +321,32 @@ class FastPoll:
             environ.get("REQUEST_METHOD") == "GET"
             and path.startswith(_PATH_PREFIX)
             and path.endswith(_PATH_SUFFIX)
-            and "HTTP_IF_NONE_MATCH" in environ
         ):
             token = path[len(_PATH_PREFIX) : -len(_PATH_SUFFIX)]
-            if token and "/" not in token and len(token) <= MAX_TOKEN_LENGTH:
-                etag = self.cache.current_etag(hash_token(token))
-                if etag is not None and parse_etags(environ["HTTP_IF_NONE_MATCH"]).contains(etag):
-                    start_response("304 Not Modified", _not_modified_headers(etag))
-                    return [b""]
+            if token and len(token) <= MAX_TOKEN_LENGTH and _TOKEN_CHARACTERS.fullmatch(token):
+                following = self.cache.current(hash_token(token))
+                if following is not None:
+                    etag = following.etag
+                    asked = environ.get("HTTP_IF_NONE_MATCH")
+                    if asked and parse_etags(asked).contains(etag):
+                        start_response("304 Not Modified", _headers(etag))
+                        return [b""]
+                    body = self.cache.body(following, token)
+                    if body is not None:
+                        start_response(
+                            "200 OK",
+                            [
+                                ("Content-Type", "application/json"),
+                                ("Content-Length", str(len(body))),
+                                *_headers(etag),
+                            ],
+                        )
+                        return [body]
         return self.wsgi_app(environ, start_response)
 
 
-def _not_modified_headers(etag: str) -> list[tuple[str, str]]:
-    # The headers the Flask view's 304 carries (training.security and live.views).
+def _headers(etag: str) -> list[tuple[str, str]]:
+    # The headers the Flask view's answers carry (training.security and live.views).
     return [
         ("ETag", f'"{etag}"'),
         ("Cache-Control", "no-store"),

@@ -327,21 +327,31 @@ def follow_state(token: str):
     if request.if_none_match.contains(tag.etag):
         return _not_modified(tag.etag)
     context = _following_context(tag, token)
-    if context is None:
+    shared = context is not None
+    if not shared:
         context = _participant_context(db.session.get(Signup, tag.signup_id), token)
     step = context["step"]
-    return _live_json(
-        {
-            "version": context["live"].version if context["live"] else 0,
-            "step": {"id": step.id, "number": context["step_number"], "title": step.title}
-            if step
-            else None,
-            "needs_help": context["needs_help"],
-            "is_done": context["is_done"],
-            "html": render_template("live/_follow_step.html", **context),
-        },
-        tag.etag,
-    )
+    payload = {
+        "version": context["live"].version if context["live"] else 0,
+        "step": {"id": step.id, "number": context["step_number"], "title": step.title}
+        if step
+        else None,
+        "needs_help": context["needs_help"],
+        "is_done": context["is_done"],
+        "html": render_template("live/_follow_step.html", **context),
+    }
+    cache = live_cache()
+    if shared and cache is not None and context["live"].version == tag.version:
+        cache.keep_body(
+            session_id=tag.session_id,
+            version=tag.version,
+            step_id=step.id if step else None,
+            needs_help=context["needs_help"],
+            is_done=context["is_done"],
+            payload=payload,
+            token=token,
+        )
+    return _live_json(payload, tag.etag)
 
 
 def _share(token: str, tag: ParticipantTag) -> None:
@@ -355,6 +365,9 @@ def _share(token: str, tag: ParticipantTag) -> None:
             session_id=tag.session_id,
             version=tag.version,
             revision=tag.revision,
+            needs_help=tag.needs_help,
+            reported_step_id=tag.reported_step_id,
+            done=tag.done_at is not None,
         )
 
 
