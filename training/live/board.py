@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import url_for
+from flask import current_app, url_for
 from sqlalchemy import and_, func, select
 
 from training.booking.links import hash_token
@@ -111,15 +111,17 @@ class LiveShown:
     step_html: str
 
 
-# Session id -> the newest LiveShown this process built: participants' answers at one version
-# share it (the version changes with everything it holds), so it is built once per version.
-_shown: dict[int, LiveShown] = {}
+# The app's session id -> the newest LiveShown this process built: participants' answers at one
+# version share it (the version changes with everything it holds), so it is built once per
+# version. Kept per app: another app (another database) has its own.
+_SHOWN = "live_shown"
 _SHOWN_SIZE = 1000
 
 
 def live_shown(session_id: int, version: int) -> LiveShown | None:
     """What the participants of session ``session_id`` see at ``version`` or newer; None before
     the session was first started. Built from the database once per version per process."""
+    _shown: dict[int, LiveShown] = current_app.extensions.setdefault(_SHOWN, {})
     shown = _shown.get(session_id)
     if shown is not None and shown.version == version:
         return shown
