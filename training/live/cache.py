@@ -48,6 +48,7 @@ from werkzeug.http import parse_etags
 
 from training.booking.links import MAX_TOKEN_LENGTH, hash_token
 from training.booking.models import SIGNUP_CONFIRMED, Signup
+from training.database import BEGIN_DEFERRED, SQLITE_BEGIN
 from training.extensions import db
 from training.live.board import participant_etag
 from training.live.models import LiveAttendance, LiveSession
@@ -218,7 +219,8 @@ class LiveCache:
         """Copy the committed versions and revisions of these sessions and organizations."""
         sessions, attendances = set(sessions), set(attendances)
         fields: dict[int, list[tuple[str, object]]] = {}
-        with db.engine.connect() as connection:
+        # A read of its own, begun without SQLite's write lock (another may hold it meanwhile).
+        with db.engine.connect().execution_options(**{SQLITE_BEGIN: BEGIN_DEFERRED}) as connection:
             if sessions:
                 for session_id, version in connection.execute(
                     select(LiveSession.session_id, LiveSession.version).where(
