@@ -244,3 +244,13 @@ def test_without_redis_polls_take_the_full_path_and_log_no_token(app, live, capl
     finally:
         with unreachable.app_context():
             db.engine.dispose()
+
+
+def test_a_token_one_instance_has_seen_is_answered_by_another_without_the_database(
+    here, there, live, facilitator
+):
+    etag = there.test_client().get(state_url(live)).headers["ETag"]
+    with counted_queries(here) as statements:
+        answer = here.test_client().get(state_url(live), headers={"If-None-Match": etag})
+    assert answer.status_code == 304
+    assert statements == []

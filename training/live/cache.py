@@ -22,9 +22,11 @@ The database stays the truth; Redis holds a copy that every process and host sha
   cancelled booking no step), whatever a full answer that read the database just before the
   change writes.
 
-Each process keeps only a bounded map from a manage token's SHA-256 (never the token) to the
-signup and session ids it opens: the key of the shared state, filled by the full path for
-confirmed bookings only. A cached answer is never decided from it alone.
+The key of the shared state is the signup and session ids a manage token opens, kept under the
+token's SHA-256 (never the token): in Redis (``t:{sha256}``, written by the full path for
+confirmed bookings only, so every process learns it from any one's answer) and in each
+process's bounded map in front of it. A cached answer is never decided from it alone: a moved
+or cancelled booking finds a tombstone in the session's hash.
 
 Layout: hash ``{LIVE_CACHE_PREFIX}{session_id}``; field ``v`` the live session's version,
 field ``a{signup_id}`` the organization's row: ``revision|needs help (0/1)|reported step id|done
@@ -127,15 +129,21 @@ class LiveCache:
         """The Redis key of a session's hash."""
         return f"{self.prefix}{session_id}"
 
+    def token_key(self, token_hash: str) -> str:
+        """The Redis key naming the signup and session of a manage token (by its SHA-256)."""
+        return f"{self.prefix}t:{token_hash}"
+
     # --- reading (the fast path) ---
 
     def current(self, token_hash: str) -> "Following | None":
         """The participant's current state from the shared cache, or None when it cannot tell."""
-        known = self.tokens.get(token_hash)
-        if known is None or time.monotonic() < self._resting_until:
+        if time.monotonic() < self._resting_until:
             return None
-        signup_id, session_id = known
         try:
+            known = self.tokens.get(token_hash) or self._shared_token(token_hash)
+            if known is None:
+                return None
+            signup_id, session_id = known
             version, row = self.client.hmget(
                 self.key(session_id), (VERSION_FIELD, b"a%d" % signup_id)
             )
@@ -211,9 +219,29 @@ class LiveCache:
             return
         row = _row_field(revision, needs_help, reported_step_id, done)
         self._write(session_id, [("v", version), (f"a{signup_id}", row)])
+        token_hash = hash_token(token)
+        if self.tokens.get(token_hash) != (signup_id, session_id):
+            try:  # every process learns the token from any one's full answer
+                self.client.set(
+                    self.token_key(token_hash), f"{signup_id}:{session_id}", ex=self.seconds
+                )
+            except redis.RedisError as error:
+                self._rest(error)
+            self._learn(token_hash, (signup_id, session_id))
+
+    def _shared_token(self, token_hash: str) -> tuple[int, int] | None:
+        """The token's ids as another process wrote them, kept in this one's map."""
+        held = self.client.get(self.token_key(token_hash))
+        if held is None:
+            return None
+        signup_id, session_id = (int(part) for part in held.split(b":"))
+        self._learn(token_hash, (signup_id, session_id))
+        return signup_id, session_id
+
+    def _learn(self, token_hash: str, ids: tuple[int, int]) -> None:
         if len(self.tokens) >= MAPPING_SIZE:
             self.tokens.clear()
-        self.tokens[hash_token(token)] = (signup_id, session_id)
+        self.tokens[token_hash] = ids
 
     def publish(self, sessions: Iterable[int], attendances: Iterable[tuple[int, int]]) -> None:
         """Copy the committed versions and revisions of these sessions and organizations."""
