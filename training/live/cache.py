@@ -16,7 +16,9 @@ The database stays the truth; Redis holds a copy that every process and host sha
 - After a commit that changed a live session (``bump``) or an organization's live row, the new
   version and revisions are read back from the database and written with "set if greater", so a
   value written late never hides a newer one.
-- Each full answer (the Flask view) writes what it read the same way, which fills the hash.
+- Each full answer and each live page load writes what it read the same way, which fills the
+  hash, and mends a copy lost by a process killed between its commit and Redis (as does the
+  session's next change).
 - A booking that changes (cancelled, moved to another session, deleted) leaves a tombstone in
   place of its revision: for ``TOMBSTONE_SECONDS`` its link takes the full path (which shows a
   cancelled booking no step), whatever a full answer that read the database just before the
@@ -30,8 +32,9 @@ or cancelled booking finds a tombstone in the session's hash.
 
 Layout: hash ``{LIVE_CACHE_PREFIX}{session_id}``; field ``v`` the live session's version,
 field ``a{signup_id}`` the organization's row: ``revision|needs help (0/1)|reported step id|done
-(0/1)`` (revision ``-1`` before it has a row), or ``x<unix time>`` for a tombstone. The hash
-expires ``LIVE_CACHE_SECONDS`` after its last write.
+(0/1)`` (revision ``-1`` before it has a row), or ``x<unix time>`` for a tombstone; key
+``{LIVE_CACHE_PREFIX}t:{token sha256}``: ``signup_id:session_id``. Both expire
+``LIVE_CACHE_SECONDS`` after their last write.
 """
 
 import json
