@@ -411,10 +411,24 @@ def run(args: argparse.Namespace, workdir: str) -> dict:
     finally:
         if server is not None:
             stop_gunicorn(server)
+        _forget_cache(f"training-bench-{os.getpid()}:live:")
         admin.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
         )
         admin.close()
+
+
+def _forget_cache(prefix: str) -> None:
+    """Delete the run's keys from Redis (they would expire in 12 hours anyway)."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter(match=prefix + "*", count=1000):
+            client.delete(key)
+        client.close()
+    except redis.RedisError:
+        pass
 
 
 def _spread(values: list[float]) -> str:
