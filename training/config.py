@@ -81,6 +81,12 @@ LIVE_BOARD_POLL_MS = 2000
 # Facilitators can check organizations in from this many minutes before a session starts (a
 # check-in days before is a slip of the finger); follow-up emails wait for the session's end.
 LIVE_CHECKIN_OPENS_MINUTES = 30
+# Redis shared by every web process and host (redis://host:6379/0): a participant's unchanged
+# poll is then answered 304 from it before Flask (training.live.cache). Unset: every poll reads
+# the database.
+LIVE_REDIS_URL = None
+LIVE_CACHE_PREFIX = "training:live:"
+LIVE_CACHE_SECONDS = 12 * 3600
 
 # Background workers (`flask mail deliver --watch`, `flask sandbox work --watch`): after an error
 # that may pass (a locked database, a mail server gone), each waits twice as long as the time

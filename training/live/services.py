@@ -18,6 +18,7 @@ from training.booking.display import format_moment
 from training.booking.models import SIGNUP_CONFIRMED, Signup, TrainingSession
 from training.errors import Refused
 from training.extensions import db
+from training.live.cache import note_session_change
 from training.live.models import (
     CHECKIN_LABELS,
     CHECKIN_NO_SHOW,
@@ -64,6 +65,7 @@ def bump(live: LiveSession, *, seen_by_participants: bool) -> None:
     if seen_by_participants:
         values[LiveSession.version] = LiveSession.version + 1
     db.session.flush()
+    note_session_change(db.session(), live.session_id)  # copied to the live cache on commit
     db.session.execute(
         update(LiveSession)
         .where(LiveSession.session_id == live.session_id)
