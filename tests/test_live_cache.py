@@ -24,6 +24,7 @@ from training.extensions import db, utcnow
 from training.live.cache import live_cache
 
 # The console's fixtures: a session with two organizations, the walkthrough and staff accounts.
+clock = test_live_pages.clock
 live = test_live_pages.live
 
 REDIS_URL = os.environ.get("TRAINING_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
