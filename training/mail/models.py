@@ -4,7 +4,7 @@ state, and reminders sent."""
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from training.extensions import UTCDateTime, db, utcnow
@@ -50,6 +50,10 @@ class OutboxMessage(db.Model):
             "calendar_method IS NULL OR calendar_method IN ('REQUEST', 'CANCEL')",
             name="calendar_method_known",
         ),
+        # The worker's claim finds the due rows and its own in these indexes, never reading a
+        # row's bodies (on SQLite the columns after them sit in the same overflow pages).
+        Index("ix_outbox_messages_due", "status", "next_attempt_at", "lease_expires_at"),
+        Index("ix_outbox_messages_claim_token", "claim_token"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -78,6 +82,11 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The message exactly as it goes over SMTP (``message.to_bytes``), built once when it is
+    # queued, so the worker only sends it and every retry is byte for byte the same. None for a
+    # row that could not be built (the worker fails it with the reason) or was queued before
+    # this column: the worker builds those when it claims them.
+    message_bytes: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
     # The booking the email is about; the class is booking's, named so mail imports no feature.
     signup: Mapped["Signup | None"] = relationship("Signup")  # noqa: F821
@@ -122,6 +131,7 @@ class OutboxRecipient(db.Model):
             "status IN ('queued', 'sending', 'sent', 'retrying', 'failed')", name="status_known"
         ),
         Index("uq_outbox_recipients_message_address", "outbox_message_id", "address", unique=True),
+        Index("ix_outbox_recipients_claim_token", "claim_token"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
