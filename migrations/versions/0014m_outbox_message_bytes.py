@@ -1,5 +1,5 @@
-"""an outbox message keeps its bytes, built when it is queued, so the worker only sends them;
-the claim finds due and held rows by index
+"""an outbox message's bytes are built when it is queued and kept beside it, so the worker only
+sends them; the claim finds due and held rows by index
 
 Revision ID: 0014m_outbox_message_bytes
 Revises: 0013f_merge_undo
@@ -19,11 +19,22 @@ depends_on = None
 
 
 def upgrade():
-    # Messages queued before this revision keep NULL: the worker builds their bytes when it
+    # Messages queued before this revision have none: the worker builds their bytes when it
     # claims them, as it always did.
+    op.create_table(
+        "outbox_message_bytes",
+        sa.Column("outbox_message_id", sa.Integer(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["outbox_message_id"],
+            ["outbox_messages.id"],
+            name=op.f("fk_outbox_message_bytes_outbox_message_id_outbox_messages"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("outbox_message_id", name=op.f("pk_outbox_message_bytes")),
+    )
+    # The claim reads these indexes, not the rows with their bodies.
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("message_bytes", sa.LargeBinary(), nullable=True))
-        # The claim reads these indexes, not the rows with their bodies.
         batch_op.create_index(
             "ix_outbox_messages_due", ["status", "next_attempt_at", "lease_expires_at"]
         )
@@ -38,4 +49,4 @@ def downgrade():
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_messages_claim_token")
         batch_op.drop_index("ix_outbox_messages_due")
-        batch_op.drop_column("message_bytes")
+    op.drop_table("outbox_message_bytes")

@@ -34,6 +34,7 @@ from training.mail.models import (
     MAIL_SENT,
     MAIL_WAITING,
     OutboxMessage,
+    OutboxMessageBytes,
     OutboxRecipient,
     summary_status,
 )
@@ -335,19 +336,20 @@ def claim_due(now: datetime, limit: int) -> list[Claim]:
             OutboxMessage.id,
             OutboxMessage.kind,
             OutboxMessage.attempts,
-            OutboxMessage.message_bytes,
+            OutboxMessageBytes.data,
         )
+        .outerjoin(OutboxMessageBytes)
         .where(OutboxMessage.claim_token == token, OutboxMessage.status == MAIL_SENDING)
         .order_by(OutboxMessage.id)
     ).all()
     # Hold no transaction while talking to SMTP (on SQLite it would be the write lock), nor
     # while building the few rows queued without their bytes.
     db.session.commit()
-    built = _build_missing([message.id for message in messages if message.message_bytes is None])
+    built = _build_missing([message.id for message in messages if message.data is None])
     db.session.rollback()
     claims = []
     for message in messages:
-        data, error = message.message_bytes, None
+        data, error = message.data, None
         if data is None:
             data, error = built[message.id]
         claims.append(

@@ -82,11 +82,6 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The message exactly as it goes over SMTP (``message.to_bytes``), built once when it is
-    # queued, so the worker only sends it and every retry is byte for byte the same. None for a
-    # row that could not be built (the worker fails it with the reason) or was queued before
-    # this column: the worker builds those when it claims them.
-    message_bytes: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
     # The booking the email is about; the class is booking's, named so mail imports no feature.
     signup: Mapped["Signup | None"] = relationship("Signup")  # noqa: F821
@@ -95,6 +90,11 @@ class OutboxMessage(db.Model):
         cascade="all, delete-orphan",
         passive_deletes=True,
         order_by="OutboxRecipient.id",
+    )
+    # The message as it goes over SMTP, built when it was queued (None: not built, see
+    # ``OutboxMessageBytes``); loaded only when asked for.
+    wire: Mapped["OutboxMessageBytes | None"] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="select"
     )
 
     def __init__(self, **values):
@@ -115,6 +115,24 @@ class OutboxMessage(db.Model):
                 OutboxRecipient(address=recipient, **state)
                 for recipient in dict.fromkeys(self.recipients or ())
             ]
+
+
+class OutboxMessageBytes(db.Model):
+    """An outbox message exactly as it goes over SMTP (``message.to_bytes``), built once when
+    it is queued so the worker only sends it, and every retry is byte for byte the same.
+
+    Kept beside the message rather than in it: the worker rewrites the message's row twice a
+    delivery (its claim, its outcome), and on SQLite a row is rewritten whole, overflow pages
+    included. A message without one (it could not be built, or was queued before these were
+    kept) is built by the worker when it claims it.
+    """
+
+    __tablename__ = "outbox_message_bytes"
+
+    outbox_message_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class OutboxRecipient(db.Model):

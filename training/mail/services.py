@@ -16,6 +16,7 @@ from training.mail.models import (
     MAIL_QUEUED,
     MAIL_RETRYING,
     OutboxMessage,
+    OutboxMessageBytes,
     OutboxRecipient,
 )
 
@@ -60,7 +61,7 @@ def queue_email(
     ``signup`` is the booking the email is about (its program's staff answer replies), or
     None. With ``calendar`` (iCalendar text, built by the feature that sends the invite), the
     row also carries its ``method`` (REQUEST or CANCEL). The message's bytes are built here
-    (``message_bytes``, about 4 ms), so the worker only sends them. The caller's commit makes
+    (``OutboxMessageBytes``, about 4 ms), so the worker only sends them. The caller's commit makes
     the row visible to the worker.
     """
     if (calendar is None) != (method is None):
@@ -86,7 +87,9 @@ def queue_email(
     # Built now, once, so the worker only sends it. A row that cannot be built is kept without
     # bytes: the worker fails it, with the reason, when it claims it.
     with contextlib.suppress(ValueError):
-        message.message_bytes = wire_bytes(message, current_app.config["MAIL_DEFAULT_SENDER"])
+        message.wire = OutboxMessageBytes(
+            data=wire_bytes(message, current_app.config["MAIL_DEFAULT_SENDER"])
+        )
     db.session.add(message)
     return message
 
