@@ -23,7 +23,7 @@ from functools import cached_property
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
 from training.extensions import UTCDateTime, db, utcnow
 from training.mail.message import Envelope, build_message, to_bytes
@@ -232,9 +232,10 @@ def deliver_due(
     """Send every outbox message due now, batch by batch, and return what became of them.
 
     Each batch is claimed in one transaction and sent over the one connection; outcomes are
-    written ``MAIL_RECORD_EVERY`` messages at a time (``record``), so a worker that dies
+    written ``MAIL_RECORD_EVERY`` messages at a time (``_record``), so a worker that dies
     between two writes has sent at most that many messages it did not record: they are sent
-    again, once its lease lapses.
+    again, once its lease lapses. The run keeps one database connection, committing on it, so
+    no transaction pays for a pool checkout and its ping.
     """
     config = current_app.config
     transport = transport or make_transport(config)
@@ -242,16 +243,18 @@ def deliver_due(
     record_every = max(int(config["MAIL_RECORD_EVERY"]), 1)
     report = DeliveryReport()
     try:
-        while batch := claim_due(now(), batch_size):
-            _send_batch(batch, transport, now, report, record_every)
+        with db.engine.connect() as connection:
+            while batch := claim_due(now(), batch_size, connection=connection):
+                _send_batch(batch, transport, now, report, record_every, connection)
     finally:
         transport.close()
     return report
 
 
-def claim_due(now: datetime, limit: int) -> list[Claim]:
+def claim_due(now: datetime, limit: int, *, connection: Connection | None = None) -> list[Claim]:
     """Take up to ``limit`` due messages, with their recipients due, for this worker alone, and
-    commit the claim; returns them with their bytes, built here for rows queued without.
+    commit the claim (on ``connection``, or one of its own); returns them with their bytes,
+    built here for rows queued without.
 
     The conditional UPDATE re-checks each row's status, so of two workers racing for a row only
     one matches it (PostgreSQL re-reads a row another transaction just changed; SQLite runs
@@ -262,6 +265,9 @@ def claim_due(now: datetime, limit: int) -> list[Claim]:
     are then claimed again with the message. Four statements and one commit a batch, whatever
     its size.
     """
+    if connection is None:
+        with db.engine.connect() as own:
+            return claim_due(now, limit, connection=own)
     token = uuid.uuid4().hex
     due = or_(
         and_(
@@ -276,11 +282,11 @@ def claim_due(now: datetime, limit: int) -> list[Claim]:
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
     )
-    if db.session.get_bind().dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     lease = timedelta(seconds=float(current_app.config["MAIL_LEASE_SECONDS"]))
-    db.session.execute(
-        update(OutboxMessage)
+    messages = connection.execute(
+        update(OutboxMessage.__table__)
         .where(OutboxMessage.id.in_(candidates), due)
         .values(
             status=MAIL_SENDING,
@@ -288,11 +294,14 @@ def claim_due(now: datetime, limit: int) -> list[Claim]:
             lease_expires_at=now + lease,
             attempts=OutboxMessage.attempts + 1,
         )
-        .execution_options(synchronize_session=False)
-    )
+        .returning(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.attempts)
+    ).all()
+    if not messages:
+        connection.rollback()
+        return []
     held = select(OutboxMessage.id).where(OutboxMessage.claim_token == token)
-    db.session.execute(
-        update(OutboxRecipient)
+    connection.execute(
+        update(OutboxRecipient.__table__)
         .where(
             OutboxRecipient.outbox_message_id.in_(held),
             or_(
@@ -305,11 +314,10 @@ def claim_due(now: datetime, limit: int) -> list[Claim]:
             ),
         )
         .values(status=MAIL_SENDING, claim_token=token, attempts=OutboxRecipient.attempts + 1)
-        .execution_options(synchronize_session=False)
     )
     claimed: dict[int, list[ClaimedRecipient]] = {}
     others: dict[int, list[tuple[int, str, datetime, str | None]]] = {}
-    for recipient in db.session.execute(
+    for recipient in connection.execute(
         select(
             OutboxRecipient.id,
             OutboxRecipient.outbox_message_id,
@@ -331,25 +339,20 @@ def claim_due(now: datetime, limit: int) -> list[Claim]:
             others.setdefault(recipient.outbox_message_id, []).append(
                 (recipient.id, recipient.status, recipient.next_attempt_at, recipient.last_error)
             )
-    messages = db.session.execute(
-        select(
-            OutboxMessage.id,
-            OutboxMessage.kind,
-            OutboxMessage.attempts,
-            OutboxMessageBytes.data,
-        )
-        .outerjoin(OutboxMessageBytes)
-        .where(OutboxMessage.claim_token == token, OutboxMessage.status == MAIL_SENDING)
-        .order_by(OutboxMessage.id)
-    ).all()
+    stored = dict(
+        connection.execute(
+            select(OutboxMessageBytes.outbox_message_id, OutboxMessageBytes.data).where(
+                OutboxMessageBytes.outbox_message_id.in_(held)
+            )
+        ).all()
+    )
     # Hold no transaction while talking to SMTP (on SQLite it would be the write lock), nor
     # while building the few rows queued without their bytes.
-    db.session.commit()
-    built = _build_missing([message.id for message in messages if message.data is None])
-    db.session.rollback()
+    connection.commit()
+    built = _build_missing([message.id for message in messages if message.id not in stored])
     claims = []
-    for message in messages:
-        data, error = message.data, None
+    for message in sorted(messages):
+        data, error = stored.get(message.id), None
         if data is None:
             data, error = built[message.id]
         claims.append(
@@ -379,6 +382,7 @@ def _build_missing(ids: list[int]) -> dict[int, tuple[bytes | None, str | None]]
             built[message.id] = (wire_bytes(message, sender), None)
         except ValueError as error:  # a row that cannot become a message never will
             built[message.id] = (None, str(error))
+    db.session.rollback()
     return built
 
 
@@ -456,13 +460,14 @@ def _send_batch(
     now: Callable[[], datetime],
     report: DeliveryReport,
     record_every: int,
+    connection: Connection,
 ) -> None:
     envelope_sender = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
     outage: DeliveryError | None = None
     pending = _Outcomes([], [], [])
     for claim in batch:
         if len(pending.messages) >= record_every:
-            _record(pending)
+            _record(pending, connection)
             pending = _Outcomes([], [], [])
         if outage is not None or not claim.recipients:
             _settle(claim, _all_failed(claim, outage), now(), report, pending)
@@ -492,7 +497,7 @@ def _send_batch(
                     f"{code} {_text(text)}",
                 )
         _settle(claim, outcomes, now(), report, pending)
-    _record(pending)
+    _record(pending, connection)
 
 
 def _all_failed(claim: Claim, error: DeliveryError | None) -> dict[int, Outcome]:
@@ -584,7 +589,7 @@ def _settle(
     )
 
 
-def _record(pending: _Outcomes) -> None:
+def _record(pending: _Outcomes, connection: Connection) -> None:
     """Write the pending outcomes (one ``executemany`` for the recipients, one for the messages)
     and release their claims, in one transaction; then log each message.
 
@@ -594,9 +599,9 @@ def _record(pending: _Outcomes) -> None:
     if not pending.messages:
         return
     if pending.recipients:
-        db.session.execute(_RECORD_RECIPIENT, pending.recipients)
-    db.session.execute(_RECORD_MESSAGE, pending.messages)
-    db.session.commit()
+        connection.execute(_RECORD_RECIPIENT, pending.recipients)
+    connection.execute(_RECORD_MESSAGE, pending.messages)
+    connection.commit()
     for status, *arguments in pending.logs:
         # Counts only: addresses and replies (which name them) stay out of the logs.
         log = current_app.logger.info if status == MAIL_SENT else current_app.logger.warning
