@@ -15,7 +15,8 @@ import smtplib
 import ssl
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -243,12 +244,33 @@ def deliver_due(
     record_every = max(int(config["MAIL_RECORD_EVERY"]), 1)
     report = DeliveryReport()
     try:
-        with db.engine.connect() as connection:
+        with db.engine.connect() as connection, _outcomes_without_flush(connection):
             while batch := claim_due(now(), batch_size, connection=connection):
                 _send_batch(batch, transport, now, report, record_every, connection)
     finally:
         transport.close()
     return report
+
+
+@contextmanager
+def _outcomes_without_flush(connection: Connection) -> Iterator[None]:
+    """On PostgreSQL, let the run's commits return before the WAL reaches the disk (10-50 ms
+    each on a busy one), except the claims' (``claim_due`` asks for a flush): a claim's commit
+    flushes every outcome written before it. So a crash of the worker loses nothing it
+    committed, and only a crash of the database server itself can lose outcomes, those of the
+    batch in hand. The setting is the connection's; it is reset before the pool takes it back.
+    """
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    connection.exec_driver_sql("SET synchronous_commit TO OFF")
+    connection.commit()
+    try:
+        yield
+    finally:
+        connection.rollback()
+        connection.exec_driver_sql("RESET synchronous_commit")
+        connection.commit()
 
 
 def claim_due(now: datetime, limit: int, *, connection: Connection | None = None) -> list[Claim]:
@@ -285,6 +307,10 @@ def claim_due(now: datetime, limit: int, *, connection: Connection | None = None
     if connection.dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     lease = timedelta(seconds=float(current_app.config["MAIL_LEASE_SECONDS"]))
+    if connection.dialect.name == "postgresql":
+        # Durable, whatever the run's setting: a claim must survive the server's crash, and
+        # its commit flushes the outcomes written before it.
+        connection.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
     messages = connection.execute(
         update(OutboxMessage.__table__)
         .where(OutboxMessage.id.in_(candidates), due)
@@ -299,7 +325,8 @@ def claim_due(now: datetime, limit: int, *, connection: Connection | None = None
     if not messages:
         connection.rollback()
         return []
-    held = select(OutboxMessage.id).where(OutboxMessage.claim_token == token)
+    # The ids the claim returned, not a look-up by token: no index to keep up on every write.
+    held = [message.id for message in messages]
     connection.execute(
         update(OutboxRecipient.__table__)
         .where(

@@ -50,10 +50,10 @@ class OutboxMessage(db.Model):
             "calendar_method IS NULL OR calendar_method IN ('REQUEST', 'CANCEL')",
             name="calendar_method_known",
         ),
-        # The worker's claim finds the due rows and its own in these indexes, never reading a
-        # row's bodies (on SQLite the columns after them sit in the same overflow pages).
+        # The worker's claim finds the due rows in this index, never reading a row's bodies
+        # (on SQLite the columns after them sit in the same overflow pages); counts by status
+        # use it too.
         Index("ix_outbox_messages_due", "status", "next_attempt_at", "lease_expires_at"),
-        Index("ix_outbox_messages_claim_token", "claim_token"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -73,7 +73,7 @@ class OutboxMessage(db.Model):
     calendar_method: Mapped[str | None] = mapped_column(String(10))
     # One Message-ID for the row's whole life, so a retry is the same message.
     message_id: Mapped[str] = mapped_column(String(250), unique=True)
-    status: Mapped[str] = mapped_column(String(20), default=MAIL_QUEUED, index=True)
+    status: Mapped[str] = mapped_column(String(20), default=MAIL_QUEUED)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # A worker owns a row while it is "sending": the claim is its token, valid until the lease.
@@ -149,7 +149,6 @@ class OutboxRecipient(db.Model):
             "status IN ('queued', 'sending', 'sent', 'retrying', 'failed')", name="status_known"
         ),
         Index("uq_outbox_recipients_message_address", "outbox_message_id", "address", unique=True),
-        Index("ix_outbox_recipients_claim_token", "claim_token"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
