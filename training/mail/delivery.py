@@ -25,6 +25,7 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from training.extensions import UTCDateTime, db, utcnow
 from training.mail.message import Envelope, build_message, to_bytes
@@ -268,9 +269,12 @@ def _outcomes_without_flush(connection: Connection) -> Iterator[None]:
     try:
         yield
     finally:
-        connection.rollback()
-        connection.exec_driver_sql("RESET synchronous_commit")
-        connection.commit()
+        try:
+            connection.rollback()
+            connection.exec_driver_sql("RESET synchronous_commit")
+            connection.commit()
+        except SQLAlchemyError:
+            connection.invalidate()  # never back in the pool with the setting
 
 
 def claim_due(now: datetime, limit: int, *, connection: Connection | None = None) -> list[Claim]:
@@ -456,7 +460,10 @@ _RECORD_RECIPIENT = (
         status=bindparam("b_status"),
         claim_token=None,
         last_error=bindparam("b_error"),
-        sent_at=bindparam("b_sent_at"),
+        # None keeps what the row holds.
+        sent_at=func.coalesce(
+            bindparam("b_sent_at", type_=UTCDateTime), OutboxRecipient.__table__.c.sent_at
+        ),
         next_attempt_at=func.coalesce(
             bindparam("b_next", type_=UTCDateTime), OutboxRecipient.__table__.c.next_attempt_at
         ),
@@ -473,7 +480,10 @@ _RECORD_MESSAGE = (
         claim_token=None,
         lease_expires_at=None,
         last_error=bindparam("b_error"),
-        sent_at=bindparam("b_sent_at"),
+        # None keeps what the row holds.
+        sent_at=func.coalesce(
+            bindparam("b_sent_at", type_=UTCDateTime), OutboxMessage.__table__.c.sent_at
+        ),
         next_attempt_at=func.coalesce(
             bindparam("b_next", type_=UTCDateTime), OutboxMessage.__table__.c.next_attempt_at
         ),
