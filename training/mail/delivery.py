@@ -255,7 +255,7 @@ def deliver_due(
 
 @contextmanager
 def _outcomes_without_flush(connection: Connection) -> Iterator[None]:
-    """On PostgreSQL, let the run's commits return before the WAL reaches the disk (10-50 ms
+    """On PostgreSQL, let the run's commits return before the WAL reaches the disk (20-50 ms
     each on a busy one), except the claims' (``claim_due`` asks for a flush): a claim's commit
     flushes every outcome written before it. So a crash of the worker loses nothing it
     committed, and only a crash of the database server itself can lose outcomes, those of the
@@ -288,8 +288,8 @@ def claim_due(now: datetime, limit: int, *, connection: Connection | None = None
     instead of queueing behind them. The recipients due are claimed in the same transaction,
     under the message's claim, with the same token: a recipient already sent the message is
     never claimed again. A claim whose worker died lapses when its lease does; its recipients
-    are then claimed again with the message. Four statements and one commit a batch, whatever
-    its size.
+    are then claimed again with the message. Four statements (five on PostgreSQL) and one commit
+    a batch, whatever its size.
     """
     if connection is None:
         with db.engine.connect() as own:
