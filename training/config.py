@@ -43,6 +43,9 @@ MAIL_MAX_ATTEMPTS = 30
 # A worker that dies mid-send leaves its claim; another takes the message after this long.
 MAIL_LEASE_SECONDS = 300
 MAIL_BATCH_SIZE = 50
+# The worker writes the outcomes of this many sent messages at a time: a crash re-sends at most
+# this many.
+MAIL_RECORD_EVERY = 25
 MAIL_POLL_SECONDS = 5
 # Reminders go out this many hours before each session (`flask mail remind` or the worker).
 MAIL_REMINDER_HOURS = [48, 2]
