@@ -2,7 +2,7 @@
 sends them; the claim finds due rows by index
 
 Revision ID: 0014m_outbox_message_bytes
-Revises: 0013f_merge_undo
+Revises: 0013c_cancelled_no_waitlist
 Create Date: 2026-11-30 10:50:00
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0014m_outbox_message_bytes"
-down_revision = "0013f_merge_undo"
+down_revision = "0013c_cancelled_no_waitlist"
 branch_labels = None
 depends_on = None
 
