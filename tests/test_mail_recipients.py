@@ -9,6 +9,7 @@ from conftest import ended_within, page_text, signup_form
 from mail_support import SmtpSink
 from sqlalchemy import select
 
+from training.booking.models import Signup
 from training.extensions import db, utcnow
 from training.mail.delivery import claim_due, deliver_due
 from training.mail.models import (
@@ -21,7 +22,7 @@ from training.mail.models import (
     OutboxRecipient,
     summary_status,
 )
-from training.mail.services import one_per_mailbox
+from training.mail.services import one_per_mailbox, queue_email
 
 CONTACT = "ana.reyes@sierravalley.example.org"
 LEE = "lee@sierravalley.example.org"
@@ -282,3 +283,46 @@ def test_one_mailbox_written_twice_is_one_recipient_with_its_first_spelling():
             KIM,
         ]
     ) == ["Jordan.Reyes@Example.org", KIM]
+
+
+def test_an_address_at_a_domain_in_another_script_is_sent_to_its_ascii_form(
+    app, client, make_session, smtp
+):
+    book(client, make_session(), attendee_emails="plain@bücher.example")
+    deliver(app)
+    [received] = smtp.received
+    assert "plain@xn--bcher-kva.example" in received.rcpt_tos
+    assert "plain@xn--bcher-kva.example" in received.message["To"]
+    assert states(app)["plain@bücher.example"] == (MAIL_SENT, None)
+
+
+def test_an_address_mail_cannot_carry_fails_alone_and_the_others_are_sent(
+    app, client, make_session, smtp
+):
+    book(client, make_session())
+    deliver(app)
+    smtp.received.clear()
+    # An address stored before the signup form refused such addresses.
+    with app.app_context():
+        signup = db.session.scalars(select(Signup)).one()
+        message = queue_email(
+            "manage_link",
+            [CONTACT, "josé@clinic.example", LEE],
+            "A message",
+            signup,
+            manage_url="https://training.example.org/manage/x",
+        )
+        db.session.commit()
+        message_id = message.id
+    report = deliver(app)
+    assert (report.recipients_sent, report.recipients_failed) == (2, 1)
+    [received] = smtp.received
+    assert received.rcpt_tos == [CONTACT, LEE]
+    assert "josé" not in received.message["To"]
+    status, error = states(app)["josé@clinic.example"]
+    assert status == MAIL_FAILED
+    assert "letters outside ASCII before the @" in error
+    with app.app_context():
+        assert db.session.get(OutboxMessage, message_id).status == MAIL_FAILED
+    # Nothing is left claimed: the next round has nothing to do.
+    assert deliver(app, later=timedelta(hours=1)).total == 0

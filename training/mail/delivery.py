@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from functools import cached_property
@@ -28,6 +28,7 @@ from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from training.extensions import UTCDateTime, db, utcnow
+from training.mail.addresses import UndeliverableAddress, envelope_address
 from training.mail.message import Envelope, build_message, to_bytes
 from training.mail.models import (
     MAIL_FAILED,
@@ -93,10 +94,11 @@ class ClaimedRecipient:
 
     @cached_property
     def mailbox(self) -> str:
-        """The bare address, as RCPT TO takes it."""
-        if _BARE_ADDRESS.fullmatch(self.address):
+        """The bare address, as RCPT TO takes it (its domain in ASCII); raises
+        ``UndeliverableAddress`` for one mail cannot carry."""
+        if self.address.isascii() and _BARE_ADDRESS.fullmatch(self.address):
             return self.address  # what parseaddr would give, at a hundredth of its cost
-        return parseaddr(self.address)[1] or self.address
+        return envelope_address(parseaddr(self.address)[1] or self.address)
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,11 @@ class SmtpTransport:
         except (smtplib.SMTPException, OSError) as error:
             self.close()
             raise DeliveryError(f"{type(error).__name__}: {error}", connection=True) from error
+        except (UnicodeError, ValueError) as error:
+            # Something in this message smtplib cannot write: it fails alone, and the next
+            # message starts on a new connection (this one may be mid-transaction).
+            self.close()
+            raise DeliveryError(f"cannot be sent: {error}", permanent=True) from error
 
     def close(self) -> None:
         """Say goodbye to the server (or just drop the connection)."""
@@ -513,16 +520,24 @@ def _send_batch(
             failure = DeliveryError(claim.error or "cannot be built", permanent=True)
             _settle(claim, _all_failed(claim, failure), now(), report, pending)
             continue
+        # Each address mail cannot carry fails alone, untried; the rest are sent.
+        unreachable = _unreachable(claim)
+        sending = replace(
+            claim, recipients=tuple(r for r in claim.recipients if r.id not in unreachable)
+        )
+        if not sending.recipients:
+            _settle(claim, unreachable, now(), report, pending)
+            continue
         try:
-            refused = transport.send(claim, envelope_sender, claim.data)
+            refused = transport.send(sending, envelope_sender, claim.data)
         except DeliveryError as error:
-            _settle(claim, _all_failed(claim, error), now(), report, pending)
+            _settle(claim, {**_all_failed(sending, error), **unreachable}, now(), report, pending)
             if error.connection:
                 outage = error
             continue
         refused = {mailbox.lower(): reply for mailbox, reply in refused.items()}
-        outcomes: dict[int, Outcome] = {}
-        for recipient in claim.recipients:
+        outcomes: dict[int, Outcome] = dict(unreachable)
+        for recipient in sending.recipients:
             reply = refused and refused.get(recipient.mailbox.lower())
             if not reply:
                 outcomes[recipient.id] = (MAIL_SENT, None)
@@ -535,6 +550,17 @@ def _send_batch(
                 )
         _settle(claim, outcomes, now(), report, pending)
     _record(pending, connection)
+
+
+def _unreachable(claim: Claim) -> dict[int, Outcome]:
+    """The claim's recipients mail cannot carry (``envelope_address``), each failed with why."""
+    failed: dict[int, Outcome] = {}
+    for recipient in claim.recipients:
+        try:
+            recipient.mailbox  # noqa: B018 (the check is the conversion)
+        except UndeliverableAddress as error:
+            failed[recipient.id] = (MAIL_FAILED, str(error))
+    return failed
 
 
 def _all_failed(claim: Claim, error: DeliveryError | None) -> dict[int, Outcome]:

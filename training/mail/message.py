@@ -10,6 +10,8 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
+from training.mail.addresses import envelope_address, is_deliverable
+
 # CRLF line ends and RFC 2047 words for non-ASCII headers: the bytes an SMTP server expects.
 # Headers this module folds itself (``set_raw``) go out exactly as folded, never refolded.
 WIRE_POLICY = policy.SMTP.clone(refold_source="none")
@@ -102,7 +104,15 @@ def address(value: str) -> Address:
     name, addr_spec = parseaddr(header_text(value))
     if not addr_spec or "@" not in addr_spec:
         raise ValueError("not an email address")
-    return Address(display_name=name, addr_spec=addr_spec)
+    # The domain in ASCII (IDNA); an address that cannot travel raises UndeliverableAddress.
+    return Address(display_name=name, addr_spec=envelope_address(addr_spec))
+
+
+def _reachable(recipient: str) -> bool:
+    """False for an address mail cannot carry; what is no address at all stays, for
+    ``address`` to refuse."""
+    addr_spec = parseaddr(header_text(recipient))[1]
+    return not addr_spec or "@" not in addr_spec or is_deliverable(addr_spec)
 
 
 def build_message(envelope: Envelope) -> EmailMessage:
@@ -118,7 +128,13 @@ def build_message(envelope: Envelope) -> EmailMessage:
     message["Message-ID"] = envelope.message_id
     message["Date"] = format_datetime(envelope.date)
     set_header(message, "From", [address(envelope.sender)])
-    set_header(message, "To", [address(recipient) for recipient in envelope.recipients])
+    # A recipient mail cannot reach is left off the To line; the worker fails it alone.
+    set_header(
+        message,
+        "To",
+        [address(recipient) for recipient in envelope.recipients if _reachable(recipient)]
+        or [address(envelope.sender)],
+    )
     if envelope.reply_to:
         set_header(message, "Reply-To", [address(envelope.reply_to)])
     set_header(message, "Subject", header_text(envelope.subject))
