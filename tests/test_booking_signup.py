@@ -180,7 +180,7 @@ def test_the_list_of_problems_follows_the_order_of_the_page(client, make_session
         "/signup", data=signup_form(session_id, organization_name="", contact_email="bad")
     )
     text = page_text(response)
-    assert text.index("Organization name: Enter") < text.index("Contact email: Enter")
+    assert text.index("Organization name: Enter") < text.index("Contact email: “bad” is not")
 
 
 def test_typed_values_are_kept_when_the_form_is_shown_again(client, make_session):
@@ -226,7 +226,9 @@ def test_huge_values_get_a_message_not_an_error(client, make_session):
     response = client.post(
         "/signup",
         data=signup_form(
-            session_id, organization_name="Ω" * 100_000, attendee_emails="a@x.org " * 20_000
+            session_id,
+            organization_name="Ω" * 100_000,
+            attendee_emails=" ".join(f"a{number}@x.org" for number in range(20_000)),
         ),
     )
     assert response.status_code == 200
@@ -543,3 +545,12 @@ def test_the_confirmation_page_and_email_tell_about_the_sandbox_and_the_challeng
         "different activities by Wednesday, March 31, 2027."
     ) in " ".join(text.split())
     assert f'href="https://training.example.org/manage/{token}/sandbox"' in email.html_body
+
+
+def test_the_same_attendee_typed_many_times_counts_once(app, client, make_session):
+    repeated = "\n".join(["Kim@Sierravalley.example.org", "kim@sierravalley.example.org"] * 4)
+    response = client.post("/signup", data=signup_form(make_session(), attendee_emails=repeated))
+    assert response.status_code == 303, page_text(response)
+    with app.app_context():
+        [signup] = signups(app)
+        assert [attendee.email for attendee in signup.attendees] == ["kim@sierravalley.example.org"]

@@ -27,12 +27,15 @@ from training.forms import (
     phone_number,
     single_line,
 )
+from training.mail.services import one_per_mailbox
 
 NO_CHOICE = 0
 
 
 def _parse_attendee_emails(text: str) -> list[str]:
-    return [item for item in re.split(r"[\s,;]+", text or "") if item]
+    """The addresses typed, one per line (or separated by commas or semicolons), each mailbox
+    once (``one_per_mailbox``): the same address typed twice counts once toward the limit."""
+    return one_per_mailbox([item for item in re.split(r"[\s,;]+", text or "") if item])
 
 
 class OrganizationField(Form):
