@@ -110,12 +110,16 @@ def current_program() -> Program | None:
     call outside a request."""
     if has_request_context() and "current_program" in g:
         return g.current_program
-    program = db.session.scalars(
-        select(Program)
-        .options(joinedload(Program.sessions))
-        .order_by(Program.window_ends_on.desc(), Program.id.desc())
-        .limit(1)
-    ).unique().first()
+    program = (
+        db.session.scalars(
+            select(Program)
+            .options(joinedload(Program.sessions))
+            .order_by(Program.window_ends_on.desc(), Program.id.desc())
+            .limit(1)
+        )
+        .unique()
+        .first()
+    )
     if has_request_context():
         g.current_program = program
     return program
