@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-from conftest import signup_form
+from conftest import page_text, signup_form
 from sqlalchemy import text
 from test_signups_query_counts import counted_queries
 
@@ -19,7 +19,6 @@ from training.extensions import db
 POSTGRESQL_STATEMENTS = [
     "INSERT form_submissions",  # the one-time key, claimed with ON CONFLICT DO NOTHING
     "SELECT programs",  # the current program with its sessions (one joined SELECT)
-    "SELECT signups",  # does the organization already hold a place?
     "UPDATE training_sessions",  # the seat, claimed only if one is left
     "INSERT signups",
     "INSERT attendees",
@@ -31,7 +30,7 @@ POSTGRESQL_STATEMENTS = [
 ]
 # SQLite has no batched INSERT ... RETURNING for the ORM: one statement per attendee and per
 # recipient, and its BEGIN IMMEDIATE is a statement of its own.
-SQLITE_STATEMENTS = 15
+SQLITE_STATEMENTS = 14
 
 
 def shape(statement: str) -> str:
@@ -111,3 +110,27 @@ def test_a_dropped_connection_fails_one_request_and_the_next_connects_afresh(app
     first = client.get("/healthz")
     assert first.status_code == 503
     assert client.get("/healthz").status_code == 200
+
+
+def test_an_organization_with_a_place_is_told_so_even_when_its_new_choice_is_full(
+    app, client, make_session
+):
+    """No lookup precedes the booking; a full session must still not hide the first place."""
+    first_date, full_date = make_session(), make_session(starts_in=timedelta(days=4), seats=1)
+    client.post("/signup", data=signup_form(first_date))
+    app.test_client().post(
+        "/signup",
+        data=signup_form(
+            full_date,
+            organization_name="Coast Range Hospital",
+            contact_email="cy@coast.example.org",
+            attendee_emails="",
+        ),
+    )
+    again = client.post(
+        "/signup", data=signup_form(full_date, contact_name="Dana Ortiz", join_waitlist=None)
+    )
+
+    assert again.status_code == 409
+    assert "already holds a place on" in page_text(again)
+    assert "has just been taken" not in page_text(again)
