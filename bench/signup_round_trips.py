@@ -34,6 +34,7 @@ import httpx
 import psycopg
 from harness import (
     POSTGRES_ADMIN_URL,
+    PROJECT_ROOT,
     RESULTS_DIR,
     SetupError,
     database_url,
@@ -225,6 +226,8 @@ def check_database(url: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # The app counted in-process is this tree's, as gunicorn's is (not an installed copy's).
+    sys.path.insert(0, str(PROJECT_ROOT))
     signal.signal(signal.SIGTERM, interrupt)
     deadline = time.monotonic() + args.timeout
     database = f"training_bench_rt_{os.getpid()}"
