@@ -118,11 +118,11 @@ ROUTES: dict[str, Route] = {
         (staff_forms.AccountUpdateForm,), prefix=lambda path: f"account-{path['member_id']}"
     ),
     "audit.index": Route((AuditFilterForm,)),
-    "rosters.sessions": Route(),
+    "rosters.sessions": Route((roster_forms.FindForm,)),
     "rosters.new_session": Route((roster_forms.SessionForm,)),
     "rosters.edit_session": Route((roster_forms.SessionForm,)),
     "rosters.cancel_session": Route((roster_forms.CancelSessionForm,)),
-    "rosters.roster": Route(),
+    "rosters.roster": Route((roster_forms.FindForm,)),
     "rosters.export_roster": Route(),
     "rosters.print_roster": Route(),
     "rosters.email_organizations": Route((roster_forms.OrganizationsEmailForm,)),

@@ -453,6 +453,21 @@ def test_each_date_list_disables_the_dates_chosen_in_the_others(page, site):
     assert not problems, "\n".join(problems)
 
 
+def test_dates_chosen_before_going_back_still_exclude_each_other(page, site):
+    page.goto(f"/signup?session={site.session.id}")
+    second = page.get_by_label("Second choice (for the waitlist)")
+    third = page.get_by_label("Third choice (for the waitlist)")
+    second.select_option(str(site.later_session.id))
+    page.get_by_role("link", name="Resources").first.click()
+    page.go_back()
+    # The browser put the second choice back; the other lists must know it.
+    expect(second).to_have_value(str(site.later_session.id))
+    expect(third.locator(f'option[value="{site.later_session.id}"]')).to_be_disabled()
+    expect(
+        page.get_by_label("Your date").locator(f'option[value="{site.later_session.id}"]')
+    ).to_be_disabled()
+
+
 def test_without_javascript_a_repeated_choice_is_refused_saying_to_pick_another_date(
     page_without_script, site
 ):

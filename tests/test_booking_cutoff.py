@@ -13,6 +13,7 @@ from training.booking import services
 from training.booking.models import Signup, TrainingSession
 from training.extensions import db
 from training.mail.delivery import deliver_due
+from training.mail.models import OutboxMessage
 
 pytestmark = pytest.mark.clock
 
@@ -250,7 +251,16 @@ def test_a_seat_freed_inside_the_cutoff_goes_to_the_waitlist_who_are_emailed(
     assert len(to_promoted) == 1
     message = to_promoted[0].message
     assert message["Subject"].startswith("A seat opened up")
-    assert TOMORROW_EARLY_WHEN in message.get_body(("plain",)).get_content()
+    plain = " ".join(message.get_body(("plain",)).get_content().split())
+    assert TOMORROW_EARLY_WHEN in plain
+    # Booked inside the cutoff: the email offers what is left, not a change of date.
+    assert "Change your date, update who is attending" not in plain
+    assert (
+        "Your session starts within 24 hours, so its date and who attends can no longer be "
+        f"changed here. You can still see or cancel the booking until it starts, "
+        f"{TOMORROW_EARLY_STARTS}:"
+    ) in plain
+    assert "See or cancel your booking" in message.get_body(("html",)).get_content()
 
 
 # --- The signup form and the confirmation ------------------------------------------------------
@@ -293,6 +303,16 @@ def test_confirmation_of_a_booking_inside_the_cutoff_says_only_cancelling_is_lef
     ) in text
     assert "lets you cancel it until the session starts" in text
     assert "lets you change your date" not in text
+
+
+def test_a_confirmation_email_outside_the_cutoff_offers_every_change(app, client, make_session):
+    book(client, make_session())
+    with app.app_context():
+        email = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "booking_confirmed")
+        ).one()
+    assert "Change your date, update who is attending, or cancel:" in email.text_body
+    assert "can no longer be changed" not in email.text_body
 
 
 def test_confirmation_outside_the_cutoff_offers_every_change(client, make_session):

@@ -109,7 +109,7 @@ def test_a_bad_contact_update_says_why_and_changes_nothing(app, client, booked):
     assert response.status_code == 422
     text = page_text(response)
     assert "Enter the name of the person we should contact." in text
-    assert "Enter an email address like name@example.org." in text
+    assert "is not an email address: enter one like name@example.org." in text
     assert the_signup(app).contact_name == "Ana Reyes"
 
 

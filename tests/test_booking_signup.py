@@ -126,19 +126,37 @@ def test_each_missing_field_gets_its_own_message_and_nothing_is_booked(app, clie
     assert signups(app) == []
 
 
+def test_an_address_at_a_domain_in_any_script_is_accepted(app, client, make_session):
+    response = client.post(
+        "/signup",
+        data=signup_form(
+            make_session(),
+            contact_email="ana@bücher.example",
+            attendee_emails="lee@例え.jp",
+        ),
+    )
+    assert response.status_code == 303, page_text(response)
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
         ("provider_id", "12345", "An ACCME provider ID is 7 digits"),
         ("provider_id", "12345678", "An ACCME provider ID is 7 digits"),
         ("provider_id", "abcdefg", "An ACCME provider ID is 7 digits"),
-        ("contact_email", "ana at example", "Enter an email address like name@example.org."),
+        (
+            "contact_email",
+            "ana at example",
+            "“ana at example” is not an email address: enter one like",
+        ),
         ("contact_phone", "call me maybe", "Use digits, spaces and + ( ) - . only"),
         ("contact_phone", "555", "This phone number looks too short."),
         ("organization_name", "x" * 201, "200 characters or fewer"),
         ("contact_name", "y" * 121, "120 characters or fewer"),
         ("organization_name", "!!! ???", "using letters or numbers"),
         ("attendee_emails", "a@x.org\nnot-an-email", "“not-an-email” is not an email address"),
+        ("contact_email", "josé@clinic.example", "letters outside A–Z before the @"),
+        ("attendee_emails", "a@x.org\nJörg@x.example", "“Jörg@x.example” has letters outside A–Z"),
         (
             "attendee_emails",
             "\n".join(f"p{n}@x.org" for n in range(6)),

@@ -1,5 +1,6 @@
 """A live session in real browsers: a facilitator drives, two organizations follow on their own."""
 
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -7,8 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import redis
 from axe_playwright_python.sync_playwright import Axe
-from conftest import PASSWORD, live_server, program_values
+from conftest import PASSWORD, live_server, program_values, require
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 
@@ -203,3 +205,53 @@ def test_without_javascript_the_refresh_link_shows_the_current_step(browser, tab
         expect(participant.locator("#help-status")).to_be_visible()
     finally:
         participant.context.close()
+
+
+@pytest.fixture
+def cached_site(make_live_app):
+    """As ``site``, with unchanged and repeated polls answered from the shared cache (Redis)."""
+    redis_url = os.environ.get("TRAINING_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        require(f"Redis at {redis_url}")
+    prefix = f"training-test-{uuid.uuid4().hex}:live:"
+    app = make_live_app(LIVE_REDIS_URL=redis_url, LIVE_CACHE_PREFIX=prefix)
+    with app.app_context():
+        session_id, tokens, signup_ids = _add_session_with_two_organizations()
+    try:
+        with live_server(app) as url:
+            yield LiveSite(url, app, session_id, tokens, signup_ids)
+    finally:
+        for key in client.scan_iter(match=prefix + "*"):
+            client.delete(key)
+        client.close()
+
+
+def test_with_the_shared_cache_participants_follow_and_still_ask_for_help(browser, cached_site):
+    site = cached_site
+    facilitator, *participants = [open_tab(browser, site) for _ in range(1 + len(site.tokens))]
+    try:
+        sign_in_and_open_console(facilitator, site)
+        for page, token in zip(participants, site.tokens, strict=True):
+            page.goto(f"/manage/{token}/live")
+        facilitator.get_by_role("button", name="Start the session").click()
+        seconds_until_all_show(participants, "Step 1 of 8", time.monotonic())
+        for page in participants:
+            page.wait_for_timeout(50)
+        started = time.monotonic()
+        facilitator.get_by_role("button", name="Next step").click()
+        seen = seconds_until_all_show(participants, "Step 2 of 8", started)
+        assert max(seen) < FOLLOW_WITHIN_S, seen
+        # One page's step came from the body the other's rendered, CSRF fields left empty: the
+        # page fills them with its own, so its forms still go through.
+        for page in participants:
+            page.get_by_role("button", name="I need help").click()
+            expect(
+                page.get_by_role("status").filter(has_text="A facilitator knows")
+            ).to_be_visible()
+        expect(facilitator.locator("#live-board")).to_contain_text("2 organizations need help.")
+    finally:
+        for page in (facilitator, *participants):
+            page.context.close()

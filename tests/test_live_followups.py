@@ -17,9 +17,14 @@ from training.sandbox.models import SandboxAttempt
 
 pytestmark = pytest.mark.clock
 
-# The console's fixtures: a session with two organizations, and its facilitator signed in.
+# The console's fixtures: a session with two organizations, and its facilitator signed in
+# shortly before it starts, on a clock the tests move on.
+clock = test_live_pages.clock
 live = test_live_pages.live
 facilitator = test_live_pages.facilitator
+
+# Follow-ups are sent this long after the session's end.
+AFTER_THE_END = timedelta(minutes=5)
 
 
 def followups(app) -> list[OutboxMessage]:
@@ -34,8 +39,10 @@ def followups(app) -> list[OutboxMessage]:
 
 
 @pytest.fixture
-def checked_in(app, live, facilitator):
-    """Sierra Valley came and uploaded a file with errors left; Coast Range did not come."""
+def checked_in(app, live, facilitator, clock):
+    """Sierra Valley came and uploaded a file with errors left; Coast Range did not come; the
+    session has ended."""
+    clock.move_to(live.starts_at + timedelta(minutes=5), tick=False)
     facilitator.post(console_url(live, "start"))
     facilitator.post(
         console_url(live, f"check-in/{live.signup_ids[SIERRA]}"), data={"status": "late"}
@@ -58,13 +65,15 @@ def checked_in(app, live, facilitator):
             )
         )
         db.session.commit()
+    clock.move_to(live.ends_at + AFTER_THE_END, tick=False)
     return live
 
 
-def test_follow_ups_wait_until_every_organization_is_checked_in(app, live, facilitator):
+def test_follow_ups_wait_until_every_organization_is_checked_in(app, live, facilitator, clock):
     facilitator.post(
         console_url(live, f"check-in/{live.signup_ids[SIERRA]}"), data={"status": "present"}
     )
+    clock.move_to(live.ends_at + AFTER_THE_END, tick=False)
     response = facilitator.post(console_url(live, "follow-ups"), follow_redirects=True)
     assert (
         "Check in every organization first (present, joined late or no-show): "
@@ -141,12 +150,39 @@ def test_the_command_names_a_missing_session(runner, app):
     assert "No session 999." in result.output
 
 
-def test_an_organization_that_never_uploaded_is_told_to_try_the_sandbox(app, live, facilitator):
+def test_an_organization_that_never_uploaded_is_told_to_try_the_sandbox(
+    app, live, facilitator, clock
+):
     for name in (SIERRA, COAST):
         facilitator.post(
             console_url(live, f"check-in/{live.signup_ids[name]}"), data={"status": "present"}
         )
+    clock.move_to(live.ends_at + AFTER_THE_END, tick=False)
     facilitator.post(console_url(live, "follow-ups"))
     bodies = [message.text_body for message in followups(app)]
     assert len(bodies) == 2
     assert all("You have not uploaded a practice file yet." in body for body in bodies)
+
+
+def test_follow_ups_wait_for_the_session_to_end(app, live, facilitator, clock, runner):
+    clock.move_to(live.starts_at, tick=False)
+    for name in (SIERRA, COAST):
+        facilitator.post(
+            console_url(live, f"check-in/{live.signup_ids[name]}"), data={"status": "present"}
+        )
+    clock.move_to(live.ends_at - timedelta(minutes=1), tick=False)
+    ends = "Thu, Nov 26, 2026, 10:30 AM PT"  # 9:00–10:30 AM PT
+    console = page_text(facilitator.get(console_url(live)))
+    assert f"Follow-ups can be sent after the session ends, {ends}." in console
+    assert "Send follow-ups" not in console
+    refused = facilitator.post(console_url(live, "follow-ups"), follow_redirects=True)
+    assert f"Follow-ups go out after the session ends, {ends}." in page_text(refused)
+    command = runner.invoke(args=["live", "follow-up", str(live.session_id)])
+    assert command.exit_code != 0
+    assert f"Follow-ups go out after the session ends, {ends}." in command.output
+    assert followups(app) == []
+
+    clock.move_to(live.ends_at, tick=False)
+    sent = facilitator.post(console_url(live, "follow-ups"), follow_redirects=True)
+    assert "Follow-ups queued: 2 to organizations that came, 0 to no-shows." in page_text(sent)
+    assert len(followups(app)) == 2

@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,8 @@ from training.live.models import LiveAttendance, LiveSession, WalkthroughStep
 from training.sandbox.models import SandboxAttempt
 from training.staff import services as staff_services
 
+pytestmark = pytest.mark.clock
+
 WALKTHROUGH = Path(PROJECT_ROOT) / "seed" / "walkthrough"
 SIERRA = "Sierra Valley Medical Society"
 COAST = "Coast Range Hospital"
@@ -30,6 +33,12 @@ STAFF = "pat@cmadocs.example.org"
 ADMIN = "ada@cmadocs.example.org"
 
 
+# Signups are made on this Monday morning, for a session three days later.
+SIGNUPS_MADE_AT = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
+# The console is used from this long before the session starts: check-in is open.
+CONSOLE_USED_BEFORE_START = timedelta(minutes=10)
+
+
 @dataclass(frozen=True)
 class Live:
     """A session with two organizations booked, the walkthrough loaded and staff accounts."""
@@ -37,10 +46,22 @@ class Live:
     session_id: int
     tokens: dict[str, str]
     signup_ids: dict[str, int]
+    starts_at: datetime
+    ends_at: datetime
 
 
 @pytest.fixture
-def live(app, make_session) -> Live:
+def clock(time_machine):
+    """The wall clock, stopped at ``SIGNUPS_MADE_AT`` (before the program is made)."""
+    time_machine.move_to(SIGNUPS_MADE_AT, tick=False)
+    return time_machine
+
+
+@pytest.fixture
+def live(clock, app, make_session) -> Live:
+    """Two organizations sign up three days ahead; then the wall clock stands still
+    ``CONSOLE_USED_BEFORE_START`` before the session starts, as when a facilitator opens the
+    console (tests move it on with ``clock``)."""
     session_id = make_session()
     public = app.test_client()
     tokens = {}
@@ -66,7 +87,15 @@ def live(app, make_session) -> Live:
                 member.sessions.append(session)
         db.session.commit()
         signup_ids = dict(db.session.execute(select(Signup.organization_name, Signup.id)).all())
-    return Live(session_id=session_id, tokens=tokens, signup_ids=signup_ids)
+        starts_at, ends_at = session.starts_at, session.ends_at
+    clock.move_to(starts_at - CONSOLE_USED_BEFORE_START, tick=False)
+    return Live(
+        session_id=session_id,
+        tokens=tokens,
+        signup_ids=signup_ids,
+        starts_at=starts_at,
+        ends_at=ends_at,
+    )
 
 
 def signed_in(app: Flask, email: str):
@@ -246,7 +275,7 @@ def test_check_in_marks_present_joined_late_or_no_show_and_is_audited(app, live,
         ]
 
 
-def test_check_in_refuses_an_organization_from_another_session(
+def test_check_in_refuses_an_organization_from_another_session_without_naming_it(
     app, live, facilitator, make_session
 ):
     other = make_session()
@@ -263,7 +292,63 @@ def test_check_in_refuses_an_organization_from_another_session(
         data={"status": "present"},
         follow_redirects=True,
     )
-    assert "Elsewhere Clinic is not booked on this session." in page_text(response)
+    text = page_text(response)
+    assert "That organization is not booked on this session." in text
+    # The facilitator may read only their own sessions: nothing names another session's booking.
+    assert "Elsewhere Clinic" not in text
+
+
+def test_check_in_opens_thirty_minutes_before_the_start_and_says_when(app, live, clock):
+    clock.move_to(live.starts_at - timedelta(minutes=31), tick=False)
+    fran = signed_in(app, FACILITATOR)
+    sierra = live.signup_ids[SIERRA]
+    opens = "Thu, Nov 26, 2026, 8:30 AM PT"  # the session starts at 9:00 AM PT
+    board_page = page_text(fran.get(console_url(live)))
+    assert f"Check-in opens {opens}, 30 minutes before the session starts." in board_page
+    assert f'id="checkin-{sierra}-present"' not in fran.get(console_url(live)).get_data(
+        as_text=True
+    )
+    refused = fran.post(
+        console_url(live, f"check-in/{sierra}"), data={"status": "present"}, follow_redirects=True
+    )
+    assert f"Check-in opens {opens}, 30 minutes before the session starts." in page_text(refused)
+    with app.app_context():
+        assert db.session.scalars(select(LiveAttendance)).all() == []
+
+    clock.move_to(live.starts_at - timedelta(minutes=30), tick=False)
+    fran.post(console_url(live, f"check-in/{sierra}"), data={"status": "present"})
+    with app.app_context():
+        assert db.session.scalars(select(LiveAttendance.checkin_status)).all() == ["present"]
+
+
+def test_check_in_opens_as_long_before_the_start_as_the_setting_says(app, live, clock):
+    app.config["LIVE_CHECKIN_OPENS_MINUTES"] = 60
+    clock.move_to(live.starts_at - timedelta(minutes=61), tick=False)
+    fran = signed_in(app, FACILITATOR)
+    refused = fran.post(
+        console_url(live, f"check-in/{live.signup_ids[COAST]}"),
+        data={"status": "late"},
+        follow_redirects=True,
+    )
+    assert "Check-in opens Thu, Nov 26, 2026, 8:00 AM PT, 60 minutes before" in page_text(refused)
+    clock.move_to(live.starts_at - timedelta(minutes=45), tick=False)
+    fran.post(console_url(live, f"check-in/{live.signup_ids[COAST]}"), data={"status": "late"})
+    with app.app_context():
+        assert db.session.scalars(select(LiveAttendance.checkin_status)).all() == ["late"]
+
+
+def test_the_board_is_drawn_again_when_check_in_opens(app, live, clock):
+    clock.move_to(live.starts_at - timedelta(minutes=31), tick=False)
+    fran = signed_in(app, FACILITATOR)
+    closed = fran.get(console_url(live, "board.json"))
+    assert "Not open yet" in closed.get_json()["board_html"]
+    clock.move_to(live.starts_at - timedelta(minutes=30), tick=False)
+    opened = fran.get(
+        console_url(live, "board.json"), headers={"If-None-Match": closed.headers["ETag"]}
+    )
+    assert opened.status_code == 200
+    assert "Not open yet" not in opened.get_json()["board_html"]
+    assert f'id="checkin-{live.signup_ids[SIERRA]}-present"' in opened.get_json()["board_html"]
 
 
 def test_session_notes_are_kept_with_the_session(app, live, facilitator):
@@ -443,7 +528,7 @@ def test_each_etag_is_one_query(app, live, facilitator):
         assert live_board.participant_tag(live.tokens[SIERRA]) is not None
     assert len(statements) == 1
     with counted_queries(app) as statements:
-        live_board.board_tag(live.session_id)
+        live_board.board_tag(live.session_id, checkin_open=True)
     assert len(statements) == 1
 
 

@@ -610,3 +610,81 @@ def test_every_roster_form_refuses_a_post_without_its_csrf_token(
         response = client.post(url, data={"reason": "x", "staff_notes": "x"})
         assert response.status_code == 400, url
         assert "This form has expired" in page_text(response)
+
+
+def test_move_to_chooses_no_date_by_default_and_marks_one_inside_the_cutoff(
+    app, client, make_session, sign_in_as
+):
+    first = make_session()
+    make_session(starts_in=timedelta(hours=20))  # tomorrow, inside the cutoff
+    make_session(starts_in=timedelta(days=6))
+    book(client, first, "North Clinic")
+    north = signup_id(app, "North Clinic")
+    sign_in_as("staff")
+    page = client.get(f"/staff/sessions/{first}").get_data(as_text=True)
+    move = page[page.index(f'id="move-{north}"') :]
+    options = re.findall(r"<option([^>]*)>([^<]*)</option>", move[: move.index("</select>")])
+    assert options[0] == (' value="0"', "Choose a date…")
+    assert not any("selected" in attributes for attributes, _ in options)
+    labels = {label for _, label in options}
+    assert any(label.endswith("(8 left; starts within 24 hours)") for label in labels)
+    assert sum("starts within" in label for label in labels) == 1
+    # Sent as offered, "Choose a date…" moves no one.
+    response = client.post(f"/staff/sessions/{first}/signups/{north}/move", data={"session_id": 0})
+    text = page_text(client.get(response.headers["Location"]))
+    assert "Choose the session to move them to." in text
+    assert "Booked (1) North Clinic" in text
+
+
+def test_past_sessions_offer_no_edit_link(app, client, make_session, sign_in_as):
+    past = make_session(starts_in=-timedelta(days=2))
+    ahead = make_session()
+    sign_in_as("staff")
+    listing = client.get("/staff/sessions").get_data(as_text=True)
+    assert f'href="/staff/sessions/{past}/edit"' not in listing
+    assert f'href="/staff/sessions/{ahead}/edit"' in listing
+    assert "Edit session" not in page_text(client.get(f"/staff/sessions/{past}"))
+    assert "Edit session" in page_text(client.get(f"/staff/sessions/{ahead}"))
+
+
+def test_staff_find_the_sessions_of_an_organization_by_name_contact_or_email(
+    app, client, make_session, sign_in_as
+):
+    first = make_session()
+    second = make_session(starts_in=timedelta(days=6))
+    book(client, first, "North Clinic", contact_email="ana@north.example.org")
+    book(
+        client,
+        second,
+        "Ōcean Médical",
+        contact_name="Lee Wong",
+        contact_email="lee@ocean.example.org",
+        attendee_emails="kim@sharedmail.example.org",
+    )
+    sign_in_as("staff")
+    for query in ("ocean medical", "LEE WONG", "kim@sharedmail"):
+        page = client.get("/staff/sessions", query_string={"q": query})
+        text = page_text(page)
+        html = page.get_data(as_text=True)
+        assert f'href="/staff/sessions/{second}?q=' in html, query
+        assert f'href="/staff/sessions/{first}?' not in html, query
+        assert "Matches: Ōcean Médical" in text
+        assert "1 session has an organization matching" in text
+    everyone = page_text(client.get("/staff/sessions", query_string={"q": " "}))
+    assert "matching" not in everyone
+
+
+def test_a_roster_filtered_shows_only_the_organizations_found(
+    app, client, make_session, sign_in_as
+):
+    session_id = make_session()
+    book(client, session_id, "North Clinic", contact_email="ana@north.example.org")
+    book(client, session_id, "South Clinic", contact_email="bo@south.example.org")
+    sign_in_as("staff")
+    text = page_text(client.get(f"/staff/sessions/{session_id}", query_string={"q": "bo@south"}))
+    assert "Showing the organizations matching “bo@south”: 1 booked, 0 waiting." in text
+    assert "South Clinic" in text and "North Clinic" not in text
+    assert "Booked (1)" in text
+    too_long = client.get(f"/staff/sessions/{session_id}", query_string={"q": "x" * 300})
+    assert "Keep the search to 200 characters." in page_text(too_long)
+    assert "North Clinic" in page_text(too_long)

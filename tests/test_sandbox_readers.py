@@ -205,6 +205,16 @@ def test_an_unclosed_quote_is_unreadable_before_any_row_is_judged():
     assert file_code(judged(data, "learners.csv")) == "FILE_UNREADABLE"
 
 
+def test_a_line_far_longer_than_any_value_without_quotes_is_unreadable_before_any_row():
+    data = csv_text(VALID_ROW).encode() + b"Add," + b"x" * 200_000 + b"\r\n"
+    assert file_code(judged(data, "learners.csv")) == "FILE_UNREADABLE"
+
+
+def test_rows_ended_by_carriage_returns_alone_are_read_one_by_one():
+    data = csv_text(VALID_ROW, VALID_ROW).replace("\r\n", "\r").encode()
+    assert [result.row for result in judged(data, "learners.csv")] == [2, 3]
+
+
 # --- File type ------------------------------------------------------------------------------
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40

@@ -425,3 +425,19 @@ def test_undoing_a_merge_whose_seat_was_taken_says_so_and_changes_nothing(
         assert db.session.get(Signup, 2).status == "cancelled"
         assert db.session.get(TrainingSession, session_id).seats_booked == 2
         assert db.session.scalars(select(DuplicateReview.decision)).one() == "merged"
+
+
+def test_the_merge_page_opens_from_the_duplicates_page_with_csrf_protection_on(
+    app, client, sign_in_as, pair
+):
+    sign_in_as("staff")
+    app.config["WTF_CSRF_ENABLED"] = True
+    # The "Review the merge" form is a GET: it carries no CSRF token, and needs none.
+    response = client.get("/staff/duplicates/1/2/merge?pair-1-2-merge-keep=first")
+    assert response.status_code == 200
+    assert "Merge these two signups?" in page_text(response)
+    # Posting the merge itself still needs the token.
+    refused = client.post("/staff/duplicates/1/2/merge", data={"pair-1-2-merge-keep": "first"})
+    assert refused.status_code == 400
+    with app.app_context():
+        assert db.session.scalars(select(Signup.status)).all() == ["confirmed", "confirmed"]

@@ -46,6 +46,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from training.audit import views as audit
     from training.booking import views as booking
     from training.challenges import views as challenges
+    from training.live import cache as live_cache
     from training.live import views as live
     from training.resources import views as resources
     from training.rosters import views as rosters
@@ -74,6 +75,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     submissions.init_app(app)
     logs.init_app(app)
+    live_cache.init_app(app)  # last: it wraps the finished WSGI app
     return app
 
 

@@ -48,6 +48,9 @@ MAIL_MAX_ATTEMPTS = 30
 # A worker that dies mid-send leaves its claim; another takes the message after this long.
 MAIL_LEASE_SECONDS = 300
 MAIL_BATCH_SIZE = 50
+# The worker writes the outcomes of this many sent messages at a time: a crash re-sends at most
+# this many.
+MAIL_RECORD_EVERY = 25
 MAIL_POLL_SECONDS = 5
 # Reminders go out this many hours before each session (`flask mail remind` or the worker).
 MAIL_REMINDER_HOURS = [48, 2]
@@ -83,6 +86,15 @@ SANDBOX_RETENTION_DAYS = 30
 # Live sessions: how often a participant's page and the facilitator's board ask for changes.
 LIVE_POLL_MS = 1000
 LIVE_BOARD_POLL_MS = 2000
+# Facilitators can check organizations in from this many minutes before a session starts (a
+# check-in days before is a slip of the finger); follow-up emails wait for the session's end.
+LIVE_CHECKIN_OPENS_MINUTES = 30
+# Redis shared by every web process and host (redis://host:6379/0): a participant's unchanged
+# poll is then answered 304 from it before Flask (training.live.cache). Unset: every poll reads
+# the database.
+LIVE_REDIS_URL = None
+LIVE_CACHE_PREFIX = "training:live:"
+LIVE_CACHE_SECONDS = 12 * 3600
 
 # Background workers (`flask mail deliver --watch`, `flask sandbox work --watch`): after an error
 # that may pass (a locked database, a mail server gone), each waits twice as long as the time

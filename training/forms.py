@@ -11,8 +11,10 @@ import unicodedata
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from flask import request
+from email_validator import EmailNotValidError, validate_email
+from flask import has_request_context, request
 from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
 from wtforms import (
     DateField,
@@ -51,6 +53,13 @@ class Form(FlaskForm):
     Flask-WTF also reads a JSON body and hands uploaded files to any field of the same name;
     here a JSON body counts as an empty form, and files reach only file fields.
     """
+
+    def __init__(self, formdata=_Auto, **kwargs):
+        # A form read from the query string (a GET) changes nothing, and a link or a GET form
+        # carries no CSRF token: it is checked only when the form is posted.
+        if formdata is not _Auto and has_request_context() and formdata is request.args:
+            kwargs["meta"] = {**kwargs.get("meta", {}), "csrf": False}
+        super().__init__(formdata, **kwargs)
 
     class Meta:
         def wrap_formdata(self, form, formdata):
@@ -118,6 +127,30 @@ def phone_number(_form, field) -> None:
         raise ValidationError(PHONE_MESSAGE)
     if sum(character.isdigit() for character in field.data) < 7:
         raise ValidationError("This phone number looks too short. Include the area code.")
+
+
+def email_problem(address: str) -> str | None:
+    """What is wrong with a typed email address, in words for the person, or None when mail can
+    be delivered to it (RFC 5322 syntax via ``email_validator``, no DNS lookup). A domain in any
+    script is fine (it is sent in its ASCII form, RFC 5890); letters outside ASCII before the @
+    are not: most mail servers, ours included, cannot deliver to them (RFC 6531 is optional)."""
+    try:
+        validate_email(address, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as error:
+        if "before the @-sign are not supported" in str(error):
+            return (
+                f"“{address[:80]}” has letters outside A–Z before the @, which most mail "
+                "servers cannot deliver to. Please give an address with only A–Z, digits and "
+                ". _ + - before the @."
+            )
+        return f"“{address[:80]}” is not an email address: enter one like name@example.org."
+    return None
+
+
+def email_address(_form, field) -> None:
+    """The rule for an email address typed into a form (``email_problem``)."""
+    if field.data and (problem := email_problem(field.data)):
+        raise ValidationError(problem)
 
 
 def _number_text(valuelist: list, pattern: re.Pattern, message: str) -> list:

@@ -2,7 +2,6 @@
 
 import re
 
-from email_validator import EmailNotValidError, validate_email
 from wtforms import (
     BooleanField,
     EmailField,
@@ -13,7 +12,7 @@ from wtforms import (
     TelField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from training.booking.models import MAX_ATTENDEES
 from training.booking.names import organization_key, provider_id_digits
@@ -22,6 +21,8 @@ from training.forms import (
     Form,
     IdSelectField,
     clean_text,
+    email_address,
+    email_problem,
     identifier,
     phone_number,
     single_line,
@@ -70,7 +71,7 @@ class ContactFields(Form):
         validators=[
             DataRequired("Enter the email address of the person we should contact."),
             Length(max=254, message="This email address is too long."),
-            Email("Enter an email address like name@example.org."),
+            email_address,
         ],
     )
     contact_phone = TelField(
@@ -105,12 +106,8 @@ class ContactFields(Form):
                 f"List up to {MAX_ATTENDEES} attendees; you listed {len(addresses)}."
             )
         for address in addresses:
-            try:
-                validate_email(address, check_deliverability=False)
-            except EmailNotValidError:
-                raise ValidationError(
-                    f"“{address[:80]}” is not an email address. Put one address on each line."
-                ) from None
+            if problem := email_problem(address):
+                raise ValidationError(f"{problem} Put one address on each line.")
 
     def details(self, organization_name: str) -> SignupDetails:
         """The form as the booking services take it, for ``organization_name``."""

@@ -157,6 +157,8 @@ def queue_signup_email(
         manage_url=public_url("booking.manage", token=token) if token else None,
         # Where the manage link leads besides the booking: practice, and the challenges.
         sandbox_url=public_url("sandbox.home", token=token) if token else None,
+        # Inside the change cutoff only cancelling is left: the footer says so, and until when.
+        changes_close_at=_changes_close_at(signup),
         challenges_url=public_url("challenges.organization", token=token) if token else None,
         invite_session=invite_session,
     )
@@ -247,6 +249,15 @@ def _mailbox_keys(mailboxes: list[tuple[str, str]]) -> tuple[tuple[str, str], fr
     # spelling changes no one's calendar.
     keys = [(name, mailbox_key(email)) for name, email in mailboxes]
     return keys[0], frozenset(keys[1:])
+
+
+def _changes_close_at(signup: Signup) -> datetime | None:
+    """When date and contact changes closed for a booked ``signup``, if they have closed by
+    now; None while they are open (or for a waitlist place)."""
+    if not signup.is_confirmed or signup.session is None:
+        return None
+    closes = signup.session.changes_close_at(current_app.config["CHANGE_CUTOFF_HOURS"])
+    return closes if utcnow() >= closes else None
 
 
 def queue_manage_link(signup: Signup, token: str) -> None:

@@ -7,13 +7,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import url_for
+from flask import current_app, url_for
 from sqlalchemy import and_, func, select
 
 from training.booking.links import hash_token
-from training.booking.models import SIGNUP_CONFIRMED, ManageLink, Signup, TrainingSession
+from training.booking.models import (
+    SIGNUP_CANCELLED,
+    SIGNUP_CONFIRMED,
+    ManageLink,
+    Signup,
+    TrainingSession,
+)
 from training.extensions import db
 from training.live.models import LiveAttendance, LiveSession
+from training.live.steps import step_position, walkthrough
+from training.resources.markdown import render_markdown
 from training.sandbox.models import ATTEMPT_DONE, ATTEMPT_FAILED, SandboxAttempt
 from training.sandbox.rules import CODES, ERROR
 
@@ -39,16 +47,109 @@ def _etag(*parts: object) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
 
 
+def participant_etag(
+    signup_id: int, status: str, session_id: int | None, version: int | None, revision: int | None
+) -> str:
+    """The ETag of a participant's live page: its booking, the session's live version and the
+    organization's live revision (``training.live.cache`` computes it from Redis alike)."""
+    return "p" + _etag(signup_id, status, session_id, version, revision)
+
+
 @dataclass(frozen=True)
 class ParticipantTag:
-    """A manage link's signup and the ETag of its live page."""
+    """A manage link's signup, its live page's ETag parts, and the organization's signals."""
 
     signup_id: int
-    etag: str
+    status: str
+    session_id: int | None
+    version: int | None
+    revision: int | None
+    help_requested_at: datetime | None = None
+    reported_step_id: int | None = None
+    done_at: datetime | None = None
+
+    @property
+    def etag(self) -> str:
+        """The live page's ETag."""
+        return participant_etag(
+            self.signup_id, self.status, self.session_id, self.version, self.revision
+        )
+
+    @property
+    def is_cancelled(self) -> bool:
+        """Whether the booking was cancelled."""
+        return self.status == SIGNUP_CANCELLED
+
+    @property
+    def needs_help(self) -> bool:
+        """Whether the organization asked for help and nobody has cleared it."""
+        return self.help_requested_at is not None
+
+    def is_done_with(self, step_id: int | None) -> bool:
+        """Whether the organization said it is done with step ``step_id``."""
+        return step_id is not None and self.reported_step_id == step_id and self.done_at is not None
+
+
+@dataclass(frozen=True)
+class StepShown:
+    """The step on every participant's screen."""
+
+    id: int
+    title: str
+
+
+@dataclass(frozen=True)
+class LiveShown:
+    """What every participant of a live session sees at one ``version`` of its live state."""
+
+    session_id: int
+    version: int
+    ended_at: datetime | None
+    step: StepShown | None
+    step_number: int | None
+    step_count: int
+    step_html: str
+
+
+# The app's session id -> the newest LiveShown this process built: participants' answers at one
+# version share it (the version changes with everything it holds), so it is built once per
+# version. Kept per app: another app (another database) has its own.
+_SHOWN = "live_shown"
+_SHOWN_SIZE = 1000
+
+
+def live_shown(session_id: int, version: int) -> LiveShown | None:
+    """What the participants of session ``session_id`` see at ``version`` or newer; None before
+    the session was first started. Built from the database once per version per process."""
+    _shown: dict[int, LiveShown] = current_app.extensions.setdefault(_SHOWN, {})
+    shown = _shown.get(session_id)
+    if shown is not None and shown.version == version:
+        return shown
+    live = db.session.get(LiveSession, session_id)
+    if live is None:
+        return None
+    steps = walkthrough()
+    step = live.current_step if live.started_at is not None else None
+    shown = LiveShown(
+        session_id=session_id,
+        version=live.version,
+        ended_at=live.ended_at,
+        step=StepShown(step.id, step.title) if step is not None else None,
+        step_number=step_position(step, steps),
+        step_count=len(steps),
+        step_html=render_markdown(step.participant_text) if step is not None else "",
+    )
+    held = _shown.get(session_id)
+    if held is None or held.version < shown.version:
+        if len(_shown) >= _SHOWN_SIZE:
+            _shown.clear()
+        _shown[session_id] = shown
+    return shown
 
 
 def participant_tag(token: str) -> ParticipantTag | None:
-    """The manage link's signup and the ETag of its live page, in one indexed query."""
+    """The manage link's signup, the ETag of its live page and its signals, in one indexed
+    query."""
     row = db.session.execute(
         select(
             Signup.id,
@@ -56,6 +157,9 @@ def participant_tag(token: str) -> ParticipantTag | None:
             Signup.session_id,
             LiveSession.version,
             LiveAttendance.revision,
+            LiveAttendance.help_requested_at,
+            LiveAttendance.reported_step_id,
+            LiveAttendance.done_at,
         )
         .select_from(ManageLink)
         .join(Signup, Signup.id == ManageLink.signup_id)
@@ -72,11 +176,12 @@ def participant_tag(token: str) -> ParticipantTag | None:
     ).first()
     if row is None:
         return None
-    return ParticipantTag(signup_id=row.id, etag="p" + _etag(*row))
+    return ParticipantTag(*row)
 
 
-def board_tag(session_id: int) -> str:
-    """The ETag of the facilitator's board: live counters, roster and uploads, in one query."""
+def board_tag(session_id: int, *, checkin_open: bool) -> str:
+    """The ETag of the facilitator's board: live counters, roster and uploads, in one query,
+    and whether check-in is open (the board changes when it opens, with nothing written)."""
     in_session = Signup.session_id == session_id
     columns = (
         select(LiveSession.board_version)
@@ -94,7 +199,7 @@ def board_tag(session_id: int) -> str:
         .where(in_session)
         .scalar_subquery(),
     )
-    return "b" + _etag(session_id, *db.session.execute(select(*columns)).one())
+    return "b" + _etag(session_id, checkin_open, *db.session.execute(select(*columns)).one())
 
 
 @dataclass(frozen=True)

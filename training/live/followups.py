@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import update
 
 from training.audit.services import COMMAND_LINE_ACTOR, record
-from training.booking.display import format_long_date
+from training.booking.display import format_long_date, format_moment
 from training.booking.links import issue_manage_link
 from training.booking.models import Signup, TrainingSession
 from training.extensions import db
@@ -18,7 +18,7 @@ from training.mail.services import public_url, queue_email
 
 
 class FollowUpsNotReady(LiveError):
-    """Some organization of the session is not checked in yet."""
+    """The session has not ended, or some organization of it is not checked in yet."""
 
 
 @dataclass
@@ -38,9 +38,15 @@ class FollowUpReport:
 def send_followups(session: TrainingSession, *, actor=None, now: datetime) -> FollowUpReport:
     """Email each organization once: results and next steps if it came, another date if not.
 
-    Every organization must be checked in (present, joined late or no-show) first, so nobody
-    who came is told they were missed.
+    Raises ``FollowUpsNotReady`` before the session's scheduled end (nobody can have come to,
+    or missed, a session that has not happened), and until every organization is checked in
+    (present, joined late or no-show), so nobody who came is told they were missed.
     """
+    if not has_ended(session, now):
+        raise FollowUpsNotReady(
+            "Follow-ups go out after the session ends, "
+            f"{format_moment(session.ends_at, session.program.zone)}."
+        )
     signups = roster(session)
     rows = attendances(session)
     unmarked = [s.organization_name for s in signups if not _checked_in(rows.get(s.id))]
@@ -82,6 +88,11 @@ def send_followups(session: TrainingSession, *, actor=None, now: datetime) -> Fo
             missed=report.missed,
         )
     return report
+
+
+def has_ended(session: TrainingSession, now: datetime) -> bool:
+    """Whether ``session`` has ended at ``now`` (its scheduled end)."""
+    return now >= session.ends_at
 
 
 def _checked_in(attendance: LiveAttendance | None) -> bool:

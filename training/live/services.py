@@ -7,15 +7,18 @@ bumps a counter on the session's row with an UPDATE the database does atomically
 stay right with several web processes on several hosts.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from training.audit.services import record
+from training.booking.display import format_moment
 from training.booking.models import SIGNUP_CONFIRMED, Signup, TrainingSession
 from training.errors import Refused
 from training.extensions import db
+from training.live.cache import note_session_change
 from training.live.models import (
     CHECKIN_LABELS,
     CHECKIN_NO_SHOW,
@@ -62,6 +65,7 @@ def bump(live: LiveSession, *, seen_by_participants: bool) -> None:
     if seen_by_participants:
         values[LiveSession.version] = LiveSession.version + 1
     db.session.flush()
+    note_session_change(db.session(), live.session_id)  # copied to the live cache on commit
     db.session.execute(
         update(LiveSession)
         .where(LiveSession.session_id == live.session_id)
@@ -163,16 +167,40 @@ def _touch(live: LiveSession, attendance: LiveAttendance) -> None:
 
 def _require_in_session(session: TrainingSession, signup: Signup) -> None:
     if signup.session_id != session.id or signup.status != SIGNUP_CONFIRMED:
-        raise LiveError(f"{signup.organization_name} is not booked on this session.")
+        # Named by nothing: a facilitator reads only their own sessions' organizations.
+        raise LiveError("That organization is not booked on this session.")
+
+
+def checkin_opens_at(session: TrainingSession) -> datetime:
+    """When facilitators may start checking organizations in: ``LIVE_CHECKIN_OPENS_MINUTES``
+    (30 by default) before the session starts."""
+    minutes = float(current_app.config["LIVE_CHECKIN_OPENS_MINUTES"])
+    return session.starts_at - timedelta(minutes=minutes)
+
+
+def is_checkin_open(session: TrainingSession, now: datetime) -> bool:
+    """Whether organizations of ``session`` can be checked in at ``now``."""
+    return now >= checkin_opens_at(session)
 
 
 def check_in(
     session: TrainingSession, signup: Signup, status: str, *, actor, now: datetime
 ) -> None:
-    """Mark an organization present, joined late or a no-show."""
+    """Mark an organization present, joined late or a no-show.
+
+    Raises ``LiveError`` for an unknown status, an organization not booked on ``session``,
+    or before check-in opens (``checkin_opens_at``): nobody has come, or missed it, yet.
+    """
     if status not in CHECKIN_LABELS:
         raise LiveError("Choose present, joined late or no-show.")
     _require_in_session(session, signup)
+    if not is_checkin_open(session, now):
+        opens_at = checkin_opens_at(session)
+        minutes = round((session.starts_at - opens_at).total_seconds() / 60)
+        raise LiveError(
+            f"Check-in opens {format_moment(opens_at, session.program.zone)}, "
+            f"{minutes} minutes before the session starts."
+        )
     live = open_live(session)
     attendance = _attendance(live, signup)
     if attendance.checkin_status == status:

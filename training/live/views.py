@@ -16,18 +16,26 @@ from sqlalchemy import select
 from werkzeug.http import quote_etag
 
 from training.booking.links import MAX_TOKEN_LENGTH, signup_or_404
-from training.booking.models import SESSION_SCHEDULED, Signup, TrainingSession
+from training.booking.models import (
+    SESSION_SCHEDULED,
+    SIGNUP_CONFIRMED,
+    Signup,
+    TrainingSession,
+)
 from training.edge import carry_out
 from training.extensions import db, utcnow
 from training.live import services
 from training.live.board import (
+    ParticipantTag,
     board,
     board_tag,
+    live_shown,
     participant_attendance,
     participant_tag,
     sandbox_path,
 )
-from training.live.followups import FollowUpReport, send_followups
+from training.live.cache import live_cache
+from training.live.followups import FollowUpReport, has_ended, send_followups
 from training.live.forms import ActionForm, CheckInForm, DoneForm, JumpForm, NotesForm
 from training.live.models import WalkthroughStep
 from training.live.steps import step_position, walkthrough
@@ -68,7 +76,7 @@ def console(session_id: int):
 def board_state(session_id: int):
     """The board and step panel as JSON for the console's polling; 304 when unchanged."""
     session = _console_session(session_id)
-    etag = board_tag(session.id)
+    etag = board_tag(session.id, checkin_open=services.is_checkin_open(session, utcnow()))
     if request.if_none_match.contains(etag):
         return _not_modified(etag)
     context = _console_context(session)
@@ -231,7 +239,8 @@ def _console_session(session_id: int) -> TrainingSession:
 
 
 def _render_console(session: TrainingSession, *, notes_form=None, status: int = 200):
-    etag = board_tag(session.id)  # before the content, so the content is never older
+    # Before the content, so the content is never older.
+    etag = board_tag(session.id, checkin_open=services.is_checkin_open(session, utcnow()))
     context = _console_context(session, notes_form=notes_form)
     return render_template("live/console.html", board_etag=quote_etag(etag), **context), status
 
@@ -247,6 +256,7 @@ def _console_context(session: TrainingSession, *, notes_form: NotesForm | None =
         notes_form = NotesForm(formdata=None, notes=live.notes if live else "")
     rows = board(session)
     current_step = live.current_step if live is not None and live.started_at else None
+    now = utcnow()
     return {
         "session": session,
         "live": live,
@@ -265,7 +275,10 @@ def _console_context(session: TrainingSession, *, notes_form: NotesForm | None =
         "checkin_form": CheckInForm(formdata=None),
         "jump_form": jump_form,
         "notes_form": notes_form,
-        "now": utcnow(),
+        "now": now,
+        "checkin_open": services.is_checkin_open(session, now),
+        "checkin_opens_at": services.checkin_opens_at(session),
+        "has_ended": has_ended(session, now),
     }
 
 
@@ -300,6 +313,8 @@ def follow(token: str):
     """The participant's live page: the step the facilitator is on."""
     tag = participant_tag(token) if len(token) <= MAX_TOKEN_LENGTH else None
     signup = signup_or_404(token)
+    if tag is not None:
+        _share(token, tag)
     return render_template(
         "live/follow.html",
         etag=quote_etag(tag.etag) if tag else "",
@@ -313,23 +328,52 @@ def follow_state(token: str):
     tag = participant_tag(token) if len(token) <= MAX_TOKEN_LENGTH else None
     if tag is None:
         abort(404)
+    _share(token, tag)
     if request.if_none_match.contains(tag.etag):
         return _not_modified(tag.etag)
-    signup = db.session.get(Signup, tag.signup_id)
-    context = _participant_context(signup, token)
+    context = _following_context(tag, token)
+    shared = context is not None
+    if not shared:
+        context = _participant_context(db.session.get(Signup, tag.signup_id), token)
     step = context["step"]
-    return _live_json(
-        {
-            "version": context["live"].version if context["live"] else 0,
-            "step": {"id": step.id, "number": context["step_number"], "title": step.title}
-            if step
-            else None,
-            "needs_help": context["needs_help"],
-            "is_done": context["is_done"],
-            "html": render_template("live/_follow_step.html", **context),
-        },
-        tag.etag,
-    )
+    payload = {
+        "version": context["live"].version if context["live"] else 0,
+        "step": {"id": step.id, "number": context["step_number"], "title": step.title}
+        if step
+        else None,
+        "needs_help": context["needs_help"],
+        "is_done": context["is_done"],
+        "html": render_template("live/_follow_step.html", **context),
+    }
+    cache = live_cache()
+    if shared and cache is not None and context["live"].version == tag.version:
+        cache.keep_body(
+            session_id=tag.session_id,
+            version=tag.version,
+            step_id=step.id if step else None,
+            needs_help=context["needs_help"],
+            is_done=context["is_done"],
+            payload=payload,
+            token=token,
+        )
+    return _live_json(payload, tag.etag)
+
+
+def _share(token: str, tag: ParticipantTag) -> None:
+    """Copy what was read to the live cache, so the next unchanged poll is answered from it."""
+    cache = live_cache()
+    if cache is not None:
+        cache.remember(
+            token,
+            signup_id=tag.signup_id,
+            status=tag.status,
+            session_id=tag.session_id,
+            version=tag.version,
+            revision=tag.revision,
+            needs_help=tag.needs_help,
+            reported_step_id=tag.reported_step_id,
+            done=tag.done_at is not None,
+        )
 
 
 @bp.post("/manage/<token>/live/help")
@@ -380,6 +424,33 @@ def _participant_action(signup: Signup, token: str, change, message: str):
     return carry_out(
         change, done=message, redirect_to=url_for("live.follow", token=token, _anchor="step")
     )
+
+
+def _following_context(tag: ParticipantTag, token: str) -> dict | None:
+    """The live page's context for a confirmed booking of a live session, from the poll's one
+    query and what every participant sees at this version (``live_shown``); None otherwise."""
+    if tag.status != SIGNUP_CONFIRMED or tag.session_id is None or tag.version is None:
+        return None
+    shown = live_shown(tag.session_id, tag.version)
+    if shown is None:
+        return None
+    step = shown.step
+    return {
+        "signup": tag,
+        "token": token,
+        "session": tag.session_id,
+        "live": shown,
+        "step": step,
+        "step_number": shown.step_number,
+        "step_count": shown.step_count,
+        "needs_help": tag.needs_help,
+        "is_done": tag.is_done_with(step.id if step else None),
+        "step_html": shown.step_html,
+        "sandbox_path": sandbox_path(token),
+        "action_form": ActionForm(formdata=None),
+        "done_form": DoneForm(formdata=None, step_id=step.id if step else None),
+        "poll_ms": current_app.config["LIVE_POLL_MS"],
+    }
 
 
 def _participant_context(signup: Signup, token: str) -> dict:

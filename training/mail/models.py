@@ -4,7 +4,7 @@ state, and reminders sent."""
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from training.extensions import UTCDateTime, db, utcnow
@@ -50,6 +50,10 @@ class OutboxMessage(db.Model):
             "calendar_method IS NULL OR calendar_method IN ('REQUEST', 'CANCEL')",
             name="calendar_method_known",
         ),
+        # The worker's claim finds the due rows in this index, never reading a row's bodies
+        # (on SQLite the columns after them sit in the same overflow pages); counts by status
+        # use it too.
+        Index("ix_outbox_messages_due", "status", "next_attempt_at", "lease_expires_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -69,7 +73,7 @@ class OutboxMessage(db.Model):
     calendar_method: Mapped[str | None] = mapped_column(String(10))
     # One Message-ID for the row's whole life, so a retry is the same message.
     message_id: Mapped[str] = mapped_column(String(250), unique=True)
-    status: Mapped[str] = mapped_column(String(20), default=MAIL_QUEUED, index=True)
+    status: Mapped[str] = mapped_column(String(20), default=MAIL_QUEUED)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # A worker owns a row while it is "sending": the claim is its token, valid until the lease.
@@ -86,6 +90,11 @@ class OutboxMessage(db.Model):
         cascade="all, delete-orphan",
         passive_deletes=True,
         order_by="OutboxRecipient.id",
+    )
+    # The message as it goes over SMTP, built when it was queued (None: not built, see
+    # ``OutboxMessageBytes``); loaded only when asked for.
+    wire: Mapped["OutboxMessageBytes | None"] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="select"
     )
 
     def __init__(self, **values):
@@ -106,6 +115,24 @@ class OutboxMessage(db.Model):
                 OutboxRecipient(address=recipient, **state)
                 for recipient in dict.fromkeys(self.recipients or ())
             ]
+
+
+class OutboxMessageBytes(db.Model):
+    """An outbox message exactly as it goes over SMTP (``message.to_bytes``), built once when
+    it is queued so the worker only sends it, and every retry is byte for byte the same.
+
+    Kept beside the message rather than in it: the worker rewrites the message's row twice a
+    delivery (its claim, its outcome), and on SQLite a row is rewritten whole, overflow pages
+    included. A message without one (it could not be built, or was queued before these were
+    kept) is built by the worker when it claims it.
+    """
+
+    __tablename__ = "outbox_message_bytes"
+
+    outbox_message_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class OutboxRecipient(db.Model):

@@ -101,6 +101,14 @@ class SessionForm(Form):
     )
     # Offered when a session of the program already starts at this time.
     create_anyway = BooleanField("Create it anyway: a second session at the same time is intended")
+    # Offered to admins when the start is in the past (recording a session held off the books).
+    in_past = BooleanField("Schedule it in the past: I know this start has gone by")
+    in_past_reason = TextAreaField(
+        "Why it belongs in the past",
+        filters=[clean_text],
+        description="The audit log keeps it. Nobody is emailed about a session in the past.",
+        validators=[Length(max=1000, message="Keep the reason to 1000 characters or fewer.")],
+    )
     submit = SubmitField("Save session")
 
     def __init__(self, *args, zone: ZoneInfo, accounts: list[StaffMember], **kwargs):
@@ -130,6 +138,15 @@ class SessionForm(Form):
                 local_moment(self.day.data, field.data, self.zone)
             except ValueError as error:
                 raise ValidationError(str(error)) from None
+
+    def validate_in_past_reason(self, field):
+        """A reason whenever the start in the past is confirmed."""
+        if self.in_past.data and not field.data:
+            raise ValidationError("Say why this session goes in the past; the audit log keeps it.")
+
+    def past_reason(self) -> str | None:
+        """The reason to put the session in the past, when the box is ticked."""
+        return self.in_past_reason.data if self.in_past.data else None
 
     def details(self) -> SessionDetails:
         """The form as the rosters services take it, times in UTC."""
@@ -167,12 +184,18 @@ class CancelSessionForm(Form):
     submit = SubmitField("Cancel the session")
 
 
+def _a_session_chosen(_form, field):
+    # "Choose a date…" (0) is offered first so that no date is moved to by default.
+    if not field.data:
+        raise ValidationError("Choose the session to move them to.")
+
+
 class MoveSignupForm(Form):
     """The session to move (or book) an organization into."""
 
     session_id = IdSelectField(
         "Move to",
-        validators=[InputRequired("Choose the session to move them to.")],
+        validators=[InputRequired("Choose the session to move them to."), _a_session_chosen],
         invalid_choice_message="That session cannot take them; choose one from the list.",
     )
     submit = SubmitField("Move")
@@ -294,3 +317,13 @@ class OrganizationsEmailForm(Form):
             for session in sessions
             if not session.is_cancelled
         ]
+
+
+class FindForm(Form):
+    """Find organizations on the sessions list or a roster (a GET form, sent in the address)."""
+
+    q = StringField(
+        "Find an organization, contact or email",
+        filters=[single_line],
+        validators=[Length(max=200, message="Keep the search to 200 characters.")],
+    )

@@ -8,15 +8,18 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from training.audit.services import record
+from training.booking.display import format_moment
 from training.booking.links import hash_token
 from training.booking.models import (
     SESSION_CANCELLED,
     SESSION_SCHEDULED,
+    SIGNUP_CANCELLED,
     SIGNUP_CONFIRMED,
     SIGNUP_WAITLISTED,
     Program,
@@ -25,6 +28,7 @@ from training.booking.models import (
     TrainingSession,
 )
 from training.booking.notices import send_session_update
+from training.booking.search import signup_matches
 from training.booking.services import (
     AlreadySignedUp,
     BookingError,
@@ -37,6 +41,7 @@ from training.booking.services import (
 from training.extensions import db
 from training.mail.models import OutboxMessage
 from training.mail.services import requeue_message
+from training.rosters import notices
 from training.rosters.models import CalendarFeed
 from training.staff.models import ROLE_FACILITATOR, StaffMember
 from training.staff.models import session_facilitators as session_facilitators_table
@@ -57,6 +62,28 @@ class SameStartTime(BookingError):
             "To add a second session at the same time, tick “Create it anyway”."
         )
         self.session = session
+
+
+class StartsInPast(BookingError):
+    """The session would start at or before now: only an admin may put it there, with a
+    written reason (``past_reason``)."""
+
+    def __init__(self, starts_at: datetime, zone: ZoneInfo, *, booked: int, admin: bool):
+        booked_note = ""
+        if booked:
+            booked_note = (
+                f" {booked} organization{'' if booked == 1 else 's'} "
+                f"{'is' if booked == 1 else 'are'} booked on it."
+            )
+        how = (
+            "To put it in the past anyway, tick “Schedule it in the past” and say why; the "
+            "audit log keeps your reason and nobody is emailed."
+            if admin
+            else "Choose a later date or time; only an admin can put a session in the past."
+        )
+        super().__init__(
+            f"This start, {format_moment(starts_at, zone)}, is in the past.{booked_note} {how}"
+        )
 
 
 @dataclass(frozen=True)
@@ -81,17 +108,22 @@ def create_session(
     *,
     facilitators: Iterable[StaffMember] = (),
     actor,
+    now: datetime,
     same_start_confirmed: bool = False,
+    past_reason: str | None = None,
 ) -> TrainingSession:
     """Add a session to ``program`` and assign its facilitators, as the "New session" form asks.
 
-    Raises ``BookingError`` for a session that ends before it starts. A second scheduled
-    session starting at the same moment is most often the same form sent again (Back, then
-    Save, draws a new one-time key): it raises ``SameStartTime`` unless staff confirmed it
+    Raises ``BookingError`` for a session that ends before it starts, and ``StartsInPast``
+    for one starting at or before ``now``, unless an admin (``actor``) confirmed it with a
+    written ``past_reason``, which the audit log keeps. A second scheduled session starting at
+    the same moment is most often the same form sent again (Back, then Save, draws a new
+    one-time key): it raises ``SameStartTime`` unless staff confirmed it
     (``same_start_confirmed``).
     """
     if details.ends_at <= details.starts_at:
         raise BookingError("The session must end after it starts.")
+    past_reason = _past_allowed(details.starts_at, program, now, actor, past_reason, booked=0)
     if not same_start_confirmed:
         same_start = db.session.scalars(
             select(TrainingSession)
@@ -108,7 +140,7 @@ def create_session(
     session = TrainingSession(program=program, **_columns(details))
     db.session.add(session)
     db.session.flush()
-    record("session.created", actor=actor, session=session)
+    record("session.created", actor=actor, session=session, **_past_note(past_reason))
     assign_facilitators(session, list(facilitators), actor=actor)
     return session
 
@@ -120,17 +152,32 @@ def update_session(
     facilitators: Iterable[StaffMember] | None = None,
     now: datetime,
     actor,
+    past_reason: str | None = None,
 ) -> int:
     """Apply staff's changes, then the ``facilitators`` (None keeps them); returns how many
     organizations were sent an updated invite.
 
     Seats may go down only to the number already booked; the check and the change are one
     UPDATE, so a booking racing the change cannot slip in between (``SeatsBelowBooked``).
+    A new start at or before ``now`` raises ``StartsInPast`` unless an admin (``actor``)
+    confirmed it with a written ``past_reason`` (audited). Nobody is emailed about a session
+    that has started at ``now``: an invite for a date gone by helps no one.
     """
     if session.is_cancelled:
         raise BookingError("This session is cancelled, so it can no longer be changed.")
     if details.ends_at <= details.starts_at:
         raise BookingError("The session must end after it starts.")
+    if details.starts_at != session.starts_at:
+        past_reason = _past_allowed(
+            details.starts_at,
+            session.program,
+            now,
+            actor,
+            past_reason,
+            booked=session.seats_booked,
+        )
+    else:
+        past_reason = None
     lowered = db.session.execute(
         update(TrainingSession)
         .where(TrainingSession.id == session.id, TrainingSession.seats_booked <= details.seats)
@@ -152,8 +199,15 @@ def update_session(
         for name in INVITE_FIELDS
         if before[name] != getattr(session, name)
     }
-    record("session.updated", actor=actor, session=session, changes=changed, seats=details.seats)
-    told = send_session_update(session, before) if changed else 0
+    record(
+        "session.updated",
+        actor=actor,
+        session=session,
+        changes=changed,
+        seats=details.seats,
+        **_past_note(past_reason),
+    )
+    told = send_session_update(session, before) if changed and not session.has_started(now) else 0
     promote_waitlist(session, now=now)
     if facilitators is not None:
         assign_facilitators(session, list(facilitators), actor=actor)
@@ -161,16 +215,26 @@ def update_session(
 
 
 def cancel_session(session: TrainingSession, reason: str, *, now: datetime, actor) -> int:
-    """Cancel a session: everyone booked gets a CANCEL and goes back to its alternates.
+    """Cancel a session: everyone booked gets a CANCEL and goes back to its alternates, and its
+    waitlist is emptied.
 
     Each booked organization is put on the waitlist of its other chosen dates and booked at
-    once where one has a seat; the others choose another date from their manage link.
-    Returns how many organizations were booked on it.
+    once where one has a seat; the others choose another date from their manage link. Each
+    organization waiting for the session leaves its waitlist and is emailed where it stands
+    now: booked on another of its dates, still waiting for them, or waiting for no date (it
+    may book one with free seats from its manage link). Returns how many organizations were
+    booked on it.
     """
     if session.is_cancelled:
         raise BookingError("This session is already cancelled.")
     if not reason.strip():
         raise BookingError("Say why the session is cancelled; organizations will see it.")
+    waiting = db.session.scalars(
+        select(Signup)
+        .join(SignupChoice, SignupChoice.signup_id == Signup.id)
+        .where(SignupChoice.session_id == session.id, Signup.status == SIGNUP_WAITLISTED)
+        .order_by(Signup.id)
+    ).all()
     session.status = SESSION_CANCELLED
     session.cancellation_reason = reason.strip()
     db.session.flush()
@@ -182,11 +246,46 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
         signup.status, signup.session = SIGNUP_WAITLISTED, None
     session.seats_booked = 0
     db.session.flush()
-    record("session.cancelled", actor=actor, session=session, reason=reason, booked=len(booked))
-    alternates = {choice.session for signup in booked for choice in signup.choices}
-    for alternate in sorted(alternates, key=lambda s: s.starts_at):
+    drop_cancelled_choices(session.program)
+    record(
+        "session.cancelled",
+        actor=actor,
+        session=session,
+        reason=reason,
+        booked=len(booked),
+        waitlisted=len(waiting),
+    )
+    alternates = {choice.session for signup in [*booked, *waiting] for choice in signup.choices}
+    for alternate in sorted(alternates, key=lambda s: (s.starts_at, s.id)):
         promote_waitlist(alternate, now=now)
+    for signup in waiting:
+        notices.queue_waitlist_session_cancelled(signup, session, now=now)
     return told
+
+
+def drop_cancelled_choices(program: Program) -> int:
+    """Take every waitlisted organization of ``program`` off the waitlists of its cancelled
+    sessions (a cancelled session has no waitlist); returns how many places were dropped.
+
+    The other chosen dates keep their rank, so "2nd choice" still means what the organization
+    chose.
+    """
+    cancelled = select(TrainingSession.id).where(
+        TrainingSession.program_id == program.id, TrainingSession.status == SESSION_CANCELLED
+    )
+    waitlisted = select(Signup.id).where(
+        Signup.program_id == program.id, Signup.status == SIGNUP_WAITLISTED
+    )
+    dropped = db.session.execute(
+        delete(SignupChoice)
+        .where(SignupChoice.session_id.in_(cancelled), SignupChoice.signup_id.in_(waitlisted))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if dropped:
+        for signup in list(db.session.identity_map.values()):
+            if isinstance(signup, Signup):
+                db.session.expire(signup, ["choices"])
+    return dropped
 
 
 def assign_facilitators(
@@ -218,6 +317,31 @@ def session_facilitators(session: TrainingSession) -> list[StaffMember]:
             .order_by(StaffMember.email)
         )
     )
+
+
+def _past_allowed(
+    starts_at: datetime,
+    program: Program,
+    now: datetime,
+    actor,
+    past_reason: str | None,
+    *,
+    booked: int,
+) -> str | None:
+    """The reason to keep for a start in the past (None for a start still ahead); raises
+    ``StartsInPast`` unless an admin gave one."""
+    if starts_at > now:
+        return None
+    reason = (past_reason or "").strip()
+    is_admin = actor is not None and actor.is_admin
+    if not (is_admin and reason):
+        raise StartsInPast(starts_at, program.zone, booked=booked, admin=is_admin)
+    return reason
+
+
+def _past_note(past_reason: str | None) -> dict[str, str]:
+    """The audit detail of a session put in the past (none for one still ahead)."""
+    return {"past_reason": past_reason} if past_reason is not None else {}
 
 
 def _columns(details: SessionDetails) -> dict:
@@ -310,7 +434,11 @@ def list_sessions(program: Program, member: StaffMember) -> list[SessionSummary]
             select(SignupChoice.session_id, func.count(Signup.id))
             .join(Signup, Signup.id == SignupChoice.signup_id)
             .join(TrainingSession, TrainingSession.id == SignupChoice.session_id)
-            .where(TrainingSession.program_id == program.id, Signup.status == SIGNUP_WAITLISTED)
+            .where(
+                TrainingSession.program_id == program.id,
+                TrainingSession.status == SESSION_SCHEDULED,
+                Signup.status == SIGNUP_WAITLISTED,
+            )
             .group_by(SignupChoice.session_id)
         ).all()
     )
@@ -383,7 +511,10 @@ EMAILS_PER_SIGNUP = 3
 
 
 def load_roster(session: TrainingSession) -> Roster:
-    """The organizations booked on ``session``, its waitlist in order, and their latest emails."""
+    """The organizations booked on ``session``, its waitlist in order, and their latest emails.
+
+    A cancelled session has no waitlist.
+    """
     signup_details = (
         selectinload(Signup.attendees),
         selectinload(Signup.choices).joinedload(SignupChoice.session),
@@ -395,13 +526,17 @@ def load_roster(session: TrainingSession) -> Roster:
         .order_by(func.lower(Signup.organization_name), Signup.id)
     ).all()
     # promote_waitlist takes the lowest id first, so that is the order of the line.
-    waitlist = db.session.scalars(
-        select(Signup)
-        .join(SignupChoice, SignupChoice.signup_id == Signup.id)
-        .where(SignupChoice.session_id == session.id, Signup.status == SIGNUP_WAITLISTED)
-        .options(*signup_details)
-        .order_by(Signup.id)
-    ).all()
+    waitlist = (
+        []
+        if session.is_cancelled
+        else db.session.scalars(
+            select(Signup)
+            .join(SignupChoice, SignupChoice.signup_id == Signup.id)
+            .where(SignupChoice.session_id == session.id, Signup.status == SIGNUP_WAITLISTED)
+            .options(*signup_details)
+            .order_by(Signup.id)
+        ).all()
+    )
     return Roster(
         session=session,
         booked=list(booked),
@@ -481,6 +616,38 @@ def move_targets(session: TrainingSession, now: datetime) -> list[TrainingSessio
             .order_by(TrainingSession.starts_at, TrainingSession.id)
         )
     )
+
+
+def matching_signups(program_id: int, text: str) -> dict[int, str] | None:
+    """The active signups of the program that ``text`` finds (``signup_matches``: organization,
+    contact or attendee), as id: organization name; None when ``text`` is empty (no filter)."""
+    matches = signup_matches(text)
+    if matches is None:
+        return None
+    rows = db.session.execute(
+        select(Signup.id, Signup.organization_name).where(
+            Signup.program_id == program_id, Signup.status != SIGNUP_CANCELLED, matches
+        )
+    ).all()
+    return dict(rows)
+
+
+def sessions_of_signups(signup_ids) -> dict[int, set[int]]:
+    """For each session id, which of ``signup_ids`` are booked on it or waiting for it."""
+    found: dict[int, set[int]] = {}
+    booked = db.session.execute(
+        select(Signup.session_id, Signup.id).where(
+            Signup.id.in_(signup_ids), Signup.status == SIGNUP_CONFIRMED
+        )
+    )
+    waiting = db.session.execute(
+        select(SignupChoice.session_id, Signup.id)
+        .join(Signup, SignupChoice.signup_id == Signup.id)
+        .where(Signup.id.in_(signup_ids), Signup.status == SIGNUP_WAITLISTED)
+    )
+    for session_id, signup_id in [*booked, *waiting]:
+        found.setdefault(session_id, set()).add(signup_id)
+    return found
 
 
 def rotate_calendar_feed(*, actor) -> str:

@@ -4,6 +4,7 @@ The blueprint has no URL prefix: its pages live under /staff, and the calendar f
 calendar apps fetch without signing in, at /feeds/sessions/<token>.ics.
 """
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 
@@ -39,6 +40,7 @@ from training.rosters.forms import (
     CancelSessionForm,
     CancelSignupForm,
     FeedForm,
+    FindForm,
     MoveSignupForm,
     NotesForm,
     OrganizationsEmailForm,
@@ -62,8 +64,24 @@ def sessions():
     """The program's sessions (a facilitator's own) with seats, waitlist and facilitators."""
     program = current_program()
     summaries = services.list_sessions(program, current_user) if program else []
+    find = FindForm(request.args)
+    found = None  # no filter: every session
+    if program is not None and find.validate():
+        matches = services.matching_signups(program.id, find.q.data or "")
+        if matches is not None:
+            by_session = services.sessions_of_signups(matches)
+            summaries = [s for s in summaries if s.session.id in by_session]
+            found = {
+                session_id: sorted(matches[signup_id] for signup_id in signup_ids)
+                for session_id, signup_ids in by_session.items()
+            }
     return render_template(
-        "rosters/sessions.html", program=program, summaries=summaries, now=utcnow()
+        "rosters/sessions.html",
+        program=program,
+        summaries=summaries,
+        now=utcnow(),
+        find=find,
+        found=found,
     )
 
 
@@ -135,19 +153,22 @@ def new_session():
         abort(404)
     form = _session_form(program)
 
-    def page(same_start: TrainingSession | None = None):
+    def page(same_start: TrainingSession | None = None, in_past: bool = False):
         return render_template(
             "rosters/session_form.html",
             form=form,
             program=program,
             session=None,
             same_start=same_start,
+            in_past=in_past,
         )
 
     def refused(error: BookingError):
         if isinstance(error, services.SameStartTime):
             # Most often the same form again after Back: ask before making a second one.
             return shown_under(form.starts_at, lambda: page(same_start=error.session))(error)
+        if isinstance(error, services.StartsInPast):
+            return shown_under(form.day, lambda: page(in_past=True))(error)
         return flashed_above(page)(error)
 
     if not form.validate_on_submit():
@@ -158,7 +179,9 @@ def new_session():
             form.details(),
             facilitators=form.chosen_facilitators(),
             actor=current_user,
+            now=utcnow(),
             same_start_confirmed=form.create_anyway.data,
+            past_reason=form.past_reason(),
         ),
         done=lambda session: f"Session added: {session.when}.",
         redirect_to=lambda session: url_for("rosters.roster", session_id=session.id),
@@ -174,14 +197,20 @@ def edit_session(session_id: int):
     session = _session_or_404(session_id)
     form = _session_form(session.program, session)
 
-    def page():
+    def page(in_past: bool = False):
         return render_template(
-            "rosters/session_form.html", form=form, program=session.program, session=session
+            "rosters/session_form.html",
+            form=form,
+            program=session.program,
+            session=session,
+            in_past=in_past,
         )
 
     def refused(error: BookingError):
         if isinstance(error, services.SeatsBelowBooked):
             return shown_under(form.seats, page)(error)
+        if isinstance(error, services.StartsInPast):
+            return shown_under(form.day, lambda: page(in_past=True))(error)
         return flashed_above(page)(error)
 
     if not form.validate_on_submit():
@@ -193,6 +222,7 @@ def edit_session(session_id: int):
             facilitators=form.chosen_facilitators(),
             now=utcnow(),
             actor=current_user,
+            past_reason=form.past_reason(),
         ),
         done=lambda told: f"Saved {session.when}." + _told(told, "an updated invite"),
         redirect_to=url_for("rosters.roster", session_id=session.id),
@@ -227,11 +257,28 @@ def roster(session_id: int):
     now = utcnow()
     move_options = _move_options(session, now)
     move_form, promote_form = MoveSignupForm(formdata=None), MoveSignupForm(formdata=None)
-    move_form.session_id.choices = move_options
-    promote_form.session_id.choices = _promote_options(session, now, move_options)
+    move_form.session_id.choices = _with_nothing_chosen(move_options)
+    promote_form.session_id.choices = _with_nothing_chosen(
+        _promote_options(session, now, move_options)
+    )
+    roster = services.load_roster(session)
+    find = FindForm(request.args)
+    matches = (
+        services.matching_signups(session.program_id, find.q.data or "")
+        if (find.validate())
+        else None
+    )
+    if matches is not None:
+        roster = dataclasses.replace(
+            roster,
+            booked=[signup for signup in roster.booked if signup.id in matches],
+            waitlist=[signup for signup in roster.waitlist if signup.id in matches],
+        )
     return render_template(
         "rosters/roster.html",
-        roster=services.load_roster(session),
+        roster=roster,
+        find=find,
+        filtered=matches is not None,
         move_form=move_form,
         promote_form=promote_form,
         cancel_form=CancelSignupForm(formdata=None),
@@ -278,7 +325,7 @@ def move_signup(session_id: int, signup_id: int):
     """Move a booked organization to another session with a free seat."""
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = MoveSignupForm()
-    form.session_id.choices = _move_options(session, utcnow())
+    form.session_id.choices = _with_nothing_chosen(_move_options(session, utcnow()))
     return _roster_action(
         form,
         lambda: booking.change_session(
@@ -317,7 +364,9 @@ def promote_signup(session_id: int, signup_id: int):
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = MoveSignupForm()
     now = utcnow()
-    form.session_id.choices = _promote_options(session, now, _move_options(session, now))
+    form.session_id.choices = _with_nothing_chosen(
+        _promote_options(session, now, _move_options(session, now))
+    )
     return _roster_action(
         form,
         lambda: services.promote_signup(
@@ -546,10 +595,23 @@ def _session_signup_or_404(session_id: int, signup_id: int) -> tuple[TrainingSes
 
 
 def _move_options(session: TrainingSession, now: datetime) -> list[SelectChoice]:
+    """The sessions an organization can be moved to, each with its free seats; a date inside
+    the change cutoff says so. No date is chosen until staff choose one."""
+    cutoff = current_app.config["CHANGE_CUTOFF_HOURS"]
     return [
-        SelectChoice(target.id, f"{target.when} ({target.seats_left} left)")
+        SelectChoice(
+            target.id,
+            f"{target.when} ({target.seats_left} left"
+            + (f"; starts within {cutoff} hours" if now >= target.changes_close_at(cutoff) else "")
+            + ")",
+        )
         for target in services.move_targets(session, now)
     ]
+
+
+def _with_nothing_chosen(options: list[SelectChoice]) -> list[SelectChoice]:
+    """``options`` after a first "Choose a date…" (id 0), so none is picked by default."""
+    return [SelectChoice(0, "Choose a date…"), *options] if options else []
 
 
 def _promote_options(

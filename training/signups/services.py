@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from training.audit.services import record
@@ -20,8 +20,8 @@ from training.booking.models import (
     Signup,
     SignupChoice,
 )
-from training.booking.names import organization_key
 from training.booking.notices import send_people_update
+from training.booking.search import signup_matches
 from training.booking.services import BookingError, cancel_signup, reinstate_signup
 from training.constraints import unique_or
 from training.extensions import db
@@ -72,22 +72,8 @@ def search_signups(text: str, status: str | None, *, page: int) -> Pagination:
     )
     if status:
         statement = statement.where(Signup.status == status)
-    words = " ".join(text.split()).lower()
-    if words:
-        matches = [
-            func.lower(column).contains(words, autoescape=True)
-            for column in (Signup.organization_name, Signup.contact_name, Signup.contact_email)
-        ]
-        # The key ignores case, accents and punctuation, as the one-per-organization rule does.
-        if key := organization_key(words):
-            matches.append(Signup.organization_key.contains(key, autoescape=True))
-        matches.append(
-            exists().where(
-                Attendee.signup_id == Signup.id,
-                func.lower(Attendee.email).contains(words, autoescape=True),
-            )
-        )
-        statement = statement.where(or_(*matches))
+    if (matches := signup_matches(text)) is not None:
+        statement = statement.where(matches)
     return db.paginate(statement, page=page, per_page=SIGNUPS_PER_PAGE, error_out=False)
 
 

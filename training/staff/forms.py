@@ -8,9 +8,9 @@ from wtforms import (
     StringField,
     SubmitField,
 )
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
-from training.forms import Form, as_typed, clean_text, single_line
+from training.forms import Form, as_typed, clean_text, email_address, single_line
 from training.staff.models import ROLE_FACILITATOR, ROLES
 from training.staff.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, PASSWORD_LENGTH_RULE
 
@@ -66,7 +66,7 @@ class AccountForm(Form):
         filters=[clean_text],
         validators=[
             DataRequired("Enter the email address."),
-            Email("Enter an email address like name@example.org."),
+            email_address,
             Length(max=254),
         ],
     )

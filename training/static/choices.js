@@ -22,6 +22,10 @@
     });
   }
 
+  function updateAll() {
+    document.querySelectorAll("[data-distinct-choices]").forEach(update);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-distinct-choices]").forEach(function (group) {
       update(group);
@@ -30,4 +34,7 @@
       });
     });
   });
+  // Back and Forward: the browser puts the chosen dates back after the page is built (or
+  // shows it from its cache), without a change event; judge the lists again as shown.
+  window.addEventListener("pageshow", updateAll);
 })();

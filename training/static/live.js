@@ -41,11 +41,18 @@
     var announce = document.getElementById("live-announce");
     var stepId = (region.querySelector("[data-step-id]") || {}).dataset;
     var shownStep = stepId ? stepId.stepId : null;
+    // A step answered from the server's shared cache leaves the forms' CSRF fields empty: they
+    // get this page's, which belongs to this browser's session.
+    var csrf = (region.querySelector('input[name="csrf_token"]') || {}).value || "";
     poll(root.dataset.stateUrl, {
       etag: root.dataset.etag,
       intervalMs: Number(root.dataset.pollMs) || 1000,
       onChange: function (data) {
         swap(region, data.html, "step-title");
+        region.querySelectorAll('input[name="csrf_token"]').forEach(function (input) {
+          if (input.value) csrf = input.value;
+          else input.value = csrf;
+        });
         var newStep = data.step ? String(data.step.id) : null;
         if (newStep !== shownStep && data.step) {
           announce.textContent = "Now on step " + data.step.number + ": " + data.step.title;

@@ -1,8 +1,10 @@
 // The one polling loop of the pages that follow the server: the live pages (the participant's
 // step, the facilitator's board) and the sandbox's progress bar. It asks `url` for JSON every
 // `intervalMs` ms, with If-None-Match once it knows an ETag (304: nothing changed), and hands
-// each new answer to `onChange`, which returns false to stop. A failed ask waits twice as long;
-// a page shown again asks at once. Without JavaScript every page still works: it renders the
+// each new answer to `onChange`, which returns false to stop. Each wait is the interval ±10% at
+// random, and the first a random part of it, so the pages of a room opened together spread
+// their asks evenly instead of arriving at once. A failed ask waits twice as long; a page shown
+// again asks at once. Without JavaScript every page still works: it renders the
 // current state and links to refresh.
 (function () {
   "use strict";
@@ -15,7 +17,7 @@
     var timer = null;
 
     function later(delay) {
-      if (!stopped) timer = window.setTimeout(ask, delay);
+      if (!stopped) timer = window.setTimeout(ask, delay * (0.9 + 0.2 * Math.random()));
     }
 
     function ask() {
@@ -50,7 +52,7 @@
     document.addEventListener("visibilitychange", function () {
       if (!document.hidden) ask();
     });
-    later(wait);
+    if (!stopped) timer = window.setTimeout(ask, wait * Math.random());
   }
 
   window.TrainingDesk = window.TrainingDesk || {};

@@ -2,7 +2,8 @@
 
 By concern: ``values`` reads and shows one cell, ``register`` is the fictional register,
 ``records`` what rows are judged against, ``findings`` what the judge says, ``index`` what it
-remembers across rows, ``rows`` judges one row by its named fields, and ``files`` a whole file.
+remembers across rows, ``rows`` judges one row by its named fields, ``fast`` judges plain rows
+from remembered verdicts of RowJudge's own checks, and ``files`` a whole file.
 """
 
 from training.sandbox.judge.files import (

@@ -21,6 +21,7 @@ from training.sandbox.columns import (
     signature,
     template_width,
 )
+from training.sandbox.judge.fast import FastRows
 from training.sandbox.judge.findings import Finding, RowResult, column_order, make_finding
 from training.sandbox.judge.records import JudgeContext
 from training.sandbox.judge.rows import LearnerRow, RowJudge
@@ -340,13 +341,21 @@ class FileJudgement:
     """
 
     def __init__(
-        self, stream: BinaryIO, filename: str, context: JudgeContext, *, learners_only: bool
+        self,
+        stream: BinaryIO,
+        filename: str,
+        context: JudgeContext,
+        *,
+        learners_only: bool,
+        fast_path: bool = True,
     ) -> None:
         self.stream = stream
         self.filename = filename
         self.context = context
         self.learners_only = learners_only
+        self.fast_path = fast_path
         self.layout: FileLayout | None = None
+        self.fast_rows = 0  # rows judged on the fast path (see judge.fast), once iterated
 
     def __iter__(self) -> Iterator[RowResult | Finding]:
         try:
@@ -371,9 +380,22 @@ class FileJudgement:
         hidden_rows = rows.hidden_rows
         hidden_judged: list[int] = []
         judged = 0
+        # Plain rows take the fast path: by their cells when read by the template's positions,
+        # else once shaped through the mapping.
+        fast = FastRows(judge, shaper.width) if self.fast_path and not self.learners_only else None
+        by_template = rows.layout.column_map is None
         for number, cells in rows.raw_rows:
             judged += 1
-            result = judge.judge(number, shaper(cells))
+            row = None
+            if fast is None:
+                result = None
+            elif by_template:
+                result = fast(number, cells)
+            else:
+                row = shaper(cells)
+                result = fast.shaped(number, row)
+            if result is None:
+                result = judge.judge(number, row if row is not None else shaper(cells))
             if formula_rows and number in formula_rows:
                 formula_rows.discard(number)
                 result = _formulas_without_values(result, cells, rows.layout)
@@ -382,6 +404,8 @@ class FileJudgement:
             if hidden_rows and number in hidden_rows:
                 hidden_judged.append(number)
             yield result
+        if fast is not None:
+            self.fast_rows = fast.fast_rows
         if not judged:
             raise FileProblem("FILE_EMPTY", what="a header row but no learner rows")
         if hidden_judged:
@@ -445,12 +469,17 @@ def judge_file(
     context: JudgeContext,
     *,
     learners_only: bool = False,
+    fast_path: bool = True,
 ) -> FileJudgement:
     """Judge a learner file: iterate it for file-level findings and one RowResult per data row.
 
     ``learners_only`` checks who each learner is and nothing of the credits (pre-validation).
+    ``fast_path=False`` judges every row with RowJudge alone: the same results, slower (kept
+    to compare the fast path with).
     """
-    return FileJudgement(stream, filename, context, learners_only=learners_only)
+    return FileJudgement(
+        stream, filename, context, learners_only=learners_only, fast_path=fast_path
+    )
 
 
 def header_mismatch(layout: FileLayout) -> Finding:

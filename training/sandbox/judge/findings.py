@@ -92,8 +92,14 @@ class Summary:
             self.accepted += 1
         else:
             self.rejected += 1
-        for finding in item.findings:
-            self._count(finding)
+        if item.findings:
+            by_code = self.by_code
+            for finding in item.findings:
+                by_code[finding.code] += 1
+                if finding.severity == rules.ERROR:
+                    self.errors += 1
+                else:
+                    self.warnings += 1
 
     def _count(self, finding: Finding) -> None:
         self.by_code[finding.code] += 1

@@ -52,18 +52,29 @@ class CompactIndex:
 
     def get(self, key: int) -> int | None:
         """The value for the key, or None."""
-        slot = self._slot(key)
-        return self._values[slot] if self._keys[slot] == key else None
+        # _slot inlined: this runs for every row, often more than once.
+        keys, mask = self._keys, self._mask
+        slot = (key ^ (key >> 32)) & mask
+        while True:
+            held = keys[slot]
+            if held == key:
+                return self._values[slot]
+            if held == 0:
+                return None
+            slot = (slot + 1) & mask
 
     def set(self, key: int, value: int) -> None:
         """Set the value for the key."""
+        keys = self._keys
         slot = self._slot(key)
-        if self._keys[slot] != key:
-            self._keys[slot] = key
+        if keys[slot] != key:
+            keys[slot] = key
             self._used += 1
+            if self._used * 3 > len(keys) * 2:
+                self._values[slot] = value
+                self._grow()
+                return
         self._values[slot] = value
-        if self._used * 3 > len(self._keys) * 2:
-            self._grow()
 
     def _grow(self) -> None:
         keys, values = self._keys, self._values

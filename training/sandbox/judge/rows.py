@@ -617,24 +617,30 @@ class RowJudge:
     ) -> None:
         register = self.context.register
         state, license_number, npi = license
-        lookups: list[tuple[str, str, list]] = []
-        if state and license_number:
-            lookups.append(
-                (rules.LICENSE_OR_NPI, license_number, register.by_license(state, license_number))
-            )
-        if npi:
-            lookups.append((rules.LICENSE_OR_NPI, npi, register.by_npi(npi)))
-        if board and board_id:
-            lookups.append((rules.BOARD_ID, board_id, register.by_board_id(board, board_id)))
-        for column, identifier, entries in lookups:
+        # Looked up in this order; the first identifier the register holds for someone else
+        # is named. Most rows name nobody the register holds: no list is made for them.
+        for column, identifier, entries in (
+            (
+                rules.LICENSE_OR_NPI,
+                license_number,
+                register.by_license(state, license_number) if state and license_number else (),
+            ),
+            (rules.LICENSE_OR_NPI, npi, register.by_npi(npi) if npi else ()),
+            (
+                rules.BOARD_ID,
+                board_id,
+                register.by_board_id(board, board_id) if board and board_id else (),
+            ),
+        ):
             if entries and not any(is_same_person(entry, learner) for entry in entries):
                 add(make_finding("LEARNER_NOT_MATCHED", number, column, value=masked(identifier)))
                 break
         first, last, month, day = learner
+        # The swapped learner is rarely known: asked first, it spares most rows the second look.
         if (
             first != last
-            and not register.knows(learner)
             and register.knows(LearnerKey(last, first, month, day))
+            and not register.knows(learner)
         ):
             add(make_finding("NAME_LOOKS_SWAPPED", number))
 

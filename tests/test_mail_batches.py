@@ -1,0 +1,188 @@
+"""The worker at speed: each message's bytes built once when it is queued, sent batch by batch
+over one connection, outcomes written a group at a time. What arrives, and how many copies a
+worker that dies mid-batch can send again."""
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from conftest import ended_within, signup_form
+from mail_support import Received, SmtpSink, mime_tree
+from sqlalchemy import delete, select
+
+from training.extensions import db, utcnow
+from training.mail.delivery import SmtpTransport, deliver_due, wire_bytes
+from training.mail.models import (
+    MAIL_FAILED,
+    MAIL_SENT,
+    OutboxMessage,
+    OutboxMessageBytes,
+    OutboxRecipient,
+)
+
+
+@pytest.fixture
+def smtp(app):
+    sink = SmtpSink().start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port)
+    yield sink
+    sink.stop()
+
+
+def book_clinics(client, session_id, count: int) -> None:
+    for number in range(count):
+        response = client.post(
+            "/signup",
+            data=signup_form(
+                session_id,
+                organization_name=f"Clinic Number {number}",
+                contact_email=f"contact{number}@example.org",
+                attendee_emails="",
+            ),
+        )
+        assert response.status_code == 303, response.get_data(as_text=True)
+
+
+def deliver(app, *, later=timedelta(0), **options):
+    with app.app_context():
+        return deliver_due(now=lambda: utcnow() + later, **options)
+
+
+def statuses(app) -> set[str]:
+    with app.app_context():
+        return set(db.session.scalars(select(OutboxMessage.status))) | set(
+            db.session.scalars(select(OutboxRecipient.status))
+        )
+
+
+class DyingTransport(SmtpTransport):
+    """SMTP that kills its worker (an error nothing catches) as it is about to send message
+    number ``dies_at`` of the run."""
+
+    def __init__(self, config: dict, dies_at: int):
+        super().__init__(config)
+        self.dies_at, self.sent = dies_at, 0
+
+    def send(self, claim, sender, data):
+        if self.sent + 1 == self.dies_at:
+            raise SystemExit("worker killed")
+        self.sent += 1
+        return super().send(claim, sender, data)
+
+
+def test_a_message_arrives_exactly_as_built_when_it_was_queued(app, client, make_session, smtp):
+    book_clinics(client, make_session(), 1)
+    with app.app_context():
+        stored = db.session.scalars(select(OutboxMessageBytes.data)).one()
+
+    assert deliver(app).sent == 1
+
+    [received] = smtp.received
+    assert received.data == stored
+    assert received.message["Subject"].startswith("You're booked")
+
+
+def test_a_message_queued_without_its_bytes_is_built_when_claimed(app, client, make_session, smtp):
+    book_clinics(client, make_session(), 1)
+    with app.app_context():  # as if queued before the bytes were kept
+        db.session.execute(delete(OutboxMessageBytes))
+        db.session.commit()
+        expected = Received(
+            "",
+            [],
+            wire_bytes(
+                db.session.scalars(select(OutboxMessage)).one(),
+                app.config["MAIL_DEFAULT_SENDER"],
+            ),
+        ).message
+
+    assert deliver(app).sent == 1
+
+    [received] = smtp.received
+    # The same message but for its MIME boundaries, which are drawn anew each time.
+    assert received.message["Message-ID"] == expected["Message-ID"]
+    assert received.message["Subject"] == expected["Subject"]
+    assert mime_tree(received.message) == mime_tree(expected)
+    assert [part.get_content() for part in received.message.walk() if not part.is_multipart()] == [
+        part.get_content() for part in expected.walk() if not part.is_multipart()
+    ]
+
+
+def test_a_message_that_cannot_be_built_fails_with_the_reason_and_the_rest_go(
+    app, client, make_session, smtp
+):
+    book_clinics(client, make_session(), 2)
+    with app.app_context():
+        db.session.add(
+            OutboxMessage(
+                kind="outreach",
+                recipients=["not an address"],
+                subject="Hello",
+                text_body="Hello.",
+                message_id="<broken@training.example.org>",
+            )
+        )
+        db.session.commit()
+
+    report = deliver(app)
+
+    assert (report.sent, report.failed) == (2, 1)
+    assert len(smtp.received) == 2
+    with app.app_context():
+        broken = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.message_id == "<broken@training.example.org>")
+        ).one()
+        assert broken.status == MAIL_FAILED
+        assert broken.last_error == "not an email address"
+
+
+def test_a_worker_that_dies_mid_batch_sends_again_only_what_it_had_not_recorded(
+    app, client, make_session, smtp
+):
+    book_clinics(client, make_session(seats=12), 10)
+    app.config["MAIL_RECORD_EVERY"] = 4
+    with app.app_context():
+        transport = DyingTransport(app.config, dies_at=8)
+        # Messages 1-4 are recorded before the 5th goes out; 5, 6 and 7 go out unrecorded.
+        with pytest.raises(SystemExit):
+            deliver_due(transport=transport, batch_size=10)
+        db.session.remove()
+    assert len(smtp.received) == 7
+
+    assert deliver(app, later=timedelta(minutes=2)).total == 0  # its lease still holds
+    assert deliver(app, later=timedelta(minutes=6)).sent == 6
+
+    copies = Counter(received.message["Message-ID"] for received in smtp.received)
+    assert len(copies) == 10
+    assert sorted(copies.values()) == [1] * 7 + [2] * 3  # at most MAIL_RECORD_EVERY twice
+    assert statuses(app) == {MAIL_SENT}
+
+
+def test_two_workers_recording_in_small_groups_send_each_message_once(
+    app, client, make_session, smtp
+):
+    book_clinics(client, make_session(seats=12), 12)
+    app.config["MAIL_RECORD_EVERY"] = 2
+    errors = []
+    barrier = threading.Barrier(2)
+
+    def worker():
+        try:
+            with app.app_context():
+                barrier.wait()
+                deliver_due(batch_size=5)
+                db.session.remove()
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    assert all(ended_within(thread, 60) for thread in threads)
+
+    assert errors == []
+    copies = Counter(received.message["Message-ID"] for received in smtp.received)
+    assert len(copies) == 12
+    assert set(copies.values()) == {1}
+    assert statuses(app) == {MAIL_SENT}

@@ -1,0 +1,445 @@
+"""No state allows what makes no sense, on the staff side: a cancelled session's waitlist is
+emptied (each organization told where it stands), and sessions are not put in the past."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import manage_token, page_text, signup_form
+from flask_migrate import upgrade
+from mail_support import SmtpSink
+from sqlalchemy import select, text
+from test_migrations import empty_database_app as empty_database_app
+
+from training.audit.models import AuditEvent
+from training.booking.models import Signup, SignupChoice, TrainingSession
+from training.extensions import db
+from training.mail.delivery import deliver_due
+
+pytestmark = pytest.mark.clock
+
+# A Monday morning in California, well inside the program's signup dates.
+NOW = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def clock(time_machine):
+    """The wall clock stopped at ``NOW``, so sessions made "in three days" are at known times."""
+    time_machine.move_to(NOW, tick=False)
+    return time_machine
+
+
+@pytest.fixture
+def smtp(app):
+    sink = SmtpSink().start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port)
+    yield sink
+    sink.stop()
+
+
+def sign_up(app, session_id: int, name: str, email: str, *alternates: int) -> str:
+    """Sign ``name`` up from a browser of its own; returns its manage token."""
+    choices = dict(zip(("second_choice", "third_choice"), alternates, strict=False))
+    response = app.test_client().post(
+        "/signup",
+        data=signup_form(
+            session_id,
+            organization_name=name,
+            contact_email=email,
+            attendee_emails="",
+            **choices,
+        ),
+    )
+    return manage_token(response)
+
+
+def arrived(app, smtp) -> dict[str, list[tuple[str, str]]]:
+    """Deliver the outbox over SMTP; each recipient's (subject, plain text) as they arrived."""
+    with app.app_context():
+        deliver_due(now=lambda: NOW)
+    mail: dict[str, list[tuple[str, str]]] = {}
+    for received in smtp.received:
+        message = received.message
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        for recipient in received.rcpt_tos:
+            mail.setdefault(recipient, []).append((message["Subject"], " ".join(text.split())))
+    return mail
+
+
+def chosen(app, name: str) -> list[int]:
+    with app.app_context():
+        signup = db.session.scalars(select(Signup).where(Signup.organization_name == name)).one()
+        return [choice.session_id for choice in signup.choices]
+
+
+# --- Cancelling a session empties its waitlist ------------------------------------------------
+
+
+def test_cancelling_a_session_takes_each_waiting_organization_off_and_says_where_it_stands(
+    app, client, make_session, sign_in_as, smtp
+):
+    doomed = make_session(seats=1)
+    other = make_session(seats=1, starts_in=timedelta(days=5))
+    spare = make_session(seats=3, starts_in=timedelta(days=6))
+    sign_up(app, doomed, "Booked Clinic", "booked@clinic.example.org")
+    sign_up(app, other, "Other Date Clinic", "other@clinic.example.org")
+    only_choice = sign_up(app, doomed, "Only Choice Clinic", "only@clinic.example.org")
+    sign_up(app, doomed, "Two Choices Clinic", "two@clinic.example.org", other)
+    arrived(app, smtp)
+    smtp.received.clear()
+
+    sign_in_as("staff")
+    response = client.post(
+        f"/staff/sessions/{doomed}/cancel",
+        data={"reason": "The facilitator is ill."},
+        follow_redirects=True,
+    )
+    assert "Cancelled" in page_text(response)
+
+    assert chosen(app, "Only Choice Clinic") == []
+    assert chosen(app, "Two Choices Clinic") == [other]
+    roster = page_text(client.get(f"/staff/sessions/{doomed}"))
+    assert "A cancelled session has no waitlist" in roster
+    assert "Only Choice Clinic" not in roster and "Two Choices Clinic" not in roster
+    assert "Two Choices Clinic" in page_text(client.get(f"/staff/sessions/{other}"))
+
+    mail = arrived(app, smtp)
+    with app.app_context():
+        when = db.session.get(TrainingSession, doomed).when
+        other_when = db.session.get(TrainingSession, other).when
+        spare_when = db.session.get(TrainingSession, spare).when
+    [(subject, text)] = mail["only@clinic.example.org"]
+    assert subject == f"Waitlist update: {when} is cancelled (Only Choice Clinic)"
+    assert "Only Choice Clinic is no longer on its waitlist." in text
+    assert "Why: The facilitator is ill." in text
+    assert "You are not waiting for any other date." in text
+    assert f"Dates with seats left now: - {spare_when}" in text
+    assert "https://training.example.org/manage/" in text
+    [(subject, text)] = mail["two@clinic.example.org"]
+    assert subject == f"Waitlist update: {when} is cancelled (Two Choices Clinic)"
+    assert (
+        f"You stay on the waitlist for the other dates you chose: - {other_when}: number 1 in line"
+        in text
+    )
+    assert [subject for subject, _ in mail["booked@clinic.example.org"]] == [
+        f"Cancelled: the training session on {when}"
+    ]
+    assert "other@clinic.example.org" not in mail
+
+    manage = page_text(app.test_client().get(f"/manage/{only_choice}"))
+    assert "Not waiting for any date: book one with free seats below" in manage
+    assert "in line" not in manage
+    with app.app_context():
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "session.cancelled")
+        ).one()
+        assert (event.details["booked"], event.details["waitlisted"]) == (1, 2)
+
+
+def test_the_sessions_list_shows_no_waitlist_for_a_cancelled_session(
+    app, client, make_session, sign_in_as
+):
+    doomed = make_session(seats=0)
+    sign_up(app, doomed, "Waiting Clinic", "waiting@clinic.example.org")
+    sign_in_as("staff")
+    client.post(f"/staff/sessions/{doomed}/cancel", data={"reason": "Room flooded."})
+    markup = client.get("/staff/sessions").get_data(as_text=True)
+    row = markup[markup.index(f"/staff/sessions/{doomed}") :].split("</tr>")[0]
+    assert "Cancelled" in row
+    assert '<td><span class="hint">None</span></td>' in row
+    with app.app_context():
+        assert db.session.scalars(select(SignupChoice)).all() == []
+
+
+def test_a_waiting_organization_whose_other_date_has_a_seat_is_booked_there(
+    app, client, make_session, sign_in_as, smtp
+):
+    doomed = make_session(seats=0)
+    other = make_session(seats=0, starts_in=timedelta(days=5))
+    sign_up(app, doomed, "Two Choices Clinic", "two@clinic.example.org", other)
+    with app.app_context():
+        # A seat added behind the services' back (by hand in the database, say): nobody
+        # was promoted into it yet.
+        db.session.get(TrainingSession, other).seats = 1
+        db.session.commit()
+    arrived(app, smtp)
+    smtp.received.clear()
+    sign_in_as("staff")
+    client.post(f"/staff/sessions/{doomed}/cancel", data={"reason": "Room flooded."})
+    with app.app_context():
+        signup = db.session.scalars(select(Signup)).one()
+        assert (signup.status, signup.session_id) == ("confirmed", other)
+        other_when = signup.session.when
+    subjects_and_texts = arrived(app, smtp)["two@clinic.example.org"]
+    subjects = [subject for subject, _ in subjects_and_texts]
+    assert subjects[0] == f"A seat opened up: you're booked for {other_when} (Two Choices Clinic)"
+    assert subjects[1].startswith("Waitlist update:")
+    assert f"so you are now booked for {other_when}" in subjects_and_texts[1][1]
+
+
+def test_an_organization_sent_back_to_the_waitlist_does_not_wait_for_an_earlier_cancelled_date(
+    app, client, make_session, sign_in_as
+):
+    first = make_session(seats=0)
+    second = make_session(seats=1, starts_in=timedelta(days=5))
+    token = sign_up(app, first, "Two Choices Clinic", "two@clinic.example.org", second)
+    sign_in_as("staff")
+    client.post(f"/staff/sessions/{first}/cancel", data={"reason": "Room flooded."})
+    assert chosen(app, "Two Choices Clinic") == [first, second]  # booked on its 2nd choice
+    client.post(f"/staff/sessions/{second}/cancel", data={"reason": "Facilitator ill."})
+    assert chosen(app, "Two Choices Clinic") == []
+    manage = page_text(app.test_client().get(f"/manage/{token}"))
+    assert "in line" not in manage
+    assert "Not waiting for any date" in manage
+
+
+# --- Sessions are not put in the past ---------------------------------------------------------
+
+
+def session_form(day: str, **fields) -> dict:
+    """The session form as staff fill it in: ``day`` (YYYY-MM-DD) 10:00–11:30 AM PT."""
+    return {
+        "day": day,
+        "starts_at": "10:00",
+        "ends_at": "11:30",
+        "seats": "8",
+        "meeting_url": "https://meet.example.org/abc",
+        **fields,
+    }
+
+
+def error_under(response, field_id: str) -> str:
+    """The message shown under a form field (the one its aria-describedby names)."""
+    markup = response.get_data(as_text=True)
+    start = markup.index(f'id="{field_id}-error">') + len(f'id="{field_id}-error">')
+    return markup[start : markup.index("</p>", start)]
+
+
+def audit(app, action: str) -> list[dict]:
+    with app.app_context():
+        return [
+            event.details
+            for event in db.session.scalars(
+                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+            )
+        ]
+
+
+def outbox_kinds(app) -> list[str]:
+    with app.app_context():
+        from training.mail.models import OutboxMessage
+
+        return list(db.session.scalars(select(OutboxMessage.kind).order_by(OutboxMessage.id)))
+
+
+def test_staff_cannot_create_a_session_in_the_past(app, client, program_id, sign_in_as):
+    sign_in_as("staff")
+    response = client.post("/staff/sessions/new", data=session_form("2026-11-22"))
+    assert response.status_code == 200
+    assert error_under(response, "day") == (
+        "This start, Sun, Nov 22, 2026, 10:00 AM PT, is in the past. Choose a later date or "
+        "time; only an admin can put a session in the past."
+    )
+    assert "Schedule it in the past" not in page_text(response)
+    # A staff member who sends the admin's box and reason anyway is refused the same way.
+    forced = client.post(
+        "/staff/sessions/new",
+        data=session_form("2026-11-22", in_past="y", in_past_reason="Held by phone."),
+    )
+    assert "only an admin can put a session in the past" in error_under(forced, "day")
+    with app.app_context():
+        assert db.session.scalars(select(TrainingSession)).all() == []
+
+
+def test_a_session_starting_this_very_minute_is_in_the_past(app, client, program_id, sign_in_as):
+    sign_in_as("staff")
+    response = client.post(
+        "/staff/sessions/new", data=session_form("2026-11-23", starts_at="09:00")
+    )
+    assert "is in the past" in error_under(response, "day")
+    later = client.post("/staff/sessions/new", data=session_form("2026-11-23", starts_at="09:01"))
+    assert later.status_code == 303
+
+
+def test_an_admin_creates_a_session_in_the_past_only_confirmed_with_a_reason(
+    app, client, program_id, sign_in_as
+):
+    sign_in_as("admin")
+    response = client.post("/staff/sessions/new", data=session_form("2026-11-20"))
+    assert error_under(response, "day") == (
+        "This start, Fri, Nov 20, 2026, 10:00 AM PT, is in the past. To put it in the past "
+        "anyway, tick “Schedule it in the past” and say why; the audit log keeps your reason "
+        "and nobody is emailed."
+    )
+    assert "Schedule it in the past: I know this start has gone by" in page_text(response)
+    unexplained = client.post(
+        "/staff/sessions/new", data=session_form("2026-11-20", in_past="y", in_past_reason=" ")
+    )
+    assert error_under(unexplained, "in_past_reason") == (
+        "Say why this session goes in the past; the audit log keeps it."
+    )
+    created = client.post(
+        "/staff/sessions/new",
+        data=session_form(
+            "2026-11-20", in_past="y", in_past_reason="Held by phone during the outage."
+        ),
+    )
+    assert created.status_code == 303
+    with app.app_context():
+        session = db.session.scalars(select(TrainingSession)).one()
+        assert session.starts_at == datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
+    [created_event] = audit(app, "session.created")
+    assert created_event["past_reason"] == "Held by phone during the outage."
+    assert outbox_kinds(app) == []
+
+
+def edit_form_moving(app, session_id: int, day: str, **fields) -> dict:
+    with app.app_context():
+        session = db.session.get(TrainingSession, session_id)
+        return session_form(day, seats=str(session.seats), **fields)
+
+
+def test_staff_cannot_move_a_booked_session_into_the_past(app, client, make_session, sign_in_as):
+    session_id = make_session()
+    sign_up(app, session_id, "Booked Clinic", "booked@clinic.example.org")
+    sign_in_as("staff")
+    response = client.post(
+        f"/staff/sessions/{session_id}/edit", data=edit_form_moving(app, session_id, "2026-11-21")
+    )
+    assert response.status_code == 200
+    assert error_under(response, "day") == (
+        "This start, Sat, Nov 21, 2026, 10:00 AM PT, is in the past. 1 organization is booked "
+        "on it. Choose a later date or time; only an admin can put a session in the past."
+    )
+    with app.app_context():
+        assert db.session.get(TrainingSession, session_id).starts_at > NOW
+    assert outbox_kinds(app) == ["booking_confirmed"]
+
+
+def test_an_admin_moves_a_booked_session_into_the_past_with_a_reason_and_nobody_is_emailed(
+    app, client, make_session, sign_in_as
+):
+    session_id = make_session()
+    sign_up(app, session_id, "Booked Clinic", "booked@clinic.example.org")
+    sign_in_as("admin")
+    refused = client.post(
+        f"/staff/sessions/{session_id}/edit", data=edit_form_moving(app, session_id, "2026-11-21")
+    )
+    assert "1 organization is booked on it. To put it in the past anyway" in error_under(
+        refused, "day"
+    )
+    response = client.post(
+        f"/staff/sessions/{session_id}/edit",
+        data=edit_form_moving(
+            app, session_id, "2026-11-21", in_past="y", in_past_reason="It was held a day early."
+        ),
+        follow_redirects=True,
+    )
+    assert "will be emailed" not in page_text(response)
+    with app.app_context():
+        assert db.session.get(TrainingSession, session_id).starts_at == datetime(
+            2026, 11, 21, 18, 0, tzinfo=UTC
+        )
+    [updated] = audit(app, "session.updated")
+    assert updated["past_reason"] == "It was held a day early."
+    assert outbox_kinds(app) == ["booking_confirmed"]
+
+
+def test_a_session_that_has_started_is_changed_without_emailing_anyone(
+    app, client, make_session, sign_in_as, clock
+):
+    session_id = make_session(starts_in=timedelta(hours=1))
+    sign_up(app, session_id, "Booked Clinic", "booked@clinic.example.org")
+    clock.move_to(NOW + timedelta(hours=1, minutes=15), tick=False)
+    sign_in_as("staff")
+    with app.app_context():
+        session = db.session.get(TrainingSession, session_id)
+        local = session.local_starts_at
+        form = {
+            "day": f"{local:%Y-%m-%d}",
+            "starts_at": f"{local:%H:%M}",
+            "ends_at": f"{session.local_ends_at:%H:%M}",
+            "seats": "8",
+            "meeting_url": "https://meet.example.org/new-room",
+        }
+    response = client.post(f"/staff/sessions/{session_id}/edit", data=form, follow_redirects=True)
+    assert "Saved" in page_text(response)
+    assert "will be emailed" not in page_text(response)
+    with app.app_context():
+        assert db.session.get(TrainingSession, session_id).meeting_url == (
+            "https://meet.example.org/new-room"
+        )
+    assert outbox_kinds(app) == ["booking_confirmed"]
+
+
+# --- Places left on cancelled sessions' waitlists before the rule -----------------------------
+
+
+def test_upgrading_takes_waiting_organizations_off_sessions_cancelled_before(
+    empty_database_app,
+):
+    with empty_database_app.app_context():
+        upgrade(revision="0012_one_drawing_per_challenge")
+        with db.engine.begin() as connection:
+            at = {"at": NOW}
+            connection.execute(
+                text(
+                    "INSERT INTO programs (id, slug, name, description, timezone, "
+                    "window_starts_on, window_ends_on, signup_opens_at, signup_closes_at, "
+                    "staff_email, accme_challenge_due_on, cma_challenge_due_on, "
+                    "attestation_text, created_at) VALUES (1, 'p', 'P', '', 'UTC', "
+                    "'2026-12-01', '2026-12-08', :at, :at, 's@x.org', '2026-12-10', "
+                    "'2027-03-01', 'a', :at)"
+                ),
+                at,
+            )
+            for session_id, status in ((1, "cancelled"), (2, "scheduled")):
+                connection.execute(
+                    text(
+                        "INSERT INTO training_sessions (id, program_id, starts_at, ends_at, "
+                        "seats, seats_booked, status, created_at) "
+                        "VALUES (:id, 1, :at, :ends, 1, :booked, :status, :at)"
+                    ),
+                    {
+                        "id": session_id,
+                        "status": status,
+                        "booked": 1 if status == "scheduled" else 0,
+                        "ends": NOW + timedelta(hours=1),
+                        **at,
+                    },
+                )
+            signups = (
+                (1, "waitlisted", None, (1, 2)),
+                (2, "confirmed", 2, (1, 2)),
+                (3, "waitlisted", None, (1,)),
+            )
+            for signup_id, status, session_id, choices in signups:
+                connection.execute(
+                    text(
+                        "INSERT INTO signups (id, program_id, session_id, status, "
+                        "organization_name, organization_key, contact_name, contact_email, "
+                        "attestation_text, attested_at, submission_key_hash, invite_sequence, "
+                        "created_at, updated_at) VALUES (:id, 1, :session_id, :status, :name, "
+                        ":name, 'C', 'c@x.org', 'a', :at, :name, 0, :at, :at)"
+                    ),
+                    {
+                        "id": signup_id,
+                        "session_id": session_id,
+                        "status": status,
+                        "name": f"org{signup_id}",
+                        **at,
+                    },
+                )
+                for rank, choice in enumerate(choices, start=1):
+                    connection.execute(
+                        text(
+                            "INSERT INTO signup_choices (signup_id, rank, session_id) "
+                            "VALUES (:signup_id, :rank, :session_id)"
+                        ),
+                        {"signup_id": signup_id, "rank": rank, "session_id": choice},
+                    )
+        upgrade()
+        with db.engine.connect() as connection:
+            left = connection.execute(
+                text("SELECT signup_id, session_id FROM signup_choices ORDER BY signup_id, rank")
+            ).all()
+    assert [tuple(row) for row in left] == [(1, 2), (2, 1), (2, 2)]

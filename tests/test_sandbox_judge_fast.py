@@ -1,0 +1,367 @@
+"""The judge's fast path says exactly what RowJudge says, row for row, on any mixture of valid
+rows and every kind of mistake the rules name; and it takes the plain rows."""
+
+import csv
+import io
+from datetime import date
+from decimal import Decimal
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from training.sandbox import rules
+from training.sandbox.judge import (
+    Activity,
+    BoardRegistration,
+    CompactIndex,
+    JudgeContext,
+    LearnerKey,
+    NoRecords,
+    RecordKey,
+    Register,
+    RegisterEntry,
+    judge_file,
+    learner_key,
+    summarize,
+)
+
+TODAY = date(2025, 6, 10)
+BOARDS = {
+    "ABIM": BoardRegistration(Decimal(2), frozenset({"Medical Knowledge", "Practice Assessment"})),
+    "ABP": BoardRegistration(Decimal(2), frozenset({"Lifelong Learning and Self-Assessment"})),
+    "ABA": BoardRegistration(Decimal(1), frozenset({"Lifelong Learning"})),
+    "ABS": BoardRegistration(Decimal(8), frozenset({"CME", "Self-Assessment"})),
+}
+ACTIVITIES = {
+    activity.activity_id: activity
+    for activity in (
+        Activity("123456789", "Sepsis", date(2025, 1, 1), date(2025, 12, 31), Decimal(3), BOARDS),
+        Activity("987654321", "MOC only", date(2025, 3, 1), date(2025, 5, 31), None, BOARDS),
+        Activity("222222222", "Old", date(2020, 1, 1), date(2025, 12, 31), Decimal(3), BOARDS),
+        Activity(
+            "333333333",
+            "Rehab",
+            date(2025, 1, 1),
+            date(2025, 12, 31),
+            Decimal(3),
+            {"ABPMR": BoardRegistration(Decimal(2), frozenset({"CME"}))},
+        ),
+    )
+}
+REGISTER = Register(
+    [
+        RegisterEntry("Ann", "Lee", 3, 15, "CA", "A-12345", "1234567893", "ABIM", "123456"),
+        RegisterEntry("Maria", "Garcia", 7, 4, "OR", "MD99881", None, None, None),
+        RegisterEntry("Lee", "Ann", 1, 2, None, None, None, None, None),
+    ]
+)
+
+
+class HeldRecords:
+    """Records held from an earlier upload, as the web side looks them up."""
+
+    def __init__(self, *keys: RecordKey) -> None:
+        self.keys = set(keys)
+
+    def find(self, key: RecordKey) -> bool:
+        return key in self.keys
+
+    def has_completion(self, learner: LearnerKey, activity_id: str) -> bool:
+        return any(k.learner == learner and k.activity_id == activity_id for k in self.keys)
+
+
+HELD = HeldRecords(
+    RecordKey(learner_key("Ann", "Lee", 3, 15), "123456789", date(2025, 6, 1), "ABIM"),
+    RecordKey(learner_key("Mary Ann", "Day", 1, 2), "987654321", date(2025, 5, 2), ""),
+    RecordKey(learner_key("Bo", "Day", 1, 2), "123456789", date(2025, 6, 2), "ABP"),
+)
+
+# Each column's values: (plain ones, the rules' mistakes and what RowJudge alone reads).
+VALUES = {
+    rules.RECORD_ACTION: (["Add", "Delete", "add", " Add "], ["Remove", "", "Add\u200b"]),
+    rules.ACTIVITY_ID: (["123456789", "987654321", "222222222", "333333333"],
+                        ["111111111", "12345", "", "12345678a"]),
+    rules.COMPLETION_DATE: (["06/01/2025", "6/2/2025", "2025-06-01", "03/15/2025"],
+                            ["01/02/2024", "12/01/2025", "01/01/2019", "2025-13-01",
+                             "20.11.2024", "2025-06-01 00:00:00", "06/01/2025 10:30", "45800",
+                             "", "June 1", "06/01/2025\n"]),
+    rules.FIRST_NAME: (["Ann", "Bo", "Lee", "Mary Ann", "Ann  Marie", " Ann ", "O'Neil"],
+                       ["", "A" * 51, "Renée", "=Ann", "Ann\u200b", "An\nn", "Ｈnn", "-Jo"]),
+    rules.LAST_NAME: (["Lee", "Day", "Ann", "Garcia", "O'Brien", "van Dyk"],
+                      ["", "B" * 51, "+Lee", "Lee\t", "Ñu"]),
+    rules.DATE_OF_BIRTH: (["03/15", "01/02", "1/2", "07/04"],
+                          ["03/15/1970", "15.03.", "02/30", "13/25", "Mar-15", "15-Mar", "",
+                           "3/15/2025", "unknown", "25000"]),
+    rules.LICENSING_STATE: (["CA", "NY", "ny", "Oregon", "OR", "TX", ""], ["XX", "Caifornia"]),
+    rules.LICENSE_OR_NPI: (["A-12345", "B-555", "MD99881", "1234567893", "", "a-12345"],
+                           ["1234567890", "-12", "L" * 21, "ab cd", "=1+1"]),
+    rules.CME_CREDITS: (["1.5", "1", "0.25", "", "2.50"], ["1.3", "0", "5", "abc", "1,5"]),
+    rules.BOARD: (["ABIM", "abp", "ABS", "ABA", ""], ["ABPMR", "XYZ"]),
+    rules.BOARD_ID: (["123456", "777", ""], ["12a"]),
+    rules.BOARD_CREDITS: (["2", "1", "4", "8", ""], ["1.5", "3", "x"]),
+    rules.CREDIT_TYPE: (["Medical Knowledge", "Lifelong Learning and Self-Assessment", "CME",
+                         "Lifelong Learning", ""], ["medical knowledge", "Other"]),
+    rules.CREDIT_TYPE_CREDITS: (["2", "1", "4", ""], ["0.3"]),
+}  # fmt: skip
+EXTRA_PAIR = ["", "Practice Assessment", "Self-Assessment"], ["", "1", "2"]
+
+
+def cell(plain: list[str], mistakes: list[str]) -> st.SearchStrategy[str]:
+    """Mostly a plain value: each plain value is drawn three times as often as a mistake."""
+    return st.sampled_from(plain * 3 + mistakes)
+
+
+row_values = st.fixed_dictionaries({column: cell(*values) for column, values in VALUES.items()})
+
+
+def csv_file(rows: list[list[str]], header: tuple[str, ...]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue().encode()
+
+
+def both_ways(data: bytes, context: JudgeContext):
+    """The results and summaries of the fast path and of RowJudge alone, and the fast rows."""
+    fast = judge_file(io.BytesIO(data), "learners.csv", context)
+    fast_results = list(fast)
+    slow_results = list(judge_file(io.BytesIO(data), "learners.csv", context, fast_path=False))
+    return fast_results, slow_results, fast.fast_rows
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pool=st.lists(row_values, min_size=1, max_size=12),
+    picks=st.lists(
+        st.tuples(st.integers(0, 11), st.sampled_from(["", "Add", "Delete"]), st.booleans()),
+        min_size=1,
+        max_size=40,
+    ),
+    extra_pair=st.tuples(st.sampled_from(EXTRA_PAIR[0]), st.sampled_from(EXTRA_PAIR[1])),
+    held=st.booleans(),
+)
+def test_fast_path_gives_every_row_the_findings_and_record_row_judge_gives(
+    pool, picks, extra_pair, held
+):
+    """Rows drawn from a small pool, so that duplicates, Deletes of earlier rows, second
+    completions and ABS days over the limit come up, with the action changed or a row cut
+    short; findings, records and totals are the same both ways."""
+    header = rules.HEADERS[:16]
+    rows = []
+    for index, action, cut in picks:
+        values = pool[index % len(pool)]
+        cells = [values[column] for column in rules.REQUIRED_HEADERS] + list(extra_pair)
+        if action:
+            cells[0] = action
+        if cut:
+            cells = cells[:9]
+        rows.append(cells)
+    context = JudgeContext(ACTIVITIES, REGISTER, HELD if held else NoRecords(), TODAY)
+    fast, slow, _fast_rows = both_ways(csv_file(rows, header), context)
+    assert fast == slow
+    assert summarize(fast) == summarize(slow)
+
+
+def test_plain_rows_take_the_fast_path_and_the_others_row_judge():
+    """Valid rows, rows with warnings and rows with the common cell mistakes are plain; a name
+    with a letter outside ASCII is judged by RowJudge alone."""
+    valid = ["Add", "123456789", "06/01/2025", "Ann", "Lee", "03/15", "CA", "B-555", "1.5",
+             "ABIM", "777", "2", "Medical Knowledge", "2"]  # fmt: skip
+    rows = [
+        valid,
+        [*valid[:2], "01/02/2025", *valid[3:]],  # late: a warning
+        [*valid[:8], "1.3", *valid[9:]],  # not a quarter: an error
+        [*valid[:3], "Renée", *valid[4:]],
+    ]
+    context = JudgeContext(ACTIVITIES, REGISTER, NoRecords(), TODAY)
+    fast, slow, fast_rows = both_ways(csv_file(rows, rules.REQUIRED_HEADERS), context)
+    assert fast == slow
+    assert fast_rows == 3
+    assert [result.accepted for result in fast] == [True, True, False, True]
+
+
+# Valid rows of a few learners, so that rules across rows come up often.
+LEARNERS = [
+    ("Ann", "Lee", "03/15", "CA", "A-12345"),
+    ("Mary Ann", "Day", "01/02", "NY", "B-555"),
+    ("Mary  Ann", "Day", "01/02", "NY", ""),
+    ("Ann", "Lee", "01/02", "OR", "1234567893"),
+    ("Lee", "Ann", "01/02", "TX", "MD99881"),
+]
+BOARD_CELLS = [
+    ("ABIM", "777", "2", "Medical Knowledge", "2"),
+    ("ABIM", "123456", "2", "Practice Assessment", "1"),
+    ("ABP", "1", "2", "Lifelong Learning and Self-Assessment", "2"),
+    ("ABS", "5", "8", "CME", "8"),
+    ("ABS", "5", "4", "Self-Assessment", "4"),
+    ("ABA", "9", "1", "Lifelong Learning", "1"),
+    ("", "", "", "", ""),
+]
+MISTAKES = [(column, value) for column, (_plain, wrong) in VALUES.items() for value in wrong]
+
+valid_row = st.builds(
+    lambda action, activity, completion, learner, cme, board: [
+        action, activity, completion, *learner[:3], *learner[3:], cme, *board
+    ],
+    st.sampled_from(["Add", "Add", "Add", "Delete"]),
+    st.sampled_from(["123456789", "987654321", "222222222"]),
+    st.sampled_from(["04/01/2025", "05/02/2025", "2025-05-02"]),
+    st.sampled_from(LEARNERS),
+    st.sampled_from(["1.5", "1.5", ""]),
+    st.sampled_from(BOARD_CELLS),
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(
+        st.tuples(valid_row, st.none() | st.none() | st.none() | st.sampled_from(MISTAKES)),
+        min_size=1,
+        max_size=30,
+    ),
+    held=st.booleans(),
+)
+def test_fast_path_judges_rows_across_the_file_as_row_judge_does(rows, held):
+    """Valid rows of a few learners, now and then with one mistake: duplicates, Deletes, one
+    completion per board, the ABS day, the register and held records come out the same."""
+    cells = []
+    for values, mistake in rows:
+        if mistake is not None:
+            column, value = mistake
+            values = list(values)
+            values[rules.REQUIRED_HEADERS.index(column)] = value
+        cells.append(values)
+    context = JudgeContext(ACTIVITIES, REGISTER, HELD if held else NoRecords(), TODAY)
+    fast, slow, _fast_rows = both_ways(csv_file(cells, rules.REQUIRED_HEADERS), context)
+    assert fast == slow
+    assert summarize(fast) == summarize(slow)
+
+
+def test_fast_path_judges_each_rule_across_rows_as_row_judge_does():
+    """One file with each rule across rows: a duplicate, a Delete and the Add that changes the
+    record, a Delete of nothing held, a second completion for ABP, an ABS day over the limit, a
+    record held from an earlier upload, and a blank state with and without CME credits."""
+    ann = ["Ann", "Lee", "03/15", "CA", "A-12345"]
+    bo = ["Bo", "Day", "01/02", "NY", "B-555"]
+    abs_day = ["1.5", *BOARD_CELLS[3]]
+    rows = [
+        ["Add", "123456789", "05/02/2025", *ann, "1.5", *BOARD_CELLS[0]],
+        ["Add", "123456789", "05/02/2025", *ann, "1.5", *BOARD_CELLS[0]],
+        ["Delete", "123456789", "05/02/2025", *ann, "1.5", *BOARD_CELLS[0]],
+        ["Add", "123456789", "05/02/2025", *ann, "1", *BOARD_CELLS[0]],
+        ["Delete", "123456789", "05/03/2025", *ann, "1.5", *BOARD_CELLS[0]],
+        ["Add", "123456789", "05/02/2025", *bo, "1.5", *BOARD_CELLS[2]],
+        ["Add", "123456789", "05/03/2025", *bo, "1.5", *BOARD_CELLS[2]],
+        ["Add", "123456789", "05/04/2025", *ann, *abs_day],
+        ["Add", "222222222", "05/04/2025", *ann, *abs_day],
+        ["Add", "123456789", "06/01/2025", *ann, "1.5", *BOARD_CELLS[0]],
+        ["Add", "123456789", "05/05/2025", *bo[:3], "", "", "", *BOARD_CELLS[0]],
+        ["Add", "123456789", "05/05/2025", *bo[:3], "", "", "1.5", *BOARD_CELLS[0]],
+    ]
+    context = JudgeContext(ACTIVITIES, REGISTER, HELD, TODAY)
+    fast, slow, fast_rows = both_ways(csv_file(rows, rules.REQUIRED_HEADERS), context)
+    assert fast == slow
+    assert fast_rows == len(rows)
+    codes = {code for result in fast for code in (finding.code for finding in result.findings)}
+    assert {
+        "DUPLICATE_ROW",
+        "DELETE_NOT_FOUND",
+        "DUPLICATE_COMPLETION",
+        "ABS_DAILY_LIMIT",
+        "STATE_REQUIRED",
+    } <= codes
+
+
+def test_a_workbook_is_judged_the_same_both_ways():
+    """A template workbook: text cells, numbers, a date cell and a formula without its value."""
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append([rules.GUIDANCE_LINE])
+    sheet.append(list(rules.TEMPLATE_HEADER_ROW[:14]))
+    valid = ["Add", "123456789", "06/01/2025", "Ann", "Lee", "03/15", "CA", "B-555", 1.5,
+             "ABIM", 777, 2, "Medical Knowledge", 2]  # fmt: skip
+    sheet.append(valid)
+    sheet.append([*valid[:2], datetime(2025, 6, 2), *valid[3:]])
+    sheet.append([*valid[:4], '=PROPER("lee")', *valid[5:]])
+    sheet.append([*valid[:8], "1.3", *valid[9:]])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    context = JudgeContext(ACTIVITIES, REGISTER, NoRecords(), TODAY)
+    fast = judge_file(io.BytesIO(buffer.getvalue()), "learners.xlsx", context)
+    fast_results = list(fast)
+    slow = judge_file(io.BytesIO(buffer.getvalue()), "learners.xlsx", context, fast_path=False)
+    assert fast_results == list(slow)
+    assert [result.row for result in fast_results] == [3, 4, 5, 6]
+    assert fast.fast_rows == 2  # not the date cell, nor the name left blank by a formula
+    assert fast_results[2].findings[0].code == "FORMULA_NO_VALUE"
+
+
+OWN_HEADER = (
+    "Learner", "Course ID", "Birth Date", "State", "License #", "Date Completed", "Credits",
+    "Board", "Board ID", "MOC Points", "MOC Credit Type", "Type Credits",
+)  # fmt: skip
+NAME_CELLS = [
+    "Lee, Ann", "Ann Lee", "Day, Mary Ann", "Mary Ann Day", "Dr. Ann Lee", "Lee Jr., Ann", "Ann",
+    "Lee, Renée", "Ann de la Cruz", "Lee,  Ann", "=Lee, Ann", "",
+]  # fmt: skip
+BIRTH_DATES = ["1975-03-15", "03/15/1975", "3/15/75", "15.03.1975", "03/15", "1975-02-30", "",
+               "Mar 15"]  # fmt: skip
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(
+        st.tuples(
+            valid_row,
+            st.sampled_from(NAME_CELLS),
+            st.sampled_from(BIRTH_DATES),
+            st.none() | st.none() | st.sampled_from(MISTAKES),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_fast_path_judges_a_mapped_spreadsheet_as_row_judge_does(rows):
+    """A provider's own spreadsheet read through a confirmed mapping: names split from one cell
+    (doubtful splits named), full birth dates made MM/DD, the Record Action fixed."""
+    from training.sandbox.columns import ColumnMap
+
+    targets = [rules.NAME_COLUMN, rules.ACTIVITY_ID, rules.BIRTH_DATE_COLUMN,
+               rules.LICENSING_STATE, rules.LICENSE_OR_NPI, rules.COMPLETION_DATE,
+               rules.CME_CREDITS, rules.BOARD, rules.BOARD_ID, rules.BOARD_CREDITS,
+               rules.CREDIT_TYPE, rules.CREDIT_TYPE_CREDITS]  # fmt: skip
+    column_map = ColumnMap(OWN_HEADER, dict(enumerate(targets)), {rules.RECORD_ACTION: "Add"})
+    cells = []
+    for values, name, birth_date, mistake in rows:
+        values = list(values)
+        if mistake is not None:
+            column, value = mistake
+            values[rules.REQUIRED_HEADERS.index(column)] = value
+        cells.append([name, values[1], birth_date, values[6], values[7], values[2], *values[8:]])
+    context = JudgeContext(ACTIVITIES, REGISTER, HELD, TODAY, column_maps=(column_map,))
+    fast, slow, _fast_rows = both_ways(csv_file(cells, OWN_HEADER), context)
+    assert fast == slow
+    assert summarize(fast) == summarize(slow)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 2**64 - 1) | st.integers(1, 40), st.integers(0, 2**32 - 1)),
+        max_size=300,
+    )
+)
+def test_the_compact_index_remembers_what_a_dict_would(entries):
+    """Keys set, overwritten and looked up through the table's growth (small keys collide)."""
+    index, expected = CompactIndex(size_bits=2), {}
+    for key, value in entries:
+        assert index.get(key) == expected.get(key)
+        index.set(key, value)
+        expected[key] = value
+    assert len(index) == len(expected)
+    assert all(index.get(key) == value for key, value in expected.items())
+    assert index.get(2**63 + 12345) == expected.get(2**63 + 12345)

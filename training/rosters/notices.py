@@ -1,0 +1,44 @@
+"""The rosters' own email: telling an organization that a session it was waiting for is
+cancelled, and where that leaves it. Queued in the caller's transaction."""
+
+from datetime import datetime
+
+from training.booking.links import issue_manage_link
+from training.booking.models import Signup, TrainingSession
+from training.booking.notices import queue_signup_email
+from training.booking.services import waitlist_position
+
+
+def queue_waitlist_session_cancelled(
+    signup: Signup, cancelled: TrainingSession, *, now: datetime
+) -> None:
+    """Queue ``mail/waitlist_session_cancelled`` to ``signup``, which was waiting for
+    ``cancelled``: it says the session is cancelled and why, then which one holds: booked on
+    another of its dates (the booking email with the invite goes separately), still waiting
+    for its other dates (with its place in line), or waiting for no date, with the dates that
+    have seats left now and its manage link to book one."""
+    program = signup.program
+    waiting_for = (
+        [(session, waitlist_position(signup, session)) for session in signup.chosen_sessions]
+        if signup.is_waitlisted
+        else []
+    )
+    open_dates = (
+        [
+            session
+            for session in program.sessions
+            if session.is_bookable(now) and not session.is_full
+        ]
+        if signup.is_waitlisted and not waiting_for
+        else []
+    )
+    queue_signup_email(
+        signup,
+        issue_manage_link(signup),
+        "waitlist_session_cancelled",
+        f"Waitlist update: {cancelled.when} is cancelled ({signup.organization_name})",
+        cancelled=cancelled,
+        booked_on=signup.session if signup.is_confirmed else None,
+        waiting_for=waiting_for,
+        open_dates=open_dates,
+    )
