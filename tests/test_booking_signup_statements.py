@@ -26,11 +26,12 @@ POSTGRESQL_STATEMENTS = [
     "INSERT audit_events",
     "INSERT manage_links",
     "INSERT outbox_messages",
+    "INSERT outbox_message_bytes",  # the email's bytes, built at queue time for the worker
     "INSERT outbox_recipients",
 ]
 # SQLite has no batched INSERT ... RETURNING for the ORM: one statement per attendee and per
 # recipient, and its BEGIN IMMEDIATE is a statement of its own.
-SQLITE_STATEMENTS = 14
+SQLITE_STATEMENTS = 15
 
 
 def shape(statement: str) -> str:
