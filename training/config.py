@@ -3,7 +3,12 @@
 from pathlib import Path
 
 # hide_parameters: a database error's message never shows the values (emails, learner data).
-SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+# pool_recycle instead of pool_pre_ping: a pooled connection is replaced once it is this many
+# seconds old (under the idle limits of firewalls and PostgreSQL's idle_session_timeout), so no
+# request pays a ping round trip first. A connection dropped anyway (the database restarted)
+# fails the one request that meets it; SQLAlchemy then discards every pooled connection, and
+# the next request connects afresh (see the README's production section).
+SQLALCHEMY_ENGINE_OPTIONS = {"pool_recycle": 300, "hide_parameters": True}
 # SQLite: how long a statement waits for another connection's write lock before it fails with
 # "database is locked" (well under gunicorn's 30 s worker timeout).
 SQLITE_BUSY_TIMEOUT_MS = 10_000

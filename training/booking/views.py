@@ -43,6 +43,7 @@ from training.booking.models import Program, Signup, TrainingSession
 from training.edge import carry_out, flashed_above, shown_under
 from training.extensions import db, utcnow
 from training.mail.services import public_url
+from training.masking import TOKEN_PLACEHOLDER
 from training.routing import query_number
 from training.spreadsheets import CALENDAR_MIMETYPE, attachment
 from training.submissions.guard import (
@@ -128,8 +129,13 @@ def _repeated_signup(submission: FormSubmission, _submission_key: str):
     return redirect(url_for("booking.index"), code=303)
 
 
+def _confirmation_path() -> str:
+    """Where a signup leads: its confirmation page (the token is masked where it is kept)."""
+    return url_for("booking.confirmation", token=TOKEN_PLACEHOLDER)
+
+
 @bp.route("/signup", methods=["GET", "POST"])
-@once_per_submission(on_repeat=_repeated_signup)
+@once_per_submission(on_repeat=_repeated_signup, leads_to=_confirmation_path)
 def signup():
     """The signup form; a valid post books the first choice with a seat, or the waitlist."""
     program = _current_program()
@@ -158,8 +164,8 @@ def signup():
             return _render_already_signed_up(error.signup)
         return flashed_above(page)(error)
 
-    return carry_out(
-        lambda: services.book_signup(
+    def book() -> tuple[int, str]:
+        signup, token = services.book_signup(
             program,
             form.details(form.organization_name.data),
             ranked,
@@ -167,19 +173,24 @@ def signup():
             manage_token=_first_manage_token(submission),
             join_waitlist=form.join_waitlist.data,
             now=now,
-        ),
+        )
+        return signup.id, token  # the id read before the commit expires the signup
+
+    return carry_out(
+        book,
         redirect_to=lambda booked: url_for("booking.confirmation", token=booked[1]),
         refused=refused,
         after=lambda booked: _remember_signup_made(booked[0], submission),
     )
 
 
-def _remember_signup_made(signup: Signup, submission: str) -> None:
-    """Note in this browser's session that ``submission`` made ``signup`` (the latest few)."""
+def _remember_signup_made(signup_id: int, submission: str) -> None:
+    """Note in this browser's session that ``submission`` made signup ``signup_id`` (the
+    latest few)."""
     made = browser_session.get(BROWSER_SIGNUPS_KEY)
     made = dict(made) if isinstance(made, dict) else {}
-    made.pop(str(signup.id), None)
-    made[str(signup.id)] = [submission, _content_digest()]
+    made.pop(str(signup_id), None)
+    made[str(signup_id)] = [submission, _content_digest()]
     browser_session[BROWSER_SIGNUPS_KEY] = dict(list(made.items())[-BROWSER_SIGNUPS_KEPT:])
 
 

@@ -53,15 +53,22 @@ def submission_key_input() -> Markup:
     )
 
 
-def once_per_submission(view=None, *, on_repeat: RepeatHandler | None = None):
+def once_per_submission(
+    view=None,
+    *,
+    on_repeat: RepeatHandler | None = None,
+    leads_to: Callable[[], str] | None = None,
+):
     """Let a view act on a posted form at most once per submission key.
 
     A POST without a valid key gets the 400 "form is out of date" page. A repeat of a form
     already acted on runs ``on_repeat(earlier_submission, key)``; by default it flashes a note
-    and redirects (303) to where the first answer went.
+    and redirects (303) to where the first answer went. ``leads_to()``, when given, is where the
+    view redirects when it acts (a manage link's token may stand as ``TOKEN_PLACEHOLDER``): the
+    claim is written with it, so the commit has no second write to make for it.
     """
     if view is None:
-        return partial(once_per_submission, on_repeat=on_repeat)
+        return partial(once_per_submission, on_repeat=on_repeat, leads_to=leads_to)
 
     @wraps(view)
     def wrapped(*args, **kwargs):
@@ -79,7 +86,9 @@ def once_per_submission(view=None, *, on_repeat: RepeatHandler | None = None):
             g.submission = claim_submission(
                 _identity(key),
                 endpoint=request.endpoint or "",
-                result_path=mask_manage_token(_page_the_form_was_on()),
+                result_path=mask_manage_token(
+                    leads_to() if leads_to is not None else _page_the_form_was_on()
+                ),
             )
         except AlreadySubmitted as repeat:
             return (on_repeat or redirect_to_first_answer)(repeat.submission, key)

@@ -4,9 +4,11 @@ import hashlib
 from collections.abc import Iterable
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import make_transient_to_detached
 
-from training.extensions import db
+from training.extensions import db, utcnow
 from training.submissions.models import FormSubmission
 
 
@@ -42,19 +44,36 @@ def submission_identity(
 
 
 def claim_submission(identity: str, *, endpoint: str, result_path: str) -> FormSubmission:
-    """Record that the submission named ``identity`` is being acted on; flushes, never commits.
+    """Record that the submission named ``identity`` is being acted on, in one statement
+    (``INSERT ... ON CONFLICT DO NOTHING RETURNING id``); never commits.
 
-    Raises ``AlreadySubmitted`` with the earlier submission when it was acted on before. On
+    Returns the new record, persistent in the session (a later change to its ``result_path``
+    is written with the request's commit, none when it is unchanged). Raises
+    ``AlreadySubmitted`` with the earlier submission when it was acted on before. On
     PostgreSQL a copy sent while the first is still running waits here until the first commits
     (then finds it) or rolls back (then goes ahead); SQLite runs the two one after the other.
     """
-    submission = FormSubmission(key_hash=identity, endpoint=endpoint, result_path=result_path)
-    try:
-        with db.session.begin_nested():
-            db.session.add(submission)
-    except IntegrityError:
+    values = {
+        "key_hash": identity,
+        "endpoint": endpoint,
+        "result_path": result_path,
+        "created_at": utcnow(),
+    }
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    claimed = db.session.execute(
+        insert(FormSubmission)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[FormSubmission.key_hash])
+        .returning(FormSubmission.id)
+    ).scalar_one_or_none()
+    if claimed is None:
         earlier = db.session.scalars(
             select(FormSubmission).where(FormSubmission.key_hash == identity)
         ).one()
-        raise AlreadySubmitted(earlier) from None
+        raise AlreadySubmitted(earlier)
+    # The row as inserted, known to the session without reading it back.
+    submission = FormSubmission(id=claimed, **values)
+    make_transient_to_detached(submission)
+    db.session.add(submission)
     return submission
