@@ -638,3 +638,14 @@ def test_live_state_is_shared_by_two_app_instances_on_one_database(app, live, fa
 
 def test_staff_nav_links_to_live_sessions(live, facilitator):
     assert 'href="/staff/live/"' in facilitator.get("/staff/").get_data(as_text=True)
+
+
+def test_a_cancelled_session_cannot_be_started(app, live, facilitator):
+    with app.app_context():
+        session = db.session.get(TrainingSession, live.session_id)
+        session.status = "cancelled"
+        db.session.commit()
+    response = facilitator.post(console_url(live, "start"), follow_redirects=True)
+    assert "This session is cancelled, so it cannot be started." in page_text(response)
+    with app.app_context():
+        assert services.find_live(db.session.get(TrainingSession, live.session_id)) is None

@@ -186,3 +186,22 @@ def test_the_worker_delivers_a_long_non_ascii_subject_that_decodes_exactly(
     assert raw_subject == parsed_subject
     assert raw_subject.startswith("You're booked: ")
     assert raw_subject.endswith(f"({name})")
+
+
+@pytest.mark.parametrize("length", range(60, 100, 3))
+def test_a_plain_subject_of_any_length_arrives_without_a_leading_space(sink, length):
+    # "After your training: …" at 71 characters was folded straight after "Subject:".
+    subject = ("After your training: your sandbox results and next steps (Golf " + "M" * 40)[
+        :length
+    ] + ")"
+    received = arrive(
+        sink,
+        envelope(
+            subject,
+            "Ana Reyes <ana@sierravalley.example.org>",
+            "Training Desk <no-reply@training.example.org>",
+        ),
+    )
+    assert decoded_subjects(received.data) == (subject, subject)
+    assert b"Subject:\r\n" not in received.data
+    assert max(line_lengths(received.data)) <= 78

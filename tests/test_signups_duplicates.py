@@ -1,5 +1,6 @@
 """Possible duplicate organizations: the pure detection, and merging or dismissing a pair."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -436,8 +437,19 @@ def test_the_merge_page_opens_from_the_duplicates_page_with_csrf_protection_on(
     response = client.get("/staff/duplicates/1/2/merge?pair-1-2-merge-keep=first")
     assert response.status_code == 200
     assert "Merge these two signups?" in page_text(response)
-    # Posting the merge itself still needs the token.
+    # Posting the merge itself still needs the token...
     refused = client.post("/staff/duplicates/1/2/merge", data={"pair-1-2-merge-keep": "first"})
     assert refused.status_code == 400
     with app.app_context():
         assert db.session.scalars(select(Signup.status)).all() == ["confirmed", "confirmed"]
+    # ...which the page's Merge button sends, with every field of its form.
+    page = response.get_data(as_text=True)
+    form = page[page.index('<form method="post" action="/staff/duplicates/1/2/merge"') :]
+    fields = dict(
+        re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form[: form.index("</form>")])
+    )
+    assert "pair-1-2-merge-csrf_token" in fields
+    merged = client.post("/staff/duplicates/1/2/merge", data=fields)
+    assert merged.status_code == 303
+    with app.app_context():
+        assert db.session.get(Signup, 2).status == "cancelled"

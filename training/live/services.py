@@ -76,7 +76,10 @@ def bump(live: LiveSession, *, seen_by_participants: bool) -> None:
 
 
 def start_session(session: TrainingSession, *, actor, now: datetime) -> LiveSession:
-    """Start the timer and put the first step on every screen (again, after an end)."""
+    """Start the timer and put the first step on every screen (again, after an end); raises
+    ``LiveError`` for a cancelled session."""
+    if session.is_cancelled:
+        raise LiveError("This session is cancelled, so it cannot be started.")
     live = open_live(session)
     steps = walkthrough()
     if not steps:

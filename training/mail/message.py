@@ -92,7 +92,12 @@ def set_header(message: EmailMessage, field: str, value: str | Sequence[Address]
         if needs_encoding(value):
             message.set_raw(field, "\n".join(encoded_words(value, header_name=field)))
         else:
-            message[field] = value
+            # Folded here, at spaces: Python 3.11's folder may break a 70-odd character value
+            # straight after "Subject:", which parsers then read with a leading space.
+            folded = Header(value, header_name=field, maxlinelen=LINE_LENGTH).encode(
+                splitchars=" ", linesep="\n"
+            )
+            message.set_raw(field, folded)
     elif any(needs_encoding(item.display_name) for item in value):
         message.set_raw(field, address_field(field, value))
     else:

@@ -133,6 +133,8 @@ def confirm_merge(first_id: int, second_id: int):
         drop=drop,
         preview=preview,
         form=form,
+        # The form read from the address carries no CSRF token; the one posted from here does.
+        post_form=_pair_forms(first, second, formdata=None)[1],
     )
 
 
