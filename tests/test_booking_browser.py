@@ -58,8 +58,8 @@ class LiveSite:
 
 
 def _pacific_morning(days_ahead: int) -> datetime:
-    """10:00 AM Pacific ``days_ahead`` days from today, in UTC."""
-    day = datetime.now(PACIFIC).date() + timedelta(days=days_ahead)
+    """10:00 AM Pacific ``days_ahead`` days from today (the site's frozen clock), in UTC."""
+    day = utcnow().astimezone(PACIFIC).date() + timedelta(days=days_ahead)
     return datetime.combine(day, time(10, 0), tzinfo=PACIFIC).astimezone(UTC)
 
 
@@ -79,9 +79,15 @@ def _add_program_and_sessions() -> tuple[BookableSession, BookableSession]:
     return tuple(BookableSession(s.id, s.starts_at) for s in sessions[:2])
 
 
+# The site's clock: a Monday morning in California, ticking from there (the server's pages and
+# the dates the tests pick read it; the browser's own clock is not used).
+SITE_MOMENT = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
+
+
 @pytest.fixture
-def site(make_live_app):
+def site(make_live_app, time_machine):
     """The real app, CSRF on, on a fresh SQLite database, served on a free loopback port."""
+    time_machine.move_to(SITE_MOMENT, tick=True)
     app = make_live_app()
     with app.app_context():
         session, later_session = _add_program_and_sessions()

@@ -18,11 +18,16 @@ from training.rosters.exports import COLUMNS
 
 pytestmark = pytest.mark.clock
 
+# The roster's session: December 1 of a year always ahead, whenever the tests run.
+YEAR = 2099
+# When the seeded organizations signed up (their rows only need a moment).
+SEEDED_AT = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+
 
 @pytest.fixture
 def december_session(make_session):
     """A session on December 1 next year, 10:00–11:30 AM in Los Angeles."""
-    starts_at = datetime(datetime.now(UTC).year + 1, 12, 1, 18, 0, tzinfo=UTC)
+    starts_at = datetime(YEAR, 12, 1, 18, 0, tzinfo=UTC)
     return make_session(starts_at=starts_at, ends_at=starts_at + timedelta(minutes=90))
 
 
@@ -53,7 +58,7 @@ def test_the_csv_export_lists_the_roster_with_formulas_neutralized(staff_client,
     response = staff_client.get(f"/staff/sessions/{dangerous_roster}/roster.csv")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
-    year = datetime.now(UTC).year + 1
+    year = YEAR
     assert response.headers["Content-Disposition"] == (
         f'attachment; filename="roster-{year}-12-01.csv"'
     )
@@ -86,7 +91,7 @@ def test_the_xlsx_export_holds_the_same_cells_as_text_never_formulas(
 ):
     response = staff_client.get(f"/staff/sessions/{dangerous_roster}/roster.xlsx")
     assert response.status_code == 200
-    year = datetime.now(UTC).year + 1
+    year = YEAR
     assert response.headers["Content-Disposition"] == (
         f'attachment; filename="roster-{year}-12-01.xlsx"'
     )
@@ -109,7 +114,7 @@ def seed_roster(app, session_id: int, booked: int, waitlisted: int) -> None:
     with app.app_context():
         session = db.session.get(TrainingSession, session_id)
         session.seats = session.seats_booked = booked
-        now = datetime.now(UTC)
+        now = SEEDED_AT
         for number in range(booked + waitlisted):
             is_booked = number < booked
             signup = Signup(

@@ -56,7 +56,7 @@ def signup_id(app, name) -> int:
 
 
 def next_year_day(month=12, day=1) -> datetime:
-    return datetime(datetime.now(UTC).year + 1, month, day, tzinfo=UTC)
+    return datetime(TUESDAY_MORNING.year + 1, month, day, tzinfo=UTC)
 
 
 def session_form(**fields) -> dict:
@@ -186,7 +186,7 @@ def test_session_form_says_what_is_wrong(client, program_id, sign_in_as, fields,
 def test_a_time_skipped_by_the_clock_change_is_refused(client, program_id, sign_in_as):
     sign_in_as("staff")
     # Clocks in Los Angeles jump from 2:00 to 3:00 AM on the second Sunday of March.
-    year = datetime.now(UTC).year + 1
+    year = TUESDAY_MORNING.year + 1
     sunday = next(d for d in range(8, 15) if datetime(year, 3, d).weekday() == 6)
     response = client.post(
         "/staff/sessions/new",
