@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from mail_support import SmtpSink
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 from sqlalchemy import text
@@ -353,6 +354,15 @@ def browser():
             require(f"{CHROMIUM} did not start: {error.message.splitlines()[0]}")
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def smtp(app):
+    """A real SMTP server on loopback (``mail_support.SmtpSink``) the app sends to."""
+    sink = SmtpSink().start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port)
+    yield sink
+    sink.stop()
 
 
 @pytest.fixture

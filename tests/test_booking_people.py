@@ -29,14 +29,6 @@ LEE = "lee@sierravalley.example.org"
 KIM = "kim@sierravalley.example.org"
 
 
-@pytest.fixture
-def smtp(app):
-    sink = SmtpSink().start()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port)
-    yield sink
-    sink.stop()
-
-
 def deliver(app) -> None:
     with app.app_context():
         deliver_due(now=utcnow)

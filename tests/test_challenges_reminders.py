@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import manage_token, signup_form
-from mail_support import SmtpSink
 from sqlalchemy import select
 
 from training.booking.models import Program
@@ -32,14 +31,6 @@ def pacific(month: int, day: int, hour: int = 0, minute: int = 0, year: int = 20
 @pytest.fixture(autouse=True)
 def signing_up(time_machine):
     time_machine.move_to(SIGNING_UP, tick=True)
-
-
-@pytest.fixture
-def smtp(app):
-    sink = SmtpSink().start()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port)
-    yield sink
-    sink.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from conftest import ended_within, signup_form
-from mail_support import Received, SmtpSink, mime_tree
+from mail_support import Received, mime_tree
 from sqlalchemy import delete, select
 
 from training.extensions import db, utcnow
@@ -20,14 +20,6 @@ from training.mail.models import (
     OutboxMessageBytes,
     OutboxRecipient,
 )
-
-
-@pytest.fixture
-def smtp(app):
-    sink = SmtpSink().start()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port)
-    yield sink
-    sink.stop()
 
 
 def book_clinics(client, session_id, count: int) -> None:

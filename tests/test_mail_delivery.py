@@ -4,9 +4,8 @@ import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pytest
 from conftest import signup_form
-from mail_support import SmtpSink, free_port, invite_bytes, mime_tree
+from mail_support import free_port, invite_bytes, mime_tree
 from sqlalchemy import select
 
 from training.booking.models import TrainingSession
@@ -19,14 +18,6 @@ from training.mail.models import (
     OutboxMessage,
     OutboxRecipient,
 )
-
-
-@pytest.fixture
-def smtp(app):
-    sink = SmtpSink().start()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port)
-    yield sink
-    sink.stop()
 
 
 def book(client, session_id, **overrides):

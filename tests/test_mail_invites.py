@@ -12,7 +12,7 @@ import pytest
 import vobject
 from conftest import manage_token, signup_form
 from ical.calendar_stream import IcsCalendarStream
-from mail_support import SmtpSink, invite_bytes
+from mail_support import invite_bytes
 from sqlalchemy import func, select
 
 from training.booking import services
@@ -25,14 +25,6 @@ from training.mail.models import OutboxMessage
 HOSTILE_NAME = (
     'Clínica "Ñandú"; Smith, Jones & Co.\r\nBcc: victim@example.org\r\nX-Evil: 1 🎉 مستشفى الأمل'
 )
-
-
-@pytest.fixture
-def smtp(app):
-    sink = SmtpSink().start()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port)
-    yield sink
-    sink.stop()
 
 
 class Radicale:

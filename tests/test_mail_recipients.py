@@ -30,14 +30,6 @@ KIM = "kim@sierravalley.example.org"
 GREYLISTED = "450 4.2.0 Greylisted, please try again later"
 
 
-@pytest.fixture
-def smtp(app):
-    sink = SmtpSink().start()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port)
-    yield sink
-    sink.stop()
-
-
 def book(client, session_id, **overrides) -> None:
     response = client.post("/signup", data=signup_form(session_id, **overrides))
     assert response.status_code == 303, response.get_data(as_text=True)

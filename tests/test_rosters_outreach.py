@@ -4,7 +4,6 @@ import re
 
 import pytest
 from conftest import page_text, signup_form
-from mail_support import SmtpSink
 from sqlalchemy import select
 
 from training.audit.models import AuditEvent
@@ -13,14 +12,6 @@ from training.mail.delivery import deliver_due
 from training.mail.models import OutboxMessage
 
 MESSAGE = "Please bring your learner file.\r\n\r\nThe <b>meeting link</b> is in your invite."
-
-
-@pytest.fixture
-def smtp(app):
-    sink = SmtpSink().start()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port)
-    yield sink
-    sink.stop()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import manage_token, page_text, signup_form
 from flask_migrate import upgrade
-from mail_support import SmtpSink
 from sqlalchemy import select, text
 from test_migrations import empty_database_app as empty_database_app
 
@@ -26,14 +25,6 @@ def clock(time_machine):
     """The wall clock stopped at ``NOW``, so sessions made "in three days" are at known times."""
     time_machine.move_to(NOW, tick=False)
     return time_machine
-
-
-@pytest.fixture
-def smtp(app):
-    sink = SmtpSink().start()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port)
-    yield sink
-    sink.stop()
 
 
 def sign_up(app, session_id: int, name: str, email: str, *alternates: int) -> str:
