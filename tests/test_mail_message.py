@@ -1,6 +1,8 @@
 """The MIME message and calendar links, built without an app."""
 
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -43,19 +45,45 @@ def envelope(**overrides) -> Envelope:
     return Envelope(**values)
 
 
+def arrived(built: Envelope) -> EmailMessage:
+    """The message built from ``built`` as a mail client reads its bytes."""
+    return message_from_bytes(to_bytes(build_message(built)), policy=policy.default)
+
+
 def test_message_without_invite_is_text_and_html_alternatives():
-    message = build_message(envelope())
+    message = arrived(envelope())
     assert mime_tree(message) == ["multipart/alternative", "  text/plain", "  text/html"]
     assert message["MIME-Version"] == "1.0"
     assert all(part["MIME-Version"] is None for part in message.iter_parts())
 
 
 def test_cancel_invite_is_labelled_cancel_in_both_calendar_parts():
-    calendar = build_invite(DETAILS, method="CANCEL", stamp=datetime.now(UTC))
-    message = build_message(envelope(calendar=calendar, calendar_method="CANCEL"))
+    calendar = build_invite(DETAILS, method="CANCEL", stamp=datetime(2026, 11, 25, 12, tzinfo=UTC))
+    message = arrived(envelope(calendar=calendar, calendar_method="CANCEL"))
     parts = [part for part in message.walk() if part.get_content_type() == "text/calendar"]
     assert [part.get_param("method") for part in parts] == ["CANCEL", "CANCEL"]
     assert {part.get_payload(decode=True) for part in parts} == {calendar}
+
+
+def test_bodies_in_any_script_and_the_invite_arrive_exactly_as_built():
+    text = (
+        "Hello Åsa Ødegaard,\n\n“Hôpital Genève” — 東京大学 🏥 …\n  indented, trailing \n-- \nTeam"
+    )
+    html = "<p>Åsa Ødegaard: “Hôpital Genève” — 東京大学 🏥 …</p>\n<p>" + "long line " * 30 + "</p>"
+    calendar = build_invite(DETAILS, method="REQUEST", stamp=datetime(2026, 11, 25, 12, tzinfo=UTC))
+    data = to_bytes(
+        build_message(
+            envelope(text_body=text, html_body=html, calendar=calendar, calendar_method="REQUEST")
+        )
+    )
+    message = message_from_bytes(data, policy=policy.default)
+
+    assert message.get_body(("plain",)).get_content().splitlines() == text.splitlines()
+    assert message.get_body(("html",)).get_content().splitlines() == html.splitlines()
+    parts = [part for part in message.walk() if part.get_content_type() == "text/calendar"]
+    assert [part.get_payload(decode=True) for part in parts] == [calendar, calendar]
+    assert max(len(line) for line in data.split(b"\r\n")) <= 78
+    assert b"\n" not in data.replace(b"\r\n", b"")
 
 
 def test_calendar_and_method_come_together():
