@@ -27,7 +27,7 @@ from training.booking.models import (
     TrainingSession,
 )
 from training.extensions import db, utcnow
-from training.mail.models import OutboxMessage, Reminder
+from training.mail.models import Reminder
 from training.mail.services import mailbox_key, public_url, queue_email
 
 
@@ -86,7 +86,7 @@ def queue_with_invite(
     method: str,
     whole_event: bool = True,
     **context,
-) -> OutboxMessage:
+) -> int:
     """``queue_email`` with the calendar invite ``invite``, for ``method`` REQUEST or CANCEL,
     built now with a fresh DTSTAMP; a REQUEST also offers the add-to-calendar links. A CANCEL
     with ``whole_event`` false withdraws only the invite's attendees (see ``build_invite``)."""
@@ -403,7 +403,7 @@ def send_reminders(now: datetime) -> int:
             continue  # another worker recorded it first
         if covered:
             continue
-        message = queue_email(
+        message_id = queue_email(
             "reminder",
             signup.recipients,
             f"Reminder: your training session, {session.when}",
@@ -411,8 +411,7 @@ def send_reminders(now: datetime) -> int:
             manage_url=public_url("booking.manage", token=issue_manage_link(signup)),
             starts_in=_starts_in(session.starts_at - now),
         )
-        db.session.flush()
-        reminders[0].outbox_message_id = message.id
+        reminders[0].outbox_message_id = message_id
         queued += 1
     db.session.flush()
     return queued

@@ -1,13 +1,12 @@
 """Queueing email: render the templates and write the outbox row in the caller's transaction."""
 
-import contextlib
 import uuid
 from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any
 
 from flask import current_app, render_template
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from training.extensions import db, utcnow
 from training.mail.delivery import wire_bytes
@@ -63,43 +62,70 @@ def queue_email(
     method: str | None = None,
     reply_to: str | None = None,
     **context,
-) -> OutboxMessage:
-    """Render ``mail/<kind>.txt`` and ``.html`` and add the email to the outbox.
+) -> int:
+    """Render ``mail/<kind>.txt`` and ``.html``, add the email to the outbox and return its id.
 
     ``signup`` is the booking the email is about (its program's staff answer replies), or
     None. With ``calendar`` (iCalendar text, built by the feature that sends the invite), the
     row also carries its ``method`` (REQUEST or CANCEL). The message's bytes are built here
-    (``OutboxMessageBytes``, about 4 ms), so the worker only sends them. The caller's commit makes
-    the row visible to the worker.
+    (``OutboxMessageBytes``), so the worker only sends them. The rows are written at once with
+    Core inserts (the message, its bytes, its recipients: three statements however many
+    recipients), not left to the ORM's flush; the caller's commit makes them visible to the
+    worker.
     """
     if (calendar is None) != (method is None):
         raise ValueError("a calendar needs its method, and a method its calendar")
     context.update(signup=signup, method=method)
     if reply_to is None and signup is not None:
         reply_to = signup.program.staff_email
+    if signup is not None and signup.id is None:
+        db.session.flush()  # the message names the signup by its id
     now = utcnow()
-    message = OutboxMessage(
-        kind=kind,
-        signup=signup,
-        recipients=one_per_mailbox(recipients),
-        reply_to=reply_to,
-        subject=subject if len(subject) <= SUBJECT_LENGTH else subject[: SUBJECT_LENGTH - 1] + "…",
-        text_body=render_template(f"mail/{kind}.txt", **context),
-        html_body=render_template(f"mail/{kind}.html", **context),
-        calendar=calendar,
-        calendar_method=method,
-        message_id=f"<{uuid.uuid4().hex}@{mail_domain()}>",
-        next_attempt_at=now,
-        created_at=now,  # the Date header of the bytes built below
-    )
+    values = {
+        "kind": kind,
+        "signup_id": signup.id if signup is not None else None,
+        "recipients": one_per_mailbox(recipients),
+        "reply_to": reply_to,
+        "subject": subject
+        if len(subject) <= SUBJECT_LENGTH
+        else f"{subject[: SUBJECT_LENGTH - 1]}…",
+        "text_body": render_template(f"mail/{kind}.txt", **context),
+        "html_body": render_template(f"mail/{kind}.html", **context),
+        "calendar": calendar,
+        "calendar_method": method,
+        "message_id": f"<{uuid.uuid4().hex}@{mail_domain()}>",
+        "status": MAIL_QUEUED,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,  # the Date header of the bytes built below
+    }
     # Built now, once, so the worker only sends it. A row that cannot be built is kept without
     # bytes: the worker fails it, with the reason, when it claims it.
-    with contextlib.suppress(ValueError):
-        message.wire = OutboxMessageBytes(
-            data=wire_bytes(message, current_app.config["MAIL_DEFAULT_SENDER"])
+    try:
+        data = wire_bytes(OutboxMessage(**values), current_app.config["MAIL_DEFAULT_SENDER"])
+    except ValueError:
+        data = None
+    messages = OutboxMessage.__table__
+    message_id = db.session.execute(
+        insert(messages).values(values).returning(messages.c.id)
+    ).scalar_one()
+    if data is not None:
+        db.session.execute(
+            insert(OutboxMessageBytes.__table__).values(outbox_message_id=message_id, data=data)
         )
-    db.session.add(message)
-    return message
+    deliveries = [
+        {
+            "outbox_message_id": message_id,
+            "address": recipient,
+            "status": MAIL_QUEUED,
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
+        for recipient in values["recipients"]
+    ]
+    if deliveries:
+        db.session.execute(insert(OutboxRecipient.__table__), deliveries)
+    return message_id
 
 
 def requeue_message(message: OutboxMessage) -> bool:
