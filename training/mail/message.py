@@ -148,8 +148,8 @@ def build_message(envelope: Envelope) -> Message:
 
     Built from the ``email.mime`` classes under ``WIRE_POLICY`` (compat32 rules): headers are
     kept as the strings this module folded, never parsed through the header registry, which
-    makes a confirmation with its invite about 3× cheaper to build than with ``EmailMessage``
-    (issue 14 §5: it is built at queue time, in the signup's request).
+    halves the CPU a confirmation with its invite takes to build with ``EmailMessage`` (issue 14
+    §5: it is built at queue time, in the signup's request).
     """
     if (envelope.calendar is None) != (envelope.calendar_method is None):
         raise ValueError("a calendar needs its method, and a method its calendar")
