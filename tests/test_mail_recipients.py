@@ -317,3 +317,31 @@ def test_an_address_mail_cannot_carry_fails_alone_and_the_others_are_sent(
         assert db.session.get(OutboxMessage, message_id).status == MAIL_FAILED
     # Nothing is left claimed: the next round has nothing to do.
     assert deliver(app, later=timedelta(hours=1)).total == 0
+
+
+def test_a_queued_email_reaches_each_mailbox_once_and_a_long_subject_is_cut_to_fit(
+    app, client, make_session
+):
+    book(client, make_session())
+    with app.app_context():
+        signup = db.session.scalars(select(Signup)).one()
+        signup_id = signup.id
+        message_id = queue_email(
+            "manage_link",
+            [CONTACT, CONTACT.upper(), f"Lee <{LEE}>", LEE],
+            "A long subject " * 30,
+            signup,
+            manage_url="https://training.example.org/manage/x",
+        )
+        db.session.commit()
+    with app.app_context():
+        message = db.session.get(OutboxMessage, message_id)
+        assert message.signup_id == signup_id
+        assert message.status == MAIL_QUEUED
+        assert [(r.address, r.status) for r in message.deliveries] == [
+            (CONTACT, MAIL_QUEUED),
+            (f"Lee <{LEE}>", MAIL_QUEUED),
+        ]
+        assert len(message.subject) == 300
+        assert message.subject.endswith("A long subject…")
+        assert message.wire is not None

@@ -80,15 +80,15 @@ def queue_email(
         reply_to = signup.program.staff_email
     if signup is not None and signup.id is None:
         db.session.flush()  # the message names the signup by its id
+    if len(subject) > SUBJECT_LENGTH:
+        subject = f"{subject[: SUBJECT_LENGTH - 1]}…"
     now = utcnow()
     values = {
         "kind": kind,
         "signup_id": signup.id if signup is not None else None,
         "recipients": one_per_mailbox(recipients),
         "reply_to": reply_to,
-        "subject": subject
-        if len(subject) <= SUBJECT_LENGTH
-        else f"{subject[: SUBJECT_LENGTH - 1]}…",
+        "subject": subject,
         "text_body": render_template(f"mail/{kind}.txt", **context),
         "html_body": render_template(f"mail/{kind}.html", **context),
         "calendar": calendar,
@@ -102,6 +102,7 @@ def queue_email(
     # Built now, once, so the worker only sends it. A row that cannot be built is kept without
     # bytes: the worker fails it, with the reason, when it claims it.
     try:
+        # ``wire_bytes`` reads an outbox row: this one is never added to the session.
         data = wire_bytes(OutboxMessage(**values), current_app.config["MAIL_DEFAULT_SENDER"])
     except ValueError:
         data = None

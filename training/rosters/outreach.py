@@ -20,7 +20,6 @@ from training.booking.models import (
 )
 from training.errors import Refused
 from training.extensions import db
-from training.mail.models import OutboxMessage
 from training.mail.services import queue_email
 
 # The email template staff's messages are sent with (templates/mail/staff_message.*).
@@ -64,11 +63,11 @@ def email_organizations(
     *,
     include_waitlist: bool,
     actor,
-) -> list[OutboxMessage]:
+) -> list[int]:
     """Queue staff's message to every organization ``audience`` finds: one email each, to its
     contact and attendees, naming the session it is about. Audited once per session.
 
-    Returns the queued messages. Raises ``NoOneToEmail`` when no organization is found.
+    Returns the queued messages' ids. Raises ``NoOneToEmail`` when no organization is found.
     """
     body = _lines(body)
     signups = audience(sessions, include_waitlist=include_waitlist)
