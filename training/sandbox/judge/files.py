@@ -360,7 +360,6 @@ class FileJudgement:
         self.layout: FileLayout | None = None
         self.fast_rows = 0  # rows judged on the fast path (see judge.fast), once iterated
         self.batch_rows = 0  # of them, rows judged in batches (see judge.batches)
-        self.batches = fast_path  # False: no batches, only the row-by-row fast path
 
     def __iter__(self) -> Iterator[RowResult | Finding]:
         for item in self.batched():
@@ -370,7 +369,8 @@ class FileJudgement:
                 yield item
 
     def batched(self) -> Iterator[RowResult | Finding | JudgedBatch]:
-        """The same results, a batch of rows judged together left as one JudgedBatch."""
+        """The same results, a batch of rows judged together left as one JudgedBatch (its
+        RowResults made only when asked for; ``summarize`` counts it whole)."""
         try:
             with learner_rows(
                 self.stream, self.filename, self.context, learners_only=self.learners_only
@@ -397,7 +397,7 @@ class FileJudgement:
         # else once shaped through the mapping.
         fast = FastRows(judge, shaper.width) if self.fast_path and not self.learners_only else None
         by_template = rows.layout.column_map is None
-        if self.batches and fast is not None and by_template and rows.one_line_data is not None:
+        if fast is not None and by_template and rows.one_line_data is not None:
             # Every row is one line: the rest of the file is judged in batches.
             first = next(rows.raw_rows, None)
             if first is not None:
