@@ -151,15 +151,27 @@ class BatchRows:
         spaces = "[ \\t]" if delimiter == "\t" else f"[ {delimiter}]"
         printable = r"^[\t -~]*$" if delimiter == "\t" else r"^[ -~]*$"
         line = pl.col("line").str.strip_suffix("\r")
-        split = line.str.splitn(delimiter, width + 1)
-        frame = lines.to_frame().select(
-            line.str.contains(printable).alias("printable"),
-            line.str.contains(f"^{spaces}*$").alias("blank"),
-            *(
-                split.struct.field(f"field_{index}").fill_null("").str.strip_chars(" ")
-                for index in range(width)
-            ),
-            split.struct.field(f"field_{width}").fill_null("").alias("rest"),
+        # Split once (an eager select would split again for each field taken out).
+        frame = (
+            lines.to_frame()
+            .select(
+                line.str.contains(printable).alias("printable"),
+                line.str.contains(f"^{spaces}*$").alias("blank"),
+                line.str.splitn(delimiter, width + 1).alias("cells"),
+            )
+            .unnest("cells")
+            .select(
+                "printable",
+                "blank",
+                # The date cells as written: their steps read them unstripped.
+                pl.col("field_2").fill_null("").alias("completion_cell"),
+                pl.col("field_5").fill_null("").alias("birthday_cell"),
+                *(
+                    pl.col(f"field_{index}").fill_null("").str.strip_chars(" ")
+                    for index in range(width)
+                ),
+                pl.col(f"field_{width}").fill_null("").alias("rest"),
+            )
         )
         cell = [pl.col(f"field_{index}") for index in range(width)]
         first, last, identifier, board_id = cell[3], cell[4], cell[7], cell[10]
@@ -171,9 +183,13 @@ class BatchRows:
         license_shaped = identifier.str.contains(r"^[A-Za-z0-9-]*[A-Za-z0-9][A-Za-z0-9-]*$") & (
             identifier.str.len_chars() <= rules.LICENSE_MAX_LENGTH
         )
+        # The check digit is worked out only in a batch that has NPIs.
+        npi_ok = (
+            _luhn_ok(identifier) if frame.select(npi_shaped.any()).item() else pl.lit(value=False)
+        )
         identifier_ok = (identifier == "") | (
             ~identifier.str.contains(_FORMULA_START)
-            & pl.when(npi_shaped).then(_luhn_ok(identifier)).otherwise(license_shaped)
+            & pl.when(npi_shaped).then(npi_ok).otherwise(license_shaped)
         )
         plain = (
             pl.col("printable")
@@ -220,14 +236,9 @@ class BatchRows:
         cell = [pl.col(f"field_{index}") for index in range(self.width)]
         action, activity, state, cme, board = cell[0], cell[1], cell[6], cell[8], cell[9]
         board_id, board_credits, pairs = cell[10], cell[11], cell[12:]
-        raw = pl.col("line").str.strip_suffix("\r").str.splitn(self.delimiter, self.width + 1)
 
-        def raw_cell(index: int) -> pl.Expr:  # the date steps read the cell unstripped
-            return (
-                pl.when(pl.col("plain"))
-                .then(raw.struct.field(f"field_{index}").fill_null(""))
-                .otherwise(pl.lit(""))
-            )
+        def raw_cell(name: str) -> pl.Expr:
+            return pl.when(pl.col("plain")).then(pl.col(name)).otherwise(pl.lit(""))
 
         def joined(*parts: pl.Expr) -> pl.Expr:
             return pl.concat_str(*parts, separator=_SEPARATOR)
@@ -238,8 +249,8 @@ class BatchRows:
         keys = frame.select(
             action.alias("action"),
             activity.alias("activity"),
-            joined(raw_cell(2), activity, action).alias("completion"),
-            raw_cell(5).alias("birthday"),
+            joined(raw_cell("completion_cell"), activity, action).alias("completion"),
+            raw_cell("birthday_cell").alias("birthday"),
             joined(state, action, flag(cme != "")).alias("state"),
             joined(cme, activity, action).alias("cme"),
             joined(board, flag(board_id != ""), board_credits, activity, action, *pairs).alias(
