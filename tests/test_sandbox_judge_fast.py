@@ -5,6 +5,7 @@ import csv
 import io
 from datetime import date
 from decimal import Decimal
+from unittest.mock import patch
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,6 +21,7 @@ from training.sandbox.judge import (
     RecordKey,
     Register,
     RegisterEntry,
+    batches,
     judge_file,
     learner_key,
     summarize,
@@ -188,6 +190,7 @@ LEARNERS = [
     ("Mary  Ann", "Day", "01/02", "NY", ""),
     ("Ann", "Lee", "01/02", "OR", "1234567893"),
     ("Lee", "Ann", "01/02", "TX", "MD99881"),
+    ("Ann", "Lee", "01/02", "CA", "Z-1"),  # swapped names, nothing else the register holds
 ]
 BOARD_CELLS = [
     ("ABIM", "777", "2", "Medical Knowledge", "2"),
@@ -365,3 +368,109 @@ def test_the_compact_index_remembers_what_a_dict_would(entries):
     assert len(index) == len(expected)
     assert all(index.get(key) == value for key, value in expected.items())
     assert index.get(2**63 + 12345) == expected.get(2**63 + 12345)
+
+
+def judged_in_batches(data: bytes, context: JudgeContext, filename: str = "learners.csv"):
+    """The results row by row, the summary counted batch by batch (no RowResult made), and the
+    rows judged in batches; then the same file's results from RowJudge alone."""
+    judgement = judge_file(io.BytesIO(data), filename, context)
+    results = list(judgement)
+    counted = summarize(judge_file(io.BytesIO(data), filename, context))
+    slow = list(judge_file(io.BytesIO(data), filename, context, fast_path=False))
+    return results, counted, judgement.batch_rows, slow
+
+
+def delimited(rows: list[list[str]], delimiter: str, line_end: str, blank_every: int) -> bytes:
+    """A text file as a spreadsheet program or a script writes one: no quotes, the given line
+    end, and now and then an empty line or one of delimiters only."""
+    lines = [delimiter.join(rules.REQUIRED_HEADERS)]
+    for index, cells in enumerate(rows, start=1):
+        if blank_every and index % blank_every == 0:
+            lines.append(delimiter * (index % 3))
+        lines.append(delimiter.join(cells))
+    return (line_end.join(lines) + line_end).encode()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(
+        st.tuples(
+            valid_row,
+            st.none() | st.none() | st.sampled_from(MISTAKES),
+            st.sampled_from(["", " ", "  "]),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    held=st.booleans(),
+    delimiter=st.sampled_from([",", "\t", ";"]),
+    line_end=st.sampled_from(["\n", "\r\n"]),
+    blank_every=st.integers(0, 4),
+    chunk=st.sampled_from([64, 300, 1 << 20]),
+)
+def test_rows_judged_in_batches_get_what_row_judge_gives(
+    rows, held, delimiter, line_end, blank_every, chunk
+):
+    """Valid rows of a few learners, now and then a mistake, spaces around a cell or empty cells
+    at the end; tabs, semicolons, Windows line ends and empty lines; batches as small as a row
+    or two, so that rules across rows cross batches: every row's findings and record, and the
+    totals counted batch by batch, are RowJudge's."""
+    cells = []
+    for values, mistake, padding, trailing in rows:
+        values = list(values)
+        if mistake is not None:
+            column, value = mistake
+            values[rules.REQUIRED_HEADERS.index(column)] = value
+        values = [
+            padding + value + padding if value and delimiter not in value else value
+            for value in values
+        ]
+        cells.append([*values, "", ""] if trailing else values)
+    context = JudgeContext(ACTIVITIES, REGISTER, HELD if held else NoRecords(), TODAY)
+    data = delimited(cells, delimiter, line_end, blank_every)
+    with patch.object(batches, "_CHUNK", chunk):
+        results, counted, _batch_rows, slow = judged_in_batches(data, context)
+    assert results == slow
+    assert counted == summarize(slow)
+
+
+def test_a_file_of_one_line_rows_is_judged_in_batches_and_a_quoted_one_row_by_row():
+    """Plain rows of a file without quotes are judged in batches; a row that is not plain (a
+    name outside ASCII) is judged by RowJudge in its place; a file with a quoted cell is read
+    by csv.reader and judged row by row, the same."""
+    valid = ["Add", "123456789", "06/01/2025", "Ann", "Lee", "03/15", "CA", "B-555", "1.5",
+             "ABIM", "777", "2", "Medical Knowledge", "2"]  # fmt: skip
+    rows = [valid, [*valid[:8], "1.3", *valid[9:]], [*valid[:3], "Renée", *valid[4:]]]
+    context = JudgeContext(ACTIVITIES, REGISTER, NoRecords(), TODAY)
+    results, counted, batch_rows, slow = judged_in_batches(delimited(rows, ",", "\n", 0), context)
+    assert results == slow
+    assert counted == summarize(slow)
+    assert batch_rows == 2
+    assert [result.accepted for result in results] == [True, False, True]
+    quoted = csv_file(rows, rules.REQUIRED_HEADERS).replace(b"Ann", b'"Ann"')
+    results, counted, batch_rows, slow = judged_in_batches(quoted, context)
+    assert results == slow
+    assert batch_rows == 0
+
+
+def test_a_batch_of_generated_rows_is_counted_as_its_rows_would_be():
+    """Thousands of rows in several batches, errors and warnings among them: the totals counted
+    batch by batch are those counted row by row."""
+    learners = [LEARNERS[0], LEARNERS[1], LEARNERS[3]]
+    rows = []
+    for n in range(3000):
+        first, last, birthday, state, identifier = learners[n % 3]
+        rows.append(
+            ["Add", "123456789", f"{n % 5 + 1:02d}/{n % 27 + 1:02d}/2025", f"{first}{n}", last,
+             birthday, state, identifier, "1.3" if n % 7 == 0 else "1.5", *BOARD_CELLS[n % 7]]
+        )  # fmt: skip
+    context = JudgeContext(ACTIVITIES, REGISTER, HELD, TODAY)
+    with patch.object(batches, "_CHUNK", 32 * 1024):
+        results, counted, batch_rows, slow = judged_in_batches(
+            delimited(rows, ",", "\r\n", 0), context
+        )
+    assert results == slow
+    assert counted == summarize(slow)
+    assert batch_rows == 3000
+    assert counted.rejected and counted.warnings

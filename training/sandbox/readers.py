@@ -93,6 +93,9 @@ class LearnerFile:
     # Rows of a text file that swallowed the lines after them because a quote was never
     # closed: row number -> (position of the cell that opened it, first line, last line).
     quote_rows: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    # The text file's bytes when every row is one line that splits at its delimiters (no quote
+    # character, no carriage return but in a line end): the judge may read it in batches.
+    one_line_data: BinaryIO | None = None
     # File-level warnings about how it was read: (finding code, message fields).
     notes: list[tuple[str, dict[str, object]]] = field(default_factory=list)
     _resources: ExitStack = field(default_factory=ExitStack, repr=False)
@@ -214,7 +217,7 @@ def _contains(data: BinaryIO, needle: bytes) -> bool:
 
 def _open_text(data: BinaryIO, extension: str, resources: ExitStack) -> LearnerFile:
     delimiter = _delimiter(data, extension)
-    encoding, quote_rows = _read_through(data, delimiter)
+    encoding, quote_rows, one_line = _read_through(data, delimiter)
     text = resources.enter_context(_text_stream(data, encoding))
     learner_file = LearnerFile(
         "tsv" if delimiter == "\t" else "csv",
@@ -222,6 +225,7 @@ def _open_text(data: BinaryIO, extension: str, resources: ExitStack) -> LearnerF
         encoding,
         delimiter,
         quote_rows=quote_rows,
+        one_line_data=data if one_line else None,
     )
     named = "\t" if extension in rules.TAB_EXTENSIONS else ","
     if delimiter == ";":
@@ -246,7 +250,7 @@ def _delimiter(data: BinaryIO, extension: str) -> str:
     def score(candidate: str) -> tuple[int, int, bool]:
         rows = list(csv.reader(lines, delimiter=candidate, strict=False))
         known = max((100 if is_learner_row(row) else header_score(row) for row in rows), default=0)
-        split = sum(1 for row in rows if len(_trim(row)) > 1)
+        split = sum(1 for row in rows if len(trimmed_cells(row)) > 1)
         return known, split, candidate == named
 
     return max(_DELIMITERS, key=score)
@@ -278,10 +282,12 @@ class _UnclosingTextWrapper(io.TextIOWrapper):
         self.detach()
 
 
-def _read_through(data: BinaryIO, delimiter: str) -> tuple[str, dict[int, tuple[int, int, int]]]:
+def _read_through(
+    data: BinaryIO, delimiter: str
+) -> tuple[str, dict[int, tuple[int, int, int]], bool]:
     """The text encoding, UTF-8 (BOM or not) when the whole file decodes as it, else
-    Windows-1252, else refuse; and the rows that swallowed the lines after them because a
-    quote was never closed (see LearnerFile.quote_rows).
+    Windows-1252, else refuse; the rows that swallowed the lines after them because a quote
+    was never closed (see LearnerFile.quote_rows); and whether every row is one line.
 
     The check reads the whole file once through csv.reader, so a row that cannot be read is
     found before any row is judged rather than half-way.
@@ -290,7 +296,7 @@ def _read_through(data: BinaryIO, delimiter: str) -> tuple[str, dict[int, tuple[
         swallowed: dict[int, tuple[int, int, int]] = {}
         try:
             if _one_line_rows(data, encoding):
-                return encoding, swallowed
+                return encoding, swallowed, True
             with _text_stream(data, encoding) as text:
                 reader = csv.reader(text, delimiter=delimiter, strict=False)
                 line = 0
@@ -303,8 +309,8 @@ def _read_through(data: BinaryIO, delimiter: str) -> tuple[str, dict[int, tuple[
         except UnicodeDecodeError:
             continue
         except csv.Error as error:
-            raise _csv_problem(error) from None
-        return encoding, swallowed
+            raise csv_problem(error) from None
+        return encoding, swallowed, False
     raise FileProblem("FILE_ENCODING", where=" as UTF-8 or Windows-1252")
 
 
@@ -341,7 +347,7 @@ def _swallowing_cell(cells: list[str], delimiter: str) -> int | None:
     return None
 
 
-def _csv_problem(error: csv.Error) -> FileProblem:
+def csv_problem(error: csv.Error) -> FileProblem:
     if "field larger than field limit" in str(error):
         return FileProblem(
             "FILE_UNREADABLE",
@@ -357,10 +363,10 @@ def _numbered_csv_rows(text: io.TextIOBase, delimiter: str) -> Iterator[tuple[in
     try:
         yield from enumerate(reader, start=1)
     except csv.Error as error:
-        raise _csv_problem(error) from None
+        raise csv_problem(error) from None
 
 
-def _trim(cells: list[str]) -> list[str]:
+def trimmed_cells(cells: list[str]) -> list[str]:
     """The cells without the empty ones at the end of the row."""
     end = len(cells)
     while end and not cells[end - 1].strip():
@@ -373,7 +379,7 @@ def _data_rows(numbered: Iterator[tuple[int, list[str]]]) -> Iterator[Spreadshee
     for number, cells in numbered:
         if cells and cells[-1].strip():
             yield number, tuple(cells)
-        elif trimmed := _trim(cells):
+        elif trimmed := trimmed_cells(cells):
             yield number, tuple(trimmed)
 
 

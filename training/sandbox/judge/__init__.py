@@ -3,7 +3,8 @@
 By concern: ``values`` reads and shows one cell, ``register`` is the fictional register,
 ``records`` what rows are judged against, ``findings`` what the judge says, ``index`` what it
 remembers across rows, ``rows`` judges one row by its named fields, ``fast`` judges plain rows
-from remembered verdicts of RowJudge's own checks, and ``files`` a whole file.
+from remembered verdicts of RowJudge's own checks, ``batches`` judges a text file of one-line
+rows in batches (polars) from the same verdicts, and ``files`` a whole file.
 """
 
 from training.sandbox.judge.files import (

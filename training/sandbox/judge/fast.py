@@ -35,7 +35,7 @@ _set = object.__setattr__
 _record_fields = tuple(LearnerRecord.__dataclass_fields__)
 
 
-def _stamped(templates: tuple[Finding, ...], number: int) -> list[Finding]:
+def stamped(templates: tuple[Finding, ...], number: int) -> list[Finding]:
     """Findings made for row 0, given row ``number`` (a message never holds its own row)."""
     stamped = []
     for template in templates:
@@ -47,7 +47,7 @@ def _stamped(templates: tuple[Finding, ...], number: int) -> list[Finding]:
     return stamped
 
 
-def _record(*values: Any) -> LearnerRecord:
+def record_of(*values: Any) -> LearnerRecord:
     """A LearnerRecord made without the frozen dataclass's per-field setattr (a third of the
     cost of a row); equal to LearnerRecord(*values)."""
     record = _new(LearnerRecord)
@@ -78,7 +78,7 @@ class FastRows:
         self._states: dict[Hashable, Any] = {}
         self._cmes: dict[Hashable, Any] = {}
         self._boards: dict[Hashable, Any] = {}
-        self._no_credit = _collect(_no_credit_reported)[1]
+        self._no_credit = collect(_no_credit_reported)[1]
         self.fast_rows = 0  # rows judged on the fast path, for tests and the benchmark
 
     @staticmethod
@@ -164,13 +164,13 @@ class FastRows:
 
         verdict = self._actions.get(action_text)
         if verdict is None:
-            verdict = remember(self._actions, action_text, _collect(judge._action, action_text))
+            verdict = remember(self._actions, action_text, collect(judge._action, action_text))
         action, templates = verdict
         is_add = action != "Delete"
         verdict = self._activities.get(activity_text)
         if verdict is None:
             verdict = remember(
-                self._activities, activity_text, _collect(judge._activity, activity_text)
+                self._activities, activity_text, collect(judge._activity, activity_text)
             )
         (activity_id, activity, activity_id_ok), found = verdict
         templates += found
@@ -180,13 +180,13 @@ class FastRows:
             verdict = remember(
                 self._completions,
                 key,
-                _collect(judge._completion, completion_cell, activity, is_add),
+                collect(judge._completion, completion_cell, activity, is_add),
             )
         completion, found = verdict
         templates += found
         head: list[Finding] | None = None
         if name_cell:  # RowJudge names a doubtful split after the names, before the birthday
-            head = _stamped(templates, number)
+            head = stamped(templates, number)
             judge._name_split(number, name_cell, head.append)
             templates = ()
         verdict = self._birthdays.get(birthday_cell)
@@ -206,7 +206,7 @@ class FastRows:
             verdict = self._cmes.get(key)
             if verdict is None:
                 verdict = remember(
-                    self._cmes, key, _collect(judge._cme, cme_text, activity, activity_id)
+                    self._cmes, key, collect(judge._cme, cme_text, activity, activity_id)
                 )
             cme, found = verdict
             templates += found
@@ -223,7 +223,7 @@ class FastRows:
         if is_add and not cme_text and not board_text:
             templates += self._no_credit
 
-        findings = _stamped(templates, number) if templates else []
+        findings = stamped(templates, number) if templates else []
         if head is not None:
             findings = head + findings
         add = findings.append
@@ -262,7 +262,7 @@ class FastRows:
             return RowResult(number, action, tuple(findings), None, False)
         if action == "Add" and board == "ABS" and board_credits is not None:
             judge._abs_day(number, learner, completion, board_credits, add)
-        record = _record(
+        record = record_of(
             activity_id,
             completion,
             first_name,
@@ -283,14 +283,14 @@ class FastRows:
 
     def _birthday(self, cell: str) -> tuple[tuple[int, int, bool], tuple[Finding, ...]]:
         row = _probe(first_name="A", last_name="B", date_of_birth=cell)
-        (_first, _last, month, day, learner), found = _collect(self.judge._learner, row)
+        (_first, _last, month, day, learner), found = collect(self.judge._learner, row)
         return (month, day, learner is not None), found
 
     def _state(
         self, state_text: str, is_add: bool, reports_cme: bool
     ) -> tuple[str | None, tuple[Finding, ...]]:
         row = _probe(licensing_state=state_text)
-        (state, _license, _npi), found = _collect(self.judge._license, row, is_add, reports_cme)
+        (state, _license, _npi), found = collect(self.judge._license, row, is_add, reports_cme)
         return state, found
 
     def _board(
@@ -309,7 +309,7 @@ class FastRows:
             board_credits=board_credits_text,
             credit_types=credit_types,
         )
-        (board, board_id, credits, awards), found = _collect(
+        (board, board_id, credits, awards), found = collect(
             self.judge._board, row, activity, activity_id, is_add
         )
         return (board, board_id is not None, credits, awards), found
@@ -322,7 +322,7 @@ def _probe(**fields: Any) -> LearnerRow:
     return _PROBE._replace(**fields)
 
 
-def _collect(step: Callable[..., Any], *arguments: Any) -> tuple[Any, tuple[Finding, ...]]:
+def collect(step: Callable[..., Any], *arguments: Any) -> tuple[Any, tuple[Finding, ...]]:
     """What one of RowJudge's steps returns for row 0, and the findings it adds."""
     found: list[Finding] = []
     outcome = step(0, *arguments, found.append)

@@ -21,6 +21,7 @@ from training.sandbox.columns import (
     signature,
     template_width,
 )
+from training.sandbox.judge.batches import BatchRows, JudgedBatch
 from training.sandbox.judge.fast import FastRows
 from training.sandbox.judge.findings import Finding, RowResult, column_order, make_finding
 from training.sandbox.judge.records import JudgeContext
@@ -91,6 +92,7 @@ class LearnerRows:
     formula_rows: set[int] = field(default_factory=set)  # see LearnerFile.formula_rows
     hidden_rows: set[int] = field(default_factory=set)  # see LearnerFile.hidden_rows
     quote_rows: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # see LearnerFile
+    one_line_data: BinaryIO | None = None  # see LearnerFile
 
     def __iter__(self) -> Iterator[tuple[int, LearnerRow, tuple[Cell, ...]]]:
         shape = self.shaper
@@ -129,6 +131,7 @@ def learner_rows(
             learner_file.formula_rows,
             learner_file.hidden_rows,
             learner_file.quote_rows,
+            learner_file.one_line_data,
         )
 
 
@@ -356,8 +359,18 @@ class FileJudgement:
         self.fast_path = fast_path
         self.layout: FileLayout | None = None
         self.fast_rows = 0  # rows judged on the fast path (see judge.fast), once iterated
+        self.batch_rows = 0  # of them, rows judged in batches (see judge.batches)
 
     def __iter__(self) -> Iterator[RowResult | Finding]:
+        for item in self.batched():
+            if isinstance(item, JudgedBatch):
+                yield from item.results()
+            else:
+                yield item
+
+    def batched(self) -> Iterator[RowResult | Finding | JudgedBatch]:
+        """The same results, a batch of rows judged together left as one JudgedBatch (its
+        RowResults made only when asked for; ``summarize`` counts it whole)."""
         try:
             with learner_rows(
                 self.stream, self.filename, self.context, learners_only=self.learners_only
@@ -371,7 +384,7 @@ class FileJudgement:
         except FileProblem as problem:
             yield make_finding(problem.code, None, **problem.params)
 
-    def _judge_rows(self, rows: LearnerRows) -> Iterator[RowResult]:
+    def _judge_rows(self, rows: LearnerRows) -> Iterator[RowResult | JudgedBatch]:
         judge = RowJudge(self.context, learners_only=self.learners_only)
         shaper = rows.shaper
         assert shaper is not None
@@ -384,6 +397,18 @@ class FileJudgement:
         # else once shaped through the mapping.
         fast = FastRows(judge, shaper.width) if self.fast_path and not self.learners_only else None
         by_template = rows.layout.column_map is None
+        if fast is not None and by_template and rows.one_line_data is not None:
+            # Every row is one line: the rest of the file is judged in batches.
+            first = next(rows.raw_rows, None)
+            if first is not None:
+                layout = rows.layout
+                batches = BatchRows(
+                    judge, fast, shaper, shaper.width, layout.delimiter, layout.encoding
+                )
+                yield from batches.judge_lines(rows.one_line_data, first[0])
+                self.fast_rows = fast.fast_rows + batches.batch_rows
+                self.batch_rows = batches.batch_rows
+                return
         for number, cells in rows.raw_rows:
             judged += 1
             row = None

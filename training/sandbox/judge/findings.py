@@ -110,8 +110,15 @@ class Summary:
 
 
 def summarize(results: Iterable[RowResult | Finding]) -> Summary:
-    """Count the results of judge_file."""
+    """Count the results of judge_file (a judgement's batches counted whole: no RowResult is
+    made for their rows)."""
     summary = Summary()
-    for item in results:
-        summary.add(item)
+    batched = getattr(results, "batched", None)
+    items = iter(results if batched is None else batched())
+    while (item := next(items, None)) is not None:
+        if isinstance(item, (RowResult, Finding)):
+            summary.add(item)
+        else:
+            item.count(summary)
+        del item  # a counted batch is let go before the next is judged
     return summary

@@ -41,18 +41,9 @@ class CompactIndex:
         """The memory the two arrays take."""
         return len(self._keys) * 12
 
-    def _slot(self, key: int) -> int:
-        keys, mask = self._keys, self._mask
-        slot = (key ^ (key >> 32)) & mask
-        while True:
-            held = keys[slot]
-            if held == key or held == 0:
-                return slot
-            slot = (slot + 1) & mask
-
     def get(self, key: int) -> int | None:
         """The value for the key, or None."""
-        # _slot inlined: this runs for every row, often more than once.
+        # Inlined, not a shared method: this runs for every row, often more than once.
         keys, mask = self._keys, self._mask
         slot = (key ^ (key >> 32)) & mask
         while True:
@@ -65,24 +56,40 @@ class CompactIndex:
 
     def set(self, key: int, value: int) -> None:
         """Set the value for the key."""
-        keys = self._keys
-        slot = self._slot(key)
-        if keys[slot] != key:
-            keys[slot] = key
-            self._used += 1
-            if self._used * 3 > len(keys) * 2:
+        # Inlined, as in get.
+        keys, mask = self._keys, self._mask
+        slot = (key ^ (key >> 32)) & mask
+        while True:
+            held = keys[slot]
+            if held == key:
                 self._values[slot] = value
-                self._grow()
                 return
+            if held == 0:
+                break
+            slot = (slot + 1) & mask
+        keys[slot] = key
         self._values[slot] = value
+        self._used += 1
+        if self._used * 3 > len(keys) * 2:
+            self._grow()
+
+    def reserve(self, count: int) -> None:
+        """Make room for ``count`` more keys now, so that the table does not double later,
+        while the caller holds more memory than it does now."""
+        while (self._used + count) * 3 > len(self._keys) * 2:
+            self._grow()
 
     def _grow(self) -> None:
-        keys, values = self._keys, self._values
-        size = len(keys) * 2
-        self._keys = array("Q", [0]) * size
-        self._values = array("I", [0]) * size
-        self._mask = size - 1
-        self._used = 0
-        for key, value in zip(keys, values, strict=True):
+        old_keys, old_values = self._keys, self._values
+        size = len(old_keys) * 2
+        keys = array("Q", [0]) * size
+        values = array("I", [0]) * size
+        mask = size - 1
+        for key, value in zip(old_keys, old_values, strict=True):
             if key:
-                self.set(key, value)
+                slot = (key ^ (key >> 32)) & mask
+                while keys[slot]:
+                    slot = (slot + 1) & mask
+                keys[slot] = key
+                values[slot] = value
+        self._keys, self._values, self._mask = keys, values, mask

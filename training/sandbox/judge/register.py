@@ -51,6 +51,16 @@ def is_same_person(entry: RegisterEntry, learner: LearnerKey) -> bool:
     )
 
 
+class KnownKeys(NamedTuple):
+    """Every identifier and name the register looks learners up by (for finding, in one pass
+    over a batch of rows, the few it may hold)."""
+
+    license_keys: frozenset[str]  # license_key() of each license number, any state
+    npis: frozenset[str]
+    board_ids: frozenset[str]  # any board
+    names: frozenset[tuple[str, str]]  # (first, last), folded by name_key()
+
+
 class Register:
     """The fictional register, indexed by license, NPI, board ID and name."""
 
@@ -91,6 +101,15 @@ class Register:
     def by_board_id(self, board: str, board_id: str) -> list[RegisterEntry]:
         """Entries certified by this board (code) under this ID."""
         return self._by_board_id.get((board, board_id), [])
+
+    def known_keys(self) -> KnownKeys:
+        """The identifiers and names this register holds."""
+        return KnownKeys(
+            frozenset(license for _state, license in self._by_license),
+            frozenset(self._by_npi),
+            frozenset(board_id for _board, board_id in self._by_board_id),
+            frozenset(self._birthdays_by_name),
+        )
 
     def knows(self, learner: LearnerKey) -> bool:
         """Whether someone with the learner's names and birthday is in the register."""
