@@ -338,10 +338,13 @@ def claim_due(now: datetime, limit: int, *, connection: Connection | None = None
         return []
     # The ids the claim returned, not a look-up by token: no index to keep up on every write.
     held = [message.id for message in messages]
-    connection.execute(
+    # One expanding parameter, not one bound value built and coerced per id.
+    held_ids = bindparam("held", expanding=True)
+    claimed: dict[int, list[ClaimedRecipient]] = {}
+    for recipient in connection.execute(
         update(OutboxRecipient.__table__)
         .where(
-            OutboxRecipient.outbox_message_id.in_(held),
+            OutboxRecipient.outbox_message_id.in_(held_ids),
             or_(
                 and_(
                     OutboxRecipient.status.in_(MAIL_WAITING),
@@ -352,36 +355,44 @@ def claim_due(now: datetime, limit: int, *, connection: Connection | None = None
             ),
         )
         .values(status=MAIL_SENDING, claim_token=token, attempts=OutboxRecipient.attempts + 1)
-    )
-    claimed: dict[int, list[ClaimedRecipient]] = {}
+        .returning(
+            OutboxRecipient.id,
+            OutboxRecipient.outbox_message_id,
+            OutboxRecipient.address,
+            OutboxRecipient.attempts,
+        ),
+        {"held": held},
+    ):
+        claimed.setdefault(recipient.outbox_message_id, []).append(
+            ClaimedRecipient(recipient.id, recipient.address, recipient.attempts)
+        )
+    # The held messages' other recipients (sent, failed, or due later): most messages have
+    # none, so this reads no rows for them.
     others: dict[int, list[tuple[int, str, datetime, str | None]]] = {}
     for recipient in connection.execute(
         select(
             OutboxRecipient.id,
             OutboxRecipient.outbox_message_id,
-            OutboxRecipient.address,
-            OutboxRecipient.attempts,
             OutboxRecipient.status,
-            OutboxRecipient.claim_token,
             OutboxRecipient.next_attempt_at,
             OutboxRecipient.last_error,
         )
-        .where(OutboxRecipient.outbox_message_id.in_(held))
-        .order_by(OutboxRecipient.id)
+        .where(
+            OutboxRecipient.outbox_message_id.in_(held_ids),
+            or_(OutboxRecipient.claim_token.is_(None), OutboxRecipient.claim_token != token),
+        )
+        .order_by(OutboxRecipient.id),
+        {"held": held},
     ):
-        if recipient.claim_token == token and recipient.status == MAIL_SENDING:
-            claimed.setdefault(recipient.outbox_message_id, []).append(
-                ClaimedRecipient(recipient.id, recipient.address, recipient.attempts)
-            )
-        else:
-            others.setdefault(recipient.outbox_message_id, []).append(
-                (recipient.id, recipient.status, recipient.next_attempt_at, recipient.last_error)
-            )
+        others.setdefault(recipient.outbox_message_id, []).append(
+            (recipient.id, recipient.status, recipient.next_attempt_at, recipient.last_error)
+        )
     stored = dict(
         connection.execute(
             select(OutboxMessageBytes.outbox_message_id, OutboxMessageBytes.data).where(
-                OutboxMessageBytes.outbox_message_id.in_(held)
-            )
+                OutboxMessageBytes.outbox_message_id.in_(held_ids)
+            ),
+            {"held": held},
         ).all()
     )
     # Hold no transaction while talking to SMTP (on SQLite it would be the write lock), nor
@@ -399,7 +410,8 @@ def claim_due(now: datetime, limit: int, *, connection: Connection | None = None
                 kind=message.kind,
                 token=token,
                 attempts=message.attempts,
-                recipients=tuple(claimed.get(message.id, ())),
+                # In the order they were written (RETURNING promises no order).
+                recipients=tuple(sorted(claimed.get(message.id, ()), key=lambda r: r.id)),
                 others=tuple(others.get(message.id, ())),
                 data=data,
                 error=error,
