@@ -247,7 +247,9 @@ def _run(tool: str, path: Path, context) -> tuple[int, dict]:
         from training.sandbox.judge import judge_file, summarize
 
         with path.open("rb") as stream:
-            summary = summarize(judge_file(stream, path.name, context))
+            # Every RowResult made, as the worker that stores them does (a judgement passed
+            # whole would let summarize count the batch path's batches without them).
+            summary = summarize(iter(judge_file(stream, path.name, context)))
         extra = {"accepted": summary.accepted, "rejected": summary.rejected}
         return summary.rows_read, extra
     if tool == "floor" and xlsx:
