@@ -148,6 +148,32 @@ def find_signup_by_submission(submission_key: str) -> Signup | None:
     ).first()
 
 
+@dataclass(frozen=True)
+class WaitlistPlace:
+    """One of a waitlisted organization's chosen dates, and where it stands on it."""
+
+    session: TrainingSession
+    position: int | None  # 1 = first in line; None once the session has started
+
+    @property
+    def is_waiting(self) -> bool:
+        """Whether a seat can still come from it (the session has not started)."""
+        return self.position is not None
+
+
+def waitlist_places(signup: Signup, now: datetime) -> list[WaitlistPlace]:
+    """``signup``'s chosen dates in its order, each with its place in line; a date that has
+    started at ``now`` has no place: nobody is promoted into a session under way or over."""
+    if not signup.is_waitlisted:
+        return []
+    return [
+        WaitlistPlace(
+            session, None if session.has_started(now) else waitlist_position(signup, session)
+        )
+        for session in signup.chosen_sessions
+    ]
+
+
 def waitlist_position(signup: Signup, session: TrainingSession) -> int:
     """1 for the organization first in line for ``session``."""
     ahead = db.session.scalar(
@@ -510,6 +536,19 @@ def is_inside_cutoff(session: TrainingSession, now: datetime) -> bool:
     """Whether ``now`` is past ``session``'s change cutoff (``CHANGE_CUTOFF_HOURS`` before its
     start): a booking made now could be cancelled but not moved or edited."""
     return now >= _changes_close_at(session)
+
+
+def dates_open_to_change(signup: Signup, now: datetime) -> list[TrainingSession]:
+    """The dates ``signup``'s organization can move to (or, waiting, book) from its manage link
+    at ``now``: scheduled, not started, with a seat left and before their change cutoff."""
+    return [
+        session
+        for session in signup.program.sessions
+        if session.id != signup.session_id
+        and session.is_bookable(now)
+        and not session.is_full
+        and not is_inside_cutoff(session, now)
+    ]
 
 
 @dataclass(frozen=True)

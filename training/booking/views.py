@@ -278,7 +278,7 @@ def confirmation(token: str):
         signup=signup,
         token=token,
         manage_url=public_url("booking.manage", token=token),
-        waitlist=_waitlist(signup),
+        waitlist=services.waitlist_places(signup, utcnow()),
         window=services.change_window(signup, utcnow()),
         cutoff_hours=current_app.config["CHANGE_CUTOFF_HOURS"],
     )
@@ -421,16 +421,10 @@ def _date_options(program: Program, now: datetime, hours: int) -> tuple[list[Sel
 
 
 def _change_options(signup: Signup, now: datetime) -> list[SelectChoice]:
-    options = [SelectChoice(NO_CHOICE, "Choose a date")]
-    for session in signup.program.sessions:
-        if (
-            session.id != signup.session_id
-            and session.is_bookable(now)
-            and not session.is_full
-            and not services.is_inside_cutoff(session, now)
-        ):
-            options.append(SelectChoice(session.id, f"{session.when} ({session.seats_left} left)"))
-    return options
+    return [SelectChoice(NO_CHOICE, "Choose a date")] + [
+        SelectChoice(session.id, f"{session.when} ({session.seats_left} left)")
+        for session in services.dates_open_to_change(signup, now)
+    ]
 
 
 def _render_signup(program, form, signup_state, now, status=200):
@@ -478,18 +472,10 @@ def _render_manage(signup, token, *, date_form=None, contacts_form=None, status=
             contacts_form=contacts_form,
             window=services.change_window(signup, now),
             cutoff_hours=current_app.config["CHANGE_CUTOFF_HOURS"],
-            waitlist=_waitlist(signup),
+            waitlist=services.waitlist_places(signup, now),
         ),
         status,
     )
-
-
-def _waitlist(signup: Signup) -> list[tuple[TrainingSession, int]]:
-    if not signup.is_waitlisted:
-        return []
-    return [
-        (session, services.waitlist_position(signup, session)) for session in signup.chosen_sessions
-    ]
 
 
 def _resend_serializer() -> URLSafeTimedSerializer:

@@ -418,8 +418,9 @@ class SessionSummary:
     facilitators: list[StaffMember]
 
 
-def list_sessions(program: Program, member: StaffMember) -> list[SessionSummary]:
-    """The program's sessions, by start; a facilitator sees only those assigned to them."""
+def list_sessions(program: Program, member: StaffMember, now: datetime) -> list[SessionSummary]:
+    """The program's sessions, by start; a facilitator sees only those assigned to them. Only a
+    session still to come at ``now`` counts organizations waiting for it."""
     query = (
         select(TrainingSession)
         .where(TrainingSession.program_id == program.id)
@@ -437,6 +438,7 @@ def list_sessions(program: Program, member: StaffMember) -> list[SessionSummary]
             .where(
                 TrainingSession.program_id == program.id,
                 TrainingSession.status == SESSION_SCHEDULED,
+                TrainingSession.starts_at > now,
                 Signup.status == SIGNUP_WAITLISTED,
             )
             .group_by(SignupChoice.session_id)
@@ -501,19 +503,22 @@ class Roster:
 
     session: TrainingSession
     booked: list[Signup]
+    # Waitlisted organizations that chose the session, in line order; once it has taken place
+    # (has_taken_place), no seat will come to them from it and they are not counted as waiting.
     waitlist: list[Signup]
     emails: dict[int, list[OutboxMessage]]
     facilitators: list[StaffMember]
+    has_taken_place: bool
 
 
 # The roster shows each signup's latest few emails: enough to see a failure without the history.
 EMAILS_PER_SIGNUP = 3
 
 
-def load_roster(session: TrainingSession) -> Roster:
+def load_roster(session: TrainingSession, now: datetime) -> Roster:
     """The organizations booked on ``session``, its waitlist in order, and their latest emails.
 
-    A cancelled session has no waitlist.
+    A cancelled session has no waitlist; one that has started at ``now`` has taken place.
     """
     signup_details = (
         selectinload(Signup.attendees),
@@ -543,6 +548,7 @@ def load_roster(session: TrainingSession) -> Roster:
         waitlist=list(waitlist),
         emails=latest_emails(session),
         facilitators=facilitators_by_session([session.id]).get(session.id, []),
+        has_taken_place=session.has_started(now),
     )
 
 
@@ -632,7 +638,20 @@ def matching_signups(program_id: int, text: str) -> dict[int, str] | None:
     return dict(rows)
 
 
-def sessions_of_signups(signup_ids) -> dict[int, set[int]]:
+def matches_by_session(program_id: int, text: str) -> dict[int, list[str]] | None:
+    """For each session of the program, the names of the organizations ``text`` finds
+    (``matching_signups``) booked on it or waiting for it, sorted; None when ``text`` is empty
+    (no filter)."""
+    matches = matching_signups(program_id, text)
+    if matches is None:
+        return None
+    return {
+        session_id: sorted(matches[signup_id] for signup_id in signup_ids)
+        for session_id, signup_ids in _sessions_of_signups(matches).items()
+    }
+
+
+def _sessions_of_signups(signup_ids) -> dict[int, set[int]]:
     """For each session id, which of ``signup_ids`` are booked on it or waiting for it."""
     found: dict[int, set[int]] = {}
     booked = db.session.execute(

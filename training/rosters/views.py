@@ -63,23 +63,19 @@ bp = Blueprint("rosters", __name__)
 def sessions():
     """The program's sessions (a facilitator's own) with seats, waitlist and facilitators."""
     program = current_program()
-    summaries = services.list_sessions(program, current_user) if program else []
+    now = utcnow()
+    summaries = services.list_sessions(program, current_user, now) if program else []
     find = FindForm(request.args)
     found = None  # no filter: every session
     if program is not None and find.validate():
-        matches = services.matching_signups(program.id, find.q.data or "")
-        if matches is not None:
-            by_session = services.sessions_of_signups(matches)
-            summaries = [s for s in summaries if s.session.id in by_session]
-            found = {
-                session_id: sorted(matches[signup_id] for signup_id in signup_ids)
-                for session_id, signup_ids in by_session.items()
-            }
+        found = services.matches_by_session(program.id, find.q.data or "")
+        if found is not None:
+            summaries = [s for s in summaries if s.session.id in found]
     return render_template(
         "rosters/sessions.html",
         program=program,
         summaries=summaries,
-        now=utcnow(),
+        now=now,
         find=find,
         found=found,
     )
@@ -94,7 +90,7 @@ def email_organizations():
     program = current_program()
     if program is None:
         abort(404)
-    sessions = services.list_sessions(program, current_user)
+    sessions = services.list_sessions(program, current_user, utcnow())
     by_id = {summary.session.id: summary.session for summary in sessions}
     form = OrganizationsEmailForm()
     form.offer([summary.session for summary in sessions])
@@ -261,7 +257,7 @@ def roster(session_id: int):
     promote_form.session_id.choices = _with_nothing_chosen(
         _promote_options(session, now, move_options)
     )
-    roster = services.load_roster(session)
+    roster = services.load_roster(session, now)
     find = FindForm(request.args)
     matches = (
         services.matching_signups(session.program_id, find.q.data or "")
@@ -293,7 +289,7 @@ def print_roster(session_id: int):
     """The roster to print: organizations, contacts, attendees and a check-in column, with no
     forms, notes boxes or buttons on paper."""
     session = _readable_session(session_id)
-    return render_template("rosters/print.html", roster=services.load_roster(session))
+    return render_template("rosters/print.html", roster=services.load_roster(session, utcnow()))
 
 
 @bp.get("/staff/sessions/<id:session_id>/roster.<any(csv, xlsx):file_format>")
@@ -302,7 +298,7 @@ def print_roster(session_id: int):
 def export_roster(session_id: int, file_format: str):
     """The roster as CSV or XLSX (audited)."""
     session = _session_or_404(session_id)
-    rows = exports.roster_rows(services.load_roster(session))
+    rows = exports.roster_rows(services.load_roster(session, utcnow()))
     day = f"{session.local_starts_at:%Y-%m-%d}"
     if file_format == "csv":
         body, mimetype = exports.to_csv(rows), CSV_MIMETYPE
