@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from training.booking.display import format_session_when, sentence
+from training.booking.display import format_session_when, possessive, sentence
 from training.booking.ical import (
     InviteDetails,
     build_invite,
@@ -219,7 +219,7 @@ def send_people_update(signup: Signup, before: list[tuple[str, str]]) -> bool:
         method = "REQUEST"
         subject = f"Updated: who attends {booked.when} ({organization})"
     else:
-        subject = f"Updated: the contacts for {organization}'s waitlist place"
+        subject = f"Updated: the contacts for {possessive(organization)} waitlist place"
     queue_signup_email(
         signup, issue_manage_link(signup), "people_updated", subject, method=method, **context
     )
@@ -227,10 +227,12 @@ def send_people_update(signup: Signup, before: list[tuple[str, str]]) -> bool:
         return True
     recipients = [email for _name, email in removed]
     if booked is None:
-        subject = f"Removed: you are no longer on {organization}'s waitlist place"
+        subject = f"Removed: you are no longer on {possessive(organization)} waitlist place"
         queue_email("people_removed", recipients, subject, signup, **context)
     else:
-        subject = f"Removed: you are no longer on {organization}'s booking for {booked.when}"
+        subject = (
+            f"Removed: you are no longer on {possessive(organization)} booking for {booked.when}"
+        )
         queue_with_invite(
             "people_removed",
             recipients,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from training.audit.services import SYSTEM_ACTOR, record
 from training.booking import notices
+from training.booking.display import possessive
 from training.booking.links import hash_token, issue_manage_link
 from training.booking.models import (
     SESSION_SCHEDULED,
@@ -378,7 +379,7 @@ def cancel_signup(signup: Signup, *, now: datetime, actor=None, reason: str | No
         signup,
         None,
         "cancelled",
-        f"Cancelled: {signup.organization_name}'s training"
+        f"Cancelled: {possessive(signup.organization_name)} training"
         + (f" on {previous.when}" if previous is not None else " waitlist place"),
         method="CANCEL" if previous is not None else None,
     )
@@ -447,11 +448,11 @@ def reinstate_signup(signup: Signup, status: str, *, now: datetime, actor, reaso
     when its seat has gone to someone else meanwhile.
     """
     if not signup.is_cancelled:
-        raise BookingError(f"{signup.organization_name}'s booking is not cancelled.")
+        raise BookingError(f"{possessive(signup.organization_name)} booking is not cancelled.")
     if status == SIGNUP_CONFIRMED:
         if signup.session is None or not signup.session.is_bookable(now):
             raise SessionUnavailable(
-                f"{signup.organization_name}'s session has started or was cancelled."
+                f"{possessive(signup.organization_name)} session has started or was cancelled."
             )
         if not _claim_seat(signup.session):
             raise SessionFull(signup.session)

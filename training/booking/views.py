@@ -27,6 +27,7 @@ from training.booking.display import (
     format_long_date,
     format_moment,
     format_time_range,
+    possessive,
     sentence,
 )
 from training.booking.forms import (
@@ -70,6 +71,7 @@ def init_app(app: Flask) -> None:
     """Register the date and time filters the booking templates use."""
 
     app.add_template_filter(sentence, "sentence")
+    app.add_template_filter(possessive, "possessive")
 
     @app.template_filter("session_times")
     def session_times(session: TrainingSession) -> str:

@@ -24,7 +24,7 @@ from wtforms import SelectChoice
 
 from training.audit.services import record_export
 from training.booking import services as booking
-from training.booking.display import sentence
+from training.booking.display import possessive, sentence
 from training.booking.links import MAX_TOKEN_LENGTH
 from training.booking.models import Program, Signup, TrainingSession
 from training.booking.services import AlreadySignedUp, BookingError, current_program
@@ -347,7 +347,7 @@ def cancel_signup(session_id: int, signup_id: int):
         lambda: booking.cancel_signup(
             signup, now=utcnow(), actor=current_user, reason=form.reason.data
         ),
-        done=f"Cancelled {signup.organization_name}'s place. They have been emailed.",
+        done=f"Cancelled {possessive(signup.organization_name)} place. They have been emailed.",
         back=url_for("rosters.roster", session_id=session.id),
     )
 
