@@ -349,18 +349,27 @@ def cancel(token: str):
     signup = signup_or_404(token)
     now = utcnow()
     form = CancelForm()
-    if not form.validate_on_submit():
-        return render_template(
-            "booking/cancel.html",
-            signup=signup,
-            token=token,
-            form=form,
-            window=services.change_window(signup, now),
+
+    def page(status: int = 200):
+        return (
+            render_template(
+                "booking/cancel.html",
+                signup=signup,
+                token=token,
+                form=form,
+                window=services.change_window(signup, now),
+            ),
+            status,
         )
+
+    if not form.validate_on_submit():
+        return page()
+    # Refused like a date or contacts change past the cutoff: 409, the page and the reason.
     return carry_out(
         lambda: services.cancel_signup(signup, now=now),
         done="Your booking is cancelled. We have emailed your contacts to let them know.",
         redirect_to=url_for("booking.manage", token=token),
+        refused=flashed_above(lambda: page(409)),
     )
 
 
