@@ -4,6 +4,7 @@ emptied (each organization told where it stands), and sessions are not put in th
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import vobject
 from conftest import manage_token, page_text, signup_form
 from flask_migrate import upgrade
 from sqlalchemy import select, text
@@ -397,6 +398,31 @@ def test_an_admin_moves_a_booked_session_into_the_past_with_a_reason_and_nobody_
     [updated] = audit(app, "session.updated")
     assert updated["past_reason"] == "It was held a day early."
     assert outbox_kinds(app) == ["booking_confirmed"]
+
+
+def test_after_a_silent_move_into_the_past_the_ics_download_is_newer_than_the_invite_held(
+    app, client, make_session, sign_in_as
+):
+    session_id = make_session()
+    token = sign_up(app, session_id, "Booked Clinic", "booked@clinic.example.org")
+
+    def downloaded() -> tuple[int, datetime]:
+        calendar = app.test_client().get(f"/manage/{token}/invite.ics").get_data(as_text=True)
+        event = vobject.readOne(calendar).vevent
+        return int(event.sequence.value), event.dtstart.value
+
+    imported_sequence, _ = downloaded()  # what a calendar took from the confirmation
+    sign_in_as("admin")
+    client.post(
+        f"/staff/sessions/{session_id}/edit",
+        data=edit_form_moving(
+            app, session_id, "2026-11-21", in_past="y", in_past_reason="It was held a day early."
+        ),
+    )
+    sequence, starts_at = downloaded()
+    assert starts_at == datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
+    assert sequence > imported_sequence
+    assert outbox_kinds(app) == ["booking_confirmed"]  # still nobody emailed
 
 
 def test_a_session_that_has_started_is_changed_without_emailing_anyone(

@@ -307,13 +307,17 @@ def session_changes(
     return changes
 
 
-def send_session_update(session: TrainingSession, previous: Mapping[str, Any] | None = None) -> int:
+def send_session_update(
+    session: TrainingSession, previous: Mapping[str, Any] | None = None, *, now: datetime
+) -> int:
     """Tell everyone booked on ``session`` that staff changed it; returns how many were told.
 
     Call it after changing the session's time, link or dial-in (a REQUEST with the next
     SEQUENCE, whose email lists what changed from ``previous``, the columns' values before the
     change: see ``session_changes``), or after cancelling it (a CANCEL), in the same
-    transaction.
+    transaction. Each booking's SEQUENCE goes up either way, so its .ics download is newer than
+    any invite a calendar holds; but a change to a session that has started at ``now`` is
+    emailed to nobody (an invite for a date gone by helps no one) and returns 0.
     """
     cancelled = session.is_cancelled
     changes = session_changes(session, previous) if previous is not None and not cancelled else []
@@ -324,6 +328,9 @@ def send_session_update(session: TrainingSession, previous: Mapping[str, Any] | 
     ).all()
     for signup in signups:
         raise_invite_sequence(signup)
+    if not cancelled and session.has_started(now):
+        return 0
+    for signup in signups:
         when = session.when
         queue_with_invite(
             "session_cancelled" if cancelled else "session_changed",

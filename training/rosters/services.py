@@ -161,7 +161,8 @@ def update_session(
     UPDATE, so a booking racing the change cannot slip in between (``SeatsBelowBooked``).
     A new start at or before ``now`` raises ``StartsInPast`` unless an admin (``actor``)
     confirmed it with a written ``past_reason`` (audited). Nobody is emailed about a session
-    that has started at ``now``: an invite for a date gone by helps no one.
+    that has started at ``now`` (an invite for a date gone by helps no one), but its bookings'
+    invite SEQUENCE still goes up, as ``send_session_update`` does for every change.
     """
     if session.is_cancelled:
         raise BookingError("This session is cancelled, so it can no longer be changed.")
@@ -207,7 +208,7 @@ def update_session(
         seats=details.seats,
         **_past_note(past_reason),
     )
-    told = send_session_update(session, before) if changed and not session.has_started(now) else 0
+    told = send_session_update(session, before, now=now) if changed else 0
     promote_waitlist(session, now=now)
     if facilitators is not None:
         assign_facilitators(session, list(facilitators), actor=actor)
@@ -238,7 +239,7 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
     session.status = SESSION_CANCELLED
     session.cancellation_reason = reason.strip()
     db.session.flush()
-    told = send_session_update(session)
+    told = send_session_update(session, now=now)
     booked = db.session.scalars(
         select(Signup).where(Signup.session_id == session.id, Signup.status == SIGNUP_CONFIRMED)
     ).all()
