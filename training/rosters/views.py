@@ -148,25 +148,7 @@ def new_session():
     if program is None:
         abort(404)
     form = _session_form(program)
-
-    def page(same_start: TrainingSession | None = None, in_past: bool = False):
-        return render_template(
-            "rosters/session_form.html",
-            form=form,
-            program=program,
-            session=None,
-            same_start=same_start,
-            in_past=in_past,
-        )
-
-    def refused(error: BookingError):
-        if isinstance(error, services.SameStartTime):
-            # Most often the same form again after Back: ask before making a second one.
-            return shown_under(form.starts_at, lambda: page(same_start=error.session))(error)
-        if isinstance(error, services.StartsInPast):
-            return shown_under(form.day, lambda: page(in_past=True))(error)
-        return flashed_above(page)(error)
-
+    page, refused = _session_form_page(form, program, None)
     if not form.validate_on_submit():
         return page()
     return carry_out(
@@ -192,23 +174,7 @@ def edit_session(session_id: int):
     """Change a session's time, seats, joining details and facilitators."""
     session = _session_or_404(session_id)
     form = _session_form(session.program, session)
-
-    def page(in_past: bool = False):
-        return render_template(
-            "rosters/session_form.html",
-            form=form,
-            program=session.program,
-            session=session,
-            in_past=in_past,
-        )
-
-    def refused(error: BookingError):
-        if isinstance(error, services.SeatsBelowBooked):
-            return shown_under(form.seats, page)(error)
-        if isinstance(error, services.StartsInPast):
-            return shown_under(form.day, lambda: page(in_past=True))(error)
-        return flashed_above(page)(error)
-
+    page, refused = _session_form_page(form, session.program, session)
     if not form.validate_on_submit():
         return page()
     return carry_out(
@@ -224,6 +190,34 @@ def edit_session(session_id: int):
         redirect_to=url_for("rosters.roster", session_id=session.id),
         refused=refused,
     )
+
+
+def _session_form_page(form, program, session: TrainingSession | None):
+    """The new or edit session page for ``form``, and how a refusal of it is answered: a
+    rule's message under its field (same start, start in the past, too few seats), any other
+    above the form."""
+
+    def page(same_start: TrainingSession | None = None, in_past: bool = False):
+        return render_template(
+            "rosters/session_form.html",
+            form=form,
+            program=program,
+            session=session,
+            same_start=same_start,
+            in_past=in_past,
+        )
+
+    def refused(error: BookingError):
+        if isinstance(error, services.SameStartTime):
+            # Most often the same form again after Back: ask before making a second one.
+            return shown_under(form.starts_at, lambda: page(same_start=error.session))(error)
+        if isinstance(error, services.StartsInPast):
+            return shown_under(form.day, lambda: page(in_past=True))(error)
+        if isinstance(error, services.SeatsBelowBooked):
+            return shown_under(form.seats, page)(error)
+        return flashed_above(page)(error)
+
+    return page, refused
 
 
 @bp.route("/staff/sessions/<id:session_id>/cancel", methods=["GET", "POST"])
