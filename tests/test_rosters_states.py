@@ -149,6 +149,30 @@ def test_the_waitlist_cancellation_email_offers_only_dates_the_manage_link_can_s
     assert later_when in manage and tomorrow_when not in manage
 
 
+def test_a_cancelled_booking_is_not_told_it_waits_for_a_date_that_has_taken_place(
+    app, client, make_session, sign_in_as, smtp, clock
+):
+    held = make_session(seats=0, starts_in=timedelta(hours=1))
+    doomed = make_session(seats=1)
+    later = make_session(seats=0, starts_in=timedelta(days=5))
+    sign_up(app, doomed, "Three Choices Clinic", "three@clinic.example.org", held, later)
+    arrived(app, smtp)
+    smtp.received.clear()
+    clock.move_to(NOW + timedelta(hours=2), tick=False)
+    sign_in_as("staff")
+    client.post(f"/staff/sessions/{doomed}/cancel", data={"reason": "Room flooded."})
+    with app.app_context():
+        held_when = db.session.get(TrainingSession, held).when
+        later_when = db.session.get(TrainingSession, later).when
+    with app.app_context():
+        deliver_due(now=lambda: NOW + timedelta(hours=2))
+    [received] = smtp.received
+    text = " ".join(received.message.get_body(preferencelist=("plain",)).get_content().split())
+    assert "You also chose these dates." in text
+    assert f"- {later_when}" in text
+    assert held_when not in text
+
+
 def test_the_sessions_list_shows_no_waitlist_for_a_cancelled_session(
     app, client, make_session, sign_in_as
 ):

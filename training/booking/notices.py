@@ -342,10 +342,11 @@ def send_session_update(
             invite=invite_details(signup, session),
             method="CANCEL" if cancelled else "REQUEST",
             manage_url=public_url("booking.manage", token=issue_manage_link(signup)),
+            # Its other dates a seat can still come from: not cancelled, not started.
             alternates=[
                 choice.session
                 for choice in signup.choices
-                if choice.session_id != session.id and not choice.session.is_cancelled
+                if choice.session_id != session.id and choice.session.is_bookable(now)
             ],
             changes=changes,
         )
