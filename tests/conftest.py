@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
@@ -27,6 +27,12 @@ from training.extensions import db, utcnow
 from training.staff.services import create_staff
 
 IN_CI = os.environ.get("CI") == "true"
+
+# The clock of tests that need a date (learners' completion dates, "yesterday"): Tuesday,
+# November 24, 2026, 10:00 AM in Los Angeles, the same date everywhere in the US.
+FROZEN_MOMENT = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+# A learner's completion date three days before FROZEN_MOMENT, anywhere in the US.
+THREE_DAYS_AGO = date(2026, 11, 21)
 
 # Under Debian's faketime (CI runs the suite at chosen hours with it), only this process keeps
 # the faked clock: Playwright's Node driver aborts with libfaketime loaded, so the processes
@@ -152,6 +158,13 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'training.sqlite3'}"
     return request.getfixturevalue("postgres_schema_url")
+
+
+@pytest.fixture
+def frozen_clock(time_machine):
+    """The clock at FROZEN_MOMENT, ticking from there; returns time-machine's traveller."""
+    time_machine.move_to(FROZEN_MOMENT, tick=True)
+    return time_machine
 
 
 @pytest.fixture

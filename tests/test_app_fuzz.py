@@ -258,7 +258,7 @@ def world(app, make_session) -> World:
         counted_from = challenge_dates(session.program).starts_on
         entry = record_entry(signups[0], "201234567", counted_from, 5, now=utcnow())
         add_example_activity(signups[0], first_day)
-        live_services.start_session(session, actor=admin, now=utcnow())
+        live_services.start_session(session, actor=admin, now=session.starts_at)
         feed_token = rotate_calendar_feed(actor=admin)
         # A merge on record (its undo route needs one; both signups stay active).
         merge = DuplicateReview(

@@ -141,9 +141,11 @@ def test_public_signups_and_staff_actions_are_in_the_log(client, sign_in_as, mak
 
 
 def test_exports_edits_and_live_starts_name_the_session_they_were_about(
-    app, client, sign_in_as, make_session
+    app, client, sign_in_as, make_session, time_machine
 ):
     starts_at = datetime(2026, 12, 8, 18, 0, tzinfo=UTC)  # 10 AM in California
+    # A quarter of an hour before it starts: check-in is open, so it can be started.
+    time_machine.move_to(starts_at - timedelta(minutes=15), tick=True)
     session_id = make_session(starts_at=starts_at, ends_at=starts_at + timedelta(minutes=90))
     with app.app_context():
         seed_walkthrough(seed_path("walkthrough"))

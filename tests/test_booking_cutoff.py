@@ -178,7 +178,7 @@ def test_a_booking_made_inside_the_cutoff_can_be_cancelled_until_the_session_sta
     assert seats_booked(app, session_id) == 0
 
 
-def test_once_the_session_has_started_the_cancel_page_says_so_and_offers_no_form(
+def test_once_the_session_has_started_the_cancel_page_says_so_and_a_late_cancel_gets_409(
     app, client, make_session, monday_morning
 ):
     session_id = make_session(starts_in=TOMORROW_EARLY)
@@ -192,7 +192,11 @@ def test_once_the_session_has_started_the_cancel_page_says_so_and_offers_no_form
     assert "This booking can no longer be cancelled" in text
     assert f"Your session started {TOMORROW_EARLY_STARTS}" in text
     assert 'method="post"' not in page.get_data(as_text=True)
-    assert "Your session started" in page_text(client.get(refused.headers["Location"]))
+    assert refused.status_code == 409  # as a date change past the cutoff is refused
+    assert (
+        f"Your session started {TOMORROW_EARLY_WHEN}, so this booking can no longer be "
+        "cancelled here. Please email staff@training.example.org."
+    ) in page_text(refused)
     assert the_signup(app).status == "confirmed"
     manage = page_text(client.get(f"/manage/{token}"))
     assert (

@@ -9,6 +9,7 @@ from training.booking.display import (
     format_moment,
     format_session_when,
     format_session_when_dated,
+    possessive,
 )
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -49,3 +50,10 @@ def test_staff_lists_put_the_year_with_the_date_as_moments_do():
 
 def test_a_calendar_date_reads_as_a_long_date():
     assert format_day(datetime(2026, 12, 4).date()) == "Friday, December 4, 2026"
+
+
+def test_a_name_ending_in_s_takes_the_apostrophe_alone():
+    assert possessive("Coastal Health Partners") == "Coastal Health Partners'"
+    assert possessive("ACME CLINICS") == "ACME CLINICS'"
+    assert possessive("Sierra Valley Medical Society") == "Sierra Valley Medical Society's"
+    assert possessive("Acme Inc.") == "Acme Inc.'s"

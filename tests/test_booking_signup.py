@@ -1,5 +1,6 @@
 """Signing up on the web form: the home page, the form's rules, one date per organization."""
 
+import html
 from datetime import date, timedelta
 
 import pytest
@@ -408,6 +409,22 @@ def test_a_cancelled_organization_may_sign_up_again(app, client, make_session):
     again = client.post("/signup", data=signup_form(session_id))
     assert again.status_code == 303
     assert [s.status for s in signups(app)] == ["cancelled", "confirmed"]
+
+
+def test_the_cancellation_email_writes_partners_not_partnerss(app, client, make_session):
+    session_id = make_session()
+    form = signup_form(session_id, organization_name="Coastal Health Partners")
+    token = manage_token(client.post("/signup", data=form))
+    client.post(f"/manage/{token}/cancel", data={"confirm": "y"})
+    with app.app_context():
+        cancelled = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "cancelled")
+        ).one()
+        assert cancelled.subject.startswith("Cancelled: Coastal Health Partners' training on ")
+        assert "Coastal Health Partners' booking for" in cancelled.text_body
+        shown = html.unescape(cancelled.html_body)
+        assert "Coastal Health Partners'</strong> booking for" in shown
+        assert "Partners's" not in cancelled.subject + cancelled.text_body + shown
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,13 @@
 """An organization records its PARS entries in a real browser and sees itself eligible."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 # The booking flow's live site and tab fixtures; the browser comes from conftest.
-from test_booking_browser import PACIFIC, page, sign_up_for, site  # noqa: F401
+from test_booking_browser import PACIFIC, SITE_MOMENT, page, sign_up_for, site  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.clock]
 
@@ -21,7 +21,8 @@ def test_organization_records_two_activities_and_sees_itself_eligible(page, site
     expect(status.first).to_contain_text("0 of 2 activities recorded")
     expect(status.last).to_contain_text("0 of 4 activities recorded")
 
-    yesterday = (datetime.now(PACIFIC) - timedelta(days=1)).date()
+    # The day before the site's frozen Monday, in California.
+    yesterday = (SITE_MOMENT.astimezone(PACIFIC) - timedelta(days=1)).date()
     for activity_id in ("201234567", "201234568"):
         page.get_by_label("ACCME activity ID").fill(activity_id)
         page.get_by_label("Date you entered the learners in PARS").fill(yesterday.isoformat())

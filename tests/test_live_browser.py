@@ -42,7 +42,8 @@ class LiveSite:
 def _add_session_with_two_organizations() -> tuple[int, tuple[str, ...], tuple[int, ...]]:
     now = utcnow()
     program = Program(**program_values(now))
-    starts_at = now.replace(second=0, microsecond=0) + timedelta(days=2)
+    # It starts in a quarter of an hour: check-in is open, so the facilitator can start it.
+    starts_at = now.replace(second=0, microsecond=0) + timedelta(minutes=15)
     session = TrainingSession(
         starts_at=starts_at, ends_at=starts_at + timedelta(minutes=90), seats=8
     )

@@ -649,3 +649,19 @@ def test_a_cancelled_session_cannot_be_started(app, live, facilitator):
     assert "This session is cancelled, so it cannot be started." in page_text(response)
     with app.app_context():
         assert services.find_live(db.session.get(TrainingSession, live.session_id)) is None
+
+
+def test_a_session_cannot_be_started_before_check_in_opens_and_says_when_it_can(app, live, clock):
+    clock.move_to(live.starts_at - timedelta(minutes=31), tick=False)
+    fran = signed_in(app, FACILITATOR)
+    when = "Thu, Nov 26, 2026, 8:30 AM PT, 30 minutes before the session starts"
+    console = page_text(fran.get(console_url(live)))
+    assert f"The session can be started when check-in opens: {when}." in console
+    refused = page_text(fran.post(console_url(live, "start"), follow_redirects=True))
+    assert f"The session can be started when check-in opens: {when}." in refused
+    with app.app_context():
+        assert services.find_live(db.session.get(TrainingSession, live.session_id)) is None
+
+    clock.move_to(live.starts_at - timedelta(minutes=30), tick=False)
+    assert fran.post(console_url(live, "start")).status_code == 303
+    assert "Step 1 of 8" in page_text(fran.get(console_url(live)))

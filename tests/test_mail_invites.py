@@ -243,7 +243,7 @@ def test_staff_change_sends_a_request_with_the_next_sequence_to_everyone_booked(
         session.starts_at += timedelta(hours=1)
         session.ends_at += timedelta(hours=1)
         session.meeting_url = "https://meet.example.org/new"
-        assert send_session_update(session) == 2
+        assert send_session_update(session, now=session.starts_at - timedelta(days=1)) == 2
         db.session.commit()
     deliver(app)
 
@@ -264,7 +264,7 @@ def test_staff_change_sends_a_request_with_the_next_sequence_to_everyone_booked(
     with app.app_context():
         session = db.session.get(TrainingSession, session_id)
         session.status = SESSION_CANCELLED
-        send_session_update(session)
+        send_session_update(session, now=session.starts_at - timedelta(days=1))
         db.session.commit()
     deliver(app)
     cancelled = [read_invite(invite_bytes(r.message)) for r in smtp.received[4:]]

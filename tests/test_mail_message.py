@@ -28,6 +28,8 @@ DETAILS = InviteDetails(
     attendees=(("Ana Reyes", "ana@example.org"),),
     meeting_url="https://meet.example.org/x",
 )
+# When the session was cancelled: the CANCEL invite's DTSTAMP, a week before it.
+CANCELLED_AT = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
 
 
 def envelope(**overrides) -> Envelope:
@@ -58,7 +60,7 @@ def test_message_without_invite_is_text_and_html_alternatives():
 
 
 def test_cancel_invite_is_labelled_cancel_in_both_calendar_parts():
-    calendar = build_invite(DETAILS, method="CANCEL", stamp=datetime(2026, 11, 25, 12, tzinfo=UTC))
+    calendar = build_invite(DETAILS, method="CANCEL", stamp=CANCELLED_AT)
     message = arrived(envelope(calendar=calendar, calendar_method="CANCEL"))
     parts = [part for part in message.walk() if part.get_content_type() == "text/calendar"]
     assert [part.get_param("method") for part in parts] == ["CANCEL", "CANCEL"]

@@ -14,7 +14,7 @@ from training.booking.services import SignupDetails, book_signup
 from training.extensions import db, utcnow
 from training.staff.services import create_staff
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.clock]
 
 TIMEOUT_MS = 5_000
 
@@ -26,8 +26,9 @@ def serious_violations(page) -> list[str]:
 
 
 @pytest.fixture
-def site(make_live_app):
-    """The app, CSRF on, with two sessions and one organization booked on the first."""
+def site(make_live_app, frozen_clock):
+    """The app, CSRF on, with two sessions and one organization booked on the first, its clock
+    frozen (ticking) on a Tuesday morning."""
     app = make_live_app()
     with app.app_context():
         now = utcnow().replace(second=0, microsecond=0)

@@ -14,7 +14,8 @@ from sqlalchemy import event, select
 from training.booking.models import Attendee, Signup, SignupChoice, TrainingSession
 from training.extensions import db
 from training.mail.models import OutboxMessage
-from training.rosters.exports import COLUMNS
+from training.rosters.exports import COLUMNS, roster_rows
+from training.rosters.services import load_roster
 
 pytestmark = pytest.mark.clock
 
@@ -84,6 +85,20 @@ def test_the_csv_export_lists_the_roster_with_formulas_neutralized(staff_client,
         "waitlisted (1 in line)",
     )
     assert len(rows) == 3
+
+
+def test_once_the_session_has_taken_place_the_export_marks_who_waited_not_a_place_in_line(
+    app, dangerous_roster
+):
+    five_minutes_in = datetime(YEAR, 12, 1, 18, 5, tzinfo=UTC)
+    with app.app_context():
+        session = db.session.get(TrainingSession, dangerous_roster)
+        rows = roster_rows(load_roster(session, five_minutes_in))
+    waited = dict(zip(COLUMNS, rows[1], strict=True))
+    assert (waited["Organization"], waited["Status"]) == (
+        "Waiting Clinic",
+        "waited (the session has taken place: no seat)",
+    )
 
 
 def test_the_xlsx_export_holds_the_same_cells_as_text_never_formulas(

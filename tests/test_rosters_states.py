@@ -4,6 +4,7 @@ emptied (each organization told where it stands), and sessions are not put in th
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import vobject
 from conftest import manage_token, page_text, signup_form
 from flask_migrate import upgrade
 from sqlalchemy import select, text
@@ -126,6 +127,52 @@ def test_cancelling_a_session_takes_each_waiting_organization_off_and_says_where
         assert (event.details["booked"], event.details["waitlisted"]) == (1, 2)
 
 
+def test_the_waitlist_cancellation_email_offers_only_dates_the_manage_link_can_still_book(
+    app, client, make_session, sign_in_as, smtp
+):
+    doomed = make_session(seats=0)
+    tomorrow = make_session(seats=3, starts_in=timedelta(hours=20))  # inside the 24-hour cutoff
+    later = make_session(seats=3, starts_in=timedelta(days=6))
+    token = sign_up(app, doomed, "Only Choice Clinic", "only@clinic.example.org")
+    arrived(app, smtp)
+    smtp.received.clear()
+    sign_in_as("staff")
+    client.post(f"/staff/sessions/{doomed}/cancel", data={"reason": "Room flooded."})
+    [(_subject, text)] = arrived(app, smtp)["only@clinic.example.org"]
+    with app.app_context():
+        tomorrow_when = db.session.get(TrainingSession, tomorrow).when
+        later_when = db.session.get(TrainingSession, later).when
+    assert f"Dates with seats left now: - {later_when} " in text
+    assert tomorrow_when not in text
+    # The same dates as the manage page's "Book a date with free seats" offers.
+    manage = app.test_client().get(f"/manage/{token}").get_data(as_text=True)
+    assert later_when in manage and tomorrow_when not in manage
+
+
+def test_a_cancelled_booking_is_not_told_it_waits_for_a_date_that_has_taken_place(
+    app, client, make_session, sign_in_as, smtp, clock
+):
+    held = make_session(seats=0, starts_in=timedelta(hours=1))
+    doomed = make_session(seats=1)
+    later = make_session(seats=0, starts_in=timedelta(days=5))
+    sign_up(app, doomed, "Three Choices Clinic", "three@clinic.example.org", held, later)
+    arrived(app, smtp)
+    smtp.received.clear()
+    clock.move_to(NOW + timedelta(hours=2), tick=False)
+    sign_in_as("staff")
+    client.post(f"/staff/sessions/{doomed}/cancel", data={"reason": "Room flooded."})
+    with app.app_context():
+        held_when = db.session.get(TrainingSession, held).when
+        later_when = db.session.get(TrainingSession, later).when
+    with app.app_context():
+        deliver_due(now=lambda: NOW + timedelta(hours=2))
+    [received] = smtp.received
+    text = " ".join(received.message.get_body(preferencelist=("plain",)).get_content().split())
+    assert "You also chose these dates." in text
+    assert f"- {later_when}" in text
+    assert held_when not in text
+
+
 def test_the_sessions_list_shows_no_waitlist_for_a_cancelled_session(
     app, client, make_session, sign_in_as
 ):
@@ -181,6 +228,48 @@ def test_an_organization_sent_back_to_the_waitlist_does_not_wait_for_an_earlier_
     manage = page_text(app.test_client().get(f"/manage/{token}"))
     assert "in line" not in manage
     assert "Not waiting for any date" in manage
+
+
+def test_a_waitlist_place_on_a_session_that_has_taken_place_is_not_shown_as_waiting(
+    app, client, make_session, sign_in_as, clock
+):
+    held = make_session(seats=0)
+    later = make_session(seats=0, starts_in=timedelta(days=5))
+    token = sign_up(app, held, "Two Choices Clinic", "two@clinic.example.org", later)
+    with app.app_context():
+        starts_at = db.session.get(TrainingSession, held).starts_at
+    clock.move_to(starts_at + timedelta(minutes=1), tick=False)
+
+    manage = page_text(app.test_client().get(f"/manage/{token}"))
+    assert "First choice" in manage and "Second choice" in manage
+    assert "this session has taken place, so no seat will come from it" in manage
+    assert manage.count("in line") == 1  # only the later date: number 1 in line
+    assert "number 1 in line" in manage
+    assert "On the waitlist" in manage
+
+    sign_in_as("staff")
+    markup = client.get("/staff/sessions").get_data(as_text=True)
+    row = markup[markup.index(f"/staff/sessions/{held}") :].split("</tr>")[0]
+    assert '<td><span class="hint">None</span></td>' in row
+    roster = page_text(client.get(f"/staff/sessions/{held}"))
+    assert "Waitlist None: the session has taken place" in roster
+    assert "Waited for this session, got no seat (1)" in roster
+    assert "no seat will come to these organizations from it" in roster
+    assert "Waitlist (1)" in page_text(client.get(f"/staff/sessions/{later}"))
+
+
+def test_an_organization_whose_only_date_has_taken_place_is_told_it_waits_for_none(
+    app, make_session, clock
+):
+    held = make_session(seats=0)
+    token = sign_up(app, held, "Only Choice Clinic", "only@clinic.example.org")
+    with app.app_context():
+        starts_at = db.session.get(TrainingSession, held).starts_at
+    clock.move_to(starts_at, tick=False)
+    manage = page_text(app.test_client().get(f"/manage/{token}"))
+    assert "Not waiting for any date: book one with free seats below" in manage
+    assert "this session has taken place, so no seat will come from it" in manage
+    assert "in line" not in manage
 
 
 # --- Sessions are not put in the past ---------------------------------------------------------
@@ -333,6 +422,31 @@ def test_an_admin_moves_a_booked_session_into_the_past_with_a_reason_and_nobody_
     [updated] = audit(app, "session.updated")
     assert updated["past_reason"] == "It was held a day early."
     assert outbox_kinds(app) == ["booking_confirmed"]
+
+
+def test_after_a_silent_move_into_the_past_the_ics_download_is_newer_than_the_invite_held(
+    app, client, make_session, sign_in_as
+):
+    session_id = make_session()
+    token = sign_up(app, session_id, "Booked Clinic", "booked@clinic.example.org")
+
+    def downloaded() -> tuple[int, datetime]:
+        calendar = app.test_client().get(f"/manage/{token}/invite.ics").get_data(as_text=True)
+        event = vobject.readOne(calendar).vevent
+        return int(event.sequence.value), event.dtstart.value
+
+    imported_sequence, _ = downloaded()  # what a calendar took from the confirmation
+    sign_in_as("admin")
+    client.post(
+        f"/staff/sessions/{session_id}/edit",
+        data=edit_form_moving(
+            app, session_id, "2026-11-21", in_past="y", in_past_reason="It was held a day early."
+        ),
+    )
+    sequence, starts_at = downloaded()
+    assert starts_at == datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
+    assert sequence > imported_sequence
+    assert outbox_kinds(app) == ["booking_confirmed"]  # still nobody emailed
 
 
 def test_a_session_that_has_started_is_changed_without_emailing_anyone(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from conftest import live_server, program_values
+from conftest import THREE_DAYS_AGO, live_server, program_values
 from flask import Flask
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
@@ -20,7 +20,7 @@ from training.booking.services import SignupDetails, book_signup
 from training.extensions import db, utcnow
 from training.sandbox import rules, services, tasks
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.clock]
 
 TIMEOUT_MS = 10_000
 RESULTS_URL = re.compile(r"/sandbox/attempts/(\d+)$")
@@ -56,8 +56,9 @@ def _book_an_organization() -> str:
 
 
 @pytest.fixture
-def site(make_live_app):
-    """The real app, CSRF on, on a fresh SQLite database, served on a free loopback port."""
+def site(make_live_app, frozen_clock):
+    """The real app, CSRF on, on a fresh SQLite database, served on a free loopback port, its
+    clock frozen (ticking) on a Tuesday morning."""
     app = make_live_app(SANDBOX_POLL_SECONDS=0.2)
     with app.app_context():
         token = _book_an_organization()
@@ -225,7 +226,7 @@ def _lms_export(path: Path) -> list:
         for entry in services.read_register_entries()
         if entry.license_number and not entry.board and entry.state in rules.PARS_STATES
     ][:3]
-    done = (utcnow() - timedelta(days=3)).date()
+    done = THREE_DAYS_AGO
     with path.open("w", newline="", encoding="utf-8-sig") as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow(["Surname", "Given", "Birth Date", "Lic No", "State", "Completed",
@@ -310,7 +311,7 @@ def _name_export(path: Path) -> None:
         for entry in services.read_register_entries()
         if entry.license_number and not entry.board and entry.state in rules.PARS_STATES
     ][:2]
-    done = (utcnow() - timedelta(days=3)).date()
+    done = THREE_DAYS_AGO
     with path.open("w", newline="", encoding="utf-8-sig") as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow(["Name", "DOB (MM/DD)", "Lic No", "State", "Completed", "CME"])

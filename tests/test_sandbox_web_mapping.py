@@ -4,20 +4,20 @@ takes corrections, judges the file through it and remembers it for the organizat
 import csv
 import io
 import re
-from datetime import timedelta
 
 import pytest
-from conftest import page_text
+from conftest import THREE_DAYS_AGO, page_text
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from training.extensions import db, utcnow
+from training.extensions import db
 from training.sandbox import rules, services
 from training.sandbox.models import SandboxAttempt, SandboxColumnMap, SandboxRecord
 from training.staff.services import create_staff
 
 # Completion dates are counted back from now, and judged against the program's today.
-pytestmark = pytest.mark.clock
+# Learners completed the activity three days before the frozen clock's date.
+pytestmark = [pytest.mark.clock, pytest.mark.usefixtures("frozen_clock")]
 
 ACTIVITY = "200012345"  # the seeded example activity
 # An LMS export: its own headers, one Name column, full birth dates, no action or activity.
@@ -41,7 +41,7 @@ def licensees(count: int, skip: int = 0):
 
 def lms_export(entries, *, birth_year: int = 1978) -> bytes:
     """The export as Excel saves it to CSV: "Last, First" names, ISO birth dates."""
-    done = (utcnow() - timedelta(days=3)).date()
+    done = THREE_DAYS_AGO
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(LMS_HEADER)
@@ -240,7 +240,7 @@ def test_the_results_name_the_sheet_read_and_the_hidden_ones_skipped(client, tok
     sheet.append([rules.GUIDANCE_LINE])
     sheet.append(list(rules.REQUIRED_HEADERS))
     entry = licensees(1)[0]
-    done = (utcnow() - timedelta(days=3)).date()
+    done = THREE_DAYS_AGO
     sheet.append(["Add", ACTIVITY, f"{done:%m/%d/%Y}", entry.first_name, entry.last_name,
                   f"{entry.birth_month:02d}/{entry.birth_day:02d}", entry.state,
                   entry.license_number, "1"])  # fmt: skip

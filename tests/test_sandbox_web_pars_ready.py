@@ -3,21 +3,22 @@ read back with openpyxl and judged again by the sandbox with no finding."""
 
 import csv
 import io
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
-from conftest import PASSWORD, page_text
+from conftest import PASSWORD, THREE_DAYS_AGO, page_text
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from training.audit.models import AuditEvent
-from training.extensions import db, utcnow
+from training.extensions import db
 from training.sandbox import attempts, downloads, judge, rules, services, tasks
 from training.sandbox.models import SandboxAttempt
 from training.staff.services import create_staff
 
 # Completion dates are counted back from now, and judged against the program's today.
-pytestmark = pytest.mark.clock
+# Learners completed the activity three days before the frozen clock's date.
+pytestmark = [pytest.mark.clock, pytest.mark.usefixtures("frozen_clock")]
 
 ACTIVITY = "200012345"  # the seeded example activity: ABIM, ABS and ABP registered
 HOSTILE_NAME = '=HYPERLINK("https://evil.example","Click")'
@@ -30,7 +31,7 @@ def token(token, example_activity):
 
 
 def completed() -> str:
-    done = (utcnow() - timedelta(days=3)).date()
+    done = THREE_DAYS_AGO
     return f"{done.month}/{done.day}/{done.year}"
 
 

@@ -2,10 +2,10 @@
 
 import io
 import logging
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
-from conftest import page_text
+from conftest import THREE_DAYS_AGO, page_text
 from sqlalchemy import func, select, update
 
 from training.extensions import db, utcnow
@@ -18,7 +18,8 @@ from training.sandbox.models import (
     SandboxUpload,
 )
 
-pytestmark = pytest.mark.clock
+# Learners completed the activity three days before the frozen clock's date.
+pytestmark = [pytest.mark.clock, pytest.mark.usefixtures("frozen_clock")]
 
 # A learner no register and no other test knows, to look for in the logs.
 UNIQUE_FIRST, UNIQUE_LAST = "Zephyrine", "Quaxworthington"
@@ -31,7 +32,7 @@ def token(token, example_activity):
 
 
 def learner_file(*, first=UNIQUE_FIRST, last=UNIQUE_LAST, birthday="07/19", count=1) -> bytes:
-    done = (date.today() - timedelta(days=3)).strftime("%m/%d/%Y")
+    done = THREE_DAYS_AGO.strftime("%m/%d/%Y")
     rows = [
         ["Add", "200012345", done, first, f"{last}{n or ''}", birthday, "CA", f"A9{n:05d}", "1"]
         + [""] * 5
@@ -222,7 +223,7 @@ def test_visitors_are_sent_to_sign_in_from_the_staff_sandbox_pages(app, client, 
 
 
 def test_a_finding_message_holds_no_unmasked_identifier(app, client, token):
-    done = (date.today() - timedelta(days=3)).strftime("%m/%d/%Y")
+    done = THREE_DAYS_AGO.strftime("%m/%d/%Y")
     entry = next(e for e in services.read_register_entries() if e.npi)
     row = ["Add", "200012345", done, "Not", "Them", "07/19", entry.state, entry.npi, "1"]
     upload(client, token, downloads.template_text(",", rows=[row + [""] * 5]))

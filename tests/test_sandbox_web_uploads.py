@@ -3,17 +3,18 @@
 import csv
 import io
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import manage_token, page_text, signup_form
+from conftest import THREE_DAYS_AGO, manage_token, page_text, signup_form
 from sqlalchemy import select
 
 from training.extensions import db, utcnow
 from training.sandbox import attempts, downloads, judge, rules, services, tasks
 from training.sandbox.models import SandboxAttempt, SandboxRecord, SandboxUpload
 
-pytestmark = pytest.mark.clock
+# Learners completed the activity three days before the frozen clock's date.
+pytestmark = [pytest.mark.clock, pytest.mark.usefixtures("frozen_clock")]
 
 ACTIVITY = "200012345"  # the seeded example activity
 
@@ -34,7 +35,7 @@ def people(count: int) -> list[judge.RegisterEntry]:
 
 def learner_row(entry: judge.RegisterEntry, **changes: str) -> list[str]:
     """A right Add row for ``entry``: 1 CME credit for the example activity, three days ago."""
-    done = date.today() - timedelta(days=3)
+    done = THREE_DAYS_AGO
     cells = {
         rules.RECORD_ACTION: "Add",
         rules.ACTIVITY_ID: ACTIVITY,
@@ -417,9 +418,15 @@ def test_another_organizations_attempt_is_not_found(client, make_session, token)
     assert client.get(f"{attempt_path}/status").status_code == 404
 
 
-# 9:30 PM on Dec 1 in California is 12:30 AM on Dec 2 in New York.
-@pytest.mark.time_machine(datetime(2026, 12, 2, 5, 30, tzinfo=UTC), tick=True)
-def test_a_completion_dated_today_in_new_york_is_not_in_the_future(client, make_session):
+@pytest.fixture
+def new_york_after_midnight(frozen_clock):
+    """9:30 PM on Dec 1 in California, 12:30 AM on Dec 2 in New York."""
+    frozen_clock.move_to(datetime(2026, 12, 2, 5, 30, tzinfo=UTC), tick=True)
+
+
+def test_a_completion_dated_today_in_new_york_is_not_in_the_future(
+    new_york_after_midnight, client, make_session
+):
     token = manage_token(client.post("/signup", data=signup_form(make_session())))
     client.post(f"/manage/{token}/sandbox/activities/example")
     first, second = people(2)

@@ -184,7 +184,7 @@ def test_merging_keeps_the_earlier_signup_and_cancels_the_other(app, client, sig
     text = page_text(client.get("/staff/duplicates"))
     assert (
         "Kept Sierra Valley Medical Society's signup and cancelled "
-        "Sierra Valley Medical Societies's (its contacts were emailed)."
+        "Sierra Valley Medical Societies' (its contacts were emailed)."
     ) in text
     assert "No possible duplicates to review." in text
     with app.app_context():

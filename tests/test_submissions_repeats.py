@@ -3,7 +3,7 @@
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -243,12 +243,14 @@ def test_a_repeat_on_a_manage_page_goes_back_to_that_manage_page(app, client, ma
     assert "/manage/<token>/challenges" in paths
 
 
-def test_next_step_sent_twice_moves_one_step(app, client, make_session):
+def test_next_step_sent_twice_moves_one_step(app, client, make_session, time_machine):
     session_id = make_session()
     client.post("/signup", data=signup_form(session_id))
     with app.app_context():
         live_steps.seed_walkthrough(Path(PROJECT_ROOT) / "seed" / "walkthrough")
         db.session.commit()
+        starts_at = db.session.get(TrainingSession, session_id).starts_at
+    time_machine.move_to(starts_at - timedelta(minutes=5), tick=True)  # check-in is open
     staff = signed_in(app)
     staff.post(f"/staff/live/{session_id}/start")
     for _ in range(2):

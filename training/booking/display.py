@@ -69,3 +69,10 @@ def sentence(text: str) -> str:
     "!", "?", "…"), so "Acme Inc." stays "Acme Inc." and "Acme" becomes "Acme."."""
     text = text.rstrip()
     return text if text.endswith(_SENTENCE_ENDS) else f"{text}."
+
+
+def possessive(name: str) -> str:
+    """``name`` owning something, as people write it: "Acme Clinic's", but "Coastal Partners'"
+    (a name ending in s takes the apostrophe alone)."""
+    name = name.rstrip()
+    return f"{name}'" if name.endswith(("s", "S")) else f"{name}'s"

@@ -11,6 +11,7 @@ import secrets
 from flask import abort, make_response, request, url_for
 from sqlalchemy import select
 
+from training.booking.display import possessive
 from training.booking.models import ManageLink, Signup
 from training.errors import render_error
 from training.extensions import db
@@ -64,9 +65,9 @@ def _refuse_change_to_cancelled(signup: Signup, token: str):
         render_error(
             409,
             "This booking is cancelled",
-            f"{signup.organization_name}'s booking was cancelled, so its manage link can show "
-            "it but no longer change anything: nothing was saved. To take part, sign up again "
-            "from the session list.",
+            f"{possessive(signup.organization_name)} booking was cancelled, so its manage link "
+            "can show it but no longer change anything: nothing was saved. To take part, sign up "
+            "again from the session list.",
             back=(url_for("booking.manage", token=token), "See the cancelled booking"),
         )
     )

@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from training.booking.display import format_session_when, sentence
+from training.booking.display import format_session_when, possessive, sentence
 from training.booking.ical import (
     InviteDetails,
     build_invite,
@@ -219,7 +219,7 @@ def send_people_update(signup: Signup, before: list[tuple[str, str]]) -> bool:
         method = "REQUEST"
         subject = f"Updated: who attends {booked.when} ({organization})"
     else:
-        subject = f"Updated: the contacts for {organization}'s waitlist place"
+        subject = f"Updated: the contacts for {possessive(organization)} waitlist place"
     queue_signup_email(
         signup, issue_manage_link(signup), "people_updated", subject, method=method, **context
     )
@@ -227,10 +227,12 @@ def send_people_update(signup: Signup, before: list[tuple[str, str]]) -> bool:
         return True
     recipients = [email for _name, email in removed]
     if booked is None:
-        subject = f"Removed: you are no longer on {organization}'s waitlist place"
+        subject = f"Removed: you are no longer on {possessive(organization)} waitlist place"
         queue_email("people_removed", recipients, subject, signup, **context)
     else:
-        subject = f"Removed: you are no longer on {organization}'s booking for {booked.when}"
+        subject = (
+            f"Removed: you are no longer on {possessive(organization)} booking for {booked.when}"
+        )
         queue_with_invite(
             "people_removed",
             recipients,
@@ -305,13 +307,17 @@ def session_changes(
     return changes
 
 
-def send_session_update(session: TrainingSession, previous: Mapping[str, Any] | None = None) -> int:
+def send_session_update(
+    session: TrainingSession, previous: Mapping[str, Any] | None = None, *, now: datetime
+) -> int:
     """Tell everyone booked on ``session`` that staff changed it; returns how many were told.
 
     Call it after changing the session's time, link or dial-in (a REQUEST with the next
     SEQUENCE, whose email lists what changed from ``previous``, the columns' values before the
     change: see ``session_changes``), or after cancelling it (a CANCEL), in the same
-    transaction.
+    transaction. Each booking's SEQUENCE goes up either way, so its .ics download is newer than
+    any invite a calendar holds; but a change to a session that has started at ``now`` is
+    emailed to nobody (an invite for a date gone by helps no one) and returns 0.
     """
     cancelled = session.is_cancelled
     changes = session_changes(session, previous) if previous is not None and not cancelled else []
@@ -322,6 +328,9 @@ def send_session_update(session: TrainingSession, previous: Mapping[str, Any] | 
     ).all()
     for signup in signups:
         raise_invite_sequence(signup)
+    if not cancelled and session.has_started(now):
+        return 0
+    for signup in signups:
         when = session.when
         queue_with_invite(
             "session_cancelled" if cancelled else "session_changed",
@@ -333,10 +342,11 @@ def send_session_update(session: TrainingSession, previous: Mapping[str, Any] | 
             invite=invite_details(signup, session),
             method="CANCEL" if cancelled else "REQUEST",
             manage_url=public_url("booking.manage", token=issue_manage_link(signup)),
+            # Its other dates a seat can still come from: not cancelled, not started.
             alternates=[
                 choice.session
                 for choice in signup.choices
-                if choice.session_id != session.id and not choice.session.is_cancelled
+                if choice.session_id != session.id and choice.session.is_bookable(now)
             ],
             changes=changes,
         )

@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from training.audit.services import SYSTEM_ACTOR, record
 from training.booking import notices
+from training.booking.display import possessive
 from training.booking.links import hash_token, issue_manage_link
 from training.booking.models import (
     SESSION_SCHEDULED,
@@ -146,6 +147,32 @@ def find_signup_by_submission(submission_key: str) -> Signup | None:
     return db.session.scalars(
         select(Signup).where(Signup.submission_key_hash == hash_token(submission_key))
     ).first()
+
+
+@dataclass(frozen=True)
+class WaitlistPlace:
+    """One of a waitlisted organization's chosen dates, and where it stands on it."""
+
+    session: TrainingSession
+    position: int | None  # 1 = first in line; None once the session has started
+
+    @property
+    def is_waiting(self) -> bool:
+        """Whether a seat can still come from it (the session has not started)."""
+        return self.position is not None
+
+
+def waitlist_places(signup: Signup, now: datetime) -> list[WaitlistPlace]:
+    """``signup``'s chosen dates in its order, each with its place in line; a date that has
+    started at ``now`` has no place: nobody is promoted into a session under way or over."""
+    if not signup.is_waitlisted:
+        return []
+    return [
+        WaitlistPlace(
+            session, None if session.has_started(now) else waitlist_position(signup, session)
+        )
+        for session in signup.chosen_sessions
+    ]
 
 
 def waitlist_position(signup: Signup, session: TrainingSession) -> int:
@@ -352,7 +379,7 @@ def cancel_signup(signup: Signup, *, now: datetime, actor=None, reason: str | No
         signup,
         None,
         "cancelled",
-        f"Cancelled: {signup.organization_name}'s training"
+        f"Cancelled: {possessive(signup.organization_name)} training"
         + (f" on {previous.when}" if previous is not None else " waitlist place"),
         method="CANCEL" if previous is not None else None,
     )
@@ -421,11 +448,11 @@ def reinstate_signup(signup: Signup, status: str, *, now: datetime, actor, reaso
     when its seat has gone to someone else meanwhile.
     """
     if not signup.is_cancelled:
-        raise BookingError(f"{signup.organization_name}'s booking is not cancelled.")
+        raise BookingError(f"{possessive(signup.organization_name)} booking is not cancelled.")
     if status == SIGNUP_CONFIRMED:
         if signup.session is None or not signup.session.is_bookable(now):
             raise SessionUnavailable(
-                f"{signup.organization_name}'s session has started or was cancelled."
+                f"{possessive(signup.organization_name)} session has started or was cancelled."
             )
         if not _claim_seat(signup.session):
             raise SessionFull(signup.session)
@@ -510,6 +537,19 @@ def is_inside_cutoff(session: TrainingSession, now: datetime) -> bool:
     """Whether ``now`` is past ``session``'s change cutoff (``CHANGE_CUTOFF_HOURS`` before its
     start): a booking made now could be cancelled but not moved or edited."""
     return now >= _changes_close_at(session)
+
+
+def dates_open_to_change(signup: Signup, now: datetime) -> list[TrainingSession]:
+    """The dates ``signup``'s organization can move to (or, waiting, book) from its manage link
+    at ``now``: scheduled, not started, with a seat left and before their change cutoff."""
+    return [
+        session
+        for session in signup.program.sessions
+        if session.id != signup.session_id
+        and session.is_bookable(now)
+        and not session.is_full
+        and not is_inside_cutoff(session, now)
+    ]
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from training.booking.display import (
     format_long_date,
     format_moment,
     format_time_range,
+    possessive,
     sentence,
 )
 from training.booking.forms import (
@@ -70,6 +71,7 @@ def init_app(app: Flask) -> None:
     """Register the date and time filters the booking templates use."""
 
     app.add_template_filter(sentence, "sentence")
+    app.add_template_filter(possessive, "possessive")
 
     @app.template_filter("session_times")
     def session_times(session: TrainingSession) -> str:
@@ -278,7 +280,7 @@ def confirmation(token: str):
         signup=signup,
         token=token,
         manage_url=public_url("booking.manage", token=token),
-        waitlist=_waitlist(signup),
+        waitlist=services.waitlist_places(signup, utcnow()),
         window=services.change_window(signup, utcnow()),
         cutoff_hours=current_app.config["CHANGE_CUTOFF_HOURS"],
     )
@@ -347,18 +349,27 @@ def cancel(token: str):
     signup = signup_or_404(token)
     now = utcnow()
     form = CancelForm()
-    if not form.validate_on_submit():
-        return render_template(
-            "booking/cancel.html",
-            signup=signup,
-            token=token,
-            form=form,
-            window=services.change_window(signup, now),
+
+    def page(status: int = 200):
+        return (
+            render_template(
+                "booking/cancel.html",
+                signup=signup,
+                token=token,
+                form=form,
+                window=services.change_window(signup, now),
+            ),
+            status,
         )
+
+    if not form.validate_on_submit():
+        return page()
+    # Refused like a date or contacts change past the cutoff: 409, the page and the reason.
     return carry_out(
         lambda: services.cancel_signup(signup, now=now),
         done="Your booking is cancelled. We have emailed your contacts to let them know.",
         redirect_to=url_for("booking.manage", token=token),
+        refused=flashed_above(lambda: page(409)),
     )
 
 
@@ -421,16 +432,10 @@ def _date_options(program: Program, now: datetime, hours: int) -> tuple[list[Sel
 
 
 def _change_options(signup: Signup, now: datetime) -> list[SelectChoice]:
-    options = [SelectChoice(NO_CHOICE, "Choose a date")]
-    for session in signup.program.sessions:
-        if (
-            session.id != signup.session_id
-            and session.is_bookable(now)
-            and not session.is_full
-            and not services.is_inside_cutoff(session, now)
-        ):
-            options.append(SelectChoice(session.id, f"{session.when} ({session.seats_left} left)"))
-    return options
+    return [SelectChoice(NO_CHOICE, "Choose a date")] + [
+        SelectChoice(session.id, f"{session.when} ({session.seats_left} left)")
+        for session in services.dates_open_to_change(signup, now)
+    ]
 
 
 def _render_signup(program, form, signup_state, now, status=200):
@@ -478,18 +483,10 @@ def _render_manage(signup, token, *, date_form=None, contacts_form=None, status=
             contacts_form=contacts_form,
             window=services.change_window(signup, now),
             cutoff_hours=current_app.config["CHANGE_CUTOFF_HOURS"],
-            waitlist=_waitlist(signup),
+            waitlist=services.waitlist_places(signup, now),
         ),
         status,
     )
-
-
-def _waitlist(signup: Signup) -> list[tuple[TrainingSession, int]]:
-    if not signup.is_waitlisted:
-        return []
-    return [
-        (session, services.waitlist_position(signup, session)) for session in signup.chosen_sessions
-    ]
 
 
 def _resend_serializer() -> URLSafeTimedSerializer:

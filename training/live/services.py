@@ -77,9 +77,11 @@ def bump(live: LiveSession, *, seen_by_participants: bool) -> None:
 
 def start_session(session: TrainingSession, *, actor, now: datetime) -> LiveSession:
     """Start the timer and put the first step on every screen (again, after an end); raises
-    ``LiveError`` for a cancelled session."""
+    ``LiveError`` for a cancelled session, or before check-in opens (``checkin_opens_at``)."""
     if session.is_cancelled:
         raise LiveError("This session is cancelled, so it cannot be started.")
+    if not is_checkin_open(session, now):
+        raise LiveError(f"The session can be started when check-in opens: {_opening(session)}.")
     live = open_live(session)
     steps = walkthrough()
     if not steps:
@@ -181,6 +183,17 @@ def checkin_opens_at(session: TrainingSession) -> datetime:
     return session.starts_at - timedelta(minutes=minutes)
 
 
+def _opening(session: TrainingSession) -> str:
+    """When check-in opens, as refusals say it: "Thu, Nov 26, 2026, 8:30 AM PT, 30 minutes
+    before the session starts"."""
+    opens_at = checkin_opens_at(session)
+    minutes = round((session.starts_at - opens_at).total_seconds() / 60)
+    return (
+        f"{format_moment(opens_at, session.program.zone)}, "
+        f"{minutes} minutes before the session starts"
+    )
+
+
 def is_checkin_open(session: TrainingSession, now: datetime) -> bool:
     """Whether organizations of ``session`` can be checked in at ``now``."""
     return now >= checkin_opens_at(session)
@@ -198,12 +211,7 @@ def check_in(
         raise LiveError("Choose present, joined late or no-show.")
     _require_in_session(session, signup)
     if not is_checkin_open(session, now):
-        opens_at = checkin_opens_at(session)
-        minutes = round((session.starts_at - opens_at).total_seconds() / 60)
-        raise LiveError(
-            f"Check-in opens {format_moment(opens_at, session.program.zone)}, "
-            f"{minutes} minutes before the session starts."
-        )
+        raise LiveError(f"Check-in opens {_opening(session)}.")
     live = open_live(session)
     attendance = _attendance(live, signup)
     if attendance.checkin_status == status:

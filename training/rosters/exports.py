@@ -25,16 +25,23 @@ COLUMNS = (
 
 
 def roster_rows(roster: Roster) -> list[list[str | None]]:
-    """One row per organization booked, then the waitlist in order."""
+    """One row per organization booked, then the waitlist in order (once the session has taken
+    place, those that waited for it, no longer in line)."""
     session = roster.session
     zone = session.program.zone
     local_start = session.starts_at.astimezone(zone)
     when = f"{local_start:%Y-%m-%d}, {format_time_range(session.starts_at, session.ends_at, zone)}"
     rows = [_row(signup, "booked", when, zone) for signup in roster.booked]
-    rows += [
-        _row(signup, f"waitlisted ({place} in line)", when, zone)
-        for place, signup in enumerate(roster.waitlist, start=1)
-    ]
+    if roster.has_taken_place:
+        rows += [
+            _row(signup, "waited (the session has taken place: no seat)", when, zone)
+            for signup in roster.waitlist
+        ]
+    else:
+        rows += [
+            _row(signup, f"waitlisted ({place} in line)", when, zone)
+            for place, signup in enumerate(roster.waitlist, start=1)
+        ]
     return rows
 
 

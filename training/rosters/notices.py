@@ -6,7 +6,7 @@ from datetime import datetime
 from training.booking.links import issue_manage_link
 from training.booking.models import Signup, TrainingSession
 from training.booking.notices import queue_signup_email
-from training.booking.services import waitlist_position
+from training.booking.services import dates_open_to_change, waitlist_places
 
 
 def queue_waitlist_session_cancelled(
@@ -15,22 +15,11 @@ def queue_waitlist_session_cancelled(
     """Queue ``mail/waitlist_session_cancelled`` to ``signup``, which was waiting for
     ``cancelled``: it says the session is cancelled and why, then which one holds: booked on
     another of its dates (the booking email with the invite goes separately), still waiting
-    for its other dates (with its place in line), or waiting for no date, with the dates that
-    have seats left now and its manage link to book one."""
-    program = signup.program
-    waiting_for = (
-        [(session, waitlist_position(signup, session)) for session in signup.chosen_sessions]
-        if signup.is_waitlisted
-        else []
-    )
+    for its other dates still to come at ``now`` (with its place in line), or waiting for no
+    date, with the dates it can book now from its manage link (``dates_open_to_change``)."""
+    waiting_for = [place for place in waitlist_places(signup, now) if place.is_waiting]
     open_dates = (
-        [
-            session
-            for session in program.sessions
-            if session.is_bookable(now) and not session.is_full
-        ]
-        if signup.is_waitlisted and not waiting_for
-        else []
+        dates_open_to_change(signup, now) if signup.is_waitlisted and not waiting_for else []
     )
     queue_signup_email(
         signup,

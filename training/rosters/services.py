@@ -161,7 +161,8 @@ def update_session(
     UPDATE, so a booking racing the change cannot slip in between (``SeatsBelowBooked``).
     A new start at or before ``now`` raises ``StartsInPast`` unless an admin (``actor``)
     confirmed it with a written ``past_reason`` (audited). Nobody is emailed about a session
-    that has started at ``now``: an invite for a date gone by helps no one.
+    that has started at ``now`` (an invite for a date gone by helps no one), but its bookings'
+    invite SEQUENCE still goes up, as ``send_session_update`` does for every change.
     """
     if session.is_cancelled:
         raise BookingError("This session is cancelled, so it can no longer be changed.")
@@ -207,7 +208,7 @@ def update_session(
         seats=details.seats,
         **_past_note(past_reason),
     )
-    told = send_session_update(session, before) if changed and not session.has_started(now) else 0
+    told = send_session_update(session, before, now=now) if changed else 0
     promote_waitlist(session, now=now)
     if facilitators is not None:
         assign_facilitators(session, list(facilitators), actor=actor)
@@ -238,7 +239,7 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
     session.status = SESSION_CANCELLED
     session.cancellation_reason = reason.strip()
     db.session.flush()
-    told = send_session_update(session)
+    told = send_session_update(session, now=now)
     booked = db.session.scalars(
         select(Signup).where(Signup.session_id == session.id, Signup.status == SIGNUP_CONFIRMED)
     ).all()
@@ -418,8 +419,9 @@ class SessionSummary:
     facilitators: list[StaffMember]
 
 
-def list_sessions(program: Program, member: StaffMember) -> list[SessionSummary]:
-    """The program's sessions, by start; a facilitator sees only those assigned to them."""
+def list_sessions(program: Program, member: StaffMember, now: datetime) -> list[SessionSummary]:
+    """The program's sessions, by start; a facilitator sees only those assigned to them. Only a
+    session still to come at ``now`` counts organizations waiting for it."""
     query = (
         select(TrainingSession)
         .where(TrainingSession.program_id == program.id)
@@ -437,6 +439,7 @@ def list_sessions(program: Program, member: StaffMember) -> list[SessionSummary]
             .where(
                 TrainingSession.program_id == program.id,
                 TrainingSession.status == SESSION_SCHEDULED,
+                TrainingSession.starts_at > now,
                 Signup.status == SIGNUP_WAITLISTED,
             )
             .group_by(SignupChoice.session_id)
@@ -501,19 +504,22 @@ class Roster:
 
     session: TrainingSession
     booked: list[Signup]
+    # Waitlisted organizations that chose the session, in line order; once it has taken place
+    # (has_taken_place), no seat will come to them from it and they are not counted as waiting.
     waitlist: list[Signup]
     emails: dict[int, list[OutboxMessage]]
     facilitators: list[StaffMember]
+    has_taken_place: bool
 
 
 # The roster shows each signup's latest few emails: enough to see a failure without the history.
 EMAILS_PER_SIGNUP = 3
 
 
-def load_roster(session: TrainingSession) -> Roster:
+def load_roster(session: TrainingSession, now: datetime) -> Roster:
     """The organizations booked on ``session``, its waitlist in order, and their latest emails.
 
-    A cancelled session has no waitlist.
+    A cancelled session has no waitlist; one that has started at ``now`` has taken place.
     """
     signup_details = (
         selectinload(Signup.attendees),
@@ -543,6 +549,7 @@ def load_roster(session: TrainingSession) -> Roster:
         waitlist=list(waitlist),
         emails=latest_emails(session),
         facilitators=facilitators_by_session([session.id]).get(session.id, []),
+        has_taken_place=session.has_started(now),
     )
 
 
@@ -632,7 +639,20 @@ def matching_signups(program_id: int, text: str) -> dict[int, str] | None:
     return dict(rows)
 
 
-def sessions_of_signups(signup_ids) -> dict[int, set[int]]:
+def matches_by_session(program_id: int, text: str) -> dict[int, list[str]] | None:
+    """For each session of the program, the names of the organizations ``text`` finds
+    (``matching_signups``) booked on it or waiting for it, sorted; None when ``text`` is empty
+    (no filter)."""
+    matches = matching_signups(program_id, text)
+    if matches is None:
+        return None
+    return {
+        session_id: sorted(matches[signup_id] for signup_id in signup_ids)
+        for session_id, signup_ids in _sessions_of_signups(matches).items()
+    }
+
+
+def _sessions_of_signups(signup_ids) -> dict[int, set[int]]:
     """For each session id, which of ``signup_ids`` are booked on it or waiting for it."""
     found: dict[int, set[int]] = {}
     booked = db.session.execute(

@@ -24,7 +24,7 @@ from wtforms import SelectChoice
 
 from training.audit.services import record_export
 from training.booking import services as booking
-from training.booking.display import sentence
+from training.booking.display import possessive, sentence
 from training.booking.links import MAX_TOKEN_LENGTH
 from training.booking.models import Program, Signup, TrainingSession
 from training.booking.services import AlreadySignedUp, BookingError, current_program
@@ -63,23 +63,19 @@ bp = Blueprint("rosters", __name__)
 def sessions():
     """The program's sessions (a facilitator's own) with seats, waitlist and facilitators."""
     program = current_program()
-    summaries = services.list_sessions(program, current_user) if program else []
+    now = utcnow()
+    summaries = services.list_sessions(program, current_user, now) if program else []
     find = FindForm(request.args)
     found = None  # no filter: every session
     if program is not None and find.validate():
-        matches = services.matching_signups(program.id, find.q.data or "")
-        if matches is not None:
-            by_session = services.sessions_of_signups(matches)
-            summaries = [s for s in summaries if s.session.id in by_session]
-            found = {
-                session_id: sorted(matches[signup_id] for signup_id in signup_ids)
-                for session_id, signup_ids in by_session.items()
-            }
+        found = services.matches_by_session(program.id, find.q.data or "")
+        if found is not None:
+            summaries = [s for s in summaries if s.session.id in found]
     return render_template(
         "rosters/sessions.html",
         program=program,
         summaries=summaries,
-        now=utcnow(),
+        now=now,
         find=find,
         found=found,
     )
@@ -94,7 +90,7 @@ def email_organizations():
     program = current_program()
     if program is None:
         abort(404)
-    sessions = services.list_sessions(program, current_user)
+    sessions = services.list_sessions(program, current_user, utcnow())
     by_id = {summary.session.id: summary.session for summary in sessions}
     form = OrganizationsEmailForm()
     form.offer([summary.session for summary in sessions])
@@ -152,25 +148,7 @@ def new_session():
     if program is None:
         abort(404)
     form = _session_form(program)
-
-    def page(same_start: TrainingSession | None = None, in_past: bool = False):
-        return render_template(
-            "rosters/session_form.html",
-            form=form,
-            program=program,
-            session=None,
-            same_start=same_start,
-            in_past=in_past,
-        )
-
-    def refused(error: BookingError):
-        if isinstance(error, services.SameStartTime):
-            # Most often the same form again after Back: ask before making a second one.
-            return shown_under(form.starts_at, lambda: page(same_start=error.session))(error)
-        if isinstance(error, services.StartsInPast):
-            return shown_under(form.day, lambda: page(in_past=True))(error)
-        return flashed_above(page)(error)
-
+    page, refused = _session_form_page(form, program, None)
     if not form.validate_on_submit():
         return page()
     return carry_out(
@@ -196,23 +174,7 @@ def edit_session(session_id: int):
     """Change a session's time, seats, joining details and facilitators."""
     session = _session_or_404(session_id)
     form = _session_form(session.program, session)
-
-    def page(in_past: bool = False):
-        return render_template(
-            "rosters/session_form.html",
-            form=form,
-            program=session.program,
-            session=session,
-            in_past=in_past,
-        )
-
-    def refused(error: BookingError):
-        if isinstance(error, services.SeatsBelowBooked):
-            return shown_under(form.seats, page)(error)
-        if isinstance(error, services.StartsInPast):
-            return shown_under(form.day, lambda: page(in_past=True))(error)
-        return flashed_above(page)(error)
-
+    page, refused = _session_form_page(form, session.program, session)
     if not form.validate_on_submit():
         return page()
     return carry_out(
@@ -228,6 +190,34 @@ def edit_session(session_id: int):
         redirect_to=url_for("rosters.roster", session_id=session.id),
         refused=refused,
     )
+
+
+def _session_form_page(form, program, session: TrainingSession | None):
+    """The new or edit session page for ``form``, and how a refusal of it is answered: a
+    rule's message under its field (same start, start in the past, too few seats), any other
+    above the form."""
+
+    def page(same_start: TrainingSession | None = None, in_past: bool = False):
+        return render_template(
+            "rosters/session_form.html",
+            form=form,
+            program=program,
+            session=session,
+            same_start=same_start,
+            in_past=in_past,
+        )
+
+    def refused(error: BookingError):
+        if isinstance(error, services.SameStartTime):
+            # Most often the same form again after Back: ask before making a second one.
+            return shown_under(form.starts_at, lambda: page(same_start=error.session))(error)
+        if isinstance(error, services.StartsInPast):
+            return shown_under(form.day, lambda: page(in_past=True))(error)
+        if isinstance(error, services.SeatsBelowBooked):
+            return shown_under(form.seats, page)(error)
+        return flashed_above(page)(error)
+
+    return page, refused
 
 
 @bp.route("/staff/sessions/<id:session_id>/cancel", methods=["GET", "POST"])
@@ -261,7 +251,7 @@ def roster(session_id: int):
     promote_form.session_id.choices = _with_nothing_chosen(
         _promote_options(session, now, move_options)
     )
-    roster = services.load_roster(session)
+    roster = services.load_roster(session, now)
     find = FindForm(request.args)
     matches = (
         services.matching_signups(session.program_id, find.q.data or "")
@@ -293,7 +283,7 @@ def print_roster(session_id: int):
     """The roster to print: organizations, contacts, attendees and a check-in column, with no
     forms, notes boxes or buttons on paper."""
     session = _readable_session(session_id)
-    return render_template("rosters/print.html", roster=services.load_roster(session))
+    return render_template("rosters/print.html", roster=services.load_roster(session, utcnow()))
 
 
 @bp.get("/staff/sessions/<id:session_id>/roster.<any(csv, xlsx):file_format>")
@@ -302,7 +292,7 @@ def print_roster(session_id: int):
 def export_roster(session_id: int, file_format: str):
     """The roster as CSV or XLSX (audited)."""
     session = _session_or_404(session_id)
-    rows = exports.roster_rows(services.load_roster(session))
+    rows = exports.roster_rows(services.load_roster(session, utcnow()))
     day = f"{session.local_starts_at:%Y-%m-%d}"
     if file_format == "csv":
         body, mimetype = exports.to_csv(rows), CSV_MIMETYPE
@@ -351,7 +341,7 @@ def cancel_signup(session_id: int, signup_id: int):
         lambda: booking.cancel_signup(
             signup, now=utcnow(), actor=current_user, reason=form.reason.data
         ),
-        done=f"Cancelled {signup.organization_name}'s place. They have been emailed.",
+        done=f"Cancelled {possessive(signup.organization_name)} place. They have been emailed.",
         back=url_for("rosters.roster", session_id=session.id),
     )
 

@@ -12,7 +12,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from training.audit.services import record
-from training.booking.display import format_moment
+from training.booking.display import format_moment, possessive
 from training.booking.models import (
     MAX_ATTENDEES,
     SIGNUP_CANCELLED,
@@ -233,13 +233,13 @@ def undo_blocker(review: DuplicateReview, now: datetime) -> str | None:
         return "Merged before merges could be undone."
     dropped = review.dropped
     if not dropped.is_cancelled:
-        return f"{dropped.organization_name}'s signup is active again."
+        return f"{possessive(dropped.organization_name)} signup is active again."
     for signup in (review.kept, dropped):
         session = signup.session
         if session is not None and session.has_started(now):
-            return f"{signup.organization_name}'s session ({session.when}) has begun."
+            return f"{possessive(signup.organization_name)} session ({session.when}) has begun."
         if session is not None and session.is_cancelled:
-            return f"{signup.organization_name}'s session ({session.when}) was cancelled."
+            return f"{possessive(signup.organization_name)} session ({session.when}) was cancelled."
     return None
 
 

@@ -15,6 +15,7 @@ from flask_login import current_user
 
 from training import spreadsheets
 from training.audit.services import record_export
+from training.booking.display import possessive
 from training.booking.models import Signup
 from training.database import writes_after_reading
 from training.edge import carry_out
@@ -151,8 +152,9 @@ def merge_duplicate(first_id: int, second_id: int):
     keep, drop = (first, second) if form.keep.data == "first" else (second, first)
     return carry_out(
         lambda: services.merge_duplicates(keep, drop, now=utcnow(), actor=current_user),
-        done=f"Kept {keep.organization_name}'s signup and cancelled {drop.organization_name}'s "
-        "(its contacts were emailed). Recent merges, below, can be undone.",
+        done=f"Kept {possessive(keep.organization_name)} signup and cancelled "
+        f"{possessive(drop.organization_name)} (its contacts were emailed). Recent merges, below, "
+        "can be undone.",
         redirect_to=url_for("signups.duplicates"),
     )
 

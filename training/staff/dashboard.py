@@ -81,7 +81,9 @@ def figures(now: datetime, zone: ZoneInfo) -> Dashboard:
         db.session.execute(
             select(SignupChoice.session_id, func.count(func.distinct(SignupChoice.signup_id)))
             .join(Signup)
-            .where(Signup.status == SIGNUP_WAITLISTED)
+            .join(TrainingSession, TrainingSession.id == SignupChoice.session_id)
+            # Nobody is waiting for a session under way: no seat will come from it.
+            .where(Signup.status == SIGNUP_WAITLISTED, TrainingSession.starts_at > now)
             .group_by(SignupChoice.session_id)
         ).all()
     )
