@@ -10,10 +10,6 @@ from training.extensions import db, utcnow
 from training.sandbox import judge
 from training.sandbox.models import SandboxFinding, SandboxRecord
 
-# The indexed forms of keys live with the judge, which makes them for a batch of rows.
-record_digest = judge.record_digest
-learner_digest = judge.learner_digest
-
 
 def _key64(digest: str) -> int:
     """The first 64 bits of a hex digest, as an int: what HeldRecords keeps of each key."""
@@ -47,13 +43,14 @@ class HeldRecords:
 
     def find(self, key: judge.RecordKey) -> bool:
         """True when the sandbox holds a record with this key."""
-        return bool(self.record_keys) and _key64(record_digest(key)) in self.record_keys
+        return bool(self.record_keys) and _key64(judge.record_digest(key)) in self.record_keys
 
     def has_completion(self, learner: judge.LearnerKey, activity_id: str) -> bool:
         """True when the sandbox holds any record of this learner for this activity."""
         if not self.completions:
             return False
-        return _key64(judge.key_digest((learner_digest(learner), activity_id))) in self.completions
+        completion = judge.key_digest((judge.learner_digest(learner), activity_id))
+        return _key64(completion) in self.completions
 
 
 class RecordWriter:
