@@ -513,15 +513,14 @@ class JudgedBatch:
         # Row number -> findings from across rows and the register (plain rows), or the
         # RowResult of a row judged whole.
         self.extras: dict[int, Any] = {}
-        # First and last name, NPI, license number and Board ID of each line.
+        # First and last name, NPI, license number, Board ID and the names' keys of each line.
         self.people = pl.DataFrame()
 
-    def results(self) -> Iterator[RowResult]:
-        """The batch's RowResults, in row order."""
+    def _rows(self) -> Iterator[tuple]:
+        """Each line's number, kind, acceptance, combination of findings, verdicts and people's
+        cells, in row order."""
         values = self.values
-        extras = self.extras
-        combined = self.combined
-        rows = zip(
+        return zip(
             range(self.first_number, self.first_number + len(self.kinds)),
             self.kinds,
             self.accepted,
@@ -536,6 +535,12 @@ class JudgedBatch:
             *(column.to_list() for column in self.people.iter_columns()),
             strict=True,
         )
+
+    def results(self) -> Iterator[RowResult]:
+        """The batch's RowResults, in row order."""
+        extras = self.extras
+        combined = self.combined
+        rows = self._rows()
         for (number, kind, accepted, combination, (action, _is_add), activity, completion,
              (birth_month, birth_day, _ok), state, cme,
              (board, board_id_kept, board_credits, awards, _board_ok), first_name, last_name,
@@ -572,27 +577,12 @@ class JudgedBatch:
     def stored_rows(self) -> Iterator[tuple[list[dict[str, Any]], Change | None]]:
         """Each row's findings and change as the worker stores them (``judge.stored``), in row
         order, made from the batch's columns and verdicts without a RowResult."""
-        values = self.values
         extras = self.extras
         combined = self.combined
         finding_rows: dict[int, tuple[dict[str, Any], ...]] = {}
         # One list a distinct credits by credit type (the rows share it: it is only read).
         awards_rows: dict[tuple, list[list[str]]] = {}
-        rows = zip(
-            range(self.first_number, self.first_number + len(self.kinds)),
-            self.kinds,
-            self.accepted,
-            self.combination_ids,
-            values["action"],
-            values["activity"],
-            values["completion"],
-            values["birthday"],
-            values["state"],
-            values["cme"],
-            values["board"],
-            *(column.to_list() for column in self.people.iter_columns()),
-            strict=True,
-        )
+        rows = self._rows()
         for (number, kind, accepted, combination, (action, _is_add), activity, completion,
              (birth_month, birth_day, _ok), state, cme,
              (board, board_id_kept, board_credits, awards, _board_ok), first_name, last_name,
