@@ -6,10 +6,13 @@ a 100k-row XLSX (openpyxl write-only), and the same 100k learners as a provider'
 spreadsheet (its own headers, "Last, First" in one column, full birth dates, no Record Action),
 then measures on each, every run in a fresh subprocess so each peak is its own:
 
-- judge: training.sandbox.judge.judge_file, every rule of the spec, with a seeded register;
+- judge: training.sandbox.judge.judge_file, every rule of the spec, with a seeded register,
+  taken as the worker takes it to store (``FileJudgement.stored``: each part's findings and
+  record changes with their keys' digests; the database writes are not timed);
 - judge (mapped): the same on the provider's own spreadsheet, read through a column mapping;
 - baseline judge: the same, as it is at --baseline-ref (default main), extracted from git into
-  a temporary folder and run by the same interpreter on the same files;
+  a temporary folder and run by the same interpreter on the same files (a judge without
+  ``stored`` taken as its worker took it: every RowResult turned into what it stored);
 - frictionless: validating the same columns against an equivalent Table Schema (types, required,
   patterns, enums, ranges: what a Table Schema can say; no cross-row or register rules);
 - floor: csv.reader reading the rows and nothing else (for the XLSX: openpyxl read-only).
@@ -27,6 +30,7 @@ over it after imports (the largest of the runs). Run with the project's virtuale
 
 import argparse
 import csv
+import hashlib
 import io
 import json
 import os
@@ -241,16 +245,92 @@ def measure(tool: str, path: Path) -> dict:
     }
 
 
+# The worker stores a part of this many rows at a time (attempts.WRITE_BATCH_ROWS).
+WRITE_BATCH_ROWS = 500
+
+
+class StoredRows:
+    """A part of what the worker stored, as a judge without ``stored`` gave it."""
+
+    def __init__(self) -> None:
+        self.findings: list[dict] = []
+        self.changes: list[dict] = []
+
+
+def _digest(parts) -> str:
+    return hashlib.sha256("\x1f".join(str(part) for part in parts).encode()).hexdigest()
+
+
+def stored_row_by_row(judgement, summary):
+    """What the worker before ``stored`` (7c52c38's judge_attempt and RecordWriter) made of
+    each RowResult to store, without what it added of its own (the attempt and signup ids):
+    a finding row per finding, and the record's values and digests per accepted row."""
+    from training.sandbox.judge import Finding, record_key
+
+    part = StoredRows()
+    rows = 0
+    for item in judgement:
+        summary.add(item)
+        if isinstance(item, Finding):
+            part.findings.append({"is_file_level": True, "row": None, "column": item.column[:100],
+                                  "severity": item.severity, "code": item.code,
+                                  "message": item.message})  # fmt: skip
+            continue
+        rows += 1
+        part.findings.extend(
+            {"is_file_level": False, "row": finding.row, "column": finding.column[:100],
+             "severity": finding.severity, "code": finding.code, "message": finding.message}
+            for finding in item.findings
+        )  # fmt: skip
+        record = item.record
+        if item.accepted and record is not None:
+            key = record_key(record)
+            digest = _digest((*key.learner, key.activity_id, key.completion_date.isoformat(),
+                              key.board))  # fmt: skip
+            if item.action == "Delete":
+                part.changes.append({"digest": digest})
+            else:
+                part.changes.append({
+                    "activity_id": record.activity_id,
+                    "completion_date": record.completion_date,
+                    "first_name": record.first_name,
+                    "last_name": record.last_name,
+                    "birth_month": record.birth_month,
+                    "birth_day": record.birth_day,
+                    "state": record.state,
+                    "license_or_npi": record.license_or_npi,
+                    "board": record.board,
+                    "board_id": record.board_id,
+                    "cme_credits": record.cme_credits,
+                    "board_credits": record.board_credits,
+                    "credit_awards": [[kind, str(credits)] for kind, credits
+                                      in record.credit_awards],
+                    "record_key": digest,
+                    "learner_key": _digest(key.learner),
+                })  # fmt: skip
+        if rows % WRITE_BATCH_ROWS == 0:
+            yield part
+            part = StoredRows()
+    yield part
+
+
 def _run(tool: str, path: Path, context) -> tuple[int, dict]:
     xlsx = path.suffix == ".xlsx"
     if tool == "judge":
-        from training.sandbox.judge import judge_file, summarize
+        from training.sandbox.judge import Summary, judge_file
 
+        summary = Summary()
         with path.open("rb") as stream:
-            # Every RowResult made, as the worker that stores them does (a judgement passed
-            # whole would let summarize count the batch path's batches without them).
-            summary = summarize(iter(judge_file(stream, path.name, context)))
-        extra = {"accepted": summary.accepted, "rejected": summary.rejected}
+            judgement = judge_file(stream, path.name, context)
+            # What the worker (attempts.judge_attempt) takes of the judgement to store, made
+            # for every row: each part's findings and record changes, with the keys' digests.
+            parts = (
+                judgement.stored(summary, WRITE_BATCH_ROWS)
+                if hasattr(judgement, "stored")
+                else stored_row_by_row(judgement, summary)
+            )
+            stored = sum(len(part.findings) + len(part.changes) for part in parts)
+        extra = {"accepted": summary.accepted, "rejected": summary.rejected, "stored": stored}
         return summary.rows_read, extra
     if tool == "floor" and xlsx:
         from openpyxl import load_workbook

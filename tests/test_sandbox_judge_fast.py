@@ -15,12 +15,14 @@ from training.sandbox.judge import (
     Activity,
     BoardRegistration,
     CompactIndex,
+    FileJudgement,
     JudgeContext,
     LearnerKey,
     NoRecords,
     RecordKey,
     Register,
     RegisterEntry,
+    Summary,
     batches,
     judge_file,
     learner_key,
@@ -372,12 +374,28 @@ def test_the_compact_index_remembers_what_a_dict_would(entries):
 
 def judged_in_batches(data: bytes, context: JudgeContext, filename: str = "learners.csv"):
     """The results row by row, the summary counted batch by batch (no RowResult made), and the
-    rows judged in batches; then the same file's results from RowJudge alone."""
+    rows judged in batches; then the same file's results from RowJudge alone. What the worker
+    stores of the file (its parts, made from the batches without RowResults) is checked to be
+    what it stores of RowJudge's results."""
     judgement = judge_file(io.BytesIO(data), filename, context)
     results = list(judgement)
     counted = summarize(judge_file(io.BytesIO(data), filename, context))
     slow = list(judge_file(io.BytesIO(data), filename, context, fast_path=False))
+    stored, stored_summary = stored_parts(judge_file(io.BytesIO(data), filename, context))
+    expected = stored_parts(judge_file(io.BytesIO(data), filename, context, fast_path=False))
+    assert (stored, stored_summary) == expected
+    assert stored_summary == summarize(slow)
     return results, counted, judgement.batch_rows, slow
+
+
+def stored_parts(judgement: FileJudgement, every: int = 7) -> tuple[list, Summary]:
+    """What the worker stores of a judgement, part by part, and the totals it counts."""
+    summary = Summary()
+    parts = [
+        (part.rows_judged, part.whole, part.findings, part.changes)
+        for part in judgement.stored(summary, every)
+    ]
+    return parts, summary
 
 
 def delimited(rows: list[list[str]], delimiter: str, line_end: str, blank_every: int) -> bytes:

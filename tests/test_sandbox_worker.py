@@ -12,15 +12,23 @@ from contextlib import closing
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from conftest import manage_token, signup_form
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, select
 
 from training.booking.models import Signup
 from training.extensions import db
 from training.sandbox import attempts, downloads, judge, records, rules
-from training.sandbox.models import ATTEMPT_JUDGING, SandboxAttempt, SandboxRecord
+from training.sandbox.models import (
+    ATTEMPT_JUDGING,
+    SandboxActivity,
+    SandboxActivityBoard,
+    SandboxAttempt,
+    SandboxFinding,
+    SandboxRecord,
+)
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -209,3 +217,114 @@ def test_records_are_written_in_one_statement_a_batch_whatever_cells_they_leave_
             event.remove(db.engine, "before_cursor_execute", note)
         db.session.rollback()
     assert [s.split("(", 1)[0].strip() for s in statements] == ["INSERT INTO sandbox_records"]
+
+
+def mixed_file(rows: int, shift: int) -> bytes:
+    """One-line rows of a few hundred learners: Adds, duplicates, Deletes, credits that are
+    wrong, boards with their credits, now and then a name outside ASCII (judged whole)."""
+    boards = [
+        ("ABIM", "123456", "2", "Medical Knowledge", "2"),
+        ("ABS", "5", "8", "CME", "8"),
+        ("", "", "", "", ""),
+    ]
+    lines = [",".join(rules.REQUIRED_HEADERS)]
+    for n in range(shift, shift + rows):
+        learner = n % 300
+        lines.append(
+            ",".join(
+                [
+                    "Delete" if n % 13 == 0 else "Add",
+                    "200012345",
+                    f"05/{n % 9 + 1:02d}/2025",
+                    "Renée" if n % 97 == 0 else f"Learner{learner}",
+                    "Family",
+                    "03/14",
+                    "CA",
+                    f"A{learner}",
+                    "1.3" if n % 11 == 0 else "1",
+                    *boards[n % 3],
+                ]
+            )
+        )
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_the_worker_stores_the_same_records_findings_and_totals_through_batches_as_row_by_row(
+    app, client, make_session, monkeypatch
+):
+    """A re-upload against records held from a first one, judged in batches (several, and over
+    several write batches): the records kept, the findings and the attempt's totals are those of
+    the same upload judged by RowJudge alone."""
+    client.post("/signup", data=signup_form(make_session()))
+    today = date(2025, 6, 10)
+    judge_file = judge.judge_file
+    judgements = []
+
+    def judged(data: bytes, *, fast_path: bool = True) -> tuple[list, list, tuple]:
+        def judge_file_as_asked(*arguments, **options):
+            judgements.append(judge_file(*arguments, **options, fast_path=fast_path))
+            return judgements[-1]
+
+        monkeypatch.setattr(judge, "judge_file", judge_file_as_asked)
+        attempt = SandboxAttempt(signup_id=1, filename="learners.csv", size_bytes=len(data))
+        db.session.add(attempt)
+        db.session.flush()
+        attempts.judge_attempt(attempt, io.BytesIO(data), today=today, max_bytes=1 << 30)
+        kept = db.session.execute(select(SandboxRecord.__table__).order_by(SandboxRecord.id)).all()
+        findings = db.session.execute(
+            select(
+                SandboxFinding.row,
+                SandboxFinding.column,
+                SandboxFinding.severity,
+                SandboxFinding.code,
+                SandboxFinding.message,
+                SandboxFinding.is_file_level,
+            ).order_by(SandboxFinding.id)
+        ).all()
+        db.session.refresh(attempt)
+        totals = (
+            attempt.status,
+            attempt.rows_read,
+            attempt.rows_accepted,
+            attempt.rows_rejected,
+            attempt.error_count,
+            attempt.warning_count,
+            attempt.counts_by_code,
+        )
+        records_kept = [
+            {name: value for name, value in row._mapping.items() if name not in ("created_at",)}
+            for row in kept
+        ]
+        return records_kept, findings, totals
+
+    with app.app_context():
+        db.session.add(
+            SandboxActivity(
+                signup_id=1,
+                activity_id="200012345",
+                title="Practice",
+                start_date=date(2025, 1, 1),
+                end_date=date(2025, 12, 31),
+                max_cme_credits=Decimal(3),
+                boards=[
+                    SandboxActivityBoard(board="ABIM", points=Decimal(2),
+                                         credit_types=["Medical Knowledge"]),
+                    SandboxActivityBoard(board="ABS", points=Decimal(8), credit_types=["CME"]),
+                ],
+            )
+        )  # fmt: skip
+        judged(mixed_file(400, 0))
+        db.session.commit()
+        with patch.object(judge.batches, "_CHUNK", 8 * 1024):
+            through_batches = judged(mixed_file(1_200, 150))
+        db.session.rollback()
+        row_by_row = judged(mixed_file(1_200, 150), fast_path=False)
+        db.session.rollback()
+    records_kept, findings, totals = through_batches
+    assert 1_100 < judgements[1].batch_rows < 1_200  # a name outside ASCII: judged whole
+    assert judgements[2].batch_rows == 0
+    assert through_batches == row_by_row
+    codes = {"DUPLICATE_ROW", "DELETE_NOT_FOUND", "CREDITS_NOT_QUARTER", "LATE_REPORT"}
+    assert codes <= set(totals[-1])
+    assert {finding.code for finding in findings} >= codes
+    assert len(records_kept) > 400

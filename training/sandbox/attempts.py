@@ -196,22 +196,12 @@ def judge_attempt(
     if on_progress is not None:
         on_progress(0)
     summary = judge.Summary()
-    rows = 0
     judgement = judge.judge_file(stream, filename, context, learners_only=learners_only)
-    for item in judgement:
-        summary.add(item)
-        if isinstance(item, judge.Finding):
-            writer.add_findings([item], of_file=True)
-            continue
-        rows += 1
-        writer.add_findings(item.findings)
-        if item.accepted:
-            writer.apply(item)
-        if rows % WRITE_BATCH_ROWS == 0:
-            writer.write()
-            if on_progress is not None:
-                on_progress(rows)
-    writer.write()
+    for part in judgement.stored(summary, WRITE_BATCH_ROWS):
+        writer.take(part)
+        writer.write()
+        if part.whole and on_progress is not None:
+            on_progress(part.rows_judged)
     finish_attempt(attempt_id, summary, judgement.layout)
     return summary
 

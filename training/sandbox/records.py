@@ -1,7 +1,6 @@
 """The organization's sandbox records: as the judge asks about them while it reads a file, and
 as an attempt writes them (its findings, and its accepted rows' changes, in batches)."""
 
-import hashlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -10,20 +9,6 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from training.extensions import db, utcnow
 from training.sandbox import judge
 from training.sandbox.models import SandboxFinding, SandboxRecord
-
-
-def _digest(parts: Iterable[object]) -> str:
-    return hashlib.sha256("\x1f".join(str(part) for part in parts).encode()).hexdigest()
-
-
-def record_digest(key: judge.RecordKey) -> str:
-    """The indexed form of a record key."""
-    return _digest((*key.learner, key.activity_id, key.completion_date.isoformat(), key.board))
-
-
-def learner_digest(learner: judge.LearnerKey) -> str:
-    """The indexed form of a learner key."""
-    return _digest(learner)
 
 
 def _key64(digest: str) -> int:
@@ -51,20 +36,21 @@ class HeldRecords:
         )
         for record_key, learner_key, activity_id in rows:
             self.record_keys.add(_key64(record_key))
-            self.completions.add(_key64(_digest((learner_key, activity_id))))
+            self.completions.add(_key64(judge.key_digest((learner_key, activity_id))))
 
     def __len__(self) -> int:
         return len(self.record_keys)
 
     def find(self, key: judge.RecordKey) -> bool:
         """True when the sandbox holds a record with this key."""
-        return bool(self.record_keys) and _key64(record_digest(key)) in self.record_keys
+        return bool(self.record_keys) and _key64(judge.record_digest(key)) in self.record_keys
 
     def has_completion(self, learner: judge.LearnerKey, activity_id: str) -> bool:
         """True when the sandbox holds any record of this learner for this activity."""
         if not self.completions:
             return False
-        return _key64(_digest((learner_digest(learner), activity_id))) in self.completions
+        completion = judge.key_digest((judge.learner_digest(learner), activity_id))
+        return _key64(completion) in self.completions
 
 
 class RecordWriter:
@@ -81,57 +67,42 @@ class RecordWriter:
 
     def add_findings(self, findings: Iterable[judge.Finding], *, of_file: bool = False) -> None:
         """Keep ``findings`` to write (``of_file``: about the file as a whole)."""
+        attempt_id = self.attempt_id
         self.findings.extend(
-            {
-                "attempt_id": self.attempt_id,
-                "is_file_level": of_file,
-                "row": finding.row,
-                "column": finding.column[:100],
-                "severity": finding.severity,
-                "code": finding.code,
-                "message": finding.message,
-            }
+            {**judge.finding_row(finding, of_file=of_file), "attempt_id": attempt_id}
             for finding in findings
         )
 
-    def _run(self, kind: str) -> list[dict[str, Any]]:
-        if not self.changes or self.changes[-1][0] != kind:
-            self.changes.append((kind, []))
-        return self.changes[-1][1]
-
     def apply(self, result: judge.RowResult) -> None:
         """Keep an accepted row's change: add a pending record, or delete one."""
-        record = result.record
-        if record is None:  # a learner checked, not reported: nothing to keep
-            return
-        key = judge.record_key(record)
-        if result.action == "Delete":
-            self._run("delete").append({"digest": record_digest(key)})
-            return
-        self._run("add").append(
-            {
+        change = judge.change_of(result.action, result.record)
+        if change is not None:
+            self._keep(change[0], [change[1]])
+
+    def take(self, part: judge.StoredPart) -> None:
+        """Keep a judged part's findings and changes (see ``FileJudgement.stored``)."""
+        attempt_id = self.attempt_id
+        for finding in part.findings:
+            finding["attempt_id"] = attempt_id
+        self.findings += part.findings
+        for kind, rows in part.changes:
+            self._keep(kind, rows)
+
+    def _keep(self, kind: str, rows: list[dict[str, Any]]) -> None:
+        if kind == "add":
+            pending = {
                 "signup_id": self.signup_id,
-                "activity_id": record.activity_id,
-                "completion_date": record.completion_date,
-                "first_name": record.first_name,
-                "last_name": record.last_name,
-                "birth_month": record.birth_month,
-                "birth_day": record.birth_day,
-                "state": record.state,
-                "license_or_npi": record.license_or_npi,
-                "board": record.board,
-                "board_id": record.board_id,
-                "cme_credits": record.cme_credits,
-                "board_credits": record.board_credits,
-                "credit_awards": [[kind, str(credits)] for kind, credits in record.credit_awards],
-                "record_key": record_digest(key),
-                "learner_key": learner_digest(key.learner),
                 "added_by_attempt_id": self.attempt_id,
                 "is_pending": True,
                 "deleting_attempt_id": None,
                 "created_at": utcnow(),
             }
-        )
+            for row in rows:
+                row.update(pending)
+        if self.changes and self.changes[-1][0] == kind:
+            self.changes[-1][1].extend(rows)
+        else:
+            self.changes.append((kind, rows))
 
     def write(self) -> None:
         """Write what is kept: the findings, then the rows' changes in row order."""

@@ -4,7 +4,8 @@ By concern: ``values`` reads and shows one cell, ``register`` is the fictional r
 ``records`` what rows are judged against, ``findings`` what the judge says, ``index`` what it
 remembers across rows, ``rows`` judges one row by its named fields, ``fast`` judges plain rows
 from remembered verdicts of RowJudge's own checks, ``batches`` judges a text file of one-line
-rows in batches (polars) from the same verdicts, and ``files`` a whole file.
+rows in batches (polars) from the same verdicts, ``stored`` is what the worker stores of the
+results, and ``files`` a whole file.
 """
 
 from training.sandbox.judge.files import (
@@ -40,6 +41,14 @@ from training.sandbox.judge.register import (
     name_key,
 )
 from training.sandbox.judge.rows import LearnerRow, RowJudge
+from training.sandbox.judge.stored import (
+    StoredPart,
+    change_of,
+    finding_row,
+    key_digest,
+    learner_digest,
+    record_digest,
+)
 from training.sandbox.judge.values import (
     board_code,
     cell_text,
@@ -73,18 +82,24 @@ __all__ = [
     "RowJudge",
     "RowResult",
     "RowShaper",
+    "StoredPart",
     "Summary",
     "board_code",
     "cell_text",
+    "change_of",
     "column_letter",
+    "finding_row",
     "header_mismatch",
     "judge_file",
+    "key_digest",
+    "learner_digest",
     "learner_key",
     "learner_rows",
     "make_finding",
     "masked",
     "name_key",
     "npi_is_valid",
+    "record_digest",
     "record_key",
     "state_code",
     "summarize",

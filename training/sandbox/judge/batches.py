@@ -17,6 +17,7 @@ import codecs
 import csv
 from collections import Counter
 from collections.abc import Callable, Iterator
+from hashlib import sha256
 from typing import Any, BinaryIO
 
 import polars as pl
@@ -27,6 +28,12 @@ from training.sandbox.judge.findings import Finding, RowResult, Summary
 from training.sandbox.judge.records import RecordKey
 from training.sandbox.judge.register import LearnerKey
 from training.sandbox.judge.rows import LearnerRow, RowJudge
+from training.sandbox.judge.stored import (
+    Change,
+    change_of,
+    credit_awards_row,
+    finding_row,
+)
 from training.sandbox.readers import csv_problem, trimmed_cells
 
 # Bytes read at a time; a batch is the whole lines among them (about 2,500 learner rows), so
@@ -218,7 +225,9 @@ class BatchRows:
             | board_id.is_in(register["board_ids"].implode())
             | (
                 (first_key != last_key)
-                & pl.concat_str(last_key, pl.lit(_SEPARATOR), first_key).is_in(register["names"])
+                & pl.concat_str(last_key, pl.lit(_SEPARATOR), first_key).is_in(
+                    register["names"].implode()
+                )
             )
         )
         return frame.with_columns(
@@ -320,7 +329,9 @@ class BatchRows:
         names = columns.columns
         lists = {name: columns[name].to_list() for name in names}
         # Kept as columns (a few bytes a value) until the RowResults are asked for.
-        batch.people = frame.select("field_3", "field_4", "npi", "license", "field_10")
+        batch.people = frame.select(
+            "field_3", "field_4", "npi", "license", "field_10", "first_key", "last_key"
+        )
         kinds = batch.kinds
         accepted = batch.accepted
         extras = batch.extras
@@ -502,15 +513,14 @@ class JudgedBatch:
         # Row number -> findings from across rows and the register (plain rows), or the
         # RowResult of a row judged whole.
         self.extras: dict[int, Any] = {}
-        # First and last name, NPI, license number and Board ID of each line.
+        # First and last name, NPI, license number, Board ID and the names' keys of each line.
         self.people = pl.DataFrame()
 
-    def results(self) -> Iterator[RowResult]:
-        """The batch's RowResults, in row order."""
+    def _rows(self) -> Iterator[tuple]:
+        """Each line's number, kind, acceptance, combination of findings, verdicts and people's
+        cells, in row order."""
         values = self.values
-        extras = self.extras
-        combined = self.combined
-        rows = zip(
+        return zip(
             range(self.first_number, self.first_number + len(self.kinds)),
             self.kinds,
             self.accepted,
@@ -525,10 +535,16 @@ class JudgedBatch:
             *(column.to_list() for column in self.people.iter_columns()),
             strict=True,
         )
+
+    def results(self) -> Iterator[RowResult]:
+        """The batch's RowResults, in row order."""
+        extras = self.extras
+        combined = self.combined
+        rows = self._rows()
         for (number, kind, accepted, combination, (action, _is_add), activity, completion,
              (birth_month, birth_day, _ok), state, cme,
              (board, board_id_kept, board_credits, awards, _board_ok), first_name, last_name,
-             npi, license_number, board_id) in rows:  # fmt: skip
+             npi, license_number, board_id, _first_key, _last_key) in rows:  # fmt: skip
             if kind != PLAIN:
                 if kind == WHOLE:
                     yield extras[number]
@@ -557,6 +573,70 @@ class JudgedBatch:
                 awards,
             )
             yield RowResult(number, action, tuple(findings), record, True)
+
+    def stored_rows(self) -> Iterator[tuple[list[dict[str, Any]], Change | None]]:
+        """Each row's findings and change as the worker stores them (``judge.stored``), in row
+        order, made from the batch's columns and verdicts without a RowResult."""
+        extras = self.extras
+        combined = self.combined
+        finding_rows: dict[int, tuple[dict[str, Any], ...]] = {}
+        # One list a distinct credits by credit type (the rows share it: it is only read).
+        awards_rows: dict[tuple, list[list[str]]] = {}
+        rows = self._rows()
+        for (number, kind, accepted, combination, (action, _is_add), activity, completion,
+             (birth_month, birth_day, _ok), state, cme,
+             (board, board_id_kept, board_credits, awards, _board_ok), first_name, last_name,
+             npi, license_number, board_id, first_key, last_key) in rows:  # fmt: skip
+            if kind != PLAIN:
+                if kind == WHOLE:
+                    result = extras[number]
+                    yield (
+                        [finding_row(finding) for finding in result.findings],
+                        change_of(result.action, result.record) if result.accepted else None,
+                    )
+                continue
+            templates = finding_rows.get(combination)
+            if templates is None:
+                templates = finding_rows[combination] = tuple(
+                    finding_row(finding) for finding in combined[combination][0]
+                )
+            findings = [{**template, "row": number} for template in templates]
+            extra = extras.get(number)
+            if extra is not None:
+                findings += [finding_row(finding) for finding in extra]
+            if not accepted:
+                yield findings, None
+                continue
+            # key_digest's texts, made here at once: the learner's is part of the record's.
+            activity_id = activity[0]
+            learner = f"{first_key}\x1f{last_key}\x1f{birth_month}\x1f{birth_day}"
+            record_key = sha256(
+                f"{learner}\x1f{activity_id}\x1f{completion.isoformat()}\x1f{board or ''}".encode()
+            ).hexdigest()
+            if action == "Delete":
+                yield findings, ("delete", {"digest": record_key})
+                continue
+            awards_row = awards_rows.get(awards)
+            if awards_row is None:
+                awards_row = awards_rows[awards] = credit_awards_row(awards)
+            record = {
+                "activity_id": activity_id,
+                "completion_date": completion,
+                "first_name": first_name,
+                "last_name": last_name,
+                "birth_month": birth_month,
+                "birth_day": birth_day,
+                "state": state,
+                "license_or_npi": npi or license_number,
+                "board": board,
+                "board_id": board_id if board_id_kept else None,
+                "cme_credits": cme,
+                "board_credits": board_credits,
+                "credit_awards": awards_row,
+                "record_key": record_key,
+                "learner_key": sha256(learner.encode()).hexdigest(),
+            }
+            yield findings, ("add", record)
 
     def count(self, summary: Summary) -> None:
         """Add the batch's rows and findings to ``summary``."""

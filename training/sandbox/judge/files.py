@@ -23,9 +23,16 @@ from training.sandbox.columns import (
 )
 from training.sandbox.judge.batches import BatchRows, JudgedBatch
 from training.sandbox.judge.fast import FastRows
-from training.sandbox.judge.findings import Finding, RowResult, column_order, make_finding
+from training.sandbox.judge.findings import (
+    Finding,
+    RowResult,
+    Summary,
+    column_order,
+    make_finding,
+)
 from training.sandbox.judge.records import JudgeContext
 from training.sandbox.judge.rows import LearnerRow, RowJudge
+from training.sandbox.judge.stored import StoredPart, change_of, finding_row
 from training.sandbox.judge.values import (
     birthday_from_full_date,
     cell_text,
@@ -383,6 +390,40 @@ class FileJudgement:
                 yield from self._judge_rows(rows)
         except FileProblem as problem:
             yield make_finding(problem.code, None, **problem.params)
+
+    def stored(self, summary: Summary, every: int) -> Iterator[StoredPart]:
+        """What the worker stores, in parts: one after every ``every`` data rows (``whole``),
+        and a last one with what is left; each item is counted in ``summary`` as it is
+        judged. A batch of rows gives its stored values without a RowResult per row."""
+        part = StoredPart(0)
+        rows_judged = 0
+        for item in self.batched():
+            if isinstance(item, Finding):
+                summary.add(item)
+                part.findings.append(finding_row(item, of_file=True))
+                continue
+            if isinstance(item, JudgedBatch):
+                item.count(summary)
+                row_items = item.stored_rows()
+            else:
+                summary.add(item)
+                row_items = iter(((
+                    [finding_row(finding) for finding in item.findings],
+                    change_of(item.action, item.record) if item.accepted else None,
+                ),))  # fmt: skip
+            for findings, change in row_items:
+                rows_judged += 1
+                if findings:
+                    part.findings += findings
+                if change is not None:
+                    part.add_change(change)
+                if rows_judged % every == 0:
+                    part.rows_judged = rows_judged
+                    part.whole = True
+                    yield part
+                    part = StoredPart(rows_judged)
+        part.rows_judged = rows_judged
+        yield part
 
     def _judge_rows(self, rows: LearnerRows) -> Iterator[RowResult | JudgedBatch]:
         judge = RowJudge(self.context, learners_only=self.learners_only)
