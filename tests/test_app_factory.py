@@ -1,6 +1,8 @@
 """Start-up settings, the health check and the headers every page carries."""
 
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -106,3 +108,24 @@ def test_session_cookies_are_secure_when_served_over_https(monkeypatch, tmp_path
     assert app.config["SESSION_COOKIE_SECURE"] is True
     plain = create_app({"TESTING": True, "PUBLIC_URL": "http://127.0.0.1:5000"})
     assert plain.config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_a_web_process_does_not_load_polars_until_a_file_is_judged_in_batches(tmp_path):
+    # polars costs a process about 40 MB: only the judge's batch path loads it.
+    script = (
+        "import sys\n"
+        "from training import create_app\n"
+        "app = create_app()\n"
+        "app.test_client().get('/')\n"
+        "print('polars' in sys.modules)\n"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TRAINING_SECRET_KEY": "test",
+        "TRAINING_INSTANCE_PATH": str(tmp_path),
+        "TRAINING_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/app.sqlite3",
+    }
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip().splitlines()[-1] == "False"

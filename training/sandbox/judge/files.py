@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from training.sandbox import rules
 from training.sandbox.columns import (
@@ -21,7 +21,6 @@ from training.sandbox.columns import (
     signature,
     template_width,
 )
-from training.sandbox.judge.batches import BatchRows, JudgedBatch
 from training.sandbox.judge.fast import FastRows
 from training.sandbox.judge.findings import (
     Finding,
@@ -49,6 +48,9 @@ from training.sandbox.readers import (
     SpreadsheetRow,
     open_learner_file,
 )
+
+if TYPE_CHECKING:
+    from training.sandbox.judge.batches import JudgedBatch
 
 # How the columns were read.
 TEMPLATE = "template"  # the template's header, found by content and matched loosely
@@ -370,10 +372,10 @@ class FileJudgement:
 
     def __iter__(self) -> Iterator[RowResult | Finding]:
         for item in self.batched():
-            if isinstance(item, JudgedBatch):
-                yield from item.results()
-            else:
+            if isinstance(item, (RowResult, Finding)):
                 yield item
+            else:  # a JudgedBatch
+                yield from item.results()
 
     def batched(self) -> Iterator[RowResult | Finding | JudgedBatch]:
         """The same results, a batch of rows judged together left as one JudgedBatch (its
@@ -402,15 +404,15 @@ class FileJudgement:
                 summary.add(item)
                 part.findings.append(finding_row(item, of_file=True))
                 continue
-            if isinstance(item, JudgedBatch):
-                item.count(summary)
-                row_items = item.stored_rows()
-            else:
+            if isinstance(item, RowResult):
                 summary.add(item)
                 row_items = iter(((
                     [finding_row(finding) for finding in item.findings],
                     change_of(item.action, item.record) if item.accepted else None,
                 ),))  # fmt: skip
+            else:  # a JudgedBatch
+                item.count(summary)
+                row_items = item.stored_rows()
             for findings, change in row_items:
                 rows_judged += 1
                 if findings:
@@ -442,6 +444,10 @@ class FileJudgement:
             # Every row is one line: the rest of the file is judged in batches.
             first = next(rows.raw_rows, None)
             if first is not None:
+                # polars (about 45 MB and 0.4 s) is loaded by the first file judged in batches,
+                # not by every process that imports the judge (the web server's).
+                from training.sandbox.judge.batches import BatchRows
+
                 layout = rows.layout
                 batches = BatchRows(
                     judge, fast, shaper, shaper.width, layout.delimiter, layout.encoding
