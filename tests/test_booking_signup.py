@@ -325,6 +325,28 @@ def test_a_signup_posted_five_times_books_once_and_shows_one_manage_link(app, cl
         assert db.session.scalar(select(func.count(OutboxMessage.id))) == 1
 
 
+def test_a_signup_sent_five_times_at_once_leads_every_answer_to_the_same_confirmation(
+    app, client, make_session
+):
+    """Sent at once, the repeats carry the cookie from before the first answer noted the
+    signup in it; each still lands on the booking's confirmation with its first link."""
+    session_id = make_session()
+    client.get("/signup")  # the browser's nonce, as the page sets it
+    cookie_before = client.get_cookie("session").value
+    form = signup_form(session_id)
+    first = client.post("/signup", data=form)
+    repeats = []
+    for _ in range(4):
+        client.set_cookie("session", cookie_before)
+        repeats.append(client.post("/signup", data=form))
+
+    assert {answer.headers["Location"] for answer in repeats} == {first.headers["Location"]}
+    assert "You're booked" in page_text(client.get(repeats[-1].headers["Location"]))
+    assert len(signups(app)) == 1
+    with app.app_context():
+        assert db.session.scalar(select(func.count(ManageLink.id))) == 1
+
+
 def test_a_signup_sent_again_after_back_shows_its_confirmation_and_makes_no_new_link(
     app, client, make_session
 ):

@@ -121,8 +121,15 @@ def _repeated_signup(submission: FormSubmission, _submission_key: str):
     finds it; from anywhere else the page only says the signup was received.
     """
     signup = services.find_signup_by_submission(submission.key_hash)
-    if signup is not None and (confirmation := _confirmation_sent_before(signup)) is not None:
-        return confirmation
+    if signup is not None:
+        # The same form sent at once several times: this browser's cookie may not yet note
+        # the signup its first answer made, but its nonce gives the same first manage link.
+        if isinstance(browser_session.get(BROWSER_NONCE_KEY), str):
+            token = _first_manage_token(submission.key_hash)
+            if signup_for_token(token) == signup:
+                return redirect(url_for("booking.confirmation", token=token), code=303)
+        if (confirmation := _confirmation_sent_before(signup)) is not None:
+            return confirmation
     flash(
         "We already have this signup. Its confirmation and manage link are in the email we "
         "sent to your contact.",
