@@ -104,6 +104,8 @@ def test_starting_without_a_secret_key_fails_with_a_clear_message(environment):
     result = flask(environment, "db", "upgrade")
     assert result.returncode != 0
     assert "TRAINING_SECRET_KEY is not set" in result.stderr
+    # Next to `make run`'s demo, the command to use is named.
+    assert 'export TRAINING_SECRET_KEY="$(cat instance/secret_key)"' in result.stderr
 
 
 def test_make_run_serves_the_demo_and_delivers_its_emails_as_files(environment, tmp_path):

@@ -86,7 +86,9 @@ def _check_settings(app: Flask) -> None:
             raise RuntimeError(
                 "TRAINING_SECRET_KEY is not set. Set it to a long random value, for example:\n"
                 "  export TRAINING_SECRET_KEY=\"$(python -c 'import secrets; "
-                "print(secrets.token_hex(32))')\""
+                "print(secrets.token_hex(32))')\"\n"
+                "Next to the demo `make run` serves, use its key (from the project's folder):\n"
+                '  export TRAINING_SECRET_KEY="$(cat instance/secret_key)"'
             )
         app.config["SECRET_KEY"] = "dev-only-not-secret"  # noqa: S105 (debug and tests only)
     if app.config["PUBLIC_URL"].startswith("https://"):
