@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
 
 import httpx
 import psycopg
@@ -37,6 +36,7 @@ from harness import (
     PROJECT_ROOT,
     RESULTS_DIR,
     SetupError,
+    add_program,
     database_url,
     hidden_inputs,
     interrupt,
@@ -66,45 +66,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.signups < 1 or args.runs < 1:
         parser.error("--signups and --runs must be at least 1")
     return args
-
-
-def add_program() -> list[int]:
-    """One program open for signups with roomy sessions; the session ids by date."""
-    from training import create_app
-    from training.booking.models import Program, TrainingSession
-    from training.extensions import db, utcnow
-
-    app = create_app()
-    now = utcnow()
-    first_start = now.replace(minute=0, second=0, microsecond=0) + timedelta(days=3)
-    with app.app_context():
-        program = Program(
-            slug="bench",
-            name="Learner Credit Reporting Training",
-            description="Benchmark program.",
-            timezone="America/Los_Angeles",
-            window_starts_on=now.date(),
-            window_ends_on=(now + timedelta(days=SESSIONS + 30)).date(),
-            signup_opens_at=now - timedelta(days=1),
-            signup_closes_at=now + timedelta(days=30),
-            staff_email="staff@training.example.org",
-            accme_challenge_due_on=(now + timedelta(days=9)).date(),
-            cma_challenge_due_on=(now + timedelta(days=120)).date(),
-            attestation_text="We have our learners' permission to report their credit.",
-        )
-        program.sessions = [
-            TrainingSession(
-                starts_at=first_start + timedelta(days=day),
-                ends_at=first_start + timedelta(days=day, minutes=90),
-                seats=SEATS_PER_SESSION,
-            )
-            for day in range(SESSIONS)
-        ]
-        db.session.add(program)
-        db.session.commit()
-        session_ids = [session.id for session in program.sessions]
-        db.engine.dispose()
-    return session_ids
 
 
 def form_for(number: int, hidden: dict[str, str], session_ids: list[int]) -> dict:
@@ -249,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             TRAINING_INSTANCE_PATH=workdir.name,
         )
         upgrade_database(dict(os.environ), deadline)
-        session_ids = add_program()
+        session_ids = add_program(SESSIONS, SEATS_PER_SESSION)
 
         listener = listening_socket()
         base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
