@@ -138,7 +138,8 @@ def add_live_session(participants: int) -> tuple[int, list[str]]:
         seed_walkthrough(PROJECT_ROOT / "seed" / "walkthrough")
         member = staff_services.create_staff(FACILITATOR, PASSWORD, "facilitator")
         member.sessions.append(session)
-        start_session(session, actor=member, now=now)
+        # Started once check-in is open (30 minutes before the start), as a facilitator would.
+        start_session(session, actor=member, now=starts_at - timedelta(minutes=5))
         db.session.commit()
         session_id = session.id
         db.engine.dispose()
