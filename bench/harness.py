@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from queue import Empty, SimpleQueue
@@ -437,30 +437,38 @@ def cpu_shares(phase: PhaseRun) -> dict:
     }
 
 
+def bench_program(now: datetime, *, days: int = 30):
+    """A program open for signups at ``now`` for ``days`` days, without sessions (not added
+    to the database session)."""
+    from training.booking.models import Program
+
+    return Program(
+        slug="bench",
+        name="Learner Credit Reporting Training",
+        description="Benchmark program.",
+        timezone="America/Los_Angeles",
+        window_starts_on=now.date(),
+        window_ends_on=(now + timedelta(days=days)).date(),
+        signup_opens_at=now - timedelta(days=1),
+        signup_closes_at=now + timedelta(days=30),
+        staff_email="staff@training.example.org",
+        accme_challenge_due_on=(now + timedelta(days=9)).date(),
+        cma_challenge_due_on=(now + timedelta(days=120)).date(),
+        attestation_text="We have our learners' permission to report their credit.",
+    )
+
+
 def add_program(sessions: int, seats: int) -> list[int]:
     """Add one program open for signups and its sessions; return the session ids by date."""
     from training import create_app
-    from training.booking.models import Program, TrainingSession
+    from training.booking.models import TrainingSession
     from training.extensions import db, utcnow
 
     app = create_app()
     now = utcnow()
     first_start = now.replace(minute=0, second=0, microsecond=0) + timedelta(days=3)
     with app.app_context():
-        program = Program(
-            slug="bench",
-            name="Learner Credit Reporting Training",
-            description="Benchmark program.",
-            timezone="America/Los_Angeles",
-            window_starts_on=now.date(),
-            window_ends_on=(now + timedelta(days=sessions + 30)).date(),
-            signup_opens_at=now - timedelta(days=1),
-            signup_closes_at=now + timedelta(days=30),
-            staff_email="staff@training.example.org",
-            accme_challenge_due_on=(now + timedelta(days=9)).date(),
-            cma_challenge_due_on=(now + timedelta(days=120)).date(),
-            attestation_text="We have our learners' permission to report their credit.",
-        )
+        program = bench_program(now, days=sessions + 30)
         program.sessions = [
             TrainingSession(
                 starts_at=first_start + timedelta(days=day),

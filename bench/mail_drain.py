@@ -24,10 +24,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from harness import bench_program
 
 from training import create_app
 from training.booking import notices, services
-from training.booking.models import Program, TrainingSession
+from training.booking.models import TrainingSession
 from training.extensions import db, utcnow
 from training.mail.delivery import deliver_due, envelope_for
 from training.mail.message import build_message, to_bytes
@@ -63,20 +64,7 @@ def free_port() -> int:
 def queue_confirmations(count: int) -> None:
     """One real booking, then ``count`` confirmation emails with invites for it."""
     now = utcnow()
-    program = Program(
-        slug="bench",
-        name="Learner Credit Reporting Training",
-        description="Benchmark program.",
-        timezone="America/Los_Angeles",
-        window_starts_on=now.date(),
-        window_ends_on=(now + timedelta(days=30)).date(),
-        signup_opens_at=now - timedelta(days=1),
-        signup_closes_at=now + timedelta(days=30),
-        staff_email="staff@training.example.org",
-        accme_challenge_due_on=now.date(),
-        cma_challenge_due_on=now.date(),
-        attestation_text="We have our learners' permission.",
-    )
+    program = bench_program(now)
     session = TrainingSession(
         program=program,
         starts_at=now + timedelta(days=3),
