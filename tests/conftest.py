@@ -19,7 +19,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 from sqlalchemy import text
 from werkzeug.datastructures import MultiDict
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from training import create_app
 from training.booking.models import Program, TrainingSession
@@ -400,10 +400,48 @@ def make_live_app(tmp_path, monkeypatch):
     return make
 
 
+RESPONSE_KEY = "tests.response"
+
+
+class ClosingRequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler, closing the response when the browser went away mid-request.
+
+    Werkzeug's server reads what is left of the request before it closes the response; when
+    the browser has dropped the connection (a page left while its style sheet loads) that read
+    raises ``ConnectionResetError`` and the response, a static file's open file among them, is
+    never closed. Gunicorn closes it in every case; here the handler does it after the request.
+    """
+
+    def run_wsgi(self) -> None:
+        try:
+            super().run_wsgi()
+        finally:
+            response = self.environ.get(RESPONSE_KEY) if hasattr(self, "environ") else None
+            if response is not None and hasattr(response, "close"):
+                response.close()
+
+
+def remembering_response(app: Flask):
+    """Wrap ``app`` so the request's environ keeps the response it returned."""
+
+    def wsgi(environ, start_response):
+        response = app(environ, start_response)
+        environ[RESPONSE_KEY] = response
+        return response
+
+    return wsgi
+
+
 @contextmanager
 def live_server(app: Flask) -> Iterator[str]:
     """Serve ``app`` on a free loopback port in a thread; yields its address."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server(
+        "127.0.0.1",
+        0,
+        remembering_response(app),
+        threaded=True,
+        request_handler=ClosingRequestHandler,
+    )
     url = f"http://127.0.0.1:{server.server_port}"
     app.config["PUBLIC_URL"] = url
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
