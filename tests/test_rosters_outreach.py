@@ -1,12 +1,14 @@
 """Staff email the organizations of one or more sessions: preview, send, and what arrives."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from conftest import page_text, signup_form
 from sqlalchemy import select
 
 from training.audit.models import AuditEvent
+from training.booking.models import TrainingSession
 from training.extensions import db
 from training.mail.delivery import deliver_due
 from training.mail.models import OutboxMessage
@@ -114,6 +116,28 @@ def test_the_waitlist_is_written_to_only_when_asked(app, client, sign_in_as, boo
         by_subject.setdefault(message.subject, []).append(message.recipients[0])
     assert "li@late.org" not in by_subject["Before Tuesday's session"]
     assert "li@late.org" in by_subject["Waitlist too"]
+
+
+def test_the_waitlist_of_a_session_under_way_is_not_written_to(
+    app, client, sign_in_as, booked, time_machine
+):
+    first, _second = booked
+    with app.app_context():
+        starts_at = db.session.get(TrainingSession, first).starts_at
+    time_machine.move_to(starts_at + timedelta(minutes=10), tick=False)
+    sign_in_as("staff")
+    preview = client.post(
+        "/staff/sessions/email", data=compose([first], include_waitlist="y", preview="Preview")
+    )
+    assert "Late Clinic" not in page_text(preview)
+    client.post(
+        "/staff/sessions/email",
+        data=compose([first], include_waitlist="y", subject="During the session", send="Send"),
+    )
+    recipients = [message.recipients[0] for message in staff_messages(app)]
+    # The two organizations booked hear from staff; the one that waited gets no seat now.
+    assert len(recipients) == 2
+    assert "li@late.org" not in recipients
 
 
 def test_several_sessions_at_once_from_the_sessions_list(app, client, sign_in_as, booked):

@@ -5,6 +5,7 @@ a line saying which session it is about, and the roster shows its delivery like 
 """
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from flask import render_template
 from sqlalchemy import func, or_, select
@@ -32,17 +33,20 @@ class NoOneToEmail(Refused):
     """The chosen sessions have no organization to write to."""
 
 
-def audience(sessions: Sequence[TrainingSession], *, include_waitlist: bool) -> list[Signup]:
-    """The organizations booked on ``sessions`` (and, with ``include_waitlist``, those waiting
-    for a seat on one of them), each once, by session then name.
+def audience(
+    sessions: Sequence[TrainingSession], *, include_waitlist: bool, now: datetime
+) -> list[Signup]:
+    """The organizations booked on ``sessions`` (and, with ``include_waitlist``, those still
+    waiting for a seat on one of them), each once, by session then name.
 
-    Cancelled bookings and cancelled sessions' waitlists are never included.
+    Cancelled bookings are never included, nor the waitlists of sessions cancelled or started
+    at ``now``: no seat will come from those (``booking.services.waitlist_places``).
     """
     ids = [session.id for session in sessions]
     booked = (Signup.status == SIGNUP_CONFIRMED) & Signup.session_id.in_(ids)
     condition = booked
     if include_waitlist:
-        open_ids = [session.id for session in sessions if not session.is_cancelled]
+        open_ids = [session.id for session in sessions if session.is_bookable(now)]
         waiting = (Signup.status == SIGNUP_WAITLISTED) & Signup.id.in_(
             select(SignupChoice.signup_id).where(SignupChoice.session_id.in_(open_ids))
         )
@@ -62,6 +66,7 @@ def email_organizations(
     body: str,
     *,
     include_waitlist: bool,
+    now: datetime,
     actor,
 ) -> list[int]:
     """Queue staff's message to every organization ``audience`` finds: one email each, to its
@@ -70,7 +75,7 @@ def email_organizations(
     Returns the queued messages' ids. Raises ``NoOneToEmail`` when no organization is found.
     """
     body = _lines(body)
-    signups = audience(sessions, include_waitlist=include_waitlist)
+    signups = audience(sessions, include_waitlist=include_waitlist, now=now)
     if not signups:
         raise NoOneToEmail(
             "No organization is booked on the chosen sessions"
@@ -85,12 +90,12 @@ def email_organizations(
             subject,
             signup,
             body=body,
-            about=_about(signup, by_session),
+            about=_about(signup, by_session, now),
         )
         for signup in signups
     ]
     for session in sessions:
-        told = [signup for signup in signups if _about(signup, by_session) is session]
+        told = [signup for signup in signups if _about(signup, by_session, now) is session]
         record(
             "session.organizations_emailed",
             actor=actor,
@@ -102,14 +107,16 @@ def email_organizations(
     return messages
 
 
-def plain_text(signup: Signup, sessions: Sequence[TrainingSession], body: str) -> str:
+def plain_text(
+    signup: Signup, sessions: Sequence[TrainingSession], body: str, now: datetime
+) -> str:
     """The plain-text email ``signup`` would get: what the preview shows, exactly."""
     by_session = {session.id: session for session in sessions}
     return render_template(
         f"mail/{MESSAGE_KIND}.txt",
         signup=signup,
         body=_lines(body),
-        about=_about(signup, by_session),
+        about=_about(signup, by_session, now),
         method=None,
     )
 
@@ -119,12 +126,15 @@ def _lines(body: str) -> str:
     return "\n".join(body.splitlines())
 
 
-def _about(signup: Signup, by_session: dict[int, TrainingSession]) -> TrainingSession | None:
+def _about(
+    signup: Signup, by_session: dict[int, TrainingSession], now: datetime
+) -> TrainingSession | None:
     """The chosen session a message to ``signup`` is about: its booking, else its first chosen
-    date among them (a waitlist place)."""
+    date among them still open at ``now`` (a waitlist place)."""
     if signup.is_confirmed:
         return by_session.get(signup.session_id)
     for choice in signup.choices:
-        if choice.session_id in by_session:
-            return by_session[choice.session_id]
+        session = by_session.get(choice.session_id)
+        if session is not None and session.is_bookable(now):
+            return session
     return None

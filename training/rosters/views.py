@@ -90,7 +90,8 @@ def email_organizations():
     program = current_program()
     if program is None:
         abort(404)
-    sessions = services.list_sessions(program, current_user, utcnow())
+    now = utcnow()
+    sessions = services.list_sessions(program, current_user, now)
     by_id = {summary.session.id: summary.session for summary in sessions}
     form = OrganizationsEmailForm()
     form.offer([summary.session for summary in sessions])
@@ -104,12 +105,14 @@ def email_organizations():
         return render_template("rosters/email.html", form=form, preview=None), status
     include_waitlist = bool(form.include_waitlist.data)
     if not form.send.data:
-        signups = outreach.audience(chosen, include_waitlist=include_waitlist)
+        signups = outreach.audience(chosen, include_waitlist=include_waitlist, now=now)
         return render_template(
             "rosters/email.html",
             form=form,
             preview=signups,
-            preview_text=outreach.plain_text(signups[0], chosen, form.body.data) if signups else "",
+            preview_text=outreach.plain_text(signups[0], chosen, form.body.data, now)
+            if signups
+            else "",
         )
     return carry_out(
         lambda: outreach.email_organizations(
@@ -117,6 +120,7 @@ def email_organizations():
             form.subject.data,
             form.body.data,
             include_waitlist=include_waitlist,
+            now=now,
             actor=current_user,
         ),
         done=lambda messages: (
