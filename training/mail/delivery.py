@@ -724,8 +724,9 @@ def _settle(
 
 
 def _record(pending: _Outcomes, connection: Connection) -> None:
-    """Write the pending outcomes (one ``executemany`` for the recipients, one for the messages)
-    and release their claims, in one transaction; then log each message.
+    """Write the pending outcomes, one statement for the recipients and one for the messages
+    (an ``executemany`` on SQLite, an UPDATE joined to them all on PostgreSQL), and release
+    their claims, in one transaction; then log each message.
 
     Every write is conditional on the claim's token, so a worker whose lease lapsed cannot
     overwrite what the worker that took over recorded.
