@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from conftest import ended_within, signup_form
 from mail_support import Received, mime_tree
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select
 
 from training.extensions import db, utcnow
-from training.mail.delivery import SmtpTransport, deliver_due, wire_bytes
+from training.mail.delivery import DeliveryError, SmtpTransport, deliver_due, wire_bytes
 from training.mail.models import (
     MAIL_FAILED,
     MAIL_SENT,
@@ -177,4 +177,73 @@ def test_two_workers_recording_in_small_groups_send_each_message_once(
     copies = Counter(received.message["Message-ID"] for received in smtp.received)
     assert len(copies) == 12
     assert set(copies.values()) == {1}
+    assert statuses(app) == {MAIL_SENT}
+
+
+class StalledTransport:
+    """A mail server that holds the first message until ``release`` is set, then refuses it
+    for good: a worker stalled mid-send past its lease."""
+
+    def __init__(self):
+        self.stalled, self.release = threading.Event(), threading.Event()
+
+    def send(self, claim, sender, data):
+        self.stalled.set()
+        assert self.release.wait(60)
+        raise DeliveryError("550 5.7.1 refused after the lease lapsed", permanent=True)
+
+    def close(self):
+        pass
+
+
+def test_a_worker_stalled_past_its_lease_cannot_overwrite_what_its_successor_recorded(
+    app, client, make_session, smtp
+):
+    book_clinics(client, make_session(), 1)
+    stalled, errors = StalledTransport(), []
+
+    def stalled_worker():
+        try:
+            with app.app_context():
+                assert deliver_due(transport=stalled).failed == 1  # as it saw it
+                db.session.remove()
+        except Exception as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=stalled_worker)
+    thread.start()
+    assert stalled.stalled.wait(60)
+    assert deliver(app, later=timedelta(minutes=6)).sent == 1  # its lease lapsed
+    stalled.release.set()
+    assert ended_within(thread, 60)
+
+    assert errors == []
+    assert len(smtp.received) == 1
+    assert statuses(app) == {MAIL_SENT}
+    with app.app_context():
+        assert db.session.scalars(select(OutboxMessage.last_error)).one() is None
+
+
+def test_each_group_of_outcomes_is_written_in_one_statement_a_table(
+    app, client, make_session, smtp
+):
+    """Whatever the group's size: an executemany on SQLite, one UPDATE joined to the group's
+    outcomes on PostgreSQL (one UPDATE a row there would be a round of work a row)."""
+    book_clinics(client, make_session(seats=12), 9)
+    app.config["MAIL_RECORD_EVERY"] = 3
+    updates: list[str] = []
+
+    def note(_connection, _cursor, statement, *_rest):
+        if statement.startswith("UPDATE"):
+            updates.append(statement.split(" SET ", 1)[0])
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", note)
+        try:
+            assert deliver_due(batch_size=10).sent == 9
+        finally:
+            event.remove(db.engine, "before_cursor_execute", note)
+
+    # The claim (then the one that finds nothing left), and three groups of three outcomes.
+    assert Counter(updates) == {"UPDATE outbox_messages": 2 + 3, "UPDATE outbox_recipients": 1 + 3}
     assert statuses(app) == {MAIL_SENT}

@@ -22,9 +22,28 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
+from types import SimpleNamespace
 
 from flask import current_app
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    String,
+    Table,
+    Text,
+    Update,
+    and_,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import SQLAlchemyError
 
 from training.extensions import UTCDateTime, db, utcnow
@@ -284,6 +303,103 @@ def _outcomes_without_flush(connection: Connection) -> Iterator[None]:
             connection.invalidate()  # never back in the pool with the setting
 
 
+# The claim's statements, built once: SQLAlchemy caches each one's SQL by its structure, and a
+# statement built anew for every claim pays for working that structure out again.
+_messages = OutboxMessage.__table__
+_recipients = OutboxRecipient.__table__
+_DUE = or_(
+    and_(_messages.c.status.in_(MAIL_WAITING), _messages.c.next_attempt_at <= bindparam("now")),
+    and_(_messages.c.status == MAIL_SENDING, _messages.c.lease_expires_at <= bindparam("now")),
+)
+_CLAIM_MESSAGES = (
+    update(_messages)
+    .where(
+        _messages.c.id.in_(
+            select(_messages.c.id)
+            .where(_DUE)
+            .order_by(_messages.c.next_attempt_at, _messages.c.id)
+            .limit(bindparam("limit", type_=Integer))
+            # PostgreSQL workers pass each other's rows instead of queueing behind them
+            # (SQLite, one writer at a time, has no row locks: it renders nothing).
+            .with_for_update(skip_locked=True)
+        ),
+        _DUE,
+    )
+    .values(
+        status=MAIL_SENDING,
+        claim_token=bindparam("token"),
+        lease_expires_at=bindparam("lease_expires_at"),
+        attempts=_messages.c.attempts + 1,
+    )
+    .returning(_messages.c.id, _messages.c.kind, _messages.c.attempts)
+)
+
+
+@dataclass(frozen=True)
+class _HeldStatements:
+    """The claim's statements on the messages it holds, whose ids are its parameter ``held``."""
+
+    claim_recipients: Update
+    other_recipients: Select
+    stored_bytes: Select
+
+
+def _held_statements(is_held: Callable[[Column], ColumnElement[bool]]) -> _HeldStatements:
+    """The claim's statements on the held messages, ``is_held`` telling a message id held."""
+    return _HeldStatements(
+        claim_recipients=update(_recipients)
+        .where(
+            is_held(_recipients.c.outbox_message_id),
+            or_(
+                and_(
+                    _recipients.c.status.in_(MAIL_WAITING),
+                    _recipients.c.next_attempt_at <= bindparam("now"),
+                ),
+                # Left by a worker whose claim lapsed: whether it got through is unknown.
+                _recipients.c.status == MAIL_SENDING,
+            ),
+        )
+        .values(
+            status=MAIL_SENDING,
+            claim_token=bindparam("token"),
+            attempts=_recipients.c.attempts + 1,
+        )
+        .returning(
+            _recipients.c.id,
+            _recipients.c.outbox_message_id,
+            _recipients.c.address,
+            _recipients.c.attempts,
+        ),
+        other_recipients=select(
+            _recipients.c.id,
+            _recipients.c.outbox_message_id,
+            _recipients.c.status,
+            _recipients.c.next_attempt_at,
+            _recipients.c.last_error,
+        )
+        .where(
+            is_held(_recipients.c.outbox_message_id),
+            or_(
+                _recipients.c.claim_token.is_(None),
+                _recipients.c.claim_token != bindparam("token"),
+            ),
+        )
+        .order_by(_recipients.c.id),
+        stored_bytes=select(OutboxMessageBytes.outbox_message_id, OutboxMessageBytes.data).where(
+            is_held(OutboxMessageBytes.outbox_message_id)
+        ),
+    )
+
+
+# The held ids are one parameter: on PostgreSQL an array, so each statement's text (and the plan
+# the server prepared for it) is the same whatever their number; elsewhere (SQLite has no
+# arrays) a list that SQLAlchemy expands into ``IN (?, ?, ...)`` at each execution.
+_HELD_ON_POSTGRESQL = _held_statements(
+    lambda column: column == any_(bindparam("held", type_=ARRAY(Integer)))
+)
+_HELD_ELSEWHERE = _held_statements(lambda column: column.in_(bindparam("held", expanding=True)))
+
+
 def claim_due(now: datetime, limit: int, *, connection: Connection | None = None) -> list[Claim]:
     """Take up to ``limit`` due messages, with their recipients due, for this worker alone, and
     commit the claim (on ``connection``, or one of its own); returns them with their bytes,
@@ -302,99 +418,35 @@ def claim_due(now: datetime, limit: int, *, connection: Connection | None = None
         with db.engine.connect() as own:
             return claim_due(now, limit, connection=own)
     token = uuid.uuid4().hex
-    due = or_(
-        and_(
-            OutboxMessage.status.in_(MAIL_WAITING),
-            OutboxMessage.next_attempt_at <= now,
-        ),
-        and_(OutboxMessage.status == MAIL_SENDING, OutboxMessage.lease_expires_at <= now),
-    )
-    candidates = (
-        select(OutboxMessage.id)
-        .where(due)
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        .limit(limit)
-    )
-    if connection.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
     lease = timedelta(seconds=float(current_app.config["MAIL_LEASE_SECONDS"]))
-    if connection.dialect.name == "postgresql":
+    postgresql = connection.dialect.name == "postgresql"
+    if postgresql:
         # Durable, whatever the run's setting: a claim must survive the server's crash, and
         # its commit flushes the outcomes written before it.
         connection.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
     messages = connection.execute(
-        update(OutboxMessage.__table__)
-        .where(OutboxMessage.id.in_(candidates), due)
-        .values(
-            status=MAIL_SENDING,
-            claim_token=token,
-            lease_expires_at=now + lease,
-            attempts=OutboxMessage.attempts + 1,
-        )
-        .returning(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.attempts)
+        _CLAIM_MESSAGES,
+        {"now": now, "limit": limit, "token": token, "lease_expires_at": now + lease},
     ).all()
     if not messages:
         connection.rollback()
         return []
     # The ids the claim returned, not a look-up by token: no index to keep up on every write.
-    held = [message.id for message in messages]
-    # One expanding parameter, not one bound value built and coerced per id.
-    held_ids = bindparam("held", expanding=True)
+    held = {"held": [message.id for message in messages], "token": token}
+    statements = _HELD_ON_POSTGRESQL if postgresql else _HELD_ELSEWHERE
     claimed: dict[int, list[ClaimedRecipient]] = {}
-    for recipient in connection.execute(
-        update(OutboxRecipient.__table__)
-        .where(
-            OutboxRecipient.outbox_message_id.in_(held_ids),
-            or_(
-                and_(
-                    OutboxRecipient.status.in_(MAIL_WAITING),
-                    OutboxRecipient.next_attempt_at <= now,
-                ),
-                # Left by a worker whose claim lapsed: whether it got through is unknown.
-                OutboxRecipient.status == MAIL_SENDING,
-            ),
-        )
-        .values(status=MAIL_SENDING, claim_token=token, attempts=OutboxRecipient.attempts + 1)
-        .returning(
-            OutboxRecipient.id,
-            OutboxRecipient.outbox_message_id,
-            OutboxRecipient.address,
-            OutboxRecipient.attempts,
-        ),
-        {"held": held},
-    ):
+    for recipient in connection.execute(statements.claim_recipients, {**held, "now": now}):
         claimed.setdefault(recipient.outbox_message_id, []).append(
             ClaimedRecipient(recipient.id, recipient.address, recipient.attempts)
         )
     # The held messages' other recipients (sent, failed, or due later): most messages have
     # none, so this reads no rows for them.
     others: dict[int, list[tuple[int, str, datetime, str | None]]] = {}
-    for recipient in connection.execute(
-        select(
-            OutboxRecipient.id,
-            OutboxRecipient.outbox_message_id,
-            OutboxRecipient.status,
-            OutboxRecipient.next_attempt_at,
-            OutboxRecipient.last_error,
-        )
-        .where(
-            OutboxRecipient.outbox_message_id.in_(held_ids),
-            or_(OutboxRecipient.claim_token.is_(None), OutboxRecipient.claim_token != token),
-        )
-        .order_by(OutboxRecipient.id),
-        {"held": held},
-    ):
+    for recipient in connection.execute(statements.other_recipients, held):
         others.setdefault(recipient.outbox_message_id, []).append(
             (recipient.id, recipient.status, recipient.next_attempt_at, recipient.last_error)
         )
-    stored = dict(
-        connection.execute(
-            select(OutboxMessageBytes.outbox_message_id, OutboxMessageBytes.data).where(
-                OutboxMessageBytes.outbox_message_id.in_(held_ids)
-            ),
-            {"held": held},
-        ).all()
-    )
+    stored = dict(connection.execute(statements.stored_bytes, held).all())
     # Hold no transaction while talking to SMTP (on SQLite it would be the write lock), nor
     # while building the few rows queued without their bytes.
     connection.commit()
@@ -469,45 +521,52 @@ class _Outcomes:
     logs: list[tuple]
 
 
-_RECORD_RECIPIENT = (
-    update(OutboxRecipient.__table__)
-    .where(
-        OutboxRecipient.__table__.c.id == bindparam("b_id"),
-        OutboxRecipient.__table__.c.claim_token == bindparam("b_token"),
+# What an outcome sets in its row (a recipient's or a message's), kept only while the row's
+# claim is still ours; the names of ``_Outcomes``' parameters, with their types.
+_OUTCOME = {
+    "b_id": Integer(),
+    "b_token": String(),
+    "b_status": String(),
+    "b_error": Text(),
+    "b_sent_at": UTCDateTime(),
+    "b_next": UTCDateTime(),
+}
+
+
+def _recording(table: Table, outcome, **values) -> Update:
+    """The UPDATE writing outcomes to ``table``'s rows from ``outcome``'s columns (bound
+    parameters, or the columns of a list of outcomes), and releasing their claims."""
+    return (
+        update(table)
+        .where(table.c.id == outcome.b_id, table.c.claim_token == outcome.b_token)
+        .values(
+            status=outcome.b_status,
+            claim_token=None,
+            last_error=outcome.b_error,
+            # None keeps what the row holds.
+            sent_at=func.coalesce(outcome.b_sent_at, table.c.sent_at),
+            next_attempt_at=func.coalesce(outcome.b_next, table.c.next_attempt_at),
+            **values,
+        )
     )
-    .values(
-        status=bindparam("b_status"),
-        claim_token=None,
-        last_error=bindparam("b_error"),
-        # None keeps what the row holds.
-        sent_at=func.coalesce(
-            bindparam("b_sent_at", type_=UTCDateTime), OutboxRecipient.__table__.c.sent_at
-        ),
-        next_attempt_at=func.coalesce(
-            bindparam("b_next", type_=UTCDateTime), OutboxRecipient.__table__.c.next_attempt_at
-        ),
-    )
+
+
+# One outcome a parameter set, for ``executemany``: SQLite runs it in process, row by row.
+_ONE_OUTCOME = SimpleNamespace(
+    **{name: bindparam(name, type_=type_) for name, type_ in _OUTCOME.items()}
 )
-_RECORD_MESSAGE = (
-    update(OutboxMessage.__table__)
-    .where(
-        OutboxMessage.__table__.c.id == bindparam("b_id"),
-        OutboxMessage.__table__.c.claim_token == bindparam("b_token"),
-    )
-    .values(
-        status=bindparam("b_status"),
-        claim_token=None,
-        lease_expires_at=None,
-        last_error=bindparam("b_error"),
-        # None keeps what the row holds.
-        sent_at=func.coalesce(
-            bindparam("b_sent_at", type_=UTCDateTime), OutboxMessage.__table__.c.sent_at
-        ),
-        next_attempt_at=func.coalesce(
-            bindparam("b_next", type_=UTCDateTime), OutboxMessage.__table__.c.next_attempt_at
-        ),
-    )
+_RECORD_RECIPIENT = _recording(_recipients, _ONE_OUTCOME)
+_RECORD_MESSAGE = _recording(_messages, _ONE_OUTCOME, lease_expires_at=None)
+# A group's outcomes as one array a column, joined to the rows in one statement: PostgreSQL
+# would otherwise run (and answer) one UPDATE a row.
+_OUTCOME_ROWS = (
+    func.unnest(*(bindparam(name, type_=ARRAY(type_)) for name, type_ in _OUTCOME.items()))
+    .table_valued(*_OUTCOME)
+    .render_derived(name="outcome")
+    .c
 )
+_RECORD_RECIPIENTS_AT_ONCE = _recording(_recipients, _OUTCOME_ROWS)
+_RECORD_MESSAGES_AT_ONCE = _recording(_messages, _OUTCOME_ROWS, lease_expires_at=None)
 
 
 def _send_batch(
@@ -665,17 +724,23 @@ def _settle(
 
 
 def _record(pending: _Outcomes, connection: Connection) -> None:
-    """Write the pending outcomes (one ``executemany`` for the recipients, one for the messages)
-    and release their claims, in one transaction; then log each message.
+    """Write the pending outcomes, one statement for the recipients and one for the messages
+    (an ``executemany`` on SQLite, an UPDATE joined to them all on PostgreSQL), and release
+    their claims, in one transaction; then log each message.
 
     Every write is conditional on the claim's token, so a worker whose lease lapsed cannot
     overwrite what the worker that took over recorded.
     """
     if not pending.messages:
         return
-    if pending.recipients:
-        connection.execute(_RECORD_RECIPIENT, pending.recipients)
-    connection.execute(_RECORD_MESSAGE, pending.messages)
+    if connection.dialect.name == "postgresql":
+        if pending.recipients:
+            connection.execute(_RECORD_RECIPIENTS_AT_ONCE, _columns(pending.recipients))
+        connection.execute(_RECORD_MESSAGES_AT_ONCE, _columns(pending.messages))
+    else:
+        if pending.recipients:
+            connection.execute(_RECORD_RECIPIENT, pending.recipients)
+        connection.execute(_RECORD_MESSAGE, pending.messages)
     connection.commit()
     for status, *arguments in pending.logs:
         # Counts only: addresses and replies (which name them) stay out of the logs.
@@ -684,6 +749,11 @@ def _record(pending: _Outcomes, connection: Connection) -> None:
             "mail %s (%s) %s after attempt %d: %d of %d recipients sent, %d retrying, %d failed",
             *arguments,
         )
+
+
+def _columns(outcomes: list[dict]) -> dict[str, list]:
+    """Outcomes as one list a parameter, for ``_OUTCOME_ROWS``."""
+    return {name: [outcome[name] for outcome in outcomes] for name in _OUTCOME}
 
 
 def _text(reply: bytes | str) -> str:
