@@ -399,6 +399,16 @@ class FileJudgement:
         judged. A batch of rows gives its stored values without a RowResult per row."""
         part = StoredPart(0)
         rows_judged = 0
+
+        def parts_up_to(place: int) -> Iterator[StoredPart]:
+            """The parts that end at or before data row ``place``."""
+            nonlocal part
+            while part.rows_judged + every <= place:
+                part.rows_judged += every
+                part.whole = True
+                yield part
+                part = StoredPart(part.rows_judged)
+
         for item in self.batched():
             if isinstance(item, Finding):
                 summary.add(item)
@@ -406,24 +416,22 @@ class FileJudgement:
                 continue
             if isinstance(item, RowResult):
                 summary.add(item)
-                row_items = iter(((
+                count, entries = 1, [(
+                    1,
                     [finding_row(finding) for finding in item.findings],
                     change_of(item.action, item.record) if item.accepted else None,
-                ),))  # fmt: skip
+                )]  # fmt: skip
             else:  # a JudgedBatch
                 item.count(summary)
-                row_items = item.stored_rows()
-            for findings, change in row_items:
-                rows_judged += 1
+                count, entries = item.stored_rows()
+            for place, findings, change in entries:
+                yield from parts_up_to(rows_judged + place - 1)
                 if findings:
                     part.findings += findings
                 if change is not None:
                     part.add_change(change)
-                if rows_judged % every == 0:
-                    part.rows_judged = rows_judged
-                    part.whole = True
-                    yield part
-                    part = StoredPart(rows_judged)
+            rows_judged += count
+            yield from parts_up_to(rows_judged)
         part.rows_judged = rows_judged
         yield part
 
