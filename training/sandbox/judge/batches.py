@@ -45,6 +45,8 @@ from training.sandbox.readers import csv_problem, trimmed_cells
 # Bytes read at a time; a batch is the whole lines among them (about 2,500 learner rows), so
 # memory does not grow with the file.
 _CHUNK = 1024 * 1024
+# What the worker stores of a batch is made this many rows at a time.
+_STORED_SLICE = 4096
 # A step's remembered verdicts are forgotten when they reach this many distinct values.
 _MEMO_LIMIT = 65_536
 # Joins the parts of a step's key: plain rows are printable ASCII, which never holds it.
@@ -138,6 +140,11 @@ def _no_cycle_collection() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _lists(frame: pl.DataFrame) -> list[list[Any]]:
+    """A frame's columns as Python lists (quicker to zip than its rows to take)."""
+    return [column.to_list() for column in frame.iter_columns()]
 
 
 def _key64(text: str) -> int:
@@ -482,16 +489,16 @@ class BatchRows:
         return combination_id
 
     def _across_rows(self, batch: JudgedBatch, rows: pl.DataFrame) -> None:
-        """What each row's acceptance and findings owe to other rows and to the register.
+        """What each row's acceptance and findings owe to the register and to other rows.
 
-        A row is left to polars when it shares none of its keys (its record, its completion
-        for a one-completion board, its ABS day) with another row of the batch, an earlier row
-        or a record held, is an Add, names nobody the register holds, and has no ABS day over
-        the limit on its own: it finds nothing across rows, and its keys are remembered as
-        columns. Every other row is judged in row order by RowJudge's own methods, with its
-        keys' values looked up beforehand; so is every row of a batch that has a row judged
-        whole (its keys are known only once it is judged), and of a file whose held records
-        can only be asked one at a time."""
+        The register is asked first, in Python, for the few rows it may hold. Then a row is
+        left to polars when it shares none of its keys (its record, its completion for a
+        one-completion board, its ABS day) with another row of the batch, an earlier row or a
+        record held, is an Add, and has no ABS day over the limit on its own: it finds nothing
+        across rows, and its keys are remembered as columns. Every other row is judged in row
+        order by RowJudge's own methods, with its keys' values looked up beforehand; so is
+        every row of a batch that has a row judged whole (its keys are known only once it is
+        judged), and of a file whose held records can only be asked one at a time."""
         judge = self.judge
         keyed = (
             pl.col("plain")
@@ -560,6 +567,7 @@ class BatchRows:
             self._earlier(rows, key, where, index.runs).alias(f"{key}_earlier")
             for key, where, index in indexes
         )
+        rows = self._identities(batch, rows)
         whole = rows.select((~pl.col("plain") & ~pl.col("blank")).any()).item()
         if self._held is None or whole:
             apart = pl.col("plain")
@@ -598,8 +606,8 @@ class BatchRows:
 
     @staticmethod
     def _apart(rows: pl.DataFrame, record_keys: pl.Series, completion_keys: pl.Series) -> pl.Expr:
-        """Which plain rows share a key with another row or a held record, or are not Adds,
-        or name someone the register holds, or have an ABS day over the limit on their own."""
+        """Which plain rows share a key with another row or a held record, or are not Adds, or
+        have an ABS day over the limit on their own."""
         held_completion: pl.Expr = pl.lit(value=False)
         if len(completion_keys):
             # As HeldRecords keeps them: the learner's digest and the activity, digested.
@@ -617,8 +625,7 @@ class BatchRows:
             ).to_series()
             held_completion = pl.lit(_key64_column(completion).is_in(completion_keys.implode()))
         return (
-            pl.col("held")
-            | (pl.col("keyed") & (
+            (pl.col("keyed") & (
                 (pl.col("action_code") != _ADD)
                 | pl.col("record_key_earlier").is_not_null()
                 | pl.col("record_key").is_duplicated()
@@ -646,6 +653,47 @@ class BatchRows:
             return nothing
         return nothing.scatter(mask.arg_true(), runs.lookup(rows.filter(mask)[key]))
 
+    def _identities(self, batch: JudgedBatch, rows: pl.DataFrame) -> pl.DataFrame:
+        """The register's findings for the rows whose identifiers or swapped names it holds
+        (RowJudge's ``_identity``: few rows, asked before the rules across rows as RowJudge
+        asks them); returns the rows with their errors."""
+        named = rows.filter(
+            pl.col("plain")
+            & pl.col("held")
+            & pl.col("birthday_ok")
+            & (pl.col("action_code") != _DELETE)
+        ).select(
+            "number", "first_key", "last_key", "birth_month", "birth_day", "state_verdict",
+            "license", "npi", "board_verdict", "field_10",
+        )  # fmt: skip
+        if not named.height:
+            return rows
+        identity = self.judge._identity
+        states = batch.tables["state"].values
+        boards = batch.tables["board"].values
+        extras = batch.extras
+        first = batch.first_number
+        errors: list[int] = []
+        for (number, first_key, last_key, birth_month, birth_day, state_id, license_number, npi,
+             board_id_id, board_id) in zip(*_lists(named), strict=True):  # fmt: skip
+            board, board_id_kept, _credits, _awards, _board_ok = boards[board_id_id]
+            found: list[Finding] = []
+            identity(
+                number,
+                LearnerKey(first_key, last_key, birth_month, birth_day),
+                (states[state_id], license_number, npi),
+                board,
+                board_id if board_id_kept else None,
+                found.append,
+            )
+            if found:
+                extras[number] = found
+                if any(finding.severity == rules.ERROR for finding in found):
+                    errors.append(number - first)
+        if not errors:
+            return rows
+        return rows.with_columns(rows["has_error"].scatter(errors, True))
+
     def _rows_apart(self, batch: JudgedBatch, rows: pl.DataFrame, indexes: tuple) -> pl.DataFrame:
         """Judge the rows left apart, and the rows judged whole, in row order with RowJudge's
         own methods; returns the rows with each one's kind and acceptance."""
@@ -653,62 +701,46 @@ class BatchRows:
         for key, where, index in indexes:
             loaded = rows.filter(pl.col("apart") & pl.col(where)).select(key, f"{key}_earlier")
             index.load(loaded[key].to_list(), loaded[f"{key}_earlier"].to_list())
-        # The identifiers only of the rows the register may hold: few, and made Python strings.
-        held = pl.col("held")
         picked = rows.filter(pl.col("apart") | (~pl.col("plain") & ~pl.col("blank"))).select(
-            "number", "plain", "line", "has_error", "first_key", "last_key", "held",
-            *(f"{step}_verdict" for step in _STEPS if step not in ("cme", "no_credit")),
-            *(pl.when(held).then(pl.col(name)).alias(name) for name in ("npi", "license")),
-            pl.when(held).then(pl.col("field_10")).alias("field_10"),
+            "number", "plain", "line", "has_error", "first_key", "last_key",
+            *(f"{step}_verdict" for step in ("action", "activity", "completion", "birthday",
+                                             "board")),
         )  # fmt: skip
         kinds = rows["plain"].cast(pl.UInt8) * PLAIN  # BLANK otherwise, until judged whole
         if picked.height == 0:
             return rows.with_columns(kinds.alias("kind"))
         repeats = judge._repeats
-        identity = judge._identity
         abs_day = judge._abs_day
         tables = batch.tables
         actions = tables["action"].values
         activities = tables["activity"].values
         completions = tables["completion"].values
         birthdays = tables["birthday"].values
-        states = tables["state"].values
         boards = tables["board"].values
         extras = batch.extras
         first = batch.first_number
         judged_at: list[int] = []
         judged_accepted: list[bool] = []
         whole_at: list[int] = []
-        for (number, plain, line, has_error, first_key, last_key, held_row, action_id,
-             activity_id_id, completion_id, birthday_id, state_id, board_id_id, npi,
-             license_number, board_id) in picked.iter_rows():  # fmt: skip
+        for (number, plain, line, has_error, first_key, last_key, action_id, activity_id_id,
+             completion_id, birthday_id, board_id_id,
+             ) in zip(*_lists(picked), strict=True):  # fmt: skip
             if not plain:
                 result = self._judge_line(number, line)
                 if result is not None:
                     whole_at.append(number - first)
                     extras[number] = result
                 continue
-            action, is_add = actions[action_id]
+            action, _is_add = actions[action_id]
             activity_id, _activity, activity_id_ok = activities[activity_id_id]
             completion = completions[completion_id]
             birth_month, birth_day, birthday_ok = birthdays[birthday_id]
-            board, board_id_kept, board_credits, _awards, board_ok = boards[board_id_id]
-            found: list[Finding] = []
-            learner = None
-            if birthday_ok:
-                learner = LearnerKey(first_key, last_key, birth_month, birth_day)
-                if is_add and held_row:
-                    identity(
-                        number,
-                        learner,
-                        (states[state_id], license_number, npi),
-                        board,
-                        board_id if board_id_kept else None,
-                        found.append,
-                    )
-                    has_error = has_error or any(
-                        finding.severity == rules.ERROR for finding in found
-                    )
+            board, _board_id_kept, board_credits, _awards, board_ok = boards[board_id_id]
+            # After the register's findings, if any.
+            found: list[Finding] = extras.pop(number, [])
+            learner = (
+                LearnerKey(first_key, last_key, birth_month, birth_day) if birthday_ok else None
+            )
             if (
                 learner is not None
                 and activity_id_ok
@@ -902,10 +934,16 @@ class JudgedBatch:
             )
             yield RowResult(number, action, tuple(findings), record, True)
 
-    def stored_rows(self) -> tuple[int, list[tuple[int, list[dict[str, Any]], Change | None]]]:
-        """What the worker stores of the batch (``judge.stored``): the rows judged, and for each
-        row with findings or a change, (its place among them from 1, its findings, its change),
-        in row order; made from the columns and verdicts without a RowResult."""
+    @property
+    def judged(self) -> int:
+        """How many data rows the batch judged (its blank lines are none)."""
+        return self.rows.select((pl.col("kind") != BLANK).sum()).item()
+
+    def stored_rows(self) -> Iterator[list[tuple[int, list[dict[str, Any]], Change | None]]]:
+        """What the worker stores of the batch (``judge.stored``), a few thousand rows at a
+        time: for each row with findings or a change, (its place among the batch's rows judged,
+        from 1; its findings; its change), in row order; made from the columns and verdicts
+        without a RowResult."""
         extras = self.extras
         combined = self.combined
         actions, activities, completions, birthdays, states, cmes, boards = self._verdicts()
@@ -913,7 +951,8 @@ class JudgedBatch:
             self.rows["combination"]
         )
         judged = self.rows.with_columns(
-            (pl.col("kind") != BLANK).cum_sum().alias("place")
+            (pl.col("kind") != BLANK).cum_sum().alias("place"),
+            pl.coalesce("npi", "license").alias("license_or_npi"),
         ).filter(
             (pl.col("kind") == WHOLE)
             | ((pl.col("kind") == PLAIN) & (
@@ -921,65 +960,70 @@ class JudgedBatch:
                 | with_findings
                 | pl.col("number").is_in(list(extras))
             ))
+        ).select(
+            "number", "kind", "accepted", "combination", "place",
+            *(f"{step}_verdict" for step in _STEPS if step != "no_credit"),
+            "first_name", "last_name", "license_or_npi", "board_id", "learner", "record_hex",
         )  # fmt: skip
-        with _no_cycle_collection():
-            finding_rows: dict[int, tuple[dict[str, Any], ...]] = {}
-            # One list a distinct credits by credit type (the rows share it: it is only read).
-            awards_rows: dict[tuple, list[list[str]]] = {}
-            entries: list[tuple[int, list[dict[str, Any]], Change | None]] = []
-            add = entries.append
-            for (number, kind, accepted, combination, action_id, activity_id, completion_id,
-                 birthday_id, state_id, cme_id, board_id_id, _no_credit, first_name, last_name,
-                 npi, license_number, board_id, learner, record_hex, place,
-                 ) in judged.iter_rows():  # fmt: skip
-                if kind == WHOLE:
-                    result = extras[number]
-                    add((
-                        place,
-                        [finding_row(finding) for finding in result.findings],
-                        change_of(result.action, result.record) if result.accepted else None,
-                    ))  # fmt: skip
-                    continue
-                templates = finding_rows.get(combination)
-                if templates is None:
-                    templates = finding_rows[combination] = tuple(
-                        finding_row(finding) for finding in combined[combination][0]
-                    )
-                findings = [{**template, "row": number} for template in templates]
-                extra = extras.get(number)
-                if extra is not None:
-                    findings += [finding_row(finding) for finding in extra]
-                if not accepted:
-                    add((place, findings, None))
-                    continue
-                if actions[action_id][0] == "Delete":
-                    add((place, findings, ("delete", {"digest": record_hex})))
-                    continue
-                birth_month, birth_day, _ok = birthdays[birthday_id]
-                board, board_id_kept, board_credits, awards, _board_ok = boards[board_id_id]
-                awards_row = awards_rows.get(awards)
-                if awards_row is None:
-                    awards_row = awards_rows[awards] = credit_awards_row(awards)
-                record = {
-                    "activity_id": activities[activity_id][0],
-                    "completion_date": completions[completion_id],
-                    "first_name": first_name,
-                    "last_name": last_name,
-                    "birth_month": birth_month,
-                    "birth_day": birth_day,
-                    "state": states[state_id],
-                    "license_or_npi": npi or license_number,
-                    "board": board,
-                    "board_id": board_id if board_id_kept else None,
-                    "cme_credits": cmes[cme_id],
-                    "board_credits": board_credits,
-                    "credit_awards": awards_row,
-                    "record_key": record_hex,
-                    "learner_key": sha256(learner.encode()).hexdigest(),
-                }
-                add((place, findings, ("add", record)))
-        judged_count = self.rows.select((pl.col("kind") != BLANK).sum()).item()
-        return judged_count, entries
+        finding_rows: dict[int, tuple[dict[str, Any], ...]] = {}
+        # One list a distinct credits by credit type (the rows share it: it is only read).
+        awards_rows: dict[tuple, list[list[str]]] = {}
+        for start in range(0, judged.height, _STORED_SLICE):
+            part = judged.slice(start, _STORED_SLICE)
+            with _no_cycle_collection():
+                entries: list[tuple[int, list[dict[str, Any]], Change | None]] = []
+                add = entries.append
+                for (number, kind, accepted, combination, place, action_id, activity_id,
+                     completion_id, birthday_id, state_id, cme_id, board_id_id, first_name,
+                     last_name, license_or_npi, board_id, learner, record_hex,
+                     ) in zip(*_lists(part), strict=True):  # fmt: skip
+                    if kind == WHOLE:
+                        result = extras[number]
+                        add((
+                            place,
+                            [finding_row(finding) for finding in result.findings],
+                            change_of(result.action, result.record) if result.accepted else None,
+                        ))  # fmt: skip
+                        continue
+                    templates = finding_rows.get(combination)
+                    if templates is None:
+                        templates = finding_rows[combination] = tuple(
+                            finding_row(finding) for finding in combined[combination][0]
+                        )
+                    findings = [dict(template, row=number) for template in templates]
+                    extra = extras.get(number)
+                    if extra is not None:
+                        findings += [finding_row(finding) for finding in extra]
+                    if not accepted:
+                        add((place, findings, None))
+                        continue
+                    if actions[action_id][0] == "Delete":
+                        add((place, findings, ("delete", {"digest": record_hex})))
+                        continue
+                    birth_month, birth_day, _ok = birthdays[birthday_id]
+                    board, board_id_kept, board_credits, awards, _board_ok = boards[board_id_id]
+                    awards_row = awards_rows.get(awards)
+                    if awards_row is None:
+                        awards_row = awards_rows[awards] = credit_awards_row(awards)
+                    record = {
+                        "activity_id": activities[activity_id][0],
+                        "completion_date": completions[completion_id],
+                        "first_name": first_name,
+                        "last_name": last_name,
+                        "birth_month": birth_month,
+                        "birth_day": birth_day,
+                        "state": states[state_id],
+                        "license_or_npi": license_or_npi,
+                        "board": board,
+                        "board_id": board_id if board_id_kept else None,
+                        "cme_credits": cmes[cme_id],
+                        "board_credits": board_credits,
+                        "credit_awards": awards_row,
+                        "record_key": record_hex,
+                        "learner_key": sha256(learner.encode()).hexdigest(),
+                    }
+                    add((place, findings, ("add", record)))
+            yield entries
 
     def count(self, summary: Summary) -> None:
         """Add the batch's rows and findings to ``summary``."""

@@ -3,7 +3,7 @@ a confirmed mapping, or position), and judging its rows in order."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
@@ -399,16 +399,6 @@ class FileJudgement:
         judged. A batch of rows gives its stored values without a RowResult per row."""
         part = StoredPart(0)
         rows_judged = 0
-
-        def parts_up_to(place: int) -> Iterator[StoredPart]:
-            """The parts that end at or before data row ``place``."""
-            nonlocal part
-            while part.rows_judged + every <= place:
-                part.rows_judged += every
-                part.whole = True
-                yield part
-                part = StoredPart(part.rows_judged)
-
         for item in self.batched():
             if isinstance(item, Finding):
                 summary.add(item)
@@ -416,22 +406,34 @@ class FileJudgement:
                 continue
             if isinstance(item, RowResult):
                 summary.add(item)
-                count, entries = 1, [(
+                count = 1
+                slices: Iterable[list[tuple]] = ([(
                     1,
                     [finding_row(finding) for finding in item.findings],
                     change_of(item.action, item.record) if item.accepted else None,
-                )]  # fmt: skip
+                )],)  # fmt: skip
             else:  # a JudgedBatch
                 item.count(summary)
-                count, entries = item.stored_rows()
-            for place, findings, change in entries:
-                yield from parts_up_to(rows_judged + place - 1)
-                if findings:
-                    part.findings += findings
-                if change is not None:
-                    part.add_change(change)
+                count = item.judged
+                slices = item.stored_rows()
+            for entries in slices:
+                for place, findings, change in entries:
+                    # A part ends after every ``every`` rows, whether they store anything or not.
+                    while rows_judged + place > part.rows_judged + every:
+                        part.rows_judged += every
+                        part.whole = True
+                        yield part
+                        part = StoredPart(part.rows_judged)
+                    if findings:
+                        part.findings += findings
+                    if change is not None:
+                        part.add_change(change)
             rows_judged += count
-            yield from parts_up_to(rows_judged)
+            while rows_judged >= part.rows_judged + every:
+                part.rows_judged += every
+                part.whole = True
+                yield part
+                part = StoredPart(part.rows_judged)
         part.rows_judged = rows_judged
         yield part
 
