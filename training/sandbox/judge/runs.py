@@ -11,9 +11,11 @@ from __future__ import annotations
 import polars as pl
 
 
-def _run(frame: pl.DataFrame) -> pl.DataFrame:
-    """A frame of (key, value) as a run: each key once (its last value), sorted by key."""
-    return frame.unique("key", keep="last", maintain_order=True).sort("key")
+def _last_of_each_key(frame: pl.DataFrame) -> pl.DataFrame:
+    """A frame sorted by key, each key kept once: its last row (no hash table, so that merging
+    a million keys takes little more than the runs themselves)."""
+    key = pl.col("key")
+    return frame.filter((key != key.shift(-1)).fill_null(value=True))
 
 
 class KeyRuns:
@@ -66,10 +68,11 @@ class KeyRuns:
         if frame.height == 0:
             return
         runs = self._runs
-        runs.append(_run(frame))
+        runs.append(_last_of_each_key(frame.sort("key", maintain_order=True)))
         while len(runs) > 1 and runs[-2].height <= 2 * runs[-1].height:
             newer = runs.pop()
-            runs.append(_run(pl.concat([runs.pop(), newer])))
+            # On equal keys merge_sorted puts the older run's row first: the newer one is kept.
+            runs.append(_last_of_each_key(runs.pop().merge_sorted(newer, "key")))
 
 
 class BatchIndex:
