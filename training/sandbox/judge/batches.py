@@ -35,7 +35,6 @@ from training.sandbox.judge.register import LearnerKey
 from training.sandbox.judge.rows import LearnerRow, RowJudge
 from training.sandbox.judge.runs import BatchIndex, KeyRuns
 from training.sandbox.judge.stored import (
-    Change,
     change_of,
     credit_awards_row,
     finding_row,
@@ -140,6 +139,18 @@ def _no_cycle_collection() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+# What the worker stores of a run of rows: (the data row it ends at, findings, changes as
+# runs of one kind).
+Stored = tuple[int, list[dict[str, Any]], list[tuple[str, list[dict[str, Any]]]]]
+
+
+def _add_change(changes: list[tuple[str, list[dict[str, Any]]]], kind: str, values: dict) -> None:
+    """Keep a change after the earlier ones, in runs of one kind."""
+    if not changes or changes[-1][0] != kind:
+        changes.append((kind, []))
+    changes[-1][1].append(values)
 
 
 def _lists(frame: pl.DataFrame) -> list[list[Any]]:
@@ -939,11 +950,12 @@ class JudgedBatch:
         """How many data rows the batch judged (its blank lines are none)."""
         return self.rows.select((pl.col("kind") != BLANK).sum()).item()
 
-    def stored_rows(self) -> Iterator[list[tuple[int, list[dict[str, Any]], Change | None]]]:
-        """What the worker stores of the batch (``judge.stored``), a few thousand rows at a
-        time: for each row with findings or a change, (its place among the batch's rows judged,
-        from 1; its findings; its change), in row order; made from the columns and verdicts
-        without a RowResult."""
+    def stored_rows(self, rows_before: int, every: int) -> Iterator[Stored]:
+        """What the worker stores of the batch (``judge.stored``), made from the columns and
+        verdicts without a RowResult, in row order and cut where the worker's parts end (one
+        after every ``every`` data rows, ``rows_before`` of them judged before the batch):
+        (the data row the findings and changes end at, from the file's first; the findings;
+        the changes, as runs of one kind)."""
         extras = self.extras
         combined = self.combined
         actions, activities, completions, birthdays, states, cmes, boards = self._verdicts()
@@ -965,40 +977,50 @@ class JudgedBatch:
             *(f"{step}_verdict" for step in _STEPS if step != "no_credit"),
             "first_name", "last_name", "license_or_npi", "board_id", "learner", "record_hex",
         )  # fmt: skip
+        findings: list[dict[str, Any]] = []
+        changes: list[tuple[str, list[dict[str, Any]]]] = []
+        part_end = (rows_before // every + 1) * every
+        last = 0
         finding_rows: dict[int, tuple[dict[str, Any], ...]] = {}
         # One list a distinct credits by credit type (the rows share it: it is only read).
         awards_rows: dict[tuple, list[list[str]]] = {}
         for start in range(0, judged.height, _STORED_SLICE):
-            part = judged.slice(start, _STORED_SLICE)
+            rows = judged.slice(start, _STORED_SLICE)
+            ready: list[Stored] = []
             with _no_cycle_collection():
-                entries: list[tuple[int, list[dict[str, Any]], Change | None]] = []
-                add = entries.append
                 for (number, kind, accepted, combination, place, action_id, activity_id,
                      completion_id, birthday_id, state_id, cme_id, board_id_id, first_name,
                      last_name, license_or_npi, board_id, learner, record_hex,
-                     ) in zip(*_lists(part), strict=True):  # fmt: skip
+                     ) in zip(*_lists(rows), strict=True):  # fmt: skip
+                    place += rows_before
+                    if place > part_end:
+                        ready.append((part_end, findings, changes))
+                        findings, changes = [], []
+                        part_end = ((place - 1) // every + 1) * every
+                    last = place
                     if kind == WHOLE:
                         result = extras[number]
-                        add((
-                            place,
-                            [finding_row(finding) for finding in result.findings],
-                            change_of(result.action, result.record) if result.accepted else None,
-                        ))  # fmt: skip
+                        findings += [finding_row(finding) for finding in result.findings]
+                        change = (
+                            change_of(result.action, result.record) if result.accepted else None
+                        )
+                        if change is not None:
+                            _add_change(changes, *change)
                         continue
                     templates = finding_rows.get(combination)
                     if templates is None:
                         templates = finding_rows[combination] = tuple(
                             finding_row(finding) for finding in combined[combination][0]
                         )
-                    findings = [dict(template, row=number) for template in templates]
+                    if templates:
+                        findings += [dict(template, row=number) for template in templates]
                     extra = extras.get(number)
                     if extra is not None:
                         findings += [finding_row(finding) for finding in extra]
                     if not accepted:
-                        add((place, findings, None))
                         continue
                     if actions[action_id][0] == "Delete":
-                        add((place, findings, ("delete", {"digest": record_hex})))
+                        _add_change(changes, "delete", {"digest": record_hex})
                         continue
                     birth_month, birth_day, _ok = birthdays[birthday_id]
                     board, board_id_kept, board_credits, awards, _board_ok = boards[board_id_id]
@@ -1022,8 +1044,10 @@ class JudgedBatch:
                         "record_key": record_hex,
                         "learner_key": sha256(learner.encode()).hexdigest(),
                     }
-                    add((place, findings, ("add", record)))
-            yield entries
+                    _add_change(changes, "add", record)
+            yield from ready
+        if findings or changes:
+            yield last, findings, changes
 
     def count(self, summary: Summary) -> None:
         """Add the batch's rows and findings to ``summary``."""

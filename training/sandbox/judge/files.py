@@ -50,7 +50,7 @@ from training.sandbox.readers import (
 )
 
 if TYPE_CHECKING:
-    from training.sandbox.judge.batches import JudgedBatch
+    from training.sandbox.judge.batches import JudgedBatch, Stored
 
 # How the columns were read.
 TEMPLATE = "template"  # the template's header, found by content and matched loosely
@@ -407,27 +407,29 @@ class FileJudgement:
             if isinstance(item, RowResult):
                 summary.add(item)
                 count = 1
-                slices: Iterable[list[tuple]] = ([(
-                    1,
+                change = change_of(item.action, item.record) if item.accepted else None
+                runs: Iterable[Stored] = ((
+                    rows_judged + 1,
                     [finding_row(finding) for finding in item.findings],
-                    change_of(item.action, item.record) if item.accepted else None,
-                )],)  # fmt: skip
+                    [(change[0], [change[1]])] if change is not None else [],
+                ),)  # fmt: skip
             else:  # a JudgedBatch
                 item.count(summary)
                 count = item.judged
-                slices = item.stored_rows()
-            for entries in slices:
-                for place, findings, change in entries:
-                    # A part ends after every ``every`` rows, whether they store anything or not.
-                    while rows_judged + place > part.rows_judged + every:
-                        part.rows_judged += every
-                        part.whole = True
-                        yield part
-                        part = StoredPart(part.rows_judged)
-                    if findings:
-                        part.findings += findings
-                    if change is not None:
-                        part.add_change(change)
+                runs = item.stored_rows(rows_judged, every)
+            for last, findings, changes in runs:
+                # A part ends after every ``every`` rows, whether they store anything or not.
+                while last > part.rows_judged + every:
+                    part.rows_judged += every
+                    part.whole = True
+                    yield part
+                    part = StoredPart(part.rows_judged)
+                part.findings += findings
+                for kind, values in changes:
+                    if part.changes and part.changes[-1][0] == kind:
+                        part.changes[-1][1].extend(values)
+                    else:
+                        part.changes.append((kind, values))
             rows_judged += count
             while rows_judged >= part.rows_judged + every:
                 part.rows_judged += every
