@@ -25,7 +25,10 @@ from training.sandbox.judge import (
     Summary,
     batches,
     judge_file,
+    key_digest,
+    learner_digest,
     learner_key,
+    record_digest,
     summarize,
 )
 
@@ -72,6 +75,23 @@ class HeldRecords:
 
     def has_completion(self, learner: LearnerKey, activity_id: str) -> bool:
         return any(k.learner == learner and k.activity_id == activity_id for k in self.keys)
+
+
+class HeldKeys(HeldRecords):
+    """The same records, also giving every key at once as the web side's HeldRecords does
+    (so that batches look them up as a column)."""
+
+    def held_keys(self) -> tuple[set[int], set[int]]:
+        def key64(digest: str) -> int:
+            return int(digest[:16], 16)
+
+        return (
+            {key64(record_digest(key)) for key in self.keys},
+            {
+                key64(key_digest((learner_digest(key.learner), key.activity_id)))
+                for key in self.keys
+            },
+        )
 
 
 HELD = HeldRecords(
@@ -449,6 +469,34 @@ def test_rows_judged_in_batches_get_what_row_judge_gives(
     data = delimited(cells, delimiter, line_end, blank_every)
     with patch.object(batches, "_CHUNK", chunk):
         results, counted, _batch_rows, slow = judged_in_batches(data, context)
+    assert results == slow
+    assert counted == summarize(slow)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(
+        st.tuples(valid_row, st.none() | st.none() | st.sampled_from(MISTAKES)),
+        min_size=1,
+        max_size=30,
+    ),
+    chunk=st.sampled_from([64, 300, 1 << 20]),
+)
+def test_rows_judged_in_batches_against_held_keys_get_what_row_judge_gives(rows, chunk):
+    """Records held from an earlier upload, looked up a batch at a time by their keys (as the
+    worker's HeldRecords gives them): every row's findings and record are RowJudge's."""
+    cells = []
+    for values, mistake in rows:
+        values = list(values)
+        if mistake is not None:
+            column, value = mistake
+            values[rules.REQUIRED_HEADERS.index(column)] = value
+        cells.append(values)
+    context = JudgeContext(ACTIVITIES, REGISTER, HeldKeys(*HELD.keys), TODAY)
+    with patch.object(batches, "_CHUNK", chunk):
+        results, counted, _batch_rows, slow = judged_in_batches(
+            delimited(cells, ",", "\n", 0), context
+        )
     assert results == slow
     assert counted == summarize(slow)
 

@@ -3,20 +3,24 @@
 polars splits a batch of lines into the template's columns and finds in one pass which rows
 are plain (as ``judge.fast`` says: printable ASCII, names and identifiers RowJudge would find
 nothing in). Each column group's distinct values in the batch are asked of RowJudge's own
-checks once (the fast path's remembered verdicts, as a join), and the findings of a row are
-its groups' findings put together, once per distinct combination. What is left to Python for
-each row is what crosses rows (duplicates, Deletes, one completion, the ABS day: RowJudge's own
-methods, with its remembered state), the register for the rows whose identifiers or swapped
-names it holds, and the RowResult with its LearnerRecord. A row that is not plain goes, in its
-place, to the fast path or to RowJudge, exactly as before.
+checks once (remembered verdicts, given to the rows as ids), and the findings of a row are its
+groups' findings put together, once per distinct combination. The rules across rows are
+columns too: a row's record, completion and ABS-day keys are 64-bit numbers (SHA-256 prefixes,
+as the held records' keys are), looked up in sorted runs of the keys of earlier batches
+(``judge.runs``) and counted within the batch; a row that shares no key with another row or a
+held record, and that the register does not name, finds nothing across rows. Only the others
+(a Delete, a repeat, a learner the register holds) are judged in Python, in row order, by
+RowJudge's own methods. A row that is not plain goes, in its place, to the fast path or to
+RowJudge, exactly as before.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-from collections import Counter
+import gc
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from hashlib import sha256
 from typing import Any, BinaryIO
 
@@ -25,11 +29,12 @@ import polars as pl
 from training.sandbox import rules
 from training.sandbox.judge.fast import FastRows, collect, record_of, stamped
 from training.sandbox.judge.findings import Finding, RowResult, Summary
-from training.sandbox.judge.records import RecordKey
+from training.sandbox.judge.index import ACCEPTED
+from training.sandbox.judge.records import NoRecords, RecordKey
 from training.sandbox.judge.register import LearnerKey
 from training.sandbox.judge.rows import LearnerRow, RowJudge
+from training.sandbox.judge.runs import BatchIndex, KeyRuns
 from training.sandbox.judge.stored import (
-    Change,
     change_of,
     credit_awards_row,
     finding_row,
@@ -38,7 +43,9 @@ from training.sandbox.readers import csv_problem, trimmed_cells
 
 # Bytes read at a time; a batch is the whole lines among them (about 2,500 learner rows), so
 # memory does not grow with the file.
-_CHUNK = 256 * 1024
+_CHUNK = 1024 * 1024
+# What the worker stores of a batch is made this many rows at a time.
+_STORED_SLICE = 1024
 # A step's remembered verdicts are forgotten when they reach this many distinct values.
 _MEMO_LIMIT = 65_536
 # Joins the parts of a step's key: plain rows are printable ASCII, which never holds it.
@@ -51,6 +58,136 @@ BLANK, PLAIN, WHOLE = 0, 1, 2
 
 # The column groups, in the order RowJudge adds their findings.
 _STEPS = ("action", "activity", "completion", "birthday", "state", "cme", "board", "no_credit")
+# A Record Action as a number: unreadable, Add, Delete.
+_NO_ACTION, _ADD, _DELETE = 0, 1, 2
+# Above this many quarter credits, one ABS row alone is over the day's limit.
+_QUARTERS_A_DAY = int(rules.ABS_DAILY_LIMIT // rules.CREDIT_STEP)
+
+
+def _action_columns(value: tuple[str, bool]) -> tuple:
+    action = value[0]
+    return (_ADD if action == "Add" else _DELETE if action == "Delete" else _NO_ACTION,)
+
+
+def _activity_columns(value: tuple) -> tuple:
+    activity_id, _activity, activity_id_ok = value
+    return activity_id, activity_id_ok
+
+
+def _completion_columns(value: Any) -> tuple:
+    return (None if value is None else value.isoformat(),)
+
+
+def _board_columns(value: tuple) -> tuple:
+    board, _board_id_kept, credits, _awards, board_ok = value
+    return board, board_ok, None if credits is None else int(credits / rules.CREDIT_STEP)
+
+
+# What the rules across rows read of a step's verdict, as columns: (name, type), and how.
+_COLUMNS: dict[str, tuple[dict[str, Any], Callable[[Any], tuple]]] = {
+    "action": ({"action_code": pl.UInt8}, _action_columns),
+    "activity": ({"activity_id": pl.String, "activity_ok": pl.Boolean}, _activity_columns),
+    "completion": ({"completion_text": pl.String}, _completion_columns),
+    "birthday": (
+        {"birth_month": pl.Int32, "birth_day": pl.Int32, "birthday_ok": pl.Boolean},
+        tuple,
+    ),
+    "board": ({"board": pl.String, "board_ok": pl.Boolean, "quarters": pl.Int64}, _board_columns),
+}
+
+
+class _Verdicts:
+    """One step's verdicts by id: its keys' ids, what each key reads and its findings'
+    template id, and the same as polars columns for a batch's rows to gather."""
+
+    def __init__(self, step: str) -> None:
+        names, self._columns_of = _COLUMNS.get(step, ({}, lambda _value: ()))
+        self.schema = {**names, "template": pl.UInt32}
+        self.ids: dict[str, int] = {}
+        self.values: list[Any] = []
+        self.templates: list[int] = []
+        self._new: list[tuple] = []
+        self._frame = pl.DataFrame(schema=self.schema)
+
+    def add(self, key: str, value: Any, template_id: int) -> int:
+        """Keep a key's verdict; its id."""
+        verdict_id = self.ids[key] = len(self.values)
+        self.values.append(value)
+        self.templates.append(template_id)
+        self._new.append((*self._columns_of(value), template_id))
+        return verdict_id
+
+    def columns(self) -> pl.DataFrame:
+        """The verdicts as columns, a row an id."""
+        if self._new:
+            added = pl.DataFrame(self._new, schema=self.schema, orient="row")
+            self._frame = pl.concat([self._frame, added]).rechunk()
+            self._new = []
+        return self._frame
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Pause Python's cycle collector while many objects that hold no cycle are made: the
+    rows the worker stores. Each of them is a container, so without this the collector runs
+    every few hundred of them and walks everything alive, about a third of the batch path's
+    time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+# What the worker stores of a run of rows: (the data row it ends at, findings, changes as
+# runs of one kind).
+Stored = tuple[int, list[dict[str, Any]], list[tuple[str, list[dict[str, Any]]]]]
+
+
+def _add_change(changes: list[tuple[str, list[dict[str, Any]]]], kind: str, values: dict) -> None:
+    """Keep a change after the earlier ones, in runs of one kind."""
+    if not changes or changes[-1][0] != kind:
+        changes.append((kind, []))
+    changes[-1][1].append(values)
+
+
+def _lists(frame: pl.DataFrame) -> list[list[Any]]:
+    """A frame's columns as Python lists (quicker to zip than its rows to take)."""
+    return [column.to_list() for column in frame.iter_columns()]
+
+
+def _key64(text: str) -> int:
+    """A key's 64-bit number: the first 8 bytes of its text's SHA-256 (as HeldRecords keeps a
+    record's key), the same whether worked out here or for a column."""
+    return int.from_bytes(sha256(text.encode()).digest()[:8], "big")
+
+
+def _key64_column(texts: pl.Series) -> pl.Series:
+    return pl.Series(
+        [None if text is None else _key64(text) for text in texts.to_list()], dtype=pl.UInt64
+    )
+
+
+def _learner_text(learner: LearnerKey | None) -> str:
+    return "" if learner is None else _SEPARATOR.join(str(part) for part in learner)
+
+
+def _record_key64(key: RecordKey) -> int:
+    learner, activity_id, completion, board = key
+    return _key64(
+        f"{_learner_text(learner)}{_SEPARATOR}{activity_id}{_SEPARATOR}"
+        f"{completion.isoformat()}{_SEPARATOR}{board}"
+    )
+
+
+def _completion_key64(board: str, learner: LearnerKey, activity_id: str) -> int:
+    return _key64(f"{board}{_SEPARATOR}{_learner_text(learner)}{_SEPARATOR}{activity_id}")
+
+
+def _day_key64(learner: LearnerKey, completion: Any) -> int:
+    return _key64(f"{_learner_text(learner)}{_SEPARATOR}{completion.isoformat()}")
 
 
 def line_batches(data: BinaryIO, encoding: str, first_line: int) -> Iterator[tuple[int, list]]:
@@ -124,7 +261,7 @@ class BatchRows:
         self.delimiter = delimiter
         self.encoding = encoding
         self.batch_rows = 0  # rows judged from the batch's verdicts, for tests and benchmarks
-        self._memos: dict[str, dict[str, tuple[Any, int]]] = {step: {} for step in _STEPS}
+        self._tables = {step: _Verdicts(step) for step in _STEPS}
         self._template_ids: dict[tuple[Finding, ...], int] = {(): 0}
         self._templates: list[tuple[Finding, ...]] = [()]
         # The findings of rows, put together: step template ids -> index (never 0, so a
@@ -141,6 +278,24 @@ class BatchRows:
                 dtype=pl.String,
             ),
         }
+        # RowJudge remembers keys as the batches do, so that a row judged whole and a row of a
+        # batch see each other.
+        judge.row_key_hash = _record_key64
+        judge.completion_hash = _completion_key64
+        judge.day_hash = _day_key64
+        judge.rows_by_key = BatchIndex(KeyRuns())  # type: ignore[assignment]
+        judge.completions = BatchIndex(KeyRuns())  # type: ignore[assignment]
+        judge.abs_quarters = BatchIndex(KeyRuns())  # type: ignore[assignment]
+        # The held records' keys, to find in a column (None: asked row by row).
+        records = judge.context.records
+        held_keys = getattr(records, "held_keys", None)
+        self._held: tuple[pl.Series, pl.Series] | None = None
+        if isinstance(records, NoRecords) or held_keys is not None:
+            record_keys, completion_keys = held_keys() if held_keys is not None else ((), ())
+            self._held = (
+                pl.Series(sorted(record_keys), dtype=pl.UInt64),
+                pl.Series(sorted(completion_keys), dtype=pl.UInt64),
+            )
 
     def judge_lines(self, data: BinaryIO, first_line: int) -> Iterator[JudgedBatch]:
         """The data rows from line ``first_line`` on, judged batch by batch."""
@@ -273,33 +428,69 @@ class BatchRows:
         """Judge a batch of lines; the list is emptied (its text goes to polars) so that Python
         holds as little as it can while the batch is judged."""
         line_column = pl.Series("line", lines, dtype=pl.String)
-        count = len(lines)
         lines.clear()
-        # The row keys' table grows now, if it must, rather than half-way through the rows.
-        self.judge.rows_by_key.reserve(count)
         frame = self._columns(line_column).with_columns(line_column)
         keys = self._keys(frame)
-        values: dict[str, list[Any]] = {}
-        template_ids = []
+        tables = {step: self._verdicts_for(step) for step in _STEPS}
+        ids = {}
         for step in _STEPS:
-            memo = self._memos[step]
-            verdicts = [memo.get(key) or self._verdict(step, key) for key in keys[step].to_list()]
-            values[step] = [value for value, _template in verdicts]
-            template_ids.append([template for _value, template in verdicts])
-        combination_of = self._combination_of
-        combination_ids = [
-            combination_of.get(combination) or self._combination(combination)
-            for combination in zip(*template_ids, strict=True)
-        ]
-        batch = JudgedBatch(first_number, values, self._combinations, combination_ids)
-        self._across_rows(batch, count, frame)
+            codes = keys[step]
+            distinct = codes.unique()
+            table = tables[step]
+            known = table.ids
+            step_ids = [
+                verdict_id if (verdict_id := known.get(key)) is not None else self._add(step, key)
+                for key in distinct.to_list()
+            ]
+            ids[step] = codes.replace_strict(
+                distinct, pl.Series(step_ids, dtype=pl.UInt32), return_dtype=pl.UInt32
+            )
+        rows = frame.select(
+            "plain", "blank", "line", "field_3", "field_4", "npi", "license", "field_10",
+            "first_key", "last_key", "held",
+        ).with_columns(
+            pl.int_range(first_number, first_number + frame.height, dtype=pl.Int64).alias("number"),
+            *(ids[step].alias(f"{step}_verdict") for step in _STEPS),
+            *(
+                tables[step].columns()[name].gather(ids[step]).alias(name)
+                for step, (names, _columns_of) in _COLUMNS.items()
+                for name in names
+            ),
+            *(
+                tables[step].columns()["template"].gather(ids[step]).alias(f"{step}_template")
+                for step in _STEPS
+            ),
+        )  # fmt: skip
+        rows = self._combine(rows)
+        batch = JudgedBatch(first_number, tables, self._combinations)
+        self._across_rows(batch, rows)
         return batch
 
-    def _combination(self, template_ids: tuple[int, ...]) -> int:
-        """The id of a row's findings put together from its steps' findings, remembered."""
+    def _combine(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """Each row's combination of its steps' findings (its id, and whether it has an error)."""
+        templates = [f"{step}_template" for step in _STEPS]
         if len(self._combinations) >= _MEMO_LIMIT:  # batches made before keep the old list
             self._combination_of = {}
             self._combinations = [((), False)]
+        combination_of = self._combination_of
+        distinct = rows.select(templates).unique()
+        distinct = distinct.with_columns(
+            pl.Series(
+                "combination",
+                [
+                    combination_of.get(combination) or self._combination(combination)
+                    for combination in distinct.iter_rows()
+                ],
+                dtype=pl.UInt32,
+            )
+        )
+        combined = self._combinations
+        errors = pl.Series([has_error for _findings, has_error in combined], dtype=pl.Boolean)
+        rows = rows.join(distinct, on=templates, how="left", maintain_order="left").drop(templates)
+        return rows.with_columns(errors.gather(rows["combination"]).alias("has_error"))
+
+    def _combination(self, template_ids: tuple[int, ...]) -> int:
+        """The id of a row's findings put together from its steps' findings, remembered."""
         templates = tuple(
             finding for template_id in template_ids for finding in self._templates[template_id]
         )
@@ -308,81 +499,259 @@ class BatchRows:
         self._combinations.append((templates, has_error))
         return combination_id
 
-    def _across_rows(self, batch: JudgedBatch, count: int, frame: pl.DataFrame) -> None:
-        """What each row's findings and acceptance owe to other rows and to the register, in
-        row order (RowJudge's own methods and state); rows that are not plain judged whole."""
+    def _across_rows(self, batch: JudgedBatch, rows: pl.DataFrame) -> None:
+        """What each row's acceptance and findings owe to the register and to other rows.
+
+        The register is asked first, in Python, for the few rows it may hold. Then a row is
+        left to polars when it shares none of its keys (its record, its completion for a
+        one-completion board, its ABS day) with another row of the batch, an earlier row or a
+        record held, is an Add, and has no ABS day over the limit on its own: it finds nothing
+        across rows, and its keys are remembered as columns. Every other row is judged in row
+        order by RowJudge's own methods, with its keys' values looked up beforehand; so is
+        every row of a batch that has a row judged whole (its keys are known only once it is
+        judged), and of a file whose held records can only be asked one at a time."""
         judge = self.judge
-        repeats = judge._repeats
-        identity = judge._identity
-        abs_day = judge._abs_day
-        # The identifiers only of the rows the register may hold: few, and made Python strings.
-        held = pl.col("held")
-        columns = frame.select(
-            "plain",
-            "blank",
-            "first_key",
-            "last_key",
-            "held",
-            *(pl.when(held).then(pl.col(name)).alias(name) for name in ("npi", "license")),
-            pl.when(held).then(pl.col("field_10")).alias("field_10"),
+        keyed = (
+            pl.col("plain")
+            & pl.col("birthday_ok")
+            & pl.col("activity_ok")
+            & pl.col("completion_text").is_not_null()
+            & pl.col("board_ok")
+            & (pl.col("action_code") != _NO_ACTION)
         )
-        names = columns.columns
-        lists = {name: columns[name].to_list() for name in names}
-        # Kept as columns (a few bytes a value) until the RowResults are asked for.
-        batch.people = frame.select(
-            "field_3", "field_4", "npi", "license", "field_10", "first_key", "last_key"
+        abs_day = (
+            pl.col("plain")
+            & (pl.col("action_code") == _ADD)
+            & (pl.col("board") == "ABS").fill_null(value=False)
+            & pl.col("quarters").is_not_null()
         )
-        kinds = batch.kinds
-        accepted = batch.accepted
+        rows = rows.with_columns(
+            pl.concat_str(
+                "first_key", "last_key", "birth_month", "birth_day", separator=_SEPARATOR
+            ).alias("learner"),
+            keyed.alias("keyed"),
+            (
+                keyed
+                & pl.col("board").is_in(sorted(rules.ONE_COMPLETION_BOARDS)).fill_null(value=False)
+            ).alias("one_completion"),
+            abs_day.alias("abs_day"),
+            (abs_day & pl.col("birthday_ok") & pl.col("completion_text").is_not_null()).alias(
+                "day_keyed"
+            ),
+        )
+        texts = rows.select(
+            pl.when("keyed").then(
+                pl.concat_str(
+                    "learner", "activity_id", "completion_text",
+                    pl.col("board").fill_null(""), separator=_SEPARATOR,
+                )
+            ).alias("record"),
+            pl.when("one_completion").then(
+                pl.concat_str("board", "learner", "activity_id", separator=_SEPARATOR)
+            ).alias("completion_key"),
+            pl.when("day_keyed").then(
+                pl.concat_str("learner", "completion_text", separator=_SEPARATOR)
+            ).alias("day_key"),
+        )  # fmt: skip
+        record_hex = pl.Series(
+            "record_hex",
+            [
+                None if text is None else sha256(text.encode()).hexdigest()
+                for text in texts["record"].to_list()
+            ],
+            dtype=pl.String,
+        )
+        rows = rows.with_columns(
+            record_hex,
+            record_hex.str.slice(0, 16)
+            .str.to_integer(base=16, dtype=pl.UInt64)
+            .alias("record_key"),
+            _key64_column(texts["completion_key"]).alias("completion_key"),
+            _key64_column(texts["day_key"]).alias("day_key"),
+        )
+        indexes = (
+            ("record_key", "keyed", judge.rows_by_key),
+            ("completion_key", "one_completion", judge.completions),
+            ("day_key", "day_keyed", judge.abs_quarters),
+        )
+        rows = rows.with_columns(
+            self._earlier(rows, key, where, index.runs).alias(f"{key}_earlier")
+            for key, where, index in indexes
+        )
+        rows = self._identities(batch, rows)
+        whole = rows.select((~pl.col("plain") & ~pl.col("blank")).any()).item()
+        if self._held is None or whole:
+            apart = pl.col("plain")
+        else:
+            apart = pl.col("plain") & self._apart(rows, *self._held)
+        rows = rows.with_columns(
+            # A row the columns cannot say (null) is judged apart.
+            apart.fill_null(value=True).alias("apart"),
+            (pl.col("plain") & ~pl.col("has_error")).alias("accepted"),
+        )
+        # What the rows left to polars leave for later rows.
+        together = ~pl.col("apart")
+        left = {
+            "record_key": rows.filter(together & pl.col("keyed")).select(
+                pl.col("record_key").alias("key"),
+                (pl.col("number") * 4 + pl.col("accepted").cast(pl.Int64) * ACCEPTED).alias(
+                    "value"
+                ),
+            ),
+            "completion_key": rows.filter(together & pl.col("one_completion")).select(
+                pl.col("completion_key").alias("key"), (pl.col("number") * 2).alias("value")
+            ),
+            "day_key": rows.filter(together & pl.col("day_keyed") & pl.col("accepted")).select(
+                pl.col("day_key").alias("key"), pl.col("quarters").alias("value")
+            ),
+        }
+        self.batch_rows += rows["plain"].sum()
+        rows = self._rows_apart(batch, rows, indexes)
+        for key, _where, index in indexes:
+            index.flush(left[key])
+        batch.rows = rows.select(
+            "number", "kind", "accepted", "combination", *(f"{step}_verdict" for step in _STEPS),
+            pl.col("field_3").alias("first_name"), pl.col("field_4").alias("last_name"),
+            "npi", "license", pl.col("field_10").alias("board_id"), "learner", "record_hex",
+        )  # fmt: skip
+
+    @staticmethod
+    def _apart(rows: pl.DataFrame, record_keys: pl.Series, completion_keys: pl.Series) -> pl.Expr:
+        """Which plain rows share a key with another row or a held record, or are not Adds, or
+        have an ABS day over the limit on their own."""
+        held_completion: pl.Expr = pl.lit(value=False)
+        if len(completion_keys):
+            # As HeldRecords keeps them: the learner's digest and the activity, digested.
+            learner_hex = pl.Series(
+                [
+                    None if text is None else sha256(text.encode()).hexdigest()
+                    for text in rows.select(pl.when("one_completion").then("learner"))
+                    .to_series()
+                    .to_list()
+                ],
+                dtype=pl.String,
+            )
+            completion = rows.select(
+                pl.concat_str(pl.lit(learner_hex), "activity_id", separator=_SEPARATOR)
+            ).to_series()
+            held_completion = pl.lit(_key64_column(completion).is_in(completion_keys.implode()))
+        return (
+            (pl.col("keyed") & (
+                (pl.col("action_code") != _ADD)
+                | pl.col("record_key_earlier").is_not_null()
+                | pl.col("record_key").is_duplicated()
+                | pl.col("record_key").is_in(record_keys.implode())
+            ))
+            | (pl.col("one_completion") & (
+                pl.col("completion_key_earlier").is_not_null()
+                | pl.col("completion_key").is_duplicated()
+                | held_completion
+            ))
+            | (pl.col("abs_day") & (
+                ~pl.col("day_keyed")
+                | pl.col("day_key_earlier").is_not_null()
+                | pl.col("day_key").is_duplicated()
+                | (pl.col("quarters") > _QUARTERS_A_DAY)
+            ))
+        )  # fmt: skip
+
+    @staticmethod
+    def _earlier(rows: pl.DataFrame, key: str, where: str, runs: KeyRuns) -> pl.Series:
+        """What earlier batches remember of each row's key (null: nothing, or no key)."""
+        nothing = pl.Series([None] * rows.height, dtype=pl.UInt32)
+        mask = rows[where]
+        if runs.empty or not mask.any():
+            return nothing
+        return nothing.scatter(mask.arg_true(), runs.lookup(rows.filter(mask)[key]))
+
+    def _identities(self, batch: JudgedBatch, rows: pl.DataFrame) -> pl.DataFrame:
+        """The register's findings for the rows whose identifiers or swapped names it holds
+        (RowJudge's ``_identity``: few rows, asked before the rules across rows as RowJudge
+        asks them); returns the rows with their errors."""
+        named = rows.filter(
+            pl.col("plain")
+            & pl.col("held")
+            & pl.col("birthday_ok")
+            & (pl.col("action_code") != _DELETE)
+        ).select(
+            "number", "first_key", "last_key", "birth_month", "birth_day", "state_verdict",
+            "license", "npi", "board_verdict", "field_10",
+        )  # fmt: skip
+        if not named.height:
+            return rows
+        identity = self.judge._identity
+        states = batch.tables["state"].values
+        boards = batch.tables["board"].values
         extras = batch.extras
-        values = batch.values
-        combined = batch.combined
-        first_number = batch.first_number
-        rows = zip(
-            range(first_number, first_number + count),
-            batch.combination_ids,
-            values["action"],
-            values["activity"],
-            values["completion"],
-            values["birthday"],
-            values["state"],
-            values["board"],
-            *(lists[name] for name in names),
-            strict=True,
-        )
-        for (number, combination, (action, is_add), (activity_id, _activity, activity_id_ok),
-             completion, (birth_month, birth_day, birthday_ok), state,
-             (board, board_id_kept, board_credits, _awards, board_ok), plain, blank, first_key,
-             last_key, held, npi, license_number, board_id) in rows:  # fmt: skip
-            if not plain:
-                line = None if blank else frame.item(number - first_number, "line")
-                result = None if line is None else self._judge_line(number, line)
-                if result is None:
-                    kinds.append(BLANK)
-                else:
-                    kinds.append(WHOLE)
-                    extras[number] = result
-                accepted.append(False)
-                continue
-            kinds.append(PLAIN)
-            self.batch_rows += 1
-            has_error = combined[combination][1]
+        first = batch.first_number
+        errors: list[int] = []
+        for (number, first_key, last_key, birth_month, birth_day, state_id, license_number, npi,
+             board_id_id, board_id) in zip(*_lists(named), strict=True):  # fmt: skip
+            board, board_id_kept, _credits, _awards, _board_ok = boards[board_id_id]
             found: list[Finding] = []
-            learner = None
-            if birthday_ok:
-                learner = LearnerKey(first_key, last_key, birth_month, birth_day)
-                if is_add and held:
-                    identity(
-                        number,
-                        learner,
-                        (state, license_number, npi),
-                        board,
-                        board_id if board_id_kept else None,
-                        found.append,
-                    )
-                    has_error = has_error or any(
-                        finding.severity == rules.ERROR for finding in found
-                    )
+            identity(
+                number,
+                LearnerKey(first_key, last_key, birth_month, birth_day),
+                (states[state_id], license_number, npi),
+                board,
+                board_id if board_id_kept else None,
+                found.append,
+            )
+            if found:
+                extras[number] = found
+                if any(finding.severity == rules.ERROR for finding in found):
+                    errors.append(number - first)
+        if not errors:
+            return rows
+        return rows.with_columns(rows["has_error"].scatter(errors, True))
+
+    def _rows_apart(self, batch: JudgedBatch, rows: pl.DataFrame, indexes: tuple) -> pl.DataFrame:
+        """Judge the rows left apart, and the rows judged whole, in row order with RowJudge's
+        own methods; returns the rows with each one's kind and acceptance."""
+        judge = self.judge
+        for key, where, index in indexes:
+            loaded = rows.filter(pl.col("apart") & pl.col(where)).select(key, f"{key}_earlier")
+            index.load(loaded[key].to_list(), loaded[f"{key}_earlier"].to_list())
+        picked = rows.filter(pl.col("apart") | (~pl.col("plain") & ~pl.col("blank"))).select(
+            "number", "plain", "line", "has_error", "first_key", "last_key",
+            *(f"{step}_verdict" for step in ("action", "activity", "completion", "birthday",
+                                             "board")),
+        )  # fmt: skip
+        kinds = rows["plain"].cast(pl.UInt8) * PLAIN  # BLANK otherwise, until judged whole
+        if picked.height == 0:
+            return rows.with_columns(kinds.alias("kind"))
+        repeats = judge._repeats
+        abs_day = judge._abs_day
+        tables = batch.tables
+        actions = tables["action"].values
+        activities = tables["activity"].values
+        completions = tables["completion"].values
+        birthdays = tables["birthday"].values
+        boards = tables["board"].values
+        extras = batch.extras
+        first = batch.first_number
+        judged_at: list[int] = []
+        judged_accepted: list[bool] = []
+        whole_at: list[int] = []
+        for (number, plain, line, has_error, first_key, last_key, action_id, activity_id_id,
+             completion_id, birthday_id, board_id_id,
+             ) in zip(*_lists(picked), strict=True):  # fmt: skip
+            if not plain:
+                result = self._judge_line(number, line)
+                if result is not None:
+                    whole_at.append(number - first)
+                    extras[number] = result
+                continue
+            action, _is_add = actions[action_id]
+            activity_id, _activity, activity_id_ok = activities[activity_id_id]
+            completion = completions[completion_id]
+            birth_month, birth_day, birthday_ok = birthdays[birthday_id]
+            board, _board_id_kept, board_credits, _awards, board_ok = boards[board_id_id]
+            # After the register's findings, if any.
+            found: list[Finding] = extras.pop(number, [])
+            learner = (
+                LearnerKey(first_key, last_key, birth_month, birth_day) if birthday_ok else None
+            )
             if (
                 learner is not None
                 and activity_id_ok
@@ -400,9 +769,16 @@ class BatchRows:
                 )
             if not has_error and action == "Add" and board == "ABS" and board_credits is not None:
                 abs_day(number, learner, completion, board_credits, found.append)
-            accepted.append(not has_error)
+            judged_at.append(number - first)
+            judged_accepted.append(not has_error)
             if found:
                 extras[number] = found
+        accepted = rows["accepted"]
+        if judged_at:
+            accepted = accepted.scatter(judged_at, judged_accepted)
+        if whole_at:
+            kinds = kinds.scatter(whole_at, WHOLE)
+        return rows.with_columns(accepted.alias("accepted"), kinds.alias("kind"))
 
     def _judge_line(self, number: int, line: str) -> RowResult | None:
         """A row that is not plain, read as csv.reader reads it and judged as before; None for
@@ -419,20 +795,30 @@ class BatchRows:
 
     # --- Verdicts of distinct values -----------------------------------------------------
 
+    def _verdicts_for(self, step: str) -> _Verdicts:
+        """The step's verdicts for the next batch: forgotten once they reach the limit (a batch
+        made before keeps the ones it used)."""
+        table = self._tables[step]
+        if len(table.values) >= _MEMO_LIMIT:
+            table = self._tables[step] = _Verdicts(step)
+        return table
+
+    def _add(self, step: str, key: str) -> int:
+        """Ask the step's verdict on a key the batch path has not seen; its id."""
+        value, found = getattr(self, f"_ask_{step}")(*key.split(_SEPARATOR))
+        template_id = self._template_ids.get(found)
+        if template_id is None:
+            template_id = self._template_ids[found] = len(self._templates)
+            self._templates.append(found)
+        return self._tables[step].add(key, value, template_id)
+
     def _verdict(self, step: str, key: str) -> tuple[Any, int]:
         """(what the step reads, id of its findings for row 0), remembered."""
-        memo = self._memos[step]
-        verdict = memo.get(key)
-        if verdict is None:
-            value, found = getattr(self, f"_ask_{step}")(*key.split(_SEPARATOR))
-            template_id = self._template_ids.get(found)
-            if template_id is None:
-                template_id = self._template_ids[found] = len(self._templates)
-                self._templates.append(found)
-            if len(memo) >= _MEMO_LIMIT:
-                memo.clear()
-            verdict = memo[key] = (value, template_id)
-        return verdict
+        table = self._tables[step]
+        verdict_id = table.ids.get(key)
+        if verdict_id is None:
+            verdict_id = self._add(step, key)
+        return table.values[verdict_id], table.templates[verdict_id]
 
     def _is_add(self, action_text: str) -> bool:
         return self._verdict("action", action_text)[0][1]
@@ -494,57 +880,39 @@ class BatchRows:
 
 
 class JudgedBatch:
-    """A batch of judged rows, kept as the batch's columns and verdicts: its RowResults are
-    made only when asked for (``results``), and ``count`` adds it to a Summary without them."""
+    """A batch of judged rows, kept as columns (each row's kind, acceptance, combination of
+    findings and verdict ids, and the cells a record takes) with the verdicts they point to:
+    its RowResults are made only when asked for (``results``), what the worker stores is made
+    straight from the columns (``stored_rows``), and ``count`` adds it to a Summary."""
 
     def __init__(
         self,
         first_number: int,
-        values: dict[str, list[Any]],
+        tables: dict[str, _Verdicts],
         combined: list[tuple[tuple[Finding, ...], bool]],
-        combination_ids: list[int],
     ) -> None:
         self.first_number = first_number
-        self.values = values
+        self.tables = tables
         self.combined = combined
-        self.combination_ids = combination_ids
-        self.kinds: list[int] = []
-        self.accepted: list[bool] = []
         # Row number -> findings from across rows and the register (plain rows), or the
         # RowResult of a row judged whole.
         self.extras: dict[int, Any] = {}
-        # First and last name, NPI, license number, Board ID and the names' keys of each line.
-        self.people = pl.DataFrame()
+        self.rows = pl.DataFrame()
 
-    def _rows(self) -> Iterator[tuple]:
-        """Each line's number, kind, acceptance, combination of findings, verdicts and people's
-        cells, in row order."""
-        values = self.values
-        return zip(
-            range(self.first_number, self.first_number + len(self.kinds)),
-            self.kinds,
-            self.accepted,
-            self.combination_ids,
-            values["action"],
-            values["activity"],
-            values["completion"],
-            values["birthday"],
-            values["state"],
-            values["cme"],
-            values["board"],
-            *(column.to_list() for column in self.people.iter_columns()),
-            strict=True,
-        )
+    def _verdicts(self) -> tuple[list[Any], ...]:
+        """What the verdicts of the steps that records take read, by id."""
+        steps = ("action", "activity", "completion", "birthday", "state", "cme", "board")
+        return tuple(self.tables[step].values for step in steps)
 
     def results(self) -> Iterator[RowResult]:
         """The batch's RowResults, in row order."""
         extras = self.extras
         combined = self.combined
-        rows = self._rows()
-        for (number, kind, accepted, combination, (action, _is_add), activity, completion,
-             (birth_month, birth_day, _ok), state, cme,
-             (board, board_id_kept, board_credits, awards, _board_ok), first_name, last_name,
-             npi, license_number, board_id, _first_key, _last_key) in rows:  # fmt: skip
+        actions, activities, completions, birthdays, states, cmes, boards = self._verdicts()
+        for (number, kind, accepted, combination, action_id, activity_id, completion_id,
+             birthday_id, state_id, cme_id, board_id_id, _no_credit, first_name, last_name,
+             npi, license_number, board_id, _learner, _record_hex,
+             ) in self.rows.iter_rows():  # fmt: skip
             if kind != PLAIN:
                 if kind == WHOLE:
                     yield extras[number]
@@ -554,109 +922,150 @@ class JudgedBatch:
             extra = extras.get(number)
             if extra is not None:
                 findings += extra
+            action = actions[action_id][0]
             if not accepted:
                 yield RowResult(number, action, tuple(findings), None, False)
                 continue
+            birth_month, birth_day, _ok = birthdays[birthday_id]
+            board, board_id_kept, board_credits, awards, _board_ok = boards[board_id_id]
             record = record_of(
-                activity[0],
-                completion,
+                activities[activity_id][0],
+                completions[completion_id],
                 first_name,
                 last_name,
                 birth_month,
                 birth_day,
-                state,
+                states[state_id],
                 npi or license_number,
                 board,
                 board_id if board_id_kept else None,
-                cme,
+                cmes[cme_id],
                 board_credits,
                 awards,
             )
             yield RowResult(number, action, tuple(findings), record, True)
 
-    def stored_rows(self) -> Iterator[tuple[list[dict[str, Any]], Change | None]]:
-        """Each row's findings and change as the worker stores them (``judge.stored``), in row
-        order, made from the batch's columns and verdicts without a RowResult."""
+    @property
+    def judged(self) -> int:
+        """How many data rows the batch judged (its blank lines are none)."""
+        return self.rows.select((pl.col("kind") != BLANK).sum()).item()
+
+    def stored_rows(self, rows_before: int, every: int) -> Iterator[Stored]:
+        """What the worker stores of the batch (``judge.stored``), made from the columns and
+        verdicts without a RowResult, in row order and cut where the worker's parts end (one
+        after every ``every`` data rows, ``rows_before`` of them judged before the batch):
+        (the data row the findings and changes end at, from the file's first; the findings;
+        the changes, as runs of one kind)."""
         extras = self.extras
         combined = self.combined
+        actions, activities, completions, birthdays, states, cmes, boards = self._verdicts()
+        with_findings = pl.Series([bool(findings) for findings, _error in combined]).gather(
+            self.rows["combination"]
+        )
+        judged = self.rows.with_columns(
+            (pl.col("kind") != BLANK).cum_sum().alias("place"),
+            pl.coalesce("npi", "license").alias("license_or_npi"),
+        ).filter(
+            (pl.col("kind") == WHOLE)
+            | ((pl.col("kind") == PLAIN) & (
+                pl.col("accepted")
+                | with_findings
+                | pl.col("number").is_in(list(extras))
+            ))
+        ).select(
+            "number", "kind", "accepted", "combination", "place",
+            *(f"{step}_verdict" for step in _STEPS if step != "no_credit"),
+            "first_name", "last_name", "license_or_npi", "board_id", "learner", "record_hex",
+        )  # fmt: skip
+        findings: list[dict[str, Any]] = []
+        changes: list[tuple[str, list[dict[str, Any]]]] = []
+        part_end = (rows_before // every + 1) * every
+        last = 0
         finding_rows: dict[int, tuple[dict[str, Any], ...]] = {}
         # One list a distinct credits by credit type (the rows share it: it is only read).
         awards_rows: dict[tuple, list[list[str]]] = {}
-        rows = self._rows()
-        for (number, kind, accepted, combination, (action, _is_add), activity, completion,
-             (birth_month, birth_day, _ok), state, cme,
-             (board, board_id_kept, board_credits, awards, _board_ok), first_name, last_name,
-             npi, license_number, board_id, first_key, last_key) in rows:  # fmt: skip
-            if kind != PLAIN:
-                if kind == WHOLE:
-                    result = extras[number]
-                    yield (
-                        [finding_row(finding) for finding in result.findings],
-                        change_of(result.action, result.record) if result.accepted else None,
-                    )
-                continue
-            templates = finding_rows.get(combination)
-            if templates is None:
-                templates = finding_rows[combination] = tuple(
-                    finding_row(finding) for finding in combined[combination][0]
-                )
-            findings = [{**template, "row": number} for template in templates]
-            extra = extras.get(number)
-            if extra is not None:
-                findings += [finding_row(finding) for finding in extra]
-            if not accepted:
-                yield findings, None
-                continue
-            # key_digest's texts, made here at once: the learner's is part of the record's.
-            activity_id = activity[0]
-            learner = f"{first_key}\x1f{last_key}\x1f{birth_month}\x1f{birth_day}"
-            record_key = sha256(
-                f"{learner}\x1f{activity_id}\x1f{completion.isoformat()}\x1f{board or ''}".encode()
-            ).hexdigest()
-            if action == "Delete":
-                yield findings, ("delete", {"digest": record_key})
-                continue
-            awards_row = awards_rows.get(awards)
-            if awards_row is None:
-                awards_row = awards_rows[awards] = credit_awards_row(awards)
-            record = {
-                "activity_id": activity_id,
-                "completion_date": completion,
-                "first_name": first_name,
-                "last_name": last_name,
-                "birth_month": birth_month,
-                "birth_day": birth_day,
-                "state": state,
-                "license_or_npi": npi or license_number,
-                "board": board,
-                "board_id": board_id if board_id_kept else None,
-                "cme_credits": cme,
-                "board_credits": board_credits,
-                "credit_awards": awards_row,
-                "record_key": record_key,
-                "learner_key": sha256(learner.encode()).hexdigest(),
-            }
-            yield findings, ("add", record)
+        for start in range(0, judged.height, _STORED_SLICE):
+            rows = judged.slice(start, _STORED_SLICE)
+            ready: list[Stored] = []
+            with _no_cycle_collection():
+                for (number, kind, accepted, combination, place, action_id, activity_id,
+                     completion_id, birthday_id, state_id, cme_id, board_id_id, first_name,
+                     last_name, license_or_npi, board_id, learner, record_hex,
+                     ) in zip(*_lists(rows), strict=True):  # fmt: skip
+                    place += rows_before
+                    if place > part_end:
+                        ready.append((part_end, findings, changes))
+                        findings, changes = [], []
+                        part_end = ((place - 1) // every + 1) * every
+                    last = place
+                    if kind == WHOLE:
+                        result = extras[number]
+                        findings += [finding_row(finding) for finding in result.findings]
+                        change = (
+                            change_of(result.action, result.record) if result.accepted else None
+                        )
+                        if change is not None:
+                            _add_change(changes, *change)
+                        continue
+                    templates = finding_rows.get(combination)
+                    if templates is None:
+                        templates = finding_rows[combination] = tuple(
+                            finding_row(finding) for finding in combined[combination][0]
+                        )
+                    if templates:
+                        findings += [dict(template, row=number) for template in templates]
+                    extra = extras.get(number)
+                    if extra is not None:
+                        findings += [finding_row(finding) for finding in extra]
+                    if not accepted:
+                        continue
+                    if actions[action_id][0] == "Delete":
+                        _add_change(changes, "delete", {"digest": record_hex})
+                        continue
+                    birth_month, birth_day, _ok = birthdays[birthday_id]
+                    board, board_id_kept, board_credits, awards, _board_ok = boards[board_id_id]
+                    awards_row = awards_rows.get(awards)
+                    if awards_row is None:
+                        awards_row = awards_rows[awards] = credit_awards_row(awards)
+                    record = {
+                        "activity_id": activities[activity_id][0],
+                        "completion_date": completions[completion_id],
+                        "first_name": first_name,
+                        "last_name": last_name,
+                        "birth_month": birth_month,
+                        "birth_day": birth_day,
+                        "state": states[state_id],
+                        "license_or_npi": license_or_npi,
+                        "board": board,
+                        "board_id": board_id if board_id_kept else None,
+                        "cme_credits": cmes[cme_id],
+                        "board_credits": board_credits,
+                        "credit_awards": awards_row,
+                        "record_key": record_hex,
+                        "learner_key": sha256(learner.encode()).hexdigest(),
+                    }
+                    _add_change(changes, "add", record)
+            yield from ready
+        if findings or changes:
+            yield last, findings, changes
 
     def count(self, summary: Summary) -> None:
         """Add the batch's rows and findings to ``summary``."""
-        kinds = self.kinds
-        plain = [combination for combination, kind in zip(self.combination_ids, kinds,
-                 strict=True) if kind == PLAIN]  # fmt: skip
-        summary.rows_read += len(plain)
-        accepted = sum(self.accepted)
+        plain = self.rows.filter(pl.col("kind") == PLAIN)
+        summary.rows_read += plain.height
+        accepted = plain["accepted"].sum()
         summary.accepted += accepted
-        summary.rejected += len(plain) - accepted
+        summary.rejected += plain.height - accepted
         by_code = summary.by_code
-        for combination, times in Counter(plain).items():
+        for combination, times in plain["combination"].value_counts().iter_rows():
             for finding in self.combined[combination][0]:
                 by_code[finding.code] += times
                 if finding.severity == rules.ERROR:
                     summary.errors += times
                 else:
                     summary.warnings += times
-        for number, extra in self.extras.items():
-            if kinds[number - self.first_number] == WHOLE:
+        for extra in self.extras.values():
+            if isinstance(extra, RowResult):
                 summary.add(extra)
                 continue
             for finding in extra:

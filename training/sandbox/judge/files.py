@@ -3,7 +3,7 @@ a confirmed mapping, or position), and judging its rows in order."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
@@ -50,7 +50,7 @@ from training.sandbox.readers import (
 )
 
 if TYPE_CHECKING:
-    from training.sandbox.judge.batches import JudgedBatch
+    from training.sandbox.judge.batches import JudgedBatch, Stored
 
 # How the columns were read.
 TEMPLATE = "template"  # the template's header, found by content and matched loosely
@@ -406,24 +406,36 @@ class FileJudgement:
                 continue
             if isinstance(item, RowResult):
                 summary.add(item)
-                row_items = iter(((
+                count = 1
+                change = change_of(item.action, item.record) if item.accepted else None
+                runs: Iterable[Stored] = ((
+                    rows_judged + 1,
                     [finding_row(finding) for finding in item.findings],
-                    change_of(item.action, item.record) if item.accepted else None,
-                ),))  # fmt: skip
+                    [(change[0], [change[1]])] if change is not None else [],
+                ),)  # fmt: skip
             else:  # a JudgedBatch
                 item.count(summary)
-                row_items = item.stored_rows()
-            for findings, change in row_items:
-                rows_judged += 1
-                if findings:
-                    part.findings += findings
-                if change is not None:
-                    part.add_change(change)
-                if rows_judged % every == 0:
-                    part.rows_judged = rows_judged
+                count = item.judged
+                runs = item.stored_rows(rows_judged, every)
+            for last, findings, changes in runs:
+                # A part ends after every ``every`` rows, whether they store anything or not.
+                while last > part.rows_judged + every:
+                    part.rows_judged += every
                     part.whole = True
                     yield part
-                    part = StoredPart(rows_judged)
+                    part = StoredPart(part.rows_judged)
+                part.findings += findings
+                for kind, values in changes:
+                    if part.changes and part.changes[-1][0] == kind:
+                        part.changes[-1][1].extend(values)
+                    else:
+                        part.changes.append((kind, values))
+            rows_judged += count
+            while rows_judged >= part.rows_judged + every:
+                part.rows_judged += every
+                part.whole = True
+                yield part
+                part = StoredPart(part.rows_judged)
         part.rows_judged = rows_judged
         yield part
 

@@ -93,6 +93,11 @@ class RowJudge:
         self.rows_by_key = CompactIndex()
         self.completions = CompactIndex()
         self.abs_quarters = CompactIndex()
+        # How a key becomes the 64-bit number the indexes above remember: Python's hash here;
+        # the batch path (judge.batches) puts in one that polars can work out for a column.
+        self.row_key_hash = CompactIndex.hash_of
+        self.completion_hash = _completion_hash
+        self.day_hash = _day_hash
         self._credit_types: dict[tuple[str, str], dict[str, str]] = {}
 
     def judge(self, number: int, row: LearnerRow) -> RowResult:
@@ -661,7 +666,7 @@ class RowJudge:
         a record is changed, and a Delete may remove a record added earlier in the same file.
         """
         records = self.context.records
-        row_key = CompactIndex.hash_of(key)
+        row_key = self.row_key_hash(key)
         earlier = self.rows_by_key.get(row_key)
         earlier_row = None if earlier is None else earlier >> 2
         earlier_deleted = earlier is not None and bool(earlier & DELETE)
@@ -707,7 +712,7 @@ class RowJudge:
         add,
     ) -> bool:
         records = self.context.records
-        completion_key = CompactIndex.hash_of((board, key.learner, key.activity_id))
+        completion_key = self.completion_hash(board, key.learner, key.activity_id)
         held = self.completions.get(completion_key)
         if action == "Add" and not duplicate:
             where = None
@@ -735,7 +740,7 @@ class RowJudge:
     def _abs_day(
         self, number: int, learner: LearnerKey, completion: date, credits: Decimal, add
     ) -> None:
-        day_key = CompactIndex.hash_of((learner, completion))
+        day_key = self.day_hash(learner, completion)
         quarters = (self.abs_quarters.get(day_key) or 0) + int(credits / rules.CREDIT_STEP)
         self.abs_quarters.set(day_key, quarters)
         total = Decimal(quarters) * rules.CREDIT_STEP
@@ -750,6 +755,14 @@ class RowJudge:
                     limit=rules.ABS_DAILY_LIMIT,
                 )
             )
+
+
+def _completion_hash(board: str, learner: LearnerKey, activity_id: str) -> int:
+    return CompactIndex.hash_of((board, learner, activity_id))
+
+
+def _day_hash(learner: LearnerKey, completion: date) -> int:
+    return CompactIndex.hash_of((learner, completion))
 
 
 def _in_order(findings: list[Finding]) -> tuple[Finding, ...]:
