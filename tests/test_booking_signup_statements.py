@@ -23,10 +23,8 @@ POSTGRESQL_STATEMENTS = [
     # One statement of data-modifying CTEs: the signup, its attendees and choices, its audit
     # event and its manage link.
     "WITH new_signup",
-    # The email's rows, written by Core inserts as it is queued.
-    "INSERT outbox_messages",
-    "INSERT outbox_message_bytes",  # the email's bytes, built at queue time for the worker
-    "INSERT outbox_recipients",
+    # Another as the email is queued: the outbox message, its bytes and its recipients.
+    "WITH new_message",
 ]
 # SQLite has no data-modifying CTEs: one statement per table (the attendees and the recipients
 # each one, however many), and its BEGIN IMMEDIATE is a statement of its own.
