@@ -71,10 +71,10 @@ def queue_email(
     ``signup`` is the booking the email is about (its program's staff answer replies), or
     None. With ``calendar`` (iCalendar text, built by the feature that sends the invite), the
     row also carries its ``method`` (REQUEST or CANCEL). The message's bytes are built here
-    (``OutboxMessageBytes``), so the worker only sends them. The rows are written at once with
-    Core inserts (the message, its bytes, its recipients: three statements however many
-    recipients), not left to the ORM's flush; the caller's commit makes them visible to the
-    worker.
+    (``OutboxMessageBytes``), so the worker only sends them. The rows are written at once, not
+    left to the ORM's flush: the message, its bytes and its recipients by one statement on
+    PostgreSQL (``_queue_statement``), three on SQLite, however many recipients; the caller's
+    commit makes them visible to the worker.
     """
     if (calendar is None) != (method is None):
         raise ValueError("a calendar needs its method, and a method its calendar")
