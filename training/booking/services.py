@@ -14,6 +14,7 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    Update,
     bindparam,
     func,
     insert,
@@ -129,19 +130,21 @@ def current_program() -> Program | None:
     call outside a request."""
     if has_request_context() and "current_program" in g:
         return g.current_program
-    program = (
-        db.session.scalars(
-            select(Program)
-            .options(joinedload(Program.sessions))
-            .order_by(Program.window_ends_on.desc(), Program.id.desc())
-            .limit(1)
-        )
-        .unique()
-        .first()
-    )
+    program = db.session.scalars(_current_program_statement()).unique().first()
     if has_request_context():
         g.current_program = program
     return program
+
+
+@cache
+def _current_program_statement() -> Select:
+    """``current_program``'s SELECT, built once: nearly every page asks for it."""
+    return (
+        select(Program)
+        .options(joinedload(Program.sessions))
+        .order_by(Program.window_ends_on.desc(), Program.id.desc())
+        .limit(1)
+    )
 
 
 def find_active_signup(
@@ -679,18 +682,25 @@ def _apply_details(signup: Signup, details: SignupDetails) -> None:
 
 def _claim_seat(session: TrainingSession) -> bool:
     """Take one seat if one is left; the database decides, so two requests never both win."""
-    sessions = TrainingSession.__table__  # a Core UPDATE: the ORM's bulk path costs more
-    claimed = db.session.execute(
+    claimed = db.session.execute(_claim_seat_statement(), {"seat_session_id": session.id})
+    db.session.expire(session, ["seats_booked"])
+    return claimed.rowcount == 1
+
+
+@cache
+def _claim_seat_statement() -> Update:
+    """``_claim_seat``'s conditional UPDATE, built once, in Core (the ORM's bulk UPDATE path
+    cost more)."""
+    sessions = TrainingSession.__table__
+    return (
         update(sessions)
         .where(
-            sessions.c.id == session.id,
+            sessions.c.id == bindparam("seat_session_id"),
             sessions.c.status == SESSION_SCHEDULED,
             sessions.c.seats_booked < sessions.c.seats,
         )
         .values(seats_booked=sessions.c.seats_booked + 1)
-    ).rowcount
-    db.session.expire(session, ["seats_booked"])
-    return claimed == 1
+    )
 
 
 def _release_seat(session: TrainingSession) -> None:
