@@ -15,25 +15,20 @@ from training.booking.models import MAX_ATTENDEES
 from training.extensions import db
 
 # What one signup sends on PostgreSQL, in order (besides BEGIN and COMMIT, which psycopg sends
-# on its own): every table written once, whatever the number of attendees and recipients.
+# on its own), whatever the number of attendees and recipients.
 POSTGRESQL_STATEMENTS = [
     "INSERT form_submissions",  # the one-time key, claimed with ON CONFLICT DO NOTHING
     "SELECT programs",  # the current program with its sessions (one joined SELECT)
     "UPDATE training_sessions",  # the seat, claimed only if one is left
-    "INSERT signups",
-    "INSERT attendees",
-    "INSERT signup_choices",
-    # The email's rows, written by Core inserts as it is queued; the audit event and the manage
-    # link wait for the ORM's flush at the commit.
-    "INSERT outbox_messages",
-    "INSERT outbox_message_bytes",  # the email's bytes, built at queue time for the worker
-    "INSERT outbox_recipients",
-    "INSERT audit_events",
-    "INSERT manage_links",
+    # One statement of data-modifying CTEs: the signup, its attendees and choices, its audit
+    # event and its manage link.
+    "WITH new_signup",
+    # Another as the email is queued: the outbox message, its bytes and its recipients.
+    "WITH new_message",
 ]
-# SQLite has no batched INSERT ... RETURNING for the ORM: one statement per attendee (the
-# recipients are one executemany), and its BEGIN IMMEDIATE is a statement of its own.
-SQLITE_STATEMENTS = 13
+# SQLite has no data-modifying CTEs: one statement per table (the attendees and the recipients
+# each one, however many), and its BEGIN IMMEDIATE is a statement of its own.
+SQLITE_STATEMENTS = 12
 
 
 def shape(statement: str) -> str:

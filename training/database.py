@@ -28,7 +28,7 @@ from contextvars import ContextVar
 from typing import TypeVar
 
 from flask import Flask, current_app, g, request
-from sqlalchemy import event
+from sqlalchemy import BindParameter, Table, bindparam, event
 from sqlalchemy.engine import Engine
 
 BEGIN_IMMEDIATE = "IMMEDIATE"
@@ -125,3 +125,16 @@ def init_app(app: Flask) -> None:
         token = g.pop("sqlite_begin_token", None)
         if token is not None:
             _default_begin.reset(token)
+
+
+def column_parameters(
+    table: Table, prefix: str = "", *, leave_out: tuple[str, ...] = ()
+) -> dict[str, BindParameter]:
+    """A bound parameter for each column of ``table`` but its primary key and ``leave_out``,
+    named ``prefix`` + the column and typed as it: the values of an INSERT built once (its
+    compiled form cached) and given its rows when executed."""
+    return {
+        column.key: bindparam(prefix + column.key, type_=column.type)
+        for column in table.columns
+        if not column.primary_key and column.key not in leave_out
+    }

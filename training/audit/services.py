@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from training.audit.models import AuditEvent
 from training.booking.models import Program, Signup, TrainingSession
-from training.extensions import db
+from training.extensions import db, utcnow
 
 PUBLIC_ACTOR = "organization (public page)"
 SYSTEM_ACTOR = "Training Desk (automatic)"
@@ -33,6 +33,33 @@ def record(
     ``session``: its id and when it is (``"#12, Tue, Dec 1, 10:00–11:30 AM PT"``), so the log
     says which session or roster even once the session is gone.
     """
+    event = AuditEvent(
+        **event_values(
+            action,
+            actor=actor,
+            actor_label=actor_label,
+            signup=signup,
+            session=session,
+            program=program,
+            **details,
+        )
+    )
+    db.session.add(event)
+    return event
+
+
+def event_values(
+    action: str,
+    *,
+    actor=None,
+    actor_label: str | None = None,
+    signup: Signup | None = None,
+    session: TrainingSession | None = None,
+    program: Program | None = None,
+    **details: Any,
+) -> dict[str, Any]:
+    """The row ``record`` adds, as column values, for a caller that writes it itself (a new
+    signup's own statement, which also fills in ``signup_id``)."""
     if session is None and signup is not None:
         session = signup.session
     if session is not None:
@@ -41,18 +68,17 @@ def record(
         program = (signup.program if signup is not None else None) or (
             session.program if session is not None else None
         )
-    event = AuditEvent(
-        actor_id=actor.id if actor is not None else None,
-        actor=actor.email if actor is not None else actor_label or PUBLIC_ACTOR,
-        action=action,
-        program_id=program.id if program is not None else None,
-        session_id=session.id if session is not None else None,
-        signup_id=signup.id if signup is not None else None,
-        organization_name=signup.organization_name if signup is not None else None,
-        details={key: value for key, value in details.items() if value is not None},
-    )
-    db.session.add(event)
-    return event
+    return {
+        "created_at": utcnow(),
+        "actor_id": actor.id if actor is not None else None,
+        "actor": actor.email if actor is not None else actor_label or PUBLIC_ACTOR,
+        "action": action,
+        "program_id": program.id if program is not None else None,
+        "session_id": session.id if session is not None else None,
+        "signup_id": signup.id if signup is not None else None,
+        "organization_name": signup.organization_name if signup is not None else None,
+        "details": {key: value for key, value in details.items() if value is not None},
+    }
 
 
 def session_label(session: TrainingSession) -> str:

@@ -1,6 +1,7 @@
 """Dates, times and sentences as people read them, dates in the program's own time zone."""
 
 from datetime import date, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 
@@ -26,6 +27,9 @@ def format_time_range(starts_at: datetime, ends_at: datetime, zone: ZoneInfo) ->
     return f"{times} {zone_abbreviation(start)}"
 
 
+# Every page and email with the session list names each date again: the same few sessions'
+# words, remembered (a pure function of its arguments).
+@lru_cache(maxsize=1024)
 def format_session_when(starts_at: datetime, ends_at: datetime, zone: ZoneInfo) -> str:
     """``"Tue, Nov 28, 10:00–11:30 AM PT"``."""
     start = starts_at.astimezone(zone)

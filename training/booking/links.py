@@ -27,12 +27,17 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def new_manage_token() -> str:
+    """A random manage link token: 256 bits, 43 URL-safe characters."""
+    return secrets.token_urlsafe(32)
+
+
 def issue_manage_link(signup: Signup, *, token: str | None = None) -> str:
     """Create a manage link for ``signup`` and return its token (only its hash is kept).
 
     The token is random unless given.
     """
-    token = token or secrets.token_urlsafe(32)
+    token = token or new_manage_token()
     db.session.add(ManageLink(signup=signup, token_hash=hash_token(token)))
     return token
 

@@ -3,11 +3,14 @@
 import uuid
 from dataclasses import dataclass
 from email.utils import parseaddr
+from functools import cache
 from typing import Any
 
 from flask import current_app, render_template
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import LargeBinary, Select, String, bindparam, func, insert, select, true, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
+from training.database import column_parameters
 from training.extensions import db, utcnow
 from training.mail.delivery import wire_bytes
 from training.mail.models import (
@@ -68,10 +71,10 @@ def queue_email(
     ``signup`` is the booking the email is about (its program's staff answer replies), or
     None. With ``calendar`` (iCalendar text, built by the feature that sends the invite), the
     row also carries its ``method`` (REQUEST or CANCEL). The message's bytes are built here
-    (``OutboxMessageBytes``), so the worker only sends them. The rows are written at once with
-    Core inserts (the message, its bytes, its recipients: three statements however many
-    recipients), not left to the ORM's flush; the caller's commit makes them visible to the
-    worker.
+    (``OutboxMessageBytes``), so the worker only sends them. The rows are written at once, not
+    left to the ORM's flush: the message, its bytes and its recipients by one statement on
+    PostgreSQL (``_queue_statement``), three on SQLite, however many recipients; the caller's
+    commit makes them visible to the worker.
     """
     if (calendar is None) != (method is None):
         raise ValueError("a calendar needs its method, and a method its calendar")
@@ -102,10 +105,25 @@ def queue_email(
     # Built now, once, so the worker only sends it. A row that cannot be built is kept without
     # bytes: the worker fails it, with the reason, when it claims it.
     try:
-        # ``wire_bytes`` reads an outbox row: this one is never added to the session.
-        data = wire_bytes(OutboxMessage(**values), current_app.config["MAIL_DEFAULT_SENDER"])
+        # ``wire_bytes`` reads an outbox row: this one is never added to the session (nor are
+        # its deliveries made: they are written below).
+        data = wire_bytes(
+            OutboxMessage(**values, deliveries=[]), current_app.config["MAIL_DEFAULT_SENDER"]
+        )
     except ValueError:
         data = None
+    if db.session.get_bind().dialect.name == "postgresql":
+        return db.session.execute(
+            _queue_statement(with_bytes=data is not None),
+            {
+                **{
+                    f"message_{column.key}": values.get(column.key)
+                    for column in OutboxMessage.__table__.columns
+                },
+                "data": data,
+                "addresses": values["recipients"],
+            },
+        ).scalar_one()
     messages = OutboxMessage.__table__
     message_id = db.session.execute(
         insert(messages).values(values).returning(messages.c.id)
@@ -127,6 +145,44 @@ def queue_email(
     if deliveries:
         db.session.execute(insert(OutboxRecipient.__table__), deliveries)
     return message_id
+
+
+@cache
+def _queue_statement(*, with_bytes: bool) -> Select:
+    """PostgreSQL: an outbox message, its bytes (``with_bytes``) and a delivery row for each
+    of its addresses, queued by one statement (data-modifying CTEs, the addresses passed as an
+    array), answering the message's id. Built once, so its compiled form is cached."""
+    messages = OutboxMessage.__table__
+    recipients = OutboxRecipient.__table__
+    new_message = (
+        insert(messages)
+        .values(column_parameters(messages, "message_"))
+        .returning(messages.c.id)
+        .cte("new_message")
+    )
+    addresses = (
+        func.unnest(bindparam("addresses", type_=ARRAY(String)))
+        .table_valued("address")
+        .render_derived(name="addresses")
+    )
+    new_deliveries = insert(recipients).from_select(
+        ["outbox_message_id", "address", "status", "attempts", "next_attempt_at"],
+        select(
+            new_message.c.id,
+            addresses.c.address,
+            bindparam("message_status", type_=messages.c.status.type),
+            bindparam("message_attempts", type_=messages.c.attempts.type),
+            bindparam("message_next_attempt_at", type_=messages.c.next_attempt_at.type),
+        ).select_from(new_message.join(addresses, true())),
+    )
+    statement = select(new_message.c.id).add_cte(new_deliveries.cte("new_deliveries"))
+    if with_bytes:
+        new_bytes = insert(OutboxMessageBytes.__table__).from_select(
+            ["outbox_message_id", "data"],
+            select(new_message.c.id, bindparam("data", type_=LargeBinary)),
+        )
+        statement = statement.add_cte(new_bytes.cte("new_bytes"))
+    return statement
 
 
 def requeue_message(message: OutboxMessage) -> bool:

@@ -3,13 +3,20 @@
 import hashlib
 from collections.abc import Iterable
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import make_transient_to_detached
 
-from training.extensions import db, utcnow
+from training.extensions import UTCDateTime, db, utcnow
 from training.submissions.models import FormSubmission
+
+# The same words on PostgreSQL and SQLite. Written out because the dialects' own ``insert``
+# constructs with ``on_conflict_do_nothing`` are never cached: they were compiled again on
+# every form posted, which cost more CPU than the rest of the claim.
+_CLAIM = text(
+    "INSERT INTO form_submissions (key_hash, endpoint, result_path, created_at)"
+    " VALUES (:key_hash, :endpoint, :result_path, :created_at)"
+    " ON CONFLICT (key_hash) DO NOTHING RETURNING id"
+).bindparams(bindparam("created_at", type_=UTCDateTime()))
 
 
 class AlreadySubmitted(Exception):
@@ -59,14 +66,7 @@ def claim_submission(identity: str, *, endpoint: str, result_path: str) -> FormS
         "result_path": result_path,
         "created_at": utcnow(),
     }
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    claimed = db.session.execute(
-        insert(FormSubmission)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[FormSubmission.key_hash])
-        .returning(FormSubmission.id)
-    ).scalar_one_or_none()
+    claimed = db.session.execute(_CLAIM, values).scalar_one_or_none()
     if claimed is None:
         earlier = db.session.scalars(
             select(FormSubmission).where(FormSubmission.key_hash == identity)
