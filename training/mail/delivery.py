@@ -446,7 +446,7 @@ def claim_due(now: datetime, limit: int, *, connection: Connection | None = None
         others.setdefault(recipient.outbox_message_id, []).append(
             (recipient.id, recipient.status, recipient.next_attempt_at, recipient.last_error)
         )
-    stored = dict(connection.execute(statements.stored_bytes, held).all())
+    stored = _stored_bytes(connection, statements, held)
     # Hold no transaction while talking to SMTP (on SQLite it would be the write lock), nor
     # while building the few rows queued without their bytes.
     connection.commit()
@@ -470,6 +470,29 @@ def claim_due(now: datetime, limit: int, *, connection: Connection | None = None
             )
         )
     return claims
+
+
+# The held messages' stored bytes on PostgreSQL, for a cursor of psycopg's own (``_stored_bytes``).
+_STORED_BYTES_ON_POSTGRESQL = (
+    "SELECT outbox_message_id, data FROM outbox_message_bytes"
+    " WHERE outbox_message_id = ANY(%s::integer[])"
+)
+
+
+def _stored_bytes(
+    connection: Connection, statements: _HeldStatements, held: dict
+) -> dict[int, bytes]:
+    """The held messages' stored bytes, by message id.
+
+    On PostgreSQL they are read in binary, through psycopg's own cursor: SQLAlchemy asks for
+    text, and ``bytea`` as text is hex, twice the bytes for the server to write and the worker
+    to read back (about 0.02 s of CPU for 500 confirmations). Same connection, same transaction.
+    """
+    if connection.dialect.name != "postgresql":
+        return dict(connection.execute(statements.stored_bytes, held).all())
+    with connection.connection.dbapi_connection.cursor() as cursor:
+        cursor.execute(_STORED_BYTES_ON_POSTGRESQL, (held["held"],), binary=True)
+        return dict(cursor.fetchall())
 
 
 def _build_missing(ids: list[int]) -> dict[int, tuple[bytes | None, str | None]]:
