@@ -4,12 +4,14 @@ own box, with its first column kept in view."""
 # The fuzz test's `world` fixture is imported to be used by name, which ruff reads as redefining it.
 # ruff: noqa: F811
 
+from datetime import UTC, datetime
+
 import pytest
 from conftest import live_server
 from test_app_fuzz import World, world  # noqa: F401  (records for every path value)
 from werkzeug.routing import Rule
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.clock]
 
 PHONE = {"width": 375, "height": 740}
 # What a page may name beside its path: the merge page needs to know which signup stays.
@@ -26,6 +28,14 @@ OVERFLOWING = """() => {
          ? '.' + element.className.trim().split(/\\s+/).join('.') : ''))
     .slice(0, 3);
 }"""
+
+
+@pytest.fixture
+def longest_dates(time_machine):
+    """The clock on a Sunday at 11:30 AM in California: the world's sessions fall on a
+    Wednesday and a Saturday in December and run past noon, the longest dates and times a
+    page shows ("Wednesday, December 2, 2026, 11:30 AM – 1:00 PM")."""
+    time_machine.move_to(datetime(2026, 11, 29, 19, 30, tzinfo=UTC), tick=True)
 
 
 @pytest.fixture
@@ -57,7 +67,9 @@ def _build(rule: Rule, values: dict[str, str]) -> str:
     return rule.build(values, append_unknown=False)[1]
 
 
-def test_every_page_fits_a_phone_screen_without_sideways_scrolling(app, world, browser):
+def test_every_page_fits_a_phone_screen_without_sideways_scrolling(
+    longest_dates, app, world, browser
+):
     problems = []
     with live_server(app) as url:
         for role in ("anonymous", "admin"):
@@ -83,7 +95,9 @@ def test_every_page_fits_a_phone_screen_without_sideways_scrolling(app, world, b
     assert not problems, "\n".join(problems)
 
 
-def test_a_wide_table_scrolls_in_its_own_box_keeping_its_first_column(app, world, browser):
+def test_a_wide_table_scrolls_in_its_own_box_keeping_its_first_column(
+    longest_dates, app, world, browser
+):
     with live_server(app) as url:
         context = browser.new_context(base_url=url, viewport=PHONE)
         context.add_cookies([{"name": "session", "value": world.cookies["admin"], "url": url}])
