@@ -1,15 +1,17 @@
 """SQLite: reads never wait for a writer, writes take the lock up front, the journal is WAL."""
 
+import io
 import sqlite3
 import threading
 
 import pytest
-from conftest import ended_within, signup_form
+from conftest import ended_within, manage_token, signup_form
 from sqlalchemy import select, text
 
-from training.booking.models import Program
+from training.booking.models import Program, Signup
 from training.database import ReadThenWriteWarning, deferred_transactions
 from training.extensions import db
+from training.sandbox import downloads, rules
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -86,3 +88,40 @@ def test_a_transaction_begun_for_reading_may_write_first(app):
         db.session.execute(text("SELECT 1"))
         db.session.execute(text("DELETE FROM programs"))
         db.session.commit()
+
+
+@pytest.mark.usefixtures("frozen_clock")
+@pytest.mark.parametrize("who", ["organization", "staff"])
+def test_others_can_write_while_a_findings_download_is_being_sent(
+    app, client, make_session, sign_in_as, who
+):
+    token = manage_token(client.post("/signup", data=signup_form(make_session())))
+    client.post(f"/manage/{token}/sandbox/activities/example")
+    # 1,500 learners completed the activity on a day no calendar has: a finding each, more
+    # than one batch of the download's reads.
+    bad_date = {rules.RECORD_ACTION: "Add", rules.COMPLETION_DATE: "13/45/2026"}
+    rows = [[bad_date.get(header, "") for header in rules.REQUIRED_HEADERS]] * 1500
+    uploaded = client.post(
+        f"/manage/{token}/sandbox/uploads",
+        data={"learner_file": (io.BytesIO(downloads.template_text(",", rows=rows)), "l.csv")},
+        content_type="multipart/form-data",
+    )
+    address = f"{uploaded.headers['Location']}/findings.csv"
+    if who == "staff":  # the staff's copy notes itself in the audit log first
+        with app.app_context():
+            signup_id = db.session.scalars(select(Signup.id)).one()
+        sign_in_as("staff")
+        address = f"/staff/sandbox/{signup_id}/attempts/{address.split('/')[-2]}/findings.csv"
+    download = client.get(address, buffered=False)
+    lines = iter(download.response)
+    assert next(lines).startswith(b"row,column,severity,code,message")
+    next(lines)  # the findings are being read
+    other_process = sqlite3.connect(database_file(app), isolation_level=None, timeout=0.5)
+    try:
+        other_process.execute("BEGIN IMMEDIATE")  # "database is locked" while the lock is held
+        other_process.execute("ROLLBACK")
+    finally:
+        other_process.close()
+    rest = b"".join(lines)
+    download.close()
+    assert rest.count(b"\r\n") >= 1500

@@ -11,9 +11,12 @@ the one writer do not wait for each other.
 So on SQLite (PostgreSQL is untouched):
 
 - transactions begin ``IMMEDIATE`` unless something says they read first: the transactions of
-  a GET, HEAD or OPTIONS request (``init_app``; a GET view that writes after reading, such as a
-  download noted in the audit log, is marked ``@writes_after_reading``), and code run inside
-  ``deferred_transactions()`` (the workers' long reads);
+  a GET, HEAD or OPTIONS request (a GET view that writes after reading, such as a download
+  noted in the audit log, is marked ``@writes_after_reading``), and code run inside
+  ``deferred_transactions()`` (the workers' long reads). The request is asked at each
+  ``BEGIN``, and a body streamed after its view returned (a findings CSV, read in batches while
+  it is sent, even for a view that wrote first) only reads: it begins deferred. Holding the
+  lock, such a download kept every other writer waiting for as long as it took;
 - a deferred transaction that writes after reading raises ``ReadThenWriteWarning`` in tests
   (pytest turns warnings into errors), naming the statement that should have been declared;
 - file databases use WAL with ``synchronous=NORMAL``: a commit survives a crash of the
@@ -27,7 +30,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TypeVar
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import BindParameter, Table, bindparam, event
 from sqlalchemy.engine import Engine
 
@@ -37,7 +40,8 @@ BEGIN_DEFERRED = "DEFERRED"
 SQLITE_BEGIN = "sqlite_begin"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-_default_begin: ContextVar[str] = ContextVar("sqlite_begin", default=BEGIN_IMMEDIATE)
+# Set by ``deferred_transactions()``; unset, the request (if any) decides, else IMMEDIATE.
+_default_begin: ContextVar[str | None] = ContextVar("sqlite_begin", default=None)
 _WRITE_STATEMENT = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 # What a connection's current transaction has done, kept in its ``info``.
 _STATE = "training_transaction"
@@ -66,7 +70,11 @@ def configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        mode = connection.get_execution_options().get(SQLITE_BEGIN) or _default_begin.get()
+        mode = (
+            connection.get_execution_options().get(SQLITE_BEGIN)
+            or _default_begin.get()
+            or _request_begin()
+        )
         if mode not in (BEGIN_IMMEDIATE, BEGIN_DEFERRED):
             raise ValueError(f"{SQLITE_BEGIN} must be {BEGIN_IMMEDIATE} or {BEGIN_DEFERRED}")
         connection.info[_STATE] = _LOCKED  # BEGIN itself is no read
@@ -112,19 +120,27 @@ def writes_after_reading(view: View) -> View:
 
 
 def init_app(app: Flask) -> None:
-    """Begin a GET, HEAD or OPTIONS request's transactions deferred (see the module)."""
-
-    @app.before_request
-    def _begin_reads_deferred():
-        view = current_app.view_functions.get(request.endpoint or "")
-        if request.method in SAFE_METHODS and not getattr(view, "writes_after_reading", False):
-            g.sqlite_begin_token = _default_begin.set(BEGIN_DEFERRED)
+    """Note when a request's view has returned (see ``_request_begin``)."""
 
     @app.teardown_request
-    def _restore_default(_error=None):
-        token = g.pop("sqlite_begin_token", None)
-        if token is not None:
-            _default_begin.reset(token)
+    def _view_returned(_error=None):
+        # Flask tears a request down before it sends a streamed body, then pushes its contexts
+        # again (the same ``g``) to run the body's generator.
+        g.sqlite_view_returned = True
+
+
+def _request_begin() -> str:
+    """How the current request's transactions begin: deferred for a GET, HEAD or OPTIONS
+    request whose view is not marked ``@writes_after_reading``, and for a body streamed after
+    its view returned; outside a request, IMMEDIATE."""
+    if not has_request_context():
+        return BEGIN_IMMEDIATE
+    if g.get("sqlite_view_returned"):
+        return BEGIN_DEFERRED
+    view = current_app.view_functions.get(request.endpoint or "")
+    if request.method in SAFE_METHODS and not getattr(view, "writes_after_reading", False):
+        return BEGIN_DEFERRED
+    return BEGIN_IMMEDIATE
 
 
 def column_parameters(
