@@ -17,33 +17,9 @@ COMMAND_LINE_ACTOR = "command line"
 SIGN_IN_ACTOR = "someone at the staff sign-in page"
 
 
-def record(
-    action: str,
-    *,
-    actor=None,
-    actor_label: str | None = None,
-    signup: Signup | None = None,
-    session: TrainingSession | None = None,
-    program: Program | None = None,
-    **details: Any,
-) -> AuditEvent:
-    """Add an audit event by ``actor`` (a staff member), else ``actor_label`` or the public.
-
-    An event about a session (given, or the signup's) names it in its details too, as
-    ``session``: its id and when it is (``"#12, Tue, Dec 1, 10:00–11:30 AM PT"``), so the log
-    says which session or roster even once the session is gone.
-    """
-    event = AuditEvent(
-        **event_values(
-            action,
-            actor=actor,
-            actor_label=actor_label,
-            signup=signup,
-            session=session,
-            program=program,
-            **details,
-        )
-    )
+def record(action: str, **values: Any) -> AuditEvent:
+    """Add an audit event: the row ``event_values`` makes of ``action`` and ``values``."""
+    event = AuditEvent(**event_values(action, **values))
     db.session.add(event)
     return event
 
@@ -58,8 +34,14 @@ def event_values(
     program: Program | None = None,
     **details: Any,
 ) -> dict[str, Any]:
-    """The row ``record`` adds, as column values, for a caller that writes it itself (a new
-    signup's own statement, which also fills in ``signup_id``)."""
+    """An audit event by ``actor`` (a staff member), else ``actor_label`` or the public, as
+    column values: the row ``record`` adds, or a caller writes itself (a new signup's own
+    statement, which also fills in ``signup_id``).
+
+    An event about a session (given, or the signup's) names it in its details too, as
+    ``session``: its id and when it is (``"#12, Tue, Dec 1, 10:00–11:30 AM PT"``), so the log
+    says which session or roster even once the session is gone.
+    """
     if session is None and signup is not None:
         session = signup.session
     if session is not None:
