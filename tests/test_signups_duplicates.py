@@ -104,6 +104,18 @@ def test_all_reasons_of_a_pair_are_given_together():
     ]
 
 
+def test_pairs_with_like_names_come_before_pairs_that_only_share_a_domain():
+    found = find_possible_duplicates(
+        [
+            facts(1, "northclinic", emails=["ana@bighealth.org"]),
+            facts(2, "lakesidehealth", emails=["pat@bighealth.org"]),
+            facts(3, "sierravalleymedicalsociety"),
+            facts(4, "sierravalleymedicalsocity"),
+        ]
+    )
+    assert [(pair.first_id, pair.second_id) for pair in found] == [(3, 4), (1, 2)]
+
+
 def test_signups_in_different_programs_are_never_paired():
     found = find_possible_duplicates(
         [facts(1, "acmehealth", program_id=1), facts(2, "acmehealth", program_id=2)]
@@ -274,6 +286,39 @@ def test_an_unknown_choice_of_signup_to_keep_is_refused(app, client, sign_in_as,
     assert "Choose which signup stays." in page_text(client.get("/staff/duplicates"))
     with app.app_context():
         assert db.session.scalars(select(Signup.status)).all() == ["confirmed", "confirmed"]
+
+
+def test_many_signups_at_one_domain_are_reviewed_a_page_at_a_time(client, sign_in_as, make_session):
+    session_id = make_session()
+    names = ["Alder", "Birch", "Cedar", "Dogwood", "Elm", "Fir", "Ginkgo", "Hazel"]
+    for name in names:
+        client.post(
+            "/signup",
+            data=signup_form(
+                session_id,
+                organization_name=f"{name} Street Clinic Group {len(name) * 1111}",
+                contact_email=f"{name.lower()}@bighealth.example.org",
+                attendee_emails=f"staff.{name.lower()}@bighealth.example.org",
+            ),
+        )
+    sign_in_as("staff")
+    first_page = page_text(client.get("/staff/duplicates"))
+    assert "28 pairs to review. Showing 1–20" in first_page
+    assert "Page 1 of 2" in first_page
+    assert first_page.count("Why listed:") == 20
+    second = client.get("/staff/duplicates?page=2")
+    assert "Showing 21–28" in page_text(second)
+    assert page_text(second).count("Why listed:") == 8
+    # A page past the last shows the last.
+    assert "Showing 21–28" in page_text(client.get("/staff/duplicates?page=99"))
+    # Dismissing a pair on page 2 comes back to page 2, one pair fewer.
+    response = client.post(
+        "/staff/duplicates/7/8/dismiss?page=2", data={"pair-7-8-dismiss-note": "Two clinics."}
+    )
+    assert response.headers["Location"] == "/staff/duplicates?page=2"
+    assert "27 pairs to review. Showing 21–27" in page_text(
+        client.get(response.headers["Location"])
+    )
 
 
 def test_facilitators_cannot_see_or_decide_duplicates(client, sign_in_as, pair):

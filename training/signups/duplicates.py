@@ -10,6 +10,8 @@ from difflib import SequenceMatcher
 NAME_SIMILARITY = 0.85
 # A shorter key inside a longer one counts only from this length, so "ama" matches nothing.
 MIN_CONTAINED_KEY = 5
+# The reason given for a pair whose addresses share a domain, before the domain.
+SHARED_DOMAIN_REASON = "email addresses at "
 # Addresses here say nothing about the organization behind them.
 FREE_MAIL_DOMAINS = frozenset(
     {
@@ -39,6 +41,11 @@ class PossibleDuplicate:
     second_id: int
     reasons: tuple[str, ...]
 
+    @property
+    def only_shared_domains(self) -> bool:
+        """Whether an email domain in common is all the two have."""
+        return all(reason.startswith(SHARED_DOMAIN_REASON) for reason in self.reasons)
+
 
 def email_domain(address: str) -> str:
     """The part of an address after the @, lowercased."""
@@ -55,7 +62,10 @@ def find_possible_duplicates(
 ) -> list[PossibleDuplicate]:
     """Pairs of signups in the same program that may be one organization, minus ``reviewed``.
 
-    ``reviewed`` holds ``(lower id, higher id)`` pairs staff have already decided on.
+    ``reviewed`` holds ``(lower id, higher id)`` pairs staff have already decided on. Pairs with
+    a like name or the same provider ID come first, then those listed only for a shared email
+    domain (a domain many signups share, a health system's say, pairs them all); each part in
+    signup order.
     """
     reasons: dict[tuple[int, int], list[str]] = defaultdict(list)
     by_program: dict[int, list[SignupFacts]] = defaultdict(list)
@@ -66,11 +76,14 @@ def find_possible_duplicates(
         _similar_names(members, reasons)
         _shared_domains(members, reasons)
         _same_provider(members, reasons)
-    return [
-        PossibleDuplicate(first_id, second_id, tuple(found))
-        for (first_id, second_id), found in sorted(reasons.items())
-        if (first_id, second_id) not in reviewed
-    ]
+    return sorted(
+        (
+            PossibleDuplicate(first_id, second_id, tuple(found))
+            for (first_id, second_id), found in reasons.items()
+            if (first_id, second_id) not in reviewed
+        ),
+        key=lambda pair: (pair.only_shared_domains, pair.first_id, pair.second_id),
+    )
 
 
 def _similar_names(members: Sequence[SignupFacts], reasons: dict) -> None:
@@ -109,7 +122,7 @@ def _shared_domains(members: Sequence[SignupFacts], reasons: dict) -> None:
     for domain, ids in sorted(by_domain.items()):
         for index, first_id in enumerate(ids):
             for second_id in ids[index + 1 :]:
-                reasons[first_id, second_id].append(f"email addresses at {domain}")
+                reasons[first_id, second_id].append(f"{SHARED_DOMAIN_REASON}{domain}")
 
 
 def _same_provider(members: Sequence[SignupFacts], reasons: dict) -> None:

@@ -29,6 +29,8 @@ from training.signups.duplicates import SignupFacts, find_possible_duplicates
 from training.signups.models import DECISION_DISMISSED, DECISION_MERGED, DuplicateReview
 
 SIGNUPS_PER_PAGE = 50
+# Pairs of possible duplicates shown a page: each carries two forms and both organizations.
+DUPLICATES_PER_PAGE = 20
 
 EXPORT_HEADER = (
     "Organization",
@@ -44,6 +46,39 @@ EXPORT_HEADER = (
     "Staff notes",
     "Override reason",
 )
+
+
+@dataclass(frozen=True)
+class DuplicatePage:
+    """One page of pairs to review: ``items`` are numbers ``first_number`` onwards of
+    ``total``; ``page`` of ``pages`` (at least 1). Its attributes are those the pager
+    template reads of a Flask-SQLAlchemy page."""
+
+    items: list["DuplicatePair"]
+    page: int
+    pages: int
+    total: int
+    first_number: int
+
+    @property
+    def last_number(self) -> int:
+        return self.first_number + len(self.items) - 1
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
 
 
 class DuplicateReviewError(BookingError):
@@ -108,23 +143,20 @@ def signup_export(zone: ZoneInfo) -> tuple[tuple[str, ...], list[list[str]]]:
     return EXPORT_HEADER, rows
 
 
-def possible_duplicates() -> list[DuplicatePair]:
-    """Pairs of active signups that may be one organization and that no one has reviewed."""
+def possible_duplicates(*, page: int) -> "DuplicatePage":
+    """Page ``page`` (from 1; past the last, the last) of the pairs of active signups that may
+    be one organization and that no one has reviewed, in the order ``find_possible_duplicates``
+    gives."""
     signups = db.session.scalars(
         select(Signup)
         .where(Signup.status != SIGNUP_CANCELLED)
-        .options(
-            joinedload(Signup.program),
-            joinedload(Signup.session),
-            selectinload(Signup.attendees),
-        )
+        .options(selectinload(Signup.attendees))
     ).all()
     reviewed = set(
         db.session.execute(
             select(DuplicateReview.first_signup_id, DuplicateReview.second_signup_id)
         ).all()
     )
-    by_id = {signup.id: signup for signup in signups}
     facts = [
         SignupFacts(
             id=signup.id,
@@ -135,10 +167,32 @@ def possible_duplicates() -> list[DuplicatePair]:
         )
         for signup in signups
     ]
-    return [
-        DuplicatePair(by_id[pair.first_id], by_id[pair.second_id], pair.reasons)
-        for pair in find_possible_duplicates(facts, reviewed)
-    ]
+    found = find_possible_duplicates(facts, reviewed)
+    pages = max(1, -(-len(found) // DUPLICATES_PER_PAGE))
+    page = min(max(page, 1), pages)
+    shown = found[(page - 1) * DUPLICATES_PER_PAGE : page * DUPLICATES_PER_PAGE]
+    # Only the signups shown are loaded with their program and session.
+    shown_ids = {pair.first_id for pair in shown} | {pair.second_id for pair in shown}
+    by_id = {}
+    if shown_ids:
+        by_id = {
+            signup.id: signup
+            for signup in db.session.scalars(
+                select(Signup)
+                .where(Signup.id.in_(shown_ids))
+                .options(joinedload(Signup.program), joinedload(Signup.session))
+            )
+        }
+    return DuplicatePage(
+        items=[
+            DuplicatePair(by_id[pair.first_id], by_id[pair.second_id], pair.reasons)
+            for pair in shown
+        ],
+        page=page,
+        pages=pages,
+        total=len(found),
+        first_number=(page - 1) * DUPLICATES_PER_PAGE + 1,
+    )
 
 
 def dismiss_duplicate(first: Signup, second: Signup, *, note: str, now: datetime, actor) -> None:

@@ -83,11 +83,15 @@ def export(extension: str):
 def duplicates():
     """Pairs of signups that may be one organization, to dismiss or merge; recent merges, to
     undo."""
-    pairs = services.possible_duplicates()
-    rows = [(pair, *_pair_forms(pair.first, pair.second, formdata=None)) for pair in pairs]
+    pairs = services.possible_duplicates(page=request.args.get("page", 1, type=int))
+    rows = [(pair, *_pair_forms(pair.first, pair.second, formdata=None)) for pair in pairs.items]
     merges = services.recent_merges(utcnow())
     return render_template(
-        "signups/duplicates.html", rows=rows, merges=merges, undo_form=UndoMergeForm()
+        "signups/duplicates.html",
+        pairs=pairs,
+        rows=rows,
+        merges=merges,
+        undo_form=UndoMergeForm(),
     )
 
 
@@ -100,14 +104,16 @@ def dismiss_duplicate(first_id: int, second_id: int):
     form = _pair_forms(first, second)[0]
     if not form.validate_on_submit():
         flash(form.note.errors[0] if form.note.errors else "Please try again.", "error")
-        return redirect(url_for("signups.duplicates"), code=303)
+        return redirect(
+            url_for("signups.duplicates", page=request.args.get("page", type=int)), code=303
+        )
     return carry_out(
         lambda: services.dismiss_duplicate(
             first, second, note=form.note.data or "", now=utcnow(), actor=current_user
         ),
         done=f"Marked {first.organization_name} and {second.organization_name} "
         "as different organizations.",
-        redirect_to=url_for("signups.duplicates"),
+        redirect_to=url_for("signups.duplicates", page=request.args.get("page", type=int)),
     )
 
 
