@@ -3,7 +3,7 @@
 import uuid
 from dataclasses import dataclass
 from email.utils import parseaddr
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from flask import current_app, render_template
@@ -33,11 +33,17 @@ def public_url(endpoint: str, **values) -> str:
 
 def mail_domain() -> str:
     """The domain of the sending address: Message-IDs and invite UIDs end with it."""
-    return parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2] or (
-        "localhost"
-    )
+    return _domain_of(current_app.config["MAIL_DEFAULT_SENDER"])
 
 
+@lru_cache(maxsize=16)
+def _domain_of(sender: str) -> str:
+    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+
+
+# A signup's few addresses are compared a dozen times in its request (its recipients, the
+# invite's attendees, the outbox's one row per mailbox): a pure function, remembered.
+@lru_cache(maxsize=1024)
 def mailbox_key(address: str) -> str:
     """How two spellings of one address compare: ``Jordan.Reyes@Example.org``,
     ``jordan.reyes@example.org`` and ``Jordan <jordan.reyes@example.org>`` are one mailbox
