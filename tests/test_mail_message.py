@@ -88,6 +88,21 @@ def test_bodies_in_any_script_and_the_invite_arrive_exactly_as_built():
     assert b"\n" not in data.replace(b"\r\n", b"")
 
 
+def test_boundaries_are_ones_no_part_can_contain():
+    # The boundaries are not searched for in the parts: "=_" never occurs in quoted-printable
+    # or base64 text (RFC 2045 6.7), so every leaf part must be one or the other.
+    calendar = build_invite(DETAILS, method="REQUEST", stamp=datetime(2026, 11, 25, tzinfo=UTC))
+    message = arrived(envelope(calendar=calendar, calendar_method="REQUEST"))
+    multiparts = [part for part in message.walk() if part.is_multipart()]
+    leaves = [part for part in message.walk() if not part.is_multipart()]
+    assert [part.get_boundary()[:2] for part in multiparts] == ["=_", "=_"]
+    assert len({part.get_boundary() for part in multiparts}) == 2
+    assert {part["Content-Transfer-Encoding"] for part in leaves} == {
+        "quoted-printable",
+        "base64",
+    }
+
+
 def test_calendar_and_method_come_together():
     with pytest.raises(ValueError):
         build_message(envelope(calendar=b"BEGIN:VCALENDAR", calendar_method=None))
