@@ -12,8 +12,10 @@ import pytest
 from conftest import signup_form
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from icalendar import Calendar
 from mail_support import Received, SmtpSink
 
+from training.mail.delivery import deliver_due
 from training.mail.message import Envelope, build_message, to_bytes
 
 SUBJECT = "You're booked: Tuesday, December 1, 10:00–11:30 AM ({name})"
@@ -205,3 +207,24 @@ def test_a_plain_subject_of_any_length_arrives_without_a_leading_space(sink, len
     assert decoded_subjects(received.data) == (subject, subject)
     assert b"Subject:\r\n" not in received.data
     assert max(line_lengths(received.data)) <= 78
+
+
+def test_a_sender_at_a_domain_in_another_script_sends_confirmations_with_ascii_ids(
+    app, client, make_session, smtp
+):
+    app.config["MAIL_DEFAULT_SENDER"] = "Training Desk <no-reply@hôpital.example.org>"
+    assert client.post("/signup", data=signup_form(make_session())).status_code == 303
+    with app.app_context():
+        deliver_due()
+    [received] = smtp.received
+    message = received.message
+    assert received.mail_from == "no-reply@xn--hpital-ixa.example.org"
+    assert re.fullmatch(r"<[0-9a-f]{32}@xn--hpital-ixa\.example\.org>", message["Message-ID"])
+    [invite] = [
+        Calendar.from_ical(part.get_payload(decode=True))
+        for part in message.walk()
+        if part.get_content_type() == "text/calendar" and part.get_filename()
+    ]
+    [event] = invite.walk("VEVENT")
+    assert str(event["UID"]).endswith("@xn--hpital-ixa.example.org")
+    assert str(event["ORGANIZER"]).lower() == "mailto:no-reply@xn--hpital-ixa.example.org"

@@ -27,8 +27,9 @@ from training.booking.models import (
     TrainingSession,
 )
 from training.extensions import db, utcnow
+from training.mail.addresses import sender_address
 from training.mail.models import Reminder
-from training.mail.services import mailbox_key, public_url, queue_email
+from training.mail.services import mail_domain, mailbox_key, public_url, queue_email
 
 
 def invite_details(signup: Signup, session: TrainingSession | None = None) -> InviteDetails:
@@ -39,8 +40,8 @@ def invite_details(signup: Signup, session: TrainingSession | None = None) -> In
     earlier one for the same UID.
     """
     session = session or signup.session
-    sender_name, sender_email = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
-    domain = sender_email.rpartition("@")[2] or "localhost"
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    sender_name, sender_email = parseaddr(sender)[0], sender_address(sender)
     lines = [
         sentence(f"{signup.program.name}: small-group training for {signup.organization_name}"),
         f"When: {session.when}",
@@ -50,7 +51,7 @@ def invite_details(signup: Signup, session: TrainingSession | None = None) -> In
         f"Questions: {signup.program.staff_email}",
     ]
     return InviteDetails(
-        uid=f"signup-{signup.id}-session-{session.id}@{domain}",
+        uid=f"signup-{signup.id}-session-{session.id}@{mail_domain()}",
         sequence=signup.invite_sequence,
         starts_at=session.starts_at,
         ends_at=session.ends_at,

@@ -6,6 +6,8 @@ use) carries ASCII only: a domain in another script travels in its IDNA form (RF
 before the @ cannot be delivered at all. The one rule, for the message builder and the worker.
 """
 
+from email.utils import parseaddr
+
 import idna
 
 
@@ -43,3 +45,15 @@ def is_deliverable(address: str) -> bool:
     except UndeliverableAddress:
         return False
     return True
+
+
+def sender_address(sender: str) -> str:
+    """The address of ``sender`` (``"Name <user@domain>"``, the app's MAIL_DEFAULT_SENDER) as
+    ``MAIL FROM``, the From line and the invite's ORGANIZER give it: its domain in ASCII. A
+    sender that cannot travel is left as written (no message from it is built, so none is
+    sent; building each says why)."""
+    addr_spec = parseaddr(sender)[1]
+    try:
+        return envelope_address(addr_spec)
+    except UndeliverableAddress:
+        return addr_spec

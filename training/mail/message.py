@@ -35,10 +35,13 @@ class _AsFolded(policy.Compat32):
     through the header registry, which costs more than the folding saved."""
 
     def fold_binary(self, name: str, value: str) -> bytes:
-        """``name: value``, with the line breaks already in ``value`` if they are enough."""
+        """``name: value``, with the line breaks already in ``value`` if they are enough and it
+        is ASCII; anything else as compat32 writes it."""
         lines = value.splitlines() or [""]
-        if len(name) + 2 + len(lines[0]) > LINE_LENGTH or any(
-            len(line) > LINE_LENGTH for line in lines[1:]
+        if (
+            not value.isascii()
+            or len(name) + 2 + len(lines[0]) > LINE_LENGTH
+            or any(len(line) > LINE_LENGTH for line in lines[1:])
         ):
             return super().fold_binary(name, value)
         return f"{name}: {self.linesep.join(lines)}{self.linesep}".encode("ascii")

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from training.database import column_parameters
 from training.extensions import db, utcnow
+from training.mail.addresses import sender_address
 from training.mail.delivery import wire_bytes
 from training.mail.models import (
     MAIL_FAILED,
@@ -32,13 +33,14 @@ def public_url(endpoint: str, **values) -> str:
 
 
 def mail_domain() -> str:
-    """The domain of the sending address: Message-IDs and invite UIDs end with it."""
+    """The domain of the sending address, in ASCII (its IDNA form, as the From line has it):
+    Message-IDs and invite UIDs end with it, and neither may hold other characters."""
     return _domain_of(current_app.config["MAIL_DEFAULT_SENDER"])
 
 
 @lru_cache(maxsize=16)
 def _domain_of(sender: str) -> str:
-    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    return sender_address(sender).rpartition("@")[2] or "localhost"
 
 
 # A signup's few addresses are compared a dozen times in its request (its recipients, the
