@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from conftest import ended_within, signup_form
 from mail_support import Received, mime_tree
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, event, select, text
 
 from training.extensions import db, utcnow
 from training.mail.delivery import DeliveryError, SmtpTransport, deliver_due, wire_bytes
@@ -253,3 +253,20 @@ def test_a_recipient_row_is_written_once_with_its_outcome_a_group_at_a_time(
     else:
         assert Counter(writes) == {"UPDATE outbox_messages": 2 + 3, "UPDATE outbox_recipients": 3}
     assert statuses(app) == {MAIL_SENT}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_run_leaves_its_connection_writing_lists_as_before(app, client, make_session, smtp):
+    """The run sends its arrays in binary, each cast by its statement; once back in the pool,
+    its connection sends lists as psycopg's text default does, whose strings take the type
+    the query needs."""
+    book_clinics(client, make_session(), 1)
+    with app.app_context():
+        db.engine.dispose()  # the run's connection is then the pool's only one
+        assert deliver_due().sent == 1
+        with db.engine.connect() as connection:
+            found = connection.execute(
+                text("SELECT 2 = ANY(:values)"), {"values": ["1", "2"]}
+            ).scalar_one()
+    assert found is True

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from flask import current_app
+from psycopg.types.array import ListBinaryDumper, ListDumper
 from sqlalchemy import (
     Column,
     ColumnElement,
@@ -271,7 +272,11 @@ def deliver_due(
     record_every = max(int(config["MAIL_RECORD_EVERY"]), 1)
     report = DeliveryReport()
     try:
-        with db.engine.connect() as connection, _outcomes_without_flush(connection):
+        with (
+            db.engine.connect() as connection,
+            _outcomes_without_flush(connection),
+            _arrays_in_binary(connection),
+        ):
             while batch := claim_due(now(), batch_size, connection=connection):
                 _send_batch(batch, transport, now, report, record_every, connection)
     finally:
@@ -301,6 +306,25 @@ def _outcomes_without_flush(connection: Connection) -> Iterator[None]:
             connection.commit()
         except SQLAlchemyError:
             connection.invalidate()  # never back in the pool with the setting
+
+
+@contextmanager
+def _arrays_in_binary(connection: Connection) -> Iterator[None]:
+    """On PostgreSQL, send the run's array parameters (the held ids, each group's outcomes a
+    column) in binary: psycopg writes a list as text by default, element by element in Python
+    (about 1 ms of CPU a group of 25 outcomes, three times the binary's). Every array here is
+    of one type, cast by its statement, which binary needs. The text default is back before
+    the pool takes the connection back."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    adapters = connection.connection.dbapi_connection.adapters
+    # The last registered of a type's dumpers is the one ``%s`` parameters use.
+    adapters.register_dumper(list, ListBinaryDumper)
+    try:
+        yield
+    finally:
+        adapters.register_dumper(list, ListDumper)
 
 
 # The claim's statements, built once: SQLAlchemy caches each one's SQL by its structure, and a
