@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from conftest import ended_within, signup_form
 from mail_support import Received, mime_tree
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, event, select, text
 
 from training.extensions import db, utcnow
 from training.mail.delivery import DeliveryError, SmtpTransport, deliver_due, wire_bytes
@@ -224,18 +224,20 @@ def test_a_worker_stalled_past_its_lease_cannot_overwrite_what_its_successor_rec
         assert db.session.scalars(select(OutboxMessage.last_error)).one() is None
 
 
-def test_each_group_of_outcomes_is_written_in_one_statement_a_table(
+def test_a_recipient_row_is_written_once_with_its_outcome_a_group_at_a_time(
     app, client, make_session, smtp
 ):
-    """Whatever the group's size: an executemany on SQLite, one UPDATE joined to the group's
-    outcomes on PostgreSQL (one UPDATE a row there would be a round of work a row)."""
+    """The claim writes the message rows only (their claim holds the recipients); each group of
+    outcomes is an executemany a table on SQLite, and one statement for both tables on
+    PostgreSQL (one UPDATE a row there would be a round of work a row, and two statements two
+    round trips)."""
     book_clinics(client, make_session(seats=12), 9)
     app.config["MAIL_RECORD_EVERY"] = 3
-    updates: list[str] = []
+    writes: list[str] = []
 
     def note(_connection, _cursor, statement, *_rest):
-        if statement.startswith("UPDATE"):
-            updates.append(statement.split(" SET ", 1)[0])
+        if statement.startswith(("UPDATE", "WITH")):
+            writes.append(statement.split(" SET ", 1)[0].split(" AS ", 1)[0])
 
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", note)
@@ -243,7 +245,28 @@ def test_each_group_of_outcomes_is_written_in_one_statement_a_table(
             assert deliver_due(batch_size=10).sent == 9
         finally:
             event.remove(db.engine, "before_cursor_execute", note)
+        postgresql = db.engine.dialect.name == "postgresql"
 
     # The claim (then the one that finds nothing left), and three groups of three outcomes.
-    assert Counter(updates) == {"UPDATE outbox_messages": 2 + 3, "UPDATE outbox_recipients": 1 + 3}
+    if postgresql:
+        assert Counter(writes) == {"UPDATE outbox_messages": 2, "WITH released": 3}
+    else:
+        assert Counter(writes) == {"UPDATE outbox_messages": 2 + 3, "UPDATE outbox_recipients": 3}
     assert statuses(app) == {MAIL_SENT}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_run_leaves_its_connection_writing_lists_as_before(app, client, make_session, smtp):
+    """The run sends its arrays in binary, each cast by its statement; once back in the pool,
+    its connection sends lists as psycopg's text default does, whose strings take the type
+    the query needs."""
+    book_clinics(client, make_session(), 1)
+    with app.app_context():
+        db.engine.dispose()  # the run's connection is then the pool's only one
+        assert deliver_due().sent == 1
+        with db.engine.connect() as connection:
+            found = connection.execute(
+                text("SELECT 2 = ANY(:values)"), {"values": ["1", "2"]}
+            ).scalar_one()
+    assert found is True

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from conftest import ended_within, page_text, signup_form
 from mail_support import SmtpSink
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from training.booking.models import Signup
 from training.extensions import db, utcnow
@@ -156,6 +156,51 @@ def test_a_worker_taking_over_a_lapsed_claim_sends_only_to_recipients_without_th
     assert deliver(app, later=timedelta(minutes=8)).recipients_sent == 1
 
     assert copies(smtp) == {CONTACT: 1, LEE: 1, KIM: 1}
+    assert message_status(app) == MAIL_SENT
+
+
+def test_a_claim_holds_its_recipients_on_the_message_alone_until_its_lease_lapses(
+    app, client, make_session, smtp
+):
+    book(client, make_session())
+    with app.app_context():
+        [claim] = claim_due(utcnow(), 10)  # a worker claims, then dies before sending
+        assert [recipient.attempts for recipient in claim.recipients] == [1, 1, 1]
+        db.session.remove()
+    # Only the message says it is being sent; its recipients are written with their outcome.
+    assert message_status(app) == MAIL_SENDING
+    assert states(app) == dict.fromkeys((CONTACT, LEE, KIM), (MAIL_QUEUED, None))
+
+    assert deliver(app, later=timedelta(minutes=2)).total == 0  # its lease keeps them
+    assert copies(smtp) == {CONTACT: 0, LEE: 0, KIM: 0}
+    assert deliver(app, later=timedelta(minutes=6)).recipients_sent == 3
+    assert copies(smtp) == {CONTACT: 1, LEE: 1, KIM: 1}
+    with app.app_context():
+        # The dead worker's claim never reached them: one attempt each, the message two.
+        assert set(db.session.scalars(select(OutboxRecipient.attempts))) == {1}
+        assert db.session.scalars(select(OutboxMessage.attempts)).one() == 2
+
+
+def test_a_recipient_left_sending_by_an_older_worker_is_sent_again_after_its_lease(
+    app, client, make_session, smtp
+):
+    """Before claims lived on the message alone, a claim marked its recipients ``sending``; one
+    whose worker died mid-send is sent again with its message once the lease lapses."""
+    book(client, make_session())
+    with app.app_context():
+        claim_due(utcnow(), 10)
+        db.session.execute(
+            update(OutboxRecipient)
+            .where(OutboxRecipient.address == KIM)
+            .values(status=MAIL_SENDING, next_attempt_at=utcnow() + timedelta(hours=1))
+        )
+        db.session.execute(
+            update(OutboxRecipient).where(OutboxRecipient.address != KIM).values(status=MAIL_SENT)
+        )
+        db.session.commit()
+
+    assert deliver(app, later=timedelta(minutes=6)).recipients_sent == 1
+    assert copies(smtp) == {CONTACT: 0, LEE: 0, KIM: 1}
     assert message_status(app) == MAIL_SENT
 
 

@@ -139,8 +139,9 @@ class OutboxRecipient(db.Model):
     """One recipient of an outbox message and whether it has the message: a server may take a
     message for some recipients and refuse it, for now (4xx) or for good (5xx), for others.
 
-    Each is sent the message at most once: a worker sends to the recipients it claimed with the
-    message (``claim_token``), and a sent recipient is never claimed again.
+    Each is sent the message at most once: the message's claim holds its recipients, a worker
+    sends to those due when it claimed the message and writes each once, with its outcome,
+    while that claim is still its own; a sent recipient is never sent it again.
     """
 
     __tablename__ = "outbox_recipients"
@@ -160,6 +161,7 @@ class OutboxRecipient(db.Model):
     status: Mapped[str] = mapped_column(String(20), default=MAIL_QUEUED, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Written by workers of before the message's claim held its recipients; now only cleared.
     claim_token: Mapped[str | None] = mapped_column(String(32))
     # The server's reply (or what kept the message from reaching a server) at the last attempt.
     last_error: Mapped[str | None] = mapped_column(Text)
