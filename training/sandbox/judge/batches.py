@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import csv
 from collections.abc import Callable, Iterator
+from functools import partial
 from hashlib import sha256
 from typing import Any, BinaryIO
 
@@ -132,19 +133,21 @@ class _Verdicts:
 # runs of one kind).
 Stored = tuple[int, Columns, list[tuple[str, Columns]]]
 
-# A row's stored findings, before its number and place are known: (the combination or row
-# number they belong to, their order in the row, and the stored fields that are text).
-_FINDING_FRAME = {
-    "key": pl.Int64, "order": pl.Int64, "column": pl.String, "severity": pl.String,
-    "code": pl.String, "message": pl.String,
-}  # fmt: skip
+# Findings by id: (the template or row number they belong to, their order in it, their id
+# in the lists of their stored fields that are text: column, severity, code, message).
+_FINDING_FRAME = {"key": pl.Int64, "order": pl.Int64, "finding": pl.Int64}
 
 
-def _add_finding(lists: dict[str, list[Any]], key: int, order: int, finding: Finding) -> None:
-    _of_file, _row, column, severity, code, message = finding_row(finding)
-    for name, value in zip(_FINDING_FRAME, (key, order, column, severity, code, message),
-                           strict=True):  # fmt: skip
-        lists[name].append(value)
+def _add_finding(
+    frame: dict[str, list[int]], fields: list[list[str]], key: int, order: int, finding: Finding
+) -> None:
+    """Keep a finding's stored text in ``fields`` and its (key, order, id) in ``frame``."""
+    _of_file, _row, *texts = finding_row(finding)
+    frame["key"].append(key)
+    frame["order"].append(order)
+    frame["finding"].append(len(fields[0]))
+    for values, text in zip(fields, texts, strict=True):
+        values.append(text)
 
 
 def _part_ends(places: pl.Series, every: int) -> dict[int, tuple[int, int]]:
@@ -272,8 +275,10 @@ class BatchRows:
         # lookup's result is true) in the list of (findings for row 0, whether one is an error).
         self._combination_of: dict[tuple[int, ...], int] = {}
         self._combinations: list[tuple[tuple[Finding, ...], bool]] = [((), False)]
-        # The templates' findings as stored, a row a finding (template id, order, fields).
+        # The templates' findings as stored: (template id, order, finding id) a row, and by
+        # finding id the texts (the rows share them: one string each, however many rows).
         self._template_findings = pl.DataFrame(schema=_FINDING_FRAME)
+        self._finding_texts: list[list[str]] = [[], [], [], []]
         known = judge.context.register.known_keys()
         self._register = {
             "licenses": pl.Series(sorted(known.license_keys), dtype=pl.String),
@@ -468,7 +473,10 @@ class BatchRows:
             ),
         )  # fmt: skip
         rows = self._combine(rows)
-        batch = JudgedBatch(first_number, tables, self._combinations, self._stored_templates())
+        batch = JudgedBatch(
+            first_number, tables, self._combinations, self._stored_templates(),
+            self._finding_texts,
+        )  # fmt: skip
         self._across_rows(batch, rows)
         return batch
 
@@ -499,10 +507,10 @@ class BatchRows:
         """The findings of every template so far as stored: (template id, order, fields)."""
         known = self._template_findings
         done = known["key"].max() if known.height else 0
-        added: dict[str, list[Any]] = {name: [] for name in _FINDING_FRAME}
+        added: dict[str, list[int]] = {name: [] for name in _FINDING_FRAME}
         for template_id in range(done + 1, len(self._templates)):
             for order, finding in enumerate(self._templates[template_id]):
-                _add_finding(added, template_id, order, finding)
+                _add_finding(added, self._finding_texts, template_id, order, finding)
         if added["key"]:
             known = self._template_findings = pl.concat(
                 [known, pl.DataFrame(added, schema=_FINDING_FRAME)]
@@ -915,11 +923,13 @@ class JudgedBatch:
         tables: dict[str, _Verdicts],
         combined: list[tuple[tuple[Finding, ...], bool]],
         templates: pl.DataFrame,
+        finding_texts: list[list[str]],
     ) -> None:
         self.first_number = first_number
         self.tables = tables
         self.combined = combined
         self.templates = templates  # the steps' findings as stored (_FINDING_FRAME)
+        self.finding_texts = finding_texts  # their texts by finding id (shared, only added to)
         # Row number -> findings from across rows and the register (plain rows), or the
         # RowResult of a row judged whole.
         self.extras: dict[int, Any] = {}
@@ -985,25 +995,32 @@ class JudgedBatch:
         rows = self.rows.with_columns(
             ((pl.col("kind") != BLANK).cum_sum().cast(pl.Int64) + rows_before).alias("place")
         )
-        findings = self._stored_findings(rows)
+        texts = [list(values) for values in self.finding_texts]  # with the batch's own
+        findings = self._stored_findings(rows, texts)
         finding_parts = _part_ends(findings["place"], every)
         change_parts = self._stored_changes(rows, every)
-        finding_lists = [
-            [False] * findings.height,
-            *(findings[name].to_list() for name in FINDING_FIELDS[1:]),
-        ]
         at = 0
         for part in sorted(finding_parts.keys() | change_parts.keys()):
             count, last = finding_parts.get(part, (0, 0))
-            part_findings = Columns(FINDING_FIELDS, [values[at : at + count]
-                                                     for values in finding_lists])  # fmt: skip
+            # Made a part at a time: the rows share each text, the batch's are never all made.
+            taken = findings.slice(at, count)
+            ids = taken["finding"].to_list()
+            part_findings = Columns(FINDING_FIELDS, [
+                [False] * count, taken["row"].to_list(),
+                *(list(map(values.__getitem__, ids)) for values in texts),
+            ])  # fmt: skip
             at += count
             changes_last, changes = change_parts.get(part, (0, []))
-            yield max(last, changes_last), part_findings, changes
+            yield (
+                max(last, changes_last),
+                part_findings,
+                [(kind, make()) for kind, make in changes],
+            )
 
-    def _stored_findings(self, rows: pl.DataFrame) -> pl.DataFrame:
-        """Every finding the batch stores, in row order: (place, row, and the stored fields).
-        A plain row's are its steps' findings in step order, then those from across rows and
+    def _stored_findings(self, rows: pl.DataFrame, texts: list[list[str]]) -> pl.DataFrame:
+        """Every finding the batch stores, in row order: (place, row, finding id in
+        ``texts``, to which the findings from across rows and the register are added). A
+        plain row's are its steps' findings in step order, then those from across rows and
         the register; a row judged whole has its RowResult's."""
         plain = rows.filter(pl.col("kind") == PLAIN)
         by_step = pl.concat(
@@ -1016,11 +1033,11 @@ class JudgedBatch:
             ]
         )  # fmt: skip
         frames = [by_step.join(self.templates, on="key").drop("key")]
-        extras: dict[str, list[Any]] = {name: [] for name in _FINDING_FRAME}
+        extras: dict[str, list[int]] = {name: [] for name in _FINDING_FRAME}
         for number, extra in self.extras.items():
             whole = isinstance(extra, RowResult)
             for order, finding in enumerate(extra.findings if whole else extra):
-                _add_finding(extras, number, order, finding)
+                _add_finding(extras, texts, number, order, finding)
         if extras["key"]:
             # A row judged whole has no steps' findings; the others' come after them.
             extras_frame = pl.DataFrame(extras, schema=_FINDING_FRAME).rename({"key": "number"})
@@ -1032,14 +1049,14 @@ class JudgedBatch:
         return (
             pl.concat(frames, how="diagonal")
             .sort("number", "step", "order")
-            .select("place", pl.col("number").alias("row"), *FINDING_FIELDS[2:])
+            .select("place", pl.col("number").alias("row"), "finding")
         )
 
     def _stored_changes(
         self, rows: pl.DataFrame, every: int
-    ) -> dict[int, tuple[int, list[tuple[str, Columns]]]]:
+    ) -> dict[int, tuple[int, list[tuple[str, Callable[[], Columns]]]]]:
         """The record changes the batch stores, by part: (the place of its last change, its
-        changes as runs of one kind in row order)."""
+        changes as runs of one kind in row order, each made when called)."""
         actions, _activities, completions, _birthdays, states, cmes, boards = self._verdicts()
         is_delete = pl.Series([action == "Delete" for action, _is_add in actions])
         plain = rows.filter((pl.col("kind") == PLAIN) & pl.col("accepted")).with_columns(
@@ -1053,9 +1070,46 @@ class JudgedBatch:
             change = change_of(result.action, result.record) if result.accepted else None
             if change is not None:
                 whole.append((number, place, *change))
-        adds = plain.filter(~pl.col("is_delete"))
-        add_lists = self._record_columns(adds, completions, states, cmes, boards)
-        delete_lists = [plain.filter(pl.col("is_delete"))["record_hex"].to_list()]
+        kept = pl.Series([value[1] for value in boards], dtype=pl.Boolean)
+        adds = plain.filter(~pl.col("is_delete")).with_columns(
+            pl.when(pl.lit(kept).gather(pl.col("board_verdict")))
+            .then("board_id")
+            .alias("kept_board_id")
+        )
+        deletes = plain.filter(pl.col("is_delete"))
+        # One list a distinct credits by credit type (the rows share it: it is only read).
+        awards_rows: dict[tuple, list[list[str]]] = {}
+        by_verdict = (
+            completions,
+            states,
+            cmes,
+            [value[2] for value in boards],
+            [
+                awards_rows.get(value[3]) or awards_rows.setdefault(
+                    value[3], credit_awards_row(value[3])
+                )
+                for value in boards
+            ],
+        )  # fmt: skip
+
+        def run_columns(deleting: bool, start: int, count: int, from_whole: list[int]) -> Columns:
+            """A run's changes, made when its part is stored: ``count`` plain rows' from
+            ``start`` on among the adds or the deletes, in row order with those of the rows
+            judged whole (``from_whole``: an index in ``whole``, or -1 for the next plain)."""
+            lists = (
+                [deletes["record_hex"].slice(start, count).to_list()]
+                if deleting
+                else self._record_columns(adds.slice(start, count), by_verdict)
+            )
+            fields = DIGEST_FIELDS if deleting else RECORD_FIELDS
+            if not from_whole:
+                return Columns(fields, lists)
+            columns = Columns(fields)
+            plain_rows = zip(*lists, strict=True)
+            for index in from_whole:
+                columns.append(next(plain_rows) if index < 0 else whole[index][3])
+            return columns
+
         # Where each change comes from, in row order: (place, is a delete, index in whole or -1).
         order = pl.concat(
             [
@@ -1078,7 +1132,7 @@ class JudgedBatch:
                 ),
             ]
         ).sort("number")
-        parts: dict[int, tuple[int, list[tuple[str, Columns]]]] = {}
+        parts: dict[int, tuple[int, list[tuple[str, Callable[[], Columns]]]]] = {}
         taken = {False: 0, True: 0}  # rows of the plain adds and deletes taken so far
         part_of = (pl.col("place") - 1) // every
         runs = order.with_columns(part_of.alias("part")).with_columns(
@@ -1087,50 +1141,24 @@ class JudgedBatch:
         )  # fmt: skip
         for (_run,), run in runs.group_by("run", maintain_order=True):
             deleting = run["is_delete"][0]
-            lists = delete_lists if deleting else add_lists
-            fields = DIGEST_FIELDS if deleting else RECORD_FIELDS
             start = taken[deleting]
             from_whole = run["whole"].to_list()
-            if all(index < 0 for index in from_whole):
-                count = run.height
-                columns = Columns(fields, [values[start : start + count] for values in lists])
-            else:
-                columns = Columns(fields)
-                count = 0
-                for index in from_whole:
-                    if index < 0:
-                        columns.append([values[start + count] for values in lists])
-                        count += 1
-                    else:
-                        columns.append(whole[index][3])
+            count = sum(index < 0 for index in from_whole)
+            if count == len(from_whole):
+                from_whole = []
             taken[deleting] = start + count
             part = run["part"][0]
             last, changes = parts.get(part, (0, []))
-            changes.append(("delete" if deleting else "add", columns))
+            make = partial(run_columns, deleting, start, count, from_whole)
+            changes.append(("delete" if deleting else "add", make))
             parts[part] = (max(last, run["place"].max()), changes)
         return parts
 
-    def _record_columns(
-        self,
-        adds: pl.DataFrame,
-        completions: list[Any],
-        states: list[Any],
-        cmes: list[Any],
-        boards: list[Any],
-    ) -> list[list[Any]]:
-        """The added records' values as stored (RECORD_FIELDS' order), a list a field."""
-        kept = pl.Series([value[1] for value in boards], dtype=pl.Boolean)
-        board_ids = adds.select(
-            pl.when(pl.lit(kept).gather(pl.col("board_verdict"))).then("board_id")
-        ).to_series()
-        # One list a distinct credits by credit type (the rows share it: it is only read).
-        awards_rows: dict[tuple, list[list[str]]] = {}
-        awards = [
-            awards_rows.get(value[3]) or awards_rows.setdefault(
-                value[3], credit_awards_row(value[3])
-            )
-            for value in boards
-        ]  # fmt: skip
+    @staticmethod
+    def _record_columns(adds: pl.DataFrame, by_verdict: tuple[list[Any], ...]) -> list[list[Any]]:
+        """The added records' values as stored (RECORD_FIELDS' order), a list a field;
+        ``by_verdict``: what the completion, state, CME and board verdicts give a record."""
+        completions, states, cmes, board_credits, awards = by_verdict
         completion_ids = adds["completion_verdict"].to_list()
         board_verdicts = adds["board_verdict"].to_list()
         learners = adds["learner"].to_list()
@@ -1144,9 +1172,9 @@ class JudgedBatch:
             list(map(states.__getitem__, adds["state_verdict"].to_list())),
             adds["license_or_npi"].to_list(),
             adds["board"].to_list(),
-            board_ids.to_list(),
+            adds["kept_board_id"].to_list(),
             list(map(cmes.__getitem__, adds["cme_verdict"].to_list())),
-            [boards[verdict][2] for verdict in board_verdicts],
+            list(map(board_credits.__getitem__, board_verdicts)),
             list(map(awards.__getitem__, board_verdicts)),
             adds["record_hex"].to_list(),
             [sha256(learner.encode()).hexdigest() for learner in learners],
@@ -1165,14 +1193,10 @@ class JudgedBatch:
             [plain.select(pl.col(f"{step}_template").cast(pl.Int64).alias("key"))
              for step in _STEPS]
         ).filter(pl.col("key") != 0)  # fmt: skip
-        counted = (
-            used.group_by("key")
-            .len()
-            .join(self.templates.select("key", "code", "severity"), on="key")
-            .group_by("code", "severity")
-            .agg(pl.col("len").sum())
-        )
-        for code, severity, times in counted.iter_rows():
+        counted = used.group_by("key").len().join(self.templates, on="key")
+        _columns, severities, codes, _messages = self.finding_texts
+        for _key, times, _order, finding in counted.iter_rows():
+            code, severity = codes[finding], severities[finding]
             by_code[code] += times
             if severity == rules.ERROR:
                 summary.errors += times
