@@ -38,16 +38,27 @@ Change = tuple[str, tuple[Any, ...]]
 
 class Columns:
     """Rows of one kind as a list a field (``fields``): what one executemany takes, made
-    without a container a row."""
+    without a container a row. Rows appended one at a time (the row-by-row paths) are moved
+    into the lists together, when the lists are next read."""
 
-    __slots__ = ("fields", "lists")
+    __slots__ = ("_lists", "_rows", "fields")
 
     def __init__(self, fields: tuple[str, ...], lists: list[list[Any]] | None = None) -> None:
         self.fields = fields
-        self.lists = lists if lists is not None else [[] for _field in fields]
+        self._lists = lists if lists is not None else [[] for _field in fields]
+        self._rows: list[Sequence[Any]] = []  # appended, not yet in the lists
+
+    @property
+    def lists(self) -> list[list[Any]]:
+        """The values, a list a field."""
+        if self._rows:
+            for values, more in zip(self._lists, zip(*self._rows, strict=True), strict=True):
+                values += more
+            self._rows = []
+        return self._lists
 
     def __len__(self) -> int:
-        return len(self.lists[0])
+        return len(self._lists[0]) + len(self._rows)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Columns):
@@ -61,8 +72,7 @@ class Columns:
 
     def append(self, row: Sequence[Any]) -> None:
         """Add one row's values (in the order of ``fields``)."""
-        for values, value in zip(self.lists, row, strict=True):
-            values.append(value)
+        self._rows.append(row)
 
     def extend(self, other: Columns) -> None:
         """Add another's rows after these."""
