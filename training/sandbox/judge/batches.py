@@ -47,8 +47,6 @@ from training.sandbox.readers import csv_problem, trimmed_cells
 # Bytes read at a time; a batch is the whole lines among them (about 2,500 learner rows), so
 # memory does not grow with the file.
 _CHUNK = 1024 * 1024
-# What the worker stores of a batch is made this many rows at a time.
-_STORED_SLICE = 1024
 # A step's remembered verdicts are forgotten when they reach this many distinct values.
 _MEMO_LIMIT = 65_536
 # Joins the parts of a step's key: plain rows are printable ASCII, which never holds it.
