@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from training.sandbox import rules
 from training.sandbox.judge import (
+    FINDING_FIELDS,
     Activity,
     BoardRegistration,
     CompactIndex,
@@ -540,3 +541,21 @@ def test_a_batch_of_generated_rows_is_counted_as_its_rows_would_be():
     assert counted == summarize(slow)
     assert batch_rows == 3000
     assert counted.rejected and counted.warnings
+
+
+def test_a_batch_stores_its_findings_as_columns_that_share_each_text():
+    """What the worker stores of a batch is a list a field, not a dict a finding: rows with the
+    same mistake hold one message, column and code between them, however many rows there are."""
+    valid = ["Add", "123456789", "06/01/2025", "Ann", "Lee", "03/15", "CA", "B-555", "1.3",
+             "ABIM", "777", "2", "Medical Knowledge", "2"]  # fmt: skip
+    rows = [[*valid[:3], f"Ann{n}", *valid[4:]] for n in range(3)]
+    context = JudgeContext(ACTIVITIES, REGISTER, NoRecords(), TODAY)
+    (part,) = judge_file(io.BytesIO(delimited(rows, ",", "\n", 0)), "learners.csv", context).stored(
+        Summary(), 500
+    )
+    findings = part.findings
+    assert findings.fields == FINDING_FIELDS
+    assert findings.lists[1] == [2, 3, 4]
+    assert [findings.lists[4][0]] * 3 == findings.lists[4]
+    columns, messages = findings.lists[2], findings.lists[5]
+    assert columns[1] is columns[0] and messages[1] is messages[0] and messages[2] is messages[0]

@@ -2,9 +2,10 @@
 as an attempt writes them (its findings, and its accepted rows' changes, in batches)."""
 
 from collections.abc import Iterable
+from itertools import repeat
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 
 from training.extensions import db, utcnow
 from training.sandbox import judge
@@ -60,65 +61,58 @@ class HeldRecords:
 
 class RecordWriter:
     """Keeps an attempt's findings and accepted rows' changes, and writes them in batches: one
-    executemany a kind of statement (every row with the same keys, so none is split), the
-    rows' changes in row order."""
+    executemany a kind of statement, the rows' changes in row order. Rows are kept as columns
+    (``judge.Columns``) and handed to the driver as a tuple a row (``insert_columns``)."""
 
     def __init__(self, attempt_id: int, signup_id: int):
         self.attempt_id = attempt_id
         self.signup_id = signup_id
-        self.findings: list[dict[str, Any]] = []
-        # Runs of ("add", record rows) and ("delete", record digests), in row order.
-        self.changes: list[tuple[str, list[dict[str, Any]]]] = []
+        self.findings = judge.Columns(judge.FINDING_FIELDS)
+        # Runs of ("add", record columns) and ("delete", digest columns), in row order.
+        self.changes: list[tuple[str, judge.Columns]] = []
 
     def add_findings(self, findings: Iterable[judge.Finding], *, of_file: bool = False) -> None:
         """Keep ``findings`` to write (``of_file``: about the file as a whole)."""
-        attempt_id = self.attempt_id
-        self.findings.extend(
-            {**judge.finding_row(finding, of_file=of_file), "attempt_id": attempt_id}
-            for finding in findings
-        )
+        for finding in findings:
+            self.findings.append(judge.finding_row(finding, of_file=of_file))
 
     def apply(self, result: judge.RowResult) -> None:
         """Keep an accepted row's change: add a pending record, or delete one."""
         change = judge.change_of(result.action, result.record)
         if change is not None:
-            self._keep(change[0], [change[1]])
+            kind, values = change
+            fields = judge.RECORD_FIELDS if kind == "add" else judge.DIGEST_FIELDS
+            self._keep(kind, judge.Columns(fields, [[value] for value in values]))
 
     def take(self, part: judge.StoredPart) -> None:
         """Keep a judged part's findings and changes (see ``FileJudgement.stored``)."""
-        attempt_id = self.attempt_id
-        for finding in part.findings:
-            finding["attempt_id"] = attempt_id
-        self.findings += part.findings
-        for kind, rows in part.changes:
-            self._keep(kind, rows)
+        self.findings.extend(part.findings)
+        for kind, columns in part.changes:
+            self._keep(kind, columns)
 
-    def _keep(self, kind: str, rows: list[dict[str, Any]]) -> None:
-        if kind == "add":
-            pending = {
-                "signup_id": self.signup_id,
-                "added_by_attempt_id": self.attempt_id,
-                "is_pending": True,
-                "deleting_attempt_id": None,
-                "created_at": utcnow(),
-            }
-            for row in rows:
-                row.update(pending)
+    def _keep(self, kind: str, columns: judge.Columns) -> None:
         if self.changes and self.changes[-1][0] == kind:
-            self.changes[-1][1].extend(rows)
+            self.changes[-1][1].extend(columns)
         else:
-            self.changes.append((kind, rows))
+            self.changes.append((kind, columns))
 
     def write(self) -> None:
         """Write what is kept: the findings, then the rows' changes in row order."""
-        if self.findings:
-            db.session.execute(insert(SandboxFinding.__table__), self.findings)
-        for kind, rows in self.changes:
+        if len(self.findings):
+            insert_columns(SandboxFinding.__table__, self.findings, {"attempt_id": self.attempt_id})
+        pending = {
+            "signup_id": self.signup_id,
+            "added_by_attempt_id": self.attempt_id,
+            "is_pending": True,
+            "deleting_attempt_id": None,
+            "created_at": utcnow(),
+        }
+        for kind, columns in self.changes:
             if kind == "add":
-                db.session.execute(insert(SandboxRecord.__table__), rows)
+                insert_columns(SandboxRecord.__table__, columns, pending)
             else:
-                self._delete(rows)
-        self.findings, self.changes = [], []
+                self._delete([{"digest": digest} for (digest,) in columns.rows()])
+        self.findings, self.changes = judge.Columns(judge.FINDING_FIELDS), []
 
     def _delete(self, digests: list[dict[str, Any]]) -> None:
         """A record this same file added goes at once; one held from before is marked, and goes
@@ -146,3 +140,34 @@ class RecordWriter:
             .values(deleting_attempt_id=self.attempt_id),
             digests,
         )
+
+
+# A DBAPI's placeholder for a positional parameter, by its paramstyle (psycopg takes both %s
+# and %(name)s).
+_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def insert_columns(table: Table, rows: judge.Columns, same: dict[str, Any]) -> None:
+    """Insert rows given as columns, with the values in ``same`` on every row, in one
+    executemany with a tuple a row: SQLAlchemy's Core insert takes a dict a row and makes
+    another of its own, and a part of a large file holds a few thousand rows. Each column's
+    values are converted as SQLAlchemy converts them for its type (dates and credits on
+    SQLite, JSON, UTC times), a column at a time."""
+    connection = db.session.connection()
+    dialect = connection.dialect
+    preparer = dialect.identifier_preparer
+    names = [*same, *rows.fields]
+    table_name = preparer.format_table(table)
+    column_names = ", ".join(preparer.quote(name) for name in names)
+    placeholders = ", ".join([_PLACEHOLDERS[dialect.paramstyle]] * len(names))
+    # The table's own names, quoted by the dialect, and placeholders: no value is in the text.
+    statement = f"INSERT INTO {table_name} ({column_names}) VALUES ({placeholders})"  # noqa: S608
+    count = len(rows)
+    columns = []
+    for name, values in zip(names, [*([value] for value in same.values()), *rows.lists],
+                            strict=True):  # fmt: skip
+        convert = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if convert is not None:
+            values = list(map(convert, values))
+        columns.append(repeat(values[0], count) if name in same else values)
+    connection.exec_driver_sql(statement, list(zip(*columns, strict=True)))

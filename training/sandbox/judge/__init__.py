@@ -42,6 +42,10 @@ from training.sandbox.judge.register import (
 )
 from training.sandbox.judge.rows import LearnerRow, RowJudge
 from training.sandbox.judge.stored import (
+    DIGEST_FIELDS,
+    FINDING_FIELDS,
+    RECORD_FIELDS,
+    Columns,
     StoredPart,
     change_of,
     finding_row,
@@ -61,10 +65,14 @@ from training.sandbox.judge.values import (
 __all__ = [
     "BY_NAME",
     "BY_POSITION",
+    "DIGEST_FIELDS",
+    "FINDING_FIELDS",
     "MAPPED",
+    "RECORD_FIELDS",
     "TEMPLATE",
     "Activity",
     "BoardRegistration",
+    "Columns",
     "CompactIndex",
     "FileJudgement",
     "FileLayout",

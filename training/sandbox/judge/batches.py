@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import codecs
 import csv
-import gc
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from functools import partial
 from hashlib import sha256
 from typing import Any, BinaryIO
 
@@ -35,6 +34,10 @@ from training.sandbox.judge.register import LearnerKey
 from training.sandbox.judge.rows import LearnerRow, RowJudge
 from training.sandbox.judge.runs import BatchIndex, KeyRuns
 from training.sandbox.judge.stored import (
+    DIGEST_FIELDS,
+    FINDING_FIELDS,
+    RECORD_FIELDS,
+    Columns,
     change_of,
     credit_awards_row,
     finding_row,
@@ -44,8 +47,6 @@ from training.sandbox.readers import csv_problem, trimmed_cells
 # Bytes read at a time; a batch is the whole lines among them (about 2,500 learner rows), so
 # memory does not grow with the file.
 _CHUNK = 1024 * 1024
-# What the worker stores of a batch is made this many rows at a time.
-_STORED_SLICE = 1024
 # A step's remembered verdicts are forgotten when they reach this many distinct values.
 _MEMO_LIMIT = 65_536
 # Joins the parts of a step's key: plain rows are printable ASCII, which never holds it.
@@ -126,31 +127,35 @@ class _Verdicts:
         return self._frame
 
 
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Pause Python's cycle collector while many objects that hold no cycle are made: the
-    rows the worker stores. Each of them is a container, so without this the collector runs
-    every few hundred of them and walks everything alive, about a third of the batch path's
-    time."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 # What the worker stores of a run of rows: (the data row it ends at, findings, changes as
 # runs of one kind).
-Stored = tuple[int, list[dict[str, Any]], list[tuple[str, list[dict[str, Any]]]]]
+Stored = tuple[int, Columns, list[tuple[str, Columns]]]
+
+# Findings by id: (the template or row number they belong to, their order in it, their id
+# in the lists of their stored fields that are text: column, severity, code, message).
+_FINDING_FRAME = {"key": pl.Int64, "order": pl.Int64, "finding": pl.Int64}
 
 
-def _add_change(changes: list[tuple[str, list[dict[str, Any]]]], kind: str, values: dict) -> None:
-    """Keep a change after the earlier ones, in runs of one kind."""
-    if not changes or changes[-1][0] != kind:
-        changes.append((kind, []))
-    changes[-1][1].append(values)
+def _add_finding(
+    frame: dict[str, list[int]], fields: list[list[str]], key: int, order: int, finding: Finding
+) -> None:
+    """Keep a finding's stored text in ``fields`` and its (key, order, id) in ``frame``."""
+    _of_file, _row, *texts = finding_row(finding)
+    frame["key"].append(key)
+    frame["order"].append(order)
+    frame["finding"].append(len(fields[0]))
+    for values, text in zip(fields, texts, strict=True):
+        values.append(text)
+
+
+def _part_ends(places: pl.Series, every: int) -> dict[int, tuple[int, int]]:
+    """For sorted places (data rows from the file's first), each part's (count, last place)."""
+    counted = (
+        places.to_frame("place")
+        .group_by(((pl.col("place") - 1) // every).alias("part"), maintain_order=True)
+        .agg(pl.len(), pl.col("place").max().alias("last"))
+    )
+    return {part: (count, last) for part, count, last in counted.iter_rows()}
 
 
 def _lists(frame: pl.DataFrame) -> list[list[Any]]:
@@ -268,6 +273,10 @@ class BatchRows:
         # lookup's result is true) in the list of (findings for row 0, whether one is an error).
         self._combination_of: dict[tuple[int, ...], int] = {}
         self._combinations: list[tuple[tuple[Finding, ...], bool]] = [((), False)]
+        # The templates' findings as stored: (template id, order, finding id) a row, and by
+        # finding id the texts (the rows share them: one string each, however many rows).
+        self._template_findings = pl.DataFrame(schema=_FINDING_FRAME)
+        self._finding_texts: list[list[str]] = [[], [], [], []]
         known = judge.context.register.known_keys()
         self._register = {
             "licenses": pl.Series(sorted(known.license_keys), dtype=pl.String),
@@ -462,7 +471,10 @@ class BatchRows:
             ),
         )  # fmt: skip
         rows = self._combine(rows)
-        batch = JudgedBatch(first_number, tables, self._combinations)
+        batch = JudgedBatch(
+            first_number, tables, self._combinations, self._stored_templates(),
+            self._finding_texts,
+        )  # fmt: skip
         self._across_rows(batch, rows)
         return batch
 
@@ -486,8 +498,22 @@ class BatchRows:
         )
         combined = self._combinations
         errors = pl.Series([has_error for _findings, has_error in combined], dtype=pl.Boolean)
-        rows = rows.join(distinct, on=templates, how="left", maintain_order="left").drop(templates)
+        rows = rows.join(distinct, on=templates, how="left", maintain_order="left")
         return rows.with_columns(errors.gather(rows["combination"]).alias("has_error"))
+
+    def _stored_templates(self) -> pl.DataFrame:
+        """The findings of every template so far as stored: (template id, order, fields)."""
+        known = self._template_findings
+        done = known["key"].max() if known.height else 0
+        added: dict[str, list[int]] = {name: [] for name in _FINDING_FRAME}
+        for template_id in range(done + 1, len(self._templates)):
+            for order, finding in enumerate(self._templates[template_id]):
+                _add_finding(added, self._finding_texts, template_id, order, finding)
+        if added["key"]:
+            known = self._template_findings = pl.concat(
+                [known, pl.DataFrame(added, schema=_FINDING_FRAME)]
+            ).rechunk()
+        return known
 
     def _combination(self, template_ids: tuple[int, ...]) -> int:
         """The id of a row's findings put together from its steps' findings, remembered."""
@@ -613,6 +639,10 @@ class BatchRows:
             "number", "kind", "accepted", "combination", *(f"{step}_verdict" for step in _STEPS),
             pl.col("field_3").alias("first_name"), pl.col("field_4").alias("last_name"),
             "npi", "license", pl.col("field_10").alias("board_id"), "learner", "record_hex",
+            # What a record takes of its verdicts that columns hold, and the steps' findings.
+            "activity_id", "birth_month", "birth_day", "board",
+            *(f"{step}_template" for step in _STEPS),
+            pl.coalesce("npi", "license").alias("license_or_npi"),
         )  # fmt: skip
 
     @staticmethod
@@ -890,10 +920,14 @@ class JudgedBatch:
         first_number: int,
         tables: dict[str, _Verdicts],
         combined: list[tuple[tuple[Finding, ...], bool]],
+        templates: pl.DataFrame,
+        finding_texts: list[list[str]],
     ) -> None:
         self.first_number = first_number
         self.tables = tables
         self.combined = combined
+        self.templates = templates  # the steps' findings as stored (_FINDING_FRAME)
+        self.finding_texts = finding_texts  # their texts by finding id (shared, only added to)
         # Row number -> findings from across rows and the register (plain rows), or the
         # RowResult of a row judged whole.
         self.extras: dict[int, Any] = {}
@@ -911,7 +945,7 @@ class JudgedBatch:
         actions, activities, completions, birthdays, states, cmes, boards = self._verdicts()
         for (number, kind, accepted, combination, action_id, activity_id, completion_id,
              birthday_id, state_id, cme_id, board_id_id, _no_credit, first_name, last_name,
-             npi, license_number, board_id, _learner, _record_hex,
+             npi, license_number, board_id, _learner, _record_hex, *_record_columns,
              ) in self.rows.iter_rows():  # fmt: skip
             if kind != PLAIN:
                 if kind == WHOLE:
@@ -956,98 +990,193 @@ class JudgedBatch:
         after every ``every`` data rows, ``rows_before`` of them judged before the batch):
         (the data row the findings and changes end at, from the file's first; the findings;
         the changes, as runs of one kind)."""
-        extras = self.extras
-        combined = self.combined
-        actions, activities, completions, birthdays, states, cmes, boards = self._verdicts()
-        with_findings = pl.Series([bool(findings) for findings, _error in combined]).gather(
-            self.rows["combination"]
+        rows = self.rows.with_columns(
+            ((pl.col("kind") != BLANK).cum_sum().cast(pl.Int64) + rows_before).alias("place")
         )
-        judged = self.rows.with_columns(
-            (pl.col("kind") != BLANK).cum_sum().alias("place"),
-            pl.coalesce("npi", "license").alias("license_or_npi"),
-        ).filter(
-            (pl.col("kind") == WHOLE)
-            | ((pl.col("kind") == PLAIN) & (
-                pl.col("accepted")
-                | with_findings
-                | pl.col("number").is_in(list(extras))
-            ))
-        ).select(
-            "number", "kind", "accepted", "combination", "place",
-            *(f"{step}_verdict" for step in _STEPS if step != "no_credit"),
-            "first_name", "last_name", "license_or_npi", "board_id", "learner", "record_hex",
+        texts = [list(values) for values in self.finding_texts]  # with the batch's own
+        findings = self._stored_findings(rows, texts)
+        finding_parts = _part_ends(findings["place"], every)
+        change_parts = self._stored_changes(rows, every)
+        at = 0
+        for part in sorted(finding_parts.keys() | change_parts.keys()):
+            count, last = finding_parts.get(part, (0, 0))
+            # Made a part at a time: the rows share each text, the batch's are never all made.
+            taken = findings.slice(at, count)
+            ids = taken["finding"].to_list()
+            part_findings = Columns(FINDING_FIELDS, [
+                [False] * count, taken["row"].to_list(),
+                *(list(map(values.__getitem__, ids)) for values in texts),
+            ])  # fmt: skip
+            at += count
+            changes_last, changes = change_parts.get(part, (0, []))
+            yield (
+                max(last, changes_last),
+                part_findings,
+                [(kind, make()) for kind, make in changes],
+            )
+
+    def _stored_findings(self, rows: pl.DataFrame, texts: list[list[str]]) -> pl.DataFrame:
+        """Every finding the batch stores, in row order: (place, row, finding id in
+        ``texts``, to which the findings from across rows and the register are added). A
+        plain row's are its steps' findings in step order, then those from across rows and
+        the register; a row judged whole has its RowResult's."""
+        plain = rows.filter(pl.col("kind") == PLAIN)
+        by_step = pl.concat(
+            [
+                plain.select(
+                    "number", "place", pl.lit(index, dtype=pl.Int64).alias("step"),
+                    pl.col(f"{step}_template").cast(pl.Int64).alias("key"),
+                ).filter(pl.col("key") != 0)
+                for index, step in enumerate(_STEPS)
+            ]
         )  # fmt: skip
-        findings: list[dict[str, Any]] = []
-        changes: list[tuple[str, list[dict[str, Any]]]] = []
-        part_end = (rows_before // every + 1) * every
-        last = 0
-        finding_rows: dict[int, tuple[dict[str, Any], ...]] = {}
+        frames = [by_step.join(self.templates, on="key").drop("key")]
+        extras: dict[str, list[int]] = {name: [] for name in _FINDING_FRAME}
+        for number, extra in self.extras.items():
+            whole = isinstance(extra, RowResult)
+            for order, finding in enumerate(extra.findings if whole else extra):
+                _add_finding(extras, texts, number, order, finding)
+        if extras["key"]:
+            # A row judged whole has no steps' findings; the others' come after them.
+            extras_frame = pl.DataFrame(extras, schema=_FINDING_FRAME).rename({"key": "number"})
+            frames.append(
+                extras_frame.join(rows.select("number", "place"), on="number").with_columns(
+                    pl.lit(len(_STEPS), dtype=pl.Int64).alias("step")
+                )
+            )
+        return (
+            pl.concat(frames, how="diagonal")
+            .sort("number", "step", "order")
+            .select("place", pl.col("number").alias("row"), "finding")
+        )
+
+    def _stored_changes(
+        self, rows: pl.DataFrame, every: int
+    ) -> dict[int, tuple[int, list[tuple[str, Callable[[], Columns]]]]]:
+        """The record changes the batch stores, by part: (the place of its last change, its
+        changes as runs of one kind in row order, each made when called)."""
+        actions, _activities, completions, _birthdays, states, cmes, boards = self._verdicts()
+        is_delete = pl.Series([action == "Delete" for action, _is_add in actions])
+        plain = rows.filter((pl.col("kind") == PLAIN) & pl.col("accepted")).with_columns(
+            pl.lit(is_delete).gather(pl.col("action_verdict")).alias("is_delete")
+        )
+        # The rows judged whole with a change, in row order: (number, place, kind, values).
+        whole = []
+        whole_rows = rows.filter(pl.col("kind") == WHOLE).select("number", "place")
+        for number, place in whole_rows.iter_rows():
+            result = self.extras[number]
+            change = change_of(result.action, result.record) if result.accepted else None
+            if change is not None:
+                whole.append((number, place, *change))
+        kept = pl.Series([value[1] for value in boards], dtype=pl.Boolean)
+        adds = plain.filter(~pl.col("is_delete")).with_columns(
+            pl.when(pl.lit(kept).gather(pl.col("board_verdict")))
+            .then("board_id")
+            .alias("kept_board_id")
+        )
+        deletes = plain.filter(pl.col("is_delete"))
         # One list a distinct credits by credit type (the rows share it: it is only read).
         awards_rows: dict[tuple, list[list[str]]] = {}
-        for start in range(0, judged.height, _STORED_SLICE):
-            rows = judged.slice(start, _STORED_SLICE)
-            ready: list[Stored] = []
-            with _no_cycle_collection():
-                for (number, kind, accepted, combination, place, action_id, activity_id,
-                     completion_id, birthday_id, state_id, cme_id, board_id_id, first_name,
-                     last_name, license_or_npi, board_id, learner, record_hex,
-                     ) in zip(*_lists(rows), strict=True):  # fmt: skip
-                    place += rows_before
-                    if place > part_end:
-                        ready.append((part_end, findings, changes))
-                        findings, changes = [], []
-                        part_end = ((place - 1) // every + 1) * every
-                    last = place
-                    if kind == WHOLE:
-                        result = extras[number]
-                        findings += [finding_row(finding) for finding in result.findings]
-                        change = (
-                            change_of(result.action, result.record) if result.accepted else None
-                        )
-                        if change is not None:
-                            _add_change(changes, *change)
-                        continue
-                    templates = finding_rows.get(combination)
-                    if templates is None:
-                        templates = finding_rows[combination] = tuple(
-                            finding_row(finding) for finding in combined[combination][0]
-                        )
-                    if templates:
-                        findings += [dict(template, row=number) for template in templates]
-                    extra = extras.get(number)
-                    if extra is not None:
-                        findings += [finding_row(finding) for finding in extra]
-                    if not accepted:
-                        continue
-                    if actions[action_id][0] == "Delete":
-                        _add_change(changes, "delete", {"digest": record_hex})
-                        continue
-                    birth_month, birth_day, _ok = birthdays[birthday_id]
-                    board, board_id_kept, board_credits, awards, _board_ok = boards[board_id_id]
-                    awards_row = awards_rows.get(awards)
-                    if awards_row is None:
-                        awards_row = awards_rows[awards] = credit_awards_row(awards)
-                    record = {
-                        "activity_id": activities[activity_id][0],
-                        "completion_date": completions[completion_id],
-                        "first_name": first_name,
-                        "last_name": last_name,
-                        "birth_month": birth_month,
-                        "birth_day": birth_day,
-                        "state": states[state_id],
-                        "license_or_npi": license_or_npi,
-                        "board": board,
-                        "board_id": board_id if board_id_kept else None,
-                        "cme_credits": cmes[cme_id],
-                        "board_credits": board_credits,
-                        "credit_awards": awards_row,
-                        "record_key": record_hex,
-                        "learner_key": sha256(learner.encode()).hexdigest(),
-                    }
-                    _add_change(changes, "add", record)
-            yield from ready
-        if findings or changes:
-            yield last, findings, changes
+        by_verdict = (
+            completions,
+            states,
+            cmes,
+            [value[2] for value in boards],
+            [
+                awards_rows.get(value[3]) or awards_rows.setdefault(
+                    value[3], credit_awards_row(value[3])
+                )
+                for value in boards
+            ],
+        )  # fmt: skip
+
+        def run_columns(deleting: bool, start: int, count: int, from_whole: list[int]) -> Columns:
+            """A run's changes, made when its part is stored: ``count`` plain rows' from
+            ``start`` on among the adds or the deletes, in row order with those of the rows
+            judged whole (``from_whole``: an index in ``whole``, or -1 for the next plain)."""
+            lists = (
+                [deletes["record_hex"].slice(start, count).to_list()]
+                if deleting
+                else self._record_columns(adds.slice(start, count), by_verdict)
+            )
+            fields = DIGEST_FIELDS if deleting else RECORD_FIELDS
+            if not from_whole:
+                return Columns(fields, lists)
+            columns = Columns(fields)
+            plain_rows = zip(*lists, strict=True)
+            for index in from_whole:
+                columns.append(next(plain_rows) if index < 0 else whole[index][3])
+            return columns
+
+        # Where each change comes from, in row order: (place, is a delete, index in whole or -1).
+        order = pl.concat(
+            [
+                plain.select(
+                    "number", "place", "is_delete", pl.lit(-1, dtype=pl.Int64).alias("whole")
+                ),
+                pl.DataFrame(
+                    {
+                        "number": [number for number, *_rest in whole],
+                        "place": [place for _number, place, *_rest in whole],
+                        "is_delete": [kind == "delete" for _n, _p, kind, _v in whole],
+                        "whole": range(len(whole)),
+                    },
+                    schema={
+                        "number": pl.Int64,
+                        "place": pl.Int64,
+                        "is_delete": pl.Boolean,
+                        "whole": pl.Int64,
+                    },
+                ),
+            ]
+        ).sort("number")
+        parts: dict[int, tuple[int, list[tuple[str, Callable[[], Columns]]]]] = {}
+        taken = {False: 0, True: 0}  # rows of the plain adds and deletes taken so far
+        part_of = (pl.col("place") - 1) // every
+        runs = order.with_columns(part_of.alias("part")).with_columns(
+            ((pl.col("part") != pl.col("part").shift()) | (pl.col("is_delete") != pl.col(
+                "is_delete").shift())).fill_null(value=True).cum_sum().alias("run")
+        )  # fmt: skip
+        for (_run,), run in runs.group_by("run", maintain_order=True):
+            deleting = run["is_delete"][0]
+            start = taken[deleting]
+            from_whole = run["whole"].to_list()
+            count = sum(index < 0 for index in from_whole)
+            if count == len(from_whole):
+                from_whole = []
+            taken[deleting] = start + count
+            part = run["part"][0]
+            last, changes = parts.get(part, (0, []))
+            make = partial(run_columns, deleting, start, count, from_whole)
+            changes.append(("delete" if deleting else "add", make))
+            parts[part] = (max(last, run["place"].max()), changes)
+        return parts
+
+    @staticmethod
+    def _record_columns(adds: pl.DataFrame, by_verdict: tuple[list[Any], ...]) -> list[list[Any]]:
+        """The added records' values as stored (RECORD_FIELDS' order), a list a field;
+        ``by_verdict``: what the completion, state, CME and board verdicts give a record."""
+        completions, states, cmes, board_credits, awards = by_verdict
+        completion_ids = adds["completion_verdict"].to_list()
+        board_verdicts = adds["board_verdict"].to_list()
+        learners = adds["learner"].to_list()
+        return [
+            adds["activity_id"].to_list(),
+            list(map(completions.__getitem__, completion_ids)),
+            adds["first_name"].to_list(),
+            adds["last_name"].to_list(),
+            adds["birth_month"].to_list(),
+            adds["birth_day"].to_list(),
+            list(map(states.__getitem__, adds["state_verdict"].to_list())),
+            adds["license_or_npi"].to_list(),
+            adds["board"].to_list(),
+            adds["kept_board_id"].to_list(),
+            list(map(cmes.__getitem__, adds["cme_verdict"].to_list())),
+            list(map(board_credits.__getitem__, board_verdicts)),
+            list(map(awards.__getitem__, board_verdicts)),
+            adds["record_hex"].to_list(),
+            [sha256(learner.encode()).hexdigest() for learner in learners],
+        ]
 
     def count(self, summary: Summary) -> None:
         """Add the batch's rows and findings to ``summary``."""
@@ -1057,13 +1186,20 @@ class JudgedBatch:
         summary.accepted += accepted
         summary.rejected += plain.height - accepted
         by_code = summary.by_code
-        for combination, times in plain["combination"].value_counts().iter_rows():
-            for finding in self.combined[combination][0]:
-                by_code[finding.code] += times
-                if finding.severity == rules.ERROR:
-                    summary.errors += times
-                else:
-                    summary.warnings += times
+        # A row's findings are its steps' templates' findings: counted a template at a time.
+        used = pl.concat(
+            [plain.select(pl.col(f"{step}_template").cast(pl.Int64).alias("key"))
+             for step in _STEPS]
+        ).filter(pl.col("key") != 0)  # fmt: skip
+        counted = used.group_by("key").len().join(self.templates, on="key")
+        _columns, severities, codes, _messages = self.finding_texts
+        for _key, times, _order, finding in counted.iter_rows():
+            code, severity = codes[finding], severities[finding]
+            by_code[code] += times
+            if severity == rules.ERROR:
+                summary.errors += times
+            else:
+                summary.warnings += times
         for extra in self.extras.values():
             if isinstance(extra, RowResult):
                 summary.add(extra)

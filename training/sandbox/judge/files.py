@@ -3,7 +3,7 @@ a confirmed mapping, or position), and judging its rows in order."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
@@ -50,7 +50,7 @@ from training.sandbox.readers import (
 )
 
 if TYPE_CHECKING:
-    from training.sandbox.judge.batches import JudgedBatch, Stored
+    from training.sandbox.judge.batches import JudgedBatch
 
 # How the columns were read.
 TEMPLATE = "template"  # the template's header, found by content and matched loosely
@@ -406,31 +406,26 @@ class FileJudgement:
                 continue
             if isinstance(item, RowResult):
                 summary.add(item)
-                count = 1
+                # The part ends after it if it is the part's last row (below).
+                for finding in item.findings:
+                    part.findings.append(finding_row(finding))
                 change = change_of(item.action, item.record) if item.accepted else None
-                runs: Iterable[Stored] = ((
-                    rows_judged + 1,
-                    [finding_row(finding) for finding in item.findings],
-                    [(change[0], [change[1]])] if change is not None else [],
-                ),)  # fmt: skip
+                if change is not None:
+                    part.add_change(change)
+                rows_judged += 1
             else:  # a JudgedBatch
                 item.count(summary)
-                count = item.judged
-                runs = item.stored_rows(rows_judged, every)
-            for last, findings, changes in runs:
-                # A part ends after every ``every`` rows, whether they store anything or not.
-                while last > part.rows_judged + every:
-                    part.rows_judged += every
-                    part.whole = True
-                    yield part
-                    part = StoredPart(part.rows_judged)
-                part.findings += findings
-                for kind, values in changes:
-                    if part.changes and part.changes[-1][0] == kind:
-                        part.changes[-1][1].extend(values)
-                    else:
-                        part.changes.append((kind, values))
-            rows_judged += count
+                for last, findings, changes in item.stored_rows(rows_judged, every):
+                    # A part ends after every ``every`` rows, whether they store anything or not.
+                    while last > part.rows_judged + every:
+                        part.rows_judged += every
+                        part.whole = True
+                        yield part
+                        part = StoredPart(part.rows_judged)
+                    part.findings.extend(findings)
+                    for kind, columns in changes:
+                        part.add_changes(kind, columns)
+                rows_judged += item.judged
             while rows_judged >= part.rows_judged + every:
                 part.rows_judged += every
                 part.whole = True
