@@ -309,8 +309,10 @@ def test_many_signups_at_one_domain_are_reviewed_a_page_at_a_time(client, sign_i
     second = client.get("/staff/duplicates?page=2")
     assert "Showing 21–28" in page_text(second)
     assert page_text(second).count("Why listed:") == 8
-    # A page past the last shows the last.
+    # A page past the last shows the last; a number no id could be, or no number, the first.
     assert "Showing 21–28" in page_text(client.get("/staff/duplicates?page=99"))
+    for odd in ("99999999999", "abc", "0", "-2"):
+        assert "Showing 1–20" in page_text(client.get(f"/staff/duplicates?page={odd}"))
     # Dismissing a pair on page 2 comes back to page 2, one pair fewer.
     response = client.post(
         "/staff/duplicates/7/8/dismiss?page=2", data={"pair-7-8-dismiss-note": "Two clinics."}

@@ -20,6 +20,7 @@ from training.booking.models import Signup
 from training.database import writes_after_reading
 from training.edge import carry_out
 from training.extensions import db, utcnow
+from training.routing import query_number
 from training.signups import services
 from training.signups.forms import (
     DismissDuplicateForm,
@@ -83,7 +84,7 @@ def export(extension: str):
 def duplicates():
     """Pairs of signups that may be one organization, to dismiss or merge; recent merges, to
     undo."""
-    pairs = services.possible_duplicates(page=request.args.get("page", 1, type=int))
+    pairs = services.possible_duplicates(page=query_number("page", 1, minimum=1))
     rows = [(pair, *_pair_forms(pair.first, pair.second, formdata=None)) for pair in pairs.items]
     merges = services.recent_merges(utcnow())
     return render_template(
@@ -105,7 +106,7 @@ def dismiss_duplicate(first_id: int, second_id: int):
     if not form.validate_on_submit():
         flash(form.note.errors[0] if form.note.errors else "Please try again.", "error")
         return redirect(
-            url_for("signups.duplicates", page=request.args.get("page", type=int)), code=303
+            url_for("signups.duplicates", page=query_number("page", None, minimum=2)), code=303
         )
     return carry_out(
         lambda: services.dismiss_duplicate(
@@ -113,7 +114,7 @@ def dismiss_duplicate(first_id: int, second_id: int):
         ),
         done=f"Marked {first.organization_name} and {second.organization_name} "
         "as different organizations.",
-        redirect_to=url_for("signups.duplicates", page=request.args.get("page", type=int)),
+        redirect_to=url_for("signups.duplicates", page=query_number("page", None, minimum=2)),
     )
 
 
