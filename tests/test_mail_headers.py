@@ -209,11 +209,12 @@ def test_a_plain_subject_of_any_length_arrives_without_a_leading_space(sink, len
     assert max(line_lengths(received.data)) <= 78
 
 
-def test_a_sender_at_a_domain_in_another_script_sends_confirmations_with_ascii_ids(
+def test_domains_in_another_script_travel_in_ascii_in_the_envelope_ids_and_invite(
     app, client, make_session, smtp
 ):
     app.config["MAIL_DEFAULT_SENDER"] = "Training Desk <no-reply@hôpital.example.org>"
-    assert client.post("/signup", data=signup_form(make_session())).status_code == 303
+    form = signup_form(make_session(), attendee_emails="att@bücher.example")
+    assert client.post("/signup", data=form).status_code == 303
     with app.app_context():
         deliver_due()
     [received] = smtp.received
@@ -228,3 +229,7 @@ def test_a_sender_at_a_domain_in_another_script_sends_confirmations_with_ascii_i
     [event] = invite.walk("VEVENT")
     assert str(event["UID"]).endswith("@xn--hpital-ixa.example.org")
     assert str(event["ORGANIZER"]).lower() == "mailto:no-reply@xn--hpital-ixa.example.org"
+    assert "mailto:att@xn--bcher-kva.example" in [
+        str(attendee).lower() for attendee in event["ATTENDEE"]
+    ]
+    assert "att@xn--bcher-kva.example" in received.rcpt_tos

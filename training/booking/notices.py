@@ -27,7 +27,7 @@ from training.booking.models import (
     TrainingSession,
 )
 from training.extensions import db, utcnow
-from training.mail.addresses import sender_address
+from training.mail.addresses import ascii_address
 from training.mail.models import Reminder
 from training.mail.services import mail_domain, mailbox_key, public_url, queue_email
 
@@ -41,7 +41,7 @@ def invite_details(signup: Signup, session: TrainingSession | None = None) -> In
     """
     session = session or signup.session
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
-    sender_name, sender_email = parseaddr(sender)[0], sender_address(sender)
+    sender_name, sender_email = parseaddr(sender)[0], ascii_address(sender)
     lines = [
         sentence(f"{signup.program.name}: small-group training for {signup.organization_name}"),
         f"When: {session.when}",
@@ -59,7 +59,8 @@ def invite_details(signup: Signup, session: TrainingSession | None = None) -> In
         description="\n".join(lines),
         organizer_email=sender_email,
         organizer_name=sender_name or signup.program.name,
-        attendees=tuple(signup.mailboxes),
+        # As the email reaches them: a domain in another script in its ASCII form.
+        attendees=tuple((name, ascii_address(email)) for name, email in signup.mailboxes),
         meeting_url=session.meeting_url,
     )
 

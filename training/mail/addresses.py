@@ -47,12 +47,12 @@ def is_deliverable(address: str) -> bool:
     return True
 
 
-def sender_address(sender: str) -> str:
-    """The address of ``sender`` (``"Name <user@domain>"``, the app's MAIL_DEFAULT_SENDER) as
-    ``MAIL FROM``, the From line and the invite's ORGANIZER give it: its domain in ASCII. A
-    sender that cannot travel is left as written (no message from it is built, so none is
-    sent; building each says why)."""
-    addr_spec = parseaddr(sender)[1]
+def ascii_address(value: str) -> str:
+    """The address in ``value`` (bare, or ``"Name <user@domain>"`` like MAIL_DEFAULT_SENDER) as
+    mail carries it, its domain in ASCII: for ``MAIL FROM``, the From line, the invite's
+    ORGANIZER and ATTENDEEs. An address that cannot travel is left as written (no message
+    from such a sender is built; such a recipient is failed with the reason)."""
+    addr_spec = parseaddr(value)[1]
     try:
         return envelope_address(addr_spec)
     except UndeliverableAddress:

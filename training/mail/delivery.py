@@ -48,7 +48,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import SQLAlchemyError
 
 from training.extensions import UTCDateTime, db, utcnow
-from training.mail.addresses import UndeliverableAddress, envelope_address, sender_address
+from training.mail.addresses import UndeliverableAddress, ascii_address, envelope_address
 from training.mail.message import Envelope, build_message, to_bytes
 from training.mail.models import (
     MAIL_FAILED,
@@ -663,7 +663,7 @@ def _send_batch(
     record_every: int,
     connection: Connection,
 ) -> None:
-    envelope_sender = sender_address(current_app.config["MAIL_DEFAULT_SENDER"])
+    envelope_sender = ascii_address(current_app.config["MAIL_DEFAULT_SENDER"])
     outage: DeliveryError | None = None
     pending = _Outcomes([], [], [])
     for claim in batch:

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from training.database import column_parameters
 from training.extensions import db, utcnow
-from training.mail.addresses import sender_address
+from training.mail.addresses import ascii_address
 from training.mail.delivery import wire_bytes
 from training.mail.models import (
     MAIL_FAILED,
@@ -40,7 +40,7 @@ def mail_domain() -> str:
 
 @lru_cache(maxsize=16)
 def _domain_of(sender: str) -> str:
-    return sender_address(sender).rpartition("@")[2] or "localhost"
+    return ascii_address(sender).rpartition("@")[2] or "localhost"
 
 
 # A signup's few addresses are compared a dozen times in its request (its recipients, the
