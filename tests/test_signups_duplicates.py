@@ -288,8 +288,8 @@ def test_an_unknown_choice_of_signup_to_keep_is_refused(app, client, sign_in_as,
         assert db.session.scalars(select(Signup.status)).all() == ["confirmed", "confirmed"]
 
 
-def test_many_signups_at_one_domain_are_reviewed_a_page_at_a_time(client, sign_in_as, make_session):
-    session_id = make_session()
+def _eight_clinics_at_one_domain(client, session_id) -> None:
+    """Eight signups unlike in name, all at bighealth.example.org: 28 pairs, two pages."""
     names = ["Alder", "Birch", "Cedar", "Dogwood", "Elm", "Fir", "Ginkgo", "Hazel"]
     for name in names:
         client.post(
@@ -301,6 +301,10 @@ def test_many_signups_at_one_domain_are_reviewed_a_page_at_a_time(client, sign_i
                 attendee_emails=f"staff.{name.lower()}@bighealth.example.org",
             ),
         )
+
+
+def test_many_signups_at_one_domain_are_reviewed_a_page_at_a_time(client, sign_in_as, make_session):
+    _eight_clinics_at_one_domain(client, make_session())
     sign_in_as("staff")
     first_page = page_text(client.get("/staff/duplicates"))
     assert "28 pairs to review. Showing 1–20" in first_page
@@ -321,6 +325,33 @@ def test_many_signups_at_one_domain_are_reviewed_a_page_at_a_time(client, sign_i
     assert "27 pairs to review. Showing 21–27" in page_text(
         client.get(response.headers["Location"])
     )
+
+
+def test_a_merge_and_its_undo_from_a_later_page_come_back_to_that_page(
+    client, sign_in_as, make_session
+):
+    _eight_clinics_at_one_domain(client, make_session())
+    sign_in_as("staff")
+    second_page = client.get("/staff/duplicates?page=2").get_data(as_text=True)
+    assert '<input type="hidden" name="page" value="2">' in second_page
+    review = client.get("/staff/duplicates/7/8/merge?pair-7-8-merge-keep=first&page=2")
+    review_html = review.get_data(as_text=True)
+    assert 'action="/staff/duplicates/7/8/merge?page=2"' in review_html
+    assert 'href="/staff/duplicates?page=2">Back to possible duplicates' in review_html
+    merged = client.post(
+        "/staff/duplicates/7/8/merge?page=2", data={"pair-7-8-merge-keep": "first"}
+    )
+    assert merged.headers["Location"] == "/staff/duplicates?page=2"
+    after = page_text(client.get(merged.headers["Location"]))
+    # Signup 8 is cancelled, so its 7 pairs leave the list: 21 pairs, the second page holds one.
+    assert "21 pairs to review. Showing 21–21" in after
+    assert "Merge undone" not in after
+    undo_form = client.get("/staff/duplicates?page=2").get_data(as_text=True)
+    action = re.search(r'action="(/staff/duplicates/merges/\d+/undo[^"]*)"', undo_form)
+    assert action and action.group(1).endswith("?page=2")
+    undone = client.post(action.group(1).replace("&amp;", "&"))
+    assert undone.headers["Location"] == "/staff/duplicates?page=2"
+    assert "28 pairs to review. Showing 21–28" in page_text(client.get(undone.headers["Location"]))
 
 
 def test_facilitators_cannot_see_or_decide_duplicates(client, sign_in_as, pair):

@@ -105,16 +105,14 @@ def dismiss_duplicate(first_id: int, second_id: int):
     form = _pair_forms(first, second)[0]
     if not form.validate_on_submit():
         flash(form.note.errors[0] if form.note.errors else "Please try again.", "error")
-        return redirect(
-            url_for("signups.duplicates", page=query_number("page", None, minimum=2)), code=303
-        )
+        return redirect(_duplicates_page_url(), code=303)
     return carry_out(
         lambda: services.dismiss_duplicate(
             first, second, note=form.note.data or "", now=utcnow(), actor=current_user
         ),
         done=f"Marked {first.organization_name} and {second.organization_name} "
         "as different organizations.",
-        redirect_to=url_for("signups.duplicates", page=query_number("page", None, minimum=2)),
+        redirect_to=_duplicates_page_url(),
     )
 
 
@@ -124,15 +122,16 @@ def confirm_merge(first_id: int, second_id: int):
     """Both organizations side by side and what a merge would do, before anything changes."""
     first, second = db.get_or_404(Signup, first_id), db.get_or_404(Signup, second_id)
     form = _pair_forms(first, second, formdata=request.args)[1]
+    listing = _duplicates_page_url()
     if not form.validate():
         flash("Choose which signup stays.", "error")
-        return redirect(url_for("signups.duplicates"), code=303)
+        return redirect(listing, code=303)
     keep, drop = (first, second) if form.keep.data == "first" else (second, first)
     try:
         preview = services.merge_preview(keep, drop)
     except services.DuplicateReviewError as error:
         flash(str(error), "error")
-        return redirect(url_for("signups.duplicates"), code=303)
+        return redirect(listing, code=303)
     return render_template(
         "signups/merge_confirm.html",
         first=first,
@@ -141,6 +140,8 @@ def confirm_merge(first_id: int, second_id: int):
         drop=drop,
         preview=preview,
         form=form,
+        listing=listing,
+        pairs_page=query_number("page", None, minimum=2),
         # The form read from the address carries no CSRF token; the one posted from here does.
         post_form=_pair_forms(first, second, formdata=None)[1],
     )
@@ -155,14 +156,14 @@ def merge_duplicate(first_id: int, second_id: int):
     form = _pair_forms(first, second)[1]
     if not form.validate_on_submit():
         flash("Choose which signup stays.", "error")
-        return redirect(url_for("signups.duplicates"), code=303)
+        return redirect(_duplicates_page_url(), code=303)
     keep, drop = (first, second) if form.keep.data == "first" else (second, first)
     return carry_out(
         lambda: services.merge_duplicates(keep, drop, now=utcnow(), actor=current_user),
         done=f"Kept {possessive(keep.organization_name)} signup and cancelled "
         f"{possessive(drop.organization_name)} (its contacts were emailed). Recent merges, below, "
         "can be undone.",
-        redirect_to=url_for("signups.duplicates"),
+        redirect_to=_duplicates_page_url(),
     )
 
 
@@ -174,15 +175,20 @@ def undo_merge(review_id: int):
     review = db.get_or_404(DuplicateReview, review_id)
     if not UndoMergeForm().validate_on_submit():
         flash("Please try again.", "error")
-        return redirect(url_for("signups.duplicates"), code=303)
+        return redirect(_duplicates_page_url(), code=303)
     return carry_out(
         lambda: services.undo_merge(review, now=utcnow(), actor=current_user),
         done=lambda signup: (
             f"Merge undone: {signup.organization_name} has its place back "
             "(its contacts were emailed a new confirmation)."
         ),
-        redirect_to=url_for("signups.duplicates"),
+        redirect_to=_duplicates_page_url(),
     )
+
+
+def _duplicates_page_url() -> str:
+    """The possible duplicates page a decision was taken from (its ``?page=``), to go back to."""
+    return url_for("signups.duplicates", page=query_number("page", None, minimum=2))
 
 
 def _pair_forms(first: Signup, second: Signup, **kwargs):
