@@ -79,6 +79,79 @@ def test_sign_in_attempts_are_rate_limited(client, make_staff):
     assert "Too many attempts" in page_text(sign_in(client, email))
 
 
+def test_sign_ins_that_work_use_up_none_of_the_attempts(client, make_staff):
+    email, other = make_staff(), make_staff("lee@cmadocs.example.org")
+    for _ in range(12):
+        assert sign_in(client, email).status_code == 303
+        client.post("/staff/sign-out")
+    # A colleague on the same network signs in for the first time, and a typo still gets the
+    # form back, not "Too many attempts".
+    assert sign_in(client, other).status_code == 303
+    client.post("/staff/sign-out")
+    assert sign_in(client, email, "wrong password!!").status_code == 200
+
+
+def test_one_accounts_failed_attempts_do_not_lock_out_another_account(client, make_staff):
+    email, other = make_staff(), make_staff("lee@cmadocs.example.org")
+    for _ in range(10):
+        sign_in(client, " PAT@cmadocs.example.org ", "wrong password!!")
+    assert sign_in(client, email).status_code == 429  # the same account, however typed
+    response = sign_in(client, other)
+    assert response.status_code == 303
+
+
+def test_failed_attempts_across_many_accounts_from_one_client_are_limited(app, client, make_staff):
+    app.config["SIGN_IN_CLIENT_RATE_LIMIT"] = "3 per minute"
+    email = make_staff()
+    answers = [
+        sign_in(client, f"guess{n}@cmadocs.example.org", "wrong password!!").status_code
+        for n in range(3)
+    ]
+    assert answers == [200, 200, 200]
+    assert "Too many attempts" in page_text(sign_in(client, email))
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_attempts(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRAINING_INSTANCE_PATH", str(tmp_path / "instance"))
+    trusting = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'proxy.sqlite3'}",
+            "WTF_CSRF_ENABLED": False,
+            "TRUSTED_PROXIES": 1,
+            "SECRET_KEY": "test",
+        }
+    )
+    with trusting.app_context():
+        db.create_all()
+        services.create_staff("pat@cmadocs.example.org", PASSWORD, "staff")
+        db.session.commit()
+
+    def attempt(app, client_address, password="wrong password!!"):
+        return app.test_client().post(
+            "/staff/sign-in",
+            data={"email": "pat@cmadocs.example.org", "password": password},
+            headers={"X-Forwarded-For": client_address},
+            environ_base={"REMOTE_ADDR": "10.0.0.2"},  # the load balancer
+        )
+
+    for _ in range(10):
+        attempt(trusting, "203.0.113.7")
+    assert attempt(trusting, "203.0.113.7", PASSWORD).status_code == 429
+    assert attempt(trusting, "198.51.100.20", PASSWORD).status_code == 303
+
+
+def test_a_forwarded_for_header_is_ignored_unless_a_proxy_is_trusted(client, make_staff):
+    email = make_staff()
+    for n in range(10):
+        client.post(
+            "/staff/sign-in",
+            data={"email": email, "password": "wrong password!!"},
+            headers={"X-Forwarded-For": f"198.51.100.{n}"},
+        )
+    assert sign_in(client, email).status_code == 429
+
+
 def test_signing_out_ends_the_session(client, make_staff):
     sign_in(client, make_staff())
     response = client.post("/staff/sign-out")

@@ -3,6 +3,7 @@
 import os
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from training import config, database
 from training.extensions import csrf, db, limiter, login_manager, migrate
@@ -75,7 +76,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     submissions.init_app(app)
     logs.init_app(app)
-    live_cache.init_app(app)  # last: it wraps the finished WSGI app
+    live_cache.init_app(app)  # it wraps the finished WSGI app
+    if proxies := int(app.config["TRUSTED_PROXIES"]):
+        # Outermost, so everything inside sees the client's address and scheme.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     return app
 
 

@@ -58,7 +58,13 @@ MAIL_REMINDER_HOURS = [48, 2]
 # Rate limits: "memory://" is per process; use redis://host:6379 when running several.
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_HEADERS_ENABLED = True
+# Failed staff sign-ins allowed: for one account from one client, and from one client whatever
+# the accounts (a sign-in that works counts against neither).
 SIGN_IN_RATE_LIMIT = "10 per minute;50 per hour"
+SIGN_IN_CLIENT_RATE_LIMIT = "30 per minute;200 per hour"
+# Proxies in front of the app (a load balancer: 1) whose X-Forwarded-For and X-Forwarded-Proto
+# are trusted for the client's address and scheme (werkzeug's ProxyFix); 0 trusts none.
+TRUSTED_PROXIES = 0
 
 # Staff sign-ins end on sign-out, after this long without a request, and this long after
 # signing in, whatever copy of the cookie is used. Last use is written at most this often.

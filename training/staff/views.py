@@ -1,5 +1,6 @@
 """Staff sign-in, passwords and (for admins) accounts."""
 
+import hashlib
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -16,6 +17,8 @@ from flask import (
     session,
     url_for,
 )
+from flask.wrappers import Response
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -88,10 +91,31 @@ def _audit_limited_sign_in(_limit) -> None:
     db.session.commit()
 
 
+def _account_from_this_client() -> str:
+    """The sign-in limit's key for one account tried from one client: the client's address and
+    a digest of the email typed, matched as accounts are (the address itself is not kept)."""
+    typed = services.normalize_email(request.form.get("email") or "")
+    return f"{get_remote_address()}/{hashlib.sha256(typed.encode()).hexdigest()[:24]}"
+
+
+def _not_signed_in(response: Response) -> bool:
+    """Whether a sign-in POST's answer counts against the limits: every answer but a redirect
+    into the console (a sign-in that worked uses up nothing)."""
+    return response.status_code not in (302, 303)
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
 @limiter.limit(
     lambda: current_app.config["SIGN_IN_RATE_LIMIT"],
+    key_func=_account_from_this_client,
     methods=["POST"],
+    deduct_when=_not_signed_in,
+    on_breach=_audit_limited_sign_in,
+)
+@limiter.limit(
+    lambda: current_app.config["SIGN_IN_CLIENT_RATE_LIMIT"],
+    methods=["POST"],
+    deduct_when=_not_signed_in,
     on_breach=_audit_limited_sign_in,
 )
 def sign_in():
