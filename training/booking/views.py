@@ -41,6 +41,7 @@ from training.booking.forms import (
 from training.booking.ical import build_invite
 from training.booking.links import signup_for_token, signup_or_404
 from training.booking.models import Program, Signup, TrainingSession
+from training.booking.names import organization_key
 from training.edge import carry_out, flashed_above, shown_under
 from training.extensions import db, utcnow
 from training.mail.services import public_url
@@ -170,7 +171,7 @@ def signup():
             # The same form again after Back (a new one-time key): the booking it made.
             if (confirmation := _confirmation_sent_before(error.signup)) is not None:
                 return confirmation
-            return _render_already_signed_up(error.signup)
+            return _render_already_signed_up(error.signup, form.organization_name.data or "")
         return flashed_above(page)(error)
 
     def book() -> tuple[int, str]:
@@ -459,10 +460,19 @@ def _render_signup(program, form, signup_state, now, status=200):
     )
 
 
-def _render_already_signed_up(signup: Signup):
+def _render_already_signed_up(signup: Signup, typed_name: str):
+    """The page for an organization that holds a place already. Found by the name typed, it
+    says where; found only by the provider ID, it names neither that organization nor its date,
+    which a visitor typing seven digits has no right to learn."""
     resend_form = ResendLinkForm(signup_ref=_resend_serializer().dumps(signup.id))
+    by_name = organization_key(signup.organization_name) == organization_key(typed_name)
     return (
-        render_template("booking/already_signed_up.html", signup=signup, resend_form=resend_form),
+        render_template(
+            "booking/already_signed_up.html",
+            signup=signup,
+            by_name=by_name,
+            resend_form=resend_form,
+        ),
         409,
     )
 
