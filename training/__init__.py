@@ -40,6 +40,8 @@ def create_app(test_config: dict | None = None) -> Flask:
             database.configure_sqlite(
                 db.engine, busy_timeout_ms=int(app.config["SQLITE_BUSY_TIMEOUT_MS"])
             )
+        elif db.engine.dialect.driver == "psycopg":
+            database.configure_psycopg(db.engine)
     # First of the request hooks: it decides how the request's transactions begin.
     database.init_app(app)
 

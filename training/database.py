@@ -21,16 +21,21 @@ So on SQLite (PostgreSQL is untouched):
   (pytest turns warnings into errors), naming the statement that should have been declared;
 - file databases use WAL with ``synchronous=NORMAL``: a commit survives a crash of the
   process, and a power cut can lose only the last commits, never corrupt the file.
+
+On PostgreSQL, a transaction that sent only SELECTs ends with COMMIT rather than ROLLBACK, so
+psycopg keeps the statements it prepared (``configure_psycopg``).
 """
 
 import re
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from typing import TypeVar
 
+import psycopg
 from flask import Flask, current_app, g, has_request_context, request
+from psycopg.pq import TransactionStatus
 from sqlalchemy import BindParameter, Table, bindparam, event
 from sqlalchemy.engine import Engine
 
@@ -46,6 +51,9 @@ _WRITE_STATEMENT = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNOREC
 # What a connection's current transaction has done, kept in its ``info``.
 _STATE = "training_transaction"
 _LOCKED, _NOTHING_YET, _READ = "holds the write lock", "nothing yet", "read"
+# PostgreSQL: whether the connection's current transaction has sent anything but a SELECT.
+_SENT_MORE_THAN_SELECT = "training_sent_more_than_select"
+_SELECT_STATEMENT = re.compile(r"\s*SELECT\b", re.IGNORECASE)
 
 View = TypeVar("View", bound=Callable)
 
@@ -99,6 +107,41 @@ def configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
                 )
         else:
             connection.info[_STATE] = _READ
+
+
+def configure_psycopg(engine: Engine) -> None:
+    """Set up a PostgreSQL engine (psycopg): a transaction that sent only SELECTs ends with
+    COMMIT instead of ROLLBACK, so the connection keeps its prepared statements.
+
+    psycopg prepares a statement on the server once a connection has run it five times
+    (``prepare_threshold``); later runs skip PostgreSQL's parse and plan, about half of a
+    signup's time in the database. But psycopg forgets every prepared statement, and every
+    count towards one, at each ROLLBACK, and SQLAlchemy ends a transaction it was not asked to
+    commit with one: every request that only reads (``/healthz``, each page) did, so no
+    statement was ever prepared. For a transaction of SELECTs alone, COMMIT and ROLLBACK end
+    it the same way (its locks are released, nothing was written; this app's SELECTs call no
+    function that writes). A transaction that sent anything else, or failed, still rolls back.
+    """
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.info[_SENT_MORE_THAN_SELECT] = False
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _on_statement(connection, _cursor, statement, _parameters, _context, _executemany):
+        if not _SELECT_STATEMENT.match(statement):
+            connection.info[_SENT_MORE_THAN_SELECT] = True
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(connection):
+        if connection.invalidated or connection.info.get(_SENT_MORE_THAN_SELECT, True):
+            return  # a connection found broken is only discarded
+        driver_connection = connection.connection.driver_connection
+        if driver_connection.info.transaction_status != TransactionStatus.INTRANS:
+            return  # failed (INERROR) or already ended: the rollback proceeds as asked
+        # A broken connection: the rollback that follows meets the same error.
+        with suppress(psycopg.Error):
+            driver_connection.commit()  # the ROLLBACK that follows finds nothing to end
 
 
 @contextmanager

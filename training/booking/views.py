@@ -152,7 +152,8 @@ def signup():
     now = utcnow()
     _browser_nonce()
     form = SignupForm()
-    _offer_dates(form, program, now)
+    # A post is checked against the dates' ids; their labels are made for a page drawn.
+    form.set_sessions(_date_ids(program, now), program.attestation_text)
     if request.method == "GET":
         form.first_choice.data = query_number("session", NO_CHOICE)
     signup_state = program.signup_state(now)
@@ -163,7 +164,6 @@ def signup():
     ranked = [_program_session(program, sid) for sid in form.ranked_session_ids()]
 
     def page():
-        _offer_dates(form, program, now)
         return _render_signup(program, form, program.signup_state(now), now, status=409)
 
     def refused(error: services.BookingError):
@@ -422,6 +422,13 @@ def _offer_dates(form: SignupForm, program: Program, now: datetime) -> None:
     )
 
 
+def _date_ids(program: Program, now: datetime) -> list[SelectChoice]:
+    """The bookable dates as options without labels: what a posted form is checked against."""
+    return [
+        SelectChoice(session.id, "") for session in program.sessions if session.is_bookable(now)
+    ]
+
+
 def _date_options(program: Program, now: datetime, hours: int) -> tuple[list[SelectChoice], bool]:
     """The bookable dates as options, and whether any starts within the cutoff."""
     options = []
@@ -447,6 +454,7 @@ def _change_options(signup: Signup, now: datetime) -> list[SelectChoice]:
 
 
 def _render_signup(program, form, signup_state, now, status=200):
+    _offer_dates(form, program, now)
     return (
         render_template(
             "booking/signup.html",

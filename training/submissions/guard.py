@@ -118,8 +118,11 @@ def current_submission_content() -> str:
 def remember_result(location: str) -> None:
     """Send a repeat of this request's form to ``location`` (kept in the same transaction)."""
     submission = g.get("submission")
-    if submission is not None:
-        submission.result_path = mask_manage_token(location)
+    result_path = mask_manage_token(location)
+    # Set only when it changed: setting the same value still marks the record for the flush,
+    # which the commit would then run for nothing (the usual case: claimed with ``leads_to``).
+    if submission is not None and submission.result_path != result_path:
+        submission.result_path = result_path
 
 
 def commit_and_redirect(location: str) -> Response:
