@@ -75,6 +75,22 @@ def test_a_message_arrives_exactly_as_built_when_it_was_queued(app, client, make
     assert received.message["Subject"].startswith("You're booked")
 
 
+def test_lines_starting_with_a_dot_arrive_as_written(app, client, make_session, smtp):
+    """SMTP ends a message at a line holding only a dot, so the worker doubles the dot starting
+    any line and the server takes it off again."""
+    book_clinics(client, make_session(), 1)
+    with app.app_context():
+        row = db.session.scalars(select(OutboxMessageBytes)).one()
+        row.data = row.data.rstrip(b"\r\n") + b"\r\n.\r\n..two dots\r\n.signature"
+        db.session.commit()
+        stored = row.data
+
+    assert deliver(app).sent == 1
+
+    [received] = smtp.received
+    assert received.data == stored + b"\r\n"  # the last line ended, as SMTP needs
+
+
 def test_a_message_queued_without_its_bytes_is_built_when_claimed(app, client, make_session, smtp):
     book_clinics(client, make_session(), 1)
     with app.app_context():  # as if queued before the bytes were kept

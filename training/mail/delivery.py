@@ -16,7 +16,7 @@ import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -70,6 +70,8 @@ PERIODIC_JOB_SECONDS = 60
 # An address with nothing around it for parseaddr to take off (no display name, comment,
 # quotes, angle brackets or white space).
 _BARE_ADDRESS = re.compile(r'[^\s<>()",;:\\\[\]@]+@[^\s<>()",;:\\\[\]@]+')
+# What SMTP's DATA doubles (RFC 5321 4.5.2), as smtplib finds it.
+_LINE_STARTING_WITH_A_DOT = re.compile(rb"(?m)^\.")
 
 # A job the worker runs now and then: given the time, it queues what is due, and flushes.
 PeriodicJob = Callable[[datetime], object]
@@ -163,7 +165,7 @@ class SmtpTransport:
             self.connection = self._connect()
         mailboxes = [recipient.mailbox for recipient in claim.recipients]
         try:
-            return self.connection.sendmail(sender, mailboxes, data)
+            return _sendmail(self.connection, sender, mailboxes, data)
         except smtplib.SMTPRecipientsRefused as error:
             # Every recipient refused, each with its own reply; smtplib has reset the session.
             return dict(error.recipients)
@@ -214,6 +216,65 @@ class SmtpTransport:
                 connection=True,
             ) from error
         return connection
+
+
+def _sendmail(connection: smtplib.SMTP, sender: str, mailboxes: list[str], data: bytes) -> dict:
+    """``connection.sendmail(sender, mailboxes, data)``, the same exchange, replies and
+    exceptions, for addresses already bare: smtplib parses every address again (``quoteaddr``,
+    about 10 µs each, four an email) and runs a regular expression over the whole message to
+    double a dot starting a line (about 80 µs for 12 KB), where looking for one is a fifth of
+    that and a built message rarely has one. Per email, on the path every send waits on."""
+    connection.ehlo_or_helo_if_needed()
+    size = f" SIZE={len(data)}" if connection.does_esmtp and connection.has_extn("size") else ""
+    connection.putcmd("mail", f"FROM:{_path(sender)}{size}")
+    code, reply = connection.getreply()
+    if code != 250:
+        if code == 421:
+            connection.close()
+        else:
+            _reset(connection)
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused = {}
+    for mailbox in mailboxes:
+        connection.putcmd("rcpt", f"TO:{_path(mailbox)}")
+        code, reply = connection.getreply()
+        if code not in (250, 251):
+            refused[mailbox] = (code, reply)
+        if code == 421:
+            connection.close()
+            raise smtplib.SMTPRecipientsRefused(refused)
+    if len(refused) == len(mailboxes):
+        _reset(connection)
+        raise smtplib.SMTPRecipientsRefused(refused)
+    connection.putcmd("data")
+    code, reply = connection.getreply()
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    if data.startswith(b".") or b"\n." in data:
+        data = _LINE_STARTING_WITH_A_DOT.sub(b"..", data)
+    connection.send(data + b".\r\n" if data.endswith(b"\r\n") else data + b"\r\n.\r\n")
+    code, reply = connection.getreply()
+    if code != 250:
+        if code == 421:
+            connection.close()
+        else:
+            _reset(connection)
+        raise smtplib.SMTPDataError(code, reply)
+    return refused
+
+
+def _reset(connection: smtplib.SMTP) -> None:
+    """RSET, as smtplib does after a refusal, whatever the server then says."""
+    with suppress(smtplib.SMTPServerDisconnected):
+        connection.rset()
+
+
+def _path(address: str) -> str:
+    """``address`` as MAIL FROM and RCPT TO write it, ``<user@domain>``: what smtplib's
+    ``quoteaddr`` makes of it, without parsing a bare address again."""
+    if _BARE_ADDRESS.fullmatch(address):
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
 
 
 class FileTransport:
@@ -679,9 +740,11 @@ def _send_batch(
             continue
         # Each address mail cannot carry fails alone, untried; the rest are sent.
         unreachable = _unreachable(claim)
-        sending = replace(
-            claim, recipients=tuple(r for r in claim.recipients if r.id not in unreachable)
-        )
+        sending = claim
+        if unreachable:
+            sending = replace(
+                claim, recipients=tuple(r for r in claim.recipients if r.id not in unreachable)
+            )
         if not sending.recipients:
             _settle(claim, unreachable, now(), report, pending)
             continue
