@@ -608,3 +608,18 @@ def test_a_two_word_name_is_split_as_nameparser_splits_it(first, last, comma):
     expected = (" ".join(part for part in (name.first, name.middle) if part), name.last)
     if all(expected):  # names nameparser finds whole; a title or suffix alone is judged apart
         assert split_name(text)[:2] == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("Lee\u200b", "it was left out here"),
+        ("Lee\u00a0Chan", "it was read as an ordinary space here"),
+        ("Lee\u00a0\u200bChan", "the spaces were read as ordinary spaces and the rest left out"),
+    ],
+)
+def test_an_invisible_character_message_says_what_the_value_became(value, said):
+    [result] = judge(row(last_name=value))
+    [finding] = result.findings
+    assert finding.code == "INVISIBLE_CHARACTER"
+    assert said in finding.message

@@ -431,11 +431,17 @@ def test_line_breaks_tabs_and_invisible_characters_in_names_and_ids_are_named():
     assert codes(second) == ["INVISIBLE_CHARACTER"] and second.accepted
     assert "a zero-width space at the end" in second.findings[0].message
     assert second.record.last_name == "O’Brien"  # left out, here and in the PARS-ready file
+    assert "it was left out here and in the PARS-ready file" in second.findings[0].message
     assert "a right-to-left override (U+202E) at the start" in third.findings[0].message
     assert third.record.first_name == "Ann"
     assert codes(fourth) == ["CONTROL_CHARACTER"]  # and not LICENSE_FORMAT as well
     assert "a tab after character 5" in fourth.findings[0].message
     assert "a no-break space after character 3" in fifth.findings[0].message
+    # The message says what the value became: a space, not nothing.
+    assert "it was read as an ordinary space here and in the PARS-ready file" in (
+        fifth.findings[0].message
+    )
+    assert "left out" not in fifth.findings[0].message
     assert fifth.record.last_name == "Lee Chan"
     assert sixth.findings == ()
 

@@ -444,8 +444,8 @@ CODES: dict[str, Rule] = {
     ),
     "INVISIBLE_CHARACTER": Rule(
         WARNING,
-        "{column} holds {what}, which cannot be seen and is no part of the value (it comes with "
-        "text pasted from web pages and emails); it was left out here and in the PARS-ready "
+        "{column} holds {what}, which comes with text pasted from web pages and emails and "
+        "looks like an ordinary space or nothing at all; {handled} here and in the PARS-ready "
         "file. Type the cell again in your own file.",
     ),
     "LOOKS_LIKE_FORMULA": Rule(

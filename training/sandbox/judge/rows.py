@@ -168,11 +168,15 @@ class RowJudge:
         break, tab or control character is an error (PARS takes a value on one line, and the
         PARS-ready text file could not hold it); an invisible character is a warning."""
         for column, text in odd_cells:
-            breaking, invisible = odd_characters(text)
+            breaking, invisible, handled = odd_characters(text)
             if breaking:
                 add(make_finding("CONTROL_CHARACTER", number, column, what=breaking))
             if invisible:
-                add(make_finding("INVISIBLE_CHARACTER", number, column, what=invisible))
+                add(
+                    make_finding(
+                        "INVISIBLE_CHARACTER", number, column, what=invisible, handled=handled
+                    )
+                )
 
     def _check_learner(self, number: int, row: LearnerRow, findings: list[Finding]) -> RowResult:
         """Who the learner is, and nothing else: names, birthday, state, IDs, the register."""

@@ -522,7 +522,16 @@ class OddCharacters(NamedTuple):
     """What a value holds that does not belong in it, described for a message."""
 
     breaking: str  # line breaks, tabs and other control characters: the row is refused
-    invisible: str  # format characters and odd spaces: left out (a space stays a space)
+    invisible: str  # format characters and odd spaces
+    handled: str  # what became of the invisible ones, as without_odd_characters treats them
+
+
+# What without_odd_characters made of the invisible characters: (any odd space, any other).
+_HANDLED = {
+    (True, False): "it was read as an ordinary space",
+    (False, True): "it was left out",
+    (True, True): "the spaces were read as ordinary spaces and the rest left out",
+}
 
 
 def _character_name(char: str) -> str:
@@ -544,6 +553,7 @@ def odd_characters(text: str) -> OddCharacters:
     """Which ODD_CHARACTERS a value holds and where, in words ("a zero-width space after
     character 4"); at most three of each kind are named."""
     found: dict[bool, list[str]] = {True: [], False: []}
+    spaces = others = False
     for match in ODD_CHARACTERS.finditer(text):
         position = match.start()
         char = match.group()
@@ -553,8 +563,13 @@ def odd_characters(text: str) -> OddCharacters:
             where = "at the end"
         else:
             where = f"after character {position}"
-        found[_is_breaking(char)].append(f"{_character_name(char)} {where}")
-    return OddCharacters(*(_listed(found[kind]) for kind in (True, False)))
+        breaking = _is_breaking(char)
+        found[breaking].append(f"{_character_name(char)} {where}")
+        if not breaking:
+            spaces, others = spaces or _is_spacing(char), others or not _is_spacing(char)
+    return OddCharacters(
+        _listed(found[True]), _listed(found[False]), _HANDLED.get((spaces, others), "")
+    )
 
 
 def _listed(parts: list[str], limit: int = 3) -> str:
