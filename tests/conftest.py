@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from flask.testing import FlaskClient
 from mail_support import SmtpSink
@@ -454,3 +455,27 @@ def live_server(app: Flask) -> Iterator[str]:
         thread.join(timeout=10)
         with app.app_context():
             db.engine.dispose()
+
+
+# Ids used more than once on the page: a label, aria-labelledby or link to #id finds only the
+# first, and axe 4 no longer checks (its duplicate-id rules are retired).
+_DUPLICATE_IDS = """() => {
+  const counts = new Map();
+  for (const element of document.querySelectorAll('[id]')) {
+    counts.set(element.id, (counts.get(element.id) || 0) + 1);
+  }
+  return [...counts].filter(([, count]) => count > 1).map(([id]) => id);
+}"""
+
+
+def accessibility_problems(page, page_name: str = "page") -> list[str]:
+    """What on the page, as it is now, fails people using assistive technology, one line each:
+    axe's serious and critical findings, and any id used twice."""
+    problems = [
+        f"{page_name}: {violation['id']} ({violation['help']}) at "
+        + ", ".join(" ".join(node["target"]) for node in violation["nodes"])
+        for violation in Axe().run(page).response["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+    problems += [f"{page_name}: id {id!r} used twice" for id in page.evaluate(_DUPLICATE_IDS)]
+    return problems

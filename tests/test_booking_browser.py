@@ -8,8 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from conftest import ATTESTATION, live_server, program_values
+from conftest import ATTESTATION, accessibility_problems, live_server, program_values
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
@@ -326,18 +325,11 @@ def test_keyboard_user_skips_to_the_form_fills_it_and_signs_up(page, site):
     expect(page.locator(".lead")).to_contain_text(site.session.when)
 
 
-def test_public_pages_have_no_serious_accessibility_problems(page, site):
-    axe = Axe()
+def test_public_pages_have_no_accessibility_problems(page, site):
     problems: list[str] = []
 
     def check(page_name: str) -> None:
-        results = axe.run(page)
-        for violation in results.response["violations"]:
-            if violation["impact"] in ("serious", "critical"):
-                targets = ", ".join(" ".join(node["target"]) for node in violation["nodes"])
-                problems.append(
-                    f"{page_name}: {violation['id']} ({violation['help']}) at {targets}"
-                )
+        problems.extend(accessibility_problems(page, page_name))
 
     page.goto("/")
     check("home page")
@@ -399,17 +391,6 @@ def test_empty_signup_shows_each_problem_by_its_field_and_keeps_what_was_typed(p
     assert signups(site) == []
 
 
-def serious_accessibility_problems(page: Page, page_name: str) -> list[str]:
-    """Axe's serious and critical findings on the page as it is now, one line each."""
-    results = Axe().run(page)
-    return [
-        f"{page_name}: {violation['id']} ({violation['help']}) at "
-        + ", ".join(" ".join(node["target"]) for node in violation["nodes"])
-        for violation in results.response["violations"]
-        if violation["impact"] in ("serious", "critical")
-    ]
-
-
 def full_session_id(site: LiveSite) -> int:
     """The site's full session (offered as "full: waitlist")."""
     with site.app.app_context():
@@ -445,7 +426,7 @@ def test_each_date_list_disables_the_dates_chosen_in_the_others(page, site):
     third.select_option(str(site.later_session.id))
     expect(option(first, site.later_session.id)).to_be_disabled()
     expect(option(second, site.later_session.id)).to_be_disabled()
-    problems = serious_accessibility_problems(page, "signup page with three choices")
+    problems = accessibility_problems(page, "signup page with three choices")
 
     # Taking another date off a list frees it in the others.
     third.select_option("0")
@@ -543,7 +524,7 @@ def test_a_date_inside_the_cutoff_is_marked_and_its_booking_offers_only_cancelli
     expect(page.get_by_role("heading", name="Change your date")).to_have_count(0)
     expect(page.get_by_role("button", name="Save contacts")).to_have_count(0)
     expect(page.get_by_role("link", name="Cancel this booking")).to_be_visible()
-    problems = serious_accessibility_problems(page, "manage page inside the cutoff")
+    problems = accessibility_problems(page, "manage page inside the cutoff")
     assert not problems, "\n".join(problems)
 
 
@@ -567,7 +548,7 @@ def test_a_cancelled_booking_pages_show_it_and_offer_nothing_to_send(page, site)
         expect(page.locator("#booking-cancelled")).to_contain_text("This booking is cancelled.")
         expect(page.locator("main form[method=post]")).to_have_count(0)
         expect(page.locator("main button")).to_have_count(0)
-        problems += serious_accessibility_problems(page, f"cancelled booking's {name}")
+        problems += accessibility_problems(page, f"cancelled booking's {name}")
     page.goto(f"/manage/{token}/cancel")
     expect(page.get_by_role("heading", level=1)).to_have_text("This booking is cancelled")
     assert not problems, "\n".join(problems)

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
+from conftest import accessibility_problems
 from playwright.sync_api import expect
 
 # The booking flow's live site and tab fixtures; the browser comes from conftest.
@@ -35,6 +35,4 @@ def test_organization_records_two_activities_and_sees_itself_eligible(page, site
     expect(page.locator(".challenge-status .badge-ok")).to_have_text("Met")
     expect(page.get_by_text("once CMA staff verify your entries")).to_be_visible()
 
-    results = Axe().run(page)
-    serious = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
-    assert serious == [], serious
+    assert accessibility_problems(page) == []

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from axe_playwright_python.sync_playwright import Axe
-from conftest import PASSWORD, live_server, program_values, require
+from conftest import PASSWORD, accessibility_problems, live_server, program_values, require
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 
@@ -115,16 +114,6 @@ def seconds_until_all_show(pages: list[Page], text: str, started: float) -> list
     return [seen[index] for index in range(len(pages))]
 
 
-def serious_problems(page: Page, name: str) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{name}: {violation['id']} ({violation['help']}) at "
-        + ", ".join(" ".join(node["target"]) for node in violation["nodes"])
-        for violation in results.response["violations"]
-        if violation["impact"] in ("serious", "critical")
-    ]
-
-
 def test_participants_follow_the_facilitator_and_help_reaches_the_board(tabs, site):
     facilitator, *participants = tabs
     sign_in_and_open_console(facilitator, site)
@@ -164,8 +153,8 @@ def test_participants_follow_the_facilitator_and_help_reaches_the_board(tabs, si
     # The other organization is untouched.
     expect(facilitator.locator(f"#org-{site.signup_ids[1]}")).not_to_contain_text("Needs help")
 
-    problems = serious_problems(participants[1], "participant page")
-    problems += serious_problems(facilitator, "facilitator console")
+    problems = accessibility_problems(participants[1], "participant page")
+    problems += accessibility_problems(facilitator, "facilitator console")
     assert problems == []
 
 

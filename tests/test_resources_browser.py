@@ -1,8 +1,7 @@
 """The permission wording builder in a real browser: copy buttons, and boxes that fit."""
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from conftest import live_server
+from conftest import accessibility_problems, live_server
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -39,6 +38,5 @@ def test_each_wording_has_a_copy_button_and_its_box_fits_the_page(site, browser,
         # The next copy starts from a clear status.
         page.evaluate("document.querySelectorAll('.copy-status').forEach(s => s.textContent = '')")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    violations = Axe().run(page).response["violations"]
-    assert [v["id"] for v in violations if v["impact"] in ("serious", "critical")] == []
+    assert accessibility_problems(page) == []
     context.close()

@@ -5,8 +5,7 @@ import io
 from datetime import timedelta
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from conftest import ATTESTATION, PASSWORD, live_server
+from conftest import ATTESTATION, PASSWORD, accessibility_problems, live_server
 from playwright.sync_api import expect
 
 from training.booking.models import Program, TrainingSession
@@ -17,12 +16,6 @@ from training.staff.services import create_staff
 pytestmark = [pytest.mark.browser, pytest.mark.clock]
 
 TIMEOUT_MS = 5_000
-
-
-def serious_violations(page) -> list[str]:
-    """axe's serious and critical findings on the page, by rule id."""
-    violations = Axe().run(page).response["violations"]
-    return [found["id"] for found in violations if found["impact"] in ("serious", "critical")]
 
 
 @pytest.fixture
@@ -117,7 +110,7 @@ def test_the_print_view_prints_organizations_and_a_check_in_column_without_contr
     expect(table.get_by_role("rowheader", name="North Clinic")).to_be_visible()
     expect(table).to_contain_text("ana@north.example.org")
     expect(page.get_by_role("button", name="Print this roster")).to_be_visible()
-    assert serious_violations(page) == []
+    assert accessibility_problems(page) == []
 
     page.emulate_media(media="print")
     # On paper: the table, and nothing to click, choose or type into.

@@ -9,8 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from conftest import THREE_DAYS_AGO, live_server, program_values
+from conftest import THREE_DAYS_AGO, accessibility_problems, live_server, program_values
 from flask import Flask
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
@@ -187,16 +186,10 @@ def test_a_file_over_the_limit_is_stopped_before_it_is_sent(page, site, tmp_path
 
 
 def test_sandbox_pages_have_no_serious_accessibility_problems(page, site, tmp_path):
-    axe = Axe()
     problems: list[str] = []
 
     def check(page_name: str) -> None:
-        for violation in axe.run(page).response["violations"]:
-            if violation["impact"] in ("serious", "critical"):
-                targets = ", ".join(" ".join(node["target"]) for node in violation["nodes"])
-                problems.append(
-                    f"{page_name}: {violation['id']} ({violation['help']}) at {targets}"
-                )
+        problems.extend(accessibility_problems(page, page_name))
 
     open_sandbox(page, site)
     check("sandbox home, empty")
@@ -241,13 +234,10 @@ def _lms_export(path: Path) -> list:
 
 
 def test_a_provider_maps_its_own_spreadsheet_and_downloads_a_pars_ready_file(page, site, tmp_path):
-    axe = Axe()
     problems: list[str] = []
 
     def check(page_name: str) -> None:
-        for violation in axe.run(page).response["violations"]:
-            if violation["impact"] in ("serious", "critical"):
-                problems.append(f"{page_name}: {violation['id']} ({violation['help']})")
+        problems.extend(accessibility_problems(page, page_name))
 
     open_sandbox(page, site)
     page.get_by_role("button", name="Start from the example activity").click()
@@ -324,13 +314,10 @@ def _name_export(path: Path) -> None:
 
 
 def test_keyboard_focus_follows_the_preview_and_the_mapping_errors(page, site, tmp_path):
-    axe = Axe()
     problems: list[str] = []
 
     def check(page_name: str) -> None:
-        for violation in axe.run(page).response["violations"]:
-            if violation["impact"] in ("serious", "critical"):
-                problems.append(f"{page_name}: {violation['id']} ({violation['help']})")
+        problems.extend(accessibility_problems(page, page_name))
 
     open_sandbox(page, site)
     page.get_by_role("button", name="Start from the example activity").click()

@@ -356,7 +356,12 @@ def test_a_merge_and_its_undo_from_a_later_page_come_back_to_that_page(
 
 def test_facilitators_cannot_see_or_decide_duplicates(client, sign_in_as, pair):
     sign_in_as("facilitator")
-    assert client.get("/staff/duplicates").status_code == 403
+    refused = client.get("/staff/duplicates")
+    assert refused.status_code == 403
+    # Said in words, not the server's own "read-protected or not readable" text.
+    assert "This page is not open to your account" in page_text(refused)
+    assert "Ask an admin if you need it." in page_text(refused)
+    assert "read-protected" not in page_text(refused)
     assert client.post("/staff/duplicates/1/2/dismiss").status_code == 403
     assert client.post("/staff/duplicates/1/2/merge").status_code == 403
 

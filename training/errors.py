@@ -26,6 +26,11 @@ MESSAGES = {
         "Something was wrong with that request",
         "Please go back, reload the page and try again.",
     ),
+    403: (
+        "This page is not open to your account",
+        "Your staff role does not include it, or the session is not one assigned to you. "
+        "Ask an admin if you need it.",
+    ),
     404: ("Page not found", "We could not find that page. Check the link, or start from the list."),
     405: ("That action is not available here", "Please use the buttons on the page."),
     413: ("That upload is too large", "Please send a smaller file."),

@@ -60,6 +60,10 @@ class Form(FlaskForm):
         if formdata is not _Auto and has_request_context() and formdata is request.args:
             kwargs["meta"] = {**kwargs.get("meta", {}), "csrf": False}
         super().__init__(formdata, **kwargs)
+        if csrf_field := self._fields.get("csrf_token"):
+            # A page can hold several forms; their tokens' hidden inputs need no id, and would
+            # all have had "csrf_token", an id on a page twice.
+            csrf_field.render_kw = {**(csrf_field.render_kw or {}), "id": False}
 
     class Meta:
         def wrap_formdata(self, form, formdata):

@@ -104,7 +104,8 @@ TOKEN_MARK = "LIVETOKENMARK"  # noqa: S105 (a stand-in, not a secret)
 KEY_MARK = "LIVEKEYMARK"
 # secrets.token_urlsafe's alphabet: safe in JSON and HTML as it is.
 _TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9_-]+")
-_CSRF_VALUE = re.compile(r'(<input id="csrf_token" name="csrf_token" type="hidden" value=")[^"]*"')
+# A CSRF token's hidden input as training.forms.Form renders it (no id: a page holds several).
+_CSRF_VALUE = re.compile(r'(<input name="csrf_token" type="hidden" value=")[^"]*"')
 _KEY_VALUE = re.compile(r'(<input name="submission_key" type="hidden" value=")[^"]*"')
 BODIES_SIZE = 2_000
 
