@@ -545,7 +545,7 @@ def test_adding_to_a_full_session_says_so_unless_the_waitlist_is_ticked(
     sign_in_as("staff")
     url = f"/staff/sessions/{session_id}/signups/new"
     full = client.post(url, data=add_form(session_id, organization_name="Phone Clinic"))
-    assert "has just been taken" in page_text(full)
+    assert "Sorry, there is no seat left on" in page_text(full)
     response = client.post(
         url, data=add_form(session_id, organization_name="Phone Clinic", join_waitlist="y")
     )

@@ -74,7 +74,7 @@ class SessionFull(BookingError):
     """No seat is left on the session."""
 
     def __init__(self, session: TrainingSession):
-        super().__init__(f"Sorry, the last seat on {session.when} has just been taken.")
+        super().__init__(f"Sorry, there is no seat left on {session.when}.")
         self.session = session
 
 
