@@ -539,6 +539,37 @@ def test_control_characters_are_removed_from_names(app, client, make_session):
     assert signup.organization_name == "Acme Health"
 
 
+def test_invisible_characters_are_removed_from_names_and_joiners_kept(app, client, make_session):
+    session_id = make_session()
+    client.post(
+        "/signup",
+        data=signup_form(
+            session_id,
+            organization_name="Acme\u200b Health\u00ad Partners\ufeff",
+            contact_name="Mina Ra\u200chimi",  # a Persian spelling keeps its non-joiner
+        ),
+    )
+    [signup] = signups(app)
+    assert signup.organization_name == "Acme Health Partners"
+    assert signup.contact_name == "Mina Ra\u200chimi"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("contact_name", "\u200b", "Enter the name of the person we should contact."),
+        ("contact_name", "\u0301\u0301", "Enter the contact's name using letters."),
+        ("contact_name", "-- .", "Enter the contact's name using letters."),
+        ("organization_name", "\u200b\u200b", "Enter your organization's name."),
+    ],
+)
+def test_a_name_with_nothing_to_read_is_refused(app, client, make_session, field, value, message):
+    response = client.post("/signup", data=signup_form(make_session(), **{field: value}))
+    assert response.status_code == 200
+    assert message in page_text(response)
+    assert signups(app) == []
+
+
 def test_home_page_lists_open_sessions_first_and_past_ones_behind_a_control(client, make_session):
     for days in (-9, -8, -7, -6, -5):
         make_session(starts_in=timedelta(days=days))

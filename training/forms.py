@@ -35,7 +35,12 @@ _CONTROL_CHARACTERS = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E
 # text around them in another order, so a name could read on a roster as something it is not.
 # The plain direction marks (U+200E, U+200F) only nudge punctuation and stay.
 _BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
-_NOT_TEXT = {**_CONTROL_CHARACTERS, **_BIDI_CONTROLS}
+# Characters that show as nothing and mean nothing in a name or a line of text: zero-width
+# space, word joiner, invisible operators, byte-order mark, soft hyphen, Mongolian vowel
+# separator. The zero-width joiner and non-joiner (U+200D, U+200C) stay: emoji and several
+# scripts (Persian, the Indic ones) are spelled with them.
+_INVISIBLE = dict.fromkeys([0x00AD, 0x180E, 0x200B, *range(0x2060, 0x2065), 0xFEFF])
+_NOT_TEXT = {**_CONTROL_CHARACTERS, **_BIDI_CONTROLS, **_INVISIBLE}
 # Any script's decimal digit (Python's \d in text patterns), to be read as its ASCII digit.
 _ANY_DIGIT = re.compile(r"\d")
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
@@ -85,11 +90,23 @@ class Form(FlaskForm):
 
 
 def clean_text(value: str | None) -> str:
-    """Text as typed, less control characters, bidirectional overrides and isolates, and outer
-    white space; a missing field is ""."""
+    """Text as typed, less control characters, bidirectional overrides and isolates, invisible
+    characters (zero-width spaces, soft hyphens) and outer white space; a missing field is ""."""
     if value is None:
         return ""
     return value.translate(_NOT_TEXT).strip()
+
+
+def legible(message: str):
+    """A validator: the field, if filled, holds a letter or a digit of some script (one of
+    combining marks, symbols or punctuation alone reads as nothing in an email's greeting or
+    on a roster); else ``message``."""
+
+    def check(_form, field) -> None:
+        if field.data and not any(unicodedata.category(char)[0] in "LN" for char in field.data):
+            raise ValidationError(message)
+
+    return check
 
 
 def single_line(value: str | None) -> str:

@@ -24,6 +24,7 @@ from training.forms import (
     email_address,
     email_problem,
     identifier,
+    legible,
     phone_number,
     single_line,
 )
@@ -65,6 +66,7 @@ class ContactFields(Form):
         filters=[single_line],
         validators=[
             DataRequired("Enter the name of the person we should contact."),
+            legible("Enter the contact's name using letters."),
             Length(max=120, message="Keep the contact name to 120 characters or fewer."),
         ],
     )
