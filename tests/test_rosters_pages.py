@@ -195,6 +195,32 @@ def test_a_time_skipped_by_the_clock_change_is_refused(client, program_id, sign_
     assert "does not exist in America/Los_Angeles" in page_text(response)
 
 
+def test_an_hour_the_clock_change_repeats_is_refused(client, program_id, sign_in_as):
+    sign_in_as("staff")
+    # Clocks in Los Angeles go back from 2:00 to 1:00 AM on the first Sunday of November.
+    year = TUESDAY_MORNING.year + 1
+    sunday = next(d for d in range(1, 8) if datetime(year, 11, d).weekday() == 6)
+    response = client.post(
+        "/staff/sessions/new",
+        data=session_form(day=f"{year}-11-{sunday:02d}", starts_at="01:30", ends_at="03:00"),
+    )
+    assert response.status_code == 200
+    assert "01:30 on Nov" in page_text(response)
+    assert "happens twice in America/Los_Angeles" in page_text(response)
+
+
+def test_a_meeting_link_with_characters_an_address_cannot_hold_is_saved_escaped(
+    app, client, program_id, sign_in_as
+):
+    sign_in_as("staff")
+    pasted = "https://meet.example/abc?x=1&y=<b>|`"
+    response = client.post("/staff/sessions/new", data=session_form(meeting_url=pasted))
+    assert response.status_code == 303
+    with app.app_context():
+        session = db.session.scalars(select(TrainingSession)).one()
+        assert session.meeting_url == "https://meet.example/abc?x=1&y=%3Cb%3E%7C%60"
+
+
 def test_seats_below_the_number_booked_are_refused_keeping_what_was_typed(
     app, client, make_session, sign_in_as
 ):

@@ -1,5 +1,6 @@
 """Staff forms for sessions and rosters, with each field's rules and the messages staff see."""
 
+import re
 from datetime import UTC, date, datetime, time
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -45,12 +46,28 @@ def local_moment(day: date, clock: time, zone: ZoneInfo) -> datetime:
     """``day`` at ``clock`` on the wall clocks of ``zone``, as UTC.
 
     Raises ValueError for a time that does not exist there (the hour skipped when clocks go
-    forward), which would otherwise be silently shifted.
+    forward), which would otherwise be silently shifted, and for one that happens twice (the
+    hour repeated when they go back), which would otherwise silently be the first.
     """
     moment = datetime.combine(day, clock, tzinfo=zone)
     if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment.replace(tzinfo=None):
         raise ValueError(f"{clock:%H:%M} on {day:%b} {day.day} does not exist in {zone.key}.")
+    if moment.replace(fold=1).astimezone(UTC) != moment.astimezone(UTC):
+        raise ValueError(
+            f"{clock:%H:%M} on {day:%b} {day.day} happens twice in {zone.key}, as the clocks go "
+            "back an hour; choose a time outside that hour."
+        )
     return moment.astimezone(UTC)
+
+
+# Characters a web address cannot hold as typed (RFC 3986): written as their %-escapes, as a
+# browser does when such a link is pasted, so the invite's URL stays a valid address.
+_NOT_IN_AN_ADDRESS = re.compile(r'[<>"{}|\\^`]')
+
+
+def web_address(value: str | None) -> str:
+    """``clean_text``, with the characters a web address cannot hold as typed %-escaped."""
+    return _NOT_IN_AN_ADDRESS.sub(lambda match: f"%{ord(match.group()):02X}", clean_text(value))
 
 
 def _web_address(_form, field):
@@ -75,7 +92,7 @@ class SessionForm(Form):
     )
     meeting_url = StringField(
         "Meeting link",
-        filters=[clean_text],
+        filters=[web_address],
         validators=[
             Optional(),
             Length(max=500, message="Keep the meeting link to 500 characters or fewer."),
