@@ -199,6 +199,22 @@ def test_no_pars_ready_file_for_a_file_that_could_not_be_read(client, token):
     assert client.get(f"{attempt_url}/pars-ready.xlsx").status_code == 404
 
 
+def test_a_file_with_no_accepted_row_offers_its_rejected_rows_not_a_file_for_pars(client, token):
+    data = provider_file().decode().split("\r\n")
+    # Only the row to fix (a birthday with its year) is left: nothing is accepted.
+    row_to_fix_only = "\r\n".join([data[0], data[1], data[5], ""]).encode()
+    attempt_url = upload(client, token, row_to_fix_only)
+    page = page_text(client.get(attempt_url))
+    assert "1 of 1 row(s) were rejected" in page
+    assert "Nothing to upload to PARS yet" in page
+    assert "Rejected rows with what to fix (Excel .xlsx)" in page
+    assert "This is the file to upload to PARS" not in page
+    assert "PARS-ready file (tab-delimited .txt" not in page
+    workbook = load_workbook(io.BytesIO(client.get(f"{attempt_url}/pars-ready.xlsx").data))
+    assert workbook["Learners"].max_row == 2  # the guidance and the header: no learner
+    assert workbook["Rejected rows"].max_row > 1  # the row, with what to fix
+
+
 def test_staff_keep_the_list_of_state_boards_using_pars_data(app, client, token):
     with app.app_context():
         create_staff("staff@cmadocs.example.org", PASSWORD, "staff")
