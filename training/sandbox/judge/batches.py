@@ -24,6 +24,7 @@ from hashlib import sha256
 from typing import Any, BinaryIO
 
 import polars as pl
+import polars_hash  # noqa: F401 (adds SHA-256 to polars expressions: `.chash.sha2_256()`)
 
 from training.sandbox import rules
 from training.sandbox.judge.fast import FastRows, collect, record_of, stamped
@@ -169,10 +170,14 @@ def _key64(text: str) -> int:
     return int.from_bytes(sha256(text.encode()).digest()[:8], "big")
 
 
-def _key64_column(texts: pl.Series) -> pl.Series:
-    return pl.Series(
-        [None if text is None else _key64(text) for text in texts.to_list()], dtype=pl.UInt64
-    )
+def _hex_digest(text: pl.Expr) -> pl.Expr:
+    """Each text's SHA-256 in hex (null for null), as ``stored.key_digest`` gives it."""
+    return text.chash.sha2_256()
+
+
+def _hex_key64(hex_digest: pl.Expr) -> pl.Expr:
+    """The 64-bit number of a hex SHA-256 digest: its first 8 bytes, as ``_key64`` takes them."""
+    return hex_digest.str.slice(0, 16).str.to_integer(base=16, dtype=pl.UInt64)
 
 
 def _learner_text(learner: LearnerKey | None) -> str:
@@ -565,36 +570,21 @@ class BatchRows:
                 "day_keyed"
             ),
         )
-        texts = rows.select(
-            pl.when("keyed").then(
+        # The keys' SHA-256 taken in polars, a column at a time (null where a row has none).
+        rows = rows.with_columns(
+            _hex_digest(pl.when("keyed").then(
                 pl.concat_str(
                     "learner", "activity_id", "completion_text",
                     pl.col("board").fill_null(""), separator=_SEPARATOR,
                 )
-            ).alias("record"),
-            pl.when("one_completion").then(
+            )).alias("record_hex"),
+            _hex_key64(_hex_digest(pl.when("one_completion").then(
                 pl.concat_str("board", "learner", "activity_id", separator=_SEPARATOR)
-            ).alias("completion_key"),
-            pl.when("day_keyed").then(
+            ))).alias("completion_key"),
+            _hex_key64(_hex_digest(pl.when("day_keyed").then(
                 pl.concat_str("learner", "completion_text", separator=_SEPARATOR)
-            ).alias("day_key"),
-        )  # fmt: skip
-        record_hex = pl.Series(
-            "record_hex",
-            [
-                None if text is None else sha256(text.encode()).hexdigest()
-                for text in texts["record"].to_list()
-            ],
-            dtype=pl.String,
-        )
-        rows = rows.with_columns(
-            record_hex,
-            record_hex.str.slice(0, 16)
-            .str.to_integer(base=16, dtype=pl.UInt64)
-            .alias("record_key"),
-            _key64_column(texts["completion_key"]).alias("completion_key"),
-            _key64_column(texts["day_key"]).alias("day_key"),
-        )
+            ))).alias("day_key"),
+        ).with_columns(_hex_key64(pl.col("record_hex")).alias("record_key"))  # fmt: skip
         indexes = (
             ("record_key", "keyed", judge.rows_by_key),
             ("completion_key", "one_completion", judge.completions),
@@ -643,6 +633,9 @@ class BatchRows:
             "activity_id", "birth_month", "birth_day", "board",
             *(f"{step}_template" for step in _STEPS),
             pl.coalesce("npi", "license").alias("license_or_npi"),
+            # An accepted row's learner key as stored.
+            _hex_digest(pl.when(pl.col("accepted") & (pl.col("kind") == PLAIN)).then("learner"))
+            .alias("learner_hex"),
         )  # fmt: skip
 
     @staticmethod
@@ -652,19 +645,10 @@ class BatchRows:
         held_completion: pl.Expr = pl.lit(value=False)
         if len(completion_keys):
             # As HeldRecords keeps them: the learner's digest and the activity, digested.
-            learner_hex = pl.Series(
-                [
-                    None if text is None else sha256(text.encode()).hexdigest()
-                    for text in rows.select(pl.when("one_completion").then("learner"))
-                    .to_series()
-                    .to_list()
-                ],
-                dtype=pl.String,
-            )
-            completion = rows.select(
-                pl.concat_str(pl.lit(learner_hex), "activity_id", separator=_SEPARATOR)
-            ).to_series()
-            held_completion = pl.lit(_key64_column(completion).is_in(completion_keys.implode()))
+            learner_hex = _hex_digest(pl.when("one_completion").then("learner"))
+            held_completion = _hex_key64(
+                _hex_digest(pl.concat_str(learner_hex, "activity_id", separator=_SEPARATOR))
+            ).is_in(completion_keys.implode())
         return (
             (pl.col("keyed") & (
                 (pl.col("action_code") != _ADD)
@@ -1159,7 +1143,6 @@ class JudgedBatch:
         completions, states, cmes, board_credits, awards = by_verdict
         completion_ids = adds["completion_verdict"].to_list()
         board_verdicts = adds["board_verdict"].to_list()
-        learners = adds["learner"].to_list()
         return [
             adds["activity_id"].to_list(),
             list(map(completions.__getitem__, completion_ids)),
@@ -1175,7 +1158,7 @@ class JudgedBatch:
             list(map(board_credits.__getitem__, board_verdicts)),
             list(map(awards.__getitem__, board_verdicts)),
             adds["record_hex"].to_list(),
-            [sha256(learner.encode()).hexdigest() for learner in learners],
+            adds["learner_hex"].to_list(),
         ]
 
     def count(self, summary: Summary) -> None:
