@@ -230,10 +230,10 @@ def line_batches(data: BinaryIO, encoding: str, first_line: int) -> Iterator[tup
 
 def _luhn_ok(identifier: pl.Expr) -> pl.Expr:
     """Whether a 10-digit identifier passes the NPI check (values.npi_is_valid, vectorized)."""
-    digits = rules.NPI_PREFIX + "0" * rules.NPI_DIGITS
-    total: Any = pl.lit(_luhn_sum(digits[: len(rules.NPI_PREFIX)], rules.NPI_DIGITS))
+    number = identifier.cast(pl.Int64, strict=False)
+    total: Any = pl.lit(_luhn_sum(rules.NPI_PREFIX, rules.NPI_DIGITS))
     for index in range(rules.NPI_DIGITS):
-        digit = identifier.str.slice(index, 1).cast(pl.Int32, strict=False)
+        digit = number // 10 ** (rules.NPI_DIGITS - 1 - index) % 10
         if (rules.NPI_DIGITS - 1 - index) % 2:
             digit = pl.when(digit > 4).then(digit * 2 - 9).otherwise(digit * 2)
         total = total + digit
@@ -320,23 +320,26 @@ class BatchRows:
     # --- One batch -----------------------------------------------------------------------
 
     def _columns(self, lines: pl.Series) -> pl.DataFrame:
-        """The batch's cells, stripped, "" in every cell of a row that is not plain; and for
-        each row whether it is plain, blank, and held by the register in some way."""
+        """The batch's lines and cells, stripped, "" in every cell of a row that is not plain;
+        for each row whether it is plain, blank, and held by the register in some way; and each
+        step's key (``{step}_key``)."""
         width = self.width
         delimiter = self.delimiter
         spaces = "[ \\t]" if delimiter == "\t" else f"[ {delimiter}]"
-        printable = r"^[\t -~]*$" if delimiter == "\t" else r"^[ -~]*$"
+        not_printable = r"[^\t -~]" if delimiter == "\t" else r"[^ -~]"
         line = pl.col("line").str.strip_suffix("\r")
         # Split once (an eager select would split again for each field taken out).
         frame = (
             lines.to_frame()
             .select(
-                line.str.contains(printable).alias("printable"),
+                "line",
+                ~line.str.contains(not_printable).alias("printable"),
                 line.str.contains(f"^{spaces}*$").alias("blank"),
                 line.str.splitn(delimiter, width + 1).alias("cells"),
             )
             .unnest("cells")
             .select(
+                "line",
                 "printable",
                 "blank",
                 # The date cells as written: their steps read them unstripped.
@@ -375,16 +378,9 @@ class BatchRows:
             & board_id.str.contains(r"^[0-9]*$")
             & identifier_ok
         )
-        frame = frame.with_columns(plain.alias("plain"))
-        frame = frame.with_columns(
-            *(
-                pl.when(pl.col("plain")).then(column).otherwise(pl.lit("")).alias(f"field_{i}")
-                for i, column in enumerate(cell)
-            )
-        )
         # Names folded as learner keys are (name_key: spaces collapsed, case folded).
-        first_key = first.str.replace_all(" +", " ").str.to_lowercase()
-        last_key = last.str.replace_all(" +", " ").str.to_lowercase()
+        first_key = first.str.replace_all(" {2,}", " ").str.to_lowercase()
+        last_key = last.str.replace_all(" {2,}", " ").str.to_lowercase()
         register = self._register
         held = (
             identifier.str.to_uppercase()
@@ -399,18 +395,30 @@ class BatchRows:
                 )
             )
         )
-        return frame.with_columns(
-            first_key.alias("first_key"),
-            last_key.alias("last_key"),
-            (pl.col("plain") & held).alias("held"),
-            pl.when(npi_shaped).then(identifier).alias("npi"),
-            pl.when(~npi_shaped & (identifier != ""))
-            .then(identifier.str.to_uppercase())
-            .alias("license"),
+        # The rest in one plan, collected once.
+        return (
+            frame.lazy()
+            .with_columns(plain.alias("plain"))
+            .with_columns(
+                pl.when(pl.col("plain")).then(column).otherwise(pl.lit("")).alias(f"field_{i}")
+                for i, column in enumerate(cell)
+            )
+            .with_columns(
+                first_key.alias("first_key"),
+                last_key.alias("last_key"),
+                (pl.col("plain") & held).alias("held"),
+                pl.when(npi_shaped).then(identifier).alias("npi"),
+                pl.when(~npi_shaped & (identifier != ""))
+                .then(identifier.str.to_uppercase())
+                .alias("license"),
+                *self._keys(),
+            )
+            .collect()
         )
 
-    def _keys(self, frame: pl.DataFrame) -> dict[str, pl.Series]:
-        """Each step's key: the cells its verdict depends on (see FastRows), joined."""
+    def _keys(self) -> list[pl.Expr]:
+        """Each step's key (``{step}_key``): the cells its verdict depends on (see FastRows),
+        joined."""
         cell = [pl.col(f"field_{index}") for index in range(self.width)]
         action, activity, state, cme, board = cell[0], cell[1], cell[6], cell[8], cell[9]
         board_id, board_credits, pairs = cell[10], cell[11], cell[12:]
@@ -424,27 +432,25 @@ class BatchRows:
         def flag(expression: pl.Expr) -> pl.Expr:
             return pl.when(expression).then(pl.lit("1")).otherwise(pl.lit(""))
 
-        keys = frame.select(
-            action.alias("action"),
-            activity.alias("activity"),
-            joined(raw_cell("completion_cell"), activity, action).alias("completion"),
-            raw_cell("birthday_cell").alias("birthday"),
-            joined(state, action, flag(cme != "")).alias("state"),
-            joined(cme, activity, action).alias("cme"),
-            joined(board, flag(board_id != ""), board_credits, activity, action, *pairs).alias(
-                "board"
-            ),
-            joined(action, flag(cme == ""), flag(board == "")).alias("no_credit"),
-        )
-        return {step: keys[step] for step in _STEPS}
+        keys = {
+            "action": action,
+            "activity": activity,
+            "completion": joined(raw_cell("completion_cell"), activity, action),
+            "birthday": raw_cell("birthday_cell"),
+            "state": joined(state, action, flag(cme != "")),
+            "cme": joined(cme, activity, action),
+            "board": joined(board, flag(board_id != ""), board_credits, activity, action, *pairs),
+            "no_credit": joined(action, flag(cme == ""), flag(board == "")),
+        }
+        return [keys[step].alias(f"{step}_key") for step in _STEPS]
 
     def _judge_batch(self, first_number: int, lines: list[str]) -> JudgedBatch:
         """Judge a batch of lines; the list is emptied (its text goes to polars) so that Python
         holds as little as it can while the batch is judged."""
         line_column = pl.Series("line", lines, dtype=pl.String)
         lines.clear()
-        frame = self._columns(line_column).with_columns(line_column)
-        keys = self._keys(frame)
+        frame = self._columns(line_column)
+        keys = {step: frame[f"{step}_key"] for step in _STEPS}
         tables = {step: self._verdicts_for(step) for step in _STEPS}
         ids = {}
         for step in _STEPS:
