@@ -45,9 +45,10 @@ from training.sandbox.judge.stored import (
 )
 from training.sandbox.readers import csv_problem, trimmed_cells
 
-# Bytes read at a time; a batch is the whole lines among them (about 2,500 learner rows), so
-# memory does not grow with the file.
-_CHUNK = 1024 * 1024
+# A batch is the whole lines among this many bytes (about 22,000 learner rows), so memory does
+# not grow with the file; polars holds its text, Python a piece of it at a time.
+_CHUNK = 2 * 1024 * 1024
+_PIECE = 256 * 1024
 # A step's remembered verdicts are forgotten when they reach this many distinct values.
 _MEMO_LIMIT = 65_536
 # Joins the parts of a step's key: plain rows are printable ASCII, which never holds it.
@@ -200,32 +201,37 @@ def _day_key64(learner: LearnerKey, completion: Any) -> int:
     return _key64(f"{_learner_text(learner)}{_SEPARATOR}{completion.isoformat()}")
 
 
-def line_batches(data: BinaryIO, encoding: str, first_line: int) -> Iterator[tuple[int, list]]:
+def line_batches(data: BinaryIO, encoding: str, first_line: int) -> Iterator[tuple[int, pl.Series]]:
     """(number of the batch's first line, its lines without their line ends), from line
-    ``first_line`` on; lines are numbered from 1 as csv.reader numbers one-line rows."""
+    ``first_line`` on; lines are numbered from 1 as csv.reader numbers one-line rows. The text
+    is decoded a piece at a time and split in polars, so that Python never holds a batch."""
     decoder = codecs.getincrementaldecoder(encoding)()
     data.seek(0)
     number = 1
     tail = ""
-    while True:
-        chunk = data.read(_CHUNK)
-        at_end = not chunk
-        lines = (tail + decoder.decode(chunk, final=at_end)).split("\n")
-        del chunk  # not held while the batch is judged
+    at_end = False
+    while not at_end:
+        text = pl.Series("line", [tail], dtype=pl.String)
+        size = 0
+        while size < _CHUNK and not at_end:
+            chunk = data.read(min(_PIECE, _CHUNK))
+            at_end = not chunk
+            size += len(chunk)
+            text.append(pl.Series("line", [decoder.decode(chunk, final=at_end)]))
+            del chunk  # not held while the batch is judged
+        lines = text.str.join("").str.split("\n").explode()
+        del text
         if not at_end:
-            tail = lines.pop()
-        elif lines and not lines[-1]:
-            lines.pop()  # the file ends with a line end: no row after it
+            tail = lines[-1]
+            lines = lines.head(-1)
+        elif lines[-1] == "":
+            lines = lines.head(-1)  # the file ends with a line end: no row after it
         count = len(lines)
         if number + count > first_line:
             skip = max(0, first_line - number)
-            if skip:
-                del lines[:skip]
-            yield number + skip, lines
+            yield number + skip, lines.slice(skip)
         del lines
         number += count
-        if at_end:
-            return
 
 
 def _luhn_ok(identifier: pl.Expr) -> pl.Expr:
@@ -314,7 +320,7 @@ class BatchRows:
     def judge_lines(self, data: BinaryIO, first_line: int) -> Iterator[JudgedBatch]:
         """The data rows from line ``first_line`` on, judged batch by batch."""
         for number, lines in line_batches(data, self.encoding, first_line):
-            if lines:
+            if len(lines):
                 yield self._judge_batch(number, lines)
 
     # --- One batch -----------------------------------------------------------------------
@@ -444,12 +450,9 @@ class BatchRows:
         }
         return [keys[step].alias(f"{step}_key") for step in _STEPS]
 
-    def _judge_batch(self, first_number: int, lines: list[str]) -> JudgedBatch:
-        """Judge a batch of lines; the list is emptied (its text goes to polars) so that Python
-        holds as little as it can while the batch is judged."""
-        line_column = pl.Series("line", lines, dtype=pl.String)
-        lines.clear()
-        frame = self._columns(line_column)
+    def _judge_batch(self, first_number: int, lines: pl.Series) -> JudgedBatch:
+        """Judge a batch of lines."""
+        frame = self._columns(lines.alias("line"))
         keys = {step: frame[f"{step}_key"] for step in _STEPS}
         tables = {step: self._verdicts_for(step) for step in _STEPS}
         ids = {}
