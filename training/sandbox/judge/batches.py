@@ -24,6 +24,7 @@ from hashlib import sha256
 from typing import Any, BinaryIO
 
 import polars as pl
+import polars_hash  # noqa: F401 (adds SHA-256 to polars expressions: `.chash.sha2_256()`)
 
 from training.sandbox import rules
 from training.sandbox.judge.fast import FastRows, collect, record_of, stamped
@@ -44,9 +45,10 @@ from training.sandbox.judge.stored import (
 )
 from training.sandbox.readers import csv_problem, trimmed_cells
 
-# Bytes read at a time; a batch is the whole lines among them (about 2,500 learner rows), so
-# memory does not grow with the file.
-_CHUNK = 1024 * 1024
+# A batch is the whole lines among this many bytes (about 22,000 learner rows), so memory does
+# not grow with the file; polars holds its text, Python a piece of it at a time.
+_CHUNK = 2 * 1024 * 1024
+_PIECE = 256 * 1024
 # A step's remembered verdicts are forgotten when they reach this many distinct values.
 _MEMO_LIMIT = 65_536
 # Joins the parts of a step's key: plain rows are printable ASCII, which never holds it.
@@ -169,10 +171,14 @@ def _key64(text: str) -> int:
     return int.from_bytes(sha256(text.encode()).digest()[:8], "big")
 
 
-def _key64_column(texts: pl.Series) -> pl.Series:
-    return pl.Series(
-        [None if text is None else _key64(text) for text in texts.to_list()], dtype=pl.UInt64
-    )
+def _hex_digest(text: pl.Expr) -> pl.Expr:
+    """Each text's SHA-256 in hex (null for null), as ``stored.key_digest`` gives it."""
+    return text.chash.sha2_256()
+
+
+def _hex_key64(hex_digest: pl.Expr) -> pl.Expr:
+    """The 64-bit number of a hex SHA-256 digest: its first 8 bytes, as ``_key64`` takes them."""
+    return hex_digest.str.slice(0, 16).str.to_integer(base=16, dtype=pl.UInt64)
 
 
 def _learner_text(learner: LearnerKey | None) -> str:
@@ -195,40 +201,45 @@ def _day_key64(learner: LearnerKey, completion: Any) -> int:
     return _key64(f"{_learner_text(learner)}{_SEPARATOR}{completion.isoformat()}")
 
 
-def line_batches(data: BinaryIO, encoding: str, first_line: int) -> Iterator[tuple[int, list]]:
+def line_batches(data: BinaryIO, encoding: str, first_line: int) -> Iterator[tuple[int, pl.Series]]:
     """(number of the batch's first line, its lines without their line ends), from line
-    ``first_line`` on; lines are numbered from 1 as csv.reader numbers one-line rows."""
+    ``first_line`` on; lines are numbered from 1 as csv.reader numbers one-line rows. The text
+    is decoded a piece at a time and split in polars, so that Python never holds a batch."""
     decoder = codecs.getincrementaldecoder(encoding)()
     data.seek(0)
     number = 1
     tail = ""
-    while True:
-        chunk = data.read(_CHUNK)
-        at_end = not chunk
-        lines = (tail + decoder.decode(chunk, final=at_end)).split("\n")
-        del chunk  # not held while the batch is judged
+    at_end = False
+    while not at_end:
+        text = pl.Series("line", [tail], dtype=pl.String)
+        size = 0
+        while size < _CHUNK and not at_end:
+            chunk = data.read(min(_PIECE, _CHUNK))
+            at_end = not chunk
+            size += len(chunk)
+            text.append(pl.Series("line", [decoder.decode(chunk, final=at_end)]))
+            del chunk  # not held while the batch is judged
+        lines = text.str.join("").str.split("\n").explode()
+        del text
         if not at_end:
-            tail = lines.pop()
-        elif lines and not lines[-1]:
-            lines.pop()  # the file ends with a line end: no row after it
+            tail = lines[-1]
+            lines = lines.head(-1)
+        elif lines[-1] == "":
+            lines = lines.head(-1)  # the file ends with a line end: no row after it
         count = len(lines)
         if number + count > first_line:
             skip = max(0, first_line - number)
-            if skip:
-                del lines[:skip]
-            yield number + skip, lines
+            yield number + skip, lines.slice(skip)
         del lines
         number += count
-        if at_end:
-            return
 
 
 def _luhn_ok(identifier: pl.Expr) -> pl.Expr:
     """Whether a 10-digit identifier passes the NPI check (values.npi_is_valid, vectorized)."""
-    digits = rules.NPI_PREFIX + "0" * rules.NPI_DIGITS
-    total: Any = pl.lit(_luhn_sum(digits[: len(rules.NPI_PREFIX)], rules.NPI_DIGITS))
+    number = identifier.cast(pl.Int64, strict=False)
+    total: Any = pl.lit(_luhn_sum(rules.NPI_PREFIX, rules.NPI_DIGITS))
     for index in range(rules.NPI_DIGITS):
-        digit = identifier.str.slice(index, 1).cast(pl.Int32, strict=False)
+        digit = number // 10 ** (rules.NPI_DIGITS - 1 - index) % 10
         if (rules.NPI_DIGITS - 1 - index) % 2:
             digit = pl.when(digit > 4).then(digit * 2 - 9).otherwise(digit * 2)
         total = total + digit
@@ -309,29 +320,32 @@ class BatchRows:
     def judge_lines(self, data: BinaryIO, first_line: int) -> Iterator[JudgedBatch]:
         """The data rows from line ``first_line`` on, judged batch by batch."""
         for number, lines in line_batches(data, self.encoding, first_line):
-            if lines:
+            if len(lines):
                 yield self._judge_batch(number, lines)
 
     # --- One batch -----------------------------------------------------------------------
 
     def _columns(self, lines: pl.Series) -> pl.DataFrame:
-        """The batch's cells, stripped, "" in every cell of a row that is not plain; and for
-        each row whether it is plain, blank, and held by the register in some way."""
+        """The batch's lines and cells, stripped, "" in every cell of a row that is not plain;
+        for each row whether it is plain, blank, and held by the register in some way; and each
+        step's key (``{step}_key``)."""
         width = self.width
         delimiter = self.delimiter
         spaces = "[ \\t]" if delimiter == "\t" else f"[ {delimiter}]"
-        printable = r"^[\t -~]*$" if delimiter == "\t" else r"^[ -~]*$"
+        not_printable = r"[^\t -~]" if delimiter == "\t" else r"[^ -~]"
         line = pl.col("line").str.strip_suffix("\r")
         # Split once (an eager select would split again for each field taken out).
         frame = (
             lines.to_frame()
             .select(
-                line.str.contains(printable).alias("printable"),
+                "line",
+                ~line.str.contains(not_printable).alias("printable"),
                 line.str.contains(f"^{spaces}*$").alias("blank"),
                 line.str.splitn(delimiter, width + 1).alias("cells"),
             )
             .unnest("cells")
             .select(
+                "line",
                 "printable",
                 "blank",
                 # The date cells as written: their steps read them unstripped.
@@ -370,16 +384,9 @@ class BatchRows:
             & board_id.str.contains(r"^[0-9]*$")
             & identifier_ok
         )
-        frame = frame.with_columns(plain.alias("plain"))
-        frame = frame.with_columns(
-            *(
-                pl.when(pl.col("plain")).then(column).otherwise(pl.lit("")).alias(f"field_{i}")
-                for i, column in enumerate(cell)
-            )
-        )
         # Names folded as learner keys are (name_key: spaces collapsed, case folded).
-        first_key = first.str.replace_all(" +", " ").str.to_lowercase()
-        last_key = last.str.replace_all(" +", " ").str.to_lowercase()
+        first_key = first.str.replace_all(" {2,}", " ").str.to_lowercase()
+        last_key = last.str.replace_all(" {2,}", " ").str.to_lowercase()
         register = self._register
         held = (
             identifier.str.to_uppercase()
@@ -394,18 +401,30 @@ class BatchRows:
                 )
             )
         )
-        return frame.with_columns(
-            first_key.alias("first_key"),
-            last_key.alias("last_key"),
-            (pl.col("plain") & held).alias("held"),
-            pl.when(npi_shaped).then(identifier).alias("npi"),
-            pl.when(~npi_shaped & (identifier != ""))
-            .then(identifier.str.to_uppercase())
-            .alias("license"),
+        # The rest in one plan, collected once.
+        return (
+            frame.lazy()
+            .with_columns(plain.alias("plain"))
+            .with_columns(
+                pl.when(pl.col("plain")).then(column).otherwise(pl.lit("")).alias(f"field_{i}")
+                for i, column in enumerate(cell)
+            )
+            .with_columns(
+                first_key.alias("first_key"),
+                last_key.alias("last_key"),
+                (pl.col("plain") & held).alias("held"),
+                pl.when(npi_shaped).then(identifier).alias("npi"),
+                pl.when(~npi_shaped & (identifier != ""))
+                .then(identifier.str.to_uppercase())
+                .alias("license"),
+                *self._keys(),
+            )
+            .collect()
         )
 
-    def _keys(self, frame: pl.DataFrame) -> dict[str, pl.Series]:
-        """Each step's key: the cells its verdict depends on (see FastRows), joined."""
+    def _keys(self) -> list[pl.Expr]:
+        """Each step's key (``{step}_key``): the cells its verdict depends on (see FastRows),
+        joined."""
         cell = [pl.col(f"field_{index}") for index in range(self.width)]
         action, activity, state, cme, board = cell[0], cell[1], cell[6], cell[8], cell[9]
         board_id, board_credits, pairs = cell[10], cell[11], cell[12:]
@@ -419,27 +438,22 @@ class BatchRows:
         def flag(expression: pl.Expr) -> pl.Expr:
             return pl.when(expression).then(pl.lit("1")).otherwise(pl.lit(""))
 
-        keys = frame.select(
-            action.alias("action"),
-            activity.alias("activity"),
-            joined(raw_cell("completion_cell"), activity, action).alias("completion"),
-            raw_cell("birthday_cell").alias("birthday"),
-            joined(state, action, flag(cme != "")).alias("state"),
-            joined(cme, activity, action).alias("cme"),
-            joined(board, flag(board_id != ""), board_credits, activity, action, *pairs).alias(
-                "board"
-            ),
-            joined(action, flag(cme == ""), flag(board == "")).alias("no_credit"),
-        )
-        return {step: keys[step] for step in _STEPS}
+        keys = {
+            "action": action,
+            "activity": activity,
+            "completion": joined(raw_cell("completion_cell"), activity, action),
+            "birthday": raw_cell("birthday_cell"),
+            "state": joined(state, action, flag(cme != "")),
+            "cme": joined(cme, activity, action),
+            "board": joined(board, flag(board_id != ""), board_credits, activity, action, *pairs),
+            "no_credit": joined(action, flag(cme == ""), flag(board == "")),
+        }
+        return [keys[step].alias(f"{step}_key") for step in _STEPS]
 
-    def _judge_batch(self, first_number: int, lines: list[str]) -> JudgedBatch:
-        """Judge a batch of lines; the list is emptied (its text goes to polars) so that Python
-        holds as little as it can while the batch is judged."""
-        line_column = pl.Series("line", lines, dtype=pl.String)
-        lines.clear()
-        frame = self._columns(line_column).with_columns(line_column)
-        keys = self._keys(frame)
+    def _judge_batch(self, first_number: int, lines: pl.Series) -> JudgedBatch:
+        """Judge a batch of lines."""
+        frame = self._columns(lines.alias("line"))
+        keys = {step: frame[f"{step}_key"] for step in _STEPS}
         tables = {step: self._verdicts_for(step) for step in _STEPS}
         ids = {}
         for step in _STEPS:
@@ -565,36 +579,21 @@ class BatchRows:
                 "day_keyed"
             ),
         )
-        texts = rows.select(
-            pl.when("keyed").then(
+        # The keys' SHA-256 taken in polars, a column at a time (null where a row has none).
+        rows = rows.with_columns(
+            _hex_digest(pl.when("keyed").then(
                 pl.concat_str(
                     "learner", "activity_id", "completion_text",
                     pl.col("board").fill_null(""), separator=_SEPARATOR,
                 )
-            ).alias("record"),
-            pl.when("one_completion").then(
+            )).alias("record_hex"),
+            _hex_key64(_hex_digest(pl.when("one_completion").then(
                 pl.concat_str("board", "learner", "activity_id", separator=_SEPARATOR)
-            ).alias("completion_key"),
-            pl.when("day_keyed").then(
+            ))).alias("completion_key"),
+            _hex_key64(_hex_digest(pl.when("day_keyed").then(
                 pl.concat_str("learner", "completion_text", separator=_SEPARATOR)
-            ).alias("day_key"),
-        )  # fmt: skip
-        record_hex = pl.Series(
-            "record_hex",
-            [
-                None if text is None else sha256(text.encode()).hexdigest()
-                for text in texts["record"].to_list()
-            ],
-            dtype=pl.String,
-        )
-        rows = rows.with_columns(
-            record_hex,
-            record_hex.str.slice(0, 16)
-            .str.to_integer(base=16, dtype=pl.UInt64)
-            .alias("record_key"),
-            _key64_column(texts["completion_key"]).alias("completion_key"),
-            _key64_column(texts["day_key"]).alias("day_key"),
-        )
+            ))).alias("day_key"),
+        ).with_columns(_hex_key64(pl.col("record_hex")).alias("record_key"))  # fmt: skip
         indexes = (
             ("record_key", "keyed", judge.rows_by_key),
             ("completion_key", "one_completion", judge.completions),
@@ -643,6 +642,9 @@ class BatchRows:
             "activity_id", "birth_month", "birth_day", "board",
             *(f"{step}_template" for step in _STEPS),
             pl.coalesce("npi", "license").alias("license_or_npi"),
+            # An accepted row's learner key as stored.
+            _hex_digest(pl.when(pl.col("accepted") & (pl.col("kind") == PLAIN)).then("learner"))
+            .alias("learner_hex"),
         )  # fmt: skip
 
     @staticmethod
@@ -652,19 +654,10 @@ class BatchRows:
         held_completion: pl.Expr = pl.lit(value=False)
         if len(completion_keys):
             # As HeldRecords keeps them: the learner's digest and the activity, digested.
-            learner_hex = pl.Series(
-                [
-                    None if text is None else sha256(text.encode()).hexdigest()
-                    for text in rows.select(pl.when("one_completion").then("learner"))
-                    .to_series()
-                    .to_list()
-                ],
-                dtype=pl.String,
-            )
-            completion = rows.select(
-                pl.concat_str(pl.lit(learner_hex), "activity_id", separator=_SEPARATOR)
-            ).to_series()
-            held_completion = pl.lit(_key64_column(completion).is_in(completion_keys.implode()))
+            learner_hex = _hex_digest(pl.when("one_completion").then("learner"))
+            held_completion = _hex_key64(
+                _hex_digest(pl.concat_str(learner_hex, "activity_id", separator=_SEPARATOR))
+            ).is_in(completion_keys.implode())
         return (
             (pl.col("keyed") & (
                 (pl.col("action_code") != _ADD)
@@ -1159,7 +1152,6 @@ class JudgedBatch:
         completions, states, cmes, board_credits, awards = by_verdict
         completion_ids = adds["completion_verdict"].to_list()
         board_verdicts = adds["board_verdict"].to_list()
-        learners = adds["learner"].to_list()
         return [
             adds["activity_id"].to_list(),
             list(map(completions.__getitem__, completion_ids)),
@@ -1175,7 +1167,7 @@ class JudgedBatch:
             list(map(board_credits.__getitem__, board_verdicts)),
             list(map(awards.__getitem__, board_verdicts)),
             adds["record_hex"].to_list(),
-            [sha256(learner.encode()).hexdigest() for learner in learners],
+            adds["learner_hex"].to_list(),
         ]
 
     def count(self, summary: Summary) -> None:
