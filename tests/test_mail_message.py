@@ -6,17 +6,12 @@ from email.message import EmailMessage
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from icalendar.parser import Contentline
 from mail_support import mime_tree
 
 from training.booking.ical import (
     InviteDetails,
     build_invite,
-    folded_line,
     google_calendar_url,
-    invite_calendar,
     outlook_calendar_url,
 )
 from training.mail.message import Envelope, build_message, header_text, to_bytes
@@ -138,33 +133,3 @@ def test_outlook_links_fill_in_the_session_for_work_and_personal_accounts():
     assert query["startdt"] == ["2026-12-01T18:00:00Z"]
     assert query["enddt"] == ["2026-12-01T19:30:00Z"]
     assert query["subject"] == [DETAILS.summary]
-
-
-# Lines as invites hold them: ASCII and escapes most of all, some accents, dashes and emoji
-# (two to four octets), no line breaks (a content line has none).
-LINE_CHARACTERS = st.sampled_from('ab ,;:\\^"n') | st.characters(
-    blacklist_categories=("Cs",), blacklist_characters="\r\n"
-)
-
-
-@given(line=st.text(LINE_CHARACTERS, max_size=400))
-def test_a_content_line_is_folded_exactly_as_icalendar_folds_it(line):
-    assert folded_line(line) == Contentline(line).to_ical()
-
-
-@given(
-    organization=st.text(LINE_CHARACTERS, min_size=1, max_size=200),
-    contact=st.text(LINE_CHARACTERS, max_size=80),
-)
-def test_an_invite_is_written_as_icalendar_writes_it(organization, contact):
-    details = DETAILS.__class__(
-        **{
-            **DETAILS.__dict__,
-            "description": f"Training for {organization}\nWhen: Tuesday, December 1 – 10 AM",
-            "attendees": ((contact, "ana@example.org"), ("", "lee@example.org")),
-        }
-    )
-    for method, whole_event in (("REQUEST", True), ("CANCEL", True), ("CANCEL", False)):
-        written = {"method": method, "stamp": CANCELLED_AT, "whole_event": whole_event}
-        icalendar_bytes = invite_calendar(details, **written).to_ical()
-        assert build_invite(details, **written) == icalendar_bytes

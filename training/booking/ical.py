@@ -8,9 +8,6 @@ from icalendar import Calendar, Event, vCalAddress, vText
 
 PRODID = "-//Training Desk//Training Desk 0.1//EN"
 GOOGLE_CALENDAR_URL = "https://calendar.google.com/calendar/render"
-# A content line longer than this many octets is folded (RFC 5545 §3.1): icalendar keeps each
-# piece one octet under it.
-FOLD_OCTETS = 75
 OUTLOOK_CALENDAR_URLS = {
     "work": "https://outlook.office.com/calendar/0/deeplink/compose",
     "personal": "https://outlook.live.com/calendar/0/deeplink/compose",
@@ -42,15 +39,6 @@ def build_invite(
     (people taken off a booking that goes on): RFC 5546 §3.2.5 wants it without STATUS, which
     only a cancelled event carries. Raises ``ValueError`` for another method.
     """
-    calendar = invite_calendar(details, method=method, stamp=stamp, whole_event=whole_event)
-    # ``calendar.to_ical()``, its lines folded by ``folded_line``.
-    return b"\r\n".join(folded_line(line) for line in calendar.content_lines() if line) + b"\r\n"
-
-
-def invite_calendar(
-    details: InviteDetails, *, method: str, stamp: datetime, whole_event: bool = True
-) -> Calendar:
-    """The invite ``build_invite`` writes, as an icalendar ``Calendar``."""
     if method not in ("REQUEST", "CANCEL"):
         raise ValueError(f"unsupported iTIP method {method!r}")
     if not whole_event and method != "CANCEL":
@@ -87,30 +75,7 @@ def invite_calendar(
         attendees.append(attendee)
     event.attendees = attendees
     calendar.add_component(event)
-    return calendar
-
-
-def folded_line(line: str) -> bytes:
-    """One content line as UTF-8, folded exactly as icalendar folds it: pieces of at most 74
-    octets, never splitting a character, a piece never ending with the backslash or caret of
-    an escape (it starts the next piece instead), continuation lines starting with a space.
-
-    icalendar's folder encodes the line a character at a time, about 40% of an invite's CPU;
-    this one slices the encoded line.
-    """
-    data = line.encode()
-    pieces = []
-    start = 0
-    while len(data) - start >= FOLD_OCTETS:
-        end = start + FOLD_OCTETS - 1
-        while data[end] & 0xC0 == 0x80:  # inside a character: fold before it
-            end -= 1
-        if data[end - 1] in b"\\^":
-            end -= 1
-        pieces.append(data[start:end])
-        start = end
-    pieces.append(data[start:])
-    return b"\r\n ".join(pieces)
+    return calendar.to_ical()
 
 
 def google_calendar_url(details: InviteDetails) -> str:
