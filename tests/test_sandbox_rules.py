@@ -113,7 +113,7 @@ def test_every_message_says_what_to_do_and_names_only_known_fields():
         "earliest_year", "boards", "registered", "board", "allowed", "total", "where", "days",
         "day", "position", "expected", "found", "hint", "what", "how", "since", "time", "fixed",
         "dotted", "first", "last", "left_out", "doubt", "extension", "fix", "count",
-        "rows", "which", "were", "them",
+        "rows", "which", "were", "them", "handled",
     }  # fmt: skip
     for code, rule in rules.CODES.items():
         fields = {name for _, name, _, _ in string.Formatter().parse(rule.message) if name}
