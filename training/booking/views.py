@@ -270,11 +270,11 @@ def resend_link():
     if signup is None or signup.is_cancelled:
         flash("That offer has expired. Please fill in the signup form again.", "error")
         return redirect(url_for("booking.signup"), code=303)
-    name = signup.organization_name
     return carry_out(
         lambda: services.resend_manage_link(signup, now=utcnow()),
-        done=f"We have emailed the manage link to the contact we have on file for "
-        f"{sentence(name)} It can take a few minutes to arrive.",
+        # Names no organization: the offer may come from a provider ID typed by anyone.
+        done="We have emailed the manage link to the contact we have on file for that signup. "
+        "It can take a few minutes to arrive.",
         redirect_to=url_for("booking.index"),
     )
 
