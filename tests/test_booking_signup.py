@@ -290,7 +290,9 @@ def test_same_provider_id_under_another_name_is_refused_without_naming_who_holds
     assert "An organization has already signed up with ACCME provider ID 0012345." in text
     assert "we can send it again to the contact on file for that signup" in text
     ref = re.search(r'name="signup_ref" type="hidden" value="([^"]+)"', response.text).group(1)
-    sent = page_text(client.post("/signup/resend-link", data={"signup_ref": ref}, follow_redirects=True))
+    sent = page_text(
+        client.post("/signup/resend-link", data={"signup_ref": ref}, follow_redirects=True)
+    )
     assert "We have emailed the manage link to the contact we have on file for that signup." in sent
     assert "Sierra Valley" not in sent
     # Someone typing seven digits learns neither who holds them nor when.

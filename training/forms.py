@@ -136,7 +136,17 @@ def identifier(value: str | None) -> str:
     return ascii_digits(single_line(value))
 
 
-TEXT_FILTERS = (clean_text, single_line, as_typed, identifier)
+# Characters a web address cannot hold as typed (RFC 3986): written as their %-escapes, as a
+# browser does when such a link is pasted, so the invite's URL stays a valid address.
+_NOT_IN_AN_ADDRESS = re.compile(r'[<>"{}|\\^`]')
+
+
+def web_address(value: str | None) -> str:
+    """``clean_text``, with the characters a web address cannot hold as typed %-escaped."""
+    return _NOT_IN_AN_ADDRESS.sub(lambda match: f"%{ord(match.group()):02X}", clean_text(value))
+
+
+TEXT_FILTERS = (clean_text, single_line, as_typed, identifier, web_address)
 
 
 def phone_number(_form, field) -> None:

@@ -1,6 +1,5 @@
 """Staff forms for sessions and rosters, with each field's rules and the messages staff see."""
 
-import re
 from datetime import UTC, date, datetime, time
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -34,6 +33,7 @@ from training.forms import (
     WholeNumberField,
     clean_text,
     single_line,
+    web_address,
 )
 from training.rosters.outreach import MAX_BODY_CHARS, MAX_SUBJECT_CHARS
 from training.rosters.services import SessionDetails
@@ -58,16 +58,6 @@ def local_moment(day: date, clock: time, zone: ZoneInfo) -> datetime:
             "back an hour; choose a time outside that hour."
         )
     return moment.astimezone(UTC)
-
-
-# Characters a web address cannot hold as typed (RFC 3986): written as their %-escapes, as a
-# browser does when such a link is pasted, so the invite's URL stays a valid address.
-_NOT_IN_AN_ADDRESS = re.compile(r'[<>"{}|\\^`]')
-
-
-def web_address(value: str | None) -> str:
-    """``clean_text``, with the characters a web address cannot hold as typed %-escaped."""
-    return _NOT_IN_AN_ADDRESS.sub(lambda match: f"%{ord(match.group()):02X}", clean_text(value))
 
 
 def _web_address(_form, field):
