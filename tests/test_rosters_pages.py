@@ -183,30 +183,27 @@ def test_session_form_says_what_is_wrong(client, program_id, sign_in_as, fields,
     assert message in page_text(response)
 
 
-def test_a_time_skipped_by_the_clock_change_is_refused(client, program_id, sign_in_as):
+@pytest.mark.parametrize(
+    ("month", "first_days", "starts_at", "said"),
+    [
+        # Clocks in Los Angeles jump from 2:00 to 3:00 AM on the second Sunday of March...
+        (3, range(8, 15), "02:30", "does not exist in America/Los_Angeles"),
+        # ...and go back from 2:00 to 1:00 AM on the first Sunday of November.
+        (11, range(1, 8), "01:30", "happens twice in America/Los_Angeles"),
+    ],
+)
+def test_a_time_the_clock_change_skips_or_repeats_is_refused(
+    client, program_id, sign_in_as, month, first_days, starts_at, said
+):
     sign_in_as("staff")
-    # Clocks in Los Angeles jump from 2:00 to 3:00 AM on the second Sunday of March.
     year = TUESDAY_MORNING.year + 1
-    sunday = next(d for d in range(8, 15) if datetime(year, 3, d).weekday() == 6)
+    sunday = next(d for d in first_days if datetime(year, month, d).weekday() == 6)
     response = client.post(
         "/staff/sessions/new",
-        data=session_form(day=f"{year}-03-{sunday:02d}", starts_at="02:30", ends_at="04:00"),
-    )
-    assert "does not exist in America/Los_Angeles" in page_text(response)
-
-
-def test_an_hour_the_clock_change_repeats_is_refused(client, program_id, sign_in_as):
-    sign_in_as("staff")
-    # Clocks in Los Angeles go back from 2:00 to 1:00 AM on the first Sunday of November.
-    year = TUESDAY_MORNING.year + 1
-    sunday = next(d for d in range(1, 8) if datetime(year, 11, d).weekday() == 6)
-    response = client.post(
-        "/staff/sessions/new",
-        data=session_form(day=f"{year}-11-{sunday:02d}", starts_at="01:30", ends_at="03:00"),
+        data=session_form(day=f"{year}-{month:02d}-{sunday:02d}", starts_at=starts_at),
     )
     assert response.status_code == 200
-    assert "01:30 on Nov" in page_text(response)
-    assert "happens twice in America/Los_Angeles" in page_text(response)
+    assert f"{starts_at} on {datetime(year, month, 1):%b} {sunday} {said}" in page_text(response)
 
 
 def test_a_meeting_link_with_characters_an_address_cannot_hold_is_saved_escaped(

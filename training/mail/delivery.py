@@ -229,10 +229,7 @@ def _sendmail(connection: smtplib.SMTP, sender: str, mailboxes: list[str], data:
     connection.putcmd("mail", f"FROM:{_path(sender)}{size}")
     code, reply = connection.getreply()
     if code != 250:
-        if code == 421:
-            connection.close()
-        else:
-            _reset(connection)
+        _end_refused(connection, code)
         raise smtplib.SMTPSenderRefused(code, reply, sender)
     refused = {}
     for mailbox in mailboxes:
@@ -255,12 +252,18 @@ def _sendmail(connection: smtplib.SMTP, sender: str, mailboxes: list[str], data:
     connection.send(data + b".\r\n" if data.endswith(b"\r\n") else data + b"\r\n.\r\n")
     code, reply = connection.getreply()
     if code != 250:
-        if code == 421:
-            connection.close()
-        else:
-            _reset(connection)
+        _end_refused(connection, code)
         raise smtplib.SMTPDataError(code, reply)
     return refused
+
+
+def _end_refused(connection: smtplib.SMTP, code: int) -> None:
+    """After a refused MAIL FROM or message, as smtplib does: a server closing (421) is closed
+    here too; any other refusal resets the transaction."""
+    if code == 421:
+        connection.close()
+    else:
+        _reset(connection)
 
 
 def _reset(connection: smtplib.SMTP) -> None:
