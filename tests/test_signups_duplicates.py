@@ -362,6 +362,8 @@ def test_facilitators_cannot_see_or_decide_duplicates(client, sign_in_as, pair):
     assert "This page is not open to your account" in page_text(refused)
     assert "Ask an admin if you need it." in page_text(refused)
     assert "read-protected" not in page_text(refused)
+    # Still in the console: its navigation, and a way to sign out.
+    assert "Signed in as" in page_text(refused) and "Sign out" in page_text(refused)
     assert client.post("/staff/duplicates/1/2/dismiss").status_code == 403
     assert client.post("/staff/duplicates/1/2/merge").status_code == 403
 

@@ -5,6 +5,7 @@ import time
 from contextlib import suppress
 
 from flask import Flask, current_app, render_template
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
@@ -85,7 +86,10 @@ def render_error(status: int, title: str, message: str, *, back: tuple[str, str]
     list.
     """
     try:
-        page = render_template("errors/error.html", title=title, message=message, back=back)
+        # Signed-in staff keep their console's navigation and sign-out, unless the server failed.
+        staff = status < 500 and current_user.is_authenticated
+        template = "errors/staff_error.html" if staff else "errors/error.html"
+        page = render_template(template, title=title, message=message, back=back)
         return page, status
     except Exception:  # whatever broke, a second error here would answer 500
         current_app.logger.exception("The %s error page could not be drawn", status)
