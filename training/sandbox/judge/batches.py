@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import csv
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from hashlib import sha256
 from typing import Any, BinaryIO
@@ -318,10 +319,22 @@ class BatchRows:
             )
 
     def judge_lines(self, data: BinaryIO, first_line: int) -> Iterator[JudgedBatch]:
-        """The data rows from line ``first_line`` on, judged batch by batch."""
-        for number, lines in line_batches(data, self.encoding, first_line):
+        """The data rows from line ``first_line`` on, judged batch by batch. The next batch is
+        read and split into cells on a second thread while this one's rows are judged and
+        stored (polars lets go of the GIL), so that both cores work."""
+        batches = line_batches(data, self.encoding, first_line)
+        with ThreadPoolExecutor(max_workers=1) as ahead:
+            upcoming = ahead.submit(self._next_columns, batches)
+            while (batch := upcoming.result()) is not None:
+                upcoming = ahead.submit(self._next_columns, batches)
+                yield self._judge_batch(*batch)
+
+    def _next_columns(self, batches: Iterator[tuple[int, pl.Series]]) -> tuple | None:
+        """(number of its first line, its columns) of the next batch with lines, or None."""
+        for number, lines in batches:
             if len(lines):
-                yield self._judge_batch(number, lines)
+                return number, self._columns(lines.alias("line"))
+        return None
 
     # --- One batch -----------------------------------------------------------------------
 
@@ -419,7 +432,7 @@ class BatchRows:
                 .alias("license"),
                 *self._keys(),
             )
-            .collect()
+            .collect(engine="in-memory")
         )
 
     def _keys(self) -> list[pl.Expr]:
@@ -450,50 +463,56 @@ class BatchRows:
         }
         return [keys[step].alias(f"{step}_key") for step in _STEPS]
 
-    def _judge_batch(self, first_number: int, lines: pl.Series) -> JudgedBatch:
-        """Judge a batch of lines."""
-        frame = self._columns(lines.alias("line"))
-        keys = {step: frame[f"{step}_key"] for step in _STEPS}
+    def _judge_batch(self, first_number: int, frame: pl.DataFrame) -> JudgedBatch:
+        """Judge a batch of lines, split into columns."""
+        # Each step's distinct keys, taken in one plan; each asked once, given to rows as ids.
+        distinct = frame.select(pl.col(f"{step}_key").unique().implode() for step in _STEPS)
         tables = {step: self._verdicts_for(step) for step in _STEPS}
-        ids = {}
+        ids = []
         for step in _STEPS:
-            codes = keys[step]
-            distinct = codes.unique()
-            table = tables[step]
-            known = table.ids
+            keys = distinct[f"{step}_key"].explode()
+            known = tables[step].ids
             step_ids = [
                 verdict_id if (verdict_id := known.get(key)) is not None else self._add(step, key)
-                for key in distinct.to_list()
+                for key in keys.to_list()
             ]
-            ids[step] = codes.replace_strict(
-                distinct, pl.Series(step_ids, dtype=pl.UInt32), return_dtype=pl.UInt32
+            ids.append(
+                pl.col(f"{step}_key")
+                .replace_strict(keys, pl.Series(step_ids, dtype=pl.UInt32), return_dtype=pl.UInt32)
+                .alias(f"{step}_verdict")
             )
-        rows = frame.select(
-            "plain", "blank", "line", "field_3", "field_4", "npi", "license", "field_10",
-            "first_key", "last_key", "held",
-        ).with_columns(
-            pl.int_range(first_number, first_number + frame.height, dtype=pl.Int64).alias("number"),
-            *(ids[step].alias(f"{step}_verdict") for step in _STEPS),
-            *(
-                tables[step].columns()[name].gather(ids[step]).alias(name)
-                for step, (names, _columns_of) in _COLUMNS.items()
-                for name in names
-            ),
-            *(
-                tables[step].columns()["template"].gather(ids[step]).alias(f"{step}_template")
-                for step in _STEPS
-            ),
+
+        def gathered(step: str, name: str, alias: str) -> pl.Expr:
+            return pl.lit(tables[step].columns()[name]).gather(f"{step}_verdict").alias(alias)
+
+        rows = (
+            frame.lazy()
+            .select(
+                "plain", "blank", "line", "field_3", "field_4", "npi", "license", "field_10",
+                "first_key", "last_key", "held", *ids,
+                pl.int_range(first_number, first_number + frame.height, dtype=pl.Int64)
+                .alias("number"),
+            )
+            .with_columns(
+                *(
+                    gathered(step, name, name)
+                    for step, (names, _columns_of) in _COLUMNS.items()
+                    for name in names
+                ),
+                *(gathered(step, "template", f"{step}_template") for step in _STEPS),
+            )
+            .collect(engine="in-memory")
         )  # fmt: skip
-        rows = self._combine(rows)
         batch = JudgedBatch(
             first_number, tables, self._combinations, self._stored_templates(),
             self._finding_texts,
         )  # fmt: skip
-        self._across_rows(batch, rows)
+        self._across_rows(batch, self._combine(rows))
         return batch
 
-    def _combine(self, rows: pl.DataFrame) -> pl.DataFrame:
-        """Each row's combination of its steps' findings (its id, and whether it has an error)."""
+    def _combine(self, rows: pl.DataFrame) -> pl.LazyFrame:
+        """Each row's combination of its steps' findings (its id, and whether it has an error),
+        as a plan on the rows."""
         templates = [f"{step}_template" for step in _STEPS]
         if len(self._combinations) >= _MEMO_LIMIT:  # batches made before keep the old list
             self._combination_of = {}
@@ -512,8 +531,11 @@ class BatchRows:
         )
         combined = self._combinations
         errors = pl.Series([has_error for _findings, has_error in combined], dtype=pl.Boolean)
-        rows = rows.join(distinct, on=templates, how="left", maintain_order="left")
-        return rows.with_columns(errors.gather(rows["combination"]).alias("has_error"))
+        return (
+            rows.lazy()
+            .join(distinct.lazy(), on=templates, how="left", maintain_order="left")
+            .with_columns(pl.lit(errors).gather("combination").alias("has_error"))
+        )
 
     def _stored_templates(self) -> pl.DataFrame:
         """The findings of every template so far as stored: (template id, order, fields)."""
@@ -539,7 +561,7 @@ class BatchRows:
         self._combinations.append((templates, has_error))
         return combination_id
 
-    def _across_rows(self, batch: JudgedBatch, rows: pl.DataFrame) -> None:
+    def _across_rows(self, batch: JudgedBatch, rows: pl.LazyFrame) -> None:
         """What each row's acceptance and findings owe to the register and to other rows.
 
         The register is asked first, in Python, for the few rows it may hold. Then a row is
@@ -565,51 +587,53 @@ class BatchRows:
             & (pl.col("board") == "ABS").fill_null(value=False)
             & pl.col("quarters").is_not_null()
         )
-        rows = rows.with_columns(
-            pl.concat_str(
-                "first_key", "last_key", "birth_month", "birth_day", separator=_SEPARATOR
-            ).alias("learner"),
-            keyed.alias("keyed"),
-            (
-                keyed
-                & pl.col("board").is_in(sorted(rules.ONE_COMPLETION_BOARDS)).fill_null(value=False)
-            ).alias("one_completion"),
-            abs_day.alias("abs_day"),
-            (abs_day & pl.col("birthday_ok") & pl.col("completion_text").is_not_null()).alias(
-                "day_keyed"
-            ),
-        )
-        # The keys' SHA-256 taken in polars, a column at a time (null where a row has none).
-        rows = rows.with_columns(
-            _hex_digest(pl.when("keyed").then(
+        # The keys' SHA-256 taken in polars, a column at a time (null where a row has none),
+        # in the plan that puts the rows' findings together.
+        rows = (
+            rows.with_columns(
                 pl.concat_str(
-                    "learner", "activity_id", "completion_text",
-                    pl.col("board").fill_null(""), separator=_SEPARATOR,
-                )
-            )).alias("record_hex"),
-            _hex_key64(_hex_digest(pl.when("one_completion").then(
-                pl.concat_str("board", "learner", "activity_id", separator=_SEPARATOR)
-            ))).alias("completion_key"),
-            _hex_key64(_hex_digest(pl.when("day_keyed").then(
-                pl.concat_str("learner", "completion_text", separator=_SEPARATOR)
-            ))).alias("day_key"),
-        ).with_columns(_hex_key64(pl.col("record_hex")).alias("record_key"))  # fmt: skip
+                    "first_key", "last_key", "birth_month", "birth_day", separator=_SEPARATOR
+                ).alias("learner"),
+                keyed.alias("keyed"),
+                (keyed & pl.col("board").is_in(sorted(rules.ONE_COMPLETION_BOARDS))
+                 .fill_null(value=False)).alias("one_completion"),
+                abs_day.alias("abs_day"),
+                (abs_day & pl.col("birthday_ok") & pl.col("completion_text").is_not_null())
+                .alias("day_keyed"),
+            )
+            .with_columns(
+                _hex_digest(pl.when("keyed").then(
+                    pl.concat_str(
+                        "learner", "activity_id", "completion_text",
+                        pl.col("board").fill_null(""), separator=_SEPARATOR,
+                    )
+                )).alias("record_hex"),
+                _hex_key64(_hex_digest(pl.when("one_completion").then(
+                    pl.concat_str("board", "learner", "activity_id", separator=_SEPARATOR)
+                ))).alias("completion_key"),
+                _hex_key64(_hex_digest(pl.when("day_keyed").then(
+                    pl.concat_str("learner", "completion_text", separator=_SEPARATOR)
+                ))).alias("day_key"),
+            )
+            .with_columns(_hex_key64(pl.col("record_hex")).alias("record_key"))
+            .collect(engine="in-memory")
+        )  # fmt: skip
         indexes = (
             ("record_key", "keyed", judge.rows_by_key),
             ("completion_key", "one_completion", judge.completions),
             ("day_key", "day_keyed", judge.abs_quarters),
         )
-        rows = rows.with_columns(
+        earlier = [
             self._earlier(rows, key, where, index.runs).alias(f"{key}_earlier")
             for key, where, index in indexes
-        )
-        rows = self._identities(batch, rows)
-        whole = rows.select((~pl.col("plain") & ~pl.col("blank")).any()).item()
+        ]
+        has_error = self._identities(batch, rows)
+        whole = (~rows["plain"] & ~rows["blank"]).any()
         if self._held is None or whole:
             apart = pl.col("plain")
         else:
-            apart = pl.col("plain") & self._apart(rows, *self._held)
-        rows = rows.with_columns(
+            apart = pl.col("plain") & self._apart(*self._held)
+        rows = rows.with_columns(*earlier, has_error).with_columns(
             # A row the columns cannot say (null) is judged apart.
             apart.fill_null(value=True).alias("apart"),
             (pl.col("plain") & ~pl.col("has_error")).alias("accepted"),
@@ -648,7 +672,7 @@ class BatchRows:
         )  # fmt: skip
 
     @staticmethod
-    def _apart(rows: pl.DataFrame, record_keys: pl.Series, completion_keys: pl.Series) -> pl.Expr:
+    def _apart(record_keys: pl.Series, completion_keys: pl.Series) -> pl.Expr:
         """Which plain rows share a key with another row or a held record, or are not Adds, or
         have an ABS day over the limit on their own."""
         held_completion: pl.Expr = pl.lit(value=False)
@@ -687,10 +711,10 @@ class BatchRows:
             return nothing
         return nothing.scatter(mask.arg_true(), runs.lookup(rows.filter(mask)[key]))
 
-    def _identities(self, batch: JudgedBatch, rows: pl.DataFrame) -> pl.DataFrame:
+    def _identities(self, batch: JudgedBatch, rows: pl.DataFrame) -> pl.Series:
         """The register's findings for the rows whose identifiers or swapped names it holds
         (RowJudge's ``_identity``: few rows, asked before the rules across rows as RowJudge
-        asks them); returns the rows with their errors."""
+        asks them); returns whether each row has an error, with the register's."""
         named = rows.filter(
             pl.col("plain")
             & pl.col("held")
@@ -700,8 +724,9 @@ class BatchRows:
             "number", "first_key", "last_key", "birth_month", "birth_day", "state_verdict",
             "license", "npi", "board_verdict", "field_10",
         )  # fmt: skip
+        has_error = rows["has_error"]
         if not named.height:
-            return rows
+            return has_error
         identity = self.judge._identity
         states = batch.tables["state"].values
         boards = batch.tables["board"].values
@@ -724,9 +749,7 @@ class BatchRows:
                 extras[number] = found
                 if any(finding.severity == rules.ERROR for finding in found):
                     errors.append(number - first)
-        if not errors:
-            return rows
-        return rows.with_columns(rows["has_error"].scatter(errors, True))
+        return has_error.scatter(errors, True) if errors else has_error
 
     def _rows_apart(self, batch: JudgedBatch, rows: pl.DataFrame, indexes: tuple) -> pl.DataFrame:
         """Judge the rows left apart, and the rows judged whole, in row order with RowJudge's
