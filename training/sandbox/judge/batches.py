@@ -1149,23 +1149,31 @@ class JudgedBatch:
         parts: dict[int, tuple[int, list[tuple[str, Callable[[], Columns]]]]] = {}
         taken = {False: 0, True: 0}  # rows of the plain adds and deletes taken so far
         part_of = (pl.col("place") - 1) // every
-        runs = order.with_columns(part_of.alias("part")).with_columns(
-            ((pl.col("part") != pl.col("part").shift()) | (pl.col("is_delete") != pl.col(
-                "is_delete").shift())).fill_null(value=True).cum_sum().alias("run")
+        is_whole = pl.col("whole") >= 0
+        runs = (
+            order.lazy()
+            .with_columns(part_of.alias("part"))
+            .with_columns(
+                ((pl.col("part") != pl.col("part").shift()) | (pl.col("is_delete") != pl.col(
+                    "is_delete").shift())).fill_null(value=True).cum_sum().alias("run")
+            )
+            .group_by("run", maintain_order=True)
+            .agg(
+                pl.col("is_delete").first(), pl.col("part").first(), pl.col("place").max(),
+                (~is_whole).sum().alias("count"),
+                # Where the rows judged whole come in a run, if it has any.
+                pl.col("whole").filter(is_whole.any()),
+            )
+            .select("is_delete", "part", "place", "count", "whole")
+            .collect(engine="in-memory")
         )  # fmt: skip
-        for (_run,), run in runs.group_by("run", maintain_order=True):
-            deleting = run["is_delete"][0]
+        for deleting, part, place, count, from_whole in zip(*_lists(runs), strict=True):
             start = taken[deleting]
-            from_whole = run["whole"].to_list()
-            count = sum(index < 0 for index in from_whole)
-            if count == len(from_whole):
-                from_whole = []
             taken[deleting] = start + count
-            part = run["part"][0]
             last, changes = parts.get(part, (0, []))
             make = partial(run_columns, deleting, start, count, from_whole)
             changes.append(("delete" if deleting else "add", make))
-            parts[part] = (max(last, run["place"].max()), changes)
+            parts[part] = (max(last, place), changes)
         return parts
 
     @staticmethod
