@@ -56,6 +56,11 @@ _MEMO_LIMIT = 65_536
 _SEPARATOR = "\x1f"
 _FORMULA_START = r"^[=+\-@]"
 
+# The plans made of a batch's verdicts: collected in memory (the engine "auto" picks took
+# longer for a join), and without common subexpression elimination, which in polars 2.1 gave
+# one series literal's values for another's (a Boolean column read as Int32) in such a plan.
+_OPTIMIZATIONS = pl.QueryOptFlags(comm_subexpr_elim=False)
+
 # What a line of a batch is: blank (no row), plain (judged from the batch's verdicts), or
 # judged whole by the fast path or RowJudge.
 BLANK, PLAIN, WHOLE = 0, 1, 2
@@ -501,7 +506,7 @@ class BatchRows:
                 ),
                 *(gathered(step, "template", f"{step}_template") for step in _STEPS),
             )
-            .collect(engine="in-memory")
+            .collect(engine="in-memory", optimizations=_OPTIMIZATIONS)
         )  # fmt: skip
         batch = JudgedBatch(
             first_number, tables, self._combinations, self._stored_templates(),
@@ -616,7 +621,7 @@ class BatchRows:
                 ))).alias("day_key"),
             )
             .with_columns(_hex_key64(pl.col("record_hex")).alias("record_key"))
-            .collect(engine="in-memory")
+            .collect(engine="in-memory", optimizations=_OPTIMIZATIONS)
         )  # fmt: skip
         indexes = (
             ("record_key", "keyed", judge.rows_by_key),
@@ -1165,7 +1170,7 @@ class JudgedBatch:
                 pl.col("whole").filter(is_whole.any()),
             )
             .select("is_delete", "part", "place", "count", "whole")
-            .collect(engine="in-memory")
+            .collect(engine="in-memory", optimizations=_OPTIMIZATIONS)
         )  # fmt: skip
         for deleting, part, place, count, from_whole in zip(*_lists(runs), strict=True):
             start = taken[deleting]
