@@ -19,7 +19,6 @@ from __future__ import annotations
 import codecs
 import csv
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from hashlib import sha256
 from typing import Any, BinaryIO
@@ -324,22 +323,10 @@ class BatchRows:
             )
 
     def judge_lines(self, data: BinaryIO, first_line: int) -> Iterator[JudgedBatch]:
-        """The data rows from line ``first_line`` on, judged batch by batch. The next batch is
-        read and split into cells on a second thread while this one's rows are judged and
-        stored (polars lets go of the GIL), so that both cores work."""
-        batches = line_batches(data, self.encoding, first_line)
-        with ThreadPoolExecutor(max_workers=1) as ahead:
-            upcoming = ahead.submit(self._next_columns, batches)
-            while (batch := upcoming.result()) is not None:
-                upcoming = ahead.submit(self._next_columns, batches)
-                yield self._judge_batch(*batch)
-
-    def _next_columns(self, batches: Iterator[tuple[int, pl.Series]]) -> tuple | None:
-        """(number of its first line, its columns) of the next batch with lines, or None."""
-        for number, lines in batches:
+        """The data rows from line ``first_line`` on, judged batch by batch."""
+        for number, lines in line_batches(data, self.encoding, first_line):
             if len(lines):
-                return number, self._columns(lines.alias("line"))
-        return None
+                yield self._judge_batch(number, self._columns(lines.alias("line")))
 
     # --- One batch -----------------------------------------------------------------------
 
