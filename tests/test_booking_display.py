@@ -80,15 +80,19 @@ def test_a_session_outside_the_programs_year_shows_its_year():
     assert next_year.when == "Tue, Jan 5, 2027, 10:00–11:30 AM PT"
 
 
-def test_every_session_shows_its_year_when_the_program_spans_two_years():
+def test_a_program_across_new_year_dates_only_its_january_sessions():
     program = Program(
         timezone="America/Los_Angeles",
         window_starts_on=date(2026, 12, 1),
         window_ends_on=date(2027, 1, 15),
     )
-    december = TrainingSession(
-        program=program,
-        starts_at=datetime(2026, 12, 1, 18, 0, tzinfo=UTC),
-        ends_at=datetime(2026, 12, 1, 19, 30, tzinfo=UTC),
+    december, january = (
+        TrainingSession(
+            program=program,
+            starts_at=datetime(year, month, day, 18, 0, tzinfo=UTC),
+            ends_at=datetime(year, month, day, 19, 30, tzinfo=UTC),
+        )
+        for year, month, day in ((2026, 12, 29), (2027, 1, 5))
     )
-    assert december.when == "Tue, Dec 1, 2026, 10:00–11:30 AM PT"
+    assert december.when == "Tue, Dec 29, 10:00–11:30 AM PT"
+    assert january.when == "Tue, Jan 5, 2027, 10:00–11:30 AM PT"

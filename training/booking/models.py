@@ -60,11 +60,10 @@ class Program(db.Model):
     def session_when(self, starts_at: datetime, ends_at: datetime) -> str:
         """A session's date and times as people read them: ``"Tue, Nov 28, 10:00–11:30 AM
         PT"``, with the year (``"Tue, Jan 5, 2027, 10:00–11:30 AM PT"``) where it is not the
-        year of the program's whole window, so a date in another year never reads as this
+        year the program's window starts in, so a date in another year never reads as that
         one's."""
         zone = self.zone
-        year = starts_at.astimezone(zone).year
-        if self.window_starts_on.year == self.window_ends_on.year == year:
+        if starts_at.astimezone(zone).year == self.window_starts_on.year:
             return format_session_when(starts_at, ends_at, zone)
         return format_session_when_dated(starts_at, ends_at, zone)
 
