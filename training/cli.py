@@ -254,6 +254,8 @@ sandbox_cli = AppGroup("sandbox", help="The practice upload sandbox.")
 )
 def sandbox_work_command(keep_watching: bool, interval: float | None) -> None:
     """Judge every waiting upload, then exit; with --watch, keep going (the production way)."""
+    # Before polars is loaded by the first file judged in batches: jemalloc reads it then.
+    sandbox_tasks.use_polars_allocator(current_app.config["SANDBOX_POLARS_MALLOC_CONF"])
     if not keep_watching:
         click.echo(f"Judged {sandbox_tasks.work()} upload(s).")
         return

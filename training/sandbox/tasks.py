@@ -6,6 +6,7 @@ worker); progress is committed every batch of rows and renews the lease. A worke
 leaves its claim to lapse; the next one undoes the half-judged run and starts it over.
 """
 
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,13 @@ class Claim:
 
     attempt_id: int
     token: str
+
+
+def use_polars_allocator(options: str) -> None:
+    """Have polars' allocator (jemalloc) take ``options`` when polars is first loaded in this
+    process, unless the environment already gives it some (``_RJEM_MALLOC_CONF``)."""
+    if options:
+        os.environ.setdefault("_RJEM_MALLOC_CONF", options)
 
 
 def _lease() -> timedelta:

@@ -321,7 +321,10 @@ class BatchRows:
         """The data rows from line ``first_line`` on, judged batch by batch."""
         for number, lines in line_batches(data, self.encoding, first_line):
             if len(lines):
-                yield self._judge_batch(number, lines)
+                batch = self._judge_batch(number, lines)
+                del lines
+                yield batch
+                del batch  # not held while the next batch is read and judged
 
     # --- One batch -----------------------------------------------------------------------
 
