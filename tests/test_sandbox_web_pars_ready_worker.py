@@ -2,6 +2,7 @@
 in the database, served as soon as it is ready, the same bytes as one made in the request."""
 
 import io
+import threading
 import zipfile
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ from sqlalchemy import func, select, update
 from test_sandbox_web_pars_ready import provider_file, upload
 
 from training.extensions import db
-from training.sandbox import services, tasks
+from training.sandbox import downloads, services, tasks
 from training.sandbox.models import SandboxActivityBoard, SandboxParsFile
 
 pytestmark = [pytest.mark.clock, pytest.mark.usefixtures("frozen_clock")]
@@ -85,6 +86,33 @@ def test_the_page_shows_the_file_being_prepared_then_its_links(app, client, atte
     assert "PARS-ready file (Excel .xlsx)" in page
     assert "PARS-ready file (tab-delimited .txt" in page
     assert "Refresh this page" not in page
+
+
+def test_the_page_says_how_many_rows_the_worker_has_written(app, client, attempt_url, monkeypatch):
+    prepare(client, attempt_url)
+    monkeypatch.setattr(services, "PARS_FILE_PROGRESS_ROWS", 2)
+    make_workbook, seen = downloads.pars_ready_xlsx, []
+
+    def followed(rows, *args):
+        body = make_workbook(list(rows), *args)
+        # The page's poll, as another request sends it: not in the worker's app context.
+        poll = threading.Thread(
+            target=lambda: seen.append(client.get(f"{attempt_url}/pars-ready/status").get_json())
+        )
+        poll.start()
+        poll.join()
+        return body
+
+    monkeypatch.setattr(downloads, "pars_ready_xlsx", followed)
+    assert made_by_worker(app) == 2
+    assert seen == [
+        {
+            "finished": False,
+            "ready": False,
+            "percent": 50,
+            "label": "Preparing the Excel file… 4 of 4 rows",
+        }
+    ]
 
 
 def test_the_worker_s_files_are_the_bytes_the_request_would_make(

@@ -207,7 +207,8 @@ class SandboxParsFile(db.Model):
     made_on: Mapped[date]
     inputs_key: Mapped[str] = mapped_column(String(64))
     rows_written: Mapped[int] = mapped_column(default=0)
-    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Megabytes for a large upload: loaded only to be sent, never with the row.
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     # A worker owns a "building" file through its claim token until the lease runs out.
     claim_token: Mapped[str | None] = mapped_column(String(32))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
