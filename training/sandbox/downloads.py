@@ -553,12 +553,14 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
+_CREDIT_TYPES_FIELD = LearnerRow._fields.index("credit_types")
+
+
 def _as_read(fields: LearnerRow) -> list[str]:
-    """A rejected row's values as the judge read them, in the template's columns."""
-    values = [
-        cell_text(value) if not isinstance(value, tuple) else ""
-        for value in fields[: len(fields) - 1]
-    ]
+    """A rejected row's values as the judge read them, in the template's columns: the fields
+    up to Total Board Credits, then each credit type and its credits (the fields after them say
+    how the row was read, and have no column)."""
+    values = [cell_text(value) for value in fields[:_CREDIT_TYPES_FIELD]]
     for credit_type, credits in fields.credit_types:
         values += [credit_type, credits]
     return values + [""] * (len(rules.HEADERS) - len(values))
