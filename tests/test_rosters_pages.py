@@ -208,16 +208,37 @@ def test_a_time_the_clock_change_skips_or_repeats_is_refused(
     assert f"{starts_at} on {datetime(year, month, 1):%b} {sunday} {said}" in page_text(response)
 
 
+@pytest.mark.parametrize(
+    ("pasted", "saved"),
+    [
+        ("https://meet.example/abc?x=1&y=<b>|`", "https://meet.example/abc?x=1&y=%3Cb%3E%7C%60"),
+        ("https://zoom.example/j/123?pwd=a b&x=ü", "https://zoom.example/j/123?pwd=a%20b&x=%C3%BC"),
+        ("https://réunion.example/salle 1", "https://xn--runion-bva.example/salle%201"),
+        ("https://meet.example/a%20b", "https://meet.example/a%20b"),
+    ],
+)
 def test_a_meeting_link_with_characters_an_address_cannot_hold_is_saved_escaped(
-    app, client, program_id, sign_in_as
+    app, client, program_id, sign_in_as, pasted, saved
 ):
     sign_in_as("staff")
-    pasted = "https://meet.example/abc?x=1&y=<b>|`"
     response = client.post("/staff/sessions/new", data=session_form(meeting_url=pasted))
     assert response.status_code == 303
     with app.app_context():
         session = db.session.scalars(select(TrainingSession)).one()
-        assert session.meeting_url == "https://meet.example/abc?x=1&y=%3Cb%3E%7C%60"
+        assert session.meeting_url == saved
+
+
+@pytest.mark.parametrize("pasted", ["https://meet.example:99999/abc", "https://exa..mple.org/x"])
+def test_a_meeting_link_that_cannot_be_an_address_is_refused_as_typed(
+    app, client, program_id, sign_in_as, pasted
+):
+    sign_in_as("staff")
+    response = client.post("/staff/sessions/new", data=session_form(meeting_url=pasted))
+    assert response.status_code == 200, response.status_code  # the form again, not saved
+    assert "Enter the meeting link as a full web address, like https://…" in page_text(response)
+    assert pasted in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(select(TrainingSession)).all() == []
 
 
 def test_seats_below_the_number_booked_are_refused_keeping_what_was_typed(
