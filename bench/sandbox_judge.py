@@ -21,7 +21,9 @@ Each tool runs --runs times (3 by default) per file, interleaved so that a busy 
 shared machine does not fall on one tool; the table gives the median and the min-max rows/s.
 It prints the machine's load average before and after, and writes bench/results/
 sandbox_judge.json. Peak memory is the subprocess's own high-water mark (VmHWM), and the growth
-over it after imports (the largest of the runs). Run with the project's virtualenv:
+over it after imports (the largest of the runs). Every tool runs with polars' allocator options
+as the sandbox worker sets them (SANDBOX_POLARS_MALLOC_CONF, unless _RJEM_MALLOC_CONF is set).
+Run with the project's virtualenv:
 
     .venv/bin/python bench/sandbox_judge.py            # all files, 3 runs each
     .venv/bin/python bench/sandbox_judge.py --quick    # 10k CSV and 10k XLSX only
@@ -238,13 +240,16 @@ def measure(tool: str, path: Path) -> dict:
         importlib.import_module("training.sandbox.judge.batches")
     baseline_kb = peak_rss_kb()
     started = time.perf_counter()
+    cpu_started = time.process_time()
     rows, extra = _run(tool, path, context)
+    cpu_seconds = time.process_time() - cpu_started
     seconds = time.perf_counter() - started
     peak_kb = peak_rss_kb()
     return {
         "rows": rows,
         "seconds": round(seconds, 3),
         "rows_per_second": round(rows / seconds),
+        "cpu_seconds": round(cpu_seconds, 3),
         "peak_rss_mb": round(peak_kb / 1024, 1),
         "rss_growth_mb": round((peak_kb - baseline_kb) / 1024, 1),
         **extra,
@@ -370,9 +375,19 @@ TOOL_NAMES = {"baseline": "baseline judge", "mapped": "judge (mapped)"}
 WRITERS = {"csv": write_csv, "xlsx": write_xlsx}
 
 
+def polars_malloc_conf() -> str:
+    """polars' allocator options as the sandbox worker sets them (tasks.use_polars_allocator)."""
+    from training.config import SANDBOX_POLARS_MALLOC_CONF
+
+    return os.environ.get("_RJEM_MALLOC_CONF", SANDBOX_POLARS_MALLOC_CONF)
+
+
 def run_in_subprocess(tool: str, path: Path, roots: dict[str, Path]) -> dict:
-    """One measurement in a fresh interpreter; the judges run from their extracted copies."""
+    """One measurement in a fresh interpreter; the judges run from their extracted copies,
+    with polars' allocator options as the sandbox worker sets them."""
     env = dict(os.environ)
+    if conf := polars_malloc_conf():
+        env["_RJEM_MALLOC_CONF"] = conf
     if tool in roots:
         env["BENCH_JUDGE_ROOT"] = str(roots[tool])
     completed = subprocess.run(
@@ -420,12 +435,13 @@ def load() -> str:
 
 
 def summarize_runs(runs: list[dict]) -> dict:
-    """The median and min-max of rows/s over the runs, and the largest peak and growth."""
+    """The median and min-max of rows/s and of CPU seconds over the runs, and the largest peak
+    and growth."""
     good = [run for run in runs if "error" not in run]
     if not good:
         return {"error": runs[0]["error"]}
     speeds = [run["rows_per_second"] for run in good]
-    return {
+    outcome = {
         "rows": good[0]["rows"],
         "runs": len(good),
         "rows_per_second": round(statistics.median(speeds)),
@@ -435,6 +451,10 @@ def summarize_runs(runs: list[dict]) -> dict:
         "rss_growth_mb": max(run["rss_growth_mb"] for run in good),
         **{key: good[0][key] for key in ("accepted", "rejected") if key in good[0]},
     }
+    if cpus := [run["cpu_seconds"] for run in good if "cpu_seconds" in run]:
+        outcome.update(cpu_seconds=round(statistics.median(cpus), 3),
+                       cpu_seconds_min=min(cpus), cpu_seconds_max=max(cpus))  # fmt: skip
+    return outcome
 
 
 def main() -> None:
@@ -444,6 +464,10 @@ def main() -> None:
     parser.add_argument("--baseline-ref", default="main", help="git ref of the baseline judge")
     parser.add_argument(
         "--only", metavar="KIND:ROWS", action="append", help="one file only, e.g. csv:100000"
+    )
+    parser.add_argument(
+        "--tools",
+        help="only these tools, comma-separated (judge,baseline,frictionless,floor,mapped)",
     )
     parser.add_argument("--measure", nargs=2, metavar=("TOOL", "FILE"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
@@ -462,7 +486,8 @@ def main() -> None:
     mapped_rows = 10_000 if arguments.quick else 100_000
     results = []
     load_before = load()
-    print(f"{load_before}; baseline judge from {arguments.baseline_ref}", file=sys.stderr)
+    print(f"{load_before}; baseline judge from {arguments.baseline_ref}; "
+          f"_RJEM_MALLOC_CONF={polars_malloc_conf()!r}", file=sys.stderr)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as folder:
         roots = {
             "baseline": extract_baseline(arguments.baseline_ref, Path(folder)),
@@ -479,6 +504,8 @@ def main() -> None:
                 print(f"wrote {path.name} ({path.stat().st_size / 1e6:.1f} MB) in "
                       f"{time.perf_counter() - started:.1f} s", file=sys.stderr)  # fmt: skip
             tools = ["judge", "baseline", "frictionless", "floor", *(t for t in files if t)]
+            if arguments.tools:
+                tools = [tool for tool in tools if tool in arguments.tools.split(",")]
             runs: dict[str, list[dict]] = {tool: [] for tool in tools}
             for _ in range(arguments.runs):
                 for tool in tools:
@@ -522,6 +549,7 @@ def main() -> None:
                 "frictionless": version("frictionless"),
                 "openpyxl": version("openpyxl"),
                 "frictionless_row_cap": FRICTIONLESS_ROW_CAP,
+                "polars_malloc_conf": polars_malloc_conf(),
                 "results": results,
             },
             indent=2,

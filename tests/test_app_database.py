@@ -114,7 +114,7 @@ def test_others_can_write_while_a_findings_download_is_being_sent(
         address = f"/staff/sandbox/{signup_id}/attempts/{address.split('/')[-2]}/findings.csv"
     download = client.get(address, buffered=False)
     lines = iter(download.response)
-    assert next(lines).startswith(b"row,column,severity,code,message")
+    assert next(lines).startswith("\ufeffrow,column,severity,code,message".encode())
     next(lines)  # the findings are being read
     other_process = sqlite3.connect(database_file(app), isolation_level=None, timeout=0.5)
     try:

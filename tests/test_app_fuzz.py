@@ -171,6 +171,8 @@ ROUTES: dict[str, Route] = {
     "sandbox.staff_findings_csv": Route(),
     "sandbox.map_columns": Route((sandbox_forms.ColumnMappingForm,)),
     "sandbox.pars_ready": Route(),
+    "sandbox.prepare_pars_files": Route((sandbox_forms.ActionForm,)),
+    "sandbox.pars_files_status": Route(),
     "sandbox.pars_states": Route((sandbox_forms.ParsStatesForm,)),
     "live.index": Route(),
     "live.console": Route(),

@@ -345,6 +345,8 @@ UNIQUE_CONSTRAINTS = {
     "uq_sandbox_column_maps_signup_header": "a mapping confirmed twice at once: the one saved "
     "first is read back and updated",
     "uq_live_attendances_session_signup": "made on first use; a concurrent insert is read back",
+    "uq_sandbox_pars_files_attempt_kind": "a PARS-ready file asked for twice at once: the second "
+    "request's row is dropped and the page shows the first's progress",
     "uq_challenge_drawings_first": "the drawing that stands is shown (test_a_drawing_run_again_"
     "shows_the_one_that_stands_unless_an_admin_gives_a_reason)",
     # No person chooses these values:

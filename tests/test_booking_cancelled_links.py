@@ -58,6 +58,7 @@ POSTED_FORMS = {
     "sandbox.remove_activity": lambda _: {},
     "sandbox.upload": lambda _: {"learner_file": learner_file(), "mode": "full"},
     "sandbox.map_columns": lambda _: {"column_0": "", "preview": ""},
+    "sandbox.prepare_pars_files": lambda _: {},
     "sandbox.delete_all": lambda _: {"confirm": "y", "include_activities": "y"},
     "challenges.organization": lambda booking: {
         "activity_id": "209876543",

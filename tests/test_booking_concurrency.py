@@ -4,8 +4,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from conftest import page_text, signup_form
-from sqlalchemy import func, select
+import pytest
+from conftest import manage_token, page_text, signup_form
+from sqlalchemy import create_engine, func, select, text, update
 
 from training.booking.models import Signup, TrainingSession
 from training.extensions import db
@@ -81,3 +82,49 @@ def test_one_organization_racing_under_many_spellings_books_once(app, make_sessi
     with app.app_context():
         assert db.session.scalar(select(func.count(Signup.id))) == 1
         assert db.session.scalar(select(func.sum(TrainingSession.seats_booked))) == 1
+
+
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_move_waits_for_a_cancellation_of_the_same_booking_and_then_refuses(
+    app, client, make_session
+):
+    first = make_session()
+    second = make_session(starts_in=timedelta(days=6))
+    token = manage_token(
+        client.post("/signup", data=signup_form(first, organization_name="North Clinic"))
+    )
+    with app.app_context():
+        north = db.session.scalars(select(Signup.id)).one()
+        url = db.engine.url
+    # Staff's cancellation, written but not yet committed, on a connection of its own.
+    staff = create_engine(url)
+    with staff.connect() as connection:
+        connection.execute(
+            update(Signup.__table__).where(Signup.id == north).values(status="cancelled")
+        )
+        connection.execute(
+            update(TrainingSession.__table__)
+            .where(TrainingSession.id == first)
+            .values(seats_booked=TrainingSession.seats_booked - 1)
+        )
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            moving = pool.submit(
+                app.test_client().post, f"/manage/{token}/date", data={"session_id": second}
+            )
+            # The organization's request waits on the booking's row, then staff commit.
+            while not connection.execute(
+                text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            ).scalar():
+                assert not moving.done(), page_text(moving.result())
+                threading.Event().wait(0.01)
+            connection.commit()
+            response = moving.result()
+    staff.dispose()
+    assert response.status_code == 409
+    assert "This booking was cancelled, so it can no longer be changed." in page_text(response)
+    with app.app_context():
+        signup = db.session.get(Signup, north)
+        seats = [db.session.get(TrainingSession, s).seats_booked for s in (first, second)]
+        assert (signup.status, signup.session_id, seats) == ("cancelled", first, [0, 0])

@@ -1,6 +1,6 @@
 """Session times as people read them, in the program's zone."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from training.booking.display import (
@@ -11,6 +11,7 @@ from training.booking.display import (
     format_session_when_dated,
     possessive,
 )
+from training.booking.models import Program, TrainingSession
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 
@@ -57,3 +58,41 @@ def test_a_name_ending_in_s_takes_the_apostrophe_alone():
     assert possessive("ACME CLINICS") == "ACME CLINICS'"
     assert possessive("Sierra Valley Medical Society") == "Sierra Valley Medical Society's"
     assert possessive("Acme Inc.") == "Acme Inc.'s"
+
+
+def test_a_session_outside_the_programs_year_shows_its_year():
+    program = Program(
+        timezone="America/Los_Angeles",
+        window_starts_on=date(2026, 11, 18),
+        window_ends_on=date(2026, 12, 8),
+    )
+    in_window = TrainingSession(
+        program=program,
+        starts_at=datetime(2026, 12, 1, 18, 0, tzinfo=UTC),
+        ends_at=datetime(2026, 12, 1, 19, 30, tzinfo=UTC),
+    )
+    next_year = TrainingSession(
+        program=program,
+        starts_at=datetime(2027, 1, 5, 18, 0, tzinfo=UTC),
+        ends_at=datetime(2027, 1, 5, 19, 30, tzinfo=UTC),
+    )
+    assert in_window.when == "Tue, Dec 1, 10:00–11:30 AM PT"
+    assert next_year.when == "Tue, Jan 5, 2027, 10:00–11:30 AM PT"
+
+
+def test_a_program_across_new_year_dates_only_its_january_sessions():
+    program = Program(
+        timezone="America/Los_Angeles",
+        window_starts_on=date(2026, 12, 1),
+        window_ends_on=date(2027, 1, 15),
+    )
+    december, january = (
+        TrainingSession(
+            program=program,
+            starts_at=datetime(year, month, day, 18, 0, tzinfo=UTC),
+            ends_at=datetime(year, month, day, 19, 30, tzinfo=UTC),
+        )
+        for year, month, day in ((2026, 12, 29), (2027, 1, 5))
+    )
+    assert december.when == "Tue, Dec 29, 10:00–11:30 AM PT"
+    assert january.when == "Tue, Jan 5, 2027, 10:00–11:30 AM PT"

@@ -4,8 +4,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import PASSWORD, page_text, signup_form
-from sqlalchemy import select
+from conftest import PASSWORD, manage_token, page_text, signup_form
+from sqlalchemy import func, select
 
 from training.audit.models import AuditEvent
 from training.booking.models import Signup, TrainingSession
@@ -154,7 +154,9 @@ def test_a_new_session_is_entered_in_program_time_and_stored_in_utc(
         assert [member.id for member in session_facilitators(session)] == [robin]
     assert response.headers["Location"] == f"/staff/sessions/{session.id}"
     text = page_text(client.get(response.headers["Location"]))
-    assert f"Session added: {next_year_day():%a}, Dec 1, 10:00–11:30 AM PT." in text
+    # A date in the year after the program's window carries its year.
+    day = next_year_day()
+    assert f"Session added: {day:%a}, Dec 1, {day.year}, 10:00–11:30 AM PT." in text
     assert "Robin Diaz" in text
     edit = client.get(f"/staff/sessions/{session.id}/edit").get_data(as_text=True)
     assert re.search(rf'<input checked [^>]*type="checkbox" value="{robin}">', edit)
@@ -206,16 +208,37 @@ def test_a_time_the_clock_change_skips_or_repeats_is_refused(
     assert f"{starts_at} on {datetime(year, month, 1):%b} {sunday} {said}" in page_text(response)
 
 
+@pytest.mark.parametrize(
+    ("pasted", "saved"),
+    [
+        ("https://meet.example/abc?x=1&y=<b>|`", "https://meet.example/abc?x=1&y=%3Cb%3E%7C%60"),
+        ("https://zoom.example/j/123?pwd=a b&x=ü", "https://zoom.example/j/123?pwd=a%20b&x=%C3%BC"),
+        ("https://réunion.example/salle 1", "https://xn--runion-bva.example/salle%201"),
+        ("https://meet.example/a%20b", "https://meet.example/a%20b"),
+    ],
+)
 def test_a_meeting_link_with_characters_an_address_cannot_hold_is_saved_escaped(
-    app, client, program_id, sign_in_as
+    app, client, program_id, sign_in_as, pasted, saved
 ):
     sign_in_as("staff")
-    pasted = "https://meet.example/abc?x=1&y=<b>|`"
     response = client.post("/staff/sessions/new", data=session_form(meeting_url=pasted))
     assert response.status_code == 303
     with app.app_context():
         session = db.session.scalars(select(TrainingSession)).one()
-        assert session.meeting_url == "https://meet.example/abc?x=1&y=%3Cb%3E%7C%60"
+        assert session.meeting_url == saved
+
+
+@pytest.mark.parametrize("pasted", ["https://meet.example:99999/abc", "https://exa..mple.org/x"])
+def test_a_meeting_link_that_cannot_be_an_address_is_refused_as_typed(
+    app, client, program_id, sign_in_as, pasted
+):
+    sign_in_as("staff")
+    response = client.post("/staff/sessions/new", data=session_form(meeting_url=pasted))
+    assert response.status_code == 200, response.status_code  # the form again, not saved
+    assert "Enter the meeting link as a full web address, like https://…" in page_text(response)
+    assert pasted in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(select(TrainingSession)).all() == []
 
 
 def test_seats_below_the_number_booked_are_refused_keeping_what_was_typed(
@@ -418,7 +441,9 @@ def test_cancelling_a_booking_needs_a_reason_and_frees_the_seat(
     assert "Cancelled North Clinic's place. They have been emailed." in text
     assert "Booked (1) South Clinic" in text  # the waitlist took the seat
     again = client.post(url, data={"reason": "Twice"})
-    assert "This booking is already cancelled." in page_text(client.get(again.headers["Location"]))
+    assert "North Clinic's booking is already cancelled. Nothing was changed." in page_text(
+        client.get(again.headers["Location"])
+    )
     with app.app_context():
         event = db.session.scalars(
             select(AuditEvent).where(
@@ -429,6 +454,65 @@ def test_cancelling_a_booking_needs_a_reason_and_frees_the_seat(
             "staff@cmadocs.example.org",
             "They asked by phone",
         )
+
+
+@pytest.mark.parametrize(
+    ("action", "fields"),
+    [("cancel", {"reason": "They asked to cancel their first date by phone"}), ("move", None)],
+)
+def test_a_roster_drawn_before_the_organization_moved_changes_nothing(
+    app, client, make_session, sign_in_as, action, fields
+):
+    first = make_session()
+    chosen = make_session(starts_in=timedelta(days=6))
+    other = make_session(starts_in=timedelta(days=8))
+    response = client.post("/signup", data=signup_form(first, organization_name="North Clinic"))
+    token = manage_token(response)
+    north = signup_id(app, "North Clinic")
+    sign_in_as("staff")
+    assert "Booked (1) North Clinic" in page_text(client.get(f"/staff/sessions/{first}"))
+    # Meanwhile the organization moves itself with its manage link.
+    client.post(f"/manage/{token}/date", data={"session_id": chosen})
+    with app.app_context():
+        emails_before = db.session.scalar(select(func.count(OutboxMessage.id)))
+    # Staff act on the first session's roster, still open in their browser.
+    response = client.post(
+        f"/staff/sessions/{first}/signups/{north}/{action}",
+        data=fields or {"session_id": other},
+    )
+    assert response.headers["Location"] == f"/staff/sessions/{first}"
+    text = page_text(client.get(response.headers["Location"]))
+    assert "North Clinic is no longer on this session's roster: it is booked on" in text
+    assert "Nothing was changed" in text
+    assert "Booked (1) North Clinic" in page_text(client.get(f"/staff/sessions/{chosen}"))
+    with app.app_context():
+        signup = db.session.get(Signup, north)
+        assert (signup.status, signup.session_id) == ("confirmed", chosen)
+        assert db.session.scalar(select(func.count(OutboxMessage.id))) == emails_before
+        assert db.session.get(TrainingSession, chosen).seats_booked == 1
+
+
+def test_a_waitlist_place_taken_meanwhile_is_not_booked_again_from_the_roster(
+    app, client, make_session, sign_in_as
+):
+    full = make_session(seats=1)
+    other = make_session(starts_in=timedelta(days=6))
+    book(client, full, "North Clinic")
+    book(client, full, "South Clinic")  # waitlisted
+    south = signup_id(app, "South Clinic")
+    north = signup_id(app, "North Clinic")
+    sign_in_as("staff")
+    # North cancels; the waitlist gives South its seat on this session.
+    client.post(
+        f"/staff/sessions/{full}/signups/{north}/cancel", data={"reason": "They asked by phone"}
+    )
+    response = client.post(
+        f"/staff/sessions/{full}/signups/{south}/promote", data={"session_id": other}
+    )
+    text = page_text(client.get(response.headers["Location"]))
+    assert "South Clinic is no longer on the waitlist." in text
+    assert "Booked (1) South Clinic" in text
+    assert "Booked (0)" in page_text(client.get(f"/staff/sessions/{other}"))
 
 
 def test_the_waitlist_is_listed_in_order_and_can_be_booked_elsewhere(
@@ -454,7 +538,7 @@ def test_the_waitlist_is_listed_in_order_and_can_be_booked_elsewhere(
     again = client.post(
         f"/staff/sessions/{full}/signups/{east}/promote", data={"session_id": other}
     )
-    assert "East Clinic is no longer on the waitlist." in page_text(
+    assert "East Clinic is no longer on this session's roster: it is booked on" in page_text(
         client.get(again.headers["Location"])
     )
 

@@ -131,7 +131,7 @@ def test_organization_practises_an_upload_from_template_to_accepted_file(page, s
 
     findings_file = download(page, "Download the findings (.csv)", tmp_path)
     lines = findings_file.read_text(encoding="utf-8-sig").splitlines()
-    assert lines[0] == "row,column,severity,code,message"
+    assert lines[0] == "\ufeffrow,column,severity,code,message"  # a BOM: Excel reads UTF-8
     codes = {row["code"] for row in csv.DictReader(io.StringIO("\n".join(lines)))}
     assert {"DOB_HAS_YEAR", "STATE_UNKNOWN", "DUPLICATE_ROW", "DELETE_NOT_FOUND"} <= codes
 
@@ -338,3 +338,52 @@ def test_keyboard_focus_follows_the_preview_and_the_mapping_errors(page, site, t
     expect(summary).to_contain_text("Completion Date")
     check("mapping refused")
     assert not problems, "\n".join(problems)
+
+
+def test_a_large_file_s_pars_ready_file_is_prepared_by_the_worker_then_downloaded(
+    page, site, tmp_path
+):
+    site.app.config["SANDBOX_INLINE_MAX_ROWS"] = 1
+    open_sandbox(page, site)
+    page.get_by_role("button", name="Start from the example activity").click()
+    upload(page, download(page, "Practice file (.csv)", tmp_path))
+    with site.app.app_context():
+        assert tasks.work() == 1
+    expect(page.locator("main")).to_contain_text(re.compile(r"\d+ of \d+ row\(s\) were rejected"))
+    expect(page.get_by_role("link", name="PARS-ready file (Excel .xlsx)")).to_have_count(0)
+    problems = accessibility_problems(page, "results with a file to prepare")
+
+    page.get_by_role("button", name="Prepare the PARS-ready file").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#pars-ready .judging-text")).to_have_text(
+        "The Excel file is waiting for its turn to be prepared"
+    )
+    expect(page.get_by_label("Rows written to the file")).to_be_visible()
+    problems += accessibility_problems(page, "results while the file is prepared")
+    with site.app.app_context():
+        assert tasks.make_files() == 2
+
+    # The page polls the files' status and shows the links once the worker is done.
+    workbook = load_workbook(download(page, "PARS-ready file (Excel .xlsx)", tmp_path))
+    assert workbook.sheetnames == ["Learners", "Rejected rows", "ValidValues"]
+    assert workbook["Learners"]["A1"].value == rules.GUIDANCE_LINE
+    assert not problems, "\n".join(problems)
+
+
+def test_a_file_being_prepared_is_followed_without_javascript(page_without_script, site, tmp_path):
+    page = page_without_script
+    site.app.config["SANDBOX_INLINE_MAX_ROWS"] = 1
+    page.goto(f"/manage/{site.token}/sandbox")
+    page.get_by_role("button", name="Start from the example activity").click()
+    path = download(page, "Practice file (.csv)", tmp_path)
+    upload(page, path)
+    with site.app.app_context():
+        assert tasks.work() == 1
+    page.get_by_role("link", name="Refresh this page").click()
+    page.get_by_role("button", name="Prepare the PARS-ready file").click()
+    expect(page.locator("#pars-ready .judging-text")).to_contain_text("waiting for its turn")
+    with site.app.app_context():
+        assert tasks.make_files() == 2
+    page.get_by_role("link", name="Refresh this page").click()
+    name = "PARS-ready file (tab-delimited .txt, accepted rows only, no header row)"
+    assert download(page, name, tmp_path).read_bytes().count(b"\r\n") >= 1

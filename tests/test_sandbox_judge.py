@@ -541,14 +541,14 @@ def test_findings_csv_has_the_exact_header_and_neutralizes_formulas():
     ]
     text = "".join(findings_csv(findings))
     parsed = list(csv.reader(io.StringIO(text)))
-    assert text.startswith("row,column,severity,code,message\r\n")
+    assert text.startswith("\ufeffrow,column,severity,code,message\r\n")
     assert parsed[1] == ["3", "Record Action", "error", "ACTION_INVALID", "'=HYPERLINK(1)"]
     assert parsed[2] == ["", "", "error", "FILE_EMPTY", '\'-1+2, "quoted"\nnext']
     assert parsed[3][1] == "'@col" and parsed[3][4] == "'+tab\tand\rcr"
 
 
 def test_findings_csv_of_nothing_is_the_header_alone():
-    assert list(findings_csv([])) == ["row,column,severity,code,message\r\n"]
+    assert list(findings_csv([])) == ["\ufeffrow,column,severity,code,message\r\n"]
 
 
 def _generated_csv(path, rows: int) -> None:

@@ -134,6 +134,27 @@ def test_the_pars_ready_workbook_has_the_template_layout_and_judges_clean(app, c
     ]
 
 
+def test_a_rejected_row_sits_under_the_template_headers_with_what_to_fix_last(client, token):
+    learner = learners()[0]
+    row = ["Add", ACTIVITY, completed(), learner.first_name, learner.last_name, "09/10/1975",
+           learner.state, learner.license_number, "1", "ABIM", "4417021", "1",
+           "Medical Knowledge", "1"]  # fmt: skip
+    data = provider_file().decode("utf-8-sig").rstrip("\r\n") + "\r\n" + ",".join(row) + "\r\n"
+    attempt_url = upload(client, token, data.encode())
+    workbook = load_workbook(io.BytesIO(client.get(f"{attempt_url}/pars-ready.xlsx").data))
+    rejected = workbook["Rejected rows"]
+    header = [cell.value for cell in rejected[1]]
+    assert header == list(downloads.REJECTED_HEADER)
+    last = {name: cell.value for name, cell in zip(header, rejected[rejected.max_row], strict=True)}
+    assert last["Row in your file"] == 7
+    board = (last["Certifying Board"], last["Certifying Board ID"], last["Total Board Credits"])
+    assert board == ("ABIM", "4417021", "1")
+    credit = (last["Credit Type"], last["Credits Awarded for Credit Type"])
+    assert credit == ("Medical Knowledge", "1")
+    assert last["Additional Credit Type 1"] is None
+    assert "DOB_HAS_YEAR" in last["What to fix"]
+
+
 def test_the_pars_ready_text_holds_the_values_exactly_one_row_a_line_with_no_bom(
     app, client, token
 ):

@@ -98,7 +98,8 @@ def test_results_show_the_summary_and_findings_and_the_csv_header_is_exact(clien
     assert download.mimetype == "text/csv"
     assert download.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert download.headers["Cache-Control"] == "no-store"
-    lines = download.get_data(as_text=True).splitlines()
+    assert download.data.startswith("\ufeff".encode())  # a byte-order mark: Excel reads UTF-8
+    lines = download.data.decode("utf-8-sig").splitlines()
     assert lines[0] == "row,column,severity,code,message"
     [row] = list(csv.DictReader(lines))
     assert (row["row"], row["column"], row["severity"], row["code"]) == (
@@ -264,8 +265,14 @@ def test_the_sandbox_work_command_judges_waiting_uploads(app, client, runner, to
     app.config["SANDBOX_INLINE_MAX_BYTES"] = 10
     response = upload(client, token, big_file(2))
     result = runner.invoke(args=["sandbox", "work"])
-    assert result.output == "Judged 1 upload(s).\n"
-    assert "All 2 row(s) were accepted" in page_text(client.get(response.headers["Location"]))
+    assert result.output == "Judged 1 upload(s).\nMade 0 PARS-ready file(s).\n"
+    attempt_path = response.headers["Location"]
+    assert "All 2 row(s) were accepted" in page_text(client.get(attempt_path))
+
+    assert client.post(f"{attempt_path}/pars-ready").status_code == 303
+    result = runner.invoke(args=["sandbox", "work"])
+    assert result.output == "Judged 0 upload(s).\nMade 2 PARS-ready file(s).\n"
+    assert client.get(f"{attempt_path}/pars-ready.txt").status_code == 200
 
 
 class WorkerKilled(BaseException):

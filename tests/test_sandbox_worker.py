@@ -177,6 +177,16 @@ def test_pages_health_checks_and_signups_go_on_while_a_large_upload_is_judged(
         assert (attempt.status, attempt.rows_read) == ("done", UPLOAD_ROWS)
 
 
+def test_the_worker_sets_polars_allocator_options_unless_its_environment_has_its_own(runner):
+    with patch.dict(os.environ):
+        os.environ.pop("_RJEM_MALLOC_CONF", None)
+        assert runner.invoke(args=["sandbox", "work"]).output.startswith("Judged 0 upload(s).")
+        assert os.environ["_RJEM_MALLOC_CONF"] == "narenas:1"
+        os.environ["_RJEM_MALLOC_CONF"] = "narenas:2,dirty_decay_ms:0"
+        assert runner.invoke(args=["sandbox", "work"]).output.startswith("Judged 0 upload(s).")
+        assert os.environ["_RJEM_MALLOC_CONF"] == "narenas:2,dirty_decay_ms:0"
+
+
 def test_records_are_written_in_one_statement_a_batch_whatever_cells_they_leave_empty(
     app, client, make_session
 ):

@@ -253,9 +253,13 @@ sandbox_cli = AppGroup("sandbox", help="The practice upload sandbox.")
     help="Seconds between looks for waiting uploads with --watch (default: SANDBOX_POLL_SECONDS).",
 )
 def sandbox_work_command(keep_watching: bool, interval: float | None) -> None:
-    """Judge every waiting upload, then exit; with --watch, keep going (the production way)."""
+    """Judge every waiting upload and make the PARS-ready files asked for, then exit; with
+    --watch, keep going (the production way)."""
+    # Before polars is loaded by the first file judged in batches: jemalloc reads it then.
+    sandbox_tasks.use_polars_allocator(current_app.config["SANDBOX_POLARS_MALLOC_CONF"])
     if not keep_watching:
         click.echo(f"Judged {sandbox_tasks.work()} upload(s).")
+        click.echo(f"Made {sandbox_tasks.make_files()} PARS-ready file(s).")
         return
     interval = interval or float(current_app.config["SANDBOX_POLL_SECONDS"])
     click.echo(f"Judging sandbox uploads every {interval:g} s; Ctrl-C stops.")

@@ -84,6 +84,10 @@ SANDBOX_REQUEST_OVERHEAD_BYTES = 1024 * 1024
 SANDBOX_INLINE_MAX_BYTES = 200 * 1024
 SANDBOX_INLINE_MAX_ROWS = 2000
 SANDBOX_POLL_SECONDS = 2
+# Options for polars' allocator (jemalloc) in the sandbox worker, set as `_RJEM_MALLOC_CONF`
+# before polars is loaded (polars adds them after its own); one arena for all of polars' threads
+# keeps less freed memory. A `_RJEM_MALLOC_CONF` in the worker's environment wins; "" sets none.
+SANDBOX_POLARS_MALLOC_CONF = "narenas:1"
 SANDBOX_LEASE_SECONDS = 300
 # Sandbox records, attempts and findings are deleted this many days after they were made
 # (`flask --app training sandbox purge`).

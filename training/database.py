@@ -110,8 +110,16 @@ def configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
 
 
 def configure_psycopg(engine: Engine) -> None:
-    """Set up a PostgreSQL engine (psycopg): a transaction that sent only SELECTs ends with
-    COMMIT instead of ROLLBACK, so the connection keeps its prepared statements.
+    """Set up a PostgreSQL engine (psycopg): its connections read times in UTC, and a
+    transaction that sent only SELECTs ends with COMMIT instead of ROLLBACK, so the connection
+    keeps its prepared statements.
+
+    Each connection asks for the session time zone UTC when it opens (``options``, no round
+    trip). psycopg reads a ``timestamptz`` in the session's zone: on a server set to another
+    one (``Etc/UTC`` counts as another), each value was built in that ``ZoneInfo`` and then
+    moved to UTC again by ``UTCDateTime``, about 0.2 ms of CPU for the current program and its
+    sessions (120 times) on every page. In UTC both steps are skipped. No SQL here does date
+    arithmetic in the session's zone: dates are worked out in Python, in the program's zone.
 
     psycopg prepares a statement on the server once a connection has run it five times
     (``prepare_threshold``); later runs skip PostgreSQL's parse and plan, about half of a
@@ -122,6 +130,10 @@ def configure_psycopg(engine: Engine) -> None:
     it the same way (its locks are released, nothing was written; this app's SELECTs call no
     function that writes). A transaction that sent anything else, or failed, still rolls back.
     """
+
+    @event.listens_for(engine, "do_connect")
+    def _in_utc(_dialect, _record, _args, parameters):
+        parameters["options"] = f"{parameters.get('options', '')} -c TimeZone=UTC".lstrip()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):

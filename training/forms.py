@@ -16,6 +16,7 @@ from flask import has_request_context, request
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
+from werkzeug.urls import iri_to_uri
 from wtforms import (
     DateField,
     DecimalField,
@@ -138,12 +139,16 @@ def identifier(value: str | None) -> str:
 
 # Characters a web address cannot hold as typed (RFC 3986): written as their %-escapes, as a
 # browser does when such a link is pasted, so the invite's URL stays a valid address.
-_NOT_IN_AN_ADDRESS = re.compile(r'[<>"{}|\\^`]')
-
-
 def web_address(value: str | None) -> str:
-    """``clean_text``, with the characters a web address cannot hold as typed %-escaped."""
-    return _NOT_IN_AN_ADDRESS.sub(lambda match: f"%{ord(match.group()):02X}", clean_text(value))
+    """``clean_text``, then written as a browser sends it (werkzeug's ``iri_to_uri``, RFC
+    3987): spaces, ``< > " { } | \\ ^``, the backtick and letters outside ASCII %-escaped as
+    UTF-8, a host in another script in its ASCII (IDNA) form, ``%XX`` left as it is. An address
+    it cannot convert (a bad port or host) stays as typed, for the form's URL check to refuse."""
+    text = clean_text(value)
+    try:
+        return iri_to_uri(text) if text else text
+    except ValueError:  # UnicodeError too: a host label IDNA cannot encode
+        return text
 
 
 TEXT_FILTERS = (clean_text, single_line, as_typed, identifier, web_address)

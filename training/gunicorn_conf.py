@@ -8,8 +8,7 @@ logger_class = "training.logs.GunicornLogger"
 accesslog = "-"
 errorlog = "-"
 
-# A sync worker busy with one response longer than this is killed. The longest response is a
-# PARS-ready workbook of the largest upload (20 MB, about 200,000 rows), built in the request
-# at about 4,000 rows a second: 50 s on an idle core, more on a busy host. Gunicorn's default
-# (30 s) cut such downloads off; 120 s leaves them twice that.
+# A sync worker busy with one response longer than this is killed. No response builds a large
+# file (the worker makes large uploads' PARS-ready files), but sending one to a slow client (a
+# findings CSV of about 33 MB for the largest upload) can outlast gunicorn's default 30 s.
 timeout = 120

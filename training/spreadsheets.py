@@ -8,7 +8,7 @@ personal data.
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from flask import Response, current_app, send_file
 from openpyxl import Workbook
@@ -32,13 +32,30 @@ def neutralize(value: object) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def csv_bytes(header: Sequence[object], rows: Iterable[Sequence[object]]) -> bytes:
-    """UTF-8 CSV with a byte-order mark, so Excel reads accents right."""
+def csv_lines(header: Sequence[object], rows: Iterable[Sequence[object]]) -> Iterator[str]:
+    """CSV for spreadsheets, a line at a time (each ending in CRLF, every cell neutralized),
+    the first starting with a byte-order mark: Excel then reads the UTF-8 as UTF-8 (accents,
+    curly quotes, en dashes), not as the system's code page."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    for row in (header, *rows):
+    buffer.write("\ufeff")
+    writer.writerow([neutralize(value) for value in header])
+    for row in rows:
+        yield _taken(buffer)
         writer.writerow([neutralize(value) for value in row])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    yield _taken(buffer)
+
+
+def _taken(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+def csv_bytes(header: Sequence[object], rows: Iterable[Sequence[object]]) -> bytes:
+    """UTF-8 CSV with a byte-order mark, so Excel reads accents right (``csv_lines``)."""
+    return "".join(csv_lines(header, rows)).encode("utf-8")
 
 
 def xlsx_bytes(

@@ -57,6 +57,16 @@ class Program(db.Model):
         """The program's time zone."""
         return ZoneInfo(self.timezone)
 
+    def session_when(self, starts_at: datetime, ends_at: datetime) -> str:
+        """A session's date and times as people read them: ``"Tue, Nov 28, 10:00–11:30 AM
+        PT"``, with the year (``"Tue, Jan 5, 2027, 10:00–11:30 AM PT"``) where it is not the
+        year the program's window starts in, so a date in another year never reads as that
+        one's."""
+        zone = self.zone
+        if starts_at.astimezone(zone).year == self.window_starts_on.year:
+            return format_session_when(starts_at, ends_at, zone)
+        return format_session_when_dated(starts_at, ends_at, zone)
+
     def today(self, now: datetime) -> date:
         """The date on the program's wall clocks at ``now`` (a timezone-aware moment)."""
         return now.astimezone(self.zone).date()
@@ -135,8 +145,9 @@ class TrainingSession(db.Model):
 
     @property
     def when(self) -> str:
-        """Its date and times as people read them: ``"Tue, Nov 28, 10:00–11:30 AM PT"``."""
-        return format_session_when(self.starts_at, self.ends_at, self.program.zone)
+        """Its date and times as people read them: ``"Tue, Nov 28, 10:00–11:30 AM PT"``, the
+        year added where ``Program.session_when`` adds it."""
+        return self.program.session_when(self.starts_at, self.ends_at)
 
     @property
     def when_dated(self) -> str:

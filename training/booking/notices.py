@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from training.booking.display import format_session_when, possessive, sentence
+from training.booking.display import possessive, sentence
 from training.booking.ical import (
     InviteDetails,
     build_invite,
@@ -302,7 +302,7 @@ def session_changes(
         if old == new:
             continue
         if label == "Time":
-            old_text = format_session_when(*old, session.program.zone)
+            old_text = session.program.session_when(*old)
             changes.append((label, old_text, session.when))
         else:
             changes.append((label, old[0] or NOT_SET, new[0] or NOT_SET))

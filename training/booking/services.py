@@ -478,11 +478,22 @@ def _queue_welcome(signup: Signup, token: str) -> None:
         notices.queue_waitlisted(signup, token)
 
 
+def lock_signup(signup: Signup) -> None:
+    """Read ``signup`` again, locked until the transaction ends, so a change decides on its
+    state as it is now: PostgreSQL's ``SELECT … FOR UPDATE`` waits for another request that is
+    changing it and then reads what that request committed (on SQLite a writing transaction
+    already holds the whole database). Every change to a booking starts here; without it, an
+    organization moving itself while staff cancel it could each act on the other's old state.
+    """
+    db.session.refresh(signup, with_for_update=True)
+
+
 def change_session(signup: Signup, session: TrainingSession, *, now: datetime, actor=None) -> None:
     """Move a signup to ``session`` (which must have a free seat), freeing its old seat.
 
     For a waitlisted signup this books it. Staff (``actor``) are not held to the change cutoff.
     """
+    lock_signup(signup)
     if actor is None:
         require_changes_open(signup, now)
     elif signup.is_cancelled:
@@ -523,6 +534,7 @@ def update_contacts(signup: Signup, details: SignupDetails, *, now: datetime, ac
     Raises ``ChangesClosed``, ``ProviderIdTaken`` (nothing is changed) or
     ``ContactsChangedMeanwhile`` (another request saved the same attendee first).
     """
+    lock_signup(signup)
     if actor is None:
         require_changes_open(signup, now)
     before = _contact_snapshot(signup)
@@ -549,6 +561,7 @@ def cancel_signup(signup: Signup, *, now: datetime, actor=None, reason: str | No
     ``BookingError`` for a booking already cancelled, ``ChangesClosed`` once the session has
     started.
     """
+    lock_signup(signup)
     if signup.is_cancelled:
         raise BookingError("This booking is already cancelled.")
     if actor is None:
@@ -632,6 +645,7 @@ def reinstate_signup(signup: Signup, status: str, *, now: datetime, actor, reaso
     ``SessionUnavailable`` when its session has started or was cancelled, and ``SessionFull``
     when its seat has gone to someone else meanwhile.
     """
+    lock_signup(signup)
     if not signup.is_cancelled:
         raise BookingError(f"{possessive(signup.organization_name)} booking is not cancelled.")
     if status == SIGNUP_CONFIRMED:

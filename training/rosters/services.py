@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from training.audit.services import record
-from training.booking.display import format_moment
+from training.booking.display import format_moment, possessive
 from training.booking.links import hash_token
 from training.booking.models import (
     SESSION_CANCELLED,
@@ -36,6 +36,7 @@ from training.booking.services import (
     book_signup,
     change_session,
     find_active_signup,
+    lock_signup,
     promote_waitlist,
 )
 from training.extensions import db
@@ -62,6 +63,48 @@ class SameStartTime(BookingError):
             "To add a second session at the same time, tick “Create it anyway”."
         )
         self.session = session
+
+
+class NotOnRoster(BookingError):
+    """The organization is no longer where the roster showed it: moved, cancelled or booked
+    since the page was drawn."""
+
+    def __init__(self, signup: Signup):
+        if signup.is_cancelled:
+            super().__init__(
+                f"{possessive(signup.organization_name)} booking is already cancelled. Nothing "
+                "was changed."
+            )
+            return
+        now = (
+            f"it is booked on {signup.session.when}"
+            if signup.is_confirmed
+            else "it is on the waitlist for other dates"
+        )
+        super().__init__(
+            f"{signup.organization_name} is no longer on this session's roster: {now}. Nothing "
+            "was changed; the roster below shows where things stand now."
+        )
+
+
+def require_on_roster(signup: Signup, session: TrainingSession, *, waiting: bool) -> None:
+    """Lock ``signup`` and check that it is still on ``session``'s roster: booked on it or, with
+    ``waiting``, waitlisted for it. A roster's buttons name the session they were drawn on; the
+    organization may have moved or cancelled since, and the action must not then fall on its
+    new booking.
+
+    Raises ``NotOnRoster``.
+    """
+    lock_signup(signup)
+    if signup.is_confirmed and signup.session_id == session.id:
+        return
+    if (
+        waiting
+        and signup.is_waitlisted
+        and any(choice.session_id == session.id for choice in signup.choices)
+    ):
+        return
+    raise NotOnRoster(signup)
 
 
 class StartsInPast(BookingError):
@@ -397,6 +440,7 @@ def add_signup_by_hand(
 
 def promote_signup(signup: Signup, session: TrainingSession, *, now: datetime, actor) -> None:
     """Book a waitlisted organization into ``session`` ahead of its turn."""
+    lock_signup(signup)
     if not signup.is_waitlisted:
         raise BookingError(f"{signup.organization_name} is no longer on the waitlist.")
     change_session(signup, session, now=now, actor=actor)

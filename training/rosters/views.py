@@ -320,11 +320,16 @@ def move_signup(session_id: int, signup_id: int):
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = MoveSignupForm()
     form.session_id.choices = _with_nothing_chosen(_move_options(session, utcnow()))
+
+    def move():
+        services.require_on_roster(signup, session, waiting=False)
+        booking.change_session(
+            signup, _session_or_404(form.session_id.data), now=utcnow(), actor=current_user
+        )
+
     return _roster_action(
         form,
-        lambda: booking.change_session(
-            signup, _session_or_404(form.session_id.data), now=utcnow(), actor=current_user
-        ),
+        move,
         done=lambda _: (
             f"Moved {signup.organization_name} to {signup.session.when}. "
             "They have been emailed the new date and invite."
@@ -340,11 +345,14 @@ def cancel_signup(session_id: int, signup_id: int):
     """Cancel an organization's booking or waitlist place, with a reason."""
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = CancelSignupForm()
+
+    def cancel():
+        services.require_on_roster(signup, session, waiting=True)
+        booking.cancel_signup(signup, now=utcnow(), actor=current_user, reason=form.reason.data)
+
     return _roster_action(
         form,
-        lambda: booking.cancel_signup(
-            signup, now=utcnow(), actor=current_user, reason=form.reason.data
-        ),
+        cancel,
         done=f"Cancelled {possessive(signup.organization_name)} place. They have been emailed.",
         back=url_for("rosters.roster", session_id=session.id),
     )
@@ -361,11 +369,16 @@ def promote_signup(session_id: int, signup_id: int):
     form.session_id.choices = _with_nothing_chosen(
         _promote_options(session, now, _move_options(session, now))
     )
+
+    def promote():
+        services.require_on_roster(signup, session, waiting=True)
+        services.promote_signup(
+            signup, _session_or_404(form.session_id.data), now=utcnow(), actor=current_user
+        )
+
     return _roster_action(
         form,
-        lambda: services.promote_signup(
-            signup, _session_or_404(form.session_id.data), now=utcnow(), actor=current_user
-        ),
+        promote,
         done=lambda _: (
             f"Booked {signup.organization_name} from the waitlist on "
             f"{signup.session.when}. They have been emailed."

@@ -31,7 +31,7 @@ from training.sandbox.judge.values import (
     state_code,
     without_odd_characters,
 )
-from training.spreadsheets import FORMULA_STARTS, neutralize, write_text
+from training.spreadsheets import FORMULA_STARTS, csv_lines, neutralize, write_text
 
 # Data validations cover this many rows below the header.
 VALIDATED_ROWS = 10_000
@@ -43,27 +43,16 @@ FINDINGS_CSV_HEADER = ("row", "column", "severity", "code", "message")
 
 
 def findings_csv(findings: Iterable[Finding]) -> Iterator[str]:
-    """Lines of CSV (each ending in CRLF) with the header row,column,severity,code,message."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(FINDINGS_CSV_HEADER)
-    for finding in findings:
-        yield _take(buffer)
-        row = "" if finding.row is None else str(finding.row)
-        writer.writerow(
-            [
-                neutralize(cell)
-                for cell in (row, finding.column, finding.severity, finding.code, finding.message)
-            ]
-        )
-    yield _take(buffer)
-
-
-def _take(buffer: io.StringIO) -> str:
-    line = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return line
+    """Lines of CSV (each ending in CRLF, the first with a byte-order mark for Excel) with the
+    header row,column,severity,code,message (``spreadsheets.csv_lines``)."""
+    return csv_lines(
+        FINDINGS_CSV_HEADER,
+        (
+            ("" if finding.row is None else str(finding.row), finding.column, finding.severity,
+             finding.code, finding.message)
+            for finding in findings
+        ),
+    )  # fmt: skip
 
 
 # --- The template ----------------------------------------------------------------------------
@@ -553,12 +542,14 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
+_CREDIT_TYPES_FIELD = LearnerRow._fields.index("credit_types")
+
+
 def _as_read(fields: LearnerRow) -> list[str]:
-    """A rejected row's values as the judge read them, in the template's columns."""
-    values = [
-        cell_text(value) if not isinstance(value, tuple) else ""
-        for value in fields[: len(fields) - 1]
-    ]
+    """A rejected row's values as the judge read them, in the template's columns: the fields
+    up to Total Board Credits, then each credit type and its credits (the fields after them say
+    how the row was read, and have no column)."""
+    values = [cell_text(value) for value in fields[:_CREDIT_TYPES_FIELD]]
     for credit_type, credits in fields.credit_types:
         values += [credit_type, credits]
     return values + [""] * (len(rules.HEADERS) - len(values))

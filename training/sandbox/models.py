@@ -32,6 +32,11 @@ ATTEMPT_DONE = "done"
 ATTEMPT_FAILED = "failed"
 ATTEMPT_STATUSES = (ATTEMPT_QUEUED, ATTEMPT_JUDGING, ATTEMPT_DONE, ATTEMPT_FAILED)
 
+FILE_QUEUED = "queued"
+FILE_BUILDING = "building"
+FILE_READY = "ready"
+FILE_FAILED = "failed"
+
 Credits = Numeric(7, 2)
 
 
@@ -177,6 +182,38 @@ class SandboxUpload(db.Model):
     )
     content: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SandboxParsFile(db.Model):
+    """A PARS-ready file (``xlsx`` or ``txt``) of an upload the worker judged, built by the
+    worker when the organization asks for it and served from here by any host.
+
+    ``inputs_key`` digests what the file was made from besides the upload (the day and the
+    activities' boards and credit types): a file whose key no longer matches is made again.
+    """
+
+    __tablename__ = "sandbox_pars_files"
+    __table_args__ = (
+        Index("uq_sandbox_pars_files_attempt_kind", "attempt_id", "kind", unique=True),
+        CheckConstraint("status IN ('queued', 'building', 'ready', 'failed')", name="status_known"),
+        CheckConstraint("kind IN ('xlsx', 'txt')", name="kind_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("sandbox_attempts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(4))
+    status: Mapped[str] = mapped_column(String(10), default=FILE_QUEUED, index=True)
+    # The program's day the file is made for (the download's "today").
+    made_on: Mapped[date]
+    inputs_key: Mapped[str] = mapped_column(String(64))
+    rows_written: Mapped[int] = mapped_column(default=0)
+    # Megabytes for a large upload: loaded only to be sent, never with the row.
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    # A worker owns a "building" file through its claim token until the lease runs out.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SandboxFinding(db.Model):

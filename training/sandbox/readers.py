@@ -330,8 +330,7 @@ def _one_line_rows(data: BinaryIO, encoding: str) -> bool:
         block = tail + chunk
         cut = block.rfind(b"\n") + 1
         lines, tail = block[:cut], block[cut:]
-        stray_return = b"\r" in lines and lines.count(b"\r") != lines.count(b"\r\n")
-        if stray_return or len(tail) > limit:
+        if lines.count(b"\r") != lines.count(b"\r\n") or len(tail) > limit:
             return False
         if len(lines) > limit and max(map(len, lines.split(b"\n"))) > limit:
             return False

@@ -7,9 +7,11 @@ called them commits.
 """
 
 import csv
+import hashlib
 import io
+import json
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -26,16 +28,21 @@ from training.booking.models import Signup
 from training.constraints import unique_or
 from training.errors import Refused
 from training.extensions import db, seed_path, utcnow
-from training.sandbox import judge, mapping, rules
+from training.sandbox import downloads, judge, mapping, rules
 from training.sandbox.columns import ColumnMap, header_key
 from training.sandbox.models import (
     ATTEMPT_DONE,
+    FILE_BUILDING,
+    FILE_FAILED,
+    FILE_QUEUED,
+    FILE_READY,
     ParsStateList,
     SandboxActivity,
     SandboxActivityBoard,
     SandboxAttempt,
     SandboxColumnMap,
     SandboxFinding,
+    SandboxParsFile,
     SandboxRecord,
     SandboxUpload,
 )
@@ -339,14 +346,15 @@ class Deleted:
 
 
 def delete_sandbox_data(signup: Signup, *, include_activities: bool) -> Deleted:
-    """Delete the organization's records, attempts, findings, stored uploads and column
-    mappings (and, if asked, its practice activities)."""
+    """Delete the organization's records, attempts, findings, stored uploads, PARS-ready files
+    and column mappings (and, if asked, its practice activities)."""
     records = db.session.execute(
         delete(SandboxRecord).where(SandboxRecord.signup_id == signup.id)
     ).rowcount
     attempt_ids = select(SandboxAttempt.id).where(SandboxAttempt.signup_id == signup.id)
     db.session.execute(delete(SandboxFinding).where(SandboxFinding.attempt_id.in_(attempt_ids)))
     db.session.execute(delete(SandboxUpload).where(SandboxUpload.attempt_id.in_(attempt_ids)))
+    db.session.execute(delete(SandboxParsFile).where(SandboxParsFile.attempt_id.in_(attempt_ids)))
     attempts = db.session.execute(
         delete(SandboxAttempt).where(SandboxAttempt.signup_id == signup.id)
     ).rowcount
@@ -362,8 +370,8 @@ def delete_sandbox_data(signup: Signup, *, include_activities: bool) -> Deleted:
 
 
 def purge_expired(now: datetime, retention_days: int) -> Deleted:
-    """Delete sandbox records, attempts, findings, stored uploads and column mappings older than
-    the retention period."""
+    """Delete sandbox records, attempts, findings, stored uploads, PARS-ready files and column
+    mappings older than the retention period."""
     cutoff = now - timedelta(days=retention_days)
     records = db.session.execute(
         delete(SandboxRecord).where(SandboxRecord.created_at < cutoff)
@@ -371,6 +379,7 @@ def purge_expired(now: datetime, retention_days: int) -> Deleted:
     old_attempts = select(SandboxAttempt.id).where(SandboxAttempt.created_at < cutoff)
     db.session.execute(delete(SandboxFinding).where(SandboxFinding.attempt_id.in_(old_attempts)))
     db.session.execute(delete(SandboxUpload).where(SandboxUpload.attempt_id.in_(old_attempts)))
+    db.session.execute(delete(SandboxParsFile).where(SandboxParsFile.attempt_id.in_(old_attempts)))
     attempts = db.session.execute(
         delete(SandboxAttempt).where(SandboxAttempt.created_at < cutoff)
     ).rowcount
@@ -613,3 +622,190 @@ def judged_rows(attempt: SandboxAttempt, *, today: date, max_bytes: int) -> Iter
     except FileProblem as problem:
         message = judge.make_finding(problem.code, None, **problem.params).message
         raise SandboxError(message) from None
+
+
+PARS_FILE_KINDS = ("xlsx", "txt")
+# A worker building a PARS-ready file reports its progress every this many rows.
+PARS_FILE_PROGRESS_ROWS = 5000
+
+
+def pars_file_kinds(attempt: SandboxAttempt) -> tuple[str, ...]:
+    """The files an upload offers: both with accepted rows, else the rejected rows' workbook."""
+    return PARS_FILE_KINDS if attempt.rows_accepted else ("xlsx",)
+
+
+def builds_in_request(attempt: SandboxAttempt, *, max_bytes: int, max_rows: int) -> bool:
+    """Whether the upload is small enough (the inline judging limits) for its PARS-ready file to
+    be made while its person waits; a larger one's is made by the worker."""
+    return attempt.size_bytes <= max_bytes and attempt.rows_read <= max_rows
+
+
+def pars_activities(signup_id: int) -> dict[str, judge.Activity]:
+    """The organization's activities as the PARS-ready file spells their credit types."""
+    activities = db.session.scalars(
+        select(SandboxActivity).where(SandboxActivity.signup_id == signup_id)
+    )
+    return {activity.activity_id: judge_activity(activity) for activity in activities}
+
+
+def pars_inputs_key(activities: Mapping[str, judge.Activity], today: date) -> str:
+    """A digest of what a PARS-ready file is made from besides the upload: the day, and each
+    activity's boards and credit types (which spell the file's credit types)."""
+    boards = {
+        activity_id: {
+            board: sorted(registration.credit_types)
+            for board, registration in activity.boards.items()
+        }
+        for activity_id, activity in activities.items()
+    }
+    text = json.dumps([today.isoformat(), boards], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def make_pars_file(
+    attempt: SandboxAttempt,
+    kind: str,
+    activities: Mapping[str, judge.Activity],
+    *,
+    today: date,
+    max_bytes: int,
+    on_progress: Callable[[int], None] | None = None,
+) -> bytes:
+    """The PARS-ready file's bytes: ``xlsx`` (the accepted rows, the rejected rows with what to
+    fix, ValidValues) or ``txt`` (the accepted rows); ``on_progress(rows)`` is called every
+    PARS_FILE_PROGRESS_ROWS rows. SandboxError when the upload's file cannot be read."""
+    rows = judged_rows(attempt, today=today, max_bytes=max_bytes)
+    if on_progress is not None:
+        rows = _counted(rows, on_progress)
+    if kind == "xlsx":
+        return downloads.pars_ready_xlsx(rows, activities, today)
+    return downloads.pars_ready_text(rows, activities, today)
+
+
+def _counted(rows: Iterator[JudgedRow], on_progress: Callable[[int], None]) -> Iterator[JudgedRow]:
+    for count, row in enumerate(rows, start=1):
+        yield row
+        if count % PARS_FILE_PROGRESS_ROWS == 0:
+            on_progress(count)
+
+
+def pars_files_of(attempt: SandboxAttempt) -> dict[str, SandboxParsFile]:
+    """The upload's PARS-ready files asked of the worker, by kind (ready, or not yet)."""
+    files = db.session.scalars(
+        select(SandboxParsFile).where(SandboxParsFile.attempt_id == attempt.id)
+    )
+    return {file.kind: file for file in files}
+
+
+def ready_pars_file(attempt: SandboxAttempt, kind: str, inputs_key: str) -> bytes | None:
+    """The stored file of this kind when the worker made it from these inputs, else None."""
+    return db.session.scalar(
+        select(SandboxParsFile.content).where(
+            SandboxParsFile.attempt_id == attempt.id,
+            SandboxParsFile.kind == kind,
+            SandboxParsFile.status == FILE_READY,
+            SandboxParsFile.inputs_key == inputs_key,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ParsFilesState:
+    """How far the worker got with an upload's PARS-ready files, as its page shows it."""
+
+    files: dict[str, SandboxParsFile]  # the kinds asked for, made from today's inputs
+    kinds: tuple[str, ...]  # the kinds the upload offers
+    rows: int
+
+    @property
+    def ready(self) -> bool:
+        """Every file the upload offers is ready to download."""
+        return all(
+            kind in self.files and self.files[kind].status == FILE_READY for kind in self.kinds
+        )
+
+    @property
+    def preparing(self) -> bool:
+        """A file is waiting for the worker or being made."""
+        return any(file.status in (FILE_QUEUED, FILE_BUILDING) for file in self.files.values())
+
+    @property
+    def failed(self) -> bool:
+        """The worker could not make a file (its upload's file could not be read again)."""
+        return any(file.status == FILE_FAILED for file in self.files.values())
+
+    @property
+    def percent(self) -> int:
+        """How far the files are made, in percent of their rows."""
+        total = max(self.rows, 1) * len(self.kinds)
+        done = sum(
+            self.rows if file.status == FILE_READY else min(file.rows_written, self.rows)
+            for file in self.files.values()
+        )
+        return min(100, done * 100 // total)
+
+    @property
+    def label(self) -> str | None:
+        """What the page says while a file is prepared, e.g. ``"Preparing the Excel file…
+        30,000 of 100,000 rows"``; None when nothing is."""
+        for kind in self.kinds:
+            file = self.files.get(kind)
+            if file is None or file.status not in (FILE_QUEUED, FILE_BUILDING):
+                continue
+            name = PARS_FILE_NAMES[kind]
+            if file.status == FILE_QUEUED:
+                return f"The {name} is waiting for its turn to be prepared"
+            return f"Preparing the {name}… {file.rows_written:,} of {self.rows:,} rows"
+        return None
+
+
+PARS_FILE_NAMES = {"xlsx": "Excel file", "txt": "tab-delimited file"}
+
+
+def pars_files_state(attempt: SandboxAttempt, inputs_key: str) -> ParsFilesState:
+    """The upload's PARS-ready files made (or being made) from these inputs."""
+    files = {
+        kind: file
+        for kind, file in pars_files_of(attempt).items()
+        if file.inputs_key == inputs_key or file.status in (FILE_QUEUED, FILE_BUILDING)
+    }
+    return ParsFilesState(files, pars_file_kinds(attempt), attempt.rows_read)
+
+
+def request_pars_files(attempt: SandboxAttempt, *, today: date, inputs_key: str) -> int:
+    """Ask the worker to make the upload's PARS-ready files for ``today``; returns how many it
+    will make (none: they are ready or under way)."""
+    if not can_make_pars_file(attempt):
+        raise SandboxError("This upload has no PARS-ready file; upload the file again.")
+    asked = 0
+    held = pars_files_of(attempt)
+    for kind in pars_file_kinds(attempt):
+        file = held.get(kind)
+        if file is not None and (
+            file.status in (FILE_QUEUED, FILE_BUILDING)
+            or (file.status == FILE_READY and file.inputs_key == inputs_key)
+        ):
+            continue
+        asked += 1
+        wanted = {
+            "status": FILE_QUEUED,
+            "made_on": today,
+            "inputs_key": inputs_key,
+            "rows_written": 0,
+            "content": None,
+            "claim_token": None,
+            "lease_expires_at": None,
+            "requested_at": utcnow(),
+            "finished_at": None,
+        }
+        if file is not None:
+            for name, value in wanted.items():
+                setattr(file, name, value)
+            continue
+        try:
+            with db.session.begin_nested():
+                db.session.add(SandboxParsFile(attempt_id=attempt.id, kind=kind, **wanted))
+        except IntegrityError:  # asked at the same moment by another request
+            asked -= 1
+    db.session.flush()
+    return asked

@@ -1,4 +1,5 @@
-"""The sandbox worker: claim a queued upload from the database, judge it, record the outcome.
+"""The sandbox worker: claim a queued upload from the database, judge it, record the outcome;
+and make the PARS-ready files organizations asked for, stored in the database for any host.
 
 Uploads wait in the database, not in any one process, so any host's worker may judge them. A
 claim is a conditional UPDATE committed before judging starts (the pattern of the mail
@@ -6,6 +7,7 @@ worker); progress is committed every batch of rows and renews the lease. A worke
 leaves its claim to lapse; the next one undoes the half-judged run and starts it over.
 """
 
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,13 +21,22 @@ from sqlalchemy.exc import OperationalError
 from training.database import deferred_transactions
 from training.extensions import db, utcnow
 from training.sandbox import attempts, services
-from training.sandbox.models import ATTEMPT_JUDGING, ATTEMPT_QUEUED, SandboxAttempt
+from training.sandbox.models import (
+    ATTEMPT_JUDGING,
+    ATTEMPT_QUEUED,
+    FILE_BUILDING,
+    FILE_FAILED,
+    FILE_QUEUED,
+    FILE_READY,
+    SandboxAttempt,
+    SandboxParsFile,
+)
 from training.workers import loop as worker_loop
 from training.workers.services import SANDBOX_WORKER
 
 
 class LostClaim(Exception):
-    """Another worker took the attempt over after this one's lease ran out."""
+    """Another worker took the attempt (or file) over after this one's lease ran out."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,13 @@ class Claim:
 
     attempt_id: int
     token: str
+
+
+def use_polars_allocator(options: str) -> None:
+    """Have polars' allocator (jemalloc) take ``options`` when polars is first loaded in this
+    process, unless the environment already gives it some (``_RJEM_MALLOC_CONF``)."""
+    if options:
+        os.environ.setdefault("_RJEM_MALLOC_CONF", options)
 
 
 def _lease() -> timedelta:
@@ -202,18 +220,177 @@ def work(*, now: Callable[[], datetime] = utcnow) -> int:
     return judged
 
 
+# --- PARS-ready files ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileClaim:
+    """A PARS-ready file this worker is making: its id and the claim's token."""
+
+    file_id: int
+    token: str
+
+
+def claim_next_file(now: datetime) -> FileClaim | None:
+    """Take the PARS-ready file asked for first that no other worker is making."""
+    waiting = or_(
+        SandboxParsFile.status == FILE_QUEUED,
+        and_(SandboxParsFile.status == FILE_BUILDING, SandboxParsFile.lease_expires_at <= now),
+    )
+    candidate = (
+        select(SandboxParsFile.id)
+        .where(waiting)
+        .order_by(SandboxParsFile.requested_at, SandboxParsFile.id)
+        .limit(1)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        candidate = candidate.with_for_update(skip_locked=True)
+    file_id = db.session.scalar(candidate)
+    if file_id is None:
+        db.session.commit()
+        return None
+    token = uuid.uuid4().hex
+    claimed = db.session.execute(
+        update(SandboxParsFile)
+        .where(SandboxParsFile.id == file_id, waiting)
+        .values(
+            status=FILE_BUILDING, claim_token=token, lease_expires_at=now + _lease(), rows_written=0
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return FileClaim(file_id, token) if claimed == 1 else None
+
+
+def make_claimed_file(claim: FileClaim) -> bool:
+    """Make a claimed PARS-ready file and store it; False when it failed or the claim was lost.
+
+    The upload, its findings and the activities are read in a transaction that takes no lock,
+    and the file is written meanwhile; progress (with a renewed lease) is written every
+    PARS_FILE_PROGRESS_ROWS rows on a connection of its own, and the file in one short
+    transaction at the end.
+    """
+
+    def keep_going(rows_written: int) -> None:
+        with db.engine.begin() as connection:
+            renewed = connection.execute(
+                update(SandboxParsFile)
+                .where(SandboxParsFile.id == claim.file_id, _holds(claim))
+                .values(rows_written=rows_written, lease_expires_at=utcnow() + _lease())
+            ).rowcount
+        if renewed != 1:
+            raise LostClaim
+
+    try:
+        with deferred_transactions():
+            file = db.session.get(SandboxParsFile, claim.file_id)
+            if file is None or file.claim_token != claim.token:
+                db.session.rollback()
+                return False
+            attempt = db.session.get(SandboxAttempt, file.attempt_id)
+            activities = services.pars_activities(attempt.signup_id)
+            made_on, rows = file.made_on, attempt.rows_read
+            body = services.make_pars_file(
+                attempt,
+                file.kind,
+                activities,
+                today=made_on,
+                max_bytes=int(current_app.config["SANDBOX_MAX_UPLOAD_BYTES"]),
+                on_progress=keep_going,
+            )
+            db.session.rollback()  # ends the read; the file is written in a transaction of its own
+            stored = db.session.execute(
+                update(SandboxParsFile)
+                .where(SandboxParsFile.id == claim.file_id, _holds(claim))
+                .values(
+                    status=FILE_READY,
+                    content=body,
+                    inputs_key=services.pars_inputs_key(activities, made_on),
+                    rows_written=rows,
+                    claim_token=None,
+                    lease_expires_at=None,
+                    finished_at=utcnow(),
+                )
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if stored != 1:
+                raise LostClaim
+            db.session.commit()
+    except LostClaim:
+        db.session.rollback()
+        current_app.logger.warning(
+            "sandbox PARS-ready file %s was taken over by another worker", claim.file_id
+        )
+        return False
+    except OperationalError:
+        db.session.rollback()
+        _release_file(claim)
+        raise
+    except Exception as error:  # the upload's file gone or unreadable, or a bug: fail this file
+        _fail_file(claim, error)
+        return False
+    current_app.logger.info("sandbox PARS-ready file %s made", claim.file_id)
+    return True
+
+
+def _holds(claim: FileClaim):
+    return SandboxParsFile.claim_token == claim.token
+
+
+def _release_file(claim: FileClaim) -> None:
+    """Put a claimed file back in the queue; if the database cannot be reached for that either,
+    the claim lapses with its lease."""
+    try:
+        db.session.execute(
+            update(SandboxParsFile)
+            .where(SandboxParsFile.id == claim.file_id, _holds(claim))
+            .values(status=FILE_QUEUED, claim_token=None, lease_expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+    except OperationalError:
+        db.session.rollback()
+
+
+def _fail_file(claim: FileClaim, error: Exception) -> None:
+    """Mark a file failed, logging the kind of error only: its text may hold learner data."""
+    db.session.rollback()
+    current_app.logger.error(
+        "sandbox PARS-ready file %s failed: %s (details withheld: they may hold learner data)",
+        claim.file_id,
+        type(error).__name__,
+    )
+    db.session.execute(
+        update(SandboxParsFile)
+        .where(SandboxParsFile.id == claim.file_id, _holds(claim))
+        .values(status=FILE_FAILED, claim_token=None, lease_expires_at=None, finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def make_files(*, now: Callable[[], datetime] = utcnow) -> int:
+    """Make every PARS-ready file asked for, one at a time; returns how many were made."""
+    made = 0
+    while (claim := claim_next_file(now())) is not None:
+        made += make_claimed_file(claim)
+    return made
+
+
 def watch(
     interval: float,
     *,
     should_stop: Callable[[], bool],
     on_judged: Callable[[int], None] = lambda count: None,
 ) -> None:
-    """Judge waiting uploads every ``interval`` seconds until ``should_stop()``, surviving a
-    locked or unreachable database (``training.workers.loop``)."""
+    """Judge waiting uploads, then make the PARS-ready files asked for, every ``interval``
+    seconds until ``should_stop()``, surviving a locked or unreachable database
+    (``training.workers.loop``)."""
 
     def judge_round() -> None:
         judged = work()
         if judged:
             on_judged(judged)
+        make_files()
 
     worker_loop.run(SANDBOX_WORKER, judge_round, interval=interval, should_stop=should_stop)

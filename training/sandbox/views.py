@@ -306,8 +306,17 @@ def _render_own_attempt(
         mapping_form=mapping_form,
         preview=preview,
         pars_ready=services.can_make_pars_file(attempt),
+        pars_files=_pars_files_state(signup, attempt),
     )
     return page, status
+
+
+def _pars_files_state(signup: Signup, attempt: SandboxAttempt) -> services.ParsFilesState | None:
+    """How far the worker got with a large upload's PARS-ready files; None when they are made
+    in the request (a small upload) or there are none."""
+    if _builds_in_request(attempt) or not services.can_make_pars_file(attempt):
+        return None
+    return services.pars_files_state(attempt, _pars_inputs(signup)[2])
 
 
 def _mapping_form(signup: Signup, attempt: SandboxAttempt, columns, formdata=None):
@@ -352,31 +361,77 @@ def map_columns(token: str, attempt_id: int):
     )
 
 
+def _builds_in_request(attempt: SandboxAttempt) -> bool:
+    config = current_app.config
+    return services.builds_in_request(
+        attempt,
+        max_bytes=int(config["SANDBOX_INLINE_MAX_BYTES"]),
+        max_rows=int(config["SANDBOX_INLINE_MAX_ROWS"]),
+    )
+
+
+def _pars_inputs(signup: Signup) -> tuple[dict, date, str]:
+    """The activities and day a PARS-ready file is made from now, with their digest."""
+    activities = services.pars_activities(signup.id)
+    today = _today(signup)
+    return activities, today, services.pars_inputs_key(activities, today)
+
+
 @bp.get("/manage/<token>/sandbox/attempts/<id:attempt_id>/pars-ready.<any(xlsx, txt):kind>")
 def pars_ready(token: str, attempt_id: int, kind: str):
-    """The accepted rows as a file ready for the real PARS upload."""
+    """The accepted rows as a file ready for the real PARS upload: made here for a small upload,
+    else the one the worker made (until it has, the results page, which offers to prepare it)."""
     signup = signup_or_404(token)
     attempt = _attempt_or_404(signup, attempt_id)
     if not services.can_make_pars_file(attempt):
         abort(404)
-    today = _today(signup)
-    activities = {
-        activity.activity_id: services.judge_activity(activity)
-        for activity in services.activities_of(signup)
-    }
-    try:
-        rows = services.judged_rows(attempt, today=today, max_bytes=_max_bytes())
-        if kind == "xlsx":
-            body = downloads.pars_ready_xlsx(rows, activities, today)
-            mimetype = XLSX_MIMETYPE
-        else:
-            body = downloads.pars_ready_text(rows, activities, today)
-            mimetype = PLAIN_TEXT_MIMETYPE
-    except services.SandboxError as error:
-        flash(str(error), "error")
-        return redirect(url_for("sandbox.attempt", token=token, attempt_id=attempt.id), code=303)
+    back = url_for("sandbox.attempt", token=token, attempt_id=attempt.id) + "#pars-ready"
+    activities, today, inputs_key = _pars_inputs(signup)
+    if _builds_in_request(attempt):
+        try:
+            body = services.make_pars_file(
+                attempt, kind, activities, today=today, max_bytes=_max_bytes()
+            )
+        except services.SandboxError as error:
+            flash(str(error), "error")
+            return redirect(back, code=303)
+    else:
+        body = services.ready_pars_file(attempt, kind, inputs_key)
+        if body is None:
+            return redirect(back, code=303)
+    mimetype = XLSX_MIMETYPE if kind == "xlsx" else PLAIN_TEXT_MIMETYPE
     stem = file_stem(attempt.filename.rsplit(".", 1)[0][:80]) or "learners"
     return named_attachment(body, filename=f"{stem}-pars-ready.{kind}", mimetype=mimetype)
+
+
+@bp.post("/manage/<token>/sandbox/attempts/<id:attempt_id>/pars-ready")
+@once_per_submission
+def prepare_pars_files(token: str, attempt_id: int):
+    """Ask the worker to make a large upload's PARS-ready files."""
+    signup = signup_or_404(token)
+    attempt = _attempt_or_404(signup, attempt_id)
+    back = url_for("sandbox.attempt", token=token, attempt_id=attempt.id) + "#pars-ready"
+    if not ActionForm().validate_on_submit():
+        return redirect(back, code=303)
+    _activities, today, inputs_key = _pars_inputs(signup)
+    return carry_out(
+        lambda: services.request_pars_files(attempt, today=today, inputs_key=inputs_key),
+        redirect_to=back,
+    )
+
+
+@bp.get("/manage/<token>/sandbox/attempts/<id:attempt_id>/pars-ready/status")
+def pars_files_status(token: str, attempt_id: int):
+    """How far the worker got with an upload's PARS-ready files, as JSON for the page's polling."""
+    signup = signup_or_404(token)
+    attempt = _attempt_or_404(signup, attempt_id)
+    state = services.pars_files_state(attempt, _pars_inputs(signup)[2])
+    return jsonify(
+        percent=state.percent,
+        label=state.label,
+        finished=not state.preparing,
+        ready=state.ready,
+    )
 
 
 @bp.get("/manage/<token>/sandbox/attempts/<id:attempt_id>/status")
@@ -440,6 +495,7 @@ def _render_attempt(
     mapping_form: ColumnMappingForm | None = None,
     preview=None,
     pars_ready: bool = False,
+    pars_files: services.ParsFilesState | None = None,
 ):
     filters = FindingsFilterForm(formdata=request.args)
     filters.set_codes(attempt.counts_by_code)
@@ -474,6 +530,8 @@ def _render_attempt(
         mapping_form=mapping_form,
         preview=preview,
         pars_ready=pars_ready,
+        pars_files=pars_files,
+        action_form=ActionForm(),
         stage_labels={code: rule.stage_label() for code, rule in rules.CODES.items()},
         reasons=mapping.REASONS,
         rules=rules,

@@ -55,11 +55,6 @@ _MEMO_LIMIT = 65_536
 _SEPARATOR = "\x1f"
 _FORMULA_START = r"^[=+\-@]"
 
-# The plans made of a batch's verdicts: collected in memory (the engine "auto" picks took
-# longer for a join), and without common subexpression elimination, which in polars 2.1 gave
-# one series literal's values for another's (a Boolean column read as Int32) in such a plan.
-_OPTIMIZATIONS = pl.QueryOptFlags(comm_subexpr_elim=False)
-
 # What a line of a batch is: blank (no row), plain (judged from the batch's verdicts), or
 # judged whole by the fast path or RowJudge.
 BLANK, PLAIN, WHOLE = 0, 1, 2
@@ -326,7 +321,10 @@ class BatchRows:
         """The data rows from line ``first_line`` on, judged batch by batch."""
         for number, lines in line_batches(data, self.encoding, first_line):
             if len(lines):
-                yield self._judge_batch(number, self._columns(lines.alias("line")))
+                batch = self._judge_batch(number, lines)
+                del lines
+                yield batch
+                del batch  # not held while the next batch is read and judged
 
     # --- One batch -----------------------------------------------------------------------
 
@@ -424,7 +422,7 @@ class BatchRows:
                 .alias("license"),
                 *self._keys(),
             )
-            .collect(engine="in-memory")
+            .collect()
         )
 
     def _keys(self) -> list[pl.Expr]:
@@ -455,56 +453,50 @@ class BatchRows:
         }
         return [keys[step].alias(f"{step}_key") for step in _STEPS]
 
-    def _judge_batch(self, first_number: int, frame: pl.DataFrame) -> JudgedBatch:
-        """Judge a batch of lines, split into columns."""
-        # Each step's distinct keys, taken in one plan; each asked once, given to rows as ids.
-        distinct = frame.select(pl.col(f"{step}_key").unique().implode() for step in _STEPS)
+    def _judge_batch(self, first_number: int, lines: pl.Series) -> JudgedBatch:
+        """Judge a batch of lines."""
+        frame = self._columns(lines.alias("line"))
+        keys = {step: frame[f"{step}_key"] for step in _STEPS}
         tables = {step: self._verdicts_for(step) for step in _STEPS}
-        ids = []
+        ids = {}
         for step in _STEPS:
-            keys = distinct[f"{step}_key"].explode()
-            known = tables[step].ids
+            codes = keys[step]
+            distinct = codes.unique()
+            table = tables[step]
+            known = table.ids
             step_ids = [
                 verdict_id if (verdict_id := known.get(key)) is not None else self._add(step, key)
-                for key in keys.to_list()
+                for key in distinct.to_list()
             ]
-            ids.append(
-                pl.col(f"{step}_key")
-                .replace_strict(keys, pl.Series(step_ids, dtype=pl.UInt32), return_dtype=pl.UInt32)
-                .alias(f"{step}_verdict")
+            ids[step] = codes.replace_strict(
+                distinct, pl.Series(step_ids, dtype=pl.UInt32), return_dtype=pl.UInt32
             )
-
-        def gathered(step: str, name: str, alias: str) -> pl.Expr:
-            return pl.lit(tables[step].columns()[name]).gather(f"{step}_verdict").alias(alias)
-
-        rows = (
-            frame.lazy()
-            .select(
-                "plain", "blank", "line", "field_3", "field_4", "npi", "license", "field_10",
-                "first_key", "last_key", "held", *ids,
-                pl.int_range(first_number, first_number + frame.height, dtype=pl.Int64)
-                .alias("number"),
-            )
-            .with_columns(
-                *(
-                    gathered(step, name, name)
-                    for step, (names, _columns_of) in _COLUMNS.items()
-                    for name in names
-                ),
-                *(gathered(step, "template", f"{step}_template") for step in _STEPS),
-            )
-            .collect(engine="in-memory", optimizations=_OPTIMIZATIONS)
+        rows = frame.select(
+            "plain", "blank", "line", "field_3", "field_4", "npi", "license", "field_10",
+            "first_key", "last_key", "held",
+        ).with_columns(
+            pl.int_range(first_number, first_number + frame.height, dtype=pl.Int64).alias("number"),
+            *(ids[step].alias(f"{step}_verdict") for step in _STEPS),
+            *(
+                tables[step].columns()[name].gather(ids[step]).alias(name)
+                for step, (names, _columns_of) in _COLUMNS.items()
+                for name in names
+            ),
+            *(
+                tables[step].columns()["template"].gather(ids[step]).alias(f"{step}_template")
+                for step in _STEPS
+            ),
         )  # fmt: skip
+        rows = self._combine(rows)
         batch = JudgedBatch(
             first_number, tables, self._combinations, self._stored_templates(),
             self._finding_texts,
         )  # fmt: skip
-        self._across_rows(batch, self._combine(rows))
+        self._across_rows(batch, rows)
         return batch
 
-    def _combine(self, rows: pl.DataFrame) -> pl.LazyFrame:
-        """Each row's combination of its steps' findings (its id, and whether it has an error),
-        as a plan on the rows."""
+    def _combine(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """Each row's combination of its steps' findings (its id, and whether it has an error)."""
         templates = [f"{step}_template" for step in _STEPS]
         if len(self._combinations) >= _MEMO_LIMIT:  # batches made before keep the old list
             self._combination_of = {}
@@ -523,11 +515,8 @@ class BatchRows:
         )
         combined = self._combinations
         errors = pl.Series([has_error for _findings, has_error in combined], dtype=pl.Boolean)
-        return (
-            rows.lazy()
-            .join(distinct.lazy(), on=templates, how="left", maintain_order="left")
-            .with_columns(pl.lit(errors).gather("combination").alias("has_error"))
-        )
+        rows = rows.join(distinct, on=templates, how="left", maintain_order="left")
+        return rows.with_columns(errors.gather(rows["combination"]).alias("has_error"))
 
     def _stored_templates(self) -> pl.DataFrame:
         """The findings of every template so far as stored: (template id, order, fields)."""
@@ -553,7 +542,7 @@ class BatchRows:
         self._combinations.append((templates, has_error))
         return combination_id
 
-    def _across_rows(self, batch: JudgedBatch, rows: pl.LazyFrame) -> None:
+    def _across_rows(self, batch: JudgedBatch, rows: pl.DataFrame) -> None:
         """What each row's acceptance and findings owe to the register and to other rows.
 
         The register is asked first, in Python, for the few rows it may hold. Then a row is
@@ -579,53 +568,51 @@ class BatchRows:
             & (pl.col("board") == "ABS").fill_null(value=False)
             & pl.col("quarters").is_not_null()
         )
-        # The keys' SHA-256 taken in polars, a column at a time (null where a row has none),
-        # in the plan that puts the rows' findings together.
-        rows = (
-            rows.with_columns(
+        rows = rows.with_columns(
+            pl.concat_str(
+                "first_key", "last_key", "birth_month", "birth_day", separator=_SEPARATOR
+            ).alias("learner"),
+            keyed.alias("keyed"),
+            (
+                keyed
+                & pl.col("board").is_in(sorted(rules.ONE_COMPLETION_BOARDS)).fill_null(value=False)
+            ).alias("one_completion"),
+            abs_day.alias("abs_day"),
+            (abs_day & pl.col("birthday_ok") & pl.col("completion_text").is_not_null()).alias(
+                "day_keyed"
+            ),
+        )
+        # The keys' SHA-256 taken in polars, a column at a time (null where a row has none).
+        rows = rows.with_columns(
+            _hex_digest(pl.when("keyed").then(
                 pl.concat_str(
-                    "first_key", "last_key", "birth_month", "birth_day", separator=_SEPARATOR
-                ).alias("learner"),
-                keyed.alias("keyed"),
-                (keyed & pl.col("board").is_in(sorted(rules.ONE_COMPLETION_BOARDS))
-                 .fill_null(value=False)).alias("one_completion"),
-                abs_day.alias("abs_day"),
-                (abs_day & pl.col("birthday_ok") & pl.col("completion_text").is_not_null())
-                .alias("day_keyed"),
-            )
-            .with_columns(
-                _hex_digest(pl.when("keyed").then(
-                    pl.concat_str(
-                        "learner", "activity_id", "completion_text",
-                        pl.col("board").fill_null(""), separator=_SEPARATOR,
-                    )
-                )).alias("record_hex"),
-                _hex_key64(_hex_digest(pl.when("one_completion").then(
-                    pl.concat_str("board", "learner", "activity_id", separator=_SEPARATOR)
-                ))).alias("completion_key"),
-                _hex_key64(_hex_digest(pl.when("day_keyed").then(
-                    pl.concat_str("learner", "completion_text", separator=_SEPARATOR)
-                ))).alias("day_key"),
-            )
-            .with_columns(_hex_key64(pl.col("record_hex")).alias("record_key"))
-            .collect(engine="in-memory", optimizations=_OPTIMIZATIONS)
-        )  # fmt: skip
+                    "learner", "activity_id", "completion_text",
+                    pl.col("board").fill_null(""), separator=_SEPARATOR,
+                )
+            )).alias("record_hex"),
+            _hex_key64(_hex_digest(pl.when("one_completion").then(
+                pl.concat_str("board", "learner", "activity_id", separator=_SEPARATOR)
+            ))).alias("completion_key"),
+            _hex_key64(_hex_digest(pl.when("day_keyed").then(
+                pl.concat_str("learner", "completion_text", separator=_SEPARATOR)
+            ))).alias("day_key"),
+        ).with_columns(_hex_key64(pl.col("record_hex")).alias("record_key"))  # fmt: skip
         indexes = (
             ("record_key", "keyed", judge.rows_by_key),
             ("completion_key", "one_completion", judge.completions),
             ("day_key", "day_keyed", judge.abs_quarters),
         )
-        earlier = [
+        rows = rows.with_columns(
             self._earlier(rows, key, where, index.runs).alias(f"{key}_earlier")
             for key, where, index in indexes
-        ]
-        has_error = self._identities(batch, rows)
-        whole = (~rows["plain"] & ~rows["blank"]).any()
+        )
+        rows = self._identities(batch, rows)
+        whole = rows.select((~pl.col("plain") & ~pl.col("blank")).any()).item()
         if self._held is None or whole:
             apart = pl.col("plain")
         else:
-            apart = pl.col("plain") & self._apart(*self._held)
-        rows = rows.with_columns(*earlier, has_error).with_columns(
+            apart = pl.col("plain") & self._apart(rows, *self._held)
+        rows = rows.with_columns(
             # A row the columns cannot say (null) is judged apart.
             apart.fill_null(value=True).alias("apart"),
             (pl.col("plain") & ~pl.col("has_error")).alias("accepted"),
@@ -664,7 +651,7 @@ class BatchRows:
         )  # fmt: skip
 
     @staticmethod
-    def _apart(record_keys: pl.Series, completion_keys: pl.Series) -> pl.Expr:
+    def _apart(rows: pl.DataFrame, record_keys: pl.Series, completion_keys: pl.Series) -> pl.Expr:
         """Which plain rows share a key with another row or a held record, or are not Adds, or
         have an ABS day over the limit on their own."""
         held_completion: pl.Expr = pl.lit(value=False)
@@ -703,10 +690,10 @@ class BatchRows:
             return nothing
         return nothing.scatter(mask.arg_true(), runs.lookup(rows.filter(mask)[key]))
 
-    def _identities(self, batch: JudgedBatch, rows: pl.DataFrame) -> pl.Series:
+    def _identities(self, batch: JudgedBatch, rows: pl.DataFrame) -> pl.DataFrame:
         """The register's findings for the rows whose identifiers or swapped names it holds
         (RowJudge's ``_identity``: few rows, asked before the rules across rows as RowJudge
-        asks them); returns whether each row has an error, with the register's."""
+        asks them); returns the rows with their errors."""
         named = rows.filter(
             pl.col("plain")
             & pl.col("held")
@@ -716,9 +703,8 @@ class BatchRows:
             "number", "first_key", "last_key", "birth_month", "birth_day", "state_verdict",
             "license", "npi", "board_verdict", "field_10",
         )  # fmt: skip
-        has_error = rows["has_error"]
         if not named.height:
-            return has_error
+            return rows
         identity = self.judge._identity
         states = batch.tables["state"].values
         boards = batch.tables["board"].values
@@ -741,7 +727,9 @@ class BatchRows:
                 extras[number] = found
                 if any(finding.severity == rules.ERROR for finding in found):
                     errors.append(number - first)
-        return has_error.scatter(errors, True) if errors else has_error
+        if not errors:
+            return rows
+        return rows.with_columns(rows["has_error"].scatter(errors, True))
 
     def _rows_apart(self, batch: JudgedBatch, rows: pl.DataFrame, indexes: tuple) -> pl.DataFrame:
         """Judge the rows left apart, and the rows judged whole, in row order with RowJudge's
@@ -1141,31 +1129,23 @@ class JudgedBatch:
         parts: dict[int, tuple[int, list[tuple[str, Callable[[], Columns]]]]] = {}
         taken = {False: 0, True: 0}  # rows of the plain adds and deletes taken so far
         part_of = (pl.col("place") - 1) // every
-        is_whole = pl.col("whole") >= 0
-        runs = (
-            order.lazy()
-            .with_columns(part_of.alias("part"))
-            .with_columns(
-                ((pl.col("part") != pl.col("part").shift()) | (pl.col("is_delete") != pl.col(
-                    "is_delete").shift())).fill_null(value=True).cum_sum().alias("run")
-            )
-            .group_by("run", maintain_order=True)
-            .agg(
-                pl.col("is_delete").first(), pl.col("part").first(), pl.col("place").max(),
-                (~is_whole).sum().alias("count"),
-                # Where the rows judged whole come in a run, if it has any.
-                pl.col("whole").filter(is_whole.any()),
-            )
-            .select("is_delete", "part", "place", "count", "whole")
-            .collect(engine="in-memory", optimizations=_OPTIMIZATIONS)
+        runs = order.with_columns(part_of.alias("part")).with_columns(
+            ((pl.col("part") != pl.col("part").shift()) | (pl.col("is_delete") != pl.col(
+                "is_delete").shift())).fill_null(value=True).cum_sum().alias("run")
         )  # fmt: skip
-        for deleting, part, place, count, from_whole in zip(*_lists(runs), strict=True):
+        for (_run,), run in runs.group_by("run", maintain_order=True):
+            deleting = run["is_delete"][0]
             start = taken[deleting]
+            from_whole = run["whole"].to_list()
+            count = sum(index < 0 for index in from_whole)
+            if count == len(from_whole):
+                from_whole = []
             taken[deleting] = start + count
+            part = run["part"][0]
             last, changes = parts.get(part, (0, []))
             make = partial(run_columns, deleting, start, count, from_whole)
             changes.append(("delete" if deleting else "add", make))
-            parts[part] = (max(last, place), changes)
+            parts[part] = (max(last, run["place"].max()), changes)
         return parts
 
     @staticmethod

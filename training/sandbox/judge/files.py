@@ -426,6 +426,7 @@ class FileJudgement:
                     for kind, columns in changes:
                         part.add_changes(kind, columns)
                 rows_judged += item.judged
+                del item  # not held while the next batch is judged
             while rows_judged >= part.rows_judged + every:
                 part.rows_judged += every
                 part.whole = True
