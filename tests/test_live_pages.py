@@ -372,6 +372,7 @@ def test_session_notes_are_kept_with_the_session(app, live, facilitator):
 def test_participant_page_waits_for_the_start(client, live):
     text = page_text(client.get(follow_url(live)))
     assert "Waiting for the session to start" in text
+    assert "“I need help” reaches the facilitators from when check-in opens, 30 minutes" in text
     assert "I need help" in text
     assert "Done with this step" not in text
 
