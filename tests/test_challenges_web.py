@@ -347,3 +347,24 @@ def test_challenge_pages_for_staff_are_refused_to_others(app, role):
         )
     for path in ("/staff/challenges", "/staff/challenges.csv"):
         assert client.get(path).status_code == (403 if role else 302)
+
+
+def test_a_reason_to_draw_again_with_no_drawing_yet_is_refused_not_dropped(
+    app, client, token, staff_client
+):
+    record(client, token, "201234567", TODAY)
+    record(client, token, "201234568", TODAY)
+    with app.app_context():
+        ids = db.session.scalars(select(ChallengeEntry.id)).all()
+    for entry_id in ids:
+        staff_client.post(f"/staff/challenges/entries/{entry_id}/verify")
+    refused = staff_client.post(
+        "/staff/challenges/drawing",
+        data={"challenge": "accme", "winners": 1, "redraw_reason": "Just in case"},
+    )
+    assert (
+        "The ACCME Challenge has no drawing to replace yet, so the reason to draw again would "
+        "not be kept: clear it to run the first drawing."
+    ) in page_text(staff_client.get(refused.headers["Location"]))
+    with app.app_context():
+        assert db.session.scalars(select(ChallengeDrawing)).all() == []

@@ -372,6 +372,7 @@ def test_session_notes_are_kept_with_the_session(app, live, facilitator):
 def test_participant_page_waits_for_the_start(client, live):
     text = page_text(client.get(follow_url(live)))
     assert "Waiting for the session to start" in text
+    assert "“I need help” reaches the facilitators from when check-in opens, 30 minutes" in text
     assert "I need help" in text
     assert "Done with this step" not in text
 
@@ -665,3 +666,98 @@ def test_a_session_cannot_be_started_before_check_in_opens_and_says_when_it_can(
     clock.move_to(live.starts_at - timedelta(minutes=30), tick=False)
     assert fran.post(console_url(live, "start")).status_code == 303
     assert "Step 1 of 8" in page_text(fran.get(console_url(live)))
+
+
+def step_ids(app) -> dict[int, int]:
+    """The walkthrough's step ids by position (1 to 8)."""
+    with app.app_context():
+        return dict(db.session.execute(select(WalkthroughStep.position, WalkthroughStep.id)).all())
+
+
+def test_a_step_ahead_of_the_facilitator_cannot_be_marked_done(app, live, facilitator):
+    participant = app.test_client()
+    facilitator.post(console_url(live, "start"))
+    response = participant.post(
+        follow_url(live, action="done"), data={"step_id": step_ids(app)[8]}, follow_redirects=True
+    )
+    text = page_text(response)
+    assert "That step is not on screen yet; here is the current one." in text
+    assert "Marked done" not in text
+    assert "Step 1 of 8: Collect learner permission" in text
+    assert "Done with this step" in text
+    assert "8. Check CME Passport done" not in page_text(facilitator.get(console_url(live)))
+
+
+def test_a_stale_tab_cannot_mark_done_the_step_the_facilitator_left(app, live, facilitator):
+    participant = app.test_client()
+    facilitator.post(console_url(live, "start"))
+    facilitator.post(console_url(live, "next"))
+    response = participant.post(
+        follow_url(live, action="done"), data={"step_id": step_ids(app)[1]}, follow_redirects=True
+    )
+    text = page_text(response)
+    assert "That step is no longer on screen; here is the current one." in text
+    assert "Marked done" not in text
+    assert "Step 2 of 8: Find your activity in PARS" in text
+    assert "1. Collect learner permission done" not in page_text(facilitator.get(console_url(live)))
+
+
+def test_a_step_that_does_not_exist_is_refused_like_a_stale_one(app, live, facilitator):
+    participant = app.test_client()
+    facilitator.post(console_url(live, "start"))
+    response = participant.post(
+        follow_url(live, action="done"), data={"step_id": 999_999}, follow_redirects=True
+    )
+    assert "That step is no longer on screen; here is the current one." in page_text(response)
+
+
+def test_help_and_done_days_before_the_session_are_refused_and_the_board_stays_quiet(
+    app, live, facilitator, clock
+):
+    clock.move_to(live.starts_at - timedelta(days=3), tick=False)
+    participant = app.test_client()
+    help_page = page_text(participant.post(follow_url(live, action="help"), follow_redirects=True))
+    assert "You can ask for help from when check-in opens: " in help_page
+    assert "30 minutes before the session starts" in help_page
+    assert "A facilitator knows you need help." not in help_page
+    done_page = page_text(
+        participant.post(
+            follow_url(live, action="done"),
+            data={"step_id": step_ids(app)[1]},
+            follow_redirects=True,
+        )
+    )
+    assert "The session has not started yet, so there is no step to mark done." in done_page
+
+    clock.move_to(live.starts_at - CONSOLE_USED_BEFORE_START, tick=False)
+    assert "Needs help" not in page_text(facilitator.get(console_url(live)))
+    with app.app_context():
+        assert db.session.scalars(select(LiveAttendance)).all() == []
+
+
+def test_help_and_done_after_the_session_ended_are_refused(app, live, facilitator):
+    participant = app.test_client()
+    facilitator.post(console_url(live, "start"))
+    facilitator.post(console_url(live, "end"))
+    help_page = page_text(participant.post(follow_url(live, action="help"), follow_redirects=True))
+    assert "The session has ended, so no facilitator is watching for help now." in help_page
+    done_page = page_text(
+        participant.post(
+            follow_url(live, action="done"),
+            data={"step_id": step_ids(app)[1]},
+            follow_redirects=True,
+        )
+    )
+    assert "The session has ended, so steps can no longer be marked done." in done_page
+
+
+def test_help_is_refused_until_check_in_opens_at_the_given_now(app, live):
+    with app.app_context():
+        signup = db.session.get(Signup, live.signup_ids[SIERRA])
+        opens_at = services.checkin_opens_at(signup.session)
+        with pytest.raises(services.LiveError, match="when check-in opens"):
+            services.request_help(signup, now=opens_at - timedelta(seconds=1))
+        services.request_help(signup, now=opens_at)
+        attendance = db.session.scalars(select(LiveAttendance)).one()
+        assert attendance.help_requested_at == opens_at
+        db.session.rollback()

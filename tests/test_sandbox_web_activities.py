@@ -7,6 +7,7 @@ from conftest import manage_token, page_text, signup_form
 from sqlalchemy import select
 
 from training.extensions import db
+from training.sandbox import rules
 from training.sandbox.models import SandboxActivity
 
 
@@ -211,3 +212,22 @@ def test_abpmr_is_refused_for_an_activity_starting_before_2025(app, client, toke
     )
     assert on_time.status_code == 303
     assert [board for board, *_ in activities(app)[0][3]] == ["ABIM", "ABPMR"]
+
+
+@pytest.mark.parametrize("code", list(rules.BOARDS))
+@pytest.mark.parametrize("typed", ["points", "credit_types"])
+def test_points_or_credit_types_for_an_unticked_board_are_refused_not_dropped(
+    app, client, token, code, typed
+):
+    board = rules.BOARDS[code]
+    given = {"points": "2", "credit_types": [board.credit_types[0]]}[typed]
+    response = client.post(
+        f"/manage/{token}/sandbox/activities/new",
+        data=activity_form(**{f"board_{code}-is_registered": None, f"board_{code}-{typed}": given}),
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    message = "You gave points or credit types for this board without ticking “Registered”"
+    assert f'<p class="error" id="board_{code}-is_registered-error">{message}' in page
+    assert f'<a href="#board_{code}-is_registered">{code} registered: {message}' in page
+    assert activities(app) == []

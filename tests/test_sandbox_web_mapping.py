@@ -8,11 +8,16 @@ import re
 import pytest
 from conftest import THREE_DAYS_AGO, page_text
 from openpyxl import Workbook
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from training.extensions import db
 from training.sandbox import rules, services
-from training.sandbox.models import SandboxAttempt, SandboxColumnMap, SandboxRecord
+from training.sandbox.models import (
+    SandboxAttempt,
+    SandboxColumnMap,
+    SandboxRecord,
+    SandboxUpload,
+)
 from training.staff.services import create_staff
 
 # Completion dates are counted back from now, and judged against the program's today.
@@ -344,3 +349,65 @@ def test_the_preview_shows_how_each_name_was_split_and_what_was_left_out(client,
     mapped = client.post(f"{attempt_url}/columns", data=mapping_form()).headers["Location"]
     warned = page_text(client.get(f"{mapped}?code=NAME_SPLIT_CHECK"))
     assert f'Name "Dr. {first.first_name} {first.last_name} Jr." was read as First Name' in warned
+
+
+def wide_export(entries, extra: int, *, filled: bool) -> bytes:
+    """The LMS export with ``extra`` more columns after its own, as a 100+ column export has."""
+    rows = list(csv.reader(io.StringIO(lms_export(entries).decode("utf-8-sig"))))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(rows[0] + [f"Custom field {n}" for n in range(1, extra + 1)])
+    for row in rows[1:]:
+        writer.writerow(row + [f"value {n}" if filled else "" for n in range(1, extra + 1)])
+    return buffer.getvalue().encode()
+
+
+def test_a_wide_export_gets_selects_for_its_columns_with_values(client, token):
+    response = upload(client, token, wide_export(licensees(2), 100, filled=False))
+    page = client.get(response.headers["Location"])
+    text = page_text(page)
+
+    assert "match your columns to the template's below" in text
+    assert "Your columns (107): the 7 with values in the first rows" in text
+    assert [selected(page, position) for position in range(6)] == mapping_form_targets()
+    assert 'id="column_7"' not in page.get_data(as_text=True)
+    assert "Not used, being empty in the first rows (100): Custom field 1, Custom field 2" in text
+    confirmed = client.post(f"{response.headers['Location']}/columns", data=mapping_form())
+    assert confirmed.status_code == 303
+    result = page_text(client.get(confirmed.headers["Location"]))
+    assert "All 2 row(s) were accepted" in result
+
+
+def mapping_form_targets() -> list[str]:
+    """The template columns proposed for the LMS export's first six columns."""
+    form = mapping_form()
+    return [form[f"column_{position}"] for position in range(6)]
+
+
+def test_a_wide_export_with_values_everywhere_gets_a_select_per_column(client, token):
+    response = upload(client, token, wide_export(licensees(2), 100, filled=True))
+    page = client.get(response.headers["Location"])
+
+    assert "Your columns (107)" in page_text(page)
+    assert selected(page, 0) == rules.NAME_COLUMN
+    assert selected(page, 106) == ""
+
+
+def test_an_export_too_wide_to_map_says_so_where_the_mapping_would_be(client, token):
+    response = upload(client, token, wide_export(licensees(2), 300, filled=True))
+    text = page_text(client.get(response.headers["Location"]))
+
+    mapping = text.split("Match your columns to the template")[1]
+    assert "Your file has 307 columns, 307 of them with values in the first rows" in mapping
+    assert "Delete the columns PARS does not need" in mapping
+
+
+def test_a_mismatched_file_no_longer_kept_says_to_upload_it_again(app, client, token):
+    attempt_url = upload(client, token, lms_export(licensees(2))).headers["Location"]
+    with app.app_context():
+        db.session.execute(delete(SandboxUpload))
+        db.session.commit()
+    text = page_text(client.get(attempt_url))
+
+    mapping = text.split("Match your columns to the template")[1]
+    assert "file is no longer kept, so its columns cannot be matched here" in mapping

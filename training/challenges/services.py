@@ -201,13 +201,17 @@ def run_drawing(
 
     One drawing stands per challenge. Once there is one, raises ``AlreadyDrawn`` unless an
     admin gives a ``redraw_reason`` (recorded with the new drawing, which then stands); a
-    reason given for the first drawing is not recorded. Two first drawings at once: the
-    database keeps one and the other raises ``AlreadyDrawn``.
+    reason given for the first drawing is refused, not dropped unseen. Two first drawings at
+    once: the database keeps one and the other raises ``AlreadyDrawn``.
     """
     standing = official_drawing(program, challenge)
     reason = (redraw_reason or "").strip() or None
     if standing is None:
-        reason = None
+        if reason is not None:
+            raise ChallengeError(
+                f"The {CHALLENGE_NAMES[challenge]} has no drawing to replace yet, so the reason "
+                "to draw again would not be kept: clear it to run the first drawing."
+            )
     elif reason is None:
         raise AlreadyDrawn(standing)
     elif not actor.is_admin:

@@ -235,8 +235,17 @@ def clear_help(session: TrainingSession, signup: Signup, *, actor) -> None:
 
 
 def request_help(signup: Signup, *, now: datetime) -> None:
-    """The organization asks for a facilitator (on the step it is shown)."""
-    live = _participant_live(signup)
+    """The organization asks for a facilitator (on the step it is shown). Raises ``LiveError``
+    before check-in opens (nobody is watching yet) and after the session has ended."""
+    session = _participant_session(signup)
+    if not is_checkin_open(session, now):
+        raise LiveError(
+            f"You can ask for help from when check-in opens: {_opening(session)}. "
+            "Until then, write to the training team from your booking page."
+        )
+    live = open_live(session)
+    if live.ended_at is not None:
+        raise LiveError("The session has ended, so no facilitator is watching for help now.")
     attendance = _attendance(live, signup)
     if attendance.help_requested_at is not None:
         return
@@ -247,18 +256,38 @@ def request_help(signup: Signup, *, now: datetime) -> None:
 
 
 def withdraw_help(signup: Signup) -> None:
-    """The organization no longer needs help."""
-    live = _participant_live(signup)
-    attendance = _attendance(live, signup)
-    if attendance.help_requested_at is None:
+    """The organization no longer needs help (at any time: lowering its own flag harms
+    nothing, and writes nothing when there is no flag)."""
+    session = _participant_session(signup)
+    attendance = db.session.scalars(
+        select(LiveAttendance).where(
+            LiveAttendance.session_id == session.id, LiveAttendance.signup_id == signup.id
+        )
+    ).first()
+    if attendance is None or attendance.help_requested_at is None:
         return
+    live = open_live(session)
     attendance.help_requested_at = None
     _touch(live, attendance)
 
 
-def mark_step_done(signup: Signup, step: WalkthroughStep, *, now: datetime) -> None:
-    """The organization says it is done with ``step``."""
-    live = _participant_live(signup)
+def mark_step_done(signup: Signup, step: WalkthroughStep | None, *, now: datetime) -> None:
+    """The organization says it is done with ``step``, the one on screen: raises ``LiveError``
+    for another step (a stale tab, a forged one ahead, or None for no such step) and while
+    the session is not running."""
+    live = open_live(_participant_session(signup))  # locked: the step cannot move meanwhile
+    if live.started_at is None:
+        raise LiveError("The session has not started yet, so there is no step to mark done.")
+    if live.ended_at is not None:
+        raise LiveError("The session has ended, so steps can no longer be marked done.")
+    if step is None or step.id != live.current_step_id:
+        current = live.current_step
+        ahead = step is not None and current is not None and step.position > current.position
+        raise LiveError(
+            "That step is not on screen yet; here is the current one."
+            if ahead
+            else "That step is no longer on screen; here is the current one."
+        )
     attendance = _attendance(live, signup)
     if attendance.reported_step_id == step.id and attendance.done_at is not None:
         return
@@ -266,7 +295,7 @@ def mark_step_done(signup: Signup, step: WalkthroughStep, *, now: datetime) -> N
     _touch(live, attendance)
 
 
-def _participant_live(signup: Signup) -> LiveSession:
+def _participant_session(signup: Signup) -> TrainingSession:
     if not signup.is_confirmed or signup.session is None:
         raise LiveError("This booking has no session to follow.")
-    return open_live(signup.session)
+    return signup.session

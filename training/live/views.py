@@ -1,5 +1,7 @@
 """The facilitator's console and the participant's live page, with their polling endpoints."""
 
+from collections.abc import Callable
+
 from flask import (
     Blueprint,
     abort,
@@ -408,16 +410,16 @@ def step_done(token: str):
     if not form.validate_on_submit():
         flash("That step is no longer on screen; here is the current one.", "error")
         return redirect(url_for("live.follow", token=token), code=303)
-    step = db.get_or_404(WalkthroughStep, form.step_id.data)
+    step = db.session.get(WalkthroughStep, form.step_id.data)  # None: refused like a stale one
     return _participant_action(
         signup,
         token,
         lambda: services.mark_step_done(signup, step, now=utcnow()),
-        f"Marked done: {step.title}.",
+        lambda _: f"Marked done: {step.title}.",
     )
 
 
-def _participant_action(signup: Signup, token: str, change, message: str):
+def _participant_action(signup: Signup, token: str, change, message: str | Callable):
     """A participant's button: carry out ``change`` and go back to the live page."""
     if not ActionForm().validate_on_submit():
         abort(400)

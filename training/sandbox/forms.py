@@ -64,11 +64,19 @@ class BoardForm(wtforms.Form):
     credit_types = CheckboxListField("Credit types")
 
     def validate(self, extra_validators=None) -> bool:
-        """A registered board needs its points."""
+        """A registered board needs its points; an unregistered one takes none (what was typed
+        for it is refused, never dropped unseen)."""
         valid = super().validate(extra_validators)
         # Here, not in validate_points: Optional() ends the field's own checks when it is blank.
         if self.is_registered.data and self.points.data is None and not self.points.errors:
             self.points.errors.append("Enter the points the activity offers for this board.")
+            valid = False
+        typed = (self.points.raw_data or [""])[0].strip() or self.credit_types.data
+        if not self.is_registered.data and typed:
+            self.is_registered.errors.append(
+                "You gave points or credit types for this board without ticking “Registered”: "
+                "tick it to keep them, or clear them."
+            )
             valid = False
         return valid
 

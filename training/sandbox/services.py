@@ -53,8 +53,13 @@ REGISTER_FILE = "fictional_register.csv"
 EXAMPLE_ACTIVITY_FILE = "sandbox_example_activity.toml"
 FINDINGS_PER_PAGE = 100
 MAPPING_PREVIEW_ROWS = 5
-# A header wider than this is not a learner list to map column by column.
+# Up to this many columns, every column gets a select. A wider export (LMS exports have 100+
+# columns, most of them empty or unused) gets selects only for the columns that matter: those
+# with a value in the first rows or a name we recognise.
 MAPPING_MAX_COLUMNS = 100
+# Never more selects than this on one page: past it the page is too long to use, and the form
+# nears Werkzeug's limit of 1000 form fields (MAX_FORM_PARTS), which would answer with a 413.
+MAPPING_MAX_SELECTS = 200
 
 
 class SandboxError(Refused):
@@ -410,6 +415,15 @@ class ColumnsToMap:
     samples: list[tuple[int, tuple]]  # (row number, cells) of the first data rows
     proposals: list[mapping.Proposal]
     current: ColumnMap  # what the page starts from: the proposal, or the map in use
+    shown: tuple[int, ...]  # the positions that get a select; the others are not used
+
+    @property
+    def left_out(self) -> list[str]:
+        """The headings of the columns that get no select (empty in the first rows)."""
+        shown = set(self.shown)
+        return [
+            name or "(none)" for position, name in enumerate(self.header) if position not in shown
+        ]
 
     @property
     def first_values(self) -> list[str]:
@@ -431,6 +445,12 @@ def can_map_columns(attempt: SandboxAttempt) -> bool:
     )
 
 
+def needs_mapping(attempt: SandboxAttempt) -> bool:
+    """Whether the attempt's file was refused for a header that is not the template's."""
+    layout = attempt.file_layout or {}
+    return attempt.status == ATTEMPT_DONE and layout.get("columns") == ""
+
+
 def columns_to_map(attempt: SandboxAttempt, *, today: date, max_bytes: int) -> ColumnsToMap:
     """The header and first rows of the attempt's file, with a proposed mapping (known names
     first, then rapidfuzz); a map the organization confirmed for a header like it comes first.
@@ -445,11 +465,6 @@ def columns_to_map(attempt: SandboxAttempt, *, today: date, max_bytes: int) -> C
         message = judge.make_finding(problem.code, None, **problem.params).message
         raise SandboxError(message) from None
     header = tuple(cell.strip() for cell in layout.header)
-    if len(header) > MAPPING_MAX_COLUMNS:
-        raise SandboxError(
-            f"The file's header has {len(header)} columns; keep only the learner columns "
-            f"(at most {MAPPING_MAX_COLUMNS}) and upload it again to match them to the template."
-        )
     in_use = ColumnMap.from_json(attempt.column_map) if attempt.column_map else None
     proposals = mapping.propose(
         header,
@@ -471,7 +486,32 @@ def columns_to_map(attempt: SandboxAttempt, *, today: date, max_bytes: int) -> C
         column: value for column, value in fixed.items() if column not in current.targets.values()
     }
     current = ColumnMap(header, current.targets, fixed)
-    return ColumnsToMap(layout.header_row or 1, header, samples, proposals, current)
+    shown = _columns_that_matter(header, samples, current)
+    if len(shown) > MAPPING_MAX_SELECTS:
+        raise SandboxError(
+            f"Your file has {len(header)} columns, {len(shown)} of them with values in the "
+            f"first rows: too many to match one by one here (at most {MAPPING_MAX_SELECTS}). "
+            "Delete the columns PARS does not need, keeping the learners' names, birth dates, "
+            "license numbers or NPIs, states, completion dates and credits, and upload the file "
+            "again: you can then match the columns left to the template's."
+        )
+    return ColumnsToMap(layout.header_row or 1, header, samples, proposals, current, shown)
+
+
+def _columns_that_matter(
+    header: tuple[str, ...], samples: list[tuple[int, tuple]], current: ColumnMap
+) -> tuple[int, ...]:
+    """Every position for a header up to MAPPING_MAX_COLUMNS wide; for a wider one, the
+    columns mapped (proposed or confirmed) or with a value in the first rows."""
+    if len(header) <= MAPPING_MAX_COLUMNS:
+        return tuple(range(len(header)))
+    filled = {
+        position
+        for _, cells in samples
+        for position, cell in enumerate(cells[: len(header)])
+        if judge.cell_text(cell)
+    }
+    return tuple(sorted(filled | set(current.targets)))
 
 
 def _closest_saved(saved: tuple[ColumnMap, ...], header: tuple[str, ...]) -> ColumnMap | None:

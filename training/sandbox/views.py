@@ -281,11 +281,18 @@ def _render_own_attempt(
     status: int = 200,
 ):
     columns = None
+    # Said where the form would be: the HEADER_MISMATCH finding points "below" to it.
+    mapping_problem = None
     if services.can_map_columns(attempt):
         try:
             columns = services.columns_to_map(attempt, today=_today(signup), max_bytes=_max_bytes())
         except services.SandboxError as error:
-            flash(str(error), "error")
+            mapping_problem = str(error)
+    elif services.needs_mapping(attempt):
+        mapping_problem = (
+            "This upload's file is no longer kept, so its columns cannot be matched here: "
+            "upload the file again to match them to the template."
+        )
     if columns is not None and mapping_form is None:
         mapping_form = _mapping_form(signup, attempt, columns)
     preview = None
@@ -304,6 +311,7 @@ def _render_own_attempt(
         token=token,
         columns=columns,
         mapping_form=mapping_form,
+        mapping_problem=mapping_problem,
         preview=preview,
         pars_ready=services.can_make_pars_file(attempt),
         pars_files=_pars_files_state(signup, attempt),
@@ -344,8 +352,7 @@ def map_columns(token: str, attempt_id: int):
         return redirect(back, code=303)
     try:
         columns = services.columns_to_map(attempt, today=_today(signup), max_bytes=_max_bytes())
-    except services.SandboxError as error:
-        flash(str(error), "error")
+    except services.SandboxError:  # the results page says why, where the mapping would be
         return redirect(back, code=303)
     form = _mapping_form(signup, attempt, columns, formdata=request.form)
     if not form.validate_on_submit():
@@ -493,6 +500,7 @@ def _render_attempt(
     token: str | None = None,
     columns: services.ColumnsToMap | None = None,
     mapping_form: ColumnMappingForm | None = None,
+    mapping_problem: str | None = None,
     preview=None,
     pars_ready: bool = False,
     pars_files: services.ParsFilesState | None = None,
@@ -528,6 +536,7 @@ def _render_attempt(
         column_map=ColumnMap.from_json(attempt.column_map) if attempt.column_map else None,
         columns=columns,
         mapping_form=mapping_form,
+        mapping_problem=mapping_problem,
         preview=preview,
         pars_ready=pars_ready,
         pars_files=pars_files,
