@@ -657,7 +657,8 @@ def pars_states():
         return _pars_states_form(formdata=None)
 
     def change() -> None:
-        # The latest check is the row two saves race over; none yet: the first of two passes.
+        # The latest check is the row two saves race over (before staff's first check there is
+        # none to lock: on PostgreSQL two first checks at the same moment both pass).
         latest = services.latest_pars_state_list()
         require_unchanged(latest, form, drawn_now, thing="list")
         services.update_pars_states(
