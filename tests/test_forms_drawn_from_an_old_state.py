@@ -3,7 +3,9 @@ is refused with what the record holds now, and undoes nothing."""
 
 import html
 import re
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import manage_token, page_text, signup_form
@@ -230,3 +232,23 @@ def test_the_pars_state_list_saved_from_an_old_page_keeps_the_newer_check(app, c
     assert "Texas (TX)." in page_text(stale)
     with app.app_context():
         assert pars_states().states == frozenset({"CA", "NY"})
+
+
+def test_tabs_drawn_from_the_same_state_saving_at_once_save_exactly_one(app, client, token):
+    action = f"/manage/{token}/contacts"
+    drawn = drawn_from(client.get(f"/manage/{token}"), action)
+    phones = [f"(916) 555-01{n:02d}" for n in range(6)]
+    barrier = threading.Barrier(len(phones))
+
+    def save(phone: str):
+        tab = app.test_client()
+        barrier.wait()
+        return tab.post(action, data=contacts(drawn, contact_phone=phone))
+
+    with ThreadPoolExecutor(max_workers=len(phones)) as pool:
+        responses = list(pool.map(save, phones))
+
+    saved = [phone for phone, r in zip(phones, responses, strict=True) if r.status_code == 303]
+    assert len(saved) == 1
+    assert sorted(r.status_code for r in responses) == [303] + [409] * (len(phones) - 1)
+    assert the_signup(app)[0] == saved[0]
