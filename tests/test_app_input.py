@@ -315,7 +315,7 @@ def test_a_page_first_saved_by_two_people_at_once_keeps_the_typed_text(app, worl
         db.session.add(ResourcePage(slug="faq", title="Their FAQ", body="Their text."))
         db.session.commit()
     # The other person's save committed after this request looked for an edited page.
-    monkeypatch.setattr(resource_services, "_edited_page", lambda slug: None)
+    monkeypatch.setattr(resource_services, "edited_page", lambda slug: None)
 
     response = staff.post("/staff/resources/faq", data={"title": "My FAQ", "body": "My text."})
 

@@ -553,6 +553,34 @@ def test_a_cancelled_booking_pages_show_it_and_offer_nothing_to_send(page, site)
     assert not problems, "\n".join(problems)
 
 
+def test_a_manage_tab_left_open_cannot_drop_an_attendee_added_in_another(page, site):
+    sign_up_for(page, site.session)
+    token = manage_token(page)
+    tab_a, tab_b = page, page.context.new_page()
+    tab_a.goto(f"/manage/{token}")
+    tab_b.goto(f"/manage/{token}")
+    attendees = tab_b.get_by_label("Emails of staff who will attend (up to 5)")
+    attendees.fill(attendees.input_value() + "\ncolleague@kb.example")
+    tab_b.get_by_role("button", name="Save contacts").click()
+    expect(tab_b.get_by_role("status").first).to_contain_text("Your contact details are saved.")
+
+    tab_a.get_by_label("Phone (optional)").fill("(916) 555-0199")
+    tab_a.get_by_role("button", name="Save contacts").click()
+
+    expect(tab_a.locator("main")).to_contain_text(
+        "This booking was changed in another tab or by someone else since you opened this page."
+    )
+    expect(tab_a.locator("main")).to_contain_text("Phone (optional): (916) 555-0199")
+    expect(tab_a.get_by_label("Emails of staff who will attend (up to 5)")).to_contain_text(
+        "colleague@kb.example"
+    )
+    with site.app.app_context():
+        signup = db.session.scalars(select(Signup)).one()
+        assert "colleague@kb.example" in [attendee.email for attendee in signup.attendees]
+        subjects = db.session.scalars(select(OutboxMessage.subject)).all()
+    assert not any(subject.startswith("Removed") for subject in subjects)
+
+
 def test_an_upload_from_a_sandbox_tab_left_open_after_cancelling_is_refused(page, site, tmp_path):
     sign_up_for(page, site.session)
     token = manage_token(page)

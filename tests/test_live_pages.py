@@ -1,5 +1,6 @@
 """The facilitator's console and the participant's live page, over HTTP, without a browser."""
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -364,6 +365,31 @@ def test_session_notes_are_kept_with_the_session(app, live, facilitator):
     too_long = facilitator.post(console_url(live, "notes"), data={"notes": "x" * 20_001})
     assert too_long.status_code == 422
     assert "Keep the notes under 20,000 characters." in page_text(too_long)
+
+
+def test_notes_saved_from_a_console_opened_before_other_notes_are_refused(app, live, facilitator):
+    def drawn_from(response) -> str:
+        return re.search(
+            r'name="drawn_from" type="hidden" value="(\w+)"', response.get_data(as_text=True)
+        )[1]
+
+    tab_a = drawn_from(facilitator.get(console_url(live)))
+    tab_b = drawn_from(facilitator.get(console_url(live)))
+    saved = facilitator.post(
+        console_url(live, "notes"), data={"notes": "Coast Range joined late.", "drawn_from": tab_b}
+    )
+    facilitator.get(saved.headers["Location"])
+
+    stale = facilitator.post(
+        console_url(live, "notes"), data={"notes": "Sierra asked about PARS.", "drawn_from": tab_a}
+    )
+
+    assert stale.status_code == 409
+    text = page_text(stale)
+    assert "This session was changed in another tab or by someone else" in text
+    assert "What you sent, not saved: Session notes: Sierra asked about PARS." in text
+    with app.app_context():
+        assert db.session.get(LiveSession, live.session_id).notes == "Coast Range joined late."
 
 
 # --- The participant's page -----------------------------------------------------------------------

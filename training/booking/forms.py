@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from training.booking.models import MAX_ATTENDEES
 from training.booking.names import organization_key, provider_id_digits
 from training.booking.services import SignupDetails
+from training.drawn import drawn_from_field
 from training.forms import (
     Form,
     IdSelectField,
@@ -192,6 +193,7 @@ class SignupForm(OrganizationField, ContactFields):
 class ContactsForm(ContactFields):
     """The manage page's form for the contacts and attendees."""
 
+    drawn_from = drawn_from_field()
     submit = SubmitField("Save contacts")
 
 

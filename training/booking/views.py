@@ -42,6 +42,7 @@ from training.booking.ical import build_invite
 from training.booking.links import signup_for_token, signup_or_404
 from training.booking.models import Program, Signup, TrainingSession
 from training.booking.names import organization_key
+from training.drawn import mark_drawn, redrawn_when_changed, require_unchanged
 from training.edge import carry_out, flashed_above, shown_under
 from training.extensions import db, utcnow
 from training.mail.services import public_url
@@ -324,29 +325,33 @@ def change_date(token: str):
 @bp.post("/manage/<token>/contacts")
 @once_per_submission
 def update_contacts(token: str):
-    """Save new contact and attendee details."""
+    """Save new contact and attendee details, unless they changed since the form was drawn."""
     signup = signup_or_404(token)
     form = ContactsForm()
     if not form.validate_on_submit():
         return _render_manage(signup, token, contacts_form=form, status=422)
     details = form.details(signup.organization_name)
 
-    def page():
-        return _render_manage(signup, token, contacts_form=form, status=409)
+    def page(contacts_form=form):
+        return _render_manage(signup, token, contacts_form=contacts_form, status=409)
 
     def refused(error: services.BookingError):
         if isinstance(error, services.ProviderIdTaken):
             return shown_under(form.provider_id, page)(error)
         return flashed_above(page)(error)
 
+    def change():
+        require_unchanged(signup, form, lambda: _contacts_form(signup), thing="booking")
+        return services.update_contacts(signup, details, now=utcnow())
+
     return carry_out(
-        lambda: services.update_contacts(signup, details, now=utcnow()),
+        change,
         done=lambda told: (
             "Your contact details are saved."
             + (" We have emailed the change to everyone it concerns." if told else "")
         ),
         redirect_to=url_for("booking.manage", token=token),
-        refused=refused,
+        refused=redrawn_when_changed(form, lambda: _contacts_form(signup), page, refused),
     )
 
 
@@ -491,14 +496,7 @@ def _render_manage(signup, token, *, date_form=None, contacts_form=None, status=
         date_form = ChangeDateForm()
         date_form.session_id.choices = _change_options(signup, now)
     if contacts_form is None:
-        contacts_form = ContactsForm(
-            formdata=None,
-            provider_id=signup.provider_id,
-            contact_name=signup.contact_name,
-            contact_email=signup.contact_email,
-            contact_phone=signup.contact_phone,
-            attendee_emails="\n".join(attendee.email for attendee in signup.attendees),
-        )
+        contacts_form = mark_drawn(_contacts_form(signup))
     return (
         render_template(
             "booking/manage.html",
@@ -511,6 +509,18 @@ def _render_manage(signup, token, *, date_form=None, contacts_form=None, status=
             waitlist=services.waitlist_places(signup, now),
         ),
         status,
+    )
+
+
+def _contacts_form(signup: Signup) -> ContactsForm:
+    """The contacts form as the booking holds them now."""
+    return ContactsForm(
+        formdata=None,
+        provider_id=signup.provider_id,
+        contact_name=signup.contact_name,
+        contact_email=signup.contact_email,
+        contact_phone=signup.contact_phone,
+        attendee_emails="\n".join(attendee.email for attendee in signup.attendees),
     )
 
 

@@ -4,6 +4,7 @@ from wtforms import SelectChoice, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 from wtforms.widgets import HiddenInput
 
+from training.drawn import drawn_from_field
 from training.forms import Form, IdSelectField, WholeNumberField, clean_text
 from training.live.models import CHECKIN_LABELS
 
@@ -39,6 +40,8 @@ class CheckInForm(Form):
 
 class NotesForm(Form):
     """The facilitator's notes on the session."""
+
+    drawn_from = drawn_from_field()
 
     notes = TextAreaField(
         "Session notes",

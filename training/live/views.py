@@ -24,7 +24,8 @@ from training.booking.models import (
     Signup,
     TrainingSession,
 )
-from training.edge import carry_out
+from training.drawn import mark_drawn, redrawn_when_changed, require_unchanged
+from training.edge import carry_out, flashed_above
 from training.extensions import db, utcnow
 from training.live import services
 from training.live.board import (
@@ -39,7 +40,7 @@ from training.live.board import (
 from training.live.cache import live_cache
 from training.live.followups import FollowUpReport, has_ended, send_followups
 from training.live.forms import ActionForm, CheckInForm, DoneForm, JumpForm, NotesForm
-from training.live.models import WalkthroughStep
+from training.live.models import LiveSession, WalkthroughStep
 from training.live.steps import step_position, walkthrough
 from training.resources.markdown import render_markdown
 from training.staff.auth import EVERY_ROLE, role_required
@@ -196,12 +197,31 @@ def notes(session_id: int):
     form = NotesForm()
     if not form.validate_on_submit():
         return _render_console(session, notes_form=form, status=422)
-    return _console_action(
-        session,
-        lambda: services.save_notes(session, form.notes.data, actor=current_user),
-        "Notes saved.",
-        anchor="notes-heading",
+
+    def drawn_now() -> NotesForm:
+        return _notes_form(services.find_live(session))
+
+    def change() -> None:
+        # Created (or locked) first, so the first notes of two tabs are compared too.
+        require_unchanged(services.open_live(session), form, drawn_now, thing="session")
+        services.save_notes(session, form.notes.data, actor=current_user)
+
+    return carry_out(
+        change,
+        done="Notes saved.",
+        redirect_to=_console_url(session, "notes-heading"),
+        refused=redrawn_when_changed(
+            form,
+            drawn_now,
+            lambda now: _render_console(session, notes_form=now, status=409),
+            flashed_above(lambda: _render_console(session, notes_form=form, status=409)),
+        ),
     )
+
+
+def _notes_form(live: LiveSession | None) -> NotesForm:
+    """The notes form as the session's live state holds them now."""
+    return NotesForm(formdata=None, notes=(live.notes or "") if live else "")
 
 
 @bp.post("/staff/live/<id:session_id>/follow-ups")
@@ -255,7 +275,7 @@ def _console_context(session: TrainingSession, *, notes_form: NotesForm | None =
     if live is not None and live.current_step_id is not None:
         jump_form.step_id.data = live.current_step_id
     if notes_form is None:
-        notes_form = NotesForm(formdata=None, notes=live.notes if live else "")
+        notes_form = mark_drawn(_notes_form(live))
     rows = board(session)
     current_step = live.current_step if live is not None and live.started_at else None
     now = utcnow()

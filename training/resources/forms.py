@@ -3,6 +3,7 @@
 from wtforms import RadioField, SelectChoice, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from training.drawn import drawn_from_field
 from training.forms import Form, clean_text, single_line
 from training.resources.services import durations, wordings
 
@@ -41,6 +42,8 @@ class WordingBuilderForm(Form):
 
 class PageForm(Form):
     """Staff's editor for a resource page: its title and Markdown text."""
+
+    drawn_from = drawn_from_field()
 
     title = StringField(
         "Title",

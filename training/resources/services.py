@@ -46,7 +46,7 @@ def get_page(slug: str) -> Page | None:
     """The page named ``slug``, or None when there is no such page."""
     if slug not in PAGES:
         return None
-    edited = _edited_page(slug)
+    edited = edited_page(slug)
     if edited is None:
         return default_page(slug)
     return Page(slug=slug, title=edited.title, body=edited.body, is_edited=True)
@@ -64,7 +64,7 @@ class PageSavedMeanwhile(Refused):
 
 def save_page(slug: str, title: str, body: str, *, actor) -> None:
     """Keep staff's version of a page; raises ``PageSavedMeanwhile`` (nothing saved)."""
-    page = _edited_page(slug)
+    page = edited_page(slug)
     with unique_or({"uq_resource_pages_slug": PageSavedMeanwhile}):
         if page is None:
             page = ResourcePage(slug=slug)
@@ -73,13 +73,14 @@ def save_page(slug: str, title: str, body: str, *, actor) -> None:
     record("resource.edited", actor=actor, page=slug)
 
 
-def _edited_page(slug: str) -> ResourcePage | None:
+def edited_page(slug: str) -> ResourcePage | None:
+    """Staff's version of the page ``slug``, or None while it shows its default."""
     return db.session.scalars(select(ResourcePage).where(ResourcePage.slug == slug)).first()
 
 
 def restore_default(slug: str, *, actor) -> None:
     """Drop staff's version so the page shows its default again."""
-    page = _edited_page(slug)
+    page = edited_page(slug)
     if page is not None:
         db.session.delete(page)
         record("resource.restored", actor=actor, page=slug)

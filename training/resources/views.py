@@ -3,6 +3,7 @@
 from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from training.drawn import mark_drawn, redrawn_when_changed, require_unchanged
 from training.edge import carry_out, flashed_above
 from training.resources import services
 from training.resources.forms import PageForm, RestoreForm, WordingBuilderForm
@@ -59,20 +60,33 @@ def edit(slug: str):
     resource = services.get_page(slug)
     if resource is None:
         abort(404)
-    form = PageForm(data={"title": resource.title, "body": resource.body})
+    form = mark_drawn(PageForm(data={"title": resource.title, "body": resource.body}))
 
-    def page():
+    def page(edit_form=form, status=200):
         return render_template(
-            "resources/edit.html", page=resource, form=form, restore_form=RestoreForm()
-        )
+            "resources/edit.html",
+            page=services.get_page(slug),
+            form=edit_form,
+            restore_form=RestoreForm(),
+        ), status
+
+    def drawn_now() -> PageForm:
+        now = services.get_page(slug)
+        return PageForm(formdata=None, data={"title": now.title, "body": now.body})
+
+    def change() -> None:
+        require_unchanged(services.edited_page(slug), form, drawn_now, thing="page")
+        services.save_page(slug, form.title.data, form.body.data, actor=current_user)
 
     if not form.validate_on_submit():
         return page()
     return carry_out(
-        lambda: services.save_page(slug, form.title.data, form.body.data, actor=current_user),
+        change,
         done=f"Saved “{form.title.data}”.",
         redirect_to=url_for("resources.page", slug=slug),
-        refused=flashed_above(page),
+        refused=redrawn_when_changed(
+            form, drawn_now, lambda now: page(now, 409), flashed_above(page)
+        ),
     )
 
 

@@ -25,6 +25,7 @@ from wtforms.widgets import CheckboxInput
 
 from training.booking.forms import ContactFields, OrganizationField
 from training.booking.names import organization_key
+from training.drawn import drawn_from_field
 from training.forms import (
     DayField,
     Form,
@@ -69,6 +70,7 @@ class SessionForm(Form):
     """Staff's form for a session: its day and times in the program's zone, seats, joining details
     and facilitators."""
 
+    drawn_from = drawn_from_field()
     day = DayField("Date", validators=[InputRequired("Enter the session's date.")])
     starts_at = TimeField("Start time", validators=[InputRequired("Enter the start time.")])
     ends_at = TimeField("End time", validators=[InputRequired("Enter the end time.")])
@@ -225,6 +227,7 @@ class CancelSignupForm(Form):
 class NotesForm(Form):
     """Staff's notes on a signup."""
 
+    drawn_from = drawn_from_field()
     staff_notes = TextAreaField(
         "Staff notes",
         filters=[clean_text],

@@ -29,6 +29,7 @@ from training.booking.links import MAX_TOKEN_LENGTH
 from training.booking.models import Program, Signup, TrainingSession
 from training.booking.services import AlreadySignedUp, BookingError, current_program
 from training.database import writes_after_reading
+from training.drawn import mark_drawn, redrawn_when_changed, require_unchanged
 from training.edge import carry_out, flashed_above, shown_under
 from training.extensions import db, utcnow
 from training.mail.models import OutboxMessage
@@ -177,22 +178,33 @@ def new_session():
 def edit_session(session_id: int):
     """Change a session's time, seats, joining details and facilitators."""
     session = _session_or_404(session_id)
-    form = _session_form(session.program, session)
+    form = mark_drawn(_session_form(session.program, session))
     page, refused = _session_form_page(form, session.program, session)
     if not form.validate_on_submit():
         return page()
-    return carry_out(
-        lambda: services.update_session(
+
+    def drawn_now() -> SessionForm:
+        return _session_form(session.program, session, formdata=None)
+
+    def change() -> int:
+        require_unchanged(session, form, drawn_now, thing="session")
+        return services.update_session(
             session,
             form.details(),
             facilitators=form.chosen_facilitators(),
             now=utcnow(),
             actor=current_user,
             past_reason=form.past_reason(),
-        ),
+        )
+
+    def redrawn(now_form: SessionForm):
+        return _session_form_page(now_form, session.program, session)[0](), 409
+
+    return carry_out(
+        change,
         done=lambda told: f"Saved {session.when}." + _told(told, "an updated invite"),
         redirect_to=url_for("rosters.roster", session_id=session.id),
-        refused=refused,
+        refused=redrawn_when_changed(form, drawn_now, redrawn, refused),
     )
 
 
@@ -276,6 +288,7 @@ def roster(session_id: int):
         move_form=move_form,
         promote_form=promote_form,
         cancel_form=CancelSignupForm(formdata=None),
+        notes_drawn_from=lambda signup: mark_drawn(_notes_form(signup)).drawn_from.data,
         can_manage=current_user.can_manage,
         now=now,
     )
@@ -394,12 +407,29 @@ def save_notes(session_id: int, signup_id: int):
     """Save staff's notes on a signup."""
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = NotesForm()
+
+    def change() -> None:
+        require_unchanged(signup, form, lambda: _notes_form(signup), thing="signup")
+        booking.set_staff_notes(signup, form.staff_notes.data, actor=current_user)
+
     return _roster_action(
         form,
-        lambda: booking.set_staff_notes(signup, form.staff_notes.data, actor=current_user),
+        change,
         done=sentence(f"Saved the notes on {signup.organization_name}"),
         back=url_for("rosters.roster", session_id=session.id, _anchor=f"signup-{signup.id}"),
+        # Drawn here, not redirected to: the notes sent may be longer than a cookie holds.
+        refused=redrawn_when_changed(
+            form,
+            lambda: _notes_form(signup),
+            lambda _now: (roster(session.id), 409),
+            flashed_above(lambda: roster(session.id)),
+        ),
     )
+
+
+def _notes_form(signup: Signup) -> NotesForm:
+    """The notes form of ``signup`` as it is now."""
+    return NotesForm(formdata=None, staff_notes=signup.staff_notes or "")
 
 
 @bp.post("/staff/sessions/<id:session_id>/emails/<id:message_id>/resend")
@@ -549,7 +579,11 @@ def _feed_event(session: TrainingSession, facilitators: list[StaffMember]) -> Fe
     )
 
 
-def _session_form(program: Program, session: TrainingSession | None = None) -> SessionForm:
+def _session_form(
+    program: Program, session: TrainingSession | None = None, **kwargs
+) -> SessionForm:
+    """The session form: empty, or drawn from ``session``; ``kwargs`` as for a form
+    (``formdata=None``: as the session is now, whatever was posted)."""
     values = {}
     if session is not None:
         values = {
@@ -562,17 +596,19 @@ def _session_form(program: Program, session: TrainingSession | None = None) -> S
             "passcode": session.passcode,
             "facilitators": [member.id for member in services.session_facilitators(session)],
         }
-    return SessionForm(zone=program.zone, accounts=services.facilitator_accounts(), **values)
+    return SessionForm(
+        zone=program.zone, accounts=services.facilitator_accounts(), **values, **kwargs
+    )
 
 
-def _roster_action(form, change: Callable[[], object], *, done, back: str):
+def _roster_action(form, change: Callable[[], object], *, done, back: str, refused=None):
     """A button on the roster: ``change`` carried out when its form is valid, else the form's
-    errors flashed; back to the roster either way."""
+    errors flashed; back to the roster either way (a refusal: ``refused``, if given)."""
     if not form.validate_on_submit():
         for errors in form.errors.values():
             flash(errors[0], "error")
         return redirect(back, code=303)
-    return carry_out(change, done=done, redirect_to=back)
+    return carry_out(change, done=done, redirect_to=back, refused=refused)
 
 
 def _told(count: int, what: str) -> str:

@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Re
 from wtforms.validators import ValidationError as FieldError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from training.drawn import drawn_from_field
 from training.forms import DayField, FiniteDecimalField, Form, identifier, single_line
 from training.sandbox import rules
 from training.sandbox.columns import ColumnMap
@@ -376,6 +377,8 @@ class ColumnMappingForm(Form):
 
 class ParsStatesForm(Form):
     """Staff's check of the state boards using PARS data."""
+
+    drawn_from = drawn_from_field()
 
     states = CheckboxListField(
         "State boards using PARS data",

@@ -564,11 +564,16 @@ class ParsStates:
     updated_at: datetime | None
 
 
-def pars_states() -> ParsStates:
-    """The current list: staff's latest update, else the one in rules."""
-    latest = db.session.scalar(
+def latest_pars_state_list() -> ParsStateList | None:
+    """Staff's latest check of the list, or None while the one in rules stands."""
+    return db.session.scalar(
         select(ParsStateList).order_by(ParsStateList.created_at.desc(), ParsStateList.id.desc())
     )
+
+
+def pars_states() -> ParsStates:
+    """The current list: staff's latest update, else the one in rules."""
+    latest = latest_pars_state_list()
     if latest is None:
         return ParsStates(
             rules.PARS_STATES, rules.PARS_STATES_SOURCE, rules.PARS_STATES_CHECKED_ON, None, None

@@ -24,6 +24,7 @@ from training.audit.services import record_export
 from training.booking.links import signup_or_404
 from training.booking.models import Signup
 from training.database import writes_after_reading
+from training.drawn import mark_drawn, redrawn_when_changed, require_unchanged
 from training.edge import carry_out, shown_under
 from training.errors import render_error
 from training.extensions import db, utcnow
@@ -651,26 +652,47 @@ def staff_findings_csv(signup_id: int, attempt_id: int):
 @once_per_submission
 def pars_states():
     """The list of state boards using PARS data: shown, and updated by staff."""
+    form = mark_drawn(_pars_states_form())
+
+    def page(shown=form, status=None):
+        current = services.pars_states()
+        page = render_template("sandbox/pars_states.html", form=shown, current=current, rules=rules)
+        return page, status or (422 if form.errors else 200)
+
+    if not form.validate_on_submit():
+        return page()
+
+    def drawn_now() -> ParsStatesForm:
+        return _pars_states_form(formdata=None)
+
+    def change() -> None:
+        # The latest check is the row two saves race over (before staff's first check there is
+        # none to lock: on PostgreSQL two first checks at the same moment both pass).
+        latest = services.latest_pars_state_list()
+        require_unchanged(latest, form, drawn_now, thing="list")
+        services.update_pars_states(
+            form.states.data, form.source.data, form.checked_on.data, actor=current_user
+        )
+
+    return carry_out(
+        change,
+        done="Saved the list of state boards using PARS data.",
+        redirect_to=url_for("sandbox.pars_states"),
+        refused=redrawn_when_changed(
+            form, drawn_now, lambda now: page(now, 409), shown_under(form.states, page)
+        ),
+    )
+
+
+def _pars_states_form(**kwargs) -> ParsStatesForm:
+    """The PARS states form drawn from the current list (``kwargs`` as for any form;
+    ``formdata=None``: as the list is now, whatever was posted)."""
     current = services.pars_states()
-    form = ParsStatesForm(
+    return ParsStatesForm(
+        **kwargs,
         data={
             "states": sorted(current.states),
             "source": current.source,
             "checked_on": current.checked_on,
-        }
-    )
-
-    def page():
-        page = render_template("sandbox/pars_states.html", form=form, current=current, rules=rules)
-        return page, 422 if form.errors else 200
-
-    if not form.validate_on_submit():
-        return page()
-    return carry_out(
-        lambda: services.update_pars_states(
-            form.states.data, form.source.data, form.checked_on.data, actor=current_user
-        ),
-        done="Saved the list of state boards using PARS data.",
-        redirect_to=url_for("sandbox.pars_states"),
-        refused=shown_under(form.states, page),
+        },
     )

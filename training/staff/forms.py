@@ -10,6 +10,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from training.drawn import drawn_from_field
 from training.forms import Form, as_typed, clean_text, email_address, single_line
 from training.staff.models import ROLE_FACILITATOR, ROLES
 from training.staff.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, PASSWORD_LENGTH_RULE
@@ -84,6 +85,8 @@ class AccountForm(Form):
 
 class AccountUpdateForm(Form):
     """One row of the accounts table; built with ``prefix=f"account-{id}"`` so ids stay unique."""
+
+    drawn_from = drawn_from_field()
 
     role = SelectField("Role", choices=ROLE_CHOICES)
     status = SelectField(

@@ -24,7 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from training.booking.display import format_moment
-from training.edge import carry_out, shown_under
+from training.drawn import mark_drawn, redrawn_when_changed, require_unchanged
+from training.edge import carry_out, flashed_above, shown_under
 from training.extensions import db, limiter, login_manager, utcnow
 from training.staff import dashboard, services
 from training.staff.auth import ADMINS, SESSION_TOKEN_KEY, load_staff_member, role_required
@@ -216,12 +217,7 @@ def accounts():
         rows = [
             (
                 member,
-                AccountUpdateForm(
-                    formdata=None,
-                    prefix=f"account-{member.id}",
-                    role=member.role,
-                    status="disabled" if member.is_disabled else "active",
-                ),
+                mark_drawn(_account_form(member)),
             )
             for member in members
         ]
@@ -258,9 +254,31 @@ def update_account(member_id: int):
         return redirect(url_for("staff.accounts"), code=303)
 
     def update() -> None:
+        require_unchanged(member, form, lambda: _account_form(member), thing="account")
         if form.role.data != member.role:
             services.set_role(member, form.role.data, actor=current_user)
         if (form.status.data == "disabled") != member.is_disabled:
             services.set_disabled(member, form.status.data == "disabled", actor=current_user)
 
-    return carry_out(update, done=f"Saved {member.email}.", redirect_to=url_for("staff.accounts"))
+    back = url_for("staff.accounts")
+    return carry_out(
+        update,
+        done=f"Saved {member.email}.",
+        redirect_to=back,
+        refused=redrawn_when_changed(
+            form,
+            lambda: _account_form(member),
+            lambda _now: redirect(back, code=303),
+            flashed_above(lambda: redirect(back, code=303)),
+        ),
+    )
+
+
+def _account_form(member: StaffMember) -> AccountUpdateForm:
+    """The row form of ``member``'s account as it is now."""
+    return AccountUpdateForm(
+        formdata=None,
+        prefix=f"account-{member.id}",
+        role=member.role,
+        status="disabled" if member.is_disabled else "active",
+    )
