@@ -485,7 +485,10 @@ def lock_signup(signup: Signup) -> None:
     already holds the whole database). Every change to a booking starts here; without it, an
     organization moving itself while staff cancel it could each act on the other's old state.
     """
-    db.session.refresh(signup, with_for_update=True)
+    # The row is locked by its key alone: a refresh FOR UPDATE would repeat the options the
+    # signup was loaded with, and PostgreSQL refuses FOR UPDATE beside an outer join.
+    db.session.execute(select(Signup.id).where(Signup.id == signup.id).with_for_update())
+    db.session.refresh(signup)
 
 
 def change_session(signup: Signup, session: TrainingSession, *, now: datetime, actor=None) -> None:
