@@ -482,7 +482,7 @@ def test_a_roster_drawn_before_the_organization_moved_changes_nothing(
     )
     assert response.headers["Location"] == f"/staff/sessions/{first}"
     text = page_text(client.get(response.headers["Location"]))
-    assert "North Clinic is no longer on this session's roster: it is booked on" in text
+    assert "North Clinic is no longer where this page showed it: it is booked on" in text
     assert "Nothing was changed" in text
     assert "Booked (1) North Clinic" in page_text(client.get(f"/staff/sessions/{chosen}"))
     with app.app_context():
@@ -510,9 +510,47 @@ def test_a_waitlist_place_taken_meanwhile_is_not_booked_again_from_the_roster(
         f"/staff/sessions/{full}/signups/{south}/promote", data={"session_id": other}
     )
     text = page_text(client.get(response.headers["Location"]))
-    assert "South Clinic is no longer on the waitlist." in text
+    assert "South Clinic is no longer where this page showed it: it is booked on" in text
     assert "Booked (1) South Clinic" in text
     assert "Booked (0)" in page_text(client.get(f"/staff/sessions/{other}"))
+
+
+def test_remove_from_waitlist_on_an_old_roster_keeps_the_seat_given_meanwhile(
+    app, client, make_session, sign_in_as
+):
+    full = make_session(seats=1)
+    book(client, full, "North Clinic")
+    book(client, full, "South Clinic")  # waitlisted
+    north, south = signup_id(app, "North Clinic"), signup_id(app, "South Clinic")
+    sign_in_as("staff")
+    roster = client.get(f"/staff/sessions/{full}").get_data(as_text=True)
+    remove = re.search(rf'action="([^"]*/signups/{south}/cancel[^"]*)"', roster).group(1)
+    # North cancels; South is given its seat on this session and emailed.
+    client.post(
+        f"/staff/sessions/{full}/signups/{north}/cancel", data={"reason": "They asked by phone"}
+    )
+    response = client.post(remove.replace("&amp;", "&"), data={"reason": "No longer needed"})
+    text = page_text(client.get(response.headers["Location"]))
+    assert "South Clinic is no longer where this page showed it: it is booked on" in text
+    assert "Booked (1) South Clinic" in text
+    with app.app_context():
+        assert db.session.get(Signup, south).status == "confirmed"
+
+
+def test_an_old_roster_of_a_cancelled_session_says_its_organizations_wait_for_no_date(
+    app, client, make_session, sign_in_as
+):
+    session_id = make_session(seats=1)
+    book(client, session_id, "North Clinic")
+    north = signup_id(app, "North Clinic")
+    sign_in_as("admin")
+    client.post(f"/staff/sessions/{session_id}/cancel", data={"reason": "The facilitator is ill."})
+    response = client.post(
+        f"/staff/sessions/{session_id}/signups/{north}/cancel", data={"reason": "Old tab"}
+    )
+    text = page_text(client.get(response.headers["Location"]))
+    said = "North Clinic is no longer where this page showed it: it is not waiting for any date"
+    assert said in text
 
 
 def test_the_waitlist_is_listed_in_order_and_can_be_booked_elsewhere(
@@ -538,7 +576,7 @@ def test_the_waitlist_is_listed_in_order_and_can_be_booked_elsewhere(
     again = client.post(
         f"/staff/sessions/{full}/signups/{east}/promote", data={"session_id": other}
     )
-    assert "East Clinic is no longer on this session's roster: it is booked on" in page_text(
+    assert "East Clinic is no longer where this page showed it: it is booked on" in page_text(
         client.get(again.headers["Location"])
     )
 

@@ -38,6 +38,7 @@ from training.booking.services import (
     find_active_signup,
     lock_signup,
     promote_waitlist,
+    waitlist_places,
 )
 from training.extensions import db
 from training.mail.models import OutboxMessage
@@ -66,45 +67,49 @@ class SameStartTime(BookingError):
 
 
 class NotOnRoster(BookingError):
-    """The organization is no longer where the roster showed it: moved, cancelled or booked
-    since the page was drawn."""
+    """The organization is no longer where the roster showed it: moved, cancelled, booked or
+    put back on a waitlist since the page was drawn."""
 
-    def __init__(self, signup: Signup):
+    def __init__(self, signup: Signup, now: datetime):
         if signup.is_cancelled:
             super().__init__(
                 f"{possessive(signup.organization_name)} booking is already cancelled. Nothing "
                 "was changed."
             )
             return
-        now = (
-            f"it is booked on {signup.session.when}"
-            if signup.is_confirmed
-            else "it is on the waitlist for other dates"
-        )
+        if signup.is_confirmed:
+            where = f"it is booked on {signup.session.when}"
+        else:
+            places = waitlist_places(signup, now)
+            dates = [place.session.when for place in places if place.is_waiting]
+            where = (
+                f"it is on the waitlist for {'; '.join(dates)}"
+                if dates
+                else "it is not waiting for any date"
+            )
         super().__init__(
-            f"{signup.organization_name} is no longer on this session's roster: {now}. Nothing "
-            "was changed; the roster below shows where things stand now."
+            f"{signup.organization_name} is no longer where this page showed it: {where}. "
+            "Nothing was changed; the roster below shows where things stand now."
         )
 
 
-def require_on_roster(signup: Signup, session: TrainingSession, *, waiting: bool) -> None:
-    """Lock ``signup`` and check that it is still on ``session``'s roster: booked on it or, with
-    ``waiting``, waitlisted for it. A roster's buttons name the session they were drawn on; the
-    organization may have moved or cancelled since, and the action must not then fall on its
-    new booking.
+def require_on_roster(
+    signup: Signup, session: TrainingSession, *, waiting: bool, now: datetime
+) -> None:
+    """Lock ``signup`` and check that it is still where the roster's button showed it: booked
+    on ``session`` or, with ``waiting``, on its waitlist. The organization may have moved,
+    cancelled or been booked from the waitlist since the page was drawn, and the action must
+    not then fall on its new place (a "Remove from waitlist" on a seat it was just given).
 
     Raises ``NotOnRoster``.
     """
     lock_signup(signup)
-    if signup.is_confirmed and signup.session_id == session.id:
+    if waiting:
+        if signup.is_waitlisted and any(c.session_id == session.id for c in signup.choices):
+            return
+    elif signup.is_confirmed and signup.session_id == session.id:
         return
-    if (
-        waiting
-        and signup.is_waitlisted
-        and any(choice.session_id == session.id for choice in signup.choices)
-    ):
-        return
-    raise NotOnRoster(signup)
+    raise NotOnRoster(signup, now)
 
 
 class StartsInPast(BookingError):

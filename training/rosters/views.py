@@ -335,7 +335,7 @@ def move_signup(session_id: int, signup_id: int):
     form.session_id.choices = _with_nothing_chosen(_move_options(session, utcnow()))
 
     def move():
-        services.require_on_roster(signup, session, waiting=False)
+        services.require_on_roster(signup, session, waiting=False, now=utcnow())
         booking.change_session(
             signup, _session_or_404(form.session_id.data), now=utcnow(), actor=current_user
         )
@@ -360,7 +360,9 @@ def cancel_signup(session_id: int, signup_id: int):
     form = CancelSignupForm()
 
     def cancel():
-        services.require_on_roster(signup, session, waiting=True)
+        # The waitlist's "Remove from waitlist" says so in its address; "Cancel booking" does not.
+        waiting = request.args.get("place") == "waiting"
+        services.require_on_roster(signup, session, waiting=waiting, now=utcnow())
         booking.cancel_signup(signup, now=utcnow(), actor=current_user, reason=form.reason.data)
 
     return _roster_action(
@@ -384,7 +386,7 @@ def promote_signup(session_id: int, signup_id: int):
     )
 
     def promote():
-        services.require_on_roster(signup, session, waiting=True)
+        services.require_on_roster(signup, session, waiting=True, now=utcnow())
         services.promote_signup(
             signup, _session_or_404(form.session_id.data), now=utcnow(), actor=current_user
         )
