@@ -1,5 +1,6 @@
 """The manage link: see the booking, change the date, update contacts, cancel."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -185,3 +186,34 @@ def test_saving_contacts_that_keep_an_attendee_works(app, client, booked):
             "new@sierravalley.example.org",
         ]
         assert signup.contact_phone == "(916) 555-0199"
+
+
+def test_leaving_the_waitlist_from_an_old_page_keeps_the_seat_given_meanwhile(
+    app, client, make_session
+):
+    session_id = make_session(seats=1)
+    first = manage_token(
+        client.post("/signup", data=signup_form(session_id, organization_name="Pone Group"))
+    )
+    waiting = manage_token(
+        client.post("/signup", data=signup_form(session_id, organization_name="Ptwo Group"))
+    )
+    page = client.get(f"/manage/{waiting}/cancel")
+    assert "Ptwo Group will leave the waitlist." in page_text(page)
+    asked_about = re.search(r'name="asked_about" value="([^"]*)"', page.get_data(as_text=True))
+    # Pone cancels; Ptwo is given its seat.
+    client.post(f"/manage/{first}/cancel", data={"confirm": "y"})
+    response = client.post(
+        f"/manage/{waiting}/cancel", data={"confirm": "y", "asked_about": asked_about.group(1)}
+    )
+    assert response.status_code == 409
+    text = page_text(response)
+    assert "Your booking changed since this page was opened" in text
+    assert "Ptwo Group will give up its seat on" in text
+    with app.app_context():
+        ptwo = db.session.scalars(select(Signup).where(Signup.organization_name == "Ptwo Group"))
+        assert ptwo.one().status == "confirmed"
+    assert seats_booked(app, session_id) == 1
+    # Asked again, knowing it now holds a seat, it cancels.
+    again = page_text(client.get(f"/manage/{waiting}/cancel"))
+    assert "will give up its seat" in again

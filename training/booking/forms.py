@@ -216,6 +216,8 @@ class CancelForm(Form):
         "Yes, cancel our booking",
         validators=[DataRequired("Tick the box to confirm that you want to cancel.")],
     )
+    # What the page asked about: "booked:<session id>" or "waitlisted" (``Signup.place``).
+    asked_about = HiddenField(filters=[clean_text], render_kw={"id": False})
     submit = SubmitField("Cancel booking")
 
 

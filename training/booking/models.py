@@ -244,6 +244,12 @@ class Signup(db.Model):
         return self.status == SIGNUP_CONFIRMED
 
     @property
+    def place(self) -> str:
+        """Where it stands, as a page about it asked: ``"booked:<session id>"``,
+        ``"waitlisted"`` or ``"cancelled"``."""
+        return f"booked:{self.session_id}" if self.is_confirmed else self.status
+
+    @property
     def is_waitlisted(self) -> bool:
         return self.status == SIGNUP_WAITLISTED
 

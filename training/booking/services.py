@@ -555,18 +555,38 @@ def update_contacts(signup: Signup, details: SignupDetails, *, now: datetime, ac
     return notices.send_people_update(signup, mailboxes_before)
 
 
-def cancel_signup(signup: Signup, *, now: datetime, actor=None, reason: str | None = None) -> None:
+class PlaceChanged(BookingError):
+    """The booking is no longer what the page asked about (booked since, or moved)."""
+
+    def __init__(self):
+        super().__init__(
+            "Your booking changed since this page was opened (another tab, or a seat from the "
+            "waitlist). Read what it is now below, and cancel again if you still want to."
+        )
+
+
+def cancel_signup(
+    signup: Signup,
+    *,
+    now: datetime,
+    actor=None,
+    reason: str | None = None,
+    asked_about: str | None = None,
+) -> None:
     """Cancel a booking or waitlist place; the freed seat goes to the waitlist.
 
     The organization may cancel until its session starts, inside the change cutoff too (see
     ``change_window``); the organization promoted to the freed seat is emailed. Staff
     (``actor``) may cancel at any time, giving a ``reason`` for the log. Raises
     ``BookingError`` for a booking already cancelled, ``ChangesClosed`` once the session has
-    started.
+    started, and ``PlaceChanged`` when ``asked_about`` (``Signup.place`` as the confirming
+    page showed it) is not where the booking stands now.
     """
     lock_signup(signup)
     if signup.is_cancelled:
         raise BookingError("This booking is already cancelled.")
+    if asked_about and asked_about != signup.place:
+        raise PlaceChanged()
     if actor is None:
         require_cancel_open(signup, now)
     previous = signup.session if signup.is_confirmed else None

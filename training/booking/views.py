@@ -379,7 +379,7 @@ def cancel(token: str):
         return page()
     # Refused like a date or contacts change past the cutoff: 409, the page and the reason.
     return carry_out(
-        lambda: services.cancel_signup(signup, now=now),
+        lambda: services.cancel_signup(signup, now=now, asked_about=form.asked_about.data),
         done="Your booking is cancelled. We have emailed your contacts to let them know.",
         redirect_to=url_for("booking.manage", token=token),
         refused=flashed_above(lambda: page(409)),
