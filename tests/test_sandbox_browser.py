@@ -356,9 +356,9 @@ def test_a_large_file_s_pars_ready_file_is_prepared_by_the_worker_then_downloade
     page.get_by_role("button", name="Prepare the PARS-ready file").focus()
     page.keyboard.press("Enter")
     expect(page.locator("#pars-ready .judging-text")).to_have_text(
-        "The Excel file is waiting for its turn to be prepared"
+        "The Excel file (1 of 2) is waiting for its turn to be prepared"
     )
-    expect(page.get_by_label("Rows written to the file")).to_be_visible()
+    expect(page.get_by_label("Rows written to the files")).to_be_visible()
     problems += accessibility_problems(page, "results while the file is prepared")
     with site.app.app_context():
         assert tasks.make_files() == 2

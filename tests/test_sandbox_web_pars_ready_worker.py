@@ -72,7 +72,7 @@ def test_a_large_upload_offers_to_prepare_its_pars_ready_file_instead_of_a_link(
 def test_the_page_shows_the_file_being_prepared_then_its_links(app, client, attempt_url):
     prepare(client, attempt_url)
     page = page_text(client.get(attempt_url))
-    assert "The Excel file is waiting for its turn to be prepared" in page
+    assert "The Excel file (1 of 2) is waiting for its turn to be prepared" in page
     assert "Refresh this page" in page
     assert "Prepare the PARS-ready file" not in page
     status = client.get(f"{attempt_url}/pars-ready/status").get_json()
@@ -110,7 +110,7 @@ def test_the_page_says_how_many_rows_the_worker_has_written(app, client, attempt
             "finished": False,
             "ready": False,
             "percent": 50,
-            "label": "Preparing the Excel file… 4 of 4 rows",
+            "label": "Preparing the Excel file (1 of 2)… 4 of 4 rows",  # half of both files
         }
     ]
 

@@ -791,13 +791,16 @@ class ParsFilesState:
 
     @property
     def label(self) -> str | None:
-        """What the page says while a file is prepared, e.g. ``"Preparing the Excel file…
-        30,000 of 100,000 rows"``; None when nothing is."""
-        for kind in self.kinds:
+        """What the page says while a file is prepared, e.g. ``"Preparing the Excel file (1 of
+        2)… 30,000 of 100,000 rows"``: which of the files, so the bar (``percent``, over all
+        of them) reads the same; None when nothing is."""
+        for number, kind in enumerate(self.kinds, start=1):
             file = self.files.get(kind)
             if file is None or file.status not in (FILE_QUEUED, FILE_BUILDING):
                 continue
             name = PARS_FILE_NAMES[kind]
+            if len(self.kinds) > 1:
+                name += f" ({number} of {len(self.kinds)})"
             if file.status == FILE_QUEUED:
                 return f"The {name} is waiting for its turn to be prepared"
             return f"Preparing the {name}… {file.rows_written:,} of {self.rows:,} rows"
