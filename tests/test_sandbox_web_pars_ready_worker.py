@@ -67,6 +67,8 @@ def test_a_large_upload_offers_to_prepare_its_pars_ready_file_instead_of_a_link(
     response = client.get(f"{attempt_url}/pars-ready.xlsx")
     assert response.status_code == 303
     assert response.headers["Location"] == f"{attempt_url}#pars-ready"
+    told = page_text(client.get(response.headers["Location"]))
+    assert "That PARS-ready file is not ready: it is prepared when you ask for it below" in told
 
 
 def test_the_page_shows_the_file_being_prepared_then_its_links(app, client, attempt_url):

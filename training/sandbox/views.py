@@ -406,6 +406,11 @@ def pars_ready(token: str, attempt_id: int, kind: str):
     else:
         body = services.ready_pars_file(attempt, kind, inputs_key)
         if body is None:
+            flash(
+                "That PARS-ready file is not ready: it is prepared when you ask for it below, "
+                "then the download link appears here.",
+                "info",
+            )
             return redirect(back, code=303)
     mimetype = XLSX_MIMETYPE if kind == "xlsx" else PLAIN_TEXT_MIMETYPE
     stem = file_stem(attempt.filename.rsplit(".", 1)[0][:80]) or "learners"
