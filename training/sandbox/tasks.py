@@ -17,6 +17,7 @@ from typing import IO
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql import Select
 
 from training.database import deferred_transactions
 from training.extensions import db, utcnow
@@ -73,21 +74,36 @@ def claim_next(now: datetime) -> Claim | None:
         .order_by(SandboxAttempt.id)
         .limit(1)
     )
+    claimed = _claim_first(
+        SandboxAttempt,
+        candidate,
+        waiting,
+        status=ATTEMPT_JUDGING,
+        lease_expires_at=now + _lease(),
+    )
+    return Claim(*claimed) if claimed is not None else None
+
+
+def _claim_first(model, candidate: Select, waiting, **claimed_values) -> tuple[int, str] | None:
+    """Claim the first row ``candidate`` selects (its id) while it is still ``waiting``: one
+    conditional UPDATE setting ``claimed_values`` and a new claim token, committed before the
+    work starts (on PostgreSQL the row is read ``FOR UPDATE SKIP LOCKED``, so two workers pass
+    each other by). Returns (id, token), or None when nothing waits or another worker won."""
     if db.session.get_bind().dialect.name == "postgresql":
         candidate = candidate.with_for_update(skip_locked=True)
-    attempt_id = db.session.scalar(candidate)
-    if attempt_id is None:
+    row_id = db.session.scalar(candidate)
+    if row_id is None:
         db.session.commit()
         return None
     token = uuid.uuid4().hex
-    claimed = db.session.execute(
-        update(SandboxAttempt)
-        .where(SandboxAttempt.id == attempt_id, waiting)
-        .values(status=ATTEMPT_JUDGING, claim_token=token, lease_expires_at=now + _lease())
+    won = db.session.execute(
+        update(model)
+        .where(model.id == row_id, waiting)
+        .values(claim_token=token, **claimed_values)
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()
-    return Claim(attempt_id, token) if claimed == 1 else None
+    return (row_id, token) if won == 1 else None
 
 
 def judging_day(attempt: SandboxAttempt) -> date:
@@ -243,23 +259,15 @@ def claim_next_file(now: datetime) -> FileClaim | None:
         .order_by(SandboxParsFile.requested_at, SandboxParsFile.id)
         .limit(1)
     )
-    if db.session.get_bind().dialect.name == "postgresql":
-        candidate = candidate.with_for_update(skip_locked=True)
-    file_id = db.session.scalar(candidate)
-    if file_id is None:
-        db.session.commit()
-        return None
-    token = uuid.uuid4().hex
-    claimed = db.session.execute(
-        update(SandboxParsFile)
-        .where(SandboxParsFile.id == file_id, waiting)
-        .values(
-            status=FILE_BUILDING, claim_token=token, lease_expires_at=now + _lease(), rows_written=0
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
-    return FileClaim(file_id, token) if claimed == 1 else None
+    claimed = _claim_first(
+        SandboxParsFile,
+        candidate,
+        waiting,
+        status=FILE_BUILDING,
+        lease_expires_at=now + _lease(),
+        rows_written=0,
+    )
+    return FileClaim(*claimed) if claimed is not None else None
 
 
 def make_claimed_file(claim: FileClaim) -> bool:
