@@ -264,9 +264,9 @@ def test_staff_downloads_of_sandbox_findings_are_audited(app, clock, account, ma
         attempt = db.session.scalars(select(SandboxAttempt)).one()
         signup_id, attempt_id = attempt.signup_id, attempt.id
     own = client.get(f"/manage/{token}/sandbox/attempts/{attempt_id}/findings.csv")
-    assert own.get_data(as_text=True).startswith("row,column")
+    assert own.get_data(as_text=True).startswith("\ufeffrow,column")
     answer = staff.get(f"/staff/sandbox/{signup_id}/attempts/{attempt_id}/findings.csv")
-    assert answer.get_data(as_text=True).startswith("row,column")
+    assert answer.get_data(as_text=True).startswith("\ufeffrow,column")
     with app.app_context():
         [event] = db.session.scalars(
             select(AuditEvent).where(AuditEvent.action == "sandbox_findings.exported")
