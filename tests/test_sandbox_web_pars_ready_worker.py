@@ -11,9 +11,10 @@ from conftest import FROZEN_MOMENT, page_text
 from sqlalchemy import func, select, update
 from test_sandbox_web_pars_ready import provider_file, upload
 
-from training.extensions import db
+from training.extensions import db, utcnow
 from training.sandbox import downloads, services, tasks
 from training.sandbox.models import SandboxActivityBoard, SandboxParsFile
+from training.workers.services import SANDBOX_WORKER, note_seen
 
 pytestmark = [pytest.mark.clock, pytest.mark.usefixtures("frozen_clock")]
 
@@ -88,6 +89,21 @@ def test_the_page_shows_the_file_being_prepared_then_its_links(app, client, atte
     assert "PARS-ready file (Excel .xlsx)" in page
     assert "PARS-ready file (tab-delimited .txt" in page
     assert "Refresh this page" not in page
+
+
+def test_a_file_asked_for_says_when_no_sandbox_worker_is_running(app, client, attempt_url):
+    prepare(client, attempt_url)
+    assert "Nothing is checking files" not in page_text(client.get(attempt_url))
+    with app.app_context():
+        note_seen(SANDBOX_WORKER, utcnow() - timedelta(hours=3))
+        db.session.commit()
+    page = page_text(client.get(attempt_url))
+    assert "The Excel file (1 of 2) is waiting for its turn to be prepared" in page
+    assert (
+        "Nothing is checking files at the moment: the sandbox's checker last ran 3 h ago. "
+        "Your request for the PARS-ready file is kept, and it goes ahead as soon as the "
+        "checker runs again." in page
+    )
 
 
 def test_the_page_says_how_many_rows_the_worker_has_written(app, client, attempt_url, monkeypatch):

@@ -12,6 +12,8 @@ from sqlalchemy import select
 from training.extensions import db, utcnow
 from training.sandbox import attempts, downloads, judge, rules, services, tasks
 from training.sandbox.models import SandboxAttempt, SandboxRecord, SandboxUpload
+from training.workers.models import WorkerHeartbeat
+from training.workers.services import SANDBOX_WORKER, note_seen
 
 # Learners completed the activity three days before the frozen clock's date.
 pytestmark = [pytest.mark.clock, pytest.mark.usefixtures("frozen_clock")]
@@ -200,6 +202,59 @@ def test_a_record_can_be_changed_by_a_delete_then_an_add_in_one_file(app, client
 def big_file(count: int) -> bytes:
     entries = people(count)
     return csv_file(*(learner_row(entry) for entry in entries))
+
+
+def test_a_waiting_upload_says_when_no_sandbox_worker_is_running(app, client, staff_client, token):
+    """A large upload waits for the sandbox worker: while that worker has not been seen lately,
+    the upload's page says so and what to do (the organization: tell the staff, with the
+    upload's number; staff: the command that starts it), and stops saying so once it runs."""
+    app.config["SANDBOX_INLINE_MAX_ROWS"] = 3
+    attempt_path = upload(client, token, big_file(6)).headers["Location"]
+    attempt_id = attempt_path.rstrip("/").split("/")[-1]
+    with app.app_context():
+        signup_id = db.session.scalar(select(SandboxAttempt.signup_id))
+    staff_path = f"/staff/sandbox/{signup_id}/attempts/{attempt_id}"
+
+    never = page_text(client.get(attempt_path))
+    assert (
+        "Nothing is checking files at the moment: the sandbox's checker has not started yet"
+        in never
+    )
+    assert f"tell the training staff: it is upload number {attempt_id}" in never
+    assert (
+        "The sandbox worker has never run, so this waits. "
+        "Start it with flask --app training sandbox work --watch"
+        in page_text(staff_client.get(staff_path))
+    )
+
+    with app.app_context():
+        note_seen(SANDBOX_WORKER, utcnow() - timedelta(minutes=12))
+        db.session.commit()
+    assert "the sandbox's checker last ran 12 min ago" in page_text(client.get(attempt_path))
+    assert "The sandbox worker was last seen 12 min ago" in page_text(staff_client.get(staff_path))
+
+    with app.app_context():
+        note_seen(SANDBOX_WORKER, utcnow() - timedelta(seconds=30))
+        db.session.commit()
+    running = page_text(client.get(attempt_path))
+    assert "Waiting for its turn to be checked" in running
+    assert "Nothing is checking files" not in running
+    assert "The sandbox worker" not in page_text(staff_client.get(staff_path))
+
+
+def test_the_sandbox_worker_is_seen_after_each_upload_it_judges(app, client, token):
+    """A long queue judged in one round still leaves a heartbeat after each upload, so the
+    uploads behind it are not told that nothing is running."""
+    app.config["SANDBOX_INLINE_MAX_ROWS"] = 3
+    for _ in range(2):
+        upload(client, token, big_file(6))
+    later = utcnow() + timedelta(hours=1)
+    with app.app_context():
+        assert tasks.work(now=lambda: later) == 2
+        seen = db.session.scalar(
+            select(WorkerHeartbeat.last_seen_at).where(WorkerHeartbeat.name == SANDBOX_WORKER)
+        )
+    assert seen == later
 
 
 def test_a_large_file_is_judged_in_the_background_and_the_page_follows(

@@ -3,7 +3,6 @@
 import secrets
 import signal
 import sys
-from datetime import timedelta
 
 import click
 from flask import Flask, current_app
@@ -111,8 +110,7 @@ def status_command() -> None:
     for reply, count in figures.failed_because:
         click.echo(f"  {_recipients(count)} failed ({reply})")
     now = utcnow()
-    stale_after = timedelta(seconds=float(current_app.config["WORKER_STALE_SECONDS"]))
-    for worker in workers_seen(now, stale_after=stale_after):
+    for worker in workers_seen(now):
         if worker.last_seen_at is None:
             seen = "never seen"
         else:

@@ -775,6 +775,11 @@ class ParsFilesState:
         return any(file.status in (FILE_QUEUED, FILE_BUILDING) for file in self.files.values())
 
     @property
+    def waiting(self) -> bool:
+        """A file is waiting for a worker to take it."""
+        return any(file.status == FILE_QUEUED for file in self.files.values())
+
+    @property
     def failed(self) -> bool:
         """The worker could not make a file (its upload's file could not be read again)."""
         return any(file.status == FILE_FAILED for file in self.files.values())

@@ -33,7 +33,7 @@ from training.sandbox.models import (
     SandboxParsFile,
 )
 from training.workers import loop as worker_loop
-from training.workers.services import SANDBOX_WORKER
+from training.workers.services import SANDBOX_WORKER, note_seen
 
 
 class LostClaim(Exception):
@@ -233,6 +233,7 @@ def work(*, now: Callable[[], datetime] = utcnow) -> int:
     judged = 0
     while (claim := claim_next(now())) is not None:
         judged += run_claim(claim)
+        _note_seen(now())
     return judged
 
 
@@ -382,7 +383,15 @@ def make_files(*, now: Callable[[], datetime] = utcnow) -> int:
     made = 0
     while (claim := claim_next_file(now())) is not None:
         made += make_claimed_file(claim)
+        _note_seen(now())
     return made
+
+
+def _note_seen(now: datetime) -> None:
+    """A heartbeat after each upload or file, so that a long queue worked through in one round
+    does not look to staff and uploaders like a worker that stopped."""
+    note_seen(SANDBOX_WORKER, now)
+    db.session.commit()
 
 
 def watch(

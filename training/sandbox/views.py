@@ -40,7 +40,7 @@ from training.sandbox.forms import (
     ParsStatesForm,
     UploadForm,
 )
-from training.sandbox.models import SandboxActivity, SandboxAttempt
+from training.sandbox.models import ATTEMPT_QUEUED, SandboxActivity, SandboxAttempt
 from training.sandbox.readers import human_size
 from training.spreadsheets import (
     CSV_MIMETYPE,
@@ -53,6 +53,7 @@ from training.spreadsheets import (
 )
 from training.staff.auth import EVERY_ROLE, MANAGERS, role_required
 from training.submissions.guard import once_per_submission
+from training.workers.services import SANDBOX_WORKER, WorkerSeen, stalled_worker
 
 bp = Blueprint("sandbox", __name__)
 
@@ -546,11 +547,23 @@ def _render_attempt(
         preview=preview,
         pars_ready=pars_ready,
         pars_files=pars_files,
+        stalled_worker=_stalled_worker(attempt, pars_files),
+        now=utcnow(),
         action_form=ActionForm(),
         stage_labels={code: rule.stage_label() for code, rule in rules.CODES.items()},
         reasons=mapping.REASONS,
         rules=rules,
     )
+
+
+def _stalled_worker(
+    attempt: SandboxAttempt, pars_files: services.ParsFilesState | None
+) -> WorkerSeen | None:
+    """The sandbox worker, when this upload or its PARS-ready file waits for it and it has not
+    been seen lately (the page says so, rather than "waiting" for ever)."""
+    if attempt.status != ATTEMPT_QUEUED and not (pars_files is not None and pars_files.waiting):
+        return None
+    return stalled_worker(SANDBOX_WORKER, utcnow())
 
 
 def _findings_csv(attempt: SandboxAttempt):

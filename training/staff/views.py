@@ -176,8 +176,7 @@ def home():
         return render_template("staff/home.html", dashboard=None)
     now = utcnow()
     figures = dashboard.figures(now, ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]))
-    stale_after = timedelta(seconds=float(current_app.config["WORKER_STALE_SECONDS"]))
-    workers = worker_services.workers_seen(now, stale_after=stale_after)
+    workers = worker_services.workers_seen(now)
     return render_template("staff/home.html", dashboard=figures, workers=workers, now=now)
 
 

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -43,9 +44,15 @@ def note_seen(name: str, now: datetime) -> None:
     )
 
 
-def workers_seen(now: datetime, *, stale_after: timedelta) -> list[WorkerSeen]:
+def stale_threshold() -> timedelta:
+    """How long a worker may go unseen before staff are warned (WORKER_STALE_SECONDS)."""
+    return timedelta(seconds=float(current_app.config["WORKER_STALE_SECONDS"]))
+
+
+def workers_seen(now: datetime, *, stale_after: timedelta | None = None) -> list[WorkerSeen]:
     """Every known worker, and any other that left a heartbeat, by name; stale when not seen
-    within ``stale_after`` (or never)."""
+    within ``stale_after`` (default: ``stale_threshold()``) or never."""
+    stale_after = stale_threshold() if stale_after is None else stale_after
     seen = dict(
         db.session.execute(select(WorkerHeartbeat.name, WorkerHeartbeat.last_seen_at)).all()
     )
@@ -59,6 +66,17 @@ def workers_seen(now: datetime, *, stale_after: timedelta) -> list[WorkerSeen]:
         )
         for name in names
     ]
+
+
+def stalled_worker(name: str, now: datetime) -> WorkerSeen | None:
+    """The worker ``name`` when it has not been seen within ``stale_threshold()`` (or never), for
+    a page whose work waits on it to say so; None while it runs."""
+    last_seen_at = db.session.scalar(
+        select(WorkerHeartbeat.last_seen_at).where(WorkerHeartbeat.name == name)
+    )
+    if last_seen_at is not None and now - last_seen_at <= stale_threshold():
+        return None
+    return WorkerSeen(name, WORKERS.get(name, ""), last_seen_at, is_stale=True)
 
 
 def seen_ago(seen: datetime, now: datetime) -> str:
