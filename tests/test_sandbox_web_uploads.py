@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import THREE_DAYS_AGO, manage_token, page_text, signup_form
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from training.extensions import db, utcnow
 from training.sandbox import attempts, downloads, judge, rules, services, tasks
@@ -76,6 +76,33 @@ def record_names(app) -> list[tuple[str, str]]:
             select(SandboxRecord.first_name, SandboxRecord.last_name).order_by(SandboxRecord.id)
         )
         return [tuple(row) for row in rows]
+
+
+def test_counts_of_a_large_upload_are_shown_with_thousands_separators(app, client, token):
+    first, second = people(2)
+    data = csv_file(learner_row(first), learner_row(second, **{rules.DATE_OF_BIRTH: "04/12/1970"}))
+    attempt_path = upload(client, token, data).headers["Location"]
+    with app.app_context():
+        # As a 125,000-row upload leaves them (judging one would take the suite a minute).
+        db.session.execute(
+            update(SandboxAttempt).values(
+                rows_read=125_000,
+                rows_accepted=121_500,
+                rows_rejected=3_500,
+                error_count=3_500,
+                warning_count=1_250,
+                counts_by_code={"DOB_HAS_YEAR": 3_500, "DATE_MIDNIGHT": 1_250},
+            )
+        )
+        db.session.commit()
+
+    text = page_text(client.get(attempt_path))
+    assert "3,500 of 125,000 row(s) were rejected." in text
+    assert "the 121,500 accepted row(s) are already in your sandbox records" in text
+    assert "Rows read 125,000 Accepted 121,500 Rejected 3,500 Errors 3,500 Warnings 1,250" in text
+    assert "DOB_HAS_YEAR error 3,500" in text
+    assert "DATE_MIDNIGHT warning 1,250" in text
+    assert "125,000 121,500 3,500 1,250" in page_text(client.get(f"/manage/{token}/sandbox"))
 
 
 def test_results_show_the_summary_and_findings_and_the_csv_header_is_exact(client, token):
