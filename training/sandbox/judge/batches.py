@@ -335,14 +335,38 @@ class BatchRows:
         width = self.width
         delimiter = self.delimiter
         spaces = "[ \\t]" if delimiter == "\t" else f"[ {delimiter}]"
-        not_printable = r"[^\t -~]" if delimiter == "\t" else r"[^ -~]"
+        allowed = "\\t -~" if delimiter == "\t" else " -~"
         line = pl.col("line").str.strip_suffix("\r")
+        # Asked once of the batch's text (a regex run a line costs more than the scan): whether
+        # every line is printable, whether a cell may have spaces at an end, whether a name may
+        # hold a run of spaces. Most batches have none, and the work a line is then left out.
+        text = pl.col("text")
+        all_printable, padded, spaced = (
+            lines.str.strip_suffix("\r")
+            .str.join("\n")
+            .to_frame("text")
+            .select(
+                ~text.str.contains(f"[^\\n{allowed}]").alias("printable"),
+                (
+                    pl.any_horizontal(
+                        text.str.contains(part, literal=True)
+                        for part in (f" {delimiter}", f"{delimiter} ", " \n", "\n ")
+                    )
+                    | text.str.starts_with(" ")
+                    | text.str.ends_with(" ")
+                ).alias("padded"),
+                text.str.contains("  ", literal=True).alias("spaced"),
+            )
+            .row(0)
+        )
         # Split once (an eager select would split again for each field taken out).
         frame = (
             lines.to_frame()
             .select(
                 "line",
-                ~line.str.contains(not_printable).alias("printable"),
+                (
+                    pl.lit(value=True) if all_printable else ~line.str.contains(f"[^{allowed}]")
+                ).alias("printable"),
                 line.str.contains(f"^{spaces}*$").alias("blank"),
                 line.str.splitn(delimiter, width + 1).alias("cells"),
             )
@@ -356,6 +380,8 @@ class BatchRows:
                 pl.col("field_5").fill_null("").alias("birthday_cell"),
                 *(
                     pl.col(f"field_{index}").fill_null("").str.strip_chars(" ")
+                    if padded
+                    else pl.col(f"field_{index}").fill_null("")
                     for index in range(width)
                 ),
                 pl.col(f"field_{width}").fill_null("").alias("rest"),
@@ -388,12 +414,12 @@ class BatchRows:
             & identifier_ok
         )
         # Names folded as learner keys are (name_key: spaces collapsed, case folded).
-        first_key = first.str.replace_all(" {2,}", " ").str.to_lowercase()
-        last_key = last.str.replace_all(" {2,}", " ").str.to_lowercase()
+        first_key = (first.str.replace_all(" {2,}", " ") if spaced else first).str.to_lowercase()
+        last_key = (last.str.replace_all(" {2,}", " ") if spaced else last).str.to_lowercase()
         register = self._register
         held = (
             identifier.str.to_uppercase()
-            .str.replace_all("-", "")
+            .str.replace_all("-", "", literal=True)
             .is_in(register["licenses"].implode())
             | identifier.is_in(register["npis"].implode())
             | board_id.is_in(register["board_ids"].implode())
