@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import operator
 from collections.abc import Callable, Iterator
-from functools import partial
+from functools import partial, reduce
 from hashlib import sha256
 from typing import Any, BinaryIO
 
@@ -280,10 +281,8 @@ class BatchRows:
         self._tables = {step: _Verdicts(step) for step in _STEPS}
         self._template_ids: dict[tuple[Finding, ...], int] = {(): 0}
         self._templates: list[tuple[Finding, ...]] = [()]
-        # The findings of rows, put together: step template ids -> index (never 0, so a
-        # lookup's result is true) in the list of (findings for row 0, whether one is an error).
-        self._combination_of: dict[tuple[int, ...], int] = {}
-        self._combinations: list[tuple[tuple[Finding, ...], bool]] = [((), False)]
+        # Whether each template has an error (a row has one if a step's template has).
+        self._template_errors: list[bool] = [False]
         # The templates' findings as stored: (template id, order, finding id) a row, and by
         # finding id the texts (the rows share them: one string each, however many rows).
         self._template_findings = pl.DataFrame(schema=_FINDING_FRAME)
@@ -513,36 +512,16 @@ class BatchRows:
                 for step in _STEPS
             ),
         )  # fmt: skip
-        rows = self._combine(rows)
+        errors = pl.Series(self._template_errors, dtype=pl.Boolean)
+        has_error = reduce(
+            operator.or_, (errors.gather(rows[f"{step}_template"]) for step in _STEPS)
+        )
+        rows = rows.with_columns(has_error.alias("has_error"))
         batch = JudgedBatch(
-            first_number, tables, self._combinations, self._stored_templates(),
-            self._finding_texts,
-        )  # fmt: skip
+            first_number, tables, self._templates, self._stored_templates(), self._finding_texts
+        )
         self._across_rows(batch, rows)
         return batch
-
-    def _combine(self, rows: pl.DataFrame) -> pl.DataFrame:
-        """Each row's combination of its steps' findings (its id, and whether it has an error)."""
-        templates = [f"{step}_template" for step in _STEPS]
-        if len(self._combinations) >= _MEMO_LIMIT:  # batches made before keep the old list
-            self._combination_of = {}
-            self._combinations = [((), False)]
-        combination_of = self._combination_of
-        distinct = rows.select(templates).unique()
-        distinct = distinct.with_columns(
-            pl.Series(
-                "combination",
-                [
-                    combination_of.get(combination) or self._combination(combination)
-                    for combination in distinct.iter_rows()
-                ],
-                dtype=pl.UInt32,
-            )
-        )
-        combined = self._combinations
-        errors = pl.Series([has_error for _findings, has_error in combined], dtype=pl.Boolean)
-        rows = rows.join(distinct, on=templates, how="left", maintain_order="left")
-        return rows.with_columns(errors.gather(rows["combination"]).alias("has_error"))
 
     def _stored_templates(self) -> pl.DataFrame:
         """The findings of every template so far as stored: (template id, order, fields)."""
@@ -557,16 +536,6 @@ class BatchRows:
                 [known, pl.DataFrame(added, schema=_FINDING_FRAME)]
             ).rechunk()
         return known
-
-    def _combination(self, template_ids: tuple[int, ...]) -> int:
-        """The id of a row's findings put together from its steps' findings, remembered."""
-        templates = tuple(
-            finding for template_id in template_ids for finding in self._templates[template_id]
-        )
-        has_error = any(finding.severity == rules.ERROR for finding in templates)
-        combination_id = self._combination_of[template_ids] = len(self._combinations)
-        self._combinations.append((templates, has_error))
-        return combination_id
 
     def _across_rows(self, batch: JudgedBatch, rows: pl.DataFrame) -> None:
         """What each row's acceptance and findings owe to the register and to other rows.
@@ -664,7 +633,7 @@ class BatchRows:
         for key, _where, index in indexes:
             index.flush(left[key])
         batch.rows = rows.select(
-            "number", "kind", "accepted", "combination", *(f"{step}_verdict" for step in _STEPS),
+            "number", "kind", "accepted", *(f"{step}_verdict" for step in _STEPS),
             pl.col("field_3").alias("first_name"), pl.col("field_4").alias("last_name"),
             "npi", "license", pl.col("field_10").alias("board_id"), "learner", "record_hex",
             # What a record takes of its verdicts that columns hold, and the steps' findings.
@@ -862,6 +831,7 @@ class BatchRows:
         if template_id is None:
             template_id = self._template_ids[found] = len(self._templates)
             self._templates.append(found)
+            self._template_errors.append(any(finding.severity == rules.ERROR for finding in found))
         return self._tables[step].add(key, value, template_id)
 
     def _verdict(self, step: str, key: str) -> tuple[Any, int]:
@@ -932,8 +902,8 @@ class BatchRows:
 
 
 class JudgedBatch:
-    """A batch of judged rows, kept as columns (each row's kind, acceptance, combination of
-    findings and verdict ids, and the cells a record takes) with the verdicts they point to:
+    """A batch of judged rows, kept as columns (each row's kind, acceptance, verdict ids and
+    their findings' template ids, and the cells a record takes) with the verdicts they point to:
     its RowResults are made only when asked for (``results``), what the worker stores is made
     straight from the columns (``stored_rows``), and ``count`` adds it to a Summary."""
 
@@ -941,13 +911,13 @@ class JudgedBatch:
         self,
         first_number: int,
         tables: dict[str, _Verdicts],
-        combined: list[tuple[tuple[Finding, ...], bool]],
+        step_findings: list[tuple[Finding, ...]],
         templates: pl.DataFrame,
         finding_texts: list[list[str]],
     ) -> None:
         self.first_number = first_number
         self.tables = tables
-        self.combined = combined
+        self.step_findings = step_findings  # by template id, for row 0 (only added to)
         self.templates = templates  # the steps' findings as stored (_FINDING_FRAME)
         self.finding_texts = finding_texts  # their texts by finding id (shared, only added to)
         # Row number -> findings from across rows and the register (plain rows), or the
@@ -963,17 +933,29 @@ class JudgedBatch:
     def results(self) -> Iterator[RowResult]:
         """The batch's RowResults, in row order."""
         extras = self.extras
-        combined = self.combined
+        step_findings = self.step_findings
+        # A row's findings for row 0: its steps' templates' put together, once a combination.
+        combined: dict[tuple[int, ...], tuple[Finding, ...]] = {}
         actions, activities, completions, birthdays, states, cmes, boards = self._verdicts()
-        for (number, kind, accepted, combination, action_id, activity_id, completion_id,
-             birthday_id, state_id, cme_id, board_id_id, _no_credit, first_name, last_name,
-             npi, license_number, board_id, _learner, _record_hex, *_record_columns,
-             ) in self.rows.iter_rows():  # fmt: skip
+        for (number, kind, accepted, action_id, activity_id, completion_id, birthday_id,
+             state_id, cme_id, board_id_id, first_name, last_name, npi, license_number,
+             board_id, *template_ids,
+             ) in self.rows.select(
+                 "number", "kind", "accepted",
+                 *(f"{step}_verdict" for step in _STEPS if step != "no_credit"),
+                 "first_name", "last_name", "npi", "license", "board_id",
+                 *(f"{step}_template" for step in _STEPS),
+             ).iter_rows():  # fmt: skip
             if kind != PLAIN:
                 if kind == WHOLE:
                     yield extras[number]
                 continue
-            templates = combined[combination][0]
+            key = tuple(template_ids)
+            templates = combined.get(key)
+            if templates is None:
+                templates = combined[key] = tuple(
+                    finding for template_id in key for finding in step_findings[template_id]
+                )
             findings = stamped(templates, number) if templates else []
             extra = extras.get(number)
             if extra is not None:
