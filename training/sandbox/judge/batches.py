@@ -161,6 +161,12 @@ def _part_ends(places: pl.Series, every: int) -> dict[int, tuple[int, int]]:
     return {part: (count, last) for part, count, last in counted.iter_rows()}
 
 
+def _picked(frame: pl.DataFrame, where: pl.Expr, *columns: str | pl.Expr) -> pl.DataFrame:
+    """The columns of the rows where ``where`` holds (only those columns are filtered: a
+    batch's frames are wide)."""
+    return frame.lazy().filter(where).select(*columns).collect()
+
+
 def _lists(frame: pl.DataFrame) -> list[list[Any]]:
     """A frame's columns as Python lists (quicker to zip than its rows to take)."""
     return [column.to_list() for column in frame.iter_columns()]
@@ -615,19 +621,20 @@ class BatchRows:
         # What the rows left to polars leave for later rows.
         together = ~pl.col("apart")
         left = {
-            "record_key": rows.filter(together & pl.col("keyed")).select(
-                pl.col("record_key").alias("key"),
-                (pl.col("number") * 4 + pl.col("accepted").cast(pl.Int64) * ACCEPTED).alias(
-                    "value"
-                ),
+            "record_key": _picked(
+                rows, together & pl.col("keyed"), pl.col("record_key").alias("key"),
+                (pl.col("number") * 4 + pl.col("accepted").cast(pl.Int64) * ACCEPTED)
+                .alias("value"),
             ),
-            "completion_key": rows.filter(together & pl.col("one_completion")).select(
-                pl.col("completion_key").alias("key"), (pl.col("number") * 2).alias("value")
+            "completion_key": _picked(
+                rows, together & pl.col("one_completion"), pl.col("completion_key").alias("key"),
+                (pl.col("number") * 2).alias("value"),
             ),
-            "day_key": rows.filter(together & pl.col("day_keyed") & pl.col("accepted")).select(
-                pl.col("day_key").alias("key"), pl.col("quarters").alias("value")
+            "day_key": _picked(
+                rows, together & pl.col("day_keyed") & pl.col("accepted"),
+                pl.col("day_key").alias("key"), pl.col("quarters").alias("value"),
             ),
-        }
+        }  # fmt: skip
         self.batch_rows += rows["plain"].sum()
         rows = self._rows_apart(batch, rows, indexes)
         for key, _where, index in indexes:
@@ -683,18 +690,16 @@ class BatchRows:
         mask = rows[where]
         if runs.empty or not mask.any():
             return nothing
-        return nothing.scatter(mask.arg_true(), runs.lookup(rows.filter(mask)[key]))
+        return nothing.scatter(mask.arg_true(), runs.lookup(rows[key].filter(mask)))
 
     def _identities(self, batch: JudgedBatch, rows: pl.DataFrame) -> pl.DataFrame:
         """The register's findings for the rows whose identifiers or swapped names it holds
         (RowJudge's ``_identity``: few rows, asked before the rules across rows as RowJudge
         asks them); returns the rows with their errors."""
-        named = rows.filter(
-            pl.col("plain")
-            & pl.col("held")
-            & pl.col("birthday_ok")
-            & (pl.col("action_code") != _DELETE)
-        ).select(
+        named = _picked(
+            rows,
+            pl.col("plain") & pl.col("held") & pl.col("birthday_ok")
+            & (pl.col("action_code") != _DELETE),
             "number", "first_key", "last_key", "birth_month", "birth_day", "state_verdict",
             "license", "npi", "board_verdict", "field_10",
         )  # fmt: skip
@@ -731,9 +736,10 @@ class BatchRows:
         own methods; returns the rows with each one's kind and acceptance."""
         judge = self.judge
         for key, where, index in indexes:
-            loaded = rows.filter(pl.col("apart") & pl.col(where)).select(key, f"{key}_earlier")
+            loaded = _picked(rows, pl.col("apart") & pl.col(where), key, f"{key}_earlier")
             index.load(loaded[key].to_list(), loaded[f"{key}_earlier"].to_list())
-        picked = rows.filter(pl.col("apart") | (~pl.col("plain") & ~pl.col("blank"))).select(
+        picked = _picked(
+            rows, pl.col("apart") | (~pl.col("plain") & ~pl.col("blank")),
             "number", "plain", "line", "has_error", "first_key", "last_key",
             *(f"{step}_verdict" for step in ("action", "activity", "completion", "birthday",
                                              "board")),
@@ -1024,7 +1030,10 @@ class JudgedBatch:
         ``texts``, to which the findings from across rows and the register are added). A
         plain row's are its steps' findings in step order, then those from across rows and
         the register; a row judged whole has its RowResult's."""
-        plain = rows.filter(pl.col("kind") == PLAIN)
+        plain = _picked(
+            rows, pl.col("kind") == PLAIN, "number", "place",
+            *(f"{step}_template" for step in _STEPS),
+        )  # fmt: skip
         by_step = pl.concat(
             [
                 plain.select(
@@ -1066,7 +1075,7 @@ class JudgedBatch:
         )
         # The rows judged whole with a change, in row order: (number, place, kind, values).
         whole = []
-        whole_rows = rows.filter(pl.col("kind") == WHOLE).select("number", "place")
+        whole_rows = _picked(rows, pl.col("kind") == WHOLE, "number", "place")
         for number, place in whole_rows.iter_rows():
             result = self.extras[number]
             change = change_of(result.action, result.record) if result.accepted else None
@@ -1141,19 +1150,23 @@ class JudgedBatch:
             ((pl.col("part") != pl.col("part").shift()) | (pl.col("is_delete") != pl.col(
                 "is_delete").shift())).fill_null(value=True).cum_sum().alias("run")
         )  # fmt: skip
-        for (_run,), run in runs.group_by("run", maintain_order=True):
-            deleting = run["is_delete"][0]
+        # Each run: whether it deletes, its part, its last place, how many of its rows are
+        # plain, and whether a row judged whole is among them.
+        counted = runs.group_by("run", maintain_order=True).agg(
+            pl.col("is_delete").first(),
+            pl.col("part").first(),
+            pl.col("place").max().alias("last"),
+            (pl.col("whole") < 0).sum().alias("count"),
+            (pl.col("whole") >= 0).any().alias("mixed"),
+        )
+        for run, deleting, part, run_last, count, mixed in counted.iter_rows():
+            from_whole = runs.filter(pl.col("run") == run)["whole"].to_list() if mixed else []
             start = taken[deleting]
-            from_whole = run["whole"].to_list()
-            count = sum(index < 0 for index in from_whole)
-            if count == len(from_whole):
-                from_whole = []
             taken[deleting] = start + count
-            part = run["part"][0]
             last, changes = parts.get(part, (0, []))
             make = partial(run_columns, deleting, start, count, from_whole)
             changes.append(("delete" if deleting else "add", make))
-            parts[part] = (max(last, run["place"].max()), changes)
+            parts[part] = (max(last, run_last), changes)
         return parts
 
     @staticmethod
@@ -1183,7 +1196,10 @@ class JudgedBatch:
 
     def count(self, summary: Summary) -> None:
         """Add the batch's rows and findings to ``summary``."""
-        plain = self.rows.filter(pl.col("kind") == PLAIN)
+        plain = _picked(
+            self.rows, pl.col("kind") == PLAIN, "accepted",
+            *(f"{step}_template" for step in _STEPS),
+        )  # fmt: skip
         summary.rows_read += plain.height
         accepted = plain["accepted"].sum()
         summary.accepted += accepted
