@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from training.sandbox import rules
+from training.sandbox import readers, rules
 from training.sandbox.judge import (
     Activity,
     BoardRegistration,
@@ -98,6 +98,17 @@ def test_an_undecodable_file_is_refused_for_its_encoding():
     # \x81 is neither UTF-8 nor Windows-1252.
     data = csv_text(VALID_ROW).encode("cp1252").replace(b"Ren\xe9e", b"Ren\x81e")
     assert file_code(judged(data, "learners.csv")) == "FILE_ENCODING"
+
+
+def test_a_character_cut_at_a_chunk_end_is_not_completed_by_a_later_chunk(monkeypatch):
+    # Chunks of ASCII alone are not decoded: "Ã" (C3) cut at a chunk's end, then a chunk of
+    # ASCII, then "©" (A9) would read as UTF-8's "é" if the ASCII chunk were passed over.
+    text = csv_text(VALID_ROW).replace("O’Brien", "OBrien")
+    chunk = text.index("Renée") + 4  # the first chunk ends after "RenÃ" (the rest is ASCII)
+    text = text.replace("Renée", "Ren\u00c3" + "e" * chunk + "\u00a9")
+    monkeypatch.setattr(readers, "_CHUNK", chunk)
+    with open_learner_file(io.BytesIO(text.encode("cp1252")), "l.csv", 10_000) as learner_file:
+        assert learner_file.encoding == "cp1252"
 
 
 def test_a_utf16_file_is_refused_for_its_encoding():

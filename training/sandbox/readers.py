@@ -324,18 +324,34 @@ def _one_line_rows(data: BinaryIO, encoding: str) -> bool:
     data.seek(0)
     tail = b""
     while chunk := data.read(_CHUNK):
-        decoder.decode(chunk)
+        # ASCII decodes in every encoding tried: decoded only when a character began before it.
+        if not chunk.isascii() or decoder.getstate() != (b"", 0):
+            decoder.decode(chunk)
         if b'"' in chunk:
             return False
         block = tail + chunk
         cut = block.rfind(b"\n") + 1
         lines, tail = block[:cut], block[cut:]
-        if lines.count(b"\r") != lines.count(b"\r\n") or len(tail) > limit:
+        carriage_returns = lines.count(b"\r")
+        if (carriage_returns and carriage_returns != lines.count(b"\r\n")) or len(tail) > limit:
             return False
-        if len(lines) > limit and max(map(len, lines.split(b"\n"))) > limit:
+        if _has_long_line(lines, limit):
             return False
     decoder.decode(b"", final=True)
     return b"\r" not in tail
+
+
+def _has_long_line(lines: bytes, limit: int) -> bool:
+    """Whether one of the whole lines in ``lines`` is longer than ``limit`` bytes. Such a line
+    holds a whole block of limit // 2 bytes (counted from the start) with no line end: the
+    lines are measured only when a block has none."""
+    step = max(limit // 2, 1)
+    if all(
+        lines.find(b"\n", start, start + step) >= 0
+        for start in range(0, len(lines) - step + 1, step)
+    ):
+        return False
+    return max(map(len, lines.split(b"\n"))) > limit
 
 
 def _swallowing_cell(cells: list[str], delimiter: str) -> int | None:

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import operator
 from collections.abc import Callable, Iterator
-from functools import partial
+from functools import partial, reduce
 from hashlib import sha256
 from typing import Any, BinaryIO
 
@@ -160,6 +161,12 @@ def _part_ends(places: pl.Series, every: int) -> dict[int, tuple[int, int]]:
     return {part: (count, last) for part, count, last in counted.iter_rows()}
 
 
+def _picked(frame: pl.DataFrame, where: pl.Expr, *columns: str | pl.Expr) -> pl.DataFrame:
+    """The columns of the rows where ``where`` holds (only those columns are filtered: a
+    batch's frames are wide)."""
+    return frame.lazy().filter(where).select(*columns).collect()
+
+
 def _lists(frame: pl.DataFrame) -> list[list[Any]]:
     """A frame's columns as Python lists (quicker to zip than its rows to take)."""
     return [column.to_list() for column in frame.iter_columns()]
@@ -280,10 +287,8 @@ class BatchRows:
         self._tables = {step: _Verdicts(step) for step in _STEPS}
         self._template_ids: dict[tuple[Finding, ...], int] = {(): 0}
         self._templates: list[tuple[Finding, ...]] = [()]
-        # The findings of rows, put together: step template ids -> index (never 0, so a
-        # lookup's result is true) in the list of (findings for row 0, whether one is an error).
-        self._combination_of: dict[tuple[int, ...], int] = {}
-        self._combinations: list[tuple[tuple[Finding, ...], bool]] = [((), False)]
+        # Whether each template has an error (a row has one if a step's template has).
+        self._template_errors: list[bool] = [False]
         # The templates' findings as stored: (template id, order, finding id) a row, and by
         # finding id the texts (the rows share them: one string each, however many rows).
         self._template_findings = pl.DataFrame(schema=_FINDING_FRAME)
@@ -335,14 +340,38 @@ class BatchRows:
         width = self.width
         delimiter = self.delimiter
         spaces = "[ \\t]" if delimiter == "\t" else f"[ {delimiter}]"
-        not_printable = r"[^\t -~]" if delimiter == "\t" else r"[^ -~]"
+        allowed = "\\t -~" if delimiter == "\t" else " -~"
         line = pl.col("line").str.strip_suffix("\r")
+        # Asked once of the batch's text (a regex run a line costs more than the scan): whether
+        # every line is printable, whether a cell may have spaces at an end, whether a name may
+        # hold a run of spaces. Most batches have none, and the work a line is then left out.
+        text = pl.col("text")
+        all_printable, padded, spaced = (
+            lines.str.strip_suffix("\r")
+            .str.join("\n")
+            .to_frame("text")
+            .select(
+                ~text.str.contains(f"[^\\n{allowed}]").alias("printable"),
+                (
+                    pl.any_horizontal(
+                        text.str.contains(part, literal=True)
+                        for part in (f" {delimiter}", f"{delimiter} ", " \n", "\n ")
+                    )
+                    | text.str.starts_with(" ")
+                    | text.str.ends_with(" ")
+                ).alias("padded"),
+                text.str.contains("  ", literal=True).alias("spaced"),
+            )
+            .row(0)
+        )
         # Split once (an eager select would split again for each field taken out).
         frame = (
             lines.to_frame()
             .select(
                 "line",
-                ~line.str.contains(not_printable).alias("printable"),
+                (
+                    pl.lit(value=True) if all_printable else ~line.str.contains(f"[^{allowed}]")
+                ).alias("printable"),
                 line.str.contains(f"^{spaces}*$").alias("blank"),
                 line.str.splitn(delimiter, width + 1).alias("cells"),
             )
@@ -356,6 +385,8 @@ class BatchRows:
                 pl.col("field_5").fill_null("").alias("birthday_cell"),
                 *(
                     pl.col(f"field_{index}").fill_null("").str.strip_chars(" ")
+                    if padded
+                    else pl.col(f"field_{index}").fill_null("")
                     for index in range(width)
                 ),
                 pl.col(f"field_{width}").fill_null("").alias("rest"),
@@ -388,12 +419,12 @@ class BatchRows:
             & identifier_ok
         )
         # Names folded as learner keys are (name_key: spaces collapsed, case folded).
-        first_key = first.str.replace_all(" {2,}", " ").str.to_lowercase()
-        last_key = last.str.replace_all(" {2,}", " ").str.to_lowercase()
+        first_key = (first.str.replace_all(" {2,}", " ") if spaced else first).str.to_lowercase()
+        last_key = (last.str.replace_all(" {2,}", " ") if spaced else last).str.to_lowercase()
         register = self._register
         held = (
             identifier.str.to_uppercase()
-            .str.replace_all("-", "")
+            .str.replace_all("-", "", literal=True)
             .is_in(register["licenses"].implode())
             | identifier.is_in(register["npis"].implode())
             | board_id.is_in(register["board_ids"].implode())
@@ -487,36 +518,16 @@ class BatchRows:
                 for step in _STEPS
             ),
         )  # fmt: skip
-        rows = self._combine(rows)
+        errors = pl.Series(self._template_errors, dtype=pl.Boolean)
+        has_error = reduce(
+            operator.or_, (errors.gather(rows[f"{step}_template"]) for step in _STEPS)
+        )
+        rows = rows.with_columns(has_error.alias("has_error"))
         batch = JudgedBatch(
-            first_number, tables, self._combinations, self._stored_templates(),
-            self._finding_texts,
-        )  # fmt: skip
+            first_number, tables, self._templates, self._stored_templates(), self._finding_texts
+        )
         self._across_rows(batch, rows)
         return batch
-
-    def _combine(self, rows: pl.DataFrame) -> pl.DataFrame:
-        """Each row's combination of its steps' findings (its id, and whether it has an error)."""
-        templates = [f"{step}_template" for step in _STEPS]
-        if len(self._combinations) >= _MEMO_LIMIT:  # batches made before keep the old list
-            self._combination_of = {}
-            self._combinations = [((), False)]
-        combination_of = self._combination_of
-        distinct = rows.select(templates).unique()
-        distinct = distinct.with_columns(
-            pl.Series(
-                "combination",
-                [
-                    combination_of.get(combination) or self._combination(combination)
-                    for combination in distinct.iter_rows()
-                ],
-                dtype=pl.UInt32,
-            )
-        )
-        combined = self._combinations
-        errors = pl.Series([has_error for _findings, has_error in combined], dtype=pl.Boolean)
-        rows = rows.join(distinct, on=templates, how="left", maintain_order="left")
-        return rows.with_columns(errors.gather(rows["combination"]).alias("has_error"))
 
     def _stored_templates(self) -> pl.DataFrame:
         """The findings of every template so far as stored: (template id, order, fields)."""
@@ -531,16 +542,6 @@ class BatchRows:
                 [known, pl.DataFrame(added, schema=_FINDING_FRAME)]
             ).rechunk()
         return known
-
-    def _combination(self, template_ids: tuple[int, ...]) -> int:
-        """The id of a row's findings put together from its steps' findings, remembered."""
-        templates = tuple(
-            finding for template_id in template_ids for finding in self._templates[template_id]
-        )
-        has_error = any(finding.severity == rules.ERROR for finding in templates)
-        combination_id = self._combination_of[template_ids] = len(self._combinations)
-        self._combinations.append((templates, has_error))
-        return combination_id
 
     def _across_rows(self, batch: JudgedBatch, rows: pl.DataFrame) -> None:
         """What each row's acceptance and findings owe to the register and to other rows.
@@ -620,25 +621,26 @@ class BatchRows:
         # What the rows left to polars leave for later rows.
         together = ~pl.col("apart")
         left = {
-            "record_key": rows.filter(together & pl.col("keyed")).select(
-                pl.col("record_key").alias("key"),
-                (pl.col("number") * 4 + pl.col("accepted").cast(pl.Int64) * ACCEPTED).alias(
-                    "value"
-                ),
+            "record_key": _picked(
+                rows, together & pl.col("keyed"), pl.col("record_key").alias("key"),
+                (pl.col("number") * 4 + pl.col("accepted").cast(pl.Int64) * ACCEPTED)
+                .alias("value"),
             ),
-            "completion_key": rows.filter(together & pl.col("one_completion")).select(
-                pl.col("completion_key").alias("key"), (pl.col("number") * 2).alias("value")
+            "completion_key": _picked(
+                rows, together & pl.col("one_completion"), pl.col("completion_key").alias("key"),
+                (pl.col("number") * 2).alias("value"),
             ),
-            "day_key": rows.filter(together & pl.col("day_keyed") & pl.col("accepted")).select(
-                pl.col("day_key").alias("key"), pl.col("quarters").alias("value")
+            "day_key": _picked(
+                rows, together & pl.col("day_keyed") & pl.col("accepted"),
+                pl.col("day_key").alias("key"), pl.col("quarters").alias("value"),
             ),
-        }
+        }  # fmt: skip
         self.batch_rows += rows["plain"].sum()
         rows = self._rows_apart(batch, rows, indexes)
         for key, _where, index in indexes:
             index.flush(left[key])
         batch.rows = rows.select(
-            "number", "kind", "accepted", "combination", *(f"{step}_verdict" for step in _STEPS),
+            "number", "kind", "accepted", *(f"{step}_verdict" for step in _STEPS),
             pl.col("field_3").alias("first_name"), pl.col("field_4").alias("last_name"),
             "npi", "license", pl.col("field_10").alias("board_id"), "learner", "record_hex",
             # What a record takes of its verdicts that columns hold, and the steps' findings.
@@ -688,18 +690,16 @@ class BatchRows:
         mask = rows[where]
         if runs.empty or not mask.any():
             return nothing
-        return nothing.scatter(mask.arg_true(), runs.lookup(rows.filter(mask)[key]))
+        return nothing.scatter(mask.arg_true(), runs.lookup(rows[key].filter(mask)))
 
     def _identities(self, batch: JudgedBatch, rows: pl.DataFrame) -> pl.DataFrame:
         """The register's findings for the rows whose identifiers or swapped names it holds
         (RowJudge's ``_identity``: few rows, asked before the rules across rows as RowJudge
         asks them); returns the rows with their errors."""
-        named = rows.filter(
-            pl.col("plain")
-            & pl.col("held")
-            & pl.col("birthday_ok")
-            & (pl.col("action_code") != _DELETE)
-        ).select(
+        named = _picked(
+            rows,
+            pl.col("plain") & pl.col("held") & pl.col("birthday_ok")
+            & (pl.col("action_code") != _DELETE),
             "number", "first_key", "last_key", "birth_month", "birth_day", "state_verdict",
             "license", "npi", "board_verdict", "field_10",
         )  # fmt: skip
@@ -736,9 +736,10 @@ class BatchRows:
         own methods; returns the rows with each one's kind and acceptance."""
         judge = self.judge
         for key, where, index in indexes:
-            loaded = rows.filter(pl.col("apart") & pl.col(where)).select(key, f"{key}_earlier")
+            loaded = _picked(rows, pl.col("apart") & pl.col(where), key, f"{key}_earlier")
             index.load(loaded[key].to_list(), loaded[f"{key}_earlier"].to_list())
-        picked = rows.filter(pl.col("apart") | (~pl.col("plain") & ~pl.col("blank"))).select(
+        picked = _picked(
+            rows, pl.col("apart") | (~pl.col("plain") & ~pl.col("blank")),
             "number", "plain", "line", "has_error", "first_key", "last_key",
             *(f"{step}_verdict" for step in ("action", "activity", "completion", "birthday",
                                              "board")),
@@ -836,6 +837,7 @@ class BatchRows:
         if template_id is None:
             template_id = self._template_ids[found] = len(self._templates)
             self._templates.append(found)
+            self._template_errors.append(any(finding.severity == rules.ERROR for finding in found))
         return self._tables[step].add(key, value, template_id)
 
     def _verdict(self, step: str, key: str) -> tuple[Any, int]:
@@ -906,8 +908,8 @@ class BatchRows:
 
 
 class JudgedBatch:
-    """A batch of judged rows, kept as columns (each row's kind, acceptance, combination of
-    findings and verdict ids, and the cells a record takes) with the verdicts they point to:
+    """A batch of judged rows, kept as columns (each row's kind, acceptance, verdict ids and
+    their findings' template ids, and the cells a record takes) with the verdicts they point to:
     its RowResults are made only when asked for (``results``), what the worker stores is made
     straight from the columns (``stored_rows``), and ``count`` adds it to a Summary."""
 
@@ -915,13 +917,13 @@ class JudgedBatch:
         self,
         first_number: int,
         tables: dict[str, _Verdicts],
-        combined: list[tuple[tuple[Finding, ...], bool]],
+        step_findings: list[tuple[Finding, ...]],
         templates: pl.DataFrame,
         finding_texts: list[list[str]],
     ) -> None:
         self.first_number = first_number
         self.tables = tables
-        self.combined = combined
+        self.step_findings = step_findings  # by template id, for row 0 (only added to)
         self.templates = templates  # the steps' findings as stored (_FINDING_FRAME)
         self.finding_texts = finding_texts  # their texts by finding id (shared, only added to)
         # Row number -> findings from across rows and the register (plain rows), or the
@@ -937,17 +939,29 @@ class JudgedBatch:
     def results(self) -> Iterator[RowResult]:
         """The batch's RowResults, in row order."""
         extras = self.extras
-        combined = self.combined
+        step_findings = self.step_findings
+        # A row's findings for row 0: its steps' templates' put together, once a combination.
+        combined: dict[tuple[int, ...], tuple[Finding, ...]] = {}
         actions, activities, completions, birthdays, states, cmes, boards = self._verdicts()
-        for (number, kind, accepted, combination, action_id, activity_id, completion_id,
-             birthday_id, state_id, cme_id, board_id_id, _no_credit, first_name, last_name,
-             npi, license_number, board_id, _learner, _record_hex, *_record_columns,
-             ) in self.rows.iter_rows():  # fmt: skip
+        for (number, kind, accepted, action_id, activity_id, completion_id, birthday_id,
+             state_id, cme_id, board_id_id, first_name, last_name, npi, license_number,
+             board_id, *template_ids,
+             ) in self.rows.select(
+                 "number", "kind", "accepted",
+                 *(f"{step}_verdict" for step in _STEPS if step != "no_credit"),
+                 "first_name", "last_name", "npi", "license", "board_id",
+                 *(f"{step}_template" for step in _STEPS),
+             ).iter_rows():  # fmt: skip
             if kind != PLAIN:
                 if kind == WHOLE:
                     yield extras[number]
                 continue
-            templates = combined[combination][0]
+            key = tuple(template_ids)
+            templates = combined.get(key)
+            if templates is None:
+                templates = combined[key] = tuple(
+                    finding for template_id in key for finding in step_findings[template_id]
+                )
             findings = stamped(templates, number) if templates else []
             extra = extras.get(number)
             if extra is not None:
@@ -1016,7 +1030,10 @@ class JudgedBatch:
         ``texts``, to which the findings from across rows and the register are added). A
         plain row's are its steps' findings in step order, then those from across rows and
         the register; a row judged whole has its RowResult's."""
-        plain = rows.filter(pl.col("kind") == PLAIN)
+        plain = _picked(
+            rows, pl.col("kind") == PLAIN, "number", "place",
+            *(f"{step}_template" for step in _STEPS),
+        )  # fmt: skip
         by_step = pl.concat(
             [
                 plain.select(
@@ -1058,7 +1075,7 @@ class JudgedBatch:
         )
         # The rows judged whole with a change, in row order: (number, place, kind, values).
         whole = []
-        whole_rows = rows.filter(pl.col("kind") == WHOLE).select("number", "place")
+        whole_rows = _picked(rows, pl.col("kind") == WHOLE, "number", "place")
         for number, place in whole_rows.iter_rows():
             result = self.extras[number]
             change = change_of(result.action, result.record) if result.accepted else None
@@ -1133,19 +1150,23 @@ class JudgedBatch:
             ((pl.col("part") != pl.col("part").shift()) | (pl.col("is_delete") != pl.col(
                 "is_delete").shift())).fill_null(value=True).cum_sum().alias("run")
         )  # fmt: skip
-        for (_run,), run in runs.group_by("run", maintain_order=True):
-            deleting = run["is_delete"][0]
+        # Each run: whether it deletes, its part, its last place, how many of its rows are
+        # plain, and whether a row judged whole is among them.
+        counted = runs.group_by("run", maintain_order=True).agg(
+            pl.col("is_delete").first(),
+            pl.col("part").first(),
+            pl.col("place").max().alias("last"),
+            (pl.col("whole") < 0).sum().alias("count"),
+            (pl.col("whole") >= 0).any().alias("mixed"),
+        )
+        for run, deleting, part, run_last, count, mixed in counted.iter_rows():
+            from_whole = runs.filter(pl.col("run") == run)["whole"].to_list() if mixed else []
             start = taken[deleting]
-            from_whole = run["whole"].to_list()
-            count = sum(index < 0 for index in from_whole)
-            if count == len(from_whole):
-                from_whole = []
             taken[deleting] = start + count
-            part = run["part"][0]
             last, changes = parts.get(part, (0, []))
             make = partial(run_columns, deleting, start, count, from_whole)
             changes.append(("delete" if deleting else "add", make))
-            parts[part] = (max(last, run["place"].max()), changes)
+            parts[part] = (max(last, run_last), changes)
         return parts
 
     @staticmethod
@@ -1175,7 +1196,10 @@ class JudgedBatch:
 
     def count(self, summary: Summary) -> None:
         """Add the batch's rows and findings to ``summary``."""
-        plain = self.rows.filter(pl.col("kind") == PLAIN)
+        plain = _picked(
+            self.rows, pl.col("kind") == PLAIN, "accepted",
+            *(f"{step}_template" for step in _STEPS),
+        )  # fmt: skip
         summary.rows_read += plain.height
         accepted = plain["accepted"].sum()
         summary.accepted += accepted
