@@ -323,6 +323,36 @@ def test_resending_the_manage_link_emails_the_contact_on_file_only(app, client, 
         assert "https://training.example.org/manage/" in message.text_body
 
 
+def test_asking_again_within_ten_minutes_says_the_link_was_not_sent_again(
+    frozen_clock, app, client, make_session
+):
+    session_id = make_session()
+    client.post("/signup", data=signup_form(session_id))
+    refused = app.test_client().post(
+        "/signup", data=signup_form(session_id, contact_email="colleague@example.org")
+    )
+
+    def ask() -> str:
+        ref = re.search(r'name="signup_ref" type="hidden" value="([^"]+)"', refused.text).group(1)
+        return page_text(
+            client.post("/signup/resend-link", data={"signup_ref": ref}, follow_redirects=True)
+        )
+
+    assert "We have emailed the manage link to the contact we have on file" in ask()
+    frozen_clock.shift(timedelta(minutes=9))
+    again = ask()
+    assert "We have emailed" not in again
+    assert (
+        "We emailed the manage link to the contact we have on file for that signup less than "
+        "10 minutes ago, so we have not sent it again" in again
+    )
+    frozen_clock.shift(timedelta(minutes=2))
+    assert "We have emailed the manage link to the contact we have on file" in ask()
+    with app.app_context():
+        sent = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "manage_link"))
+        assert len(sent.all()) == 2
+
+
 def test_a_forged_resend_request_is_refused(client, make_session):
     response = client.post("/signup/resend-link", data={"signup_ref": "1"})
     assert response.status_code == 303

@@ -274,8 +274,14 @@ def resend_link():
     return carry_out(
         lambda: services.resend_manage_link(signup, now=utcnow()),
         # Names no organization: the offer may come from a provider ID typed by anyone.
-        done="We have emailed the manage link to the contact we have on file for that signup. "
-        "It can take a few minutes to arrive.",
+        done=lambda sent: (
+            "We have emailed the manage link to the contact we have on file for that signup. "
+            "It can take a few minutes to arrive."
+            if sent
+            else "We emailed the manage link to the contact we have on file for that signup "
+            "less than 10 minutes ago, so we have not sent it again: it can take a few minutes "
+            "to arrive, and may be in a spam or junk folder. You can ask again after 10 minutes."
+        ),
         redirect_to=url_for("booking.index"),
     )
 
