@@ -176,6 +176,19 @@ def test_a_renamed_contact_is_a_new_invite_for_everyone_and_no_cancel(app, clien
     assert "The contact is now Ana María Reyes" in update["text"]
 
 
+def test_a_contact_name_with_quotes_reads_the_same_in_every_calendar(app, client, smtp, booked):
+    [update] = save_contacts(
+        app, client, smtp, booked, contact_name='Pat "The Man" O\'Neil; MD: Chief ^ CME'
+    )
+
+    # vobject does not decode RFC 6868's ^' and ^^; the name needs neither.
+    assert update["invite"]["attendees"][0] == (
+        f"mailto:{CONTACT}",
+        "Pat 'The Man' O'Neil; MD: Chief  CME",
+    )
+    assert 'The contact is now Pat "The Man" O\'Neil; MD: Chief ^ CME' in update["text"]
+
+
 @pytest.mark.parametrize(
     "changes",
     [

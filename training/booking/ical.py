@@ -30,6 +30,17 @@ class InviteDetails:
     meeting_url: str | None = None
 
 
+# What RFC 6868 would escape in a parameter value (a double quote as ^', a caret as ^^): many
+# calendar programs and parsers (vobject, for one) do not decode it and show the escapes.
+_ESCAPED_IN_PARAMETERS = str.maketrans({'"': "'", "^": None})
+
+
+def common_name(name: str) -> str:
+    """``name`` as a CN parameter every calendar reads as written: double quotes become single
+    ones and carets are left out, so the value never needs RFC 6868's escapes."""
+    return name.translate(_ESCAPED_IN_PARAMETERS)
+
+
 def build_invite(
     details: InviteDetails, *, method: str, stamp: datetime, whole_event: bool = True
 ) -> bytes:
@@ -64,12 +75,12 @@ def build_invite(
         event.location = details.meeting_url
         event.url = details.meeting_url
     organizer = vCalAddress(f"mailto:{details.organizer_email}")
-    organizer.params["CN"] = vText(details.organizer_name)
+    organizer.params["CN"] = vText(common_name(details.organizer_name))
     event.organizer = organizer
     attendees = []
     for name, email in details.attendees:
         attendee = vCalAddress(f"mailto:{email}")
-        attendee.params["CN"] = vText(name or email)
+        attendee.params["CN"] = vText(common_name(name or email))
         attendee.params["RSVP"] = "FALSE"
         attendee.params["ROLE"] = "REQ-PARTICIPANT"
         attendees.append(attendee)
