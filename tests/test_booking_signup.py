@@ -239,6 +239,23 @@ def test_huge_values_get_a_message_not_an_error(client, make_session):
     assert "List up to 5 attendees" in text
 
 
+@pytest.mark.parametrize("name", ["a&" * 100, "\ufb03" * 200], ids=["ampersands", "ligatures"])
+def test_a_long_name_whose_key_would_outgrow_its_column_books(app, client, make_session, name):
+    """200 characters the form allows, whose key reads longer ("&" as "and", a ligature as its
+    letters): booked, not a database error on PostgreSQL; the same name again is refused."""
+    session_id = make_session()
+    response = client.post("/signup", data=signup_form(session_id, organization_name=name))
+    assert response.status_code == 303
+    [signup] = signups(app)
+    assert signup.organization_name == name
+    assert len(signup.organization_key) == 200
+    again = app.test_client().post(
+        "/signup",
+        data=signup_form(session_id, organization_name=name, contact_email="b@example.org"),
+    )
+    assert again.status_code == 409
+
+
 def test_a_tampered_session_choice_is_refused_politely(app, client, make_session):
     make_session()
     response = client.post("/signup", data=signup_form(99999))

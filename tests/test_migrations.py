@@ -122,3 +122,62 @@ def test_challenge_reminders_sent_before_rounds_count_as_their_round(empty_datab
                 text("SELECT program_id, challenge FROM challenge_reminder_rounds")
             ).all()
     assert [tuple(row) for row in rounds] == [(1, "accme")]
+
+
+def test_organization_keys_are_read_again_unless_two_bookings_would_share_one(
+    empty_database_app,
+):
+    """0016: "L.L.C." and "& Co" are read as suffixes in the keys already stored; a booking
+    that would then share its key with another active one keeps its old key (the unique index
+    allows one), for staff to merge from the duplicates page."""
+    with empty_database_app.app_context():
+        upgrade(revision="0015_sandbox_pars_files")
+        at = datetime(2026, 11, 27, 8, tzinfo=UTC)
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO programs (id, slug, name, description, timezone, "
+                    "window_starts_on, window_ends_on, signup_opens_at, signup_closes_at, "
+                    "staff_email, accme_challenge_due_on, cma_challenge_due_on, "
+                    "attestation_text, created_at) VALUES (1, 'p', 'P', '', 'UTC', "
+                    "'2026-12-01', '2026-12-08', :at, :at, 's@x.org', '2026-12-04', "
+                    "'2027-03-31', 'a', :at)"
+                ),
+                {"at": at},
+            )
+            society = "Sierra Valley Medical Society"
+            signups = [
+                (1, "waitlisted", society, "sierravalleymedicalsociety"),
+                (2, "waitlisted", f"{society}, L.L.C.", "sierravalleymedicalsocietyllc"),
+                (3, "waitlisted", "North Coast Health & Co", "northcoasthealthand"),
+                (4, "cancelled", "South Bay P.C.", "southbaypc"),
+            ]
+            for signup_id, status, name, key in signups:
+                connection.execute(
+                    text(
+                        "INSERT INTO signups (id, program_id, status, organization_name, "
+                        "organization_key, contact_name, contact_email, attestation_text, "
+                        "attested_at, submission_key_hash, invite_sequence, created_at, "
+                        "updated_at) VALUES (:id, 1, :status, :name, :key, 'C', 'c@x.org', "
+                        "'a', :at, :hash, 0, :at, :at)"
+                    ),
+                    {
+                        "id": signup_id,
+                        "status": status,
+                        "name": name,
+                        "key": key,
+                        "hash": f"h{signup_id}",
+                        "at": at,
+                    },
+                )
+        upgrade()
+        with db.engine.connect() as connection:
+            keys = connection.execute(
+                text("SELECT id, organization_key FROM signups ORDER BY id")
+            ).all()
+    assert [tuple(row) for row in keys] == [
+        (1, "sierravalleymedicalsociety"),
+        (2, "sierravalleymedicalsocietyllc"),  # would share signup 1's: left for staff
+        (3, "northcoasthealth"),
+        (4, "southbay"),
+    ]
