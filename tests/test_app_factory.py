@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import page_text
 
 from training import config, create_app
 from training.extensions import db
@@ -129,3 +130,27 @@ def test_a_web_process_does_not_load_polars_until_a_file_is_judged_in_batches(tm
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     )
     assert loaded.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_an_address_a_form_posts_to_opened_in_the_browser_leads_back_to_its_page(
+    app, client, token, staff_client, make_session
+):
+    """A restored tab or a copied address of a page answered after a form was sent: the 405
+    page says why, and links to the page the form is on (the nearest address above it)."""
+    page = client.get(f"/manage/{token}/contacts")
+    assert page.status_code == 405
+    text = page_text(page)
+    assert "This address only takes a form sent from its page." in text
+    assert f'<a href="/manage/{token}">Go back to that page</a>' in page.get_data(as_text=True)
+
+    session_id = make_session()
+    staff_page = staff_client.get(f"/staff/sessions/{session_id}/signups/1/move")
+    assert staff_page.status_code == 405
+    assert f'<a href="/staff/sessions/{session_id}">Go back to that page</a>' in (
+        staff_page.get_data(as_text=True)
+    )
+
+    # A form sent to the wrong address still gets the plain answer.
+    posted = client.post("/")
+    assert posted.status_code == 405
+    assert "Please use the buttons on the page." in page_text(posted)

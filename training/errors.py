@@ -4,12 +4,13 @@ base of every rule's refusal, which views turn into a message instead of an erro
 import time
 from contextlib import suppress
 
-from flask import Flask, current_app, render_template
+from flask import Flask, current_app, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 from training.extensions import db, limiter
 
@@ -59,13 +60,37 @@ def init_app(app: Flask) -> None:
             message = error.description
         if error.code == 429 and limiter.current_limit is not None:
             message = wait_message(limiter.current_limit.reset_at - time.time())
-        return render_error(error.code or 500, title, message)
+        back = None
+        if error.code == 405 and request.method in ("GET", "HEAD"):
+            # An address a form posts to, opened again (a restored tab, a copied address).
+            message = "This address only takes a form sent from its page."
+            if (page := page_above(request.path)) is not None:
+                back = (page, "Go back to that page")
+        return render_error(error.code or 500, title, message, back=back)
 
     @app.errorhandler(500)
     def server_error(_error):
         with suppress(SQLAlchemyError):  # a lost connection needs no rollback; the page no database
             db.session.rollback()
         return render_error(500, *MESSAGES[500])
+
+
+def page_above(path: str) -> str | None:
+    """The nearest address above ``path`` (``/manage/<token>/contacts`` → ``/manage/<token>``)
+    that a browser can open (a GET route), or None."""
+    adapter = current_app.url_map.bind("localhost")
+    parts = path.rstrip("/").split("/")
+    while len(parts) > 2:
+        parts.pop()
+        candidate = "/".join(parts)
+        try:
+            adapter.match(candidate, method="GET")
+        except RequestRedirect:  # the same page with a slash at the end
+            return f"{candidate}/"
+        except HTTPException:
+            continue
+        return candidate
+    return None
 
 
 def wait_message(seconds: float) -> str:
