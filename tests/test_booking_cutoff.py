@@ -215,7 +215,8 @@ def test_a_waitlisted_organization_is_told_it_may_leave_the_waitlist_at_any_time
         "You can book a date with free seats (up to 24 hours before it starts), update your "
         "contacts, or leave the waitlist at any time."
     ) in text
-    assert "Cancel this booking" in text
+    assert "Leave the waitlist Leave the waitlist" in text  # the section and its button
+    assert "Cancel this booking" not in text
 
 
 # --- The freed seat --------------------------------------------------------------------------

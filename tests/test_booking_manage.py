@@ -188,6 +188,22 @@ def test_saving_contacts_that_keep_an_attendee_works(app, client, booked):
         assert signup.contact_phone == "(916) 555-0199"
 
 
+def test_a_waitlist_place_is_left_not_cancelled(app, client, make_session):
+    session_id = make_session(seats=1)
+    client.post("/signup", data=signup_form(session_id, organization_name="Pone Group"))
+    waiting = manage_token(
+        client.post("/signup", data=signup_form(session_id, organization_name="Ptwo Group"))
+    )
+    page = page_text(client.get(f"/manage/{waiting}/cancel"))
+    assert "Leave the waitlist? Ptwo Group will leave the waitlist." in page
+    assert "Yes, take us off the waitlist" in page
+    assert "Leave the waitlist No, stay on the waitlist" in page
+    assert "cancel our booking" not in page and "Cancel booking" not in page
+
+    left = client.post(f"/manage/{waiting}/cancel", data={"confirm": "y"}, follow_redirects=True)
+    assert "You have left the waitlist. We have emailed your contacts" in page_text(left)
+
+
 def test_leaving_the_waitlist_from_an_old_page_keeps_the_seat_given_meanwhile(
     app, client, make_session
 ):

@@ -368,6 +368,10 @@ def cancel(token: str):
     signup = signup_or_404(token)
     now = utcnow()
     form = CancelForm()
+    waiting = signup.is_waitlisted  # a place on the waitlist is left, not cancelled
+    if waiting:
+        form.confirm.label.text = "Yes, take us off the waitlist"
+        form.submit.label.text = "Leave the waitlist"
 
     def page(status: int = 200):
         return (
@@ -386,7 +390,11 @@ def cancel(token: str):
     # Refused like a date or contacts change past the cutoff: 409, the page and the reason.
     return carry_out(
         lambda: services.cancel_signup(signup, now=now, asked_about=form.asked_about.data),
-        done="Your booking is cancelled. We have emailed your contacts to let them know.",
+        done=(
+            "You have left the waitlist. We have emailed your contacts to let them know."
+            if waiting
+            else "Your booking is cancelled. We have emailed your contacts to let them know."
+        ),
         redirect_to=url_for("booking.manage", token=token),
         refused=flashed_above(lambda: page(409)),
     )
