@@ -219,6 +219,31 @@ def test_starting_shows_the_first_step_and_next_back_and_jump_move_it(app, live,
         assert live_row.version == 5  # started, then four moves
 
 
+def test_next_from_a_second_tab_showing_an_old_step_does_not_skip_a_step(app, live, facilitator):
+    """Two consoles show step 2; the first presses Next (step 3). The second's Next, pressed
+    from step 2, is refused with where everyone is now, rather than skipping step 3."""
+    facilitator.post(console_url(live, "start"))
+    facilitator.post(console_url(live, "next"))
+    console = facilitator.get(console_url(live)).get_data(as_text=True)
+    shown = re.search(r'name="from_step" value="(\d+)"', console).group(1)
+
+    facilitator.post(console_url(live, "next"), data={"from_step": shown})
+    stale = facilitator.post(
+        console_url(live, "next"), data={"from_step": shown}, follow_redirects=True
+    )
+    text = page_text(stale)
+    assert (
+        "Everyone already sees step 3: Download the learner template. It was changed in another "
+        "tab or by another facilitator since your page showed it, so Next step was not applied"
+    ) in text
+    assert "Step 3 of 8: Download the learner template" in text
+    stale_back = facilitator.post(
+        console_url(live, "back"), data={"from_step": shown}, follow_redirects=True
+    )
+    assert "so Back was not applied" in page_text(stale_back)
+    assert "Step 3 of 8" in page_text(stale_back)
+
+
 def test_next_past_the_last_step_is_refused_with_a_message(app, live, facilitator):
     facilitator.post(console_url(live, "start"))
     for _ in range(7):

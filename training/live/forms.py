@@ -15,6 +15,13 @@ class ActionForm(Form):
     """A button that needs nothing but the CSRF token (start, next, I need help...)."""
 
 
+class MoveStepForm(Form):
+    """The console's Next and Back buttons, naming the step the console showed (none: a page
+    drawn before they did), so that two tabs pressing Next move on one step, not two."""
+
+    from_step = WholeNumberField(widget=HiddenInput())
+
+
 class JumpForm(Form):
     """The console's list of steps to go to."""
 

@@ -123,12 +123,23 @@ def go_to_step(session: TrainingSession, step: WalkthroughStep, *, actor) -> Non
     )
 
 
-def move_step(session: TrainingSession, offset: int, *, actor) -> WalkthroughStep:
-    """Go ``offset`` steps forward (1) or back (-1) from the current one."""
+def move_step(
+    session: TrainingSession, offset: int, *, actor, shown_step_id: int | None = None
+) -> WalkthroughStep:
+    """Go ``offset`` steps forward (1) or back (-1) from the current one. With
+    ``shown_step_id`` (the step the console showed when the button was pressed), refused with
+    ``LiveError`` unless that is still the current step: another tab or facilitator moved it."""
     live = open_live(session)
     steps = walkthrough()
     ids = [step.id for step in steps]
     index = ids.index(live.current_step_id) if live.current_step_id in ids else -1
+    if shown_step_id is not None and shown_step_id != live.current_step_id and index >= 0:
+        pressed = "Next step" if offset > 0 else "Back"
+        raise LiveError(
+            f"Everyone already sees step {index + 1}: {steps[index].title}. It was changed in "
+            f"another tab or by another facilitator since your page showed it, so {pressed} "
+            "was not applied; press it again if you still want to move from here."
+        )
     target = index + offset
     if not 0 <= target < len(steps):
         raise LiveError("That was the last step." if offset > 0 else "This is the first step.")

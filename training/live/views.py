@@ -39,7 +39,14 @@ from training.live.board import (
 )
 from training.live.cache import live_cache
 from training.live.followups import FollowUpReport, has_ended, send_followups
-from training.live.forms import ActionForm, CheckInForm, DoneForm, JumpForm, NotesForm
+from training.live.forms import (
+    ActionForm,
+    CheckInForm,
+    DoneForm,
+    JumpForm,
+    MoveStepForm,
+    NotesForm,
+)
 from training.live.models import LiveSession, WalkthroughStep
 from training.live.steps import step_position, walkthrough
 from training.resources.markdown import render_markdown
@@ -125,8 +132,7 @@ def end(session_id: int):
 @once_per_submission
 def next_step(session_id: int):
     """Show everyone the next step."""
-    session = _console_session(session_id)
-    return _console_action(session, lambda: services.move_step(session, 1, actor=current_user))
+    return _move_step(_console_session(session_id), 1)
 
 
 @bp.post("/staff/live/<id:session_id>/back")
@@ -134,8 +140,17 @@ def next_step(session_id: int):
 @once_per_submission
 def previous_step(session_id: int):
     """Show everyone the step before."""
-    session = _console_session(session_id)
-    return _console_action(session, lambda: services.move_step(session, -1, actor=current_user))
+    return _move_step(_console_session(session_id), -1)
+
+
+def _move_step(session: TrainingSession, offset: int):
+    form = MoveStepForm()
+    shown = form.from_step.data if form.validate_on_submit() else None
+    return _console_action(
+        session,
+        lambda: services.move_step(session, offset, actor=current_user, shown_step_id=shown),
+        anchor="step",
+    )
 
 
 @bp.post("/staff/live/<id:session_id>/step")
