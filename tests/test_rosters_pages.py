@@ -817,6 +817,9 @@ def test_staff_find_the_sessions_of_an_organization_by_name_contact_or_email(
         assert "1 session has an organization matching" in text
     everyone = page_text(client.get("/staff/sessions", query_string={"q": " "}))
     assert "matching" not in everyone
+    nothing = page_text(client.get("/staff/sessions", query_string={"q": "zzzz"}))
+    assert "0 sessions have an organization matching “zzzz”. Show every session" in nothing
+    assert "No sessions yet" not in nothing  # there are two
 
 
 def test_a_roster_filtered_shows_only_the_organizations_found(
