@@ -255,12 +255,12 @@ def test_staff_keep_the_list_of_state_boards_using_pars_data(app, client, token)
         data={
             "states": kept,
             "source": "ACCME state collaborations page",
-            "checked_on": "2026-11-28",
+            "checked_on": "2026-11-21",
         },
     )
     assert saved.status_code == 303
     text = page_text(client.get("/staff/sandbox/pars-states"))
-    assert "11/28/2026, saved by staff@cmadocs.example.org" in text
+    assert "11/21/2026, saved by staff@cmadocs.example.org" in text
     with app.app_context():
         assert services.pars_states().states == frozenset(kept)
         event = db.session.scalars(select(AuditEvent)).all()[-1]
@@ -272,6 +272,29 @@ def test_staff_keep_the_list_of_state_boards_using_pars_data(app, client, token)
     assert "The California licensing board does not use PARS data yet" in findings
 
 
+def test_the_state_list_is_not_saved_empty_or_checked_after_today(app, client):
+    with app.app_context():
+        create_staff("admin@cmadocs.example.org", PASSWORD, "admin")
+        db.session.commit()
+    client.post("/staff/sign-in", data={"email": "admin@cmadocs.example.org", "password": PASSWORD})
+    # The frozen clock: Tue, Nov 24, 2026, 10 AM in California; already the 25th in Guam.
+    refused = client.post(
+        "/staff/sandbox/pars-states",
+        data={"source": "ACCME page", "checked_on": "2026-11-26"},
+    )
+    assert refused.status_code == 422
+    text = page_text(refused)
+    assert "Tick the state boards that use PARS data" in text
+    assert "Enter the day the list was checked: it cannot be after today." in text
+    saved = client.post(
+        "/staff/sandbox/pars-states",
+        data={"states": ["CA"], "source": "ACCME page", "checked_on": "2026-11-25"},
+    )
+    assert saved.status_code == 303
+    with app.app_context():
+        assert services.pars_states().states == frozenset({"CA"})
+
+
 def test_the_state_list_source_keeps_no_control_characters(app, client):
     with app.app_context():
         create_staff("admin@cmadocs.example.org", PASSWORD, "admin")
@@ -279,7 +302,7 @@ def test_the_state_list_source_keeps_no_control_characters(app, client):
     client.post("/staff/sign-in", data={"email": "admin@cmadocs.example.org", "password": PASSWORD})
     saved = client.post(
         "/staff/sandbox/pars-states",
-        data={"states": ["CA"], "source": "ACCME\x00 page\r\nchecked", "checked_on": "2026-11-28"},
+        data={"states": ["CA"], "source": "ACCME\x00 page\r\nchecked", "checked_on": "2026-11-21"},
     )
     assert saved.status_code == 303
     with app.app_context():

@@ -1,5 +1,6 @@
 """The sandbox forms: a practice activity with its boards, an upload, deleting, and filters."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import wtforms
@@ -21,6 +22,7 @@ from wtforms.validators import ValidationError as FieldError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from training.drawn import drawn_from_field
+from training.extensions import utcnow
 from training.forms import DayField, FiniteDecimalField, Form, identifier, single_line
 from training.sandbox import rules
 from training.sandbox.columns import ColumnMap
@@ -397,3 +399,15 @@ class ParsStatesForm(Form):
         "Last checked on", validators=[InputRequired("Enter the day the list was checked.")]
     )
     submit = SubmitField("Save the list")
+
+    def validate_states(self, field) -> None:
+        if not field.data:
+            raise FieldError(
+                "Tick the state boards that use PARS data: a list with none would flag every "
+                "learner's state."
+            )
+
+    def validate_checked_on(self, field) -> None:
+        # Guam's date, the first in the US to turn: a check made today anywhere there passes.
+        if field.data is not None and field.data > (utcnow() + timedelta(hours=10)).date():
+            raise FieldError("Enter the day the list was checked: it cannot be after today.")
