@@ -127,6 +127,9 @@ def test_results_come_fifty_to_a_page(app, client, sign_in_as, program_id):
     second = client.get("/staff/signups", query_string={"q": "clinic", "page": 2})
     assert "Clinic 005" in page_text(second) and "Clinic 006" not in page_text(second)
     assert 'href="/staff/signups?page=1&amp;q=clinic&amp;status="' in second.get_data(as_text=True)
+    past = client.get("/staff/signups", query_string={"q": "clinic", "page": 999999})
+    assert "Page 999,999 is past the last page (2). Go to the last page" in page_text(past)
+    assert 'href="/staff/signups?page=2&amp;q=clinic&amp;status="' in past.get_data(as_text=True)
 
 
 def test_facilitators_cannot_search_signups(client, sign_in_as):
