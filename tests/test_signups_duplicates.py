@@ -457,7 +457,12 @@ def test_a_merge_can_be_undone_while_both_sessions_are_ahead(app, client, sign_i
         assert welcome.calendar_method == "REQUEST"
         assert "pat@svms.example.net" in welcome.recipients
         actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
-        assert actions[-2:] == ["signup.reinstated", "signup.duplicate_merge_undone"]
+        # The attendees the merge moved left the kept booking: its links sent so far stop.
+        assert actions[-3:] == [
+            "signup.reinstated",
+            "signup.manage_links_revoked",
+            "signup.duplicate_merge_undone",
+        ]
 
 
 def test_a_merge_cannot_be_undone_once_a_session_has_begun(

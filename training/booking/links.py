@@ -2,14 +2,18 @@
 
 Every page an organization reaches from its manage link (booking, live session, sandbox,
 challenges) finds its signup here, through ``signup_or_404``, which also keeps a cancelled
-booking's link read-only.
+booking's link read-only and tells the holder of a revoked link why it opens nothing.
+
+A link is emailed to everyone on the booking, so when someone leaves it (``revoke_manage_links``)
+every link sent so far stops working and the people still on it get a fresh one.
 """
 
 import hashlib
 import secrets
+from datetime import datetime
 
 from flask import abort, make_response, request, url_for
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from training.booking.display import possessive
 from training.booking.models import ManageLink, Signup
@@ -43,21 +47,56 @@ def issue_manage_link(signup: Signup, *, token: str | None = None) -> str:
 
 
 def signup_for_token(token: str) -> Signup | None:
-    """The signup a manage link opens, or None for an unknown link."""
+    """The signup a manage link opens, or None for an unknown or revoked link."""
     return db.session.scalars(
-        select(Signup).join(ManageLink).where(ManageLink.token_hash == hash_token(token))
+        select(Signup)
+        .join(ManageLink)
+        .where(ManageLink.token_hash == hash_token(token), ManageLink.revoked_at.is_(None))
     ).first()
 
 
+def revoke_manage_links(signup: Signup, *, now: datetime) -> int:
+    """Stop every manage link of ``signup`` issued so far; the number revoked.
+
+    Links issued after this (in the same transaction too) work.
+    """
+    result = db.session.execute(
+        update(ManageLink)
+        .where(ManageLink.signup_id == signup.id, ManageLink.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def working_token(signup: Signup, token: str) -> str:
+    """``token`` if it still opens ``signup``; otherwise (the request that used it revoked it)
+    a fresh link for the person who made the change, so they are not shut out by it."""
+    if signup_for_token(token) == signup:
+        return token
+    return issue_manage_link(signup)
+
+
 def signup_or_404(token: str) -> Signup:
-    """The signup a manage link opens; a clear 404 for a link that is not valid.
+    """The signup a manage link opens; a clear 404 for a link that is not valid, a 410 page
+    for a revoked one (saying why, and where a working link is).
 
     A cancelled booking's link only shows it: a request that would change something (any
     method but GET, HEAD or OPTIONS: a form sent from a page opened before the cancellation, a
     sandbox upload, a call for help) ends here with a 409 page saying the booking is cancelled
     and nothing was saved, before the view reads its form.
     """
-    signup = signup_for_token(token) if len(token) <= MAX_TOKEN_LENGTH else None
+    found = None
+    if len(token) <= MAX_TOKEN_LENGTH:
+        # Revoked links too, in the same query: their holder is told why the link stopped.
+        found = db.session.execute(
+            select(Signup, ManageLink.revoked_at)
+            .join(ManageLink)
+            .where(ManageLink.token_hash == hash_token(token))
+        ).first()
+    if found is not None and found.revoked_at is not None:
+        abort(_refuse_revoked(found.Signup))
+    signup = found.Signup if found is not None else None
     if signup is None:
         abort(404, description="This manage link is not valid. Check the link in your email.")
     if signup.is_cancelled and request.method not in READING_METHODS:
@@ -74,5 +113,17 @@ def _refuse_change_to_cancelled(signup: Signup, token: str):
             "can show it but no longer change anything: nothing was saved. To take part, sign up "
             "again from the session list.",
             back=(url_for("booking.manage", token=token), "See the cancelled booking"),
+        )
+    )
+
+
+def _refuse_revoked(signup: Signup):
+    return make_response(
+        render_error(
+            410,
+            "This manage link was replaced",
+            "This manage link was replaced when the booking's contacts changed, so it no longer "
+            "opens the booking. Use the link in your latest email from us about this booking, "
+            f"or ask {signup.program.staff_email}.",
         )
     )

@@ -318,7 +318,8 @@ class Attendee(db.Model):
 
 
 class ManageLink(db.Model):
-    """A manage link's token, kept only as its SHA-256 so a database leak reveals no link."""
+    """A manage link's token, kept only as its SHA-256 so a database leak reveals no link,
+    until it is revoked."""
 
     __tablename__ = "manage_links"
 
@@ -326,5 +327,7 @@ class ManageLink(db.Model):
     signup_id: Mapped[int] = mapped_column(ForeignKey("signups.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when someone left the booking: the link then opens nothing, and says why.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     signup: Mapped[Signup] = relationship()

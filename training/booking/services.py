@@ -31,7 +31,12 @@ from training.audit.models import AuditEvent
 from training.audit.services import SYSTEM_ACTOR, event_values, record
 from training.booking import notices
 from training.booking.display import possessive
-from training.booking.links import hash_token, issue_manage_link, new_manage_token
+from training.booking.links import (
+    hash_token,
+    issue_manage_link,
+    new_manage_token,
+    revoke_manage_links,
+)
 from training.booking.models import (
     SESSION_SCHEDULED,
     SIGNUP_CANCELLED,
@@ -49,6 +54,7 @@ from training.constraints import unique_or
 from training.database import column_parameters
 from training.errors import Refused
 from training.extensions import db, utcnow
+from training.mail.services import mailbox_key
 
 # A manage link can be re-sent this often; more often, the request is quietly ignored.
 RESEND_INTERVAL = timedelta(minutes=10)
@@ -317,7 +323,7 @@ def _insert_signup(signup: Signup, *, event: dict, link_hash: str) -> None:
     signup.program_id = signup.program.id
     signup.session_id = signup.session.id if signup.session is not None else None
     row = _column_values(signup)
-    link = {"token_hash": link_hash, "created_at": utcnow()}
+    link = {"token_hash": link_hash, "created_at": utcnow(), "revoked_at": None}
     tables = _NewSignupTables()
     if db.session.get_bind().dialect.name == "postgresql":
         found = db.session.execute(
@@ -552,7 +558,29 @@ def update_contacts(signup: Signup, details: SignupDetails, *, now: datetime, ac
     changed = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
     if changed:
         record("signup.contacts_updated", actor=actor, signup=signup, changes=changed)
-    return notices.send_people_update(signup, mailboxes_before)
+    return people_changed(signup, mailboxes_before, now=now, actor=actor)
+
+
+def people_changed(
+    signup: Signup, before: list[tuple[str, str]], *, now: datetime, actor=None
+) -> bool:
+    """After any change of who is on ``signup`` (``before`` is its ``mailboxes`` as they were):
+    when someone left it, revoke every manage link sent so far (each went to them too) and
+    audit it; then tell everyone concerned (``notices.send_people_update``), which gives each
+    person still on it a fresh link. True when emails were queued.
+    """
+    now_on = {mailbox_key(email) for _name, email in signup.mailboxes}
+    left = [email for _name, email in before if mailbox_key(email) not in now_on]
+    if left and not signup.is_cancelled:
+        revoked = revoke_manage_links(signup, now=now)
+        record(
+            "signup.manage_links_revoked",
+            actor=actor,
+            signup=signup,
+            removed=left,
+            links_revoked=revoked,
+        )
+    return notices.send_people_update(signup, before)
 
 
 class PlaceChanged(BookingError):

@@ -39,7 +39,7 @@ from training.booking.forms import (
     SignupForm,
 )
 from training.booking.ical import build_invite
-from training.booking.links import signup_for_token, signup_or_404
+from training.booking.links import signup_for_token, signup_or_404, working_token
 from training.booking.models import Program, Signup, TrainingSession
 from training.booking.names import organization_key
 from training.drawn import mark_drawn, redrawn_when_changed, require_unchanged
@@ -348,15 +348,27 @@ def update_contacts(token: str):
 
     def change():
         require_unchanged(signup, form, lambda: _contacts_form(signup), thing="booking")
-        return services.update_contacts(signup, details, now=utcnow())
+        told = services.update_contacts(signup, details, now=utcnow())
+        # Someone left: every link sent so far is revoked, this one too (it went to them).
+        return told, working_token(signup, token)
+
+    def done(result):
+        told, new_token = result
+        message = "Your contact details are saved."
+        if told:
+            message += " We have emailed the change to everyone it concerns."
+        if new_token != token:
+            message += (
+                " Because someone was taken off the booking, the links we emailed before no "
+                "longer work: this page has a new address, and everyone still on the booking "
+                "has a new link in their email."
+            )
+        return message
 
     return carry_out(
         change,
-        done=lambda told: (
-            "Your contact details are saved."
-            + (" We have emailed the change to everyone it concerns." if told else "")
-        ),
-        redirect_to=url_for("booking.manage", token=token),
+        done=done,
+        redirect_to=lambda result: url_for("booking.manage", token=result[1]),
         refused=redrawn_when_changed(form, lambda: _contacts_form(signup), page, refused),
     )
 

@@ -171,7 +171,7 @@ def participant_tag(token: str) -> ParticipantTag | None:
                 LiveAttendance.signup_id == Signup.id,
             ),
         )
-        .where(ManageLink.token_hash == hash_token(token))
+        .where(ManageLink.token_hash == hash_token(token), ManageLink.revoked_at.is_(None))
         .limit(1)
     ).first()
     if row is None:

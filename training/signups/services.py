@@ -20,9 +20,13 @@ from training.booking.models import (
     Signup,
     SignupChoice,
 )
-from training.booking.notices import send_people_update
 from training.booking.search import signup_matches
-from training.booking.services import BookingError, cancel_signup, reinstate_signup
+from training.booking.services import (
+    BookingError,
+    cancel_signup,
+    people_changed,
+    reinstate_signup,
+)
 from training.constraints import unique_or
 from training.extensions import db
 from training.signups.duplicates import SignupFacts, find_possible_duplicates
@@ -235,7 +239,7 @@ def merge_duplicates(keep: Signup, drop: Signup, *, now: datetime, actor) -> lis
     )
     review.moved_attendees = moved
     db.session.flush()
-    send_people_update(keep, people_before)
+    people_changed(keep, people_before, now=now, actor=actor)
     record(
         "signup.duplicate_merged",
         actor=actor,
@@ -337,7 +341,7 @@ def undo_merge(review: DuplicateReview, *, now: datetime, actor) -> Signup:
         kept.attendees.remove(attendee)
     db.session.delete(review)
     db.session.flush()
-    send_people_update(kept, people_before)
+    people_changed(kept, people_before, now=now, actor=actor)
     record(
         "signup.duplicate_merge_undone",
         actor=actor,
