@@ -1,7 +1,7 @@
 """manage links revoked when a person leaves a booking
 
-Revision ID: 0016_manage_links_revoked
-Revises: 0015_sandbox_pars_files
+Revision ID: 0017_manage_links_revoked
+Revises: 0016_organization_keys_again
 Create Date: 2026-12-01 12:30:00
 
 """
@@ -11,8 +11,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = "0016_manage_links_revoked"
-down_revision = "0015_sandbox_pars_files"
+revision = "0017_manage_links_revoked"
+down_revision = "0016_organization_keys_again"
 branch_labels = None
 depends_on = None
 
