@@ -73,12 +73,25 @@ def test_changing_to_a_date_with_free_seats_moves_the_seat(app, client, make_ses
     assert seats_booked(app, new_session) == 1
 
 
-def test_a_full_date_is_not_offered_and_refused_if_forced(app, client, make_session, booked):
+def test_a_full_date_is_not_offered_and_refused_by_name_if_sent(app, client, make_session, booked):
     token, old_session = booked
     full = make_session(starts_in=timedelta(days=6), seats=0)
     assert f'value="{full}"' not in client.get(f"/manage/{token}").get_data(as_text=True)
     response = client.post(f"/manage/{token}/date", data={"session_id": full})
+    assert response.status_code == 409
+    assert "has just filled: choose another date." in page_text(response)
+    assert "Not a valid choice" not in page_text(response)
+    assert the_signup(app).session_id == old_session
+
+
+def test_a_date_that_is_no_session_of_the_program_is_not_a_valid_choice(
+    app, client, make_session, booked
+):
+    token, old_session = booked
+    make_session(starts_in=timedelta(days=6))
+    response = client.post(f"/manage/{token}/date", data={"session_id": 99999})
     assert response.status_code == 422
+    assert "New date: Not a valid choice." in page_text(response)
     assert the_signup(app).session_id == old_session
 
 

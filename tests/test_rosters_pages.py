@@ -419,6 +419,22 @@ def test_moving_to_a_full_session_is_refused_with_a_message(app, client, make_se
         f"/staff/sessions/{first}/signups/{north}/move", data={"session_id": full}
     )
     text = page_text(client.get(response.headers["Location"]))
+    assert "has just filled: choose another date." in text
+    assert "Booked (1) North Clinic" in text
+
+
+def test_moving_to_a_session_of_another_program_is_not_a_choice(
+    app, client, make_session, make_program, sign_in_as
+):
+    first = make_session()
+    book(client, first, "North Clinic")
+    elsewhere = make_session(program_id=make_program())
+    north = signup_id(app, "North Clinic")
+    sign_in_as("staff")
+    response = client.post(
+        f"/staff/sessions/{first}/signups/{north}/move", data={"session_id": elsewhere}
+    )
+    text = page_text(client.get(response.headers["Location"]))
     assert "That session cannot take them; choose one from the list." in text
     assert "Booked (1) North Clinic" in text
 
@@ -690,7 +706,7 @@ def test_adding_to_a_full_session_says_so_unless_the_waitlist_is_ticked(
     sign_in_as("staff")
     url = f"/staff/sessions/{session_id}/signups/new"
     full = client.post(url, data=add_form(session_id, organization_name="Phone Clinic"))
-    assert "Sorry, there is no seat left on" in page_text(full)
+    assert "has just filled: choose another date." in page_text(full)
     response = client.post(
         url, data=add_form(session_id, organization_name="Phone Clinic", join_waitlist="y")
     )

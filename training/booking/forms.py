@@ -14,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from training.booking.models import MAX_ATTENDEES
+from training.booking.models import MAX_ATTENDEES, Program
 from training.booking.names import organization_key, provider_id_digits
 from training.booking.services import SignupDetails
 from training.drawn import drawn_from_field
@@ -32,6 +32,14 @@ from training.forms import (
 from training.mail.services import one_per_mailbox
 
 NO_CHOICE = 0
+
+
+def program_session_ids(program: Program) -> list[SelectChoice]:
+    """Every session of ``program`` as an unlabeled choice, what a posted date is checked
+    against: a date that filled, started, was cancelled or passed its change cutoff while the
+    page was open is still a choice here, and the booking service refuses it saying why; only
+    an id that is no session of the program is "Not a valid choice"."""
+    return [SelectChoice(session.id, "") for session in program.sessions]
 
 
 def _parse_attendee_emails(text: str) -> list[str]:

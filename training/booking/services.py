@@ -77,11 +77,26 @@ class SessionUnavailable(BookingError):
 
 
 class SessionFull(BookingError):
-    """No seat is left on the session."""
+    """No seat is left on the session (``session``), nor on any of ``others`` chosen with it."""
 
-    def __init__(self, session: TrainingSession):
-        super().__init__(f"Sorry, there is no seat left on {session.when}.")
+    def __init__(self, session: TrainingSession, *others: TrainingSession):
+        if others:
+            dates = "; ".join(chosen.when for chosen in (session, *others))
+            message = (
+                f"Every date you chose is full ({dates}). Choose another date, or tick the "
+                "waitlist box to wait for a seat."
+            )
+        else:
+            message = f"{session.when} has just filled: choose another date."
+        super().__init__(message)
         self.session = session
+
+
+def session_unavailable(session: TrainingSession, now: datetime) -> SessionUnavailable:
+    """The refusal for a ``session`` that is not bookable at ``now``, saying why: cancelled, or
+    started."""
+    why = "was cancelled" if session.is_cancelled else "has started"
+    return SessionUnavailable(f"{session.when} {why}: choose another date.")
 
 
 class AlreadySignedUp(BookingError):
@@ -247,10 +262,10 @@ def book_signup(
     if actor is None:
         _require_signups_open(program, now)
     for session in ranked_sessions:
-        if session.program_id != program.id or not session.is_bookable(now):
-            raise SessionUnavailable(
-                f"{session.when} can no longer be booked. Please choose another date."
-            )
+        if session.program_id != program.id:
+            raise SessionUnavailable(f"{session.when} is not a date of {program.name}.")
+        if not session.is_bookable(now):
+            raise session_unavailable(session, now)
     if actor is not None:
         existing = find_active_signup(program, details.organization_name, details.provider_id)
         if existing is not None and not override_reason:
@@ -280,7 +295,7 @@ def book_signup(
             existing := find_active_signup(program, details.organization_name, details.provider_id)
         ):
             raise AlreadySignedUp(existing)
-        raise SessionFull(ranked_sessions[0])
+        raise SessionFull(*ranked_sessions)
     if booked is None:
         signup.status = SIGNUP_WAITLISTED
     else:
@@ -509,10 +524,13 @@ def change_session(signup: Signup, session: TrainingSession, *, now: datetime, a
         raise ChangesClosed("This booking was cancelled, so it can no longer be changed.")
     if session.id == signup.session_id and signup.is_confirmed:
         raise BookingError("This organization is already booked on that date.")
-    closes_at = session.starts_at if actor is not None else _changes_close_at(session)
-    if not session.is_bookable(now) or now >= closes_at:
+    if not session.is_bookable(now):
+        raise session_unavailable(session, now)
+    if actor is None and is_inside_cutoff(session, now):
+        hours = current_app.config["CHANGE_CUTOFF_HOURS"]
         raise SessionUnavailable(
-            f"{session.when} can no longer be booked. Please choose another date."
+            f"{session.when} can no longer be changed to: changes close {hours} hours before "
+            "a session. Choose another date."
         )
     if not _claim_seat(session):
         raise SessionFull(session)

@@ -37,6 +37,7 @@ from training.booking.forms import (
     ContactsForm,
     ResendLinkForm,
     SignupForm,
+    program_session_ids,
 )
 from training.booking.ical import build_invite
 from training.booking.links import signup_for_token, signup_or_404, working_token
@@ -154,7 +155,7 @@ def signup():
     _browser_nonce()
     form = SignupForm()
     # A post is checked against the dates' ids; their labels are made for a page drawn.
-    form.set_sessions(_date_ids(program, now), program.attestation_text)
+    form.set_sessions(program_session_ids(program), program.attestation_text)
     if request.method == "GET":
         form.first_choice.data = query_number("session", NO_CHOICE)
     signup_state = program.signup_state(now)
@@ -315,7 +316,7 @@ def change_date(token: str):
     signup = signup_or_404(token)
     now = utcnow()
     form = ChangeDateForm()
-    form.session_id.choices = _change_options(signup, now)
+    form.session_id.choices = [SelectChoice(NO_CHOICE, ""), *program_session_ids(signup.program)]
     if not form.validate_on_submit():
         return _render_manage(signup, token, date_form=form, status=422)
     session = _program_session(signup.program, form.session_id.data)
@@ -453,13 +454,6 @@ def _offer_dates(form: SignupForm, program: Program, now: datetime) -> None:
     )
 
 
-def _date_ids(program: Program, now: datetime) -> list[SelectChoice]:
-    """The bookable dates as options without labels: what a posted form is checked against."""
-    return [
-        SelectChoice(session.id, "") for session in program.sessions if session.is_bookable(now)
-    ]
-
-
 def _date_options(program: Program, now: datetime, hours: int) -> tuple[list[SelectChoice], bool]:
     """The bookable dates as options, and whether any starts within the cutoff."""
     options = []
@@ -520,7 +514,8 @@ def _render_manage(signup, token, *, date_form=None, contacts_form=None, status=
     now = utcnow()
     if date_form is None:
         date_form = ChangeDateForm()
-        date_form.session_id.choices = _change_options(signup, now)
+    # The dates open to a change now, whatever a refused post was checked against.
+    date_form.session_id.choices = _change_options(signup, now)
     if contacts_form is None:
         contacts_form = mark_drawn(_contacts_form(signup))
     return (

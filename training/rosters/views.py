@@ -25,6 +25,7 @@ from wtforms import SelectChoice
 from training.audit.services import record_export
 from training.booking import services as booking
 from training.booking.display import possessive, sentence
+from training.booking.forms import program_session_ids
 from training.booking.links import MAX_TOKEN_LENGTH
 from training.booking.models import Program, Signup, TrainingSession
 from training.booking.services import AlreadySignedUp, BookingError, current_program
@@ -332,7 +333,7 @@ def move_signup(session_id: int, signup_id: int):
     """Move a booked organization to another session with a free seat."""
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = MoveSignupForm()
-    form.session_id.choices = _with_nothing_chosen(_move_options(session, utcnow()))
+    form.session_id.choices = _with_nothing_chosen(program_session_ids(session.program))
 
     def move():
         services.require_on_roster(signup, session, waiting=False, now=utcnow())
@@ -380,10 +381,7 @@ def promote_signup(session_id: int, signup_id: int):
     """Book a waitlisted organization into a session with a free seat."""
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = MoveSignupForm()
-    now = utcnow()
-    form.session_id.choices = _with_nothing_chosen(
-        _promote_options(session, now, _move_options(session, now))
-    )
+    form.session_id.choices = _with_nothing_chosen(program_session_ids(session.program))
 
     def promote():
         services.require_on_roster(signup, session, waiting=True, now=utcnow())
