@@ -470,6 +470,13 @@ def test_cancelling_a_booking_needs_a_reason_and_frees_the_seat(
             "staff@cmadocs.example.org",
             "They asked by phone",
         )
+        told = db.session.scalars(
+            select(OutboxMessage.text_body).where(
+                OutboxMessage.kind == "cancelled", OutboxMessage.signup_id == north
+            )
+        ).one()
+    assert "The training staff cancelled it. Questions: reply to this email." in told
+    assert "sign up again" not in told
 
 
 @pytest.mark.parametrize(

@@ -422,6 +422,27 @@ def test_the_merge_page_of_a_pair_already_decided_says_so_and_offers_nothing(
     )
 
 
+def test_the_merged_away_signup_is_told_it_was_merged_and_into_what(app, client, sign_in_as, pair):
+    sign_in_as("staff")
+    client.post("/staff/duplicates/1/2/merge", data={"pair-1-2-merge-keep": "first"})
+    with app.app_context():
+        kept = db.session.get(Signup, 1)
+        when = kept.session.when
+        cancelled = db.session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.kind == "cancelled", OutboxMessage.signup_id == 2
+            )
+        ).one()
+    body = " ".join(cancelled.text_body.split())
+    assert (
+        "It was a second signup of the same organization, so the training staff merged it into "
+        f"the booking that goes on: Sierra Valley Medical Society, {when}. That booking's "
+        "contact has its manage link. Questions: reply to this email."
+    ) in body
+    assert "sign up again" not in body
+    assert "merged it into the booking that goes on" in cancelled.html_body
+
+
 def test_a_merge_can_be_undone_while_both_sessions_are_ahead(app, client, sign_in_as, pair):
     session_id = pair[0]
     sign_in_as("staff")

@@ -618,6 +618,7 @@ def cancel_signup(
     actor=None,
     reason: str | None = None,
     asked_about: str | None = None,
+    merged_into: Signup | None = None,
 ) -> None:
     """Cancel a booking or waitlist place; the freed seat goes to the waitlist.
 
@@ -626,7 +627,8 @@ def cancel_signup(
     (``actor``) may cancel at any time, giving a ``reason`` for the log. Raises
     ``BookingError`` for a booking already cancelled, ``ChangesClosed`` once the session has
     started, and ``PlaceChanged`` when ``asked_about`` (``Signup.place`` as the confirming
-    page showed it) is not where the booking stands now.
+    page showed it) is not where the booking stands now. The email says who cancelled it: the
+    organization, staff, or a merge into ``merged_into`` (the booking that goes on).
     """
     lock_signup(signup)
     if signup.is_cancelled:
@@ -649,6 +651,8 @@ def cancel_signup(
         f"Cancelled: {possessive(signup.organization_name)} training"
         + (f" on {previous.when}" if previous is not None else " waitlist place"),
         method="CANCEL" if previous is not None else None,
+        by_staff=actor is not None,
+        merged_into=merged_into,
     )
     if previous is not None:
         promote_waitlist(previous, now=now)

@@ -229,6 +229,7 @@ def merge_duplicates(keep: Signup, drop: Signup, *, now: datetime, actor) -> lis
         now=now,
         actor=actor,
         reason=f"merged into {keep.organization_name} (signup {keep.id})",
+        merged_into=keep,
     )
     moved = _attendees_to_move(keep, drop)
     people_before = keep.mailboxes
