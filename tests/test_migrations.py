@@ -25,6 +25,36 @@ def empty_database_app(request, tmp_path, monkeypatch):
         db.engine.dispose()
 
 
+def _insert_program(connection, at: datetime) -> None:
+    """Program 1, as the migrations from 0012 on find its table."""
+    connection.execute(
+        text(
+            "INSERT INTO programs (id, slug, name, description, timezone, "
+            "window_starts_on, window_ends_on, signup_opens_at, signup_closes_at, "
+            "staff_email, accme_challenge_due_on, cma_challenge_due_on, "
+            "attestation_text, created_at) VALUES (1, 'p', 'P', '', 'UTC', "
+            "'2026-12-01', '2026-12-08', :at, :at, 's@x.org', '2026-12-04', "
+            "'2027-03-31', 'a', :at)"
+        ),
+        {"at": at},
+    )
+
+
+def _insert_signup(connection, signup_id: int, status: str, name: str, key: str, at) -> None:
+    """A signup of program 1 with no session (cancelled or waitlisted)."""
+    connection.execute(
+        text(
+            "INSERT INTO signups (id, program_id, status, organization_name, "
+            "organization_key, contact_name, contact_email, attestation_text, "
+            "attested_at, submission_key_hash, invite_sequence, created_at, "
+            "updated_at) VALUES (:id, 1, :status, :name, :key, 'C', 'c@x.org', "
+            "'a', :at, :hash, 0, :at, :at)"
+        ),
+        {"id": signup_id, "status": status, "name": name, "key": key, "hash": f"h{signup_id}",
+         "at": at},
+    )  # fmt: skip
+
+
 def test_an_empty_database_upgraded_to_head_matches_the_models(empty_database_app):
     with empty_database_app.app_context():
         upgrade()
@@ -87,28 +117,9 @@ def test_challenge_reminders_sent_before_rounds_count_as_their_round(empty_datab
         upgrade(revision="0012_one_drawing_per_challenge")
         at = datetime(2026, 11, 27, 8, tzinfo=UTC)
         with db.engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO programs (id, slug, name, description, timezone, "
-                    "window_starts_on, window_ends_on, signup_opens_at, signup_closes_at, "
-                    "staff_email, accme_challenge_due_on, cma_challenge_due_on, "
-                    "attestation_text, created_at) VALUES (1, 'p', 'P', '', 'UTC', "
-                    "'2026-12-01', '2026-12-08', :at, :at, 's@x.org', '2026-12-04', "
-                    "'2027-03-31', 'a', :at)"
-                ),
-                {"at": at},
-            )
+            _insert_program(connection, at)
             for signup_id in (1, 2):
-                connection.execute(
-                    text(
-                        "INSERT INTO signups (id, program_id, status, organization_name, "
-                        "organization_key, contact_name, contact_email, attestation_text, "
-                        "attested_at, submission_key_hash, invite_sequence, created_at, "
-                        "updated_at) VALUES (:id, 1, 'cancelled', 'O', :key, 'C', 'c@x.org', "
-                        "'a', :at, :key, 0, :at, :at)"
-                    ),
-                    {"id": signup_id, "key": f"k{signup_id}", "at": at},
-                )
+                _insert_signup(connection, signup_id, "cancelled", "O", f"k{signup_id}", at)
                 connection.execute(
                     text(
                         "INSERT INTO challenge_reminders (signup_id, challenge, sent_at) "
@@ -134,17 +145,7 @@ def test_organization_keys_are_read_again_unless_two_bookings_would_share_one(
         upgrade(revision="0015_sandbox_pars_files")
         at = datetime(2026, 11, 27, 8, tzinfo=UTC)
         with db.engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO programs (id, slug, name, description, timezone, "
-                    "window_starts_on, window_ends_on, signup_opens_at, signup_closes_at, "
-                    "staff_email, accme_challenge_due_on, cma_challenge_due_on, "
-                    "attestation_text, created_at) VALUES (1, 'p', 'P', '', 'UTC', "
-                    "'2026-12-01', '2026-12-08', :at, :at, 's@x.org', '2026-12-04', "
-                    "'2027-03-31', 'a', :at)"
-                ),
-                {"at": at},
-            )
+            _insert_program(connection, at)
             society = "Sierra Valley Medical Society"
             signups = [
                 (1, "waitlisted", society, "sierravalleymedicalsociety"),
@@ -153,23 +154,7 @@ def test_organization_keys_are_read_again_unless_two_bookings_would_share_one(
                 (4, "cancelled", "South Bay P.C.", "southbaypc"),
             ]
             for signup_id, status, name, key in signups:
-                connection.execute(
-                    text(
-                        "INSERT INTO signups (id, program_id, status, organization_name, "
-                        "organization_key, contact_name, contact_email, attestation_text, "
-                        "attested_at, submission_key_hash, invite_sequence, created_at, "
-                        "updated_at) VALUES (:id, 1, :status, :name, :key, 'C', 'c@x.org', "
-                        "'a', :at, :hash, 0, :at, :at)"
-                    ),
-                    {
-                        "id": signup_id,
-                        "status": status,
-                        "name": name,
-                        "key": key,
-                        "hash": f"h{signup_id}",
-                        "at": at,
-                    },
-                )
+                _insert_signup(connection, signup_id, status, name, key, at)
         upgrade()
         with db.engine.connect() as connection:
             keys = connection.execute(

@@ -149,7 +149,6 @@ def _move_step(session: TrainingSession, offset: int):
     return _console_action(
         session,
         lambda: services.move_step(session, offset, actor=current_user, shown_step_id=shown),
-        anchor="step",
     )
 
 
