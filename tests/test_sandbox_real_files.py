@@ -538,6 +538,38 @@ def test_hidden_rows_of_a_workbook_are_judged_and_named_in_one_warning():
     assert "PARS would upload them too" in warning.message
 
 
+def test_merged_cells_among_the_learner_rows_are_named_as_the_reason_for_blanks():
+    # Two learners of one activity on one day: the person types the activity ID and the date
+    # once and merges each down over both rows, as the sheet looks tidier that way.
+    second = [*LEARNERS[0][:3], "Bo", "Park", *LEARNERS[0][5:]]
+    workbook = template_workbook([LEARNERS[0], second])
+    sheet = workbook["Learners"]
+    sheet["B4"] = sheet["C4"] = None
+    sheet.merge_cells("B3:B4")
+    sheet.merge_cells("C3:C4")
+    results = judged(xlsx_bytes(workbook), "learners.xlsx")
+    first, below = rows_of(results)
+    assert first.accepted
+    assert {finding.column for finding in below.findings} >= {
+        rules.ACTIVITY_ID,
+        rules.COMPLETION_DATE,
+    }
+    [warning] = file_findings(results)
+    assert (warning.code, warning.severity) == ("FILE_MERGED_CELLS", "warning")
+    assert warning.message.startswith(
+        "2 merged blocks of cells among the learner rows (B3:B4, C3:C4)"
+    )
+    assert "Unmerge them" in warning.message
+
+
+def test_a_merged_title_above_the_header_is_not_named():
+    workbook = template_workbook(LEARNERS)
+    workbook["Learners"].merge_cells("A1:F1")  # the guidance row, merged as a title
+    results = judged(xlsx_bytes(workbook), "learners.xlsx")
+    assert [item.code for item in file_findings(results)] == []
+    assert all(result.accepted for result in rows_of(results))
+
+
 def test_a_quote_never_closed_is_named_with_the_lines_it_swallowed():
     good = excel_save_as_text([ACCME_HEADER, LEARNERS[0]])
     broken = ",".join(LEARNERS[1][:3]) + ',"Renée,' + ",".join(LEARNERS[1][4:]) + "\r\n"

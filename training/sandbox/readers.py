@@ -90,6 +90,9 @@ class LearnerFile:
     formula_rows: set[int] = field(default_factory=set)
     # Numbers of the rows hidden in the sheet (xlsx), as they are read.
     hidden_rows: set[int] = field(default_factory=set)
+    # The sheet's merged blocks of cells as Excel names them ("C5:C9"; xlsx), known once every
+    # row was read (a sheet lists them after its rows).
+    merged_cells: list[str] = field(default_factory=list)
     # Rows of a text file that swallowed the lines after them because a quote was never
     # closed: row number -> (position of the cell that opened it, first line, last line).
     quote_rows: dict[int, tuple[int, int, int]] = field(default_factory=dict)
@@ -433,6 +436,7 @@ def _open_xlsx(data: BinaryIO, resources: ExitStack) -> LearnerFile:
         hidden_sheets=hidden,
         formula_rows=cells.formula_rows,
         hidden_rows=cells.hidden_rows,
+        merged_cells=cells.merged_cells,
     )
 
 
@@ -500,7 +504,7 @@ class _WorkbookCells:
     its value; this keeps them apart (FORMULA_WITHOUT_VALUE), shows numbers whose format pads
     them with zeros (a license number formatted 000000) as Excel shows them, marks date cells
     whose format hides the year or shows a time (YearHiddenDate, TimeShownDate), and notes the
-    rows hidden in the sheet.
+    rows hidden in the sheet and its merged blocks of cells.
     """
 
     def __init__(self, workbook, sheet) -> None:
@@ -508,6 +512,7 @@ class _WorkbookCells:
         self.sheet = sheet
         self.formula_rows: set[int] = set()
         self.hidden_rows: set[int] = set()
+        self.merged_cells: list[str] = []
         self._padding: dict[int, int | None] = {}
         self._date_kinds: dict[int, type[datetime] | None] = {}
 
@@ -560,6 +565,8 @@ class _WorkbookCells:
                         value = _cell_text(value)
                     values[cell["column"] - 1] = value
                 yield number, values
+            if parser.merged_cells is not None:  # read after the rows, where the sheet keeps it
+                self.merged_cells.extend(str(block.ref) for block in parser.merged_cells.mergeCell)
 
     def _padded(self, value: int, style_id: int) -> object:
         width = self._padding.get(style_id, -1)

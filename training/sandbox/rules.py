@@ -497,6 +497,13 @@ CODES: dict[str, Rule] = {
         "would upload {them} too: hidden is not left out. Delete the rows of learners who must "
         "not be reported (unhide them first: select all, then Format > Hide & Unhide).",
     ),
+    "FILE_MERGED_CELLS": Rule(
+        WARNING,
+        "{count} merged {blocks} of cells among the learner rows ({which}): a merged block "
+        "keeps its value in its first cell only, so PARS reads the others as blank and the "
+        "rows below the first say so. Unmerge them (select them, then Home > Merge & Center) "
+        "and fill the value into every row.",
+    ),
     "FILE_TYPE": Rule(
         ERROR,
         "The file is {what}; upload a .csv, .tsv, .txt (tab-delimited) or .xlsx learner file.",

@@ -100,6 +100,7 @@ class LearnerRows:
     shaper: RowShaper | None = None
     formula_rows: set[int] = field(default_factory=set)  # see LearnerFile.formula_rows
     hidden_rows: set[int] = field(default_factory=set)  # see LearnerFile.hidden_rows
+    merged_cells: list[str] = field(default_factory=list)  # see LearnerFile.merged_cells
     quote_rows: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # see LearnerFile
     one_line_data: BinaryIO | None = None  # see LearnerFile
 
@@ -139,6 +140,7 @@ def learner_rows(
             shaper,
             learner_file.formula_rows,
             learner_file.hidden_rows,
+            learner_file.merged_cells,
             learner_file.quote_rows,
             learner_file.one_line_data,
         )
@@ -348,8 +350,8 @@ class FileJudgement:
     Every file-level error is fatal and comes before the first row, except one: a workbook
     whose sheet turns out damaged part-way ends with FILE_UNREADABLE after the rows read so
     far; treat it as failing the whole upload. File-level warnings (how the file was read) do
-    not stop the judging; they come before the rows, except FILE_HIDDEN_ROWS, known only
-    once every row was read, which comes after them.
+    not stop the judging; they come before the rows, except FILE_HIDDEN_ROWS and
+    FILE_MERGED_CELLS, known only once every row was read, which come after them.
     """
 
     def __init__(
@@ -444,6 +446,7 @@ class FileJudgement:
         hidden_rows = rows.hidden_rows
         hidden_judged: list[int] = []
         judged = 0
+        first_judged = 0
         # Plain rows take the fast path: by their cells when read by the template's positions,
         # else once shaped through the mapping.
         fast = FastRows(judge, shaper.width) if self.fast_path and not self.learners_only else None
@@ -466,6 +469,7 @@ class FileJudgement:
                 return
         for number, cells in rows.raw_rows:
             judged += 1
+            first_judged = first_judged or number
             row = None
             if fast is None:
                 result = None
@@ -490,6 +494,9 @@ class FileJudgement:
             raise FileProblem("FILE_EMPTY", what="a header row but no learner rows")
         if hidden_judged:
             yield hidden_rows_judged(hidden_judged)
+        # The loop above ran to the end, so the sheet's merged blocks are known.
+        if merged := merged_blocks_from(rows.merged_cells, first_judged):
+            yield merged_cells_judged(merged)
 
 
 def _formulas_without_values(
@@ -540,6 +547,31 @@ def hidden_rows_judged(numbers: list[int]) -> Finding:
         which=f"row {which}" if count == 1 else f"rows {which}",
         were="was" if count == 1 else "were",
         them="it" if count == 1 else "them",
+    )
+
+
+def merged_blocks_from(blocks: list[str], first_row: int) -> list[str]:
+    """The blocks of cells (named like "C5:C9") that reach row ``first_row`` or below, top to
+    bottom and left to right."""
+    from openpyxl.utils.cell import range_boundaries
+
+    bounds = {block: range_boundaries(block) for block in blocks}
+    reaching = [block for block in blocks if (bounds[block][3] or 0) >= first_row]
+    return sorted(reaching, key=lambda block: (bounds[block][1], bounds[block][0]))
+
+
+def merged_cells_judged(blocks: list[str]) -> Finding:
+    """The file-level warning that merged cells among the learner rows read as blank."""
+    count = len(blocks)
+    which = ", ".join(blocks[:10])
+    if count > 10:
+        which += f" and {count - 10} more"
+    return make_finding(
+        "FILE_MERGED_CELLS",
+        None,
+        count=count,
+        blocks="block" if count == 1 else "blocks",
+        which=which,
     )
 
 
