@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 from conftest import PASSWORD, THREE_DAYS_AGO, page_text
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
 from training.audit.models import AuditEvent
@@ -153,6 +153,29 @@ def test_a_rejected_row_sits_under_the_template_headers_with_what_to_fix_last(cl
     assert credit == ("Medical Knowledge", "1")
     assert last["Additional Credit Type 1"] is None
     assert "DOB_HAS_YEAR" in last["What to fix"]
+
+
+def test_a_rejected_completion_date_cell_shows_the_time_of_day_it_was_refused_for(client, token):
+    learner = learners()[0]
+    done = THREE_DAYS_AGO
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(rules.REQUIRED_HEADERS)
+    sheet.append(
+        ["Add", ACTIVITY, datetime(done.year, done.month, done.day, 15, 45), learner.first_name,
+         learner.last_name, f"{learner.birth_month:02d}/{learner.birth_day:02d}", learner.state,
+         learner.license_number, "1"]
+    )  # fmt: skip
+    sheet["C2"].number_format = "m/d/yyyy h:mm AM/PM"  # as Excel shows a date with a time
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    attempt_url = upload(client, token, buffer.getvalue(), "learners.xlsx")
+    made = load_workbook(io.BytesIO(client.get(f"{attempt_url}/pars-ready.xlsx").data))
+    rejected = made["Rejected rows"]
+    header = [cell.value for cell in rejected[1]]
+    row = {name: cell.value for name, cell in zip(header, rejected[2], strict=True)}
+    assert row["Completion Date"] == f"{done:%m/%d/%Y} 3:45 PM"
+    assert "DATE_HAS_TIME" in row["What to fix"] and "(3:45 PM)" in row["What to fix"]
 
 
 def test_the_pars_ready_text_holds_the_values_exactly_one_row_a_line_with_no_bom(

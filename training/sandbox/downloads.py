@@ -23,8 +23,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from training.sandbox import rules
 from training.sandbox.judge import Activity, Finding, LearnerRow, RegisterEntry
 from training.sandbox.judge.values import (
+    as_read,
     board_code,
-    cell_text,
     parse_birthday,
     parse_completion_date,
     parse_credits,
@@ -546,10 +546,11 @@ _CREDIT_TYPES_FIELD = LearnerRow._fields.index("credit_types")
 
 
 def _as_read(fields: LearnerRow) -> list[str]:
-    """A rejected row's values as the judge read them, in the template's columns: the fields
+    """A rejected row's values as the judge read them (a date cell's time of day kept, for
+    DATE_HAS_TIME to point at), in the template's columns: the fields
     up to Total Board Credits, then each credit type and its credits (the fields after them say
     how the row was read, and have no column)."""
-    values = [cell_text(value) for value in fields[:_CREDIT_TYPES_FIELD]]
+    values = [as_read(value) for value in fields[:_CREDIT_TYPES_FIELD]]
     for credit_type, credits in fields.credit_types:
         values += [credit_type, credits]
     return values + [""] * (len(rules.HEADERS) - len(values))

@@ -78,6 +78,19 @@ def format_day(day: date) -> str:
     return day.strftime("%m/%d/%Y")
 
 
+def format_time_of_day(moment: datetime) -> str:
+    """A date cell's time of day as Excel shows it: "3:45 PM"."""
+    return f"{moment:%I:%M %p}".lstrip("0")
+
+
+def as_read(cell: Cell) -> str:
+    """A cell as text to show the person who wrote it: a date cell written MM/DD/YYYY, with its
+    time of day after it when it has one ("11/20/2026 3:45 PM"); text stripped."""
+    if isinstance(cell, datetime) and cell.time() != time():
+        return f"{format_day(cell)} {format_time_of_day(cell)}"
+    return cell_text(cell)
+
+
 def column_letter(position: int) -> str:
     """The spreadsheet letter of a 1-based column position (1 → A, 27 → AA)."""
     letters = ""
@@ -196,7 +209,7 @@ def completion_date_problem(cell: Cell) -> tuple[str, dict[str, str]]:
     number in a text file, else DATE_FORMAT.
     """
     if isinstance(cell, datetime):
-        clock = f"{cell:%I:%M %p}".lstrip("0")
+        clock = format_time_of_day(cell)
         return "DATE_HAS_TIME", {"value": f'"{format_day(cell)} {clock}"', "time": clock}
     text = cell.strip()
     if (match := _DATE_AND_TIME.fullmatch(text)) and _day_of(match["date"]) is not None:
