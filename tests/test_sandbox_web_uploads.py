@@ -527,3 +527,20 @@ def test_a_completion_dated_today_in_new_york_is_not_in_the_future(
     assert "Rows read 2 Accepted 1 Rejected 1" in text
     assert "Completion Date 12/03/2026 is in the future" in text
     assert "12/02/2026 is in the future" not in text
+
+
+def test_a_completion_30_days_before_the_programs_date_is_not_reported_late(
+    new_york_after_midnight, client, make_session
+):
+    # Dec 1 in California (Dec 2 in New York): Nov 1 is 30 days back, Oct 31 is 31.
+    token = manage_token(client.post("/signup", data=signup_form(make_session())))
+    client.post(f"/manage/{token}/sandbox/activities/example")
+    first, second = people(2)
+    data = csv_file(
+        learner_row(first, **{rules.COMPLETION_DATE: "11/01/2026"}),
+        learner_row(second, **{rules.COMPLETION_DATE: "10/31/2026"}),
+    )
+    text = page_text(results(client, upload(client, token, data)))
+    assert "Rows read 2 Accepted 2 Rejected 0 Errors 0 Warnings 1" in text
+    assert "Completion Date 10/31/2026 is more than 30 days ago" in text
+    assert "11/01/2026 is more than 30 days ago" not in text

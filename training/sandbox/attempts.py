@@ -119,9 +119,12 @@ def start_attempt(
     return attempt, inline
 
 
-def judge_context(attempt: SandboxAttempt, today: date, max_bytes: int) -> judge.JudgeContext:
+def judge_context(
+    attempt: SandboxAttempt, today: date, max_bytes: int, reporting_day: date | None = None
+) -> judge.JudgeContext:
     """What the judge compares the attempt's rows against: its organization's sandbox, the
-    column mappings it confirmed, and the state boards using PARS data."""
+    column mappings it confirmed, and the state boards using PARS data (``today`` and
+    ``reporting_day`` as JudgeContext has them)."""
     activities = db.session.scalars(
         select(SandboxActivity).where(SandboxActivity.signup_id == attempt.signup_id)
     )
@@ -133,6 +136,7 @@ def judge_context(attempt: SandboxAttempt, today: date, max_bytes: int) -> judge
         max_bytes=max_bytes,
         pars_states=pars_states().states,
         column_maps=column_maps_of(attempt.signup_id),
+        reporting_day=reporting_day,
     )
 
 
@@ -167,6 +171,7 @@ def judge_attempt(
     *,
     today: date,
     max_bytes: int,
+    reporting_day: date | None = None,
     after_reading: Callable[[], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> judge.Summary:
@@ -180,7 +185,7 @@ def judge_attempt(
     SQLite the write lock is held only while a batch is written, never while rows are judged.
     ``attempt`` is only read before ``after_reading``: what follows writes by its id.
     """
-    context = judge_context(attempt, today, max_bytes)
+    context = judge_context(attempt, today, max_bytes, reporting_day)
     attempt_id, filename, learners_only = attempt.id, attempt.filename, attempt.learners_only
     started_at = attempt.started_at or utcnow()
     writer = RecordWriter(attempt_id, attempt.signup_id)

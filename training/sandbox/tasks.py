@@ -116,6 +116,11 @@ def judging_day(attempt: SandboxAttempt) -> date:
     return attempt.signup.program.latest_date(attempt.created_at)
 
 
+def reporting_day(attempt: SandboxAttempt) -> date:
+    """The program's own date when the upload was sent: LATE_REPORT counts from it."""
+    return attempt.signup.program.today(attempt.created_at)
+
+
 def run_claim(claim: Claim) -> bool:
     """Judge a claimed attempt to the end; False when it failed or the claim was lost.
 
@@ -148,6 +153,7 @@ def run_claim(claim: Claim) -> bool:
                 attempt,
                 services.upload_stream(attempt),
                 today=judging_day(attempt),
+                reporting_day=reporting_day(attempt),
                 max_bytes=int(current_app.config["SANDBOX_MAX_UPLOAD_BYTES"]),
                 after_reading=db.session.commit,
                 on_progress=keep_going,
@@ -203,6 +209,7 @@ def judge_in_request(attempt: SandboxAttempt, stream: IO[bytes]) -> bool:
                 attempt,
                 stream,
                 today=judging_day(attempt),
+                reporting_day=reporting_day(attempt),
                 max_bytes=int(current_app.config["SANDBOX_MAX_UPLOAD_BYTES"]),
                 after_reading=db.session.commit,
                 on_progress=lambda _rows: db.session.commit(),

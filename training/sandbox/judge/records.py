@@ -110,6 +110,10 @@ class JudgeContext:
     ``pars_states_checked_on`` says when it was last checked). ``column_maps`` are the column
     mappings the organization confirmed for its own spreadsheets: a file whose header is one of
     theirs is read through it.
+
+    ``today`` is the latest date anywhere in the US (nothing dated on it is "in the future");
+    ``reporting_day``, the program's own date, is the one LATE_REPORT counts its 30 days back
+    from, so the warning does not come a day early in the program's zone (``today`` when None).
     """
 
     activities: Mapping[str, Activity]
@@ -119,3 +123,4 @@ class JudgeContext:
     max_bytes: int = rules.DEFAULT_MAX_BYTES
     pars_states: frozenset[str] = rules.PARS_STATES
     column_maps: tuple[ColumnMap, ...] = ()
+    reporting_day: date | None = None

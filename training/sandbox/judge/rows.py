@@ -87,6 +87,7 @@ class RowJudge:
     def __init__(self, context: JudgeContext, *, learners_only: bool = False) -> None:
         self.context = context
         self.today = context.today
+        self.reporting_day = context.reporting_day or context.today
         self.pars_states = context.pars_states
         self.learners_only = learners_only
         self.earliest_year = context.today.year - rules.OLDEST_YEAR_BACK
@@ -236,7 +237,7 @@ class RowJudge:
         outside = activity is not None and not (
             activity.start_date <= completion <= activity.end_date
         )
-        late = (today - completion).days > rules.LATE_REPORT_DAYS
+        late = (self.reporting_day - completion).days > rules.LATE_REPORT_DAYS
         if not (future or too_old or outside or late):
             return completion
         value = format_day(completion)
