@@ -267,11 +267,22 @@ class WholeNumberField(IntegerField):
 
 
 class PageField(WholeNumberField):
-    """The page of a long list, from 1; blank is the first."""
+    """The page of a long list, from 1; blank is the first. Pages come from links and edited
+    addresses, not from a field anyone sees: digits too many for a page are a page past the
+    last one (MAX_ID), never a message about a field the page does not show."""
 
     def __init__(self, label="Page", **kwargs):
         validators = [Optional(), NumberRange(min=1, message="Pages start at 1.")]
         super().__init__(label, validators, default=1, **kwargs)
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            text = valuelist[0].strip() if valuelist else ""
+            if not (text.isascii() and text.isdigit()):
+                raise
+            self.data = MAX_ID
 
 
 class FiniteDecimalField(DecimalField):
