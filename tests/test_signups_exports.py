@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -67,8 +68,8 @@ HOSTILE_ROW = [
     "",
     "waitlisted",
     "",
-    "Wed, Jan 15, 2025, 10:30 AM PT",
-    "Wed, Jan 15, 2025, 10:30 AM PT",
+    "2025-01-15 10:30 PT",
+    "2025-01-15 10:30 PT",
     "'\tcmd|' /C calc'!A0",
     "'\rsecond place, agreed by phone",
 ]
@@ -84,8 +85,8 @@ HOSTILE_XLSX_ROW = [
     "",
     "waitlisted",
     "",
-    "Wed, Jan 15, 2025, 10:30 AM PT",
-    "Wed, Jan 15, 2025, 10:30 AM PT",
+    "2025-01-15 10:30 PT",
+    "2025-01-15 10:30 PT",
     "\tcmd|' /C calc'!A0",
     "\nsecond place, agreed by phone",
 ]
@@ -108,10 +109,10 @@ def test_all_signups_download_as_csv_with_formulas_neutralized(client, sign_in_a
         "Ana Reyes",
         "ana.reyes@sierravalley.example.org",
         "(916) 555-0100",
-        "lee@sierravalley.example.org, kim@sierravalley.example.org",
+        "lee@sierravalley.example.org; kim@sierravalley.example.org",
         "confirmed",
     ]
-    assert booked[7].endswith(" PT") and booked[10:] == ["", ""]
+    assert booked[10:] == ["", ""]
 
 
 def test_all_signups_download_as_xlsx_with_exact_values_in_text_cells(client, sign_in_as, signups):
@@ -143,3 +144,29 @@ def test_the_export_is_named_for_the_day_in_california_not_in_utc(client, sign_i
     sign_in_as("staff")
     response = client.get("/staff/signups.xlsx")
     assert 'filename="signups-2026-12-01.xlsx"' in response.headers["Content-Disposition"]
+
+
+def test_the_roster_and_all_signups_downloads_write_a_booking_alike(
+    client, sign_in_as, signups, make_session
+):
+    sign_in_as("staff")
+
+    def download(url: str) -> list[dict]:
+        text = client.get(url).get_data().decode("utf-8-sig")
+        return list(csv.DictReader(io.StringIO(text, newline="")))
+
+    table = download("/staff/signups.csv")
+    everyone = next(row for row in table if row["Organization"] == "Sierra Valley Medical Society")
+    roster = download(f"/staff/sessions/{signups}/roster.csv")
+    [booked] = [row for row in roster if row["Organization"] == "Sierra Valley Medical Society"]
+    assert (
+        everyone["Attendees"]
+        == booked["Attendees"]
+        == ("lee@sierravalley.example.org; kim@sierravalley.example.org")
+    )
+    assert everyone["Session date"] == booked["Session date"]
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d, \d+:\d\d(?: [AP]M)?–\d+:\d\d [AP]M P[SD]?T", booked["Session date"]
+    )
+    assert everyone["Signed up at"] == booked["Signed up"]
+    assert everyone["Attested at"] == booked["Attested"]

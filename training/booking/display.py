@@ -1,5 +1,6 @@
 """Dates, times and sentences as people read them, dates in the program's own time zone."""
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -62,6 +63,25 @@ def format_moment(moment: datetime, zone: ZoneInfo) -> str:
     return f"{local:%a, %b} {local.day}, {local.year}, {_clock(local)} {local:%p} " + (
         zone_abbreviation(local)
     )
+
+
+def format_export_moment(moment: datetime, zone: ZoneInfo) -> str:
+    """A moment as staff downloads (rosters, all signups) write it, sortable in a spreadsheet:
+    ``"2026-12-01 07:32 PT"``."""
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {zone_abbreviation(local)}"
+
+
+def format_export_session(starts_at: datetime, ends_at: datetime, zone: ZoneInfo) -> str:
+    """A session's date and times as staff downloads write them:
+    ``"2026-12-01, 10:00–11:30 AM PT"``."""
+    return f"{starts_at.astimezone(zone):%Y-%m-%d}, {format_time_range(starts_at, ends_at, zone)}"
+
+
+def export_attendees(emails: Iterable[str]) -> str:
+    """Attendee emails in one cell of a staff download, as an email program takes a list of
+    recipients pasted in: ``"lee@example.org; kim@example.org"``."""
+    return "; ".join(emails)
 
 
 # What already ends a sentence: a name such as "Acme Inc." needs no second period.

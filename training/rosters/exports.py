@@ -1,10 +1,13 @@
 """Rosters as CSV and XLSX files that no spreadsheet will run as formulas."""
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from training.booking.display import format_time_range, zone_abbreviation
+from training.booking.display import (
+    export_attendees,
+    format_export_moment,
+    format_export_session,
+)
 from training.booking.models import Signup
 from training.rosters.services import Roster
 from training.spreadsheets import csv_bytes, xlsx_bytes
@@ -29,8 +32,7 @@ def roster_rows(roster: Roster) -> list[list[str | None]]:
     place, those that waited for it, no longer in line)."""
     session = roster.session
     zone = session.program.zone
-    local_start = session.starts_at.astimezone(zone)
-    when = f"{local_start:%Y-%m-%d}, {format_time_range(session.starts_at, session.ends_at, zone)}"
+    when = format_export_session(session.starts_at, session.ends_at, zone)
     rows = [_row(signup, "booked", when, zone) for signup in roster.booked]
     if roster.has_taken_place:
         rows += [
@@ -52,18 +54,13 @@ def _row(signup: Signup, status: str, when: str, zone: ZoneInfo) -> list[str | N
         signup.contact_name,
         signup.contact_email,
         signup.contact_phone,
-        "; ".join(attendee.email for attendee in signup.attendees),
+        export_attendees(attendee.email for attendee in signup.attendees),
         status,
         when,
-        _moment(signup.created_at, zone),
-        _moment(signup.attested_at, zone),
+        format_export_moment(signup.created_at, zone),
+        format_export_moment(signup.attested_at, zone),
         signup.staff_notes,
     ]
-
-
-def _moment(moment: datetime, zone: ZoneInfo) -> str:
-    local = moment.astimezone(zone)
-    return f"{local:%Y-%m-%d %H:%M} {zone_abbreviation(local)}"
 
 
 def to_csv(rows: Iterable[Sequence[object]]) -> bytes:

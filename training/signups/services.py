@@ -12,7 +12,12 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from training.audit.services import record
-from training.booking.display import format_moment, possessive
+from training.booking.display import (
+    export_attendees,
+    format_export_moment,
+    format_export_session,
+    possessive,
+)
 from training.booking.models import (
     MAX_ATTENDEES,
     SIGNUP_CANCELLED,
@@ -134,11 +139,13 @@ def signup_export(zone: ZoneInfo) -> tuple[tuple[str, ...], list[list[str]]]:
             signup.contact_name,
             signup.contact_email,
             signup.contact_phone or "",
-            ", ".join(attendee.email for attendee in signup.attendees),
+            export_attendees(attendee.email for attendee in signup.attendees),
             signup.status,
-            format_moment(signup.session.starts_at, signup.program.zone) if signup.session else "",
-            format_moment(signup.created_at, zone),
-            format_moment(signup.attested_at, zone),
+            format_export_session(session.starts_at, session.ends_at, signup.program.zone)
+            if (session := signup.session)
+            else "",
+            format_export_moment(signup.created_at, zone),
+            format_export_moment(signup.attested_at, zone),
             signup.staff_notes or "",
             signup.override_reason or "",
         ]
