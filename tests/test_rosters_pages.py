@@ -175,6 +175,13 @@ def session_facilitators(session):
         ({"meeting_url": "meet dot example"}, "Enter the meeting link as a full web address"),
         ({"ends_at": "09:00"}, "The session must end after it starts, on the same day."),
         ({"seats": "0"}, "Use between 1 and 500 seats."),
+        ({"seats": "9" * 20}, "Use between 1 and 500 seats."),
+        ({"starts_at": "25:00"}, "Enter a time of day from 00:00 to 23:59, for example 14:30"),
+        ({"day": "2026-13-45"}, "Enter a real date as year-month-day, for example 2026-12-01."),
+        (
+            {"meeting_url": "https://meet.example.org:99999/x"},
+            "The meeting link's port (the number after the colon) cannot be right",
+        ),
         ({"day": ""}, "Enter the session's date."),
     ],
 )

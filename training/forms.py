@@ -24,6 +24,7 @@ from wtforms import (
     IntegerField,
     SelectField,
     SelectMultipleField,
+    TimeField,
 )
 from wtforms.validators import NumberRange, Optional, ValidationError
 
@@ -240,13 +241,29 @@ class DayField(DateField):
     earliest, latest = date(1900, 1, 1), date(2199, 12, 31)
 
     def process_formdata(self, valuelist):
-        super().process_formdata(valuelist)
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            message = "Enter a real date as year-month-day, for example 2026-12-01."
+            raise ValueError(message) from None
         if self.data is not None and not self.earliest <= self.data <= self.latest:
             self.data = None
             raise ValueError(
                 f"Enter a date from {self.earliest.year} to {self.latest.year}, "
                 "for example 2026-12-01."
             )
+
+
+class ClockTimeField(TimeField):
+    """A time of day as a browser's time box sends it (14:30), or typed (2:30 PM is not)."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(
+                "Enter a time of day from 00:00 to 23:59, for example 14:30 for 2:30 PM."
+            ) from None
 
 
 class WholeNumberField(IntegerField):
@@ -263,7 +280,10 @@ class WholeNumberField(IntegerField):
         super().process_formdata(valuelist)
         if self.data is not None and not -MAX_ID <= self.data <= MAX_ID:
             self.data = None
-            raise ValueError(self.invalid_value_message or "That number is too large.")
+            # The field's own range, when it has one, says what to enter instead.
+            ranges = [v.message for v in self.validators if isinstance(v, NumberRange)]
+            message = next((text for text in ranges if text), "That number is too large.")
+            raise ValueError(self.invalid_value_message or message)
 
 
 class PageField(WholeNumberField):

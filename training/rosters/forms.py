@@ -10,7 +10,6 @@ from wtforms import (
     StringField,
     SubmitField,
     TextAreaField,
-    TimeField,
 )
 from wtforms.validators import (
     URL,
@@ -19,6 +18,7 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
+    StopValidation,
     ValidationError,
 )
 from wtforms.widgets import CheckboxInput
@@ -27,6 +27,7 @@ from training.booking.forms import ContactFields, OrganizationField
 from training.booking.names import organization_key
 from training.drawn import drawn_from_field
 from training.forms import (
+    ClockTimeField,
     DayField,
     Form,
     IdSelectField,
@@ -61,6 +62,18 @@ def local_moment(day: date, clock: time, zone: ZoneInfo) -> datetime:
     return moment.astimezone(UTC)
 
 
+def _real_port(_form, field):
+    """A link whose port no address can have (https://host:99999/) says so, before the general
+    web address check would call it not a web address at all."""
+    try:
+        _port = urlsplit(field.data or "").port  # urlsplit checks the port only when asked
+    except ValueError:
+        raise StopValidation(
+            "The meeting link's port (the number after the colon) cannot be right: copy the "
+            "link again from the meeting invitation."
+        ) from None
+
+
 def _web_address(_form, field):
     if field.data and urlsplit(field.data).scheme not in ("http", "https"):
         raise ValidationError("Enter the meeting link starting with https://")
@@ -72,8 +85,8 @@ class SessionForm(Form):
 
     drawn_from = drawn_from_field()
     day = DayField("Date", validators=[InputRequired("Enter the session's date.")])
-    starts_at = TimeField("Start time", validators=[InputRequired("Enter the start time.")])
-    ends_at = TimeField("End time", validators=[InputRequired("Enter the end time.")])
+    starts_at = ClockTimeField("Start time", validators=[InputRequired("Enter the start time.")])
+    ends_at = ClockTimeField("End time", validators=[InputRequired("Enter the end time.")])
     seats = WholeNumberField(
         "Seats",
         description="Organizations, not people: each books one seat.",
@@ -88,6 +101,7 @@ class SessionForm(Form):
         validators=[
             Optional(),
             Length(max=500, message="Keep the meeting link to 500 characters or fewer."),
+            _real_port,
             URL(message="Enter the meeting link as a full web address, like https://…"),
             _web_address,
         ],
