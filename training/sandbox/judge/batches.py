@@ -55,6 +55,8 @@ _MEMO_LIMIT = 65_536
 # Joins the parts of a step's key: plain rows are printable ASCII, which never holds it.
 _SEPARATOR = "\x1f"
 _FORMULA_START = r"^[=+\-@]"
+# The bytes of a line of printable ASCII (tested a piece of the file at a time).
+_PRINTABLE = bytes(range(0x20, 0x7F)) + b"\r\n"
 
 # What a line of a batch is: blank (no row), plain (judged from the batch's verdicts), or
 # judged whole by the fast path or RowJudge.
@@ -208,22 +210,30 @@ def _day_key64(learner: LearnerKey, completion: Any) -> int:
     return _key64(f"{_learner_text(learner)}{_SEPARATOR}{completion.isoformat()}")
 
 
-def line_batches(data: BinaryIO, encoding: str, first_line: int) -> Iterator[tuple[int, pl.Series]]:
-    """(number of the batch's first line, its lines without their line ends), from line
-    ``first_line`` on; lines are numbered from 1 as csv.reader numbers one-line rows. The text
-    is decoded a piece at a time and split in polars, so that Python never holds a batch."""
+def line_batches(
+    data: BinaryIO, encoding: str, first_line: int, delimiter: str = ","
+) -> Iterator[tuple[int, pl.Series, bool]]:
+    """(number of the batch's first line, its lines without their line ends, whether all its
+    bytes may be printable ASCII), from line ``first_line`` on; lines are numbered from 1 as
+    csv.reader numbers one-line rows. The text is decoded a piece at a time and split in
+    polars, so that Python never holds a batch."""
     decoder = codecs.getincrementaldecoder(encoding)()
+    # Every carriage return of a file of one-line rows ends a line (readers._one_line_rows).
+    allowed = _PRINTABLE + (b"\t" if delimiter == "\t" else b"")
     data.seek(0)
     number = 1
     tail = ""
     at_end = False
     while not at_end:
         text = pl.Series("line", [tail], dtype=pl.String)
+        # A byte outside printable ASCII deletes nothing: the whole piece is kept (no copy).
+        printable = not tail.encode().translate(None, allowed)
         size = 0
         while size < _CHUNK and not at_end:
             chunk = data.read(min(_PIECE, _CHUNK))
             at_end = not chunk
             size += len(chunk)
+            printable = printable and not chunk.translate(None, allowed)
             text.append(pl.Series("line", [decoder.decode(chunk, final=at_end)]))
             del chunk  # not held while the batch is judged
         lines = text.str.join("").str.split("\n").explode()
@@ -236,7 +246,7 @@ def line_batches(data: BinaryIO, encoding: str, first_line: int) -> Iterator[tup
         count = len(lines)
         if number + count > first_line:
             skip = max(0, first_line - number)
-            yield number + skip, lines.slice(skip)
+            yield number + skip, lines.slice(skip), printable
         del lines
         number += count
 
@@ -324,34 +334,36 @@ class BatchRows:
 
     def judge_lines(self, data: BinaryIO, first_line: int) -> Iterator[JudgedBatch]:
         """The data rows from line ``first_line`` on, judged batch by batch."""
-        for number, lines in line_batches(data, self.encoding, first_line):
+        for number, lines, printable in line_batches(
+            data, self.encoding, first_line, self.delimiter
+        ):
             if len(lines):
-                batch = self._judge_batch(number, lines)
+                batch = self._judge_batch(number, lines, printable=printable)
                 del lines
                 yield batch
                 del batch  # not held while the next batch is read and judged
 
     # --- One batch -----------------------------------------------------------------------
 
-    def _columns(self, lines: pl.Series) -> pl.DataFrame:
+    def _columns(self, lines: pl.Series, *, printable: bool) -> pl.DataFrame:
         """The batch's lines and cells, stripped, "" in every cell of a row that is not plain;
         for each row whether it is plain, blank, and held by the register in some way; and each
-        step's key (``{step}_key``)."""
+        step's key (``{step}_key``). ``printable``: every byte of the batch is printable ASCII
+        (else each line is asked)."""
         width = self.width
         delimiter = self.delimiter
         spaces = "[ \\t]" if delimiter == "\t" else f"[ {delimiter}]"
         allowed = "\\t -~" if delimiter == "\t" else " -~"
         line = pl.col("line").str.strip_suffix("\r")
         # Asked once of the batch's text (a regex run a line costs more than the scan): whether
-        # every line is printable, whether a cell may have spaces at an end, whether a name may
-        # hold a run of spaces. Most batches have none, and the work a line is then left out.
+        # a cell may have spaces at an end, whether a name may hold a run of spaces. Most batches
+        # have none, and the work a line is then left out.
         text = pl.col("text")
-        all_printable, padded, spaced = (
+        padded, spaced = (
             lines.str.strip_suffix("\r")
             .str.join("\n")
             .to_frame("text")
             .select(
-                ~text.str.contains(f"[^\\n{allowed}]").alias("printable"),
                 (
                     pl.any_horizontal(
                         text.str.contains(part, literal=True)
@@ -369,9 +381,9 @@ class BatchRows:
             lines.to_frame()
             .select(
                 "line",
-                (
-                    pl.lit(value=True) if all_printable else ~line.str.contains(f"[^{allowed}]")
-                ).alias("printable"),
+                (pl.lit(value=True) if printable else ~line.str.contains(f"[^{allowed}]")).alias(
+                    "printable"
+                ),
                 line.str.contains(f"^{spaces}*$").alias("blank"),
                 line.str.splitn(delimiter, width + 1).alias("cells"),
             )
@@ -484,9 +496,9 @@ class BatchRows:
         }
         return [keys[step].alias(f"{step}_key") for step in _STEPS]
 
-    def _judge_batch(self, first_number: int, lines: pl.Series) -> JudgedBatch:
-        """Judge a batch of lines."""
-        frame = self._columns(lines.alias("line"))
+    def _judge_batch(self, first_number: int, lines: pl.Series, *, printable: bool) -> JudgedBatch:
+        """Judge a batch of lines (``printable``: all of them printable ASCII, if so)."""
+        frame = self._columns(lines.alias("line"), printable=printable)
         keys = {step: frame[f"{step}_key"] for step in _STEPS}
         tables = {step: self._verdicts_for(step) for step in _STEPS}
         ids = {}
