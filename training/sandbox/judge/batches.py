@@ -20,7 +20,7 @@ import codecs
 import csv
 import operator
 from collections.abc import Callable, Iterator
-from functools import partial, reduce
+from functools import lru_cache, partial, reduce
 from hashlib import sha256
 from typing import Any, BinaryIO
 
@@ -32,7 +32,7 @@ from training.sandbox.judge.fast import FastRows, collect, record_of, stamped
 from training.sandbox.judge.findings import Finding, RowResult, Summary
 from training.sandbox.judge.index import ACCEPTED
 from training.sandbox.judge.records import NoRecords, RecordKey
-from training.sandbox.judge.register import LearnerKey
+from training.sandbox.judge.register import KnownKeys, KnownPeople, LearnerKey
 from training.sandbox.judge.rows import LearnerRow, RowJudge
 from training.sandbox.judge.runs import BatchIndex, KeyRuns
 from training.sandbox.judge.stored import (
@@ -210,6 +210,33 @@ def _day_key64(learner: LearnerKey, completion: Any) -> int:
     return _key64(f"{_learner_text(learner)}{_SEPARATOR}{completion.isoformat()}")
 
 
+@lru_cache(maxsize=4)
+def _register_columns(known: KnownKeys, people: KnownPeople) -> dict[str, pl.Series]:
+    """What the batches ask of a register, as columns: the identifiers and names it holds, and
+    who it holds under each identifier (``{key}_people``: the key and the learner, joined).
+    Made once per register (a process reads it once), not per file."""
+
+    def joined(*parts: object) -> str:
+        return _SEPARATOR.join(str(part) for part in parts)
+
+    def texts(values) -> pl.Series:
+        return pl.Series(sorted(values), dtype=pl.String)
+
+    return {
+        "licenses": texts(known.license_keys),
+        "npis": texts(known.npis),
+        "board_ids": texts(known.board_ids),
+        "names": texts(joined(first, last) for first, last in known.names),
+        "license_keys": texts(joined(*key) for key, _learner in people.by_license),
+        "license_people": texts(joined(*key, *learner) for key, learner in people.by_license),
+        "npi_keys": texts(key for key, _learner in people.by_npi),
+        "npi_people": texts(joined(key, *learner) for key, learner in people.by_npi),
+        "board_id_keys": texts(joined(*key) for key, _learner in people.by_board_id),
+        "board_id_people": texts(joined(*key, *learner) for key, learner in people.by_board_id),
+        "learners": texts(joined(*learner) for learner in people.learners),
+    }
+
+
 def line_batches(
     data: BinaryIO, encoding: str, first_line: int, delimiter: str = ","
 ) -> Iterator[tuple[int, pl.Series, bool]]:
@@ -303,16 +330,8 @@ class BatchRows:
         # finding id the texts (the rows share them: one string each, however many rows).
         self._template_findings = pl.DataFrame(schema=_FINDING_FRAME)
         self._finding_texts: list[list[str]] = [[], [], [], []]
-        known = judge.context.register.known_keys()
-        self._register = {
-            "licenses": pl.Series(sorted(known.license_keys), dtype=pl.String),
-            "npis": pl.Series(sorted(known.npis), dtype=pl.String),
-            "board_ids": pl.Series(sorted(known.board_ids), dtype=pl.String),
-            "names": pl.Series(
-                sorted(f"{first}{_SEPARATOR}{last}" for first, last in known.names),
-                dtype=pl.String,
-            ),
-        }
+        register = judge.context.register
+        self._register = _register_columns(register.known_keys(), register.known_people())
         # RowJudge remembers keys as the batches do, so that a row judged whole and a row of a
         # batch see each other.
         judge.row_key_hash = _record_key64
@@ -713,8 +732,11 @@ class BatchRows:
             pl.col("plain") & pl.col("held") & pl.col("birthday_ok")
             & (pl.col("action_code") != _DELETE),
             "number", "first_key", "last_key", "birth_month", "birth_day", "state_verdict",
-            "license", "npi", "board_verdict", "field_10",
+            "license", "npi", "board_verdict", "field_10", "board", "learner",
         )  # fmt: skip
+        if named.height:
+            # Asked of the few rows held, not of the batch.
+            named = named.filter(self._may_name(batch)).drop("board", "learner")
         if not named.height:
             return rows
         identity = self.judge._identity
@@ -742,6 +764,54 @@ class BatchRows:
         if not errors:
             return rows
         return rows.with_columns(rows["has_error"].scatter(errors, True))
+
+    def _may_name(self, batch: JudgedBatch) -> pl.Expr:
+        """Whether the register may have findings for a row (RowJudge's ``_identity``): it holds
+        an identifier of the row for someone else, or the learner's names swapped and not as
+        written. The others (the register holds the learner under each identifier it knows:
+        most rows it holds at all) find nothing there, and are not asked."""
+        register = self._register
+        states = pl.Series(batch.tables["state"].values, dtype=pl.String)
+        boards = batch.tables["board"].values
+        kept = pl.Series([value[1] for value in boards], dtype=pl.Boolean)
+        learner = pl.col("learner")
+
+        def quiet(key: pl.Expr, name: str) -> pl.Expr:
+            # Nobody under the key (or no key), or the learner among those under it.
+            return (
+                key.is_null()
+                | ~key.is_in(register[f"{name}_keys"].implode())
+                | pl.concat_str(key, learner, separator=_SEPARATOR).is_in(
+                    register[f"{name}_people"].implode()
+                )
+            )
+
+        # The keys as RowJudge asks for them: none where a part is missing or empty.
+        state = pl.lit(states).gather(pl.col("state_verdict"))
+        license_number = pl.when(state != "").then(
+            pl.col("license").str.replace_all("-", "", literal=True)
+        )
+        board = pl.col("board")
+        board_id = pl.when(pl.lit(kept).gather(pl.col("board_verdict")) & (board != "")).then(
+            pl.col("field_10")
+        )
+        swapped = pl.concat_str(
+            "last_key", "first_key", "birth_month", "birth_day", separator=_SEPARATOR
+        )
+        learners = register["learners"].implode()
+        return ~(
+            quiet(pl.concat_str(state, license_number, separator=_SEPARATOR), "license")
+            & quiet(pl.col("npi"), "npi")
+            & quiet(
+                pl.concat_str(board, pl.when(board_id != "").then(board_id), separator=_SEPARATOR),
+                "board_id",
+            )
+            & (
+                (pl.col("first_key") == pl.col("last_key"))
+                | ~swapped.is_in(learners)
+                | learner.is_in(learners)
+            )
+        )
 
     def _rows_apart(self, batch: JudgedBatch, rows: pl.DataFrame, indexes: tuple) -> pl.DataFrame:
         """Judge the rows left apart, and the rows judged whole, in row order with RowJudge's
@@ -1094,11 +1164,14 @@ class JudgedBatch:
             if change is not None:
                 whole.append((number, place, *change))
         kept = pl.Series([value[1] for value in boards], dtype=pl.Boolean)
-        adds = plain.filter(~pl.col("is_delete")).with_columns(
-            pl.when(pl.lit(kept).gather(pl.col("board_verdict")))
-            .then("board_id")
-            .alias("kept_board_id")
-        )
+        # Only what a record takes, in the order _record_columns reads it.
+        adds = _picked(
+            plain, ~pl.col("is_delete"),
+            "activity_id", "completion_verdict", "first_name", "last_name", "birth_month",
+            "birth_day", "state_verdict", "license_or_npi", "board",
+            pl.when(pl.lit(kept).gather(pl.col("board_verdict"))).then("board_id"),
+            "cme_verdict", "board_verdict", "record_hex", "learner_hex",
+        )  # fmt: skip
         deletes = plain.filter(pl.col("is_delete"))
         # One list a distinct credits by credit type (the rows share it: it is only read).
         awards_rows: dict[tuple, list[list[str]]] = {}
@@ -1186,24 +1259,27 @@ class JudgedBatch:
         """The added records' values as stored (RECORD_FIELDS' order), a list a field;
         ``by_verdict``: what the completion, state, CME and board verdicts give a record."""
         completions, states, cmes, board_credits, awards = by_verdict
-        completion_ids = adds["completion_verdict"].to_list()
-        board_verdicts = adds["board_verdict"].to_list()
+        # One list a column, taken in the frame's order (a column looked up by name costs more
+        # than its values, in a part of a few hundred rows).
+        (activity_ids, completion_ids, first_names, last_names, birth_months, birth_days,
+         state_ids, licenses, boards, board_ids, cme_ids, board_verdicts, record_hexes,
+         learner_hexes) = _lists(adds)  # fmt: skip
         return [
-            adds["activity_id"].to_list(),
+            activity_ids,
             list(map(completions.__getitem__, completion_ids)),
-            adds["first_name"].to_list(),
-            adds["last_name"].to_list(),
-            adds["birth_month"].to_list(),
-            adds["birth_day"].to_list(),
-            list(map(states.__getitem__, adds["state_verdict"].to_list())),
-            adds["license_or_npi"].to_list(),
-            adds["board"].to_list(),
-            adds["kept_board_id"].to_list(),
-            list(map(cmes.__getitem__, adds["cme_verdict"].to_list())),
+            first_names,
+            last_names,
+            birth_months,
+            birth_days,
+            list(map(states.__getitem__, state_ids)),
+            licenses,
+            boards,
+            board_ids,
+            list(map(cmes.__getitem__, cme_ids)),
             list(map(board_credits.__getitem__, board_verdicts)),
             list(map(awards.__getitem__, board_verdicts)),
-            adds["record_hex"].to_list(),
-            adds["learner_hex"].to_list(),
+            record_hexes,
+            learner_hexes,
         ]
 
     def count(self, summary: Summary) -> None:
