@@ -32,7 +32,7 @@ from training.sandbox.judge.fast import FastRows, collect, record_of, stamped
 from training.sandbox.judge.findings import Finding, RowResult, Summary
 from training.sandbox.judge.index import ACCEPTED
 from training.sandbox.judge.records import NoRecords, RecordKey
-from training.sandbox.judge.register import KnownKeys, KnownPeople, LearnerKey
+from training.sandbox.judge.register import KEY_SEPARATOR, KnownKeys, KnownPeople, LearnerKey
 from training.sandbox.judge.rows import LearnerRow, RowJudge
 from training.sandbox.judge.runs import BatchIndex, KeyRuns
 from training.sandbox.judge.stored import (
@@ -53,7 +53,7 @@ _PIECE = 256 * 1024
 # A step's remembered verdicts are forgotten when they reach this many distinct values.
 _MEMO_LIMIT = 65_536
 # Joins the parts of a step's key: plain rows are printable ASCII, which never holds it.
-_SEPARATOR = "\x1f"
+_SEPARATOR = KEY_SEPARATOR
 _FORMULA_START = r"^[=+\-@]"
 # The bytes of a line of printable ASCII (tested a piece of the file at a time).
 _PRINTABLE = bytes(range(0x20, 0x7F)) + b"\r\n"
@@ -216,24 +216,21 @@ def _register_columns(known: KnownKeys, people: KnownPeople) -> dict[str, pl.Ser
     who it holds under each identifier (``{key}_people``: the key and the learner, joined).
     Made once per register (a process reads it once), not per file."""
 
-    def joined(*parts: object) -> str:
-        return _SEPARATOR.join(str(part) for part in parts)
-
     def texts(values) -> pl.Series:
-        return pl.Series(sorted(values), dtype=pl.String)
+        return pl.Series(list(values), dtype=pl.String)
 
     return {
         "licenses": texts(known.license_keys),
         "npis": texts(known.npis),
         "board_ids": texts(known.board_ids),
-        "names": texts(joined(first, last) for first, last in known.names),
-        "license_keys": texts(joined(*key) for key, _learner in people.by_license),
-        "license_people": texts(joined(*key, *learner) for key, learner in people.by_license),
-        "npi_keys": texts(key for key, _learner in people.by_npi),
-        "npi_people": texts(joined(key, *learner) for key, learner in people.by_npi),
-        "board_id_keys": texts(joined(*key) for key, _learner in people.by_board_id),
-        "board_id_people": texts(joined(*key, *learner) for key, learner in people.by_board_id),
-        "learners": texts(joined(*learner) for learner in people.learners),
+        "names": texts(f"{first}{_SEPARATOR}{last}" for first, last in known.names),
+        "license_keys": texts(people.license_keys),
+        "license_people": texts(people.by_license),
+        "npi_keys": texts(people.npis),
+        "npi_people": texts(people.by_npi),
+        "board_id_keys": texts(people.board_ids),
+        "board_id_people": texts(people.by_board_id),
+        "learners": texts(people.learners),
     }
 
 

@@ -61,15 +61,22 @@ class KnownKeys(NamedTuple):
     names: frozenset[tuple[str, str]]  # (first, last), folded by name_key()
 
 
-class KnownPeople(NamedTuple):
-    """Who the register holds under each identifier it looks learners up by, as (identifier
-    key, learner) pairs: for finding, in one pass over a batch of rows, those whose identifiers
-    name someone else."""
+# Joins the parts of a key in KnownPeople's texts.
+KEY_SEPARATOR = "\x1f"
 
-    by_license: frozenset[tuple[tuple[str, str], LearnerKey]]  # ((state, license_key()), ...)
-    by_npi: frozenset[tuple[str, LearnerKey]]
-    by_board_id: frozenset[tuple[tuple[str, str], LearnerKey]]  # ((board code, ID), ...)
-    learners: frozenset[LearnerKey]
+
+class KnownPeople(NamedTuple):
+    """Who the register holds under each identifier it looks learners up by: for finding, in
+    one pass over a batch of rows, those whose identifiers name someone else. Each key and
+    (key, learner) pair is a text, its parts joined by KEY_SEPARATOR."""
+
+    license_keys: frozenset[str]  # (state, license_key())
+    by_license: frozenset[str]  # (state, license_key(), *learner)
+    npis: frozenset[str]
+    by_npi: frozenset[str]  # (NPI, *learner)
+    board_ids: frozenset[str]  # (board code, ID)
+    by_board_id: frozenset[str]  # (board code, ID, *learner)
+    learners: frozenset[str]  # (*learner)
 
 
 class Register:
@@ -128,10 +135,17 @@ class Register:
     def _index(self) -> tuple[KnownKeys, KnownPeople]:
         if self._known is None:
 
-            def people(index: dict) -> frozenset:
+            def joined(*parts: object) -> str:
+                return KEY_SEPARATOR.join(map(str, parts))
+
+            def keys(index: dict) -> frozenset[str]:
+                return frozenset(joined(*key) if isinstance(key, tuple) else key for key in index)
+
+            def people(index: dict) -> frozenset[str]:
                 return frozenset(
-                    (key, learner_key(entry.first_name, entry.last_name, entry.birth_month,
-                                      entry.birth_day))
+                    joined(*key if isinstance(key, tuple) else (key,),
+                           *learner_key(entry.first_name, entry.last_name, entry.birth_month,
+                                        entry.birth_day))
                     for key, entries in index.items()
                     for entry in entries
                 )  # fmt: skip
@@ -144,11 +158,14 @@ class Register:
                     frozenset(self._birthdays_by_name),
                 ),
                 KnownPeople(
+                    keys(self._by_license),
                     people(self._by_license),
+                    keys(self._by_npi),
                     people(self._by_npi),
+                    keys(self._by_board_id),
                     people(self._by_board_id),
                     frozenset(
-                        LearnerKey(first, last, month, day)
+                        joined(first, last, month, day)
                         for (first, last), birthdays in self._birthdays_by_name.items()
                         for month, day in birthdays
                     ),
