@@ -521,6 +521,56 @@ def test_a_file_of_one_line_rows_is_judged_in_batches_and_a_quoted_one_row_by_ro
     assert batch_rows == 0
 
 
+def test_the_register_names_in_batches_whom_row_judge_names_and_leaves_its_own_learners_alone():
+    """Learners the register holds as written find nothing; a license, NPI or board ID it
+    holds for someone else, and names it holds only the other way round, are named in
+    batches as RowJudge names them (most rows it holds are never asked of it one by one)."""
+    valid = ["Add", "123456789", "06/01/2025", "Ann", "Lee", "03/15", "CA", "A-12345", "1.5",
+             "ABIM", "123456", "2", "Medical Knowledge", "2"]  # fmt: skip
+
+    positions = {"first": 3, "birthday": 5, "state": 6, "identifier": 7, "board_id": 10}
+
+    def row(**changes: str) -> list[str]:
+        cells = list(valid)
+        for column, value in changes.items():
+            cells[positions[column]] = value
+        return cells
+
+    rows = [
+        row(),  # Ann Lee as the register holds her
+        row(first="Bob"),  # her license and board ID, someone else's name
+        row(first="Bob", identifier="a12345", board_id=""),  # her license, written otherwise
+        row(identifier="1234567893", board_id=""),  # Ann Lee by her NPI
+        row(first="Zed", identifier="1234567893", board_id=""),  # her NPI, someone else
+        row(first="Bob", identifier="", board_id="123456"),  # her board ID, someone else
+        row(birthday="01/02", identifier="", board_id=""),  # Lee Ann, names swapped
+        row(first="Bob", state="OR", identifier="A-12345", board_id=""),  # not in that state
+    ]
+    context = JudgeContext(ACTIVITIES, REGISTER, NoRecords(), TODAY)
+    results, counted, batch_rows, slow = judged_in_batches(delimited(rows, ",", "\n", 0), context)
+    assert results == slow
+    assert counted == summarize(slow)
+    assert batch_rows == len(rows)
+    named = [
+        [
+            finding.code
+            for finding in result.findings
+            if finding.code in {"LEARNER_NOT_MATCHED", "NAME_LOOKS_SWAPPED"}
+        ]
+        for result in results
+    ]
+    assert named == [
+        [],
+        ["LEARNER_NOT_MATCHED"],
+        ["LEARNER_NOT_MATCHED"],
+        [],
+        ["LEARNER_NOT_MATCHED"],
+        ["LEARNER_NOT_MATCHED"],
+        ["NAME_LOOKS_SWAPPED"],
+        [],
+    ]
+
+
 def test_a_batch_of_generated_rows_is_counted_as_its_rows_would_be():
     """Thousands of rows in several batches, errors and warnings among them: the totals counted
     batch by batch are those counted row by row."""

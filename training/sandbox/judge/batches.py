@@ -20,7 +20,7 @@ import codecs
 import csv
 import operator
 from collections.abc import Callable, Iterator
-from functools import partial, reduce
+from functools import lru_cache, partial, reduce
 from hashlib import sha256
 from typing import Any, BinaryIO
 
@@ -32,7 +32,7 @@ from training.sandbox.judge.fast import FastRows, collect, record_of, stamped
 from training.sandbox.judge.findings import Finding, RowResult, Summary
 from training.sandbox.judge.index import ACCEPTED
 from training.sandbox.judge.records import NoRecords, RecordKey
-from training.sandbox.judge.register import LearnerKey
+from training.sandbox.judge.register import KEY_SEPARATOR, KnownKeys, KnownPeople, LearnerKey
 from training.sandbox.judge.rows import LearnerRow, RowJudge
 from training.sandbox.judge.runs import BatchIndex, KeyRuns
 from training.sandbox.judge.stored import (
@@ -53,8 +53,14 @@ _PIECE = 256 * 1024
 # A step's remembered verdicts are forgotten when they reach this many distinct values.
 _MEMO_LIMIT = 65_536
 # Joins the parts of a step's key: plain rows are printable ASCII, which never holds it.
-_SEPARATOR = "\x1f"
+_SEPARATOR = KEY_SEPARATOR
 _FORMULA_START = r"^[=+\-@]"
+# The bytes of a line of printable ASCII (tested a piece of the file at a time).
+_PRINTABLE = bytes(range(0x20, 0x7F)) + b"\r\n"
+
+# A batch's plans are collected in memory: the streaming engine, polars' default, took about a
+# tenth more CPU on a batch's frames (which are in memory already).
+_ENGINE = "in-memory"
 
 # What a line of a batch is: blank (no row), plain (judged from the batch's verdicts), or
 # judged whole by the fast path or RowJudge.
@@ -164,7 +170,7 @@ def _part_ends(places: pl.Series, every: int) -> dict[int, tuple[int, int]]:
 def _picked(frame: pl.DataFrame, where: pl.Expr, *columns: str | pl.Expr) -> pl.DataFrame:
     """The columns of the rows where ``where`` holds (only those columns are filtered: a
     batch's frames are wide)."""
-    return frame.lazy().filter(where).select(*columns).collect()
+    return frame.lazy().filter(where).select(*columns).collect(engine=_ENGINE)
 
 
 def _lists(frame: pl.DataFrame) -> list[list[Any]]:
@@ -208,22 +214,54 @@ def _day_key64(learner: LearnerKey, completion: Any) -> int:
     return _key64(f"{_learner_text(learner)}{_SEPARATOR}{completion.isoformat()}")
 
 
-def line_batches(data: BinaryIO, encoding: str, first_line: int) -> Iterator[tuple[int, pl.Series]]:
-    """(number of the batch's first line, its lines without their line ends), from line
-    ``first_line`` on; lines are numbered from 1 as csv.reader numbers one-line rows. The text
-    is decoded a piece at a time and split in polars, so that Python never holds a batch."""
+@lru_cache(maxsize=4)
+def _register_columns(known: KnownKeys, people: KnownPeople) -> dict[str, pl.Series]:
+    """What the batches ask of a register, as columns: the identifiers and names it holds, and
+    who it holds under each identifier (``{key}_people``: the key and the learner, joined).
+    Made once per register (a process reads it once), not per file."""
+
+    def texts(values) -> pl.Series:
+        return pl.Series(list(values), dtype=pl.String)
+
+    return {
+        "licenses": texts(known.license_keys),
+        "npis": texts(known.npis),
+        "board_ids": texts(known.board_ids),
+        "names": texts(f"{first}{_SEPARATOR}{last}" for first, last in known.names),
+        "license_keys": texts(people.license_keys),
+        "license_people": texts(people.by_license),
+        "npi_keys": texts(people.npis),
+        "npi_people": texts(people.by_npi),
+        "board_id_keys": texts(people.board_ids),
+        "board_id_people": texts(people.by_board_id),
+        "learners": texts(people.learners),
+    }
+
+
+def line_batches(
+    data: BinaryIO, encoding: str, first_line: int, delimiter: str = ","
+) -> Iterator[tuple[int, pl.Series, bool]]:
+    """(number of the batch's first line, its lines without their line ends, whether all its
+    bytes may be printable ASCII), from line ``first_line`` on; lines are numbered from 1 as
+    csv.reader numbers one-line rows. The text is decoded a piece at a time and split in
+    polars, so that Python never holds a batch."""
     decoder = codecs.getincrementaldecoder(encoding)()
+    # Every carriage return of a file of one-line rows ends a line (readers._one_line_rows).
+    allowed = _PRINTABLE + (b"\t" if delimiter == "\t" else b"")
     data.seek(0)
     number = 1
     tail = ""
     at_end = False
     while not at_end:
         text = pl.Series("line", [tail], dtype=pl.String)
+        # A byte outside printable ASCII deletes nothing: the whole piece is kept (no copy).
+        printable = not tail.encode().translate(None, allowed)
         size = 0
         while size < _CHUNK and not at_end:
             chunk = data.read(min(_PIECE, _CHUNK))
             at_end = not chunk
             size += len(chunk)
+            printable = printable and not chunk.translate(None, allowed)
             text.append(pl.Series("line", [decoder.decode(chunk, final=at_end)]))
             del chunk  # not held while the batch is judged
         lines = text.str.join("").str.split("\n").explode()
@@ -236,7 +274,7 @@ def line_batches(data: BinaryIO, encoding: str, first_line: int) -> Iterator[tup
         count = len(lines)
         if number + count > first_line:
             skip = max(0, first_line - number)
-            yield number + skip, lines.slice(skip)
+            yield number + skip, lines.slice(skip), printable
         del lines
         number += count
 
@@ -293,16 +331,8 @@ class BatchRows:
         # finding id the texts (the rows share them: one string each, however many rows).
         self._template_findings = pl.DataFrame(schema=_FINDING_FRAME)
         self._finding_texts: list[list[str]] = [[], [], [], []]
-        known = judge.context.register.known_keys()
-        self._register = {
-            "licenses": pl.Series(sorted(known.license_keys), dtype=pl.String),
-            "npis": pl.Series(sorted(known.npis), dtype=pl.String),
-            "board_ids": pl.Series(sorted(known.board_ids), dtype=pl.String),
-            "names": pl.Series(
-                sorted(f"{first}{_SEPARATOR}{last}" for first, last in known.names),
-                dtype=pl.String,
-            ),
-        }
+        register = judge.context.register
+        self._register = _register_columns(register.known_keys(), register.known_people())
         # RowJudge remembers keys as the batches do, so that a row judged whole and a row of a
         # batch see each other.
         judge.row_key_hash = _record_key64
@@ -324,34 +354,36 @@ class BatchRows:
 
     def judge_lines(self, data: BinaryIO, first_line: int) -> Iterator[JudgedBatch]:
         """The data rows from line ``first_line`` on, judged batch by batch."""
-        for number, lines in line_batches(data, self.encoding, first_line):
+        for number, lines, printable in line_batches(
+            data, self.encoding, first_line, self.delimiter
+        ):
             if len(lines):
-                batch = self._judge_batch(number, lines)
+                batch = self._judge_batch(number, lines, printable=printable)
                 del lines
                 yield batch
                 del batch  # not held while the next batch is read and judged
 
     # --- One batch -----------------------------------------------------------------------
 
-    def _columns(self, lines: pl.Series) -> pl.DataFrame:
+    def _columns(self, lines: pl.Series, *, printable: bool) -> pl.DataFrame:
         """The batch's lines and cells, stripped, "" in every cell of a row that is not plain;
         for each row whether it is plain, blank, and held by the register in some way; and each
-        step's key (``{step}_key``)."""
+        step's key (``{step}_key``). ``printable``: every byte of the batch is printable ASCII
+        (else each line is asked)."""
         width = self.width
         delimiter = self.delimiter
         spaces = "[ \\t]" if delimiter == "\t" else f"[ {delimiter}]"
         allowed = "\\t -~" if delimiter == "\t" else " -~"
         line = pl.col("line").str.strip_suffix("\r")
         # Asked once of the batch's text (a regex run a line costs more than the scan): whether
-        # every line is printable, whether a cell may have spaces at an end, whether a name may
-        # hold a run of spaces. Most batches have none, and the work a line is then left out.
+        # a cell may have spaces at an end, whether a name may hold a run of spaces. Most batches
+        # have none, and the work a line is then left out.
         text = pl.col("text")
-        all_printable, padded, spaced = (
+        padded, spaced = (
             lines.str.strip_suffix("\r")
             .str.join("\n")
             .to_frame("text")
             .select(
-                ~text.str.contains(f"[^\\n{allowed}]").alias("printable"),
                 (
                     pl.any_horizontal(
                         text.str.contains(part, literal=True)
@@ -369,9 +401,9 @@ class BatchRows:
             lines.to_frame()
             .select(
                 "line",
-                (
-                    pl.lit(value=True) if all_printable else ~line.str.contains(f"[^{allowed}]")
-                ).alias("printable"),
+                (pl.lit(value=True) if printable else ~line.str.contains(f"[^{allowed}]")).alias(
+                    "printable"
+                ),
                 line.str.contains(f"^{spaces}*$").alias("blank"),
                 line.str.splitn(delimiter, width + 1).alias("cells"),
             )
@@ -453,7 +485,7 @@ class BatchRows:
                 .alias("license"),
                 *self._keys(),
             )
-            .collect()
+            .collect(engine=_ENGINE)
         )
 
     def _keys(self) -> list[pl.Expr]:
@@ -484,9 +516,9 @@ class BatchRows:
         }
         return [keys[step].alias(f"{step}_key") for step in _STEPS]
 
-    def _judge_batch(self, first_number: int, lines: pl.Series) -> JudgedBatch:
-        """Judge a batch of lines."""
-        frame = self._columns(lines.alias("line"))
+    def _judge_batch(self, first_number: int, lines: pl.Series, *, printable: bool) -> JudgedBatch:
+        """Judge a batch of lines (``printable``: all of them printable ASCII, if so)."""
+        frame = self._columns(lines.alias("line"), printable=printable)
         keys = {step: frame[f"{step}_key"] for step in _STEPS}
         tables = {step: self._verdicts_for(step) for step in _STEPS}
         ids = {}
@@ -701,8 +733,11 @@ class BatchRows:
             pl.col("plain") & pl.col("held") & pl.col("birthday_ok")
             & (pl.col("action_code") != _DELETE),
             "number", "first_key", "last_key", "birth_month", "birth_day", "state_verdict",
-            "license", "npi", "board_verdict", "field_10",
+            "license", "npi", "board_verdict", "field_10", "board", "learner",
         )  # fmt: skip
+        if named.height:
+            # Asked of the few rows held, not of the batch.
+            named = named.filter(self._may_name(batch)).drop("board", "learner")
         if not named.height:
             return rows
         identity = self.judge._identity
@@ -730,6 +765,54 @@ class BatchRows:
         if not errors:
             return rows
         return rows.with_columns(rows["has_error"].scatter(errors, True))
+
+    def _may_name(self, batch: JudgedBatch) -> pl.Expr:
+        """Whether the register may have findings for a row (RowJudge's ``_identity``): it holds
+        an identifier of the row for someone else, or the learner's names swapped and not as
+        written. The others (the register holds the learner under each identifier it knows:
+        most rows it holds at all) find nothing there, and are not asked."""
+        register = self._register
+        states = pl.Series(batch.tables["state"].values, dtype=pl.String)
+        boards = batch.tables["board"].values
+        kept = pl.Series([value[1] for value in boards], dtype=pl.Boolean)
+        learner = pl.col("learner")
+
+        def quiet(key: pl.Expr, name: str) -> pl.Expr:
+            # Nobody under the key (or no key), or the learner among those under it.
+            return (
+                key.is_null()
+                | ~key.is_in(register[f"{name}_keys"].implode())
+                | pl.concat_str(key, learner, separator=_SEPARATOR).is_in(
+                    register[f"{name}_people"].implode()
+                )
+            )
+
+        # The keys as RowJudge asks for them: none where a part is missing or empty.
+        state = pl.lit(states).gather(pl.col("state_verdict"))
+        license_number = pl.when(state != "").then(
+            pl.col("license").str.replace_all("-", "", literal=True)
+        )
+        board = pl.col("board")
+        board_id = pl.when(pl.lit(kept).gather(pl.col("board_verdict")) & (board != "")).then(
+            pl.col("field_10")
+        )
+        swapped = pl.concat_str(
+            "last_key", "first_key", "birth_month", "birth_day", separator=_SEPARATOR
+        )
+        learners = register["learners"].implode()
+        return ~(
+            quiet(pl.concat_str(state, license_number, separator=_SEPARATOR), "license")
+            & quiet(pl.col("npi"), "npi")
+            & quiet(
+                pl.concat_str(board, pl.when(board_id != "").then(board_id), separator=_SEPARATOR),
+                "board_id",
+            )
+            & (
+                (pl.col("first_key") == pl.col("last_key"))
+                | ~swapped.is_in(learners)
+                | learner.is_in(learners)
+            )
+        )
 
     def _rows_apart(self, batch: JudgedBatch, rows: pl.DataFrame, indexes: tuple) -> pl.DataFrame:
         """Judge the rows left apart, and the rows judged whole, in row order with RowJudge's
@@ -1082,11 +1165,14 @@ class JudgedBatch:
             if change is not None:
                 whole.append((number, place, *change))
         kept = pl.Series([value[1] for value in boards], dtype=pl.Boolean)
-        adds = plain.filter(~pl.col("is_delete")).with_columns(
-            pl.when(pl.lit(kept).gather(pl.col("board_verdict")))
-            .then("board_id")
-            .alias("kept_board_id")
-        )
+        # Only what a record takes, in the order _record_columns reads it.
+        adds = _picked(
+            plain, ~pl.col("is_delete"),
+            "activity_id", "completion_verdict", "first_name", "last_name", "birth_month",
+            "birth_day", "state_verdict", "license_or_npi", "board",
+            pl.when(pl.lit(kept).gather(pl.col("board_verdict"))).then("board_id"),
+            "cme_verdict", "board_verdict", "record_hex", "learner_hex",
+        )  # fmt: skip
         deletes = plain.filter(pl.col("is_delete"))
         # One list a distinct credits by credit type (the rows share it: it is only read).
         awards_rows: dict[tuple, list[list[str]]] = {}
@@ -1174,24 +1260,27 @@ class JudgedBatch:
         """The added records' values as stored (RECORD_FIELDS' order), a list a field;
         ``by_verdict``: what the completion, state, CME and board verdicts give a record."""
         completions, states, cmes, board_credits, awards = by_verdict
-        completion_ids = adds["completion_verdict"].to_list()
-        board_verdicts = adds["board_verdict"].to_list()
+        # One list a column, taken in the frame's order (a column looked up by name costs more
+        # than its values, in a part of a few hundred rows).
+        (activity_ids, completion_ids, first_names, last_names, birth_months, birth_days,
+         state_ids, licenses, boards, board_ids, cme_ids, board_verdicts, record_hexes,
+         learner_hexes) = _lists(adds)  # fmt: skip
         return [
-            adds["activity_id"].to_list(),
+            activity_ids,
             list(map(completions.__getitem__, completion_ids)),
-            adds["first_name"].to_list(),
-            adds["last_name"].to_list(),
-            adds["birth_month"].to_list(),
-            adds["birth_day"].to_list(),
-            list(map(states.__getitem__, adds["state_verdict"].to_list())),
-            adds["license_or_npi"].to_list(),
-            adds["board"].to_list(),
-            adds["kept_board_id"].to_list(),
-            list(map(cmes.__getitem__, adds["cme_verdict"].to_list())),
+            first_names,
+            last_names,
+            birth_months,
+            birth_days,
+            list(map(states.__getitem__, state_ids)),
+            licenses,
+            boards,
+            board_ids,
+            list(map(cmes.__getitem__, cme_ids)),
             list(map(board_credits.__getitem__, board_verdicts)),
             list(map(awards.__getitem__, board_verdicts)),
-            adds["record_hex"].to_list(),
-            adds["learner_hex"].to_list(),
+            record_hexes,
+            learner_hexes,
         ]
 
     def count(self, summary: Summary) -> None:

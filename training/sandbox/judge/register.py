@@ -61,8 +61,27 @@ class KnownKeys(NamedTuple):
     names: frozenset[tuple[str, str]]  # (first, last), folded by name_key()
 
 
+# Joins the parts of a key in KnownPeople's texts.
+KEY_SEPARATOR = "\x1f"
+
+
+class KnownPeople(NamedTuple):
+    """Who the register holds under each identifier it looks learners up by: for finding, in
+    one pass over a batch of rows, those whose identifiers name someone else. Each key and
+    (key, learner) pair is a text, its parts joined by KEY_SEPARATOR."""
+
+    license_keys: frozenset[str]  # (state, license_key())
+    by_license: frozenset[str]  # (state, license_key(), *learner)
+    npis: frozenset[str]
+    by_npi: frozenset[str]  # (NPI, *learner)
+    board_ids: frozenset[str]  # (board code, ID)
+    by_board_id: frozenset[str]  # (board code, ID, *learner)
+    learners: frozenset[str]  # (*learner)
+
+
 class Register:
-    """The fictional register, indexed by license, NPI, board ID and name."""
+    """The fictional register, indexed by license, NPI, board ID and name (read once per
+    process: what the batches ask of it is worked out as it is read, not per file)."""
 
     def __init__(self, entries: Iterable[RegisterEntry] = ()) -> None:
         self._by_license: dict[tuple[str, str], list[RegisterEntry]] = defaultdict(list)
@@ -70,11 +89,14 @@ class Register:
         self._by_board_id: dict[tuple[str, str], list[RegisterEntry]] = defaultdict(list)
         self._birthdays_by_name: dict[tuple[str, str], set[tuple[int, int]]] = defaultdict(set)
         self._size = 0
+        self._known: tuple[KnownKeys, KnownPeople] | None = None
         for entry in entries:
             self.add(entry)
+        self._index()
 
     def add(self, entry: RegisterEntry) -> None:
         """Index one more entry."""
+        self._known = None
         self._size += 1
         state = state_code(entry.state) if entry.state else None
         if state and entry.license_number:
@@ -104,12 +126,52 @@ class Register:
 
     def known_keys(self) -> KnownKeys:
         """The identifiers and names this register holds."""
-        return KnownKeys(
-            frozenset(license for _state, license in self._by_license),
-            frozenset(self._by_npi),
-            frozenset(board_id for _board, board_id in self._by_board_id),
-            frozenset(self._birthdays_by_name),
-        )
+        return self._index()[0]
+
+    def known_people(self) -> KnownPeople:
+        """Who this register holds under each identifier, and everyone it holds."""
+        return self._index()[1]
+
+    def _index(self) -> tuple[KnownKeys, KnownPeople]:
+        if self._known is None:
+
+            def joined(*parts: object) -> str:
+                return KEY_SEPARATOR.join(map(str, parts))
+
+            def keys(index: dict) -> frozenset[str]:
+                return frozenset(joined(*key) if isinstance(key, tuple) else key for key in index)
+
+            def people(index: dict) -> frozenset[str]:
+                return frozenset(
+                    joined(*key if isinstance(key, tuple) else (key,),
+                           *learner_key(entry.first_name, entry.last_name, entry.birth_month,
+                                        entry.birth_day))
+                    for key, entries in index.items()
+                    for entry in entries
+                )  # fmt: skip
+
+            self._known = (
+                KnownKeys(
+                    frozenset(license for _state, license in self._by_license),
+                    frozenset(self._by_npi),
+                    frozenset(board_id for _board, board_id in self._by_board_id),
+                    frozenset(self._birthdays_by_name),
+                ),
+                KnownPeople(
+                    keys(self._by_license),
+                    people(self._by_license),
+                    keys(self._by_npi),
+                    people(self._by_npi),
+                    keys(self._by_board_id),
+                    people(self._by_board_id),
+                    frozenset(
+                        joined(first, last, month, day)
+                        for (first, last), birthdays in self._birthdays_by_name.items()
+                        for month, day in birthdays
+                    ),
+                ),
+            )
+        return self._known
 
     def knows(self, learner: LearnerKey) -> bool:
         """Whether someone with the learner's names and birthday is in the register."""
