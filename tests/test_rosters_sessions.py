@@ -81,6 +81,16 @@ def test_changing_only_the_seats_sends_no_invite(app, make_session, staff_id):
     assert outbox(app) == []
 
 
+def test_a_change_of_seats_is_audited_with_the_number_before(app, make_session, staff_id):
+    session_id = make_session(seats=8)
+    staff_change(app, staff_id, session_id, seats=10)
+    with app.app_context():
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "session.updated")
+        ).one()
+        assert event.details["changes"] == {"seats": [8, 10]}
+
+
 def test_seats_cannot_go_below_the_number_booked(app, client, make_session, staff_id):
     session_id = make_session(seats=3)
     for name in ("North Clinic", "South Clinic"):

@@ -227,6 +227,7 @@ def update_session(
         )
     else:
         past_reason = None
+    seats_before = session.seats
     lowered = db.session.execute(
         update(TrainingSession)
         .where(TrainingSession.id == session.id, TrainingSession.seats_booked <= details.seats)
@@ -248,11 +249,13 @@ def update_session(
         for name in INVITE_FIELDS
         if before[name] != getattr(session, name)
     }
+    # Seats are audited with the rest, though a change of seats alone emails no one.
+    seats = {"seats": [seats_before, details.seats]} if seats_before != details.seats else {}
     record(
         "session.updated",
         actor=actor,
         session=session,
-        changes=changed,
+        changes=changed | seats,
         seats=details.seats,
         **_past_note(past_reason),
     )
