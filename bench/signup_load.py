@@ -181,7 +181,10 @@ def classify_signup(response: httpx.Response) -> tuple[str, str]:
     location = urlsplit(response.headers.get("location", "")).path
     if response.status_code == 303 and CONFIRMATION_PATH.fullmatch(location):
         return "accepted", ""
-    if response.status_code == 409 and "has just filled: choose another date" in response.text:
+    if response.status_code == 409 and any(
+        words in response.text
+        for words in ("has just filled: choose another date", "Every date you chose is full")
+    ):
         return "refused: full", ""
     if response.status_code == 409 and "already signed up" in response.text:
         return "refused: already signed up", ""

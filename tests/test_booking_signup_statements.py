@@ -19,10 +19,10 @@ from training.extensions import db
 POSTGRESQL_STATEMENTS = [
     "INSERT form_submissions",  # the one-time key, claimed with ON CONFLICT DO NOTHING
     "SELECT programs",  # the current program with its sessions (one joined SELECT)
-    "UPDATE training_sessions",  # the seat, claimed only if one is left
-    # One statement of data-modifying CTEs: the signup, its attendees and choices, its audit
-    # event and its manage link.
-    "WITH new_signup",
+    # One statement of data-modifying CTEs: the first choice's seat, claimed only if one is
+    # left, then (only if it was) the signup, its attendees and choices, its audit event and
+    # its manage link.
+    "WITH seat",
     # Another as the email is queued: the outbox message, its bytes and its recipients.
     "WITH new_message",
 ]

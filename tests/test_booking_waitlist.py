@@ -4,9 +4,10 @@ import re
 from datetime import timedelta
 
 from conftest import manage_token, page_text, signup_form
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from training.booking.models import Signup, TrainingSession
+from training.audit.models import AuditEvent
+from training.booking.models import ManageLink, Signup, TrainingSession
 from training.extensions import db
 from training.mail.models import OutboxMessage
 
@@ -26,6 +27,40 @@ def test_a_full_first_choice_books_the_next_choice_with_a_seat(app, client, make
     text = page_text(client.get(response.headers["Location"]))
     assert "You're booked" in text
     assert "Your first choice was full" in text
+    assert statuses(app)["Sierra Valley Medical Society"] == ("confirmed", open_session)
+
+
+def test_a_full_first_choice_leaves_no_trace_of_the_try(app, client, make_session):
+    """On PostgreSQL the first choice's seat is claimed by the statement that writes the
+    signup: with no seat left it must write nothing, and the next choice books once."""
+    full = make_session(seats=1)
+    client.post("/signup", data=signup_form(full, organization_name="First Clinic"))
+    open_session = make_session(starts_in=timedelta(days=5))
+    app.test_client().post(
+        "/signup",
+        data=signup_form(
+            full,
+            second_choice=open_session,
+            contact_email="cy@coast.example.org",
+            attendee_emails="",
+        ),
+    )
+    with app.app_context():
+        seats = dict(
+            db.session.execute(select(TrainingSession.id, TrainingSession.seats_booked)).all()
+        )
+        created = db.session.execute(
+            select(AuditEvent.organization_name, AuditEvent.session_id).where(
+                AuditEvent.action == "signup.created"
+            )
+        ).all()
+        links = db.session.scalar(select(func.count()).select_from(ManageLink))
+    assert seats == {full: 1, open_session: 1}
+    assert sorted(created) == [
+        ("First Clinic", full),
+        ("Sierra Valley Medical Society", open_session),
+    ]
+    assert links == 2
     assert statuses(app)["Sierra Valley Medical Society"] == ("confirmed", open_session)
 
 

@@ -14,12 +14,13 @@ from sqlalchemy import (
     Select,
     String,
     Table,
-    Update,
+    TextualSelect,
     bindparam,
     func,
     insert,
     or_,
     select,
+    text,
     true,
     update,
 )
@@ -288,29 +289,25 @@ def book_signup(
         ],
     )
     _apply_details(signup, details)
-    booked = next((s for s in ranked_sessions if _claim_seat(s)), None)
-    if booked is None and not join_waitlist:
-        # Holding a place already says more than a full session (and was checked first).
-        if actor is None and (
-            existing := find_active_signup(program, details.organization_name, details.provider_id)
-        ):
-            raise AlreadySignedUp(existing)
-        raise SessionFull(*ranked_sessions)
-    if booked is None:
-        signup.status = SIGNUP_WAITLISTED
-    else:
-        signup.status, signup.session, signup.confirmed_at = SIGNUP_CONFIRMED, booked, now
     token = manage_token or new_manage_token()
-    event = event_values(
-        "signup.created",
-        actor=actor,
-        signup=signup,
-        status=signup.status,
-        choices=[session.when for session in ranked_sessions],
-        override_reason=signup.override_reason,
-    )
+    link_hash = hash_token(token)
     try:
-        _insert_signup(signup, event=event, link_hash=hash_token(token))
+        # PostgreSQL: the first choice's seat is claimed by the statement that writes the
+        # signup, which writes nothing when no seat is left; then it goes on as on SQLite.
+        first_tried = db.session.get_bind().dialect.name == "postgresql"
+        if not (
+            first_tried and _insert_booked_signup(signup, ranked_sessions, actor, now, link_hash)
+        ):
+            _book_or_waitlist(
+                signup,
+                ranked_sessions[1:] if first_tried else ranked_sessions,
+                ranked_sessions,
+                actor=actor,
+                now=now,
+                link_hash=link_hash,
+                join_waitlist=join_waitlist,
+                details=details,
+            )
     except IntegrityError:
         # Another request for the same organization committed first (the unique indexes wait
         # for it). Its refusal rolls back all this request wrote, as ``carry_out`` would; done
@@ -326,14 +323,82 @@ def book_signup(
     return signup, token
 
 
-def _insert_signup(signup: Signup, *, event: dict, link_hash: str) -> None:
+def _insert_booked_signup(
+    signup: Signup, ranked_sessions: list[TrainingSession], actor, now: datetime, link_hash: str
+) -> bool:
+    """PostgreSQL: write ``signup`` booked on its first choice, the seat claimed by the same
+    statement (``_new_signup_statement(with_seat=True)``); False, with nothing written, when
+    that session has no seat left. One round trip fewer for a first choice with a seat, the
+    usual case."""
+    first = ranked_sessions[0]
+    signup.status, signup.session, signup.confirmed_at = SIGNUP_CONFIRMED, first, now
+    booked = _insert_signup(
+        signup,
+        event=_created_event(signup, ranked_sessions, actor),
+        link_hash=link_hash,
+        seat=first,
+    )
+    db.session.expire(first, ["seats_booked"])
+    return booked
+
+
+def _book_or_waitlist(
+    signup: Signup,
+    untried: list[TrainingSession],
+    ranked_sessions: list[TrainingSession],
+    *,
+    actor,
+    now: datetime,
+    link_hash: str,
+    join_waitlist: bool,
+    details: SignupDetails,
+) -> None:
+    """Claim the first seat left among the ``untried`` choices of ``ranked_sessions``, else put
+    ``signup`` on the waitlist, and write it; raise ``AlreadySignedUp`` or ``SessionFull`` when
+    no seat is left and the waitlist is not wanted."""
+    booked = next((session for session in untried if _claim_seat(session)), None)
+    if booked is None and not join_waitlist:
+        # Holding a place already says more than a full session (and was checked first).
+        if actor is None and (
+            existing := find_active_signup(
+                signup.program, details.organization_name, details.provider_id
+            )
+        ):
+            raise AlreadySignedUp(existing)
+        raise SessionFull(*ranked_sessions)
+    if booked is None:
+        signup.status, signup.session, signup.confirmed_at = SIGNUP_WAITLISTED, None, None
+    else:
+        signup.status, signup.session, signup.confirmed_at = SIGNUP_CONFIRMED, booked, now
+    _insert_signup(
+        signup, event=_created_event(signup, ranked_sessions, actor), link_hash=link_hash
+    )
+
+
+def _created_event(signup: Signup, ranked_sessions: list[TrainingSession], actor) -> dict:
+    """The values of a new signup's audit event (``event_values``)."""
+    return event_values(
+        "signup.created",
+        actor=actor,
+        signup=signup,
+        status=signup.status,
+        choices=[session.when for session in ranked_sessions],
+        override_reason=signup.override_reason,
+    )
+
+
+def _insert_signup(
+    signup: Signup, *, event: dict, link_hash: str, seat: TrainingSession | None = None
+) -> bool:
     """Write a new ``signup`` with its attendees and choices, its audit ``event`` (the values
     of ``event_values``) and its manage link (the token's hash), and make the signup,
     attendees and choices persistent in the session as written, without reading them back.
 
     On PostgreSQL one statement writes the five tables (``_new_signup_statement``); on SQLite,
     one statement per table. The ORM's flush of the same rows sent five statements on
-    PostgreSQL and cost about three times the CPU.
+    PostgreSQL and cost about three times the CPU. With ``seat`` (PostgreSQL only), the same
+    statement first claims a seat of that session and writes the rest only if it did; returns
+    whether the signup was written.
     """
     signup.program_id = signup.program.id
     signup.session_id = signup.session.id if signup.session is not None else None
@@ -342,9 +407,10 @@ def _insert_signup(signup: Signup, *, event: dict, link_hash: str) -> None:
     tables = _NewSignupTables()
     if db.session.get_bind().dialect.name == "postgresql":
         found = db.session.execute(
-            _new_signup_statement(),
+            _new_signup_statement(with_seat=seat is not None),
             {
                 **row,
+                **({"seat_session_id": seat.id} if seat is not None else {}),
                 "attendee_emails": [attendee.email for attendee in signup.attendees],
                 "attendee_positions": [attendee.position for attendee in signup.attendees],
                 "choice_ranks": [choice.rank for choice in signup.choices],
@@ -353,6 +419,8 @@ def _insert_signup(signup: Signup, *, event: dict, link_hash: str) -> None:
                 **{f"link_{key}": value for key, value in link.items()},
             },
         ).all()
+        if not found:
+            return False
         signup_id = found[0][0]
         attendee_ids = [attendee_id for _, attendee_id in found] if signup.attendees else []
     else:
@@ -397,6 +465,7 @@ def _insert_signup(signup: Signup, *, event: dict, link_hash: str) -> None:
     for instance in (signup, *signup.attendees, *signup.choices):
         make_transient_to_detached(instance)
     db.session.add(signup)
+    return True
 
 
 @dataclass(frozen=True)
@@ -411,17 +480,26 @@ class _NewSignupTables:
 
 
 @cache
-def _new_signup_statement() -> Select:
+def _new_signup_statement(*, with_seat: bool = False) -> Select:
     """PostgreSQL: a signup, its attendees, choices, audit event and manage link inserted by
     one statement (data-modifying CTEs, the lists passed as arrays), answering the signup's id
-    with each attendee's, in their order. Built once, so its compiled form is cached."""
+    with each attendee's, in their order. Built once, so its compiled form is cached.
+
+    ``with_seat``: it first claims a seat of session ``seat_session_id`` (``_claim_seat``'s
+    conditional UPDATE, its row lock and all) and inserts the signup only if it did: no seat
+    left, it writes nothing and answers no row."""
     tables = _NewSignupTables()
-    new_signup = (
-        insert(tables.signups)
-        .values(column_parameters(tables.signups))
-        .returning(tables.signups.c.id)
-        .cte("new_signup")
-    )
+    values = column_parameters(tables.signups)
+    new_signup = insert(tables.signups)
+    if with_seat:
+        seat = _claim_seat_statement().cte("seat")
+        new_signup = new_signup.from_select(
+            list(values),
+            select(*values.values()).where(select(seat.c.id).exists()),
+        )
+    else:
+        new_signup = new_signup.values(values)
+    new_signup = new_signup.returning(tables.signups.c.id).cte("new_signup")
     people = (
         func.unnest(
             bindparam("attendee_emails", type_=ARRAY(String)),
@@ -771,22 +849,26 @@ def _claim_seat(session: TrainingSession) -> bool:
     """Take one seat if one is left; the database decides, so two requests never both win."""
     claimed = db.session.execute(_claim_seat_statement(), {"seat_session_id": session.id})
     db.session.expire(session, ["seats_booked"])
-    return claimed.rowcount == 1
+    return claimed.first() is not None
 
 
 @cache
-def _claim_seat_statement() -> Update:
-    """``_claim_seat``'s conditional UPDATE, built once, in Core (the ORM's bulk UPDATE path
-    cost more)."""
-    sessions = TrainingSession.__table__
+def _claim_seat_statement() -> TextualSelect:
+    """The seat's conditional UPDATE, answering the session's id when it took a seat; built
+    once. Written in SQL: as a CTE of the signup's statement (``_new_signup_statement``), a
+    Core UPDATE would also SET each column of ``training_sessions`` that the signup's
+    parameters happen to name (``status``, ``created_at``)."""
     return (
-        update(sessions)
-        .where(
-            sessions.c.id == bindparam("seat_session_id"),
-            sessions.c.status == SESSION_SCHEDULED,
-            sessions.c.seats_booked < sessions.c.seats,
+        text(
+            "UPDATE training_sessions SET seats_booked = seats_booked + 1"
+            " WHERE id = :seat_session_id AND status = :seat_scheduled"
+            " AND seats_booked < seats RETURNING id"
         )
-        .values(seats_booked=sessions.c.seats_booked + 1)
+        .bindparams(
+            bindparam("seat_session_id", type_=Integer),
+            bindparam("seat_scheduled", SESSION_SCHEDULED, type_=String),
+        )
+        .columns(id=Integer)
     )
 
 

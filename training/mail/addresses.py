@@ -7,6 +7,7 @@ before the @ cannot be delivered at all. The one rule, for the message builder a
 """
 
 from email.utils import parseaddr
+from functools import lru_cache
 
 import idna
 
@@ -38,15 +39,8 @@ def envelope_address(address: str) -> str:
     return f"{local}@{ascii_domain}"
 
 
-def is_deliverable(address: str) -> bool:
-    """Whether ``envelope_address`` can carry ``address``."""
-    try:
-        envelope_address(address)
-    except UndeliverableAddress:
-        return False
-    return True
-
-
+# A signup's invite names each of its addresses: a pure function of its string, remembered.
+@lru_cache(maxsize=1024)
 def ascii_address(value: str) -> str:
     """The address in ``value`` (bare, or ``"Name <user@domain>"`` like MAIL_DEFAULT_SENDER) as
     mail carries it, its domain in ASCII: for ``MAIL FROM``, the From line, the invite's

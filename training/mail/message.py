@@ -16,7 +16,7 @@ from email.mime.text import MIMEText
 from email.utils import format_datetime, parseaddr
 from functools import lru_cache
 
-from training.mail.addresses import envelope_address, is_deliverable
+from training.mail.addresses import UndeliverableAddress, envelope_address
 
 # RFC 5322 2.1.1: lines of at most 78 characters.
 LINE_LENGTH = 78
@@ -182,11 +182,16 @@ def address(value: str) -> Address:
     return Address(display_name=name, addr_spec=envelope_address(addr_spec))
 
 
-def _reachable(recipient: str) -> bool:
-    """False for an address mail cannot carry; what is no address at all stays, for
-    ``address`` to refuse."""
-    addr_spec = parseaddr(header_text(recipient))[1]
-    return not addr_spec or "@" not in addr_spec or is_deliverable(addr_spec)
+def _reachable(recipients: Sequence[str]) -> list[Address]:
+    """``recipients`` as ``address`` makes them, less those mail cannot carry; what is no
+    address at all still raises ``ValueError``. Each is parsed once (``address``, remembered)."""
+    reachable = []
+    for recipient in recipients:
+        try:
+            reachable.append(address(recipient))
+        except UndeliverableAddress:
+            continue
+    return reachable
 
 
 def build_message(envelope: Envelope) -> Message:
@@ -228,12 +233,7 @@ def build_message(envelope: Envelope) -> Message:
     message["Date"] = format_datetime(envelope.date)
     set_header(message, "From", [address(envelope.sender)])
     # A recipient mail cannot reach is left off the To line; the worker fails it alone.
-    set_header(
-        message,
-        "To",
-        [address(recipient) for recipient in envelope.recipients if _reachable(recipient)]
-        or [address(envelope.sender)],
-    )
+    set_header(message, "To", _reachable(envelope.recipients) or [address(envelope.sender)])
     if envelope.reply_to:
         set_header(message, "Reply-To", [address(envelope.reply_to)])
     set_header(message, "Subject", header_text(envelope.subject))
