@@ -406,7 +406,7 @@ def _run_worker(database: str) -> tuple[int, dict]:
     from training.sandbox.models import SandboxAttempt, SandboxFinding, SandboxRecord
 
     judged = tasks.work(now=lambda: datetime.now(UTC))
-    attempt = db.session.scalar(select(SandboxAttempt))
+    attempt = db.session.scalar(select(SandboxAttempt).order_by(SandboxAttempt.id.desc()))
     stored = db.session.scalar(
         select(func.count()).select_from(SandboxFinding)
     ) + db.session.scalar(select(func.count()).select_from(SandboxRecord))

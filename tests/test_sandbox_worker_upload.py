@@ -75,12 +75,12 @@ def test_a_copy_of_an_upload_no_longer_stored_says_so(app, client, make_session)
 
 
 def test_a_larger_upload_takes_the_worker_no_more_memory(app, client, make_session, monkeypatch):
-    """Python's peak while the worker reads, judges and writes an upload of 40,000 rows is that
-    of 20,000 rows (within a tenth of the difference in size): the bytes go from the database to
+    """Python's peak while the worker reads, judges and writes an upload of 60,000 rows is that
+    of 30,000 rows (within a tenth of the difference in size): the bytes go from the database to
     a temporary file a piece at a time, and are judged and written in batches."""
     monkeypatch.setattr(services, "UPLOAD_PIECE_BYTES", 64 * 1024)
     client.post("/signup", data=signup_form(make_session()))
-    small, large = learner_file(20_000), learner_file(40_000)
+    small, large = learner_file(30_000), learner_file(60_000)
     with app.app_context():
         attempt_ids = store_upload(small), store_upload(large)
         db.session.close()
@@ -98,7 +98,7 @@ def test_a_larger_upload_takes_the_worker_no_more_memory(app, client, make_sessi
                 tracemalloc.stop()
         judged = [db.session.get(SandboxAttempt, attempt_id) for attempt_id in attempt_ids]
         assert [(attempt.status, attempt.rows_read) for attempt in judged] == [
-            ("done", 20_000),
-            ("done", 40_000),
+            ("done", 30_000),
+            ("done", 60_000),
         ]
     assert peaks[1] - peaks[0] < (len(large) - len(small)) / 10
