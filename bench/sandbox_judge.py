@@ -16,18 +16,26 @@ then measures on each, every run in a fresh subprocess so each peak is its own:
 - frictionless: validating the same columns against an equivalent Table Schema (types, required,
   patterns, enums, ranges: what a Table Schema can say; no cross-row or register rules);
 - floor: csv.reader reading the rows and nothing else (for the XLSX: openpyxl read-only).
+- worker: the sandbox worker's round (``tasks.work``) on a SQLite database holding the file as an
+  upload waiting to be judged: its bytes read from the database, judged, and its findings and
+  records written; the baseline worker is the application at --baseline-ref, extracted the same
+  way. Each run takes a fresh copy of a database prepared in a process of its own, and its
+  growth is over the worker's process after its imports, app and register (the file unread).
 
 Each tool runs --runs times (3 by default) per file, interleaved so that a busy moment of a
 shared machine does not fall on one tool; the table gives the median and the min-max rows/s.
 It prints the machine's load average before and after, and writes bench/results/
-sandbox_judge.json. Peak memory is the subprocess's own high-water mark (VmHWM), and the growth
-over it after imports (the largest of the runs). Every tool runs with polars' allocator options
-as the sandbox worker sets them (SANDBOX_POLARS_MALLOC_CONF, unless _RJEM_MALLOC_CONF is set).
+sandbox_judge.json. Peak memory is the subprocess's own high-water mark (VmHWM, the largest of
+the runs), and the growth over it after imports (the median and min-max of the runs). Every
+tool runs with polars' allocator options as the sandbox worker sets them
+(SANDBOX_POLARS_MALLOC_CONF, unless _RJEM_MALLOC_CONF is set).
+
 Run with the project's virtualenv:
 
     .venv/bin/python bench/sandbox_judge.py            # all files, 3 runs each
     .venv/bin/python bench/sandbox_judge.py --quick    # 10k CSV and 10k XLSX only
     .venv/bin/python bench/sandbox_judge.py --only csv:100000 --runs 5
+    .venv/bin/python bench/sandbox_judge.py --memory   # the worker's peak memory by size
 """
 
 import argparse
