@@ -16,18 +16,26 @@ then measures on each, every run in a fresh subprocess so each peak is its own:
 - frictionless: validating the same columns against an equivalent Table Schema (types, required,
   patterns, enums, ranges: what a Table Schema can say; no cross-row or register rules);
 - floor: csv.reader reading the rows and nothing else (for the XLSX: openpyxl read-only).
+- worker: the sandbox worker's round (``tasks.work``) on a SQLite database holding the file as an
+  upload waiting to be judged: its bytes read from the database, judged, and its findings and
+  records written; the baseline worker is the application at --baseline-ref, extracted the same
+  way. Each run takes a fresh copy of a database prepared in a process of its own, and its
+  growth is over the worker's process after its imports, app and register (the file unread).
 
 Each tool runs --runs times (3 by default) per file, interleaved so that a busy moment of a
 shared machine does not fall on one tool; the table gives the median and the min-max rows/s.
 It prints the machine's load average before and after, and writes bench/results/
-sandbox_judge.json. Peak memory is the subprocess's own high-water mark (VmHWM), and the growth
-over it after imports (the largest of the runs). Every tool runs with polars' allocator options
-as the sandbox worker sets them (SANDBOX_POLARS_MALLOC_CONF, unless _RJEM_MALLOC_CONF is set).
+sandbox_judge.json. Peak memory is the subprocess's own high-water mark (VmHWM, the largest of
+the runs), and the growth over it after imports (the median and min-max of the runs). Every
+tool runs with polars' allocator options as the sandbox worker sets them
+(SANDBOX_POLARS_MALLOC_CONF, unless _RJEM_MALLOC_CONF is set).
+
 Run with the project's virtualenv:
 
     .venv/bin/python bench/sandbox_judge.py            # all files, 3 runs each
     .venv/bin/python bench/sandbox_judge.py --quick    # 10k CSV and 10k XLSX only
     .venv/bin/python bench/sandbox_judge.py --only csv:100000 --runs 5
+    .venv/bin/python bench/sandbox_judge.py --memory   # the worker's peak memory by size
 """
 
 import argparse
@@ -47,7 +55,7 @@ import sys
 import tarfile
 import tempfile
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from importlib.metadata import version
 from pathlib import Path
@@ -234,7 +242,17 @@ def measure(tool: str, path: Path) -> dict:
     """Run one tool over one file in this process; rows, seconds and memory."""
     # The register is built before timing starts.
     context = judge_context(mapped=path.stem.startswith("own")) if tool == "judge" else None
-    if tool == "judge" and importlib.util.find_spec("training.sandbox.judge.batches"):
+    if tool == "worker":
+        # The worker's process as it waits for an upload: the app, its database and the
+        # register loaded (the file's bytes are not read yet).
+        from training import create_app
+        from training.sandbox import services
+
+        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+                          "SANDBOX_MAX_UPLOAD_BYTES": 1 << 40, "SECRET_KEY": "bench"})  # fmt: skip
+        app.app_context().push()
+        services.register()
+    if tool in ("judge", "worker") and importlib.util.find_spec("training.sandbox.judge.batches"):
         # Loaded once by a worker process, with the first file it judges in batches: an
         # import (polars, about 0.4 s), not part of judging a file.
         importlib.import_module("training.sandbox.judge.batches")
@@ -325,8 +343,90 @@ def stored_row_by_row(judgement, summary):
     yield part
 
 
+LIFELONG = "Lifelong Learning and Self-Assessment"
+WORKER_DAY = datetime(2025, 6, 10, 18, 0, tzinfo=UTC)  # 11 AM in Los Angeles: TODAY
+
+
+def prepare_worker_database(database: Path, path: Path) -> None:
+    """A SQLite database holding an organization with the bench's activities and ``path``
+    uploaded and waiting for the worker (run in a process of its own, so that the file's bytes
+    are never in the measured one)."""
+    from training import create_app
+    from training.booking.models import Program, Signup, TrainingSession
+    from training.extensions import db
+    from training.sandbox.models import (
+        SandboxActivity,
+        SandboxActivityBoard,
+        SandboxAttempt,
+        SandboxUpload,
+    )
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}", "SECRET_KEY": "bench"})
+    with app.app_context():
+        db.create_all()
+        day = WORKER_DAY.date()
+        program = Program(
+            slug="bench", name="Bench", description="Bench.", timezone="America/Los_Angeles",
+            window_starts_on=day, window_ends_on=day, signup_opens_at=WORKER_DAY,
+            signup_closes_at=WORKER_DAY, staff_email="staff@training.example.org",
+            accme_challenge_due_on=day, cma_challenge_due_on=day, attestation_text="Bench.",
+        )  # fmt: skip
+        session = TrainingSession(program=program, starts_at=WORKER_DAY,
+                                  ends_at=WORKER_DAY + timedelta(hours=1), seats=10)  # fmt: skip
+        signup = Signup(
+            program=program, session=session, status="confirmed", organization_name="Bench",
+            organization_key="bench", contact_name="Bench", contact_email="b@example.org",
+            attestation_text="Bench.", attested_at=WORKER_DAY, submission_key_hash="0" * 64,
+        )  # fmt: skip
+        db.session.add(signup)
+        db.session.flush()
+        for activity_id in ACTIVITY_IDS:
+            db.session.add(
+                SandboxActivity(
+                    signup_id=signup.id, activity_id=activity_id, title="Bench",
+                    start_date=date(2025, 1, 1), end_date=date(2025, 12, 31),
+                    max_cme_credits=Decimal(3),
+                    boards=[
+                        SandboxActivityBoard(board="ABIM", points=Decimal(2),
+                                             credit_types=["Medical Knowledge"]),
+                        SandboxActivityBoard(board="ABP", points=Decimal(2),
+                                             credit_types=[LIFELONG]),
+                        SandboxActivityBoard(board="ABS", points=Decimal(4), credit_types=["CME"]),
+                    ],
+                )
+            )  # fmt: skip
+        content = path.read_bytes()
+        attempt = SandboxAttempt(signup_id=signup.id, filename=path.name,
+                                 size_bytes=len(content), created_at=WORKER_DAY)  # fmt: skip
+        db.session.add(attempt)
+        db.session.flush()
+        db.session.add(SandboxUpload(attempt_id=attempt.id, content=content))
+        db.session.commit()
+
+
+def _run_worker(database: str) -> tuple[int, dict]:
+    """The sandbox worker's round (``tasks.work``): claim the waiting upload, read its bytes,
+    judge it and write its findings and records, in batches, to the SQLite database."""
+    from sqlalchemy import func, select
+
+    from training.extensions import db
+    from training.sandbox import tasks
+    from training.sandbox.models import SandboxAttempt, SandboxFinding, SandboxRecord
+
+    judged = tasks.work(now=lambda: datetime.now(UTC))
+    attempt = db.session.scalar(select(SandboxAttempt).order_by(SandboxAttempt.id.desc()))
+    stored = db.session.scalar(
+        select(func.count()).select_from(SandboxFinding)
+    ) + db.session.scalar(select(func.count()).select_from(SandboxRecord))
+    return attempt.rows_read, {"judged": judged, "status": attempt.status,
+                               "accepted": attempt.rows_accepted,
+                               "rejected": attempt.rows_rejected, "stored": stored}  # fmt: skip
+
+
 def _run(tool: str, path: Path, context) -> tuple[int, dict]:
     xlsx = path.suffix == ".xlsx"
+    if tool == "worker":
+        return _run_worker(str(path))
     if tool == "judge":
         from training.sandbox.judge import Summary, judge_file
 
@@ -371,7 +471,11 @@ def _run(tool: str, path: Path, context) -> tuple[int, dict]:
     raise ValueError(tool)
 
 
-TOOL_NAMES = {"baseline": "baseline judge", "mapped": "judge (mapped)"}
+TOOL_NAMES = {"baseline": "baseline judge", "mapped": "judge (mapped)",
+              "worker-baseline": "baseline worker"}  # fmt: skip
+# The worker's tools measure the whole upload: its bytes read from the database, judged, and
+# its findings and records written.
+WORKER_TOOLS = ("worker", "worker-baseline")
 WRITERS = {"csv": write_csv, "xlsx": write_xlsx}
 
 
@@ -390,9 +494,9 @@ def run_in_subprocess(tool: str, path: Path, roots: dict[str, Path]) -> dict:
         env["_RJEM_MALLOC_CONF"] = conf
     if tool in roots:
         env["BENCH_JUDGE_ROOT"] = str(roots[tool])
+    measured = {"baseline": "judge", "worker-baseline": "worker"}.get(tool, tool)
     completed = subprocess.run(
-        [sys.executable, __file__, "--measure", "judge" if tool == "baseline" else tool,
-         str(path)],
+        [sys.executable, __file__, "--measure", measured, str(path)],
         capture_output=True,
         text=True,
         check=False,
@@ -417,6 +521,44 @@ def extract_baseline(ref: str, folder: Path) -> Path:
         tar.extractall(root, filter="data")
     (root / "training" / "__init__.py").write_text("")
     return root
+
+
+def extract_app(ref: str, folder: Path) -> Path:
+    """The application as it is at ``ref`` (its package and seed data), for the worker."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref, "training", "seed"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    root = folder / "baseline-app"
+    root.mkdir()
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(root, filter="data")
+    return root
+
+
+def copy_current_app(folder: Path) -> Path:
+    """The working tree's application, copied as the run starts (edits made while it runs
+    are not measured)."""
+    root = folder / "current-app"
+    for part in ("training", "seed"):
+        shutil.copytree(ROOT / part, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def run_worker(tool: str, template: Path, roots: dict[str, Path]) -> dict:
+    """One worker measurement on a fresh copy of the prepared database."""
+    database = template.with_name(f"run-{template.name}")
+    shutil.copyfile(template, database)
+    try:
+        outcome = run_in_subprocess(tool, database, roots)
+    finally:
+        for leftover in (database, *(database.with_name(database.name + end)
+                                     for end in ("-wal", "-shm", "-journal"))):  # fmt: skip
+            leftover.unlink(missing_ok=True)
+    if outcome.get("judged", 1) != 1 or outcome.get("status", "done") != "done":
+        return {"error": [f"the worker did not judge the upload: {outcome}"]}
+    return outcome
 
 
 def copy_current(folder: Path) -> Path:
@@ -449,6 +591,10 @@ def summarize_runs(runs: list[dict]) -> dict:
         "rows_per_second_max": max(speeds),
         "peak_rss_mb": max(run["peak_rss_mb"] for run in good),
         "rss_growth_mb": max(run["rss_growth_mb"] for run in good),
+        "rss_growth_mb_median": statistics.median(
+            growths := [run["rss_growth_mb"] for run in good]
+        ),
+        "rss_growth_mb_min": min(growths),
         **{key: good[0][key] for key in ("accepted", "rejected") if key in good[0]},
     }
     if cpus := [run["cpu_seconds"] for run in good if "cpu_seconds" in run]:
@@ -467,16 +613,31 @@ def main() -> None:
     )
     parser.add_argument(
         "--tools",
-        help="only these tools, comma-separated (judge,baseline,frictionless,floor,mapped)",
+        help="only these tools, comma-separated (judge,baseline,frictionless,floor,mapped,"
+        "worker,worker-baseline)",
+    )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="the worker's peak memory by size: the worker and the baseline worker on the 10k, "
+        "100k and 1M CSVs and the 100k XLSX",
     )
     parser.add_argument("--measure", nargs=2, metavar=("TOOL", "FILE"), help=argparse.SUPPRESS)
+    parser.add_argument("--prepare", nargs=2, metavar=("DATABASE", "FILE"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
+    if arguments.prepare:
+        prepare_worker_database(*map(Path, arguments.prepare))
+        return
+    if arguments.memory:
+        arguments.tools = arguments.tools or ",".join(WORKER_TOOLS)
     if arguments.measure:
         tool, path = arguments.measure
         print(json.dumps(measure(tool, Path(path))))
         return
 
     sizes = [("csv", 10_000), ("xlsx", 10_000)] if arguments.quick else [
+        ("csv", 10_000), ("csv", 100_000), ("csv", 1_000_000), ("xlsx", 10_000), ("xlsx", 100_000),
+    ] if arguments.memory else [
         ("csv", 10_000), ("csv", 100_000), ("csv", 1_000_000), ("xlsx", 100_000),
     ]  # fmt: skip
     if arguments.only:
@@ -492,6 +653,8 @@ def main() -> None:
         roots = {
             "baseline": extract_baseline(arguments.baseline_ref, Path(folder)),
             "judge": copy_current(Path(folder)),
+            "worker-baseline": extract_app(arguments.baseline_ref, Path(folder)),
+            "worker": copy_current_app(Path(folder)),
         }
         for kind, rows in sizes:
             files = {"": Path(folder) / f"learners-{rows}.{kind}"}
@@ -503,13 +666,21 @@ def main() -> None:
                 writer(path, rows)
                 print(f"wrote {path.name} ({path.stat().st_size / 1e6:.1f} MB) in "
                       f"{time.perf_counter() - started:.1f} s", file=sys.stderr)  # fmt: skip
-            tools = ["judge", "baseline", "frictionless", "floor", *(t for t in files if t)]
+            tools = ["judge", "baseline", "frictionless", "floor", *(t for t in files if t),
+                     *WORKER_TOOLS]  # fmt: skip
             if arguments.tools:
                 tools = [tool for tool in tools if tool in arguments.tools.split(",")]
+            if any(tool in WORKER_TOOLS for tool in tools):
+                database = Path(folder) / f"worker-{rows}-{kind}.sqlite3"
+                subprocess.run([sys.executable, __file__, "--prepare", str(database),
+                                str(files[""])], check=True)  # fmt: skip
             runs: dict[str, list[dict]] = {tool: [] for tool in tools}
             for _ in range(arguments.runs):
                 for tool in tools:
                     path = files.get(tool, files[""])
+                    if tool in WORKER_TOOLS:
+                        runs[tool].append(run_worker(tool, database, roots))
+                        continue
                     measured = "judge" if tool == "mapped" else tool
                     runs[tool].append(run_in_subprocess(measured, path, roots))
             for tool in tools:
@@ -522,7 +693,7 @@ def main() -> None:
     load_after = load()
 
     print(f"{'file':<26}{'tool':<18}{'rows':>10}{'rows/s median':>15}{'min-max':>22}"
-          f"{'peak MB':>9}{'growth MB':>10}")  # fmt: skip
+          f"{'peak MB':>9}{'growth MB median (min-max)':>28}")  # fmt: skip
     for outcome in results:
         if "error" in outcome:
             print(f"{outcome['file']:<26}{outcome['tool']:<18} failed: {outcome['error']}")
@@ -532,7 +703,8 @@ def main() -> None:
         print(
             f"{outcome['file']:<26}{outcome['tool']:<18}{outcome['rows']:>10,}"
             f"{outcome['rows_per_second']:>15,}{spread:>22}"
-            f"{outcome['peak_rss_mb']:>9.1f}{outcome['rss_growth_mb']:>10.1f}{note}"
+            f"{outcome['peak_rss_mb']:>9.1f}{outcome['rss_growth_mb_median']:>13.1f} "
+            f"({outcome['rss_growth_mb_min']:.1f}-{outcome['rss_growth_mb']:.1f}){note}"
         )
     print(f"before: {load_before}\nafter:  {load_after}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -82,16 +82,16 @@ class HeldKeys(HeldRecords):
     """The same records, also giving every key at once as the web side's HeldRecords does
     (so that batches look them up as a column)."""
 
-    def held_keys(self) -> tuple[set[int], set[int]]:
+    def held_keys(self) -> tuple[list[int], list[int]]:
         def key64(digest: str) -> int:
             return int(digest[:16], 16)
 
         return (
-            {key64(record_digest(key)) for key in self.keys},
-            {
+            [key64(record_digest(key)) for key in self.keys],
+            [
                 key64(key_digest((learner_digest(key.learner), key.activity_id)))
                 for key in self.keys
-            },
+            ],
         )
 
 

@@ -149,15 +149,16 @@ def run_claim(claim: Claim) -> bool:
             if attempt is None or attempt.claim_token != claim.token:
                 db.session.rollback()
                 return False
-            attempts.judge_attempt(
-                attempt,
-                services.upload_stream(attempt),
-                today=judging_day(attempt),
-                reporting_day=reporting_day(attempt),
-                max_bytes=int(current_app.config["SANDBOX_MAX_UPLOAD_BYTES"]),
-                after_reading=db.session.commit,
-                on_progress=keep_going,
-            )
+            with services.upload_copy(attempt.id) as upload:
+                attempts.judge_attempt(
+                    attempt,
+                    upload,
+                    today=judging_day(attempt),
+                    reporting_day=reporting_day(attempt),
+                    max_bytes=int(current_app.config["SANDBOX_MAX_UPLOAD_BYTES"]),
+                    after_reading=db.session.commit,
+                    on_progress=keep_going,
+                )
             db.session.commit()
     except LostClaim:
         db.session.rollback()

@@ -348,8 +348,8 @@ class BatchRows:
         if isinstance(records, NoRecords) or held_keys is not None:
             record_keys, completion_keys = held_keys() if held_keys is not None else ((), ())
             self._held = (
-                pl.Series(sorted(record_keys), dtype=pl.UInt64),
-                pl.Series(sorted(completion_keys), dtype=pl.UInt64),
+                pl.Series(record_keys, dtype=pl.UInt64),
+                pl.Series(completion_keys, dtype=pl.UInt64),
             )
 
     def judge_lines(self, data: BinaryIO, first_line: int) -> Iterator[JudgedBatch]:

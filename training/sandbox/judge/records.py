@@ -76,9 +76,10 @@ class RecordLookup(Protocol):
     """The organization's sandbox records as the judge asks about them.
 
     A lookup may also have ``held_keys()``: (the held records' keys, the held completions'
-    keys), each the first 64 bits, as an int, of the SHA-256 digest the records store
-    (``record_key``; and of the learner key's digest and the activity, joined). The batch path
-    then looks a whole batch up at once; without it, it asks ``find`` row by row.
+    keys), two sequences (a list, an ``array("Q")``) of the first 64 bits, as an int, of the
+    SHA-256 digest the records store (``record_key``; and of the learner key's digest and the
+    activity, joined). The batch path then looks a whole batch up at once; without it, it asks
+    ``find`` row by row.
     """
 
     def find(self, key: RecordKey) -> bool:
