@@ -449,13 +449,15 @@ def test_after_a_silent_move_into_the_past_the_ics_download_is_newer_than_the_in
     assert outbox_kinds(app) == ["booking_confirmed"]  # still nobody emailed
 
 
-def test_a_session_that_has_started_is_changed_without_emailing_anyone(
+def test_a_session_that_has_started_is_changed_without_emailing_anyone_as_its_page_says(
     app, client, make_session, sign_in_as, clock
 ):
     session_id = make_session(starts_in=timedelta(hours=1))
     sign_up(app, session_id, "Booked Clinic", "booked@clinic.example.org")
-    clock.move_to(NOW + timedelta(hours=1, minutes=15), tick=False)
     sign_in_as("staff")
+    before = page_text(client.get(f"/staff/sessions/{session_id}/edit"))
+    assert "emails an updated invite to every organization booked on it" in before
+    clock.move_to(NOW + timedelta(hours=1, minutes=15), tick=False)
     with app.app_context():
         session = db.session.get(TrainingSession, session_id)
         local = session.local_starts_at
@@ -466,6 +468,9 @@ def test_a_session_that_has_started_is_changed_without_emailing_anyone(
             "seats": "8",
             "meeting_url": "https://meet.example.org/new-room",
         }
+    edit_page = page_text(client.get(f"/staff/sessions/{session_id}/edit"))
+    assert "emails an updated invite" not in edit_page
+    assert "This session has begun, so changes are saved without emailing anyone" in edit_page
     response = client.post(f"/staff/sessions/{session_id}/edit", data=form, follow_redirects=True)
     assert "Saved" in page_text(response)
     assert "will be emailed" not in page_text(response)

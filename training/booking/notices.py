@@ -309,6 +309,12 @@ def session_changes(
     return changes
 
 
+def emails_session_changes(session: TrainingSession, now: datetime) -> bool:
+    """Whether a change to ``session`` at ``now`` is emailed to the organizations booked on it:
+    not once it has started (an invite for a date gone by helps no one)."""
+    return not session.has_started(now)
+
+
 def send_session_update(
     session: TrainingSession, previous: Mapping[str, Any] | None = None, *, now: datetime
 ) -> int:
@@ -330,7 +336,7 @@ def send_session_update(
     ).all()
     for signup in signups:
         raise_invite_sequence(signup)
-    if not cancelled and session.has_started(now):
+    if not cancelled and not emails_session_changes(session, now):
         return 0
     for signup in signups:
         when = session.when
