@@ -217,6 +217,26 @@ def waitlist_places(signup: Signup, now: datetime) -> list[WaitlistPlace]:
     ]
 
 
+def dates_waited_for(signup: Signup, now: datetime) -> list[TrainingSession]:
+    """The dates a waitlisted ``signup`` is still in line for at ``now``, first choice first;
+    empty when it waits for none (every date it chose has started, or it chose none left)."""
+    return [place.session for place in waitlist_places(signup, now) if place.is_waiting]
+
+
+def where_it_stands(signup: Signup, now: datetime) -> str:
+    """Where ``signup`` stands at ``now``, as said after "it is": "booked on Tue, Dec 8, …",
+    "on the waitlist for Tue, Dec 8, …; Wed, Dec 9, …", "not waiting for any date", or
+    "cancelled"."""
+    if signup.is_cancelled:
+        return "cancelled"
+    if signup.is_confirmed:
+        return f"booked on {signup.session.when}"
+    dates = dates_waited_for(signup, now)
+    if not dates:
+        return "not waiting for any date"
+    return "on the waitlist for " + "; ".join(session.when for session in dates)
+
+
 def waitlist_position(signup: Signup, session: TrainingSession) -> int:
     """1 for the organization first in line for ``session``."""
     ahead = db.session.scalar(

@@ -471,7 +471,11 @@ def add_signup(session_id: int):
         status = 409 if conflict is not None else 200
         return (
             render_template(
-                "rosters/add_signup.html", session=session, form=form, conflict=conflict
+                "rosters/add_signup.html",
+                session=session,
+                form=form,
+                conflict=conflict,
+                conflict_stands=booking.where_it_stands(conflict, utcnow()) if conflict else None,
             ),
             status,
         )
