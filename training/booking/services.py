@@ -3,6 +3,7 @@
 Services flush and raise; the request or CLI command that called them commits.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -678,8 +679,17 @@ def cancel_signup(
         promote_waitlist(previous, now=now)
 
 
-def promote_waitlist(session: TrainingSession, *, now: datetime) -> list[Signup]:
-    """Give free seats in ``session`` to the organizations first in line for it."""
+def promote_waitlist(
+    session: TrainingSession,
+    *,
+    now: datetime,
+    cancelled_date: TrainingSession | None = None,
+    displaced: Collection[int] = (),
+) -> list[Signup]:
+    """Give free seats in ``session`` to the organizations first in line for it. Each is
+    emailed that a seat opened up, or, for the signups in ``displaced`` (booked on or waiting
+    for ``cancelled_date``, which was just cancelled), that their date is cancelled and they
+    are booked on another they chose."""
     promoted: list[Signup] = []
     if not session.is_bookable(now):
         return promoted
@@ -709,7 +719,12 @@ def promote_waitlist(session: TrainingSession, *, now: datetime) -> list[Signup]
             signup=candidate,
             new=session.when,
         )
-        notices.queue_confirmation(candidate, issue_manage_link(candidate), promoted=True)
+        notices.queue_confirmation(
+            candidate,
+            issue_manage_link(candidate),
+            promoted=True,
+            cancelled_date=cancelled_date if candidate.id in displaced else None,
+        )
         promoted.append(candidate)
 
 

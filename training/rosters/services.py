@@ -296,8 +296,9 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
         waitlisted=len(waiting),
     )
     alternates = {choice.session for signup in [*booked, *waiting] for choice in signup.choices}
+    displaced = {signup.id for signup in [*booked, *waiting]}
     for alternate in sorted(alternates, key=lambda s: (s.starts_at, s.id)):
-        promote_waitlist(alternate, now=now)
+        promote_waitlist(alternate, now=now, cancelled_date=session, displaced=displaced)
     for signup in waiting:
         notices.queue_waitlist_session_cancelled(signup, session, now=now)
     return told
