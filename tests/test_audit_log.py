@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from training.audit.models import AuditEvent
 from training.audit.views import readable_details
+from training.booking.models import Signup
 from training.extensions import db, seed_path
 from training.live.steps import seed_walkthrough
 
@@ -224,3 +225,39 @@ def test_visitors_are_sent_to_sign_in_from_the_audit_log(client):
     response = client.get("/staff/audit/")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/staff/sign-in?next=")
+
+
+def test_a_drawing_names_its_entrants_and_winners_by_organization(
+    app, client, sign_in_as, make_session
+):
+    session_id = make_session()
+    for name, email in (
+        ("Sierra Valley Medical Society", "ana@sierra.example.org"),
+        ("<b>Bold</b> Clinic", "bo@bold.example.org"),
+    ):
+        client.post(
+            "/signup",
+            data=signup_form(
+                session_id, organization_name=name, contact_email=email, attendee_emails=""
+            ),
+        )
+    with app.app_context():
+        ids = dict(db.session.execute(select(Signup.organization_name, Signup.id)).all())
+    sierra, bold = ids["Sierra Valley Medical Society"], ids["<b>Bold</b> Clinic"]
+    add_event(
+        app,
+        "challenge.drawing",
+        at=datetime(2025, 2, 10, tzinfo=UTC),
+        challenge="accme",
+        eligible=[sierra, bold, 999],
+        winners=[bold],
+    )
+    sign_in_as("admin")
+    response = client.get("/staff/audit/", query_string={"action": "challenge.drawing"})
+    text = page_text(response)
+    assert (
+        f"Eligible Sierra Valley Medical Society (signup {sierra}), "
+        f"<b>Bold</b> Clinic (signup {bold}), signup 999 (since deleted)" in text
+    )
+    assert f"Winners <b>Bold</b> Clinic (signup {bold})" in text
+    assert "<b>Bold</b>" not in response.get_data(as_text=True)

@@ -602,3 +602,27 @@ def test_an_upload_from_a_sandbox_tab_left_open_after_cancelling_is_refused(page
     expect(page.locator("main")).to_contain_text("nothing was saved")
     with site.app.app_context():
         assert db.session.scalars(select(SandboxAttempt)).all() == []
+
+
+def test_a_date_disabled_in_a_list_says_which_choice_took_it(page, site):
+    page.goto("/signup")
+    first = page.get_by_label("Your date")
+    second = page.get_by_label("Second choice (for the waitlist)")
+    third = page.get_by_label("Third choice (for the waitlist)")
+    taken = str(site.session.id)
+
+    first.select_option(taken)
+    for other in (second, third):
+        expect(other.locator(f'option[value="{taken}"]')).to_have_text(
+            re.compile(rf"^{re.escape(site.session.when)} \(.*\) — chosen as your date$")
+        )
+    third.select_option(str(site.later_session.id))
+    expect(second.locator(f'option[value="{site.later_session.id}"]')).to_contain_text(
+        "— chosen as your third choice"
+    )
+    # The option a list holds itself names no other list.
+    expect(first.locator(f'option[value="{taken}"]')).not_to_contain_text("chosen as")
+
+    first.select_option("0")
+    expect(second.locator(f'option[value="{taken}"]')).not_to_contain_text("chosen as")
+    expect(second.locator(f'option[value="{taken}"]')).to_be_enabled()

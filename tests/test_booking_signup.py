@@ -687,3 +687,31 @@ def test_the_same_attendee_typed_many_times_counts_once(app, client, make_sessio
     with app.app_context():
         [signup] = signups(app)
         assert [attendee.email for attendee in signup.attendees] == ["kim@sierravalley.example.org"]
+
+
+def test_a_second_signup_of_an_organization_waiting_for_no_date_is_told_so(
+    app, client, make_session, time_machine
+):
+    time_machine.move_to(utcnow(), tick=False)
+    full = make_session(starts_in=timedelta(hours=2), seats=1)
+    later = make_session(starts_in=timedelta(days=6))
+    app.test_client().post(
+        "/signup",
+        data=signup_form(full, organization_name="Coast Range Hospital", contact_email="c@x.org"),
+    )
+    client.post("/signup", data=signup_form(full))  # waitlisted for its one date
+    again = signup_form(later, contact_email="someone@else.example.org")
+
+    waiting = page_text(client.post("/signup", data=again))
+    assert "Your organization is already on the waitlist for" in waiting
+
+    time_machine.move_to(utcnow() + timedelta(hours=3), tick=False)  # its date has started
+    response = client.post("/signup", data={**again, "submission_key": "b" * 32})
+    assert response.status_code == 409
+    text = page_text(response)
+    assert "already on the waitlist" not in text
+    assert (
+        "Your organization has already signed up, and is not waiting for any date now: the "
+        "dates it chose have started." in text
+    )
+    assert "to book a date that still has seats, use the manage link" in text

@@ -866,3 +866,21 @@ def test_a_roster_filtered_shows_only_the_organizations_found(
     too_long = client.get(f"/staff/sessions/{session_id}", query_string={"q": "x" * 300})
     assert "Keep the search to 200 characters." in page_text(too_long)
     assert "North Clinic" in page_text(too_long)
+
+
+def test_adding_again_an_organization_waiting_for_no_date_says_so(
+    app, client, make_session, sign_in_as, time_machine
+):
+    full = make_session(starts_in=timedelta(hours=2), seats=1)
+    later = make_session(starts_in=timedelta(days=6))
+    book(client, full, "South Clinic", contact_email="s@south.example.org")
+    book(client, full, "North Clinic")  # waitlisted for its one date
+    sign_in_as("staff")
+    url = f"/staff/sessions/{later}/signups/new"
+    form = add_form(later, organization_name="north clinic")
+    assert "North Clinic already holds a place: on the waitlist for" in page_text(
+        client.post(url, data=form)
+    )
+    time_machine.move_to(TUESDAY_MORNING + timedelta(hours=3), tick=True)  # its date started
+    text = page_text(client.post(url, data={**form, "submission_key": "c" * 32}))
+    assert "North Clinic already holds a place: not waiting for any date," in text

@@ -207,9 +207,17 @@ def test_a_waiting_organization_whose_other_date_has_a_seat_is_booked_there(
         signup = db.session.scalars(select(Signup)).one()
         assert (signup.status, signup.session_id) == ("confirmed", other)
         other_when = signup.session.when
+        doomed_when = db.session.get(TrainingSession, doomed).when
     subjects_and_texts = arrived(app, smtp)["two@clinic.example.org"]
     subjects = [subject for subject, _ in subjects_and_texts]
-    assert subjects[0] == f"A seat opened up: you're booked for {other_when} (Two Choices Clinic)"
+    # No seat opened up: its first date went, and it is booked on the other it chose.
+    assert subjects[0] == (
+        f"{doomed_when} is cancelled: you're booked for {other_when} (Two Choices Clinic)"
+    )
+    assert (
+        f"{doomed_when} is cancelled, so Two Choices Clinic is now booked on another date it "
+        "chose" in subjects_and_texts[0][1]
+    )
     assert subjects[1].startswith("Waitlist update:")
     assert f"so you are now booked for {other_when}" in subjects_and_texts[1][1]
 
@@ -449,13 +457,15 @@ def test_after_a_silent_move_into_the_past_the_ics_download_is_newer_than_the_in
     assert outbox_kinds(app) == ["booking_confirmed"]  # still nobody emailed
 
 
-def test_a_session_that_has_started_is_changed_without_emailing_anyone(
+def test_a_session_that_has_started_is_changed_without_emailing_anyone_as_its_page_says(
     app, client, make_session, sign_in_as, clock
 ):
     session_id = make_session(starts_in=timedelta(hours=1))
     sign_up(app, session_id, "Booked Clinic", "booked@clinic.example.org")
-    clock.move_to(NOW + timedelta(hours=1, minutes=15), tick=False)
     sign_in_as("staff")
+    before = page_text(client.get(f"/staff/sessions/{session_id}/edit"))
+    assert "emails an updated invite to every organization booked on it" in before
+    clock.move_to(NOW + timedelta(hours=1, minutes=15), tick=False)
     with app.app_context():
         session = db.session.get(TrainingSession, session_id)
         local = session.local_starts_at
@@ -466,6 +476,9 @@ def test_a_session_that_has_started_is_changed_without_emailing_anyone(
             "seats": "8",
             "meeting_url": "https://meet.example.org/new-room",
         }
+    edit_page = page_text(client.get(f"/staff/sessions/{session_id}/edit"))
+    assert "emails an updated invite" not in edit_page
+    assert "This session has begun, so changes are saved without emailing anyone" in edit_page
     response = client.post(f"/staff/sessions/{session_id}/edit", data=form, follow_redirects=True)
     assert "Saved" in page_text(response)
     assert "will be emailed" not in page_text(response)
@@ -548,3 +561,46 @@ def test_upgrading_takes_waiting_organizations_off_sessions_cancelled_before(
                 text("SELECT signup_id, session_id FROM signup_choices ORDER BY signup_id, rank")
             ).all()
     assert [tuple(row) for row in left] == [(1, 2), (2, 1), (2, 2)]
+
+
+def test_an_organization_booked_on_a_cancelled_session_is_told_why_it_has_another_date(
+    app, client, make_session, sign_in_as, smtp
+):
+    doomed = make_session()
+    other = make_session(starts_in=timedelta(days=5))
+    sign_up(app, doomed, "Moved Clinic", "moved@clinic.example.org", other)
+    arrived(app, smtp)
+    smtp.received.clear()
+    sign_in_as("staff")
+    client.post(f"/staff/sessions/{doomed}/cancel", data={"reason": "Room flooded."})
+    with app.app_context():
+        doomed_when = db.session.get(TrainingSession, doomed).when
+        other_when = db.session.get(TrainingSession, other).when
+    subjects = [subject for subject, _ in arrived(app, smtp)["moved@clinic.example.org"]]
+    assert f"{doomed_when} is cancelled: you're booked for {other_when} (Moved Clinic)" in subjects
+    assert not any(subject.startswith("A seat opened up") for subject in subjects)
+
+
+def test_the_next_in_line_after_staff_cancel_a_booking_is_told_a_seat_opened_up(
+    app, client, make_session, sign_in_as, smtp
+):
+    session_id = make_session(seats=1)
+    sign_up(app, session_id, "Holder Clinic", "holder@clinic.example.org")
+    sign_up(app, session_id, "Waiting Clinic", "waiting@clinic.example.org")
+    arrived(app, smtp)
+    smtp.received.clear()
+    with app.app_context():
+        holder = db.session.scalars(
+            select(Signup).where(Signup.organization_name == "Holder Clinic")
+        ).one()
+        holder_id, when = holder.id, holder.session.when
+    sign_in_as("staff")
+    client.post(
+        f"/staff/sessions/{session_id}/signups/{holder_id}/cancel",
+        data={"reason": "Asked by phone."},
+    )
+    subjects_and_texts = arrived(app, smtp)["waiting@clinic.example.org"]
+    assert [subject for subject, _ in subjects_and_texts] == [
+        f"A seat opened up: you're booked for {when} (Waiting Clinic)"
+    ]
+    assert "A seat opened up: Waiting Clinic is now booked" in subjects_and_texts[0][1]

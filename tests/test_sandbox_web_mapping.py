@@ -279,7 +279,12 @@ def test_staff_see_a_mapped_upload_read_only(app, client, token):
     )
     page = staff.get(path)
     text = page_text(page)
-    assert "read through the column mapping you confirmed" in text
+    assert (
+        "Sierra Valley Medical Society's header on row 1, read through the column mapping "
+        "Sierra Valley Medical Society confirmed" in text
+    )
+    assert "Sierra Valley Medical Society's columns, as they were read" in text
+    assert "Your column" not in text and "you confirmed" not in text
     assert "Match your columns" not in text and "Change how your columns" not in text
     assert "/columns" not in page.get_data(as_text=True)
     assert mapped_url.endswith(f"/attempts/{attempt.id}")

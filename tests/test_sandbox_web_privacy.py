@@ -196,6 +196,9 @@ def test_staff_and_facilitators_can_open_any_sandbox_read_only(
     overview = client.get(f"/staff/sandbox/{signup}")
     text = page_text(overview)
     assert "Sandbox: Sierra Valley Medical Society" in text
+    assert "Sierra Valley Medical Society's uploads" in text
+    assert "Sierra Valley Medical Society's uploads, newest first" in text  # the table's caption
+    assert "Your uploads" not in text
     assert "200012345" in text
     assert "Remove" not in text
     attempt = client.get(f"/staff/sandbox/{signup}/attempts/1")

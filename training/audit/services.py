@@ -15,6 +15,9 @@ PUBLIC_ACTOR = "organization (public page)"
 SYSTEM_ACTOR = "Training Desk (automatic)"
 COMMAND_LINE_ACTOR = "command line"
 SIGN_IN_ACTOR = "someone at the staff sign-in page"
+# Details that hold lists of signup ids (a drawing's entrants and winners): the log shows each
+# as its organization's name with the id.
+SIGNUP_LIST_DETAILS = frozenset({"eligible", "winners"})
 
 
 def record(action: str, **values: Any) -> AuditEvent:
@@ -109,3 +112,23 @@ def search_events(filters: AuditFilters, *, page: int, per_page: int = 50) -> Pa
     if filters.before is not None:
         statement = statement.where(AuditEvent.created_at < filters.before)
     return db.paginate(statement, page=page, per_page=per_page, error_out=False)
+
+
+def signup_names(events: list[AuditEvent]) -> dict[int, str]:
+    """The organization name of each signup id that ``events`` list in ``SIGNUP_LIST_DETAILS``,
+    in one query; ids of signups since deleted are left out."""
+    ids = {
+        signup_id
+        for event in events
+        for key, value in (event.details or {}).items()
+        if key in SIGNUP_LIST_DETAILS and isinstance(value, list)
+        for signup_id in value
+        if isinstance(signup_id, int)
+    }
+    if not ids:
+        return {}
+    return dict(
+        db.session.execute(select(Signup.id, Signup.organization_name).where(Signup.id.in_(ids)))
+        .tuples()
+        .all()
+    )

@@ -15,16 +15,25 @@ EVENTS_PER_PAGE = 50
 
 
 @bp.app_template_filter("audit_details")
-def readable_details(details: dict[str, Any] | None) -> list[tuple[str, str]]:
-    """The event's details as (label, text) lines; the template escapes them."""
-    return [(_label(key), _readable(key, value)) for key, value in (details or {}).items()]
+def readable_details(
+    details: dict[str, Any] | None, organizations: dict[int, str] | None = None
+) -> list[tuple[str, str]]:
+    """The event's details as (label, text) lines; the template escapes them. Lists of signup
+    ids (``services.SIGNUP_LIST_DETAILS``) name each organization from ``organizations``
+    (signup id -> name): "Sierra Valley Medical Society (signup 12)"."""
+    return [
+        (_label(key), _readable(key, value, organizations or {}))
+        for key, value in (details or {}).items()
+    ]
 
 
 def _label(key: str) -> str:
     return key.replace("_", " ").capitalize()
 
 
-def _readable(key: str, value: Any) -> str:
+def _readable(key: str, value: Any, organizations: dict[int, str]) -> str:
+    if key in services.SIGNUP_LIST_DETAILS and isinstance(value, list):
+        return ", ".join(_signup(signup_id, organizations) for signup_id in value) or "(none)"
     if key == "changes" and isinstance(value, dict):
         # The services store each change as [before, after].
         return "; ".join(
@@ -34,6 +43,13 @@ def _readable(key: str, value: Any) -> str:
             for field, change in value.items()
         )
     return _text(value)
+
+
+def _signup(signup_id: Any, organizations: dict[int, str]) -> str:
+    name = organizations.get(signup_id) if isinstance(signup_id, int) else None
+    if name is None:
+        return f"signup {signup_id} (since deleted)"
+    return f"{name} (signup {signup_id})"
 
 
 def _text(value: Any) -> str:
@@ -62,4 +78,9 @@ def index():
         page=form.page.data or 1,
         per_page=EVENTS_PER_PAGE,
     )
-    return render_template("audit/index.html", form=form, events=events)
+    return render_template(
+        "audit/index.html",
+        form=form,
+        events=events,
+        organizations=services.signup_names(events.items),
+    )

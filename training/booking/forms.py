@@ -138,9 +138,20 @@ class ContactFields(Form):
 class SignupForm(OrganizationField, ContactFields):
     """The public signup form: organization, contacts, up to three dates, the attestation."""
 
-    first_choice = IdSelectField("Your date", validators=[InputRequired()])
-    second_choice = IdSelectField("Second choice (for the waitlist)", default=NO_CHOICE)
-    third_choice = IdSelectField("Third choice (for the waitlist)", default=NO_CHOICE)
+    # choices.js names a date taken by one list, where the others disable it, by "data-choice".
+    first_choice = IdSelectField(
+        "Your date", validators=[InputRequired()], render_kw={"data-choice": "your date"}
+    )
+    second_choice = IdSelectField(
+        "Second choice (for the waitlist)",
+        default=NO_CHOICE,
+        render_kw={"data-choice": "your second choice"},
+    )
+    third_choice = IdSelectField(
+        "Third choice (for the waitlist)",
+        default=NO_CHOICE,
+        render_kw={"data-choice": "your third choice"},
+    )
     join_waitlist = BooleanField(
         "If none of our dates has a seat left, put us on the waitlist", default=True
     )

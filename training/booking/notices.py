@@ -111,9 +111,12 @@ def queue_confirmation(
     *,
     previous: TrainingSession | None = None,
     promoted: bool = False,
+    cancelled_date: TrainingSession | None = None,
 ) -> None:
     """Queue the "you're booked" email with its invite (REQUEST); after a move, first the CANCEL
-    of the old date, as an email of its own."""
+    of the old date, as an email of its own. ``promoted`` says it came off the waitlist: into
+    a seat that opened up, or, with ``cancelled_date``, on another date it chose because that
+    one was cancelled (no seat opened: its own date went)."""
     when, organization = signup.session.when, signup.organization_name
     if previous is not None:
         # Two emails, one invite each: clients act on one calendar per message, and the old
@@ -127,6 +130,8 @@ def queue_confirmation(
             invite_session=previous,
         )
         subject = f"Your training date has changed: {when} ({organization})"
+    elif cancelled_date is not None:
+        subject = f"{cancelled_date.when} is cancelled: you're booked for {when} ({organization})"
     elif promoted:
         subject = f"A seat opened up: you're booked for {when} ({organization})"
     else:
@@ -139,6 +144,7 @@ def queue_confirmation(
         method="REQUEST",
         previous=previous,
         promoted=promoted,
+        cancelled_date=cancelled_date,
     )
 
 
@@ -309,6 +315,12 @@ def session_changes(
     return changes
 
 
+def emails_session_changes(session: TrainingSession, now: datetime) -> bool:
+    """Whether a change to ``session`` at ``now`` is emailed to the organizations booked on it:
+    not once it has started (an invite for a date gone by helps no one)."""
+    return not session.has_started(now)
+
+
 def send_session_update(
     session: TrainingSession, previous: Mapping[str, Any] | None = None, *, now: datetime
 ) -> int:
@@ -330,7 +342,7 @@ def send_session_update(
     ).all()
     for signup in signups:
         raise_invite_sequence(signup)
-    if not cancelled and session.has_started(now):
+    if not cancelled and not emails_session_changes(session, now):
         return 0
     for signup in signups:
         when = session.when

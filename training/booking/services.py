@@ -3,6 +3,7 @@
 Services flush and raise; the request or CLI command that called them commits.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -216,6 +217,26 @@ def waitlist_places(signup: Signup, now: datetime) -> list[WaitlistPlace]:
         )
         for session in signup.chosen_sessions
     ]
+
+
+def dates_waited_for(signup: Signup, now: datetime) -> list[TrainingSession]:
+    """The dates a waitlisted ``signup`` is still in line for at ``now``, first choice first;
+    empty when it waits for none (every date it chose has started, or it chose none left)."""
+    return [place.session for place in waitlist_places(signup, now) if place.is_waiting]
+
+
+def where_it_stands(signup: Signup, now: datetime) -> str:
+    """Where ``signup`` stands at ``now``, as said after "it is": "booked on Tue, Dec 8, …",
+    "on the waitlist for Tue, Dec 8, …; Wed, Dec 9, …", "not waiting for any date", or
+    "cancelled"."""
+    if signup.is_cancelled:
+        return "cancelled"
+    if signup.is_confirmed:
+        return f"booked on {signup.session.when}"
+    dates = dates_waited_for(signup, now)
+    if not dates:
+        return "not waiting for any date"
+    return "on the waitlist for " + "; ".join(session.when for session in dates)
 
 
 def waitlist_position(signup: Signup, session: TrainingSession) -> int:
@@ -736,8 +757,17 @@ def cancel_signup(
         promote_waitlist(previous, now=now)
 
 
-def promote_waitlist(session: TrainingSession, *, now: datetime) -> list[Signup]:
-    """Give free seats in ``session`` to the organizations first in line for it."""
+def promote_waitlist(
+    session: TrainingSession,
+    *,
+    now: datetime,
+    cancelled_date: TrainingSession | None = None,
+    displaced: Collection[int] = (),
+) -> list[Signup]:
+    """Give free seats in ``session`` to the organizations first in line for it. Each is
+    emailed that a seat opened up, or, for the signups in ``displaced`` (booked on or waiting
+    for ``cancelled_date``, which was just cancelled), that their date is cancelled and they
+    are booked on another they chose."""
     promoted: list[Signup] = []
     if not session.is_bookable(now):
         return promoted
@@ -767,7 +797,12 @@ def promote_waitlist(session: TrainingSession, *, now: datetime) -> list[Signup]
             signup=candidate,
             new=session.when,
         )
-        notices.queue_confirmation(candidate, issue_manage_link(candidate), promoted=True)
+        notices.queue_confirmation(
+            candidate,
+            issue_manage_link(candidate),
+            promoted=True,
+            cancelled_date=cancelled_date if candidate.id in displaced else None,
+        )
         promoted.append(candidate)
 
 

@@ -173,7 +173,9 @@ def signup():
             # The same form again after Back (a new one-time key): the booking it made.
             if (confirmation := _confirmation_sent_before(error.signup)) is not None:
                 return confirmation
-            return _render_already_signed_up(error.signup, form.organization_name.data or "")
+            return _render_already_signed_up(
+                error.signup, form.organization_name.data or "", now=now
+            )
         return flashed_above(page)(error)
 
     def book() -> tuple[int, str]:
@@ -493,7 +495,7 @@ def _render_signup(program, form, signup_state, now, status=200):
     )
 
 
-def _render_already_signed_up(signup: Signup, typed_name: str):
+def _render_already_signed_up(signup: Signup, typed_name: str, *, now: datetime):
     """The page for an organization that holds a place already. Found by the name typed, it
     says where; found only by the provider ID, it names neither that organization nor its date,
     which a visitor typing seven digits has no right to learn."""
@@ -503,6 +505,7 @@ def _render_already_signed_up(signup: Signup, typed_name: str):
         render_template(
             "booking/already_signed_up.html",
             signup=signup,
+            waiting_for=services.dates_waited_for(signup, now),
             by_name=by_name,
             resend_form=resend_form,
         ),

@@ -38,7 +38,7 @@ from training.booking.services import (
     find_active_signup,
     lock_signup,
     promote_waitlist,
-    waitlist_places,
+    where_it_stands,
 )
 from training.extensions import db
 from training.mail.models import OutboxMessage
@@ -77,18 +77,9 @@ class NotOnRoster(BookingError):
                 "was changed."
             )
             return
-        if signup.is_confirmed:
-            where = f"it is booked on {signup.session.when}"
-        else:
-            places = waitlist_places(signup, now)
-            dates = [place.session.when for place in places if place.is_waiting]
-            where = (
-                f"it is on the waitlist for {'; '.join(dates)}"
-                if dates
-                else "it is not waiting for any date"
-            )
         super().__init__(
-            f"{signup.organization_name} is no longer where this page showed it: {where}. "
+            f"{signup.organization_name} is no longer where this page showed it: it is "
+            f"{where_it_stands(signup, now)}. "
             "Nothing was changed; the roster below shows where things stand now."
         )
 
@@ -308,8 +299,9 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
         waitlisted=len(waiting),
     )
     alternates = {choice.session for signup in [*booked, *waiting] for choice in signup.choices}
+    displaced = {signup.id for signup in [*booked, *waiting]}
     for alternate in sorted(alternates, key=lambda s: (s.starts_at, s.id)):
-        promote_waitlist(alternate, now=now)
+        promote_waitlist(alternate, now=now, cancelled_date=session, displaced=displaced)
     for signup in waiting:
         notices.queue_waitlist_session_cancelled(signup, session, now=now)
     return told

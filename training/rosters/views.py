@@ -28,6 +28,7 @@ from training.booking.display import possessive, sentence
 from training.booking.forms import program_session_ids
 from training.booking.links import MAX_TOKEN_LENGTH
 from training.booking.models import Program, Signup, TrainingSession
+from training.booking.notices import emails_session_changes
 from training.booking.services import AlreadySignedUp, BookingError, current_program
 from training.database import writes_after_reading
 from training.drawn import mark_drawn, redrawn_when_changed, require_unchanged
@@ -222,6 +223,7 @@ def _session_form_page(form, program, session: TrainingSession | None):
             session=session,
             same_start=same_start,
             in_past=in_past,
+            emails_changes=session is None or emails_session_changes(session, utcnow()),
         )
 
     def refused(error: BookingError):
@@ -469,7 +471,11 @@ def add_signup(session_id: int):
         status = 409 if conflict is not None else 200
         return (
             render_template(
-                "rosters/add_signup.html", session=session, form=form, conflict=conflict
+                "rosters/add_signup.html",
+                session=session,
+                form=form,
+                conflict=conflict,
+                conflict_stands=booking.where_it_stands(conflict, utcnow()) if conflict else None,
             ),
             status,
         )

@@ -21,6 +21,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from training.audit.services import record_export
+from training.booking.display import possessive
 from training.booking.links import signup_or_404
 from training.booking.models import Signup
 from training.database import writes_after_reading
@@ -56,6 +57,23 @@ from training.submissions.guard import once_per_submission
 from training.workers.services import SANDBOX_WORKER, WorkerSeen, stalled_worker
 
 bp = Blueprint("sandbox", __name__)
+
+
+@bp.context_processor
+def owner_words() -> dict[str, Callable[..., str]]:
+    """How the sandbox's pages, and the partials they share, name the organization: "your" and
+    "you" on its own pages (reached from its manage link), its name to staff."""
+    own = "token" in (request.view_args or {})
+
+    def your(signup: Signup, *, capital: bool = False) -> str:
+        if own:
+            return "Your" if capital else "your"
+        return possessive(signup.organization_name)
+
+    def you(signup: Signup) -> str:
+        return "you" if own else signup.organization_name
+
+    return {"your": your, "you": you}
 
 
 def init_app(app: Flask) -> None:
