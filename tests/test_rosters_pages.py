@@ -235,14 +235,20 @@ def test_a_meeting_link_with_characters_an_address_cannot_hold_is_saved_escaped(
         assert session.meeting_url == saved
 
 
-@pytest.mark.parametrize("pasted", ["https://meet.example:99999/abc", "https://exa..mple.org/x"])
+@pytest.mark.parametrize(
+    ("pasted", "said"),
+    [
+        ("https://meet.example:99999/abc", "The meeting link's port (the number after the colon)"),
+        ("https://exa..mple.org/x", "Enter the meeting link as a full web address, like https://…"),
+    ],
+)
 def test_a_meeting_link_that_cannot_be_an_address_is_refused_as_typed(
-    app, client, program_id, sign_in_as, pasted
+    app, client, program_id, sign_in_as, pasted, said
 ):
     sign_in_as("staff")
     response = client.post("/staff/sessions/new", data=session_form(meeting_url=pasted))
     assert response.status_code == 200, response.status_code  # the form again, not saved
-    assert "Enter the meeting link as a full web address, like https://…" in page_text(response)
+    assert said in page_text(response)
     assert pasted in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalars(select(TrainingSession)).all() == []
