@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from training.booking.cutoff import is_inside_cutoff
 from training.booking.display import possessive, sentence
 from training.booking.ical import (
     InviteDetails,
@@ -23,7 +24,9 @@ from training.booking.links import issue_manage_link
 from training.booking.models import (
     SESSION_SCHEDULED,
     SIGNUP_CONFIRMED,
+    SIGNUP_WAITLISTED,
     Signup,
+    SignupChoice,
     TrainingSession,
 )
 from training.extensions import db, utcnow
@@ -344,16 +347,61 @@ def send_session_update(
             invite=invite_details(signup, session),
             method="CANCEL" if cancelled else "REQUEST",
             manage_url=public_url("booking.manage", token=issue_manage_link(signup)),
-            # Its other dates a seat can still come from: not cancelled, not started.
+            # Its other dates a seat can still come from: not cancelled, not inside the
+            # cutoff (``promote_waitlist`` books nobody there); those inside it are named apart.
             alternates=[
                 choice.session
                 for choice in signup.choices
-                if choice.session_id != session.id and choice.session.is_bookable(now)
+                if choice.session_id != session.id
+                and choice.session.is_bookable(now)
+                and not is_inside_cutoff(choice.session, now)
+            ],
+            too_soon=[
+                choice.session
+                for choice in signup.choices
+                if choice.session_id != session.id
+                and choice.session.is_bookable(now)
+                and is_inside_cutoff(choice.session, now)
             ],
             changes=changes,
         )
     db.session.flush()
     return len(signups)
+
+
+def send_waitlist_session_moved(
+    session: TrainingSession, previous: Mapping[str, Any], *, now: datetime
+) -> int:
+    """Tell every organization waiting for ``session`` that staff moved it (``previous`` holds
+    its ``starts_at`` and ``ends_at`` before); returns how many were told.
+
+    Nothing is sent when its time did not change or the session has started at ``now``. The
+    email says the new time, the organization's place in line (none once the new time is
+    inside the change cutoff: nobody is booked from a waitlist then) and how to leave the
+    waitlist from the manage link.
+    """
+    moved = (previous["starts_at"], previous["ends_at"]) != (session.starts_at, session.ends_at)
+    if not moved or session.is_cancelled or session.has_started(now):
+        return 0
+    waiting = db.session.scalars(
+        select(Signup)
+        .join(SignupChoice, SignupChoice.signup_id == Signup.id)
+        .where(SignupChoice.session_id == session.id, Signup.status == SIGNUP_WAITLISTED)
+        .order_by(Signup.id)
+    ).all()
+    was = session.program.session_when(previous["starts_at"], previous["ends_at"])
+    too_soon = is_inside_cutoff(session, now)
+    for line, signup in enumerate(waiting, start=1):
+        queue_signup_email(
+            signup,
+            issue_manage_link(signup),
+            "waitlist_session_moved",
+            f"Waitlist update: {was} has moved to {session.when} ({signup.organization_name})",
+            session=session,
+            was=was,
+            position=None if too_soon else line,
+        )
+    return len(waiting)
 
 
 def send_reminders(now: datetime) -> int:

@@ -27,7 +27,7 @@ from training.booking.models import (
     SignupChoice,
     TrainingSession,
 )
-from training.booking.notices import send_session_update
+from training.booking.notices import send_session_update, send_waitlist_session_moved
 from training.booking.search import signup_matches
 from training.booking.services import (
     AlreadySignedUp,
@@ -146,6 +146,15 @@ class SessionDetails:
     passcode: str | None = None
 
 
+@dataclass(frozen=True)
+class Told:
+    """Who a change to a session emails: organizations ``booked`` on it, and ``waiting`` for
+    it."""
+
+    booked: int
+    waiting: int = 0
+
+
 # Changing any of these sends everyone booked an updated invite.
 INVITE_FIELDS = ("starts_at", "ends_at", "meeting_url", "dial_in", "passcode")
 
@@ -201,9 +210,10 @@ def update_session(
     now: datetime,
     actor,
     past_reason: str | None = None,
-) -> int:
+) -> Told:
     """Apply staff's changes, then the ``facilitators`` (None keeps them); returns how many
-    organizations were sent an updated invite.
+    organizations were sent an updated invite, and how many waiting for it were told that it
+    moved (``send_waitlist_session_moved``).
 
     Seats may go down only to the number already booked; the check and the change are one
     UPDATE, so a booking racing the change cannot slip in between (``SeatsBelowBooked``).
@@ -256,14 +266,17 @@ def update_session(
         seats=details.seats,
         **_past_note(past_reason),
     )
-    told = send_session_update(session, before, now=now) if changed else 0
+    told = Told(
+        send_session_update(session, before, now=now) if changed else 0,
+        send_waitlist_session_moved(session, before, now=now),
+    )
     promote_waitlist(session, now=now)
     if facilitators is not None:
         assign_facilitators(session, list(facilitators), actor=actor)
     return told
 
 
-def cancel_session(session: TrainingSession, reason: str, *, now: datetime, actor) -> int:
+def cancel_session(session: TrainingSession, reason: str, *, now: datetime, actor) -> Told:
     """Cancel a session: everyone booked gets a CANCEL and goes back to its alternates, and its
     waitlist is emptied.
 
@@ -271,8 +284,9 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
     once where one has a seat; the others choose another date from their manage link. Each
     organization waiting for the session leaves its waitlist and is emailed where it stands
     now: booked on another of its dates, still waiting for them, or waiting for no date (it
-    may book one with free seats from its manage link). Returns how many organizations were
-    booked on it.
+    may book one with free seats from its manage link). Nobody is booked on a date inside its
+    change cutoff (``promote_waitlist``); the email names those dates and says to write to
+    staff. Returns how many organizations were booked on it and waiting for it.
     """
     if session.is_cancelled:
         raise BookingError("This session is already cancelled.")
@@ -309,7 +323,7 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
         promote_waitlist(alternate, now=now)
     for signup in waiting:
         notices.queue_waitlist_session_cancelled(signup, session, now=now)
-    return told
+    return Told(told, len(waiting))
 
 
 def drop_cancelled_choices(program: Program) -> int:

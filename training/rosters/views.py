@@ -203,7 +203,9 @@ def edit_session(session_id: int):
 
     return carry_out(
         change,
-        done=lambda told: f"Saved {session.when}." + _told(told, "an updated invite"),
+        done=lambda told: (
+            f"Saved {session.when}." + _told(told, "an updated invite", "that it moved")
+        ),
         redirect_to=url_for("rosters.roster", session_id=session.id),
         refused=redrawn_when_changed(form, drawn_now, redrawn, refused),
     )
@@ -250,7 +252,9 @@ def cancel_session(session_id: int):
         lambda: services.cancel_session(
             session, form.reason.data, now=utcnow(), actor=current_user
         ),
-        done=lambda told: f"Cancelled {session.when}." + _told(told, "the cancellation"),
+        done=lambda told: (
+            f"Cancelled {session.when}." + _told(told, "the cancellation", "where they stand now")
+        ),
         redirect_to=url_for("rosters.sessions"),
         refused=url_for("rosters.roster", session_id=session.id),
     )
@@ -611,11 +615,21 @@ def _roster_action(form, change: Callable[[], object], *, done, back: str, refus
     return carry_out(change, done=done, redirect_to=back, refused=refused)
 
 
-def _told(count: int, what: str) -> str:
-    if count == 0:
-        return ""
-    organizations = "1 organization" if count == 1 else f"{count} organizations"
-    return f" {organizations} booked on it will be emailed {what}."
+def _told(told: services.Told, what: str, waiting_what: str) -> str:
+    """Who is emailed about a change to a session: those booked on it ``what``, those waiting
+    for it ``waiting_what``."""
+    parts = []
+    if told.booked:
+        parts.append(f"{_organizations(told.booked)} booked on it will be emailed {what}")
+    if told.waiting:
+        parts.append(
+            f"{_organizations(told.waiting)} waiting for it will be emailed {waiting_what}"
+        )
+    return f" {'; '.join(parts)}." if parts else ""
+
+
+def _organizations(count: int) -> str:
+    return "1 organization" if count == 1 else f"{count} organizations"
 
 
 def _session_or_404(session_id: int) -> TrainingSession:
