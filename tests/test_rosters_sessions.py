@@ -255,3 +255,31 @@ def test_cancelling_a_session_books_no_one_on_an_alternate_inside_the_change_cut
 
     assert statuses(app)["North Clinic"] == ("waitlisted", None)
     assert f"{soon_when} starts within 24 hours, so we do not book you on it" in email.text_body
+
+
+def session_update_bodies(app) -> list[str]:
+    with app.app_context():
+        return db.session.scalars(
+            select(OutboxMessage.text_body).where(OutboxMessage.kind == "session_changed")
+        ).all()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda app, sid: moved_to(sid, app, timedelta(hours=20)), id="moved"),
+        pytest.param(lambda app, sid: {"meeting_url": "https://meet.example.org/x"}, id="link"),
+    ],
+)
+def test_a_session_update_inside_the_cutoff_offers_only_seeing_or_cancelling(
+    app, client, make_session, staff_id, change
+):
+    starts_in = timedelta(days=3) if change(app, 0).get("starts_at") else timedelta(hours=20)
+    session_id = make_session(starts_in=starts_in)
+    client.post("/signup", data=signup_form(session_id))
+
+    staff_change(app, staff_id, session_id, **change(app, session_id))
+
+    [body] = session_update_bodies(app)
+    assert "Change your date" not in body
+    assert "can no longer be changed here" in " ".join(body.split())

@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from training.booking.cutoff import is_inside_cutoff
+from training.booking.cutoff import changes_close_at, is_inside_cutoff
 from training.booking.display import possessive, sentence
 from training.booking.ical import (
     InviteDetails,
@@ -114,6 +114,7 @@ def queue_confirmation(
     *,
     previous: TrainingSession | None = None,
     promoted: bool = False,
+    now: datetime | None = None,
 ) -> None:
     """Queue the "you're booked" email with its invite (REQUEST); after a move, first the CANCEL
     of the old date, as an email of its own."""
@@ -128,6 +129,7 @@ def queue_confirmation(
             f"Cancelled: {previous.when} (moved to {when})",
             method="CANCEL",
             invite_session=previous,
+            now=now,
         )
         subject = f"Your training date has changed: {when} ({organization})"
     elif promoted:
@@ -142,6 +144,7 @@ def queue_confirmation(
         method="REQUEST",
         previous=previous,
         promoted=promoted,
+        now=now,
     )
 
 
@@ -153,27 +156,45 @@ def queue_signup_email(
     *,
     method: str | None = None,
     invite_session: TrainingSession | None = None,
+    recipients: list[str] | None = None,
+    now: datetime | None = None,
     **context,
-) -> None:
-    """Queue ``mail/<kind>`` to the signup's recipients, with an invite when ``method`` is set
-    (for ``invite_session``, the signup's own session by default) and the manage link when
-    ``token`` is given."""
+) -> int:
+    """Queue ``mail/<kind>`` to the signup's recipients (or ``recipients``), with an invite when
+    ``method`` is set (for ``invite_session``, the signup's own session by default) and the
+    manage link when ``token`` is given; returns the message's id.
+
+    Every booking email with a manage link is built here, so each offers what its reader can
+    still do at ``now`` (the moment it is built; the clock by default): inside the change
+    cutoff, the footer offers only seeing or cancelling the booking (``manage_actions``).
+    """
     context.update(
         manage_url=public_url("booking.manage", token=token) if token else None,
         # Where the manage link leads besides the booking: practice, and the challenges.
         sandbox_url=public_url("sandbox.home", token=token) if token else None,
-        # Inside the change cutoff only cancelling is left: the footer says so, and until when.
-        changes_close_at=_changes_close_at(signup),
+        **manage_actions(signup, now or utcnow()),
         challenges_url=public_url("challenges.organization", token=token) if token else None,
         invite_session=invite_session,
     )
+    recipients = signup.recipients if recipients is None else recipients
     if method is None:
-        queue_email(kind, signup.recipients, subject, signup, **context)
-        return
+        return queue_email(kind, recipients, subject, signup, **context)
     invite = invite_details(signup, invite_session)
-    queue_with_invite(
-        kind, signup.recipients, subject, signup, invite=invite, method=method, **context
+    return queue_with_invite(
+        kind, recipients, subject, signup, invite=invite, method=method, **context
     )
+
+
+def manage_actions(signup: Signup, now: datetime) -> dict[str, datetime | None]:
+    """What the emails' footer (``mail/_footer.txt``, ``mail/_layout.html``) offers at ``now``:
+    ``changes_close_at`` is set once date and contact changes have closed for a booked
+    ``signup`` (only seeing or cancelling it is left), None while they are open, for a
+    waitlist place, or for a booking whose session staff cancelled (it goes back to choosing a
+    date)."""
+    if not signup.is_confirmed or signup.session is None or signup.session.is_cancelled:
+        return {"changes_close_at": None}
+    closes = changes_close_at(signup.session)
+    return {"changes_close_at": closes if now >= closes else None}
 
 
 def queue_waitlisted(signup: Signup, token: str) -> None:
@@ -258,23 +279,14 @@ def _mailbox_keys(mailboxes: list[tuple[str, str]]) -> tuple[tuple[str, str], fr
     return keys[0], frozenset(keys[1:])
 
 
-def _changes_close_at(signup: Signup) -> datetime | None:
-    """When date and contact changes closed for a booked ``signup``, if they have closed by
-    now; None while they are open (or for a waitlist place)."""
-    if not signup.is_confirmed or signup.session is None:
-        return None
-    closes = signup.session.changes_close_at(current_app.config["CHANGE_CUTOFF_HOURS"])
-    return closes if utcnow() >= closes else None
-
-
 def queue_manage_link(signup: Signup, token: str) -> None:
     """Queue a fresh manage link to the contact on file (never to the attendees)."""
-    queue_email(
+    queue_signup_email(
+        signup,
+        token,
         "manage_link",
-        [signup.contact_email],
         f"Your manage link for {signup.program.name}",
-        signup=signup,
-        manage_url=public_url("booking.manage", token=token),
+        recipients=[signup.contact_email],
     )
 
 
@@ -337,16 +349,16 @@ def send_session_update(
         return 0
     for signup in signups:
         when = session.when
-        queue_with_invite(
+        queue_signup_email(
+            signup,
+            issue_manage_link(signup),
             "session_cancelled" if cancelled else "session_changed",
-            signup.recipients,
             f"Cancelled: the training session on {when}"
             if cancelled
             else f"Updated: your training session, {when}",
-            signup,
-            invite=invite_details(signup, session),
+            invite_session=session,
             method="CANCEL" if cancelled else "REQUEST",
-            manage_url=public_url("booking.manage", token=issue_manage_link(signup)),
+            now=now,
             # Its other dates a seat can still come from: not cancelled, not inside the
             # cutoff (``promote_waitlist`` books nobody there); those inside it are named apart.
             alternates=[
@@ -397,6 +409,7 @@ def send_waitlist_session_moved(
             issue_manage_link(signup),
             "waitlist_session_moved",
             f"Waitlist update: {was} has moved to {session.when} ({signup.organization_name})",
+            now=now,
             session=session,
             was=was,
             position=None if too_soon else line,
@@ -463,12 +476,12 @@ def send_reminders(now: datetime) -> int:
             continue  # another worker recorded it first
         if covered:
             continue
-        message_id = queue_email(
+        message_id = queue_signup_email(
+            signup,
+            issue_manage_link(signup),
             "reminder",
-            signup.recipients,
             f"Reminder: your training session, {session.when}",
-            signup=signup,
-            manage_url=public_url("booking.manage", token=issue_manage_link(signup)),
+            now=now,
             starts_in=_starts_in(session.starts_at - now),
         )
         reminders[0].outbox_message_id = message_id

@@ -557,7 +557,7 @@ def change_session(signup: Signup, session: TrainingSession, *, now: datetime, a
         new=session.when,
     )
     token = issue_manage_link(signup)
-    notices.queue_confirmation(signup, token, previous=previous)
+    notices.queue_confirmation(signup, token, previous=previous, now=now)
     if previous is not None:
         promote_waitlist(previous, now=now)
 
@@ -704,7 +704,7 @@ def promote_waitlist(session: TrainingSession, *, now: datetime) -> list[Signup]
             signup=candidate,
             new=session.when,
         )
-        notices.queue_confirmation(candidate, issue_manage_link(candidate), promoted=True)
+        notices.queue_confirmation(candidate, issue_manage_link(candidate), promoted=True, now=now)
         promoted.append(candidate)
 
 

@@ -30,4 +30,5 @@ def queue_waitlist_session_cancelled(
         booked_on=signup.session if signup.is_confirmed else None,
         waiting_for=waiting_for,
         open_dates=open_dates,
+        now=now,
     )
