@@ -168,11 +168,14 @@ def queue_signup_email(
     still do at ``now`` (the moment it is built; the clock by default): inside the change
     cutoff, the footer offers only seeing or cancelling the booking (``manage_actions``).
     """
+    now = now or utcnow()
     context.update(
+        # When the email is built: its session's lines say so of a meeting link still missing.
+        built_at=now,
         manage_url=public_url("booking.manage", token=token) if token else None,
         # Where the manage link leads besides the booking: practice, and the challenges.
         sandbox_url=public_url("sandbox.home", token=token) if token else None,
-        **manage_actions(signup, now or utcnow()),
+        **manage_actions(signup, now),
         challenges_url=public_url("challenges.organization", token=token) if token else None,
         invite_session=invite_session,
     )
