@@ -37,14 +37,18 @@ def details_of(session: TrainingSession, **changes) -> services.SessionDetails:
     return services.SessionDetails(**values)
 
 
-def staff_change(app, staff_id, session_id, **changes):
+def staff_change(app, staff_id, session_id, *, inside_cutoff_confirmed=False, **changes):
     with app.app_context():
         from training.staff.models import StaffMember
 
         session = db.session.get(TrainingSession, session_id)
         actor = db.session.get(StaffMember, staff_id)
         result = services.update_session(
-            session, details_of(session, **changes), now=utcnow(), actor=actor
+            session,
+            details_of(session, **changes),
+            now=utcnow(),
+            actor=actor,
+            inside_cutoff_confirmed=inside_cutoff_confirmed,
         )
         db.session.commit()
         return result
@@ -218,7 +222,12 @@ def test_a_session_moved_inside_the_change_cutoff_books_no_one_from_its_waitlist
     client.post("/signup", data=signup_form(session_id, organization_name="South Clinic"))
 
     staff_change(
-        app, staff_id, session_id, seats=2, **moved_to(session_id, app, timedelta(hours=23))
+        app,
+        staff_id,
+        session_id,
+        seats=2,
+        inside_cutoff_confirmed=True,
+        **moved_to(session_id, app, timedelta(hours=23)),
     )
 
     assert statuses(app)["South Clinic"] == ("waitlisted", None)
@@ -278,7 +287,7 @@ def test_a_session_update_inside_the_cutoff_offers_only_seeing_or_cancelling(
     session_id = make_session(starts_in=starts_in)
     client.post("/signup", data=signup_form(session_id))
 
-    staff_change(app, staff_id, session_id, **change(app, session_id))
+    staff_change(app, staff_id, session_id, inside_cutoff_confirmed=True, **change(app, session_id))
 
     [body] = session_update_bodies(app)
     assert "Change your date" not in body

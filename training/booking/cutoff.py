@@ -5,7 +5,7 @@ Its own module so that the booking rules (``services``) and the emails (``notice
 both judge it, read the same rule.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 
@@ -21,3 +21,9 @@ def is_inside_cutoff(session: TrainingSession, now: datetime) -> bool:
     """Whether ``now`` is past ``session``'s change cutoff (``CHANGE_CUTOFF_HOURS`` before its
     start): a booking made now could be cancelled but not moved or edited."""
     return now >= changes_close_at(session)
+
+
+def starts_inside_cutoff(starts_at: datetime, now: datetime) -> bool:
+    """Whether a session starting at ``starts_at`` would be inside its change cutoff at
+    ``now`` (``is_inside_cutoff`` for a start not saved yet)."""
+    return now >= starts_at - timedelta(hours=current_app.config["CHANGE_CUTOFF_HOURS"])

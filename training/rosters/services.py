@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from training.audit.services import record
-from training.booking.display import format_moment, possessive
+from training.booking.cutoff import starts_inside_cutoff
+from training.booking.display import format_day, format_long_date, format_moment, possessive
 from training.booking.links import hash_token
 from training.booking.models import (
     SESSION_CANCELLED,
@@ -134,6 +136,32 @@ class StartsInPast(BookingError):
         )
 
 
+class OutsideProgramWindow(BookingError):
+    """The new start is on a day outside the program's dates (``Program.window_starts_on`` to
+    ``window_ends_on``, in its zone)."""
+
+    def __init__(self, starts_at: datetime, program: Program):
+        super().__init__(
+            f"{format_long_date(starts_at, program.zone)} is outside {program.name}'s dates, "
+            f"{format_day(program.window_starts_on)} to {format_day(program.window_ends_on)}. "
+            "Choose a day in the program's dates."
+        )
+
+
+class MovedInsideCutoff(BookingError):
+    """The new start is inside the change cutoff and organizations are booked on the session:
+    they could no longer change their date, only cancel. Staff must confirm it
+    (``inside_cutoff_confirmed``)."""
+
+    def __init__(self, starts_at: datetime, zone: ZoneInfo, *, booked: int, hours: int):
+        organizations = "1 organization is" if booked == 1 else f"{booked} organizations are"
+        super().__init__(
+            f"{format_moment(starts_at, zone)} is within {hours} hours, and {organizations} "
+            "booked on this session: they could no longer change their date, only cancel. To "
+            "move it anyway, tick “Move it inside the cutoff” and save again."
+        )
+
+
 @dataclass(frozen=True)
 class SessionDetails:
     """What staff set on a session."""
@@ -210,6 +238,7 @@ def update_session(
     now: datetime,
     actor,
     past_reason: str | None = None,
+    inside_cutoff_confirmed: bool = False,
 ) -> Told:
     """Apply staff's changes, then the ``facilitators`` (None keeps them); returns how many
     organizations were sent an updated invite, and how many waiting for it were told that it
@@ -217,6 +246,9 @@ def update_session(
 
     Seats may go down only to the number already booked; the check and the change are one
     UPDATE, so a booking racing the change cannot slip in between (``SeatsBelowBooked``).
+    A new start on a day outside the program's dates raises ``OutsideProgramWindow`` (the
+    home page would list it); one inside the change cutoff at ``now`` while organizations are
+    booked raises ``MovedInsideCutoff`` unless staff confirmed it (``inside_cutoff_confirmed``).
     A new start at or before ``now`` raises ``StartsInPast`` unless an admin (``actor``)
     confirmed it with a written ``past_reason`` (audited). Nobody is emailed about a session
     that has started at ``now`` (an invite for a date gone by helps no one), but its bookings'
@@ -227,6 +259,19 @@ def update_session(
     if details.ends_at <= details.starts_at:
         raise BookingError("The session must end after it starts.")
     if details.starts_at != session.starts_at:
+        _require_in_window(details.starts_at, session.program)
+        if (
+            details.starts_at > now
+            and session.seats_booked
+            and not inside_cutoff_confirmed
+            and starts_inside_cutoff(details.starts_at, now)
+        ):
+            raise MovedInsideCutoff(
+                details.starts_at,
+                session.program.zone,
+                booked=session.seats_booked,
+                hours=current_app.config["CHANGE_CUTOFF_HOURS"],
+            )
         past_reason = _past_allowed(
             details.starts_at,
             session.program,
@@ -400,6 +445,13 @@ def _past_allowed(
     if not (is_admin and reason):
         raise StartsInPast(starts_at, program.zone, booked=booked, admin=is_admin)
     return reason
+
+
+def _require_in_window(starts_at: datetime, program: Program) -> None:
+    """Raise ``OutsideProgramWindow`` for a start on a day outside ``program``'s dates."""
+    day = starts_at.astimezone(program.zone).date()
+    if not program.window_starts_on <= day <= program.window_ends_on:
+        raise OutsideProgramWindow(starts_at, program)
 
 
 def _past_note(past_reason: str | None) -> dict[str, str]:

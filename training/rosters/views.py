@@ -196,6 +196,7 @@ def edit_session(session_id: int):
             now=utcnow(),
             actor=current_user,
             past_reason=form.past_reason(),
+            inside_cutoff_confirmed=form.move_inside_cutoff.data,
         )
 
     def redrawn(now_form: SessionForm):
@@ -216,7 +217,11 @@ def _session_form_page(form, program, session: TrainingSession | None):
     rule's message under its field (same start, start in the past, too few seats), any other
     above the form."""
 
-    def page(same_start: TrainingSession | None = None, in_past: bool = False):
+    def page(
+        same_start: TrainingSession | None = None,
+        in_past: bool = False,
+        inside_cutoff: bool = False,
+    ):
         return render_template(
             "rosters/session_form.html",
             form=form,
@@ -224,6 +229,7 @@ def _session_form_page(form, program, session: TrainingSession | None):
             session=session,
             same_start=same_start,
             in_past=in_past,
+            inside_cutoff=inside_cutoff,
         )
 
     def refused(error: BookingError):
@@ -232,6 +238,10 @@ def _session_form_page(form, program, session: TrainingSession | None):
             return shown_under(form.starts_at, lambda: page(same_start=error.session))(error)
         if isinstance(error, services.StartsInPast):
             return shown_under(form.day, lambda: page(in_past=True))(error)
+        if isinstance(error, services.MovedInsideCutoff):
+            return shown_under(form.day, lambda: page(inside_cutoff=True))(error)
+        if isinstance(error, services.OutsideProgramWindow):
+            return shown_under(form.day, page)(error)
         if isinstance(error, services.SeatsBelowBooked):
             return shown_under(form.seats, page)(error)
         return flashed_above(page)(error)
