@@ -114,7 +114,7 @@ def test_cancelling_a_session_takes_each_waiting_organization_off_and_says_where
         in text
     )
     assert [subject for subject, _ in mail["booked@clinic.example.org"]] == [
-        f"Cancelled: the training session on {when}"
+        f"Cancelled: the training session on {when} (Booked Clinic)"
     ]
     assert "other@clinic.example.org" not in mail
 

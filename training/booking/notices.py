@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from training.booking.cutoff import changes_close_at, is_inside_cutoff
-from training.booking.display import possessive, sentence
+from training.booking.display import sentence
 from training.booking.ical import (
     InviteDetails,
     build_invite,
@@ -33,6 +33,13 @@ from training.extensions import db, utcnow
 from training.mail.addresses import ascii_address
 from training.mail.models import Reminder
 from training.mail.services import mail_domain, mailbox_key, public_url, queue_email
+
+
+def subject_for(signup: Signup, text: str) -> str:
+    """A booking email's subject: ``text``, then the organization in brackets, the same way on
+    every email, so a contact with several bookings can tell them apart (``"Reminder: Tue, Dec
+    1, 10:00–11:30 AM PT (Sierra Valley Medical Society)"``)."""
+    return f"{text} ({signup.organization_name})"
 
 
 def invite_details(signup: Signup, session: TrainingSession | None = None) -> InviteDetails:
@@ -126,16 +133,16 @@ def queue_confirmation(
             signup,
             None,
             "date_released",
-            f"Cancelled: {previous.when} (moved to {when})",
+            subject_for(signup, f"Cancelled: {previous.when}, moved to {when}"),
             method="CANCEL",
             invite_session=previous,
             now=now,
         )
-        subject = f"Your training date has changed: {when} ({organization})"
+        subject = subject_for(signup, f"Your training date has changed: {when}")
     elif promoted:
         subject = f"A seat opened up: you're booked for {when} ({organization})"
     else:
-        subject = f"You're booked: {when} ({organization})"
+        subject = subject_for(signup, f"You're booked: {when}")
     queue_signup_email(
         signup,
         token,
@@ -208,7 +215,7 @@ def queue_waitlisted(signup: Signup, token: str) -> None:
         signup,
         token,
         "waitlisted",
-        f"You're on the waitlist for {first_choice} ({signup.organization_name})",
+        subject_for(signup, f"You're on the waitlist for {first_choice}"),
     )
 
 
@@ -240,15 +247,14 @@ def send_people_update(signup: Signup, before: list[tuple[str, str]]) -> bool:
             before[0] if _mailbox_keys(before)[0] != _mailbox_keys(after)[0] else None
         ),
     }
-    organization = signup.organization_name
     booked = signup.session if signup.is_confirmed else None
     method = None
     if booked is not None:
         raise_invite_sequence(signup)
         method = "REQUEST"
-        subject = f"Updated: who attends {booked.when} ({organization})"
+        subject = subject_for(signup, f"Updated: who attends {booked.when}")
     else:
-        subject = f"Updated: the contacts for {possessive(organization)} waitlist place"
+        subject = subject_for(signup, "Updated: the contacts for your waitlist place")
     queue_signup_email(
         signup, issue_manage_link(signup), "people_updated", subject, method=method, **context
     )
@@ -256,11 +262,11 @@ def send_people_update(signup: Signup, before: list[tuple[str, str]]) -> bool:
         return True
     recipients = [email for _name, email in removed]
     if booked is None:
-        subject = f"Removed: you are no longer on {possessive(organization)} waitlist place"
+        subject = subject_for(signup, "Removed: you are no longer on the waitlist place")
         queue_email("people_removed", recipients, subject, signup, **context)
     else:
-        subject = (
-            f"Removed: you are no longer on {possessive(organization)} booking for {booked.when}"
+        subject = subject_for(
+            signup, f"Removed: you are no longer on the booking for {booked.when}"
         )
         queue_with_invite(
             "people_removed",
@@ -288,7 +294,7 @@ def queue_manage_link(signup: Signup, token: str) -> None:
         signup,
         token,
         "manage_link",
-        f"Your manage link for {signup.program.name}",
+        subject_for(signup, f"Your manage link for {signup.program.name}"),
         recipients=[signup.contact_email],
     )
 
@@ -356,9 +362,12 @@ def send_session_update(
             signup,
             issue_manage_link(signup),
             "session_cancelled" if cancelled else "session_changed",
-            f"Cancelled: the training session on {when}"
-            if cancelled
-            else f"Updated: your training session, {when}",
+            subject_for(
+                signup,
+                f"Cancelled: the training session on {when}"
+                if cancelled
+                else f"Updated: your training session, {when}",
+            ),
             invite_session=session,
             method="CANCEL" if cancelled else "REQUEST",
             now=now,
@@ -411,7 +420,7 @@ def send_waitlist_session_moved(
             signup,
             issue_manage_link(signup),
             "waitlist_session_moved",
-            f"Waitlist update: {was} has moved to {session.when} ({signup.organization_name})",
+            subject_for(signup, f"Waitlist update: {was} has moved to {session.when}"),
             now=now,
             session=session,
             was=was,
@@ -483,7 +492,7 @@ def send_reminders(now: datetime) -> int:
             signup,
             issue_manage_link(signup),
             "reminder",
-            f"Reminder: your training session, {session.when}",
+            subject_for(signup, f"Reminder: your training session, {session.when}"),
             now=now,
             starts_in=_starts_in(session.starts_at - now),
         )

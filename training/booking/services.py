@@ -657,8 +657,12 @@ def cancel_signup(
         signup,
         None,
         "cancelled",
-        f"Cancelled: {possessive(signup.organization_name)} training"
-        + (f" on {previous.when}" if previous is not None else " waitlist place"),
+        notices.subject_for(
+            signup,
+            f"Cancelled: your booking for {previous.when}"
+            if previous is not None
+            else "Cancelled: your place on the waitlist",
+        ),
         method="CANCEL" if previous is not None else None,
         by_staff=actor is not None,
         merged_into=merged_into,
