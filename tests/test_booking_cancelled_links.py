@@ -203,3 +203,15 @@ def test_a_cancelled_booking_still_shows_what_it_holds(client, cancelled):
     assert "200012345" in sandbox  # the example activity
     assert "learners.csv" in sandbox  # the upload
     assert "201234567" in challenges
+
+
+def test_the_invite_of_a_cancelled_booking_is_gone_with_a_page_that_says_why(client, cancelled):
+    response = client.get(f"/manage/{cancelled.token}/invite.ics")
+
+    assert response.status_code == 410
+    assert response.mimetype == "text/html"
+    text = page_text(response)
+    assert "This booking is cancelled" in text
+    assert "so it has no calendar invite any more" in text
+    assert "Page not found" not in text
+    assert f'href="/manage/{cancelled.token}"' in response.get_data(as_text=True)

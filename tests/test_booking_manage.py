@@ -151,7 +151,7 @@ def test_date_changes_close_a_day_before_the_session_but_cancelling_does_not(
     other = make_session(starts_in=timedelta(days=6))
 
     text = page_text(client.get(f"/manage/{token}"))
-    assert "Date and contact changes closed" in text
+    assert "Date and contact changes are closed" in text
     assert "staff@training.example.org" in text
 
     refused = client.post(f"/manage/{token}/date", data={"session_id": other})

@@ -505,7 +505,8 @@ def test_the_cancellation_email_writes_partners_not_partnerss(app, client, make_
         cancelled = db.session.scalars(
             select(OutboxMessage).where(OutboxMessage.kind == "cancelled")
         ).one()
-        assert cancelled.subject.startswith("Cancelled: Coastal Health Partners' training on ")
+        assert cancelled.subject.startswith("Cancelled: your booking for ")
+        assert cancelled.subject.endswith(" (Coastal Health Partners)")
         assert "Coastal Health Partners' booking for" in cancelled.text_body
         shown = html.unescape(cancelled.html_body)
         assert "Coastal Health Partners'</strong> booking for" in shown

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from training.audit.models import AuditEvent
 from training.booking.models import ManageLink, Signup, TrainingSession
-from training.extensions import db
+from training.extensions import db, utcnow
 from training.mail.models import OutboxMessage
 
 
@@ -182,3 +182,39 @@ def test_a_repeated_choice_is_refused_with_what_to_do_and_everything_typed_kept(
         ).group(0)
         assert re.search(rf'<option selected value="{session_id}"', chosen), name
     assert statuses(app) == {}
+
+
+def test_the_invite_of_a_waitlist_place_says_there_is_none_until_a_date_is_booked(
+    client, make_session
+):
+    full = make_session(seats=0)
+    token = manage_token(client.post("/signup", data=signup_form(full)))
+
+    response = client.get(f"/manage/{token}/invite.ics")
+
+    assert response.status_code == 404
+    text = page_text(response)
+    assert "No calendar invite yet" in text
+    assert "is on the waitlist and has no date yet" in text
+    assert "Page not found" not in text
+    assert f'href="/manage/{token}"' in response.get_data(as_text=True)
+
+
+def test_the_invite_after_staff_cancel_the_session_says_there_is_no_date(app, client, make_session):
+    from training.rosters.services import cancel_session
+
+    session_id = make_session()
+    token = manage_token(client.post("/signup", data=signup_form(session_id)))
+    with app.app_context():
+        cancel_session(
+            db.session.get(TrainingSession, session_id),
+            "Facilitator ill.",
+            now=utcnow(),
+            actor=None,
+        )
+        db.session.commit()
+
+    response = client.get(f"/manage/{token}/invite.ics")
+
+    assert response.status_code == 404
+    assert "has no date yet, so there is no calendar invite" in page_text(response)

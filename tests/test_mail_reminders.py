@@ -96,3 +96,37 @@ def test_reminder_hours_are_configurable(app, client, runner, make_session):
     assert result.exit_code == 0, result.output
     assert "Queued 1 reminder(s)." in result.output
     assert runner.invoke(args=["mail", "remind"]).output == "Queued 0 reminder(s).\n"
+
+
+def test_the_two_hour_reminder_offers_only_seeing_or_cancelling_the_booking(
+    app, client, make_session
+):
+    session_id = make_session(starts_in=timedelta(days=5), meeting_url="https://meet.example.org/x")
+    client.post("/signup", data=signup_form(session_id))
+
+    remind_at(app, session_id, timedelta(hours=47))
+    remind_at(app, session_id, timedelta(hours=1, minutes=59))
+
+    two_days, two_hours = reminders(app)
+    assert "Change your date, update who is attending, or cancel:" in two_days.text_body
+    assert "Change your date" not in two_hours.text_body
+    assert "can no longer be changed here" in " ".join(two_hours.text_body.split())
+    assert "See or cancel your booking" in two_hours.html_body
+    assert "Change, update or cancel your booking" not in two_hours.html_body
+
+
+def test_a_reminder_for_a_session_with_no_meeting_link_says_it_is_not_set_yet(
+    app, client, make_session
+):
+    session_id = make_session(starts_in=timedelta(days=5))
+    client.post("/signup", data=signup_form(session_id))
+
+    remind_at(app, session_id, timedelta(hours=1, minutes=59))
+
+    [reminder] = reminders(app)
+    plain = " ".join(reminder.text_body.split())
+    assert "Meeting link: not set yet. Watch your email for it" in plain
+    assert "write to staff@training.example.org" in plain
+    assert "we will email it before the session" not in plain
+    assert "test the meeting link" not in plain
+    assert "not set yet" in reminder.html_body

@@ -311,6 +311,30 @@ def test_a_new_meeting_link_tells_staff_who_gets_an_updated_invite(
     assert len(kinds) == 2
 
 
+def test_moving_a_session_tells_staff_who_is_emailed_booked_and_waiting(
+    app, client, make_session, sign_in_as
+):
+    session_id = make_session(seats=1)
+    book(client, session_id, "North Clinic")
+    book(client, session_id, "South Clinic")
+    sign_in_as("staff")
+    with app.app_context():
+        session = db.session.get(TrainingSession, session_id)
+        local, local_end = session.local_starts_at, session.local_ends_at
+    later = local + timedelta(days=1)
+    response = client.post(
+        f"/staff/sessions/{session_id}/edit",
+        data=session_form(
+            day=f"{later:%Y-%m-%d}", starts_at=f"{local:%H:%M}", ends_at=f"{local_end:%H:%M}"
+        ),
+    )
+    text = page_text(client.get(response.headers["Location"]))
+    assert (
+        "1 organization booked on it will be emailed an updated invite; 1 organization waiting "
+        "for it will be emailed that it moved." in text
+    )
+
+
 def test_cancelling_a_session_asks_for_a_reason_then_cancels_it(
     app, client, make_session, sign_in_as
 ):

@@ -1,6 +1,7 @@
 """No state allows what makes no sense, on the staff side: a cancelled session's waitlist is
 emptied (each organization told where it stands), and sessions are not put in the past."""
 
+import html
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -113,7 +114,7 @@ def test_cancelling_a_session_takes_each_waiting_organization_off_and_says_where
         in text
     )
     assert [subject for subject, _ in mail["booked@clinic.example.org"]] == [
-        f"Cancelled: the training session on {when}"
+        f"Cancelled: the training session on {when} (Booked Clinic)"
     ]
     assert "other@clinic.example.org" not in mail
 
@@ -604,3 +605,52 @@ def test_the_next_in_line_after_staff_cancel_a_booking_is_told_a_seat_opened_up(
         f"A seat opened up: you're booked for {when} (Waiting Clinic)"
     ]
     assert "A seat opened up: Waiting Clinic is now booked" in subjects_and_texts[0][1]
+
+
+# --- Sessions stay in the program's dates, and out of the cutoff unless staff confirm ---------
+
+
+def test_staff_cannot_move_a_session_outside_the_programs_dates(
+    app, client, make_session, sign_in_as
+):
+    session_id = make_session()
+    sign_in_as("staff")
+    response = client.post(
+        f"/staff/sessions/{session_id}/edit", data=edit_form_moving(app, session_id, "2026-12-24")
+    )
+    assert response.status_code == 200
+    assert html.unescape(error_under(response, "day")) == (
+        "Thursday, December 24, 2026 is outside Learner Credit Reporting Training's dates, "
+        "Monday, November 16, 2026 to Wednesday, December 23, 2026. Choose a day in the "
+        "program's dates."
+    )
+    with app.app_context():
+        assert db.session.get(TrainingSession, session_id).local_starts_at.day != 24
+    assert "Dec 24" not in page_text(client.get("/"))
+
+
+def test_moving_a_booked_session_inside_the_change_cutoff_asks_staff_to_confirm(
+    app, client, make_session, sign_in_as
+):
+    session_id = make_session()
+    sign_up(app, session_id, "Booked Clinic", "booked@clinic.example.org")
+    sign_in_as("staff")
+    tomorrow_early = edit_form_moving(app, session_id, "2026-11-24", starts_at="08:00")
+
+    refused = client.post(f"/staff/sessions/{session_id}/edit", data=tomorrow_early)
+
+    assert error_under(refused, "day") == (
+        "Tue, Nov 24, 2026, 8:00 AM PT is within 24 hours, and 1 organization is booked on this "
+        "session: they could no longer change their date, only cancel. To move it anyway, tick "
+        "“Move it inside the cutoff” and save again."
+    )
+    assert outbox_kinds(app) == ["booking_confirmed"]
+    moved = client.post(
+        f"/staff/sessions/{session_id}/edit", data={**tomorrow_early, "move_inside_cutoff": "y"}
+    )
+    assert moved.status_code == 303
+    with app.app_context():
+        assert db.session.get(TrainingSession, session_id).starts_at == datetime(
+            2026, 11, 24, 16, 0, tzinfo=UTC
+        )
+    assert outbox_kinds(app) == ["booking_confirmed", "session_changed"]

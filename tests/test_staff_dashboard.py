@@ -135,3 +135,23 @@ def test_the_nav_shows_each_role_its_pages(client, sign_in_as, role, shown, hidd
     }
     assert all(links[name] in nav for name in shown)
     assert not any(links[name] in nav for name in hidden)
+
+
+def test_staff_are_warned_of_a_session_starting_soon_with_no_meeting_link(
+    client, sign_in_as, make_session
+):
+    bare = make_session(starts_in=timedelta(hours=20))
+    make_session(starts_in=timedelta(hours=20), meeting_url="https://meet.example.org/x")
+    make_session(starts_in=timedelta(days=5))  # no link yet, but not soon
+    client.post("/signup", data=signup_form(bare))
+    sign_in_as("staff")
+
+    dashboard = page_text(client.get("/staff/"))
+    roster = page_text(client.get(f"/staff/sessions/{bare}"))
+
+    assert "This session starts within 24 hours and has no meeting link yet" in dashboard
+    assert "(1 booked)" in dashboard
+    assert (
+        "This session starts within 24 hours and has no meeting link yet: the 1 organization "
+        "booked on it cannot join. Add the meeting link" in roster
+    )

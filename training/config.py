@@ -22,6 +22,8 @@ DISPLAY_TIMEZONE = "America/Los_Angeles"
 
 # Booking rules.
 CHANGE_CUTOFF_HOURS = 24
+# Staff are warned of a session starting within this many hours with no meeting link.
+MEETING_LINK_WARNING_HOURS = 24
 
 # Served pages never embed the app in another site's frame.
 SESSION_COOKIE_HTTPONLY = True

@@ -138,6 +138,15 @@ class TrainingSession(db.Model):
         """Scheduled, and not started at ``now``."""
         return not self.is_cancelled and not self.has_started(now)
 
+    def lacks_meeting_link(self, now: datetime, within_hours: float) -> bool:
+        """Scheduled, not started at ``now``, starting within ``within_hours``, and with no
+        meeting link yet: staff are warned, and the emails say plainly it is not set."""
+        return (
+            self.is_bookable(now)
+            and not self.meeting_url
+            and self.starts_at - now <= timedelta(hours=within_hours)
+        )
+
     def changes_close_at(self, cutoff_hours: int) -> datetime:
         """When an organization may no longer change its booking: ``cutoff_hours`` before the
         start."""

@@ -12,7 +12,8 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from training.booking.display import possessive, sentence
+from training.booking.cutoff import changes_close_at, is_inside_cutoff
+from training.booking.display import sentence
 from training.booking.ical import (
     InviteDetails,
     build_invite,
@@ -23,13 +24,22 @@ from training.booking.links import issue_manage_link
 from training.booking.models import (
     SESSION_SCHEDULED,
     SIGNUP_CONFIRMED,
+    SIGNUP_WAITLISTED,
     Signup,
+    SignupChoice,
     TrainingSession,
 )
 from training.extensions import db, utcnow
 from training.mail.addresses import ascii_address
 from training.mail.models import Reminder
 from training.mail.services import mail_domain, mailbox_key, public_url, queue_email
+
+
+def subject_for(signup: Signup, text: str) -> str:
+    """A booking email's subject: ``text``, then the organization in brackets, the same way on
+    every email, so a contact with several bookings can tell them apart (``"Reminder: Tue, Dec
+    1, 10:00–11:30 AM PT (Sierra Valley Medical Society)"``)."""
+    return f"{text} ({signup.organization_name})"
 
 
 def invite_details(signup: Signup, session: TrainingSession | None = None) -> InviteDetails:
@@ -112,12 +122,13 @@ def queue_confirmation(
     previous: TrainingSession | None = None,
     promoted: bool = False,
     cancelled_date: TrainingSession | None = None,
+    now: datetime | None = None,
 ) -> None:
     """Queue the "you're booked" email with its invite (REQUEST); after a move, first the CANCEL
     of the old date, as an email of its own. ``promoted`` says it came off the waitlist: into
     a seat that opened up, or, with ``cancelled_date``, on another date it chose because that
     one was cancelled (no seat opened: its own date went)."""
-    when, organization = signup.session.when, signup.organization_name
+    when = signup.session.when
     if previous is not None:
         # Two emails, one invite each: clients act on one calendar per message, and the old
         # date is another event (another UID) that must be cancelled on its own.
@@ -125,17 +136,18 @@ def queue_confirmation(
             signup,
             None,
             "date_released",
-            f"Cancelled: {previous.when} (moved to {when})",
+            subject_for(signup, f"Cancelled: {previous.when}, moved to {when}"),
             method="CANCEL",
             invite_session=previous,
+            now=now,
         )
-        subject = f"Your training date has changed: {when} ({organization})"
+        subject = subject_for(signup, f"Your training date has changed: {when}")
     elif cancelled_date is not None:
-        subject = f"{cancelled_date.when} is cancelled: you're booked for {when} ({organization})"
+        subject = subject_for(signup, f"{cancelled_date.when} is cancelled: you're booked for {when}")
     elif promoted:
-        subject = f"A seat opened up: you're booked for {when} ({organization})"
+        subject = subject_for(signup, f"A seat opened up: you're booked for {when}")
     else:
-        subject = f"You're booked: {when} ({organization})"
+        subject = subject_for(signup, f"You're booked: {when}")
     queue_signup_email(
         signup,
         token,
@@ -145,6 +157,7 @@ def queue_confirmation(
         previous=previous,
         promoted=promoted,
         cancelled_date=cancelled_date,
+        now=now,
     )
 
 
@@ -156,27 +169,48 @@ def queue_signup_email(
     *,
     method: str | None = None,
     invite_session: TrainingSession | None = None,
+    recipients: list[str] | None = None,
+    now: datetime | None = None,
     **context,
-) -> None:
-    """Queue ``mail/<kind>`` to the signup's recipients, with an invite when ``method`` is set
-    (for ``invite_session``, the signup's own session by default) and the manage link when
-    ``token`` is given."""
+) -> int:
+    """Queue ``mail/<kind>`` to the signup's recipients (or ``recipients``), with an invite when
+    ``method`` is set (for ``invite_session``, the signup's own session by default) and the
+    manage link when ``token`` is given; returns the message's id.
+
+    Every booking email with a manage link is built here, so each offers what its reader can
+    still do at ``now`` (the moment it is built; the clock by default): inside the change
+    cutoff, the footer offers only seeing or cancelling the booking (``manage_actions``).
+    """
+    now = now or utcnow()
     context.update(
+        # When the email is built: its session's lines say so of a meeting link still missing.
+        built_at=now,
         manage_url=public_url("booking.manage", token=token) if token else None,
         # Where the manage link leads besides the booking: practice, and the challenges.
         sandbox_url=public_url("sandbox.home", token=token) if token else None,
-        # Inside the change cutoff only cancelling is left: the footer says so, and until when.
-        changes_close_at=_changes_close_at(signup),
+        **manage_actions(signup, now),
         challenges_url=public_url("challenges.organization", token=token) if token else None,
         invite_session=invite_session,
     )
+    recipients = signup.recipients if recipients is None else recipients
     if method is None:
-        queue_email(kind, signup.recipients, subject, signup, **context)
-        return
+        return queue_email(kind, recipients, subject, signup, **context)
     invite = invite_details(signup, invite_session)
-    queue_with_invite(
-        kind, signup.recipients, subject, signup, invite=invite, method=method, **context
+    return queue_with_invite(
+        kind, recipients, subject, signup, invite=invite, method=method, **context
     )
+
+
+def manage_actions(signup: Signup, now: datetime) -> dict[str, datetime | None]:
+    """What the emails' footer (``mail/_footer.txt``, ``mail/_layout.html``) offers at ``now``:
+    ``changes_close_at`` is set once date and contact changes have closed for a booked
+    ``signup`` (only seeing or cancelling it is left), None while they are open, for a
+    waitlist place, or for a booking whose session staff cancelled (it goes back to choosing a
+    date)."""
+    if not signup.is_confirmed or signup.session is None or signup.session.is_cancelled:
+        return {"changes_close_at": None}
+    closes = changes_close_at(signup.session)
+    return {"changes_close_at": closes if now >= closes else None}
 
 
 def queue_waitlisted(signup: Signup, token: str) -> None:
@@ -187,7 +221,7 @@ def queue_waitlisted(signup: Signup, token: str) -> None:
         signup,
         token,
         "waitlisted",
-        f"You're on the waitlist for {first_choice} ({signup.organization_name})",
+        subject_for(signup, f"You're on the waitlist for {first_choice}"),
     )
 
 
@@ -219,15 +253,14 @@ def send_people_update(signup: Signup, before: list[tuple[str, str]]) -> bool:
             before[0] if _mailbox_keys(before)[0] != _mailbox_keys(after)[0] else None
         ),
     }
-    organization = signup.organization_name
     booked = signup.session if signup.is_confirmed else None
     method = None
     if booked is not None:
         raise_invite_sequence(signup)
         method = "REQUEST"
-        subject = f"Updated: who attends {booked.when} ({organization})"
+        subject = subject_for(signup, f"Updated: who attends {booked.when}")
     else:
-        subject = f"Updated: the contacts for {possessive(organization)} waitlist place"
+        subject = subject_for(signup, "Updated: the contacts for your waitlist place")
     queue_signup_email(
         signup, issue_manage_link(signup), "people_updated", subject, method=method, **context
     )
@@ -235,11 +268,11 @@ def send_people_update(signup: Signup, before: list[tuple[str, str]]) -> bool:
         return True
     recipients = [email for _name, email in removed]
     if booked is None:
-        subject = f"Removed: you are no longer on {possessive(organization)} waitlist place"
+        subject = subject_for(signup, "Removed: you are no longer on the waitlist place")
         queue_email("people_removed", recipients, subject, signup, **context)
     else:
-        subject = (
-            f"Removed: you are no longer on {possessive(organization)} booking for {booked.when}"
+        subject = subject_for(
+            signup, f"Removed: you are no longer on the booking for {booked.when}"
         )
         queue_with_invite(
             "people_removed",
@@ -261,23 +294,14 @@ def _mailbox_keys(mailboxes: list[tuple[str, str]]) -> tuple[tuple[str, str], fr
     return keys[0], frozenset(keys[1:])
 
 
-def _changes_close_at(signup: Signup) -> datetime | None:
-    """When date and contact changes closed for a booked ``signup``, if they have closed by
-    now; None while they are open (or for a waitlist place)."""
-    if not signup.is_confirmed or signup.session is None:
-        return None
-    closes = signup.session.changes_close_at(current_app.config["CHANGE_CUTOFF_HOURS"])
-    return closes if utcnow() >= closes else None
-
-
 def queue_manage_link(signup: Signup, token: str) -> None:
     """Queue a fresh manage link to the contact on file (never to the attendees)."""
-    queue_email(
+    queue_signup_email(
+        signup,
+        token,
         "manage_link",
-        [signup.contact_email],
-        f"Your manage link for {signup.program.name}",
-        signup=signup,
-        manage_url=public_url("booking.manage", token=token),
+        subject_for(signup, f"Your manage link for {signup.program.name}"),
+        recipients=[signup.contact_email],
     )
 
 
@@ -346,26 +370,75 @@ def send_session_update(
         return 0
     for signup in signups:
         when = session.when
-        queue_with_invite(
-            "session_cancelled" if cancelled else "session_changed",
-            signup.recipients,
-            f"Cancelled: the training session on {when}"
-            if cancelled
-            else f"Updated: your training session, {when}",
+        queue_signup_email(
             signup,
-            invite=invite_details(signup, session),
+            issue_manage_link(signup),
+            "session_cancelled" if cancelled else "session_changed",
+            subject_for(
+                signup,
+                f"Cancelled: the training session on {when}"
+                if cancelled
+                else f"Updated: your training session, {when}",
+            ),
+            invite_session=session,
             method="CANCEL" if cancelled else "REQUEST",
-            manage_url=public_url("booking.manage", token=issue_manage_link(signup)),
-            # Its other dates a seat can still come from: not cancelled, not started.
+            now=now,
+            # Its other dates a seat can still come from: not cancelled, not inside the
+            # cutoff (``promote_waitlist`` books nobody there); those inside it are named apart.
             alternates=[
                 choice.session
                 for choice in signup.choices
-                if choice.session_id != session.id and choice.session.is_bookable(now)
+                if choice.session_id != session.id
+                and choice.session.is_bookable(now)
+                and not is_inside_cutoff(choice.session, now)
+            ],
+            too_soon=[
+                choice.session
+                for choice in signup.choices
+                if choice.session_id != session.id
+                and choice.session.is_bookable(now)
+                and is_inside_cutoff(choice.session, now)
             ],
             changes=changes,
         )
     db.session.flush()
     return len(signups)
+
+
+def send_waitlist_session_moved(
+    session: TrainingSession, previous: Mapping[str, Any], *, now: datetime
+) -> int:
+    """Tell every organization waiting for ``session`` that staff moved it (``previous`` holds
+    its ``starts_at`` and ``ends_at`` before); returns how many were told.
+
+    Nothing is sent when its time did not change or the session has started at ``now``. The
+    email says the new time, the organization's place in line (none once the new time is
+    inside the change cutoff: nobody is booked from a waitlist then) and how to leave the
+    waitlist from the manage link.
+    """
+    moved = (previous["starts_at"], previous["ends_at"]) != (session.starts_at, session.ends_at)
+    if not moved or session.is_cancelled or session.has_started(now):
+        return 0
+    waiting = db.session.scalars(
+        select(Signup)
+        .join(SignupChoice, SignupChoice.signup_id == Signup.id)
+        .where(SignupChoice.session_id == session.id, Signup.status == SIGNUP_WAITLISTED)
+        .order_by(Signup.id)
+    ).all()
+    was = session.program.session_when(previous["starts_at"], previous["ends_at"])
+    too_soon = is_inside_cutoff(session, now)
+    for line, signup in enumerate(waiting, start=1):
+        queue_signup_email(
+            signup,
+            issue_manage_link(signup),
+            "waitlist_session_moved",
+            subject_for(signup, f"Waitlist update: {was} has moved to {session.when}"),
+            now=now,
+            session=session,
+            was=was,
+            position=None if too_soon else line,
+        )
+    return len(waiting)
 
 
 def send_reminders(now: datetime) -> int:
@@ -427,12 +500,12 @@ def send_reminders(now: datetime) -> int:
             continue  # another worker recorded it first
         if covered:
             continue
-        message_id = queue_email(
+        message_id = queue_signup_email(
+            signup,
+            issue_manage_link(signup),
             "reminder",
-            signup.recipients,
-            f"Reminder: your training session, {session.when}",
-            signup=signup,
-            manage_url=public_url("booking.manage", token=issue_manage_link(signup)),
+            subject_for(signup, f"Reminder: your training session, {session.when}"),
+            now=now,
             starts_in=_starts_in(session.starts_at - now),
         )
         reminders[0].outbox_message_id = message_id

@@ -32,6 +32,8 @@ from sqlalchemy.orm import joinedload, make_transient_to_detached
 from training.audit.models import AuditEvent
 from training.audit.services import SYSTEM_ACTOR, event_values, record
 from training.booking import notices
+from training.booking.cutoff import changes_close_at as _changes_close_at
+from training.booking.cutoff import is_inside_cutoff
 from training.booking.display import possessive
 from training.booking.links import (
     hash_token,
@@ -198,25 +200,32 @@ class WaitlistPlace:
     """One of a waitlisted organization's chosen dates, and where it stands on it."""
 
     session: TrainingSession
-    position: int | None  # 1 = first in line; None once the session has started
+    # 1 = first in line; None once no seat can come from it (``closed`` says why).
+    position: int | None
+    # "started" (under way or over), "cutoff" (inside the change cutoff), or None.
+    closed: str | None = None
 
     @property
     def is_waiting(self) -> bool:
-        """Whether a seat can still come from it (the session has not started)."""
+        """Whether a seat can still come from it (the session is not inside its cutoff)."""
         return self.position is not None
 
 
 def waitlist_places(signup: Signup, now: datetime) -> list[WaitlistPlace]:
     """``signup``'s chosen dates in its order, each with its place in line; a date that has
-    started at ``now`` has no place: nobody is promoted into a session under way or over."""
+    started at ``now``, or is inside its change cutoff, has no place: nobody is promoted into
+    a session then (``promote_waitlist``)."""
     if not signup.is_waitlisted:
         return []
-    return [
-        WaitlistPlace(
-            session, None if session.has_started(now) else waitlist_position(signup, session)
-        )
-        for session in signup.chosen_sessions
-    ]
+    places = []
+    for session in signup.chosen_sessions:
+        if session.has_started(now):
+            places.append(WaitlistPlace(session, None, "started"))
+        elif is_inside_cutoff(session, now):
+            places.append(WaitlistPlace(session, None, "cutoff"))
+        else:
+            places.append(WaitlistPlace(session, waitlist_position(signup, session)))
+    return places
 
 
 def dates_waited_for(signup: Signup, now: datetime) -> list[TrainingSession]:
@@ -647,7 +656,7 @@ def change_session(signup: Signup, session: TrainingSession, *, now: datetime, a
         new=session.when,
     )
     token = issue_manage_link(signup)
-    notices.queue_confirmation(signup, token, previous=previous)
+    notices.queue_confirmation(signup, token, previous=previous, now=now)
     if previous is not None:
         promote_waitlist(previous, now=now)
 
@@ -747,8 +756,12 @@ def cancel_signup(
         signup,
         None,
         "cancelled",
-        f"Cancelled: {possessive(signup.organization_name)} training"
-        + (f" on {previous.when}" if previous is not None else " waitlist place"),
+        notices.subject_for(
+            signup,
+            f"Cancelled: your booking for {previous.when}"
+            if previous is not None
+            else "Cancelled: your place on the waitlist",
+        ),
         method="CANCEL" if previous is not None else None,
         by_staff=actor is not None,
         merged_into=merged_into,
@@ -767,9 +780,15 @@ def promote_waitlist(
     """Give free seats in ``session`` to the organizations first in line for it. Each is
     emailed that a seat opened up, or, for the signups in ``displaced`` (booked on or waiting
     for ``cancelled_date``, which was just cancelled), that their date is cancelled and they
-    are booked on another they chose."""
+    are booked on another they chose.
+
+    Every automatic booking from a waitlist comes through here (an organization or staff
+    cancelling, staff moving or cancelling a session, seats raised). Nobody is booked into a
+    session inside its change cutoff at ``now``: the organization never chose that moment
+    and could only cancel it. The seat stays open; staff may book someone by hand.
+    """
     promoted: list[Signup] = []
-    if not session.is_bookable(now):
+    if not session.is_bookable(now) or is_inside_cutoff(session, now):
         return promoted
     while True:
         candidate = db.session.scalars(
@@ -802,6 +821,7 @@ def promote_waitlist(
             issue_manage_link(candidate),
             promoted=True,
             cancelled_date=cancelled_date if candidate.id in displaced else None,
+            now=now,
         )
         promoted.append(candidate)
 
@@ -923,16 +943,6 @@ def _require_signups_open(program: Program, now: datetime) -> None:
         raise SignupsClosed(f"Signups for {program.name} have not opened yet.")
     if state == "closed":
         raise SignupsClosed(f"Signups for {program.name} are closed.")
-
-
-def _changes_close_at(session: TrainingSession) -> datetime:
-    return session.changes_close_at(current_app.config["CHANGE_CUTOFF_HOURS"])
-
-
-def is_inside_cutoff(session: TrainingSession, now: datetime) -> bool:
-    """Whether ``now`` is past ``session``'s change cutoff (``CHANGE_CUTOFF_HOURS`` before its
-    start): a booking made now could be cancelled but not moved or edited."""
-    return now >= _changes_close_at(session)
 
 
 def dates_open_to_change(signup: Signup, now: datetime) -> list[TrainingSession]:

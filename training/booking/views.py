@@ -45,6 +45,7 @@ from training.booking.models import Program, Signup, TrainingSession
 from training.booking.names import organization_key
 from training.drawn import mark_drawn, redrawn_when_changed, require_unchanged
 from training.edge import carry_out, flashed_above, shown_under
+from training.errors import render_error
 from training.extensions import db, utcnow
 from training.mail.services import public_url
 from training.masking import TOKEN_PLACEHOLDER
@@ -417,13 +418,37 @@ def cancel(token: str):
 
 @bp.get("/manage/<token>/invite.ics")
 def invite(token: str):
-    """The booking's calendar invite as an .ics download."""
+    """The booking's calendar invite as an .ics download; for a booking with no date, a page
+    saying why there is no invite, with the way back to the manage page."""
     signup = signup_or_404(token)
     if not signup.is_confirmed:
-        abort(404)
+        return _no_invite(signup, token)
     body = build_invite(notices.invite_details(signup), method="REQUEST", stamp=utcnow())
     return attachment(
         body, filename="training-session.ics", mimetype=CALENDAR_MIMETYPE, personal=True
+    )
+
+
+def _no_invite(signup: Signup, token: str):
+    """The answer to an invite download for a booking with no date: 410 Gone for a cancelled
+    one (its invite was withdrawn), 404 for a waitlist place (no invite until a date is
+    booked); each says so and links back to the manage page."""
+    back = (url_for("booking.manage", token=token), "Back to your booking")
+    if signup.is_cancelled:
+        return render_error(
+            410,
+            "This booking is cancelled",
+            f"{possessive(signup.organization_name)} booking is cancelled, so it has no calendar "
+            "invite any more; the cancellation email removed it from your calendar.",
+            back=back,
+        )
+    return render_error(
+        404,
+        "No calendar invite yet",
+        f"{signup.organization_name} is on the waitlist and has no date yet, so there is no "
+        "calendar invite. When you are booked on a date, the booking email brings the invite, "
+        "and this download will work.",
+        back=back,
     )
 
 

@@ -132,6 +132,10 @@ class SessionForm(Form):
         description="The audit log keeps it. Nobody is emailed about a session in the past.",
         validators=[Length(max=1000, message="Keep the reason to 1000 characters or fewer.")],
     )
+    # Offered when a move puts a session with bookings inside the change cutoff.
+    move_inside_cutoff = BooleanField(
+        "Move it inside the cutoff: the organizations booked can then only cancel"
+    )
     submit = SubmitField("Save session")
 
     def __init__(self, *args, zone: ZoneInfo, accounts: list[StaffMember], **kwargs):

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from training.booking.links import issue_manage_link
 from training.booking.models import Signup, TrainingSession
-from training.booking.notices import queue_signup_email
+from training.booking.notices import queue_signup_email, subject_for
 from training.booking.services import dates_open_to_change, waitlist_places
 
 
@@ -25,9 +25,10 @@ def queue_waitlist_session_cancelled(
         signup,
         issue_manage_link(signup),
         "waitlist_session_cancelled",
-        f"Waitlist update: {cancelled.when} is cancelled ({signup.organization_name})",
+        subject_for(signup, f"Waitlist update: {cancelled.when} is cancelled"),
         cancelled=cancelled,
         booked_on=signup.session if signup.is_confirmed else None,
         waiting_for=waiting_for,
         open_dates=open_dates,
+        now=now,
     )

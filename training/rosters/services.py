@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from training.audit.services import record
-from training.booking.display import format_moment, possessive
+from training.booking.cutoff import starts_inside_cutoff
+from training.booking.display import format_day, format_long_date, format_moment, possessive
 from training.booking.links import hash_token
 from training.booking.models import (
     SESSION_CANCELLED,
@@ -27,7 +29,7 @@ from training.booking.models import (
     SignupChoice,
     TrainingSession,
 )
-from training.booking.notices import send_session_update
+from training.booking.notices import send_session_update, send_waitlist_session_moved
 from training.booking.search import signup_matches
 from training.booking.services import (
     AlreadySignedUp,
@@ -125,6 +127,32 @@ class StartsInPast(BookingError):
         )
 
 
+class OutsideProgramWindow(BookingError):
+    """The new start is on a day outside the program's dates (``Program.window_starts_on`` to
+    ``window_ends_on``, in its zone)."""
+
+    def __init__(self, starts_at: datetime, program: Program):
+        super().__init__(
+            f"{format_long_date(starts_at, program.zone)} is outside {program.name}'s dates, "
+            f"{format_day(program.window_starts_on)} to {format_day(program.window_ends_on)}. "
+            "Choose a day in the program's dates."
+        )
+
+
+class MovedInsideCutoff(BookingError):
+    """The new start is inside the change cutoff and organizations are booked on the session:
+    they could no longer change their date, only cancel. Staff must confirm it
+    (``inside_cutoff_confirmed``)."""
+
+    def __init__(self, starts_at: datetime, zone: ZoneInfo, *, booked: int, hours: int):
+        organizations = "1 organization is" if booked == 1 else f"{booked} organizations are"
+        super().__init__(
+            f"{format_moment(starts_at, zone)} is within {hours} hours, and {organizations} "
+            "booked on this session: they could no longer change their date, only cancel. To "
+            "move it anyway, tick “Move it inside the cutoff” and save again."
+        )
+
+
 @dataclass(frozen=True)
 class SessionDetails:
     """What staff set on a session."""
@@ -135,6 +163,15 @@ class SessionDetails:
     meeting_url: str | None = None
     dial_in: str | None = None
     passcode: str | None = None
+
+
+@dataclass(frozen=True)
+class Told:
+    """Who a change to a session emails: organizations ``booked`` on it, and ``waiting`` for
+    it."""
+
+    booked: int
+    waiting: int = 0
 
 
 # Changing any of these sends everyone booked an updated invite.
@@ -192,12 +229,17 @@ def update_session(
     now: datetime,
     actor,
     past_reason: str | None = None,
-) -> int:
+    inside_cutoff_confirmed: bool = False,
+) -> Told:
     """Apply staff's changes, then the ``facilitators`` (None keeps them); returns how many
-    organizations were sent an updated invite.
+    organizations were sent an updated invite, and how many waiting for it were told that it
+    moved (``send_waitlist_session_moved``).
 
     Seats may go down only to the number already booked; the check and the change are one
     UPDATE, so a booking racing the change cannot slip in between (``SeatsBelowBooked``).
+    A new start on a day outside the program's dates raises ``OutsideProgramWindow`` (the
+    home page would list it); one inside the change cutoff at ``now`` while organizations are
+    booked raises ``MovedInsideCutoff`` unless staff confirmed it (``inside_cutoff_confirmed``).
     A new start at or before ``now`` raises ``StartsInPast`` unless an admin (``actor``)
     confirmed it with a written ``past_reason`` (audited). Nobody is emailed about a session
     that has started at ``now`` (an invite for a date gone by helps no one), but its bookings'
@@ -208,6 +250,19 @@ def update_session(
     if details.ends_at <= details.starts_at:
         raise BookingError("The session must end after it starts.")
     if details.starts_at != session.starts_at:
+        _require_in_window(details.starts_at, session.program)
+        if (
+            details.starts_at > now
+            and session.seats_booked
+            and not inside_cutoff_confirmed
+            and starts_inside_cutoff(details.starts_at, now)
+        ):
+            raise MovedInsideCutoff(
+                details.starts_at,
+                session.program.zone,
+                booked=session.seats_booked,
+                hours=current_app.config["CHANGE_CUTOFF_HOURS"],
+            )
         past_reason = _past_allowed(
             details.starts_at,
             session.program,
@@ -250,14 +305,17 @@ def update_session(
         seats=details.seats,
         **_past_note(past_reason),
     )
-    told = send_session_update(session, before, now=now) if changed else 0
+    told = Told(
+        send_session_update(session, before, now=now) if changed else 0,
+        send_waitlist_session_moved(session, before, now=now),
+    )
     promote_waitlist(session, now=now)
     if facilitators is not None:
         assign_facilitators(session, list(facilitators), actor=actor)
     return told
 
 
-def cancel_session(session: TrainingSession, reason: str, *, now: datetime, actor) -> int:
+def cancel_session(session: TrainingSession, reason: str, *, now: datetime, actor) -> Told:
     """Cancel a session: everyone booked gets a CANCEL and goes back to its alternates, and its
     waitlist is emptied.
 
@@ -265,8 +323,9 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
     once where one has a seat; the others choose another date from their manage link. Each
     organization waiting for the session leaves its waitlist and is emailed where it stands
     now: booked on another of its dates, still waiting for them, or waiting for no date (it
-    may book one with free seats from its manage link). Returns how many organizations were
-    booked on it.
+    may book one with free seats from its manage link). Nobody is booked on a date inside its
+    change cutoff (``promote_waitlist``); the email names those dates and says to write to
+    staff. Returns how many organizations were booked on it and waiting for it.
     """
     if session.is_cancelled:
         raise BookingError("This session is already cancelled.")
@@ -304,7 +363,7 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
         promote_waitlist(alternate, now=now, cancelled_date=session, displaced=displaced)
     for signup in waiting:
         notices.queue_waitlist_session_cancelled(signup, session, now=now)
-    return told
+    return Told(told, len(waiting))
 
 
 def drop_cancelled_choices(program: Program) -> int:
@@ -381,6 +440,13 @@ def _past_allowed(
     if not (is_admin and reason):
         raise StartsInPast(starts_at, program.zone, booked=booked, admin=is_admin)
     return reason
+
+
+def _require_in_window(starts_at: datetime, program: Program) -> None:
+    """Raise ``OutsideProgramWindow`` for a start on a day outside ``program``'s dates."""
+    day = starts_at.astimezone(program.zone).date()
+    if not program.window_starts_on <= day <= program.window_ends_on:
+        raise OutsideProgramWindow(starts_at, program)
 
 
 def _past_note(past_reason: str | None) -> dict[str, str]:

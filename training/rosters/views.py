@@ -197,6 +197,7 @@ def edit_session(session_id: int):
             now=utcnow(),
             actor=current_user,
             past_reason=form.past_reason(),
+            inside_cutoff_confirmed=form.move_inside_cutoff.data,
         )
 
     def redrawn(now_form: SessionForm):
@@ -204,7 +205,9 @@ def edit_session(session_id: int):
 
     return carry_out(
         change,
-        done=lambda told: f"Saved {session.when}." + _told(told, "an updated invite"),
+        done=lambda told: (
+            f"Saved {session.when}." + _told(told, "an updated invite", "that it moved")
+        ),
         redirect_to=url_for("rosters.roster", session_id=session.id),
         refused=redrawn_when_changed(form, drawn_now, redrawn, refused),
     )
@@ -215,7 +218,11 @@ def _session_form_page(form, program, session: TrainingSession | None):
     rule's message under its field (same start, start in the past, too few seats), any other
     above the form."""
 
-    def page(same_start: TrainingSession | None = None, in_past: bool = False):
+    def page(
+        same_start: TrainingSession | None = None,
+        in_past: bool = False,
+        inside_cutoff: bool = False,
+    ):
         return render_template(
             "rosters/session_form.html",
             form=form,
@@ -224,6 +231,7 @@ def _session_form_page(form, program, session: TrainingSession | None):
             same_start=same_start,
             in_past=in_past,
             emails_changes=session is None or emails_session_changes(session, utcnow()),
+            inside_cutoff=inside_cutoff,
         )
 
     def refused(error: BookingError):
@@ -232,6 +240,10 @@ def _session_form_page(form, program, session: TrainingSession | None):
             return shown_under(form.starts_at, lambda: page(same_start=error.session))(error)
         if isinstance(error, services.StartsInPast):
             return shown_under(form.day, lambda: page(in_past=True))(error)
+        if isinstance(error, services.MovedInsideCutoff):
+            return shown_under(form.day, lambda: page(inside_cutoff=True))(error)
+        if isinstance(error, services.OutsideProgramWindow):
+            return shown_under(form.day, page)(error)
         if isinstance(error, services.SeatsBelowBooked):
             return shown_under(form.seats, page)(error)
         return flashed_above(page)(error)
@@ -252,7 +264,9 @@ def cancel_session(session_id: int):
         lambda: services.cancel_session(
             session, form.reason.data, now=utcnow(), actor=current_user
         ),
-        done=lambda told: f"Cancelled {session.when}." + _told(told, "the cancellation"),
+        done=lambda told: (
+            f"Cancelled {session.when}." + _told(told, "the cancellation", "where they stand now")
+        ),
         redirect_to=url_for("rosters.sessions"),
         refused=url_for("rosters.roster", session_id=session.id),
     )
@@ -617,11 +631,21 @@ def _roster_action(form, change: Callable[[], object], *, done, back: str, refus
     return carry_out(change, done=done, redirect_to=back, refused=refused)
 
 
-def _told(count: int, what: str) -> str:
-    if count == 0:
-        return ""
-    organizations = "1 organization" if count == 1 else f"{count} organizations"
-    return f" {organizations} booked on it will be emailed {what}."
+def _told(told: services.Told, what: str, waiting_what: str) -> str:
+    """Who is emailed about a change to a session: those booked on it ``what``, those waiting
+    for it ``waiting_what``."""
+    parts = []
+    if told.booked:
+        parts.append(f"{_organizations(told.booked)} booked on it will be emailed {what}")
+    if told.waiting:
+        parts.append(
+            f"{_organizations(told.waiting)} waiting for it will be emailed {waiting_what}"
+        )
+    return f" {'; '.join(parts)}." if parts else ""
+
+
+def _organizations(count: int) -> str:
+    return "1 organization" if count == 1 else f"{count} organizations"
 
 
 def _session_or_404(session_id: int) -> TrainingSession:

@@ -50,6 +50,8 @@ class Dashboard:
     """The figures on the console's home page for admins and staff."""
 
     sessions: list[SessionFigures]
+    # Upcoming sessions starting soon (``link_warning_hours``) with no meeting link yet.
+    missing_links: list[TrainingSession]
     days: list[DayCount]
     # Recipients (not messages): a message can reach some and be refused for others.
     emails_failed: int
@@ -69,8 +71,9 @@ class Dashboard:
         return sum(day.signups for day in self.days)
 
 
-def figures(now: datetime, zone: ZoneInfo) -> Dashboard:
-    """Seats filled and waitlists of upcoming sessions, signups per day, emails failing."""
+def figures(now: datetime, zone: ZoneInfo, *, link_warning_hours: float = 24) -> Dashboard:
+    """Seats filled and waitlists of upcoming sessions, those starting within
+    ``link_warning_hours`` with no meeting link, signups per day, emails failing."""
     sessions = db.session.scalars(
         select(TrainingSession)
         .options(joinedload(TrainingSession.program))
@@ -107,6 +110,9 @@ def figures(now: datetime, zone: ZoneInfo) -> Dashboard:
     ).all()
     return Dashboard(
         sessions=[SessionFigures(session, waitlists.get(session.id, 0)) for session in sessions],
+        missing_links=[
+            session for session in sessions if session.lacks_meeting_link(now, link_warning_hours)
+        ],
         days=[
             DayCount(day, per_day[day])
             for day in (first_day + timedelta(days=offset) for offset in range(DASHBOARD_DAYS))

@@ -175,7 +175,11 @@ def home():
     if not current_user.can_manage:
         return render_template("staff/home.html", dashboard=None)
     now = utcnow()
-    figures = dashboard.figures(now, ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]))
+    figures = dashboard.figures(
+        now,
+        ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]),
+        link_warning_hours=current_app.config["MEETING_LINK_WARNING_HOURS"],
+    )
     workers = worker_services.workers_seen(now)
     return render_template("staff/home.html", dashboard=figures, workers=workers, now=now)
 
