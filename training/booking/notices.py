@@ -143,7 +143,8 @@ def queue_confirmation(
         )
         subject = subject_for(signup, f"Your training date has changed: {when}")
     elif cancelled_date is not None:
-        subject = subject_for(signup, f"{cancelled_date.when} is cancelled: you're booked for {when}")
+        cancelled = cancelled_date.when
+        subject = subject_for(signup, f"{cancelled} is cancelled: you're booked for {when}")
     elif promoted:
         subject = subject_for(signup, f"A seat opened up: you're booked for {when}")
     else:
