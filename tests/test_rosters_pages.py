@@ -901,7 +901,7 @@ def test_a_roster_filtered_shows_only_the_organizations_found(
 def test_adding_again_an_organization_waiting_for_no_date_says_so(
     app, client, make_session, sign_in_as, time_machine
 ):
-    full = make_session(starts_in=timedelta(hours=2), seats=1)
+    full = make_session(starts_in=timedelta(hours=26), seats=1)  # past the change cutoff
     later = make_session(starts_in=timedelta(days=6))
     book(client, full, "South Clinic", contact_email="s@south.example.org")
     book(client, full, "North Clinic")  # waitlisted for its one date
@@ -911,6 +911,8 @@ def test_adding_again_an_organization_waiting_for_no_date_says_so(
     assert "North Clinic already holds a place: on the waitlist for" in page_text(
         client.post(url, data=form)
     )
-    time_machine.move_to(TUESDAY_MORNING + timedelta(hours=3), tick=True)  # its date started
+    time_machine.move_to(TUESDAY_MORNING + timedelta(hours=27), tick=True)  # its date started
+    # A day later the sign-in has lapsed: staff sign in again.
+    client.post("/staff/sign-in", data={"email": "staff@cmadocs.example.org", "password": PASSWORD})
     text = page_text(client.post(url, data={**form, "submission_key": "c" * 32}))
     assert "North Clinic already holds a place: not waiting for any date," in text
