@@ -812,3 +812,69 @@ def test_help_is_refused_until_check_in_opens_at_the_given_now(app, live):
         attendance = db.session.scalars(select(LiveAttendance)).one()
         assert attendance.help_requested_at == opens_at
         db.session.rollback()
+
+
+def test_help_and_done_past_the_scheduled_end_are_taken_until_follow_ups_go_out(
+    app, live, facilitator, clock
+):
+    participant = app.test_client()
+    facilitator.post(console_url(live, "start"))
+    for name in (SIERRA, COAST):
+        facilitator.post(
+            console_url(live, f"check-in/{live.signup_ids[name]}"), data={"status": "present"}
+        )
+    clock.move_to(live.ends_at + timedelta(minutes=5), tick=False)
+    # Running over: the facilitator has not pressed End, so a participant can still ask.
+    help_page = page_text(participant.post(follow_url(live, action="help"), follow_redirects=True))
+    assert "A facilitator has been told you need help." in help_page
+    participant.post(follow_url(live, action="help/withdraw"))
+
+    facilitator.post(console_url(live, "follow-ups"))
+    page = page_text(participant.get(follow_url(live)))
+    assert "The session has ended." in page
+    assert "I need help" not in page
+    assert "Done with this step" not in page
+    help_page = page_text(participant.post(follow_url(live, action="help"), follow_redirects=True))
+    assert "The session has ended, so no facilitator is watching for help now." in help_page
+    done_page = page_text(
+        participant.post(
+            follow_url(live, action="done"),
+            data={"step_id": step_ids(app)[1]},
+            follow_redirects=True,
+        )
+    )
+    assert "The session has ended, so steps can no longer be marked done." in done_page
+    assert "Needs help" not in page_text(facilitator.get(console_url(live)))
+
+
+def test_help_and_done_after_follow_ups_are_refused_even_if_the_session_is_started_again(
+    app, live, facilitator, clock
+):
+    participant = app.test_client()
+    facilitator.post(console_url(live, "start"))
+    for name in (SIERRA, COAST):
+        facilitator.post(
+            console_url(live, f"check-in/{live.signup_ids[name]}"), data={"status": "present"}
+        )
+    clock.move_to(live.ends_at + timedelta(minutes=5), tick=False)
+    facilitator.post(console_url(live, "follow-ups"))
+    facilitator.post(console_url(live, "start"))
+    help_page = page_text(participant.post(follow_url(live, action="help"), follow_redirects=True))
+    assert "The session has ended, so no facilitator is watching for help now." in help_page
+    done_page = page_text(
+        participant.post(
+            follow_url(live, action="done"),
+            data={"step_id": step_ids(app)[1]},
+            follow_redirects=True,
+        )
+    )
+    assert "The session has ended, so steps can no longer be marked done." in done_page
+
+
+def test_help_past_the_scheduled_end_of_a_session_never_started_is_refused(app, live, clock):
+    clock.move_to(live.ends_at + timedelta(minutes=1), tick=False)
+    participant = app.test_client()
+    help_page = page_text(participant.post(follow_url(live, action="help"), follow_redirects=True))
+    assert "The session has ended, so no facilitator is watching for help now." in help_page
+    with app.app_context():
+        assert db.session.scalars(select(LiveAttendance)).all() == []

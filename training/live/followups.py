@@ -40,7 +40,8 @@ def send_followups(session: TrainingSession, *, actor=None, now: datetime) -> Fo
 
     Raises ``FollowUpsNotReady`` before the session's scheduled end (nobody can have come to,
     or missed, a session that has not happened), and until every organization is checked in
-    (present, joined late or no-show), so nobody who came is told they were missed.
+    (present, joined late or no-show), so nobody who came is told they were missed. A session
+    still running is ended: participants' signals are no longer taken once follow-ups are out.
     """
     if not has_ended(session, now):
         raise FollowUpsNotReady(
@@ -78,7 +79,19 @@ def send_followups(session: TrainingSession, *, actor=None, now: datetime) -> Fo
             report.missed += 1
     if report.sent:
         live = open_live(session)
-        bump(live, seen_by_participants=False)
+        # Once the follow-ups are out the session is over: a timer left running is stopped,
+        # so participants' pages say so and stop offering "I need help" and "Done".
+        was_running = live.is_running
+        if was_running:
+            live.ended_at = now
+        bump(live, seen_by_participants=was_running)
+        if was_running:
+            record(
+                "live.ended",
+                actor=actor,
+                actor_label=None if actor is not None else COMMAND_LINE_ACTOR,
+                session=session,
+            )
         record(
             "live.followups_sent",
             actor=actor,

@@ -247,7 +247,8 @@ def clear_help(session: TrainingSession, signup: Signup, *, actor) -> None:
 
 def request_help(signup: Signup, *, now: datetime) -> None:
     """The organization asks for a facilitator (on the step it is shown). Raises ``LiveError``
-    before check-in opens (nobody is watching yet) and after the session has ended."""
+    before check-in opens (nobody is watching yet) and once the session is over for
+    participants (``is_over_for_participants``)."""
     session = _participant_session(signup)
     if not is_checkin_open(session, now):
         raise LiveError(
@@ -255,7 +256,7 @@ def request_help(signup: Signup, *, now: datetime) -> None:
             "Until then, write to the training team from your booking page."
         )
     live = open_live(session)
-    if live.ended_at is not None:
+    if is_over_for_participants(session, live, now):
         raise LiveError("The session has ended, so no facilitator is watching for help now.")
     attendance = _attendance(live, signup)
     if attendance.help_requested_at is not None:
@@ -284,13 +285,14 @@ def withdraw_help(signup: Signup) -> None:
 
 def mark_step_done(signup: Signup, step: WalkthroughStep | None, *, now: datetime) -> None:
     """The organization says it is done with ``step``, the one on screen: raises ``LiveError``
-    for another step (a stale tab, a forged one ahead, or None for no such step) and while
-    the session is not running."""
-    live = open_live(_participant_session(signup))  # locked: the step cannot move meanwhile
+    for another step (a stale tab, a forged one ahead, or None for no such step), before the
+    session starts and once it is over for participants (``is_over_for_participants``)."""
+    session = _participant_session(signup)
+    live = open_live(session)  # locked: the step cannot move meanwhile
+    if is_over_for_participants(session, live, now):
+        raise LiveError("The session has ended, so steps can no longer be marked done.")
     if live.started_at is None:
         raise LiveError("The session has not started yet, so there is no step to mark done.")
-    if live.ended_at is not None:
-        raise LiveError("The session has ended, so steps can no longer be marked done.")
     if step is None or step.id != live.current_step_id:
         current = live.current_step
         ahead = step is not None and current is not None and step.position > current.position
@@ -304,6 +306,25 @@ def mark_step_done(signup: Signup, step: WalkthroughStep | None, *, now: datetim
         return
     attendance.reported_step_id, attendance.done_at = step.id, now
     _touch(live, attendance)
+
+
+def is_over_for_participants(session: TrainingSession, live: LiveSession, now: datetime) -> bool:
+    """Whether participants' signals ("I need help", "Done") are no longer taken: after the
+    facilitator pressed End, once the follow-up emails went out (whether or not End was
+    pressed), or past the scheduled end of a session that is not running. A running session
+    takes them past its scheduled end, until End: facilitators may run over."""
+    if live.ended_at is not None:
+        return True
+    followups_sent = db.session.scalar(
+        select(LiveAttendance.id)
+        .where(
+            LiveAttendance.session_id == session.id, LiveAttendance.followup_sent_at.is_not(None)
+        )
+        .limit(1)
+    )
+    if followups_sent is not None:
+        return True
+    return not live.is_running and now >= session.ends_at
 
 
 def _participant_session(signup: Signup) -> TrainingSession:
