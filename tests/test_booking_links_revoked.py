@@ -199,3 +199,36 @@ def test_an_unknown_link_is_still_told_it_is_not_valid(client):
     response = client.get("/manage/" + "x" * 43)
     assert response.status_code == 404
     assert "This manage link is not valid" in page_text(response)
+
+
+def test_the_live_page_polling_a_replaced_link_is_told_why_in_json(app, client, booked):
+    client.post(
+        f"/manage/{booked}/contacts",
+        data=contacts_form(contact_name="Nina New", contact_email=NEW_CONTACT, attendee_emails=""),
+    )
+    outsider = app.test_client()
+    polled = outsider.get(
+        f"/manage/{booked}/live/state.json", headers={"Accept": "application/json"}
+    )
+    assert polled.status_code == 410
+    assert polled.get_json() == {"error": "This manage link was replaced", "message": REPLACED}
+
+
+def test_the_sandbox_progress_polling_a_replaced_link_is_told_why_in_json(app, client, booked):
+    client.post(
+        f"/manage/{booked}/contacts",
+        data=contacts_form(contact_name="Nina New", contact_email=NEW_CONTACT, attendee_emails=""),
+    )
+    polled = app.test_client().get(
+        f"/manage/{booked}/sandbox/attempts/1/status", headers={"Accept": "application/json"}
+    )
+    assert polled.status_code == 410
+    assert polled.get_json()["message"] == REPLACED
+
+
+def test_polling_an_unknown_link_is_told_it_is_not_valid_in_json(client):
+    polled = client.get(
+        "/manage/" + "x" * 43 + "/live/state.json", headers={"Accept": "application/json"}
+    )
+    assert polled.status_code == 404
+    assert "This manage link is not valid" in polled.get_json()["message"]

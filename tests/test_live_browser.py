@@ -14,7 +14,8 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 
 from training import PROJECT_ROOT
-from training.booking.models import Program, TrainingSession
+from training.booking.links import revoke_manage_links
+from training.booking.models import Program, Signup, TrainingSession
 from training.booking.services import SignupDetails, book_signup
 from training.extensions import db, utcnow
 from training.live.steps import seed_walkthrough
@@ -245,3 +246,18 @@ def test_with_the_shared_cache_participants_follow_and_still_ask_for_help(browse
     finally:
         for page in (facilitator, *participants):
             page.context.close()
+
+
+def test_a_page_open_on_a_replaced_link_stops_and_says_why(tabs, site):
+    participant = tabs[1]
+    participant.goto(f"/manage/{site.tokens[0]}/live")
+    expect(participant.locator("#step-title")).to_have_text("Waiting for the session to start")
+    with site.app.app_context():
+        signup = db.session.get(Signup, site.signup_ids[0])
+        revoke_manage_links(signup, now=utcnow())
+        db.session.commit()
+    gone = participant.get_by_role("alert")
+    expect(gone).to_contain_text(
+        "This manage link was replaced when the booking's contacts changed"
+    )
+    expect(participant.get_by_role("button", name="I need help")).to_have_count(0)

@@ -4,7 +4,7 @@ base of every rule's refusal, which views turn into a message instead of an erro
 import time
 from contextlib import suppress
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
@@ -104,12 +104,25 @@ def wait_message(seconds: float) -> str:
     return f"Too many attempts for now. Try again in about {round(minutes / 60)} hours."
 
 
+def wants_json() -> bool:
+    """Whether the request is a page's polling: a ``.json`` address, or JSON asked for first
+    (poll.js sends ``Accept: application/json``)."""
+    if request.path.endswith(".json"):
+        return True
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == (
+        "application/json"
+    )
+
+
 def render_error(status: int, title: str, message: str, *, back: tuple[str, str] | None = None):
     """The error page; if even it cannot be drawn, a plain one, never a second error.
 
     ``back`` is (URL, link text) of the page the person came from, offered before the session
-    list.
+    list. A page's polling (``wants_json``) gets the same title and message as JSON, which its
+    script shows in place of the content it can no longer follow.
     """
+    if wants_json():
+        return jsonify(error=title, message=message), status
     try:
         # Signed-in staff keep their console's navigation and sign-out, unless the server failed.
         staff = status < 500 and current_user.is_authenticated

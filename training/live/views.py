@@ -363,6 +363,7 @@ def follow_state(token: str):
     """The participant's page as JSON for its polling; 304 when unchanged."""
     tag = participant_tag(token) if len(token) <= MAX_TOKEN_LENGTH else None
     if tag is None:
+        signup_or_404(token)  # a revoked link is told why (410), an unknown one it is not valid
         abort(404)
     _share(token, tag)
     if request.if_none_match.contains(tag.etag):

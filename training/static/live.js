@@ -59,6 +59,15 @@
         }
         shownStep = newStep;
       },
+      onGone: function (message) {
+        // The step and its buttons no longer work: the server's reason replaces them.
+        var notice = document.createElement("p");
+        notice.className = "notice";
+        notice.id = "live-gone";
+        notice.setAttribute("role", "alert");
+        notice.textContent = message;
+        region.replaceChildren(notice);
+      },
     });
   }
 

@@ -1,7 +1,8 @@
 // The one polling loop of the pages that follow the server: the live pages (the participant's
 // step, the facilitator's board) and the sandbox's progress bar. It asks `url` for JSON every
 // `intervalMs` ms, with If-None-Match once it knows an ETag (304: nothing changed), and hands
-// each new answer to `onChange`, which returns false to stop. Each wait is the interval ±10% at
+// each new answer to `onChange`, which returns false to stop. An address gone for good (404 or
+// 410) stops the loop and hands the server's message to `onGone`. Each wait is the interval ±10% at
 // random, and the first a random part of it, so the pages of a room opened together spread
 // their asks evenly instead of arriving at once. A failed ask waits twice as long; a page shown
 // again asks at once. Without JavaScript every page still works: it renders the
@@ -30,6 +31,20 @@
       fetch(url, { headers: headers, credentials: "same-origin", cache: "no-store" })
         .then(function (response) {
           if (response.status === 304) return null;
+          if (response.status === 404 || response.status === 410) {
+            // The address will not answer again (a replaced manage link, say): stop, and hand
+            // the server's message to the page, which shows it instead of stale content.
+            stopped = true;
+            return response
+              .json()
+              .catch(function () {
+                return {};
+              })
+              .then(function (error) {
+                if (options.onGone) options.onGone(error.message || "This page can no longer be followed; reload it.");
+                return null;
+              });
+          }
           if (!response.ok) {
             failed = true;
             return null;

@@ -88,6 +88,9 @@
           badge.textContent = status.label;
         });
       },
+      onGone: function (message) {
+        text.textContent = message;
+      },
     });
   }
 
