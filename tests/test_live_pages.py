@@ -267,6 +267,27 @@ def test_ending_stops_the_timer_and_tells_participants(app, live, facilitator):
     assert "The session has ended." in page_text(app.test_client().get(follow_url(live)))
 
 
+def test_restarting_an_ended_session_puts_everyone_back_on_step_one_with_the_timer_from_zero(
+    app, live, facilitator, clock
+):
+    facilitator.post(console_url(live, "start"))
+    facilitator.post(console_url(live, "step"), data={"step_id": step_ids(app)[8]})
+    clock.move_to(live.starts_at + timedelta(minutes=40), tick=False)
+    facilitator.post(console_url(live, "end"))
+
+    clock.move_to(live.starts_at + timedelta(minutes=45), tick=False)
+    restarted = facilitator.post(console_url(live, "start"), follow_redirects=True)
+    text = page_text(restarted)
+    assert "The session has started: everyone sees the first step." in text
+    assert "Step 1 of 8: Collect learner permission" in text
+    assert "Time: 0:00:00" in text
+    shown = re.search(r'name="from_step" value="(\d+)"', restarted.get_data(as_text=True))
+    assert int(shown.group(1)) == step_ids(app)[1]
+    participant = page_text(app.test_client().get(follow_url(live)))
+    assert "Step 1 of 8: Collect learner permission" in participant
+    assert "The session has ended" not in participant
+
+
 def test_check_in_marks_present_joined_late_or_no_show_and_is_audited(app, live, facilitator):
     sierra, coast = live.signup_ids[SIERRA], live.signup_ids[COAST]
     facilitator.post(console_url(live, f"check-in/{sierra}"), data={"status": "present"})

@@ -76,8 +76,9 @@ def bump(live: LiveSession, *, seen_by_participants: bool) -> None:
 
 
 def start_session(session: TrainingSession, *, actor, now: datetime) -> LiveSession:
-    """Start the timer and put the first step on every screen (again, after an end); raises
-    ``LiveError`` for a cancelled session, or before check-in opens (``checkin_opens_at``)."""
+    """Start the timer from zero and put the first step on every screen, also when restarting
+    an ended session (whatever step it ended on); raises ``LiveError`` for a cancelled
+    session, or before check-in opens (``checkin_opens_at``)."""
     if session.is_cancelled:
         raise LiveError("This session is cancelled, so it cannot be started.")
     if not is_checkin_open(session, now):
@@ -89,8 +90,7 @@ def start_session(session: TrainingSession, *, actor, now: datetime) -> LiveSess
     if live.is_running:
         raise LiveError("This session is already running.")
     live.started_at, live.ended_at = now, None
-    if live.current_step_id is None:
-        live.current_step = steps[0]
+    live.current_step = steps[0]
     bump(live, seen_by_participants=True)
     record("live.started", actor=actor, session=session)
     return live
