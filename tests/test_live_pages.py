@@ -288,6 +288,37 @@ def test_restarting_an_ended_session_puts_everyone_back_on_step_one_with_the_tim
     assert "The session has ended" not in participant
 
 
+def test_after_end_the_steps_no_longer_move_and_participants_see_only_that_it_ended(
+    app, live, facilitator
+):
+    facilitator.post(console_url(live, "start"))
+    facilitator.post(console_url(live, "step"), data={"step_id": step_ids(app)[8]})
+    facilitator.post(console_url(live, "end"))
+
+    console = facilitator.get(console_url(live))
+    markup = console.get_data(as_text=True)
+    for control in ('id="previous-step"', 'id="next-step"', 'id="jump-step"', 'id="end-session"'):
+        assert control not in markup
+    assert 'id="start-session"' in markup
+    assert "The session has ended: the steps no longer move" in page_text(console)
+    refusal = (
+        "The session has ended, so the steps no longer move. "
+        "Press Restart the session to start again from the first step."
+    )
+    for action, data in (("back", {}), ("next", {}), ("step", {"step_id": step_ids(app)[2]})):
+        response = facilitator.post(console_url(live, action), data=data, follow_redirects=True)
+        assert refusal in page_text(response)
+    last_step = step_ids(app)[8]
+    with app.app_context():
+        assert db.session.get(LiveSession, live.session_id).current_step_id == last_step
+
+    participant = page_text(app.test_client().get(follow_url(live)))
+    assert "The session has ended." in participant
+    assert "This page follows the facilitator" not in participant
+    assert "Done with this step" not in participant
+    assert "I need help" not in participant
+
+
 def test_check_in_marks_present_joined_late_or_no_show_and_is_audited(app, live, facilitator):
     sierra, coast = live.signup_ids[SIERRA], live.signup_ids[COAST]
     facilitator.post(console_url(live, f"check-in/{sierra}"), data={"status": "present"})

@@ -107,10 +107,10 @@ def end_session(session: TrainingSession, *, actor, now: datetime) -> None:
 
 
 def go_to_step(session: TrainingSession, step: WalkthroughStep, *, actor) -> None:
-    """Show ``step`` on every participant's screen."""
+    """Show ``step`` on every participant's screen; raises ``LiveError`` unless the session
+    is running (before Start, after End)."""
     live = open_live(session)
-    if live.started_at is None:
-        raise LiveError("Start the session first.")
+    _require_running(live)
     previous = live.current_step
     live.current_step = step
     bump(live, seen_by_participants=True)
@@ -130,6 +130,7 @@ def move_step(
     ``shown_step_id`` (the step the console showed when the button was pressed), refused with
     ``LiveError`` unless that is still the current step: another tab or facilitator moved it."""
     live = open_live(session)
+    _require_running(live)
     steps = walkthrough()
     ids = [step.id for step in steps]
     index = ids.index(live.current_step_id) if live.current_step_id in ids else -1
@@ -145,6 +146,17 @@ def move_step(
         raise LiveError("That was the last step." if offset > 0 else "This is the first step.")
     go_to_step(session, steps[target], actor=actor)
     return steps[target]
+
+
+def _require_running(live: LiveSession) -> None:
+    """Steps move only while the session runs: not before Start, nor after End."""
+    if live.started_at is None:
+        raise LiveError("Start the session first.")
+    if live.ended_at is not None:
+        raise LiveError(
+            "The session has ended, so the steps no longer move. "
+            "Press Restart the session to start again from the first step."
+        )
 
 
 def save_notes(session: TrainingSession, notes: str, *, actor) -> None:
