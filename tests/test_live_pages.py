@@ -755,6 +755,40 @@ def test_a_cancelled_session_cannot_be_started(app, live, facilitator):
         assert services.find_live(db.session.get(TrainingSession, live.session_id)) is None
 
 
+def test_cancelling_a_running_session_stops_its_console_and_it_stays_in_the_live_list(
+    app, live, facilitator
+):
+    facilitator.post(console_url(live, "start"))
+    staff = signed_in(app, STAFF)
+    cancelled = staff.post(
+        f"/staff/sessions/{live.session_id}/cancel", data={"reason": "The trainer is ill."}
+    )
+    assert cancelled.status_code == 303, page_text(cancelled)
+
+    console = facilitator.get(console_url(live))
+    text = page_text(console)
+    assert "This session was cancelled, so its walkthrough has stopped" in text
+    assert "Reason given: The trainer is ill." in text
+    for control in ('id="next-step"', 'id="previous-step"', 'id="end-session"'):
+        assert control not in console.get_data(as_text=True)
+    refused = facilitator.post(console_url(live, "next"), follow_redirects=True)
+    assert "This session was cancelled, so its walkthrough has stopped." in page_text(refused)
+    first_step = step_ids(app)[1]
+    with app.app_context():
+        live_row = db.session.get(LiveSession, live.session_id)
+        assert live_row.ended_at is not None
+        assert live_row.current_step_id == first_step
+
+    participant = page_text(app.test_client().get(follow_url(live)))
+    assert "This booking has no session to follow." in participant
+    assert "Step 1 of 8" not in participant
+    for client in (facilitator, staff):
+        listed = client.get("/staff/live/").get_data(as_text=True)
+        item = re.search(rf'href="/staff/live/{live.session_id}".*?</li>', listed, re.S)
+        assert item is not None
+        assert "Cancelled" in item.group(0)
+
+
 def test_a_session_cannot_be_started_before_check_in_opens_and_says_when_it_can(app, live, clock):
     clock.move_to(live.starts_at - timedelta(minutes=31), tick=False)
     fran = signed_in(app, FACILITATOR)

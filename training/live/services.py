@@ -33,6 +33,9 @@ class LiveError(Refused):
     """A live-session rule refused the change; the message says why, in words for the person."""
 
 
+CANCELLED_MESSAGE = "This session was cancelled, so its walkthrough has stopped."
+
+
 # --- The session's live state ----------------------------------------------------------------
 
 
@@ -106,11 +109,23 @@ def end_session(session: TrainingSession, *, actor, now: datetime) -> None:
     record("live.ended", actor=actor, session=session)
 
 
+def stop_cancelled_session(session: TrainingSession, *, actor, now: datetime) -> None:
+    """End the walkthrough of ``session``, which is being cancelled, if it is running: the
+    console and participants' pages stop with it (``rosters.services.cancel_session``)."""
+    live = find_live(session)
+    if live is None or not live.is_running:
+        return
+    live = open_live(session)
+    live.ended_at = now
+    bump(live, seen_by_participants=True)
+    record("live.ended", actor=actor, session=session, because="session cancelled")
+
+
 def go_to_step(session: TrainingSession, step: WalkthroughStep, *, actor) -> None:
     """Show ``step`` on every participant's screen; raises ``LiveError`` unless the session
     is running (before Start, after End)."""
     live = open_live(session)
-    _require_running(live)
+    _require_running(session, live)
     previous = live.current_step
     live.current_step = step
     bump(live, seen_by_participants=True)
@@ -130,7 +145,7 @@ def move_step(
     ``shown_step_id`` (the step the console showed when the button was pressed), refused with
     ``LiveError`` unless that is still the current step: another tab or facilitator moved it."""
     live = open_live(session)
-    _require_running(live)
+    _require_running(session, live)
     steps = walkthrough()
     ids = [step.id for step in steps]
     index = ids.index(live.current_step_id) if live.current_step_id in ids else -1
@@ -148,8 +163,11 @@ def move_step(
     return steps[target]
 
 
-def _require_running(live: LiveSession) -> None:
-    """Steps move only while the session runs: not before Start, nor after End."""
+def _require_running(session: TrainingSession, live: LiveSession) -> None:
+    """Steps move only while the session runs: not before Start, nor after End, nor once the
+    session is cancelled."""
+    if session.is_cancelled:
+        raise LiveError(CANCELLED_MESSAGE)
     if live.started_at is None:
         raise LiveError("Start the session first.")
     if live.ended_at is not None:

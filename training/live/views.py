@@ -19,7 +19,6 @@ from werkzeug.http import quote_etag
 
 from training.booking.links import MAX_TOKEN_LENGTH, signup_or_404
 from training.booking.models import (
-    SESSION_SCHEDULED,
     SIGNUP_CONFIRMED,
     Signup,
     TrainingSession,
@@ -62,15 +61,14 @@ bp = Blueprint("live", __name__)
 @bp.get("/staff/live/")
 @role_required(*EVERY_ROLE)
 def index():
-    """Sessions to run: a facilitator's own, or every scheduled one for admins and staff."""
+    """Sessions to run: a facilitator's own, or every one for admins and staff; cancelled ones
+    stay listed, marked, so a console open when it was cancelled can be found again."""
     if current_user.can_manage:
         sessions = db.session.scalars(
-            select(TrainingSession)
-            .where(TrainingSession.status == SESSION_SCHEDULED)
-            .order_by(TrainingSession.starts_at)
+            select(TrainingSession).order_by(TrainingSession.starts_at)
         ).all()
     else:
-        sessions = [s for s in current_user.sessions if s.status == SESSION_SCHEDULED]
+        sessions = sorted(current_user.sessions, key=lambda s: s.starts_at)
     return render_template("live/index.html", sessions=sessions)
 
 

@@ -41,6 +41,7 @@ from training.booking.services import (
     waitlist_places,
 )
 from training.extensions import db
+from training.live.services import stop_cancelled_session
 from training.mail.models import OutboxMessage
 from training.mail.services import requeue_message
 from training.rosters import notices
@@ -287,6 +288,7 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
     session.status = SESSION_CANCELLED
     session.cancellation_reason = reason.strip()
     db.session.flush()
+    stop_cancelled_session(session, actor=actor, now=now)
     told = send_session_update(session, now=now)
     booked = db.session.scalars(
         select(Signup).where(Signup.session_id == session.id, Signup.status == SIGNUP_CONFIRMED)
