@@ -20,6 +20,7 @@ from training.live import board as live_board
 from training.live import services
 from training.live import steps as live_steps
 from training.live.models import LiveAttendance, LiveSession, WalkthroughStep
+from training.rosters import services as rosters_services
 from training.sandbox.models import SandboxAttempt
 from training.staff import services as staff_services
 
@@ -787,6 +788,52 @@ def test_cancelling_a_running_session_stops_its_console_and_it_stays_in_the_live
         item = re.search(rf'href="/staff/live/{live.session_id}".*?</li>', listed, re.S)
         assert item is not None
         assert "Cancelled" in item.group(0)
+
+
+def test_a_walkthrough_started_before_the_scheduled_start_means_the_session_has_begun(
+    app, live, facilitator, make_session
+):
+    other_session_id = make_session()
+    moved = app.test_client().post(
+        "/signup",
+        data=signup_form(
+            other_session_id,
+            organization_name="Delta Clinic",
+            contact_email="di@delta.example.org",
+            attendee_emails="",
+        ),
+    )
+    assert moved.status_code == 303
+    facilitator.post(console_url(live, "start"))  # ten minutes before the scheduled start
+
+    staff = signed_in(app, STAFF)
+    sessions_page = staff.get("/staff/sessions").get_data(as_text=True)
+    (row,) = [
+        row
+        for row in sessions_page.split("<tr")
+        if f'href="/staff/sessions/{live.session_id}"' in row
+    ]
+    assert "Under way" in row
+    assert f"/staff/sessions/{live.session_id}/edit" not in sessions_page
+    home = app.test_client().get("/").get_data(as_text=True)
+    assert f"session={live.session_id}" not in home
+
+    with app.app_context():
+        delta = db.session.scalars(
+            select(Signup).where(Signup.organization_name == "Delta Clinic")
+        ).one()
+        delta_id = delta.id
+        other = db.session.get(TrainingSession, other_session_id)
+        targets = rosters_services.move_targets(other, live.starts_at - CONSOLE_USED_BEFORE_START)
+        assert live.session_id not in [target.id for target in targets]
+    refused = staff.post(
+        f"/staff/sessions/{other_session_id}/signups/{delta_id}/move",
+        data={"session_id": live.session_id},
+        follow_redirects=True,
+    )
+    assert "Thu, Nov 26, 9:00–10:30 AM PT has started: choose another date." in page_text(refused)
+    with app.app_context():
+        assert db.session.get(Signup, delta_id).session_id == other_session_id
 
 
 def test_a_session_cannot_be_started_before_check_in_opens_and_says_when_it_can(app, live, clock):

@@ -94,6 +94,8 @@ def start_session(session: TrainingSession, *, actor, now: datetime) -> LiveSess
         raise LiveError("This session is already running.")
     live.started_at, live.ended_at = now, None
     live.current_step = steps[0]
+    if session.walkthrough_started_at is None:
+        session.walkthrough_started_at = now  # the session has begun (``has_started``)
     bump(live, seen_by_participants=True)
     record("live.started", actor=actor, session=session)
     return live

@@ -490,7 +490,7 @@ def list_sessions(program: Program, member: StaffMember, now: datetime) -> list[
             .where(
                 TrainingSession.program_id == program.id,
                 TrainingSession.status == SESSION_SCHEDULED,
-                TrainingSession.starts_at > now,
+                ~TrainingSession.has_started(now),
                 Signup.status == SIGNUP_WAITLISTED,
             )
             .group_by(SignupChoice.session_id)
@@ -667,7 +667,7 @@ def move_targets(session: TrainingSession, now: datetime) -> list[TrainingSessio
                 TrainingSession.program_id == session.program_id,
                 TrainingSession.id != session.id,
                 TrainingSession.status == SESSION_SCHEDULED,
-                TrainingSession.starts_at > now,
+                ~TrainingSession.has_started(now),
                 TrainingSession.seats_booked < TrainingSession.seats,
             )
             .options(joinedload(TrainingSession.program))
