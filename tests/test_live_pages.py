@@ -550,10 +550,32 @@ def test_done_with_a_step_shows_on_the_board(app, live, facilitator):
     participant.post(follow_url(live, action="done"), data={"step_id": first.id})
     assert "You said you are done with this step." in page_text(participant.get(follow_url(live)))
     board = page_text(facilitator.get(console_url(live)))
-    assert "1. Collect learner permission done" in board
+    assert "Done: step 1. Collect learner permission" in board
 
     facilitator.post(console_url(live, "next"))
     assert "Done with this step" in page_text(participant.get(follow_url(live)))
+
+
+def test_the_board_says_an_organization_last_pressed_done_not_that_it_is_behind(
+    app, live, facilitator
+):
+    participant = app.test_client()
+    facilitator.post(console_url(live, "start"))
+    participant.post(follow_url(live, action="done"), data={"step_id": step_ids(app)[1]})
+    facilitator.post(console_url(live, "next"))
+    coast = app.test_client()
+    coast.post(follow_url(live, COAST, action="help"))
+
+    console = facilitator.get(console_url(live))
+    (board,) = re.findall(
+        r'<table class="data live-board">.*?</table>', console.get_data(as_text=True), re.S
+    )
+    assert '<th scope="col">Last pressed</th>' in board
+    text = page_text(console)
+    assert "Step 2 of 8: Find your activity in PARS" in text
+    rows = {name: row for name in (SIERRA, COAST) for row in board.split("<tr") if name in row}
+    assert "Done</span>: step 1. Collect learner permission" in rows[SIERRA]
+    assert "I need help</span>: step 2. Find your activity in PARS" in rows[COAST]
 
 
 # --- Conditional requests -------------------------------------------------------------------------
@@ -869,7 +891,7 @@ def test_a_step_ahead_of_the_facilitator_cannot_be_marked_done(app, live, facili
     assert "Marked done" not in text
     assert "Step 1 of 8: Collect learner permission" in text
     assert "Done with this step" in text
-    assert "8. Check CME Passport done" not in page_text(facilitator.get(console_url(live)))
+    assert "Done: step 8" not in page_text(facilitator.get(console_url(live)))
 
 
 def test_a_stale_tab_cannot_mark_done_the_step_the_facilitator_left(app, live, facilitator):
@@ -883,7 +905,7 @@ def test_a_stale_tab_cannot_mark_done_the_step_the_facilitator_left(app, live, f
     assert "That step is no longer on screen; here is the current one." in text
     assert "Marked done" not in text
     assert "Step 2 of 8: Find your activity in PARS" in text
-    assert "1. Collect learner permission done" not in page_text(facilitator.get(console_url(live)))
+    assert "Done: step 1" not in page_text(facilitator.get(console_url(live)))
 
 
 def test_a_step_that_does_not_exist_is_refused_like_a_stale_one(app, live, facilitator):
