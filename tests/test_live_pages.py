@@ -497,6 +497,21 @@ def test_participant_page_without_javascript_shows_the_current_step(client, live
     assert "Step 3 of 8: Download the learner template" in page_text(client.get(follow_url(live)))
 
 
+def test_a_booking_with_no_session_is_told_only_that_it_has_none(app, live):
+    staff = signed_in(app, STAFF)
+    staff.post(f"/staff/sessions/{live.session_id}/cancel", data={"reason": "The trainer is ill."})
+    participant = app.test_client()
+    for response in (
+        participant.get(follow_url(live)),
+        participant.get(follow_url(live, action="state.json")),
+    ):
+        text = (
+            page_text(response) if response.mimetype == "text/html" else response.get_json()["html"]
+        )
+        assert "This booking has no session to follow." in text
+        assert "Refresh to see the step" not in text
+
+
 def test_manage_page_links_to_the_live_session(client, live):
     markup = client.get(f"/manage/{live.tokens[SIERRA]}").get_data(as_text=True)
     assert f'href="/manage/{live.tokens[SIERRA]}/live"' in markup
