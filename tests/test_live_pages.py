@@ -175,6 +175,32 @@ def test_facilitators_see_only_their_sessions_in_the_list(app, live, make_sessio
     )
 
 
+def test_the_live_list_labels_each_session_and_puts_running_and_upcoming_ones_first(
+    app, live, facilitator, make_session
+):
+    past = make_session(starts_in=timedelta(days=-7))
+    later = make_session(starts_in=timedelta(days=5))
+    called_off = make_session(starts_in=timedelta(days=2), status="cancelled")
+    facilitator.post(console_url(live, "start"))
+
+    listed = signed_in(app, STAFF).get("/staff/live/").get_data(as_text=True)
+    items = re.findall(r'<li><a href="/staff/live/(\d+)">.*?</li>', listed, re.S)
+    labels = {
+        int(found.group(1)): page_text_of(found.group(0))
+        for found in re.finditer(r'<li><a href="/staff/live/(\d+)">.*?</li>', listed, re.S)
+    }
+    assert [int(item) for item in items] == [live.session_id, later, past, called_off]
+    assert "Live now" in labels[live.session_id]
+    assert "Upcoming" in labels[later]
+    assert "Ended" in labels[past]
+    assert "Cancelled" in labels[called_off]
+
+
+def page_text_of(markup: str) -> str:
+    """The words of a piece of markup."""
+    return " ".join(re.sub(r"<[^>]+>", " ", markup).split())
+
+
 # --- Driving the walkthrough --------------------------------------------------------------------
 
 

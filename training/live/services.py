@@ -7,6 +7,7 @@ bumps a counter on the session's row with an UPDATE the database does atomically
 stay right with several web processes on several hosts.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -185,6 +186,47 @@ def save_notes(session: TrainingSession, notes: str, *, actor) -> None:
     live.notes = notes.strip() or None
     bump(live, seen_by_participants=False)
     record("live.notes_saved", actor=actor, session=session)
+
+
+@dataclass(frozen=True)
+class ListedSession:
+    """A session in the Live sessions list, with its status as the list says it."""
+
+    session: TrainingSession
+    status: str  # LIVE_NOW, UPCOMING, ENDED or CANCELLED
+
+
+LIVE_NOW, UPCOMING, ENDED, CANCELLED = "Live now", "Upcoming", "Ended", "Cancelled"
+
+
+def list_sessions(sessions: list[TrainingSession], now: datetime) -> list[ListedSession]:
+    """``sessions`` with their status, those running first, then those ahead (soonest first),
+    then those over and those cancelled (latest first)."""
+    ids = [session.id for session in sessions]
+    lives = {
+        live.session_id: live
+        for live in db.session.scalars(select(LiveSession).where(LiveSession.session_id.in_(ids)))
+    }
+
+    def status(session: TrainingSession) -> str:
+        live = lives.get(session.id)
+        if session.is_cancelled:
+            return CANCELLED
+        if live is not None and live.is_running:
+            return LIVE_NOW
+        if (live is not None and live.ended_at is not None) or now >= session.ends_at:
+            return ENDED
+        return UPCOMING
+
+    listed = [ListedSession(session, status(session)) for session in sessions]
+    rank = {LIVE_NOW: 0, UPCOMING: 1, ENDED: 2, CANCELLED: 3}
+
+    def order(item: ListedSession) -> tuple:
+        seconds = item.session.starts_at.timestamp()
+        ahead = item.status in (LIVE_NOW, UPCOMING)
+        return (rank[item.status], seconds if ahead else -seconds, item.session.id)
+
+    return sorted(listed, key=order)
 
 
 # --- Organizations in the session -------------------------------------------------------------

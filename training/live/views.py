@@ -61,15 +61,16 @@ bp = Blueprint("live", __name__)
 @bp.get("/staff/live/")
 @role_required(*EVERY_ROLE)
 def index():
-    """Sessions to run: a facilitator's own, or every one for admins and staff; cancelled ones
-    stay listed, marked, so a console open when it was cancelled can be found again."""
+    """Sessions to run: a facilitator's own, or every one for admins and staff, each with its
+    status (live now, upcoming, ended, cancelled), those running and ahead first; cancelled
+    ones stay listed, so a console open when it was cancelled can be found again."""
     if current_user.can_manage:
         sessions = db.session.scalars(
             select(TrainingSession).order_by(TrainingSession.starts_at)
         ).all()
     else:
         sessions = sorted(current_user.sessions, key=lambda s: s.starts_at)
-    return render_template("live/index.html", sessions=sessions)
+    return render_template("live/index.html", listed=services.list_sessions(sessions, utcnow()))
 
 
 @bp.get("/staff/live/<id:session_id>")
