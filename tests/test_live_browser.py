@@ -173,7 +173,7 @@ def test_participant_uses_the_keyboard_alone(tabs, site):
     expect(done).to_be_focused()
     participant.keyboard.press("Enter")
     expect(participant.locator("#done-status")).to_contain_text("You said you are done")
-    expect(facilitator.locator(f"#org-{site.signup_ids[0]}")).to_contain_text("done")
+    expect(facilitator.locator(f"#org-{site.signup_ids[0]}")).to_contain_text("Done: step 1")
 
 
 def test_without_javascript_the_refresh_link_shows_the_current_step(browser, tabs, site):
