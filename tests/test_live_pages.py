@@ -553,7 +553,7 @@ def test_help_raised_by_a_participant_shows_on_the_board_until_cleared(app, live
     participant = app.test_client()
     facilitator.post(console_url(live, "start"))
     response = participant.post(follow_url(live, action="help"))
-    assert response.headers["Location"] == f"/manage/{live.tokens[SIERRA]}/live#step"
+    assert response.headers["Location"] == f"/manage/{live.tokens[SIERRA]}/live#help-status"
     assert "A facilitator knows you need help." in page_text(participant.get(follow_url(live)))
 
     sierra = live.signup_ids[SIERRA]

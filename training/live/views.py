@@ -422,6 +422,7 @@ def request_help(token: str):
         token,
         lambda: services.request_help(signup, now=utcnow()),
         "A facilitator has been told you need help.",
+        anchor="help-status",
     )
 
 
@@ -431,7 +432,11 @@ def withdraw_help(token: str):
     """Take back a request for help."""
     signup = signup_or_404(token)
     return _participant_action(
-        signup, token, lambda: services.withdraw_help(signup), "Glad it's sorted."
+        signup,
+        token,
+        lambda: services.withdraw_help(signup),
+        "Glad it's sorted.",
+        anchor="help-button",
     )
 
 
@@ -450,15 +455,19 @@ def step_done(token: str):
         token,
         lambda: services.mark_step_done(signup, step, now=utcnow()),
         lambda _: f"Marked done: {step.title}.",
+        anchor="done-status",
     )
 
 
-def _participant_action(signup: Signup, token: str, change, message: str | Callable):
-    """A participant's button: carry out ``change`` and go back to the live page."""
+def _participant_action(
+    signup: Signup, token: str, change, message: str | Callable, *, anchor: str = "step-title"
+):
+    """A participant's button: carry out ``change`` and go back to the live page at ``anchor``
+    (what the button changed, where keyboard focus is put back)."""
     if not ActionForm().validate_on_submit():
         abort(400)
     return carry_out(
-        change, done=message, redirect_to=url_for("live.follow", token=token, _anchor="step")
+        change, done=message, redirect_to=url_for("live.follow", token=token, _anchor=anchor)
     )
 
 
