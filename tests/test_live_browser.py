@@ -173,7 +173,20 @@ def test_participant_uses_the_keyboard_alone(tabs, site):
     expect(done).to_be_focused()
     participant.keyboard.press("Enter")
     expect(participant.locator("#done-status")).to_contain_text("You said you are done")
-    expect(facilitator.locator(f"#org-{site.signup_ids[0]}")).to_contain_text("done")
+    expect(facilitator.locator(f"#org-{site.signup_ids[0]}")).to_contain_text("Done: step 1")
+
+
+def test_after_done_by_keyboard_focus_stays_at_the_done_message_not_the_top(tabs, site):
+    facilitator, participant, _other = tabs
+    sign_in_and_open_console(facilitator, site)
+    facilitator.get_by_role("button", name="Start the session").click()
+    participant.goto(f"/manage/{site.tokens[0]}/live")
+
+    participant.get_by_role("button", name="Done with this step").focus()
+    participant.keyboard.press("Enter")
+    expect(participant.locator("#done-status")).to_be_focused()
+    participant.keyboard.press("Tab")
+    expect(participant.get_by_role("button", name="I need help")).to_be_focused()
 
 
 def test_without_javascript_the_refresh_link_shows_the_current_step(browser, tabs, site):

@@ -15,6 +15,7 @@ import redis
 import test_live_pages
 from conftest import require
 from flask import Flask
+from sqlalchemy import select
 from test_live_pages import COAST, SIERRA, console_url, counted_queries, follow_url, signed_in
 
 from training import create_app
@@ -22,6 +23,7 @@ from training.booking.models import Signup
 from training.booking.services import cancel_signup
 from training.extensions import db, utcnow
 from training.live.cache import live_cache
+from training.staff.models import StaffMember
 
 # The console's fixtures: a session with two organizations, the walkthrough and staff accounts.
 clock = test_live_pages.clock
@@ -194,7 +196,14 @@ def test_a_cancelled_bookings_link_gets_no_step_from_the_cache(here, there, live
     assert participant.get(state_url(live), headers={"If-None-Match": etag}).status_code == 304
 
     with there.app_context():
-        cancel_signup(db.session.get(Signup, live.signup_ids[SIERRA]), now=utcnow())
+        # By staff: the walkthrough has started, so the session has begun and the organization
+        # can no longer cancel it itself.
+        cancel_signup(
+            db.session.get(Signup, live.signup_ids[SIERRA]),
+            now=utcnow(),
+            actor=db.session.scalars(select(StaffMember)).first(),
+            reason="Asked by phone",
+        )
         db.session.commit()
 
     after = participant.get(state_url(live), headers={"If-None-Match": etag})

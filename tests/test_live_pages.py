@@ -20,6 +20,7 @@ from training.live import board as live_board
 from training.live import services
 from training.live import steps as live_steps
 from training.live.models import LiveAttendance, LiveSession, WalkthroughStep
+from training.rosters import services as rosters_services
 from training.sandbox.models import SandboxAttempt
 from training.staff import services as staff_services
 
@@ -174,6 +175,32 @@ def test_facilitators_see_only_their_sessions_in_the_list(app, live, make_sessio
     )
 
 
+def test_the_live_list_labels_each_session_and_puts_running_and_upcoming_ones_first(
+    app, live, facilitator, make_session
+):
+    past = make_session(starts_in=timedelta(days=-7))
+    later = make_session(starts_in=timedelta(days=5))
+    called_off = make_session(starts_in=timedelta(days=2), status="cancelled")
+    facilitator.post(console_url(live, "start"))
+
+    listed = signed_in(app, STAFF).get("/staff/live/").get_data(as_text=True)
+    items = re.findall(r'<li><a href="/staff/live/(\d+)">.*?</li>', listed, re.S)
+    labels = {
+        int(found.group(1)): page_text_of(found.group(0))
+        for found in re.finditer(r'<li><a href="/staff/live/(\d+)">.*?</li>', listed, re.S)
+    }
+    assert [int(item) for item in items] == [live.session_id, later, past, called_off]
+    assert "Live now" in labels[live.session_id]
+    assert "Upcoming" in labels[later]
+    assert "Ended" in labels[past]
+    assert "Cancelled" in labels[called_off]
+
+
+def page_text_of(markup: str) -> str:
+    """The words of a piece of markup."""
+    return " ".join(re.sub(r"<[^>]+>", " ", markup).split())
+
+
 # --- Driving the walkthrough --------------------------------------------------------------------
 
 
@@ -265,6 +292,58 @@ def test_ending_stops_the_timer_and_tells_participants(app, live, facilitator):
     assert "Ended" in text
     assert "Restart the session" in text
     assert "The session has ended." in page_text(app.test_client().get(follow_url(live)))
+
+
+def test_restarting_an_ended_session_puts_everyone_back_on_step_one_with_the_timer_from_zero(
+    app, live, facilitator, clock
+):
+    facilitator.post(console_url(live, "start"))
+    facilitator.post(console_url(live, "step"), data={"step_id": step_ids(app)[8]})
+    clock.move_to(live.starts_at + timedelta(minutes=40), tick=False)
+    facilitator.post(console_url(live, "end"))
+
+    clock.move_to(live.starts_at + timedelta(minutes=45), tick=False)
+    restarted = facilitator.post(console_url(live, "start"), follow_redirects=True)
+    text = page_text(restarted)
+    assert "The session has started: everyone sees the first step." in text
+    assert "Step 1 of 8: Collect learner permission" in text
+    assert "Time: 0:00:00" in text
+    shown = re.search(r'name="from_step" value="(\d+)"', restarted.get_data(as_text=True))
+    assert int(shown.group(1)) == step_ids(app)[1]
+    participant = page_text(app.test_client().get(follow_url(live)))
+    assert "Step 1 of 8: Collect learner permission" in participant
+    assert "The session has ended" not in participant
+
+
+def test_after_end_the_steps_no_longer_move_and_participants_see_only_that_it_ended(
+    app, live, facilitator
+):
+    facilitator.post(console_url(live, "start"))
+    facilitator.post(console_url(live, "step"), data={"step_id": step_ids(app)[8]})
+    facilitator.post(console_url(live, "end"))
+
+    console = facilitator.get(console_url(live))
+    markup = console.get_data(as_text=True)
+    for control in ('id="previous-step"', 'id="next-step"', 'id="jump-step"', 'id="end-session"'):
+        assert control not in markup
+    assert 'id="start-session"' in markup
+    assert "The session has ended: the steps no longer move" in page_text(console)
+    refusal = (
+        "The session has ended, so the steps no longer move. "
+        "Press Restart the session to start again from the first step."
+    )
+    for action, data in (("back", {}), ("next", {}), ("step", {"step_id": step_ids(app)[2]})):
+        response = facilitator.post(console_url(live, action), data=data, follow_redirects=True)
+        assert refusal in page_text(response)
+    last_step = step_ids(app)[8]
+    with app.app_context():
+        assert db.session.get(LiveSession, live.session_id).current_step_id == last_step
+
+    participant = page_text(app.test_client().get(follow_url(live)))
+    assert "The session has ended." in participant
+    assert "This page follows the facilitator" not in participant
+    assert "Done with this step" not in participant
+    assert "I need help" not in participant
 
 
 def test_check_in_marks_present_joined_late_or_no_show_and_is_audited(app, live, facilitator):
@@ -444,6 +523,21 @@ def test_participant_page_without_javascript_shows_the_current_step(client, live
     assert "Step 3 of 8: Download the learner template" in page_text(client.get(follow_url(live)))
 
 
+def test_a_booking_with_no_session_is_told_only_that_it_has_none(app, live):
+    staff = signed_in(app, STAFF)
+    staff.post(f"/staff/sessions/{live.session_id}/cancel", data={"reason": "The trainer is ill."})
+    participant = app.test_client()
+    for response in (
+        participant.get(follow_url(live)),
+        participant.get(follow_url(live, action="state.json")),
+    ):
+        text = (
+            page_text(response) if response.mimetype == "text/html" else response.get_json()["html"]
+        )
+        assert "This booking has no session to follow." in text
+        assert "Refresh to see the step" not in text
+
+
 def test_manage_page_links_to_the_live_session(client, live):
     markup = client.get(f"/manage/{live.tokens[SIERRA]}").get_data(as_text=True)
     assert f'href="/manage/{live.tokens[SIERRA]}/live"' in markup
@@ -459,7 +553,7 @@ def test_help_raised_by_a_participant_shows_on_the_board_until_cleared(app, live
     participant = app.test_client()
     facilitator.post(console_url(live, "start"))
     response = participant.post(follow_url(live, action="help"))
-    assert response.headers["Location"] == f"/manage/{live.tokens[SIERRA]}/live#step"
+    assert response.headers["Location"] == f"/manage/{live.tokens[SIERRA]}/live#help-status"
     assert "A facilitator knows you need help." in page_text(participant.get(follow_url(live)))
 
     sierra = live.signup_ids[SIERRA]
@@ -497,10 +591,32 @@ def test_done_with_a_step_shows_on_the_board(app, live, facilitator):
     participant.post(follow_url(live, action="done"), data={"step_id": first.id})
     assert "You said you are done with this step." in page_text(participant.get(follow_url(live)))
     board = page_text(facilitator.get(console_url(live)))
-    assert "1. Collect learner permission done" in board
+    assert "Done: step 1. Collect learner permission" in board
 
     facilitator.post(console_url(live, "next"))
     assert "Done with this step" in page_text(participant.get(follow_url(live)))
+
+
+def test_the_board_says_an_organization_last_pressed_done_not_that_it_is_behind(
+    app, live, facilitator
+):
+    participant = app.test_client()
+    facilitator.post(console_url(live, "start"))
+    participant.post(follow_url(live, action="done"), data={"step_id": step_ids(app)[1]})
+    facilitator.post(console_url(live, "next"))
+    coast = app.test_client()
+    coast.post(follow_url(live, COAST, action="help"))
+
+    console = facilitator.get(console_url(live))
+    (board,) = re.findall(
+        r'<table class="data live-board">.*?</table>', console.get_data(as_text=True), re.S
+    )
+    assert '<th scope="col">Last pressed</th>' in board
+    text = page_text(console)
+    assert "Step 2 of 8: Find your activity in PARS" in text
+    rows = {name: row for name in (SIERRA, COAST) for row in board.split("<tr") if name in row}
+    assert "Done</span>: step 1. Collect learner permission" in rows[SIERRA]
+    assert "I need help</span>: step 2. Find your activity in PARS" in rows[COAST]
 
 
 # --- Conditional requests -------------------------------------------------------------------------
@@ -703,6 +819,86 @@ def test_a_cancelled_session_cannot_be_started(app, live, facilitator):
         assert services.find_live(db.session.get(TrainingSession, live.session_id)) is None
 
 
+def test_cancelling_a_running_session_stops_its_console_and_it_stays_in_the_live_list(
+    app, live, facilitator
+):
+    facilitator.post(console_url(live, "start"))
+    staff = signed_in(app, STAFF)
+    cancelled = staff.post(
+        f"/staff/sessions/{live.session_id}/cancel", data={"reason": "The trainer is ill."}
+    )
+    assert cancelled.status_code == 303, page_text(cancelled)
+
+    console = facilitator.get(console_url(live))
+    text = page_text(console)
+    assert "This session was cancelled, so its walkthrough has stopped" in text
+    assert "Reason given: The trainer is ill." in text
+    for control in ('id="next-step"', 'id="previous-step"', 'id="end-session"'):
+        assert control not in console.get_data(as_text=True)
+    refused = facilitator.post(console_url(live, "next"), follow_redirects=True)
+    assert "This session was cancelled, so its walkthrough has stopped." in page_text(refused)
+    first_step = step_ids(app)[1]
+    with app.app_context():
+        live_row = db.session.get(LiveSession, live.session_id)
+        assert live_row.ended_at is not None
+        assert live_row.current_step_id == first_step
+
+    participant = page_text(app.test_client().get(follow_url(live)))
+    assert "This booking has no session to follow." in participant
+    assert "Step 1 of 8" not in participant
+    for client in (facilitator, staff):
+        listed = client.get("/staff/live/").get_data(as_text=True)
+        item = re.search(rf'href="/staff/live/{live.session_id}".*?</li>', listed, re.S)
+        assert item is not None
+        assert "Cancelled" in item.group(0)
+
+
+def test_a_walkthrough_started_before_the_scheduled_start_means_the_session_has_begun(
+    app, live, facilitator, make_session
+):
+    other_session_id = make_session()
+    moved = app.test_client().post(
+        "/signup",
+        data=signup_form(
+            other_session_id,
+            organization_name="Delta Clinic",
+            contact_email="di@delta.example.org",
+            attendee_emails="",
+        ),
+    )
+    assert moved.status_code == 303
+    facilitator.post(console_url(live, "start"))  # ten minutes before the scheduled start
+
+    staff = signed_in(app, STAFF)
+    sessions_page = staff.get("/staff/sessions").get_data(as_text=True)
+    (row,) = [
+        row
+        for row in sessions_page.split("<tr")
+        if f'href="/staff/sessions/{live.session_id}"' in row
+    ]
+    assert "Under way" in row
+    assert f"/staff/sessions/{live.session_id}/edit" not in sessions_page
+    home = app.test_client().get("/").get_data(as_text=True)
+    assert f"session={live.session_id}" not in home
+
+    with app.app_context():
+        delta = db.session.scalars(
+            select(Signup).where(Signup.organization_name == "Delta Clinic")
+        ).one()
+        delta_id = delta.id
+        other = db.session.get(TrainingSession, other_session_id)
+        targets = rosters_services.move_targets(other, live.starts_at - CONSOLE_USED_BEFORE_START)
+        assert live.session_id not in [target.id for target in targets]
+    refused = staff.post(
+        f"/staff/sessions/{other_session_id}/signups/{delta_id}/move",
+        data={"session_id": live.session_id},
+        follow_redirects=True,
+    )
+    assert "Thu, Nov 26, 9:00–10:30 AM PT has started: choose another date." in page_text(refused)
+    with app.app_context():
+        assert db.session.get(Signup, delta_id).session_id == other_session_id
+
+
 def test_a_session_cannot_be_started_before_check_in_opens_and_says_when_it_can(app, live, clock):
     clock.move_to(live.starts_at - timedelta(minutes=31), tick=False)
     fran = signed_in(app, FACILITATOR)
@@ -736,7 +932,7 @@ def test_a_step_ahead_of_the_facilitator_cannot_be_marked_done(app, live, facili
     assert "Marked done" not in text
     assert "Step 1 of 8: Collect learner permission" in text
     assert "Done with this step" in text
-    assert "8. Check CME Passport done" not in page_text(facilitator.get(console_url(live)))
+    assert "Done: step 8" not in page_text(facilitator.get(console_url(live)))
 
 
 def test_a_stale_tab_cannot_mark_done_the_step_the_facilitator_left(app, live, facilitator):
@@ -750,7 +946,7 @@ def test_a_stale_tab_cannot_mark_done_the_step_the_facilitator_left(app, live, f
     assert "That step is no longer on screen; here is the current one." in text
     assert "Marked done" not in text
     assert "Step 2 of 8: Find your activity in PARS" in text
-    assert "1. Collect learner permission done" not in page_text(facilitator.get(console_url(live)))
+    assert "Done: step 1" not in page_text(facilitator.get(console_url(live)))
 
 
 def test_a_step_that_does_not_exist_is_refused_like_a_stale_one(app, live, facilitator):

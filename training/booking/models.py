@@ -3,7 +3,8 @@
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, or_, text
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from training.booking.display import format_session_when, format_session_when_dated
@@ -114,6 +115,9 @@ class TrainingSession(db.Model):
     passcode: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default=SESSION_SCHEDULED)
     cancellation_reason: Mapped[str | None] = mapped_column(Text)
+    # Set when a facilitator first starts its live walkthrough (in the check-in window, which
+    # may be before ``starts_at``): from then the session has begun (``has_started``).
+    walkthrough_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     program: Mapped[Program] = relationship(back_populates="sessions")
@@ -130,9 +134,16 @@ class TrainingSession(db.Model):
     def is_cancelled(self) -> bool:
         return self.status == SESSION_CANCELLED
 
+    @hybrid_method
     def has_started(self, now: datetime) -> bool:
-        """Whether ``now`` is at or after its start."""
-        return now >= self.starts_at
+        """Whether it has begun at ``now``: its start has come, or its live walkthrough was
+        started (early, in the check-in window). The one rule for "has begun", in Python and
+        in queries."""
+        return now >= self.starts_at or self.walkthrough_started_at is not None
+
+    @has_started.expression
+    def has_started(cls, now: datetime):
+        return or_(cls.starts_at <= now, cls.walkthrough_started_at.is_not(None))
 
     def is_bookable(self, now: datetime) -> bool:
         """Scheduled, and not started at ``now``."""

@@ -989,7 +989,7 @@ def change_window(signup: Signup, now: datetime) -> ChangeWindow:
     changes_close_at = _changes_close_at(session)
     return ChangeWindow(
         can_change=now < changes_close_at,
-        can_cancel=now < session.starts_at,
+        can_cancel=not session.has_started(now),
         changes_close_at=changes_close_at,
         cancel_closes_at=session.starts_at,
     )

@@ -7,6 +7,7 @@ bumps a counter on the session's row with an UPDATE the database does atomically
 stay right with several web processes on several hosts.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -31,6 +32,9 @@ from training.live.steps import walkthrough
 
 class LiveError(Refused):
     """A live-session rule refused the change; the message says why, in words for the person."""
+
+
+CANCELLED_MESSAGE = "This session was cancelled, so its walkthrough has stopped."
 
 
 # --- The session's live state ----------------------------------------------------------------
@@ -76,8 +80,9 @@ def bump(live: LiveSession, *, seen_by_participants: bool) -> None:
 
 
 def start_session(session: TrainingSession, *, actor, now: datetime) -> LiveSession:
-    """Start the timer and put the first step on every screen (again, after an end); raises
-    ``LiveError`` for a cancelled session, or before check-in opens (``checkin_opens_at``)."""
+    """Start the timer from zero and put the first step on every screen, also when restarting
+    an ended session (whatever step it ended on); raises ``LiveError`` for a cancelled
+    session, or before check-in opens (``checkin_opens_at``)."""
     if session.is_cancelled:
         raise LiveError("This session is cancelled, so it cannot be started.")
     if not is_checkin_open(session, now):
@@ -89,8 +94,9 @@ def start_session(session: TrainingSession, *, actor, now: datetime) -> LiveSess
     if live.is_running:
         raise LiveError("This session is already running.")
     live.started_at, live.ended_at = now, None
-    if live.current_step_id is None:
-        live.current_step = steps[0]
+    live.current_step = steps[0]
+    if session.walkthrough_started_at is None:
+        session.walkthrough_started_at = now  # the session has begun (``has_started``)
     bump(live, seen_by_participants=True)
     record("live.started", actor=actor, session=session)
     return live
@@ -106,11 +112,23 @@ def end_session(session: TrainingSession, *, actor, now: datetime) -> None:
     record("live.ended", actor=actor, session=session)
 
 
-def go_to_step(session: TrainingSession, step: WalkthroughStep, *, actor) -> None:
-    """Show ``step`` on every participant's screen."""
+def stop_cancelled_session(session: TrainingSession, *, actor, now: datetime) -> None:
+    """End the walkthrough of ``session``, which is being cancelled, if it is running: the
+    console and participants' pages stop with it (``rosters.services.cancel_session``)."""
+    live = find_live(session)
+    if live is None or not live.is_running:
+        return
     live = open_live(session)
-    if live.started_at is None:
-        raise LiveError("Start the session first.")
+    live.ended_at = now
+    bump(live, seen_by_participants=True)
+    record("live.ended", actor=actor, session=session, because="session cancelled")
+
+
+def go_to_step(session: TrainingSession, step: WalkthroughStep, *, actor) -> None:
+    """Show ``step`` on every participant's screen; raises ``LiveError`` unless the session
+    is running (before Start, after End)."""
+    live = open_live(session)
+    _require_running(session, live)
     previous = live.current_step
     live.current_step = step
     bump(live, seen_by_participants=True)
@@ -130,6 +148,7 @@ def move_step(
     ``shown_step_id`` (the step the console showed when the button was pressed), refused with
     ``LiveError`` unless that is still the current step: another tab or facilitator moved it."""
     live = open_live(session)
+    _require_running(session, live)
     steps = walkthrough()
     ids = [step.id for step in steps]
     index = ids.index(live.current_step_id) if live.current_step_id in ids else -1
@@ -147,12 +166,67 @@ def move_step(
     return steps[target]
 
 
+def _require_running(session: TrainingSession, live: LiveSession) -> None:
+    """Steps move only while the session runs: not before Start, nor after End, nor once the
+    session is cancelled."""
+    if session.is_cancelled:
+        raise LiveError(CANCELLED_MESSAGE)
+    if live.started_at is None:
+        raise LiveError("Start the session first.")
+    if live.ended_at is not None:
+        raise LiveError(
+            "The session has ended, so the steps no longer move. "
+            "Press Restart the session to start again from the first step."
+        )
+
+
 def save_notes(session: TrainingSession, notes: str, *, actor) -> None:
     """Keep the facilitator's notes with the session."""
     live = open_live(session)
     live.notes = notes.strip() or None
     bump(live, seen_by_participants=False)
     record("live.notes_saved", actor=actor, session=session)
+
+
+@dataclass(frozen=True)
+class ListedSession:
+    """A session in the Live sessions list, with its status as the list says it."""
+
+    session: TrainingSession
+    status: str  # LIVE_NOW, UPCOMING, ENDED or CANCELLED
+
+
+LIVE_NOW, UPCOMING, ENDED, CANCELLED = "Live now", "Upcoming", "Ended", "Cancelled"
+
+
+def list_sessions(sessions: list[TrainingSession], now: datetime) -> list[ListedSession]:
+    """``sessions`` with their status, those running first, then those ahead (soonest first),
+    then those over and those cancelled (latest first)."""
+    ids = [session.id for session in sessions]
+    lives = {
+        live.session_id: live
+        for live in db.session.scalars(select(LiveSession).where(LiveSession.session_id.in_(ids)))
+    }
+
+    def status(session: TrainingSession) -> str:
+        live = lives.get(session.id)
+        if session.is_cancelled:
+            return CANCELLED
+        if live is not None and live.is_running:
+            return LIVE_NOW
+        if (live is not None and live.ended_at is not None) or now >= session.ends_at:
+            return ENDED
+        return UPCOMING
+
+    listed = [ListedSession(session, status(session)) for session in sessions]
+    rank = {LIVE_NOW: 0, UPCOMING: 1, ENDED: 2, CANCELLED: 3}
+
+    def order(item: ListedSession) -> tuple:
+        seconds = item.session.starts_at.timestamp()
+        ahead = item.status in (LIVE_NOW, UPCOMING)
+        return (rank[item.status], seconds if ahead else -seconds, item.session.id)
+
+    return sorted(listed, key=order)
 
 
 # --- Organizations in the session -------------------------------------------------------------

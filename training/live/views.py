@@ -19,7 +19,6 @@ from werkzeug.http import quote_etag
 
 from training.booking.links import MAX_TOKEN_LENGTH, signup_or_404
 from training.booking.models import (
-    SESSION_SCHEDULED,
     SIGNUP_CONFIRMED,
     Signup,
     TrainingSession,
@@ -62,16 +61,16 @@ bp = Blueprint("live", __name__)
 @bp.get("/staff/live/")
 @role_required(*EVERY_ROLE)
 def index():
-    """Sessions to run: a facilitator's own, or every scheduled one for admins and staff."""
+    """Sessions to run: a facilitator's own, or every one for admins and staff, each with its
+    status (live now, upcoming, ended, cancelled), those running and ahead first; cancelled
+    ones stay listed, so a console open when it was cancelled can be found again."""
     if current_user.can_manage:
         sessions = db.session.scalars(
-            select(TrainingSession)
-            .where(TrainingSession.status == SESSION_SCHEDULED)
-            .order_by(TrainingSession.starts_at)
+            select(TrainingSession).order_by(TrainingSession.starts_at)
         ).all()
     else:
-        sessions = [s for s in current_user.sessions if s.status == SESSION_SCHEDULED]
-    return render_template("live/index.html", sessions=sessions)
+        sessions = sorted(current_user.sessions, key=lambda s: s.starts_at)
+    return render_template("live/index.html", listed=services.list_sessions(sessions, utcnow()))
 
 
 @bp.get("/staff/live/<id:session_id>")
@@ -423,6 +422,7 @@ def request_help(token: str):
         token,
         lambda: services.request_help(signup, now=utcnow()),
         "A facilitator has been told you need help.",
+        anchor="help-status",
     )
 
 
@@ -432,7 +432,11 @@ def withdraw_help(token: str):
     """Take back a request for help."""
     signup = signup_or_404(token)
     return _participant_action(
-        signup, token, lambda: services.withdraw_help(signup), "Glad it's sorted."
+        signup,
+        token,
+        lambda: services.withdraw_help(signup),
+        "Glad it's sorted.",
+        anchor="help-button",
     )
 
 
@@ -451,15 +455,19 @@ def step_done(token: str):
         token,
         lambda: services.mark_step_done(signup, step, now=utcnow()),
         lambda _: f"Marked done: {step.title}.",
+        anchor="done-status",
     )
 
 
-def _participant_action(signup: Signup, token: str, change, message: str | Callable):
-    """A participant's button: carry out ``change`` and go back to the live page."""
+def _participant_action(
+    signup: Signup, token: str, change, message: str | Callable, *, anchor: str = "step-title"
+):
+    """A participant's button: carry out ``change`` and go back to the live page at ``anchor``
+    (what the button changed, where keyboard focus is put back)."""
     if not ActionForm().validate_on_submit():
         abort(400)
     return carry_out(
-        change, done=message, redirect_to=url_for("live.follow", token=token, _anchor="step")
+        change, done=message, redirect_to=url_for("live.follow", token=token, _anchor=anchor)
     )
 
 

@@ -43,6 +43,7 @@ from training.booking.services import (
     where_it_stands,
 )
 from training.extensions import db
+from training.live.services import stop_cancelled_session
 from training.mail.models import OutboxMessage
 from training.mail.services import requeue_message
 from training.rosters import notices
@@ -340,6 +341,7 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
     session.status = SESSION_CANCELLED
     session.cancellation_reason = reason.strip()
     db.session.flush()
+    stop_cancelled_session(session, actor=actor, now=now)
     told = send_session_update(session, now=now)
     booked = db.session.scalars(
         select(Signup).where(Signup.session_id == session.id, Signup.status == SIGNUP_CONFIRMED)
@@ -549,7 +551,7 @@ def list_sessions(program: Program, member: StaffMember, now: datetime) -> list[
             .where(
                 TrainingSession.program_id == program.id,
                 TrainingSession.status == SESSION_SCHEDULED,
-                TrainingSession.starts_at > now,
+                ~TrainingSession.has_started(now),
                 Signup.status == SIGNUP_WAITLISTED,
             )
             .group_by(SignupChoice.session_id)
@@ -726,7 +728,7 @@ def move_targets(session: TrainingSession, now: datetime) -> list[TrainingSessio
                 TrainingSession.program_id == session.program_id,
                 TrainingSession.id != session.id,
                 TrainingSession.status == SESSION_SCHEDULED,
-                TrainingSession.starts_at > now,
+                ~TrainingSession.has_started(now),
                 TrainingSession.seats_booked < TrainingSession.seats,
             )
             .options(joinedload(TrainingSession.program))

@@ -86,7 +86,7 @@ def figures(now: datetime, zone: ZoneInfo, *, link_warning_hours: float = 24) ->
             .join(Signup)
             .join(TrainingSession, TrainingSession.id == SignupChoice.session_id)
             # Nobody is waiting for a session under way: no seat will come from it.
-            .where(Signup.status == SIGNUP_WAITLISTED, TrainingSession.starts_at > now)
+            .where(Signup.status == SIGNUP_WAITLISTED, ~TrainingSession.has_started(now))
             .group_by(SignupChoice.session_id)
         ).all()
     )
