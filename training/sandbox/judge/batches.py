@@ -102,6 +102,7 @@ _COLUMNS: dict[str, tuple[dict[str, Any], Callable[[Any], tuple]]] = {
         {"birth_month": pl.Int32, "birth_day": pl.Int32, "birthday_ok": pl.Boolean},
         tuple,
     ),
+    "state": ({"state_code": pl.String}, lambda state: (state,)),
     "board": ({"board": pl.String, "board_ok": pl.Boolean, "quarters": pl.Int64}, _board_columns),
 }
 
@@ -601,10 +602,28 @@ class BatchRows:
             & (pl.col("board") == "ABS").fill_null(value=False)
             & pl.col("quarters").is_not_null()
         )
-        rows = rows.with_columns(
+        # The identifiers as learner_identity() joins them: NPI, or state:license (dashes
+        # dropped), then board#ID when a board is given.
+        license_part = pl.when(pl.col("license").is_not_null()).then(
             pl.concat_str(
-                "first_key", "last_key", "birth_month", "birth_day", separator=_SEPARATOR
-            ).alias("learner"),
+                pl.col("state_code").fill_null(""),
+                pl.lit(":"),
+                pl.col("license").str.replace_all("-", "", literal=True),
+            )
+        )
+        board_part = pl.when((pl.col("board") != "") & (pl.col("field_10") != "")).then(
+            pl.concat_str("board", pl.lit("#"), "field_10")
+        )
+        identity = pl.concat_str(
+            pl.coalesce("npi", license_part), board_part, separator=" ", ignore_nulls=True
+        )
+        person = pl.concat_str(
+            "first_key", "last_key", "birth_month", "birth_day", separator=_SEPARATOR
+        )
+        rows = rows.with_columns(
+            person.alias("person"),
+            identity.alias("identity"),
+            pl.concat_str(person, identity, separator=_SEPARATOR).alias("learner"),
             keyed.alias("keyed"),
             (
                 keyed
@@ -733,11 +752,11 @@ class BatchRows:
             pl.col("plain") & pl.col("held") & pl.col("birthday_ok")
             & (pl.col("action_code") != _DELETE),
             "number", "first_key", "last_key", "birth_month", "birth_day", "state_verdict",
-            "license", "npi", "board_verdict", "field_10", "board", "learner",
+            "license", "npi", "board_verdict", "field_10", "board", "person",
         )  # fmt: skip
         if named.height:
             # Asked of the few rows held, not of the batch.
-            named = named.filter(self._may_name(batch)).drop("board", "learner")
+            named = named.filter(self._may_name(batch)).drop("board", "person")
         if not named.height:
             return rows
         identity = self.judge._identity
@@ -752,7 +771,8 @@ class BatchRows:
             found: list[Finding] = []
             identity(
                 number,
-                LearnerKey(first_key, last_key, birth_month, birth_day),
+                # The register compares names and birthday only: no identity is needed.
+                LearnerKey(first_key, last_key, birth_month, birth_day, ""),
                 (states[state_id], license_number, npi),
                 board,
                 board_id if board_id_kept else None,
@@ -775,7 +795,7 @@ class BatchRows:
         states = pl.Series(batch.tables["state"].values, dtype=pl.String)
         boards = batch.tables["board"].values
         kept = pl.Series([value[1] for value in boards], dtype=pl.Boolean)
-        learner = pl.col("learner")
+        learner = pl.col("person")
 
         def quiet(key: pl.Expr, name: str) -> pl.Expr:
             # Nobody under the key (or no key), or the learner among those under it.
@@ -823,7 +843,7 @@ class BatchRows:
             index.load(loaded[key].to_list(), loaded[f"{key}_earlier"].to_list())
         picked = _picked(
             rows, pl.col("apart") | (~pl.col("plain") & ~pl.col("blank")),
-            "number", "plain", "line", "has_error", "first_key", "last_key",
+            "number", "plain", "line", "has_error", "first_key", "last_key", "identity",
             *(f"{step}_verdict" for step in ("action", "activity", "completion", "birthday",
                                              "board")),
         )  # fmt: skip
@@ -843,7 +863,8 @@ class BatchRows:
         judged_at: list[int] = []
         judged_accepted: list[bool] = []
         whole_at: list[int] = []
-        for (number, plain, line, has_error, first_key, last_key, action_id, activity_id_id,
+        for (number, plain, line, has_error, first_key, last_key, identity, action_id,
+             activity_id_id,
              completion_id, birthday_id, board_id_id,
              ) in zip(*_lists(picked), strict=True):  # fmt: skip
             if not plain:
@@ -860,7 +881,9 @@ class BatchRows:
             # After the register's findings, if any.
             found: list[Finding] = extras.pop(number, [])
             learner = (
-                LearnerKey(first_key, last_key, birth_month, birth_day) if birthday_ok else None
+                LearnerKey(first_key, last_key, birth_month, birth_day, identity)
+                if birthday_ok
+                else None
             )
             if (
                 learner is not None
