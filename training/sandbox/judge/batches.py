@@ -455,10 +455,10 @@ class BatchRows:
         first_key = (first.str.replace_all(" {2,}", " ") if spaced else first).str.to_lowercase()
         last_key = (last.str.replace_all(" {2,}", " ") if spaced else last).str.to_lowercase()
         register = self._register
+        # As license_key() folds a license (a plain row's has no spaces).
+        license_folded = identifier.str.to_uppercase().str.replace_all("-", "", literal=True)
         held = (
-            identifier.str.to_uppercase()
-            .str.replace_all("-", "", literal=True)
-            .is_in(register["licenses"].implode())
+            license_folded.is_in(register["licenses"].implode())
             | identifier.is_in(register["npis"].implode())
             | board_id.is_in(register["board_ids"].implode())
             | (
@@ -484,6 +484,7 @@ class BatchRows:
                 pl.when(~npi_shaped & (identifier != ""))
                 .then(identifier.str.to_uppercase())
                 .alias("license"),
+                pl.when(~npi_shaped & (identifier != "")).then(license_folded).alias("license_key"),
                 *self._keys(),
             )
             .collect(engine=_ENGINE)
@@ -536,7 +537,8 @@ class BatchRows:
                 distinct, pl.Series(step_ids, dtype=pl.UInt32), return_dtype=pl.UInt32
             )
         rows = frame.select(
-            "plain", "blank", "line", "field_3", "field_4", "npi", "license", "field_10",
+            "plain", "blank", "line", "field_3", "field_4", "npi", "license", "license_key",
+            "field_10",
             "first_key", "last_key", "held",
         ).with_columns(
             pl.int_range(first_number, first_number + frame.height, dtype=pl.Int64).alias("number"),
@@ -603,27 +605,25 @@ class BatchRows:
             & pl.col("quarters").is_not_null()
         )
         # The identifiers as learner_identity() joins them: NPI, or state:license (dashes
-        # dropped), then board#ID when a board is given.
-        license_part = pl.when(pl.col("license").is_not_null()).then(
-            pl.concat_str(
-                pl.col("state_code").fill_null(""),
-                pl.lit(":"),
-                pl.col("license").str.replace_all("-", "", literal=True),
-            )
+        # dropped), then board#ID when a board is given (a part is null when it is missing).
+        license_part = pl.concat_str(
+            pl.col("state_code").fill_null(""), pl.lit(":"), pl.col("license_key")
         )
-        board_part = pl.when((pl.col("board") != "") & (pl.col("field_10") != "")).then(
-            pl.concat_str("board", pl.lit("#"), "field_10")
+        board_part = pl.concat_str(
+            "board", pl.lit("#"), pl.when(pl.col("field_10") != "").then("field_10")
         )
         identity = pl.concat_str(
             pl.coalesce("npi", license_part), board_part, separator=" ", ignore_nulls=True
         )
-        person = pl.concat_str(
-            "first_key", "last_key", "birth_month", "birth_day", separator=_SEPARATOR
-        )
-        rows = rows.with_columns(
-            person.alias("person"),
-            identity.alias("identity"),
-            pl.concat_str(person, identity, separator=_SEPARATOR).alias("learner"),
+        rows = rows.with_columns(identity.alias("identity")).with_columns(
+            pl.concat_str(
+                "first_key",
+                "last_key",
+                "birth_month",
+                "birth_day",
+                "identity",
+                separator=_SEPARATOR,
+            ).alias("learner"),
             keyed.alias("keyed"),
             (
                 keyed
@@ -752,7 +752,11 @@ class BatchRows:
             pl.col("plain") & pl.col("held") & pl.col("birthday_ok")
             & (pl.col("action_code") != _DELETE),
             "number", "first_key", "last_key", "birth_month", "birth_day", "state_verdict",
-            "license", "npi", "board_verdict", "field_10", "board", "person",
+            "license", "npi", "board_verdict", "field_10", "board",
+            # Names and birthday, as the register compares them.
+            pl.concat_str(
+                "first_key", "last_key", "birth_month", "birth_day", separator=_SEPARATOR
+            ).alias("person"),
         )  # fmt: skip
         if named.height:
             # Asked of the few rows held, not of the batch.
