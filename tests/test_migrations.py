@@ -1,6 +1,6 @@
 """Alembic migrations build the schema the models describe, and undo it."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -10,6 +10,7 @@ from sqlalchemy import inspect, text
 
 from training import create_app
 from training.extensions import db
+from training.sandbox import judge
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -166,3 +167,58 @@ def test_organization_keys_are_read_again_unless_two_bookings_would_share_one(
         (3, "northcoasthealth"),
         (4, "southbay"),
     ]
+
+
+def _insert_sandbox_record(connection, record_id: int, license_or_npi: str, at) -> None:
+    """A sandbox record of John Smith (01/01) for signup 1, keyed as before 0018."""
+    old = judge.key_digest(("john", "smith", 1, 1))
+    connection.execute(
+        text(
+            "INSERT INTO sandbox_records (id, signup_id, activity_id, completion_date, "
+            "first_name, last_name, birth_month, birth_day, state, license_or_npi, board, "
+            "board_id, credit_awards, record_key, learner_key, is_pending, created_at) VALUES "
+            "(:id, 1, '200012345', '2026-11-20', 'John', ' Smith', 1, 1, 'CA', :license, "
+            "'ABIM', '777', '[]', :record_key, :learner_key, false, :at)"
+        ),
+        {"id": record_id, "license": license_or_npi, "at": at, "learner_key": old,
+         "record_key": judge.key_digest(("john", "smith", 1, 1, "200012345", "2026-11-20",
+                                         "ABIM"))},
+    )  # fmt: skip
+
+
+def test_sandbox_record_keys_tell_two_physicians_with_one_name_apart(empty_database_app):
+    """0018: the keys of records already held are worked out again with the learner's
+    identifiers, as the judge now keys the rows it compares them with; two physicians with
+    one name and birthday get two keys. Downgrading gives the old keys back."""
+    with empty_database_app.app_context():
+        upgrade(revision="0017_manage_links_revoked")
+        at = datetime(2026, 11, 27, 8, tzinfo=UTC)
+        with db.engine.begin() as connection:
+            _insert_program(connection, at)
+            _insert_signup(connection, 1, "waitlisted", "Clinic", "clinic", at)
+            _insert_sandbox_record(connection, 1, "zz-111", at)
+            _insert_sandbox_record(connection, 2, "QQ999", at)
+            old_keys = connection.execute(
+                text("SELECT record_key, learner_key FROM sandbox_records ORDER BY id")
+            ).all()
+        upgrade()
+        with db.engine.connect() as connection:
+            keys = connection.execute(
+                text("SELECT record_key, learner_key FROM sandbox_records ORDER BY id")
+            ).all()
+        downgrade(revision="0017_manage_links_revoked")
+        with db.engine.connect() as connection:
+            downgraded = connection.execute(
+                text("SELECT record_key, learner_key FROM sandbox_records ORDER BY id")
+            ).all()
+    expected = []
+    for license_or_npi in ("zz-111", "QQ999"):
+        record = judge.LearnerRecord(
+            "200012345", date(2026, 11, 20), "John", " Smith", 1, 1, "CA", license_or_npi,
+            "ABIM", "777", None, None,
+        )  # fmt: skip
+        key = judge.record_key(record)
+        expected.append((judge.record_digest(key), judge.learner_digest(key.learner)))
+    assert [tuple(row) for row in keys] == expected
+    assert expected[0] != expected[1]
+    assert [tuple(row) for row in downgraded] == [tuple(row) for row in old_keys]

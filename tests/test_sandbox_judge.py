@@ -26,6 +26,7 @@ from training.sandbox.judge import (
     RegisterEntry,
     RowResult,
     judge_file,
+    learner_identity,
     learner_key,
     record_key,
     summarize,
@@ -515,7 +516,27 @@ def test_exactly_twelve_abs_credits_on_one_day_is_fine():
 
 
 def test_learner_keys_ignore_case_and_spacing():
-    assert learner_key(" Ann ", "de  la Cruz", 3, 15) == learner_key("ANN", "De La Cruz", 3, 15)
+    assert learner_key(" Ann ", "de  la Cruz", 3, 15, "") == learner_key(
+        "ANN", "De La Cruz", 3, 15, ""
+    )
+
+
+def test_a_learner_is_told_apart_by_license_npi_and_board_id_written_any_way():
+    """The identifiers a learner is reported under: the license folded (case, dashes), its
+    state, an NPI whatever state it is written with, the board ID only with a board."""
+    assert learner_identity("CA", "zz-111", None, None) == learner_identity(
+        "CA", "ZZ111", None, None
+    )
+    assert learner_identity("CA", "ZZ111", None, None) != learner_identity(
+        "OR", "ZZ111", None, None
+    )
+    assert learner_identity("CA", "1234567893", None, None) == learner_identity(
+        None, "1234567893", None, None
+    )
+    assert learner_identity("CA", "ZZ111", "ABIM", "777") != learner_identity(
+        "CA", "ZZ111", "ABIM", "778"
+    )
+    assert learner_identity(None, None, None, "777") == ""
 
 
 def test_summary_counts_rows_and_codes():

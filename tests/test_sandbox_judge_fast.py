@@ -28,6 +28,7 @@ from training.sandbox.judge import (
     judge_file,
     key_digest,
     learner_digest,
+    learner_identity,
     learner_key,
     record_digest,
     summarize,
@@ -96,10 +97,19 @@ class HeldKeys(HeldRecords):
 
 
 HELD = HeldRecords(
-    RecordKey(learner_key("Ann", "Lee", 3, 15), "123456789", date(2025, 6, 1), "ABIM"),
-    RecordKey(learner_key("Mary Ann", "Day", 1, 2), "987654321", date(2025, 5, 2), ""),
-    RecordKey(learner_key("Bo", "Day", 1, 2), "123456789", date(2025, 6, 2), "ABP"),
-)
+    RecordKey(
+        learner_key("Ann", "Lee", 3, 15, learner_identity("CA", "A-12345", "ABIM", "777")),
+        "123456789", date(2025, 6, 1), "ABIM",
+    ),
+    RecordKey(
+        learner_key("Mary Ann", "Day", 1, 2, learner_identity("NY", "B-555", None, None)),
+        "987654321", date(2025, 5, 2), "",
+    ),
+    RecordKey(
+        learner_key("Bo", "Day", 1, 2, learner_identity("NY", "B-555", "ABP", "1")),
+        "123456789", date(2025, 6, 2), "ABP",
+    ),
+)  # fmt: skip
 
 # Each column's values: (plain ones, the rules' mistakes and what RowJudge alone reads).
 VALUES = {
@@ -214,6 +224,12 @@ LEARNERS = [
     ("Ann", "Lee", "01/02", "OR", "1234567893"),
     ("Lee", "Ann", "01/02", "TX", "MD99881"),
     ("Ann", "Lee", "01/02", "CA", "Z-1"),  # swapped names, nothing else the register holds
+    # The same names and birthday under other identifiers: other learners, or the same ones
+    # written another way (a license in lower case, without its dash).
+    ("Ann", "Lee", "03/15", "NY", "Q-999"),
+    ("Ann", "Lee", "03/15", "CA", "a12345"),
+    ("Mary Ann", "Day", "01/02", "CA", "B-555"),
+    ("Mary Ann", "Day", "01/02", "NY", "1234567893"),
 ]
 BOARD_CELLS = [
     ("ABIM", "777", "2", "Medical Knowledge", "2"),
@@ -223,6 +239,10 @@ BOARD_CELLS = [
     ("ABS", "5", "4", "Self-Assessment", "4"),
     ("ABA", "9", "1", "Lifelong Learning", "1"),
     ("", "", "", "", ""),
+    # Other board IDs, or none, for the same board: other learners to the rules across rows.
+    ("ABIM", "", "2", "Medical Knowledge", "2"),
+    ("ABP", "2", "2", "Lifelong Learning and Self-Assessment", "2"),
+    ("ABS", "6", "4", "Self-Assessment", "4"),
 ]
 MISTAKES = [(column, value) for column, (_plain, wrong) in VALUES.items() for value in wrong]
 
@@ -609,3 +629,76 @@ def test_a_batch_stores_its_findings_as_columns_that_share_each_text():
     assert [findings.lists[4][0]] * 3 == findings.lists[4]
     columns, messages = findings.lists[2], findings.lists[5]
     assert columns[1] is columns[0] and messages[1] is messages[0] and messages[2] is messages[0]
+
+
+# Two physicians with the same names and birthday, told apart by their licenses (as an
+# outside tester wrote them), and the same physician written twice.
+JOHN_SMITH = ["Add", "123456789", "06/01/2025", "John", "Smith", "01/01"]
+TWO_JOHN_SMITHS = [[*JOHN_SMITH, "CA", "ZZ111", "1", *[""] * 5],
+                   [*JOHN_SMITH, "OR", "QQ999", "1", *[""] * 5]]  # fmt: skip
+
+
+def codes_of(results) -> list[list[str]]:
+    return [[finding.code for finding in result.findings] for result in results]
+
+
+def test_two_physicians_with_one_name_and_birthday_are_both_accepted_on_every_path():
+    """Same names, birthday, activity and completion date, other licenses: two learners, not
+    a duplicate row, whether the file is judged in batches, by the fast path or by RowJudge."""
+    context = JudgeContext(ACTIVITIES, REGISTER, NoRecords(), TODAY)
+    results, _counted, batch_rows, slow = judged_in_batches(
+        delimited(TWO_JOHN_SMITHS, ",", "\n", 0), context
+    )
+    assert batch_rows == 2
+    fast, by_row, fast_rows = both_ways(csv_file(TWO_JOHN_SMITHS, rules.REQUIRED_HEADERS), context)
+    assert fast_rows == 2
+    for judged in (results, slow, fast, by_row):
+        assert [result.accepted for result in judged] == [True, True]
+        assert codes_of(judged) == [[], []]
+
+
+def test_the_same_physician_twice_is_still_a_duplicate_row_on_every_path():
+    """The same license written another way (lower case, a dash) is the same learner."""
+    rows = [TWO_JOHN_SMITHS[0], [*JOHN_SMITH, "CA", "zz-111", "1", *[""] * 5]]
+    context = JudgeContext(ACTIVITIES, REGISTER, NoRecords(), TODAY)
+    results, _counted, _batch_rows, slow = judged_in_batches(delimited(rows, ",", "\n", 0), context)
+    fast, by_row, _fast_rows = both_ways(csv_file(rows, rules.REQUIRED_HEADERS), context)
+    for judged in (results, slow, fast, by_row):
+        assert codes_of(judged) == [[], ["DUPLICATE_ROW"]]
+
+
+def test_one_completion_and_the_abs_day_count_each_physician_apart():
+    """ABP's one completion and the ABS daily limit are per learner: a second physician with
+    the same names and birthday (another board ID) has a completion and a day of their own."""
+    abp = ["1", "ABP", "1", "2", "Lifelong Learning and Self-Assessment", "2"]
+    abs_day = ["1", "ABS", "5", "8", "CME", "8"]
+    rows = [
+        [*JOHN_SMITH[:2], "05/20/2025", *JOHN_SMITH[3:], "CA", "ZZ111", *abp],
+        [*JOHN_SMITH[:2], "05/21/2025", *JOHN_SMITH[3:], "CA", "QQ999", *abp[:2], "2", *abp[3:]],
+        [*JOHN_SMITH[:2], "05/22/2025", *JOHN_SMITH[3:], "CA", "ZZ111", *abs_day],
+        ["Add", "222222222", "05/22/2025", *JOHN_SMITH[3:], "CA", "QQ999", *abs_day[:2], "6",
+         *abs_day[3:]],
+    ]  # fmt: skip
+    context = JudgeContext(ACTIVITIES, REGISTER, NoRecords(), TODAY)
+    results, _counted, _batch_rows, slow = judged_in_batches(delimited(rows, ",", "\n", 0), context)
+    fast, by_row, _fast_rows = both_ways(csv_file(rows, rules.REQUIRED_HEADERS), context)
+    for judged in (results, slow, fast, by_row):
+        assert codes_of(judged) == [[], [], [], []]
+
+
+def test_a_held_record_of_another_physician_is_no_duplicate_and_a_delete_still_finds_its_own():
+    """Held from an earlier upload: John Smith licensed ZZ111 in CA. Another John Smith with
+    the same birthday is added; a Delete of the held one (its license written in lower case)
+    finds it, on every path."""
+    held = learner_key("John", "Smith", 1, 1, learner_identity("CA", "ZZ111", None, None))
+    key = RecordKey(held, "123456789", date(2025, 6, 1), "")
+    rows = [TWO_JOHN_SMITHS[1], ["Delete", *TWO_JOHN_SMITHS[0][1:7], "zz111", "1", *[""] * 5]]
+    for records in (HeldRecords(key), HeldKeys(key)):
+        context = JudgeContext(ACTIVITIES, REGISTER, records, TODAY)
+        results, _counted, _batch_rows, slow = judged_in_batches(
+            delimited(rows, ",", "\n", 0), context
+        )
+        fast, by_row, _fast_rows = both_ways(csv_file(rows, rules.REQUIRED_HEADERS), context)
+        for judged in (results, slow, fast, by_row):
+            assert codes_of(judged) == [[], []]
+            assert [result.accepted for result in judged] == [True, True]

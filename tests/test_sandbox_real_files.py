@@ -609,3 +609,16 @@ def test_a_full_birth_date_written_day_first_with_dots_is_read_as_its_month_and_
     [result] = rows_of(judged(data, "export.csv", context))
     assert result.accepted
     assert (result.record.birth_month, result.record.birth_day) == (3, 14)
+
+
+def test_two_physicians_in_a_name_column_with_one_name_and_birthday_are_two_learners():
+    """A name written "Last, First" and once with a title: the same names and birthday, but
+    two licenses, so two physicians; neither row is a duplicate of the other."""
+    rows = [
+        ["Gallant, Piers", "09/01", "R1", "CA", "6/1/2025", "1"],
+        ["Dr. Piers Gallant Jr.", "09/01", "R2", "CA", "6/1/2025", "1"],
+    ]
+    data = excel_save_as_text([OWN_HEADER, *rows], width=len(OWN_HEADER))
+    results = rows_of(judged(data, "export.csv", own_export_context()))
+    assert [result.accepted for result in results] == [True, True]
+    assert "DUPLICATE_ROW" not in {code for result in results for code in codes(result)}

@@ -188,6 +188,33 @@ def test_an_accepted_row_sent_again_is_a_duplicate_of_the_sandbox_record(app, cl
     assert len(record_names(app)) == 1
 
 
+def test_two_physicians_with_one_name_and_birthday_both_get_their_credit(app, client, token):
+    """Two Add rows for one activity and day, the same names and birthday, other licenses:
+    two physicians, both accepted (not one refused as a duplicate row)."""
+    [person] = people(1)
+    other = learner_row(person, **{rules.LICENSE_OR_NPI: "QQ999"})
+    page = results(client, upload(client, token, csv_file(learner_row(person), other)))
+    text = page_text(page)
+    assert "All 2 row(s) were accepted" in text
+    assert "DUPLICATE_ROW" not in text
+    assert record_names(app) == [(person.first_name, person.last_name)] * 2
+
+
+def test_a_sandbox_record_of_another_physician_with_the_same_name_is_no_duplicate(
+    app, client, token
+):
+    """A record held from an earlier upload is a duplicate only of the same learner: another
+    physician with its names and birthday but another license is added; the same one is not."""
+    [person] = people(1)
+    upload(client, token, csv_file(learner_row(person)))
+    other = learner_row(person, **{rules.LICENSE_OR_NPI: "QQ999"})
+    page = results(client, upload(client, token, csv_file(other, learner_row(person))))
+    text = page_text(page)
+    assert "1 of 2 row(s) were rejected." in text
+    assert "3 — error" in text and "in your sandbox records from an earlier upload" in text
+    assert record_names(app) == [(person.first_name, person.last_name)] * 2
+
+
 def test_a_delete_row_removes_its_record_and_an_unknown_delete_is_refused(app, client, token):
     first, second, third = people(3)
     upload(client, token, csv_file(learner_row(first), learner_row(second)))

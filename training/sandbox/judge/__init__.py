@@ -37,6 +37,7 @@ from training.sandbox.judge.register import (
     LearnerKey,
     Register,
     RegisterEntry,
+    learner_identity,
     learner_key,
     name_key,
 )
@@ -101,6 +102,7 @@ __all__ = [
     "judge_file",
     "key_digest",
     "learner_digest",
+    "learner_identity",
     "learner_key",
     "learner_rows",
     "make_finding",

@@ -102,6 +102,7 @@ _COLUMNS: dict[str, tuple[dict[str, Any], Callable[[Any], tuple]]] = {
         {"birth_month": pl.Int32, "birth_day": pl.Int32, "birthday_ok": pl.Boolean},
         tuple,
     ),
+    "state": ({"state_code": pl.String}, lambda state: (state,)),
     "board": ({"board": pl.String, "board_ok": pl.Boolean, "quarters": pl.Int64}, _board_columns),
 }
 
@@ -454,10 +455,10 @@ class BatchRows:
         first_key = (first.str.replace_all(" {2,}", " ") if spaced else first).str.to_lowercase()
         last_key = (last.str.replace_all(" {2,}", " ") if spaced else last).str.to_lowercase()
         register = self._register
+        # As license_key() folds a license (a plain row's has no spaces).
+        license_folded = identifier.str.to_uppercase().str.replace_all("-", "", literal=True)
         held = (
-            identifier.str.to_uppercase()
-            .str.replace_all("-", "", literal=True)
-            .is_in(register["licenses"].implode())
+            license_folded.is_in(register["licenses"].implode())
             | identifier.is_in(register["npis"].implode())
             | board_id.is_in(register["board_ids"].implode())
             | (
@@ -483,6 +484,7 @@ class BatchRows:
                 pl.when(~npi_shaped & (identifier != ""))
                 .then(identifier.str.to_uppercase())
                 .alias("license"),
+                pl.when(~npi_shaped & (identifier != "")).then(license_folded).alias("license_key"),
                 *self._keys(),
             )
             .collect(engine=_ENGINE)
@@ -535,7 +537,8 @@ class BatchRows:
                 distinct, pl.Series(step_ids, dtype=pl.UInt32), return_dtype=pl.UInt32
             )
         rows = frame.select(
-            "plain", "blank", "line", "field_3", "field_4", "npi", "license", "field_10",
+            "plain", "blank", "line", "field_3", "field_4", "npi", "license", "license_key",
+            "field_10",
             "first_key", "last_key", "held",
         ).with_columns(
             pl.int_range(first_number, first_number + frame.height, dtype=pl.Int64).alias("number"),
@@ -601,9 +604,25 @@ class BatchRows:
             & (pl.col("board") == "ABS").fill_null(value=False)
             & pl.col("quarters").is_not_null()
         )
-        rows = rows.with_columns(
+        # The identifiers as learner_identity() joins them: NPI, or state:license (dashes
+        # dropped), then board#ID when a board is given (a part is null when it is missing).
+        license_part = pl.concat_str(
+            pl.col("state_code").fill_null(""), pl.lit(":"), pl.col("license_key")
+        )
+        board_part = pl.concat_str(
+            "board", pl.lit("#"), pl.when(pl.col("field_10") != "").then("field_10")
+        )
+        identity = pl.concat_str(
+            pl.coalesce("npi", license_part), board_part, separator=" ", ignore_nulls=True
+        )
+        rows = rows.with_columns(identity.alias("identity")).with_columns(
             pl.concat_str(
-                "first_key", "last_key", "birth_month", "birth_day", separator=_SEPARATOR
+                "first_key",
+                "last_key",
+                "birth_month",
+                "birth_day",
+                "identity",
+                separator=_SEPARATOR,
             ).alias("learner"),
             keyed.alias("keyed"),
             (
@@ -733,11 +752,15 @@ class BatchRows:
             pl.col("plain") & pl.col("held") & pl.col("birthday_ok")
             & (pl.col("action_code") != _DELETE),
             "number", "first_key", "last_key", "birth_month", "birth_day", "state_verdict",
-            "license", "npi", "board_verdict", "field_10", "board", "learner",
+            "license", "npi", "board_verdict", "field_10", "board",
+            # Names and birthday, as the register compares them.
+            pl.concat_str(
+                "first_key", "last_key", "birth_month", "birth_day", separator=_SEPARATOR
+            ).alias("person"),
         )  # fmt: skip
         if named.height:
             # Asked of the few rows held, not of the batch.
-            named = named.filter(self._may_name(batch)).drop("board", "learner")
+            named = named.filter(self._may_name(batch)).drop("board", "person")
         if not named.height:
             return rows
         identity = self.judge._identity
@@ -752,7 +775,8 @@ class BatchRows:
             found: list[Finding] = []
             identity(
                 number,
-                LearnerKey(first_key, last_key, birth_month, birth_day),
+                # The register compares names and birthday only: no identity is needed.
+                LearnerKey(first_key, last_key, birth_month, birth_day, ""),
                 (states[state_id], license_number, npi),
                 board,
                 board_id if board_id_kept else None,
@@ -775,7 +799,7 @@ class BatchRows:
         states = pl.Series(batch.tables["state"].values, dtype=pl.String)
         boards = batch.tables["board"].values
         kept = pl.Series([value[1] for value in boards], dtype=pl.Boolean)
-        learner = pl.col("learner")
+        learner = pl.col("person")
 
         def quiet(key: pl.Expr, name: str) -> pl.Expr:
             # Nobody under the key (or no key), or the learner among those under it.
@@ -823,7 +847,7 @@ class BatchRows:
             index.load(loaded[key].to_list(), loaded[f"{key}_earlier"].to_list())
         picked = _picked(
             rows, pl.col("apart") | (~pl.col("plain") & ~pl.col("blank")),
-            "number", "plain", "line", "has_error", "first_key", "last_key",
+            "number", "plain", "line", "has_error", "first_key", "last_key", "identity",
             *(f"{step}_verdict" for step in ("action", "activity", "completion", "birthday",
                                              "board")),
         )  # fmt: skip
@@ -843,7 +867,8 @@ class BatchRows:
         judged_at: list[int] = []
         judged_accepted: list[bool] = []
         whole_at: list[int] = []
-        for (number, plain, line, has_error, first_key, last_key, action_id, activity_id_id,
+        for (number, plain, line, has_error, first_key, last_key, identity, action_id,
+             activity_id_id,
              completion_id, birthday_id, board_id_id,
              ) in zip(*_lists(picked), strict=True):  # fmt: skip
             if not plain:
@@ -860,7 +885,9 @@ class BatchRows:
             # After the register's findings, if any.
             found: list[Finding] = extras.pop(number, [])
             learner = (
-                LearnerKey(first_key, last_key, birth_month, birth_day) if birthday_ok else None
+                LearnerKey(first_key, last_key, birth_month, birth_day, identity)
+                if birthday_ok
+                else None
             )
             if (
                 learner is not None

@@ -20,7 +20,7 @@ from typing import Any
 from training.sandbox import rules
 from training.sandbox.judge.findings import Finding, RowResult, make_finding
 from training.sandbox.judge.records import LearnerRecord, RecordKey
-from training.sandbox.judge.register import LearnerKey
+from training.sandbox.judge.register import LearnerKey, learner_identity
 from training.sandbox.judge.rows import LearnerRow, RowJudge
 from training.sandbox.judge.values import LICENSE_PATTERN, npi_is_valid
 from training.sandbox.readers import Cell
@@ -229,15 +229,19 @@ class FastRows:
         add = findings.append
         learner: LearnerKey | None = None
         if birthday_ok:
+            identity = learner_identity(state, npi or license_number, board, kept_board_id)
             if "  " in first_name or "  " in last_name:
                 learner = LearnerKey(
                     " ".join(first_name.split()).lower(),
                     " ".join(last_name.split()).lower(),
                     birth_month,
                     birth_day,
+                    identity,
                 )
             else:
-                learner = LearnerKey(first_name.lower(), last_name.lower(), birth_month, birth_day)
+                learner = LearnerKey(
+                    first_name.lower(), last_name.lower(), birth_month, birth_day, identity
+                )
             if is_add:
                 judge._identity(
                     number, learner, (state, license_number, npi), board, kept_board_id, add

@@ -10,7 +10,7 @@ from typing import NamedTuple, Protocol
 
 from training.sandbox import rules
 from training.sandbox.columns import ColumnMap
-from training.sandbox.judge.register import LearnerKey, Register, learner_key
+from training.sandbox.judge.register import LearnerKey, Register, learner_identity, learner_key
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,8 @@ class LearnerRecord:
 
 
 class RecordKey(NamedTuple):
-    """What makes two learner records the same: learner, activity, completion date and board."""
+    """What makes two learner records the same: learner (with the identifiers reported),
+    activity, completion date and board."""
 
     learner: LearnerKey
     activity_id: str
@@ -65,7 +66,13 @@ class RecordKey(NamedTuple):
 def record_key(record: LearnerRecord) -> RecordKey:
     """The key that makes two records the same (see RecordKey)."""
     return RecordKey(
-        learner_key(record.first_name, record.last_name, record.birth_month, record.birth_day),
+        learner_key(
+            record.first_name,
+            record.last_name,
+            record.birth_month,
+            record.birth_day,
+            learner_identity(record.state, record.license_or_npi, record.board, record.board_id),
+        ),
         record.activity_id,
         record.completion_date,
         record.board or "",

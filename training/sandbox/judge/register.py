@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from training.sandbox import rules
 from training.sandbox.judge.values import board_code, license_key, state_code
 
 
@@ -26,12 +27,14 @@ class RegisterEntry:
 
 
 class LearnerKey(NamedTuple):
-    """Who the learner is, as compared between rows and records: names folded by name_key()."""
+    """Who the learner is, as compared between rows and records: names folded by name_key(),
+    birthday, and the identifiers the learner was reported under (``learner_identity``)."""
 
     first_name: str
     last_name: str
     birth_month: int
     birth_day: int
+    identity: str
 
 
 def name_key(name: str) -> str:
@@ -39,16 +42,41 @@ def name_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def learner_key(first_name: str, last_name: str, birth_month: int, birth_day: int) -> LearnerKey:
-    """The key of a learner from the values a row or record holds."""
-    return LearnerKey(name_key(first_name), name_key(last_name), birth_month, birth_day)
+def learner_identity(
+    state: str | None, license_or_npi: str | None, board: str | None, board_id: str | None
+) -> str:
+    """The identifiers a learner is reported under, as one text: an NPI, or the licensing state
+    and license (``CA:ZZ111``, folded by license_key()), then ``board#ID`` when a board is
+    given ("" for none). PARS tells learners apart by them: two people with the same names and
+    birthday are two learners when their identifiers differ."""
+    parts = []
+    if license_or_npi:
+        if len(license_or_npi) == rules.NPI_DIGITS and license_or_npi.isdigit():
+            parts.append(license_or_npi)
+        else:
+            parts.append(f"{state or ''}:{license_key(license_or_npi)}")
+    if board and board_id:
+        parts.append(f"{board}#{board_id}")
+    return " ".join(parts)
+
+
+def learner_key(
+    first_name: str, last_name: str, birth_month: int, birth_day: int, identity: str
+) -> LearnerKey:
+    """The key of a learner from the values a row or record holds (``identity``: what
+    learner_identity() gives for its identifiers)."""
+    return LearnerKey(name_key(first_name), name_key(last_name), birth_month, birth_day, identity)
+
+
+def person_of(entry: RegisterEntry) -> tuple[str, str, int, int]:
+    """A register entry's names (folded by name_key()) and birthday."""
+    return name_key(entry.first_name), name_key(entry.last_name), entry.birth_month, entry.birth_day
 
 
 def is_same_person(entry: RegisterEntry, learner: LearnerKey) -> bool:
-    """Whether a register entry has the learner's names and birthday."""
-    return learner == learner_key(
-        entry.first_name, entry.last_name, entry.birth_month, entry.birth_day
-    )
+    """Whether a register entry has the learner's names and birthday (the register is asked
+    who holds an identifier: the identifiers the learner was reported under are not compared)."""
+    return learner[:4] == person_of(entry)
 
 
 class KnownKeys(NamedTuple):
@@ -143,9 +171,7 @@ class Register:
 
             def people(index: dict) -> frozenset[str]:
                 return frozenset(
-                    joined(*key if isinstance(key, tuple) else (key,),
-                           *learner_key(entry.first_name, entry.last_name, entry.birth_month,
-                                        entry.birth_day))
+                    joined(*key if isinstance(key, tuple) else (key,), *person_of(entry))
                     for key, entries in index.items()
                     for entry in entries
                 )  # fmt: skip

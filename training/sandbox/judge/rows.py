@@ -16,7 +16,12 @@ from training.sandbox.judge.records import (
     LearnerRecord,
     RecordKey,
 )
-from training.sandbox.judge.register import LearnerKey, is_same_person, learner_key
+from training.sandbox.judge.register import (
+    LearnerKey,
+    is_same_person,
+    learner_identity,
+    learner_key,
+)
 from training.sandbox.judge.values import (
     ACTIONS,
     LICENSE_PATTERN,
@@ -122,8 +127,13 @@ class RowJudge:
         )
         if is_add and not row.cme_credits and not row.board:
             add(make_finding("NO_CREDIT_REPORTED", number))
-        if learner is not None and is_add:
-            self._identity(number, learner, license, board, board_id, add)
+        if learner is not None:
+            if is_add:
+                self._identity(number, learner, license, board, board_id, add)
+            state, license_number, npi = license
+            learner = learner._replace(
+                identity=learner_identity(state, npi or license_number, board, board_id)
+            )
 
         key: RecordKey | None = None
         if (
@@ -306,7 +316,10 @@ class RowJudge:
             return first_name, last_name, 0, 0, None
         if made_by:
             add(make_finding("DOB_MADE_A_DATE", number, rules.DATE_OF_BIRTH, how=made_by))
-        key = learner_key(first_name, last_name, month, day) if first_name and last_name else None
+        # Who the learner is by identifier is added once the license and board are read.
+        key = (
+            learner_key(first_name, last_name, month, day, "") if first_name and last_name else None
+        )
         return first_name, last_name, month, day, key
 
     @staticmethod
@@ -645,11 +658,11 @@ class RowJudge:
             if entries and not any(is_same_person(entry, learner) for entry in entries):
                 add(make_finding("LEARNER_NOT_MATCHED", number, column, value=masked(identifier)))
                 break
-        first, last, month, day = learner
+        first, last, month, day, _identity = learner
         # The swapped learner is rarely known: asked first, it spares most rows the second look.
         if (
             first != last
-            and register.knows(LearnerKey(last, first, month, day))
+            and register.knows(LearnerKey(last, first, month, day, learner.identity))
             and not register.knows(learner)
         ):
             add(make_finding("NAME_LOOKS_SWAPPED", number))

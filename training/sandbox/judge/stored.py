@@ -112,9 +112,8 @@ def record_row(
     """An added record's values as stored (RECORD_FIELDS' order), with its record and learner
     keys' digests."""
     *values, awards = _record_values(record)
-    first, last, month, day = learner
     day_text = completion_date.isoformat()
-    record_hex = key_digest((first, last, month, day, record.activity_id, day_text, board_key))
+    record_hex = key_digest((*learner, record.activity_id, day_text, board_key))
     return (*values, credit_awards_row(awards), record_hex, key_digest(learner))
 
 
