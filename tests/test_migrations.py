@@ -170,7 +170,7 @@ def test_organization_keys_are_read_again_unless_two_bookings_would_share_one(
 
 
 def _insert_sandbox_record(connection, record_id: int, license_or_npi: str, at) -> None:
-    """A sandbox record of John Smith (01/01) for signup 1, keyed as before 0018."""
+    """A sandbox record of John Smith (01/01) for signup 1, keyed as before 0019."""
     old = judge.key_digest(("john", "smith", 1, 1))
     connection.execute(
         text(
@@ -187,11 +187,11 @@ def _insert_sandbox_record(connection, record_id: int, license_or_npi: str, at) 
 
 
 def test_sandbox_record_keys_tell_two_physicians_with_one_name_apart(empty_database_app):
-    """0018: the keys of records already held are worked out again with the learner's
+    """0019: the keys of records already held are worked out again with the learner's
     identifiers, as the judge now keys the rows it compares them with; two physicians with
     one name and birthday get two keys. Downgrading gives the old keys back."""
     with empty_database_app.app_context():
-        upgrade(revision="0017_manage_links_revoked")
+        upgrade(revision="0018_walkthrough_started")
         at = datetime(2026, 11, 27, 8, tzinfo=UTC)
         with db.engine.begin() as connection:
             _insert_program(connection, at)
@@ -206,7 +206,7 @@ def test_sandbox_record_keys_tell_two_physicians_with_one_name_apart(empty_datab
             keys = connection.execute(
                 text("SELECT record_key, learner_key FROM sandbox_records ORDER BY id")
             ).all()
-        downgrade(revision="0017_manage_links_revoked")
+        downgrade(revision="0018_walkthrough_started")
         with db.engine.connect() as connection:
             downgraded = connection.execute(
                 text("SELECT record_key, learner_key FROM sandbox_records ORDER BY id")

@@ -1,7 +1,7 @@
 """sandbox record keys tell learners apart by their identifiers, not only names and birthday
 
-Revision ID: 0018_sandbox_learner_identity
-Revises: 0017_manage_links_revoked
+Revision ID: 0019_sandbox_learner_identity
+Revises: 0018_walkthrough_started
 Create Date: 2026-12-01 16:30:00
 
 Each sandbox record's record_key and learner_key digests are worked out again from its stored
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0018_sandbox_learner_identity"
-down_revision = "0017_manage_links_revoked"
+revision = "0019_sandbox_learner_identity"
+down_revision = "0018_walkthrough_started"
 branch_labels = None
 depends_on = None
 
