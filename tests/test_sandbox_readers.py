@@ -160,7 +160,7 @@ def test_a_header_with_up_to_three_more_credit_type_pairs_is_accepted():
         (rules.HEADERS[1:], rules.RECORD_ACTION, '"ACCME Activity ID"'),
         (rules.HEADERS[:13], rules.CREDIT_TYPE_CREDITS, "missing"),
         (rules.HEADERS[:15], "Credits Awarded for Additional Credit Type 1", "missing"),
-        ((*rules.HEADERS, "Notes"), "", '"Notes"'),
+        ((*rules.HEADERS, rules.FIRST_NAME), "", '"First Name"'),
         (
             (*rules.HEADERS[:3], rules.LAST_NAME, rules.FIRST_NAME, *rules.HEADERS[5:]),
             rules.FIRST_NAME,

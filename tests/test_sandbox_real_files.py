@@ -609,3 +609,29 @@ def test_a_full_birth_date_written_day_first_with_dots_is_read_as_its_month_and_
     [result] = rows_of(judged(data, "export.csv", context))
     assert result.accepted
     assert (result.record.birth_month, result.record.birth_day) == (3, 14)
+
+
+# --- Columns a provider keeps after the template's ---------------------------------------------
+
+
+def test_an_extra_column_after_the_template_is_left_out_and_named_by_letter_and_header():
+    """The full template (A-T), column U left empty, the provider's own notes in column V."""
+    header = [*rules.TEMPLATE_HEADER_ROW, None, "Internal notes"]
+    rows = [[*learner, *[""] * 6, "", "called twice"] for learner in LEARNERS]
+    results = judged(xlsx_bytes(template_workbook(rows, header=header)), "learners.xlsx")
+    [note] = file_findings(results)
+    assert note.code == "FILE_EXTRA_COLUMNS" and note.severity == rules.WARNING
+    assert note.message.startswith(
+        "The header goes on past the template's last column (T) with column V "
+        '"Internal notes"; it was left out of the judging and of the PARS-ready file.'
+    )
+    assert all(result.accepted for result in rows_of(results))
+
+
+def test_a_header_going_on_with_part_of_a_pair_names_that_column_not_an_empty_one():
+    header = [*rules.TEMPLATE_HEADER_ROW, None, "Additional Credit Type 1"]
+    [mismatch] = judged(xlsx_bytes(template_workbook([], header=header)), "learners.xlsx")
+    assert mismatch.code == "HEADER_MISMATCH"
+    assert mismatch.message.startswith(
+        'Column 22 (V) should be nothing (no more columns) but is "Additional Credit Type 1"'
+    )

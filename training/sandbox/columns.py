@@ -78,6 +78,28 @@ def template_width(cells: Sequence[object]) -> int | None:
     return len(keys)
 
 
+def template_with_extras(cells: Sequence[object]) -> tuple[int, list[int]] | None:
+    """For a row that is the template's header followed by columns the template does not have
+    (a provider's "Internal notes"), the template columns it names and the positions (0-based)
+    of the extra columns that have a name; None for any other row.
+
+    An extra column must name no template column: a row that goes on with part of an additional
+    pair, or names a template column twice, is not the template's header.
+    """
+    trimmed = _trimmed(cells)
+    template_keys = set(TEMPLATE_KEYS) | set(_UNNUMBERED_KEYS)
+    for width in sorted(rules.ACCEPTED_HEADER_LENGTHS, reverse=True):
+        if width >= len(trimmed) or template_width(trimmed[:width]) != width:
+            continue
+        extras = [
+            position for position in range(width, len(trimmed)) if header_key(trimmed[position])
+        ]
+        if any(header_key(trimmed[position]) in template_keys for position in extras):
+            return None
+        return width, extras
+    return None
+
+
 def is_learner_row(cells: Sequence[object]) -> bool:
     """Whether a row is already a learner row (its first cell Add or Delete) of template width."""
     trimmed = _trimmed(cells)

@@ -478,6 +478,12 @@ CODES: dict[str, Rule] = {
         "were read in the template's order, as ACCME's tab-delimited instructions lay them "
         "out; check that yours are in that order.",
     ),
+    "FILE_EXTRA_COLUMNS": Rule(
+        WARNING,
+        "The header goes on past the template's last column ({last}) with {which}; {it} "
+        "{was} left out of the judging and of the PARS-ready file. PARS takes the template's "
+        "columns only: delete {it} before the real upload.",
+    ),
     "FILE_SEMICOLONS": Rule(
         WARNING,
         "The file is separated by semicolons, as Excel saves CSV in many countries; it was "

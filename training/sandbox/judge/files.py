@@ -20,6 +20,7 @@ from training.sandbox.columns import (
     is_learner_row,
     signature,
     template_width,
+    template_with_extras,
 )
 from training.sandbox.judge.fast import FastRows
 from training.sandbox.judge.findings import (
@@ -132,6 +133,8 @@ def learner_rows(
         notes = [make_finding(code, None, **params) for code, params in learner_file.notes]
         if layout.columns == BY_POSITION:
             notes.append(make_finding("NO_HEADER_ROW", None))
+        if layout.columns == TEMPLATE and (extra := extra_columns(layout)) is not None:
+            notes.append(extra)
         shaper = RowShaper.for_layout(layout) if layout.columns else None
         yield LearnerRows(
             layout,
@@ -168,6 +171,9 @@ def _locate(
         header = tuple(cell if isinstance(cell, str) else cell_text(cell) for cell in cells)
         if (width := template_width(header)) is not None:
             return laid_out(TEMPLATE, header_row=number, header=header, width=width), rows
+        if (extended := template_with_extras(header)) is not None:
+            # PARS reads its template's columns; what a provider keeps after them is left out.
+            return laid_out(TEMPLATE, header_row=number, header=header, width=extended[0]), rows
         if (column_map := maps.get(signature(header))) is not None:
             return laid_out(MAPPED, header_row=number, header=header, column_map=column_map), rows
         named = by_name(header) if learners_only else None
@@ -594,6 +600,27 @@ def judge_file(
     )
 
 
+def extra_columns(layout: FileLayout) -> Finding | None:
+    """The file-level warning naming the columns a template header goes on with, or None."""
+    extended = template_with_extras(layout.header)
+    if extended is None:
+        return None
+    width, positions = extended
+    named = [
+        f"column {column_letter(position + 1)} {shown(layout.header[position].strip())}"
+        for position in positions
+    ]
+    which = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+    return make_finding(
+        "FILE_EXTRA_COLUMNS",
+        None,
+        last=column_letter(width),
+        which=which,
+        it="it" if len(named) == 1 else "them",
+        was="was" if len(named) == 1 else "were",
+    )
+
+
 def header_mismatch(layout: FileLayout) -> Finding:
     """One HEADER_MISMATCH naming the first column that differs from the template."""
     header = layout.header
@@ -609,6 +636,10 @@ def header_mismatch(layout: FileLayout) -> Finding:
         ),
         min(len(found), len(expected)),
     )
+    if index >= len(expected):
+        # Past the template's last column: the first one with a name is the extra column (an
+        # empty one before it is no column at all).
+        index = next((i for i in range(index, len(found)) if found[i]), index)
     wanted = expected[index] if index < len(expected) else ""
     got = header[index].strip() if index < len(found) else ""
     return make_finding(
