@@ -635,3 +635,53 @@ def test_a_header_going_on_with_part_of_a_pair_names_that_column_not_an_empty_on
     assert mismatch.message.startswith(
         'Column 22 (V) should be nothing (no more columns) but is "Additional Credit Type 1"'
     )
+
+
+# --- A cover sheet before the learners ---------------------------------------------------------
+
+
+def with_summary_first(workbook, learners_sheet: str = "Learners"):
+    """A cover sheet a person adds before the learner sheet: totals for their manager."""
+    summary = workbook.create_sheet("Summary", 0)
+    summary.append(["Total", "Learners", "Credits"])
+    summary.append(["June", 2, 2.5])
+    return workbook
+
+
+def test_a_summary_sheet_first_is_passed_over_for_the_sheet_with_the_template_header():
+    workbook = with_summary_first(template_workbook(LEARNERS))
+    results = judged(xlsx_bytes(workbook), "learners.xlsx")
+    [note] = file_findings(results)
+    assert note.code == "FILE_OTHER_SHEET"
+    assert note.message.startswith(
+        'The workbook\'s first sheet, "Summary", has no learner header, so sheet "Learners", '
+        "whose header is the template's, was read."
+    )
+    assert [result.row for result in rows_of(results)] == [3, 4]
+    assert all(result.accepted for result in rows_of(results))
+
+
+def test_a_summary_sheet_first_is_passed_over_for_a_sheet_read_through_a_mapping():
+    workbook = Workbook()
+    export = workbook.active
+    export.title = "Export"
+    export.append(OWN_HEADER)
+    export.append(["Ann Lee", "09/10", "A-12345", "CA", "6/1/2025", 1])
+    data = xlsx_bytes(with_summary_first(workbook))
+    results = judged(data, "export.xlsx", own_export_context())
+    assert (
+        "whose header matches the column mapping you confirmed" in file_findings(results)[0].message
+    )
+    assert [result.accepted for result in rows_of(results)] == [True]
+
+
+def test_when_no_sheet_has_a_learner_header_the_mismatch_names_the_other_sheets():
+    workbook = with_summary_first(template_workbook(LEARNERS, header=["Who", "When"]))
+    [mismatch] = judged(xlsx_bytes(workbook), "learners.xlsx")
+    assert mismatch.code == "HEADER_MISMATCH"
+    assert mismatch.message.startswith('Column 1 (A) should be "Record Action" but is "Total"')
+    assert mismatch.message.endswith(
+        'The workbook\'s first sheet, "Summary", was read, and its other sheets ("Learners", '
+        '"ValidValues") have no learner header either: if the learners are on one of them, move '
+        "that sheet first or delete the others."
+    )

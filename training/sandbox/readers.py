@@ -12,7 +12,7 @@ import tempfile
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -99,6 +99,10 @@ class LearnerFile:
     # The text file's bytes when every row is one line that splits at its delimiters (no quote
     # character, no carriage return but in a line end): the judge may read it in batches.
     one_line_data: BinaryIO | None = None
+    # The workbook's other visible sheets, in order (xlsx), and how to open one of them by its
+    # title, sharing this file's workbook.
+    other_sheets: tuple[str, ...] = ()
+    open_sheet: Callable[[str], LearnerFile] | None = None
     # File-level warnings about how it was read: (finding code, message fields).
     notes: list[tuple[str, dict[str, object]]] = field(default_factory=list)
     _resources: ExitStack = field(default_factory=ExitStack, repr=False)
@@ -424,7 +428,15 @@ def _open_xlsx(data: BinaryIO, resources: ExitStack) -> LearnerFile:
     if not sheets:
         raise FileProblem("FILE_EMPTY", what="no worksheet")
     visible = [sheet for sheet in sheets if sheet.sheet_state == "visible"]
-    sheet = visible[0] if visible else workbook.active or sheets[0]
+    first = visible[0] if visible else workbook.active or sheets[0]
+    learner_file = _sheet_file(workbook, first)
+    learner_file.other_sheets = tuple(sheet.title for sheet in visible if sheet is not first)
+    return learner_file
+
+
+def _sheet_file(workbook, sheet) -> LearnerFile:
+    """One worksheet of an open workbook as a LearnerFile (the workbook closed by the caller)."""
+    sheets = workbook.worksheets
     hidden = tuple(
         other.title for other in sheets[: sheets.index(sheet)] if other.sheet_state != "visible"
     )
@@ -437,6 +449,7 @@ def _open_xlsx(data: BinaryIO, resources: ExitStack) -> LearnerFile:
         formula_rows=cells.formula_rows,
         hidden_rows=cells.hidden_rows,
         merged_cells=cells.merged_cells,
+        open_sheet=lambda title: _sheet_file(workbook, workbook[title]),
     )
 
 

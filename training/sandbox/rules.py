@@ -470,7 +470,7 @@ CODES: dict[str, Rule] = {
     "HEADER_MISMATCH": Rule(
         ERROR,
         "Column {position} should be {expected} but is {found}; use the header row from "
-        "the template exactly, in order, or match your columns to the template's below.",
+        "the template exactly, in order, or match your columns to the template's below.{sheets}",
     ),
     "NO_HEADER_ROW": Rule(
         WARNING,
@@ -483,6 +483,12 @@ CODES: dict[str, Rule] = {
         "The header goes on past the template's last column ({last}) with {which}; {it} "
         "{was} left out of the judging and of the PARS-ready file. PARS takes the template's "
         "columns only: delete {it} before the real upload.",
+    ),
+    "FILE_OTHER_SHEET": Rule(
+        WARNING,
+        "The workbook's first sheet, {first}, has no learner header, so sheet {sheet}, whose "
+        "header {whose}, was read. PARS reads the first sheet: move {sheet} first "
+        "(or delete the other sheets) before the real upload.",
     ),
     "FILE_SEMICOLONS": Rule(
         WARNING,

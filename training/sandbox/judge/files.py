@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, BinaryIO
@@ -73,6 +73,8 @@ class FileLayout:
     width: int = len(rules.HEADERS)  # template columns, for TEMPLATE and BY_POSITION
     sheet_name: str = ""
     hidden_sheets: tuple[str, ...] = ()
+    # A workbook's other visible sheets, when none of them was recognised either.
+    other_sheets: tuple[str, ...] = ()
     encoding: str = ""
     delimiter: str = ""
 
@@ -131,6 +133,26 @@ def learner_rows(
     with learner_file:
         layout, rows = _locate(learner_file, context.column_maps, learners_only)
         notes = [make_finding(code, None, **params) for code, params in learner_file.notes]
+        if not layout.columns and learner_file.other_sheets:
+            found = _learner_sheet(learner_file, context.column_maps, learners_only)
+            if found is None:
+                layout = replace(layout, other_sheets=learner_file.other_sheets)
+            else:
+                first_sheet = layout.sheet_name
+                learner_file, layout, rows = found
+                notes.append(
+                    make_finding(
+                        "FILE_OTHER_SHEET",
+                        None,
+                        first=shown(first_sheet),
+                        sheet=shown(layout.sheet_name),
+                        whose="is the template's"
+                        if layout.columns == TEMPLATE
+                        else "matches the column mapping you confirmed"
+                        if layout.columns == MAPPED
+                        else "names the template's columns",
+                    )
+                )
         if layout.columns == BY_POSITION:
             notes.append(make_finding("NO_HEADER_ROW", None))
         if layout.columns == TEMPLATE and (extra := extra_columns(layout)) is not None:
@@ -147,6 +169,21 @@ def learner_rows(
             learner_file.quote_rows,
             learner_file.one_line_data,
         )
+
+
+def _learner_sheet(
+    learner_file: LearnerFile, column_maps: tuple[ColumnMap, ...], learners_only: bool
+) -> tuple[LearnerFile, FileLayout, Iterator[SpreadsheetRow]] | None:
+    """The first other visible sheet of a workbook whose header is recognised (the template's,
+    a confirmed mapping's, or template names), its layout and rows; None when there is none.
+    A sheet without a header is not taken: a ValidValues sheet starts with "Add"."""
+    assert learner_file.open_sheet is not None
+    for title in learner_file.other_sheets:
+        sheet_file = learner_file.open_sheet(title)
+        layout, rows = _locate(sheet_file, column_maps, learners_only)
+        if layout.columns in (TEMPLATE, MAPPED, BY_NAME):
+            return sheet_file, layout, rows
+    return None
 
 
 def _locate(
@@ -642,6 +679,14 @@ def header_mismatch(layout: FileLayout) -> Finding:
         index = next((i for i in range(index, len(found)) if found[i]), index)
     wanted = expected[index] if index < len(expected) else ""
     got = header[index].strip() if index < len(found) else ""
+    sheets = ""
+    if layout.other_sheets:
+        others = ", ".join(shown(title) for title in layout.other_sheets)
+        sheets = (
+            f" The workbook's first sheet, {shown(layout.sheet_name)}, was read, and its other "
+            f"sheets ({others}) have no learner header either: if the learners are on one of "
+            "them, move that sheet first or delete the others."
+        )
     return make_finding(
         "HEADER_MISMATCH",
         layout.header_row,
@@ -649,4 +694,5 @@ def header_mismatch(layout: FileLayout) -> Finding:
         position=f"{index + 1} ({column_letter(index + 1)})",
         expected=f'"{wanted}"' if wanted else "nothing (no more columns)",
         found=shown(got) if got else "missing",
+        sheets=sheets,
     )
