@@ -526,7 +526,8 @@ CODES: dict[str, Rule] = {
     ),
     "FILE_ENCODING": Rule(
         ERROR,
-        "The file's text encoding cannot be read{where}; save it as CSV UTF-8 and upload it again.",
+        "The file's text encoding cannot be read{where}; in Excel, File > Save As, choose "
+        "CSV UTF-8 (Comma delimited), and upload that file.",
     ),
     "FILE_UNREADABLE": Rule(ERROR, "The file cannot be read: {what}."),
 }
