@@ -685,3 +685,42 @@ def test_when_no_sheet_has_a_learner_header_the_mismatch_names_the_other_sheets(
         '"ValidValues") have no learner header either: if the learners are on one of them, move '
         "that sheet first or delete the others."
     )
+
+
+# --- No header row, columns in the provider's own order -------------------------------------------
+
+# First, Last, birthday, license, state, completion date, credits: no header row.
+HEADERLESS = [
+    ["Ann", "Lee", "09/10", "A-12345", "CA", "6/1/2025", "1"],
+    ["Renée", "O’Brien", "03/15", "00123", "OR", "6/2/2025", "1.5"],
+]
+HEADERLESS_TARGETS = [rules.FIRST_NAME, rules.LAST_NAME, rules.DATE_OF_BIRTH,
+                      rules.LICENSE_OR_NPI, rules.LICENSING_STATE, rules.COMPLETION_DATE,
+                      rules.CME_CREDITS]  # fmt: skip
+
+
+def test_a_first_row_of_learner_values_is_said_to_be_no_header_not_taken_for_headings():
+    data = excel_save_as_text(HEADERLESS, width=len(HEADERLESS[0]))
+    [finding] = judged(data, "learners.csv")
+    assert finding.code == "HEADER_NOT_FOUND"
+    assert finding.message.startswith("The file seems to have no header row:")
+    assert "Ann" not in finding.message
+
+
+def test_a_file_without_a_header_mapped_by_column_letter_judges_its_first_learner():
+    lettered = tuple(f"Column {letter}" for letter in "ABCDEFG")
+    column_map = ColumnMap(
+        lettered,
+        dict(enumerate(HEADERLESS_TARGETS)),
+        {rules.RECORD_ACTION: "Add", rules.ACTIVITY_ID: "123456789"},
+    )
+    context = JudgeContext(
+        CONTEXT.activities, CONTEXT.register, CONTEXT.records, TODAY, column_maps=(column_map,)
+    )
+    data = excel_save_as_text(HEADERLESS, width=len(HEADERLESS[0]))
+    results = rows_of(judged(data, "learners.csv", context))
+    assert [(result.row, result.record.first_name) for result in results] == [
+        (1, "Ann"),
+        (2, "Renée"),
+    ]
+    assert all(result.accepted for result in results)

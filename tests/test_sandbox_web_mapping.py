@@ -411,3 +411,46 @@ def test_a_mismatched_file_no_longer_kept_says_to_upload_it_again(app, client, t
 
     mapping = text.split("Match your columns to the template")[1]
     assert "file is no longer kept, so its columns cannot be matched here" in mapping
+
+
+def headerless_export(entries) -> bytes:
+    """A list typed by a person with no header row, in their own order (first, last, birthday,
+    license, state, completion date, credits), saved by Excel as CSV UTF-8."""
+    done = THREE_DAYS_AGO
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for entry in entries:
+        writer.writerow(
+            [
+                entry.first_name,
+                entry.last_name,
+                f"{entry.birth_month:02d}/{entry.birth_day:02d}",
+                entry.license_number,
+                entry.state,
+                f"{done.month}/{done.day}/{done.year}",
+                "1",
+            ]
+        )
+    return ("\ufeff" + buffer.getvalue()).encode()
+
+
+def test_a_file_without_a_header_row_is_mapped_by_column_letter_and_its_first_row_judged(
+    app, client, token
+):
+    entries = licensees(3)
+    attempt_url = upload(client, token, headerless_export(entries)).headers["Location"]
+    page = client.get(attempt_url)
+    text = page_text(page)
+    assert "HEADER_NOT_FOUND" in text and "seems to have no header row" in text
+    assert "Column A, headed" not in text
+    assert entries[0].first_name in text  # the first row is shown as data to map
+
+    targets = [rules.FIRST_NAME, rules.LAST_NAME, rules.DATE_OF_BIRTH, rules.LICENSE_OR_NPI,
+               rules.LICENSING_STATE, rules.COMPLETION_DATE, rules.CME_CREDITS]  # fmt: skip
+    form = {f"column_{position}": target for position, target in enumerate(targets)}
+    form.update(fill_action="Add", fill_activity=ACTIVITY)
+    mapped_url = client.post(f"{attempt_url}/columns", data=form).headers["Location"]
+    assert "All 3 row(s) were accepted" in page_text(client.get(mapped_url))
+    with app.app_context():
+        names = db.session.execute(select(SandboxRecord.first_name)).scalars().all()
+    assert sorted(names) == sorted(entry.first_name for entry in entries)

@@ -110,6 +110,42 @@ def is_learner_row(cells: Sequence[object]) -> bool:
     )
 
 
+_DATA_VALUE = re.compile(
+    r"\d{1,2}/\d{1,2}/\d{4}"  # a completion date, MM/DD/YYYY
+    r"|\d{4}-\d{2}-\d{2}"  # or YYYY-MM-DD
+    r"|\d{1,2}/\d{1,2}"  # a birthday, MM/DD
+    rf"|\d{{{rules.ACTIVITY_ID_DIGITS}}}"  # an activity ID
+)
+
+
+def looks_like_data(cells: Sequence[object]) -> bool:
+    """Whether a row taken for a header holds learner values rather than column names: no
+    name we know, and two or more cells that are a date, a birthday (MM/DD), a 9-digit
+    activity ID or a state."""
+    if header_score(cells) or any(
+        isinstance(cell, str) and known_target(cell) is not None for cell in cells
+    ):
+        return False
+    data_like = 0
+    for cell in cells:
+        if not isinstance(cell, str):  # a date cell
+            data_like += 1
+            continue
+        text = cell.strip()
+        if _DATA_VALUE.fullmatch(text) or (
+            text.upper() in rules.STATES or text.casefold() in rules.STATE_CODES_BY_FOLDED_NAME
+        ):
+            data_like += 1
+    return data_like >= 2
+
+
+def lettered_header(width: int) -> tuple[str, ...]:
+    """The headings given to the columns of a file without a header row: "Column A", ..."""
+    from openpyxl.utils.cell import get_column_letter
+
+    return tuple(f"Column {get_column_letter(position)}" for position in range(1, width + 1))
+
+
 def known_target(cell: object) -> str | None:
     """The mapping target a header names (template name or synonym), as it is or without its
     hints in parentheses; None when we do not know it."""

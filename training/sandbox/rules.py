@@ -472,6 +472,13 @@ CODES: dict[str, Rule] = {
         "Column {position} should be {expected} but is {found}; use the header row from "
         "the template exactly, in order, or match your columns to the template's below.{sheets}",
     ),
+    "HEADER_NOT_FOUND": Rule(
+        ERROR,
+        "The file seems to have no header row: its first row holds learner values (dates, a "
+        "birthday, a state), not column names, and its columns are not in the template's order. "
+        "Match your columns to the template's below by their letters (that first row is then "
+        "judged as a learner), or add the template's header row above it.",
+    ),
     "NO_HEADER_ROW": Rule(
         WARNING,
         "The file has no header row (its first row is already a learner row), so its columns "

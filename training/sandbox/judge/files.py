@@ -18,6 +18,8 @@ from training.sandbox.columns import (
     header_key,
     header_score,
     is_learner_row,
+    lettered_header,
+    looks_like_data,
     signature,
     template_width,
     template_with_extras,
@@ -227,6 +229,17 @@ def _locate(
     # Not the template's: the likeliest header is the first row naming most known columns.
     best = max(scanned, key=lambda item: (header_score(item[1]), -item[0]))
     if header_score(best[1]) < 2:
+        # A first row of learner values (after one-cell lines: a title) means no header row,
+        # its columns in another order than the template's: they are named by their letters,
+        # and that row is a learner's.
+        first = next((row for row in scanned if len(row[1]) > 1), scanned[0])
+        if looks_like_data(first[1]):
+            lettered = lettered_header(len(first[1]))
+            from_first = [row for row in scanned if row[0] >= first[0]]
+            if (column_map := maps.get(signature(lettered))) is not None:
+                found = laid_out(MAPPED, header_row=None, header=lettered, column_map=column_map)
+                return found, chain(from_first, rows)
+            return laid_out(UNRECOGNISED, header_row=None, header=lettered), iter(from_first)
         best = scanned[0]
     header = tuple(cell if isinstance(cell, str) else cell_text(cell) for cell in best[1])
     following = iter([row for row in scanned if row[0] > best[0]])
@@ -659,7 +672,10 @@ def extra_columns(layout: FileLayout) -> Finding | None:
 
 
 def header_mismatch(layout: FileLayout) -> Finding:
-    """One HEADER_MISMATCH naming the first column that differs from the template."""
+    """One HEADER_MISMATCH naming the first column that differs from the template (or, for a
+    file without a header row, saying so)."""
+    if layout.header_row is None:
+        return make_finding("HEADER_NOT_FOUND", None)
     header = layout.header
     found = tuple(header_key(cell) for cell in header)
     while found and not found[-1]:
