@@ -400,9 +400,14 @@ def test_titles_and_credentials_are_left_out_of_a_split_name_with_a_warning_to_c
     assert warned[8].column == "First Name / Last Name"
 
 
-def test_a_name_column_with_one_name_says_which_is_missing():
+def test_a_name_column_with_one_word_says_so_not_that_a_first_name_column_is_blank():
     [result] = rows_of(judged(own_export(["Cher"]), "export.csv", own_export_context()))
-    assert codes(result) == ["FIRST_NAME_REQUIRED"]
+    [finding] = result.findings
+    assert finding.code == "NAME_ONE_WORD" and finding.column == "First Name / Last Name"
+    assert finding.message == (
+        'Name "Cher" holds one word; PARS needs the learner\'s first and last name: write both '
+        'in the Name cell ("Last, First" or "First Last").'
+    )
 
 
 def unknown_learners(count: int) -> list[list[str]]:

@@ -295,6 +295,11 @@ CODES: dict[str, Rule] = {
         "and day. Before the real upload, format the Date of Birth column as Text (Format Cells "
         "> Text) and type the dates again as MM/DD: PARS refuses a date with a year.",
     ),
+    "NAME_ONE_WORD": Rule(
+        ERROR,
+        "Name {value} holds one word; PARS needs the learner's first and last name: write both "
+        'in the Name cell ("Last, First" or "First Last").',
+    ),
     "NAME_SPLIT_CHECK": Rule(
         WARNING,
         "Name {value} was read as First Name {first} and Last Name {last}{left_out}: {doubt} "
