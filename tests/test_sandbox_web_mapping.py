@@ -170,7 +170,7 @@ def test_a_confirmed_mapping_judges_the_file_and_is_remembered(app, client, toke
     assert mapped_url != attempt_url
 
     text = page_text(client.get(mapped_url))
-    assert "All 3 row(s) were accepted" in text
+    assert "All 3 rows were accepted" in text
     assert "read through the column mapping you confirmed" in text
     with app.app_context():
         names = db.session.execute(
@@ -188,7 +188,7 @@ def test_a_confirmed_mapping_judges_the_file_and_is_remembered(app, client, toke
     later = upload(client, token, lms_export(licensees(2, skip=3)))
     text = page_text(client.get(later.headers["Location"]))
     assert "HEADER_MISMATCH" not in text
-    assert "All 2 row(s) were accepted" in text
+    assert "All 2 rows were accepted" in text
 
 
 def test_the_birth_year_is_never_stored(app, client, token):
@@ -218,7 +218,7 @@ def test_learners_only_checks_identities_and_names_the_board_stage(app, client, 
     text = page_text(client.get(response.headers["Location"]))
 
     assert "Learners only" in text
-    assert "1 of 2 learner(s) need a fix" in text
+    assert "1 of 2 learners needs a fix" in text
     assert "The board would reject it after upload LEARNER_NOT_MATCHED" in text
     assert "PARS-ready file" not in text
     with app.app_context():
@@ -257,7 +257,7 @@ def test_the_results_name_the_sheet_read_and_the_hidden_ones_skipped(client, tok
         "How the file was read: the sheet “Learners” (hidden sheet “Old learners” skipped): "
         "the template's header on row 2." in text
     )
-    assert "All 1 row(s) were accepted" in text
+    assert "The row was accepted" in text
 
 
 def test_staff_see_a_mapped_upload_read_only(app, client, token):
@@ -375,7 +375,7 @@ def test_a_wide_export_gets_selects_for_its_columns_with_values(client, token):
     confirmed = client.post(f"{response.headers['Location']}/columns", data=mapping_form())
     assert confirmed.status_code == 303
     result = page_text(client.get(confirmed.headers["Location"]))
-    assert "All 2 row(s) were accepted" in result
+    assert "All 2 rows were accepted" in result
 
 
 def mapping_form_targets() -> list[str]:
@@ -450,7 +450,7 @@ def test_a_file_without_a_header_row_is_mapped_by_column_letter_and_its_first_ro
     form = {f"column_{position}": target for position, target in enumerate(targets)}
     form.update(fill_action="Add", fill_activity=ACTIVITY)
     mapped_url = client.post(f"{attempt_url}/columns", data=form).headers["Location"]
-    assert "All 3 row(s) were accepted" in page_text(client.get(mapped_url))
+    assert "All 3 rows were accepted" in page_text(client.get(mapped_url))
     with app.app_context():
         names = db.session.execute(select(SandboxRecord.first_name)).scalars().all()
     assert sorted(names) == sorted(entry.first_name for entry in entries)
