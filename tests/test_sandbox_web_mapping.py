@@ -282,7 +282,7 @@ def test_staff_see_a_mapped_upload_read_only(app, client, token):
     assert "read through the column mapping you confirmed" in text
     assert "Match your columns" not in text and "Change how your columns" not in text
     assert "/columns" not in page.get_data(as_text=True)
-    assert mapped_url.endswith(f"/attempts/{attempt.id}")
+    assert mapped_url.endswith(f"/attempts/{attempt.id}#results")
 
 
 @pytest.mark.parametrize(
@@ -454,3 +454,14 @@ def test_a_file_without_a_header_row_is_mapped_by_column_letter_and_its_first_ro
     with app.app_context():
         names = db.session.execute(select(SandboxRecord.first_name)).scalars().all()
     assert sorted(names) == sorted(entry.first_name for entry in entries)
+
+
+def test_a_confirmed_mapping_leads_to_the_top_of_the_results_not_to_the_form_errors(client, token):
+    attempt_url = upload(client, token, lms_export(licensees(2))).headers["Location"]
+    page = client.get(attempt_url).get_data(as_text=True)
+    assert re.search(r'<form method="post" action="[^"]*/columns#form-errors"', page)
+    # Browsers keep the form's #form-errors on a redirect whose Location has no fragment.
+    location = client.post(f"{attempt_url}/columns", data=mapping_form()).headers["Location"]
+    path, _, fragment = location.partition("#")
+    assert fragment == "results"
+    assert '<h1 id="results">' in client.get(path).get_data(as_text=True)

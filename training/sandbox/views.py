@@ -367,7 +367,11 @@ def map_columns(token: str, attempt_id: int):
     # Committed before judging, so a file the judge chokes on is still recorded as failed.
     return carry_out(
         lambda: attempts.map_columns(attempt, form.column_map(), **_inline_limits()),
-        redirect_to=lambda mapped: url_for("sandbox.attempt", token=token, attempt_id=mapped[0].id),
+        # A fragment of its own: a browser would keep the form's #form-errors on a redirect
+        # without one, and open the new results scrolled to nothing.
+        redirect_to=lambda mapped: url_for(
+            "sandbox.attempt", token=token, attempt_id=mapped[0].id, _anchor="results"
+        ),
         after=lambda mapped: _judge_now(*mapped, services.upload_stream(mapped[0])),
         refused=back,
     )
