@@ -743,6 +743,29 @@ def test_board_shows_each_latest_upload_with_errors_by_code(app, live, facilitat
     assert uploads[sierra].errors_by_code == {"DOB_HAS_YEAR": 2, "STATE_UNKNOWN": 1}
 
 
+def test_board_shows_a_large_upload_with_thousands_separators_as_its_results_do(
+    app, live, facilitator
+):
+    with app.app_context():
+        db.session.add(
+            SandboxAttempt(
+                signup_id=live.signup_ids[SIERRA],
+                filename="everyone.csv",
+                size_bytes=10,
+                status="done",
+                rows_read=30000,
+                rows_accepted=28800,
+                rows_rejected=1200,
+                error_count=1200,
+                warning_count=1,
+                counts_by_code={"DOB_HAS_YEAR": 1200, "LATE_REPORT": 1},
+            )
+        )
+        db.session.commit()
+    text = page_text(facilitator.get(console_url(live)))
+    assert "30,000 rows, 1,200 errors, 1 warning DOB_HAS_YEAR × 1,200" in text
+
+
 # --- Safety and sharing ---------------------------------------------------------------------
 
 

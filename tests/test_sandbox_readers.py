@@ -160,7 +160,7 @@ def test_a_header_with_up_to_three_more_credit_type_pairs_is_accepted():
         (rules.HEADERS[1:], rules.RECORD_ACTION, '"ACCME Activity ID"'),
         (rules.HEADERS[:13], rules.CREDIT_TYPE_CREDITS, "missing"),
         (rules.HEADERS[:15], "Credits Awarded for Additional Credit Type 1", "missing"),
-        ((*rules.HEADERS, "Notes"), "", '"Notes"'),
+        ((*rules.HEADERS, rules.FIRST_NAME), "", '"First Name"'),
         (
             (*rules.HEADERS[:3], rules.LAST_NAME, rules.FIRST_NAME, *rules.HEADERS[5:]),
             rules.FIRST_NAME,
@@ -491,3 +491,33 @@ def test_open_learner_file_raises_file_problems():
     with pytest.raises(FileProblem) as raised:
         open_learner_file(io.BytesIO(b""), "l.csv", 10)
     assert raised.value.code == "FILE_EMPTY"
+
+
+# --- File messages say what to do -------------------------------------------------------------
+
+
+def test_excel_unicode_text_says_it_is_utf16_and_to_save_as_csv_utf8():
+    # Excel's "Unicode Text": tab-delimited UTF-16 (little-endian) with its byte-order mark.
+    data = csv_text(VALID_ROW, delimiter="\t").encode("utf-16")
+    [finding] = judged(data, "learners.txt")
+    assert finding.message == (
+        "The file's text encoding cannot be read (it is UTF-16, as Excel saves \"Unicode "
+        'Text"); in Excel, File > Save As, choose CSV UTF-8 (Comma delimited), and upload that '
+        "file."
+    )
+
+
+@pytest.mark.parametrize("name", ["learners.xls", "learners.xlsx"])
+def test_an_old_xls_workbook_says_to_save_it_as_an_excel_workbook(name):
+    [finding] = judged(_compound_file("Workbook"), name)
+    assert finding.code == "FILE_TYPE"
+    assert "open it in Excel and Save As Excel Workbook (.xlsx)" in finding.message
+
+
+def test_a_workbook_renamed_csv_says_to_rename_it_xlsx(tmp_path):
+    data = write_xlsx(tmp_path / "l.xlsx", VALID_ROW)
+    [finding] = judged(data, "learners.csv")
+    assert finding.code == "FILE_TYPE"
+    assert finding.message.startswith(
+        "The file is an Excel workbook named .csv: rename it to .xlsx (or save it as CSV)"
+    )

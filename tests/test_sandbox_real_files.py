@@ -400,9 +400,14 @@ def test_titles_and_credentials_are_left_out_of_a_split_name_with_a_warning_to_c
     assert warned[8].column == "First Name / Last Name"
 
 
-def test_a_name_column_with_one_name_says_which_is_missing():
+def test_a_name_column_with_one_word_says_so_not_that_a_first_name_column_is_blank():
     [result] = rows_of(judged(own_export(["Cher"]), "export.csv", own_export_context()))
-    assert codes(result) == ["FIRST_NAME_REQUIRED"]
+    [finding] = result.findings
+    assert finding.code == "NAME_ONE_WORD" and finding.column == "First Name / Last Name"
+    assert finding.message == (
+        'Name "Cher" holds one word; PARS needs the learner\'s first and last name: write both '
+        'in the Name cell ("Last, First" or "First Last").'
+    )
 
 
 def unknown_learners(count: int) -> list[list[str]]:
@@ -622,3 +627,118 @@ def test_two_physicians_in_a_name_column_with_one_name_and_birthday_are_two_lear
     results = rows_of(judged(data, "export.csv", own_export_context()))
     assert [result.accepted for result in results] == [True, True]
     assert "DUPLICATE_ROW" not in {code for result in results for code in codes(result)}
+
+
+# --- Columns a provider keeps after the template's ---------------------------------------------
+
+
+def test_an_extra_column_after_the_template_is_left_out_and_named_by_letter_and_header():
+    """The full template (A-T), column U left empty, the provider's own notes in column V."""
+    header = [*rules.TEMPLATE_HEADER_ROW, None, "Internal notes"]
+    rows = [[*learner, *[""] * 6, "", "called twice"] for learner in LEARNERS]
+    results = judged(xlsx_bytes(template_workbook(rows, header=header)), "learners.xlsx")
+    [note] = file_findings(results)
+    assert note.code == "FILE_EXTRA_COLUMNS" and note.severity == rules.WARNING
+    assert note.message.startswith(
+        "The header goes on past the template's last column (T) with column V "
+        '"Internal notes"; it was left out of the judging and of the PARS-ready file.'
+    )
+    assert all(result.accepted for result in rows_of(results))
+
+
+def test_a_header_going_on_with_part_of_a_pair_names_that_column_not_an_empty_one():
+    header = [*rules.TEMPLATE_HEADER_ROW, None, "Additional Credit Type 1"]
+    [mismatch] = judged(xlsx_bytes(template_workbook([], header=header)), "learners.xlsx")
+    assert mismatch.code == "HEADER_MISMATCH"
+    assert mismatch.message.startswith(
+        'Column 22 (V) should be nothing (no more columns) but is "Additional Credit Type 1"'
+    )
+
+
+# --- A cover sheet before the learners ---------------------------------------------------------
+
+
+def with_summary_first(workbook, learners_sheet: str = "Learners"):
+    """A cover sheet a person adds before the learner sheet: totals for their manager."""
+    summary = workbook.create_sheet("Summary", 0)
+    summary.append(["Total", "Learners", "Credits"])
+    summary.append(["June", 2, 2.5])
+    return workbook
+
+
+def test_a_summary_sheet_first_is_passed_over_for_the_sheet_with_the_template_header():
+    workbook = with_summary_first(template_workbook(LEARNERS))
+    results = judged(xlsx_bytes(workbook), "learners.xlsx")
+    [note] = file_findings(results)
+    assert note.code == "FILE_OTHER_SHEET"
+    assert note.message.startswith(
+        'The workbook\'s first sheet, "Summary", has no learner header, so sheet "Learners", '
+        "whose header is the template's, was read."
+    )
+    assert [result.row for result in rows_of(results)] == [3, 4]
+    assert all(result.accepted for result in rows_of(results))
+
+
+def test_a_summary_sheet_first_is_passed_over_for_a_sheet_read_through_a_mapping():
+    workbook = Workbook()
+    export = workbook.active
+    export.title = "Export"
+    export.append(OWN_HEADER)
+    export.append(["Ann Lee", "09/10", "A-12345", "CA", "6/1/2025", 1])
+    data = xlsx_bytes(with_summary_first(workbook))
+    results = judged(data, "export.xlsx", own_export_context())
+    assert (
+        "whose header matches the column mapping you confirmed" in file_findings(results)[0].message
+    )
+    assert [result.accepted for result in rows_of(results)] == [True]
+
+
+def test_when_no_sheet_has_a_learner_header_the_mismatch_names_the_other_sheets():
+    workbook = with_summary_first(template_workbook(LEARNERS, header=["Who", "When"]))
+    [mismatch] = judged(xlsx_bytes(workbook), "learners.xlsx")
+    assert mismatch.code == "HEADER_MISMATCH"
+    assert mismatch.message.startswith('Column 1 (A) should be "Record Action" but is "Total"')
+    assert mismatch.message.endswith(
+        'The workbook\'s first sheet, "Summary", was read, and its other sheets ("Learners", '
+        '"ValidValues") have no learner header either: if the learners are on one of them, move '
+        "that sheet first or delete the others."
+    )
+
+
+# --- No header row, columns in the provider's own order -------------------------------------------
+
+# First, Last, birthday, license, state, completion date, credits: no header row.
+HEADERLESS = [
+    ["Ann", "Lee", "09/10", "A-12345", "CA", "6/1/2025", "1"],
+    ["Renée", "O’Brien", "03/15", "00123", "OR", "6/2/2025", "1.5"],
+]
+HEADERLESS_TARGETS = [rules.FIRST_NAME, rules.LAST_NAME, rules.DATE_OF_BIRTH,
+                      rules.LICENSE_OR_NPI, rules.LICENSING_STATE, rules.COMPLETION_DATE,
+                      rules.CME_CREDITS]  # fmt: skip
+
+
+def test_a_first_row_of_learner_values_is_said_to_be_no_header_not_taken_for_headings():
+    data = excel_save_as_text(HEADERLESS, width=len(HEADERLESS[0]))
+    [finding] = judged(data, "learners.csv")
+    assert finding.code == "HEADER_NOT_FOUND"
+    assert finding.message.startswith("The file seems to have no header row:")
+    assert "Ann" not in finding.message
+
+
+def test_a_file_without_a_header_mapped_by_column_letter_judges_its_first_learner():
+    lettered = tuple(f"Column {letter}" for letter in "ABCDEFG")
+    column_map = ColumnMap(
+        lettered,
+        dict(enumerate(HEADERLESS_TARGETS)),
+        {rules.RECORD_ACTION: "Add", rules.ACTIVITY_ID: "123456789"},
+    )
+    context = JudgeContext(
+        CONTEXT.activities, CONTEXT.register, CONTEXT.records, TODAY, column_maps=(column_map,)
+    )
+    data = excel_save_as_text(HEADERLESS, width=len(HEADERLESS[0]))
+    results = rows_of(judged(data, "learners.csv", context))
+    assert [(result.row, result.record.first_name) for result in results] == [
+        (1, "Ann"),
+        (2, "Renée"),
+    ]
+    assert all(result.accepted for result in results)

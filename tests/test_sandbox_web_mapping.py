@@ -170,7 +170,7 @@ def test_a_confirmed_mapping_judges_the_file_and_is_remembered(app, client, toke
     assert mapped_url != attempt_url
 
     text = page_text(client.get(mapped_url))
-    assert "All 3 row(s) were accepted" in text
+    assert "All 3 rows were accepted" in text
     assert "read through the column mapping you confirmed" in text
     with app.app_context():
         names = db.session.execute(
@@ -188,7 +188,7 @@ def test_a_confirmed_mapping_judges_the_file_and_is_remembered(app, client, toke
     later = upload(client, token, lms_export(licensees(2, skip=3)))
     text = page_text(client.get(later.headers["Location"]))
     assert "HEADER_MISMATCH" not in text
-    assert "All 2 row(s) were accepted" in text
+    assert "All 2 rows were accepted" in text
 
 
 def test_the_birth_year_is_never_stored(app, client, token):
@@ -218,7 +218,7 @@ def test_learners_only_checks_identities_and_names_the_board_stage(app, client, 
     text = page_text(client.get(response.headers["Location"]))
 
     assert "Learners only" in text
-    assert "1 of 2 learner(s) need a fix" in text
+    assert "1 of 2 learners needs a fix" in text
     assert "The board would reject it after upload LEARNER_NOT_MATCHED" in text
     assert "PARS-ready file" not in text
     with app.app_context():
@@ -257,7 +257,7 @@ def test_the_results_name_the_sheet_read_and_the_hidden_ones_skipped(client, tok
         "How the file was read: the sheet “Learners” (hidden sheet “Old learners” skipped): "
         "the template's header on row 2." in text
     )
-    assert "All 1 row(s) were accepted" in text
+    assert "The row was accepted" in text
 
 
 def test_staff_see_a_mapped_upload_read_only(app, client, token):
@@ -287,7 +287,7 @@ def test_staff_see_a_mapped_upload_read_only(app, client, token):
     assert "Your column" not in text and "you confirmed" not in text
     assert "Match your columns" not in text and "Change how your columns" not in text
     assert "/columns" not in page.get_data(as_text=True)
-    assert mapped_url.endswith(f"/attempts/{attempt.id}")
+    assert mapped_url.endswith(f"/attempts/{attempt.id}#results")
 
 
 @pytest.mark.parametrize(
@@ -380,7 +380,7 @@ def test_a_wide_export_gets_selects_for_its_columns_with_values(client, token):
     confirmed = client.post(f"{response.headers['Location']}/columns", data=mapping_form())
     assert confirmed.status_code == 303
     result = page_text(client.get(confirmed.headers["Location"]))
-    assert "All 2 row(s) were accepted" in result
+    assert "All 2 rows were accepted" in result
 
 
 def mapping_form_targets() -> list[str]:
@@ -416,3 +416,57 @@ def test_a_mismatched_file_no_longer_kept_says_to_upload_it_again(app, client, t
 
     mapping = text.split("Match your columns to the template")[1]
     assert "file is no longer kept, so its columns cannot be matched here" in mapping
+
+
+def headerless_export(entries) -> bytes:
+    """A list typed by a person with no header row, in their own order (first, last, birthday,
+    license, state, completion date, credits), saved by Excel as CSV UTF-8."""
+    done = THREE_DAYS_AGO
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for entry in entries:
+        writer.writerow(
+            [
+                entry.first_name,
+                entry.last_name,
+                f"{entry.birth_month:02d}/{entry.birth_day:02d}",
+                entry.license_number,
+                entry.state,
+                f"{done.month}/{done.day}/{done.year}",
+                "1",
+            ]
+        )
+    return ("\ufeff" + buffer.getvalue()).encode()
+
+
+def test_a_file_without_a_header_row_is_mapped_by_column_letter_and_its_first_row_judged(
+    app, client, token
+):
+    entries = licensees(3)
+    attempt_url = upload(client, token, headerless_export(entries)).headers["Location"]
+    page = client.get(attempt_url)
+    text = page_text(page)
+    assert "HEADER_NOT_FOUND" in text and "seems to have no header row" in text
+    assert "Column A, headed" not in text
+    assert entries[0].first_name in text  # the first row is shown as data to map
+
+    targets = [rules.FIRST_NAME, rules.LAST_NAME, rules.DATE_OF_BIRTH, rules.LICENSE_OR_NPI,
+               rules.LICENSING_STATE, rules.COMPLETION_DATE, rules.CME_CREDITS]  # fmt: skip
+    form = {f"column_{position}": target for position, target in enumerate(targets)}
+    form.update(fill_action="Add", fill_activity=ACTIVITY)
+    mapped_url = client.post(f"{attempt_url}/columns", data=form).headers["Location"]
+    assert "All 3 rows were accepted" in page_text(client.get(mapped_url))
+    with app.app_context():
+        names = db.session.execute(select(SandboxRecord.first_name)).scalars().all()
+    assert sorted(names) == sorted(entry.first_name for entry in entries)
+
+
+def test_a_confirmed_mapping_leads_to_the_top_of_the_results_not_to_the_form_errors(client, token):
+    attempt_url = upload(client, token, lms_export(licensees(2))).headers["Location"]
+    page = client.get(attempt_url).get_data(as_text=True)
+    assert re.search(r'<form method="post" action="[^"]*/columns#form-errors"', page)
+    # Browsers keep the form's #form-errors on a redirect whose Location has no fragment.
+    location = client.post(f"{attempt_url}/columns", data=mapping_form()).headers["Location"]
+    path, _, fragment = location.partition("#")
+    assert fragment == "results"
+    assert '<h1 id="results">' in client.get(path).get_data(as_text=True)

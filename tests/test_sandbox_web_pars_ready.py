@@ -91,7 +91,7 @@ def judge_again(app, data: bytes, filename: str) -> list:
 def test_the_pars_ready_workbook_has_the_template_layout_and_judges_clean(app, client, token):
     attempt_url = upload(client, token, provider_file())
     page = page_text(client.get(attempt_url))
-    assert "1 of 4 row(s) were rejected" in page
+    assert "1 of 4 rows was rejected" in page
     assert "PARS-ready file (Excel .xlsx)" in page
 
     response = client.get(f"{attempt_url}/pars-ready.xlsx")
@@ -228,6 +228,7 @@ def test_a_mapped_file_comes_back_in_the_template_layout(app, client, token):
             "fill_activity": ACTIVITY,
         },
     ).headers["Location"]
+    mapped = mapped.partition("#")[0]  # the results open at #results
     workbook = load_workbook(io.BytesIO(client.get(f"{mapped}/pars-ready.xlsx").data))
     values = [cell.value for cell in workbook["Learners"][3]]
     assert values[:2] == ["Add", ACTIVITY]
@@ -243,18 +244,23 @@ def test_no_pars_ready_file_for_a_file_that_could_not_be_read(client, token):
     assert client.get(f"{attempt_url}/pars-ready.xlsx").status_code == 404
 
 
-def test_a_file_with_no_accepted_row_offers_its_rejected_rows_not_a_file_for_pars(client, token):
+def test_a_file_with_no_accepted_row_offers_its_rejected_rows_named_so_not_for_pars(client, token):
     data = provider_file().decode().split("\r\n")
     # Only the row to fix (a birthday with its year) is left: nothing is accepted.
     row_to_fix_only = "\r\n".join([data[0], data[1], data[5], ""]).encode()
     attempt_url = upload(client, token, row_to_fix_only)
     page = page_text(client.get(attempt_url))
-    assert "1 of 1 row(s) were rejected" in page
+    assert "1 of 1 row was rejected. Fix it and upload the file again." in page
+    assert "accepted row" not in page and "(s)" not in page
     assert "Nothing to upload to PARS yet" in page
     assert "Rejected rows with what to fix (Excel .xlsx)" in page
     assert "This is the file to upload to PARS" not in page
     assert "PARS-ready file (tab-delimited .txt" not in page
-    workbook = load_workbook(io.BytesIO(client.get(f"{attempt_url}/pars-ready.xlsx").data))
+    response = client.get(f"{attempt_url}/pars-ready.xlsx")
+    assert response.headers["Content-Disposition"] == (
+        "attachment; filename=learners-rejected-rows.xlsx"
+    )
+    workbook = load_workbook(io.BytesIO(response.data))
     assert workbook["Learners"].max_row == 2  # the guidance and the header: no learner
     assert workbook["Rejected rows"].max_row > 1  # the row, with what to fix
 
@@ -343,7 +349,7 @@ def test_the_pars_ready_text_never_splits_a_row_over_lines_or_extra_tabs(app, cl
         writer.writerow(["Add", ACTIVITY, completed(), name, "Quill", f"03/{day:02d}", "CA", "",
                          "1", "", "", "", "", ""])  # fmt: skip
     attempt_url = upload(client, token, buffer.getvalue().encode("utf-8"))
-    assert "2 of 6 row(s) were rejected" in page_text(client.get(attempt_url))
+    assert "2 of 6 rows were rejected" in page_text(client.get(attempt_url))
 
     data = client.get(f"{attempt_url}/pars-ready.txt").data
     lines = data.decode("utf-8").split("\r\n")[:-1]

@@ -92,7 +92,7 @@ def test_deleting_all_sandbox_data_asks_first_and_keeps_activities(app, client, 
 
     response = client.post(f"/manage/{token}/sandbox/delete", data={"confirm": "y"})
     assert response.headers["Location"] == f"/manage/{token}/sandbox"
-    assert "Deleted 1 sandbox record(s) and 3 upload(s) with their findings." in page_text(
+    assert "Deleted 1 sandbox record and 3 uploads with their findings." in page_text(
         client.get(response.headers["Location"])
     )
     assert counts(app) == {

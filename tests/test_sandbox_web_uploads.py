@@ -97,8 +97,8 @@ def test_counts_of_a_large_upload_are_shown_with_thousands_separators(app, clien
         db.session.commit()
 
     text = page_text(client.get(attempt_path))
-    assert "3,500 of 125,000 row(s) were rejected." in text
-    assert "the 121,500 accepted row(s) are already in your sandbox records" in text
+    assert "3,500 of 125,000 rows were rejected." in text
+    assert "the 121,500 accepted rows are already in your sandbox records" in text
     assert "Rows read 125,000 Accepted 121,500 Rejected 3,500 Errors 3,500 Warnings 1,250" in text
     assert "DOB_HAS_YEAR error 3,500" in text
     assert "DATE_MIDNIGHT warning 1,250" in text
@@ -112,7 +112,7 @@ def test_results_show_the_summary_and_findings_and_the_csv_header_is_exact(clien
     page = results(client, upload(client, token, data))
 
     text = page_text(page)
-    assert "1 of 2 row(s) were rejected." in text
+    assert "1 of 2 rows was rejected." in text
     assert "Rows read 2 Accepted 1 Rejected 1 Errors 1 Warnings 0" in text
     assert "DOB_HAS_YEAR" in text
     assert (
@@ -169,7 +169,7 @@ def test_a_corrected_file_is_accepted_and_its_rows_become_records(app, client, t
 
     page = results(client, upload(client, token, csv_file(learner_row(second)), "fixed.csv"))
 
-    assert "All 1 row(s) were accepted" in page_text(page)
+    assert "The row was accepted" in page_text(page)
     assert record_names(app) == [
         (first.first_name, first.last_name),
         (second.first_name, second.last_name),
@@ -177,7 +177,7 @@ def test_a_corrected_file_is_accepted_and_its_rows_become_records(app, client, t
     history = page_text(client.get(f"/manage/{token}/sandbox"))
     assert "fixed.csv Checked, no errors" in history
     assert "learners.csv Checked, errors to fix" in history
-    assert "Your sandbox holds 2 learner record(s)" in history
+    assert "Your sandbox holds 2 learner records" in history
 
 
 def test_an_accepted_row_sent_again_is_a_duplicate_of_the_sandbox_record(app, client, token):
@@ -232,7 +232,7 @@ def test_a_delete_row_removes_its_record_and_an_unknown_delete_is_refused(app, c
     )
 
     text = page_text(page)
-    assert "1 of 2 row(s) were rejected." in text
+    assert "1 of 2 rows was rejected." in text
     assert (
         "3 — error PARS refuses it at upload DELETE_NOT_FOUND There is no record to delete" in text
     )
@@ -246,9 +246,7 @@ def test_a_record_can_be_changed_by_a_delete_then_an_add_in_one_file(app, client
         learner_row(person, **{rules.RECORD_ACTION: "Delete"}),
         learner_row(person, **{rules.CME_CREDITS: "0.5"}),
     )
-    assert "All 2 row(s) were accepted" in page_text(
-        results(client, upload(client, token, changed))
-    )
+    assert "All 2 rows were accepted" in page_text(results(client, upload(client, token, changed)))
     with app.app_context():
         assert [str(c) for c in db.session.scalars(select(SandboxRecord.cme_credits))] == ["0.50"]
 
@@ -362,7 +360,7 @@ def test_a_large_file_is_judged_in_the_background_and_the_page_follows(
     ]
     done = client.get(f"{attempt_path}/status").get_json()
     assert (done["status"], done["finished"], done["percent"]) == ("done", True, 100)
-    assert "All 6 row(s) were accepted" in page_text(client.get(attempt_path))
+    assert "All 6 rows were accepted" in page_text(client.get(attempt_path))
     assert "Fix and upload again" in page_text(client.get(attempt_path))
     assert len(record_names(app)) == 6
     with app.app_context():
@@ -376,7 +374,7 @@ def test_the_sandbox_work_command_judges_waiting_uploads(app, client, runner, to
     result = runner.invoke(args=["sandbox", "work"])
     assert result.output == "Judged 1 upload(s).\nMade 0 PARS-ready file(s).\n"
     attempt_path = response.headers["Location"]
-    assert "All 2 row(s) were accepted" in page_text(client.get(attempt_path))
+    assert "All 2 rows were accepted" in page_text(client.get(attempt_path))
 
     assert client.post(f"{attempt_path}/pars-ready").status_code == 303
     result = runner.invoke(args=["sandbox", "work"])

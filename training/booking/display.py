@@ -95,6 +95,17 @@ def sentence(text: str) -> str:
     return text if text.endswith(_SENTENCE_ENDS) else f"{text}."
 
 
+def thousands(count: int) -> str:
+    """A count as people read it, with thousands separators: "30,000"."""
+    return f"{count:,}"
+
+
+def counted(count: int, noun: str, plural: str = "") -> str:
+    """A count and its noun, singular or plural as the count asks: "1 row", "30,000 rows",
+    "2 learners"; ``plural`` for a noun that does not take an s ("1 entry", "2 entries")."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
 def possessive(name: str) -> str:
     """``name`` owning something, as people write it: "Acme Clinic's", but "Coastal Partners'"
     (a name ending in s takes the apostrophe alone)."""

@@ -23,12 +23,14 @@ from wtforms import SelectChoice
 
 from training.booking import notices, services
 from training.booking.display import (
+    counted,
     format_day,
     format_long_date,
     format_moment,
     format_time_range,
     possessive,
     sentence,
+    thousands,
 )
 from training.booking.forms import (
     NO_CHOICE,
@@ -76,6 +78,8 @@ def init_app(app: Flask) -> None:
 
     app.add_template_filter(sentence, "sentence")
     app.add_template_filter(possessive, "possessive")
+    app.add_template_filter(thousands, "thousands")
+    app.add_template_filter(counted, "counted")
 
     @app.template_filter("session_times")
     def session_times(session: TrainingSession) -> str:

@@ -78,6 +78,28 @@ def template_width(cells: Sequence[object]) -> int | None:
     return len(keys)
 
 
+def template_with_extras(cells: Sequence[object]) -> tuple[int, list[int]] | None:
+    """For a row that is the template's header followed by columns the template does not have
+    (a provider's "Internal notes"), the template columns it names and the positions (0-based)
+    of the extra columns that have a name; None for any other row.
+
+    An extra column must name no template column: a row that goes on with part of an additional
+    pair, or names a template column twice, is not the template's header.
+    """
+    trimmed = _trimmed(cells)
+    template_keys = set(TEMPLATE_KEYS) | set(_UNNUMBERED_KEYS)
+    for width in sorted(rules.ACCEPTED_HEADER_LENGTHS, reverse=True):
+        if width >= len(trimmed) or template_width(trimmed[:width]) != width:
+            continue
+        extras = [
+            position for position in range(width, len(trimmed)) if header_key(trimmed[position])
+        ]
+        if any(header_key(trimmed[position]) in template_keys for position in extras):
+            return None
+        return width, extras
+    return None
+
+
 def is_learner_row(cells: Sequence[object]) -> bool:
     """Whether a row is already a learner row (its first cell Add or Delete) of template width."""
     trimmed = _trimmed(cells)
@@ -86,6 +108,42 @@ def is_learner_row(cells: Sequence[object]) -> bool:
         and trimmed[0].strip().casefold() in {action.casefold() for action in rules.ACTIONS}
         and len(trimmed) <= len(rules.HEADERS)
     )
+
+
+_DATA_VALUE = re.compile(
+    r"\d{1,2}/\d{1,2}/\d{4}"  # a completion date, MM/DD/YYYY
+    r"|\d{4}-\d{2}-\d{2}"  # or YYYY-MM-DD
+    r"|\d{1,2}/\d{1,2}"  # a birthday, MM/DD
+    rf"|\d{{{rules.ACTIVITY_ID_DIGITS}}}"  # an activity ID
+)
+
+
+def looks_like_data(cells: Sequence[object]) -> bool:
+    """Whether a row taken for a header holds learner values rather than column names: no
+    name we know, and two or more cells that are a date, a birthday (MM/DD), a 9-digit
+    activity ID or a state."""
+    if header_score(cells) or any(
+        isinstance(cell, str) and known_target(cell) is not None for cell in cells
+    ):
+        return False
+    data_like = 0
+    for cell in cells:
+        if not isinstance(cell, str):  # a date cell
+            data_like += 1
+            continue
+        text = cell.strip()
+        if _DATA_VALUE.fullmatch(text) or (
+            text.upper() in rules.STATES or text.casefold() in rules.STATE_CODES_BY_FOLDED_NAME
+        ):
+            data_like += 1
+    return data_like >= 2
+
+
+def lettered_header(width: int) -> tuple[str, ...]:
+    """The headings given to the columns of a file without a header row: "Column A", ..."""
+    from openpyxl.utils.cell import get_column_letter
+
+    return tuple(f"Column {get_column_letter(position)}" for position in range(1, width + 1))
 
 
 def known_target(cell: object) -> str | None:

@@ -319,7 +319,9 @@ class ColumnMappingForm(Form):
         self.column_fields: list[SelectField] = []
         for position, name in enumerate(self.header):
             shown = name if len(name) <= 60 else name[:59] + "…"
-            label = f"Column {column_letter(position + 1)}, headed “{shown or '(none)'}”"
+            label = f"Column {column_letter(position + 1)}"
+            if name != label:  # a file without a header row has its columns named so
+                label += f", headed “{shown or '(none)'}”"
             field_name = f"column_{position}"
             field = SelectField(label, choices=MAPPING_OPTIONS).bind(
                 form=self, name=field_name, prefix=self._prefix

@@ -12,7 +12,7 @@ import tempfile
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -58,6 +58,7 @@ _BINARY_SIGNATURES = {
     b"{\\rtf": "an RTF document",
 }
 _WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_SAVE_AS_XLSX = "open it in Excel and Save As Excel Workbook (.xlsx)"
 _CHUNK = 1024 * 1024
 _SNIFF = 4096
 _XLSX_BATCH = 256
@@ -99,6 +100,10 @@ class LearnerFile:
     # The text file's bytes when every row is one line that splits at its delimiters (no quote
     # character, no carriage return but in a line end): the judge may read it in batches.
     one_line_data: BinaryIO | None = None
+    # The workbook's other visible sheets, in order (xlsx), and how to open one of them by its
+    # title, sharing this file's workbook.
+    other_sheets: tuple[str, ...] = ()
+    open_sheet: Callable[[str], LearnerFile] | None = None
     # File-level warnings about how it was read: (finding code, message fields).
     notes: list[tuple[str, dict[str, object]]] = field(default_factory=list)
     _resources: ExitStack = field(default_factory=ExitStack, repr=False)
@@ -139,6 +144,8 @@ def open_learner_file(stream: BinaryIO, filename: str, max_bytes: int) -> Learne
         )
     if extension not in rules.ACCEPTED_EXTENSIONS:
         what = f"named {extension}" if extension else "named without an extension (like .csv)"
+        if extension == ".xls":
+            what += f" (Excel 97-2003): {_SAVE_AS_XLSX}"
         raise FileProblem("FILE_TYPE", what=what)
     resources = ExitStack()
     try:
@@ -186,10 +193,19 @@ def _open_content(data: BinaryIO, extension: str, resources: ExitStack) -> Learn
                 what="the workbook is protected with a password; remove the password "
                 "(File > Info > Protect Workbook) and save it as .xlsx",
             )
-        raise FileProblem("FILE_TYPE", what="an Excel 97-2003 (.xls) or other Office binary file")
+        raise FileProblem(
+            "FILE_TYPE",
+            what=f"an Excel 97-2003 workbook (.xls) or another Office binary file: {_SAVE_AS_XLSX}",
+        )
     if head.startswith(_ZIP_SIGNATURES):
         if extension != ".xlsx":
-            raise FileProblem("FILE_TYPE", what=f"a zip archive or workbook named {extension}")
+            if _is_workbook(data):
+                raise FileProblem(
+                    "FILE_TYPE",
+                    what=f"an Excel workbook named {extension}: rename it to .xlsx (or save it "
+                    "as CSV)",
+                )
+            raise FileProblem("FILE_TYPE", what=f"a zip archive named {extension}")
         return _open_xlsx(data, resources)
     if extension == ".xlsx":
         raise FileProblem("FILE_TYPE", what="named .xlsx but is not an Excel workbook")
@@ -197,10 +213,25 @@ def _open_content(data: BinaryIO, extension: str, resources: ExitStack) -> Learn
         if head.startswith(signature):
             raise FileProblem("FILE_TYPE", what=f"{what} named {extension}")
     if head.startswith(_WIDE_BOMS):
-        raise FileProblem("FILE_ENCODING", where=" (it is UTF-16 or UTF-32)")
+        # UTF-32's byte-order marks start with UTF-16's: they are told apart first.
+        wide = "UTF-32" if head.startswith(_WIDE_BOMS[:2]) else "UTF-16"
+        if wide == "UTF-16":
+            wide += ', as Excel saves "Unicode Text"'
+        raise FileProblem("FILE_ENCODING", where=f" (it is {wide})")
     if b"\x00" in head:
         raise FileProblem("FILE_TYPE", what=f"binary data named {extension}, not text")
     return _open_text(data, extension, resources)
+
+
+def _is_workbook(data: BinaryIO) -> bool:
+    """Whether a zip file holds an Excel workbook (its directory names xl/workbook.xml)."""
+    try:
+        with zipfile.ZipFile(data) as archive:
+            return "xl/workbook.xml" in archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
+    finally:
+        data.seek(0)
 
 
 def _contains(data: BinaryIO, needle: bytes) -> bool:
@@ -424,7 +455,15 @@ def _open_xlsx(data: BinaryIO, resources: ExitStack) -> LearnerFile:
     if not sheets:
         raise FileProblem("FILE_EMPTY", what="no worksheet")
     visible = [sheet for sheet in sheets if sheet.sheet_state == "visible"]
-    sheet = visible[0] if visible else workbook.active or sheets[0]
+    first = visible[0] if visible else workbook.active or sheets[0]
+    learner_file = _sheet_file(workbook, first)
+    learner_file.other_sheets = tuple(sheet.title for sheet in visible if sheet is not first)
+    return learner_file
+
+
+def _sheet_file(workbook, sheet) -> LearnerFile:
+    """One worksheet of an open workbook as a LearnerFile (the workbook closed by the caller)."""
+    sheets = workbook.worksheets
     hidden = tuple(
         other.title for other in sheets[: sheets.index(sheet)] if other.sheet_state != "visible"
     )
@@ -437,6 +476,7 @@ def _open_xlsx(data: BinaryIO, resources: ExitStack) -> LearnerFile:
         formula_rows=cells.formula_rows,
         hidden_rows=cells.hidden_rows,
         merged_cells=cells.merged_cells,
+        open_sheet=lambda title: _sheet_file(workbook, workbook[title]),
     )
 
 

@@ -295,6 +295,11 @@ CODES: dict[str, Rule] = {
         "and day. Before the real upload, format the Date of Birth column as Text (Format Cells "
         "> Text) and type the dates again as MM/DD: PARS refuses a date with a year.",
     ),
+    "NAME_ONE_WORD": Rule(
+        ERROR,
+        "Name {value} holds one word; PARS needs the learner's first and last name: write both "
+        'in the Name cell ("Last, First" or "First Last").',
+    ),
     "NAME_SPLIT_CHECK": Rule(
         WARNING,
         "Name {value} was read as First Name {first} and Last Name {last}{left_out}: {doubt} "
@@ -470,13 +475,32 @@ CODES: dict[str, Rule] = {
     "HEADER_MISMATCH": Rule(
         ERROR,
         "Column {position} should be {expected} but is {found}; use the header row from "
-        "the template exactly, in order, or match your columns to the template's below.",
+        "the template exactly, in order, or match your columns to the template's below.{sheets}",
+    ),
+    "HEADER_NOT_FOUND": Rule(
+        ERROR,
+        "The file seems to have no header row: its first row holds learner values (dates, a "
+        "birthday, a state), not column names, and its columns are not in the template's order. "
+        "Match your columns to the template's below by their letters (that first row is then "
+        "judged as a learner), or add the template's header row above it.",
     ),
     "NO_HEADER_ROW": Rule(
         WARNING,
         "The file has no header row (its first row is already a learner row), so its columns "
         "were read in the template's order, as ACCME's tab-delimited instructions lay them "
         "out; check that yours are in that order.",
+    ),
+    "FILE_EXTRA_COLUMNS": Rule(
+        WARNING,
+        "The header goes on past the template's last column ({last}) with {which}; {it} "
+        "{was} left out of the judging and of the PARS-ready file. PARS takes the template's "
+        "columns only: delete {it} before the real upload.",
+    ),
+    "FILE_OTHER_SHEET": Rule(
+        WARNING,
+        "The workbook's first sheet, {first}, has no learner header, so sheet {sheet}, whose "
+        "header {whose}, was read. PARS reads the first sheet: move {sheet} first "
+        "(or delete the other sheets) before the real upload.",
     ),
     "FILE_SEMICOLONS": Rule(
         WARNING,
@@ -514,7 +538,8 @@ CODES: dict[str, Rule] = {
     ),
     "FILE_ENCODING": Rule(
         ERROR,
-        "The file's text encoding cannot be read{where}; save it as CSV UTF-8 and upload it again.",
+        "The file's text encoding cannot be read{where}; in Excel, File > Save As, choose "
+        "CSV UTF-8 (Comma delimited), and upload that file.",
     ),
     "FILE_UNREADABLE": Rule(ERROR, "The file cannot be read: {what}."),
 }

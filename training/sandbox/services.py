@@ -457,7 +457,7 @@ def column_maps_of(signup_id: int) -> tuple[ColumnMap, ...]:
 class ColumnsToMap:
     """A file whose header is not the template's: its header, first rows and a proposal."""
 
-    header_row: int
+    header_row: int | None  # None: no header row, the columns named by their letters
     header: tuple[str, ...]
     samples: list[tuple[int, tuple]]  # (row number, cells) of the first data rows
     proposals: list[mapping.Proposal]
@@ -542,7 +542,7 @@ def columns_to_map(attempt: SandboxAttempt, *, today: date, max_bytes: int) -> C
             "license numbers or NPIs, states, completion dates and credits, and upload the file "
             "again: you can then match the columns left to the template's."
         )
-    return ColumnsToMap(layout.header_row or 1, header, samples, proposals, current, shown)
+    return ColumnsToMap(layout.header_row, header, samples, proposals, current, shown)
 
 
 def _columns_that_matter(

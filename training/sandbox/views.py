@@ -21,7 +21,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from training.audit.services import record_export
-from training.booking.display import possessive
+from training.booking.display import counted, possessive
 from training.booking.links import signup_or_404
 from training.booking.models import Signup
 from training.database import writes_after_reading
@@ -178,7 +178,9 @@ def remove_activity(token: str, activity_pk: int):
     activity_id = activity.activity_id
     return carry_out(
         lambda: services.remove_activity(activity),
-        done=lambda removed: f"Removed activity {activity_id} and its {removed} sandbox record(s).",
+        done=lambda removed: (
+            f"Removed activity {activity_id} and its {counted(removed, 'sandbox record')}."
+        ),
         redirect_to=back,
     )
 
@@ -382,7 +384,11 @@ def map_columns(token: str, attempt_id: int):
     # Committed before judging, so a file the judge chokes on is still recorded as failed.
     return carry_out(
         lambda: attempts.map_columns(attempt, form.column_map(), **_inline_limits()),
-        redirect_to=lambda mapped: url_for("sandbox.attempt", token=token, attempt_id=mapped[0].id),
+        # A fragment of its own: a browser would keep the form's #form-errors on a redirect
+        # without one, and open the new results scrolled to nothing.
+        redirect_to=lambda mapped: url_for(
+            "sandbox.attempt", token=token, attempt_id=mapped[0].id, _anchor="results"
+        ),
         after=lambda mapped: _judge_now(*mapped, services.upload_stream(mapped[0])),
         refused=back,
     )
@@ -433,7 +439,9 @@ def pars_ready(token: str, attempt_id: int, kind: str):
             return redirect(back, code=303)
     mimetype = XLSX_MIMETYPE if kind == "xlsx" else PLAIN_TEXT_MIMETYPE
     stem = file_stem(attempt.filename.rsplit(".", 1)[0][:80]) or "learners"
-    return named_attachment(body, filename=f"{stem}-pars-ready.{kind}", mimetype=mimetype)
+    # With no accepted row, the workbook holds only the rejected rows: nothing in it is for PARS.
+    suffix = "pars-ready" if attempt.rows_accepted else "rejected-rows"
+    return named_attachment(body, filename=f"{stem}-{suffix}.{kind}", mimetype=mimetype)
 
 
 @bp.post("/manage/<token>/sandbox/attempts/<id:attempt_id>/pars-ready")
@@ -502,9 +510,13 @@ def delete_all(token: str):
             signup, include_activities=form.include_activities.data
         ),
         done=lambda deleted: (
-            f"Deleted {deleted.records} sandbox record(s) and {deleted.attempts} upload(s) with "
-            f"their findings"
-            + (f", and {deleted.activities} practice activities." if deleted.activities else ".")
+            f"Deleted {counted(deleted.records, 'sandbox record')} and "
+            f"{counted(deleted.attempts, 'upload')} with their findings"
+            + (
+                f", and {counted(deleted.activities, 'practice activity', 'practice activities')}."
+                if deleted.activities
+                else "."
+            )
         ),
         redirect_to=url_for("sandbox.home", token=token),
     )

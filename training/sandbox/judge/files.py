@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, BinaryIO
@@ -18,8 +18,11 @@ from training.sandbox.columns import (
     header_key,
     header_score,
     is_learner_row,
+    lettered_header,
+    looks_like_data,
     signature,
     template_width,
+    template_with_extras,
 )
 from training.sandbox.judge.fast import FastRows
 from training.sandbox.judge.findings import (
@@ -72,6 +75,8 @@ class FileLayout:
     width: int = len(rules.HEADERS)  # template columns, for TEMPLATE and BY_POSITION
     sheet_name: str = ""
     hidden_sheets: tuple[str, ...] = ()
+    # A workbook's other visible sheets, when none of them was recognised either.
+    other_sheets: tuple[str, ...] = ()
     encoding: str = ""
     delimiter: str = ""
 
@@ -130,8 +135,30 @@ def learner_rows(
     with learner_file:
         layout, rows = _locate(learner_file, context.column_maps, learners_only)
         notes = [make_finding(code, None, **params) for code, params in learner_file.notes]
+        if not layout.columns and learner_file.other_sheets:
+            found = _learner_sheet(learner_file, context.column_maps, learners_only)
+            if found is None:
+                layout = replace(layout, other_sheets=learner_file.other_sheets)
+            else:
+                first_sheet = layout.sheet_name
+                learner_file, layout, rows = found
+                notes.append(
+                    make_finding(
+                        "FILE_OTHER_SHEET",
+                        None,
+                        first=shown(first_sheet),
+                        sheet=shown(layout.sheet_name),
+                        whose="is the template's"
+                        if layout.columns == TEMPLATE
+                        else "matches the column mapping you confirmed"
+                        if layout.columns == MAPPED
+                        else "names the template's columns",
+                    )
+                )
         if layout.columns == BY_POSITION:
             notes.append(make_finding("NO_HEADER_ROW", None))
+        if layout.columns == TEMPLATE and (extra := extra_columns(layout)) is not None:
+            notes.append(extra)
         shaper = RowShaper.for_layout(layout) if layout.columns else None
         yield LearnerRows(
             layout,
@@ -144,6 +171,21 @@ def learner_rows(
             learner_file.quote_rows,
             learner_file.one_line_data,
         )
+
+
+def _learner_sheet(
+    learner_file: LearnerFile, column_maps: tuple[ColumnMap, ...], learners_only: bool
+) -> tuple[LearnerFile, FileLayout, Iterator[SpreadsheetRow]] | None:
+    """The first other visible sheet of a workbook whose header is recognised (the template's,
+    a confirmed mapping's, or template names), its layout and rows; None when there is none.
+    A sheet without a header is not taken: a ValidValues sheet starts with "Add"."""
+    assert learner_file.open_sheet is not None
+    for title in learner_file.other_sheets:
+        sheet_file = learner_file.open_sheet(title)
+        layout, rows = _locate(sheet_file, column_maps, learners_only)
+        if layout.columns in (TEMPLATE, MAPPED, BY_NAME):
+            return sheet_file, layout, rows
+    return None
 
 
 def _locate(
@@ -168,6 +210,9 @@ def _locate(
         header = tuple(cell if isinstance(cell, str) else cell_text(cell) for cell in cells)
         if (width := template_width(header)) is not None:
             return laid_out(TEMPLATE, header_row=number, header=header, width=width), rows
+        if (extended := template_with_extras(header)) is not None:
+            # PARS reads its template's columns; what a provider keeps after them is left out.
+            return laid_out(TEMPLATE, header_row=number, header=header, width=extended[0]), rows
         if (column_map := maps.get(signature(header))) is not None:
             return laid_out(MAPPED, header_row=number, header=header, column_map=column_map), rows
         named = by_name(header) if learners_only else None
@@ -184,6 +229,17 @@ def _locate(
     # Not the template's: the likeliest header is the first row naming most known columns.
     best = max(scanned, key=lambda item: (header_score(item[1]), -item[0]))
     if header_score(best[1]) < 2:
+        # A first row of learner values (after one-cell lines: a title) means no header row,
+        # its columns in another order than the template's: they are named by their letters,
+        # and that row is a learner's.
+        first = next((row for row in scanned if len(row[1]) > 1), scanned[0])
+        if looks_like_data(first[1]):
+            lettered = lettered_header(len(first[1]))
+            from_first = [row for row in scanned if row[0] >= first[0]]
+            if (column_map := maps.get(signature(lettered))) is not None:
+                found = laid_out(MAPPED, header_row=None, header=lettered, column_map=column_map)
+                return found, chain(from_first, rows)
+            return laid_out(UNRECOGNISED, header_row=None, header=lettered), iter(from_first)
         best = scanned[0]
     header = tuple(cell if isinstance(cell, str) else cell_text(cell) for cell in best[1])
     following = iter([row for row in scanned if row[0] > best[0]])
@@ -594,8 +650,32 @@ def judge_file(
     )
 
 
+def extra_columns(layout: FileLayout) -> Finding | None:
+    """The file-level warning naming the columns a template header goes on with, or None."""
+    extended = template_with_extras(layout.header)
+    if extended is None:
+        return None
+    width, positions = extended
+    named = [
+        f"column {column_letter(position + 1)} {shown(layout.header[position].strip())}"
+        for position in positions
+    ]
+    which = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+    return make_finding(
+        "FILE_EXTRA_COLUMNS",
+        None,
+        last=column_letter(width),
+        which=which,
+        it="it" if len(named) == 1 else "them",
+        was="was" if len(named) == 1 else "were",
+    )
+
+
 def header_mismatch(layout: FileLayout) -> Finding:
-    """One HEADER_MISMATCH naming the first column that differs from the template."""
+    """One HEADER_MISMATCH naming the first column that differs from the template (or, for a
+    file without a header row, saying so)."""
+    if layout.header_row is None:
+        return make_finding("HEADER_NOT_FOUND", None)
     header = layout.header
     found = tuple(header_key(cell) for cell in header)
     while found and not found[-1]:
@@ -609,8 +689,20 @@ def header_mismatch(layout: FileLayout) -> Finding:
         ),
         min(len(found), len(expected)),
     )
+    if index >= len(expected):
+        # Past the template's last column: the first one with a name is the extra column (an
+        # empty one before it is no column at all).
+        index = next((i for i in range(index, len(found)) if found[i]), index)
     wanted = expected[index] if index < len(expected) else ""
     got = header[index].strip() if index < len(found) else ""
+    sheets = ""
+    if layout.other_sheets:
+        others = ", ".join(shown(title) for title in layout.other_sheets)
+        sheets = (
+            f" The workbook's first sheet, {shown(layout.sheet_name)}, was read, and its other "
+            f"sheets ({others}) have no learner header either: if the learners are on one of "
+            "them, move that sheet first or delete the others."
+        )
     return make_finding(
         "HEADER_MISMATCH",
         layout.header_row,
@@ -618,4 +710,5 @@ def header_mismatch(layout: FileLayout) -> Finding:
         position=f"{index + 1} ({column_letter(index + 1)})",
         expected=f'"{wanted}"' if wanted else "nothing (no more columns)",
         found=shown(got) if got else "missing",
+        sheets=sheets,
     )

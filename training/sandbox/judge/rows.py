@@ -282,9 +282,13 @@ class RowJudge:
             and len(first_name) <= rules.NAME_MAX_LENGTH
             and len(last_name) <= rules.NAME_MAX_LENGTH
         )
+        one_word = not names_fine and bool(row.name_cell) and bool(first_name or last_name)
+        if one_word:  # a Name cell of one word: it is not a blank First or Last Name column
+            column = f"{rules.FIRST_NAME} / {rules.LAST_NAME}"
+            add(make_finding("NAME_ONE_WORD", number, column, value=shown(row.name_cell)))
         for name, column, required in (
             ()
-            if names_fine
+            if names_fine or one_word
             else (
                 (first_name, rules.FIRST_NAME, "FIRST_NAME_REQUIRED"),
                 (last_name, rules.LAST_NAME, "LAST_NAME_REQUIRED"),
