@@ -106,6 +106,7 @@ ROUTES: dict[str, Route] = {
     "booking.confirmation": Route(),
     "booking.manage": Route(),
     "booking.change_date": Route((booking_forms.ChangeDateForm,)),
+    "booking.join_waitlist": Route((booking_forms.WaitlistForm,)),
     "booking.update_contacts": Route((booking_forms.ContactsForm,)),
     "booking.cancel": Route((booking_forms.CancelForm,)),
     "booking.invite": Route(),

@@ -47,6 +47,7 @@ def learner_file():
 # booking that is not cancelled, change something. A new route must be added here.
 POSTED_FORMS = {
     "booking.change_date": lambda booking: {"session_id": booking.other_session},
+    "booking.join_waitlist": lambda booking: {"first_choice": booking.other_session},
     "booking.update_contacts": lambda _: {
         "contact_name": "Dana Ortiz",
         "contact_email": "dana@sierravalley.example.org",

@@ -119,7 +119,7 @@ def test_cancelling_a_session_takes_each_waiting_organization_off_and_says_where
     assert "other@clinic.example.org" not in mail
 
     manage = page_text(app.test_client().get(f"/manage/{only_choice}"))
-    assert "Not waiting for any date: book one with free seats below" in manage
+    assert "Not waiting for any date: our staff cancelled the session you chose." in manage
     assert "in line" not in manage
     with app.app_context():
         event = db.session.scalars(
@@ -276,7 +276,7 @@ def test_an_organization_whose_only_date_has_taken_place_is_told_it_waits_for_no
         starts_at = db.session.get(TrainingSession, held).starts_at
     clock.move_to(starts_at, tick=False)
     manage = page_text(app.test_client().get(f"/manage/{token}"))
-    assert "Not waiting for any date: book one with free seats below" in manage
+    assert "Not waiting for any date: the dates you chose have taken place." in manage
     assert "this session has taken place, so no seat will come from it" in manage
     assert "in line" not in manage
 

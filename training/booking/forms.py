@@ -135,7 +135,37 @@ class ContactFields(Form):
         )
 
 
-class SignupForm(OrganizationField, ContactFields):
+class RankedDates:
+    """The rules of a first choice with up to two alternates (fields ``first_choice``,
+    ``second_choice``, ``third_choice``): no date twice, no third before a second."""
+
+    def validate_second_choice(self, field):
+        """Not the first choice again."""
+        if field.data != NO_CHOICE and field.data == self.first_choice.data:
+            raise ValidationError(
+                "Your second choice is the same date as your first. Pick a different date, "
+                "or “No other choice”."
+            )
+
+    def validate_third_choice(self, field):
+        """Neither date above again, and only after a second choice."""
+        if field.data == NO_CHOICE:
+            return
+        if field.data in (self.first_choice.data, self.second_choice.data):
+            raise ValidationError(
+                "Your third choice repeats a date chosen above. Pick a different date, "
+                "or “No other choice”."
+            )
+        if self.second_choice.data == NO_CHOICE:
+            raise ValidationError("Choose a second choice before a third.")
+
+    def ranked_session_ids(self) -> list[int]:
+        """The chosen session ids, first choice first."""
+        picked = (self.first_choice.data, self.second_choice.data, self.third_choice.data)
+        return [session_id for session_id in picked if session_id != NO_CHOICE]
+
+
+class SignupForm(RankedDates, OrganizationField, ContactFields):
     """The public signup form: organization, contacts, up to three dates, the attestation."""
 
     # choices.js names a date taken by one list, where the others disable it, by "data-choice".
@@ -183,31 +213,6 @@ class SignupForm(OrganizationField, ContactFields):
         if field.data == NO_CHOICE:
             raise ValidationError("Choose the date you would like to attend.")
 
-    def validate_second_choice(self, field):
-        """Not the first choice again."""
-        if field.data != NO_CHOICE and field.data == self.first_choice.data:
-            raise ValidationError(
-                "Your second choice is the same date as your first. Pick a different date, "
-                "or “No other choice”."
-            )
-
-    def validate_third_choice(self, field):
-        """Neither date above again, and only after a second choice."""
-        if field.data == NO_CHOICE:
-            return
-        if field.data in (self.first_choice.data, self.second_choice.data):
-            raise ValidationError(
-                "Your third choice repeats a date chosen above. Pick a different date, "
-                "or “No other choice”."
-            )
-        if self.second_choice.data == NO_CHOICE:
-            raise ValidationError("Choose a second choice before a third.")
-
-    def ranked_session_ids(self) -> list[int]:
-        """The chosen session ids, first choice first."""
-        picked = (self.first_choice.data, self.second_choice.data, self.third_choice.data)
-        return [session_id for session_id in picked if session_id != NO_CHOICE]
-
 
 class ContactsForm(ContactFields):
     """The manage page's form for the contacts and attendees."""
@@ -226,6 +231,28 @@ class ChangeDateForm(Form):
         """A date must be chosen."""
         if field.data == NO_CHOICE:
             raise ValidationError("Choose the date you would like to move to.")
+
+
+class WaitlistForm(RankedDates, Form):
+    """The manage page's form for an organization waiting for no date: full dates to wait for,
+    ranked like the signup form's."""
+
+    first_choice = IdSelectField("First choice", validators=[InputRequired()])
+    second_choice = IdSelectField("Second choice", default=NO_CHOICE)
+    third_choice = IdSelectField("Third choice", default=NO_CHOICE)
+    submit = SubmitField("Join the waitlist")
+
+    def set_sessions(self, options: list[SelectChoice]) -> None:
+        """Offer ``options`` (session ids) in each list."""
+        self.first_choice.choices = [SelectChoice(NO_CHOICE, "Choose a date"), *options]
+        alternates = [SelectChoice(NO_CHOICE, "No other choice"), *options]
+        self.second_choice.choices = alternates
+        self.third_choice.choices = alternates
+
+    def validate_first_choice(self, field):
+        """A date must be chosen."""
+        if field.data == NO_CHOICE:
+            raise ValidationError("Choose the date you would like to wait for.")
 
 
 class CancelForm(Form):

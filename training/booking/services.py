@@ -661,6 +661,51 @@ def change_session(signup: Signup, session: TrainingSession, *, now: datetime, a
         promote_waitlist(previous, now=now)
 
 
+def full_dates_to_wait_for(signup: Signup, now: datetime) -> list[TrainingSession]:
+    """The dates ``signup``'s organization can join the waitlist of at ``now``: scheduled, not
+    started, and full (a date with a seat is booked instead)."""
+    sessions = signup.program.sessions
+    return [session for session in sessions if session.is_bookable(now) and session.is_full]
+
+
+def join_waitlist(signup: Signup, ranked_sessions: list[TrainingSession], *, now: datetime) -> None:
+    """Put a waitlisted organization that waits for no date (its session was cancelled, or its
+    dates have taken place) in line for ``ranked_sessions``, first choice first.
+
+    Raises ``BookingError`` when it already waits for a date or is booked,
+    ``SessionUnavailable`` for a date that is another program's, cancelled or started, and
+    ``BookingError`` for a date with a free seat (book that instead).
+    """
+    lock_signup(signup)
+    require_changes_open(signup, now)
+    if not signup.is_waitlisted:
+        raise BookingError("You are booked on a date already; change it above instead.")
+    if signup.waiting_sessions(now):
+        raise BookingError("You are on the waitlist already; leave it first to choose again.")
+    for session in ranked_sessions:
+        if session.program_id != signup.program_id:
+            raise SessionUnavailable(f"{session.when} is not a date of {signup.program.name}.")
+        if not session.is_bookable(now):
+            raise session_unavailable(session, now)
+        if not session.is_full:
+            raise BookingError(
+                f"{session.when} has a free seat now: book it instead of joining its waitlist."
+            )
+    # The dates that have taken place go: their places can never turn into a seat.
+    signup.choices.clear()
+    db.session.flush()
+    signup.choices.extend(
+        SignupChoice(rank=rank, session=session)
+        for rank, session in enumerate(ranked_sessions, start=1)
+    )
+    db.session.flush()
+    record(
+        "signup.waitlist_joined",
+        signup=signup,
+        choices=[session.when for session in ranked_sessions],
+    )
+
+
 def update_contacts(signup: Signup, details: SignupDetails, *, now: datetime, actor=None) -> bool:
     """Replace the contact and attendee details (the organization's name stays as booked),
     and tell the people added, kept and removed (``notices.send_people_update``); True when

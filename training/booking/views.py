@@ -39,6 +39,7 @@ from training.booking.forms import (
     ContactsForm,
     ResendLinkForm,
     SignupForm,
+    WaitlistForm,
     program_session_ids,
 )
 from training.booking.ical import build_invite
@@ -336,6 +337,26 @@ def change_date(token: str):
     )
 
 
+@bp.post("/manage/<token>/waitlist")
+@once_per_submission
+def join_waitlist(token: str):
+    """Put an organization waiting for no date in line for full dates it ranks."""
+    signup = signup_or_404(token)
+    now = utcnow()
+    form = WaitlistForm()
+    form.set_sessions(program_session_ids(signup.program))
+    if not form.validate_on_submit():
+        return _render_manage(signup, token, waitlist_form=form, status=422)
+    sessions = [_program_session(signup.program, id_) for id_ in form.ranked_session_ids()]
+
+    return carry_out(
+        lambda: services.join_waitlist(signup, sessions, now=now),
+        done="Done: you are on the waitlist. We will email you if a seat opens up.",
+        redirect_to=url_for("booking.manage", token=token),
+        refused=flashed_above(lambda: _render_manage(signup, token, status=409)),
+    )
+
+
 @bp.post("/manage/<token>/contacts")
 @once_per_submission
 def update_contacts(token: str):
@@ -388,10 +409,14 @@ def cancel(token: str):
     signup = signup_or_404(token)
     now = utcnow()
     form = CancelForm()
-    waiting = signup.is_waitlisted  # a place on the waitlist is left, not cancelled
+    # A place on the waitlist is left, not cancelled; a signup waiting for no date is cancelled.
+    waiting = bool(signup.waiting_sessions(now))
     if waiting:
         form.confirm.label.text = "Yes, take us off the waitlist"
         form.submit.label.text = "Leave the waitlist"
+    elif signup.is_waitlisted:
+        form.confirm.label.text = "Yes, cancel our signup"
+        form.submit.label.text = "Cancel signup"
 
     def page(status: int = 200):
         return (
@@ -400,6 +425,7 @@ def cancel(token: str):
                 signup=signup,
                 token=token,
                 form=form,
+                is_waiting=waiting,
                 window=services.change_window(signup, now),
             ),
             status,
@@ -413,7 +439,8 @@ def cancel(token: str):
         done=(
             "You have left the waitlist. We have emailed your contacts to let them know."
             if waiting
-            else "Your booking is cancelled. We have emailed your contacts to let them know."
+            else f"Your {'signup' if signup.is_waitlisted else 'booking'} is cancelled. "
+            "We have emailed your contacts to let them know."
         ),
         redirect_to=url_for("booking.manage", token=token),
         refused=flashed_above(lambda: page(409)),
@@ -542,12 +569,22 @@ def _render_already_signed_up(signup: Signup, typed_name: str, *, now: datetime)
     )
 
 
-def _render_manage(signup, token, *, date_form=None, contacts_form=None, status=200):
+def _render_manage(
+    signup, token, *, date_form=None, contacts_form=None, waitlist_form=None, status=200
+):
     now = utcnow()
     if date_form is None:
         date_form = ChangeDateForm()
     # The dates open to a change now, whatever a refused post was checked against.
     date_form.session_id.choices = _change_options(signup, now)
+    if waitlist_form is None:
+        waitlist_form = WaitlistForm(formdata=None)
+    waitlist_form.set_sessions(
+        [
+            SelectChoice(session.id, f"{session.when} (full: waitlist)")
+            for session in services.full_dates_to_wait_for(signup, now)
+        ]
+    )
     if contacts_form is None:
         contacts_form = mark_drawn(_contacts_form(signup))
     return (
@@ -557,6 +594,9 @@ def _render_manage(signup, token, *, date_form=None, contacts_form=None, status=
             token=token,
             date_form=date_form,
             contacts_form=contacts_form,
+            waitlist_form=waitlist_form,
+            is_waiting=bool(signup.waiting_sessions(now)),
+            no_choice=NO_CHOICE,
             window=services.change_window(signup, now),
             cutoff_hours=current_app.config["CHANGE_CUTOFF_HOURS"],
             waitlist=services.waitlist_places(signup, now),

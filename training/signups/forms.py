@@ -6,6 +6,9 @@ from wtforms.validators import Length, Optional
 from training.booking.models import SIGNUP_CANCELLED, SIGNUP_CONFIRMED, SIGNUP_WAITLISTED
 from training.forms import Form, PageField, clean_text
 
+# A filter, not a status: waitlisted, with no chosen date still to come.
+WAITING_FOR_NO_DATE = "waiting-for-no-date"
+
 
 class SignupSearchForm(Form):
     """Read from the query string (a GET form: nothing changes, so no CSRF token)."""
@@ -24,6 +27,7 @@ class SignupSearchForm(Form):
             SelectChoice("", "Any status"),
             SelectChoice(SIGNUP_CONFIRMED, "Confirmed"),
             SelectChoice(SIGNUP_WAITLISTED, "Waitlisted"),
+            SelectChoice(WAITING_FOR_NO_DATE, "Not waiting for any date"),
             SelectChoice(SIGNUP_CANCELLED, "Cancelled"),
         ],
         default="",

@@ -21,9 +21,11 @@ from training.booking.display import (
 from training.booking.models import (
     MAX_ATTENDEES,
     SIGNUP_CANCELLED,
+    SIGNUP_WAITLISTED,
     Attendee,
     Signup,
     SignupChoice,
+    TrainingSession,
 )
 from training.booking.search import signup_matches
 from training.booking.services import (
@@ -35,6 +37,7 @@ from training.booking.services import (
 from training.constraints import unique_or
 from training.extensions import db
 from training.signups.duplicates import SignupFacts, find_possible_duplicates
+from training.signups.forms import WAITING_FOR_NO_DATE
 from training.signups.models import DECISION_DISMISSED, DECISION_MERGED, DuplicateReview
 
 SIGNUPS_PER_PAGE = 50
@@ -103,8 +106,9 @@ class DuplicatePair:
     reasons: tuple[str, ...]
 
 
-def search_signups(text: str, status: str | None, *, page: int) -> Pagination:
-    """Signups, newest first, whose organization, contact or attendee matches ``text``."""
+def search_signups(text: str, status: str | None, *, page: int, now: datetime) -> Pagination:
+    """Signups, newest first, whose organization, contact or attendee matches ``text``, with
+    ``status`` (or ``WAITING_FOR_NO_DATE``: waitlisted, no chosen date to come at ``now``)."""
     statement = (
         select(Signup)
         .options(
@@ -114,7 +118,14 @@ def search_signups(text: str, status: str | None, *, page: int) -> Pagination:
         )
         .order_by(Signup.created_at.desc(), Signup.id.desc())
     )
-    if status:
+    if status == WAITING_FOR_NO_DATE:
+        upcoming_choice = (
+            select(SignupChoice.session_id)
+            .join(TrainingSession, TrainingSession.id == SignupChoice.session_id)
+            .where(SignupChoice.signup_id == Signup.id, TrainingSession.starts_at > now)
+        )
+        statement = statement.where(Signup.status == SIGNUP_WAITLISTED, ~upcoming_choice.exists())
+    elif status:
         statement = statement.where(Signup.status == status)
     if (matches := signup_matches(text)) is not None:
         statement = statement.where(matches)

@@ -52,10 +52,11 @@ def index():
     form = SignupSearchForm(request.args)
     if not form.validate():
         return render_template("signups/index.html", form=form, results=None), 400
+    now = utcnow()
     results = services.search_signups(
-        form.q.data or "", form.status.data or None, page=form.page.data or 1
+        form.q.data or "", form.status.data or None, page=form.page.data or 1, now=now
     )
-    return render_template("signups/index.html", form=form, results=results)
+    return render_template("signups/index.html", form=form, results=results, now=now)
 
 
 @bp.get("/signups.<any(csv, xlsx):extension>")

@@ -1,0 +1,108 @@
+"""An organization whose session staff cancelled, with no other date chosen: what it is told,
+what it may do, and how staff find it."""
+
+from datetime import timedelta
+
+import pytest
+from conftest import manage_token, page_text, signup_form
+from sqlalchemy import select
+
+from training.booking.models import Signup, TrainingSession
+from training.extensions import db, utcnow
+from training.rosters import services as rosters
+from training.staff.models import StaffMember
+from training.staff.services import create_staff
+
+
+@pytest.fixture
+def cancel_session(app):
+    """Cancel a session as staff member Pat would from the roster."""
+
+    def cancel(session_id: int) -> None:
+        with app.app_context():
+            member = db.session.scalar(select(StaffMember)) or create_staff(
+                "pat@cmadocs.example.org", "correct horse battery", "staff"
+            )
+            rosters.cancel_session(
+                db.session.get(TrainingSession, session_id),
+                "The facilitator is ill.",
+                now=utcnow(),
+                actor=member,
+            )
+            db.session.commit()
+
+    return cancel
+
+
+@pytest.fixture
+def stranded(client, make_session, cancel_session) -> str:
+    """The manage token of an organization booked on a session staff then cancelled."""
+    doomed = make_session()
+    token = manage_token(client.post("/signup", data=signup_form(doomed)))
+    cancel_session(doomed)
+    return token
+
+
+def test_the_manage_page_says_staff_cancelled_the_session_and_offers_waitlists(
+    client, make_session, stranded
+):
+    full = make_session(starts_in=timedelta(days=5), seats=0)
+    text = page_text(client.get(f"/manage/{stranded}"))
+    assert "Not waiting for any date: our staff cancelled the session you chose." in text
+    assert "Join the waitlist for a full date" in text
+    assert "(full: waitlist)" in text
+    assert "leave the waitlist" not in text.lower()
+    assert "Cancel this signup" in text
+    assert full
+
+
+def test_an_organization_waiting_for_no_date_can_join_the_waitlist_of_full_dates(
+    app, client, make_session, stranded
+):
+    first = make_session(starts_in=timedelta(days=5), seats=0)
+    second = make_session(starts_in=timedelta(days=6), seats=0)
+    response = client.post(
+        f"/manage/{stranded}/waitlist",
+        data={"first_choice": second, "second_choice": first, "third_choice": 0},
+    )
+    assert response.status_code == 303
+    text = page_text(client.get(response.headers["Location"]))
+    assert "Done: you are on the waitlist." in text
+    assert "Status On the waitlist" in text
+    assert "First choice" in text and "number 1 in line" in text
+    with app.app_context():
+        signup = db.session.scalar(select(Signup))
+        assert [choice.session_id for choice in signup.choices] == [second, first]
+    assert "Leave the waitlist" in page_text(client.get(f"/manage/{stranded}"))
+
+
+def test_a_date_with_a_free_seat_is_booked_not_waited_for(client, make_session, stranded):
+    open_date = make_session(starts_in=timedelta(days=5))
+    response = client.post(
+        f"/manage/{stranded}/waitlist",
+        data={"first_choice": open_date, "second_choice": 0, "third_choice": 0},
+    )
+    assert response.status_code == 409
+    assert "has a free seat now: book it instead of joining its waitlist." in page_text(response)
+
+
+def test_leaving_is_called_cancelling_the_signup_when_waiting_for_no_date(client, stranded):
+    text = page_text(client.get(f"/manage/{stranded}/cancel"))
+    assert "Cancel your signup?" in text
+    assert "No, keep our signup" in text
+    assert "stay on the waitlist" not in text
+
+
+def test_staff_see_and_filter_organizations_waiting_for_no_date(
+    client, sign_in_as, make_session, stranded
+):
+    other = make_session(starts_in=timedelta(days=5))
+    client.post("/signup", data=signup_form(other, organization_name="Lakeside Clinic"))
+    sign_in_as("staff")
+    text = page_text(client.get("/staff/signups"))
+    assert "Sierra Valley Medical Society Waitlisted Not waiting for any date" in text
+    assert "None" not in text
+    filtered = client.get("/staff/signups", query_string={"status": "waiting-for-no-date"})
+    text = page_text(filtered)
+    assert "1 signup (not waiting for any date)." in text
+    assert "Sierra Valley Medical Society" in text and "Lakeside Clinic" not in text
