@@ -4,7 +4,7 @@ import pytest
 from conftest import PASSWORD, page_text
 
 from training.extensions import db
-from training.resources.services import build_wording
+from training.resources.services import build_wording, durations, wordings
 from training.staff.services import create_staff
 
 
@@ -103,4 +103,40 @@ def test_builder_keeps_braces_in_names_as_typed():
     text = build_wording("{duration} Clinic", "detailed", "perpetual")
     assert text.startswith("By providing")
     assert "authorize {duration} Clinic to report" in text
-    assert "until I withdraw this permission" in text
+    assert "until I withdraw it" in text
+
+
+@pytest.mark.parametrize("organization", ["Acme Inc.", "Acme Clinic", "Acme, L.L.C."])
+def test_every_built_wording_reads_cleanly(organization):
+    """Every wording and duration: no double period after a name ending in one, no sentence
+    twice, and withdrawing is said once, of the permission itself (never "withdraw this
+    permission to the Accreditation Council")."""
+    for wording in wordings():
+        for duration_key, duration in durations().items():
+            text = build_wording(organization, wording.key, duration_key)
+            assert ".." not in text and ". ." not in text and ",." not in text
+            sentences = [part for part in text.split(". ") if part]
+            assert len(sentences) == len(set(sentences)), text
+            assert text.count("withdraw") == (
+                1 if duration.until_withdrawn or wording.withdraw_by_writing else 0
+            ), text
+            assert "withdraw this permission to" not in text
+            assert "until I withdraw this permission to" not in text
+            assert text.endswith(".") and not text.endswith("..")
+
+
+def test_a_perpetual_permission_lasts_until_withdrawn_and_says_so_once():
+    short = build_wording("Acme Inc.", "short", "perpetual")
+    assert short.endswith("CME Passport. This permission lasts until I withdraw it.")
+    detailed = build_wording("Acme Inc.", "detailed", "perpetual")
+    assert detailed.endswith(
+        "This permission lasts until I withdraw it, which I may do at any time by writing to "
+        "Acme Inc."
+    )
+    assert build_wording("Acme Inc.", "detailed", "annual").endswith("by writing to Acme Inc.")
+
+
+def test_the_permission_page_shows_each_sample_with_placeholders(client):
+    text = page_text(client.get("/resources/permission-wording"))
+    assert "I may withdraw this permission at any time by writing to [your organization]." in text
+    assert "{" not in text

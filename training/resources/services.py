@@ -9,6 +9,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from training.audit.services import record
+from training.booking.display import sentence
 from training.constraints import unique_or
 from training.errors import Refused
 from training.extensions import db, seed_path
@@ -88,11 +89,30 @@ def restore_default(slug: str, *, actor) -> None:
 
 @dataclass(frozen=True)
 class Wording:
-    """A sample permission wording, with ``{organization}`` and ``{duration}`` to fill in."""
+    """A sample permission wording, with ``{organization}`` and ``{duration}`` to fill in;
+    ``withdraw_by_writing``: it ends saying the permission is withdrawn by writing to the
+    organization."""
 
     key: str
     label: str
     text: str
+    withdraw_by_writing: bool
+
+
+@dataclass(frozen=True)
+class Duration:
+    """How long a permission lasts: the activities it ``covers``, and whether it lasts
+    ``until_withdrawn`` (for perpetuity)."""
+
+    covers: str
+    until_withdrawn: bool
+
+
+# What the permission page shows for the organization and the duration of a sample.
+SAMPLE_ORGANIZATION = "[your organization]"
+SAMPLE_DURATION = Duration(
+    "[this activity / activities this year / all activities until withdrawn]", False
+)
 
 
 def _wording_data() -> dict:
@@ -109,9 +129,9 @@ def wordings() -> list[Wording]:
     return [Wording(**item) for item in _wording_data()["wordings"]]
 
 
-def durations() -> dict[str, str]:
+def durations() -> dict[str, Duration]:
     """How long a permission may last, by key: the builder's choices."""
-    return dict(_wording_data()["durations"])
+    return {key: Duration(**item) for key, item in _wording_data()["durations"].items()}
 
 
 def wording_html(text: str) -> str:
@@ -122,7 +142,27 @@ def wording_html(text: str) -> str:
 def build_wording(organization: str, wording_key: str, duration_key: str) -> str:
     """The chosen sample wording with the organization's name and the permission's duration."""
     wording = next(w for w in wordings() if w.key == wording_key)
+    return _filled(wording, organization, durations()[duration_key])
+
+
+def sample_wording(wording: Wording) -> str:
+    """``wording`` as the permission page shows it, with placeholders to fill in."""
+    return _filled(wording, SAMPLE_ORGANIZATION, SAMPLE_DURATION)
+
+
+def _filled(wording: Wording, organization: str, duration: Duration) -> str:
+    """The wording's text, then the sentence on withdrawing once (if any), each sentence ended
+    by ``sentence()``: "Acme Inc." at a sentence's end gets no second period."""
+    withdrawal = _wording_data()["withdrawal"]
+    if duration.until_withdrawn:
+        key = "until_withdrawn_by_writing" if wording.withdraw_by_writing else "until_withdrawn"
+    else:
+        key = "by_writing" if wording.withdraw_by_writing else None
+    parts = [wording.text] + ([withdrawal[key]] if key else [])
     # str.replace, not format(): braces in an organization's name stay as typed.
-    return wording.text.replace("{duration}", durations()[duration_key]).replace(
-        "{organization}", organization
+    return " ".join(
+        sentence(
+            part.replace("{duration}", duration.covers).replace("{organization}", organization)
+        )
+        for part in parts
     )

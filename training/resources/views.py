@@ -15,8 +15,9 @@ bp = Blueprint("resources", __name__)
 
 
 def init_app(app: Flask) -> None:
-    """Offer the ``markdown`` filter to templates."""
+    """Offer the ``markdown`` and ``sample_wording`` filters to templates."""
     app.add_template_filter(render_markdown, "markdown")
+    app.add_template_filter(services.sample_wording, "sample_wording")
 
 
 @bp.get("/resources/")
