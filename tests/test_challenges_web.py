@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import PASSWORD, manage_token, page_text, signup_form
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from training.audit.models import AuditEvent
 from training.booking.models import Program, Signup
@@ -55,6 +55,28 @@ def test_the_same_activity_twice_counts_once(client, token):
     record(client, token, "201234567", TODAY)
     record(client, token, "201234567", TODAY)
     assert "1 of 2 activities recorded" in page_text(client.get(f"/manage/{token}/challenges"))
+
+
+def test_recording_the_same_entry_again_is_refused_and_stores_one_row(app, client, token):
+    assert record(client, token, "201234567", TODAY, learners=5).status_code == 303
+    response = record(client, token, "201234567", TODAY, learners=5)
+    assert "Activity 201234567 is already recorded with 5 learners entered on" in page_text(
+        response
+    )
+    assert "so it was not recorded again" in page_text(response)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(ChallengeEntry.id))) == 1
+    # The same activity on another day, or with another count, is another entry.
+    assert record(client, token, "201234567", TODAY, learners=6).status_code == 303
+
+
+@pytest.mark.parametrize(
+    "typed", ["201 234 567", "201-234-567", " 201 234-567 ", "２０１２３４５６７"]
+)
+def test_an_activity_id_typed_in_groups_is_read_as_its_nine_digits(app, client, token, typed):
+    assert record(client, token, typed, TODAY).status_code == 303
+    with app.app_context():
+        assert db.session.scalars(select(ChallengeEntry.activity_id)).all() == ["201234567"]
 
 
 @pytest.mark.parametrize(

@@ -231,3 +231,12 @@ def test_points_or_credit_types_for_an_unticked_board_are_refused_not_dropped(
     assert f'<p class="error" id="board_{code}-is_registered-error">{message}' in page
     assert f'<a href="#board_{code}-is_registered">{code} registered: {message}' in page
     assert activities(app) == []
+
+
+def test_a_practice_activity_id_typed_in_groups_is_read_as_its_nine_digits(app, client, token):
+    """As on the Challenges page: spaces and hyphens people group an ID with are dropped."""
+    response = client.post(
+        f"/manage/{token}/sandbox/activities/new", data=activity_form(activity_id="201 234-567")
+    )
+    assert response.status_code == 303
+    assert [activity[0] for activity in activities(app)] == ["201234567"]

@@ -24,9 +24,10 @@ from wtforms import (
     IntegerField,
     SelectField,
     SelectMultipleField,
+    StringField,
     TimeField,
 )
-from wtforms.validators import NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, NumberRange, Optional, Regexp, ValidationError
 
 from training.extensions import MAX_ID
 
@@ -136,6 +137,32 @@ def identifier(value: str | None) -> str:
     """``single_line`` text with its digits in ASCII (``ascii_digits``): for what people type
     as digits, such as provider and activity IDs and phone numbers."""
     return ascii_digits(single_line(value))
+
+
+_ID_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]")
+
+
+def activity_id_digits(value: str | None) -> str:
+    """An ACCME activity ID as people type it, as its digits: ``identifier`` (any script's
+    digits as ASCII), then the spaces and hyphens people group it with dropped ("201 234 567",
+    "201-234-567")."""
+    return _ID_SEPARATORS.sub("", identifier(value))
+
+
+def activity_id_field(description: str) -> StringField:
+    """The 9-digit ACCME activity ID field every form shares (challenges, sandbox): typed
+    with spaces, hyphens or other digits, it is read as its 9 ASCII digits."""
+    return StringField(
+        "ACCME activity ID",
+        description=description,
+        filters=[activity_id_digits],
+        validators=[
+            DataRequired("Enter the activity's 9-digit ACCME ID."),
+            Regexp(
+                r"^[0-9]{9}$", message="An ACCME activity ID is 9 digits, for example 201234567."
+            ),
+        ],
+    )
 
 
 # Characters a web address cannot hold as typed (RFC 3986): written as their %-escapes, as a

@@ -3,11 +3,10 @@
 from wtforms import (
     RadioField,
     SelectChoice,
-    StringField,
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
+from wtforms.validators import InputRequired, Length, NumberRange
 
 from training.challenges.eligibility import ACCME, CMA
 from training.forms import (
@@ -15,25 +14,15 @@ from training.forms import (
     Form,
     IdSelectField,
     WholeNumberField,
+    activity_id_field,
     clean_text,
-    identifier,
 )
 
 
 class EntryForm(Form):
     """An activity whose learners were entered in PARS, as the organization records it."""
 
-    activity_id = StringField(
-        "ACCME activity ID",
-        description="The 9-digit ID PARS shows for the activity.",
-        filters=[identifier],
-        validators=[
-            DataRequired("Enter the activity's 9-digit ACCME ID."),
-            Regexp(
-                r"^[0-9]{9}$", message="An ACCME activity ID is 9 digits, for example 201234567."
-            ),
-        ],
-    )
+    activity_id = activity_id_field("The 9-digit ID PARS shows for the activity.")
     entered_on = DayField(
         "Date you entered the learners in PARS",
         validators=[InputRequired("Enter the date, for example 12/01/2026.")],

@@ -112,6 +112,20 @@ def record_entry(
             f"The challenges count learners entered in PARS from {short_date(dates.starts_on)} "
             f"to {short_date(dates.cma_due)}; {short_date(entered_on)} is outside those dates."
         )
+    repeated = db.session.scalar(
+        select(ChallengeEntry.id).where(
+            ChallengeEntry.signup_id == signup.id,
+            ChallengeEntry.activity_id == activity_id,
+            ChallengeEntry.entered_on == entered_on,
+            ChallengeEntry.learners == learners,
+        )
+    )
+    if repeated is not None:
+        raise ChallengeError(
+            f"Activity {activity_id} is already recorded with {learners} "
+            f"{'learner' if learners == 1 else 'learners'} entered on {short_date(entered_on)}, "
+            "so it was not recorded again. To correct an entry, remove it and record it again."
+        )
     entry = ChallengeEntry(
         signup=signup,
         activity_id=activity_id,

@@ -17,13 +17,13 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.validators import ValidationError as FieldError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from training.drawn import drawn_from_field
 from training.extensions import utcnow
-from training.forms import DayField, FiniteDecimalField, Form, identifier, single_line
+from training.forms import DayField, FiniteDecimalField, Form, activity_id_field, single_line
 from training.sandbox import rules
 from training.sandbox.columns import ColumnMap
 from training.sandbox.judge.values import column_letter
@@ -103,17 +103,7 @@ class ActivityForm(Form):
     """A practice activity: its ID, title, dates, CME credits and the boards it is registered
     with."""
 
-    activity_id = StringField(
-        "ACCME activity ID",
-        description="The 9-digit ID of an activity you will report learners for.",
-        filters=[identifier],
-        validators=[
-            DataRequired("Enter the activity's 9-digit ACCME ID."),
-            Regexp(
-                r"^[0-9]{9}$", message="An ACCME activity ID is 9 digits, for example 201234567."
-            ),
-        ],
-    )
+    activity_id = activity_id_field("The 9-digit ID of an activity you will report learners for.")
     title = StringField(
         "Activity title",
         filters=[single_line],
