@@ -40,7 +40,7 @@ def test_many_signups_racing_for_the_last_seat_give_exactly_one_booking(app, mak
     assert len(winners) == 1
     assert len(losers) == RACERS - 1
     for response in losers:
-        assert "has just filled: choose another date." in page_text(response)
+        assert "is full: choose another date, or tick the waitlist box" in page_text(response)
     with app.app_context():
         session = db.session.get(TrainingSession, session_id)
         confirmed = db.session.scalar(

@@ -131,4 +131,4 @@ def test_an_organization_with_a_place_is_told_so_even_when_its_new_choice_is_ful
 
     assert again.status_code == 409
     assert "already holds a place on" in page_text(again)
-    assert "has just filled" not in page_text(again)
+    assert "is full: choose another date" not in page_text(again)

@@ -53,6 +53,39 @@ def test_a_date_that_started_while_the_form_was_open_is_refused_by_name(
     assert signups(app) == []
 
 
+def test_a_date_that_took_place_weeks_ago_is_refused_as_over_not_as_started(
+    app, client, make_session, monday_morning
+):
+    past = make_session(starts_in=timedelta(minutes=10))
+    client.get(f"/signup?session={past}")
+    monday_morning.move_to(MONDAY_MORNING + timedelta(days=14))
+
+    response = client.post("/signup", data=signup_form(past, organization_name="Late Clinic"))
+
+    assert response.status_code == 409
+    text = page_text(response)
+    assert f"{when(app, past)} has already taken place: choose another date." in text
+    assert "has started" not in text
+    assert signups(app) == []
+
+
+def test_a_date_already_full_when_the_form_opened_is_not_said_to_have_just_filled(
+    app, client, make_session
+):
+    full = make_session(seats=0)
+    assert "(full: waitlist)" in page_text(client.get("/signup"))
+
+    response = client.post("/signup", data=signup_form(full, join_waitlist=None))
+
+    assert response.status_code == 409
+    text = page_text(response)
+    assert (
+        f"{when(app, full)} is full: choose another date, or tick the waitlist box to wait for "
+        "a seat."
+    ) in text
+    assert "just filled" not in text
+
+
 def test_a_date_cancelled_while_the_form_was_open_is_refused_by_name(app, client, make_session):
     cancelled = make_session()
     client.get(f"/signup?session={cancelled}")

@@ -83,7 +83,7 @@ def test_without_the_waitlist_box_a_full_session_is_refused_and_the_form_kept(
     response = client.post("/signup", data=signup_form(full, join_waitlist=None))
     assert response.status_code == 409
     text = page_text(response)
-    assert "has just filled: choose another date." in text
+    assert "is full: choose another date, or tick the waitlist box to wait for a seat." in text
     assert 'value="Sierra Valley Medical Society"' in response.get_data(as_text=True)
     assert statuses(app) == {}
 

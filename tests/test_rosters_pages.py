@@ -750,7 +750,7 @@ def test_adding_to_a_full_session_says_so_unless_the_waitlist_is_ticked(
     sign_in_as("staff")
     url = f"/staff/sessions/{session_id}/signups/new"
     full = client.post(url, data=add_form(session_id, organization_name="Phone Clinic"))
-    assert "has just filled: choose another date." in page_text(full)
+    assert "is full: choose another date, or tick the waitlist box" in page_text(full)
     response = client.post(
         url, data=add_form(session_id, organization_name="Phone Clinic", join_waitlist="y")
     )

@@ -81,14 +81,27 @@ class SessionUnavailable(BookingError):
 
 
 class SessionFull(BookingError):
-    """No seat is left on the session (``session``), nor on any of ``others`` chosen with it."""
+    """No seat is left on the session (``session``), nor on any of ``others`` chosen with it.
 
-    def __init__(self, session: TrainingSession, *others: TrainingSession):
+    ``chosen_when_full``: the dates were chosen from a form that offers full dates (the signup
+    form, "(full: waitlist)"), so the refusal does not say the date "has just filled" (it may
+    have been full all along) and points to the waitlist box; a date offered only while it had a
+    seat (a change of date, a reinstatement) "has just filled".
+    """
+
+    def __init__(
+        self, session: TrainingSession, *others: TrainingSession, chosen_when_full: bool = False
+    ):
         if others:
             dates = "; ".join(chosen.when for chosen in (session, *others))
             message = (
                 f"Every date you chose is full ({dates}). Choose another date, or tick the "
                 "waitlist box to wait for a seat."
+            )
+        elif chosen_when_full:
+            message = (
+                f"{session.when} is full: choose another date, or tick the waitlist box to wait "
+                "for a seat."
             )
         else:
             message = f"{session.when} has just filled: choose another date."
@@ -97,9 +110,14 @@ class SessionFull(BookingError):
 
 
 def session_unavailable(session: TrainingSession, now: datetime) -> SessionUnavailable:
-    """The refusal for a ``session`` that is not bookable at ``now``, saying why: cancelled, or
-    started."""
-    why = "was cancelled" if session.is_cancelled else "has started"
+    """The refusal for a ``session`` that is not bookable at ``now``, saying why: cancelled,
+    over ("has already taken place") or under way ("has started")."""
+    if session.is_cancelled:
+        why = "was cancelled"
+    elif now >= session.ends_at:
+        why = "has already taken place"
+    else:
+        why = "has started"
     return SessionUnavailable(f"{session.when} {why}: choose another date.")
 
 
@@ -395,7 +413,7 @@ def _book_or_waitlist(
             )
         ):
             raise AlreadySignedUp(existing)
-        raise SessionFull(*ranked_sessions)
+        raise SessionFull(*ranked_sessions, chosen_when_full=True)
     if booked is None:
         signup.status, signup.session, signup.confirmed_at = SIGNUP_WAITLISTED, None, None
     else:
