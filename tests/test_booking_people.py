@@ -526,3 +526,19 @@ def test_the_outbox_row_lists_each_mailbox_once(app, client, make_session):
         assert message.recipients == ["Ana@Example.org"]
         signup = db.session.scalars(select(Signup)).one()
         assert signup.mailboxes == [("Ana Reyes", "Ana@Example.org")]
+
+
+def test_an_attendee_email_keeps_the_case_it_was_typed_in(app, client, make_session):
+    token = manage_token(
+        client.post(
+            "/signup",
+            data=signup_form(
+                make_session(), attendee_emails="CY@example.org\ncy@EXAMPLE.org\nlee@x.org"
+            ),
+        )
+    )
+    assert "Attending CY@example.org, lee@x.org" in page_text(client.get(f"/manage/{token}"))
+    with app.app_context():
+        [message] = db.session.scalars(select(OutboxMessage)).all()
+        assert "CY@example.org" in message.recipients
+        assert "cy@example.org" not in message.recipients

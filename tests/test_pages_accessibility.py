@@ -161,3 +161,43 @@ def test_every_page_of_the_url_map_has_no_serious_accessibility_problem(
                 problems += accessibility_problems(page, f"{endpoint} {path}")
             context.close()
     assert not problems, "\n".join(problems)
+
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def test_every_focusable_scroll_box_is_a_named_region():
+    """A box that scrolls a table takes keyboard focus (tabindex="0"), so it must say what it
+    is: every one is drawn by the ``table_scroll`` macro (role="region" and a label) or carries
+    them itself."""
+    unnamed = []
+    for template in sorted(TEMPLATES.rglob("*.html")):
+        for number, line in enumerate(template.read_text(encoding="utf-8").splitlines(), 1):
+            focusable_box = 'tabindex="0"' in line and "table-scroll" in line
+            if focusable_box and ('role="region"' not in line or "aria-label" not in line):
+                unnamed.append(f"{template.relative_to(TEMPLATES)}:{number}")
+    assert unnamed == []
+
+
+def test_the_challenges_table_scroll_box_is_named(client, token):
+    client.post(
+        f"/manage/{token}/challenges",
+        data={"activity_id": "201234567", "entered_on": utcnow().date().isoformat(), "learners": 3},
+    )
+    markup = client.get(f"/manage/{token}/challenges").get_data(as_text=True)
+    assert (
+        'class="table-scroll" tabindex="0" role="region" '
+        'aria-label="Activities you have entered learners for"'
+    ) in markup
+
+
+def test_every_focusable_element_gets_the_same_3px_focus_ring():
+    """ "Show past sessions" (a summary) and the scroll boxes had a 1px or 2px ring."""
+    css = (Path(__file__).resolve().parent.parent / "training/static/style.css").read_text()
+    rules = re.findall(r"([^{}]+)\{([^}]*)\}", re.sub(r"/\*.*?\*/", "", css, flags=re.S))
+    focus_rules = [(selectors, body) for selectors, body in rules if "focus" in selectors]
+    ring = next(body for selectors, body in focus_rules if "a:focus-visible" in selectors)
+    ringed = next(selectors for selectors, body in focus_rules if body == ring)
+    assert "3px solid" in ring
+    assert "summary:focus-visible" in ringed and '[tabindex="0"]:focus-visible' in ringed
+    assert [s for s, body in focus_rules if "outline:" in body and "3px" not in body] == []

@@ -58,7 +58,7 @@ from training.constraints import unique_or
 from training.database import column_parameters
 from training.errors import Refused
 from training.extensions import db, utcnow
-from training.mail.services import mailbox_key
+from training.mail.services import mailbox_key, one_per_mailbox
 
 # A manage link can be re-sent this often; more often, the request is quietly ignored.
 RESEND_INTERVAL = timedelta(minutes=10)
@@ -954,11 +954,13 @@ def _apply_details(signup: Signup, details: SignupDetails) -> None:
     signup.contact_name = details.contact_name
     signup.contact_email = details.contact_email
     signup.contact_phone = details.contact_phone or None
-    wanted = list(dict.fromkeys(email.lower() for email in details.attendee_emails))
+    # Each address as typed ("CY@example.org" is shown and sent so), one per mailbox: compared
+    # by ``mailbox_key``, so a spelling in another case is the same attendee, kept as it was.
+    wanted = one_per_mailbox(list(details.attendee_emails))
     # Keep the rows of attendees who stay: replacing them all would insert a second row for
     # the same email before the old one is deleted, which the unique index refuses.
-    kept = {attendee.email: attendee for attendee in signup.attendees}
-    signup.attendees = [kept.get(email) or Attendee(email=email) for email in wanted]
+    kept = {mailbox_key(attendee.email): attendee for attendee in signup.attendees}
+    signup.attendees = [kept.get(mailbox_key(email)) or Attendee(email=email) for email in wanted]
     for position, attendee in enumerate(signup.attendees, 1):
         attendee.position = position
 
