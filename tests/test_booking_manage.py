@@ -71,6 +71,10 @@ def test_changing_to_a_date_with_free_seats_moves_the_seat(app, client, make_ses
     assert the_signup(app).session_id == new_session
     assert seats_booked(app, old_session) == 0
     assert seats_booked(app, new_session) == 1
+    with app.app_context():
+        texts = db.session.scalars(select(OutboxMessage.text_body).order_by(OutboxMessage.id)).all()
+    assert "you moved to" in texts[-2] and "training staff" not in texts[-2]
+    assert "Your training date has changed." in texts[-1]
 
 
 def test_a_full_date_is_not_offered_and_refused_by_name_if_sent(app, client, make_session, booked):

@@ -443,6 +443,23 @@ def test_moving_an_organization_changes_both_rosters(app, client, make_session, 
     assert kinds[-2:] == ["date_released", "booking_confirmed"]
 
 
+def test_a_move_by_staff_is_said_to_be_theirs_in_both_emails(app, client, make_session, sign_in_as):
+    first = make_session()
+    second = make_session(starts_in=timedelta(days=6))
+    book(client, first, "North Clinic")
+    north = signup_id(app, "North Clinic")
+    sign_in_as("staff")
+    client.post(f"/staff/sessions/{first}/signups/{north}/move", data={"session_id": second})
+    with app.app_context():
+        released, booked = db.session.scalars(
+            select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(2)
+        ).all()[::-1]
+        new_when = db.session.get(TrainingSession, second).when
+    assert f"the training staff moved it to {new_when}" in released.text_body
+    assert "you moved" not in released.text_body
+    assert "The training staff changed your training date." in booked.text_body
+
+
 def test_moving_to_a_full_session_is_refused_with_a_message(app, client, make_session, sign_in_as):
     first = make_session()
     full = make_session(seats=1, starts_in=timedelta(days=6))

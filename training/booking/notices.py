@@ -123,11 +123,13 @@ def queue_confirmation(
     promoted: bool = False,
     cancelled_date: TrainingSession | None = None,
     now: datetime | None = None,
+    by_staff: bool = False,
 ) -> None:
     """Queue the "you're booked" email with its invite (REQUEST); after a move, first the CANCEL
     of the old date, as an email of its own. ``promoted`` says it came off the waitlist: into
     a seat that opened up, or, with ``cancelled_date``, on another date it chose because that
-    one was cancelled (no seat opened: its own date went)."""
+    one was cancelled (no seat opened: its own date went). ``by_staff``: the training staff
+    made the move, and both emails say so."""
     when = signup.session.when
     if previous is not None:
         # Two emails, one invite each: clients act on one calendar per message, and the old
@@ -139,6 +141,7 @@ def queue_confirmation(
             subject_for(signup, f"Cancelled: {previous.when}, moved to {when}"),
             method="CANCEL",
             invite_session=previous,
+            by_staff=by_staff,
             now=now,
         )
         subject = subject_for(signup, f"Your training date has changed: {when}")
@@ -158,6 +161,7 @@ def queue_confirmation(
         previous=previous,
         promoted=promoted,
         cancelled_date=cancelled_date,
+        by_staff=by_staff,
         now=now,
     )
 

@@ -674,7 +674,9 @@ def change_session(signup: Signup, session: TrainingSession, *, now: datetime, a
         new=session.when,
     )
     token = issue_manage_link(signup)
-    notices.queue_confirmation(signup, token, previous=previous, now=now)
+    notices.queue_confirmation(
+        signup, token, previous=previous, now=now, by_staff=actor is not None
+    )
     if previous is not None:
         promote_waitlist(previous, now=now)
 
