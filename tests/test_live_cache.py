@@ -19,6 +19,7 @@ from sqlalchemy import select
 from test_live_pages import COAST, SIERRA, console_url, counted_queries, follow_url, signed_in
 
 from training import create_app
+from training.booking.links import issue_manage_link, revoke_manage_links
 from training.booking.models import Signup
 from training.booking.services import cancel_signup
 from training.extensions import db, utcnow
@@ -264,3 +265,24 @@ def test_a_token_one_instance_has_seen_is_answered_by_another_without_the_databa
         answer = here.test_client().get(state_url(live), headers={"If-None-Match": etag})
     assert answer.status_code == 304
     assert statements == []
+
+
+def test_a_revoked_link_is_refused_by_an_instance_that_answered_it_from_the_cache(
+    here, there, live, facilitator
+):
+    participant = here.test_client()
+    old = state_url(live)
+    etag = participant.get(old).headers["ETag"]
+    assert participant.get(old, headers={"If-None-Match": etag}).status_code == 304
+
+    with there.app_context():
+        # Staff take someone off the booking: every link sent before is revoked.
+        signup = db.session.get(Signup, live.signup_ids[SIERRA])
+        revoke_manage_links(signup, now=utcnow())
+        fresh = issue_manage_link(signup)
+        db.session.commit()
+
+    assert participant.get(f"/manage/{fresh}/live/state.json").status_code == 200
+    refused = participant.get(old, headers={"If-None-Match": etag})
+    assert refused.status_code == 410
+    assert participant.get(old).status_code == 410

@@ -22,6 +22,9 @@ from training.extensions import db
 
 # Our tokens (manage links, the calendar feed) are 43 characters; much longer is not one of ours.
 MAX_TOKEN_LENGTH = 100
+# Where a transaction notes the manage links it revoked: (token hashes, (session id, signup id)
+# places), for the live cache (training.live.cache) to forget once it commits.
+REVOKED_LINKS = "revoked_manage_links"
 # Requests that only read; any other method asks to change something.
 READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -58,15 +61,22 @@ def signup_for_token(token: str) -> Signup | None:
 def revoke_manage_links(signup: Signup, *, now: datetime) -> int:
     """Stop every manage link of ``signup`` issued so far; the number revoked.
 
-    Links issued after this (in the same transaction too) work.
+    Links issued after this (in the same transaction too) work. The revoked links' hashes and
+    the signup's place are noted in the session (``REVOKED_LINKS``) for the live cache to
+    forget them once the transaction commits.
     """
-    result = db.session.execute(
+    revoked = db.session.scalars(
         update(ManageLink)
         .where(ManageLink.signup_id == signup.id, ManageLink.revoked_at.is_(None))
         .values(revoked_at=now)
+        .returning(ManageLink.token_hash)
         .execution_options(synchronize_session=False)
-    )
-    return result.rowcount
+    ).all()
+    token_hashes, places = db.session.info.setdefault(REVOKED_LINKS, ([], []))
+    token_hashes.extend(revoked)
+    if signup.session_id is not None:
+        places.append((signup.session_id, signup.id))
+    return len(revoked)
 
 
 def working_token(signup: Signup, token: str) -> str:

@@ -51,7 +51,7 @@ from sqlalchemy import event, inspect, select, tuple_
 from sqlalchemy.orm import Session
 from werkzeug.http import parse_etags
 
-from training.booking.links import MAX_TOKEN_LENGTH, hash_token
+from training.booking.links import MAX_TOKEN_LENGTH, REVOKED_LINKS, hash_token
 from training.booking.models import SIGNUP_CONFIRMED, Signup
 from training.database import BEGIN_DEFERRED, SQLITE_BEGIN
 from training.extensions import db
@@ -67,8 +67,11 @@ NO_ROW = -1
 TOMBSTONE = "x"
 # How long the process leaves Redis alone after an error before trying again (seconds).
 RETRY_AFTER_ERROR_SECONDS = 5.0
-# How many manage tokens a process remembers (about 200 bytes each).
+# How many manage tokens a process remembers (about 200 bytes each), and for how long before it
+# asks Redis again (seconds): less than a tombstone lives, so a revoked link, whose shared key is
+# deleted and whose row is buried, is refused by every process before the row can come back.
 MAPPING_SIZE = 20_000
+TOKEN_RECHECK_SECONDS = 10.0
 
 # A tombstone outlives any full answer that read the database before the change and writes
 # after it (gunicorn ends a request after 30 s).
@@ -123,7 +126,8 @@ class LiveCache:
         )
         self.prefix = prefix
         self.seconds = seconds
-        self.tokens: dict[str, tuple[int, int]] = {}  # token SHA-256 -> (signup id, session id)
+        # token SHA-256 -> (signup id, session id, when to ask Redis again: time.monotonic())
+        self.tokens: dict[str, tuple[int, int, float]] = {}
         # (session id, version) -> (step id, {(needs help, done): JSON body with stand-ins})
         self.bodies: dict[tuple[int, int], tuple[int | None, dict[tuple[bool, bool], str]]] = {}
         self._set_if_greater = self.client.register_script(_SET_IF_GREATER)
@@ -144,7 +148,7 @@ class LiveCache:
         if time.monotonic() < self._resting_until:
             return None
         try:
-            known = self.tokens.get(token_hash) or self._shared_token(token_hash)
+            known = self._known_token(token_hash) or self._shared_token(token_hash)
             if known is None:
                 return None
             signup_id, session_id = known
@@ -224,7 +228,7 @@ class LiveCache:
         row = _row_field(revision, needs_help, reported_step_id, done)
         self._write(session_id, [("v", version), (f"a{signup_id}", row)])
         token_hash = hash_token(token)
-        if self.tokens.get(token_hash) != (signup_id, session_id):
+        if self._known_token(token_hash) != (signup_id, session_id):
             try:  # every process learns the token from any one's full answer
                 self.client.set(
                     self.token_key(token_hash), f"{signup_id}:{session_id}", ex=self.seconds
@@ -242,10 +246,30 @@ class LiveCache:
         self._learn(token_hash, (signup_id, session_id))
         return signup_id, session_id
 
+    def _known_token(self, token_hash: str) -> tuple[int, int] | None:
+        """The token's ids as this process learned them, until it is time to ask Redis again."""
+        known = self.tokens.get(token_hash)
+        if known is None or known[2] <= time.monotonic():
+            return None
+        return known[0], known[1]
+
     def _learn(self, token_hash: str, ids: tuple[int, int]) -> None:
         if len(self.tokens) >= MAPPING_SIZE:
             self.tokens.clear()
-        self.tokens[token_hash] = ids
+        self.tokens[token_hash] = (*ids, time.monotonic() + TOKEN_RECHECK_SECONDS)
+
+    def forget_tokens(self, token_hashes: Iterable[str]) -> None:
+        """Drop revoked manage tokens (by SHA-256): from Redis, so no process learns them again,
+        and from this process's map."""
+        hashes = list(token_hashes)
+        for token_hash in hashes:
+            self.tokens.pop(token_hash, None)
+        if not hashes:
+            return
+        try:
+            self.client.delete(*(self.token_key(token_hash) for token_hash in hashes))
+        except redis.RedisError as error:
+            self._rest(error)
 
     def publish(self, sessions: Iterable[int], attendances: Iterable[tuple[int, int]]) -> None:
         """Copy the committed versions and revisions of these sessions and organizations."""
@@ -427,15 +451,28 @@ def _note_changes(session: Session, _flush_context) -> None:
 @event.listens_for(Session, "after_commit")
 def _copy_changes(session: Session) -> None:
     noted = session.info.pop(_CHANGES, None)
+    revoked = session.info.pop(REVOKED_LINKS, None)
     cache = live_cache()
-    if noted is None or cache is None:
+    if (noted is None and revoked is None) or cache is None:
         return
-    sessions, attendances, graves = noted
+    sessions, attendances, graves = noted or ([], [], [])
+    if revoked is not None:
+        token_hashes, places = revoked
+        graves = [*graves, *places]
     try:
+        if revoked is not None:
+            cache.forget_tokens(token_hashes)
         cache.bury(graves)
         cache.publish(sessions, attendances)
     except Exception:  # the commit stands; the next change or full answer copies it again
         log.exception("Could not copy a live session's change to the live cache")
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_changes(session: Session) -> None:
+    """What a rolled-back transaction noted never happened."""
+    session.info.pop(_CHANGES, None)
+    session.info.pop(REVOKED_LINKS, None)
 
 
 def init_app(app: Flask) -> None:
