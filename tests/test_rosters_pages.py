@@ -746,6 +746,19 @@ def test_an_organization_with_a_place_is_added_again_only_with_a_reason(
     assert "Booked despite an existing place Second team, same clinic; agreed with CMA." in text
 
 
+def test_a_second_place_given_with_a_reason_is_not_asked_about_as_a_duplicate(
+    client, make_session, sign_in_as
+):
+    first = make_session()
+    second = make_session(starts_in=timedelta(days=6))
+    book(client, first, "North Clinic")
+    sign_in_as("admin")
+    form = add_form(second, organization_name="north clinic", override_reason="Second team.")
+    client.post(f"/staff/sessions/{second}/signups/new", data=form)
+    duplicates = page_text(client.get("/staff/duplicates"))
+    assert "North Clinic" not in duplicates.split("Possible duplicates", 1)[-1]
+
+
 def test_an_override_reason_without_a_conflict_is_not_recorded(
     app, client, make_session, sign_in_as
 ):

@@ -48,6 +48,7 @@ from training.mail.models import OutboxMessage
 from training.mail.services import requeue_message
 from training.rosters import notices
 from training.rosters.models import CalendarFeed
+from training.signups.services import dismiss_duplicate
 from training.staff.models import ROLE_FACILITATOR, StaffMember
 from training.staff.models import session_facilitators as session_facilitators_table
 
@@ -485,7 +486,9 @@ def add_signup_by_hand(
 
     An organization that already holds a place raises ``AlreadySignedUp`` unless staff give an
     ``override_reason``; a reason given when there is no conflict is not recorded, so the
-    signup stays inside the one-per-organization rule.
+    signup stays inside the one-per-organization rule. A second place given with a reason is
+    a decision already taken: the pair is recorded as reviewed (kept apart, with the reason),
+    so the possible duplicates page does not ask about it again.
     """
     existing = find_active_signup(session.program, details.organization_name, details.provider_id)
     reason = (override_reason or "").strip() or None
@@ -503,6 +506,10 @@ def add_signup_by_hand(
         actor=actor,
         override_reason=reason,
     )
+    if existing is not None and reason is not None:
+        dismiss_duplicate(
+            existing, signup, note=f"Second place given by staff: {reason}", now=now, actor=actor
+        )
     return signup
 
 
