@@ -619,6 +619,24 @@ def test_the_board_says_an_organization_last_pressed_done_not_that_it_is_behind(
     assert "I need help</span>: step 2. Find your activity in PARS" in rows[COAST]
 
 
+def test_a_restart_clears_the_done_presses_and_keeps_the_calls_for_help(app, live, facilitator):
+    facilitator.post(console_url(live, "start"))
+    app.test_client().post(follow_url(live, action="done"), data={"step_id": step_ids(app)[1]})
+    app.test_client().post(follow_url(live, COAST, action="help"))
+    facilitator.post(console_url(live, "end"))
+    facilitator.post(console_url(live, "start"))
+
+    console = facilitator.get(console_url(live))
+    (board,) = re.findall(
+        r'<table class="data live-board">.*?</table>', console.get_data(as_text=True), re.S
+    )
+    rows = {name: row for name in (SIERRA, COAST) for row in board.split("<tr") if name in row}
+    assert "Done</span>" not in rows[SIERRA]
+    assert "I need help</span>: step 1. Collect learner permission" in rows[COAST]
+    participant = page_text(app.test_client().get(follow_url(live)))
+    assert "Done with this step" in participant
+
+
 # --- Conditional requests -------------------------------------------------------------------------
 
 

@@ -93,8 +93,20 @@ def start_session(session: TrainingSession, *, actor, now: datetime) -> LiveSess
         raise LiveError("There are no walkthrough steps yet. Run `flask --app training seed`.")
     if live.is_running:
         raise LiveError("This session is already running.")
+    restarting = live.started_at is not None
     live.started_at, live.ended_at = now, None
     live.current_step = steps[0]
+    if restarting:
+        # Everyone starts again: the steps pressed Done before are not done now. A call for
+        # help stays, with the step it was made on, until it is lowered.
+        pressed = select(LiveAttendance).where(
+            LiveAttendance.session_id == session.id, LiveAttendance.reported_step_id.is_not(None)
+        )
+        for attendance in db.session.scalars(pressed):
+            attendance.done_at = None
+            if attendance.help_requested_at is None:
+                attendance.reported_step_id = None
+            attendance.revision = LiveAttendance.revision + 1
     if session.walkthrough_started_at is None:
         session.walkthrough_started_at = now  # the session has begun (``has_started``)
     bump(live, seen_by_participants=True)
