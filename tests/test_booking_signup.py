@@ -687,14 +687,15 @@ def test_the_same_attendee_typed_many_times_counts_once(app, client, make_sessio
     assert response.status_code == 303, page_text(response)
     with app.app_context():
         [signup] = signups(app)
-        assert [attendee.email for attendee in signup.attendees] == ["kim@sierravalley.example.org"]
+        # Kept as first typed (its case too), compared without case.
+        assert [attendee.email for attendee in signup.attendees] == ["Kim@Sierravalley.example.org"]
 
 
 def test_a_second_signup_of_an_organization_waiting_for_no_date_is_told_so(
     app, client, make_session, time_machine
 ):
     time_machine.move_to(utcnow(), tick=False)
-    full = make_session(starts_in=timedelta(hours=2), seats=1)
+    full = make_session(starts_in=timedelta(hours=26), seats=1)  # past the change cutoff
     later = make_session(starts_in=timedelta(days=6))
     app.test_client().post(
         "/signup",
@@ -706,7 +707,7 @@ def test_a_second_signup_of_an_organization_waiting_for_no_date_is_told_so(
     waiting = page_text(client.post("/signup", data=again))
     assert "Your organization is already on the waitlist for" in waiting
 
-    time_machine.move_to(utcnow() + timedelta(hours=3), tick=False)  # its date has started
+    time_machine.move_to(utcnow() + timedelta(hours=27), tick=False)  # its date has started
     response = client.post("/signup", data={**again, "submission_key": "b" * 32})
     assert response.status_code == 409
     text = page_text(response)
