@@ -1,8 +1,10 @@
 """Which spellings name the same organization."""
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
-from training.booking.names import organization_key, provider_id_digits
+from training.booking.names import KEY_LENGTH, organization_key, provider_id_digits
 
 
 @pytest.mark.parametrize(
@@ -72,3 +74,51 @@ def test_a_key_is_never_longer_than_its_column():
     assert all(len(key) == 200 for key in keys)
     assert len(set(keys)) == len(keys)
     assert organization_key("a&" * 100) == organization_key("A and " * 99 + "A &")
+
+
+def test_look_alike_letters_name_the_same_organization():
+    for look_alike in [
+        "\u0405ierra Valley Medical Society",  # Cyrillic Ѕ
+        "Sierra Valley Medical Societ\u0443",  # Cyrillic у
+        "S\u0131erra Valley Medical Society",  # dotless ı
+        "\u0405\u0131erra Valley Medical Societ\u0443 Inc.",
+    ]:
+        assert organization_key(look_alike) == organization_key("Sierra Valley Medical Society")
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("Saint Agnes Medical Center", "St. Agnes Medical Center"),
+        ("Saint Agnes Medical Center", "ST AGNES MEDICAL CENTER"),
+        ("\u00c6r\u00f8 Clinic", "Aero Clinic"),
+        ("The Permanente Group", "Permanente Group, The"),
+        ("The Permanente Group", "Permanente Group"),
+    ],
+)
+def test_saint_ligatures_and_a_trailing_the_name_the_same_organization(one, other):
+    assert organization_key(one) == organization_key(other)
+
+
+_NAME_LETTERS = st.characters(
+    codec="utf-8", categories=["L", "N", "Zs", "Pd", "Po"], exclude_characters="\x00"
+)
+
+
+@given(st.text(_NAME_LETTERS, max_size=40))
+def test_a_key_is_its_own_key(name):
+    """A key read as a name again gives the same key: nothing left in it is folded twice."""
+    key = organization_key(name)
+    assume(key and len(key) <= KEY_LENGTH // 2)
+    assert organization_key(key) == key
+
+
+@given(st.text(_NAME_LETTERS, min_size=1, max_size=40))
+def test_case_spacing_and_suffixes_do_not_change_a_key(name):
+    key = organization_key(name)
+    # A name that is only "The" keeps it: "The, Inc." reads as "Inc" once "The" is dropped.
+    assume(key and key != "the" and len(key) <= KEY_LENGTH // 2)
+    assert organization_key(f"  {name.upper()}  ") == organization_key(name.upper())
+    assert organization_key(f"{key}, Inc.") == key
+    assert organization_key(f"The {key}") == key
+    assert organization_key(key.upper()) == key

@@ -256,6 +256,32 @@ def test_a_long_name_whose_key_would_outgrow_its_column_books(app, client, make_
     assert again.status_code == 409
 
 
+@pytest.mark.parametrize(
+    "look_alike",
+    [
+        "\u0405ierra Valley Medical Society",  # Cyrillic Ѕ
+        "Sierra Valley Medical Societ\u0443",  # Cyrillic у
+        "S\u0131erra Valley Medical Society",  # dotless ı
+    ],
+)
+def test_a_look_alike_name_does_not_book_a_second_seat(app, client, make_session, look_alike):
+    first = make_session()
+    other = make_session(starts_in=timedelta(days=6))
+    client.post("/signup", data=signup_form(first))
+    response = client.post(
+        "/signup",
+        data=signup_form(
+            other,
+            organization_name=look_alike,
+            contact_name="Someone Else",
+            contact_email="someone@else.example.org",
+        ),
+    )
+    assert response.status_code == 409
+    assert "already holds a place on" in page_text(response)
+    assert len(signups(app)) == 1
+
+
 def test_a_tampered_session_choice_is_refused_politely(app, client, make_session):
     make_session()
     response = client.post("/signup", data=signup_form(99999))

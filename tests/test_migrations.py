@@ -156,7 +156,7 @@ def test_organization_keys_are_read_again_unless_two_bookings_would_share_one(
             ]
             for signup_id, status, name, key in signups:
                 _insert_signup(connection, signup_id, status, name, key, at)
-        upgrade()
+        upgrade(revision="0016_organization_keys_again")
         with db.engine.connect() as connection:
             keys = connection.execute(
                 text("SELECT id, organization_key FROM signups ORDER BY id")
@@ -222,3 +222,42 @@ def test_sandbox_record_keys_tell_two_physicians_with_one_name_apart(empty_datab
     assert [tuple(row) for row in keys] == expected
     assert expected[0] != expected[1]
     assert [tuple(row) for row in downgraded] == [tuple(row) for row in old_keys]
+
+
+def test_look_alike_organization_keys_are_folded_unless_two_bookings_would_share_one(
+    empty_database_app,
+):
+    """0020: keys already stored read look-alike letters (Cyrillic "Ѕ", dotless "ı"), "Æ",
+    "St." and a trailing ", The" as the app now does; a booking that would then share its key
+    with another active one keeps its old key, for staff to merge from the duplicates page."""
+    with empty_database_app.app_context():
+        upgrade(revision="0019_sandbox_learner_identity")
+        at = datetime(2026, 11, 27, 8, tzinfo=UTC)
+        with db.engine.begin() as connection:
+            _insert_program(connection, at)
+            signups = [
+                (1, "waitlisted", "Sierra Valley Medical Society", "sierravalleymedicalsociety"),
+                (
+                    2,
+                    "waitlisted",
+                    "\u0405ierra Valley Medical Society",
+                    "\u0455ierravalleymedicalsociety",
+                ),
+                (3, "waitlisted", "St. Agnes Clinic", "stagnesclinic"),
+                (4, "cancelled", "\u00c6r\u00f8 Clinic", "\u00e6r\u00f8clinic"),
+                (5, "waitlisted", "Permanente Group, The", "permanentegroupthe"),
+            ]
+            for signup_id, status, name, key in signups:
+                _insert_signup(connection, signup_id, status, name, key, at)
+        upgrade()
+        with db.engine.connect() as connection:
+            keys = connection.execute(
+                text("SELECT id, organization_key FROM signups ORDER BY id")
+            ).all()
+    assert [tuple(row) for row in keys] == [
+        (1, "sierravalleymedicalsociety"),
+        (2, "\u0455ierravalleymedicalsociety"),  # would share signup 1's: left for staff
+        (3, "saintagnesclinic"),
+        (4, "aeroclinic"),
+        (5, "permanentegroup"),
+    ]
