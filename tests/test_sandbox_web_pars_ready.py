@@ -250,7 +250,9 @@ def test_a_file_with_no_accepted_row_offers_its_rejected_rows_named_so_not_for_p
     row_to_fix_only = "\r\n".join([data[0], data[1], data[5], ""]).encode()
     attempt_url = upload(client, token, row_to_fix_only)
     page = page_text(client.get(attempt_url))
-    assert "1 of 1 row was rejected. Fix it and upload the file again." in page
+    assert "The row was rejected. Fix it and upload the file again." in page
+    laid_out = "lists the rejected row as ACCME's template lays it out, with what to fix: fix it"
+    assert laid_out in page
     assert "accepted row" not in page and "(s)" not in page
     assert "Nothing to upload to PARS yet" in page
     assert "Rejected rows with what to fix (Excel .xlsx)" in page

@@ -195,7 +195,7 @@ def test_two_physicians_with_one_name_and_birthday_both_get_their_credit(app, cl
     other = learner_row(person, **{rules.LICENSE_OR_NPI: "QQ999"})
     page = results(client, upload(client, token, csv_file(learner_row(person), other)))
     text = page_text(page)
-    assert "All 2 row(s) were accepted" in text
+    assert "Both rows were accepted" in text
     assert "DUPLICATE_ROW" not in text
     assert record_names(app) == [(person.first_name, person.last_name)] * 2
 
@@ -210,7 +210,7 @@ def test_a_sandbox_record_of_another_physician_with_the_same_name_is_no_duplicat
     other = learner_row(person, **{rules.LICENSE_OR_NPI: "QQ999"})
     page = results(client, upload(client, token, csv_file(other, learner_row(person))))
     text = page_text(page)
-    assert "1 of 2 row(s) were rejected." in text
+    assert "1 of 2 rows was rejected." in text
     assert "3 — error" in text and "in your sandbox records from an earlier upload" in text
     assert record_names(app) == [(person.first_name, person.last_name)] * 2
 
@@ -246,7 +246,7 @@ def test_a_record_can_be_changed_by_a_delete_then_an_add_in_one_file(app, client
         learner_row(person, **{rules.RECORD_ACTION: "Delete"}),
         learner_row(person, **{rules.CME_CREDITS: "0.5"}),
     )
-    assert "All 2 rows were accepted" in page_text(results(client, upload(client, token, changed)))
+    assert "Both rows were accepted" in page_text(results(client, upload(client, token, changed)))
     with app.app_context():
         assert [str(c) for c in db.session.scalars(select(SandboxRecord.cme_credits))] == ["0.50"]
 
@@ -374,7 +374,7 @@ def test_the_sandbox_work_command_judges_waiting_uploads(app, client, runner, to
     result = runner.invoke(args=["sandbox", "work"])
     assert result.output == "Judged 1 upload(s).\nMade 0 PARS-ready file(s).\n"
     attempt_path = response.headers["Location"]
-    assert "All 2 rows were accepted" in page_text(client.get(attempt_path))
+    assert "Both rows were accepted" in page_text(client.get(attempt_path))
 
     assert client.post(f"{attempt_path}/pars-ready").status_code == 303
     result = runner.invoke(args=["sandbox", "work"])
