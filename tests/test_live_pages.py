@@ -916,7 +916,8 @@ def test_cancelling_a_running_session_stops_its_console_and_it_stays_in_the_live
         assert live_row.current_step_id == first_step
 
     participant = page_text(app.test_client().get(follow_url(live)))
-    assert "This booking has no session to follow." in participant
+    assert "The training staff cancelled your session (" in participant
+    assert "Their reason: The trainer is ill." in participant
     assert "Step 1 of 8" not in participant
     for client in (facilitator, staff):
         listed = client.get("/staff/live/").get_data(as_text=True)
