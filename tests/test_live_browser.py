@@ -19,6 +19,7 @@ from training.booking.models import Program, Signup, TrainingSession
 from training.booking.services import SignupDetails, book_signup
 from training.extensions import db, utcnow
 from training.live.steps import seed_walkthrough
+from training.rosters import services as rosters_services
 from training.staff import services as staff_services
 
 pytestmark = pytest.mark.browser
@@ -274,3 +275,57 @@ def test_a_page_open_on_a_replaced_link_stops_and_says_why(tabs, site):
         "This manage link was replaced when the booking's contacts changed"
     )
     expect(participant.get_by_role("button", name="I need help")).to_have_count(0)
+
+
+def test_a_message_about_a_press_goes_when_the_facilitator_moves_on(tabs, site):
+    facilitator, participant, _other = tabs
+    sign_in_and_open_console(facilitator, site)
+    facilitator.get_by_role("button", name="Start the session").click()
+    participant.goto(f"/manage/{site.tokens[0]}/live")
+    participant.get_by_role("button", name="Done with this step").click()
+    marked = participant.locator(".flash").filter(has_text="Marked done: Collect learner")
+    expect(marked).to_be_visible()
+
+    facilitator.get_by_role("button", name="Next step").click()
+    expect(participant.locator("#step-title")).to_have_text(
+        "Step 2 of 8: Find your activity in PARS"
+    )
+    expect(participant.locator(".flash")).to_have_count(0)
+
+    participant.get_by_role("button", name="Done with this step").click()
+    participant.get_by_role("button", name="I need help").click()
+    expect(participant.locator(".flash")).to_contain_text("A facilitator has been told")
+    facilitator.get_by_role("button", name="End the session").click()
+    expect(participant.locator("#live-step")).to_contain_text("The session has ended.")
+    expect(participant.locator(".flash")).to_have_count(0)
+
+
+def test_a_session_cancelled_while_followed_says_so_in_place_of_everything_old(tabs, site):
+    facilitator, participant, _other = tabs
+    sign_in_and_open_console(facilitator, site)
+    facilitator.get_by_role("button", name="Start the session").click()
+    participant.goto(f"/manage/{site.tokens[0]}/live")
+    participant.get_by_role("button", name="I need help").click()
+    expect(participant.locator(".flash")).to_contain_text("A facilitator has been told")
+    expect(participant.locator("#live-when")).to_be_visible()
+
+    with site.app.app_context():
+        staff = staff_services.create_staff("pat@cmadocs.example.org", PASSWORD, "staff")
+        rosters_services.cancel_session(
+            db.session.get(TrainingSession, site.session_id),
+            "The trainer is <i>ill</i>.",
+            now=utcnow(),
+            actor=staff,
+        )
+        db.session.commit()
+
+    cancelled = participant.get_by_role("alert")
+    expect(cancelled).to_contain_text("The training staff cancelled your session (")
+    expect(cancelled).to_contain_text("Their reason: The trainer is <i>ill</i>.")
+    booking = cancelled.get_by_role("link", name="your booking page")
+    expect(booking).to_have_attribute("href", f"/manage/{site.tokens[0]}")
+    expect(participant.locator("#live-when")).to_have_count(0)
+    expect(participant.locator(".flash")).to_have_count(0)
+    expect(participant.get_by_role("button", name="I need help")).to_have_count(0)
+    booking.click()
+    expect(participant.get_by_role("heading", level=1)).to_be_visible()

@@ -523,19 +523,50 @@ def test_participant_page_without_javascript_shows_the_current_step(client, live
     assert "Step 3 of 8: Download the learner template" in page_text(client.get(follow_url(live)))
 
 
-def test_a_booking_with_no_session_is_told_only_that_it_has_none(app, live):
-    staff = signed_in(app, STAFF)
-    staff.post(f"/staff/sessions/{live.session_id}/cancel", data={"reason": "The trainer is ill."})
+def test_a_session_cancelled_mid_walkthrough_tells_its_participants_why_and_what_next(
+    app, live, facilitator
+):
+    facilitator.post(console_url(live, "start"))
     participant = app.test_client()
-    for response in (
-        participant.get(follow_url(live)),
-        participant.get(follow_url(live, action="state.json")),
-    ):
-        text = (
-            page_text(response) if response.mimetype == "text/html" else response.get_json()["html"]
-        )
-        assert "This booking has no session to follow." in text
-        assert "Refresh to see the step" not in text
+    participant.post(follow_url(live, action="help"))
+    staff = signed_in(app, STAFF)
+    staff.post(
+        f"/staff/sessions/{live.session_id}/cancel",
+        data={"reason": "The trainer is ill <b>today</b>."},
+    )
+    page = participant.get(follow_url(live))
+    state = participant.get(follow_url(live, action="state.json")).get_json()
+    assert state["state"] == "no_session"
+    for markup in (page.get_data(as_text=True), state["html"]):
+        assert "The training staff cancelled your session (" in markup
+        assert "Their reason: The trainer is ill &lt;b&gt;today&lt;/b&gt;." in markup
+        assert "book another date or join the waitlist for a full one from" in markup
+        assert f'<a href="/manage/{live.tokens[SIERRA]}">your booking page</a>' in markup
+        assert "no session to follow" not in markup
+        assert "Refresh</a> to see the step" not in markup
+        assert "I need help" not in markup
+    text = page_text(page)
+    assert "A facilitator knows you need help." not in text
+    assert 'id="live-when"' not in page.get_data(as_text=True)
+
+
+def test_a_booking_waiting_for_a_date_is_told_it_has_no_session_to_follow(clock, app, make_session):
+    full = make_session(seats=1)
+    public = app.test_client()
+    public.post("/signup", data=signup_form(full, organization_name=SIERRA, attendee_emails=""))
+    response = public.post(
+        "/signup",
+        data=signup_form(
+            full,
+            organization_name=COAST,
+            contact_email="cy@coast.example.org",
+            attendee_emails="",
+            join_waitlist="y",
+        ),
+    )
+    text = page_text(public.get(f"/manage/{manage_token(response)}/live"))
+    assert "This booking has no session to follow." in text
+    assert "cancelled your session" not in text
 
 
 def test_manage_page_links_to_the_live_session(client, live):
@@ -885,7 +916,8 @@ def test_cancelling_a_running_session_stops_its_console_and_it_stays_in_the_live
         assert live_row.current_step_id == first_step
 
     participant = page_text(app.test_client().get(follow_url(live)))
-    assert "This booking has no session to follow." in participant
+    assert "The training staff cancelled your session (" in participant
+    assert "Their reason: The trainer is ill." in participant
     assert "Step 1 of 8" not in participant
     for client in (facilitator, staff):
         listed = client.get("/staff/live/").get_data(as_text=True)

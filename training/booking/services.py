@@ -62,6 +62,8 @@ from training.mail.services import mailbox_key, one_per_mailbox
 
 # A manage link can be re-sent this often; more often, the request is quietly ignored.
 RESEND_INTERVAL = timedelta(minutes=10)
+# The audit action of a booking whose session staff cancelled (``cancel_session``).
+SIGNUP_SESSION_CANCELLED = "signup.session_cancelled"
 
 
 class BookingError(Refused):
@@ -264,6 +266,22 @@ def where_it_stands(signup: Signup, now: datetime) -> str:
     if not dates:
         return "not waiting for any date"
     return "on the waitlist for " + "; ".join(session.when for session in dates)
+
+
+def session_cancelled_under(signup: Signup) -> TrainingSession | None:
+    """The session staff last cancelled while ``signup`` was booked on it, if any; its
+    ``cancellation_reason`` is what staff said."""
+    session_id = db.session.scalar(
+        select(AuditEvent.session_id)
+        .where(
+            AuditEvent.signup_id == signup.id,
+            AuditEvent.action == SIGNUP_SESSION_CANCELLED,
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    session = db.session.get(TrainingSession, session_id) if session_id is not None else None
+    return session if session is not None and session.is_cancelled else None
 
 
 def waitlist_position(signup: Signup, session: TrainingSession) -> int:

@@ -23,6 +23,7 @@ from training.booking.models import (
     Signup,
     TrainingSession,
 )
+from training.booking.services import session_cancelled_under
 from training.drawn import mark_drawn, redrawn_when_changed, require_unchanged
 from training.edge import carry_out, flashed_above
 from training.extensions import db, utcnow
@@ -373,6 +374,9 @@ def follow_state(token: str):
         context = _participant_context(db.session.get(Signup, tag.signup_id), token)
     step = context["step"]
     payload = {
+        # "no_session": the booking lost its session (staff cancelled it, say); the page drops
+        # what it showed of the old one.
+        "state": "following" if context["session"] is not None else "no_session",
         "version": context["live"].version if context["live"] else 0,
         "step": {"id": step.id, "number": context["step_number"], "title": step.title}
         if step
@@ -491,6 +495,7 @@ def _following_context(tag: ParticipantTag, token: str) -> dict | None:
         "needs_help": tag.needs_help,
         "is_done": tag.is_done_with(step.id if step else None),
         "step_html": shown.step_html,
+        "cancelled_session": None,
         "sandbox_path": sandbox_path(token),
         "action_form": ActionForm(formdata=None),
         "done_form": DoneForm(formdata=None, step_id=step.id if step else None),
@@ -504,7 +509,9 @@ def _participant_context(signup: Signup, token: str) -> dict:
     steps = walkthrough() if live is not None else []
     step = live.current_step if live is not None and live.started_at is not None else None
     attendance = participant_attendance(signup) if session is not None else None
+    no_session = session is None and not signup.is_cancelled
     return {
+        "cancelled_session": session_cancelled_under(signup) if no_session else None,
         "signup": signup,
         "token": token,
         "session": session,

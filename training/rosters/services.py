@@ -32,6 +32,7 @@ from training.booking.models import (
 from training.booking.notices import send_session_update, send_waitlist_session_moved
 from training.booking.search import signup_matches
 from training.booking.services import (
+    SIGNUP_SESSION_CANCELLED,
     AlreadySignedUp,
     BookingError,
     SignupDetails,
@@ -348,6 +349,14 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
         select(Signup).where(Signup.session_id == session.id, Signup.status == SIGNUP_CONFIRMED)
     ).all()
     for signup in booked:
+        # Each booking's own record: its live page names the date staff cancelled, and why.
+        record(
+            SIGNUP_SESSION_CANCELLED,
+            actor=actor,
+            signup=signup,
+            session=session,
+            reason=session.cancellation_reason,
+        )
         signup.status, signup.session = SIGNUP_WAITLISTED, None
     session.seats_booked = 0
     db.session.flush()

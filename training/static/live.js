@@ -44,10 +44,26 @@
     // A step answered from the server's shared cache leaves the forms' CSRF fields empty: they
     // get this page's, which belongs to this browser's session.
     var csrf = (region.querySelector('input[name="csrf_token"]') || {}).value || "";
+    var shownVersion = root.dataset.version;
+    var shownState = root.dataset.state;
     poll(root.dataset.stateUrl, {
       etag: root.dataset.etag,
       intervalMs: Number(root.dataset.pollMs) || 1000,
       onChange: function (data) {
+        // A message about a press (its flash) spoke of the state it was pressed in: once the
+        // facilitator moves on (a step, End, Restart) or the session goes, only the server's
+        // state, rendered below, still holds.
+        if (String(data.version) !== shownVersion || data.state !== shownState) {
+          document.querySelectorAll("main > .flash").forEach(function (flash) {
+            flash.remove();
+          });
+        }
+        if (data.state === "no_session") {
+          var when = document.getElementById("live-when");
+          if (when) when.remove();
+        }
+        shownVersion = String(data.version);
+        shownState = data.state;
         swap(region, data.html, "step-title");
         region.querySelectorAll('input[name="csrf_token"]').forEach(function (input) {
           if (input.value) csrf = input.value;
