@@ -123,7 +123,7 @@ def test_organization_practises_an_upload_from_template_to_accepted_file(page, s
     expect(findings).to_contain_text("Date of Birth has a year")
     expect(findings).to_contain_text("BOARD_NOT_REGISTERED")
 
-    page.get_by_label("Code").select_option("DUPLICATE_ROW")
+    page.get_by_label("Code", exact=True).select_option("DUPLICATE_ROW")
     page.get_by_role("button", name="Show").click()
     expect(findings.locator("tbody tr")).to_have_count(1)
     expect(findings).to_contain_text("DUPLICATE_ROW")

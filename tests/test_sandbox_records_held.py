@@ -16,7 +16,8 @@ from training.sandbox.models import SandboxRecord
 
 def held_record(number: int) -> dict:
     """A record held from an earlier upload, its keys as the writer stores them."""
-    learner = judge.learner_key(f"Held{number}", "Family", 3, 14)
+    identity = judge.learner_identity("CA", f"H{number}", None, None)
+    learner = judge.learner_key(f"Held{number}", "Family", 3, 14, identity)
     activity_id, completed = "200012345", date(2025, 1, 15)
     key = judge.RecordKey(learner, activity_id, completed, "")
     return {
@@ -41,8 +42,9 @@ def test_held_records_are_found_by_key_and_take_a_few_bytes_each(app, client, ma
             kept, _peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
-        learner = judge.learner_key("Held24999", "Family", 3, 14)
-        stranger = judge.learner_key("Someone", "Else", 3, 14)
+        identity = judge.learner_identity("CA", "H24999", None, None)
+        learner = judge.learner_key("Held24999", "Family", 3, 14, identity)
+        stranger = judge.learner_key("Someone", "Else", 3, 14, identity)
         assert len(held) == 25_000
         assert held.find(judge.RecordKey(learner, "200012345", date(2025, 1, 15), ""))
         assert not held.find(judge.RecordKey(learner, "200012345", date(2025, 1, 16), ""))

@@ -179,7 +179,7 @@ def web_address(value: str | None) -> str:
         return text
 
 
-TEXT_FILTERS = (clean_text, single_line, as_typed, identifier, web_address)
+TEXT_FILTERS = (clean_text, single_line, as_typed, identifier, activity_id_digits, web_address)
 
 
 def phone_number(_form, field) -> None:
