@@ -100,8 +100,12 @@ def test_staff_see_and_filter_organizations_waiting_for_no_date(
     client.post("/signup", data=signup_form(other, organization_name="Lakeside Clinic"))
     sign_in_as("staff")
     text = page_text(client.get("/staff/signups"))
-    assert "Sierra Valley Medical Society Waitlisted Not waiting for any date" in text
+    assert "Sierra Valley Medical Society Not waiting for any date No date left" in text
+    assert "Waitlisted" not in text.split("Organization Status Session")[-1]
     assert "None" not in text
+    waitlisted = page_text(client.get("/staff/signups", query_string={"status": "waitlisted"}))
+    assert "Sierra Valley Medical Society" not in waitlisted
+    assert "No signups" in waitlisted or "0 signups" in waitlisted
     filtered = client.get("/staff/signups", query_string={"status": "waiting-for-no-date"})
     text = page_text(filtered)
     assert "1 signup (not waiting for any date)." in text
