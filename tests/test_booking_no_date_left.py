@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from training.booking.models import Signup, TrainingSession
 from training.extensions import db, utcnow
+from training.mail.models import OutboxMessage
 from training.rosters import services as rosters
 from training.staff.models import StaffMember
 from training.staff.services import create_staff
@@ -74,6 +75,28 @@ def test_an_organization_waiting_for_no_date_can_join_the_waitlist_of_full_dates
         signup = db.session.scalar(select(Signup))
         assert [choice.session_id for choice in signup.choices] == [second, first]
     assert "Leave the waitlist" in page_text(client.get(f"/manage/{stranded}"))
+
+
+def test_joining_a_waitlist_from_the_manage_page_sends_the_waitlist_email(
+    app, client, make_session, stranded
+):
+    full = make_session(starts_in=timedelta(days=5), seats=0)
+    client.post(
+        f"/manage/{stranded}/waitlist",
+        data={"first_choice": full, "second_choice": 0, "third_choice": 0},
+    )
+
+    with app.app_context():
+        when = db.session.get(TrainingSession, full).when
+        [waitlisted] = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "waitlisted")
+        ).all()
+        assert waitlisted.subject == (
+            f"You're on the waitlist for {when} (Sierra Valley Medical Society)"
+        )
+        assert f"1. {when}" in waitlisted.text_body
+        assert "ana.reyes@sierravalley.example.org" in waitlisted.recipients
+        assert "lee@sierravalley.example.org" in waitlisted.recipients
 
 
 def test_a_date_with_a_free_seat_is_booked_not_waited_for(client, make_session, stranded):

@@ -218,15 +218,17 @@ def manage_actions(signup: Signup, now: datetime) -> dict[str, datetime | None]:
     return {"changes_close_at": closes if now >= closes else None}
 
 
-def queue_waitlisted(signup: Signup, token: str) -> None:
+def queue_waitlisted(signup: Signup, token: str, *, now: datetime | None = None) -> None:
     """Queue the "you're on the waitlist" email (no invite: no date is booked yet), its
-    subject naming the first-choice date and the organization."""
+    subject naming the first-choice date and the organization; sent on signing up and on
+    joining a waitlist from the manage page."""
     first_choice = signup.chosen_sessions[0].when if signup.choices else signup.program.name
     queue_signup_email(
         signup,
         token,
         "waitlisted",
         subject_for(signup, f"You're on the waitlist for {first_choice}"),
+        now=now,
     )
 
 
