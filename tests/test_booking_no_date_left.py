@@ -133,3 +133,33 @@ def test_staff_see_and_filter_organizations_waiting_for_no_date(
     text = page_text(filtered)
     assert "1 signup (not waiting for any date)." in text
     assert "Sierra Valley Medical Society" in text and "Lakeside Clinic" not in text
+
+
+def test_the_session_cancelled_email_offers_what_an_organization_with_no_date_can_do(app, stranded):
+    with app.app_context():
+        [email] = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "session_cancelled")
+        ).all()
+    assert "or join the waitlist of a full date, use your manage link below." in email.text_body
+    assert "Book a date, join a waitlist, or cancel your signup:" in email.text_body
+    assert "Change your date" not in email.text_body
+    assert "Book a date, join a waitlist or cancel your signup</a>" in email.html_body
+    assert "Change, update or cancel your booking" not in email.html_body
+
+
+def test_a_waitlist_place_whose_date_is_cancelled_is_told_what_it_can_do_in_tidy_text(
+    app, client, make_session, cancel_session
+):
+    full = make_session(starts_in=timedelta(days=5), seats=0)
+    make_session(starts_in=timedelta(days=6))  # a date with seats left
+    client.post("/signup", data=signup_form(full))
+    cancel_session(full)
+
+    with app.app_context():
+        [email] = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "waitlist_session_cancelled")
+        ).all()
+    text = email.text_body
+    assert "Book a date, join a waitlist, or cancel your signup:" in text
+    assert "Change your date" not in text
+    assert "\n\n\n" not in text
