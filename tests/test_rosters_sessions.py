@@ -203,6 +203,10 @@ def test_organizations_waiting_for_a_moved_session_are_emailed_its_new_time(
         assert "number 1 in line" in email.text_body
         assert "leave the waitlist" in email.text_body
         assert "/manage/" in email.text_body
+        # Its footer offers what a waitlist place can do, not a change of a booked date.
+        assert "choose other dates, or leave the waitlist:" in email.text_body
+        assert "Change your date" not in email.text_body
+        assert "Choose other dates or leave the waitlist</a>" in email.html_body
 
 
 def test_a_seat_freed_inside_the_change_cutoff_is_not_given_to_the_waitlist(

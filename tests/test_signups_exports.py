@@ -66,7 +66,7 @@ HOSTILE_ROW = [
     "'-2+3@example.org",
     "'+1 916 555 0100",
     "",
-    "waitlisted",
+    "not waiting for any date",  # waitlisted, with no chosen date: as the list says
     "",
     "2025-01-15 10:30 PT",
     "2025-01-15 10:30 PT",
@@ -83,7 +83,7 @@ HOSTILE_XLSX_ROW = [
     "-2+3@example.org",
     "+1 916 555 0100",
     "",
-    "waitlisted",
+    "not waiting for any date",  # waitlisted, with no chosen date: as the list says
     "",
     "2025-01-15 10:30 PT",
     "2025-01-15 10:30 PT",

@@ -155,3 +155,18 @@ def test_staff_are_warned_of_a_session_starting_soon_with_no_meeting_link(
         "This session starts within 24 hours and has no meeting link yet: the 1 organization "
         "booked on it cannot join. Add the meeting link" in roster
     )
+
+
+def test_the_missing_link_warning_on_an_empty_roster_does_not_count_zero_organizations(
+    client, sign_in_as, make_session
+):
+    bare = make_session(starts_in=timedelta(hours=20))
+    sign_in_as("staff")
+
+    roster = page_text(client.get(f"/staff/sessions/{bare}"))
+
+    assert (
+        "This session starts within 24 hours and has no meeting link yet; no organization is "
+        "booked on it yet. Add the meeting link" in roster
+    )
+    assert "0 organizations" not in roster

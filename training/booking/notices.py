@@ -206,27 +206,44 @@ def queue_signup_email(
     )
 
 
-def manage_actions(signup: Signup, now: datetime) -> dict[str, datetime | None]:
+def manage_actions(signup: Signup, now: datetime) -> dict[str, datetime | bool | None]:
     """What the emails' footer (``mail/_footer.txt``, ``mail/_layout.html``) offers at ``now``:
     ``changes_close_at`` is set once date and contact changes have closed for a booked
     ``signup`` (only seeing or cancelling it is left), None while they are open, for a
     waitlist place, or for a booking whose session staff cancelled (it goes back to choosing a
-    date)."""
-    if not signup.is_confirmed or signup.session is None or signup.session.is_cancelled:
-        return {"changes_close_at": None}
+    date). ``is_waiting`` is true for a signup in line for a date (it may choose other dates
+    or leave the waitlist), ``waits_for_no_date`` for one with no date booked or waited for
+    (it may book a date, join a waitlist, or cancel the signup)."""
+    lost_booking = signup.is_confirmed and signup.session and signup.session.is_cancelled
+    if signup.is_waitlisted or lost_booking:
+        # A booking whose session staff cancelled goes back to the other dates it chose.
+        waiting = any(
+            not session.is_cancelled and not session.has_started(now)
+            for session in signup.chosen_sessions
+        )
+        return {"changes_close_at": None, "is_waiting": waiting, "waits_for_no_date": not waiting}
+    actions: dict[str, datetime | bool | None] = {
+        "changes_close_at": None,
+        "is_waiting": False,
+        "waits_for_no_date": False,
+    }
+    if not signup.is_confirmed or signup.session is None:
+        return actions
     closes = changes_close_at(signup.session)
-    return {"changes_close_at": closes if now >= closes else None}
+    return actions | {"changes_close_at": closes if now >= closes else None}
 
 
-def queue_waitlisted(signup: Signup, token: str) -> None:
+def queue_waitlisted(signup: Signup, token: str, *, now: datetime | None = None) -> None:
     """Queue the "you're on the waitlist" email (no invite: no date is booked yet), its
-    subject naming the first-choice date and the organization."""
+    subject naming the first-choice date and the organization; sent on signing up and on
+    joining a waitlist from the manage page."""
     first_choice = signup.chosen_sessions[0].when if signup.choices else signup.program.name
     queue_signup_email(
         signup,
         token,
         "waitlisted",
         subject_for(signup, f"You're on the waitlist for {first_choice}"),
+        now=now,
     )
 
 

@@ -712,7 +712,8 @@ def join_waitlist(signup: Signup, ranked_sessions: list[TrainingSession], *, now
 
     Raises ``BookingError`` when it already waits for a date or is booked,
     ``SessionUnavailable`` for a date that is another program's, cancelled or started, and
-    ``BookingError`` for a date with a free seat (book that instead).
+    ``BookingError`` for a date with a free seat (book that instead). Queues the "you're on
+    the waitlist" email, as the signup form does.
     """
     lock_signup(signup)
     require_changes_open(signup, now)
@@ -742,6 +743,8 @@ def join_waitlist(signup: Signup, ranked_sessions: list[TrainingSession], *, now
         signup=signup,
         choices=[session.when for session in ranked_sessions],
     )
+    # The same email as joining through the signup form, so everyone on it has a record.
+    notices.queue_waitlisted(signup, issue_manage_link(signup), now=now)
 
 
 def update_contacts(signup: Signup, details: SignupDetails, *, now: datetime, actor=None) -> bool:

@@ -108,7 +108,8 @@ class DuplicatePair:
 
 def search_signups(text: str, status: str | None, *, page: int, now: datetime) -> Pagination:
     """Signups, newest first, whose organization, contact or attendee matches ``text``, with
-    ``status`` (or ``WAITING_FOR_NO_DATE``: waitlisted, no chosen date to come at ``now``)."""
+    ``status`` (or ``WAITING_FOR_NO_DATE``: waitlisted, no chosen date to come at ``now``;
+    ``SIGNUP_WAITLISTED`` then means waitlisted with a chosen date to come)."""
     statement = (
         select(Signup)
         .options(
@@ -118,13 +119,16 @@ def search_signups(text: str, status: str | None, *, page: int, now: datetime) -
         )
         .order_by(Signup.created_at.desc(), Signup.id.desc())
     )
+    upcoming_choice = (
+        select(SignupChoice.session_id)
+        .join(TrainingSession, TrainingSession.id == SignupChoice.session_id)
+        .where(SignupChoice.signup_id == Signup.id, TrainingSession.starts_at > now)
+    )
     if status == WAITING_FOR_NO_DATE:
-        upcoming_choice = (
-            select(SignupChoice.session_id)
-            .join(TrainingSession, TrainingSession.id == SignupChoice.session_id)
-            .where(SignupChoice.signup_id == Signup.id, TrainingSession.starts_at > now)
-        )
         statement = statement.where(Signup.status == SIGNUP_WAITLISTED, ~upcoming_choice.exists())
+    elif status == SIGNUP_WAITLISTED:
+        # Only those still in line for a date; the rest are under WAITING_FOR_NO_DATE.
+        statement = statement.where(Signup.status == SIGNUP_WAITLISTED, upcoming_choice.exists())
     elif status:
         statement = statement.where(Signup.status == status)
     if (matches := signup_matches(text)) is not None:
@@ -132,14 +136,17 @@ def search_signups(text: str, status: str | None, *, page: int, now: datetime) -
     return db.paginate(statement, page=page, per_page=SIGNUPS_PER_PAGE, error_out=False)
 
 
-def signup_export(zone: ZoneInfo) -> tuple[tuple[str, ...], list[list[str]]]:
-    """The header and one row per signup (all programs, all statuses) for CSV and XLSX."""
+def signup_export(zone: ZoneInfo, now: datetime) -> tuple[tuple[str, ...], list[list[str]]]:
+    """The header and one row per signup (all programs, all statuses) for CSV and XLSX; a
+    waitlisted signup with no chosen date to come at ``now`` has the status the list shows,
+    "not waiting for any date"."""
     signups = db.session.scalars(
         select(Signup)
         .options(
             joinedload(Signup.program),
             joinedload(Signup.session),
             selectinload(Signup.attendees),
+            selectinload(Signup.choices).joinedload(SignupChoice.session),
         )
         .order_by(Signup.created_at, Signup.id)
     ).all()
@@ -151,7 +158,9 @@ def signup_export(zone: ZoneInfo) -> tuple[tuple[str, ...], list[list[str]]]:
             signup.contact_email,
             signup.contact_phone or "",
             export_attendees(attendee.email for attendee in signup.attendees),
-            signup.status,
+            signup.status
+            if not signup.is_waitlisted or signup.waiting_sessions(now)
+            else "not waiting for any date",
             format_export_session(session.starts_at, session.ends_at, signup.program.zone)
             if (session := signup.session)
             else "",

@@ -65,13 +65,14 @@ def index():
 def export(extension: str):
     """All signups as CSV or XLSX (audited)."""
     zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
-    header, rows = services.signup_export(zone)
+    now = utcnow()
+    header, rows = services.signup_export(zone, now)
     if extension == "csv":
         body, mimetype = spreadsheets.csv_bytes(header, rows), spreadsheets.CSV_MIMETYPE
     else:
         body = spreadsheets.xlsx_bytes(header, rows, title="Signups")
         mimetype = spreadsheets.XLSX_MIMETYPE
-    filename = f"signups-{utcnow().astimezone(zone):%Y-%m-%d}.{extension}"
+    filename = f"signups-{now.astimezone(zone):%Y-%m-%d}.{extension}"
     return carry_out(
         lambda: record_export("signups", actor=current_user, rows=len(rows), format=extension),
         respond=lambda _: spreadsheets.attachment(
