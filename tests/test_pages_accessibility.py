@@ -14,7 +14,7 @@ import pytest
 from conftest import PASSWORD, accessibility_problems, live_server
 from playwright.sync_api import Page, expect
 from test_app_fuzz import world  # noqa: F401  (records for every path value)
-from test_pages_phone import database_url, longest_dates, page_paths  # noqa: F401
+from test_pages_phone import database_url, html_pages, longest_dates  # noqa: F401
 
 from training.booking.seeding import seed_program
 from training.extensions import db, seed_path, utcnow
@@ -148,15 +148,7 @@ def test_every_page_of_the_url_map_has_no_serious_accessibility_problem(
             if world.cookies.get(role):
                 context.add_cookies([{"name": "session", "value": world.cookies[role], "url": url}])
             page = context.new_page()
-            for endpoint, path in page_paths(app, world):
-                if path.startswith("/staff") != (role == "admin"):
-                    continue
-                answer = context.request.get(path, max_redirects=0)
-                headers = answer.headers
-                if "text/html" not in headers.get("content-type", "") or (
-                    "attachment" in headers.get("content-disposition", "")
-                ):
-                    continue
+            for endpoint, path in html_pages(context, app, world, role):
                 page.goto(path)
                 problems += accessibility_problems(page, f"{endpoint} {path}")
             context.close()

@@ -56,6 +56,21 @@ def page_paths(app, world: World) -> list[tuple[str, str]]:
     return paths
 
 
+def html_pages(context, app, world: World, role: str):
+    """(endpoint, path) of every page of ``page_paths`` that ``role`` ("anonymous": public and
+    manage pages; "admin": staff pages) opens as HTML in ``context``, asked first without a
+    tab: downloads, feeds and JSON are not pages."""
+    for endpoint, path in page_paths(app, world):
+        if path.startswith("/staff") != (role == "admin"):
+            continue
+        headers = context.request.get(path, max_redirects=0).headers
+        if "text/html" not in headers.get("content-type", "") or (
+            "attachment" in headers.get("content-disposition", "")
+        ):
+            continue
+        yield endpoint, path
+
+
 def _value(rule: Rule, name: str, world: World) -> str:
     """A real value for the path parameter ``name``: one of an ``any(...)``'s words, else a
     record of the world."""
@@ -77,16 +92,7 @@ def test_every_page_fits_a_phone_screen_without_sideways_scrolling(
             if world.cookies.get(role):
                 context.add_cookies([{"name": "session", "value": world.cookies[role], "url": url}])
             page = context.new_page()
-            for endpoint, path in page_paths(app, world):
-                if path.startswith("/staff") != (role == "admin"):
-                    continue
-                # Downloads, feeds and JSON are not pages: ask first, without a browser tab.
-                answer = context.request.get(path, max_redirects=0)
-                headers = answer.headers
-                if "text/html" not in headers.get("content-type", "") or (
-                    "attachment" in headers.get("content-disposition", "")
-                ):
-                    continue
+            for endpoint, path in html_pages(context, app, world, role):
                 page.goto(path)
                 wide = page.evaluate("document.documentElement.scrollWidth")
                 if wide > PHONE["width"]:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from conftest import signup_form
 
-from training.extensions import db
+from training.extensions import db, utcnow
 from training.sandbox import downloads, rules, services, tasks
 from training.sandbox.models import SandboxAttempt, SandboxUpload
 
@@ -74,7 +74,10 @@ def test_a_copy_of_an_upload_no_longer_stored_says_so(app, client, make_session)
             services.upload_copy(attempt_id).__enter__()
 
 
-def test_a_larger_upload_takes_the_worker_no_more_memory(app, client, make_session, monkeypatch):
+@pytest.mark.clock
+def test_a_larger_upload_takes_the_worker_no_more_memory(
+    frozen_clock, app, client, make_session, monkeypatch
+):
     """Python's peak while the worker reads, judges and writes an upload of 60,000 rows is that
     of 30,000 rows (within a tenth of the difference in size): the bytes go from the database to
     a temporary file a piece at a time, and are judged and written in batches."""
@@ -89,7 +92,7 @@ def test_a_larger_upload_takes_the_worker_no_more_memory(app, client, make_sessi
         importlib.import_module("training.sandbox.judge.batches")
         peaks = []
         for _upload in (small, large):
-            claim = tasks.claim_next(datetime.now(UTC))
+            claim = tasks.claim_next(utcnow())
             tracemalloc.start()
             try:
                 assert tasks.run_claim(claim)
