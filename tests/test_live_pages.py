@@ -1055,10 +1055,8 @@ def test_help_and_done_days_before_the_session_are_refused_and_the_board_stays_q
         assert db.session.scalars(select(LiveAttendance)).all() == []
 
 
-def test_help_and_done_after_the_session_ended_are_refused(app, live, facilitator):
-    participant = app.test_client()
-    facilitator.post(console_url(live, "start"))
-    facilitator.post(console_url(live, "end"))
+def assert_help_and_done_refused_as_ended(app, live, participant) -> None:
+    """A participant's I need help and Done with this step are both refused: it has ended."""
     help_page = page_text(participant.post(follow_url(live, action="help"), follow_redirects=True))
     assert "The session has ended, so no facilitator is watching for help now." in help_page
     done_page = page_text(
@@ -1069,6 +1067,13 @@ def test_help_and_done_after_the_session_ended_are_refused(app, live, facilitato
         )
     )
     assert "The session has ended, so steps can no longer be marked done." in done_page
+
+
+def test_help_and_done_after_the_session_ended_are_refused(app, live, facilitator):
+    participant = app.test_client()
+    facilitator.post(console_url(live, "start"))
+    facilitator.post(console_url(live, "end"))
+    assert_help_and_done_refused_as_ended(app, live, participant)
 
 
 def test_help_is_refused_until_check_in_opens_at_the_given_now(app, live):
@@ -1103,16 +1108,7 @@ def test_help_and_done_past_the_scheduled_end_are_taken_until_follow_ups_go_out(
     assert "The session has ended." in page
     assert "I need help" not in page
     assert "Done with this step" not in page
-    help_page = page_text(participant.post(follow_url(live, action="help"), follow_redirects=True))
-    assert "The session has ended, so no facilitator is watching for help now." in help_page
-    done_page = page_text(
-        participant.post(
-            follow_url(live, action="done"),
-            data={"step_id": step_ids(app)[1]},
-            follow_redirects=True,
-        )
-    )
-    assert "The session has ended, so steps can no longer be marked done." in done_page
+    assert_help_and_done_refused_as_ended(app, live, participant)
     assert "Needs help" not in page_text(facilitator.get(console_url(live)))
 
 
@@ -1128,16 +1124,7 @@ def test_help_and_done_after_follow_ups_are_refused_even_if_the_session_is_start
     clock.move_to(live.ends_at + timedelta(minutes=5), tick=False)
     facilitator.post(console_url(live, "follow-ups"))
     facilitator.post(console_url(live, "start"))
-    help_page = page_text(participant.post(follow_url(live, action="help"), follow_redirects=True))
-    assert "The session has ended, so no facilitator is watching for help now." in help_page
-    done_page = page_text(
-        participant.post(
-            follow_url(live, action="done"),
-            data={"step_id": step_ids(app)[1]},
-            follow_redirects=True,
-        )
-    )
-    assert "The session has ended, so steps can no longer be marked done." in done_page
+    assert_help_and_done_refused_as_ended(app, live, participant)
 
 
 def test_help_past_the_scheduled_end_of_a_session_never_started_is_refused(app, live, clock):
