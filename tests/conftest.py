@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from mail_support import SmtpSink
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
-from sqlalchemy import text
+from sqlalchemy import select, text
 from werkzeug.datastructures import MultiDict
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -262,6 +262,13 @@ def make_session(app, program_id):
             return session.id
 
     return make
+
+
+def last_program_day(app) -> str:
+    """The last day of the (only) program's dates, as the staff session form takes it: a day
+    ahead whenever the test runs, and one a new session may be on."""
+    with app.app_context():
+        return db.session.scalars(select(Program.window_ends_on)).one().isoformat()
 
 
 def signup_form(session_id: int, **overrides) -> dict:

@@ -8,7 +8,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import manage_token, page_text, signup_form
+from conftest import last_program_day, manage_token, page_text, signup_form
 from sqlalchemy import select
 
 from training.booking.models import Signup, TrainingSession
@@ -120,7 +120,7 @@ def test_the_same_contacts_form_sent_twice_is_acted_on_once(app, client, token):
 def test_a_session_edited_in_another_tab_is_not_overwritten(app, client, program_id, sign_in_as):
     sign_in_as("admin")
     form = {
-        "day": "2027-03-02",
+        "day": last_program_day(app),
         "starts_at": "10:00",
         "ends_at": "11:30",
         "seats": "12",

@@ -55,13 +55,15 @@ def signup_id(app, name) -> int:
         return db.session.scalars(select(Signup.id).where(Signup.organization_name == name)).one()
 
 
-def next_year_day(month=12, day=1) -> datetime:
-    return datetime(TUESDAY_MORNING.year + 1, month, day, tzinfo=UTC)
+def program_day() -> datetime:
+    """A day two weeks ahead, inside the test program's dates (a week before "now" to 30 days
+    after)."""
+    return (TUESDAY_MORNING + timedelta(days=14)).replace(hour=0)
 
 
 def session_form(**fields) -> dict:
     data = {
-        "day": next_year_day().strftime("%Y-%m-%d"),
+        "day": program_day().strftime("%Y-%m-%d"),
         "starts_at": "10:00",
         "ends_at": "11:30",
         "seats": "8",
@@ -144,8 +146,8 @@ def test_a_new_session_is_entered_in_program_time_and_stored_in_utc(
     with app.app_context():
         session = db.session.scalars(select(TrainingSession)).one()
         # December in Los Angeles is UTC-8.
-        assert session.starts_at == next_year_day().replace(hour=18)
-        assert session.ends_at == next_year_day().replace(hour=19, minute=30)
+        assert session.starts_at == program_day().replace(hour=18)
+        assert session.ends_at == program_day().replace(hour=19, minute=30)
         assert (session.seats, session.meeting_url, session.passcode) == (
             8,
             "https://meet.example.org/abc",
@@ -154,12 +156,28 @@ def test_a_new_session_is_entered_in_program_time_and_stored_in_utc(
         assert [member.id for member in session_facilitators(session)] == [robin]
     assert response.headers["Location"] == f"/staff/sessions/{session.id}"
     text = page_text(client.get(response.headers["Location"]))
-    # A date in the year after the program's window carries its year.
-    day = next_year_day()
-    assert f"Session added: {day:%a}, Dec 1, {day.year}, 10:00–11:30 AM PT." in text
+    day = program_day()
+    assert f"Session added: {day:%a}, {day:%b} {day.day}, 10:00–11:30 AM PT." in text
     assert "Robin Diaz" in text
     edit = client.get(f"/staff/sessions/{session.id}/edit").get_data(as_text=True)
     assert re.search(rf'<input checked [^>]*type="checkbox" value="{robin}">', edit)
+
+
+def test_a_new_session_outside_the_programs_dates_is_refused_under_its_date(
+    app, client, program_id, sign_in_as
+):
+    sign_in_as("staff")
+    response = client.post("/staff/sessions/new", data=session_form(day="2026-12-26"))
+    assert response.status_code == 200
+    text = page_text(response)
+    assert (
+        "Saturday, December 26, 2026 is outside Learner Credit Reporting Training's dates, "
+        "Tuesday, November 17, 2026 to Thursday, December 24, 2026. Choose a day in the "
+        "program's dates."
+    ) in text
+    assert 'value="2026-12-26"' in response.get_data(as_text=True)  # kept as typed
+    with app.app_context():
+        assert db.session.scalars(select(TrainingSession)).all() == []
 
 
 def session_facilitators(session):

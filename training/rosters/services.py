@@ -193,8 +193,9 @@ def create_session(
 ) -> TrainingSession:
     """Add a session to ``program`` and assign its facilitators, as the "New session" form asks.
 
-    Raises ``BookingError`` for a session that ends before it starts, and ``StartsInPast``
-    for one starting at or before ``now``, unless an admin (``actor``) confirmed it with a
+    Raises ``BookingError`` for a session that ends before it starts, ``OutsideProgramWindow``
+    for one starting on a day outside the program's dates (the home page would not list it),
+    and ``StartsInPast`` for one starting at or before ``now``, unless an admin (``actor``) confirmed it with a
     written ``past_reason``, which the audit log keeps. A second scheduled session starting at
     the same moment is most often the same form sent again (Back, then Save, draws a new
     one-time key): it raises ``SameStartTime`` unless staff confirmed it
@@ -202,6 +203,7 @@ def create_session(
     """
     if details.ends_at <= details.starts_at:
         raise BookingError("The session must end after it starts.")
+    _require_in_window(details.starts_at, program)
     past_reason = _past_allowed(details.starts_at, program, now, actor, past_reason, booked=0)
     if not same_start_confirmed:
         same_start = db.session.scalars(
