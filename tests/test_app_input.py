@@ -619,7 +619,12 @@ def new_session_with_seats(app, seats: str):
     # A day ahead inside the program's dates, whenever the test runs.
     return client_for(app, "staff").post(
         "/staff/sessions/new",
-        data={"day": last_program_day(app), "starts_at": "08:00", "ends_at": "09:00", "seats": seats},
+        data={
+            "day": last_program_day(app),
+            "starts_at": "08:00",
+            "ends_at": "09:00",
+            "seats": seats,
+        },
     )
 
 
