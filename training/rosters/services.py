@@ -196,9 +196,9 @@ def create_session(
     Raises ``BookingError`` for a session that ends before it starts, ``OutsideProgramWindow``
     for one starting on a day outside the program's dates (the home page would not list it),
     and ``StartsInPast`` for one starting at or before ``now``, unless an admin (``actor``)
-    confirmed it with a written ``past_reason``, which the audit log keeps. A second scheduled session starting at
-    the same moment is most often the same form sent again (Back, then Save, draws a new
-    one-time key): it raises ``SameStartTime`` unless staff confirmed it
+    confirmed it with a written ``past_reason``, which the audit log keeps. A second scheduled
+    session starting at the same moment is most often the same form sent again (Back, then
+    Save, draws a new one-time key): it raises ``SameStartTime`` unless staff confirmed it
     (``same_start_confirmed``).
     """
     if details.ends_at <= details.starts_at:
