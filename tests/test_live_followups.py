@@ -132,11 +132,9 @@ def test_a_second_click_sends_nothing_again(app, checked_in, facilitator):
 def test_the_command_sends_the_same_follow_ups_once(app, checked_in, runner):
     result = runner.invoke(args=["live", "follow-up", str(checked_in.session_id)])
     assert result.exit_code == 0, result.output
-    assert "Queued 1 follow-up(s) and 1 offer(s) of another date" in result.output
+    assert "Queued 1 follow-up and 1 offer of another date" in result.output
     again = runner.invoke(args=["live", "follow-up", str(checked_in.session_id)])
-    assert "Queued 0 follow-up(s) and 0 offer(s) of another date; 2 organization(s)" in (
-        again.output
-    )
+    assert "Queued 0 follow-ups and 0 offers of another date; 2 organizations" in (again.output)
     assert [message.kind for message in followups(app)] == ["live_followup", "live_missed"]
     with app.app_context():
         assert db.session.scalars(

@@ -94,8 +94,8 @@ def test_reminder_hours_are_configurable(app, client, runner, make_session):
     result = runner.invoke(args=["mail", "remind"])
 
     assert result.exit_code == 0, result.output
-    assert "Queued 1 reminder(s)." in result.output
-    assert runner.invoke(args=["mail", "remind"]).output == "Queued 0 reminder(s).\n"
+    assert "Queued 1 reminder." in result.output
+    assert runner.invoke(args=["mail", "remind"]).output == "Queued 0 reminders.\n"
 
 
 def test_the_two_hour_reminder_offers_only_seeing_or_cancelling_the_booking(

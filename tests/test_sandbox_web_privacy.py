@@ -130,7 +130,7 @@ def test_purge_deletes_sandbox_data_older_than_the_retention_period(app, client,
 
     result = runner.invoke(args=["sandbox", "purge"])
 
-    assert result.output == "Deleted 1 sandbox record(s) and 3 upload(s) older than 30 days.\n"
+    assert result.output == "Deleted 1 sandbox record and 3 uploads older than 30 days.\n"
     assert counts(app) == {
         "sandbox_activities": 1,
         "sandbox_attempts": 1,
@@ -146,8 +146,7 @@ def test_purge_follows_the_configured_retention(app, client, runner, token):
     upload(client, token, learner_file())
     app.config["SANDBOX_RETENTION_DAYS"] = 0
     assert (
-        "Deleted 1 sandbox record(s) and 1 upload(s)"
-        in runner.invoke(args=["sandbox", "purge"]).output
+        "Deleted 1 sandbox record and 1 upload" in runner.invoke(args=["sandbox", "purge"]).output
     )
 
 

@@ -372,13 +372,13 @@ def test_the_sandbox_work_command_judges_waiting_uploads(app, client, runner, to
     app.config["SANDBOX_INLINE_MAX_BYTES"] = 10
     response = upload(client, token, big_file(2))
     result = runner.invoke(args=["sandbox", "work"])
-    assert result.output == "Judged 1 upload(s).\nMade 0 PARS-ready file(s).\n"
+    assert result.output == "Judged 1 upload.\nMade 0 PARS-ready files.\n"
     attempt_path = response.headers["Location"]
     assert "Both rows were accepted" in page_text(client.get(attempt_path))
 
     assert client.post(f"{attempt_path}/pars-ready").status_code == 303
     result = runner.invoke(args=["sandbox", "work"])
-    assert result.output == "Judged 0 upload(s).\nMade 2 PARS-ready file(s).\n"
+    assert result.output == "Judged 0 uploads.\nMade 2 PARS-ready files.\n"
     assert client.get(f"{attempt_path}/pars-ready.txt").status_code == 200
 
 

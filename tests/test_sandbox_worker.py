@@ -171,7 +171,7 @@ def test_pages_health_checks_and_signups_go_on_while_a_large_upload_is_judged(
         signup_seconds,
     )
     assert worker.returncode == 0, output
-    assert "Judged 1 upload(s)." in output
+    assert "Judged 1 upload." in output
     with app.app_context():
         attempt = db.session.get(SandboxAttempt, 1)
         assert (attempt.status, attempt.rows_read) == ("done", UPLOAD_ROWS)
@@ -180,10 +180,10 @@ def test_pages_health_checks_and_signups_go_on_while_a_large_upload_is_judged(
 def test_the_worker_sets_polars_allocator_options_unless_its_environment_has_its_own(runner):
     with patch.dict(os.environ):
         os.environ.pop("_RJEM_MALLOC_CONF", None)
-        assert runner.invoke(args=["sandbox", "work"]).output.startswith("Judged 0 upload(s).")
+        assert runner.invoke(args=["sandbox", "work"]).output.startswith("Judged 0 uploads.")
         assert os.environ["_RJEM_MALLOC_CONF"] == "narenas:1"
         os.environ["_RJEM_MALLOC_CONF"] = "narenas:2,dirty_decay_ms:0"
-        assert runner.invoke(args=["sandbox", "work"]).output.startswith("Judged 0 upload(s).")
+        assert runner.invoke(args=["sandbox", "work"]).output.startswith("Judged 0 uploads.")
         assert os.environ["_RJEM_MALLOC_CONF"] == "narenas:2,dirty_decay_ms:0"
 
 

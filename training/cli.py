@@ -9,6 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
+from training.booking.display import counted
 from training.booking.models import Program, TrainingSession
 from training.booking.notices import send_reminders
 from training.booking.seeding import seed_program
@@ -90,7 +91,7 @@ def remind_command() -> None:
     """Queue the reminders due now (MAIL_REMINDER_HOURS before each session)."""
     queued = send_reminders(utcnow())
     db.session.commit()
-    click.echo(f"Queued {queued} reminder(s).")
+    click.echo(f"Queued {counted(queued, 'reminder')}.")
 
 
 @mail_cli.command("status")
@@ -132,7 +133,7 @@ def retry_command(message_ids: tuple[int, ...]) -> None:
             db.session.rollback()
             raise click.ClickException(f"Message {message_id} is not failed or retrying.")
     db.session.commit()
-    click.echo(f"Queued {len(message_ids)} message(s) again.")
+    click.echo(f"Queued {counted(len(message_ids), 'message')} again.")
 
 
 def _echo_report(report: DeliveryReport) -> None:
@@ -213,7 +214,7 @@ def challenges_remind_command() -> None:
     """Queue reminders to organizations that have not met a challenge due within a week."""
     queued = send_due_challenge_reminders(utcnow())
     db.session.commit()
-    click.echo(f"Queued {queued} challenge reminder(s).")
+    click.echo(f"Queued {counted(queued, 'challenge reminder')}.")
 
 
 live_cli = AppGroup("live", help="Live guided sessions.")
@@ -233,8 +234,9 @@ def live_follow_up_command(session_id: int) -> None:
         raise click.ClickException(str(error)) from None
     db.session.commit()
     click.echo(
-        f"Queued {report.attended} follow-up(s) and {report.missed} offer(s) of another date; "
-        f"{report.already_sent} organization(s) had theirs already."
+        f"Queued {counted(report.attended, 'follow-up')} and "
+        f"{counted(report.missed, 'offer')} of another date; "
+        f"{counted(report.already_sent, 'organization')} had theirs already."
     )
 
 
@@ -256,8 +258,8 @@ def sandbox_work_command(keep_watching: bool, interval: float | None) -> None:
     # Before polars is loaded by the first file judged in batches: jemalloc reads it then.
     sandbox_tasks.use_polars_allocator(current_app.config["SANDBOX_POLARS_MALLOC_CONF"])
     if not keep_watching:
-        click.echo(f"Judged {sandbox_tasks.work()} upload(s).")
-        click.echo(f"Made {sandbox_tasks.make_files()} PARS-ready file(s).")
+        click.echo(f"Judged {counted(sandbox_tasks.work(), 'upload')}.")
+        click.echo(f"Made {counted(sandbox_tasks.make_files(), 'PARS-ready file')}.")
         return
     interval = interval or float(current_app.config["SANDBOX_POLL_SECONDS"])
     click.echo(f"Judging sandbox uploads every {interval:g} s; Ctrl-C stops.")
@@ -267,7 +269,7 @@ def sandbox_work_command(keep_watching: bool, interval: float | None) -> None:
         sandbox_tasks.watch(
             interval,
             should_stop=lambda: bool(stopping),
-            on_judged=lambda count: click.echo(f"Judged {count} upload(s)."),
+            on_judged=lambda count: click.echo(f"Judged {counted(count, 'upload')}."),
         )
     except KeyboardInterrupt:
         pass
@@ -282,7 +284,8 @@ def sandbox_purge_command() -> None:
     deleted = sandbox_services.purge_expired(utcnow(), days)
     db.session.commit()
     click.echo(
-        f"Deleted {deleted.records} sandbox record(s) and {deleted.attempts} upload(s) "
+        f"Deleted {counted(deleted.records, 'sandbox record')} and "
+        f"{counted(deleted.attempts, 'upload')} "
         f"older than {days} days."
     )
 

@@ -5,7 +5,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from training.audit.services import record_export
-from training.booking.display import sentence
+from training.booking.display import counted, sentence
 from training.booking.links import signup_or_404
 from training.booking.models import Program
 from training.booking.services import current_program
@@ -207,7 +207,7 @@ def drawing():
             redraw_reason=form.redraw_reason.data,
         ),
         done=lambda drawn: (
-            f"Drawing done: {len(drawn.winner_signup_ids)} winner(s), seed {drawn.seed}."
+            f"Drawing done: {counted(len(drawn.winner_signup_ids), 'winner')}, seed {drawn.seed}."
         ),
         redirect_to=url_for("challenges.progress") + "#drawings",
         refused=refused,
