@@ -79,9 +79,10 @@ def test_each_result_shows_status_session_contact_and_links_to_the_roster(
     assert "Lee Wong lee@northcoast.example.com" in text
     assert f'href="/staff/sessions/{three_signups}"' in response.get_data(as_text=True)
 
-    confirmed = page_text(client.get("/staff/signups", query_string={"q": "lakeside"}))
-    assert "Lakeside Health Partners Confirmed" in confirmed
-    assert " PT Dana Ortiz dana@lakeside.example.com" in confirmed
+    # "Booked", the word the roster and the organization's own pages use.
+    booked = page_text(client.get("/staff/signups", query_string={"q": "lakeside"}))
+    assert "Lakeside Health Partners Booked" in booked
+    assert " PT Dana Ortiz dana@lakeside.example.com" in booked
 
 
 def test_the_status_filter_narrows_the_list(client, sign_in_as, three_signups):
@@ -90,7 +91,7 @@ def test_the_status_filter_narrows_the_list(client, sign_in_as, three_signups):
     assert rows(waitlisted) == ["North Coast Clinic"]
     confirmed = client.get("/staff/signups", query_string={"status": "confirmed", "q": "a"})
     assert rows(confirmed) == ["Sierra Valley Medical Society", "Lakeside Health Partners"]
-    assert "2 signups matching “a” (confirmed)." in page_text(confirmed)
+    assert "2 signups matching “a” (booked)." in page_text(confirmed)
 
 
 def test_an_unknown_status_is_refused_with_a_message(client, sign_in_as):

@@ -25,7 +25,7 @@ class SignupSearchForm(Form):
         "Status",
         choices=[
             SelectChoice("", "Any status"),
-            SelectChoice(SIGNUP_CONFIRMED, "Confirmed"),
+            SelectChoice(SIGNUP_CONFIRMED, "Booked"),
             SelectChoice(SIGNUP_WAITLISTED, "Waitlisted"),
             SelectChoice(WAITING_FOR_NO_DATE, "Not waiting for any date"),
             SelectChoice(SIGNUP_CANCELLED, "Cancelled"),
