@@ -124,7 +124,8 @@ class _Spilled:
 
     def forget_pages(self) -> None:
         """Let the process's memory go of the pages read (the file keeps them)."""
-        self._map.madvise(mmap.MADV_DONTNEED)
+        if hasattr(mmap, "MADV_DONTNEED"):  # not on every system
+            self._map.madvise(mmap.MADV_DONTNEED)
 
     def close(self) -> None:
         self._keys.release()
