@@ -31,6 +31,7 @@ from training.sandbox.judge import (
     learner_identity,
     learner_key,
     record_digest,
+    runs,
     summarize,
 )
 
@@ -467,14 +468,16 @@ def delimited(rows: list[list[str]], delimiter: str, line_end: str, blank_every:
     line_end=st.sampled_from(["\n", "\r\n"]),
     blank_every=st.integers(0, 4),
     chunk=st.sampled_from([64, 300, 1 << 20]),
+    spill=st.sampled_from([1, 3, runs.SPILL_KEYS]),
 )
 def test_rows_judged_in_batches_get_what_row_judge_gives(
-    rows, held, delimiter, line_end, blank_every, chunk
+    rows, held, delimiter, line_end, blank_every, chunk, spill
 ):
     """Valid rows of a few learners, now and then a mistake, spaces around a cell or empty cells
     at the end; tabs, semicolons, Windows line ends and empty lines; batches as small as a row
-    or two, so that rules across rows cross batches: every row's findings and record, and the
-    totals counted batch by batch, are RowJudge's."""
+    or two, so that rules across rows cross batches, and earlier rows' keys in files from the
+    first key on: every row's findings and record, and the totals counted batch by batch, are
+    RowJudge's."""
     cells = []
     for values, mistake, padding, trailing in rows:
         values = list(values)
@@ -488,7 +491,7 @@ def test_rows_judged_in_batches_get_what_row_judge_gives(
         cells.append([*values, "", ""] if trailing else values)
     context = JudgeContext(ACTIVITIES, REGISTER, HELD if held else NoRecords(), TODAY)
     data = delimited(cells, delimiter, line_end, blank_every)
-    with patch.object(batches, "_CHUNK", chunk):
+    with patch.object(batches, "_CHUNK", chunk), patch.object(runs, "SPILL_KEYS", spill):
         results, counted, _batch_rows, slow = judged_in_batches(data, context)
     assert results == slow
     assert counted == summarize(slow)
@@ -603,7 +606,8 @@ def test_a_batch_of_generated_rows_is_counted_as_its_rows_would_be():
              birthday, state, identifier, "1.3" if n % 7 == 0 else "1.5", *BOARD_CELLS[n % 7]]
         )  # fmt: skip
     context = JudgeContext(ACTIVITIES, REGISTER, HELD, TODAY)
-    with patch.object(batches, "_CHUNK", 32 * 1024):
+    # Earlier batches' keys past 500 go to files, as a large file's do past SPILL_KEYS.
+    with patch.object(batches, "_CHUNK", 32 * 1024), patch.object(runs, "SPILL_KEYS", 500):
         results, counted, batch_rows, slow = judged_in_batches(
             delimited(rows, ",", "\r\n", 0), context
         )

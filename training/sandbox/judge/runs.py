@@ -3,12 +3,27 @@
 RowJudge remembers one number a key (a row's record key, a learner's completion, an ABS day)
 in a CompactIndex, one row at a time. The batch path (``judge.batches``) keeps the same
 numbers as sorted runs of (key, value) columns, 12 bytes a key outside Python's objects, and
-looks up a whole batch's keys at once.
+looks up a whole batch's keys at once. Past ``SPILL_KEYS`` keys a run goes to a temporary
+file, so that the keys a process holds do not grow with the file.
 """
 
 from __future__ import annotations
 
+import mmap
+import operator
+import shutil
+import tempfile
+import weakref
+from array import array
+from bisect import bisect_left
+from functools import reduce
+from pathlib import Path
+
 import polars as pl
+
+# The keys a KeyRuns holds in memory (12 bytes each, about 0.8 MB) before its run is written
+# to a temporary file.
+SPILL_KEYS = 1 << 16
 
 
 def _last_of_each_key(frame: pl.DataFrame) -> pl.DataFrame:
@@ -18,61 +33,204 @@ def _last_of_each_key(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.filter((key != key.shift(-1)).fill_null(value=True))
 
 
-class KeyRuns:
-    """A map from 64-bit keys to small ints as sorted runs: each batch adds one, merged with the
-    run before it while that one is at most twice its size (so there are about log2(batches)
-    runs, and adding n keys costs O(n log n)). The newest run holding a key has its value."""
+def _found(run: pl.DataFrame, keys: pl.Series) -> pl.Series:
+    """Each key's value in one sorted run, or null."""
+    run_keys = run["key"]
+    at = run_keys.search_sorted(keys).clip(0, run.height - 1)
+    return pl.select(pl.when(run_keys.gather(at) == keys).then(run["value"].gather(at))).to_series()
 
-    def __init__(self) -> None:
-        self._runs: list[pl.DataFrame] = []
+
+# A run in a file has a Bloom filter in memory, 10 bits a key (about 1 in 40 keys it does
+# not hold is looked for in the file anyway): most of a batch's keys are new, and are not.
+_HASHES = 3
+_BITS_A_KEY = 10
+# Each hash is taken of its own 21 of a key's 64 bits (a SHA-256 prefix already).
+_HASH_BITS = 64 // _HASHES
+
+
+def _filter_size(keys: int) -> int:
+    """The bits of a filter for this many keys."""
+    return min(max(keys * _BITS_A_KEY, 64), 1 << _HASH_BITS)
+
+
+def _positions(keys: pl.Series, size: int) -> list[pl.Series]:
+    """Where each hash puts each key in a filter of ``size`` bits."""
+    return [
+        ((keys // (1 << (_HASH_BITS * number))) % (1 << _HASH_BITS) % size).cast(pl.UInt32)
+        for number in range(_HASHES)
+    ]
+
+
+def _filter(keys: pl.Series, size: int) -> pl.Series:
+    """The filter: a Boolean a bit (polars packs them), set where a hash puts a key; a hash
+    at a time, so that the run's positions are never all held."""
+    bits = pl.Series("filter", [False], dtype=pl.Boolean).extend_constant(value=False, n=size - 1)
+    for number in range(_HASHES):
+        bits = bits.scatter(_positions(keys, size)[number], values=True)
+    return bits
+
+
+class _Spilled:
+    """One run in a temporary file, its keys then its values as raw arrays, mapped (read only
+    where a key is looked for); with a filter in memory of which keys may be there."""
+
+    __slots__ = ("_keys", "_map", "_values", "filter", "height", "size")
+
+    def __init__(self, run: pl.DataFrame, folder: Path, number: int) -> None:
+        self.height = run.height
+        self.size = _filter_size(run.height)
+        self.filter = _filter(run["key"], self.size)
+        path = folder / f"{number}.run"
+        with path.open("wb") as handle:
+            # A slice at a time, so that Python never holds a run's numbers.
+            for column, code in (("key", "Q"), ("value", "I")):
+                for start in range(0, run.height, 8192):
+                    array(code, run[column].slice(start, 8192).to_list()).tofile(handle)
+        with path.open("rb") as handle:
+            self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        view = memoryview(self._map)
+        self._keys = view[: 8 * run.height].cast("Q")
+        self._values = view[8 * run.height :].cast("I")
+
+    def may_hold(self, positions: list[pl.Series]) -> pl.Series:
+        """Whether each key may be in the run (False: it is not)."""
+        bits = self.filter
+        return reduce(operator.and_, (bits.gather(position) for position in positions))
+
+    def found(self, keys: pl.Series) -> pl.Series:
+        """Each key's value, or null: many keys searched in the run as columns, a few one at a
+        time where the run is mapped; then the run's pages are let go of."""
+        if len(keys) * 64 > self.height:
+            run = pl.DataFrame(
+                {
+                    "key": pl.Series(self._keys, dtype=pl.UInt64),
+                    "value": pl.Series(self._values, dtype=pl.UInt32),
+                }
+            )
+            found = _found(run, keys)
+            del run
+        else:
+            found = pl.Series([self.get(key) for key in keys.to_list()], dtype=pl.UInt32)
+        self.forget_pages()
+        return found
+
+    def get(self, key: int) -> int | None:
+        """One key's value, or None."""
+        keys = self._keys
+        at = bisect_left(keys, key)
+        if at < len(keys) and keys[at] == key:
+            return self._values[at]
+        return None
+
+    def forget_pages(self) -> None:
+        """Let the process's memory go of the pages read (the file keeps them)."""
+        if hasattr(mmap, "MADV_DONTNEED"):  # not on every system
+            self._map.madvise(mmap.MADV_DONTNEED)
+
+    def close(self) -> None:
+        self._keys.release()
+        self._values.release()
+        self._map.close()
+
+
+def _remove(spilled: list[_Spilled], folder: list[str]) -> None:
+    for run in spilled:
+        run.close()
+    spilled.clear()
+    if folder:
+        shutil.rmtree(folder.pop(), ignore_errors=True)
+
+
+class KeyRuns:
+    """A map from 64-bit keys to small ints as sorted runs: each batch's keys are merged into
+    one run in memory; when that run reaches ``spill_keys`` keys it is written to a temporary
+    file, and the next batches start a new one. The newest run holding a key has its value.
+
+    A batch's keys are looked up in each run in turn, a file's run read whole while it is
+    searched (at most ``spill_keys`` keys, so the memory the runs take stays near two runs'
+    however large the file); one key at a time, a file's run is searched where it is mapped.
+    The files go with the KeyRuns (or ``close``)."""
+
+    def __init__(self, spill_keys: int | None = None) -> None:
+        self._run: pl.DataFrame | None = None
+        self._spill_keys = SPILL_KEYS if spill_keys is None else spill_keys
+        self._spilled: list[_Spilled] = []
+        self._folder: list[str] = []
+        self._finalizer = weakref.finalize(self, _remove, self._spilled, self._folder)
 
     @property
     def empty(self) -> bool:
         """Whether nothing is remembered yet."""
-        return not self._runs
+        return self._run is None and not self._spilled
 
     @property
     def nbytes(self) -> int:
-        """The memory the runs take."""
-        return sum(run.estimated_size() for run in self._runs)
+        """The memory the runs take: the run held in memory, and the filters of the runs in
+        files (about 1.25 bytes a key)."""
+        held = 0 if self._run is None else self._run.estimated_size()
+        return held + sum(spilled.filter.estimated_size() for spilled in self._spilled)
+
+    @property
+    def spilled(self) -> int:
+        """How many runs are in files."""
+        return len(self._spilled)
+
+    def close(self) -> None:
+        """Remove the runs' files."""
+        self._finalizer()
 
     def lookup(self, keys: pl.Series) -> pl.Series:
         """Each key's value, or null (keys hold no null)."""
-        found = pl.Series("value", [None] * len(keys), dtype=pl.UInt32)
-        for run in reversed(self._runs):
-            run_keys = run["key"]
-            at = run_keys.search_sorted(keys).clip(0, run.height - 1)
-            hit = run_keys.gather(at) == keys
-            found = (
-                pl.DataFrame({"found": found, "hit": hit, "value": run["value"].gather(at)})
-                .select(
-                    pl.when(pl.col("found").is_null() & pl.col("hit"))
-                    .then(pl.col("value"))
-                    .otherwise(pl.col("found"))
-                )
-                .to_series()
-            )
-        return found
+        found: list[pl.Series] = []
+        if self._run is not None:
+            found.append(_found(self._run, keys))
+        positions: dict[int, list[pl.Series]] = {}
+        for spilled in reversed(self._spilled):
+            if spilled.size not in positions:
+                positions[spilled.size] = _positions(keys, spilled.size)
+            maybe = spilled.may_hold(positions[spilled.size])
+            if not maybe.any():
+                continue
+            values = spilled.found(keys.filter(maybe))
+            nothing = pl.Series([None] * len(keys), dtype=pl.UInt32)
+            found.append(nothing.scatter(maybe.arg_true(), values))
+        if not found:
+            return pl.Series("value", [None] * len(keys), dtype=pl.UInt32)
+        if len(found) == 1:
+            return found[0].alias("value")
+        return pl.select(pl.coalesce(found)).to_series().alias("value")
 
     def lookup_one(self, key: int) -> int | None:
         """One key's value, or None."""
-        for run in reversed(self._runs):
+        run = self._run
+        if run is not None:
             run_keys = run["key"]
             at = run_keys.search_sorted(key)
             if at < run.height and run_keys[at] == key:
                 return run["value"][at]
+        for spilled in reversed(self._spilled):
+            value = spilled.get(key)
+            if value is not None:
+                return value
         return None
 
     def add(self, frame: pl.DataFrame) -> None:
         """Remember (key: UInt64, value: UInt32) rows; a key given twice keeps its last value."""
+        for spilled in self._spilled:
+            spilled.forget_pages()
         if frame.height == 0:
             return
-        runs = self._runs
-        runs.append(_last_of_each_key(frame.sort("key", maintain_order=True)))
-        while len(runs) > 1 and runs[-2].height <= 2 * runs[-1].height:
-            newer = runs.pop()
+        run = _last_of_each_key(frame.sort("key", maintain_order=True))
+        if self._run is not None:
             # On equal keys merge_sorted puts the older run's row first: the newer one is kept.
-            runs.append(_last_of_each_key(runs.pop().merge_sorted(newer, "key")))
+            run = _last_of_each_key(self._run.merge_sorted(run, "key"))
+        self._run = None
+        if run.height < self._spill_keys:
+            self._run = run
+            return
+        if not self._folder:
+            self._folder.append(tempfile.mkdtemp(prefix="sandbox-keys-"))
+        self._spilled.append(_Spilled(run, Path(self._folder[0]), len(self._spilled)))
 
 
 class BatchIndex:
