@@ -88,6 +88,12 @@ def _completion_columns(value: Any) -> tuple:
     return (None if value is None else value.isoformat(),)
 
 
+def _birthday_columns(value: tuple) -> tuple:
+    # The month and day as a learner key joins them (made once a birthday, not a row).
+    month, day, _ok = value
+    return *value, None if month is None or day is None else f"{month}{_SEPARATOR}{day}"
+
+
 def _board_columns(value: tuple) -> tuple:
     board, _board_id_kept, credits, _awards, board_ok = value
     return board, board_ok, None if credits is None else int(credits / rules.CREDIT_STEP)
@@ -99,8 +105,13 @@ _COLUMNS: dict[str, tuple[dict[str, Any], Callable[[Any], tuple]]] = {
     "activity": ({"activity_id": pl.String, "activity_ok": pl.Boolean}, _activity_columns),
     "completion": ({"completion_text": pl.String}, _completion_columns),
     "birthday": (
-        {"birth_month": pl.Int32, "birth_day": pl.Int32, "birthday_ok": pl.Boolean},
-        tuple,
+        {
+            "birth_month": pl.Int32,
+            "birth_day": pl.Int32,
+            "birthday_ok": pl.Boolean,
+            "birthday_text": pl.String,
+        },
+        _birthday_columns,
     ),
     "state": ({"state_code": pl.String}, lambda state: (state,)),
     "board": ({"board": pl.String, "board_ok": pl.Boolean, "quarters": pl.Int64}, _board_columns),
@@ -621,12 +632,7 @@ class BatchRows:
         )
         rows = rows.with_columns(identity.alias("identity")).with_columns(
             pl.concat_str(
-                "first_key",
-                "last_key",
-                "birth_month",
-                "birth_day",
-                "identity",
-                separator=_SEPARATOR,
+                "first_key", "last_key", "birthday_text", "identity", separator=_SEPARATOR
             ).alias("learner"),
             keyed.alias("keyed"),
             (
@@ -1173,7 +1179,8 @@ class JudgedBatch:
             )
         return (
             pl.concat(frames, how="diagonal")
-            .sort("number", "step", "order")
+            # By row, step and order as one number (a row has fewer than 65,536 findings).
+            .sort((pl.col("number") * 16 + pl.col("step")) * 65536 + pl.col("order"))
             .select("place", pl.col("number").alias("row"), "finding")
         )
 
