@@ -1135,7 +1135,7 @@ class JudgedBatch:
             ids = taken["finding"].to_list()
             part_findings = Columns(FINDING_FIELDS, [
                 [False] * count, taken["row"].to_list(),
-                *(list(map(values.__getitem__, ids)) for values in texts),
+                *([values[finding] for finding in ids] for values in texts),
             ])  # fmt: skip
             at += count
             changes_last, changes = change_parts.get(part, (0, []))
@@ -1305,18 +1305,18 @@ class JudgedBatch:
          learner_hexes) = _lists(adds)  # fmt: skip
         return [
             activity_ids,
-            list(map(completions.__getitem__, completion_ids)),
+            [completions[verdict] for verdict in completion_ids],
             first_names,
             last_names,
             birth_months,
             birth_days,
-            list(map(states.__getitem__, state_ids)),
+            [states[verdict] for verdict in state_ids],
             licenses,
             boards,
             board_ids,
-            list(map(cmes.__getitem__, cme_ids)),
-            list(map(board_credits.__getitem__, board_verdicts)),
-            list(map(awards.__getitem__, board_verdicts)),
+            [cmes[verdict] for verdict in cme_ids],
+            [board_credits[verdict] for verdict in board_verdicts],
+            [awards[verdict] for verdict in board_verdicts],
             record_hexes,
             learner_hexes,
         ]
