@@ -5,13 +5,13 @@ are plain (as ``judge.fast`` says: printable ASCII, names and identifiers RowJud
 nothing in). Each column group's distinct values in the batch are asked of RowJudge's own
 checks once (remembered verdicts, given to the rows as ids), and the findings of a row are its
 groups' findings put together, once per distinct combination. The rules across rows are
-columns too: a row's record, completion and ABS-day keys are 64-bit numbers (SHA-256 prefixes,
-as the held records' keys are), looked up in sorted runs of the keys of earlier batches
-(``judge.runs``) and counted within the batch; a row that shares no key with another row or a
-held record, and that the register does not name, finds nothing across rows. Only the others
-(a Delete, a repeat, a learner the register holds) are judged in Python, in row order, by
-RowJudge's own methods. A row that is not plain goes, in its place, to the fast path or to
-RowJudge, exactly as before.
+columns too: a row's record, completion and ABS-day keys are 64-bit numbers (the record's a
+SHA-256 prefix, as the held records' keys are; the others an xxh3 seeded for the file), looked
+up in sorted runs of the keys of earlier batches (``judge.runs``) and counted within the batch;
+a row that shares no key with another row or a held record, and that the register does not
+name, finds nothing across rows. Only the others (a Delete, a repeat, a learner the register
+holds) are judged in Python, in row order, by RowJudge's own methods. A row that is not plain
+goes, in its place, to the fast path or to RowJudge, exactly as before.
 """
 
 from __future__ import annotations
@@ -19,13 +19,15 @@ from __future__ import annotations
 import codecs
 import csv
 import operator
+import secrets
 from collections.abc import Callable, Iterator
 from functools import lru_cache, partial, reduce
 from hashlib import sha256
 from typing import Any, BinaryIO
 
 import polars as pl
-import polars_hash  # noqa: F401 (adds SHA-256 to polars expressions: `.chash.sha2_256()`)
+import polars_hash  # noqa: F401 (adds SHA-256 and xxh3 to polars: `.chash`, `.nchash`)
+from xxhash import xxh3_64_intdigest
 
 from training.sandbox import rules
 from training.sandbox.judge.fast import FastRows, collect, record_of, stamped
@@ -218,12 +220,21 @@ def _record_key64(key: RecordKey) -> int:
     )
 
 
-def _completion_key64(board: str, learner: LearnerKey, activity_id: str) -> int:
-    return _key64(f"{board}{_SEPARATOR}{_learner_text(learner)}{_SEPARATOR}{activity_id}")
+# A learner's completion and ABS-day keys are only compared within one file's judgement (no
+# record held is keyed so): a 64-bit xxh3 of their text with the file's own random seed (so
+# that no file can be made to collide), a tenth of SHA-256's cost on a column.
+def _seeded_key64(text: pl.Expr, seed: int) -> pl.Expr:
+    return text.nchash.xxh3_64(seed=seed)
 
 
-def _day_key64(learner: LearnerKey, completion: Any) -> int:
-    return _key64(f"{_learner_text(learner)}{_SEPARATOR}{completion.isoformat()}")
+def _completion_key64(seed: int, board: str, learner: LearnerKey, activity_id: str) -> int:
+    text = f"{board}{_SEPARATOR}{_learner_text(learner)}{_SEPARATOR}{activity_id}"
+    return xxh3_64_intdigest(text.encode(), seed)
+
+
+def _day_key64(seed: int, learner: LearnerKey, completion: Any) -> int:
+    text = f"{_learner_text(learner)}{_SEPARATOR}{completion.isoformat()}"
+    return xxh3_64_intdigest(text.encode(), seed)
 
 
 @lru_cache(maxsize=4)
@@ -348,8 +359,9 @@ class BatchRows:
         # RowJudge remembers keys as the batches do, so that a row judged whole and a row of a
         # batch see each other.
         judge.row_key_hash = _record_key64
-        judge.completion_hash = _completion_key64
-        judge.day_hash = _day_key64
+        self._seed = secrets.randbits(64)
+        judge.completion_hash = partial(_completion_key64, self._seed)
+        judge.day_hash = partial(_day_key64, self._seed)
         judge.rows_by_key = BatchIndex(KeyRuns())  # type: ignore[assignment]
         judge.completions = BatchIndex(KeyRuns())  # type: ignore[assignment]
         judge.abs_quarters = BatchIndex(KeyRuns())  # type: ignore[assignment]
@@ -652,12 +664,12 @@ class BatchRows:
                     pl.col("board").fill_null(""), separator=_SEPARATOR,
                 )
             )).alias("record_hex"),
-            _hex_key64(_hex_digest(pl.when("one_completion").then(
+            _seeded_key64(pl.when("one_completion").then(
                 pl.concat_str("board", "learner", "activity_id", separator=_SEPARATOR)
-            ))).alias("completion_key"),
-            _hex_key64(_hex_digest(pl.when("day_keyed").then(
+            ), self._seed).alias("completion_key"),
+            _seeded_key64(pl.when("day_keyed").then(
                 pl.concat_str("learner", "completion_text", separator=_SEPARATOR)
-            ))).alias("day_key"),
+            ), self._seed).alias("day_key"),
         ).with_columns(_hex_key64(pl.col("record_hex")).alias("record_key"))  # fmt: skip
         indexes = (
             ("record_key", "keyed", judge.rows_by_key),
