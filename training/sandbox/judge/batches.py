@@ -418,9 +418,11 @@ class BatchRows:
             )
             .row(0)
         )
-        # Split once (an eager select would split again for each field taken out).
+        # Split once (an eager select would split again for each field taken out), in one
+        # plan (the line's "\r" is stripped once for the blank check and the split).
         frame = (
             lines.to_frame()
+            .lazy()
             .select(
                 "line",
                 (pl.lit(value=True) if printable else ~line.str.contains(f"[^{allowed}]")).alias(
@@ -445,6 +447,7 @@ class BatchRows:
                 ),
                 pl.col(f"field_{width}").fill_null("").alias("rest"),
             )
+            .collect(engine=_ENGINE)
         )
         cell = [pl.col(f"field_{index}") for index in range(width)]
         first, last, identifier, board_id = cell[3], cell[4], cell[7], cell[10]
