@@ -6,6 +6,7 @@ import tracemalloc
 from datetime import date
 from decimal import Decimal
 
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,6 +26,7 @@ from training.sandbox.judge import (
     Register,
     RegisterEntry,
     RowResult,
+    batches,
     judge_file,
     learner_identity,
     learner_key,
@@ -651,3 +653,28 @@ def test_an_invisible_character_message_says_what_the_value_became(value, said):
     [finding] = result.findings
     assert finding.code == "INVISIBLE_CHARACTER"
     assert said in finding.message
+
+
+@settings(deadline=None)  # the first example loads polars
+@given(
+    first=st.text(min_size=1, max_size=12),
+    month=st.integers(1, 12),
+    seed=st.integers(0, 2**64 - 1),
+)
+def test_a_completion_and_abs_day_key_is_the_same_number_row_by_row_and_in_a_column(
+    first, month, seed
+):
+    # RowJudge's rows and a batch's columns meet in the same runs: their in-file keys agree.
+    learner = LearnerKey(first, "lee", month, 15, "CA:A12345 ABIM#123456")
+    day = date(2025, 6, 1)
+    text = pl.Series(
+        [
+            f"ABIM\x1f{batches._learner_text(learner)}\x1f{ACTIVITY_ID}",
+            f"{batches._learner_text(learner)}\x1f{day.isoformat()}",
+        ]
+    ).to_frame("text")
+    in_columns = text.select(batches._seeded_key64(pl.col("text"), seed)).to_series().to_list()
+    assert in_columns == [
+        batches._completion_key64(seed, "ABIM", learner, ACTIVITY_ID),
+        batches._day_key64(seed, learner, day),
+    ]

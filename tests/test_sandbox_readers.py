@@ -1,12 +1,16 @@
 """Which learner files the sandbox can open, and how it refuses the ones it cannot: real files."""
 
+import csv
 import io
 import struct
 import zipfile
 from datetime import date, datetime
 from decimal import Decimal
+from unittest.mock import patch
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
 from training.sandbox import readers, rules
@@ -109,6 +113,35 @@ def test_a_character_cut_at_a_chunk_end_is_not_completed_by_a_later_chunk(monkey
     monkeypatch.setattr(readers, "_CHUNK", chunk)
     with open_learner_file(io.BytesIO(text.encode("cp1252")), "l.csv", 10_000) as learner_file:
         assert learner_file.encoding == "cp1252"
+
+
+def _one_line_rows_whole(data: bytes, limit: int) -> bool:
+    """What _one_line_rows says, worked out on the file whole: no quote, every return followed
+    by a line end, no line longer than the limit."""
+    lines = data.split(b"\n")
+    return (
+        b'"' not in data
+        and data.count(b"\r") == data.count(b"\r\n")
+        and max(map(len, lines)) <= limit
+    )
+
+
+@given(
+    data=st.lists(st.sampled_from([b"a", b",", b" ", b"\r", b"\n", b"\r\n", "é".encode()])).map(
+        b"".join
+    ),
+    chunk=st.integers(1, 9),
+    limit=st.integers(2, 12),
+)
+def test_one_line_rows_reads_chunks_as_the_file_whole_whatever_their_size(data, chunk, limit):
+    # Returns and long lines across a chunk's end are found as in the whole file.
+    with patch.object(readers, "_CHUNK", chunk):
+        before = csv.field_size_limit(limit)
+        try:
+            found = readers._one_line_rows(io.BytesIO(data), "utf-8")
+        finally:
+            csv.field_size_limit(before)
+    assert found == _one_line_rows_whole(data, limit)
 
 
 def test_a_utf16_file_is_refused_for_its_encoding():

@@ -356,36 +356,60 @@ def _one_line_rows(data: BinaryIO, encoding: str) -> bool:
     decoder = codecs.getincrementaldecoder(encoding)()
     limit = csv.field_size_limit()  # characters: a line of more bytes is looked at with csv
     data.seek(0)
-    tail = b""
+    line = 0  # bytes of the line that goes on into the next chunk
+    stray = 0  # returns in that line that end no line (as csv would read them)
+    ends_with_return = False  # the chunk before ends with a return: this one may end the line
+    # Each chunk is looked at where it is (no copy joined to the line before it); a return is
+    # counted once its line is whole, as when lines were looked at whole.
     while chunk := data.read(_CHUNK):
         # ASCII decodes in every encoding tried: decoded only when a character began before it.
         if not chunk.isascii() or decoder.getstate() != (b"", 0):
             decoder.decode(chunk)
         if b'"' in chunk:
             return False
-        block = tail + chunk
-        cut = block.rfind(b"\n") + 1
-        lines, tail = block[:cut], block[cut:]
-        carriage_returns = lines.count(b"\r")
-        if (carriage_returns and carriage_returns != lines.count(b"\r\n")) or len(tail) > limit:
+        if ends_with_return and not chunk.startswith(b"\n"):
+            stray += 1
+        ends_with_return = chunk.endswith(b"\r")
+        last = chunk.rfind(b"\n")
+        if last < 0:
+            stray += _stray_returns(chunk, 0, len(chunk)) - ends_with_return
+            line += len(chunk)
+            if line > limit:
+                return False
+            continue
+        first = chunk.find(b"\n")
+        if (
+            stray
+            or _stray_returns(chunk, 0, last + 1)
+            or line + first > limit
+            or _has_long_line(chunk, limit, first + 1, last + 1)
+        ):
             return False
-        if _has_long_line(lines, limit):
+        stray = _stray_returns(chunk, last + 1, len(chunk)) - ends_with_return
+        line = len(chunk) - last - 1
+        if line > limit:
             return False
     decoder.decode(b"", final=True)
-    return b"\r" not in tail
+    return not stray and not ends_with_return
 
 
-def _has_long_line(lines: bytes, limit: int) -> bool:
-    """Whether one of the whole lines in ``lines`` is longer than ``limit`` bytes. Such a line
-    holds a whole block of limit // 2 bytes (counted from the start) with no line end: the
-    lines are measured only when a block has none."""
+def _stray_returns(data: bytes, start: int, end: int) -> int:
+    """How many returns in ``data[start:end]`` no line end follows (one at ``end - 1`` counts,
+    whatever follows it)."""
+    returns = data.count(b"\r", start, end)
+    return returns and returns - data.count(b"\r\n", start, end)
+
+
+def _has_long_line(data: bytes, limit: int, start: int, end: int) -> bool:
+    """Whether one of the whole lines in ``data[start:end]`` (which ends with a line end) is
+    longer than ``limit`` bytes. Such a line holds a whole block of limit // 2 bytes (counted
+    from the start) with no line end: the lines are measured only when a block has none."""
     step = max(limit // 2, 1)
     if all(
-        lines.find(b"\n", start, start + step) >= 0
-        for start in range(0, len(lines) - step + 1, step)
+        data.find(b"\n", block, block + step) >= 0 for block in range(start, end - step + 1, step)
     ):
         return False
-    return max(map(len, lines.split(b"\n"))) > limit
+    return max(map(len, data[start:end].split(b"\n"))) > limit
 
 
 def _swallowing_cell(cells: list[str], delimiter: str) -> int | None:

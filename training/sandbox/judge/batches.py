@@ -5,13 +5,13 @@ are plain (as ``judge.fast`` says: printable ASCII, names and identifiers RowJud
 nothing in). Each column group's distinct values in the batch are asked of RowJudge's own
 checks once (remembered verdicts, given to the rows as ids), and the findings of a row are its
 groups' findings put together, once per distinct combination. The rules across rows are
-columns too: a row's record, completion and ABS-day keys are 64-bit numbers (SHA-256 prefixes,
-as the held records' keys are), looked up in sorted runs of the keys of earlier batches
-(``judge.runs``) and counted within the batch; a row that shares no key with another row or a
-held record, and that the register does not name, finds nothing across rows. Only the others
-(a Delete, a repeat, a learner the register holds) are judged in Python, in row order, by
-RowJudge's own methods. A row that is not plain goes, in its place, to the fast path or to
-RowJudge, exactly as before.
+columns too: a row's record, completion and ABS-day keys are 64-bit numbers (the record's a
+SHA-256 prefix, as the held records' keys are; the others an xxh3 seeded for the file), looked
+up in sorted runs of the keys of earlier batches (``judge.runs``) and counted within the batch;
+a row that shares no key with another row or a held record, and that the register does not
+name, finds nothing across rows. Only the others (a Delete, a repeat, a learner the register
+holds) are judged in Python, in row order, by RowJudge's own methods. A row that is not plain
+goes, in its place, to the fast path or to RowJudge, exactly as before.
 """
 
 from __future__ import annotations
@@ -19,13 +19,15 @@ from __future__ import annotations
 import codecs
 import csv
 import operator
+import secrets
 from collections.abc import Callable, Iterator
 from functools import lru_cache, partial, reduce
 from hashlib import sha256
 from typing import Any, BinaryIO
 
 import polars as pl
-import polars_hash  # noqa: F401 (adds SHA-256 to polars expressions: `.chash.sha2_256()`)
+import polars_hash  # noqa: F401 (adds SHA-256 and xxh3 to polars: `.chash`, `.nchash`)
+from xxhash import xxh3_64_intdigest
 
 from training.sandbox import rules
 from training.sandbox.judge.fast import FastRows, collect, record_of, stamped
@@ -88,6 +90,12 @@ def _completion_columns(value: Any) -> tuple:
     return (None if value is None else value.isoformat(),)
 
 
+def _birthday_columns(value: tuple) -> tuple:
+    # The month and day as a learner key joins them (made once a birthday, not a row).
+    month, day, _ok = value
+    return *value, None if month is None or day is None else f"{month}{_SEPARATOR}{day}"
+
+
 def _board_columns(value: tuple) -> tuple:
     board, _board_id_kept, credits, _awards, board_ok = value
     return board, board_ok, None if credits is None else int(credits / rules.CREDIT_STEP)
@@ -99,8 +107,13 @@ _COLUMNS: dict[str, tuple[dict[str, Any], Callable[[Any], tuple]]] = {
     "activity": ({"activity_id": pl.String, "activity_ok": pl.Boolean}, _activity_columns),
     "completion": ({"completion_text": pl.String}, _completion_columns),
     "birthday": (
-        {"birth_month": pl.Int32, "birth_day": pl.Int32, "birthday_ok": pl.Boolean},
-        tuple,
+        {
+            "birth_month": pl.Int32,
+            "birth_day": pl.Int32,
+            "birthday_ok": pl.Boolean,
+            "birthday_text": pl.String,
+        },
+        _birthday_columns,
     ),
     "state": ({"state_code": pl.String}, lambda state: (state,)),
     "board": ({"board": pl.String, "board_ok": pl.Boolean, "quarters": pl.Int64}, _board_columns),
@@ -207,12 +220,21 @@ def _record_key64(key: RecordKey) -> int:
     )
 
 
-def _completion_key64(board: str, learner: LearnerKey, activity_id: str) -> int:
-    return _key64(f"{board}{_SEPARATOR}{_learner_text(learner)}{_SEPARATOR}{activity_id}")
+# A learner's completion and ABS-day keys are only compared within one file's judgement (no
+# record held is keyed so): a 64-bit xxh3 of their text with the file's own random seed (so
+# that no file can be made to collide), a tenth of SHA-256's cost on a column.
+def _seeded_key64(text: pl.Expr, seed: int) -> pl.Expr:
+    return text.nchash.xxh3_64(seed=seed)
 
 
-def _day_key64(learner: LearnerKey, completion: Any) -> int:
-    return _key64(f"{_learner_text(learner)}{_SEPARATOR}{completion.isoformat()}")
+def _completion_key64(seed: int, board: str, learner: LearnerKey, activity_id: str) -> int:
+    text = f"{board}{_SEPARATOR}{_learner_text(learner)}{_SEPARATOR}{activity_id}"
+    return xxh3_64_intdigest(text.encode(), seed)
+
+
+def _day_key64(seed: int, learner: LearnerKey, completion: Any) -> int:
+    text = f"{_learner_text(learner)}{_SEPARATOR}{completion.isoformat()}"
+    return xxh3_64_intdigest(text.encode(), seed)
 
 
 @lru_cache(maxsize=4)
@@ -337,8 +359,9 @@ class BatchRows:
         # RowJudge remembers keys as the batches do, so that a row judged whole and a row of a
         # batch see each other.
         judge.row_key_hash = _record_key64
-        judge.completion_hash = _completion_key64
-        judge.day_hash = _day_key64
+        self._seed = secrets.randbits(64)
+        judge.completion_hash = partial(_completion_key64, self._seed)
+        judge.day_hash = partial(_day_key64, self._seed)
         judge.rows_by_key = BatchIndex(KeyRuns())  # type: ignore[assignment]
         judge.completions = BatchIndex(KeyRuns())  # type: ignore[assignment]
         judge.abs_quarters = BatchIndex(KeyRuns())  # type: ignore[assignment]
@@ -379,17 +402,15 @@ class BatchRows:
         # Asked once of the batch's text (a regex run a line costs more than the scan): whether
         # a cell may have spaces at an end, whether a name may hold a run of spaces. Most batches
         # have none, and the work a line is then left out.
+        # A space beside a delimiter or a line end (before its "\r", if any), in one regex scan
+        # (the delimiter is a tab, comma or semicolon: nothing to escape in a class).
         text = pl.col("text")
         padded, spaced = (
-            lines.str.strip_suffix("\r")
-            .str.join("\n")
+            lines.str.join("\n")
             .to_frame("text")
             .select(
                 (
-                    pl.any_horizontal(
-                        text.str.contains(part, literal=True)
-                        for part in (f" {delimiter}", f"{delimiter} ", " \n", "\n ")
-                    )
+                    text.str.contains(f" [{delimiter}\r\n]|[{delimiter}\n] ")
                     | text.str.starts_with(" ")
                     | text.str.ends_with(" ")
                 ).alias("padded"),
@@ -397,9 +418,11 @@ class BatchRows:
             )
             .row(0)
         )
-        # Split once (an eager select would split again for each field taken out).
+        # Split once (an eager select would split again for each field taken out), in one
+        # plan (the line's "\r" is stripped once for the blank check and the split).
         frame = (
             lines.to_frame()
+            .lazy()
             .select(
                 "line",
                 (pl.lit(value=True) if printable else ~line.str.contains(f"[^{allowed}]")).alias(
@@ -424,6 +447,7 @@ class BatchRows:
                 ),
                 pl.col(f"field_{width}").fill_null("").alias("rest"),
             )
+            .collect(engine=_ENGINE)
         )
         cell = [pl.col(f"field_{index}") for index in range(width)]
         first, last, identifier, board_id = cell[3], cell[4], cell[7], cell[10]
@@ -521,21 +545,27 @@ class BatchRows:
     def _judge_batch(self, first_number: int, lines: pl.Series, *, printable: bool) -> JudgedBatch:
         """Judge a batch of lines (``printable``: all of them printable ASCII, if so)."""
         frame = self._columns(lines.alias("line"), printable=printable)
-        keys = {step: frame[f"{step}_key"] for step in _STEPS}
         tables = {step: self._verdicts_for(step) for step in _STEPS}
-        ids = {}
-        for step in _STEPS:
-            codes = keys[step]
-            distinct = codes.unique()
-            table = tables[step]
-            known = table.ids
+        # Each step's distinct keys (one plan for all), each asked once; a row's verdict id is
+        # its key's place among them (an Enum of the keys: one lookup, not a join), gathered.
+        distinct_keys = frame.select(
+            pl.col(f"{step}_key").unique().implode() for step in _STEPS
+        ).row(0)
+        places = {}
+        for step, distinct in zip(_STEPS, distinct_keys, strict=True):
+            known = tables[step].ids
             step_ids = [
                 verdict_id if (verdict_id := known.get(key)) is not None else self._add(step, key)
-                for key in distinct.to_list()
+                for key in distinct
             ]
-            ids[step] = codes.replace_strict(
-                distinct, pl.Series(step_ids, dtype=pl.UInt32), return_dtype=pl.UInt32
+            places[step] = (
+                pl.Series(step_ids, dtype=pl.UInt32),
+                pl.Enum(pl.Series(distinct, dtype=pl.String)),
             )
+        ids = frame.select(
+            pl.lit(step_ids).gather(pl.col(f"{step}_key").cast(enum).to_physical()).alias(step)
+            for step, (step_ids, enum) in places.items()
+        ).to_dict()
         rows = frame.select(
             "plain", "blank", "line", "field_3", "field_4", "npi", "license", "license_key",
             "field_10",
@@ -617,12 +647,7 @@ class BatchRows:
         )
         rows = rows.with_columns(identity.alias("identity")).with_columns(
             pl.concat_str(
-                "first_key",
-                "last_key",
-                "birth_month",
-                "birth_day",
-                "identity",
-                separator=_SEPARATOR,
+                "first_key", "last_key", "birthday_text", "identity", separator=_SEPARATOR
             ).alias("learner"),
             keyed.alias("keyed"),
             (
@@ -642,12 +667,12 @@ class BatchRows:
                     pl.col("board").fill_null(""), separator=_SEPARATOR,
                 )
             )).alias("record_hex"),
-            _hex_key64(_hex_digest(pl.when("one_completion").then(
+            _seeded_key64(pl.when("one_completion").then(
                 pl.concat_str("board", "learner", "activity_id", separator=_SEPARATOR)
-            ))).alias("completion_key"),
-            _hex_key64(_hex_digest(pl.when("day_keyed").then(
+            ), self._seed).alias("completion_key"),
+            _seeded_key64(pl.when("day_keyed").then(
                 pl.concat_str("learner", "completion_text", separator=_SEPARATOR)
-            ))).alias("day_key"),
+            ), self._seed).alias("day_key"),
         ).with_columns(_hex_key64(pl.col("record_hex")).alias("record_key"))  # fmt: skip
         indexes = (
             ("record_key", "keyed", judge.rows_by_key),
@@ -1125,7 +1150,7 @@ class JudgedBatch:
             ids = taken["finding"].to_list()
             part_findings = Columns(FINDING_FIELDS, [
                 [False] * count, taken["row"].to_list(),
-                *(list(map(values.__getitem__, ids)) for values in texts),
+                *([values[finding] for finding in ids] for values in texts),
             ])  # fmt: skip
             at += count
             changes_last, changes = change_parts.get(part, (0, []))
@@ -1169,7 +1194,8 @@ class JudgedBatch:
             )
         return (
             pl.concat(frames, how="diagonal")
-            .sort("number", "step", "order")
+            # By row, step and order as one number (a row has fewer than 65,536 findings).
+            .sort((pl.col("number") * 16 + pl.col("step")) * 65536 + pl.col("order"))
             .select("place", pl.col("number").alias("row"), "finding")
         )
 
@@ -1294,18 +1320,18 @@ class JudgedBatch:
          learner_hexes) = _lists(adds)  # fmt: skip
         return [
             activity_ids,
-            list(map(completions.__getitem__, completion_ids)),
+            [completions[verdict] for verdict in completion_ids],
             first_names,
             last_names,
             birth_months,
             birth_days,
-            list(map(states.__getitem__, state_ids)),
+            [states[verdict] for verdict in state_ids],
             licenses,
             boards,
             board_ids,
-            list(map(cmes.__getitem__, cme_ids)),
-            list(map(board_credits.__getitem__, board_verdicts)),
-            list(map(awards.__getitem__, board_verdicts)),
+            [cmes[verdict] for verdict in cme_ids],
+            [board_credits[verdict] for verdict in board_verdicts],
+            [awards[verdict] for verdict in board_verdicts],
             record_hexes,
             learner_hexes,
         ]

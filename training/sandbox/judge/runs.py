@@ -44,7 +44,8 @@ def _found(run: pl.DataFrame, keys: pl.Series) -> pl.Series:
 # not hold is looked for in the file anyway): most of a batch's keys are new, and are not.
 _HASHES = 3
 _BITS_A_KEY = 10
-# Each hash is taken of its own 21 of a key's 64 bits (a SHA-256 prefix already).
+# Each hash is taken of its own 21 of a key's 64 bits (a key is a hash already: a SHA-256
+# prefix or the file's xxh3).
 _HASH_BITS = 64 // _HASHES
 
 
