@@ -668,6 +668,30 @@ def test_a_restart_clears_the_done_presses_and_keeps_the_calls_for_help(app, liv
     assert "Done with this step" in participant
 
 
+def test_after_a_restart_the_board_never_shows_a_call_for_help_on_a_step_pressed_done(
+    app, live, facilitator
+):
+    participant = app.test_client()
+    participant.post(follow_url(live, action="help"))  # before the start: on no step
+    facilitator.post(console_url(live, "start"))
+    facilitator.post(console_url(live, "next"))
+    participant.post(follow_url(live, action="done"), data={"step_id": step_ids(app)[2]})
+    facilitator.post(console_url(live, "next"))
+    facilitator.post(console_url(live, "next"))
+    facilitator.post(console_url(live, "end"))
+    facilitator.post(console_url(live, "start"))
+
+    console = facilitator.get(console_url(live))
+    (board,) = re.findall(
+        r'<table class="data live-board">.*?</table>', console.get_data(as_text=True), re.S
+    )
+    (sierra,) = [row for row in board.split("<tr") if SIERRA in row]
+    assert "I need help</span>" not in sierra
+    assert "Done</span>" not in sierra
+    assert "Nothing yet" in sierra
+    assert "Needs help</strong> since" in sierra
+
+
 # --- Conditional requests -------------------------------------------------------------------------
 
 

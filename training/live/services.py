@@ -98,14 +98,16 @@ def start_session(session: TrainingSession, *, actor, now: datetime) -> LiveSess
     live.current_step = steps[0]
     if restarting:
         # Everyone starts again: the steps pressed Done before are not done now. A call for
-        # help stays, with the step it was made on, until it is lowered.
+        # help stays, until it is lowered. The step kept is the last press's only when that
+        # press was the call for help (no Done after it): a Done press replaced the step the
+        # help was asked on (perhaps none, before the start), so nothing of it is shown then.
         pressed = select(LiveAttendance).where(
             LiveAttendance.session_id == session.id, LiveAttendance.reported_step_id.is_not(None)
         )
         for attendance in db.session.scalars(pressed):
-            attendance.done_at = None
-            if attendance.help_requested_at is None:
+            if attendance.help_requested_at is None or attendance.done_at is not None:
                 attendance.reported_step_id = None
+            attendance.done_at = None
             attendance.revision = LiveAttendance.revision + 1
     if session.walkthrough_started_at is None:
         session.walkthrough_started_at = now  # the session has begun (``has_started``)
