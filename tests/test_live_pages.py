@@ -518,6 +518,12 @@ def test_participant_page_without_javascript_shows_the_current_step(client, live
     markup = response.get_data(as_text=True)
     assert f'href="/manage/{live.tokens[SIERRA]}/live" id="refresh-link"' in markup
     assert f'href="/manage/{live.tokens[SIERRA]}/sandbox"' in markup
+    # Only the page's script makes it follow: without it the words saying so stay hidden.
+    assert (
+        '<p class="live-following" data-with-script hidden>This page follows the facilitator'
+        in markup
+    )
+    assert "Refresh to see the step the facilitator is on now." in text
 
     facilitator.post(console_url(live, "next"))
     assert "Step 3 of 8: Download the learner template" in page_text(client.get(follow_url(live)))
