@@ -196,6 +196,42 @@ def test_the_live_list_labels_each_session_and_puts_running_and_upcoming_ones_fi
     assert "Cancelled" in labels[called_off]
 
 
+def test_a_session_in_its_time_not_started_is_under_way_on_every_staff_page(
+    app, live, clock, make_session
+):
+    later = make_session(starts_in=timedelta(days=5))
+    clock.move_to(live.ends_at - timedelta(minutes=4), tick=False)  # its last minutes, not started
+    staff = signed_in(app, STAFF)
+
+    listed = staff.get("/staff/live/").get_data(as_text=True)
+    labels = {
+        int(found.group(1)): page_text_of(found.group(0))
+        for found in re.finditer(r'<li><a href="/staff/live/(\d+)">.*?</li>', listed, re.S)
+    }
+    assert list(labels) == [live.session_id, later]  # before the sessions ahead
+    assert "Under way (not started on the console)" in labels[live.session_id]
+    assert "Upcoming" in labels[later]
+
+    sessions_page = staff.get("/staff/sessions").get_data(as_text=True)
+    (row,) = [
+        row for row in sessions_page.split("<tr") if f'/staff/sessions/{live.session_id}"' in row
+    ]
+    assert "Under way" in page_text_of(row)
+
+    (seats,) = re.findall(
+        r'<section aria-labelledby="seats-heading">.*?</section>',
+        staff.get("/staff/").get_data(as_text=True),
+        re.S,
+    )
+    assert f'/staff/sessions/{live.session_id}"' not in seats
+    assert f'/staff/sessions/{later}"' in seats
+
+    staff.post(console_url(live, "start"))
+    staff.post(console_url(live, "end"))
+    listed = page_text(staff.get("/staff/live/"))
+    assert "Under way (ended on the console)" in listed
+
+
 def page_text_of(markup: str) -> str:
     """The words of a piece of markup."""
     return " ".join(re.sub(r"<[^>]+>", " ", markup).split())

@@ -16,7 +16,13 @@ from sqlalchemy.exc import IntegrityError
 
 from training.audit.services import record
 from training.booking.display import format_moment
-from training.booking.models import SIGNUP_CONFIRMED, Signup, TrainingSession
+from training.booking.models import (
+    SIGNUP_CONFIRMED,
+    TIMING_UNDER_WAY,
+    TIMING_UPCOMING,
+    Signup,
+    TrainingSession,
+)
 from training.errors import Refused
 from training.extensions import db
 from training.live.cache import note_session_change
@@ -207,40 +213,52 @@ class ListedSession:
     """A session in the Live sessions list, with its status as the list says it."""
 
     session: TrainingSession
-    status: str  # LIVE_NOW, UPCOMING, ENDED or CANCELLED
+    status: str  # LIVE_NOW, or the session's timing label with the console's state
+    rank: int  # its group in the list: running, under way, ahead, over, cancelled
+
+    @property
+    def is_ahead(self) -> bool:
+        """Running, under way or upcoming: listed soonest first."""
+        return self.rank < ENDED_RANK
 
 
-LIVE_NOW, UPCOMING, ENDED, CANCELLED = "Live now", "Upcoming", "Ended", "Cancelled"
+LIVE_NOW = "Live now"
+NOT_STARTED_ON_CONSOLE = "not started on the console"
+ENDED_ON_CONSOLE = "ended on the console"
+ENDED_RANK = 3
 
 
 def list_sessions(sessions: list[TrainingSession], now: datetime) -> list[ListedSession]:
-    """``sessions`` with their status, those running first, then those ahead (soonest first),
-    then those over and those cancelled (latest first)."""
+    """``sessions`` with their status: the time's (``TrainingSession.timing_label``, as every
+    staff page says it), with the console's own state where it differs ("Under way (not
+    started on the console)"), or "Live now" while running. Those running first, then those
+    under way, then those ahead (soonest first), then those over and cancelled (latest
+    first)."""
     ids = [session.id for session in sessions]
     lives = {
         live.session_id: live
         for live in db.session.scalars(select(LiveSession).where(LiveSession.session_id.in_(ids)))
     }
 
-    def status(session: TrainingSession) -> str:
+    def listed(session: TrainingSession) -> ListedSession:
         live = lives.get(session.id)
+        label = session.timing_label(now)
         if session.is_cancelled:
-            return CANCELLED
+            return ListedSession(session, label, ENDED_RANK + 1)
         if live is not None and live.is_running:
-            return LIVE_NOW
-        if (live is not None and live.ended_at is not None) or now >= session.ends_at:
-            return ENDED
-        return UPCOMING
-
-    listed = [ListedSession(session, status(session)) for session in sessions]
-    rank = {LIVE_NOW: 0, UPCOMING: 1, ENDED: 2, CANCELLED: 3}
+            return ListedSession(session, LIVE_NOW, 0)
+        timing = session.timing(now)
+        if timing == TIMING_UNDER_WAY:
+            ended = live is not None and live.ended_at is not None
+            console = ENDED_ON_CONSOLE if ended else NOT_STARTED_ON_CONSOLE
+            return ListedSession(session, f"{label} ({console})", ENDED_RANK if ended else 1)
+        return ListedSession(session, label, 2 if timing == TIMING_UPCOMING else ENDED_RANK)
 
     def order(item: ListedSession) -> tuple:
         seconds = item.session.starts_at.timestamp()
-        ahead = item.status in (LIVE_NOW, UPCOMING)
-        return (rank[item.status], seconds if ahead else -seconds, item.session.id)
+        return (item.rank, seconds if item.is_ahead else -seconds, item.session.id)
 
-    return sorted(listed, key=order)
+    return sorted((listed(session) for session in sessions), key=order)
 
 
 # --- Organizations in the session -------------------------------------------------------------
