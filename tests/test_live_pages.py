@@ -1,5 +1,6 @@
 """The facilitator's console and the participant's live page, over HTTP, without a browser."""
 
+import html
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -538,9 +539,31 @@ def test_notes_saved_from_a_console_opened_before_other_notes_are_refused(app, l
 def test_participant_page_waits_for_the_start(client, live):
     text = page_text(client.get(follow_url(live)))
     assert "Waiting for the session to start" in text
-    assert "“I need help” reaches the facilitators from when check-in opens, 30 minutes" in text
-    assert "I need help" in text
+    assert "I need help" in text  # check-in is open
+    assert "You can ask for help from when check-in opens" not in text
     assert "Done with this step" not in text
+
+
+def test_i_need_help_is_offered_only_from_when_check_in_opens(app, client, live, clock):
+    clock.move_to(live.starts_at - timedelta(days=1), tick=False)
+    page = client.get(follow_url(live))
+    text = page_text(page)
+    assert "I need help" not in text
+    assert (
+        "You can ask for help from when check-in opens: Thu, Nov 26, 2026, 8:30 AM PT, "
+        "30 minutes before the session starts." in text
+    )
+    (etag,) = re.findall(r'data-etag="([^"]+)"', page.get_data(as_text=True))
+    state = follow_url(live, action="state.json")
+    assert client.get(state, headers={"If-None-Match": html.unescape(etag)}).status_code == 304
+
+    # Check-in opens with nothing written: the page changes all the same, polled or reloaded.
+    clock.move_to(live.starts_at - timedelta(minutes=30), tick=False)
+    answer = client.get(state, headers={"If-None-Match": html.unescape(etag)})
+    assert answer.status_code == 200
+    assert 'id="help-button">I need help</button>' in answer.get_json()["html"]
+    assert "You can ask for help from when" not in answer.get_json()["html"]
+    assert "I need help" in page_text(client.get(follow_url(live)))
 
 
 def test_participant_page_without_javascript_shows_the_current_step(client, live, facilitator):

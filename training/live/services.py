@@ -92,7 +92,9 @@ def start_session(session: TrainingSession, *, actor, now: datetime) -> LiveSess
     if session.is_cancelled:
         raise LiveError("This session is cancelled, so it cannot be started.")
     if not is_checkin_open(session, now):
-        raise LiveError(f"The session can be started when check-in opens: {_opening(session)}.")
+        raise LiveError(
+            f"The session can be started when check-in opens: {checkin_opening_words(session)}."
+        )
     live = open_live(session)
     steps = walkthrough()
     if not steps:
@@ -296,11 +298,16 @@ def _require_in_session(session: TrainingSession, signup: Signup) -> None:
 def checkin_opens_at(session: TrainingSession) -> datetime:
     """When facilitators may start checking organizations in: ``LIVE_CHECKIN_OPENS_MINUTES``
     (30 by default) before the session starts."""
+    return checkin_opening(session.starts_at)
+
+
+def checkin_opening(starts_at: datetime) -> datetime:
+    """When check-in opens for a session starting at ``starts_at``."""
     minutes = float(current_app.config["LIVE_CHECKIN_OPENS_MINUTES"])
-    return session.starts_at - timedelta(minutes=minutes)
+    return starts_at - timedelta(minutes=minutes)
 
 
-def _opening(session: TrainingSession) -> str:
+def checkin_opening_words(session: TrainingSession) -> str:
     """When check-in opens, as refusals say it: "Thu, Nov 26, 2026, 8:30 AM PT, 30 minutes
     before the session starts"."""
     opens_at = checkin_opens_at(session)
@@ -328,7 +335,7 @@ def check_in(
         raise LiveError("Choose present, joined late or no-show.")
     _require_in_session(session, signup)
     if not is_checkin_open(session, now):
-        raise LiveError(f"Check-in opens {_opening(session)}.")
+        raise LiveError(f"Check-in opens {checkin_opening_words(session)}.")
     live = open_live(session)
     attendance = _attendance(live, signup)
     if attendance.checkin_status == status:
@@ -358,7 +365,7 @@ def request_help(signup: Signup, *, now: datetime) -> None:
     session = _participant_session(signup)
     if not is_checkin_open(session, now):
         raise LiveError(
-            f"You can ask for help from when check-in opens: {_opening(session)}. "
+            f"You can ask for help from when check-in opens: {checkin_opening_words(session)}. "
             "Until then, write to the training team from your booking page."
         )
     live = open_live(session)
