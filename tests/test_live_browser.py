@@ -119,9 +119,11 @@ def seconds_until_all_show(pages: list[Page], text: str, started: float) -> list
 def test_participants_follow_the_facilitator_and_help_reaches_the_board(tabs, site):
     facilitator, *participants = tabs
     sign_in_and_open_console(facilitator, site)
+    expect(facilitator.get_by_text("Updates by itself every few seconds.")).to_be_visible()
     for page, token in zip(participants, site.tokens, strict=True):
         page.goto(f"/manage/{token}/live")
         expect(page.locator("#step-title")).to_have_text("Waiting for the session to start")
+        expect(page.get_by_text("This page follows the facilitator")).to_be_visible()
 
     started = time.monotonic()
     facilitator.get_by_role("button", name="Start the session").click()
@@ -200,6 +202,9 @@ def test_without_javascript_the_refresh_link_shows_the_current_step(browser, tab
         expect(participant.locator("#step-title")).to_have_text(
             "Step 1 of 8: Collect learner permission"
         )
+        # Nothing follows without JavaScript, so neither page says it does.
+        expect(participant.get_by_text("This page follows the facilitator")).to_be_hidden()
+        expect(participant.locator("#refresh-link")).to_be_visible()
         facilitator.get_by_role("button", name="Next step").click()
         expect(facilitator.locator("#current-step")).to_contain_text("Step 2 of 8")
         participant.get_by_role("link", name="Refresh").click()

@@ -1,5 +1,6 @@
 """The facilitator's console and the participant's live page, over HTTP, without a browser."""
 
+import html
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -194,6 +195,42 @@ def test_the_live_list_labels_each_session_and_puts_running_and_upcoming_ones_fi
     assert "Upcoming" in labels[later]
     assert "Ended" in labels[past]
     assert "Cancelled" in labels[called_off]
+
+
+def test_a_session_in_its_time_not_started_is_under_way_on_every_staff_page(
+    app, live, clock, make_session
+):
+    later = make_session(starts_in=timedelta(days=5))
+    clock.move_to(live.ends_at - timedelta(minutes=4), tick=False)  # its last minutes, not started
+    staff = signed_in(app, STAFF)
+
+    listed = staff.get("/staff/live/").get_data(as_text=True)
+    labels = {
+        int(found.group(1)): page_text_of(found.group(0))
+        for found in re.finditer(r'<li><a href="/staff/live/(\d+)">.*?</li>', listed, re.S)
+    }
+    assert list(labels) == [live.session_id, later]  # before the sessions ahead
+    assert "Under way (not started on the console)" in labels[live.session_id]
+    assert "Upcoming" in labels[later]
+
+    sessions_page = staff.get("/staff/sessions").get_data(as_text=True)
+    (row,) = [
+        row for row in sessions_page.split("<tr") if f'/staff/sessions/{live.session_id}"' in row
+    ]
+    assert "Under way" in page_text_of(row)
+
+    (seats,) = re.findall(
+        r'<section aria-labelledby="seats-heading">.*?</section>',
+        staff.get("/staff/").get_data(as_text=True),
+        re.S,
+    )
+    assert f'/staff/sessions/{live.session_id}"' not in seats
+    assert f'/staff/sessions/{later}"' in seats
+
+    staff.post(console_url(live, "start"))
+    staff.post(console_url(live, "end"))
+    listed = page_text(staff.get("/staff/live/"))
+    assert "Under way (ended on the console)" in listed
 
 
 def page_text_of(markup: str) -> str:
@@ -502,9 +539,31 @@ def test_notes_saved_from_a_console_opened_before_other_notes_are_refused(app, l
 def test_participant_page_waits_for_the_start(client, live):
     text = page_text(client.get(follow_url(live)))
     assert "Waiting for the session to start" in text
-    assert "“I need help” reaches the facilitators from when check-in opens, 30 minutes" in text
-    assert "I need help" in text
+    assert "I need help" in text  # check-in is open
+    assert "You can ask for help from when check-in opens" not in text
     assert "Done with this step" not in text
+
+
+def test_i_need_help_is_offered_only_from_when_check_in_opens(app, client, live, clock):
+    clock.move_to(live.starts_at - timedelta(days=1), tick=False)
+    page = client.get(follow_url(live))
+    text = page_text(page)
+    assert "I need help" not in text
+    assert (
+        "You can ask for help from when check-in opens: Thu, Nov 26, 2026, 8:30 AM PT, "
+        "30 minutes before the session starts." in text
+    )
+    (etag,) = re.findall(r'data-etag="([^"]+)"', page.get_data(as_text=True))
+    state = follow_url(live, action="state.json")
+    assert client.get(state, headers={"If-None-Match": html.unescape(etag)}).status_code == 304
+
+    # Check-in opens with nothing written: the page changes all the same, polled or reloaded.
+    clock.move_to(live.starts_at - timedelta(minutes=30), tick=False)
+    answer = client.get(state, headers={"If-None-Match": html.unescape(etag)})
+    assert answer.status_code == 200
+    assert 'id="help-button">I need help</button>' in answer.get_json()["html"]
+    assert "You can ask for help from when" not in answer.get_json()["html"]
+    assert "I need help" in page_text(client.get(follow_url(live)))
 
 
 def test_participant_page_without_javascript_shows_the_current_step(client, live, facilitator):
@@ -518,6 +577,12 @@ def test_participant_page_without_javascript_shows_the_current_step(client, live
     markup = response.get_data(as_text=True)
     assert f'href="/manage/{live.tokens[SIERRA]}/live" id="refresh-link"' in markup
     assert f'href="/manage/{live.tokens[SIERRA]}/sandbox"' in markup
+    # Only the page's script makes it follow: without it the words saying so stay hidden.
+    assert (
+        '<p class="live-following" data-with-script hidden>This page follows the facilitator'
+        in markup
+    )
+    assert "Refresh to see the step the facilitator is on now." in text
 
     facilitator.post(console_url(live, "next"))
     assert "Step 3 of 8: Download the learner template" in page_text(client.get(follow_url(live)))
@@ -666,6 +731,30 @@ def test_a_restart_clears_the_done_presses_and_keeps_the_calls_for_help(app, liv
     assert "I need help</span>: step 1. Collect learner permission" in rows[COAST]
     participant = page_text(app.test_client().get(follow_url(live)))
     assert "Done with this step" in participant
+
+
+def test_after_a_restart_the_board_never_shows_a_call_for_help_on_a_step_pressed_done(
+    app, live, facilitator
+):
+    participant = app.test_client()
+    participant.post(follow_url(live, action="help"))  # before the start: on no step
+    facilitator.post(console_url(live, "start"))
+    facilitator.post(console_url(live, "next"))
+    participant.post(follow_url(live, action="done"), data={"step_id": step_ids(app)[2]})
+    facilitator.post(console_url(live, "next"))
+    facilitator.post(console_url(live, "next"))
+    facilitator.post(console_url(live, "end"))
+    facilitator.post(console_url(live, "start"))
+
+    console = facilitator.get(console_url(live))
+    (board,) = re.findall(
+        r'<table class="data live-board">.*?</table>', console.get_data(as_text=True), re.S
+    )
+    (sierra,) = [row for row in board.split("<tr") if SIERRA in row]
+    assert "I need help</span>" not in sierra
+    assert "Done</span>" not in sierra
+    assert "Nothing yet" in sierra
+    assert "Needs help</strong> since" in sierra
 
 
 # --- Conditional requests -------------------------------------------------------------------------

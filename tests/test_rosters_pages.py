@@ -85,8 +85,8 @@ def test_staff_see_every_session_with_seats_waitlist_and_facilitators(
     book(client, full, "South Clinic")  # waitlisted
     sign_in_as("staff")
     text = page_text(client.get("/staff/sessions"))
-    assert "1 of 1 full 1 Robin Diaz Scheduled" in text
-    assert "0 of 8 0 None assigned Scheduled" in text
+    assert "1 of 1 full 1 Robin Diaz Upcoming" in text
+    assert "0 of 8 0 None assigned Upcoming" in text
     assert f'href="/staff/sessions/{later}"' in client.get("/staff/sessions").get_data(True)
 
 

@@ -1,7 +1,9 @@
 """Sandbox downloads: the learner template in three formats, the practice file, the register."""
 
 import csv
+import html
 import io
+import re
 from collections import Counter
 
 import pytest
@@ -86,10 +88,27 @@ def test_text_templates_have_the_header_and_optionally_the_guidance_line(
     guided = client.get(f"/manage/{token}/sandbox/learner-template.{kind}?guidance=1")
 
     assert plain.headers["Content-Disposition"] == f'attachment; filename="learner-template.{kind}"'
+    assert (
+        guided.headers["Content-Disposition"]
+        == f'attachment; filename="learner-template-with-guidance.{kind}"'
+    )
     rows = list(csv.reader(io.StringIO(plain.data.decode("utf-8-sig")), delimiter=delimiter))
     assert rows == [list(rules.TEMPLATE_HEADER_ROW)]
     rows = list(csv.reader(io.StringIO(guided.data.decode("utf-8-sig")), delimiter=delimiter))
     assert rows == [[rules.GUIDANCE_LINE], list(rules.TEMPLATE_HEADER_ROW)]
+
+
+def test_every_download_on_the_sandbox_page_saves_under_its_own_name(client, token):
+    page = client.get(f"/manage/{token}/sandbox").get_data(as_text=True)
+    links = sorted(set(re.findall(r'<a href="([^"]+)"[^>]*\bdownload\b', page)))
+    assert len(links) >= 7  # the templates, the practice file and its corrections
+    names = {}
+    for link in links:
+        response = client.get(html.unescape(link))
+        assert response.status_code == 200, link
+        (name,) = re.findall(r'filename="([^"]+)"', response.headers["Content-Disposition"])
+        names.setdefault(name, []).append(link)
+    assert {name: found for name, found in names.items() if len(found) > 1} == {}
 
 
 def test_an_empty_template_uploaded_as_is_says_it_has_no_rows(client, token):

@@ -16,6 +16,13 @@ SIGNUP_WAITLISTED = "waitlisted"
 SIGNUP_CANCELLED = "cancelled"
 SESSION_SCHEDULED = "scheduled"
 SESSION_CANCELLED = "cancelled"
+# Where a session is in time (``TrainingSession.timing``), and how every staff page says it.
+TIMING_UPCOMING, TIMING_UNDER_WAY, TIMING_ENDED = "upcoming", "under_way", "ended"
+TIMING_LABELS = {
+    TIMING_UPCOMING: "Upcoming",
+    TIMING_UNDER_WAY: "Under way",
+    TIMING_ENDED: "Ended",
+}
 # Staff of an organization who may be listed to attend, besides its contact.
 MAX_ATTENDEES = 5
 
@@ -144,6 +151,19 @@ class TrainingSession(db.Model):
     @has_started.expression
     def has_started(cls, now: datetime):
         return or_(cls.starts_at <= now, cls.walkthrough_started_at.is_not(None))
+
+    def timing(self, now: datetime) -> str:
+        """Where the session is in time at ``now``: upcoming (not begun, ``has_started``),
+        under way (begun, before its scheduled end) or ended (its scheduled end has passed).
+        The one rule every page that says so follows; the live console's own state (started,
+        ended by the facilitator) is told apart from it."""
+        if now >= self.ends_at:
+            return TIMING_ENDED
+        return TIMING_UNDER_WAY if self.has_started(now) else TIMING_UPCOMING
+
+    def timing_label(self, now: datetime) -> str:
+        """``timing`` as staff read it ("Upcoming", "Under way", "Ended"), or "Cancelled"."""
+        return "Cancelled" if self.is_cancelled else TIMING_LABELS[self.timing(now)]
 
     def is_bookable(self, now: datetime) -> bool:
         """Scheduled, and not started at ``now``."""

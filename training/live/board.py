@@ -67,13 +67,20 @@ class ParticipantTag:
     help_requested_at: datetime | None = None
     reported_step_id: int | None = None
     done_at: datetime | None = None
+    starts_at: datetime | None = None  # the session's
 
     @property
     def etag(self) -> str:
-        """The live page's ETag."""
+        """The live page's ETag once check-in is open (the shared cache's too)."""
         return participant_etag(
             self.signup_id, self.status, self.session_id, self.version, self.revision
         )
+
+    def etag_at(self, *, checkin_open: bool) -> str:
+        """The live page's ETag: before check-in opens, another one (the page offers no
+        "I need help" yet), which the shared cache never answers, so the page changes when
+        check-in opens with nothing written."""
+        return self.etag if checkin_open else self.etag + "-before-checkin"
 
     @property
     def is_cancelled(self) -> bool:
@@ -160,9 +167,11 @@ def participant_tag(token: str) -> ParticipantTag | None:
             LiveAttendance.help_requested_at,
             LiveAttendance.reported_step_id,
             LiveAttendance.done_at,
+            TrainingSession.starts_at,
         )
         .select_from(ManageLink)
         .join(Signup, Signup.id == ManageLink.signup_id)
+        .outerjoin(TrainingSession, TrainingSession.id == Signup.session_id)
         .outerjoin(LiveSession, LiveSession.session_id == Signup.session_id)
         .outerjoin(
             LiveAttendance,

@@ -16,7 +16,13 @@ from sqlalchemy.exc import IntegrityError
 
 from training.audit.services import record
 from training.booking.display import format_moment
-from training.booking.models import SIGNUP_CONFIRMED, Signup, TrainingSession
+from training.booking.models import (
+    SIGNUP_CONFIRMED,
+    TIMING_UNDER_WAY,
+    TIMING_UPCOMING,
+    Signup,
+    TrainingSession,
+)
 from training.errors import Refused
 from training.extensions import db
 from training.live.cache import note_session_change
@@ -86,7 +92,9 @@ def start_session(session: TrainingSession, *, actor, now: datetime) -> LiveSess
     if session.is_cancelled:
         raise LiveError("This session is cancelled, so it cannot be started.")
     if not is_checkin_open(session, now):
-        raise LiveError(f"The session can be started when check-in opens: {_opening(session)}.")
+        raise LiveError(
+            f"The session can be started when check-in opens: {checkin_opening_words(session)}."
+        )
     live = open_live(session)
     steps = walkthrough()
     if not steps:
@@ -98,14 +106,16 @@ def start_session(session: TrainingSession, *, actor, now: datetime) -> LiveSess
     live.current_step = steps[0]
     if restarting:
         # Everyone starts again: the steps pressed Done before are not done now. A call for
-        # help stays, with the step it was made on, until it is lowered.
+        # help stays, until it is lowered. The step kept is the last press's only when that
+        # press was the call for help (no Done after it): a Done press replaced the step the
+        # help was asked on (perhaps none, before the start), so nothing of it is shown then.
         pressed = select(LiveAttendance).where(
             LiveAttendance.session_id == session.id, LiveAttendance.reported_step_id.is_not(None)
         )
         for attendance in db.session.scalars(pressed):
-            attendance.done_at = None
-            if attendance.help_requested_at is None:
+            if attendance.help_requested_at is None or attendance.done_at is not None:
                 attendance.reported_step_id = None
+            attendance.done_at = None
             attendance.revision = LiveAttendance.revision + 1
     if session.walkthrough_started_at is None:
         session.walkthrough_started_at = now  # the session has begun (``has_started``)
@@ -205,40 +215,52 @@ class ListedSession:
     """A session in the Live sessions list, with its status as the list says it."""
 
     session: TrainingSession
-    status: str  # LIVE_NOW, UPCOMING, ENDED or CANCELLED
+    status: str  # LIVE_NOW, or the session's timing label with the console's state
+    rank: int  # its group in the list: running, under way, ahead, over, cancelled
+
+    @property
+    def is_ahead(self) -> bool:
+        """Running, under way or upcoming: listed soonest first."""
+        return self.rank < ENDED_RANK
 
 
-LIVE_NOW, UPCOMING, ENDED, CANCELLED = "Live now", "Upcoming", "Ended", "Cancelled"
+LIVE_NOW = "Live now"
+NOT_STARTED_ON_CONSOLE = "not started on the console"
+ENDED_ON_CONSOLE = "ended on the console"
+ENDED_RANK = 3
 
 
 def list_sessions(sessions: list[TrainingSession], now: datetime) -> list[ListedSession]:
-    """``sessions`` with their status, those running first, then those ahead (soonest first),
-    then those over and those cancelled (latest first)."""
+    """``sessions`` with their status: the time's (``TrainingSession.timing_label``, as every
+    staff page says it), with the console's own state where it differs ("Under way (not
+    started on the console)"), or "Live now" while running. Those running first, then those
+    under way, then those ahead (soonest first), then those over and cancelled (latest
+    first)."""
     ids = [session.id for session in sessions]
     lives = {
         live.session_id: live
         for live in db.session.scalars(select(LiveSession).where(LiveSession.session_id.in_(ids)))
     }
 
-    def status(session: TrainingSession) -> str:
+    def listed(session: TrainingSession) -> ListedSession:
         live = lives.get(session.id)
+        label = session.timing_label(now)
         if session.is_cancelled:
-            return CANCELLED
+            return ListedSession(session, label, ENDED_RANK + 1)
         if live is not None and live.is_running:
-            return LIVE_NOW
-        if (live is not None and live.ended_at is not None) or now >= session.ends_at:
-            return ENDED
-        return UPCOMING
-
-    listed = [ListedSession(session, status(session)) for session in sessions]
-    rank = {LIVE_NOW: 0, UPCOMING: 1, ENDED: 2, CANCELLED: 3}
+            return ListedSession(session, LIVE_NOW, 0)
+        timing = session.timing(now)
+        if timing == TIMING_UNDER_WAY:
+            ended = live is not None and live.ended_at is not None
+            console = ENDED_ON_CONSOLE if ended else NOT_STARTED_ON_CONSOLE
+            return ListedSession(session, f"{label} ({console})", ENDED_RANK if ended else 1)
+        return ListedSession(session, label, 2 if timing == TIMING_UPCOMING else ENDED_RANK)
 
     def order(item: ListedSession) -> tuple:
         seconds = item.session.starts_at.timestamp()
-        ahead = item.status in (LIVE_NOW, UPCOMING)
-        return (rank[item.status], seconds if ahead else -seconds, item.session.id)
+        return (item.rank, seconds if item.is_ahead else -seconds, item.session.id)
 
-    return sorted(listed, key=order)
+    return sorted((listed(session) for session in sessions), key=order)
 
 
 # --- Organizations in the session -------------------------------------------------------------
@@ -276,11 +298,16 @@ def _require_in_session(session: TrainingSession, signup: Signup) -> None:
 def checkin_opens_at(session: TrainingSession) -> datetime:
     """When facilitators may start checking organizations in: ``LIVE_CHECKIN_OPENS_MINUTES``
     (30 by default) before the session starts."""
+    return checkin_opening(session.starts_at)
+
+
+def checkin_opening(starts_at: datetime) -> datetime:
+    """When check-in opens for a session starting at ``starts_at``."""
     minutes = float(current_app.config["LIVE_CHECKIN_OPENS_MINUTES"])
-    return session.starts_at - timedelta(minutes=minutes)
+    return starts_at - timedelta(minutes=minutes)
 
 
-def _opening(session: TrainingSession) -> str:
+def checkin_opening_words(session: TrainingSession) -> str:
     """When check-in opens, as refusals say it: "Thu, Nov 26, 2026, 8:30 AM PT, 30 minutes
     before the session starts"."""
     opens_at = checkin_opens_at(session)
@@ -308,7 +335,7 @@ def check_in(
         raise LiveError("Choose present, joined late or no-show.")
     _require_in_session(session, signup)
     if not is_checkin_open(session, now):
-        raise LiveError(f"Check-in opens {_opening(session)}.")
+        raise LiveError(f"Check-in opens {checkin_opening_words(session)}.")
     live = open_live(session)
     attendance = _attendance(live, signup)
     if attendance.checkin_status == status:
@@ -338,7 +365,7 @@ def request_help(signup: Signup, *, now: datetime) -> None:
     session = _participant_session(signup)
     if not is_checkin_open(session, now):
         raise LiveError(
-            f"You can ask for help from when check-in opens: {_opening(session)}. "
+            f"You can ask for help from when check-in opens: {checkin_opening_words(session)}. "
             "Until then, write to the training team from your booking page."
         )
     live = open_live(session)

@@ -1,6 +1,7 @@
 """The facilitator's console and the participant's live page, with their polling endpoints."""
 
 from collections.abc import Callable
+from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -349,12 +350,13 @@ def follow(token: str):
     """The participant's live page: the step the facilitator is on."""
     tag = participant_tag(token) if len(token) <= MAX_TOKEN_LENGTH else None
     signup = signup_or_404(token)
+    now = utcnow()
     if tag is not None:
         _share(token, tag)
     return render_template(
         "live/follow.html",
-        etag=quote_etag(tag.etag) if tag else "",
-        **_participant_context(signup, token),
+        etag=quote_etag(tag.etag_at(checkin_open=_checkin_open(tag, now))) if tag else "",
+        **_participant_context(signup, token, now),
     )
 
 
@@ -366,12 +368,16 @@ def follow_state(token: str):
         signup_or_404(token)  # a revoked link is told why (410), an unknown one it is not valid
         abort(404)
     _share(token, tag)
-    if request.if_none_match.contains(tag.etag):
-        return _not_modified(tag.etag)
-    context = _following_context(tag, token)
+    now = utcnow()
+    checkin_open = _checkin_open(tag, now)
+    etag = tag.etag_at(checkin_open=checkin_open)
+    if request.if_none_match.contains(etag):
+        return _not_modified(etag)
+    # Before check-in opens the page is its own (no "I need help" yet): never kept for others.
+    context = _following_context(tag, token) if checkin_open else None
     shared = context is not None
     if not shared:
-        context = _participant_context(db.session.get(Signup, tag.signup_id), token)
+        context = _participant_context(db.session.get(Signup, tag.signup_id), token, now)
     step = context["step"]
     payload = {
         # "no_session": the booking lost its session (staff cancelled it, say); the page drops
@@ -396,7 +402,12 @@ def follow_state(token: str):
             payload=payload,
             token=token,
         )
-    return _live_json(payload, tag.etag)
+    return _live_json(payload, etag)
+
+
+def _checkin_open(tag: ParticipantTag, now: datetime) -> bool:
+    """Whether check-in of the tag's session is open at ``now`` (true with no session)."""
+    return tag.starts_at is None or now >= services.checkin_opening(tag.starts_at)
 
 
 def _share(token: str, tag: ParticipantTag) -> None:
@@ -494,6 +505,7 @@ def _following_context(tag: ParticipantTag, token: str) -> dict | None:
         "step_count": shown.step_count,
         "needs_help": tag.needs_help,
         "is_done": tag.is_done_with(step.id if step else None),
+        "help_opens": None,
         "step_html": shown.step_html,
         "cancelled_session": None,
         "sandbox_path": sandbox_path(token),
@@ -503,8 +515,9 @@ def _following_context(tag: ParticipantTag, token: str) -> dict | None:
     }
 
 
-def _participant_context(signup: Signup, token: str) -> dict:
+def _participant_context(signup: Signup, token: str, now: datetime) -> dict:
     session = signup.session if signup.is_confirmed else None
+    help_closed = session is not None and not services.is_checkin_open(session, now)
     live = services.find_live(session) if session is not None else None
     steps = walkthrough() if live is not None else []
     step = live.current_step if live is not None and live.started_at is not None else None
@@ -524,6 +537,8 @@ def _participant_context(signup: Signup, token: str) -> dict:
         and attendance is not None
         and attendance.reported_step_id == step.id
         and attendance.done_at is not None,
+        # When "I need help" is offered, said in its place until then.
+        "help_opens": services.checkin_opening_words(session) if help_closed else None,
         "step_html": render_markdown(step.participant_text) if step else "",
         "sandbox_path": sandbox_path(token),
         "action_form": ActionForm(formdata=None),

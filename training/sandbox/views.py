@@ -190,13 +190,17 @@ def template(token: str, kind: str):
     """The learner template as XLSX, CSV or tab-delimited text."""
     signup_or_404(token)
     guidance = request.args.get("guidance") == "1"
-    if kind == "xlsx":
+    name = "learner-template"
+    if kind == "xlsx":  # the workbook always has its guidance line
         body, mimetype = downloads.template_xlsx(), XLSX_MIMETYPE
-    elif kind == "csv":
-        body, mimetype = downloads.template_text(",", guidance=guidance), CSV_MIMETYPE
     else:
-        body, mimetype = downloads.template_text("\t", guidance=guidance), TAB_SEPARATED_MIMETYPE
-    return attachment(body, filename=f"learner-template.{kind}", mimetype=mimetype, personal=False)
+        delimiter, mimetype = (
+            (",", CSV_MIMETYPE) if kind == "csv" else ("\t", TAB_SEPARATED_MIMETYPE)
+        )
+        body = downloads.template_text(delimiter, guidance=guidance)
+        if guidance:  # a file of its own, never saved over the plain template
+            name = "learner-template-with-guidance"
+    return attachment(body, filename=f"{name}.{kind}", mimetype=mimetype, personal=False)
 
 
 def _practice_rows(signup: Signup) -> list[downloads.PracticeRow]:

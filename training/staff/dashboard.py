@@ -77,7 +77,8 @@ def figures(now: datetime, zone: ZoneInfo, *, link_warning_hours: float = 24) ->
     sessions = db.session.scalars(
         select(TrainingSession)
         .options(joinedload(TrainingSession.program))
-        .where(TrainingSession.status == SESSION_SCHEDULED, TrainingSession.ends_at >= now)
+        # Upcoming as every page says it (``TrainingSession.timing``): not begun yet.
+        .where(TrainingSession.status == SESSION_SCHEDULED, ~TrainingSession.has_started(now))
         .order_by(TrainingSession.starts_at, TrainingSession.id)
     ).all()
     waitlists = dict(
@@ -85,7 +86,6 @@ def figures(now: datetime, zone: ZoneInfo, *, link_warning_hours: float = 24) ->
             select(SignupChoice.session_id, func.count(func.distinct(SignupChoice.signup_id)))
             .join(Signup)
             .join(TrainingSession, TrainingSession.id == SignupChoice.session_id)
-            # Nobody is waiting for a session under way: no seat will come from it.
             .where(Signup.status == SIGNUP_WAITLISTED, ~TrainingSession.has_started(now))
             .group_by(SignupChoice.session_id)
         ).all()

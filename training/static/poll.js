@@ -6,11 +6,14 @@
 // random, and the first a random part of it, so the pages of a room opened together spread
 // their asks evenly instead of arriving at once. A failed ask waits twice as long; a page shown
 // again asks at once. Without JavaScript every page still works: it renders the
-// current state and links to refresh.
+// current state and links to refresh, and says nothing of updating by itself.
 (function () {
   "use strict";
 
   function poll(url, options) {
+    // Words that say the page updates by itself ([data-with-script], hidden in the markup)
+    // show only on a page whose loop runs: without JavaScript they would be untrue.
+    document.documentElement.classList.add("page-follows");
     var etag = options.etag || null;
     var wait = options.intervalMs;
     var stopped = false;
