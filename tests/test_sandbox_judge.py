@@ -210,6 +210,16 @@ ROW_CODES = [
     ("INVISIBLE_CHARACTER", rules.FIRST_NAME, {"first_name": "\u202eAnn"},
      {"first_name": "Ann"}),
     ("UNUSUAL_CHARACTER", rules.FIRST_NAME, {"first_name": "Ａｎｎ"}, {"first_name": "Ann"}),
+    # Excel's plain "CSV" (Windows-1252) saves a letter it cannot hold as "?".
+    ("NAME_LETTER_LOST", rules.LAST_NAME, {"last_name": "Nguy?n"}, {"last_name": "Nguyễn"}),
+    ("NAME_LETTER_LOST", rules.FIRST_NAME, {"first_name": "Van?"}, {"first_name": "Vanê"}),
+    ("TOTALS_ROW", rules.RECORD_ACTION,
+     {"record_action": "Total", "first_name": "", "last_name": "", "accme_activity_id": "",
+      "completion_date": "", "date_of_birth": "", "licensing_state": "",
+      "licensing_id_or_npi": "", "number_of_cme_credits": "2"},
+     {"record_action": "Add"}),
+    ("TOTALS_ROW", rules.RECORD_ACTION,
+     {"record_action": "Grand total:", "first_name": "", "last_name": ""}, {}),
     ("UNUSUAL_CHARACTER", rules.LAST_NAME, {"last_name": "Lee😀"}, {"last_name": "Lée"}),
     ("LOOKS_LIKE_FORMULA", rules.LAST_NAME, {"last_name": "-Lee"}, {"last_name": "Lee-Chan"}),
     ("LOOKS_LIKE_FORMULA", rules.LICENSE_OR_NPI, {"licensing_id_or_npi": "-12345"},
@@ -240,6 +250,11 @@ ROW_CODES = [
      {"licensing_id_or_npi": "a-12345"}),
     ("LICENSE_FORMAT", rules.LICENSE_OR_NPI, {"licensing_id_or_npi": "A" * 21},
      {"licensing_id_or_npi": ""}),
+    # How Excel writes a long number in a CSV.
+    ("ID_SCIENTIFIC_NOTATION", rules.LICENSE_OR_NPI, {"licensing_id_or_npi": "1.23457E+09"},
+     {"licensing_id_or_npi": "123457000"}),
+    ("ID_SCIENTIFIC_NOTATION", rules.BOARD_ID, {"certifying_board_id": "1.23457E+11"},
+     {"certifying_board_id": "123457000000"}),
     ("CREDITS_FORMAT", rules.CME_CREDITS, {"number_of_cme_credits": "1½"},
      {"number_of_cme_credits": ".5"}),
     ("CREDITS_DECIMAL_COMMA", rules.CME_CREDITS, {"number_of_cme_credits": "1,5"},
@@ -354,6 +369,8 @@ def test_every_row_code_of_the_spec_has_a_row_case():
         "NO_HEADER_ROW",
     }
     # test_sandbox_real_files builds these files: a workbook, a mapped Name column, a CSV quote
+    # test_sandbox_real_files builds a semicolon CSV for these (the file says dates are day first)
+    semicolon_only = {"DATE_MAYBE_DAY_FIRST", "DOB_MAYBE_DAY_FIRST"}
     workbook_only = {
         "FORMULA_NO_VALUE",
         "DOB_YEAR_HIDDEN",
@@ -361,7 +378,7 @@ def test_every_row_code_of_the_spec_has_a_row_case():
         "NAME_ONE_WORD",
         "QUOTE_NOT_CLOSED",
     }
-    assert row_level | cross_row | file_level | workbook_only == set(rules.CODES)
+    assert row_level | cross_row | file_level | workbook_only | semicolon_only == set(rules.CODES)
 
 
 def test_a_bad_row_shows_all_its_problems_at_once():

@@ -61,6 +61,11 @@ MAPPED = "mapped"  # a column mapping the organization confirmed
 BY_NAME = "by name"  # learners only: template column names in another order or a subset
 BY_POSITION = "by position"  # no header: the template's order
 UNRECOGNISED = ""
+# Why a semicolon file's slash dates may be day first (DATE_MAYBE_DAY_FIRST, DOB_MAYBE_DAY_FIRST).
+_SEMICOLONS_DAY_FIRST = (
+    "the file is separated by semicolons, as Excel saves CSV in countries that write dates "
+    "day first"
+)
 
 
 @dataclass(frozen=True)
@@ -495,6 +500,8 @@ class FileJudgement:
 
     def _judge_rows(self, rows: LearnerRows) -> Iterator[RowResult | JudgedBatch]:
         judge = RowJudge(self.context, learners_only=self.learners_only)
+        if rows.layout.delimiter == ";":
+            judge.day_first_reason = _SEMICOLONS_DAY_FIRST
         shaper = rows.shaper
         assert shaper is not None
         formula_rows = rows.formula_rows
