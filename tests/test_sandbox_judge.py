@@ -232,9 +232,13 @@ ROW_CODES = [
     ("DOB_INVALID_DAY", rules.DATE_OF_BIRTH, {"date_of_birth": "02/30"},
      {"date_of_birth": "02/29"}),
     ("DOB_INVALID_DAY", rules.DATE_OF_BIRTH, {"date_of_birth": "13/32"}, {}),
-    ("DOB_DAY_FIRST", rules.DATE_OF_BIRTH, {"date_of_birth": "15/03"},
+    # (a completion date that reads one way only: with 06/01/2025 the file would also get
+    # FILE_DATES_DAY_FIRST, see test_sandbox_real_files)
+    ("DOB_DAY_FIRST", rules.DATE_OF_BIRTH,
+     {"date_of_birth": "15/03", "completion_date": "2025-06-01"},
      {"date_of_birth": "03/15"}),
-    ("DOB_DAY_FIRST", rules.DATE_OF_BIRTH, {"date_of_birth": "15.03."},
+    ("DOB_DAY_FIRST", rules.DATE_OF_BIRTH,
+     {"date_of_birth": "15.03.", "completion_date": "2025-06-01"},
      {"date_of_birth": "3/15"}),
     ("DOB_MADE_A_DATE", rules.DATE_OF_BIRTH, {"date_of_birth": "15-Mar"},
      {"date_of_birth": "03/15"}),

@@ -754,3 +754,26 @@ def test_what_excel_and_people_do_is_judged_alike_on_every_path():
 
 def row_results(results) -> list[RowResult]:
     return [result for result in results if isinstance(result, RowResult)]
+
+
+def test_a_file_whose_dates_are_day_first_somewhere_says_so_at_the_end_on_every_path():
+    """A comma file: one completion date only day first can be, the others read either way;
+    the file-level warning after the last row names the same dates on every path, whatever
+    order each path asks its verdicts in."""
+    learner = ["John", "Smith", "01/01", "CA", "ZZ111", "1", *[""] * 5]
+    rows = [
+        ["Add", "123456789", day, *learner]
+        for day in ("06/05/2025", "25/05/2025", "06/03/2025", "06/04/2025", "2025-06-02")
+    ]
+    context = JudgeContext(ACTIVITIES, REGISTER, NoRecords(), TODAY)
+    results, counted, batch_rows, slow = judged_in_batches(delimited(rows, ",", "\n", 0), context)
+    assert results == slow
+    assert counted == summarize(slow)
+    assert batch_rows == len(rows)
+    fast, by_row, fast_rows = both_ways(csv_file(rows, rules.REQUIRED_HEADERS), context)
+    assert fast_rows == len(rows)
+    for judged in (results, slow, fast, by_row):
+        *_rows, warning = judged
+        assert warning.code == "FILE_DATES_DAY_FIRST"
+        assert warning.message.startswith('Completion Date "25/05/2025" can only be read day')
+        assert 'Completion Date "06/03/2025" was read as June 3, 2025' in warning.message

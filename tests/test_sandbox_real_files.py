@@ -369,6 +369,40 @@ def test_ambiguous_dates_of_a_semicolon_csv_say_they_may_be_day_first_and_how_pa
         assert codes(alike) == [] and codes(iso) == ["DOB_DAY_FIRST"]
 
 
+def test_a_comma_csv_whose_dates_are_day_first_somewhere_says_so_of_the_others_at_the_end():
+    """No semicolons, but a completion date only day first can be (20/11/2025): the rows are
+    streamed, so the dates that read either way before and after it are named in one
+    file-level warning after the last row, the same on every path."""
+    rows = [
+        [*LEARNERS[0][:2], "09/10/2025", *LEARNERS[0][3:]],
+        [*LEARNERS[0][:2], "20/11/2025", *LEARNERS[0][3:5], "03/15", *LEARNERS[0][6:]],
+        [*LEARNERS[0][:2], "2025-06-01", *LEARNERS[0][3:5], "07/08", *LEARNERS[0][6:]],
+    ]
+    data = excel_save_as_text([ACCME_HEADER, *rows])
+    context = JudgeContext(CONTEXT.activities, Register([]), NoRecords(), date(2025, 9, 20))
+    for fast_path in (True, False):
+        results = list(judge_file(io.BytesIO(data), "learners.csv", context, fast_path=fast_path))
+        either_way, day_first, birthday = results[:3]
+        assert codes(either_way) == [] and either_way.accepted
+        assert codes(day_first) == ["DATE_DAY_FIRST"]
+        assert codes(birthday) == ["LATE_REPORT"]
+        [warning] = results[3:]
+        assert warning.code == "FILE_DATES_DAY_FIRST" and warning.row is None
+        assert warning.message.startswith(
+            'Completion Date "20/11/2025" can only be read day first, so the file probably '
+            "writes all its dates day first"
+        )
+        assert (
+            'Completion Date "09/10/2025" was read as September 10, 2025, though it may mean '
+            "October 9, 2025." in warning.message
+        )
+    birthdays_only = excel_save_as_text([ACCME_HEADER, rows[2], [*rows[2][:5], "25/12",
+                                                                *rows[2][6:]]])  # fmt: skip
+    warning = judged(birthdays_only, "learners.csv", context)[-1]
+    assert warning.message.startswith("A Date of Birth written DD/MM can only be read day first")
+    assert "a Date of Birth was read as July 8, though it may mean August 7." in warning.message
+
+
 def test_the_same_dates_in_a_comma_csv_are_read_month_first_without_a_word():
     row = [*LEARNERS[0][:2], "06/01/2025", *LEARNERS[0][3:]]
     [result] = judged(excel_save_as_text([ACCME_HEADER, row]), "learners.csv")
@@ -641,7 +675,7 @@ def test_a_birth_date_whose_cell_format_hides_the_year_says_the_year_is_hidden()
 )
 def test_date_of_birth_messages_describe_the_value_without_masks_or_a_birth_year(typed, code, said):
     row = [*LEARNERS[0][:5], typed, *LEARNERS[0][6:]]
-    [result] = judged(excel_save_as_text([ACCME_HEADER, row]), "learners.csv")
+    [result] = rows_of(judged(excel_save_as_text([ACCME_HEADER, row]), "learners.csv"))
     [finding] = result.findings
     assert finding.code == code and said in finding.message
     assert "*" not in finding.message and "DD/DDDD" not in finding.message

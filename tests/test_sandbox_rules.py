@@ -47,13 +47,14 @@ DESIGN_CODES = [
     "LOOKS_LIKE_FORMULA", "QUOTE_NOT_CLOSED", "FILE_MERGED_CELLS", "FILE_EXTRA_COLUMNS",
     "FILE_OTHER_SHEET", "HEADER_NOT_FOUND", "NAME_ONE_WORD", "DATE_MAYBE_DAY_FIRST",
     "DOB_MAYBE_DAY_FIRST", "NAME_LETTER_LOST", "ID_SCIENTIFIC_NOTATION", "TOTALS_ROW",
+    "FILE_DATES_DAY_FIRST",
 ]  # fmt: skip
 WARNINGS = {
     "LATE_REPORT", "STATE_NOT_PARTICIPATING", "ABS_DAILY_LIMIT", "NAME_LOOKS_SWAPPED",
     "DOB_MADE_A_DATE", "NO_HEADER_ROW", "FILE_SEMICOLONS", "FILE_DELIMITER", "FILE_HIDDEN_ROWS",
     "DATE_MIDNIGHT", "NAME_SPLIT_CHECK", "UNUSUAL_CHARACTER", "INVISIBLE_CHARACTER",
     "LOOKS_LIKE_FORMULA", "FILE_MERGED_CELLS", "FILE_EXTRA_COLUMNS",
-    "FILE_OTHER_SHEET", "DATE_MAYBE_DAY_FIRST", "DOB_MAYBE_DAY_FIRST",
+    "FILE_OTHER_SHEET", "DATE_MAYBE_DAY_FIRST", "DOB_MAYBE_DAY_FIRST", "FILE_DATES_DAY_FIRST",
 }  # fmt: skip
 BOARD_STAGE = {"LEARNER_NOT_MATCHED", "NAME_LOOKS_SWAPPED", "NAME_LETTER_LOST"}
 
@@ -118,6 +119,7 @@ def test_every_message_says_what_to_do_and_names_only_known_fields():
         "dotted", "first", "last", "left_out", "doubt", "extension", "fix", "count",
         "rows", "which", "were", "them", "handled", "blocks", "it", "was",
         "sheet", "whose", "sheets", "why", "read", "other", "holds",
+        "evidence", "example",
     }  # fmt: skip
     for code, rule in rules.CODES.items():
         fields = {name for _, name, _, _ in string.Formatter().parse(rule.message) if name}

@@ -553,6 +553,14 @@ CODES: dict[str, Rule] = {
         "would upload {them} too: hidden is not left out. Delete the rows of learners who must "
         "not be reported (unhide them first: select all, then Format > Hide & Unhide).",
     ),
+    "FILE_DATES_DAY_FIRST": Rule(
+        WARNING,
+        "{evidence} can only be read day first, so the file probably writes all its dates day "
+        "first, as Excel does in many countries. Dates that read either way were read month "
+        "first, as PARS reads them: {example} was read as {read}, though it may mean {other}. "
+        "Check every date whose day is 12 or less, and write the dates month first "
+        "(MM/DD/YYYY, birthdays MM/DD).",
+    ),
     "FILE_MERGED_CELLS": Rule(
         WARNING,
         "{count} merged {blocks} of cells among the learner rows ({which}): a merged block "

@@ -529,6 +529,8 @@ class FileJudgement:
                 yield from batches.judge_lines(rows.one_line_data, first[0])
                 self.fast_rows = fast.fast_rows + batches.batch_rows
                 self.batch_rows = batches.batch_rows
+                if dates := judge.dates_day_first():
+                    yield dates
                 return
         for number, cells in rows.raw_rows:
             judged += 1
@@ -555,6 +557,8 @@ class FileJudgement:
             self.fast_rows = fast.fast_rows
         if not judged:
             raise FileProblem("FILE_EMPTY", what="a header row but no learner rows")
+        if dates := judge.dates_day_first():
+            yield dates
         if hidden_judged:
             yield hidden_rows_judged(hidden_judged)
         # The loop above ran to the end, so the sheet's merged blocks are known.

@@ -112,6 +112,13 @@ class RowJudge:
         # Why the file's slash dates may be written day first ("" when nothing says so), told
         # by the file before any row is judged, so that every path reads every row alike.
         self.day_first_reason = ""
+        # What the file's dates say of their order, for FILE_DATES_DAY_FIRST after the last row:
+        # the least of each kind seen, so that every path, asking in its own order, ends alike.
+        # A date only day first can be: (0 for a Completion Date or 1 for a Date of Birth, how
+        # it is named); one that reads either way: (the same kind, as shown, month, day, year
+        # or 0).
+        self.day_first_seen: tuple[int, str] | None = None
+        self.either_way_seen: tuple[int, str, int, int, int] | None = None
 
     def judge(self, number: int, row: LearnerRow) -> RowResult:
         """Judge one data row."""
@@ -246,12 +253,17 @@ class RowJudge:
         if completion is None:
             code, params = completion_date_problem(cell)
             add(make_finding(code, number, column, **params))
+            if code == "DATE_DAY_FIRST":
+                self._saw_day_first((0, f"Completion Date {params['value']}"))
             return None
         if (type(cell) is not str or len(cell) > 10) and (midnight := midnight_time(cell)):
             day = format_day(completion)
             value = shown(cell) if isinstance(cell, str) else f'"{day} {midnight}"'
             add(make_finding("DATE_MIDNIGHT", number, column, value=value, time=midnight, day=day))
-        if self.day_first_reason and isinstance(cell, str) and (either := either_way_date(cell)):
+        either = either_way_date(cell) if isinstance(cell, str) else None
+        if either and not self.day_first_reason:
+            self._saw_either_way((0, shown(cell), *either, completion.year))
+        elif either:
             other = completion.replace(month=either[1], day=either[0])
             add(
                 make_finding(
@@ -345,10 +357,12 @@ class RowJudge:
         if problem:
             value = birthday_problem_detail(problem, row.date_of_birth)
             add(make_finding(problem, number, rules.DATE_OF_BIRTH, value=value))
+            if problem == "DOB_DAY_FIRST":
+                self._saw_day_first((1, f"A Date of Birth written {value}"))
             return first_name, last_name, 0, 0, None
         if made_by:
             add(make_finding("DOB_MADE_A_DATE", number, rules.DATE_OF_BIRTH, how=made_by))
-        if self.day_first_reason and isinstance(row.date_of_birth, str):
+        if isinstance(row.date_of_birth, str):
             self._birthday_either_way(number, row.date_of_birth, month, day, add)
         # Who the learner is by identifier is added once the license and board are read.
         key = (
@@ -361,6 +375,9 @@ class RowJudge:
         dates day first; the birthday is named in words, never with a year."""
         if either_way_date(text) is None:
             return
+        if not self.day_first_reason:
+            self._saw_either_way((1, "", month, day, 0))
+            return
         add(
             make_finding(
                 "DOB_MAYBE_DAY_FIRST",
@@ -371,6 +388,33 @@ class RowJudge:
                 other=month_and_day(day, month),
                 fixed=f"{day:02d}/{month:02d}",
             )
+        )
+
+    def _saw_day_first(self, named: tuple[int, str]) -> None:
+        if self.day_first_seen is None or named < self.day_first_seen:
+            self.day_first_seen = named
+
+    def _saw_either_way(self, seen: tuple[int, str, int, int, int]) -> None:
+        if self.either_way_seen is None or seen < self.either_way_seen:
+            self.either_way_seen = seen
+
+    def dates_day_first(self) -> Finding | None:
+        """FILE_DATES_DAY_FIRST, once every row was judged: a date only day first can be, and
+        another that reads either way and was read month first; else None. Known only at the
+        end (the rows are streamed, not kept), so the rows are not named one by one."""
+        if self.day_first_seen is None or self.either_way_seen is None:
+            return None
+        kind, text, month, day, year = self.either_way_seen
+        read, other = month_and_day(month, day), month_and_day(day, month)
+        if kind == 0:
+            read, other = f"{read}, {year}", f"{other}, {year}"
+        return make_finding(
+            "FILE_DATES_DAY_FIRST",
+            None,
+            evidence=self.day_first_seen[1],
+            example=f"Completion Date {text}" if kind == 0 else "a Date of Birth",
+            read=read,
+            other=other,
         )
 
     @staticmethod

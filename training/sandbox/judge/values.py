@@ -624,6 +624,7 @@ def unusual_characters(name: str) -> str:
 _EITHER_WAY = re.compile(r"(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?(?=$|[ T])")
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def either_way_date(text: str) -> tuple[int, int] | None:
     """(first, second number) of a slash date both of whose numbers can be the month and
     differ ("09/10", "09/10/2026": September 10 month first, October 9 day first), else None."""
