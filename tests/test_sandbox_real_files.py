@@ -495,6 +495,37 @@ def test_leading_zeros_are_kept_in_every_format():
     assert [row.record.license_or_npi for row in rows_of(text)] == ["A-12345", "00123"]
 
 
+def test_ids_stored_as_number_cells_in_a_workbook_may_have_lost_a_leading_zero():
+    """A person typed 012345 into a General cell (Excel kept 12345, a number) and a board ID
+    the same way; an NPI stored as a number loses nothing (it never starts with 0); a number
+    cell formatted 000000 shows its zeros and a text cell keeps them."""
+    workbook = template_workbook(LEARNERS)
+    sheet = workbook["Learners"]
+    sheet["H3"].value = 12345  # was 012345
+    sheet["K3"].value = 42  # was 0042
+    sheet["H4"].value = 1234567893  # an NPI
+    for results in (judged(xlsx_bytes(workbook), "learners.xlsx"), list(judge_file(
+        io.BytesIO(xlsx_bytes(workbook)), "learners.xlsx", CONTEXT, fast_path=False
+    ))):  # fmt: skip
+        first, second = rows_of(results)
+        assert [(f.code, f.column) for f in first.findings if f.code == "ID_STORED_AS_NUMBER"] == [
+            ("ID_STORED_AS_NUMBER", rules.LICENSE_OR_NPI),
+            ("ID_STORED_AS_NUMBER", rules.BOARD_ID),
+        ]
+        license = first.findings[[f.column for f in first.findings].index(rules.LICENSE_OR_NPI)]
+        assert license.severity == "warning" and license.message == (
+            'Licensing ID or NPI "*2345" is stored as a number in the workbook, not as text: a '
+            "leading zero may have been lost (00123 stored as a number is 123). Format the "
+            "column as Text (Format Cells > Text) and retype any ID that starts with a zero."
+        )
+        assert "ID_STORED_AS_NUMBER" not in codes(second)
+    sheet["H3"].number_format = "000000"
+    sheet["K3"].value = "0042"
+    first, _second = judged(xlsx_bytes(workbook), "learners.xlsx")
+    assert "ID_STORED_AS_NUMBER" not in codes(first)
+    assert first.record.license_or_npi == "012345"
+
+
 def test_a_title_and_blank_lines_above_the_header_are_skipped():
     data = excel_save_as_text(
         [["Sierra Valley Medical Society: learners, June"], [], ACCME_HEADER, *LEARNERS]

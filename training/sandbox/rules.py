@@ -357,6 +357,12 @@ CODES: dict[str, Rule] = {
         "Licensing ID {value} may hold only letters, digits and dashes (at most {limit} "
         "characters){holds}; correct it or leave it blank.",
     ),
+    "ID_STORED_AS_NUMBER": Rule(
+        WARNING,
+        "{column} {value} is stored as a number in the workbook, not as text: a leading zero "
+        "may have been lost (00123 stored as a number is 123). Format the column as Text "
+        "(Format Cells > Text) and retype any ID that starts with a zero.",
+    ),
     "ID_SCIENTIFIC_NOTATION": Rule(
         ERROR,
         "{column} is {value}: Excel turned the number into scientific notation when it saved "
