@@ -262,7 +262,7 @@ class RowJudge:
             add(make_finding("DATE_MIDNIGHT", number, column, value=value, time=midnight, day=day))
         either = either_way_date(cell) if isinstance(cell, str) else None
         if either and not self.day_first_reason:
-            self._saw_either_way((0, shown(cell), *either, completion.year))
+            self._saw_either_way((0, shown(cell.strip()), *either, completion.year))
         elif either:
             other = completion.replace(month=either[1], day=either[0])
             add(
@@ -270,7 +270,7 @@ class RowJudge:
                     "DATE_MAYBE_DAY_FIRST",
                     number,
                     column,
-                    value=shown(cell),
+                    value=shown(cell.strip()),
                     why=self.day_first_reason,
                     read=f"{month_and_day(completion.month, completion.day)}, {completion.year}",
                     other=f"{month_and_day(other.month, other.day)}, {other.year}",
