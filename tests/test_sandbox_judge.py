@@ -212,6 +212,16 @@ ROW_CODES = [
     ("INVISIBLE_CHARACTER", rules.FIRST_NAME, {"first_name": "\u202eAnn"},
      {"first_name": "Ann"}),
     ("UNUSUAL_CHARACTER", rules.FIRST_NAME, {"first_name": "Ａｎｎ"}, {"first_name": "Ann"}),
+    # Excel's plain "CSV" (Windows-1252) saves a letter it cannot hold as "?".
+    ("NAME_LETTER_LOST", rules.LAST_NAME, {"last_name": "Nguy?n"}, {"last_name": "Nguyễn"}),
+    ("NAME_LETTER_LOST", rules.FIRST_NAME, {"first_name": "Van?"}, {"first_name": "Vanê"}),
+    ("TOTALS_ROW", rules.RECORD_ACTION,
+     {"record_action": "Total", "first_name": "", "last_name": "", "accme_activity_id": "",
+      "completion_date": "", "date_of_birth": "", "licensing_state": "",
+      "licensing_id_or_npi": "", "number_of_cme_credits": "2"},
+     {"record_action": "Add"}),
+    ("TOTALS_ROW", rules.RECORD_ACTION,
+     {"record_action": "Grand total:", "first_name": "", "last_name": ""}, {}),
     ("UNUSUAL_CHARACTER", rules.LAST_NAME, {"last_name": "Lee😀"}, {"last_name": "Lée"}),
     ("LOOKS_LIKE_FORMULA", rules.LAST_NAME, {"last_name": "-Lee"}, {"last_name": "Lee-Chan"}),
     ("LOOKS_LIKE_FORMULA", rules.LICENSE_OR_NPI, {"licensing_id_or_npi": "-12345"},
@@ -224,9 +234,13 @@ ROW_CODES = [
     ("DOB_INVALID_DAY", rules.DATE_OF_BIRTH, {"date_of_birth": "02/30"},
      {"date_of_birth": "02/29"}),
     ("DOB_INVALID_DAY", rules.DATE_OF_BIRTH, {"date_of_birth": "13/32"}, {}),
-    ("DOB_DAY_FIRST", rules.DATE_OF_BIRTH, {"date_of_birth": "15/03"},
+    # (a completion date that reads one way only: with 06/01/2025 the file would also get
+    # FILE_DATES_DAY_FIRST, see test_sandbox_real_files)
+    ("DOB_DAY_FIRST", rules.DATE_OF_BIRTH,
+     {"date_of_birth": "15/03", "completion_date": "2025-06-01"},
      {"date_of_birth": "03/15"}),
-    ("DOB_DAY_FIRST", rules.DATE_OF_BIRTH, {"date_of_birth": "15.03."},
+    ("DOB_DAY_FIRST", rules.DATE_OF_BIRTH,
+     {"date_of_birth": "15.03.", "completion_date": "2025-06-01"},
      {"date_of_birth": "3/15"}),
     ("DOB_MADE_A_DATE", rules.DATE_OF_BIRTH, {"date_of_birth": "15-Mar"},
      {"date_of_birth": "03/15"}),
@@ -242,6 +256,11 @@ ROW_CODES = [
      {"licensing_id_or_npi": "a-12345"}),
     ("LICENSE_FORMAT", rules.LICENSE_OR_NPI, {"licensing_id_or_npi": "A" * 21},
      {"licensing_id_or_npi": ""}),
+    # How Excel writes a long number in a CSV.
+    ("ID_SCIENTIFIC_NOTATION", rules.LICENSE_OR_NPI, {"licensing_id_or_npi": "1.23457E+09"},
+     {"licensing_id_or_npi": "123457000"}),
+    ("ID_SCIENTIFIC_NOTATION", rules.BOARD_ID, {"certifying_board_id": "1.23457E+11"},
+     {"certifying_board_id": "123457000000"}),
     ("CREDITS_FORMAT", rules.CME_CREDITS, {"number_of_cme_credits": "1½"},
      {"number_of_cme_credits": ".5"}),
     ("CREDITS_DECIMAL_COMMA", rules.CME_CREDITS, {"number_of_cme_credits": "1,5"},
@@ -356,14 +375,17 @@ def test_every_row_code_of_the_spec_has_a_row_case():
         "NO_HEADER_ROW",
     }
     # test_sandbox_real_files builds these files: a workbook, a mapped Name column, a CSV quote
+    # test_sandbox_real_files builds a semicolon CSV for these (the file says dates are day first)
+    semicolon_only = {"DATE_MAYBE_DAY_FIRST", "DOB_MAYBE_DAY_FIRST"}
     workbook_only = {
+        "ID_STORED_AS_NUMBER",
         "FORMULA_NO_VALUE",
         "DOB_YEAR_HIDDEN",
         "NAME_SPLIT_CHECK",
         "NAME_ONE_WORD",
         "QUOTE_NOT_CLOSED",
     }
-    assert row_level | cross_row | file_level | workbook_only == set(rules.CODES)
+    assert row_level | cross_row | file_level | workbook_only | semicolon_only == set(rules.CODES)
 
 
 def test_a_bad_row_shows_all_its_problems_at_once():

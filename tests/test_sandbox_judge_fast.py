@@ -17,12 +17,14 @@ from training.sandbox.judge import (
     BoardRegistration,
     CompactIndex,
     FileJudgement,
+    Finding,
     JudgeContext,
     LearnerKey,
     NoRecords,
     RecordKey,
     Register,
     RegisterEntry,
+    RowResult,
     Summary,
     batches,
     judge_file,
@@ -114,7 +116,7 @@ HELD = HeldRecords(
 
 # Each column's values: (plain ones, the rules' mistakes and what RowJudge alone reads).
 VALUES = {
-    rules.RECORD_ACTION: (["Add", "Delete", "add", " Add "], ["Remove", "", "Add\u200b"]),
+    rules.RECORD_ACTION: (["Add", "Delete", "add", " Add "], ["Remove", "", "Add\u200b", "Total"]),
     rules.ACTIVITY_ID: (["123456789", "987654321", "222222222", "333333333"],
                         ["111111111", "12345", "", "12345678a"]),
     rules.COMPLETION_DATE: (["06/01/2025", "6/2/2025", "2025-06-01", "03/15/2025"],
@@ -122,18 +124,20 @@ VALUES = {
                              "20.11.2024", "2025-06-01 00:00:00", "06/01/2025 10:30", "45800",
                              "", "June 1", "06/01/2025\n"]),
     rules.FIRST_NAME: (["Ann", "Bo", "Lee", "Mary Ann", "Ann  Marie", " Ann ", "O'Neil"],
-                       ["", "A" * 51, "Renée", "=Ann", "Ann\u200b", "An\nn", "Ｈnn", "-Jo"]),
+                       ["", "A" * 51, "Renée", "=Ann", "Ann\u200b", "An\nn", "Ｈnn", "-Jo",
+                        "Nguy?n", "?"]),
     rules.LAST_NAME: (["Lee", "Day", "Ann", "Garcia", "O'Brien", "van Dyk"],
-                      ["", "B" * 51, "+Lee", "Lee\t", "Ñu"]),
+                      ["", "B" * 51, "+Lee", "Lee\t", "Ñu", "Van?"]),
     rules.DATE_OF_BIRTH: (["03/15", "01/02", "1/2", "07/04"],
                           ["03/15/1970", "15.03.", "02/30", "13/25", "Mar-15", "15-Mar", "",
                            "3/15/2025", "unknown", "25000"]),
     rules.LICENSING_STATE: (["CA", "NY", "ny", "Oregon", "OR", "TX", ""], ["XX", "Caifornia"]),
     rules.LICENSE_OR_NPI: (["A-12345", "B-555", "MD99881", "1234567893", "", "a-12345"],
-                           ["1234567890", "-12", "L" * 21, "ab cd", "=1+1"]),
+                           ["1234567890", "-12", "L" * 21, "ab cd", "=1+1", "1.23457E+09",
+                            "A 900004"]),
     rules.CME_CREDITS: (["1.5", "1", "0.25", "", "2.50"], ["1.3", "0", "5", "abc", "1,5"]),
     rules.BOARD: (["ABIM", "abp", "ABS", "ABA", ""], ["ABPMR", "XYZ"]),
-    rules.BOARD_ID: (["123456", "777", ""], ["12a"]),
+    rules.BOARD_ID: (["123456", "777", ""], ["12a", "4.56789E+11"]),
     rules.BOARD_CREDITS: (["2", "1", "4", "8", ""], ["1.5", "3", "x"]),
     rules.CREDIT_TYPE: (["Medical Knowledge", "Lifelong Learning and Self-Assessment", "CME",
                          "Lifelong Learning", ""], ["medical knowledge", "Other"]),
@@ -706,3 +710,74 @@ def test_a_held_record_of_another_physician_is_no_duplicate_and_a_delete_still_f
         for judged in (results, slow, fast, by_row):
             assert codes_of(judged) == [[], []]
             assert [result.accepted for result in judged] == [True, True]
+
+
+def test_what_excel_and_people_do_is_judged_alike_on_every_path():
+    """A semicolon file (European Excel) with dates that read either way, a name whose letter
+    Excel saved as "?", an ID in scientific notation, a license with a space and a totals row:
+    judged in batches, by the fast path and by RowJudge alone, with the same findings."""
+    rows = [
+        ["Add", "123456789", "06/01/2025", "John", "Smith", "01/02", "CA", "ZZ111", "1", *[""] * 5],
+        ["Add", "123456789", "06/02/2025", "Nguy?n", "Van?", "01/02", "CA", "ZZ112", "1",
+         *[""] * 5],
+        ["Add", "123456789", "06/03/2025", "John", "Smith", "01/02", "CA", "1.23457E+09", "1",
+         *[""] * 5],
+        ["Add", "123456789", "06/04/2025", "John", "Smith", "01/02", "CA", "A 900004", "1",
+         *[""] * 5],
+        ["Total", "", "", "", "", "", "", "", "4", *[""] * 5],
+    ]  # fmt: skip
+    context = JudgeContext(ACTIVITIES, REGISTER, NoRecords(), TODAY)
+    expected = [
+        ["DATE_MAYBE_DAY_FIRST", "DOB_MAYBE_DAY_FIRST"],
+        ["DATE_MAYBE_DAY_FIRST", "NAME_LETTER_LOST", "NAME_LETTER_LOST", "DOB_MAYBE_DAY_FIRST"],
+        ["DATE_MAYBE_DAY_FIRST", "DOB_MAYBE_DAY_FIRST", "ID_SCIENTIFIC_NOTATION"],
+        ["DATE_MAYBE_DAY_FIRST", "DOB_MAYBE_DAY_FIRST", "LICENSE_FORMAT"],
+        ["TOTALS_ROW"],
+    ]
+    results, counted, batch_rows, slow = judged_in_batches(delimited(rows, ";", "\r\n", 0), context)
+    assert results == slow
+    assert counted == summarize(slow)
+    assert batch_rows == 1
+    data = delimited(rows, ";", "\r\n", 0).replace(b"ZZ111", b'"ZZ111"')  # read row by row
+    fast, by_row, fast_rows = both_ways(data, context)
+    assert fast_rows == 1
+    for judged in (results, slow, fast, by_row):
+        assert [finding.code for finding in judged if isinstance(finding, Finding)] == [
+            "FILE_SEMICOLONS"
+        ]
+        assert codes_of(row_results(judged)) == expected
+    accepted = [result.accepted for result in row_results(fast)]
+    assert accepted == [True, False, False, False, False]
+    comma = delimited(rows, ",", "\n", 0)
+    for judged in (judged_in_batches(comma, context)[0], both_ways(comma, context)[0]):
+        assert [codes[0] for codes in codes_of(row_results(judged))[1:]] == [
+            "NAME_LETTER_LOST", "ID_SCIENTIFIC_NOTATION", "LICENSE_FORMAT", "TOTALS_ROW"
+        ]  # fmt: skip
+        assert codes_of(row_results(judged))[0] == []
+
+
+def row_results(results) -> list[RowResult]:
+    return [result for result in results if isinstance(result, RowResult)]
+
+
+def test_a_file_whose_dates_are_day_first_somewhere_says_so_at_the_end_on_every_path():
+    """A comma file: one completion date only day first can be, the others read either way;
+    the file-level warning after the last row names the same dates on every path, whatever
+    order each path asks its verdicts in."""
+    learner = ["John", "Smith", "01/01", "CA", "ZZ111", "1", *[""] * 5]
+    rows = [
+        ["Add", "123456789", day, *learner]
+        for day in ("06/05/2025", "25/05/2025", "06/03/2025", "06/04/2025", "2025-06-02")
+    ]
+    context = JudgeContext(ACTIVITIES, REGISTER, NoRecords(), TODAY)
+    results, counted, batch_rows, slow = judged_in_batches(delimited(rows, ",", "\n", 0), context)
+    assert results == slow
+    assert counted == summarize(slow)
+    assert batch_rows == len(rows)
+    fast, by_row, fast_rows = both_ways(csv_file(rows, rules.REQUIRED_HEADERS), context)
+    assert fast_rows == len(rows)
+    for judged in (results, slow, fast, by_row):
+        *_rows, warning = judged
+        assert warning.code == "FILE_DATES_DAY_FIRST"
+        assert warning.message.startswith('Completion Date "25/05/2025" can only be read day')
+        assert 'Completion Date "06/03/2025" was read as June 3, 2025' in warning.message

@@ -146,14 +146,16 @@ def with_cached_values(data: bytes, values: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
-def excel_save_as_text(rows, *, delimiter=",", encoding="utf-8-sig", width=14) -> bytes:
+def excel_save_as_text(
+    rows, *, delimiter=",", encoding="utf-8-sig", width=14, errors="strict"
+) -> bytes:
     """What Excel's Save As writes for a sheet: every row padded to the used width, CRLF,
     quotes only where needed; "CSV UTF-8" has a BOM, "Text (Tab delimited)" is Windows-1252."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
     for values in rows:
         writer.writerow([*values, *[""] * (width - len(values))])
-    return buffer.getvalue().encode(encoding)
+    return buffer.getvalue().encode(encoding, errors)
 
 
 # --- The table of the issue: what providers do to the template ---------------------------------
@@ -310,7 +312,9 @@ def test_a_semicolon_separated_csv_is_read_and_says_how_to_save_with_commas():
     assert warning.code == "FILE_SEMICOLONS" and warning.severity == "warning"
     assert "comma" in warning.message
     first, second = rows_of(results)
-    assert first.findings == () and second.accepted
+    # 06/01/2025 and 09/10 read either way in a semicolon file (see the test below).
+    assert codes(first) == ["DATE_MAYBE_DAY_FIRST", "DOB_MAYBE_DAY_FIRST"] and first.accepted
+    assert second.accepted
 
 
 def test_decimal_commas_and_day_first_dates_of_a_semicolon_csv_are_named_as_they_are():
@@ -331,6 +335,154 @@ def test_decimal_commas_and_day_first_dates_of_a_semicolon_csv_are_named_as_they
     assert "write 1.5" in cme.message and "write 2.0" in board.message
 
 
+def test_ambiguous_dates_of_a_semicolon_csv_say_they_may_be_day_first_and_how_pars_reads_them():
+    """The tester's eu_ambiguous.csv, saved by European Excel (UTF-8 BOM, semicolons): a
+    date only day first can be is refused as before; one that reads either way is accepted
+    with a warning naming both readings, so it cannot reach PARS unsaid; one with both
+    numbers the same reads alike either way and is left alone."""
+    context = JudgeContext(
+        {"123456789": Activity("123456789", "Sepsis update", date(2025, 1, 1),
+                               date(2025, 12, 31), Decimal(3), {})},
+        Register([]), NoRecords(), date(2025, 9, 20),
+    )  # fmt: skip
+    learner = ["Ann", "Lee"]
+    rows = [
+        ["Add", "123456789", "20/11/2025", *learner, "25/12", "CA", "A-12345", "1"],
+        ["Add", "123456789", "09/10/2025", *learner, "07/08", "CA", "A-12345", "1"],
+        ["Add", "123456789", "09/09/2025", *learner, "03/03", "CA", "A-12345", "1"],
+        ["Add", "123456789", "2025-09-15", *learner, "13/08", "CA", "A-12345", "1"],
+    ]
+    data = excel_save_as_text([ACCME_HEADER, *rows], delimiter=";")
+    assert data.startswith(b"\xef\xbb\xbf")
+    for results in (judged(data, "eu_ambiguous.csv", context),
+                    list(judge_file(io.BytesIO(data), "eu_ambiguous.csv", context,
+                                    fast_path=False))):  # fmt: skip
+        day_first, either_way, alike, iso = rows_of(results)
+        assert codes(day_first) == ["DATE_DAY_FIRST", "DOB_DAY_FIRST"]
+        assert codes(either_way) == ["DATE_MAYBE_DAY_FIRST", "DOB_MAYBE_DAY_FIRST"]
+        assert either_way.accepted
+        completion, birthday = either_way.findings
+        assert "separated by semicolons" in completion.message
+        assert "PARS reads it month first, as September 10, 2025" in completion.message
+        assert "if it means October 9, 2025, write 10/09/2025" in completion.message
+        assert "as July 8; if it means August 7, write 08/07" in birthday.message
+        assert codes(alike) == [] and codes(iso) == ["DOB_DAY_FIRST"]
+
+
+def test_a_comma_csv_whose_dates_are_day_first_somewhere_says_so_of_the_others_at_the_end():
+    """No semicolons, but a completion date only day first can be (20/11/2025): the rows are
+    streamed, so the dates that read either way before and after it are named in one
+    file-level warning after the last row, the same on every path."""
+    rows = [
+        [*LEARNERS[0][:2], "09/10/2025", *LEARNERS[0][3:]],
+        [*LEARNERS[0][:2], "20/11/2025", *LEARNERS[0][3:5], "03/15", *LEARNERS[0][6:]],
+        [*LEARNERS[0][:2], "2025-06-01", *LEARNERS[0][3:5], "07/08", *LEARNERS[0][6:]],
+    ]
+    data = excel_save_as_text([ACCME_HEADER, *rows])
+    context = JudgeContext(CONTEXT.activities, Register([]), NoRecords(), date(2025, 9, 20))
+    for fast_path in (True, False):
+        results = list(judge_file(io.BytesIO(data), "learners.csv", context, fast_path=fast_path))
+        either_way, day_first, birthday = results[:3]
+        assert codes(either_way) == [] and either_way.accepted
+        assert codes(day_first) == ["DATE_DAY_FIRST"]
+        assert codes(birthday) == ["LATE_REPORT"]
+        [warning] = results[3:]
+        assert warning.code == "FILE_DATES_DAY_FIRST" and warning.row is None
+        assert warning.message.startswith(
+            'Completion Date "20/11/2025" can only be read day first, so the file probably '
+            "writes all its dates day first"
+        )
+        assert (
+            'Completion Date "09/10/2025" was read as September 10, 2025, though it may mean '
+            "October 9, 2025." in warning.message
+        )
+    birthdays_only = excel_save_as_text([ACCME_HEADER, rows[2], [*rows[2][:5], "25/12",
+                                                                *rows[2][6:]]])  # fmt: skip
+    warning = judged(birthdays_only, "learners.csv", context)[-1]
+    assert warning.message.startswith("A Date of Birth written DD/MM can only be read day first")
+    assert "a Date of Birth was read as July 8, though it may mean August 7." in warning.message
+
+
+def test_the_same_dates_in_a_comma_csv_are_read_month_first_without_a_word():
+    row = [*LEARNERS[0][:2], "06/01/2025", *LEARNERS[0][3:]]
+    [result] = judged(excel_save_as_text([ACCME_HEADER, row]), "learners.csv")
+    assert result.findings == ()
+
+
+def test_a_name_excel_saved_with_a_question_mark_for_a_letter_is_refused_saying_so():
+    """Excel's plain "CSV (Comma delimited)" saves in Windows-1252: "Nguyễn" becomes "Nguy?n"."""
+    row = [*LEARNERS[0][:3], "Nguyễn Văn", "Lee", *LEARNERS[0][5:7], "B-555", *LEARNERS[0][8:]]
+    data = excel_save_as_text([ACCME_HEADER, row], encoding="cp1252", errors="replace")
+    assert b"Nguy?n V?n" in data
+    for results in (judged(data, "learners.csv"), list(judge_file(
+        io.BytesIO(data), "learners.csv", CONTEXT, fast_path=False
+    ))):  # fmt: skip
+        [result] = rows_of(results)
+        [finding] = result.findings
+        assert (finding.code, finding.column) == ("NAME_LETTER_LOST", rules.FIRST_NAME)
+        assert not result.accepted and result.record is None
+        assert '"Nguy?n V?n" holds a "?" where a letter probably was' in finding.message
+        assert 'save the file as "CSV UTF-8 (Comma delimited)" and retype' in finding.message
+
+
+def test_a_long_id_excel_wrote_in_scientific_notation_says_its_digits_are_lost():
+    row = [*LEARNERS[0][:7], "1.23457E+09", *LEARNERS[0][8:10], "4.56789E+11",
+           *LEARNERS[0][11:]]  # fmt: skip
+    [result] = rows_of(judged(excel_save_as_text([ACCME_HEADER, row]), "learners.csv"))
+    license, board_id = result.findings
+    assert (license.code, license.column) == ("ID_SCIENTIFIC_NOTATION", rules.LICENSE_OR_NPI)
+    assert (board_id.code, board_id.column) == ("ID_SCIENTIFIC_NOTATION", rules.BOARD_ID)
+    assert license.message == (
+        'Licensing ID or NPI is "*******E+09": Excel turned the number into scientific '
+        "notation when it saved the file, and its digits past the first few are lost. Format "
+        "the column as Text (Format Cells > Text) and retype the ID."
+    )
+    assert "1.23" not in board_id.message and "E+11" in board_id.message
+
+
+@pytest.mark.parametrize(
+    ("license", "holds"),
+    [("A 900004", "a space"), ("A,900004", "a comma"), ("#A900004", 'a "#"'),
+     ("ÄA900004", '"Ä"'), ("A.900004", "a period")],
+)  # fmt: skip
+def test_a_license_with_a_character_it_may_not_hold_says_which(license, holds):
+    row = [*LEARNERS[0][:7], license, *LEARNERS[0][8:]]
+    [result] = rows_of(judged(excel_save_as_text([ACCME_HEADER, row]), "learners.csv"))
+    [finding] = result.findings
+    assert finding.code == "LICENSE_FORMAT"
+    assert finding.message == (
+        'Licensing ID "****0004" may hold only letters, digits and dashes (at most 20 '
+        f"characters): it holds {holds}; correct it or leave it blank."
+    )
+
+
+def test_a_board_id_with_a_letter_says_it_holds_one():
+    row = [*LEARNERS[0][:10], "A-0042", *LEARNERS[0][11:]]
+    [result] = rows_of(judged(excel_save_as_text([ACCME_HEADER, row]), "learners.csv"))
+    [finding] = result.findings
+    assert finding.message.startswith(
+        'Certifying Board ID "**0042" may hold digits only: it holds a letter;'
+    )
+
+
+def test_a_totals_row_at_the_bottom_gets_one_finding_saying_to_delete_it():
+    """Excel's Total Row (or a SUM typed under the credits): "Total" in the first column, 2 in
+    the credits, nothing else."""
+    totals = ["Total", "", "", "", "", "", "", "", "2.5"]
+    data = excel_save_as_text([ACCME_HEADER, *LEARNERS, totals])
+    for results in (judged(data, "learners.csv"), list(judge_file(
+        io.BytesIO(data), "learners.csv", CONTEXT, fast_path=False
+    ))):  # fmt: skip
+        first, second, total = rows_of(results)
+        assert first.accepted and second.accepted
+        [finding] = total.findings
+        assert (finding.code, finding.column, total.row) == ("TOTALS_ROW", rules.RECORD_ACTION, 4)
+        assert finding.message == (
+            'This looks like a totals row (Record Action is "Total" and no learner is named), '
+            "not a learner; delete it before the upload: PARS would refuse it."
+        )
+
+
 def test_leading_zeros_are_kept_in_every_format():
     workbook = template_workbook(LEARNERS)
     sheet = workbook["Learners"]
@@ -341,6 +493,37 @@ def test_leading_zeros_are_kept_in_every_format():
     assert second.record.license_or_npi == "004217"
     text = judged(excel_save_as_text([ACCME_HEADER, *LEARNERS], delimiter="\t"), "l.txt")
     assert [row.record.license_or_npi for row in rows_of(text)] == ["A-12345", "00123"]
+
+
+def test_ids_stored_as_number_cells_in_a_workbook_may_have_lost_a_leading_zero():
+    """A person typed 012345 into a General cell (Excel kept 12345, a number) and a board ID
+    the same way; an NPI stored as a number loses nothing (it never starts with 0); a number
+    cell formatted 000000 shows its zeros and a text cell keeps them."""
+    workbook = template_workbook(LEARNERS)
+    sheet = workbook["Learners"]
+    sheet["H3"].value = 12345  # was 012345
+    sheet["K3"].value = 42  # was 0042
+    sheet["H4"].value = 1234567893  # an NPI
+    for results in (judged(xlsx_bytes(workbook), "learners.xlsx"), list(judge_file(
+        io.BytesIO(xlsx_bytes(workbook)), "learners.xlsx", CONTEXT, fast_path=False
+    ))):  # fmt: skip
+        first, second = rows_of(results)
+        assert [(f.code, f.column) for f in first.findings if f.code == "ID_STORED_AS_NUMBER"] == [
+            ("ID_STORED_AS_NUMBER", rules.LICENSE_OR_NPI),
+            ("ID_STORED_AS_NUMBER", rules.BOARD_ID),
+        ]
+        license = first.findings[[f.column for f in first.findings].index(rules.LICENSE_OR_NPI)]
+        assert license.severity == "warning" and license.message == (
+            'Licensing ID or NPI "*2345" is stored as a number in the workbook, not as text: a '
+            "leading zero may have been lost (00123 stored as a number is 123). Format the "
+            "column as Text (Format Cells > Text) and retype any ID that starts with a zero."
+        )
+        assert "ID_STORED_AS_NUMBER" not in codes(second)
+    sheet["H3"].number_format = "000000"
+    sheet["K3"].value = "0042"
+    first, _second = judged(xlsx_bytes(workbook), "learners.xlsx")
+    assert "ID_STORED_AS_NUMBER" not in codes(first)
+    assert first.record.license_or_npi == "012345"
 
 
 def test_a_title_and_blank_lines_above_the_header_are_skipped():
@@ -523,7 +706,7 @@ def test_a_birth_date_whose_cell_format_hides_the_year_says_the_year_is_hidden()
 )
 def test_date_of_birth_messages_describe_the_value_without_masks_or_a_birth_year(typed, code, said):
     row = [*LEARNERS[0][:5], typed, *LEARNERS[0][6:]]
-    [result] = judged(excel_save_as_text([ACCME_HEADER, row]), "learners.csv")
+    [result] = rows_of(judged(excel_save_as_text([ACCME_HEADER, row]), "learners.csv"))
     [finding] = result.findings
     assert finding.code == code and said in finding.message
     assert "*" not in finding.message and "DD/DDDD" not in finding.message

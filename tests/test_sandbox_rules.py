@@ -45,16 +45,19 @@ DESIGN_CODES = [
     "DATE_DAY_FIRST", "DOB_YEAR_HIDDEN", "DOB_DAY_FIRST", "CREDITS_DECIMAL_COMMA",
     "NAME_SPLIT_CHECK", "UNUSUAL_CHARACTER", "CONTROL_CHARACTER", "INVISIBLE_CHARACTER",
     "LOOKS_LIKE_FORMULA", "QUOTE_NOT_CLOSED", "FILE_MERGED_CELLS", "FILE_EXTRA_COLUMNS",
-    "FILE_OTHER_SHEET", "HEADER_NOT_FOUND", "NAME_ONE_WORD",
+    "FILE_OTHER_SHEET", "HEADER_NOT_FOUND", "NAME_ONE_WORD", "DATE_MAYBE_DAY_FIRST",
+    "DOB_MAYBE_DAY_FIRST", "NAME_LETTER_LOST", "ID_SCIENTIFIC_NOTATION", "TOTALS_ROW",
+    "FILE_DATES_DAY_FIRST", "ID_STORED_AS_NUMBER",
 ]  # fmt: skip
 WARNINGS = {
     "LATE_REPORT", "STATE_NOT_PARTICIPATING", "ABS_DAILY_LIMIT", "NAME_LOOKS_SWAPPED",
     "DOB_MADE_A_DATE", "NO_HEADER_ROW", "FILE_SEMICOLONS", "FILE_DELIMITER", "FILE_HIDDEN_ROWS",
     "DATE_MIDNIGHT", "NAME_SPLIT_CHECK", "UNUSUAL_CHARACTER", "INVISIBLE_CHARACTER",
     "LOOKS_LIKE_FORMULA", "FILE_MERGED_CELLS", "FILE_EXTRA_COLUMNS",
-    "FILE_OTHER_SHEET",
+    "FILE_OTHER_SHEET", "DATE_MAYBE_DAY_FIRST", "DOB_MAYBE_DAY_FIRST", "FILE_DATES_DAY_FIRST",
+    "ID_STORED_AS_NUMBER",
 }  # fmt: skip
-BOARD_STAGE = {"LEARNER_NOT_MATCHED", "NAME_LOOKS_SWAPPED"}
+BOARD_STAGE = {"LEARNER_NOT_MATCHED", "NAME_LOOKS_SWAPPED", "NAME_LETTER_LOST"}
 
 
 # One activity registered with every board for 2 points, judged on a day in 2025.
@@ -116,7 +119,8 @@ def test_every_message_says_what_to_do_and_names_only_known_fields():
         "day", "position", "expected", "found", "hint", "what", "how", "since", "time", "fixed",
         "dotted", "first", "last", "left_out", "doubt", "extension", "fix", "count",
         "rows", "which", "were", "them", "handled", "blocks", "it", "was",
-        "sheet", "whose", "sheets",
+        "sheet", "whose", "sheets", "why", "read", "other", "holds",
+        "evidence", "example",
     }  # fmt: skip
     for code, rule in rules.CODES.items():
         fields = {name for _, name, _, _ in string.Formatter().parse(rule.message) if name}

@@ -28,6 +28,11 @@ class NoValue(str):
     the judge can tell from a blank cell."""
 
 
+class NumberText(str):
+    """A workbook's number cell as the text Excel shows (``4217``), that the judge can tell
+    from a text cell: an ID stored as a number may have lost a leading zero."""
+
+
 class YearHiddenDate(datetime):
     """A date cell whose number format shows no year (mm/dd, d-mmm): Excel shows a month and
     day, but the cell holds a full date."""
@@ -702,8 +707,8 @@ def _cell_text(value: object) -> Cell:
     if isinstance(value, date):
         return datetime.combine(value, time())
     if isinstance(value, float):
-        return excel_number(value)
-    return str(value)
+        return NumberText(excel_number(value))
+    return NumberText(value)
 
 
 def excel_number(value: float) -> str:

@@ -82,6 +82,8 @@ UNNUMBERED_PAIR = ("Additional Credit Type", "Credits Awarded for Additional Cre
 # A first row starting with one of these is a learner row: the file has no header [P: ACCME's
 # tab-delimited instructions have the header row deleted].
 ACTIONS = ("Add", "Delete")
+# What a spreadsheet's totals row starts with, folded (a trailing colon is left out).
+TOTALS_WORDS = frozenset(("total", "totals", "sum", "grand total", "subtotal", "count"))
 
 # --- The provider's own columns (mapping) ----------------------------------------------------
 
@@ -215,6 +217,11 @@ CODES: dict[str, Rule] = {
         "ACCME Activity ID is {value}; enter the 9-digit activity ID from your activity "
         "list, digits only.",
     ),
+    "TOTALS_ROW": Rule(
+        ERROR,
+        "This looks like a totals row (Record Action is {value} and no learner is named), not "
+        "a learner; delete it before the upload: PARS would refuse it.",
+    ),
     "ACTIVITY_NOT_FOUND": Rule(
         ERROR,
         "Activity {value} is not among your sandbox activities; add the activity first "
@@ -241,6 +248,11 @@ CODES: dict[str, Rule] = {
         ERROR,
         "Completion Date is {value}, written day first as Excel writes dates in many "
         "countries; PARS takes month first: write {fixed}.",
+    ),
+    "DATE_MAYBE_DAY_FIRST": Rule(
+        WARNING,
+        "Completion Date {value} may be written day first: {why}. PARS reads it month first, "
+        "as {read}; if it means {other}, write {fixed}.",
     ),
     "DATE_IS_SERIAL": Rule(
         ERROR,
@@ -289,6 +301,11 @@ CODES: dict[str, Rule] = {
         "Date of Birth is written day first ({value}), as Excel writes dates in many "
         "countries; PARS takes month first: write it as MM/DD.",
     ),
+    "DOB_MAYBE_DAY_FIRST": Rule(
+        WARNING,
+        "Date of Birth may be written day first: {why}. PARS reads it month first, as {read}; "
+        "if it means {other}, write {fixed}.",
+    ),
     "DOB_MADE_A_DATE": Rule(
         WARNING,
         "Date of Birth was turned into a date by the spreadsheet ({how}); it was read as month "
@@ -305,6 +322,14 @@ CODES: dict[str, Rule] = {
         "Name {value} was read as First Name {first} and Last Name {last}{left_out}: {doubt} "
         "Check the split before the real upload, or give first and last names their own "
         "columns.",
+    ),
+    "NAME_LETTER_LOST": Rule(
+        ERROR,
+        '{column} {value} holds a "?" where a letter probably was: Excel\'s plain "CSV" '
+        'format keeps only Western European letters and saves the others (like "ễ") as '
+        '"?". The boards match names letter by letter: save the file as "CSV UTF-8 (Comma '
+        'delimited)" and retype the name.',
+        STAGE_BOARD,
     ),
     "UNUSUAL_CHARACTER": Rule(
         WARNING,
@@ -330,7 +355,19 @@ CODES: dict[str, Rule] = {
     "LICENSE_FORMAT": Rule(
         ERROR,
         "Licensing ID {value} may hold only letters, digits and dashes (at most {limit} "
-        "characters); correct it or leave it blank.",
+        "characters){holds}; correct it or leave it blank.",
+    ),
+    "ID_STORED_AS_NUMBER": Rule(
+        WARNING,
+        "{column} {value} is stored as a number in the workbook, not as text: a leading zero "
+        "may have been lost (00123 stored as a number is 123). Format the column as Text "
+        "(Format Cells > Text) and retype any ID that starts with a zero.",
+    ),
+    "ID_SCIENTIFIC_NOTATION": Rule(
+        ERROR,
+        "{column} is {value}: Excel turned the number into scientific notation when it saved "
+        "the file, and its digits past the first few are lost. Format the column as Text "
+        "(Format Cells > Text) and retype the ID.",
     ),
     # CME credits
     "CREDITS_FORMAT": Rule(
@@ -370,7 +407,8 @@ CODES: dict[str, Rule] = {
         ERROR, "Certifying Board ID is blank; {board} needs the learner's board ID."
     ),
     "BOARD_ID_FORMAT": Rule(
-        ERROR, "Certifying Board ID {value} may hold digits only; enter the ID the board issued."
+        ERROR,
+        "Certifying Board ID {value} may hold digits only{holds}; enter the ID the board issued.",
     ),
     "BOARD_CREDITS_EXCEED": Rule(
         ERROR,
@@ -520,6 +558,14 @@ CODES: dict[str, Rule] = {
         "{count} hidden {rows} of the sheet ({which}) {were} judged like the others, and PARS "
         "would upload {them} too: hidden is not left out. Delete the rows of learners who must "
         "not be reported (unhide them first: select all, then Format > Hide & Unhide).",
+    ),
+    "FILE_DATES_DAY_FIRST": Rule(
+        WARNING,
+        "{evidence} can only be read day first, so the file probably writes all its dates day "
+        "first, as Excel does in many countries. Dates that read either way were read month "
+        "first, as PARS reads them: {example} was read as {read}, though it may mean {other}. "
+        "Check every date whose day is 12 or less, and write the dates month first "
+        "(MM/DD/YYYY, birthdays MM/DD).",
     ),
     "FILE_MERGED_CELLS": Rule(
         WARNING,

@@ -62,8 +62,9 @@ class FastRows:
 
     A row is plain when every cell is text of printable ASCII characters only, it has no more
     cells than the template's columns the file has, both names are 1 to NAME_MAX_LENGTH
-    characters long and start with no formula character, the License or NPI is blank, a valid
-    NPI or a license number (no formula character first), and the Board ID blank or digits.
+    characters long, start with no formula character and hold no "?" (a letter lost), the
+    License or NPI is blank, a valid NPI or a license number (no formula character first), and
+    the Board ID blank or digits.
     """
 
     def __init__(self, judge: RowJudge, width: int) -> None:
@@ -126,6 +127,8 @@ class FastRows:
             and 0 < len(last_name) <= rules.NAME_MAX_LENGTH
             and first_name[0] not in _FORMULA_STARTS
             and last_name[0] not in _FORMULA_STARTS
+            and "?" not in first_name
+            and "?" not in last_name
             and (not board_id or board_id.isdigit())
         ):
             return None

@@ -39,6 +39,8 @@ from training.sandbox.judge.values import (
     birthday_from_full_date,
     cell_text,
     column_letter,
+    masked,
+    npi_is_valid,
     shown,
     split_name,
     without_odd_characters,
@@ -48,6 +50,7 @@ from training.sandbox.readers import (
     FileProblem,
     LearnerFile,
     NoValue,
+    NumberText,
     SpreadsheetRow,
     open_learner_file,
 )
@@ -61,6 +64,11 @@ MAPPED = "mapped"  # a column mapping the organization confirmed
 BY_NAME = "by name"  # learners only: template column names in another order or a subset
 BY_POSITION = "by position"  # no header: the template's order
 UNRECOGNISED = ""
+# Why a semicolon file's slash dates may be day first (DATE_MAYBE_DAY_FIRST, DOB_MAYBE_DAY_FIRST).
+_SEMICOLONS_DAY_FIRST = (
+    "the file is separated by semicolons, as Excel saves CSV in countries that write dates "
+    "day first"
+)
 
 
 @dataclass(frozen=True)
@@ -406,8 +414,9 @@ class FileJudgement:
     Every file-level error is fatal and comes before the first row, except one: a workbook
     whose sheet turns out damaged part-way ends with FILE_UNREADABLE after the rows read so
     far; treat it as failing the whole upload. File-level warnings (how the file was read) do
-    not stop the judging; they come before the rows, except FILE_HIDDEN_ROWS and
-    FILE_MERGED_CELLS, known only once every row was read, which come after them.
+    not stop the judging; they come before the rows, except FILE_DATES_DAY_FIRST,
+    FILE_HIDDEN_ROWS and FILE_MERGED_CELLS, known only once every row was read, which come
+    after them.
     """
 
     def __init__(
@@ -495,6 +504,8 @@ class FileJudgement:
 
     def _judge_rows(self, rows: LearnerRows) -> Iterator[RowResult | JudgedBatch]:
         judge = RowJudge(self.context, learners_only=self.learners_only)
+        if rows.layout.delimiter == ";":
+            judge.day_first_reason = _SEMICOLONS_DAY_FIRST
         shaper = rows.shaper
         assert shaper is not None
         formula_rows = rows.formula_rows
@@ -522,7 +533,20 @@ class FileJudgement:
                 yield from batches.judge_lines(rows.one_line_data, first[0])
                 self.fast_rows = fast.fast_rows + batches.batch_rows
                 self.batch_rows = batches.batch_rows
+                if dates := judge.dates_day_first():
+                    yield dates
                 return
+        # A workbook's ID columns, where a number cell may have lost a leading zero.
+        id_positions = (
+            [
+                (position, column)
+                for position in range(shaper.width)
+                if (column := column_of(position, rows.layout))
+                in (rules.LICENSE_OR_NPI, rules.BOARD_ID)
+            ]
+            if rows.layout.kind == "xlsx"
+            else []
+        )
         for number, cells in rows.raw_rows:
             judged += 1
             first_judged = first_judged or number
@@ -539,6 +563,8 @@ class FileJudgement:
             if formula_rows and number in formula_rows:
                 formula_rows.discard(number)
                 result = _formulas_without_values(result, cells, rows.layout)
+            if id_positions and (numbered := _ids_stored_as_numbers(cells, id_positions)):
+                result = _with_ids_stored_as_numbers(result, numbered)
             if quote_rows and number in quote_rows:
                 result = _quote_not_closed(result, quote_rows[number], rows.layout)
             if hidden_rows and number in hidden_rows:
@@ -548,6 +574,8 @@ class FileJudgement:
             self.fast_rows = fast.fast_rows
         if not judged:
             raise FileProblem("FILE_EMPTY", what="a header row but no learner rows")
+        if dates := judge.dates_day_first():
+            yield dates
         if hidden_judged:
             yield hidden_rows_judged(hidden_judged)
         # The loop above ran to the end, so the sheet's merged blocks are known.
@@ -576,6 +604,33 @@ def _formulas_without_values(
     ]
     findings.sort(key=lambda finding: column_order(finding.column))
     return RowResult(result.row, result.action, tuple(findings), None, False)
+
+
+def _ids_stored_as_numbers(
+    cells: tuple[Cell, ...], id_positions: list[tuple[int, str]]
+) -> list[tuple[str, str]]:
+    """(column, value) of each ID cell stored as a number, but a valid NPI (10 digits that
+    never start with a zero)."""
+    return [
+        (column, cell)
+        for position, column in id_positions
+        if position < len(cells)
+        and type(cell := cells[position]) is NumberText
+        and not npi_is_valid(cell)
+    ]
+
+
+def _with_ids_stored_as_numbers(result: RowResult, numbered: list[tuple[str, str]]) -> RowResult:
+    """The row's findings with ID_STORED_AS_NUMBER for each ID cell stored as a number."""
+    findings = [
+        *result.findings,
+        *(
+            make_finding("ID_STORED_AS_NUMBER", result.row, column, value=masked(value))
+            for column, value in numbered
+        ),
+    ]
+    findings.sort(key=lambda finding: column_order(finding.column))
+    return result._replace(findings=tuple(findings))
 
 
 def _quote_not_closed(

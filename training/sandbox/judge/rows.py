@@ -29,10 +29,13 @@ from training.sandbox.judge.values import (
     board_code,
     completion_date_problem,
     credits_problem,
+    either_way_date,
     format_day,
     is_digits,
+    is_scientific,
     masked,
     midnight_time,
+    month_and_day,
     npi_is_valid,
     odd_characters,
     parse_birthday,
@@ -41,6 +44,7 @@ from training.sandbox.judge.values import (
     split_name,
     state_code,
     unusual_characters,
+    what_it_holds,
     with_decimal_point,
 )
 from training.sandbox.readers import Cell
@@ -105,9 +109,24 @@ class RowJudge:
         self.completion_hash = _completion_hash
         self.day_hash = _day_hash
         self._credit_types: dict[tuple[str, str], dict[str, str]] = {}
+        # Why the file's slash dates may be written day first ("" when nothing says so), told
+        # by the file before any row is judged, so that every path reads every row alike.
+        self.day_first_reason = ""
+        # What the file's dates say of their order, for FILE_DATES_DAY_FIRST after the last row:
+        # the least of each kind seen, so that every path, asking in its own order, ends alike.
+        # A date only day first can be: (0 for a Completion Date or 1 for a Date of Birth, how
+        # it is named); one that reads either way: (the same kind, as shown, month, day, year
+        # or 0).
+        self.day_first_seen: tuple[int, str] | None = None
+        self.either_way_seen: tuple[int, str, int, int, int] | None = None
 
     def judge(self, number: int, row: LearnerRow) -> RowResult:
         """Judge one data row."""
+        if _is_totals_row(row):
+            totals = make_finding(
+                "TOTALS_ROW", number, rules.RECORD_ACTION, value=shown(row.action)
+            )
+            return RowResult(number, "", (totals,), None, False)
         findings: list[Finding] = []
         if row.odd_cells:
             self._odd_cells(number, row.odd_cells, findings.append)
@@ -234,11 +253,30 @@ class RowJudge:
         if completion is None:
             code, params = completion_date_problem(cell)
             add(make_finding(code, number, column, **params))
+            if code == "DATE_DAY_FIRST":
+                self._saw_day_first((0, f"Completion Date {params['value']}"))
             return None
         if (type(cell) is not str or len(cell) > 10) and (midnight := midnight_time(cell)):
             day = format_day(completion)
             value = shown(cell) if isinstance(cell, str) else f'"{day} {midnight}"'
             add(make_finding("DATE_MIDNIGHT", number, column, value=value, time=midnight, day=day))
+        either = either_way_date(cell) if isinstance(cell, str) else None
+        if either and not self.day_first_reason:
+            self._saw_either_way((0, shown(cell.strip()), *either, completion.year))
+        elif either:
+            other = completion.replace(month=either[1], day=either[0])
+            add(
+                make_finding(
+                    "DATE_MAYBE_DAY_FIRST",
+                    number,
+                    column,
+                    value=shown(cell.strip()),
+                    why=self.day_first_reason,
+                    read=f"{month_and_day(completion.month, completion.day)}, {completion.year}",
+                    other=f"{month_and_day(other.month, other.day)}, {other.year}",
+                    fixed=format_day(other),
+                )
+            )
         if not is_add:
             return completion
         today = self.today
@@ -308,27 +346,82 @@ class RowJudge:
                 )
         if row.name_cell:
             self._name_split(number, row.name_cell, add)
-        if not (first_name + last_name).isascii() or _FORMULA_STARTS & {
-            first_name[:1],
-            last_name[:1],
-        }:
+        if (
+            not (first_name + last_name).isascii()
+            or _FORMULA_STARTS & {first_name[:1], last_name[:1]}
+            or "?" in first_name
+            or "?" in last_name
+        ):
             self._name_characters(number, first_name, last_name, add)
         problem, month, day, made_by = parse_birthday(row.date_of_birth, self.today)
         if problem:
             value = birthday_problem_detail(problem, row.date_of_birth)
             add(make_finding(problem, number, rules.DATE_OF_BIRTH, value=value))
+            if problem == "DOB_DAY_FIRST":
+                self._saw_day_first((1, f"A Date of Birth written {value}"))
             return first_name, last_name, 0, 0, None
         if made_by:
             add(make_finding("DOB_MADE_A_DATE", number, rules.DATE_OF_BIRTH, how=made_by))
+        if isinstance(row.date_of_birth, str):
+            self._birthday_either_way(number, row.date_of_birth, month, day, add)
         # Who the learner is by identifier is added once the license and board are read.
         key = (
             learner_key(first_name, last_name, month, day, "") if first_name and last_name else None
         )
         return first_name, last_name, month, day, key
 
+    def _birthday_either_way(self, number: int, text: str, month: int, day: int, add) -> None:
+        """DOB_MAYBE_DAY_FIRST for a birthday that reads either way in a file that writes
+        dates day first; the birthday is named in words, never with a year."""
+        if either_way_date(text) is None:
+            return
+        if not self.day_first_reason:
+            self._saw_either_way((1, "", month, day, 0))
+            return
+        add(
+            make_finding(
+                "DOB_MAYBE_DAY_FIRST",
+                number,
+                rules.DATE_OF_BIRTH,
+                why=self.day_first_reason,
+                read=month_and_day(month, day),
+                other=month_and_day(day, month),
+                fixed=f"{day:02d}/{month:02d}",
+            )
+        )
+
+    def _saw_day_first(self, named: tuple[int, str]) -> None:
+        if self.day_first_seen is None or named < self.day_first_seen:
+            self.day_first_seen = named
+
+    def _saw_either_way(self, seen: tuple[int, str, int, int, int]) -> None:
+        if self.either_way_seen is None or seen < self.either_way_seen:
+            self.either_way_seen = seen
+
+    def dates_day_first(self) -> Finding | None:
+        """FILE_DATES_DAY_FIRST, once every row was judged: a date only day first can be, and
+        another that reads either way and was read month first; else None. Known only at the
+        end (the rows are streamed, not kept), so the rows are not named one by one."""
+        if self.day_first_seen is None or self.either_way_seen is None:
+            return None
+        kind, text, month, day, year = self.either_way_seen
+        read, other = month_and_day(month, day), month_and_day(day, month)
+        if kind == 0:
+            read, other = f"{read}, {year}", f"{other}, {year}"
+        return make_finding(
+            "FILE_DATES_DAY_FIRST",
+            None,
+            evidence=self.day_first_seen[1],
+            example=f"Completion Date {text}" if kind == 0 else "a Date of Birth",
+            read=read,
+            other=other,
+        )
+
     @staticmethod
     def _name_characters(number: int, first_name: str, last_name: str, add) -> None:
         for name, column in ((first_name, rules.FIRST_NAME), (last_name, rules.LAST_NAME)):
+            if "?" in name:
+                add(make_finding("NAME_LETTER_LOST", number, column, value=shown(name)))
             if unusual := unusual_characters(name):
                 add(make_finding("UNUSUAL_CHARACTER", number, column, what=unusual))
             if name[:1] in _FORMULA_STARTS:
@@ -387,7 +480,11 @@ class RowJudge:
             column = rules.LICENSE_OR_NPI
             if identifier[:1] in _FORMULA_STARTS:
                 add(make_finding("LOOKS_LIKE_FORMULA", number, column, start=f'"{identifier[0]}"'))
-            if len(identifier) == rules.NPI_DIGITS and is_digits(identifier):
+            if is_scientific(identifier):
+                add(
+                    make_finding("ID_SCIENTIFIC_NOTATION", number, column, value=masked(identifier))
+                )
+            elif len(identifier) == rules.NPI_DIGITS and is_digits(identifier):
                 if npi_is_valid(identifier):
                     npi = identifier
                 else:
@@ -404,6 +501,7 @@ class RowJudge:
                         column,
                         value=masked(identifier),
                         limit=rules.LICENSE_MAX_LENGTH,
+                        holds=what_it_holds(identifier, "letters, digits and dashes"),
                     )
                 )
         return state, license_number, npi
@@ -517,7 +615,19 @@ class RowJudge:
         if text:
             if is_digits(text):
                 return text
-            add(make_finding("BOARD_ID_FORMAT", number, rules.BOARD_ID, value=masked(text)))
+            if is_scientific(text):
+                add(
+                    make_finding(
+                        "ID_SCIENTIFIC_NOTATION", number, rules.BOARD_ID, value=masked(text)
+                    )
+                )
+                return None
+            holds = what_it_holds(text, "digits")
+            add(
+                make_finding(
+                    "BOARD_ID_FORMAT", number, rules.BOARD_ID, value=masked(text), holds=holds
+                )
+            )
         elif is_add and board is not None and rules.BOARDS[board].board_id_required:
             add(make_finding("BOARD_ID_REQUIRED", number, rules.BOARD_ID, board=board))
         return None
@@ -777,6 +887,15 @@ class RowJudge:
                     limit=rules.ABS_DAILY_LIMIT,
                 )
             )
+
+
+def _is_totals_row(row: LearnerRow) -> bool:
+    """Whether a row is a spreadsheet's totals row: no learner's name, and Record Action says
+    Total (or Totals, Sum, Grand total)."""
+    return (
+        not (row.first_name or row.last_name or row.name_cell)
+        and row.action.rstrip(":").strip().casefold() in rules.TOTALS_WORDS
+    )
 
 
 def _completion_hash(board: str, learner: LearnerKey, activity_id: str) -> int:

@@ -620,6 +620,70 @@ def unusual_characters(name: str) -> str:
     return ""
 
 
+# A slash date that reads either way: two numbers up to 12, then perhaps a year.
+_EITHER_WAY = re.compile(r"(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?(?=$|[ T])")
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def either_way_date(text: str) -> tuple[int, int] | None:
+    """(first, second number) of a slash date both of whose numbers can be the month and
+    differ ("09/10", "09/10/2026": September 10 month first, October 9 day first), else None."""
+    match = _EITHER_WAY.match(text.strip())
+    if match is None:
+        return None
+    first, second = int(match[1]), int(match[2])
+    if not (1 <= first <= 12 and 1 <= second <= 12) or first == second:
+        return None
+    return first, second
+
+
+def month_and_day(month: int, day: int) -> str:
+    """A month and day in words, which no reader takes the wrong way round: "September 10"."""
+    return f"{_MONTH_NAMES[month - 1]} {day}"
+
+
+_MONTH_NAMES = (
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+)  # fmt: skip
+# Excel writes a number of 12 or more digits in a CSV as 1.23457E+09 (6 significant digits).
+_SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d*)?[Ee][+-]?\d+")
+
+
+def is_scientific(text: str) -> bool:
+    """Whether an identifier is a number Excel wrote in scientific notation (1.23457E+09)."""
+    return _SCIENTIFIC.fullmatch(text) is not None
+
+
+_CHARACTER_WORDS = {
+    " ": "a space",
+    ",": "a comma",
+    ".": "a period",
+    "/": "a slash",
+    "_": "an underscore",
+    "'": "an apostrophe",
+    '"': "a quote",
+    "#": 'a "#"',
+    "-": "a dash",
+}
+
+
+def what_it_holds(text: str, allowed: str) -> str:
+    """The first character of an identifier that is not ``allowed`` ("digits" or "letters,
+    digits and dashes"), in words for a message: ": it holds a space", ": it holds "é""; ""
+    when every character is allowed."""
+    for char in text:
+        if char.isascii() and (
+            char.isdigit() or (allowed != "digits" and (char.isalpha() or char == "-"))
+        ):
+            continue
+        if char.isascii() and char.isalpha():
+            return ": it holds a letter"
+        named = _CHARACTER_WORDS.get(char) or '"' + char + '"'
+        return f": it holds {named}"
+    return ""
+
+
 _DECIMAL_COMMA = re.compile(r"\d*,\d+")
 
 
