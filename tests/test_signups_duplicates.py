@@ -437,8 +437,9 @@ def test_the_merged_away_signup_is_told_it_was_merged_and_into_what(app, client,
     assert (
         "It was a second signup of the same organization, so the training staff merged it into "
         f"the booking that goes on: Sierra Valley Medical Society, {when}. That booking's "
-        "contact has its manage link. Questions: reply to this email."
+        "contact has its manage link."
     ) in body
+    assert body.count("Questions") == 1
     assert "sign up again" not in body
     assert "merged it into the booking that goes on" in cancelled.html_body
 
@@ -474,7 +475,12 @@ def test_a_merge_can_be_undone_while_both_sessions_are_ahead(app, client, sign_i
         welcome = db.session.scalars(
             select(OutboxMessage).where(OutboxMessage.signup_id == 2).order_by(OutboxMessage.id)
         ).all()[-1]
-        assert welcome.subject.startswith("You're booked:")
+        # Not a plain "You're booked": the same contacts were told of the merge before.
+        assert welcome.subject.startswith("Merge undone: you're booked again for ")
+        assert (
+            "The training staff undid the merge into Sierra Valley Medical Society that "
+            "cancelled your booking, so Sierra Valley Medical Societies is booked again"
+        ) in " ".join(welcome.text_body.split())
         assert welcome.calendar_method == "REQUEST"
         assert "pat@svms.example.net" in welcome.recipients
         actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
@@ -484,6 +490,35 @@ def test_a_merge_can_be_undone_while_both_sessions_are_ahead(app, client, sign_i
             "signup.manage_links_revoked",
             "signup.duplicate_merge_undone",
         ]
+
+
+def test_an_undone_merge_of_a_waitlist_place_says_it_is_back_on_the_waitlist(
+    app, client, make_session, sign_in_as
+):
+    full = make_session(seats=0)
+    client.post("/signup", data=signup_form(full))
+    client.post(
+        "/signup",
+        data=signup_form(
+            full,
+            organization_name="Sierra Valley Medical Societies",
+            contact_email="pat@svms.example.net",
+            attendee_emails="",
+        ),
+    )
+    sign_in_as("staff")
+    client.post("/staff/duplicates/1/2/merge", data={"pair-1-2-merge-keep": "first"})
+    with app.app_context():
+        review_id = db.session.scalars(select(DuplicateReview.id)).one()
+    assert client.post(f"/staff/duplicates/merges/{review_id}/undo").status_code == 303
+    with app.app_context():
+        welcome = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.signup_id == 2).order_by(OutboxMessage.id)
+        ).all()[-1]
+    assert welcome.subject.startswith("Merge undone: you're back on the waitlist for ")
+    assert "Sierra Valley Medical Societies is back on the waitlist" in " ".join(
+        welcome.text_body.split()
+    )
 
 
 def test_a_merge_cannot_be_undone_once_a_session_has_begun(

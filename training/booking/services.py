@@ -792,7 +792,7 @@ def people_changed(
             removed=left,
             links_revoked=revoked,
         )
-    return notices.send_people_update(signup, before)
+    return notices.send_people_update(signup, before, by_staff=actor is not None)
 
 
 class PlaceChanged(BookingError):
@@ -928,11 +928,20 @@ def set_staff_notes(signup: Signup, notes: str, *, actor) -> None:
     record("signup.notes_updated", actor=actor, signup=signup)
 
 
-def reinstate_signup(signup: Signup, status: str, *, now: datetime, actor, reason: str) -> str:
+def reinstate_signup(
+    signup: Signup,
+    status: str,
+    *,
+    now: datetime,
+    actor,
+    reason: str,
+    merged_into: Signup | None = None,
+) -> str:
     """Give a cancelled ``signup`` its place back, as it was: its seat on its session (``status``
     confirmed) or its waitlist place, with a new manage link emailed as at signup.
 
-    For staff undoing their own cancellation (a merge of duplicates). Returns the new manage
+    For staff undoing their own cancellation (a merge of duplicates into ``merged_into``,
+    which the email names: the contacts were told of the merge). Returns the new manage
     link's token. Raises ``BookingError`` when the signup is not cancelled,
     ``SessionUnavailable`` when its session has started or was cancelled, and ``SessionFull``
     when its seat has gone to someone else meanwhile.
@@ -958,7 +967,10 @@ def reinstate_signup(signup: Signup, status: str, *, now: datetime, actor, reaso
         reason=reason,
     )
     token = issue_manage_link(signup)
-    _queue_welcome(signup, token)
+    if signup.is_confirmed:
+        notices.queue_confirmation(signup, token, now=now, merge_undone=merged_into)
+    else:
+        notices.queue_waitlisted(signup, token, now=now, merge_undone=merged_into)
     return token
 
 

@@ -29,7 +29,11 @@ from training.booking.models import (
     SignupChoice,
     TrainingSession,
 )
-from training.booking.notices import send_session_update, send_waitlist_session_moved
+from training.booking.notices import (
+    raise_invite_sequence,
+    send_session_update,
+    send_waitlist_session_moved,
+)
 from training.booking.search import signup_matches
 from training.booking.services import (
     SIGNUP_SESSION_CANCELLED,
@@ -326,8 +330,9 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
 
     Each booked organization is put on the waitlist of its other chosen dates and booked at
     once where one has a seat; the others choose another date from their manage link. Each
-    organization waiting for the session leaves its waitlist and is emailed where it stands
-    now: booked on another of its dates, still waiting for them, or waiting for no date (it
+    organization waiting for the session leaves its waitlist. Once the waitlists are served,
+    each organization booked on it or waiting for it is emailed where it stands now: booked
+    on another of its dates, waiting for them (its place in line), or waiting for no date (it
     may book one with free seats from its manage link). Nobody is booked on a date inside its
     change cutoff (``promote_waitlist``); the email names those dates and says to write to
     staff. Returns how many organizations were booked on it and waiting for it.
@@ -346,11 +351,14 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
     session.cancellation_reason = reason.strip()
     db.session.flush()
     stop_cancelled_session(session, actor=actor, now=now)
-    told = send_session_update(session, now=now)
     booked = db.session.scalars(
-        select(Signup).where(Signup.session_id == session.id, Signup.status == SIGNUP_CONFIRMED)
+        select(Signup)
+        .where(Signup.session_id == session.id, Signup.status == SIGNUP_CONFIRMED)
+        .order_by(Signup.id)
     ).all()
     for signup in booked:
+        # The CANCEL outranks every invite the calendars hold for the date.
+        raise_invite_sequence(signup)
         # Each booking's own record: its live page names the date staff cancelled, and why.
         record(
             SIGNUP_SESSION_CANCELLED,
@@ -375,9 +383,12 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
     displaced = {signup.id for signup in [*booked, *waiting]}
     for alternate in sorted(alternates, key=lambda s: (s.starts_at, s.id)):
         promote_waitlist(alternate, now=now, cancelled_date=session, displaced=displaced)
+    # Written once the waitlists are served, so each says what happened, not what may.
+    for signup in booked:
+        notices.queue_session_cancelled(signup, session, now=now)
     for signup in waiting:
         notices.queue_waitlist_session_cancelled(signup, session, now=now)
-    return Told(told, len(waiting))
+    return Told(len(booked), len(waiting))
 
 
 def drop_cancelled_choices(program: Program) -> int:

@@ -356,6 +356,7 @@ def undo_merge(review: DuplicateReview, *, now: datetime, actor) -> Signup:
                 now=now,
                 actor=actor,
                 reason=f"merge into {kept.organization_name} (signup {kept.id}) undone",
+                merged_into=kept,
             )
     except BookingError as error:
         if isinstance(error, DuplicateReviewError):
