@@ -299,6 +299,26 @@ def test_an_organization_sent_back_to_the_waitlist_does_not_wait_for_an_earlier_
     assert "Not waiting for any date" in manage
 
 
+def test_the_roster_numbers_an_organizations_dates_as_its_manage_page_does(
+    app, client, make_session, sign_in_as
+):
+    doomed = make_session(seats=0)
+    second = make_session(seats=0, starts_in=timedelta(days=5))
+    third = make_session(seats=0, starts_in=timedelta(days=6))
+    token = sign_up(app, doomed, "Three Choices Clinic", "three@clinic.example.org", second, third)
+    sign_in_as("staff")
+    client.post(f"/staff/sessions/{doomed}/cancel", data={"reason": "Room flooded."})
+    with app.app_context():
+        second_when = db.session.get(TrainingSession, second).when
+        third_when = db.session.get(TrainingSession, third).when
+    manage = page_text(app.test_client().get(f"/manage/{token}"))
+    assert f"First choice {second_when}" in manage
+    assert f"Second choice {third_when}" in manage
+    roster = page_text(client.get(f"/staff/sessions/{second}"))
+    assert f"First choice: {second_when} (this session); Second choice: {third_when}" in roster
+    assert "Third choice" not in roster
+
+
 def test_a_waitlist_place_on_a_session_that_has_taken_place_is_not_shown_as_waiting(
     app, client, make_session, sign_in_as, clock
 ):

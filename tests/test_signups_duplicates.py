@@ -410,6 +410,49 @@ def test_a_merge_is_confirmed_on_a_page_showing_both_organizations_and_what_chan
         assert db.session.get(Signup, 1).status == "cancelled"
 
 
+def test_the_merge_page_says_a_signup_without_attendees_has_none_to_move(
+    client, make_session, sign_in_as
+):
+    session_id = make_session()
+    client.post("/signup", data=signup_form(session_id))
+    client.post(
+        "/signup",
+        data=signup_form(
+            session_id,
+            organization_name="Sierra Valley Medical Societies",
+            contact_email="pat@svms.example.net",
+            attendee_emails="",
+        ),
+    )
+    sign_in_as("staff")
+    text = page_text(client.get("/staff/duplicates/1/2/merge?pair-1-2-merge-keep=first"))
+    assert "No attendee moves: Sierra Valley Medical Societies has no attendees to move." in text
+    assert "already lists" not in text and "no room" not in text
+
+
+def test_the_merge_page_names_the_attendees_the_kept_signup_already_lists(
+    client, make_session, sign_in_as
+):
+    session_id = make_session()
+    client.post("/signup", data=signup_form(session_id))
+    client.post(
+        "/signup",
+        data=signup_form(
+            session_id,
+            organization_name="Sierra Valley Medical Societies",
+            contact_email="pat@svms.example.net",
+            attendee_emails="lee@sierravalley.example.org",
+        ),
+    )
+    sign_in_as("staff")
+    text = page_text(client.get("/staff/duplicates/1/2/merge?pair-1-2-merge-keep=first"))
+    assert (
+        "No attendee moves: Sierra Valley Medical Society already lists "
+        "lee@sierravalley.example.org."
+    ) in text
+    assert "has no attendees" not in text
+
+
 def test_the_merge_page_of_a_pair_already_decided_says_so_and_offers_nothing(
     client, sign_in_as, pair
 ):

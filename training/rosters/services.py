@@ -395,8 +395,8 @@ def drop_cancelled_choices(program: Program) -> int:
     """Take every waitlisted organization of ``program`` off the waitlists of its cancelled
     sessions (a cancelled session has no waitlist); returns how many places were dropped.
 
-    The other chosen dates keep their rank, so "2nd choice" still means what the organization
-    chose.
+    The other chosen dates keep their order (pages and emails number them from 1 again:
+    ``ordinal_choice``).
     """
     cancelled = select(TrainingSession.id).where(
         TrainingSession.program_id == program.id, TrainingSession.status == SESSION_CANCELLED
