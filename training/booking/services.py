@@ -656,8 +656,11 @@ def lock_signup(signup: Signup) -> None:
     db.session.refresh(signup)
 
 
-def change_session(signup: Signup, session: TrainingSession, *, now: datetime, actor=None) -> None:
-    """Move a signup to ``session`` (which must have a free seat), freeing its old seat.
+def change_session(
+    signup: Signup, session: TrainingSession, *, now: datetime, actor=None
+) -> list[Signup]:
+    """Move a signup to ``session`` (which must have a free seat), freeing its old seat;
+    returns the organizations booked from the waitlist into that seat (``promote_waitlist``).
 
     For a waitlisted signup this books it. Staff (``actor``) are not held to the change cutoff.
     """
@@ -695,8 +698,7 @@ def change_session(signup: Signup, session: TrainingSession, *, now: datetime, a
     notices.queue_confirmation(
         signup, token, previous=previous, now=now, by_staff=actor is not None
     )
-    if previous is not None:
-        promote_waitlist(previous, now=now)
+    return promote_waitlist(previous, now=now) if previous is not None else []
 
 
 def full_dates_to_wait_for(signup: Signup, now: datetime) -> list[TrainingSession]:
@@ -813,8 +815,9 @@ def cancel_signup(
     reason: str | None = None,
     asked_about: str | None = None,
     merged_into: Signup | None = None,
-) -> None:
-    """Cancel a booking or waitlist place; the freed seat goes to the waitlist.
+) -> list[Signup]:
+    """Cancel a booking or waitlist place; the freed seat goes to the waitlist. Returns the
+    organizations booked from the waitlist into it (``promote_waitlist``).
 
     The organization may cancel until its session starts, inside the change cutoff too (see
     ``change_window``); the organization promoted to the freed seat is emailed. Staff
@@ -852,8 +855,7 @@ def cancel_signup(
         by_staff=actor is not None,
         merged_into=merged_into,
     )
-    if previous is not None:
-        promote_waitlist(previous, now=now)
+    return promote_waitlist(previous, now=now) if previous is not None else []
 
 
 def promote_waitlist(

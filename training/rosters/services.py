@@ -174,11 +174,12 @@ class SessionDetails:
 
 @dataclass(frozen=True)
 class Told:
-    """Who a change to a session emails: organizations ``booked`` on it, and ``waiting`` for
-    it."""
+    """Who a change to a session emails: organizations ``booked`` on it, ``waiting`` for it,
+    and ``promoted``: booked from its waitlist by the change (more seats, say)."""
 
     booked: int
     waiting: int = 0
+    promoted: int = 0
 
 
 # Changing any of these sends everyone booked an updated invite.
@@ -241,8 +242,9 @@ def update_session(
     inside_cutoff_confirmed: bool = False,
 ) -> Told:
     """Apply staff's changes, then the ``facilitators`` (None keeps them); returns how many
-    organizations were sent an updated invite, and how many waiting for it were told that it
-    moved (``send_waitlist_session_moved``).
+    organizations were sent an updated invite, how many waiting for it were told that it
+    moved (``send_waitlist_session_moved``), and how many were booked from its waitlist into
+    seats the change opened (``promote_waitlist``).
 
     Seats may go down only to the number already booked; the check and the change are one
     UPDATE, so a booking racing the change cannot slip in between (``SeatsBelowBooked``).
@@ -314,11 +316,9 @@ def update_session(
         seats=details.seats,
         **_past_note(past_reason),
     )
-    told = Told(
-        send_session_update(session, before, now=now) if changed else 0,
-        send_waitlist_session_moved(session, before, now=now),
-    )
-    promote_waitlist(session, now=now)
+    booked = send_session_update(session, before, now=now) if changed else 0
+    waiting = send_waitlist_session_moved(session, before, now=now)
+    told = Told(booked, waiting, promoted=len(promote_waitlist(session, now=now)))
     if facilitators is not None:
         assign_facilitators(session, list(facilitators), actor=actor)
     return told
