@@ -580,6 +580,8 @@ def _render_manage(
         date_form = ChangeDateForm()
     # The dates open to a change now, whatever a refused post was checked against.
     date_form.session_id.choices = _change_options(signup, now)
+    if not signup.is_confirmed:
+        date_form.say_booking_a_first_date()
     if waitlist_form is None:
         waitlist_form = WaitlistForm(formdata=None)
     waitlist_form.set_sessions(
