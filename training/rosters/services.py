@@ -317,8 +317,11 @@ def update_session(
         **_past_note(past_reason),
     )
     booked = send_session_update(session, before, now=now) if changed else 0
+    promoted = promote_waitlist(session, now=now)
+    # After the promotions: those booked by them are not told they wait, and the others'
+    # places in line are the ones left.
     waiting = send_waitlist_session_moved(session, before, now=now)
-    told = Told(booked, waiting, promoted=len(promote_waitlist(session, now=now)))
+    told = Told(booked, waiting, promoted=len(promoted))
     if facilitators is not None:
         assign_facilitators(session, list(facilitators), actor=actor)
     return told
