@@ -42,6 +42,21 @@ def test_manage_page_shows_the_booking(client, booked):
     assert "Cancel this booking" in text
 
 
+def test_the_manage_page_of_an_organization_holding_no_date_offers_to_book_one(
+    client, make_session
+):
+    full = make_session(seats=0)
+    make_session(seats=3, starts_in=timedelta(days=6))
+    token = manage_token(client.post("/signup", data=signup_form(full)))
+    response = client.get(f"/manage/{token}")
+    markup, text = response.get_data(as_text=True), page_text(response)
+    assert "<title>Manage your signup" in markup
+    assert "<h1>Manage your signup</h1>" in markup
+    assert "Manage your booking" not in text
+    assert ">Book this date</button>" in markup
+    assert "Change date" not in text and "New date" not in text
+
+
 def test_manage_tokens_are_stored_only_as_hashes(app, booked):
     token, _ = booked
     with app.app_context():

@@ -168,6 +168,39 @@ def test_a_changed_contact_address_is_told_at_the_old_and_the_new_address(
     assert removal["invite"]["attendees"] == [(f"mailto:{CONTACT}", "Ana Reyes")]
 
 
+def test_a_contact_who_changed_their_own_address_is_not_told_to_ask_themselves_back(
+    app, client, smtp, booked
+):
+    _update, removal = save_contacts(
+        app, client, smtp, booked, contact_email="ana.new@sierravalley.example.org"
+    )
+
+    assert removal["rcpt"] == [CONTACT]
+    text = " ".join(removal["text"].split())
+    assert "is now Ana Reyes <ana.new@sierravalley.example.org>" in text
+    assert "This change was made on the booking's manage page." in text
+    assert "If you didn't make it, tell us at once: reply to this email." in text
+    assert "add you again" not in text
+
+
+def test_an_old_contact_and_a_removed_attendee_each_get_the_words_for_them(
+    app, client, smtp, booked
+):
+    _update, old_contact, attendee = save_contacts(
+        app,
+        client,
+        smtp,
+        booked,
+        contact_email="ana.new@sierravalley.example.org",
+        attendee_emails=LEE,
+    )
+
+    assert (old_contact["rcpt"], attendee["rcpt"]) == ([CONTACT], [KIM])
+    assert "If you didn't make it" in old_contact["text"]
+    assert "If this is a mistake, ask Ana Reyes to add you again." in attendee["text"]
+    assert [a for a, _ in attendee["invite"]["attendees"]] == mailto(KIM)
+
+
 def test_a_renamed_contact_is_a_new_invite_for_everyone_and_no_cancel(app, client, smtp, booked):
     [update] = save_contacts(app, client, smtp, booked, contact_name="Ana María Reyes")
 
@@ -308,6 +341,8 @@ def test_undoing_a_merge_takes_the_moved_attendees_off_the_kept_booking_with_a_c
         update["invite"]["uid"],
     )
     assert [a for a, _ in removal["invite"]["attendees"]] == mailto("jo@svms.example.net")
+    assert "The training staff made this change." in removal["text"]
+    assert "add you again" not in removal["text"]
 
 
 # --- One recipient and one ATTENDEE per mailbox ---------------------------------------------

@@ -16,11 +16,12 @@ from mail_support import invite_bytes
 from sqlalchemy import func, select
 
 from training.booking import services
-from training.booking.models import SESSION_CANCELLED, Signup, TrainingSession
+from training.booking.models import Signup, TrainingSession
 from training.booking.notices import send_session_update
 from training.extensions import db, utcnow
 from training.mail.delivery import deliver_due
 from training.mail.models import OutboxMessage
+from training.rosters.services import cancel_session
 
 HOSTILE_NAME = (
     'Clínica "Ñandú"; Smith, Jones & Co.\r\nBcc: victim@example.org\r\nX-Evil: 1 🎉 مستشفى الأمل'
@@ -264,8 +265,9 @@ def test_staff_change_sends_a_request_with_the_next_sequence_to_everyone_booked(
 
     with app.app_context():
         session = db.session.get(TrainingSession, session_id)
-        session.status = SESSION_CANCELLED
-        send_session_update(session, now=session.starts_at - timedelta(days=1))
+        cancel_session(
+            session, "Room flooded.", now=session.starts_at - timedelta(days=1), actor=None
+        )
         db.session.commit()
     deliver(app)
     cancelled = [read_invite(invite_bytes(r.message)) for r in smtp.received[4:]]

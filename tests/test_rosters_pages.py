@@ -343,7 +343,10 @@ def test_moving_a_session_tells_staff_who_is_emailed_booked_and_waiting(
     response = client.post(
         f"/staff/sessions/{session_id}/edit",
         data=session_form(
-            day=f"{later:%Y-%m-%d}", starts_at=f"{local:%H:%M}", ends_at=f"{local_end:%H:%M}"
+            day=f"{later:%Y-%m-%d}",
+            starts_at=f"{local:%H:%M}",
+            ends_at=f"{local_end:%H:%M}",
+            seats="1",
         ),
     )
     text = page_text(client.get(response.headers["Location"]))
@@ -351,6 +354,33 @@ def test_moving_a_session_tells_staff_who_is_emailed_booked_and_waiting(
         "1 organization booked on it will be emailed an updated invite; 1 organization waiting "
         "for it will be emailed that it moved." in text
     )
+
+
+def test_more_seats_tell_staff_who_was_booked_from_the_waitlist(
+    app, client, make_session, sign_in_as
+):
+    session_id = make_session(seats=1)
+    book(client, session_id, "North Clinic")
+    book(client, session_id, "South Clinic")  # waitlisted
+    sign_in_as("staff")
+    with app.app_context():
+        session = db.session.get(TrainingSession, session_id)
+        local, local_end = session.local_starts_at, session.local_ends_at
+        when = session.when
+    response = client.post(
+        f"/staff/sessions/{session_id}/edit",
+        data=session_form(
+            day=f"{local:%Y-%m-%d}",
+            starts_at=f"{local:%H:%M}",
+            ends_at=f"{local_end:%H:%M}",
+            seats="2",
+            meeting_url=session.meeting_url or "",
+            dial_in=session.dial_in or "",
+            passcode=session.passcode or "",
+        ),
+    )
+    text = page_text(client.get(response.headers["Location"]))
+    assert f"Saved {when}. 1 organization was booked from the waitlist and emailed." in text
 
 
 def test_cancelling_a_session_asks_for_a_reason_then_cancels_it(
@@ -526,7 +556,10 @@ def test_cancelling_a_booking_needs_a_reason_and_frees_the_seat(
     )
     client.post(url, data={"reason": "They asked by phone"})
     text = page_text(client.get(f"/staff/sessions/{session_id}"))
-    assert "Cancelled North Clinic's place. They have been emailed." in text
+    assert (
+        "Cancelled North Clinic's place. They have been emailed. The freed seat went to "
+        "South Clinic from the waitlist; they have been emailed." in text
+    )
     assert "Booked (1) South Clinic" in text  # the waitlist took the seat
     again = client.post(url, data={"reason": "Twice"})
     assert "North Clinic's booking is already cancelled. Nothing was changed." in page_text(
@@ -547,7 +580,9 @@ def test_cancelling_a_booking_needs_a_reason_and_frees_the_seat(
                 OutboxMessage.kind == "cancelled", OutboxMessage.signup_id == north
             )
         ).one()
-    assert "The training staff cancelled it. Questions: reply to this email." in told
+    assert "The training staff cancelled it." in told
+    # One "questions" line: the footer's.
+    assert told.count("Questions") == 1 and told.count("eply to this email") == 1
     assert "sign up again" not in told
 
 

@@ -110,7 +110,7 @@ def test_more_seats_go_to_the_waitlist_at_once(app, client, make_session, staff_
     session_id = make_session(seats=1)
     client.post("/signup", data=signup_form(session_id, organization_name="North Clinic"))
     client.post("/signup", data=signup_form(session_id, organization_name="South Clinic"))
-    staff_change(app, staff_id, session_id, seats=2)
+    assert staff_change(app, staff_id, session_id, seats=2).promoted == 1
     with app.app_context():
         statuses = {s.organization_name: s.status for s in db.session.scalars(select(Signup))}
     assert statuses == {"North Clinic": "confirmed", "South Clinic": "confirmed"}
@@ -157,7 +157,8 @@ def test_cancelling_a_session_cancels_invites_and_books_alternates_with_seats(
         assert "/manage/" in cancel_email.text_body
     kinds = outbox(app)
     assert kinds.count(("session_cancelled", "CANCEL")) == 2
-    assert kinds[-1] == ("booking_confirmed", "REQUEST")  # North Clinic, on its alternate
+    # North Clinic, on its alternate; the cancellation emails follow, saying where each stands.
+    assert kinds[-3:] == [("booking_confirmed", "REQUEST"), *[("session_cancelled", "CANCEL")] * 2]
     assert "Change your date" in client.get(f"/manage/{with_alternate}").get_data(as_text=True)
 
 
@@ -207,6 +208,30 @@ def test_organizations_waiting_for_a_moved_session_are_emailed_its_new_time(
         assert "choose other dates, or leave the waitlist:" in email.text_body
         assert "Change your date" not in email.text_body
         assert "Choose other dates or leave the waitlist</a>" in email.html_body
+
+
+def test_an_organization_booked_by_a_move_with_more_seats_is_not_told_it_waits(
+    app, client, make_session, staff_id
+):
+    session_id = make_session(seats=1)
+    for name in ("North Clinic", "South Clinic", "West Clinic"):
+        client.post("/signup", data=signup_form(session_id, organization_name=name))
+
+    told = staff_change(
+        app, staff_id, session_id, seats=2, **moved_to(session_id, app, timedelta(days=5))
+    )
+
+    assert (told.booked, told.waiting, told.promoted) == (1, 1, 1)
+    with app.app_context():
+        moved = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "waitlist_session_moved")
+        ).one()
+        assert "West Clinic" in moved.subject
+        assert "number 1 in line" in moved.text_body  # South Clinic, ahead of it, was booked
+        [promoted] = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.subject.startswith("A seat opened up"))
+        ).all()
+        assert "South Clinic" in promoted.subject
 
 
 def test_a_seat_freed_inside_the_change_cutoff_is_not_given_to_the_waitlist(

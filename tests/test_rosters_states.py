@@ -169,9 +169,69 @@ def test_a_cancelled_booking_is_not_told_it_waits_for_a_date_that_has_taken_plac
         deliver_due(now=lambda: NOW + timedelta(hours=2))
     [received] = smtp.received
     text = " ".join(received.message.get_body(preferencelist=("plain",)).get_content().split())
-    assert "You also chose these dates." in text
-    assert f"- {later_when}" in text
+    assert (
+        "You are now on the waitlist for the other dates you chose: "
+        f"- {later_when}: number 1 in line" in text
+    )
     assert held_when not in text
+
+
+def test_a_booking_whose_session_is_cancelled_is_told_it_was_booked_on_its_other_date(
+    app, client, make_session, sign_in_as, smtp
+):
+    doomed = make_session(seats=1)
+    second = make_session(seats=1, starts_in=timedelta(days=5))
+    sign_up(app, doomed, "Mu Org", "mu@clinic.example.org", second)
+    arrived(app, smtp)
+    smtp.received.clear()
+    sign_in_as("staff")
+    client.post(f"/staff/sessions/{doomed}/cancel", data={"reason": "Room flooded."})
+    with app.app_context():
+        doomed_when = db.session.get(TrainingSession, doomed).when
+        second_when = db.session.get(TrainingSession, second).when
+    mail = dict(arrived(app, smtp)["mu@clinic.example.org"])
+    text = mail[f"Cancelled: the training session on {doomed_when} (Mu Org)"]
+    assert f"so you are now booked for {second_when}. A separate email brings" in text
+    assert "straight away" not in text and "waitlist" not in text
+    # The footer for a booking, not for a waitlist place.
+    assert "Change your date, update who is attending, or cancel:" in text
+    assert f"{doomed_when} is cancelled: you're booked for {second_when} (Mu Org)" in mail
+
+
+def test_a_booking_whose_other_date_is_full_is_told_its_place_in_line(
+    app, client, make_session, sign_in_as, smtp
+):
+    doomed = make_session(seats=1)
+    full = make_session(seats=0, starts_in=timedelta(days=5))
+    sign_up(app, doomed, "Psi Org", "psi@clinic.example.org", full)
+    arrived(app, smtp)
+    smtp.received.clear()
+    sign_in_as("staff")
+    client.post(f"/staff/sessions/{doomed}/cancel", data={"reason": "Room flooded."})
+    with app.app_context():
+        full_when = db.session.get(TrainingSession, full).when
+    [(_subject, text)] = arrived(app, smtp)["psi@clinic.example.org"]
+    assert f"the other dates you chose: - {full_when}: number 1 in line" in text
+    assert "straight away" not in text
+    assert "See your place in line, choose other dates, or leave the waitlist:" in text
+
+
+def test_a_booking_with_no_other_date_is_told_to_choose_one(
+    app, client, make_session, sign_in_as, smtp
+):
+    doomed = make_session(seats=1)
+    spare = make_session(seats=2, starts_in=timedelta(days=5))
+    sign_up(app, doomed, "Only Date Org", "only@clinic.example.org")
+    arrived(app, smtp)
+    smtp.received.clear()
+    sign_in_as("staff")
+    client.post(f"/staff/sessions/{doomed}/cancel", data={"reason": "Room flooded."})
+    with app.app_context():
+        spare_when = db.session.get(TrainingSession, spare).when
+    [(_subject, text)] = arrived(app, smtp)["only@clinic.example.org"]
+    assert "You are not waiting for any other date." in text
+    assert f"Dates with seats left now: - {spare_when}" in text
+    assert "Book a date, join a waitlist, or cancel your signup:" in text
 
 
 def test_the_sessions_list_shows_no_waitlist_for_a_cancelled_session(
@@ -237,6 +297,26 @@ def test_an_organization_sent_back_to_the_waitlist_does_not_wait_for_an_earlier_
     manage = page_text(app.test_client().get(f"/manage/{token}"))
     assert "in line" not in manage
     assert "Not waiting for any date" in manage
+
+
+def test_the_roster_numbers_an_organizations_dates_as_its_manage_page_does(
+    app, client, make_session, sign_in_as
+):
+    doomed = make_session(seats=0)
+    second = make_session(seats=0, starts_in=timedelta(days=5))
+    third = make_session(seats=0, starts_in=timedelta(days=6))
+    token = sign_up(app, doomed, "Three Choices Clinic", "three@clinic.example.org", second, third)
+    sign_in_as("staff")
+    client.post(f"/staff/sessions/{doomed}/cancel", data={"reason": "Room flooded."})
+    with app.app_context():
+        second_when = db.session.get(TrainingSession, second).when
+        third_when = db.session.get(TrainingSession, third).when
+    manage = page_text(app.test_client().get(f"/manage/{token}"))
+    assert f"First choice {second_when}" in manage
+    assert f"Second choice {third_when}" in manage
+    roster = page_text(client.get(f"/staff/sessions/{second}"))
+    assert f"First choice: {second_when} (this session); Second choice: {third_when}" in roster
+    assert "Third choice" not in roster
 
 
 def test_a_waitlist_place_on_a_session_that_has_taken_place_is_not_shown_as_waiting(

@@ -410,6 +410,49 @@ def test_a_merge_is_confirmed_on_a_page_showing_both_organizations_and_what_chan
         assert db.session.get(Signup, 1).status == "cancelled"
 
 
+def test_the_merge_page_says_a_signup_without_attendees_has_none_to_move(
+    client, make_session, sign_in_as
+):
+    session_id = make_session()
+    client.post("/signup", data=signup_form(session_id))
+    client.post(
+        "/signup",
+        data=signup_form(
+            session_id,
+            organization_name="Sierra Valley Medical Societies",
+            contact_email="pat@svms.example.net",
+            attendee_emails="",
+        ),
+    )
+    sign_in_as("staff")
+    text = page_text(client.get("/staff/duplicates/1/2/merge?pair-1-2-merge-keep=first"))
+    assert "No attendee moves: Sierra Valley Medical Societies has no attendees to move." in text
+    assert "already lists" not in text and "no room" not in text
+
+
+def test_the_merge_page_names_the_attendees_the_kept_signup_already_lists(
+    client, make_session, sign_in_as
+):
+    session_id = make_session()
+    client.post("/signup", data=signup_form(session_id))
+    client.post(
+        "/signup",
+        data=signup_form(
+            session_id,
+            organization_name="Sierra Valley Medical Societies",
+            contact_email="pat@svms.example.net",
+            attendee_emails="lee@sierravalley.example.org",
+        ),
+    )
+    sign_in_as("staff")
+    text = page_text(client.get("/staff/duplicates/1/2/merge?pair-1-2-merge-keep=first"))
+    assert (
+        "No attendee moves: Sierra Valley Medical Society already lists "
+        "lee@sierravalley.example.org."
+    ) in text
+    assert "has no attendees" not in text
+
+
 def test_the_merge_page_of_a_pair_already_decided_says_so_and_offers_nothing(
     client, sign_in_as, pair
 ):
@@ -437,8 +480,9 @@ def test_the_merged_away_signup_is_told_it_was_merged_and_into_what(app, client,
     assert (
         "It was a second signup of the same organization, so the training staff merged it into "
         f"the booking that goes on: Sierra Valley Medical Society, {when}. That booking's "
-        "contact has its manage link. Questions: reply to this email."
+        "contact has its manage link."
     ) in body
+    assert body.count("Questions") == 1
     assert "sign up again" not in body
     assert "merged it into the booking that goes on" in cancelled.html_body
 
@@ -474,7 +518,12 @@ def test_a_merge_can_be_undone_while_both_sessions_are_ahead(app, client, sign_i
         welcome = db.session.scalars(
             select(OutboxMessage).where(OutboxMessage.signup_id == 2).order_by(OutboxMessage.id)
         ).all()[-1]
-        assert welcome.subject.startswith("You're booked:")
+        # Not a plain "You're booked": the same contacts were told of the merge before.
+        assert welcome.subject.startswith("Merge undone: you're booked again for ")
+        assert (
+            "The training staff undid the merge into Sierra Valley Medical Society that "
+            "cancelled your booking, so Sierra Valley Medical Societies is booked again"
+        ) in " ".join(welcome.text_body.split())
         assert welcome.calendar_method == "REQUEST"
         assert "pat@svms.example.net" in welcome.recipients
         actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
@@ -484,6 +533,35 @@ def test_a_merge_can_be_undone_while_both_sessions_are_ahead(app, client, sign_i
             "signup.manage_links_revoked",
             "signup.duplicate_merge_undone",
         ]
+
+
+def test_an_undone_merge_of_a_waitlist_place_says_it_is_back_on_the_waitlist(
+    app, client, make_session, sign_in_as
+):
+    full = make_session(seats=0)
+    client.post("/signup", data=signup_form(full))
+    client.post(
+        "/signup",
+        data=signup_form(
+            full,
+            organization_name="Sierra Valley Medical Societies",
+            contact_email="pat@svms.example.net",
+            attendee_emails="",
+        ),
+    )
+    sign_in_as("staff")
+    client.post("/staff/duplicates/1/2/merge", data={"pair-1-2-merge-keep": "first"})
+    with app.app_context():
+        review_id = db.session.scalars(select(DuplicateReview.id)).one()
+    assert client.post(f"/staff/duplicates/merges/{review_id}/undo").status_code == 303
+    with app.app_context():
+        welcome = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.signup_id == 2).order_by(OutboxMessage.id)
+        ).all()[-1]
+    assert welcome.subject.startswith("Merge undone: you're back on the waitlist for ")
+    assert "Sierra Valley Medical Societies is back on the waitlist" in " ".join(
+        welcome.text_body.split()
+    )
 
 
 def test_a_merge_cannot_be_undone_once_a_session_has_begun(

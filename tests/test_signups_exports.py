@@ -110,7 +110,7 @@ def test_all_signups_download_as_csv_with_formulas_neutralized(client, sign_in_a
         "ana.reyes@sierravalley.example.org",
         "(916) 555-0100",
         "lee@sierravalley.example.org; kim@sierravalley.example.org",
-        "confirmed",
+        "booked",  # as the roster export and the signups list call it
     ]
     assert booked[10:] == ["", ""]
 
@@ -128,6 +128,7 @@ def test_all_signups_download_as_xlsx_with_exact_values_in_text_cells(client, si
     assert table[0] == HEADER
     assert table[1] == HOSTILE_XLSX_ROW
     assert table[2][0] == "Sierra Valley Medical Society"
+    assert table[2][6] == "booked"
     assert all(cell.data_type == "s" for row in sheet.iter_rows() for cell in row if cell.value)
 
 

@@ -222,10 +222,15 @@ class ContactsForm(ContactFields):
 
 
 class ChangeDateForm(Form):
-    """The manage page's form to move the booking to another date."""
+    """The manage page's form to move the booking to another date (or, waiting, book one)."""
 
     session_id = IdSelectField("New date", validators=[InputRequired()])
     submit = SubmitField("Change date")
+
+    def say_booking_a_first_date(self) -> None:
+        """Word the form for an organization that holds no date: it books one, moves nothing."""
+        self.session_id.label.text = "Date"
+        self.submit.label.text = "Book this date"
 
     def validate_session_id(self, field):
         """A date must be chosen."""

@@ -14,6 +14,14 @@ from training.mail.services import mailbox_key
 SIGNUP_CONFIRMED = "confirmed"
 SIGNUP_WAITLISTED = "waitlisted"
 SIGNUP_CANCELLED = "cancelled"
+# What every page and export calls a signup's status: one word each, shared.
+SIGNUP_STATUS_LABELS = {
+    SIGNUP_CONFIRMED: "Booked",
+    SIGNUP_WAITLISTED: "Waitlisted",
+    SIGNUP_CANCELLED: "Cancelled",
+}
+# Waitlisted with no chosen date still to come.
+WAITS_FOR_NO_DATE_LABEL = "Not waiting for any date"
 SESSION_SCHEDULED = "scheduled"
 SESSION_CANCELLED = "cancelled"
 # Where a session is in time (``TrainingSession.timing``), and how every staff page says it.
@@ -329,6 +337,13 @@ class Signup(db.Model):
         if not self.is_waitlisted:
             return []
         return [session for session in self.chosen_sessions if not session.has_started(now)]
+
+    def status_label(self, now: datetime) -> str:
+        """Its status at ``now`` as pages and exports name it (``SIGNUP_STATUS_LABELS``), or
+        "Not waiting for any date" for a waitlisted signup with no chosen date to come."""
+        if self.is_waitlisted and not self.waiting_sessions(now):
+            return WAITS_FOR_NO_DATE_LABEL
+        return SIGNUP_STATUS_LABELS[self.status]
 
     @property
     def lost_its_dates_to_cancellation(self) -> bool:

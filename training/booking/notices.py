@@ -124,12 +124,14 @@ def queue_confirmation(
     cancelled_date: TrainingSession | None = None,
     now: datetime | None = None,
     by_staff: bool = False,
+    merge_undone: Signup | None = None,
 ) -> None:
     """Queue the "you're booked" email with its invite (REQUEST); after a move, first the CANCEL
     of the old date, as an email of its own. ``promoted`` says it came off the waitlist: into
     a seat that opened up, or, with ``cancelled_date``, on another date it chose because that
     one was cancelled (no seat opened: its own date went). ``by_staff``: the training staff
-    made the move, and both emails say so."""
+    made the move, and both emails say so. ``merge_undone``: staff undid the merge of this
+    booking into that signup, which had cancelled it; the email says it is booked again."""
     when = signup.session.when
     if previous is not None:
         # Two emails, one invite each: clients act on one calendar per message, and the old
@@ -145,6 +147,8 @@ def queue_confirmation(
             now=now,
         )
         subject = subject_for(signup, f"Your training date has changed: {when}")
+    elif merge_undone is not None:
+        subject = subject_for(signup, f"Merge undone: you're booked again for {when}")
     elif cancelled_date is not None:
         cancelled = cancelled_date.when
         subject = subject_for(signup, f"{cancelled} is cancelled: you're booked for {when}")
@@ -162,6 +166,7 @@ def queue_confirmation(
         promoted=promoted,
         cancelled_date=cancelled_date,
         by_staff=by_staff,
+        merge_undone=merge_undone,
         now=now,
     )
 
@@ -233,21 +238,32 @@ def manage_actions(signup: Signup, now: datetime) -> dict[str, datetime | bool |
     return actions | {"changes_close_at": closes if now >= closes else None}
 
 
-def queue_waitlisted(signup: Signup, token: str, *, now: datetime | None = None) -> None:
+def queue_waitlisted(
+    signup: Signup,
+    token: str,
+    *,
+    now: datetime | None = None,
+    merge_undone: Signup | None = None,
+) -> None:
     """Queue the "you're on the waitlist" email (no invite: no date is booked yet), its
-    subject naming the first-choice date and the organization; sent on signing up and on
-    joining a waitlist from the manage page."""
+    subject naming the first-choice date and the organization; sent on signing up, on
+    joining a waitlist from the manage page, and (``merge_undone``: the signup it had been
+    merged into) when staff undo a merge that had cancelled the waitlist place."""
     first_choice = signup.chosen_sessions[0].when if signup.choices else signup.program.name
+    text = "Merge undone: you're back on the waitlist" if merge_undone else "You're on the waitlist"
     queue_signup_email(
         signup,
         token,
         "waitlisted",
-        subject_for(signup, f"You're on the waitlist for {first_choice}"),
+        subject_for(signup, f"{text} for {first_choice}"),
         now=now,
+        merge_undone=merge_undone,
     )
 
 
-def send_people_update(signup: Signup, before: list[tuple[str, str]]) -> bool:
+def send_people_update(
+    signup: Signup, before: list[tuple[str, str]], *, by_staff: bool = False
+) -> bool:
     """Tell everyone concerned that who is on ``signup`` changed; False when nothing did.
 
     ``before`` is ``signup.mailboxes`` as it was before the change (the contact first).
@@ -258,8 +274,10 @@ def send_people_update(signup: Signup, before: list[tuple[str, str]]) -> bool:
     REQUEST, the next SEQUENCE, the full ATTENDEE list, and a fresh manage link), and the
     addresses taken off get one email of their own (for a booked date, a CANCEL of the same
     UID and SEQUENCE listing only them, no manage link); a changed contact is named in both,
-    so the old and the new contact address each learn of it. Call it in the transaction of
-    the change.
+    so the old and the new contact address each learn of it. The old contact address gets its
+    email apart, saying who made the change: from the manage page (the contact) or, with
+    ``by_staff``, the training staff; the others taken off are told to ask the contact to add
+    them again. Call it in the transaction of the change.
     """
     after = signup.mailboxes
     if signup.is_cancelled or _mailbox_keys(before) == _mailbox_keys(after):
@@ -274,6 +292,7 @@ def send_people_update(signup: Signup, before: list[tuple[str, str]]) -> bool:
         "previous_contact": (
             before[0] if _mailbox_keys(before)[0] != _mailbox_keys(after)[0] else None
         ),
+        "by_staff": by_staff,
     }
     booked = signup.session if signup.is_confirmed else None
     method = None
@@ -286,27 +305,39 @@ def send_people_update(signup: Signup, before: list[tuple[str, str]]) -> bool:
     queue_signup_email(
         signup, issue_manage_link(signup), "people_updated", subject, method=method, **context
     )
-    if not removed:
-        return True
+    # The old contact address apart: it is told who changed it, never to ask itself back.
+    old_contact = mailbox_key(before[0][1])
+    contact = [mailbox for mailbox in removed if mailbox_key(mailbox[1]) == old_contact]
+    others = [mailbox for mailbox in removed if mailbox_key(mailbox[1]) != old_contact]
+    for group, was_contact in ((contact, True), (others, False)):
+        if group:
+            _queue_people_removed(signup, booked, group, context | {"was_contact": was_contact})
+    return True
+
+
+def _queue_people_removed(
+    signup: Signup,
+    booked: TrainingSession | None,
+    removed: list[tuple[str, str]],
+    context: dict[str, Any],
+) -> None:
+    # For a booked date, the CANCEL of the same UID and SEQUENCE, listing only them.
     recipients = [email for _name, email in removed]
     if booked is None:
         subject = subject_for(signup, "Removed: you are no longer on the waitlist place")
         queue_email("people_removed", recipients, subject, signup, **context)
-    else:
-        subject = subject_for(
-            signup, f"Removed: you are no longer on the booking for {booked.when}"
-        )
-        queue_with_invite(
-            "people_removed",
-            recipients,
-            subject,
-            signup,
-            invite=replace(invite_details(signup), attendees=tuple(removed)),
-            method="CANCEL",
-            whole_event=False,
-            **context,
-        )
-    return True
+        return
+    subject = subject_for(signup, f"Removed: you are no longer on the booking for {booked.when}")
+    queue_with_invite(
+        "people_removed",
+        recipients,
+        subject,
+        signup,
+        invite=replace(invite_details(signup), attendees=tuple(removed)),
+        method="CANCEL",
+        whole_event=False,
+        **context,
+    )
 
 
 def _mailbox_keys(mailboxes: list[tuple[str, str]]) -> tuple[tuple[str, str], frozenset]:
@@ -370,17 +401,18 @@ def emails_session_changes(session: TrainingSession, now: datetime) -> bool:
 def send_session_update(
     session: TrainingSession, previous: Mapping[str, Any] | None = None, *, now: datetime
 ) -> int:
-    """Tell everyone booked on ``session`` that staff changed it; returns how many were told.
+    """Tell everyone booked on ``session`` that staff changed its time, link or dial-in;
+    returns how many were told.
 
-    Call it after changing the session's time, link or dial-in (a REQUEST with the next
-    SEQUENCE, whose email lists what changed from ``previous``, the columns' values before the
-    change: see ``session_changes``), or after cancelling it (a CANCEL), in the same
-    transaction. Each booking's SEQUENCE goes up either way, so its .ics download is newer than
-    any invite a calendar holds; but a change to a session that has started at ``now`` is
-    emailed to nobody (an invite for a date gone by helps no one) and returns 0.
+    Call it after the change, in the same transaction: each booking gets a REQUEST with the
+    next SEQUENCE, whose email lists what changed from ``previous``, the columns' values before
+    the change (see ``session_changes``). Each booking's SEQUENCE goes up, so its .ics download
+    is newer than any invite a calendar holds; but a change to a session that has started at
+    ``now`` is emailed to nobody (an invite for a date gone by helps no one) and returns 0.
+    A cancelled session is told by ``rosters.notices.queue_session_cancelled`` instead, once
+    each booking's new place is known.
     """
-    cancelled = session.is_cancelled
-    changes = session_changes(session, previous) if previous is not None and not cancelled else []
+    changes = session_changes(session, previous) if previous is not None else []
     signups = db.session.scalars(
         select(Signup)
         .where(Signup.session_id == session.id, Signup.status == SIGNUP_CONFIRMED)
@@ -388,39 +420,17 @@ def send_session_update(
     ).all()
     for signup in signups:
         raise_invite_sequence(signup)
-    if not cancelled and not emails_session_changes(session, now):
+    if not emails_session_changes(session, now):
         return 0
     for signup in signups:
-        when = session.when
         queue_signup_email(
             signup,
             issue_manage_link(signup),
-            "session_cancelled" if cancelled else "session_changed",
-            subject_for(
-                signup,
-                f"Cancelled: the training session on {when}"
-                if cancelled
-                else f"Updated: your training session, {when}",
-            ),
+            "session_changed",
+            subject_for(signup, f"Updated: your training session, {session.when}"),
             invite_session=session,
-            method="CANCEL" if cancelled else "REQUEST",
+            method="REQUEST",
             now=now,
-            # Its other dates a seat can still come from: not cancelled, not inside the
-            # cutoff (``promote_waitlist`` books nobody there); those inside it are named apart.
-            alternates=[
-                choice.session
-                for choice in signup.choices
-                if choice.session_id != session.id
-                and choice.session.is_bookable(now)
-                and not is_inside_cutoff(choice.session, now)
-            ],
-            too_soon=[
-                choice.session
-                for choice in signup.choices
-                if choice.session_id != session.id
-                and choice.session.is_bookable(now)
-                and is_inside_cutoff(choice.session, now)
-            ],
             changes=changes,
         )
     db.session.flush()

@@ -656,8 +656,11 @@ def lock_signup(signup: Signup) -> None:
     db.session.refresh(signup)
 
 
-def change_session(signup: Signup, session: TrainingSession, *, now: datetime, actor=None) -> None:
-    """Move a signup to ``session`` (which must have a free seat), freeing its old seat.
+def change_session(
+    signup: Signup, session: TrainingSession, *, now: datetime, actor=None
+) -> list[Signup]:
+    """Move a signup to ``session`` (which must have a free seat), freeing its old seat;
+    returns the organizations booked from the waitlist into that seat (``promote_waitlist``).
 
     For a waitlisted signup this books it. Staff (``actor``) are not held to the change cutoff.
     """
@@ -695,8 +698,7 @@ def change_session(signup: Signup, session: TrainingSession, *, now: datetime, a
     notices.queue_confirmation(
         signup, token, previous=previous, now=now, by_staff=actor is not None
     )
-    if previous is not None:
-        promote_waitlist(previous, now=now)
+    return promote_waitlist(previous, now=now) if previous is not None else []
 
 
 def full_dates_to_wait_for(signup: Signup, now: datetime) -> list[TrainingSession]:
@@ -792,7 +794,7 @@ def people_changed(
             removed=left,
             links_revoked=revoked,
         )
-    return notices.send_people_update(signup, before)
+    return notices.send_people_update(signup, before, by_staff=actor is not None)
 
 
 class PlaceChanged(BookingError):
@@ -813,8 +815,9 @@ def cancel_signup(
     reason: str | None = None,
     asked_about: str | None = None,
     merged_into: Signup | None = None,
-) -> None:
-    """Cancel a booking or waitlist place; the freed seat goes to the waitlist.
+) -> list[Signup]:
+    """Cancel a booking or waitlist place; the freed seat goes to the waitlist. Returns the
+    organizations booked from the waitlist into it (``promote_waitlist``).
 
     The organization may cancel until its session starts, inside the change cutoff too (see
     ``change_window``); the organization promoted to the freed seat is emailed. Staff
@@ -852,8 +855,7 @@ def cancel_signup(
         by_staff=actor is not None,
         merged_into=merged_into,
     )
-    if previous is not None:
-        promote_waitlist(previous, now=now)
+    return promote_waitlist(previous, now=now) if previous is not None else []
 
 
 def promote_waitlist(
@@ -928,11 +930,20 @@ def set_staff_notes(signup: Signup, notes: str, *, actor) -> None:
     record("signup.notes_updated", actor=actor, signup=signup)
 
 
-def reinstate_signup(signup: Signup, status: str, *, now: datetime, actor, reason: str) -> str:
+def reinstate_signup(
+    signup: Signup,
+    status: str,
+    *,
+    now: datetime,
+    actor,
+    reason: str,
+    merged_into: Signup | None = None,
+) -> str:
     """Give a cancelled ``signup`` its place back, as it was: its seat on its session (``status``
     confirmed) or its waitlist place, with a new manage link emailed as at signup.
 
-    For staff undoing their own cancellation (a merge of duplicates). Returns the new manage
+    For staff undoing their own cancellation (a merge of duplicates into ``merged_into``,
+    which the email names: the contacts were told of the merge). Returns the new manage
     link's token. Raises ``BookingError`` when the signup is not cancelled,
     ``SessionUnavailable`` when its session has started or was cancelled, and ``SessionFull``
     when its seat has gone to someone else meanwhile.
@@ -958,7 +969,10 @@ def reinstate_signup(signup: Signup, status: str, *, now: datetime, actor, reaso
         reason=reason,
     )
     token = issue_manage_link(signup)
-    _queue_welcome(signup, token)
+    if signup.is_confirmed:
+        notices.queue_confirmation(signup, token, now=now, merge_undone=merged_into)
+    else:
+        notices.queue_waitlisted(signup, token, now=now, merge_undone=merged_into)
     return token
 
 

@@ -92,6 +92,9 @@ def init_app(app: Flask) -> None:
 
     @app.template_filter("ordinal_choice")
     def ordinal_choice(rank: int) -> str:
+        # ``rank`` is the date's place among those still chosen (1 first), the numbering the
+        # manage page, the emails and the roster share: once a date is cancelled the next one
+        # is the first choice (the stored ``SignupChoice.rank`` keeps a gap).
         return {1: "First choice", 2: "Second choice", 3: "Third choice"}.get(
             rank, f"Choice {rank}"
         )
@@ -577,6 +580,8 @@ def _render_manage(
         date_form = ChangeDateForm()
     # The dates open to a change now, whatever a refused post was checked against.
     date_form.session_id.choices = _change_options(signup, now)
+    if not signup.is_confirmed:
+        date_form.say_booking_a_first_date()
     if waitlist_form is None:
         waitlist_form = WaitlistForm(formdata=None)
     waitlist_form.set_sessions(

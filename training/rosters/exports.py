@@ -8,7 +8,12 @@ from training.booking.display import (
     format_export_moment,
     format_export_session,
 )
-from training.booking.models import Signup
+from training.booking.models import (
+    SIGNUP_CONFIRMED,
+    SIGNUP_STATUS_LABELS,
+    SIGNUP_WAITLISTED,
+    Signup,
+)
 from training.rosters.services import Roster
 from training.spreadsheets import csv_bytes, xlsx_bytes
 
@@ -33,15 +38,17 @@ def roster_rows(roster: Roster) -> list[list[str | None]]:
     session = roster.session
     zone = session.program.zone
     when = format_export_session(session.starts_at, session.ends_at, zone)
-    rows = [_row(signup, "booked", when, zone) for signup in roster.booked]
+    booked = SIGNUP_STATUS_LABELS[SIGNUP_CONFIRMED].lower()
+    rows = [_row(signup, booked, when, zone) for signup in roster.booked]
     if roster.has_taken_place:
         rows += [
             _row(signup, "waited (the session has taken place: no seat)", when, zone)
             for signup in roster.waitlist
         ]
     else:
+        waitlisted = SIGNUP_STATUS_LABELS[SIGNUP_WAITLISTED].lower()
         rows += [
-            _row(signup, f"waitlisted ({place} in line)", when, zone)
+            _row(signup, f"{waitlisted} ({place} in line)", when, zone)
             for place, signup in enumerate(roster.waitlist, start=1)
         ]
     return rows

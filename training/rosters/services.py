@@ -29,7 +29,11 @@ from training.booking.models import (
     SignupChoice,
     TrainingSession,
 )
-from training.booking.notices import send_session_update, send_waitlist_session_moved
+from training.booking.notices import (
+    raise_invite_sequence,
+    send_session_update,
+    send_waitlist_session_moved,
+)
 from training.booking.search import signup_matches
 from training.booking.services import (
     SIGNUP_SESSION_CANCELLED,
@@ -170,11 +174,12 @@ class SessionDetails:
 
 @dataclass(frozen=True)
 class Told:
-    """Who a change to a session emails: organizations ``booked`` on it, and ``waiting`` for
-    it."""
+    """Who a change to a session emails: organizations ``booked`` on it, ``waiting`` for it,
+    and ``promoted``: booked from its waitlist by the change (more seats, say)."""
 
     booked: int
     waiting: int = 0
+    promoted: int = 0
 
 
 # Changing any of these sends everyone booked an updated invite.
@@ -237,8 +242,9 @@ def update_session(
     inside_cutoff_confirmed: bool = False,
 ) -> Told:
     """Apply staff's changes, then the ``facilitators`` (None keeps them); returns how many
-    organizations were sent an updated invite, and how many waiting for it were told that it
-    moved (``send_waitlist_session_moved``).
+    organizations were sent an updated invite, how many waiting for it were told that it
+    moved (``send_waitlist_session_moved``), and how many were booked from its waitlist into
+    seats the change opened (``promote_waitlist``).
 
     Seats may go down only to the number already booked; the check and the change are one
     UPDATE, so a booking racing the change cannot slip in between (``SeatsBelowBooked``).
@@ -310,11 +316,12 @@ def update_session(
         seats=details.seats,
         **_past_note(past_reason),
     )
-    told = Told(
-        send_session_update(session, before, now=now) if changed else 0,
-        send_waitlist_session_moved(session, before, now=now),
-    )
-    promote_waitlist(session, now=now)
+    booked = send_session_update(session, before, now=now) if changed else 0
+    promoted = promote_waitlist(session, now=now)
+    # After the promotions: those booked by them are not told they wait, and the others'
+    # places in line are the ones left.
+    waiting = send_waitlist_session_moved(session, before, now=now)
+    told = Told(booked, waiting, promoted=len(promoted))
     if facilitators is not None:
         assign_facilitators(session, list(facilitators), actor=actor)
     return told
@@ -326,8 +333,9 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
 
     Each booked organization is put on the waitlist of its other chosen dates and booked at
     once where one has a seat; the others choose another date from their manage link. Each
-    organization waiting for the session leaves its waitlist and is emailed where it stands
-    now: booked on another of its dates, still waiting for them, or waiting for no date (it
+    organization waiting for the session leaves its waitlist. Once the waitlists are served,
+    each organization booked on it or waiting for it is emailed where it stands now: booked
+    on another of its dates, waiting for them (its place in line), or waiting for no date (it
     may book one with free seats from its manage link). Nobody is booked on a date inside its
     change cutoff (``promote_waitlist``); the email names those dates and says to write to
     staff. Returns how many organizations were booked on it and waiting for it.
@@ -346,11 +354,14 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
     session.cancellation_reason = reason.strip()
     db.session.flush()
     stop_cancelled_session(session, actor=actor, now=now)
-    told = send_session_update(session, now=now)
     booked = db.session.scalars(
-        select(Signup).where(Signup.session_id == session.id, Signup.status == SIGNUP_CONFIRMED)
+        select(Signup)
+        .where(Signup.session_id == session.id, Signup.status == SIGNUP_CONFIRMED)
+        .order_by(Signup.id)
     ).all()
     for signup in booked:
+        # The CANCEL outranks every invite the calendars hold for the date.
+        raise_invite_sequence(signup)
         # Each booking's own record: its live page names the date staff cancelled, and why.
         record(
             SIGNUP_SESSION_CANCELLED,
@@ -375,17 +386,20 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
     displaced = {signup.id for signup in [*booked, *waiting]}
     for alternate in sorted(alternates, key=lambda s: (s.starts_at, s.id)):
         promote_waitlist(alternate, now=now, cancelled_date=session, displaced=displaced)
+    # Written once the waitlists are served, so each says what happened, not what may.
+    for signup in booked:
+        notices.queue_session_cancelled(signup, session, now=now)
     for signup in waiting:
         notices.queue_waitlist_session_cancelled(signup, session, now=now)
-    return Told(told, len(waiting))
+    return Told(len(booked), len(waiting))
 
 
 def drop_cancelled_choices(program: Program) -> int:
     """Take every waitlisted organization of ``program`` off the waitlists of its cancelled
     sessions (a cancelled session has no waitlist); returns how many places were dropped.
 
-    The other chosen dates keep their rank, so "2nd choice" still means what the organization
-    chose.
+    The other chosen dates keep their order (pages and emails number them from 1 again:
+    ``ordinal_choice``).
     """
     cancelled = select(TrainingSession.id).where(
         TrainingSession.program_id == program.id, TrainingSession.status == SESSION_CANCELLED

@@ -353,16 +353,16 @@ def move_signup(session_id: int, signup_id: int):
 
     def move():
         services.require_on_roster(signup, session, waiting=False, now=utcnow())
-        booking.change_session(
+        return booking.change_session(
             signup, _session_or_404(form.session_id.data), now=utcnow(), actor=current_user
         )
 
     return _roster_action(
         form,
         move,
-        done=lambda _: (
+        done=lambda promoted: (
             f"Moved {signup.organization_name} to {signup.session.when}. "
-            "They have been emailed the new date and invite."
+            "They have been emailed the new date and invite." + _seat_went_to(promoted)
         ),
         back=url_for("rosters.roster", session_id=session.id),
     )
@@ -380,12 +380,17 @@ def cancel_signup(session_id: int, signup_id: int):
         # The waitlist's "Remove from waitlist" says so in its address; "Cancel booking" does not.
         waiting = request.args.get("place") == "waiting"
         services.require_on_roster(signup, session, waiting=waiting, now=utcnow())
-        booking.cancel_signup(signup, now=utcnow(), actor=current_user, reason=form.reason.data)
+        return booking.cancel_signup(
+            signup, now=utcnow(), actor=current_user, reason=form.reason.data
+        )
 
     return _roster_action(
         form,
         cancel,
-        done=f"Cancelled {possessive(signup.organization_name)} place. They have been emailed.",
+        done=lambda promoted: (
+            f"Cancelled {possessive(signup.organization_name)} place. They have been emailed."
+            + _seat_went_to(promoted)
+        ),
         back=url_for("rosters.roster", session_id=session.id),
     )
 
@@ -633,7 +638,7 @@ def _roster_action(form, change: Callable[[], object], *, done, back: str, refus
 
 def _told(told: services.Told, what: str, waiting_what: str) -> str:
     """Who is emailed about a change to a session: those booked on it ``what``, those waiting
-    for it ``waiting_what``."""
+    for it ``waiting_what``, and those the change booked from its waitlist."""
     parts = []
     if told.booked:
         parts.append(f"{_organizations(told.booked)} booked on it will be emailed {what}")
@@ -641,7 +646,18 @@ def _told(told: services.Told, what: str, waiting_what: str) -> str:
         parts.append(
             f"{_organizations(told.waiting)} waiting for it will be emailed {waiting_what}"
         )
+    if told.promoted:
+        were = "was" if told.promoted == 1 else "were"
+        parts.append(f"{_organizations(told.promoted)} {were} booked from the waitlist and emailed")
     return f" {'; '.join(parts)}." if parts else ""
+
+
+def _seat_went_to(promoted: list[Signup]) -> str:
+    """What a staff message adds when the seat it freed was booked from the waitlist."""
+    if not promoted:
+        return ""
+    names = ", ".join(signup.organization_name for signup in promoted)
+    return f" The freed seat went to {names} from the waitlist; they have been emailed."
 
 
 def _organizations(count: int) -> str:

@@ -3,7 +3,13 @@
 from wtforms import RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from training.booking.models import SIGNUP_CANCELLED, SIGNUP_CONFIRMED, SIGNUP_WAITLISTED
+from training.booking.models import (
+    SIGNUP_CANCELLED,
+    SIGNUP_CONFIRMED,
+    SIGNUP_STATUS_LABELS,
+    SIGNUP_WAITLISTED,
+    WAITS_FOR_NO_DATE_LABEL,
+)
 from training.forms import Form, PageField, clean_text
 
 # A filter, not a status: waitlisted, with no chosen date still to come.
@@ -25,10 +31,10 @@ class SignupSearchForm(Form):
         "Status",
         choices=[
             SelectChoice("", "Any status"),
-            SelectChoice(SIGNUP_CONFIRMED, "Booked"),
-            SelectChoice(SIGNUP_WAITLISTED, "Waitlisted"),
-            SelectChoice(WAITING_FOR_NO_DATE, "Not waiting for any date"),
-            SelectChoice(SIGNUP_CANCELLED, "Cancelled"),
+            SelectChoice(SIGNUP_CONFIRMED, SIGNUP_STATUS_LABELS[SIGNUP_CONFIRMED]),
+            SelectChoice(SIGNUP_WAITLISTED, SIGNUP_STATUS_LABELS[SIGNUP_WAITLISTED]),
+            SelectChoice(WAITING_FOR_NO_DATE, WAITS_FOR_NO_DATE_LABEL),
+            SelectChoice(SIGNUP_CANCELLED, SIGNUP_STATUS_LABELS[SIGNUP_CANCELLED]),
         ],
         default="",
     )

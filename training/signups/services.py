@@ -137,9 +137,9 @@ def search_signups(text: str, status: str | None, *, page: int, now: datetime) -
 
 
 def signup_export(zone: ZoneInfo, now: datetime) -> tuple[tuple[str, ...], list[list[str]]]:
-    """The header and one row per signup (all programs, all statuses) for CSV and XLSX; a
-    waitlisted signup with no chosen date to come at ``now`` has the status the list shows,
-    "not waiting for any date"."""
+    """The header and one row per signup (all programs, all statuses) for CSV and XLSX; its
+    status is the word the list shows at ``now`` (``Signup.status_label``), in lower case as
+    the roster export writes it: "booked", "waitlisted", "not waiting for any date"."""
     signups = db.session.scalars(
         select(Signup)
         .options(
@@ -158,9 +158,7 @@ def signup_export(zone: ZoneInfo, now: datetime) -> tuple[tuple[str, ...], list[
             signup.contact_email,
             signup.contact_phone or "",
             export_attendees(attendee.email for attendee in signup.attendees),
-            signup.status
-            if not signup.is_waitlisted or signup.waiting_sessions(now)
-            else "not waiting for any date",
+            signup.status_label(now).lower(),
             format_export_session(session.starts_at, session.ends_at, signup.program.zone)
             if (session := signup.session)
             else "",
@@ -356,6 +354,7 @@ def undo_merge(review: DuplicateReview, *, now: datetime, actor) -> Signup:
                 now=now,
                 actor=actor,
                 reason=f"merge into {kept.organization_name} (signup {kept.id}) undone",
+                merged_into=kept,
             )
     except BookingError as error:
         if isinstance(error, DuplicateReviewError):
@@ -407,9 +406,18 @@ def _add_review(
 
 @dataclass(frozen=True)
 class MergePreview:
-    """What merging would do: the attendee emails that would move to the kept signup."""
+    """What merging would do: the attendee emails that would move to the kept signup, and of
+    the merged signup's other attendees, those the kept one already lists and those left out
+    because it is full (``MAX_ATTENDEES``)."""
 
     moved_attendees: list[str]
+    already_listed: list[str]
+    left_out: list[str]
+
+    @property
+    def has_attendees(self) -> bool:
+        """Whether the merged signup lists any attendee at all."""
+        return bool(self.moved_attendees or self.already_listed or self.left_out)
 
 
 def merge_preview(keep: Signup, drop: Signup) -> MergePreview:
@@ -423,11 +431,22 @@ def merge_preview(keep: Signup, drop: Signup) -> MergePreview:
     )
     if db.session.scalar(select(reviewed)):
         raise DuplicateReviewError("Someone has already reviewed these two signups.")
-    return MergePreview(_attendees_to_move(keep, drop))
+    moved = _attendees_to_move(keep, drop)
+    known = _known_mailboxes(keep)
+    listed = [attendee.email for attendee in drop.attendees if attendee.email.lower() in known]
+    left_out = [
+        attendee.email
+        for attendee in drop.attendees
+        if attendee.email.lower() not in known and attendee.email not in moved
+    ]
+    return MergePreview(moved, listed, left_out)
+
+
+def _known_mailboxes(keep: Signup) -> set[str]:
+    return {attendee.email.lower() for attendee in keep.attendees} | {keep.contact_email.lower()}
 
 
 def _attendees_to_move(keep: Signup, drop: Signup) -> list[str]:
-    known = {attendee.email.lower() for attendee in keep.attendees}
-    known.add(keep.contact_email.lower())
+    known = _known_mailboxes(keep)
     missing = [attendee.email for attendee in drop.attendees if attendee.email.lower() not in known]
     return missing[: max(MAX_ATTENDEES - len(keep.attendees), 0)]
