@@ -303,13 +303,6 @@ class Signup(db.Model):
         """The dates it asked for, first choice first."""
         return [choice.session for choice in self.choices]
 
-    def waiting_sessions(self, now: datetime) -> list[TrainingSession]:
-        """The chosen dates a waitlisted organization still waits for at ``now`` (not started);
-        empty for a booked or cancelled signup."""
-        if not self.is_waitlisted:
-            return []
-        return [session for session in self.chosen_sessions if not session.has_started(now)]
-
     @property
     def lost_its_dates_to_cancellation(self) -> bool:
         """Waitlisted with no chosen date left: staff cancelled the session it was booked on

@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from training.booking.cutoff import changes_close_at, is_inside_cutoff
+from training.booking.cutoff import can_wait_for, changes_close_at, is_inside_cutoff
 from training.booking.display import sentence
 from training.booking.ical import (
     InviteDetails,
@@ -217,10 +217,8 @@ def manage_actions(signup: Signup, now: datetime) -> dict[str, datetime | bool |
     lost_booking = signup.is_confirmed and signup.session and signup.session.is_cancelled
     if signup.is_waitlisted or lost_booking:
         # A booking whose session staff cancelled goes back to the other dates it chose.
-        waiting = any(
-            not session.is_cancelled and not session.has_started(now)
-            for session in signup.chosen_sessions
-        )
+        # The same rule as ``services.dates_waited_for``: a date inside its cutoff gives no seat.
+        waiting = any(can_wait_for(session, now) for session in signup.chosen_sessions)
         return {"changes_close_at": None, "is_waiting": waiting, "waits_for_no_date": not waiting}
     actions: dict[str, datetime | bool | None] = {
         "changes_close_at": None,
@@ -238,12 +236,15 @@ def queue_waitlisted(signup: Signup, token: str, *, now: datetime | None = None)
     subject naming the first-choice date and the organization; sent on signing up and on
     joining a waitlist from the manage page."""
     first_choice = signup.chosen_sessions[0].when if signup.choices else signup.program.name
+    now = now or utcnow()
     queue_signup_email(
         signup,
         token,
         "waitlisted",
         subject_for(signup, f"You're on the waitlist for {first_choice}"),
         now=now,
+        # A chosen date no seat can come from (inside its cutoff) is named so, not promised.
+        no_seat_from={s.id for s in signup.chosen_sessions if not can_wait_for(s, now)},
     )
 
 

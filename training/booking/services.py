@@ -32,8 +32,13 @@ from sqlalchemy.orm import joinedload, make_transient_to_detached
 from training.audit.models import AuditEvent
 from training.audit.services import SYSTEM_ACTOR, event_values, record
 from training.booking import notices
+from training.booking.cutoff import (
+    can_wait_for,
+    is_inside_cutoff,
+    no_seat_in_time,
+    waitlist_closed,
+)
 from training.booking.cutoff import changes_close_at as _changes_close_at
-from training.booking.cutoff import is_inside_cutoff
 from training.booking.display import possessive
 from training.booking.links import (
     hash_token,
@@ -121,6 +126,23 @@ def session_unavailable(session: TrainingSession, now: datetime) -> SessionUnava
     else:
         why = "has started"
     return SessionUnavailable(f"{session.when} {why}: choose another date.")
+
+
+class NoSeatInTime(BookingError):
+    """Every date chosen to wait for is full and inside its change cutoff: no seat can come
+    from its waitlist (``promote_waitlist``), so the organization is not put on it."""
+
+    def __init__(self, sessions: list[TrainingSession]):
+        dates = "; ".join(session.when for session in sessions)
+        if len(sessions) == 1:
+            message = f"{dates} is full and {no_seat_in_time()}."
+        else:
+            message = f"Every date you chose is full ({dates}), and each {no_seat_in_time()}."
+        super().__init__(
+            f"{message} Choose a date that still has seats, or a full date further ahead to "
+            "wait for."
+        )
+        self.sessions = sessions
 
 
 class AlreadySignedUp(BookingError):
@@ -222,7 +244,7 @@ class WaitlistPlace:
     session: TrainingSession
     # 1 = first in line; None once no seat can come from it (``closed`` says why).
     position: int | None
-    # "started" (under way or over), "cutoff" (inside the change cutoff), or None.
+    # ``cutoff.waitlist_closed``: "cancelled", "started", "cutoff", or None.
     closed: str | None = None
 
     @property
@@ -232,26 +254,56 @@ class WaitlistPlace:
 
 
 def waitlist_places(signup: Signup, now: datetime) -> list[WaitlistPlace]:
-    """``signup``'s chosen dates in its order, each with its place in line; a date that has
-    started at ``now``, or is inside its change cutoff, has no place: nobody is promoted into
-    a session then (``promote_waitlist``)."""
+    """``signup``'s chosen dates in its order, each with its place in line; a date no seat
+    can come from at ``now`` (``cutoff.waitlist_closed``: started, or inside its change
+    cutoff, where nobody is promoted) has no place."""
     if not signup.is_waitlisted:
         return []
     places = []
     for session in signup.chosen_sessions:
-        if session.has_started(now):
-            places.append(WaitlistPlace(session, None, "started"))
-        elif is_inside_cutoff(session, now):
-            places.append(WaitlistPlace(session, None, "cutoff"))
-        else:
-            places.append(WaitlistPlace(session, waitlist_position(signup, session)))
+        closed = waitlist_closed(session, now)
+        position = waitlist_position(signup, session) if closed is None else None
+        places.append(WaitlistPlace(session, position, closed))
     return places
 
 
 def dates_waited_for(signup: Signup, now: datetime) -> list[TrainingSession]:
-    """The dates a waitlisted ``signup`` is still in line for at ``now``, first choice first;
-    empty when it waits for none (every date it chose has started, or it chose none left)."""
-    return [place.session for place in waitlist_places(signup, now) if place.is_waiting]
+    """The dates a waitlisted ``signup`` is still in line for at ``now``, first choice first:
+    those a seat can still come from (``cutoff.can_wait_for``). Empty when it waits for none;
+    ``not_waiting_reason`` says why. Reads no more than the signup's choices."""
+    if not signup.is_waitlisted:
+        return []
+    return [session for session in signup.chosen_sessions if can_wait_for(session, now)]
+
+
+def not_waiting_reason(signup: Signup, now: datetime, *, chooser: str = "you") -> str | None:
+    """Why a waitlisted ``signup`` waits for no date at ``now``, said after "not waiting for
+    any date:" (``chooser`` is who chose the dates: "you", "it"); None when it still waits
+    for one, or is not on the waitlist. The one wording of every page that says so: staff
+    cancelled its session, its dates have started or taken place, or they start inside the
+    change cutoff, where seats are no longer given from a waitlist."""
+    if not signup.is_waitlisted or dates_waited_for(signup, now):
+        return None
+    if signup.lost_its_dates_to_cancellation:
+        return f"our staff cancelled the session {chooser} chose"
+    sessions = signup.chosen_sessions
+    closed = {waitlist_closed(session, now) for session in sessions}
+    hours = current_app.config["CHANGE_CUTOFF_HOURS"]
+    one = len(sessions) == 1
+    dates = f"the date {chooser} chose" if one else f"the dates {chooser} chose"
+    if closed == {"cutoff"}:
+        return (
+            f"{dates} {'starts' if one else 'start'} within {hours} hours: seats are no longer "
+            f"given from {'its waitlist' if one else 'their waitlists'}"
+        )
+    if "cutoff" in closed:
+        return (
+            f"{dates} have started or start within {hours} hours: seats are no longer given "
+            "from their waitlists"
+        )
+    if all(now >= session.ends_at for session in sessions):
+        return f"{dates} {'has' if one else 'have'} taken place"
+    return f"{dates} {'has' if one else 'have'} started"
 
 
 def where_it_stands(signup: Signup, now: datetime) -> str:
@@ -316,8 +368,9 @@ def book_signup(
     names the form that asks (its submission identity: one-time key and content); only its
     SHA-256 is kept. Returns the signup and its manage link token: ``manage_token`` when
     given (256 bits, made by the caller), else a random one. Raises ``SignupsClosed``,
-    ``SessionUnavailable``, ``AlreadySignedUp`` or ``SessionFull`` (no seat and
-    ``join_waitlist`` is false).
+    ``SessionUnavailable``, ``AlreadySignedUp``, ``SessionFull`` (no seat and
+    ``join_waitlist`` is false) or ``NoSeatInTime`` (no seat, and every date chosen is inside
+    its change cutoff, so none would come from its waitlist).
 
     Staff (``actor``) may add a signup outside the signup dates, and may book an organization
     that already holds a place only with an ``override_reason``, which is recorded.
@@ -423,7 +476,9 @@ def _book_or_waitlist(
     ``signup`` on the waitlist, and write it; raise ``AlreadySignedUp`` or ``SessionFull`` when
     no seat is left and the waitlist is not wanted."""
     booked = next((session for session in untried if _claim_seat(session)), None)
-    if booked is None and not join_waitlist:
+    # A waitlist place no seat can come from would be a promise never kept.
+    can_wait = join_waitlist and any(can_wait_for(session, now) for session in ranked_sessions)
+    if booked is None and not can_wait:
         # Holding a place already says more than a full session (and was checked first).
         if actor is None and (
             existing := find_active_signup(
@@ -431,6 +486,8 @@ def _book_or_waitlist(
             )
         ):
             raise AlreadySignedUp(existing)
+        if join_waitlist:
+            raise NoSeatInTime(ranked_sessions)
         raise SessionFull(*ranked_sessions, chosen_when_full=True)
     if booked is None:
         signup.status, signup.session, signup.confirmed_at = SIGNUP_WAITLISTED, None, None
@@ -700,10 +757,11 @@ def change_session(signup: Signup, session: TrainingSession, *, now: datetime, a
 
 
 def full_dates_to_wait_for(signup: Signup, now: datetime) -> list[TrainingSession]:
-    """The dates ``signup``'s organization can join the waitlist of at ``now``: scheduled, not
-    started, and full (a date with a seat is booked instead)."""
+    """The dates ``signup``'s organization can join the waitlist of at ``now``: full (a date
+    with a seat is booked instead), and still able to give a seat (``cutoff.can_wait_for``:
+    scheduled, not started, before its change cutoff)."""
     sessions = signup.program.sessions
-    return [session for session in sessions if session.is_bookable(now) and session.is_full]
+    return [session for session in sessions if session.is_full and can_wait_for(session, now)]
 
 
 def join_waitlist(signup: Signup, ranked_sessions: list[TrainingSession], *, now: datetime) -> None:
@@ -711,15 +769,16 @@ def join_waitlist(signup: Signup, ranked_sessions: list[TrainingSession], *, now
     dates have taken place) in line for ``ranked_sessions``, first choice first.
 
     Raises ``BookingError`` when it already waits for a date or is booked,
-    ``SessionUnavailable`` for a date that is another program's, cancelled or started, and
-    ``BookingError`` for a date with a free seat (book that instead). Queues the "you're on
-    the waitlist" email, as the signup form does.
+    ``SessionUnavailable`` for a date that is another program's, cancelled or started,
+    ``BookingError`` for a date with a free seat (book that instead), and ``NoSeatInTime``
+    for a date inside its change cutoff (no seat would come from its waitlist). Queues the
+    "you're on the waitlist" email, as the signup form does.
     """
     lock_signup(signup)
     require_changes_open(signup, now)
     if not signup.is_waitlisted:
         raise BookingError("You are booked on a date already; change it above instead.")
-    if signup.waiting_sessions(now):
+    if dates_waited_for(signup, now):
         raise BookingError("You are on the waitlist already; leave it first to choose again.")
     for session in ranked_sessions:
         if session.program_id != signup.program_id:
@@ -730,7 +789,9 @@ def join_waitlist(signup: Signup, ranked_sessions: list[TrainingSession], *, now
             raise BookingError(
                 f"{session.when} has a free seat now: book it instead of joining its waitlist."
             )
-    # The dates that have taken place go: their places can never turn into a seat.
+        if not can_wait_for(session, now):
+            raise NoSeatInTime([session])
+    # The dates it chose before go: their places can never turn into a seat.
     signup.choices.clear()
     db.session.flush()
     signup.choices.extend(

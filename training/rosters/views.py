@@ -307,6 +307,7 @@ def roster(session_id: int):
         cancel_form=CancelSignupForm(formdata=None),
         notes_drawn_from=lambda signup: mark_drawn(_notes_form(signup)).drawn_from.data,
         can_manage=current_user.can_manage,
+        inside_cutoff=booking.is_inside_cutoff(session, now),
         now=now,
     )
 
