@@ -248,6 +248,28 @@ def queue_waitlisted(signup: Signup, token: str, *, now: datetime | None = None)
     )
 
 
+def queue_waitlist_date_left(
+    signup: Signup,
+    token: str,
+    left: TrainingSession,
+    waitlist: list,
+    *,
+    now: datetime,
+) -> None:
+    """Queue ``mail/waitlist_date_left``: staff took ``signup`` off ``left``'s waitlist alone;
+    it says so, and lists its places on its other dates (``waitlist``: its
+    ``services.WaitlistPlace``s)."""
+    queue_signup_email(
+        signup,
+        token,
+        "waitlist_date_left",
+        subject_for(signup, f"Waitlist update: you are off the waitlist for {left.when}"),
+        left=left,
+        waitlist=waitlist,
+        now=now,
+    )
+
+
 def send_people_update(signup: Signup, before: list[tuple[str, str]]) -> bool:
     """Tell everyone concerned that who is on ``signup`` changed; False when nothing did.
 

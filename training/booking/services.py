@@ -917,6 +917,48 @@ def cancel_signup(
         promote_waitlist(previous, now=now)
 
 
+def leave_waitlist_date(
+    signup: Signup, session: TrainingSession, *, now: datetime, actor, reason: str | None = None
+) -> bool:
+    """Take waitlisted ``signup`` off ``session``'s waitlist alone (staff's "Remove from
+    waitlist" on that session's roster): it keeps its places on the other dates it chose,
+    and is emailed that it left this one, with where it stands on the others. When no other
+    date it chose can still give it a seat (``dates_waited_for``), this was its only date: the
+    signup is cancelled (``cancel_signup``). Returns whether the signup goes on.
+
+    Raises ``BookingError`` when ``signup`` is not waiting on ``session`` (any more).
+    """
+    lock_signup(signup)
+    if not signup.is_waitlisted or session not in signup.chosen_sessions:
+        raise BookingError(
+            f"{signup.organization_name} is not on the waitlist for {session.when}. Nothing "
+            "was changed."
+        )
+    if not [other for other in dates_waited_for(signup, now) if other.id != session.id]:
+        cancel_signup(signup, now=now, actor=actor, reason=reason)
+        return False
+    kept = [other for other in signup.chosen_sessions if other.id != session.id]
+    # Ranks are part of the key: the choices are written again, ranked as they were.
+    signup.choices.clear()
+    db.session.flush()
+    signup.choices.extend(
+        SignupChoice(rank=rank, session=other) for rank, other in enumerate(kept, start=1)
+    )
+    db.session.flush()
+    record(
+        "signup.waitlist_left",
+        actor=actor,
+        signup=signup,
+        session=session,
+        reason=reason,
+        still_waiting_for=[other.when for other in dates_waited_for(signup, now)],
+    )
+    notices.queue_waitlist_date_left(
+        signup, issue_manage_link(signup), session, waitlist_places(signup, now), now=now
+    )
+    return True
+
+
 def promote_waitlist(
     session: TrainingSession,
     *,

@@ -377,16 +377,37 @@ def cancel_signup(session_id: int, signup_id: int):
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = CancelSignupForm()
 
-    def cancel():
-        # The waitlist's "Remove from waitlist" says so in its address; "Cancel booking" does not.
-        waiting = request.args.get("place") == "waiting"
+    # The waitlist's "Remove from waitlist" says so in its address; "Cancel booking" does not.
+    waiting = request.args.get("place") == "waiting"
+
+    def cancel() -> bool:
+        """Whether the signup goes on (only this session's waitlist place was left)."""
         services.require_on_roster(signup, session, waiting=waiting, now=utcnow())
+        if waiting:
+            return booking.leave_waitlist_date(
+                signup, session, now=utcnow(), actor=current_user, reason=form.reason.data
+            )
         booking.cancel_signup(signup, now=utcnow(), actor=current_user, reason=form.reason.data)
+        return False
+
+    def done(goes_on: bool) -> str:
+        if goes_on:
+            return (
+                f"Took {signup.organization_name} off the waitlist for {session.when}; it stays "
+                f"on the waitlist for {'; '.join(s.when for s in signup.chosen_sessions)}. "
+                "They have been emailed."
+            )
+        if waiting:
+            return (
+                f"Cancelled {possessive(signup.organization_name)} signup: {session.when} was "
+                "its only date to wait for. They have been emailed."
+            )
+        return f"Cancelled {possessive(signup.organization_name)} place. They have been emailed."
 
     return _roster_action(
         form,
         cancel,
-        done=f"Cancelled {possessive(signup.organization_name)} place. They have been emailed.",
+        done=done,
         back=url_for("rosters.roster", session_id=session.id),
     )
 
