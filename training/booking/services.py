@@ -308,15 +308,15 @@ def not_waiting_reason(signup: Signup, now: datetime, *, chooser: str = "you") -
 
 def where_it_stands(signup: Signup, now: datetime) -> str:
     """Where ``signup`` stands at ``now``, as said after "it is": "booked on Tue, Dec 8, …",
-    "on the waitlist for Tue, Dec 8, …; Wed, Dec 9, …", "not waiting for any date", or
-    "cancelled"."""
+    "on the waitlist for Tue, Dec 8, …; Wed, Dec 9, …", "not waiting for any date (the date
+    it chose has taken place)" (``not_waiting_reason``), or "cancelled"."""
     if signup.is_cancelled:
         return "cancelled"
     if signup.is_confirmed:
         return f"booked on {signup.session.when}"
     dates = dates_waited_for(signup, now)
     if not dates:
-        return "not waiting for any date"
+        return f"not waiting for any date ({not_waiting_reason(signup, now, chooser='it')})"
     return "on the waitlist for " + "; ".join(session.when for session in dates)
 
 
