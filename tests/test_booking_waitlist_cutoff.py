@@ -111,6 +111,10 @@ def test_a_signup_waiting_only_for_a_full_date_inside_the_cutoff_is_refused_unde
     # Under the date field, and the form keeps what was typed.
     assert f"{message} Choose a date {SOON_WHEN}" in text
     assert 'value="Lambda Org"' in response.get_data(as_text=True)
+    # Without the waitlist box the answer is the same: ticking it would not help.
+    unticked = client.post("/signup", data=signup_form(full_soon, join_waitlist=None, **LAMBDA))
+    assert f"{message} Choose a date {SOON_WHEN}" in page_text(unticked)
+    assert "tick the waitlist box" not in page_text(unticked)
     assert signups_named(app, "Lambda Org") == 0
 
 

@@ -477,8 +477,8 @@ def _book_or_waitlist(
     no seat is left and the waitlist is not wanted."""
     booked = next((session for session in untried if _claim_seat(session)), None)
     # A waitlist place no seat can come from would be a promise never kept.
-    can_wait = join_waitlist and any(can_wait_for(session, now) for session in ranked_sessions)
-    if booked is None and not can_wait:
+    waitable = any(can_wait_for(session, now) for session in ranked_sessions)
+    if booked is None and not (join_waitlist and waitable):
         # Holding a place already says more than a full session (and was checked first).
         if actor is None and (
             existing := find_active_signup(
@@ -486,7 +486,7 @@ def _book_or_waitlist(
             )
         ):
             raise AlreadySignedUp(existing)
-        if join_waitlist:
+        if not waitable:  # ticking the waitlist box would not help
             raise NoSeatInTime(ranked_sessions)
         raise SessionFull(*ranked_sessions, chosen_when_full=True)
     if booked is None:

@@ -538,7 +538,7 @@ def _date_options(program: Program, now: datetime, hours: int) -> tuple[list[Sel
             seats = (
                 f"full; {no_seat_in_time()}"
                 if session.is_full
-                else (f"{seats}; starts within {hours} hours")
+                else f"{seats}; starts within {hours} hours"
             )
         options.append(SelectChoice(session.id, f"{session.when} ({seats})"))
     return options, inside_cutoff
