@@ -239,9 +239,11 @@ def test_a_waitlisted_organization_is_told_it_may_leave_the_waitlist_at_any_time
 
 
 def test_a_seat_freed_inside_the_cutoff_stays_open_until_staff_book_it_by_hand(
-    app, client, make_session, sign_in_as
+    app, client, make_session, sign_in_as, monday_morning
 ):
     session_id = make_session(starts_in=TOMORROW_EARLY, seats=1)
+    # Both signed up the day before, when the session was still outside the cutoff.
+    monday_morning.move_to(MONDAY_MORNING - timedelta(hours=6), tick=False)
     holder = book(client, session_id)
     book(
         client,
@@ -251,6 +253,7 @@ def test_a_seat_freed_inside_the_cutoff_stays_open_until_staff_book_it_by_hand(
         contact_email="lee.chen@coastrange.example.org",
         attendee_emails="",
     )
+    monday_morning.move_to(MONDAY_MORNING, tick=False)
     assert the_signup(app, "Coast Range Hospital").status == "waitlisted"
     smtp = SmtpSink().start()
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port)

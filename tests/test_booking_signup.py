@@ -740,6 +740,6 @@ def test_a_second_signup_of_an_organization_waiting_for_no_date_is_told_so(
     assert "already on the waitlist" not in text
     assert (
         "Your organization has already signed up, and is not waiting for any date now: the "
-        "dates it chose have started." in text
+        "date it chose has started." in text
     )
     assert "to book a date that still has seats, use the manage link" in text

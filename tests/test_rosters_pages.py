@@ -679,7 +679,10 @@ def test_an_old_roster_of_a_cancelled_session_says_its_organizations_wait_for_no
         f"/staff/sessions/{session_id}/signups/{north}/cancel", data={"reason": "Old tab"}
     )
     text = page_text(client.get(response.headers["Location"]))
-    said = "North Clinic is no longer where this page showed it: it is not waiting for any date"
+    said = (
+        "North Clinic is no longer where this page showed it: it is not waiting for any date "
+        "(our staff cancelled the session it chose)."
+    )
     assert said in text
 
 
@@ -998,4 +1001,7 @@ def test_adding_again_an_organization_waiting_for_no_date_says_so(
     # A day later the sign-in has lapsed: staff sign in again.
     client.post("/staff/sign-in", data={"email": "staff@cmadocs.example.org", "password": PASSWORD})
     text = page_text(client.post(url, data={**form, "submission_key": "c" * 32}))
-    assert "North Clinic already holds a place: not waiting for any date," in text
+    assert (
+        "North Clinic already holds a place: not waiting for any date (the date it chose has "
+        "started),"
+    ) in text

@@ -235,13 +235,18 @@ def test_an_organization_booked_by_a_move_with_more_seats_is_not_told_it_waits(
 
 
 def test_a_seat_freed_inside_the_change_cutoff_is_not_given_to_the_waitlist(
-    app, client, make_session, staff_id
+    app, client, make_session, staff_id, time_machine
 ):
     session_id = make_session(seats=1, starts_in=timedelta(hours=23))
+    # Both signed up the day before, when the session was still outside the cutoff (a full
+    # date inside it has no waitlist to join).
+    time_machine.move_to(utcnow() - timedelta(hours=6), tick=False)
     holder = manage_token(
         client.post("/signup", data=signup_form(session_id, organization_name="North Clinic"))
     )
     client.post("/signup", data=signup_form(session_id, organization_name="South Clinic"))
+    time_machine.move_to(utcnow() + timedelta(hours=6), tick=False)
+    assert statuses(app)["South Clinic"] == ("waitlisted", None)
 
     client.post(f"/manage/{holder}/cancel", data={"confirm": "y"})
     staff_change(app, staff_id, session_id, seats=3)

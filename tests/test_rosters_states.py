@@ -356,7 +356,7 @@ def test_an_organization_whose_only_date_has_taken_place_is_told_it_waits_for_no
         starts_at = db.session.get(TrainingSession, held).starts_at
     clock.move_to(starts_at, tick=False)
     manage = page_text(app.test_client().get(f"/manage/{token}"))
-    assert "Not waiting for any date: the dates you chose have taken place." in manage
+    assert "Not waiting for any date: the date you chose has started." in manage
     assert "this session has taken place, so no seat will come from it" in manage
     assert "in line" not in manage
 

@@ -331,20 +331,6 @@ class Signup(db.Model):
         """The dates it asked for, first choice first."""
         return [choice.session for choice in self.choices]
 
-    def waiting_sessions(self, now: datetime) -> list[TrainingSession]:
-        """The chosen dates a waitlisted organization still waits for at ``now`` (not started);
-        empty for a booked or cancelled signup."""
-        if not self.is_waitlisted:
-            return []
-        return [session for session in self.chosen_sessions if not session.has_started(now)]
-
-    def status_label(self, now: datetime) -> str:
-        """Its status at ``now`` as pages and exports name it (``SIGNUP_STATUS_LABELS``), or
-        "Not waiting for any date" for a waitlisted signup with no chosen date to come."""
-        if self.is_waitlisted and not self.waiting_sessions(now):
-            return WAITS_FOR_NO_DATE_LABEL
-        return SIGNUP_STATUS_LABELS[self.status]
-
     @property
     def lost_its_dates_to_cancellation(self) -> bool:
         """Waitlisted with no chosen date left: staff cancelled the session it was booked on

@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from training.booking.cutoff import changes_close_at, is_inside_cutoff
+from training.booking.cutoff import can_wait_for, changes_close_at, is_inside_cutoff
 from training.booking.display import sentence
 from training.booking.ical import (
     InviteDetails,
@@ -222,10 +222,8 @@ def manage_actions(signup: Signup, now: datetime) -> dict[str, datetime | bool |
     lost_booking = signup.is_confirmed and signup.session and signup.session.is_cancelled
     if signup.is_waitlisted or lost_booking:
         # A booking whose session staff cancelled goes back to the other dates it chose.
-        waiting = any(
-            not session.is_cancelled and not session.has_started(now)
-            for session in signup.chosen_sessions
-        )
+        # The same rule as ``services.dates_waited_for``: a date inside its cutoff gives no seat.
+        waiting = any(can_wait_for(session, now) for session in signup.chosen_sessions)
         return {"changes_close_at": None, "is_waiting": waiting, "waits_for_no_date": not waiting}
     actions: dict[str, datetime | bool | None] = {
         "changes_close_at": None,
@@ -251,6 +249,7 @@ def queue_waitlisted(
     merged into) when staff undo a merge that had cancelled the waitlist place."""
     first_choice = signup.chosen_sessions[0].when if signup.choices else signup.program.name
     text = "Merge undone: you're back on the waitlist" if merge_undone else "You're on the waitlist"
+    now = now or utcnow()
     queue_signup_email(
         signup,
         token,
@@ -258,6 +257,30 @@ def queue_waitlisted(
         subject_for(signup, f"{text} for {first_choice}"),
         now=now,
         merge_undone=merge_undone,
+        # A chosen date no seat can come from (inside its cutoff) is named so, not promised.
+        no_seat_from={s.id for s in signup.chosen_sessions if not can_wait_for(s, now)},
+    )
+
+
+def queue_waitlist_date_left(
+    signup: Signup,
+    token: str,
+    left: TrainingSession,
+    waitlist: list,
+    *,
+    now: datetime,
+) -> None:
+    """Queue ``mail/waitlist_date_left``: staff took ``signup`` off ``left``'s waitlist alone;
+    it says so, and lists its places on its other dates (``waitlist``: its
+    ``services.WaitlistPlace``s)."""
+    queue_signup_email(
+        signup,
+        token,
+        "waitlist_date_left",
+        subject_for(signup, f"Waitlist update: you are off the waitlist for {left.when}"),
+        left=left,
+        waitlist=waitlist,
+        now=now,
     )
 
 

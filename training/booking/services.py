@@ -32,8 +32,13 @@ from sqlalchemy.orm import joinedload, make_transient_to_detached
 from training.audit.models import AuditEvent
 from training.audit.services import SYSTEM_ACTOR, event_values, record
 from training.booking import notices
+from training.booking.cutoff import (
+    can_wait_for,
+    is_inside_cutoff,
+    no_seat_in_time,
+    waitlist_closed,
+)
 from training.booking.cutoff import changes_close_at as _changes_close_at
-from training.booking.cutoff import is_inside_cutoff
 from training.booking.display import possessive
 from training.booking.links import (
     hash_token,
@@ -45,7 +50,9 @@ from training.booking.models import (
     SESSION_SCHEDULED,
     SIGNUP_CANCELLED,
     SIGNUP_CONFIRMED,
+    SIGNUP_STATUS_LABELS,
     SIGNUP_WAITLISTED,
+    WAITS_FOR_NO_DATE_LABEL,
     Attendee,
     ManageLink,
     Program,
@@ -121,6 +128,23 @@ def session_unavailable(session: TrainingSession, now: datetime) -> SessionUnava
     else:
         why = "has started"
     return SessionUnavailable(f"{session.when} {why}: choose another date.")
+
+
+class NoSeatInTime(BookingError):
+    """Every date chosen to wait for is full and inside its change cutoff: no seat can come
+    from its waitlist (``promote_waitlist``), so the organization is not put on it."""
+
+    def __init__(self, sessions: list[TrainingSession]):
+        dates = "; ".join(session.when for session in sessions)
+        if len(sessions) == 1:
+            message = f"{dates} is full and {no_seat_in_time()}."
+        else:
+            message = f"Every date you chose is full ({dates}), and each {no_seat_in_time()}."
+        super().__init__(
+            f"{message} Choose a date that still has seats, or a full date further ahead to "
+            "wait for."
+        )
+        self.sessions = sessions
 
 
 class AlreadySignedUp(BookingError):
@@ -222,7 +246,7 @@ class WaitlistPlace:
     session: TrainingSession
     # 1 = first in line; None once no seat can come from it (``closed`` says why).
     position: int | None
-    # "started" (under way or over), "cutoff" (inside the change cutoff), or None.
+    # ``cutoff.waitlist_closed``: "cancelled", "started", "cutoff", or None.
     closed: str | None = None
 
     @property
@@ -232,39 +256,78 @@ class WaitlistPlace:
 
 
 def waitlist_places(signup: Signup, now: datetime) -> list[WaitlistPlace]:
-    """``signup``'s chosen dates in its order, each with its place in line; a date that has
-    started at ``now``, or is inside its change cutoff, has no place: nobody is promoted into
-    a session then (``promote_waitlist``)."""
+    """``signup``'s chosen dates in its order, each with its place in line; a date no seat
+    can come from at ``now`` (``cutoff.waitlist_closed``: started, or inside its change
+    cutoff, where nobody is promoted) has no place."""
     if not signup.is_waitlisted:
         return []
     places = []
     for session in signup.chosen_sessions:
-        if session.has_started(now):
-            places.append(WaitlistPlace(session, None, "started"))
-        elif is_inside_cutoff(session, now):
-            places.append(WaitlistPlace(session, None, "cutoff"))
-        else:
-            places.append(WaitlistPlace(session, waitlist_position(signup, session)))
+        closed = waitlist_closed(session, now)
+        position = waitlist_position(signup, session) if closed is None else None
+        places.append(WaitlistPlace(session, position, closed))
     return places
 
 
 def dates_waited_for(signup: Signup, now: datetime) -> list[TrainingSession]:
-    """The dates a waitlisted ``signup`` is still in line for at ``now``, first choice first;
-    empty when it waits for none (every date it chose has started, or it chose none left)."""
-    return [place.session for place in waitlist_places(signup, now) if place.is_waiting]
+    """The dates a waitlisted ``signup`` is still in line for at ``now``, first choice first:
+    those a seat can still come from (``cutoff.can_wait_for``). Empty when it waits for none;
+    ``not_waiting_reason`` says why. Reads no more than the signup's choices."""
+    if not signup.is_waitlisted:
+        return []
+    return [session for session in signup.chosen_sessions if can_wait_for(session, now)]
+
+
+def status_label(signup: Signup, now: datetime) -> str:
+    """``signup``'s status at ``now`` as pages and exports name it (``SIGNUP_STATUS_LABELS``),
+    or "Not waiting for any date" for a waitlisted signup that waits for no date
+    (``dates_waited_for``)."""
+    if signup.is_waitlisted and not dates_waited_for(signup, now):
+        return WAITS_FOR_NO_DATE_LABEL
+    return SIGNUP_STATUS_LABELS[signup.status]
+
+
+def not_waiting_reason(signup: Signup, now: datetime, *, chooser: str = "you") -> str | None:
+    """Why a waitlisted ``signup`` waits for no date at ``now``, said after "not waiting for
+    any date:" (``chooser`` is who chose the dates: "you", "it"); None when it still waits
+    for one, or is not on the waitlist. The one wording of every page that says so: staff
+    cancelled its session, its dates have started or taken place, or they start inside the
+    change cutoff, where seats are no longer given from a waitlist."""
+    if not signup.is_waitlisted or dates_waited_for(signup, now):
+        return None
+    if signup.lost_its_dates_to_cancellation:
+        return f"our staff cancelled the session {chooser} chose"
+    sessions = signup.chosen_sessions
+    closed = {waitlist_closed(session, now) for session in sessions}
+    hours = current_app.config["CHANGE_CUTOFF_HOURS"]
+    one = len(sessions) == 1
+    dates = f"the date {chooser} chose" if one else f"the dates {chooser} chose"
+    if closed == {"cutoff"}:
+        return (
+            f"{dates} {'starts' if one else 'start'} within {hours} hours: seats are no longer "
+            f"given from {'its waitlist' if one else 'their waitlists'}"
+        )
+    if "cutoff" in closed:
+        return (
+            f"{dates} have started or start within {hours} hours: seats are no longer given "
+            "from their waitlists"
+        )
+    if all(now >= session.ends_at for session in sessions):
+        return f"{dates} {'has' if one else 'have'} taken place"
+    return f"{dates} {'has' if one else 'have'} started"
 
 
 def where_it_stands(signup: Signup, now: datetime) -> str:
     """Where ``signup`` stands at ``now``, as said after "it is": "booked on Tue, Dec 8, …",
-    "on the waitlist for Tue, Dec 8, …; Wed, Dec 9, …", "not waiting for any date", or
-    "cancelled"."""
+    "on the waitlist for Tue, Dec 8, …; Wed, Dec 9, …", "not waiting for any date (the date
+    it chose has taken place)" (``not_waiting_reason``), or "cancelled"."""
     if signup.is_cancelled:
         return "cancelled"
     if signup.is_confirmed:
         return f"booked on {signup.session.when}"
     dates = dates_waited_for(signup, now)
     if not dates:
-        return "not waiting for any date"
+        return f"not waiting for any date ({not_waiting_reason(signup, now, chooser='it')})"
     return "on the waitlist for " + "; ".join(session.when for session in dates)
 
 
@@ -316,8 +379,9 @@ def book_signup(
     names the form that asks (its submission identity: one-time key and content); only its
     SHA-256 is kept. Returns the signup and its manage link token: ``manage_token`` when
     given (256 bits, made by the caller), else a random one. Raises ``SignupsClosed``,
-    ``SessionUnavailable``, ``AlreadySignedUp`` or ``SessionFull`` (no seat and
-    ``join_waitlist`` is false).
+    ``SessionUnavailable``, ``AlreadySignedUp``, ``SessionFull`` (no seat and
+    ``join_waitlist`` is false) or ``NoSeatInTime`` (no seat, and every date chosen is inside
+    its change cutoff, so none would come from its waitlist).
 
     Staff (``actor``) may add a signup outside the signup dates, and may book an organization
     that already holds a place only with an ``override_reason``, which is recorded.
@@ -423,7 +487,9 @@ def _book_or_waitlist(
     ``signup`` on the waitlist, and write it; raise ``AlreadySignedUp`` or ``SessionFull`` when
     no seat is left and the waitlist is not wanted."""
     booked = next((session for session in untried if _claim_seat(session)), None)
-    if booked is None and not join_waitlist:
+    # A waitlist place no seat can come from would be a promise never kept.
+    waitable = any(can_wait_for(session, now) for session in ranked_sessions)
+    if booked is None and not (join_waitlist and waitable):
         # Holding a place already says more than a full session (and was checked first).
         if actor is None and (
             existing := find_active_signup(
@@ -431,6 +497,8 @@ def _book_or_waitlist(
             )
         ):
             raise AlreadySignedUp(existing)
+        if not waitable:  # ticking the waitlist box would not help
+            raise NoSeatInTime(ranked_sessions)
         raise SessionFull(*ranked_sessions, chosen_when_full=True)
     if booked is None:
         signup.status, signup.session, signup.confirmed_at = SIGNUP_WAITLISTED, None, None
@@ -702,10 +770,11 @@ def change_session(
 
 
 def full_dates_to_wait_for(signup: Signup, now: datetime) -> list[TrainingSession]:
-    """The dates ``signup``'s organization can join the waitlist of at ``now``: scheduled, not
-    started, and full (a date with a seat is booked instead)."""
+    """The dates ``signup``'s organization can join the waitlist of at ``now``: full (a date
+    with a seat is booked instead), and still able to give a seat (``cutoff.can_wait_for``:
+    scheduled, not started, before its change cutoff)."""
     sessions = signup.program.sessions
-    return [session for session in sessions if session.is_bookable(now) and session.is_full]
+    return [session for session in sessions if session.is_full and can_wait_for(session, now)]
 
 
 def join_waitlist(signup: Signup, ranked_sessions: list[TrainingSession], *, now: datetime) -> None:
@@ -713,15 +782,16 @@ def join_waitlist(signup: Signup, ranked_sessions: list[TrainingSession], *, now
     dates have taken place) in line for ``ranked_sessions``, first choice first.
 
     Raises ``BookingError`` when it already waits for a date or is booked,
-    ``SessionUnavailable`` for a date that is another program's, cancelled or started, and
-    ``BookingError`` for a date with a free seat (book that instead). Queues the "you're on
-    the waitlist" email, as the signup form does.
+    ``SessionUnavailable`` for a date that is another program's, cancelled or started,
+    ``BookingError`` for a date with a free seat (book that instead), and ``NoSeatInTime``
+    for a date inside its change cutoff (no seat would come from its waitlist). Queues the
+    "you're on the waitlist" email, as the signup form does.
     """
     lock_signup(signup)
     require_changes_open(signup, now)
     if not signup.is_waitlisted:
         raise BookingError("You are booked on a date already; change it above instead.")
-    if signup.waiting_sessions(now):
+    if dates_waited_for(signup, now):
         raise BookingError("You are on the waitlist already; leave it first to choose again.")
     for session in ranked_sessions:
         if session.program_id != signup.program_id:
@@ -732,7 +802,9 @@ def join_waitlist(signup: Signup, ranked_sessions: list[TrainingSession], *, now
             raise BookingError(
                 f"{session.when} has a free seat now: book it instead of joining its waitlist."
             )
-    # The dates that have taken place go: their places can never turn into a seat.
+        if not can_wait_for(session, now):
+            raise NoSeatInTime([session])
+    # The dates it chose before go: their places can never turn into a seat.
     signup.choices.clear()
     db.session.flush()
     signup.choices.extend(
@@ -856,6 +928,48 @@ def cancel_signup(
         merged_into=merged_into,
     )
     return promote_waitlist(previous, now=now) if previous is not None else []
+
+
+def leave_waitlist_date(
+    signup: Signup, session: TrainingSession, *, now: datetime, actor, reason: str | None = None
+) -> bool:
+    """Take waitlisted ``signup`` off ``session``'s waitlist alone (staff's "Remove from
+    waitlist" on that session's roster): it keeps its places on the other dates it chose,
+    and is emailed that it left this one, with where it stands on the others. When no other
+    date it chose can still give it a seat (``dates_waited_for``), this was its only date: the
+    signup is cancelled (``cancel_signup``). Returns whether the signup goes on.
+
+    Raises ``BookingError`` when ``signup`` is not waiting on ``session`` (any more).
+    """
+    lock_signup(signup)
+    if not signup.is_waitlisted or session not in signup.chosen_sessions:
+        raise BookingError(
+            f"{signup.organization_name} is not on the waitlist for {session.when}. Nothing "
+            "was changed."
+        )
+    if not [other for other in dates_waited_for(signup, now) if other.id != session.id]:
+        cancel_signup(signup, now=now, actor=actor, reason=reason)
+        return False
+    kept = [other for other in signup.chosen_sessions if other.id != session.id]
+    # Ranks are part of the key: the choices are written again, ranked as they were.
+    signup.choices.clear()
+    db.session.flush()
+    signup.choices.extend(
+        SignupChoice(rank=rank, session=other) for rank, other in enumerate(kept, start=1)
+    )
+    db.session.flush()
+    record(
+        "signup.waitlist_left",
+        actor=actor,
+        signup=signup,
+        session=session,
+        reason=reason,
+        still_waiting_for=[other.when for other in dates_waited_for(signup, now)],
+    )
+    notices.queue_waitlist_date_left(
+        signup, issue_manage_link(signup), session, waitlist_places(signup, now), now=now
+    )
+    return True
 
 
 def promote_waitlist(

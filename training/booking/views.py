@@ -22,6 +22,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from wtforms import SelectChoice
 
 from training.booking import notices, services
+from training.booking.cutoff import can_wait_for, no_seat_in_time
 from training.booking.display import (
     counted,
     format_day,
@@ -81,6 +82,9 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(possessive, "possessive")
     app.add_template_filter(thousands, "thousands")
     app.add_template_filter(counted, "counted")
+    # Whether an organization still waits for a date: one rule for every page that says so.
+    app.add_template_global(services.dates_waited_for, "dates_waited_for")
+    app.add_template_global(services.status_label, "status_label")
 
     @app.template_filter("session_times")
     def session_times(session: TrainingSession) -> str:
@@ -120,6 +124,9 @@ def index():
         # What can still be chosen first; the sessions that have begun behind their own control.
         upcoming=[session for session in sessions if not session.has_started(now)],
         past=[session for session in sessions if session.has_started(now)],
+        # Full dates whose waitlist can give no seat any more: not offered to wait for.
+        no_wait_ids={s.id for s in sessions if s.is_full and not can_wait_for(s, now)},
+        no_seat_in_time=no_seat_in_time(),
         signup_state=program.signup_state(now) if program else None,
         now=now,
     )
@@ -185,6 +192,8 @@ def signup():
             return _render_already_signed_up(
                 error.signup, form.organization_name.data or "", now=now
             )
+        if isinstance(error, services.NoSeatInTime):
+            return shown_under(form.first_choice, page)(error)
         return flashed_above(page)(error)
 
     def book() -> tuple[int, str]:
@@ -308,6 +317,7 @@ def confirmation(token: str):
         token=token,
         manage_url=public_url("booking.manage", token=token),
         waitlist=services.waitlist_places(signup, utcnow()),
+        not_waiting=services.not_waiting_reason(signup, utcnow()),
         window=services.change_window(signup, utcnow()),
         cutoff_hours=current_app.config["CHANGE_CUTOFF_HOURS"],
     )
@@ -413,7 +423,7 @@ def cancel(token: str):
     now = utcnow()
     form = CancelForm()
     # A place on the waitlist is left, not cancelled; a signup waiting for no date is cancelled.
-    waiting = bool(signup.waiting_sessions(now))
+    waiting = bool(services.dates_waited_for(signup, now))
     if waiting:
         form.confirm.label.text = "Yes, take us off the waitlist"
         form.submit.label.text = "Leave the waitlist"
@@ -502,14 +512,16 @@ def _program_session(program: Program, session_id: int) -> TrainingSession:
 
 def _offer_dates(form: SignupForm, program: Program, now: datetime) -> None:
     """Put the bookable dates in the signup form's lists, with a note under the first when some
-    start inside the change cutoff (so their date could not be changed once booked)."""
+    start inside the change cutoff (so their date could not be changed once booked, and a
+    full one could not be waited for)."""
     hours = current_app.config["CHANGE_CUTOFF_HOURS"]
     options, inside_cutoff = _date_options(program, now, hours)
     form.set_sessions(options, program.attestation_text)
     form.first_choice.description = (
         f"Dates marked “starts within {hours} hours” are inside our change cutoff: once "
         "booked, their date and contacts can no longer be changed, though you can still "
-        "cancel until the session starts."
+        "cancel until the session starts. A full one has no waitlist: no seat can open for "
+        "you in time."
         if inside_cutoff
         else ""
     )
@@ -527,7 +539,11 @@ def _date_options(program: Program, now: datetime, hours: int) -> tuple[list[Sel
             seats = "1 seat left"
         if services.is_inside_cutoff(session, now):
             inside_cutoff = True
-            seats += f"; starts within {hours} hours"
+            seats = (
+                f"full; {no_seat_in_time()}"
+                if session.is_full
+                else f"{seats}; starts within {hours} hours"
+            )
         options.append(SelectChoice(session.id, f"{session.when} ({seats})"))
     return options, inside_cutoff
 
@@ -548,6 +564,8 @@ def _render_signup(program, form, signup_state, now, status=200):
             form=form,
             signup_state=signup_state,
             has_open_seats=any(s.is_bookable(now) and not s.is_full for s in program.sessions),
+            can_wait=any(s.is_full and can_wait_for(s, now) for s in program.sessions),
+            no_seat_in_time=no_seat_in_time(),
             no_choice=NO_CHOICE,
         ),
         status,
@@ -565,6 +583,7 @@ def _render_already_signed_up(signup: Signup, typed_name: str, *, now: datetime)
             "booking/already_signed_up.html",
             signup=signup,
             waiting_for=services.dates_waited_for(signup, now),
+            not_waiting=services.not_waiting_reason(signup, now, chooser="it"),
             by_name=by_name,
             resend_form=resend_form,
         ),
@@ -590,6 +609,12 @@ def _render_manage(
             for session in services.full_dates_to_wait_for(signup, now)
         ]
     )
+    # Full dates left out of that list, and why: their waitlist can give no seat in time.
+    no_wait_dates = [
+        session
+        for session in signup.program.sessions
+        if session.is_full and session.is_bookable(now) and not can_wait_for(session, now)
+    ]
     if contacts_form is None:
         contacts_form = mark_drawn(_contacts_form(signup))
     return (
@@ -600,7 +625,10 @@ def _render_manage(
             date_form=date_form,
             contacts_form=contacts_form,
             waitlist_form=waitlist_form,
-            is_waiting=bool(signup.waiting_sessions(now)),
+            is_waiting=bool(services.dates_waited_for(signup, now)),
+            not_waiting=services.not_waiting_reason(signup, now),
+            no_wait_dates=no_wait_dates,
+            no_seat_in_time=no_seat_in_time(),
             no_choice=NO_CHOICE,
             window=services.change_window(signup, now),
             cutoff_hours=current_app.config["CHANGE_CUTOFF_HOURS"],

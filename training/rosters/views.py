@@ -307,6 +307,7 @@ def roster(session_id: int):
         cancel_form=CancelSignupForm(formdata=None),
         notes_drawn_from=lambda signup: mark_drawn(_notes_form(signup)).drawn_from.data,
         can_manage=current_user.can_manage,
+        inside_cutoff=booking.is_inside_cutoff(session, now),
         now=now,
     )
 
@@ -376,21 +377,45 @@ def cancel_signup(session_id: int, signup_id: int):
     session, signup = _session_signup_or_404(session_id, signup_id)
     form = CancelSignupForm()
 
-    def cancel():
-        # The waitlist's "Remove from waitlist" says so in its address; "Cancel booking" does not.
-        waiting = request.args.get("place") == "waiting"
+    # The waitlist's "Remove from waitlist" says so in its address; "Cancel booking" does not.
+    waiting = request.args.get("place") == "waiting"
+
+    def cancel() -> tuple[bool, list]:
+        """Whether the signup goes on (only this session's waitlist place was left), and the
+        organizations booked from the waitlist into the seat it freed."""
         services.require_on_roster(signup, session, waiting=waiting, now=utcnow())
-        return booking.cancel_signup(
+        if waiting:
+            goes_on = booking.leave_waitlist_date(
+                signup, session, now=utcnow(), actor=current_user, reason=form.reason.data
+            )
+            return goes_on, []
+        promoted = booking.cancel_signup(
             signup, now=utcnow(), actor=current_user, reason=form.reason.data
+        )
+        return False, promoted
+
+    def done(outcome: tuple[bool, list]) -> str:
+        goes_on, promoted = outcome
+        if goes_on:
+            return (
+                f"Took {signup.organization_name} off the waitlist for {session.when}; it stays "
+                f"on the waitlist for {'; '.join(s.when for s in signup.chosen_sessions)}. "
+                "They have been emailed."
+            )
+        if waiting:
+            return (
+                f"Cancelled {possessive(signup.organization_name)} signup: {session.when} was "
+                "its only date to wait for. They have been emailed."
+            )
+        return (
+            f"Cancelled {possessive(signup.organization_name)} place. They have been emailed."
+            + _seat_went_to(promoted)
         )
 
     return _roster_action(
         form,
         cancel,
-        done=lambda promoted: (
-            f"Cancelled {possessive(signup.organization_name)} place. They have been emailed."
-            + _seat_went_to(promoted)
-        ),
+        done=done,
         back=url_for("rosters.roster", session_id=session.id),
     )
 

@@ -12,6 +12,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from training.audit.services import record
+from training.booking.cutoff import can_wait_for_clause
 from training.booking.display import (
     export_attendees,
     format_export_moment,
@@ -33,6 +34,7 @@ from training.booking.services import (
     cancel_signup,
     people_changed,
     reinstate_signup,
+    status_label,
 )
 from training.constraints import unique_or
 from training.extensions import db
@@ -108,8 +110,8 @@ class DuplicatePair:
 
 def search_signups(text: str, status: str | None, *, page: int, now: datetime) -> Pagination:
     """Signups, newest first, whose organization, contact or attendee matches ``text``, with
-    ``status`` (or ``WAITING_FOR_NO_DATE``: waitlisted, no chosen date to come at ``now``;
-    ``SIGNUP_WAITLISTED`` then means waitlisted with a chosen date to come)."""
+    ``status`` (or ``WAITING_FOR_NO_DATE``: waitlisted, no chosen date a seat can still come
+    from at ``now``; ``SIGNUP_WAITLISTED`` then means waitlisted with such a date)."""
     statement = (
         select(Signup)
         .options(
@@ -119,10 +121,11 @@ def search_signups(text: str, status: str | None, *, page: int, now: datetime) -
         )
         .order_by(Signup.created_at.desc(), Signup.id.desc())
     )
+    # A date it still waits for: one a seat can still come from (``cutoff.can_wait_for``).
     upcoming_choice = (
         select(SignupChoice.session_id)
         .join(TrainingSession, TrainingSession.id == SignupChoice.session_id)
-        .where(SignupChoice.signup_id == Signup.id, TrainingSession.starts_at > now)
+        .where(SignupChoice.signup_id == Signup.id, can_wait_for_clause(now))
     )
     if status == WAITING_FOR_NO_DATE:
         statement = statement.where(Signup.status == SIGNUP_WAITLISTED, ~upcoming_choice.exists())
@@ -138,8 +141,8 @@ def search_signups(text: str, status: str | None, *, page: int, now: datetime) -
 
 def signup_export(zone: ZoneInfo, now: datetime) -> tuple[tuple[str, ...], list[list[str]]]:
     """The header and one row per signup (all programs, all statuses) for CSV and XLSX; its
-    status is the word the list shows at ``now`` (``Signup.status_label``), in lower case as
-    the roster export writes it: "booked", "waitlisted", "not waiting for any date"."""
+    status is the word the list shows at ``now`` (``booking.services.status_label``), in lower
+    case as the roster export writes it: "booked", "waitlisted", "not waiting for any date"."""
     signups = db.session.scalars(
         select(Signup)
         .options(
@@ -158,7 +161,7 @@ def signup_export(zone: ZoneInfo, now: datetime) -> tuple[tuple[str, ...], list[
             signup.contact_email,
             signup.contact_phone or "",
             export_attendees(attendee.email for attendee in signup.attendees),
-            signup.status_label(now).lower(),
+            status_label(signup, now).lower(),
             format_export_session(session.starts_at, session.ends_at, signup.program.zone)
             if (session := signup.session)
             else "",

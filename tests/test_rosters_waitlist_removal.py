@@ -1,0 +1,125 @@
+"""The roster's "Remove from waitlist" takes an organization off that session's waitlist alone:
+it keeps its places on its other dates, and only its last date's removal ends its signup."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import page_text, signup_form
+from sqlalchemy import select
+
+from training.audit.models import AuditEvent
+from training.booking.models import Signup, TrainingSession
+from training.extensions import db
+from training.mail.models import OutboxMessage
+
+pytestmark = pytest.mark.clock
+
+MONDAY_MORNING = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def monday_morning(time_machine):
+    time_machine.move_to(MONDAY_MORNING, tick=False)
+
+
+@pytest.fixture
+def omega(app, client, make_session) -> tuple[int, int, int]:
+    """Omega Org waiting for two full dates (Dec 2, then Dec 4): its id and the two dates."""
+    dec_2 = make_session(starts_in=timedelta(days=2), seats=0)
+    dec_4 = make_session(starts_in=timedelta(days=4), seats=0)
+    response = client.post(
+        "/signup",
+        data=signup_form(
+            dec_2,
+            second_choice=dec_4,
+            organization_name="Omega Org",
+            contact_email="oz@omega.example.org",
+            attendee_emails="",
+        ),
+    )
+    assert response.status_code == 303
+    with app.app_context():
+        signup_id = db.session.scalar(select(Signup.id))
+    return signup_id, dec_2, dec_4
+
+
+def whens(app, *session_ids) -> list[str]:
+    with app.app_context():
+        return [db.session.get(TrainingSession, id_).when for id_ in session_ids]
+
+
+def remove(client, session_id: int, signup_id: int):
+    return client.post(
+        f"/staff/sessions/{session_id}/signups/{signup_id}/cancel?place=waiting",
+        data={"reason": "They asked by phone"},
+    )
+
+
+def test_remove_from_waitlist_takes_the_organization_off_that_session_only(
+    app, client, sign_in_as, omega
+):
+    signup_id, dec_2, dec_4 = omega
+    dec_2_when, dec_4_when = whens(app, dec_2, dec_4)
+    sign_in_as("staff")
+    roster = page_text(client.get(f"/staff/sessions/{dec_2}"))
+    assert (
+        "Only this session's waitlist place: it stays on the waitlist for its other dates."
+    ) in roster
+
+    response = remove(client, dec_2, signup_id)
+    assert response.status_code == 303
+    text = page_text(client.get(response.headers["Location"]))
+    assert (
+        f"Took Omega Org off the waitlist for {dec_2_when}; it stays on the waitlist for "
+        f"{dec_4_when}. They have been emailed."
+    ) in text
+    assert "Waitlist (0)" in text
+    assert "Waitlist (1)" in page_text(client.get(f"/staff/sessions/{dec_4}"))
+
+    with app.app_context():
+        signup = db.session.get(Signup, signup_id)
+        assert signup.status == "waitlisted"
+        assert [(c.rank, c.session_id) for c in signup.choices] == [(1, dec_4)]
+        kinds = db.session.scalars(
+            select(OutboxMessage.kind).where(OutboxMessage.signup_id == signup_id)
+        ).all()
+        assert "cancelled" not in kinds
+        [email] = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "waitlist_date_left")
+        ).all()
+        assert email.subject == (
+            f"Waitlist update: you are off the waitlist for {dec_2_when} (Omega Org)"
+        )
+        body = " ".join(email.text_body.split())
+        assert f"took Omega Org off the waitlist for {dec_2_when}" in body
+        assert f"{dec_4_when}: number 1 in line" in body
+        [event] = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "signup.waitlist_left")
+        ).all()
+        assert event.session_id == dec_2
+        assert event.details["reason"] == "They asked by phone"
+        assert event.details["still_waiting_for"] == [dec_4_when]
+        assert not db.session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "signup.cancelled")
+        )
+
+
+def test_remove_from_waitlist_on_its_only_date_cancels_the_signup_and_says_so(
+    app, client, sign_in_as, omega
+):
+    signup_id, dec_2, dec_4 = omega
+    [dec_4_when] = whens(app, dec_4)
+    sign_in_as("staff")
+    remove(client, dec_2, signup_id)
+    roster = page_text(client.get(f"/staff/sessions/{dec_4}"))
+    assert "Its only date: this cancels its signup." in roster
+
+    response = remove(client, dec_4, signup_id)
+    text = page_text(client.get(response.headers["Location"]))
+    assert (
+        f"Cancelled Omega Org's signup: {dec_4_when} was its only date to wait for. They have "
+        "been emailed."
+    ) in text
+    with app.app_context():
+        assert db.session.get(Signup, signup_id).status == "cancelled"
+        assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "signup.cancelled"))
