@@ -112,6 +112,8 @@ def test_every_page_an_organization_reaches_is_accessible(page, site, tmp_path):
     manage = sign_up(page)
     page.goto(f"{manage}/sandbox")
     page.get_by_role("button", name="Start from the example activity").click()
+    # The page after it has the same link: wait for it, or the click is lost in the navigation.
+    expect(page.get_by_role("status").first).to_contain_text("Added the example activity")
     with page.expect_download() as info:
         page.get_by_role("link", name="Practice file (.csv)", exact=True).click()
     practice = Path(tmp_path / "practice.csv")

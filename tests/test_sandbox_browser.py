@@ -94,6 +94,13 @@ def download(page: Page, link_name: str, tmp_path: Path) -> Path:
     return target
 
 
+def start_from_the_example_activity(page: Page) -> None:
+    """Add the example activity, and wait for the page that says so: a link clicked on the page
+    before it (which has the same download links) would be lost in the navigation."""
+    page.get_by_role("button", name="Start from the example activity").click()
+    expect(page.get_by_role("status").first).to_contain_text("Added the example activity 200012345")
+
+
 def open_sandbox(page: Page, site: LiveSite) -> None:
     page.goto(f"/manage/{site.token}")
     page.get_by_role("link", name=re.compile("^Practice upload sandbox")).click()
@@ -108,8 +115,7 @@ def upload(page: Page, path: Path) -> None:
 
 def test_organization_practises_an_upload_from_template_to_accepted_file(page, site, tmp_path):
     open_sandbox(page, site)
-    page.get_by_role("button", name="Start from the example activity").click()
-    expect(page.get_by_role("status").first).to_contain_text("Added the example activity 200012345")
+    start_from_the_example_activity(page)
 
     template = load_workbook(download(page, "Learner template (Excel .xlsx)", tmp_path))
     assert template.active["A1"].value == rules.GUIDANCE_LINE
@@ -150,7 +156,7 @@ def test_organization_practises_an_upload_from_template_to_accepted_file(page, s
 def test_a_large_file_shows_progress_and_then_its_results(page, site, tmp_path):
     site.app.config["SANDBOX_INLINE_MAX_ROWS"] = 1
     open_sandbox(page, site)
-    page.get_by_role("button", name="Start from the example activity").click()
+    start_from_the_example_activity(page)
     upload(page, download(page, "Practice file (.csv)", tmp_path))
     expect(page.get_by_role("heading", name="Checking the file")).to_be_visible()
     expect(page.locator(".judging-text")).to_have_text("Waiting for its turn to be checked")
@@ -202,7 +208,7 @@ def test_sandbox_pages_have_no_serious_accessibility_problems(page, site, tmp_pa
     expect(page.get_by_role("alert")).to_contain_text("Please correct")
     check("activity form with errors")
     page.goto(f"/manage/{site.token}/sandbox")
-    page.get_by_role("button", name="Start from the example activity").click()
+    start_from_the_example_activity(page)
     upload(page, download(page, "Practice file (.csv)", tmp_path))
     check("results page")
     page.get_by_role("link", name="Back to your sandbox and its upload history").click()
@@ -243,7 +249,7 @@ def test_a_provider_maps_its_own_spreadsheet_and_downloads_a_pars_ready_file(pag
         problems.extend(accessibility_problems(page, page_name))
 
     open_sandbox(page, site)
-    page.get_by_role("button", name="Start from the example activity").click()
+    start_from_the_example_activity(page)
     entries = _lms_export(tmp_path / "lms-export.csv")
     upload(page, tmp_path / "lms-export.csv")
     expect(page.get_by_role("heading", name="Match your columns to the template")).to_be_visible()
@@ -289,7 +295,7 @@ def test_a_provider_maps_its_own_spreadsheet_and_downloads_a_pars_ready_file(pag
 def test_the_column_mapping_works_without_javascript(page_without_script, site, tmp_path):
     page = page_without_script
     page.goto(f"/manage/{site.token}/sandbox")
-    page.get_by_role("button", name="Start from the example activity").click()
+    start_from_the_example_activity(page)
     _lms_export(tmp_path / "lms-export.csv")
     upload(page, tmp_path / "lms-export.csv")
     page.get_by_label("Column B, headed “Given”").select_option(label=rules.FIRST_NAME)
@@ -323,7 +329,7 @@ def test_keyboard_focus_follows_the_preview_and_the_mapping_errors(page, site, t
         problems.extend(accessibility_problems(page, page_name))
 
     open_sandbox(page, site)
-    page.get_by_role("button", name="Start from the example activity").click()
+    start_from_the_example_activity(page)
     _name_export(tmp_path / "lms-export.csv")
     upload(page, tmp_path / "lms-export.csv")
     page.get_by_role("button", name="Show the preview with these columns").press("Enter")
@@ -348,7 +354,7 @@ def test_a_large_file_s_pars_ready_file_is_prepared_by_the_worker_then_downloade
 ):
     site.app.config["SANDBOX_INLINE_MAX_ROWS"] = 1
     open_sandbox(page, site)
-    page.get_by_role("button", name="Start from the example activity").click()
+    start_from_the_example_activity(page)
     upload(page, download(page, "Practice file (.csv)", tmp_path))
     with site.app.app_context():
         assert tasks.work() == 1
@@ -379,7 +385,7 @@ def test_a_file_being_prepared_is_followed_without_javascript(page_without_scrip
     page = page_without_script
     site.app.config["SANDBOX_INLINE_MAX_ROWS"] = 1
     page.goto(f"/manage/{site.token}/sandbox")
-    page.get_by_role("button", name="Start from the example activity").click()
+    start_from_the_example_activity(page)
     path = download(page, "Practice file (.csv)", tmp_path)
     upload(page, path)
     with site.app.app_context():
