@@ -138,6 +138,9 @@ def test_a_signup_with_a_full_date_further_ahead_waits_for_that_one(
             f"1. {SOON_WHEN} (starts within 24 hours: seats are no longer given from its waitlist)"
         ) in email.text_body
         assert "seats are no longer given" not in email.text_body.split("2. ")[1].split("\n")[0]
+        # Its subject names the date it waits for, not the one no seat can come from.
+        later_when = db.session.get(TrainingSession, later).when
+        assert email.subject == f"You're on the waitlist for {later_when} (Lambda Org)"
 
 
 def test_the_manage_page_does_not_offer_the_waitlist_of_a_full_date_inside_the_cutoff(
@@ -175,6 +178,10 @@ def test_an_organization_whose_date_came_inside_the_cutoff_is_told_so_and_can_wa
     token = manage_token(client.post("/signup", data=signup_form(session_id, **LAMBDA)))
     monday_morning.move_to(MONDAY_MORNING, tick=False)
 
+    confirmation = page_text(client.get(f"/manage/{token}/confirmation"))
+    assert confirmation.startswith("Not waiting for any date ·")
+    assert "You're on the waitlist" not in confirmation
+    assert "join the waitlist for a full date with your manage link below" in confirmation
     text = page_text(client.get(f"/manage/{token}"))
     assert (
         "Status Not waiting for any date: the date you chose starts within 24 hours: seats are "

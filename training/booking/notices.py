@@ -244,12 +244,16 @@ def queue_waitlisted(
     merge_undone: Signup | None = None,
 ) -> None:
     """Queue the "you're on the waitlist" email (no invite: no date is booked yet), its
-    subject naming the first-choice date and the organization; sent on signing up, on
-    joining a waitlist from the manage page, and (``merge_undone``: the signup it had been
-    merged into) when staff undo a merge that had cancelled the waitlist place."""
-    first_choice = signup.chosen_sessions[0].when if signup.choices else signup.program.name
-    text = "Merge undone: you're back on the waitlist" if merge_undone else "You're on the waitlist"
+    subject naming the first date it chose that a seat can still come from (a date inside its
+    cutoff is listed in the email, marked so, but not named as what it waits for) and the
+    organization; sent on signing up, on joining a waitlist from the manage page, and
+    (``merge_undone``: the signup it had been merged into) when staff undo a merge that had
+    cancelled the waitlist place."""
     now = now or utcnow()
+    waited_for = [s for s in signup.chosen_sessions if can_wait_for(s, now)]
+    named = waited_for or signup.chosen_sessions
+    first_choice = named[0].when if named else signup.program.name
+    text = "Merge undone: you're back on the waitlist" if merge_undone else "You're on the waitlist"
     queue_signup_email(
         signup,
         token,
@@ -258,7 +262,7 @@ def queue_waitlisted(
         now=now,
         merge_undone=merge_undone,
         # A chosen date no seat can come from (inside its cutoff) is named so, not promised.
-        no_seat_from={s.id for s in signup.chosen_sessions if not can_wait_for(s, now)},
+        no_seat_from={s.id for s in signup.chosen_sessions if s not in waited_for},
     )
 
 
