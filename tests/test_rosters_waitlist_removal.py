@@ -123,3 +123,16 @@ def test_remove_from_waitlist_on_its_only_date_cancels_the_signup_and_says_so(
     with app.app_context():
         assert db.session.get(Signup, signup_id).status == "cancelled"
         assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "signup.cancelled"))
+        # Its email says staff took it off its only date, and that the signup is cancelled.
+        told = db.session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.kind == "cancelled", OutboxMessage.signup_id == signup_id
+            )
+        ).one()
+    assert told.subject == f"Cancelled: your place on the waitlist for {dec_4_when} (Omega Org)"
+    assert (
+        f"The training staff took Omega Org off the waitlist for {dec_4_when}, the only date it "
+        "was still waiting for, so its signup for the"
+    ) in " ".join(told.text_body.split())
+    assert "has left the waitlist" not in told.text_body
+    assert told.text_body.count("eply to this email") == 1

@@ -887,9 +887,12 @@ def cancel_signup(
     reason: str | None = None,
     asked_about: str | None = None,
     merged_into: Signup | None = None,
+    last_date: TrainingSession | None = None,
 ) -> list[Signup]:
     """Cancel a booking or waitlist place; the freed seat goes to the waitlist. Returns the
-    organizations booked from the waitlist into it (``promote_waitlist``).
+    organizations booked from the waitlist into it (``promote_waitlist``). ``last_date``: the
+    only date a waitlisted signup still waited for, which staff took it off (the email names
+    it).
 
     The organization may cancel until its session starts, inside the change cutoff too (see
     ``change_window``); the organization promoted to the freed seat is emailed. Staff
@@ -921,11 +924,13 @@ def cancel_signup(
             signup,
             f"Cancelled: your booking for {previous.when}"
             if previous is not None
-            else "Cancelled: your place on the waitlist",
+            else "Cancelled: your place on the waitlist"
+            + (f" for {last_date.when}" if last_date is not None else ""),
         ),
         method="CANCEL" if previous is not None else None,
         by_staff=actor is not None,
         merged_into=merged_into,
+        last_date=last_date,
     )
     return promote_waitlist(previous, now=now) if previous is not None else []
 
@@ -948,7 +953,7 @@ def leave_waitlist_date(
             "was changed."
         )
     if not [other for other in dates_waited_for(signup, now) if other.id != session.id]:
-        cancel_signup(signup, now=now, actor=actor, reason=reason)
+        cancel_signup(signup, now=now, actor=actor, reason=reason, last_date=session)
         return False
     kept = [other for other in signup.chosen_sessions if other.id != session.id]
     # Ranks are part of the key: the choices are written again, ranked as they were.
