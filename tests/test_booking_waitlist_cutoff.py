@@ -118,6 +118,25 @@ def test_a_signup_waiting_only_for_a_full_date_inside_the_cutoff_is_refused_unde
     assert signups_named(app, "Lambda Org") == 0
 
 
+def test_without_the_waitlist_box_a_full_date_inside_the_cutoff_is_named_as_having_no_waitlist(
+    app, client, make_session, full_soon
+):
+    later = make_session(starts_in=timedelta(days=4), seats=0)
+    response = client.post(
+        "/signup",
+        data=signup_form(full_soon, second_choice=later, join_waitlist=None, **LAMBDA),
+    )
+    assert response.status_code == 409
+    with app.app_context():
+        later_when = db.session.get(TrainingSession, later).when
+    assert (
+        f"Every date you chose is full ({SOON_WHEN}; {later_when}). Choose another date, or "
+        f"tick the waitlist box to wait for a seat on {later_when} ({SOON_WHEN} "
+        f"{NO_SEAT_IN_TIME})."
+    ) in page_text(response)
+    assert signups_named(app, "Lambda Org") == 0
+
+
 def test_a_signup_with_a_full_date_further_ahead_waits_for_that_one(
     app, client, make_session, full_soon
 ):

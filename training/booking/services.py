@@ -95,18 +95,33 @@ class SessionFull(BookingError):
     ``chosen_when_full``: the dates were chosen from a form that offers full dates (the signup
     form, "(full: waitlist)"), so the refusal does not say the date "has just filled" (it may
     have been full all along) and points to the waitlist box; a date offered only while it had a
-    seat (a change of date, a reinstatement) "has just filled".
+    seat (a change of date, a reinstatement) "has just filled". ``no_waitlist``: those of them
+    inside their change cutoff, whose waitlist the box would not join (named so).
     """
 
     def __init__(
-        self, session: TrainingSession, *others: TrainingSession, chosen_when_full: bool = False
+        self,
+        session: TrainingSession,
+        *others: TrainingSession,
+        chosen_when_full: bool = False,
+        no_waitlist: tuple[TrainingSession, ...] = (),
     ):
         if others:
             dates = "; ".join(chosen.when for chosen in (session, *others))
             message = (
                 f"Every date you chose is full ({dates}). Choose another date, or tick the "
-                "waitlist box to wait for a seat."
+                "waitlist box to wait for a seat"
             )
+            if no_waitlist:
+                # Ticking the box waits only for the others: say which (``NoSeatInTime``).
+                waitable = [c.when for c in (session, *others) if c not in no_waitlist]
+                closed = "; ".join(chosen.when for chosen in no_waitlist)
+                message += (
+                    f" on {'; '.join(waitable)} ({closed} {no_seat_in_time()})"
+                    if len(no_waitlist) == 1
+                    else f" on {'; '.join(waitable)} ({closed}: each {no_seat_in_time()})"
+                )
+            message += "."
         elif chosen_when_full:
             message = (
                 f"{session.when} is full: choose another date, or tick the waitlist box to wait "
@@ -499,7 +514,11 @@ def _book_or_waitlist(
             raise AlreadySignedUp(existing)
         if not waitable:  # ticking the waitlist box would not help
             raise NoSeatInTime(ranked_sessions)
-        raise SessionFull(*ranked_sessions, chosen_when_full=True)
+        raise SessionFull(
+            *ranked_sessions,
+            chosen_when_full=True,
+            no_waitlist=tuple(s for s in ranked_sessions if not can_wait_for(s, now)),
+        )
     if booked is None:
         signup.status, signup.session, signup.confirmed_at = SIGNUP_WAITLISTED, None, None
     else:
