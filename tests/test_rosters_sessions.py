@@ -280,6 +280,9 @@ def test_a_session_moved_inside_the_change_cutoff_books_no_one_from_its_waitlist
             select(OutboxMessage).where(OutboxMessage.kind == "waitlist_session_moved")
         ).one()
     assert "no seat will come from its waitlist automatically" in email.text_body
+    # Nothing to leave: it is told where it stands, not to "leave the waitlist".
+    assert "leave the waitlist" not in email.text_body.split("Questions?")[0]
+    assert "Your manage link below shows where you stand now" in email.text_body
 
 
 def test_cancelling_a_session_books_no_one_on_an_alternate_inside_the_change_cutoff(
