@@ -70,5 +70,6 @@ def queue_waitlist_session_cancelled(
         subject_for(signup, f"Waitlist update: {cancelled.when} is cancelled"),
         cancelled=cancelled,
         now=now,
+        stays_waiting=True,
         **where_it_now_stands(signup, now),
     )
