@@ -264,6 +264,30 @@ def make_session(app, program_id):
     return make
 
 
+@pytest.fixture
+def cancel_session(app):
+    """Cancel a session as staff member Pat would from the roster (made staff if no staff
+    member exists yet)."""
+    from training.rosters import services as rosters
+    from training.staff.models import StaffMember
+    from training.staff.services import create_staff
+
+    def cancel(session_id: int) -> None:
+        with app.app_context():
+            member = db.session.scalar(select(StaffMember)) or create_staff(
+                "pat@cmadocs.example.org", "correct horse battery", "staff"
+            )
+            rosters.cancel_session(
+                db.session.get(TrainingSession, session_id),
+                "The facilitator is ill.",
+                now=utcnow(),
+                actor=member,
+            )
+            db.session.commit()
+
+    return cancel
+
+
 def last_program_day(app) -> str:
     """The last day of the (only) program's dates, as the staff session form takes it: a day
     ahead whenever the test runs, and one a new session may be on."""

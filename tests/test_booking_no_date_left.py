@@ -8,31 +8,8 @@ from conftest import manage_token, page_text, signup_form
 from sqlalchemy import select
 
 from training.booking.models import Signup, TrainingSession
-from training.extensions import db, utcnow
+from training.extensions import db
 from training.mail.models import OutboxMessage
-from training.rosters import services as rosters
-from training.staff.models import StaffMember
-from training.staff.services import create_staff
-
-
-@pytest.fixture
-def cancel_session(app):
-    """Cancel a session as staff member Pat would from the roster."""
-
-    def cancel(session_id: int) -> None:
-        with app.app_context():
-            member = db.session.scalar(select(StaffMember)) or create_staff(
-                "pat@cmadocs.example.org", "correct horse battery", "staff"
-            )
-            rosters.cancel_session(
-                db.session.get(TrainingSession, session_id),
-                "The facilitator is ill.",
-                now=utcnow(),
-                actor=member,
-            )
-            db.session.commit()
-
-    return cancel
 
 
 @pytest.fixture

@@ -12,9 +12,6 @@ from training.booking import services
 from training.booking.models import Signup, SignupChoice, TrainingSession
 from training.extensions import db, utcnow
 from training.mail.models import OutboxMessage
-from training.rosters import services as rosters
-from training.staff.models import StaffMember
-from training.staff.services import create_staff
 
 pytestmark = pytest.mark.clock
 
@@ -52,26 +49,6 @@ def full_soon(client, make_session) -> int:
     response = client.post("/signup", data=signup_form(session_id, **KAPPA))
     assert response.status_code == 303
     return session_id
-
-
-@pytest.fixture
-def cancel_session(app):
-    """Cancel a session as staff would from the roster."""
-
-    def cancel(session_id: int) -> None:
-        with app.app_context():
-            member = db.session.scalar(select(StaffMember)) or create_staff(
-                "pat@cmadocs.example.org", "correct horse battery", "staff"
-            )
-            rosters.cancel_session(
-                db.session.get(TrainingSession, session_id),
-                "The facilitator is ill.",
-                now=utcnow(),
-                actor=member,
-            )
-            db.session.commit()
-
-    return cancel
 
 
 def signups_named(app, name: str) -> int:
