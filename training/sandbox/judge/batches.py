@@ -583,6 +583,7 @@ class BatchRows:
                 for step in _STEPS
             ),
         )  # fmt: skip
+        del frame, ids
         errors = pl.Series(self._template_errors, dtype=pl.Boolean)
         has_error = reduce(
             operator.or_, (errors.gather(rows[f"{step}_template"]) for step in _STEPS)
