@@ -1,7 +1,11 @@
 """The batch path's memory of earlier rows' keys (judge.runs): past a threshold, on disk."""
 
+import os
 import random
-from pathlib import Path
+import signal
+import subprocess
+import sys
+import tempfile
 
 import polars as pl
 
@@ -61,15 +65,40 @@ def test_a_few_keys_asked_of_a_run_on_disk_are_found_one_at_a_time():
     assert runs.lookup(pl.Series(many, dtype=pl.UInt64)).to_list() == expected
 
 
-def test_the_runs_files_go_with_the_runs():
+def test_the_runs_files_have_no_name_in_the_temporary_folder(tmp_path, monkeypatch):
+    """The runs in files are found as before, and nothing of them is in the temporary folder,
+    where a worker killed while judging would leave it."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     runs = KeyRuns(spill_keys=10)
     runs.add(batch(list(range(1, 30)), list(range(29))))
-    folder = Path(runs._folder[0])
-    assert any(folder.iterdir())
+    runs.add(batch(list(range(30, 60)), list(range(30))))
+    assert runs.spilled == 2
+    assert runs.lookup(pl.Series([3, 45, 99], dtype=pl.UInt64)).to_list() == [2, 15, None]
+    assert runs.lookup_one(59) == 29
+    assert list(tmp_path.iterdir()) == []
     runs.close()
-    assert not folder.exists()
-    again = KeyRuns(spill_keys=10)
-    again.add(batch(list(range(1, 30)), list(range(29))))
-    folder = Path(again._folder[0])
-    del again
-    assert not folder.exists()
+    assert runs.spilled == 0
+
+
+KILLED_WORKER = """
+import os, signal
+import polars as pl
+from training.sandbox.judge.runs import KeyRuns
+runs = KeyRuns(spill_keys=10)
+runs.add(pl.DataFrame({"key": list(range(1, 30)), "value": list(range(29))},
+                      schema={"key": pl.UInt64, "value": pl.UInt32}))
+assert runs.spilled == 1
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_worker_killed_with_runs_in_files_leaves_no_files_behind(tmp_path):
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_WORKER],
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert list(tmp_path.iterdir()) == []

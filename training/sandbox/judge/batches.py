@@ -592,6 +592,8 @@ class BatchRows:
                 for step in _STEPS
             ),
         )  # fmt: skip
+        # The cells and the step keys are not held while the rows are judged across rows.
+        del frame, ids
         errors = pl.Series(self._template_errors, dtype=pl.Boolean)
         has_error = reduce(
             operator.or_, (errors.gather(rows[f"{step}_template"]) for step in _STEPS)

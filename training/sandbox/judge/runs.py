@@ -4,20 +4,19 @@ RowJudge remembers one number a key (a row's record key, a learner's completion,
 in a CompactIndex, one row at a time. The batch path (``judge.batches``) keeps the same
 numbers as sorted runs of (key, value) columns, 12 bytes a key outside Python's objects, and
 looks up a whole batch's keys at once. Past ``SPILL_KEYS`` keys a run goes to a temporary
-file, so that the keys a process holds do not grow with the file.
+file, so that the keys a process holds do not grow with the file. The files have no name (the
+system's unnamed temporary files): a worker killed while judging leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import mmap
 import operator
-import shutil
 import tempfile
 import weakref
 from array import array
 from bisect import bisect_left
 from functools import reduce
-from pathlib import Path
 
 import polars as pl
 
@@ -73,21 +72,22 @@ def _filter(keys: pl.Series, size: int) -> pl.Series:
 
 class _Spilled:
     """One run in a temporary file, its keys then its values as raw arrays, mapped (read only
-    where a key is looked for); with a filter in memory of which keys may be there."""
+    where a key is looked for); with a filter in memory of which keys may be there. The file
+    has no name: the mapping keeps it, and the system frees it when the mapping goes, however
+    the process ends."""
 
     __slots__ = ("_keys", "_map", "_values", "filter", "height", "size")
 
-    def __init__(self, run: pl.DataFrame, folder: Path, number: int) -> None:
+    def __init__(self, run: pl.DataFrame) -> None:
         self.height = run.height
         self.size = _filter_size(run.height)
         self.filter = _filter(run["key"], self.size)
-        path = folder / f"{number}.run"
-        with path.open("wb") as handle:
+        with tempfile.TemporaryFile(prefix="sandbox-keys-") as handle:
             # A slice at a time, so that Python never holds a run's numbers.
             for column, code in (("key", "Q"), ("value", "I")):
                 for start in range(0, run.height, 8192):
                     array(code, run[column].slice(start, 8192).to_list()).tofile(handle)
-        with path.open("rb") as handle:
+            handle.flush()
             self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         view = memoryview(self._map)
         self._keys = view[: 8 * run.height].cast("Q")
@@ -134,12 +134,10 @@ class _Spilled:
         self._map.close()
 
 
-def _remove(spilled: list[_Spilled], folder: list[str]) -> None:
+def _remove(spilled: list[_Spilled]) -> None:
     for run in spilled:
         run.close()
     spilled.clear()
-    if folder:
-        shutil.rmtree(folder.pop(), ignore_errors=True)
 
 
 class KeyRuns:
@@ -156,8 +154,7 @@ class KeyRuns:
         self._run: pl.DataFrame | None = None
         self._spill_keys = SPILL_KEYS if spill_keys is None else spill_keys
         self._spilled: list[_Spilled] = []
-        self._folder: list[str] = []
-        self._finalizer = weakref.finalize(self, _remove, self._spilled, self._folder)
+        self._finalizer = weakref.finalize(self, _remove, self._spilled)
 
     @property
     def empty(self) -> bool:
@@ -229,9 +226,7 @@ class KeyRuns:
         if run.height < self._spill_keys:
             self._run = run
             return
-        if not self._folder:
-            self._folder.append(tempfile.mkdtemp(prefix="sandbox-keys-"))
-        self._spilled.append(_Spilled(run, Path(self._folder[0]), len(self._spilled)))
+        self._spilled.append(_Spilled(run))
 
 
 class BatchIndex:
