@@ -75,6 +75,42 @@ def test_the_signup_form_says_a_full_date_inside_the_cutoff_has_no_waitlist(clie
     assert "Signing up puts your organization on the waitlist" not in text
 
 
+def test_a_link_to_a_full_date_inside_the_cutoff_does_not_preselect_it_and_says_why(
+    client, make_session, full_soon
+):
+    later = make_session(starts_in=timedelta(days=5))
+
+    response = client.get(f"/signup?session={full_soon}")
+
+    assert response.status_code == 200
+    markup = response.get_data(as_text=True)
+    assert f'<option selected value="{full_soon}">' not in markup
+    assert f'value="{full_soon}" selected' not in markup
+    assert f'<option selected value="{later}">' not in markup
+    assert (
+        f"{SOON_WHEN} is full and {NO_SEAT_IN_TIME}. Choose a date that still has seats, or "
+        "a full date further ahead to wait for."
+    ) in page_text(response)
+
+
+def test_a_link_to_a_cancelled_date_says_it_was_cancelled(client, make_session, cancel_session):
+    cancelled = make_session(starts_in=timedelta(days=5))
+    cancel_session(cancelled)
+
+    text = page_text(client.get(f"/signup?session={cancelled}"))
+
+    assert "was cancelled: choose another date." in text
+
+
+def test_a_link_to_a_date_that_can_be_had_preselects_it_without_a_note(client, make_session):
+    later = make_session(starts_in=timedelta(days=5))
+
+    response = client.get(f"/signup?session={later}")
+
+    assert f'<option selected value="{later}">' in response.get_data(as_text=True)
+    assert "Choose a date that still has seats" not in page_text(response)
+
+
 def test_a_signup_waiting_only_for_a_full_date_inside_the_cutoff_is_refused_under_the_field(
     app, client, full_soon
 ):
