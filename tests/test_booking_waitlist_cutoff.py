@@ -252,6 +252,29 @@ def test_staff_list_an_organization_waiting_only_inside_the_cutoff_as_waiting_fo
     ) in page_text(client.get(f"/staff/sessions/{session_id}"))
 
 
+def test_staff_counts_show_a_waitlist_inside_the_cutoff_as_closed_not_as_waiting(
+    client, make_session, monday_morning, sign_in_as
+):
+    session_id = make_session(starts_in=SOON, seats=1)
+    monday_morning.move_to(MONDAY_MORNING - timedelta(hours=6), tick=False)
+    client.post("/signup", data=signup_form(session_id, **KAPPA))
+    client.post("/signup", data=signup_form(session_id, **LAMBDA))
+    monday_morning.move_to(MONDAY_MORNING, tick=False)
+    sign_in_as("admin")
+    closed = "Closed: starts within 24 hours (1 in line, to book by hand)"
+
+    # The roster, the sessions list and the dashboard read the one waitlist the same way.
+    assert f"Waitlist {closed}" in page_text(client.get(f"/staff/sessions/{session_id}"))
+    assert f"1 of 1 full {closed}" in page_text(client.get("/staff/sessions"))
+    assert f"1 of 1 (full) {closed}" in page_text(client.get("/staff/"))
+    export = client.get(f"/staff/sessions/{session_id}/roster.csv").get_data(as_text=True)
+    assert "waitlisted (1 in line; waitlist closed: starts within 24 hours)" in export
+    printed = page_text(client.get(f"/staff/sessions/{session_id}/print"))
+    assert "Waitlist, in order (closed: starts within 24 hours; seats are given only by hand)" in (
+        printed
+    )
+
+
 def test_already_signed_up_gives_the_reason_the_manage_page_gives(
     client, make_session, cancel_session
 ):

@@ -85,6 +85,7 @@ def init_app(app: Flask) -> None:
     # Whether an organization still waits for a date: one rule for every page that says so.
     app.add_template_global(services.dates_waited_for, "dates_waited_for")
     app.add_template_global(services.status_label, "status_label")
+    app.add_template_global(services.waitlist_figure, "waitlist_figure")
 
     @app.template_filter("session_times")
     def session_times(session: TrainingSession) -> str:
