@@ -732,6 +732,11 @@ def test_a_second_signup_of_an_organization_waiting_for_no_date_is_told_so(
 
     waiting = page_text(client.post("/signup", data=again))
     assert "Your organization is already on the waitlist for" in waiting
+    assert (
+        "To book a date with a free seat, update who is attending, or leave the waitlist, use "
+        "the manage link in the confirmation email."
+    ) in waiting
+    assert "To change the date" not in waiting
 
     time_machine.move_to(utcnow() + timedelta(hours=27), tick=False)  # its date has started
     response = client.post("/signup", data={**again, "submission_key": "b" * 32})
@@ -742,4 +747,9 @@ def test_a_second_signup_of_an_organization_waiting_for_no_date_is_told_so(
         "Your organization has already signed up, and is not waiting for any date now: the "
         "date it chose has started." in text
     )
-    assert "to book a date that still has seats, use the manage link" in text
+    # What it can do, and where, said once.
+    assert (
+        "To book a date that still has seats, join the waitlist of a full date, or cancel your "
+        "signup, use the manage link in the confirmation email."
+    ) in text
+    assert text.count("use the manage link") == 1

@@ -75,6 +75,42 @@ def test_the_signup_form_says_a_full_date_inside_the_cutoff_has_no_waitlist(clie
     assert "Signing up puts your organization on the waitlist" not in text
 
 
+def test_a_link_to_a_full_date_inside_the_cutoff_does_not_preselect_it_and_says_why(
+    client, make_session, full_soon
+):
+    later = make_session(starts_in=timedelta(days=5))
+
+    response = client.get(f"/signup?session={full_soon}")
+
+    assert response.status_code == 200
+    markup = response.get_data(as_text=True)
+    assert f'<option selected value="{full_soon}">' not in markup
+    assert f'value="{full_soon}" selected' not in markup
+    assert f'<option selected value="{later}">' not in markup
+    assert (
+        f"{SOON_WHEN} is full and {NO_SEAT_IN_TIME}. Choose a date that still has seats, or "
+        "a full date further ahead to wait for."
+    ) in page_text(response)
+
+
+def test_a_link_to_a_cancelled_date_says_it_was_cancelled(client, make_session, cancel_session):
+    cancelled = make_session(starts_in=timedelta(days=5))
+    cancel_session(cancelled)
+
+    text = page_text(client.get(f"/signup?session={cancelled}"))
+
+    assert "was cancelled: choose another date." in text
+
+
+def test_a_link_to_a_date_that_can_be_had_preselects_it_without_a_note(client, make_session):
+    later = make_session(starts_in=timedelta(days=5))
+
+    response = client.get(f"/signup?session={later}")
+
+    assert f'<option selected value="{later}">' in response.get_data(as_text=True)
+    assert "Choose a date that still has seats" not in page_text(response)
+
+
 def test_a_signup_waiting_only_for_a_full_date_inside_the_cutoff_is_refused_under_the_field(
     app, client, full_soon
 ):
@@ -214,6 +250,29 @@ def test_staff_list_an_organization_waiting_only_inside_the_cutoff_as_waiting_fo
         "This session starts within 24 hours: seats are no longer given from its waitlist "
         "automatically. Book an organization by hand if it could still attend."
     ) in page_text(client.get(f"/staff/sessions/{session_id}"))
+
+
+def test_staff_counts_show_a_waitlist_inside_the_cutoff_as_closed_not_as_waiting(
+    client, make_session, monday_morning, sign_in_as
+):
+    session_id = make_session(starts_in=SOON, seats=1)
+    monday_morning.move_to(MONDAY_MORNING - timedelta(hours=6), tick=False)
+    client.post("/signup", data=signup_form(session_id, **KAPPA))
+    client.post("/signup", data=signup_form(session_id, **LAMBDA))
+    monday_morning.move_to(MONDAY_MORNING, tick=False)
+    sign_in_as("admin")
+    closed = "Closed: starts within 24 hours (1 in line, to book by hand)"
+
+    # The roster, the sessions list and the dashboard read the one waitlist the same way.
+    assert f"Waitlist {closed}" in page_text(client.get(f"/staff/sessions/{session_id}"))
+    assert f"1 of 1 full {closed}" in page_text(client.get("/staff/sessions"))
+    assert f"1 of 1 (full) {closed}" in page_text(client.get("/staff/"))
+    export = client.get(f"/staff/sessions/{session_id}/roster.csv").get_data(as_text=True)
+    assert "waitlisted (1 in line; waitlist closed: starts within 24 hours)" in export
+    printed = page_text(client.get(f"/staff/sessions/{session_id}/print"))
+    assert "Waitlist, in order (closed: starts within 24 hours; seats are given only by hand)" in (
+        printed
+    )
 
 
 def test_already_signed_up_gives_the_reason_the_manage_page_gives(

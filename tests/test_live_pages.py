@@ -715,6 +715,39 @@ def test_the_board_says_an_organization_last_pressed_done_not_that_it_is_behind(
     assert "I need help</span>: step 2. Find your activity in PARS" in rows[COAST]
 
 
+def test_an_organization_that_asked_for_help_then_pressed_done_still_shows_it_needed_help(
+    app, live, facilitator
+):
+    participant = app.test_client()
+    facilitator.post(console_url(live, "start"))
+    participant.post(follow_url(live, action="help"))
+    participant.post(follow_url(live, action="done"), data={"step_id": step_ids(app)[1]})
+    facilitator.post(console_url(live, f"help/{live.signup_ids[SIERRA]}/clear"))
+
+    board = facilitator.get(console_url(live, "board.json")).get_json()["board_html"]
+    (sierra,) = [row for row in board.split("<tr") if SIERRA in row]
+    assert 'Done</span> — <span class="badge">needed help</span>: step 1.' in sierra
+
+    # Done on the next step, where it asked for nothing, reads as a plain Done.
+    facilitator.post(console_url(live, "next"))
+    participant.post(follow_url(live, action="done"), data={"step_id": step_ids(app)[2]})
+    board = facilitator.get(console_url(live, "board.json")).get_json()["board_html"]
+    (sierra,) = [row for row in board.split("<tr") if SIERRA in row]
+    assert "Done</span>: step 2." in sierra
+    assert "needed help" not in sierra
+
+
+def test_a_call_for_help_cleared_before_done_reads_as_needed_help(app, live, facilitator):
+    facilitator.post(console_url(live, "start"))
+    app.test_client().post(follow_url(live, action="help"))
+    facilitator.post(console_url(live, f"help/{live.signup_ids[SIERRA]}/clear"))
+
+    board = facilitator.get(console_url(live, "board.json")).get_json()["board_html"]
+    (sierra,) = [row for row in board.split("<tr") if SIERRA in row]
+    assert "Needed help</span>: step 1." in sierra
+    assert "I need help</span>" not in sierra
+
+
 def test_a_restart_clears_the_done_presses_and_keeps_the_calls_for_help(app, live, facilitator):
     facilitator.post(console_url(live, "start"))
     app.test_client().post(follow_url(live, action="done"), data={"step_id": step_ids(app)[1]})

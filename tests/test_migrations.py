@@ -261,3 +261,50 @@ def test_look_alike_organization_keys_are_folded_unless_two_bookings_would_share
         (4, "aeroclinic"),
         (5, "permanentegroup"),
     ]
+
+
+def test_after_0021_a_deleted_signups_id_is_never_given_again_and_nothing_else_is_lost(
+    empty_database_app,
+):
+    with empty_database_app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("PostgreSQL's sequences never give an id twice; 0021 leaves it alone")
+        at = datetime(2026, 11, 20, tzinfo=UTC)
+        upgrade(revision="0020_org_keys_look_alikes")
+        with db.engine.begin() as connection:
+            _insert_program(connection, at)
+            _insert_signup(connection, 1, "waitlisted", "Alpha", "alpha", at)
+            _insert_signup(connection, 2, "waitlisted", "Beta", "beta", at)
+            connection.execute(
+                text(
+                    "INSERT INTO attendees (signup_id, email, position) "
+                    "VALUES (1, 'a@alpha.example.org', 1)"
+                )
+            )
+        indexes = _index_statements()
+
+        upgrade(revision="0021_ids_never_reused")
+        with db.engine.begin() as connection:
+            # Rebuilding signups with its children's foreign keys on would have emptied them.
+            assert connection.execute(text("SELECT signup_id FROM attendees")).all() == [(1,)]
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+            connection.execute(text("DELETE FROM signups WHERE id = 2"))
+            _insert_signup(connection, None, "waitlisted", "Gamma", "gamma", at)
+            ids = connection.execute(text("SELECT id FROM signups ORDER BY id")).scalars().all()
+        assert ids == [1, 3]
+        assert _index_statements() == indexes
+
+        downgrade(revision="0020_org_keys_look_alikes")
+        with db.engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM attendees")).scalar() == 1
+        assert _index_statements() == indexes
+
+
+def _index_statements() -> dict[str, str]:
+    """Each SQLite index's CREATE statement, by name (a rebuild must keep them all as they were,
+    partial ones' WHERE included)."""
+    with db.engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+        )
+        return dict(rows.all())

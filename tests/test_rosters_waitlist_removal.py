@@ -136,3 +136,31 @@ def test_remove_from_waitlist_on_its_only_date_cancels_the_signup_and_says_so(
     ) in " ".join(told.text_body.split())
     assert "has left the waitlist" not in told.text_body
     assert told.text_body.count("eply to this email") == 1
+
+
+def test_removing_one_date_keeps_the_others_in_the_order_the_organization_gave(
+    app, client, make_session, sign_in_as
+):
+    # Ranked out of date order: Dec 6 first, then Dec 2, then Dec 4.
+    dec_2 = make_session(starts_in=timedelta(days=2), seats=0)
+    dec_4 = make_session(starts_in=timedelta(days=4), seats=0)
+    dec_6 = make_session(starts_in=timedelta(days=6), seats=0)
+    response = client.post(
+        "/signup",
+        data=signup_form(
+            dec_6, second_choice=dec_2, third_choice=dec_4, organization_name="Omega Org"
+        ),
+    )
+    token = response.headers["Location"].split("/")[2]
+    sign_in_as("staff")
+
+    with app.app_context():
+        signup_id = db.session.scalar(select(Signup.id))
+    assert remove(client, dec_2, signup_id).status_code == 303
+
+    with app.app_context():
+        signup = db.session.scalars(select(Signup)).one()
+        assert [(c.rank, c.session_id) for c in signup.choices] == [(1, dec_6), (2, dec_4)]
+    dec_4_when, dec_6_when = whens(app, dec_4, dec_6)
+    text = page_text(client.get(f"/manage/{token}"))
+    assert text.index(dec_6_when) < text.index(dec_4_when)

@@ -569,3 +569,19 @@ def test_a_completion_30_days_before_the_programs_date_is_not_reported_late(
     assert "Rows read 2 Accepted 2 Rejected 0 Errors 0 Warnings 1" in text
     assert "Completion Date 10/31/2026 is more than 30 days ago" in text
     assert "11/01/2026 is more than 30 days ago" not in text
+
+
+def test_an_upload_after_the_sandbox_was_emptied_never_takes_a_deleted_uploads_number(
+    client, token
+):
+    (learner,) = people(1)
+    first = upload(client, token, csv_file(learner_row(learner)))
+    first_link = first.headers["Location"]
+    client.post(f"/manage/{token}/sandbox/delete", data={"confirm": "y"})
+
+    second = upload(client, token, csv_file(learner_row(learner)), "again.csv")
+
+    assert int(second.headers["Location"].rstrip("/").split("/")[-1]) > int(
+        first_link.rstrip("/").split("/")[-1]
+    )
+    assert client.get(first_link).status_code == 404

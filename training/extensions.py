@@ -25,6 +25,12 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# ``__table_args__`` of a table whose ids are named in links, pages or emails (a session, a
+# signup, upload number N): on SQLite, AUTOINCREMENT, without which a deleted row's id (the
+# largest) is given to the next row, so an old link would show another record. PostgreSQL's
+# sequences never give an id twice. Migration 0021 rebuilt the tables of that time.
+IDS_NEVER_REUSED = {"sqlite_autoincrement": True}
+
 # The largest id a path, a query string or a form may name: the id columns are INTEGER, 32 bits
 # on PostgreSQL (SQLite's hold 64), and a larger number sent to either raises instead of matching
 # nothing.

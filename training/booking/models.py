@@ -8,7 +8,7 @@ from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from training.booking.display import format_session_when, format_session_when_dated
-from training.extensions import UTCDateTime, db, utcnow
+from training.extensions import IDS_NEVER_REUSED, UTCDateTime, db, utcnow
 from training.mail.services import mailbox_key
 
 SIGNUP_CONFIRMED = "confirmed"
@@ -116,6 +116,7 @@ class TrainingSession(db.Model):
         ),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         CheckConstraint("status IN ('scheduled', 'cancelled')", name="status_known"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -253,6 +254,7 @@ class Signup(db.Model):
             sqlite_where=_ACTIVE_PROVIDER,
             postgresql_where=_ACTIVE_PROVIDER,
         ),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,6 +10,7 @@ from functools import cache
 
 from flask import current_app, g, has_request_context
 from sqlalchemy import (
+    ColumnElement,
     Insert,
     Integer,
     Select,
@@ -162,6 +163,18 @@ class NoSeatInTime(BookingError):
         self.sessions = sessions
 
 
+def signup_date_refusal(session: TrainingSession, now: datetime) -> BookingError | None:
+    """Why ``session`` cannot be an organization's date on the signup form at ``now``: not
+    bookable (``session_unavailable``), or full with a waitlist that can give no seat in time
+    (``NoSeatInTime``). None while it can be booked or waited for; what a link to it
+    (``/signup?session=ID``) preselects, or says instead."""
+    if not session.is_bookable(now):
+        return session_unavailable(session, now)
+    if session.is_full and not can_wait_for(session, now):
+        return NoSeatInTime([session])
+    return None
+
+
 class AlreadySignedUp(BookingError):
     """The organization already holds a place in the program (``signup``)."""
 
@@ -300,6 +313,41 @@ def status_label(signup: Signup, now: datetime) -> str:
     if signup.is_waitlisted and not dates_waited_for(signup, now):
         return WAITS_FOR_NO_DATE_LABEL
     return SIGNUP_STATUS_LABELS[signup.status]
+
+
+def waitlist_lengths(now: datetime, *conditions: ColumnElement[bool]) -> dict[int, int]:
+    """How many organizations are in line for each scheduled session not started at ``now``
+    (those meeting ``conditions``), by session id: the one count the staff's sessions list,
+    dashboard and roster show, read with ``waitlist_figure``."""
+    return dict(
+        db.session.execute(
+            select(SignupChoice.session_id, func.count(Signup.id))
+            .join(Signup, Signup.id == SignupChoice.signup_id)
+            .join(TrainingSession, TrainingSession.id == SignupChoice.session_id)
+            .where(
+                Signup.status == SIGNUP_WAITLISTED,
+                TrainingSession.status == SESSION_SCHEDULED,
+                ~TrainingSession.has_started(now),
+                *conditions,
+            )
+            .group_by(SignupChoice.session_id)
+        ).all()
+    )
+
+
+def waitlist_figure(session: TrainingSession, in_line: int, now: datetime) -> str:
+    """What staff read of ``session``'s waitlist at ``now`` (``cutoff.waitlist_closed``): how
+    many are in line while a seat can come from it; "None" once it is cancelled or has
+    started; inside the change cutoff, that it is closed (nobody is booked from it
+    automatically, only by hand from the roster) and how many are still in line."""
+    why = waitlist_closed(session, now)
+    if why is None:
+        return str(in_line)
+    if why != "cutoff":
+        return "None"
+    hours = current_app.config["CHANGE_CUTOFF_HOURS"]
+    closed = f"Closed: starts within {hours} hours"
+    return f"{closed} ({in_line} in line, to book by hand)" if in_line else closed
 
 
 def not_waiting_reason(signup: Signup, now: datetime, *, chooser: str = "you") -> str | None:

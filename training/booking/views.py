@@ -85,6 +85,7 @@ def init_app(app: Flask) -> None:
     # Whether an organization still waits for a date: one rule for every page that says so.
     app.add_template_global(services.dates_waited_for, "dates_waited_for")
     app.add_template_global(services.status_label, "status_label")
+    app.add_template_global(services.waitlist_figure, "waitlist_figure")
 
     @app.template_filter("session_times")
     def session_times(session: TrainingSession) -> str:
@@ -172,11 +173,14 @@ def signup():
     form = SignupForm()
     # A post is checked against the dates' ids; their labels are made for a page drawn.
     form.set_sessions(program_session_ids(program), program.attestation_text)
+    linked_date_refusal = None
     if request.method == "GET":
-        form.first_choice.data = query_number("session", NO_CHOICE)
+        form.first_choice.data, linked_date_refusal = _linked_date(program, now)
     signup_state = program.signup_state(now)
     if signup_state != "open" or not form.validate_on_submit():
-        return _render_signup(program, form, signup_state, now)
+        return _render_signup(
+            program, form, signup_state, now, linked_date_refusal=linked_date_refusal
+        )
 
     submission = current_submission_identity()
     ranked = [_program_session(program, sid) for sid in form.ranked_session_ids()]
@@ -510,6 +514,18 @@ def _program_session(program: Program, session_id: int) -> TrainingSession:
     return session
 
 
+def _linked_date(program: Program, now: datetime) -> tuple[int, str | None]:
+    """The date a link to the form names (``?session=ID``), to preselect, and why it is not
+    preselected when it cannot be had (``services.signup_date_refusal``), for the page to say."""
+    session_id = query_number("session", NO_CHOICE)
+    session = db.session.get(TrainingSession, session_id) if session_id != NO_CHOICE else None
+    if session is None or session.program_id != program.id:
+        return NO_CHOICE, None
+    if (refusal := services.signup_date_refusal(session, now)) is not None:
+        return NO_CHOICE, str(refusal)
+    return session_id, None
+
+
 def _offer_dates(form: SignupForm, program: Program, now: datetime) -> None:
     """Put the bookable dates in the signup form's lists, with a note under the first when some
     start inside the change cutoff (so their date could not be changed once booked, and a
@@ -555,7 +571,7 @@ def _change_options(signup: Signup, now: datetime) -> list[SelectChoice]:
     ]
 
 
-def _render_signup(program, form, signup_state, now, status=200):
+def _render_signup(program, form, signup_state, now, status=200, linked_date_refusal=None):
     _offer_dates(form, program, now)
     return (
         render_template(
@@ -567,6 +583,7 @@ def _render_signup(program, form, signup_state, now, status=200):
             can_wait=any(s.is_full and can_wait_for(s, now) for s in program.sessions),
             no_seat_in_time=no_seat_in_time(),
             no_choice=NO_CHOICE,
+            linked_date_refusal=linked_date_refusal,
         ),
         status,
     )

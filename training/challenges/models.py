@@ -6,7 +6,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, t
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from training.booking.models import Program, Signup
-from training.extensions import UTCDateTime, db, utcnow
+from training.extensions import IDS_NEVER_REUSED, UTCDateTime, db, utcnow
 
 
 class ChallengeEntry(db.Model):
@@ -16,6 +16,7 @@ class ChallengeEntry(db.Model):
     __table_args__ = (
         CheckConstraint("learners > 0", name="learners_positive"),
         CheckConstraint("length(activity_id) = 9", name="activity_id_nine_digits"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

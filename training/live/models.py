@@ -92,18 +92,28 @@ class LiveAttendance(db.Model):
     )
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     help_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The step it last asked for help on, kept when it then pressed Done there and when the
+    # help was cleared, so the board still says it needed help with that step.
+    help_step_id: Mapped[int | None] = mapped_column(
+        ForeignKey("walkthrough_steps.id", ondelete="SET NULL")
+    )
     # Goes up with every change the organization's own page shows (part of its ETag).
     revision: Mapped[int] = mapped_column(default=0)
     followup_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     signup: Mapped[Signup] = relationship()
-    reported_step: Mapped[WalkthroughStep | None] = relationship()
+    reported_step: Mapped[WalkthroughStep | None] = relationship(foreign_keys=[reported_step_id])
 
     @property
     def needs_help(self) -> bool:
         """Whether the organization asked for help and nobody has cleared it."""
         return self.help_requested_at is not None
+
+    @property
+    def needed_help_on_reported_step(self) -> bool:
+        """Whether it asked for help on the step it last pressed (Done or "I need help")."""
+        return self.help_step_id is not None and self.help_step_id == self.reported_step_id
 
     @property
     def has_attended(self) -> bool:

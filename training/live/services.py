@@ -114,7 +114,7 @@ def start_session(session: TrainingSession, *, actor, now: datetime) -> LiveSess
         )
         for attendance in db.session.scalars(pressed):
             if attendance.help_requested_at is None or attendance.done_at is not None:
-                attendance.reported_step_id = None
+                attendance.reported_step_id = attendance.help_step_id = None
             attendance.done_at = None
             attendance.revision = LiveAttendance.revision + 1
     if session.walkthrough_started_at is None:
@@ -377,6 +377,8 @@ def request_help(signup: Signup, *, now: datetime) -> None:
     attendance.help_requested_at = now
     if live.current_step_id is not None and attendance.reported_step_id != live.current_step_id:
         attendance.reported_step_id, attendance.done_at = live.current_step_id, None
+    # Kept after Done and after the help is cleared: the board says it needed help there.
+    attendance.help_step_id = attendance.reported_step_id
     _touch(live, attendance)
 
 

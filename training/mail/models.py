@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from training.extensions import UTCDateTime, db, utcnow
+from training.extensions import IDS_NEVER_REUSED, UTCDateTime, db, utcnow
 
 MAIL_QUEUED = "queued"
 MAIL_SENDING = "sending"
@@ -54,6 +54,7 @@ class OutboxMessage(db.Model):
         # (on SQLite the columns after them sit in the same overflow pages); counts by status
         # use it too.
         Index("ix_outbox_messages_due", "status", "next_attempt_at", "lease_expires_at"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,6 +3,8 @@
 from collections.abc import Iterable, Sequence
 from zoneinfo import ZoneInfo
 
+from flask import current_app
+
 from training.booking.display import (
     export_attendees,
     format_export_moment,
@@ -47,8 +49,13 @@ def roster_rows(roster: Roster) -> list[list[str | None]]:
         ]
     else:
         waitlisted = SIGNUP_STATUS_LABELS[SIGNUP_WAITLISTED].lower()
+        closed = (
+            f"; waitlist closed: starts within {current_app.config['CHANGE_CUTOFF_HOURS']} hours"
+            if roster.is_waitlist_closed
+            else ""
+        )
         rows += [
-            _row(signup, f"{waitlisted} ({place} in line)", when, zone)
+            _row(signup, f"{waitlisted} ({place} in line{closed})", when, zone)
             for place, signup in enumerate(roster.waitlist, start=1)
         ]
     return rows

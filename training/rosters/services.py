@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from training.audit.services import record
-from training.booking.cutoff import starts_inside_cutoff
+from training.booking.cutoff import starts_inside_cutoff, waitlist_closed
 from training.booking.display import format_day, format_long_date, format_moment, possessive
 from training.booking.links import hash_token
 from training.booking.models import (
@@ -45,6 +45,7 @@ from training.booking.services import (
     find_active_signup,
     lock_signup,
     promote_waitlist,
+    waitlist_lengths,
     where_it_stands,
 )
 from training.extensions import db
@@ -575,20 +576,7 @@ def list_sessions(program: Program, member: StaffMember, now: datetime) -> list[
     if member.role == ROLE_FACILITATOR:
         query = query.where(TrainingSession.id.in_(_assigned_session_ids(member)))
     sessions = db.session.scalars(query).all()
-    waitlists = dict(
-        db.session.execute(
-            select(SignupChoice.session_id, func.count(Signup.id))
-            .join(Signup, Signup.id == SignupChoice.signup_id)
-            .join(TrainingSession, TrainingSession.id == SignupChoice.session_id)
-            .where(
-                TrainingSession.program_id == program.id,
-                TrainingSession.status == SESSION_SCHEDULED,
-                ~TrainingSession.has_started(now),
-                Signup.status == SIGNUP_WAITLISTED,
-            )
-            .group_by(SignupChoice.session_id)
-        ).all()
-    )
+    waitlists = waitlist_lengths(now, TrainingSession.program_id == program.id)
     facilitators = facilitators_by_session([session.id for session in sessions])
     return [
         SessionSummary(session, waitlists.get(session.id, 0), facilitators.get(session.id, []))
@@ -654,6 +642,9 @@ class Roster:
     emails: dict[int, list[OutboxMessage]]
     facilitators: list[StaffMember]
     has_taken_place: bool
+    # Inside the change cutoff: nobody is booked from the waitlist automatically, only by hand
+    # (``waitlist_figure`` says so wherever staff read its length).
+    is_waitlist_closed: bool
 
 
 # The roster shows each signup's latest few emails: enough to see a failure without the history.
@@ -694,6 +685,7 @@ def load_roster(session: TrainingSession, now: datetime) -> Roster:
         emails=latest_emails(session),
         facilitators=facilitators_by_session([session.id]).get(session.id, []),
         has_taken_place=session.has_started(now),
+        is_waitlist_closed=waitlist_closed(session, now) == "cutoff",
     )
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from training.booking.models import Signup
-from training.extensions import UTCDateTime, db, utcnow
+from training.extensions import IDS_NEVER_REUSED, UTCDateTime, db, utcnow
 from training.sandbox.rules import MODE_FULL, MODE_LEARNERS
 
 ATTEMPT_QUEUED = "queued"
@@ -47,6 +47,7 @@ class SandboxActivity(db.Model):
     __table_args__ = (
         Index("uq_sandbox_activities_signup_activity", "signup_id", "activity_id", unique=True),
         CheckConstraint("end_date >= start_date", name="ends_after_start"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -92,6 +93,7 @@ class SandboxAttempt(db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('queued', 'judging', 'done', 'failed')", name="status_known"),
         CheckConstraint("mode IN ('full', 'learners')", name="mode_known"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -6,7 +6,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from training.booking.models import Signup
-from training.extensions import UTCDateTime, db, utcnow
+from training.extensions import IDS_NEVER_REUSED, UTCDateTime, db, utcnow
 
 DECISION_DISMISSED = "dismissed"
 DECISION_MERGED = "merged"
@@ -20,6 +20,7 @@ class DuplicateReview(db.Model):
         CheckConstraint("first_signup_id < second_signup_id", name="pair_ordered"),
         CheckConstraint("decision IN ('dismissed', 'merged')", name="decision_known"),
         Index("uq_duplicate_reviews_pair", "first_signup_id", "second_signup_id", unique=True),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

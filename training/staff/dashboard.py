@@ -5,16 +5,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import contains_eager, joinedload
 
 from training.booking.models import (
     SESSION_SCHEDULED,
-    SIGNUP_WAITLISTED,
     Signup,
-    SignupChoice,
     TrainingSession,
 )
+from training.booking.services import waitlist_lengths
 from training.extensions import db
 from training.mail.models import MAIL_FAILED, MAIL_RETRYING, OutboxRecipient
 from training.mail.services import delivery_figures
@@ -81,15 +80,7 @@ def figures(now: datetime, zone: ZoneInfo, *, link_warning_hours: float = 24) ->
         .where(TrainingSession.status == SESSION_SCHEDULED, ~TrainingSession.has_started(now))
         .order_by(TrainingSession.starts_at, TrainingSession.id)
     ).all()
-    waitlists = dict(
-        db.session.execute(
-            select(SignupChoice.session_id, func.count(func.distinct(SignupChoice.signup_id)))
-            .join(Signup)
-            .join(TrainingSession, TrainingSession.id == SignupChoice.session_id)
-            .where(Signup.status == SIGNUP_WAITLISTED, ~TrainingSession.has_started(now))
-            .group_by(SignupChoice.session_id)
-        ).all()
-    )
+    waitlists = waitlist_lengths(now)
     today = now.astimezone(zone).date()
     first_day = today - timedelta(days=DASHBOARD_DAYS - 1)
     since = datetime.combine(first_day, time.min, tzinfo=zone).astimezone(UTC)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from training.booking.models import TrainingSession
-from training.extensions import UTCDateTime, db, utcnow
+from training.extensions import IDS_NEVER_REUSED, UTCDateTime, db, utcnow
 
 ROLE_ADMIN = "admin"
 ROLE_STAFF = "staff"
@@ -38,6 +38,7 @@ class StaffMember(UserMixin, db.Model):
     __tablename__ = "staff_members"
     __table_args__ = (
         CheckConstraint("role IN ('admin', 'staff', 'facilitator')", name="role_known"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
