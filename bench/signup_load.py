@@ -183,7 +183,11 @@ def classify_signup(response: httpx.Response) -> tuple[str, str]:
         return "accepted", ""
     if response.status_code == 409 and any(
         words in response.text
-        for words in ("has just filled: choose another date", "Every date you chose is full")
+        for words in (
+            "has just filled: choose another date",
+            "is full: choose another date",
+            "Every date you chose is full",
+        )
     ):
         return "refused: full", ""
     if response.status_code == 409 and "already signed up" in response.text:
