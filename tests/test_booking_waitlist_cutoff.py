@@ -230,14 +230,23 @@ def test_an_organization_whose_date_came_inside_the_cutoff_is_told_so_and_can_wa
     assert "Status On the waitlist" in page_text(client.get(f"/manage/{token}"))
 
 
-def test_staff_list_an_organization_waiting_only_inside_the_cutoff_as_waiting_for_no_date(
-    client, make_session, monday_morning, sign_in_as
-):
+def kappa_booked_lambda_in_line_inside_the_cutoff(client, make_session, monday_morning):
+    """A one-seat session booked by Kappa with Lambda in line, both signed up six hours before
+    the clock moves on to ``MONDAY_MORNING``, when the session starts within the cutoff.
+
+    Returns the session's id."""
     session_id = make_session(starts_in=SOON, seats=1)
     monday_morning.move_to(MONDAY_MORNING - timedelta(hours=6), tick=False)
     client.post("/signup", data=signup_form(session_id, **KAPPA))
     client.post("/signup", data=signup_form(session_id, **LAMBDA))
     monday_morning.move_to(MONDAY_MORNING, tick=False)
+    return session_id
+
+
+def test_staff_list_an_organization_waiting_only_inside_the_cutoff_as_waiting_for_no_date(
+    client, make_session, monday_morning, sign_in_as
+):
+    session_id = kappa_booked_lambda_in_line_inside_the_cutoff(client, make_session, monday_morning)
     sign_in_as("staff")
     text = page_text(client.get("/staff/signups?q=Lambda"))
     assert "Lambda Org Not waiting for any date No date left" in text
@@ -255,11 +264,7 @@ def test_staff_list_an_organization_waiting_only_inside_the_cutoff_as_waiting_fo
 def test_staff_counts_show_a_waitlist_inside_the_cutoff_as_closed_not_as_waiting(
     client, make_session, monday_morning, sign_in_as
 ):
-    session_id = make_session(starts_in=SOON, seats=1)
-    monday_morning.move_to(MONDAY_MORNING - timedelta(hours=6), tick=False)
-    client.post("/signup", data=signup_form(session_id, **KAPPA))
-    client.post("/signup", data=signup_form(session_id, **LAMBDA))
-    monday_morning.move_to(MONDAY_MORNING, tick=False)
+    session_id = kappa_booked_lambda_in_line_inside_the_cutoff(client, make_session, monday_morning)
     sign_in_as("admin")
     closed = "Closed: starts within 24 hours (1 in line, to book by hand)"
 

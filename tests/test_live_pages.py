@@ -715,6 +715,13 @@ def test_the_board_says_an_organization_last_pressed_done_not_that_it_is_behind(
     assert "I need help</span>: step 2. Find your activity in PARS" in rows[COAST]
 
 
+def board_row(facilitator, live, name):
+    """The live board's row for the organization ``name``, as board.json hands it out."""
+    board = facilitator.get(console_url(live, "board.json")).get_json()["board_html"]
+    (row,) = [row for row in board.split("<tr") if name in row]
+    return row
+
+
 def test_an_organization_that_asked_for_help_then_pressed_done_still_shows_it_needed_help(
     app, live, facilitator
 ):
@@ -724,15 +731,13 @@ def test_an_organization_that_asked_for_help_then_pressed_done_still_shows_it_ne
     participant.post(follow_url(live, action="done"), data={"step_id": step_ids(app)[1]})
     facilitator.post(console_url(live, f"help/{live.signup_ids[SIERRA]}/clear"))
 
-    board = facilitator.get(console_url(live, "board.json")).get_json()["board_html"]
-    (sierra,) = [row for row in board.split("<tr") if SIERRA in row]
+    sierra = board_row(facilitator, live, SIERRA)
     assert 'Done</span> — <span class="badge">needed help</span>: step 1.' in sierra
 
     # Done on the next step, where it asked for nothing, reads as a plain Done.
     facilitator.post(console_url(live, "next"))
     participant.post(follow_url(live, action="done"), data={"step_id": step_ids(app)[2]})
-    board = facilitator.get(console_url(live, "board.json")).get_json()["board_html"]
-    (sierra,) = [row for row in board.split("<tr") if SIERRA in row]
+    sierra = board_row(facilitator, live, SIERRA)
     assert "Done</span>: step 2." in sierra
     assert "needed help" not in sierra
 
@@ -742,8 +747,7 @@ def test_a_call_for_help_cleared_before_done_reads_as_needed_help(app, live, fac
     app.test_client().post(follow_url(live, action="help"))
     facilitator.post(console_url(live, f"help/{live.signup_ids[SIERRA]}/clear"))
 
-    board = facilitator.get(console_url(live, "board.json")).get_json()["board_html"]
-    (sierra,) = [row for row in board.split("<tr") if SIERRA in row]
+    sierra = board_row(facilitator, live, SIERRA)
     assert "Needed help</span>: step 1." in sierra
     assert "I need help</span>" not in sierra
 
