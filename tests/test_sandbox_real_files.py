@@ -925,3 +925,40 @@ def test_a_file_without_a_header_mapped_by_column_letter_judges_its_first_learne
         (2, "Renée"),
     ]
     assert all(result.accepted for result in results)
+
+
+# --- A tester's real files: a quote open on the last row, totals and notes rows, merged headers -
+
+
+def test_a_quote_never_closed_on_the_last_row_is_named_as_on_any_other_row():
+    """The quote opens in Last Name of the file's last row: it swallows no next row, only the
+    cells after it, which would otherwise be called a blank birthday and no credit."""
+    good = excel_save_as_text([ACCME_HEADER, LEARNERS[0]])
+    last = ",".join(LEARNERS[1][:4]) + ',"Thornbury,' + ",".join(LEARNERS[1][5:])
+    for ending in ("\r\n", ""):  # Excel ends the file with a line end; a text editor may not
+        data = good + (last + ending).encode()
+        for fast_path in (True, False):
+            results = list(
+                judge_file(io.BytesIO(data), "learners.csv", CONTEXT, fast_path=fast_path)
+            )
+            first, second = rows_of(results)
+            assert first.accepted
+            [finding] = second.findings
+            assert (finding.code, finding.column, finding.row) == (
+                "QUOTE_NOT_CLOSED", rules.LAST_NAME, 3
+            )  # fmt: skip
+            assert finding.message.startswith(
+                'A quote (") opened in Last Name on line 3 of the file is never closed, so the '
+                "rest of that line (the file's last) was read as one cell; remove that quote"
+            )
+
+
+def test_a_last_cell_quoted_whole_with_a_comma_in_it_is_not_an_open_quote():
+    row = [*LEARNERS[0][:12], "Medical Knowledge", "2"]
+    data = (
+        excel_save_as_text([ACCME_HEADER, LEARNERS[1]])
+        + (",".join(row[:-1]) + ',"2,5"\r\n').encode()
+    )
+    second = rows_of(judged(data, "learners.csv"))[1]
+    assert "QUOTE_NOT_CLOSED" not in codes(second)
+    assert codes(second) == ["CREDITS_DECIMAL_COMMA"]

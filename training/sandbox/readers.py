@@ -339,12 +339,24 @@ def _read_through(
             with _text_stream(data, encoding) as text:
                 reader = csv.reader(text, delimiter=delimiter, strict=False)
                 line = 0
+                number, cells, first_line = 0, [], 0
                 for number, cells in enumerate(reader, start=1):
-                    if reader.line_num > line + 1:  # one row over several lines
+                    first_line = line + 1
+                    if reader.line_num > first_line:  # one row over several lines
                         position = _swallowing_cell(cells, delimiter)
                         if position is not None:
-                            swallowed[number] = (position, line + 1, reader.line_num)
+                            swallowed[number] = (position, first_line, reader.line_num)
                     line = reader.line_num
+            # A quote opened on the last row runs to the end of the file: it swallows no next
+            # row, only the cells after it on its own line.
+            if (
+                number
+                and number not in swallowed
+                and cells
+                and delimiter in cells[-1]
+                and _quote_left_open(data, encoding, delimiter, first_line)
+            ):
+                swallowed[number] = (len(cells) - 1, first_line, line)
         except UnicodeDecodeError:
             continue
         except csv.Error as error:
@@ -415,6 +427,20 @@ def _has_long_line(data: bytes, limit: int, start: int, end: int) -> bool:
     ):
         return False
     return max(map(len, data[start:end].split(b"\n"))) > limit
+
+
+def _quote_left_open(data: BinaryIO, encoding: str, delimiter: str, first_line: int) -> bool:
+    """Whether the file, from line ``first_line`` on (its last row), ends inside a quoted cell:
+    read strictly, csv says the data ended unexpectedly. A last cell quoted whole, which may
+    hold the delimiter, reads without error."""
+    with _text_stream(data, encoding) as text:
+        rest = "".join(islice(text, first_line - 1, None))
+    try:
+        for _cells in csv.reader(io.StringIO(rest, newline=""), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as error:
+        return "unexpected end of data" in str(error)
+    return False
 
 
 def _swallowing_cell(cells: list[str], delimiter: str) -> int | None:

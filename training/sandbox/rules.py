@@ -499,9 +499,9 @@ CODES: dict[str, Rule] = {
     ),
     "QUOTE_NOT_CLOSED": Rule(
         ERROR,
-        'A quote (") opened in {column} on line {first} of the file is never closed, so lines '
-        "{first}–{last} were read as one row; remove that quote (or close it at the end of the "
-        "cell) and upload the file again.",
+        'A quote (") opened in {column} on line {first} of the file is never closed, so '
+        "{swallowed}; remove that quote (or close it at the end of the cell) and upload the "
+        "file again.",
     ),
     "FORMULA_NO_VALUE": Rule(
         ERROR,

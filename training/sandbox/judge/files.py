@@ -640,7 +640,12 @@ def _quote_not_closed(
     otherwise get (a name 80 characters long)."""
     position, first, last = swallowed
     column = column_of(position, layout) or f"Column {column_letter(position + 1)}"
-    finding = make_finding("QUOTE_NOT_CLOSED", result.row, column, first=first, last=last)
+    swallowed = (
+        f"lines {first}–{last} were read as one row"
+        if last > first
+        else "the rest of that line (the file's last) was read as one cell"
+    )
+    finding = make_finding("QUOTE_NOT_CLOSED", result.row, column, first=first, swallowed=swallowed)
     return RowResult(result.row, result.action, (finding,), None, False)
 
 
