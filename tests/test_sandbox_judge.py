@@ -222,6 +222,7 @@ ROW_CODES = [
      {"record_action": "Add"}),
     ("TOTALS_ROW", rules.RECORD_ACTION,
      {"record_action": "Grand total:", "first_name": "", "last_name": ""}, {}),
+    ("ID_SCIENTIFIC_NOTATION", rules.ACTIVITY_ID, {"accme_activity_id": "1.23457E+08"}, {}),
     ("UNUSUAL_CHARACTER", rules.LAST_NAME, {"last_name": "Lee😀"}, {"last_name": "Lée"}),
     ("LOOKS_LIKE_FORMULA", rules.LAST_NAME, {"last_name": "-Lee"}, {"last_name": "Lee-Chan"}),
     ("LOOKS_LIKE_FORMULA", rules.LICENSE_OR_NPI, {"licensing_id_or_npi": "-12345"},

@@ -930,6 +930,14 @@ def test_a_file_without_a_header_mapped_by_column_letter_judges_its_first_learne
 # --- A tester's real files: a quote open on the last row, totals and notes rows, merged headers -
 
 
+def both_paths(data: bytes, filename: str, context: JudgeContext = CONTEXT) -> list[list]:
+    """The results of the fast path and of RowJudge alone, which must agree."""
+    fast = judged(data, filename, context)
+    slow = list(judge_file(io.BytesIO(data), filename, context, fast_path=False))
+    assert fast == slow
+    return fast
+
+
 def test_a_quote_never_closed_on_the_last_row_is_named_as_on_any_other_row():
     """The quote opens in Last Name of the file's last row: it swallows no next row, only the
     cells after it, which would otherwise be called a blank birthday and no credit."""
@@ -962,3 +970,35 @@ def test_a_last_cell_quoted_whole_with_a_comma_in_it_is_not_an_open_quote():
     second = rows_of(judged(data, "learners.csv"))[1]
     assert "QUOTE_NOT_CLOSED" not in codes(second)
     assert codes(second) == ["CREDITS_DECIMAL_COMMA"]
+
+
+def word_document() -> bytes:
+    """A .docx as Word saves it (its parts, much shortened)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        archive.writestr("_rels/.rels", '<?xml version="1.0"?><Relationships/>')
+        archive.writestr("word/document.xml", '<?xml version="1.0"?><w:document/>')
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("filename", ["learners.csv", "learners.xlsx"])
+def test_a_word_document_renamed_is_said_to_be_a_word_document(filename):
+    extension = filename[filename.index(".") :]
+    [finding] = judged(word_document(), filename)
+    assert finding.code == "FILE_TYPE"
+    assert finding.message == (
+        f"The file is a Word document named {extension}, not a spreadsheet: save your learner "
+        "sheet as CSV (File > Save As > CSV UTF-8) or upload the .xlsx workbook itself; upload "
+        "a .csv, .tsv, .txt (tab-delimited) or .xlsx learner file."
+    )
+
+
+def test_an_activity_id_excel_wrote_in_scientific_notation_says_its_digits_are_lost():
+    row = [LEARNERS[0][0], "1.23457E+08", *LEARNERS[0][2:]]
+    [result] = rows_of(both_paths(excel_save_as_text([ACCME_HEADER, row]), "learners.csv"))
+    [finding] = result.findings
+    assert (finding.code, finding.column) == ("ID_SCIENTIFIC_NOTATION", rules.ACTIVITY_ID)
+    assert finding.message.startswith(
+        'ACCME Activity ID is "1.23457E+08": Excel turned the number into scientific notation'
+    )

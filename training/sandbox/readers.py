@@ -204,13 +204,14 @@ def _open_content(data: BinaryIO, extension: str, resources: ExitStack) -> Learn
         )
     if head.startswith(_ZIP_SIGNATURES):
         if extension != ".xlsx":
-            if _is_workbook(data):
+            what = _zip_kind(_zip_names(data))
+            if what == _WORKBOOK:
                 raise FileProblem(
                     "FILE_TYPE",
                     what=f"an Excel workbook named {extension}: rename it to .xlsx (or save it "
                     "as CSV)",
                 )
-            raise FileProblem("FILE_TYPE", what=f"a zip archive named {extension}")
+            raise FileProblem("FILE_TYPE", what=_not_a_sheet(what, extension))
         return _open_xlsx(data, resources)
     if extension == ".xlsx":
         raise FileProblem("FILE_TYPE", what="named .xlsx but is not an Excel workbook")
@@ -228,15 +229,39 @@ def _open_content(data: BinaryIO, extension: str, resources: ExitStack) -> Learn
     return _open_text(data, extension, resources)
 
 
-def _is_workbook(data: BinaryIO) -> bool:
-    """Whether a zip file holds an Excel workbook (its directory names xl/workbook.xml)."""
+def _zip_names(data: BinaryIO) -> set[str]:
+    """The names in a zip file's directory (none when it cannot be read)."""
     try:
         with zipfile.ZipFile(data) as archive:
-            return "xl/workbook.xml" in archive.namelist()
+            return set(archive.namelist())
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        return False
+        return set()
     finally:
         data.seek(0)
+
+
+_WORKBOOK = "an Excel workbook"
+# The part that names each kind of Office file inside its zip, and the kind in words.
+_OFFICE_PARTS = {
+    "xl/workbook.xml": _WORKBOOK,
+    "word/document.xml": "a Word document",
+    "ppt/presentation.xml": "a PowerPoint presentation",
+}
+
+
+def _zip_kind(names: set[str]) -> str:
+    """What a zip file is, in words, by the Office part its directory names."""
+    return next((what for part, what in _OFFICE_PARTS.items() if part in names), "a zip archive")
+
+
+def _not_a_sheet(what: str, extension: str) -> str:
+    """FILE_TYPE's words for a zip file that is not a workbook, named ``extension``."""
+    if what == "a zip archive":
+        return f"a zip archive named {extension}"
+    return (
+        f"{what} named {extension}, not a spreadsheet: save your learner sheet as CSV (File > "
+        "Save As > CSV UTF-8) or upload the .xlsx workbook itself"
+    )
 
 
 def _contains(data: BinaryIO, needle: bytes) -> bool:
@@ -561,7 +586,10 @@ def _check_workbook_zip(data: BinaryIO) -> None:
                 )
         names = {member.filename for member in members}
         if "xl/workbook.xml" not in names or "[Content_Types].xml" not in names:
-            raise FileProblem("FILE_TYPE", what="a zip archive but not an Excel workbook")
+            what = _zip_kind(names)
+            if what in (_WORKBOOK, "a zip archive"):
+                raise FileProblem("FILE_TYPE", what="a zip archive but not an Excel workbook")
+            raise FileProblem("FILE_TYPE", what=_not_a_sheet(what, ".xlsx"))
         content_types = archive.getinfo("[Content_Types].xml")
         if content_types.file_size > rules.XLSX_SMALL_MEMBER_BYTES:
             raise FileProblem("FILE_UNREADABLE", what="the workbook is damaged")

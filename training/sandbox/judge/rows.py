@@ -236,7 +236,9 @@ class RowJudge:
 
     def _activity(self, number: int, text: str, add) -> tuple[str, Activity | None, bool]:
         if not (len(text) == rules.ACTIVITY_ID_DIGITS and is_digits(text)):
-            add(make_finding("ACTIVITY_ID_FORMAT", number, rules.ACTIVITY_ID, value=shown(text)))
+            # Like a long license or board ID, a long activity ID Excel wrote as 2.00012E+08.
+            code = "ID_SCIENTIFIC_NOTATION" if is_scientific(text) else "ACTIVITY_ID_FORMAT"
+            add(make_finding(code, number, rules.ACTIVITY_ID, value=shown(text)))
             return text, None, False
         activity = self.context.activities.get(text)
         if activity is None:
