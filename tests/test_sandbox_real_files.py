@@ -1002,3 +1002,15 @@ def test_an_activity_id_excel_wrote_in_scientific_notation_says_its_digits_are_l
     assert finding.message.startswith(
         'ACCME Activity ID is "1.23457E+08": Excel turned the number into scientific notation'
     )
+
+
+def test_a_line_break_in_a_registered_name_is_named_once_not_as_someone_elses_license():
+    """Alt+Enter inside "Ann" (the register's Ann Lee, license A-12345): the line break is
+    the error; the license is not said to belong to someone else because of it."""
+    broken = [*LEARNERS[0][:3], "An\nn", *LEARNERS[0][4:]]
+    [result] = rows_of(both_paths(excel_save_as_text([ACCME_HEADER, broken]), "learners.csv"))
+    assert codes(result) == ["CONTROL_CHARACTER"]
+    # Someone else with a line break in their name is still not the license's holder.
+    other = [*LEARNERS[0][:3], "Ann\nMarie", *LEARNERS[0][4:]]
+    [result] = rows_of(both_paths(excel_save_as_text([ACCME_HEADER, other]), "learners.csv"))
+    assert codes(result) == ["CONTROL_CHARACTER", "LEARNER_NOT_MATCHED"]

@@ -33,6 +33,7 @@ from training.sandbox.judge.values import (
     format_day,
     is_digits,
     is_scientific,
+    joined_at_breaks,
     masked,
     midnight_time,
     month_and_day,
@@ -148,7 +149,8 @@ class RowJudge:
             add(make_finding("NO_CREDIT_REPORTED", number))
         if learner is not None:
             if is_add:
-                self._identity(number, learner, license, board, board_id, add)
+                also = _joined_learner(row, learner) if row.odd_cells else None
+                self._identity(number, learner, license, board, board_id, add, also)
             state, license_number, npi = license
             learner = learner._replace(
                 identity=learner_identity(state, npi or license_number, board, board_id)
@@ -220,7 +222,8 @@ class RowJudge:
                 add(self._board_unknown(number, shown(row.board)))
         board_id = self._board_id(number, row.board_id, board, is_add=True, add=add)
         if learner is not None:
-            self._identity(number, learner, license, board, board_id, add)
+            also = _joined_learner(row, learner) if row.odd_cells else None
+            self._identity(number, learner, license, board, board_id, add, also)
         accepted = not any(finding.severity == rules.ERROR for finding in findings)
         in_order = _in_order(findings) if row.odd_cells else tuple(findings)
         return RowResult(number, "", in_order, None, accepted)
@@ -753,7 +756,11 @@ class RowJudge:
         board: str | None,
         board_id: str | None,
         add,
+        also: LearnerKey | None = None,
     ) -> None:
+        """LEARNER_NOT_MATCHED and NAME_LOOKS_SWAPPED. ``also`` is the learner with the line
+        breaks of its names taken out rather than made spaces: a name CONTROL_CHARACTER already
+        refuses is not said to be someone else's only for its line break."""
         register = self.context.register
         state, license_number, npi = license
         # Looked up in this order; the first identifier the register holds for someone else
@@ -771,7 +778,10 @@ class RowJudge:
                 register.by_board_id(board, board_id) if board and board_id else (),
             ),
         ):
-            if entries and not any(is_same_person(entry, learner) for entry in entries):
+            if entries and not any(
+                is_same_person(entry, learner) or (also is not None and is_same_person(entry, also))
+                for entry in entries
+            ):
                 add(make_finding("LEARNER_NOT_MATCHED", number, column, value=masked(identifier)))
                 break
         first, last, month, day, _identity = learner
@@ -780,6 +790,7 @@ class RowJudge:
             first != last
             and register.knows(LearnerKey(last, first, month, day, learner.identity))
             and not register.knows(learner)
+            and not (also is not None and register.knows(also))
         ):
             add(make_finding("NAME_LOOKS_SWAPPED", number))
 
@@ -898,6 +909,19 @@ def _is_totals_row(row: LearnerRow) -> bool:
         not (row.first_name or row.last_name or row.name_cell)
         and row.action.rstrip(":").strip().casefold() in rules.TOTALS_WORDS
     )
+
+
+def _joined_learner(row: LearnerRow, learner: LearnerKey) -> LearnerKey | None:
+    """The learner with the line breaks in its name cells taken out rather than made spaces,
+    or None when its names hold none."""
+    names = {rules.FIRST_NAME: learner.first_name, rules.LAST_NAME: learner.last_name}
+    for column, text in row.odd_cells:
+        if column in names:
+            names[column] = joined_at_breaks(text)
+        elif column == f"{rules.FIRST_NAME} / {rules.LAST_NAME}":
+            names[rules.FIRST_NAME], names[rules.LAST_NAME] = split_name(joined_at_breaks(text))[:2]
+    joined = learner_key(names[rules.FIRST_NAME], names[rules.LAST_NAME], *learner[2:])
+    return None if joined == learner else joined
 
 
 def _completion_hash(board: str, learner: LearnerKey, activity_id: str) -> int:
