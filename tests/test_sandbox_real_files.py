@@ -1014,3 +1014,105 @@ def test_a_line_break_in_a_registered_name_is_named_once_not_as_someone_elses_li
     other = [*LEARNERS[0][:3], "Ann\nMarie", *LEARNERS[0][4:]]
     [result] = rows_of(both_paths(excel_save_as_text([ACCME_HEADER, other]), "learners.csv"))
     assert codes(result) == ["CONTROL_CHARACTER", "LEARNER_NOT_MATCHED"]
+
+
+MAPPED_HEADER = ["First", "Last", "DOB", "License #", "State", "Date Completed", "CME Credits"]
+
+
+def mapped_context() -> JudgeContext:
+    """The sandbox with a confirmed mapping for MAPPED_HEADER (Add, one activity, fixed)."""
+    targets = [rules.FIRST_NAME, rules.LAST_NAME, rules.DATE_OF_BIRTH, rules.LICENSE_OR_NPI,
+               rules.LICENSING_STATE, rules.COMPLETION_DATE, rules.CME_CREDITS]  # fmt: skip
+    column_map = ColumnMap(
+        tuple(MAPPED_HEADER),
+        dict(enumerate(targets)),
+        {rules.RECORD_ACTION: "Add", rules.ACTIVITY_ID: "123456789"},
+    )
+    return JudgeContext(
+        CONTEXT.activities, CONTEXT.register, CONTEXT.records, TODAY, column_maps=(column_map,)
+    )
+
+
+MAPPED_LEARNER = ["Ann", "Lee", "09/10", "A-12345", "CA", "6/1/2025", "1.5"]
+
+
+def test_an_autosum_row_without_a_label_is_one_totals_row_finding_in_every_kind_of_file():
+    """Excel's AutoSum under the credits, no label typed: in a CSV, a workbook and a mapped
+    export alike, one finding saying it is a totals row, not seven about blank cells."""
+    template_sum = ["", "", "", "", "", "", "", "", "3"]
+    files = [
+        (excel_save_as_text([ACCME_HEADER, *LEARNERS, template_sum]), "learners.csv", CONTEXT),
+        (xlsx_bytes(template_workbook([*LEARNERS, template_sum])), "learners.xlsx", CONTEXT),
+        (
+            excel_save_as_text(
+                [MAPPED_HEADER, MAPPED_LEARNER, ["", "", "", "", "", "", "1.5"]],
+                width=len(MAPPED_HEADER),
+            ),
+            "export.csv",
+            mapped_context(),
+        ),
+    ]
+    for data, filename, context in files:
+        *learners, total = rows_of(both_paths(data, filename, context))
+        assert all(learner.accepted for learner in learners), filename
+        [finding] = total.findings
+        assert (finding.code, finding.column) == ("TOTALS_ROW", rules.CME_CREDITS), filename
+        assert finding.message.startswith(
+            "This looks like a totals row (it holds only numbers, Number of CME Credits "
+        )
+        assert finding.message.endswith(
+            "and no learner is named), not a learner; delete it before the upload: PARS would "
+            "refuse it."
+        )
+
+
+def test_total_typed_under_last_name_of_a_mapped_export_is_a_totals_row():
+    rows = [MAPPED_HEADER, MAPPED_LEARNER, ["", "Total", "", "", "", "", "1.5"]]
+    data = excel_save_as_text(rows, width=len(MAPPED_HEADER))
+    learner, total = rows_of(both_paths(data, "export.csv", mapped_context()))
+    assert learner.accepted
+    [finding] = total.findings
+    assert (finding.code, finding.column) == ("TOTALS_ROW", rules.LAST_NAME)
+    assert finding.message.startswith(
+        'This looks like a totals row (Last Name is "Total" and no learner is named)'
+    )
+
+
+def test_a_note_typed_in_a_row_of_its_own_is_one_finding_saying_to_delete_it():
+    note = ["Notes: these are from the Nov course"]
+    for data, filename, context in (
+        (excel_save_as_text([ACCME_HEADER, *LEARNERS, note]), "learners.csv", CONTEXT),
+        (xlsx_bytes(template_workbook([*LEARNERS, note])), "learners.xlsx", CONTEXT),
+        (
+            excel_save_as_text([MAPPED_HEADER, MAPPED_LEARNER, note], width=len(MAPPED_HEADER)),
+            "export.csv",
+            mapped_context(),
+        ),
+    ):
+        *learners, noted = rows_of(both_paths(data, filename, context))
+        assert all(learner.accepted for learner in learners)
+        [finding] = noted.findings
+        column = rules.FIRST_NAME if context is not CONTEXT else rules.RECORD_ACTION
+        assert (finding.code, finding.column) == ("NOTES_ROW", column), filename
+        assert finding.message == (
+            f'This looks like a note, not a learner: {column} is "Notes: these are from the Nov '
+            'course" and nothing else is filled in (no name, birthday or ID); delete the row '
+            "before the upload (keep notes on another sheet or file): PARS would refuse it."
+        )
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        # A learner whose names were left out: a birthday and a license say it is someone.
+        ["Total", "123456789", "06/01/2025", "", "", "09/10", "CA", "A-12345", "1.5"],
+        # A name alone, and a learner row with only its action typed wrong.
+        ["", "", "", "Ann Marie Lee"],
+        ["Sum", "123456789", "06/01/2025", "Ann", "Lee", "09/10", "CA", "A-12345", "1.5"],
+    ],
+)
+def test_a_learner_row_with_a_mistake_is_not_taken_for_a_totals_or_notes_row(row):
+    data = excel_save_as_text([ACCME_HEADER, row])
+    [result] = rows_of(both_paths(data, "learners.csv"))
+    assert not {"TOTALS_ROW", "NOTES_ROW"} & set(codes(result)), codes(result)
+    assert not result.accepted

@@ -298,6 +298,8 @@ class RowShaper:
             for index, name in enumerate(rules.FILLABLE_COLUMNS)
             if name in fixed
         }
+        # The columns only the mapping fills, with one value for every row.
+        self.fixed_columns = frozenset(name for name in fixed_slots if name not in positions)
         self.fields = itemgetter(
             *(positions.get(name, fixed_slots.get(name, width)) for name in self._FIELDS)
         )
@@ -508,6 +510,7 @@ class FileJudgement:
             judge.day_first_reason = _SEMICOLONS_DAY_FIRST
         shaper = rows.shaper
         assert shaper is not None
+        judge.fixed_columns = shaper.fixed_columns
         formula_rows = rows.formula_rows
         quote_rows = rows.quote_rows
         hidden_rows = rows.hidden_rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
@@ -120,14 +121,17 @@ class RowJudge:
         # or 0).
         self.day_first_seen: tuple[int, str] | None = None
         self.either_way_seen: tuple[int, str, int, int, int] | None = None
+        # The columns a confirmed mapping fills with one value for every row (Record Action,
+        # the activity), told by the file: they say nothing of whether a row is a learner's.
+        self.fixed_columns: frozenset[str] = frozenset()
 
     def judge(self, number: int, row: LearnerRow) -> RowResult:
         """Judge one data row."""
-        if _is_totals_row(row):
-            totals = make_finding(
-                "TOTALS_ROW", number, rules.RECORD_ACTION, value=shown(row.action)
-            )
-            return RowResult(number, "", (totals,), None, False)
+        # A row without both names may be no learner's at all: a totals row or a note.
+        if not (row.first_name and row.last_name) and (
+            not_a_learner := _not_a_learner(number, row, self.fixed_columns)
+        ):
+            return RowResult(number, "", (not_a_learner,), None, False)
         findings: list[Finding] = []
         if row.odd_cells:
             self._odd_cells(number, row.odd_cells, findings.append)
@@ -902,13 +906,110 @@ class RowJudge:
             )
 
 
-def _is_totals_row(row: LearnerRow) -> bool:
-    """Whether a row is a spreadsheet's totals row: no learner's name, and Record Action says
-    Total (or Totals, Sum, Grand total)."""
-    return (
-        not (row.first_name or row.last_name or row.name_cell)
-        and row.action.rstrip(":").strip().casefold() in rules.TOTALS_WORDS
+# The LearnerRow fields that name a single cell, by their template column.
+_ROW_FIELDS = tuple(
+    zip(
+        LearnerRow._fields[:12],
+        (
+            rules.RECORD_ACTION, rules.ACTIVITY_ID, rules.COMPLETION_DATE, rules.FIRST_NAME,
+            rules.LAST_NAME, rules.DATE_OF_BIRTH, rules.LICENSING_STATE, rules.LICENSE_OR_NPI,
+            rules.CME_CREDITS, rules.BOARD, rules.BOARD_ID, rules.BOARD_CREDITS,
+        ),
+        strict=True,
     )
+)  # fmt: skip
+_NAME_COLUMN = f"{rules.FIRST_NAME} / {rules.LAST_NAME}"
+# Where a learner is named: a totals row holds no number there, and a note only if it says
+# it is one ("Notes: ...").
+_LEARNER_COLUMNS = frozenset(
+    (rules.FIRST_NAME, rules.LAST_NAME, _NAME_COLUMN, rules.DATE_OF_BIRTH, rules.LICENSE_OR_NPI,
+     rules.BOARD_ID)
+)  # fmt: skip
+_CREDIT_COLUMNS = frozenset(
+    (rules.CME_CREDITS, rules.BOARD_CREDITS, *(pair[1] for pair in rules.CREDIT_TYPE_PAIRS))
+)
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)")
+
+
+def _filled_cells(row: LearnerRow, fixed_columns: frozenset[str]) -> list[tuple[str, Cell]]:
+    """(template column, cell) of each filled cell of the row, in column order, but those a
+    mapping fills for every row (and the names split from a Name cell: the cell is named)."""
+    filled = [
+        (column, cell)
+        for name, column in _ROW_FIELDS
+        if column not in fixed_columns
+        and (cell := getattr(row, name))
+        and not (row.name_cell and column in (rules.FIRST_NAME, rules.LAST_NAME))
+    ]
+    if row.name_cell:
+        filled.insert(3, (_NAME_COLUMN, row.name_cell))
+    for index, pair in enumerate(row.credit_types):
+        filled.extend(
+            (column, cell)
+            for column, cell in zip(rules.CREDIT_TYPE_PAIRS[index], pair, strict=True)
+            if cell
+        )
+    return [(column, cell) for column, cell in filled if not isinstance(cell, str) or cell.strip()]
+
+
+def _is_totals_label(cell: Cell) -> bool:
+    """Whether a cell labels a totals row: Total (Totals, Sum, Grand total...), alone or first
+    ("Total credits:")."""
+    if not isinstance(cell, str):
+        return False
+    folded = cell.strip().rstrip(":").strip().casefold()
+    return folded in rules.TOTALS_WORDS or folded.split()[0].rstrip(":") in rules.TOTALS_WORDS
+
+
+def _not_a_learner(number: int, row: LearnerRow, fixed_columns: frozenset[str]) -> Finding | None:
+    """TOTALS_ROW or NOTES_ROW for a row that clearly holds no learner, else None.
+
+    A totals row is labelled Total (or Totals, Sum, Count...) in one cell, any column, and
+    holds nothing where a learner is named; or, without a label (an AutoSum), holds only
+    numbers in credit columns. A note is one cell alone that reads as a
+    sentence ("Notes: these are from the Nov course"); in a name column, only one that says it
+    is a note. A learner row with a typo names someone, a birthday or an ID: it is judged."""
+    filled = _filled_cells(row, fixed_columns)
+    if not filled:
+        return None
+    labels = [(column, cell) for column, cell in filled if _is_totals_label(cell)]
+    others = [item for item in filled if item not in labels]
+    numbers = all(
+        isinstance(cell, str) and _NUMBER.fullmatch(cell.strip()) for _column, cell in others
+    )
+    if len(labels) == 1 and not _LEARNER_COLUMNS & {column for column, _ in others}:
+        column, label = labels[0]
+        what = f"{column} is {shown(label.strip())}"
+        return make_finding("TOTALS_ROW", number, column, what=what)
+    if not labels and numbers and all(column in _CREDIT_COLUMNS for column, _ in others):
+        column, total = others[0]
+        what = f"it holds only numbers, {column} {shown(total.strip())},"
+        return make_finding("TOTALS_ROW", number, column, what=what)
+    if (
+        len(filled) == 1
+        and isinstance(text := filled[0][1], str)
+        and _is_note(text, in_name=filled[0][0] in _LEARNER_COLUMNS)
+    ):
+        column = filled[0][0]
+        return make_finding("NOTES_ROW", number, column, value=shown(text.strip()))
+    return None
+
+
+def _is_note(text: str, *, in_name: bool) -> bool:
+    """Whether a cell alone on its row reads as a note: it starts with Note (or Notes:, NB,
+    Comment...) or has a colon after its first word; or, outside the columns naming a learner,
+    it is a sentence (three words or more, two of them with letters)."""
+    words = text.split()
+    if not words or text.strip().casefold() in ACTIONS:
+        return False
+    first = words[0].rstrip(":").casefold()
+    if first in rules.NOTE_WORDS or (len(words) > 1 and words[0].endswith(":")):
+        return True
+    return not in_name and len(words) >= 3 and sum(map(_has_letter, words)) >= 2
+
+
+def _has_letter(word: str) -> bool:
+    return any(char.isalpha() for char in word)
 
 
 def _joined_learner(row: LearnerRow, learner: LearnerKey) -> LearnerKey | None:
