@@ -1116,3 +1116,29 @@ def test_a_learner_row_with_a_mistake_is_not_taken_for_a_totals_or_notes_row(row
     [result] = rows_of(both_paths(data, "learners.csv"))
     assert not {"TOTALS_ROW", "NOTES_ROW"} & set(codes(result)), codes(result)
     assert not result.accepted
+
+
+def test_a_merged_header_cell_is_named_with_how_to_unmerge_it():
+    """ "First Name" merged over D1:E1, so it spans the Last Name column: the header names the
+    merged cells, not a missing Last Name."""
+    workbook = template_workbook(LEARNERS, guidance=False)
+    sheet = workbook["Learners"]
+    sheet["E1"].value = None
+    sheet.merge_cells("D1:E1")
+    [finding] = judged(xlsx_bytes(workbook), "learners.xlsx")
+    assert (finding.code, finding.row, finding.column) == (
+        "HEADER_MERGED_CELLS", 1, rules.LAST_NAME
+    )  # fmt: skip
+    assert finding.message.startswith(
+        "The header cells D1:E1 are merged, so column 5 (E) reads as blank where it should say "
+        '"Last Name"; unmerge them (select D1:E1, then Home > Merge & Center), type each '
+        "column's name in its own cell as the template has it, and upload the file again."
+    )
+
+
+def test_a_blank_header_cell_that_is_not_merged_is_still_a_mismatch():
+    workbook = template_workbook(LEARNERS, guidance=False)
+    workbook["Learners"]["E1"].value = None
+    [finding] = judged(xlsx_bytes(workbook), "learners.xlsx")
+    assert finding.code == "HEADER_MISMATCH"
+    assert finding.message.startswith('Column 5 (E) should be "Last Name" but is missing')

@@ -524,6 +524,13 @@ CODES: dict[str, Rule] = {
         "Column {position} should be {expected} but is {found}; use the header row from "
         "the template exactly, in order, or match your columns to the template's below.{sheets}",
     ),
+    "HEADER_MERGED_CELLS": Rule(
+        ERROR,
+        "The header cells {block} are merged, so column {position} reads as blank where it "
+        "should say {expected}; unmerge them (select {block}, then Home > Merge & Center), type "
+        "each column's name in its own cell as the template has it, and upload the file "
+        "again.{sheets}",
+    ),
     "HEADER_NOT_FOUND": Rule(
         ERROR,
         "The file seems to have no header row: its first row holds learner values (dates, a "

@@ -163,6 +163,11 @@ def learner_rows(
                         else "names the template's columns",
                     )
                 )
+        if not layout.columns and layout.kind == "xlsx" and "" in layout.header:
+            # A blank cell in the header may be part of a merged block, which the sheet lists
+            # after its rows: they are read through (only for a header that is not judged).
+            for _row in learner_file.rows:
+                pass
         if layout.columns == BY_POSITION:
             notes.append(make_finding("NO_HEADER_ROW", None))
         if layout.columns == TEMPLATE and (extra := extra_columns(layout)) is not None:
@@ -455,7 +460,7 @@ class FileJudgement:
             ) as rows:
                 self.layout = rows.layout
                 if not rows.layout.columns:
-                    yield header_mismatch(rows.layout)
+                    yield header_mismatch(rows.layout, rows.merged_cells)
                     return
                 yield from rows.notes
                 yield from self._judge_rows(rows)
@@ -734,9 +739,10 @@ def extra_columns(layout: FileLayout) -> Finding | None:
     )
 
 
-def header_mismatch(layout: FileLayout) -> Finding:
+def header_mismatch(layout: FileLayout, merged_cells: list[str] | None = None) -> Finding:
     """One HEADER_MISMATCH naming the first column that differs from the template (or, for a
-    file without a header row, saying so)."""
+    file without a header row, saying so); HEADER_MERGED_CELLS when that column's header cell
+    is part of one of ``merged_cells`` (a workbook's merged blocks, like "D1:E1")."""
     if layout.header_row is None:
         return make_finding("HEADER_NOT_FOUND", None)
     header = layout.header
@@ -766,12 +772,35 @@ def header_mismatch(layout: FileLayout) -> Finding:
             f"sheets ({others}) have no learner header either: if the learners are on one of "
             "them, move that sheet first or delete the others."
         )
+    position = f"{index + 1} ({column_letter(index + 1)})"
+    if block := _merged_block_at(merged_cells or [], layout.header_row, index + 1):
+        return make_finding(
+            "HEADER_MERGED_CELLS",
+            layout.header_row,
+            wanted,
+            block=block,
+            position=position,
+            expected=f'"{wanted}"' if wanted else "nothing (no more columns)",
+            sheets=sheets,
+        )
     return make_finding(
         "HEADER_MISMATCH",
         layout.header_row,
         wanted,
-        position=f"{index + 1} ({column_letter(index + 1)})",
+        position=position,
         expected=f'"{wanted}"' if wanted else "nothing (no more columns)",
         found=shown(got) if got else "missing",
         sheets=sheets,
     )
+
+
+def _merged_block_at(blocks: list[str], row: int, column: int) -> str:
+    """The merged block (like "D1:E1") that holds the cell at ``row`` and ``column`` (from 1),
+    or ""."""
+    from openpyxl.utils.cell import range_boundaries
+
+    for block in blocks:
+        first_column, first_row, last_column, last_row = range_boundaries(block)
+        if first_column <= column <= last_column and first_row <= row <= last_row:
+            return block
+    return ""
