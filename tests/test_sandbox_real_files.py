@@ -389,18 +389,22 @@ def test_a_comma_csv_whose_dates_are_day_first_somewhere_says_so_of_the_others_a
         [warning] = results[3:]
         assert warning.code == "FILE_DATES_DAY_FIRST" and warning.row is None
         assert warning.message.startswith(
-            'Completion Date "20/11/2025" can only be read day first, so the file probably '
-            "writes all its dates day first"
+            'Completion Date "20/11/2025" on row 3 can only be read day first, so the file '
+            "probably writes all its dates day first"
         )
         assert (
-            'Completion Date "09/10/2025" was read as September 10, 2025, though it may mean '
-            "October 9, 2025." in warning.message
+            'Completion Date "09/10/2025" on row 2 was read as September 10, 2025, though it may '
+            "mean October 9, 2025." in warning.message
         )
     birthdays_only = excel_save_as_text([ACCME_HEADER, rows[2], [*rows[2][:5], "25/12",
                                                                 *rows[2][6:]]])  # fmt: skip
     warning = judged(birthdays_only, "learners.csv", context)[-1]
-    assert warning.message.startswith("A Date of Birth written DD/MM can only be read day first")
-    assert "a Date of Birth was read as July 8, though it may mean August 7." in warning.message
+    assert warning.message.startswith(
+        "A Date of Birth written DD/MM on row 3 can only be read day first"
+    )
+    assert "a Date of Birth on row 2 was read as July 8, though it may mean August 7." in (
+        warning.message
+    )
 
 
 def test_the_same_dates_in_a_comma_csv_are_read_month_first_without_a_word():
@@ -1142,3 +1146,24 @@ def test_a_blank_header_cell_that_is_not_merged_is_still_a_mismatch():
     [finding] = judged(xlsx_bytes(workbook), "learners.xlsx")
     assert finding.code == "HEADER_MISMATCH"
     assert finding.message.startswith('Column 5 (E) should be "Last Name" but is missing')
+
+
+def test_dates_day_first_name_the_first_rows_holding_them_in_a_workbook():
+    """Dates pasted into a workbook as text, written day first: the warning after the last
+    row names the row of the date only day first can be and of the first read either way."""
+    learner = [*LEARNERS[0][3:5], "03/15", *LEARNERS[0][6:]]  # a birthday read one way only
+    rows = [
+        [*LEARNERS[0][:2], completion, *learner]
+        for completion in ("2025-06-01", "09/10/2025", "20/11/2025", "08/10/2025")
+    ]
+    context = JudgeContext(CONTEXT.activities, Register([]), NoRecords(), date(2025, 9, 20))
+    data = xlsx_bytes(template_workbook(rows))
+    warning = both_paths(data, "learners.xlsx", context)[-1]
+    assert warning.code == "FILE_DATES_DAY_FIRST"
+    assert warning.message.startswith(
+        'Completion Date "20/11/2025" on row 5 can only be read day first'
+    )
+    assert (
+        'Completion Date "09/10/2025" on row 4 was read as September 10, 2025, though it may '
+        "mean October 9, 2025." in warning.message
+    )

@@ -109,6 +109,9 @@ class LearnerFile:
     # title, sharing this file's workbook.
     other_sheets: tuple[str, ...] = ()
     open_sheet: Callable[[str], LearnerFile] | None = None
+    # The rows again from the top, for a second look once every row was judged (the rows of
+    # a FILE_DATES_DAY_FIRST warning): read through once more, only when asked.
+    reread: Callable[[], Iterator[SpreadsheetRow]] | None = None
     # File-level warnings about how it was read: (finding code, message fields).
     notes: list[tuple[str, dict[str, object]]] = field(default_factory=list)
     _resources: ExitStack = field(default_factory=ExitStack, repr=False)
@@ -282,14 +285,19 @@ def _contains(data: BinaryIO, needle: bytes) -> bool:
 def _open_text(data: BinaryIO, extension: str, resources: ExitStack) -> LearnerFile:
     delimiter = _delimiter(data, extension)
     encoding, quote_rows, one_line = _read_through(data, delimiter)
-    text = resources.enter_context(_text_stream(data, encoding))
+
+    def rows() -> Iterator[SpreadsheetRow]:
+        text = resources.enter_context(_text_stream(data, encoding))
+        return _data_rows(_numbered_csv_rows(text, delimiter))
+
     learner_file = LearnerFile(
         "tsv" if delimiter == "\t" else "csv",
-        _data_rows(_numbered_csv_rows(text, delimiter)),
+        rows(),
         encoding,
         delimiter,
         quote_rows=quote_rows,
         one_line_data=data if one_line else None,
+        reread=rows,
     )
     named = "\t" if extension in rules.TAB_EXTENSIONS else ","
     if delimiter == ";":
@@ -557,6 +565,7 @@ def _sheet_file(workbook, sheet) -> LearnerFile:
         hidden_rows=cells.hidden_rows,
         merged_cells=cells.merged_cells,
         open_sheet=lambda title: _sheet_file(workbook, workbook[title]),
+        reread=lambda: _xlsx_rows(_WorkbookCells(workbook, sheet).rows()),
     )
 
 

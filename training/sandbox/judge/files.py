@@ -3,7 +3,7 @@ a confirmed mapping, or position), and judging its rows in order."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from itertools import chain
@@ -116,6 +116,7 @@ class LearnerRows:
     merged_cells: list[str] = field(default_factory=list)  # see LearnerFile.merged_cells
     quote_rows: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # see LearnerFile
     one_line_data: BinaryIO | None = None  # see LearnerFile
+    reread: Callable[[], Iterator[SpreadsheetRow]] | None = None  # see LearnerFile
 
     def __iter__(self) -> Iterator[tuple[int, LearnerRow, tuple[Cell, ...]]]:
         shape = self.shaper
@@ -183,6 +184,7 @@ def learner_rows(
             learner_file.merged_cells,
             learner_file.quote_rows,
             learner_file.one_line_data,
+            learner_file.reread,
         )
 
 
@@ -541,7 +543,7 @@ class FileJudgement:
                 yield from batches.judge_lines(rows.one_line_data, first[0])
                 self.fast_rows = fast.fast_rows + batches.batch_rows
                 self.batch_rows = batches.batch_rows
-                if dates := judge.dates_day_first():
+                if dates := _dates_day_first(judge, rows, first[0]):
                     yield dates
                 return
         # A workbook's ID columns, where a number cell may have lost a leading zero.
@@ -582,13 +584,26 @@ class FileJudgement:
             self.fast_rows = fast.fast_rows
         if not judged:
             raise FileProblem("FILE_EMPTY", what="a header row but no learner rows")
-        if dates := judge.dates_day_first():
+        if dates := _dates_day_first(judge, rows, first_judged):
             yield dates
         if hidden_judged:
             yield hidden_rows_judged(hidden_judged)
         # The loop above ran to the end, so the sheet's merged blocks are known.
         if merged := merged_blocks_from(rows.merged_cells, first_judged):
             yield merged_cells_judged(merged)
+
+
+def _dates_day_first(judge: RowJudge, rows: LearnerRows, first_judged: int) -> Finding | None:
+    """FILE_DATES_DAY_FIRST once every row was judged, naming the first rows of the dates it
+    names: the rows are read once more to find them, only when there is such a warning."""
+    if not judge.saw_dates_day_first():
+        return None
+    shaper = rows.shaper
+    assert shaper is not None
+    if rows.reread is None:
+        return judge.dates_day_first()
+    again = ((number, shaper(cells)) for number, cells in rows.reread() if number >= first_judged)
+    return judge.dates_day_first(judge.first_dates_day_first(again))
 
 
 def _formulas_without_values(

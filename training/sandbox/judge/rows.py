@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
@@ -84,6 +85,10 @@ class LearnerRow(NamedTuple):
 # the learner: (first name, last name, birth month, birth day, LearnerKey or None when a name
 # or the birthday cannot be read); the license: (state code, license number, NPI).
 _License = tuple[str | None, str | None, str | None]
+# The first date only day first can be and the first that reads either way, each with its row:
+# (row, (0 for a Completion Date or 1 for a Date of Birth, how it is named)), (row, (the same
+# kind, as shown, month, day, year or 0)).
+_FirstDates = tuple[tuple[int, tuple[int, str]], tuple[int, tuple[int, str, int, int, int]]]
 # Text a spreadsheet program would run as a formula, in the columns that take any text.
 _FORMULA_STARTS = frozenset(("=", "+", "-", "@"))
 
@@ -407,24 +412,62 @@ class RowJudge:
         if self.either_way_seen is None or seen < self.either_way_seen:
             self.either_way_seen = seen
 
-    def dates_day_first(self) -> Finding | None:
+    def saw_dates_day_first(self) -> bool:
+        """Whether the rows judged so far hold a date only day first can be and another that
+        reads either way (FILE_DATES_DAY_FIRST)."""
+        return self.day_first_seen is not None and self.either_way_seen is not None
+
+    def dates_day_first(self, first: _FirstDates | None = None) -> Finding | None:
         """FILE_DATES_DAY_FIRST, once every row was judged: a date only day first can be, and
-        another that reads either way and was read month first; else None. Known only at the
-        end (the rows are streamed, not kept), so the rows are not named one by one."""
+        another that reads either way and was read month first; else None. The rows are
+        streamed, not kept: the dates named are the least of each kind seen, the same on every
+        path, or, given ``first`` (see first_dates_day_first), the first in the file, named
+        with their rows."""
         if self.day_first_seen is None or self.either_way_seen is None:
             return None
-        kind, text, month, day, year = self.either_way_seen
+        (evidence_row, evidence), (example_row, example) = first or (
+            (0, self.day_first_seen),
+            (0, self.either_way_seen),
+        )
+        kind, text, month, day, year = example
         read, other = month_and_day(month, day), month_and_day(day, month)
         if kind == 0:
             read, other = f"{read}, {year}", f"{other}, {year}"
         return make_finding(
             "FILE_DATES_DAY_FIRST",
             None,
-            evidence=self.day_first_seen[1],
-            example=f"Completion Date {text}" if kind == 0 else "a Date of Birth",
+            evidence=evidence[1] + (f" on row {evidence_row}" if evidence_row else ""),
+            example=(f"Completion Date {text}" if kind == 0 else "a Date of Birth")
+            + (f" on row {example_row}" if example_row else ""),
             read=read,
             other=other,
         )
+
+    def first_dates_day_first(self, rows: Iterable[tuple[int, LearnerRow]]) -> _FirstDates | None:
+        """The first date only day first can be and the first date that reads either way in
+        ``rows`` (the file's judged rows read again, in order), each with its row: each row's
+        dates read as judge() reads them, by a judge of their own."""
+        day_first: tuple[int, tuple[int, str]] | None = None
+        either_way: tuple[int, tuple[int, str, int, int, int]] | None = None
+        probe = RowJudge(self.context, learners_only=self.learners_only)
+        ignored: list[Finding] = []
+        for number, row in rows:
+            if not (row.first_name and row.last_name) and _not_a_learner(
+                number, row, self.fixed_columns
+            ):
+                continue  # judge() reads no date of such a row
+            probe.day_first_seen = probe.either_way_seen = None
+            if not self.learners_only:
+                probe._completion(number, row.completion_date, None, False, ignored.append)
+            probe._learner(number, row, ignored.append)
+            ignored.clear()
+            if day_first is None and probe.day_first_seen is not None:
+                day_first = (number, probe.day_first_seen)
+            if either_way is None and probe.either_way_seen is not None:
+                either_way = (number, probe.either_way_seen)
+            if day_first is not None and either_way is not None:
+                return day_first, either_way
+        return None  # not the rows judged (the judge saw both kinds): the least are named
 
     @staticmethod
     def _name_characters(number: int, first_name: str, last_name: str, add) -> None:
