@@ -171,6 +171,8 @@ def test_the_valid_row_is_accepted_with_no_findings():
     )
 
 
+# Every column blank: a row's overrides then fill in only what they name.
+BLANK_ROW = dict.fromkeys(COLUMN_BY_KEYWORD, "")
 # (code, the column it names, overrides that trigger it, overrides close by that do not)
 ROW_CODES = [
     ("ACTION_INVALID", rules.RECORD_ACTION, {"record_action": "Update"}, {"record_action": "ADD"}),
@@ -218,10 +220,22 @@ ROW_CODES = [
     ("TOTALS_ROW", rules.RECORD_ACTION,
      {"record_action": "Total", "first_name": "", "last_name": "", "accme_activity_id": "",
       "completion_date": "", "date_of_birth": "", "licensing_state": "",
-      "licensing_id_or_npi": "", "number_of_cme_credits": "2"},
+      "licensing_id_or_npi": "", "number_of_cme_credits": "2", "certifying_board_id": ""},
      {"record_action": "Add"}),
     ("TOTALS_ROW", rules.RECORD_ACTION,
-     {"record_action": "Grand total:", "first_name": "", "last_name": ""}, {}),
+     {"record_action": "Grand total:", "first_name": "", "last_name": "", "date_of_birth": "",
+      "licensing_id_or_npi": "", "certifying_board_id": ""}, {}),
+    # Under a name, or no label at all (an AutoSum): nothing but numbers in credit columns.
+    ("TOTALS_ROW", rules.LAST_NAME, {**BLANK_ROW, "last_name": "Totals"}, {}),
+    ("TOTALS_ROW", rules.CME_CREDITS,
+     {**BLANK_ROW, "number_of_cme_credits": "4", "total_board_credits": "6"},
+     {}),
+    ("NOTES_ROW", rules.RECORD_ACTION,
+     {**BLANK_ROW, "record_action": "Notes: these are from the Nov course"},
+     {}),
+    ("NOTES_ROW", rules.LAST_NAME, {**BLANK_ROW, "last_name": "Note: two left"},
+     {}),
+    ("ID_SCIENTIFIC_NOTATION", rules.ACTIVITY_ID, {"accme_activity_id": "1.23457E+08"}, {}),
     ("UNUSUAL_CHARACTER", rules.LAST_NAME, {"last_name": "Lee😀"}, {"last_name": "Lée"}),
     ("LOOKS_LIKE_FORMULA", rules.LAST_NAME, {"last_name": "-Lee"}, {"last_name": "Lee-Chan"}),
     ("LOOKS_LIKE_FORMULA", rules.LICENSE_OR_NPI, {"licensing_id_or_npi": "-12345"},
@@ -371,6 +385,7 @@ def test_every_row_code_of_the_spec_has_a_row_case():
     cross_row = {"DUPLICATE_ROW", "DUPLICATE_COMPLETION", "DELETE_NOT_FOUND", "ABS_DAILY_LIMIT"}
     file_level = {code for code in rules.CODES if code.startswith("FILE_")} | {
         "HEADER_MISMATCH",
+        "HEADER_MERGED_CELLS",
         "HEADER_NOT_FOUND",
         "NO_HEADER_ROW",
     }

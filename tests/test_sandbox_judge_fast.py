@@ -762,8 +762,8 @@ def row_results(results) -> list[RowResult]:
 
 def test_a_file_whose_dates_are_day_first_somewhere_says_so_at_the_end_on_every_path():
     """A comma file: one completion date only day first can be, the others read either way;
-    the file-level warning after the last row names the same dates on every path, whatever
-    order each path asks its verdicts in."""
+    the file-level warning after the last row names the same dates, the first of each kind
+    with its row, on every path, whatever order each path asks its verdicts in."""
     learner = ["John", "Smith", "01/01", "CA", "ZZ111", "1", *[""] * 5]
     rows = [
         ["Add", "123456789", day, *learner]
@@ -779,5 +779,7 @@ def test_a_file_whose_dates_are_day_first_somewhere_says_so_at_the_end_on_every_
     for judged in (results, slow, fast, by_row):
         *_rows, warning = judged
         assert warning.code == "FILE_DATES_DAY_FIRST"
-        assert warning.message.startswith('Completion Date "25/05/2025" can only be read day')
-        assert 'Completion Date "06/03/2025" was read as June 3, 2025' in warning.message
+        assert warning.message.startswith(
+            'Completion Date "25/05/2025" on row 3 can only be read day'
+        )
+        assert 'Completion Date "06/05/2025" on row 2 was read as June 5, 2025' in (warning.message)

@@ -389,18 +389,22 @@ def test_a_comma_csv_whose_dates_are_day_first_somewhere_says_so_of_the_others_a
         [warning] = results[3:]
         assert warning.code == "FILE_DATES_DAY_FIRST" and warning.row is None
         assert warning.message.startswith(
-            'Completion Date "20/11/2025" can only be read day first, so the file probably '
-            "writes all its dates day first"
+            'Completion Date "20/11/2025" on row 3 can only be read day first, so the file '
+            "probably writes all its dates day first"
         )
         assert (
-            'Completion Date "09/10/2025" was read as September 10, 2025, though it may mean '
-            "October 9, 2025." in warning.message
+            'Completion Date "09/10/2025" on row 2 was read as September 10, 2025, though it may '
+            "mean October 9, 2025." in warning.message
         )
     birthdays_only = excel_save_as_text([ACCME_HEADER, rows[2], [*rows[2][:5], "25/12",
                                                                 *rows[2][6:]]])  # fmt: skip
     warning = judged(birthdays_only, "learners.csv", context)[-1]
-    assert warning.message.startswith("A Date of Birth written DD/MM can only be read day first")
-    assert "a Date of Birth was read as July 8, though it may mean August 7." in warning.message
+    assert warning.message.startswith(
+        "A Date of Birth written DD/MM on row 3 can only be read day first"
+    )
+    assert "a Date of Birth on row 2 was read as July 8, though it may mean August 7." in (
+        warning.message
+    )
 
 
 def test_the_same_dates_in_a_comma_csv_are_read_month_first_without_a_word():
@@ -925,3 +929,241 @@ def test_a_file_without_a_header_mapped_by_column_letter_judges_its_first_learne
         (2, "Renée"),
     ]
     assert all(result.accepted for result in results)
+
+
+# --- A tester's real files: a quote open on the last row, totals and notes rows, merged headers -
+
+
+def both_paths(data: bytes, filename: str, context: JudgeContext = CONTEXT) -> list[list]:
+    """The results of the fast path and of RowJudge alone, which must agree."""
+    fast = judged(data, filename, context)
+    slow = list(judge_file(io.BytesIO(data), filename, context, fast_path=False))
+    assert fast == slow
+    return fast
+
+
+def test_a_quote_never_closed_on_the_last_row_is_named_as_on_any_other_row():
+    """The quote opens in Last Name of the file's last row: it swallows no next row, only the
+    cells after it, which would otherwise be called a blank birthday and no credit."""
+    good = excel_save_as_text([ACCME_HEADER, LEARNERS[0]])
+    last = ",".join(LEARNERS[1][:4]) + ',"Thornbury,' + ",".join(LEARNERS[1][5:])
+    for ending in ("\r\n", ""):  # Excel ends the file with a line end; a text editor may not
+        data = good + (last + ending).encode()
+        for fast_path in (True, False):
+            results = list(
+                judge_file(io.BytesIO(data), "learners.csv", CONTEXT, fast_path=fast_path)
+            )
+            first, second = rows_of(results)
+            assert first.accepted
+            [finding] = second.findings
+            assert (finding.code, finding.column, finding.row) == (
+                "QUOTE_NOT_CLOSED", rules.LAST_NAME, 3
+            )  # fmt: skip
+            assert finding.message.startswith(
+                'A quote (") opened in Last Name on line 3 of the file is never closed, so the '
+                "rest of that line (the file's last) was read as one cell; remove that quote"
+            )
+
+
+def test_a_last_cell_quoted_whole_with_a_comma_in_it_is_not_an_open_quote():
+    row = [*LEARNERS[0][:12], "Medical Knowledge", "2"]
+    data = (
+        excel_save_as_text([ACCME_HEADER, LEARNERS[1]])
+        + (",".join(row[:-1]) + ',"2,5"\r\n').encode()
+    )
+    second = rows_of(judged(data, "learners.csv"))[1]
+    assert "QUOTE_NOT_CLOSED" not in codes(second)
+    assert codes(second) == ["CREDITS_DECIMAL_COMMA"]
+
+
+def word_document() -> bytes:
+    """A .docx as Word saves it (its parts, much shortened)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        archive.writestr("_rels/.rels", '<?xml version="1.0"?><Relationships/>')
+        archive.writestr("word/document.xml", '<?xml version="1.0"?><w:document/>')
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("filename", ["learners.csv", "learners.xlsx"])
+def test_a_word_document_renamed_is_said_to_be_a_word_document(filename):
+    extension = filename[filename.index(".") :]
+    [finding] = judged(word_document(), filename)
+    assert finding.code == "FILE_TYPE"
+    assert finding.message == (
+        f"The file is a Word document named {extension}, not a spreadsheet: save your learner "
+        "sheet as CSV (File > Save As > CSV UTF-8) or upload the .xlsx workbook itself; upload "
+        "a .csv, .tsv, .txt (tab-delimited) or .xlsx learner file."
+    )
+
+
+def test_an_activity_id_excel_wrote_in_scientific_notation_says_its_digits_are_lost():
+    row = [LEARNERS[0][0], "1.23457E+08", *LEARNERS[0][2:]]
+    [result] = rows_of(both_paths(excel_save_as_text([ACCME_HEADER, row]), "learners.csv"))
+    [finding] = result.findings
+    assert (finding.code, finding.column) == ("ID_SCIENTIFIC_NOTATION", rules.ACTIVITY_ID)
+    assert finding.message.startswith(
+        'ACCME Activity ID is "1.23457E+08": Excel turned the number into scientific notation'
+    )
+
+
+def test_a_line_break_in_a_registered_name_is_named_once_not_as_someone_elses_license():
+    """Alt+Enter inside "Ann" (the register's Ann Lee, license A-12345): the line break is
+    the error; the license is not said to belong to someone else because of it."""
+    broken = [*LEARNERS[0][:3], "An\nn", *LEARNERS[0][4:]]
+    [result] = rows_of(both_paths(excel_save_as_text([ACCME_HEADER, broken]), "learners.csv"))
+    assert codes(result) == ["CONTROL_CHARACTER"]
+    # Someone else with a line break in their name is still not the license's holder.
+    other = [*LEARNERS[0][:3], "Ann\nMarie", *LEARNERS[0][4:]]
+    [result] = rows_of(both_paths(excel_save_as_text([ACCME_HEADER, other]), "learners.csv"))
+    assert codes(result) == ["CONTROL_CHARACTER", "LEARNER_NOT_MATCHED"]
+
+
+MAPPED_HEADER = ["First", "Last", "DOB", "License #", "State", "Date Completed", "CME Credits"]
+
+
+def mapped_context() -> JudgeContext:
+    """The sandbox with a confirmed mapping for MAPPED_HEADER (Add, one activity, fixed)."""
+    targets = [rules.FIRST_NAME, rules.LAST_NAME, rules.DATE_OF_BIRTH, rules.LICENSE_OR_NPI,
+               rules.LICENSING_STATE, rules.COMPLETION_DATE, rules.CME_CREDITS]  # fmt: skip
+    column_map = ColumnMap(
+        tuple(MAPPED_HEADER),
+        dict(enumerate(targets)),
+        {rules.RECORD_ACTION: "Add", rules.ACTIVITY_ID: "123456789"},
+    )
+    return JudgeContext(
+        CONTEXT.activities, CONTEXT.register, CONTEXT.records, TODAY, column_maps=(column_map,)
+    )
+
+
+MAPPED_LEARNER = ["Ann", "Lee", "09/10", "A-12345", "CA", "6/1/2025", "1.5"]
+
+
+def test_an_autosum_row_without_a_label_is_one_totals_row_finding_in_every_kind_of_file():
+    """Excel's AutoSum under the credits, no label typed: in a CSV, a workbook and a mapped
+    export alike, one finding saying it is a totals row, not seven about blank cells."""
+    template_sum = ["", "", "", "", "", "", "", "", "3"]
+    files = [
+        (excel_save_as_text([ACCME_HEADER, *LEARNERS, template_sum]), "learners.csv", CONTEXT),
+        (xlsx_bytes(template_workbook([*LEARNERS, template_sum])), "learners.xlsx", CONTEXT),
+        (
+            excel_save_as_text(
+                [MAPPED_HEADER, MAPPED_LEARNER, ["", "", "", "", "", "", "1.5"]],
+                width=len(MAPPED_HEADER),
+            ),
+            "export.csv",
+            mapped_context(),
+        ),
+    ]
+    for data, filename, context in files:
+        *learners, total = rows_of(both_paths(data, filename, context))
+        assert all(learner.accepted for learner in learners), filename
+        [finding] = total.findings
+        assert (finding.code, finding.column) == ("TOTALS_ROW", rules.CME_CREDITS), filename
+        assert finding.message.startswith(
+            "This looks like a totals row (it holds only numbers, Number of CME Credits "
+        )
+        assert finding.message.endswith(
+            "and no learner is named), not a learner; delete it before the upload: PARS would "
+            "refuse it."
+        )
+
+
+def test_total_typed_under_last_name_of_a_mapped_export_is_a_totals_row():
+    rows = [MAPPED_HEADER, MAPPED_LEARNER, ["", "Total", "", "", "", "", "1.5"]]
+    data = excel_save_as_text(rows, width=len(MAPPED_HEADER))
+    learner, total = rows_of(both_paths(data, "export.csv", mapped_context()))
+    assert learner.accepted
+    [finding] = total.findings
+    assert (finding.code, finding.column) == ("TOTALS_ROW", rules.LAST_NAME)
+    assert finding.message.startswith(
+        'This looks like a totals row (Last Name is "Total" and no learner is named)'
+    )
+
+
+def test_a_note_typed_in_a_row_of_its_own_is_one_finding_saying_to_delete_it():
+    note = ["Notes: these are from the Nov course"]
+    for data, filename, context in (
+        (excel_save_as_text([ACCME_HEADER, *LEARNERS, note]), "learners.csv", CONTEXT),
+        (xlsx_bytes(template_workbook([*LEARNERS, note])), "learners.xlsx", CONTEXT),
+        (
+            excel_save_as_text([MAPPED_HEADER, MAPPED_LEARNER, note], width=len(MAPPED_HEADER)),
+            "export.csv",
+            mapped_context(),
+        ),
+    ):
+        *learners, noted = rows_of(both_paths(data, filename, context))
+        assert all(learner.accepted for learner in learners)
+        [finding] = noted.findings
+        column = rules.FIRST_NAME if context is not CONTEXT else rules.RECORD_ACTION
+        assert (finding.code, finding.column) == ("NOTES_ROW", column), filename
+        assert finding.message == (
+            f'This looks like a note, not a learner: {column} is "Notes: these are from the Nov '
+            'course" and nothing else is filled in (no name, birthday or ID); delete the row '
+            "before the upload (keep notes on another sheet or file): PARS would refuse it."
+        )
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        # A learner whose names were left out: a birthday and a license say it is someone.
+        ["Total", "123456789", "06/01/2025", "", "", "09/10", "CA", "A-12345", "1.5"],
+        # A name alone, and a learner row with only its action typed wrong.
+        ["", "", "", "Ann Marie Lee"],
+        ["Sum", "123456789", "06/01/2025", "Ann", "Lee", "09/10", "CA", "A-12345", "1.5"],
+    ],
+)
+def test_a_learner_row_with_a_mistake_is_not_taken_for_a_totals_or_notes_row(row):
+    data = excel_save_as_text([ACCME_HEADER, row])
+    [result] = rows_of(both_paths(data, "learners.csv"))
+    assert not {"TOTALS_ROW", "NOTES_ROW"} & set(codes(result)), codes(result)
+    assert not result.accepted
+
+
+def test_a_merged_header_cell_is_named_with_how_to_unmerge_it():
+    """ "First Name" merged over D1:E1, so it spans the Last Name column: the header names the
+    merged cells, not a missing Last Name."""
+    workbook = template_workbook(LEARNERS, guidance=False)
+    sheet = workbook["Learners"]
+    sheet["E1"].value = None
+    sheet.merge_cells("D1:E1")
+    [finding] = judged(xlsx_bytes(workbook), "learners.xlsx")
+    assert (finding.code, finding.row, finding.column) == (
+        "HEADER_MERGED_CELLS", 1, rules.LAST_NAME
+    )  # fmt: skip
+    assert finding.message.startswith(
+        "The header cells D1:E1 are merged, so column 5 (E) reads as blank where it should say "
+        '"Last Name"; unmerge them (select D1:E1, then Home > Merge & Center), type each '
+        "column's name in its own cell as the template has it, and upload the file again."
+    )
+
+
+def test_a_blank_header_cell_that_is_not_merged_is_still_a_mismatch():
+    workbook = template_workbook(LEARNERS, guidance=False)
+    workbook["Learners"]["E1"].value = None
+    [finding] = judged(xlsx_bytes(workbook), "learners.xlsx")
+    assert finding.code == "HEADER_MISMATCH"
+    assert finding.message.startswith('Column 5 (E) should be "Last Name" but is missing')
+
+
+def test_dates_day_first_name_the_first_rows_holding_them_in_a_workbook():
+    """Dates pasted into a workbook as text, written day first: the warning after the last
+    row names the row of the date only day first can be and of the first read either way."""
+    learner = [*LEARNERS[0][3:5], "03/15", *LEARNERS[0][6:]]  # a birthday read one way only
+    rows = [
+        [*LEARNERS[0][:2], completion, *learner]
+        for completion in ("2025-06-01", "09/10/2025", "20/11/2025", "08/10/2025")
+    ]
+    context = JudgeContext(CONTEXT.activities, Register([]), NoRecords(), date(2025, 9, 20))
+    data = xlsx_bytes(template_workbook(rows))
+    warning = both_paths(data, "learners.xlsx", context)[-1]
+    assert warning.code == "FILE_DATES_DAY_FIRST"
+    assert warning.message.startswith(
+        'Completion Date "20/11/2025" on row 5 can only be read day first'
+    )
+    assert (
+        'Completion Date "09/10/2025" on row 4 was read as September 10, 2025, though it may '
+        "mean October 9, 2025." in warning.message
+    )

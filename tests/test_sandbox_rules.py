@@ -47,7 +47,7 @@ DESIGN_CODES = [
     "LOOKS_LIKE_FORMULA", "QUOTE_NOT_CLOSED", "FILE_MERGED_CELLS", "FILE_EXTRA_COLUMNS",
     "FILE_OTHER_SHEET", "HEADER_NOT_FOUND", "NAME_ONE_WORD", "DATE_MAYBE_DAY_FIRST",
     "DOB_MAYBE_DAY_FIRST", "NAME_LETTER_LOST", "ID_SCIENTIFIC_NOTATION", "TOTALS_ROW",
-    "FILE_DATES_DAY_FIRST", "ID_STORED_AS_NUMBER",
+    "FILE_DATES_DAY_FIRST", "ID_STORED_AS_NUMBER", "NOTES_ROW", "HEADER_MERGED_CELLS",
 ]  # fmt: skip
 WARNINGS = {
     "LATE_REPORT", "STATE_NOT_PARTICIPATING", "ABS_DAILY_LIMIT", "NAME_LOOKS_SWAPPED",
@@ -120,7 +120,7 @@ def test_every_message_says_what_to_do_and_names_only_known_fields():
         "dotted", "first", "last", "left_out", "doubt", "extension", "fix", "count",
         "rows", "which", "were", "them", "handled", "blocks", "it", "was",
         "sheet", "whose", "sheets", "why", "read", "other", "holds",
-        "evidence", "example",
+        "evidence", "example", "swallowed", "block",
     }  # fmt: skip
     for code, rule in rules.CODES.items():
         fields = {name for _, name, _, _ in string.Formatter().parse(rule.message) if name}

@@ -109,6 +109,9 @@ class LearnerFile:
     # title, sharing this file's workbook.
     other_sheets: tuple[str, ...] = ()
     open_sheet: Callable[[str], LearnerFile] | None = None
+    # The rows again from the top, for a second look once every row was judged (the rows of
+    # a FILE_DATES_DAY_FIRST warning): read through once more, only when asked.
+    reread: Callable[[], Iterator[SpreadsheetRow]] | None = None
     # File-level warnings about how it was read: (finding code, message fields).
     notes: list[tuple[str, dict[str, object]]] = field(default_factory=list)
     _resources: ExitStack = field(default_factory=ExitStack, repr=False)
@@ -204,13 +207,14 @@ def _open_content(data: BinaryIO, extension: str, resources: ExitStack) -> Learn
         )
     if head.startswith(_ZIP_SIGNATURES):
         if extension != ".xlsx":
-            if _is_workbook(data):
+            what = _zip_kind(_zip_names(data))
+            if what == _WORKBOOK:
                 raise FileProblem(
                     "FILE_TYPE",
                     what=f"an Excel workbook named {extension}: rename it to .xlsx (or save it "
                     "as CSV)",
                 )
-            raise FileProblem("FILE_TYPE", what=f"a zip archive named {extension}")
+            raise FileProblem("FILE_TYPE", what=_not_a_sheet(what, extension))
         return _open_xlsx(data, resources)
     if extension == ".xlsx":
         raise FileProblem("FILE_TYPE", what="named .xlsx but is not an Excel workbook")
@@ -228,15 +232,39 @@ def _open_content(data: BinaryIO, extension: str, resources: ExitStack) -> Learn
     return _open_text(data, extension, resources)
 
 
-def _is_workbook(data: BinaryIO) -> bool:
-    """Whether a zip file holds an Excel workbook (its directory names xl/workbook.xml)."""
+def _zip_names(data: BinaryIO) -> set[str]:
+    """The names in a zip file's directory (none when it cannot be read)."""
     try:
         with zipfile.ZipFile(data) as archive:
-            return "xl/workbook.xml" in archive.namelist()
+            return set(archive.namelist())
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        return False
+        return set()
     finally:
         data.seek(0)
+
+
+_WORKBOOK = "an Excel workbook"
+# The part that names each kind of Office file inside its zip, and the kind in words.
+_OFFICE_PARTS = {
+    "xl/workbook.xml": _WORKBOOK,
+    "word/document.xml": "a Word document",
+    "ppt/presentation.xml": "a PowerPoint presentation",
+}
+
+
+def _zip_kind(names: set[str]) -> str:
+    """What a zip file is, in words, by the Office part its directory names."""
+    return next((what for part, what in _OFFICE_PARTS.items() if part in names), "a zip archive")
+
+
+def _not_a_sheet(what: str, extension: str) -> str:
+    """FILE_TYPE's words for a zip file that is not a workbook, named ``extension``."""
+    if what == "a zip archive":
+        return f"a zip archive named {extension}"
+    return (
+        f"{what} named {extension}, not a spreadsheet: save your learner sheet as CSV (File > "
+        "Save As > CSV UTF-8) or upload the .xlsx workbook itself"
+    )
 
 
 def _contains(data: BinaryIO, needle: bytes) -> bool:
@@ -257,14 +285,19 @@ def _contains(data: BinaryIO, needle: bytes) -> bool:
 def _open_text(data: BinaryIO, extension: str, resources: ExitStack) -> LearnerFile:
     delimiter = _delimiter(data, extension)
     encoding, quote_rows, one_line = _read_through(data, delimiter)
-    text = resources.enter_context(_text_stream(data, encoding))
+
+    def rows() -> Iterator[SpreadsheetRow]:
+        text = resources.enter_context(_text_stream(data, encoding))
+        return _data_rows(_numbered_csv_rows(text, delimiter))
+
     learner_file = LearnerFile(
         "tsv" if delimiter == "\t" else "csv",
-        _data_rows(_numbered_csv_rows(text, delimiter)),
+        rows(),
         encoding,
         delimiter,
         quote_rows=quote_rows,
         one_line_data=data if one_line else None,
+        reread=rows,
     )
     named = "\t" if extension in rules.TAB_EXTENSIONS else ","
     if delimiter == ";":
@@ -339,12 +372,24 @@ def _read_through(
             with _text_stream(data, encoding) as text:
                 reader = csv.reader(text, delimiter=delimiter, strict=False)
                 line = 0
+                number, cells, first_line = 0, [], 0
                 for number, cells in enumerate(reader, start=1):
-                    if reader.line_num > line + 1:  # one row over several lines
+                    first_line = line + 1
+                    if reader.line_num > first_line:  # one row over several lines
                         position = _swallowing_cell(cells, delimiter)
                         if position is not None:
-                            swallowed[number] = (position, line + 1, reader.line_num)
+                            swallowed[number] = (position, first_line, reader.line_num)
                     line = reader.line_num
+            # A quote opened on the last row runs to the end of the file: it swallows no next
+            # row, only the cells after it on its own line.
+            if (
+                number
+                and number not in swallowed
+                and cells
+                and delimiter in cells[-1]
+                and _quote_left_open(data, encoding, delimiter, first_line)
+            ):
+                swallowed[number] = (len(cells) - 1, first_line, line)
         except UnicodeDecodeError:
             continue
         except csv.Error as error:
@@ -415,6 +460,20 @@ def _has_long_line(data: bytes, limit: int, start: int, end: int) -> bool:
     ):
         return False
     return max(map(len, data[start:end].split(b"\n"))) > limit
+
+
+def _quote_left_open(data: BinaryIO, encoding: str, delimiter: str, first_line: int) -> bool:
+    """Whether the file, from line ``first_line`` on (its last row), ends inside a quoted cell:
+    read strictly, csv says the data ended unexpectedly. A last cell quoted whole, which may
+    hold the delimiter, reads without error."""
+    with _text_stream(data, encoding) as text:
+        rest = "".join(islice(text, first_line - 1, None))
+    try:
+        for _cells in csv.reader(io.StringIO(rest, newline=""), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as error:
+        return "unexpected end of data" in str(error)
+    return False
 
 
 def _swallowing_cell(cells: list[str], delimiter: str) -> int | None:
@@ -506,6 +565,7 @@ def _sheet_file(workbook, sheet) -> LearnerFile:
         hidden_rows=cells.hidden_rows,
         merged_cells=cells.merged_cells,
         open_sheet=lambda title: _sheet_file(workbook, workbook[title]),
+        reread=lambda: _xlsx_rows(_WorkbookCells(workbook, sheet).rows()),
     )
 
 
@@ -535,7 +595,10 @@ def _check_workbook_zip(data: BinaryIO) -> None:
                 )
         names = {member.filename for member in members}
         if "xl/workbook.xml" not in names or "[Content_Types].xml" not in names:
-            raise FileProblem("FILE_TYPE", what="a zip archive but not an Excel workbook")
+            what = _zip_kind(names)
+            if what in (_WORKBOOK, "a zip archive"):
+                raise FileProblem("FILE_TYPE", what="a zip archive but not an Excel workbook")
+            raise FileProblem("FILE_TYPE", what=_not_a_sheet(what, ".xlsx"))
         content_types = archive.getinfo("[Content_Types].xml")
         if content_types.file_size > rules.XLSX_SMALL_MEMBER_BYTES:
             raise FileProblem("FILE_UNREADABLE", what="the workbook is damaged")

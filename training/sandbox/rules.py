@@ -82,8 +82,11 @@ UNNUMBERED_PAIR = ("Additional Credit Type", "Credits Awarded for Additional Cre
 # A first row starting with one of these is a learner row: the file has no header [P: ACCME's
 # tab-delimited instructions have the header row deleted].
 ACTIONS = ("Add", "Delete")
-# What a spreadsheet's totals row starts with, folded (a trailing colon is left out).
+# What a spreadsheet's totals row is labelled with, in any column, folded (a trailing colon
+# is left out).
 TOTALS_WORDS = frozenset(("total", "totals", "sum", "grand total", "subtotal", "count"))
+# What a note typed into a row of its own starts with, folded (a trailing colon left out).
+NOTE_WORDS = frozenset(("note", "notes", "nb", "n.b.", "comment", "comments", "remark", "remarks"))
 
 # --- The provider's own columns (mapping) ----------------------------------------------------
 
@@ -219,8 +222,14 @@ CODES: dict[str, Rule] = {
     ),
     "TOTALS_ROW": Rule(
         ERROR,
-        "This looks like a totals row (Record Action is {value} and no learner is named), not "
-        "a learner; delete it before the upload: PARS would refuse it.",
+        "This looks like a totals row ({what} and no learner is named), not a learner; delete "
+        "it before the upload: PARS would refuse it.",
+    ),
+    "NOTES_ROW": Rule(
+        ERROR,
+        "This looks like a note, not a learner: {column} is {value} and nothing else is filled "
+        "in (no name, birthday or ID); delete the row before the upload (keep notes on another "
+        "sheet or file): PARS would refuse it.",
     ),
     "ACTIVITY_NOT_FOUND": Rule(
         ERROR,
@@ -499,9 +508,9 @@ CODES: dict[str, Rule] = {
     ),
     "QUOTE_NOT_CLOSED": Rule(
         ERROR,
-        'A quote (") opened in {column} on line {first} of the file is never closed, so lines '
-        "{first}–{last} were read as one row; remove that quote (or close it at the end of the "
-        "cell) and upload the file again.",
+        'A quote (") opened in {column} on line {first} of the file is never closed, so '
+        "{swallowed}; remove that quote (or close it at the end of the cell) and upload the "
+        "file again.",
     ),
     "FORMULA_NO_VALUE": Rule(
         ERROR,
@@ -514,6 +523,13 @@ CODES: dict[str, Rule] = {
         ERROR,
         "Column {position} should be {expected} but is {found}; use the header row from "
         "the template exactly, in order, or match your columns to the template's below.{sheets}",
+    ),
+    "HEADER_MERGED_CELLS": Rule(
+        ERROR,
+        "The header cells {block} are merged, so column {position} reads as blank where it "
+        "should say {expected}; unmerge them (select {block}, then Home > Merge & Center), type "
+        "each column's name in its own cell as the template has it, and upload the file "
+        "again.{sheets}",
     ),
     "HEADER_NOT_FOUND": Rule(
         ERROR,

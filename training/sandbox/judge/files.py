@@ -3,7 +3,7 @@ a confirmed mapping, or position), and judging its rows in order."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from itertools import chain
@@ -116,6 +116,7 @@ class LearnerRows:
     merged_cells: list[str] = field(default_factory=list)  # see LearnerFile.merged_cells
     quote_rows: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # see LearnerFile
     one_line_data: BinaryIO | None = None  # see LearnerFile
+    reread: Callable[[], Iterator[SpreadsheetRow]] | None = None  # see LearnerFile
 
     def __iter__(self) -> Iterator[tuple[int, LearnerRow, tuple[Cell, ...]]]:
         shape = self.shaper
@@ -163,6 +164,11 @@ def learner_rows(
                         else "names the template's columns",
                     )
                 )
+        if not layout.columns and layout.kind == "xlsx" and "" in layout.header:
+            # A blank cell in the header may be part of a merged block, which the sheet lists
+            # after its rows: they are read through (only for a header that is not judged).
+            for _row in learner_file.rows:
+                pass
         if layout.columns == BY_POSITION:
             notes.append(make_finding("NO_HEADER_ROW", None))
         if layout.columns == TEMPLATE and (extra := extra_columns(layout)) is not None:
@@ -178,6 +184,7 @@ def learner_rows(
             learner_file.merged_cells,
             learner_file.quote_rows,
             learner_file.one_line_data,
+            learner_file.reread,
         )
 
 
@@ -298,6 +305,8 @@ class RowShaper:
             for index, name in enumerate(rules.FILLABLE_COLUMNS)
             if name in fixed
         }
+        # The columns only the mapping fills, with one value for every row.
+        self.fixed_columns = frozenset(name for name in fixed_slots if name not in positions)
         self.fields = itemgetter(
             *(positions.get(name, fixed_slots.get(name, width)) for name in self._FIELDS)
         )
@@ -453,7 +462,7 @@ class FileJudgement:
             ) as rows:
                 self.layout = rows.layout
                 if not rows.layout.columns:
-                    yield header_mismatch(rows.layout)
+                    yield header_mismatch(rows.layout, rows.merged_cells)
                     return
                 yield from rows.notes
                 yield from self._judge_rows(rows)
@@ -508,6 +517,7 @@ class FileJudgement:
             judge.day_first_reason = _SEMICOLONS_DAY_FIRST
         shaper = rows.shaper
         assert shaper is not None
+        judge.fixed_columns = shaper.fixed_columns
         formula_rows = rows.formula_rows
         quote_rows = rows.quote_rows
         hidden_rows = rows.hidden_rows
@@ -533,7 +543,7 @@ class FileJudgement:
                 yield from batches.judge_lines(rows.one_line_data, first[0])
                 self.fast_rows = fast.fast_rows + batches.batch_rows
                 self.batch_rows = batches.batch_rows
-                if dates := judge.dates_day_first():
+                if dates := _dates_day_first(judge, rows, first[0]):
                     yield dates
                 return
         # A workbook's ID columns, where a number cell may have lost a leading zero.
@@ -574,13 +584,26 @@ class FileJudgement:
             self.fast_rows = fast.fast_rows
         if not judged:
             raise FileProblem("FILE_EMPTY", what="a header row but no learner rows")
-        if dates := judge.dates_day_first():
+        if dates := _dates_day_first(judge, rows, first_judged):
             yield dates
         if hidden_judged:
             yield hidden_rows_judged(hidden_judged)
         # The loop above ran to the end, so the sheet's merged blocks are known.
         if merged := merged_blocks_from(rows.merged_cells, first_judged):
             yield merged_cells_judged(merged)
+
+
+def _dates_day_first(judge: RowJudge, rows: LearnerRows, first_judged: int) -> Finding | None:
+    """FILE_DATES_DAY_FIRST once every row was judged, naming the first rows of the dates it
+    names: the rows are read once more to find them, only when there is such a warning."""
+    if not judge.saw_dates_day_first():
+        return None
+    shaper = rows.shaper
+    assert shaper is not None
+    if rows.reread is None:
+        return judge.dates_day_first()
+    again = ((number, shaper(cells)) for number, cells in rows.reread() if number >= first_judged)
+    return judge.dates_day_first(judge.first_dates_day_first(again))
 
 
 def _formulas_without_values(
@@ -640,7 +663,12 @@ def _quote_not_closed(
     otherwise get (a name 80 characters long)."""
     position, first, last = swallowed
     column = column_of(position, layout) or f"Column {column_letter(position + 1)}"
-    finding = make_finding("QUOTE_NOT_CLOSED", result.row, column, first=first, last=last)
+    swallowed = (
+        f"lines {first}–{last} were read as one row"
+        if last > first
+        else "the rest of that line (the file's last) was read as one cell"
+    )
+    finding = make_finding("QUOTE_NOT_CLOSED", result.row, column, first=first, swallowed=swallowed)
     return RowResult(result.row, result.action, (finding,), None, False)
 
 
@@ -726,9 +754,10 @@ def extra_columns(layout: FileLayout) -> Finding | None:
     )
 
 
-def header_mismatch(layout: FileLayout) -> Finding:
+def header_mismatch(layout: FileLayout, merged_cells: list[str] | None = None) -> Finding:
     """One HEADER_MISMATCH naming the first column that differs from the template (or, for a
-    file without a header row, saying so)."""
+    file without a header row, saying so); HEADER_MERGED_CELLS when that column's header cell
+    is part of one of ``merged_cells`` (a workbook's merged blocks, like "D1:E1")."""
     if layout.header_row is None:
         return make_finding("HEADER_NOT_FOUND", None)
     header = layout.header
@@ -758,12 +787,35 @@ def header_mismatch(layout: FileLayout) -> Finding:
             f"sheets ({others}) have no learner header either: if the learners are on one of "
             "them, move that sheet first or delete the others."
         )
+    position = f"{index + 1} ({column_letter(index + 1)})"
+    if block := _merged_block_at(merged_cells or [], layout.header_row, index + 1):
+        return make_finding(
+            "HEADER_MERGED_CELLS",
+            layout.header_row,
+            wanted,
+            block=block,
+            position=position,
+            expected=f'"{wanted}"' if wanted else "nothing (no more columns)",
+            sheets=sheets,
+        )
     return make_finding(
         "HEADER_MISMATCH",
         layout.header_row,
         wanted,
-        position=f"{index + 1} ({column_letter(index + 1)})",
+        position=position,
         expected=f'"{wanted}"' if wanted else "nothing (no more columns)",
         found=shown(got) if got else "missing",
         sheets=sheets,
     )
+
+
+def _merged_block_at(blocks: list[str], row: int, column: int) -> str:
+    """The merged block (like "D1:E1") that holds the cell at ``row`` and ``column`` (from 1),
+    or ""."""
+    from openpyxl.utils.cell import range_boundaries
+
+    for block in blocks:
+        first_column, first_row, last_column, last_row = range_boundaries(block)
+        if first_column <= column <= last_column and first_row <= row <= last_row:
+            return block
+    return ""

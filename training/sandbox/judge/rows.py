@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
@@ -33,6 +35,7 @@ from training.sandbox.judge.values import (
     format_day,
     is_digits,
     is_scientific,
+    joined_at_breaks,
     masked,
     midnight_time,
     month_and_day,
@@ -82,6 +85,10 @@ class LearnerRow(NamedTuple):
 # the learner: (first name, last name, birth month, birth day, LearnerKey or None when a name
 # or the birthday cannot be read); the license: (state code, license number, NPI).
 _License = tuple[str | None, str | None, str | None]
+# The first date only day first can be and the first that reads either way, each with its row:
+# (row, (0 for a Completion Date or 1 for a Date of Birth, how it is named)), (row, (the same
+# kind, as shown, month, day, year or 0)).
+_FirstDates = tuple[tuple[int, tuple[int, str]], tuple[int, tuple[int, str, int, int, int]]]
 # Text a spreadsheet program would run as a formula, in the columns that take any text.
 _FORMULA_STARTS = frozenset(("=", "+", "-", "@"))
 
@@ -119,14 +126,17 @@ class RowJudge:
         # or 0).
         self.day_first_seen: tuple[int, str] | None = None
         self.either_way_seen: tuple[int, str, int, int, int] | None = None
+        # The columns a confirmed mapping fills with one value for every row (Record Action,
+        # the activity), told by the file: they say nothing of whether a row is a learner's.
+        self.fixed_columns: frozenset[str] = frozenset()
 
     def judge(self, number: int, row: LearnerRow) -> RowResult:
         """Judge one data row."""
-        if _is_totals_row(row):
-            totals = make_finding(
-                "TOTALS_ROW", number, rules.RECORD_ACTION, value=shown(row.action)
-            )
-            return RowResult(number, "", (totals,), None, False)
+        # A row without both names may be no learner's at all: a totals row or a note.
+        if not (row.first_name and row.last_name) and (
+            not_a_learner := _not_a_learner(number, row, self.fixed_columns)
+        ):
+            return RowResult(number, "", (not_a_learner,), None, False)
         findings: list[Finding] = []
         if row.odd_cells:
             self._odd_cells(number, row.odd_cells, findings.append)
@@ -148,7 +158,8 @@ class RowJudge:
             add(make_finding("NO_CREDIT_REPORTED", number))
         if learner is not None:
             if is_add:
-                self._identity(number, learner, license, board, board_id, add)
+                also = _joined_learner(row, learner) if row.odd_cells else None
+                self._identity(number, learner, license, board, board_id, add, also)
             state, license_number, npi = license
             learner = learner._replace(
                 identity=learner_identity(state, npi or license_number, board, board_id)
@@ -220,7 +231,8 @@ class RowJudge:
                 add(self._board_unknown(number, shown(row.board)))
         board_id = self._board_id(number, row.board_id, board, is_add=True, add=add)
         if learner is not None:
-            self._identity(number, learner, license, board, board_id, add)
+            also = _joined_learner(row, learner) if row.odd_cells else None
+            self._identity(number, learner, license, board, board_id, add, also)
         accepted = not any(finding.severity == rules.ERROR for finding in findings)
         in_order = _in_order(findings) if row.odd_cells else tuple(findings)
         return RowResult(number, "", in_order, None, accepted)
@@ -236,7 +248,9 @@ class RowJudge:
 
     def _activity(self, number: int, text: str, add) -> tuple[str, Activity | None, bool]:
         if not (len(text) == rules.ACTIVITY_ID_DIGITS and is_digits(text)):
-            add(make_finding("ACTIVITY_ID_FORMAT", number, rules.ACTIVITY_ID, value=shown(text)))
+            # Like a long license or board ID, a long activity ID Excel wrote as 2.00012E+08.
+            code = "ID_SCIENTIFIC_NOTATION" if is_scientific(text) else "ACTIVITY_ID_FORMAT"
+            add(make_finding(code, number, rules.ACTIVITY_ID, value=shown(text)))
             return text, None, False
         activity = self.context.activities.get(text)
         if activity is None:
@@ -398,24 +412,62 @@ class RowJudge:
         if self.either_way_seen is None or seen < self.either_way_seen:
             self.either_way_seen = seen
 
-    def dates_day_first(self) -> Finding | None:
+    def saw_dates_day_first(self) -> bool:
+        """Whether the rows judged so far hold a date only day first can be and another that
+        reads either way (FILE_DATES_DAY_FIRST)."""
+        return self.day_first_seen is not None and self.either_way_seen is not None
+
+    def dates_day_first(self, first: _FirstDates | None = None) -> Finding | None:
         """FILE_DATES_DAY_FIRST, once every row was judged: a date only day first can be, and
-        another that reads either way and was read month first; else None. Known only at the
-        end (the rows are streamed, not kept), so the rows are not named one by one."""
+        another that reads either way and was read month first; else None. The rows are
+        streamed, not kept: the dates named are the least of each kind seen, the same on every
+        path, or, given ``first`` (see first_dates_day_first), the first in the file, named
+        with their rows."""
         if self.day_first_seen is None or self.either_way_seen is None:
             return None
-        kind, text, month, day, year = self.either_way_seen
+        (evidence_row, evidence), (example_row, example) = first or (
+            (0, self.day_first_seen),
+            (0, self.either_way_seen),
+        )
+        kind, text, month, day, year = example
         read, other = month_and_day(month, day), month_and_day(day, month)
         if kind == 0:
             read, other = f"{read}, {year}", f"{other}, {year}"
         return make_finding(
             "FILE_DATES_DAY_FIRST",
             None,
-            evidence=self.day_first_seen[1],
-            example=f"Completion Date {text}" if kind == 0 else "a Date of Birth",
+            evidence=evidence[1] + (f" on row {evidence_row}" if evidence_row else ""),
+            example=(f"Completion Date {text}" if kind == 0 else "a Date of Birth")
+            + (f" on row {example_row}" if example_row else ""),
             read=read,
             other=other,
         )
+
+    def first_dates_day_first(self, rows: Iterable[tuple[int, LearnerRow]]) -> _FirstDates | None:
+        """The first date only day first can be and the first date that reads either way in
+        ``rows`` (the file's judged rows read again, in order), each with its row: each row's
+        dates read as judge() reads them, by a judge of their own."""
+        day_first: tuple[int, tuple[int, str]] | None = None
+        either_way: tuple[int, tuple[int, str, int, int, int]] | None = None
+        probe = RowJudge(self.context, learners_only=self.learners_only)
+        ignored: list[Finding] = []
+        for number, row in rows:
+            if not (row.first_name and row.last_name) and _not_a_learner(
+                number, row, self.fixed_columns
+            ):
+                continue  # judge() reads no date of such a row
+            probe.day_first_seen = probe.either_way_seen = None
+            if not self.learners_only:
+                probe._completion(number, row.completion_date, None, False, ignored.append)
+            probe._learner(number, row, ignored.append)
+            ignored.clear()
+            if day_first is None and probe.day_first_seen is not None:
+                day_first = (number, probe.day_first_seen)
+            if either_way is None and probe.either_way_seen is not None:
+                either_way = (number, probe.either_way_seen)
+            if day_first is not None and either_way is not None:
+                return day_first, either_way
+        return None  # not the rows judged (the judge saw both kinds): the least are named
 
     @staticmethod
     def _name_characters(number: int, first_name: str, last_name: str, add) -> None:
@@ -751,7 +803,11 @@ class RowJudge:
         board: str | None,
         board_id: str | None,
         add,
+        also: LearnerKey | None = None,
     ) -> None:
+        """LEARNER_NOT_MATCHED and NAME_LOOKS_SWAPPED. ``also`` is the learner with the line
+        breaks of its names taken out rather than made spaces: a name CONTROL_CHARACTER already
+        refuses is not said to be someone else's only for its line break."""
         register = self.context.register
         state, license_number, npi = license
         # Looked up in this order; the first identifier the register holds for someone else
@@ -769,7 +825,10 @@ class RowJudge:
                 register.by_board_id(board, board_id) if board and board_id else (),
             ),
         ):
-            if entries and not any(is_same_person(entry, learner) for entry in entries):
+            if entries and not any(
+                is_same_person(entry, learner) or (also is not None and is_same_person(entry, also))
+                for entry in entries
+            ):
                 add(make_finding("LEARNER_NOT_MATCHED", number, column, value=masked(identifier)))
                 break
         first, last, month, day, _identity = learner
@@ -778,6 +837,7 @@ class RowJudge:
             first != last
             and register.knows(LearnerKey(last, first, month, day, learner.identity))
             and not register.knows(learner)
+            and not (also is not None and register.knows(also))
         ):
             add(make_finding("NAME_LOOKS_SWAPPED", number))
 
@@ -889,13 +949,123 @@ class RowJudge:
             )
 
 
-def _is_totals_row(row: LearnerRow) -> bool:
-    """Whether a row is a spreadsheet's totals row: no learner's name, and Record Action says
-    Total (or Totals, Sum, Grand total)."""
-    return (
-        not (row.first_name or row.last_name or row.name_cell)
-        and row.action.rstrip(":").strip().casefold() in rules.TOTALS_WORDS
+# The LearnerRow fields that name a single cell, by their template column.
+_ROW_FIELDS = tuple(
+    zip(
+        LearnerRow._fields[:12],
+        (
+            rules.RECORD_ACTION, rules.ACTIVITY_ID, rules.COMPLETION_DATE, rules.FIRST_NAME,
+            rules.LAST_NAME, rules.DATE_OF_BIRTH, rules.LICENSING_STATE, rules.LICENSE_OR_NPI,
+            rules.CME_CREDITS, rules.BOARD, rules.BOARD_ID, rules.BOARD_CREDITS,
+        ),
+        strict=True,
     )
+)  # fmt: skip
+_NAME_COLUMN = f"{rules.FIRST_NAME} / {rules.LAST_NAME}"
+# Where a learner is named: a totals row holds no number there, and a note only if it says
+# it is one ("Notes: ...").
+_LEARNER_COLUMNS = frozenset(
+    (rules.FIRST_NAME, rules.LAST_NAME, _NAME_COLUMN, rules.DATE_OF_BIRTH, rules.LICENSE_OR_NPI,
+     rules.BOARD_ID)
+)  # fmt: skip
+_CREDIT_COLUMNS = frozenset(
+    (rules.CME_CREDITS, rules.BOARD_CREDITS, *(pair[1] for pair in rules.CREDIT_TYPE_PAIRS))
+)
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)")
+
+
+def _filled_cells(row: LearnerRow, fixed_columns: frozenset[str]) -> list[tuple[str, Cell]]:
+    """(template column, cell) of each filled cell of the row, in column order, but those a
+    mapping fills for every row (and the names split from a Name cell: the cell is named)."""
+    filled = [
+        (column, cell)
+        for name, column in _ROW_FIELDS
+        if column not in fixed_columns
+        and (cell := getattr(row, name))
+        and not (row.name_cell and column in (rules.FIRST_NAME, rules.LAST_NAME))
+    ]
+    if row.name_cell:
+        filled.insert(3, (_NAME_COLUMN, row.name_cell))
+    for index, pair in enumerate(row.credit_types):
+        filled.extend(
+            (column, cell)
+            for column, cell in zip(rules.CREDIT_TYPE_PAIRS[index], pair, strict=True)
+            if cell
+        )
+    return [(column, cell) for column, cell in filled if not isinstance(cell, str) or cell.strip()]
+
+
+def _is_totals_label(cell: Cell) -> bool:
+    """Whether a cell labels a totals row: Total (Totals, Sum, Grand total...), alone or first
+    ("Total credits:")."""
+    if not isinstance(cell, str):
+        return False
+    folded = cell.strip().rstrip(":").strip().casefold()
+    return folded in rules.TOTALS_WORDS or folded.split()[0].rstrip(":") in rules.TOTALS_WORDS
+
+
+def _not_a_learner(number: int, row: LearnerRow, fixed_columns: frozenset[str]) -> Finding | None:
+    """TOTALS_ROW or NOTES_ROW for a row that clearly holds no learner, else None.
+
+    A totals row is labelled Total (or Totals, Sum, Count...) in one cell, any column, and
+    holds nothing where a learner is named; or, without a label (an AutoSum), holds only
+    numbers in credit columns. A note is one cell alone that reads as a
+    sentence ("Notes: these are from the Nov course"); in a name column, only one that says it
+    is a note. A learner row with a typo names someone, a birthday or an ID: it is judged."""
+    filled = _filled_cells(row, fixed_columns)
+    if not filled:
+        return None
+    labels = [(column, cell) for column, cell in filled if _is_totals_label(cell)]
+    others = [item for item in filled if item not in labels]
+    numbers = all(
+        isinstance(cell, str) and _NUMBER.fullmatch(cell.strip()) for _column, cell in others
+    )
+    if len(labels) == 1 and not _LEARNER_COLUMNS & {column for column, _ in others}:
+        column, label = labels[0]
+        what = f"{column} is {shown(label.strip())}"
+        return make_finding("TOTALS_ROW", number, column, what=what)
+    if not labels and numbers and all(column in _CREDIT_COLUMNS for column, _ in others):
+        column, total = others[0]
+        what = f"it holds only numbers, {column} {shown(total.strip())},"
+        return make_finding("TOTALS_ROW", number, column, what=what)
+    if (
+        len(filled) == 1
+        and isinstance(text := filled[0][1], str)
+        and _is_note(text, in_name=filled[0][0] in _LEARNER_COLUMNS)
+    ):
+        column = filled[0][0]
+        return make_finding("NOTES_ROW", number, column, value=shown(text.strip()))
+    return None
+
+
+def _is_note(text: str, *, in_name: bool) -> bool:
+    """Whether a cell alone on its row reads as a note: it starts with Note (or Notes:, NB,
+    Comment...) or has a colon after its first word; or, outside the columns naming a learner,
+    it is a sentence (three words or more, two of them with letters)."""
+    words = text.split()
+    if not words or text.strip().casefold() in ACTIONS:
+        return False
+    first = words[0].rstrip(":").casefold()
+    if first in rules.NOTE_WORDS or (len(words) > 1 and words[0].endswith(":")):
+        return True
+    return not in_name and len(words) >= 3 and sum(map(_has_letter, words)) >= 2
+
+
+def _has_letter(word: str) -> bool:
+    return any(char.isalpha() for char in word)
+
+
+def _joined_learner(row: LearnerRow, learner: LearnerKey) -> LearnerKey | None:
+    """The learner with the line breaks in its name cells taken out rather than made spaces,
+    or None when its names hold none."""
+    names = {rules.FIRST_NAME: learner.first_name, rules.LAST_NAME: learner.last_name}
+    for column, text in row.odd_cells:
+        if column in names:
+            names[column] = joined_at_breaks(text)
+        elif column == f"{rules.FIRST_NAME} / {rules.LAST_NAME}":
+            names[rules.FIRST_NAME], names[rules.LAST_NAME] = split_name(joined_at_breaks(text))[:2]
+    joined = learner_key(names[rules.FIRST_NAME], names[rules.LAST_NAME], *learner[2:])
+    return None if joined == learner else joined
 
 
 def _completion_hash(board: str, learner: LearnerKey, activity_id: str) -> int:

@@ -601,6 +601,14 @@ def without_odd_characters(text: str) -> str:
     return " ".join(cleaned.split()) if cleaned != text else text
 
 
+def joined_at_breaks(text: str) -> str:
+    """The value with its line breaks and control characters taken out rather than made
+    spaces (as without_odd_characters makes them): "Tal\nia" as "Talia", a name broken in two
+    where no space was meant."""
+    joined = "".join(char for char in text if not _is_breaking(char))
+    return without_odd_characters(joined)
+
+
 def _is_spacing(char: str) -> bool:
     return char in _LINE_BREAKS or char == "\t" or unicodedata.category(char) == "Zs"
 
