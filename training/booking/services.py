@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     TextualSelect,
+    and_,
     bindparam,
     func,
     insert,
@@ -59,6 +60,7 @@ from training.booking.models import (
     Signup,
     SignupChoice,
     TrainingSession,
+    waitlist_line,
 )
 from training.booking.names import organization_key
 from training.constraints import unique_or
@@ -370,7 +372,10 @@ def waitlist_position(signup: Signup, session: TrainingSession) -> int:
         .where(
             SignupChoice.session_id == session.id,
             Signup.status == SIGNUP_WAITLISTED,
-            Signup.id < signup.id,
+            or_(
+                SignupChoice.joined_at < joined_at,
+                and_(SignupChoice.joined_at == joined_at, Signup.id < signup.id),
+            ),
         )
     )
     return ahead + 1
@@ -429,7 +434,7 @@ def book_signup(
         submission_key_hash=hash_token(submission_key),
         override_reason=override_reason if actor is not None else None,
         choices=[
-            SignupChoice(rank=rank, session_id=session.id, session=session)
+            SignupChoice(rank=rank, session_id=session.id, session=session, joined_at=now)
             for rank, session in enumerate(ranked_sessions, start=1)
         ],
     )
@@ -568,6 +573,8 @@ def _insert_signup(
                 "attendee_positions": [attendee.position for attendee in signup.attendees],
                 "choice_ranks": [choice.rank for choice in signup.choices],
                 "choice_sessions": [choice.session_id for choice in signup.choices],
+                # A new signup joins each chosen date's line at the same moment.
+                "choice_joined_at": signup.choices[0].joined_at if signup.choices else None,
                 **{f"event_{key}": value for key, value in event.items() if key != "signup_id"},
                 **{f"link_{key}": value for key, value in link.items()},
             },
@@ -604,7 +611,12 @@ def _insert_signup(
             db.session.execute(
                 insert(tables.choices),
                 [
-                    {"signup_id": signup_id, "rank": choice.rank, "session_id": choice.session_id}
+                    {
+                        "signup_id": signup_id,
+                        "rank": choice.rank,
+                        "session_id": choice.session_id,
+                        "joined_at": choice.joined_at,
+                    }
                     for choice in signup.choices
                 ],
             )
@@ -685,7 +697,11 @@ def _new_signup_statement(*, with_seat: bool = False) -> Select:
         .cte("new_attendees")
     )
     new_choices = for_each(
-        tables.choices, ranked, rank=ranked.c.rank, session_id=ranked.c.session_id
+        tables.choices,
+        ranked,
+        rank=ranked.c.rank,
+        session_id=ranked.c.session_id,
+        joined_at=bindparam("choice_joined_at", type_=tables.choices.c.joined_at.type),
     )
     new_event = for_each(
         tables.events, None, **column_parameters(tables.events, "event_", leave_out=("signup_id",))
@@ -827,7 +843,7 @@ def join_waitlist(signup: Signup, ranked_sessions: list[TrainingSession], *, now
     signup.choices.clear()
     db.session.flush()
     signup.choices.extend(
-        SignupChoice(rank=rank, session=session)
+        SignupChoice(rank=rank, session=session, joined_at=now)
         for rank, session in enumerate(ranked_sessions, start=1)
     )
     db.session.flush()
@@ -974,12 +990,18 @@ def leave_waitlist_date(
     if not [other for other in dates_waited_for(signup, now) if other.id != session.id]:
         cancel_signup(signup, now=now, actor=actor, reason=reason, last_date=session)
         return False
-    kept = [other for other in signup.chosen_sessions if other.id != session.id]
-    # Ranks are part of the key: the choices are written again, ranked as they were.
+    kept = [
+        (choice.session, choice.joined_at)
+        for choice in signup.choices
+        if choice.session_id != session.id
+    ]
+    # Ranks are part of the key: the choices are written again, ranked as they were, each
+    # keeping its place in its line.
     signup.choices.clear()
     db.session.flush()
     signup.choices.extend(
-        SignupChoice(rank=rank, session=other) for rank, other in enumerate(kept, start=1)
+        SignupChoice(rank=rank, session=other, joined_at=joined_at)
+        for rank, (other, joined_at) in enumerate(kept, start=1)
     )
     db.session.flush()
     record(
@@ -1017,13 +1039,7 @@ def promote_waitlist(
     if not session.is_bookable(now) or is_inside_cutoff(session, now):
         return promoted
     while True:
-        candidate = db.session.scalars(
-            select(Signup)
-            .join(SignupChoice)
-            .where(SignupChoice.session_id == session.id, Signup.status == SIGNUP_WAITLISTED)
-            .order_by(Signup.id)
-            .limit(1)
-        ).first()
+        candidate = db.session.scalars(waitlist_line(session.id).limit(1)).first()
         if candidate is None or not _claim_seat(session):
             return promoted
         claimed = db.session.execute(
