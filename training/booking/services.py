@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, make_transient_to_detached
 
 from training.audit.models import AuditEvent
-from training.audit.services import SYSTEM_ACTOR, event_values, record
+from training.audit.services import PUBLIC_ACTOR, SYSTEM_ACTOR, event_values, record
 from training.booking import notices
 from training.booking.cutoff import (
     can_wait_for,
@@ -40,7 +40,7 @@ from training.booking.cutoff import (
     waitlist_closed,
 )
 from training.booking.cutoff import changes_close_at as _changes_close_at
-from training.booking.display import possessive
+from training.booking.display import format_long_date, possessive
 from training.booking.links import (
     hash_token,
     issue_manage_link,
@@ -364,10 +364,74 @@ def session_cancelled_under(signup: Signup) -> TrainingSession | None:
     return session if session is not None and session.is_cancelled else None
 
 
+# The audit actions that put a booking on its session: the last one says how it got there.
+_BOOKED_ACTIONS = (
+    "signup.created",
+    "signup.moved",
+    "signup.booked_from_waitlist",
+    "signup.promoted",
+    "signup.reinstated",
+)
+
+
+def how_it_was_booked(signup: Signup) -> str | None:
+    """How a booked ``signup`` came to hold its date, as a sentence for its confirmation page,
+    or None when it is simply the date it chose first. Read from the audit event that put it
+    there (``_BOOKED_ACTIONS``): the facts its booking email was written from (staff or the
+    organization moved it, a seat opened up on a date it waited for, its date was cancelled
+    and another it chose had a seat, staff undid a cancellation, or its first choice was full
+    when it signed up)."""
+    if not signup.is_confirmed:
+        return None
+    event = db.session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.signup_id == signup.id,
+            AuditEvent.session_id == signup.session_id,
+            AuditEvent.action.in_(_BOOKED_ACTIONS),
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    ).first()
+    if event is None:
+        return None
+    # Staff's email stays in ``actor`` after their account is removed (``actor_id`` is then
+    # emptied); the organization acts as the public.
+    by_staff = event.actor != PUBLIC_ACTOR
+    details = event.details or {}
+    zone = signup.program.zone
+    if event.action == "signup.moved":
+        if by_staff:
+            return f"The training staff changed your training date (it was {details['old']})."
+        return f"You changed your training date (it was {details['old']})."
+    if event.action == "signup.booked_from_waitlist":
+        if by_staff:
+            return "The training staff booked you on this date from the waitlist."
+        return "You booked this date from the waitlist with your manage link."
+    if event.action == "signup.promoted":
+        if details.get("cancelled_date"):
+            return (
+                f"{details['cancelled_date']} was cancelled, so we booked you on another date "
+                "you chose."
+            )
+        return (
+            "A seat opened up: we booked you from the waitlist on "
+            f"{format_long_date(event.created_at, zone)}."
+        )
+    if event.action == "signup.reinstated":
+        return "The training staff gave you back your booking."
+    if signup.choices and signup.session_id != signup.choices[0].session_id:
+        return "Your first choice was full, so we booked your next choice with a seat."
+    return None
+
+
 def waitlist_position(signup: Signup, session: TrainingSession) -> int:
-    """1 for the organization first in line for ``session``."""
+    """1 for the organization first in line for ``session``: how many stand ahead of it in
+    ``waitlist_line``'s order (joined that date's line earlier, or at the same moment with an
+    earlier signup), plus one."""
+    joined_at = next(c.joined_at for c in signup.choices if c.session_id == session.id)
     ahead = db.session.scalar(
-        select(db.func.count(Signup.id))
+        select(func.count(Signup.id))
         .join(SignupChoice)
         .where(
             SignupChoice.session_id == session.id,
@@ -1057,6 +1121,8 @@ def promote_waitlist(
             actor_label=SYSTEM_ACTOR,
             signup=candidate,
             new=session.when,
+            # Its own date was cancelled (not a seat opening up): its pages say so.
+            cancelled_date=cancelled_date.when if candidate.id in displaced else None,
         )
         notices.queue_confirmation(
             candidate,

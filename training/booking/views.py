@@ -316,6 +316,7 @@ def confirmation(token: str):
         signup=signup,
         token=token,
         manage_url=public_url("booking.manage", token=token),
+        how_booked=services.how_it_was_booked(signup),
         waitlist=services.waitlist_places(signup, utcnow()),
         not_waiting=services.not_waiting_reason(signup, utcnow()),
         window=services.change_window(signup, utcnow()),
