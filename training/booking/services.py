@@ -1287,13 +1287,16 @@ class ChangeWindow:
     ``changes_close_at`` ends date and contact changes (``CHANGE_CUTOFF_HOURS`` before the
     session; None for a waitlist place, which has no session yet); ``cancel_closes_at`` ends
     cancelling (the session's start; None for a waitlist place, which may leave at any time).
-    Both are aware UTC datetimes. A cancelled booking may do nothing.
+    Both are aware UTC datetimes. A cancelled booking may do nothing. ``moved_inside_cutoff``:
+    changes are closed because staff moved the session, after it was booked, to start inside
+    the cutoff (not because it was booked there).
     """
 
     can_change: bool
     can_cancel: bool
     changes_close_at: datetime | None
     cancel_closes_at: datetime | None
+    moved_inside_cutoff: bool = False
 
 
 def change_window(signup: Signup, now: datetime) -> ChangeWindow:
@@ -1309,11 +1312,33 @@ def change_window(signup: Signup, now: datetime) -> ChangeWindow:
         return ChangeWindow(True, True, None, None)
     session = signup.session
     changes_close_at = _changes_close_at(session)
+    can_change = now < changes_close_at
     return ChangeWindow(
-        can_change=now < changes_close_at,
+        can_change=can_change,
         can_cancel=not session.has_started(now),
         changes_close_at=changes_close_at,
         cancel_closes_at=session.starts_at,
+        moved_inside_cutoff=not can_change and _moved_inside_cutoff(signup, changes_close_at),
+    )
+
+
+def _moved_inside_cutoff(signup: Signup, changes_close_at: datetime) -> bool:
+    """Whether staff's latest move of ``signup``'s session came after it was booked there and
+    once the new time's change cutoff (``changes_close_at``) had passed: its changes closed by
+    that move, not by the clock nor by booking late."""
+    updates = db.session.execute(
+        select(AuditEvent.created_at, AuditEvent.details)
+        .where(AuditEvent.session_id == signup.session_id, AuditEvent.action == "session.updated")
+        .order_by(AuditEvent.id.desc())
+    )
+    moved_at = next(
+        (at for at, details in updates if "starts_at" in (details or {}).get("changes", {})),
+        None,
+    )
+    return (
+        moved_at is not None
+        and moved_at >= changes_close_at
+        and (signup.confirmed_at is None or signup.confirmed_at <= moved_at)
     )
 
 
