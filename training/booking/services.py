@@ -98,7 +98,8 @@ class SessionFull(BookingError):
     form, "(full: waitlist)"), so the refusal does not say the date "has just filled" (it may
     have been full all along) and points to the waitlist box; a date offered only while it had a
     seat (a change of date, a reinstatement) "has just filled". ``no_waitlist``: those of them
-    inside their change cutoff, whose waitlist the box would not join (named so).
+    inside their change cutoff, whose waitlist the box would not join (named so). ``by_staff``:
+    staff adding a signup by hand to ``session``, whose form has no other date to choose.
     """
 
     def __init__(
@@ -107,6 +108,7 @@ class SessionFull(BookingError):
         *others: TrainingSession,
         chosen_when_full: bool = False,
         no_waitlist: tuple[TrainingSession, ...] = (),
+        by_staff: bool = False,
     ):
         if others:
             dates = "; ".join(chosen.when for chosen in (session, *others))
@@ -124,6 +126,12 @@ class SessionFull(BookingError):
                     else f" on {'; '.join(waitable)} ({closed}: each {no_seat_in_time()})"
                 )
             message += "."
+        elif by_staff:
+            message = (
+                f"{session.when} is full: tick “If the session is full, put them on its "
+                "waitlist” to add them to its waitlist, or add them from the roster of a session "
+                "with a seat."
+            )
         elif chosen_when_full:
             message = (
                 f"{session.when} is full: choose another date, or tick the waitlist box to wait "
@@ -151,16 +159,26 @@ class NoSeatInTime(BookingError):
     """Every date chosen to wait for is full and inside its change cutoff: no seat can come
     from its waitlist (``promote_waitlist``), so the organization is not put on it."""
 
-    def __init__(self, sessions: list[TrainingSession]):
+    def __init__(self, sessions: list[TrainingSession], *, by_staff: bool = False):
         dates = "; ".join(session.when for session in sessions)
-        if len(sessions) == 1:
-            message = f"{dates} is full and {no_seat_in_time()}."
+        if by_staff:  # staff add to one session, on a form with no other date to choose
+            hours = current_app.config["CHANGE_CUTOFF_HOURS"]
+            message = (
+                f"{dates} is full and starts within {hours} hours: no seat can come from its "
+                "waitlist in time. Raise its seats to add them, or add them from the roster of "
+                "another session."
+            )
+        elif len(sessions) == 1:
+            message = (
+                f"{dates} is full and {no_seat_in_time()}. Choose a date that still has seats, "
+                "or a full date further ahead to wait for."
+            )
         else:
-            message = f"Every date you chose is full ({dates}), and each {no_seat_in_time()}."
-        super().__init__(
-            f"{message} Choose a date that still has seats, or a full date further ahead to "
-            "wait for."
-        )
+            message = (
+                f"Every date you chose is full ({dates}), and each {no_seat_in_time()}. Choose "
+                "a date that still has seats, or a full date further ahead to wait for."
+            )
+        super().__init__(message)
         self.sessions = sessions
 
 
@@ -582,11 +600,12 @@ def _book_or_waitlist(
         ):
             raise AlreadySignedUp(existing)
         if not waitable:  # ticking the waitlist box would not help
-            raise NoSeatInTime(ranked_sessions)
+            raise NoSeatInTime(ranked_sessions, by_staff=actor is not None)
         raise SessionFull(
             *ranked_sessions,
             chosen_when_full=True,
             no_waitlist=tuple(s for s in ranked_sessions if not can_wait_for(s, now)),
+            by_staff=actor is not None,
         )
     if booked is None:
         signup.status, signup.session, signup.confirmed_at = SIGNUP_WAITLISTED, None, None
