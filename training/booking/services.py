@@ -401,8 +401,8 @@ def how_it_was_booked(signup: Signup) -> str | None:
     when it signed up)."""
     if not signup.is_confirmed:
         return None
-    event = db.session.scalars(
-        select(AuditEvent)
+    event = db.session.execute(
+        select(AuditEvent.action, AuditEvent.actor, AuditEvent.details, AuditEvent.created_at)
         .where(
             AuditEvent.signup_id == signup.id,
             AuditEvent.session_id == signup.session_id,
