@@ -217,4 +217,8 @@ def test_the_invite_after_staff_cancel_the_session_says_there_is_no_date(app, cl
     response = client.get(f"/manage/{token}/invite.ics")
 
     assert response.status_code == 404
-    assert "has no date yet, so there is no calendar invite" in page_text(response)
+    # Where it stands in its manage page's words: it waits for no date, not "no date yet".
+    assert (
+        "is not waiting for any date: our staff cancelled the session you chose, so there is no "
+        "calendar invite"
+    ) in page_text(response)

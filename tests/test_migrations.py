@@ -308,3 +308,53 @@ def _index_statements() -> dict[str, str]:
             text("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
         )
         return dict(rows.all())
+
+
+def test_waitlist_places_join_their_lines_when_the_organization_last_joined_them(
+    empty_database_app,
+):
+    """0023: each chosen date's ``joined_at`` is filled in from what is known: when the signup
+    was made, or later, when it joined the waitlist again from its manage link (audited)."""
+    with empty_database_app.app_context():
+        upgrade(revision="0020_org_keys_look_alikes")
+        at = datetime(2026, 11, 27, 8, tzinfo=UTC)
+        rejoined_at = at + timedelta(hours=2)
+        with db.engine.begin() as connection:
+            _insert_program(connection, at)
+            connection.execute(
+                text(
+                    "INSERT INTO training_sessions (id, program_id, starts_at, ends_at, seats, "
+                    "seats_booked, status, created_at) VALUES (1, 1, :starts, :ends, 0, 0, "
+                    "'scheduled', :at)"
+                ),
+                {"starts": at + timedelta(days=5), "ends": at + timedelta(days=5, hours=1),
+                 "at": at},
+            )  # fmt: skip
+            _insert_signup(connection, 1, "waitlisted", "Early Clinic", "earlyclinic", at)
+            _insert_signup(
+                connection, 2, "waitlisted", "Later Clinic", "laterclinic", at + timedelta(hours=1)
+            )
+            for signup_id in (1, 2):
+                connection.execute(
+                    text(
+                        "INSERT INTO signup_choices (signup_id, rank, session_id) "
+                        "VALUES (:id, 1, 1)"
+                    ),
+                    {"id": signup_id},
+                )
+            connection.execute(
+                text(
+                    "INSERT INTO audit_events (created_at, actor, action, program_id, "
+                    "signup_id, details) VALUES (:at, 'organization (public page)', "
+                    "'signup.waitlist_joined', 1, 1, '{}')"
+                ),
+                {"at": rejoined_at},
+            )
+        upgrade(revision="0023_waitlist_joined_at")
+        with db.engine.connect() as connection:
+            joined = dict(
+                connection.execute(text("SELECT signup_id, joined_at FROM signup_choices")).all()
+            )
+            made = dict(connection.execute(text("SELECT id, created_at FROM signups")).all())
+            rejoined = connection.execute(text("SELECT created_at FROM audit_events")).scalar()
+    assert joined == {1: rejoined, 2: made[2]}  # the clinic that rejoined is now behind

@@ -828,6 +828,27 @@ def test_an_override_reason_without_a_conflict_is_not_recorded(
         assert db.session.scalars(select(Signup.override_reason)).one() is None
 
 
+def test_adding_to_a_full_session_inside_the_cutoff_tells_staff_what_they_can_do(
+    client, make_session, sign_in_as
+):
+    session_id = make_session(seats=1, starts_in=timedelta(hours=20))
+    book(client, session_id, "North Clinic")
+    sign_in_as("staff")
+    url = f"/staff/sessions/{session_id}/signups/new"
+    for ticked in (None, "y"):
+        refused = page_text(
+            client.post(
+                url,
+                data=add_form(session_id, organization_name="Phone Clinic", join_waitlist=ticked),
+            )
+        )
+        assert "Choose a date" not in refused
+        assert (
+            "is full and starts within 24 hours: no seat can come from its waitlist in time. "
+            "Raise its seats to add them, or add them from the roster of another session."
+        ) in refused
+
+
 def test_adding_to_a_full_session_says_so_unless_the_waitlist_is_ticked(
     app, client, make_session, sign_in_as
 ):
@@ -836,7 +857,12 @@ def test_adding_to_a_full_session_says_so_unless_the_waitlist_is_ticked(
     sign_in_as("staff")
     url = f"/staff/sessions/{session_id}/signups/new"
     full = client.post(url, data=add_form(session_id, organization_name="Phone Clinic"))
-    assert "is full: choose another date, or tick the waitlist box" in page_text(full)
+    # The staff form has no other date to choose: it names its own box and the way elsewhere.
+    assert "choose another date" not in page_text(full)
+    assert (
+        "is full: tick “If the session is full, put them on its waitlist” to add them to its "
+        "waitlist, or add them from the roster of a session with a seat."
+    ) in page_text(full)
     response = client.post(
         url, data=add_form(session_id, organization_name="Phone Clinic", join_waitlist="y")
     )

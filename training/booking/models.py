@@ -3,7 +3,17 @@
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, or_, text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Select,
+    String,
+    Text,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -342,7 +352,11 @@ class Signup(db.Model):
 
 
 class SignupChoice(db.Model):
-    """A ranked date an organization asked for: its first choice, then waitlist alternates."""
+    """A ranked date an organization asked for: its first choice, then waitlist alternates.
+
+    While the organization waits, it stands in that date's line from ``joined_at``: first
+    come, first served (``waitlist_line``).
+    """
 
     __tablename__ = "signup_choices"
     __table_args__ = (
@@ -355,9 +369,26 @@ class SignupChoice(db.Model):
     )
     rank: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     session_id: Mapped[int] = mapped_column(ForeignKey("training_sessions.id"), index=True)
+    # When the organization joined this date's line: at signup, on joining the waitlist from
+    # its manage link, or when staff cancelled the session it was booked on; kept while
+    # nothing changes (taking it off another date, undoing a merge).
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     signup: Mapped[Signup] = relationship(back_populates="choices")
     session: Mapped[TrainingSession] = relationship()
+
+
+def waitlist_line(session_id: int) -> Select:
+    """The organizations waiting for session ``session_id``, in line order: first come, first
+    served by when each joined this date's line (``SignupChoice.joined_at``; the earlier
+    signup first at the same moment). The one order of the roster, the "number N in line"
+    of pages and emails, and who gets a freed seat (``promote_waitlist``)."""
+    return (
+        select(Signup)
+        .join(SignupChoice, SignupChoice.signup_id == Signup.id)
+        .where(SignupChoice.session_id == session_id, Signup.status == SIGNUP_WAITLISTED)
+        .order_by(SignupChoice.joined_at, Signup.id)
+    )
 
 
 class Attendee(db.Model):

@@ -24,10 +24,9 @@ from training.booking.links import issue_manage_link
 from training.booking.models import (
     SESSION_SCHEDULED,
     SIGNUP_CONFIRMED,
-    SIGNUP_WAITLISTED,
     Signup,
-    SignupChoice,
     TrainingSession,
+    waitlist_line,
 )
 from training.extensions import db, utcnow
 from training.mail.addresses import ascii_address
@@ -478,12 +477,7 @@ def send_waitlist_session_moved(
     moved = (previous["starts_at"], previous["ends_at"]) != (session.starts_at, session.ends_at)
     if not moved or session.is_cancelled or session.has_started(now):
         return 0
-    waiting = db.session.scalars(
-        select(Signup)
-        .join(SignupChoice, SignupChoice.signup_id == Signup.id)
-        .where(SignupChoice.session_id == session.id, Signup.status == SIGNUP_WAITLISTED)
-        .order_by(Signup.id)
-    ).all()
+    waiting = db.session.scalars(waitlist_line(session.id)).all()
     was = session.program.session_when(previous["starts_at"], previous["ends_at"])
     too_soon = is_inside_cutoff(session, now)
     for line, signup in enumerate(waiting, start=1):

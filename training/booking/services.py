@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     TextualSelect,
+    and_,
     bindparam,
     func,
     insert,
@@ -31,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, make_transient_to_detached
 
 from training.audit.models import AuditEvent
-from training.audit.services import SYSTEM_ACTOR, event_values, record
+from training.audit.services import PUBLIC_ACTOR, SYSTEM_ACTOR, event_values, record
 from training.booking import notices
 from training.booking.cutoff import (
     can_wait_for,
@@ -40,7 +41,7 @@ from training.booking.cutoff import (
     waitlist_closed,
 )
 from training.booking.cutoff import changes_close_at as _changes_close_at
-from training.booking.display import possessive
+from training.booking.display import format_long_date, possessive
 from training.booking.links import (
     hash_token,
     issue_manage_link,
@@ -60,6 +61,7 @@ from training.booking.models import (
     Signup,
     SignupChoice,
     TrainingSession,
+    waitlist_line,
 )
 from training.booking.names import organization_key
 from training.constraints import unique_or
@@ -97,7 +99,8 @@ class SessionFull(BookingError):
     form, "(full: waitlist)"), so the refusal does not say the date "has just filled" (it may
     have been full all along) and points to the waitlist box; a date offered only while it had a
     seat (a change of date, a reinstatement) "has just filled". ``no_waitlist``: those of them
-    inside their change cutoff, whose waitlist the box would not join (named so).
+    inside their change cutoff, whose waitlist the box would not join (named so). ``by_staff``:
+    staff adding a signup by hand to ``session``, whose form has no other date to choose.
     """
 
     def __init__(
@@ -106,6 +109,7 @@ class SessionFull(BookingError):
         *others: TrainingSession,
         chosen_when_full: bool = False,
         no_waitlist: tuple[TrainingSession, ...] = (),
+        by_staff: bool = False,
     ):
         if others:
             dates = "; ".join(chosen.when for chosen in (session, *others))
@@ -123,6 +127,12 @@ class SessionFull(BookingError):
                     else f" on {'; '.join(waitable)} ({closed}: each {no_seat_in_time()})"
                 )
             message += "."
+        elif by_staff:
+            message = (
+                f"{session.when} is full: tick “If the session is full, put them on its "
+                "waitlist” to add them to its waitlist, or add them from the roster of a session "
+                "with a seat."
+            )
         elif chosen_when_full:
             message = (
                 f"{session.when} is full: choose another date, or tick the waitlist box to wait "
@@ -150,16 +160,26 @@ class NoSeatInTime(BookingError):
     """Every date chosen to wait for is full and inside its change cutoff: no seat can come
     from its waitlist (``promote_waitlist``), so the organization is not put on it."""
 
-    def __init__(self, sessions: list[TrainingSession]):
+    def __init__(self, sessions: list[TrainingSession], *, by_staff: bool = False):
         dates = "; ".join(session.when for session in sessions)
-        if len(sessions) == 1:
-            message = f"{dates} is full and {no_seat_in_time()}."
+        if by_staff:  # staff add to one session, on a form with no other date to choose
+            hours = current_app.config["CHANGE_CUTOFF_HOURS"]
+            message = (
+                f"{dates} is full and starts within {hours} hours: no seat can come from its "
+                "waitlist in time. Raise its seats to add them, or add them from the roster of "
+                "another session."
+            )
+        elif len(sessions) == 1:
+            message = (
+                f"{dates} is full and {no_seat_in_time()}. Choose a date that still has seats, "
+                "or a full date further ahead to wait for."
+            )
         else:
-            message = f"Every date you chose is full ({dates}), and each {no_seat_in_time()}."
-        super().__init__(
-            f"{message} Choose a date that still has seats, or a full date further ahead to "
-            "wait for."
-        )
+            message = (
+                f"Every date you chose is full ({dates}), and each {no_seat_in_time()}. Choose "
+                "a date that still has seats, or a full date further ahead to wait for."
+            )
+        super().__init__(message)
         self.sessions = sessions
 
 
@@ -410,15 +430,82 @@ def session_cancelled_under(signup: Signup) -> TrainingSession | None:
     return session if session is not None and session.is_cancelled else None
 
 
+# The audit actions that put a booking on its session: the last one says how it got there.
+_BOOKED_ACTIONS = (
+    "signup.created",
+    "signup.moved",
+    "signup.booked_from_waitlist",
+    "signup.promoted",
+    "signup.reinstated",
+)
+
+
+def how_it_was_booked(signup: Signup) -> str | None:
+    """How a booked ``signup`` came to hold its date, as a sentence for its confirmation page,
+    or None when it is simply the date it chose first. Read from the audit event that put it
+    there (``_BOOKED_ACTIONS``): the facts its booking email was written from (staff or the
+    organization moved it, a seat opened up on a date it waited for, its date was cancelled
+    and another it chose had a seat, staff undid a cancellation, or its first choice was full
+    when it signed up)."""
+    if not signup.is_confirmed:
+        return None
+    event = db.session.execute(
+        select(AuditEvent.action, AuditEvent.actor, AuditEvent.details, AuditEvent.created_at)
+        .where(
+            AuditEvent.signup_id == signup.id,
+            AuditEvent.session_id == signup.session_id,
+            AuditEvent.action.in_(_BOOKED_ACTIONS),
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    ).first()
+    if event is None:
+        return None
+    # Staff's email stays in ``actor`` after their account is removed (``actor_id`` is then
+    # emptied); the organization acts as the public.
+    by_staff = event.actor != PUBLIC_ACTOR
+    details = event.details or {}
+    zone = signup.program.zone
+    if event.action == "signup.moved":
+        if by_staff:
+            return f"The training staff changed your training date (it was {details['old']})."
+        return f"You changed your training date (it was {details['old']})."
+    if event.action == "signup.booked_from_waitlist":
+        if by_staff:
+            return "The training staff booked you on this date from the waitlist."
+        return "You booked this date from the waitlist with your manage link."
+    if event.action == "signup.promoted":
+        if details.get("cancelled_date"):
+            return (
+                f"{details['cancelled_date']} was cancelled, so we booked you on another date "
+                "you chose."
+            )
+        return (
+            "A seat opened up: we booked you from the waitlist on "
+            f"{format_long_date(event.created_at, zone)}."
+        )
+    if event.action == "signup.reinstated":
+        return "The training staff gave you back your booking."
+    if signup.choices and signup.session_id != signup.choices[0].session_id:
+        return "Your first choice was full, so we booked your next choice with a seat."
+    return None
+
+
 def waitlist_position(signup: Signup, session: TrainingSession) -> int:
-    """1 for the organization first in line for ``session``."""
+    """1 for the organization first in line for ``session``: how many stand ahead of it in
+    ``waitlist_line``'s order (joined that date's line earlier, or at the same moment with an
+    earlier signup), plus one."""
+    joined_at = next(c.joined_at for c in signup.choices if c.session_id == session.id)
     ahead = db.session.scalar(
-        select(db.func.count(Signup.id))
+        select(func.count(Signup.id))
         .join(SignupChoice)
         .where(
             SignupChoice.session_id == session.id,
             Signup.status == SIGNUP_WAITLISTED,
-            Signup.id < signup.id,
+            or_(
+                SignupChoice.joined_at < joined_at,
+                and_(SignupChoice.joined_at == joined_at, Signup.id < signup.id),
+            ),
         )
     )
     return ahead + 1
@@ -477,7 +564,7 @@ def book_signup(
         submission_key_hash=hash_token(submission_key),
         override_reason=override_reason if actor is not None else None,
         choices=[
-            SignupChoice(rank=rank, session_id=session.id, session=session)
+            SignupChoice(rank=rank, session_id=session.id, session=session, joined_at=now)
             for rank, session in enumerate(ranked_sessions, start=1)
         ],
     )
@@ -561,11 +648,12 @@ def _book_or_waitlist(
         ):
             raise AlreadySignedUp(existing)
         if not waitable:  # ticking the waitlist box would not help
-            raise NoSeatInTime(ranked_sessions)
+            raise NoSeatInTime(ranked_sessions, by_staff=actor is not None)
         raise SessionFull(
             *ranked_sessions,
             chosen_when_full=True,
             no_waitlist=tuple(s for s in ranked_sessions if not can_wait_for(s, now)),
+            by_staff=actor is not None,
         )
     if booked is None:
         signup.status, signup.session, signup.confirmed_at = SIGNUP_WAITLISTED, None, None
@@ -616,6 +704,8 @@ def _insert_signup(
                 "attendee_positions": [attendee.position for attendee in signup.attendees],
                 "choice_ranks": [choice.rank for choice in signup.choices],
                 "choice_sessions": [choice.session_id for choice in signup.choices],
+                # A new signup joins each chosen date's line at the same moment.
+                "choice_joined_at": signup.choices[0].joined_at if signup.choices else None,
                 **{f"event_{key}": value for key, value in event.items() if key != "signup_id"},
                 **{f"link_{key}": value for key, value in link.items()},
             },
@@ -652,7 +742,12 @@ def _insert_signup(
             db.session.execute(
                 insert(tables.choices),
                 [
-                    {"signup_id": signup_id, "rank": choice.rank, "session_id": choice.session_id}
+                    {
+                        "signup_id": signup_id,
+                        "rank": choice.rank,
+                        "session_id": choice.session_id,
+                        "joined_at": choice.joined_at,
+                    }
                     for choice in signup.choices
                 ],
             )
@@ -733,7 +828,11 @@ def _new_signup_statement(*, with_seat: bool = False) -> Select:
         .cte("new_attendees")
     )
     new_choices = for_each(
-        tables.choices, ranked, rank=ranked.c.rank, session_id=ranked.c.session_id
+        tables.choices,
+        ranked,
+        rank=ranked.c.rank,
+        session_id=ranked.c.session_id,
+        joined_at=bindparam("choice_joined_at", type_=tables.choices.c.joined_at.type),
     )
     new_event = for_each(
         tables.events, None, **column_parameters(tables.events, "event_", leave_out=("signup_id",))
@@ -875,7 +974,7 @@ def join_waitlist(signup: Signup, ranked_sessions: list[TrainingSession], *, now
     signup.choices.clear()
     db.session.flush()
     signup.choices.extend(
-        SignupChoice(rank=rank, session=session)
+        SignupChoice(rank=rank, session=session, joined_at=now)
         for rank, session in enumerate(ranked_sessions, start=1)
     )
     db.session.flush()
@@ -1022,12 +1121,18 @@ def leave_waitlist_date(
     if not [other for other in dates_waited_for(signup, now) if other.id != session.id]:
         cancel_signup(signup, now=now, actor=actor, reason=reason, last_date=session)
         return False
-    kept = [other for other in signup.chosen_sessions if other.id != session.id]
-    # Ranks are part of the key: the choices are written again, ranked as they were.
+    kept = [
+        (choice.session, choice.joined_at)
+        for choice in signup.choices
+        if choice.session_id != session.id
+    ]
+    # Ranks are part of the key: the choices are written again, ranked as they were, each
+    # keeping its place in its line.
     signup.choices.clear()
     db.session.flush()
     signup.choices.extend(
-        SignupChoice(rank=rank, session=other) for rank, other in enumerate(kept, start=1)
+        SignupChoice(rank=rank, session=other, joined_at=joined_at)
+        for rank, (other, joined_at) in enumerate(kept, start=1)
     )
     db.session.flush()
     record(
@@ -1065,13 +1170,7 @@ def promote_waitlist(
     if not session.is_bookable(now) or is_inside_cutoff(session, now):
         return promoted
     while True:
-        candidate = db.session.scalars(
-            select(Signup)
-            .join(SignupChoice)
-            .where(SignupChoice.session_id == session.id, Signup.status == SIGNUP_WAITLISTED)
-            .order_by(Signup.id)
-            .limit(1)
-        ).first()
+        candidate = db.session.scalars(waitlist_line(session.id).limit(1)).first()
         if candidate is None or not _claim_seat(session):
             return promoted
         claimed = db.session.execute(
@@ -1089,6 +1188,8 @@ def promote_waitlist(
             actor_label=SYSTEM_ACTOR,
             signup=candidate,
             new=session.when,
+            # Its own date was cancelled (not a seat opening up): its pages say so.
+            cancelled_date=cancelled_date.when if candidate.id in displaced else None,
         )
         notices.queue_confirmation(
             candidate,
@@ -1253,13 +1354,16 @@ class ChangeWindow:
     ``changes_close_at`` ends date and contact changes (``CHANGE_CUTOFF_HOURS`` before the
     session; None for a waitlist place, which has no session yet); ``cancel_closes_at`` ends
     cancelling (the session's start; None for a waitlist place, which may leave at any time).
-    Both are aware UTC datetimes. A cancelled booking may do nothing.
+    Both are aware UTC datetimes. A cancelled booking may do nothing. ``moved_inside_cutoff``:
+    changes are closed because staff moved the session, after it was booked, to start inside
+    the cutoff (not because it was booked there).
     """
 
     can_change: bool
     can_cancel: bool
     changes_close_at: datetime | None
     cancel_closes_at: datetime | None
+    moved_inside_cutoff: bool = False
 
 
 def change_window(signup: Signup, now: datetime) -> ChangeWindow:
@@ -1275,11 +1379,33 @@ def change_window(signup: Signup, now: datetime) -> ChangeWindow:
         return ChangeWindow(True, True, None, None)
     session = signup.session
     changes_close_at = _changes_close_at(session)
+    can_change = now < changes_close_at
     return ChangeWindow(
-        can_change=now < changes_close_at,
+        can_change=can_change,
         can_cancel=not session.has_started(now),
         changes_close_at=changes_close_at,
         cancel_closes_at=session.starts_at,
+        moved_inside_cutoff=not can_change and _moved_inside_cutoff(signup, changes_close_at),
+    )
+
+
+def _moved_inside_cutoff(signup: Signup, changes_close_at: datetime) -> bool:
+    """Whether staff's latest move of ``signup``'s session came after it was booked there and
+    once the new time's change cutoff (``changes_close_at``) had passed: its changes closed by
+    that move, not by the clock nor by booking late."""
+    updates = db.session.execute(
+        select(AuditEvent.created_at, AuditEvent.details)
+        .where(AuditEvent.session_id == signup.session_id, AuditEvent.action == "session.updated")
+        .order_by(AuditEvent.id.desc())
+    )
+    moved_at = next(
+        (at for at, details in updates if "starts_at" in (details or {}).get("changes", {})),
+        None,
+    )
+    return (
+        moved_at is not None
+        and moved_at >= changes_close_at
+        and (signup.confirmed_at is None or signup.confirmed_at <= moved_at)
     )
 
 

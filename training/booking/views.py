@@ -320,6 +320,7 @@ def confirmation(token: str):
         signup=signup,
         token=token,
         manage_url=public_url("booking.manage", token=token),
+        how_booked=services.how_it_was_booked(signup),
         waitlist=services.waitlist_places(signup, utcnow()),
         not_waiting=services.not_waiting_reason(signup, utcnow()),
         window=services.change_window(signup, utcnow()),
@@ -480,7 +481,7 @@ def invite(token: str):
 def _no_invite(signup: Signup, token: str):
     """The answer to an invite download for a booking with no date: 410 Gone for a cancelled
     one (its invite was withdrawn), 404 for a waitlist place (no invite until a date is
-    booked); each says so and links back to the manage page."""
+    booked), saying where it stands as its manage page does; each links back to it."""
     back = (url_for("booking.manage", token=token), "Back to your booking")
     if signup.is_cancelled:
         return render_error(
@@ -490,12 +491,18 @@ def _no_invite(signup: Signup, token: str):
             "invite any more; the cancellation email removed it from your calendar.",
             back=back,
         )
+    # Where it stands in the manage page's words (``not_waiting_reason``), then the invite.
+    not_waiting = services.not_waiting_reason(signup, utcnow())
+    stands = (
+        f"is not waiting for any date: {not_waiting}"
+        if not_waiting
+        else "is on the waitlist and has no date yet"
+    )
     return render_error(
         404,
         "No calendar invite yet",
-        f"{signup.organization_name} is on the waitlist and has no date yet, so there is no "
-        "calendar invite. When you are booked on a date, the booking email brings the invite, "
-        "and this download will work.",
+        f"{signup.organization_name} {stands}, so there is no calendar invite. When you are "
+        "booked on a date, the booking email brings the invite, and this download will work.",
         back=back,
     )
 

@@ -28,6 +28,7 @@ from training.booking.models import (
     Signup,
     SignupChoice,
     TrainingSession,
+    waitlist_line,
 )
 from training.booking.notices import (
     raise_invite_sequence,
@@ -374,6 +375,17 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
         signup.status, signup.session = SIGNUP_WAITLISTED, None
     session.seats_booked = 0
     db.session.flush()
+    if booked:
+        # Back in line for its other dates, at the back of each: it joins their lines now,
+        # behind every organization already waiting there.
+        db.session.execute(
+            update(SignupChoice)
+            .where(SignupChoice.signup_id.in_([signup.id for signup in booked]))
+            .values(joined_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        for signup in booked:
+            db.session.expire(signup, ["choices"])
     drop_cancelled_choices(session.program)
     record(
         "session.cancelled",
@@ -666,17 +678,11 @@ def load_roster(session: TrainingSession, now: datetime) -> Roster:
         .options(*signup_details)
         .order_by(func.lower(Signup.organization_name), Signup.id)
     ).all()
-    # promote_waitlist takes the lowest id first, so that is the order of the line.
+    # The order promote_waitlist gives freed seats in.
     waitlist = (
         []
         if session.is_cancelled
-        else db.session.scalars(
-            select(Signup)
-            .join(SignupChoice, SignupChoice.signup_id == Signup.id)
-            .where(SignupChoice.session_id == session.id, Signup.status == SIGNUP_WAITLISTED)
-            .options(*signup_details)
-            .order_by(Signup.id)
-        ).all()
+        else db.session.scalars(waitlist_line(session.id).options(*signup_details)).all()
     )
     return Roster(
         session=session,
