@@ -1098,6 +1098,63 @@ def test_a_walkthrough_started_before_the_scheduled_start_means_the_session_has_
         assert db.session.get(Signup, delta_id).session_id == other_session_id
 
 
+def test_a_session_started_early_is_under_way_everywhere_and_past_only_once_it_has_ended(
+    app, live, clock
+):
+    """A facilitator may start the walkthrough in the check-in window: from then every page
+    says the session is under way (its waitlist closed for that reason), never that it has
+    taken place or is past, until its scheduled end."""
+    clock.move_to(SIGNUPS_MADE_AT, tick=False)
+    with app.app_context():
+        db.session.get(TrainingSession, live.session_id).seats = 2  # the two booked fill it
+        db.session.commit()
+    waiting = app.test_client().post(
+        "/signup",
+        data=signup_form(
+            live.session_id,
+            organization_name="Delta Clinic",
+            contact_email="di@delta.example.org",
+            attendee_emails="",
+        ),
+    )
+    delta_token = manage_token(waiting)
+    clock.move_to(live.starts_at - timedelta(minutes=25), tick=False)
+    fran = signed_in(app, FACILITATOR)
+    assert fran.post(console_url(live, "start")).status_code == 303
+
+    staff = signed_in(app, STAFF)
+    roster = page_text(staff.get(f"/staff/sessions/{live.session_id}"))
+    assert "Waitlist None: the session is under way" in roster
+    assert "This session is under way, so no seat will come to these organizations" in roster
+    assert "taken place" not in roster
+    exported = staff.get(f"/staff/sessions/{live.session_id}/roster.csv").get_data(as_text=True)
+    assert "waited (the session is under way: no seat)" in exported
+    sessions_page = staff.get("/staff/sessions").get_data(as_text=True)
+    (row,) = [r for r in sessions_page.split("<tr") if f"/staff/sessions/{live.session_id}" in r]
+    assert "Under way" in page_text_of(row)
+    manage = page_text(app.test_client().get(f"/manage/{delta_token}"))
+    assert "this session is under way, so no seat will come from it" in manage
+    assert "taken place" not in manage
+    booked = page_text(app.test_client().get(f"/manage/{live.tokens[SIERRA]}"))
+    assert "Your session started Thu, Nov 26, 2026, 8:35 AM PT, so this booking" in booked
+    home = app.test_client().get("/").get_data(as_text=True)
+    ahead, _, past = home.partition('<details class="past-sessions">')
+    assert '<span class="badge">Under way</span>' in ahead
+    assert "Past" not in home
+    assert f"session={live.session_id}" not in home
+
+    clock.move_to(live.ends_at, tick=False)
+    roster = page_text(staff.get(f"/staff/sessions/{live.session_id}"))
+    assert "Waitlist None: the session has taken place" in roster
+    manage = page_text(app.test_client().get(f"/manage/{delta_token}"))
+    assert "this session has taken place, so no seat will come from it" in manage
+    home = app.test_client().get("/").get_data(as_text=True)
+    ahead, _, past = home.partition('<details class="past-sessions">')
+    assert "Show past sessions (1)" in past
+    assert '<span class="badge">Past</span>' in past
+    assert "Under way" not in home
+
+
 def test_a_session_cannot_be_started_before_check_in_opens_and_says_when_it_can(app, live, clock):
     clock.move_to(live.starts_at - timedelta(minutes=31), tick=False)
     fran = signed_in(app, FACILITATOR)

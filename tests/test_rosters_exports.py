@@ -87,18 +87,24 @@ def test_the_csv_export_lists_the_roster_with_formulas_neutralized(staff_client,
     assert len(rows) == 3
 
 
-def test_once_the_session_has_taken_place_the_export_marks_who_waited_not_a_place_in_line(
-    app, dangerous_roster
+@pytest.mark.parametrize(
+    ("moment", "status"),
+    [
+        (datetime(YEAR, 12, 1, 18, 5, tzinfo=UTC), "waited (the session is under way: no seat)"),
+        (
+            datetime(YEAR, 12, 1, 19, 30, tzinfo=UTC),
+            "waited (the session has taken place: no seat)",
+        ),
+    ],
+)
+def test_once_the_session_has_begun_the_export_marks_who_waited_not_a_place_in_line(
+    app, dangerous_roster, moment, status
 ):
-    five_minutes_in = datetime(YEAR, 12, 1, 18, 5, tzinfo=UTC)
     with app.app_context():
         session = db.session.get(TrainingSession, dangerous_roster)
-        rows = roster_rows(load_roster(session, five_minutes_in))
+        rows = roster_rows(load_roster(session, moment))
     waited = dict(zip(COLUMNS, rows[1], strict=True))
-    assert (waited["Organization"], waited["Status"]) == (
-        "Waiting Clinic",
-        "waited (the session has taken place: no seat)",
-    )
+    assert (waited["Organization"], waited["Status"]) == ("Waiting Clinic", status)
 
 
 def test_the_xlsx_export_holds_the_same_cells_as_text_never_formulas(

@@ -319,7 +319,7 @@ def test_the_roster_numbers_an_organizations_dates_as_its_manage_page_does(
     assert "Third choice" not in roster
 
 
-def test_a_waitlist_place_on_a_session_that_has_taken_place_is_not_shown_as_waiting(
+def test_a_waitlist_place_on_a_session_that_has_begun_is_not_shown_as_waiting(
     app, client, make_session, sign_in_as, clock
 ):
     held = make_session(seats=0)
@@ -331,7 +331,8 @@ def test_a_waitlist_place_on_a_session_that_has_taken_place_is_not_shown_as_wait
 
     manage = page_text(app.test_client().get(f"/manage/{token}"))
     assert "First choice" in manage and "Second choice" in manage
-    assert "this session has taken place, so no seat will come from it" in manage
+    assert "this session is under way, so no seat will come from it" in manage
+    assert "taken place" not in manage
     assert manage.count("in line") == 1  # only the later date: number 1 in line
     assert "number 1 in line" in manage
     assert "On the waitlist" in manage
@@ -341,13 +342,32 @@ def test_a_waitlist_place_on_a_session_that_has_taken_place_is_not_shown_as_wait
     row = markup[markup.index(f"/staff/sessions/{held}") :].split("</tr>")[0]
     assert '<td><span class="hint">None</span></td>' in row
     roster = page_text(client.get(f"/staff/sessions/{held}"))
-    assert "Waitlist None: the session has taken place" in roster
+    assert "Waitlist None: the session is under way" in roster
     assert "Waited for this session, got no seat (1)" in roster
-    assert "no seat will come to these organizations from it" in roster
+    assert "This session is under way, so no seat will come to these organizations" in roster
     assert "Waitlist (1)" in page_text(client.get(f"/staff/sessions/{later}"))
 
 
-def test_an_organization_whose_only_date_has_taken_place_is_told_it_waits_for_none(
+def test_a_waitlist_place_says_its_session_has_taken_place_only_once_it_has_ended(
+    app, client, make_session, sign_in_as, clock
+):
+    held = make_session(seats=0)
+    later = make_session(seats=0, starts_in=timedelta(days=5))
+    token = sign_up(app, held, "Two Choices Clinic", "two@clinic.example.org", later)
+    with app.app_context():
+        ends_at = db.session.get(TrainingSession, held).ends_at
+    clock.move_to(ends_at, tick=False)
+
+    manage = page_text(app.test_client().get(f"/manage/{token}"))
+    assert "this session has taken place, so no seat will come from it" in manage
+    assert "under way" not in manage
+    sign_in_as("staff")
+    roster = page_text(client.get(f"/staff/sessions/{held}"))
+    assert "Waitlist None: the session has taken place" in roster
+    assert "This session has taken place, so no seat will come to these organizations" in roster
+
+
+def test_an_organization_whose_only_date_has_started_is_told_it_waits_for_none(
     app, make_session, clock
 ):
     held = make_session(seats=0)
@@ -357,7 +377,7 @@ def test_an_organization_whose_only_date_has_taken_place_is_told_it_waits_for_no
     clock.move_to(starts_at, tick=False)
     manage = page_text(app.test_client().get(f"/manage/{token}"))
     assert "Not waiting for any date: the date you chose has started." in manage
-    assert "this session has taken place, so no seat will come from it" in manage
+    assert "this session is under way, so no seat will come from it" in manage
     assert "in line" not in manage
 
 

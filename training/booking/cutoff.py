@@ -32,14 +32,14 @@ def starts_inside_cutoff(starts_at: datetime, now: datetime) -> bool:
 
 def waitlist_closed(session: TrainingSession, now: datetime) -> str | None:
     """Why no seat can come from ``session``'s waitlist at ``now``: ``"cancelled"`` (by staff),
-    ``"started"`` (under way or over) or ``"cutoff"`` (inside its change cutoff, where
-    ``promote_waitlist`` books nobody); None while one still can. The one rule for who may
-    wait for a date, and for what each page and email says of a place that can no longer
-    turn into a seat."""
+    its ``timing`` once it has begun (``TIMING_UNDER_WAY``, ``TIMING_ENDED``) or ``"cutoff"``
+    (inside its change cutoff, where ``promote_waitlist`` books nobody); None while one
+    still can. The one rule for who may wait for a date, and for what each page and email
+    says of a place that can no longer turn into a seat (``WaitlistPlace.why_closed``)."""
     if session.is_cancelled:
         return "cancelled"
     if session.has_started(now):
-        return "started"
+        return session.timing(now)
     if is_inside_cutoff(session, now):
         return "cutoff"
     return None

@@ -41,6 +41,13 @@ TIMING_LABELS = {
     TIMING_UNDER_WAY: "Under way",
     TIMING_ENDED: "Ended",
 }
+# The same, said after "the session" or "this session", where a page or email says why it
+# can no longer be booked or give a seat: "Past" and "taken place" only once it has ended.
+TIMING_SAID = {
+    TIMING_UPCOMING: "is ahead",
+    TIMING_UNDER_WAY: "is under way",
+    TIMING_ENDED: "has taken place",
+}
 # Staff of an organization who may be listed to attend, besides its contact.
 MAX_ATTENDEES = 5
 
@@ -171,18 +178,34 @@ class TrainingSession(db.Model):
     def has_started(cls, now: datetime):
         return or_(cls.starts_at <= now, cls.walkthrough_started_at.is_not(None))
 
+    @property
+    def began_at(self) -> datetime:
+        """When it began, or will: its start, or the moment its live walkthrough was started
+        if that came first (``has_started``), so "your session started …" names that moment."""
+        started = self.walkthrough_started_at
+        return started if started is not None and started < self.starts_at else self.starts_at
+
+    def has_ended(self, now: datetime) -> bool:
+        """Whether its scheduled end has passed at ``now``: only then has it "taken place" (a
+        walkthrough started early, or run over, does not move it)."""
+        return now >= self.ends_at
+
     def timing(self, now: datetime) -> str:
         """Where the session is in time at ``now``: upcoming (not begun, ``has_started``),
-        under way (begun, before its scheduled end) or ended (its scheduled end has passed).
-        The one rule every page that says so follows; the live console's own state (started,
-        ended by the facilitator) is told apart from it."""
-        if now >= self.ends_at:
+        under way (begun, before its scheduled end) or ended (``has_ended``). The one rule
+        every page, email and export that says so follows; the live console's own state
+        (started, ended by the facilitator) is told apart from it."""
+        if self.has_ended(now):
             return TIMING_ENDED
         return TIMING_UNDER_WAY if self.has_started(now) else TIMING_UPCOMING
 
     def timing_label(self, now: datetime) -> str:
         """``timing`` as staff read it ("Upcoming", "Under way", "Ended"), or "Cancelled"."""
         return "Cancelled" if self.is_cancelled else TIMING_LABELS[self.timing(now)]
+
+    def timing_said(self, now: datetime) -> str:
+        """``timing`` said after "the session": "is ahead", "is under way", "has taken place"."""
+        return TIMING_SAID[self.timing(now)]
 
     def is_bookable(self, now: datetime) -> bool:
         """Scheduled, and not started at ``now``."""

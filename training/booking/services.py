@@ -54,6 +54,7 @@ from training.booking.models import (
     SIGNUP_CONFIRMED,
     SIGNUP_STATUS_LABELS,
     SIGNUP_WAITLISTED,
+    TIMING_SAID,
     WAITS_FOR_NO_DATE_LABEL,
     Attendee,
     ManageLink,
@@ -149,7 +150,7 @@ def session_unavailable(session: TrainingSession, now: datetime) -> SessionUnava
     over ("has already taken place") or under way ("has started")."""
     if session.is_cancelled:
         why = "was cancelled"
-    elif now >= session.ends_at:
+    elif session.has_ended(now):
         why = "has already taken place"
     else:
         why = "has started"
@@ -294,7 +295,7 @@ class WaitlistPlace:
     session: TrainingSession
     # 1 = first in line; None once no seat can come from it (``closed`` says why).
     position: int | None
-    # ``cutoff.waitlist_closed``: "cancelled", "started", "cutoff", or None.
+    # ``cutoff.waitlist_closed``: "cancelled", "under_way", "ended", "cutoff", or None.
     closed: str | None = None
 
     @property
@@ -302,11 +303,25 @@ class WaitlistPlace:
         """Whether a seat can still come from it (the session is not inside its cutoff)."""
         return self.position is not None
 
+    @property
+    def why_closed(self) -> str | None:
+        """Why no seat will come from it, as the manage page and the emails say after its
+        date: "this session is under way, so no seat will come from it" (or "has taken
+        place", ``TrainingSession.timing_said``), "starts within 24 hours: seats are no longer
+        given from its waitlist"; None while it still waits."""
+        if self.closed is None:
+            return None
+        if self.closed == "cutoff":
+            hours = current_app.config["CHANGE_CUTOFF_HOURS"]
+            return f"starts within {hours} hours: seats are no longer given from its waitlist"
+        said = "was cancelled" if self.closed == "cancelled" else TIMING_SAID[self.closed]
+        return f"this session {said}, so no seat will come from it"
+
 
 def waitlist_places(signup: Signup, now: datetime) -> list[WaitlistPlace]:
     """``signup``'s chosen dates in its order, each with its place in line; a date no seat
-    can come from at ``now`` (``cutoff.waitlist_closed``: started, or inside its change
-    cutoff, where nobody is promoted) has no place."""
+    can come from at ``now`` (``cutoff.waitlist_closed``: under way or ended, or inside its
+    change cutoff, where nobody is promoted) has no place."""
     if not signup.is_waitlisted:
         return []
     places = []
@@ -395,7 +410,7 @@ def not_waiting_reason(signup: Signup, now: datetime, *, chooser: str = "you") -
             f"{dates} have started or start within {hours} hours: seats are no longer given "
             "from their waitlists"
         )
-    if all(now >= session.ends_at for session in sessions):
+    if all(session.has_ended(now) for session in sessions):
         return f"{dates} {'has' if one else 'have'} taken place"
     return f"{dates} {'has' if one else 'have'} started"
 
@@ -1384,7 +1399,7 @@ def change_window(signup: Signup, now: datetime) -> ChangeWindow:
         can_change=can_change,
         can_cancel=not session.has_started(now),
         changes_close_at=changes_close_at,
-        cancel_closes_at=session.starts_at,
+        cancel_closes_at=session.began_at,
         moved_inside_cutoff=not can_change and _moved_inside_cutoff(signup, changes_close_at),
     )
 

@@ -122,9 +122,10 @@ def index():
     return render_template(
         "booking/index.html",
         program=program,
-        # What can still be chosen first; the sessions that have begun behind their own control.
-        upcoming=[session for session in sessions if not session.has_started(now)],
-        past=[session for session in sessions if session.has_started(now)],
+        # What can still be chosen, with those under way (said so, not offered) among them:
+        # an organization finds its own session there; those ended behind their own control.
+        upcoming=[session for session in sessions if not session.has_ended(now)],
+        past=[session for session in sessions if session.has_ended(now)],
         # Full dates whose waitlist can give no seat any more: not offered to wait for.
         no_wait_ids={s.id for s in sessions if s.is_full and not can_wait_for(s, now)},
         no_seat_in_time=no_seat_in_time(),

@@ -43,7 +43,7 @@ def send_followups(session: TrainingSession, *, actor=None, now: datetime) -> Fo
     (present, joined late or no-show), so nobody who came is told they were missed. A session
     still running is ended: participants' signals are no longer taken once follow-ups are out.
     """
-    if not has_ended(session, now):
+    if not session.has_ended(now):
         raise FollowUpsNotReady(
             "Follow-ups go out after the session ends, "
             f"{format_moment(session.ends_at, session.program.zone)}."
@@ -101,11 +101,6 @@ def send_followups(session: TrainingSession, *, actor=None, now: datetime) -> Fo
             missed=report.missed,
         )
     return report
-
-
-def has_ended(session: TrainingSession, now: datetime) -> bool:
-    """Whether ``session`` has ended at ``now`` (its scheduled end)."""
-    return now >= session.ends_at
 
 
 def _checked_in(attendance: LiveAttendance | None) -> bool:

@@ -439,7 +439,7 @@ def is_over_for_participants(session: TrainingSession, live: LiveSession, now: d
     )
     if followups_sent is not None:
         return True
-    return not live.is_running and now >= session.ends_at
+    return not live.is_running and session.has_ended(now)
 
 
 def _participant_session(signup: Signup) -> TrainingSession:

@@ -39,7 +39,7 @@ from training.live.board import (
     sandbox_path,
 )
 from training.live.cache import live_cache
-from training.live.followups import FollowUpReport, has_ended, send_followups
+from training.live.followups import FollowUpReport, send_followups
 from training.live.forms import (
     ActionForm,
     CheckInForm,
@@ -315,7 +315,7 @@ def _console_context(session: TrainingSession, *, notes_form: NotesForm | None =
         "now": now,
         "checkin_open": services.is_checkin_open(session, now),
         "checkin_opens_at": services.checkin_opens_at(session),
-        "has_ended": has_ended(session, now),
+        "has_ended": session.has_ended(now),
     }
 
 

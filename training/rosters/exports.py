@@ -35,18 +35,16 @@ COLUMNS = (
 
 
 def roster_rows(roster: Roster) -> list[list[str | None]]:
-    """One row per organization booked, then the waitlist in order (once the session has taken
-    place, those that waited for it, no longer in line)."""
+    """One row per organization booked, then the waitlist in order (once the session has begun,
+    those that waited for it, no longer in line)."""
     session = roster.session
     zone = session.program.zone
     when = format_export_session(session.starts_at, session.ends_at, zone)
     booked = SIGNUP_STATUS_LABELS[SIGNUP_CONFIRMED].lower()
     rows = [_row(signup, booked, when, zone) for signup in roster.booked]
-    if roster.has_taken_place:
-        rows += [
-            _row(signup, "waited (the session has taken place: no seat)", when, zone)
-            for signup in roster.waitlist
-        ]
+    if roster.has_begun:
+        waited = f"waited (the session {roster.timing_said}: no seat)"
+        rows += [_row(signup, waited, when, zone) for signup in roster.waitlist]
     else:
         waitlisted = SIGNUP_STATUS_LABELS[SIGNUP_WAITLISTED].lower()
         closed = (

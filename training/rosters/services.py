@@ -648,12 +648,15 @@ class Roster:
 
     session: TrainingSession
     booked: list[Signup]
-    # Waitlisted organizations that chose the session, in line order; once it has taken place
-    # (has_taken_place), no seat will come to them from it and they are not counted as waiting.
+    # Waitlisted organizations that chose the session, in line order; once it has begun
+    # (has_begun), no seat will come to them from it and they are not counted as waiting.
     waitlist: list[Signup]
     emails: dict[int, list[OutboxMessage]]
     facilitators: list[StaffMember]
-    has_taken_place: bool
+    has_begun: bool
+    # Where it is in time, said after "the session": "is under way", "has taken place"
+    # (``TrainingSession.timing_said``).
+    timing_said: str
     # Inside the change cutoff: nobody is booked from the waitlist automatically, only by hand
     # (``waitlist_figure`` says so wherever staff read its length).
     is_waitlist_closed: bool
@@ -666,7 +669,8 @@ EMAILS_PER_SIGNUP = 3
 def load_roster(session: TrainingSession, now: datetime) -> Roster:
     """The organizations booked on ``session``, its waitlist in order, and their latest emails.
 
-    A cancelled session has no waitlist; one that has started at ``now`` has taken place.
+    A cancelled session has no waitlist; once it has begun at ``now`` (under way, then ended)
+    its waitlist gives no seat.
     """
     signup_details = (
         selectinload(Signup.attendees),
@@ -690,7 +694,8 @@ def load_roster(session: TrainingSession, now: datetime) -> Roster:
         waitlist=list(waitlist),
         emails=latest_emails(session),
         facilitators=facilitators_by_session([session.id]).get(session.id, []),
-        has_taken_place=session.has_started(now),
+        has_begun=session.has_started(now),
+        timing_said=session.timing_said(now),
         is_waitlist_closed=waitlist_closed(session, now) == "cutoff",
     )
 
