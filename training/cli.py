@@ -193,8 +193,15 @@ def staff_disable_command(email: str) -> None:
 
 @staff_cli.command("demo-admin")
 def staff_demo_admin_command() -> None:
-    """Create a demo admin with a random password when there is no staff account yet."""
+    """Create a demo admin with a random password when there is no staff account yet; with
+    accounts already there, say so and where to sign in (the password was shown once)."""
     if db.session.scalar(select(StaffMember.id).limit(1)) is not None:
+        click.echo(
+            "Staff accounts exist already, so no demo admin was made: sign in at "
+            f"{current_app.config['PUBLIC_URL']}/staff/sign-in with one of them "
+            "(`flask --app training staff list` names them; the demo admin's password was "
+            "shown once, when it was made)."
+        )
         return
     password = secrets.token_urlsafe(12)
     staff_services.create_staff(DEMO_ADMIN_EMAIL, password, ROLE_ADMIN, name="Demo admin")

@@ -59,6 +59,9 @@ MAIL_REMINDER_HOURS = [48, 2]
 
 # Rate limits: "memory://" is per process; use redis://host:6379 when running several.
 RATELIMIT_STORAGE_URI = "memory://"
+# Every limit's key in that storage starts with this, so deployments sharing one Redis database
+# (or the live cache beside them) never count each other's attempts.
+RATELIMIT_KEY_PREFIX = "training"
 RATELIMIT_HEADERS_ENABLED = True
 # Failed staff sign-ins allowed: for one account from one client, and from one client whatever
 # the accounts (a sign-in that works counts against neither).
