@@ -98,7 +98,7 @@ def test_cancelling_is_refused_once_the_session_has_started(app, client, make_se
             services.cancel_signup(signup, now=signup.session.starts_at)
         db.session.rollback()
     assert str(refused.value) == (
-        f"Your session started {TOMORROW_EARLY_WHEN}, so this booking can no longer be "
+        f"Your session started {TOMORROW_EARLY_STARTS}, so this booking can no longer be "
         "cancelled here. Please email staff@training.example.org."
     )
     assert the_signup(app).status == "confirmed"
@@ -210,7 +210,7 @@ def test_once_the_session_has_started_the_cancel_page_says_so_and_a_late_cancel_
     assert 'method="post"' not in page.get_data(as_text=True)
     assert refused.status_code == 409  # as a date change past the cutoff is refused
     assert (
-        f"Your session started {TOMORROW_EARLY_WHEN}, so this booking can no longer be "
+        f"Your session started {TOMORROW_EARLY_STARTS}, so this booking can no longer be "
         "cancelled here. Please email staff@training.example.org."
     ) in page_text(refused)
     assert the_signup(app).status == "confirmed"

@@ -1137,6 +1137,11 @@ def test_a_session_started_early_is_under_way_everywhere_and_past_only_once_it_h
     assert "taken place" not in manage
     booked = page_text(app.test_client().get(f"/manage/{live.tokens[SIERRA]}"))
     assert "Your session started Thu, Nov 26, 2026, 8:35 AM PT, so this booking" in booked
+    refused = app.test_client().post(f"/manage/{live.tokens[SIERRA]}/cancel", data={"confirm": "y"})
+    assert refused.status_code == 409
+    assert "Your session started Thu, Nov 26, 2026, 8:35 AM PT, so this booking" in page_text(
+        refused
+    )
     home = app.test_client().get("/").get_data(as_text=True)
     ahead, _, past = home.partition('<details class="past-sessions">')
     assert '<span class="badge">Under way</span>' in ahead

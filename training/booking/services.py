@@ -41,7 +41,7 @@ from training.booking.cutoff import (
     waitlist_closed,
 )
 from training.booking.cutoff import changes_close_at as _changes_close_at
-from training.booking.display import format_long_date, possessive
+from training.booking.display import format_long_date, format_moment, possessive
 from training.booking.links import (
     hash_token,
     issue_manage_link,
@@ -1447,6 +1447,7 @@ def require_cancel_open(signup: Signup, now: datetime) -> None:
         raise ChangesClosed("This booking is already cancelled.")
     if not change_window(signup, now).can_cancel:
         raise ChangesClosed(
-            f"Your session started {signup.session.when}, so this booking can no longer be "
+            f"Your session started {format_moment(signup.session.began_at, signup.program.zone)}"
+            ", so this booking can no longer be "
             f"cancelled here. Please email {signup.program.staff_email}."
         )
