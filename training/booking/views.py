@@ -324,6 +324,7 @@ def confirmation(token: str):
         waitlist=services.waitlist_places(signup, utcnow()),
         not_waiting=services.not_waiting_reason(signup, utcnow()),
         window=services.change_window(signup, utcnow()),
+        manage_offer=notices.manage_offer(signup, utcnow()),
         cutoff_hours=current_app.config["CHANGE_CUTOFF_HOURS"],
     )
 
@@ -608,6 +609,7 @@ def _render_already_signed_up(signup: Signup, typed_name: str, *, now: datetime)
             signup=signup,
             waiting_for=services.dates_waited_for(signup, now),
             not_waiting=services.not_waiting_reason(signup, now, chooser="it"),
+            manage_offer=notices.manage_offer(signup, now),
             by_name=by_name,
             resend_form=resend_form,
         ),
