@@ -266,18 +266,18 @@ def test_staff_counts_show_a_waitlist_inside_the_cutoff_as_closed_not_as_waiting
 ):
     session_id = kappa_booked_lambda_in_line_inside_the_cutoff(client, make_session, monday_morning)
     sign_in_as("admin")
-    closed = "Closed: starts within 24 hours (1 in line, to book by hand)"
+    closed = "Closed: starts within 24 hours (1 organization in line, to book by hand)"
 
     # The roster, the sessions list and the dashboard read the one waitlist the same way.
     assert f"Waitlist {closed}" in page_text(client.get(f"/staff/sessions/{session_id}"))
     assert f"1 of 1 full {closed}" in page_text(client.get("/staff/sessions"))
     assert f"1 of 1 (full) {closed}" in page_text(client.get("/staff/"))
     export = client.get(f"/staff/sessions/{session_id}/roster.csv").get_data(as_text=True)
-    assert "waitlisted (1 in line; waitlist closed: starts within 24 hours)" in export
+    # Lambda's own place, apart from how many are in line; the same wording as the pages.
+    assert f"waitlisted (number 1 in line); waitlist {closed[0].lower()}{closed[1:]}" in export
+    assert "to book by hand" in export
     printed = page_text(client.get(f"/staff/sessions/{session_id}/print"))
-    assert "Waitlist, in order (closed: starts within 24 hours; seats are given only by hand)" in (
-        printed
-    )
+    assert f"Waitlist, in order: {closed}" in printed
 
 
 def test_already_signed_up_gives_the_reason_the_manage_page_gives(

@@ -365,9 +365,19 @@ def waitlist_figure(session: TrainingSession, in_line: int, now: datetime) -> st
         return str(in_line)
     if why != "cutoff":
         return "None"
+    return closed_waitlist_figure(in_line)
+
+
+def closed_waitlist_figure(in_line: int) -> str:
+    """The one wording of a waitlist closed by the change cutoff with ``in_line`` organizations
+    still in it (a count, never a place: a place reads "number N in line"), wherever staff read
+    it: sessions list, dashboard, roster, its print view and export."""
     hours = current_app.config["CHANGE_CUTOFF_HOURS"]
     closed = f"Closed: starts within {hours} hours"
-    return f"{closed} ({in_line} in line, to book by hand)" if in_line else closed
+    if not in_line:
+        return closed
+    organizations = "1 organization" if in_line == 1 else f"{in_line} organizations"
+    return f"{closed} ({organizations} in line, to book by hand)"
 
 
 def not_waiting_reason(signup: Signup, now: datetime, *, chooser: str = "you") -> str | None:

@@ -86,6 +86,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(services.dates_waited_for, "dates_waited_for")
     app.add_template_global(services.status_label, "status_label")
     app.add_template_global(services.waitlist_figure, "waitlist_figure")
+    app.add_template_global(services.closed_waitlist_figure, "closed_waitlist_figure")
 
     @app.template_filter("session_times")
     def session_times(session: TrainingSession) -> str:
