@@ -102,6 +102,25 @@ def test_a_link_to_a_cancelled_date_says_it_was_cancelled(client, make_session, 
     assert "was cancelled: choose another date." in text
 
 
+@pytest.mark.parametrize("linked", ["999", "abc", "9" * 20])
+def test_a_link_to_a_date_not_found_says_so_and_to_choose_one_below(client, make_session, linked):
+    make_session(starts_in=timedelta(days=5))
+
+    response = client.get("/signup", query_string={"session": linked})
+
+    assert response.status_code == 200
+    assert "We could not find the date in the link you followed: choose a date below." in page_text(
+        response
+    )
+    assert '<option selected value="0">Choose a date</option>' in response.get_data(as_text=True)
+
+
+def test_the_signup_form_without_a_linked_date_has_no_date_note(client, make_session):
+    make_session(starts_in=timedelta(days=5))
+
+    assert "could not find the date" not in page_text(client.get("/signup"))
+
+
 def test_a_link_to_a_date_that_can_be_had_preselects_it_without_a_note(client, make_session):
     later = make_session(starts_in=timedelta(days=5))
 

@@ -183,11 +183,16 @@ class NoSeatInTime(BookingError):
         self.sessions = sessions
 
 
-def signup_date_refusal(session: TrainingSession, now: datetime) -> BookingError | None:
+def signup_date_refusal(session: TrainingSession | None, now: datetime) -> BookingError | None:
     """Why ``session`` cannot be an organization's date on the signup form at ``now``: not
-    bookable (``session_unavailable``), or full with a waitlist that can give no seat in time
+    found (None: a link's date that is no date of the program, or not a number), not bookable
+    (``session_unavailable``), or full with a waitlist that can give no seat in time
     (``NoSeatInTime``). None while it can be booked or waited for; what a link to it
     (``/signup?session=ID``) preselects, or says instead."""
+    if session is None:
+        return SessionUnavailable(
+            "We could not find the date in the link you followed: choose a date below."
+        )
     if not session.is_bookable(now):
         return session_unavailable(session, now)
     if session.is_full and not can_wait_for(session, now):

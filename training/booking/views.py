@@ -525,11 +525,14 @@ def _program_session(program: Program, session_id: int) -> TrainingSession:
 
 def _linked_date(program: Program, now: datetime) -> tuple[int, str | None]:
     """The date a link to the form names (``?session=ID``), to preselect, and why it is not
-    preselected when it cannot be had (``services.signup_date_refusal``), for the page to say."""
+    preselected when it cannot be had or is not found (``services.signup_date_refusal``), for
+    the page to say."""
+    if not request.args.get("session"):
+        return NO_CHOICE, None
     session_id = query_number("session", NO_CHOICE)
     session = db.session.get(TrainingSession, session_id) if session_id != NO_CHOICE else None
-    if session is None or session.program_id != program.id:
-        return NO_CHOICE, None
+    if session is not None and session.program_id != program.id:
+        session = None  # another program's date is not one this form offers
     if (refusal := services.signup_date_refusal(session, now)) is not None:
         return NO_CHOICE, str(refusal)
     return session_id, None
