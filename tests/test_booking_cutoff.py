@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from training.booking import services
 from training.booking.models import Signup, TrainingSession
+from training.booking.notices import MANAGE_OFFERS, manage_offer
 from training.extensions import db
 from training.mail.delivery import deliver_due
 from training.mail.models import OutboxMessage
@@ -339,7 +340,7 @@ def test_confirmation_of_a_booking_inside_the_cutoff_says_only_cancelling_is_lef
         "contacts can no longer be changed. You can still cancel until it starts, "
         f"{TOMORROW_EARLY_STARTS}."
     ) in text
-    assert "lets you cancel it until the session starts" in text
+    assert "it lets you see your booking, or cancel it until the session starts." in text
     assert "lets you change your date" not in text
 
 
@@ -358,3 +359,42 @@ def test_confirmation_outside_the_cutoff_offers_every_change(client, make_sessio
     text = page_text(client.get(f"/manage/{token}/confirmation"))
     assert "change cutoff" not in text
     assert "it lets you change your date, update who is attending, or cancel" in text
+
+
+def test_inside_the_cutoff_the_signed_up_page_and_resent_link_offer_only_seeing_or_cancelling(
+    app, client, make_session, monday_morning
+):
+    session_id = make_session(starts_in=timedelta(hours=30))
+    book(client, session_id)
+    monday_morning.move_to(MONDAY_MORNING + timedelta(hours=10), tick=False)  # 20 hours before
+
+    again = signup_form(session_id, contact_email="colleague@example.org")
+    refused = client.post("/signup", data={**again, "submission_key": "c" * 32})
+    assert refused.status_code == 409
+    text = page_text(refused)
+    assert (
+        "To see your booking, or cancel it until the session starts, use the manage link in the "
+        "confirmation email."
+    ) in text
+    assert "To change the date" not in text
+
+    ref = re.search(r'name="signup_ref" type="hidden" value="([^"]+)"', refused.text).group(1)
+    assert client.post("/signup/resend-link", data={"signup_ref": ref}).status_code == 303
+    with app.app_context():
+        email = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "manage_link")
+        ).one()
+    assert "Use it to see your booking, or cancel it until the session starts:" in email.text_body
+    assert "change your date" not in email.text_body
+    assert "change your date" not in email.html_body
+
+
+def test_the_manage_link_offer_follows_where_the_signup_stands(app, make_session):
+    with app.app_context():
+        signup = Signup(status="confirmed")
+        signup.session = db.session.get(TrainingSession, make_session(starts_in=TOMORROW_EARLY))
+        assert manage_offer(signup, MONDAY_MORNING) == MANAGE_OFFERS["inside_cutoff"]
+        assert manage_offer(signup, MONDAY_MORNING + timedelta(days=1)) == MANAGE_OFFERS["started"]
+        assert manage_offer(signup, MONDAY_MORNING - timedelta(days=2)) == MANAGE_OFFERS["booked"]
+        signup.status = "cancelled"
+        assert manage_offer(signup, MONDAY_MORNING) == MANAGE_OFFERS["cancelled"]

@@ -102,6 +102,25 @@ def test_a_link_to_a_cancelled_date_says_it_was_cancelled(client, make_session, 
     assert "was cancelled: choose another date." in text
 
 
+@pytest.mark.parametrize("linked", ["999", "abc", "9" * 20])
+def test_a_link_to_a_date_not_found_says_so_and_to_choose_one_below(client, make_session, linked):
+    make_session(starts_in=timedelta(days=5))
+
+    response = client.get("/signup", query_string={"session": linked})
+
+    assert response.status_code == 200
+    assert "We could not find the date in the link you followed: choose a date below." in page_text(
+        response
+    )
+    assert '<option selected value="0">Choose a date</option>' in response.get_data(as_text=True)
+
+
+def test_the_signup_form_without_a_linked_date_has_no_date_note(client, make_session):
+    make_session(starts_in=timedelta(days=5))
+
+    assert "could not find the date" not in page_text(client.get("/signup"))
+
+
 def test_a_link_to_a_date_that_can_be_had_preselects_it_without_a_note(client, make_session):
     later = make_session(starts_in=timedelta(days=5))
 
@@ -266,18 +285,18 @@ def test_staff_counts_show_a_waitlist_inside_the_cutoff_as_closed_not_as_waiting
 ):
     session_id = kappa_booked_lambda_in_line_inside_the_cutoff(client, make_session, monday_morning)
     sign_in_as("admin")
-    closed = "Closed: starts within 24 hours (1 in line, to book by hand)"
+    closed = "Closed: starts within 24 hours (1 organization in line, to book by hand)"
 
     # The roster, the sessions list and the dashboard read the one waitlist the same way.
     assert f"Waitlist {closed}" in page_text(client.get(f"/staff/sessions/{session_id}"))
     assert f"1 of 1 full {closed}" in page_text(client.get("/staff/sessions"))
     assert f"1 of 1 (full) {closed}" in page_text(client.get("/staff/"))
     export = client.get(f"/staff/sessions/{session_id}/roster.csv").get_data(as_text=True)
-    assert "waitlisted (1 in line; waitlist closed: starts within 24 hours)" in export
+    # Lambda's own place, apart from how many are in line; the same wording as the pages.
+    assert f"waitlisted (number 1 in line); waitlist {closed[0].lower()}{closed[1:]}" in export
+    assert "to book by hand" in export
     printed = page_text(client.get(f"/staff/sessions/{session_id}/print"))
-    assert "Waitlist, in order (closed: starts within 24 hours; seats are given only by hand)" in (
-        printed
-    )
+    assert f"Waitlist, in order: {closed}" in printed
 
 
 def test_already_signed_up_gives_the_reason_the_manage_page_gives(

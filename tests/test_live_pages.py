@@ -742,6 +742,19 @@ def test_an_organization_that_asked_for_help_then_pressed_done_still_shows_it_ne
     assert "needed help" not in sierra
 
 
+def test_a_call_for_help_still_raised_keeps_its_step_after_done_on_the_next(app, live, facilitator):
+    participant = app.test_client()
+    facilitator.post(console_url(live, "start"))
+    participant.post(follow_url(live, action="help"))  # on step 1, never lowered
+    participant.post(follow_url(live, action="done"), data={"step_id": step_ids(app)[1]})
+    facilitator.post(console_url(live, "next"))
+    participant.post(follow_url(live, action="done"), data={"step_id": step_ids(app)[2]})
+
+    sierra = board_row(facilitator, live, SIERRA)
+    assert "Done</span>: step 2." in sierra
+    assert "Needs help</strong> (step 1) since" in sierra
+
+
 def test_a_call_for_help_cleared_before_done_reads_as_needed_help(app, live, facilitator):
     facilitator.post(console_url(live, "start"))
     app.test_client().post(follow_url(live, action="help"))

@@ -198,6 +198,7 @@ def queue_signup_email(
         # Where the manage link leads besides the booking: practice, and the challenges.
         sandbox_url=public_url("sandbox.home", token=token) if token else None,
         **manage_actions(signup, now),
+        manage_offer=manage_offer(signup, now),
         challenges_url=public_url("challenges.organization", token=token) if token else None,
         invite_session=invite_session,
     )
@@ -233,6 +234,40 @@ def manage_actions(signup: Signup, now: datetime) -> dict[str, datetime | bool |
         return actions
     closes = changes_close_at(signup.session)
     return actions | {"changes_close_at": closes if now >= closes else None}
+
+
+# What a manage link lets an organization do, by where its signup stands (``manage_offer``):
+# each completes "Use it to …", "it lets you …" and "To …, use the manage link".
+MANAGE_OFFERS = {
+    "booked": "change your date, update who is attending, or cancel",
+    "inside_cutoff": "see your booking, or cancel it until the session starts",
+    "started": "see your booking",
+    "waiting": "book a date with a free seat, update who is attending, or leave the waitlist",
+    "waits_for_no_date": (
+        "book a date that still has seats, join the waitlist of a full date, or cancel your signup"
+    ),
+    "cancelled": "see your cancelled booking",
+}
+
+
+def manage_offer(signup: Signup, now: datetime) -> str:
+    """What ``signup``'s manage link lets its organization do at ``now`` (``MANAGE_OFFERS``),
+    by the rule the emails' footer follows (``manage_actions``): booked with changes open,
+    booked inside the change cutoff (only seeing or cancelling), booked and started (only
+    seeing), waiting for a date, waiting for no date, or cancelled. Every page and email that
+    words what the link offers (already-signed-up page, re-sent link, confirmation) uses it."""
+    if signup.is_cancelled:
+        return MANAGE_OFFERS["cancelled"]
+    actions = manage_actions(signup, now)
+    if actions["waits_for_no_date"]:
+        return MANAGE_OFFERS["waits_for_no_date"]
+    if actions["is_waiting"]:
+        return MANAGE_OFFERS["waiting"]
+    if actions["changes_close_at"] is None:
+        return MANAGE_OFFERS["booked"]
+    if signup.session.has_started(now):
+        return MANAGE_OFFERS["started"]
+    return MANAGE_OFFERS["inside_cutoff"]
 
 
 def queue_waitlisted(

@@ -184,11 +184,16 @@ class NoSeatInTime(BookingError):
         self.sessions = sessions
 
 
-def signup_date_refusal(session: TrainingSession, now: datetime) -> BookingError | None:
+def signup_date_refusal(session: TrainingSession | None, now: datetime) -> BookingError | None:
     """Why ``session`` cannot be an organization's date on the signup form at ``now``: not
-    bookable (``session_unavailable``), or full with a waitlist that can give no seat in time
+    found (None: a link's date that is no date of the program, or not a number), not bookable
+    (``session_unavailable``), or full with a waitlist that can give no seat in time
     (``NoSeatInTime``). None while it can be booked or waited for; what a link to it
     (``/signup?session=ID``) preselects, or says instead."""
+    if session is None:
+        return SessionUnavailable(
+            "We could not find the date in the link you followed: choose a date below."
+        )
     if not session.is_bookable(now):
         return session_unavailable(session, now)
     if session.is_full and not can_wait_for(session, now):
@@ -380,9 +385,19 @@ def waitlist_figure(session: TrainingSession, in_line: int, now: datetime) -> st
         return str(in_line)
     if why != "cutoff":
         return "None"
+    return closed_waitlist_figure(in_line)
+
+
+def closed_waitlist_figure(in_line: int) -> str:
+    """The one wording of a waitlist closed by the change cutoff with ``in_line`` organizations
+    still in it (a count, never a place: a place reads "number N in line"), wherever staff read
+    it: sessions list, dashboard, roster, its print view and export."""
     hours = current_app.config["CHANGE_CUTOFF_HOURS"]
     closed = f"Closed: starts within {hours} hours"
-    return f"{closed} ({in_line} in line, to book by hand)" if in_line else closed
+    if not in_line:
+        return closed
+    organizations = "1 organization" if in_line == 1 else f"{in_line} organizations"
+    return f"{closed} ({organizations} in line, to book by hand)"
 
 
 def not_waiting_reason(signup: Signup, now: datetime, *, chooser: str = "you") -> str | None:

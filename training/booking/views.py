@@ -86,6 +86,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(services.dates_waited_for, "dates_waited_for")
     app.add_template_global(services.status_label, "status_label")
     app.add_template_global(services.waitlist_figure, "waitlist_figure")
+    app.add_template_global(services.closed_waitlist_figure, "closed_waitlist_figure")
 
     @app.template_filter("session_times")
     def session_times(session: TrainingSession) -> str:
@@ -325,6 +326,7 @@ def confirmation(token: str):
         waitlist=services.waitlist_places(signup, utcnow()),
         not_waiting=services.not_waiting_reason(signup, utcnow()),
         window=services.change_window(signup, utcnow()),
+        manage_offer=notices.manage_offer(signup, utcnow()),
         cutoff_hours=current_app.config["CHANGE_CUTOFF_HOURS"],
     )
 
@@ -524,11 +526,14 @@ def _program_session(program: Program, session_id: int) -> TrainingSession:
 
 def _linked_date(program: Program, now: datetime) -> tuple[int, str | None]:
     """The date a link to the form names (``?session=ID``), to preselect, and why it is not
-    preselected when it cannot be had (``services.signup_date_refusal``), for the page to say."""
+    preselected when it cannot be had or is not found (``services.signup_date_refusal``), for
+    the page to say."""
+    if not request.args.get("session"):
+        return NO_CHOICE, None
     session_id = query_number("session", NO_CHOICE)
     session = db.session.get(TrainingSession, session_id) if session_id != NO_CHOICE else None
-    if session is None or session.program_id != program.id:
-        return NO_CHOICE, None
+    if session is not None and session.program_id != program.id:
+        session = None  # another program's date is not one this form offers
     if (refusal := services.signup_date_refusal(session, now)) is not None:
         return NO_CHOICE, str(refusal)
     return session_id, None
@@ -609,6 +614,7 @@ def _render_already_signed_up(signup: Signup, typed_name: str, *, now: datetime)
             signup=signup,
             waiting_for=services.dates_waited_for(signup, now),
             not_waiting=services.not_waiting_reason(signup, now, chooser="it"),
+            manage_offer=notices.manage_offer(signup, now),
             by_name=by_name,
             resend_form=resend_form,
         ),

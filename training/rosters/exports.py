@@ -3,8 +3,6 @@
 from collections.abc import Iterable, Sequence
 from zoneinfo import ZoneInfo
 
-from flask import current_app
-
 from training.booking.display import (
     export_attendees,
     format_export_moment,
@@ -16,6 +14,7 @@ from training.booking.models import (
     SIGNUP_WAITLISTED,
     Signup,
 )
+from training.booking.services import closed_waitlist_figure
 from training.rosters.services import Roster
 from training.spreadsheets import csv_bytes, xlsx_bytes
 
@@ -47,13 +46,11 @@ def roster_rows(roster: Roster) -> list[list[str | None]]:
         rows += [_row(signup, waited, when, zone) for signup in roster.waitlist]
     else:
         waitlisted = SIGNUP_STATUS_LABELS[SIGNUP_WAITLISTED].lower()
-        closed = (
-            f"; waitlist closed: starts within {current_app.config['CHANGE_CUTOFF_HOURS']} hours"
-            if roster.is_waitlist_closed
-            else ""
-        )
+        # Its own place, then (closed by the cutoff) the waitlist's count as staff read it.
+        figure = closed_waitlist_figure(len(roster.waitlist))
+        closed = f"; waitlist {figure[:1].lower()}{figure[1:]}" if roster.is_waitlist_closed else ""
         rows += [
-            _row(signup, f"{waitlisted} ({place} in line{closed})", when, zone)
+            _row(signup, f"{waitlisted} (number {place} in line){closed}", when, zone)
             for place, signup in enumerate(roster.waitlist, start=1)
         ]
     return rows
