@@ -93,6 +93,9 @@ NOTE_WORDS = frozenset(("note", "notes", "nb", "n.b.", "comment", "comments", "r
 # What a file column can be mapped to besides a template column [D].
 NAME_COLUMN = "Name (first and last name in one column)"
 BIRTH_DATE_COLUMN = "Date of birth with a year (only month and day are kept)"
+# The columns whose values findings never quote whole: a birthday (its text may hold a birth
+# year) and the learner's IDs (shown by their last 4 characters).
+SENSITIVE_COLUMNS = frozenset({DATE_OF_BIRTH, BIRTH_DATE_COLUMN, LICENSE_OR_NPI, BOARD_ID})
 NOT_USED = ""
 MAPPING_TARGETS: tuple[str, ...] = (*HEADERS, NAME_COLUMN, BIRTH_DATE_COLUMN)
 # Columns a mapped file must have; Record Action and the activity may be one value for every row.

@@ -44,6 +44,7 @@ from training.sandbox.judge.values import (
     parse_birthday,
     parse_completion_date,
     shown,
+    shown_in,
     split_name,
     state_code,
     unusual_characters,
@@ -1022,11 +1023,11 @@ def _not_a_learner(number: int, row: LearnerRow, fixed_columns: frozenset[str]) 
     )
     if len(labels) == 1 and not _LEARNER_COLUMNS & {column for column, _ in others}:
         column, label = labels[0]
-        what = f"{column} is {shown(label.strip())}"
+        what = f"{column} is {shown_in(column, label.strip())}"
         return make_finding("TOTALS_ROW", number, column, what=what)
     if not labels and numbers and all(column in _CREDIT_COLUMNS for column, _ in others):
         column, total = others[0]
-        what = f"it holds only numbers, {column} {shown(total.strip())},"
+        what = f"it holds only numbers, {column} {shown_in(column, total.strip())},"
         return make_finding("TOTALS_ROW", number, column, what=what)
     if (
         len(filled) == 1
@@ -1034,7 +1035,7 @@ def _not_a_learner(number: int, row: LearnerRow, fixed_columns: frozenset[str]) 
         and _is_note(text, in_name=filled[0][0] in _LEARNER_COLUMNS)
     ):
         column = filled[0][0]
-        return make_finding("NOTES_ROW", number, column, value=shown(text.strip()))
+        return make_finding("NOTES_ROW", number, column, value=shown_in(column, text.strip()))
     return None
 
 

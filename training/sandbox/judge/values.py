@@ -40,6 +40,20 @@ def masked(value: str) -> str:
     return shown("*" * (len(value) - len(keep)) + keep)
 
 
+# A word holding a digit, in text a sensitive column holds: it may be a birth year or an ID.
+_WORD_WITH_DIGIT = re.compile(r"\S*\d\S*")
+
+
+def shown_in(column: str, value: str) -> str:
+    """A cell value quoted for a message, as its column allows: in Date of Birth, Licensing ID
+    or NPI and Certifying Board ID (text that is not the value itself, such as a note) every
+    word holding a digit is hidden ("Note: DOB ********** to confirm"), so no birth year or ID
+    reaches a finding; in other columns as shown()."""
+    if column not in rules.SENSITIVE_COLUMNS:
+        return shown(value)
+    return shown(_WORD_WITH_DIGIT.sub(lambda word: "*" * len(word[0]), value))
+
+
 _MONTH_NAME = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 # How a Date of Birth that is not MM/DD is described, in words and with a made-up example rather
 # than the learner's value, which may hold a birth year: (pattern, description) in order.
