@@ -965,6 +965,24 @@ def test_a_quote_never_closed_on_the_last_row_is_named_as_on_any_other_row():
             )
 
 
+def test_a_quote_never_closed_in_the_last_cell_of_the_last_row_is_named_with_or_without_a_comma():
+    """The tester's last row ends `"1` or `"1,5`: the quote opens in the last cell written, and
+    runs to the end of the file whether a delimiter follows it or not."""
+    good = excel_save_as_text([ACCME_HEADER, LEARNERS[0]])
+    start = "Add,200012345,11/29/2026,Blake,Whitcombe,07/06,AL,AL734984,"
+    for cell in ('"1', '"1,5'):
+        for ending in ("\r\n", ""):
+            data = good + (start + cell + ending).encode()
+            for fast_path in (True, False):
+                results = list(
+                    judge_file(io.BytesIO(data), "learners.csv", CONTEXT, fast_path=fast_path)
+                )
+                [finding] = rows_of(results)[1].findings
+                assert (finding.code, finding.column) == ("QUOTE_NOT_CLOSED", rules.CME_CREDITS)
+    closed = good + (start + '"1"\r\n').encode()
+    assert "QUOTE_NOT_CLOSED" not in codes(rows_of(judged(closed, "learners.csv"))[1])
+
+
 def test_a_last_cell_quoted_whole_with_a_comma_in_it_is_not_an_open_quote():
     row = [*LEARNERS[0][:12], "Medical Knowledge", "2"]
     data = (

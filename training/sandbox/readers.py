@@ -386,7 +386,7 @@ def _read_through(
                 number
                 and number not in swallowed
                 and cells
-                and delimiter in cells[-1]
+                and (delimiter in cells[-1] or _quote_near_end(data, len(cells[-1])))
                 and _quote_left_open(data, encoding, delimiter, first_line)
             ):
                 swallowed[number] = (len(cells) - 1, first_line, line)
@@ -460,6 +460,16 @@ def _has_long_line(data: bytes, limit: int, start: int, end: int) -> bool:
     ):
         return False
     return max(map(len, data[start:end].split(b"\n"))) > limit
+
+
+def _quote_near_end(data: BinaryIO, length: int) -> bool:
+    """Whether a quote is among the file's last bytes, as many as a last cell of ``length``
+    characters takes (4 bytes a character at most) and a line end: where a quote left open in
+    a last cell with no delimiter (`"1`) would be. Saves reading the last row again strictly
+    when the file ends with no quote."""
+    end = data.seek(0, io.SEEK_END)
+    data.seek(max(0, end - 4 * length - 8))
+    return b'"' in data.read()
 
 
 def _quote_left_open(data: BinaryIO, encoding: str, delimiter: str, first_line: int) -> bool:
