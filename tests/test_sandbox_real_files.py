@@ -604,6 +604,19 @@ def unknown_learners(count: int) -> list[list[str]]:
     ]
 
 
+def test_a_windows_line_end_inside_a_quoted_cell_is_named_as_one_line_break():
+    row = [*LEARNERS[0][:4], '"Lind\r\nqvist"', *LEARNERS[0][5:]]
+    data = excel_save_as_text([ACCME_HEADER, LEARNERS[1]]) + (",".join(row) + "\r\n").encode()
+    finding = next(
+        finding
+        for finding in rows_of(judged(data, "learners.csv"))[1].findings
+        if finding.code == "CONTROL_CHARACTER"
+    )
+    assert finding.column == rules.LAST_NAME
+    assert "Last Name holds a line break after character 4;" in finding.message, finding.message
+    assert "character 5" not in finding.message
+
+
 def test_line_breaks_tabs_and_invisible_characters_in_names_and_ids_are_named():
     workbook = template_workbook(unknown_learners(6))
     sheet = workbook["Learners"]

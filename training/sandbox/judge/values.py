@@ -578,15 +578,18 @@ def _is_breaking(char: str) -> bool:
 @lru_cache(maxsize=_CACHE_SIZE)
 def odd_characters(text: str) -> OddCharacters:
     """Which ODD_CHARACTERS a value holds and where, in words ("a zero-width space after
-    character 4"); at most three of each kind are named."""
+    character 4"); at most three of each kind are named. A carriage return and line feed
+    together (a Windows line end) are one line break."""
     found: dict[bool, list[str]] = {True: [], False: []}
     spaces = others = False
     for match in ODD_CHARACTERS.finditer(text):
         position = match.start()
         char = match.group()
+        if char == "\n" and text[position - 1 : position] == "\r":
+            continue  # named with its carriage return
         if position == 0:
             where = "at the start"
-        elif position == len(text) - 1:
+        elif position == len(text) - 1 or text[position:] == "\r\n":
             where = "at the end"
         else:
             where = f"after character {position}"
