@@ -1171,6 +1171,20 @@ def test_a_merged_header_cell_is_named_with_how_to_unmerge_it():
     )
 
 
+def test_a_header_merge_over_three_cells_names_each_blank_column_it_covers():
+    workbook = template_workbook(LEARNERS, guidance=False)
+    sheet = workbook["Learners"]
+    sheet["N1"].value = sheet["O1"].value = None
+    sheet.merge_cells("M1:O1")
+    [finding] = judged(xlsx_bytes(workbook), "learners.xlsx")
+    assert (finding.code, finding.column) == ("HEADER_MERGED_CELLS", rules.CREDIT_TYPE_CREDITS)
+    assert finding.message.startswith(
+        "The header cells M1:O1 are merged, so columns 14 (N) and 15 (O) read as blank where "
+        'they should say "Credits Awarded for Credit Type" and "Additional Credit Type 1"; '
+        "unmerge them (select M1:O1, then Home > Merge & Center)"
+    )
+
+
 def test_a_blank_header_cell_that_is_not_merged_is_still_a_mismatch():
     workbook = template_workbook(LEARNERS, guidance=False)
     workbook["Learners"]["E1"].value = None

@@ -529,10 +529,9 @@ CODES: dict[str, Rule] = {
     ),
     "HEADER_MERGED_CELLS": Rule(
         ERROR,
-        "The header cells {block} are merged, so column {position} reads as blank where it "
-        "should say {expected}; unmerge them (select {block}, then Home > Merge & Center), type "
-        "each column's name in its own cell as the template has it, and upload the file "
-        "again.{sheets}",
+        "The header cells {block} are merged, so {blanks}; unmerge them (select {block}, then "
+        "Home > Merge & Center), type each column's name in its own cell as the template has "
+        "it, and upload the file again.{sheets}",
     ),
     "HEADER_NOT_FOUND": Rule(
         ERROR,

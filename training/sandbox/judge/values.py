@@ -598,11 +598,12 @@ def odd_characters(text: str) -> OddCharacters:
         if not breaking:
             spaces, others = spaces or _is_spacing(char), others or not _is_spacing(char)
     return OddCharacters(
-        _listed(found[True]), _listed(found[False]), _HANDLED.get((spaces, others), "")
+        listed(found[True]), listed(found[False]), _HANDLED.get((spaces, others), "")
     )
 
 
-def _listed(parts: list[str], limit: int = 3) -> str:
+def listed(parts: list[str], limit: int = 3) -> str:
+    """Parts joined as a sentence lists them ("a, b and c"), at most ``limit`` and a count."""
     if len(parts) > limit:
         parts = [*parts[:limit], f"{len(parts) - limit} more"]
     if len(parts) <= 1:
