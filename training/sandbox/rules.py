@@ -594,7 +594,7 @@ CODES: dict[str, Rule] = {
     ),
     "FILE_TYPE": Rule(
         ERROR,
-        "The file is {what}; upload a .csv, .tsv, .txt (tab-delimited) or .xlsx learner file.",
+        "The file is {what}; {advice}.",
     ),
     "FILE_EMPTY": Rule(ERROR, "The file has {what}; fill in the template and upload it again."),
     "FILE_TOO_LARGE": Rule(
