@@ -838,3 +838,35 @@ def test_no_finding_shows_a_birth_year_or_an_id_beyond_its_last_four_from_a_note
     assert any('"Note: DOB ********** to confirm"' in message for message in messages)
     assert any('"Note: license ******* renewed"' in message for message in messages)
     assert any('"Total ****"' in message for message in messages)
+
+
+def test_a_slash_date_outside_the_activity_that_fits_read_day_first_says_what_it_may_mean():
+    """A November activity: 29/11/2026 is day first, so 03/11/2026 (March, outside) may be
+    11 March written day first and says so; 03/10/2026 would be outside either way."""
+    november = Activity(
+        "200012345", "Nov", date(2026, 11, 1), date(2026, 11, 30), Decimal(3), BOARDS
+    )
+    valid = ["Add", "200012345", "11/20/2026", "Ann", "Lee", "03/15", "CA", "A-12345", "1.5",
+             "", "", "", "", ""]  # fmt: skip
+    rows = [valid] + [
+        [*valid[:2], completed, name, *valid[4:]]
+        for completed, name in (("29/11/2026", "Bo"), ("03/11/2026", "Cy"), ("03/10/2026", "Di"))
+    ]
+    context = JudgeContext({"200012345": november}, REGISTER, NoRecords(), date(2026, 12, 2))
+    for data in (delimited(rows, ",", "\n", 0), csv_file(rows, rules.REQUIRED_HEADERS)):
+        results, _counted, _batch_rows, slow = judged_in_batches(data, context)
+        assert results == slow
+        outside = {
+            finding.row: finding.message
+            for result in results
+            if isinstance(result, RowResult)
+            for finding in result.findings
+            if finding.code == "DATE_OUTSIDE_ACTIVITY"
+        }
+        assert outside == {
+            4: "Completion Date 03/11/2026 is outside the activity's dates (11/01/2026 to "
+            "11/30/2026); it may mean 11/03/2026, day first, which is within them: if so, "
+            "write 11/03/2026; else enter the date the learner completed it.",
+            5: "Completion Date 03/10/2026 is outside the activity's dates (11/01/2026 to "
+            "11/30/2026); enter the date the learner completed it.",
+        }

@@ -273,8 +273,7 @@ CODES: dict[str, Rule] = {
     ),
     "DATE_OUTSIDE_ACTIVITY": Rule(
         ERROR,
-        "Completion Date {value} is outside the activity's dates ({start} to {end}); "
-        "enter the date the learner completed it.",
+        "Completion Date {value} is outside the activity's dates ({start} to {end}); {fix}.",
     ),
     "DATE_IN_FUTURE": Rule(
         ERROR, "Completion Date {value} is in the future; report a completion once it happened."

@@ -312,9 +312,28 @@ class RowJudge:
         if outside:
             assert activity is not None
             start, end = format_day(activity.start_date), format_day(activity.end_date)
+            fix = "enter the date the learner completed it"
+            # 03/11/2026 outside a November activity may be 11 March written day first.
+            if (
+                either
+                and activity.start_date
+                <= (swapped := completion.replace(month=either[1], day=either[0]))
+                <= activity.end_date
+            ):
+                fixed = format_day(swapped)
+                fix = (
+                    f"it may mean {fixed}, day first, which is within them: if so, write "
+                    f"{fixed}; else {fix}"
+                )
             add(
                 make_finding(
-                    "DATE_OUTSIDE_ACTIVITY", number, column, value=value, start=start, end=end
+                    "DATE_OUTSIDE_ACTIVITY",
+                    number,
+                    column,
+                    value=value,
+                    start=start,
+                    end=end,
+                    fix=fix,
                 )
             )
         # A date that is wrong anyway needs no reminder to report sooner.
