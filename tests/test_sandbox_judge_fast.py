@@ -783,3 +783,90 @@ def test_a_file_whose_dates_are_day_first_somewhere_says_so_at_the_end_on_every_
             'Completion Date "25/05/2025" on row 3 can only be read day'
         )
         assert 'Completion Date "06/05/2025" on row 2 was read as June 5, 2025' in (warning.message)
+
+
+# Text in a sensitive column alone on a row (a note, a total) and the parts of it no finding
+# may show: each birth year, and each ID beyond its last 4 characters.
+SENSITIVE_NOTES = [
+    (rules.DATE_OF_BIRTH, "Note: DOB 03/15/1975 to confirm", ["1975", "03/15"]),
+    (rules.DATE_OF_BIRTH, "Total 1975", ["1975"]),
+    (rules.DATE_OF_BIRTH, "Comment: born 1968-07-04, check", ["1968"]),
+    (rules.LICENSE_OR_NPI, "Note: license A574656 renewed", ["A57", "74656"]),
+    (rules.LICENSE_OR_NPI, "Note: NPI 1234567893 to check", ["123456", "67893"]),
+    (rules.LICENSE_OR_NPI, "Total MD99881", ["MD9", "99881"]),
+    (rules.BOARD_ID, "Note: ABIM 94659944 pending", ["9465", "59944"]),
+    (rules.BOARD_ID, "Note: board ID 123456, ask her", ["12", "23456"]),
+]
+
+
+def test_no_finding_shows_a_birth_year_or_an_id_beyond_its_last_four_from_a_note_or_total():
+    """A note or a total written in Date of Birth, Licensing ID or NPI or Certifying Board ID
+    is still named as one, but its finding hides every word holding a digit, in a file read in
+    batches, a quoted file read row by row (fast path and RowJudge alike) and a workbook."""
+    from openpyxl import Workbook
+
+    valid = ["Add", "123456789", "06/01/2025", "Ann", "Lee", "03/15", "CA", "A-12345", "1.5",
+             "ABIM", "123456", "2", "Medical Knowledge", "2"]  # fmt: skip
+    rows = [valid, [*valid[:3], "Bo", "Day", "01/02", *valid[6:]]]
+    for column, text, _hidden in SENSITIVE_NOTES:
+        cells = [""] * len(rules.REQUIRED_HEADERS)
+        cells[rules.REQUIRED_HEADERS.index(column)] = text
+        rows.append(cells)
+    context = JudgeContext(ACTIVITIES, REGISTER, NoRecords(), TODAY)
+    plain = delimited([row for row in rows if "," not in "".join(row)], ",", "\n", 0)
+    workbook = Workbook()
+    workbook.active.append(rules.REQUIRED_HEADERS)
+    for row in rows:
+        workbook.active.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    judged = [
+        judged_in_batches(plain, context),
+        judged_in_batches(csv_file(rows, rules.REQUIRED_HEADERS), context),
+        judged_in_batches(buffer.getvalue(), context, "learners.xlsx"),
+    ]
+    for results, _counted, _batch_rows, slow in judged:
+        for result in (*results, *slow):
+            findings = [finding for finding in result.findings if finding.row == result.row]
+            if result.row <= 3:
+                continue
+            assert [finding.code for finding in findings] in (["NOTES_ROW"], ["TOTALS_ROW"])
+            for _column, text, hidden in SENSITIVE_NOTES:
+                for part in hidden:
+                    assert part not in findings[0].message, (text, findings[0].message)
+    messages = [finding.message for result in judged[1][0] for finding in result.findings]
+    assert any('"Note: DOB ********** to confirm"' in message for message in messages)
+    assert any('"Note: license ******* renewed"' in message for message in messages)
+    assert any('"Total ****"' in message for message in messages)
+
+
+def test_a_slash_date_outside_the_activity_that_fits_read_day_first_says_what_it_may_mean():
+    """A November activity: 29/11/2026 is day first, so 03/11/2026 (March, outside) may be
+    11 March written day first and says so; 03/10/2026 would be outside either way."""
+    november = Activity(
+        "200012345", "Nov", date(2026, 11, 1), date(2026, 11, 30), Decimal(3), BOARDS
+    )
+    valid = ["Add", "200012345", "11/20/2026", "Ann", "Lee", "03/15", "CA", "A-12345", "1.5",
+             "", "", "", "", ""]  # fmt: skip
+    rows = [valid] + [
+        [*valid[:2], completed, name, *valid[4:]]
+        for completed, name in (("29/11/2026", "Bo"), ("03/11/2026", "Cy"), ("03/10/2026", "Di"))
+    ]
+    context = JudgeContext({"200012345": november}, REGISTER, NoRecords(), date(2026, 12, 2))
+    for data in (delimited(rows, ",", "\n", 0), csv_file(rows, rules.REQUIRED_HEADERS)):
+        results, _counted, _batch_rows, slow = judged_in_batches(data, context)
+        assert results == slow
+        outside = {
+            finding.row: finding.message
+            for result in results
+            if isinstance(result, RowResult)
+            for finding in result.findings
+            if finding.code == "DATE_OUTSIDE_ACTIVITY"
+        }
+        assert outside == {
+            4: "Completion Date 03/11/2026 is outside the activity's dates (11/01/2026 to "
+            "11/30/2026); it may mean 11/03/2026, day first, which is within them: if so, "
+            "write 11/03/2026; else enter the date the learner completed it.",
+            5: "Completion Date 03/10/2026 is outside the activity's dates (11/01/2026 to "
+            "11/30/2026); enter the date the learner completed it.",
+        }

@@ -604,6 +604,19 @@ def unknown_learners(count: int) -> list[list[str]]:
     ]
 
 
+def test_a_windows_line_end_inside_a_quoted_cell_is_named_as_one_line_break():
+    row = [*LEARNERS[0][:4], '"Lind\r\nqvist"', *LEARNERS[0][5:]]
+    data = excel_save_as_text([ACCME_HEADER, LEARNERS[1]]) + (",".join(row) + "\r\n").encode()
+    finding = next(
+        finding
+        for finding in rows_of(judged(data, "learners.csv"))[1].findings
+        if finding.code == "CONTROL_CHARACTER"
+    )
+    assert finding.column == rules.LAST_NAME
+    assert "Last Name holds a line break after character 4;" in finding.message, finding.message
+    assert "character 5" not in finding.message
+
+
 def test_line_breaks_tabs_and_invisible_characters_in_names_and_ids_are_named():
     workbook = template_workbook(unknown_learners(6))
     sheet = workbook["Learners"]
@@ -965,6 +978,24 @@ def test_a_quote_never_closed_on_the_last_row_is_named_as_on_any_other_row():
             )
 
 
+def test_a_quote_never_closed_in_the_last_cell_of_the_last_row_is_named_with_or_without_a_comma():
+    """The tester's last row ends `"1` or `"1,5`: the quote opens in the last cell written, and
+    runs to the end of the file whether a delimiter follows it or not."""
+    good = excel_save_as_text([ACCME_HEADER, LEARNERS[0]])
+    start = "Add,200012345,11/29/2026,Blake,Whitcombe,07/06,AL,AL734984,"
+    for cell in ('"1', '"1,5'):
+        for ending in ("\r\n", ""):
+            data = good + (start + cell + ending).encode()
+            for fast_path in (True, False):
+                results = list(
+                    judge_file(io.BytesIO(data), "learners.csv", CONTEXT, fast_path=fast_path)
+                )
+                [finding] = rows_of(results)[1].findings
+                assert (finding.code, finding.column) == ("QUOTE_NOT_CLOSED", rules.CME_CREDITS)
+    closed = good + (start + '"1"\r\n').encode()
+    assert "QUOTE_NOT_CLOSED" not in codes(rows_of(judged(closed, "learners.csv"))[1])
+
+
 def test_a_last_cell_quoted_whole_with_a_comma_in_it_is_not_an_open_quote():
     row = [*LEARNERS[0][:12], "Medical Knowledge", "2"]
     data = (
@@ -991,11 +1022,19 @@ def test_a_word_document_renamed_is_said_to_be_a_word_document(filename):
     extension = filename[filename.index(".") :]
     [finding] = judged(word_document(), filename)
     assert finding.code == "FILE_TYPE"
+    if extension == ".xlsx":  # no workbook to upload itself: save the sheet as one
+        instead = (
+            "save your learner sheet as an Excel workbook (File > Save As > Excel Workbook, "
+            ".xlsx) or as CSV (File > Save As > CSV UTF-8) and upload that."
+        )
+    else:
+        instead = (
+            "save your learner sheet as CSV (File > Save As > CSV UTF-8) or upload the .xlsx "
+            "workbook itself."
+        )
     assert finding.message == (
-        f"The file is a Word document named {extension}, not a spreadsheet: save your learner "
-        "sheet as CSV (File > Save As > CSV UTF-8) or upload the .xlsx workbook itself; upload "
-        "a .csv, .tsv, .txt (tab-delimited) or .xlsx learner file."
-    )
+        f"The file is a Word document named {extension}, not a spreadsheet; {instead}"
+    )  # said once: no "upload a .csv, .tsv, .txt…" after it
 
 
 def test_an_activity_id_excel_wrote_in_scientific_notation_says_its_digits_are_lost():
@@ -1137,6 +1176,20 @@ def test_a_merged_header_cell_is_named_with_how_to_unmerge_it():
         "The header cells D1:E1 are merged, so column 5 (E) reads as blank where it should say "
         '"Last Name"; unmerge them (select D1:E1, then Home > Merge & Center), type each '
         "column's name in its own cell as the template has it, and upload the file again."
+    )
+
+
+def test_a_header_merge_over_three_cells_names_each_blank_column_it_covers():
+    workbook = template_workbook(LEARNERS, guidance=False)
+    sheet = workbook["Learners"]
+    sheet["N1"].value = sheet["O1"].value = None
+    sheet.merge_cells("M1:O1")
+    [finding] = judged(xlsx_bytes(workbook), "learners.xlsx")
+    assert (finding.code, finding.column) == ("HEADER_MERGED_CELLS", rules.CREDIT_TYPE_CREDITS)
+    assert finding.message.startswith(
+        "The header cells M1:O1 are merged, so columns 14 (N) and 15 (O) read as blank where "
+        'they should say "Credits Awarded for Credit Type" and "Additional Credit Type 1"; '
+        "unmerge them (select M1:O1, then Home > Merge & Center)"
     )
 
 

@@ -120,7 +120,7 @@ def test_every_message_says_what_to_do_and_names_only_known_fields():
         "dotted", "first", "last", "left_out", "doubt", "extension", "fix", "count",
         "rows", "which", "were", "them", "handled", "blocks", "it", "was",
         "sheet", "whose", "sheets", "why", "read", "other", "holds",
-        "evidence", "example", "swallowed", "block",
+        "evidence", "example", "swallowed", "block", "blanks", "advice",
     }  # fmt: skip
     for code, rule in rules.CODES.items():
         fields = {name for _, name, _, _ in string.Formatter().parse(rule.message) if name}

@@ -154,7 +154,7 @@ def open_learner_file(stream: BinaryIO, filename: str, max_bytes: int) -> Learne
         what = f"named {extension}" if extension else "named without an extension (like .csv)"
         if extension == ".xls":
             what += f" (Excel 97-2003): {_SAVE_AS_XLSX}"
-        raise FileProblem("FILE_TYPE", what=what)
+        raise _file_type(what)
     resources = ExitStack()
     try:
         data = _bounded_copy(stream, max_bytes, resources)
@@ -201,26 +201,23 @@ def _open_content(data: BinaryIO, extension: str, resources: ExitStack) -> Learn
                 what="the workbook is protected with a password; remove the password "
                 "(File > Info > Protect Workbook) and save it as .xlsx",
             )
-        raise FileProblem(
-            "FILE_TYPE",
-            what=f"an Excel 97-2003 workbook (.xls) or another Office binary file: {_SAVE_AS_XLSX}",
+        raise _file_type(
+            f"an Excel 97-2003 workbook (.xls) or another Office binary file: {_SAVE_AS_XLSX}"
         )
     if head.startswith(_ZIP_SIGNATURES):
         if extension != ".xlsx":
             what = _zip_kind(_zip_names(data))
             if what == _WORKBOOK:
-                raise FileProblem(
-                    "FILE_TYPE",
-                    what=f"an Excel workbook named {extension}: rename it to .xlsx (or save it "
-                    "as CSV)",
+                raise _file_type(
+                    f"an Excel workbook named {extension}: rename it to .xlsx (or save it as CSV)",
                 )
-            raise FileProblem("FILE_TYPE", what=_not_a_sheet(what, extension))
+            raise _not_a_sheet(what, extension)
         return _open_xlsx(data, resources)
     if extension == ".xlsx":
-        raise FileProblem("FILE_TYPE", what="named .xlsx but is not an Excel workbook")
+        raise _file_type("named .xlsx but is not an Excel workbook")
     for signature, what in _BINARY_SIGNATURES.items():
         if head.startswith(signature):
-            raise FileProblem("FILE_TYPE", what=f"{what} named {extension}")
+            raise _file_type(f"{what} named {extension}")
     if head.startswith(_WIDE_BOMS):
         # UTF-32's byte-order marks start with UTF-16's: they are told apart first.
         wide = "UTF-32" if head.startswith(_WIDE_BOMS[:2]) else "UTF-16"
@@ -228,7 +225,7 @@ def _open_content(data: BinaryIO, extension: str, resources: ExitStack) -> Learn
             wide += ', as Excel saves "Unicode Text"'
         raise FileProblem("FILE_ENCODING", where=f" (it is {wide})")
     if b"\x00" in head:
-        raise FileProblem("FILE_TYPE", what=f"binary data named {extension}, not text")
+        raise _file_type(f"binary data named {extension}, not text")
     return _open_text(data, extension, resources)
 
 
@@ -257,14 +254,28 @@ def _zip_kind(names: set[str]) -> str:
     return next((what for part, what in _OFFICE_PARTS.items() if part in names), "a zip archive")
 
 
-def _not_a_sheet(what: str, extension: str) -> str:
-    """FILE_TYPE's words for a zip file that is not a workbook, named ``extension``."""
+_UPLOAD_A_LEARNER_FILE = "upload a .csv, .tsv, .txt (tab-delimited) or .xlsx learner file"
+
+
+def _file_type(what: str, advice: str = _UPLOAD_A_LEARNER_FILE) -> FileProblem:
+    """FILE_TYPE: the file is ``what``; ``advice`` says what to upload instead."""
+    return FileProblem("FILE_TYPE", what=what, advice=advice)
+
+
+def _not_a_sheet(what: str, extension: str) -> FileProblem:
+    """FILE_TYPE for a zip file that is not a workbook, named ``extension``: a Word document or
+    a presentation is told to save the learner sheet (named .xlsx, it is no workbook to upload
+    itself)."""
     if what == "a zip archive":
-        return f"a zip archive named {extension}"
-    return (
-        f"{what} named {extension}, not a spreadsheet: save your learner sheet as CSV (File > "
-        "Save As > CSV UTF-8) or upload the .xlsx workbook itself"
+        return _file_type(f"a zip archive named {extension}")
+    instead = (
+        "save your learner sheet as an Excel workbook (File > Save As > Excel Workbook, .xlsx) "
+        "or as CSV (File > Save As > CSV UTF-8) and upload that"
+        if extension == ".xlsx"
+        else "save your learner sheet as CSV (File > Save As > CSV UTF-8) or upload the .xlsx "
+        "workbook itself"
     )
+    return _file_type(f"{what} named {extension}, not a spreadsheet", instead)
 
 
 def _contains(data: BinaryIO, needle: bytes) -> bool:
@@ -386,7 +397,7 @@ def _read_through(
                 number
                 and number not in swallowed
                 and cells
-                and delimiter in cells[-1]
+                and (delimiter in cells[-1] or _quote_near_end(data, len(cells[-1])))
                 and _quote_left_open(data, encoding, delimiter, first_line)
             ):
                 swallowed[number] = (len(cells) - 1, first_line, line)
@@ -460,6 +471,16 @@ def _has_long_line(data: bytes, limit: int, start: int, end: int) -> bool:
     ):
         return False
     return max(map(len, data[start:end].split(b"\n"))) > limit
+
+
+def _quote_near_end(data: BinaryIO, length: int) -> bool:
+    """Whether a quote is among the file's last bytes, as many as a last cell of ``length``
+    characters takes (4 bytes a character at most) and a line end: where a quote left open in
+    a last cell with no delimiter (`"1`) would be. Saves reading the last row again strictly
+    when the file ends with no quote."""
+    end = data.seek(0, io.SEEK_END)
+    data.seek(max(0, end - 4 * length - 8))
+    return b'"' in data.read()
 
 
 def _quote_left_open(data: BinaryIO, encoding: str, delimiter: str, first_line: int) -> bool:
@@ -597,8 +618,8 @@ def _check_workbook_zip(data: BinaryIO) -> None:
         if "xl/workbook.xml" not in names or "[Content_Types].xml" not in names:
             what = _zip_kind(names)
             if what in (_WORKBOOK, "a zip archive"):
-                raise FileProblem("FILE_TYPE", what="a zip archive but not an Excel workbook")
-            raise FileProblem("FILE_TYPE", what=_not_a_sheet(what, ".xlsx"))
+                raise _file_type("a zip archive but not an Excel workbook")
+            raise _not_a_sheet(what, ".xlsx")
         content_types = archive.getinfo("[Content_Types].xml")
         if content_types.file_size > rules.XLSX_SMALL_MEMBER_BYTES:
             raise FileProblem("FILE_UNREADABLE", what="the workbook is damaged")

@@ -93,6 +93,9 @@ NOTE_WORDS = frozenset(("note", "notes", "nb", "n.b.", "comment", "comments", "r
 # What a file column can be mapped to besides a template column [D].
 NAME_COLUMN = "Name (first and last name in one column)"
 BIRTH_DATE_COLUMN = "Date of birth with a year (only month and day are kept)"
+# The columns whose values findings never quote whole: a birthday (its text may hold a birth
+# year) and the learner's IDs (shown by their last 4 characters).
+SENSITIVE_COLUMNS = frozenset({DATE_OF_BIRTH, BIRTH_DATE_COLUMN, LICENSE_OR_NPI, BOARD_ID})
 NOT_USED = ""
 MAPPING_TARGETS: tuple[str, ...] = (*HEADERS, NAME_COLUMN, BIRTH_DATE_COLUMN)
 # Columns a mapped file must have; Record Action and the activity may be one value for every row.
@@ -270,8 +273,7 @@ CODES: dict[str, Rule] = {
     ),
     "DATE_OUTSIDE_ACTIVITY": Rule(
         ERROR,
-        "Completion Date {value} is outside the activity's dates ({start} to {end}); "
-        "enter the date the learner completed it.",
+        "Completion Date {value} is outside the activity's dates ({start} to {end}); {fix}.",
     ),
     "DATE_IN_FUTURE": Rule(
         ERROR, "Completion Date {value} is in the future; report a completion once it happened."
@@ -526,10 +528,9 @@ CODES: dict[str, Rule] = {
     ),
     "HEADER_MERGED_CELLS": Rule(
         ERROR,
-        "The header cells {block} are merged, so column {position} reads as blank where it "
-        "should say {expected}; unmerge them (select {block}, then Home > Merge & Center), type "
-        "each column's name in its own cell as the template has it, and upload the file "
-        "again.{sheets}",
+        "The header cells {block} are merged, so {blanks}; unmerge them (select {block}, then "
+        "Home > Merge & Center), type each column's name in its own cell as the template has "
+        "it, and upload the file again.{sheets}",
     ),
     "HEADER_NOT_FOUND": Rule(
         ERROR,
@@ -592,7 +593,7 @@ CODES: dict[str, Rule] = {
     ),
     "FILE_TYPE": Rule(
         ERROR,
-        "The file is {what}; upload a .csv, .tsv, .txt (tab-delimited) or .xlsx learner file.",
+        "The file is {what}; {advice}.",
     ),
     "FILE_EMPTY": Rule(ERROR, "The file has {what}; fill in the template and upload it again."),
     "FILE_TOO_LARGE": Rule(

@@ -39,6 +39,7 @@ from training.sandbox.judge.values import (
     birthday_from_full_date,
     cell_text,
     column_letter,
+    listed,
     masked,
     npi_is_valid,
     shown,
@@ -794,8 +795,7 @@ def header_mismatch(layout: FileLayout, merged_cells: list[str] | None = None) -
             layout.header_row,
             wanted,
             block=block,
-            position=position,
-            expected=f'"{wanted}"' if wanted else "nothing (no more columns)",
+            blanks=_merged_blanks(block, index, found),
             sheets=sheets,
         )
     return make_finding(
@@ -806,6 +806,30 @@ def header_mismatch(layout: FileLayout, merged_cells: list[str] | None = None) -
         expected=f'"{wanted}"' if wanted else "nothing (no more columns)",
         found=shown(got) if got else "missing",
         sheets=sheets,
+    )
+
+
+def _merged_blanks(block: str, index: int, found: tuple[str, ...]) -> str:
+    """Which columns of a merged header block read as blank, from the first that differs from
+    the template (``index``, from 0) on, and what each should say: "column 14 (N) reads as
+    blank where it should say …", or "columns 14 (N) and 15 (O) read as blank where they
+    should say … and …"."""
+    from openpyxl.utils.cell import range_boundaries
+
+    _first, _row, last_column, _last_row = range_boundaries(block)
+    columns = [index] + [
+        i for i in range(index + 1, last_column) if i >= len(found) or not found[i]
+    ]
+    positions = [f"{i + 1} ({column_letter(i + 1)})" for i in columns]
+    expected = [
+        f'"{rules.HEADERS[i]}"' if i < len(rules.HEADERS) else "nothing (no more columns)"
+        for i in columns
+    ]
+    if len(columns) == 1:
+        return f"column {positions[0]} reads as blank where it should say {expected[0]}"
+    return (
+        f"columns {listed(positions, len(positions))} read as blank where they should say "
+        f"{listed(expected, len(expected))}"
     )
 
 

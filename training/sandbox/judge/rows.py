@@ -44,6 +44,7 @@ from training.sandbox.judge.values import (
     parse_birthday,
     parse_completion_date,
     shown,
+    shown_in,
     split_name,
     state_code,
     unusual_characters,
@@ -311,9 +312,28 @@ class RowJudge:
         if outside:
             assert activity is not None
             start, end = format_day(activity.start_date), format_day(activity.end_date)
+            fix = "enter the date the learner completed it"
+            # 03/11/2026 outside a November activity may be 11 March written day first.
+            if (
+                either
+                and activity.start_date
+                <= (swapped := completion.replace(month=either[1], day=either[0]))
+                <= activity.end_date
+            ):
+                fixed = format_day(swapped)
+                fix = (
+                    f"it may mean {fixed}, day first, which is within them: if so, write "
+                    f"{fixed}; else {fix}"
+                )
             add(
                 make_finding(
-                    "DATE_OUTSIDE_ACTIVITY", number, column, value=value, start=start, end=end
+                    "DATE_OUTSIDE_ACTIVITY",
+                    number,
+                    column,
+                    value=value,
+                    start=start,
+                    end=end,
+                    fix=fix,
                 )
             )
         # A date that is wrong anyway needs no reminder to report sooner.
@@ -1022,11 +1042,11 @@ def _not_a_learner(number: int, row: LearnerRow, fixed_columns: frozenset[str]) 
     )
     if len(labels) == 1 and not _LEARNER_COLUMNS & {column for column, _ in others}:
         column, label = labels[0]
-        what = f"{column} is {shown(label.strip())}"
+        what = f"{column} is {shown_in(column, label.strip())}"
         return make_finding("TOTALS_ROW", number, column, what=what)
     if not labels and numbers and all(column in _CREDIT_COLUMNS for column, _ in others):
         column, total = others[0]
-        what = f"it holds only numbers, {column} {shown(total.strip())},"
+        what = f"it holds only numbers, {column} {shown_in(column, total.strip())},"
         return make_finding("TOTALS_ROW", number, column, what=what)
     if (
         len(filled) == 1
@@ -1034,7 +1054,7 @@ def _not_a_learner(number: int, row: LearnerRow, fixed_columns: frozenset[str]) 
         and _is_note(text, in_name=filled[0][0] in _LEARNER_COLUMNS)
     ):
         column = filled[0][0]
-        return make_finding("NOTES_ROW", number, column, value=shown(text.strip()))
+        return make_finding("NOTES_ROW", number, column, value=shown_in(column, text.strip()))
     return None
 
 

@@ -40,6 +40,20 @@ def masked(value: str) -> str:
     return shown("*" * (len(value) - len(keep)) + keep)
 
 
+# A word holding a digit, in text a sensitive column holds: it may be a birth year or an ID.
+_WORD_WITH_DIGIT = re.compile(r"\S*\d\S*")
+
+
+def shown_in(column: str, value: str) -> str:
+    """A cell value quoted for a message, as its column allows: in Date of Birth, Licensing ID
+    or NPI and Certifying Board ID (text that is not the value itself, such as a note) every
+    word holding a digit is hidden ("Note: DOB ********** to confirm"), so no birth year or ID
+    reaches a finding; in other columns as shown()."""
+    if column not in rules.SENSITIVE_COLUMNS:
+        return shown(value)
+    return shown(_WORD_WITH_DIGIT.sub(lambda word: "*" * len(word[0]), value))
+
+
 _MONTH_NAME = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 # How a Date of Birth that is not MM/DD is described, in words and with a made-up example rather
 # than the learner's value, which may hold a birth year: (pattern, description) in order.
@@ -564,15 +578,18 @@ def _is_breaking(char: str) -> bool:
 @lru_cache(maxsize=_CACHE_SIZE)
 def odd_characters(text: str) -> OddCharacters:
     """Which ODD_CHARACTERS a value holds and where, in words ("a zero-width space after
-    character 4"); at most three of each kind are named."""
+    character 4"); at most three of each kind are named. A carriage return and line feed
+    together (a Windows line end) are one line break."""
     found: dict[bool, list[str]] = {True: [], False: []}
     spaces = others = False
     for match in ODD_CHARACTERS.finditer(text):
         position = match.start()
         char = match.group()
+        if char == "\n" and text[position - 1 : position] == "\r":
+            continue  # named with its carriage return
         if position == 0:
             where = "at the start"
-        elif position == len(text) - 1:
+        elif position == len(text) - 1 or text[position:] == "\r\n":
             where = "at the end"
         else:
             where = f"after character {position}"
@@ -581,11 +598,12 @@ def odd_characters(text: str) -> OddCharacters:
         if not breaking:
             spaces, others = spaces or _is_spacing(char), others or not _is_spacing(char)
     return OddCharacters(
-        _listed(found[True]), _listed(found[False]), _HANDLED.get((spaces, others), "")
+        listed(found[True]), listed(found[False]), _HANDLED.get((spaces, others), "")
     )
 
 
-def _listed(parts: list[str], limit: int = 3) -> str:
+def listed(parts: list[str], limit: int = 3) -> str:
+    """Parts joined as a sentence lists them ("a, b and c"), at most ``limit`` and a count."""
     if len(parts) > limit:
         parts = [*parts[:limit], f"{len(parts) - limit} more"]
     if len(parts) <= 1:
