@@ -294,6 +294,74 @@ def test_a_waiting_upload_says_when_no_sandbox_worker_is_running(app, client, st
     assert "The sandbox worker" not in page_text(staff_client.get(staff_path))
 
 
+def test_an_upload_whose_worker_died_mid_check_says_the_check_stopped(
+    app, client, staff_client, token, frozen_clock
+):
+    """A worker killed while checking a file leaves it "Checking…" with a lease it no longer
+    renews: once the lease has lapsed and the worker has not been seen for the threshold, the
+    organization's page, its history, the status the page polls and the staff page say the
+    check stopped, the file is kept and will be checked again from the start (staff: the
+    command that starts the worker); a check still renewing its lease is not flagged."""
+    app.config["SANDBOX_INLINE_MAX_ROWS"] = 3
+    attempt_path = upload(client, token, big_file(6)).headers["Location"]
+    attempt_id = int(attempt_path.rstrip("/").split("/")[-1])
+    with app.app_context():
+        note_seen(SANDBOX_WORKER, utcnow())
+        claim = tasks.claim_next(utcnow())
+        assert claim is not None and claim.attempt_id == attempt_id
+        db.session.execute(
+            update(SandboxAttempt).where(SandboxAttempt.id == attempt_id).values(rows_judged=4)
+        )
+        db.session.commit()
+        signup_id = db.session.scalar(select(SandboxAttempt.signup_id))
+    staff_path = f"/staff/sandbox/{signup_id}/attempts/{attempt_id}"
+    home_path = attempt_path.split("/sandbox/")[0] + "/sandbox"
+    stopped = (
+        "Check stopped at 4 of about 6 rows; "
+        "the file is kept and will be checked again from the start"
+    )
+
+    # The heartbeat alone is old (a long file), but the lease is still being renewed.
+    frozen_clock.shift(timedelta(minutes=4))
+    with app.app_context():
+        note_seen(SANDBOX_WORKER, utcnow() - timedelta(minutes=10))
+        db.session.commit()
+    running = page_text(client.get(attempt_path))
+    assert "Checking… 4 of about 6 rows" in running
+    assert "Check stopped" not in running
+
+    # The worker was killed: six minutes on, its lease has lapsed and it has not been seen.
+    frozen_clock.shift(timedelta(minutes=2))
+    page = page_text(client.get(attempt_path))
+    assert stopped in page
+    assert (
+        "The check of your file stopped, and nothing is checking files at the moment: "
+        "the sandbox's checker last ran 12 min ago. Your file is kept, and it is checked again "
+        "from the start as soon as the checker runs again." in page
+    )
+    assert f"tell the training staff: it is upload number {attempt_id}" in page
+    assert stopped in page_text(client.get(home_path))
+    status = client.get(f"{attempt_path}/status").get_json()
+    assert status["label"] == stopped
+    assert status["worker_stalled"] is True
+    staff_page = page_text(staff_client.get(staff_path))
+    assert (
+        "The sandbox worker was last seen 12 min ago, and its check of this file stopped. "
+        "The file is kept and is checked again from the start when the worker runs again. "
+        "Start it with flask --app training sandbox work --watch" in staff_page
+    )
+    assert stopped in page_text(staff_client.get(f"/staff/sandbox/{signup_id}"))
+
+    # A worker starts again: the file is taken up again, and nothing says it stopped.
+    with app.app_context():
+        note_seen(SANDBOX_WORKER, utcnow())
+        db.session.commit()
+    again = page_text(client.get(attempt_path))
+    assert "Check stopped" not in again
+    assert "Nothing is checking files" not in again
+    assert client.get(f"{attempt_path}/status").get_json()["worker_stalled"] is False
+
+
 def test_the_sandbox_worker_is_seen_after_each_upload_it_judges(app, client, token):
     """A long queue judged in one round still leaves a heartbeat after each upload, so the
     uploads behind it are not told that nothing is running."""
@@ -329,6 +397,7 @@ def test_a_large_file_is_judged_in_the_background_and_the_page_follows(
         "percent": 0,
         "label": "Waiting for its turn to be checked",
         "finished": False,
+        "worker_stalled": True,  # no sandbox worker has run yet
     }
     with app.app_context():
         assert db.session.scalar(select(SandboxUpload.attempt_id)) is not None

@@ -162,6 +162,26 @@ class SandboxAttempt(db.Model):
             return f"{label} of about {max(self.rows_expected, self.rows_judged):,} rows"
         return f"{label} rows"
 
+    def check_lapsed(self, now: datetime) -> bool:
+        """Its check started, but whoever was checking it stopped renewing the lease before
+        ``now`` (a worker killed mid-file): it waits to be checked again from the start."""
+        return self.status == ATTEMPT_JUDGING and (
+            self.lease_expires_at is None or self.lease_expires_at <= now
+        )
+
+    @property
+    def stopped_label(self) -> str:
+        """What the status says when the check stopped with the worker, e.g. ``"Check stopped
+        at 63,000 of about 100,000 rows; the file is kept and will be checked again from the
+        start"``."""
+        where = ""
+        if self.rows_judged:
+            where = f" at {self.rows_judged:,}"
+            if self.rows_expected:
+                where += f" of about {max(self.rows_expected, self.rows_judged):,}"
+            where += " rows"
+        return f"Check stopped{where}; the file is kept and will be checked again from the start"
+
     @property
     def percent_judged(self) -> int | None:
         """How far judging got, in percent, when the number of rows is known up front."""

@@ -34,6 +34,7 @@ from training.sandbox import downloads, judge, mapping, rules
 from training.sandbox.columns import ColumnMap, header_key
 from training.sandbox.models import (
     ATTEMPT_DONE,
+    ATTEMPT_QUEUED,
     FILE_BUILDING,
     FILE_FAILED,
     FILE_QUEUED,
@@ -50,6 +51,7 @@ from training.sandbox.models import (
 )
 from training.sandbox.readers import FileProblem
 from training.staff.models import StaffMember
+from training.workers.services import SANDBOX_WORKER, WorkerSeen, stalled_worker
 
 REGISTER_FILE = "fictional_register.csv"
 EXAMPLE_ACTIVITY_FILE = "sandbox_example_activity.toml"
@@ -310,6 +312,18 @@ def attempts_of(signup: Signup, limit: int = 50) -> list[SandboxAttempt]:
             .limit(limit)
         )
     )
+
+
+def stalled_uploads(attempts: Iterable[SandboxAttempt], now: datetime) -> dict[int, WorkerSeen]:
+    """The uploads among ``attempts`` that wait for the sandbox worker while it has not been
+    seen lately (``stalled_worker``), by id, with that worker: those waiting their turn, and
+    those whose check stopped with it (``check_lapsed``). One rule for every page and for the
+    status the pages poll; a check still renewing its lease is running, however long."""
+    waiting = [a for a in attempts if a.status == ATTEMPT_QUEUED or a.check_lapsed(now)]
+    worker = stalled_worker(SANDBOX_WORKER, now) if waiting else None
+    if worker is None:
+        return {}
+    return {attempt.id: worker for attempt in waiting}
 
 
 def attempt_of(signup: Signup, attempt_id: int) -> SandboxAttempt | None:

@@ -2,7 +2,7 @@
 read-only view of any organization's sandbox."""
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 
 from flask import (
     Blueprint,
@@ -41,7 +41,7 @@ from training.sandbox.forms import (
     ParsStatesForm,
     UploadForm,
 )
-from training.sandbox.models import ATTEMPT_QUEUED, SandboxActivity, SandboxAttempt
+from training.sandbox.models import SandboxActivity, SandboxAttempt
 from training.sandbox.readers import human_size
 from training.spreadsheets import (
     CSV_MIMETYPE,
@@ -119,7 +119,9 @@ def _render_home(signup: Signup, token: str, *, upload_form: UploadForm | None =
             token=token,
             activities=services.activities_of(signup),
             record_counts=services.record_counts(signup),
-            attempts=services.attempts_of(signup),
+            attempts=(attempts := services.attempts_of(signup)),
+            stalled=services.stalled_uploads(attempts, utcnow()),
+            now=utcnow(),
             upload_form=upload_form or UploadForm(max_bytes=_max_bytes()),
             action_form=ActionForm(),
             max_size=human_size(_max_bytes()),
@@ -483,13 +485,17 @@ def attempt_status(token: str, attempt_id: int):
     """An upload's progress as JSON, for the page's polling."""
     signup = signup_or_404(token)
     attempt = _attempt_or_404(signup, attempt_id)
+    now = utcnow()
+    stalled = attempt.id in services.stalled_uploads([attempt], now)
+    stopped = stalled and attempt.check_lapsed(now)
     return jsonify(
         status=attempt.status,
         rows_judged=attempt.rows_judged,
         rows_expected=attempt.rows_expected,
         percent=attempt.percent_judged,
-        label=attempt.progress_label,
+        label=attempt.stopped_label if stopped else attempt.progress_label,
         finished=attempt.is_finished,
+        worker_stalled=stalled,
     )
 
 
@@ -554,6 +560,7 @@ def _render_attempt(
     )
     page = query_number("page", 1, minimum=1)
     findings = services.findings_page(attempt, code=code, severity=severity, page=page)
+    now = utcnow()
     layout = attempt.file_layout or {}
     return render_template(
         "sandbox/attempt.html",
@@ -581,8 +588,9 @@ def _render_attempt(
         preview=preview,
         pars_ready=pars_ready,
         pars_files=pars_files,
-        stalled_worker=_stalled_worker(attempt, pars_files),
-        now=utcnow(),
+        stalled_worker=_stalled_worker(attempt, pars_files, now),
+        stalled=services.stalled_uploads([attempt], now),
+        now=now,
         action_form=ActionForm(),
         stage_labels={code: rule.stage_label() for code, rule in rules.CODES.items()},
         reasons=mapping.REASONS,
@@ -591,13 +599,14 @@ def _render_attempt(
 
 
 def _stalled_worker(
-    attempt: SandboxAttempt, pars_files: services.ParsFilesState | None
+    attempt: SandboxAttempt, pars_files: services.ParsFilesState | None, now: datetime
 ) -> WorkerSeen | None:
-    """The sandbox worker, when this upload or its PARS-ready file waits for it and it has not
-    been seen lately (the page says so, rather than "waiting" for ever)."""
-    if attempt.status != ATTEMPT_QUEUED and not (pars_files is not None and pars_files.waiting):
-        return None
-    return stalled_worker(SANDBOX_WORKER, utcnow())
+    """The sandbox worker, when this upload (waiting, or its check stopped with the worker) or
+    its PARS-ready file waits for it and it has not been seen lately (the page says so, rather
+    than "waiting" or "checking" for ever)."""
+    if pars_files is not None and pars_files.waiting:
+        return stalled_worker(SANDBOX_WORKER, now)
+    return services.stalled_uploads([attempt], now).get(attempt.id)
 
 
 def _findings_csv(attempt: SandboxAttempt):
@@ -658,7 +667,9 @@ def staff_sandbox(signup_id: int):
         signup=signup,
         activities=services.activities_of(signup),
         record_counts=services.record_counts(signup),
-        attempts=services.attempts_of(signup),
+        attempts=(attempts := services.attempts_of(signup)),
+        stalled=services.stalled_uploads(attempts, utcnow()),
+        now=utcnow(),
     )
 
 
