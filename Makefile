@@ -32,7 +32,7 @@ run: $(STAMP) $(SECRET_FILE)
 	$(DEMO_ENV) $(FLASK) db upgrade
 	$(DEMO_ENV) $(FLASK) seed --if-empty
 	$(DEMO_ENV) $(FLASK) staff demo-admin
-	@echo "Training Desk is starting on $(ADDRESS); emails $(if $(TRAINING_MAIL_SERVER),go to the SMTP server $(TRAINING_MAIL_SERVER),appear in $(INSTANCE)/mail/)"
+	@echo "Training Desk is starting on $(ADDRESS); emails $(if $(TRAINING_MAIL_SERVER),go to the SMTP server $(TRAINING_MAIL_SERVER)$(if $(TRAINING_MAIL_PORT),:$(TRAINING_MAIL_PORT)),appear in $(INSTANCE)/mail/)"
 	@echo "The web server and both workers run under honcho (see Procfile); Ctrl-C stops them all."
 	export $(DEMO_ENV) PATH="$(abspath $(BIN)):$$PATH" PYTHONUNBUFFERED=1; \
 	exec $(BIN)/honcho start --procfile Procfile --port $(PORT)
