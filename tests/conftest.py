@@ -315,6 +315,24 @@ def signup_form(session_id: int, **overrides) -> dict:
     return {key: value for key, value in data.items() if value is not None}
 
 
+def sign_up(app, session_id: int, name: str, *alternates: int, email: str | None = None) -> str:
+    """Sign ``name`` up from a browser of its own, for ``session_id`` then ``alternates`` (its
+    second and third choices), with no attendees; returns its manage token. The contact is
+    ``email``, or the name's first word at clinic.example.org."""
+    choices = dict(zip(("second_choice", "third_choice"), alternates, strict=False))
+    response = app.test_client().post(
+        "/signup",
+        data=signup_form(
+            session_id,
+            organization_name=name,
+            contact_email=email or f"{name.split()[0].lower()}@clinic.example.org",
+            attendee_emails="",
+            **choices,
+        ),
+    )
+    return manage_token(response)
+
+
 def manage_token(response) -> str:
     """The manage token from a signup's redirect to its confirmation page."""
     match = re.fullmatch(r"/manage/([\w\-]+)/confirmation", response.headers["Location"])

@@ -5,7 +5,7 @@ where there is nothing to prepare for."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import manage_token, page_text, signup_form
+from conftest import page_text, sign_up
 from sqlalchemy import select
 
 from training.booking.models import Signup, TrainingSession
@@ -21,22 +21,6 @@ PREPARATION = "Before the session"
 def clock(time_machine):
     time_machine.move_to(NOW, tick=False)
     return time_machine
-
-
-def sign_up(app, session_id: int, name: str, *alternates: int) -> str:
-    """Sign ``name`` up from a browser of its own; returns its manage token."""
-    choices = dict(zip(("second_choice", "third_choice"), alternates, strict=False))
-    response = app.test_client().post(
-        "/signup",
-        data=signup_form(
-            session_id,
-            organization_name=name,
-            contact_email=f"{name.split()[0].lower()}@clinic.example.org",
-            attendee_emails="",
-            **choices,
-        ),
-    )
-    return manage_token(response)
 
 
 def confirmation(app, token: str) -> str:

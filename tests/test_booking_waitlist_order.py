@@ -4,7 +4,7 @@ one order for the roster, "number N in line" and who gets a freed seat."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import manage_token, page_text, signup_form
+from conftest import page_text, sign_up
 from sqlalchemy import select
 
 from training.booking.models import Signup, SignupChoice
@@ -21,21 +21,10 @@ def clock(time_machine):
     return time_machine
 
 
-def sign_up(app, clock, session_id: int, name: str, *alternates: int) -> str:
+def sign_up_next(app, clock, session_id: int, name: str, *alternates: int) -> str:
     """Sign ``name`` up from a browser of its own a minute after the last step; its token."""
     clock.shift(timedelta(minutes=1))
-    choices = dict(zip(("second_choice", "third_choice"), alternates, strict=False))
-    response = app.test_client().post(
-        "/signup",
-        data=signup_form(
-            session_id,
-            organization_name=name,
-            contact_email=f"{name.split()[0].lower()}@clinic.example.org",
-            attendee_emails="",
-            **choices,
-        ),
-    )
-    return manage_token(response)
+    return sign_up(app, session_id, name, *alternates)
 
 
 def in_line(client, token: str) -> str:
@@ -56,9 +45,9 @@ def test_an_organization_rejoining_from_its_manage_page_goes_behind_those_alread
 ):
     full = make_session(seats=1)
     doomed = make_session(starts_in=timedelta(days=4))
-    booked = sign_up(app, clock, full, "North Clinic")
-    stranded = sign_up(app, clock, doomed, "East Clinic")  # signed up before West Clinic
-    west = sign_up(app, clock, full, "West Clinic")  # waits for the full date
+    booked = sign_up_next(app, clock, full, "North Clinic")
+    stranded = sign_up_next(app, clock, doomed, "East Clinic")  # signed up before West Clinic
+    west = sign_up_next(app, clock, full, "West Clinic")  # waits for the full date
     clock.shift(timedelta(minutes=1))
     cancel_session(doomed)
     clock.shift(timedelta(minutes=1))
@@ -85,9 +74,9 @@ def test_a_booking_whose_session_staff_cancel_joins_the_back_of_its_other_dates_
 ):
     full = make_session(seats=1)
     doomed = make_session(starts_in=timedelta(days=4))
-    sign_up(app, clock, full, "North Clinic")
-    moved_back = sign_up(app, clock, doomed, "East Clinic", full)  # booked on its first choice
-    west = sign_up(app, clock, full, "West Clinic")
+    sign_up_next(app, clock, full, "North Clinic")
+    moved_back = sign_up_next(app, clock, doomed, "East Clinic", full)  # booked on its first choice
+    west = sign_up_next(app, clock, full, "West Clinic")
     clock.shift(timedelta(minutes=1))
     cancel_session(doomed)
 
@@ -105,10 +94,10 @@ def test_a_place_is_kept_when_staff_take_the_organization_off_another_date(
 ):
     full = make_session(seats=1)
     other_full = make_session(starts_in=timedelta(days=4), seats=1)
-    sign_up(app, clock, full, "North Clinic")
-    sign_up(app, clock, other_full, "South Clinic")
-    east = sign_up(app, clock, other_full, "East Clinic", full)
-    sign_up(app, clock, full, "West Clinic")
+    sign_up_next(app, clock, full, "North Clinic")
+    sign_up_next(app, clock, other_full, "South Clinic")
+    east = sign_up_next(app, clock, other_full, "East Clinic", full)
+    sign_up_next(app, clock, full, "West Clinic")
     clock.shift(timedelta(minutes=1))
     sign_in_as("staff")
     with app.app_context():
