@@ -548,6 +548,25 @@ def test_a_file_of_one_line_rows_is_judged_in_batches_and_a_quoted_one_row_by_ro
     assert batch_rows == 0
 
 
+def test_a_row_with_more_cells_than_the_columns_is_judged_in_a_batch_as_row_judge_judges_it():
+    """A batch whose rows all fit the columns, and batches where one row has cells past them
+    (blank ones, which are nothing; one holding text, which leaves the row to RowJudge
+    whole): every row's findings and record, and the totals, are RowJudge's."""
+    valid = ["Add", "123456789", "06/01/2025", "Ann", "Lee", "03/15", "CA", "B-555", "1.5",
+             "ABIM", "777", "2", "Medical Knowledge", "2"]  # fmt: skip
+    rows = [[*valid[:3], f"Ann{n}", *valid[4:]] for n in range(40)]
+    context = JudgeContext(ACTIVITIES, REGISTER, NoRecords(), TODAY)
+    for extra in ([], ["", " "], ["", "", "a note"], ["x"]):
+        cells = [*rows[:20], [*rows[20], *extra], *rows[21:]]
+        with patch.object(batches, "_CHUNK", 1024):
+            results, counted, batch_rows, slow = judged_in_batches(
+                delimited(cells, ",", "\r\n", 0), context
+            )
+        assert results == slow
+        assert counted == summarize(slow)
+        assert batch_rows == len(rows) - (1 if "".join(extra).strip() else 0)
+
+
 def test_the_register_names_in_batches_whom_row_judge_names_and_leaves_its_own_learners_alone():
     """Learners the register holds as written find nothing; a license, NPI or board ID it
     holds for someone else, and names it holds only the other way round, are named in
