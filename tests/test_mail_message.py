@@ -133,3 +133,18 @@ def test_outlook_links_fill_in_the_session_for_work_and_personal_accounts():
     assert query["startdt"] == ["2026-12-01T18:00:00Z"]
     assert query["enddt"] == ["2026-12-01T19:30:00Z"]
     assert query["subject"] == [DETAILS.summary]
+
+
+def test_every_part_says_utf_8_and_only_the_invite_file_is_an_attachment():
+    calendar = build_invite(DETAILS, method="REQUEST", stamp=datetime(2026, 11, 25, tzinfo=UTC))
+    message = arrived(envelope(calendar=calendar, calendar_method="REQUEST"))
+    leaves = [part for part in message.walk() if not part.is_multipart()]
+    assert [part.get_content_type() for part in leaves] == [
+        "text/plain",
+        "text/html",
+        "text/calendar",
+        "text/calendar",
+    ]
+    assert {part.get_content_charset() for part in leaves} == {"utf-8"}
+    assert [part.get_content_disposition() for part in leaves] == [None, None, None, "attachment"]
+    assert [part.get_param("name") for part in leaves] == [None, None, None, "invite.ics"]
