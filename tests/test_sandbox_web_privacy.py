@@ -237,3 +237,32 @@ def test_a_finding_message_holds_no_unmasked_identifier(app, client, token):
     assert entry.npi not in message
     assert entry.npi[-4:] in message
     assert rules.LICENSE_OR_NPI in message
+
+
+def test_findings_that_doubt_a_birthday_name_its_row_not_the_birthday(app, client, token):
+    """A semicolon CSV (European Excel) whose birthday reads either way, and a comma CSV with a
+    birthday only day first can be: the results page and the findings CSV that staff and
+    facilitators download say which row to check and how to write it, without the birthday."""
+    done = THREE_DAYS_AGO.strftime("%m/%d/%Y")
+    row = ["Add", "200012345", done, "Ann", "Lee", "08/07", "CA", "A912345", "1"] + [""] * 5
+    later = [*row[:3], "Bo", "Day", "09/10", *row[6:]]
+    first_day = [*row[:3], "Cy", "Fox", "25/12", *row[6:]]
+    expected = (
+        "2,Date of Birth,warning,DOB_MAYBE_DAY_FIRST,",
+        "a Date of Birth on row 2 was read month first, though its day may come first",
+    )
+    for data, said in zip(
+        (
+            downloads.template_text(";", rows=[row]),
+            downloads.template_text(",", rows=[later, first_day]),
+        ),
+        expected,
+        strict=True,
+    ):
+        attempt_url = upload(client, token, data).headers["Location"]
+        page = page_text(client.get(attempt_url))
+        findings_csv = client.get(f"{attempt_url}/findings.csv").get_data(as_text=True)
+        assert said in findings_csv
+        for shown in (page, findings_csv):
+            for birthday in ("August 7", "July 8", "September 10", "October 9", "07/08", "10/09"):
+                assert birthday not in shown

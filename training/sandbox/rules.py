@@ -305,7 +305,9 @@ CODES: dict[str, Rule] = {
         "again as MM/DD.",
     ),
     "DOB_INVALID_DAY": Rule(
-        ERROR, "Date of Birth is not a day of the year ({value}); check the month and day (MM/DD)."
+        ERROR,
+        "Date of Birth is not a day of the year ({value}); check the learner's month and day "
+        "and write them MM/DD.",
     ),
     "DOB_DAY_FIRST": Rule(
         ERROR,
@@ -314,8 +316,8 @@ CODES: dict[str, Rule] = {
     ),
     "DOB_MAYBE_DAY_FIRST": Rule(
         WARNING,
-        "Date of Birth may be written day first: {why}. PARS reads it month first, as {read}; "
-        "if it means {other}, write {fixed}.",
+        "Date of Birth may be written day first: {why}. PARS reads it month first; if the day "
+        "comes first in this row's birthday, swap the two numbers so that it reads MM/DD.",
     ),
     "DOB_MADE_A_DATE": Rule(
         WARNING,
@@ -580,7 +582,7 @@ CODES: dict[str, Rule] = {
         WARNING,
         "{evidence} can only be read day first, so the file probably writes all its dates day "
         "first, as Excel does in many countries. Dates that read either way were read month "
-        "first, as PARS reads them: {example} was read as {read}, though it may mean {other}. "
+        "first, as PARS reads them: {example}. "
         "Check every date whose day is 12 or less, and write the dates month first "
         "(MM/DD/YYYY, birthdays MM/DD).",
     ),
