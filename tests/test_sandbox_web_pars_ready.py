@@ -383,3 +383,19 @@ def test_the_pars_ready_file_keeps_the_name_the_file_was_uploaded_with(
     assert response.headers["Content-Type"] == (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
+
+
+def test_a_mac_roman_csv_comes_back_with_its_accented_names_and_a_warning(client, token):
+    """Old Excel for Mac's "CSV (Macintosh)": Mac Roman, lines ended by a lone return."""
+    entry = learners()[0]
+    row = ["Add", ACTIVITY, completed(), "Rosé", entry.last_name,
+           f"{entry.birth_month:02d}/{entry.birth_day:02d}", entry.state,
+           "", "1", "", "", "", "", ""]  # fmt: skip
+    data = "\r".join([",".join(rules.REQUIRED_HEADERS), ",".join(row), ""]).encode("mac_roman")
+    assert b"Ros\x8e" in data
+    attempt_url = upload(client, token, data)
+    page = page_text(client.get(attempt_url))
+    assert "FILE_MAC_ROMAN" in page and "Text encoded as Mac Roman." in page
+    assert "choose CSV UTF-8 (Comma delimited)" in page
+    text = client.get(f"{attempt_url}/pars-ready.txt").data.decode("utf-8")
+    assert "\tRosé\t" in text and "RosŽ" not in text

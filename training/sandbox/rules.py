@@ -572,6 +572,14 @@ CODES: dict[str, Rule] = {
         "The file is named {extension} but its columns are separated by {found}; it was read "
         "that way. PARS goes by the name: save it {fix}.",
     ),
+    "FILE_MAC_ROMAN": Rule(
+        WARNING,
+        'The file\'s text is in Mac Roman, as the old "CSV (Macintosh)" format of Excel for '
+        "Mac saves it, and was read that way, so its accented letters (é, ü, ñ) are the ones "
+        "typed. PARS may read it as Windows text and change them (Rosé would become RosŽ), and "
+        "the boards match names letter by letter: in Excel, File > Save As, choose CSV UTF-8 "
+        "(Comma delimited), and upload that file.",
+    ),
     "FILE_HIDDEN_ROWS": Rule(
         WARNING,
         "{count} hidden {rows} of the sheet ({which}) {were} judged like the others, and PARS "
