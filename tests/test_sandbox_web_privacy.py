@@ -9,7 +9,7 @@ from conftest import THREE_DAYS_AGO, page_text
 from sqlalchemy import func, select, update
 
 from training.extensions import db, utcnow
-from training.sandbox import downloads, judge, rules, services, tasks
+from training.sandbox import attempts, downloads, judge, rules, services, tasks
 from training.sandbox.models import (
     SandboxActivity,
     SandboxAttempt,
@@ -266,3 +266,38 @@ def test_findings_that_doubt_a_birthday_name_its_row_not_the_birthday(app, clien
         for shown in (page, findings_csv):
             for birthday in ("August 7", "July 8", "September 10", "October 9", "07/08", "10/09"):
                 assert birthday not in shown
+
+
+def test_deleting_while_an_upload_is_checked_counts_only_kept_records_and_stops_quietly(
+    app, client, token, monkeypatch, caplog
+):
+    """A tester deleted the sandbox data from one tab while the worker judged a large upload:
+    the count was of rows still being checked, the worker logged an error, and the first tab
+    said "We could not find that page"."""
+    upload(client, token, learner_file(last="Kept"))  # one record kept, judged in the request
+    monkeypatch.setattr(attempts, "WRITE_BATCH_ROWS", 5)
+    app.config["SANDBOX_INLINE_MAX_BYTES"] = 1
+    attempt_url = upload(client, token, learner_file(count=40)).headers["Location"]
+    said: list[str] = []
+    judge_attempt = attempts.judge_attempt
+
+    def judge_then_delete(*args, on_progress, **kwargs):
+        def progress(rows_judged: int) -> None:
+            on_progress(rows_judged)
+            if rows_judged >= 10 and not said:  # some rows written, pending, the rest to come
+                deleted = client.post(f"/manage/{token}/sandbox/delete", data={"confirm": "y"})
+                said.append(page_text(client.get(deleted.headers["Location"])))
+
+        return judge_attempt(*args, on_progress=progress, **kwargs)
+
+    monkeypatch.setattr(attempts, "judge_attempt", judge_then_delete)
+    with caplog.at_level(logging.INFO), app.app_context():
+        tasks.work()
+    assert "Deleted 1 sandbox record and 2 uploads with their findings." in said[0]
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert any("was deleted while it was worked on" in r.getMessage() for r in caplog.records)
+    assert set(counts(app).values()) == {0, 1}  # the activity stays; nothing else
+    gone = client.get(f"{attempt_url}/status", headers={"Accept": "application/json"})
+    assert gone.status_code == 404
+    assert "This upload is no longer in the sandbox: it was deleted" in gone.json["message"]
+    assert "This upload is no longer in the sandbox" in page_text(client.get(attempt_url))

@@ -402,6 +402,13 @@ def record_counts(signup: Signup) -> dict[str, int]:
 # --- Deleting --------------------------------------------------------------------------------
 
 
+# What a page of an upload no longer in the sandbox says (and its polling shows).
+UPLOAD_GONE = (
+    "This upload is no longer in the sandbox: it was deleted, with the sandbox data or at the "
+    "end of the retention period, and is no longer checked. Upload the file again to check it."
+)
+
+
 @dataclass(frozen=True)
 class Deleted:
     """How many records, uploads and activities were deleted."""
@@ -413,10 +420,9 @@ class Deleted:
 
 def delete_sandbox_data(signup: Signup, *, include_activities: bool) -> Deleted:
     """Delete the organization's records, attempts, findings, stored uploads, PARS-ready files
-    and column mappings (and, if asked, its practice activities)."""
-    records = db.session.execute(
-        delete(SandboxRecord).where(SandboxRecord.signup_id == signup.id)
-    ).rowcount
+    and column mappings (and, if asked, its practice activities). The records counted are the
+    ones kept: the pending rows of an upload still being checked go with it, uncounted."""
+    records = _delete_records(SandboxRecord.signup_id == signup.id)
     attempt_ids = select(SandboxAttempt.id).where(SandboxAttempt.signup_id == signup.id)
     db.session.execute(delete(SandboxFinding).where(SandboxFinding.attempt_id.in_(attempt_ids)))
     db.session.execute(delete(SandboxUpload).where(SandboxUpload.attempt_id.in_(attempt_ids)))
@@ -439,9 +445,7 @@ def purge_expired(now: datetime, retention_days: int) -> Deleted:
     """Delete sandbox records, attempts, findings, stored uploads, PARS-ready files and column
     mappings older than the retention period."""
     cutoff = now - timedelta(days=retention_days)
-    records = db.session.execute(
-        delete(SandboxRecord).where(SandboxRecord.created_at < cutoff)
-    ).rowcount
+    records = _delete_records(SandboxRecord.created_at < cutoff)
     old_attempts = select(SandboxAttempt.id).where(SandboxAttempt.created_at < cutoff)
     db.session.execute(delete(SandboxFinding).where(SandboxFinding.attempt_id.in_(old_attempts)))
     db.session.execute(delete(SandboxUpload).where(SandboxUpload.attempt_id.in_(old_attempts)))
@@ -452,6 +456,13 @@ def purge_expired(now: datetime, retention_days: int) -> Deleted:
     db.session.execute(delete(SandboxColumnMap).where(SandboxColumnMap.updated_at < cutoff))
     db.session.flush()
     return Deleted(records, attempts, 0)
+
+
+def _delete_records(which) -> int:
+    """Delete the records ``which`` selects; how many of them were kept records, not the
+    pending rows of an upload still being checked (which are not records yet)."""
+    db.session.execute(delete(SandboxRecord).where(which, SandboxRecord.is_pending.is_(True)))
+    return db.session.execute(delete(SandboxRecord).where(which)).rowcount
 
 
 # --- Column mappings for the organization's own spreadsheet ------------------------------------

@@ -288,7 +288,9 @@ def upload_too_large(_error):
 def _attempt_or_404(signup: Signup, attempt_id: int) -> SandboxAttempt:
     attempt = services.attempt_of(signup, attempt_id)
     if attempt is None:
-        abort(404)
+        # Said on the page and to its polling: an upload still being checked in one tab may be
+        # deleted with the sandbox data from another.
+        abort(404, description=services.UPLOAD_GONE)
     return attempt
 
 
