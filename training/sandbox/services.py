@@ -34,6 +34,7 @@ from training.sandbox import downloads, judge, mapping, rules
 from training.sandbox.columns import ColumnMap, header_key
 from training.sandbox.models import (
     ATTEMPT_DONE,
+    ATTEMPT_FAILED,
     ATTEMPT_QUEUED,
     FILE_BUILDING,
     FILE_FAILED,
@@ -703,12 +704,42 @@ class JudgedRow:
 
 def can_make_pars_file(attempt: SandboxAttempt) -> bool:
     """Whether a PARS-ready file can be made: the whole file judged, rows read, bytes kept."""
-    return (
-        attempt.status == ATTEMPT_DONE
-        and not attempt.learners_only
-        and attempt.rows_read > 0
-        and db.session.get(SandboxUpload, attempt.id) is not None
-    )
+    return pars_file_missing(attempt, "xlsx") is None
+
+
+def pars_file_missing(attempt: SandboxAttempt, kind: str) -> str | None:
+    """Why the upload has no file of this kind to download ("xlsx": the PARS-ready workbook,
+    or the rejected rows with what to fix; "txt": the accepted rows), in words for the page
+    its address opens; None when it has one."""
+    if attempt.status == ATTEMPT_FAILED:
+        return (
+            "We could not finish checking this upload, so it has no files to download; upload "
+            "the file again."
+        )
+    if attempt.status != ATTEMPT_DONE:
+        return "This upload is still being checked: its files can be downloaded once it is done."
+    if attempt.learners_only:
+        return (
+            "A learners-only check makes no PARS-ready file: it checked identities, not "
+            "credits. Upload the file with credits to get one."
+        )
+    if attempt.rows_read == 0:
+        return (
+            "No learner row of this upload could be read, so it has no files to download: its "
+            "results say why."
+        )
+    if db.session.get(SandboxUpload, attempt.id) is None:
+        return (
+            "This upload's file is no longer kept, so its files cannot be made: upload the file "
+            "again."
+        )
+    if kind == "txt" and attempt.rows_accepted == 0:
+        return (
+            "No row of this upload was accepted, so there is no PARS-ready text file to upload "
+            "to PARS. The rejected rows, with what to fix, are in the Excel workbook offered on "
+            "its results page."
+        )
+    return None
 
 
 def judged_rows(attempt: SandboxAttempt, *, today: date, max_bytes: int) -> Iterator[JudgedRow]:
@@ -795,7 +826,9 @@ def make_pars_file(
     if on_progress is not None:
         rows = _counted(rows, on_progress)
     if kind == "xlsx":
-        return downloads.pars_ready_xlsx(rows, activities, today)
+        return downloads.pars_ready_xlsx(
+            rows, activities, today, has_accepted=attempt.rows_accepted > 0
+        )
     return downloads.pars_ready_text(rows, activities, today)
 
 

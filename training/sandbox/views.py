@@ -424,8 +424,8 @@ def pars_ready(token: str, attempt_id: int, kind: str):
     else the one the worker made (until it has, the results page, which offers to prepare it)."""
     signup = signup_or_404(token)
     attempt = _attempt_or_404(signup, attempt_id)
-    if not services.can_make_pars_file(attempt):
-        abort(404)
+    if (missing := services.pars_file_missing(attempt, kind)) is not None:
+        abort(404, description=missing)  # an address not linked, opened all the same
     back = url_for("sandbox.attempt", token=token, attempt_id=attempt.id) + "#pars-ready"
     activities, today, inputs_key = _pars_inputs(signup)
     if _builds_in_request(attempt):
