@@ -272,7 +272,7 @@ def test_a_waiting_upload_says_when_no_sandbox_worker_is_running(app, client, st
         "Nothing is checking files at the moment: the sandbox's checker has not started yet"
         in never
     )
-    assert f"tell the training staff: it is upload number {attempt_id}" in never
+    assert "tell the training staff: it is upload number 1." in never
     assert (
         "The sandbox worker has never run, so this waits. "
         "Start it with flask --app training sandbox work --watch"
@@ -339,7 +339,7 @@ def test_an_upload_whose_worker_died_mid_check_says_the_check_stopped(
         "the sandbox's checker last ran 12 min ago. Your file is kept, and it is checked again "
         "from the start as soon as the checker runs again." in page
     )
-    assert f"tell the training staff: it is upload number {attempt_id}" in page
+    assert "tell the training staff: it is upload number 1." in page
     assert stopped in page_text(client.get(home_path))
     status = client.get(f"{attempt_path}/status").get_json()
     assert status["label"] == stopped
@@ -654,3 +654,29 @@ def test_an_upload_after_the_sandbox_was_emptied_never_takes_a_deleted_uploads_n
         first_link.rstrip("/").split("/")[-1]
     )
     assert client.get(first_link).status_code == 404
+
+
+def test_each_organization_sees_its_own_upload_numbers(client, make_session, token):
+    """Org B's first upload is its upload 1, not the 17th of the whole sandbox (URLs keep
+    their ids)."""
+    for _ in range(2):
+        upload(client, token, big_file(1))
+    other = manage_token(
+        client.post(
+            "/signup",
+            data=signup_form(
+                make_session(),
+                organization_name="Coastal Health Education",
+                contact_email="kai@coastal.example.org",
+                attendee_emails="",
+            ),
+        )
+    )
+    client.post(f"/manage/{other}/sandbox/activities/example")
+    attempt_path = upload(client, other, big_file(1)).headers["Location"]
+    assert attempt_path.rstrip("/").endswith("/3")  # the id, counted across organizations
+    home = page_text(client.get(f"/manage/{other}/sandbox"))
+    assert "results of upload 1" in home and "results of upload 3" not in home
+    findings = client.get(f"{attempt_path}/findings.csv")
+    assert "findings-upload-1.csv" in findings.headers["Content-Disposition"]
+    assert "results of upload 2" in page_text(client.get(f"/manage/{token}/sandbox"))

@@ -615,7 +615,7 @@ def _findings_csv(attempt: SandboxAttempt):
     lines = downloads.findings_csv(services.all_findings(attempt))
     return attachment(
         stream_with_context(lines),
-        filename=f"findings-upload-{attempt.id}.csv",
+        filename=f"findings-upload-{attempt.number}.csv",
         mimetype=CSV_MIMETYPE,
         personal=True,
     )
