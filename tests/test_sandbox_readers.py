@@ -295,6 +295,22 @@ def test_text_named_xlsx_and_a_workbook_named_csv_are_refused(tmp_path):
     assert file_code(judged(workbook, "learners.csv")) == "FILE_TYPE"
 
 
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (csv_text(VALID_ROW).encode("utf-8-sig"), "The file is CSV text named .xlsx, not an "
+         "Excel workbook; rename it to .csv (nothing else in it needs to change)"),
+        (csv_text(VALID_ROW, delimiter="\t").encode(), "The file is tab-delimited text named "
+         ".xlsx, not an Excel workbook; rename it to .txt"),
+        (csv_text(VALID_ROW).encode("utf-16"), "named .xlsx but is not an Excel workbook; "
+         "upload a .csv"),
+    ],
+)  # fmt: skip
+def test_text_renamed_xlsx_is_told_to_take_its_own_name_back(data, said):
+    [finding] = judged(data, "learners.xlsx")
+    assert finding.code == "FILE_TYPE" and said in finding.message
+
+
 def test_binary_text_is_refused_for_its_type():
     assert file_code(judged(b"Record Action\x00\x01\x02", "learners.csv")) == "FILE_TYPE"
 

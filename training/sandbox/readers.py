@@ -213,11 +213,11 @@ def _open_content(data: BinaryIO, extension: str, resources: ExitStack) -> Learn
                 )
             raise _not_a_sheet(what, extension)
         return _open_xlsx(data, resources)
-    if extension == ".xlsx":
-        raise _file_type("named .xlsx but is not an Excel workbook")
     for signature, what in _BINARY_SIGNATURES.items():
         if head.startswith(signature):
             raise _file_type(f"{what} named {extension}")
+    if extension == ".xlsx":
+        raise _text_named_xlsx(head)
     if head.startswith(_WIDE_BOMS):
         # UTF-32's byte-order marks start with UTF-16's: they are told apart first.
         wide = "UTF-32" if head.startswith(_WIDE_BOMS[:2]) else "UTF-16"
@@ -227,6 +227,20 @@ def _open_content(data: BinaryIO, extension: str, resources: ExitStack) -> Learn
     if b"\x00" in head:
         raise _file_type(f"binary data named {extension}, not text")
     return _open_text(data, extension, resources)
+
+
+def _text_named_xlsx(head: bytes) -> FileProblem:
+    """FILE_TYPE for a file named .xlsx that is no workbook: text (a CSV renamed, or saved by a
+    program that names its export .xlsx) needs only its right name, as a workbook named .docx
+    does; other bytes are told to upload a learner file."""
+    if b"\x00" in head:  # binary, or UTF-16 "Unicode Text", which a new name would not fix
+        return _file_type("named .xlsx but is not an Excel workbook")
+    first_line = head.split(b"\n", 1)[0]
+    kind, name = ("tab-delimited text", ".txt") if b"\t" in first_line else ("CSV text", ".csv")
+    return _file_type(
+        f"{kind} named .xlsx, not an Excel workbook",
+        f"rename it to {name} (nothing else in it needs to change) and upload it again",
+    )
 
 
 def _zip_names(data: BinaryIO) -> set[str]:
