@@ -105,6 +105,15 @@ def test_counts_of_a_large_upload_are_shown_with_thousands_separators(app, clien
     assert "125,000 121,500 3,500 1,250" in page_text(client.get(f"/manage/{token}/sandbox"))
 
 
+def test_the_sandbox_records_of_each_activity_are_counted_with_thousands_separators(
+    client, token, monkeypatch
+):
+    # As 50,013 records held leave them (writing them would take the suite a minute).
+    monkeypatch.setattr(services, "record_counts", lambda signup: {"200012345": 50_013})
+    home = page_text(client.get(f"/manage/{token}/sandbox"))
+    assert "50,013" in home and "50013" not in home
+
+
 def test_results_show_the_summary_and_findings_and_the_csv_header_is_exact(client, token):
     first, second = people(2)
     data = csv_file(learner_row(first), learner_row(second, **{rules.DATE_OF_BIRTH: "04/12/1970"}))

@@ -562,7 +562,7 @@ def columns_to_map(attempt: SandboxAttempt, *, today: date, max_bytes: int) -> C
     shown = _columns_that_matter(header, samples, current)
     if len(shown) > MAPPING_MAX_SELECTS:
         raise SandboxError(
-            f"Your file has {len(header)} columns, {len(shown)} of them with values in the "
+            f"Your file has {len(header):,} columns, {len(shown):,} of them with values in the "
             f"first rows: too many to match one by one here (at most {MAPPING_MAX_SELECTS}). "
             "Delete the columns PARS does not need, keeping the learners' names, birth dates, "
             "license numbers or NPIs, states, completion dates and credits, and upload the file "
