@@ -870,32 +870,3 @@ def test_a_slash_date_outside_the_activity_that_fits_read_day_first_says_what_it
             5: "Completion Date 03/10/2026 is outside the activity's dates (11/01/2026 to "
             "11/30/2026); enter the date the learner completed it.",
         }
-
-
-def test_a_name_with_digits_is_warned_about_on_every_path():
-    """ "First12345" gets the warning NAME_HAS_DIGIT (the boards match names letter by letter)
-    and stays accepted, read in batches, on the fast path and row by row alike."""
-    valid = ["Add", "123456789", "06/01/2025", "Ann", "Lee", "03/15", "CA", "A-12345", "1.5",
-             "", "", "", "", ""]  # fmt: skip
-    rows = [
-        valid,
-        [*valid[:3], "First12345", "Lee2", "03/15", "CA", "", *valid[8:]],
-        [*valid[:3], "Bo", "Lee", "03/15", "CA", "", *valid[8:]],
-    ]
-    context = JudgeContext(ACTIVITIES, REGISTER, NoRecords(), TODAY)
-    results, _counted, _batch_rows, slow = judged_in_batches(
-        delimited(rows, ",", "\r\n", 0), context
-    )
-    fast, by_row, _fast_rows = both_ways(csv_file(rows, rules.REQUIRED_HEADERS), context)
-    for judged in (results, slow, fast, by_row):
-        plain, digits, other = judged
-        assert plain.accepted and other.accepted and not plain.findings
-        assert digits.accepted
-        assert [(f.code, f.column) for f in digits.findings] == [
-            ("NAME_HAS_DIGIT", rules.FIRST_NAME),
-            ("NAME_HAS_DIGIT", rules.LAST_NAME),
-        ]
-        assert digits.findings[0].message.startswith(
-            'First Name "First12345" holds a digit; PARS and the boards match names letter by '
-            "letter"
-        )

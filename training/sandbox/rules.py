@@ -344,13 +344,6 @@ CODES: dict[str, Rule] = {
         'delimited)" and retype the name.',
         STAGE_BOARD,
     ),
-    "NAME_HAS_DIGIT": Rule(
-        WARNING,
-        "{column} {value} holds a digit; PARS and the boards match names letter by letter, so "
-        "the learner may not be matched: enter the legal name in letters only (an ID or a note "
-        "belongs in its own column).",
-        STAGE_BOARD,
-    ),
     "UNUSUAL_CHARACTER": Rule(
         WARNING,
         "{column} holds {what}; PARS and the boards match names letter by letter, so enter the "

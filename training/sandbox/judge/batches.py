@@ -461,8 +461,7 @@ class BatchRows:
         cell = [pl.col(f"field_{index}") for index in range(width)]
         first, last, identifier, board_id = cell[3], cell[4], cell[7], cell[10]
         names_ok = pl.all_horizontal(
-            name.str.contains(r"^[^=+\-@?0-9][^?0-9]*$")
-            & (name.str.len_chars() <= rules.NAME_MAX_LENGTH)
+            name.str.contains(r"^[^=+\-@?][^?]*$") & (name.str.len_chars() <= rules.NAME_MAX_LENGTH)
             for name in (first, last)
         )
         npi_shaped = identifier.str.contains(f"^[0-9]{{{rules.NPI_DIGITS}}}$")

@@ -13,7 +13,6 @@ remembered state. A row that is not plain goes to RowJudge whole.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Hashable
 from decimal import Decimal
 from typing import Any
@@ -31,8 +30,6 @@ from training.sandbox.readers import Cell
 _MEMO_LIMIT = 4096
 # Text that a spreadsheet would run as a formula (see rows._FORMULA_STARTS).
 _FORMULA_STARTS = frozenset(("=", "+", "-", "@"))
-# A digit in a name (NAME_HAS_DIGIT): the row is RowJudge's.
-_DIGIT = re.compile(r"[0-9]")
 _new = object.__new__
 _set = object.__setattr__
 _record_fields = tuple(LearnerRecord.__dataclass_fields__)
@@ -132,8 +129,6 @@ class FastRows:
             and last_name[0] not in _FORMULA_STARTS
             and "?" not in first_name
             and "?" not in last_name
-            and not _DIGIT.search(first_name)
-            and not _DIGIT.search(last_name)
             and (not board_id or board_id.isdigit())
         ):
             return None

@@ -92,7 +92,6 @@ _License = tuple[str | None, str | None, str | None]
 _FirstDates = tuple[tuple[int, tuple[int, str]], tuple[int, tuple[int, str, int, int, int]]]
 # Text a spreadsheet program would run as a formula, in the columns that take any text.
 _FORMULA_STARTS = frozenset(("=", "+", "-", "@"))
-_DIGIT = re.compile(r"[0-9]")  # in a name: NAME_HAS_DIGIT
 
 
 class RowJudge:
@@ -386,7 +385,6 @@ class RowJudge:
             or _FORMULA_STARTS & {first_name[:1], last_name[:1]}
             or "?" in first_name
             or "?" in last_name
-            or _DIGIT.search(first_name + last_name)
         ):
             self._name_characters(number, first_name, last_name, add)
         problem, month, day, made_by = parse_birthday(row.date_of_birth, self.today)
@@ -496,8 +494,6 @@ class RowJudge:
                 add(make_finding("NAME_LETTER_LOST", number, column, value=shown(name)))
             if unusual := unusual_characters(name):
                 add(make_finding("UNUSUAL_CHARACTER", number, column, what=unusual))
-            if _DIGIT.search(name):
-                add(make_finding("NAME_HAS_DIGIT", number, column, value=shown(name)))
             if name[:1] in _FORMULA_STARTS:
                 add(make_finding("LOOKS_LIKE_FORMULA", number, column, start=f'"{name[0]}"'))
 
