@@ -295,6 +295,22 @@ def test_text_named_xlsx_and_a_workbook_named_csv_are_refused(tmp_path):
     assert file_code(judged(workbook, "learners.csv")) == "FILE_TYPE"
 
 
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (csv_text(VALID_ROW).encode("utf-8-sig"), "The file is CSV text named .xlsx, not an "
+         "Excel workbook; rename it to .csv (nothing else in it needs to change)"),
+        (csv_text(VALID_ROW, delimiter="\t").encode(), "The file is tab-delimited text named "
+         ".xlsx, not an Excel workbook; rename it to .txt"),
+        (csv_text(VALID_ROW).encode("utf-16"), "named .xlsx but is not an Excel workbook; "
+         "upload a .csv"),
+    ],
+)  # fmt: skip
+def test_text_renamed_xlsx_is_told_to_take_its_own_name_back(data, said):
+    [finding] = judged(data, "learners.xlsx")
+    assert finding.code == "FILE_TYPE" and said in finding.message
+
+
 def test_binary_text_is_refused_for_its_type():
     assert file_code(judged(b"Record Action\x00\x01\x02", "learners.csv")) == "FILE_TYPE"
 
@@ -554,3 +570,38 @@ def test_a_workbook_renamed_csv_says_to_rename_it_xlsx(tmp_path):
     assert finding.message.startswith(
         "The file is an Excel workbook named .csv: rename it to .xlsx (or save it as CSV)"
     )
+
+
+def excel_mac_csv(*rows: list[str], line_end: str = "\r") -> bytes:
+    """A CSV as Excel for Mac's old "CSV (Macintosh)" format saves it: Mac Roman text, every
+    line ended by a lone carriage return."""
+    lines = [",".join(rules.HEADERS), *(",".join(row) for row in rows)]
+    return (line_end.join(lines) + line_end).encode("mac_roman")
+
+
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [("Rosé", "Lee"), ("Renée", "O’Brien"), ("JOSÉ", "MÜLLER"), ("François", "Ñúñez")],
+)
+@pytest.mark.parametrize("line_end", ["\r", "\r\n"])
+def test_a_mac_roman_csv_keeps_its_accented_letters_and_says_how_to_save_it(first, last, line_end):
+    row = [*VALID_ROW[:3], first, last, *VALID_ROW[5:]]
+    data = excel_mac_csv(row, line_end=line_end)
+    assert data.decode("cp1252", "replace") != data.decode("mac_roman")  # "RosŽ" in Windows
+    for fast_path in (True, False):
+        note, result = list(
+            judge_file(io.BytesIO(data), "learners.csv", CONTEXT, fast_path=fast_path)
+        )
+        assert note.code == "FILE_MAC_ROMAN" and note.severity == "warning"
+        assert "save As, choose CSV UTF-8" in note.message.replace("Save", "save")
+        assert result.accepted
+        assert (result.record.first_name, result.record.last_name) == (first, last)
+
+
+@pytest.mark.parametrize("first", ["Renée", "José", "Žižek", "Ørsted", "Zoë", "ÉLODIE"])
+def test_a_windows_1252_csv_with_accented_names_is_not_taken_for_mac_roman(first):
+    row = [*VALID_ROW[:3], first, *VALID_ROW[4:]]
+    data = csv_text(row).encode("cp1252")
+    results = judged(data, "learners.csv")
+    assert [type(item) for item in results] == [RowResult]
+    assert results[0].record.first_name == first

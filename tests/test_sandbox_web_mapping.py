@@ -132,10 +132,11 @@ def test_required_columns_left_unmapped_are_named(client, token):
         f"{attempt_url}/columns", data=mapping_form(fill_action="", fill_activity="", column_4="")
     )
     assert response.status_code == 422
-    assert (
-        "Choose a column for Record Action, ACCME Activity ID, Completion Date (required columns)."
-        in page_text(response)
-    )
+    text = page_text(response)
+    assert "Choose a column for Completion Date (required columns)." in text
+    # The columns a select can fill for every row are asked for at that select.
+    assert "Choose Add for every row, or a column that holds the Record Action." in text
+    assert "Choose which of your activities these rows are for" in text
 
 
 def test_one_template_column_chosen_twice_is_refused_on_the_second(client, token):
@@ -470,3 +471,86 @@ def test_a_confirmed_mapping_leads_to_the_top_of_the_results_not_to_the_form_err
     path, _, fragment = location.partition("#")
     assert fragment == "results"
     assert '<h1 id="results">' in client.get(path).get_data(as_text=True)
+
+
+# The tester's own CSV: no Record Action and no activity column, "Given" for the first name.
+OWN_HEADER = "Surname,Given,Birth Date,Lic No,State,Completed,CME,Notes"
+
+
+def own_export(entries) -> bytes:
+    """The organization's own spreadsheet saved as CSV by Excel, without an activity column."""
+    done = THREE_DAYS_AGO
+    lines = [OWN_HEADER] + [
+        f"{e.last_name},{e.first_name},{e.birth_month:02d}/{e.birth_day:02d},{e.license_number},"
+        f"{e.state},{done.month}/{done.day}/{done.year},1,"
+        for e in entries
+    ]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def add_second_activity(client, token) -> str:
+    response = client.post(
+        f"/manage/{token}/sandbox/activities/new",
+        data={
+            "activity_id": "200054321",
+            "title": "Grand rounds",
+            "start_date": "2026-01-05",
+            "end_date": "2026-11-23",
+            "max_cme_credits": "2",
+        },
+    )
+    assert response.status_code == 303, page_text(response)
+    return "200054321"
+
+
+def test_with_two_activities_the_page_asks_which_one_the_rows_are_for(client, token):
+    second = add_second_activity(client, token)
+    attempt_url = upload(client, token, own_export(licensees(2))).headers["Location"]
+    page = client.get(attempt_url)
+    markup = page.get_data(as_text=True)
+    activity_select = re.search(r'<select[^>]*id="fill_activity".*?</select>', markup, re.S)
+    assert second in activity_select.group(0)
+    assert "Taken from the file" not in activity_select.group(0)
+    assert "Choose one…" in activity_select.group(0)
+    # The preview already says the check would be refused, and where to fix it.
+    preview = page_text(page).split("The first rows as they will be read")[1]
+    assert "Choose which of your activities these rows are for" in preview
+
+    data = {
+        f"column_{n}": target
+        for n, target in enumerate(
+            [
+                rules.LAST_NAME,
+                rules.FIRST_NAME,
+                rules.DATE_OF_BIRTH,
+                rules.LICENSE_OR_NPI,
+                rules.LICENSING_STATE,
+                rules.COMPLETION_DATE,
+                rules.CME_CREDITS,
+                "",
+            ]
+        )
+    }
+    data.update(fill_action="Add", fill_activity="")
+    refused = client.post(f"{attempt_url}/columns", data=data)
+    assert refused.status_code == 422
+    text = page_text(refused)
+    assert (
+        "Choose which of your activities these rows are for, or a column that holds their "
+        "ACCME Activity ID." in text
+    )
+    assert "required columns" not in text
+    assert 'href="#fill_activity"' in refused.get_data(as_text=True)
+
+    data.update(fill_activity=second)
+    checked = client.post(f"{attempt_url}/columns", data=data)
+    assert checked.status_code == 303
+
+
+def test_an_action_column_left_unmapped_points_to_the_select_that_fills_it(client, token):
+    attempt_url = upload(client, token, lms_export(licensees(2))).headers["Location"]
+    response = client.post(f"{attempt_url}/columns", data=mapping_form(fill_action=""))
+    assert response.status_code == 422
+    assert "Choose Add for every row, or a column that holds the Record Action." in page_text(
+        response
+    )

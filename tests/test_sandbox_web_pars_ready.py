@@ -265,6 +265,35 @@ def test_a_file_with_no_accepted_row_offers_its_rejected_rows_named_so_not_for_p
     workbook = load_workbook(io.BytesIO(response.data))
     assert workbook["Learners"].max_row == 2  # the guidance and the header: no learner
     assert workbook["Rejected rows"].max_row > 1  # the row, with what to fix
+    assert workbook.active.title == "Rejected rows"  # it opens on the sheet that has rows
+    # The text file, not linked, holds only accepted rows: its address says there are none.
+    text = client.get(f"{attempt_url}/pars-ready.txt")
+    assert text.status_code == 404 and "Content-Disposition" not in text.headers
+    assert "No row of this upload was accepted, so there is no PARS-ready text file" in page_text(
+        text
+    )
+
+
+def test_a_workbook_with_accepted_rows_opens_on_them(client, token):
+    attempt_url = upload(client, token, provider_file())
+    workbook = load_workbook(io.BytesIO(client.get(f"{attempt_url}/pars-ready.xlsx").data))
+    assert workbook.active.title == "Learners"
+
+
+def test_the_files_of_an_upload_with_nothing_to_give_say_why(client, token):
+    learners_only = client.post(
+        f"/manage/{token}/sandbox/uploads",
+        data={"learner_file": (io.BytesIO(provider_file()), "l.csv"), "mode": "learners"},
+        content_type="multipart/form-data",
+    ).headers["Location"]
+    unread = upload(client, token, b"Learner,Email\r\nLee,ann@example.org\r\n", "x.csv")
+    for attempt_url, said in (
+        (learners_only, "A learners-only check makes no PARS-ready file"),
+        (unread, "No learner row of this upload could be read"),
+    ):
+        for kind in ("xlsx", "txt"):
+            response = client.get(f"{attempt_url}/pars-ready.{kind}")
+            assert response.status_code == 404 and said in page_text(response)
 
 
 def test_staff_keep_the_list_of_state_boards_using_pars_data(app, client, token):
@@ -383,3 +412,19 @@ def test_the_pars_ready_file_keeps_the_name_the_file_was_uploaded_with(
     assert response.headers["Content-Type"] == (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
+
+
+def test_a_mac_roman_csv_comes_back_with_its_accented_names_and_a_warning(client, token):
+    """Old Excel for Mac's "CSV (Macintosh)": Mac Roman, lines ended by a lone return."""
+    entry = learners()[0]
+    row = ["Add", ACTIVITY, completed(), "Rosé", entry.last_name,
+           f"{entry.birth_month:02d}/{entry.birth_day:02d}", entry.state,
+           "", "1", "", "", "", "", ""]  # fmt: skip
+    data = "\r".join([",".join(rules.REQUIRED_HEADERS), ",".join(row), ""]).encode("mac_roman")
+    assert b"Ros\x8e" in data
+    attempt_url = upload(client, token, data)
+    page = page_text(client.get(attempt_url))
+    assert "FILE_MAC_ROMAN" in page and "Text encoded as Mac Roman." in page
+    assert "choose CSV UTF-8 (Comma delimited)" in page
+    text = client.get(f"{attempt_url}/pars-ready.txt").data.decode("utf-8")
+    assert "\tRosé\t" in text and "RosŽ" not in text

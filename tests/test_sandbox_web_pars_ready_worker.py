@@ -111,8 +111,8 @@ def test_the_page_says_how_many_rows_the_worker_has_written(app, client, attempt
     monkeypatch.setattr(services, "PARS_FILE_PROGRESS_ROWS", 2)
     make_workbook, seen = downloads.pars_ready_xlsx, []
 
-    def followed(rows, *args):
-        body = make_workbook(list(rows), *args)
+    def followed(rows, *args, **kwargs):
+        body = make_workbook(list(rows), *args, **kwargs)
         # The page's poll, as another request sends it: not in the worker's app context.
         poll = threading.Thread(
             target=lambda: seen.append(client.get(f"{attempt_url}/pars-ready/status").get_json())

@@ -9,7 +9,7 @@ from conftest import THREE_DAYS_AGO, page_text
 from sqlalchemy import func, select, update
 
 from training.extensions import db, utcnow
-from training.sandbox import downloads, judge, rules, services, tasks
+from training.sandbox import attempts, downloads, judge, rules, services, tasks
 from training.sandbox.models import (
     SandboxActivity,
     SandboxAttempt,
@@ -237,3 +237,67 @@ def test_a_finding_message_holds_no_unmasked_identifier(app, client, token):
     assert entry.npi not in message
     assert entry.npi[-4:] in message
     assert rules.LICENSE_OR_NPI in message
+
+
+def test_findings_that_doubt_a_birthday_name_its_row_not_the_birthday(app, client, token):
+    """A semicolon CSV (European Excel) whose birthday reads either way, and a comma CSV with a
+    birthday only day first can be: the results page and the findings CSV that staff and
+    facilitators download say which row to check and how to write it, without the birthday."""
+    done = THREE_DAYS_AGO.strftime("%m/%d/%Y")
+    row = ["Add", "200012345", done, "Ann", "Lee", "08/07", "CA", "A912345", "1"] + [""] * 5
+    later = [*row[:3], "Bo", "Day", "09/10", *row[6:]]
+    first_day = [*row[:3], "Cy", "Fox", "25/12", *row[6:]]
+    expected = (
+        "2,Date of Birth,warning,DOB_MAYBE_DAY_FIRST,",
+        "a Date of Birth on row 2 was read month first, though its day may come first",
+    )
+    for data, said in zip(
+        (
+            downloads.template_text(";", rows=[row]),
+            downloads.template_text(",", rows=[later, first_day]),
+        ),
+        expected,
+        strict=True,
+    ):
+        attempt_url = upload(client, token, data).headers["Location"]
+        page = page_text(client.get(attempt_url))
+        findings_csv = client.get(f"{attempt_url}/findings.csv").get_data(as_text=True)
+        assert said in findings_csv
+        for shown in (page, findings_csv):
+            for birthday in ("August 7", "July 8", "September 10", "October 9", "07/08", "10/09"):
+                assert birthday not in shown
+
+
+def test_deleting_while_an_upload_is_checked_counts_only_kept_records_and_stops_quietly(
+    app, client, token, monkeypatch, caplog
+):
+    """A tester deleted the sandbox data from one tab while the worker judged a large upload:
+    the count was of rows still being checked, the worker logged an error, and the first tab
+    said "We could not find that page"."""
+    upload(client, token, learner_file(last="Kept"))  # one record kept, judged in the request
+    monkeypatch.setattr(attempts, "WRITE_BATCH_ROWS", 5)
+    app.config["SANDBOX_INLINE_MAX_BYTES"] = 1
+    attempt_url = upload(client, token, learner_file(count=40)).headers["Location"]
+    said: list[str] = []
+    judge_attempt = attempts.judge_attempt
+
+    def judge_then_delete(*args, on_progress, **kwargs):
+        def progress(rows_judged: int) -> None:
+            on_progress(rows_judged)
+            if rows_judged >= 10 and not said:  # some rows written, pending, the rest to come
+                deleted = client.post(f"/manage/{token}/sandbox/delete", data={"confirm": "y"})
+                said.append(page_text(client.get(deleted.headers["Location"])))
+
+        return judge_attempt(*args, on_progress=progress, **kwargs)
+
+    monkeypatch.setattr(attempts, "judge_attempt", judge_then_delete)
+    with caplog.at_level(logging.INFO), app.app_context():
+        tasks.work()
+    assert "Deleted 1 sandbox record and 2 uploads with their findings." in said[0]
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert any("was deleted while it was worked on" in r.getMessage() for r in caplog.records)
+    assert set(counts(app).values()) == {0, 1}  # the activity stays; nothing else
+    gone = client.get(f"{attempt_url}/status", headers={"Accept": "application/json"})
+    assert gone.status_code == 404
+    assert "This upload is no longer in the sandbox: it was deleted" in gone.json["message"]
+    assert "This upload is no longer in the sandbox" in page_text(client.get(attempt_url))

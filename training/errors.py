@@ -56,8 +56,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         title, message = MESSAGES.get(error.code or 500, (error.name, error.description))
-        if error.code == 404 and error.description and "manage link" in error.description:
-            message = error.description
+        if error.code == 404 and error.description != type(error).description:
+            message = error.description  # the page said what is not there, and why
         if error.code == 429 and limiter.current_limit is not None:
             message = wait_message(limiter.current_limit.reset_at - time.time())
         back = None

@@ -459,16 +459,25 @@ def _number(text: str) -> Decimal | str:
 
 
 def pars_ready_xlsx(
-    rows: Iterable[JudgedRow], activities: Mapping[str, Activity], today: date
+    rows: Iterable[JudgedRow],
+    activities: Mapping[str, Activity],
+    today: date,
+    *,
+    has_accepted: bool = True,
 ) -> bytes:
     """The accepted rows in the ACCME Excel layout (guidance on row 1, the header on row 2),
-    the rejected rows with what to fix on a second sheet, and the ValidValues sheet.
+    the rejected rows with what to fix on a second sheet, and the ValidValues sheet. Without
+    an accepted row (``has_accepted``), the workbook opens on the rejected rows.
 
     Written row by row (openpyxl write-only), so a large file never sits in memory as cells.
     """
     workbook = Workbook(write_only=True)
     learners = workbook.create_sheet(PARS_READY_SHEET)
     rejected = workbook.create_sheet(REJECTED_SHEET)
+    if not has_accepted:  # set before any row: a write-only sheet writes its view first
+        learners.sheet_view.tabSelected = False
+        rejected.sheet_view.tabSelected = True
+        workbook.active = 1
     for position, header in enumerate(rules.HEADERS, start=1):
         width = max(14, len(header) + 2)
         learners.column_dimensions[get_column_letter(position)].width = width

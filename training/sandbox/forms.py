@@ -264,6 +264,21 @@ MAPPING_OPTIONS = [SelectChoice("", "Not used")] + [
 ]
 
 
+# What each "when the file has no such column" select fills, and what to say when neither a
+# column nor the select gives it: the message points to the select that fixes it.
+MAPPING_FILLS = {
+    rules.RECORD_ACTION: (
+        "fill_action",
+        "Choose Add for every row, or a column that holds the Record Action.",
+    ),
+    rules.ACTIVITY_ID: (
+        "fill_activity",
+        "Choose which of your activities these rows are for, or a column that holds their "
+        "ACCME Activity ID.",
+    ),
+}
+
+
 class ColumnMappingForm(Form):
     """Which template column each column of the file holds (a select per column, labelled with
     the column's letter and heading), and the values for every row when the file has no such
@@ -276,7 +291,7 @@ class ColumnMappingForm(Form):
     required = HiddenField(filters=[single_line])  # carries the message naming missing columns
     fill_action = SelectField(
         "Record Action, when the file has no such column",
-        choices=[SelectChoice("", "Taken from the file"), SelectChoice("Add", "Add, on every row")],
+        choices=[SelectChoice("Add", "Add, on every row")],
     )
     fill_activity = SelectField(
         "ACCME activity ID, when the file has no such column", validate_choice=False
@@ -300,7 +315,7 @@ class ColumnMappingForm(Form):
         super().__init__(formdata, **kwargs)
         self.header = tuple(header)
         self.learners_only = learners_only
-        self.fill_activity.choices = [SelectChoice("", "Taken from the file")] + [
+        self.fill_activity.choices = [
             SelectChoice(activity_id, f"{activity_id}: {title}")
             for activity_id, title in activities
         ]
@@ -321,6 +336,34 @@ class ColumnMappingForm(Form):
             )
             self._fields[field_name] = field
             self.column_fields.append(field)
+        # "Taken from the file" is offered only when a column is chosen for it: otherwise the
+        # select asks for a value, rather than starting on a choice that cannot work.
+        chosen = {field.data for field in self.column_fields}
+        for target, (fill_name, _message) in MAPPING_FILLS.items():
+            fill = self[fill_name]
+            first = (
+                SelectChoice("", "Taken from the file")
+                if target in chosen
+                else SelectChoice("", "Choose one…")
+            )
+            fill.choices = [first, *fill.choices]
+
+    def gaps(self) -> dict[str, str]:
+        """What the map leaves without a value, by the name of the field that fixes it (a
+        "when the file has no such column" select, else ``required``), in words for the page."""
+        column_map = self.column_map()
+        missing = missing_columns(column_map, learners_only=self.learners_only)
+        gaps = {
+            MAPPING_FILLS[target][0]: MAPPING_FILLS[target][1]
+            for target in missing
+            if target in MAPPING_FILLS and not self.learners_only
+        }
+        columns = [
+            target for target in missing if target not in MAPPING_FILLS or self.learners_only
+        ]
+        if columns:
+            gaps["required"] = "Choose a column for " + ", ".join(columns) + " (required columns)."
+        return gaps
 
     def column_map(self) -> ColumnMap:
         """The choices as a ColumnMap for the file's header."""
@@ -355,17 +398,10 @@ class ColumnMappingForm(Form):
         if self.fill_activity.data and self.fill_activity.data not in activities:
             self.fill_activity.errors.append("Choose one of your practice activities.")
             valid = False
-        column_map = self.column_map()
-        missing = (
-            []
-            if duplicate_targets(column_map)
-            else missing_columns(column_map, learners_only=self.learners_only)
-        )
-        if missing:
-            self.required.errors.append(
-                "Choose a column for " + ", ".join(missing) + " (required columns)."
-            )
-            valid = False
+        if not duplicate_targets(self.column_map()):
+            for name, message in self.gaps().items():
+                self[name].errors.append(message)
+                valid = False
         return valid
 
 

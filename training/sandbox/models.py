@@ -19,8 +19,10 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    func,
+    select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, aliased, column_property, mapped_column, relationship
 
 from training.booking.models import Signup
 from training.extensions import IDS_NEVER_REUSED, UTCDateTime, db, utcnow
@@ -190,6 +192,18 @@ class SandboxAttempt(db.Model):
         if not self.rows_expected:
             return None
         return min(99, self.rows_judged * 100 // self.rows_expected)
+
+
+_EARLIER = aliased(SandboxAttempt)
+# The upload's number among its organization's uploads (its 1st, 2nd...), as the organization
+# is shown it; ids are counted across every organization, so they stay in URLs only. Loaded
+# with the attempt (one subquery on the indexed signup_id), it counts the uploads still held.
+SandboxAttempt.number = column_property(
+    select(func.count(_EARLIER.id))
+    .where(_EARLIER.signup_id == SandboxAttempt.signup_id, _EARLIER.id <= SandboxAttempt.id)
+    .correlate_except(_EARLIER)
+    .scalar_subquery()
+)
 
 
 class SandboxUpload(db.Model):

@@ -213,11 +213,11 @@ def _open_content(data: BinaryIO, extension: str, resources: ExitStack) -> Learn
                 )
             raise _not_a_sheet(what, extension)
         return _open_xlsx(data, resources)
-    if extension == ".xlsx":
-        raise _file_type("named .xlsx but is not an Excel workbook")
     for signature, what in _BINARY_SIGNATURES.items():
         if head.startswith(signature):
             raise _file_type(f"{what} named {extension}")
+    if extension == ".xlsx":
+        raise _text_named_xlsx(head)
     if head.startswith(_WIDE_BOMS):
         # UTF-32's byte-order marks start with UTF-16's: they are told apart first.
         wide = "UTF-32" if head.startswith(_WIDE_BOMS[:2]) else "UTF-16"
@@ -227,6 +227,20 @@ def _open_content(data: BinaryIO, extension: str, resources: ExitStack) -> Learn
     if b"\x00" in head:
         raise _file_type(f"binary data named {extension}, not text")
     return _open_text(data, extension, resources)
+
+
+def _text_named_xlsx(head: bytes) -> FileProblem:
+    """FILE_TYPE for a file named .xlsx that is no workbook: text (a CSV renamed, or saved by a
+    program that names its export .xlsx) needs only its right name, as a workbook named .docx
+    does; other bytes are told to upload a learner file."""
+    if b"\x00" in head:  # binary, or UTF-16 "Unicode Text", which a new name would not fix
+        return _file_type("named .xlsx but is not an Excel workbook")
+    first_line = head.split(b"\n", 1)[0]
+    kind, name = ("tab-delimited text", ".txt") if b"\t" in first_line else ("CSV text", ".csv")
+    return _file_type(
+        f"{kind} named .xlsx, not an Excel workbook",
+        f"rename it to {name} (nothing else in it needs to change) and upload it again",
+    )
 
 
 def _zip_names(data: BinaryIO) -> set[str]:
@@ -311,6 +325,8 @@ def _open_text(data: BinaryIO, extension: str, resources: ExitStack) -> LearnerF
         reread=rows,
     )
     named = "\t" if extension in rules.TAB_EXTENSIONS else ","
+    if encoding == "mac_roman":
+        learner_file.notes.append(("FILE_MAC_ROMAN", {}))
     if delimiter == ";":
         learner_file.notes.append(("FILE_SEMICOLONS", {}))
     elif delimiter != named:
@@ -375,7 +391,9 @@ def _read_through(
     The check reads the whole file once through csv.reader, so a row that cannot be read is
     found before any row is judged rather than half-way.
     """
-    for encoding in ("utf-8-sig", "cp1252"):
+    for encoding in ("utf-8-sig", ""):
+        # Not UTF-8: one of the two single-byte encodings Excel saves CSV in, by its letters.
+        encoding = encoding or single_byte_encoding(data)
         swallowed: dict[int, tuple[int, int, int]] = {}
         try:
             if _one_line_rows(data, encoding):
@@ -406,7 +424,72 @@ def _read_through(
         except csv.Error as error:
             raise csv_problem(error) from None
         return encoding, swallowed, False
-    raise FileProblem("FILE_ENCODING", where=" as UTF-8 or Windows-1252")
+    raise FileProblem("FILE_ENCODING", where=" as UTF-8, Windows-1252 or Mac Roman")
+
+
+# A run of letters (ASCII or not) holding at least one byte above ASCII: a word whose letters
+# the two single-byte encodings read differently.
+_NON_ASCII_WORD = re.compile(rb"[A-Za-z\x80-\xff'\-]*[\x80-\xff][A-Za-z\x80-\xff'\-]*")
+_SCORED_WORDS = 200
+# The accented letters of Latin-script names; any other character read from a byte above ASCII
+# (™, †, ∑, Ž, ƒ, ı...) is unlikely in a learner file.
+_NAME_LETTERS = frozenset("àáâãäåæçèéêëìíîïñòóôõöøùúûüýÿßÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÑÒÓÔÕÖØÙÚÛÜÝœŒšŠžŽ")
+_NAME_APOSTROPHES = frozenset("’‘–")
+
+
+def single_byte_encoding(data: BinaryIO) -> str:
+    """ "mac_roman" for a text file old Excel for Mac saved as "CSV (Macintosh)", else
+    "cp1252" (Windows). The bytes above ASCII mean other letters in each ("Rosé" saved in Mac
+    Roman reads "RosŽ" as Windows-1252), so the words holding them are read both ways and the
+    reading with more letters plausible in a name wins; Windows-1252 on a tie, unless every
+    line ends with a lone carriage return, as only the Mac format writes them.
+
+    Our own check, not charset-normalizer's or chardet's (both installed): on a learner file,
+    mostly ASCII with a few accented names, they call a Mac Roman "Rosé" Windows-1252 (both
+    readings score no chaos) or guess an unrelated encoding with a confidence near 0.02.
+    """
+    words: list[bytes] = []
+    data.seek(0)
+    carriage_returns = line_feeds = 0
+    while len(words) < _SCORED_WORDS and (chunk := data.read(_CHUNK)):
+        carriage_returns += chunk.count(b"\r")
+        line_feeds += chunk.count(b"\n")
+        if not chunk.isascii():
+            words.extend(_NON_ASCII_WORD.findall(chunk, 0)[: _SCORED_WORDS - len(words)])
+    data.seek(0)
+    windows, mac = name_letters_score(words, "cp1252"), name_letters_score(words, "mac_roman")
+    mac_lines = carriage_returns > 0 and line_feeds == 0
+    # A reading of mostly unlikely characters in both is neither: Windows-1252 then refuses
+    # the bytes it leaves undefined, rather than Mac Roman reading anything as something.
+    return "mac_roman" if mac > max(windows, 0) or (mac == windows and mac_lines) else "cp1252"
+
+
+def name_letters_score(words: list[bytes], encoding: str) -> float:
+    """How plausible ``words`` read in ``encoding`` are as names: one point for each character
+    above ASCII that is an accented name letter where a name has it (a capital starts a word or
+    follows a capital), or an apostrophe between letters; one off for any other. A word that
+    does not decode (Windows-1252 leaves five bytes undefined) makes the reading impossible."""
+    score = 0
+    for word in words:
+        try:
+            text = word.decode(encoding)
+        except UnicodeDecodeError:
+            return float("-inf")
+        for at, char in enumerate(text):
+            if char.isascii():
+                continue
+            before = text[at - 1] if at else ""
+            after = text[at + 1] if at + 1 < len(text) else ""
+            if char in _NAME_APOSTROPHES:
+                plausible = before.isalpha() and after.isalpha()
+            elif char not in _NAME_LETTERS:
+                plausible = False
+            elif char.isupper():
+                plausible = not before.isalpha() or before.isupper()
+            else:  # a small letter right before a capital (OíBrien) is not a name's
+                plausible = not after.isupper()
+            score += 1 if plausible else -1
+    return score
 
 
 def _one_line_rows(data: BinaryIO, encoding: str) -> bool:

@@ -305,7 +305,9 @@ CODES: dict[str, Rule] = {
         "again as MM/DD.",
     ),
     "DOB_INVALID_DAY": Rule(
-        ERROR, "Date of Birth is not a day of the year ({value}); check the month and day (MM/DD)."
+        ERROR,
+        "Date of Birth is not a day of the year ({value}); check the learner's month and day "
+        "and write them MM/DD.",
     ),
     "DOB_DAY_FIRST": Rule(
         ERROR,
@@ -314,8 +316,8 @@ CODES: dict[str, Rule] = {
     ),
     "DOB_MAYBE_DAY_FIRST": Rule(
         WARNING,
-        "Date of Birth may be written day first: {why}. PARS reads it month first, as {read}; "
-        "if it means {other}, write {fixed}.",
+        "Date of Birth may be written day first: {why}. PARS reads it month first; if the day "
+        "comes first in this row's birthday, swap the two numbers so that it reads MM/DD.",
     ),
     "DOB_MADE_A_DATE": Rule(
         WARNING,
@@ -570,6 +572,14 @@ CODES: dict[str, Rule] = {
         "The file is named {extension} but its columns are separated by {found}; it was read "
         "that way. PARS goes by the name: save it {fix}.",
     ),
+    "FILE_MAC_ROMAN": Rule(
+        WARNING,
+        'The file\'s text is in Mac Roman, as the old "CSV (Macintosh)" format of Excel for '
+        "Mac saves it, and was read that way, so its accented letters (é, ü, ñ) are the ones "
+        "typed. PARS may read it as Windows text and change them (Rosé would become RosŽ), and "
+        "the boards match names letter by letter: in Excel, File > Save As, choose CSV UTF-8 "
+        "(Comma delimited), and upload that file.",
+    ),
     "FILE_HIDDEN_ROWS": Rule(
         WARNING,
         "{count} hidden {rows} of the sheet ({which}) {were} judged like the others, and PARS "
@@ -580,7 +590,7 @@ CODES: dict[str, Rule] = {
         WARNING,
         "{evidence} can only be read day first, so the file probably writes all its dates day "
         "first, as Excel does in many countries. Dates that read either way were read month "
-        "first, as PARS reads them: {example} was read as {read}, though it may mean {other}. "
+        "first, as PARS reads them: {example}. "
         "Check every date whose day is 12 or less, and write the dates month first "
         "(MM/DD/YYYY, birthdays MM/DD).",
     ),

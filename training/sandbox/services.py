@@ -34,6 +34,7 @@ from training.sandbox import downloads, judge, mapping, rules
 from training.sandbox.columns import ColumnMap, header_key
 from training.sandbox.models import (
     ATTEMPT_DONE,
+    ATTEMPT_FAILED,
     ATTEMPT_QUEUED,
     FILE_BUILDING,
     FILE_FAILED,
@@ -402,6 +403,13 @@ def record_counts(signup: Signup) -> dict[str, int]:
 # --- Deleting --------------------------------------------------------------------------------
 
 
+# What a page of an upload no longer in the sandbox says (and its polling shows).
+UPLOAD_GONE = (
+    "This upload is no longer in the sandbox: it was deleted, with the sandbox data or at the "
+    "end of the retention period, and is no longer checked. Upload the file again to check it."
+)
+
+
 @dataclass(frozen=True)
 class Deleted:
     """How many records, uploads and activities were deleted."""
@@ -413,10 +421,9 @@ class Deleted:
 
 def delete_sandbox_data(signup: Signup, *, include_activities: bool) -> Deleted:
     """Delete the organization's records, attempts, findings, stored uploads, PARS-ready files
-    and column mappings (and, if asked, its practice activities)."""
-    records = db.session.execute(
-        delete(SandboxRecord).where(SandboxRecord.signup_id == signup.id)
-    ).rowcount
+    and column mappings (and, if asked, its practice activities). The records counted are the
+    ones kept: the pending rows of an upload still being checked go with it, uncounted."""
+    records = _delete_records(SandboxRecord.signup_id == signup.id)
     attempt_ids = select(SandboxAttempt.id).where(SandboxAttempt.signup_id == signup.id)
     db.session.execute(delete(SandboxFinding).where(SandboxFinding.attempt_id.in_(attempt_ids)))
     db.session.execute(delete(SandboxUpload).where(SandboxUpload.attempt_id.in_(attempt_ids)))
@@ -439,9 +446,7 @@ def purge_expired(now: datetime, retention_days: int) -> Deleted:
     """Delete sandbox records, attempts, findings, stored uploads, PARS-ready files and column
     mappings older than the retention period."""
     cutoff = now - timedelta(days=retention_days)
-    records = db.session.execute(
-        delete(SandboxRecord).where(SandboxRecord.created_at < cutoff)
-    ).rowcount
+    records = _delete_records(SandboxRecord.created_at < cutoff)
     old_attempts = select(SandboxAttempt.id).where(SandboxAttempt.created_at < cutoff)
     db.session.execute(delete(SandboxFinding).where(SandboxFinding.attempt_id.in_(old_attempts)))
     db.session.execute(delete(SandboxUpload).where(SandboxUpload.attempt_id.in_(old_attempts)))
@@ -452,6 +457,13 @@ def purge_expired(now: datetime, retention_days: int) -> Deleted:
     db.session.execute(delete(SandboxColumnMap).where(SandboxColumnMap.updated_at < cutoff))
     db.session.flush()
     return Deleted(records, attempts, 0)
+
+
+def _delete_records(which) -> int:
+    """Delete the records ``which`` selects; how many of them were kept records, not the
+    pending rows of an upload still being checked (which are not records yet)."""
+    db.session.execute(delete(SandboxRecord).where(which, SandboxRecord.is_pending.is_(True)))
+    return db.session.execute(delete(SandboxRecord).where(which)).rowcount
 
 
 # --- Column mappings for the organization's own spreadsheet ------------------------------------
@@ -550,7 +562,7 @@ def columns_to_map(attempt: SandboxAttempt, *, today: date, max_bytes: int) -> C
     shown = _columns_that_matter(header, samples, current)
     if len(shown) > MAPPING_MAX_SELECTS:
         raise SandboxError(
-            f"Your file has {len(header)} columns, {len(shown)} of them with values in the "
+            f"Your file has {len(header):,} columns, {len(shown):,} of them with values in the "
             f"first rows: too many to match one by one here (at most {MAPPING_MAX_SELECTS}). "
             "Delete the columns PARS does not need, keeping the learners' names, birth dates, "
             "license numbers or NPIs, states, completion dates and credits, and upload the file "
@@ -692,12 +704,42 @@ class JudgedRow:
 
 def can_make_pars_file(attempt: SandboxAttempt) -> bool:
     """Whether a PARS-ready file can be made: the whole file judged, rows read, bytes kept."""
-    return (
-        attempt.status == ATTEMPT_DONE
-        and not attempt.learners_only
-        and attempt.rows_read > 0
-        and db.session.get(SandboxUpload, attempt.id) is not None
-    )
+    return pars_file_missing(attempt, "xlsx") is None
+
+
+def pars_file_missing(attempt: SandboxAttempt, kind: str) -> str | None:
+    """Why the upload has no file of this kind to download ("xlsx": the PARS-ready workbook,
+    or the rejected rows with what to fix; "txt": the accepted rows), in words for the page
+    its address opens; None when it has one."""
+    if attempt.status == ATTEMPT_FAILED:
+        return (
+            "We could not finish checking this upload, so it has no files to download; upload "
+            "the file again."
+        )
+    if attempt.status != ATTEMPT_DONE:
+        return "This upload is still being checked: its files can be downloaded once it is done."
+    if attempt.learners_only:
+        return (
+            "A learners-only check makes no PARS-ready file: it checked identities, not "
+            "credits. Upload the file with credits to get one."
+        )
+    if attempt.rows_read == 0:
+        return (
+            "No learner row of this upload could be read, so it has no files to download: its "
+            "results say why."
+        )
+    if db.session.get(SandboxUpload, attempt.id) is None:
+        return (
+            "This upload's file is no longer kept, so its files cannot be made: upload the file "
+            "again."
+        )
+    if kind == "txt" and attempt.rows_accepted == 0:
+        return (
+            "No row of this upload was accepted, so there is no PARS-ready text file to upload "
+            "to PARS. The rejected rows, with what to fix, are in the Excel workbook offered on "
+            "its results page."
+        )
+    return None
 
 
 def judged_rows(attempt: SandboxAttempt, *, today: date, max_bytes: int) -> Iterator[JudgedRow]:
@@ -784,7 +826,9 @@ def make_pars_file(
     if on_progress is not None:
         rows = _counted(rows, on_progress)
     if kind == "xlsx":
-        return downloads.pars_ready_xlsx(rows, activities, today)
+        return downloads.pars_ready_xlsx(
+            rows, activities, today, has_accepted=attempt.rows_accepted > 0
+        )
     return downloads.pars_ready_text(rows, activities, today)
 
 

@@ -161,7 +161,8 @@ def run_claim(claim: Claim) -> bool:
                 )
             db.session.commit()
     except LostClaim:
-        db.session.rollback()
+        if _deleted_meanwhile(SandboxAttempt, claim.attempt_id, "sandbox attempt"):
+            return False
         current_app.logger.warning(
             "sandbox attempt %s was taken over by another worker", claim.attempt_id
         )
@@ -222,9 +223,21 @@ def judge_in_request(attempt: SandboxAttempt, stream: IO[bytes]) -> bool:
     return True
 
 
-def record_failure(attempt_id: int, error: Exception) -> None:
-    """Mark an attempt failed and log the kind of error only: its text may hold learner data."""
+def _deleted_meanwhile(model, row_id: int, what: str) -> bool:
+    """Roll the work back; whether its row is gone, deleted with the organization's sandbox
+    data (or by the purge) while it was worked on: said in an info log, as nothing failed."""
     db.session.rollback()
+    if db.session.get(model, row_id) is not None:
+        return False
+    current_app.logger.info("%s %s was deleted while it was worked on; stopped", what, row_id)
+    return True
+
+
+def record_failure(attempt_id: int, error: Exception) -> None:
+    """Mark an attempt failed and log the kind of error only: its text may hold learner data.
+    An attempt deleted while it was judged (its rows' writes then fail) is not a failure."""
+    if _deleted_meanwhile(SandboxAttempt, attempt_id, "sandbox attempt"):
+        return
     current_app.logger.error(
         "sandbox attempt %s failed: %s (details withheld: they may hold learner data)",
         attempt_id,
@@ -334,7 +347,8 @@ def make_claimed_file(claim: FileClaim) -> bool:
                 raise LostClaim
             db.session.commit()
     except LostClaim:
-        db.session.rollback()
+        if _deleted_meanwhile(SandboxParsFile, claim.file_id, "sandbox PARS-ready file"):
+            return False
         current_app.logger.warning(
             "sandbox PARS-ready file %s was taken over by another worker", claim.file_id
         )
@@ -370,8 +384,10 @@ def _release_file(claim: FileClaim) -> None:
 
 
 def _fail_file(claim: FileClaim, error: Exception) -> None:
-    """Mark a file failed, logging the kind of error only: its text may hold learner data."""
-    db.session.rollback()
+    """Mark a file failed, logging the kind of error only: its text may hold learner data; a
+    file deleted while it was made (with its upload) is not a failure."""
+    if _deleted_meanwhile(SandboxParsFile, claim.file_id, "sandbox PARS-ready file"):
+        return
     current_app.logger.error(
         "sandbox PARS-ready file %s failed: %s (details withheld: they may hold learner data)",
         claim.file_id,

@@ -288,7 +288,9 @@ def upload_too_large(_error):
 def _attempt_or_404(signup: Signup, attempt_id: int) -> SandboxAttempt:
     attempt = services.attempt_of(signup, attempt_id)
     if attempt is None:
-        abort(404)
+        # Said on the page and to its polling: an upload still being checked in one tab may be
+        # deleted with the sandbox data from another.
+        abort(404, description=services.UPLOAD_GONE)
     return attempt
 
 
@@ -422,8 +424,8 @@ def pars_ready(token: str, attempt_id: int, kind: str):
     else the one the worker made (until it has, the results page, which offers to prepare it)."""
     signup = signup_or_404(token)
     attempt = _attempt_or_404(signup, attempt_id)
-    if not services.can_make_pars_file(attempt):
-        abort(404)
+    if (missing := services.pars_file_missing(attempt, kind)) is not None:
+        abort(404, description=missing)  # an address not linked, opened all the same
     back = url_for("sandbox.attempt", token=token, attempt_id=attempt.id) + "#pars-ready"
     activities, today, inputs_key = _pars_inputs(signup)
     if _builds_in_request(attempt):
@@ -613,7 +615,7 @@ def _findings_csv(attempt: SandboxAttempt):
     lines = downloads.findings_csv(services.all_findings(attempt))
     return attachment(
         stream_with_context(lines),
-        filename=f"findings-upload-{attempt.id}.csv",
+        filename=f"findings-upload-{attempt.number}.csv",
         mimetype=CSV_MIMETYPE,
         personal=True,
     )

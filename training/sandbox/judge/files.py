@@ -678,11 +678,11 @@ def hidden_rows_judged(numbers: list[int]) -> Finding:
     count = len(numbers)
     which = ", ".join(str(number) for number in numbers[:10])
     if count > 10:
-        which += f" and {count - 10} more"
+        which += f" and {count - 10:,} more"
     return make_finding(
         "FILE_HIDDEN_ROWS",
         None,
-        count=count,
+        count=f"{count:,}",
         rows="row" if count == 1 else "rows",
         which=f"row {which}" if count == 1 else f"rows {which}",
         were="was" if count == 1 else "were",
@@ -705,11 +705,11 @@ def merged_cells_judged(blocks: list[str]) -> Finding:
     count = len(blocks)
     which = ", ".join(blocks[:10])
     if count > 10:
-        which += f" and {count - 10} more"
+        which += f" and {count - 10:,} more"
     return make_finding(
         "FILE_MERGED_CELLS",
         None,
-        count=count,
+        count=f"{count:,}",
         blocks="block" if count == 1 else "blocks",
         which=which,
     )

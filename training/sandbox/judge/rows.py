@@ -418,9 +418,6 @@ class RowJudge:
                 number,
                 rules.DATE_OF_BIRTH,
                 why=self.day_first_reason,
-                read=month_and_day(month, day),
-                other=month_and_day(day, month),
-                fixed=f"{day:02d}/{month:02d}",
             )
         )
 
@@ -450,17 +447,18 @@ class RowJudge:
             (0, self.either_way_seen),
         )
         kind, text, month, day, year = example
-        read, other = month_and_day(month, day), month_and_day(day, month)
+        on_row = f" on row {example_row}" if example_row else ""
         if kind == 0:
-            read, other = f"{read}, {year}", f"{other}, {year}"
+            read, other = month_and_day(month, day), month_and_day(day, month)
+            example = f"Completion Date {text}{on_row} was read as {read}, {year}, though it may "
+            example += f"mean {other}, {year}"
+        else:  # a birthday is not shown: the spec masks Date of Birth in every finding
+            example = f"a Date of Birth{on_row} was read month first, though its day may come first"
         return make_finding(
             "FILE_DATES_DAY_FIRST",
             None,
             evidence=evidence[1] + (f" on row {evidence_row}" if evidence_row else ""),
-            example=(f"Completion Date {text}" if kind == 0 else "a Date of Birth")
-            + (f" on row {example_row}" if example_row else ""),
-            read=read,
-            other=other,
+            example=example,
         )
 
     def first_dates_day_first(self, rows: Iterable[tuple[int, LearnerRow]]) -> _FirstDates | None:

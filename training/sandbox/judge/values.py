@@ -332,11 +332,11 @@ def birthday_problem_detail(code: str, cell: Cell) -> str:
     a birth year: a description for DOB_FORMAT, what is wrong with the day for DOB_INVALID_DAY,
     the form written for DOB_DAY_FIRST."""
     text = cell_text(cell)
-    if code == "DOB_INVALID_DAY":
-        month, day = (int(part) for part in text.split("/"))
+    if code == "DOB_INVALID_DAY":  # said without the numbers: they are the learner's birthday
+        month = int(text.split("/")[0])
         if not 1 <= month <= 12:
-            return f"there is no month {month}"
-        return f"month {month:02d} has no day {day}"
+            return "its month is not 01 to 12"
+        return "its month has no such day"
     if code == "DOB_DAY_FIRST":
         return "DD.MM." if "." in text else "DD/MM"
     return describe_birthday(text)
