@@ -342,3 +342,40 @@ def test_a_session_cancelled_while_followed_says_so_in_place_of_everything_old(t
     expect(participant.get_by_role("button", name="I need help")).to_have_count(0)
     booking.click()
     expect(participant.get_by_role("heading", level=1)).to_be_visible()
+
+
+def test_a_participant_marked_helped_hears_it_and_the_call_message_goes(tabs, site):
+    facilitator, participant, _other = tabs
+    sign_in_and_open_console(facilitator, site)
+    facilitator.get_by_role("button", name="Start the session").click()
+    participant.goto(f"/manage/{site.tokens[0]}/live")
+    participant.get_by_role("button", name="I need help").click()
+    expect(participant.locator(".flash")).to_contain_text("A facilitator has been told")
+
+    facilitator.locator(f"#helped-{site.signup_ids[0]}").click()
+    helped = participant.locator("#helped-status")
+    expect(helped).to_have_text(
+        "A facilitator marked you as helped. If you are still stuck, press “I need help” again."
+    )
+    expect(participant.locator("#live-announce")).to_have_text("A facilitator marked you as helped")
+    expect(participant.locator(".flash")).to_have_count(0)
+    expect(participant.get_by_text("A facilitator knows you need help.")).to_have_count(0)
+    expect(participant.get_by_role("button", name="I need help")).to_be_visible()
+
+
+def test_without_javascript_a_participant_marked_helped_reads_it_on_refresh(browser, tabs, site):
+    facilitator = tabs[0]
+    participant = open_tab(browser, site, java_script_enabled=False)
+    try:
+        sign_in_and_open_console(facilitator, site)
+        facilitator.get_by_role("button", name="Start the session").click()
+        participant.goto(f"/manage/{site.tokens[0]}/live")
+        participant.get_by_role("button", name="I need help").click()
+        facilitator.locator(f"#helped-{site.signup_ids[0]}").click()
+        participant.get_by_role("link", name="Refresh").click()
+        expect(participant.locator("#helped-status")).to_contain_text(
+            "A facilitator marked you as helped."
+        )
+        expect(participant.locator("#help-status")).to_have_count(0)
+    finally:
+        participant.context.close()

@@ -1335,3 +1335,36 @@ def test_help_past_the_scheduled_end_of_a_session_never_started_is_refused(app, 
     assert "The session has ended, so no facilitator is watching for help now." in help_page
     with app.app_context():
         assert db.session.scalars(select(LiveAttendance)).all() == []
+
+
+def test_an_organization_marked_helped_reads_so_in_place_of_its_call_for_help(
+    app, live, facilitator
+):
+    participant = app.test_client()
+    facilitator.post(console_url(live, "start"))
+    participant.post(follow_url(live, action="help"))
+    facilitator.post(console_url(live, f"help/{live.signup_ids[SIERRA]}/clear"))
+
+    # Without JavaScript: the Refresh link's page.
+    text = page_text(participant.get(follow_url(live)))
+    assert "A facilitator marked you as helped." in text
+    assert "A facilitator knows you need help." not in text
+    assert "I need help" in text
+    state = participant.get(follow_url(live, action="state.json")).get_json()
+    assert (state["needs_help"], state["was_helped"]) == (False, True)
+    assert "A facilitator marked you as helped." in state["html"]
+
+    participant.post(follow_url(live, action="help"))
+    text = page_text(participant.get(follow_url(live)))
+    assert "A facilitator knows you need help." in text
+    assert "marked you as helped" not in text
+
+
+def test_a_help_request_withdrawn_by_the_organization_is_not_said_to_be_a_facilitators(
+    app, live, facilitator
+):
+    participant = app.test_client()
+    facilitator.post(console_url(live, "start"))
+    participant.post(follow_url(live, action="help"))
+    participant.post(follow_url(live, action="help/withdraw"))
+    assert "marked you as helped" not in page_text(participant.get(follow_url(live)))

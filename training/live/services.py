@@ -346,14 +346,16 @@ def check_in(
     record("live.checked_in", actor=actor, signup=signup, status=CHECKIN_LABELS[status])
 
 
-def clear_help(session: TrainingSession, signup: Signup, *, actor) -> None:
-    """Lower an organization's "needs help" flag once someone has helped it."""
+def clear_help(session: TrainingSession, signup: Signup, *, actor, now: datetime) -> None:
+    """Lower an organization's "needs help" flag once someone has helped it: its page then
+    says a facilitator marked it helped (``LiveAttendance.was_helped``)."""
     _require_in_session(session, signup)
     live = open_live(session)
     attendance = _attendance(live, signup)
     if attendance.help_requested_at is None:
         return
     attendance.help_requested_at = None
+    attendance.helped_at = now
     _touch(live, attendance)
     record("live.help_cleared", actor=actor, signup=signup)
 
@@ -374,7 +376,7 @@ def request_help(signup: Signup, *, now: datetime) -> None:
     attendance = _attendance(live, signup)
     if attendance.help_requested_at is not None:
         return
-    attendance.help_requested_at = now
+    attendance.help_requested_at, attendance.helped_at = now, None
     if live.current_step_id is not None and attendance.reported_step_id != live.current_step_id:
         attendance.reported_step_id, attendance.done_at = live.current_step_id, None
     # Kept after Done and after the help is cleared: the board says it needed help there.
