@@ -1368,3 +1368,13 @@ def test_a_help_request_withdrawn_by_the_organization_is_not_said_to_be_a_facili
     participant.post(follow_url(live, action="help"))
     participant.post(follow_url(live, action="help/withdraw"))
     assert "marked you as helped" not in page_text(participant.get(follow_url(live)))
+
+
+def test_a_check_in_comes_back_to_the_organizations_row_saying_what_changed(app, live, facilitator):
+    sierra = live.signup_ids[SIERRA]
+    response = facilitator.post(console_url(live, f"check-in/{sierra}"), data={"status": "late"})
+    assert response.headers["Location"] == console_url(live) + f"#org-{sierra}"
+    console = facilitator.get(console_url(live))
+    assert f"{SIERRA}: Joined late." in page_text(console)
+    # The row the fragment names takes focus (forms.js puts it there).
+    assert f'<tr id="org-{sierra}" tabindex="-1"' in console.get_data(as_text=True)

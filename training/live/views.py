@@ -48,7 +48,7 @@ from training.live.forms import (
     MoveStepForm,
     NotesForm,
 )
-from training.live.models import LiveSession, WalkthroughStep
+from training.live.models import CHECKIN_LABELS, LiveSession, WalkthroughStep
 from training.live.steps import step_position, walkthrough
 from training.resources.markdown import render_markdown
 from training.staff.auth import EVERY_ROLE, role_required
@@ -178,12 +178,13 @@ def check_in(session_id: int, signup_id: int):
     form = CheckInForm()
     if not form.validate_on_submit():
         flash("Choose present, joined late or no-show.", "error")
-        return _to_console(session)
+        return _to_console(session, f"org-{signup.id}")
     return _console_action(
         session,
         lambda: services.check_in(
             session, signup, form.status.data, actor=current_user, now=utcnow()
         ),
+        f"{signup.organization_name}: {CHECKIN_LABELS[form.status.data]}.",
         anchor=f"org-{signup.id}",
     )
 

@@ -123,18 +123,8 @@
     startTimer();
   }
 
-  // After a button's form is sent, the page comes back at what the button changed (its
-  // status message): keyboard focus goes there too, not back to the top of the page.
-  function focusReturnPoint() {
-    var target = window.location.hash && document.getElementById(window.location.hash.slice(1));
-    if (target && target.closest("#live-step")) target.focus();
-  }
-
   var participant = document.getElementById("live-follow");
-  if (participant) {
-    focusReturnPoint();
-    followParticipant(participant);
-  }
+  if (participant) followParticipant(participant);
   var console_ = document.getElementById("live-console");
   if (console_) followBoard(console_);
 })();
