@@ -1378,3 +1378,33 @@ def test_a_check_in_comes_back_to_the_organizations_row_saying_what_changed(app,
     assert f"{SIERRA}: Joined late." in page_text(console)
     # The row the fragment names takes focus (forms.js puts it there).
     assert f'<tr id="org-{sierra}" tabindex="-1"' in console.get_data(as_text=True)
+
+
+def test_a_no_show_that_presses_done_or_help_is_checked_in_as_joined_late_and_audited(
+    app, live, facilitator
+):
+    sierra, coast = live.signup_ids[SIERRA], live.signup_ids[COAST]
+    for signup_id in (sierra, coast):
+        facilitator.post(console_url(live, f"check-in/{signup_id}"), data={"status": "no_show"})
+    facilitator.post(console_url(live, "start"))
+    app.test_client().post(follow_url(live, SIERRA, "done"), data={"step_id": step_ids(app)[1]})
+    app.test_client().post(follow_url(live, COAST, "help"))
+
+    board = facilitator.get(console_url(live, "board.json")).get_json()["board_html"]
+    for signup_id in (sierra, coast):
+        assert (
+            f'id="checkin-{signup_id}-late" class="button button-small" aria-pressed="true"'
+        ) in board
+        assert f'id="checkin-{signup_id}-no_show" class="button button-small button-secondary"' in (
+            board
+        )
+    with app.app_context():
+        audited = db.session.execute(
+            select(AuditEvent.organization_name, AuditEvent.actor, AuditEvent.details)
+            .where(AuditEvent.action == "live.checked_in", AuditEvent.actor != FACILITATOR)
+            .order_by(AuditEvent.id)
+        ).all()
+    assert [(name, details["status"], details["because"]) for name, _, details in audited] == [
+        (SIERRA, "Joined late", "it pressed Done with this step while marked No-show"),
+        (COAST, "Joined late", "it pressed I need help while marked No-show"),
+    ]
