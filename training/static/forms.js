@@ -26,7 +26,8 @@ document.addEventListener("DOMContentLoaded", function () {
   }
   var point = window.location.hash && document.getElementById(window.location.hash.slice(1));
   if (!point || !(point.tabIndex >= 0 || point.hasAttribute("tabindex"))) return;
-  var said = [];
+  var own = point.getAttribute("aria-describedby"); // kept: the messages are added to it
+  var said = own ? [own] : [];
   document.querySelectorAll("main > .flash").forEach(function (flash, index) {
     if (!flash.id) flash.id = "flash-" + (index + 1);
     said.push(flash.id);
