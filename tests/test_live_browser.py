@@ -11,7 +11,7 @@ import pytest
 import redis
 from conftest import PASSWORD, accessibility_problems, live_server, program_values, require
 from flask import Flask
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from training import PROJECT_ROOT
 from training.booking.links import revoke_manage_links
@@ -342,3 +342,83 @@ def test_a_session_cancelled_while_followed_says_so_in_place_of_everything_old(t
     expect(participant.get_by_role("button", name="I need help")).to_have_count(0)
     booking.click()
     expect(participant.get_by_role("heading", level=1)).to_be_visible()
+
+
+def test_a_participant_marked_helped_hears_it_and_the_call_message_goes(tabs, site):
+    facilitator, participant, _other = tabs
+    sign_in_and_open_console(facilitator, site)
+    facilitator.get_by_role("button", name="Start the session").click()
+    participant.goto(f"/manage/{site.tokens[0]}/live")
+    participant.get_by_role("button", name="I need help").click()
+    expect(participant.locator(".flash")).to_contain_text("A facilitator has been told")
+
+    facilitator.locator(f"#helped-{site.signup_ids[0]}").click()
+    helped = participant.locator("#helped-status")
+    expect(helped).to_have_text(
+        "A facilitator marked you as helped. If you are still stuck, press “I need help” again."
+    )
+    expect(participant.locator("#live-announce")).to_have_text("A facilitator marked you as helped")
+    expect(participant.locator(".flash")).to_have_count(0)
+    expect(participant.get_by_text("A facilitator knows you need help.")).to_have_count(0)
+    expect(participant.get_by_role("button", name="I need help")).to_be_visible()
+
+
+def test_without_javascript_a_participant_marked_helped_reads_it_on_refresh(browser, tabs, site):
+    facilitator = tabs[0]
+    participant = open_tab(browser, site, java_script_enabled=False)
+    try:
+        sign_in_and_open_console(facilitator, site)
+        facilitator.get_by_role("button", name="Start the session").click()
+        participant.goto(f"/manage/{site.tokens[0]}/live")
+        participant.get_by_role("button", name="I need help").click()
+        facilitator.locator(f"#helped-{site.signup_ids[0]}").click()
+        participant.get_by_role("link", name="Refresh").click()
+        expect(participant.locator("#helped-status")).to_contain_text(
+            "A facilitator marked you as helped."
+        )
+        expect(participant.locator("#help-status")).to_have_count(0)
+    finally:
+        participant.context.close()
+
+
+def press_with_enter(button: Locator) -> None:
+    button.focus()
+    button.page.keyboard.press("Enter")
+
+
+def test_console_buttons_pressed_with_enter_bring_focus_back_to_what_they_changed(tabs, site):
+    facilitator, participant, _other = tabs
+    sign_in_and_open_console(facilitator, site)
+    signup_id = site.signup_ids[0]
+    row = facilitator.locator(f"#org-{signup_id}")
+    for value, label in (("present", "Present"), ("late", "Joined late"), ("no_show", "No-show")):
+        press_with_enter(facilitator.locator(f"#checkin-{signup_id}-{value}"))
+        expect(row).to_be_focused()
+        expect(row).to_have_accessible_description(f"{ORGANIZATIONS[0]}: {label}.")
+        expect(facilitator.locator(f"#checkin-{signup_id}-{value}")).to_have_attribute(
+            "aria-pressed", "true"
+        )
+
+    press_with_enter(facilitator.get_by_role("button", name="Start the session"))
+    step = facilitator.locator("#step")
+    expect(step).to_be_focused()
+    expect(step).to_have_accessible_description(
+        "The session has started: everyone sees the first step."
+    )
+    press_with_enter(facilitator.get_by_role("button", name="Next step"))
+    expect(step).to_be_focused()
+
+    participant.goto(f"/manage/{site.tokens[0]}/live")
+    participant.get_by_role("button", name="I need help").click()
+    expect(row).to_contain_text("Needs help")
+    press_with_enter(facilitator.locator(f"#helped-{signup_id}"))
+    expect(row).to_be_focused()
+    expect(row).to_have_accessible_description(f"{ORGANIZATIONS[0]} is no longer waiting for help.")
+
+    facilitator.get_by_role("textbox", name="Session notes").fill(
+        "Sierra needed the permission wording."
+    )
+    press_with_enter(facilitator.get_by_role("button", name="Save notes"))
+    notes = facilitator.locator("#notes-heading")
+    expect(notes).to_be_focused()
+    expect(notes).to_have_accessible_description("Notes saved.")

@@ -286,3 +286,25 @@ def test_a_revoked_link_is_refused_by_an_instance_that_answered_it_from_the_cach
     refused = participant.get(old, headers={"If-None-Match": etag})
     assert refused.status_code == 410
     assert participant.get(old).status_code == 410
+
+
+def test_from_the_cache_an_organization_marked_helped_is_told_so_and_another_still_waits(
+    here, live, facilitator
+):
+    sierra, coast = here.test_client(), here.test_client()
+    sierra.post(follow_url(live, SIERRA, action="help"))
+    coast.post(follow_url(live, COAST, action="help"))
+    facilitator.post(console_url(live, f"help/{live.signup_ids[SIERRA]}/clear"))
+    sierra.get(state_url(live, SIERRA))  # rendered by Flask, kept for this step and signals
+    coast.get(state_url(live, COAST))
+
+    with counted_queries(here) as statements:
+        helped = sierra.get(state_url(live, SIERRA)).get_json()
+        waiting = coast.get(state_url(live, COAST)).get_json()
+    assert statements == []
+    assert helped["was_helped"] is True
+    assert "A facilitator marked you as helped." in helped["html"]
+    assert "A facilitator knows you need help." not in helped["html"]
+    assert waiting["was_helped"] is False
+    assert "A facilitator knows you need help." in waiting["html"]
+    assert "marked you as helped" not in waiting["html"]

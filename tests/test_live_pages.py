@@ -1335,3 +1335,76 @@ def test_help_past_the_scheduled_end_of_a_session_never_started_is_refused(app, 
     assert "The session has ended, so no facilitator is watching for help now." in help_page
     with app.app_context():
         assert db.session.scalars(select(LiveAttendance)).all() == []
+
+
+def test_an_organization_marked_helped_reads_so_in_place_of_its_call_for_help(
+    app, live, facilitator
+):
+    participant = app.test_client()
+    facilitator.post(console_url(live, "start"))
+    participant.post(follow_url(live, action="help"))
+    facilitator.post(console_url(live, f"help/{live.signup_ids[SIERRA]}/clear"))
+
+    # Without JavaScript: the Refresh link's page.
+    text = page_text(participant.get(follow_url(live)))
+    assert "A facilitator marked you as helped." in text
+    assert "A facilitator knows you need help." not in text
+    assert "I need help" in text
+    state = participant.get(follow_url(live, action="state.json")).get_json()
+    assert (state["needs_help"], state["was_helped"]) == (False, True)
+    assert "A facilitator marked you as helped." in state["html"]
+
+    participant.post(follow_url(live, action="help"))
+    text = page_text(participant.get(follow_url(live)))
+    assert "A facilitator knows you need help." in text
+    assert "marked you as helped" not in text
+
+
+def test_a_help_request_withdrawn_by_the_organization_is_not_said_to_be_a_facilitators(
+    app, live, facilitator
+):
+    participant = app.test_client()
+    facilitator.post(console_url(live, "start"))
+    participant.post(follow_url(live, action="help"))
+    participant.post(follow_url(live, action="help/withdraw"))
+    assert "marked you as helped" not in page_text(participant.get(follow_url(live)))
+
+
+def test_a_check_in_comes_back_to_the_organizations_row_saying_what_changed(app, live, facilitator):
+    sierra = live.signup_ids[SIERRA]
+    response = facilitator.post(console_url(live, f"check-in/{sierra}"), data={"status": "late"})
+    assert response.headers["Location"] == console_url(live) + f"#org-{sierra}"
+    console = facilitator.get(console_url(live))
+    assert f"{SIERRA}: Joined late." in page_text(console)
+    # The row the fragment names takes focus (forms.js puts it there).
+    assert f'<tr id="org-{sierra}" tabindex="-1"' in console.get_data(as_text=True)
+
+
+def test_a_no_show_that_presses_done_or_help_is_checked_in_as_joined_late_and_audited(
+    app, live, facilitator
+):
+    sierra, coast = live.signup_ids[SIERRA], live.signup_ids[COAST]
+    for signup_id in (sierra, coast):
+        facilitator.post(console_url(live, f"check-in/{signup_id}"), data={"status": "no_show"})
+    facilitator.post(console_url(live, "start"))
+    app.test_client().post(follow_url(live, SIERRA, "done"), data={"step_id": step_ids(app)[1]})
+    app.test_client().post(follow_url(live, COAST, "help"))
+
+    board = facilitator.get(console_url(live, "board.json")).get_json()["board_html"]
+    for signup_id in (sierra, coast):
+        assert (
+            f'id="checkin-{signup_id}-late" class="button button-small" aria-pressed="true"'
+        ) in board
+        assert f'id="checkin-{signup_id}-no_show" class="button button-small button-secondary"' in (
+            board
+        )
+    with app.app_context():
+        audited = db.session.execute(
+            select(AuditEvent.organization_name, AuditEvent.actor, AuditEvent.details)
+            .where(AuditEvent.action == "live.checked_in", AuditEvent.actor != FACILITATOR)
+            .order_by(AuditEvent.id)
+        ).all()
+    assert [(name, details["status"], details["because"]) for name, _, details in audited] == [
+        (SIERRA, "Joined late", "it pressed Done with this step while marked No-show"),
+        (COAST, "Joined late", "it pressed I need help while marked No-show"),
+    ]

@@ -68,6 +68,7 @@ class ParticipantTag:
     reported_step_id: int | None = None
     done_at: datetime | None = None
     starts_at: datetime | None = None  # the session's
+    helped_at: datetime | None = None
 
     @property
     def etag(self) -> str:
@@ -91,6 +92,11 @@ class ParticipantTag:
     def needs_help(self) -> bool:
         """Whether the organization asked for help and nobody has cleared it."""
         return self.help_requested_at is not None
+
+    @property
+    def was_helped(self) -> bool:
+        """Whether a facilitator marked it helped and it has not asked again since."""
+        return self.helped_at is not None and self.help_requested_at is None
 
     def is_done_with(self, step_id: int | None) -> bool:
         """Whether the organization said it is done with step ``step_id``."""
@@ -168,6 +174,7 @@ def participant_tag(token: str) -> ParticipantTag | None:
             LiveAttendance.reported_step_id,
             LiveAttendance.done_at,
             TrainingSession.starts_at,
+            LiveAttendance.helped_at,
         )
         .select_from(ManageLink)
         .join(Signup, Signup.id == ManageLink.signup_id)

@@ -32,8 +32,9 @@ or cancelled booking finds a tombstone in the session's hash.
 
 Layout: hash ``{LIVE_CACHE_PREFIX}{session_id}``; field ``v`` the live session's version,
 field ``a{signup_id}`` the organization's row: ``revision|needs help (0/1)|reported step id|done
-(0/1)`` (revision ``-1`` before it has a row), or ``x<unix time>`` for a tombstone; key
-``{LIVE_CACHE_PREFIX}t:{token sha256}``: ``signup_id:session_id``. Both expire
+(0/1)|marked helped (0/1)`` (revision ``-1`` before it has a row; a row written before the last
+part was added reads as not marked helped, as every row was then), or ``x<unix time>`` for a
+tombstone; key ``{LIVE_CACHE_PREFIX}t:{token sha256}``: ``signup_id:session_id``. Both expire
 ``LIVE_CACHE_SECONDS`` after their last write.
 """
 
@@ -128,8 +129,11 @@ class LiveCache:
         self.seconds = seconds
         # token SHA-256 -> (signup id, session id, when to ask Redis again: time.monotonic())
         self.tokens: dict[str, tuple[int, int, float]] = {}
-        # (session id, version) -> (step id, {(needs help, done): JSON body with stand-ins})
-        self.bodies: dict[tuple[int, int], tuple[int | None, dict[tuple[bool, bool], str]]] = {}
+        # (session id, version) -> (step id, {(needs help, done, marked helped): JSON body with
+        # stand-ins})
+        self.bodies: dict[
+            tuple[int, int], tuple[int | None, dict[tuple[bool, bool, bool], str]]
+        ] = {}
         self._set_if_greater = self.client.register_script(_SET_IF_GREATER)
         self._resting_until = 0.0
 
@@ -160,7 +164,7 @@ class LiveCache:
             return None
         if version is None or row is None or row.startswith(b"x"):
             return None
-        revision, needs_help, reported, done = row.decode().split("|")
+        revision, needs_help, reported, done, *helped = row.decode().split("|")
         return Following(
             signup_id=signup_id,
             session_id=session_id,
@@ -169,6 +173,7 @@ class LiveCache:
             needs_help=needs_help == "1",
             reported_step_id=int(reported) if reported else None,
             done=done == "1",
+            helped=helped == ["1"],
         )
 
     def body(self, following: "Following", token: str) -> bytes | None:
@@ -178,7 +183,7 @@ class LiveCache:
             return None
         step_id, variants = kept
         is_done = following.done and step_id is not None and following.reported_step_id == step_id
-        template = variants.get((following.needs_help, is_done))
+        template = variants.get((following.needs_help, is_done, following.was_helped))
         if template is None:
             return None
         pieces = template.replace(TOKEN_MARK, token).split(KEY_MARK)
@@ -193,6 +198,7 @@ class LiveCache:
         step_id: int | None,
         needs_help: bool,
         is_done: bool,
+        was_helped: bool,
         payload: dict,
         token: str,
     ) -> None:
@@ -205,7 +211,7 @@ class LiveCache:
         if len(self.bodies) >= BODIES_SIZE:
             self.bodies.clear()
         kept = self.bodies.setdefault((session_id, version), (step_id, {}))
-        kept[1][(needs_help, is_done)] = template
+        kept[1][(needs_help, is_done, was_helped)] = template
 
     # --- writing ---
 
@@ -221,11 +227,12 @@ class LiveCache:
         needs_help: bool = False,
         reported_step_id: int | None = None,
         done: bool = False,
+        helped: bool = False,
     ) -> None:
         """Keep what a full answer read from the database: the token's ids and the values."""
         if status != SIGNUP_CONFIRMED or session_id is None or version is None:
             return
-        row = _row_field(revision, needs_help, reported_step_id, done)
+        row = _row_field(revision, needs_help, reported_step_id, done, helped)
         self._write(session_id, [("v", version), (f"a{signup_id}", row)])
         token_hash = hash_token(token)
         if self._known_token(token_hash) != (signup_id, session_id):
@@ -293,6 +300,7 @@ class LiveCache:
                         LiveAttendance.help_requested_at,
                         LiveAttendance.reported_step_id,
                         LiveAttendance.done_at,
+                        LiveAttendance.helped_at,
                     ).where(
                         tuple_(LiveAttendance.session_id, LiveAttendance.signup_id).in_(attendances)
                     )
@@ -302,6 +310,7 @@ class LiveCache:
                         row.help_requested_at is not None,
                         row.reported_step_id,
                         row.done_at is not None,
+                        row.helped_at is not None,
                     )
                     fields.setdefault(row.session_id, []).append((f"a{row.signup_id}", value))
         for session_id, values in fields.items():
@@ -342,6 +351,12 @@ class Following:
     needs_help: bool
     reported_step_id: int | None
     done: bool
+    helped: bool = False
+
+    @property
+    def was_helped(self) -> bool:
+        """Whether a facilitator marked it helped and it has not asked again since."""
+        return self.helped and not self.needs_help
 
     @property
     def etag(self) -> str:
@@ -351,9 +366,12 @@ class Following:
         )
 
 
-def _row_field(revision: int | None, needs_help: bool, reported: int | None, done: bool) -> str:
+def _row_field(
+    revision: int | None, needs_help: bool, reported: int | None, done: bool, helped: bool
+) -> str:
     revision = NO_ROW if revision is None else revision
-    return f"{revision}|{int(needs_help)}|{'' if reported is None else reported}|{int(done)}"
+    reported_text = "" if reported is None else reported
+    return f"{revision}|{int(needs_help)}|{reported_text}|{int(done)}|{int(helped)}"
 
 
 def live_cache() -> LiveCache | None:

@@ -97,6 +97,9 @@ class LiveAttendance(db.Model):
     help_step_id: Mapped[int | None] = mapped_column(
         ForeignKey("walkthrough_steps.id", ondelete="SET NULL")
     )
+    # When a facilitator last pressed "Mark helped" for it; cleared when it asks again. Its page
+    # says so in place of "A facilitator knows you need help".
+    helped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Goes up with every change the organization's own page shows (part of its ETag).
     revision: Mapped[int] = mapped_column(default=0)
     followup_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -109,6 +112,11 @@ class LiveAttendance(db.Model):
     def needs_help(self) -> bool:
         """Whether the organization asked for help and nobody has cleared it."""
         return self.help_requested_at is not None
+
+    @property
+    def was_helped(self) -> bool:
+        """Whether a facilitator marked it helped and it has not asked again since."""
+        return self.helped_at is not None and self.help_requested_at is None
 
     @property
     def needed_help_on_reported_step(self) -> bool:

@@ -28,6 +28,7 @@ from training.extensions import db
 from training.live.cache import note_session_change
 from training.live.models import (
     CHECKIN_LABELS,
+    CHECKIN_LATE,
     CHECKIN_NO_SHOW,
     LiveAttendance,
     LiveSession,
@@ -346,14 +347,16 @@ def check_in(
     record("live.checked_in", actor=actor, signup=signup, status=CHECKIN_LABELS[status])
 
 
-def clear_help(session: TrainingSession, signup: Signup, *, actor) -> None:
-    """Lower an organization's "needs help" flag once someone has helped it."""
+def clear_help(session: TrainingSession, signup: Signup, *, actor, now: datetime) -> None:
+    """Lower an organization's "needs help" flag once someone has helped it: its page then
+    says a facilitator marked it helped (``LiveAttendance.was_helped``)."""
     _require_in_session(session, signup)
     live = open_live(session)
     attendance = _attendance(live, signup)
     if attendance.help_requested_at is None:
         return
     attendance.help_requested_at = None
+    attendance.helped_at = now
     _touch(live, attendance)
     record("live.help_cleared", actor=actor, signup=signup)
 
@@ -372,9 +375,10 @@ def request_help(signup: Signup, *, now: datetime) -> None:
     if is_over_for_participants(session, live, now):
         raise LiveError("The session has ended, so no facilitator is watching for help now.")
     attendance = _attendance(live, signup)
+    _joined_by_acting(live, attendance, signup, "I need help", now)
     if attendance.help_requested_at is not None:
         return
-    attendance.help_requested_at = now
+    attendance.help_requested_at, attendance.helped_at = now, None
     if live.current_step_id is not None and attendance.reported_step_id != live.current_step_id:
         attendance.reported_step_id, attendance.done_at = live.current_step_id, None
     # Kept after Done and after the help is cleared: the board says it needed help there.
@@ -417,10 +421,29 @@ def mark_step_done(signup: Signup, step: WalkthroughStep | None, *, now: datetim
             else "That step is no longer on screen; here is the current one."
         )
     attendance = _attendance(live, signup)
+    _joined_by_acting(live, attendance, signup, "Done with this step", now)
     if attendance.reported_step_id == step.id and attendance.done_at is not None:
         return
     attendance.reported_step_id, attendance.done_at = step.id, now
     _touch(live, attendance)
+
+
+def _joined_by_acting(
+    live: LiveSession, attendance: LiveAttendance, signup: Signup, pressed: str, now: datetime
+) -> None:
+    """An organization marked No-show that presses a button of the session is taking part:
+    it is checked in as Joined late (audited, by the public, and shown on the board), so the
+    board never says No-show beside its presses, nor does it get the no-show email."""
+    if attendance.checkin_status != CHECKIN_NO_SHOW:
+        return
+    attendance.checkin_status, attendance.checked_in_at = CHECKIN_LATE, now
+    _touch(live, attendance)
+    record(
+        "live.checked_in",
+        signup=signup,
+        status=CHECKIN_LABELS[CHECKIN_LATE],
+        because=f"it pressed {pressed} while marked No-show",
+    )
 
 
 def is_over_for_participants(session: TrainingSession, live: LiveSession, now: datetime) -> bool:

@@ -48,7 +48,7 @@ from training.live.forms import (
     MoveStepForm,
     NotesForm,
 )
-from training.live.models import LiveSession, WalkthroughStep
+from training.live.models import CHECKIN_LABELS, LiveSession, WalkthroughStep
 from training.live.steps import step_position, walkthrough
 from training.resources.markdown import render_markdown
 from training.staff.auth import EVERY_ROLE, role_required
@@ -178,12 +178,13 @@ def check_in(session_id: int, signup_id: int):
     form = CheckInForm()
     if not form.validate_on_submit():
         flash("Choose present, joined late or no-show.", "error")
-        return _to_console(session)
+        return _to_console(session, f"org-{signup.id}")
     return _console_action(
         session,
         lambda: services.check_in(
             session, signup, form.status.data, actor=current_user, now=utcnow()
         ),
+        f"{signup.organization_name}: {CHECKIN_LABELS[form.status.data]}.",
         anchor=f"org-{signup.id}",
     )
 
@@ -197,7 +198,7 @@ def clear_help(session_id: int, signup_id: int):
     signup = db.get_or_404(Signup, signup_id)
     return _console_action(
         session,
-        lambda: services.clear_help(session, signup, actor=current_user),
+        lambda: services.clear_help(session, signup, actor=current_user, now=utcnow()),
         f"{signup.organization_name} is no longer waiting for help.",
         anchor=f"org-{signup.id}",
     )
@@ -389,6 +390,7 @@ def follow_state(token: str):
         else None,
         "needs_help": context["needs_help"],
         "is_done": context["is_done"],
+        "was_helped": context["was_helped"],
         "html": render_template("live/_follow_step.html", **context),
     }
     cache = live_cache()
@@ -399,6 +401,7 @@ def follow_state(token: str):
             step_id=step.id if step else None,
             needs_help=context["needs_help"],
             is_done=context["is_done"],
+            was_helped=context["was_helped"],
             payload=payload,
             token=token,
         )
@@ -424,6 +427,7 @@ def _share(token: str, tag: ParticipantTag) -> None:
             needs_help=tag.needs_help,
             reported_step_id=tag.reported_step_id,
             done=tag.done_at is not None,
+            helped=tag.helped_at is not None,
         )
 
 
@@ -505,6 +509,7 @@ def _following_context(tag: ParticipantTag, token: str) -> dict | None:
         "step_count": shown.step_count,
         "needs_help": tag.needs_help,
         "is_done": tag.is_done_with(step.id if step else None),
+        "was_helped": tag.was_helped,
         "help_opens": None,
         "step_html": shown.step_html,
         "cancelled_session": None,
@@ -533,6 +538,7 @@ def _participant_context(signup: Signup, token: str, now: datetime) -> dict:
         "step_number": step_position(step, steps),
         "step_count": len(steps),
         "needs_help": attendance is not None and attendance.needs_help,
+        "was_helped": attendance is not None and attendance.was_helped,
         "is_done": step is not None
         and attendance is not None
         and attendance.reported_step_id == step.id

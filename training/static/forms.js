@@ -13,10 +13,27 @@ document.addEventListener("submit", function (event) {
 
 // After a failed submit, move focus to the list of problems so screen readers announce it; after
 // a submit that shows something new on the same page (a preview), move focus to what it shows.
+// After a button whose page comes back at what it changed (a #fragment naming an element that
+// takes focus: an organization's row on the live board, a status message), focus goes there,
+// not to the top of the page, and the page's messages about the press describe it, so a screen
+// reader says what changed where the person is.
 document.addEventListener("DOMContentLoaded", function () {
   var target =
     document.getElementById("form-errors") || document.querySelector("[data-focus-on-load]");
-  if (target) target.focus();
+  if (target) {
+    target.focus();
+    return;
+  }
+  var point = window.location.hash && document.getElementById(window.location.hash.slice(1));
+  if (!point || !(point.tabIndex >= 0 || point.hasAttribute("tabindex"))) return;
+  var own = point.getAttribute("aria-describedby"); // kept: the messages are added to it
+  var said = own ? [own] : [];
+  document.querySelectorAll("main > .flash").forEach(function (flash, index) {
+    if (!flash.id) flash.id = "flash-" + (index + 1);
+    said.push(flash.id);
+  });
+  if (said.length) point.setAttribute("aria-describedby", said.join(" "));
+  point.focus();
 });
 
 // A "Print" button needs a script, so it shows only where one runs; without it, the browser's

@@ -46,14 +46,24 @@
     var csrf = (region.querySelector('input[name="csrf_token"]') || {}).value || "";
     var shownVersion = root.dataset.version;
     var shownState = root.dataset.state;
+    // The organization's own signals as the page shows them: asked for help, done with the
+    // step, marked helped by a facilitator (the order of data-signals).
+    var shownSignals = root.dataset.signals || "";
+    var wasHelped = shownSignals.split(" ")[2] === "1";
     poll(root.dataset.stateUrl, {
       etag: root.dataset.etag,
       intervalMs: Number(root.dataset.pollMs) || 1000,
       onChange: function (data) {
         // A message about a press (its flash) spoke of the state it was pressed in: once the
-        // facilitator moves on (a step, End, Restart) or the session goes, only the server's
-        // state, rendered below, still holds.
-        if (String(data.version) !== shownVersion || data.state !== shownState) {
+        // facilitator moves on (a step, End, Restart), the organization's signals change (a
+        // facilitator marked it helped, another tab pressed a button) or the session goes,
+        // only the server's state, rendered below, still holds.
+        var signals = [data.needs_help, data.is_done, data.was_helped].map(Number).join(" ");
+        if (
+          String(data.version) !== shownVersion ||
+          data.state !== shownState ||
+          signals !== shownSignals
+        ) {
           document.querySelectorAll("main > .flash").forEach(function (flash) {
             flash.remove();
           });
@@ -64,16 +74,21 @@
         }
         shownVersion = String(data.version);
         shownState = data.state;
+        shownSignals = signals;
         swap(region, data.html, "step-title");
         region.querySelectorAll('input[name="csrf_token"]').forEach(function (input) {
           if (input.value) csrf = input.value;
           else input.value = csrf;
         });
+        var news = [];
         var newStep = data.step ? String(data.step.id) : null;
         if (newStep !== shownStep && data.step) {
-          announce.textContent = "Now on step " + data.step.number + ": " + data.step.title;
+          news.push("Now on step " + data.step.number + ": " + data.step.title);
         }
+        if (data.was_helped && !wasHelped) news.push("A facilitator marked you as helped");
+        if (news.length) announce.textContent = news.join(". ");
         shownStep = newStep;
+        wasHelped = Boolean(data.was_helped);
       },
       onGone: function (message) {
         // The step and its buttons no longer work: the server's reason replaces them.
@@ -108,18 +123,8 @@
     startTimer();
   }
 
-  // After a button's form is sent, the page comes back at what the button changed (its
-  // status message): keyboard focus goes there too, not back to the top of the page.
-  function focusReturnPoint() {
-    var target = window.location.hash && document.getElementById(window.location.hash.slice(1));
-    if (target && target.closest("#live-step")) target.focus();
-  }
-
   var participant = document.getElementById("live-follow");
-  if (participant) {
-    focusReturnPoint();
-    followParticipant(participant);
-  }
+  if (participant) followParticipant(participant);
   var console_ = document.getElementById("live-console");
   if (console_) followBoard(console_);
 })();
