@@ -301,13 +301,13 @@ def line_batches(
     data.seek(0)
     number = 1
     unfinished: list[str] = []  # the line being read, as read so far
+    before = "\n"  # the last character read (a file starts a line)
     at_end = False
     while not at_end:
         pieces = []
         # The unfinished line is the batch's first: asked again, from its start.
         printable = all(not text.encode().translate(None, allowed) for text in unfinished)
         padded, spaced = _spaces_in("\n" + "".join(unfinished), delimiter)
-        before = "\n"  # the text's last character read (its start is a line's)
         size = 0
         while size < _CHUNK and not at_end:
             chunk = data.read(min(_PIECE, _CHUNK))
