@@ -889,3 +889,16 @@ def test_a_slash_date_outside_the_activity_that_fits_read_day_first_says_what_it
             5: "Completion Date 03/10/2026 is outside the activity's dates (11/01/2026 to "
             "11/30/2026); enter the date the learner completed it.",
         }
+
+
+def test_a_space_before_a_delimiter_where_a_batch_ends_is_stripped_as_row_judge_strips_it():
+    """A name with a space after it ("Lee ,"), the batch's bytes ending at that space and the
+    next batch's starting at the delimiter: the next batch still strips its cells."""
+    valid = ["Add", "123456789", "06/01/2025", "Ann", "Lee", "03/15", "CA", "B-555", "1.5",
+             "ABIM", "777", "2", "Medical Knowledge", "2"]  # fmt: skip
+    padded = [*valid[:4], "Lee ", *valid[5:]]
+    data = delimited([valid, padded, valid], ",", "\n", 0)
+    context = JudgeContext(ACTIVITIES, REGISTER, NoRecords(), TODAY)
+    with patch.object(batches, "_CHUNK", data.index(b" ,") + 1):
+        results, _counted, _batch_rows, slow = judged_in_batches(data, context)
+    assert results == slow

@@ -23,7 +23,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from functools import lru_cache, partial, reduce
 from hashlib import sha256
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import polars as pl
 import polars_hash  # noqa: F401 (adds SHA-256 and xxh3 to polars: `.chash`, `.nchash`)
@@ -270,43 +270,78 @@ def _register_columns(known: KnownKeys, people: KnownPeople) -> dict[str, pl.Ser
     }
 
 
+class LineFlags(NamedTuple):
+    """What a batch's text may hold, asked of its bytes as they are read (False: it holds none):
+    a byte that is not printable ASCII (``printable`` False), a space beside a delimiter or at a
+    line's start or end (``padded``), two spaces in a row (``spaced``)."""
+
+    printable: bool
+    padded: bool
+    spaced: bool
+
+
+def _spaces_in(text: str, delimiter: str) -> tuple[bool, bool]:
+    """Whether ``text`` holds a space beside a delimiter or a line end (before its "\r", if
+    any), and whether two spaces in a row."""
+    pairs = (f" {delimiter}", f"{delimiter} ", " \r", " \n", "\n ")
+    return any(pair in text for pair in pairs), "  " in text
+
+
 def line_batches(
     data: BinaryIO, encoding: str, first_line: int, delimiter: str = ","
-) -> Iterator[tuple[int, pl.Series, bool]]:
-    """(number of the batch's first line, its lines without their line ends, whether all its
-    bytes may be printable ASCII), from line ``first_line`` on; lines are numbered from 1 as
-    csv.reader numbers one-line rows. The text is decoded a piece at a time and split in
-    polars, so that Python never holds a batch."""
+) -> Iterator[tuple[int, pl.Series, LineFlags]]:
+    """(number of the batch's first line, its lines without their line ends, what they may
+    hold), from line ``first_line`` on; lines are numbered from 1 as csv.reader numbers
+    one-line rows. The text is decoded and split a piece at a time, so that Python never holds
+    a batch (polars' split of a batch's joined text, and a scan of it joined again, left about
+    six times its size resident)."""
     decoder = codecs.getincrementaldecoder(encoding)()
     # Every carriage return of a file of one-line rows ends a line (readers._one_line_rows).
     allowed = _PRINTABLE + (b"\t" if delimiter == "\t" else b"")
     data.seek(0)
     number = 1
-    tail = ""
+    unfinished: list[str] = []  # the line being read, as read so far
+    before = "\n"  # the last character read (a file starts a line)
     at_end = False
     while not at_end:
-        text = pl.Series("line", [tail], dtype=pl.String)
-        # A byte outside printable ASCII deletes nothing: the whole piece is kept (no copy).
-        printable = not tail.encode().translate(None, allowed)
+        pieces = []
+        # The unfinished line is the batch's first: asked again, from its start.
+        printable = all(not text.encode().translate(None, allowed) for text in unfinished)
+        padded, spaced = _spaces_in("\n" + "".join(unfinished), delimiter)
         size = 0
         while size < _CHUNK and not at_end:
             chunk = data.read(min(_PIECE, _CHUNK))
             at_end = not chunk
             size += len(chunk)
+            # A byte outside printable ASCII deletes nothing: the whole piece is kept (no copy).
             printable = printable and not chunk.translate(None, allowed)
-            text.append(pl.Series("line", [decoder.decode(chunk, final=at_end)]))
+            text = decoder.decode(chunk, final=at_end)
             del chunk  # not held while the batch is judged
-        lines = text.str.join("").str.split("\n").explode()
-        del text
-        if not at_end:
-            tail = lines[-1]
-            lines = lines.head(-1)
-        elif lines[-1] == "":
-            lines = lines.head(-1)  # the file ends with a line end: no row after it
+            # With the character before, and a line end after the file's last.
+            piece_padded, piece_spaced = _spaces_in(
+                before + text + ("\n" if at_end else ""), delimiter
+            )
+            padded, spaced = padded or piece_padded, spaced or piece_spaced
+            before = text[-1:] or before
+            piece_lines = text.split("\n")
+            del text
+            if len(piece_lines) > 1:
+                piece_lines[0] = "".join([*unfinished, piece_lines[0]])
+                unfinished = []
+            unfinished.append(piece_lines.pop())
+            if piece_lines:
+                pieces.append(pl.Series("line", piece_lines, dtype=pl.String))
+            del piece_lines
+        if at_end and (last := "".join(unfinished)):
+            pieces.append(pl.Series("line", [last]))  # the file's last line has no line end
+        lines = (
+            pl.concat(pieces, rechunk=True) if pieces else pl.Series("line", [], dtype=pl.String)
+        )
+        del pieces
         count = len(lines)
         if number + count > first_line:
             skip = max(0, first_line - number)
-            yield number + skip, lines.slice(skip), printable
+            yield number + skip, lines.slice(skip), LineFlags(printable, padded, spaced)
         del lines
         number += count
 
@@ -387,46 +422,28 @@ class BatchRows:
 
     def judge_lines(self, data: BinaryIO, first_line: int) -> Iterator[JudgedBatch]:
         """The data rows from line ``first_line`` on, judged batch by batch."""
-        for number, lines, printable in line_batches(
-            data, self.encoding, first_line, self.delimiter
-        ):
+        for number, lines, flags in line_batches(data, self.encoding, first_line, self.delimiter):
             if len(lines):
-                batch = self._judge_batch(number, lines, printable=printable)
+                batch = self._judge_batch(number, lines, flags)
                 del lines
                 yield batch
                 del batch  # not held while the next batch is read and judged
 
     # --- One batch -----------------------------------------------------------------------
 
-    def _columns(self, lines: pl.Series, *, printable: bool) -> pl.DataFrame:
+    def _columns(self, lines: pl.Series, flags: LineFlags) -> pl.DataFrame:
         """The batch's lines and cells, stripped, "" in every cell of a row that is not plain;
         for each row whether it is plain, blank, and held by the register in some way; and each
-        step's key (``{step}_key``). ``printable``: every byte of the batch is printable ASCII
-        (else each line is asked)."""
+        step's key (``{step}_key``). ``flags``: what the batch's text may hold (each line is
+        asked whether it is printable ASCII only if the batch may hold a byte that is not; cells
+        are stripped and names' runs of spaces folded only if it may hold such spaces: most
+        batches have none, and the work a line is then left out)."""
         width = self.width
         delimiter = self.delimiter
         spaces = "[ \\t]" if delimiter == "\t" else f"[ {delimiter}]"
         allowed = "\\t -~" if delimiter == "\t" else " -~"
         line = pl.col("line").str.strip_suffix("\r")
-        # Asked once of the batch's text (a regex run a line costs more than the scan): whether
-        # a cell may have spaces at an end, whether a name may hold a run of spaces. Most batches
-        # have none, and the work a line is then left out.
-        # A space beside a delimiter or a line end (before its "\r", if any), in one regex scan
-        # (the delimiter is a tab, comma or semicolon: nothing to escape in a class).
-        text = pl.col("text")
-        padded, spaced = (
-            lines.str.join("\n")
-            .to_frame("text")
-            .select(
-                (
-                    text.str.contains(f" [{delimiter}\r\n]|[{delimiter}\n] ")
-                    | text.str.starts_with(" ")
-                    | text.str.ends_with(" ")
-                ).alias("padded"),
-                text.str.contains("  ", literal=True).alias("spaced"),
-            )
-            .row(0)
-        )
+        printable, padded, spaced = flags
         # Split once (an eager select would split again for each field taken out), in one
         # plan (the line's "\r" is stripped once for the blank check and the split).
         frame = (
@@ -551,9 +568,9 @@ class BatchRows:
         }
         return [keys[step].alias(f"{step}_key") for step in _STEPS]
 
-    def _judge_batch(self, first_number: int, lines: pl.Series, *, printable: bool) -> JudgedBatch:
-        """Judge a batch of lines (``printable``: all of them printable ASCII, if so)."""
-        frame = self._columns(lines.alias("line"), printable=printable)
+    def _judge_batch(self, first_number: int, lines: pl.Series, flags: LineFlags) -> JudgedBatch:
+        """Judge a batch of lines (``flags``: what their text may hold)."""
+        frame = self._columns(lines.alias("line"), flags)
         tables = {step: self._verdicts_for(step) for step in _STEPS}
         # Each step's distinct keys (one plan for all), each asked once; a row's verdict id is
         # its key's place among them (an Enum of the keys: one lookup, not a join), gathered.
