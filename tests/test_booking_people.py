@@ -508,6 +508,59 @@ def test_the_session_changed_email_lists_only_what_changed(app, client, make_ses
     assert "(was: https://meet.example.org/old)" not in update["text"]
 
 
+def test_a_passcode_without_a_dial_in_reaches_every_email_page_and_invite_once(
+    app, client, make_session, smtp
+):
+    session_id = make_session(meeting_url="https://meet.example.org/abc", passcode="4321")
+    token = manage_token(client.post("/signup", data=signup_form(session_id)))
+    deliver(app)
+
+    [booked] = arrived(smtp)
+    html = smtp.received[0].message.get_body(("html",)).get_content()
+    assert booked["text"].count("Passcode: 4321") == 1
+    assert "  Meeting link: https://meet.example.org/abc\n  Passcode: 4321\n" in booked["text"]
+    assert html.count("Passcode: 4321") == 1 and "<br>Passcode: 4321" in html
+    assert booked["invite"]["description"].count("Passcode: 4321") == 1
+    for path in (f"/manage/{token}", f"/manage/{token}/confirmation"):
+        page = page_text(client.get(path))
+        assert "Meeting link https://meet.example.org/abc Passcode 4321" in page
+        assert page.count("Passcode 4321") == 1
+
+
+def test_the_session_changed_email_shows_a_new_passcode_in_the_session_as_it_stands(
+    app, client, make_session, smtp
+):
+    session_id = make_session(meeting_url="https://meet.example.org/abc")
+    client.post("/signup", data=signup_form(session_id, attendee_emails=""))
+    deliver(app)
+    smtp.received.clear()
+
+    staff_edit(app, session_id, passcode="4321")
+    deliver(app)
+
+    [update] = arrived(smtp)
+    html = smtp.received[0].message.get_body(("html",)).get_content()
+    as_it_stands = update["text"].split("as it stands now:")[1]
+    assert "Meeting link: https://meet.example.org/abc\n  Passcode: 4321\n" in as_it_stands
+    assert "<br>Passcode: 4321" in html.split("as it stands now:")[1]
+
+
+def test_with_a_dial_in_the_passcode_is_said_once_after_the_meeting_link(
+    app, client, make_session, smtp
+):
+    session_id = make_session(
+        meeting_url="https://meet.example.org/abc", dial_in="+1 555 0100", passcode="4321"
+    )
+    token = manage_token(client.post("/signup", data=signup_form(session_id)))
+    deliver(app)
+
+    [booked] = arrived(smtp)
+    assert "  Passcode: 4321\n  Dial-in: +1 555 0100\n" in booked["text"]
+    assert booked["text"].count("Passcode: 4321") == 1
+    assert booked["invite"]["description"].count("Passcode: 4321") == 1
+    assert page_text(client.get(f"/manage/{token}")).count("Passcode 4321") == 1
+
+
 def test_the_waitlist_email_names_the_date_and_the_organization(app, client, make_session, smtp):
     full = make_session(seats=0)
     client.post("/signup", data=signup_form(full))

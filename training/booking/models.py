@@ -239,11 +239,13 @@ class TrainingSession(db.Model):
 
     @property
     def joining_lines(self) -> list[str]:
-        """How to join, as lines of an invite or a feed: "Join: …", "Dial-in: …", "Passcode: …"."""
+        """How to join, as lines of an invite or a feed: "Join: …", "Passcode: …",
+        "Dial-in: …", in the order every email and page gives them (the passcode goes with the
+        meeting link, and is said once even when there is a dial-in too)."""
         details = (
             ("Join", self.meeting_url),
-            ("Dial-in", self.dial_in),
             ("Passcode", self.passcode),
+            ("Dial-in", self.dial_in),
         )
         return [f"{label}: {value}" for label, value in details if value]
 
