@@ -470,16 +470,10 @@ _BOOKED_ACTIONS = (
 )
 
 
-def how_it_was_booked(signup: Signup) -> str | None:
-    """How a booked ``signup`` came to hold its date, as a sentence for its confirmation page,
-    or None when it is simply the date it chose first. Read from the audit event that put it
-    there (``_BOOKED_ACTIONS``): the facts its booking email was written from (staff or the
-    organization moved it, a seat opened up on a date it waited for, its date was cancelled
-    and another it chose had a seat, staff undid a cancellation, or its first choice was full
-    when it signed up)."""
-    if not signup.is_confirmed:
-        return None
-    event = db.session.execute(
+def _booking_event(signup: Signup):
+    """The audit event (action, actor, details, created_at) that put ``signup`` on its
+    session, the latest of ``_BOOKED_ACTIONS``, or None."""
+    return db.session.execute(
         select(AuditEvent.action, AuditEvent.actor, AuditEvent.details, AuditEvent.created_at)
         .where(
             AuditEvent.signup_id == signup.id,
@@ -489,6 +483,27 @@ def how_it_was_booked(signup: Signup) -> str | None:
         .order_by(AuditEvent.id.desc())
         .limit(1)
     ).first()
+
+
+# What staff did that put a booking on a date inside its change cutoff, said after "the
+# training staff" on the manage page (``ChangeWindow.staff_booked_inside_cutoff``).
+_STAFF_BOOKED = {
+    "signup.moved": "moved your booking to this date",
+    "signup.booked_from_waitlist": "booked you on this date from the waitlist",
+    "signup.reinstated": "gave you back your booking",
+}
+
+
+def how_it_was_booked(signup: Signup) -> str | None:
+    """How a booked ``signup`` came to hold its date, as a sentence for its confirmation page,
+    or None when it is simply the date it chose first. Read from the audit event that put it
+    there (``_BOOKED_ACTIONS``): the facts its booking email was written from (staff or the
+    organization moved it, a seat opened up on a date it waited for, its date was cancelled
+    and another it chose had a seat, staff undid a cancellation, or its first choice was full
+    when it signed up)."""
+    if not signup.is_confirmed:
+        return None
+    event = _booking_event(signup)
     if event is None:
         return None
     # Staff's email stays in ``actor`` after their account is removed (``actor_id`` is then
@@ -1386,7 +1401,9 @@ class ChangeWindow:
     cancelling (the session's start; None for a waitlist place, which may leave at any time).
     Both are aware UTC datetimes. A cancelled booking may do nothing. ``moved_inside_cutoff``:
     changes are closed because staff moved the session, after it was booked, to start inside
-    the cutoff (not because it was booked there).
+    the cutoff (not because it was booked there). ``staff_booked_inside_cutoff``: what staff
+    did that put the booking on its date once that date's cutoff had passed ("moved your
+    booking to this date"), or None when the organization booked it, or staff did so earlier.
     """
 
     can_change: bool
@@ -1394,6 +1411,7 @@ class ChangeWindow:
     changes_close_at: datetime | None
     cancel_closes_at: datetime | None
     moved_inside_cutoff: bool = False
+    staff_booked_inside_cutoff: str | None = None
 
 
 def change_window(signup: Signup, now: datetime) -> ChangeWindow:
@@ -1410,13 +1428,31 @@ def change_window(signup: Signup, now: datetime) -> ChangeWindow:
     session = signup.session
     changes_close_at = _changes_close_at(session)
     can_change = now < changes_close_at
+    moved_inside_cutoff = not can_change and _moved_inside_cutoff(signup, changes_close_at)
     return ChangeWindow(
         can_change=can_change,
         can_cancel=not session.has_started(now),
         changes_close_at=changes_close_at,
         cancel_closes_at=session.began_at,
-        moved_inside_cutoff=not can_change and _moved_inside_cutoff(signup, changes_close_at),
+        moved_inside_cutoff=moved_inside_cutoff,
+        staff_booked_inside_cutoff=(
+            None
+            if can_change or moved_inside_cutoff
+            else _staff_booked_inside_cutoff(signup, changes_close_at)
+        ),
     )
+
+
+def _staff_booked_inside_cutoff(signup: Signup, changes_close_at: datetime) -> str | None:
+    """What staff did (``_STAFF_BOOKED``) that put ``signup`` on its date at or after
+    ``changes_close_at``, or None: then its changes were closed by staff, not by the
+    organization booking late."""
+    event = _booking_event(signup)
+    if event is None or event.actor in (PUBLIC_ACTOR, SYSTEM_ACTOR):
+        return None
+    if event.created_at < changes_close_at:
+        return None
+    return _STAFF_BOOKED.get(event.action)
 
 
 def _moved_inside_cutoff(signup: Signup, changes_close_at: datetime) -> bool:
