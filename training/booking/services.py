@@ -532,7 +532,7 @@ def how_it_was_booked(signup: Signup) -> str | None:
     if event.action == "signup.reinstated":
         return "The training staff gave you back your booking."
     if signup.choices and signup.session_id != signup.choices[0].session_id:
-        return "Your first choice was full, so we booked your next choice with a seat."
+        return notices.FIRST_CHOICE_FULL
     return None
 
 
@@ -644,7 +644,7 @@ def book_signup(
         if existing is None:
             raise
         raise AlreadySignedUp(existing) from None
-    _queue_welcome(signup, token)
+    _queue_welcome(signup, token, now)
     return signup, token
 
 
@@ -914,12 +914,16 @@ def _column_values(instance) -> dict:
     return row
 
 
-def _queue_welcome(signup: Signup, token: str) -> None:
-    """The first email of a place: booked (with the invite), or on the waitlist."""
+def _queue_welcome(signup: Signup, token: str, now: datetime) -> None:
+    """The first email of a place: booked (with the invite; saying so when its first choice
+    was full), or on the waitlist (with its place in line on each date)."""
     if signup.is_confirmed:
-        notices.queue_confirmation(signup, token)
+        first_choice = signup.choices[0].session if signup.choices else signup.session
+        notices.queue_confirmation(
+            signup, token, now=now, first_choice_full=signup.session is not first_choice
+        )
     else:
-        notices.queue_waitlisted(signup, token)
+        notices.queue_waitlisted(signup, token, waitlist_places(signup, now), now=now)
 
 
 def lock_signup(signup: Signup) -> None:
@@ -961,6 +965,7 @@ def change_session(
     if not _claim_seat(session):
         raise SessionFull(session)
     previous = signup.session if signup.is_confirmed else None
+    left_waiting = [other for other in dates_waited_for(signup, now) if other.id != session.id]
     if previous is not None:
         _release_seat(previous)
     signup.status, signup.session, signup.confirmed_at = SIGNUP_CONFIRMED, session, now
@@ -975,7 +980,12 @@ def change_session(
     )
     token = issue_manage_link(signup)
     notices.queue_confirmation(
-        signup, token, previous=previous, now=now, by_staff=actor is not None
+        signup,
+        token,
+        previous=previous,
+        now=now,
+        by_staff=actor is not None,
+        no_longer_waiting_for=left_waiting,
     )
     return promote_waitlist(previous, now=now) if previous is not None else []
 
@@ -1029,7 +1039,9 @@ def join_waitlist(signup: Signup, ranked_sessions: list[TrainingSession], *, now
         choices=[session.when for session in ranked_sessions],
     )
     # The same email as joining through the signup form, so everyone on it has a record.
-    notices.queue_waitlisted(signup, issue_manage_link(signup), now=now)
+    notices.queue_waitlisted(
+        signup, issue_manage_link(signup), waitlist_places(signup, now), now=now
+    )
 
 
 def update_contacts(signup: Signup, details: SignupDetails, *, now: datetime, actor=None) -> bool:
@@ -1228,6 +1240,13 @@ def promote_waitlist(
             _release_seat(session)
             continue
         db.session.refresh(candidate)
+        # The dates it was in line for besides this one, read as they were: booked here, it
+        # waits for them no longer.
+        left_waiting = [
+            other
+            for other in candidate.chosen_sessions
+            if other.id != session.id and can_wait_for(other, now)
+        ]
         record(
             "signup.promoted",
             actor_label=SYSTEM_ACTOR,
@@ -1242,6 +1261,7 @@ def promote_waitlist(
             promoted=True,
             cancelled_date=cancelled_date if candidate.id in displaced else None,
             now=now,
+            no_longer_waiting_for=left_waiting,
         )
         promoted.append(candidate)
 
@@ -1304,7 +1324,9 @@ def reinstate_signup(
     if signup.is_confirmed:
         notices.queue_confirmation(signup, token, now=now, merge_undone=merged_into)
     else:
-        notices.queue_waitlisted(signup, token, now=now, merge_undone=merged_into)
+        notices.queue_waitlisted(
+            signup, token, waitlist_places(signup, now), now=now, merge_undone=merged_into
+        )
     return token
 
 
