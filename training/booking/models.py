@@ -122,6 +122,36 @@ class Program(db.Model):
         return "open"
 
 
+# Longer than this is a typo (02:30 for 12:30), not a session: saving it would email every
+# organization booked an invite for the wrong times.
+MAX_SESSION_LENGTH = timedelta(hours=8)
+
+
+def session_length_problem(starts_at: datetime, ends_at: datetime) -> str | None:
+    """Why a session from ``starts_at`` to ``ends_at`` cannot be, naming its length: it ends
+    at or before its start, or lasts longer than ``MAX_SESSION_LENGTH``; None when it can.
+    The one rule the session form, the rosters services and the seed data follow."""
+    if ends_at <= starts_at:
+        return "The session must end after it starts."
+    length = ends_at - starts_at
+    if length > MAX_SESSION_LENGTH:
+        hours = MAX_SESSION_LENGTH // timedelta(hours=1)
+        return (
+            f"The session would last {_length_said(length)}, and a session lasts at most "
+            f"{hours} hours: check the start and end times (AM or PM?)."
+        )
+    return None
+
+
+def _length_said(length: timedelta) -> str:
+    """``length`` as people say it: "10 hours 15 minutes", "9 hours", "1 hour 5 minutes"."""
+    hours, minutes = divmod(int(length.total_seconds()) // 60, 60)
+    parts = [f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []
+    if minutes:
+        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    return " ".join(parts)
+
+
 class TrainingSession(db.Model):
     """One small-group session of a program: its time, seats and joining details."""
 
