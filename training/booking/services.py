@@ -710,11 +710,14 @@ def _book_or_waitlist(
 
 
 def _created_event(signup: Signup, ranked_sessions: list[TrainingSession], actor) -> dict:
-    """The values of a new signup's audit event (``event_values``)."""
+    """The values of a new signup's audit event (``event_values``): it names the session it
+    is booked on, or the one date it waits for (staff adding it to a roster's waitlist)."""
+    only_date = ranked_sessions[0] if len(ranked_sessions) == 1 else None
     return event_values(
         "signup.created",
         actor=actor,
         signup=signup,
+        session=signup.session or only_date,
         status=signup.status,
         choices=[session.when for session in ranked_sessions],
         override_reason=signup.override_reason,
@@ -1138,7 +1141,14 @@ def cancel_signup(
     if previous is not None:
         _release_seat(previous)
     db.session.flush()
-    record("signup.cancelled", actor=actor, signup=signup, session=previous, reason=reason)
+    # A waitlist place ended by staff on one date's roster (``last_date``) names that date.
+    record(
+        "signup.cancelled",
+        actor=actor,
+        signup=signup,
+        session=previous or last_date,
+        reason=reason,
+    )
     notices.queue_signup_email(
         signup,
         None,
@@ -1276,10 +1286,13 @@ def resend_manage_link(signup: Signup, *, now: datetime) -> bool:
     return True
 
 
-def set_staff_notes(signup: Signup, notes: str, *, actor) -> None:
-    """Keep staff's notes on a signup (never shown to the organization)."""
+def set_staff_notes(
+    signup: Signup, notes: str, *, actor, session: TrainingSession | None = None
+) -> None:
+    """Keep staff's notes on a signup (never shown to the organization); the audit event
+    names ``session``, the roster they were saved on (the signup's own by default)."""
     signup.staff_notes = notes.strip() or None
-    record("signup.notes_updated", actor=actor, signup=signup)
+    record("signup.notes_updated", actor=actor, signup=signup, session=session)
 
 
 def reinstate_signup(

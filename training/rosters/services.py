@@ -561,11 +561,18 @@ def promote_signup(signup: Signup, session: TrainingSession, *, now: datetime, a
     change_session(signup, session, now=now, actor=actor)
 
 
-def resend_email(message: OutboxMessage, *, actor) -> bool:
-    """Queue a failed or retrying email again; False if it is no longer waiting for that."""
+def resend_email(message: OutboxMessage, *, actor, session: TrainingSession | None = None) -> bool:
+    """Queue a failed or retrying email again; False if it is no longer waiting for that. The
+    audit event names ``session``, the roster it was resent from (the signup's by default)."""
     if not requeue_message(message):
         return False
-    record("email.resent", actor=actor, signup=message.signup, subject=message.subject)
+    record(
+        "email.resent",
+        actor=actor,
+        signup=message.signup,
+        session=session,
+        subject=message.subject,
+    )
     return True
 
 
