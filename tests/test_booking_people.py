@@ -630,3 +630,35 @@ def test_an_attendee_email_keeps_the_case_it_was_typed_in(app, client, make_sess
         [message] = db.session.scalars(select(OutboxMessage)).all()
         assert "CY@example.org" in message.recipients
         assert "cy@example.org" not in message.recipients
+
+
+def test_the_contact_listed_as_an_attendee_too_is_not_shown_twice_as_attending(
+    app, client, make_session, sign_in_as
+):
+    session_id = make_session()
+    token = manage_token(
+        client.post(
+            "/signup",
+            data=signup_form(
+                session_id,
+                contact_email="zoe@example.org",
+                attendee_emails="lee@x.org\nKim@x.org\nZOE@example.org",
+            ),
+        )
+    )
+
+    page = page_text(client.get(f"/manage/{token}"))
+    assert "Attending lee@x.org, Kim@x.org" in page
+    assert "Attending lee@x.org, Kim@x.org, ZOE@example.org" not in page
+    with app.app_context():
+        signup = db.session.scalars(select(Signup)).one()
+        assert [email for _name, email in signup.mailboxes] == [
+            "zoe@example.org",
+            "lee@x.org",
+            "Kim@x.org",
+        ]
+    sign_in_as("staff")
+    for path in (f"/staff/sessions/{session_id}", f"/staff/sessions/{session_id}/print"):
+        roster = client.get(path).get_data(as_text=True)
+        assert "lee@x.org<br>Kim@x.org</" in roster
+        assert "ZOE@example.org" not in roster

@@ -389,6 +389,13 @@ class Signup(db.Model):
         return list(found.values())
 
     @property
+    def attendee_mailboxes(self) -> list[str]:
+        """The attendees as the invite lists them beside the contact (``mailboxes``): one
+        address per mailbox, none that is the contact's own. What pages and exports show as
+        who is attending."""
+        return [email for _name, email in self.mailboxes[1:]]
+
+    @property
     def recipients(self) -> list[str]:
         """The addresses of ``mailboxes``: who every email about the booking goes to."""
         return [email for _name, email in self.mailboxes]
