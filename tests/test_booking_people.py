@@ -662,3 +662,21 @@ def test_the_contact_listed_as_an_attendee_too_is_not_shown_twice_as_attending(
         roster = client.get(path).get_data(as_text=True)
         assert "lee@x.org<br>Kim@x.org</" in roster
         assert "ZOE@example.org" not in roster
+
+
+def test_a_waitlist_places_contacts_update_gives_its_place_in_line(app, client, make_session, smtp):
+    full = make_session(seats=0)
+    token = manage_token(client.post("/signup", data=signup_form(full)))
+    deliver(app)
+    smtp.received.clear()
+
+    [update] = save_contacts(
+        app, client, smtp, token, attendee_emails=f"{LEE}\n{KIM}\nsam@sierravalley.example.org"
+    )
+
+    with app.app_context():
+        when = db.session.get(TrainingSession, full).when
+    assert update["subject"].startswith("Updated: the contacts for your waitlist place")
+    assert f"  1. {when}: number 1 in line\n" in update["text"]
+    html = smtp.received[0].message.get_body(("html",)).get_content()
+    assert f"<li>{when}: number 1 in line</li>" in html

@@ -334,9 +334,15 @@ def queue_waitlist_date_left(
 
 
 def send_people_update(
-    signup: Signup, before: list[tuple[str, str]], *, by_staff: bool = False
+    signup: Signup,
+    before: list[tuple[str, str]],
+    *,
+    by_staff: bool = False,
+    waitlist: Sequence = (),
 ) -> bool:
     """Tell everyone concerned that who is on ``signup`` changed; False when nothing did.
+    A waitlist place's email lists ``waitlist`` (its ``services.WaitlistPlace``s: each date's
+    place in line, or why no seat will come from it).
 
     ``before`` is ``signup.mailboxes`` as it was before the change (the contact first).
     Mailboxes compare case-insensitively and in any order, names too (a renamed contact is a
@@ -365,6 +371,7 @@ def send_people_update(
             before[0] if _mailbox_keys(before)[0] != _mailbox_keys(after)[0] else None
         ),
         "by_staff": by_staff,
+        "waitlist": waitlist,
     }
     booked = signup.session if signup.is_confirmed else None
     method = None

@@ -1092,7 +1092,9 @@ def people_changed(
             removed=left,
             links_revoked=revoked,
         )
-    return notices.send_people_update(signup, before, by_staff=actor is not None)
+    return notices.send_people_update(
+        signup, before, by_staff=actor is not None, waitlist=waitlist_places(signup, now)
+    )
 
 
 class PlaceChanged(BookingError):
