@@ -215,6 +215,29 @@ def test_readable_details_spell_out_changes_lists_and_blanks():
     assert readable_details(None) == []
 
 
+def test_a_session_time_change_reads_in_the_programs_zone_not_as_utc_timestamps(
+    app, client, sign_in_as
+):
+    add_event(
+        app,
+        "session.updated",
+        at=datetime(2026, 11, 20, 18, 0, tzinfo=UTC),
+        changes={
+            "starts_at": ["2026-12-07T18:00:00+00:00", "2026-12-07T19:30:00+00:00"],
+            "meeting_url": [None, "https://meet.example.org/2026-12-07T18:00"],
+        },
+    )
+    sign_in_as("admin")
+
+    text = page_text(client.get("/staff/audit/"))
+
+    assert "+00:00" not in text
+    assert (
+        "Starts at: Mon, Dec 7, 2026, 10:00 AM PT → Mon, Dec 7, 2026, 11:30 AM PT; "
+        "Meeting url: (blank) → https://meet.example.org/2026-12-07T18:00"
+    ) in text
+
+
 @pytest.mark.parametrize("role", ["staff", "facilitator"])
 def test_only_admins_read_the_audit_log(client, sign_in_as, role):
     sign_in_as(role)

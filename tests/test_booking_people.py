@@ -508,6 +508,59 @@ def test_the_session_changed_email_lists_only_what_changed(app, client, make_ses
     assert "(was: https://meet.example.org/old)" not in update["text"]
 
 
+def test_a_passcode_without_a_dial_in_reaches_every_email_page_and_invite_once(
+    app, client, make_session, smtp
+):
+    session_id = make_session(meeting_url="https://meet.example.org/abc", passcode="4321")
+    token = manage_token(client.post("/signup", data=signup_form(session_id)))
+    deliver(app)
+
+    [booked] = arrived(smtp)
+    html = smtp.received[0].message.get_body(("html",)).get_content()
+    assert booked["text"].count("Passcode: 4321") == 1
+    assert "  Meeting link: https://meet.example.org/abc\n  Passcode: 4321\n" in booked["text"]
+    assert html.count("Passcode: 4321") == 1 and "<br>Passcode: 4321" in html
+    assert booked["invite"]["description"].count("Passcode: 4321") == 1
+    for path in (f"/manage/{token}", f"/manage/{token}/confirmation"):
+        page = page_text(client.get(path))
+        assert "Meeting link https://meet.example.org/abc Passcode 4321" in page
+        assert page.count("Passcode 4321") == 1
+
+
+def test_the_session_changed_email_shows_a_new_passcode_in_the_session_as_it_stands(
+    app, client, make_session, smtp
+):
+    session_id = make_session(meeting_url="https://meet.example.org/abc")
+    client.post("/signup", data=signup_form(session_id, attendee_emails=""))
+    deliver(app)
+    smtp.received.clear()
+
+    staff_edit(app, session_id, passcode="4321")
+    deliver(app)
+
+    [update] = arrived(smtp)
+    html = smtp.received[0].message.get_body(("html",)).get_content()
+    as_it_stands = update["text"].split("as it stands now:")[1]
+    assert "Meeting link: https://meet.example.org/abc\n  Passcode: 4321\n" in as_it_stands
+    assert "<br>Passcode: 4321" in html.split("as it stands now:")[1]
+
+
+def test_with_a_dial_in_the_passcode_is_said_once_after_the_meeting_link(
+    app, client, make_session, smtp
+):
+    session_id = make_session(
+        meeting_url="https://meet.example.org/abc", dial_in="+1 555 0100", passcode="4321"
+    )
+    token = manage_token(client.post("/signup", data=signup_form(session_id)))
+    deliver(app)
+
+    [booked] = arrived(smtp)
+    assert "  Passcode: 4321\n  Dial-in: +1 555 0100\n" in booked["text"]
+    assert booked["text"].count("Passcode: 4321") == 1
+    assert booked["invite"]["description"].count("Passcode: 4321") == 1
+    assert page_text(client.get(f"/manage/{token}")).count("Passcode 4321") == 1
+
+
 def test_the_waitlist_email_names_the_date_and_the_organization(app, client, make_session, smtp):
     full = make_session(seats=0)
     client.post("/signup", data=signup_form(full))
@@ -577,3 +630,53 @@ def test_an_attendee_email_keeps_the_case_it_was_typed_in(app, client, make_sess
         [message] = db.session.scalars(select(OutboxMessage)).all()
         assert "CY@example.org" in message.recipients
         assert "cy@example.org" not in message.recipients
+
+
+def test_the_contact_listed_as_an_attendee_too_is_not_shown_twice_as_attending(
+    app, client, make_session, sign_in_as
+):
+    session_id = make_session()
+    token = manage_token(
+        client.post(
+            "/signup",
+            data=signup_form(
+                session_id,
+                contact_email="zoe@example.org",
+                attendee_emails="lee@x.org\nKim@x.org\nZOE@example.org",
+            ),
+        )
+    )
+
+    page = page_text(client.get(f"/manage/{token}"))
+    assert "Attending lee@x.org, Kim@x.org" in page
+    assert "Attending lee@x.org, Kim@x.org, ZOE@example.org" not in page
+    with app.app_context():
+        signup = db.session.scalars(select(Signup)).one()
+        assert [email for _name, email in signup.mailboxes] == [
+            "zoe@example.org",
+            "lee@x.org",
+            "Kim@x.org",
+        ]
+    sign_in_as("staff")
+    for path in (f"/staff/sessions/{session_id}", f"/staff/sessions/{session_id}/print"):
+        roster = client.get(path).get_data(as_text=True)
+        assert "lee@x.org<br>Kim@x.org</" in roster
+        assert "ZOE@example.org" not in roster
+
+
+def test_a_waitlist_places_contacts_update_gives_its_place_in_line(app, client, make_session, smtp):
+    full = make_session(seats=0)
+    token = manage_token(client.post("/signup", data=signup_form(full)))
+    deliver(app)
+    smtp.received.clear()
+
+    [update] = save_contacts(
+        app, client, smtp, token, attendee_emails=f"{LEE}\n{KIM}\nsam@sierravalley.example.org"
+    )
+
+    with app.app_context():
+        when = db.session.get(TrainingSession, full).when
+    assert update["subject"].startswith("Updated: the contacts for your waitlist place")
+    assert f"  1. {when}: number 1 in line\n" in update["text"]
+    html = smtp.received[0].message.get_body(("html",)).get_content()
+    assert f"<li>{when}: number 1 in line</li>" in html

@@ -1,13 +1,14 @@
 """`flask --app training seed` loads the demo program from seed/ data."""
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
 from training.booking.models import Program, TrainingSession
-from training.booking.seeding import current_window_year
+from training.booking.seeding import current_window_year, seed_program
 from training.extensions import db
 
 pytestmark = pytest.mark.clock
@@ -102,3 +103,16 @@ def test_seeded_sessions_list_on_the_home_page(runner, client):
     runner.invoke(args=["seed", "--year", "2023"])
     text = client.get("/").get_data(as_text=True)
     assert "Mon, Nov 20, 10:00–11:30 AM PT" in text
+
+
+def test_seed_data_with_a_session_longer_than_8_hours_is_refused_naming_its_length(app, tmp_path):
+    source = Path(__file__).parents[1] / "seed" / "demo_program.toml"
+    typo = tmp_path / "demo_program.toml"
+    typo.write_text(
+        source.read_text(encoding="utf-8").replace(
+            'Tue = ["10:00", "11:30"]', 'Tue = ["02:30", "12:45"]'
+        ),
+        encoding="utf-8",
+    )
+    with app.app_context(), pytest.raises(ValueError, match="would last 10 hours 15 minutes"):
+        seed_program(typo, 2026, datetime(2026, 11, 1, tzinfo=UTC))

@@ -157,6 +157,11 @@ def test_an_address_at_a_domain_in_any_script_is_accepted(app, client, make_sess
         ("contact_name", "y" * 121, "120 characters or fewer"),
         ("organization_name", "!!! ???", "using letters or numbers"),
         ("attendee_emails", "a@x.org\nnot-an-email", "“not-an-email” is not an email address"),
+        (
+            "contact_email",
+            "b" * 70 + "@" + "c" * 30,
+            "“" + "b" * 70 + "@" + "c" * 8 + "…” is not an email address",
+        ),
         ("contact_email", "josé@clinic.example", "letters outside A–Z before the @"),
         ("attendee_emails", "a@x.org\nJörg@x.example", "“Jörg@x.example” has letters outside A–Z"),
         (

@@ -126,6 +126,48 @@ def test_changes_closed_by_staff_moving_the_session_inside_the_cutoff_say_so(
     ) in text
 
 
+def test_changes_closed_by_staff_moving_the_booking_inside_the_cutoff_say_staff_moved_it(
+    app, client, make_session, sign_in_as
+):
+    chosen = make_session(starts_in=timedelta(days=4))
+    soon = make_session(starts_in=timedelta(hours=20))
+    token = sign_up(app, chosen, "North Clinic")
+    sign_in_as("staff")
+    moved = client.post(
+        f"/staff/sessions/{chosen}/signups/{signup_id(app, 'North Clinic')}/move",
+        data={"session_id": soon},
+    )
+    assert moved.status_code == 303
+
+    text = page_text(app.test_client().get(f"/manage/{token}"))
+    assert "this booking was made within those 24 hours" not in text
+    assert (
+        "Date and contact changes are closed: the training staff moved your booking to this "
+        "date, less than 24 hours before it starts, and changes close 24 hours before a session."
+    ) in text
+
+
+def test_changes_closed_by_staff_booking_from_the_waitlist_inside_the_cutoff_say_so(
+    app, client, make_session, sign_in_as
+):
+    full = make_session(seats=0, starts_in=timedelta(days=4))
+    soon = make_session(starts_in=timedelta(hours=20))
+    token = sign_up(app, full, "North Clinic")
+    sign_in_as("staff")
+    booked = client.post(
+        f"/staff/sessions/{full}/signups/{signup_id(app, 'North Clinic')}/promote",
+        data={"session_id": soon},
+    )
+    assert booked.status_code == 303
+
+    text = page_text(app.test_client().get(f"/manage/{token}"))
+    assert "this booking was made within those 24 hours" not in text
+    assert (
+        "Date and contact changes are closed: the training staff booked you on this date from "
+        "the waitlist, less than 24 hours before it starts"
+    ) in text
+
+
 def test_a_booking_made_inside_the_cutoff_still_says_it_was_made_there(app, make_session):
     token = sign_up(app, make_session(starts_in=timedelta(hours=20)), "North Clinic")
     text = page_text(app.test_client().get(f"/manage/{token}"))

@@ -222,3 +222,95 @@ def test_the_invite_after_staff_cancel_the_session_says_there_is_no_date(app, cl
         "is not waiting for any date: our staff cancelled the session you chose, so there is no "
         "calendar invite"
     ) in page_text(response)
+
+
+def outbox_text(app, subject_start: str) -> list[str]:
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                select(OutboxMessage.text_body)
+                .where(OutboxMessage.subject.startswith(subject_start))
+                .order_by(OutboxMessage.id)
+            )
+        )
+
+
+def outbox_html(app, subject_start: str) -> list[str]:
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                select(OutboxMessage.html_body)
+                .where(OutboxMessage.subject.startswith(subject_start))
+                .order_by(OutboxMessage.id)
+            )
+        )
+
+
+def when(app, session_id: int) -> str:
+    with app.app_context():
+        return db.session.get(TrainingSession, session_id).when
+
+
+def test_the_waitlist_email_gives_the_place_in_line_on_each_date(app, client, make_session):
+    full = make_session(seats=0)
+    other_full = make_session(seats=0, starts_in=timedelta(days=6))
+    client.post("/signup", data=signup_form(full, organization_name="Ahead Clinic"))
+    client.post(
+        "/signup",
+        data=signup_form(full, second_choice=other_full, organization_name="Behind Clinic"),
+    )
+
+    [ahead, behind] = outbox_text(app, "You're on the waitlist")
+    assert f"  1. {when(app, full)}: number 1 in line\n" in ahead
+    assert f"  1. {when(app, full)}: number 2 in line\n" in behind
+    assert f"  2. {when(app, other_full)}: number 1 in line\n" in behind
+    html = outbox_html(app, "You're on the waitlist")[1]
+    assert f"<li>{when(app, full)}: number 2 in line</li>" in html
+
+
+def test_a_seat_on_a_lower_choice_says_it_no_longer_waits_for_the_better_ranked_date(
+    app, client, make_session
+):
+    full = make_session(seats=0)
+    later = make_session(seats=1, starts_in=timedelta(days=6))
+    holder = manage_token(client.post("/signup", data=signup_form(later)))
+    client.post(
+        "/signup",
+        data=signup_form(full, second_choice=later, organization_name="Waiting Clinic"),
+    )
+
+    client.post(f"/manage/{holder}/cancel", data={"confirm": "y"})
+
+    assert statuses(app)["Waiting Clinic"] == ("confirmed", later)
+    [text] = outbox_text(app, "A seat opened up")
+    [html] = outbox_html(app, "A seat opened up")
+    said = f"You are no longer on the waitlist for {when(app, full)}"
+    assert said in text and said in html
+
+
+def test_booking_a_free_date_from_the_waitlist_says_it_no_longer_waits_for_its_dates(
+    app, client, make_session
+):
+    full = make_session(seats=0)
+    token = manage_token(client.post("/signup", data=signup_form(full)))
+    opened = make_session(starts_in=timedelta(days=6))
+
+    client.post(f"/manage/{token}/date", data={"session_id": opened})
+
+    [text] = outbox_text(app, "You're booked")
+    assert f"You are no longer on the waitlist for {when(app, full)}" in text
+
+
+def test_a_booking_on_the_next_choice_says_in_its_email_that_the_first_was_full(
+    app, client, make_session
+):
+    full = make_session(seats=0)
+    alternate = make_session(starts_in=timedelta(days=4))
+    client.post("/signup", data=signup_form(full, second_choice=alternate))
+    client.post("/signup", data=signup_form(alternate, organization_name="Direct Clinic"))
+
+    [next_choice, first_choice] = outbox_text(app, "You're booked")
+    [next_html, first_html] = outbox_html(app, "You're booked")
+    said = "Your first choice was full, so we booked your next choice with a seat."
+    assert said in next_choice and said in next_html
+    assert said not in first_choice and said not in first_html

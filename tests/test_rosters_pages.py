@@ -192,6 +192,10 @@ def session_facilitators(session):
         ({"meeting_url": "javascript:alert(1)"}, "Enter the meeting link as a full web address"),
         ({"meeting_url": "meet dot example"}, "Enter the meeting link as a full web address"),
         ({"ends_at": "09:00"}, "The session must end after it starts, on the same day."),
+        (
+            {"starts_at": "02:30", "ends_at": "12:45"},
+            "The session would last 10 hours 15 minutes, and a session lasts at most 8 hours",
+        ),
         ({"seats": "0"}, "Use between 1 and 500 seats."),
         ({"seats": "9" * 20}, "Use between 1 and 500 seats."),
         ({"starts_at": "25:00"}, "Enter a time of day from 00:00 to 23:59, for example 14:30"),
@@ -208,6 +212,37 @@ def test_session_form_says_what_is_wrong(client, program_id, sign_in_as, fields,
     response = client.post("/staff/sessions/new", data=session_form(**fields))
     assert response.status_code == 200
     assert message in page_text(response)
+
+
+def test_an_edit_to_a_session_longer_than_8_hours_is_refused_and_nobody_is_emailed(
+    app, client, make_session, sign_in_as
+):
+    session_id = make_session()
+    book(client, session_id, "North Clinic")
+    sign_in_as("staff")
+    with app.app_context():
+        session = db.session.get(TrainingSession, session_id)
+        day, starts_at = f"{session.local_starts_at:%Y-%m-%d}", session.starts_at
+        emails_before = db.session.scalar(select(func.count(OutboxMessage.id)))
+
+    response = client.post(
+        f"/staff/sessions/{session_id}/edit",
+        data=session_form(day=day, starts_at="02:30", ends_at="12:45"),
+    )
+
+    assert response.status_code == 200
+    assert "The session would last 10 hours 15 minutes" in page_text(response)
+    with app.app_context():
+        assert db.session.get(TrainingSession, session_id).starts_at == starts_at
+        assert db.session.scalar(select(func.count(OutboxMessage.id))) == emails_before
+
+
+def test_a_session_of_exactly_8_hours_is_saved(client, program_id, sign_in_as):
+    sign_in_as("staff")
+    response = client.post(
+        "/staff/sessions/new", data=session_form(starts_at="08:00", ends_at="16:00")
+    )
+    assert response.status_code == 303
 
 
 @pytest.mark.parametrize(

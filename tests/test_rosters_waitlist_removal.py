@@ -122,7 +122,11 @@ def test_remove_from_waitlist_on_its_only_date_cancels_the_signup_and_says_so(
     ) in text
     with app.app_context():
         assert db.session.get(Signup, signup_id).status == "cancelled"
-        assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "signup.cancelled"))
+        cancelled = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "signup.cancelled")
+        )
+        assert cancelled.session_id == dec_4
+        assert cancelled.details["session"] == f"#{dec_4}, {dec_4_when}"
         # Its email says staff took it off its only date, and that the signup is cancelled.
         told = db.session.scalars(
             select(OutboxMessage).where(
@@ -164,3 +168,46 @@ def test_removing_one_date_keeps_the_others_in_the_order_the_organization_gave(
     dec_4_when, dec_6_when = whens(app, dec_4, dec_6)
     text = page_text(client.get(f"/manage/{token}"))
     assert text.index(dec_6_when) < text.index(dec_4_when)
+
+
+def test_notes_saved_on_a_roster_name_its_session_in_the_audit_log(app, client, sign_in_as, omega):
+    signup_id, dec_2, _dec_4 = omega
+    [dec_2_when] = whens(app, dec_2)
+    sign_in_as("staff")
+
+    client.post(
+        f"/staff/sessions/{dec_2}/signups/{signup_id}/notes",
+        data={"staff_notes": "Prefers mornings"},
+    )
+
+    with app.app_context():
+        [event] = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "signup.notes_updated")
+        ).all()
+        assert (event.session_id, event.details["session"]) == (dec_2, f"#{dec_2}, {dec_2_when}")
+
+
+def test_a_signup_staff_add_to_a_rosters_waitlist_names_that_session_in_the_audit_log(
+    app, client, sign_in_as, omega
+):
+    _signup_id, dec_2, _dec_4 = omega
+    sign_in_as("staff")
+
+    response = client.post(
+        f"/staff/sessions/{dec_2}/signups/new",
+        data={
+            **signup_form(dec_2, organization_name="Phoned Clinic", attendee_emails=""),
+            "join_waitlist": "y",
+        },
+    )
+    assert response.status_code == 303, page_text(response)
+
+    with app.app_context():
+        event = db.session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "signup.created",
+                AuditEvent.organization_name == "Phoned Clinic",
+            )
+        ).one()
+        assert event.details["status"] == "waitlisted"
+        assert event.session_id == dec_2

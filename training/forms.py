@@ -193,6 +193,16 @@ def phone_number(_form, field) -> None:
         raise ValidationError("This phone number looks too short. Include the area code.")
 
 
+# How much of a typed value a message quotes back.
+QUOTED_LENGTH = 80
+
+
+def quoted(text: str, limit: int = QUOTED_LENGTH) -> str:
+    """``text`` as a message quotes it back: whole, or its first ``limit`` characters ending
+    in "…", so a cut value never reads as what was typed."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def email_problem(address: str) -> str | None:
     """What is wrong with a typed email address, in words for the person, or None when mail can
     be delivered to it (RFC 5322 syntax via ``email_validator``, no DNS lookup). A domain in any
@@ -203,11 +213,11 @@ def email_problem(address: str) -> str | None:
     except EmailNotValidError as error:
         if "before the @-sign are not supported" in str(error):
             return (
-                f"“{address[:80]}” has letters outside A–Z before the @, which most mail "
+                f"“{quoted(address)}” has letters outside A–Z before the @, which most mail "
                 "servers cannot deliver to. Please give an address with only A–Z, digits and "
                 ". _ + - before the @."
             )
-        return f"“{address[:80]}” is not an email address: enter one like name@example.org."
+        return f"“{quoted(address)}” is not an email address: enter one like name@example.org."
     return None
 
 

@@ -28,6 +28,7 @@ class InviteDetails:
     organizer_name: str
     attendees: tuple[tuple[str, str], ...]  # (name, email)
     meeting_url: str | None = None
+    passcode: str | None = None
 
 
 # What RFC 6868 would escape in a parameter value (a double quote as ^', a caret as ^^): many
@@ -121,4 +122,7 @@ def outlook_calendar_url(details: InviteDetails, *, account: str = "work") -> st
 
 def _link_description(details: InviteDetails) -> str:
     # Links stay short enough to read in a plain-text email; the invite carries the rest.
-    return f"Join: {details.meeting_url}" if details.meeting_url else details.summary
+    if not details.meeting_url:
+        return details.summary
+    joining = f"Join: {details.meeting_url}"
+    return f"{joining}\nPasscode: {details.passcode}" if details.passcode else joining

@@ -122,6 +122,36 @@ class Program(db.Model):
         return "open"
 
 
+# Longer than this is a typo (02:30 for 12:30), not a session: saving it would email every
+# organization booked an invite for the wrong times.
+MAX_SESSION_LENGTH = timedelta(hours=8)
+
+
+def session_length_problem(starts_at: datetime, ends_at: datetime) -> str | None:
+    """Why a session from ``starts_at`` to ``ends_at`` cannot be, naming its length: it ends
+    at or before its start, or lasts longer than ``MAX_SESSION_LENGTH``; None when it can.
+    The one rule the session form, the rosters services and the seed data follow."""
+    if ends_at <= starts_at:
+        return "The session must end after it starts."
+    length = ends_at - starts_at
+    if length > MAX_SESSION_LENGTH:
+        hours = MAX_SESSION_LENGTH // timedelta(hours=1)
+        return (
+            f"The session would last {_length_said(length)}, and a session lasts at most "
+            f"{hours} hours: check the start and end times (AM or PM?)."
+        )
+    return None
+
+
+def _length_said(length: timedelta) -> str:
+    """``length`` as people say it: "10 hours 15 minutes", "9 hours", "1 hour 5 minutes"."""
+    hours, minutes = divmod(int(length.total_seconds()) // 60, 60)
+    parts = [f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []
+    if minutes:
+        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    return " ".join(parts)
+
+
 class TrainingSession(db.Model):
     """One small-group session of a program: its time, seats and joining details."""
 
@@ -239,11 +269,13 @@ class TrainingSession(db.Model):
 
     @property
     def joining_lines(self) -> list[str]:
-        """How to join, as lines of an invite or a feed: "Join: …", "Dial-in: …", "Passcode: …"."""
+        """How to join, as lines of an invite or a feed: "Join: …", "Passcode: …",
+        "Dial-in: …", in the order every email and page gives them (the passcode goes with the
+        meeting link, and is said once even when there is a dial-in too)."""
         details = (
             ("Join", self.meeting_url),
-            ("Dial-in", self.dial_in),
             ("Passcode", self.passcode),
+            ("Dial-in", self.dial_in),
         )
         return [f"{label}: {value}" for label, value in details if value]
 
@@ -355,6 +387,13 @@ class Signup(db.Model):
         for name, email in people:
             found.setdefault(mailbox_key(email), (name or email, email))
         return list(found.values())
+
+    @property
+    def attendee_mailboxes(self) -> list[str]:
+        """The attendees as the invite lists them beside the contact (``mailboxes``): one
+        address per mailbox, none that is the contact's own. What pages and exports show as
+        who is attending."""
+        return [email for _name, email in self.mailboxes[1:]]
 
     @property
     def recipients(self) -> list[str]:

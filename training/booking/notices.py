@@ -2,7 +2,7 @@
 who is on a booking, a session changed by staff, and reminders before it. Each is queued in the
 caller's transaction, to the booking's ``Signup.mailboxes``."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -71,6 +71,7 @@ def invite_details(signup: Signup, session: TrainingSession | None = None) -> In
         # As the email reaches them: a domain in another script in its ASCII form.
         attendees=tuple((name, ascii_address(email)) for name, email in signup.mailboxes),
         meeting_url=session.meeting_url,
+        passcode=session.passcode,
     )
 
 
@@ -114,6 +115,10 @@ def queue_with_invite(
     )
 
 
+# Said by a new booking's confirmation page and email when its first choice had no seat.
+FIRST_CHOICE_FULL = "Your first choice was full, so we booked your next choice with a seat."
+
+
 def queue_confirmation(
     signup: Signup,
     token: str,
@@ -124,13 +129,18 @@ def queue_confirmation(
     now: datetime | None = None,
     by_staff: bool = False,
     merge_undone: Signup | None = None,
+    first_choice_full: bool = False,
+    no_longer_waiting_for: Sequence[TrainingSession] = (),
 ) -> None:
     """Queue the "you're booked" email with its invite (REQUEST); after a move, first the CANCEL
     of the old date, as an email of its own. ``promoted`` says it came off the waitlist: into
     a seat that opened up, or, with ``cancelled_date``, on another date it chose because that
     one was cancelled (no seat opened: its own date went). ``by_staff``: the training staff
     made the move, and both emails say so. ``merge_undone``: staff undid the merge of this
-    booking into that signup, which had cancelled it; the email says it is booked again."""
+    booking into that signup, which had cancelled it; the email says it is booked again.
+    ``first_choice_full``: a new signup booked on a later choice because its first was full
+    (``FIRST_CHOICE_FULL``, as its confirmation page says). ``no_longer_waiting_for``: the
+    other dates it was in line for, which this booking took it off."""
     when = signup.session.when
     if previous is not None:
         # Two emails, one invite each: clients act on one calendar per message, and the old
@@ -166,6 +176,8 @@ def queue_confirmation(
         cancelled_date=cancelled_date,
         by_staff=by_staff,
         merge_undone=merge_undone,
+        first_choice_full=FIRST_CHOICE_FULL if first_choice_full else None,
+        no_longer_waiting_for=no_longer_waiting_for,
         now=now,
     )
 
@@ -273,18 +285,18 @@ def manage_offer(signup: Signup, now: datetime) -> str:
 def queue_waitlisted(
     signup: Signup,
     token: str,
+    waitlist: list,
     *,
-    now: datetime | None = None,
+    now: datetime,
     merge_undone: Signup | None = None,
 ) -> None:
-    """Queue the "you're on the waitlist" email (no invite: no date is booked yet), its
-    subject naming the first date it chose that a seat can still come from (a date inside its
-    cutoff is listed in the email, marked so, but not named as what it waits for) and the
-    organization; sent on signing up, on joining a waitlist from the manage page, and
-    (``merge_undone``: the signup it had been merged into) when staff undo a merge that had
-    cancelled the waitlist place."""
-    now = now or utcnow()
-    waited_for = [s for s in signup.chosen_sessions if can_wait_for(s, now)]
+    """Queue the "you're on the waitlist" email (no invite: no date is booked yet), listing
+    ``waitlist`` (its ``services.WaitlistPlace``s at ``now``: each date's place in line, or
+    why no seat will come from it, as the manage page says), its subject naming the first date
+    it chose that a seat can still come from and the organization; sent on signing up, on
+    joining a waitlist from the manage page, and (``merge_undone``: the signup it had been
+    merged into) when staff undo a merge that had cancelled the waitlist place."""
+    waited_for = [place.session for place in waitlist if place.is_waiting]
     named = waited_for or signup.chosen_sessions
     first_choice = named[0].when if named else signup.program.name
     text = "Merge undone: you're back on the waitlist" if merge_undone else "You're on the waitlist"
@@ -295,8 +307,7 @@ def queue_waitlisted(
         subject_for(signup, f"{text} for {first_choice}"),
         now=now,
         merge_undone=merge_undone,
-        # A chosen date no seat can come from (inside its cutoff) is named so, not promised.
-        no_seat_from={s.id for s in signup.chosen_sessions if s not in waited_for},
+        waitlist=waitlist,
     )
 
 
@@ -323,9 +334,15 @@ def queue_waitlist_date_left(
 
 
 def send_people_update(
-    signup: Signup, before: list[tuple[str, str]], *, by_staff: bool = False
+    signup: Signup,
+    before: list[tuple[str, str]],
+    *,
+    by_staff: bool = False,
+    waitlist: Sequence = (),
 ) -> bool:
     """Tell everyone concerned that who is on ``signup`` changed; False when nothing did.
+    A waitlist place's email lists ``waitlist`` (its ``services.WaitlistPlace``s: each date's
+    place in line, or why no seat will come from it).
 
     ``before`` is ``signup.mailboxes`` as it was before the change (the contact first).
     Mailboxes compare case-insensitively and in any order, names too (a renamed contact is a
@@ -354,6 +371,7 @@ def send_people_update(
             before[0] if _mailbox_keys(before)[0] != _mailbox_keys(after)[0] else None
         ),
         "by_staff": by_staff,
+        "waitlist": waitlist,
     }
     booked = signup.session if signup.is_confirmed else None
     method = None

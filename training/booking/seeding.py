@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from training.booking.models import Program, TrainingSession
+from training.booking.models import Program, TrainingSession, session_length_problem
 from training.extensions import db
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -39,7 +39,8 @@ def seed_program(path: Path, year: int | None, now: datetime) -> tuple[Program |
     """Add the program in ``path`` for ``year`` and return it, or None if it is already there.
 
     Without a year, the current window's year is used and signups open at once if the file's
-    opening date is still ahead, so a new user can try booking straight away.
+    opening date is still ahead, so a new user can try booking straight away. Raises
+    ``ValueError`` for session times a session cannot have (``session_length_problem``).
     """
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     zone = ZoneInfo(data["timezone"])
@@ -75,12 +76,12 @@ def seed_program(path: Path, year: int | None, now: datetime) -> tuple[Program |
             sessions.get("skip_thanksgiving") and day in skipped
         ):
             starts, ends = (time.fromisoformat(t) for t in sessions["times"][weekday])
+            starts_at = datetime.combine(day, starts, zone).astimezone(UTC)
+            ends_at = datetime.combine(day, ends, zone).astimezone(UTC)
+            if problem := session_length_problem(starts_at, ends_at):
+                raise ValueError(f"{path.name}, {weekday} times: {problem}")
             program.sessions.append(
-                TrainingSession(
-                    starts_at=datetime.combine(day, starts, zone).astimezone(UTC),
-                    ends_at=datetime.combine(day, ends, zone).astimezone(UTC),
-                    seats=sessions["seats"],
-                )
+                TrainingSession(starts_at=starts_at, ends_at=ends_at, seats=sessions["seats"])
             )
         day += timedelta(days=1)
     db.session.flush()

@@ -470,16 +470,10 @@ _BOOKED_ACTIONS = (
 )
 
 
-def how_it_was_booked(signup: Signup) -> str | None:
-    """How a booked ``signup`` came to hold its date, as a sentence for its confirmation page,
-    or None when it is simply the date it chose first. Read from the audit event that put it
-    there (``_BOOKED_ACTIONS``): the facts its booking email was written from (staff or the
-    organization moved it, a seat opened up on a date it waited for, its date was cancelled
-    and another it chose had a seat, staff undid a cancellation, or its first choice was full
-    when it signed up)."""
-    if not signup.is_confirmed:
-        return None
-    event = db.session.execute(
+def _booking_event(signup: Signup):
+    """The audit event (action, actor, details, created_at) that put ``signup`` on its
+    session, the latest of ``_BOOKED_ACTIONS``, or None."""
+    return db.session.execute(
         select(AuditEvent.action, AuditEvent.actor, AuditEvent.details, AuditEvent.created_at)
         .where(
             AuditEvent.signup_id == signup.id,
@@ -489,6 +483,27 @@ def how_it_was_booked(signup: Signup) -> str | None:
         .order_by(AuditEvent.id.desc())
         .limit(1)
     ).first()
+
+
+# What staff did that put a booking on a date inside its change cutoff, said after "the
+# training staff" on the manage page (``ChangeWindow.staff_booked_inside_cutoff``).
+_STAFF_BOOKED = {
+    "signup.moved": "moved your booking to this date",
+    "signup.booked_from_waitlist": "booked you on this date from the waitlist",
+    "signup.reinstated": "gave you back your booking",
+}
+
+
+def how_it_was_booked(signup: Signup) -> str | None:
+    """How a booked ``signup`` came to hold its date, as a sentence for its confirmation page,
+    or None when it is simply the date it chose first. Read from the audit event that put it
+    there (``_BOOKED_ACTIONS``): the facts its booking email was written from (staff or the
+    organization moved it, a seat opened up on a date it waited for, its date was cancelled
+    and another it chose had a seat, staff undid a cancellation, or its first choice was full
+    when it signed up)."""
+    if not signup.is_confirmed:
+        return None
+    event = _booking_event(signup)
     if event is None:
         return None
     # Staff's email stays in ``actor`` after their account is removed (``actor_id`` is then
@@ -517,7 +532,7 @@ def how_it_was_booked(signup: Signup) -> str | None:
     if event.action == "signup.reinstated":
         return "The training staff gave you back your booking."
     if signup.choices and signup.session_id != signup.choices[0].session_id:
-        return "Your first choice was full, so we booked your next choice with a seat."
+        return notices.FIRST_CHOICE_FULL
     return None
 
 
@@ -629,7 +644,7 @@ def book_signup(
         if existing is None:
             raise
         raise AlreadySignedUp(existing) from None
-    _queue_welcome(signup, token)
+    _queue_welcome(signup, token, now)
     return signup, token
 
 
@@ -695,11 +710,14 @@ def _book_or_waitlist(
 
 
 def _created_event(signup: Signup, ranked_sessions: list[TrainingSession], actor) -> dict:
-    """The values of a new signup's audit event (``event_values``)."""
+    """The values of a new signup's audit event (``event_values``): it names the session it
+    is booked on, or the one date it waits for (staff adding it to a roster's waitlist)."""
+    only_date = ranked_sessions[0] if len(ranked_sessions) == 1 else None
     return event_values(
         "signup.created",
         actor=actor,
         signup=signup,
+        session=signup.session or only_date,
         status=signup.status,
         choices=[session.when for session in ranked_sessions],
         override_reason=signup.override_reason,
@@ -899,12 +917,16 @@ def _column_values(instance) -> dict:
     return row
 
 
-def _queue_welcome(signup: Signup, token: str) -> None:
-    """The first email of a place: booked (with the invite), or on the waitlist."""
+def _queue_welcome(signup: Signup, token: str, now: datetime) -> None:
+    """The first email of a place: booked (with the invite; saying so when its first choice
+    was full), or on the waitlist (with its place in line on each date)."""
     if signup.is_confirmed:
-        notices.queue_confirmation(signup, token)
+        first_choice = signup.choices[0].session if signup.choices else signup.session
+        notices.queue_confirmation(
+            signup, token, now=now, first_choice_full=signup.session is not first_choice
+        )
     else:
-        notices.queue_waitlisted(signup, token)
+        notices.queue_waitlisted(signup, token, waitlist_places(signup, now), now=now)
 
 
 def lock_signup(signup: Signup) -> None:
@@ -946,6 +968,7 @@ def change_session(
     if not _claim_seat(session):
         raise SessionFull(session)
     previous = signup.session if signup.is_confirmed else None
+    left_waiting = [other for other in dates_waited_for(signup, now) if other.id != session.id]
     if previous is not None:
         _release_seat(previous)
     signup.status, signup.session, signup.confirmed_at = SIGNUP_CONFIRMED, session, now
@@ -960,7 +983,12 @@ def change_session(
     )
     token = issue_manage_link(signup)
     notices.queue_confirmation(
-        signup, token, previous=previous, now=now, by_staff=actor is not None
+        signup,
+        token,
+        previous=previous,
+        now=now,
+        by_staff=actor is not None,
+        no_longer_waiting_for=left_waiting,
     )
     return promote_waitlist(previous, now=now) if previous is not None else []
 
@@ -1014,7 +1042,9 @@ def join_waitlist(signup: Signup, ranked_sessions: list[TrainingSession], *, now
         choices=[session.when for session in ranked_sessions],
     )
     # The same email as joining through the signup form, so everyone on it has a record.
-    notices.queue_waitlisted(signup, issue_manage_link(signup), now=now)
+    notices.queue_waitlisted(
+        signup, issue_manage_link(signup), waitlist_places(signup, now), now=now
+    )
 
 
 def update_contacts(signup: Signup, details: SignupDetails, *, now: datetime, actor=None) -> bool:
@@ -1062,7 +1092,9 @@ def people_changed(
             removed=left,
             links_revoked=revoked,
         )
-    return notices.send_people_update(signup, before, by_staff=actor is not None)
+    return notices.send_people_update(
+        signup, before, by_staff=actor is not None, waitlist=waitlist_places(signup, now)
+    )
 
 
 class PlaceChanged(BookingError):
@@ -1111,7 +1143,14 @@ def cancel_signup(
     if previous is not None:
         _release_seat(previous)
     db.session.flush()
-    record("signup.cancelled", actor=actor, signup=signup, session=previous, reason=reason)
+    # A waitlist place ended by staff on one date's roster (``last_date``) names that date.
+    record(
+        "signup.cancelled",
+        actor=actor,
+        signup=signup,
+        session=previous or last_date,
+        reason=reason,
+    )
     notices.queue_signup_email(
         signup,
         None,
@@ -1213,6 +1252,13 @@ def promote_waitlist(
             _release_seat(session)
             continue
         db.session.refresh(candidate)
+        # The dates it was in line for besides this one, read as they were: booked here, it
+        # waits for them no longer.
+        left_waiting = [
+            other
+            for other in candidate.chosen_sessions
+            if other.id != session.id and can_wait_for(other, now)
+        ]
         record(
             "signup.promoted",
             actor_label=SYSTEM_ACTOR,
@@ -1227,6 +1273,7 @@ def promote_waitlist(
             promoted=True,
             cancelled_date=cancelled_date if candidate.id in displaced else None,
             now=now,
+            no_longer_waiting_for=left_waiting,
         )
         promoted.append(candidate)
 
@@ -1241,10 +1288,13 @@ def resend_manage_link(signup: Signup, *, now: datetime) -> bool:
     return True
 
 
-def set_staff_notes(signup: Signup, notes: str, *, actor) -> None:
-    """Keep staff's notes on a signup (never shown to the organization)."""
+def set_staff_notes(
+    signup: Signup, notes: str, *, actor, session: TrainingSession | None = None
+) -> None:
+    """Keep staff's notes on a signup (never shown to the organization); the audit event
+    names ``session``, the roster they were saved on (the signup's own by default)."""
     signup.staff_notes = notes.strip() or None
-    record("signup.notes_updated", actor=actor, signup=signup)
+    record("signup.notes_updated", actor=actor, signup=signup, session=session)
 
 
 def reinstate_signup(
@@ -1289,7 +1339,9 @@ def reinstate_signup(
     if signup.is_confirmed:
         notices.queue_confirmation(signup, token, now=now, merge_undone=merged_into)
     else:
-        notices.queue_waitlisted(signup, token, now=now, merge_undone=merged_into)
+        notices.queue_waitlisted(
+            signup, token, waitlist_places(signup, now), now=now, merge_undone=merged_into
+        )
     return token
 
 
@@ -1386,7 +1438,9 @@ class ChangeWindow:
     cancelling (the session's start; None for a waitlist place, which may leave at any time).
     Both are aware UTC datetimes. A cancelled booking may do nothing. ``moved_inside_cutoff``:
     changes are closed because staff moved the session, after it was booked, to start inside
-    the cutoff (not because it was booked there).
+    the cutoff (not because it was booked there). ``staff_booked_inside_cutoff``: what staff
+    did that put the booking on its date once that date's cutoff had passed ("moved your
+    booking to this date"), or None when the organization booked it, or staff did so earlier.
     """
 
     can_change: bool
@@ -1394,6 +1448,7 @@ class ChangeWindow:
     changes_close_at: datetime | None
     cancel_closes_at: datetime | None
     moved_inside_cutoff: bool = False
+    staff_booked_inside_cutoff: str | None = None
 
 
 def change_window(signup: Signup, now: datetime) -> ChangeWindow:
@@ -1410,13 +1465,31 @@ def change_window(signup: Signup, now: datetime) -> ChangeWindow:
     session = signup.session
     changes_close_at = _changes_close_at(session)
     can_change = now < changes_close_at
+    moved_inside_cutoff = not can_change and _moved_inside_cutoff(signup, changes_close_at)
     return ChangeWindow(
         can_change=can_change,
         can_cancel=not session.has_started(now),
         changes_close_at=changes_close_at,
         cancel_closes_at=session.began_at,
-        moved_inside_cutoff=not can_change and _moved_inside_cutoff(signup, changes_close_at),
+        moved_inside_cutoff=moved_inside_cutoff,
+        staff_booked_inside_cutoff=(
+            None
+            if can_change or moved_inside_cutoff
+            else _staff_booked_inside_cutoff(signup, changes_close_at)
+        ),
     )
+
+
+def _staff_booked_inside_cutoff(signup: Signup, changes_close_at: datetime) -> str | None:
+    """What staff did (``_STAFF_BOOKED``) that put ``signup`` on its date at or after
+    ``changes_close_at``, or None: then its changes were closed by staff, not by the
+    organization booking late."""
+    event = _booking_event(signup)
+    if event is None or event.actor in (PUBLIC_ACTOR, SYSTEM_ACTOR):
+        return None
+    if event.created_at < changes_close_at:
+        return None
+    return _STAFF_BOOKED.get(event.action)
 
 
 def _moved_inside_cutoff(signup: Signup, changes_close_at: datetime) -> bool:

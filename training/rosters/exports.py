@@ -63,7 +63,7 @@ def _row(signup: Signup, status: str, when: str, zone: ZoneInfo) -> list[str | N
         signup.contact_name,
         signup.contact_email,
         signup.contact_phone,
-        export_attendees(attendee.email for attendee in signup.attendees),
+        export_attendees(signup.attendee_mailboxes),
         status,
         when,
         format_export_moment(signup.created_at, zone),

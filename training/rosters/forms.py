@@ -24,6 +24,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput
 
 from training.booking.forms import ContactFields, OrganizationField
+from training.booking.models import session_length_problem
 from training.booking.names import organization_key
 from training.drawn import drawn_from_field
 from training.forms import (
@@ -157,14 +158,21 @@ class SessionForm(Form):
                 raise ValidationError(str(error)) from None
 
     def validate_ends_at(self, field):
-        """After the start, on the same day, and a time that exists then."""
+        """After the start, on the same day, a time that exists then, and no longer than a
+        session lasts (``session_length_problem``)."""
         if self.starts_at.data and field.data and field.data <= self.starts_at.data:
             raise ValidationError("The session must end after it starts, on the same day.")
         if self.day.data and field.data:
             try:
-                local_moment(self.day.data, field.data, self.zone)
+                ends_at = local_moment(self.day.data, field.data, self.zone)
             except ValueError as error:
                 raise ValidationError(str(error)) from None
+            try:
+                starts_at = local_moment(self.day.data, self.starts_at.data, self.zone)
+            except (TypeError, ValueError):
+                return  # the start's own message says what is wrong with it
+            if problem := session_length_problem(starts_at, ends_at):
+                raise ValidationError(problem)
 
     def validate_in_past_reason(self, field):
         """A reason whenever the start in the past is confirmed."""

@@ -28,6 +28,7 @@ from training.booking.models import (
     Signup,
     SignupChoice,
     TrainingSession,
+    session_length_problem,
     waitlist_line,
 )
 from training.booking.notices import (
@@ -200,7 +201,8 @@ def create_session(
 ) -> TrainingSession:
     """Add a session to ``program`` and assign its facilitators, as the "New session" form asks.
 
-    Raises ``BookingError`` for a session that ends before it starts, ``OutsideProgramWindow``
+    Raises ``BookingError`` for a session that ends before it starts or lasts too long
+    (``session_length_problem``), ``OutsideProgramWindow``
     for one starting on a day outside the program's dates (the home page would not list it),
     and ``StartsInPast`` for one starting at or before ``now``, unless an admin (``actor``)
     confirmed it with a written ``past_reason``, which the audit log keeps. A second scheduled
@@ -208,8 +210,8 @@ def create_session(
     Save, draws a new one-time key): it raises ``SameStartTime`` unless staff confirmed it
     (``same_start_confirmed``).
     """
-    if details.ends_at <= details.starts_at:
-        raise BookingError("The session must end after it starts.")
+    if problem := session_length_problem(details.starts_at, details.ends_at):
+        raise BookingError(problem)
     _require_in_window(details.starts_at, program)
     past_reason = _past_allowed(details.starts_at, program, now, actor, past_reason, booked=0)
     if not same_start_confirmed:
@@ -260,8 +262,8 @@ def update_session(
     """
     if session.is_cancelled:
         raise BookingError("This session is cancelled, so it can no longer be changed.")
-    if details.ends_at <= details.starts_at:
-        raise BookingError("The session must end after it starts.")
+    if problem := session_length_problem(details.starts_at, details.ends_at):
+        raise BookingError(problem)
     if details.starts_at != session.starts_at:
         _require_in_window(details.starts_at, session.program)
         if (
@@ -559,11 +561,18 @@ def promote_signup(signup: Signup, session: TrainingSession, *, now: datetime, a
     change_session(signup, session, now=now, actor=actor)
 
 
-def resend_email(message: OutboxMessage, *, actor) -> bool:
-    """Queue a failed or retrying email again; False if it is no longer waiting for that."""
+def resend_email(message: OutboxMessage, *, actor, session: TrainingSession | None = None) -> bool:
+    """Queue a failed or retrying email again; False if it is no longer waiting for that. The
+    audit event names ``session``, the roster it was resent from (the signup's by default)."""
     if not requeue_message(message):
         return False
-    record("email.resent", actor=actor, signup=message.signup, subject=message.subject)
+    record(
+        "email.resent",
+        actor=actor,
+        signup=message.signup,
+        session=session,
+        subject=message.subject,
+    )
     return True
 
 

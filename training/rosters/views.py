@@ -456,7 +456,7 @@ def save_notes(session_id: int, signup_id: int):
 
     def change() -> None:
         require_unchanged(signup, form, lambda: _notes_form(signup), thing="signup")
-        booking.set_staff_notes(signup, form.staff_notes.data, actor=current_user)
+        booking.set_staff_notes(signup, form.staff_notes.data, actor=current_user, session=session)
 
     return _roster_action(
         form,
@@ -498,7 +498,9 @@ def resend_email(session_id: int, message_id: int):
         return f"“{message.subject}” will be sent again in a moment."
 
     return carry_out(
-        lambda: services.resend_email(message, actor=current_user), done=said, redirect_to=back
+        lambda: services.resend_email(message, actor=current_user, session=session),
+        done=said,
+        redirect_to=back,
     )
 
 

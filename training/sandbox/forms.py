@@ -23,7 +23,14 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from training.drawn import drawn_from_field
 from training.extensions import utcnow
-from training.forms import DayField, FiniteDecimalField, Form, activity_id_field, single_line
+from training.forms import (
+    DayField,
+    FiniteDecimalField,
+    Form,
+    activity_id_field,
+    quoted,
+    single_line,
+)
 from training.sandbox import rules
 from training.sandbox.columns import ColumnMap
 from training.sandbox.judge.values import column_letter
@@ -323,7 +330,7 @@ class ColumnMappingForm(Form):
         # are validated, and their errors listed, like the others.
         self.column_fields: list[SelectField] = []
         for position, name in enumerate(self.header):
-            shown = name if len(name) <= 60 else name[:59] + "…"
+            shown = quoted(name, 60)
             label = f"Column {column_letter(position + 1)}"
             if name != label:  # a file without a header row has its columns named so
                 label += f", headed “{shown or '(none)'}”"

@@ -160,7 +160,7 @@ def signup_export(zone: ZoneInfo, now: datetime) -> tuple[tuple[str, ...], list[
             signup.contact_name,
             signup.contact_email,
             signup.contact_phone or "",
-            export_attendees(attendee.email for attendee in signup.attendees),
+            export_attendees(signup.attendee_mailboxes),
             status_label(signup, now).lower(),
             format_export_session(session.starts_at, session.ends_at, signup.program.zone)
             if (session := signup.session)
