@@ -329,6 +329,7 @@ def test_an_upload_whose_worker_died_mid_check_says_the_check_stopped(
     running = page_text(client.get(attempt_path))
     assert "Checking… 4 of about 6 rows" in running
     assert "Check stopped" not in running
+    assert "Refresh this page to see the latest progress" in running
 
     # The worker was killed: six minutes on, its lease has lapsed and it has not been seen.
     frozen_clock.shift(timedelta(minutes=2))
@@ -340,10 +341,12 @@ def test_an_upload_whose_worker_died_mid_check_says_the_check_stopped(
         "from the start as soon as the checker runs again." in page
     )
     assert f"tell the training staff: it is upload number {attempt_id}" in page
+    assert "Refresh this page" not in page
     assert stopped in page_text(client.get(home_path))
     status = client.get(f"{attempt_path}/status").get_json()
     assert status["label"] == stopped
     assert status["worker_stalled"] is True
+    assert status["stopped"] is True
     staff_page = page_text(staff_client.get(staff_path))
     assert (
         "The sandbox worker was last seen 12 min ago, and its check of this file stopped. "
@@ -360,6 +363,7 @@ def test_an_upload_whose_worker_died_mid_check_says_the_check_stopped(
     assert "Check stopped" not in again
     assert "Nothing is checking files" not in again
     assert client.get(f"{attempt_path}/status").get_json()["worker_stalled"] is False
+    assert "Refresh this page to see the latest progress" in again
 
 
 def test_the_sandbox_worker_is_seen_after_each_upload_it_judges(app, client, token):
