@@ -49,6 +49,9 @@ MAIL_RETRY_MAX_SECONDS = 3600
 MAIL_MAX_ATTEMPTS = 30
 # A worker that dies mid-send leaves its claim; another takes the message after this long.
 MAIL_LEASE_SECONDS = 300
+# A claim older than this is flagged as held by a worker that may have stopped: a batch of
+# MAIL_BATCH_SIZE messages over one SMTP connection takes seconds.
+MAIL_HELD_WARNING_SECONDS = 60
 MAIL_BATCH_SIZE = 50
 # The worker writes the outcomes of this many sent messages at a time: a crash re-sends at most
 # this many.

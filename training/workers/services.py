@@ -82,11 +82,20 @@ def stalled_worker(name: str, now: datetime) -> WorkerSeen | None:
 def seen_ago(seen: datetime, now: datetime) -> str:
     """How long ago ``seen`` was, in words a person reads at a glance ("40 s ago", "3 min
     ago", "2 h ago", "5 days ago")."""
-    seconds = max(int((now - seen).total_seconds()), 0)
+    return f"{_span(now - seen)} ago"
+
+
+def seen_in(moment: datetime, now: datetime) -> str:
+    """How long until ``moment``, as ``seen_ago`` words it ("in 4 min")."""
+    return f"in {_span(moment - now)}"
+
+
+def _span(elapsed: timedelta) -> str:
+    seconds = max(int(elapsed.total_seconds()), 0)
     if seconds < 120:
-        return f"{seconds} s ago"
+        return f"{seconds} s"
     if seconds < 2 * 3600:
-        return f"{seconds // 60} min ago"
+        return f"{seconds // 60} min"
     if seconds < 2 * 86400:
-        return f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} days ago"
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
