@@ -402,6 +402,7 @@ def test_a_large_file_is_judged_in_the_background_and_the_page_follows(
         "label": "Waiting for its turn to be checked",
         "finished": False,
         "worker_stalled": True,  # no sandbox worker has run yet
+        "stopped": False,  # nor stopped: it never started
     }
     with app.app_context():
         assert db.session.scalar(select(SandboxUpload.attempt_id)) is not None
