@@ -122,8 +122,14 @@ def status_command() -> None:
                 f"last seen {worker.last_seen_at:%Y-%m-%d %H:%M:%S} UTC "
                 f"({seen_ago(worker.last_seen_at, now)})"
             )
-        warning = f"; NOT RUNNING? start it: {worker.command}" if worker.is_stale else ""
-        click.echo(f"{worker.name} worker: {seen}{warning}")
+        if worker.is_stopped:
+            warning = "; STOPPED (another runs)"
+        elif worker.is_stale:
+            warning = f"; NOT RUNNING? start it: {worker.command}"
+        else:
+            warning = ""
+        process = f" on {worker.host} pid {worker.pid}" if worker.pid is not None else ""
+        click.echo(f"{worker.name} worker{process}: {seen}{warning}")
 
 
 @mail_cli.command("retry")

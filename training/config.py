@@ -119,3 +119,5 @@ LIVE_CACHE_SECONDS = 12 * 3600
 # before, up to this long; staff are warned when one has not been seen for this long.
 WORKER_MAX_BACKOFF_SECONDS = 60
 WORKER_STALE_SECONDS = 300
+# A worker process not seen for this long is dropped from the dashboard and `mail status`.
+WORKER_FORGET_SECONDS = 86400
