@@ -519,12 +519,14 @@ _DUPLICATE_IDS = """() => {
 
 def accessibility_problems(page, page_name: str = "page") -> list[str]:
     """What on the page, as it is now, fails people using assistive technology, one line each:
-    axe's serious and critical findings, and any id used twice."""
+    axe's serious and critical findings, landmarks sharing a name, and any id used twice."""
     problems = [
         f"{page_name}: {violation['id']} ({violation['help']}) at "
         + ", ".join(" ".join(node["target"]) for node in violation["nodes"])
         for violation in Axe().run(page).response["violations"]
-        if violation["impact"] in ("serious", "critical")
+        # Two landmarks of one kind with one name ("moderate") leave a screen reader's list of
+        # regions unable to tell them apart.
+        if violation["impact"] in ("serious", "critical") or violation["id"] == "landmark-unique"
     ]
     problems += [f"{page_name}: id {id!r} used twice" for id in page.evaluate(_DUPLICATE_IDS)]
     return problems

@@ -7,12 +7,18 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from conftest import ended_within, signup_form
+from conftest import ended_within, page_text, signup_form
 from mail_support import Received, mime_tree
-from sqlalchemy import delete, event, select, text
+from sqlalchemy import delete, event, select, text, update
 
 from training.extensions import db, utcnow
-from training.mail.delivery import DeliveryError, SmtpTransport, deliver_due, wire_bytes
+from training.mail.delivery import (
+    DeliveryError,
+    SmtpTransport,
+    claim_due,
+    deliver_due,
+    wire_bytes,
+)
 from training.mail.models import (
     MAIL_FAILED,
     MAIL_SENT,
@@ -286,3 +292,68 @@ def test_a_run_leaves_its_connection_writing_lists_as_before(app, client, make_s
                 text("SELECT 2 = ANY(:values)"), {"values": ["1", "2"]}
             ).scalar_one()
     assert found is True
+
+
+def claimed_by_a_worker(app, claimed_at) -> int:
+    """Claim what is due as a worker did at ``claimed_at`` (its lease running from then)."""
+    with app.app_context():
+        claimed = len(claim_due(utcnow(), 50))
+        lease = timedelta(seconds=app.config["MAIL_LEASE_SECONDS"])
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.lease_expires_at.is_not(None))
+            .values(lease_expires_at=claimed_at + lease)
+        )
+        db.session.commit()
+        db.session.remove()
+    return claimed
+
+
+def test_messages_held_by_a_worker_that_stopped_say_when_they_are_released(
+    app, client, runner, make_session, sign_in_as
+):
+    book_clinics(client, make_session(seats=12), 10)
+    claimed_at = utcnow() - timedelta(minutes=2)
+    # A worker claimed the batch two minutes ago and was killed before it sent any.
+    assert claimed_by_a_worker(app, claimed_at) == 10
+    released = claimed_at + timedelta(seconds=app.config["MAIL_LEASE_SECONDS"])
+
+    status = runner.invoke(args=["mail", "status"]).output
+
+    assert "sending: 10\n" in status
+    assert (
+        f"  10 messages held since {claimed_at:%Y-%m-%d %H:%M:%S} UTC (2 min ago) by a worker "
+        f"that may have stopped; released for another try at {released:%Y-%m-%d %H:%M:%S} UTC "
+        "(in 2 min)\n"
+    ) in status
+    sign_in_as("staff")
+    dashboard = page_text(client.get("/staff/"))
+    assert "10 emails being sent now." in dashboard
+    assert "10 emails held since" in dashboard
+    assert "(2 min ago) by a mail worker that may have stopped: released for another try at" in (
+        dashboard
+    )
+
+
+def test_a_batch_being_sent_now_is_not_said_to_be_held(app, client, runner, make_session):
+    book_clinics(client, make_session(seats=12), 3)
+    assert claimed_by_a_worker(app, utcnow() - timedelta(seconds=10)) == 3
+
+    status = runner.invoke(args=["mail", "status"]).output
+
+    assert "sending: 3\n" in status
+    assert "held" not in status
+
+
+def test_messages_whose_lease_lapsed_wait_for_the_next_worker_round(
+    app, client, runner, make_session
+):
+    book_clinics(client, make_session(seats=12), 2)
+    claimed_at = utcnow() - timedelta(minutes=7)
+    claimed_by_a_worker(app, claimed_at)
+
+    status = runner.invoke(args=["mail", "status"]).output
+
+    assert "  2 messages held since" in status
+    assert "(7 min ago) by a worker that may have stopped; released at " in status
+    assert status.count(": the next mail worker round sends them\n") == 1

@@ -91,7 +91,7 @@ def test_messages_written_before_per_recipient_delivery_read_right_after_0013(
                 OutboxRecipient.sent_at,
             ).order_by(OutboxRecipient.id)
         ).all()
-        figures = delivery_figures()
+        figures = delivery_figures(at)
         db.session.remove()
         downgrade(revision="0012_one_drawing_per_challenge")
         assert "outbox_recipients" not in inspect(db.engine).get_table_names()

@@ -358,3 +358,25 @@ def test_waitlist_places_join_their_lines_when_the_organization_last_joined_them
             made = dict(connection.execute(text("SELECT id, created_at FROM signups")).all())
             rejoined = connection.execute(text("SELECT created_at FROM audit_events")).scalar()
     assert joined == {1: rejoined, 2: made[2]}  # the clinic that rejoined is now behind
+
+
+def test_undoing_worker_processes_keeps_each_kinds_latest_heartbeat(empty_database_app):
+    latest = datetime(2026, 12, 2, 7, 0, tzinfo=UTC)
+    with empty_database_app.app_context():
+        upgrade(revision="0025_worker_processes")
+        with db.engine.begin() as connection:
+            for host, pid, seen in (("a", 1, latest), ("b", 2, latest - timedelta(minutes=9))):
+                connection.execute(
+                    text(
+                        "INSERT INTO worker_heartbeats (name, host, pid, last_seen_at) "
+                        "VALUES ('mail', :host, :pid, :seen)"
+                    ),
+                    {"host": host, "pid": pid, "seen": seen},
+                )
+        downgrade(revision="0024_live_helped_at")
+        columns = {column["name"] for column in inspect(db.engine).get_columns("worker_heartbeats")}
+        with db.engine.connect() as connection:
+            rows = connection.execute(text("SELECT name FROM worker_heartbeats")).all()
+        assert columns == {"name", "last_seen_at"}
+        assert rows == [("mail",)]
+        upgrade()

@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urldefrag, urlsplit
 
 import pytest
-from conftest import PASSWORD, accessibility_problems, live_server
+from conftest import PASSWORD, accessibility_problems, live_server, signup_form
 from playwright.sync_api import Page, expect
 from test_app_fuzz import world  # noqa: F401  (records for every path value)
 from test_pages_phone import database_url, html_pages, longest_dates  # noqa: F401
@@ -181,7 +181,7 @@ def test_the_challenges_table_scroll_box_is_named(client, token):
     markup = client.get(f"/manage/{token}/challenges").get_data(as_text=True)
     assert (
         'class="table-scroll" tabindex="0" role="region" '
-        'aria-label="Activities you have entered learners for"'
+        'aria-label="Activities entered, with their learners and status"'
     ) in markup
 
 
@@ -195,3 +195,45 @@ def test_every_focusable_element_gets_the_same_3px_focus_ring():
     assert "3px solid" in ring
     assert "summary:focus-visible" in ringed and '[tabindex="0"]:focus-visible' in ringed
     assert [s for s, body in focus_rules if "outline:" in body and "3px" not in body] == []
+
+
+def landmark_names(markup: str) -> list[str]:
+    """The names a screen reader lists the page's regions by: each labelled section's heading
+    and each scroll box's label."""
+    headings = dict(re.findall(r'<h\d id="([^"]+)">(.*?)</h\d>', markup, re.S))
+    sections = re.findall(r'<section[^>]*aria-labelledby="([^"]+)"', markup)
+    boxes = re.findall(r'role="region" aria-label="([^"]+)"', markup)
+    return [re.sub(r"\s+", " ", headings[id]).strip() for id in sections] + boxes
+
+
+def test_each_pair_of_possible_duplicates_is_a_region_named_by_its_organizations(
+    client, sign_in_as, make_session
+):
+    session_id = make_session()
+    for name, email in (
+        ("Sierra Valley Medical Society", "ana@sierravalley.example.org"),
+        ("Sierra Valley Medical Societies", "pat@sierravalley.example.org"),
+        ("Sierra Valley Med Society", "lee@sierravalley.example.org"),
+    ):
+        client.post(
+            "/signup",
+            data=signup_form(session_id, organization_name=name, contact_email=email),
+        )
+    sign_in_as("staff")
+
+    names = landmark_names(client.get("/staff/duplicates").get_data(as_text=True))
+
+    assert (
+        "Sierra Valley Medical Society (signup 1) and Sierra Valley Medical Societies "
+        "(signup 2), side by side"
+    ) in names
+    assert len(names) == len(set(names))
+
+
+def test_the_dashboard_names_no_two_regions_alike(client, sign_in_as):
+    sign_in_as("admin")
+
+    names = landmark_names(client.get("/staff/").get_data(as_text=True))
+
+    assert "Background workers" in names
+    assert len(names) == len(set(names))

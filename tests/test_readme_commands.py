@@ -4,6 +4,7 @@ import email
 import email.policy
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -97,6 +98,48 @@ def test_db_upgrade_then_seed_commands_work_from_the_shell(environment):
     assert "nothing changed" in again.stdout
     if_empty = flask(environment, "seed", "--if-empty")
     assert "nothing seeded" in if_empty.stdout
+
+
+FLASK_STAFF_CREATE = (BIN / "flask", "--app", "training", "staff", "create")
+
+
+def test_an_operator_loads_their_own_program_and_first_admin_as_the_production_steps_say(
+    environment, tmp_path
+):
+    """Running in production's steps: a copy of the seed folder with its program file edited,
+    loaded for a year, and the first admin created from the command line."""
+    folder = tmp_path / "training-seed"
+    shutil.copytree(PROJECT_ROOT / "seed", folder)
+    program_file = folder / "demo_program.toml"
+    program_file.write_text(
+        program_file.read_text(encoding="utf-8")
+        .replace('slug = "cma-learner-reporting"', 'slug = "county-reporting"')
+        .replace(
+            'name = "CMA Learner Credit Reporting Training"',
+            'name = "County Medical Society Reporting Training"',
+        ),
+        encoding="utf-8",
+    )
+    environment["TRAINING_SEED_FOLDER"] = str(folder)
+    assert flask(environment, "db", "upgrade").returncode == 0
+
+    seeded = flask(environment, "seed", "--year", "2026")
+    created = subprocess.run(
+        [*FLASK_STAFF_CREATE, "ops@example.org", "--role", "admin", "--password-stdin"],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        input="a long operator password\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert "Loaded County Medical Society Reporting Training 2026 with 11 sessions." in (
+        seeded.stdout
+    )
+    assert created.returncode == 0, created.stderr
+    assert "ops@example.org\tadmin\tactive" in flask(environment, "staff", "list").stdout
 
 
 def test_starting_without_a_secret_key_fails_with_a_clear_message(environment):

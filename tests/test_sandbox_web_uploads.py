@@ -338,6 +338,7 @@ def test_an_upload_whose_worker_died_mid_check_says_the_check_stopped(
     running = page_text(client.get(attempt_path))
     assert "Checking… 4 of about 6 rows" in running
     assert "Check stopped" not in running
+    assert "Refresh this page to see the latest progress" in running
 
     # The worker was killed: six minutes on, its lease has lapsed and it has not been seen.
     frozen_clock.shift(timedelta(minutes=2))
@@ -349,10 +350,12 @@ def test_an_upload_whose_worker_died_mid_check_says_the_check_stopped(
         "from the start as soon as the checker runs again." in page
     )
     assert "tell the training staff: it is upload number 1." in page
+    assert "Refresh this page" not in page
     assert stopped in page_text(client.get(home_path))
     status = client.get(f"{attempt_path}/status").get_json()
     assert status["label"] == stopped
     assert status["worker_stalled"] is True
+    assert status["stopped"] is True
     staff_page = page_text(staff_client.get(staff_path))
     assert (
         "The sandbox worker was last seen 12 min ago, and its check of this file stopped. "
@@ -369,6 +372,7 @@ def test_an_upload_whose_worker_died_mid_check_says_the_check_stopped(
     assert "Check stopped" not in again
     assert "Nothing is checking files" not in again
     assert client.get(f"{attempt_path}/status").get_json()["worker_stalled"] is False
+    assert "Refresh this page to see the latest progress" in again
 
 
 def test_the_sandbox_worker_is_seen_after_each_upload_it_judges(app, client, token):
@@ -407,6 +411,7 @@ def test_a_large_file_is_judged_in_the_background_and_the_page_follows(
         "label": "Waiting for its turn to be checked",
         "finished": False,
         "worker_stalled": True,  # no sandbox worker has run yet
+        "stopped": False,  # nor stopped: it never started
     }
     with app.app_context():
         assert db.session.scalar(select(SandboxUpload.attempt_id)) is not None

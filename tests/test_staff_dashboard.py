@@ -170,3 +170,19 @@ def test_the_missing_link_warning_on_an_empty_roster_does_not_count_zero_organiz
         "booked on it yet. Add the meeting link" in roster
     )
     assert "0 organizations" not in roster
+
+
+@pytest.mark.time_machine(datetime(2026, 12, 1, 20, 0, tzinfo=UTC), tick=True)
+def test_the_missing_link_warning_names_a_date_as_the_table_below_it_does(
+    app, client, sign_in_as, make_session
+):
+    bare = make_session(starts_in=timedelta(hours=20))
+    with app.app_context():
+        when = db.session.get(TrainingSession, bare).when
+    sign_in_as("staff")
+
+    dashboard = page_text(client.get("/staff/"))
+
+    assert f"{when} (0 booked)" in dashboard
+    assert dashboard.count(when) == 2  # the warning and the seats table, word for word
+    assert ", 2026," not in dashboard

@@ -3,6 +3,8 @@
 
 import io
 import logging
+import os
+import socket
 import sqlite3
 from collections.abc import Callable
 from datetime import timedelta
@@ -164,10 +166,12 @@ def test_mail_status_says_when_each_worker_was_last_seen_and_flags_a_stale_one(a
         note_seen("sandbox", utcnow() - timedelta(minutes=40))
         db.session.commit()
     lines = runner.invoke(args=["mail", "status"]).output.splitlines()
-    assert lines[0].startswith("mail worker: last seen ")
+    assert lines[0].startswith(
+        f"mail worker on {socket.gethostname()} pid {os.getpid()}: last seen "
+    )
     assert lines[0].endswith(" s ago)")
     assert "NOT RUNNING" not in lines[0]
-    assert lines[1].startswith("sandbox worker: last seen ")
+    assert lines[1].startswith("sandbox worker on ")
     assert lines[1].endswith(
         "(40 min ago); NOT RUNNING? start it: flask --app training sandbox work --watch"
     )
@@ -193,3 +197,58 @@ def test_the_dashboard_shows_each_worker_and_warns_of_one_not_seen(app, client):
         "sandbox never Not running? Start it with flask --app training sandbox work --watch"
         in workers
     )
+
+
+def test_each_worker_process_has_its_row_and_one_killed_is_shown_stopped(app, client, runner):
+    with app.app_context():
+        note_seen("mail", utcnow() - timedelta(seconds=3), host="worker-a", pid=101)
+        note_seen("mail", utcnow() - timedelta(minutes=6), host="worker-b", pid=202)
+        staff_services.create_staff(
+            "pat@cmadocs.example.org", "correct horse battery staple", "staff"
+        )
+        db.session.commit()
+
+    lines = runner.invoke(args=["mail", "status"]).output.splitlines()
+
+    assert lines[0].startswith("mail worker on worker-a pid 101: last seen ")
+    assert "STOPPED" not in lines[0] and "NOT RUNNING" not in lines[0]
+    assert lines[1].startswith("mail worker on worker-b pid 202: last seen ")
+    assert lines[1].endswith("(6 min ago); STOPPED (another runs)")
+    client.post(
+        "/staff/sign-in",
+        data={"email": "pat@cmadocs.example.org", "password": "correct horse battery staple"},
+    )
+    workers = page_text(client.get("/staff/")).split("Background workers", 1)[1]
+    assert "mail on worker-a, pid 101" in workers and "s ago) running" in workers
+    assert "mail on worker-b, pid 202" in workers
+    assert "(6 min ago) stopped (another mail worker runs)" in workers
+
+
+def test_a_kind_whose_every_process_stopped_says_to_start_one(app, runner):
+    with app.app_context():
+        note_seen("mail", utcnow() - timedelta(minutes=7), host="worker-a", pid=101)
+        note_seen("mail", utcnow() - timedelta(minutes=6), host="worker-b", pid=202)
+        db.session.commit()
+
+    lines = runner.invoke(args=["mail", "status"]).output.splitlines()
+
+    assert lines[0].startswith("mail worker on worker-b pid 202")
+    assert lines[1].startswith("mail worker on worker-a pid 101")
+    for line in lines[:2]:
+        assert line.endswith("NOT RUNNING? start it: flask --app training mail deliver --watch")
+
+
+def test_a_process_not_seen_for_a_day_is_dropped_from_the_list(app, runner):
+    with app.app_context():
+        note_seen("mail", utcnow() - timedelta(days=2), host="worker-old", pid=7)
+        db.session.commit()
+
+    status = runner.invoke(args=["mail", "status"]).output
+
+    assert "worker-old" not in status
+    assert "mail worker: never seen; NOT RUNNING?" in status
+    with app.app_context():
+        note_seen("mail", utcnow(), host="worker-a", pid=101)
+        db.session.commit()
+        # The next heartbeat of its kind forgets it.
+        assert set(db.session.scalars(select(WorkerHeartbeat.host))) == {"worker-a"}

@@ -3,6 +3,7 @@
 import secrets
 import signal
 import sys
+from datetime import datetime
 
 import click
 from flask import Flask, current_app
@@ -20,12 +21,12 @@ from training.live import services as live_services
 from training.live import steps as live_steps
 from training.mail.delivery import DeliveryReport, deliver_due, watch
 from training.mail.models import OutboxMessage
-from training.mail.services import delivery_figures, requeue_message
+from training.mail.services import HeldClaim, delivery_figures, requeue_message
 from training.sandbox import services as sandbox_services
 from training.sandbox import tasks as sandbox_tasks
 from training.staff import services as staff_services
 from training.staff.models import ROLE_ADMIN, ROLES, StaffMember
-from training.workers.services import seen_ago, workers_seen
+from training.workers.services import seen_ago, seen_in, workers_seen
 
 
 @click.command("seed")
@@ -98,9 +99,12 @@ def remind_command() -> None:
 def status_command() -> None:
     """Count the outbox's messages and recipients by delivery state, with the servers' replies
     to those waiting to retry or failed; say when each worker was last seen."""
-    figures = delivery_figures()
+    now = utcnow()
+    figures = delivery_figures(now)
     for status, count in sorted(figures.messages.items()):
         click.echo(f"{status}: {count}")
+    for held in figures.held_long:
+        click.echo(f"  {_held_words(held, now)}")
     if figures.recipients:
         states = ", ".join(
             f"{count} {status}" for status, count in sorted(figures.recipients.items())
@@ -110,7 +114,6 @@ def status_command() -> None:
         click.echo(f"  {_recipients(count)} waiting to retry ({reply})")
     for reply, count in figures.failed_because:
         click.echo(f"  {_recipients(count)} failed ({reply})")
-    now = utcnow()
     for worker in workers_seen(now):
         if worker.last_seen_at is None:
             seen = "never seen"
@@ -119,8 +122,14 @@ def status_command() -> None:
                 f"last seen {worker.last_seen_at:%Y-%m-%d %H:%M:%S} UTC "
                 f"({seen_ago(worker.last_seen_at, now)})"
             )
-        warning = f"; NOT RUNNING? start it: {worker.command}" if worker.is_stale else ""
-        click.echo(f"{worker.name} worker: {seen}{warning}")
+        if worker.is_stopped:
+            warning = "; STOPPED (another runs)"
+        elif worker.is_stale:
+            warning = f"; NOT RUNNING? start it: {worker.command}"
+        else:
+            warning = ""
+        process = f" on {worker.host} pid {worker.pid}" if worker.pid is not None else ""
+        click.echo(f"{worker.name} worker{process}: {seen}{warning}")
 
 
 @mail_cli.command("retry")
@@ -141,6 +150,21 @@ def _echo_report(report: DeliveryReport) -> None:
         f"Sent {report.sent}, retrying {report.retrying}, failed {report.failed}. "
         f"Recipients: {report.recipients_sent} sent, {report.recipients_retrying} waiting to "
         f"retry, {report.recipients_failed} failed."
+    )
+
+
+def _held_words(held: HeldClaim, now: datetime) -> str:
+    messages = counted(held.messages, "message")
+    since = f"{held.claimed_at:%Y-%m-%d %H:%M:%S} UTC ({seen_ago(held.claimed_at, now)})"
+    release = f"{held.released_at:%Y-%m-%d %H:%M:%S} UTC"
+    if held.released_at <= now:
+        return (
+            f"{messages} held since {since} by a worker that may have stopped; released at "
+            f"{release}: the next mail worker round sends them"
+        )
+    return (
+        f"{messages} held since {since} by a worker that may have stopped; released for "
+        f"another try at {release} ({seen_in(held.released_at, now)})"
     )
 
 

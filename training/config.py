@@ -49,6 +49,9 @@ MAIL_RETRY_MAX_SECONDS = 3600
 MAIL_MAX_ATTEMPTS = 30
 # A worker that dies mid-send leaves its claim; another takes the message after this long.
 MAIL_LEASE_SECONDS = 300
+# A claim older than this is flagged as held by a worker that may have stopped: a batch of
+# MAIL_BATCH_SIZE messages over one SMTP connection takes seconds.
+MAIL_HELD_WARNING_SECONDS = 60
 MAIL_BATCH_SIZE = 50
 # The worker writes the outcomes of this many sent messages at a time: a crash re-sends at most
 # this many.
@@ -116,3 +119,5 @@ LIVE_CACHE_SECONDS = 12 * 3600
 # before, up to this long; staff are warned when one has not been seen for this long.
 WORKER_MAX_BACKOFF_SECONDS = 60
 WORKER_STALE_SECONDS = 300
+# A worker process not seen for this long is dropped from the dashboard and `mail status`.
+WORKER_FORGET_SECONDS = 86400

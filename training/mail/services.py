@@ -2,6 +2,7 @@
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 from functools import cache, lru_cache
 from typing import Any
@@ -18,6 +19,7 @@ from training.mail.models import (
     MAIL_FAILED,
     MAIL_QUEUED,
     MAIL_RETRYING,
+    MAIL_SENDING,
     OutboxMessage,
     OutboxMessageBytes,
     OutboxRecipient,
@@ -221,19 +223,55 @@ def requeue_message(message: OutboxMessage) -> bool:
 
 
 @dataclass(frozen=True)
+class HeldClaim:
+    """Messages one worker claimed longer ago than a batch takes: it may have stopped, and
+    they go out again once its lease lapses (``released_at``)."""
+
+    messages: int
+    claimed_at: datetime
+    released_at: datetime
+
+
+@dataclass(frozen=True)
 class DeliveryFigures:
-    """The outbox at a glance: messages and recipients by state, and the servers' replies to
-    the recipients waiting to retry and those failed, most frequent first."""
+    """The outbox at a glance: messages and recipients by state, the servers' replies to the
+    recipients waiting to retry and those failed, most frequent first, and the claims held
+    longer than a batch takes, oldest first."""
 
     messages: dict[str, int]
     recipients: dict[str, int]
     retrying_because: list[tuple[str, int]]
     failed_because: list[tuple[str, int]]
+    held_long: list[HeldClaim]
+
+    @property
+    def sending(self) -> int:
+        """Messages claimed by a worker now."""
+        return self.messages.get(MAIL_SENDING, 0)
 
 
-def delivery_figures(*, reasons: int = 5) -> DeliveryFigures:
+def held_claims(now: datetime) -> list[HeldClaim]:
+    """The messages being sent whose claim is older than ``MAIL_HELD_WARNING_SECONDS``, one
+    entry a lease (a claim's batch shares it), oldest first."""
+    config = current_app.config
+    lease = timedelta(seconds=float(config["MAIL_LEASE_SECONDS"]))
+    held_warning = timedelta(seconds=float(config["MAIL_HELD_WARNING_SECONDS"]))
+    rows = db.session.execute(
+        select(OutboxMessage.lease_expires_at, func.count())
+        .where(
+            OutboxMessage.status == MAIL_SENDING,
+            OutboxMessage.lease_expires_at <= now + lease - held_warning,
+        )
+        .group_by(OutboxMessage.lease_expires_at)
+        .order_by(OutboxMessage.lease_expires_at)
+    ).all()
+    return [HeldClaim(count, released_at - lease, released_at) for released_at, count in rows]
+
+
+def delivery_figures(now: datetime, *, reasons: int = 5) -> DeliveryFigures:
     """Count the outbox's messages and recipients by state, with up to ``reasons`` distinct
-    replies for the retrying and for the failed recipients (three queries)."""
+    replies for the retrying and for the failed recipients, and the claims held longer than a
+    batch takes at ``now`` (four queries)."""
     messages = dict(
         db.session.execute(
             select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
@@ -263,4 +301,5 @@ def delivery_figures(*, reasons: int = 5) -> DeliveryFigures:
         recipients=recipients,
         retrying_because=because(MAIL_RETRYING),
         failed_because=because(MAIL_FAILED),
+        held_long=held_claims(now) if messages.get(MAIL_SENDING) else [],
     )

@@ -498,6 +498,7 @@ def attempt_status(token: str, attempt_id: int):
         label=attempt.stopped_label if stopped else attempt.progress_label,
         finished=attempt.is_finished,
         worker_stalled=stalled,
+        stopped=stopped,
     )
 
 

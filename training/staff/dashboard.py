@@ -16,7 +16,7 @@ from training.booking.models import (
 from training.booking.services import waitlist_lengths
 from training.extensions import db
 from training.mail.models import MAIL_FAILED, MAIL_RETRYING, OutboxRecipient
-from training.mail.services import delivery_figures
+from training.mail.services import HeldClaim, delivery_figures
 
 DASHBOARD_DAYS = 30
 LATEST_FAILED_EMAILS = 10
@@ -58,6 +58,9 @@ class Dashboard:
     # (the server's reply, how many recipients got it), most frequent first
     retrying_because: list[tuple[str, int]]
     latest_failed: list[OutboxRecipient]
+    # Messages a worker holds now, and the claims held longer than a batch takes.
+    emails_sending: int
+    emails_held_long: list[HeldClaim]
 
     @property
     def busiest_day(self) -> int:
@@ -90,7 +93,7 @@ def figures(now: datetime, zone: ZoneInfo, *, link_warning_hours: float = 24) ->
             select(Signup.created_at).where(Signup.created_at >= since)
         )
     )
-    mail = delivery_figures()
+    mail = delivery_figures(now)
     latest_failed = db.session.scalars(
         select(OutboxRecipient)
         .join(OutboxRecipient.message)
@@ -112,4 +115,6 @@ def figures(now: datetime, zone: ZoneInfo, *, link_warning_hours: float = 24) ->
         emails_retrying=mail.recipients.get(MAIL_RETRYING, 0),
         retrying_because=mail.retrying_because,
         latest_failed=list(latest_failed),
+        emails_sending=mail.sending,
+        emails_held_long=mail.held_long,
     )

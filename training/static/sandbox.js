@@ -77,7 +77,10 @@
     window.TrainingDesk.poll(url, {
       intervalMs: (parseFloat(section.getAttribute("data-poll-seconds")) || 2) * 1000,
       onChange: function (status) {
-        if (status.finished) {
+        // Finished, or stopped with its worker (or taken up again): the page words that state
+        // (the warning, no promise of progress), so it is drawn afresh.
+        var stopped = section.getAttribute("data-stopped") === "true";
+        if (status.finished || (status.stopped !== undefined && status.stopped !== stopped)) {
           window.location.reload();
           return false;
         }
