@@ -554,3 +554,68 @@ def test_an_action_column_left_unmapped_points_to_the_select_that_fills_it(clien
     assert "Choose Add for every row, or a column that holds the Record Action." in page_text(
         response
     )
+
+
+def own_export_with_birth_dates(entries, birth_dates) -> bytes:
+    """The organization's own spreadsheet with full birth dates, as Excel set to a day-first
+    country saves it to CSV."""
+    done = THREE_DAYS_AGO
+    lines = [OWN_HEADER] + [
+        f"{e.last_name},{e.first_name},{born},{e.license_number},"
+        f"{e.state},{done.month}/{done.day}/{done.year},1,"
+        for e, born in zip(entries, birth_dates, strict=True)
+    ]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def test_full_birth_dates_written_day_first_are_judged_as_the_template_judges_their_birthdays(
+    client, token
+):
+    entries = licensees(2)
+    data = own_export_with_birth_dates(entries, ["25/12/1975", "07/08/1975"])
+    attempt_url = upload(client, token, data).headers["Location"]
+    page = client.get(attempt_url)
+    assert selected(page, 2) == rules.BIRTH_DATE_COLUMN
+    # The preview shows what will be kept: the month and day, the year gone.
+    preview = page_text(page).split("The first rows as they will be read")[1]
+    assert "25/12" in preview and "07/08" in preview
+    assert "1975" not in preview
+
+    form = {
+        f"column_{n}": target
+        for n, target in enumerate(
+            [
+                rules.LAST_NAME,
+                rules.FIRST_NAME,
+                rules.BIRTH_DATE_COLUMN,
+                rules.LICENSE_OR_NPI,
+                rules.LICENSING_STATE,
+                rules.COMPLETION_DATE,
+                rules.CME_CREDITS,
+                "",
+            ]
+        )
+    }
+    form.update(fill_action="Add", fill_activity=ACTIVITY)
+    mapped_url = client.post(f"{attempt_url}/columns", data=form).headers["Location"]
+    mapped = page_text(client.get(mapped_url))
+
+    # What the template layout says of the same birthdays written 25/12 and 07/08.
+    template_rows = [
+        f"Add,{ACTIVITY},{THREE_DAYS_AGO.month}/{THREE_DAYS_AGO.day}/{THREE_DAYS_AGO.year},"
+        f"{e.first_name},{e.last_name},{born},{e.state},{e.license_number},1,,,,,"
+        for e, born in zip(entries, ["25/12", "07/08"], strict=True)
+    ]
+    template_file = (
+        "\r\n".join([",".join(rules.REQUIRED_HEADERS), *template_rows]) + "\r\n"
+    ).encode()
+    template_url = upload(client, token, template_file, "pars.csv").headers["Location"]
+    template = page_text(client.get(template_url))
+
+    for code in ("DOB_DAY_FIRST", "FILE_DATES_DAY_FIRST"):
+        assert code in mapped and code in template
+    assert "DOB_HAS_YEAR" not in mapped
+    assert "Date of Birth is written day first (DD/MM)" in mapped
+    assert "a Date of Birth on row 3 was read month first" in mapped
+    findings = mapped.split("Findings, in row order")[1]
+    assert "1975" not in findings and "25/12" not in findings and "07/08" not in findings

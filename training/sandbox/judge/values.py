@@ -368,14 +368,23 @@ def full_birth_date(text: str) -> tuple[int, int, int] | None:
 def birthday_from_full_date(cell: Cell) -> Cell:
     """A full date of birth (1975-09-10, 09/10/1975 or a date cell) as MM/DD; the year goes.
 
-    Anything else is left as it is, for the judge to name.
+    A slash date keeps its two numbers in the order written, so that 25/12/1975 becomes 25/12
+    and is judged as that birthday would be in the template (DOB_DAY_FIRST, and evidence for
+    FILE_DATES_DAY_FIRST); a date of no real day loses its year too, for the judge to name
+    without it. Anything else is left as it is, for the judge to name.
     """
     if isinstance(cell, datetime):
         return f"{cell.month:02d}/{cell.day:02d}"
-    full = full_birth_date(cell)
-    if full is None:
+    match = _FULL_BIRTH_DATE.fullmatch(cell.strip())
+    if match is None:
         return cell
-    return f"{full[1]:02d}/{full[2]:02d}"
+    if match["y1"]:
+        first, second = match["m1"], match["d1"]
+    elif match["y3"]:
+        first, second = match["m3"], match["d3"]
+    else:
+        first, second = match["m2"], match["d2"]
+    return f"{first.zfill(2)}/{second.zfill(2)}"
 
 
 def looks_like_full_birth_date(cell: object, today: date) -> bool:
