@@ -1,5 +1,6 @@
 """Practice activities in the sandbox: entered by hand or from the example, one per ID."""
 
+import io
 import re
 
 import pytest
@@ -240,3 +241,26 @@ def test_a_practice_activity_id_typed_in_groups_is_read_as_its_nine_digits(app, 
     )
     assert response.status_code == 303
     assert [activity[0] for activity in activities(app)] == ["201234567"]
+
+
+def test_an_upload_without_activity_column_before_any_activity_says_to_add_one(client, token):
+    lines = [
+        "Surname,Given,Birth Date,Lic No,State,Completed,CME,Notes",
+        "Alvarez,Jose,03/15,A1234,CA,11/20/2026,1,",
+    ]
+    response = client.post(
+        f"/manage/{token}/sandbox/uploads",
+        data={
+            "learner_file": (io.BytesIO(("\r\n".join(lines) + "\r\n").encode()), "own.csv"),
+            "mode": "full",
+        },
+        content_type="multipart/form-data",
+    )
+    page = client.get(response.headers["Location"])
+    markup = page.get_data(as_text=True)
+    activity_select = re.search(r'<select[^>]*id="fill_activity".*?</select>', markup, re.S)
+    assert "No activity added yet" in activity_select.group(0)
+    assert f'href="/manage/{token}/sandbox/activities/new"' in markup
+    preview = page_text(page).split("The first rows as they will be read")[1]
+    assert "No activity has been added to your sandbox yet" in preview
+    assert "Choose which of your activities" not in page_text(page)

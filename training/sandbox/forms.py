@@ -284,6 +284,11 @@ MAPPING_FILLS = {
         "ACCME Activity ID.",
     ),
 }
+# The activity message when the organization has none to choose from yet.
+NO_ACTIVITY_YET = (
+    "No activity has been added to your sandbox yet: add the activity these rows are for, "
+    "then choose it here, or choose a column that holds their ACCME Activity ID."
+)
 
 
 class ColumnMappingForm(Form):
@@ -322,6 +327,7 @@ class ColumnMappingForm(Form):
         super().__init__(formdata, **kwargs)
         self.header = tuple(header)
         self.learners_only = learners_only
+        self.has_activities = bool(activities)
         self.fill_activity.choices = [
             SelectChoice(activity_id, f"{activity_id}: {title}")
             for activity_id, title in activities
@@ -348,11 +354,12 @@ class ColumnMappingForm(Form):
         chosen = {field.data for field in self.column_fields}
         for target, (fill_name, _message) in MAPPING_FILLS.items():
             fill = self[fill_name]
-            first = (
-                SelectChoice("", "Taken from the file")
-                if target in chosen
-                else SelectChoice("", "Choose one…")
-            )
+            if target in chosen:
+                first = SelectChoice("", "Taken from the file")
+            elif fill_name == "fill_activity" and not self.has_activities:
+                first = SelectChoice("", "No activity added yet")
+            else:
+                first = SelectChoice("", "Choose one…")
             fill.choices = [first, *fill.choices]
 
     def gaps(self) -> dict[str, str]:
@@ -365,6 +372,8 @@ class ColumnMappingForm(Form):
             for target in missing
             if target in MAPPING_FILLS and not self.learners_only
         }
+        if "fill_activity" in gaps and not self.has_activities:
+            gaps["fill_activity"] = NO_ACTIVITY_YET
         columns = [
             target for target in missing if target not in MAPPING_FILLS or self.learners_only
         ]
