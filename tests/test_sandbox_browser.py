@@ -398,3 +398,28 @@ def test_a_file_being_prepared_is_followed_without_javascript(page_without_scrip
     page.get_by_role("link", name="Refresh this page").click()
     name = "PARS-ready file (tab-delimited .txt, accepted rows only, no header row)"
     assert download(page, name, tmp_path).read_bytes().count(b"\r\n") >= 1
+
+
+def test_a_tab_following_an_upload_deleted_from_another_keeps_only_the_message(
+    page, site, tmp_path
+):
+    site.app.config["SANDBOX_INLINE_MAX_ROWS"] = 1
+    open_sandbox(page, site)
+    start_from_the_example_activity(page)
+    upload(page, download(page, "Practice file (.csv)", tmp_path))
+    expect(page.get_by_role("heading", name="Checking the file")).to_be_visible()
+
+    # Another tab deletes the sandbox data while this one follows the check.
+    other = page.context.new_page()
+    other.goto(f"/manage/{site.token}/sandbox/delete")
+    other.locator("form.stacked input[type=checkbox]").first.check()
+    other.locator("form.stacked button[type=submit]").click()
+    expect(other.get_by_role("status").first).to_contain_text("Deleted")
+
+    main = page.locator("main")
+    expect(main.get_by_role("alert")).to_contain_text("This upload is not in your sandbox")
+    expect(page.get_by_role("heading", name="Checking the file")).to_have_count(0)
+    expect(main).not_to_contain_text("Refresh this page")
+    expect(main).not_to_contain_text("Waiting for its turn")
+    page.get_by_role("link", name="Back to your sandbox").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Practice upload sandbox")

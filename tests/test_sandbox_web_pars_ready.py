@@ -294,6 +294,10 @@ def test_the_files_of_an_upload_with_nothing_to_give_say_why(client, token):
         for kind in ("xlsx", "txt"):
             response = client.get(f"{attempt_url}/pars-ready.{kind}")
             assert response.status_code == 404 and said in page_text(response)
+            assert "Nothing to download" in page_text(response)
+            assert "Page not found" not in page_text(response)
+            assert "Back to this upload's results" in page_text(response)
+            assert f'<a href="{attempt_url}#pars-ready">' in response.get_data(as_text=True)
 
 
 def test_staff_keep_the_list_of_state_boards_using_pars_data(app, client, token):

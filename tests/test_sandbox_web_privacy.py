@@ -299,5 +299,10 @@ def test_deleting_while_an_upload_is_checked_counts_only_kept_records_and_stops_
     assert set(counts(app).values()) == {0, 1}  # the activity stays; nothing else
     gone = client.get(f"{attempt_url}/status", headers={"Accept": "application/json"})
     assert gone.status_code == 404
-    assert "This upload is no longer in the sandbox: it was deleted" in gone.json["message"]
-    assert "This upload is no longer in the sandbox" in page_text(client.get(attempt_url))
+    assert "This upload is not in your sandbox: it was deleted" in gone.json["message"]
+    # The polled update carries the way back to the sandbox, for the page to show alone.
+    assert gone.json["back"] == {"url": f"/manage/{token}/sandbox", "text": "Back to your sandbox"}
+    reloaded = client.get(attempt_url)
+    assert "This upload is not in your sandbox: it was deleted" in page_text(reloaded)
+    assert f'href="/manage/{token}/sandbox"' in reloaded.get_data(as_text=True)
+    assert "Checking" not in page_text(reloaded) and "Refresh this page" not in page_text(reloaded)

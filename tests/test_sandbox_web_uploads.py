@@ -613,6 +613,10 @@ def test_another_organizations_attempt_is_not_found(client, make_session, token)
     assert client.get(attempt_path).status_code == 404
     assert client.get(f"{attempt_path}/findings.csv").status_code == 404
     assert client.get(f"{attempt_path}/status").status_code == 404
+    # Said as of an upload never there: nothing tells that the number is another's upload.
+    never = attempt_path.rsplit("/", 1)[0] + "/999999"
+    assert page_text(client.get(attempt_path)) == page_text(client.get(never))
+    assert "or this address never was one of your uploads" in page_text(client.get(never))
 
 
 @pytest.fixture

@@ -118,11 +118,12 @@ def render_error(status: int, title: str, message: str, *, back: tuple[str, str]
     """The error page; if even it cannot be drawn, a plain one, never a second error.
 
     ``back`` is (URL, link text) of the page the person came from, offered before the session
-    list. A page's polling (``wants_json``) gets the same title and message as JSON, which its
-    script shows in place of the content it can no longer follow.
+    list. A page's polling (``wants_json``) gets the same title, message and way back as JSON,
+    which its script shows in place of the content it can no longer follow.
     """
     if wants_json():
-        return jsonify(error=title, message=message), status
+        way_back = {"back": {"url": back[0], "text": back[1]}} if back else {}
+        return jsonify(error=title, message=message, **way_back), status
     try:
         # Signed-in staff keep their console's navigation and sign-out, unless the server failed.
         staff = status < 500 and current_user.is_authenticated

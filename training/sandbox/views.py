@@ -11,6 +11,7 @@ from flask import (
     current_app,
     flash,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -288,9 +289,22 @@ def upload_too_large(_error):
 def _attempt_or_404(signup: Signup, attempt_id: int) -> SandboxAttempt:
     attempt = services.attempt_of(signup, attempt_id)
     if attempt is None:
-        # Said on the page and to its polling: an upload still being checked in one tab may be
-        # deleted with the sandbox data from another.
-        abort(404, description=services.UPLOAD_GONE)
+        # Said on the page and to its polling, with the way back to the sandbox: an upload
+        # still being checked in one tab may be deleted with the sandbox data from another.
+        # Another organization's upload is not in this sandbox either: the same words.
+        token = (request.view_args or {}).get("token")
+        if token:
+            home = (url_for("sandbox.home", token=token), "Back to your sandbox")
+        else:
+            home = (
+                url_for("sandbox.staff_sandbox", signup_id=signup.id),
+                "Back to this organization's sandbox",
+            )
+        abort(
+            make_response(
+                render_error(404, services.UPLOAD_GONE_TITLE, services.UPLOAD_GONE, back=home)
+            )
+        )
     return attempt
 
 
@@ -424,9 +438,11 @@ def pars_ready(token: str, attempt_id: int, kind: str):
     else the one the worker made (until it has, the results page, which offers to prepare it)."""
     signup = signup_or_404(token)
     attempt = _attempt_or_404(signup, attempt_id)
-    if (missing := services.pars_file_missing(attempt, kind)) is not None:
-        abort(404, description=missing)  # an address not linked, opened all the same
     back = url_for("sandbox.attempt", token=token, attempt_id=attempt.id) + "#pars-ready"
+    if (missing := services.pars_file_missing(attempt, kind)) is not None:
+        # An address not linked, opened all the same: say why, and lead back to the results.
+        results = (back, "Back to this upload's results")
+        return render_error(404, "Nothing to download", missing, back=results)
     activities, today, inputs_key = _pars_inputs(signup)
     if _builds_in_request(attempt):
         try:

@@ -91,8 +91,27 @@
           badge.textContent = status.label;
         });
       },
-      onGone: function (message) {
-        text.textContent = message;
+      // The upload was deleted (from another tab, say): nothing on the page is true any more,
+      // neither its progress nor its promise of download links, so only the server's message
+      // and its way back remain, as the page says on reload.
+      onGone: function (message, error) {
+        var main = section.closest("main");
+        if (!main) return; // another part of the page already said it
+        var heading = document.createElement("h1");
+        heading.textContent = (error && error.error) || "This page can no longer be followed";
+        var said = document.createElement("p");
+        said.setAttribute("role", "alert");
+        said.textContent = message;
+        main.replaceChildren(heading, said);
+        if (error && error.back) {
+          var link = document.createElement("a");
+          link.href = error.back.url;
+          link.textContent = error.back.text;
+          var way = document.createElement("p");
+          way.appendChild(link);
+          main.appendChild(way);
+        }
+        document.title = heading.textContent;
       },
     });
   }
