@@ -605,3 +605,19 @@ def test_a_windows_1252_csv_with_accented_names_is_not_taken_for_mac_roman(first
     results = judged(data, "learners.csv")
     assert [type(item) for item in results] == [RowResult]
     assert results[0].record.first_name == first
+
+
+def test_a_mac_roman_tab_delimited_text_is_told_how_to_save_that_kind_of_file():
+    """Excel for Mac's "Tab Delimited Text (.txt)": Mac Roman, tabs, lone carriage returns."""
+    row = [*VALID_ROW[:3], "Rosé", "Lee", *VALID_ROW[5:]]
+    lines = ["\t".join(rules.HEADERS), "\t".join(row)]
+    data = ("\r".join(lines) + "\r").encode("mac_roman")
+    for fast_path in (True, False):
+        note, result = list(
+            judge_file(io.BytesIO(data), "learners.txt", CONTEXT, fast_path=fast_path)
+        )
+        assert note.code == "FILE_MAC_ROMAN"
+        assert 'Excel for Mac\'s "Tab Delimited Text (.txt)" format' in note.message
+        assert "CSV (Macintosh)" not in note.message
+        assert "Excel for Mac has no tab-delimited format in UTF-8" in note.message
+        assert result.accepted and result.record.first_name == "Rosé"

@@ -326,7 +326,8 @@ def _open_text(data: BinaryIO, extension: str, resources: ExitStack) -> LearnerF
     )
     named = "\t" if extension in rules.TAB_EXTENSIONS else ","
     if encoding == "mac_roman":
-        learner_file.notes.append(("FILE_MAC_ROMAN", {}))
+        advice = rules.MAC_ROMAN_ADVICE["\t" if delimiter == "\t" else ","]
+        learner_file.notes.append(("FILE_MAC_ROMAN", advice))
     if delimiter == ";":
         learner_file.notes.append(("FILE_SEMICOLONS", {}))
     elif delimiter != named:

@@ -56,6 +56,25 @@ REQUIRED_HEADERS: tuple[str, ...] = (
 HEADERS: tuple[str, ...] = REQUIRED_HEADERS + tuple(
     column for pair in CREDIT_TYPE_PAIRS[1:] for column in pair
 )
+# What FILE_MAC_ROMAN says of a comma-delimited and of a tab-delimited file: how Excel for Mac
+# saved it, and how to save it in UTF-8 instead. Excel for Mac offers "CSV UTF-8 (Comma
+# delimited)" but no tab-delimited text in UTF-8: its "Tab Delimited Text (.txt)" writes Mac
+# Roman and its "UTF-16 Unicode Text (.txt)" UTF-16, which the sandbox refuses (FILE_ENCODING).
+MAC_ROMAN_ADVICE = {
+    ",": {
+        "how": 'the old "CSV (Macintosh)" format of Excel for Mac saves it',
+        "fix": "in Excel, File > Save As, choose CSV UTF-8 (Comma delimited), and upload that "
+        "file.",
+    },
+    "\t": {
+        "how": 'Excel for Mac\'s "Tab Delimited Text (.txt)" format saves it',
+        "fix": 'Excel for Mac has no tab-delimited format in UTF-8 (its "UTF-16 Unicode Text" '
+        "is not UTF-8), so in Excel, File > Save As, choose Excel Workbook (.xlsx) or CSV UTF-8 "
+        "(Comma delimited), and upload that file; the PARS-ready tab-delimited file this "
+        "sandbox makes from it is UTF-8.",
+    },
+}
+
 # The header row as ACCME's Excel template spells it, "Credit Type " with its trailing space [R]:
 # every file we hand out (the template, the PARS-ready file) writes exactly this.
 TEMPLATE_SPELLING = {CREDIT_TYPE: "Credit Type "}
@@ -574,11 +593,9 @@ CODES: dict[str, Rule] = {
     ),
     "FILE_MAC_ROMAN": Rule(
         WARNING,
-        'The file\'s text is in Mac Roman, as the old "CSV (Macintosh)" format of Excel for '
-        "Mac saves it, and was read that way, so its accented letters (é, ü, ñ) are the ones "
-        "typed. PARS may read it as Windows text and change them (Rosé would become RosŽ), and "
-        "the boards match names letter by letter: in Excel, File > Save As, choose CSV UTF-8 "
-        "(Comma delimited), and upload that file.",
+        "The file's text is in Mac Roman, as {how}, and was read that way, so its accented "
+        "letters (é, ü, ñ) are the ones typed. PARS may read it as Windows text and change them "
+        "(Rosé would become RosŽ), and the boards match names letter by letter: {fix}",
     ),
     "FILE_HIDDEN_ROWS": Rule(
         WARNING,
