@@ -294,7 +294,10 @@ def test_deleting_while_an_upload_is_checked_counts_only_kept_records_and_stops_
     with caplog.at_level(logging.INFO), app.app_context():
         tasks.work()
     assert "Deleted 1 sandbox record and 2 uploads with their findings." in said[0]
-    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+    # Ours, not psycopg's: on PostgreSQL the driver may note the batch insert it abandoned
+    # when the deleted upload's rows were refused ("error ignored terminating … pipeline").
+    ours = [r for r in caplog.records if not r.name.startswith("psycopg")]
+    assert not [record for record in ours if record.levelno >= logging.WARNING]
     assert any("was deleted while it was worked on" in r.getMessage() for r in caplog.records)
     assert set(counts(app).values()) == {0, 1}  # the activity stays; nothing else
     gone = client.get(f"{attempt_url}/status", headers={"Accept": "application/json"})
