@@ -2,11 +2,12 @@
 // step, the facilitator's board) and the sandbox's progress bar. It asks `url` for JSON every
 // `intervalMs` ms, with If-None-Match once it knows an ETag (304: nothing changed), and hands
 // each new answer to `onChange`, which returns false to stop. An address gone for good (404 or
-// 410) stops the loop and hands the server's message (and its whole answer) to `onGone`. Each wait is the interval ±10% at
-// random, and the first a random part of it, so the pages of a room opened together spread
-// their asks evenly instead of arriving at once. A failed ask waits twice as long; a page shown
-// again asks at once. Without JavaScript every page still works: it renders the
-// current state and links to refresh, and says nothing of updating by itself.
+// 410) stops the loop and hands the server's message (and its whole answer) to `onGone`. Each
+// wait is the interval ±10% at random, and the first a random part of it, so the pages of a
+// room opened together spread their asks evenly instead of arriving at once. A failed ask
+// waits twice as long; a page shown again asks at once. Without JavaScript every page still
+// works: it renders the current state and links to refresh, and says nothing of updating by
+// itself.
 (function () {
   "use strict";
 
