@@ -406,8 +406,8 @@ def record_counts(signup: Signup) -> dict[str, int]:
 # What a page of an upload no longer in the sandbox says (and its polling shows).
 # The same for an upload deleted and for an address that never was one of this sandbox's
 # uploads (another organization's included): the page reveals no upload of anyone else.
-UPLOAD_GONE_TITLE = "This upload is not in your sandbox"
-UPLOAD_GONE = (
+UPLOAD_NOT_HELD_TITLE = "This upload is not in your sandbox"
+UPLOAD_NOT_HELD = (
     "This upload is not in your sandbox: it was deleted (with the sandbox data, or at the end "
     "of the retention period) and is no longer checked, or this address never was one of your "
     "uploads. Upload the file again to check it."

@@ -302,7 +302,9 @@ def _attempt_or_404(signup: Signup, attempt_id: int) -> SandboxAttempt:
             )
         abort(
             make_response(
-                render_error(404, services.UPLOAD_GONE_TITLE, services.UPLOAD_GONE, back=home)
+                render_error(
+                    404, services.UPLOAD_NOT_HELD_TITLE, services.UPLOAD_NOT_HELD, back=home
+                )
             )
         )
     return attempt
