@@ -57,7 +57,7 @@ def note_seen(name: str, now: datetime, *, host: str | None = None, pid: int | N
             set_={"last_seen_at": statement.excluded.last_seen_at},
         )
     )
-    forget_after = timedelta(seconds=float(current_app.config["WORKER_FORGET_SECONDS"]))
+    forget_after = forget_threshold()
     db.session.execute(
         delete(WorkerHeartbeat).where(
             WorkerHeartbeat.name == name, WorkerHeartbeat.last_seen_at < now - forget_after
@@ -70,13 +70,19 @@ def stale_threshold() -> timedelta:
     return timedelta(seconds=float(current_app.config["WORKER_STALE_SECONDS"]))
 
 
+def forget_threshold() -> timedelta:
+    """How long a worker process may go unseen before it is dropped from the list
+    (WORKER_FORGET_SECONDS)."""
+    return timedelta(seconds=float(current_app.config["WORKER_FORGET_SECONDS"]))
+
+
 def workers_seen(now: datetime, *, stale_after: timedelta | None = None) -> list[WorkerSeen]:
     """Every process of every known kind of worker, and of any other kind that left a
     heartbeat, by kind and latest first (a kind never seen: one entry without a process);
     stale when not seen within ``stale_after`` (default: ``stale_threshold()``) or never.
     Processes not seen for WORKER_FORGET_SECONDS are left out."""
     stale_after = stale_threshold() if stale_after is None else stale_after
-    forget_after = timedelta(seconds=float(current_app.config["WORKER_FORGET_SECONDS"]))
+    forget_after = forget_threshold()
     rows = db.session.execute(
         select(WorkerHeartbeat)
         .where(WorkerHeartbeat.last_seen_at >= now - forget_after)
