@@ -451,6 +451,7 @@ class BatchRows:
         width = self.width
         delimiter = self.delimiter
         spaces = "[ \\t]" if delimiter == "\t" else f"[ {delimiter}]"
+        blank_characters = " \t" if delimiter == "\t" else f" {delimiter}"
         allowed = "\\t -~" if delimiter == "\t" else " -~"
         line = pl.col("line").str.strip_suffix("\r")
         printable, padded, spaced = flags
@@ -506,9 +507,11 @@ class BatchRows:
         plain = (
             pl.col("printable")
             & ~pl.col("blank")
-            & pl.col("rest").str.contains(f"^{spaces}*$")
+            # Past the template's cells a row is mostly empty: a strip is quicker there than a
+            # regex, which costs about 40 ns a cell however short.
+            & (pl.col("rest").str.strip_chars(blank_characters) == "")
             & names_ok
-            & board_id.str.contains(r"^[0-9]*$")
+            & ~board_id.str.contains(r"[^0-9]")
             & identifier_ok
         )
         # Names folded as learner keys are (name_key: spaces collapsed, case folded).
@@ -800,7 +803,7 @@ class BatchRows:
     @staticmethod
     def _earlier(rows: pl.DataFrame, key: str, where: str, runs: KeyRuns) -> pl.Series:
         """What earlier batches remember of each row's key (null: nothing, or no key)."""
-        nothing = pl.Series([None] * rows.height, dtype=pl.UInt32)
+        nothing = pl.repeat(None, rows.height, dtype=pl.UInt32, eager=True)
         mask = rows[where]
         if runs.empty or not mask.any():
             return nothing
