@@ -1206,10 +1206,12 @@ class JudgedBatch:
         ``texts``, to which the findings from across rows and the register are added). A
         plain row's are its steps' findings in step order, then those from across rows and
         the register; a row judged whole has its RowResult's."""
-        plain = _picked(
-            rows, pl.col("kind") == PLAIN, "number", "place",
-            *(f"{step}_template" for step in _STEPS),
-        )  # fmt: skip
+        # One lazy plan, collected once (the steps' frames, their join and the sort).
+        plain = (
+            rows.lazy()
+            .filter(pl.col("kind") == PLAIN)
+            .select("number", "place", *(f"{step}_template" for step in _STEPS))
+        )
         by_step = pl.concat(
             [
                 plain.select(
@@ -1219,7 +1221,7 @@ class JudgedBatch:
                 for index, step in enumerate(_STEPS)
             ]
         )  # fmt: skip
-        frames = [by_step.join(self.templates, on="key").drop("key")]
+        frames = [by_step.join(self.templates.lazy(), on="key").drop("key")]
         extras: dict[str, list[int]] = {name: [] for name in _FINDING_FRAME}
         for number, extra in self.extras.items():
             whole = isinstance(extra, RowResult)
@@ -1227,9 +1229,9 @@ class JudgedBatch:
                 _add_finding(extras, texts, number, order, finding)
         if extras["key"]:
             # A row judged whole has no steps' findings; the others' come after them.
-            extras_frame = pl.DataFrame(extras, schema=_FINDING_FRAME).rename({"key": "number"})
+            extras_frame = pl.LazyFrame(extras, schema=_FINDING_FRAME).rename({"key": "number"})
             frames.append(
-                extras_frame.join(rows.select("number", "place"), on="number").with_columns(
+                extras_frame.join(rows.lazy().select("number", "place"), on="number").with_columns(
                     pl.lit(len(_STEPS), dtype=pl.Int64).alias("step")
                 )
             )
@@ -1238,6 +1240,7 @@ class JudgedBatch:
             # By row, step and order as one number (a row has fewer than 65,536 findings).
             .sort((pl.col("number") * 16 + pl.col("step")) * 65536 + pl.col("order"))
             .select("place", pl.col("number").alias("row"), "finding")
+            .collect(engine=_ENGINE)
         )
 
     def _stored_changes(
@@ -1389,11 +1392,14 @@ class JudgedBatch:
         summary.rejected += plain.height - accepted
         by_code = summary.by_code
         # A row's findings are its steps' templates' findings: counted a template at a time.
+        # One lazy plan, collected once.
         used = pl.concat(
-            [plain.select(pl.col(f"{step}_template").cast(pl.Int64).alias("key"))
+            [plain.lazy().select(pl.col(f"{step}_template").cast(pl.Int64).alias("key"))
              for step in _STEPS]
         ).filter(pl.col("key") != 0)  # fmt: skip
-        counted = used.group_by("key").len().join(self.templates, on="key")
+        counted = (
+            used.group_by("key").len().join(self.templates.lazy(), on="key").collect(engine=_ENGINE)
+        )
         _columns, severities, codes, _messages = self.finding_texts
         for _key, times, _order, finding in counted.iter_rows():
             code, severity = codes[finding], severities[finding]
