@@ -21,7 +21,7 @@ import csv
 import operator
 import secrets
 from collections.abc import Callable, Iterator
-from functools import lru_cache, partial, reduce
+from functools import lru_cache, partial
 from hashlib import sha256
 from typing import Any, BinaryIO, NamedTuple
 
@@ -601,34 +601,45 @@ class BatchRows:
                 pl.Series(step_ids, dtype=pl.UInt32),
                 pl.Enum(pl.Series(distinct, dtype=pl.String)),
             )
-        ids = frame.select(
-            pl.lit(step_ids).gather(pl.col(f"{step}_key").cast(enum).to_physical()).alias(step)
+        # The rows' verdict ids, what the rules across rows read of them and whether a row has
+        # an error: one lazy plan, collected once. (Common subexpressions are not sought: with
+        # series literals, polars 2.1 once read one literal's column as another's.)
+        verdict = {
+            step: pl.lit(step_ids).gather(pl.col(f"{step}_key").cast(enum).to_physical())
             for step, (step_ids, enum) in places.items()
-        ).to_dict()
-        rows = frame.select(
-            "plain", "blank", "line", "field_3", "field_4", "npi", "license", "license_key",
-            "field_10",
-            "first_key", "last_key", "held",
-        ).with_columns(
-            pl.int_range(first_number, first_number + frame.height, dtype=pl.Int64).alias("number"),
-            *(ids[step].alias(f"{step}_verdict") for step in _STEPS),
-            *(
-                tables[step].columns()[name].gather(ids[step]).alias(name)
-                for step, (names, _columns_of) in _COLUMNS.items()
-                for name in names
-            ),
-            *(
-                tables[step].columns()["template"].gather(ids[step]).alias(f"{step}_template")
-                for step in _STEPS
-            ),
+        }
+        errors = pl.Series(self._template_errors, dtype=pl.Boolean)
+        rows = (
+            frame.lazy()
+            .select(
+                "plain", "blank", "line", "field_3", "field_4", "npi", "license", "license_key",
+                "field_10", "first_key", "last_key", "held",
+                pl.int_range(first_number, first_number + frame.height, dtype=pl.Int64)
+                .alias("number"),
+                *(verdict[step].alias(f"{step}_verdict") for step in _STEPS),
+            )
+            .with_columns(
+                *(
+                    pl.lit(tables[step].columns()[name]).gather(pl.col(f"{step}_verdict"))
+                    .alias(name)
+                    for step, (names, _columns_of) in _COLUMNS.items()
+                    for name in names
+                ),
+                *(
+                    pl.lit(tables[step].columns()["template"]).gather(pl.col(f"{step}_verdict"))
+                    .alias(f"{step}_template")
+                    for step in _STEPS
+                ),
+            )
+            .with_columns(
+                pl.any_horizontal(
+                    pl.lit(errors).gather(pl.col(f"{step}_template")) for step in _STEPS
+                ).alias("has_error")
+            )
+            .collect(engine=_ENGINE, optimizations=pl.QueryOptFlags(comm_subexpr_elim=False))
         )  # fmt: skip
         # The cells and the step keys are not held while the rows are judged across rows.
-        del frame, ids
-        errors = pl.Series(self._template_errors, dtype=pl.Boolean)
-        has_error = reduce(
-            operator.or_, (errors.gather(rows[f"{step}_template"]) for step in _STEPS)
-        )
-        rows = rows.with_columns(has_error.alias("has_error"))
+        del frame
         batch = JudgedBatch(
             first_number, tables, self._templates, self._stored_templates(), self._finding_texts
         )
