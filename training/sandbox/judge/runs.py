@@ -53,12 +53,14 @@ def _filter_size(keys: int) -> int:
     return min(max(keys * _BITS_A_KEY, 64), 1 << _HASH_BITS)
 
 
+def _position(keys: pl.Series, size: int, number: int) -> pl.Series:
+    """Where hash ``number`` puts each key in a filter of ``size`` bits."""
+    return ((keys // (1 << (_HASH_BITS * number))) % (1 << _HASH_BITS) % size).cast(pl.UInt32)
+
+
 def _positions(keys: pl.Series, size: int) -> list[pl.Series]:
     """Where each hash puts each key in a filter of ``size`` bits."""
-    return [
-        ((keys // (1 << (_HASH_BITS * number))) % (1 << _HASH_BITS) % size).cast(pl.UInt32)
-        for number in range(_HASHES)
-    ]
+    return [_position(keys, size, number) for number in range(_HASHES)]
 
 
 def _filter(keys: pl.Series, size: int) -> pl.Series:
@@ -66,7 +68,7 @@ def _filter(keys: pl.Series, size: int) -> pl.Series:
     at a time, so that the run's positions are never all held."""
     bits = pl.Series("filter", [False], dtype=pl.Boolean).extend_constant(value=False, n=size - 1)
     for number in range(_HASHES):
-        bits = bits.scatter(_positions(keys, size)[number], values=True)
+        bits = bits.scatter(_position(keys, size, number), values=True)
     return bits
 
 
