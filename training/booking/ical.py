@@ -96,8 +96,9 @@ def _to_ical(calendar: Calendar) -> bytes:
     """``calendar.to_ical()``, byte for byte, with icalendar's folding only where it folds.
 
     icalendar folds each content line a character at a time, measuring each character's UTF-8
-    length (its ``_foldline``, about half the invite's time); a line under 75 octets comes out
-    of it as it went in, so only a longer one is handed to it (``Contentline.to_ical``).
+    length (its ``_foldline``); a line under 75 octets, most of an invite's, comes out of it as
+    it went in (a tenth of the invite's time), so only a longer one is handed to it
+    (``Contentline.to_ical``).
     """
     return b"".join(
         (encoded if len(encoded := line.encode()) < _FOLD_AT else line.to_ical()) + b"\r\n"
