@@ -1,11 +1,16 @@
 """The MIME message and calendar links, built without an app."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
+from email.headerregistry import Address
 from email.message import EmailMessage
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from icalendar import Calendar
 from mail_support import mime_tree
 
 from training.booking.ical import (
@@ -14,7 +19,7 @@ from training.booking.ical import (
     google_calendar_url,
     outlook_calendar_url,
 )
-from training.mail.message import Envelope, build_message, header_text, to_bytes
+from training.mail.message import Envelope, address, build_message, header_text, to_bytes
 
 DETAILS = InviteDetails(
     uid="signup-1-session-2@training.example.org",
@@ -86,6 +91,66 @@ def test_bodies_in_any_script_and_the_invite_arrive_exactly_as_built():
     assert [part.get_payload(decode=True) for part in parts] == [calendar, calendar]
     assert max(len(line) for line in data.split(b"\r\n")) <= 78
     assert b"\n" not in data.replace(b"\r\n", b"")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        # "SUMMARY:" and the text: 74 octets stay one line, 75 are folded (RFC 5545 §3.1).
+        {"summary": "s" * 66},
+        {"summary": "s" * 67},
+        {"summary": "s" * 64 + "é"},
+        {"summary": "s" * 65 + "é"},
+        {
+            "description": 'Hôpital de Genève; salle 2, "B"\\ ' * 12,
+            "attendees": (("Zoë Ångström", "zoe@example.org"), ("a" * 70, "a@example.org")),
+        },
+    ],
+)
+def test_invite_lines_are_folded_as_icalendar_writes_them(changes):
+    calendar = build_invite(
+        replace(DETAILS, **changes), method="REQUEST", stamp=datetime(2026, 11, 25, tzinfo=UTC)
+    )
+    assert calendar == Calendar.from_ical(calendar).to_ical()
+    assert max(len(line) for line in calendar.split(b"\r\n")) <= 75
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "ana@example.org",
+        "Ana Reyes <ana.reyes+training@mail.example.org>",
+        "o'brien@example.org",
+        "{weird}=|~^`#$%&*/?!_-@x-y.example",
+        '"ana reyes"@example.org',
+        "a@[192.0.2.1]",
+    ],
+)
+def test_an_address_is_written_as_the_email_package_parses_it(value):
+    written = address(value)
+    parsed = Address(display_name=written.display_name, addr_spec=written.addr_spec)
+    assert (written.username, written.domain, str(written)) == (
+        parsed.username,
+        parsed.domain,
+        str(parsed),
+    )
+
+
+@given(
+    st.lists(
+        st.text("abcXYZ019!#$%&'*+/=?^_`{|}~-", min_size=1, max_size=8), min_size=1, max_size=3
+    ),
+    st.from_regex(r"[a-z0-9-]{1,10}(\.[a-z0-9-]{1,10}){0,2}", fullmatch=True),
+)
+def test_any_plain_address_is_written_as_the_email_package_parses_it(atoms, domain):
+    written = address(f"{'.'.join(atoms)}@{domain}")
+    parsed = Address(addr_spec=f"{'.'.join(atoms)}@{domain}")
+    assert (written.username, written.domain, str(written)) == (
+        parsed.username,
+        parsed.domain,
+        str(parsed),
+    )
 
 
 def test_boundaries_are_ones_no_part_can_contain():

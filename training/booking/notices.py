@@ -5,7 +5,6 @@ caller's transaction, to the booking's ``Signup.mailboxes``."""
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 from typing import Any
 
 from flask import current_app
@@ -29,7 +28,7 @@ from training.booking.models import (
     waitlist_line,
 )
 from training.extensions import db, utcnow
-from training.mail.addresses import ascii_address
+from training.mail.addresses import ascii_address, parsed_address
 from training.mail.models import Reminder
 from training.mail.services import mail_domain, mailbox_key, public_url, queue_email
 
@@ -50,7 +49,7 @@ def invite_details(signup: Signup, session: TrainingSession | None = None) -> In
     """
     session = session or signup.session
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
-    sender_name, sender_email = parseaddr(sender)[0], ascii_address(sender)
+    sender_name, sender_email = parsed_address(sender)[0], ascii_address(sender)
     lines = [
         sentence(f"{signup.program.name}: small-group training for {signup.organization_name}"),
         f"When: {session.when}",

@@ -39,6 +39,15 @@ def envelope_address(address: str) -> str:
     return f"{local}@{ascii_domain}"
 
 
+# Each of a signup's few addresses is parsed by each of its uses in the request (its mailbox key,
+# the invite's ATTENDEE, the To line): a pure function of the text, parsed once for all of them.
+@lru_cache(maxsize=1024)
+def parsed_address(value: str) -> tuple[str, str]:
+    """``email.utils.parseaddr(value)``, remembered: the display name and the bare address,
+    or two empty strings for what is no address."""
+    return parseaddr(value)
+
+
 # A signup's invite names each of its addresses: a pure function of its string, remembered.
 @lru_cache(maxsize=1024)
 def ascii_address(value: str) -> str:
@@ -46,7 +55,7 @@ def ascii_address(value: str) -> str:
     mail carries it, its domain in ASCII: for ``MAIL FROM``, the From line, the invite's
     ORGANIZER and ATTENDEEs. An address that cannot travel is left as written (no message
     from such a sender is built; such a recipient is failed with the reason)."""
-    addr_spec = parseaddr(value)[1]
+    addr_spec = parsed_address(value)[1]
     try:
         return envelope_address(addr_spec)
     except UndeliverableAddress:

@@ -12,10 +12,10 @@ from email.header import Header
 from email.headerregistry import Address
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime
 from functools import lru_cache
 
-from training.mail.addresses import UndeliverableAddress, envelope_address
+from training.mail.addresses import UndeliverableAddress, envelope_address, parsed_address
 
 # RFC 5322 2.1.1: lines of at most 78 characters.
 LINE_LENGTH = 78
@@ -173,15 +173,27 @@ def set_header(message: Message, field: str, value: str | Sequence[Address]) -> 
     message[field] = folded
 
 
+# An addr_spec of dot-atoms (RFC 5322 §3.4.1) with an ASCII host name: nothing in it is quoted.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDR_SPEC = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+
+
 @lru_cache(maxsize=256)
 def address(value: str) -> Address:
     """``"Name <user@example.org>"`` or a bare address as a header-safe ``Address``
     (remembered: the sender and the staff's reply-to address are the same in every email)."""
-    name, addr_spec = parseaddr(header_text(value))
+    name, addr_spec = parsed_address(header_text(value))
     if not addr_spec or "@" not in addr_spec:
         raise ValueError("not an email address")
     # The domain in ASCII (IDNA); an address that cannot travel raises UndeliverableAddress.
-    return Address(display_name=name, addr_spec=envelope_address(addr_spec))
+    addr_spec = envelope_address(addr_spec)
+    if _PLAIN_ADDR_SPEC.fullmatch(addr_spec):
+        # The email package's strict parse of such an address gives back its two halves as
+        # they are (about 40 µs for each of a signup's new recipients).
+        username, _, domain = addr_spec.rpartition("@")
+        return Address(display_name=name, username=username, domain=domain)
+    # Anything else (a quoted local part, a domain literal, an error to report) is parsed.
+    return Address(display_name=name, addr_spec=addr_spec)
 
 
 def _reachable(recipients: Sequence[str]) -> list[Address]:

@@ -3,7 +3,6 @@
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 from functools import cache, lru_cache
 from typing import Any
 
@@ -13,7 +12,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from training.database import column_parameters
 from training.extensions import db, utcnow
-from training.mail.addresses import ascii_address
+from training.mail.addresses import ascii_address, parsed_address
 from training.mail.delivery import wire_bytes
 from training.mail.models import (
     MAIL_FAILED,
@@ -53,7 +52,7 @@ def mailbox_key(address: str) -> str:
     ``jordan.reyes@example.org`` and ``Jordan <jordan.reyes@example.org>`` are one mailbox
     (providers fold case; RFC 5321 allows them not to, but no one hands out addresses differing
     only in case). The one rule for every recipient list and invite."""
-    return (parseaddr(address)[1] or address).strip().lower()
+    return (parsed_address(address)[1] or address).strip().lower()
 
 
 def one_per_mailbox(recipients: list[str]) -> list[str]:
