@@ -28,7 +28,7 @@ from training.booking.display import possessive, sentence
 from training.booking.forms import program_session_ids
 from training.booking.links import MAX_TOKEN_LENGTH
 from training.booking.models import Program, Signup, TrainingSession
-from training.booking.notices import emails_session_changes
+from training.booking.notices import emails_session_changes, subject_for
 from training.booking.services import AlreadySignedUp, BookingError, current_program
 from training.database import writes_after_reading
 from training.drawn import mark_drawn, redrawn_when_changed, require_unchanged
@@ -97,7 +97,7 @@ def email_organizations():
     sessions = services.list_sessions(program, current_user, now)
     by_id = {summary.session.id: summary.session for summary in sessions}
     form = OrganizationsEmailForm()
-    form.offer([summary.session for summary in sessions])
+    form.offer([summary.session for summary in sessions], now)
     if request.method == "GET":
         form.sessions.data = [
             session_id for session_id in _query_ids("session") if session_id in by_id
@@ -116,6 +116,7 @@ def email_organizations():
             preview_text=outreach.plain_text(signups[0], chosen, form.body.data, now)
             if signups
             else "",
+            preview_subject=subject_for(signups[0], form.subject.data) if signups else "",
         )
     return carry_out(
         lambda: outreach.email_organizations(
@@ -717,7 +718,7 @@ def _move_options(session: TrainingSession, now: datetime) -> list[SelectChoice]
     return [
         SelectChoice(
             target.id,
-            f"{target.when} ({target.seats_left} left"
+            f"{target.when} ({target.seats_left_label}"
             + (f"; starts within {cutoff} hours" if now >= target.changes_close_at(cutoff) else "")
             + ")",
         )
@@ -735,5 +736,5 @@ def _promote_options(
 ) -> list[SelectChoice]:
     """This session first, when it has a free seat, then ``elsewhere`` (the move options)."""
     if session.is_bookable(now) and session.seats_left:
-        return [SelectChoice(session.id, f"This session ({session.seats_left} left)"), *elsewhere]
+        return [SelectChoice(session.id, f"This session ({session.seats_left_label})"), *elsewhere]
     return elsewhere
