@@ -196,7 +196,8 @@ def _refuse_revoked(signup: Signup, token: str):
     new_token = _new_address_for_this_browser(signup, token)
     if new_token is not None:
         if request.method in READING_METHODS:
-            return redirect(request.full_path.rstrip("?").replace(token, new_token, 1), code=303)
+            path = request.full_path.rstrip("?").replace(token, new_token, 1)
+            return redirect(request.script_root + path, code=303)
         flash(
             " ".join(
                 filter(
