@@ -283,3 +283,17 @@ def test_a_form_sent_to_a_replaced_link_elsewhere_gives_back_what_was_sent_not_t
     assert "Phone (optional): (916) 555-0199" in page_text(phone)
     assert f"New date: {when}" in page_text(date)
     assert "Yes, cancel our booking" in page_text(cancel)
+
+
+def test_a_sandbox_form_sent_to_a_replaced_link_is_given_back_in_its_own_words(app, client, booked):
+    client.post(f"/manage/{booked}/contacts", data=contacts_form(attendee_emails=LEE))
+
+    answer = app.test_client().post(
+        f"/manage/{booked}/sandbox/delete", data={"confirm": "y", "include_activities": "y"}
+    )
+
+    assert answer.status_code == 410
+    assert (
+        "What you sent, not saved: Yes, delete our sandbox records, uploads and findings; "
+        "Also delete our practice activities." in page_text(answer)
+    )

@@ -41,8 +41,9 @@ SUCCESSORS_FOLLOWED = 5
 _NOT_TYPED = frozenset({"csrf_token", "submission_key", "drawn_from", "asked_about", "submit"})
 # Fields that name a date by its session id: shown as the date.
 _DATE_FIELDS = frozenset({"session_id", "first_choice", "second_choice", "third_choice"})
-# Field name -> label, for the forms posted to manage-link addresses (``label_sent_fields``).
-_SENT_LABELS: dict[str, str] = {}
+# (blueprint, field name) -> label, for the forms posted to manage-link addresses
+# (``label_sent_fields``); by blueprint, as two features' forms may share a field name.
+_SENT_LABELS: dict[tuple[str, str], str] = {}
 
 
 def hash_token(token: str) -> str:
@@ -232,21 +233,22 @@ def _refuse_revoked(signup: Signup, token: str):
     )
 
 
-def label_sent_fields(*forms: type) -> None:
-    """Name the fields of ``forms`` (form classes posted to manage-link addresses) by their
-    labels when what was sent to a replaced link is given back. Called once at start-up by the
-    features whose forms they are (this module sits below them and imports none)."""
+def label_sent_fields(blueprint: str, *forms: type) -> None:
+    """Name the fields of ``forms`` (form classes posted to ``blueprint``'s manage-link
+    addresses) by their labels when what was sent to a replaced link is given back. Called once
+    at start-up by the features whose forms they are (this module sits below them and imports
+    none)."""
     for form in forms:
         for name in dir(form):
             field = getattr(form, name)
             if hasattr(field, "args") and field.args and isinstance(field.args[0], str):
-                _SENT_LABELS.setdefault(name, field.args[0])
+                _SENT_LABELS.setdefault((blueprint, name), field.args[0])
 
 
 def _sent_not_saved(signup: Signup) -> str:
     """What a form sent to a replaced link, as "What you sent, not saved: Label: value; …"
     (a date by its day, a ticked box by its label, a file by its name); "" for nothing."""
-    labels = _SENT_LABELS
+    labels = {name: label for (bp, name), label in _SENT_LABELS.items() if bp == request.blueprint}
     changes = []
     for name in request.form:
         values = [value.strip() for value in request.form.getlist(name) if value.strip()]

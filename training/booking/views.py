@@ -80,7 +80,7 @@ BROWSER_SIGNUPS_KEPT = 5
 
 def init_app(app: Flask) -> None:
     """Register the date and time filters the booking templates use."""
-    label_sent_fields(ContactsForm, ChangeDateForm, WaitlistForm, CancelForm)
+    label_sent_fields(bp.name, ContactsForm, ChangeDateForm, WaitlistForm, CancelForm)
 
     app.add_template_filter(sentence, "sentence")
     app.add_template_filter(possessive, "possessive")
