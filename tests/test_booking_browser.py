@@ -581,6 +581,24 @@ def test_a_manage_tab_left_open_cannot_drop_an_attendee_added_in_another(page, s
     assert not any(subject.startswith("Removed") for subject in subjects)
 
 
+def test_a_manage_tab_whose_link_another_tab_replaced_keeps_what_was_typed(page, site):
+    sign_up_for(page, site.session)
+    token = manage_token(page)
+    tab_a, tab_b = page, page.context.new_page()
+    tab_a.goto(f"/manage/{token}")
+    tab_b.goto(f"/manage/{token}")
+    tab_a.get_by_label("Emails of staff who will attend (up to 5)").fill("")
+    tab_a.get_by_role("button", name="Save contacts").click()
+    expect(tab_a.get_by_role("status").first).to_contain_text("this page has a new address")
+
+    tab_b.get_by_label("Phone (optional)").fill("(916) 555-0199")
+    tab_b.get_by_role("button", name="Save contacts").click()
+
+    expect(tab_b).to_have_url(tab_a.url)
+    expect(tab_b.locator("main")).to_contain_text("what you sent was not acted on")
+    expect(tab_b.locator("main")).to_contain_text("Phone (optional): (916) 555-0199")
+
+
 def test_an_upload_from_a_sandbox_tab_left_open_after_cancelling_is_refused(page, site, tmp_path):
     sign_up_for(page, site.session)
     token = manage_token(page)

@@ -3,6 +3,7 @@ organization's contacts form, staff changing the contacts, a merge undone) every
 far stops opening it, and everyone still on it has a fresh one in their email."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from conftest import manage_token, page_text, signup_form
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from test_booking_people import CONTACT, KIM, LEE, arrived, contacts_form, deliver
 
 from training.audit.models import AuditEvent
-from training.booking.models import ManageLink, Signup
+from training.booking.models import ManageLink, Signup, TrainingSession
 from training.booking.services import SignupDetails, update_contacts
 from training.extensions import db, utcnow
 from training.signups.models import DuplicateReview
@@ -232,3 +233,67 @@ def test_polling_an_unknown_link_is_told_it_is_not_valid_in_json(client):
     )
     assert polled.status_code == 404
     assert "This manage link is not valid" in polled.get_json()["message"]
+
+
+def test_another_tab_of_the_browser_that_replaced_the_link_is_led_on_with_what_it_sent(
+    app, client, booked
+):
+    # Tab 1 takes Kim off the booking (which replaces its links); tab 2 still shows the old page.
+    changed = client.post(f"/manage/{booked}/contacts", data=contacts_form(attendee_emails=LEE))
+    new_page = changed.headers["Location"]
+
+    tab_two = client.post(
+        f"/manage/{booked}/contacts",
+        data=contacts_form(attendee_emails=LEE, contact_phone="(916) 555-0199"),
+    )
+
+    assert tab_two.status_code == 303 and tab_two.headers["Location"] == new_page
+    page = page_text(client.get(new_page))
+    assert "what you sent was not acted on" in page
+    assert "What you sent, not saved:" in page and "Phone (optional): (916) 555-0199" in page
+    with app.app_context():
+        assert db.session.scalars(select(Signup)).one().contact_phone == "(916) 555-0100"
+    # Reloading the old page in that tab opens the new address.
+    reloaded = client.get(f"/manage/{booked}/sandbox")
+    assert reloaded.status_code == 303
+    assert reloaded.headers["Location"] == f"{new_page}/sandbox"
+
+
+def test_a_form_sent_to_a_replaced_link_elsewhere_gives_back_what_was_sent_not_the_new_link(
+    app, client, make_session, booked
+):
+    client.post(f"/manage/{booked}/contacts", data=contacts_form(attendee_emails=LEE))
+    other_date = make_session(starts_in=timedelta(days=20))
+    with app.app_context():
+        when = db.session.get(TrainingSession, other_date).when
+    removed_attendee = app.test_client()
+
+    phone = removed_attendee.post(
+        f"/manage/{booked}/contacts", data=contacts_form(contact_phone="(916) 555-0199")
+    )
+    date = removed_attendee.post(f"/manage/{booked}/date", data={"session_id": other_date})
+    cancel = removed_attendee.post(f"/manage/{booked}/cancel", data={"confirm": "y"})
+
+    for answer in (phone, date, cancel):
+        assert answer.status_code == 410
+        assert REPLACED in page_text(answer)
+        assert "What you sent, not saved:" in page_text(answer)
+        # No way to the booking's new address: only the old link and the staff email.
+        assert re.findall(r"/manage/([\w\-]+)", answer.get_data(as_text=True)) in ([], [booked])
+    assert "Phone (optional): (916) 555-0199" in page_text(phone)
+    assert f"New date: {when}" in page_text(date)
+    assert "Yes, cancel our booking" in page_text(cancel)
+
+
+def test_a_sandbox_form_sent_to_a_replaced_link_is_given_back_in_its_own_words(app, client, booked):
+    client.post(f"/manage/{booked}/contacts", data=contacts_form(attendee_emails=LEE))
+
+    answer = app.test_client().post(
+        f"/manage/{booked}/sandbox/delete", data={"confirm": "y", "include_activities": "y"}
+    )
+
+    assert answer.status_code == 410
+    assert (
+        "What you sent, not saved: Yes, delete our sandbox records, uploads and findings; "
+        "Also delete our practice activities." in page_text(answer)
+    )

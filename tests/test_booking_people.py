@@ -2,7 +2,9 @@
 concerns, one mailbox once, judged from the bytes a loopback SMTP server receives and from
 invites parsed by vobject (validating) and ical."""
 
+import re
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import vobject
@@ -559,6 +561,25 @@ def test_with_a_dial_in_the_passcode_is_said_once_after_the_meeting_link(
     assert booked["text"].count("Passcode: 4321") == 1
     assert booked["invite"]["description"].count("Passcode: 4321") == 1
     assert page_text(client.get(f"/manage/{token}")).count("Passcode 4321") == 1
+
+
+def test_the_calendar_links_give_the_joining_details_as_the_invite_does(
+    app, client, make_session, smtp
+):
+    session_id = make_session(
+        meeting_url="https://meet.example.org/abc", dial_in="+1 669 900 6833", passcode="4321"
+    )
+    client.post("/signup", data=signup_form(session_id))
+    deliver(app)
+
+    [booked] = arrived(smtp)
+    joining = "Join: https://meet.example.org/abc\nPasscode: 4321\nDial-in: +1 669 900 6833"
+    assert joining in booked["invite"]["description"].replace("\r\n", "\n")
+    links = re.findall(r"(https://(?:calendar\.google|outlook\.\w+)\.com/\S+)", booked["text"])
+    assert len(links) == 3
+    for link in links:
+        query = parse_qs(urlsplit(link).query)
+        assert (query.get("details") or query["body"]) == [joining]
 
 
 def test_the_waitlist_email_names_the_date_and_the_organization(app, client, make_session, smtp):

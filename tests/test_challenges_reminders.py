@@ -113,7 +113,11 @@ def test_reminders_go_once_when_the_deadline_is_a_week_away_to_booked_organizati
         "contact@seated.example.org",
         "contact@sierra.example.org",
     ]
-    assert {subject for _, subject, _ in arrived} == {"One week left for the ACCME Challenge"}
+    # The organization in brackets, as on every email about a booking.
+    assert sorted(subject for _, subject, _ in arrived) == [
+        "One week left for the ACCME Challenge (Seated Surgeons Group)",
+        "One week left for the ACCME Challenge (Sierra Valley Medical Society)",
+    ]
     sierra = next(text for rcpts, _, text in arrived if rcpts == ["contact@sierra.example.org"])
     assert "The ACCME Challenge closes on Friday, December 4, 2026: one week from now." in sierra
     assert "for 2 different activities from Nov 19, 2026 to that day." in sierra
@@ -138,7 +142,7 @@ def test_a_late_first_run_counts_down_from_the_real_dates(
     delivered(app, smtp)  # the booking's confirmation
     assert remind(app, program, first_run) == 1
     [(_, arrived_subject, text)] = delivered(app, smtp)
-    assert arrived_subject == subject
+    assert arrived_subject == f"{subject} (Sierra Valley Medical Society)"
     assert f"closes on Friday, December 4, 2026: {countdown}." in text
     assert "one week" not in text
 
@@ -165,7 +169,12 @@ def test_an_organization_that_books_after_the_reminders_went_gets_none(
         assert send_due_challenge_reminders(pacific(11, 29, 9, 0, 30)) == 0
         db.session.commit()
     reminders = [(rcpts, subject) for rcpts, subject, _ in confirmations if "Challenge" in subject]
-    assert reminders == [(["contact@sierra.example.org"], "One week left for the ACCME Challenge")]
+    assert reminders == [
+        (
+            ["contact@sierra.example.org"],
+            "One week left for the ACCME Challenge (Sierra Valley Medical Society)",
+        )
+    ]
     assert delivered(app, smtp) == []
 
 
@@ -191,7 +200,10 @@ def test_the_cma_reminder_counts_toward_four_in_its_own_round(
     arrived = delivered(app, smtp)
     cma = {rcpts[0]: text for rcpts, subject, text in arrived if "CMA" in subject}
     assert sorted(cma) == ["contact@later.example.org", "contact@sierra.example.org"]
-    assert [s for _, s, _ in arrived].count("One week left for the CMA Challenge") == 2
+    assert sorted(s for _, s, _ in arrived) == [
+        "One week left for the CMA Challenge (Later Date Associates)",
+        "One week left for the CMA Challenge (Sierra Valley Medical Society)",
+    ]
     sierra = cma["contact@sierra.example.org"]
     assert "The CMA Challenge closes on Wednesday, March 31, 2027: one week from now." in sierra
     assert "two of them by Dec 4, 2026 (the ACCME Challenge)" in sierra

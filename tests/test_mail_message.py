@@ -32,6 +32,7 @@ DETAILS = InviteDetails(
     organizer_name="Training Desk",
     attendees=(("Ana Reyes", "ana@example.org"),),
     meeting_url="https://meet.example.org/x",
+    joining=("Join: https://meet.example.org/x", "Dial-in: +1 555 0100"),
 )
 # When the session was cancelled: the CANCEL invite's DTSTAMP, a week before it.
 CANCELLED_AT = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
@@ -186,7 +187,7 @@ def test_google_link_fills_in_the_session_in_utc():
     assert query["action"] == ["TEMPLATE"]
     assert query["dates"] == ["20261201T180000Z/20261201T193000Z"]
     assert query["location"] == ["https://meet.example.org/x"]
-    assert query["details"] == ["Join: https://meet.example.org/x"]
+    assert query["details"] == ["Join: https://meet.example.org/x\nDial-in: +1 555 0100"]
 
 
 def test_outlook_links_fill_in_the_session_for_work_and_personal_accounts():

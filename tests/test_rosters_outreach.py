@@ -4,7 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import page_text, signup_form
+from conftest import PASSWORD, page_text, signup_form
 from sqlalchemy import select
 
 from training.audit.models import AuditEvent
@@ -12,6 +12,7 @@ from training.booking.models import TrainingSession
 from training.extensions import db
 from training.mail.delivery import deliver_due
 from training.mail.models import OutboxMessage
+from training.staff.services import create_staff
 
 MESSAGE = "Please bring your learner file.\r\n\r\nThe <b>meeting link</b> is in your invite."
 
@@ -72,7 +73,9 @@ def test_staff_preview_the_email_then_send_it_to_each_organization_once(
         rf'<input checked id="sessions-\d" name="sessions" type="checkbox" value="{first}">', form
     )
 
-    preview = client.post("/staff/sessions/email", data=compose([first], preview="Preview"))
+    preview = client.post(
+        "/staff/sessions/email", data=compose([first], preview="Preview"), follow_redirects=True
+    )
     text = page_text(preview)
     assert preview.status_code == 200
     assert "2 organizations get this email" in text
@@ -92,7 +95,11 @@ def test_staff_preview_the_email_then_send_it_to_each_organization_once(
         "ana.reyes@sierravalley.example.org",
         "jo@delta.org",
     ]
-    assert {message.subject for message in messages} == {"Before Tuesday's session"}
+    # The organization in brackets, as on every email about a booking.
+    assert sorted(message.subject for message in messages) == [
+        "Before Tuesday's session (Delta Health)",
+        "Before Tuesday's session (Sierra Valley Medical Society)",
+    ]
     with app.app_context():
         event = db.session.scalars(
             select(AuditEvent).where(AuditEvent.action == "session.organizations_emailed")
@@ -113,7 +120,8 @@ def test_the_waitlist_is_written_to_only_when_asked(app, client, sign_in_as, boo
     )
     by_subject = {}
     for message in staff_messages(app):
-        by_subject.setdefault(message.subject, []).append(message.recipients[0])
+        typed = message.subject.rsplit(" (", 1)[0]
+        by_subject.setdefault(typed, []).append(message.recipients[0])
     assert "li@late.org" not in by_subject["Before Tuesday's session"]
     assert "li@late.org" in by_subject["Waitlist too"]
 
@@ -127,7 +135,9 @@ def test_the_waitlist_of_a_session_under_way_is_not_written_to(
     time_machine.move_to(starts_at + timedelta(minutes=10), tick=False)
     sign_in_as("staff")
     preview = client.post(
-        "/staff/sessions/email", data=compose([first], include_waitlist="y", preview="Preview")
+        "/staff/sessions/email",
+        data=compose([first], include_waitlist="y", preview="Preview"),
+        follow_redirects=True,
     )
     assert "Late Clinic" not in page_text(preview)
     client.post(
@@ -138,6 +148,33 @@ def test_the_waitlist_of_a_session_under_way_is_not_written_to(
     # The two organizations booked hear from staff; the one that waited gets no seat now.
     assert len(recipients) == 2
     assert "li@late.org" not in recipients
+
+
+def test_a_message_that_greets_on_its_own_is_not_greeted_twice(
+    app, client, sign_in_as, booked, smtp
+):
+    first, _second = booked
+    sign_in_as("staff")
+    greeting = "Hello,\r\n\r\nPlease bring your learner file."
+
+    preview = client.post(
+        "/staff/sessions/email",
+        data=compose([first], body=greeting, preview="Preview"),
+        follow_redirects=True,
+    )
+    text = page_text(preview)
+    assert "Hello, Please bring your learner file." in text and "Hello Ana Reyes" not in text
+    assert "Subject Before Tuesday's session (Delta Health)" in text
+    client.post("/staff/sessions/email", data=compose([first], body=greeting, send="Send"))
+    with app.app_context():
+        deliver_due()
+    received = [mail.message for mail in smtp.received if "Tuesday" in mail.message["Subject"]]
+    assert len(received) == 2
+    for message in received:
+        plain = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        assert plain.startswith("Hello,\n\nPlease bring your learner file.")
+        assert plain.count("Hello") == 1
+        assert message.get_body(("html",)).get_content().count("Hello") == 1
 
 
 def test_several_sessions_at_once_from_the_sessions_list(app, client, sign_in_as, booked):
@@ -154,7 +191,11 @@ def test_a_missing_subject_or_no_session_says_what_to_fix_and_keeps_the_text(
     app, client, sign_in_as, booked
 ):
     sign_in_as("staff")
-    response = client.post("/staff/sessions/email", data=compose([], subject="", preview="Preview"))
+    response = client.post(
+        "/staff/sessions/email",
+        data=compose([], subject="", preview="Preview"),
+        follow_redirects=True,
+    )
     text = page_text(response)
     assert response.status_code == 422
     assert "Tick at least one session." in text
@@ -170,7 +211,9 @@ def test_what_arrives_over_smtp_is_the_message_as_written(app, client, sign_in_a
     with app.app_context():
         deliver_due()
     [received] = [
-        mail for mail in smtp.received if mail.message["Subject"] == "Before Tuesday's session"
+        mail
+        for mail in smtp.received
+        if mail.message["Subject"] == "Before Tuesday's session (Coast Clinic)"
     ]
     assert received.rcpt_tos == [
         "al@coast.org",
@@ -178,9 +221,58 @@ def test_what_arrives_over_smtp_is_the_message_as_written(app, client, sign_in_a
         "kim@sierravalley.example.org",
     ]
     message = received.message
-    assert message["Subject"] == "Before Tuesday's session"
+    assert message["Subject"] == "Before Tuesday's session (Coast Clinic)"
     plain = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert "Hello Ana Reyes,\n\nPlease bring your learner file.\n\nThe <b>meeting link</b>" in plain
     assert "Coast Clinic is booked on the training session on" in plain
     html = message.get_body(("html",)).get_content()
     assert "The &lt;b&gt;meeting link&lt;/b&gt; is in your invite." in html
+
+
+def test_sessions_that_have_ended_are_offered_only_behind_their_own_disclosure(
+    app, client, sign_in_as, make_session, booked
+):
+    first, _second = booked
+    ended = make_session(starts_in=-timedelta(days=2))
+    cancelled = make_session(starts_in=timedelta(days=9), status="cancelled")
+    sign_in_as("staff")
+
+    page = client.get(f"/staff/sessions/email?session={first}").get_data(as_text=True)
+
+    coming, _, behind = page.partition("<summary>Sessions that have ended (1)</summary>")
+    assert f'value="{first}"' in coming and f'value="{ended}"' not in coming
+    assert f'value="{ended}"' in behind.split("</details>")[0]
+    assert '<details class="ended-sessions">' in page  # closed: none of them is ticked
+    assert f'value="{cancelled}"' not in page
+    ticked = client.get(f"/staff/sessions/email?session={ended}").get_data(as_text=True)
+    assert '<details class="ended-sessions" open>' in ticked
+
+
+def test_back_after_sending_reopens_the_preview_saying_it_was_sent(app, client, sign_in_as, booked):
+    first, _second = booked
+    sign_in_as("staff")
+
+    previewed = client.post("/staff/sessions/email", data=compose([first], preview="Preview"))
+    assert previewed.status_code == 303
+    preview_page = previewed.headers["Location"]
+    assert preview_page.startswith("/staff/sessions/email?draft=")
+    page = client.get(preview_page)
+    assert "Send to 2 organizations" in page_text(page)
+    draft = re.search(r'name="draft" type="hidden" value="(\d+)"', page.get_data(as_text=True))
+    sent = client.post(
+        "/staff/sessions/email", data=compose([first], draft=draft.group(1), send="Send")
+    )
+    assert sent.status_code == 303
+
+    back = client.get(preview_page)  # the browser's Back: a page, not a form sent again
+    text = page_text(back)
+    assert back.status_code == 200
+    assert "This message was sent on" in text and "Send to 2 organizations" not in text
+    assert "Before Tuesday's session" in text
+    assert len(staff_messages(app)) == 2
+    with app.app_context():
+        create_staff("other@cmadocs.example.org", PASSWORD, "staff")
+        db.session.commit()
+    other = app.test_client()
+    other.post("/staff/sign-in", data={"email": "other@cmadocs.example.org", "password": PASSWORD})
+    assert other.get(preview_page).status_code == 404  # another's draft is not shown

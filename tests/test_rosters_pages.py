@@ -760,7 +760,7 @@ def test_a_waitlisted_organization_is_booked_into_a_seat_freed_on_this_session(
         db.session.commit()
     south = signup_id(app, "South Clinic")
     sign_in_as("staff")
-    assert "This session (1 left)" in page_text(client.get(f"/staff/sessions/{session_id}"))
+    assert "This session (1 seat left)" in page_text(client.get(f"/staff/sessions/{session_id}"))
     client.post(
         f"/staff/sessions/{session_id}/signups/{south}/promote", data={"session_id": session_id}
     )
@@ -979,7 +979,7 @@ def test_move_to_chooses_no_date_by_default_and_marks_one_inside_the_cutoff(
     assert options[0] == (' value="0"', "Choose a date…")
     assert not any("selected" in attributes for attributes, _ in options)
     labels = {label for _, label in options}
-    assert any(label.endswith("(8 left; starts within 24 hours)") for label in labels)
+    assert any(label.endswith("(8 seats left; starts within 24 hours)") for label in labels)
     assert sum("starts within" in label for label in labels) == 1
     # Sent as offered, "Choose a date…" moves no one.
     response = client.post(f"/staff/sessions/{first}/signups/{north}/move", data={"session_id": 0})

@@ -115,6 +115,12 @@ def what_was_sent(sent: FlaskForm, now: FlaskForm) -> str:
         current = now_fields.get(field.short_name)
         if current is not None and field.data != current.data:
             changes.append(f"{field.label.text}: {_as_shown(field) or '(empty)'}")
+    return sent_not_saved(changes)
+
+
+def sent_not_saved(changes: list[str]) -> str:
+    """``changes`` ("Label: value") as the sentence every refused form uses to give back what
+    was sent: "What you sent, not saved: …"; "" when there are none."""
     if not changes:
         return ""
     listed = "; ".join(changes)

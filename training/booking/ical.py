@@ -30,7 +30,9 @@ class InviteDetails:
     organizer_name: str
     attendees: tuple[tuple[str, str], ...]  # (name, email)
     meeting_url: str | None = None
-    passcode: str | None = None
+    # How to join, as the session's ``joining_lines`` give them ("Join: …", "Passcode: …",
+    # "Dial-in: …"): the same lines, in the same order, as the description, emails and pages.
+    joining: tuple[str, ...] = ()
 
 
 # What RFC 6868 would escape in a parameter value (a double quote as ^', a caret as ^^): many
@@ -139,7 +141,4 @@ def outlook_calendar_url(details: InviteDetails, *, account: str = "work") -> st
 
 def _link_description(details: InviteDetails) -> str:
     # Links stay short enough to read in a plain-text email; the invite carries the rest.
-    if not details.meeting_url:
-        return details.summary
-    joining = f"Join: {details.meeting_url}"
-    return f"{joining}\nPasscode: {details.passcode}" if details.passcode else joining
+    return "\n".join(details.joining) or details.summary

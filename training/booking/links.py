@@ -8,15 +8,19 @@ A link is emailed to everyone on the booking, so when someone leaves it (``revok
 every link sent so far stops working and the people still on it get a fresh one.
 """
 
+import base64
 import hashlib
+import hmac
 import secrets
 from datetime import datetime
 
-from flask import abort, make_response, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, request, url_for
+from flask import session as browser_session
 from sqlalchemy import select, update
 
 from training.booking.display import possessive
-from training.booking.models import ManageLink, Signup
+from training.booking.models import ManageLink, Signup, TrainingSession
+from training.drawn import sent_not_saved
 from training.errors import render_error
 from training.extensions import db
 
@@ -27,6 +31,19 @@ MAX_TOKEN_LENGTH = 100
 REVOKED_LINKS = "revoked_manage_links"
 # Requests that only read; any other method asks to change something.
 READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# A random value in this browser's session cookie. With a secret it makes the manage links only
+# this browser can find again: a signup's first link, and the new address of a booking whose
+# links this browser replaced (``successor_token``).
+BROWSER_NONCE_KEY = "submission_nonce"
+# How many replacements in a row a browser's old tab is followed through to the new address.
+SUCCESSORS_FOLLOWED = 5
+# Form fields that are the page's own, not something the person typed or chose.
+_NOT_TYPED = frozenset({"csrf_token", "submission_key", "drawn_from", "asked_about", "submit"})
+# Fields that name a date by its session id: shown as the date.
+_DATE_FIELDS = frozenset({"session_id", "first_choice", "second_choice", "third_choice"})
+# (blueprint, field name) -> label, for the forms posted to manage-link addresses
+# (``label_sent_fields``); by blueprint, as two features' forms may share a field name.
+_SENT_LABELS: dict[tuple[str, str], str] = {}
 
 
 def hash_token(token: str) -> str:
@@ -79,12 +96,56 @@ def revoke_manage_links(signup: Signup, *, now: datetime) -> int:
     return len(revoked)
 
 
+def browser_nonce() -> str:
+    """This browser session's random value, made the first time it is needed."""
+    if not isinstance(browser_session.get(BROWSER_NONCE_KEY), str):
+        browser_session[BROWSER_NONCE_KEY] = secrets.token_urlsafe(16)
+    return browser_session[BROWSER_NONCE_KEY]
+
+
+def browser_token(purpose: str, value: str, nonce: str) -> str:
+    """A token only the browser holding ``nonce`` can make again: HMAC-SHA256, under the app's
+    secret key, of ``purpose``, ``value`` and the nonce (256 bits, 43 URL-safe characters,
+    like a random token). The nonce is kept in no database."""
+    message = f"{purpose}\0{value}\0{nonce}".encode()
+    digest = hmac.new(current_app.secret_key.encode(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def successor_token(token: str, nonce: str) -> str:
+    """The link that replaces ``token`` for the browser holding ``nonce`` when it revokes it."""
+    return browser_token("manage-link-successor", token, nonce)
+
+
 def working_token(signup: Signup, token: str) -> str:
     """``token`` if it still opens ``signup``; otherwise (the request that used it revoked it)
-    a fresh link for the person who made the change, so they are not shut out by it."""
+    a fresh link for the person who made the change, so they are not shut out by it.
+
+    The fresh link is this browser's successor of ``token``, so another tab of this browser
+    still holding ``token`` is led to it (``signup_or_404``) and no other browser can be."""
     if signup_for_token(token) == signup:
         return token
-    return issue_manage_link(signup)
+    return issue_manage_link(signup, token=successor_token(token, browser_nonce()))
+
+
+def _new_address_for_this_browser(signup: Signup, token: str) -> str | None:
+    """The link that replaced ``token`` for this browser (followed through the replacements it
+    made in a row), when this browser made the change that revoked it; None for any other."""
+    nonce = browser_session.get(BROWSER_NONCE_KEY)
+    if not isinstance(nonce, str):
+        return None
+    for _ in range(SUCCESSORS_FOLLOWED):
+        token = successor_token(token, nonce)
+        found = db.session.execute(
+            select(ManageLink.signup_id, ManageLink.revoked_at).where(
+                ManageLink.token_hash == hash_token(token)
+            )
+        ).first()
+        if found is None or found.signup_id != signup.id:
+            return None
+        if found.revoked_at is None:
+            return token
+    return None
 
 
 def signup_or_404(token: str) -> Signup:
@@ -105,7 +166,7 @@ def signup_or_404(token: str) -> Signup:
             .where(ManageLink.token_hash == hash_token(token))
         ).first()
     if found is not None and found.revoked_at is not None:
-        abort(_refuse_revoked(found.Signup))
+        abort(_refuse_revoked(found.Signup, token))
     signup = found.Signup if found is not None else None
     if signup is None:
         abort(404, description="This manage link is not valid. Check the link in your email.")
@@ -127,13 +188,88 @@ def _refuse_change_to_cancelled(signup: Signup, token: str):
     )
 
 
-def _refuse_revoked(signup: Signup):
+def _refuse_revoked(signup: Signup, token: str):
+    """The answer to a replaced link. The browser whose change replaced it is led to the new
+    address (a page is opened there; a form sent is not acted on, and the page there says what
+    was sent). Anyone else gets a 410 saying why, with what a form sent listed so nothing typed
+    is lost, and never the new link: a person taken off the booking holds the old one too."""
+    sent = _sent_not_saved(signup) if request.method not in READING_METHODS else ""
+    new_token = _new_address_for_this_browser(signup, token)
+    if new_token is not None:
+        if request.method in READING_METHODS:
+            path = request.full_path.rstrip("?").replace(token, new_token, 1)
+            return redirect(request.script_root + path, code=303)
+        flash(
+            " ".join(
+                filter(
+                    None,
+                    [
+                        "This page's address was replaced when you changed the booking's "
+                        "contacts in another tab, so what you sent was not acted on. Here is "
+                        "the booking at its new address; make your change again.",
+                        sent,
+                    ],
+                )
+            ),
+            "error",
+        )
+        return redirect(url_for("booking.manage", token=new_token), code=303)
     return make_response(
         render_error(
             410,
             "This manage link was replaced",
-            "This manage link was replaced when the booking's contacts changed, so it no longer "
-            "opens the booking. Use the link in your latest email from us about this booking, "
-            f"or ask {signup.program.staff_email}.",
+            " ".join(
+                filter(
+                    None,
+                    [
+                        "This manage link was replaced when the booking's contacts changed, so it "
+                        "no longer opens the booking. Use the link in your latest email from us "
+                        f"about this booking, or ask {signup.program.staff_email}.",
+                        sent,
+                    ],
+                )
+            ),
         )
     )
+
+
+def label_sent_fields(blueprint: str, *forms: type) -> None:
+    """Name the fields of ``forms`` (form classes posted to ``blueprint``'s manage-link
+    addresses) by their labels when what was sent to a replaced link is given back. Called once
+    at start-up by the features whose forms they are (this module sits below them and imports
+    none)."""
+    for form in forms:
+        for name in dir(form):
+            field = getattr(form, name)
+            if hasattr(field, "args") and field.args and isinstance(field.args[0], str):
+                _SENT_LABELS.setdefault((blueprint, name), field.args[0])
+
+
+def _sent_not_saved(signup: Signup) -> str:
+    """What a form sent to a replaced link, as "What you sent, not saved: Label: value; …"
+    (a date by its day, a ticked box by its label, a file by its name); "" for nothing."""
+    labels = {name: label for (bp, name), label in _SENT_LABELS.items() if bp == request.blueprint}
+    changes = []
+    for name in request.form:
+        values = [value.strip() for value in request.form.getlist(name) if value.strip()]
+        if name in _NOT_TYPED or not values:
+            continue
+        label = labels.get(name, name.replace("_", " ").capitalize())
+        if name in _DATE_FIELDS:
+            values = [_date_named(signup, value) for value in values]
+        if values == ["y"]:
+            changes.append(label)  # a box ticked
+            continue
+        changes.append(f"{label}: {', '.join(values)}")
+    for name, upload in request.files.items(multi=True):
+        if upload.filename:
+            changes.append(f"{labels.get(name, 'File')}: {upload.filename}")
+    return sent_not_saved(changes)
+
+
+def _date_named(signup: Signup, value: str) -> str:
+    """A date field's value as the date it names (a session of the booking's program)."""
+    session = db.session.get(TrainingSession, int(value)) if value.isdigit() else None
+    if session is None or session.program_id != signup.program_id:
+        return value
+    return session.when

@@ -17,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from training.booking.display import format_session_when, format_session_when_dated
+from training.booking.display import counted, format_session_when, format_session_when_dated
 from training.extensions import IDS_NEVER_REUSED, UTCDateTime, db, utcnow
 from training.mail.services import mailbox_key
 
@@ -188,6 +188,11 @@ class TrainingSession(db.Model):
     @property
     def seats_left(self) -> int:
         return max(self.seats - self.seats_booked, 0)
+
+    @property
+    def seats_left_label(self) -> str:
+        """Its free seats as every date list says them: "1 seat left", "5 seats left"."""
+        return f"{counted(self.seats_left, 'seat')} left"
 
     @property
     def is_full(self) -> bool:

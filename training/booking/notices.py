@@ -70,7 +70,7 @@ def invite_details(signup: Signup, session: TrainingSession | None = None) -> In
         # As the email reaches them: a domain in another script in its ASCII form.
         attendees=tuple((name, ascii_address(email)) for name, email in signup.mailboxes),
         meeting_url=session.meeting_url,
-        passcode=session.passcode,
+        joining=tuple(session.joining_lines),
     )
 
 

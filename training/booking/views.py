@@ -1,9 +1,7 @@
 """Public pages: the session list, the signup form, and the manage link's pages."""
 
-import base64
 import hashlib
 import hmac
-import secrets
 from datetime import date, datetime
 
 from flask import (
@@ -44,7 +42,15 @@ from training.booking.forms import (
     program_session_ids,
 )
 from training.booking.ical import build_invite
-from training.booking.links import signup_for_token, signup_or_404, working_token
+from training.booking.links import (
+    BROWSER_NONCE_KEY,
+    browser_nonce,
+    browser_token,
+    label_sent_fields,
+    signup_for_token,
+    signup_or_404,
+    working_token,
+)
 from training.booking.models import Program, Signup, TrainingSession
 from training.booking.names import organization_key
 from training.drawn import mark_drawn, redrawn_when_changed, require_unchanged
@@ -66,9 +72,6 @@ bp = Blueprint("booking", __name__)
 
 # The "already signed up" page may offer to re-send the manage link for this long.
 RESEND_OFFER_MAX_AGE = 3600
-# A random value in this browser's session cookie; with a form's submission identity it makes
-# the token of the manage link that form's signup starts with.
-BROWSER_NONCE_KEY = "submission_nonce"
 # The signups this browser made: signup id -> the submission that made it and a digest of the
 # form's content, so the same form sent again (Back, then Sign up) finds the first manage link.
 BROWSER_SIGNUPS_KEY = "signups_made"
@@ -77,6 +80,7 @@ BROWSER_SIGNUPS_KEPT = 5
 
 def init_app(app: Flask) -> None:
     """Register the date and time filters the booking templates use."""
+    label_sent_fields(bp.name, ContactsForm, ChangeDateForm, WaitlistForm, CancelForm)
 
     app.add_template_filter(sentence, "sentence")
     app.add_template_filter(possessive, "possessive")
@@ -171,7 +175,7 @@ def signup():
     """The signup form; a valid post books the first choice with a seat, or the waitlist."""
     program = _current_program()
     now = utcnow()
-    _browser_nonce()
+    browser_nonce()
     form = SignupForm()
     # A post is checked against the dates' ids; their labels are made for a page drawn.
     form.set_sessions(program_session_ids(program), program.attestation_text)
@@ -260,13 +264,6 @@ def _content_digest() -> str:
     return hmac.new(current_app.secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 
-def _browser_nonce() -> str:
-    """This browser session's random value, made on its first visit to the signup form."""
-    if not isinstance(browser_session.get(BROWSER_NONCE_KEY), str):
-        browser_session[BROWSER_NONCE_KEY] = secrets.token_urlsafe(16)
-    return browser_session[BROWSER_NONCE_KEY]
-
-
 def _first_manage_token(submission: str) -> str:
     """The token of the first manage link of the signup made by ``submission`` (its identity:
     the form's one-time key and its content, see ``current_submission_identity``).
@@ -276,9 +273,7 @@ def _first_manage_token(submission: str) -> str:
     submission's; the nonce is not stored, so the token cannot be rebuilt from the database,
     only by the browser that sent the form.
     """
-    message = f"manage-link\0{submission}\0{_browser_nonce()}".encode()
-    digest = hmac.new(current_app.secret_key.encode(), message, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return browser_token("manage-link", submission, browser_nonce())
 
 
 @bp.post("/signup/resend-link")
@@ -563,9 +558,7 @@ def _date_options(program: Program, now: datetime, hours: int) -> tuple[list[Sel
     for session in program.sessions:
         if not session.is_bookable(now):
             continue
-        seats = "full: waitlist" if session.is_full else f"{session.seats_left} seats left"
-        if session.seats_left == 1:
-            seats = "1 seat left"
+        seats = "full: waitlist" if session.is_full else session.seats_left_label
         if services.is_inside_cutoff(session, now):
             inside_cutoff = True
             seats = (
@@ -579,7 +572,7 @@ def _date_options(program: Program, now: datetime, hours: int) -> tuple[list[Sel
 
 def _change_options(signup: Signup, now: datetime) -> list[SelectChoice]:
     return [SelectChoice(NO_CHOICE, "Choose a date")] + [
-        SelectChoice(session.id, f"{session.when} ({session.seats_left} left)")
+        SelectChoice(session.id, f"{session.when} ({session.seats_left_label})")
         for session in services.dates_open_to_change(signup, now)
     ]
 

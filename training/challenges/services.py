@@ -18,6 +18,7 @@ from training.booking.models import (
     Signup,
     TrainingSession,
 )
+from training.booking.notices import subject_for
 from training.booking.services import BookingError
 from training.challenges.eligibility import (
     ACCME,
@@ -371,7 +372,7 @@ def _queue_reminder(row: OrganizationProgress, challenge: str, today: date) -> N
     queue_email(
         "challenge_reminder",
         [signup.contact_email],
-        reminder_subject(challenge, days_left),
+        subject_for(signup, reminder_subject(challenge, days_left)),
         signup=signup,
         challenge=challenge,
         challenge_name=CHALLENGE_NAMES[challenge],

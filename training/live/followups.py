@@ -10,6 +10,7 @@ from training.audit.services import COMMAND_LINE_ACTOR, record
 from training.booking.display import format_long_date, format_moment
 from training.booking.links import issue_manage_link
 from training.booking.models import Signup, TrainingSession
+from training.booking.notices import subject_for
 from training.extensions import db
 from training.live.board import UploadSummary, attendances, latest_uploads, roster
 from training.live.models import LiveAttendance
@@ -117,7 +118,7 @@ def _queue_followup(signup: Signup, upload: UploadSummary | None) -> None:
     queue_email(
         "live_followup",
         signup.recipients,
-        f"After your training: your sandbox results and next steps ({signup.organization_name})",
+        subject_for(signup, "After your training: your sandbox results and next steps"),
         signup=signup,
         upload=upload,
         session_date=format_long_date(signup.session.starts_at, program.zone),
@@ -138,7 +139,7 @@ def _queue_missed(signup: Signup, now: datetime) -> None:
     queue_email(
         "live_missed",
         signup.recipients,
-        f"We missed you: book another training date ({signup.organization_name})",
+        subject_for(signup, "We missed you: book another training date"),
         signup=signup,
         session_date=format_long_date(signup.session.starts_at, program.zone),
         open_dates=open_dates,

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from wtforms import (
     BooleanField,
+    HiddenField,
     SelectChoice,
     StringField,
     SubmitField,
@@ -335,24 +336,37 @@ class OrganizationsEmailForm(Form):
     )
     body = TextAreaField(
         "Message",
-        description="Plain text. Each email starts with “Hello” and the contact's name, and ends "
-        "with the session it is about and how to reach the program's staff.",
+        description="Plain text. Each email starts with “Hello” and the contact's name (unless "
+        "your message starts with a greeting of its own: Hello, Hi, Dear…), and ends with the "
+        "session it is about and how to reach the program's staff.",
         filters=[clean_text],
         validators=[
             DataRequired("Write the message."),
             Length(max=MAX_BODY_CHARS, message=f"Keep the message to {MAX_BODY_CHARS} characters."),
         ],
     )
+    # The draft previewed, when Send is pressed on its preview page (then marked sent).
+    draft = HiddenField(filters=[clean_text], render_kw={"id": False})
     preview = SubmitField("Preview")
     send = SubmitField("Send")
 
-    def offer(self, sessions: list) -> None:
-        """Offer ``sessions`` (not cancelled ones), each named by when it is."""
+    def offer(self, sessions: list, now: datetime) -> None:
+        """Offer ``sessions`` (not cancelled ones), each named by when it is; those ended at
+        ``now`` are noted (``ended_ids``) for the page to put behind their own disclosure."""
+        offered = [session for session in sessions if not session.is_cancelled]
         self.sessions.choices = [
-            SelectChoice(session.id, session.when_dated)
-            for session in sessions
-            if not session.is_cancelled
+            SelectChoice(session.id, session.when_dated) for session in offered
         ]
+        self.ended_ids = frozenset(session.id for session in offered if session.has_ended(now))
+
+    def options_by_timing(self) -> tuple[list, list]:
+        """The session tick boxes: those still to come (or under way), and those ended."""
+        options = list(self.sessions)
+        ended_ids = getattr(self, "ended_ids", frozenset())
+        return (
+            [option for option in options if option.data not in ended_ids],
+            [option for option in options if option.data in ended_ids],
+        )
 
 
 class FindForm(Form):

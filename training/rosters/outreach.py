@@ -4,6 +4,7 @@ The message is staff's own words; each organization gets it at its contact and a
 a line saying which session it is about, and the roster shows its delivery like any email.
 """
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -19,14 +20,21 @@ from training.booking.models import (
     SignupChoice,
     TrainingSession,
 )
+from training.booking.notices import subject_for
 from training.errors import Refused
 from training.extensions import db
 from training.mail.services import queue_email
+from training.rosters.models import EmailDraft
 
 # The email template staff's messages are sent with (templates/mail/staff_message.*).
 MESSAGE_KIND = "staff_message"
 MAX_SUBJECT_CHARS = 200
 MAX_BODY_CHARS = 5000
+# A message that opens with a greeting of staff's own ("Hello,", "Hi all", "Dear colleagues")
+# is not given ours ("Hello <contact name>,") on top of it.
+_OWN_GREETING = re.compile(
+    r"(hello|hi|hey|dear|greetings|good (morning|afternoon|evening))\b", re.IGNORECASE
+)
 
 
 class NoOneToEmail(Refused):
@@ -87,9 +95,10 @@ def email_organizations(
         queue_email(
             MESSAGE_KIND,
             signup.recipients,
-            subject,
+            subject_for(signup, subject),
             signup,
             body=body,
+            greeted=greets(body),
             about=_about(signup, by_session, now),
         )
         for signup in signups
@@ -107,6 +116,34 @@ def email_organizations(
     return messages
 
 
+def save_draft(
+    member, sessions: Sequence[TrainingSession], subject: str, body: str, *, include_waitlist: bool
+) -> EmailDraft:
+    """Keep staff's message as previewed, for its preview page (``draft_of``) to show."""
+    draft = EmailDraft(
+        staff_member_id=member.id,
+        session_ids=",".join(str(session.id) for session in sessions),
+        is_waitlist_included=include_waitlist,
+        subject=subject,
+        body=body,
+    )
+    db.session.add(draft)
+    db.session.flush()
+    return draft
+
+
+def draft_of(member, draft_id: int) -> EmailDraft | None:
+    """``member``'s draft ``draft_id``; None for another's or one that is gone."""
+    draft = db.session.get(EmailDraft, draft_id)
+    return draft if draft is not None and draft.staff_member_id == member.id else None
+
+
+def mark_sent(draft: EmailDraft | None, now: datetime) -> None:
+    """Note that ``draft`` was sent (its preview page then says so and offers no Send)."""
+    if draft is not None and draft.sent_at is None:
+        draft.sent_at = now
+
+
 def plain_text(
     signup: Signup, sessions: Sequence[TrainingSession], body: str, now: datetime
 ) -> str:
@@ -116,9 +153,15 @@ def plain_text(
         f"mail/{MESSAGE_KIND}.txt",
         signup=signup,
         body=_lines(body),
+        greeted=greets(body),
         about=_about(signup, by_session, now),
         method=None,
     )
+
+
+def greets(body: str) -> bool:
+    """Whether staff's message opens with a greeting of its own (then the email adds none)."""
+    return _OWN_GREETING.match(body.lstrip()) is not None
 
 
 def _lines(body: str) -> str:

@@ -28,7 +28,7 @@ from training.booking.display import possessive, sentence
 from training.booking.forms import program_session_ids
 from training.booking.links import MAX_TOKEN_LENGTH
 from training.booking.models import Program, Signup, TrainingSession
-from training.booking.notices import emails_session_changes
+from training.booking.notices import emails_session_changes, subject_for
 from training.booking.services import AlreadySignedUp, BookingError, current_program
 from training.database import writes_after_reading
 from training.drawn import mark_drawn, redrawn_when_changed, require_unchanged
@@ -50,6 +50,7 @@ from training.rosters.forms import (
     ResendForm,
     SessionForm,
 )
+from training.routing import query_number
 from training.spreadsheets import CSV_MIMETYPE, XLSX_MIMETYPE, attachment
 from training.staff.auth import EVERY_ROLE, MANAGERS, role_required
 from training.staff.models import StaffMember
@@ -89,43 +90,73 @@ def sessions():
 @once_per_submission
 def email_organizations():
     """Write to the organizations of the sessions ticked (``?session=`` ticks some): preview
-    the email as one organization gets it, then send it through the outbox (audited)."""
+    the email as one organization gets it, then send it through the outbox (audited).
+
+    Preview keeps a draft and redirects to its page (``?draft=``), so every page of the flow
+    is a GET: Back after sending opens the preview again (saying it was sent), never "Confirm
+    form resubmission"."""
     program = current_program()
     if program is None:
         abort(404)
     now = utcnow()
     sessions = services.list_sessions(program, current_user, now)
     by_id = {summary.session.id: summary.session for summary in sessions}
+    draft = None
+    if request.method == "GET" and "draft" in request.args:
+        draft = outreach.draft_of(current_user, query_number("draft", 0))
+        if draft is None:
+            abort(404, description="This draft is not yours or no longer kept. Write it again.")
     form = OrganizationsEmailForm()
-    form.offer([summary.session for summary in sessions])
-    if request.method == "GET":
+    form.offer([summary.session for summary in sessions], now)
+    if draft is not None:
+        form.sessions.data = [session_id for session_id in draft.chosen_ids if session_id in by_id]
+        form.include_waitlist.data = draft.is_waitlist_included
+        form.subject.data, form.body.data, form.draft.data = draft.subject, draft.body, draft.id
+    elif request.method == "GET":
         form.sessions.data = [
             session_id for session_id in _query_ids("session") if session_id in by_id
         ]
     chosen = [by_id[session_id] for session_id in form.sessions.data or [] if session_id in by_id]
+    if draft is not None:
+        return _email_preview(form, chosen, now, draft, program)
     if request.method == "GET" or not form.validate():
         status = 422 if form.errors else 200
         return render_template("rosters/email.html", form=form, preview=None), status
     include_waitlist = bool(form.include_waitlist.data)
     if not form.send.data:
-        signups = outreach.audience(chosen, include_waitlist=include_waitlist, now=now)
-        return render_template(
-            "rosters/email.html",
-            form=form,
-            preview=signups,
-            preview_text=outreach.plain_text(signups[0], chosen, form.body.data, now)
-            if signups
-            else "",
+        return carry_out(
+            lambda: (
+                outreach.save_draft(
+                    current_user,
+                    chosen,
+                    form.subject.data,
+                    form.body.data,
+                    include_waitlist=include_waitlist,
+                ).id
+            ),
+            redirect_to=lambda draft_id: url_for("rosters.email_organizations", draft=draft_id),
         )
-    return carry_out(
-        lambda: outreach.email_organizations(
+    draft_id = form.draft.data or ""
+    sent_draft = (
+        outreach.draft_of(current_user, int(draft_id))
+        if draft_id.isascii() and draft_id.isdigit() and len(draft_id) < 10
+        else None
+    )
+
+    def send():
+        messages = outreach.email_organizations(
             chosen,
             form.subject.data,
             form.body.data,
             include_waitlist=include_waitlist,
             now=now,
             actor=current_user,
-        ),
+        )
+        outreach.mark_sent(sent_draft, now)
+        return messages
+
+    return carry_out(
+        send,
         done=lambda messages: (
             f"Queued your message to {len(messages)} "
             + ("organization" if len(messages) == 1 else "organizations")
@@ -137,6 +168,24 @@ def email_organizations():
         refused=flashed_above(
             lambda: render_template("rosters/email.html", form=form, preview=None)
         ),
+    )
+
+
+def _email_preview(
+    form: OrganizationsEmailForm, chosen: list, now: datetime, draft, program: Program
+):
+    """The page of a draft: the form as previewed, and the email as one organization gets it."""
+    signups = outreach.audience(chosen, include_waitlist=draft.is_waitlist_included, now=now)
+    return render_template(
+        "rosters/email.html",
+        form=form,
+        preview=signups,
+        preview_text=outreach.plain_text(signups[0], chosen, form.body.data, now)
+        if signups
+        else "",
+        preview_subject=subject_for(signups[0], form.subject.data) if signups else "",
+        sent_at=draft.sent_at,
+        program=program,
     )
 
 
@@ -717,7 +766,7 @@ def _move_options(session: TrainingSession, now: datetime) -> list[SelectChoice]
     return [
         SelectChoice(
             target.id,
-            f"{target.when} ({target.seats_left} left"
+            f"{target.when} ({target.seats_left_label}"
             + (f"; starts within {cutoff} hours" if now >= target.changes_close_at(cutoff) else "")
             + ")",
         )
@@ -735,5 +784,5 @@ def _promote_options(
 ) -> list[SelectChoice]:
     """This session first, when it has a free seat, then ``elsewhere`` (the move options)."""
     if session.is_bookable(now) and session.seats_left:
-        return [SelectChoice(session.id, f"This session ({session.seats_left} left)"), *elsewhere]
+        return [SelectChoice(session.id, f"This session ({session.seats_left_label})"), *elsewhere]
     return elsewhere

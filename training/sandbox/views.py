@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from training.audit.services import record_export
 from training.booking.display import counted, possessive
-from training.booking.links import signup_or_404
+from training.booking.links import label_sent_fields, signup_or_404
 from training.booking.models import Signup
 from training.database import writes_after_reading
 from training.drawn import mark_drawn, redrawn_when_changed, require_unchanged
@@ -78,7 +78,9 @@ def owner_words() -> dict[str, Callable[..., str]]:
 
 
 def init_app(app: Flask) -> None:
-    """Refuse requests far above the upload limit before reading them (the 413 page)."""
+    """Refuse requests far above the upload limit before reading them (the 413 page), and name
+    the sandbox's fields when what was sent to a replaced manage link is given back."""
+    label_sent_fields(bp.name, ActivityForm, UploadForm, DeleteAllForm, ColumnMappingForm)
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = int(app.config["SANDBOX_MAX_UPLOAD_BYTES"]) + int(
             app.config["SANDBOX_REQUEST_OVERHEAD_BYTES"]
