@@ -655,3 +655,28 @@ def test_the_first_value_of_a_column_chosen_as_date_of_birth_shows_no_birth_year
     assert f"{first.birth_month:02d}/{first.birth_day:02d}" in first_values_shown(response)
     assert "1968" not in text
     assert "(has a year: PARS refuses it)" in text  # the preview says why it would be refused
+
+
+def test_staff_view_of_a_refused_upload_points_to_no_mapping_it_does_not_show(app, client, token):
+    upload(client, token, lms_export(licensees(2)))
+    with app.app_context():
+        create_staff("facilitator@cmadocs.example.org", "correct horse battery staple",
+                     "facilitator")  # fmt: skip
+        db.session.commit()
+        attempt = db.session.scalars(select(SandboxAttempt).order_by(SandboxAttempt.id)).all()[-1]
+        path = f"/staff/sandbox/{attempt.signup_id}/attempts/{attempt.id}"
+    staff = app.test_client()
+    staff.post(
+        "/staff/sign-in",
+        data={
+            "email": "facilitator@cmadocs.example.org",
+            "password": "correct horse battery staple",
+        },
+    )
+    text = page_text(staff.get(path))
+    assert "HEADER_MISMATCH" in text
+    assert "below" not in text
+    assert "or match your columns to the template's on the organization's results page" in text
+    findings = staff.get(f"{path}/findings.csv").get_data(as_text=True)
+    assert "below" not in findings
+    assert "on this upload's results page" in findings
