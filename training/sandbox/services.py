@@ -422,6 +422,11 @@ class Deleted:
     attempts: int
     activities: int
 
+    @property
+    def is_nothing(self) -> bool:
+        """Nothing was there to delete (what is said then is that, not "Deleted 0 …")."""
+        return not (self.records or self.attempts or self.activities)
+
 
 def delete_sandbox_data(signup: Signup, *, include_activities: bool) -> Deleted:
     """Delete the organization's records, attempts, findings, stored uploads, PARS-ready files

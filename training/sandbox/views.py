@@ -542,7 +542,9 @@ def delete_all(token: str):
             signup, include_activities=form.include_activities.data
         ),
         done=lambda deleted: (
-            f"Deleted {counted(deleted.records, 'sandbox record')} and "
+            "There was nothing to delete: your sandbox held no records or uploads."
+            if deleted.is_nothing
+            else f"Deleted {counted(deleted.records, 'sandbox record')} and "
             f"{counted(deleted.attempts, 'upload')} with their findings"
             + (
                 f", and {counted(deleted.activities, 'practice activity', 'practice activities')}."
