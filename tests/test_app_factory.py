@@ -90,6 +90,17 @@ def test_health_check_answers_503_when_the_database_does_not(monkeypatch, tmp_pa
     assert response.json["database"] == "unreachable"
 
 
+def test_every_page_links_an_icon_and_favicon_ico_answers_with_it(client):
+    page = client.get("/").get_data(as_text=True)
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
+    with client.get("/favicon.ico") as icon:
+        assert icon.status_code == 200
+        assert icon.mimetype == "image/svg+xml"
+        assert icon.data.startswith(b"<svg")
+    with client.get("/static/favicon.svg") as linked:
+        assert linked.status_code == 200
+
+
 def test_pages_forbid_framing_and_keep_manage_links_out_of_referrers(client):
     response = client.get("/")
     assert response.headers["X-Frame-Options"] == "DENY"

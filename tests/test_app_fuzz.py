@@ -100,6 +100,7 @@ ACTIONS = (live_forms.ActionForm,)
 ROUTES: dict[str, Route] = {
     "static": Route(),
     "health.healthz": Route(),
+    "health.favicon": Route(),
     "booking.index": Route(),
     "booking.signup": Route((booking_forms.SignupForm,)),
     "booking.resend_link": Route((booking_forms.ResendLinkForm,)),

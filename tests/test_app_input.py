@@ -30,7 +30,7 @@ from wtforms import (
     TelField,
 )
 from wtforms.fields.core import UnboundField
-from wtforms.validators import Regexp
+from wtforms.validators import NumberRange, Regexp
 
 import training
 from training import PROJECT_ROOT, forms
@@ -525,6 +525,30 @@ def test_every_number_field_holds_only_what_the_database_can():
         or (issubclass(field.field_class, SelectFieldBase) and field.kwargs.get("coerce") is int)
     ]
     assert unbounded == []
+
+
+def test_every_number_range_names_both_its_ends():
+    # A refused number says what to enter instead: "from 1 up" for 99999999 leaves the person
+    # guessing the upper limit.
+    one_ended = [
+        f"{name}: {validator.message}"
+        for form in package_forms()
+        for name, field in _unbound_fields(form)
+        for validator in (
+            *field.kwargs.get("validators", ()),
+            *(field.args[1] if len(field.args) > 1 else ()),
+        )
+        if isinstance(validator, NumberRange)
+        and validator.min is not None
+        and validator.max is not None
+        and not (
+            re.search(rf"\b{validator.min:,}\b|\b{validator.min}\b", validator.message or "")
+            and re.search(
+                rf"\b{validator.max:,}(?!\d)|\b{validator.max}(?!\d)", validator.message or ""
+            )
+        )
+    ]
+    assert one_ended == []
 
 
 def test_every_number_in_a_path_is_a_bounded_id(app):

@@ -84,7 +84,8 @@ def test_an_activity_id_typed_in_groups_is_read_as_its_nine_digits(app, client, 
     [
         ("12345", TODAY, 3, "An ACCME activity ID is 9 digits"),
         ("201234567", TODAY + timedelta(days=2), 3, "cannot be in the future"),
-        ("201234567", TODAY, 0, "Enter a number of learners from 1 up."),
+        ("201234567", TODAY, 0, "Enter a number of learners from 1 to 1,000,000."),
+        ("201234567", TODAY, 99999999, "Enter a number of learners from 1 to 1,000,000."),
     ],
 )
 def test_bad_entries_are_refused_with_a_message(

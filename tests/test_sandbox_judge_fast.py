@@ -902,3 +902,24 @@ def test_a_space_before_a_delimiter_where_a_batch_ends_is_stripped_as_row_judge_
     with patch.object(batches, "_CHUNK", data.index(b" ,") + 1):
         results, _counted, _batch_rows, slow = judged_in_batches(data, context)
     assert results == slow
+
+
+def test_a_totals_formula_written_as_text_is_one_totals_row_finding_on_every_path():
+    """A script's CSV with =SUM(I3:I4) under the credits: one TOTALS_ROW finding, whether the
+    file is judged in batches, by the fast path or by RowJudge alone."""
+    rows = [
+        ["Add", "123456789", "06/01/2025", "Ann", "Lee", "01/02", "CA", "ZZ111", "1", *[""] * 5],
+        ["", "", "", "", "", "", "", "", "=SUM(I3:I4)", *[""] * 5],
+    ]
+    context = JudgeContext(ACTIVITIES, REGISTER, NoRecords(), TODAY)
+    data = delimited(rows, ",", "\r\n", 0)
+    results, counted, _batch_rows, slow = judged_in_batches(data, context)
+    assert results == slow
+    assert counted == summarize(slow)
+    fast, by_row, _fast_rows = both_ways(data, context)
+    for judged in (results, slow, fast, by_row):
+        total = row_results(judged)[-1]
+        assert [finding.code for finding in total.findings] == ["TOTALS_ROW"]
+        assert total.findings[0].message.startswith(
+            'This looks like a totals row (it holds only a formula, Number of CME Credits "=SUM('
+        )

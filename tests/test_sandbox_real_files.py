@@ -1116,6 +1116,32 @@ def test_an_autosum_row_without_a_label_is_one_totals_row_finding_in_every_kind_
         )
 
 
+def test_a_totals_formula_a_script_wrote_without_its_value_is_one_totals_row_finding():
+    """openpyxl (or any script) writes =SUM(I3:I4) under the credits with no saved value: one
+    finding saying it is a totals row to delete, as a saved total gets, not seven about blank
+    cells and a formula."""
+    workbook = template_workbook([*LEARNERS, [""] * 14])
+    sheet = workbook["Learners"]
+    last = sheet.max_row
+    sheet[f"I{last}"] = "=SUM(I3:I4)"
+    sheet[f"L{last}"] = "=SUM(L3:L4)"
+    *learners, total = rows_of(both_paths(xlsx_bytes(workbook), "learners.xlsx"))
+    assert all(learner.accepted for learner in learners)
+    [finding] = total.findings
+    assert (finding.code, finding.column) == ("TOTALS_ROW", rules.CME_CREDITS)
+    assert finding.message == (
+        "This looks like a totals row (it holds only a formula with no saved value, in Number "
+        "of CME Credits, and no learner is named), not a learner; delete it before the upload: "
+        "PARS would refuse it."
+    )
+    # A formula beside a learner's values is still named as a formula without its value.
+    workbook = template_workbook(LEARNERS)
+    workbook["Learners"]["I4"] = "=0.5*2"
+    assert codes(rows_of(both_paths(xlsx_bytes(workbook), "learners.xlsx"))[1]) == [
+        "FORMULA_NO_VALUE"
+    ]
+
+
 def test_total_typed_under_last_name_of_a_mapped_export_is_a_totals_row():
     rows = [MAPPED_HEADER, MAPPED_LEARNER, ["", "Total", "", "", "", "", "1.5"]]
     data = excel_save_as_text(rows, width=len(MAPPED_HEADER))

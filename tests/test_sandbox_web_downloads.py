@@ -7,6 +7,7 @@ import re
 from collections import Counter
 
 import pytest
+from conftest import page_text
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -188,3 +189,22 @@ def test_the_fictional_register_has_200_people_with_valid_npis():
     assert boards == set(rules.BOARDS)
     assert all(entry.board_id.isdigit() for entry in entries if entry.board_id)
     assert any((entry.birth_month, entry.birth_day) == (2, 29) for entry in entries)
+
+
+def test_a_learners_only_check_of_the_practice_file_sums_up_learners_ready_and_to_fix(
+    client, token
+):
+    client.post(f"/manage/{token}/sandbox/activities/example")
+    practice = client.get(f"/manage/{token}/sandbox/practice-file.csv").data
+    response = client.post(
+        f"/manage/{token}/sandbox/uploads",
+        data={"learner_file": (io.BytesIO(practice), "practice.csv"), "mode": "learners"},
+        content_type="multipart/form-data",
+    )
+    text = page_text(client.get(response.headers["Location"]))
+    summary = text.split("Summary")[1].split("Findings")[0]
+    assert "need a fix before the real upload" in text
+    assert "Ready" in summary and "Need a fix" in summary
+    assert "Accepted" not in summary and "Rejected" not in summary
+    history = page_text(client.get(f"/manage/{token}/sandbox"))
+    assert " ready " in history and " need a fix " in history

@@ -619,3 +619,64 @@ def test_full_birth_dates_written_day_first_are_judged_as_the_template_judges_th
     assert "a Date of Birth on row 3 was read month first" in mapped
     findings = mapped.split("Findings, in row order")[1]
     assert "1975" not in findings and "25/12" not in findings and "07/08" not in findings
+
+
+def first_values_shown(page) -> list[str]:
+    """The "First value" cells of the mapping table, in order."""
+    table = page_text(page).split("Template column it holds")[1].split("Columns your file")[0]
+    return table
+
+
+def test_the_first_value_of_a_birth_date_column_shows_no_birth_year(client, token):
+    # The tester's export: "Birth Date" proposed as a full birth date, the year kept nowhere.
+    rows = [
+        ["Surname", "Given", "Birth Date", "Lic No", "State", "Completed", "CME", "Notes"],
+        ["Greenleaf", "Talia", "02/04/1971", "A900004", "CA", "11/20/2026", "1", ""],
+    ]
+    data = "\r\n".join(",".join(row) for row in rows).encode()
+    page = client.get(upload(client, token, data, "sierra.csv").headers["Location"])
+    text = page_text(page)
+    assert "First value" in text
+    assert "02/04" in first_values_shown(page)
+    assert "1971" not in text
+
+
+def test_the_first_value_of_a_column_chosen_as_date_of_birth_shows_no_birth_year(client, token):
+    # "DOB" proposed as a full birth date, then chosen as the template's Date of Birth: the
+    # first value and the preview show month and day, never the year.
+    entries = licensees(2)
+    attempt_url = upload(client, token, lms_export(entries, birth_year=1968)).headers["Location"]
+    response = client.post(
+        f"{attempt_url}/columns",
+        data=mapping_form(column_1=rules.DATE_OF_BIRTH, preview="Show the preview"),
+    )
+    text = page_text(response)
+    first = entries[0]
+    assert f"{first.birth_month:02d}/{first.birth_day:02d}" in first_values_shown(response)
+    assert "1968" not in text
+    assert "(has a year: PARS refuses it)" in text  # the preview says why it would be refused
+
+
+def test_staff_view_of_a_refused_upload_points_to_no_mapping_it_does_not_show(app, client, token):
+    upload(client, token, lms_export(licensees(2)))
+    with app.app_context():
+        create_staff("facilitator@cmadocs.example.org", "correct horse battery staple",
+                     "facilitator")  # fmt: skip
+        db.session.commit()
+        attempt = db.session.scalars(select(SandboxAttempt).order_by(SandboxAttempt.id)).all()[-1]
+        path = f"/staff/sandbox/{attempt.signup_id}/attempts/{attempt.id}"
+    staff = app.test_client()
+    staff.post(
+        "/staff/sign-in",
+        data={
+            "email": "facilitator@cmadocs.example.org",
+            "password": "correct horse battery staple",
+        },
+    )
+    text = page_text(staff.get(path))
+    assert "HEADER_MISMATCH" in text
+    assert "below" not in text
+    assert "or match your columns to the template's on the organization's results page" in text
+    findings = staff.get(f"{path}/findings.csv").get_data(as_text=True)
+    assert "below" not in findings
+    assert "on this upload's results page" in findings

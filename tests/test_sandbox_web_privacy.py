@@ -309,3 +309,15 @@ def test_deleting_while_an_upload_is_checked_counts_only_kept_records_and_stops_
     assert "This upload is not in your sandbox: it was deleted" in page_text(reloaded)
     assert f'href="/manage/{token}/sandbox"' in reloaded.get_data(as_text=True)
     assert "Checking" not in page_text(reloaded) and "Refresh this page" not in page_text(reloaded)
+
+
+def test_deleting_an_empty_sandbox_says_there_was_nothing_to_delete(client, token):
+    response = client.post(f"/manage/{token}/sandbox/delete", data={"confirm": "y"})
+    text = page_text(client.get(response.headers["Location"]))
+    assert "There was nothing to delete: your sandbox held no records or uploads." in text
+    assert "Deleted 0" not in text
+
+
+def test_a_purge_with_nothing_old_enough_says_there_was_nothing_to_delete(runner):
+    result = runner.invoke(args=["sandbox", "purge"])
+    assert result.output == "Nothing to delete: no sandbox records or uploads older than 30 days.\n"

@@ -314,6 +314,9 @@ def sandbox_purge_command() -> None:
     days = int(current_app.config["SANDBOX_RETENTION_DAYS"])
     deleted = sandbox_services.purge_expired(utcnow(), days)
     db.session.commit()
+    if deleted.is_nothing:
+        click.echo(f"Nothing to delete: no sandbox records or uploads older than {days} days.")
+        return
     click.echo(
         f"Deleted {counted(deleted.records, 'sandbox record')} and "
         f"{counted(deleted.attempts, 'upload')} "

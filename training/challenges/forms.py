@@ -18,6 +18,9 @@ from training.forms import (
     clean_text,
 )
 
+# More learners than any one activity reports: a typing slip, refused with the range.
+MAX_LEARNERS = 1_000_000
+
 
 class EntryForm(Form):
     """An activity whose learners were entered in PARS, as the organization records it."""
@@ -31,7 +34,11 @@ class EntryForm(Form):
         "Number of learners entered",
         validators=[
             InputRequired("Enter how many learners you entered."),
-            NumberRange(min=1, max=1_000_000, message="Enter a number of learners from 1 up."),
+            NumberRange(
+                min=1,
+                max=MAX_LEARNERS,
+                message=f"Enter a number of learners from 1 to {MAX_LEARNERS:,}.",
+            ),
         ],
     )
     submit = SubmitField("Record this activity")

@@ -6,7 +6,8 @@ Pure functions; the mapping page and its services call them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -23,8 +24,9 @@ from training.sandbox.columns import (
 )
 from training.sandbox.judge.files import RowShaper
 from training.sandbox.judge.values import (
+    birthday_from_full_date,
     cell_text,
-    full_birth_date,
+    digits_hidden,
     looks_like_full_birth_date,
     parse_birthday,
     split_name,
@@ -205,7 +207,7 @@ def preview(
             elif column == NAME_SPLIT:
                 values.append(_name_split_shown(row.name_cell))
             elif column == rules.DATE_OF_BIRTH:
-                values.append(_birthday_shown(row.date_of_birth, today))
+                values.append(birthday_shown(row.date_of_birth, today))
             elif column in fields:
                 values.append(cell_text(getattr(row, fields[column])))
             else:
@@ -228,11 +230,31 @@ def _name_split_shown(name_cell: str) -> str:
     return "; ".join(notes) or "as written"
 
 
-def _birthday_shown(cell: Cell, today: date) -> str:
+# The targets whose values are birthdays: the page never shows their year.
+BIRTHDAY_TARGETS = frozenset({rules.DATE_OF_BIRTH, rules.BIRTH_DATE_COLUMN})
+
+
+def shown_value(cell: Cell, targets: Iterable[str], *, today: date) -> str:
+    """One cell of the file as the mapping page shows it, for a column proposed, in use or
+    chosen as any of ``targets``: a birthday as the preview shows it (MM/DD, never the year),
+    anything else as it is."""
+    if BIRTHDAY_TARGETS.intersection(targets):
+        return birthday_shown(cell, today)
+    return cell_text(cell)
+
+
+def birthday_shown(cell: Cell, today: date) -> str:
+    """A Date of Birth cell as the page shows it: MM/DD as PARS reads it; a full date with its
+    year gone and a note that PARS refuses the year; anything else that may still hold a year
+    (3 digits or more together) with every word holding a digit hidden, as findings hide it."""
     problem, month, day, _made_by = parse_birthday(cell, today)
     if problem is None:
         return f"{month:02d}/{day:02d}"
     text = cell_text(cell)
-    if full_birth_date(text) is not None:
-        return f"{text} (has a year: PARS refuses it)"
-    return text
+    yearless = cell_text(birthday_from_full_date(cell))
+    if yearless != text:
+        return f"{yearless} (has a year: PARS refuses it)"
+    return digits_hidden(text) if _MAY_HOLD_YEAR.search(text) else text
+
+
+_MAY_HOLD_YEAR = re.compile(r"\d{3,}")

@@ -142,6 +142,13 @@ class SandboxAttempt(db.Model):
         return self.mode == MODE_LEARNERS
 
     @property
+    def outcome_words(self) -> tuple[str, str]:
+        """What the rows without an error and those with one are called: accepted and
+        rejected in a full check; in a learners-only check, which keeps no record, ready and
+        needing a fix."""
+        return ("Ready", "Need a fix") if self.learners_only else ("Accepted", "Rejected")
+
+    @property
     def was_refused(self) -> bool:
         """Nothing in the file could be judged: the worker gave up on it, or the file itself was
         refused (empty, an image, a PDF, no header) before any row was read."""

@@ -755,3 +755,28 @@ XLSX_MAX_UNCOMPRESSED_BYTES = 512 * 1024 * 1024
 XLSX_MAX_COMPRESSION_RATIO = 100
 XLSX_RATIO_CHECK_FROM_BYTES = 1024 * 1024  # small members may compress extremely well
 XLSX_SMALL_MEMBER_BYTES = 1024 * 1024  # [Content_Types].xml and the like are read whole
+
+
+# --- Where a file finding points to the column mapping ----------------------------------------
+
+# HEADER_MISMATCH and HEADER_NOT_FOUND point "below", to the mapping section under them on the
+# organization's results page. Where that section is not (the staff view, a cancelled booking's
+# page, the findings table under it, the findings CSV) the pointer is said another way.
+MAPPING_BELOW = "columns to the template's below"
+_MAPPING_OR = ", or match your columns to the template's below."
+_MAPPING_FIRST = (
+    "Match your columns to the template's below by their letters (that first row is then "
+    "judged as a learner), or add the template's header row above it."
+)
+
+
+def mapping_pointed(message: str, where: str | None) -> str:
+    """A finding's message with its pointer to the mapping section said as ``where`` ("above",
+    "on this upload's results page"); with ``where`` None (no mapping can be made there) the
+    pointer is left out. Messages without one are returned as they are."""
+    if MAPPING_BELOW not in message:
+        return message
+    if where is None:
+        message = message.replace(_MAPPING_OR, ".")
+        return message.replace(_MAPPING_FIRST, "Add the template's header row above it.")
+    return message.replace(MAPPING_BELOW, f"columns to the template's {where}")

@@ -422,6 +422,11 @@ class Deleted:
     attempts: int
     activities: int
 
+    @property
+    def is_nothing(self) -> bool:
+        """Nothing was there to delete (what is said then is that, not "Deleted 0 …")."""
+        return not (self.records or self.attempts or self.activities)
+
 
 def delete_sandbox_data(signup: Signup, *, include_activities: bool) -> Deleted:
     """Delete the organization's records, attempts, findings, stored uploads, PARS-ready files
@@ -493,6 +498,7 @@ class ColumnsToMap:
     proposals: list[mapping.Proposal]
     current: ColumnMap  # what the page starts from: the proposal, or the map in use
     shown: tuple[int, ...]  # the positions that get a select; the others are not used
+    today: date  # what a birthday is read against (a recent year is a made date)
 
     @property
     def left_out(self) -> list[str]:
@@ -502,14 +508,14 @@ class ColumnsToMap:
             name or "(none)" for position, name in enumerate(self.header) if position not in shown
         ]
 
-    @property
-    def first_values(self) -> list[str]:
-        """The first data row's values as text, column by column ("" past its end)."""
+    def first_value(self, position: int, chosen: str = "") -> str:
+        """The first data row's value in a column ("" past its end), as the page may show it:
+        a column proposed, in use or ``chosen`` as a birthday shows no birth year, as the
+        preview does."""
         cells = self.samples[0][1] if self.samples else ()
-        return [
-            judge.cell_text(cells[position]) if position < len(cells) else ""
-            for position in range(len(self.header))
-        ]
+        cell = cells[position] if position < len(cells) else ""
+        targets = {chosen, self.current.targets.get(position, ""), self.proposals[position].target}
+        return mapping.shown_value(cell, targets, today=self.today)
 
 
 def can_map_columns(attempt: SandboxAttempt) -> bool:
@@ -572,7 +578,7 @@ def columns_to_map(attempt: SandboxAttempt, *, today: date, max_bytes: int) -> C
             "license numbers or NPIs, states, completion dates and credits, and upload the file "
             "again: you can then match the columns left to the template's."
         )
-    return ColumnsToMap(layout.header_row, header, samples, proposals, current, shown)
+    return ColumnsToMap(layout.header_row, header, samples, proposals, current, shown, today)
 
 
 def _columns_that_matter(

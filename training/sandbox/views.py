@@ -2,6 +2,7 @@
 read-only view of any organization's sandbox."""
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 
 from flask import (
@@ -543,7 +544,9 @@ def delete_all(token: str):
             signup, include_activities=form.include_activities.data
         ),
         done=lambda deleted: (
-            f"Deleted {counted(deleted.records, 'sandbox record')} and "
+            "There was nothing to delete: your sandbox held no records or uploads."
+            if deleted.is_nothing
+            else f"Deleted {counted(deleted.records, 'sandbox record')} and "
             f"{counted(deleted.attempts, 'upload')} with their findings"
             + (
                 f", and {counted(deleted.activities, 'practice activity', 'practice activities')}."
@@ -632,8 +635,16 @@ def _stalled_worker(
     return services.stalled_uploads([attempt], now).get(attempt.id)
 
 
+POINTED_RESULTS_PAGE = "on this upload's results page"
+
+
 def _findings_csv(attempt: SandboxAttempt):
-    lines = downloads.findings_csv(services.all_findings(attempt))
+    # The CSV has no mapping section under its findings: it is on the results page.
+    findings = (
+        replace(finding, message=rules.mapping_pointed(finding.message, POINTED_RESULTS_PAGE))
+        for finding in services.all_findings(attempt)
+    )
+    lines = downloads.findings_csv(findings)
     return attachment(
         stream_with_context(lines),
         filename=f"findings-upload-{attempt.number}.csv",

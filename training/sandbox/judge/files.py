@@ -33,7 +33,7 @@ from training.sandbox.judge.findings import (
     make_finding,
 )
 from training.sandbox.judge.records import JudgeContext
-from training.sandbox.judge.rows import LearnerRow, RowJudge
+from training.sandbox.judge.rows import CREDIT_COLUMNS, LearnerRow, RowJudge
 from training.sandbox.judge.stored import StoredPart, change_of, finding_row
 from training.sandbox.judge.values import (
     birthday_from_full_date,
@@ -618,6 +618,16 @@ def _formulas_without_values(
         if type(cell) is NoValue
     ]
     blanked = {part for column in columns for part in column.split(" / ")}
+    # A script's totals row: its only cells are formulas with no saved value (=SUM(I3:I11)) in
+    # credit columns. One finding says it is a totals row, as a saved total would get.
+    if (
+        columns
+        and blanked <= CREDIT_COLUMNS
+        and not any(type(cell) is not NoValue and cell_text(cell).strip() for cell in cells)
+    ):
+        what = f"it holds only a formula with no saved value, in {columns[0]},"
+        totals = make_finding("TOTALS_ROW", result.row, columns[0], what=what)
+        return RowResult(result.row, "", (totals,), None, False)
     # A row "reports no credit" only because its credits are a formula without a value.
     credits_blanked = bool(blanked & {rules.CME_CREDITS, rules.BOARD})
     findings = [make_finding("FORMULA_NO_VALUE", result.row, column) for column in columns] + [

@@ -986,10 +986,12 @@ _LEARNER_COLUMNS = frozenset(
     (rules.FIRST_NAME, rules.LAST_NAME, _NAME_COLUMN, rules.DATE_OF_BIRTH, rules.LICENSE_OR_NPI,
      rules.BOARD_ID)
 )  # fmt: skip
-_CREDIT_COLUMNS = frozenset(
+CREDIT_COLUMNS = frozenset(
     (rules.CME_CREDITS, rules.BOARD_CREDITS, *(pair[1] for pair in rules.CREDIT_TYPE_PAIRS))
 )
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)")
+# A formula written as text (a script's CSV: "=SUM(I3:I11)"), as a totals row may hold one.
+_FORMULA = re.compile(r"=\S.*")
 
 
 def _filled_cells(row: LearnerRow, fixed_columns: frozenset[str]) -> list[tuple[str, Cell]]:
@@ -1035,16 +1037,23 @@ def _not_a_learner(number: int, row: LearnerRow, fixed_columns: frozenset[str]) 
         return None
     labels = [(column, cell) for column, cell in filled if _is_totals_label(cell)]
     others = [item for item in filled if item not in labels]
+    formulas = [
+        isinstance(cell, str) and bool(_FORMULA.fullmatch(cell.strip())) for _column, cell in others
+    ]
     numbers = all(
-        isinstance(cell, str) and _NUMBER.fullmatch(cell.strip()) for _column, cell in others
+        isinstance(cell, str) and (formula or _NUMBER.fullmatch(cell.strip()))
+        for (_column, cell), formula in zip(others, formulas, strict=True)
     )
     if len(labels) == 1 and not _LEARNER_COLUMNS & {column for column, _ in others}:
         column, label = labels[0]
         what = f"{column} is {shown_in(column, label.strip())}"
         return make_finding("TOTALS_ROW", number, column, what=what)
-    if not labels and numbers and all(column in _CREDIT_COLUMNS for column, _ in others):
+    if not labels and numbers and all(column in CREDIT_COLUMNS for column, _ in others):
         column, total = others[0]
-        what = f"it holds only numbers, {column} {shown_in(column, total.strip())},"
+        kind = (
+            "a formula" if all(formulas) else "numbers and formulas" if any(formulas) else "numbers"
+        )
+        what = f"it holds only {kind}, {column} {shown_in(column, total.strip())},"
         return make_finding("TOTALS_ROW", number, column, what=what)
     if (
         len(filled) == 1

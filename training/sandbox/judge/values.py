@@ -51,7 +51,13 @@ def shown_in(column: str, value: str) -> str:
     reaches a finding; in other columns as shown()."""
     if column not in rules.SENSITIVE_COLUMNS:
         return shown(value)
-    return shown(_WORD_WITH_DIGIT.sub(lambda word: "*" * len(word[0]), value))
+    return shown(digits_hidden(value))
+
+
+def digits_hidden(value: str) -> str:
+    """``value`` with every word holding a digit made asterisks ("Note: DOB ********** to
+    confirm"): it may be a birth year or an ID."""
+    return _WORD_WITH_DIGIT.sub(lambda word: "*" * len(word[0]), value)
 
 
 _MONTH_NAME = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
