@@ -599,6 +599,28 @@ def test_a_manage_tab_whose_link_another_tab_replaced_keeps_what_was_typed(page,
     expect(tab_b.locator("main")).to_contain_text("Phone (optional): (916) 555-0199")
 
 
+def test_an_upload_from_a_sandbox_tab_whose_link_another_tab_replaced_says_what_was_sent(
+    page, site, tmp_path
+):
+    sign_up_for(page, site.session)
+    token = manage_token(page)
+    sandbox_tab, manage_tab = page, page.context.new_page()
+    sandbox_tab.goto(f"/manage/{token}/sandbox")
+    manage_tab.goto(f"/manage/{token}")
+    manage_tab.get_by_label("Emails of staff who will attend (up to 5)").fill("")
+    manage_tab.get_by_role("button", name="Save contacts").click()
+    expect(manage_tab.get_by_role("status").first).to_contain_text("this page has a new address")
+    learners = tmp_path / "clean.csv"
+    learners.write_text("Record Action,First Name\nAdd,Ana\n", encoding="utf-8")
+
+    sandbox_tab.get_by_label("Learner file", exact=True).set_input_files(learners)
+    sandbox_tab.get_by_role("button", name="Upload and check").click()
+
+    expect(sandbox_tab).to_have_url(manage_tab.url)
+    expect(sandbox_tab.locator("main")).to_contain_text("what you sent was not acted on")
+    expect(sandbox_tab.locator("main")).to_contain_text("Learner file: clean.csv")
+
+
 def test_an_upload_from_a_sandbox_tab_left_open_after_cancelling_is_refused(page, site, tmp_path):
     sign_up_for(page, site.session)
     token = manage_token(page)

@@ -45,7 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # First of the request hooks: it decides how the request's transactions begin.
     database.init_app(app)
 
-    from training import cli, errors, health, logs, routing, security
+    from training import cli, errors, health, logs, routing, scripted, security
     from training.audit import views as audit
     from training.booking import views as booking
     from training.challenges import views as challenges
@@ -76,6 +76,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     errors.init_app(app)
     security.init_app(app)
+    scripted.init_app(app)
     submissions.init_app(app)
     logs.init_app(app)
     live_cache.init_app(app)  # it wraps the finished WSGI app

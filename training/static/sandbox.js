@@ -31,6 +31,9 @@
 
       var request = new XMLHttpRequest();
       request.open("POST", form.action);
+      // The server answers a redirect with the address to open (training/scripted.py): opened
+      // here as a navigation, its page shows the messages meant for it, as without a script.
+      request.setRequestHeader("X-Sent-By-Script", "1");
       request.upload.addEventListener("progress", function (progress) {
         if (!progress.lengthComputable) return;
         var percent = Math.round((progress.loaded / progress.total) * 100);
@@ -42,6 +45,11 @@
         text.textContent = "Uploaded. Checking the file…";
       });
       request.addEventListener("load", function () {
+        var goTo = request.getResponseHeader("X-Go-To");
+        if (goTo) {
+          window.location.assign(goTo);
+          return;
+        }
         if (request.status < 400 && request.responseURL && request.responseURL !== form.action) {
           window.location.assign(request.responseURL);
           return;
