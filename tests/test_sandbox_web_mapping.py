@@ -641,6 +641,21 @@ def test_the_first_value_of_a_birth_date_column_shows_no_birth_year(client, toke
     assert "1971" not in text
 
 
+def test_a_full_date_mapped_as_a_date_of_birth_with_a_year_is_not_said_to_be_refused(client, token):
+    # "Birth Date" proposed as "Date of birth with a year": only month and day are kept, so
+    # nothing is refused; the note belongs to a full date mapped as plain Date of Birth.
+    rows = [
+        ["Surname", "Given", "Birth Date", "Lic No", "State", "Completed", "CME", "Notes"],
+        ["Greenleaf", "Talia", "02/04/1971", "A900004", "CA", "11/20/2026", "1", ""],
+    ]
+    data = "\r\n".join(",".join(row) for row in rows).encode()
+    page = client.get(upload(client, token, data, "sierra.csv").headers["Location"])
+    assert rules.BIRTH_DATE_COLUMN in page_text(page)
+    shown = first_values_shown(page)
+    assert "02/04" in shown
+    assert "PARS refuses" not in shown
+
+
 def test_the_first_value_of_a_column_chosen_as_date_of_birth_shows_no_birth_year(client, token):
     # "DOB" proposed as a full birth date, then chosen as the template's Date of Birth: the
     # first value and the preview show month and day, never the year.

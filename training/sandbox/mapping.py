@@ -234,26 +234,29 @@ def _name_split_shown(name_cell: str) -> str:
 BIRTHDAY_TARGETS = frozenset({rules.DATE_OF_BIRTH, rules.BIRTH_DATE_COLUMN})
 
 
-def shown_value(cell: Cell, targets: Iterable[str], *, today: date) -> str:
+def shown_value(cell: Cell, targets: Iterable[str], *, today: date, mapped_as: str = "") -> str:
     """One cell of the file as the mapping page shows it, for a column proposed, in use or
     chosen as any of ``targets``: a birthday as the preview shows it (MM/DD, never the year),
-    anything else as it is."""
+    anything else as it is. A full date says PARS refuses its year only when the column is
+    ``mapped_as`` the template's Date of Birth: mapped as a date of birth with a year, only
+    its month and day are kept, and nothing is refused."""
     if BIRTHDAY_TARGETS.intersection(targets):
-        return birthday_shown(cell, today)
+        return birthday_shown(cell, today, year_refused=mapped_as == rules.DATE_OF_BIRTH)
     return cell_text(cell)
 
 
-def birthday_shown(cell: Cell, today: date) -> str:
+def birthday_shown(cell: Cell, today: date, *, year_refused: bool = True) -> str:
     """A Date of Birth cell as the page shows it: MM/DD as PARS reads it; a full date with its
-    year gone and a note that PARS refuses the year; anything else that may still hold a year
-    (3 digits or more together) with every word holding a digit hidden, as findings hide it."""
+    year gone (and, when ``year_refused``, a note that PARS refuses the year); anything else
+    that may still hold a year (3 digits or more together) with every word holding a digit
+    hidden, as findings hide it."""
     problem, month, day, _made_by = parse_birthday(cell, today)
     if problem is None:
         return f"{month:02d}/{day:02d}"
     text = cell_text(cell)
     yearless = cell_text(birthday_from_full_date(cell))
     if yearless != text:
-        return f"{yearless} (has a year: PARS refuses it)"
+        return f"{yearless} (has a year: PARS refuses it)" if year_refused else yearless
     return digits_hidden(text) if _MAY_HOLD_YEAR.search(text) else text
 
 

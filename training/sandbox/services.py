@@ -511,11 +511,18 @@ class ColumnsToMap:
     def first_value(self, position: int, chosen: str = "") -> str:
         """The first data row's value in a column ("" past its end), as the page may show it:
         a column proposed, in use or ``chosen`` as a birthday shows no birth year, as the
-        preview does."""
+        preview does, and says PARS refuses a year only where the column is mapped (chosen,
+        else in use, else proposed) as the template's Date of Birth."""
         cells = self.samples[0][1] if self.samples else ()
         cell = cells[position] if position < len(cells) else ""
-        targets = {chosen, self.current.targets.get(position, ""), self.proposals[position].target}
-        return mapping.shown_value(cell, targets, today=self.today)
+        in_use = self.current.targets.get(position, "")
+        proposed = self.proposals[position].target
+        return mapping.shown_value(
+            cell,
+            {chosen, in_use, proposed},
+            today=self.today,
+            mapped_as=chosen or in_use or proposed,
+        )
 
 
 def can_map_columns(attempt: SandboxAttempt) -> bool:
