@@ -2,6 +2,7 @@
 organization's contacts form, staff changing the contacts, a merge undone) every link sent so
 far stops opening it, and everyone still on it has a fresh one in their email."""
 
+import io
 import re
 from datetime import timedelta
 
@@ -296,4 +297,32 @@ def test_a_sandbox_form_sent_to_a_replaced_link_is_given_back_in_its_own_words(a
     assert (
         "What you sent, not saved: Yes, delete our sandbox records, uploads and findings; "
         "Also delete our practice activities." in page_text(answer)
+    )
+
+
+def test_an_upload_and_a_challenge_entry_sent_to_a_replaced_link_are_given_back_as_labelled(
+    app, client, booked
+):
+    # Each field by its label on the page and a choice by its words, never the form's names.
+    client.post(f"/manage/{booked}/contacts", data=contacts_form(attendee_emails=LEE))
+    removed_attendee = app.test_client()
+
+    upload = removed_attendee.post(
+        f"/manage/{booked}/sandbox/uploads",
+        data={"mode": "full", "learner_file": (io.BytesIO(b"Record Action\nAdd\n"), "clean.csv")},
+        content_type="multipart/form-data",
+    )
+    entry = removed_attendee.post(
+        f"/manage/{booked}/challenges",
+        data={"activity_id": "201 234 567", "entered_on": "2026-11-30", "learners": "12"},
+    )
+
+    assert upload.status_code == entry.status_code == 410
+    assert (
+        "What you sent, not saved: What to check: The whole file, as PARS would (learners and "
+        "credits); Learner file: clean.csv." in page_text(upload)
+    )
+    assert (
+        "What you sent, not saved: ACCME activity ID: 201 234 567; Date you entered the "
+        "learners in PARS: 2026-11-30; Number of learners entered: 12." in page_text(entry)
     )

@@ -72,6 +72,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     booking.init_app(app)
     staff.init_app(app)
     resources.init_app(app)
+    challenges.init_app(app)
     sandbox.init_app(app)
     cli.init_app(app)
     errors.init_app(app)

@@ -44,6 +44,9 @@ _DATE_FIELDS = frozenset({"session_id", "first_choice", "second_choice", "third_
 # (blueprint, field name) -> label, for the forms posted to manage-link addresses
 # (``label_sent_fields``); by blueprint, as two features' forms may share a field name.
 _SENT_LABELS: dict[tuple[str, str], str] = {}
+# (blueprint, field name) -> {value: label} for a field with fixed choices: a choice is given
+# back by the words the page shows for it, not by the value the form sends.
+_SENT_CHOICES: dict[tuple[str, str], dict[str, str]] = {}
 
 
 def hash_token(token: str) -> str:
@@ -235,20 +238,37 @@ def _refuse_revoked(signup: Signup, token: str):
 
 def label_sent_fields(blueprint: str, *forms: type) -> None:
     """Name the fields of ``forms`` (form classes posted to ``blueprint``'s manage-link
-    addresses) by their labels when what was sent to a replaced link is given back. Called once
-    at start-up by the features whose forms they are (this module sits below them and imports
-    none)."""
+    addresses) by their labels, and their fixed choices by the words the page shows, when what
+    was sent to a replaced link is given back. Called once at start-up by the features whose
+    forms they are (this module sits below them and imports none)."""
     for form in forms:
         for name in dir(form):
             field = getattr(form, name)
-            if hasattr(field, "args") and field.args and isinstance(field.args[0], str):
-                _SENT_LABELS.setdefault((blueprint, name), field.args[0])
+            if not hasattr(field, "field_class"):
+                continue  # not a field
+            label = field.args[0] if field.args else field.kwargs.get("label")
+            if isinstance(label, str):
+                _SENT_LABELS.setdefault((blueprint, name), label)
+            choices = field.kwargs.get("choices")
+            if isinstance(choices, (list, tuple)):
+                _SENT_CHOICES.setdefault((blueprint, name), dict(map(_choice_shown, choices)))
+
+
+def _choice_shown(choice) -> tuple[str, str]:
+    """A choice as (value sent, label shown)."""
+    if hasattr(choice, "label"):
+        return str(choice.value), str(choice.label)
+    if isinstance(choice, (list, tuple)):
+        return str(choice[0]), str(choice[1])
+    return str(choice), str(choice)
 
 
 def _sent_not_saved(signup: Signup) -> str:
     """What a form sent to a replaced link, as "What you sent, not saved: Label: value; …"
-    (a date by its day, a ticked box by its label, a file by its name); "" for nothing."""
-    labels = {name: label for (bp, name), label in _SENT_LABELS.items() if bp == request.blueprint}
+    (each field by its label on the page, a choice by its words, a date by its day, a ticked
+    box by its label, a file by its name); "" for nothing."""
+    bp = request.blueprint
+    labels = {name: label for (owner, name), label in _SENT_LABELS.items() if owner == bp}
     changes = []
     for name in request.form:
         values = [value.strip() for value in request.form.getlist(name) if value.strip()]
@@ -260,6 +280,8 @@ def _sent_not_saved(signup: Signup) -> str:
         if values == ["y"]:
             changes.append(label)  # a box ticked
             continue
+        choices = _SENT_CHOICES.get((bp, name), {})
+        values = [choices.get(value, value) for value in values]
         changes.append(f"{label}: {', '.join(values)}")
     for name, upload in request.files.items(multi=True):
         if upload.filename:

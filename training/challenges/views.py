@@ -1,12 +1,12 @@
 """The challenges: an organization's own entries, and staff's progress, exports and drawings."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from training.audit.services import record_export
 from training.booking.display import counted, sentence
-from training.booking.links import signup_or_404
+from training.booking.links import label_sent_fields, signup_or_404
 from training.booking.models import Program
 from training.booking.services import current_program
 from training.challenges import services
@@ -22,6 +22,12 @@ from training.submissions.guard import once_per_submission
 
 bp = Blueprint("challenges", __name__)
 bp.add_app_template_filter(services.short_date, "short_date")
+
+
+def init_app(app: Flask) -> None:
+    """Name the entry form's fields when what was sent to a replaced manage link is given
+    back."""
+    label_sent_fields(bp.name, EntryForm, ActionForm)
 
 
 @bp.app_template_global()
