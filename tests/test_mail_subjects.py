@@ -8,7 +8,7 @@ from conftest import manage_token, signup_form
 from sqlalchemy import select
 
 from training.booking.models import Signup, TrainingSession
-from training.booking.notices import send_reminders
+from training.booking.notices import send_reminders, subject_for
 from training.booking.services import resend_manage_link
 from training.extensions import db, utcnow
 from training.mail.models import OutboxMessage
@@ -78,3 +78,16 @@ def test_every_booking_email_subject_ends_with_the_organization_in_brackets(
         assert subject.endswith(f" ({names[signup_id]})"), (kind, subject)
     subjects = [subject for _kind, subject, _signup in emails]
     assert "Cancelled: your place on the waitlist (Wait Only Ten)" in subjects
+
+
+def test_a_subject_already_ending_with_the_organization_names_it_once():
+    signup = Signup(organization_name="Coastal Health Partners")
+
+    assert (
+        subject_for(signup, "Your session details (Coastal Health Partners)")
+        == "Your session details (Coastal Health Partners)"
+    )
+    assert (
+        subject_for(signup, "Your session details")
+        == "Your session details (Coastal Health Partners)"
+    )

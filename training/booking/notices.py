@@ -36,8 +36,12 @@ from training.mail.services import mail_domain, mailbox_key, public_url, queue_e
 def subject_for(signup: Signup, text: str) -> str:
     """A booking email's subject: ``text``, then the organization in brackets, the same way on
     every email, so a contact with several bookings can tell them apart (``"Reminder: Tue, Dec
-    1, 10:00–11:30 AM PT (Sierra Valley Medical Society)"``)."""
-    return f"{text} ({signup.organization_name})"
+    1, 10:00–11:30 AM PT (Sierra Valley Medical Society)"``). A subject already ending with
+    the organization in brackets (a staff member's, typed that way) keeps it once."""
+    suffix = f"({signup.organization_name})"
+    if text.rstrip().endswith(suffix):
+        return text.rstrip()
+    return f"{text} {suffix}"
 
 
 def invite_details(signup: Signup, session: TrainingSession | None = None) -> InviteDetails:
