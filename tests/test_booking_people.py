@@ -495,6 +495,30 @@ def test_the_session_changed_email_says_old_and_new_time_link_and_dial_in(
     assert update["invite"]["sequence"] == 1
 
 
+def test_the_session_changed_email_lists_link_passcode_and_dial_in_in_one_order(
+    app, client, make_session, smtp
+):
+    session_id = make_session(meeting_url="https://meet.example.org/old")
+    client.post("/signup", data=signup_form(session_id, attendee_emails=""))
+    deliver(app)
+    smtp.received.clear()
+
+    staff_edit(
+        app,
+        session_id,
+        meeting_url="https://meet.example.org/new",
+        passcode="4321",
+        dial_in="+1 555 0100",
+    )
+    deliver(app)
+
+    [update] = arrived(smtp)
+    text = update["text"]
+    changed = [text.index(f"  {label}: ") for label in ("Meeting link", "Passcode", "Dial-in")]
+    assert changed == sorted(changed)  # "What changed"
+    assert "  Passcode: 4321\n  Dial-in: +1 555 0100\n" in text  # the session as it stands now
+
+
 def test_the_session_changed_email_lists_only_what_changed(app, client, make_session, smtp):
     session_id = make_session(meeting_url="https://meet.example.org/old")
     client.post("/signup", data=signup_form(session_id, attendee_emails=""))

@@ -90,6 +90,15 @@ def test_staff_see_every_session_with_seats_waitlist_and_facilitators(
     assert f'href="/staff/sessions/{later}"' in client.get("/staff/sessions").get_data(True)
 
 
+def test_the_roster_gives_the_joining_details_in_the_emails_order(client, make_session, sign_in_as):
+    session_id = make_session(
+        meeting_url="https://meet.example.org/abc", passcode="4321", dial_in="+1 555 0100"
+    )
+    sign_in_as("staff")
+    text = page_text(client.get(f"/staff/sessions/{session_id}"))
+    assert "Meeting link https://meet.example.org/abc Passcode 4321 Dial-in +1 555 0100" in text
+
+
 def test_facilitators_see_only_their_sessions_and_only_read_their_rosters(
     client, make_session, make_facilitator, sign_in_as
 ):

@@ -440,12 +440,13 @@ def queue_manage_link(signup: Signup, token: str) -> None:
     )
 
 
-# What the "session changed" email names, in its order: (label, columns).
+# What the "session changed" email names, in its order: (label, columns). Joining details go
+# in the order of ``TrainingSession.joining_lines``: link, passcode, dial-in.
 SESSION_CHANGE_FIELDS = (
     ("Time", ("starts_at", "ends_at")),
     ("Meeting link", ("meeting_url",)),
-    ("Dial-in", ("dial_in",)),
     ("Passcode", ("passcode",)),
+    ("Dial-in", ("dial_in",)),
 )
 NOT_SET = "not set"
 

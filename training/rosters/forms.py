@@ -108,15 +108,15 @@ class SessionForm(Form):
             _web_address,
         ],
     )
-    dial_in = StringField(
-        "Dial-in",
-        filters=[single_line],
-        validators=[Optional(), Length(max=200, message="Keep the dial-in to 200 characters.")],
-    )
     passcode = StringField(
         "Passcode",
         filters=[clean_text],
         validators=[Optional(), Length(max=64, message="Keep the passcode to 64 characters.")],
+    )
+    dial_in = StringField(
+        "Dial-in",
+        filters=[single_line],
+        validators=[Optional(), Length(max=200, message="Keep the dial-in to 200 characters.")],
     )
     facilitators = IdSelectMultipleField(
         "Facilitators",
