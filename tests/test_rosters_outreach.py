@@ -276,3 +276,15 @@ def test_back_after_sending_reopens_the_preview_saying_it_was_sent(app, client, 
     other = app.test_client()
     other.post("/staff/sign-in", data={"email": "other@cmadocs.example.org", "password": PASSWORD})
     assert other.get(preview_page).status_code == 404  # another's draft is not shown
+
+
+def test_a_staff_email_has_one_blank_line_before_its_questions_line(
+    app, client, sign_in_as, booked
+):
+    _first, second = booked
+    sign_in_as("staff")
+    client.post("/staff/sessions/email", data=compose([second], send="Send"))
+    [message] = staff_messages(app)
+    text = message.text_body.replace("\r\n", "\n")
+    assert "invite.\n\nYou get this message because Coast Clinic" in text
+    assert re.search(r"[^\n]\n\nQuestions\? Reply to this email", text), text
