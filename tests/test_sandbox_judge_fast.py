@@ -923,3 +923,20 @@ def test_a_totals_formula_written_as_text_is_one_totals_row_finding_on_every_pat
         assert total.findings[0].message.startswith(
             'This looks like a totals row (it holds only a formula, Number of CME Credits "=SUM('
         )
+
+
+def test_a_formula_alone_in_the_first_column_is_one_totals_row_finding_on_every_path():
+    """A CSV line that is just =SUM(I2:I10): one TOTALS_ROW finding, as under the credits."""
+    rows = [
+        ["Add", "123456789", "06/01/2025", "Ann", "Lee", "01/02", "CA", "ZZ111", "1", *[""] * 5],
+        ["=SUM(I2:I10)", *[""] * 13],
+    ]
+    context = JudgeContext(ACTIVITIES, REGISTER, NoRecords(), TODAY)
+    data = delimited(rows, ",", "\r\n", 0)
+    results, counted, _batch_rows, slow = judged_in_batches(data, context)
+    assert results == slow
+    assert counted == summarize(slow)
+    fast, by_row, _fast_rows = both_ways(data, context)
+    for judged in (results, slow, fast, by_row):
+        total = row_results(judged)[-1]
+        assert [finding.code for finding in total.findings] == ["TOTALS_ROW"]

@@ -1142,6 +1142,40 @@ def test_a_totals_formula_a_script_wrote_without_its_value_is_one_totals_row_fin
     ]
 
 
+def test_a_labelled_totals_row_with_a_formula_without_its_value_is_only_a_totals_row():
+    """Total in Record Action, or TOTAL in Last Name, over =SUM(I3:I4) with no saved value:
+    the row is a totals row to delete, and its formula is not named again."""
+    for label_cell in ("A", "E"):
+        workbook = template_workbook([*LEARNERS, [""] * 14])
+        sheet = workbook["Learners"]
+        last = sheet.max_row
+        sheet[f"{label_cell}{last}"] = "Total" if label_cell == "A" else "TOTAL"
+        sheet[f"I{last}"] = "=SUM(I3:I4)"
+        *learners, total = rows_of(both_paths(xlsx_bytes(workbook), "learners.xlsx"))
+        assert all(learner.accepted for learner in learners)
+        assert codes(total) == ["TOTALS_ROW"], label_cell
+
+
+def test_a_row_holding_only_a_formula_in_column_a_is_one_totals_row_finding():
+    """=SUM(I3:I4) alone in column A, with no saved value in a workbook or as text in a CSV:
+    one TOTALS_ROW finding, as the same formula under the credits gets."""
+    workbook = template_workbook([*LEARNERS, [""] * 14])
+    sheet = workbook["Learners"]
+    sheet[f"A{sheet.max_row}"] = "=SUM(I3:I4)"
+    *learners, total = rows_of(both_paths(xlsx_bytes(workbook), "learners.xlsx"))
+    assert all(learner.accepted for learner in learners)
+    assert codes(total) == ["TOTALS_ROW"]
+    assert "it holds only a formula with no saved value, in Record Action" in (
+        total.findings[0].message
+    )
+    learners_saved = excel_save_as_text([ACCME_HEADER, *LEARNERS])
+    padded = excel_save_as_text([ACCME_HEADER, *LEARNERS, ["=SUM(I2:I3)"]])
+    for data in (padded, learners_saved + b"=SUM(I2:I3)\r\n"):  # padded by Excel, or alone
+        *learners, total = rows_of(both_paths(data, "learners.csv"))
+        assert all(learner.accepted for learner in learners)
+        assert codes(total) == ["TOTALS_ROW"]
+
+
 def test_total_typed_under_last_name_of_a_mapped_export_is_a_totals_row():
     rows = [MAPPED_HEADER, MAPPED_LEARNER, ["", "Total", "", "", "", "", "1.5"]]
     data = excel_save_as_text(rows, width=len(MAPPED_HEADER))

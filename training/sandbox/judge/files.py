@@ -33,7 +33,7 @@ from training.sandbox.judge.findings import (
     make_finding,
 )
 from training.sandbox.judge.records import JudgeContext
-from training.sandbox.judge.rows import CREDIT_COLUMNS, LearnerRow, RowJudge
+from training.sandbox.judge.rows import LearnerRow, RowJudge
 from training.sandbox.judge.stored import StoredPart, change_of, finding_row
 from training.sandbox.judge.values import (
     birthday_from_full_date,
@@ -611,20 +611,19 @@ def _formulas_without_values(
     result: RowResult, cells: tuple[Cell, ...], layout: FileLayout
 ) -> RowResult:
     """Name the cells that hold a formula with no saved value, instead of what their blank
-    value would otherwise get."""
+    value would otherwise get; a totals row keeps its one TOTALS_ROW finding."""
+    if any(finding.code == "TOTALS_ROW" for finding in result.findings):
+        return result  # labelled Total: the formula under it is the total, deleted with it
     columns = [
         column_of(position, layout) or f"Column {column_letter(position + 1)}"
         for position, cell in enumerate(cells)
         if type(cell) is NoValue
     ]
     blanked = {part for column in columns for part in column.split(" / ")}
-    # A script's totals row: its only cells are formulas with no saved value (=SUM(I3:I11)) in
-    # credit columns. One finding says it is a totals row, as a saved total would get.
-    if (
-        columns
-        and blanked <= CREDIT_COLUMNS
-        and not any(type(cell) is not NoValue and cell_text(cell).strip() for cell in cells)
-    ):
+    # A script's totals row: its only cells are formulas with no saved value (=SUM(I3:I11)),
+    # under the credits or in any other column. One finding says it is a totals row, as a
+    # saved total would get (and as the same formula written as text in a CSV gets).
+    if columns and not any(type(cell) is not NoValue and cell_text(cell).strip() for cell in cells):
         what = f"it holds only a formula with no saved value, in {columns[0]},"
         totals = make_finding("TOTALS_ROW", result.row, columns[0], what=what)
         return RowResult(result.row, "", (totals,), None, False)

@@ -1029,9 +1029,10 @@ def _not_a_learner(number: int, row: LearnerRow, fixed_columns: frozenset[str]) 
 
     A totals row is labelled Total (or Totals, Sum, Count...) in one cell, any column, and
     holds nothing where a learner is named; or, without a label (an AutoSum), holds only
-    numbers in credit columns. A note is one cell alone that reads as a
-    sentence ("Notes: these are from the Nov course"); in a name column, only one that says it
-    is a note. A learner row with a typo names someone, a birthday or an ID: it is judged."""
+    numbers in credit columns, or only formulas (=SUM(I2:I10)) in any column. A note is one
+    cell alone that reads as a sentence ("Notes: these are from the Nov course"); in a name
+    column, only one that says it is a note. A learner row with a typo names someone, a
+    birthday or an ID: it is judged."""
     filled = _filled_cells(row, fixed_columns)
     if not filled:
         return None
@@ -1048,7 +1049,9 @@ def _not_a_learner(number: int, row: LearnerRow, fixed_columns: frozenset[str]) 
         column, label = labels[0]
         what = f"{column} is {shown_in(column, label.strip())}"
         return make_finding("TOTALS_ROW", number, column, what=what)
-    if not labels and numbers and all(column in CREDIT_COLUMNS for column, _ in others):
+    if not labels and (
+        all(formulas) or (numbers and all(column in CREDIT_COLUMNS for column, _ in others))
+    ):
         column, total = others[0]
         kind = (
             "a formula" if all(formulas) else "numbers and formulas" if any(formulas) else "numbers"
