@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from mail_support import SmtpSink
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select, text
 from werkzeug.datastructures import MultiDict
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -28,6 +28,12 @@ from training.extensions import db, utcnow
 from training.staff.services import create_staff
 
 IN_CI = os.environ.get("CI") == "true"
+
+# How long a browser test's expect() waits for what a user would see (a page after an upload,
+# a message after a click) before it fails: Playwright's 5 s default was overrun on a loaded
+# machine, the upload's results page arriving later though it came. A ceiling, not a timing:
+# a test that passes waits no longer.
+expect.set_options(timeout=15_000)
 
 # The clock of tests that need a date (learners' completion dates, "yesterday"): Tuesday,
 # November 24, 2026, 10:00 AM in Los Angeles, the same date everywhere in the US.
