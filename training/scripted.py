@@ -23,9 +23,8 @@ def init_app(app: Flask) -> None:
             return response
         if response.status_code not in (301, 302, 303, 307, 308):
             return response
-        answer = Response(status=204)
-        answer.headers[GO_TO_HEADER] = response.headers["Location"]
-        for name, value in response.headers.items():
-            if name.lower() == "set-cookie":
-                answer.headers.add(name, value)
-        return answer
+        # The same response made a 204, so every header the other hooks set stays on it.
+        response.headers[GO_TO_HEADER] = response.headers.pop("Location")
+        response.status_code = 204
+        response.set_data(b"")
+        return response
