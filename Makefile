@@ -38,7 +38,8 @@ run: $(STAMP) $(SECRET_FILE)
 	exec $(BIN)/honcho start --procfile Procfile --port $(PORT)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --cov --cov-report=term-missing:skip-covered \
+	  $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

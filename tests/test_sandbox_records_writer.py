@@ -13,7 +13,7 @@ from training.extensions import db
 from training.sandbox import judge, records
 from training.sandbox.models import SandboxAttempt, SandboxFinding, SandboxRecord
 
-pytestmark = [pytest.mark.clock, pytest.mark.usefixtures("frozen_clock")]
+pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 
 def test_findings_and_records_written_as_columns_read_back_as_the_models_hold_them(

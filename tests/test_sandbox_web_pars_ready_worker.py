@@ -16,7 +16,7 @@ from training.sandbox import downloads, services, tasks
 from training.sandbox.models import SandboxActivityBoard, SandboxParsFile
 from training.workers.services import SANDBOX_WORKER, note_seen
 
-pytestmark = [pytest.mark.clock, pytest.mark.usefixtures("frozen_clock")]
+pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 
 @pytest.fixture

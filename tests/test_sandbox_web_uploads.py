@@ -16,7 +16,7 @@ from training.workers.models import WorkerHeartbeat
 from training.workers.services import SANDBOX_WORKER, note_seen
 
 # Learners completed the activity three days before the frozen clock's date.
-pytestmark = [pytest.mark.clock, pytest.mark.usefixtures("frozen_clock")]
+pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 ACTIVITY = "200012345"  # the seeded example activity
 
