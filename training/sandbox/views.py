@@ -449,12 +449,13 @@ def map_columns(token: str, attempt_id: int):
     )
 
 
+# Sent with every form, never entered by the person: not kept in a draft.
+_NOT_ENTERED = frozenset({"csrf_token", SUBMISSION_KEY})
+
+
 def _entries(form: MultiDict) -> list[tuple[str, str]]:
     """What the person entered on a posted form, without its CSRF token and one-time key."""
     return [(name, value) for name, value in form.items(multi=True) if name not in _NOT_ENTERED]
-
-
-_NOT_ENTERED = frozenset({"csrf_token", SUBMISSION_KEY})
 
 
 def _builds_in_request(attempt: SandboxAttempt) -> bool:
