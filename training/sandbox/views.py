@@ -56,7 +56,7 @@ from training.spreadsheets import (
     named_attachment,
 )
 from training.staff.auth import EVERY_ROLE, MANAGERS, role_required
-from training.submissions.guard import SUBMISSION_KEY, once_per_submission
+from training.submissions.guard import entered_values, once_per_submission
 from training.workers.services import SANDBOX_WORKER, WorkerSeen, stalled_worker
 
 bp = Blueprint("sandbox", __name__)
@@ -427,7 +427,7 @@ def map_columns(token: str, attempt_id: int):
     if form.preview.data:
         # Kept as a draft and shown by a GET, so Back and Reload show the preview again.
         return carry_out(
-            lambda: services.save_mapping_draft(signup, attempt, _entries(request.form), utcnow()),
+            lambda: services.save_mapping_draft(signup, attempt, entered_values(), utcnow()),
             redirect_to=lambda draft: url_for(
                 "sandbox.attempt",
                 token=token,
@@ -447,15 +447,6 @@ def map_columns(token: str, attempt_id: int):
         after=lambda mapped: _judge_now(*mapped, services.upload_stream(mapped[0])),
         refused=back,
     )
-
-
-# Sent with every form, never entered by the person: not kept in a draft.
-_NOT_ENTERED = frozenset({"csrf_token", SUBMISSION_KEY})
-
-
-def _entries(form: MultiDict) -> list[tuple[str, str]]:
-    """What the person entered on a posted form, without its CSRF token and one-time key."""
-    return [(name, value) for name, value in form.items(multi=True) if name not in _NOT_ENTERED]
 
 
 def _builds_in_request(attempt: SandboxAttempt) -> bool:
