@@ -1,5 +1,6 @@
 """Alembic migrations build the schema the models describe, and undo it."""
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -379,4 +380,49 @@ def test_undoing_worker_processes_keeps_each_kinds_latest_heartbeat(empty_databa
             rows = connection.execute(text("SELECT name FROM worker_heartbeats")).all()
         assert columns == {"name", "last_seen_at"}
         assert rows == [("mail",)]
+        upgrade()
+
+
+def test_email_drafts_are_carried_into_the_drafts_table_and_back(empty_database_app):
+    written = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    with empty_database_app.app_context():
+        upgrade(revision="0026_email_drafts")
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO staff_members (id, email, name, role, password_hash, "
+                    "is_disabled, login_version, created_at) VALUES (1, 's@x.org', 'S', "
+                    "'staff', 'h', false, 0, :at)"
+                ),
+                {"at": written},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO email_drafts (staff_member_id, session_ids, "
+                    "is_waitlist_included, subject, body, created_at, sent_at) VALUES "
+                    "(1, '3,5', true, 'Before Tuesday', 'Bring your file.', :at, :at)"
+                ),
+                {"at": written},
+            )
+        upgrade()
+        with db.engine.connect() as connection:
+            kind, staff_id, payload, used_at = connection.execute(
+                text("SELECT kind, staff_member_id, payload, used_at FROM drafts")
+            ).one()
+        assert (kind, staff_id, used_at is not None) == ("staff_message", 1, True)
+        assert json.loads(payload) == {
+            "session_ids": [3, 5],
+            "include_waitlist": True,
+            "subject": "Before Tuesday",
+            "body": "Bring your file.",
+        }
+        downgrade(revision="0026_email_drafts")
+        with db.engine.connect() as connection:
+            row = connection.execute(
+                text(
+                    "SELECT staff_member_id, session_ids, is_waitlist_included, subject, body "
+                    "FROM email_drafts"
+                )
+            ).one()
+        assert tuple(row) == (1, "3,5", True, "Before Tuesday", "Bring your file.")
         upgrade()

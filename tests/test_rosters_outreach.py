@@ -288,3 +288,34 @@ def test_a_staff_email_has_one_blank_line_before_its_questions_line(
     text = message.text_body.replace("\r\n", "\n")
     assert "invite.\n\nYou get this message because Coast Clinic" in text
     assert re.search(r"[^\n]\n\nQuestions\? Reply to this email", text), text
+
+
+def test_reloading_the_email_preview_shows_it_again(client, sign_in_as, booked):
+    first, _second = booked
+    sign_in_as("staff")
+    previewed = client.post("/staff/sessions/email", data=compose([first], preview="Preview"))
+    assert previewed.status_code == 303
+    shown, reloaded = (
+        client.get(previewed.headers["Location"]),
+        client.get(previewed.headers["Location"]),
+    )
+    assert reloaded.status_code == 200
+    assert page_text(reloaded) == page_text(shown)
+    assert "Send to 2 organizations" in page_text(reloaded)
+
+
+def test_a_draft_older_than_a_week_is_forgotten_when_another_is_kept(
+    frozen_clock, client, sign_in_as, booked
+):
+    first, _second = booked
+    sign_in_as("staff")
+    old = client.post("/staff/sessions/email", data=compose([first], preview="Preview"))
+    frozen_clock.shift(timedelta(days=7, minutes=1))
+    client.post(  # signed out by then: signed in again
+        "/staff/sign-in", data={"email": "staff@cmadocs.example.org", "password": PASSWORD}
+    )
+    new = client.post("/staff/sessions/email", data=compose([first], preview="Preview"))
+    missing = client.get(old.headers["Location"])
+    assert missing.status_code == 404
+    assert "This draft is not yours or no longer kept. Write it again." in page_text(missing)
+    assert client.get(new.headers["Location"]).status_code == 200

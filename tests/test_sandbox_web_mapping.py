@@ -4,9 +4,11 @@ takes corrections, judges the file through it and remembers it for the organizat
 import csv
 import io
 import re
+import uuid
+from datetime import timedelta
 
 import pytest
-from conftest import THREE_DAYS_AGO, page_text
+from conftest import THREE_DAYS_AGO, manage_token, page_text, signup_form
 from openpyxl import Workbook
 from sqlalchemy import delete, func, select
 
@@ -156,10 +158,99 @@ def test_the_preview_button_shows_the_rows_through_the_corrected_choices(client,
     response = client.post(
         f"{attempt_url}/columns",
         data=mapping_form(column_6=rules.BOARD_ID, preview="Show the preview with these columns"),
+        follow_redirects=True,
     )
     assert response.status_code == 200
     preview = page_text(response).split("The first rows as they will be read")[1]
     assert "Certifying Board ID" in preview and "@clinic.example.org" in preview
+
+
+def show_preview(client, attempt_url: str, **changes):
+    """Press "Show the preview" with the proposed mapping and ``changes``."""
+    return client.post(
+        f"{attempt_url}/columns",
+        data=mapping_form(**changes, preview="Show the preview with these columns"),
+    )
+
+
+def preview_of(page) -> str:
+    return page_text(page).split("The first rows as they will be read")[1]
+
+
+def test_the_preview_post_redirects_to_a_page_showing_the_preview(client, token):
+    attempt_url = upload(client, token, lms_export(licensees(2))).headers["Location"]
+    response = show_preview(client, attempt_url, column_6=rules.BOARD_ID)
+    assert response.status_code == 303
+    location = response.headers["Location"]
+    assert re.fullmatch(re.escape(attempt_url) + r"\?mapping=\d+#preview", location)
+
+    page = client.get(location)
+    assert page.status_code == 200
+    assert "Certifying Board ID" in preview_of(page) and "@clinic.example.org" in preview_of(page)
+    assert selected(page, 6) == rules.BOARD_ID  # what was chosen, not what was proposed
+    assert 'id="preview" data-focus-on-load' in page.get_data(as_text=True)
+
+
+def test_reloading_the_preview_page_shows_the_same_preview_again(client, token):
+    attempt_url = upload(client, token, lms_export(licensees(2))).headers["Location"]
+    location = show_preview(client, attempt_url, column_6=rules.BOARD_ID).headers["Location"]
+    first, again = client.get(location), client.get(location)
+    assert again.status_code == 200
+    assert preview_of(again) == preview_of(first)
+    assert selected(again, 6) == rules.BOARD_ID
+
+
+def test_confirming_from_the_preview_page_checks_the_file_once(app, client, token):
+    attempt_url = upload(client, token, lms_export(licensees(2))).headers["Location"]
+    client.get(show_preview(client, attempt_url).headers["Location"])
+    confirm = mapping_form(submit="Check the file with these columns")
+    confirm["submission_key"] = uuid.uuid4().hex  # one drawn form: the same key both times
+    first = client.post(f"{attempt_url}/columns", data=confirm)
+    twice = client.post(f"{attempt_url}/columns", data=confirm)  # a double click
+    assert first.status_code == twice.status_code == 303
+    assert twice.headers["Location"] == first.headers["Location"] != attempt_url
+    assert "Both rows were accepted" in page_text(client.get(first.headers["Location"]))
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(SandboxAttempt)) == 2
+
+
+def test_a_preview_is_shown_only_for_its_own_upload_and_organization(client, token, make_session):
+    attempt_url = upload(client, token, lms_export(licensees(2))).headers["Location"]
+    location = show_preview(client, attempt_url).headers["Location"]
+    draft = location.split("mapping=")[1].split("#")[0]
+    other_upload = upload(client, token, lms_export(licensees(2))).headers["Location"]
+    other_token = manage_token(
+        client.post(
+            "/signup",
+            data=signup_form(
+                make_session(), organization_name="Coast Clinic", contact_email="al@coast.org"
+            ),
+        )
+    )
+    client.post(f"/manage/{other_token}/sandbox/activities/example")
+    theirs = upload(client, other_token, lms_export(licensees(2))).headers["Location"]
+
+    for address in (f"{other_upload}?mapping={draft}", f"{theirs}?mapping={draft}"):
+        page = client.get(address)
+        assert page.status_code == 404
+        assert "This preview is not one of this upload's, or is no longer kept" in page_text(page)
+        assert "Certifying Board ID" not in page_text(page)
+    # Another organization's link never opens this upload, preview or not.
+    assert client.get(location.replace(token, other_token)).status_code == 404
+    for nonsense in ("", "x", "0", "-1", "99999999999999999999"):
+        assert client.get(f"{attempt_url}?mapping={nonsense}").status_code == 404
+
+
+def test_a_preview_older_than_a_week_is_forgotten_when_another_is_kept(client, token, frozen_clock):
+    attempt_url = upload(client, token, lms_export(licensees(2))).headers["Location"]
+    old = show_preview(client, attempt_url).headers["Location"]
+    frozen_clock.shift(timedelta(days=6))
+    show_preview(client, attempt_url)
+    assert client.get(old).status_code == 200  # six days on, still kept
+    frozen_clock.shift(timedelta(days=2))
+    recent = show_preview(client, attempt_url).headers["Location"]
+    assert client.get(old).status_code == 404
+    assert client.get(recent).status_code == 200
 
 
 def test_a_confirmed_mapping_judges_the_file_and_is_remembered(app, client, token):
@@ -340,6 +431,7 @@ def test_the_preview_shows_how_each_name_was_split_and_what_was_left_out(client,
     response = client.post(
         f"{attempt_url}/columns",
         data=mapping_form(preview="Show the preview with these columns"),
+        follow_redirects=True,
     )
     preview = page_text(response).split("The first rows as they will be read")[1]
     first, second = entries
@@ -664,6 +756,7 @@ def test_the_first_value_of_a_column_chosen_as_date_of_birth_shows_no_birth_year
     response = client.post(
         f"{attempt_url}/columns",
         data=mapping_form(column_1=rules.DATE_OF_BIRTH, preview="Show the preview"),
+        follow_redirects=True,
     )
     text = page_text(response)
     first = entries[0]

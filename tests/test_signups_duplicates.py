@@ -642,3 +642,28 @@ def test_the_merge_page_opens_from_the_duplicates_page_with_csrf_protection_on(
     assert merged.status_code == 303
     with app.app_context():
         assert db.session.get(Signup, 2).status == "cancelled"
+
+
+def test_the_merge_review_is_a_page_reload_shows_again_and_its_merge_acts_once(
+    app, client, sign_in_as, pair
+):
+    sign_in_as("staff")
+    listing = client.get("/staff/duplicates").get_data(as_text=True)
+    # Reached by a form that asks for a page (GET), never one that sends data (POST): Back
+    # and Reload show the review again, with no "Confirm form resubmission".
+    assert 'method="post" action="/staff/duplicates/1/2/merge' not in listing
+    review = "/staff/duplicates/1/2/merge?pair-1-2-merge-keep=second"
+    first, reloaded = client.get(review), client.get(review)
+    assert reloaded.status_code == 200
+    assert page_text(reloaded) == page_text(first)
+    assert "Sierra Valley Medical Societies (signup 2) stays" in page_text(reloaded)
+
+    key = re.search(r'name="submission_key" type="hidden" value="([^"]+)"', first.text).group(1)
+    merge = {"pair-1-2-merge-keep": "second", "submission_key": key}
+    merged = client.post("/staff/duplicates/1/2/merge", data=merge)
+    twice = client.post("/staff/duplicates/1/2/merge", data=merge)  # a double click
+    assert merged.status_code == twice.status_code == 303
+    assert twice.headers["Location"] == merged.headers["Location"] == "/staff/duplicates"
+    with app.app_context():
+        assert db.session.get(Signup, 1).status == "cancelled"
+        assert len(db.session.scalars(select(DuplicateReview)).all()) == 1

@@ -21,10 +21,11 @@ from training.booking.models import (
     TrainingSession,
 )
 from training.booking.notices import subject_for
+from training.drafts import services as drafts
+from training.drafts.models import Draft
 from training.errors import Refused
 from training.extensions import db
 from training.mail.services import queue_email
-from training.rosters.models import EmailDraft
 
 # The email template staff's messages are sent with (templates/mail/staff_message.*).
 MESSAGE_KIND = "staff_message"
@@ -116,32 +117,48 @@ def email_organizations(
     return messages
 
 
+# The kind of draft (``training.drafts``) staff's message is kept as while previewed.
+DRAFT_KIND = "staff_message"
+
+
 def save_draft(
-    member, sessions: Sequence[TrainingSession], subject: str, body: str, *, include_waitlist: bool
-) -> EmailDraft:
+    member,
+    sessions: Sequence[TrainingSession],
+    subject: str,
+    body: str,
+    *,
+    include_waitlist: bool,
+    now: datetime,
+) -> Draft:
     """Keep staff's message as previewed, for its preview page (``draft_of``) to show."""
-    draft = EmailDraft(
-        staff_member_id=member.id,
-        session_ids=",".join(str(session.id) for session in sessions),
-        is_waitlist_included=include_waitlist,
-        subject=subject,
-        body=body,
+    return drafts.save_draft(
+        DRAFT_KIND,
+        {
+            "session_ids": [session.id for session in sessions],
+            "include_waitlist": include_waitlist,
+            "subject": subject,
+            "body": body,
+        },
+        now=now,
+        member=member,
     )
-    db.session.add(draft)
-    db.session.flush()
-    return draft
 
 
-def draft_of(member, draft_id: int) -> EmailDraft | None:
-    """``member``'s draft ``draft_id``; None for another's or one that is gone."""
-    draft = db.session.get(EmailDraft, draft_id)
-    return draft if draft is not None and draft.staff_member_id == member.id else None
+def draft_of(member, draft_id: object) -> Draft | None:
+    """``member``'s message draft ``draft_id``; None for another's or one that is gone."""
+    return drafts.draft_of(DRAFT_KIND, draft_id, member=member)
 
 
-def mark_sent(draft: EmailDraft | None, now: datetime) -> None:
-    """Note that ``draft`` was sent (its preview page then says so and offers no Send)."""
-    if draft is not None and draft.sent_at is None:
-        draft.sent_at = now
+def draft_session_ids(draft: Draft) -> list[int]:
+    """The sessions ticked when ``draft`` was previewed."""
+    ids = draft.content.get("session_ids")
+    return [value for value in ids if isinstance(value, int)] if isinstance(ids, list) else []
+
+
+def draft_text(draft: Draft, name: str) -> str:
+    """The subject or body (``name``) kept in ``draft``."""
+    value = draft.content.get(name)
+    return value if isinstance(value, str) else ""
 
 
 def plain_text(

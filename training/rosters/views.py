@@ -31,6 +31,7 @@ from training.booking.models import Program, Signup, TrainingSession
 from training.booking.notices import emails_session_changes, subject_for
 from training.booking.services import AlreadySignedUp, BookingError, current_program
 from training.database import writes_after_reading
+from training.drafts import services as drafts
 from training.drawn import mark_drawn, redrawn_when_changed, require_unchanged
 from training.edge import carry_out, flashed_above, shown_under
 from training.extensions import db, utcnow
@@ -50,7 +51,6 @@ from training.rosters.forms import (
     ResendForm,
     SessionForm,
 )
-from training.routing import query_number
 from training.spreadsheets import CSV_MIMETYPE, XLSX_MIMETYPE, attachment
 from training.staff.auth import EVERY_ROLE, MANAGERS, role_required
 from training.staff.models import StaffMember
@@ -103,15 +103,19 @@ def email_organizations():
     by_id = {summary.session.id: summary.session for summary in sessions}
     draft = None
     if request.method == "GET" and "draft" in request.args:
-        draft = outreach.draft_of(current_user, query_number("draft", 0))
+        draft = outreach.draft_of(current_user, request.args.get("draft", ""))
         if draft is None:
             abort(404, description="This draft is not yours or no longer kept. Write it again.")
     form = OrganizationsEmailForm()
     form.offer([summary.session for summary in sessions], now)
     if draft is not None:
-        form.sessions.data = [session_id for session_id in draft.chosen_ids if session_id in by_id]
-        form.include_waitlist.data = draft.is_waitlist_included
-        form.subject.data, form.body.data, form.draft.data = draft.subject, draft.body, draft.id
+        form.sessions.data = [
+            session_id for session_id in outreach.draft_session_ids(draft) if session_id in by_id
+        ]
+        form.include_waitlist.data = draft.content.get("include_waitlist") is True
+        form.subject.data = outreach.draft_text(draft, "subject")
+        form.body.data = outreach.draft_text(draft, "body")
+        form.draft.data = draft.id
     elif request.method == "GET":
         form.sessions.data = [
             session_id for session_id in _query_ids("session") if session_id in by_id
@@ -132,16 +136,12 @@ def email_organizations():
                     form.subject.data,
                     form.body.data,
                     include_waitlist=include_waitlist,
+                    now=now,
                 ).id
             ),
             redirect_to=lambda draft_id: url_for("rosters.email_organizations", draft=draft_id),
         )
-    draft_id = form.draft.data or ""
-    sent_draft = (
-        outreach.draft_of(current_user, int(draft_id))
-        if draft_id.isascii() and draft_id.isdigit() and len(draft_id) < 10
-        else None
-    )
+    sent_draft = outreach.draft_of(current_user, form.draft.data or "")
 
     def send():
         messages = outreach.email_organizations(
@@ -152,7 +152,7 @@ def email_organizations():
             now=now,
             actor=current_user,
         )
-        outreach.mark_sent(sent_draft, now)
+        drafts.mark_used(sent_draft, now)
         return messages
 
     return carry_out(
@@ -175,7 +175,7 @@ def _email_preview(
     form: OrganizationsEmailForm, chosen: list, now: datetime, draft, program: Program
 ):
     """The page of a draft: the form as previewed, and the email as one organization gets it."""
-    signups = outreach.audience(chosen, include_waitlist=draft.is_waitlist_included, now=now)
+    signups = outreach.audience(chosen, include_waitlist=bool(form.include_waitlist.data), now=now)
     return render_template(
         "rosters/email.html",
         form=form,
@@ -184,7 +184,7 @@ def _email_preview(
         if signups
         else "",
         preview_subject=subject_for(signups[0], form.subject.data) if signups else "",
-        sent_at=draft.sent_at,
+        sent_at=draft.used_at,
         program=program,
     )
 

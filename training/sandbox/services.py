@@ -28,6 +28,8 @@ from sqlalchemy.exc import IntegrityError
 from training.audit.services import record as audit
 from training.booking.models import Signup
 from training.constraints import unique_or
+from training.drafts import services as drafts
+from training.drafts.models import Draft
 from training.errors import Refused
 from training.extensions import db, seed_path, utcnow
 from training.sandbox import downloads, judge, mapping, rules
@@ -442,6 +444,9 @@ def delete_sandbox_data(signup: Signup, *, include_activities: bool) -> Deleted:
     ).rowcount
     # A header may be a learner row when a file had none: mappings go with the data.
     db.session.execute(delete(SandboxColumnMap).where(SandboxColumnMap.signup_id == signup.id))
+    db.session.execute(
+        delete(Draft).where(Draft.kind == MAPPING_DRAFT_KIND, Draft.signup_id == signup.id)
+    )
     activities = 0
     if include_activities:
         for activity in activities_of(signup):
@@ -539,6 +544,41 @@ def needs_mapping(attempt: SandboxAttempt) -> bool:
     """Whether the attempt's file was refused for a header that is not the template's."""
     layout = attempt.file_layout or {}
     return attempt.status == ATTEMPT_DONE and layout.get("columns") == ""
+
+
+# The kind of draft (``training.drafts``) a column mapping is kept as while previewed.
+MAPPING_DRAFT_KIND = "column_mapping"
+
+
+def save_mapping_draft(
+    signup: Signup, attempt: SandboxAttempt, entries: list[tuple[str, str]], now: datetime
+) -> Draft:
+    """Keep the mapping form's ``entries`` (name and value pairs, as posted) for the preview
+    page of ``attempt`` to show."""
+    return drafts.save_draft(
+        MAPPING_DRAFT_KIND,
+        {"attempt_id": attempt.id, "entries": [list(entry) for entry in entries]},
+        now=now,
+        signup=signup,
+    )
+
+
+def mapping_draft_entries(
+    signup: Signup, attempt: SandboxAttempt, draft_id: object
+) -> list[tuple[str, str]] | None:
+    """The mapping form's entries kept by ``signup``'s draft ``draft_id`` for ``attempt``; None
+    for another organization's, another upload's, or one no longer kept."""
+    draft = drafts.draft_of(MAPPING_DRAFT_KIND, draft_id, signup=signup)
+    if draft is None or draft.content.get("attempt_id") != attempt.id:
+        return None
+    entries = draft.content.get("entries")
+    if not isinstance(entries, list):
+        return None
+    return [
+        (entry[0], entry[1])
+        for entry in entries
+        if isinstance(entry, list) and len(entry) == 2 and all(isinstance(v, str) for v in entry)
+    ]
 
 
 def columns_to_map(attempt: SandboxAttempt, *, today: date, max_bytes: int) -> ColumnsToMap:

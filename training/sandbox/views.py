@@ -21,6 +21,7 @@ from flask import (
 )
 from flask_login import current_user
 from sqlalchemy import func, select
+from werkzeug.datastructures import MultiDict
 
 from training.audit.services import record_export
 from training.booking.display import counted, possessive
@@ -55,7 +56,7 @@ from training.spreadsheets import (
     named_attachment,
 )
 from training.staff.auth import EVERY_ROLE, MANAGERS, role_required
-from training.submissions.guard import once_per_submission
+from training.submissions.guard import entered_values, once_per_submission
 from training.workers.services import SANDBOX_WORKER, WorkerSeen, stalled_worker
 
 bp = Blueprint("sandbox", __name__)
@@ -315,10 +316,26 @@ def _attempt_or_404(signup: Signup, attempt_id: int) -> SandboxAttempt:
 
 @bp.get("/manage/<token>/sandbox/attempts/<id:attempt_id>")
 def attempt(token: str, attempt_id: int):
-    """An upload's results: findings, a column mapping to confirm, the PARS-ready file."""
+    """An upload's results: findings, a column mapping to confirm, the PARS-ready file; with
+    ``?mapping=``, the mapping as previewed (a draft of this organization's, for this upload)."""
     signup = signup_or_404(token)
     attempt = _attempt_or_404(signup, attempt_id)
-    return _render_own_attempt(signup, attempt, token)
+    if "mapping" not in request.args:
+        return _render_own_attempt(signup, attempt, token)
+    entries = services.mapping_draft_entries(signup, attempt, request.args["mapping"])
+    if entries is None:
+        back = (
+            url_for("sandbox.attempt", token=token, attempt_id=attempt.id),
+            "Back to this upload's results",
+        )
+        return render_error(
+            404,
+            "That preview is not kept",
+            "This preview is not one of this upload's, or is no longer kept: choose the columns "
+            "and show the preview again.",
+            back=back,
+        )
+    return _render_own_attempt(signup, attempt, token, mapping_entries=MultiDict(entries))
 
 
 def _render_own_attempt(
@@ -327,6 +344,7 @@ def _render_own_attempt(
     token: str,
     *,
     mapping_form: ColumnMappingForm | None = None,
+    mapping_entries: MultiDict | None = None,
     status: int = 200,
 ):
     columns = None
@@ -343,7 +361,7 @@ def _render_own_attempt(
             "upload the file again to match them to the template."
         )
     if columns is not None and mapping_form is None:
-        mapping_form = _mapping_form(signup, attempt, columns)
+        mapping_form = _mapping_form(signup, attempt, columns, formdata=mapping_entries)
     preview = None
     if columns is not None and mapping_form is not None:
         preview = mapping.preview(mapping_form.column_map(), columns.samples, today=_today(signup))
@@ -407,7 +425,17 @@ def map_columns(token: str, attempt_id: int):
     if not form.validate_on_submit():
         return _render_own_attempt(signup, attempt, token, mapping_form=form, status=422)
     if form.preview.data:
-        return _render_own_attempt(signup, attempt, token, mapping_form=form)
+        # Kept as a draft and shown by a GET, so Back and Reload show the preview again.
+        return carry_out(
+            lambda: services.save_mapping_draft(signup, attempt, entered_values(), utcnow()),
+            redirect_to=lambda draft: url_for(
+                "sandbox.attempt",
+                token=token,
+                attempt_id=attempt.id,
+                mapping=draft.id,
+                _anchor="preview",
+            ),
+        )
     # Committed before judging, so a file the judge chokes on is still recorded as failed.
     return carry_out(
         lambda: attempts.map_columns(attempt, form.column_map(), **_inline_limits()),

@@ -159,13 +159,19 @@ def _identity(key: str) -> str:
         key,
         path=request.path,
         account_id=current_user.id if current_user.is_authenticated else None,
-        values=[
-            (name, value)
-            for name, value in request.form.items(multi=True)
-            if name not in _NOT_PART_OF_THE_FORM
-        ],
+        values=entered_values(),
         files=files,
     )
+
+
+def entered_values() -> list[tuple[str, str]]:
+    """The posted form's values as the person entered them: without its CSRF token and
+    one-time key, which every form carries."""
+    return [
+        (name, value)
+        for name, value in request.form.items(multi=True)
+        if name not in _NOT_PART_OF_THE_FORM
+    ]
 
 
 def _page_the_form_was_on() -> str:
