@@ -12,6 +12,7 @@ from training.booking.models import TrainingSession
 from training.extensions import db
 from training.mail.delivery import deliver_due
 from training.mail.models import OutboxMessage
+from training.rosters.outreach import greets
 from training.staff.services import create_staff
 
 MESSAGE = "Please bring your learner file.\r\n\r\nThe <b>meeting link</b> is in your invite."
@@ -175,6 +176,39 @@ def test_a_message_that_greets_on_its_own_is_not_greeted_twice(
         assert plain.startswith("Hello,\n\nPlease bring your learner file.")
         assert plain.count("Hello") == 1
         assert message.get_body(("html",)).get_content().count("Hello") == 1
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "Hello,",
+        "Hi all, the room changed.",
+        "Hey!",
+        "Dear colleagues,",
+        "Dear Dr. Okafor",
+        "Greetings from the training team.",
+        "Good morning everyone",
+        "Hi Ana",
+        "Hello",
+    ],
+)
+def test_a_message_opening_with_a_greeting_word_is_taken_as_greeting(opening):
+    assert greets(opening + "\nPlease bring your learner file.")
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "Hi-res slides are attached.",
+        "Greetings cards not needed.",
+        "Hello-world is our motto.",
+        "Highlights of tomorrow:",
+        "Hiring news: none.",
+        "Dearth of seats on Tuesday.",
+    ],
+)
+def test_a_message_opening_with_a_longer_or_hyphenated_word_gets_our_greeting(opening):
+    assert not greets(opening)
 
 
 def test_several_sessions_at_once_from_the_sessions_list(app, client, sign_in_as, booked):
