@@ -90,6 +90,20 @@ def test_staff_see_every_session_with_seats_waitlist_and_facilitators(
     assert f'href="/staff/sessions/{later}"' in client.get("/staff/sessions").get_data(True)
 
 
+def test_a_roster_of_one_seat_counts_it_in_the_singular(client, make_session, sign_in_as):
+    session_id = make_session(seats=1)
+    sign_in_as("staff")
+    for path in (f"/staff/sessions/{session_id}", f"/staff/sessions/{session_id}/print"):
+        assert "0 of 1 seat" in page_text(client.get(path))
+        assert "of 1 seats" not in page_text(client.get(path))
+    book(client, session_id, "North Clinic")
+    for path in (f"/staff/sessions/{session_id}", f"/staff/sessions/{session_id}/print"):
+        assert "1 of 1 seat" in page_text(client.get(path))
+        assert "of 1 seats" not in page_text(client.get(path))
+    bigger = make_session(seats=8)
+    assert "Booked: 0 of 8 seats." in page_text(client.get(f"/staff/sessions/{bigger}/print"))
+
+
 def test_the_roster_gives_the_joining_details_in_the_emails_order(client, make_session, sign_in_as):
     session_id = make_session(
         meeting_url="https://meet.example.org/abc", passcode="4321", dial_in="+1 555 0100"
