@@ -263,6 +263,28 @@ def test_what_arrives_over_smtp_is_the_message_as_written(app, client, sign_in_a
     assert "The &lt;b&gt;meeting link&lt;/b&gt; is in your invite." in html
 
 
+def test_automatic_emails_say_so_on_the_wire_and_staffs_own_message_does_not(
+    app, client, sign_in_as, booked, smtp
+):
+    _first, second = booked
+    sign_in_as("staff")
+    client.post("/staff/sessions/email", data=compose([second], send="Send"))
+    with app.app_context():
+        deliver_due()
+    by_subject = {}
+    for mail in smtp.received:
+        headers = re.split(rb"\r?\n\r?\n", mail.data, maxsplit=1)[0]
+        marked = re.search(rb"^Auto-Submitted: auto-generated\r?$", headers, re.MULTILINE)
+        by_subject[mail.message["Subject"]] = marked is not None
+    staff = [subject for subject in by_subject if subject.startswith("Before Tuesday")]
+    automatic = [subject for subject in by_subject if subject not in staff]
+    # Confirmations and the waitlist email are the program's; out-of-office replies stay away.
+    assert any(subject.startswith("You're on the waitlist") for subject in automatic)
+    assert any(subject.startswith("Booked") or "booked" in subject for subject in automatic)
+    assert all(by_subject[subject] for subject in automatic), by_subject
+    assert staff and not any(by_subject[subject] for subject in staff)
+
+
 def test_sessions_that_have_ended_are_offered_only_behind_their_own_disclosure(
     app, client, sign_in_as, make_session, booked
 ):

@@ -26,7 +26,8 @@ from training.extensions import db
 from training.mail.services import queue_email
 from training.rosters.models import EmailDraft
 
-# The email template staff's messages are sent with (templates/mail/staff_message.*).
+# The email template staff's messages are sent with (templates/mail/staff_message.*): written
+# by hand, so sent without ``Auto-Submitted`` (``mail.models.HAND_WRITTEN_KINDS``).
 MESSAGE_KIND = "staff_message"
 MAX_SUBJECT_CHARS = 200
 MAX_BODY_CHARS = 5000
