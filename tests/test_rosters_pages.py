@@ -312,6 +312,47 @@ def test_a_meeting_link_with_characters_an_address_cannot_hold_is_saved_escaped(
 
 
 @pytest.mark.parametrize(
+    ("typed", "saved"),
+    [
+        ("zoom.us/j/123", "https://zoom.us/j/123"),
+        ("us02web.zoom.us/j/8123?pwd=Ab12", "https://us02web.zoom.us/j/8123?pwd=Ab12"),
+        ("meet.example.org", "https://meet.example.org"),
+    ],
+)
+def test_a_meeting_link_typed_without_https_is_saved_with_it_and_shown_so(
+    app, client, program_id, sign_in_as, typed, saved
+):
+    sign_in_as("staff")
+    response = client.post("/staff/sessions/new", data=session_form(meeting_url=typed))
+    assert response.status_code == 303, page_text(response)
+    with app.app_context():
+        session = db.session.scalars(select(TrainingSession)).one()
+        assert session.meeting_url == saved
+    assert f"Meeting link {saved}" in page_text(client.get(response.headers["Location"]))
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("javascript:alert(1)", "Enter the meeting link as a full web address, like https://…"),
+        ("data:text/html,hi", "Enter the meeting link as a full web address, like https://…"),
+        ("zoom.us:99999/j/1", "The meeting link's port (the number after the colon)"),
+        ("zoom.us/j/1 23", "Enter the meeting link as a full web address, like https://…"),
+        ("localhost/j/1", "Enter the meeting link as a full web address, like https://…"),
+    ],
+)
+def test_a_meeting_link_without_https_that_is_no_web_address_is_still_refused(
+    app, client, program_id, sign_in_as, typed, said
+):
+    sign_in_as("staff")
+    response = client.post("/staff/sessions/new", data=session_form(meeting_url=typed))
+    assert response.status_code == 200, response.status_code
+    assert said in page_text(response)
+    with app.app_context():
+        assert db.session.scalars(select(TrainingSession)).all() == []
+
+
+@pytest.mark.parametrize(
     ("pasted", "said"),
     [
         ("https://meet.example:99999/abc", "The meeting link's port (the number after the colon)"),
