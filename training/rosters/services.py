@@ -316,6 +316,8 @@ def update_session(
         for name in INVITE_FIELDS
         if before[name] != getattr(session, name)
     }
+    if changed:
+        session.sequence += 1
     # Seats are audited with the rest, though a change of seats alone emails no one.
     seats = {"seats": [seats_before, details.seats]} if seats_before != details.seats else {}
     record(
@@ -362,6 +364,7 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
     ).all()
     session.status = SESSION_CANCELLED
     session.cancellation_reason = reason.strip()
+    session.sequence += 1
     db.session.flush()
     stop_cancelled_session(session, actor=actor, now=now)
     booked = db.session.scalars(
