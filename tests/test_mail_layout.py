@@ -17,7 +17,9 @@ pytestmark = pytest.mark.clock
 PHONE = {"width": 375, "height": 740}
 # A real meeting link is one unbroken run of about 80 characters (Zoom's with its ?pwd=).
 OLD_LINK = "https://us02web.zoom.us/j/81234567890?pwd=UmFuZG9tUGFzc2NvZGVGb3JUaGlzTWVldGluZzEyMw.1"
-NEW_LINK = "https://us06web.zoom.us/j/89876543210?pwd=QW5vdGhlclJhbmRvbVBhc3Njb2RlRm9yTWVldGluZzQ1Ng.1"
+NEW_LINK = (
+    "https://us06web.zoom.us/j/89876543210?pwd=QW5vdGhlclJhbmRvbVBhc3Njb2RlRm9yTWVldGluZzQ1Ng.1"
+)
 LONG_NAME = "SierraValleyMedicalSocietyOfNorthernCaliforniaContinuingEducationOffice"
 REASON = "The facilitator is ill.\r\nWe are sorry for the short notice.\r\n\r\nPlease book again."
 MESSAGE = "Hi-res slides are attached.\r\nBring your learner file.\r\n\r\nSee you there."
@@ -62,7 +64,7 @@ def every_kind_of_email(app, client, make_session, sign_in_as) -> dict[str, str]
     assert cancelled.status_code == 303, page_text(cancelled)
     with app.app_context():
         rows = db.session.execute(select(OutboxMessage.kind, OutboxMessage.html_body)).all()
-    return {kind: html for kind, html in rows}
+    return dict(rows)
 
 
 def test_every_email_fits_a_phone_screen_with_a_long_meeting_link_and_name(

@@ -171,9 +171,7 @@ def activity_id_field(description: str) -> StringField:
 # dotted host labels ending in a name of letters (``zoom.us``, ``us02web.zoom.us``), perhaps a
 # port, then a path, query or fragment with no space. ``javascript:…``, ``data:…`` and the like
 # have no dotted host before their colon, so they are never taken for one.
-_BARE_WEB_ADDRESS = re.compile(
-    r"(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}(?::\d*)?(?:[/?#]\S*)?"
-)
+_BARE_WEB_ADDRESS = re.compile(r"(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}(?::\d*)?(?:[/?#]\S*)?")
 
 
 def web_address(value: str | None) -> str:

@@ -23,11 +23,11 @@ from training.booking import notices, services
 from training.booking.cutoff import can_wait_for, no_seat_in_time
 from training.booking.display import (
     counted,
-    of_seats,
     format_day,
     format_long_date,
     format_moment,
     format_time_range,
+    of_seats,
     possessive,
     sentence,
     thousands,

@@ -304,8 +304,9 @@ def update_session(
     db.session.expire(session, ["seats", "seats_booked"])
     if not lowered:
         raise SeatsBelowBooked(
-            f"{counted(session.seats_booked, 'organization')} are booked on this session, so it "
-            f"needs at least {counted(session.seats_booked, 'seat')}. Move or cancel bookings first."
+            f"{counted(session.seats_booked, 'organization')} are booked on this session, so "
+            f"it needs at least {counted(session.seats_booked, 'seat')}. Move or cancel "
+            "bookings first."
         )
     before = {name: getattr(session, name) for name in INVITE_FIELDS}
     for name in INVITE_FIELDS:
