@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from training.booking.models import Signup, TrainingSession
 from training.extensions import db
+from training.mail.models import OutboxMessage
 
 # A Monday morning in California, well inside the program's signup dates.
 NOW = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
@@ -74,6 +75,74 @@ def test_a_booking_from_the_waitlist_says_a_seat_opened_up_and_then_that_staff_m
     text = confirmation(app, waiting)
     assert FIRST_CHOICE_FULL not in text
     assert f"The training staff changed your training date (it was {when(app, full)})." in text
+
+
+def latest_email(app, name: str, kind: str) -> OutboxMessage:
+    with app.app_context():
+        return db.session.scalars(
+            select(OutboxMessage)
+            .join(Signup, Signup.id == OutboxMessage.signup_id)
+            .where(Signup.organization_name == name, OutboxMessage.kind == kind)
+            .order_by(OutboxMessage.id.desc())
+        ).first()
+
+
+def test_a_booking_staff_made_from_the_waitlist_says_so_in_its_email_as_on_its_page(
+    app, client, make_session, sign_in_as
+):
+    full = make_session(seats=0)
+    other = make_session(starts_in=timedelta(days=4))
+    token = sign_up(app, full, "North Clinic")
+    sign_in_as("staff")
+    booked = client.post(
+        f"/staff/sessions/{full}/signups/{signup_id(app, 'North Clinic')}/promote",
+        data={"session_id": other},
+    )
+    assert booked.status_code == 303
+
+    said = "The training staff booked you on this date from the waitlist."
+    assert said in confirmation(app, token)
+    email = latest_email(app, "North Clinic", "booking_confirmed")
+    assert said in email.text_body and said in email.html_body
+
+
+def test_a_booking_made_from_the_waitlist_with_the_manage_link_says_so_in_its_email_too(
+    app, make_session
+):
+    full = make_session(seats=0)
+    other = make_session(starts_in=timedelta(days=4))
+    token = sign_up(app, full, "North Clinic")
+    app.test_client().post(f"/manage/{token}/date", data={"session_id": other})
+
+    said = "You booked this date from the waitlist with your manage link."
+    assert said in confirmation(app, token)
+    email = latest_email(app, "North Clinic", "booking_confirmed")
+    assert said in email.text_body and said in email.html_body
+
+
+def test_a_signup_staff_added_by_hand_says_staff_signed_it_up_in_its_email_and_page(
+    app, client, make_session, sign_in_as
+):
+    session_id = make_session()
+    full = make_session(seats=0, starts_in=timedelta(days=4))
+    sign_in_as("staff")
+    for session, name, waitlist in ((session_id, "Phone Clinic", None), (full, "Late Clinic", "y")):
+        form = {
+            "organization_name": name,
+            "contact_name": "Ana Reyes",
+            "contact_email": f"ana@{name.split()[0].lower()}.example.org",
+            "attendee_emails": "",
+            "attest": "y",
+            "join_waitlist": waitlist,
+        }
+        added = client.post(f"/staff/sessions/{session}/signups/new", data=form)
+        assert added.status_code == 303, page_text(added)
+
+    booked = latest_email(app, "Phone Clinic", "booking_confirmed")
+    assert "The training staff signed you up for this date." in booked.text_body
+    assert "The training staff signed you up for this date." in booked.html_body
+    waiting = latest_email(app, "Late Clinic", "waitlisted")
+    assert "The training staff signed you up. Late Clinic is on the waitlist" in waiting.text_body
 
 
 def test_a_booking_on_an_alternate_because_its_first_choice_was_full_says_so(app, make_session):

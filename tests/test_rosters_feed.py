@@ -12,7 +12,7 @@ from training.audit.models import AuditEvent
 from training.booking.models import TrainingSession
 from training.extensions import db, utcnow
 from training.rosters.models import CalendarFeed
-from training.rosters.services import cancel_session
+from training.rosters.services import SessionDetails, cancel_session, update_session
 from training.staff.services import create_staff
 
 FEED_URL = re.compile(r"https://training\.example\.org(/feeds/sessions/[\w\-]+\.ics)")
@@ -58,12 +58,14 @@ def test_the_feed_lists_every_session_with_status_facilitators_and_link(
     assert event["STATUS"] == "CONFIRMED"
     assert event.decoded("DTSTART") == starts_at
     assert str(event["LOCATION"]) == "https://meet.example.org/abc"
-    assert str(event["URL"]) == "https://meet.example.org/abc"
+    # The URL is the roster, whether or not a meeting link is set (that is the LOCATION).
+    assert str(event["URL"]) == f"https://training.example.org/staff/sessions/{booked}"
     description = str(event["DESCRIPTION"])
     assert "Facilitators: Robin" in description
     assert "Dial-in: +1 555 0100" in description
     assert f"Roster: https://training.example.org/staff/sessions/{booked}" in description
     gone = events[f"session-{cancelled}@training-desk.localhost"]
+    assert str(gone["URL"]) == f"https://training.example.org/staff/sessions/{cancelled}"
     assert gone["STATUS"] == "CANCELLED"
     assert str(gone["SUMMARY"]).startswith("Cancelled: ")
     assert "CANCELLED: Facilitator ill" in str(gone["DESCRIPTION"])
@@ -109,3 +111,47 @@ def test_rotating_is_recorded_in_the_audit_log(app, staff_client):
             select(AuditEvent).where(AuditEvent.action == "calendar_feed.rotated")
         ).one()
         assert event.actor == "pat@cmadocs.example.org"
+
+
+def feed_event(app, path: str, session_id: int):
+    calendar = Calendar.from_ical(app.test_client().get(path).get_data())
+    [event] = [
+        e for e in calendar.walk("VEVENT") if str(e["UID"]).startswith(f"session-{session_id}@")
+    ]
+    return event
+
+
+def test_the_feed_raises_a_sessions_sequence_with_each_change_a_calendar_shows(
+    app, staff_client, make_session
+):
+    session_id = make_session(seats=1, meeting_url="https://meet.example.org/abc")
+    path = create_feed(staff_client)
+    assert feed_event(app, path, session_id)["SEQUENCE"] == 0
+    assert "Booked: 0 of 1 seat\n" in str(feed_event(app, path, session_id)["DESCRIPTION"])
+
+    def change(**fields) -> None:
+        with app.app_context():
+            session = db.session.get(TrainingSession, session_id)
+            details = {
+                "starts_at": session.starts_at,
+                "ends_at": session.ends_at,
+                "seats": session.seats,
+                "meeting_url": session.meeting_url,
+            }
+            update_session(session, SessionDetails(**details | fields), now=utcnow(), actor=None)
+            db.session.commit()
+
+    change(seats=3)  # seats are no part of the event's time or joining details
+    assert feed_event(app, path, session_id)["SEQUENCE"] == 0
+    change(meeting_url="https://meet.example.org/new")
+    assert feed_event(app, path, session_id)["SEQUENCE"] == 1
+    with app.app_context():
+        session = db.session.get(TrainingSession, session_id)
+        later = (session.starts_at + timedelta(hours=1), session.ends_at + timedelta(hours=1))
+    change(starts_at=later[0], ends_at=later[1])
+    assert feed_event(app, path, session_id)["SEQUENCE"] == 2
+    with app.app_context():
+        cancel_session(db.session.get(TrainingSession, session_id), "Ill", now=utcnow(), actor=None)
+        db.session.commit()
+    event = feed_event(app, path, session_id)
+    assert event["SEQUENCE"] == 3 and event["STATUS"] == "CANCELLED"

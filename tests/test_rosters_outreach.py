@@ -12,6 +12,7 @@ from training.booking.models import TrainingSession
 from training.extensions import db
 from training.mail.delivery import deliver_due
 from training.mail.models import OutboxMessage
+from training.rosters.outreach import greets
 from training.staff.services import create_staff
 
 MESSAGE = "Please bring your learner file.\r\n\r\nThe <b>meeting link</b> is in your invite."
@@ -177,6 +178,39 @@ def test_a_message_that_greets_on_its_own_is_not_greeted_twice(
         assert message.get_body(("html",)).get_content().count("Hello") == 1
 
 
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "Hello,",
+        "Hi all, the room changed.",
+        "Hey!",
+        "Dear colleagues,",
+        "Dear Dr. Okafor",
+        "Greetings from the training team.",
+        "Good morning everyone",
+        "Hi Ana",
+        "Hello",
+    ],
+)
+def test_a_message_opening_with_a_greeting_word_is_taken_as_greeting(opening):
+    assert greets(opening + "\nPlease bring your learner file.")
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "Hi-res slides are attached.",
+        "Greetings cards not needed.",
+        "Hello-world is our motto.",
+        "Highlights of tomorrow:",
+        "Hiring news: none.",
+        "Dearth of seats on Tuesday.",
+    ],
+)
+def test_a_message_opening_with_a_longer_or_hyphenated_word_gets_our_greeting(opening):
+    assert not greets(opening)
+
+
 def test_several_sessions_at_once_from_the_sessions_list(app, client, sign_in_as, booked):
     first, second = booked
     sign_in_as("staff")
@@ -227,6 +261,28 @@ def test_what_arrives_over_smtp_is_the_message_as_written(app, client, sign_in_a
     assert "Coast Clinic is booked on the training session on" in plain
     html = message.get_body(("html",)).get_content()
     assert "The &lt;b&gt;meeting link&lt;/b&gt; is in your invite." in html
+
+
+def test_automatic_emails_say_so_on_the_wire_and_staffs_own_message_does_not(
+    app, client, sign_in_as, booked, smtp
+):
+    _first, second = booked
+    sign_in_as("staff")
+    client.post("/staff/sessions/email", data=compose([second], send="Send"))
+    with app.app_context():
+        deliver_due()
+    by_subject = {}
+    for mail in smtp.received:
+        headers = re.split(rb"\r?\n\r?\n", mail.data, maxsplit=1)[0]
+        marked = re.search(rb"^Auto-Submitted: auto-generated\r?$", headers, re.MULTILINE)
+        by_subject[mail.message["Subject"]] = marked is not None
+    staff = [subject for subject in by_subject if subject.startswith("Before Tuesday")]
+    automatic = [subject for subject in by_subject if subject not in staff]
+    # Confirmations and the waitlist email are the program's; out-of-office replies stay away.
+    assert any(subject.startswith("You're on the waitlist") for subject in automatic)
+    assert any(subject.startswith("Booked") or "booked" in subject for subject in automatic)
+    assert all(by_subject[subject] for subject in automatic), by_subject
+    assert staff and not any(by_subject[subject] for subject in staff)
 
 
 def test_sessions_that_have_ended_are_offered_only_behind_their_own_disclosure(

@@ -90,6 +90,20 @@ def test_staff_see_every_session_with_seats_waitlist_and_facilitators(
     assert f'href="/staff/sessions/{later}"' in client.get("/staff/sessions").get_data(True)
 
 
+def test_a_roster_of_one_seat_counts_it_in_the_singular(client, make_session, sign_in_as):
+    session_id = make_session(seats=1)
+    sign_in_as("staff")
+    for path in (f"/staff/sessions/{session_id}", f"/staff/sessions/{session_id}/print"):
+        assert "0 of 1 seat" in page_text(client.get(path))
+        assert "of 1 seats" not in page_text(client.get(path))
+    book(client, session_id, "North Clinic")
+    for path in (f"/staff/sessions/{session_id}", f"/staff/sessions/{session_id}/print"):
+        assert "1 of 1 seat" in page_text(client.get(path))
+        assert "of 1 seats" not in page_text(client.get(path))
+    bigger = make_session(seats=8)
+    assert "Booked: 0 of 8 seats." in page_text(client.get(f"/staff/sessions/{bigger}/print"))
+
+
 def test_the_roster_gives_the_joining_details_in_the_emails_order(client, make_session, sign_in_as):
     session_id = make_session(
         meeting_url="https://meet.example.org/abc", passcode="4321", dial_in="+1 555 0100"
@@ -295,6 +309,47 @@ def test_a_meeting_link_with_characters_an_address_cannot_hold_is_saved_escaped(
     with app.app_context():
         session = db.session.scalars(select(TrainingSession)).one()
         assert session.meeting_url == saved
+
+
+@pytest.mark.parametrize(
+    ("typed", "saved"),
+    [
+        ("zoom.us/j/123", "https://zoom.us/j/123"),
+        ("us02web.zoom.us/j/8123?pwd=Ab12", "https://us02web.zoom.us/j/8123?pwd=Ab12"),
+        ("meet.example.org", "https://meet.example.org"),
+    ],
+)
+def test_a_meeting_link_typed_without_https_is_saved_with_it_and_shown_so(
+    app, client, program_id, sign_in_as, typed, saved
+):
+    sign_in_as("staff")
+    response = client.post("/staff/sessions/new", data=session_form(meeting_url=typed))
+    assert response.status_code == 303, page_text(response)
+    with app.app_context():
+        session = db.session.scalars(select(TrainingSession)).one()
+        assert session.meeting_url == saved
+    assert f"Meeting link {saved}" in page_text(client.get(response.headers["Location"]))
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("javascript:alert(1)", "Enter the meeting link as a full web address, like https://…"),
+        ("data:text/html,hi", "Enter the meeting link as a full web address, like https://…"),
+        ("zoom.us:99999/j/1", "The meeting link's port (the number after the colon)"),
+        ("zoom.us/j/1 23", "Enter the meeting link as a full web address, like https://…"),
+        ("localhost/j/1", "Enter the meeting link as a full web address, like https://…"),
+    ],
+)
+def test_a_meeting_link_without_https_that_is_no_web_address_is_still_refused(
+    app, client, program_id, sign_in_as, typed, said
+):
+    sign_in_as("staff")
+    response = client.post("/staff/sessions/new", data=session_form(meeting_url=typed))
+    assert response.status_code == 200, response.status_code
+    assert said in page_text(response)
+    with app.app_context():
+        assert db.session.scalars(select(TrainingSession)).all() == []
 
 
 @pytest.mark.parametrize(

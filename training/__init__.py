@@ -51,6 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from training.challenges import views as challenges
     from training.live import cache as live_cache
     from training.live import views as live
+    from training.mail import layout as mail_layout
     from training.resources import views as resources
     from training.rosters import views as rosters
     from training.sandbox import views as sandbox
@@ -70,6 +71,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(sandbox.bp)
     app.register_blueprint(live.bp)
     booking.init_app(app)
+    mail_layout.init_app(app)
     staff.init_app(app)
     resources.init_app(app)
     challenges.init_app(app)

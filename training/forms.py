@@ -167,12 +167,22 @@ def activity_id_field(description: str) -> StringField:
 
 # Characters a web address cannot hold as typed (RFC 3986): written as their %-escapes, as a
 # browser does when such a link is pasted, so the invite's URL stays a valid address.
+# A web address typed without its scheme, as people copy one from a browser's address bar:
+# dotted host labels ending in a name of letters (``zoom.us``, ``us02web.zoom.us``), perhaps a
+# port, then a path, query or fragment with no space. ``javascript:…``, ``data:…`` and the like
+# have no dotted host before their colon, so they are never taken for one.
+_BARE_WEB_ADDRESS = re.compile(r"(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}(?::\d*)?(?:[/?#]\S*)?")
+
+
 def web_address(value: str | None) -> str:
-    """``clean_text``, then written as a browser sends it (werkzeug's ``iri_to_uri``, RFC
+    """``clean_text``, ``https://`` put before an address typed without a scheme that looks like
+    one (``zoom.us/j/123``), then written as a browser sends it (werkzeug's ``iri_to_uri``, RFC
     3987): spaces, ``< > " { } | \\ ^``, the backtick and letters outside ASCII %-escaped as
     UTF-8, a host in another script in its ASCII (IDNA) form, ``%XX`` left as it is. An address
     it cannot convert (a bad port or host) stays as typed, for the form's URL check to refuse."""
     text = clean_text(value)
+    if _BARE_WEB_ADDRESS.fullmatch(text):
+        text = f"https://{text}"
     try:
         return iri_to_uri(text) if text else text
     except ValueError:  # UnicodeError too: a host label IDNA cannot encode

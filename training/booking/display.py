@@ -106,6 +106,12 @@ def counted(count: int, noun: str, plural: str = "") -> str:
     return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
 
 
+def of_seats(count: int, seats: int) -> str:
+    """``count`` out of a session's ``seats``, the noun agreeing with the total: "1 of 1 seat",
+    "0 of 1 seat", "3 of 8 seats"."""
+    return f"{count:,} of {counted(seats, 'seat')}"
+
+
 def possessive(name: str) -> str:
     """``name`` owning something, as people write it: "Acme Clinic's", but "Coastal Partners'"
     (a name ending in s takes the apostrophe alone)."""

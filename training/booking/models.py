@@ -178,6 +178,9 @@ class TrainingSession(db.Model):
     passcode: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default=SESSION_SCHEDULED)
     cancellation_reason: Mapped[str | None] = mapped_column(Text)
+    # Raised each time its times or joining details change or it is cancelled, as every
+    # booking's ``Signup.invite_sequence`` is: the staff calendar feed's SEQUENCE for it.
+    sequence: Mapped[int] = mapped_column(default=0, server_default="0")
     # Set when a facilitator first starts its live walkthrough (in the check-in window, which
     # may be before ``starts_at``): from then the session has begun (``has_started``).
     walkthrough_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -120,6 +120,14 @@ def queue_with_invite(
 
 # Said by a new booking's confirmation page and email when its first choice had no seat.
 FIRST_CHOICE_FULL = "Your first choice was full, so we booked your next choice with a seat."
+# How a booking came to its date when it was not the organization's own signup, said alike by
+# its confirmation page (``services.how_it_was_booked``) and its email: staff booked it from the
+# waitlist (a roster's "Book into"), it booked itself from the waitlist, or staff signed it up.
+STAFF_BOOKED_FROM_WAITLIST = "The training staff booked you on this date from the waitlist."
+OWN_BOOKING_FROM_WAITLIST = "You booked this date from the waitlist with your manage link."
+STAFF_SIGNED_UP = "The training staff signed you up for this date."
+# The waitlist email's words for a place staff added by hand (a roster's "Add a signup").
+STAFF_ADDED_TO_WAITLIST = "The training staff signed you up."
 
 
 def queue_confirmation(
@@ -133,6 +141,7 @@ def queue_confirmation(
     by_staff: bool = False,
     merge_undone: Signup | None = None,
     first_choice_full: bool = False,
+    how_booked: str | None = None,
     no_longer_waiting_for: Sequence[TrainingSession] = (),
 ) -> None:
     """Queue the "you're booked" email with its invite (REQUEST); after a move, first the CANCEL
@@ -142,8 +151,10 @@ def queue_confirmation(
     made the move, and both emails say so. ``merge_undone``: staff undid the merge of this
     booking into that signup, which had cancelled it; the email says it is booked again.
     ``first_choice_full``: a new signup booked on a later choice because its first was full
-    (``FIRST_CHOICE_FULL``, as its confirmation page says). ``no_longer_waiting_for``: the
-    other dates it was in line for, which this booking took it off."""
+    (``FIRST_CHOICE_FULL``, as its confirmation page says). ``how_booked``: how else it came to
+    this date, in its confirmation page's words (``STAFF_BOOKED_FROM_WAITLIST``…).
+    ``no_longer_waiting_for``: the other dates it was in line for, which this booking took it
+    off."""
     when = signup.session.when
     if previous is not None:
         # Two emails, one invite each: clients act on one calendar per message, and the old
@@ -179,7 +190,7 @@ def queue_confirmation(
         cancelled_date=cancelled_date,
         by_staff=by_staff,
         merge_undone=merge_undone,
-        first_choice_full=FIRST_CHOICE_FULL if first_choice_full else None,
+        how_booked=FIRST_CHOICE_FULL if first_choice_full else how_booked,
         no_longer_waiting_for=no_longer_waiting_for,
         now=now,
     )
@@ -292,13 +303,15 @@ def queue_waitlisted(
     *,
     now: datetime,
     merge_undone: Signup | None = None,
+    by_staff: bool = False,
 ) -> None:
     """Queue the "you're on the waitlist" email (no invite: no date is booked yet), listing
     ``waitlist`` (its ``services.WaitlistPlace``s at ``now``: each date's place in line, or
     why no seat will come from it, as the manage page says), its subject naming the first date
     it chose that a seat can still come from and the organization; sent on signing up, on
     joining a waitlist from the manage page, and (``merge_undone``: the signup it had been
-    merged into) when staff undo a merge that had cancelled the waitlist place."""
+    merged into) when staff undo a merge that had cancelled the waitlist place. ``by_staff``:
+    staff added the signup by hand, and the email says so."""
     waited_for = [place.session for place in waitlist if place.is_waiting]
     named = waited_for or signup.chosen_sessions
     first_choice = named[0].when if named else signup.program.name
@@ -311,6 +324,7 @@ def queue_waitlisted(
         now=now,
         merge_undone=merge_undone,
         waitlist=waitlist,
+        how_added=STAFF_ADDED_TO_WAITLIST if by_staff else None,
     )
 
 

@@ -516,9 +516,7 @@ def how_it_was_booked(signup: Signup) -> str | None:
             return f"The training staff changed your training date (it was {details['old']})."
         return f"You changed your training date (it was {details['old']})."
     if event.action == "signup.booked_from_waitlist":
-        if by_staff:
-            return "The training staff booked you on this date from the waitlist."
-        return "You booked this date from the waitlist with your manage link."
+        return notices.STAFF_BOOKED_FROM_WAITLIST if by_staff else notices.OWN_BOOKING_FROM_WAITLIST
     if event.action == "signup.promoted":
         if details.get("cancelled_date"):
             return (
@@ -533,6 +531,8 @@ def how_it_was_booked(signup: Signup) -> str | None:
         return "The training staff gave you back your booking."
     if signup.choices and signup.session_id != signup.choices[0].session_id:
         return notices.FIRST_CHOICE_FULL
+    if by_staff:
+        return notices.STAFF_SIGNED_UP
     return None
 
 
@@ -644,7 +644,7 @@ def book_signup(
         if existing is None:
             raise
         raise AlreadySignedUp(existing) from None
-    _queue_welcome(signup, token, now)
+    _queue_welcome(signup, token, now, by_staff=actor is not None)
     return signup, token
 
 
@@ -917,16 +917,23 @@ def _column_values(instance) -> dict:
     return row
 
 
-def _queue_welcome(signup: Signup, token: str, now: datetime) -> None:
+def _queue_welcome(signup: Signup, token: str, now: datetime, *, by_staff: bool) -> None:
     """The first email of a place: booked (with the invite; saying so when its first choice
-    was full), or on the waitlist (with its place in line on each date)."""
+    was full, or that staff signed it up), or on the waitlist (with its place in line on each
+    date, and who signed it up when staff did)."""
     if signup.is_confirmed:
         first_choice = signup.choices[0].session if signup.choices else signup.session
         notices.queue_confirmation(
-            signup, token, now=now, first_choice_full=signup.session is not first_choice
+            signup,
+            token,
+            now=now,
+            first_choice_full=signup.session is not first_choice,
+            how_booked=notices.STAFF_SIGNED_UP if by_staff else None,
         )
     else:
-        notices.queue_waitlisted(signup, token, waitlist_places(signup, now), now=now)
+        notices.queue_waitlisted(
+            signup, token, waitlist_places(signup, now), now=now, by_staff=by_staff
+        )
 
 
 def lock_signup(signup: Signup) -> None:
@@ -988,9 +995,17 @@ def change_session(
         previous=previous,
         now=now,
         by_staff=actor is not None,
+        how_booked=None if previous is not None else _from_waitlist(actor),
         no_longer_waiting_for=left_waiting,
     )
     return promote_waitlist(previous, now=now) if previous is not None else []
+
+
+def _from_waitlist(actor) -> str:
+    """How a waitlist place came to a date it was booked on by hand, as its page says it."""
+    if actor is not None:
+        return notices.STAFF_BOOKED_FROM_WAITLIST
+    return notices.OWN_BOOKING_FROM_WAITLIST
 
 
 def full_dates_to_wait_for(signup: Signup, now: datetime) -> list[TrainingSession]:

@@ -27,6 +27,7 @@ from training.booking.display import (
     format_long_date,
     format_moment,
     format_time_range,
+    of_seats,
     possessive,
     sentence,
     thousands,
@@ -86,6 +87,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(possessive, "possessive")
     app.add_template_filter(thousands, "thousands")
     app.add_template_filter(counted, "counted")
+    app.add_template_filter(of_seats, "of_seats")
     # Whether an organization still waits for a date: one rule for every page that says so.
     app.add_template_global(services.dates_waited_for, "dates_waited_for")
     app.add_template_global(services.status_label, "status_label")

@@ -51,6 +51,7 @@ from training.extensions import UTCDateTime, db, utcnow
 from training.mail.addresses import UndeliverableAddress, ascii_address, envelope_address
 from training.mail.message import Envelope, build_message, to_bytes
 from training.mail.models import (
+    HAND_WRITTEN_KINDS,
     MAIL_FAILED,
     MAIL_RETRYING,
     MAIL_SENDING,
@@ -596,6 +597,7 @@ def envelope_for(message: OutboxMessage, sender: str) -> Envelope:
         reply_to=message.reply_to,
         calendar=message.calendar.encode() if message.calendar is not None else None,
         calendar_method=message.calendar_method,
+        is_auto_generated=message.kind not in HAND_WRITTEN_KINDS,
     )
 
 

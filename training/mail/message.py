@@ -102,6 +102,9 @@ class Envelope:
     reply_to: str | None = None
     calendar: bytes | None = None
     calendar_method: str | None = None
+    # Written by the program on its own, not by a person: marked so (RFC 3834), so mail
+    # programs send no out-of-office or other automatic reply back to it.
+    is_auto_generated: bool = True
 
 
 def header_text(value: str) -> str:
@@ -252,6 +255,8 @@ def build_message(envelope: Envelope) -> Message:
     if envelope.reply_to:
         set_header(message, "Reply-To", [address(envelope.reply_to)])
     set_header(message, "Subject", header_text(envelope.subject))
+    if envelope.is_auto_generated:
+        message["Auto-Submitted"] = "auto-generated"
     return message
 
 

@@ -37,6 +37,12 @@ def summary_status(recipient_statuses: Iterable[str]) -> str:
     return MAIL_SENT
 
 
+# The kinds of email a person writes (staff's own message to organizations, ``rosters.outreach``):
+# an out-of-office reply to one reaches that person, as it should. Every other kind is written
+# by the program on its own and goes out with ``Auto-Submitted: auto-generated`` (RFC 3834).
+HAND_WRITTEN_KINDS = frozenset({"staff_message"})
+
+
 class OutboxMessage(db.Model):
     """An email waiting to be sent, or sent: written in the transaction of the change that caused
     it."""

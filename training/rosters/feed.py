@@ -18,12 +18,17 @@ class FeedEvent:
     summary: str
     description: str
     is_cancelled: bool
+    sequence: int
+    roster_url: str
     meeting_url: str | None = None
-    roster_url: str | None = None
 
 
 def build_feed(events: list[FeedEvent], *, name: str, stamp: datetime) -> bytes:
-    """A PUBLISH calendar with one VEVENT per session, times in UTC."""
+    """A PUBLISH calendar with one VEVENT per session, times in UTC. Each event's SEQUENCE is
+    its session's (raised with every change of time, joining details or status, as the
+    bookings' invites are); its URL is always the session's roster, the page staff act from,
+    and the meeting link is its LOCATION (and in its DESCRIPTION with the other joining
+    details)."""
     calendar = Calendar()
     calendar.prodid = PRODID
     calendar.version = "2.0"
@@ -32,16 +37,15 @@ def build_feed(events: list[FeedEvent], *, name: str, stamp: datetime) -> bytes:
     for item in events:
         event = Event()
         event.uid = item.uid
+        event.sequence = item.sequence
         event.stamp = stamp
         event.start = item.starts_at
         event.end = item.ends_at
         event.summary = item.summary
         event.description = item.description
         event.status = "CANCELLED" if item.is_cancelled else "CONFIRMED"
+        event.url = item.roster_url
         if item.meeting_url:
             event.location = item.meeting_url
-            event.url = item.meeting_url
-        elif item.roster_url:
-            event.url = item.roster_url
         calendar.add_component(event)
     return calendar.to_ical()

@@ -27,14 +27,21 @@ from training.errors import Refused
 from training.extensions import db
 from training.mail.services import queue_email
 
-# The email template staff's messages are sent with (templates/mail/staff_message.*).
+# The email template staff's messages are sent with (templates/mail/staff_message.*): written
+# by hand, so sent without ``Auto-Submitted`` (``mail.models.HAND_WRITTEN_KINDS``).
 MESSAGE_KIND = "staff_message"
 MAX_SUBJECT_CHARS = 200
 MAX_BODY_CHARS = 5000
 # A message that opens with a greeting of staff's own ("Hello,", "Hi all", "Dear colleagues")
-# is not given ours ("Hello <contact name>,") on top of it.
+# is not given ours ("Hello <contact name>,") on top of it. The greeting is a whole word
+# followed by the end, punctuation, or whom it greets: a name (a capital letter) or a word
+# that addresses people. "Hi-res slides", "Greetings cards" and "Hello-world" open with a
+# longer word, not a greeting.
 _OWN_GREETING = re.compile(
-    r"(hello|hi|hey|dear|greetings|good (morning|afternoon|evening))\b", re.IGNORECASE
+    r"(?i:hello|hi|hey|dear|greetings|good\s+(?:morning|afternoon|evening))"
+    r"(?:\s*(?:$|[,!.:;\u2013\u2014])"
+    r"|\s+(?:[A-Z]|(?i:all|everyone|everybody|team|colleagues|friends|folks|there|again"
+    r"|from|to|and)\b(?![-\u2019']\w)))"
 )
 
 

@@ -16,7 +16,13 @@ from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from training.audit.services import record
 from training.booking.cutoff import starts_inside_cutoff, waitlist_closed
-from training.booking.display import format_day, format_long_date, format_moment, possessive
+from training.booking.display import (
+    counted,
+    format_day,
+    format_long_date,
+    format_moment,
+    possessive,
+)
 from training.booking.links import hash_token
 from training.booking.models import (
     SESSION_CANCELLED,
@@ -298,8 +304,9 @@ def update_session(
     db.session.expire(session, ["seats", "seats_booked"])
     if not lowered:
         raise SeatsBelowBooked(
-            f"{session.seats_booked} organizations are booked on this session, so it needs at "
-            f"least {session.seats_booked} seats. Move or cancel bookings first."
+            f"{counted(session.seats_booked, 'organization')} are booked on this session, so "
+            f"it needs at least {counted(session.seats_booked, 'seat')}. Move or cancel "
+            "bookings first."
         )
     before = {name: getattr(session, name) for name in INVITE_FIELDS}
     for name in INVITE_FIELDS:
@@ -310,6 +317,8 @@ def update_session(
         for name in INVITE_FIELDS
         if before[name] != getattr(session, name)
     }
+    if changed:
+        session.sequence += 1
     # Seats are audited with the rest, though a change of seats alone emails no one.
     seats = {"seats": [seats_before, details.seats]} if seats_before != details.seats else {}
     record(
@@ -356,6 +365,7 @@ def cancel_session(session: TrainingSession, reason: str, *, now: datetime, acto
     ).all()
     session.status = SESSION_CANCELLED
     session.cancellation_reason = reason.strip()
+    session.sequence += 1
     db.session.flush()
     stop_cancelled_session(session, actor=actor, now=now)
     booked = db.session.scalars(

@@ -24,7 +24,7 @@ from wtforms import SelectChoice
 
 from training.audit.services import record_export
 from training.booking import services as booking
-from training.booking.display import possessive, sentence
+from training.booking.display import of_seats, possessive, sentence
 from training.booking.forms import program_session_ids
 from training.booking.links import MAX_TOKEN_LENGTH
 from training.booking.models import Program, Signup, TrainingSession
@@ -659,7 +659,7 @@ def _feed_event(session: TrainingSession, facilitators: list[StaffMember]) -> Fe
     names = ", ".join(member.name for member in facilitators) or "none assigned"
     lines = [
         f"{program.name}",
-        f"Booked: {session.seats_booked} of {session.seats} seats",
+        f"Booked: {of_seats(session.seats_booked, session.seats)}",
         f"Facilitators: {names}",
     ]
     if session.is_cancelled:
@@ -675,8 +675,9 @@ def _feed_event(session: TrainingSession, facilitators: list[StaffMember]) -> Fe
         summary=f"Cancelled: {summary}" if session.is_cancelled else summary,
         description="\n".join(lines),
         is_cancelled=session.is_cancelled,
-        meeting_url=session.meeting_url,
+        sequence=session.sequence,
         roster_url=roster_url,
+        meeting_url=session.meeting_url,
     )
 
 
