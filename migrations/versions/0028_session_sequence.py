@@ -1,7 +1,7 @@
 """training_sessions.sequence: the staff calendar feed's SEQUENCE for each session
 
-Revision ID: 0027_session_sequence
-Revises: 0026_email_drafts
+Revision ID: 0028_session_sequence
+Revises: 0027_drafts
 Create Date: 2026-12-02 16:20:00
 
 Raised whenever a session's times or joining details change or it is cancelled, as every
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0027_session_sequence"
-down_revision = "0026_email_drafts"
+revision = "0028_session_sequence"
+down_revision = "0027_drafts"
 branch_labels = None
 depends_on = None
 
