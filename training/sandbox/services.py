@@ -30,6 +30,7 @@ from training.booking.models import Signup
 from training.constraints import unique_or
 from training.errors import Refused
 from training.extensions import db, seed_path, utcnow
+from training.paging import page_shown
 from training.sandbox import downloads, judge, mapping, rules
 from training.sandbox.columns import ColumnMap, header_key
 from training.sandbox.models import (
@@ -353,8 +354,7 @@ def findings_page(
     if severity:
         conditions.append(SandboxFinding.severity == severity)
     total = db.session.scalar(select(func.count()).select_from(SandboxFinding).where(*conditions))
-    pages = max((total + FINDINGS_PER_PAGE - 1) // FINDINGS_PER_PAGE, 1)
-    page = min(max(page, 1), pages)
+    page, pages = page_shown(page, total=total, per_page=FINDINGS_PER_PAGE)
     findings = db.session.scalars(
         select(SandboxFinding)
         .where(*conditions)

@@ -31,7 +31,7 @@ from training.drawn import mark_drawn, redrawn_when_changed, require_unchanged
 from training.edge import carry_out, shown_under
 from training.errors import render_error
 from training.extensions import db, utcnow
-from training.routing import query_number
+from training.paging import query_page
 from training.sandbox import attempts, downloads, mapping, rules, services, tasks
 from training.sandbox.columns import ColumnMap
 from training.sandbox.forms import (
@@ -584,7 +584,7 @@ def _render_attempt(
     severity = (
         filters.severity.data if filters.severity.data in (rules.ERROR, rules.WARNING) else ""
     )
-    page = query_number("page", 1, minimum=1)
+    page = query_page()
     findings = services.findings_page(attempt, code=code, severity=severity, page=page)
     now = utcnow()
     layout = attempt.file_layout or {}
