@@ -647,18 +647,34 @@ def _is_spacing(char: str) -> bool:
 
 
 def unusual_characters(name: str) -> str:
-    """What a name holds that ordinary keyboards do not type: emoji or symbols, or letters in a
-    compatibility form (full-width "Ａ", ligatures "ﬁ"); "" when neither. The spec is silent on
-    characters, so this is a warning, not an error [D]."""
+    """What a name holds that ordinary keyboards do not type, every cause found: emoji or
+    symbols, and letters in a compatibility form (full-width "Ａ", ligatures "ﬁ"), each shown;
+    "" when neither. The spec is silent on characters, so this is a warning, not an error [D].
+    Only RowJudge asks it: a name that is not printable ASCII never takes the fast or batch
+    paths."""
     if name.isascii():
         return ""
-    symbols = [char for char in name if unicodedata.category(char) in ("So", "Sk", "Co", "Cs")]
+    causes = []
+    symbols = [char for char in name if unicodedata.category(char) in _SYMBOL_CATEGORIES]
     if symbols:
-        return f'an emoji or symbol ("{"".join(dict.fromkeys(symbols))}")'
+        causes.append(f'an emoji or symbol ("{"".join(dict.fromkeys(symbols))}")')
+    # Letters, not the symbols already named (NFKC spells "™" as "TM").
     composed = unicodedata.normalize("NFC", name)
-    if unicodedata.normalize("NFKC", composed) != composed:
-        return "full-width or joined letters (as some keyboard settings type them)"
-    return ""
+    letters = [
+        char
+        for char in composed
+        if unicodedata.category(char) not in _SYMBOL_CATEGORIES
+        and unicodedata.normalize("NFKC", char) != char
+    ]
+    if letters:
+        causes.append(
+            f'full-width or joined letters ("{"".join(letters)}", as some '
+            "keyboard settings type them)"
+        )
+    return listed(causes)
+
+
+_SYMBOL_CATEGORIES = ("So", "Sk", "Co", "Cs")
 
 
 # A slash date that reads either way: two numbers up to 12, then perhaps a year.
