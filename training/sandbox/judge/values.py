@@ -393,6 +393,24 @@ def birthday_from_full_date(cell: Cell) -> Cell:
     return f"{first.zfill(2)}/{second.zfill(2)}"
 
 
+def birthday_without_year(cell: Cell, today: date) -> str:
+    """A Date of Birth cell as anything the sandbox shows or writes has it (a page, the staff's
+    view, every download): MM/DD as PARS reads it; a full date (text or a date cell) with its
+    year gone, its two numbers in the order written; anything else that may still hold a year
+    (3 digits or more together) with every word holding a digit hidden, as findings hide it;
+    other text as it is. No birth year ever leaves the sandbox."""
+    problem, month, day, _made_by = parse_birthday(cell, today)
+    if problem is None:
+        return f"{month:02d}/{day:02d}"
+    yearless = cell_text(birthday_from_full_date(cell))
+    if yearless != cell_text(cell):
+        return yearless
+    return digits_hidden(yearless) if _MAY_HOLD_YEAR.search(yearless) else yearless
+
+
+_MAY_HOLD_YEAR = re.compile(r"\d{3,}")
+
+
 def looks_like_full_birth_date(cell: object, today: date) -> bool:
     """Whether a sample value is a full date of birth with a birth year (for proposing)."""
     if isinstance(cell, datetime):
