@@ -41,6 +41,7 @@ from training.sandbox.forms import (
     DeleteAllForm,
     FindingsFilterForm,
     ParsStatesForm,
+    RemoveActivityForm,
     UploadForm,
 )
 from training.sandbox.models import SandboxActivity, SandboxAttempt
@@ -171,21 +172,43 @@ def add_example_activity(token: str):
     )
 
 
-@bp.post("/manage/<token>/sandbox/activities/<id:activity_pk>/remove")
+@bp.route("/manage/<token>/sandbox/activities/<id:activity_pk>/remove", methods=["GET", "POST"])
 @once_per_submission
 def remove_activity(token: str, activity_pk: int):
-    """Remove a practice activity and its sandbox records."""
+    """Remove a practice activity and its sandbox records: asked first (a ticked box, as the
+    sandbox data's deletion is) when it has records."""
     signup = signup_or_404(token)
     activity = db.session.get(SandboxActivity, activity_pk)
     back = url_for("sandbox.home", token=token) + "#activities"
-    if activity is None or activity.signup_id != signup.id or not ActionForm().validate_on_submit():
+    if activity is None or activity.signup_id != signup.id:
         flash("That activity is no longer in your sandbox.", "error")
         return redirect(back, code=303)
+    records = services.held_records(activity)
+    form = RemoveActivityForm(records=records)
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            flash("That activity is no longer in your sandbox.", "error")
+            return redirect(back, code=303)
+        # The list's button, or the address opened: asked for the first time, so no error.
+        asked = request.method == "POST" and form.asked.data
+        if not asked:
+            form.confirm.errors = []
+        page = render_template(
+            "sandbox/remove_activity.html",
+            signup=signup,
+            token=token,
+            activity=activity,
+            records=records,
+            form=form,
+        )
+        return page, 422 if asked else 200
     activity_id = activity.activity_id
     return carry_out(
         lambda: services.remove_activity(activity),
         done=lambda removed: (
             f"Removed activity {activity_id} and its {counted(removed, 'sandbox record')}."
+            if removed
+            else f"Removed activity {activity_id}; it had no sandbox records."
         ),
         redirect_to=back,
     )
@@ -593,6 +616,7 @@ def _render_attempt(
         signup=signup,
         attempt=attempt,
         file_findings=services.file_findings(attempt) if attempt.is_finished else [],
+        records_removed=services.records_removed(attempt) if attempt.is_finished else None,
         findings=findings,
         filters=filters,
         code=code,
