@@ -178,9 +178,10 @@ def remove_activity(activity: SandboxActivity) -> int:
         SandboxRecord.signup_id == activity.signup_id,
         SandboxRecord.activity_id == activity.activity_id,
     )
+    # Pending ones too: an upload still being checked has its results said truly when done.
     by_upload = db.session.execute(
         select(SandboxRecord.added_by_attempt_id, func.count())
-        .where(*of_activity, SandboxRecord.is_pending.is_(False))
+        .where(*of_activity)
         .group_by(SandboxRecord.added_by_attempt_id)
     ).tuples()
     uploads = {str(attempt_id): count for attempt_id, count in by_upload if attempt_id}
