@@ -158,7 +158,7 @@ ROUTES: dict[str, Route] = {
     "sandbox.home": Route(),
     "sandbox.add_activity": Route((sandbox_forms.ActivityForm,)),
     "sandbox.add_example_activity": Route((sandbox_forms.ActionForm,)),
-    "sandbox.remove_activity": Route((sandbox_forms.ActionForm,)),
+    "sandbox.remove_activity": Route((sandbox_forms.RemoveActivityForm,)),
     "sandbox.template": Route(),
     "sandbox.practice_file": Route(),
     "sandbox.practice_corrections": Route(),

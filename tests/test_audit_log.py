@@ -191,13 +191,8 @@ def test_the_log_comes_fifty_to_a_page_keeping_the_filters(app, client, sign_in_
     second = client.get("/staff/audit/", query_string={"action": "session.created", "page": 2})
     assert len(listed_actions(second)) == 5
     past = client.get("/staff/audit/", query_string={"action": "session.created", "page": 999999})
-    assert (
-        "55 events. There are only 2 pages of these; the address asked for a page after the last."
-        " Go to the last page"
-    ) in page_text(past)
-    assert 'href="/staff/audit/?page=2&amp;actor=&amp;organization=&amp;action=session.created' in (
-        past.get_data(as_text=True)
-    )
+    assert "55 events." in page_text(past) and "Page 2 of 2" in page_text(past)
+    assert len(listed_actions(past)) == 5
 
 
 def test_readable_details_spell_out_changes_lists_and_blanks():

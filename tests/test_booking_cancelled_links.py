@@ -56,7 +56,7 @@ POSTED_FORMS = {
     "booking.cancel": lambda _: {"confirm": "y"},
     "sandbox.add_activity": lambda _: activity_form(activity_id="209876543"),
     "sandbox.add_example_activity": lambda _: {},
-    "sandbox.remove_activity": lambda _: {},
+    "sandbox.remove_activity": lambda _: {"confirm": "y", "asked": "1"},
     "sandbox.upload": lambda _: {"learner_file": learner_file(), "mode": "full"},
     "sandbox.map_columns": lambda _: {"column_0": "", "preview": ""},
     "sandbox.prepare_pars_files": lambda _: {},

@@ -715,3 +715,18 @@ def test_a_completion_and_abs_day_key_is_the_same_number_row_by_row_and_in_a_col
         batches._completion_key64(seed, "ABIM", learner, ACTIVITY_ID),
         batches._day_key64(seed, learner, day),
     ]
+
+
+def test_a_state_board_without_pars_data_is_named_only_where_credit_is_reported():
+    """STATE_NOT_PARTICIPATING is about credit reported to a state board; a learners-only check
+    reports no credit, so it checks the state is one (STATE_UNKNOWN) and says nothing of its
+    board."""
+    rows = [row(licensing_state="NY", licensing_id_or_npi=""), row(licensing_state="Narnia")]
+    data = csv_bytes(rows)
+
+    full = list(judge_file(io.BytesIO(data), "learners.csv", context()))
+    learners = list(judge_file(io.BytesIO(data), "learners.csv", context(), learners_only=True))
+
+    assert "STATE_NOT_PARTICIPATING" in codes(full[0])
+    assert "STATE_NOT_PARTICIPATING" not in codes(learners[0])
+    assert "STATE_UNKNOWN" in codes(learners[1])

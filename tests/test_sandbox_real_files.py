@@ -665,6 +665,17 @@ def test_emoji_and_full_width_letters_in_names_get_a_warning():
     assert '("😀")' in second.findings[0].message
 
 
+def test_an_unusual_character_warning_names_every_cause_in_the_name():
+    renee = unknown_learners(1)[0]
+    rows = [[*renee[:3], "Ｊｏｅ😀", *renee[4:]]]
+    (only,) = rows_of(judged(excel_save_as_text([ACCME_HEADER, *rows]), "learners.csv"))
+
+    assert codes(only) == ["UNUSUAL_CHARACTER"] and only.accepted
+    message = only.findings[0].message
+    assert 'an emoji or symbol ("😀")' in message
+    assert 'full-width or joined letters ("Ｊｏｅ", as some keyboard settings type them)' in message
+
+
 def test_a_completion_date_cell_with_a_time_says_so_and_a_midnight_export_is_read():
     workbook = template_workbook(LEARNERS)
     cell = workbook["Learners"]["C3"]

@@ -178,6 +178,55 @@ def test_a_rejected_completion_date_cell_shows_the_time_of_day_it_was_refused_fo
     assert "DATE_HAS_TIME" in row["What to fix"] and "(3:45 PM)" in row["What to fix"]
 
 
+def test_every_download_writes_a_birth_date_as_month_and_day_never_its_year(client, token):
+    """Birth dates typed in full, as an old Excel date cell, as a recent date cell (Excel's
+    09/10) and inside a note: the rejected rows show MM/DD (the note with its year hidden),
+    and each row still says what was wrong with it."""
+    first, second, third, fourth = learners()[:4]
+    done = THREE_DAYS_AGO
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(rules.REQUIRED_HEADERS)
+    rows = [
+        (first, "03/28/1968", "1"),
+        (second, datetime(1968, 3, 28), "1"),
+        (third, datetime(done.year, 4, 1), "one"),  # accepted but for its credits
+        (fourth, "Note: DOB 1968 to confirm", "1"),
+    ]
+    for learner, birthday, credits in rows:
+        sheet.append(
+            ["Add", ACTIVITY, f"{done:%m/%d/%Y}", learner.first_name, learner.last_name,
+             birthday, learner.state, learner.license_number, credits]
+        )  # fmt: skip
+    sheet["F3"].number_format = sheet["F4"].number_format = "mm/dd/yyyy"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    attempt_url = upload(client, token, buffer.getvalue(), "learners.xlsx")
+
+    response = client.get(f"{attempt_url}/pars-ready.xlsx")
+    assert response.headers["Content-Disposition"].endswith("learners-rejected-rows.xlsx")
+    made = load_workbook(io.BytesIO(response.data))
+    rejected = made["Rejected rows"]
+    header = [cell.value for cell in rejected[1]]
+    shown = [
+        {name: cell.value for name, cell in zip(header, row, strict=True)}
+        for row in rejected.iter_rows(min_row=2)
+    ]
+    assert [row["Date of Birth"] for row in shown] == [
+        "03/28",
+        "03/28",
+        "04/01",
+        "Note: DOB **** to confirm",
+    ]
+    assert "DOB_HAS_YEAR" in shown[0]["What to fix"]
+    assert "DOB_HAS_YEAR" in shown[1]["What to fix"]
+    assert "DOB_FORMAT" in shown[3]["What to fix"]
+    every_cell = " ".join(
+        str(cell.value) for sheet in made for row in sheet.iter_rows() for cell in row
+    )
+    assert "1968" not in every_cell
+
+
 def test_the_pars_ready_text_holds_the_values_exactly_one_row_a_line_with_no_bom(
     app, client, token
 ):

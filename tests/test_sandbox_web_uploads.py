@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from training.extensions import db, utcnow
 from training.sandbox import attempts, downloads, judge, rules, services, tasks
-from training.sandbox.models import SandboxAttempt, SandboxRecord, SandboxUpload
+from training.sandbox.models import SandboxActivity, SandboxAttempt, SandboxRecord, SandboxUpload
 from training.workers.models import WorkerHeartbeat
 from training.workers.services import SANDBOX_WORKER, note_seen
 
@@ -698,3 +698,87 @@ def test_each_organization_sees_its_own_upload_numbers(client, make_session, tok
     findings = client.get(f"{attempt_path}/findings.csv")
     assert "findings-upload-1.csv" in findings.headers["Content-Disposition"]
     assert "results of upload 2" in page_text(client.get(f"/manage/{token}/sandbox"))
+
+
+def _example_activity_pk(app) -> int:
+    with app.app_context():
+        return db.session.scalar(
+            select(SandboxActivity.id).where(SandboxActivity.activity_id == ACTIVITY)
+        )
+
+
+def test_removing_an_activity_with_records_asks_first_with_a_ticked_box(app, client, token):
+    first, second = people(2)
+    results(client, upload(client, token, csv_file(learner_row(first), learner_row(second))))
+    remove = f"/manage/{token}/sandbox/activities/{_example_activity_pk(app)}/remove"
+    home = client.get(f"/manage/{token}/sandbox").get_data(as_text=True)
+    assert f'href="{remove}"' in home  # a link to the question, not a one-click button
+
+    asked = client.get(remove)
+    assert asked.status_code == 200
+    assert "This removes the activity and the 2 sandbox records reported for it." in (
+        page_text(asked)
+    )
+    assert "Please correct" not in page_text(asked)
+    # A button posted from an old list page is asked too, not obeyed.
+    from_the_list = client.post(remove, data={})
+    assert from_the_list.status_code == 200 and len(record_names(app)) == 2
+    unticked = client.post(remove, data={"asked": "1"})
+    assert unticked.status_code == 422
+    assert "Tick the box to confirm that you want to remove them." in page_text(unticked)
+    assert len(record_names(app)) == 2
+
+    done = client.post(remove, data={"asked": "1", "confirm": "y"})
+    assert done.status_code == 303
+    assert "Removed activity 200012345 and its 2 sandbox records." in page_text(
+        client.get(done.headers["Location"])
+    )
+    assert record_names(app) == []
+
+
+def test_an_activity_without_records_is_removed_at_once_and_said_naturally(app, client, token):
+    remove = f"/manage/{token}/sandbox/activities/{_example_activity_pk(app)}/remove"
+
+    done = client.post(remove, data={})
+
+    assert done.status_code == 303
+    text = page_text(client.get(done.headers["Location"]))
+    assert "Removed activity 200012345; it had no sandbox records." in text
+    assert "its 0 sandbox records" not in text
+
+
+def test_results_no_longer_say_rows_are_in_the_records_once_removed_with_the_activity(
+    app, client, token
+):
+    first, second = people(2)
+    wrong = learner_row(second, **{rules.LICENSING_STATE: "Californa"})
+    attempt = results(client, upload(client, token, csv_file(learner_row(first), wrong)))
+    attempt_url = attempt.request.path
+    assert "the 1 accepted row is already in your sandbox records" in page_text(attempt)
+    remove = f"/manage/{token}/sandbox/activities/{_example_activity_pk(app)}/remove"
+    client.post(remove, data={"asked": "1", "confirm": "y"})
+
+    text = page_text(client.get(attempt_url))
+
+    assert "already in your sandbox records" not in text
+    assert (
+        "1 of 2 rows was rejected. Its accepted rows are no longer in your sandbox records: "
+        "they were removed with activity 200012345. Fix the rejected row and upload the whole "
+        "file again."
+    ) in text
+
+
+def test_an_accepted_upload_says_its_rows_went_with_their_activity(app, client, token):
+    first, second = people(2)
+    attempt = results(
+        client, upload(client, token, csv_file(learner_row(first), learner_row(second)))
+    )
+    remove = f"/manage/{token}/sandbox/activities/{_example_activity_pk(app)}/remove"
+    client.post(remove, data={"asked": "1", "confirm": "y"})
+
+    text = page_text(client.get(attempt.request.path))
+
+    assert (
+        "Both rows were accepted. Its rows are no longer in your sandbox records: they were "
+        "removed with activity 200012345. Upload the file again to have them there."
+    ) in text

@@ -313,9 +313,10 @@ def test_many_signups_at_one_domain_are_reviewed_a_page_at_a_time(client, sign_i
     second = client.get("/staff/duplicates?page=2")
     assert "Showing 21–28" in page_text(second)
     assert page_text(second).count("Why listed:") == 8
-    # A page past the last shows the last; a number no id could be, or no number, the first.
-    assert "Showing 21–28" in page_text(client.get("/staff/duplicates?page=99"))
-    for odd in ("99999999999", "abc", "0", "-2"):
+    # A page past the last shows the last, however large; no number, zero or below, the first.
+    for past in ("99", "99999999999", "9" * 30):
+        assert "Showing 21–28" in page_text(client.get(f"/staff/duplicates?page={past}"))
+    for odd in ("abc", "0", "-2", ""):
         assert "Showing 1–20" in page_text(client.get(f"/staff/duplicates?page={odd}"))
     # Dismissing a pair on page 2 comes back to page 2, one pair fewer.
     response = client.post(

@@ -20,6 +20,7 @@ from werkzeug.urls import iri_to_uri
 from wtforms import (
     DateField,
     DecimalField,
+    Field,
     FileField,
     IntegerField,
     SelectField,
@@ -27,9 +28,10 @@ from wtforms import (
     StringField,
     TimeField,
 )
-from wtforms.validators import DataRequired, NumberRange, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, NumberRange, Regexp, ValidationError
 
 from training.extensions import MAX_ID
+from training.paging import page_number
 
 # Control characters (NUL above all, which PostgreSQL refuses) are never meant as text; tab,
 # line feed and carriage return are white space.
@@ -333,23 +335,18 @@ class WholeNumberField(IntegerField):
             raise ValueError(self.invalid_value_message or message)
 
 
-class PageField(WholeNumberField):
-    """The page of a long list, from 1; blank is the first. Pages come from links and edited
-    addresses, not from a field anyone sees: digits too many for a page are a page past the
-    last one (MAX_ID), never a message about a field the page does not show."""
+class PageField(Field):
+    """The page of a long list, read as every page number is (``paging.page_number``): pages
+    come from links and edited addresses, not from a field anyone sees, so none is refused."""
 
     def __init__(self, label="Page", **kwargs):
-        validators = [Optional(), NumberRange(min=1, message="Pages start at 1.")]
-        super().__init__(label, validators, default=1, **kwargs)
+        super().__init__(label, default=1, **kwargs)
 
     def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
-            text = valuelist[0].strip() if valuelist else ""
-            if not (text.isascii() and text.isdigit()):
-                raise
-            self.data = MAX_ID
+        self.data = page_number(valuelist[0] if valuelist else None)
+
+    def _value(self):
+        return str(self.data) if self.data is not None else ""
 
 
 class FiniteDecimalField(DecimalField):

@@ -1,5 +1,5 @@
 """Numbers from URLs, bounded to what the database holds: the ``id`` path converter and the one
-helper that reads a number from the query string.
+helper that reads a record's number from the query string (page numbers: ``training.paging``).
 
 A number no id column can hold (2**31 and up) would make SQLite raise ``OverflowError`` and
 PostgreSQL "integer out of range"; here it is simply not an id: a 404 in a path, the default in

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from training.audit.models import AuditEvent
 from training.booking.models import Program, Signup, TrainingSession
 from training.extensions import db, utcnow
+from training.paging import paginate
 
 PUBLIC_ACTOR = "organization (public page)"
 SYSTEM_ACTOR = "Training Desk (automatic)"
@@ -111,7 +112,7 @@ def search_events(filters: AuditFilters, *, page: int, per_page: int = 50) -> Pa
         statement = statement.where(AuditEvent.created_at >= filters.since)
     if filters.before is not None:
         statement = statement.where(AuditEvent.created_at < filters.before)
-    return db.paginate(statement, page=page, per_page=per_page, error_out=False)
+    return paginate(statement, page=page, per_page=per_page)
 
 
 def signup_names(events: list[AuditEvent]) -> dict[int, str]:

@@ -24,8 +24,8 @@ from training.sandbox import rules
 from training.sandbox.judge import Activity, Finding, LearnerRow, RegisterEntry
 from training.sandbox.judge.values import (
     as_read,
+    birthday_without_year,
     board_code,
-    parse_birthday,
     parse_completion_date,
     parse_credits,
     state_code,
@@ -422,7 +422,6 @@ def pars_ready_cells(
     """An accepted row in the template's columns as PARS takes them: Record Action, state,
     board and credit types spelled as the ValidValues sheet lists them, dates as dates, the
     Date of Birth as MM/DD text, credits as numbers. Leading zeros stay (IDs are text)."""
-    _problem, month, day, _made_by = parse_birthday(fields.date_of_birth, today)
     activity = activities.get(fields.activity_id)
     board = board_code(fields.board) if fields.board else None
     registration = activity.boards.get(board) if activity is not None and board else None
@@ -438,7 +437,7 @@ def pars_ready_cells(
         parse_completion_date(fields.completion_date),
         fields.first_name,
         fields.last_name,
-        f"{month:02d}/{day:02d}",
+        birthday_without_year(fields.date_of_birth, today),
         (state_code(fields.licensing_state) or "") if fields.licensing_state else "",
         fields.license_or_npi,
         _number(fields.cme_credits),
@@ -509,7 +508,7 @@ def pars_ready_xlsx(
             rejected.append(
                 [
                     judged.row,
-                    *(_text_cell(rejected, value) for value in _as_read(judged.fields)),
+                    *(_text_cell(rejected, value) for value in _as_read(judged.fields, today)),
                     _text_cell(rejected, _what_to_fix(judged.findings)),
                 ]
             )
@@ -554,12 +553,18 @@ def _text(value: object) -> str:
 _CREDIT_TYPES_FIELD = LearnerRow._fields.index("credit_types")
 
 
-def _as_read(fields: LearnerRow) -> list[str]:
+_BIRTHDAY_FIELD = LearnerRow._fields.index("date_of_birth")
+
+
+def _as_read(fields: LearnerRow, today: date) -> list[str]:
     """A rejected row's values as the judge read them (a date cell's time of day kept, for
     DATE_HAS_TIME to point at), in the template's columns: the fields
     up to Total Board Credits, then each credit type and its credits (the fields after them say
-    how the row was read, and have no column)."""
+    how the row was read, and have no column). The Date of Birth is written without its year,
+    as every download writes it (``birthday_without_year``); the row's findings say what was
+    wrong with it."""
     values = [as_read(value) for value in fields[:_CREDIT_TYPES_FIELD]]
+    values[_BIRTHDAY_FIELD] = birthday_without_year(fields.date_of_birth, today)
     for credit_type, credits in fields.credit_types:
         values += [credit_type, credits]
     return values + [""] * (len(rules.HEADERS) - len(values))

@@ -239,6 +239,25 @@ class DeleteAllForm(Form):
     submit = SubmitField("Delete our sandbox data")
 
 
+class RemoveActivityForm(Form):
+    """The question asked before an activity is removed with its sandbox records, as before
+    the sandbox data is deleted: the box must be ticked when the activity has records
+    (``records``); an activity without any goes at once."""
+
+    asked = HiddenField()  # sent by the question page only
+    confirm = BooleanField("Yes, remove the activity and its sandbox records")
+    submit = SubmitField("Remove the activity and its records")
+
+    def __init__(self, *args, records: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.records = records
+
+    def validate_confirm(self, field):
+        """An activity with records goes only with the box ticked."""
+        if self.records and not field.data:
+            raise FieldError("Tick the box to confirm that you want to remove them.")
+
+
 class FindingsFilterForm(Form):
     """The findings table's filters, sent in the address so a filtered view can be shared."""
 

@@ -6,7 +6,6 @@ Pure functions; the mapping page and its services call them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -25,8 +24,8 @@ from training.sandbox.columns import (
 from training.sandbox.judge.files import RowShaper
 from training.sandbox.judge.values import (
     birthday_from_full_date,
+    birthday_without_year,
     cell_text,
-    digits_hidden,
     looks_like_full_birth_date,
     parse_birthday,
     split_name,
@@ -246,18 +245,11 @@ def shown_value(cell: Cell, targets: Iterable[str], *, today: date, mapped_as: s
 
 
 def birthday_shown(cell: Cell, today: date, *, year_refused: bool = True) -> str:
-    """A Date of Birth cell as the page shows it: MM/DD as PARS reads it; a full date with its
-    year gone (and, when ``year_refused``, a note that PARS refuses the year); anything else
-    that may still hold a year (3 digits or more together) with every word holding a digit
-    hidden, as findings hide it."""
-    problem, month, day, _made_by = parse_birthday(cell, today)
-    if problem is None:
-        return f"{month:02d}/{day:02d}"
-    text = cell_text(cell)
-    yearless = cell_text(birthday_from_full_date(cell))
-    if yearless != text:
-        return f"{yearless} (has a year: PARS refuses it)" if year_refused else yearless
-    return digits_hidden(text) if _MAY_HOLD_YEAR.search(text) else text
-
-
-_MAY_HOLD_YEAR = re.compile(r"\d{3,}")
+    """A Date of Birth cell as the page shows it (``values.birthday_without_year``, as every
+    download writes it), a full date noted, when ``year_refused``, as one whose year PARS
+    refuses."""
+    shown = birthday_without_year(cell, today)
+    has_year = cell_text(birthday_from_full_date(cell)) != cell_text(cell)
+    if year_refused and has_year and parse_birthday(cell, today)[0] is not None:
+        return f"{shown} (has a year: PARS refuses it)"
+    return shown

@@ -22,9 +22,10 @@ from itertools import islice
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import delete, func, literal_column, select
+from sqlalchemy import and_, delete, func, literal_column, select
 from sqlalchemy.exc import IntegrityError
 
+from training.audit.models import AuditEvent
 from training.audit.services import record as audit
 from training.booking.models import Signup
 from training.constraints import unique_or
@@ -32,6 +33,7 @@ from training.drafts import services as drafts
 from training.drafts.models import Draft
 from training.errors import Refused
 from training.extensions import db, seed_path, utcnow
+from training.paging import page_shown
 from training.sandbox import downloads, judge, mapping, rules
 from training.sandbox.columns import ColumnMap, header_key
 from training.sandbox.models import (
@@ -159,17 +161,88 @@ def add_example_activity(signup: Signup, today: date) -> SandboxActivity:
     return add_activity(signup, example_activity(today))
 
 
+ACTIVITY_REMOVED = "sandbox.activity_removed"
+
+
+def held_records(activity: SandboxActivity) -> int:
+    """How many sandbox records the organization holds for ``activity`` (what removing it
+    would delete)."""
+    return record_counts(activity.signup).get(activity.activity_id, 0)
+
+
 def remove_activity(activity: SandboxActivity) -> int:
-    """Remove a practice activity and the sandbox records reported for it; returns how many."""
-    removed = db.session.execute(
-        delete(SandboxRecord).where(
-            SandboxRecord.signup_id == activity.signup_id,
-            SandboxRecord.activity_id == activity.activity_id,
-        )
-    ).rowcount
+    """Remove a practice activity and the sandbox records reported for it; returns how many.
+
+    Audited with how many records each upload had added, so an upload's results page can say
+    its accepted rows went with the activity (``records_removed``) rather than that they are
+    still in the sandbox records."""
+    of_activity = (
+        SandboxRecord.signup_id == activity.signup_id,
+        SandboxRecord.activity_id == activity.activity_id,
+    )
+    # Pending ones too: an upload still being checked has its results said truly when done.
+    by_upload = db.session.execute(
+        select(SandboxRecord.added_by_attempt_id, func.count())
+        .where(*of_activity)
+        .group_by(SandboxRecord.added_by_attempt_id)
+    ).tuples()
+    uploads = {str(attempt_id): count for attempt_id, count in by_upload if attempt_id}
+    removed = _delete_records(and_(*of_activity))
+    audit(
+        ACTIVITY_REMOVED,
+        signup=activity.signup,
+        activity_id=activity.activity_id,
+        records=removed,
+        records_by_upload=uploads or None,
+    )
     db.session.delete(activity)
     db.session.flush()
     return removed
+
+
+@dataclass(frozen=True)
+class RecordsRemoved:
+    """Records an upload added that were removed since with their activity: how many, with
+    which activities, and how many of its records are still held."""
+
+    records: int
+    activity_ids: tuple[str, ...]
+    still_held: int
+
+
+def records_removed(attempt: SandboxAttempt) -> RecordsRemoved | None:
+    """What became of the records ``attempt`` added, when any were removed with their
+    activity since; None when none were (its accepted rows are still records, unless a later
+    upload's Delete rows removed them)."""
+    if attempt.learners_only or not attempt.rows_accepted:
+        return None
+    events = db.session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.signup_id == attempt.signup_id,
+            AuditEvent.action == ACTIVITY_REMOVED,
+            AuditEvent.created_at >= attempt.created_at,
+        )
+        .order_by(AuditEvent.id)
+    )
+    key = str(attempt.id)
+    records, activity_ids = 0, []
+    for event in events:
+        count = (event.details.get("records_by_upload") or {}).get(key)
+        if count:
+            records += count
+            activity_ids.append(event.details["activity_id"])
+    if not records:
+        return None
+    still_held = db.session.scalar(
+        select(func.count())
+        .select_from(SandboxRecord)
+        .where(
+            SandboxRecord.added_by_attempt_id == attempt.id,
+            SandboxRecord.is_pending.is_(False),
+        )
+    )
+    return RecordsRemoved(records, tuple(activity_ids), still_held or 0)
 
 
 def activities_of(signup: Signup) -> list[SandboxActivity]:
@@ -355,8 +428,7 @@ def findings_page(
     if severity:
         conditions.append(SandboxFinding.severity == severity)
     total = db.session.scalar(select(func.count()).select_from(SandboxFinding).where(*conditions))
-    pages = max((total + FINDINGS_PER_PAGE - 1) // FINDINGS_PER_PAGE, 1)
-    page = min(max(page, 1), pages)
+    page, pages = page_shown(page, total=total, per_page=FINDINGS_PER_PAGE)
     findings = db.session.scalars(
         select(SandboxFinding)
         .where(*conditions)

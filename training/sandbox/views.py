@@ -32,7 +32,7 @@ from training.drawn import mark_drawn, redrawn_when_changed, require_unchanged
 from training.edge import carry_out, shown_under
 from training.errors import render_error
 from training.extensions import db, utcnow
-from training.routing import query_number
+from training.paging import query_page
 from training.sandbox import attempts, downloads, mapping, rules, services, tasks
 from training.sandbox.columns import ColumnMap
 from training.sandbox.forms import (
@@ -42,6 +42,7 @@ from training.sandbox.forms import (
     DeleteAllForm,
     FindingsFilterForm,
     ParsStatesForm,
+    RemoveActivityForm,
     UploadForm,
 )
 from training.sandbox.models import SandboxActivity, SandboxAttempt
@@ -172,21 +173,43 @@ def add_example_activity(token: str):
     )
 
 
-@bp.post("/manage/<token>/sandbox/activities/<id:activity_pk>/remove")
+@bp.route("/manage/<token>/sandbox/activities/<id:activity_pk>/remove", methods=["GET", "POST"])
 @once_per_submission
 def remove_activity(token: str, activity_pk: int):
-    """Remove a practice activity and its sandbox records."""
+    """Remove a practice activity and its sandbox records: asked first (a ticked box, as the
+    sandbox data's deletion is) when it has records."""
     signup = signup_or_404(token)
     activity = db.session.get(SandboxActivity, activity_pk)
     back = url_for("sandbox.home", token=token) + "#activities"
-    if activity is None or activity.signup_id != signup.id or not ActionForm().validate_on_submit():
+    if activity is None or activity.signup_id != signup.id:
         flash("That activity is no longer in your sandbox.", "error")
         return redirect(back, code=303)
+    records = services.held_records(activity)
+    form = RemoveActivityForm(records=records)
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            flash("That activity is no longer in your sandbox.", "error")
+            return redirect(back, code=303)
+        # The list's button, or the address opened: asked for the first time, so no error.
+        asked = request.method == "POST" and form.asked.data
+        if not asked:
+            form.confirm.errors = []
+        page = render_template(
+            "sandbox/remove_activity.html",
+            signup=signup,
+            token=token,
+            activity=activity,
+            records=records,
+            form=form,
+        )
+        return page, 422 if asked else 200
     activity_id = activity.activity_id
     return carry_out(
         lambda: services.remove_activity(activity),
         done=lambda removed: (
             f"Removed activity {activity_id} and its {counted(removed, 'sandbox record')}."
+            if removed
+            else f"Removed activity {activity_id}; it had no sandbox records."
         ),
         redirect_to=back,
     )
@@ -612,7 +635,7 @@ def _render_attempt(
     severity = (
         filters.severity.data if filters.severity.data in (rules.ERROR, rules.WARNING) else ""
     )
-    page = query_number("page", 1, minimum=1)
+    page = query_page()
     findings = services.findings_page(attempt, code=code, severity=severity, page=page)
     now = utcnow()
     layout = attempt.file_layout or {}
@@ -621,6 +644,7 @@ def _render_attempt(
         signup=signup,
         attempt=attempt,
         file_findings=services.file_findings(attempt) if attempt.is_finished else [],
+        records_removed=services.records_removed(attempt) if attempt.is_finished else None,
         findings=findings,
         filters=filters,
         code=code,

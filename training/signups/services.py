@@ -38,6 +38,7 @@ from training.booking.services import (
 )
 from training.constraints import unique_or
 from training.extensions import db
+from training.paging import page_shown, paginate
 from training.signups.duplicates import SignupFacts, find_possible_duplicates
 from training.signups.forms import WAITING_FOR_NO_DATE
 from training.signups.models import DECISION_DISMISSED, DECISION_MERGED, DuplicateReview
@@ -136,7 +137,7 @@ def search_signups(text: str, status: str | None, *, page: int, now: datetime) -
         statement = statement.where(Signup.status == status)
     if (matches := signup_matches(text)) is not None:
         statement = statement.where(matches)
-    return db.paginate(statement, page=page, per_page=SIGNUPS_PER_PAGE, error_out=False)
+    return paginate(statement, page=page, per_page=SIGNUPS_PER_PAGE)
 
 
 def signup_export(zone: ZoneInfo, now: datetime) -> tuple[tuple[str, ...], list[list[str]]]:
@@ -200,8 +201,7 @@ def possible_duplicates(*, page: int) -> "DuplicatePage":
         for signup in signups
     ]
     found = find_possible_duplicates(facts, reviewed)
-    pages = max(1, -(-len(found) // DUPLICATES_PER_PAGE))
-    page = min(max(page, 1), pages)
+    page, pages = page_shown(page, total=len(found), per_page=DUPLICATES_PER_PAGE)
     shown = found[(page - 1) * DUPLICATES_PER_PAGE : page * DUPLICATES_PER_PAGE]
     # Only the signups shown are loaded with their program and session.
     shown_ids = {pair.first_id for pair in shown} | {pair.second_id for pair in shown}

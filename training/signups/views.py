@@ -20,7 +20,7 @@ from training.booking.models import Signup
 from training.database import writes_after_reading
 from training.edge import carry_out
 from training.extensions import db, utcnow
-from training.routing import query_number
+from training.paging import query_page
 from training.signups import services
 from training.signups.forms import (
     DismissDuplicateForm,
@@ -86,7 +86,7 @@ def export(extension: str):
 def duplicates():
     """Pairs of signups that may be one organization, to dismiss or merge; recent merges, to
     undo."""
-    pairs = services.possible_duplicates(page=query_number("page", 1, minimum=1))
+    pairs = services.possible_duplicates(page=query_page())
     rows = [(pair, *_pair_forms(pair.first, pair.second, formdata=None)) for pair in pairs.items]
     merges = services.recent_merges(utcnow())
     return render_template(
@@ -143,7 +143,7 @@ def confirm_merge(first_id: int, second_id: int):
         preview=preview,
         form=form,
         listing=listing,
-        pairs_page=query_number("page", None, minimum=2),
+        pairs_page=query_page() if query_page() > 1 else None,
         # The form read from the address carries no CSRF token; the one posted from here does.
         post_form=_pair_forms(first, second, formdata=None)[1],
     )
@@ -190,7 +190,7 @@ def undo_merge(review_id: int):
 
 def _duplicates_page_url() -> str:
     """The possible duplicates page a decision was taken from (its ``?page=``), to go back to."""
-    return url_for("signups.duplicates", page=query_number("page", None, minimum=2))
+    return url_for("signups.duplicates", page=query_page() if query_page() > 1 else None)
 
 
 def _pair_forms(first: Signup, second: Signup, **kwargs):

@@ -98,7 +98,8 @@ class RowJudge:
     """Judges the data rows of one file in order, remembering what later rows are judged by.
 
     ``learners_only`` judges who each learner is (names, birthday, state, IDs and the register)
-    and nothing of the credits, like ACCME's learner pre-validation.
+    and nothing of the credits, like ACCME's learner pre-validation: nor, then, whether the
+    state's board takes the credit from PARS (``STATE_NOT_PARTICIPATING``).
     """
 
     def __init__(self, context: JudgeContext, *, learners_only: bool = False) -> None:

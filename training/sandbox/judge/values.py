@@ -393,6 +393,24 @@ def birthday_from_full_date(cell: Cell) -> Cell:
     return f"{first.zfill(2)}/{second.zfill(2)}"
 
 
+def birthday_without_year(cell: Cell, today: date) -> str:
+    """A Date of Birth cell as anything the sandbox shows or writes has it (a page, the staff's
+    view, every download): MM/DD as PARS reads it; a full date (text or a date cell) with its
+    year gone, its two numbers in the order written; anything else that may still hold a year
+    (3 digits or more together) with every word holding a digit hidden, as findings hide it;
+    other text as it is. No birth year ever leaves the sandbox."""
+    problem, month, day, _made_by = parse_birthday(cell, today)
+    if problem is None:
+        return f"{month:02d}/{day:02d}"
+    yearless = cell_text(birthday_from_full_date(cell))
+    if yearless != cell_text(cell):
+        return yearless
+    return digits_hidden(yearless) if _MAY_HOLD_YEAR.search(yearless) else yearless
+
+
+_MAY_HOLD_YEAR = re.compile(r"\d{3,}")
+
+
 def looks_like_full_birth_date(cell: object, today: date) -> bool:
     """Whether a sample value is a full date of birth with a birth year (for proposing)."""
     if isinstance(cell, datetime):
@@ -647,18 +665,34 @@ def _is_spacing(char: str) -> bool:
 
 
 def unusual_characters(name: str) -> str:
-    """What a name holds that ordinary keyboards do not type: emoji or symbols, or letters in a
-    compatibility form (full-width "Ａ", ligatures "ﬁ"); "" when neither. The spec is silent on
-    characters, so this is a warning, not an error [D]."""
+    """What a name holds that ordinary keyboards do not type, every cause found: emoji or
+    symbols, and letters in a compatibility form (full-width "Ａ", ligatures "ﬁ"), each shown;
+    "" when neither. The spec is silent on characters, so this is a warning, not an error [D].
+    Only RowJudge asks it: a name that is not printable ASCII never takes the fast or batch
+    paths."""
     if name.isascii():
         return ""
-    symbols = [char for char in name if unicodedata.category(char) in ("So", "Sk", "Co", "Cs")]
+    causes = []
+    symbols = [char for char in name if unicodedata.category(char) in _SYMBOL_CATEGORIES]
     if symbols:
-        return f'an emoji or symbol ("{"".join(dict.fromkeys(symbols))}")'
+        causes.append(f'an emoji or symbol ("{"".join(dict.fromkeys(symbols))}")')
+    # Letters, not the symbols already named (NFKC spells "™" as "TM").
     composed = unicodedata.normalize("NFC", name)
-    if unicodedata.normalize("NFKC", composed) != composed:
-        return "full-width or joined letters (as some keyboard settings type them)"
-    return ""
+    letters = [
+        char
+        for char in composed
+        if unicodedata.category(char) not in _SYMBOL_CATEGORIES
+        and unicodedata.normalize("NFKC", char) != char
+    ]
+    if letters:
+        causes.append(
+            f'full-width or joined letters ("{"".join(letters)}", as some '
+            "keyboard settings type them)"
+        )
+    return listed(causes)
+
+
+_SYMBOL_CATEGORIES = ("So", "Sk", "Co", "Cs")
 
 
 # A slash date that reads either way: two numbers up to 12, then perhaps a year.
