@@ -84,7 +84,7 @@ REMEMBER_COOKIE_HTTPONLY = True
 REMEMBER_COOKIE_SAMESITE = "Lax"
 
 # Request bodies (training.body_limits): every request but the sandbox's upload may be this long
-# (the longest form, a resource page's 100,000 characters, is about 130 KB sent); a longer one
+# (the longest form, a resource page's 100,000 characters, is about 150 KB sent); a longer one
 # gets the 413 page "That form is too large", unread. Flask's own names: a multipart body's text
 # fields (the upload's) are held to MAX_FORM_MEMORY_SIZE each.
 MAX_CONTENT_LENGTH = 512 * 1024
