@@ -111,6 +111,7 @@ def test_a_text_field_of_the_upload_is_held_to_the_form_limit(app, client, token
     response = upload(client, token, b"First Name\r\nAna\r\n", before={"mode": "x" * 600_000})
 
     assert response.status_code == 413
+    assert FORM_TOO_LARGE in page_text(response)
     assert attempt_count(app) == 0
 
 

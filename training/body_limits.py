@@ -56,6 +56,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_error: RequestEntityTooLarge):
-        if (upload := _upload()) is not None:
+        upload = _upload()
+        length = request.content_length
+        # An upload within its limit was refused for a text field above MAX_FORM_MEMORY_SIZE.
+        if upload is not None and (length is None or length > upload.max_bytes()):
             return upload.too_large()
         return render_error(413, *MESSAGES[413])
