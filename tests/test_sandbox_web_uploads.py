@@ -573,7 +573,7 @@ def test_a_judge_failure_shows_as_a_failed_upload_not_a_500(app, client, token, 
 
 def test_a_file_over_the_limit_is_refused_with_a_friendly_message(app, client, token):
     app.config["SANDBOX_MAX_UPLOAD_BYTES"] = 1000
-    app.config["MAX_CONTENT_LENGTH"] = 3000
+    app.config["SANDBOX_REQUEST_OVERHEAD_BYTES"] = 2000  # the request may be 3000 bytes
 
     response = upload(client, token, big_file(12))  # over the sandbox limit, under the request's
     assert response.status_code == 422

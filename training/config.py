@@ -83,11 +83,18 @@ STAFF_SESSION_TOUCH_SECONDS = 60
 REMEMBER_COOKIE_HTTPONLY = True
 REMEMBER_COOKIE_SAMESITE = "Lax"
 
+# Request bodies (training.body_limits): every request but the sandbox's upload may be this long
+# (the longest form, a resource page's 100,000 characters, is about 150 KB sent); a longer one
+# gets the 413 page "That form is too large", unread. Flask's own names: a multipart body's text
+# fields (the upload's) are held to MAX_FORM_MEMORY_SIZE each.
+MAX_CONTENT_LENGTH = 512 * 1024
+MAX_FORM_MEMORY_SIZE = 512 * 1024
+
 # Practice upload sandbox. Uploads above the byte or row limit are judged by the worker
 # (`flask --app training sandbox work --watch`); smaller ones while the person waits.
 SANDBOX_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-# Requests above MAX_CONTENT_LENGTH get the 413 page; unless set, it is the upload limit plus
-# this much room for the rest of the form.
+# The upload's request may be the upload limit plus this much room for the rest of its form;
+# a longer one gets the 413 page naming the file limit.
 SANDBOX_REQUEST_OVERHEAD_BYTES = 1024 * 1024
 SANDBOX_INLINE_MAX_BYTES = 200 * 1024
 SANDBOX_INLINE_MAX_ROWS = 2000

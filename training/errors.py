@@ -35,7 +35,12 @@ MESSAGES = {
     ),
     404: ("Page not found", "We could not find that page. Check the link, or start from the list."),
     405: ("That action is not available here", "Please use the buttons on the page."),
-    413: ("That upload is too large", "Please send a smaller file."),
+    413: (
+        "That form is too large",
+        "It holds far more than any form here takes, so nothing in it was saved. Go back with "
+        "your browser's Back button (what you typed is usually still there), shorten the text "
+        "or send a long list in smaller parts, and send the form again.",
+    ),
     429: ("Too many attempts", "Please wait a little and try again."),
     500: ("Something went wrong on our side", "Nothing you entered is lost; please try again."),
 }

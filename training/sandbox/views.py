@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from training.audit.services import record_export
+from training.body_limits import takes_upload
 from training.booking.display import counted, possessive
 from training.booking.links import label_sent_fields, signup_or_404
 from training.booking.models import Signup
@@ -80,18 +81,26 @@ def owner_words() -> dict[str, Callable[..., str]]:
     return {"your": your, "you": you}
 
 
-def init_app(app: Flask) -> None:
-    """Refuse requests far above the upload limit before reading them (the 413 page), and name
-    the sandbox's fields when what was sent to a replaced manage link is given back."""
+def init_app(_app: Flask) -> None:
+    """Name the sandbox's fields when what was sent to a replaced manage link is given back."""
     label_sent_fields(bp.name, ActivityForm, UploadForm, DeleteAllForm, ColumnMappingForm)
-    if app.config.get("MAX_CONTENT_LENGTH") is None:
-        app.config["MAX_CONTENT_LENGTH"] = int(app.config["SANDBOX_MAX_UPLOAD_BYTES"]) + int(
-            app.config["SANDBOX_REQUEST_OVERHEAD_BYTES"]
-        )
 
 
 def _max_bytes() -> int:
     return int(current_app.config["SANDBOX_MAX_UPLOAD_BYTES"])
+
+
+def _max_request_bytes() -> int:
+    """The longest upload request read: the file limit plus room for the rest of its form."""
+    return _max_bytes() + int(current_app.config["SANDBOX_REQUEST_OVERHEAD_BYTES"])
+
+
+def _upload_too_large():
+    """The 413 page for an upload far above the limit, naming the limit."""
+    message = rules.CODES["FILE_TOO_LARGE"].message.format(limit=human_size(_max_bytes()))
+    token = (request.view_args or {}).get("token")
+    back = (url_for("sandbox.home", token=token), "Back to your sandbox") if token else None
+    return render_error(413, "That file is too large", message, back=back)
 
 
 def _today(signup: Signup) -> date:
@@ -272,6 +281,7 @@ def _rows_file(rows, kind: str, name: str):
 
 
 @bp.post("/manage/<token>/sandbox/uploads")
+@takes_upload(_max_request_bytes, _upload_too_large)
 @once_per_submission
 def upload(token: str):
     """Take a learner file: judged at once when small, else by the worker."""
@@ -302,15 +312,6 @@ def _judge_now(attempt: SandboxAttempt, inline: bool, stream) -> None:
     """Judge a small upload while its person waits (after its attempt is committed)."""
     if inline:
         tasks.judge_in_request(attempt, stream)
-
-
-@bp.errorhandler(413)
-def upload_too_large(_error):
-    """The 413 page for an upload far above the limit, naming the limit."""
-    message = rules.CODES["FILE_TOO_LARGE"].message.format(limit=human_size(_max_bytes()))
-    token = (request.view_args or {}).get("token")
-    back = (url_for("sandbox.home", token=token), "Back to your sandbox") if token else None
-    return render_error(413, "That file is too large", message, back=back)
 
 
 def _attempt_or_404(signup: Signup, attempt_id: int) -> SandboxAttempt:
