@@ -86,9 +86,17 @@ def test_a_form_just_under_the_limit_is_read_and_answered_field_by_field(app, cl
     assert signup_count(app) == 0
 
 
-def test_the_longest_resource_page_is_saved(staff_client):
-    """The largest form the site has, 100,000 characters of Markdown, is well inside the limit."""
-    paragraph = "## Reporting, step 2\n\nUse the *learner template* (CSV or XLSX): 50% faster!\n\n"
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        "## Reporting, step 2\n\nUse the *learner template* (CSV or XLSX): 50% faster!\n\n",
+        "📋✅🩺📅",  # four UTF-8 bytes each, twelve once the form encodes them
+    ],
+    ids=["english", "emoji"],
+)
+def test_the_longest_resource_page_is_saved(staff_client, paragraph):
+    """The largest form the site has, 100,000 characters of Markdown, is inside the limit, in
+    English and in characters of four bytes alike."""
     body = (paragraph * (100_000 // len(paragraph) + 1))[:100_000].rstrip()
 
     response = staff_client.post("/staff/resources/faq", data={"title": "FAQ", "body": body})
@@ -98,7 +106,8 @@ def test_the_longest_resource_page_is_saved(staff_client):
 
 def test_a_huge_form_in_the_sandbox_gets_the_form_page_not_the_file_page(app, client, token):
     response = client.post(
-        f"/manage/{token}/sandbox/delete", data={"confirm": "y", "filler": "x" * 2_000_000}
+        f"/manage/{token}/sandbox/delete",
+        data={"confirm": "y", "filler": "x" * (app.config["MAX_CONTENT_LENGTH"] + 1)},
     )
 
     assert response.status_code == 413
@@ -108,7 +117,12 @@ def test_a_huge_form_in_the_sandbox_gets_the_form_page_not_the_file_page(app, cl
 
 
 def test_a_text_field_of_the_upload_is_held_to_the_form_limit(app, client, token):
-    response = upload(client, token, b"First Name\r\nAna\r\n", before={"mode": "x" * 600_000})
+    response = upload(
+        client,
+        token,
+        b"First Name\r\nAna\r\n",
+        before={"mode": "x" * (app.config["MAX_FORM_MEMORY_SIZE"] + 1)},
+    )
 
     assert response.status_code == 413
     assert FORM_TOO_LARGE in page_text(response)
@@ -169,7 +183,7 @@ def test_an_upload_over_the_limit_gets_the_page_naming_the_file_limit(
 def test_a_huge_body_asking_for_json_gets_the_form_message_as_json(app, client, make_session):
     response = client.post(
         "/signup",
-        data={"attendee_emails": "x" * 1_000_000},
+        data={"attendee_emails": "x" * (app.config["MAX_CONTENT_LENGTH"] + 1)},
         headers={"Accept": "application/json"},
     )
 

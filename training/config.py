@@ -84,11 +84,12 @@ REMEMBER_COOKIE_HTTPONLY = True
 REMEMBER_COOKIE_SAMESITE = "Lax"
 
 # Request bodies (training.body_limits): every request but the sandbox's upload may be this long
-# (the longest form, a resource page's 100,000 characters, is about 150 KB sent); a longer one
-# gets the 413 page "That form is too large", unread. Flask's own names: a multipart body's text
-# fields (the upload's) are held to MAX_FORM_MEMORY_SIZE each.
-MAX_CONTENT_LENGTH = 512 * 1024
-MAX_FORM_MEMORY_SIZE = 512 * 1024
+# (the longest form, a resource page's 100,000 characters, is about 150 KB sent in English and at
+# most 1.2 MB in characters of four UTF-8 bytes, each sent as 12); a longer one gets the 413 page
+# "That form is too large", unread. Flask's own names: a multipart body's text fields (the
+# upload's) are held to MAX_FORM_MEMORY_SIZE each.
+MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+MAX_FORM_MEMORY_SIZE = 2 * 1024 * 1024
 
 # Practice upload sandbox. Uploads above the byte or row limit are judged by the worker
 # (`flask --app training sandbox work --watch`); smaller ones while the person waits.
