@@ -23,9 +23,9 @@ from training.sandbox.columns import (
 )
 from training.sandbox.judge.files import RowShaper
 from training.sandbox.judge.values import (
-    birthday_from_full_date,
     birthday_without_year,
     cell_text,
+    is_full_date,
     looks_like_full_birth_date,
     parse_birthday,
     split_name,
@@ -282,7 +282,6 @@ def birthday_shown(cell: Cell, today: date, *, year_refused: bool = True) -> str
     download writes it), a full date noted, when ``year_refused``, as one whose year PARS
     refuses."""
     shown = birthday_without_year(cell, today)
-    has_year = cell_text(birthday_from_full_date(cell)) != cell_text(cell)
-    if year_refused and has_year and parse_birthday(cell, today)[0] is not None:
+    if year_refused and is_full_date(cell) and parse_birthday(cell, today)[0] is not None:
         return f"{shown} (has a year: PARS refuses it)"
     return shown
