@@ -377,6 +377,7 @@ def test_staff_see_a_mapped_upload_read_only(app, client, token):
     )
     assert "Sierra Valley Medical Society's columns, as they were read" in text
     assert "Your column" not in text and "you confirmed" not in text
+    assert "Your columns" not in page.get_data(as_text=True)  # the table's label too
     assert "Match your columns" not in text and "Change how your columns" not in text
     assert "/columns" not in page.get_data(as_text=True)
     assert mapped_url.endswith(f"/attempts/{attempt.id}#results")
