@@ -377,6 +377,7 @@ def test_staff_see_a_mapped_upload_read_only(app, client, token):
     )
     assert "Sierra Valley Medical Society's columns, as they were read" in text
     assert "Your column" not in text and "you confirmed" not in text
+    assert "Your columns" not in page.get_data(as_text=True)  # the table's label too
     assert "Match your columns" not in text and "Change how your columns" not in text
     assert "/columns" not in page.get_data(as_text=True)
     assert mapped_url.endswith(f"/attempts/{attempt.id}#results")
@@ -788,3 +789,61 @@ def test_staff_view_of_a_refused_upload_points_to_no_mapping_it_does_not_show(ap
     findings = staff.get(f"{path}/findings.csv").get_data(as_text=True)
     assert "below" not in findings
     assert "on this upload's results page" in findings
+
+
+NAME_FILLS_BOTH = (
+    "“Name (first and last name in one column)” (column A, “Learner”) fills both First Name "
+    "and Last Name: choose it, or First Name and Last Name, not both."
+)
+
+
+@pytest.mark.parametrize("part", [rules.LAST_NAME, rules.FIRST_NAME])
+def test_a_name_column_beside_a_first_or_last_name_column_is_refused_at_the_select(
+    client, token, part
+):
+    attempt_url = upload(client, token, lms_export(licensees(2))).headers["Location"]
+    response = show_preview(client, attempt_url, column_6=part)
+    assert response.status_code == 422
+    # At the select chosen beside the Name column, as a column chosen twice is refused.
+    markup = response.get_data(as_text=True)
+    at_select = re.search(r'<p class="error" id="column_6-error">([^<]*)</p>', markup)
+    assert at_select and page_text(response).count(NAME_FILLS_BOTH) >= 1
+    assert "fills both First Name and Last Name" in at_select.group(1)
+
+
+def test_a_full_birth_date_column_beside_a_date_of_birth_column_is_refused_at_the_select(
+    client, token
+):
+    attempt_url = upload(client, token, lms_export(licensees(2))).headers["Location"]
+    response = client.post(
+        f"{attempt_url}/columns", data=mapping_form(column_6=rules.DATE_OF_BIRTH)
+    )
+    assert response.status_code == 422
+    assert (
+        "“Date of birth with a year (only month and day are kept)” (column B, “DOB”) fills "
+        "Date of Birth: choose it, or Date of Birth, not both."
+    ) in page_text(response)
+
+
+def test_the_not_ready_notice_names_a_name_column_beside_a_last_name_column(app):
+    from training.sandbox.columns import ColumnMap
+    from training.sandbox.forms import ColumnMappingForm
+
+    header = tuple(LMS_HEADER)
+    current = ColumnMap(header, {0: rules.NAME_COLUMN, 2: rules.LAST_NAME})
+    with app.test_request_context():
+        form = ColumnMappingForm(header=header, current=current)
+        assert form.gaps()["column_2"] == NAME_FILLS_BOTH
+
+
+def test_a_name_column_is_not_proposed_beside_a_last_name_column():
+    from datetime import date
+
+    from training.sandbox.mapping import propose
+
+    proposals = propose(["Learner Name", "Last Name", "First Name"], today=date(2026, 1, 5))
+    assert [proposal.target for proposal in proposals] == [
+        rules.NOT_USED,
+        rules.LAST_NAME,
+        rules.FIRST_NAME,
+    ]

@@ -227,6 +227,51 @@ def test_every_download_writes_a_birth_date_as_month_and_day_never_its_year(clie
     assert "1968" not in every_cell
 
 
+def test_a_birth_date_with_a_time_or_written_year_first_is_written_month_and_day(client, token):
+    """A full birth date with a time of day, as an LMS exports it, or year first: the rejected
+    rows show MM/DD, not a masked cell, while the row still says DOB_HAS_YEAR; what is not a
+    date stays masked."""
+    written = [
+        "03/28/1968 00:00",
+        "3/28/1968 12:00 AM",
+        "1968-03-28 00:00:00",
+        "1968/03/28",
+        "03/28/1968 later",
+    ]
+    done = THREE_DAYS_AGO
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(rules.REQUIRED_HEADERS)
+    for learner, birthday in zip(learners(), written, strict=False):
+        sheet.append(
+            ["Add", ACTIVITY, f"{done:%m/%d/%Y}", learner.first_name, learner.last_name,
+             birthday, learner.state, learner.license_number, "1"]
+        )  # fmt: skip
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    attempt_url = upload(client, token, buffer.getvalue(), "learners.xlsx")
+
+    made = load_workbook(io.BytesIO(client.get(f"{attempt_url}/pars-ready.xlsx").data))
+    rejected = made["Rejected rows"]
+    header = [cell.value for cell in rejected[1]]
+    shown = [
+        {name: cell.value for name, cell in zip(header, row, strict=True)}
+        for row in rejected.iter_rows(min_row=2)
+    ]
+    assert [row["Date of Birth"] for row in shown] == [
+        "03/28",
+        "03/28",
+        "03/28",
+        "03/28",
+        "********** later",
+    ]
+    assert all("DOB_HAS_YEAR" in row["What to fix"] for row in shown[:2])
+    every_cell = " ".join(
+        str(cell.value) for sheet in made for row in sheet.iter_rows() for cell in row
+    )
+    assert "1968" not in every_cell
+
+
 def test_the_pars_ready_text_holds_the_values_exactly_one_row_a_line_with_no_bom(
     app, client, token
 ):

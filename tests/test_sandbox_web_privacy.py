@@ -211,6 +211,28 @@ def test_staff_and_facilitators_can_open_any_sandbox_read_only(
     assert header == "\ufeffrow,column,severity,code,message"  # a BOM: Excel reads UTF-8
 
 
+def test_a_staff_page_of_an_upload_not_held_names_the_organization_not_your(
+    app, client, token, sign_in_as
+):
+    upload(client, token, learner_file())
+    sign_in_as("facilitator")
+    signup = signup_id(app)
+    for path in (
+        f"/staff/sandbox/{signup}/attempts/999999",
+        f"/staff/sandbox/{signup}/attempts/999999/findings.csv",
+    ):
+        response = client.get(path)
+        assert response.status_code == 404
+        text = page_text(response)
+        assert "This upload is not in Sierra Valley Medical Society's sandbox: it was deleted" in (
+            text
+        )
+        assert "never was one of Sierra Valley Medical Society's uploads." in text
+        assert "your sandbox" not in text and "your uploads" not in text
+        assert "Upload the file again" not in text  # staff do not upload for it
+        assert "Back to this organization's sandbox" in text
+
+
 def test_visitors_are_sent_to_sign_in_from_the_staff_sandbox_pages(app, client, token):
     upload(client, token, learner_file())
     signup = signup_id(app)

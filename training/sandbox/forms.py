@@ -34,7 +34,7 @@ from training.forms import (
 from training.sandbox import rules
 from training.sandbox.columns import ColumnMap
 from training.sandbox.judge.values import column_letter
-from training.sandbox.mapping import duplicate_targets, missing_columns
+from training.sandbox.mapping import duplicate_targets, missing_columns, overlapping_targets
 from training.sandbox.readers import human_size
 from training.sandbox.services import ActivityDetails, BoardDetails
 
@@ -385,8 +385,9 @@ class ColumnMappingForm(Form):
         """What the map leaves without a value, by the name of the field that fixes it (a
         "when the file has no such column" select, else ``required``), in words for the page."""
         column_map = self.column_map()
+        gaps = self.overlaps()
         missing = missing_columns(column_map, learners_only=self.learners_only)
-        gaps = {
+        gaps |= {
             MAPPING_FILLS[target][0]: MAPPING_FILLS[target][1]
             for target in missing
             if target in MAPPING_FILLS and not self.learners_only
@@ -399,6 +400,20 @@ class ColumnMappingForm(Form):
         if columns:
             gaps["required"] = "Choose a column for " + ", ".join(columns) + " (required columns)."
         return gaps
+
+    def overlaps(self) -> dict[str, str]:
+        """The columns chosen for a template column that a Name (or full date of birth) column
+        already fills, by field name, with the refusal in words."""
+        refusals = {}
+        for overlap in overlapping_targets(self.column_map()):
+            filled = rules.FILLED_BY[overlap.filler]
+            both = " and ".join(filled)
+            refusals[f"column_{overlap.position}"] = (
+                f"“{overlap.filler}” (column {column_letter(overlap.filler_position + 1)}, "
+                f"“{quoted(self.header[overlap.filler_position], 60)}”) fills "
+                f"{'both ' if len(filled) > 1 else ''}{both}: choose it, or {both}, not both."
+            )
+        return refusals
 
     def column_map(self) -> ColumnMap:
         """The choices as a ColumnMap for the file's header."""
@@ -416,7 +431,8 @@ class ColumnMappingForm(Form):
         return ColumnMap(self.header, targets, fixed)
 
     def validate(self, extra_validators=None) -> bool:
-        """Each template column chosen for one column of the file at most."""
+        """Each template column chosen for one column of the file at most, and never beside a
+        column whose choice already fills it."""
         valid = super().validate(extra_validators)
         chosen: dict[str, int] = {}
         for position, field in enumerate(self.column_fields):
@@ -433,10 +449,10 @@ class ColumnMappingForm(Form):
         if self.fill_activity.data and self.fill_activity.data not in activities:
             self.fill_activity.errors.append("Choose one of your practice activities.")
             valid = False
-        if not duplicate_targets(self.column_map()):
-            for name, message in self.gaps().items():
-                self[name].errors.append(message)
-                valid = False
+        refusals = self.overlaps() if duplicate_targets(self.column_map()) else self.gaps()
+        for name, message in refusals.items():
+            self[name].errors.append(message)
+            valid = False
         return valid
 
 

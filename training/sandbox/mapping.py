@@ -23,9 +23,9 @@ from training.sandbox.columns import (
 )
 from training.sandbox.judge.files import RowShaper
 from training.sandbox.judge.values import (
-    birthday_from_full_date,
     birthday_without_year,
     cell_text,
+    is_full_date,
     looks_like_full_birth_date,
     parse_birthday,
     split_name,
@@ -99,7 +99,7 @@ def propose(
     chosen: dict[int, tuple[str, str]] = {}
     taken: set[str] = set()
     for _score, position, target, reason in sorted(candidates, key=lambda c: (-c[0], c[1])):
-        if target in taken or position in chosen:
+        if target in taken or position in chosen or _overlaps_taken(target, taken):
             continue
         chosen[position] = (target, reason)
         taken.add(target)
@@ -117,6 +117,13 @@ def propose(
         Proposal(position, cell, *chosen.get(position, (rules.NOT_USED, "")))
         for position, cell in enumerate(header)
     ]
+
+
+def _overlaps_taken(target: str, taken: set[str]) -> bool:
+    """Whether ``target`` fills a template column already taken, or is filled by one taken."""
+    if taken.intersection(rules.FILLED_BY.get(target, ())):
+        return True
+    return any(target in filled and filler in taken for filler, filled in rules.FILLED_BY.items())
 
 
 def _saved_targets(saved: ColumnMap | None, header: Sequence[str]) -> dict[int, str]:
@@ -152,6 +159,32 @@ def duplicate_targets(column_map: ColumnMap) -> list[str]:
             twice.append(target)
         seen.add(target)
     return twice
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """A file column mapped to a template column that another column's target already fills
+    (First Name beside a Name column that holds first and last name)."""
+
+    position: int  # 0-based column mapped to the filled template column
+    filler_position: int  # the column whose target fills it
+    filler: str  # rules.NAME_COLUMN or rules.BIRTH_DATE_COLUMN
+
+
+def overlapping_targets(column_map: ColumnMap) -> list[Overlap]:
+    """The columns mapped to a template column that another mapped column already fills
+    (rules.FILLED_BY), in file order."""
+    overlaps = []
+    for filler, filled in rules.FILLED_BY.items():
+        filler_position = column_map.position_of(filler)
+        if filler_position is None:
+            continue
+        overlaps.extend(
+            Overlap(position, filler_position, filler)
+            for position, target in column_map.targets.items()
+            if target in filled
+        )
+    return sorted(overlaps, key=lambda overlap: overlap.position)
 
 
 def missing_columns(column_map: ColumnMap, *, learners_only: bool) -> list[str]:
@@ -249,7 +282,6 @@ def birthday_shown(cell: Cell, today: date, *, year_refused: bool = True) -> str
     download writes it), a full date noted, when ``year_refused``, as one whose year PARS
     refuses."""
     shown = birthday_without_year(cell, today)
-    has_year = cell_text(birthday_from_full_date(cell)) != cell_text(cell)
-    if year_refused and has_year and parse_birthday(cell, today)[0] is not None:
+    if year_refused and is_full_date(cell) and parse_birthday(cell, today)[0] is not None:
         return f"{shown} (has a year: PARS refuses it)"
     return shown

@@ -112,6 +112,11 @@ NOTE_WORDS = frozenset(("note", "notes", "nb", "n.b.", "comment", "comments", "r
 # What a file column can be mapped to besides a template column [D].
 NAME_COLUMN = "Name (first and last name in one column)"
 BIRTH_DATE_COLUMN = "Date of birth with a year (only month and day are kept)"
+# The template columns each of those fills: a mapping chooses it or them, never both.
+FILLED_BY: dict[str, tuple[str, ...]] = {
+    NAME_COLUMN: (FIRST_NAME, LAST_NAME),
+    BIRTH_DATE_COLUMN: (DATE_OF_BIRTH,),
+}
 # The columns whose values findings never quote whole: a birthday (its text may hold a birth
 # year) and the learner's IDs (shown by their last 4 characters).
 SENSITIVE_COLUMNS = frozenset({DATE_OF_BIRTH, BIRTH_DATE_COLUMN, LICENSE_OR_NPI, BOARD_ID})

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from training.audit.models import AuditEvent
 from training.audit.services import record as audit
+from training.booking.display import possessive
 from training.booking.models import Signup
 from training.constraints import unique_or
 from training.drafts import services as drafts
@@ -477,15 +478,20 @@ def record_counts(signup: Signup) -> dict[str, int]:
 # --- Deleting --------------------------------------------------------------------------------
 
 
-# What a page of an upload no longer in the sandbox says (and its polling shows).
-# The same for an upload deleted and for an address that never was one of this sandbox's
-# uploads (another organization's included): the page reveals no upload of anyone else.
-UPLOAD_NOT_HELD_TITLE = "This upload is not in your sandbox"
-UPLOAD_NOT_HELD = (
-    "This upload is not in your sandbox: it was deleted (with the sandbox data, or at the end "
-    "of the retention period) and is no longer checked, or this address never was one of your "
-    "uploads. Upload the file again to check it."
-)
+def upload_not_held(organization: str | None = None) -> tuple[str, str]:
+    """What a page of an upload no longer in the sandbox says (and its polling shows): title
+    and message, to the organization ("your") or, given its name, to staff.
+
+    The same for an upload deleted and for an address that never was one of this sandbox's
+    uploads (another organization's included): the page reveals no upload of anyone else.
+    """
+    whose = possessive(organization) if organization else "your"
+    title = f"This upload is not in {whose} sandbox"
+    message = (
+        f"{title}: it was deleted (with the sandbox data, or at the end of the retention "
+        f"period) and is no longer checked, or this address never was one of {whose} uploads."
+    )
+    return title, message + (" Upload the file again to check it." if not organization else "")
 
 
 @dataclass(frozen=True)

@@ -320,21 +320,18 @@ def _attempt_or_404(signup: Signup, attempt_id: int) -> SandboxAttempt:
         # Said on the page and to its polling, with the way back to the sandbox: an upload
         # still being checked in one tab may be deleted with the sandbox data from another.
         # Another organization's upload is not in this sandbox either: the same words.
+        # Staff's pages name the organization where its own say "your".
         token = (request.view_args or {}).get("token")
         if token:
             home = (url_for("sandbox.home", token=token), "Back to your sandbox")
+            title, message = services.upload_not_held()
         else:
             home = (
                 url_for("sandbox.staff_sandbox", signup_id=signup.id),
                 "Back to this organization's sandbox",
             )
-        abort(
-            make_response(
-                render_error(
-                    404, services.UPLOAD_NOT_HELD_TITLE, services.UPLOAD_NOT_HELD, back=home
-                )
-            )
-        )
+            title, message = services.upload_not_held(signup.organization_name)
+        abort(make_response(render_error(404, title, message, back=home)))
     return attempt
 
 

@@ -405,10 +405,40 @@ def birthday_without_year(cell: Cell, today: date) -> str:
     yearless = cell_text(birthday_from_full_date(cell))
     if yearless != cell_text(cell):
         return yearless
+    if written := _yearless_written_date(yearless):
+        return written
     return digits_hidden(yearless) if _MAY_HOLD_YEAR.search(yearless) else yearless
 
 
 _MAY_HOLD_YEAR = re.compile(r"\d{3,}")
+# A full date with a time of day (03/28/1968 00:00, 3/28/1968 12:00 AM), and one written year
+# first with slashes or dots (1968/03/28): birthday_from_full_date leaves them as they are, for
+# the judge to name, but they are written MM/DD all the same.
+_WITH_TIME_OF_DAY = re.compile(
+    r"(?P<date>[\d/.-]+)[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+    r"(?:\s*[AaPp]\.?[Mm]\.?)?(?:\s*(?:Z|[+-]\d{2}:?\d{2}))?"
+)
+_YEAR_FIRST = re.compile(r"\d{4}([/.])(?P<month>\d{1,2})\1(?P<day>\d{1,2})")
+
+
+def is_full_date(cell: Cell) -> bool:
+    """Whether a Date of Birth cell is a full date, with its year (a date cell, or text
+    birthday_without_year writes as MM/DD without that year)."""
+    if isinstance(cell, datetime):
+        return True
+    text = cell.strip()
+    return birthday_from_full_date(text) != text or _yearless_written_date(text) is not None
+
+
+def _yearless_written_date(text: str) -> str | None:
+    """A full date, with or without a time of day, as MM/DD; None for anything else."""
+    if match := _WITH_TIME_OF_DAY.fullmatch(text):
+        text = match["date"]
+    if (written := cell_text(birthday_from_full_date(text))) != text:
+        return written
+    if match := _YEAR_FIRST.fullmatch(text):
+        return f"{match['month'].zfill(2)}/{match['day'].zfill(2)}"
+    return None
 
 
 def looks_like_full_birth_date(cell: object, today: date) -> bool:
