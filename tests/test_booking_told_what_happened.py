@@ -114,7 +114,7 @@ def test_a_booking_made_from_the_waitlist_with_the_manage_link_says_so_in_its_em
     token = sign_up(app, full, "North Clinic")
     app.test_client().post(f"/manage/{token}/date", data={"session_id": other})
 
-    said = "You booked this date from the waitlist with your manage link."
+    said = "You booked this date with your manage link."
     assert said in confirmation(app, token)
     email = latest_email(app, "North Clinic", "booking_confirmed")
     assert said in email.text_body and said in email.html_body

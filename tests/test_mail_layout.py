@@ -91,6 +91,29 @@ def test_every_email_fits_a_phone_screen_with_a_long_meeting_link_and_name(
     assert wide == {}
 
 
+def test_the_labels_of_what_changed_stay_whole_beside_a_long_meeting_link(
+    app, client, make_session, sign_in_as, browser
+):
+    """Only the values break to fit a phone: "Meeting link" stays on one line, at 375 px and in
+    a desktop mail window alike."""
+    html = every_kind_of_email(app, client, make_session, sign_in_as)["session_changed"]
+    page = browser.new_page(viewport=PHONE)
+    lines_by_width = {}
+    for width in (PHONE["width"], 700):
+        page.set_viewport_size({"width": width, "height": PHONE["height"]})
+        page.set_content(html)
+        lines_by_width[width] = page.evaluate(
+            """[...document.querySelectorAll("th")].map((th) => {
+                const range = document.createRange();
+                range.selectNodeContents(th);
+                return [th.textContent.trim(), range.getClientRects().length];
+            })"""
+        )
+    page.close()
+    assert lines_by_width[PHONE["width"]], "the email has a table of what changed"
+    assert all(lines == 1 for rows in lines_by_width.values() for _, lines in rows), lines_by_width
+
+
 def test_staff_line_breaks_reach_every_html_email_as_they_typed_them(
     app, client, make_session, sign_in_as
 ):

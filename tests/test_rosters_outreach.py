@@ -190,6 +190,11 @@ def test_a_message_that_greets_on_its_own_is_not_greeted_twice(
         "Good morning everyone",
         "Hi Ana",
         "Hello",
+        "Morning all,",
+        "Good evening, all",
+        "Dearest colleagues,",
+        "Hi 👋",
+        "Hi?",
     ],
 )
 def test_a_message_opening_with_a_greeting_word_is_taken_as_greeting(opening):
@@ -205,6 +210,8 @@ def test_a_message_opening_with_a_greeting_word_is_taken_as_greeting(opening):
         "Highlights of tomorrow:",
         "Hiring news: none.",
         "Dearth of seats on Tuesday.",
+        "Morning sessions are full.",
+        "Evenings work best for us.",
     ],
 )
 def test_a_message_opening_with_a_longer_or_hyphenated_word_gets_our_greeting(opening):

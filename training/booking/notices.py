@@ -124,7 +124,7 @@ FIRST_CHOICE_FULL = "Your first choice was full, so we booked your next choice w
 # its confirmation page (``services.how_it_was_booked``) and its email: staff booked it from the
 # waitlist (a roster's "Book into"), it booked itself from the waitlist, or staff signed it up.
 STAFF_BOOKED_FROM_WAITLIST = "The training staff booked you on this date from the waitlist."
-OWN_BOOKING_FROM_WAITLIST = "You booked this date from the waitlist with your manage link."
+OWN_BOOKING_FROM_WAITLIST = "You booked this date with your manage link."
 STAFF_SIGNED_UP = "The training staff signed you up for this date."
 # The waitlist email's words for a place staff added by hand (a roster's "Add a signup").
 STAFF_ADDED_TO_WAITLIST = "The training staff signed you up."

@@ -34,14 +34,14 @@ MAX_SUBJECT_CHARS = 200
 MAX_BODY_CHARS = 5000
 # A message that opens with a greeting of staff's own ("Hello,", "Hi all", "Dear colleagues")
 # is not given ours ("Hello <contact name>,") on top of it. The greeting is a whole word
-# followed by the end, punctuation, or whom it greets: a name (a capital letter) or a word
-# that addresses people. "Hi-res slides", "Greetings cards" and "Hello-world" open with a
-# longer word, not a greeting.
+# followed by the end, punctuation, an emoji ("Hi 👋"), or whom it greets: a name (a capital
+# letter) or a word that addresses people. "Hi-res slides", "Greetings cards" and "Hello-world"
+# open with a longer word, not a greeting.
 _OWN_GREETING = re.compile(
-    r"(?i:hello|hi|hey|dear|greetings|good\s+(?:morning|afternoon|evening))"
-    r"(?:\s*(?:$|[,!.:;\u2013\u2014])"
-    r"|\s+(?:[A-Z]|(?i:all|everyone|everybody|team|colleagues|friends|folks|there|again"
-    r"|from|to|and)\b(?![-\u2019']\w)))"
+    r"(?i:hello|hi|hey|dearest|dear|greetings|(?:good\s+)?(?:morning|afternoon|evening))"
+    r"(?:\s*(?:$|[,!?.:;\u2013\u2014])"
+    r"|\s+(?:[^\w\s]|[A-Z]|(?i:all|everyone|everybody|team|colleagues|friends|folks|there"
+    r"|again|from|to|and)\b(?![-\u2019']\w)))"
 )
 
 
