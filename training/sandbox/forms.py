@@ -244,7 +244,7 @@ class RemoveActivityForm(Form):
     the sandbox data is deleted: the box must be ticked when the activity has records
     (``records``); an activity without any goes at once."""
 
-    asked = HiddenField()  # sent by the question page only
+    asked = HiddenField(filters=[single_line])  # sent by the question page only
     confirm = BooleanField("Yes, remove the activity and its sandbox records")
     submit = SubmitField("Remove the activity and its records")
 
