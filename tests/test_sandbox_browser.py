@@ -105,6 +105,10 @@ def open_sandbox(page: Page, site: LiveSite) -> None:
     page.goto(f"/manage/{site.token}")
     page.get_by_role("link", name=re.compile("^Practice upload sandbox")).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Practice upload sandbox")
+    # A click's navigation is waited for only until the page shows: the deferred sandbox.js
+    # (the upload's size check, its progress bar) has run by the load event, as it has by the
+    # time a person clicks.
+    page.wait_for_load_state("load")
 
 
 def upload(page: Page, path: Path) -> None:
